@@ -1,0 +1,133 @@
+// Command flowhawk is a network-flow sensor: it turns packets from pcap files
+// or from eBPF programs attached to live interfaces into flow records,
+// features, classifications, alerts and exports.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+
+	flag "github.com/spf13/pflag"
+)
+
+// command is one subcommand. Each lives in its own cmd_*.go file and
+// registers itself in init, so subcommands can be added without touching
+// this file.
+type command struct {
+	name    string
+	summary string
+	// run parses args (without the subcommand name) and runs. It returns
+	// errUsage-wrapped errors for bad flags so main can exit with code 2.
+	run func(args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) {
+	if _, dup := commands[c.name]; dup {
+		panic("flowhawk: duplicate command " + c.name)
+	}
+	commands[c.name] = c
+}
+
+// errUsage marks errors caused by bad command-line usage (exit status 2).
+var errUsage = errors.New("usage error")
+
+// newFlagSet returns a GNU-style flag set whose --help prints the command's
+// usage line and flags, and which returns errors instead of exiting.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: flowhawk %s %s\n\n", name, usage)
+		if c := commands[name]; c != nil {
+			fmt.Fprintf(stderr, "%s\n\nFlags:\n", c.summary)
+		}
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, mapping --help to flag.ErrHelp and other flag
+// errors to errUsage.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return nil
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "flowhawk: network flows from pcaps and live interfaces\n\nUsage: flowhawk COMMAND [flags] [args]\n\nCommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintf(w, "\nRun 'flowhawk COMMAND --help' for the flags of a command.\n")
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()})))
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if args[0] == "version" || args[0] == "--version" {
+		fmt.Fprintln(stdout, "flowhawk", version)
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "flowhawk: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	err := c.run(args[1:], stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "flowhawk %s: %v\n", c.name, err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "flowhawk %s: %v\n", c.name, err)
+		return 1
+	}
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func logLevel() slog.Level {
+	switch strings.ToLower(os.Getenv("FLOWHAWK_LOG")) {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}

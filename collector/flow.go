@@ -1,0 +1,424 @@
+package collector
+
+import "math"
+
+// Moments accumulates count, extremes and power sums of a series, enough
+// for mean, variance, standard deviation, skewness and kurtosis. Both
+// sources fill it the same way so features never depend on the source.
+type Moments struct {
+	N                     uint64
+	Min, Max              float64
+	Sum, Sum2, Sum3, Sum4 float64
+}
+
+// Add adds one observation.
+func (m *Moments) Add(x float64) {
+	if m.N == 0 || x < m.Min {
+		m.Min = x
+	}
+	if m.N == 0 || x > m.Max {
+		m.Max = x
+	}
+	m.N++
+	x2 := x * x
+	m.Sum += x
+	m.Sum2 += x2
+	m.Sum3 += x2 * x
+	m.Sum4 += x2 * x2
+}
+
+// Merge adds all observations of o.
+func (m *Moments) Merge(o *Moments) {
+	if o.N == 0 {
+		return
+	}
+	if m.N == 0 || o.Min < m.Min {
+		m.Min = o.Min
+	}
+	if m.N == 0 || o.Max > m.Max {
+		m.Max = o.Max
+	}
+	m.N += o.N
+	m.Sum += o.Sum
+	m.Sum2 += o.Sum2
+	m.Sum3 += o.Sum3
+	m.Sum4 += o.Sum4
+}
+
+// Mean is the arithmetic mean, 0 for no observations.
+func (m *Moments) Mean() float64 {
+	if m.N == 0 {
+		return 0
+	}
+	return m.Sum / float64(m.N)
+}
+
+// Variance is the sample variance (n-1 denominator, as CICFlowMeter and
+// pandas use), 0 for fewer than two observations.
+func (m *Moments) Variance() float64 {
+	if m.N < 2 {
+		return 0
+	}
+	n := float64(m.N)
+	mean := m.Sum / n
+	v := (m.Sum2 - n*mean*mean) / (n - 1)
+	if v < 0 { // rounding
+		return 0
+	}
+	return v
+}
+
+// Std is the sample standard deviation.
+func (m *Moments) Std() float64 { return math.Sqrt(m.Variance()) }
+
+// central returns the population central moments m2, m3, m4.
+func (m *Moments) central() (m2, m3, m4 float64) {
+	n := float64(m.N)
+	mu := m.Sum / n
+	e1, e2, e3, e4 := mu, m.Sum2/n, m.Sum3/n, m.Sum4/n
+	m2 = e2 - e1*e1
+	m3 = e3 - 3*e1*e2 + 2*e1*e1*e1
+	m4 = e4 - 4*e1*e3 + 6*e1*e1*e2 - 3*e1*e1*e1*e1
+	return
+}
+
+// Skewness is the population (Fisher-Pearson, biased) skewness g1; 0 when
+// undefined (fewer than 3 observations or no spread).
+func (m *Moments) Skewness() float64 {
+	if m.N < 3 {
+		return 0
+	}
+	m2, m3, _ := m.central()
+	if m2 <= 1e-12*math.Max(1, math.Abs(m.Sum2/float64(m.N))) {
+		return 0
+	}
+	return m3 / math.Pow(m2, 1.5)
+}
+
+// Kurtosis is the population excess kurtosis g2 (0 for a normal
+// distribution); 0 when undefined (fewer than 4 observations or no spread).
+func (m *Moments) Kurtosis() float64 {
+	if m.N < 4 {
+		return 0
+	}
+	m2, _, m4 := m.central()
+	if m2 <= 1e-12*math.Max(1, math.Abs(m.Sum2/float64(m.N))) {
+		return 0
+	}
+	return m4/(m2*m2) - 3
+}
+
+// DirStats holds the per-direction counters of a flow.
+type DirStats struct {
+	Packets uint64
+	// Bytes is the sum of IP datagram lengths (Packet.IPLen).
+	Bytes uint64
+	// PayloadBytes is the sum of transport payload lengths.
+	PayloadBytes uint64
+	// IPHeaderBytes and L4HeaderBytes are the sums of header lengths.
+	IPHeaderBytes uint64
+	L4HeaderBytes uint64
+	// PayloadLen has one observation per packet: its transport payload
+	// length in bytes (CICFlowMeter's "packet length").
+	PayloadLen Moments
+	// IPLen has one observation per packet: its IP datagram length in bytes.
+	IPLen Moments
+	// IAT has one observation per packet after the first of this direction:
+	// the gap to the previous packet of this direction, in nanoseconds.
+	IAT Moments
+	// FlagCounts counts packets with each TCP flag set, indexed by bit
+	// number (FIN=0 ... CWR=7).
+	FlagCounts [8]uint32
+	// InitWindow is the TCP window of the first packet in this direction,
+	// -1 if the direction has no TCP packet.
+	InitWindow int32
+	// MinL4HeaderLen is the smallest transport header seen (bytes).
+	MinL4HeaderLen uint16
+	// DataPackets counts packets with at least one byte of payload.
+	DataPackets uint64
+	// First and Last are the timestamps of the first and last packet (ns).
+	First, Last int64
+	// Bulk accumulates CICFlowMeter-style bulk transfers: runs of at least
+	// four data packets in this direction, with no data packet of the other
+	// direction in between and no gap over one second.
+	BulkCount    uint64
+	BulkPackets  uint64
+	BulkBytes    uint64
+	BulkDuration int64 // ns
+
+	bulkStart, bulkLast int64
+	bulkRunPackets      uint64
+	bulkRunBytes        uint64
+}
+
+// Sample is one of the first packets of a flow (the SPLT sequence).
+type Sample struct {
+	// Offset is the time since the flow's first packet, in nanoseconds.
+	Offset int64
+	// Len is the IP datagram length in bytes.
+	Len uint32
+	// Payload is the transport payload length in bytes.
+	Payload uint32
+	Dir     Dir
+	Flags   uint8
+}
+
+// EndReason says why a flow record was emitted.
+type EndReason uint8
+
+const (
+	EndIdle    EndReason = iota // no packet for the idle timeout
+	EndActive                   // the active timeout cut a long flow
+	EndFIN                      // both sides sent FIN
+	EndRST                      // a side sent RST
+	EndEvicted                  // the table was full and this was the oldest flow
+	EndFlush                    // end of input or shutdown
+	EndReused                   // a new TCP SYN reused a closed flow's key
+)
+
+func (r EndReason) String() string {
+	switch r {
+	case EndIdle:
+		return "idle"
+	case EndActive:
+		return "active"
+	case EndFIN:
+		return "fin"
+	case EndRST:
+		return "rst"
+	case EndEvicted:
+		return "evicted"
+	case EndFlush:
+		return "flush"
+	case EndReused:
+		return "reused"
+	}
+	return "unknown"
+}
+
+// Flow timing constants from CICFlowMeter, kept so our columns mean the
+// same as theirs.
+const (
+	// ActivityTimeout splits a flow into active and idle periods (5 s).
+	ActivityTimeout = 5_000_000_000
+	// BulkTimeout is the largest gap inside a bulk transfer (1 s).
+	BulkTimeout = 1_000_000_000
+	// SubflowTimeout is the gap that starts a new subflow (1 s).
+	SubflowTimeout = 1_000_000_000
+	// BulkMinPackets is the number of data packets that make a bulk.
+	BulkMinPackets = 4
+)
+
+// Flow is one flow record: everything the features are computed from. The
+// pcap source fills it packet by packet with Add; the kernel source fills
+// it from the kernel map and ring-buffer samples.
+type Flow struct {
+	// ID is unique within a run and increases with the flow's creation.
+	ID  uint64
+	Key Key
+	// FwdIsLo tells which Key endpoint initiated the flow (the sender of
+	// the first packet, or of the SYN for TCP).
+	FwdIsLo bool
+	// Start and End are the timestamps of the first and last packet (ns).
+	Start, End int64
+	Fwd, Bwd   DirStats
+	// IAT has one observation per packet after the first: the gap to the
+	// previous packet of either direction (ns).
+	IAT Moments
+	// Active and Idle are CICFlowMeter's activity periods (ns).
+	Active, Idle Moments
+	// SubflowCount is the number of subflows (runs of packets with gaps
+	// under one second); at least 1.
+	SubflowCount uint64
+	// WrongFragments counts fragments with impossible offsets or lengths.
+	WrongFragments uint32
+	// Samples holds the first packets of the flow, up to the table's
+	// sample limit.
+	Samples []Sample
+	// EndReason says why the record was emitted.
+	EndReason EndReason
+	// Sampled is the 1-in-N packet sampling rate that produced the record
+	// (0 or 1: every packet); counters are already scaled.
+	Sampled uint32
+	// Partial marks a record cut by the active timeout or eviction: the
+	// flow may continue in a later record with the same key.
+	Partial bool
+
+	activeStart, activeEnd int64
+	sfLast                 int64
+	finFwd, finBwd         bool
+	closedAt               int64 // when FIN/RST closed the flow, 0 if open
+	closeReason            EndReason
+}
+
+// Dir returns the per-direction stats for d.
+func (f *Flow) Dir(d Dir) *DirStats {
+	if d == Fwd {
+		return &f.Fwd
+	}
+	return &f.Bwd
+}
+
+// Src returns the initiator endpoint, Dst the responder.
+func (f *Flow) Src() Endpoint {
+	if f.FwdIsLo {
+		return f.Key.Lo()
+	}
+	return f.Key.Hi()
+}
+
+// Dst returns the responder endpoint.
+func (f *Flow) Dst() Endpoint {
+	if f.FwdIsLo {
+		return f.Key.Hi()
+	}
+	return f.Key.Lo()
+}
+
+// Duration is End - Start in nanoseconds.
+func (f *Flow) Duration() int64 { return f.End - f.Start }
+
+// Packets is the total packet count of both directions.
+func (f *Flow) Packets() uint64 { return f.Fwd.Packets + f.Bwd.Packets }
+
+// Bytes is the total IP byte count of both directions.
+func (f *Flow) Bytes() uint64 { return f.Fwd.Bytes + f.Bwd.Bytes }
+
+// reset prepares f for reuse as a new flow, keeping the Samples capacity.
+func (f *Flow) reset(id uint64, k Key, fwdIsLo bool, ts int64) {
+	s := f.Samples[:0]
+	*f = Flow{ID: id, Key: k, FwdIsLo: fwdIsLo, Start: ts, End: ts, Samples: s, SubflowCount: 1}
+	f.Fwd.InitWindow, f.Bwd.InitWindow = -1, -1
+	f.activeStart, f.activeEnd, f.sfLast = ts, ts, ts
+}
+
+// DirOf returns the direction of a packet within this flow.
+func (f *Flow) DirOf(p *Packet) Dir {
+	if p.SrcIsLo == f.FwdIsLo {
+		return Fwd
+	}
+	return Bwd
+}
+
+// Add accounts one packet to the flow; maxSamples bounds Samples.
+func (f *Flow) Add(p *Packet, maxSamples int) {
+	ts := p.Timestamp
+	d := f.DirOf(p)
+	ds, other := &f.Fwd, &f.Bwd
+	if d == Bwd {
+		ds, other = &f.Bwd, &f.Fwd
+	}
+	if f.Packets() > 0 {
+		gap := ts - f.End
+		if gap < 0 { // out-of-order capture: keep gaps non-negative
+			gap = 0
+		}
+		f.IAT.Add(float64(gap))
+		// Active/idle periods as CICFlowMeter's updateActiveIdleTime.
+		if ts-f.activeEnd > ActivityTimeout {
+			if f.activeEnd-f.activeStart > 0 {
+				f.Active.Add(float64(f.activeEnd - f.activeStart))
+			}
+			f.Idle.Add(float64(ts - f.activeEnd))
+			f.activeStart, f.activeEnd = ts, ts
+		} else if ts > f.activeEnd {
+			f.activeEnd = ts
+		}
+		if ts-f.sfLast > SubflowTimeout {
+			f.SubflowCount++
+		}
+	}
+	if ts > f.sfLast {
+		f.sfLast = ts
+	}
+	if ts > f.End {
+		f.End = ts
+	}
+	if ts < f.Start { // unordered file: keep Start the earliest
+		f.Start = ts
+	}
+
+	if ds.Packets == 0 {
+		ds.First = ts
+		if f.Key.Proto == 6 && p.L4HeaderLen > 0 {
+			ds.InitWindow = int32(p.TCPWindow)
+		}
+		ds.MinL4HeaderLen = p.L4HeaderLen
+	} else {
+		gap := ts - ds.Last
+		if gap < 0 {
+			gap = 0
+		}
+		ds.IAT.Add(float64(gap))
+		if p.L4HeaderLen < ds.MinL4HeaderLen {
+			ds.MinL4HeaderLen = p.L4HeaderLen
+		}
+	}
+	if ts > ds.Last || ds.Packets == 0 {
+		ds.Last = ts
+	}
+	ds.Packets++
+	ds.Bytes += uint64(p.IPLen)
+	ds.PayloadBytes += uint64(p.PayloadLen)
+	ds.IPHeaderBytes += uint64(p.IPHeaderLen)
+	ds.L4HeaderBytes += uint64(p.L4HeaderLen)
+	ds.PayloadLen.Add(float64(p.PayloadLen))
+	ds.IPLen.Add(float64(p.IPLen))
+	if fl := p.TCPFlags; fl != 0 {
+		for b := 0; b < 8; b++ {
+			if fl&(1<<b) != 0 {
+				ds.FlagCounts[b]++
+			}
+		}
+	}
+	if p.PayloadLen > 0 {
+		ds.DataPackets++
+		ds.addBulk(ts, uint64(p.PayloadLen), other.bulkLast)
+	}
+	if p.WrongFragment {
+		f.WrongFragments++
+	}
+	if len(f.Samples) < maxSamples {
+		f.Samples = append(f.Samples, Sample{Offset: ts - f.Start, Len: p.IPLen, Payload: p.PayloadLen, Dir: d, Flags: p.TCPFlags})
+	}
+}
+
+// addBulk follows CICFlowMeter's updateForwardBulk/updateBackwardBulk.
+func (ds *DirStats) addBulk(ts int64, size uint64, otherLast int64) {
+	if otherLast > ds.bulkStart {
+		ds.bulkStart = 0
+	}
+	if ds.bulkStart == 0 || ts-ds.bulkLast > BulkTimeout {
+		ds.bulkStart, ds.bulkLast = ts, ts
+		ds.bulkRunPackets, ds.bulkRunBytes = 1, size
+		return
+	}
+	ds.bulkRunPackets++
+	ds.bulkRunBytes += size
+	switch {
+	case ds.bulkRunPackets == BulkMinPackets:
+		ds.BulkCount++
+		ds.BulkPackets += ds.bulkRunPackets
+		ds.BulkBytes += ds.bulkRunBytes
+		ds.BulkDuration += ts - ds.bulkStart
+	case ds.bulkRunPackets > BulkMinPackets:
+		ds.BulkPackets++
+		ds.BulkBytes += size
+		ds.BulkDuration += ts - ds.bulkLast
+	}
+	ds.bulkLast = ts
+}
+
+// finish closes the last active period, as CICFlowMeter's endActiveIdleTime.
+func (f *Flow) finish(reason EndReason) {
+	if f.activeEnd-f.activeStart > 0 {
+		f.Active.Add(float64(f.activeEnd - f.activeStart))
+	}
+	f.activeStart = f.activeEnd
+	f.EndReason = reason
+	f.Partial = reason == EndActive || reason == EndEvicted
+}
+
+// Finish closes the record for emission; sources other than the flow
+// table (the kernel source) call it once the record is complete.
+func (f *Flow) Finish(reason EndReason) { f.finish(reason) }
