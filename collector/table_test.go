@@ -1,0 +1,211 @@
+package collector
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// pkt builds a TCP/UDP packet from src to dst at t seconds.
+func pkt(t float64, src, dst string, sport, dport uint16, proto uint8, flags uint8, payload uint32) Packet {
+	s, d := netip.MustParseAddr(src).As16(), netip.MustParseAddr(dst).As16()
+	k, lo := MakeKey(&s, &d, sport, dport, proto, 0, 0)
+	l4 := uint16(8)
+	if proto == 6 {
+		l4 = 20
+	}
+	return Packet{
+		Timestamp: int64(t * 1e9), Key: k, SrcIsLo: lo,
+		IPLen: 20 + uint32(l4) + payload, IPHeaderLen: 20, L4HeaderLen: l4, PayloadLen: payload,
+		TCPFlags: flags, TCPWindow: 1000,
+	}
+}
+
+func TestMakeKeyCanonical(t *testing.T) {
+	a, b := netip.MustParseAddr("10.0.0.2").As16(), netip.MustParseAddr("10.0.0.1").As16()
+	k1, lo1 := MakeKey(&a, &b, 1234, 80, 6, 0, 0)
+	k2, lo2 := MakeKey(&b, &a, 80, 1234, 6, 0, 0)
+	if k1 != k2 || lo1 == lo2 {
+		t.Fatalf("keys differ by direction: %v %v", k1, k2)
+	}
+	if k1.Lo().Addr.String() != "10.0.0.1" || k1.Lo().Port != 80 || !k1.IsIPv4() {
+		t.Fatalf("lo endpoint = %v", k1.Lo())
+	}
+	// Same address: the lower port is Lo.
+	k3, lo3 := MakeKey(&a, &a, 9, 7, 17, 0, 0)
+	if k3.PortLo != 7 || lo3 {
+		t.Fatalf("same-address key = %v lo=%v", k3, lo3)
+	}
+}
+
+func TestTableTCPLifecycle(t *testing.T) {
+	var got []*Flow
+	tab := NewTable(TableConfig{Samples: 10}, func(f *Flow) { got = append(got, f) })
+	c, s := "192.0.2.1", "198.51.100.7"
+	seq := []Packet{
+		pkt(0, c, s, 40000, 80, 6, FlagSYN, 0),
+		pkt(0.010, s, c, 80, 40000, 6, FlagSYN|FlagACK, 0),
+		pkt(0.020, c, s, 40000, 80, 6, FlagACK, 0),
+		pkt(0.030, c, s, 40000, 80, 6, FlagACK|FlagPSH, 100),
+		pkt(0.040, s, c, 80, 40000, 6, FlagACK|FlagPSH, 1000),
+		pkt(0.050, c, s, 40000, 80, 6, FlagACK|FlagFIN, 0),
+		pkt(0.060, s, c, 80, 40000, 6, FlagACK|FlagFIN, 0),
+		pkt(0.070, c, s, 40000, 80, 6, FlagACK, 0), // last ACK: inside the grace
+	}
+	for i := range seq {
+		tab.Add(&seq[i])
+	}
+	if len(got) != 0 {
+		t.Fatalf("flow emitted before the grace period: %d", len(got))
+	}
+	// A packet of another flow 3 s later moves the clock past the grace.
+	later := pkt(3.1, "203.0.113.5", s, 5353, 53, 17, 0, 40)
+	tab.Add(&later)
+	if len(got) != 1 {
+		t.Fatalf("got %d flows, want 1", len(got))
+	}
+	f := got[0]
+	if f.EndReason != EndFIN || f.Partial {
+		t.Errorf("end reason %v partial %v", f.EndReason, f.Partial)
+	}
+	if f.Src().Addr.String() != c || f.Src().Port != 40000 || f.Dst().Port != 80 {
+		t.Errorf("direction: src %v dst %v", f.Src(), f.Dst())
+	}
+	if f.Fwd.Packets != 5 || f.Bwd.Packets != 3 {
+		t.Errorf("packets fwd %d bwd %d, want 5 3", f.Fwd.Packets, f.Bwd.Packets)
+	}
+	if f.Fwd.PayloadBytes != 100 || f.Bwd.PayloadBytes != 1000 {
+		t.Errorf("payload fwd %d bwd %d", f.Fwd.PayloadBytes, f.Bwd.PayloadBytes)
+	}
+	if f.Duration() != 70e6 {
+		t.Errorf("duration %d ns, want 70ms", f.Duration())
+	}
+	if f.Fwd.FlagCounts[1] != 1 || f.Bwd.FlagCounts[1] != 1 || f.Fwd.FlagCounts[0] != 1 {
+		t.Errorf("flag counts fwd %v bwd %v", f.Fwd.FlagCounts, f.Bwd.FlagCounts)
+	}
+	if len(f.Samples) != 8 || f.Samples[1].Dir != Bwd || f.Samples[7].Offset != 70e6 {
+		t.Errorf("samples %+v", f.Samples)
+	}
+	tab.Flush()
+	if len(got) != 2 || got[1].EndReason != EndFlush {
+		t.Fatalf("flush: %d flows", len(got))
+	}
+}
+
+func TestTableSYNACKFirstMeansResponder(t *testing.T) {
+	var got []*Flow
+	tab := NewTable(TableConfig{}, func(f *Flow) { got = append(got, f) })
+	p := pkt(0, "198.51.100.7", "192.0.2.1", 80, 40000, 6, FlagSYN|FlagACK, 0)
+	tab.Add(&p)
+	tab.Flush()
+	if got[0].Src().Addr.String() != "192.0.2.1" || got[0].Bwd.Packets != 1 {
+		t.Fatalf("SYN+ACK sender should be the responder: src %v", got[0].Src())
+	}
+}
+
+func TestTableRSTAndReuse(t *testing.T) {
+	var got []*Flow
+	tab := NewTable(TableConfig{}, func(f *Flow) { got = append(got, f) })
+	ps := []Packet{
+		pkt(0, "10.0.0.1", "10.0.0.2", 1000, 22, 6, FlagSYN, 0),
+		pkt(0.001, "10.0.0.2", "10.0.0.1", 22, 1000, 6, FlagRST|FlagACK, 0),
+		pkt(0.5, "10.0.0.1", "10.0.0.2", 1000, 22, 6, FlagSYN, 0), // new connection, same key
+	}
+	for i := range ps {
+		tab.Add(&ps[i])
+	}
+	if len(got) != 1 || got[0].EndReason != EndRST || got[0].Packets() != 2 {
+		t.Fatalf("after reuse: %d flows", len(got))
+	}
+	tab.Flush()
+	if len(got) != 2 || got[1].ID <= got[0].ID || got[1].Packets() != 1 {
+		t.Fatalf("second flow missing or wrong")
+	}
+}
+
+func TestTableTimeoutsAndEviction(t *testing.T) {
+	var got []*Flow
+	cfg := TableConfig{IdleTimeout: 10 * time.Second, ActiveTimeout: 30 * time.Second, MaxFlows: 2}
+	tab := NewTable(cfg, func(f *Flow) { got = append(got, f) })
+	a := pkt(0, "10.0.0.1", "10.0.0.2", 1, 2, 17, 0, 10)
+	b := pkt(1, "10.0.0.3", "10.0.0.4", 1, 2, 17, 0, 10)
+	c := pkt(2, "10.0.0.5", "10.0.0.6", 1, 2, 17, 0, 10) // evicts a
+	for _, p := range []*Packet{&a, &b, &c} {
+		tab.Add(p)
+	}
+	if len(got) != 1 || got[0].EndReason != EndEvicted || !got[0].Partial || tab.Stats().Evicted != 1 {
+		t.Fatalf("eviction: %d flows, stats %+v", len(got), tab.Stats())
+	}
+	// Keep c alive with packets every 5 s; b goes idle at 11 s.
+	for ts := 5.0; ts <= 35; ts += 5 {
+		p := pkt(ts, "10.0.0.5", "10.0.0.6", 1, 2, 17, 0, 10)
+		tab.Add(&p)
+	}
+	reasons := map[EndReason]int{}
+	for _, f := range got {
+		reasons[f.EndReason]++
+	}
+	if reasons[EndIdle] != 1 || reasons[EndActive] != 1 {
+		t.Fatalf("reasons %v", reasons)
+	}
+	st := tab.Stats()
+	if st.Emitted != 3 || st.Active != 1 || st.Created != 4 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestMomentsAgainstDirect(t *testing.T) {
+	xs := []float64{1, 2, 2, 3, 9, 4, 4, 4}
+	var m Moments
+	for _, x := range xs {
+		m.Add(x)
+	}
+	n := float64(len(xs))
+	var mean float64
+	for _, x := range xs {
+		mean += x / n
+	}
+	var m2, m3, m4 float64
+	for _, x := range xs {
+		d := x - mean
+		m2 += d * d / n
+		m3 += d * d * d / n
+		m4 += d * d * d * d / n
+	}
+	near := func(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+	if !near(m.Mean(), mean) || !near(m.Variance(), m2*n/(n-1)) {
+		t.Fatalf("mean %v var %v", m.Mean(), m.Variance())
+	}
+	if sk := m3 / (m2 * sqrt(m2)); !near(m.Skewness(), sk) {
+		t.Fatalf("skew %v want %v", m.Skewness(), sk)
+	}
+	if ku := m4/(m2*m2) - 3; !near(m.Kurtosis(), ku) {
+		t.Fatalf("kurtosis %v want %v", m.Kurtosis(), ku)
+	}
+	if m.Min != 1 || m.Max != 9 {
+		t.Fatalf("min/max %v %v", m.Min, m.Max)
+	}
+}
+
+func sqrt(x float64) float64 {
+	z := x
+	for i := 0; i < 50; i++ {
+		z = (z + x/z) / 2
+	}
+	return z
+}
+
+func BenchmarkTableAddExisting(b *testing.B) {
+	tab := NewTable(TableConfig{}, func(*Flow) {})
+	ps := make([]Packet, 1024)
+	for i := range ps {
+		ps[i] = pkt(float64(i)*1e-6, "10.0.0.1", "10.0.0.2", uint16(1000+i%256), 80, 6, FlagACK, 100)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := &ps[i%len(ps)]
+		p.Timestamp = int64(i)
+		tab.Add(p)
+	}
+}
