@@ -1,0 +1,52 @@
+# flowhawk — see README.md. `make demo` runs the sensor on the bundled sample,
+# `make test` runs every test tier (privileged ones need root).
+
+GO       ?= go
+BIN      := bin/flowhawk
+GOFLAGS  ?=
+# Fuzz time per target in `make test` (CI); raise it for real fuzzing sessions.
+FUZZTIME ?= 10s
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: all build generate check-generate test unit fuzz bench demo lint dataset clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/flowhawk
+
+# Regenerate the eBPF objects and their Go bindings (needs clang, llvm, libbpf-dev).
+generate:
+	$(GO) generate ./bpf/...
+
+# CI: the committed generated files must match what `make generate` produces.
+check-generate: generate
+	@git diff --exit-code --stat -- bpf/ || { echo "bpf/: generated files differ from the committed ones; run 'make generate' and commit" >&2; exit 1; }
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -timeout 25m ./...
+
+# Short fuzzing of every decoder/parser fuzz target (FUZZTIME each).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for fz in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "fuzz $$pkg $$fz ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$fz$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+test: lint check-generate build unit fuzz
+
+bench: build
+	bash scripts/bench.sh
+
+demo: build
+	bash scripts/demo.sh
+
+clean:
+	rm -rf bin out
