@@ -1,0 +1,246 @@
+// Package label assigns ground-truth labels to flows for datasets: from the
+// directory a capture sits in, or from rules on addresses, ports, protocol
+// and time ranges (the way CIC-IDS2017 was labeled).
+package label
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// FromDir returns the label of a capture found under root: the name of the
+// first directory below root on its path (root/Browser/x/y.pcap ->
+// "Browser"), or "" for a file directly in root.
+func FromDir(root, path string) (string, error) {
+	rel, err := filepath.Rel(root, path)
+	if err != nil {
+		return "", fmt.Errorf("label %s relative to %s: %w", path, root, err)
+	}
+	parts := strings.Split(filepath.ToSlash(rel), "/")
+	if len(parts) < 2 || parts[0] == ".." {
+		return "", nil
+	}
+	return parts[0], nil
+}
+
+// Rule is one labeling rule; zero-valued fields match anything.
+type Rule struct {
+	Label string
+	// Src and Dst match the flow's initiator and responder; Host matches
+	// either side.
+	Src, Dst, Host []netip.Prefix
+	// SrcPort and DstPort are inclusive ranges; [0,0] matches any port.
+	SrcPort, DstPort [2]uint16
+	Proto            uint8 // 0 = any
+	// Start and End bound the flow's first packet time (ns since the epoch;
+	// 0 = unbounded). A flow matches when it starts within [Start, End).
+	Start, End int64
+	line       int
+}
+
+// Rules is an ordered rule list: the first matching rule labels a flow.
+type Rules struct {
+	rules   []Rule
+	Default string
+}
+
+// Len is the number of rules.
+func (r *Rules) Len() int { return len(r.rules) }
+
+// Label returns the label of f: the first matching rule's, or Default.
+func (r *Rules) Label(f *collector.Flow) string {
+	src, dst := f.Src(), f.Dst()
+	for i := range r.rules {
+		if r.rules[i].match(f, src, dst) {
+			return r.rules[i].Label
+		}
+	}
+	return r.Default
+}
+
+func anyPrefix(ps []netip.Prefix, a netip.Addr) bool {
+	if len(ps) == 0 {
+		return true
+	}
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func inRange(r [2]uint16, p uint16) bool {
+	return r == [2]uint16{} || (p >= r[0] && p <= r[1])
+}
+
+func (r *Rule) match(f *collector.Flow, src, dst collector.Endpoint) bool {
+	if r.Proto != 0 && f.Key.Proto != r.Proto {
+		return false
+	}
+	if r.Start != 0 && f.Start < r.Start || r.End != 0 && f.Start >= r.End {
+		return false
+	}
+	if !anyPrefix(r.Src, src.Addr) || !anyPrefix(r.Dst, dst.Addr) {
+		return false
+	}
+	if len(r.Host) > 0 && !anyPrefix(r.Host, src.Addr) && !anyPrefix(r.Host, dst.Addr) {
+		return false
+	}
+	return inRange(r.SrcPort, src.Port) && inRange(r.DstPort, dst.Port)
+}
+
+// LoadRules reads a rules file (see ParseRules).
+func LoadRules(path string) (*Rules, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("label rules: %w", err)
+	}
+	defer fh.Close()
+	r, err := ParseRules(fh)
+	if err != nil {
+		return nil, fmt.Errorf("label rules %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// ParseRules reads rules, one per line: a label followed by key=value
+// conditions, all of which must hold. Keys: src, dst, host (IP or CIDR,
+// comma-separated lists allowed), sport, dport (port or LOW-HIGH), proto
+// (tcp, udp, icmp, icmpv6 or a number), start, end (RFC 3339 times, flow
+// start in [start, end)). A line "default LABEL" sets the label of flows
+// no rule matches (default "BENIGN"). '#' starts a comment.
+//
+//	DoS-Hulk  src=172.16.0.1 dst=192.168.10.50 dport=80 start=2017-07-05T09:47:00-03:00 end=2017-07-05T10:10:00-03:00
+func ParseRules(r io.Reader) (*Rules, error) {
+	rs := &Rules{Default: "BENIGN"}
+	sc := bufio.NewScanner(r)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		if fields[0] == "default" {
+			if len(fields) != 2 {
+				return nil, fmt.Errorf("line %d: want \"default LABEL\"", n)
+			}
+			rs.Default = fields[1]
+			continue
+		}
+		rule := Rule{Label: fields[0], line: n}
+		for _, kv := range fields[1:] {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || v == "" {
+				return nil, fmt.Errorf("line %d: %q is not key=value", n, kv)
+			}
+			var err error
+			switch k {
+			case "src":
+				rule.Src, err = parsePrefixes(v)
+			case "dst":
+				rule.Dst, err = parsePrefixes(v)
+			case "host":
+				rule.Host, err = parsePrefixes(v)
+			case "sport":
+				rule.SrcPort, err = parsePorts(v)
+			case "dport":
+				rule.DstPort, err = parsePorts(v)
+			case "proto":
+				rule.Proto, err = parseProto(v)
+			case "start":
+				rule.Start, err = parseTime(v)
+			case "end":
+				rule.End, err = parseTime(v)
+			default:
+				err = fmt.Errorf("unknown key %q (want src, dst, host, sport, dport, proto, start, end)", k)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %s: %w", n, k, err)
+			}
+		}
+		if rule.Start != 0 && rule.End != 0 && rule.End <= rule.Start {
+			return nil, fmt.Errorf("line %d: end is not after start", n)
+		}
+		rs.rules = append(rs.rules, rule)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("line %d: %w", n+1, err)
+	}
+	return rs, nil
+}
+
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(v, ",") {
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+func parsePorts(v string) ([2]uint16, error) {
+	lo, hi, isRange := strings.Cut(v, "-")
+	a, err := strconv.ParseUint(lo, 10, 16)
+	if err != nil {
+		return [2]uint16{}, fmt.Errorf("bad port %q", lo)
+	}
+	b := a
+	if isRange {
+		if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a {
+			return [2]uint16{}, fmt.Errorf("bad port range %q", v)
+		}
+	}
+	return [2]uint16{uint16(a), uint16(b)}, nil
+}
+
+func parseProto(v string) (uint8, error) {
+	switch strings.ToLower(v) {
+	case "tcp":
+		return 6, nil
+	case "udp":
+		return 17, nil
+	case "icmp":
+		return 1, nil
+	case "icmpv6":
+		return 58, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 8)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("bad protocol %q", v)
+	}
+	return uint8(n), nil
+}
+
+func parseTime(v string) (int64, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return 0, err
+	}
+	return t.UnixNano(), nil
+}

@@ -1,0 +1,68 @@
+package label
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+func flow(t *testing.T, src string, sport uint16, dst string, dport uint16, proto uint8, start time.Time) *collector.Flow {
+	t.Helper()
+	s, d := netip.MustParseAddr(src).As16(), netip.MustParseAddr(dst).As16()
+	k, lo := collector.MakeKey(&s, &d, sport, dport, proto, 0, 0)
+	return &collector.Flow{Key: k, FwdIsLo: lo, Start: start.UnixNano()}
+}
+
+func TestRules(t *testing.T) {
+	rules, err := ParseRules(strings.NewReader(`
+# CIC-IDS2017 style
+default Normal
+DoS-Hulk src=172.16.0.1 dst=192.168.10.50 dport=80 proto=tcp start=2017-07-05T09:47:00-03:00 end=2017-07-05T10:10:00-03:00
+PortScan host=10.0.0.0/8 dport=1-1024
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2017, 7, 5, 9, 50, 0, 0, time.FixedZone("", -3*3600))
+	cases := []struct {
+		f    *collector.Flow
+		want string
+	}{
+		{flow(t, "172.16.0.1", 5000, "192.168.10.50", 80, 6, at), "DoS-Hulk"},
+		{flow(t, "172.16.0.1", 5000, "192.168.10.50", 80, 6, at.Add(time.Hour)), "Normal"},
+		{flow(t, "172.16.0.1", 5000, "192.168.10.50", 80, 17, at), "Normal"},
+		{flow(t, "192.168.10.50", 80, "172.16.0.1", 5000, 6, at), "Normal"}, // reversed roles
+		{flow(t, "192.0.2.1", 4000, "10.1.2.3", 443, 6, at), "PortScan"},
+		{flow(t, "10.1.2.3", 4000, "192.0.2.1", 4430, 6, at), "Normal"},
+	}
+	for i, c := range cases {
+		if got := rules.Label(c.f); got != c.want {
+			t.Errorf("case %d: label %q, want %q", i, got, c.want)
+		}
+	}
+}
+
+func TestRuleErrorsNameTheLine(t *testing.T) {
+	for _, bad := range []string{"X dport=70000", "X src=300.1.1.1", "X when=now", "X proto=bogus", "default", "X start=2020-01-02T00:00:00Z end=2020-01-01T00:00:00Z"} {
+		_, err := ParseRules(strings.NewReader("# ok\n" + bad))
+		if err == nil || !strings.Contains(err.Error(), "line 2") {
+			t.Errorf("%q: error %v, want one naming line 2", bad, err)
+		}
+	}
+}
+
+func TestFromDir(t *testing.T) {
+	for path, want := range map[string]string{
+		"/data/Browser/a.pcap":     "Browser",
+		"/data/Browser/x/b.pcapng": "Browser",
+		"/data/c.pcap":             "",
+	} {
+		got, err := FromDir("/data", path)
+		if err != nil || got != want {
+			t.Errorf("%s: %q %v, want %q", path, got, err, want)
+		}
+	}
+}
