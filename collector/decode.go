@@ -1,0 +1,446 @@
+package collector
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Link types (LINKTYPE_* values in pcap and pcapng headers) the decoder
+// understands.
+const (
+	LinkNull        uint32 = 0   // BSD loopback, AF in host byte order
+	LinkEthernet    uint32 = 1   // Ethernet II / 802.3
+	LinkRawLegacy12 uint32 = 12  // DLT_RAW on some BSDs
+	LinkRawLegacy14 uint32 = 14  // DLT_RAW on other BSDs
+	LinkRaw         uint32 = 101 // raw IPv4/IPv6 by version nibble
+	LinkLoop        uint32 = 108 // OpenBSD loopback, AF in network byte order
+	LinkSLL         uint32 = 113 // Linux cooked v1
+	LinkIPv4        uint32 = 228
+	LinkIPv6        uint32 = 229
+	LinkSLL2        uint32 = 276 // Linux cooked v2
+)
+
+// KnownLinkType reports whether the decoder handles lt.
+func KnownLinkType(lt uint32) bool {
+	switch lt {
+	case LinkNull, LinkEthernet, LinkRawLegacy12, LinkRawLegacy14, LinkRaw, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2:
+		return true
+	}
+	return false
+}
+
+// UnknownLinkTypeError is returned for a frame whose link type the decoder
+// does not handle.
+type UnknownLinkTypeError struct{ LinkType uint32 }
+
+func (e *UnknownLinkTypeError) Error() string {
+	return fmt.Sprintf("unsupported link type %d", e.LinkType)
+}
+
+// Result is what Decode made of a frame.
+type Result uint8
+
+const (
+	// ResultIP is an IP packet; p is filled in.
+	ResultIP Result = iota
+	// ResultNonIP is a frame without IP (ARP, LLC, CDP, LLDP, ...).
+	ResultNonIP
+	// ResultMalformed is a frame that could not be decoded far enough to
+	// give a flow key; Decoder.LastReason says why.
+	ResultMalformed
+	// ResultUnknownLink is a link type the decoder does not handle.
+	ResultUnknownLink
+)
+
+// Ethertypes.
+const (
+	etIPv4    = 0x0800
+	etIPv6    = 0x86DD
+	etVLAN    = 0x8100
+	etQinQ    = 0x88A8
+	etQinQOld = 0x9100
+	etQinQ2   = 0x9200
+	etPPPoE   = 0x8864
+	etMPLS    = 0x8847
+	etMPLSMC  = 0x8848
+)
+
+// maxVLANTags and maxExtHeaders bound the loops over header stacks, so a
+// crafted packet cannot make decoding slow.
+const (
+	maxVLANTags   = 8
+	maxMPLSLabels = 8
+	maxExtHeaders = 10
+)
+
+// DecoderOptions tunes a Decoder; zero values mean the defaults.
+type DecoderOptions struct {
+	// FragTimeout is how long (packet time, ns) a first fragment's ports
+	// are remembered (DefaultFragTimeout).
+	FragTimeout int64
+	// FragCacheSize bounds the datagrams remembered (DefaultFragCacheSize).
+	FragCacheSize int
+}
+
+// Decoder turns link-layer frames into Packets with hand-written parsers
+// (no allocation per packet). It keeps the IP fragment cache and counters,
+// so one Decoder serves one packet stream. Not safe for concurrent use.
+type Decoder struct {
+	frags      fragCache
+	LastReason MalformedReason
+	// kept is set when a frame was malformed but still returned.
+	kept bool
+	// Counters, read by the source.
+	nonIP, fragments, orphans, wrong uint64
+	malformed                        [NumMalformedReasons]uint64
+}
+
+// NewDecoder returns a decoder with its own fragment cache.
+func NewDecoder(o DecoderOptions) *Decoder {
+	if o.FragTimeout <= 0 {
+		o.FragTimeout = DefaultFragTimeout
+	}
+	if o.FragCacheSize <= 0 {
+		o.FragCacheSize = DefaultFragCacheSize
+	}
+	return &Decoder{frags: newFragCache(o.FragCacheSize, o.FragTimeout)}
+}
+
+func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
+func be32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }
+
+func (d *Decoder) bad(r MalformedReason) Result {
+	d.LastReason = r
+	d.malformed[r]++
+	return ResultMalformed
+}
+
+// Decode decodes one frame of link type link captured at ts (unix ns) with
+// original length wireLen into p, which it overwrites. p.Payload aliases
+// data.
+func (d *Decoder) Decode(p *Packet, data []byte, link uint32, ts int64, wireLen uint32) Result {
+	*p = Packet{Timestamp: ts, WireLen: wireLen, CapLen: uint32(len(data))}
+	d.kept = false
+	// missing is how many bytes the snap length cut off the end.
+	missing := 0
+	if int64(wireLen) > int64(len(data)) {
+		missing = int(wireLen) - len(data)
+	}
+	switch link {
+	case LinkEthernet:
+		if len(data) < 14 {
+			return d.bad(MalTruncatedLink)
+		}
+		return d.etherType(p, data[14:], be16(data[12:]), 0, missing)
+	case LinkRaw, LinkRawLegacy12, LinkRawLegacy14:
+		return d.ipByVersion(p, data, 0, 0, missing)
+	case LinkIPv4:
+		return d.ipv4(p, data, 0, 0, missing)
+	case LinkIPv6:
+		return d.ipv6(p, data, 0, 0, missing)
+	case LinkSLL:
+		if len(data) < 16 {
+			return d.bad(MalTruncatedLink)
+		}
+		return d.etherType(p, data[16:], be16(data[14:]), 0, missing)
+	case LinkSLL2:
+		if len(data) < 20 {
+			return d.bad(MalTruncatedLink)
+		}
+		return d.etherType(p, data[20:], be16(data), 0, missing)
+	case LinkNull, LinkLoop:
+		if len(data) < 4 {
+			return d.bad(MalTruncatedLink)
+		}
+		h := data[:4]
+		// The AF value is in the writer's byte order for NULL and in network
+		// order for LOOP, but files get both wrong: accept either order.
+		af := binary.LittleEndian.Uint32(h)
+		if af > 0xffff {
+			af = binary.BigEndian.Uint32(h)
+		}
+		switch af {
+		case 2:
+			return d.ipv4(p, data[4:], 0, 0, missing)
+		case 10, 24, 28, 30:
+			return d.ipv6(p, data[4:], 0, 0, missing)
+		}
+		// IRIX-style 2+2 headers and headers holding an Ethertype (as
+		// Wireshark accepts): look for one in either half.
+		for _, et := range [2]uint16{be16(h[2:]), be16(h)} {
+			if et == etIPv4 || et == etIPv6 {
+				return d.etherType(p, data[4:], et, 0, missing)
+			}
+		}
+		if af <= 0xff {
+			d.nonIP++
+			return ResultNonIP
+		}
+		return d.bad(MalUnknownNullFamily)
+	}
+	return ResultUnknownLink
+}
+
+// etherType dispatches on an Ethertype, unwrapping VLAN tags, LLC/SNAP,
+// PPPoE and MPLS; b starts after the Ethertype field.
+func (d *Decoder) etherType(p *Packet, b []byte, et uint16, tags int, missing int) Result {
+	var outer, inner uint16
+	for range maxVLANTags {
+		switch et {
+		case etVLAN, etQinQ, etQinQOld, etQinQ2:
+			if len(b) < 4 {
+				return d.bad(MalTruncatedLink)
+			}
+			id := be16(b) & 0x0fff
+			if tags == 0 {
+				outer = id
+			} else if tags == 1 {
+				inner = id
+			}
+			tags++
+			et, b = be16(b[2:]), b[4:]
+			continue
+		}
+		break
+	}
+	if et < 0x0600 { // 802.3 length: LLC, maybe SNAP carrying an Ethertype
+		if len(b) >= 8 && b[0] == 0xAA && b[1] == 0xAA && b[2] == 0x03 && b[3] == 0 && b[4] == 0 && b[5] == 0 {
+			et, b = be16(b[6:]), b[8:]
+		} else {
+			d.nonIP++
+			return ResultNonIP
+		}
+	}
+	switch et {
+	case etIPv4:
+		return d.ipv4(p, b, outer, inner, missing)
+	case etIPv6:
+		return d.ipv6(p, b, outer, inner, missing)
+	case etPPPoE:
+		if len(b) < 8 {
+			return d.bad(MalTruncatedLink)
+		}
+		switch be16(b[6:]) {
+		case 0x0021:
+			return d.ipv4(p, b[8:], outer, inner, missing)
+		case 0x0057:
+			return d.ipv6(p, b[8:], outer, inner, missing)
+		}
+	case etMPLS, etMPLSMC:
+		for range maxMPLSLabels {
+			if len(b) < 4 {
+				return d.bad(MalTruncatedLink)
+			}
+			bos := b[2]&1 != 0
+			b = b[4:]
+			if bos {
+				return d.ipByVersion(p, b, outer, inner, missing)
+			}
+		}
+	}
+	d.nonIP++
+	return ResultNonIP
+}
+
+func (d *Decoder) ipByVersion(p *Packet, b []byte, outer, inner uint16, missing int) Result {
+	if len(b) < 1 {
+		return d.bad(MalTruncatedIP)
+	}
+	switch b[0] >> 4 {
+	case 4:
+		return d.ipv4(p, b, outer, inner, missing)
+	case 6:
+		return d.ipv6(p, b, outer, inner, missing)
+	}
+	return d.bad(MalBadIPVersion)
+}
+
+// ipLen works out the datagram length: from the header, or, when the
+// header says 0 (TSO/jumbogram), from the frame. It trims link-layer
+// padding off b and reports a header length that a fully captured frame
+// cannot hold.
+func (d *Decoder) ipLen(b []byte, hdrLen int, missing int) (int, []byte) {
+	if hdrLen == 0 {
+		return len(b) + missing, b
+	}
+	if hdrLen < len(b) {
+		return hdrLen, b[:hdrLen]
+	}
+	if hdrLen > len(b) && missing == 0 {
+		d.malformed[MalIPLengthExceedsFrame]++
+		d.LastReason = MalIPLengthExceedsFrame
+		d.kept = true
+	}
+	return hdrLen, b
+}
+
+func (d *Decoder) ipv4(p *Packet, b []byte, outer, inner uint16, missing int) Result {
+	if len(b) < 20 {
+		return d.bad(MalTruncatedIP)
+	}
+	if b[0]>>4 != 4 {
+		return d.bad(MalBadIPVersion)
+	}
+	ihl := int(b[0]&0x0f) * 4
+	if ihl < 20 || ihl > len(b) {
+		return d.bad(MalBadIHL)
+	}
+	total := int(be16(b[2:]))
+	if total != 0 && total < ihl {
+		return d.bad(MalBadIPLength)
+	}
+	total, b = d.ipLen(b, total, missing)
+	var src, dst [16]byte
+	src[10], src[11], dst[10], dst[11] = 0xff, 0xff, 0xff, 0xff
+	copy(src[12:], b[12:16])
+	copy(dst[12:], b[16:20])
+	p.TTL = b[8]
+	p.IPLen = uint32(total)
+	p.IPHeaderLen = uint16(ihl)
+	fo := be16(b[6:])
+	fragOff := int(fo&0x1fff) * 8
+	mf := fo&0x2000 != 0
+	fk := fragKey{src: src, dst: dst, id: uint32(be16(b[4:])), proto: b[9]}
+	return d.transport(p, b[ihl:], total-ihl, &src, &dst, b[9], outer, inner, fragOff, mf, &fk)
+}
+
+func (d *Decoder) ipv6(p *Packet, b []byte, outer, inner uint16, missing int) Result {
+	if len(b) < 40 {
+		return d.bad(MalTruncatedIP)
+	}
+	if b[0]>>4 != 6 {
+		return d.bad(MalBadIPVersion)
+	}
+	total := int(be16(b[4:]))
+	if total != 0 {
+		total += 40
+	}
+	total, b = d.ipLen(b, total, missing)
+	var src, dst [16]byte
+	copy(src[:], b[8:24])
+	copy(dst[:], b[24:40])
+	p.TTL = b[7]
+	p.IPLen = uint32(total)
+	nh := b[6]
+	off := 40
+	fragOff, mf, frag := 0, false, false
+	var id uint32
+walk:
+	for range maxExtHeaders {
+		switch nh {
+		case 0, 43, 60, 135, 139, 140: // hop-by-hop, routing, dest opts, mobility, HIP, shim6
+			if off+2 > len(b) {
+				return d.bad(MalTruncatedExtHeader)
+			}
+			nh, off = b[off], off+(int(b[off+1])+1)*8
+		case 51: // AH
+			if off+2 > len(b) {
+				return d.bad(MalTruncatedExtHeader)
+			}
+			nh, off = b[off], off+(int(b[off+1])+2)*4
+		case 44: // fragment
+			if off+8 > len(b) {
+				return d.bad(MalTruncatedExtHeader)
+			}
+			fo := be16(b[off+2:])
+			fragOff, mf, frag = int(fo&^7), fo&1 != 0, true
+			id = be32(b[off+4:])
+			nh, off = b[off], off+8
+			if fragOff != 0 {
+				break walk // the rest is fragment data
+			}
+		default:
+			break walk
+		}
+	}
+	if off > len(b) || off > total {
+		return d.bad(MalTruncatedExtHeader)
+	}
+	switch nh {
+	case 0, 43, 60, 135, 139, 140, 51, 44:
+		if !(frag && fragOff != 0) {
+			return d.bad(MalTruncatedExtHeader) // chain longer than maxExtHeaders
+		}
+	}
+	p.IPHeaderLen = uint16(off)
+	if !frag {
+		fragOff, mf = 0, false
+	}
+	fk := fragKey{src: src, dst: dst, id: id, proto: nh}
+	return d.transport(p, b[off:], total-off, &src, &dst, nh, outer, inner, fragOff, mf, &fk)
+}
+
+// transport decodes the transport header in l4 (captured bytes) of an IP
+// payload of l4Len bytes (from the IP header) and builds the key.
+func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte, proto uint8, outer, inner uint16, fragOff int, mf bool, fk *fragKey) Result {
+	var sport, dport uint16
+	if fragOff != 0 || mf {
+		d.fragments++
+		if fragOff+l4Len > 65535 || (mf && l4Len%8 != 0) {
+			p.WrongFragment = true
+			d.wrong++
+		}
+	}
+	if fragOff != 0 {
+		// Later fragment: no transport header; ports from the first one.
+		p.Fragment = LaterFragment
+		var ok bool
+		if sport, dport, ok = d.frags.get(fk, p.Timestamp); !ok {
+			d.orphans++
+		}
+		p.PayloadLen = uint32(max(l4Len, 0))
+		p.Payload = l4
+		p.Key, p.SrcIsLo = MakeKey(src, dst, sport, dport, proto, outer, inner)
+		return ResultIP
+	}
+	hl := 0
+	switch proto {
+	case 6: // TCP
+		if len(l4) < 20 {
+			return d.bad(MalTruncatedL4)
+		}
+		hl = int(l4[12]>>4) * 4
+		if hl < 20 || hl > l4Len {
+			return d.bad(MalBadTCPDataOffset)
+		}
+		sport, dport = be16(l4), be16(l4[2:])
+		p.TCPSeq, p.TCPAck = be32(l4[4:]), be32(l4[8:])
+		p.TCPFlags = l4[13]
+		p.TCPWindow = be16(l4[14:])
+	case 17, 136: // UDP, UDP-Lite
+		if len(l4) < 8 {
+			return d.bad(MalTruncatedL4)
+		}
+		if l4Len < 8 {
+			return d.bad(MalBadUDPLength)
+		}
+		hl = 8
+		sport, dport = be16(l4), be16(l4[2:])
+	case 132: // SCTP
+		if len(l4) < 12 {
+			return d.bad(MalTruncatedL4)
+		}
+		if l4Len < 12 {
+			return d.bad(MalBadIPLength)
+		}
+		hl = 12
+		sport, dport = be16(l4), be16(l4[2:])
+	case 1, 58: // ICMP, ICMPv6
+		if len(l4) < 4 {
+			return d.bad(MalTruncatedL4)
+		}
+		p.ICMPType, p.ICMPCode = l4[0], l4[1]
+		hl = min(8, l4Len)
+	}
+	if mf {
+		p.Fragment = FirstFragment
+		d.frags.put(fk, sport, dport, p.Timestamp)
+	}
+	p.L4HeaderLen = uint16(hl)
+	p.PayloadLen = uint32(max(l4Len-hl, 0))
+	if hl < len(l4) {
+		p.Payload = l4[hl:]
+	}
+	p.Key, p.SrcIsLo = MakeKey(src, dst, sport, dport, proto, outer, inner)
+	return ResultIP
+}

@@ -1,0 +1,99 @@
+package collector
+
+// Fragment cache: non-first IP fragments carry no transport header, so
+// their ports come from the first fragment of the same datagram. The cache
+// maps (src, dst, proto, IP id) to the first fragment's ports. It is a
+// fixed-size open-addressing table (no allocation after creation) whose
+// entries expire in packet time; when all slots of a probe window are in
+// use the entry that expires first is replaced and counted.
+
+const (
+	// DefaultFragTimeout is how long (packet time) a first fragment's ports
+	// are kept for the later fragments of its datagram.
+	DefaultFragTimeout = 30_000_000_000 // 30 s in ns
+	// DefaultFragCacheSize is the number of datagrams the cache tracks.
+	DefaultFragCacheSize = 1 << 14
+	fragProbe            = 8
+)
+
+type fragKey struct {
+	src, dst [16]byte
+	id       uint32
+	proto    uint8
+}
+
+type fragEntry struct {
+	key          fragKey
+	expires      int64
+	sport, dport uint16
+	used         bool
+}
+
+type fragCache struct {
+	slots   []fragEntry
+	mask    uint64
+	timeout int64
+	evicted uint64
+}
+
+func newFragCache(size int, timeout int64) fragCache {
+	n := 16
+	for n < size {
+		n <<= 1
+	}
+	return fragCache{slots: make([]fragEntry, n), mask: uint64(n - 1), timeout: timeout}
+}
+
+func (k *fragKey) hash() uint64 {
+	h := uint64(14695981039346656037)
+	for _, b := range k.src[8:] {
+		h = (h ^ uint64(b)) * 1099511628211
+	}
+	for _, b := range k.dst[8:] {
+		h = (h ^ uint64(b)) * 1099511628211
+	}
+	h = (h ^ uint64(k.id)) * 1099511628211
+	h = (h ^ uint64(k.proto)) * 1099511628211
+	return h ^ h>>31
+}
+
+// put remembers the ports of a datagram's first fragment seen at now.
+func (c *fragCache) put(k *fragKey, sport, dport uint16, now int64) {
+	i := k.hash()
+	victim := -1
+	for j := range uint64(fragProbe) {
+		s := int((i + j) & c.mask)
+		e := &c.slots[s]
+		if !e.used || e.key == *k || e.expires < now {
+			victim = s
+			break
+		}
+		if victim < 0 || e.expires < c.slots[victim].expires {
+			victim = s
+		}
+	}
+	e := &c.slots[victim]
+	if e.used && e.key != *k && e.expires >= now {
+		c.evicted++
+	}
+	*e = fragEntry{key: *k, expires: now + c.timeout, sport: sport, dport: dport, used: true}
+}
+
+// get returns the ports of the datagram's first fragment, if it was seen
+// less than the timeout before now.
+func (c *fragCache) get(k *fragKey, now int64) (sport, dport uint16, ok bool) {
+	i := k.hash()
+	for j := range uint64(fragProbe) {
+		e := &c.slots[(i+j)&c.mask]
+		if !e.used {
+			return 0, 0, false
+		}
+		if e.key == *k {
+			if e.expires < now {
+				return 0, 0, false
+			}
+			return e.sport, e.dport, true
+		}
+	}
+	return 0, 0, false
+}

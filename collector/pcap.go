@@ -1,0 +1,263 @@
+package collector
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// PcapOptions tunes a PcapSource; the zero value is the default.
+type PcapOptions struct {
+	// FragTimeout is how long (packet time) a first fragment's ports are
+	// kept for its later fragments (default 30 s).
+	FragTimeout time.Duration
+	// FragCacheSize bounds the datagrams whose first fragment is remembered
+	// (default DefaultFragCacheSize).
+	FragCacheSize int
+}
+
+// PcapSource reads one capture file (pcap or pcapng, optionally gzip
+// compressed; the format is detected from the magic number) and decodes
+// its frames. It implements PacketSource and does not allocate per packet.
+type PcapSource struct {
+	path   string
+	f      *os.File
+	gz     *gzip.Reader
+	rd     frameReader
+	ng     *pcapngReader
+	off    *offReader
+	dec    *Decoder
+	fr     frame
+	stats  SourceStats
+	err    error // sticky: EOF or a *ReadError
+	isGzip bool
+	// last link type, to count frames per link type without a lookup each time
+	lastLink, lastIdx int
+}
+
+// OpenPcap opens a capture file. Errors name the file (and, for a bad
+// header, offset 0).
+func OpenPcap(path string, opts PcapOptions) (*PcapSource, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open capture: %w", err)
+	}
+	s, err := NewPcapSource(f, path, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.f = f
+	return s, nil
+}
+
+// NewPcapSource reads a capture from r; name is used in errors. The caller
+// closes r (Close only releases what NewPcapSource itself opened).
+func NewPcapSource(r io.Reader, name string, opts PcapOptions) (*PcapSource, error) {
+	s := &PcapSource{path: name, lastLink: -1}
+	s.dec = NewDecoder(DecoderOptions{FragTimeout: int64(opts.FragTimeout), FragCacheSize: opts.FragCacheSize})
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(4)
+	var in io.Reader = br
+	if captureKind(head) == "gzip" {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, &ReadError{Path: name, Offset: 0, Err: fmt.Errorf("gzip header: %w", err)}
+		}
+		gz.Multistream(true)
+		s.gz, s.isGzip, in = gz, true, gz
+	}
+	s.off = newOffReader(in)
+	h, err := s.off.peek(4)
+	if err != nil && len(h) < 4 {
+		return nil, s.readErr(0, fmt.Errorf("file header: %w (%d bytes)", shortErr(err), len(h)))
+	}
+	switch captureKind(h) {
+	case "pcap":
+		pr, err := newPcapReader(s.off)
+		if err != nil {
+			return nil, s.readErr(0, err)
+		}
+		if !KnownLinkType(pr.linkType) {
+			return nil, s.readErr(0, &UnknownLinkTypeError{pr.linkType})
+		}
+		s.rd = pr
+	case "pcapng":
+		ng, _ := newPcapngReader(s.off)
+		s.rd, s.ng = ng, ng
+	default:
+		return nil, s.readErr(0, fmt.Errorf("not a pcap or pcapng file (magic % x)", h))
+	}
+	s.stats.Files = 1
+	return s, nil
+}
+
+func (s *PcapSource) readErr(off int64, err error) error {
+	return &ReadError{Path: s.path, Offset: off, Gzip: s.isGzip, Err: err}
+}
+
+// Path is the file name the source was opened with.
+func (s *PcapSource) Path() string { return s.path }
+
+// NextPacket returns the next IP packet. Non-IP and malformed frames are
+// counted and skipped. At the end it returns io.EOF; on a bad record it
+// returns a *ReadError naming the file and the record's offset, and keeps
+// returning it.
+func (s *PcapSource) NextPacket(p *Packet) error {
+	if s.err != nil {
+		return s.err
+	}
+	for {
+		fr := &s.fr
+		if err := s.rd.next(fr); err != nil {
+			if err == io.EOF {
+				s.err = io.EOF
+			} else {
+				s.err = s.readErr(fr.off, err)
+			}
+			return s.err
+		}
+		st := &s.stats
+		st.Frames++
+		st.Bytes += uint64(fr.wireLen)
+		st.CapturedBytes += uint64(fr.capLen)
+		if fr.capLen < fr.wireLen {
+			st.SnapTruncated++
+		}
+		if int(fr.linkType) != s.lastLink {
+			s.lastLink, s.lastIdx = int(fr.linkType), -1
+			for i := range st.LinkTypes {
+				if st.LinkTypes[i].LinkType == fr.linkType {
+					s.lastIdx = i
+				}
+			}
+			if s.lastIdx < 0 {
+				st.LinkTypes = append(st.LinkTypes, LinkTypeCount{LinkType: fr.linkType})
+				s.lastIdx = len(st.LinkTypes) - 1
+			}
+		}
+		st.LinkTypes[s.lastIdx].Frames++
+		switch s.dec.Decode(p, fr.data, fr.linkType, fr.ts, fr.wireLen) {
+		case ResultIP:
+			st.IPPackets++
+			if s.dec.kept {
+				st.Malformed++
+			}
+			p.CapLen = fr.capLen
+			return nil
+		case ResultNonIP:
+		case ResultMalformed:
+			st.Malformed++
+			st.Dropped++
+		case ResultUnknownLink:
+			s.err = s.readErr(fr.off, &UnknownLinkTypeError{fr.linkType})
+			return s.err
+		}
+	}
+}
+
+// Stats returns the counters so far.
+func (s *PcapSource) Stats() SourceStats {
+	st := s.stats
+	d := s.dec
+	st.NonIP = d.nonIP
+	st.MalformedBy = d.malformed
+	st.Fragments, st.OrphanFragments, st.WrongFragments = d.fragments, d.orphans, d.wrong
+	st.FragEvicted = d.frags.evicted
+	if s.ng != nil {
+		st.SkippedBlocks = s.ng.skipped
+	}
+	st.LinkTypes = append([]LinkTypeCount(nil), s.stats.LinkTypes...)
+	return st
+}
+
+// Close releases the file.
+func (s *PcapSource) Close() error {
+	var err error
+	if s.gz != nil {
+		err = s.gz.Close()
+	}
+	if s.f != nil {
+		if e := s.f.Close(); e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// MultiSource reads several capture files one after the other as one
+// packet stream (summed stats; each file has its own fragment cache). A bad file ends that
+// file: NextPacket returns its *ReadError once and the next call goes on
+// with the next file, so the caller decides whether to stop.
+type MultiSource struct {
+	paths []string
+	opts  PcapOptions
+	cur   *PcapSource
+	done  SourceStats
+	next  int
+}
+
+// NewMultiSource returns a source over paths (see ExpandPaths); files are
+// opened lazily.
+func NewMultiSource(paths []string, opts PcapOptions) *MultiSource {
+	return &MultiSource{paths: paths, opts: opts}
+}
+
+// NextPacket returns the next packet of the current file, moving on to the
+// next file at the end of each; io.EOF after the last.
+func (m *MultiSource) NextPacket(p *Packet) error {
+	for {
+		if m.cur == nil {
+			if m.next >= len(m.paths) {
+				return io.EOF
+			}
+			path := m.paths[m.next]
+			m.next++
+			s, err := OpenPcap(path, m.opts)
+			if err != nil {
+				var re *ReadError
+				if !errors.As(err, &re) {
+					err = &ReadError{Path: path, Err: err}
+				}
+				return err
+			}
+			m.cur = s
+		}
+		err := m.cur.NextPacket(p)
+		if err == nil {
+			return nil
+		}
+		st := m.cur.Stats()
+		m.done.add(&st)
+		m.cur.Close()
+		m.cur = nil
+		if err != io.EOF {
+			return err
+		}
+	}
+}
+
+// Stats returns the counters summed over the files read so far.
+func (m *MultiSource) Stats() SourceStats {
+	var st SourceStats
+	st.add(&m.done)
+	if m.cur != nil {
+		c := m.cur.Stats()
+		st.add(&c)
+	}
+	return st
+}
+
+// Close releases the current file.
+func (m *MultiSource) Close() error {
+	if m.cur != nil {
+		err := m.cur.Close()
+		m.cur = nil
+		return err
+	}
+	return nil
+}

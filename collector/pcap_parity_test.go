@@ -1,0 +1,198 @@
+package collector
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// sharedPcaps returns the shared capture directory or skips the test.
+func sharedPcaps(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join("..", "..", "shared", "pcaps")
+	if _, err := os.Stat(filepath.Join(dir, "groundtruth.tsv")); err != nil {
+		t.Skipf("shared captures not found at %s (CI has them): %v", dir, err)
+	}
+	return dir
+}
+
+type groundTruth struct {
+	file                string
+	packets, tcp, udp   int
+	readError           string
+	capFrames, capBytes int64
+	haveCapinfos        bool
+}
+
+func readGroundTruth(t *testing.T, dir string) []groundTruth {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "groundtruth.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []groundTruth
+	sc := bufio.NewScanner(f)
+	sc.Scan() // header
+	for sc.Scan() {
+		c := strings.Split(sc.Text(), "\t")
+		if len(c) < 7 {
+			t.Fatalf("groundtruth.tsv: short line %q", sc.Text())
+		}
+		g := groundTruth{file: c[0], readError: c[6]}
+		g.packets, _ = strconv.Atoi(c[1])
+		g.tcp, _ = strconv.Atoi(c[2])
+		g.udp, _ = strconv.Atoi(c[3])
+		out = append(out, g)
+	}
+	return out
+}
+
+// capinfos returns frames and data size (sum of orig_len) of a file.
+func capinfos(path string) (frames, bytes int64, err error) {
+	out, err := exec.Command("capinfos", "-c", "-d", "-M", "-T", "-r", path).Output()
+	if err != nil {
+		return 0, 0, err
+	}
+	c := strings.Split(strings.TrimSpace(string(out)), "\t")
+	if len(c) < 3 {
+		return 0, 0, errors.New("capinfos: unexpected output " + string(out))
+	}
+	frames, _ = strconv.ParseInt(c[1], 10, 64)
+	bytes, _ = strconv.ParseInt(c[2], 10, 64)
+	return frames, bytes, nil
+}
+
+// parityException records where our figure rightly differs from tshark's
+// or capinfos's; docs/reader.md explains each one.
+type parityException struct {
+	tcp, udp      int    // -1: no exception
+	frames, bytes int64  // -1: no exception
+	readErr       string // expected substring of our read error ("" = none)
+	reason        string
+}
+
+var parityExceptions = map[string]parityException{
+	"zeek__vlan-collisions.pcap": {tcp: 3, udp: -1, frames: -1, bytes: -1,
+		reason: "VLAN-aware keys: the same session untagged, on VLAN 42 and on QinQ 10/20 is three flows; tshark ignores VLAN tags"},
+	"zeek__gre-sample.pcap": {tcp: 0, udp: 0, frames: -1, bytes: -1,
+		reason: "tunnels are not decapsulated: every frame is one GRE (proto 47) flow; tshark counts the inner conversations"},
+	"ndpi__vxlan.pcap": {tcp: 0, udp: 9, frames: -1, bytes: -1,
+		reason: "tunnels are not decapsulated: the 9 outer VXLAN UDP pairs only; tshark adds the inner TLS (2 TCP) and DNS (2 UDP)"},
+	"zeek__ipv6-fragmented-dns.pcap": {tcp: -1, udp: 3, frames: -1, bytes: -1,
+		reason: "frame 4 is a last fragment whose first fragment was not captured: an orphan UDP flow with ports 0; tshark cannot reassemble it and shows no UDP"},
+	"ndpi__fuzz-2006-06-26-2594.pcap": {tcp: 24, udp: 227, frames: -1, bytes: -1,
+		reason: "randomly corrupted bytes: we keep every frame whose IP and transport headers parse; tshark drops or reassembles differently in 151 malformed frames"},
+	"ndpi__fuzz-2021-10-13.pcap": {tcp: -1, udp: -1, frames: 0, bytes: 0,
+		readErr: "ndpi__fuzz-2021-10-13.pcap: offset 24: record data: caplen 524501 but only 199 bytes left",
+		reason:  "the only record is cut short; capinfos counts it (1 frame, 524501 bytes), we return an error at its offset and no frame"},
+	"libpcap__shb-option-too-long.pcapng": {tcp: -1, udp: -1, frames: 0, bytes: 0,
+		readErr: "libpcap__shb-option-too-long.pcapng: offset 0: ",
+		reason:  "corrupt section header block; tshark and capinfos reject the file too"},
+}
+
+type fileResult struct {
+	frames, bytes int64
+	tcp, udp      int
+	err           error
+	stats         SourceStats
+}
+
+// runFile reads a file through PcapSource and the default flow table and
+// counts distinct TCP and UDP keys among the emitted flows.
+func runFile(t testing.TB, path string) fileResult {
+	t.Helper()
+	var r fileResult
+	tcp, udp := map[Key]bool{}, map[Key]bool{}
+	table := NewTable(DefaultTableConfig(), func(f *Flow) {
+		switch f.Key.Proto {
+		case 6:
+			tcp[f.Key] = true
+		case 17:
+			udp[f.Key] = true
+		}
+	})
+	s, err := OpenPcap(path, PcapOptions{})
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer s.Close()
+	var p Packet
+	for {
+		if err := s.NextPacket(&p); err != nil {
+			if err != io.EOF {
+				r.err = err
+			}
+			break
+		}
+		table.Add(&p)
+	}
+	table.Flush()
+	r.stats = s.Stats()
+	r.frames, r.bytes = int64(r.stats.Frames), int64(r.stats.Bytes)
+	r.tcp, r.udp = len(tcp), len(udp)
+	return r
+}
+
+func TestTsharkParity(t *testing.T) {
+	dir := sharedPcaps(t)
+	gts := readGroundTruth(t, dir)
+	_, capErr := exec.LookPath("capinfos")
+	if capErr != nil {
+		t.Logf("capinfos not on PATH: frame and byte counts are not compared (install wireshark-common)")
+	}
+	for _, g := range gts {
+		t.Run(g.file, func(t *testing.T) {
+			path := filepath.Join(dir, g.file)
+			r := runFile(t, path)
+			ex, hasEx := parityExceptions[g.file]
+			wantTCP, wantUDP := g.tcp, g.udp
+			if hasEx && ex.tcp >= 0 {
+				wantTCP = ex.tcp
+			}
+			if hasEx && ex.udp >= 0 {
+				wantUDP = ex.udp
+			}
+			t.Logf("%s: frames=%d bytes=%d tcp=%d udp=%d err=%v malformed=%q nonip=%d frags=%d orphans=%d", g.file, r.frames, r.bytes, r.tcp, r.udp, r.err, r.stats.MalformedString(), r.stats.NonIP, r.stats.Fragments, r.stats.OrphanFragments)
+			if r.tcp != wantTCP || r.udp != wantUDP {
+				t.Errorf("tcp/udp flows = %d/%d, want %d/%d (tshark %d/%d)", r.tcp, r.udp, wantTCP, wantUDP, g.tcp, g.udp)
+			}
+			wantErr := ""
+			if hasEx {
+				wantErr = ex.readErr
+			}
+			switch {
+			case wantErr == "" && r.err != nil:
+				t.Errorf("unexpected read error: %v", r.err)
+			case wantErr != "" && (r.err == nil || !strings.Contains(r.err.Error(), wantErr)):
+				t.Errorf("read error = %v, want one containing %q", r.err, wantErr)
+			}
+			if capErr != nil {
+				return
+			}
+			frames, bytes, err := capinfos(path)
+			if err != nil {
+				if wantErr == "" {
+					t.Errorf("capinfos failed on a file we read: %v", err)
+				}
+				return
+			}
+			if hasEx && ex.frames >= 0 {
+				frames = ex.frames
+			}
+			if hasEx && ex.bytes >= 0 {
+				bytes = ex.bytes
+			}
+			if r.frames != frames || r.bytes != bytes {
+				t.Errorf("frames/bytes = %d/%d, want %d/%d (capinfos)", r.frames, r.bytes, frames, bytes)
+			}
+		})
+	}
+}

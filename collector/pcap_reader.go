@@ -1,0 +1,184 @@
+package collector
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// maxRecordLen bounds a packet record or a buffered pcapng block, so a
+// corrupt length field cannot make the reader allocate gigabytes. libpcap
+// uses 256 KiB for most link types; 16 MiB leaves room for the rest.
+const maxRecordLen = 16 << 20
+
+// errShort marks input that ended in the middle of a record or block.
+var errShort = errors.New("file cut short")
+
+// offReader is a buffered reader that knows the exact file offset of every
+// byte it hands out, which bufio and pcapgo do not expose. Slices it
+// returns alias its buffer and stay valid until the next call.
+type offReader struct {
+	r      io.Reader
+	buf    []byte
+	lo, hi int
+	off    int64 // file offset of buf[lo]
+	err    error // sticky error from r
+}
+
+func newOffReader(r io.Reader) *offReader {
+	return &offReader{r: r, buf: make([]byte, 256<<10)}
+}
+
+// peek returns the next n bytes without consuming them. If the input ends
+// first it returns what is left and io.EOF (nothing left) or errShort.
+func (b *offReader) peek(n int) ([]byte, error) {
+	if b.hi-b.lo >= n {
+		return b.buf[b.lo : b.lo+n], nil
+	}
+	if n > len(b.buf) {
+		nb := make([]byte, max(n, 2*len(b.buf)))
+		b.hi = copy(nb, b.buf[b.lo:b.hi])
+		b.lo, b.buf = 0, nb
+	} else if b.lo > 0 {
+		b.hi = copy(b.buf, b.buf[b.lo:b.hi])
+		b.lo = 0
+	}
+	for b.hi-b.lo < n && b.err == nil {
+		m, err := b.r.Read(b.buf[b.hi:])
+		b.hi += m
+		if err != nil {
+			b.err = err
+		}
+	}
+	if b.hi-b.lo >= n {
+		return b.buf[b.lo : b.lo+n], nil
+	}
+	if b.err != nil && b.err != io.EOF {
+		return b.buf[b.lo:b.hi], b.err
+	}
+	if b.hi == b.lo {
+		return nil, io.EOF
+	}
+	return b.buf[b.lo:b.hi], errShort
+}
+
+// skip consumes n bytes that peek returned.
+func (b *offReader) skip(n int) {
+	b.lo += n
+	b.off += int64(n)
+}
+
+// discard consumes n bytes without buffering them all.
+func (b *offReader) discard(n int64) error {
+	for n > 0 {
+		chunk := int(min(n, int64(len(b.buf))))
+		got, err := b.peek(chunk)
+		if err != nil {
+			b.skip(len(got))
+			if err == io.EOF {
+				err = errShort
+			}
+			return err
+		}
+		b.skip(chunk)
+		n -= int64(chunk)
+	}
+	return nil
+}
+
+// frame is one raw record from a capture file.
+type frame struct {
+	data     []byte
+	ts       int64  // unix ns
+	capLen   uint32 // caplen from the record (data may lack a trailing FCS)
+	wireLen  uint32
+	linkType uint32
+	off      int64 // file offset of the record/block
+}
+
+// frameReader reads raw records from one capture format.
+type frameReader interface {
+	next(f *frame) error
+}
+
+// pcapReader reads classic libpcap files (µs and ns magic, either byte order).
+type pcapReader struct {
+	b        *offReader
+	bo       binary.ByteOrder
+	nano     bool
+	linkType uint32
+	fcsLen   int
+	snapLen  uint32
+}
+
+func newPcapReader(b *offReader) (*pcapReader, error) {
+	h, err := b.peek(24)
+	if err != nil {
+		return nil, fmt.Errorf("pcap file header: %w", shortErr(err))
+	}
+	r := &pcapReader{b: b}
+	switch m := binary.LittleEndian.Uint32(h); m {
+	case 0xa1b2c3d4:
+		r.bo = binary.LittleEndian
+	case 0xa1b23c4d:
+		r.bo, r.nano = binary.LittleEndian, true
+	case 0xd4c3b2a1:
+		r.bo = binary.BigEndian
+	case 0x4d3cb2a1:
+		r.bo, r.nano = binary.BigEndian, true
+	default:
+		return nil, fmt.Errorf("not a pcap file (magic %#08x)", m)
+	}
+	r.snapLen = r.bo.Uint32(h[16:])
+	lt := r.bo.Uint32(h[20:])
+	// Bits 0-15 link type, 16-25 reserved, 26 FCS-present, 28-31 FCS length
+	// in 16-bit words (pcap draft, "LinkType and additional information").
+	r.linkType = lt & 0xffff
+	if lt&(1<<26) != 0 {
+		r.fcsLen = int(lt>>28) * 2
+	}
+	b.skip(24)
+	return r, nil
+}
+
+func shortErr(err error) error {
+	if err == io.EOF {
+		return errShort
+	}
+	return err
+}
+
+func (r *pcapReader) next(f *frame) error {
+	f.off = r.b.off
+	h, err := r.b.peek(16)
+	if err != nil {
+		if err == io.EOF {
+			return io.EOF
+		}
+		return fmt.Errorf("record header: %w (%d of 16 bytes)", err, len(h))
+	}
+	sec, frac := r.bo.Uint32(h), r.bo.Uint32(h[4:])
+	capLen, wireLen := r.bo.Uint32(h[8:]), r.bo.Uint32(h[12:])
+	if capLen > maxRecordLen {
+		return fmt.Errorf("record caplen %d exceeds the %d-byte limit", capLen, maxRecordLen)
+	}
+	rec, err := r.b.peek(16 + int(capLen))
+	if err != nil {
+		return fmt.Errorf("record data: caplen %d but only %d bytes left: %w", capLen, max(len(rec)-16, 0), shortErr(err))
+	}
+	r.b.skip(16 + int(capLen))
+	if r.nano {
+		f.ts = int64(sec)*1e9 + int64(frac)
+	} else {
+		f.ts = int64(sec)*1e9 + int64(frac)*1e3
+	}
+	f.data = rec[16:]
+	f.capLen = capLen
+	if r.fcsLen > 0 && capLen == wireLen && len(f.data) >= r.fcsLen {
+		f.data = f.data[:len(f.data)-r.fcsLen]
+	}
+	f.wireLen = wireLen
+	f.linkType = r.linkType
+	return nil
+}

@@ -1,0 +1,255 @@
+package collector
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/bits"
+)
+
+// pcapng block types the reader understands.
+const (
+	ngSHB = 0x0A0D0D0A
+	ngIDB = 0x00000001
+	ngOPB = 0x00000002 // obsolete packet block
+	ngSPB = 0x00000003
+	ngEPB = 0x00000006
+)
+
+// ngIface is one interface description block of the current section.
+type ngIface struct {
+	linkType uint32
+	snapLen  uint32
+	// Timestamp units: ns = ts*mul, or ts*1e9 >> shift for binary
+	// resolutions, or ts / div for finer-than-ns decimal ones.
+	mul, div uint64
+	shift    uint
+	offset   int64 // if_tsoffset in ns
+	fcsLen   int
+}
+
+func (i *ngIface) ns(ts uint64) int64 {
+	switch {
+	case i.shift > 0:
+		hi, lo := bits.Mul64(ts, 1e9)
+		return int64(hi<<(64-i.shift)|lo>>i.shift) + i.offset
+	case i.div > 1:
+		return int64(ts/i.div) + i.offset
+	}
+	return int64(ts*i.mul) + i.offset
+}
+
+// pcapngReader reads pcapng files: any number of sections in either byte
+// order, any number of interfaces per section with their own link type and
+// timestamp resolution. Blocks without packets are skipped and counted.
+type pcapngReader struct {
+	b       *offReader
+	bo      binary.ByteOrder
+	ifaces  []ngIface
+	skipped uint64
+}
+
+func newPcapngReader(b *offReader) (*pcapngReader, error) {
+	r := &pcapngReader{b: b, ifaces: make([]ngIface, 0, 8)}
+	return r, nil
+}
+
+// block reads the next whole block and returns its type and bytes
+// (including the 8-byte header and the trailing length).
+func (r *pcapngReader) block() (uint32, []byte, error) {
+	h, err := r.b.peek(12)
+	if err == io.EOF {
+		return 0, nil, io.EOF
+	}
+	if len(h) < 8 {
+		return 0, nil, fmt.Errorf("block header: %w (%d of 8 bytes)", shortErr(err), len(h))
+	}
+	typ := binary.LittleEndian.Uint32(h)
+	if typ == ngSHB {
+		if len(h) < 12 {
+			return 0, nil, fmt.Errorf("section header block: %w", errShort)
+		}
+		switch binary.LittleEndian.Uint32(h[8:]) {
+		case 0x1A2B3C4D:
+			r.bo = binary.LittleEndian
+		case 0x4D3C2B1A:
+			r.bo = binary.BigEndian
+		default:
+			return 0, nil, fmt.Errorf("section header block: bad byte-order magic %#x", h[8:12])
+		}
+	} else if r.bo == nil {
+		return 0, nil, fmt.Errorf("not a pcapng file (first block type %#x)", typ)
+	} else {
+		typ = r.bo.Uint32(h)
+	}
+	n := r.bo.Uint32(h[4:])
+	if n < 12 || n%4 != 0 {
+		return 0, nil, fmt.Errorf("block type %#x: bad length %d", typ, n)
+	}
+	if n > maxRecordLen {
+		if typ == ngEPB || typ == ngSPB || typ == ngOPB || typ == ngSHB || typ == ngIDB {
+			return 0, nil, fmt.Errorf("block type %#x: length %d exceeds the %d-byte limit", typ, n, maxRecordLen)
+		}
+		// A huge block we would skip anyway: do not buffer it.
+		if err := r.b.discard(int64(n)); err != nil {
+			return 0, nil, fmt.Errorf("block type %#x, length %d: %w", typ, n, err)
+		}
+		return typ, nil, nil
+	}
+	blk, err := r.b.peek(int(n))
+	if err != nil {
+		return 0, nil, fmt.Errorf("block type %#x: length %d but only %d bytes left: %w", typ, n, len(blk), shortErr(err))
+	}
+	if t := r.bo.Uint32(blk[n-4:]); t != n {
+		return 0, nil, fmt.Errorf("block type %#x: leading length %d != trailing length %d", typ, n, t)
+	}
+	r.b.skip(int(n))
+	return typ, blk, nil
+}
+
+// options walks the options in opts, calling fn for each, and fails on an
+// option that runs past the block.
+func (r *pcapngReader) options(opts []byte, fn func(code uint16, val []byte) error) error {
+	for len(opts) >= 4 {
+		code, l := r.bo.Uint16(opts), int(r.bo.Uint16(opts[2:]))
+		if code == 0 { // opt_endofopt
+			return nil
+		}
+		padded := (l + 3) &^ 3
+		if 4+padded > len(opts) {
+			return fmt.Errorf("option %d of length %d runs past the block", code, l)
+		}
+		if fn != nil {
+			if err := fn(code, opts[4:4+l]); err != nil {
+				return err
+			}
+		}
+		opts = opts[4+padded:]
+	}
+	return nil
+}
+
+func (r *pcapngReader) next(f *frame) error {
+	for {
+		off := r.b.off
+		typ, blk, err := r.block()
+		if err != nil {
+			f.off = off
+			return err
+		}
+		f.off = off
+		n := len(blk)
+		switch typ {
+		case ngSHB:
+			if n < 28 {
+				return fmt.Errorf("section header block: length %d < 28", n)
+			}
+			if maj := r.bo.Uint16(blk[12:]); maj != 1 {
+				return fmt.Errorf("section header block: unsupported version %d", maj)
+			}
+			if err := r.options(blk[24:n-4], nil); err != nil {
+				return fmt.Errorf("section header block: %w", err)
+			}
+			r.ifaces = r.ifaces[:0]
+		case ngIDB:
+			if n < 20 {
+				return fmt.Errorf("interface description block: length %d < 20", n)
+			}
+			ifc := ngIface{linkType: uint32(r.bo.Uint16(blk[8:])), snapLen: r.bo.Uint32(blk[12:]), mul: 1000}
+			err := r.options(blk[16:n-4], func(code uint16, v []byte) error {
+				switch code {
+				case 9: // if_tsresol
+					if len(v) < 1 {
+						return fmt.Errorf("if_tsresol: empty")
+					}
+					if v[0]&0x80 != 0 {
+						e := uint(v[0] & 0x7f)
+						if e >= 64 {
+							return fmt.Errorf("if_tsresol 2^-%d out of range", e)
+						}
+						ifc.mul, ifc.div, ifc.shift = 0, 0, e
+						if e == 0 {
+							ifc.mul = 1e9
+						}
+					} else {
+						e := int(v[0])
+						if e > 19 {
+							return fmt.Errorf("if_tsresol 10^-%d out of range", e)
+						}
+						ifc.mul, ifc.div, ifc.shift = 1, 1, 0
+						for ; e < 9; e++ {
+							ifc.mul *= 10
+						}
+						for ; e > 9; e-- {
+							ifc.div *= 10
+						}
+					}
+				case 13: // if_fcslen
+					if len(v) >= 1 {
+						ifc.fcsLen = int(v[0])
+					}
+				case 14: // if_tsoffset, seconds
+					if len(v) >= 8 {
+						ifc.offset = int64(r.bo.Uint64(v)) * 1e9
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("interface description block: %w", err)
+			}
+			if ifc.div == 0 {
+				ifc.div = 1
+			}
+			r.ifaces = append(r.ifaces, ifc)
+		case ngEPB, ngOPB:
+			if n < 32 {
+				return fmt.Errorf("packet block: length %d < 32", n)
+			}
+			var id uint32
+			if typ == ngEPB {
+				id = r.bo.Uint32(blk[8:])
+			} else {
+				id = uint32(r.bo.Uint16(blk[8:]))
+			}
+			if int(id) >= len(r.ifaces) {
+				return fmt.Errorf("packet block: interface %d not described (%d interfaces in section)", id, len(r.ifaces))
+			}
+			ifc := &r.ifaces[id]
+			ts := uint64(r.bo.Uint32(blk[12:]))<<32 | uint64(r.bo.Uint32(blk[16:]))
+			capLen, wireLen := r.bo.Uint32(blk[20:]), r.bo.Uint32(blk[24:])
+			if uint64(capLen) > uint64(n-32) {
+				return fmt.Errorf("packet block: caplen %d exceeds the block length %d", capLen, n)
+			}
+			end := 28 + (int(capLen)+3)&^3
+			if end > n-4 {
+				return fmt.Errorf("packet block: padded data runs past the block length %d", n)
+			}
+			if err := r.options(blk[end:n-4], nil); err != nil {
+				return fmt.Errorf("packet block: %w", err)
+			}
+			f.data, f.capLen, f.wireLen, f.linkType, f.ts = blk[28:28+capLen], capLen, wireLen, ifc.linkType, ifc.ns(ts)
+			if ifc.fcsLen > 0 && capLen == wireLen && len(f.data) >= ifc.fcsLen {
+				f.data = f.data[:len(f.data)-ifc.fcsLen]
+			}
+			return nil
+		case ngSPB:
+			if n < 16 {
+				return fmt.Errorf("simple packet block: length %d < 16", n)
+			}
+			if len(r.ifaces) == 0 {
+				return fmt.Errorf("simple packet block: no interface described")
+			}
+			ifc := &r.ifaces[0]
+			wireLen := r.bo.Uint32(blk[8:])
+			capLen := min(wireLen, uint32(n-16))
+			if ifc.snapLen > 0 {
+				capLen = min(capLen, ifc.snapLen)
+			}
+			f.data, f.capLen, f.wireLen, f.linkType, f.ts = blk[12:12+capLen], capLen, wireLen, ifc.linkType, 0
+			return nil
+		default:
+			r.skipped++
+		}
+	}
+}

@@ -1,0 +1,265 @@
+package collector
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// PacketSource hands out decoded packets one at a time, so the flow table
+// can be fed the same way from a pcap file or from the kernel.
+type PacketSource interface {
+	// NextPacket overwrites p with the next packet. It returns io.EOF at
+	// the end of the input. p.Payload aliases the source's buffer and is
+	// valid only until the next call.
+	NextPacket(p *Packet) error
+	// Stats returns the counters so far.
+	Stats() SourceStats
+}
+
+// MalformedReason says why a frame could not be decoded (fully).
+type MalformedReason uint8
+
+// Reasons for a malformed frame; each is counted in SourceStats.MalformedBy.
+const (
+	MalTruncatedLink        MalformedReason = iota // link-layer header cut short
+	MalTruncatedIP                                 // IP header cut short
+	MalBadIPVersion                                // version nibble does not match the link/ethertype
+	MalBadIHL                                      // IPv4 IHL < 5 or beyond the captured data
+	MalBadIPLength                                 // IP total/payload length smaller than the header
+	MalIPLengthExceedsFrame                        // IP length larger than a fully captured frame (kept)
+	MalTruncatedExtHeader                          // IPv6 extension header chain cut short or too long
+	MalTruncatedL4                                 // TCP/UDP/ICMP header cut short by the snap length
+	MalBadTCPDataOffset                            // TCP data offset < 5 or beyond the IP payload
+	MalBadUDPLength                                // IP payload shorter than a UDP header
+	MalUnknownNullFamily                           // BSD NULL/LOOP address family not recognised
+	NumMalformedReasons
+)
+
+var malformedNames = [NumMalformedReasons]string{
+	"truncated link header", "truncated ip header", "bad ip version", "bad ipv4 ihl",
+	"bad ip length", "ip length exceeds frame", "truncated ipv6 extension header",
+	"truncated transport header", "bad tcp data offset", "bad udp length",
+	"unknown null/loop address family",
+}
+
+// String names the reason.
+func (r MalformedReason) String() string {
+	if r < NumMalformedReasons {
+		return malformedNames[r]
+	}
+	return fmt.Sprintf("reason(%d)", uint8(r))
+}
+
+// LinkTypeCount is how many frames one link type carried.
+type LinkTypeCount struct {
+	LinkType uint32
+	Frames   uint64
+}
+
+// SourceStats counts everything a source read, so no frame disappears
+// silently: Frames = IPPackets + NonIP + Dropped.
+type SourceStats struct {
+	Files  int    // capture files opened
+	Frames uint64 // records read (packet blocks for pcapng)
+	// Bytes is the sum of orig_len (capinfos "Data size"); CapturedBytes
+	// the sum of caplen.
+	Bytes         uint64
+	CapturedBytes uint64
+	IPPackets     uint64 // packets handed to the caller
+	NonIP         uint64 // ARP, LLC/CDP, LLDP, ... (not an error)
+	// Malformed counts frames with any problem; MalformedBy splits them by
+	// reason. Kept ones (MalIPLengthExceedsFrame) are also in IPPackets,
+	// the rest are in Dropped.
+	Malformed   uint64
+	MalformedBy [NumMalformedReasons]uint64
+	Dropped     uint64
+	// SnapTruncated counts frames with caplen < orig_len.
+	SnapTruncated uint64
+	// Fragments counts IP fragments (first and later); OrphanFragments the
+	// later fragments whose first fragment was not seen (ports 0);
+	// WrongFragments the NSL-KDD wrong fragments; FragEvicted the cache
+	// entries that had to be dropped before they expired.
+	Fragments       uint64
+	OrphanFragments uint64
+	WrongFragments  uint64
+	FragEvicted     uint64
+	// SkippedBlocks counts pcapng blocks that carry no packet and were
+	// skipped (custom, name resolution, statistics, unknown types).
+	SkippedBlocks uint64
+	// LinkTypes counts frames per link type, in order of first appearance.
+	LinkTypes []LinkTypeCount
+}
+
+// MalformedString formats the non-zero malformed counters as
+// "reason=N, reason=N", for logs.
+func (s *SourceStats) MalformedString() string {
+	var b bytes.Buffer
+	for i, n := range s.MalformedBy {
+		if n == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s=%d", MalformedReason(i), n)
+	}
+	return b.String()
+}
+
+// add accumulates o into s (used by MultiSource).
+func (s *SourceStats) add(o *SourceStats) {
+	s.Files += o.Files
+	s.Frames += o.Frames
+	s.Bytes += o.Bytes
+	s.CapturedBytes += o.CapturedBytes
+	s.IPPackets += o.IPPackets
+	s.NonIP += o.NonIP
+	s.Malformed += o.Malformed
+	for i := range s.MalformedBy {
+		s.MalformedBy[i] += o.MalformedBy[i]
+	}
+	s.Dropped += o.Dropped
+	s.SnapTruncated += o.SnapTruncated
+	s.Fragments += o.Fragments
+	s.OrphanFragments += o.OrphanFragments
+	s.WrongFragments += o.WrongFragments
+	s.FragEvicted += o.FragEvicted
+	s.SkippedBlocks += o.SkippedBlocks
+	for _, lt := range o.LinkTypes {
+		s.countLink(lt.LinkType, lt.Frames)
+	}
+}
+
+func (s *SourceStats) countLink(lt uint32, n uint64) {
+	for i := range s.LinkTypes {
+		if s.LinkTypes[i].LinkType == lt {
+			s.LinkTypes[i].Frames += n
+			return
+		}
+	}
+	s.LinkTypes = append(s.LinkTypes, LinkTypeCount{lt, n})
+}
+
+// ReadError is a bad capture file: it names the file and the byte offset
+// where the bad record or block starts (in the decompressed stream for
+// gzip files). Every packet before it was returned.
+type ReadError struct {
+	Path   string
+	Offset int64
+	Gzip   bool
+	Err    error
+}
+
+func (e *ReadError) Error() string {
+	where := "offset"
+	if e.Gzip {
+		where = "decompressed offset"
+	}
+	return fmt.Sprintf("%s: %s %d: %v", e.Path, where, e.Offset, e.Err)
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// Capture file magic numbers as they appear on disk.
+var (
+	magicPcapLE   = []byte{0xd4, 0xc3, 0xb2, 0xa1}
+	magicPcapBE   = []byte{0xa1, 0xb2, 0xc3, 0xd4}
+	magicPcapNsLE = []byte{0x4d, 0x3c, 0xb2, 0xa1}
+	magicPcapNsBE = []byte{0xa1, 0xb2, 0x3c, 0x4d}
+	magicPcapng   = []byte{0x0a, 0x0d, 0x0d, 0x0a}
+	magicGzip     = []byte{0x1f, 0x8b}
+)
+
+// captureKind tells what the first bytes of a file are.
+func captureKind(head []byte) string {
+	switch {
+	case len(head) >= 4 && (bytes.Equal(head[:4], magicPcapLE) || bytes.Equal(head[:4], magicPcapBE) ||
+		bytes.Equal(head[:4], magicPcapNsLE) || bytes.Equal(head[:4], magicPcapNsBE)):
+		return "pcap"
+	case len(head) >= 4 && bytes.Equal(head[:4], magicPcapng):
+		return "pcapng"
+	case len(head) >= 2 && bytes.Equal(head[:2], magicGzip):
+		return "gzip"
+	}
+	return ""
+}
+
+// isCaptureFile reports whether path starts with a pcap, pcapng or gzip
+// magic number (gzip is checked one level deep for a capture inside).
+func isCaptureFile(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	n, _ := io.ReadFull(f, head)
+	switch captureKind(head[:n]) {
+	case "pcap", "pcapng":
+		return true, nil
+	case "gzip":
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return false, err
+		}
+		zr, err := gzip.NewReader(bufio.NewReader(f))
+		if err != nil {
+			return false, nil
+		}
+		n, _ := io.ReadFull(zr, head)
+		k := captureKind(head[:n])
+		return k == "pcap" || k == "pcapng", nil
+	}
+	return false, nil
+}
+
+// ExpandPaths turns command-line arguments into capture files: a file is
+// kept as given (whatever its name), a directory expands recursively to the
+// files in it that start with a pcap, pcapng or gzip-compressed capture
+// magic number, in sorted path order.
+func ExpandPaths(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, fmt.Errorf("capture path: %w", err)
+		}
+		if !st.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			ok, err := isCaptureFile(p)
+			if err != nil {
+				return err
+			}
+			if ok {
+				found = append(found, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("capture directory %s: %w", a, err)
+		}
+		slices.Sort(found)
+		out = append(out, found...)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no capture files found")
+	}
+	return out, nil
+}
