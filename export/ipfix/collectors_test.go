@@ -1,0 +1,282 @@
+package ipfix
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s not installed (Debian package nfdump / tshark; CI installs it): %v", name, err)
+	}
+	return p
+}
+
+// freeUDPPort returns a loopback UDP port that was free a moment ago.
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.LocalAddr().(*net.UDPAddr).Port
+	c.Close()
+	return p
+}
+
+// waitBound waits until something has bound the UDP port (a bind of our own
+// fails), so we do not send before the collector listens.
+func waitBound(t *testing.T, port int, proc *os.Process) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		if err != nil {
+			return
+		}
+		c.Close()
+		if proc != nil {
+			if err := proc.Signal(syscall.Signal(0)); err != nil {
+				t.Fatalf("collector exited before binding port %d", port)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("nothing bound udp port %d", port)
+}
+
+// TestNfcapdReceives sends our records to a real nfcapd and checks that
+// nfdump reads back the same flows and counters.
+func TestNfcapdReceives(t *testing.T) {
+	nfcapd := needTool(t, "nfcapd")
+	nfdump := needTool(t, "nfdump")
+	dir := t.TempDir()
+	port := freeUDPPort(t)
+	cmd := exec.Command(nfcapd, "-b", "127.0.0.1", "-p", fmt.Sprint(port), "-w", dir, "-t", "3600")
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+	waitBound(t, port, cmd.Process)
+
+	e, err := New(Config{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now().Add(-time.Minute).Truncate(time.Second)
+	flows := synthFlows(60, base)
+	for _, f := range flows {
+		e.Export(f, "BENIGN")
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Stats(); st.Records != uint64(len(flows)) {
+		t.Fatalf("sent %d records, want %d", st.Records, len(flows))
+	}
+	// nfcapd writes its file on SIGTERM; give the datagrams a moment to be
+	// read from the socket first (they are already in its receive buffer).
+	time.Sleep(200 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	werr := cmd.Wait()
+	stopped = true
+	var ee *exec.ExitError
+	if werr != nil && !errors.As(werr, &ee) {
+		t.Fatalf("nfcapd: %v\n%s", werr, log.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "nfcapd.*"))
+	if len(files) == 0 {
+		t.Fatalf("nfcapd wrote no file in %s\n%s", dir, log.String())
+	}
+	out, err := exec.Command(nfdump, "-R", dir, "-o", "json", "-q").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nfdump: %v\n%s", err, out)
+	}
+	// With -q, nfdump 1.7 leaves out the enclosing brackets.
+	js := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(js, "[") {
+		js = "[" + js + "]"
+	}
+	var recs []map[string]any
+	if err := json.Unmarshal([]byte(js), &recs); err != nil {
+		t.Fatalf("nfdump json: %v\n%.2000s", err, out)
+	}
+	if os.Getenv("IPFIX_DEBUG") != "" {
+		t.Logf("%s", js)
+	}
+	if len(recs) != len(flows) {
+		t.Fatalf("nfdump shows %d flows, want %d\n%.3000s", len(recs), len(flows), out)
+	}
+	type key struct {
+		src, dst     string
+		sport, dport int
+		proto        int
+	}
+	byKey := map[key]map[string]any{}
+	for _, r := range recs {
+		src, _ := r["src4_addr"].(string)
+		dst, _ := r["dst4_addr"].(string)
+		if src == "" {
+			src, _ = r["src6_addr"].(string)
+			dst, _ = r["dst6_addr"].(string)
+		}
+		sp, dp := num(r["src_port"]), num(r["dst_port"])
+		if _, icmp := r["icmp_type"]; icmp { // nfdump shows type/code instead of ports
+			sp, dp = 0, 0
+		}
+		byKey[key{src, dst, sp, dp, num(r["proto"])}] = r
+	}
+	for i, f := range flows {
+		s, d := f.Src(), f.Dst()
+		r, ok := byKey[key{s.Addr.String(), d.Addr.String(), int(s.Port), int(d.Port), int(f.Key.Proto)}]
+		if !ok {
+			t.Errorf("flow %d %v not in nfdump output", i, f.Key)
+			continue
+		}
+		if got := num(r["in_packets"]); got != int(f.Fwd.Packets) {
+			t.Errorf("flow %d: nfdump in_packets %d, want %d", i, got, f.Fwd.Packets)
+		}
+		if got := num(r["in_bytes"]); got != int(f.Fwd.Bytes) {
+			t.Errorf("flow %d: nfdump in_bytes %d, want %d", i, got, f.Fwd.Bytes)
+		}
+		if v, ok := r["out_packets"]; ok && num(v) != int(f.Bwd.Packets) {
+			t.Errorf("flow %d: nfdump out_packets %d, want %d", i, num(v), f.Bwd.Packets)
+		}
+		if v, ok := r["out_bytes"]; ok && num(v) != int(f.Bwd.Bytes) {
+			t.Errorf("flow %d: nfdump out_bytes %d, want %d", i, num(v), f.Bwd.Bytes)
+		}
+		if f.Key.VLANOuter != 0 {
+			if got := num(r["src_vlan"]); got != int(f.Key.VLANOuter) {
+				t.Errorf("flow %d: nfdump src_vlan %d, want %d", i, got, f.Key.VLANOuter)
+			}
+		}
+		if got, want := r["tcp_flags"], nfdumpFlags(flagUnion(&f.Fwd)); f.Key.Proto == 6 && got != want {
+			t.Errorf("flow %d: nfdump tcp_flags %v, want %v", i, got, want)
+		}
+		first, _ := r["first"].(string)
+		wantFirst := time.Unix(0, f.Start).Local().Format("2006-01-02T15:04:05.000")
+		if first != wantFirst {
+			t.Errorf("flow %d: nfdump first %q, want %q", i, first, wantFirst)
+		}
+	}
+}
+
+// nfdumpFlags formats TCP flags as nfdump prints them: "CEUAPRSF" with a
+// dot for each flag not set.
+func nfdumpFlags(f uint16) string {
+	const names = "FSRPAUEC"
+	b := []byte("........")
+	for i := 0; i < 8; i++ {
+		if f&(1<<i) != 0 {
+			b[7-i] = names[i]
+		}
+	}
+	return string(b)
+}
+
+func num(v any) int {
+	switch x := v.(type) {
+	case float64:
+		return int(x)
+	case string:
+		var n int
+		fmt.Sscan(x, &n)
+		return n
+	}
+	return -1
+}
+
+// TestTsharkDecodes writes our datagrams into a pcap (Ethernet/IPv4/UDP to
+// port 4739) and checks that tshark's IPFIX dissector decodes every record
+// without a malformed-packet or error expert item.
+func TestTsharkDecodes(t *testing.T) {
+	tshark := needTool(t, "tshark")
+	c := listen(t)
+	e, err := New(Config{Addr: c.LocalAddr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := synthFlows(80, time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
+	for _, f := range flows {
+		e.Export(f, "DoS Hulk")
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	msgs := receive(t, c, len(flows))
+
+	path := filepath.Join(t.TempDir(), "ipfix.pcap")
+	if dir := os.Getenv("FLOWHAWK_TEST_ARTIFACTS"); dir != "" {
+		path = filepath.Join(dir, "ipfix.pcap")
+	}
+	fh, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(fh)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range msgs {
+		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4(127, 0, 0, 1), DstIP: net.IPv4(127, 0, 0, 1)}
+		udp := &layers.UDP{SrcPort: 50000, DstPort: 4739}
+		_ = udp.SetNetworkLayerForChecksum(ip)
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload(m)); err != nil {
+			t.Fatal(err)
+		}
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(1700000000+int64(i), 0), CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}
+		if err := w.WritePacket(ci, buf.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fh.Close()
+
+	out, err := exec.Command(tshark, "-r", path, "-d", "udp.port==4739,cflow", "-V", "-o", "cflow.netflow_ports:4739").CombinedOutput()
+	if err != nil {
+		// Older tsharks do not know the preference; retry without it.
+		out, err = exec.Command(tshark, "-r", path, "-d", "udp.port==4739,cflow", "-V").CombinedOutput()
+		if err != nil {
+			t.Fatalf("tshark: %v\n%.3000s", err, out)
+		}
+	}
+	text := string(out)
+	for _, bad := range []string{"Malformed", "[Expert Info (Error", "[Expert Info (Warning", "Data (no template found)", "Dissector bug"} {
+		if i := strings.Index(text, bad); i >= 0 {
+			t.Errorf("tshark reports %q:\n%.1500s", bad, text[max(0, i-1000):])
+		}
+	}
+	if n := strings.Count(text, "Version: 10"); n != len(msgs) {
+		t.Errorf("tshark saw %d IPFIX messages, want %d", n, len(msgs))
+	}
+	// Every record has a forward and a reverse octet counter.
+	if n := strings.Count(text, "Octets: "); n < len(flows) {
+		t.Errorf("tshark decoded %d octet counters, want at least %d", n, len(flows))
+	}
+	if !strings.Contains(text, "Reverse") {
+		t.Errorf("tshark shows no RFC 5103 reverse element")
+	}
+}

@@ -1,0 +1,308 @@
+package ipfix
+
+import (
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// Config configures an Exporter. Zero values take the defaults.
+type Config struct {
+	// Addr is the collector's HOST:PORT (UDP).
+	Addr string
+	// PEN is the Private Enterprise Number of flowhawk's own elements
+	// (default DefaultPEN, the documentation-only 32473).
+	PEN uint32
+	// ObservationDomain is the observation domain ID in every message
+	// header (default 1). Give each sensor its own when several export to
+	// one collector.
+	ObservationDomain uint32
+	// MaxMessage bounds a message in bytes so one message fits one UDP
+	// datagram within the path MTU (default 1400: 1500-byte Ethernet minus
+	// IPv6 and UDP headers, with room for tunnels).
+	MaxMessage int
+	// TemplateInterval is how often templates are re-sent (RFC 7011 8.4:
+	// over UDP, templates are re-sent periodically). Default 30 s.
+	TemplateInterval time.Duration
+	// FlushInterval bounds how long a record waits for more records to fill
+	// its message (default 1 s).
+	FlushInterval time.Duration
+	// QueueSize bounds the records waiting to be sent (default 8192);
+	// Export drops and counts what does not fit.
+	QueueSize int
+	// WarnEvery rate-limits warnings about drops and send errors
+	// (default 10 s).
+	WarnEvery time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.PEN == 0 {
+		c.PEN = DefaultPEN
+	}
+	if c.ObservationDomain == 0 {
+		c.ObservationDomain = 1
+	}
+	if c.MaxMessage == 0 {
+		c.MaxMessage = 1400
+	}
+	if c.TemplateInterval <= 0 {
+		c.TemplateInterval = 30 * time.Second
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = time.Second
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = 8192
+	}
+	if c.WarnEvery <= 0 {
+		c.WarnEvery = 10 * time.Second
+	}
+}
+
+// Stats are the exporter's cumulative counters.
+type Stats struct {
+	Records       uint64 // data records sent
+	Messages      uint64 // messages sent (data and template)
+	Templates     uint64 // template sets sent
+	DropQueueFull uint64 // records dropped because the queue was full
+	DropSendError uint64 // records lost because the datagram could not be sent
+	DropClosed    uint64 // records exported after Close
+}
+
+// Exporter sends flow records to one IPFIX collector over UDP.
+type Exporter struct {
+	cfg  Config
+	conn net.Conn
+	q    chan record
+
+	mu     sync.RWMutex // guards closed against a send on a closed queue
+	closed bool
+	done   chan struct{}
+
+	records, messages, templates atomic.Uint64
+	dropQueue, dropSend          atomic.Uint64
+	dropClosed                   atomic.Uint64
+
+	warn rateLimiter
+	// gate, when set by tests, holds the sender until closed.
+	gate chan struct{}
+	// now is the wall clock, replaceable in tests.
+	now func() time.Time
+}
+
+// New resolves the collector address, opens the UDP socket and starts the
+// sender, which sends the templates at once. It fails only on a bad
+// address; an unreachable collector shows later as counted send errors.
+func New(cfg Config) (*Exporter, error) {
+	cfg.defaults()
+	if cfg.MaxMessage < 512 || cfg.MaxMessage > 65507 {
+		return nil, fmt.Errorf("ipfix: message size %d outside 512..65507", cfg.MaxMessage)
+	}
+	conn, err := net.Dial("udp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("ipfix: collector %q: %w", cfg.Addr, err)
+	}
+	e := newExporter(cfg, conn)
+	go e.run()
+	return e, nil
+}
+
+func newExporter(cfg Config, conn net.Conn) *Exporter {
+	return &Exporter{
+		cfg:  cfg,
+		conn: conn,
+		q:    make(chan record, cfg.QueueSize),
+		done: make(chan struct{}),
+		warn: rateLimiter{every: cfg.WarnEvery},
+		now:  time.Now,
+	}
+}
+
+// Export queues f (with its classifier label, "" if none) for export. It
+// copies what it needs, so f may be reused when it returns, and it never
+// blocks: a full queue drops the record and counts it.
+func (e *Exporter) Export(f *collector.Flow, class string) {
+	var r record
+	r.fill(f, class)
+	e.mu.RLock()
+	if e.closed {
+		e.mu.RUnlock()
+		e.dropClosed.Add(1)
+		return
+	}
+	select {
+	case e.q <- r:
+		e.mu.RUnlock()
+	default:
+		e.mu.RUnlock()
+		n := e.dropQueue.Add(1)
+		e.warn.warn("ipfix queue full, dropping records", "collector", e.cfg.Addr, "dropped_total", n)
+	}
+}
+
+// Close sends what is queued, then closes the socket. Export after Close
+// drops and counts.
+func (e *Exporter) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	close(e.q)
+	e.mu.Unlock()
+	<-e.done
+	return e.conn.Close()
+}
+
+// Stats returns the cumulative counters.
+func (e *Exporter) Stats() Stats {
+	return Stats{
+		Records: e.records.Load(), Messages: e.messages.Load(), Templates: e.templates.Load(),
+		DropQueueFull: e.dropQueue.Load(), DropSendError: e.dropSend.Load(), DropClosed: e.dropClosed.Load(),
+	}
+}
+
+// Losses reports the drop counters by reason; it satisfies
+// metrics.LossSource so drops show in flowhawk_dropped_total.
+func (e *Exporter) Losses() map[string]uint64 {
+	return map[string]uint64{
+		"queue_full": e.dropQueue.Load(),
+		"send_error": e.dropSend.Load(),
+		"closed":     e.dropClosed.Load(),
+	}
+}
+
+// sender state, owned by the run goroutine.
+type sender struct {
+	e       *Exporter
+	buf     []byte
+	setID   uint16 // template of the open data set, 0 if none
+	setPos  int    // offset of the open set header
+	nrec    uint32 // records in buf
+	seq     uint32 // data records sent so far (RFC 7011 sequence number)
+	lastTpl time.Time
+}
+
+func (e *Exporter) run() {
+	defer close(e.done)
+	if e.gate != nil {
+		<-e.gate
+	}
+	s := &sender{e: e, buf: make([]byte, 0, e.cfg.MaxMessage)}
+	s.sendTemplates()
+	tick := time.NewTicker(e.cfg.FlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case r, ok := <-e.q:
+			if !ok {
+				s.flush()
+				return
+			}
+			s.add(&r)
+		case <-tick.C:
+			s.flush()
+			if e.now().Sub(s.lastTpl) >= e.cfg.TemplateInterval {
+				s.sendTemplates()
+			}
+		}
+	}
+}
+
+func (s *sender) add(r *record) {
+	if s.e.now().Sub(s.lastTpl) >= s.e.cfg.TemplateInterval {
+		s.flush()
+		s.sendTemplates()
+	}
+	need := r.size()
+	if s.setID != r.templateID() {
+		need += setHeaderLen
+	}
+	if len(s.buf) > 0 && len(s.buf)+need > s.e.cfg.MaxMessage {
+		s.flush()
+	}
+	if len(s.buf) == 0 {
+		s.buf = appendHeader(s.buf, uint32(s.e.now().Unix()), s.seq, s.e.cfg.ObservationDomain)
+	}
+	if s.setID != r.templateID() {
+		s.closeSet()
+		s.setID, s.setPos = r.templateID(), len(s.buf)
+		s.buf = binary.BigEndian.AppendUint16(s.buf, s.setID)
+		s.buf = binary.BigEndian.AppendUint16(s.buf, 0)
+	}
+	s.buf = appendRecord(s.buf, r)
+	s.nrec++
+}
+
+func (s *sender) closeSet() {
+	if s.setID != 0 {
+		binary.BigEndian.PutUint16(s.buf[s.setPos+2:], uint16(len(s.buf)-s.setPos))
+		s.setID = 0
+	}
+}
+
+// flush sends the pending data message, if any.
+func (s *sender) flush() {
+	if s.nrec == 0 {
+		return
+	}
+	s.closeSet()
+	finishMessage(s.buf)
+	if s.write(s.buf) {
+		s.seq += s.nrec
+		s.e.records.Add(uint64(s.nrec))
+	} else {
+		s.e.dropSend.Add(uint64(s.nrec))
+	}
+	s.buf, s.nrec = s.buf[:0], 0
+}
+
+func (s *sender) sendTemplates() {
+	m := appendHeader(make([]byte, 0, 512), uint32(s.e.now().Unix()), s.seq, s.e.cfg.ObservationDomain)
+	m = appendTemplateSet(m, s.e.cfg.PEN)
+	finishMessage(m)
+	if s.write(m) {
+		s.e.templates.Add(1)
+	}
+	s.lastTpl = s.e.now()
+}
+
+func (s *sender) write(b []byte) bool {
+	if _, err := s.e.conn.Write(b); err != nil {
+		s.e.warn.warn("ipfix collector unreachable, dropping records", "collector", s.e.cfg.Addr, "err", err,
+			"dropped_total", s.e.dropSend.Load()+uint64(s.nrec))
+		return false
+	}
+	s.e.messages.Add(1)
+	return true
+}
+
+// rateLimiter logs a warning at most once per period, with the number of
+// warnings it suppressed since the last one.
+type rateLimiter struct {
+	every      time.Duration
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+func (l *rateLimiter) warn(msg string, args ...any) {
+	l.mu.Lock()
+	now := time.Now()
+	if !l.last.IsZero() && now.Sub(l.last) < l.every {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
+	slog.Warn(msg, append(args, "suppressed_warnings", n)...)
+}

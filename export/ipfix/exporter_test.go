@@ -1,0 +1,330 @@
+package ipfix
+
+import (
+	"encoding/binary"
+	"math"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// listen opens a UDP socket on loopback standing in for a collector.
+func listen(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadBuffer(8 << 20)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// receive reads datagrams until n data records arrived (or a read times out,
+// which fails the test: the exporter flushed everything on Close).
+func receive(t *testing.T, c *net.UDPConn, n int) [][]byte {
+	t.Helper()
+	var msgs [][]byte
+	got := 0
+	tpl := map[uint16][]Field{}
+	buf := make([]byte, 65536)
+	for got < n {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		k, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("after %d of %d records: %v", got, n, err)
+		}
+		m := append([]byte(nil), buf[:k]...)
+		msgs = append(msgs, m)
+		d, err := Decode(m, tpl)
+		if err != nil {
+			t.Fatalf("decode message %d: %v", len(msgs), err)
+		}
+		got += len(d.Records)
+	}
+	return msgs
+}
+
+func TestExportDecodes(t *testing.T) {
+	c := listen(t)
+	e, err := New(Config{Addr: c.LocalAddr().String(), MaxMessage: 600, ObservationDomain: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := synthFlows(200, time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
+	for i, f := range flows {
+		cls := ""
+		if i%2 == 0 {
+			cls = "BENIGN"
+		}
+		e.Export(f, cls)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	msgs := receive(t, c, len(flows))
+	st := e.Stats()
+	if st.Records != uint64(len(flows)) || st.DropQueueFull+st.DropSendError != 0 {
+		t.Fatalf("stats %+v, want %d records and no drops", st, len(flows))
+	}
+
+	tpl := map[uint16][]Field{}
+	var recs []DecodedRecord
+	var seq uint32
+	for i, m := range msgs {
+		if len(m) > 600 {
+			t.Errorf("message %d is %d bytes, over MaxMessage 600", i, len(m))
+		}
+		d, err := Decode(m, tpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && len(d.Records) != 0 {
+			t.Errorf("first message carries data before templates")
+		}
+		if d.Domain != 7 {
+			t.Errorf("domain %d, want 7", d.Domain)
+		}
+		// RFC 7011: the sequence number counts the data records sent
+		// before this message.
+		if d.Sequence != seq {
+			t.Errorf("message %d: sequence %d, want %d", i, d.Sequence, seq)
+		}
+		seq += uint32(len(d.Records))
+		recs = append(recs, d.Records...)
+	}
+	if len(recs) != len(flows) {
+		t.Fatalf("%d records decoded, want %d", len(recs), len(flows))
+	}
+	for i, f := range flows {
+		r := recs[i]
+		src, dst := f.Src(), f.Dst()
+		wantT := TemplateIPv4
+		if !f.Key.IsIPv4() {
+			wantT = TemplateIPv6
+		}
+		if r.Template != wantT {
+			t.Fatalf("record %d template %d, want %d", i, r.Template, wantT)
+		}
+		var sa, da netip.Addr
+		if wantT == TemplateIPv4 {
+			sa = netip.AddrFrom4([4]byte(r.Values[FieldKey{0, ieSourceIPv4Address}]))
+			da = netip.AddrFrom4([4]byte(r.Values[FieldKey{0, ieDestinationIPv4Address}]))
+		} else {
+			sa = netip.AddrFrom16([16]byte(r.Values[FieldKey{0, ieSourceIPv6Address}]))
+			da = netip.AddrFrom16([16]byte(r.Values[FieldKey{0, ieDestinationIPv6Address}]))
+		}
+		if sa != src.Addr || da != dst.Addr {
+			t.Errorf("record %d: %v -> %v, want %v -> %v", i, sa, da, src.Addr, dst.Addr)
+		}
+		u := func(pen uint32, id uint16) uint64 {
+			v, ok := r.Uint(pen, id)
+			if !ok {
+				t.Fatalf("record %d: field %d/%d missing", i, pen, id)
+			}
+			return v
+		}
+		checks := []struct {
+			name      string
+			got, want uint64
+		}{
+			{"sport", u(0, ieSourceTransportPort), uint64(src.Port)},
+			{"dport", u(0, ieDestinationTransportPort), uint64(dst.Port)},
+			{"proto", u(0, ieProtocolIdentifier), uint64(f.Key.Proto)},
+			{"vlan", u(0, ieVlanID), uint64(f.Key.VLANOuter)},
+			{"octets", u(0, ieOctetDeltaCount), f.Fwd.Bytes},
+			{"packets", u(0, iePacketDeltaCount), f.Fwd.Packets},
+			{"reverseOctets", u(ReversePEN, ieOctetDeltaCount), f.Bwd.Bytes},
+			{"reversePackets", u(ReversePEN, iePacketDeltaCount), f.Bwd.Packets},
+			{"start", u(0, ieFlowStartMilliseconds), uint64(f.Start / 1e6)},
+			{"end", u(0, ieFlowEndMilliseconds), uint64(f.End / 1e6)},
+			{"flags", u(0, ieTCPControlBits), uint64(flagUnion(&f.Fwd))},
+			{"reverseFlags", u(ReversePEN, ieTCPControlBits), uint64(flagUnion(&f.Bwd))},
+			{"endReason", u(0, ieFlowEndReason), uint64(flowEndReason(f.EndReason))},
+			{"fwdPayload", u(DefaultPEN, EntFwdPayloadOctets), f.Fwd.PayloadBytes},
+			{"subflows", u(DefaultPEN, EntSubflowCount), f.SubflowCount},
+		}
+		for _, c := range checks {
+			if c.got != c.want {
+				t.Errorf("record %d %s = %d, want %d", i, c.name, c.got, c.want)
+			}
+		}
+		if m := math.Float64frombits(u(DefaultPEN, EntFwdPktLenMean)); math.Abs(m-f.Fwd.PayloadLen.Mean()) > 1e-9 {
+			t.Errorf("record %d fwd mean %v, want %v", i, m, f.Fwd.PayloadLen.Mean())
+		}
+		wantCls := ""
+		if i%2 == 0 {
+			wantCls = "BENIGN"
+		}
+		if got := string(r.Values[FieldKey{DefaultPEN, EntFlowClass}]); got != wantCls {
+			t.Errorf("record %d class %q, want %q", i, got, wantCls)
+		}
+	}
+}
+
+func TestTemplatesResent(t *testing.T) {
+	c := listen(t)
+	conn, err := net.Dial("udp", c.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Addr: c.LocalAddr().String(), TemplateInterval: time.Minute, FlushInterval: time.Hour}
+	cfg.defaults()
+	e := newExporter(cfg, conn)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e.now = func() time.Time { return clock }
+	gate := make(chan struct{})
+	e.gate = gate
+	go e.run()
+	flows := synthFlows(3, clock)
+	e.Export(flows[0], "")
+	close(gate)
+	// Let the sender take the first record before the clock moves, so the
+	// clock only moves between records.
+	for len(e.q) != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	clock = clock.Add(2 * time.Minute)
+	e.Export(flows[1], "")
+	for len(e.q) != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	clock = clock.Add(30 * time.Second)
+	e.Export(flows[2], "")
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, c, 3)
+	if got := e.Stats().Templates; got != 2 {
+		t.Errorf("template sets sent %d, want 2 (start, then after the refresh interval)", got)
+	}
+}
+
+func TestQueueFullDropsAndCounts(t *testing.T) {
+	c := listen(t)
+	conn, err := net.Dial("udp", c.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Addr: c.LocalAddr().String(), QueueSize: 16}
+	cfg.defaults()
+	e := newExporter(cfg, conn)
+	gate := make(chan struct{})
+	e.gate = gate // the sender is stuck, as behind a slow network
+	go e.run()
+	flows := synthFlows(50, time.Now())
+	for _, f := range flows { // must return at once even though nothing drains
+		e.Export(f, "")
+	}
+	if got := e.Stats().DropQueueFull; got != uint64(len(flows)-16) {
+		t.Errorf("queue-full drops %d, want %d", got, len(flows)-16)
+	}
+	close(gate)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, c, 16)
+	if st := e.Stats(); st.Records != 16 {
+		t.Errorf("records sent %d, want 16", st.Records)
+	}
+	e.Export(flows[0], "")
+	if e.Stats().DropClosed != 1 || e.Losses()["closed"] != 1 {
+		t.Errorf("export after close not counted: %+v", e.Stats())
+	}
+}
+
+func TestCollectorRefusesNeverBlocks(t *testing.T) {
+	// A port nobody listens on: the kernel answers ICMP port unreachable,
+	// which makes later writes on the connected socket fail.
+	l := listen(t)
+	addr := l.LocalAddr().String()
+	l.Close()
+	e, err := New(Config{Addr: addr, MaxMessage: 512, FlushInterval: time.Millisecond, WarnEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := synthFlows(300, time.Now())
+	for round := 0; round < 20; round++ {
+		for _, f := range flows {
+			e.Export(f, "")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Stats()
+	total := uint64(20 * len(flows))
+	if st.Records+st.DropSendError+st.DropQueueFull != total {
+		t.Errorf("records %d + send errors %d + queue full %d != exported %d", st.Records, st.DropSendError, st.DropQueueFull, total)
+	}
+	if st.DropSendError == 0 {
+		t.Errorf("no send errors counted against a closed port: %+v", st)
+	}
+}
+
+func TestBadAddress(t *testing.T) {
+	if _, err := New(Config{Addr: "no-port"}); err == nil {
+		t.Error("New accepted an address without a port")
+	}
+	if _, err := New(Config{Addr: "127.0.0.1:4739", MaxMessage: 100}); err == nil {
+		t.Error("New accepted a 100-byte message limit")
+	}
+}
+
+func TestEndReasonMapping(t *testing.T) {
+	want := map[collector.EndReason]uint8{collector.EndIdle: 1, collector.EndActive: 2, collector.EndFIN: 3, collector.EndRST: 3, collector.EndFlush: 4, collector.EndEvicted: 5, collector.EndReused: 3}
+	for r, w := range want {
+		if got := flowEndReason(r); got != w {
+			t.Errorf("%v -> %d, want %d", r, got, w)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	flows := synthFlows(5, time.Unix(1700000000, 0))
+	m := appendHeader(nil, 1, 0, 1)
+	m = appendTemplateSet(m, DefaultPEN)
+	finishMessage(m)
+	f.Add(m)
+	d := appendHeader(nil, 1, 0, 1)
+	d = binary.BigEndian.AppendUint16(d, TemplateIPv4)
+	d = binary.BigEndian.AppendUint16(d, 0)
+	var r record
+	r.fill(flows[0], "x")
+	d = appendRecord(d, &r)
+	binary.BigEndian.PutUint16(d[18:], uint16(len(d)-16))
+	finishMessage(d)
+	f.Add(d)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tpl := map[uint16][]Field{}
+		if _, err := Decode(m, tpl); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = Decode(b, tpl)
+	})
+}
+
+func BenchmarkExport(b *testing.B) {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	e, err := New(Config{Addr: c.LocalAddr().String()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	flows := synthFlows(100, time.Now())
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e.Export(flows[i%len(flows)], "BENIGN")
+		i++
+	}
+	b.StopTimer()
+	e.Close()
+}
