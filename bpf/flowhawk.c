@@ -1,0 +1,386 @@
+//go:build ignore
+
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/* flowhawk.c: XDP (ingress) and TC (egress) programs that aggregate
+ * bidirectional flows into the flows map and send the first packets of each
+ * flow, DNS payload snippets and FIN/RST ends to the events ring buffer.
+ * They never drop, redirect or modify a packet: XDP_PASS / TC_ACT_OK always. */
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "headers/flow.h"
+#include "headers/config.h"
+#include "headers/maps.h"
+#include "headers/parse.h"
+
+#define EEXIST_ 17
+
+/* Anchors so the event layouts reach BTF and bpf2go generates Go types. */
+const struct pkt_event *unused_pkt_event __attribute__((unused));
+const struct dns_event *unused_dns_event __attribute__((unused));
+const struct end_event *unused_end_event __attribute__((unused));
+const struct flow_event *unused_flow_event __attribute__((unused));
+
+/* before reports whether (a, pa) sorts before or equal to (b, pb):
+ * addresses compared as big-endian 128-bit numbers, then ports. */
+static __always_inline int lo_first(const __u8 *a, const __u8 *b, __u16 pa, __u16 pb)
+{
+	__u64 a0, a1, b0, b1;
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	a0 = __builtin_bswap64(a0);
+	a1 = __builtin_bswap64(a1);
+	b0 = __builtin_bswap64(b0);
+	b1 = __builtin_bswap64(b1);
+	if (a0 != b0)
+		return a0 < b0;
+	if (a1 != b1)
+		return a1 < b1;
+	return pa <= pb;
+}
+
+static __always_inline void frag_key_of(struct frag_key *fk, struct pkt_info *pi)
+{
+	__builtin_memcpy(fk->src, pi->src, 16);
+	__builtin_memcpy(fk->dst, pi->dst, 16);
+	fk->id = pi->frag_id;
+	fk->proto = pi->proto;
+}
+
+static __always_inline void send_end(struct flow_key *key, __u8 reason, __u64 ts)
+{
+	struct end_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(CNT_RINGBUF_FULL);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = EV_END;
+	e->reason = reason;
+	e->ts = ts;
+	__builtin_memcpy(&e->key, key, sizeof(*key));
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void fill_pkt(struct pkt_event *e, struct flow_key *key, struct pkt_info *pi,
+				     struct flow_value *v, __u8 side, __u8 flags, __u64 ts, __u32 wire_len)
+{
+	e->type = EV_SAMPLE;
+	e->side = side;
+	e->tcp_flags = pi->tcp_flags;
+	e->flags = flags;
+	e->ip_hdr_len = pi->ip_hdr_len;
+	e->l4_hdr_len = pi->l4_hdr_len;
+	e->ip_len = pi->ip_len;
+	e->payload_len = pi->payload_len;
+	e->ts = ts;
+	e->flow_first = v->first;
+	e->seq = pi->seq;
+	e->ack = pi->ack;
+	e->wire_len = wire_len;
+	e->window = pi->window;
+	e->snap_len = 0;
+	e->ttl = pi->ttl;
+	e->icmp_type = pi->icmp_type;
+	e->icmp_code = pi->icmp_code;
+	e->pad = 0;
+	__builtin_memcpy(&e->key, key, sizeof(*key));
+}
+
+/* send_sample puts one packet (with a payload snippet when snip) into the
+ * ring buffer; it returns 0 when the buffer was full. */
+static __always_inline int send_sample(void *ctx, const bool xdp, struct flow_key *key, struct pkt_info *pi,
+				       struct flow_value *v, __u8 side, __u8 flags, __u64 ts, __u32 wire_len,
+				       int snip)
+{
+	if (!snip) {
+		struct pkt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (!e)
+			return 0;
+		fill_pkt(e, key, pi, v, side, flags, ts, wire_len);
+		bpf_ringbuf_submit(e, 0);
+		return 1;
+	}
+	struct dns_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	fill_pkt(&e->pkt, key, pi, v, side, flags | PKT_F_PAYLOAD, ts, wire_len);
+	__u32 avail = wire_len > pi->payload_off ? wire_len - pi->payload_off : 0;
+	__u32 n = pi->payload_len;
+	if (n > avail)
+		n = avail;
+	if (n > SNIP_LEN)
+		n = SNIP_LEN;
+	long err = -1;
+	/* Round-trip n through ring-buffer memory: the verifier then sees an
+	 * unknown scalar and does not mark every parser path that computed n
+	 * as precise (which blows up verification); the arithmetic below
+	 * bounds it to [1, 256] on the very register passed to the helper. */
+	e->pkt.snap_len = n;
+	n = *(volatile __u16 *)&e->pkt.snap_len;
+	if (n > 0) {
+		n = ((n - 1) & (SNIP_LEN - 1)) + 1;
+		if (xdp)
+			err = bpf_xdp_load_bytes(ctx, pi->payload_off, e->payload, n);
+		else
+			err = bpf_skb_load_bytes(ctx, pi->payload_off, e->payload, n);
+	}
+	e->pkt.snap_len = err == 0 ? n : 0;
+	bpf_ringbuf_submit(e, 0);
+	return 1;
+}
+
+/* reuse handles a TCP SYN on the key of a flow that FIN/RST closed: the
+ * old record goes to the ring buffer whole, and the entry starts over. */
+static __always_inline void reuse(struct flow_key *key, struct flow_value *v, struct flow_value *zero, __u64 now)
+{
+	struct flow_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (e) {
+		__builtin_memset(e, 0, 48);
+		e->type = EV_FLOW;
+		e->reason = (v->flags & FLOW_F_RST) ? 2 : 1;
+		__builtin_memcpy(&e->key, key, sizeof(*key));
+		__builtin_memcpy(&e->value, v, sizeof(*v));
+		bpf_ringbuf_submit(e, 0);
+	} else {
+		count(CNT_RINGBUF_FULL);
+	}
+	__builtin_memcpy(v, zero, sizeof(*v));
+}
+
+static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, __u64 now)
+{
+	__u32 pl = pi->payload_len;
+	__u32 il = pi->ip_len;
+	if (ds->packets == 0) {
+		ds->first = now;
+		ds->last = now;
+		if (pi->proto == IPPROTO_TCP && pi->l4_hdr_len > 0)
+			ds->init_window = pi->window;
+		ds->min_l4_hdr = pi->l4_hdr_len;
+		ds->payload_min = pl;
+		ds->payload_max = pl;
+		ds->iplen_min = il;
+		ds->iplen_max = il;
+	} else {
+		__u64 gap = now > ds->last ? now - ds->last : 0;
+		__u64 gus = gap / 1000;
+		__sync_fetch_and_add(&ds->iat_sum, gap);
+		__sync_fetch_and_add(&ds->iat_sq, gus * gus);
+		if (ds->packets == 1 || gap < ds->iat_min)
+			ds->iat_min = gap;
+		if (gap > ds->iat_max)
+			ds->iat_max = gap;
+		if (now > ds->last)
+			ds->last = now;
+		if (pi->l4_hdr_len < ds->min_l4_hdr)
+			ds->min_l4_hdr = pi->l4_hdr_len;
+		if (pl < ds->payload_min)
+			ds->payload_min = pl;
+		if (pl > ds->payload_max)
+			ds->payload_max = pl;
+		if (il < ds->iplen_min)
+			ds->iplen_min = il;
+		if (il > ds->iplen_max)
+			ds->iplen_max = il;
+	}
+	__sync_fetch_and_add(&ds->packets, 1);
+	__sync_fetch_and_add(&ds->bytes, il);
+	__sync_fetch_and_add(&ds->iplen_sq, (__u64)il * il);
+	__sync_fetch_and_add(&ds->payload_bytes, pl);
+	__sync_fetch_and_add(&ds->payload_sq, (__u64)pl * pl);
+	__sync_fetch_and_add(&ds->ip_hdr_bytes, pi->ip_hdr_len);
+	__sync_fetch_and_add(&ds->l4_hdr_bytes, pi->l4_hdr_len);
+	if (pl > 0)
+		__sync_fetch_and_add(&ds->data_packets, 1);
+	__u8 fl = pi->tcp_flags;
+#pragma unroll
+	for (int b = 0; b < 8; b++) {
+		if (fl & (1 << b))
+			__sync_fetch_and_add(&ds->flag_counts[b], 1);
+	}
+}
+
+static __always_inline void process(void *ctx, void *data, void *data_end, __u32 wire_len, __u16 tc_vlan,
+				    const bool xdp)
+{
+	count(CNT_PACKETS);
+	if (sample_rate > 1 && bpf_get_prandom_u32() % sample_rate != 0) {
+		count(CNT_SAMPLED_OUT);
+		return;
+	}
+
+	struct pkt_info pi = {};
+	int err = parse(data, data_end, tc_vlan, &pi);
+	if (err) {
+		count(err);
+		return;
+	}
+
+	if (pi.frag != FRAG_NONE) {
+		count(CNT_FRAGMENTS);
+		struct frag_key fk = {};
+		frag_key_of(&fk, &pi);
+		if (pi.frag == FRAG_FIRST) {
+			struct frag_ports fp = {.sport = pi.sport, .dport = pi.dport};
+			bpf_map_update_elem(&frags, &fk, &fp, BPF_ANY);
+		} else {
+			struct frag_ports *fp = bpf_map_lookup_elem(&frags, &fk);
+			if (fp) {
+				pi.sport = fp->sport;
+				pi.dport = fp->dport;
+			} else {
+				count(CNT_FRAG_NO_FIRST);
+			}
+		}
+	}
+	if (pi.proto != IPPROTO_TCP && pi.proto != IPPROTO_UDP && pi.proto != IPPROTO_SCTP &&
+	    pi.proto != IPPROTO_ICMP && pi.proto != IPPROTO_ICMPV6)
+		count(CNT_OTHER_L4);
+
+	struct flow_key key = {};
+	__u8 side;
+	if (lo_first(pi.src, pi.dst, pi.sport, pi.dport)) {
+		side = SIDE_LO;
+		__builtin_memcpy(key.addr_lo, pi.src, 16);
+		__builtin_memcpy(key.addr_hi, pi.dst, 16);
+		key.port_lo = pi.sport;
+		key.port_hi = pi.dport;
+	} else {
+		side = SIDE_HI;
+		__builtin_memcpy(key.addr_lo, pi.dst, 16);
+		__builtin_memcpy(key.addr_hi, pi.src, 16);
+		key.port_lo = pi.dport;
+		key.port_hi = pi.sport;
+	}
+	key.vlan_outer = pi.vlan_outer;
+	key.vlan_inner = pi.vlan_inner;
+	key.proto = pi.proto;
+
+	__u64 now = bpf_ktime_get_ns();
+	__u8 pflags = 0;
+	int fresh = 0;
+	__u8 synack = pi.proto == IPPROTO_TCP && (pi.tcp_flags & 0x12) == 0x12;
+	__u8 pure_syn = pi.proto == IPPROTO_TCP && (pi.tcp_flags & 0x12) == 0x02;
+	__u32 zk = 0;
+	struct flow_value *zero = bpf_map_lookup_elem(&zero_value, &zk);
+	if (!zero)
+		return;
+	struct flow_value *v = bpf_map_lookup_elem(&flows, &key);
+	if (v && (v->flags & FLOW_F_CLOSED) && pure_syn) {
+		reuse(&key, v, zero, now);
+		fresh = 1;
+	}
+	if (!v) {
+		long r = bpf_map_update_elem(&flows, &key, zero, BPF_NOEXIST);
+		if (r != 0 && r != -EEXIST_) {
+			count(CNT_MAP_FULL);
+			return;
+		}
+		fresh = r == 0;
+		v = bpf_map_lookup_elem(&flows, &key);
+		if (!v) {
+			count(CNT_MAP_FULL);
+			return;
+		}
+	}
+	if (fresh) {
+		v->first = now;
+		v->last = now;
+		v->initiator = synack ? !side : side;
+		v->dir[0].init_window = -1;
+		v->dir[1].init_window = -1;
+		pflags |= PKT_F_NEW_FLOW;
+	} else {
+		__u64 gap = now > v->last ? now - v->last : 0;
+		__u64 gus = gap / 1000;
+		__u64 before = v->dir[0].packets + v->dir[1].packets;
+		__sync_fetch_and_add(&v->iat_sum, gap);
+		__sync_fetch_and_add(&v->iat_sq, gus * gus);
+		if (before == 1 || gap < v->iat_min)
+			v->iat_min = gap;
+		if (gap > v->iat_max)
+			v->iat_max = gap;
+		if (now > v->last)
+			v->last = now;
+	}
+	count(CNT_ACCOUNTED);
+	struct dir_stats *ds = side == SIDE_LO ? &v->dir[0] : &v->dir[1];
+	account(ds, &pi, now);
+	if (pi.wrong_frag)
+		__sync_fetch_and_add(&v->wrong_frags, 1);
+
+	if (pi.proto == IPPROTO_TCP && !(v->flags & FLOW_F_CLOSED)) {
+		if (pi.tcp_flags & 0x04) {
+			v->flags |= FLOW_F_RST | FLOW_F_CLOSED;
+			v->close_ts = now;
+			send_end(&key, 2, now);
+		} else if (pi.tcp_flags & 0x01) {
+			ds->fin = 1;
+			if (v->dir[0].fin && v->dir[1].fin) {
+				v->flags |= FLOW_F_CLOSED;
+				v->close_ts = now;
+				send_end(&key, 1, now);
+			}
+		}
+	}
+
+	int first_n = v->samples_sent + v->samples_lost < max_samples;
+	int snip = dns_snippets && (pi.proto == IPPROTO_UDP || pi.proto == IPPROTO_TCP) &&
+		   (pi.sport == 53 || pi.dport == 53) && pi.payload_len > 0 && pi.frag != FRAG_LATER;
+	if (!first_n && !snip)
+		return;
+	if (first_n)
+		pflags |= PKT_F_SAMPLE;
+	if (pi.frag == FRAG_FIRST)
+		pflags |= PKT_F_FRAG_FIRST;
+	else if (pi.frag == FRAG_LATER)
+		pflags |= PKT_F_FRAG_LATER;
+	if (pi.wrong_frag)
+		pflags |= PKT_F_WRONG_FRAG;
+	if (send_sample(ctx, xdp, &key, &pi, v, side, pflags, now, wire_len, snip)) {
+		if (first_n)
+			__sync_fetch_and_add(&v->samples_sent, 1);
+	} else {
+		count(CNT_RINGBUF_FULL);
+		if (first_n)
+			__sync_fetch_and_add(&v->samples_lost, 1);
+	}
+}
+
+SEC("xdp")
+int flowhawk_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	process(ctx, data, data_end, bpf_xdp_get_buff_len(ctx), 0, true);
+	return XDP_PASS;
+}
+
+SEC("tc")
+int flowhawk_tc(struct __sk_buff *skb)
+{
+	/* Headers of locally generated packets may sit in paged data. */
+	__u32 want = skb->len < 128 ? skb->len : 128;
+	if ((long)skb->data_end - (long)skb->data < (long)want)
+		bpf_skb_pull_data(skb, want);
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u16 vlan = skb->vlan_present ? (skb->vlan_tci & 0x0fff) : 0;
+	process(skb, data, data_end, skb->len, vlan, false);
+	return TC_ACT_OK;
+}
+
+/* noop_xdp is the baseline of the per-packet cost benchmark. */
+SEC("xdp")
+int noop_xdp(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+char __license[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,15 @@
+/* config.h: tunables set by the loader before the programs are loaded
+ * (cilium/ebpf rewrites these volatile consts in .rodata). */
+#ifndef FLOWHAWK_CONFIG_H
+#define FLOWHAWK_CONFIG_H
+
+#include <linux/types.h>
+
+/* Number of first packets of each flow sent to the ring buffer. */
+volatile const __u32 max_samples = 32;
+/* 1-in-N packet sampling; 0 or 1 accounts every packet. */
+volatile const __u32 sample_rate = 0;
+/* Send DNS (port 53) payload snippets to the ring buffer. */
+volatile const __u8 dns_snippets = 1;
+
+#endif

@@ -1,0 +1,291 @@
+/* parse.h: bounded, verifier-safe parsing of Ethernet, 802.1Q/802.1ad
+ * (two tags), IPv4 (options, fragments), IPv6 (extension headers, bounded
+ * walk), TCP, UDP, SCTP, ICMP and ICMPv6. Every check is against data_end;
+ * nothing is ever written to the packet. */
+#ifndef FLOWHAWK_PARSE_H
+#define FLOWHAWK_PARSE_H
+
+#include <linux/types.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include "flow.h"
+#include "maps.h"
+
+/* Longest IPv6 extension-header chain walked before giving up. */
+#define MAX_IPV6_EXT 8
+
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD 0x88A8
+#endif
+#define IPPROTO_MH_ 135
+#define IPPROTO_HIP_ 139
+#define IPPROTO_SHIM6_ 140
+
+#define FRAG_NONE 0
+#define FRAG_FIRST 1
+#define FRAG_LATER 2
+
+struct vlan_tag {
+	__be16 tci;
+	__be16 proto;
+};
+
+/* What the parser found in one packet. */
+struct pkt_info {
+	__u8 src[16];
+	__u8 dst[16];
+	__u16 sport;
+	__u16 dport;
+	__u16 vlan_outer;
+	__u16 vlan_inner;
+	__u32 ip_len;
+	__u32 payload_len;
+	__u32 payload_off; /* from the start of the frame */
+	__u32 seq;
+	__u32 ack;
+	__u32 frag_id;
+	__u16 ip_hdr_len;
+	__u16 l4_hdr_len;
+	__u16 window;
+	__u8 proto;
+	__u8 tcp_flags;
+	__u8 ttl;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 frag;
+	__u8 wrong_frag;
+	__u8 pad[3];
+};
+
+static __always_inline void map_v4(__u8 *dst, __be32 addr)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &addr, 4);
+}
+
+/* parse_l4 reads the transport header at l4. It returns 0 or a counter
+ * index (CNT_PARSE_ERROR) for a truncated or malformed header. */
+static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct pkt_info *pi)
+{
+	switch (pi->proto) {
+	case IPPROTO_TCP: {
+		struct tcphdr *th = l4;
+		if ((void *)(th + 1) > data_end)
+			return CNT_PARSE_ERROR;
+		__u32 doff = th->doff * 4;
+		if (doff < sizeof(*th) || l4 + doff > data_end)
+			return CNT_PARSE_ERROR;
+		pi->sport = bpf_ntohs(th->source);
+		pi->dport = bpf_ntohs(th->dest);
+		pi->seq = bpf_ntohl(th->seq);
+		pi->ack = bpf_ntohl(th->ack_seq);
+		pi->window = bpf_ntohs(th->window);
+		pi->tcp_flags = ((__u8 *)th)[13];
+		pi->l4_hdr_len = doff;
+		break;
+	}
+	case IPPROTO_UDP: {
+		struct udphdr *uh = l4;
+		if ((void *)(uh + 1) > data_end)
+			return CNT_PARSE_ERROR;
+		pi->sport = bpf_ntohs(uh->source);
+		pi->dport = bpf_ntohs(uh->dest);
+		pi->l4_hdr_len = 8;
+		break;
+	}
+	case IPPROTO_SCTP: {
+		__be16 *ph = l4;
+		if (l4 + 12 > data_end)
+			return CNT_PARSE_ERROR;
+		pi->sport = bpf_ntohs(ph[0]);
+		pi->dport = bpf_ntohs(ph[1]);
+		pi->l4_hdr_len = 12;
+		break;
+	}
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6: {
+		__u8 *ih = l4;
+		if (l4 + 8 > data_end)
+			return CNT_PARSE_ERROR;
+		pi->icmp_type = ih[0];
+		pi->icmp_code = ih[1];
+		pi->l4_hdr_len = 8;
+		break;
+	}
+	default:
+		pi->l4_hdr_len = 0;
+		break;
+	}
+	pi->payload_off = (__u32)(l4 - data) + pi->l4_hdr_len;
+	return 0;
+}
+
+/* parse fills pi from the frame in [data, data_end). tc_vlan is a VLAN ID
+ * the driver already stripped into skb metadata (0 = none). It returns 0, or
+ * the counter index of the reason the packet is not accounted. */
+static __always_inline int parse(void *data, void *data_end, __u16 tc_vlan, struct pkt_info *pi)
+{
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return CNT_PARSE_ERROR;
+	void *cur = eth + 1;
+	__be16 h_proto = eth->h_proto;
+	int ntags = 0;
+	if (tc_vlan) {
+		pi->vlan_outer = tc_vlan;
+		ntags = 1;
+	}
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (h_proto != bpf_htons(ETH_P_8021Q) && h_proto != bpf_htons(ETH_P_8021AD))
+			break;
+		struct vlan_tag *vt = cur;
+		if ((void *)(vt + 1) > data_end)
+			return CNT_PARSE_ERROR;
+		__u16 vid = bpf_ntohs(vt->tci) & 0x0fff;
+		if (ntags == 0)
+			pi->vlan_outer = vid;
+		else if (ntags == 1)
+			pi->vlan_inner = vid;
+		ntags++;
+		h_proto = vt->proto;
+		cur = vt + 1;
+	}
+
+	void *l4;
+	if (h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = cur;
+		if ((void *)(ip + 1) > data_end)
+			return CNT_PARSE_ERROR;
+		if (ip->version != 4)
+			return CNT_PARSE_ERROR;
+		__u32 ihl = ip->ihl * 4;
+		__u32 tot = bpf_ntohs(ip->tot_len);
+		if (ihl < sizeof(*ip) || tot < ihl)
+			return CNT_PARSE_ERROR;
+		map_v4(pi->src, ip->saddr);
+		map_v4(pi->dst, ip->daddr);
+		pi->proto = ip->protocol;
+		pi->ttl = ip->ttl;
+		pi->ip_len = tot;
+		pi->ip_hdr_len = ihl;
+		__u16 fo = bpf_ntohs(ip->frag_off);
+		__u32 off = (__u32)(fo & 0x1fff) * 8;
+		if (off || (fo & 0x2000)) {
+			pi->frag = off ? FRAG_LATER : FRAG_FIRST;
+			pi->frag_id = bpf_ntohs(ip->id);
+			if (off + (tot - ihl) > 65535)
+				pi->wrong_frag = 1;
+		}
+		l4 = cur + ihl;
+	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = cur;
+		if ((void *)(ip6 + 1) > data_end)
+			return CNT_PARSE_ERROR;
+		if (ip6->version != 6)
+			return CNT_PARSE_ERROR;
+		__builtin_memcpy(pi->src, &ip6->saddr, 16);
+		__builtin_memcpy(pi->dst, &ip6->daddr, 16);
+		pi->ttl = ip6->hop_limit;
+		pi->ip_len = 40 + bpf_ntohs(ip6->payload_len);
+		__u32 sk = 0;
+		__u32 *scratch = bpf_map_lookup_elem(&scratch_map, &sk);
+		if (!scratch)
+			return CNT_PARSE_ERROR;
+		__u32 hlen = 40;
+		__u8 nh = ip6->nexthdr;
+		cur = ip6 + 1;
+		int done = 0;
+#pragma unroll
+		for (int i = 0; i < MAX_IPV6_EXT; i++) {
+			__u8 *eh = cur;
+			__u32 elen;
+			switch (nh) {
+			case IPPROTO_HOPOPTS:
+			case IPPROTO_ROUTING:
+			case IPPROTO_DSTOPTS:
+			case IPPROTO_MH_:
+			case IPPROTO_HIP_:
+			case IPPROTO_SHIM6_:
+				if ((void *)(eh + 8) > data_end)
+					return CNT_PARSE_ERROR;
+				elen = ((__u32)eh[1] + 1) * 8;
+				break;
+			case IPPROTO_AH:
+				if ((void *)(eh + 8) > data_end)
+					return CNT_PARSE_ERROR;
+				elen = ((__u32)eh[1] + 2) * 4;
+				break;
+			case IPPROTO_FRAGMENT: {
+				if ((void *)(eh + 8) > data_end)
+					return CNT_PARSE_ERROR;
+				__u16 fo = ((__u16)eh[2] << 8) | eh[3];
+				__u32 off = fo & 0xfff8;
+				if (off || (fo & 1)) {
+					pi->frag = off ? FRAG_LATER : FRAG_FIRST;
+					pi->frag_id = ((__u32)eh[4] << 24) | ((__u32)eh[5] << 16) | ((__u32)eh[6] << 8) | eh[7];
+				}
+				elen = 8;
+				break;
+			}
+			default:
+				done = 1;
+				break;
+			}
+			if (done)
+				break;
+			/* Launder elen through map memory: the verifier then forgets
+			 * which header type computed it and sees one state per
+			 * iteration instead of one per type (3^n otherwise). */
+			*scratch = elen;
+			elen = *(volatile __u32 *)scratch;
+			if (elen > 2048)
+				return CNT_PARSE_ERROR;
+			nh = eh[0];
+			hlen += elen;
+			cur = cur + elen;
+		}
+		if (!done) {
+			switch (nh) {
+			case IPPROTO_HOPOPTS:
+			case IPPROTO_ROUTING:
+			case IPPROTO_DSTOPTS:
+			case IPPROTO_MH_:
+			case IPPROTO_HIP_:
+			case IPPROTO_SHIM6_:
+			case IPPROTO_AH:
+			case IPPROTO_FRAGMENT:
+				return CNT_EXT_LIMIT;
+			}
+		}
+		if (hlen > pi->ip_len)
+			return CNT_PARSE_ERROR;
+		pi->proto = nh;
+		pi->ip_hdr_len = hlen;
+		l4 = cur;
+	} else {
+		return CNT_NON_IP;
+	}
+
+	if (pi->frag == FRAG_LATER) {
+		/* No transport header: the ports come from the fragment cache. */
+		pi->l4_hdr_len = 0;
+		pi->payload_off = (__u32)(l4 - data);
+	} else {
+		int err = parse_l4(data, l4, data_end, pi);
+		if (err)
+			return err;
+	}
+	__u32 hdrs = (__u32)pi->ip_hdr_len + pi->l4_hdr_len;
+	pi->payload_len = pi->ip_len > hdrs ? pi->ip_len - hdrs : 0;
+	return 0;
+}
+
+#endif
