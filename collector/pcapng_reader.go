@@ -47,6 +47,7 @@ type pcapngReader struct {
 	bo      binary.ByteOrder
 	ifaces  []ngIface
 	skipped uint64
+	lastTS  int64 // for simple packet blocks, which carry no timestamp
 }
 
 func newPcapngReader(b *offReader) (*pcapngReader, error) {
@@ -229,6 +230,7 @@ func (r *pcapngReader) next(f *frame) error {
 				return fmt.Errorf("packet block: %w", err)
 			}
 			f.data, f.capLen, f.wireLen, f.linkType, f.ts = blk[28:28+capLen], capLen, wireLen, ifc.linkType, ifc.ns(ts)
+			r.lastTS = f.ts
 			if ifc.fcsLen > 0 && capLen == wireLen && len(f.data) >= ifc.fcsLen {
 				f.data = f.data[:len(f.data)-ifc.fcsLen]
 			}
@@ -246,7 +248,7 @@ func (r *pcapngReader) next(f *frame) error {
 			if ifc.snapLen > 0 {
 				capLen = min(capLen, ifc.snapLen)
 			}
-			f.data, f.capLen, f.wireLen, f.linkType, f.ts = blk[12:12+capLen], capLen, wireLen, ifc.linkType, 0
+			f.data, f.capLen, f.wireLen, f.linkType, f.ts = blk[12:12+capLen], capLen, wireLen, ifc.linkType, r.lastTS
 			return nil
 		default:
 			r.skipped++

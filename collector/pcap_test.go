@@ -1,0 +1,378 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// rawFrame is one record as the test oracle (pcapgo) sees it.
+type rawFrame struct {
+	ts      int64
+	wireLen int
+	data    []byte
+	link    uint32
+}
+
+// pcapgoFrames reads a file with pcapgo, the independent oracle.
+func pcapgoFrames(t *testing.T, data []byte) ([]rawFrame, error) {
+	t.Helper()
+	var out []rawFrame
+	if bytes.HasPrefix(data, magicPcapng) {
+		r, err := pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.NgReaderOptions{WantMixedLinkType: true})
+		if err != nil {
+			return nil, err
+		}
+		for {
+			d, ci, err := r.ReadPacketData()
+			if err == io.EOF {
+				return out, nil
+			}
+			if err != nil {
+				return out, err
+			}
+			ifc, _ := r.Interface(ci.InterfaceIndex)
+			ts := ci.Timestamp.UnixNano()
+			if ci.Timestamp.IsZero() {
+				ts = -1 // simple packet block: no timestamp
+			}
+			out = append(out, rawFrame{ts, ci.Length, d, uint32(ifc.LinkType)})
+		}
+	}
+	r, err := pcapgo.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	for {
+		d, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, rawFrame{ci.Timestamp.UnixNano(), ci.Length, d, uint32(r.LinkType())})
+	}
+}
+
+// ourFrames reads raw records with our reader.
+func ourFrames(data []byte) ([]rawFrame, []int64, error) {
+	s, err := NewPcapSource(bytes.NewReader(data), "mem", PcapOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []rawFrame
+	var offs []int64
+	for {
+		var f frame
+		if err := s.rd.next(&f); err != nil {
+			if err == io.EOF {
+				return out, offs, nil
+			}
+			return out, offs, err
+		}
+		out = append(out, rawFrame{f.ts, int(f.wireLen), slices.Clone(f.data), f.linkType})
+		offs = append(offs, f.off)
+	}
+}
+
+// TestReaderMatchesPcapgo compares every record of every shared capture
+// (timestamps, lengths, bytes, link types) with pcapgo's reading.
+func TestReaderMatchesPcapgo(t *testing.T) {
+	dir := sharedPcaps(t)
+	files, err := filepath.Glob(filepath.Join(dir, "*.*ap*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range files {
+		if strings.HasSuffix(path, ".tsv") || strings.HasSuffix(path, ".md") {
+			continue
+		}
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, werr := pcapgoFrames(t, data)
+			got, _, gerr := ourFrames(data)
+			if (werr != nil) != (gerr != nil) {
+				// pcapgo silently accepts some damage we report (and vice versa):
+				// only the packets before the error must agree.
+				t.Logf("pcapgo error %v, ours %v", werr, gerr)
+			}
+			n := min(len(want), len(got))
+			if werr == nil && gerr == nil && len(want) != len(got) {
+				t.Fatalf("%d frames, pcapgo %d", len(got), len(want))
+			}
+			for i := range n {
+				w, g := want[i], got[i]
+				if (w.ts != g.ts && w.ts != -1) || w.wireLen != g.wireLen || !bytes.Equal(w.data, g.data) || w.link != g.link {
+					t.Fatalf("frame %d: ts %d/%d wire %d/%d caplen %d/%d link %d/%d", i, g.ts, w.ts, g.wireLen, w.wireLen, len(g.data), len(w.data), g.link, w.link)
+				}
+			}
+		})
+	}
+}
+
+// recordOffsets walks a capture independently of the reader: the offset of
+// every record (pcap) or block (pcapng), whether it is a packet, and the
+// file size.
+func recordOffsets(t *testing.T, data []byte) (offs []int64, isPkt []bool) {
+	t.Helper()
+	if bytes.HasPrefix(data, magicPcapng) {
+		var bo binary.ByteOrder = binary.LittleEndian
+		for off := 0; off+12 <= len(data); {
+			if binary.LittleEndian.Uint32(data[off:]) == ngSHB {
+				if binary.LittleEndian.Uint32(data[off+8:]) == 0x1A2B3C4D {
+					bo = binary.LittleEndian
+				} else {
+					bo = binary.BigEndian
+				}
+			}
+			typ, n := bo.Uint32(data[off:]), int(bo.Uint32(data[off+4:]))
+			offs = append(offs, int64(off))
+			isPkt = append(isPkt, typ == ngEPB || typ == ngSPB || typ == ngOPB)
+			off += n
+		}
+		return offs, isPkt
+	}
+	bo := binary.ByteOrder(binary.LittleEndian)
+	if data[0] == 0xa1 {
+		bo = binary.BigEndian
+	}
+	for off := 24; off+16 <= len(data); {
+		offs = append(offs, int64(off))
+		isPkt = append(isPkt, true)
+		off += 16 + int(bo.Uint32(data[off+8:]))
+	}
+	return offs, isPkt
+}
+
+// TestTruncatedFile cuts good files at many offsets: the error names the
+// file and the exact offset of the record that was cut, and every packet
+// before it was returned.
+func TestTruncatedFile(t *testing.T) {
+	dir := sharedPcaps(t)
+	for _, name := range []string{"zeek__wikipedia.pcap", "pcapplusplus__nanosecs_big_endian.pcap", "pcapplusplus__pcapng-example.pcapng", "gopacket__be-test202.pcapng"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		offs, isPkt := recordOffsets(t, data)
+		cuts := []int{1, 3, 10, 23, 24, 25, 39, 40, len(data) / 3, len(data) / 2, len(data) - 1, len(data)}
+		for _, o := range offs {
+			cuts = append(cuts, int(o), int(o)+5, int(o)+17)
+		}
+		for _, cut := range cuts {
+			if cut > len(data) || cut < 1 {
+				continue
+			}
+			// Expected: the record containing byte cut-1 is cut unless cut is
+			// exactly at a record boundary; packets before it are returned.
+			wantOff, wantPkts, clean := int64(-1), 0, false
+			for i, o := range offs {
+				end := int64(len(data))
+				if i+1 < len(offs) {
+					end = offs[i+1]
+				}
+				if end <= int64(cut) {
+					if isPkt[i] {
+						wantPkts++
+					}
+					continue
+				}
+				if o == int64(cut) {
+					clean = true
+				} else {
+					wantOff = o
+				}
+				break
+			}
+			if cut == len(data) {
+				clean = true
+			}
+			if len(offs) > 0 && int64(cut) < offs[0] {
+				wantOff, clean = 0, false // inside the file header
+			}
+			s, err := NewPcapSource(bytes.NewReader(data[:cut]), name, PcapOptions{})
+			pkts := 0
+			if err == nil {
+				var p Packet
+				for {
+					if err = s.NextPacket(&p); err != nil {
+						break
+					}
+					pkts++
+				}
+				pkts = int(s.Stats().Frames)
+			}
+			if clean {
+				if err != io.EOF {
+					t.Errorf("%s cut at %d (record boundary): err %v, want io.EOF", name, cut, err)
+				}
+			} else {
+				var re *ReadError
+				if !errors.As(err, &re) || re.Offset != wantOff || re.Path != name {
+					t.Errorf("%s cut at %d: err %v, want a ReadError at offset %d", name, cut, err, wantOff)
+					continue
+				}
+				if !strings.Contains(err.Error(), fmt.Sprintf("%s: offset %d: ", name, wantOff)) {
+					t.Errorf("error text %q does not name file and offset", err)
+				}
+			}
+			if pkts != wantPkts {
+				t.Errorf("%s cut at %d: %d frames before the error, want %d", name, cut, pkts, wantPkts)
+			}
+		}
+	}
+}
+
+func TestCorruptFiles(t *testing.T) {
+	dir := sharedPcaps(t)
+	cases := []struct{ file, want string }{
+		{"ndpi__fuzz-2021-10-13.pcap", "ndpi__fuzz-2021-10-13.pcap: offset 24: record data: caplen 524501 but only 199 bytes left: file cut short"},
+		{"libpcap__shb-option-too-long.pcapng", "libpcap__shb-option-too-long.pcapng: offset 0: block type 0xa0d0d0a"},
+	}
+	for _, c := range cases {
+		path := filepath.Join(dir, c.file)
+		s, err := OpenPcap(path, PcapOptions{})
+		if err == nil {
+			var p Packet
+			for err == nil {
+				err = s.NextPacket(&p)
+			}
+			// The error is sticky.
+			if err2 := s.NextPacket(&p); err2 != err {
+				t.Errorf("%s: second call returned %v, want the same error", c.file, err2)
+			}
+			s.Close()
+		}
+		var re *ReadError
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err %v, want %q", c.file, err, c.want)
+		}
+	}
+	// A record header claiming a huge caplen is rejected without allocating it.
+	data, err := os.ReadFile(filepath.Join(dir, "zeek__hrr.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	offs, _ := recordOffsets(t, data)
+	bad := slices.Clone(data)
+	binary.LittleEndian.PutUint32(bad[offs[3]+8:], 1<<30)
+	s, err := NewPcapSource(bytes.NewReader(bad), "bad.pcap", PcapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Packet
+	n := 0
+	for err = s.NextPacket(&p); err == nil; err = s.NextPacket(&p) {
+		n++
+	}
+	if want := fmt.Sprintf("bad.pcap: offset %d: record caplen 1073741824 exceeds", offs[3]); err == nil || !strings.HasPrefix(err.Error(), want) || n != 3 {
+		t.Errorf("huge caplen: %d packets, err %v, want 3 and %q", n, err, want)
+	}
+	// Unknown link type: error names the type and the file.
+	lt := slices.Clone(data)
+	binary.LittleEndian.PutUint32(lt[20:], 147)
+	if _, err := NewPcapSource(bytes.NewReader(lt), "lt.pcap", PcapOptions{}); err == nil || err.Error() != "lt.pcap: offset 0: unsupported link type 147" {
+		t.Errorf("unknown link type: %v", err)
+	}
+	if _, err := NewPcapSource(strings.NewReader("hello, world"), "text.txt", PcapOptions{}); err == nil || !strings.Contains(err.Error(), "text.txt: offset 0: not a pcap") {
+		t.Errorf("not a capture: %v", err)
+	}
+}
+
+func gzipBytes(t testing.TB, data []byte) []byte {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestGzipAndExpandPaths(t *testing.T) {
+	dir := sharedPcaps(t)
+	tmp := t.TempDir()
+	pcap, _ := os.ReadFile(filepath.Join(dir, "zeek__wikipedia.pcap"))
+	ng, _ := os.ReadFile(filepath.Join(dir, "pcapplusplus__pcapng-example.pcapng"))
+	os.MkdirAll(filepath.Join(tmp, "sub", "deeper"), 0o755)
+	files := map[string][]byte{
+		"b.txt":               pcap,                    // a pcap with a misleading name
+		"a.pcap":              []byte("not a capture"), // extension lies the other way
+		"sub/x.bin":           gzipBytes(t, ng),
+		"sub/deeper/c":        gzipBytes(t, pcap),
+		"sub/deeper/d.gz":     gzipBytes(t, []byte("text")),
+		"sub/deeper/e.pcapng": ng,
+	}
+	for n, d := range files {
+		if err := os.WriteFile(filepath.Join(tmp, n), d, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ExpandPaths([]string{tmp, filepath.Join(tmp, "a.pcap")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"b.txt", "sub/deeper/c", "sub/deeper/e.pcapng", "sub/x.bin", "a.pcap"}
+	for i := range want {
+		want[i] = filepath.Join(tmp, want[i])
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ExpandPaths = %v, want %v", got, want)
+	}
+	if _, err := ExpandPaths([]string{filepath.Join(tmp, "missing")}); err == nil {
+		t.Errorf("missing path: no error")
+	}
+	// Gzipped files decode exactly like the originals.
+	for _, pair := range [][2]string{{"b.txt", "sub/deeper/c"}, {"sub/deeper/e.pcapng", "sub/x.bin"}} {
+		a, b := runFile(t, filepath.Join(tmp, pair[0])), runFile(t, filepath.Join(tmp, pair[1]))
+		if a.err != nil || b.err != nil || a.frames != b.frames || a.bytes != b.bytes || a.tcp != b.tcp || a.udp != b.udp || a.frames == 0 {
+			t.Errorf("%s vs gzipped: %+v vs %+v", pair[0], a, b)
+		}
+	}
+	// A truncated gzip stream is an error at a decompressed offset.
+	gz := gzipBytes(t, pcap)
+	s, err := NewPcapSource(bytes.NewReader(gz[:len(gz)/2]), "cut.pcap.gz", PcapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Packet
+	for err == nil {
+		err = s.NextPacket(&p)
+	}
+	if !strings.Contains(fmt.Sprint(err), "cut.pcap.gz: decompressed offset ") {
+		t.Errorf("truncated gzip: %v", err)
+	}
+	// MultiSource reads all files as one stream and sums the stats.
+	m := NewMultiSource(got, PcapOptions{})
+	n, errs := 0, 0
+	for {
+		err := m.NextPacket(&p)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			errs++
+			continue
+		}
+		n++
+	}
+	st := m.Stats()
+	if errs != 1 || st.Files != 4 || st.IPPackets != uint64(n) || st.Frames != 2*136+2*159 {
+		t.Errorf("multi: %d packets, %d errors, stats %+v", n, errs, st)
+	}
+}
