@@ -1,0 +1,129 @@
+package features
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// def is a column definition with the code that computes it: keeping the
+// name, doc and computation in one literal is what keeps them in step.
+type def struct {
+	Column
+	num func(c *calc) float64
+	str func(c *calc, b []byte) []byte
+}
+
+// calc is the per-flow scratch shared by the column functions. It lives in
+// Row so Fill does not allocate.
+type calc struct {
+	f        *collector.Flow
+	wv       *WindowValues
+	zero     WindowValues
+	all      collector.Moments // payload lengths of both directions
+	src, dst collector.Endpoint
+	durS     float64 // duration in seconds
+	state    ConnState
+}
+
+func (c *calc) init(f *collector.Flow, wv *WindowValues) {
+	c.f = f
+	if wv == nil {
+		wv = &c.zero
+	}
+	c.wv = wv
+	c.all = f.Fwd.PayloadLen
+	c.all.Merge(&f.Bwd.PayloadLen)
+	c.src, c.dst = f.Src(), f.Dst()
+	c.durS = float64(f.Duration()) / 1e9
+	c.state = FlowState(f)
+}
+
+// us converts nanoseconds to microseconds, CIC's time unit.
+func us(ns float64) float64 { return ns / 1e3 }
+
+// perSecond is n per second of d seconds, 0 when d is 0 (the rate of a
+// single instant is undefined; CICFlowMeter wrote Infinity or NaN).
+func perSecond(n, d float64) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return n / d
+}
+
+// ratio is a / b, 0 when b is 0.
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (c *calc) dir(d Direction) *collector.DirStats {
+	if d == Bwd {
+		return &c.f.Bwd
+	}
+	return &c.f.Fwd
+}
+
+func (c *calc) urgent() float64 {
+	return float64(c.f.Fwd.FlagCounts[5]) + float64(c.f.Bwd.FlagCounts[5])
+}
+
+// TimestampLayout is the layout of the Timestamp column: UTC with
+// microseconds, which pandas.to_datetime and every CSV tool parse.
+const TimestampLayout = "2006-01-02 15:04:05.000000"
+
+func appendTimestamp(b []byte, ns int64) []byte {
+	return time.Unix(0, ns).UTC().AppendFormat(b, TimestampLayout)
+}
+
+// appendFlowID writes CIC's Flow ID "srcIP-dstIP-srcPort-dstPort-proto".
+func (c *calc) appendFlowID(b []byte) []byte {
+	b = c.src.Addr.AppendTo(b)
+	b = append(b, '-')
+	b = c.dst.Addr.AppendTo(b)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, uint64(c.src.Port), 10)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, uint64(c.dst.Port), 10)
+	b = append(b, '-')
+	return strconv.AppendUint(b, uint64(c.f.Key.Proto), 10)
+}
+
+// splt returns sample i (0-based) or nil when the flow has fewer packets.
+func (c *calc) splt(i int) *collector.Sample {
+	if i < len(c.f.Samples) {
+		return &c.f.Samples[i]
+	}
+	return nil
+}
+
+func spltGap(c *calc, i int) float64 {
+	s := c.splt(i)
+	if s == nil || i == 0 {
+		return 0
+	}
+	g := s.Offset - c.f.Samples[i-1].Offset
+	if g < 0 {
+		g = 0
+	}
+	return us(float64(g))
+}
+
+// finite replaces NaN and Inf with 0 (used by readers and tests too).
+func finite(v float64) float64 {
+	if v != v || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
+}

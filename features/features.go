@@ -1,0 +1,235 @@
+// Package features turns flow records into named feature columns: the
+// CICFlowMeter/CIC-IDS2017 set (same names and order as the published CSVs),
+// extras (ratios, higher moments, end reason), the first packets of each
+// flow (SPLT) and NSL-KDD-style connection and window features.
+//
+// One registry of column definitions drives the CSV header, the Parquet
+// schema, model inputs (by name) and docs/features.md, so they never drift.
+//
+// The per-flow part (Extractor.Fill) is stateless and safe for concurrent
+// use; the order-dependent window part (Windows.Observe) runs in the single
+// goroutine that receives flows in emission order.
+package features
+
+//go:generate go run ./internal/gendoc -o ../docs/features.md
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// Kind is how a column's value is stored and formatted.
+type Kind uint8
+
+const (
+	// Float is a real number, stored in Row.Num.
+	Float Kind = iota
+	// Int is an integral number, stored in Row.Num and written without a
+	// fraction.
+	Int
+	// String is text, stored in Row.Str.
+	String
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Float:
+		return "float"
+	case Int:
+		return "int"
+	case String:
+		return "string"
+	}
+	return "unknown"
+}
+
+// Direction says which packets of the flow a column describes.
+type Direction uint8
+
+const (
+	// Flow columns describe both directions (or the flow as a whole).
+	Flow Direction = iota
+	// Fwd columns describe the initiator-to-responder packets.
+	Fwd
+	// Bwd columns describe the responder-to-initiator packets.
+	Bwd
+)
+
+func (d Direction) String() string {
+	switch d {
+	case Fwd:
+		return "fwd"
+	case Bwd:
+		return "bwd"
+	}
+	return "flow"
+}
+
+// Group is the family a column belongs to; Config selects groups.
+type Group uint8
+
+const (
+	// GroupCIC is the CIC-IDS2017 TrafficLabelling column set (always on).
+	GroupCIC Group = iota
+	// GroupExtra holds flowhawk's additional flow statistics.
+	GroupExtra
+	// GroupSPLT holds the first-N packet sizes, directions and gaps.
+	GroupSPLT
+	// GroupKDD holds the NSL-KDD-style connection and window features.
+	GroupKDD
+)
+
+func (g Group) String() string {
+	switch g {
+	case GroupCIC:
+		return "cic"
+	case GroupExtra:
+		return "extra"
+	case GroupSPLT:
+		return "splt"
+	case GroupKDD:
+		return "kdd"
+	}
+	return "unknown"
+}
+
+// Column describes one feature column. Name is the unique key used by model
+// files, JSON keys and Parquet fields; Header is the exact CSV header text.
+type Column struct {
+	// Index is the column's position in Extractor.Columns and in Row.
+	Index int
+	// Name is unique: CIC names without the leading space, the second
+	// "Fwd Header Length" as "Fwd Header Length.1" (as pandas names it).
+	Name string
+	// Header is the CSV header text: CIC columns keep CIC's leading space.
+	Header string
+	Kind   Kind
+	// Unit is the physical unit ("us", "bytes", "packets", "1/s", ...),
+	// "" for dimensionless values and text.
+	Unit    string
+	Dir     Direction
+	Group   Group
+	Doc     string
+	Formula string
+	// CIC says how the value differs from what CICFlowMeter (the tool that
+	// produced CIC-IDS2017) computes; "" when it is the same.
+	CIC string
+}
+
+// Numeric reports whether the column's value lives in Row.Num.
+func (c *Column) Numeric() bool { return c.Kind != String }
+
+// Row holds one flow's feature values, indexed by column index. Numeric
+// columns use Num (Str[i] is empty), string columns use Str (Num[i] is 0).
+// Str values are byte slices reused across Fill calls: copy them to keep
+// them.
+type Row struct {
+	Num []float64
+	Str [][]byte
+	c   calc
+}
+
+// Text returns column i of a string column as a string (allocates).
+func (r *Row) Text(i int) string { return string(r.Str[i]) }
+
+// Config selects the column groups.
+type Config struct {
+	// SPLT is the number of first packets described by splt_* columns
+	// (0: none). The flow table must keep at least this many samples
+	// (collector.TableConfig.Samples); missing packets read as 0.
+	SPLT int
+	// Extras adds flowhawk's additional statistics (ratios, skewness,
+	// kurtosis, end reason, partial flag).
+	Extras bool
+	// Windows adds the NSL-KDD-style columns; callers then pass the
+	// WindowValues from Windows.Observe to Fill.
+	Windows bool
+}
+
+// DefaultConfig is every group on, with 10 SPLT packets.
+func DefaultConfig() Config { return Config{SPLT: 10, Extras: true, Windows: true} }
+
+// MaxSPLT bounds Config.SPLT.
+const MaxSPLT = 1024
+
+// Extractor computes feature rows from flow records. It holds no mutable
+// state: one Extractor serves any number of goroutines, each with its own
+// Row.
+type Extractor struct {
+	cfg  Config
+	cols []Column
+	defs []def
+}
+
+// New builds an extractor for cfg.
+func New(cfg Config) (*Extractor, error) {
+	if cfg.SPLT < 0 || cfg.SPLT > MaxSPLT {
+		return nil, fmt.Errorf("features: splt %d out of range 0..%d", cfg.SPLT, MaxSPLT)
+	}
+	defs := registry(cfg)
+	x := &Extractor{cfg: cfg, defs: defs, cols: make([]Column, len(defs))}
+	seen := make(map[string]bool, len(defs))
+	for i := range defs {
+		defs[i].Column.Index = i
+		x.cols[i] = defs[i].Column
+		if seen[defs[i].Name] {
+			return nil, fmt.Errorf("features: duplicate column name %q", defs[i].Name)
+		}
+		seen[defs[i].Name] = true
+	}
+	return x, nil
+}
+
+// Config returns the configuration the extractor was built with.
+func (x *Extractor) Config() Config { return x.cfg }
+
+// Columns returns the column definitions in output order. The slice is
+// shared: do not modify it.
+func (x *Extractor) Columns() []Column { return x.cols }
+
+// Index returns the index of the column with the given name, -1 if none.
+func (x *Extractor) Index(name string) int {
+	for i := range x.cols {
+		if x.cols[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// NewRow allocates a row for this extractor's columns; reuse it across
+// Fill calls (one per goroutine).
+func (x *Extractor) NewRow() *Row {
+	r := &Row{Num: make([]float64, len(x.cols)), Str: make([][]byte, len(x.cols))}
+	for i := range x.cols {
+		if x.cols[i].Kind == String {
+			r.Str[i] = make([]byte, 0, 48)
+		}
+	}
+	return r
+}
+
+// Fill computes every column of f into row. wv carries the window features
+// from Windows.Observe; it may be nil when Config.Windows is off (and then
+// reads as all zeros when it is on). Fill never allocates once row's
+// string buffers have grown, and never writes NaN or Inf: an undefined
+// value is 0 (each column's doc says when).
+func (x *Extractor) Fill(f *collector.Flow, wv *WindowValues, row *Row) {
+	c := &row.c
+	c.init(f, wv)
+	for i := range x.defs {
+		d := &x.defs[i]
+		if d.str != nil {
+			row.Str[i] = d.str(c, row.Str[i][:0])
+			row.Num[i] = 0
+			continue
+		}
+		v := d.num(c)
+		if v != v || math.IsInf(v, 0) {
+			v = 0
+		}
+		row.Num[i] = v
+	}
+}

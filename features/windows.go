@@ -1,0 +1,272 @@
+package features
+
+import (
+	"time"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// WindowValues are the NSL-KDD-style window features of one flow, computed
+// by Windows.Observe and passed to Extractor.Fill. Counts are whole
+// numbers stored as float64; rates are in [0, 1] and 0 when their count
+// is 0.
+type WindowValues struct {
+	// Time window (previous connections that started in the last 2 s).
+	Count, SrvCount                           float64
+	SErrorRate, SrvSErrorRate                 float64
+	RErrorRate, SrvRErrorRate                 float64
+	SameSrvRate, DiffSrvRate, SrvDiffHostRate float64
+	// Connection window (the last 100 connections).
+	DstHostCount, DstHostSrvCount                  float64
+	DstHostSameSrvRate, DstHostDiffSrvRate         float64
+	DstHostSameSrcPortRate, DstHostSrvDiffHostRate float64
+	DstHostSErrorRate, DstHostSrvSErrorRate        float64
+	DstHostRErrorRate, DstHostSrvRErrorRate        float64
+}
+
+// WindowConfig bounds the windows; zero fields take the KDD defaults.
+type WindowConfig struct {
+	// Span is the time window (default 2 s).
+	Span time.Duration
+	// Conns is the connection window (default 100).
+	Conns int
+	// MaxSpanConns bounds the connections held for the time window
+	// (default 65536); when a burst exceeds it the earliest-started are
+	// dropped and counted in WindowStats.Dropped.
+	MaxSpanConns int
+}
+
+// WindowStats counts what the windows did.
+type WindowStats struct {
+	Observed uint64
+	// Dropped counts connections that left the time window early because
+	// it held MaxSpanConns connections.
+	Dropped uint64
+}
+
+// conn is what the windows remember of one connection.
+type conn struct {
+	start      int64
+	host       [16]byte // responder address
+	srv        uint32   // protocol<<16 | responder port
+	sport      uint16   // initiator port
+	serr, rerr bool
+}
+
+type agg struct{ n, serr, rerr int32 }
+
+type hostSrv struct {
+	host [16]byte
+	srv  uint32
+}
+
+type hostPort struct {
+	host [16]byte
+	port uint16
+}
+
+// counts keeps per-key tallies of the connections in one window, so a
+// lookup costs a few map reads whatever the window size.
+type counts struct {
+	host      map[[16]byte]agg
+	srv       map[uint32]agg
+	hostSrv   map[hostSrv]int32
+	hostSport map[hostPort]int32
+}
+
+func newCounts(n int) counts {
+	return counts{host: make(map[[16]byte]agg, n), srv: make(map[uint32]agg, n), hostSrv: make(map[hostSrv]int32, n), hostSport: make(map[hostPort]int32, n)}
+}
+
+func bump(a agg, c *conn, d int32) agg {
+	a.n += d
+	if c.serr {
+		a.serr += d
+	}
+	if c.rerr {
+		a.rerr += d
+	}
+	return a
+}
+
+func (t *counts) add(c *conn, d int32) {
+	if a := bump(t.host[c.host], c, d); a.n == 0 {
+		delete(t.host, c.host)
+	} else {
+		t.host[c.host] = a
+	}
+	if a := bump(t.srv[c.srv], c, d); a.n == 0 {
+		delete(t.srv, c.srv)
+	} else {
+		t.srv[c.srv] = a
+	}
+	hs := hostSrv{c.host, c.srv}
+	if n := t.hostSrv[hs] + d; n == 0 {
+		delete(t.hostSrv, hs)
+	} else {
+		t.hostSrv[hs] = n
+	}
+	hp := hostPort{c.host, c.sport}
+	if n := t.hostSport[hp] + d; n == 0 {
+		delete(t.hostSport, hp)
+	} else {
+		t.hostSport[hp] = n
+	}
+}
+
+func rate(a, b int32) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// Windows computes the NSL-KDD time and connection window features. It is
+// stateful and order dependent: call Observe once per flow, in flow
+// emission order, from one goroutine (the one that receives the flow
+// table's output), then hand the result to the worker that calls Fill.
+//
+// Definitions (W is the latest flow start observed so far, this flow's
+// included; for flows emitted in start order W is this flow's start):
+//
+//   - The time window of a flow is every flow observed before it whose start
+//     lies in [W - Span, W]. Flows emitted later do not count, even if they
+//     started earlier: a flow is known once the table emits it.
+//   - The connection window of a flow is the Conns flows observed just
+//     before it.
+//   - The flow itself is never in its own windows, so counts may be 0.
+//   - Same host means the same responder address; same service means the
+//     same protocol and responder port; serror means the observed flow's
+//     state (FlowState, final when it was emitted) is S0, S1, S2 or S3, and
+//     rerror that it is REJ.
+//
+// Memory is bounded: a ring of Conns flows, and a heap of at most
+// MaxSpanConns flows ordered by start time, with per-key tallies for each.
+type Windows struct {
+	span     int64
+	maxSpan  int
+	latest   int64
+	heap     []conn // min-heap on start
+	spanCnt  counts
+	ring     []conn
+	ringNext int
+	ringLen  int
+	ringCnt  counts
+	stats    WindowStats
+}
+
+// NewWindows returns empty windows.
+func NewWindows(cfg WindowConfig) *Windows {
+	if cfg.Span <= 0 {
+		cfg.Span = 2 * time.Second
+	}
+	if cfg.Conns <= 0 {
+		cfg.Conns = 100
+	}
+	if cfg.MaxSpanConns <= 0 {
+		cfg.MaxSpanConns = 1 << 16
+	}
+	return &Windows{
+		span:    int64(cfg.Span),
+		maxSpan: cfg.MaxSpanConns,
+		spanCnt: newCounts(64),
+		ring:    make([]conn, cfg.Conns),
+		ringCnt: newCounts(cfg.Conns),
+	}
+}
+
+// Stats returns the counters so far.
+func (w *Windows) Stats() WindowStats { return w.stats }
+
+// Observe returns f's window features and then adds f to the windows.
+func (w *Windows) Observe(f *collector.Flow) WindowValues {
+	w.stats.Observed++
+	st := FlowState(f)
+	dst := f.Dst()
+	c := conn{start: f.Start, host: dst.Addr.As16(), srv: uint32(f.Key.Proto)<<16 | uint32(dst.Port), sport: f.Src().Port, serr: st.SError(), rerr: st.RError()}
+	if c.start > w.latest || w.stats.Observed == 1 {
+		w.latest = c.start
+	}
+	for len(w.heap) > 0 && w.heap[0].start < w.latest-w.span {
+		w.popSpan()
+	}
+
+	var v WindowValues
+	h := w.spanCnt.host[c.host]
+	s := w.spanCnt.srv[c.srv]
+	same := w.spanCnt.hostSrv[hostSrv{c.host, c.srv}]
+	v.Count, v.SrvCount = float64(h.n), float64(s.n)
+	v.SErrorRate, v.RErrorRate = rate(h.serr, h.n), rate(h.rerr, h.n)
+	v.SrvSErrorRate, v.SrvRErrorRate = rate(s.serr, s.n), rate(s.rerr, s.n)
+	v.SameSrvRate, v.DiffSrvRate = rate(same, h.n), rate(h.n-same, h.n)
+	v.SrvDiffHostRate = rate(s.n-same, s.n)
+
+	h = w.ringCnt.host[c.host]
+	s = w.ringCnt.srv[c.srv]
+	same = w.ringCnt.hostSrv[hostSrv{c.host, c.srv}]
+	sport := w.ringCnt.hostSport[hostPort{c.host, c.sport}]
+	v.DstHostCount, v.DstHostSrvCount = float64(h.n), float64(s.n)
+	v.DstHostSameSrvRate, v.DstHostDiffSrvRate = rate(same, h.n), rate(h.n-same, h.n)
+	v.DstHostSameSrcPortRate = rate(sport, h.n)
+	v.DstHostSrvDiffHostRate = rate(s.n-same, s.n)
+	v.DstHostSErrorRate, v.DstHostRErrorRate = rate(h.serr, h.n), rate(h.rerr, h.n)
+	v.DstHostSrvSErrorRate, v.DstHostSrvRErrorRate = rate(s.serr, s.n), rate(s.rerr, s.n)
+
+	// Add f to the time window unless it already fell out of it.
+	if c.start >= w.latest-w.span {
+		if len(w.heap) >= w.maxSpan {
+			w.popSpan()
+			w.stats.Dropped++
+		}
+		w.pushSpan(c)
+	}
+	// Add f to the connection window, dropping the oldest.
+	if w.ringLen == len(w.ring) {
+		w.ringCnt.add(&w.ring[w.ringNext], -1)
+	} else {
+		w.ringLen++
+	}
+	w.ring[w.ringNext] = c
+	w.ringCnt.add(&c, 1)
+	w.ringNext = (w.ringNext + 1) % len(w.ring)
+	return v
+}
+
+func (w *Windows) pushSpan(c conn) {
+	w.spanCnt.add(&c, 1)
+	w.heap = append(w.heap, c)
+	i := len(w.heap) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if w.heap[p].start <= w.heap[i].start {
+			break
+		}
+		w.heap[p], w.heap[i] = w.heap[i], w.heap[p]
+		i = p
+	}
+}
+
+func (w *Windows) popSpan() {
+	hp := w.heap
+	w.spanCnt.add(&hp[0], -1)
+	n := len(hp) - 1
+	hp[0] = hp[n]
+	hp = hp[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && hp[r].start < hp[l].start {
+			m = r
+		}
+		if hp[i].start <= hp[m].start {
+			break
+		}
+		hp[i], hp[m] = hp[m], hp[i]
+		i = m
+	}
+	w.heap = hp
+}
