@@ -1,0 +1,288 @@
+// Package detect holds flowhawk's streaming detectors (port scans, SYN
+// floods, suspicious DNS, packet size outliers, repeated TCP sequence
+// numbers, top talkers, threat intelligence) and the alerts they raise.
+//
+// Detectors are state machines fed with decoded packets and finished flow
+// records. Their clock is packet time (Packet.Timestamp, Flow.End), never
+// wall time, so a replayed capture raises the same alerts as the live
+// traffic it recorded, and every piece of state is bounded with counted
+// eviction.
+package detect
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Severity orders alerts by urgency.
+type Severity uint8
+
+// Severities, from least to most urgent.
+const (
+	SevLow Severity = 1 + iota
+	SevMedium
+	SevHigh
+	SevCritical
+)
+
+func (s Severity) String() string {
+	switch s {
+	case SevLow:
+		return "low"
+	case SevMedium:
+		return "medium"
+	case SevHigh:
+		return "high"
+	case SevCritical:
+		return "critical"
+	}
+	return "unknown"
+}
+
+// Score is the numeric ECS event.severity: Elastic's detection-rule
+// convention (21 low, 47 medium, 73 high, 99 critical).
+func (s Severity) Score() int {
+	switch s {
+	case SevLow:
+		return 21
+	case SevMedium:
+		return 47
+	case SevHigh:
+		return 73
+	case SevCritical:
+		return 99
+	}
+	return 0
+}
+
+// Geo is the GeoIP/ASN enrichment of one address, from a MaxMind database.
+type Geo struct {
+	CountryISO  string
+	CountryName string
+	CityName    string
+	ASN         uint
+	ASOrg       string
+}
+
+func (g *Geo) empty() bool {
+	return g == nil || (g.CountryISO == "" && g.CountryName == "" && g.CityName == "" && g.ASN == 0 && g.ASOrg == "")
+}
+
+// Alert is one detection. Repeated alerts for the same cause (same rule,
+// hosts and key) are aggregated by the engine: Count says how many times
+// the cause was seen between First and Last.
+type Alert struct {
+	// Time is when the alert was raised, on the packet clock (ns).
+	Time int64
+	// First and Last bound the occurrences aggregated into this alert (ns).
+	First, Last int64
+	// Count is the number of occurrences of the cause since First.
+	Count uint64
+	// Detector is the detector name (portscan, synflood, dns, ...); Rule
+	// the specific rule (portscan.vertical, dns.dga, ...).
+	Detector string
+	Rule     string
+	Severity Severity
+	// Message is a one-line human description.
+	Message string
+	// Src and Dst are the hosts involved; either may be invalid (unset),
+	// e.g. a SYN flood from spoofed sources has no single source.
+	Src, Dst         netip.Addr
+	SrcPort, DstPort uint16
+	// Proto is the IP protocol number, 0 if not one protocol.
+	Proto uint8
+	// DNSName is the DNS question name involved, if any.
+	DNSName string
+	// Names are sample names (DNS names) aggregated into the alert.
+	Names []string
+	// Evidence holds the detector's figures (counts, window, thresholds).
+	Evidence map[string]any
+	// FlowIDs are the flow records involved, when the detector saw them.
+	FlowIDs []uint64
+	// SrcGeo and DstGeo are the GeoIP/ASN enrichment, when configured.
+	SrcGeo, DstGeo *Geo
+
+	// cause is the aggregation key; empty means rule+src+dst.
+	cause string
+}
+
+func tsString(ns int64) string {
+	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
+}
+
+func geoJSON(g *Geo) (geo, as map[string]any) {
+	if g.empty() {
+		return nil, nil
+	}
+	if g.CountryISO != "" || g.CountryName != "" || g.CityName != "" {
+		geo = map[string]any{}
+		if g.CountryISO != "" {
+			geo["country_iso_code"] = g.CountryISO
+		}
+		if g.CountryName != "" {
+			geo["country_name"] = g.CountryName
+		}
+		if g.CityName != "" {
+			geo["city_name"] = g.CityName
+		}
+	}
+	if g.ASN != 0 || g.ASOrg != "" {
+		as = map[string]any{}
+		if g.ASN != 0 {
+			as["number"] = g.ASN
+		}
+		if g.ASOrg != "" {
+			as["organization"] = map[string]any{"name": g.ASOrg}
+		}
+	}
+	return geo, as
+}
+
+func endpointJSON(a netip.Addr, port uint16, g *Geo) map[string]any {
+	if !a.IsValid() {
+		return nil
+	}
+	m := map[string]any{"ip": a.String()}
+	if port != 0 {
+		m["port"] = port
+	}
+	geo, as := geoJSON(g)
+	if geo != nil {
+		m["geo"] = geo
+	}
+	if as != nil {
+		m["as"] = as
+	}
+	return m
+}
+
+var protoNames = map[uint8]string{1: "icmp", 6: "tcp", 17: "udp", 58: "ipv6-icmp", 132: "sctp"}
+
+// ECS returns the alert as a nested map with Elastic Common Schema field
+// names, the form written to JSONL.
+func (a *Alert) ECS() map[string]any {
+	ev := map[string]any{
+		"kind":     "alert",
+		"module":   "flowhawk",
+		"dataset":  "flowhawk." + a.Detector,
+		"category": []string{"network", "intrusion_detection"},
+		"severity": a.Severity.Score(),
+		"start":    tsString(a.First),
+		"end":      tsString(a.Last),
+	}
+	m := map[string]any{
+		"@timestamp": tsString(a.Time),
+		"event":      ev,
+		"rule":       map[string]any{"name": a.Rule, "category": a.Detector},
+		"message":    a.Message,
+	}
+	if s := endpointJSON(a.Src, a.SrcPort, a.SrcGeo); s != nil {
+		m["source"] = s
+	}
+	if d := endpointJSON(a.Dst, a.DstPort, a.DstGeo); d != nil {
+		m["destination"] = d
+	}
+	if a.Proto != 0 {
+		n := protoNames[a.Proto]
+		if n == "" {
+			n = "ip-" + itoa(int(a.Proto))
+		}
+		m["network"] = map[string]any{"transport": n, "iana_number": itoa(int(a.Proto))}
+	}
+	if a.DNSName != "" {
+		q := map[string]any{"name": a.DNSName}
+		if rd, tld := registrable(a.DNSName); rd != "" {
+			q["registered_domain"] = rd
+			q["top_level_domain"] = tld
+		}
+		m["dns"] = map[string]any{"question": q}
+	}
+	fh := map[string]any{
+		"detector": a.Detector,
+		"severity": a.Severity.String(),
+		"count":    a.Count,
+	}
+	if len(a.Evidence) > 0 {
+		fh["evidence"] = a.Evidence
+	}
+	if len(a.FlowIDs) > 0 {
+		fh["flow_ids"] = a.FlowIDs
+	}
+	if len(a.Names) > 0 {
+		fh["names"] = a.Names
+	}
+	m["flowhawk"] = fh
+	return m
+}
+
+// MarshalJSON writes the ECS form.
+func (a *Alert) MarshalJSON() ([]byte, error) { return json.Marshal(a.ECS()) }
+
+func itoa(i int) string {
+	var b [20]byte
+	n := len(b)
+	neg := i < 0
+	if neg {
+		i = -i
+	}
+	for {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+		if i == 0 {
+			break
+		}
+	}
+	if neg {
+		n--
+		b[n] = '-'
+	}
+	return string(b[n:])
+}
+
+// JSONLSink writes one alert per line in ECS JSON. It is safe for
+// concurrent use; Err reports the first write error, after which alerts
+// are counted as dropped.
+type JSONLSink struct {
+	mu      sync.Mutex
+	w       *bufio.Writer
+	err     error
+	Written uint64
+	Dropped uint64
+}
+
+// NewJSONLSink returns a sink writing to w; call Flush at the end.
+func NewJSONLSink(w io.Writer) *JSONLSink {
+	return &JSONLSink{w: bufio.NewWriterSize(w, 64<<10)}
+}
+
+// Write encodes one alert; use s.Write as the Engine's sink function.
+func (s *JSONLSink) Write(a *Alert) {
+	b, err := json.Marshal(a)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil && err == nil {
+		if _, err = s.w.Write(append(b, '\n')); err == nil {
+			s.Written++
+			return
+		}
+	}
+	if s.err == nil {
+		s.err = err
+	}
+	s.Dropped++
+}
+
+// Flush writes buffered alerts and returns the first error seen.
+func (s *JSONLSink) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.w.Flush(); err != nil && s.err == nil {
+		s.err = err
+	}
+	return s.err
+}

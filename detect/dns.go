@@ -1,0 +1,176 @@
+package detect
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// dnsDetector inspects DNS questions and answers (port 53, UDP or TCP).
+// Per query it raises dns.dga (the registrable domain looks generated),
+// dns.tunnel (a long, high-entropy subdomain part, as DNS tunnels and
+// exfiltration use) and dns.suspicious_tld. Per client and tumbling
+// window it raises dns.nxdomain (many NXDOMAIN answers, typical of DGA
+// malware probing for its server) and dns.many_names (many distinct
+// names).
+type dnsDetector struct {
+	e     *Engine
+	win   window
+	hosts *bounded[addr, dnsHost]
+	tlds  map[string]bool
+}
+
+type dnsHost struct {
+	queries, nx uint64
+	names       distinct
+	nxNames     [4]string
+	nxN         int
+	first, last int64
+}
+
+// Names under these TLDs are local or infrastructure, never scored.
+var localTLDs = map[string]bool{
+	"local": true, "arpa": true, "localdomain": true, "lan": true, "home": true,
+	"internal": true, "corp": true, "localhost": true, "intranet": true, "private": true,
+}
+
+// tunnelEntropy is the entropy (bits/char) above which a long subdomain
+// part counts as encoded data: hex runs near 4, base32 near 5; English
+// hostnames stay near 3.3 at that length.
+const tunnelEntropy = 3.5
+
+func newDNSDetector(e *Engine) *dnsDetector {
+	d := &dnsDetector{
+		e:     e,
+		win:   window{size: e.cfg.DNSWindow.Nanoseconds()},
+		hosts: newBounded[addr](e.cfg.MaxHosts, func(s *dnsHost) uint64 { return s.queries + s.nx }),
+		tlds:  map[string]bool{},
+	}
+	for _, t := range e.cfg.SuspiciousTLDs {
+		d.tlds[strings.TrimPrefix(strings.ToLower(t), ".")] = true
+	}
+	return d
+}
+
+func fnv64(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, sport, dport uint16) {
+	ts := p.Timestamp
+	if m.response {
+		if m.rcode != rcodeNXDomain {
+			return
+		}
+		h := d.hosts.upsert(dst) // the client
+		d.touch(h, ts)
+		h.nx++
+		if h.nxN < len(h.nxNames) {
+			n := string(m.name)
+			dup := false
+			for _, x := range h.nxNames[:h.nxN] {
+				dup = dup || x == n
+			}
+			if !dup {
+				h.nxNames[h.nxN] = n
+				h.nxN++
+			}
+		}
+		return
+	}
+	h := d.hosts.upsert(src)
+	d.touch(h, ts)
+	h.queries++
+	h.names.add(fnv64(m.name), 4*d.e.cfg.DistinctNames)
+
+	name := string(m.name)
+	label, sub, tld := splitName(name)
+	if label == "" || localTLDs[tld] || strings.Contains(name, "_") {
+		return
+	}
+	c := &d.e.cfg
+	base := func(rule string, sev Severity) *Alert {
+		return &Alert{
+			Time: ts, Detector: DNS, Rule: rule, Severity: sev, Src: toNetip(src), Dst: toNetip(dst),
+			SrcPort: sport, DstPort: dport, Proto: p.Key.Proto, DNSName: name,
+		}
+	}
+	rd, _ := registrable(name)
+	if len(sub) >= c.TunnelMinLen {
+		if h := entropyOf(sub); h >= tunnelEntropy {
+			a := base("dns.tunnel", SevHigh)
+			a.Message = fmt.Sprintf("%s queried %d bytes of high-entropy (%.2f bits/char) subdomain under %s", a.Src, len(sub), h, rd)
+			a.Evidence = map[string]any{"subdomain_len": len(sub), "entropy": round3(h), "registered_domain": rd, "qtype": m.qtype}
+			a.cause = a.Src.String() + "|" + rd
+			d.e.raise(a)
+		}
+	}
+	if !strings.HasPrefix(label, "xn--") {
+		f := Measure(label)
+		if s := f.Score(c.DGAMinLen); s >= c.DGAScore {
+			sev := SevMedium
+			if s >= 0.8 {
+				sev = SevHigh
+			}
+			a := base("dns.dga", sev)
+			a.Message = fmt.Sprintf("%s queried %s, whose domain %q scores %.2f as generated", a.Src, name, label, s)
+			a.Evidence = map[string]any{
+				"score": round3(s), "threshold": c.DGAScore, "label": label, "registered_domain": rd,
+				"entropy": round3(f.Entropy), "rare_bigram_ratio": round3(f.RareBigram), "vowel_ratio": round3(f.VowelRatio),
+				"consonant_run": f.ConsRun, "digit_ratio": round3(f.DigitRatio), "qtype": m.qtype,
+			}
+			a.cause = a.Src.String()
+			d.e.raise(a)
+		}
+	}
+	if d.tlds[tld] {
+		a := base("dns.suspicious_tld", SevLow)
+		a.Message = fmt.Sprintf("%s queried %s under the often-abused TLD .%s", a.Src, name, tld)
+		a.Evidence = map[string]any{"tld": tld}
+		a.cause = a.Src.String() + "|" + tld
+		d.e.raise(a)
+	}
+}
+
+func (d *dnsDetector) touch(h *dnsHost, ts int64) {
+	if h.first == 0 || ts < h.first {
+		h.first = ts
+	}
+	h.last = max(h.last, ts)
+}
+
+func (d *dnsDetector) tick(now int64, final bool) {
+	if !d.win.roll(now) && !final {
+		return
+	}
+	c := &d.e.cfg
+	var out []*Alert
+	for host, h := range d.hosts.m {
+		if h.nx >= uint64(c.NXDomain) {
+			a := &Alert{
+				Time: h.last, First: h.first, Last: h.last, Detector: DNS, Rule: "dns.nxdomain", Severity: SevMedium,
+				Src: toNetip(host), Proto: 17, Names: append([]string(nil), h.nxNames[:h.nxN]...),
+			}
+			a.Message = fmt.Sprintf("%s got %d NXDOMAIN answers in %v", a.Src, h.nx, c.DNSWindow)
+			a.Evidence = map[string]any{"window_s": c.DNSWindow.Seconds(), "nxdomain": h.nx, "queries": h.queries}
+			out = append(out, a)
+		}
+		if n := h.names.count(); n >= c.DistinctNames {
+			a := &Alert{
+				Time: h.last, First: h.first, Last: h.last, Detector: DNS, Rule: "dns.many_names", Severity: SevLow,
+				Src: toNetip(host), Proto: 17,
+			}
+			a.Message = fmt.Sprintf("%s queried %d distinct names in %v", a.Src, n, c.DNSWindow)
+			a.Evidence = map[string]any{"window_s": c.DNSWindow.Seconds(), "distinct_names": n, "queries": h.queries, "saturated": h.names.sat}
+			out = append(out, a)
+		}
+	}
+	d.hosts.reset()
+	d.e.raiseAll(out)
+}

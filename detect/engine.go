@@ -1,0 +1,444 @@
+package detect
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// tickNS is how often (in packet time) windows are rolled and aggregated
+// alerts are flushed.
+const tickNS = int64(1e9)
+
+// Engine runs the enabled detectors over packets and flows and hands
+// aggregated alerts to its sink. It is safe for concurrent use (packets
+// and flows may come from different goroutines), but the packet clock is
+// the largest timestamp seen, so feed each source in time order.
+type Engine struct {
+	mu       sync.Mutex
+	cfg      Config
+	sink     func(*Alert)
+	now      int64
+	nextTick int64
+	closed   bool
+
+	ps    *portScan
+	sf    *synFlood
+	dns   *dnsDetector
+	size  *sizeDetector
+	seq   *seqRepeat
+	top   *topTalkers
+	intel *intel
+	geo   *geoIP
+
+	msg dnsMsg // reused DNS decode state
+
+	agg   aggregator
+	stats engineStats
+}
+
+type engineStats struct {
+	packets, flows  uint64
+	dnsMsgs, dnsBad uint64
+	byRule          map[string]*ruleStats
+	hosts           *bounded[netip.Addr, hostStats]
+}
+
+type ruleStats struct {
+	detector  string
+	raised    uint64 // occurrences
+	sent      uint64 // alerts handed to the sink
+	maxSev    Severity
+	lastHosts []string
+}
+
+type hostStats struct {
+	raised uint64
+	rules  map[string]uint64
+}
+
+// New builds an engine for cfg; sink receives every alert (and owns it).
+// An engine with no detector enabled accepts input and raises nothing.
+func New(cfg Config, sink func(*Alert)) (*Engine, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	on, err := cfg.Enabled()
+	if err != nil {
+		return nil, err
+	}
+	if sink == nil {
+		sink = func(*Alert) {}
+	}
+	e := &Engine{cfg: cfg, sink: sink}
+	e.agg.init(cfg.AlertInterval, cfg.MaxHosts)
+	e.stats.byRule = map[string]*ruleStats{}
+	e.stats.hosts = newBounded[netip.Addr](cfg.MaxHosts, func(h *hostStats) uint64 { return h.raised })
+	if on[PortScan] {
+		e.ps = newPortScan(e)
+	}
+	if on[SynFlood] {
+		e.sf = newSynFlood(e)
+	}
+	if on[DNS] {
+		e.dns = newDNSDetector(e)
+	}
+	if on[Size] {
+		e.size = &sizeDetector{e: e}
+	}
+	if on[SeqRepeat] {
+		e.seq = newSeqRepeat(e)
+	}
+	if on[TopTalkers] {
+		e.top = newTopTalkers(e)
+	}
+	// Blocklists enable intel matching even when --detect does not name
+	// it; --detect intel without blocklists matches nothing.
+	if len(cfg.Blocklists) > 0 {
+		if e.intel, err = newIntel(cfg.Blocklists, e); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.GeoIP != "" {
+		if e.geo, err = openGeoIP(cfg.GeoIP); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// advance moves the packet clock to ts and, once per second of packet
+// time, rolls the detectors' windows and flushes due aggregated alerts.
+func (e *Engine) advance(ts int64) {
+	if ts <= e.now {
+		return
+	}
+	e.now = ts
+	if ts < e.nextTick {
+		return
+	}
+	e.nextTick = ts - ts%tickNS + tickNS
+	if e.ps != nil {
+		e.ps.tick(ts, false)
+	}
+	if e.sf != nil {
+		e.sf.tick(ts, false)
+	}
+	if e.dns != nil {
+		e.dns.tick(ts, false)
+	}
+	if e.seq != nil {
+		e.seq.tick(ts)
+	}
+	if e.top != nil {
+		e.top.tick(ts, false)
+	}
+	if e.intel != nil {
+		e.intel.tick(ts)
+	}
+	e.agg.tick(ts, e.send)
+}
+
+// OnPacket feeds one decoded packet. p and its Payload are not retained.
+func (e *Engine) OnPacket(p *collector.Packet) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	e.stats.packets++
+	e.advance(p.Timestamp)
+	switch p.Key.Proto {
+	case 6:
+		if e.ps != nil {
+			e.ps.packet(p)
+		}
+		if e.sf != nil {
+			e.sf.packet(p)
+		}
+		if e.seq != nil {
+			e.seq.packet(p)
+		}
+	case 17:
+		if e.ps != nil {
+			e.ps.packet(p)
+		}
+	}
+	if (e.dns != nil || e.intel != nil) && (p.Key.Proto == 17 || p.Key.Proto == 6) &&
+		(p.Key.PortLo == 53 || p.Key.PortHi == 53) && len(p.Payload) > 0 && p.Fragment != collector.LaterFragment {
+		e.onDNS(p)
+	}
+}
+
+func (e *Engine) onDNS(p *collector.Packet) {
+	b := p.Payload
+	if p.Key.Proto == 6 {
+		// DNS over TCP: a 2-byte length prefix, then the message; only
+		// segments that start a message are decoded.
+		if len(b) < 14 || int(b[0])<<8|int(b[1]) < 12 {
+			return
+		}
+		b = b[2:]
+	}
+	if err := e.msg.parse(b); err != nil {
+		e.stats.dnsBad++
+		return
+	}
+	e.stats.dnsMsgs++
+	if !e.msg.hasQuestion {
+		return
+	}
+	src, dst, sport, dport := ends(p)
+	if e.dns != nil {
+		e.dns.message(&e.msg, p, src, dst, sport, dport)
+	}
+	if e.intel != nil && !e.msg.response {
+		e.intel.name(&e.msg, p, src, dst)
+	}
+}
+
+// OnFlow feeds one finished flow record; f is not retained.
+func (e *Engine) OnFlow(f *collector.Flow) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	e.stats.flows++
+	e.advance(f.End)
+	if e.size != nil {
+		e.size.flow(f)
+	}
+	if e.top != nil {
+		e.top.flow(f)
+	}
+	if e.intel != nil {
+		e.intel.flow(f)
+	}
+}
+
+// Close evaluates the partial windows, flushes every pending aggregated
+// alert to the sink and releases the GeoIP database. Later input is
+// ignored.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	now := e.now
+	if e.ps != nil {
+		e.ps.tick(now, true)
+	}
+	if e.sf != nil {
+		e.sf.tick(now, true)
+	}
+	if e.dns != nil {
+		e.dns.tick(now, true)
+	}
+	if e.top != nil {
+		e.top.tick(now, true)
+	}
+	e.agg.flush(e.send)
+	e.closed = true
+	if e.geo != nil {
+		return e.geo.close()
+	}
+	return nil
+}
+
+// raise records one occurrence of an alert; the aggregator decides when
+// it reaches the sink.
+func (e *Engine) raise(a *Alert) {
+	if a.Time == 0 {
+		a.Time = e.now
+	}
+	if a.First == 0 {
+		a.First = a.Time
+	}
+	if a.Last < a.Time {
+		a.Last = a.Time
+	}
+	if a.DNSName != "" && len(a.Names) == 0 {
+		a.Names = []string{a.DNSName}
+	}
+	rs := e.stats.byRule[a.Rule]
+	if rs == nil {
+		rs = &ruleStats{detector: a.Detector}
+		e.stats.byRule[a.Rule] = rs
+	}
+	rs.raised++
+	rs.maxSev = max(rs.maxSev, a.Severity)
+	for _, h := range []netip.Addr{a.Src, a.Dst} {
+		if !h.IsValid() {
+			continue
+		}
+		hs := e.stats.hosts.upsert(h)
+		hs.raised++
+		if hs.rules == nil {
+			hs.rules = map[string]uint64{}
+		}
+		hs.rules[a.Rule]++
+		if a.Src.IsValid() { // blame the source when there is one
+			break
+		}
+	}
+	e.agg.raise(a, e.send)
+}
+
+// send enriches an alert and hands it to the sink.
+func (e *Engine) send(a *Alert) {
+	if e.geo != nil {
+		a.SrcGeo = e.geo.lookup(a.Src)
+		a.DstGeo = e.geo.lookup(a.Dst)
+	}
+	if rs := e.stats.byRule[a.Rule]; rs != nil {
+		rs.sent++
+	}
+	e.sink(a)
+}
+
+// StateSize is the number of entries (hosts, keys, segments) the
+// detectors hold now; it stays bounded by the MaxHosts-style limits.
+func (e *Engine) StateSize() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := e.agg.len()
+	if e.ps != nil {
+		n += e.ps.hosts.len()
+	}
+	if e.sf != nil {
+		n += e.sf.dsts.len()
+	}
+	if e.dns != nil {
+		n += e.dns.hosts.len()
+	}
+	if e.seq != nil {
+		n += len(e.seq.cur) + len(e.seq.old)
+	}
+	if e.top != nil {
+		n += e.top.hosts.len()
+	}
+	return n
+}
+
+// Summary writes a table of alerts by rule and the top offending hosts.
+func (e *Engine) Summary(w io.Writer) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "DETECTOR\tRULE\tSEVERITY\tOCCURRENCES\tALERTS\n")
+	rules := make([]string, 0, len(e.stats.byRule))
+	for r := range e.stats.byRule {
+		rules = append(rules, r)
+	}
+	sort.Slice(rules, func(i, j int) bool {
+		a, b := e.stats.byRule[rules[i]], e.stats.byRule[rules[j]]
+		if a.detector != b.detector {
+			return slices.Index(AllDetectors, a.detector) < slices.Index(AllDetectors, b.detector)
+		}
+		return rules[i] < rules[j]
+	})
+	var total, sent uint64
+	for _, r := range rules {
+		rs := e.stats.byRule[r]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", rs.detector, r, rs.maxSev, rs.raised, rs.sent)
+		total += rs.raised
+		sent += rs.sent
+	}
+	if len(rules) == 0 {
+		fmt.Fprintf(tw, "-\t(no alerts)\t-\t0\t0\n")
+	}
+	fmt.Fprintf(tw, "\t\t\t%d\t%d\n", total, sent)
+	tw.Flush()
+
+	type hostRow struct {
+		h  netip.Addr
+		hs *hostStats
+	}
+	var hosts []hostRow
+	for h, hs := range e.stats.hosts.m {
+		hosts = append(hosts, hostRow{h, hs})
+	}
+	if len(hosts) == 0 {
+		return
+	}
+	sort.Slice(hosts, func(i, j int) bool {
+		if hosts[i].hs.raised != hosts[j].hs.raised {
+			return hosts[i].hs.raised > hosts[j].hs.raised
+		}
+		return hosts[i].h.Less(hosts[j].h)
+	})
+	fmt.Fprintf(w, "\nTop offending hosts:\n")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "HOST\tOCCURRENCES\tRULES\n")
+	for i, hr := range hosts {
+		if i == 10 {
+			break
+		}
+		rs := make([]string, 0, len(hr.hs.rules))
+		for r, n := range hr.hs.rules {
+			rs = append(rs, fmt.Sprintf("%s×%d", r, n))
+		}
+		sort.Strings(rs)
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", hr.h, hr.hs.raised, joinMax(rs, 4))
+	}
+	tw.Flush()
+}
+
+func joinMax(s []string, n int) string {
+	out := ""
+	for i, x := range s {
+		if i == n {
+			out += fmt.Sprintf(" (+%d)", len(s)-n)
+			break
+		}
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out
+}
+
+// Counts returns, per rule, how many occurrences were raised: what tests
+// and the CLI's exit summary check.
+func (e *Engine) Counts() map[string]uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := make(map[string]uint64, len(e.stats.byRule))
+	for r, rs := range e.stats.byRule {
+		m[r] = rs.raised
+	}
+	return m
+}
+
+// raiseAll raises alerts built from a map walk in a deterministic order
+// (first seen, then rule, source, destination), so replays repeat exactly.
+func (e *Engine) raiseAll(as []*Alert) {
+	slices.SortFunc(as, func(a, b *Alert) int {
+		if c := cmpInt(a.First, b.First); c != 0 {
+			return c
+		}
+		if a.Rule != b.Rule {
+			return strings.Compare(a.Rule, b.Rule)
+		}
+		if c := a.Src.Compare(b.Src); c != 0 {
+			return c
+		}
+		if c := a.Dst.Compare(b.Dst); c != 0 {
+			return c
+		}
+		return strings.Compare(a.DNSName, b.DNSName)
+	})
+	for _, a := range as {
+		e.raise(a)
+	}
+}

@@ -1,0 +1,53 @@
+package detect
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+)
+
+// geoIP enriches alert addresses from a MaxMind database (GeoLite2/GeoIP2
+// Country, City or ASN, or any .mmdb with the same field names). Private,
+// loopback and link-local addresses are not looked up.
+type geoIP struct {
+	db *maxminddb.Reader
+}
+
+type mmdbRecord struct {
+	Country struct {
+		ISOCode string            `maxminddb:"iso_code"`
+		Names   map[string]string `maxminddb:"names"`
+	} `maxminddb:"country"`
+	City struct {
+		Names map[string]string `maxminddb:"names"`
+	} `maxminddb:"city"`
+	ASN   uint   `maxminddb:"autonomous_system_number"`
+	ASOrg string `maxminddb:"autonomous_system_organization"`
+}
+
+func openGeoIP(path string) (*geoIP, error) {
+	db, err := maxminddb.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("geoip %s: %w", path, err)
+	}
+	return &geoIP{db: db}, nil
+}
+
+func (g *geoIP) lookup(a netip.Addr) *Geo {
+	if !a.IsValid() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsUnspecified() {
+		return nil
+	}
+	var r mmdbRecord
+	res := g.db.Lookup(a)
+	if !res.Found() || res.Decode(&r) != nil {
+		return nil
+	}
+	geo := &Geo{CountryISO: r.Country.ISOCode, CountryName: r.Country.Names["en"], CityName: r.City.Names["en"], ASN: r.ASN, ASOrg: r.ASOrg}
+	if geo.empty() {
+		return nil
+	}
+	return geo
+}
+
+func (g *geoIP) close() error { return g.db.Close() }

@@ -1,0 +1,304 @@
+package detect
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// indicator is what a blocklist says about one IP, network or domain.
+type indicator struct {
+	value string // as written: IP, CIDR or domain
+	list  string // file it came from
+	desc  string // the line's other fields, e.g. a CSV's category column
+}
+
+// blocklist is the merged content of the blocklist files.
+type blocklist struct {
+	ips      map[netip.Addr]indicator
+	nets     map[int]map[netip.Prefix]indicator
+	bits     []int // prefix lengths present, longest first
+	domains  map[string]indicator
+	ignored  int // lines that held no indicator
+	nEntries int
+}
+
+func newBlocklist() *blocklist {
+	return &blocklist{ips: map[netip.Addr]indicator{}, nets: map[int]map[netip.Prefix]indicator{}, domains: map[string]indicator{}}
+}
+
+// parseDomain returns the normalized domain in s, or "".
+func parseDomain(s string) string {
+	s = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(s, "*."), "."), "."))
+	if len(s) < 3 || len(s) > 253 || !strings.Contains(s, ".") {
+		return ""
+	}
+	digitsOnly := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c == '-', c == '_':
+			digitsOnly = false
+		case c >= '0' && c <= '9', c == '.':
+		default:
+			return ""
+		}
+	}
+	if digitsOnly {
+		return ""
+	}
+	return s
+}
+
+// load reads one list: one indicator per line, plain or CSV (comma, tab,
+// semicolon or space separated, quotes stripped), with # comments and
+// blank lines. The first field that is an IP, a CIDR, a domain or a URL
+// is the indicator and the rest of the line its description. Hosts-file
+// lines ("0.0.0.0 evil.example") give their domain.
+func (b *blocklist) load(path string, r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		s := sc.Text()
+		if i := strings.IndexByte(s, '#'); i >= 0 {
+			s = s[:i]
+		}
+		s = strings.TrimSpace(s)
+		if s == "" || strings.HasPrefix(s, ";") || strings.HasPrefix(s, "//") {
+			continue
+		}
+		fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\t' || r == ';' || r == ' ' })
+		found := -1
+		var ind indicator
+		var kind int // 1 ip, 2 net, 3 domain
+		var ip netip.Addr
+		var pfx netip.Prefix
+		var dom string
+		for i, f := range fields {
+			f = strings.Trim(f, `"'`)
+			if strings.Contains(f, "://") {
+				if u, err := url.Parse(f); err == nil && u.Hostname() != "" {
+					f = u.Hostname()
+				}
+			}
+			if a, err := netip.ParseAddr(f); err == nil {
+				if (a.IsUnspecified() || a.IsLoopback()) && len(fields) > i+1 {
+					continue // hosts-file sink address: the domain follows
+				}
+				ip, kind, found = a.Unmap(), 1, i
+			} else if p, err := netip.ParsePrefix(f); err == nil {
+				a, bits := p.Addr(), p.Bits()
+				if a.Is4In6() {
+					a, bits = a.Unmap(), bits-96
+				}
+				if bits < 0 {
+					continue
+				}
+				pfx, kind, found = netip.PrefixFrom(a, bits).Masked(), 2, i
+			} else if d := parseDomain(f); d != "" {
+				dom, kind, found = d, 3, i
+			} else {
+				continue
+			}
+			ind.value = f
+			break
+		}
+		if found < 0 {
+			b.ignored++
+			continue
+		}
+		rest := slices.Delete(slices.Clone(fields), found, found+1)
+		for i := range rest {
+			rest[i] = strings.Trim(rest[i], `"'`)
+		}
+		ind.desc = strings.Join(rest, " ")
+		if len(ind.desc) > 120 {
+			ind.desc = ind.desc[:120]
+		}
+		ind.list = path
+		switch kind {
+		case 1:
+			b.ips[ip] = ind
+		case 2:
+			m := b.nets[pfx.Bits()]
+			if m == nil {
+				m = map[netip.Prefix]indicator{}
+				b.nets[pfx.Bits()] = m
+				b.bits = append(b.bits, pfx.Bits())
+				slices.Sort(b.bits)
+				slices.Reverse(b.bits)
+			}
+			m[pfx] = ind
+		case 3:
+			b.domains[dom] = ind
+		}
+		b.nEntries++
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("blocklist %s: line %d: %w", path, line+1, err)
+	}
+	return nil
+}
+
+func (b *blocklist) matchIP(a netip.Addr) (indicator, bool) {
+	if !a.IsValid() {
+		return indicator{}, false
+	}
+	if ind, ok := b.ips[a]; ok {
+		return ind, true
+	}
+	for _, bits := range b.bits {
+		if bits > a.BitLen() {
+			continue
+		}
+		p, err := a.Prefix(bits)
+		if err != nil {
+			continue
+		}
+		if ind, ok := b.nets[bits][p]; ok {
+			return ind, true
+		}
+	}
+	return indicator{}, false
+}
+
+// matchName matches name or any parent domain of it.
+func (b *blocklist) matchName(name string) (indicator, string, bool) {
+	for s := name; s != ""; {
+		if ind, ok := b.domains[s]; ok {
+			return ind, s, true
+		}
+		i := strings.IndexByte(s, '.')
+		if i < 0 {
+			break
+		}
+		s = s[i+1:]
+	}
+	return indicator{}, "", false
+}
+
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+// intel matches flow endpoints and queried DNS names against the
+// blocklists, reloading them when a file's mtime or size changes (checked
+// every IntelReload of packet time). No network look-ups are made.
+type intel struct {
+	e         *Engine
+	paths     []string
+	stamps    []fileStamp
+	bl        *blocklist
+	lastCheck int64
+	Reloads   uint64
+}
+
+func newIntel(paths []string, e *Engine) (*intel, error) {
+	in := &intel{e: e, paths: paths, stamps: make([]fileStamp, len(paths))}
+	if err := in.reload(); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+func (in *intel) reload() error {
+	bl := newBlocklist()
+	for i, p := range in.paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("blocklist: %w", err)
+		}
+		st, err := f.Stat()
+		if err == nil {
+			err = bl.load(p, f)
+		}
+		f.Close()
+		if err != nil {
+			return err
+		}
+		in.stamps[i] = fileStamp{st.ModTime(), st.Size()}
+	}
+	in.bl = bl
+	in.Reloads++
+	slog.Debug("blocklists loaded", "files", len(in.paths), "entries", bl.nEntries, "ignored_lines", bl.ignored)
+	return nil
+}
+
+func (in *intel) tick(now int64) {
+	if now-in.lastCheck < in.e.cfg.IntelReload.Nanoseconds() {
+		return
+	}
+	in.lastCheck = now
+	changed := false
+	for i, p := range in.paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			continue // keep the last good list while a file is replaced
+		}
+		if !st.ModTime().Equal(in.stamps[i].mod) || st.Size() != in.stamps[i].size {
+			changed = true
+		}
+	}
+	if changed {
+		if err := in.reload(); err != nil {
+			slog.Warn("blocklist reload failed; keeping the previous lists", "err", err)
+		}
+	}
+}
+
+func (in *intel) flow(f *collector.Flow) {
+	src, dst := f.Src(), f.Dst()
+	for i, ep := range []collector.Endpoint{src, dst} {
+		ind, ok := in.bl.matchIP(ep.Addr)
+		if !ok {
+			continue
+		}
+		side := "source"
+		if i == 1 {
+			side = "destination"
+		}
+		a := &Alert{
+			Time: f.End, First: f.Start, Last: f.End, Detector: Intel, Rule: "intel.ip", Severity: SevHigh,
+			Src: src.Addr, Dst: dst.Addr, SrcPort: src.Port, DstPort: dst.Port, Proto: f.Key.Proto, FlowIDs: []uint64{f.ID},
+		}
+		a.Message = fmt.Sprintf("flow %s -> %s: %s %s is on blocklist %s", src.Addr, dst.Addr, side, ep.Addr, in.bl.label(ind))
+		a.Evidence = map[string]any{"indicator": ind.value, "matched": side, "list": ind.list, "description": ind.desc,
+			"packets": f.Packets(), "bytes": f.Bytes()}
+		in.e.raise(a)
+	}
+}
+
+func (b *blocklist) label(ind indicator) string {
+	if ind.desc != "" {
+		return fmt.Sprintf("%s (%s)", ind.list, ind.desc)
+	}
+	return ind.list
+}
+
+func (in *intel) name(m *dnsMsg, p *collector.Packet, src, dst addr) {
+	ind, matched, ok := in.bl.matchName(string(m.name))
+	if !ok {
+		return
+	}
+	_, _, sport, dport := ends(p)
+	a := &Alert{
+		Time: p.Timestamp, Detector: Intel, Rule: "intel.domain", Severity: SevHigh,
+		Src: toNetip(src), Dst: toNetip(dst), SrcPort: sport, DstPort: dport, Proto: p.Key.Proto, DNSName: string(m.name),
+	}
+	a.Message = fmt.Sprintf("%s queried %s, on blocklist %s", a.Src, a.DNSName, in.bl.label(ind))
+	a.Evidence = map[string]any{"indicator": matched, "list": ind.list, "description": ind.desc}
+	a.cause = a.Src.String() + "|" + matched
+	in.e.raise(a)
+}

@@ -1,0 +1,159 @@
+package detect
+
+import (
+	"fmt"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// portScan tracks, per source host and tumbling window, the distinct
+// destination ports it probed (TCP SYN or UDP), the distinct hosts it sent
+// SYNs to, and how its SYNs were answered. At the end of a window it
+// raises portscan.vertical (many ports), portscan.sweep (many hosts, SYNs
+// mostly unanswered) or portscan.halfopen (many SYNs, almost all left
+// half-open: answered by RST, by nothing, or by SYN+ACK that the source
+// reset instead of completing, as nmap -sS does).
+type portScan struct {
+	e     *Engine
+	win   window
+	hosts *bounded[addr, scanState]
+	limit int // cap of the distinct sets
+}
+
+type scanState struct {
+	ports, dsts   distinct
+	syn, synack   uint64
+	rstIn, rstOut uint64
+	udp           uint64
+	first, last   int64
+	lastDst       addr
+	lastPort      uint16
+}
+
+func newPortScan(e *Engine) *portScan {
+	c := &e.cfg
+	return &portScan{
+		e:     e,
+		win:   window{size: c.PortScanWindow.Nanoseconds()},
+		hosts: newBounded[addr](c.MaxHosts, func(s *scanState) uint64 { return s.syn + s.udp }),
+		limit: 4 * max(c.PortScanPorts, c.PortScanHosts),
+	}
+}
+
+func (d *portScan) packet(p *collector.Packet) {
+	src, dst, _, dport := ends(p)
+	if p.Key.Proto == 6 {
+		switch p.TCPFlags & (collector.FlagSYN | collector.FlagACK | collector.FlagRST) {
+		case collector.FlagSYN:
+			s := d.hosts.upsert(src)
+			d.touch(s, p.Timestamp)
+			s.syn++
+			s.ports.add(uint64(dport), d.limit)
+			s.dsts.add(hash64(dst), d.limit)
+			s.lastDst, s.lastPort = dst, dport
+		case collector.FlagSYN | collector.FlagACK:
+			// An answer to the probing host, which is the destination.
+			if s := d.hosts.get(dst); s != nil {
+				s.synack++
+			}
+		case collector.FlagRST, collector.FlagRST | collector.FlagACK:
+			if s := d.hosts.get(dst); s != nil {
+				s.rstIn++
+			}
+			if s := d.hosts.get(src); s != nil {
+				s.rstOut++
+			}
+		}
+		return
+	}
+	// UDP: a probe goes from a high (ephemeral) port to a lower one;
+	// server replies go the other way and are not probes, so a busy DNS
+	// server answering many client ports is not a scanner.
+	_, _, sport, _ := ends(p)
+	if dport >= sport {
+		return // a reply from a server port, or peer-to-peer
+	}
+	s := d.hosts.upsert(src)
+	d.touch(s, p.Timestamp)
+	s.udp++
+	s.ports.add(uint64(dport)|1<<16, d.limit)
+	s.lastDst, s.lastPort = dst, dport
+}
+
+func (d *portScan) touch(s *scanState, ts int64) {
+	if s.first == 0 || ts < s.first {
+		s.first = ts
+	}
+	if ts > s.last {
+		s.last = ts
+	}
+}
+
+// halfOpen is the number of SYNs not followed by a completed handshake:
+// SYN+ACKs that the source answered with RST do not complete one.
+func (s *scanState) halfOpen() uint64 {
+	completed := s.synack
+	if s.rstOut < completed {
+		completed -= s.rstOut
+	} else {
+		completed = 0
+	}
+	if completed > s.syn {
+		return 0
+	}
+	return s.syn - completed
+}
+
+func (d *portScan) tick(now int64, final bool) {
+	if !d.win.roll(now) && !final {
+		return
+	}
+	c := &d.e.cfg
+	var out []*Alert
+	for src, s := range d.hosts.m {
+		ports, hosts := s.ports.count(), s.dsts.count()
+		ho := s.halfOpen()
+		hoRatio := ratio(ho, s.syn)
+		ev := func() map[string]any {
+			return map[string]any{
+				"window_s": c.PortScanWindow.Seconds(), "distinct_ports": ports, "distinct_hosts": hosts,
+				"syn": s.syn, "synack_in": s.synack, "rst_in": s.rstIn, "rst_out": s.rstOut, "udp": s.udp,
+				"half_open": ho, "half_open_ratio": round3(hoRatio), "saturated": s.ports.sat || s.dsts.sat,
+			}
+		}
+		a := &Alert{Time: s.last, First: s.first, Last: s.last, Detector: PortScan, Src: toNetip(src)}
+		switch {
+		case ports >= c.PortScanPorts:
+			a.Rule, a.Severity = "portscan.vertical", SevMedium
+			if hoRatio >= c.HalfOpenMinRatio || s.syn == 0 {
+				a.Severity = SevHigh
+			}
+			if hosts == 1 {
+				a.Dst = toNetip(s.lastDst)
+			}
+			a.Message = fmt.Sprintf("%s probed %d distinct ports on %d hosts in %v", a.Src, ports, hosts, c.PortScanWindow)
+		case hosts >= c.PortScanHosts && s.syn > 0 && ratio(s.synack, s.syn) < 0.5:
+			a.Rule, a.Severity = "portscan.sweep", SevMedium
+			a.DstPort = s.lastPort
+			a.Message = fmt.Sprintf("%s sent SYNs to %d hosts (%.0f%% unanswered) in %v", a.Src, hosts, 100*(1-ratio(s.synack, s.syn)), c.PortScanWindow)
+		case s.syn >= uint64(c.HalfOpenMinSYN) && hoRatio >= c.HalfOpenMinRatio:
+			a.Rule, a.Severity = "portscan.halfopen", SevMedium
+			if hosts == 1 {
+				a.Dst = toNetip(s.lastDst)
+			}
+			a.Message = fmt.Sprintf("%s left %d of %d SYNs half-open in %v", a.Src, ho, s.syn, c.PortScanWindow)
+		default:
+			continue
+		}
+		a.Proto = 6
+		if s.syn == 0 {
+			a.Proto = 17
+		}
+		a.Evidence = ev()
+		out = append(out, a)
+	}
+	d.hosts.reset()
+	d.e.raiseAll(out)
+}
+
+func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }

@@ -1,0 +1,114 @@
+package detect
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// seqRepeat remembers, for recent TCP data segments, a hash and the first
+// bytes of the payload sent at each sequence number. Retransmissions
+// repeat a segment with the same bytes a few times; a segment at the same
+// sequence number with different bytes (seqrepeat.conflict) means two
+// senders race on one connection, as in TCP injection (forged RSTs carry
+// no data, but injected HTTP responses do), and a segment repeated more
+// than SeqRepeats times (seqrepeat.excessive) is a replay or a broken
+// path. Memory is two generations of a map: when the young one is full
+// or older than SeqMaxAge it becomes the old one and the old one is
+// dropped, so at most SeqMaxTrack segments are held.
+type seqRepeat struct {
+	e        *Engine
+	cur, old map[seqKey]seqEntry
+	genStart int64
+	half     int
+	Rotated  uint64
+}
+
+type seqKey struct {
+	k     collector.Key
+	srcLo bool
+	seq   uint32
+}
+
+type seqEntry struct {
+	hash     uint64
+	capLen   uint32
+	payLen   uint32
+	head     [16]byte
+	repeats  uint32
+	reported uint8 // bit 0 conflict, bit 1 excessive
+	first    int64
+}
+
+func newSeqRepeat(e *Engine) *seqRepeat {
+	half := max(e.cfg.SeqMaxTrack/2, 1)
+	return &seqRepeat{e: e, half: half, cur: make(map[seqKey]seqEntry, min(half, 4096)), old: map[seqKey]seqEntry{}}
+}
+
+func (d *seqRepeat) rotate(now int64) {
+	d.old = d.cur
+	d.cur = make(map[seqKey]seqEntry, min(len(d.old), d.half))
+	d.genStart = now
+	d.Rotated++
+}
+
+func (d *seqRepeat) tick(now int64) {
+	if d.genStart == 0 {
+		d.genStart = now
+	}
+	if now-d.genStart > d.e.cfg.SeqMaxAge.Nanoseconds() {
+		d.rotate(now)
+	}
+}
+
+func (d *seqRepeat) packet(p *collector.Packet) {
+	if int(p.PayloadLen) < d.e.cfg.SeqMinPaylen || len(p.Payload) == 0 || p.TCPFlags&collector.FlagSYN != 0 {
+		return
+	}
+	k := seqKey{p.Key, p.SrcIsLo, p.TCPSeq}
+	ent, ok := d.cur[k]
+	if !ok {
+		if ent, ok = d.old[k]; ok {
+			delete(d.old, k)
+		}
+	}
+	pl := p.Payload
+	if !ok {
+		ent = seqEntry{hash: fnv64(pl), capLen: uint32(len(pl)), payLen: p.PayloadLen, first: p.Timestamp}
+		copy(ent.head[:], pl)
+		if len(d.cur) >= d.half {
+			d.rotate(p.Timestamp)
+		}
+		d.cur[k] = ent
+		return
+	}
+	ent.repeats++
+	n := min(len(pl), int(ent.capLen), len(ent.head))
+	differ := !bytes.Equal(pl[:n], ent.head[:n])
+	if !differ && uint32(len(pl)) == ent.capLen && p.PayloadLen == ent.payLen {
+		differ = fnv64(pl) != ent.hash
+	}
+	src, dst, sport, dport := ends(p)
+	mk := func(rule string, sev Severity) *Alert {
+		return &Alert{
+			Time: p.Timestamp, First: ent.first, Detector: SeqRepeat, Rule: rule, Severity: sev,
+			Src: toNetip(src), Dst: toNetip(dst), SrcPort: sport, DstPort: dport, Proto: 6,
+		}
+	}
+	if differ && ent.reported&1 == 0 {
+		ent.reported |= 1
+		a := mk("seqrepeat.conflict", SevHigh)
+		a.Message = fmt.Sprintf("TCP %s:%d -> %s:%d: segment at seq %d repeated with different payload (possible injection)", a.Src, sport, a.Dst, dport, p.TCPSeq)
+		a.Evidence = map[string]any{"seq": p.TCPSeq, "first_len": ent.payLen, "repeat_len": p.PayloadLen, "repeats": ent.repeats}
+		d.e.raise(a)
+	}
+	if int(ent.repeats) >= d.e.cfg.SeqRepeats && ent.reported&2 == 0 {
+		ent.reported |= 2
+		a := mk("seqrepeat.excessive", SevMedium)
+		a.Message = fmt.Sprintf("TCP %s:%d -> %s:%d: segment at seq %d sent %d times (replay or broken path)", a.Src, sport, a.Dst, dport, p.TCPSeq, ent.repeats+1)
+		a.Evidence = map[string]any{"seq": p.TCPSeq, "len": p.PayloadLen, "repeats": ent.repeats}
+		d.e.raise(a)
+	}
+	d.cur[k] = ent
+}

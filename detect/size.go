@@ -1,0 +1,48 @@
+package detect
+
+import (
+	"fmt"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// sizeDetector checks each flow direction's largest and smallest IP
+// datagram against the link MTU and a minimum size: oversized datagrams
+// mean jumbo frames where none are expected, a capture taken above
+// segmentation offload, or crafted packets; undersized ones are truncated
+// or crafted (tiny fragments). It works on flow records because both
+// sources fill their size extremes exactly, so flow IDs come with it.
+type sizeDetector struct{ e *Engine }
+
+func (d *sizeDetector) flow(f *collector.Flow) {
+	c := &d.e.cfg
+	for _, dir := range []collector.Dir{collector.Fwd, collector.Bwd} {
+		ds := f.Dir(dir)
+		if ds.Packets == 0 || ds.IPLen.N == 0 {
+			continue
+		}
+		src, dst := f.Src(), f.Dst()
+		if dir == collector.Bwd {
+			src, dst = dst, src
+		}
+		mk := func(rule string, sev Severity) *Alert {
+			return &Alert{
+				Time: f.End, First: ds.First, Last: ds.Last, Detector: Size, Rule: rule, Severity: sev,
+				Src: src.Addr, Dst: dst.Addr, SrcPort: src.Port, DstPort: dst.Port, Proto: f.Key.Proto,
+				FlowIDs: []uint64{f.ID}, cause: src.Addr.String(),
+			}
+		}
+		if maxLen := int(ds.IPLen.Max); maxLen > c.MTU {
+			a := mk("size.oversize", SevLow)
+			a.Message = fmt.Sprintf("%s sent IP datagrams of up to %d bytes to %s, above the MTU %d", src.Addr, maxLen, dst.Addr, c.MTU)
+			a.Evidence = map[string]any{"max_ip_len": maxLen, "mtu": c.MTU, "packets": ds.Packets}
+			d.e.raise(a)
+		}
+		if minLen := int(ds.IPLen.Min); minLen < c.MinIPSize {
+			a := mk("size.undersize", SevMedium)
+			a.Message = fmt.Sprintf("%s sent IP datagrams of only %d bytes to %s, below %d", src.Addr, minLen, dst.Addr, c.MinIPSize)
+			a.Evidence = map[string]any{"min_ip_len": minLen, "min_ip_size": c.MinIPSize, "packets": ds.Packets}
+			d.e.raise(a)
+		}
+	}
+}

@@ -1,0 +1,235 @@
+package detect
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// addr is a 16-byte address as in collector.Key (IPv4-mapped for v4); it
+// is the map key of per-host state, cheaper than netip.Addr.
+type addr = [16]byte
+
+func toNetip(a addr) netip.Addr { return netip.AddrFrom16(a).Unmap() }
+
+// hash64 mixes a 16-byte address into 64 bits for distinct-counting.
+func hash64(a addr) uint64 {
+	h := binary.LittleEndian.Uint64(a[:8])*0x9E3779B97F4A7C15 ^ binary.LittleEndian.Uint64(a[8:])
+	h ^= h >> 31
+	h *= 0xBF58476D1CE4E5B9
+	h ^= h >> 29
+	return h
+}
+
+// ends returns a packet's source and destination address and port.
+func ends(p *collector.Packet) (src, dst addr, sport, dport uint16) {
+	k := &p.Key
+	if p.SrcIsLo {
+		return k.AddrLo, k.AddrHi, k.PortLo, k.PortHi
+	}
+	return k.AddrHi, k.AddrLo, k.PortHi, k.PortLo
+}
+
+// bounded is a map of per-key state with at most max entries. When full,
+// a new key evicts the least active of a few entries sampled from the map
+// (random, by Go's map iteration order): approximate LFU at O(1) cost and
+// no per-entry bookkeeping. Evictions are counted.
+type bounded[K comparable, V any] struct {
+	m       map[K]*V
+	max     int
+	score   func(*V) uint64
+	free    []*V
+	Evicted uint64
+}
+
+func newBounded[K comparable, V any](max int, score func(*V) uint64) *bounded[K, V] {
+	return &bounded[K, V]{m: make(map[K]*V, min(max, 1024)), max: max, score: score}
+}
+
+func (b *bounded[K, V]) get(k K) *V { return b.m[k] }
+
+// upsert returns the state of k, creating a zero one (evicting if full).
+func (b *bounded[K, V]) upsert(k K) *V {
+	if v := b.m[k]; v != nil {
+		return v
+	}
+	if len(b.m) >= b.max {
+		b.evict()
+	}
+	var v *V
+	if n := len(b.free); n > 0 {
+		v = b.free[n-1]
+		b.free = b.free[:n-1]
+		var zero V
+		*v = zero
+	} else {
+		v = new(V)
+	}
+	b.m[k] = v
+	return v
+}
+
+func (b *bounded[K, V]) evict() {
+	const samples = 8
+	var victim K
+	var low uint64
+	i := 0
+	for k, v := range b.m {
+		s := b.score(v)
+		if i == 0 || s < low {
+			victim, low = k, s
+		}
+		i++
+		if i == samples {
+			break
+		}
+	}
+	if i > 0 {
+		b.free = append(b.free, b.m[victim])
+		delete(b.m, victim)
+		b.Evicted++
+	}
+}
+
+// reset empties the map, keeping the values for reuse (at most max).
+func (b *bounded[K, V]) reset() {
+	for _, v := range b.m {
+		if len(b.free) < b.max {
+			b.free = append(b.free, v)
+		}
+	}
+	clear(b.m)
+}
+
+func (b *bounded[K, V]) len() int { return len(b.m) }
+
+// distinct counts distinct 64-bit values exactly up to a cap: the first
+// few inline, then in a map. Past the cap it stops growing and reports
+// Saturated, so one host cannot make it unbounded.
+type distinct struct {
+	small [4]uint64
+	n     int
+	m     map[uint64]struct{}
+	sat   bool
+}
+
+func (d *distinct) add(v uint64, limit int) {
+	if d.m == nil {
+		for i := 0; i < d.n; i++ {
+			if d.small[i] == v {
+				return
+			}
+		}
+		if d.n < len(d.small) {
+			d.small[d.n] = v
+			d.n++
+			return
+		}
+		d.m = make(map[uint64]struct{}, 16)
+		for _, x := range d.small {
+			d.m[x] = struct{}{}
+		}
+	}
+	if _, ok := d.m[v]; ok {
+		return
+	}
+	if len(d.m) >= limit {
+		d.sat = true
+		return
+	}
+	d.m[v] = struct{}{}
+}
+
+func (d *distinct) count() int {
+	if d.m != nil {
+		return len(d.m)
+	}
+	return d.n
+}
+
+// topK keeps the heaviest keys of a stream in k counters (Metwally's
+// space-saving): any key with more than N/k occurrences is kept, and the
+// counts overestimate by at most the smallest counter.
+type topK struct {
+	keys   [8]addr
+	counts [8]uint64
+	n      int
+}
+
+func (t *topK) add(a addr) {
+	for i := 0; i < t.n; i++ {
+		if t.keys[i] == a {
+			t.counts[i]++
+			return
+		}
+	}
+	if t.n < len(t.keys) {
+		t.keys[t.n], t.counts[t.n] = a, 1
+		t.n++
+		return
+	}
+	lo := 0
+	for i := 1; i < t.n; i++ {
+		if t.counts[i] < t.counts[lo] {
+			lo = i
+		}
+	}
+	t.keys[lo] = a
+	t.counts[lo]++
+}
+
+type hostCount struct {
+	IP    string `json:"ip"`
+	Count uint64 `json:"count"`
+}
+
+// sorted returns the kept keys, heaviest first.
+func (t *topK) sorted(max int) []hostCount {
+	idx := make([]int, t.n)
+	for i := range idx {
+		idx[i] = i
+	}
+	for i := 1; i < len(idx); i++ {
+		for j := i; j > 0 && t.counts[idx[j]] > t.counts[idx[j-1]]; j-- {
+			idx[j], idx[j-1] = idx[j-1], idx[j]
+		}
+	}
+	out := make([]hostCount, 0, min(max, t.n))
+	for _, i := range idx {
+		if len(out) == max {
+			break
+		}
+		out = append(out, hostCount{toNetip(t.keys[i]).String(), t.counts[i]})
+	}
+	return out
+}
+
+// window is a tumbling window on the packet clock: windows are aligned
+// to multiples of size since the epoch.
+type window struct {
+	size  int64
+	start int64 // start of the current window, 0 before the first event
+}
+
+// roll reports whether now is past the current window, and moves the
+// window to the one containing now. The caller evaluates the finished
+// window's state before resetting it.
+func (w *window) roll(now int64) bool {
+	if w.start == 0 {
+		w.start = now - now%w.size
+		return false
+	}
+	if now < w.start+w.size {
+		return false
+	}
+	w.start = now - now%w.size
+	return true
+}
+
+func ratio(a, b uint64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}

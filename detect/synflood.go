@@ -1,0 +1,125 @@
+package detect
+
+import (
+	"fmt"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// synFlood counts, per destination host and tumbling window, the SYNs it
+// received, the SYN+ACKs it answered with, the distinct sources (spoofed
+// floods have thousands) and the heaviest sources and ports. A window
+// with at least SynFloodSYNs SYNs of which at least SynFloodHalfOpen were
+// not answered raises synflood.
+type synFlood struct {
+	e     *Engine
+	win   window
+	dsts  *bounded[addr, floodState]
+	limit int
+}
+
+type floodState struct {
+	syn, synack, rstIn uint64
+	first, last        int64
+	srcs               distinct
+	top                topK
+	ports              [4]uint16
+	portN              [4]uint64
+}
+
+func newSynFlood(e *Engine) *synFlood {
+	return &synFlood{
+		e:     e,
+		win:   window{size: e.cfg.SynFloodWindow.Nanoseconds()},
+		dsts:  newBounded[addr](e.cfg.MaxHosts, func(s *floodState) uint64 { return s.syn }),
+		limit: 1 << 16,
+	}
+}
+
+func (d *synFlood) packet(p *collector.Packet) {
+	src, dst, _, dport := ends(p)
+	switch p.TCPFlags & (collector.FlagSYN | collector.FlagACK | collector.FlagRST) {
+	case collector.FlagSYN:
+		s := d.dsts.upsert(dst)
+		if s.first == 0 || p.Timestamp < s.first {
+			s.first = p.Timestamp
+		}
+		s.last = max(s.last, p.Timestamp)
+		s.syn++
+		s.srcs.add(hash64(src), d.limit)
+		s.top.add(src)
+		for i := range s.ports {
+			if s.portN[i] == 0 || s.ports[i] == dport {
+				s.ports[i] = dport
+				s.portN[i]++
+				break
+			}
+		}
+	case collector.FlagSYN | collector.FlagACK:
+		if s := d.dsts.get(src); s != nil {
+			s.synack++
+		}
+	case collector.FlagRST, collector.FlagRST | collector.FlagACK:
+		if s := d.dsts.get(dst); s != nil {
+			s.rstIn++
+		}
+	}
+}
+
+func (d *synFlood) tick(now int64, final bool) {
+	if !d.win.roll(now) && !final {
+		return
+	}
+	c := &d.e.cfg
+	var out []*Alert
+	for dst, s := range d.dsts.m {
+		if s.syn < uint64(c.SynFloodSYNs) {
+			continue
+		}
+		half := s.syn - min(s.synack, s.syn)
+		hr := ratio(half, s.syn)
+		if hr < c.SynFloodHalfOpen {
+			continue
+		}
+		a := &Alert{
+			Time: s.last, First: s.first, Last: s.last, Detector: SynFlood, Rule: "synflood",
+			Severity: SevHigh, Dst: toNetip(dst), Proto: 6,
+		}
+		if s.syn >= 10*uint64(c.SynFloodSYNs) {
+			a.Severity = SevCritical
+		}
+		top := s.top.sorted(5)
+		if len(top) > 0 && top[0].Count*2 > s.syn {
+			a.Src = toNetip(s.top.keys[0])
+			for i := 0; i < s.top.n; i++ {
+				if s.top.counts[i] == top[0].Count {
+					a.Src = toNetip(s.top.keys[i])
+					break
+				}
+			}
+		}
+		var ports []map[string]uint64
+		best := 0
+		for i := range s.ports {
+			if s.portN[i] > 0 {
+				ports = append(ports, map[string]uint64{"port": uint64(s.ports[i]), "syn": s.portN[i]})
+				if s.portN[i] > s.portN[best] {
+					best = i
+				}
+			}
+		}
+		a.DstPort = s.ports[best]
+		rate := float64(s.syn) / c.SynFloodWindow.Seconds()
+		srcs := s.srcs.count()
+		a.Message = fmt.Sprintf("%d SYNs to %s (%.0f/s, %.0f%% half-open) from %d sources", s.syn, a.Dst, rate, 100*hr, srcs)
+		a.Evidence = map[string]any{
+			"window_s": c.SynFloodWindow.Seconds(), "syn": s.syn, "synack_out": s.synack, "rst_in": s.rstIn,
+			"syn_per_s": round3(rate), "half_open_ratio": round3(hr), "distinct_sources": srcs,
+			"sources_saturated": s.srcs.sat, "top_sources": top, "ports": ports,
+		}
+		a.cause = a.Dst.String()
+		out = append(out, a)
+	}
+	d.dsts.reset()
+	d.e.raiseAll(out)
+}

@@ -1,0 +1,123 @@
+package detect
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// topTalkers sums, per host and tumbling window, the packets and IP bytes
+// it sent, from flow records (each direction to its sender; a record
+// counts in the window where it ends). At the end of a window with at
+// least TopMinHosts hosts, a host whose bytes or packets exceed
+// mean + K·σ of the OTHER hosts (leave-one-out, since one giant talker
+// inflates σ so much that with n hosts its own z-score can never pass
+// (n-1)/√n) and the absolute floors raises toptalkers.
+type topTalkers struct {
+	e     *Engine
+	win   window
+	hosts *bounded[addr, talker]
+}
+
+type talker struct {
+	packets, bytes uint64
+	flows          [4]uint64
+	nflows         int
+	first, last    int64
+}
+
+func newTopTalkers(e *Engine) *topTalkers {
+	return &topTalkers{
+		e:     e,
+		win:   window{size: e.cfg.TopWindow.Nanoseconds()},
+		hosts: newBounded[addr](e.cfg.MaxHosts, func(t *talker) uint64 { return t.bytes }),
+	}
+}
+
+func (d *topTalkers) flow(f *collector.Flow) {
+	src, dst := f.Src(), f.Dst()
+	for i, ds := range []*collector.DirStats{&f.Fwd, &f.Bwd} {
+		if ds.Packets == 0 {
+			continue
+		}
+		h := src.Addr
+		if i == 1 {
+			h = dst.Addr
+		}
+		t := d.hosts.upsert(h.As16())
+		t.packets += ds.Packets
+		t.bytes += ds.Bytes
+		if t.nflows < len(t.flows) {
+			t.flows[t.nflows] = f.ID
+			t.nflows++
+		}
+		if t.first == 0 || ds.First < t.first {
+			t.first = ds.First
+		}
+		t.last = max(t.last, ds.Last)
+	}
+}
+
+// outlier reports whether x exceeds mean + k·σ of the other n-1 values,
+// given the sums s1, s2 over all n, and returns the z-score.
+func outlier(x, s1, s2 float64, n int, k float64) (bool, float64) {
+	m := float64(n - 1)
+	mean := (s1 - x) / m
+	v := (s2-x*x)/m - mean*mean
+	sd := math.Sqrt(math.Max(v, 0))
+	if sd == 0 {
+		return x > mean, math.Inf(1)
+	}
+	z := (x - mean) / sd
+	return z > k, z
+}
+
+func (d *topTalkers) tick(now int64, final bool) {
+	if !d.win.roll(now) && !final {
+		return
+	}
+	c := &d.e.cfg
+	n := d.hosts.len()
+	if n < max(c.TopMinHosts, 2) {
+		d.hosts.reset()
+		return
+	}
+	var b1, b2, p1, p2 float64
+	for _, t := range d.hosts.m {
+		b, p := float64(t.bytes), float64(t.packets)
+		b1, b2, p1, p2 = b1+b, b2+b*b, p1+p, p2+p*p
+	}
+	var out []*Alert
+	for h, t := range d.hosts.m {
+		ob, zb := outlier(float64(t.bytes), b1, b2, n, c.TopK)
+		op, zp := outlier(float64(t.packets), p1, p2, n, c.TopK)
+		ob = ob && t.bytes >= c.TopMinBytes
+		op = op && t.packets >= c.TopMinPackets
+		if !ob && !op {
+			continue
+		}
+		a := &Alert{
+			Time: t.last, First: t.first, Last: t.last, Detector: TopTalkers, Rule: "toptalkers", Severity: SevLow,
+			Src: toNetip(h), FlowIDs: append([]uint64(nil), t.flows[:t.nflows]...),
+		}
+		a.Message = fmt.Sprintf("%s sent %d bytes in %d packets in %v, far above the other %d hosts", a.Src, t.bytes, t.packets, c.TopWindow, n-1)
+		a.Evidence = map[string]any{
+			"window_s": c.TopWindow.Seconds(), "bytes": t.bytes, "packets": t.packets, "hosts": n, "k": c.TopK,
+			"z_bytes": finite(zb), "z_packets": finite(zp),
+			"mean_bytes_others": round3((b1 - float64(t.bytes)) / float64(n-1)),
+		}
+		out = append(out, a)
+	}
+	d.hosts.reset()
+	d.e.raiseAll(out)
+}
+
+// finite keeps JSON encodable: an infinite z-score (others all equal) is
+// written as -1.
+func finite(x float64) float64 {
+	if math.IsInf(x, 0) || math.IsNaN(x) {
+		return -1
+	}
+	return round3(x)
+}
