@@ -1,0 +1,303 @@
+// Package pipeline wires packets and flow records through the flow table,
+// feature extraction, classification and detection to the outputs. It uses
+// every core for the per-flow work while keeping the output in the flow
+// table's deterministic order.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/detect"
+	"github.com/flowhawk/flowhawk/features"
+)
+
+// RowWriter receives feature rows in flow order (package export's writers).
+type RowWriter interface {
+	Write(row *features.Row, extra []string) error
+	Close() error
+}
+
+// FlowExporter receives every finished flow with its feature row, in flow
+// order (Prometheus counters, IPFIX, NATS). It must not block: exporters
+// queue and count their own drops. row and the flow are valid only during
+// the call.
+type FlowExporter interface {
+	ExportFlow(f *collector.Flow, row *features.Row, label string)
+}
+
+// Predictor labels a feature row; it must be safe for concurrent use.
+type Predictor interface {
+	Predict(row *features.Row) (label string, confidence float64)
+}
+
+// Config sets up a pipeline; the zero value of each field is its default.
+type Config struct {
+	Table    collector.TableConfig
+	Features features.Config
+	Windows  features.WindowConfig
+	// Workers computes features with this many goroutines (default: all cores).
+	Workers int
+	// Out receives the rows; nil writes none.
+	Out RowWriter
+	// Label, when set, adds a "Label" column with its value for each flow;
+	// file is the capture the flow came from ("" on the kernel path).
+	Label func(f *collector.Flow, file string) string
+	// FlushPerFile ends every flow at the end of each capture file instead
+	// of letting flows continue into the next file (for per-file labels).
+	FlushPerFile bool
+	// Predictor, when set, adds "Predicted Label" and "Confidence" columns.
+	Predictor Predictor
+	// Detect, when set, sees every packet and every flow.
+	Detect *detect.Engine
+	// Exporters see every flow after its row is computed.
+	Exporters []FlowExporter
+	// OnFile is called when a capture file is opened (for progress).
+	OnFile func(path string, src *collector.PcapSource)
+}
+
+// batchSize is the number of flows a worker handles at once: large enough
+// to amortise channel costs, small enough to keep latency low on live
+// capture.
+const batchSize = 256
+
+type item struct {
+	flow *collector.Flow
+	wv   features.WindowValues
+	file string
+}
+
+type batch struct {
+	items []item
+	rows  []*features.Row
+	extra [][]string
+	n     int
+	done  chan struct{}
+}
+
+// Pipeline runs flows through features to the outputs. Packet and Flow
+// must be called from one goroutine; Close ends the run.
+type Pipeline struct {
+	cfg     Config
+	x       *features.Extractor
+	windows *features.Windows
+	table   *collector.Table
+	extra   []string
+
+	work  chan *batch
+	order chan *batch
+	free  chan *batch
+	cur   *batch
+	wg    sync.WaitGroup
+	wdone chan struct{}
+	werr  error
+	file  string
+
+	sum Summary
+}
+
+// New starts a pipeline's workers and writer.
+func New(cfg Config) (*Pipeline, error) {
+	x, err := features.New(cfg.Features)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Table.Samples < cfg.Features.SPLT {
+		cfg.Table.Samples = cfg.Features.SPLT
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	p := &Pipeline{cfg: cfg, x: x}
+	if cfg.Features.Windows {
+		p.windows = features.NewWindows(cfg.Windows)
+	}
+	if cfg.Label != nil {
+		p.extra = append(p.extra, "Label")
+	}
+	if cfg.Predictor != nil {
+		p.extra = append(p.extra, "Predicted Label", "Confidence")
+	}
+	p.table = collector.NewTable(cfg.Table, p.emit)
+	nb := 4 * cfg.Workers
+	p.work = make(chan *batch, nb)
+	p.order = make(chan *batch, nb)
+	p.free = make(chan *batch, nb)
+	for i := 0; i < nb; i++ {
+		b := &batch{items: make([]item, batchSize), rows: make([]*features.Row, batchSize), extra: make([][]string, batchSize), done: make(chan struct{}, 1)}
+		for j := range b.rows {
+			b.rows[j] = x.NewRow()
+			b.extra[j] = make([]string, len(p.extra))
+		}
+		p.free <- b
+	}
+	for i := 0; i < cfg.Workers; i++ {
+		p.wg.Add(1)
+		go p.worker()
+	}
+	p.wdone = make(chan struct{})
+	go p.writer()
+	return p, nil
+}
+
+// Extractor returns the feature extractor (for column names).
+func (p *Pipeline) Extractor() *features.Extractor { return p.x }
+
+// ExtraColumns returns the names of the string columns after the features.
+func (p *Pipeline) ExtraColumns() []string { return p.extra }
+
+// Table returns the flow table (for its statistics).
+func (p *Pipeline) Table() *collector.Table { return p.table }
+
+// Packet feeds one packet to the detectors and the flow table.
+func (p *Pipeline) Packet(pk *collector.Packet) {
+	if p.cfg.Detect != nil {
+		p.cfg.Detect.OnPacket(pk)
+	}
+	p.table.Add(pk)
+}
+
+// PacketDetectOnly feeds a packet to the detectors only: the kernel path
+// sends samples whose flow counters come from the kernel map.
+func (p *Pipeline) PacketDetectOnly(pk *collector.Packet) {
+	if p.cfg.Detect != nil {
+		p.cfg.Detect.OnPacket(pk)
+	}
+}
+
+// Flow feeds a finished flow record built outside the table (kernel path).
+func (p *Pipeline) Flow(f *collector.Flow) { p.emit(f) }
+
+// emit runs in the ingest goroutine, in flow order.
+func (p *Pipeline) emit(f *collector.Flow) {
+	p.sum.countFlow(f)
+	if p.cfg.Detect != nil {
+		p.cfg.Detect.OnFlow(f)
+	}
+	if p.cur == nil {
+		p.cur = <-p.free
+		p.cur.n = 0
+	}
+	it := &p.cur.items[p.cur.n]
+	it.flow, it.file = f, p.file
+	it.wv = features.WindowValues{}
+	if p.windows != nil {
+		it.wv = p.windows.Observe(f)
+	}
+	p.cur.n++
+	if p.cur.n == batchSize {
+		p.submit()
+	}
+}
+
+func (p *Pipeline) submit() {
+	if p.cur == nil || p.cur.n == 0 {
+		return
+	}
+	b := p.cur
+	p.cur = nil
+	p.order <- b
+	p.work <- b
+}
+
+func (p *Pipeline) worker() {
+	defer p.wg.Done()
+	for b := range p.work {
+		for i := 0; i < b.n; i++ {
+			it := &b.items[i]
+			row := b.rows[i]
+			p.x.Fill(it.flow, &it.wv, row)
+			ex := b.extra[i]
+			k := 0
+			if p.cfg.Label != nil {
+				ex[k] = p.cfg.Label(it.flow, it.file)
+				k++
+			}
+			if p.cfg.Predictor != nil {
+				lab, conf := p.cfg.Predictor.Predict(row)
+				ex[k], ex[k+1] = lab, formatConfidence(conf)
+			}
+		}
+		b.done <- struct{}{}
+	}
+}
+
+func formatConfidence(c float64) string {
+	return strconv.FormatFloat(c, 'f', 4, 64)
+}
+
+// labelOf picks the label exporters see: the prediction when a model is
+// loaded, else the dataset label, else "".
+func (p *Pipeline) labelOf(extra []string) string {
+	switch {
+	case p.cfg.Predictor != nil:
+		return extra[len(extra)-2]
+	case p.cfg.Label != nil:
+		return extra[0]
+	}
+	return ""
+}
+
+func (p *Pipeline) writer() {
+	defer close(p.wdone)
+	for b := range p.order {
+		<-b.done
+		for i := 0; i < b.n; i++ {
+			it := &b.items[i]
+			if p.cfg.Out != nil && p.werr == nil {
+				if err := p.cfg.Out.Write(b.rows[i], b.extra[i]); err != nil {
+					p.werr = fmt.Errorf("write flows: %w", err)
+				}
+			}
+			label := p.labelOf(b.extra[i])
+			for _, e := range p.cfg.Exporters {
+				e.ExportFlow(it.flow, b.rows[i], label)
+			}
+			it.flow = nil
+		}
+		p.free <- b
+	}
+}
+
+// ReplayFile reads one capture file through the pipeline. A read error
+// (truncated or corrupt file) is returned after every packet before it was
+// processed; the flows stay in the table unless FlushPerFile is set.
+func (p *Pipeline) ReplayFile(ctx context.Context, path string) error {
+	return p.replayCounted(ctx, path, nil)
+}
+
+// Close flushes every flow, waits for the outputs and returns the summary.
+// The first output error, if any, is returned.
+func (p *Pipeline) Close() (Summary, error) {
+	p.table.Flush()
+	p.submit()
+	close(p.work)
+	close(p.order)
+	p.wg.Wait()
+	<-p.wdone
+	var errs []error
+	if p.werr != nil {
+		errs = append(errs, p.werr)
+	}
+	if p.cfg.Out != nil {
+		if err := p.cfg.Out.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close output: %w", err))
+		}
+	}
+	if p.cfg.Detect != nil {
+		if err := p.cfg.Detect.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close detectors: %w", err))
+		}
+	}
+	p.sum.Table = p.table.Stats()
+	if p.windows != nil {
+		p.sum.Windows = p.windows.Stats()
+	}
+	return p.sum, errors.Join(errs...)
+}

@@ -1,0 +1,117 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/features"
+)
+
+// FileSummary is what one capture file gave.
+type FileSummary struct {
+	Path  string
+	Stats collector.SourceStats
+	// Err is the read error that ended the file early, if any; every
+	// packet before it was processed.
+	Err error
+}
+
+// ProtoSummary counts flows, packets and bytes of one IP protocol.
+type ProtoSummary struct {
+	Flows, Packets, Bytes uint64
+}
+
+// Summary is the account of a run, printed on stderr by the CLI.
+type Summary struct {
+	Files   []FileSummary
+	Source  collector.SourceStats
+	Table   collector.TableStats
+	Windows features.WindowStats
+	Protos  map[uint8]*ProtoSummary
+	Flows   uint64
+}
+
+func (s *Summary) countFlow(f *collector.Flow) {
+	if s.Protos == nil {
+		s.Protos = make(map[uint8]*ProtoSummary)
+	}
+	ps := s.Protos[f.Key.Proto]
+	if ps == nil {
+		ps = &ProtoSummary{}
+		s.Protos[f.Key.Proto] = ps
+	}
+	ps.Flows++
+	ps.Packets += f.Packets()
+	ps.Bytes += f.Bytes()
+	s.Flows++
+}
+
+// ProtoName names common IP protocols.
+func ProtoName(p uint8) string {
+	switch p {
+	case 1:
+		return "icmp"
+	case 6:
+		return "tcp"
+	case 17:
+		return "udp"
+	case 47:
+		return "gre"
+	case 50:
+		return "esp"
+	case 58:
+		return "icmpv6"
+	case 132:
+		return "sctp"
+	}
+	return fmt.Sprintf("proto-%d", p)
+}
+
+// Print writes the summary for people.
+func (s *Summary) Print(w io.Writer) {
+	src := &s.Source
+	fmt.Fprintf(w, "files      %d\n", len(s.Files))
+	fmt.Fprintf(w, "frames     %d (%d bytes on the wire, %d captured)\n", src.Frames, src.Bytes, src.CapturedBytes)
+	fmt.Fprintf(w, "ip packets %d; non-ip frames %d; malformed %d%s\n", src.IPPackets, src.NonIP, src.Malformed, malformedDetail(src))
+	if src.SnapTruncated > 0 || src.Fragments > 0 {
+		fmt.Fprintf(w, "snaplen-truncated %d; fragments %d (orphans %d, wrong %d)\n", src.SnapTruncated, src.Fragments, src.OrphanFragments, src.WrongFragments)
+	}
+	fmt.Fprintf(w, "flows      %d (peak %d in table, evicted %d because the table was full)\n", s.Flows, s.Table.PeakSize, s.Table.Evicted)
+	var ends []string
+	for r, n := range s.Table.Ended {
+		if n > 0 {
+			ends = append(ends, fmt.Sprintf("%s %d", collector.EndReason(r), n))
+		}
+	}
+	if len(ends) > 0 {
+		fmt.Fprintf(w, "ended by   %s\n", strings.Join(ends, ", "))
+	}
+	protos := make([]uint8, 0, len(s.Protos))
+	for p := range s.Protos {
+		protos = append(protos, p)
+	}
+	sort.Slice(protos, func(i, j int) bool { return s.Protos[protos[i]].Flows > s.Protos[protos[j]].Flows })
+	fmt.Fprintf(w, "%-10s %10s %12s %14s\n", "protocol", "flows", "packets", "ip bytes")
+	for _, p := range protos {
+		ps := s.Protos[p]
+		fmt.Fprintf(w, "%-10s %10d %12d %14d\n", ProtoName(p), ps.Flows, ps.Packets, ps.Bytes)
+	}
+	if s.Windows.Dropped > 0 {
+		fmt.Fprintf(w, "window features: %d flows dropped from the 2 s window (bound reached)\n", s.Windows.Dropped)
+	}
+	for _, f := range s.Files {
+		if f.Err != nil {
+			fmt.Fprintf(w, "error      %v\n", f.Err)
+		}
+	}
+}
+
+func malformedDetail(src *collector.SourceStats) string {
+	if src.Malformed == 0 {
+		return ""
+	}
+	return " (" + src.MalformedString() + ")"
+}
