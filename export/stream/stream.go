@@ -1,0 +1,479 @@
+// Package stream publishes flow records and alerts to NATS JetStream, so a
+// fleet of sensors feeds one place: subjects flowhawk.<sensor>.flows and
+// flowhawk.<sensor>.alerts, one JSON document per message.
+//
+// Export and Alert never block. Messages wait in a bounded local buffer;
+// one goroutine publishes them asynchronously and keeps every message until
+// JetStream acknowledged it, re-publishing after a broker outage. Each
+// message carries a Nats-Msg-Id, so a re-publish of a message the broker
+// had already stored is dropped by JetStream's duplicate window instead of
+// stored twice. Only a full buffer (counted as queue_full) or an unsent
+// remainder at Close (counted as shutdown) loses messages.
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/features"
+)
+
+// Config configures a Publisher. Zero values take the defaults.
+type Config struct {
+	// URL is the NATS server URL (nats://host:4222; comma-separated for a
+	// cluster).
+	URL string
+	// Sensor names this sensor in the subjects (default "default"); it must
+	// be a single subject token (no dots, spaces or wildcards).
+	Sensor string
+	// Stream is the JetStream stream that stores the subjects (default
+	// "FLOWHAWK"). When CreateStream is set and the stream is missing, it
+	// is created for subjects flowhawk.> with file storage.
+	Stream       string
+	CreateStream bool
+	// Columns names the feature row values passed to Export (from
+	// features.Extractor.Columns); nil publishes no features.
+	Columns []features.Column
+	// BufferSize bounds the messages waiting locally (default 100000):
+	// during a broker outage this many records survive.
+	BufferSize int
+	// Batch is how many messages are in flight before waiting for acks
+	// (default 512).
+	Batch int
+	// AckTimeout is how long to wait for JetStream's acks of a batch
+	// before re-publishing it (default 5 s).
+	AckTimeout time.Duration
+	// CloseTimeout bounds how long Close keeps trying to deliver what is
+	// buffered (default 10 s).
+	CloseTimeout time.Duration
+	// WarnEvery rate-limits warnings (default 10 s).
+	WarnEvery time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Sensor == "" {
+		c.Sensor = "default"
+	}
+	if c.Stream == "" {
+		c.Stream = "FLOWHAWK"
+	}
+	if c.BufferSize <= 0 {
+		c.BufferSize = 100_000
+	}
+	if c.Batch <= 0 {
+		c.Batch = 512
+	}
+	if c.AckTimeout <= 0 {
+		c.AckTimeout = 5 * time.Second
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = 10 * time.Second
+	}
+	if c.WarnEvery <= 0 {
+		c.WarnEvery = 10 * time.Second
+	}
+}
+
+// FlowSubject and AlertSubject return the subjects a sensor publishes on.
+func FlowSubject(sensor string) string  { return "flowhawk." + sensor + ".flows" }
+func AlertSubject(sensor string) string { return "flowhawk." + sensor + ".alerts" }
+
+// item is one buffered message: a flow (encoded by the publisher
+// goroutine, off the hot path) or an alert's JSON bytes.
+type item struct {
+	flow  *FlowRecord
+	alert []byte
+	id    uint64
+}
+
+// Stats are the publisher's cumulative counters.
+type Stats struct {
+	Published     uint64 // messages acknowledged by JetStream
+	Retried       uint64 // publish attempts that failed and were retried
+	DropQueueFull uint64 // messages dropped because the buffer was full
+	DropShutdown  uint64 // messages still undelivered when Close gave up
+	DropClosed    uint64 // messages offered after Close
+	DropEncode    uint64 // messages that could not be encoded
+}
+
+// Publisher publishes flows and alerts to JetStream.
+type Publisher struct {
+	cfg      Config
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	flowSubj string
+	alrtSubj string
+	idPrefix string
+
+	q      chan item
+	mu     sync.RWMutex
+	closed bool
+	stop   chan struct{} // closed by Close: deliver what is left, then exit
+	done   chan struct{}
+	seq    atomic.Uint64
+
+	published, retried                atomic.Uint64
+	dropQueue, dropShutdown, dropDone atomic.Uint64
+	dropEncode                        atomic.Uint64
+
+	warn rateLimiter
+}
+
+// New connects to NATS (retrying in the background if the server is not
+// up yet) and starts the publisher goroutine.
+func New(cfg Config) (*Publisher, error) {
+	cfg.defaults()
+	if !validToken(cfg.Sensor) {
+		return nil, fmt.Errorf("stream: sensor name %q is not a single subject token", cfg.Sensor)
+	}
+	p := &Publisher{
+		cfg:      cfg,
+		flowSubj: FlowSubject(cfg.Sensor),
+		alrtSubj: AlertSubject(cfg.Sensor),
+		// Message IDs must be unique per sensor run: a restarted sensor
+		// must not collide with its previous run's IDs in the duplicate window.
+		idPrefix: cfg.Sensor + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-",
+		q:        make(chan item, cfg.BufferSize),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		warn:     rateLimiter{every: cfg.WarnEvery},
+	}
+	nc, err := nats.Connect(cfg.URL,
+		nats.Name("flowhawk "+cfg.Sensor),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.ReconnectBufSize(8<<20),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil { // our own Close
+				return
+			}
+			p.warn.warn("nats disconnected; buffering locally", "url", cfg.URL, "err", err)
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			slog.Info("nats reconnected", "url", c.ConnectedUrl())
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("stream: nats %q: %w", cfg.URL, err)
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(cfg.AckTimeout), jetstream.WithPublishAsyncMaxPending(cfg.Batch*2))
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("stream: jetstream: %w", err)
+	}
+	p.nc, p.js = nc, js
+	go p.run()
+	return p, nil
+}
+
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c == '.' || c == '*' || c == '>' || c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// Export queues flow f, with its feature row (nil for none) and classifier
+// label ("" for none). It copies what it needs and never blocks.
+func (p *Publisher) Export(f *collector.Flow, row *features.Row, class string) {
+	r := newFlowRecord(f, p.cfg.Sensor, class)
+	if row != nil && len(p.cfg.Columns) > 0 {
+		r.num = append([]float64(nil), row.Num...)
+		if len(row.Str) > 0 {
+			r.str = make([]string, len(row.Str))
+			for i, s := range row.Str {
+				if len(s) > 0 {
+					r.str[i] = string(s)
+				}
+			}
+		}
+	}
+	p.enqueue(item{flow: r})
+}
+
+// Alert queues one alert, given as its JSON document (one ECS line as
+// package detect writes it). The bytes are copied.
+func (p *Publisher) Alert(doc []byte) {
+	p.enqueue(item{alert: append([]byte(nil), doc...)})
+}
+
+func (p *Publisher) enqueue(it item) {
+	it.id = p.seq.Add(1)
+	p.mu.RLock()
+	if p.closed {
+		p.mu.RUnlock()
+		p.dropDone.Add(1)
+		return
+	}
+	select {
+	case p.q <- it:
+		p.mu.RUnlock()
+	default:
+		p.mu.RUnlock()
+		n := p.dropQueue.Add(1)
+		p.warn.warn("nats buffer full, dropping messages", "url", p.cfg.URL, "buffer", p.cfg.BufferSize, "dropped_total", n)
+	}
+}
+
+// Close stops accepting messages, tries for up to CloseTimeout to deliver
+// what is buffered (counting the rest as shutdown drops) and disconnects.
+func (p *Publisher) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	close(p.stop)
+	p.mu.Unlock()
+	<-p.done
+	p.nc.Close()
+	if n := p.dropShutdown.Load(); n > 0 {
+		return fmt.Errorf("stream: %d messages undelivered at close", n)
+	}
+	return nil
+}
+
+// Stats returns the cumulative counters.
+func (p *Publisher) Stats() Stats {
+	return Stats{
+		Published: p.published.Load(), Retried: p.retried.Load(),
+		DropQueueFull: p.dropQueue.Load(), DropShutdown: p.dropShutdown.Load(),
+		DropClosed: p.dropDone.Load(), DropEncode: p.dropEncode.Load(),
+	}
+}
+
+// Losses reports the drop counters by reason; it satisfies
+// metrics.LossSource.
+func (p *Publisher) Losses() map[string]uint64 {
+	return map[string]uint64{
+		"queue_full": p.dropQueue.Load(),
+		"shutdown":   p.dropShutdown.Load(),
+		"closed":     p.dropDone.Load(),
+		"encode":     p.dropEncode.Load(),
+	}
+}
+
+// Buffered is the number of messages waiting in the local buffer.
+func (p *Publisher) Buffered() int { return len(p.q) }
+
+// pending is a message being published.
+type pending struct {
+	msg *nats.Msg
+	fut jetstream.PubAckFuture
+}
+
+func (p *Publisher) run() {
+	defer close(p.done)
+	var (
+		retry    []*nats.Msg // published but not acknowledged: send again
+		deadline time.Time   // set once Close was called
+		backoff  = 100 * time.Millisecond
+		streamOK = !p.cfg.CreateStream
+	)
+	stopping := func() bool {
+		select {
+		case <-p.stop:
+			if deadline.IsZero() {
+				deadline = time.Now().Add(p.cfg.CloseTimeout)
+			}
+			return true
+		default:
+			return false
+		}
+	}
+	for {
+		// Gather a batch: earlier failures first, then the buffer.
+		batch := retry
+		retry = nil
+		if len(batch) == 0 {
+			select {
+			case it := <-p.q:
+				batch = p.appendMsg(batch, it)
+			case <-p.stop:
+			}
+		}
+	fill:
+		for len(batch) < p.cfg.Batch {
+			select {
+			case it := <-p.q:
+				batch = p.appendMsg(batch, it)
+			default:
+				break fill
+			}
+		}
+		stop := stopping()
+		if len(batch) == 0 {
+			if stop {
+				return
+			}
+			continue
+		}
+		if stop && time.Now().After(deadline) {
+			p.dropShutdown.Add(uint64(len(batch) + len(p.q)))
+			return
+		}
+		if !streamOK {
+			streamOK = p.ensureStream()
+		}
+		failed := p.publish(batch)
+		if len(failed) == 0 {
+			backoff = 100 * time.Millisecond
+			continue
+		}
+		p.retried.Add(uint64(len(failed)))
+		retry = failed
+		// Wait before retrying, but wake up for Close.
+		wait := backoff
+		if stop {
+			wait = min(wait, time.Until(deadline))
+		}
+		select {
+		case <-time.After(wait):
+		case <-p.stopAfter(stop):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// stopAfter returns the stop channel, or nil (never ready) once stopping,
+// so a retry wait is only cut short by the first Close.
+func (p *Publisher) stopAfter(stopping bool) <-chan struct{} {
+	if stopping {
+		return nil
+	}
+	return p.stop
+}
+
+// publish sends the batch asynchronously and waits for the acks; it
+// returns the messages that were not acknowledged.
+func (p *Publisher) publish(batch []*nats.Msg) []*nats.Msg {
+	pend := make([]pending, 0, len(batch))
+	var failed []*nats.Msg
+	for i, m := range batch {
+		fut, err := p.js.PublishMsgAsync(m)
+		if err != nil {
+			p.warn.warn("nats publish failed; will retry", "url", p.cfg.URL, "err", err, "buffered", len(p.q))
+			failed = append(failed, batch[i:]...)
+			break
+		}
+		pend = append(pend, pending{m, fut})
+	}
+	if len(pend) > 0 {
+		select {
+		case <-p.js.PublishAsyncComplete():
+		case <-time.After(p.cfg.AckTimeout + time.Second):
+		}
+	}
+	var firstErr error
+	for _, pm := range pend {
+		select {
+		case <-pm.fut.Ok():
+			p.published.Add(1)
+			continue
+		case err := <-pm.fut.Err():
+			if firstErr == nil {
+				firstErr = err
+			}
+		default:
+		}
+		// A fresh message: the future's copy may still be referenced.
+		failed = append(failed, &nats.Msg{Subject: pm.msg.Subject, Header: pm.msg.Header, Data: pm.msg.Data})
+	}
+	if firstErr != nil {
+		p.warn.warn("nats publish not acknowledged; will retry", "url", p.cfg.URL, "err", firstErr, "unacked", len(failed), "buffered", len(p.q))
+	}
+	return failed
+}
+
+// ensureStream creates the stream if it does not exist; it reports
+// whether the stream is there.
+func (p *Publisher) ensureStream() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.AckTimeout)
+	defer cancel()
+	_, err := p.js.Stream(ctx, p.cfg.Stream)
+	if err == nil {
+		return true
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		p.warn.warn("nats stream lookup failed", "stream", p.cfg.Stream, "err", err)
+		return false
+	}
+	_, err = p.js.CreateStream(ctx, StreamConfig(p.cfg.Stream))
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		p.warn.warn("nats stream create failed", "stream", p.cfg.Stream, "err", err)
+		return false
+	}
+	slog.Info("created nats stream", "stream", p.cfg.Stream, "subjects", "flowhawk.>")
+	return true
+}
+
+// StreamConfig is the JetStream stream flowhawk creates when asked: every
+// sensor's flows and alerts, on disk, with a duplicate window long enough
+// to absorb re-publishes after an outage.
+func StreamConfig(name string) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:       name,
+		Subjects:   []string{"flowhawk.>"},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     7 * 24 * time.Hour,
+		Duplicates: 10 * time.Minute,
+	}
+}
+
+func (p *Publisher) appendMsg(batch []*nats.Msg, it item) []*nats.Msg {
+	m := &nats.Msg{Header: nats.Header{}}
+	m.Header.Set(jetstream.MsgIDHeader, p.idPrefix+strconv.FormatUint(it.id, 10))
+	if it.flow != nil {
+		data, err := it.flow.marshal(p.cfg.Columns)
+		if err != nil {
+			p.dropEncode.Add(1)
+			p.warn.warn("cannot encode flow record", "err", err)
+			return batch
+		}
+		m.Subject, m.Data = p.flowSubj, data
+	} else {
+		m.Subject, m.Data = p.alrtSubj, it.alert
+	}
+	return append(batch, m)
+}
+
+// rateLimiter logs a warning at most once per period, with the number of
+// warnings it suppressed since.
+type rateLimiter struct {
+	every      time.Duration
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+func (l *rateLimiter) warn(msg string, args ...any) {
+	l.mu.Lock()
+	now := time.Now()
+	if !l.last.IsZero() && now.Sub(l.last) < l.every {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
+	slog.Warn(msg, append(args, "suppressed_warnings", n)...)
+}

@@ -1,0 +1,321 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/features"
+)
+
+// natsServer is a real nats-server with JetStream on a loopback port and a
+// temporary store directory that survives restarts.
+type natsServer struct {
+	t     *testing.T
+	bin   string
+	port  int
+	store string
+	cmd   *exec.Cmd
+	log   *strings.Builder
+}
+
+func startNATS(t *testing.T) *natsServer {
+	t.Helper()
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		t.Skipf("nats-server not installed (Debian package nats-server; CI installs it): %v", err)
+	}
+	s := &natsServer{t: t, bin: bin, port: freePort(t), store: t.TempDir()}
+	s.start()
+	t.Cleanup(s.kill)
+	return s
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func (s *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
+
+func (s *natsServer) start() {
+	s.t.Helper()
+	s.log = &strings.Builder{}
+	s.cmd = exec.Command(s.bin, "-js", "-a", "127.0.0.1", "-p", fmt.Sprint(s.port), "-sd", s.store)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	for i := 0; i < 500; i++ {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.t.Fatalf("nats-server did not listen on %d:\n%s", s.port, s.log.String())
+}
+
+// kill stops the server abruptly, as a crash or a pulled cable would.
+func (s *natsServer) kill() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGKILL)
+		_ = s.cmd.Wait()
+		s.cmd = nil
+	}
+}
+
+func synthFlows(n, idBase int) []*collector.Flow {
+	out := make([]*collector.Flow, n)
+	for i := range out {
+		a := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).As16()
+		b := netip.MustParseAddr("192.0.2.10").As16()
+		k, lo := collector.MakeKey(&a, &b, uint16(1024+i%60000), 443, 6, 0, 0)
+		f := &collector.Flow{ID: uint64(idBase + i), Key: k, FwdIsLo: lo, Start: int64(1.7e18) + int64(i)*1e6, End: int64(1.7e18) + int64(i)*1e6 + 5e5, EndReason: collector.EndFIN}
+		f.Fwd.Packets, f.Fwd.Bytes, f.Bwd.Packets, f.Bwd.Bytes = uint64(1+i%5), uint64(100+i), uint64(i%3), uint64(50*(i%3))
+		f.Fwd.FlagCounts[1] = 1
+		out[i] = f
+	}
+	return out
+}
+
+// consume reads every message of subject from the stream.
+func consume(t *testing.T, url, subject string, want int) []jetstream.Msg {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, "FLOWHAWK", jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []jetstream.Msg
+	for len(msgs) < want {
+		batch, err := cons.Fetch(min(500, want-len(msgs)), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			msgs = append(msgs, m)
+			n++
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return msgs
+}
+
+func TestPublishConsume(t *testing.T) {
+	srv := startNATS(t)
+	x, err := features.New(features.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{URL: srv.url(), Sensor: "gw1", CreateStream: true, Columns: x.Columns()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := synthFlows(300, 1)
+	row := x.NewRow()
+	for i, f := range flows {
+		x.Fill(f, nil, row)
+		p.Export(f, row, []string{"BENIGN", "PortScan"}[i%2])
+	}
+	for i := 0; i < 7; i++ {
+		p.Alert([]byte(fmt.Sprintf(`{"@timestamp":"2026-11-23T10:00:0%dZ","rule":{"name":"portscan"},"source":{"ip":"10.0.0.%d"}}`, i, i)))
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Published != 307 || st.DropQueueFull+st.DropShutdown+st.DropEncode != 0 {
+		t.Fatalf("stats %+v, want 307 published and no drops", st)
+	}
+	msgs := consume(t, srv.url(), FlowSubject("gw1"), len(flows))
+	if len(msgs) != len(flows) {
+		t.Fatalf("consumed %d flows, want %d", len(msgs), len(flows))
+	}
+	for i, m := range msgs {
+		var r FlowRecord
+		if err := json.Unmarshal(m.Data(), &r); err != nil {
+			t.Fatalf("flow %d: %v: %s", i, err, m.Data())
+		}
+		f := flows[r.ID-1]
+		if r.SrcIP != f.Src().Addr.String() || r.FwdBytes != f.Fwd.Bytes || r.BwdPackets != f.Bwd.Packets || r.Sensor != "gw1" || r.FwdFlags != 2 {
+			t.Errorf("flow %d: %+v does not match %v", i, r, f.Key)
+		}
+		if v, ok := r.Features["Total Fwd Packets"].(float64); !ok || v != float64(f.Fwd.Packets) {
+			t.Errorf("flow %d: feature Total Fwd Packets = %v, want %d", i, r.Features["Total Fwd Packets"], f.Fwd.Packets)
+		}
+	}
+	alerts := consume(t, srv.url(), AlertSubject("gw1"), 7)
+	if len(alerts) != 7 || !strings.Contains(string(alerts[3].Data()), `"10.0.0.3"`) {
+		t.Fatalf("alerts: got %d, want 7 in order", len(alerts))
+	}
+}
+
+// TestBrokerRestartLosesNothing kills the broker mid-stream, keeps
+// exporting, restarts it, and checks that every record arrived exactly once.
+func TestBrokerRestartLosesNothing(t *testing.T) {
+	srv := startNATS(t)
+	p, err := New(Config{URL: srv.url(), Sensor: "gw2", CreateStream: true, BufferSize: 10000, AckTimeout: time.Second, CloseTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := synthFlows(3000, 1)
+	for _, f := range flows[:1000] {
+		p.Export(f, nil, "")
+	}
+	for p.Stats().Published < 500 { // mid-stream: some delivered, some not
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.kill()
+	for _, f := range flows[1000:2000] { // broker down: buffered locally
+		p.Export(f, nil, "")
+	}
+	time.Sleep(300 * time.Millisecond)
+	srv.start()
+	for _, f := range flows[2000:] {
+		p.Export(f, nil, "")
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()
+	if st.DropQueueFull+st.DropShutdown+st.DropEncode != 0 {
+		t.Fatalf("drops within the buffer: %+v", st)
+	}
+	t.Logf("stats after restart: %+v", st)
+	msgs := consume(t, srv.url(), FlowSubject("gw2"), len(flows))
+	seen := make(map[uint64]int)
+	for _, m := range msgs {
+		var r FlowRecord
+		if err := json.Unmarshal(m.Data(), &r); err != nil {
+			t.Fatal(err)
+		}
+		seen[r.ID]++
+	}
+	missing, dup := 0, 0
+	for _, f := range flows {
+		switch seen[f.ID] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			dup++
+		}
+	}
+	if missing != 0 || dup != 0 {
+		t.Fatalf("%d of %d flows missing, %d duplicated (consumed %d)", missing, len(flows), dup, len(msgs))
+	}
+}
+
+// TestBrokerDownNeverBlocks exports into a publisher whose broker is not
+// there: Export returns at once, the buffer fills, the overflow and the
+// undelivered rest are counted.
+func TestBrokerDownNeverBlocks(t *testing.T) {
+	port := freePort(t) // nothing listens: connection refused
+	p, err := New(Config{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), BufferSize: 100, Batch: 10, CloseTimeout: 200 * time.Millisecond, AckTimeout: 100 * time.Millisecond, WarnEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := synthFlows(1000, 1)
+	for _, f := range flows {
+		p.Export(f, nil, "")
+	}
+	if err := p.Close(); err == nil {
+		t.Error("Close reported no undelivered messages")
+	}
+	st := p.Stats()
+	if st.DropQueueFull == 0 {
+		t.Errorf("no queue-full drops with a 100-message buffer and 1000 records: %+v", st)
+	}
+	if got := st.Published + st.DropQueueFull + st.DropShutdown; got != 1000 {
+		t.Errorf("published %d + queue full %d + shutdown %d = %d, want 1000", st.Published, st.DropQueueFull, st.DropShutdown, got)
+	}
+	if p.Losses()["queue_full"] != st.DropQueueFull {
+		t.Errorf("Losses disagrees with Stats")
+	}
+}
+
+// TestBrokerSilentNeverBlocks points the publisher at a server that accepts
+// TCP connections but never speaks (a hung broker).
+func TestBrokerSilentNeverBlocks(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	p, err := New(Config{URL: "nats://" + l.Addr().String(), BufferSize: 50, CloseTimeout: 100 * time.Millisecond, WarnEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range synthFlows(200, 1) {
+		p.Export(f, nil, "")
+	}
+	_ = p.Close()
+	st := p.Stats()
+	if st.Published != 0 || st.DropQueueFull+st.DropShutdown != 200 {
+		t.Errorf("hung broker: %+v, want 200 counted drops", st)
+	}
+}
+
+func TestSensorNameChecked(t *testing.T) {
+	for _, s := range []string{"a.b", "a b", "x>", "*"} {
+		if _, err := New(Config{URL: "nats://127.0.0.1:1", Sensor: s}); err == nil {
+			t.Errorf("sensor %q accepted", s)
+		}
+	}
+}
+
+func BenchmarkExport(b *testing.B) {
+	// Broker absent: measures only the caller's cost (copy + enqueue).
+	p, err := New(Config{URL: "nats://127.0.0.1:1", BufferSize: 1 << 20, WarnEvery: time.Hour, CloseTimeout: time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	flows := synthFlows(256, 1)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		p.Export(flows[i&255], nil, "BENIGN")
+		i++
+	}
+	b.StopTimer()
+	_ = p.Close()
+}
