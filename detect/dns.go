@@ -107,7 +107,9 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 			a := base("dns.tunnel", SevHigh)
 			a.Message = fmt.Sprintf("%s queried %d bytes of high-entropy (%.2f bits/char) subdomain under %s", a.Src, len(sub), h, rd)
 			a.Evidence = map[string]any{"subdomain_len": len(sub), "entropy": round3(h), "registered_domain": rd, "qtype": m.qtype}
-			a.cause = a.Src.String() + "|" + rd
+			// Per client: tunnel names often have no real registrable
+			// domain (dnscat without a TLD), so the domain is evidence.
+			a.cause = a.Src.String()
 			d.e.raise(a)
 		}
 	}

@@ -10,7 +10,8 @@ import (
 // received, the SYN+ACKs it answered with, the distinct sources (spoofed
 // floods have thousands) and the heaviest sources and ports. A window
 // with at least SynFloodSYNs SYNs of which at least SynFloodHalfOpen were
-// not answered raises synflood.
+// not answered raises synflood, unless the SYNs came from fewer than 100
+// sources and spread over many ports (that is a port scan).
 type synFlood struct {
 	e     *Engine
 	win   window
@@ -24,7 +25,7 @@ type floodState struct {
 	srcs               distinct
 	top                topK
 	ports              [4]uint16
-	portN              [4]uint64
+	portN, portErr     [4]uint64 // space-saving counts and their overestimates
 }
 
 func newSynFlood(e *Engine) *synFlood {
@@ -48,13 +49,7 @@ func (d *synFlood) packet(p *collector.Packet) {
 		s.syn++
 		s.srcs.add(hash64(src), d.limit)
 		s.top.add(src)
-		for i := range s.ports {
-			if s.portN[i] == 0 || s.ports[i] == dport {
-				s.ports[i] = dport
-				s.portN[i]++
-				break
-			}
-		}
+		s.addPort(dport)
 	case collector.FlagSYN | collector.FlagACK:
 		if s := d.dsts.get(src); s != nil {
 			s.synack++
@@ -64,6 +59,24 @@ func (d *synFlood) packet(p *collector.Packet) {
 			s.rstIn++
 		}
 	}
+}
+
+// addPort counts a destination port in the space-saving top 4.
+func (s *floodState) addPort(port uint16) {
+	lo := 0
+	for i := range s.ports {
+		if s.portN[i] == 0 || s.ports[i] == port {
+			s.ports[i] = port
+			s.portN[i]++
+			return
+		}
+		if s.portN[i] < s.portN[lo] {
+			lo = i
+		}
+	}
+	s.ports[lo] = port
+	s.portErr[lo] = s.portN[lo]
+	s.portN[lo]++
 }
 
 func (d *synFlood) tick(now int64, final bool) {
@@ -79,6 +92,16 @@ func (d *synFlood) tick(now int64, final bool) {
 		half := s.syn - min(s.synack, s.syn)
 		hr := ratio(half, s.syn)
 		if hr < c.SynFloodHalfOpen {
+			continue
+		}
+		// One source spreading its SYNs over many ports is a port scan,
+		// not a flood: a flood hits a few ports or comes from many sources.
+		var topPorts uint64
+		for i, n := range s.portN {
+			topPorts += n - s.portErr[i] // guaranteed counts
+		}
+		srcs := s.srcs.count()
+		if ratio(topPorts, s.syn) < 0.5 && srcs < 100 {
 			continue
 		}
 		a := &Alert{
@@ -110,7 +133,6 @@ func (d *synFlood) tick(now int64, final bool) {
 		}
 		a.DstPort = s.ports[best]
 		rate := float64(s.syn) / c.SynFloodWindow.Seconds()
-		srcs := s.srcs.count()
 		a.Message = fmt.Sprintf("%d SYNs to %s (%.0f/s, %.0f%% half-open) from %d sources", s.syn, a.Dst, rate, 100*hr, srcs)
 		a.Evidence = map[string]any{
 			"window_s": c.SynFloodWindow.Seconds(), "syn": s.syn, "synack_out": s.synack, "rst_in": s.rstIn,
