@@ -99,7 +99,7 @@ func sll2(et uint16) []byte {
 	return h
 }
 
-func le32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
+func le32(v uint32) []byte  { return binary.LittleEndian.AppendUint32(nil, v) }
 func beU32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 
 func TestDecodeCrafted(t *testing.T) {
