@@ -1,0 +1,671 @@
+package classifier
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Frame is a table of named columns read from a data file: numeric columns
+// as float64 (NaN for missing), categorical columns as strings. Columns are
+// addressed by name so models never depend on a file's column order.
+type Frame struct {
+	Names  []string
+	Num    [][]float64 // Num[c] is nil for a categorical column
+	Cat    [][]string  // Cat[c] is nil for a numeric column
+	Labels []string    // raw or mapped class label per row, nil when unlabelled
+	// Times holds a per-row timestamp (Unix seconds) when the file has a
+	// Timestamp column; used for time-ordered cross-validation.
+	Times []float64
+	// Hash is the SHA-256 of the files the frame was read from, in order.
+	Hash string
+	// LabelMap names the label mapping applied while reading (e.g. "nslkdd5").
+	LabelMap string
+	Rows     int
+}
+
+// Column returns the index of the column with the given (trimmed) name, or -1.
+func (f *Frame) Column(name string) int {
+	for i, n := range f.Names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// ReadOptions selects how data files are interpreted.
+type ReadOptions struct {
+	// Format is auto, flowhawk, cicids2017, nslkdd, jsonl or csv.
+	Format string
+	// Label is the label column name; "" means Label (case-insensitive).
+	Label string
+	// NSLKDDClasses is 2, 5 or 0 (all attack names).
+	NSLKDDClasses int
+	// Drop lists extra column names to ignore.
+	Drop []string
+	// Unlabelled allows files without a label column (predict).
+	Unlabelled bool
+}
+
+// identifierColumns are per-flow identifiers that would leak into a model
+// (addresses, ports chosen by the OS, timestamps); they are never features.
+var identifierColumns = map[string]bool{
+	"flow id": true, "source ip": true, "src ip": true, "destination ip": true, "dst ip": true,
+	"source port": true, "src port": true, "timestamp": true, "src_ip": true, "dst_ip": true,
+	"src_port": true, "flow_id": true, "timestamp_start": true, "timestamp_end": true,
+	"start": true, "end": true, "first_seen": true, "last_seen": true, "difficulty": true,
+}
+
+// ReadFiles reads and concatenates data files into one frame. All files must
+// share the same columns (by name, in any order).
+func ReadFiles(paths []string, opt ReadOptions) (*Frame, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("no data files")
+	}
+	h := sha256.New()
+	var out *Frame
+	for _, p := range paths {
+		f, err := readFile(p, opt, h)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = f
+			continue
+		}
+		if err := out.appendFrame(f); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	out.Hash = hex.EncodeToString(h.Sum(nil))
+	return out, nil
+}
+
+func (f *Frame) appendFrame(g *Frame) error {
+	for c, name := range f.Names {
+		j := g.Column(name)
+		if j < 0 {
+			return fmt.Errorf("missing column %q present in earlier files", name)
+		}
+		switch {
+		case f.Num[c] != nil && g.Num[j] != nil:
+			f.Num[c] = append(f.Num[c], g.Num[j]...)
+		case f.Cat[c] != nil && g.Cat[j] != nil:
+			f.Cat[c] = append(f.Cat[c], g.Cat[j]...)
+		case f.Cat[c] != nil:
+			for _, v := range g.Num[j] {
+				f.Cat[c] = append(f.Cat[c], strconv.FormatFloat(v, 'g', -1, 64))
+			}
+		default:
+			return fmt.Errorf("column %q is numeric in one file and text in another", name)
+		}
+	}
+	if (f.Labels == nil) != (g.Labels == nil) {
+		return errors.New("label column present in some files only")
+	}
+	f.Labels = append(f.Labels, g.Labels...)
+	if f.Times != nil && g.Times != nil {
+		f.Times = append(f.Times, g.Times...)
+	} else {
+		f.Times = nil
+	}
+	f.Rows += g.Rows
+	return nil
+}
+
+type hashReader struct {
+	r io.Reader
+	h io.Writer
+}
+
+func (h hashReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	return n, err
+}
+
+func readFile(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	br := bufio.NewReaderSize(hashReader{fh, h}, 1<<20)
+	format := opt.Format
+	if format == "" || format == "auto" {
+		format = detectFormat(path, br)
+	}
+	var f *Frame
+	switch format {
+	case "nslkdd":
+		f, err = readNSLKDD(br, opt)
+	case "jsonl":
+		f, err = readJSONL(br, opt)
+	case "csv", "flowhawk", "cicids2017":
+		f, err = readCSV(br, opt)
+	case "parquet":
+		return nil, fmt.Errorf("%s: parquet input is not supported by the classifier reader; export the flows as CSV or JSONL", path)
+	default:
+		return nil, fmt.Errorf("%s: unknown format %q (want auto, flowhawk, cicids2017, nslkdd, jsonl)", path, format)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	// Drain so the hash covers the whole file.
+	io.Copy(io.Discard, br)
+	return f, nil
+}
+
+func detectFormat(path string, br *bufio.Reader) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl", ".ndjson", ".json":
+		return "jsonl"
+	case ".parquet":
+		return "parquet"
+	}
+	head, _ := br.Peek(4096)
+	line := string(head)
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	fields := strings.Split(strings.TrimRight(line, "\r"), ",")
+	if len(fields) == 43 || len(fields) == 42 {
+		if p := fields[1]; p == "tcp" || p == "udp" || p == "icmp" {
+			return "nslkdd"
+		}
+	}
+	if strings.HasPrefix(strings.TrimSpace(line), "{") {
+		return "jsonl"
+	}
+	return "csv"
+}
+
+// NSLKDDFeatures are the 41 NSL-KDD feature names in file order.
+var NSLKDDFeatures = []string{"duration", "protocol_type", "service", "flag", "src_bytes", "dst_bytes", "land",
+	"wrong_fragment", "urgent", "hot", "num_failed_logins", "logged_in", "num_compromised", "root_shell",
+	"su_attempted", "num_root", "num_file_creations", "num_shells", "num_access_files", "num_outbound_cmds",
+	"is_host_login", "is_guest_login", "count", "srv_count", "serror_rate", "srv_serror_rate", "rerror_rate",
+	"srv_rerror_rate", "same_srv_rate", "diff_srv_rate", "srv_diff_host_rate", "dst_host_count",
+	"dst_host_srv_count", "dst_host_same_srv_rate", "dst_host_diff_srv_rate", "dst_host_same_src_port_rate",
+	"dst_host_srv_diff_host_rate", "dst_host_serror_rate", "dst_host_srv_serror_rate", "dst_host_rerror_rate",
+	"dst_host_srv_rerror_rate"}
+
+var nslkddCategorical = map[string]bool{"protocol_type": true, "service": true, "flag": true}
+
+// nslkddCategory maps NSL-KDD attack names (train and test) to the four
+// attack categories of the benchmark.
+var nslkddCategory = map[string]string{
+	"normal": "normal",
+	"back":   "DoS", "land": "DoS", "neptune": "DoS", "pod": "DoS", "smurf": "DoS", "teardrop": "DoS",
+	"apache2": "DoS", "mailbomb": "DoS", "processtable": "DoS", "udpstorm": "DoS", "worm": "DoS",
+	"ipsweep": "Probe", "nmap": "Probe", "portsweep": "Probe", "satan": "Probe", "mscan": "Probe", "saint": "Probe",
+	"ftp_write": "R2L", "guess_passwd": "R2L", "imap": "R2L", "multihop": "R2L", "phf": "R2L", "spy": "R2L",
+	"warezclient": "R2L", "warezmaster": "R2L", "sendmail": "R2L", "named": "R2L", "snmpgetattack": "R2L",
+	"snmpguess": "R2L", "xlock": "R2L", "xsnoop": "R2L", "httptunnel": "R2L",
+	"buffer_overflow": "U2R", "loadmodule": "U2R", "perl": "U2R", "rootkit": "U2R", "ps": "U2R",
+	"sqlattack": "U2R", "xterm": "U2R",
+}
+
+// MapNSLKDDLabel maps a raw NSL-KDD label to the label of the requested
+// class scheme: 2 (normal/attack), 5 (normal/DoS/Probe/R2L/U2R) or 0 (raw).
+func MapNSLKDDLabel(raw string, classes int) (string, error) {
+	switch classes {
+	case 0:
+		return raw, nil
+	case 2:
+		if raw == "normal" {
+			return "normal", nil
+		}
+		return "attack", nil
+	case 5:
+		c, ok := nslkddCategory[raw]
+		if !ok {
+			return "", fmt.Errorf("unknown NSL-KDD attack name %q", raw)
+		}
+		return c, nil
+	}
+	return "", fmt.Errorf("nslkdd classes must be 2, 5 or all, not %d", classes)
+}
+
+func nslkddMapName(classes int) string {
+	switch classes {
+	case 2:
+		return "nslkdd2"
+	case 5:
+		return "nslkdd5"
+	}
+	return "nslkddall"
+}
+
+func readNSLKDD(r io.Reader, opt ReadOptions) (*Frame, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	nf := len(NSLKDDFeatures)
+	f := &Frame{Names: append([]string(nil), NSLKDDFeatures...), Num: make([][]float64, nf), Cat: make([][]string, nf),
+		LabelMap: nslkddMapName(opt.NSLKDDClasses)}
+	for i, n := range NSLKDDFeatures {
+		if nslkddCategorical[n] {
+			f.Cat[i] = []string{}
+		} else {
+			f.Num[i] = []float64{}
+		}
+	}
+	intern := map[string]string{}
+	line := 0
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		line++
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		if len(rec) < nf+1 || len(rec) > nf+2 {
+			return nil, fmt.Errorf("line %d: %d fields, want 42 or 43 (41 features, label, difficulty)", line, len(rec))
+		}
+		for i := 0; i < nf; i++ {
+			if f.Cat[i] != nil {
+				s, ok := intern[rec[i]]
+				if !ok {
+					s = strings.Clone(rec[i])
+					intern[s] = s
+				}
+				f.Cat[i] = append(f.Cat[i], s)
+				continue
+			}
+			v, err := parseNum(rec[i])
+			if err != nil {
+				return nil, fmt.Errorf("line %d, field %s: %w", line, NSLKDDFeatures[i], err)
+			}
+			f.Num[i] = append(f.Num[i], v)
+		}
+		lab, err := MapNSLKDDLabel(rec[nf], opt.NSLKDDClasses)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		s, ok := intern[lab]
+		if !ok {
+			s = strings.Clone(lab)
+			intern[s] = s
+		}
+		f.Labels = append(f.Labels, s)
+		f.Rows++
+	}
+	if f.Rows == 0 {
+		return nil, errors.New("no rows")
+	}
+	return f, nil
+}
+
+// parseNum parses a numeric cell, accepting the spellings found in
+// CIC-IDS2017 files (Infinity, NaN) and empty cells as missing.
+func parseNum(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	switch s {
+	case "", "NaN", "nan", "NA", "null", "None":
+		return math.NaN(), nil
+	case "Infinity", "inf", "Inf", "+Infinity", "+inf":
+		return math.Inf(1), nil
+	case "-Infinity", "-inf", "-Inf":
+		return math.Inf(-1), nil
+	}
+	return strconv.ParseFloat(s, 64)
+}
+
+func isLabelName(name, want string) bool {
+	if want != "" {
+		return name == want
+	}
+	return strings.EqualFold(name, "label")
+}
+
+// readCSV reads a CSV file with a header: CIC-IDS2017 MachineLearningCSV and
+// TrafficLabelling files as published, and flowhawk's own flow CSV.
+func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	cr.LazyQuotes = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("reading header: %w", err)
+	}
+	drop := map[string]bool{}
+	for _, d := range opt.Drop {
+		drop[strings.TrimSpace(d)] = true
+	}
+	seen := map[string]bool{}
+	keep := make([]int, 0, len(header)) // file column index per frame column
+	labelCol, timeCol := -1, -1
+	var names []string
+	for i, h := range header {
+		name := strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		if isLabelName(name, opt.Label) && labelCol < 0 {
+			labelCol = i
+			continue
+		}
+		if strings.EqualFold(name, "timestamp") && timeCol < 0 {
+			timeCol = i
+		}
+		if seen[name] || name == "" {
+			continue // CIC-IDS2017 repeats "Fwd Header Length" with identical data
+		}
+		seen[name] = true
+		if drop[name] || identifierColumns[strings.ToLower(name)] {
+			continue
+		}
+		keep = append(keep, i)
+		names = append(names, name)
+	}
+	if labelCol < 0 && !opt.Unlabelled {
+		want := opt.Label
+		if want == "" {
+			want = "Label"
+		}
+		return nil, fmt.Errorf("no label column %q in header", want)
+	}
+	raw := make([][]string, len(keep))
+	var labels, times []string
+	intern := map[string]string{}
+	line := 1
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		line++
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		if len(rec) != len(header) {
+			return nil, fmt.Errorf("line %d: %d fields, header has %d", line, len(rec), len(header))
+		}
+		for j, i := range keep {
+			s, ok := intern[rec[i]]
+			if !ok {
+				s = strings.Clone(rec[i])
+				if len(intern) < 1<<16 {
+					intern[s] = s
+				}
+			}
+			raw[j] = append(raw[j], s)
+		}
+		if labelCol >= 0 {
+			l := strings.TrimSpace(rec[labelCol])
+			s, ok := intern[l]
+			if !ok {
+				s = strings.Clone(l)
+				intern[s] = s
+			}
+			labels = append(labels, s)
+		}
+		if timeCol >= 0 {
+			times = append(times, strings.Clone(rec[timeCol]))
+		}
+	}
+	return frameFromStrings(names, raw, labels, times, line-1)
+}
+
+func frameFromStrings(names []string, raw [][]string, labels, times []string, rows int) (*Frame, error) {
+	if rows == 0 || (len(raw) > 0 && len(raw[0]) == 0) {
+		return nil, errors.New("no rows")
+	}
+	n := 0
+	if len(raw) > 0 {
+		n = len(raw[0])
+	} else {
+		n = len(labels)
+	}
+	f := &Frame{Names: names, Num: make([][]float64, len(names)), Cat: make([][]string, len(names)), Labels: labels, Rows: n}
+	for c := range names {
+		col := raw[c]
+		num := make([]float64, len(col))
+		ok := true
+		for i, s := range col {
+			v, err := parseNum(s)
+			if err != nil {
+				ok = false
+				break
+			}
+			num[i] = v
+		}
+		if ok {
+			f.Num[c] = num
+		} else {
+			f.Cat[c] = col
+		}
+	}
+	if len(times) == n {
+		ts := make([]float64, n)
+		for i, s := range times {
+			t, err := parseTime(s)
+			if err != nil {
+				ts = nil
+				break
+			}
+			ts[i] = t
+		}
+		f.Times = ts
+	}
+	f.dropIdentifierLike()
+	return f, nil
+}
+
+// dropIdentifierLike removes text columns with nearly one value per row
+// (addresses, flow ids under unexpected names): they cannot generalise.
+func (f *Frame) dropIdentifierLike() {
+	var names []string
+	var num [][]float64
+	var cat [][]string
+	for c := range f.Names {
+		if f.Cat[c] != nil && f.Rows >= 50 {
+			d := map[string]struct{}{}
+			for _, s := range f.Cat[c] {
+				d[s] = struct{}{}
+				if len(d) > 1000 {
+					break
+				}
+			}
+			if len(d) > 1000 || len(d) > f.Rows/2 {
+				continue
+			}
+		}
+		names = append(names, f.Names[c])
+		num = append(num, f.Num[c])
+		cat = append(cat, f.Cat[c])
+	}
+	f.Names, f.Num, f.Cat = names, num, cat
+}
+
+var timeLayouts = []string{"1/2/2006 15:04:05", "1/2/2006 15:04", "2006-01-02 15:04:05", "2006-01-02T15:04:05Z07:00",
+	time.RFC3339Nano, "02/01/2006 03:04:05 PM", "1/2/2006 3:04:05 PM"}
+
+func parseTime(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		return v, nil
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return float64(t.UnixNano()) / 1e9, nil
+		}
+	}
+	return 0, fmt.Errorf("unparseable time %q", s)
+}
+
+// readJSONL reads one JSON object per line; numbers become numeric columns,
+// strings categorical ones.
+func readJSONL(r io.Reader, opt ReadOptions) (*Frame, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	var names []string
+	index := map[string]int{}
+	var raw [][]string
+	var labels, times []string
+	labelKey := ""
+	line := 0
+	rows := 0
+	for sc.Scan() {
+		line++
+		b := strings.TrimSpace(sc.Text())
+		if b == "" {
+			continue
+		}
+		var obj map[string]any
+		dec := json.NewDecoder(strings.NewReader(b))
+		dec.UseNumber()
+		if err := dec.Decode(&obj); err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		gotLabel := false
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			name := strings.TrimSpace(k)
+			s := jsonCell(obj[k])
+			if isLabelName(name, opt.Label) {
+				labels = append(labels, s)
+				labelKey = name
+				gotLabel = true
+				continue
+			}
+			if strings.EqualFold(name, "timestamp") {
+				times = append(times, s)
+			}
+			if identifierColumns[strings.ToLower(name)] {
+				continue
+			}
+			c, ok := index[name]
+			if !ok {
+				if rows > 0 {
+					return nil, fmt.Errorf("line %d: field %q not in the first record", line, name)
+				}
+				c = len(names)
+				index[name] = c
+				names = append(names, name)
+				raw = append(raw, nil)
+			}
+			raw[c] = append(raw[c], s)
+		}
+		rows++
+		for c := range raw {
+			if len(raw[c]) != rows {
+				return nil, fmt.Errorf("line %d: field %q missing", line, names[c])
+			}
+		}
+		if !gotLabel && labelKey != "" {
+			return nil, fmt.Errorf("line %d: no label", line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("line %d: %w", line+1, err)
+	}
+	if len(labels) != rows {
+		if !opt.Unlabelled {
+			return nil, errors.New("no label field in records")
+		}
+		labels = nil
+	}
+	return frameFromStrings(names, raw, labels, times, rows)
+}
+
+func jsonCell(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case bool:
+		if x {
+			return "1"
+		}
+		return "0"
+	default:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+}
+
+// Subset returns a frame with the given rows, sharing nothing with f.
+func (f *Frame) Subset(rows []int) *Frame {
+	g := &Frame{Names: f.Names, Num: make([][]float64, len(f.Names)), Cat: make([][]string, len(f.Names)),
+		Rows: len(rows), Hash: f.Hash, LabelMap: f.LabelMap}
+	for c := range f.Names {
+		if f.Num[c] != nil {
+			col := make([]float64, len(rows))
+			for i, r := range rows {
+				col[i] = f.Num[c][r]
+			}
+			g.Num[c] = col
+		} else {
+			col := make([]string, len(rows))
+			for i, r := range rows {
+				col[i] = f.Cat[c][r]
+			}
+			g.Cat[c] = col
+		}
+	}
+	if f.Labels != nil {
+		g.Labels = make([]string, len(rows))
+		for i, r := range rows {
+			g.Labels[i] = f.Labels[r]
+		}
+	}
+	if f.Times != nil {
+		g.Times = make([]float64, len(rows))
+		for i, r := range rows {
+			g.Times[i] = f.Times[r]
+		}
+	}
+	return g
+}
+
+// ParseNSLKDDClasses parses the --nslkdd-classes flag value: 2, 5 or all.
+func ParseNSLKDDClasses(s string) (int, error) {
+	switch s {
+	case "2":
+		return 2, nil
+	case "5", "":
+		return 5, nil
+	case "all":
+		return 0, nil
+	}
+	return 0, fmt.Errorf("nslkdd classes %q: want 2, 5 or all", s)
+}
+
+// ForModel adjusts read options to the label mapping the model was trained
+// with, so NSL-KDD labels are mapped the same way at evaluation.
+func (o ReadOptions) ForModel(m *Model) ReadOptions {
+	switch m.LabelMap {
+	case "nslkdd2":
+		o.NSLKDDClasses = 2
+	case "nslkdd5":
+		o.NSLKDDClasses = 5
+	case "nslkddall":
+		o.NSLKDDClasses = 0
+	}
+	return o
+}

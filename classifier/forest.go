@@ -1,0 +1,201 @@
+package classifier
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// forest is a random forest or, with one tree, no bootstrap and all
+// features per split, a CART decision tree. Leaves hold class
+// probabilities; the forest averages them.
+type forest struct {
+	fd  *forestData
+	k   int
+	imp []float64 // impurity importance per encoded feature, sums to 1
+}
+
+type forestFile struct {
+	Classes    int        `json:"classes"`
+	Importance []float64  `json:"importance"`
+	Trees      forestJSON `json:"trees"`
+}
+
+func (f *forest) marshal() (json.RawMessage, error) {
+	return json.Marshal(forestFile{Classes: f.k, Importance: f.imp, Trees: f.fd.toJSON()})
+}
+
+func (f *forest) importance() []float64 { return f.imp }
+
+func (f *forest) predict(x, out []float64, _ *workspace) {
+	for c := range out {
+		out[c] = 0
+	}
+	fd := f.fd
+	vals := fd.values
+	for t := range fd.roots {
+		off := int(fd.leaf(t, x))
+		v := vals[off : off+len(out)]
+		for c := range out {
+			out[c] += float64(v[c])
+		}
+	}
+	inv := 1 / float64(len(fd.roots))
+	for c := range out {
+		out[c] *= inv
+	}
+}
+
+// predictBatch writes probabilities for n rows (p features each) into out
+// (n*k), tree by tree over blocks of rows so a tree stays in cache.
+func (f *forest) predictBatch(x []float64, n, p int, out []float64) {
+	k := f.k
+	for i := range out[:n*k] {
+		out[i] = 0
+	}
+	fd := f.fd
+	const block = 512
+	for lo := 0; lo < n; lo += block {
+		hi := min(lo+block, n)
+		for t := range fd.roots {
+			for i := lo; i < hi; i++ {
+				off := int(fd.leaf(t, x[i*p:i*p+p]))
+				o := out[i*k : i*k+k]
+				v := fd.values[off : off+k]
+				for c := range o {
+					o[c] += float64(v[c])
+				}
+			}
+		}
+	}
+	inv := 1 / float64(len(fd.roots))
+	for i := range out[:n*k] {
+		out[i] *= inv
+	}
+}
+
+// forestParams configures trainForest.
+type forestParams struct {
+	trees     int
+	bootstrap bool
+	cart      cartParams
+	seed      uint64
+	workers   int
+}
+
+// trainForest grows the trees in parallel. Each tree draws from its own
+// random stream seeded by (seed, tree index), so the result does not depend
+// on the number of workers or their scheduling.
+func trainForest(x []float64, n, p int, y []int32, w []float64, k int, par forestParams) *forest {
+	bn := fitBinner(x, n, p)
+	bins := bn.apply(x, n, p)
+	return trainForestBinned(bins, bn, n, p, y, w, k, par)
+}
+
+func trainForestBinned(bins []uint8, bn *binner, n, p int, y []int32, w []float64, k int, par forestParams) *forest {
+	workers := par.workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, par.trees)
+	trees := make([]*forestData, par.trees)
+	imps := make([][]float64, par.trees)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for wk := 0; wk < workers; wk++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := newCartBuilder(bins, p, bn, y, k, par.cart)
+			idx := make([]int32, 0, n)
+			bw := make([]float64, n)
+			for {
+				t := int(next.Add(1) - 1)
+				if t >= par.trees {
+					return
+				}
+				rng := rand.New(rand.NewPCG(par.seed, uint64(t)+0x9e3779b97f4a7c15))
+				idx = idx[:0]
+				if par.bootstrap {
+					for i := range bw {
+						bw[i] = 0
+					}
+					for j := 0; j < n; j++ {
+						bw[rng.IntN(n)]++
+					}
+					for i := 0; i < n; i++ {
+						if bw[i] > 0 {
+							bw[i] *= w[i]
+							idx = append(idx, int32(i))
+						}
+					}
+				} else {
+					copy(bw, w)
+					for i := 0; i < n; i++ {
+						if w[i] > 0 {
+							idx = append(idx, int32(i))
+						}
+					}
+				}
+				for i := range b.imp {
+					b.imp[i] = 0
+				}
+				trees[t] = b.grow(idx, bw, rng)
+				imp := make([]float64, p)
+				normalizeInto(imp, b.imp)
+				imps[t] = imp
+			}
+		}()
+	}
+	wg.Wait()
+	fd := &forestData{width: k}
+	imp := make([]float64, p)
+	for t, tr := range trees {
+		fd.append(tr)
+		for i, v := range imps[t] {
+			imp[i] += v
+		}
+	}
+	normalizeInto(imp, imp)
+	return &forest{fd: fd, k: k, imp: imp}
+}
+
+func normalizeInto(dst, src []float64) {
+	s := 0.0
+	for _, v := range src {
+		s += v
+	}
+	for i, v := range src {
+		if s > 0 {
+			dst[i] = v / s
+		} else {
+			dst[i] = 0
+		}
+	}
+}
+
+func decodeForest(raw json.RawMessage, nfeat, k int) (*forest, error) {
+	var ff forestFile
+	if err := json.Unmarshal(raw, &ff); err != nil {
+		return nil, err
+	}
+	if ff.Classes != k || ff.Trees.Width != k {
+		return nil, errMismatch("forest classes", ff.Classes, k)
+	}
+	fd, err := ff.Trees.toForest(nfeat)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range ff.Importance {
+		if math.IsNaN(v) {
+			return nil, errMismatch("importance NaN", 0, 0)
+		}
+	}
+	if len(ff.Importance) != nfeat {
+		ff.Importance = make([]float64, nfeat)
+	}
+	return &forest{fd: fd, k: k, imp: ff.Importance}, nil
+}

@@ -1,0 +1,306 @@
+package classifier
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+)
+
+// ClassMetrics are per-class precision, recall and F1.
+type ClassMetrics struct {
+	Label     string  `json:"label"`
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+	F1        float64 `json:"f1"`
+	Support   int     `json:"support"`
+}
+
+// Metrics summarise predictions against true labels.
+type Metrics struct {
+	Rows     int            `json:"rows"`
+	Accuracy float64        `json:"accuracy"`
+	MacroF1  float64        `json:"macro_f1"`
+	PerClass []ClassMetrics `json:"per_class"`
+	// Labels index the confusion matrix rows (true) and columns (predicted).
+	Labels    []string `json:"labels"`
+	Confusion [][]int  `json:"confusion"`
+	// AUC is the ROC AUC of the positive class for binary models.
+	AUC         *float64 `json:"roc_auc,omitempty"`
+	PositiveFor string   `json:"auc_positive_class,omitempty"`
+}
+
+// Score computes metrics from true and predicted labels. Macro-F1
+// averages over every label that occurs as truth or prediction, as
+// scikit-learn's f1_score(average="macro") does.
+func Score(truth, pred []string) *Metrics {
+	set := map[string]bool{}
+	for i := range truth {
+		set[truth[i]] = true
+		set[pred[i]] = true
+	}
+	labels := make([]string, 0, len(set))
+	for l := range set {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	idx := map[string]int{}
+	for i, l := range labels {
+		idx[l] = i
+	}
+	m := &Metrics{Rows: len(truth), Labels: labels, Confusion: make([][]int, len(labels))}
+	for i := range m.Confusion {
+		m.Confusion[i] = make([]int, len(labels))
+	}
+	correct := 0
+	for i := range truth {
+		m.Confusion[idx[truth[i]]][idx[pred[i]]]++
+		if truth[i] == pred[i] {
+			correct++
+		}
+	}
+	if len(truth) > 0 {
+		m.Accuracy = float64(correct) / float64(len(truth))
+	}
+	for i, l := range labels {
+		tp := m.Confusion[i][i]
+		rowSum, colSum := 0, 0
+		for j := range labels {
+			rowSum += m.Confusion[i][j]
+			colSum += m.Confusion[j][i]
+		}
+		cm := ClassMetrics{Label: l, Support: rowSum}
+		if colSum > 0 {
+			cm.Precision = float64(tp) / float64(colSum)
+		}
+		if rowSum > 0 {
+			cm.Recall = float64(tp) / float64(rowSum)
+		}
+		if cm.Precision+cm.Recall > 0 {
+			cm.F1 = 2 * cm.Precision * cm.Recall / (cm.Precision + cm.Recall)
+		}
+		m.PerClass = append(m.PerClass, cm)
+		m.MacroF1 += cm.F1
+	}
+	if len(labels) > 0 {
+		m.MacroF1 /= float64(len(labels))
+	}
+	return m
+}
+
+// ROCAUC is the area under the ROC curve of scores for positives
+// (Mann-Whitney with tied scores counted half). NaN without both classes.
+func ROCAUC(scores []float64, positive []bool) float64 {
+	n := len(scores)
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return scores[order[a]] < scores[order[b]] })
+	var np, nn float64
+	rankSum := 0.0
+	for i := 0; i < n; {
+		j := i
+		for j < n && scores[order[j]] == scores[order[i]] {
+			j++
+		}
+		r := float64(i+j+1) / 2 // average 1-based rank
+		for t := i; t < j; t++ {
+			if positive[order[t]] {
+				rankSum += r
+				np++
+			} else {
+				nn++
+			}
+		}
+		i = j
+	}
+	if np == 0 || nn == 0 {
+		return math.NaN()
+	}
+	return (rankSum - np*(np+1)/2) / (np * nn)
+}
+
+// Predictions holds per-row output of a model over a frame.
+type Predictions struct {
+	Class []int
+	Proba []float64 // rows * classes
+	K     int
+}
+
+// PredictFrame runs the model over every row of the frame in parallel.
+// The frame must have all model features (error names missing ones).
+func (m *Model) PredictFrame(f *Frame) (*Predictions, error) {
+	raw, err := m.Pre.codes(f)
+	if err != nil {
+		return nil, err
+	}
+	return m.predictCodes(raw, f.Rows), nil
+}
+
+func (m *Model) predictCodes(raw []float64, n int) *Predictions {
+	k := len(m.Classes)
+	nc := len(m.Pre.Columns)
+	pr := &Predictions{Class: make([]int, n), Proba: make([]float64, n*k), K: k}
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*n/workers, (w+1)*n/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				out := pr.Proba[i*k : i*k+k]
+				m.PredictRaw(raw[i*nc:i*nc+nc], out)
+				pr.Class[i], _ = argmax(out)
+			}
+		}()
+	}
+	wg.Wait()
+	return pr
+}
+
+// positiveClass is the class scored by ROC AUC for a binary model: the one
+// that is not normal/benign, else the second.
+func (m *Model) positiveClass() int {
+	if len(m.Classes) != 2 {
+		return -1
+	}
+	if anomalyClass(m.Classes[0]) == 1 && anomalyClass(m.Classes[1]) == 0 {
+		return 0
+	}
+	return 1
+}
+
+// TrueLabels returns the frame's labels as the model names them (the
+// isolation forest maps them to normal/anomaly).
+func (m *Model) TrueLabels(f *Frame) []string {
+	if m.Kind != "iforest" {
+		return f.Labels
+	}
+	out := make([]string, len(f.Labels))
+	for i, l := range f.Labels {
+		out[i] = m.Classes[anomalyClass(l)]
+	}
+	return out
+}
+
+// Evaluate predicts the frame and scores against its labels.
+func (m *Model) Evaluate(f *Frame) (*Metrics, error) {
+	if f.Labels == nil {
+		return nil, fmt.Errorf("evaluation data has no labels")
+	}
+	pr, err := m.PredictFrame(f)
+	if err != nil {
+		return nil, err
+	}
+	return m.score(f, pr), nil
+}
+
+func (m *Model) score(f *Frame, pr *Predictions) *Metrics {
+	truth := m.TrueLabels(f)
+	pred := make([]string, len(pr.Class))
+	for i, c := range pr.Class {
+		pred[i] = m.Classes[c]
+	}
+	met := Score(truth, pred)
+	if pc := m.positiveClass(); pc >= 0 {
+		scores := make([]float64, len(pred))
+		pos := make([]bool, len(pred))
+		for i := range pred {
+			scores[i] = pr.Proba[i*pr.K+pc]
+			pos[i] = truth[i] == m.Classes[pc]
+		}
+		if auc := ROCAUC(scores, pos); !math.IsNaN(auc) {
+			met.AUC = &auc
+			met.PositiveFor = m.Classes[pc]
+		}
+	}
+	return met
+}
+
+// WriteTable prints metrics as a human-readable report.
+func (met *Metrics) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "rows %d  accuracy %.4f  macro-F1 %.4f", met.Rows, met.Accuracy, met.MacroF1)
+	if met.AUC != nil {
+		fmt.Fprintf(w, "  ROC AUC (%s) %.4f", met.PositiveFor, *met.AUC)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "class\tprecision\trecall\tF1\tsupport\t")
+	for _, c := range met.PerClass {
+		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t%d\t\n", c.Label, c.Precision, c.Recall, c.F1, c.Support)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "confusion matrix (rows: true, columns: predicted)")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "\t")
+	for _, l := range met.Labels {
+		fmt.Fprintf(tw, "%s\t", l)
+	}
+	fmt.Fprintln(tw)
+	for i, l := range met.Labels {
+		fmt.Fprintf(tw, "%s\t", l)
+		for _, v := range met.Confusion[i] {
+			fmt.Fprintf(tw, "%d\t", v)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+}
+
+// EarlyAccuracy is accuracy when only the first K packets are known.
+type EarlyAccuracy struct {
+	Packets  int     `json:"packets"`
+	Accuracy float64 `json:"accuracy"`
+	MacroF1  float64 `json:"macro_f1"`
+}
+
+// EvaluateEarly reports accuracy by number of packets seen (1..N) for a
+// model on first-N-packet features: columns splt_*_j for j > k are masked
+// to 0, the value the features package writes for packets not seen.
+func (m *Model) EvaluateEarly(f *Frame) ([]EarlyAccuracy, error) {
+	if m.EarlyPackets == 0 {
+		return nil, fmt.Errorf("model uses no splt_len_k features")
+	}
+	raw, err := m.Pre.codes(f)
+	if err != nil {
+		return nil, err
+	}
+	nc := len(m.Pre.Columns)
+	pk := make([]int, nc) // packet index of each column, 0 if none
+	for i, c := range m.Pre.Columns {
+		for _, pre := range []string{"splt_len_", "splt_dir_", "splt_gap_"} {
+			if strings.HasPrefix(c.Name, pre) {
+				fmt.Sscanf(c.Name[len(pre):], "%d", &pk[i])
+			}
+		}
+	}
+	truth := m.TrueLabels(f)
+	var out []EarlyAccuracy
+	masked := make([]float64, len(raw))
+	for k := 1; k <= m.EarlyPackets; k++ {
+		copy(masked, raw)
+		for r := 0; r < f.Rows; r++ {
+			for i := 0; i < nc; i++ {
+				if pk[i] > k {
+					masked[r*nc+i] = 0
+				}
+			}
+		}
+		pr := m.predictCodes(masked, f.Rows)
+		pred := make([]string, f.Rows)
+		for i, c := range pr.Class {
+			pred[i] = m.Classes[c]
+		}
+		met := Score(truth, pred)
+		out = append(out, EarlyAccuracy{Packets: k, Accuracy: met.Accuracy, MacroF1: met.MacroF1})
+	}
+	return out, nil
+}

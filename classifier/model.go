@@ -1,0 +1,528 @@
+// Package classifier trains, evaluates, stores and applies flow classifiers:
+// CART trees, random forests, gradient-boosted trees, multinomial logistic
+// regression, Gaussian naive Bayes, k-nearest neighbours and isolation
+// forests. Models are data: a model file carries its feature names,
+// preprocessing and classes, and columns are always matched by name.
+package classifier
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FormatName and FormatVersion identify flowhawk model files.
+const (
+	FormatName    = "flowhawk-model"
+	FormatVersion = 1
+)
+
+// Kinds lists the model kinds Train accepts.
+var Kinds = []string{"rf", "gbdt", "dt", "lr", "nb", "knn", "iforest"}
+
+// Config holds the training settings of every model kind; each kind reads
+// the fields it needs. Zero values mean the documented default.
+type Config struct {
+	Kind string `json:"kind"`
+	Seed uint64 `json:"seed"`
+	// Workers bounds parallelism (0: GOMAXPROCS). Results do not depend on it.
+	Workers int `json:"-"`
+	// ClassWeight is "none" or "balanced".
+	ClassWeight string `json:"class_weight"`
+
+	Trees           int     `json:"trees,omitempty"`             // rf, iforest (100), gbdt rounds (100)
+	MaxDepth        int     `json:"max_depth,omitempty"`         // rf/dt: 0 unlimited; gbdt: 6
+	MinSamplesLeaf  int     `json:"min_samples_leaf,omitempty"`  // rf/dt: 1; gbdt: 20
+	MinSamplesSplit int     `json:"min_samples_split,omitempty"` // rf/dt: 2
+	MaxFeatures     int     `json:"max_features,omitempty"`      // rf: 0 = sqrt(features)
+	LearningRate    float64 `json:"learning_rate,omitempty"`     // gbdt: 0.1
+	L2              float64 `json:"l2,omitempty"`                // gbdt lambda (1), lr: 1/C (1)
+	MaxIter         int     `json:"max_iter,omitempty"`          // lr: 200
+	K               int     `json:"k,omitempty"`                 // knn: 5
+	Subsample       int     `json:"subsample,omitempty"`         // iforest: 256
+	Contamination   float64 `json:"contamination,omitempty"`     // iforest: 0 = threshold 0.5
+	VarSmoothing    float64 `json:"var_smoothing,omitempty"`     // nb: 1e-9
+}
+
+func (c *Config) defaults() {
+	if c.ClassWeight == "" {
+		c.ClassWeight = "none"
+	}
+	switch c.Kind {
+	case "rf":
+		if c.Trees == 0 {
+			c.Trees = 100
+		}
+	case "gbdt":
+		if c.Trees == 0 {
+			c.Trees = 100
+		}
+		if c.MaxDepth == 0 {
+			c.MaxDepth = 6
+		}
+		if c.MinSamplesLeaf == 0 {
+			c.MinSamplesLeaf = 20
+		}
+		if c.LearningRate == 0 {
+			c.LearningRate = 0.1
+		}
+		if c.L2 == 0 {
+			c.L2 = 1
+		}
+	case "lr":
+		if c.L2 == 0 {
+			c.L2 = 1
+		}
+		if c.MaxIter == 0 {
+			c.MaxIter = 200
+		}
+	case "knn":
+		if c.K == 0 {
+			c.K = 5
+		}
+	case "nb":
+		if c.VarSmoothing == 0 {
+			c.VarSmoothing = 1e-9
+		}
+	case "iforest":
+		if c.Trees == 0 {
+			c.Trees = 100
+		}
+		if c.Subsample == 0 {
+			c.Subsample = 256
+		}
+	}
+}
+
+// TrainInfo describes the data a model was trained on.
+type TrainInfo struct {
+	Rows       int            `json:"rows"`
+	SHA256     string         `json:"sha256"`
+	Files      []string       `json:"files,omitempty"`
+	ClassCount map[string]int `json:"class_count"`
+	Seconds    float64        `json:"seconds"`
+	Time       string         `json:"time"`
+}
+
+// estimator is a fitted model on encoded feature vectors.
+type estimator interface {
+	// predict writes class probabilities for one encoded row; no allocation.
+	predict(x, out []float64, ws *workspace)
+	marshal() (json.RawMessage, error)
+}
+
+// importancer is implemented by tree models with impurity importance.
+type importancer interface{ importance() []float64 }
+
+// workspace is per-call scratch, pooled so Predict does not allocate.
+type workspace struct {
+	raw, x, proba []float64
+	knnD          []float64
+	knnI          []int32
+}
+
+// Model is a trained classifier with its preprocessing. It is safe for
+// concurrent use.
+type Model struct {
+	Kind     string
+	Config   Config
+	Classes  []string
+	Pre      *Preprocessor
+	LabelMap string
+	Train    TrainInfo
+	Metrics  *Metrics
+	// MetricsOn names the data Metrics were measured on.
+	MetricsOn string
+	// EarlyPackets is the number of first packets (splt_*_k columns) the
+	// model uses, 0 when it uses none.
+	EarlyPackets int
+
+	est  estimator
+	pool sync.Pool
+}
+
+func (m *Model) newWorkspace() any {
+	return &workspace{raw: make([]float64, len(m.Pre.Columns)), x: make([]float64, m.Pre.Width()),
+		proba: make([]float64, len(m.Classes))}
+}
+
+// Features are the input column names the model needs, in model order.
+func (m *Model) Features() []string {
+	out := make([]string, len(m.Pre.Columns))
+	for i, c := range m.Pre.Columns {
+		out[i] = c.Name
+	}
+	return out
+}
+
+// Label returns the name of class i.
+func (m *Model) Label(i int) string {
+	if i < 0 || i >= len(m.Classes) {
+		return "Unknown"
+	}
+	return m.Classes[i]
+}
+
+// NumClasses is the number of classes the model predicts.
+func (m *Model) NumClasses() int { return len(m.Classes) }
+
+// PredictEncoded writes class probabilities for a raw row in Features order
+// (numeric values; category codes from Code for categorical columns).
+func (m *Model) PredictRaw(raw, proba []float64) {
+	ws := m.pool.Get().(*workspace)
+	m.Pre.Transform(raw, ws.x)
+	m.est.predict(ws.x, proba, ws)
+	m.pool.Put(ws)
+}
+
+// Predict returns the most probable class and its probability for a raw
+// row in Features order. It does not allocate.
+func (m *Model) Predict(raw []float64) (int, float64) {
+	ws := m.pool.Get().(*workspace)
+	m.Pre.Transform(raw, ws.x)
+	m.est.predict(ws.x, ws.proba, ws)
+	c, p := argmax(ws.proba)
+	m.pool.Put(ws)
+	return c, p
+}
+
+func argmax(p []float64) (int, float64) {
+	best, bv := 0, math.Inf(-1)
+	for i, v := range p {
+		if v > bv {
+			best, bv = i, v
+		}
+	}
+	return best, bv
+}
+
+// Binder maps a caller's column layout onto the model's features once, so
+// per-flow prediction is a gather plus the model: no lookups, no allocation.
+type Binder struct {
+	m   *Model
+	pos []int // input position of each model column
+}
+
+// Bind matches the caller's column names (trimmed, exact) to the model's
+// features. The error names every missing column.
+func (m *Model) Bind(columns []string) (*Binder, error) {
+	idx := map[string]int{}
+	for i, c := range columns {
+		c = strings.TrimSpace(c)
+		if _, dup := idx[c]; !dup {
+			idx[c] = i
+		}
+	}
+	b := &Binder{m: m, pos: make([]int, len(m.Pre.Columns))}
+	var missing []string
+	for i, c := range m.Pre.Columns {
+		j, ok := idx[c.Name]
+		if !ok {
+			missing = append(missing, c.Name)
+		}
+		b.pos[i] = j
+	}
+	if len(missing) > 0 {
+		return nil, &MissingColumnsError{Columns: missing}
+	}
+	return b, nil
+}
+
+// Code returns the value to pass for a categorical input column (by the
+// caller's position) holding the text s; -1 for an unseen category.
+func (b *Binder) Code(position int, s string) float64 {
+	for i, p := range b.pos {
+		if p == position {
+			return b.m.Pre.Code(i, s)
+		}
+	}
+	return -1
+}
+
+// Predict classifies one row in the caller's column layout (as bound) and
+// returns the class index and its probability. It does not allocate and is
+// safe for concurrent use.
+func (b *Binder) Predict(values []float64) (int, float64) {
+	m := b.m
+	ws := m.pool.Get().(*workspace)
+	for i, p := range b.pos {
+		ws.raw[i] = values[p]
+	}
+	m.Pre.Transform(ws.raw, ws.x)
+	m.est.predict(ws.x, ws.proba, ws)
+	c, p := argmax(ws.proba)
+	m.pool.Put(ws)
+	return c, p
+}
+
+// Label returns the name of class i.
+func (b *Binder) Label(i int) string { return b.m.Label(i) }
+
+// Train fits a model of cfg.Kind on the frame's labelled rows.
+func Train(f *Frame, cfg Config) (*Model, error) {
+	start := time.Now()
+	cfg.defaults()
+	if f.Labels == nil {
+		return nil, errors.New("training data has no labels")
+	}
+	if f.Rows < 2 {
+		return nil, fmt.Errorf("training data has %d rows", f.Rows)
+	}
+	var encoding string
+	standardize := false
+	switch cfg.Kind {
+	case "rf", "gbdt", "dt", "iforest":
+		encoding = "ordinal"
+	case "lr", "knn":
+		encoding, standardize = "onehot", true
+	case "nb":
+		encoding = "onehot"
+	default:
+		return nil, fmt.Errorf("unknown model kind %q (want one of %s)", cfg.Kind, strings.Join(Kinds, ", "))
+	}
+	if cfg.ClassWeight != "none" && cfg.ClassWeight != "balanced" {
+		return nil, fmt.Errorf("class weight %q: want none or balanced", cfg.ClassWeight)
+	}
+	pre, err := fitPreprocessor(f, encoding, standardize)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Kind: cfg.Kind, Config: cfg, Pre: pre, LabelMap: f.LabelMap}
+	counts := map[string]int{}
+	for _, l := range f.Labels {
+		counts[l]++
+	}
+	if cfg.Kind == "iforest" {
+		m.Classes = []string{"normal", "anomaly"}
+	} else {
+		for c := range counts {
+			m.Classes = append(m.Classes, c)
+		}
+		sort.Strings(m.Classes)
+		if len(m.Classes) < 2 {
+			return nil, fmt.Errorf("training data has a single class %q", m.Classes[0])
+		}
+	}
+	m.EarlyPackets = earlyPackets(m.Features())
+	x, err := pre.matrix(f)
+	if err != nil {
+		return nil, err
+	}
+	n, p, k := f.Rows, pre.Width(), len(m.Classes)
+	y := make([]int32, n)
+	ci := map[string]int32{}
+	for i, c := range m.Classes {
+		ci[c] = int32(i)
+	}
+	for i, l := range f.Labels {
+		if cfg.Kind == "iforest" {
+			y[i] = int32(anomalyClass(l))
+		} else {
+			y[i] = ci[l]
+		}
+	}
+	w := make([]float64, n)
+	for i := range w {
+		w[i] = 1
+	}
+	if cfg.ClassWeight == "balanced" && cfg.Kind != "iforest" {
+		for i, l := range f.Labels {
+			w[i] = float64(n) / (float64(k) * float64(counts[l]))
+		}
+	}
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	switch cfg.Kind {
+	case "rf":
+		mtry := cfg.MaxFeatures
+		if mtry <= 0 {
+			mtry = max(1, int(math.Sqrt(float64(p))))
+		}
+		m.est = trainForest(x, n, p, y, w, k, forestParams{trees: cfg.Trees, bootstrap: true, seed: cfg.Seed, workers: workers,
+			cart: cartParams{maxDepth: cfg.MaxDepth, minSplit: cfg.MinSamplesSplit, minLeaf: cfg.MinSamplesLeaf, mtry: mtry}})
+	case "dt":
+		m.est = trainForest(x, n, p, y, w, k, forestParams{trees: 1, seed: cfg.Seed, workers: 1,
+			cart: cartParams{maxDepth: cfg.MaxDepth, minSplit: cfg.MinSamplesSplit, minLeaf: cfg.MinSamplesLeaf, mtry: cfg.MaxFeatures}})
+	case "gbdt":
+		m.est, err = trainGBDT(x, n, p, y, w, k, gbdtParams{rounds: cfg.Trees, lr: cfg.LearningRate, maxDepth: cfg.MaxDepth,
+			minLeaf: cfg.MinSamplesLeaf, lambda: cfg.L2, workers: workers})
+	case "lr":
+		m.est, err = trainLogistic(x, n, p, y, w, k, cfg.L2, cfg.MaxIter, workers)
+	case "nb":
+		m.est, err = trainNaiveBayes(x, n, p, y, w, k, cfg.VarSmoothing)
+	case "knn":
+		m.est, err = trainKNN(x, n, p, y, k, cfg.K)
+	case "iforest":
+		m.est, err = trainIsolationForest(x, n, p, cfg.Trees, cfg.Subsample, cfg.Contamination, cfg.Seed, workers)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m.pool.New = m.newWorkspace
+	m.Train = TrainInfo{Rows: n, SHA256: f.Hash, ClassCount: counts, Seconds: time.Since(start).Seconds(),
+		Time: time.Now().UTC().Format(time.RFC3339)}
+	return m, nil
+}
+
+// anomalyClass maps a label to the isolation forest's classes: 0 for
+// benign traffic (normal, BENIGN), 1 for everything else.
+func anomalyClass(label string) int {
+	switch strings.ToLower(label) {
+	case "normal", "benign":
+		return 0
+	}
+	return 1
+}
+
+// earlyPackets returns the largest k of splt_len_k among the features.
+func earlyPackets(features []string) int {
+	n := 0
+	for _, f := range features {
+		var k int
+		if _, err := fmt.Sscanf(f, "splt_len_%d", &k); err == nil && k > n {
+			n = k
+		}
+	}
+	return n
+}
+
+// modelFile is the JSON layout of a model file.
+type modelFile struct {
+	Format       string          `json:"format"`
+	Version      int             `json:"version"`
+	Kind         string          `json:"kind"`
+	Features     []string        `json:"features"`
+	Classes      []string        `json:"classes"`
+	LabelMap     string          `json:"label_map,omitempty"`
+	EarlyPackets int             `json:"early_packets,omitempty"`
+	Preprocess   *Preprocessor   `json:"preprocessing"`
+	Config       Config          `json:"params"`
+	Train        TrainInfo       `json:"training_data"`
+	Metrics      *Metrics        `json:"metrics,omitempty"`
+	MetricsOn    string          `json:"metrics_on,omitempty"`
+	Model        json.RawMessage `json:"model"`
+}
+
+// Save writes the model as self-describing JSON.
+func (m *Model) Save(w io.Writer) error {
+	raw, err := m.est.marshal()
+	if err != nil {
+		return err
+	}
+	mf := modelFile{Format: FormatName, Version: FormatVersion, Kind: m.Kind, Features: m.Features(), Classes: m.Classes,
+		LabelMap: m.LabelMap, EarlyPackets: m.EarlyPackets, Preprocess: m.Pre, Config: m.Config, Train: m.Train,
+		Metrics: m.Metrics, MetricsOn: m.MetricsOn, Model: raw}
+	enc := json.NewEncoder(w)
+	return enc.Encode(&mf)
+}
+
+// SaveFile writes the model to path.
+func (m *Model) SaveFile(path string) error {
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// Load reads a model file.
+func Load(path string) (*Model, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Decode parses a model file's bytes, validating every index so a corrupt
+// or foreign file gives an error, never a panic at load or predict time.
+func Decode(b []byte) (*Model, error) {
+	var mf modelFile
+	if err := json.Unmarshal(b, &mf); err != nil {
+		return nil, fmt.Errorf("not a flowhawk model file: %w", err)
+	}
+	if mf.Format != FormatName {
+		return nil, fmt.Errorf("not a flowhawk model file (format %q, want %q)", mf.Format, FormatName)
+	}
+	if mf.Version != FormatVersion {
+		return nil, fmt.Errorf("model file version %d not supported (want %d)", mf.Version, FormatVersion)
+	}
+	if mf.Preprocess == nil {
+		return nil, errors.New("model file has no preprocessing")
+	}
+	if err := mf.Preprocess.init(); err != nil {
+		return nil, fmt.Errorf("preprocessing: %w", err)
+	}
+	if len(mf.Features) != len(mf.Preprocess.Columns) {
+		return nil, fmt.Errorf("%d features but %d preprocessing columns", len(mf.Features), len(mf.Preprocess.Columns))
+	}
+	for i, c := range mf.Preprocess.Columns {
+		if mf.Features[i] != c.Name {
+			return nil, fmt.Errorf("feature %d is %q but preprocessing column is %q", i, mf.Features[i], c.Name)
+		}
+	}
+	if len(mf.Classes) < 2 || len(mf.Classes) > 1<<16 {
+		return nil, fmt.Errorf("model has %d classes", len(mf.Classes))
+	}
+	m := &Model{Kind: mf.Kind, Config: mf.Config, Classes: mf.Classes, Pre: mf.Preprocess, LabelMap: mf.LabelMap,
+		Train: mf.Train, Metrics: mf.Metrics, MetricsOn: mf.MetricsOn, EarlyPackets: mf.EarlyPackets}
+	p, k := mf.Preprocess.Width(), len(mf.Classes)
+	var err error
+	switch mf.Kind {
+	case "rf", "dt":
+		m.est, err = decodeForest(mf.Model, p, k)
+	case "gbdt":
+		m.est, err = decodeGBDT(mf.Model, p, k)
+	case "lr":
+		m.est, err = decodeLogistic(mf.Model, p, k)
+	case "nb":
+		m.est, err = decodeNaiveBayes(mf.Model, p, k)
+	case "knn":
+		m.est, err = decodeKNN(mf.Model, p, k)
+	case "iforest":
+		m.est, err = decodeIsolationForest(mf.Model, p, k)
+	default:
+		return nil, fmt.Errorf("unknown model kind %q", mf.Kind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s model: %w", mf.Kind, err)
+	}
+	m.pool.New = m.newWorkspace
+	return m, nil
+}
+
+func errMismatch(what string, got, want int) error {
+	return fmt.Errorf("%s: got %d, want %d", what, got, want)
+}
+
+// Importance returns impurity importance per input column (one-hot
+// categories summed), or nil for models without it.
+func (m *Model) Importance() []float64 {
+	im, ok := m.est.(importancer)
+	if !ok {
+		return nil
+	}
+	enc := im.importance()
+	out := make([]float64, len(m.Pre.Columns))
+	for j, c := range m.Pre.OutputColumn() {
+		if j < len(enc) {
+			out[c] += enc[j]
+		}
+	}
+	return out
+}

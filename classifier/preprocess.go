@@ -1,0 +1,332 @@
+package classifier
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+)
+
+// ColumnSpec describes how one input column becomes model features. It is
+// stored in the model file so prediction applies exactly the training-time
+// preprocessing.
+type ColumnSpec struct {
+	Name string `json:"name"`
+	// Kind is "numeric" or "categorical".
+	Kind string `json:"kind"`
+	// Categories are the training categories; the input code of a
+	// categorical value is its index here (-1 when unseen).
+	Categories []string `json:"categories,omitempty"`
+	// Impute replaces NaN (missing) values: the training median.
+	Impute float64 `json:"impute"`
+	// Low and High are the finite training extremes; infinities clamp to them.
+	Low  float64 `json:"low"`
+	High float64 `json:"high"`
+}
+
+// Preprocessor turns raw input rows (numeric values and category codes in
+// Columns order) into the model's feature vector.
+type Preprocessor struct {
+	Columns []ColumnSpec `json:"columns"`
+	// Encoding of categorical columns: "onehot" or "ordinal".
+	Encoding string `json:"encoding"`
+	// Mean and Scale standardize each output feature when non-nil.
+	Mean  []float64 `json:"mean,omitempty"`
+	Scale []float64 `json:"scale,omitempty"`
+	// Dropped lists constant training columns left out of the model.
+	Dropped []string `json:"dropped,omitempty"`
+	// Ignored lists text columns that were ignored (identifier-like).
+	width int
+}
+
+// Width is the number of model features after encoding.
+func (p *Preprocessor) Width() int { return p.width }
+
+func (p *Preprocessor) init() error {
+	w := 0
+	for i, c := range p.Columns {
+		switch c.Kind {
+		case "numeric":
+			w++
+		case "categorical":
+			if p.Encoding == "onehot" {
+				w += len(c.Categories)
+			} else {
+				w++
+			}
+		default:
+			return fmt.Errorf("column %d (%q): unknown kind %q", i, c.Name, c.Kind)
+		}
+		if math.IsNaN(c.Impute) || math.IsInf(c.Impute, 0) {
+			return fmt.Errorf("column %q: impute value must be finite", c.Name)
+		}
+	}
+	if p.Encoding != "onehot" && p.Encoding != "ordinal" {
+		return fmt.Errorf("unknown categorical encoding %q", p.Encoding)
+	}
+	if p.Mean != nil || p.Scale != nil {
+		if len(p.Mean) != w || len(p.Scale) != w {
+			return fmt.Errorf("standardization has %d/%d entries, want %d", len(p.Mean), len(p.Scale), w)
+		}
+		for _, s := range p.Scale {
+			if !(s > 0) || math.IsInf(s, 0) {
+				return fmt.Errorf("standardization scale %v is not positive", s)
+			}
+		}
+	}
+	p.width = w
+	return nil
+}
+
+// FeatureNames are the output feature names (one per one-hot category).
+func (p *Preprocessor) FeatureNames() []string {
+	var out []string
+	for _, c := range p.Columns {
+		if c.Kind == "categorical" && p.Encoding == "onehot" {
+			for _, v := range c.Categories {
+				out = append(out, c.Name+"="+v)
+			}
+			continue
+		}
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// OutputColumn maps each output feature to its input column index.
+func (p *Preprocessor) OutputColumn() []int {
+	var out []int
+	for i, c := range p.Columns {
+		if c.Kind == "categorical" && p.Encoding == "onehot" {
+			for range c.Categories {
+				out = append(out, i)
+			}
+			continue
+		}
+		out = append(out, i)
+	}
+	return out
+}
+
+// Transform encodes one raw row into out (len Width). It does not allocate.
+func (p *Preprocessor) Transform(raw, out []float64) {
+	j := 0
+	for i := range p.Columns {
+		c := &p.Columns[i]
+		v := raw[i]
+		if c.Kind == "categorical" {
+			code := -1
+			if v >= 0 && v < float64(len(c.Categories)) {
+				code = int(v)
+			}
+			if p.Encoding == "onehot" {
+				for k := range c.Categories {
+					out[j+k] = 0
+				}
+				if code >= 0 {
+					out[j+code] = 1
+				}
+				j += len(c.Categories)
+			} else {
+				out[j] = float64(code)
+				j++
+			}
+			continue
+		}
+		switch {
+		case v != v:
+			v = c.Impute
+		case v > c.High:
+			v = c.High
+		case v < c.Low:
+			v = c.Low
+		}
+		out[j] = v
+		j++
+	}
+	if p.Mean != nil {
+		for k := range out[:j] {
+			out[k] = (out[k] - p.Mean[k]) / p.Scale[k]
+		}
+	}
+}
+
+// Code returns the input code of a categorical value of column i.
+func (p *Preprocessor) Code(i int, s string) float64 {
+	for k, v := range p.Columns[i].Categories {
+		if v == s {
+			return float64(k)
+		}
+	}
+	return -1
+}
+
+// fitPreprocessor learns the preprocessing of the frame's columns.
+func fitPreprocessor(f *Frame, encoding string, standardize bool) (*Preprocessor, error) {
+	p := &Preprocessor{Encoding: encoding}
+	for c, name := range f.Names {
+		if f.Cat[c] != nil {
+			counts := map[string]int{}
+			for _, s := range f.Cat[c] {
+				counts[s]++
+			}
+			if len(counts) < 2 {
+				p.Dropped = append(p.Dropped, name)
+				continue
+			}
+			cats := make([]string, 0, len(counts))
+			for s := range counts {
+				cats = append(cats, s)
+			}
+			sort.Strings(cats)
+			p.Columns = append(p.Columns, ColumnSpec{Name: name, Kind: "categorical", Categories: cats})
+			continue
+		}
+		col := f.Num[c]
+		finite := make([]float64, 0, len(col))
+		for _, v := range col {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				finite = append(finite, v)
+			}
+		}
+		if len(finite) == 0 {
+			p.Dropped = append(p.Dropped, name)
+			continue
+		}
+		sort.Float64s(finite)
+		lo, hi := finite[0], finite[len(finite)-1]
+		// Constant after clamping: infinities clamp to the same value.
+		if lo == hi {
+			nan := false
+			for _, v := range col {
+				if v != v {
+					nan = true
+					break
+				}
+			}
+			if !nan {
+				p.Dropped = append(p.Dropped, name)
+				continue
+			}
+		}
+		med := finite[len(finite)/2]
+		if len(finite)%2 == 0 {
+			med = (finite[len(finite)/2-1] + finite[len(finite)/2]) / 2
+		}
+		p.Columns = append(p.Columns, ColumnSpec{Name: name, Kind: "numeric", Impute: med, Low: lo, High: hi})
+	}
+	if len(p.Columns) == 0 {
+		return nil, fmt.Errorf("no usable feature columns (all %d constant or empty)", len(f.Names))
+	}
+	if err := p.init(); err != nil {
+		return nil, err
+	}
+	if standardize {
+		raw, err := p.codes(f)
+		if err != nil {
+			return nil, err
+		}
+		w := p.width
+		mean := make([]float64, w)
+		m2 := make([]float64, w)
+		row := make([]float64, w)
+		nc := len(p.Columns)
+		for i := 0; i < f.Rows; i++ {
+			p.Transform(raw[i*nc:(i+1)*nc], row)
+			for k, v := range row {
+				mean[k] += v
+				m2[k] += v * v
+			}
+		}
+		n := float64(f.Rows)
+		scale := make([]float64, w)
+		for k := range mean {
+			mean[k] /= n
+			v := m2[k]/n - mean[k]*mean[k]
+			if v > 0 {
+				scale[k] = math.Sqrt(v)
+			}
+			if !(scale[k] > 1e-12) || math.IsInf(scale[k], 0) {
+				scale[k] = 1
+			}
+		}
+		p.Mean, p.Scale = mean, scale
+	}
+	return p, nil
+}
+
+// codes returns the frame's raw rows (row-major, len(Columns) per row) in
+// the preprocessor's column order, with category codes. The frame must
+// have every column (error names the missing ones).
+func (p *Preprocessor) codes(f *Frame) ([]float64, error) {
+	idx := make([]int, len(p.Columns))
+	var missing []string
+	for i, c := range p.Columns {
+		idx[i] = f.Column(c.Name)
+		if idx[i] < 0 {
+			missing = append(missing, c.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &MissingColumnsError{Columns: missing}
+	}
+	nc := len(p.Columns)
+	raw := make([]float64, f.Rows*nc)
+	for i, c := range p.Columns {
+		j := idx[i]
+		if c.Kind == "categorical" {
+			lookup := make(map[string]float64, len(c.Categories))
+			for k, s := range c.Categories {
+				lookup[s] = float64(k)
+			}
+			if f.Cat[j] == nil {
+				for r, v := range f.Num[j] {
+					code, ok := lookup[fmtNum(v)]
+					if !ok {
+						code = -1
+					}
+					raw[r*nc+i] = code
+				}
+				continue
+			}
+			for r, s := range f.Cat[j] {
+				code, ok := lookup[s]
+				if !ok {
+					code = -1
+				}
+				raw[r*nc+i] = code
+			}
+			continue
+		}
+		if f.Num[j] == nil {
+			return nil, fmt.Errorf("column %q is numeric in the model but text in the data", c.Name)
+		}
+		for r, v := range f.Num[j] {
+			raw[r*nc+i] = v
+		}
+	}
+	return raw, nil
+}
+
+// matrix returns the encoded feature matrix (row-major, Width per row).
+func (p *Preprocessor) matrix(f *Frame) ([]float64, error) {
+	raw, err := p.codes(f)
+	if err != nil {
+		return nil, err
+	}
+	nc, w := len(p.Columns), p.width
+	x := make([]float64, f.Rows*w)
+	for i := 0; i < f.Rows; i++ {
+		p.Transform(raw[i*nc:(i+1)*nc], x[i*w:(i+1)*w])
+	}
+	return x, nil
+}
+
+// MissingColumnsError reports data that lacks columns a model needs.
+type MissingColumnsError struct{ Columns []string }
+
+func (e *MissingColumnsError) Error() string {
+	return fmt.Sprintf("data lacks %d model feature column(s): %q", len(e.Columns), e.Columns)
+}
+
+func fmtNum(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

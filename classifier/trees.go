@@ -1,0 +1,425 @@
+package classifier
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+)
+
+// maxBins is the number of histogram bins per feature (bins fit a uint8).
+const maxBins = 255
+
+// binner maps feature values to histogram bins. edges[f][b] is the largest
+// value of bin b, so "bin <= b" is exactly "x <= edges[f][b]": trees split on
+// bins while training and on the same thresholds at inference.
+type binner struct {
+	edges [][]float64
+}
+
+func fitBinner(x []float64, n, p int) *binner {
+	b := &binner{edges: make([][]float64, p)}
+	col := make([]float64, n)
+	for f := 0; f < p; f++ {
+		for i := 0; i < n; i++ {
+			col[i] = x[i*p+f]
+		}
+		sort.Float64s(col)
+		// distinct values and counts
+		var vals []float64
+		var cnt []int
+		for i, v := range col {
+			if i == 0 || v != col[i-1] {
+				vals = append(vals, v)
+				cnt = append(cnt, 0)
+			}
+			cnt[len(cnt)-1]++
+		}
+		var edges []float64
+		if len(vals) <= maxBins {
+			for i := 0; i+1 < len(vals); i++ {
+				edges = append(edges, midpoint(vals[i], vals[i+1]))
+			}
+		} else {
+			// quantile edges on the distinct-value boundaries
+			cum := 0
+			next := 1
+			for i := 0; i+1 < len(vals) && next < maxBins; i++ {
+				cum += cnt[i]
+				if float64(cum) >= float64(next)*float64(n)/maxBins {
+					edges = append(edges, midpoint(vals[i], vals[i+1]))
+					for float64(cum) >= float64(next)*float64(n)/maxBins {
+						next++
+					}
+				}
+			}
+		}
+		b.edges[f] = edges
+	}
+	return b
+}
+
+func midpoint(a, b float64) float64 {
+	m := a + (b-a)/2
+	if m >= b || math.IsInf(m, 0) || m != m {
+		return a
+	}
+	return m
+}
+
+// nbins is the number of bins of feature f.
+func (b *binner) nbins(f int) int { return len(b.edges[f]) + 1 }
+
+func (b *binner) apply(x []float64, n, p int) []uint8 {
+	out := make([]uint8, n*p)
+	for i := 0; i < n; i++ {
+		for f := 0; f < p; f++ {
+			out[i*p+f] = uint8(sort.SearchFloat64s(b.edges[f], x[i*p+f]))
+		}
+	}
+	return out
+}
+
+// node is one tree node, 16 bytes, in a flat array. A leaf has feat < 0 and
+// child = offset of its payload in the forest's values; a split sends
+// x[feat] <= thr to child and the rest to child+1.
+type node struct {
+	thr   float64
+	feat  int32
+	child int32
+}
+
+// forestData is a set of trees in flat arrays, for fast allocation-free
+// inference and a compact model file.
+type forestData struct {
+	nodes  []node
+	roots  []int32
+	values []float32 // width per leaf
+	width  int
+}
+
+// forestJSON is the model-file form of forestData.
+type forestJSON struct {
+	Width     int       `json:"leaf_width"`
+	Roots     []int32   `json:"roots"`
+	Feature   []int32   `json:"feature"`
+	Threshold []float64 `json:"threshold"`
+	Child     []int32   `json:"child"`
+	Values    []float32 `json:"values"`
+}
+
+func (fd *forestData) toJSON() forestJSON {
+	j := forestJSON{Width: fd.width, Roots: fd.roots, Values: fd.values,
+		Feature: make([]int32, len(fd.nodes)), Threshold: make([]float64, len(fd.nodes)), Child: make([]int32, len(fd.nodes))}
+	for i, n := range fd.nodes {
+		j.Feature[i], j.Threshold[i], j.Child[i] = n.feat, n.thr, n.child
+	}
+	return j
+}
+
+// fromJSON validates a decoded forest so inference can never index out of
+// range or loop: children point forward, leaves point inside values.
+func (j *forestJSON) toForest(nfeat int) (*forestData, error) {
+	n := len(j.Feature)
+	if len(j.Threshold) != n || len(j.Child) != n {
+		return nil, fmt.Errorf("tree arrays differ in length (%d, %d, %d)", n, len(j.Threshold), len(j.Child))
+	}
+	if j.Width < 1 {
+		return nil, fmt.Errorf("leaf width %d", j.Width)
+	}
+	if len(j.Values)%j.Width != 0 {
+		return nil, fmt.Errorf("%d leaf values not a multiple of width %d", len(j.Values), j.Width)
+	}
+	if len(j.Roots) == 0 {
+		return nil, errors.New("no trees")
+	}
+	fd := &forestData{nodes: make([]node, n), roots: j.Roots, values: j.Values, width: j.Width}
+	for i := 0; i < n; i++ {
+		f, c := j.Feature[i], j.Child[i]
+		if f >= 0 {
+			if int(f) >= nfeat {
+				return nil, fmt.Errorf("node %d: feature %d out of range (%d features)", i, f, nfeat)
+			}
+			if int(c) <= i || int(c)+1 >= n {
+				return nil, fmt.Errorf("node %d: child %d out of range", i, c)
+			}
+		} else if c < 0 || int(c)+j.Width > len(j.Values) {
+			return nil, fmt.Errorf("node %d: leaf value offset %d out of range", i, c)
+		}
+		if math.IsNaN(j.Threshold[i]) {
+			return nil, fmt.Errorf("node %d: NaN threshold", i)
+		}
+		fd.nodes[i] = node{thr: j.Threshold[i], feat: f, child: c}
+	}
+	for t, r := range j.Roots {
+		if r < 0 || int(r) >= n {
+			return nil, fmt.Errorf("tree %d: root %d out of range", t, r)
+		}
+	}
+	for _, v := range j.Values {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, errors.New("non-finite leaf value")
+		}
+	}
+	return fd, nil
+}
+
+// leaf returns the payload offset of the leaf x falls into in tree t.
+func (fd *forestData) leaf(t int, x []float64) int32 {
+	nodes := fd.nodes
+	i := fd.roots[t]
+	for {
+		nd := &nodes[i]
+		if nd.feat < 0 {
+			return nd.child
+		}
+		if x[nd.feat] <= nd.thr {
+			i = nd.child
+		} else {
+			i = nd.child + 1
+		}
+	}
+}
+
+// append adds the trees of g (built separately) to fd.
+func (fd *forestData) append(g *forestData) {
+	base := int32(len(fd.nodes))
+	vbase := int32(len(fd.values))
+	for _, n := range g.nodes {
+		if n.feat < 0 {
+			n.child += vbase
+		} else {
+			n.child += base
+		}
+		fd.nodes = append(fd.nodes, n)
+	}
+	for _, r := range g.roots {
+		fd.roots = append(fd.roots, r+base)
+	}
+	fd.values = append(fd.values, g.values...)
+}
+
+// cartParams are the growth limits of a classification tree.
+type cartParams struct {
+	maxDepth int // 0: unlimited
+	minSplit int
+	minLeaf  int
+	mtry     int // features tried per split (0: all)
+}
+
+// cartBuilder grows one Gini classification tree on binned data.
+type cartBuilder struct {
+	bins  []uint8
+	p     int
+	bn    *binner
+	y     []int32
+	w     []float64
+	k     int
+	par   cartParams
+	rng   *rand.Rand
+	out   *forestData
+	imp   []float64
+	hist  []float64 // per candidate feature: maxBins+1 bins * k
+	cnt   []int32
+	perm  []int
+	tot   []float64
+	left  []float64
+	cands []int
+}
+
+func newCartBuilder(bins []uint8, p int, bn *binner, y []int32, k int, par cartParams) *cartBuilder {
+	if par.mtry <= 0 || par.mtry > p {
+		par.mtry = p
+	}
+	if par.minSplit < 2 {
+		par.minSplit = 2
+	}
+	if par.minLeaf < 1 {
+		par.minLeaf = 1
+	}
+	return &cartBuilder{bins: bins, p: p, bn: bn, y: y, k: k, par: par,
+		imp: make([]float64, p), hist: make([]float64, par.mtry*(maxBins+1)*k),
+		cnt: make([]int32, par.mtry*(maxBins+1)), perm: make([]int, p), tot: make([]float64, k), left: make([]float64, k)}
+}
+
+// grow builds a tree over the samples idx with weights w into a fresh
+// forestData holding one tree.
+func (b *cartBuilder) grow(idx []int32, w []float64, rng *rand.Rand) *forestData {
+	b.w = w
+	b.rng = rng
+	b.out = &forestData{width: b.k, roots: []int32{0}}
+	b.out.nodes = append(b.out.nodes, node{})
+	b.split(0, idx, 0)
+	return b.out
+}
+
+func (b *cartBuilder) makeLeaf(ni int32, tot []float64, wsum float64) {
+	off := int32(len(b.out.values))
+	for _, v := range tot {
+		b.out.values = append(b.out.values, float32(v/wsum))
+	}
+	b.out.nodes[ni] = node{feat: -1, child: off}
+}
+
+func (b *cartBuilder) split(ni int32, idx []int32, depth int) {
+	k := b.k
+	tot := b.tot
+	for c := range tot {
+		tot[c] = 0
+	}
+	for _, i := range idx {
+		tot[b.y[i]] += b.w[i]
+	}
+	wsum := 0.0
+	nonzero := 0
+	for _, v := range tot {
+		wsum += v
+		if v > 0 {
+			nonzero++
+		}
+	}
+	if nonzero <= 1 || len(idx) < b.par.minSplit || len(idx) < 2*b.par.minLeaf || (b.par.maxDepth > 0 && depth >= b.par.maxDepth) {
+		b.makeLeaf(ni, tot, wsum)
+		return
+	}
+	parentScore := 0.0
+	for _, v := range tot {
+		parentScore += v * v
+	}
+	parentScore /= wsum
+	totCopy := make([]float64, k)
+	copy(totCopy, tot)
+
+	// Features in random order; evaluate until mtry non-constant ones were seen.
+	for f := range b.perm {
+		b.perm[f] = f
+	}
+	bestF, bestB, bestScore := -1, 0, math.Inf(-1)
+	seen := 0
+	pos := 0
+	for seen < b.par.mtry && pos < b.p {
+		// draw the next batch of candidates
+		need := b.par.mtry - seen
+		b.cands = b.cands[:0]
+		for len(b.cands) < need && pos < b.p {
+			j := pos + b.rng.IntN(b.p-pos)
+			b.perm[pos], b.perm[j] = b.perm[j], b.perm[pos]
+			b.cands = append(b.cands, b.perm[pos])
+			pos++
+		}
+		seen += b.evalBatch(idx, totCopy, wsum, &bestF, &bestB, &bestScore)
+	}
+	if bestF < 0 {
+		b.makeLeaf(ni, totCopy, wsum)
+		return
+	}
+	b.imp[bestF] += bestScore - parentScore
+	// partition
+	lo, hi := 0, len(idx)-1
+	p := b.p
+	bb := uint8(bestB)
+	for lo <= hi {
+		if b.bins[int(idx[lo])*p+bestF] <= bb {
+			lo++
+		} else {
+			idx[lo], idx[hi] = idx[hi], idx[lo]
+			hi--
+		}
+	}
+	child := int32(len(b.out.nodes))
+	b.out.nodes = append(b.out.nodes, node{}, node{})
+	b.out.nodes[ni] = node{feat: int32(bestF), thr: b.bn.edges[bestF][bestB], child: child}
+	b.split(child, idx[:lo], depth+1)
+	b.split(child+1, idx[lo:], depth+1)
+}
+
+// evalBatch fills histograms for b.cands in one pass over the node's rows
+// and updates the best split; it returns how many candidates were not
+// constant in the node.
+func (b *cartBuilder) evalBatch(idx []int32, tot []float64, wsum float64, bestF, bestB *int, bestScore *float64) int {
+	k := b.k
+	nc := len(b.cands)
+	stride := (maxBins + 1) * k
+	h := b.hist[:nc*stride]
+	for i := range h {
+		h[i] = 0
+	}
+	useCnt := b.par.minLeaf > 1
+	if useCnt {
+		c := b.cnt[:nc*(maxBins+1)]
+		for i := range c {
+			c[i] = 0
+		}
+	}
+	p := b.p
+	for _, i := range idx {
+		row := b.bins[int(i)*p : int(i)*p+p]
+		yi := int(b.y[i])
+		wi := b.w[i]
+		for ci, f := range b.cands {
+			h[ci*stride+int(row[f])*k+yi] += wi
+		}
+		if useCnt {
+			for ci, f := range b.cands {
+				b.cnt[ci*(maxBins+1)+int(row[f])]++
+			}
+		}
+	}
+	nonConst := 0
+	left := b.left
+	for ci, f := range b.cands {
+		nb := b.bn.nbins(f)
+		hf := h[ci*stride : ci*stride+nb*k]
+		// constant in node?
+		used := 0
+		for bin := 0; bin < nb && used < 2; bin++ {
+			for c := 0; c < k; c++ {
+				if hf[bin*k+c] > 0 {
+					used++
+					break
+				}
+			}
+		}
+		if used < 2 {
+			continue
+		}
+		nonConst++
+		for c := range left {
+			left[c] = 0
+		}
+		wl := 0.0
+		nl := 0
+		for bin := 0; bin < nb-1; bin++ {
+			for c := 0; c < k; c++ {
+				v := hf[bin*k+c]
+				left[c] += v
+				wl += v
+			}
+			if useCnt {
+				nl += int(b.cnt[ci*(maxBins+1)+bin])
+				if nl < b.par.minLeaf {
+					continue
+				}
+				if len(idx)-nl < b.par.minLeaf {
+					break
+				}
+			}
+			wr := wsum - wl
+			if wl <= 1e-10*wsum || wr <= 1e-10*wsum {
+				continue
+			}
+			sl, sr := 0.0, 0.0
+			for c := 0; c < k; c++ {
+				sl += left[c] * left[c]
+				r := tot[c] - left[c]
+				sr += r * r
+			}
+			s := sl/wl + sr/wr
+			if s > *bestScore+1e-12*wsum {
+				*bestScore, *bestF, *bestB = s, f, bin
+			}
+		}
+	}
+	return nonConst
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/flowhawk/flowhawk/classifier"
+	flag "github.com/spf13/pflag"
+)
+
+func init() {
+	register(&command{name: "train", summary: "train a flow classifier and write a model file", run: runTrain})
+}
+
+// dataFlags are the input flags shared by train, eval, cv, importance and predict.
+type dataFlags struct {
+	files   []string
+	format  string
+	label   string
+	nslkdd  string
+	drop    []string
+	classes int
+}
+
+func (d *dataFlags) add(fs *flag.FlagSet) {
+	fs.StringSliceVar(&d.files, "data", nil, "data file(s): CIC-IDS2017 CSV, flowhawk CSV/JSONL, NSL-KDD txt (repeatable)")
+	fs.StringVar(&d.format, "format", "auto", "input format: auto|flowhawk|cicids2017|nslkdd|jsonl")
+	fs.StringVar(&d.label, "label", "", "label column name (default Label, case-insensitive)")
+	fs.StringVar(&d.nslkdd, "nslkdd-classes", "5", "NSL-KDD label scheme: 2 (normal/attack), 5 (categories) or all")
+	fs.StringSliceVar(&d.drop, "drop", nil, "column(s) to ignore as features")
+}
+
+func (d *dataFlags) options(fs *flag.FlagSet) (classifier.ReadOptions, error) {
+	d.files = append(d.files, fs.Args()...)
+	if len(d.files) == 0 {
+		return classifier.ReadOptions{}, fmt.Errorf("%w: no --data files", errUsage)
+	}
+	c, err := classifier.ParseNSLKDDClasses(d.nslkdd)
+	if err != nil {
+		return classifier.ReadOptions{}, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return classifier.ReadOptions{Format: d.format, Label: d.label, NSLKDDClasses: c, Drop: d.drop}, nil
+}
+
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("train", "--data FILE... --model KIND -o model.json", stderr)
+	var d dataFlags
+	d.add(fs)
+	var cfg classifier.Config
+	fs.StringVar(&cfg.Kind, "model", "rf", "model kind: "+strings.Join(classifier.Kinds, "|"))
+	fs.IntVar(&cfg.Trees, "trees", 0, "trees (rf, iforest; default 100) or boosting rounds (gbdt; default 100)")
+	fs.IntVar(&cfg.MaxDepth, "max-depth", 0, "maximum tree depth (rf/dt: unlimited; gbdt: 6)")
+	fs.IntVar(&cfg.MinSamplesLeaf, "min-samples-leaf", 0, "minimum rows per leaf (rf/dt: 1; gbdt: 20)")
+	fs.IntVar(&cfg.MinSamplesSplit, "min-samples-split", 0, "minimum rows to split a node (rf/dt: 2)")
+	fs.IntVar(&cfg.MaxFeatures, "max-features", 0, "features tried per split (rf: sqrt of features; dt: all)")
+	fs.Float64Var(&cfg.LearningRate, "learning-rate", 0, "gbdt shrinkage (0.1)")
+	fs.Float64Var(&cfg.L2, "l2", 0, "L2 penalty: lr 1/C (1), gbdt leaf lambda (1)")
+	fs.IntVar(&cfg.MaxIter, "max-iter", 0, "lr L-BFGS iterations (200)")
+	fs.IntVar(&cfg.K, "k", 0, "knn neighbours (5)")
+	fs.IntVar(&cfg.Subsample, "subsample", 0, "iforest rows per tree (256)")
+	fs.Float64Var(&cfg.Contamination, "contamination", 0, "iforest expected anomaly fraction (0: score threshold 0.5)")
+	fs.Float64Var(&cfg.VarSmoothing, "var-smoothing", 0, "nb variance smoothing (1e-9)")
+	fs.StringVar(&cfg.ClassWeight, "class-weight", "none", "class weights for imbalance: none|balanced")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed (results are identical for a seed at any --workers)")
+	fs.IntVar(&cfg.Workers, "workers", 0, "goroutines (0: all cores)")
+	out := fs.StringP("output", "o", "model.json", "model file to write")
+	var tests []string
+	fs.StringSliceVar(&tests, "test", nil, "evaluate on these files after training; the first one's metrics are stored in the model")
+	asJSON := fs.Bool("json", false, "print test metrics as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	opt, err := d.options(fs)
+	if err != nil {
+		return err
+	}
+	frame, err := classifier.ReadFiles(d.files, opt)
+	if err != nil {
+		return err
+	}
+	slog.Info("training", "model", cfg.Kind, "rows", frame.Rows, "columns", len(frame.Names))
+	m, err := classifier.Train(frame, cfg)
+	if err != nil {
+		return err
+	}
+	m.Train.Files = d.files
+	slog.Info("trained", "model", cfg.Kind, "seconds", fmt.Sprintf("%.2f", m.Train.Seconds), "features", len(m.Features()), "classes", len(m.Classes))
+	results := map[string]*classifier.Metrics{}
+	for i, t := range tests {
+		tf, err := classifier.ReadFiles([]string{t}, opt.ForModel(m))
+		if err != nil {
+			return err
+		}
+		met, err := m.Evaluate(tf)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t, err)
+		}
+		results[t] = met
+		if i == 0 {
+			m.Metrics, m.MetricsOn = met, t
+		}
+		if !*asJSON {
+			fmt.Fprintf(stdout, "== %s on %s\n", cfg.Kind, t)
+			met.WriteTable(stdout)
+			fmt.Fprintln(stdout)
+		}
+	}
+	if len(tests) == 0 {
+		met, err := m.Evaluate(frame)
+		if err != nil {
+			return err
+		}
+		m.Metrics, m.MetricsOn = met, "training data"
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"model": cfg.Kind, "train_seconds": m.Train.Seconds, "results": results}); err != nil {
+			return err
+		}
+	}
+	if err := m.SaveFile(*out); err != nil {
+		return err
+	}
+	slog.Info("wrote model", "path", *out)
+	return nil
+}
