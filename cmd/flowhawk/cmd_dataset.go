@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/label"
+	"github.com/flowhawk/flowhawk/pipeline"
+)
+
+func init() {
+	register(&command{
+		name:    "dataset",
+		summary: "build a labeled flow dataset from captures (labels from directories or rules)",
+		run:     runDataset,
+	})
+}
+
+func runDataset(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("dataset", "(--label-dir DIR | --label-rules FILE PCAP|DIR...) -o out.csv", stderr)
+	var ff flowFlags
+	addFlowFlags(fs, &ff, false)
+	labelDir := fs.String("label-dir", "", "label each flow with the name of the sub-directory of `DIR` its capture is in (DIR/Browser/x.pcap -> Browser)")
+	labelRules := fs.String("label-rules", "", "label flows by the address/port/protocol/time rules in `FILE` (see README)")
+	defLabel := fs.String("default-label", "", "label for flows no rule matches (overrides the rules file's 'default')")
+	progress := fs.String("progress", "auto", "progress bar on stderr: auto, always, never")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := ff.validate(); err != nil {
+		return err
+	}
+	if (*labelDir == "") == (*labelRules == "") {
+		return fmt.Errorf("%w: give exactly one of --label-dir or --label-rules", errUsage)
+	}
+	cfg := pipeline.Config{Table: ff.tableConfig(), Features: ff.featureConfig(), Workers: ff.workers}
+	var inputs []string
+	if *labelDir != "" {
+		root := filepath.Clean(*labelDir)
+		inputs = append([]string{root}, fs.Args()...)
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: with --label-dir the captures are the files under DIR; no other arguments", errUsage)
+		}
+		// Flows never mix files of different classes.
+		cfg.FlushPerFile = true
+		cfg.Label = func(_ *collector.Flow, file string) string {
+			l, err := label.FromDir(root, file)
+			if err != nil || l == "" {
+				return "unlabeled"
+			}
+			return l
+		}
+	} else {
+		if fs.NArg() == 0 {
+			return fmt.Errorf("%w: no capture given", errUsage)
+		}
+		rules, err := label.LoadRules(*labelRules)
+		if err != nil {
+			return err
+		}
+		if *defLabel != "" {
+			rules.Default = *defLabel
+		}
+		inputs = fs.Args()
+		cfg.Label = func(f *collector.Flow, _ string) string { return rules.Label(f) }
+	}
+	paths, err := collector.ExpandPaths(inputs)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("no capture files in %v", inputs)
+	}
+	var mf modelFlags
+	return replayRun(&cfg, &ff, &mf, paths, *progress, stdout, stderr)
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/pipeline"
+)
+
+func init() {
+	register(&command{
+		name:    "replay",
+		summary: "turn pcap/pcapng files (or directories of them) into flow records and features",
+		run:     runReplay,
+	})
+}
+
+func runReplay(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("replay", "[flags] PCAP|DIR...", stderr)
+	var ff flowFlags
+	addFlowFlags(fs, &ff, true)
+	var mf modelFlags
+	addModelFlags(fs, &mf)
+	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always, never")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: no capture given", errUsage)
+	}
+	if err := ff.validate(); err != nil {
+		return err
+	}
+	paths, err := collector.ExpandPaths(fs.Args())
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("no capture files in %v", fs.Args())
+	}
+	cfg := pipeline.Config{Table: ff.tableConfig(), Features: ff.featureConfig(), Workers: ff.workers}
+	return replayRun(&cfg, &ff, &mf, paths, *progress, stdout, stderr)
+}
+
+// replayRun runs paths through a pipeline built from cfg and the flags, and
+// prints the summary. Shared by replay and dataset.
+func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []string, progress string, stdout, stderr io.Writer) error {
+	if err := mf.load(cfg); err != nil {
+		return err
+	}
+	var extra []string
+	if cfg.Label != nil {
+		extra = append(extra, "Label")
+	}
+	if cfg.Predictor != nil {
+		extra = append(extra, "Predicted Label", "Confidence")
+	}
+	outs, err := ff.openOutputs(cfg, extra, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	p, err := pipeline.New(*cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	prog := pipeline.NewProgress(paths)
+	done := make(chan struct{})
+	barDone := startProgress(progress, prog, stderr, done)
+	start := time.Now()
+	rerr := p.ReplayFiles(ctx, paths, prog)
+	sum, cerr := p.Close()
+	close(done)
+	<-barDone
+	oerr := outs.close(stderr, ff.quiet)
+	if !ff.quiet {
+		el := time.Since(start)
+		sum.Print(stderr)
+		fmt.Fprintf(stderr, "elapsed    %.2fs (%.0f packets/s)\n", el.Seconds(), float64(sum.Source.Frames)/el.Seconds())
+	}
+	if errors.Is(rerr, context.Canceled) {
+		return fmt.Errorf("interrupted; flows so far were written")
+	}
+	return errors.Join(rerr, cerr, oerr)
+}
+
+// startProgress shows a byte-based progress bar when asked or when stderr
+// is a terminal; the returned channel closes when the bar has finished.
+func startProgress(mode string, prog *pipeline.Progress, stderr io.Writer, done <-chan struct{}) <-chan struct{} {
+	finished := make(chan struct{})
+	show := mode == "always"
+	if mode == "auto" {
+		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			show = prog.Total > 64<<20
+		}
+	}
+	if !show {
+		close(finished)
+		return finished
+	}
+	bar := progressbar.NewOptions64(prog.Total,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetDescription("replay"),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				bar.Set64(prog.Read.Load())
+				bar.Finish()
+				return
+			case <-t.C:
+				bar.Set64(prog.Read.Load())
+			}
+		}
+	}()
+	return finished
+}
