@@ -1,0 +1,119 @@
+package export
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+
+	"github.com/flowhawk/flowhawk/features"
+)
+
+// CSVWriter writes rows as RFC 4180 CSV with LF line ends. The header is
+// the columns' Header text (CIC's exact header, leading spaces included)
+// followed by the extra names as given.
+type CSVWriter struct {
+	w      *bufio.Writer
+	cols   []features.Column
+	nextra int
+	buf    []byte
+}
+
+// NewCSVWriter writes the header to w and returns the writer.
+func NewCSVWriter(w io.Writer, cols []features.Column, extra []string) (*CSVWriter, error) {
+	if _, err := extraNames(cols, extra); err != nil {
+		return nil, err
+	}
+	c := &CSVWriter{w: bufio.NewWriterSize(w, 256<<10), cols: cols, nextra: len(extra), buf: make([]byte, 0, 4096)}
+	b := c.buf[:0]
+	for i := range cols {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendCSVField(b, []byte(cols[i].Header))
+	}
+	for i, e := range extra {
+		if i > 0 || len(cols) > 0 {
+			b = append(b, ',')
+		}
+		b = appendCSVField(b, []byte(e))
+	}
+	b = append(b, '\n')
+	c.buf = b
+	if _, err := c.w.Write(b); err != nil {
+		return nil, fmt.Errorf("export: csv header: %w", err)
+	}
+	return c, nil
+}
+
+// AppendCSV appends one CSV record (without the line end) of row and extra
+// to b; it is the encoder behind CSVWriter.Write.
+func AppendCSV(b []byte, cols []features.Column, row *features.Row, extra []string) []byte {
+	for i := range cols {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if cols[i].Kind == features.String {
+			b = appendCSVField(b, row.Str[i])
+		} else {
+			b = AppendValue(b, row.Num[i], cols[i].Kind)
+		}
+	}
+	for i, e := range extra {
+		if i > 0 || len(cols) > 0 {
+			b = append(b, ',')
+		}
+		b = appendCSVString(b, e)
+	}
+	return b
+}
+
+// Write implements RowWriter.
+func (c *CSVWriter) Write(row *features.Row, extra []string) error {
+	if err := checkExtra(extra, c.nextra); err != nil {
+		return err
+	}
+	b := AppendCSV(c.buf[:0], c.cols, row, extra)
+	b = append(b, '\n')
+	c.buf = b
+	if _, err := c.w.Write(b); err != nil {
+		return fmt.Errorf("export: csv: %w", err)
+	}
+	return nil
+}
+
+// Close flushes buffered rows.
+func (c *CSVWriter) Close() error {
+	if err := c.w.Flush(); err != nil {
+		return fmt.Errorf("export: csv: %w", err)
+	}
+	return nil
+}
+
+func needsQuote(s []byte) bool {
+	return bytes.ContainsAny(s, ",\"\r\n")
+}
+
+func appendCSVField(b, s []byte) []byte {
+	if !needsQuote(s) {
+		return append(b, s...)
+	}
+	b = append(b, '"')
+	for _, ch := range s {
+		if ch == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, ch)
+	}
+	return append(b, '"')
+}
+
+func appendCSVString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ',', '"', '\r', '\n':
+			return appendCSVField(b, []byte(s))
+		}
+	}
+	return append(b, s...)
+}

@@ -1,0 +1,314 @@
+package export
+
+import (
+	"bytes"
+	"io"
+	"math"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/features"
+)
+
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	s := filepath.Join("..", "..", "shared")
+	if _, err := os.Stat(s); err != nil {
+		t.Skipf("shared test data %s is absent: %v", s, err)
+	}
+	return s
+}
+
+type pkt struct {
+	us      int64
+	fwd     bool
+	flags   uint8
+	l4, pay uint32
+}
+
+func mkPacket(src, dst string, sport, dport uint16, proto uint8, p pkt) collector.Packet {
+	s, d := netip.MustParseAddr(src).As16(), netip.MustParseAddr(dst).As16()
+	if !p.fwd {
+		s, d = d, s
+		sport, dport = dport, sport
+	}
+	k, lo := collector.MakeKey(&s, &d, sport, dport, proto, 0, 0)
+	return collector.Packet{Timestamp: 1_500_000_000_123_456_789 + p.us*1000, Key: k, SrcIsLo: lo,
+		IPLen: 20 + p.l4 + p.pay, IPHeaderLen: 20, L4HeaderLen: uint16(p.l4), PayloadLen: p.pay, TCPFlags: p.flags, TCPWindow: 512}
+}
+
+// testFlows returns a few varied flows in emission order: a TCP session,
+// a one-packet UDP flow (zero duration), an IPv6 S0 and a REJ.
+func testFlows(t testing.TB) []*collector.Flow {
+	t.Helper()
+	const fin, syn, rst, psh, ack = collector.FlagFIN, collector.FlagSYN, collector.FlagRST, collector.FlagPSH, collector.FlagACK
+	var ps []collector.Packet
+	for _, p := range []pkt{{0, true, syn, 40, 0}, {1000, false, syn | ack, 40, 0}, {2000, true, ack, 32, 0},
+		{3000, true, psh | ack, 32, 120}, {4500, false, psh | ack, 32, 1448}, {7000, false, psh | ack, 32, 333},
+		{9000, true, fin | ack, 32, 0}, {9100, false, fin | ack, 32, 0}, {9300, true, ack, 32, 0}} {
+		ps = append(ps, mkPacket("192.168.1.10", "93.184.216.34", 51000, 443, 6, p))
+	}
+	ps = append(ps, mkPacket("192.168.1.10", "192.168.1.1", 5353, 53, 17, pkt{10000, true, 0, 8, 37}))
+	ps = append(ps, mkPacket("2001:db8::1", "2001:db8::2", 40000, 22, 6, pkt{11000, true, syn, 40, 0}))
+	ps = append(ps, mkPacket("10.1.1.1", "10.1.1.2", 40001, 23, 6, pkt{12000, true, syn, 40, 0}))
+	ps = append(ps, mkPacket("10.1.1.1", "10.1.1.2", 40001, 23, 6, pkt{12100, false, rst | ack, 20, 0}))
+	var out []*collector.Flow
+	tab := collector.NewTable(collector.TableConfig{Samples: 10}, func(f *collector.Flow) { out = append(out, f) })
+	for i := range ps {
+		tab.Add(&ps[i])
+	}
+	tab.Flush()
+	if len(out) != 4 {
+		t.Fatalf("%d flows", len(out))
+	}
+	return out
+}
+
+// rows fills one row per flow (copies, since Fill reuses buffers).
+func rows(t testing.TB, x *features.Extractor, flows []*collector.Flow) []*features.Row {
+	w := features.NewWindows(features.WindowConfig{})
+	var out []*features.Row
+	for _, f := range flows {
+		wv := w.Observe(f)
+		r := x.NewRow()
+		x.Fill(f, &wv, r)
+		out = append(out, r)
+	}
+	return out
+}
+
+var labels = [][]string{{"BENIGN", "BENIGN", "0.97"}, {"DNS, \"odd\" label", "BENIGN", "0.5"}, {"PortScan", "PortScan", "1"}, {"ünï\tcode", "x", ""}}
+
+func TestRoundTrip(t *testing.T) {
+	x, err := features.New(features.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := x.Columns()
+	rs := rows(t, x, testFlows(t))
+	extra := []string{"Label", "Predicted Label", "Confidence"}
+	dir := t.TempDir()
+	for _, ext := range []string{".csv", ".jsonl", ".parquet"} {
+		path := filepath.Join(dir, "flows"+ext)
+		w, err := Create(path, cols, extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rs {
+			if err := w.Write(r, labels[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Write(rs[0], nil); err == nil {
+			t.Errorf("%s: missing extra values accepted", ext)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := os.ReadFile(path)
+		if ext != ".parquet" {
+			for _, bad := range []string{"NaN", "Inf"} {
+				if bytes.Contains(raw, []byte(bad)) {
+					t.Errorf("%s contains %s", ext, bad)
+				}
+			}
+		}
+
+		rd, err := OpenReader(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := rd.Columns()
+		if len(names) != len(cols)+len(extra) {
+			t.Fatalf("%s: %d columns, want %d", ext, len(names), len(cols)+len(extra))
+		}
+		for i, c := range cols {
+			if names[i] != c.Name {
+				t.Errorf("%s: column %d named %q, want %q", ext, i, names[i], c.Name)
+			}
+		}
+		var rec Record
+		for k, r := range rs {
+			if err := rd.Next(&rec); err != nil {
+				t.Fatalf("%s row %d: %v", ext, k, err)
+			}
+			for i, c := range cols {
+				want := string(r.Str[i])
+				if c.Numeric() {
+					want = string(AppendValue(nil, r.Num[i], c.Kind))
+					if rec.Num[i] != r.Num[i] {
+						t.Errorf("%s row %d %s: %v, want %v", ext, k, c.Name, rec.Num[i], r.Num[i])
+					}
+				}
+				if rec.Str[i] != want {
+					t.Errorf("%s row %d %s: %q, want %q", ext, k, c.Name, rec.Str[i], want)
+				}
+			}
+			for i, e := range labels[k] {
+				if got := rec.Str[len(cols)+i]; got != e {
+					t.Errorf("%s row %d extra %d: %q, want %q", ext, k, i, got, e)
+				}
+			}
+		}
+		if err := rd.Next(&rec); err != io.EOF {
+			t.Errorf("%s: after last row: %v", ext, err)
+		}
+		if err := rd.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestCSVHeaderIsCIC(t *testing.T) {
+	path := filepath.Join(sharedDir(t), "datasets", "cicids2017", "Friday-WorkingHours-Afternoon-DDos.pcap_ISCX.head299.TrafficLabelling.csv")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cicHeader := strings.SplitN(string(data), "\n", 2)[0]
+	x, _ := features.New(features.Config{})
+	var buf bytes.Buffer
+	w, err := NewCSVWriter(&buf, x.Columns(), []string{" Label"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if got := strings.TrimSuffix(buf.String(), "\n"); got != cicHeader {
+		t.Errorf("header differs:\nours %q\ncic  %q", got, cicHeader)
+	}
+}
+
+func TestReadCICCSV(t *testing.T) {
+	path := filepath.Join(sharedDir(t), "datasets", "cicids2017", "Wednesday-workingHours.pcap_ISCX.sample1k.csv")
+	r, err := OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	names := r.Columns()
+	if names[0] != "Destination Port" || names[len(names)-1] != "Label" {
+		t.Errorf("names %q ... %q", names[0], names[len(names)-1])
+	}
+	dup := 0
+	for _, n := range names {
+		if n == "Fwd Header Length.1" {
+			dup++
+		}
+	}
+	if dup != 1 {
+		t.Errorf("Fwd Header Length.1 found %d times", dup)
+	}
+	var rec Record
+	n, inf, nan := 0, 0, 0
+	for {
+		err := r.Next(&rec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		for i := range rec.Num[:len(rec.Num)-1] {
+			switch {
+			case math.IsInf(rec.Num[i], 1):
+				inf++
+			case math.IsNaN(rec.Num[i]):
+				nan++
+			}
+		}
+	}
+	if n != 1000 || inf != 1 || nan != 1 {
+		t.Errorf("rows %d, Infinity %d, NaN %d; want 1000, 1, 1", n, inf, nan)
+	}
+}
+
+func TestAppendValue(t *testing.T) {
+	cases := []struct {
+		v    float64
+		kind features.Kind
+		want string
+	}{
+		{3, features.Int, "3"}, {-1, features.Int, "-1"}, {3, features.Float, "3"}, {0.5, features.Float, "0.5"},
+		{666666.6666666666, features.Float, "666666.6666666666"}, {1e-7, features.Float, "1e-07"},
+		{1e22, features.Float, "1e+22"}, {123456789012, features.Float, "123456789012"},
+		{math.NaN(), features.Float, "0"}, {math.Inf(1), features.Float, "0"}, {math.Inf(-1), features.Int, "0"},
+		{math.Copysign(0, -1), features.Float, "0"},
+	}
+	for _, c := range cases {
+		if got := string(AppendValue(nil, c.v, c.kind)); got != c.want {
+			t.Errorf("AppendValue(%v, %v) = %q, want %q", c.v, c.kind, got, c.want)
+		}
+	}
+}
+
+func TestNonFiniteNeverWritten(t *testing.T) {
+	x, _ := features.New(features.Config{SPLT: 2, Extras: true})
+	cols := x.Columns()
+	r := x.NewRow()
+	x.Fill(testFlows(t)[0], nil, r)
+	for i := range r.Num {
+		if cols[i].Numeric() {
+			r.Num[i] = []float64{math.NaN(), math.Inf(1), math.Inf(-1)}[i%3]
+		}
+	}
+	for _, f := range []Format{CSV, JSONL, Parquet} {
+		var buf bytes.Buffer
+		w, err := NewWriter(&buf, f, cols, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(r, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var rd Reader
+		switch f {
+		case CSV:
+			rd, err = NewCSVReader(&buf)
+		case JSONL:
+			rd, err = NewJSONLReader(&buf)
+		case Parquet:
+			rd, err = NewParquetReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec Record
+		if err := rd.Next(&rec); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range cols {
+			if c.Numeric() && rec.Num[i] != 0 {
+				t.Errorf("%v: %s read back %v", f, c.Name, rec.Num[i])
+			}
+		}
+	}
+}
+
+func TestCreateErrors(t *testing.T) {
+	x, _ := features.New(features.Config{})
+	if _, err := Create(filepath.Join(t.TempDir(), "x.txt"), x.Columns(), nil); err == nil {
+		t.Error("unknown extension accepted")
+	}
+	if _, err := Create(filepath.Join(t.TempDir(), "x.csv"), x.Columns(), []string{"Flow ID"}); err == nil {
+		t.Error("extra column repeating a feature name accepted")
+	}
+	if _, err := OpenReader(filepath.Join(t.TempDir(), "missing.csv")); err == nil {
+		t.Error("missing file opened")
+	}
+}
+
+func TestUniqueNames(t *testing.T) {
+	got := uniqueNames([]string{" a", "a", "b", "a", "a.1 "})
+	want := []string{"a", "a.1", "b", "a.2", "a.1.1"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

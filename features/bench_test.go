@@ -1,0 +1,63 @@
+package features
+
+import (
+	"testing"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// BenchmarkFill measures one flow's full row (every group, SPLT 10), with
+// BenchmarkMomentsBaseline as the same-run yardstick: reading mean and
+// std of every Moments of the flow once.
+func BenchmarkFill(b *testing.B) {
+	f := sessionFlow(b)
+	x, err := New(DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	row := x.NewRow()
+	wv := WindowValues{Count: 3}
+	x.Fill(f, &wv, row)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		x.Fill(f, &wv, row)
+	}
+	b.ReportMetric(float64(len(x.Columns())), "cols")
+}
+
+func BenchmarkMomentsBaseline(b *testing.B) {
+	f := sessionFlow(b)
+	ms := []*collector.Moments{&f.Fwd.PayloadLen, &f.Bwd.PayloadLen, &f.Fwd.IAT, &f.Bwd.IAT, &f.IAT, &f.Active, &f.Idle, &f.Fwd.IPLen, &f.Bwd.IPLen}
+	var s float64
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, m := range ms {
+			s += m.Mean() + m.Std() + m.Skewness() + m.Kurtosis()
+		}
+	}
+	if s == 1 {
+		b.Log(s)
+	}
+}
+
+func BenchmarkObserve(b *testing.B) {
+	var flows []*collector.Flow
+	for i := range 1000 {
+		p := mkPacket(client, server, uint16(1000+i%300), uint16(i%50), 6, pkt{int64(i) * 100, true, syn, 40, 0, 1})
+		flows = append(flows, runTable(b, []collector.Packet{p}, 0)...)
+	}
+	w := NewWindows(WindowConfig{})
+	for _, f := range flows {
+		w.Observe(f)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		f := flows[i%len(flows)]
+		f.Start += 100_000 // keep time moving forward
+		w.Observe(f)
+		i++
+	}
+}

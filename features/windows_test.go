@@ -1,0 +1,115 @@
+package features
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// TestWindowsSYNScan runs five normal HTTP connections to a server, then a
+// SYN scan of 150 ports from one source port, half answered by RST, and
+// checks the window features of the scan's last probe.
+func TestWindowsSYNScan(t *testing.T) {
+	scanner := netip.MustParseAddr("10.0.0.66")
+	var pkts []collector.Packet
+	for i := range 5 {
+		base := int64(i) * 10_000
+		for _, p := range []pkt{
+			{base, true, syn, 40, 0, 1}, {base + 100, false, syn | ack, 40, 0, 1}, {base + 200, true, ack, 20, 0, 1},
+			{base + 300, true, psh | ack, 20, 50, 1}, {base + 400, false, psh | ack, 20, 500, 1},
+			{base + 500, true, fin | ack, 20, 0, 1}, {base + 600, false, fin | ack, 20, 0, 1}, {base + 700, true, ack, 20, 0, 1},
+		} {
+			pkts = append(pkts, mkPacket(client, server, uint16(50000+i), 80, 6, p))
+		}
+	}
+	const probes = 150
+	for i := range probes {
+		base := 100_000 + int64(i)*1000 // one probe per ms
+		port := uint16(1000 + i)
+		pkts = append(pkts, mkPacket(scanner, server, 61000, port, 6, pkt{base, true, syn, 20, 0, 1024}))
+		if i%2 == 1 {
+			pkts = append(pkts, mkPacket(scanner, server, 61000, port, 6, pkt{base + 50, false, rst | ack, 20, 0, 0}))
+		}
+	}
+	flows := runTable(t, pkts, 0)
+	if len(flows) != 5+probes {
+		t.Fatalf("%d flows, want %d", len(flows), 5+probes)
+	}
+	w := NewWindows(WindowConfig{})
+	var vals []WindowValues
+	for _, f := range flows {
+		vals = append(vals, w.Observe(f))
+	}
+	// Flush emits in creation order, so the last flow is the last probe.
+	last := vals[len(vals)-1]
+	if FlowState(flows[len(flows)-1]) != StateREJ {
+		t.Fatalf("last probe state %v", FlowState(flows[len(flows)-1]))
+	}
+	// Previous 154 flows all started within 2 s and go to the same host:
+	// 5 HTTP (SF), 75 S0 probes and 74 REJ probes.
+	check := func(name string, got, want float64) {
+		t.Helper()
+		if !near(got, want) {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	check("count", last.Count, 154)
+	check("srv_count", last.SrvCount, 0)
+	check("serror_rate", last.SErrorRate, 75.0/154)
+	check("rerror_rate", last.RErrorRate, 74.0/154)
+	check("same_srv_rate", last.SameSrvRate, 0)
+	check("diff_srv_rate", last.DiffSrvRate, 1)
+	check("srv_diff_host_rate", last.SrvDiffHostRate, 0)
+	// The last 100 flows are all probes (50 S0, 50 REJ) from port 61000.
+	check("dst_host_count", last.DstHostCount, 100)
+	check("dst_host_srv_count", last.DstHostSrvCount, 0)
+	check("dst_host_same_srv_rate", last.DstHostSameSrvRate, 0)
+	check("dst_host_diff_srv_rate", last.DstHostDiffSrvRate, 1)
+	check("dst_host_same_src_port_rate", last.DstHostSameSrcPortRate, 1)
+	check("dst_host_serror_rate", last.DstHostSErrorRate, 0.5)
+	check("dst_host_rerror_rate", last.DstHostRErrorRate, 0.5)
+
+	// The fifth HTTP connection sees the four before it: same service, no errors.
+	http := vals[4]
+	check("http count", http.Count, 4)
+	check("http srv_count", http.SrvCount, 4)
+	check("http same_srv_rate", http.SameSrvRate, 1)
+	check("http serror_rate", http.SErrorRate, 0)
+	check("http dst_host_same_src_port_rate", http.DstHostSameSrcPortRate, 0)
+	check("first count", vals[0].Count, 0)
+
+	// A flow starting 3 s later sees an empty time window but the same
+	// connection window.
+	late := mkPacket(client, server, 50100, 80, 6, pkt{3_200_000, true, syn, 40, 0, 1})
+	lf := runTable(t, []collector.Packet{late}, 0)
+	v := w.Observe(lf[0])
+	check("late count", v.Count, 0)
+	check("late dst_host_count", v.DstHostCount, 100)
+	check("late dst_host_srv_count", v.DstHostSrvCount, 0)
+	if s := w.Stats(); s.Observed != uint64(len(flows)+1) || s.Dropped != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestWindowsBounded(t *testing.T) {
+	w := NewWindows(WindowConfig{Conns: 3, MaxSpanConns: 4})
+	var fl collector.Flow
+	for i := range 10 {
+		p := mkPacket(client, server, uint16(1000+i), 80, 6, pkt{int64(i), true, syn, 40, 0, 1})
+		fl = *runTable(t, []collector.Packet{p}, 0)[0]
+		v := w.Observe(&fl)
+		if want := float64(min(i, 4)); v.Count != want {
+			t.Errorf("flow %d count %v, want %v", i, v.Count, want)
+		}
+		if want := float64(min(i, 3)); v.DstHostCount != want {
+			t.Errorf("flow %d dst_host_count %v, want %v", i, v.DstHostCount, want)
+		}
+	}
+	if s := w.Stats(); s.Dropped != 6 {
+		t.Errorf("dropped %d, want 6", s.Dropped)
+	}
+	if len(w.heap) > 4 || len(w.spanCnt.srv) > 1 || len(w.ringCnt.hostSport) > 3 {
+		t.Errorf("state grew: heap %d srv %d sport %d", len(w.heap), len(w.spanCnt.srv), len(w.ringCnt.hostSport))
+	}
+}
