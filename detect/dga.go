@@ -51,6 +51,7 @@ func registrable(name string) (domain, tld string) {
 // splitName returns the label scored for DGA (the registrable domain's
 // first label), the subdomain part before it, and the TLD.
 func splitName(name string) (label, sub, tld string) {
+	name = strings.TrimSuffix(name, ".")
 	rd, tld := registrable(name)
 	if rd == "" {
 		return "", "", tld
@@ -150,10 +151,10 @@ func Measure(label string) DGAFeatures {
 
 func clamp01(x float64) float64 { return math.Max(0, math.Min(1, x)) }
 
-// Score combines the features into [0,1]: rare bigrams weigh most, then
-// consonant runs, few vowels, entropy relative to the label's length,
-// digits mixed into letters, and length. Labels shorter than minLen, and
-// punycode labels, score 0.
+// Score combines the features into [0,1]: rare bigrams weigh half, then
+// consonant runs, few vowels, entropy relative to the label's length and
+// digits mixed into letters. Hex strings of 16+ characters score at least
+// 0.9. Labels shorter than minLen score 0.
 func (f DGAFeatures) Score(minLen int) float64 {
 	if f.Len < minLen {
 		return 0
@@ -163,12 +164,11 @@ func (f DGAFeatures) Score(minLen int) float64 {
 	if maxH > 0 {
 		ent = clamp01((f.Entropy/maxH - 0.75) / 0.2)
 	}
-	s := 0.40*clamp01((f.RareBigram-0.15)/0.40) +
+	s := 0.50*clamp01((f.RareBigram-0.10)/0.30) +
 		0.15*clamp01(float64(f.ConsRun-3)/3) +
 		0.15*clamp01((0.35-f.VowelRatio)/0.2) +
 		0.10*ent +
-		0.10*clamp01(f.DigitRatio/0.25) +
-		0.10*clamp01(float64(f.Len-10)/15)
+		0.10*clamp01(f.DigitRatio/0.25)
 	if f.Hex && f.Len >= 16 {
 		s = math.Max(s, 0.9)
 	}
@@ -180,10 +180,25 @@ func (f DGAFeatures) Score(minLen int) float64 {
 // 0 for names that are only a suffix, punycode, or reverse lookups.
 func DGAScore(name string, minLen int) float64 {
 	label, _, tld := splitName(name)
-	if label == "" || tld == "arpa" || strings.HasPrefix(label, "xn--") {
+	if label == "" || localTLDs[tld] || strings.HasPrefix(label, "xn--") {
 		return 0
 	}
-	return Measure(label).Score(minLen)
+	return Measure(dgaLabel(label)).Score(minLen)
+}
+
+// infraTokens are building blocks of infrastructure domain names
+// (espncdn, ebayimg, yelpcdn) whose consonant clusters look random; they
+// are removed before a label is measured.
+var infraTokens = []string{"cdn", "img", "static", "media", "api", "ads", "dns", "srv", "www"}
+
+// dgaLabel is the part of a registrable label that is scored.
+func dgaLabel(label string) string {
+	for _, t := range infraTokens {
+		if strings.Contains(label, t) {
+			label = strings.ReplaceAll(label, t, "")
+		}
+	}
+	return label
 }
 
 // entropyOf is the Shannon entropy of s in bits per character, ignoring

@@ -114,7 +114,7 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 		}
 	}
 	if !strings.HasPrefix(label, "xn--") {
-		f := Measure(label)
+		f := Measure(dgaLabel(label))
 		if s := f.Score(c.DGAMinLen); s >= c.DGAScore {
 			sev := SevMedium
 			if s >= 0.8 {

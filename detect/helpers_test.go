@@ -2,6 +2,7 @@ package detect
 
 import (
 	"errors"
+	"net/netip"
 	"io"
 	"os"
 	"path/filepath"
@@ -85,4 +86,28 @@ func allOn() Config {
 	c := DefaultConfig()
 	c.Detect = "all"
 	return c
+}
+
+// pkt builds a decoded packet from src to dst.
+func pkt(ts int64, src, dst string, sport, dport uint16, proto uint8, flags uint8, payload []byte) *collector.Packet {
+	s, d := collector.Addr16(netip.MustParseAddr(src)), collector.Addr16(netip.MustParseAddr(dst))
+	k, lo := collector.MakeKey(&s, &d, sport, dport, proto, 0, 0)
+	hdr := uint16(20)
+	if proto == 17 {
+		hdr = 8
+	}
+	return &collector.Packet{
+		Timestamp: ts, Key: k, SrcIsLo: lo, IPLen: 20 + uint32(hdr) + uint32(len(payload)), IPHeaderLen: 20,
+		L4HeaderLen: hdr, PayloadLen: uint32(len(payload)), TCPFlags: flags, Payload: payload,
+	}
+}
+
+// testFlow builds a one-packet-each-way flow record.
+func testFlow(id uint64, src, dst string, sport, dport uint16, proto uint8, ts int64) *collector.Flow {
+	f := &collector.Flow{ID: id}
+	p := pkt(ts, src, dst, sport, dport, proto, collector.FlagSYN, nil)
+	f.Key, f.FwdIsLo, f.Start, f.End = p.Key, p.SrcIsLo, ts, ts
+	f.Fwd.InitWindow, f.Bwd.InitWindow = -1, -1
+	f.Add(p, 0)
+	return f
 }
