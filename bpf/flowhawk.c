@@ -216,7 +216,7 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 	}
 
 	struct pkt_info pi = {};
-	int err = parse(data, data_end, tc_vlan, &pi);
+	int err = parse(data, data_end, wire_len, tc_vlan, &pi);
 	if (err) {
 		count(err);
 		return;
@@ -239,7 +239,7 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 			}
 		}
 	}
-	if (pi.proto != IPPROTO_TCP && pi.proto != IPPROTO_UDP && pi.proto != IPPROTO_SCTP &&
+	if (pi.proto != IPPROTO_TCP && pi.proto != IPPROTO_UDP && pi.proto != IPPROTO_UDPLITE && pi.proto != IPPROTO_SCTP &&
 	    pi.proto != IPPROTO_ICMP && pi.proto != IPPROTO_ICMPV6)
 		count(CNT_OTHER_L4);
 

@@ -17,7 +17,9 @@
 #include "maps.h"
 
 /* Longest IPv6 extension-header chain walked before giving up. */
-#define MAX_IPV6_EXT 8
+#define MAX_IPV6_EXT 10
+/* Most VLAN tags walked (outer and inner are kept), as the pcap decoder. */
+#define MAX_VLAN_TAGS 4
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
@@ -59,7 +61,9 @@ struct pkt_info {
 	__u8 icmp_code;
 	__u8 frag;
 	__u8 wrong_frag;
-	__u8 pad[3];
+	__u8 frag_mf;
+	__u8 pad[2];
+	__u32 frag_off;
 };
 
 static __always_inline void map_v4(__u8 *dst, __be32 addr)
@@ -74,13 +78,14 @@ static __always_inline void map_v4(__u8 *dst, __be32 addr)
  * index (CNT_PARSE_ERROR) for a truncated or malformed header. */
 static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct pkt_info *pi)
 {
+	__u32 l4len = pi->ip_len - pi->ip_hdr_len;
 	switch (pi->proto) {
 	case IPPROTO_TCP: {
 		struct tcphdr *th = l4;
 		if ((void *)(th + 1) > data_end)
 			return CNT_PARSE_ERROR;
 		__u32 doff = th->doff * 4;
-		if (doff < sizeof(*th) || l4 + doff > data_end)
+		if (doff < sizeof(*th) || doff > l4len || l4 + doff > data_end)
 			return CNT_PARSE_ERROR;
 		pi->sport = bpf_ntohs(th->source);
 		pi->dport = bpf_ntohs(th->dest);
@@ -91,9 +96,10 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct
 		pi->l4_hdr_len = doff;
 		break;
 	}
-	case IPPROTO_UDP: {
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE: {
 		struct udphdr *uh = l4;
-		if ((void *)(uh + 1) > data_end)
+		if ((void *)(uh + 1) > data_end || l4len < 8)
 			return CNT_PARSE_ERROR;
 		pi->sport = bpf_ntohs(uh->source);
 		pi->dport = bpf_ntohs(uh->dest);
@@ -102,7 +108,7 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct
 	}
 	case IPPROTO_SCTP: {
 		__be16 *ph = l4;
-		if (l4 + 12 > data_end)
+		if (l4 + 12 > data_end || l4len < 12)
 			return CNT_PARSE_ERROR;
 		pi->sport = bpf_ntohs(ph[0]);
 		pi->dport = bpf_ntohs(ph[1]);
@@ -112,11 +118,11 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6: {
 		__u8 *ih = l4;
-		if (l4 + 8 > data_end)
+		if (l4 + 4 > data_end)
 			return CNT_PARSE_ERROR;
 		pi->icmp_type = ih[0];
 		pi->icmp_code = ih[1];
-		pi->l4_hdr_len = 8;
+		pi->l4_hdr_len = l4len < 8 ? l4len : 8;
 		break;
 	}
 	default:
@@ -130,12 +136,13 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct
 /* parse fills pi from the frame in [data, data_end). tc_vlan is a VLAN ID
  * the driver already stripped into skb metadata (0 = none). It returns 0, or
  * the counter index of the reason the packet is not accounted. */
-static __always_inline int parse(void *data, void *data_end, __u16 tc_vlan, struct pkt_info *pi)
+static __always_inline int parse(void *data, void *data_end, __u32 wire_len, __u16 tc_vlan, struct pkt_info *pi)
 {
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > data_end)
 		return CNT_PARSE_ERROR;
 	void *cur = eth + 1;
+	__u32 l3off = sizeof(*eth); /* kept as a number: pointer differences upset the verifier */
 	__be16 h_proto = eth->h_proto;
 	int ntags = 0;
 	if (tc_vlan) {
@@ -143,8 +150,9 @@ static __always_inline int parse(void *data, void *data_end, __u16 tc_vlan, stru
 		ntags = 1;
 	}
 #pragma unroll
-	for (int i = 0; i < 2; i++) {
-		if (h_proto != bpf_htons(ETH_P_8021Q) && h_proto != bpf_htons(ETH_P_8021AD))
+	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
+		if (h_proto != bpf_htons(ETH_P_8021Q) && h_proto != bpf_htons(ETH_P_8021AD) &&
+		    h_proto != bpf_htons(0x9100) && h_proto != bpf_htons(0x9200))
 			break;
 		struct vlan_tag *vt = cur;
 		if ((void *)(vt + 1) > data_end)
@@ -157,6 +165,7 @@ static __always_inline int parse(void *data, void *data_end, __u16 tc_vlan, stru
 		ntags++;
 		h_proto = vt->proto;
 		cur = vt + 1;
+		l3off += sizeof(*vt);
 	}
 
 	void *l4;
@@ -168,7 +177,11 @@ static __always_inline int parse(void *data, void *data_end, __u16 tc_vlan, stru
 			return CNT_PARSE_ERROR;
 		__u32 ihl = ip->ihl * 4;
 		__u32 tot = bpf_ntohs(ip->tot_len);
-		if (ihl < sizeof(*ip) || tot < ihl)
+		if (ihl < sizeof(*ip) || cur + ihl > data_end)
+			return CNT_PARSE_ERROR;
+		if (tot == 0) /* TSO: the length is the frame's */
+			tot = wire_len > l3off ? wire_len - l3off : 0;
+		if (tot < ihl)
 			return CNT_PARSE_ERROR;
 		map_v4(pi->src, ip->saddr);
 		map_v4(pi->dst, ip->daddr);
@@ -181,9 +194,9 @@ static __always_inline int parse(void *data, void *data_end, __u16 tc_vlan, stru
 		if (off || (fo & 0x2000)) {
 			pi->frag = off ? FRAG_LATER : FRAG_FIRST;
 			pi->frag_id = bpf_ntohs(ip->id);
-			if (off + (tot - ihl) > 65535)
-				pi->wrong_frag = 1;
 		}
+		pi->frag_off = off;
+		pi->frag_mf = (fo & 0x2000) != 0;
 		l4 = cur + ihl;
 	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = cur;
@@ -194,7 +207,8 @@ static __always_inline int parse(void *data, void *data_end, __u16 tc_vlan, stru
 		__builtin_memcpy(pi->src, &ip6->saddr, 16);
 		__builtin_memcpy(pi->dst, &ip6->daddr, 16);
 		pi->ttl = ip6->hop_limit;
-		pi->ip_len = 40 + bpf_ntohs(ip6->payload_len);
+		__u32 plen = bpf_ntohs(ip6->payload_len);
+		pi->ip_len = plen ? 40 + plen : (wire_len > l3off ? wire_len - l3off : 0); /* 0: jumbogram/TSO */
 		__u32 sk = 0;
 		__u32 *scratch = bpf_map_lookup_elem(&scratch_map, &sk);
 		if (!scratch)
@@ -202,7 +216,7 @@ static __always_inline int parse(void *data, void *data_end, __u16 tc_vlan, stru
 		__u32 hlen = 40;
 		__u8 nh = ip6->nexthdr;
 		cur = ip6 + 1;
-		int done = 0;
+		int done = 0, last = 0;
 #pragma unroll
 		for (int i = 0; i < MAX_IPV6_EXT; i++) {
 			__u8 *eh = cur;
@@ -232,7 +246,11 @@ static __always_inline int parse(void *data, void *data_end, __u16 tc_vlan, stru
 					pi->frag = off ? FRAG_LATER : FRAG_FIRST;
 					pi->frag_id = ((__u32)eh[4] << 24) | ((__u32)eh[5] << 16) | ((__u32)eh[6] << 8) | eh[7];
 				}
+				pi->frag_off = off;
+				pi->frag_mf = fo & 1;
 				elen = 8;
+				if (off) /* the rest is fragment data */
+					last = 1;
 				break;
 			}
 			default:
@@ -251,6 +269,10 @@ static __always_inline int parse(void *data, void *data_end, __u16 tc_vlan, stru
 			nh = eh[0];
 			hlen += elen;
 			cur = cur + elen;
+			if (last) {
+				done = 1;
+				break;
+			}
 		}
 		if (!done) {
 			switch (nh) {
@@ -265,7 +287,7 @@ static __always_inline int parse(void *data, void *data_end, __u16 tc_vlan, stru
 				return CNT_EXT_LIMIT;
 			}
 		}
-		if (hlen > pi->ip_len)
+		if (hlen > pi->ip_len || cur > data_end)
 			return CNT_PARSE_ERROR;
 		pi->proto = nh;
 		pi->ip_hdr_len = hlen;
@@ -274,6 +296,13 @@ static __always_inline int parse(void *data, void *data_end, __u16 tc_vlan, stru
 		return CNT_NON_IP;
 	}
 
+	if (pi->frag != FRAG_NONE) {
+		/* NSL-KDD wrong_fragment, as the pcap decoder: beyond 65535
+		 * bytes, or a non-last fragment not a multiple of 8 bytes. */
+		__u32 l4len = pi->ip_len - pi->ip_hdr_len;
+		if (pi->frag_off + l4len > 65535 || (pi->frag_mf && (l4len & 7)))
+			pi->wrong_frag = 1;
+	}
 	if (pi->frag == FRAG_LATER) {
 		/* No transport header: the ports come from the fragment cache. */
 		pi->l4_hdr_len = 0;

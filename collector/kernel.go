@@ -1,0 +1,717 @@
+//go:build linux
+
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"github.com/flowhawk/flowhawk/bpf"
+)
+
+// The kernel map key is read straight into Key: the sizes must agree (the
+// offsets are checked by TestKernelKeyLayout).
+var _ [KeySize - unsafe.Sizeof(bpf.FlowhawkFlowKey{})]struct{}
+var _ [unsafe.Sizeof(bpf.FlowhawkFlowKey{}) - KeySize]struct{}
+
+// KernelConfig sets what the kernel source attaches to and its knobs; the
+// zero value of a field means its default.
+type KernelConfig struct {
+	// Interfaces to attach to: XDP on ingress, TC (TCX, or clsact where the
+	// kernel has no TCX) on egress.
+	Interfaces []string
+	// XDPMode is "auto" (driver mode where supported, else generic),
+	// "native" or "generic".
+	XDPMode string
+	// MaxFlows is the size of the kernel flow map (default 65536). When it
+	// is full, new flows are counted in KernelStats.MapFull, not stored.
+	MaxFlows int
+	// Samples is how many first packets of each flow the kernel sends to
+	// user space (default 32); they become Flow.Samples and Packets.
+	Samples int
+	// SampleRate accounts 1 packet in SampleRate (0 or 1: all); counters
+	// in the records are scaled back up and Flow.Sampled is set.
+	SampleRate int
+	// IdleTimeout, ActiveTimeout and CloseGrace are those of TableConfig
+	// (defaults 120 s, 1800 s, 2 s).
+	IdleTimeout   time.Duration
+	ActiveTimeout time.Duration
+	CloseGrace    time.Duration
+	// RingSize is the ring buffer size in bytes, a power of two multiple of
+	// the page size (default 4 MiB).
+	RingSize int
+	// ScanInterval is how often the flow map is scanned for timed-out
+	// flows (default 1 s).
+	ScanInterval time.Duration
+	// NoDNSSnippets stops the kernel from copying DNS payloads.
+	NoDNSSnippets bool
+	// TCAttach forces the egress attach method: "" (TCX, clsact fallback),
+	// "tcx" or "clsact".
+	TCAttach string
+}
+
+func (c *KernelConfig) defaults() {
+	d := DefaultTableConfig()
+	if c.XDPMode == "" {
+		c.XDPMode = "auto"
+	}
+	if c.MaxFlows <= 0 {
+		c.MaxFlows = 65536
+	}
+	if c.Samples <= 0 {
+		c.Samples = 32
+	}
+	if c.SampleRate < 1 {
+		c.SampleRate = 1
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = d.IdleTimeout
+	}
+	if c.ActiveTimeout <= 0 {
+		c.ActiveTimeout = d.ActiveTimeout
+	}
+	if c.CloseGrace <= 0 {
+		c.CloseGrace = d.CloseGrace
+	}
+	if c.RingSize <= 0 {
+		c.RingSize = 4 << 20
+	}
+	if c.ScanInterval <= 0 {
+		c.ScanInterval = time.Second
+	}
+}
+
+// KernelStats counts what the kernel programs and the source did. Every
+// packet or event the sensor could not account is in one of the loss
+// counters (MapFull, RingbufFull, ParseErrors, ExtLimit, NonIP).
+type KernelStats struct {
+	Packets     uint64 // packets seen by the programs
+	Accounted   uint64 // packets accounted to a flow
+	NonIP       uint64 // neither IPv4 nor IPv6 (ARP, LLDP, ...): passed, not accounted
+	OtherL4     uint64 // IP packets of other transports (ports 0), accounted
+	ParseErrors uint64 // truncated or malformed headers: passed, not accounted
+	ExtLimit    uint64 // IPv6 extension chain longer than the parse limit
+	MapFull     uint64 // packets of new flows refused because the flow map was full
+	RingbufFull uint64 // samples/DNS/end events dropped because the ring buffer was full
+	SampledOut  uint64 // packets skipped by 1-in-N sampling
+	FragNoFirst uint64 // later fragments whose first fragment was not seen (ports 0)
+	Fragments   uint64 // IP fragments seen
+
+	Events         uint64 // ring-buffer records read
+	Flows          uint64 // flow records emitted
+	MapEntries     int    // flow map entries at the last scan
+	PendingSamples int    // samples waiting for their flow to end
+	BadEvents      uint64 // ring-buffer records of unknown type or size
+}
+
+// KernelSource runs flowhawk's eBPF programs on live interfaces and turns
+// the kernel flow map and ring buffer into Flow records and Packets, the
+// same types the pcap path produces.
+type KernelSource struct {
+	cfg    KernelConfig
+	objs   bpf.FlowhawkObjects
+	rd     *ringbuf.Reader
+	links  []detacher
+	offset int64 // wall clock minus CLOCK_MONOTONIC, ns
+
+	mu      sync.Mutex // guards stats
+	stats   KernelStats
+	pending map[Key][]bpf.FlowhawkPktEvent
+	closing []closeDue
+	nextID  uint64
+	rec     ringbuf.Record
+
+	// batch buffers, reused
+	bkeys []bpf.FlowhawkFlowKey
+	bvals []bpf.FlowhawkFlowValue
+}
+
+type closeDue struct {
+	key Key
+	due int64 // monotonic ns
+}
+
+type detacher interface{ Close() error }
+
+// Counter indexes of the kernel's per-CPU counters (enum counter in
+// bpf/headers/flow.h).
+const (
+	kcntPackets = iota
+	kcntAccounted
+	kcntNonIP
+	kcntOtherL4
+	kcntParseError
+	kcntExtLimit
+	kcntMapFull
+	kcntRingbufFull
+	kcntSampledOut
+	kcntFragNoFirst
+	kcntFragments
+	kcntMax
+)
+
+// Kernel event types and flags (bpf/headers/flow.h).
+const (
+	evSample = 1
+	evEnd    = 2
+	evFlow   = 3
+
+	pktFSample    = 1
+	pktFPayload   = 2
+	pktFFragFirst = 4
+	pktFFragLater = 8
+	pktFWrongFrag = 16
+
+	flowFRST    = 1
+	flowFClosed = 2
+)
+
+// ErrCapability reports missing privileges; the message names the
+// capabilities needed.
+var ErrCapability = errors.New("missing capability")
+
+// checkCaps fails early, with the names of the capabilities, when the
+// process cannot load and attach eBPF programs.
+func checkCaps() error {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return nil // cannot tell: let the kernel decide
+	}
+	var eff uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			eff, _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		}
+	}
+	has := func(c uint) bool { return eff&(1<<c) != 0 }
+	sysAdmin := has(unix.CAP_SYS_ADMIN)
+	var missing []string
+	if !has(unix.CAP_BPF) && !sysAdmin {
+		missing = append(missing, "CAP_BPF")
+	}
+	if !has(unix.CAP_NET_ADMIN) {
+		missing = append(missing, "CAP_NET_ADMIN")
+	}
+	if !has(unix.CAP_PERFMON) && !sysAdmin {
+		missing = append(missing, "CAP_PERFMON")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s (run as root, or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, e.g. with deploy/flowhawk.service)", ErrCapability, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// LoadKernel loads the programs and maps with cfg's sizes and knobs but
+// attaches nothing (tests and benchmarks drive the programs with
+// BPF_PROG_TEST_RUN). OpenKernel loads and attaches.
+func LoadKernel(cfg KernelConfig) (*KernelSource, error) {
+	cfg.defaults()
+	if err := checkCaps(); err != nil {
+		return nil, err
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("raise memlock limit: %w", err)
+	}
+	spec, err := bpf.LoadFlowhawk()
+	if err != nil {
+		return nil, fmt.Errorf("load eBPF object: %w", err)
+	}
+	spec.Maps[bpf.FlowhawkMapFlows].MaxEntries = uint32(cfg.MaxFlows)
+	spec.Maps[bpf.FlowhawkMapEvents].MaxEntries = uint32(cfg.RingSize)
+	set := func(name string, v any) error {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+		return nil
+	}
+	dns := uint8(1)
+	if cfg.NoDNSSnippets {
+		dns = 0
+	}
+	if err := errors.Join(set(bpf.FlowhawkVarMaxSamples, uint32(cfg.Samples)),
+		set(bpf.FlowhawkVarSampleRate, uint32(cfg.SampleRate)),
+		set(bpf.FlowhawkVarDnsSnippets, dns)); err != nil {
+		return nil, err
+	}
+	s := &KernelSource{cfg: cfg, pending: make(map[Key][]bpf.FlowhawkPktEvent)}
+	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("eBPF verifier rejected the programs: %w", err)
+		}
+		if errors.Is(err, unix.EPERM) {
+			return nil, fmt.Errorf("load eBPF programs: %w: CAP_BPF and CAP_PERFMON (or root) are needed: %v", ErrCapability, err)
+		}
+		return nil, fmt.Errorf("load eBPF programs: %w", err)
+	}
+	s.rd, err = ringbuf.NewReader(s.objs.Events)
+	if err != nil {
+		s.objs.Close()
+		return nil, fmt.Errorf("open ring buffer: %w", err)
+	}
+	s.offset = clockOffset()
+	return s, nil
+}
+
+// OpenKernel loads the programs and attaches them to every interface in
+// cfg.Interfaces; on any error nothing stays attached.
+func OpenKernel(cfg KernelConfig) (*KernelSource, error) {
+	if len(cfg.Interfaces) == 0 {
+		return nil, errors.New("no interface given")
+	}
+	ifaces := make([]*net.Interface, len(cfg.Interfaces))
+	for i, name := range cfg.Interfaces {
+		ifi, err := net.InterfaceByName(name)
+		if err != nil {
+			return nil, fmt.Errorf("interface %q: no such network interface", name)
+		}
+		ifaces[i] = ifi
+	}
+	s, err := LoadKernel(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, ifi := range ifaces {
+		if err := s.attach(ifi); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *KernelSource) attach(ifi *net.Interface) error {
+	var flags link.XDPAttachFlags
+	switch s.cfg.XDPMode {
+	case "auto":
+	case "native":
+		flags = link.XDPDriverMode
+	case "generic":
+		flags = link.XDPGenericMode
+	default:
+		return fmt.Errorf("xdp mode %q: want auto, native or generic", s.cfg.XDPMode)
+	}
+	xl, err := link.AttachXDP(link.XDPOptions{Program: s.objs.FlowhawkXdp, Interface: ifi.Index, Flags: flags})
+	if err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("attach XDP to %s: %w: CAP_NET_ADMIN is needed: %v", ifi.Name, ErrCapability, err)
+		}
+		return fmt.Errorf("attach XDP (%s mode) to %s: %w", s.cfg.XDPMode, ifi.Name, err)
+	}
+	s.links = append(s.links, xl)
+	var tcErr error
+	if s.cfg.TCAttach != "clsact" {
+		tl, err := link.AttachTCX(link.TCXOptions{Program: s.objs.FlowhawkTc, Interface: ifi.Index, Attach: ebpf.AttachTCXEgress})
+		if err == nil {
+			s.links = append(s.links, tl)
+			slog.Debug("attached", "iface", ifi.Name, "xdp", s.cfg.XDPMode, "tc", "tcx")
+			return nil
+		}
+		tcErr = err
+		if s.cfg.TCAttach == "tcx" {
+			return fmt.Errorf("attach TCX egress to %s: %w", ifi.Name, err)
+		}
+	}
+	cl, err := attachClsact(s.objs.FlowhawkTc, ifi.Name)
+	if err != nil {
+		return fmt.Errorf("attach TC egress to %s: tcx: %v; clsact: %w", ifi.Name, tcErr, err)
+	}
+	s.links = append(s.links, cl)
+	slog.Debug("attached", "iface", ifi.Name, "xdp", s.cfg.XDPMode, "tc", "clsact")
+	return nil
+}
+
+// Detach removes the programs from every interface. Flows already in the
+// map stay there for the final drain.
+func (s *KernelSource) Detach() error {
+	var errs []error
+	for i := len(s.links) - 1; i >= 0; i-- {
+		if err := s.links[i].Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.links = nil
+	return errors.Join(errs...)
+}
+
+// Close detaches and releases every kernel object.
+func (s *KernelSource) Close() error {
+	err := s.Detach()
+	if s.rd != nil {
+		err = errors.Join(err, s.rd.Close())
+	}
+	return errors.Join(err, s.objs.Close())
+}
+
+// clockOffset returns CLOCK_REALTIME - CLOCK_MONOTONIC in ns, the amount
+// that turns bpf_ktime_get_ns() into Unix time; the two clocks are read
+// back to back and the tightest of a few tries is kept.
+func clockOffset() int64 {
+	best, bestGap := int64(0), int64(-1)
+	for range 5 {
+		var m1, r, m2 unix.Timespec
+		unix.ClockGettime(unix.CLOCK_MONOTONIC, &m1)
+		unix.ClockGettime(unix.CLOCK_REALTIME, &r)
+		unix.ClockGettime(unix.CLOCK_MONOTONIC, &m2)
+		gap := m2.Nano() - m1.Nano()
+		if bestGap < 0 || gap < bestGap {
+			best, bestGap = r.Nano()-(m1.Nano()+gap/2), gap
+		}
+	}
+	return best
+}
+
+func monoNow() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+func (s *KernelSource) wall(mono uint64) int64 { return int64(mono) + s.offset }
+
+// Stats returns the kernel counters (summed over CPUs) and the source's own.
+func (s *KernelSource) Stats() KernelStats {
+	var c [kcntMax]uint64
+	for i := range c {
+		var per []uint64
+		if err := s.objs.Counters.Lookup(uint32(i), &per); err == nil {
+			for _, v := range per {
+				c[i] += v
+			}
+		}
+	}
+	s.mu.Lock()
+	st := s.stats
+	s.mu.Unlock()
+	st.Packets, st.Accounted, st.NonIP, st.OtherL4 = c[kcntPackets], c[kcntAccounted], c[kcntNonIP], c[kcntOtherL4]
+	st.ParseErrors, st.ExtLimit, st.MapFull, st.RingbufFull = c[kcntParseError], c[kcntExtLimit], c[kcntMapFull], c[kcntRingbufFull]
+	st.SampledOut, st.FragNoFirst, st.Fragments = c[kcntSampledOut], c[kcntFragNoFirst], c[kcntFragments]
+	return st
+}
+
+// Run reads the ring buffer and scans the flow map until ctx is done,
+// handing every finished flow to onFlow and every ring-buffer packet (the
+// first Samples packets of each flow, and DNS packets with their payload
+// snippet in Packet.Payload) to onPacket; either may be nil. The Packet
+// and its Payload are valid only during the call. When ctx is done Run
+// detaches the programs, drains the ring buffer and the whole flow map
+// (EndFlush, or FIN/RST for closed flows) and returns nil.
+func (s *KernelSource) Run(ctx context.Context, onFlow func(*Flow), onPacket func(*Packet)) error {
+	if onFlow == nil {
+		onFlow = func(*Flow) {}
+	}
+	if onPacket == nil {
+		onPacket = func(*Packet) {}
+	}
+	nextScan := time.Now().Add(s.cfg.ScanInterval)
+	for ctx.Err() == nil {
+		wait := min(100*time.Millisecond, time.Until(nextScan))
+		if err := s.readEvents(time.Now().Add(wait), onFlow, onPacket); err != nil {
+			return err
+		}
+		if !time.Now().Before(nextScan) {
+			if err := s.Scan(onFlow); err != nil {
+				return err
+			}
+			nextScan = time.Now().Add(s.cfg.ScanInterval)
+		}
+	}
+	return s.Flush(onFlow, onPacket)
+}
+
+// Flush detaches the programs, reads what is left in the ring buffer and
+// drains every flow from the kernel map.
+func (s *KernelSource) Flush(onFlow func(*Flow), onPacket func(*Packet)) error {
+	derr := s.Detach()
+	if err := s.readEvents(time.Now(), onFlow, onPacket); err != nil {
+		return errors.Join(derr, err)
+	}
+	return errors.Join(derr, s.drainAll(onFlow))
+}
+
+// readEvents handles ring-buffer records until deadline (or, for a
+// deadline in the past, until the buffer is empty).
+func (s *KernelSource) readEvents(deadline time.Time, onFlow func(*Flow), onPacket func(*Packet)) error {
+	s.rd.SetDeadline(deadline)
+	var p Packet
+	for {
+		err := s.rd.ReadInto(&s.rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read ring buffer: %w", err)
+		}
+		s.handleEvent(s.rec.RawSample, &p, onFlow, onPacket)
+	}
+}
+
+const (
+	pktEventSize  = int(unsafe.Sizeof(bpf.FlowhawkPktEvent{}))
+	dnsEventSize  = int(unsafe.Sizeof(bpf.FlowhawkDnsEvent{}))
+	endEventSize  = int(unsafe.Sizeof(bpf.FlowhawkEndEvent{}))
+	flowEventSize = int(unsafe.Sizeof(bpf.FlowhawkFlowEvent{}))
+)
+
+func (s *KernelSource) handleEvent(raw []byte, p *Packet, onFlow func(*Flow), onPacket func(*Packet)) {
+	s.mu.Lock()
+	s.stats.Events++
+	s.mu.Unlock()
+	if len(raw) == 0 {
+		s.badEvent()
+		return
+	}
+	switch raw[0] {
+	case evSample:
+		if len(raw) < pktEventSize {
+			s.badEvent()
+			return
+		}
+		ev := *(*bpf.FlowhawkPktEvent)(unsafe.Pointer(&raw[0]))
+		key := keyOf(&ev.Key)
+		s.packetOf(p, &ev, key)
+		p.Payload = nil
+		if ev.Flags&pktFPayload != 0 && len(raw) >= dnsEventSize {
+			n := min(int(ev.SnapLen), len(raw)-pktEventSize)
+			p.Payload = raw[pktEventSize : pktEventSize+n]
+		}
+		if ev.Flags&pktFSample != 0 {
+			s.pending[key] = append(s.pending[key], ev)
+		}
+		onPacket(p)
+	case evEnd:
+		if len(raw) < endEventSize {
+			s.badEvent()
+			return
+		}
+		ev := (*bpf.FlowhawkEndEvent)(unsafe.Pointer(&raw[0]))
+		s.closing = append(s.closing, closeDue{key: keyOf(&ev.Key), due: int64(ev.Ts) + int64(s.cfg.CloseGrace)})
+	case evFlow:
+		if len(raw) < flowEventSize {
+			s.badEvent()
+			return
+		}
+		ev := (*bpf.FlowhawkFlowEvent)(unsafe.Pointer(&raw[0]))
+		key := keyOf(&ev.Key)
+		v := ev.Value
+		onFlow(s.toFlow(key, &v, closeReason(&v)))
+	default:
+		s.badEvent()
+	}
+}
+
+func (s *KernelSource) badEvent() {
+	s.mu.Lock()
+	s.stats.BadEvents++
+	s.mu.Unlock()
+}
+
+func keyOf(k *bpf.FlowhawkFlowKey) Key { return *(*Key)(unsafe.Pointer(k)) }
+
+func closeReason(v *bpf.FlowhawkFlowValue) EndReason {
+	if v.Flags&flowFRST != 0 {
+		return EndRST
+	}
+	return EndFIN
+}
+
+// packetOf fills p from a ring-buffer sample.
+func (s *KernelSource) packetOf(p *Packet, ev *bpf.FlowhawkPktEvent, key Key) {
+	*p = Packet{
+		Timestamp:     s.wall(ev.Ts),
+		Key:           key,
+		SrcIsLo:       ev.Side == 0,
+		WireLen:       ev.WireLen,
+		CapLen:        ev.WireLen,
+		IPLen:         ev.IpLen,
+		IPHeaderLen:   ev.IpHdrLen,
+		L4HeaderLen:   ev.L4HdrLen,
+		PayloadLen:    ev.PayloadLen,
+		TCPFlags:      ev.TcpFlags,
+		TTL:           ev.Ttl,
+		TCPWindow:     ev.Window,
+		TCPSeq:        ev.Seq,
+		TCPAck:        ev.Ack,
+		ICMPType:      ev.IcmpType,
+		ICMPCode:      ev.IcmpCode,
+		WrongFragment: ev.Flags&pktFWrongFrag != 0,
+	}
+	switch {
+	case ev.Flags&pktFFragFirst != 0:
+		p.Fragment = FirstFragment
+	case ev.Flags&pktFFragLater != 0:
+		p.Fragment = LaterFragment
+	}
+}
+
+// Scan looks at every flow in the kernel map and emits those whose close
+// grace, idle timeout or active timeout has passed. Expired flows are
+// removed with an atomic lookup-and-delete, so no packet counted before
+// the delete is lost; a packet after it starts a new record, as in Table.
+func (s *KernelSource) Scan(onFlow func(*Flow)) error {
+	now := monoNow()
+	grace, idle, active := int64(s.cfg.CloseGrace), int64(s.cfg.IdleTimeout), int64(s.cfg.ActiveTimeout)
+	type expired struct {
+		key    bpf.FlowhawkFlowKey
+		reason EndReason
+	}
+	var exp []expired
+	seen := 0
+	err := s.iterate(false, func(k *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue) {
+		seen++
+		switch {
+		case v.Flags&flowFClosed != 0 && now-int64(v.CloseTs) > grace:
+			exp = append(exp, expired{*k, closeReason(v)})
+		case now-int64(v.Last) > idle:
+			exp = append(exp, expired{*k, EndIdle})
+		case now-int64(v.First) >= active:
+			exp = append(exp, expired{*k, EndActive})
+		}
+	})
+	if err != nil {
+		return err
+	}
+	// FIN/RST ends announced by the kernel whose grace has passed (usually
+	// already found above; this catches flows the iteration missed).
+	keep := s.closing[:0]
+	for _, c := range s.closing {
+		if now-c.due <= 0 {
+			keep = append(keep, c)
+			continue
+		}
+		exp = append(exp, expired{*(*bpf.FlowhawkFlowKey)(unsafe.Pointer(&c.key)), 0xff})
+	}
+	s.closing = keep
+	var v bpf.FlowhawkFlowValue
+	for _, e := range exp {
+		if e.reason == 0xff { // from the close queue: check it is still closed
+			if err := s.objs.Flows.Lookup(&e.key, &v); err != nil || v.Flags&flowFClosed == 0 || now-int64(v.CloseTs) <= grace {
+				continue
+			}
+			e.reason = closeReason(&v)
+		}
+		if err := s.objs.Flows.LookupAndDelete(&e.key, &v); err != nil {
+			if errors.Is(err, ebpf.ErrKeyNotExist) {
+				continue
+			}
+			return fmt.Errorf("lookup-and-delete flow: %w", err)
+		}
+		onFlow(s.toFlow(keyOf(&e.key), &v, e.reason))
+	}
+	s.mu.Lock()
+	s.stats.MapEntries = seen - len(exp)
+	s.stats.PendingSamples = 0
+	for _, l := range s.pending {
+		s.stats.PendingSamples += len(l)
+	}
+	s.mu.Unlock()
+	s.sweepPending(now)
+	return nil
+}
+
+// sweepPending drops samples whose flow left the map long ago (their
+// record was emitted before the samples were read): pending stays bounded
+// by the flow map size times Samples.
+func (s *KernelSource) sweepPending(now int64) {
+	if len(s.pending) <= s.cfg.MaxFlows {
+		return
+	}
+	horizon := now - int64(s.cfg.IdleTimeout) - int64(s.cfg.CloseGrace) - int64(time.Minute)
+	for k, l := range s.pending {
+		if len(l) == 0 || int64(l[len(l)-1].Ts) < horizon {
+			delete(s.pending, k)
+		}
+	}
+}
+
+const batchSize = 4096
+
+// iterate calls fn for every entry of the flow map, with the batch API
+// where the kernel has it and the map iterator otherwise. With del, every
+// entry is also deleted (BatchLookupAndDelete, or iterate-and-delete).
+func (s *KernelSource) iterate(del bool, fn func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue)) error {
+	if s.bkeys == nil {
+		s.bkeys = make([]bpf.FlowhawkFlowKey, batchSize)
+		s.bvals = make([]bpf.FlowhawkFlowValue, batchSize)
+	}
+	var cursor ebpf.MapBatchCursor
+	for {
+		var n int
+		var err error
+		if del {
+			n, err = s.objs.Flows.BatchLookupAndDelete(&cursor, s.bkeys, s.bvals, nil)
+		} else {
+			n, err = s.objs.Flows.BatchLookup(&cursor, s.bkeys, s.bvals, nil)
+		}
+		for i := range n {
+			fn(&s.bkeys[i], &s.bvals[i])
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil
+		}
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			return s.iterateSlow(del, fn)
+		}
+		if err != nil {
+			return fmt.Errorf("batch lookup of flow map: %w", err)
+		}
+	}
+}
+
+func (s *KernelSource) iterateSlow(del bool, fn func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue)) error {
+	var k bpf.FlowhawkFlowKey
+	var v bpf.FlowhawkFlowValue
+	var keys []bpf.FlowhawkFlowKey
+	it := s.objs.Flows.Iterate()
+	for it.Next(&k, &v) {
+		if !del {
+			fn(&k, &v)
+			continue
+		}
+		keys = append(keys, k)
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("iterate flow map: %w", err)
+	}
+	for i := range keys {
+		if err := s.objs.Flows.LookupAndDelete(&keys[i], &v); err == nil {
+			fn(&keys[i], &v)
+		}
+	}
+	return nil
+}
+
+// drainAll removes every flow from the map and emits it (EndFlush, or the
+// FIN/RST reason of closed flows), oldest first.
+func (s *KernelSource) drainAll(onFlow func(*Flow)) error {
+	var flows []*Flow
+	err := s.iterate(true, func(k *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue) {
+		reason := EndFlush
+		if v.Flags&flowFClosed != 0 {
+			reason = closeReason(v)
+		}
+		flows = append(flows, s.toFlow(keyOf(k), v, reason))
+	})
+	sortByStart(flows)
+	for _, f := range flows {
+		onFlow(f)
+	}
+	s.closing = s.closing[:0]
+	clear(s.pending)
+	return err
+}

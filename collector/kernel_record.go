@@ -1,0 +1,235 @@
+//go:build linux
+
+package collector
+
+import (
+	"math"
+	"slices"
+
+	"github.com/flowhawk/flowhawk/bpf"
+)
+
+// toFlow turns a kernel flow entry and the ring-buffer samples of the same
+// flow into a Flow record.
+//
+// When the kernel sampled every packet of the flow (flows of at most
+// Samples packets, no ring-buffer loss, no 1-in-N sampling), the record is
+// rebuilt packet by packet with Flow.Add, exactly as the pcap path does.
+// Otherwise counts, sums, sums of squares, extremes, flags, windows and
+// timestamps come from the kernel counters (exact), and what the kernel
+// does not keep is estimated from the samples (see docs/kernel.md): the
+// third and fourth power sums (skewness and kurtosis of the samples),
+// active/idle periods, subflows and bulk (from the sample times plus the
+// flow's last packet). IAT sums of squares are kept in microseconds by the
+// kernel, so IAT variance is exact to 1 us.
+func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReason) *Flow {
+	samples := s.takeSamples(key, v.First)
+	s.nextID++
+	fwdIsLo := v.Initiator == 0
+	total := v.Dir[0].Packets + v.Dir[1].Packets
+	rate := uint64(s.cfg.SampleRate)
+
+	f := new(Flow)
+	if rate <= 1 && v.SamplesLost == 0 && uint64(len(samples)) == total && total > 0 {
+		s.replay(f, key, fwdIsLo, samples, s.cfg.Samples)
+		if f.Fwd.Packets+f.Bwd.Packets == total {
+			f.ID = s.nextID
+			f.finish(reason)
+			s.countFlow()
+			return f
+		}
+	}
+
+	// Counter path. Replay the samples into a scratch record for what only
+	// packet sequences give (samples, active/idle, subflows, bulk).
+	var scratch Flow
+	if len(samples) > 0 {
+		s.replay(&scratch, key, fwdIsLo, samples, s.cfg.Samples)
+	} else {
+		scratch.reset(0, key, fwdIsLo, s.wall(v.First))
+	}
+	*f = Flow{ID: s.nextID, Key: key, FwdIsLo: fwdIsLo, Start: s.wall(v.First), End: s.wall(v.Last)}
+	fi, bi := 0, 1
+	if !fwdIsLo {
+		fi, bi = 1, 0
+	}
+	s.dirFromKernel(&f.Fwd, &v.Dir[fi], &scratch, Fwd)
+	s.dirFromKernel(&f.Bwd, &v.Dir[bi], &scratch, Bwd)
+	if total > 1 {
+		f.IAT = iatMoments(total-1, v.IatSum, v.IatSq, v.IatMin, v.IatMax)
+		setHigher(&f.IAT, &scratch.IAT)
+	}
+	f.WrongFragments = v.WrongFrags
+	f.Samples = scratch.Samples
+
+	// Extend the sample-based activity to the flow's last packet.
+	scratch.extendTo(f.End)
+	f.Active, f.Idle, f.SubflowCount = scratch.Active, scratch.Idle, scratch.SubflowCount
+	f.activeStart, f.activeEnd = scratch.activeStart, scratch.activeEnd
+	f.Fwd.BulkCount, f.Fwd.BulkPackets, f.Fwd.BulkBytes, f.Fwd.BulkDuration = scratch.Fwd.BulkCount, scratch.Fwd.BulkPackets, scratch.Fwd.BulkBytes, scratch.Fwd.BulkDuration
+	f.Bwd.BulkCount, f.Bwd.BulkPackets, f.Bwd.BulkBytes, f.Bwd.BulkDuration = scratch.Bwd.BulkCount, scratch.Bwd.BulkPackets, scratch.Bwd.BulkBytes, scratch.Bwd.BulkDuration
+	if rate > 1 {
+		f.scale(rate)
+		f.Sampled = uint32(rate)
+	}
+	f.finish(reason)
+	s.countFlow()
+	return f
+}
+
+func (s *KernelSource) countFlow() {
+	s.mu.Lock()
+	s.stats.Flows++
+	s.mu.Unlock()
+}
+
+// takeSamples removes and returns the samples of the flow incarnation that
+// started at first (monotonic ns), sorted by time; older incarnations'
+// leftovers are dropped, newer ones kept.
+func (s *KernelSource) takeSamples(key Key, first uint64) []bpf.FlowhawkPktEvent {
+	l, ok := s.pending[key]
+	if !ok {
+		return nil
+	}
+	var mine []bpf.FlowhawkPktEvent
+	rest := l[:0]
+	for _, ev := range l {
+		switch {
+		case ev.FlowFirst == first:
+			mine = append(mine, ev)
+		case ev.FlowFirst > first:
+			rest = append(rest, ev)
+		}
+	}
+	if len(rest) == 0 {
+		delete(s.pending, key)
+	} else {
+		s.pending[key] = rest
+	}
+	slices.SortStableFunc(mine, func(a, b bpf.FlowhawkPktEvent) int {
+		switch {
+		case a.Ts < b.Ts:
+			return -1
+		case a.Ts > b.Ts:
+			return 1
+		}
+		return 0
+	})
+	return mine
+}
+
+// replay rebuilds f from samples with Flow.Add.
+func (s *KernelSource) replay(f *Flow, key Key, fwdIsLo bool, samples []bpf.FlowhawkPktEvent, maxSamples int) {
+	f.reset(0, key, fwdIsLo, s.wall(samples[0].Ts))
+	var p Packet
+	for i := range samples {
+		s.packetOf(&p, &samples[i], key)
+		f.Add(&p, maxSamples)
+	}
+}
+
+func (s *KernelSource) dirFromKernel(ds *DirStats, k *bpf.FlowhawkDirStats, scratch *Flow, d Dir) {
+	sd := scratch.Dir(d)
+	ds.InitWindow = -1
+	if k.Packets == 0 {
+		return
+	}
+	ds.Packets = k.Packets
+	ds.Bytes = k.Bytes
+	ds.PayloadBytes = k.PayloadBytes
+	ds.IPHeaderBytes = k.IpHdrBytes
+	ds.L4HeaderBytes = k.L4HdrBytes
+	ds.DataPackets = k.DataPackets
+	ds.First, ds.Last = s.wall(k.First), s.wall(k.Last)
+	ds.FlagCounts = k.FlagCounts
+	ds.InitWindow = k.InitWindow
+	ds.MinL4HeaderLen = k.MinL4Hdr
+	ds.PayloadLen = Moments{N: k.Packets, Min: float64(k.PayloadMin), Max: float64(k.PayloadMax),
+		Sum: float64(k.PayloadBytes), Sum2: float64(k.PayloadSq)}
+	setHigher(&ds.PayloadLen, &sd.PayloadLen)
+	ds.IPLen = Moments{N: k.Packets, Min: float64(k.IplenMin), Max: float64(k.IplenMax),
+		Sum: float64(k.Bytes), Sum2: float64(k.IplenSq)}
+	setHigher(&ds.IPLen, &sd.IPLen)
+	if k.Packets > 1 {
+		ds.IAT = iatMoments(k.Packets-1, k.IatSum, k.IatSq, k.IatMin, k.IatMax)
+		setHigher(&ds.IAT, &sd.IAT)
+	}
+}
+
+// iatMoments builds IAT moments from the kernel's sums (sum of squares in
+// microseconds squared).
+func iatMoments(n, sum, sqUs, lo, hi uint64) Moments {
+	return Moments{N: n, Min: float64(lo), Max: float64(hi), Sum: float64(sum), Sum2: float64(sqUs) * 1e6}
+}
+
+// setHigher fills m.Sum3 and m.Sum4 so that m's skewness and kurtosis are
+// those of the sample moments smp (0 where smp has too few observations),
+// keeping m's exact count, mean and variance.
+func setHigher(m, smp *Moments) {
+	if m.N == 0 {
+		return
+	}
+	g1, g2 := smp.Skewness(), smp.Kurtosis()
+	n := float64(m.N)
+	e1, e2 := m.Sum/n, m.Sum2/n
+	m2 := math.Max(e2-e1*e1, 0)
+	m3 := g1 * math.Pow(m2, 1.5)
+	m4 := (g2 + 3) * m2 * m2
+	e3 := m3 + 3*e1*e2 - 2*e1*e1*e1
+	e4 := m4 + 4*e1*e3 - 6*e1*e1*e2 + 3*e1*e1*e1*e1
+	m.Sum3, m.Sum4 = n*e3, n*e4
+}
+
+// extendTo accounts the activity clock up to ts without adding a packet:
+// the kernel knows the flow's last packet time but not the gaps between
+// the sampled packets and it.
+func (f *Flow) extendTo(ts int64) {
+	if ts <= f.activeEnd {
+		return
+	}
+	if ts-f.activeEnd > ActivityTimeout {
+		if f.activeEnd-f.activeStart > 0 {
+			f.Active.Add(float64(f.activeEnd - f.activeStart))
+		}
+		f.Idle.Add(float64(ts - f.activeEnd))
+		f.activeStart, f.activeEnd = ts, ts
+	} else {
+		f.activeEnd = ts
+	}
+	if ts-f.sfLast > SubflowTimeout {
+		f.SubflowCount++
+	}
+	f.sfLast = ts
+}
+
+// scale multiplies the counters of a 1-in-rate sampled record back up.
+func (f *Flow) scale(rate uint64) {
+	r := float64(rate)
+	for _, ds := range []*DirStats{&f.Fwd, &f.Bwd} {
+		ds.Packets *= rate
+		ds.Bytes *= rate
+		ds.PayloadBytes *= rate
+		ds.IPHeaderBytes *= rate
+		ds.L4HeaderBytes *= rate
+		ds.DataPackets *= rate
+		for i := range ds.FlagCounts {
+			ds.FlagCounts[i] *= uint32(rate)
+		}
+		for _, m := range []*Moments{&ds.PayloadLen, &ds.IPLen} {
+			m.N *= rate
+			m.Sum, m.Sum2, m.Sum3, m.Sum4 = m.Sum*r, m.Sum2*r, m.Sum3*r, m.Sum4*r
+		}
+	}
+}
+
+func sortByStart(fl []*Flow) {
+	slices.SortStableFunc(fl, func(a, b *Flow) int {
+		switch {
+		case a.Start < b.Start:
+			return -1
+		case a.Start > b.Start:
+			return 1
+		}
+		return 0
+	})
+}
