@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/flowhawk/flowhawk/export/report"
+)
+
+func init() {
+	register(&command{
+		name:    "report",
+		summary: "write a self-contained HTML report of a flow file (with alerts and model evaluations)",
+		run:     runReport,
+	})
+}
+
+func runReport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("report", "FLOWS [--alerts FILE] [--eval FILE]... -o report.html", stderr)
+	alerts := fs.String("alerts", "", "alerts file (ECS JSON lines from detect)")
+	evals := fs.StringArray("eval", nil, "output of 'flowhawk eval --json' (repeat, or concatenate documents, to compare models)")
+	out := fs.StringP("output", "o", "report.html", "HTML file to write")
+	title := fs.String("title", "", "page title (default: flowhawk report: FLOWS)")
+	top := fs.Int("top", 15, "addresses in the top-N charts")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: want one flow file (.csv, .jsonl or .parquet), got %d arguments", errUsage, fs.NArg())
+	}
+	in := report.Input{Source: filepath.Base(fs.Arg(0)), Title: *title, TopN: *top}
+	if in.Title == "" {
+		in.Title = "flowhawk report: " + in.Source
+	}
+	var err error
+	if in.Flows, err = report.ReadFlows(fs.Arg(0)); err != nil {
+		return err
+	}
+	if *alerts != "" {
+		if in.Alerts, err = report.ReadAlerts(*alerts); err != nil {
+			return err
+		}
+	}
+	for _, e := range *evals {
+		ev, err := report.ReadEvals(e)
+		if err != nil {
+			return err
+		}
+		in.Evals = append(in.Evals, ev...)
+	}
+	fh, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	if err := report.Write(fh, in); err != nil {
+		fh.Close()
+		return err
+	}
+	if err := fh.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d flows, %d alerts, %d evaluations\n", *out, len(in.Flows), len(in.Alerts), len(in.Evals))
+	return nil
+}

@@ -1,0 +1,413 @@
+package report
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// Flow is what the report needs from one flow row.
+type Flow struct {
+	Time     time.Time // flow start
+	Src, Dst string
+	DstPort  int
+	Proto    int
+	Bytes    float64 // both directions; IP bytes when the file has them, else payload bytes
+	Packets  float64
+	Label    string // "Predicted Label" if present, else "Label"
+}
+
+// Alert is what the report needs from one alert line.
+type Alert struct {
+	Time     time.Time
+	Detector string
+	Src, Dst string
+}
+
+// Column names looked up in flow files (CIC-IDS2017 names, compared
+// without surrounding spaces, and flowhawk's extras).
+const (
+	colSrc      = "Source IP"
+	colDst      = "Destination IP"
+	colDstPort  = "Destination Port"
+	colProto    = "Protocol"
+	colTime     = "Timestamp"
+	colFwdLen   = "Total Length of Fwd Packets"
+	colBwdLen   = "Total Length of Bwd Packets"
+	colFwdPkts  = "Total Fwd Packets"
+	colBwdPkts  = "Total Backward Packets"
+	colFwdBytes = "fwd_bytes"
+	colBwdBytes = "bwd_bytes"
+	colLabel    = "Label"
+	colPred     = "Predicted Label"
+)
+
+var wanted = []string{colSrc, colDst, colDstPort, colProto, colTime, colFwdLen, colBwdLen, colFwdPkts, colBwdPkts, colFwdBytes, colBwdBytes, colLabel, colPred}
+
+// Timestamp layouts accepted: flowhawk's (features.TimestampLayout), RFC
+// 3339, and the ones in the published CIC-IDS2017 CSVs.
+var timeLayouts = []string{
+	"2006-01-02 15:04:05.000000", "2006-01-02 15:04:05", time.RFC3339Nano,
+	"1/2/2006 15:04:05", "1/2/2006 15:04", "02/01/2006 03:04:05 PM", "2/1/2006 15:04",
+}
+
+func parseTime(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// rowGetter returns the raw text or number of a wanted column of the
+// current row: ok=false if the file has no such column.
+type rowGetter func(name string) (s string, f float64, isNum, ok bool)
+
+func (g rowGetter) str(name string) string {
+	s, f, isNum, ok := g(name)
+	if !ok {
+		return ""
+	}
+	if isNum {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return strings.TrimSpace(s)
+}
+
+func (g rowGetter) num(name string) (float64, bool) {
+	s, f, isNum, ok := g(name)
+	if !ok {
+		return 0, false
+	}
+	if isNum {
+		return f, true
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false
+	}
+	return v, true
+}
+
+func flowFrom(g rowGetter) Flow {
+	f := Flow{Src: g.str(colSrc), Dst: g.str(colDst)}
+	if v, ok := g.num(colDstPort); ok {
+		f.DstPort = int(v)
+	}
+	if v, ok := g.num(colProto); ok {
+		f.Proto = int(v)
+	}
+	f.Time, _ = parseTime(g.str(colTime))
+	fb, ok1 := g.num(colFwdBytes)
+	bb, ok2 := g.num(colBwdBytes)
+	if ok1 || ok2 {
+		f.Bytes = fb + bb
+	} else {
+		a, _ := g.num(colFwdLen)
+		b, _ := g.num(colBwdLen)
+		f.Bytes = a + b
+	}
+	a, _ := g.num(colFwdPkts)
+	b, _ := g.num(colBwdPkts)
+	f.Packets = a + b
+	if l := g.str(colPred); l != "" {
+		f.Label = l
+	} else {
+		f.Label = g.str(colLabel)
+	}
+	return f
+}
+
+// ReadFlows reads a flow file written by flowhawk (or a CIC-IDS2017 CSV):
+// CSV, JSON Lines or Parquet, chosen by extension. Columns are found by
+// name, so any column order and any extra columns work.
+func ReadFlows(path string) ([]Flow, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	defer fh.Close()
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		return readCSV(fh, path)
+	case ".jsonl", ".ndjson":
+		return readJSONL(fh, path)
+	case ".parquet":
+		st, err := fh.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+		return readParquet(fh, st.Size(), path)
+	}
+	return nil, fmt.Errorf("report: %s: unknown extension (want .csv, .jsonl or .parquet)", path)
+}
+
+func readCSV(r io.Reader, path string) ([]Flow, error) {
+	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<20))
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
+	head, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("report: %s: header: %w", path, err)
+	}
+	idx := map[string]int{}
+	for i, h := range head {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		if _, dup := idx[h]; !dup {
+			idx[h] = i
+		}
+	}
+	if _, ok := idx[colSrc]; !ok {
+		return nil, fmt.Errorf("report: %s: no %q column (is it a flow file?)", path, colSrc)
+	}
+	var rec []string
+	get := rowGetter(func(name string) (string, float64, bool, bool) {
+		i, ok := idx[name]
+		if !ok || i >= len(rec) {
+			return "", 0, false, false
+		}
+		return rec[i], 0, false, true
+	})
+	var out []Flow
+	for line := 2; ; line++ {
+		rec, err = cr.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("report: %s: %w", path, err)
+		}
+		out = append(out, flowFrom(get))
+	}
+}
+
+func readJSONL(r io.Reader, path string) ([]Flow, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var m map[string]any
+	get := rowGetter(func(name string) (string, float64, bool, bool) {
+		v, ok := m[name]
+		if !ok {
+			return "", 0, false, false
+		}
+		switch x := v.(type) {
+		case float64:
+			return "", x, true, true
+		case string:
+			return x, 0, false, true
+		}
+		return fmt.Sprint(v), 0, false, true
+	})
+	var out []Flow
+	for line := 1; sc.Scan(); line++ {
+		b := sc.Bytes()
+		if len(strings.TrimSpace(string(b))) == 0 {
+			continue
+		}
+		m = nil
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("report: %s:%d: %w", path, line, err)
+		}
+		out = append(out, flowFrom(get))
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("report: %s: %w", path, err)
+	}
+	return out, nil
+}
+
+func readParquet(r io.ReaderAt, size int64, path string) ([]Flow, error) {
+	pf, err := parquet.OpenFile(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("report: %s: %w", path, err)
+	}
+	idx := map[string]int{}
+	for i, p := range pf.Schema().Columns() {
+		idx[strings.TrimSpace(strings.Join(p, "."))] = i
+	}
+	if _, ok := idx[colSrc]; !ok {
+		return nil, fmt.Errorf("report: %s: no %q column (is it a flow file?)", path, colSrc)
+	}
+	var row parquet.Row
+	get := rowGetter(func(name string) (string, float64, bool, bool) {
+		i, ok := idx[name]
+		if !ok {
+			return "", 0, false, false
+		}
+		for _, v := range row {
+			if v.Column() != i {
+				continue
+			}
+			switch v.Kind() {
+			case parquet.Double:
+				return "", v.Double(), true, true
+			case parquet.Float:
+				return "", float64(v.Float()), true, true
+			case parquet.Int64:
+				return "", float64(v.Int64()), true, true
+			case parquet.Int32:
+				return "", float64(v.Int32()), true, true
+			case parquet.ByteArray, parquet.FixedLenByteArray:
+				return string(v.ByteArray()), 0, false, true
+			}
+			return "", 0, false, false
+		}
+		return "", 0, false, false
+	})
+	var out []Flow
+	buf := make([]parquet.Row, 256)
+	for _, rg := range pf.RowGroups() {
+		rows := rg.Rows()
+		for {
+			n, err := rows.ReadRows(buf)
+			for _, rr := range buf[:n] {
+				row = rr
+				out = append(out, flowFrom(get))
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("report: %s: %w", path, err)
+			}
+		}
+		rows.Close()
+	}
+	return out, nil
+}
+
+// ReadAlerts reads ECS alert lines as package detect writes them:
+// @timestamp, rule.name (or the detector under flowhawk.detector /
+// event.module), source.ip and destination.ip, nested or dotted.
+func ReadAlerts(path string) ([]Alert, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	defer fh.Close()
+	sc := bufio.NewScanner(fh)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	var out []Alert
+	for line := 1; sc.Scan(); line++ {
+		b := sc.Bytes()
+		if len(strings.TrimSpace(string(b))) == 0 {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("report: %s:%d: %w", path, line, err)
+		}
+		a := Alert{
+			Src: lookupStr(m, "source.ip"), Dst: lookupStr(m, "destination.ip"),
+		}
+		for _, k := range []string{"flowhawk.detector", "rule.category", "rule.name"} {
+			if a.Detector = lookupStr(m, k); a.Detector != "" {
+				break
+			}
+		}
+		if a.Detector == "" {
+			a.Detector = "unknown"
+		}
+		ts := lookupStr(m, "@timestamp")
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return nil, fmt.Errorf("report: %s:%d: @timestamp %q: %w", path, line, ts, err)
+		}
+		a.Time = t
+		out = append(out, a)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("report: %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// lookupStr finds a dotted ECS key either nested ({"rule":{"name":..}}) or
+// flat ({"rule.name":..}).
+func lookupStr(m map[string]any, key string) string {
+	if v, ok := m[key]; ok {
+		if s, ok := v.(string); ok {
+			return s
+		}
+	}
+	head, rest, found := strings.Cut(key, ".")
+	if !found {
+		return ""
+	}
+	sub, ok := m[head].(map[string]any)
+	if !ok {
+		return ""
+	}
+	return lookupStr(sub, rest)
+}
+
+// Eval is one `flowhawk eval --json` document.
+type Eval struct {
+	Model   string `json:"model"`
+	Kind    string `json:"kind"`
+	Metrics struct {
+		Rows      int        `json:"rows"`
+		Accuracy  float64    `json:"accuracy"`
+		MacroF1   float64    `json:"macro_f1"`
+		Labels    []string   `json:"labels"`
+		Confusion [][]int    `json:"confusion"`
+		AUC       *float64   `json:"roc_auc"`
+		PerClass  []PerClass `json:"per_class"`
+	} `json:"metrics"`
+}
+
+// PerClass is one class's scores in an Eval.
+type PerClass struct {
+	Label     string  `json:"label"`
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+	F1        float64 `json:"f1"`
+	Support   int     `json:"support"`
+}
+
+// ReadEvals reads one or more concatenated `flowhawk eval --json`
+// documents (one per model) from path.
+func ReadEvals(path string) ([]Eval, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	defer fh.Close()
+	dec := json.NewDecoder(bufio.NewReader(fh))
+	var out []Eval
+	for {
+		var e Eval
+		err := dec.Decode(&e)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("report: %s: document %d: %w", path, len(out)+1, err)
+		}
+		if n := len(e.Metrics.Labels); n > 0 && len(e.Metrics.Confusion) != n {
+			return nil, fmt.Errorf("report: %s: document %d: confusion has %d rows for %d labels", path, len(out)+1, len(e.Metrics.Confusion), n)
+		}
+		if e.Model == "" {
+			e.Model = fmt.Sprintf("model %d", len(out)+1)
+		}
+		out = append(out, e)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("report: %s: no eval document", path)
+	}
+	return out, nil
+}

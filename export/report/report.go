@@ -1,0 +1,526 @@
+// Package report renders flows, alerts and model evaluations into one
+// self-contained HTML file: the ECharts library is embedded (no CDN), so
+// the page works offline and can be mailed or archived as is.
+//
+// Chart options are built with go-echarts; the page itself is ours so that
+// it can inline the library and report, in the DOM, whether every chart
+// initialised with data (the test in headless Chromium reads that marker).
+package report
+
+import (
+	_ "embed"
+	"fmt"
+	"html"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/opts"
+)
+
+//go:embed assets/echarts.min.js
+var echartsJS string
+
+// Input is what a report shows; Alerts and Evals may be empty.
+type Input struct {
+	Title  string
+	Source string // the flow file's name, shown in the header
+	Flows  []Flow
+	Alerts []Alert
+	Evals  []Eval
+	// TopN bounds the IP bar charts (default 15).
+	TopN int
+}
+
+// chart is one rendered chart: its element ID and ECharts option JSON.
+type chart struct {
+	id, title, option string
+}
+
+// Write renders the report to w.
+func Write(w io.Writer, in Input) error {
+	if in.TopN <= 0 {
+		in.TopN = 15
+	}
+	if in.Title == "" {
+		in.Title = "flowhawk report"
+	}
+	cs := Charts(in)
+	if len(cs) == 0 {
+		return fmt.Errorf("report: nothing to chart: no flows, alerts or evaluations")
+	}
+	var b strings.Builder
+	b.Grow(len(echartsJS) + 64<<10)
+	fmt.Fprintf(&b, `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>%s</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f5f6f8;color:#222}
+header{background:#1f2d3d;color:#fff;padding:14px 24px}
+header h1{margin:0;font-size:20px} header p{margin:4px 0 0;font-size:13px;opacity:.8}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px;padding:16px}
+.card{background:#fff;border-radius:6px;box-shadow:0 1px 3px rgba(0,0,0,.12);padding:8px}
+.chart{width:100%%;height:380px}
+table.summary{border-collapse:collapse;margin:0 16px;font-size:13px}
+table.summary td{padding:2px 12px 2px 0}
+#fh-status{font-size:11px;color:#888;padding:0 16px 12px}
+</style></head><body>
+<header><h1>%s</h1><p>%s</p></header>
+`, html.EscapeString(in.Title), html.EscapeString(in.Title), html.EscapeString(summaryLine(in)))
+	b.WriteString(`<div class="grid">` + "\n")
+	for _, c := range cs {
+		fmt.Fprintf(&b, `<div class="card"><div class="chart" id="%s" aria-label="%s"></div></div>`+"\n", c.id, html.EscapeString(c.title))
+	}
+	b.WriteString("</div>\n<div id=\"fh-status\">rendering…</div>\n")
+	b.WriteString("<script>\n")
+	b.WriteString(echartsJS)
+	b.WriteString("\n</script>\n<script>\n\"use strict\";\nconst fhCharts = [\n")
+	for _, c := range cs {
+		fmt.Fprintf(&b, "{id:%q,option:%s},\n", c.id, scriptSafe(c.option))
+	}
+	b.WriteString(`];
+(function(){
+  let ok = 0;
+  const empty = [];
+  for (const c of fhCharts) {
+    const ch = echarts.init(document.getElementById(c.id), null, {renderer: "canvas"});
+    ch.setOption(c.option);
+    const o = ch.getOption();
+    const full = o.series.length > 0 && o.series.every(s => Array.isArray(s.data) && s.data.length > 0);
+    if (full) { ok++; } else { empty.push(c.id); }
+    window.addEventListener("resize", () => ch.resize());
+  }
+  const st = document.getElementById("fh-status");
+  st.textContent = "charts " + fhCharts.length + ", with data " + ok + (empty.length ? ", empty: " + empty.join(" ") : "");
+  document.body.setAttribute("data-charts", String(fhCharts.length));
+  document.body.setAttribute("data-charts-with-data", String(ok));
+  document.body.setAttribute("data-charts-ready", ok === fhCharts.length ? "true" : "false");
+})();
+</script>
+</body></html>
+`)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// scriptSafe keeps option JSON (which carries strings from the input
+// files) from closing the script element.
+func scriptSafe(s string) string {
+	s = strings.ReplaceAll(s, "</", `<\/`)
+	return strings.ReplaceAll(s, "<!--", `<\!--`)
+}
+
+func summaryLine(in Input) string {
+	var bytes, pkts float64
+	var first, last time.Time
+	for _, f := range in.Flows {
+		bytes += f.Bytes
+		pkts += f.Packets
+		if f.Time.IsZero() {
+			continue
+		}
+		if first.IsZero() || f.Time.Before(first) {
+			first = f.Time
+		}
+		if f.Time.After(last) {
+			last = f.Time
+		}
+	}
+	s := fmt.Sprintf("%d flows, %s packets, %s", len(in.Flows), human(pkts, ""), human(bytes, "B"))
+	if !first.IsZero() {
+		s += fmt.Sprintf(", %s – %s UTC", first.UTC().Format("2006-01-02 15:04:05"), last.UTC().Format("2006-01-02 15:04:05"))
+	}
+	if len(in.Alerts) > 0 {
+		s += fmt.Sprintf(", %d alerts", len(in.Alerts))
+	}
+	if len(in.Evals) > 0 {
+		s += fmt.Sprintf(", %d model evaluations", len(in.Evals))
+	}
+	if in.Source != "" {
+		s = in.Source + ": " + s
+	}
+	return s
+}
+
+func human(v float64, unit string) string {
+	const k = 1000
+	switch {
+	case v >= k*k*k:
+		return strconv.FormatFloat(v/(k*k*k), 'f', 2, 64) + " G" + unit
+	case v >= k*k:
+		return strconv.FormatFloat(v/(k*k), 'f', 2, 64) + " M" + unit
+	case v >= k:
+		return strconv.FormatFloat(v/k, 'f', 2, 64) + " k" + unit
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64) + " " + unit
+}
+
+// Charts builds every chart that has data, in page order.
+func Charts(in Input) []chart {
+	if in.TopN <= 0 {
+		in.TopN = 15
+	}
+	var cs []chart
+	add := func(id, title string, opt string) {
+		cs = append(cs, chart{id: id, title: title, option: opt})
+	}
+	if len(in.Flows) > 0 {
+		if o, ok := topIPChart("Top sources by bytes", in.Flows, in.TopN, func(f *Flow) string { return f.Src }); ok {
+			add("top-src", "Top sources by bytes", o)
+		}
+		if o, ok := topIPChart("Top destinations by bytes", in.Flows, in.TopN, func(f *Flow) string { return f.Dst }); ok {
+			add("top-dst", "Top destinations by bytes", o)
+		}
+		add("proto-mix", "Protocol mix", mixChart("Protocol mix (bytes)", in.Flows, func(f *Flow) string { return protoName(f.Proto) }))
+		add("app-mix", "Application mix", mixChart("Application mix (bytes, by service port)", in.Flows, func(f *Flow) string { return appName(f.Proto, f.DstPort) }))
+		if o, ok := timeChart(in.Flows); ok {
+			add("over-time", "Flows and bytes over time", o)
+		}
+		if o, ok := labelChart(in.Flows); ok {
+			add("class-mix", "Flows by class", o)
+		}
+	}
+	if len(in.Alerts) > 0 {
+		add("alerts", "Alerts by detector over time", alertChart(in.Alerts))
+	}
+	for i, e := range in.Evals {
+		if len(e.Metrics.Labels) > 0 {
+			add(fmt.Sprintf("confusion-%d", i), "Confusion matrix "+e.Model, confusionChart(&e))
+		}
+	}
+	if len(in.Evals) > 0 {
+		add("models", "Model comparison", modelChart(in.Evals))
+	}
+	return cs
+}
+
+func title(t, sub string) charts.GlobalOpts {
+	return charts.WithTitleOpts(opts.Title{Title: t, Subtitle: sub, Left: "center"})
+}
+
+func noAnimation() charts.GlobalOpts { return charts.WithAnimation(false) }
+
+type kv struct {
+	k string
+	v float64
+}
+
+func sortedDesc(m map[string]float64) []kv {
+	out := make([]kv, 0, len(m))
+	for k, v := range m {
+		out = append(out, kv{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].v != out[j].v {
+			return out[i].v > out[j].v
+		}
+		return out[i].k < out[j].k
+	})
+	return out
+}
+
+func topIPChart(t string, flows []Flow, n int, key func(*Flow) string) (string, bool) {
+	m := map[string]float64{}
+	for i := range flows {
+		if k := key(&flows[i]); k != "" {
+			m[k] += flows[i].Bytes
+		}
+	}
+	top := sortedDesc(m)
+	if len(top) == 0 {
+		return "", false
+	}
+	if len(top) > n {
+		top = top[:n]
+	}
+	// Horizontal bars read top-down: largest first.
+	names := make([]string, len(top))
+	data := make([]opts.BarData, len(top))
+	for i := range top {
+		j := len(top) - 1 - i
+		names[i] = top[j].k
+		data[i] = opts.BarData{Value: top[j].v}
+	}
+	bar := charts.NewBar()
+	bar.SetGlobalOptions(title(t, fmt.Sprintf("top %d of %d addresses", len(top), len(m))), noAnimation(),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithGridOpts(opts.Grid{Left: "3%", Right: "6%", ContainLabel: opts.Bool(true), Top: "60"}),
+		charts.WithXAxisOpts(opts.XAxis{Name: "bytes", Type: "value"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}),
+	)
+	bar.SetXAxis(names).AddSeries("bytes", data)
+	bar.XYReversal()
+	return bar.RenderSnippet().Option, true
+}
+
+func mixChart(t string, flows []Flow, key func(*Flow) string) string {
+	m := map[string]float64{}
+	for i := range flows {
+		m[key(&flows[i])] += flows[i].Bytes
+	}
+	top := sortedDesc(m)
+	const maxSlices = 10
+	if len(top) > maxSlices {
+		var rest float64
+		for _, e := range top[maxSlices-1:] {
+			rest += e.v
+		}
+		top = append(top[:maxSlices-1], kv{"other", rest})
+	}
+	data := make([]opts.PieData, 0, len(top))
+	for _, e := range top {
+		data = append(data, opts.PieData{Name: e.k, Value: e.v})
+	}
+	pie := charts.NewPie()
+	pie.SetGlobalOptions(title(t, ""), noAnimation(),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Orient: "vertical", Left: "left", Top: "40"}),
+	)
+	pie.AddSeries(t, data, charts.WithPieChartOpts(opts.PieChart{Radius: []string{"35%", "65%"}, Center: []string{"60%", "55%"}}))
+	return pie.RenderSnippet().Option
+}
+
+// bucket chooses a time bucket giving at most about 120 points.
+func bucket(span time.Duration) time.Duration {
+	for _, d := range []time.Duration{time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour} {
+		if span/d <= 120 {
+			return d
+		}
+	}
+	return 7 * 24 * time.Hour
+}
+
+func timeChart(flows []Flow) (string, bool) {
+	var first, last time.Time
+	for _, f := range flows {
+		if f.Time.IsZero() {
+			continue
+		}
+		if first.IsZero() || f.Time.Before(first) {
+			first = f.Time
+		}
+		if f.Time.After(last) {
+			last = f.Time
+		}
+	}
+	if first.IsZero() {
+		return "", false
+	}
+	d := bucket(last.Sub(first))
+	start := first.Truncate(d)
+	n := int(last.Sub(start)/d) + 1
+	cnt := make([]float64, n)
+	byt := make([]float64, n)
+	for _, f := range flows {
+		if f.Time.IsZero() {
+			continue
+		}
+		i := int(f.Time.Sub(start) / d)
+		cnt[i]++
+		byt[i] += f.Bytes
+	}
+	xs := make([]string, n)
+	fl := make([]opts.LineData, n)
+	by := make([]opts.LineData, n)
+	layout := "15:04:05"
+	if last.Sub(first) > 24*time.Hour {
+		layout = "01-02 15:04"
+	}
+	for i := range xs {
+		xs[i] = start.Add(time.Duration(i) * d).UTC().Format(layout)
+		fl[i] = opts.LineData{Value: cnt[i]}
+		by[i] = opts.LineData{Value: byt[i]}
+	}
+	line := charts.NewLine()
+	line.SetGlobalOptions(title("Flows and bytes over time", "per "+d.String()+", by flow start (UTC)"), noAnimation(),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "45"}),
+		charts.WithGridOpts(opts.Grid{Top: "80", ContainLabel: opts.Bool(true), Left: "3%", Right: "3%"}),
+		charts.WithYAxisOpts(opts.YAxis{Name: "flows", Type: "value"}),
+	)
+	line.ExtendYAxis(opts.YAxis{Name: "bytes", Type: "value"})
+	line.SetXAxis(xs).
+		AddSeries("flows", fl, charts.WithLineChartOpts(opts.LineChart{Step: "middle"})).
+		AddSeries("bytes", by, charts.WithLineChartOpts(opts.LineChart{YAxisIndex: 1, Smooth: opts.Bool(true)}), charts.WithAreaStyleOpts(opts.AreaStyle{Opacity: opts.Float(0.15)}))
+	return line.RenderSnippet().Option, true
+}
+
+func labelChart(flows []Flow) (string, bool) {
+	m := map[string]float64{}
+	for _, f := range flows {
+		if f.Label != "" {
+			m[f.Label]++
+		}
+	}
+	if len(m) == 0 {
+		return "", false
+	}
+	top := sortedDesc(m)
+	names := make([]string, len(top))
+	data := make([]opts.BarData, len(top))
+	for i, e := range top {
+		names[i], data[i] = e.k, opts.BarData{Value: e.v}
+	}
+	bar := charts.NewBar()
+	bar.SetGlobalOptions(title("Flows by class", "predicted label when present, else dataset label"), noAnimation(),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithGridOpts(opts.Grid{ContainLabel: opts.Bool(true), Top: "70", Left: "3%", Right: "3%"}),
+		charts.WithYAxisOpts(opts.YAxis{Name: "flows", Type: "log"}),
+		charts.WithXAxisOpts(opts.XAxis{AxisLabel: &opts.AxisLabel{Rotate: 30, Interval: "0"}}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}),
+	)
+	bar.SetXAxis(names).AddSeries("flows", data)
+	return bar.RenderSnippet().Option, true
+}
+
+func alertChart(alerts []Alert) string {
+	first, last := alerts[0].Time, alerts[0].Time
+	dets := map[string]bool{}
+	for _, a := range alerts {
+		if a.Time.Before(first) {
+			first = a.Time
+		}
+		if a.Time.After(last) {
+			last = a.Time
+		}
+		dets[a.Detector] = true
+	}
+	d := bucket(last.Sub(first))
+	start := first.Truncate(d)
+	n := int(last.Sub(start)/d) + 1
+	names := make([]string, 0, len(dets))
+	for k := range dets {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	counts := map[string][]float64{}
+	for _, k := range names {
+		counts[k] = make([]float64, n)
+	}
+	for _, a := range alerts {
+		counts[a.Detector][int(a.Time.Sub(start)/d)]++
+	}
+	xs := make([]string, n)
+	for i := range xs {
+		xs[i] = start.Add(time.Duration(i) * d).UTC().Format("01-02 15:04:05")
+	}
+	bar := charts.NewBar()
+	bar.SetGlobalOptions(title("Alerts by detector over time", fmt.Sprintf("%d alerts, per %s (UTC)", len(alerts), d)), noAnimation(),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "45"}),
+		charts.WithGridOpts(opts.Grid{Top: "80", ContainLabel: opts.Bool(true), Left: "3%", Right: "3%"}),
+		charts.WithYAxisOpts(opts.YAxis{Name: "alerts", Type: "value"}),
+	)
+	bar.SetXAxis(xs)
+	for _, k := range names {
+		data := make([]opts.BarData, n)
+		for i, v := range counts[k] {
+			data[i] = opts.BarData{Value: v}
+		}
+		bar.AddSeries(k, data, charts.WithBarChartOpts(opts.BarChart{Stack: "alerts"}))
+	}
+	return bar.RenderSnippet().Option
+}
+
+func confusionChart(e *Eval) string {
+	labels := e.Metrics.Labels
+	var data []opts.HeatMapData
+	maxV := 1
+	for i, row := range e.Metrics.Confusion {
+		for j, v := range row {
+			// x = predicted, y = true; rows of the matrix are true labels.
+			data = append(data, opts.HeatMapData{Value: [3]interface{}{j, i, v}})
+			if v > maxV {
+				maxV = v
+			}
+		}
+	}
+	hm := charts.NewHeatMap()
+	hm.SetGlobalOptions(title("Confusion matrix: "+e.Model, fmt.Sprintf("%s, %d rows, accuracy %.4f, macro F1 %.4f", e.Kind, e.Metrics.Rows, e.Metrics.Accuracy, e.Metrics.MacroF1)), noAnimation(),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true)}),
+		charts.WithGridOpts(opts.Grid{Top: "70", Bottom: "90", ContainLabel: opts.Bool(true), Left: "3%", Right: "80"}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: labels, Name: "predicted", NameLocation: "middle", NameGap: 60, AxisLabel: &opts.AxisLabel{Rotate: 30, Interval: "0"}, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: labels, Name: "true", AxisLabel: &opts.AxisLabel{Interval: "0"}, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
+		charts.WithVisualMapOpts(opts.VisualMap{Calculable: opts.Bool(true), Min: 0, Max: float32(maxV), Orient: "vertical", Right: "0", Top: "center",
+			InRange: &opts.VisualMapInRange{Color: []string{"#f7fbff", "#6baed6", "#08306b"}}}),
+	)
+	hm.SetXAxis(labels).AddSeries("flows", data, charts.WithLabelOpts(opts.Label{Show: opts.Bool(true)}))
+	return hm.RenderSnippet().Option
+}
+
+func modelChart(evals []Eval) string {
+	names := make([]string, len(evals))
+	acc := make([]opts.BarData, len(evals))
+	f1 := make([]opts.BarData, len(evals))
+	auc := make([]opts.BarData, len(evals))
+	hasAUC := false
+	for i, e := range evals {
+		names[i] = e.Model
+		if e.Kind != "" {
+			names[i] += " (" + e.Kind + ")"
+		}
+		acc[i] = opts.BarData{Value: round4(e.Metrics.Accuracy)}
+		f1[i] = opts.BarData{Value: round4(e.Metrics.MacroF1)}
+		if e.Metrics.AUC != nil {
+			hasAUC = true
+			auc[i] = opts.BarData{Value: round4(*e.Metrics.AUC)}
+		}
+	}
+	bar := charts.NewBar()
+	bar.SetGlobalOptions(title("Model comparison", "accuracy and macro F1 on the evaluation data"), noAnimation(),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "45"}),
+		charts.WithGridOpts(opts.Grid{Top: "80", ContainLabel: opts.Bool(true), Left: "3%", Right: "3%"}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Min: 0, Max: 1}),
+	)
+	bar.SetXAxis(names).AddSeries("accuracy", acc).AddSeries("macro F1", f1)
+	if hasAUC {
+		bar.AddSeries("ROC AUC", auc)
+	}
+	return bar.RenderSnippet().Option
+}
+
+func round4(v float64) float64 { return float64(int64(v*10000+0.5)) / 10000 }
+
+var protoNames = map[int]string{1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 47: "GRE", 50: "ESP", 58: "ICMPv6", 132: "SCTP"}
+
+func protoName(p int) string {
+	if n, ok := protoNames[p]; ok {
+		return n
+	}
+	return "IP proto " + strconv.Itoa(p)
+}
+
+// services maps well-known service ports to application names; the report
+// labels a flow by its responder port (the CIC "Destination Port").
+var services = map[int]string{
+	20: "ftp-data", 21: "ftp", 22: "ssh", 23: "telnet", 25: "smtp", 53: "dns", 67: "dhcp", 68: "dhcp",
+	80: "http", 88: "kerberos", 110: "pop3", 123: "ntp", 137: "netbios", 138: "netbios", 139: "netbios",
+	143: "imap", 161: "snmp", 389: "ldap", 443: "https", 445: "smb", 465: "smtps", 514: "syslog",
+	587: "smtp", 636: "ldaps", 853: "dns-over-tls", 993: "imaps", 995: "pop3s", 1883: "mqtt", 3306: "mysql",
+	3389: "rdp", 4222: "nats", 4739: "ipfix", 5353: "mdns", 5432: "postgres", 6379: "redis",
+	8080: "http-alt", 8443: "https-alt", 9100: "jetdirect", 9200: "elasticsearch",
+}
+
+func appName(proto, port int) string {
+	switch proto {
+	case 1, 58:
+		return "icmp"
+	case 6, 17, 132:
+		if s, ok := services[port]; ok {
+			if proto == 17 && port == 443 {
+				return "quic"
+			}
+			return s
+		}
+		if port >= 49152 || port == 0 {
+			return "other (ephemeral)"
+		}
+		return "other"
+	}
+	return protoName(proto)
+}
