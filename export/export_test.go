@@ -312,3 +312,50 @@ func TestUniqueNames(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestParquetBatches writes more rows than one batch, with labels that
+// change per row, so reused row buffers would show up as wrong values.
+func TestParquetBatches(t *testing.T) {
+	x, _ := features.New(features.Config{Extras: true})
+	rs := rows(t, x, testFlows(t))
+	var buf bytes.Buffer
+	w, err := NewParquetWriter(&buf, x.Columns(), []string{"Label"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3*parquetBatch + 7
+	big := strings.Repeat("x", parquetArena+1)
+	label := func(i int) string {
+		if i == 1000 {
+			return big
+		}
+		return "label-" + strings.Repeat("y", i%97) + string(rune('a'+i%26))
+	}
+	for i := range n {
+		if err := w.Write(rs[i%len(rs)], []string{label(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := NewParquetReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dur := x.Index("Flow Duration")
+	id := x.Index("Flow ID")
+	var rec Record
+	for i := range n {
+		if err := rd.Next(&rec); err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+		r := rs[i%len(rs)]
+		if rec.Str[len(rec.Str)-1] != label(i) || rec.Num[dur] != r.Num[dur] || rec.Str[id] != string(r.Str[id]) {
+			t.Fatalf("row %d differs", i)
+		}
+	}
+	if err := rd.Next(&rec); err != io.EOF {
+		t.Errorf("after last row: %v", err)
+	}
+}

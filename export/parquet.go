@@ -66,15 +66,22 @@ func ParquetSchema(cols []features.Column, extra []string) (*parquet.Schema, err
 }
 
 // ParquetWriter writes rows to a Parquet file (zstd-compressed, typed
-// columns, see ParquetSchema). Rows are buffered into row groups; Close
-// writes the footer.
+// columns, see ParquetSchema). Rows are copied into a batch that goes to
+// the Parquet encoder every parquetBatch rows; Close writes the rest and
+// the footer.
 type ParquetWriter struct {
 	pw     *parquet.Writer
 	cols   []features.Column
 	nextra int
-	vals   []parquet.Value
+	vals   []parquet.Value // parquetBatch rows of values
 	rows   []parquet.Row
+	arena  []byte // string bytes of the batch; never grown in place
 }
+
+const (
+	parquetBatch = 512
+	parquetArena = 256 << 10
+)
 
 // NewParquetWriter returns a Parquet writer on w.
 func NewParquetWriter(w io.Writer, cols []features.Column, extra []string) (*ParquetWriter, error) {
@@ -83,7 +90,19 @@ func NewParquetWriter(w io.Writer, cols []features.Column, extra []string) (*Par
 		return nil, err
 	}
 	pw := parquet.NewWriter(w, schema, parquet.Compression(&parquet.Zstd), parquet.CreatedBy("flowhawk", "", ""))
-	return &ParquetWriter{pw: pw, cols: cols, nextra: len(extra), vals: make([]parquet.Value, len(cols)+len(extra)), rows: make([]parquet.Row, 1)}, nil
+	n := len(cols) + len(extra)
+	return &ParquetWriter{pw: pw, cols: cols, nextra: len(extra), vals: make([]parquet.Value, 0, parquetBatch*n),
+		rows: make([]parquet.Row, 0, parquetBatch), arena: make([]byte, 0, parquetArena)}, nil
+}
+
+// keep copies s into the arena (or the heap when s is larger than it).
+func (p *ParquetWriter) keep(s []byte) []byte {
+	if len(s) > cap(p.arena)-len(p.arena) {
+		return append([]byte(nil), s...)
+	}
+	start := len(p.arena)
+	p.arena = append(p.arena, s...)
+	return p.arena[start:len(p.arena):len(p.arena)]
 }
 
 // Write implements RowWriter.
@@ -91,6 +110,21 @@ func (p *ParquetWriter) Write(row *features.Row, extra []string) error {
 	if err := checkExtra(extra, p.nextra); err != nil {
 		return err
 	}
+	need := 0
+	for i := range p.cols {
+		if p.cols[i].Kind == features.String {
+			need += len(row.Str[i])
+		}
+	}
+	for _, e := range extra {
+		need += len(e)
+	}
+	if len(p.rows) == cap(p.rows) || (need <= cap(p.arena) && need > cap(p.arena)-len(p.arena)) {
+		if err := p.flush(); err != nil {
+			return err
+		}
+	}
+	start := len(p.vals)
 	for i := range p.cols {
 		var v parquet.Value
 		switch p.cols[i].Kind {
@@ -99,23 +133,34 @@ func (p *ParquetWriter) Write(row *features.Row, extra []string) error {
 		case features.Int:
 			v = parquet.Int64Value(int64(finite(row.Num[i])))
 		default:
-			v = parquet.ByteArrayValue(row.Str[i])
+			v = parquet.ByteArrayValue(p.keep(row.Str[i]))
 		}
-		p.vals[i] = v.Level(0, 0, i)
+		p.vals = append(p.vals, v.Level(0, 0, i))
 	}
 	for i, e := range extra {
 		k := len(p.cols) + i
-		p.vals[k] = parquet.ByteArrayValue([]byte(e)).Level(0, 0, k)
+		p.vals = append(p.vals, parquet.ByteArrayValue(p.keep([]byte(e))).Level(0, 0, k))
 	}
-	p.rows[0] = p.vals
-	if _, err := p.pw.WriteRows(p.rows); err != nil {
-		return fmt.Errorf("export: parquet: %w", err)
-	}
+	p.rows = append(p.rows, p.vals[start:len(p.vals):len(p.vals)])
 	return nil
 }
 
-// Close flushes the last row group and writes the footer.
+func (p *ParquetWriter) flush() error {
+	if len(p.rows) > 0 {
+		if _, err := p.pw.WriteRows(p.rows); err != nil {
+			return fmt.Errorf("export: parquet: %w", err)
+		}
+	}
+	clear(p.rows)
+	p.rows, p.vals, p.arena = p.rows[:0], p.vals[:0], p.arena[:0]
+	return nil
+}
+
+// Close writes the buffered rows, the last row group and the footer.
 func (p *ParquetWriter) Close() error {
+	if err := p.flush(); err != nil {
+		return err
+	}
 	if err := p.pw.Close(); err != nil {
 		return fmt.Errorf("export: parquet: %w", err)
 	}
