@@ -2,8 +2,8 @@ package detect
 
 import (
 	"errors"
-	"net/netip"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"

@@ -1,0 +1,486 @@
+package detect
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowhawk/flowhawk/collector"
+	flag "github.com/spf13/pflag"
+)
+
+const sec = int64(time.Second)
+
+// t0 is an arbitrary packet-clock origin (2026-01-01), aligned to windows.
+const t0 = int64(1767225600) * sec
+
+func newTest(t *testing.T, cfg Config) (*Engine, *collect) {
+	t.Helper()
+	c := &collect{}
+	e, err := New(cfg, c.sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, c
+}
+
+func only(det string) Config {
+	c := DefaultConfig()
+	c.Detect = det
+	return c
+}
+
+func TestPortScanVertical(t *testing.T) {
+	e, c := newTest(t, only("portscan"))
+	for i := 0; i < 150; i++ {
+		ts := t0 + int64(i)*sec/10
+		e.OnPacket(pkt(ts, "10.0.0.9", "10.0.0.1", 40000, uint16(1+i), 6, collector.FlagSYN, nil))
+		e.OnPacket(pkt(ts+1000, "10.0.0.1", "10.0.0.9", uint16(1+i), 40000, 6, collector.FlagRST|collector.FlagACK, nil))
+	}
+	e.Close()
+	if len(c.alerts) != 1 || c.alerts[0].Rule != "portscan.vertical" {
+		t.Fatalf("got %v", c.rules())
+	}
+	a := c.alerts[0]
+	if a.Src.String() != "10.0.0.9" || a.Dst.String() != "10.0.0.1" || a.Severity != SevHigh || a.Evidence["distinct_ports"] != 150 {
+		t.Errorf("alert %+v", a)
+	}
+}
+
+func TestPortScanSweepAndHalfOpen(t *testing.T) {
+	e, c := newTest(t, only("portscan"))
+	// Sweep: port 22 on 100 hosts, unanswered.
+	for i := 0; i < 100; i++ {
+		e.OnPacket(pkt(t0+int64(i)*sec/10, "10.0.0.9", fmt.Sprintf("10.1.0.%d", i+1), 40000, 22, 6, collector.FlagSYN, nil))
+	}
+	// Half-open: 300 SYNs to 3 ports of one host, answered by SYN+ACK and
+	// reset by the prober (nmap -sS on open ports).
+	for i := 0; i < 300; i++ {
+		ts := t0 + int64(i)*sec/10
+		dport := uint16(80 + i%3)
+		e.OnPacket(pkt(ts, "10.0.0.7", "10.0.0.1", uint16(30000+i), dport, 6, collector.FlagSYN, nil))
+		e.OnPacket(pkt(ts+1, "10.0.0.1", "10.0.0.7", dport, uint16(30000+i), 6, collector.FlagSYN|collector.FlagACK, nil))
+		e.OnPacket(pkt(ts+2, "10.0.0.7", "10.0.0.1", uint16(30000+i), dport, 6, collector.FlagRST, nil))
+	}
+	// A normal client: 300 completed connections to one server.
+	for i := 0; i < 300; i++ {
+		ts := t0 + int64(i)*sec/10
+		e.OnPacket(pkt(ts, "10.0.0.8", "10.0.0.1", uint16(30000+i), 443, 6, collector.FlagSYN, nil))
+		e.OnPacket(pkt(ts+1, "10.0.0.1", "10.0.0.8", 443, uint16(30000+i), 6, collector.FlagSYN|collector.FlagACK, nil))
+		e.OnPacket(pkt(ts+2, "10.0.0.8", "10.0.0.1", uint16(30000+i), 443, 6, collector.FlagACK, nil))
+	}
+	e.Close()
+	got := map[string]string{}
+	for _, a := range c.alerts {
+		got[a.Rule] = a.Src.String()
+	}
+	want := map[string]string{"portscan.sweep": "10.0.0.9", "portscan.halfopen": "10.0.0.7"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+func TestSynFlood(t *testing.T) {
+	e, c := newTest(t, only("synflood"))
+	// 2000 spoofed SYNs in 5 s to port 80, and a busy but healthy server.
+	for i := 0; i < 2000; i++ {
+		ts := t0 + int64(i)*sec/400
+		src := fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)
+		e.OnPacket(pkt(ts, src, "10.0.0.1", uint16(1024+i), 80, 6, collector.FlagSYN, nil))
+		e.OnPacket(pkt(ts, "192.0.2.1", "10.0.0.2", uint16(1024+i), 443, 6, collector.FlagSYN, nil))
+		e.OnPacket(pkt(ts+1, "10.0.0.2", "192.0.2.1", 443, uint16(1024+i), 6, collector.FlagSYN|collector.FlagACK, nil))
+	}
+	e.Close()
+	if len(c.alerts) != 1 || c.alerts[0].Rule != "synflood" {
+		t.Fatalf("got %v", c.rules())
+	}
+	a := c.alerts[0]
+	if a.Dst.String() != "10.0.0.1" || a.DstPort != 80 || a.Src.IsValid() || a.Evidence["distinct_sources"] != 2000 {
+		t.Errorf("alert %+v", a)
+	}
+}
+
+// dnsQuery builds a DNS message with one question.
+func dnsQuery(id uint16, name string, response bool, rcode uint8) []byte {
+	b := []byte{byte(id >> 8), byte(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}
+	if response {
+		b[2] |= 0x80
+		b[3] = rcode
+	}
+	for _, l := range strings.Split(name, ".") {
+		b = append(b, byte(len(l)))
+		b = append(b, l...)
+	}
+	return append(b, 0, 0, 1, 0, 1)
+}
+
+func TestDNSRules(t *testing.T) {
+	e, c := newTest(t, only("dns"))
+	ts := t0
+	q := func(client, name string, nx bool) {
+		ts += sec / 10
+		e.OnPacket(pkt(ts, client, "10.0.0.53", 5353+1, 53, 17, 0, dnsQuery(1, name, false, 0)))
+		rc := uint8(0)
+		if nx {
+			rc = 3
+		}
+		e.OnPacket(pkt(ts+1, "10.0.0.53", client, 53, 5354, 17, 0, dnsQuery(1, name, true, rc)))
+	}
+	for _, n := range cryptolockerStyle(2026, 1, 1, 30) {
+		q("10.0.0.66", n, true)
+	}
+	q("10.0.0.67", "login.example.tk", false)
+	q("10.0.0.68", "aGVsbG8gd29ybGQgdGhpcyBpcyBleGZpbHRyYXRlZCBkYXRh.x.example.com", false)
+	for i := 0; i < 250; i++ {
+		q("10.0.0.69", fmt.Sprintf("host%d.example.org", i), false)
+	}
+	for _, n := range []string{"www.google.com", "d3c33hcgiwev3.cloudfront.net", "r3---sn-4g5e6nze.googlevideo.com", "_ldap._tcp.dc.corp", "1.0.0.10.in-addr.arpa"} {
+		q("10.0.0.70", n, false)
+	}
+	e.Close()
+	got := map[string]string{}
+	for _, a := range c.alerts {
+		got[a.Rule] = a.Src.String()
+	}
+	want := map[string]string{
+		"dns.dga": "10.0.0.66", "dns.nxdomain": "10.0.0.66", "dns.suspicious_tld": "10.0.0.67",
+		"dns.tunnel": "10.0.0.68", "dns.many_names": "10.0.0.69",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	// The DGA host's alerts are aggregated: one immediate, one with the
+	// count at Close, with sample names.
+	var dga []*Alert
+	for _, a := range c.alerts {
+		if a.Rule == "dns.dga" {
+			dga = append(dga, a)
+		}
+	}
+	last := dga[len(dga)-1]
+	if len(dga) != 2 || dga[0].Count != 1 || last.Count < 25 || len(last.Names) != maxAlertNames || last.First >= last.Last {
+		t.Errorf("dga aggregation: %d alerts, last count %d names %v", len(dga), last.Count, last.Names)
+	}
+}
+
+func TestDNSOverTCP(t *testing.T) {
+	e, c := newTest(t, only("dns"))
+	m := dnsQuery(7, "login.example.tk", false, 0)
+	b := append([]byte{byte(len(m) >> 8), byte(len(m))}, m...)
+	e.OnPacket(pkt(t0, "10.0.0.5", "10.0.0.53", 40000, 53, 6, collector.FlagPSH|collector.FlagACK, b))
+	e.Close()
+	if len(c.alerts) != 1 || c.alerts[0].Rule != "dns.suspicious_tld" || c.alerts[0].Proto != 6 {
+		t.Fatalf("got %v", c.rules())
+	}
+}
+
+func TestDNSParse(t *testing.T) {
+	var m dnsMsg
+	// Compressed name: question "www.Example.com", then a pointer to it.
+	b := dnsQuery(9, "www.Example.com", true, 3)
+	if err := m.parse(b); err != nil || string(m.name) != "www.example.com" || !m.response || m.rcode != 3 || m.qtype != 1 {
+		t.Fatalf("parse: %v %q %+v", err, m.name, m)
+	}
+	ptr := append(b[:12:12], 0xc0, 12)
+	if err := m.parse(ptr); err == nil {
+		t.Errorf("self-pointer accepted")
+	}
+	loop := append(append([]byte{}, b[:12]...), 3, 'w', 'w', 'w', 0xc0, 12, 0, 1, 0, 1)
+	if err := m.parse(loop); err == nil {
+		t.Errorf("pointer loop accepted: %q", m.name)
+	}
+	// A label containing a dot and a control byte.
+	odd := append(append([]byte{}, b[:12]...), 3, 'a', '.', 1, 0, 0, 1, 0, 1)
+	if err := m.parse(odd); err != nil || string(m.name) != "a??" {
+		t.Errorf("odd label: %v %q", err, m.name)
+	}
+	for n := 0; n < len(b); n++ {
+		if err := m.parse(b[:n]); err == nil && n < len(b) && m.hasQuestion {
+			t.Errorf("truncated to %d bytes: parsed a question", n)
+		}
+	}
+}
+
+func FuzzDNSParse(f *testing.F) {
+	f.Add(dnsQuery(1, "www.example.com", false, 0))
+	f.Add(dnsQuery(2, "dnscat.546b03f50000000000a6023ed4df184d6ac5c2628b47714fdee584fed739", true, 3))
+	f.Add([]byte{0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m dnsMsg
+		if err := m.parse(b); err != nil {
+			return
+		}
+		if len(m.name) > 255 {
+			t.Fatalf("name of %d bytes", len(m.name))
+		}
+		for _, c := range m.name {
+			if c < 0x21 || c > 0x7e || (c >= 'A' && c <= 'Z') {
+				t.Fatalf("byte %#x in name %q", c, m.name)
+			}
+		}
+		// The engine path must not panic either.
+		e, _ := New(only("dns"), nil)
+		e.OnPacket(pkt(t0, "10.0.0.1", "10.0.0.2", 4000, 53, 17, 0, b))
+		e.OnPacket(pkt(t0, "10.0.0.1", "10.0.0.2", 4000, 53, 6, 0, b))
+		e.Close()
+	})
+}
+
+func flowWithSizes(id uint64, src, dst string, sizes ...uint32) *collector.Flow {
+	f := testFlow(id, src, dst, 40000, 80, 6, t0)
+	for i, s := range sizes {
+		p := pkt(t0+int64(i+1)*sec/100, src, dst, 40000, 80, 6, collector.FlagACK, nil)
+		p.IPLen = s
+		f.Add(p, 0)
+	}
+	return f
+}
+
+func TestSizeOutliers(t *testing.T) {
+	e, c := newTest(t, only("size"))
+	e.OnFlow(flowWithSizes(1, "10.0.0.1", "10.0.0.2", 1500, 1500, 1400))
+	e.OnFlow(flowWithSizes(2, "10.0.0.3", "10.0.0.2", 9000))
+	e.OnFlow(flowWithSizes(3, "10.0.0.4", "10.0.0.2", 24))
+	e.OnFlow(flowWithSizes(4, "10.0.0.3", "10.0.0.2", 4000)) // same host: aggregated
+	e.Close()
+	got := c.rules()
+	if got["size.oversize"] != 2 || got["size.undersize"] != 1 || len(got) != 2 {
+		t.Fatalf("got %v", got)
+	}
+	agg := c.alerts[len(c.alerts)-1]
+	if agg.Rule != "size.oversize" || agg.Count != 2 || fmt.Sprint(agg.FlowIDs) != "[2 4]" {
+		t.Errorf("aggregate %+v", agg)
+	}
+	// Jumbo frames configured: no alert.
+	cfg := only("size")
+	cfg.MTU = 9000
+	e, c = newTest(t, cfg)
+	e.OnFlow(flowWithSizes(2, "10.0.0.3", "10.0.0.2", 9000))
+	e.Close()
+	if len(c.alerts) != 0 {
+		t.Errorf("jumbo MTU: got %v", c.rules())
+	}
+}
+
+func TestSeqRepeat(t *testing.T) {
+	e, c := newTest(t, only("seqrepeat"))
+	data := []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+	forged := []byte("HTTP/1.1 302 Found\r\nLocation: http://evil/\r\n\r\n")
+	p := pkt(t0, "10.0.0.80", "10.0.0.9", 80, 50000, 6, collector.FlagACK|collector.FlagPSH, data)
+	p.TCPSeq = 1000
+	e.OnPacket(p)
+	// Three honest retransmissions: nothing.
+	for i := 1; i <= 3; i++ {
+		p.Timestamp = t0 + int64(i)*sec/5
+		e.OnPacket(p)
+	}
+	if len(c.alerts) != 0 {
+		t.Fatalf("retransmissions raised %v", c.rules())
+	}
+	q := pkt(t0+sec, "10.0.0.80", "10.0.0.9", 80, 50000, 6, collector.FlagACK|collector.FlagPSH, forged)
+	q.TCPSeq = 1000
+	e.OnPacket(q)
+	// Keepalives (1 byte at seq-1) repeated many times: nothing.
+	k := pkt(t0+sec, "10.0.0.9", "10.0.0.80", 50000, 80, 6, collector.FlagACK, []byte{0})
+	for i := 0; i < 20; i++ {
+		k.Timestamp = t0 + sec + int64(i)*sec
+		e.OnPacket(k)
+	}
+	// Replayed segment: the same bytes 10 times.
+	r := pkt(t0+2*sec, "10.0.0.81", "10.0.0.9", 80, 50001, 6, collector.FlagACK, data)
+	r.TCPSeq = 77
+	for i := 0; i < 10; i++ {
+		r.Timestamp = t0 + 2*sec + int64(i)*sec/100
+		e.OnPacket(r)
+	}
+	e.Close()
+	got := map[string]string{}
+	for _, a := range c.alerts {
+		got[a.Rule] = a.Src.String()
+	}
+	want := map[string]string{"seqrepeat.conflict": "10.0.0.80", "seqrepeat.excessive": "10.0.0.81"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+func TestTopTalkers(t *testing.T) {
+	e, c := newTest(t, only("toptalkers"))
+	id := uint64(0)
+	for h := 1; h <= 20; h++ {
+		id++
+		f := testFlow(id, fmt.Sprintf("10.0.1.%d", h), "10.0.0.1", 40000, 80, 6, t0+int64(h)*sec)
+		f.Fwd.Packets, f.Fwd.Bytes = 100+uint64(h), 100_000+uint64(h)*1000
+		if h == 7 {
+			f.Fwd.Packets, f.Fwd.Bytes = 50_000, 60_000_000
+		}
+		e.OnFlow(f)
+	}
+	// Few hosts: never judged.
+	e.Close()
+	if len(c.alerts) != 1 || c.alerts[0].Rule != "toptalkers" || c.alerts[0].Src.String() != "10.0.1.7" {
+		t.Fatalf("got %d alerts: %v", len(c.alerts), c.rules())
+	}
+	e, c = newTest(t, only("toptalkers"))
+	for h := 1; h <= 5; h++ {
+		f := testFlow(uint64(h), fmt.Sprintf("10.0.1.%d", h), "10.0.0.1", 40000, 80, 6, t0)
+		f.Fwd.Packets, f.Fwd.Bytes = 1, 100
+		if h == 1 {
+			f.Fwd.Packets, f.Fwd.Bytes = 1e6, 1e9
+		}
+		e.OnFlow(f)
+	}
+	e.Close()
+	if len(c.alerts) != 0 {
+		t.Fatalf("5 hosts: got %v", c.rules())
+	}
+}
+
+func TestIntelBlocklists(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain.txt")
+	csv := filepath.Join(dir, "feed.csv")
+	os.WriteFile(plain, []byte("# comment\n\n192.0.2.66\n198.51.100.0/24  # a whole net\n0.0.0.0 ads.tracker.example\n*.evil.example\n"), 0o644)
+	os.WriteFile(csv, []byte("indicator,type,description\n\"203.0.113.9\",ipv4,\"botnet c2\"\nhttp://phish.example/login,url,phishing\n2001:db8::/32,ipv6,doc\n"), 0o644)
+	cfg := only("intel")
+	cfg.Blocklists = []string{plain, csv}
+	e, c := newTest(t, cfg)
+	e.OnFlow(testFlow(1, "10.0.0.5", "192.0.2.66", 40000, 443, 6, t0))
+	e.OnFlow(testFlow(2, "198.51.100.7", "10.0.0.5", 40000, 22, 6, t0))
+	e.OnFlow(testFlow(3, "10.0.0.5", "203.0.113.9", 40000, 80, 6, t0))
+	e.OnFlow(testFlow(4, "2001:db8::1", "2001:db9::1", 40000, 80, 6, t0))
+	e.OnFlow(testFlow(5, "10.0.0.5", "192.0.2.67", 40000, 443, 6, t0)) // not listed
+	for i, n := range []string{"www.evil.example", "phish.example", "ads.tracker.example", "tracker.example"} {
+		e.OnPacket(pkt(t0+int64(i), "10.0.0.5", "10.0.0.53", 40000, 53, 17, 0, dnsQuery(1, n, false, 0)))
+	}
+	// The list changes: 192.0.2.67 is added; a reload happens on the
+	// packet clock after IntelReload.
+	time.Sleep(10 * time.Millisecond)
+	os.WriteFile(plain, []byte("192.0.2.67\n"), 0o644)
+	e.OnFlow(testFlow(6, "10.0.0.5", "192.0.2.67", 40000, 443, 6, t0+31*sec))
+	e.OnFlow(testFlow(7, "10.0.0.5", "192.0.2.67", 40000, 443, 6, t0+32*sec))
+	e.Close()
+	var got []string
+	for _, a := range c.alerts {
+		got = append(got, fmt.Sprintf("%s %s>%s %s %v", a.Rule, a.Src, a.Dst, a.DNSName, a.FlowIDs))
+	}
+	want := []string{
+		"intel.ip 10.0.0.5>192.0.2.66  [1]",
+		"intel.ip 198.51.100.7>10.0.0.5  [2]",
+		"intel.ip 10.0.0.5>203.0.113.9  [3]",
+		"intel.ip 2001:db8::1>2001:db9::1  [4]",
+		"intel.domain 10.0.0.5>10.0.0.53 www.evil.example []",
+		"intel.domain 10.0.0.5>10.0.0.53 phish.example []",
+		"intel.domain 10.0.0.5>10.0.0.53 ads.tracker.example []",
+		"intel.ip 10.0.0.5>192.0.2.67  [6]",   // reloaded by the time flow 6 ends
+		"intel.ip 10.0.0.5>192.0.2.67  [6 7]", // aggregate flushed at Close
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if c.alerts[2].Evidence["description"] != "ipv4 botnet c2" {
+		t.Errorf("csv description %q", c.alerts[2].Evidence["description"])
+	}
+	if _, err := New(Config{Blocklists: []string{filepath.Join(dir, "missing")}}, nil); err == nil {
+		t.Errorf("missing blocklist accepted")
+	}
+}
+
+func TestAlertJSONFormat(t *testing.T) {
+	var buf bytes.Buffer
+	s := NewJSONLSink(&buf)
+	e, err := New(only("dns"), s.Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.OnPacket(pkt(t0, "10.0.0.5", "10.0.0.53", 40000, 53, 17, 0, dnsQuery(1, "login.example.tk", false, 0)))
+	e.Close()
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(buf.Bytes()), &m); err != nil {
+		t.Fatalf("%v: %s", err, buf.String())
+	}
+	ev := m["event"].(map[string]any)
+	src := m["source"].(map[string]any)
+	q := m["dns"].(map[string]any)["question"].(map[string]any)
+	fh := m["flowhawk"].(map[string]any)
+	if m["@timestamp"] != "2026-01-01T00:00:00Z" || ev["kind"] != "alert" || ev["module"] != "flowhawk" || ev["severity"] != 21.0 ||
+		m["rule"].(map[string]any)["name"] != "dns.suspicious_tld" || src["ip"] != "10.0.0.5" || src["port"] != 40000.0 ||
+		q["name"] != "login.example.tk" || q["registered_domain"] != "example.tk" || q["top_level_domain"] != "tk" ||
+		fh["count"] != 1.0 || fh["severity"] != "low" || m["network"].(map[string]any)["transport"] != "udp" {
+		t.Errorf("ECS fields wrong: %s", buf.String())
+	}
+	var sum bytes.Buffer
+	e.Summary(&sum)
+	if !strings.Contains(sum.String(), "dns.suspicious_tld") || !strings.Contains(sum.String(), "10.0.0.5") {
+		t.Errorf("summary:\n%s", sum.String())
+	}
+}
+
+func TestAggregationRateLimit(t *testing.T) {
+	cfg := only("size")
+	cfg.AlertInterval = 10 * time.Second
+	e, c := newTest(t, cfg)
+	// The same cause every second for 35 s: sent at 0, then aggregates
+	// when the clock reaches 10, 20, 30 s (before that second's
+	// occurrence), and the rest at Close.
+	for i := 0; i <= 35; i++ {
+		f := flowWithSizes(uint64(i+1), "10.0.0.3", "10.0.0.2", 9000)
+		f.End = t0 + int64(i)*sec
+		e.OnFlow(f)
+	}
+	e.Close()
+	var counts []uint64
+	for _, a := range c.alerts {
+		counts = append(counts, a.Count)
+	}
+	if fmt.Sprint(counts) != "[1 10 20 30 36]" {
+		t.Errorf("counts %v", counts)
+	}
+	last := c.alerts[len(c.alerts)-1]
+	if last.First != t0 || last.Last != t0+35*sec || len(last.FlowIDs) != maxAlertFlowIDs {
+		t.Errorf("last %+v", last)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	cfg := RegisterFlags(fs)
+	if err := fs.Parse([]string{"--detect", "--portscan-ports", "50", "--blocklist", "a", "--blocklist", "b", "--mtu", "9000"}); err != nil {
+		t.Fatal(err)
+	}
+	on, err := cfg.Enabled()
+	if err != nil || len(on) != len(AllDetectors) || cfg.PortScanPorts != 50 || len(cfg.Blocklists) != 2 || cfg.MTU != 9000 {
+		t.Errorf("cfg %+v on %v err %v", cfg, on, err)
+	}
+	cfg.Detect = "portscan,dns"
+	if on, _ := cfg.Enabled(); len(on) != 2 || !on[DNS] {
+		t.Errorf("list: %v", on)
+	}
+	cfg.Detect = "portscan,bogus"
+	if _, err := cfg.Enabled(); err == nil {
+		t.Errorf("bogus detector accepted")
+	}
+	cfg.Detect = ""
+	if cfg.On() {
+		t.Errorf("empty --detect is on")
+	}
+}
+
+func TestDisabledEngineIsQuiet(t *testing.T) {
+	e, c := newTest(t, DefaultConfig())
+	for i := 0; i < 500; i++ {
+		e.OnPacket(pkt(t0+int64(i), "10.0.0.9", "10.0.0.1", 40000, uint16(i+1), 6, collector.FlagSYN, nil))
+	}
+	e.Close()
+	if len(c.alerts) != 0 || e.StateSize() != 0 {
+		t.Errorf("disabled engine: %v, state %d", c.rules(), e.StateSize())
+	}
+}
