@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -714,4 +715,13 @@ func (s *KernelSource) drainAll(onFlow func(*Flow)) error {
 	s.closing = s.closing[:0]
 	clear(s.pending)
 	return err
+}
+
+// Print writes the counters for an operator, loss counters included.
+func (s *KernelStats) Print(w io.Writer) {
+	fmt.Fprintf(w, "kernel     %d packets seen, %d accounted, %d flows emitted\n", s.Packets, s.Accounted, s.Flows)
+	fmt.Fprintf(w, "not counted: map full %d, ring buffer full %d, parse errors %d, ipv6 ext limit %d, non-ip %d, sampled out %d\n",
+		s.MapFull, s.RingbufFull, s.ParseErrors, s.ExtLimit, s.NonIP, s.SampledOut)
+	fmt.Fprintf(w, "fragments  %d (%d without their first fragment); other transports %d; bad events %d\n",
+		s.Fragments, s.FragNoFirst, s.OtherL4, s.BadEvents)
 }

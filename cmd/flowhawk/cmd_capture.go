@@ -1,0 +1,128 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/pipeline"
+)
+
+func init() {
+	register(&command{
+		name:    "capture",
+		summary: "measure flows on live interfaces with eBPF (XDP ingress, TC egress) into flow records and features",
+		run:     runCapture,
+	})
+}
+
+func runCapture(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("capture", "-i IFACE[,IFACE...] [flags]", stderr)
+	ifaces := fs.StringSliceP("interface", "i", nil, "attach to `IFACE`s (comma-separated or repeated)")
+	xdpMode := fs.String("xdp-mode", "auto", "XDP attach mode: auto (driver where supported, else generic), native, generic")
+	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
+	samples := fs.Int("samples", 32, "first `N` packets of each flow the kernel sends to user space (at least --splt)")
+	sampleRate := fs.Int("sample-rate", 1, "account 1 packet in `N` (counters are scaled back up and records marked sampled)")
+	ringSize := fs.Int("ring-size", 4<<20, "kernel ring buffer size in bytes (power of two pages)")
+	var ff flowFlags
+	addFlowFlags(fs, &ff, true)
+	var mf modelFlags
+	addModelFlags(fs, &mf)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if len(*ifaces) == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: no interface given (-i IFACE)", errUsage)
+	}
+	if err := ff.validate(); err != nil {
+		return err
+	}
+	switch *xdpMode {
+	case "auto", "native", "generic":
+	default:
+		return fmt.Errorf("%w: --xdp-mode %q: want auto, native or generic", errUsage, *xdpMode)
+	}
+	if *samples < 1 || *sampleRate < 1 {
+		return fmt.Errorf("%w: --samples and --sample-rate must be positive", errUsage)
+	}
+	kcfg := collector.KernelConfig{
+		Interfaces:    *ifaces,
+		XDPMode:       *xdpMode,
+		MaxFlows:      ff.maxFlows,
+		Samples:       max(*samples, ff.splt),
+		SampleRate:    *sampleRate,
+		IdleTimeout:   ff.idleTimeout,
+		ActiveTimeout: ff.activeTimeout,
+		RingSize:      *ringSize,
+	}
+	if !fs.Changed("max-flows") {
+		// The table's default (1M) would preallocate ~450 MB of kernel map;
+		// when the kernel map is full new flows are counted, not stored.
+		kcfg.MaxFlows = 65536
+	}
+
+	cfg := pipeline.Config{Table: ff.tableConfig(), Features: ff.featureConfig(), Workers: ff.workers}
+	if err := mf.load(&cfg); err != nil {
+		return err
+	}
+	var extra []string
+	if cfg.Label != nil {
+		extra = append(extra, "Label")
+	}
+	if cfg.Predictor != nil {
+		extra = append(extra, "Predicted Label", "Confidence")
+	}
+
+	// Attach before opening outputs, so privilege and interface errors come
+	// first and leave no half-written file.
+	src, err := collector.OpenKernel(kcfg)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	outs, err := ff.openOutputs(&cfg, extra, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	p, err := pipeline.New(cfg)
+	if err != nil {
+		outs.close(stderr, true)
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	if !ff.quiet {
+		fmt.Fprintf(stderr, "capturing on %s (xdp %s); stop with Ctrl-C\n", strings.Join(*ifaces, ","), *xdpMode)
+	}
+	start := time.Now()
+	rerr := src.Run(ctx, p.Flow, p.PacketDetectOnly)
+	ks := src.Stats() // before Close releases the counters map
+	cerr := src.Close()
+	sum, perr := p.Close()
+	oerr := outs.close(stderr, ff.quiet)
+	if !ff.quiet {
+		sum.Print(stderr)
+		ks.Print(stderr)
+		fmt.Fprintf(stderr, "elapsed    %.2fs\n", time.Since(start).Seconds())
+	}
+	if errors.Is(rerr, context.Canceled) || errors.Is(rerr, context.DeadlineExceeded) {
+		rerr = nil
+	}
+	return errors.Join(rerr, cerr, perr, oerr)
+}
