@@ -83,8 +83,30 @@ func (c *calc) urgent() float64 {
 // microseconds, which pandas.to_datetime and every CSV tool parse.
 const TimestampLayout = "2006-01-02 15:04:05.000000"
 
+// appendTimestamp formats ns as TimestampLayout, by hand because
+// time.AppendFormat costs a sixth of Fill.
 func appendTimestamp(b []byte, ns int64) []byte {
-	return time.Unix(0, ns).UTC().AppendFormat(b, TimestampLayout)
+	t := time.Unix(0, ns).UTC()
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, TimestampLayout)
+	}
+	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-')
+	b = append2(b, int(mo), '-')
+	b = append2(b, d, ' ')
+	b = append2(b, h, ':')
+	b = append2(b, mi, ':')
+	b = append2(b, s, '.')
+	us := t.Nanosecond() / 1000
+	for div := 100000; div > 0; div /= 10 {
+		b = append(b, byte('0'+us/div%10))
+	}
+	return b
+}
+
+func append2(b []byte, v int, sep byte) []byte {
+	return append(b, byte('0'+v/10), byte('0'+v%10), sep)
 }
 
 // appendFlowID writes CIC's Flow ID "srcIP-dstIP-srcPort-dstPort-proto".

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
 	"gonum.org/v1/gonum/stat"
@@ -432,6 +433,15 @@ func TestFlowState(t *testing.T) {
 		fl := runTable(t, ps, 0)
 		if got := FlowState(fl[0]); got != c.want {
 			t.Errorf("%s: state %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestAppendTimestamp(t *testing.T) {
+	for _, ns := range []int64{0, 1, 999, 1_500_000_000_123_456_789, 1_700_000_000_999_999_999, -1_000_000_001, 9_000_000_000_000_000_000} {
+		want := time.Unix(0, ns).UTC().Format(TimestampLayout)
+		if got := string(appendTimestamp(nil, ns)); got != want {
+			t.Errorf("%d: %q, want %q", ns, got, want)
 		}
 	}
 }
