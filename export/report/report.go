@@ -269,7 +269,7 @@ func mixChart(t string, flows []Flow, key func(*Flow) string) string {
 		for _, e := range top[maxSlices-1:] {
 			rest += e.v
 		}
-		top = append(top[:maxSlices-1], kv{"other", rest})
+		top = append(top[:maxSlices-1], kv{"all others", rest})
 	}
 	data := make([]opts.PieData, 0, len(top))
 	for _, e := range top {
@@ -444,7 +444,8 @@ func confusionChart(e *Eval) string {
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true)}),
 		charts.WithGridOpts(opts.Grid{Top: "70", Bottom: "90", ContainLabel: opts.Bool(true), Left: "3%", Right: "80"}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: labels, Name: "predicted", NameLocation: "middle", NameGap: 60, AxisLabel: &opts.AxisLabel{Rotate: 30, Interval: "0"}, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
-		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: labels, Name: "true", AxisLabel: &opts.AxisLabel{Interval: "0"}, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: labels, Name: "true", Inverse: opts.Bool(true), AxisLabel: &opts.AxisLabel{Interval: "0"}, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}),
 		charts.WithVisualMapOpts(opts.VisualMap{Calculable: opts.Bool(true), Min: 0, Max: float32(maxV), Orient: "vertical", Right: "0", Top: "center",
 			InRange: &opts.VisualMapInRange{Color: []string{"#f7fbff", "#6baed6", "#08306b"}}}),
 	)

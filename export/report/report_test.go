@@ -1,0 +1,326 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/export"
+	"github.com/flowhawk/flowhawk/features"
+)
+
+// synthInput is a deterministic, realistic-looking report input: ten
+// minutes of a small office network with a scan and a flood, alerts from
+// three detectors, and two model evaluations.
+func synthInput() Input {
+	r := rand.New(rand.NewPCG(7, 11))
+	start := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	var in Input
+	servers := []struct {
+		ip    string
+		port  int
+		proto int
+	}{{"198.51.100.10", 443, 6}, {"198.51.100.20", 80, 6}, {"192.0.2.53", 53, 17}, {"203.0.113.5", 443, 17}, {"198.51.100.30", 22, 6}, {"203.0.113.9", 123, 17}, {"198.51.100.40", 3389, 6}}
+	for i := 0; i < 3000; i++ {
+		s := servers[int(math.Min(float64(len(servers)-1), r.ExpFloat64()*1.5))]
+		f := Flow{
+			Time:    start.Add(time.Duration(r.Float64() * float64(10*time.Minute))),
+			Src:     fmt.Sprintf("10.10.%d.%d", r.IntN(2), 10+int(math.Min(60, r.ExpFloat64()*12))),
+			Dst:     s.ip,
+			DstPort: s.port,
+			Proto:   s.proto,
+			Packets: float64(2 + r.IntN(60)),
+			Label:   "BENIGN",
+		}
+		f.Bytes = f.Packets * float64(60+r.IntN(1400))
+		in.Flows = append(in.Flows, f)
+	}
+	for i := 0; i < 600; i++ { // a port scan at minute 3
+		in.Flows = append(in.Flows, Flow{Time: start.Add(3*time.Minute + time.Duration(i)*50*time.Millisecond), Src: "10.10.0.66", Dst: "10.10.1.5", DstPort: 1 + i, Proto: 6, Packets: 2, Bytes: 100, Label: "PortScan"})
+	}
+	for i := 0; i < 400; i++ { // a SYN flood at minute 7
+		in.Flows = append(in.Flows, Flow{Time: start.Add(7*time.Minute + time.Duration(i)*100*time.Millisecond), Src: fmt.Sprintf("172.16.%d.%d", r.IntN(255), r.IntN(255)), Dst: "198.51.100.20", DstPort: 80, Proto: 6, Packets: 1, Bytes: 60, Label: "DDoS"})
+	}
+	for i := 0; i < 12; i++ {
+		in.Alerts = append(in.Alerts, Alert{Time: start.Add(3*time.Minute + time.Duration(i)*2*time.Second), Detector: "portscan", Src: "10.10.0.66", Dst: "10.10.1.5"})
+	}
+	for i := 0; i < 20; i++ {
+		in.Alerts = append(in.Alerts, Alert{Time: start.Add(7*time.Minute + time.Duration(i)*3*time.Second), Detector: "synflood", Dst: "198.51.100.20"})
+	}
+	for i := 0; i < 5; i++ {
+		in.Alerts = append(in.Alerts, Alert{Time: start.Add(time.Duration(1+2*i) * time.Minute), Detector: "dns", Src: "10.10.0.23", Dst: "192.0.2.53"})
+	}
+	auc := 0.993
+	for _, m := range []struct {
+		name, kind string
+		conf       [][]int
+	}{
+		{"forest.json", "random_forest", [][]int{{2950, 30, 20}, {12, 585, 3}, {4, 1, 395}}},
+		{"gbdt.json", "gbdt", [][]int{{2975, 15, 10}, {6, 592, 2}, {2, 0, 398}}},
+	} {
+		var e Eval
+		e.Model, e.Kind = m.name, m.kind
+		e.Metrics.Labels = []string{"BENIGN", "PortScan", "DDoS"}
+		e.Metrics.Confusion = m.conf
+		tot, ok := 0, 0
+		for i, row := range m.conf {
+			for j, v := range row {
+				tot += v
+				if i == j {
+					ok += v
+				}
+			}
+		}
+		e.Metrics.Rows, e.Metrics.Accuracy, e.Metrics.MacroF1, e.Metrics.AUC = tot, float64(ok)/float64(tot), float64(ok)/float64(tot)-0.02, &auc
+		in.Evals = append(in.Evals, e)
+	}
+	in.Source = "office-2026-11-23.parquet"
+	in.Title = "flowhawk report: office-2026-11-23"
+	return in
+}
+
+func TestChartsHaveData(t *testing.T) {
+	in := synthInput()
+	cs := Charts(in)
+	ids := map[string]bool{}
+	for _, c := range cs {
+		ids[c.id] = true
+		var o map[string]any
+		if err := json.Unmarshal([]byte(c.option), &o); err != nil {
+			t.Fatalf("chart %s: option is not JSON: %v", c.id, err)
+		}
+		series, _ := o["series"].([]any)
+		if len(series) == 0 {
+			t.Errorf("chart %s has no series", c.id)
+		}
+		for _, s := range series {
+			if d, _ := s.(map[string]any)["data"].([]any); len(d) == 0 {
+				t.Errorf("chart %s has an empty series", c.id)
+			}
+		}
+	}
+	for _, want := range []string{"top-src", "top-dst", "proto-mix", "app-mix", "over-time", "class-mix", "alerts", "confusion-0", "confusion-1", "models"} {
+		if !ids[want] {
+			t.Errorf("chart %s missing", want)
+		}
+	}
+}
+
+func TestSelfContained(t *testing.T) {
+	var b bytes.Buffer
+	in := synthInput()
+	in.Flows[0].Src = `</script><script>alert(1)</script>`
+	if err := Write(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if regexp.MustCompile(`(?i)<script[^>]+src=|<link[^>]+href=|https?://cdn`).MatchString(page) {
+		t.Error("page loads something from outside")
+	}
+	if !strings.Contains(page, "echarts") || len(page) < 1_000_000 {
+		t.Errorf("page (%d bytes) does not inline echarts", len(page))
+	}
+	if strings.Count(page, "</script>") != 2 {
+		t.Errorf("input text closed a script element: %d </script>", strings.Count(page, "</script>"))
+	}
+	if err := Write(&b, Input{}); err == nil {
+		t.Error("empty input rendered")
+	}
+}
+
+// TestReadWrittenFiles reads flow files written by package export in all
+// three formats and checks that they agree with the flows written.
+func TestReadWrittenFiles(t *testing.T) {
+	x, err := features.New(features.Config{Extras: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flows []*collector.Flow
+	tab := collector.NewTable(collector.DefaultTableConfig(), func(f *collector.Flow) { flows = append(flows, f) })
+	ts := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC).UnixNano()
+	for i := 0; i < 50; i++ {
+		a := netip.AddrFrom4([4]byte{10, 0, 0, byte(1 + i%5)}).As16()
+		b := netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + i%3)}).As16()
+		proto := []uint8{6, 17}[i%2]
+		k, lo := collector.MakeKey(&a, &b, uint16(40000+i), []uint16{443, 53}[i%2], proto, 0, 0)
+		for j := 0; j < 3+i%4; j++ {
+			p := collector.Packet{Timestamp: ts, Key: k, SrcIsLo: lo == (j%2 == 0), IPLen: uint32(100 + i + j), IPHeaderLen: 20, L4HeaderLen: 8}
+			p.PayloadLen = p.IPLen - 28
+			tab.Add(&p)
+			ts += int64(time.Second)
+		}
+	}
+	tab.Flush()
+	var wantBytes float64
+	for _, f := range flows {
+		wantBytes += float64(f.Bytes())
+	}
+	dir := t.TempDir()
+	for _, ext := range []string{".csv", ".jsonl", ".parquet"} {
+		path := filepath.Join(dir, "flows"+ext)
+		w, err := export.Create(path, x.Columns(), []string{"Label"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := x.NewRow()
+		for _, f := range flows {
+			x.Fill(f, nil, row)
+			if err := w.Write(row, []string{"BENIGN"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadFlows(path)
+		if err != nil {
+			t.Fatalf("%s: %v", ext, err)
+		}
+		if len(got) != len(flows) {
+			t.Fatalf("%s: %d flows read, want %d", ext, len(got), len(flows))
+		}
+		var bytes float64
+		for i, g := range got {
+			bytes += g.Bytes
+			f := flows[i]
+			if g.Src != f.Src().Addr.String() || g.Dst != f.Dst().Addr.String() || g.Proto != int(f.Key.Proto) || g.DstPort != int(f.Dst().Port) || g.Label != "BENIGN" {
+				t.Fatalf("%s: flow %d read as %+v, want %v", ext, i, g, f.Key)
+			}
+			if !g.Time.Equal(time.Unix(0, f.Start).Truncate(time.Microsecond)) {
+				t.Fatalf("%s: flow %d time %v, want %v", ext, i, g.Time, time.Unix(0, f.Start).UTC())
+			}
+		}
+		if bytes != wantBytes {
+			t.Errorf("%s: %v bytes read, want %v (IP bytes)", ext, bytes, wantBytes)
+		}
+	}
+}
+
+func TestReadCICCSV(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "shared", "datasets", "cicids2017", "Friday-WorkingHours-Afternoon-DDos.pcap_ISCX.head299.TrafficLabelling.csv")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("shared data not present (%v); CI has it", err)
+	}
+	fl, err := ReadFlows(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fl) != 299 {
+		t.Fatalf("%d flows, want 299", len(fl))
+	}
+	if fl[0].Src == "" || fl[0].Time.IsZero() || fl[0].Label == "" {
+		t.Errorf("first CIC flow incomplete: %+v", fl[0])
+	}
+}
+
+func TestReadAlertsAndEvals(t *testing.T) {
+	dir := t.TempDir()
+	al := filepath.Join(dir, "alerts.jsonl")
+	os.WriteFile(al, []byte(`{"@timestamp":"2026-11-23T11:11:13.55287Z","rule":{"name":"dns.dga","category":"dns"},"flowhawk":{"detector":"dns"},"source":{"ip":"10.0.0.1"},"destination":{"ip":"10.0.0.2"}}
+{"@timestamp":"2026-11-23T11:11:14Z","rule.name":"portscan.vertical","source.ip":"10.0.0.9"}
+`), 0o644)
+	as, err := ReadAlerts(al)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(as) != 2 || as[0].Detector != "dns" || as[0].Src != "10.0.0.1" || as[0].Dst != "10.0.0.2" || as[1].Detector != "portscan.vertical" || as[1].Src != "10.0.0.9" {
+		t.Errorf("alerts read as %+v", as)
+	}
+	os.WriteFile(al, []byte("{\"@timestamp\":\"yesterday\"}\n"), 0o644)
+	if _, err := ReadAlerts(al); err == nil || !strings.Contains(err.Error(), ":1:") {
+		t.Errorf("bad timestamp error %v does not name the line", err)
+	}
+	ev := filepath.Join(dir, "eval.json")
+	os.WriteFile(ev, []byte(`{"model":"a.json","kind":"gbdt","metrics":{"rows":3,"accuracy":0.5,"macro_f1":0.4,"labels":["x","y"],"confusion":[[1,1],[0,1]]}}
+{"model":"b.json","kind":"knn","metrics":{"rows":3,"accuracy":0.6,"macro_f1":0.5,"labels":["x","y"],"confusion":[[2,0],[0,1]]}}`), 0o644)
+	es, err := ReadEvals(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2 || es[1].Kind != "knn" || es[0].Metrics.Confusion[0][1] != 1 {
+		t.Errorf("evals read as %+v", es)
+	}
+}
+
+// TestChromiumRenders opens the page in headless Chromium, offline, and
+// checks the marker the page sets once every chart initialised with data;
+// it saves a screenshot (FLOWHAWK_REPORT_SCREENSHOT names where, e.g.
+// docs/report.png; else the test's temp dir).
+func TestChromiumRenders(t *testing.T) {
+	bin := ""
+	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(n); err == nil {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		t.Skip("chromium not installed (Debian package chromium; CI installs it)")
+	}
+	dir := t.TempDir()
+	page := filepath.Join(dir, "report.html")
+	fh, err := os.Create(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(fh, synthInput()); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	want := len(Charts(synthInput()))
+
+	chrome := func(extra ...string) ([]byte, error) {
+		args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+			"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + t.TempDir(),
+			"--virtual-time-budget=5000"}, extra...)
+		args = append(args, "file://"+page)
+		cmd := exec.Command(bin, args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("%v: %s", err, stderr.String())
+		}
+		return out, nil
+	}
+	dom, err := chrome("--dump-dom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{fmt.Sprintf(`data-charts="%d"`, want), fmt.Sprintf(`data-charts-with-data="%d"`, want), `data-charts-ready="true"`} {
+		if !bytes.Contains(dom, []byte(m)) {
+			st := regexp.MustCompile(`<div id="fh-status">[^<]*`).Find(dom)
+			t.Fatalf("rendered DOM lacks %s (status: %s)", m, st)
+		}
+	}
+	// Every chart drew a canvas.
+	if n := bytes.Count(dom, []byte("<canvas")); n < want {
+		t.Errorf("%d canvases for %d charts", n, want)
+	}
+	shot := os.Getenv("FLOWHAWK_REPORT_SCREENSHOT")
+	if shot == "" {
+		shot = filepath.Join(dir, "report.png")
+	} else if !filepath.IsAbs(shot) {
+		// Relative to the module root, so "docs/report.png" works from go test.
+		shot = filepath.Join("..", "..", shot)
+	}
+	if _, err := chrome("--window-size=1400,2250", "--hide-scrollbars", "--screenshot="+shot); err != nil {
+		t.Fatal(err)
+	}
+	png, err := os.ReadFile(shot)
+	if err != nil || len(png) < 20_000 || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("screenshot %s missing or too small (%d bytes): %v", shot, len(png), err)
+	}
+	t.Logf("screenshot: %s", shot)
+}
