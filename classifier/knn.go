@@ -134,7 +134,13 @@ func (m *knn) predict(q, out []float64, ws *workspace) {
 		ws.knnI = make([]int32, 0, m.k)
 	}
 	ws.knnD, ws.knnI = ws.knnD[:0], ws.knnI[:0]
-	m.search(0, q, ws)
+	if len(ws.knnOff) != m.p {
+		ws.knnOff = make([]float64, m.p)
+	}
+	for i := range ws.knnOff {
+		ws.knnOff[i] = 0
+	}
+	m.search(0, q, 0, ws)
 	for c := range out {
 		out[c] = 0
 	}
@@ -155,7 +161,10 @@ func (m *knn) worst(ws *workspace) float64 {
 	return ws.knnD[len(ws.knnD)-1]
 }
 
-func (m *knn) search(ni int32, q []float64, ws *workspace) {
+// search visits the near child first and the far child only when the
+// squared distance from q to the far cell (rd, kept incrementally per
+// dimension as in Arya and Mount's ANN) can beat the current k-th best.
+func (m *knn) search(ni int32, q []float64, rd float64, ws *workspace) {
 	nd := &m.nodes[ni]
 	if nd.dim < 0 {
 		p := m.p
@@ -182,9 +191,13 @@ func (m *knn) search(ni int32, q []float64, ws *workspace) {
 	if diff >= 0 {
 		near, far = far, near
 	}
-	m.search(near, q, ws)
-	if diff*diff <= m.worst(ws) {
-		m.search(far, q, ws)
+	m.search(near, q, rd, ws)
+	old := ws.knnOff[nd.dim]
+	frd := rd - old*old + diff*diff
+	if frd <= m.worst(ws) {
+		ws.knnOff[nd.dim] = diff
+		m.search(far, q, frd, ws)
+		ws.knnOff[nd.dim] = old
 	}
 }
 

@@ -41,7 +41,10 @@ func (l *logistic) predict(x, out []float64, _ *workspace) {
 func trainLogistic(x []float64, n, p int, y []int32, w []float64, k int, l2 float64, maxIter, workers int) (*logistic, error) {
 	dim := k*p + k
 	sw := floats.Sum(w)
-	chunks := max(1, workers)
+	// A fixed chunking (not one per worker) keeps the floating-point sum
+	// order, and so the model, independent of the number of workers.
+	chunks := 8
+	sem := make(chan struct{}, max(1, workers))
 	grads := make([][]float64, chunks)
 	losses := make([]float64, chunks)
 	for i := range grads {
@@ -58,8 +61,9 @@ func trainLogistic(x []float64, n, p int, y []int32, w []float64, k int, l2 floa
 		for c := 0; c < chunks; c++ {
 			lo, hi := c*n/chunks, (c+1)*n/chunks
 			wg.Add(1)
+			sem <- struct{}{}
 			go func() {
-				defer wg.Done()
+				defer func() { <-sem; wg.Done() }()
 				g := grads[c]
 				for i := range g {
 					g[i] = 0

@@ -128,6 +128,7 @@ type workspace struct {
 	raw, x, proba []float64
 	knnD          []float64
 	knnI          []int32
+	knnOff        []float64
 }
 
 // Model is a trained classifier with its preprocessing. It is safe for

@@ -1,0 +1,523 @@
+package classifier
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// sharedDir returns ../shared relative to the module root, skipping the
+// test when the shared test data is absent.
+func sharedDir(t testing.TB, sub string) string {
+	t.Helper()
+	p := filepath.Join("..", "..", "shared", sub)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared test data %s absent (CI has it): %v", p, err)
+	}
+	return p
+}
+
+// synthFrame builds a frame from numeric columns and labels.
+func synthFrame(names []string, cols [][]float64, labels []string) *Frame {
+	f := &Frame{Names: names, Num: cols, Cat: make([][]string, len(names)), Labels: labels, Rows: len(labels), Hash: "test"}
+	return f
+}
+
+// quadrants: class = which quadrant of [0,1)^2, plus a noise column; the
+// classes are separable by axis-aligned splits.
+func quadrants(n int, seed uint64) *Frame {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	x, y, z := make([]float64, n), make([]float64, n), make([]float64, n)
+	labels := make([]string, n)
+	for i := 0; i < n; i++ {
+		x[i], y[i], z[i] = rng.Float64(), rng.Float64(), rng.Float64()
+		c := 0
+		if x[i] > 0.5 {
+			c++
+		}
+		if y[i] > 0.3 {
+			c += 2
+		}
+		labels[i] = fmt.Sprintf("q%d", c)
+	}
+	return synthFrame([]string{"x", "y", "noise"}, [][]float64{x, y, z}, labels)
+}
+
+func trainOrFatal(t testing.TB, f *Frame, cfg Config) *Model {
+	t.Helper()
+	m, err := Train(f, cfg)
+	if err != nil {
+		t.Fatalf("train %s: %v", cfg.Kind, err)
+	}
+	return m
+}
+
+func TestTreesSeparateSeparableDataExactly(t *testing.T) {
+	f := quadrants(600, 1)
+	for _, cfg := range []Config{{Kind: "dt"}, {Kind: "rf", Trees: 30}, {Kind: "gbdt", Trees: 60, MinSamplesLeaf: 1}} {
+		m := trainOrFatal(t, f, cfg)
+		met, err := m.Evaluate(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if met.Accuracy != 1 {
+			t.Errorf("%s: training accuracy %v on separable data, want 1", cfg.Kind, met.Accuracy)
+		}
+	}
+	// a single tree needs exactly the two true thresholds: depth 2
+	m := trainOrFatal(t, f, Config{Kind: "dt"})
+	fo := m.est.(*forest)
+	if got := len(fo.fd.nodes); got != 7 {
+		t.Errorf("dt has %d nodes, want 7 (3 splits, 4 leaves)", got)
+	}
+	fresh := quadrants(400, 99)
+	met, _ := m.Evaluate(fresh)
+	if met.Accuracy < 0.98 {
+		t.Errorf("dt accuracy on fresh quadrant data %v, want >= 0.98", met.Accuracy)
+	}
+}
+
+func TestProbabilitiesSumToOne(t *testing.T) {
+	f := quadrants(400, 2)
+	for _, kind := range Kinds {
+		m := trainOrFatal(t, f, Config{Kind: kind, Trees: 10})
+		test := quadrants(50, 3)
+		pr, err := m.PredictFrame(test)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < test.Rows; i++ {
+			s := 0.0
+			for _, v := range pr.Proba[i*pr.K : (i+1)*pr.K] {
+				if v < 0 || v > 1 || math.IsNaN(v) {
+					t.Fatalf("%s row %d: probability %v", kind, i, v)
+				}
+				s += v
+			}
+			if math.Abs(s-1) > 1e-9 {
+				t.Fatalf("%s row %d: probabilities sum to %v", kind, i, s)
+			}
+		}
+	}
+}
+
+func TestSaveLoadIdenticalPredictions(t *testing.T) {
+	f := quadrants(300, 4)
+	test := quadrants(200, 5)
+	for _, kind := range Kinds {
+		m := trainOrFatal(t, f, Config{Kind: kind, Trees: 15, Seed: 3})
+		var buf bytes.Buffer
+		if err := m.Save(&buf); err != nil {
+			t.Fatal(err)
+		}
+		m2, err := Decode(buf.Bytes())
+		if err != nil {
+			t.Fatalf("%s: decode: %v", kind, err)
+		}
+		p1, _ := m.PredictFrame(test)
+		p2, _ := m2.PredictFrame(test)
+		if !reflect.DeepEqual(p1, p2) {
+			t.Errorf("%s: predictions differ after save and load", kind)
+		}
+		var buf2 bytes.Buffer
+		m2.Save(&buf2)
+		if !bytes.Equal(buf.Bytes(), buf2.Bytes()) {
+			t.Errorf("%s: re-saved model differs", kind)
+		}
+	}
+}
+
+func TestDeterministicWithSeedAcrossWorkers(t *testing.T) {
+	f := quadrants(500, 6)
+	for _, kind := range []string{"rf", "gbdt", "iforest", "lr"} {
+		var outs [][]byte
+		for _, w := range []int{1, 2, 3} {
+			m := trainOrFatal(t, f, Config{Kind: kind, Trees: 20, Seed: 42, Workers: w})
+			raw, err := m.est.marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, raw)
+		}
+		if !bytes.Equal(outs[0], outs[1]) || !bytes.Equal(outs[0], outs[2]) {
+			t.Errorf("%s: model differs between 1, 2 and 3 workers with the same seed", kind)
+		}
+	}
+	a := trainOrFatal(t, f, Config{Kind: "rf", Trees: 5, Seed: 1})
+	b := trainOrFatal(t, f, Config{Kind: "rf", Trees: 5, Seed: 2})
+	ra, _ := a.est.marshal()
+	rb, _ := b.est.marshal()
+	if bytes.Equal(ra, rb) {
+		t.Error("rf: different seeds gave the same forest")
+	}
+}
+
+func TestScoreHandComputed(t *testing.T) {
+	truth := []string{"a", "a", "a", "b", "b", "c", "c", "c", "c", "a"}
+	pred := []string{"a", "b", "a", "b", "c", "c", "c", "a", "c", "a"}
+	m := Score(truth, pred)
+	want := [][]int{{3, 1, 0}, {0, 1, 1}, {1, 0, 3}}
+	if !reflect.DeepEqual(m.Labels, []string{"a", "b", "c"}) || !reflect.DeepEqual(m.Confusion, want) {
+		t.Fatalf("confusion %v %v, want %v", m.Labels, m.Confusion, want)
+	}
+	if m.Accuracy != 0.7 {
+		t.Errorf("accuracy %v, want 0.7", m.Accuracy)
+	}
+	// a: P=3/4 R=3/4 F1=.75; b: P=1/2 R=1/2 F1=.5; c: P=3/4 R=3/4 F1=.75
+	wantF1 := []float64{0.75, 0.5, 0.75}
+	for i, c := range m.PerClass {
+		if math.Abs(c.F1-wantF1[i]) > 1e-12 {
+			t.Errorf("class %s F1 %v, want %v", c.Label, c.F1, wantF1[i])
+		}
+	}
+	if math.Abs(m.MacroF1-2.0/3) > 1e-12 {
+		t.Errorf("macro-F1 %v, want 2/3", m.MacroF1)
+	}
+	// a predicted label never true still counts in macro-F1 (as sklearn)
+	m = Score([]string{"a", "a"}, []string{"a", "x"})
+	if math.Abs(m.MacroF1-(2.0/3)/2) > 1e-12 {
+		t.Errorf("macro-F1 with spurious label %v, want 1/3", m.MacroF1)
+	}
+}
+
+func TestROCAUC(t *testing.T) {
+	// pairs (pos,neg): pos scores .9,.4 ; neg .5,.1 -> 3 of 4 pairs ordered
+	auc := ROCAUC([]float64{0.9, 0.4, 0.5, 0.1}, []bool{true, true, false, false})
+	if auc != 0.75 {
+		t.Errorf("AUC %v, want 0.75", auc)
+	}
+	if auc := ROCAUC([]float64{0.5, 0.5}, []bool{true, false}); auc != 0.5 {
+		t.Errorf("tied AUC %v, want 0.5", auc)
+	}
+}
+
+func TestReadCICIDS2017AsPublished(t *testing.T) {
+	dir := sharedDir(t, "datasets/cicids2017")
+	f, err := ReadFiles([]string{filepath.Join(dir, "Wednesday-workingHours.pcap_ISCX.sample1k.csv")}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Rows != 1000 {
+		t.Errorf("rows %d, want 1000", f.Rows)
+	}
+	if len(f.Names) != 77 { // 79 columns less Label less the duplicate Fwd Header Length
+		t.Errorf("%d feature columns, want 77", len(f.Names))
+	}
+	for _, n := range f.Names {
+		if n != strings.TrimSpace(n) {
+			t.Errorf("column %q not trimmed", n)
+		}
+	}
+	c := f.Column("Flow Packets/s")
+	inf, nan := 0, 0
+	for _, v := range f.Num[c] {
+		if math.IsInf(v, 1) {
+			inf++
+		}
+	}
+	for _, v := range f.Num[f.Column("Flow Bytes/s")] {
+		if math.IsNaN(v) {
+			nan++
+		}
+	}
+	if inf != 1 || nan != 1 {
+		t.Errorf("Infinity %d, NaN %d; want 1 and 1", inf, nan)
+	}
+	counts := map[string]int{}
+	for _, l := range f.Labels {
+		counts[l]++
+	}
+	if counts["BENIGN"] != 630 || counts["DoS Hulk"] != 332 {
+		t.Errorf("label counts %v", counts)
+	}
+	g, err := ReadFiles([]string{filepath.Join(dir, "Friday-WorkingHours-Afternoon-DDos.pcap_ISCX.head299.TrafficLabelling.csv")}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"Flow ID", "Source IP", "Destination IP", "Timestamp", "Source Port"} {
+		if g.Column(id) >= 0 {
+			t.Errorf("identifier column %q kept as a feature", id)
+		}
+	}
+	if g.Times == nil || g.Rows != 299 {
+		t.Errorf("TrafficLabelling: rows %d, timestamps parsed %v", g.Rows, g.Times != nil)
+	}
+	// a model from the ML CSV applies to the TrafficLabelling layout by name
+	m := trainOrFatal(t, f, Config{Kind: "rf", Trees: 10})
+	met, err := m.Evaluate(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if met.Accuracy < 0.5 {
+		t.Errorf("accuracy on BENIGN TrafficLabelling rows %v", met.Accuracy)
+	}
+}
+
+func TestReadNSLKDDLabelSchemes(t *testing.T) {
+	dir := sharedDir(t, "datasets/nsl-kdd")
+	path := filepath.Join(dir, "KDDTest-21.txt")
+	for classes, want := range map[int]int{2: 2, 5: 5, 0: 0} {
+		f, err := ReadFiles([]string{path}, ReadOptions{NSLKDDClasses: classes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := map[string]bool{}
+		for _, l := range f.Labels {
+			set[l] = true
+		}
+		if want > 0 && len(set) != want {
+			t.Errorf("classes %d: %d labels %v", classes, len(set), set)
+		}
+		if want == 0 && len(set) < 20 {
+			t.Errorf("all attack names: only %d labels", len(set))
+		}
+		if f.Rows != 11850 || len(f.Names) != 41 {
+			t.Errorf("rows %d columns %d", f.Rows, len(f.Names))
+		}
+	}
+}
+
+func TestMissingColumnsNamed(t *testing.T) {
+	f := quadrants(100, 8)
+	m := trainOrFatal(t, f, Config{Kind: "dt"})
+	g := synthFrame([]string{"x"}, [][]float64{f.Num[0]}, f.Labels)
+	_, err := m.Evaluate(g)
+	var mc *MissingColumnsError
+	if !errors.As(err, &mc) || !reflect.DeepEqual(mc.Columns, []string{"y", "noise"}) {
+		t.Fatalf("error %v, want missing y and noise", err)
+	}
+	if _, err := m.Bind([]string{"noise", "x"}); err == nil || !strings.Contains(err.Error(), `"y"`) {
+		t.Fatalf("Bind error %v does not name y", err)
+	}
+}
+
+func TestBinderPredictNoAllocConcurrent(t *testing.T) {
+	f := quadrants(400, 9)
+	m := trainOrFatal(t, f, Config{Kind: "rf", Trees: 20})
+	b, err := m.Bind([]string{"extra", "noise", "y", "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := []float64{7, 0.5, 0.9, 0.9} // x>.5, y>.3 -> q3
+	c, conf := b.Predict(row)
+	if b.Label(c) != "q3" || conf < 0.5 {
+		t.Errorf("predicted %s (%v), want q3", b.Label(c), conf)
+	}
+	if a := testing.AllocsPerRun(200, func() { b.Predict(row) }); a != 0 {
+		t.Errorf("Binder.Predict allocates %v times per row", a)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 500; i++ {
+				if c, _ := b.Predict(row); b.Label(c) != "q3" {
+					t.Error("concurrent predict differs")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestCategoricalOneHotAndOrdinal(t *testing.T) {
+	n := 300
+	proto := make([]string, n)
+	v := make([]float64, n)
+	labels := make([]string, n)
+	for i := range proto {
+		proto[i] = []string{"tcp", "udp", "icmp"}[i%3]
+		v[i] = float64(i % 7)
+		labels[i] = "normal"
+		if proto[i] == "icmp" {
+			labels[i] = "attack"
+		}
+	}
+	f := &Frame{Names: []string{"proto", "v", "const"}, Num: [][]float64{nil, v, make([]float64, n)},
+		Cat: [][]string{proto, nil, nil}, Labels: labels, Rows: n}
+	for _, kind := range []string{"dt", "lr", "nb", "knn", "gbdt"} {
+		m := trainOrFatal(t, f, Config{Kind: kind, Trees: 20, MinSamplesLeaf: 1})
+		if len(m.Pre.Dropped) != 1 || m.Pre.Dropped[0] != "const" {
+			t.Errorf("%s: dropped %v, want const", kind, m.Pre.Dropped)
+		}
+		met, _ := m.Evaluate(f)
+		if met.Accuracy != 1 {
+			t.Errorf("%s: accuracy %v on protocol-determined labels", kind, met.Accuracy)
+		}
+		b, _ := m.Bind([]string{"proto", "v"})
+		c, _ := b.Predict([]float64{b.Code(0, "icmp"), 3})
+		if b.Label(c) != "attack" {
+			t.Errorf("%s: icmp predicted %s", kind, b.Label(c))
+		}
+	}
+}
+
+func TestEarlyClassificationByPackets(t *testing.T) {
+	// class is decided by packet 2's length; packet 1 is uninformative
+	n := 400
+	rng := rand.New(rand.NewPCG(1, 2))
+	var names []string
+	cols := make([][]float64, 0)
+	for _, pre := range []string{"splt_len_", "splt_dir_"} {
+		for k := 1; k <= 3; k++ {
+			names = append(names, fmt.Sprintf("%s%d", pre, k))
+			cols = append(cols, make([]float64, n))
+		}
+	}
+	labels := make([]string, n)
+	for i := 0; i < n; i++ {
+		cols[0][i] = 60
+		big := rng.IntN(2) == 1
+		cols[1][i] = 100 + rng.Float64()*50
+		labels[i] = "small"
+		if big {
+			cols[1][i] = 1000 + rng.Float64()*400
+			labels[i] = "big"
+		}
+		cols[2][i] = rng.Float64() * 1500
+		for k := 3; k < 6; k++ {
+			cols[k][i] = 1
+		}
+	}
+	f := synthFrame(names, cols, labels)
+	m := trainOrFatal(t, f, Config{Kind: "rf", Trees: 20})
+	if m.EarlyPackets != 3 {
+		t.Fatalf("early packets %d, want 3", m.EarlyPackets)
+	}
+	res, err := m.EvaluateEarly(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 3 || res[0].Accuracy > 0.8 || res[1].Accuracy != 1 || res[2].Accuracy != 1 {
+		t.Errorf("accuracy by packets %+v: want <= 0.8 at 1 packet, 1 from 2 packets", res)
+	}
+}
+
+func TestTimeSplitNeverTrainsOnFuture(t *testing.T) {
+	f := quadrants(100, 10)
+	f.Times = make([]float64, 100)
+	for i := range f.Times {
+		f.Times[i] = float64(100 - i) // reverse file order
+	}
+	train, test, err := Splits(f, 4, "time", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range train {
+		maxTrain := math.Inf(-1)
+		for _, r := range train[k] {
+			maxTrain = math.Max(maxTrain, f.Times[r])
+		}
+		for _, r := range test[k] {
+			if f.Times[r] <= maxTrain {
+				t.Fatalf("fold %d tests row at %v not after training max %v", k, f.Times[r], maxTrain)
+			}
+		}
+	}
+	res, err := CrossValidate(f, []Config{{Kind: "dt"}, {Kind: "nb"}}, 3, "random", 1, nil)
+	if err != nil || len(res) != 2 || len(res[0].Folds) != 3 {
+		t.Fatalf("cv: %v %+v", err, res)
+	}
+}
+
+func TestImportanceFindsInformativeColumns(t *testing.T) {
+	f := quadrants(500, 11)
+	m := trainOrFatal(t, f, Config{Kind: "rf", Trees: 20})
+	imp, err := Importances(m, f, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *imp[2].Impurity > *imp[0].Impurity || *imp[2].Permutation > 0.02 || *imp[0].Permutation < 0.2 {
+		t.Errorf("noise column looks important: %+v %+v %+v", imp[0], imp[1], imp[2])
+	}
+}
+
+func TestDecodeRejectsCorruptFiles(t *testing.T) {
+	f := quadrants(100, 12)
+	m := trainOrFatal(t, f, Config{Kind: "dt"})
+	var buf bytes.Buffer
+	m.Save(&buf)
+	var obj map[string]any
+	json.Unmarshal(buf.Bytes(), &obj)
+	cases := map[string]func(){
+		"foreign format": func() { obj["format"] = "sklearn-pickle" },
+		"future version": func() { obj["version"] = 99 },
+		"bad child": func() {
+			obj["model"].(map[string]any)["trees"].(map[string]any)["child"].([]any)[0] = 1e6
+		},
+		"feature mismatch": func() { obj["features"] = []any{"a"} },
+	}
+	for name, mutate := range cases {
+		json.Unmarshal(buf.Bytes(), &obj)
+		mutate()
+		b, _ := json.Marshal(obj)
+		if _, err := Decode(b); err == nil {
+			t.Errorf("%s: decoded without error", name)
+		}
+	}
+	if _, err := Decode([]byte("PK\x03\x04")); err == nil || !strings.Contains(err.Error(), "not a flowhawk model") {
+		t.Errorf("zip file: %v", err)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	fr := quadrants(60, 13)
+	for _, kind := range Kinds {
+		m, err := Train(fr, Config{Kind: kind, Trees: 3})
+		if err != nil {
+			f.Fatal(err)
+		}
+		var buf bytes.Buffer
+		m.Save(&buf)
+		f.Add(buf.Bytes())
+	}
+	f.Add([]byte(`{"format":"flowhawk-model","version":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Decode(b)
+		if err != nil {
+			return
+		}
+		raw := make([]float64, len(m.Features()))
+		for _, v := range []float64{0, -1, 1e300, math.Inf(1), math.NaN()} {
+			for i := range raw {
+				raw[i] = v
+			}
+			c, p := m.Predict(raw)
+			if c < 0 || c >= m.NumClasses() || math.IsNaN(p) && m.Kind != "lr" {
+				_ = p
+			}
+		}
+	})
+}
+
+func TestNSLKDDForestSanity(t *testing.T) {
+	dir := sharedDir(t, "datasets/nsl-kdd")
+	tr, err := ReadFiles([]string{filepath.Join(dir, "KDDTrain+_20Percent.txt")}, ReadOptions{NSLKDDClasses: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	te, err := ReadFiles([]string{filepath.Join(dir, "KDDTest+.txt")}, ReadOptions{NSLKDDClasses: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := trainOrFatal(t, tr, Config{Kind: "rf", Trees: 20, Seed: 1})
+	met, err := m.Evaluate(te)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// published random forests score 0.75-0.80 on KDDTest+ (2 classes)
+	if met.Accuracy < 0.72 || met.AUC == nil || *met.AUC < 0.85 {
+		t.Errorf("rf on KDDTest+: accuracy %v AUC %v", met.Accuracy, met.AUC)
+	}
+}

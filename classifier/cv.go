@@ -1,0 +1,168 @@
+package classifier
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"text/tabwriter"
+)
+
+// FoldResult is one model's score on one cross-validation fold.
+type FoldResult struct {
+	Fold         int      `json:"fold"`
+	TrainRows    int      `json:"train_rows"`
+	TestRows     int      `json:"test_rows"`
+	Accuracy     float64  `json:"accuracy"`
+	MacroF1      float64  `json:"macro_f1"`
+	AUC          *float64 `json:"roc_auc,omitempty"`
+	TrainSeconds float64  `json:"train_seconds"`
+}
+
+// Stat is a mean and sample standard deviation over folds.
+type Stat struct {
+	Mean float64 `json:"mean"`
+	Std  float64 `json:"std"`
+	N    int     `json:"n"`
+}
+
+// CVResult summarises one model kind over all folds.
+type CVResult struct {
+	Kind         string       `json:"model"`
+	Folds        []FoldResult `json:"folds"`
+	Accuracy     Stat         `json:"accuracy"`
+	MacroF1      Stat         `json:"macro_f1"`
+	AUC          *Stat        `json:"roc_auc,omitempty"`
+	TrainSeconds Stat         `json:"train_seconds"`
+}
+
+// Splits returns (train, test) row sets. "random" shuffles with the seed
+// into k folds, each test once. "time" orders rows by timestamp (file order
+// when there is none) into k+1 blocks and tests block i+1 on a model
+// trained on blocks 0..i, so no fold trains on the future.
+func Splits(f *Frame, k int, mode string, seed uint64) (train, test [][]int, err error) {
+	if k < 2 {
+		return nil, nil, fmt.Errorf("folds = %d, want at least 2", k)
+	}
+	n := f.Rows
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	switch mode {
+	case "random":
+		if n < k {
+			return nil, nil, fmt.Errorf("%d rows for %d folds", n, k)
+		}
+		rng := rand.New(rand.NewPCG(seed, 0xcf))
+		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for fo := 0; fo < k; fo++ {
+			lo, hi := fo*n/k, (fo+1)*n/k
+			te := append([]int(nil), order[lo:hi]...)
+			tr := append(append([]int(nil), order[:lo]...), order[hi:]...)
+			sort.Ints(te)
+			sort.Ints(tr)
+			train, test = append(train, tr), append(test, te)
+		}
+	case "time":
+		if n < k+1 {
+			return nil, nil, fmt.Errorf("%d rows for %d time folds", n, k)
+		}
+		if f.Times != nil {
+			sort.SliceStable(order, func(a, b int) bool { return f.Times[order[a]] < f.Times[order[b]] })
+		}
+		b := k + 1
+		for fo := 0; fo < k; fo++ {
+			hi := (fo + 1) * n / b
+			te := append([]int(nil), order[hi:(fo+2)*n/b]...)
+			tr := append([]int(nil), order[:hi]...)
+			train, test = append(train, tr), append(test, te)
+		}
+	default:
+		return nil, nil, fmt.Errorf("split %q: want random or time", mode)
+	}
+	return train, test, nil
+}
+
+// CrossValidate trains and scores each configuration on every split.
+func CrossValidate(f *Frame, cfgs []Config, folds int, mode string, seed uint64, progress func(kind string, fold int)) ([]CVResult, error) {
+	if f.Labels == nil {
+		return nil, errors.New("cross-validation data has no labels")
+	}
+	train, test, err := Splits(f, folds, mode, seed)
+	if err != nil {
+		return nil, err
+	}
+	var out []CVResult
+	for _, cfg := range cfgs {
+		res := CVResult{Kind: cfg.Kind}
+		for fo := range train {
+			if progress != nil {
+				progress(cfg.Kind, fo)
+			}
+			trF, teF := f.Subset(train[fo]), f.Subset(test[fo])
+			m, err := Train(trF, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("%s fold %d: %w", cfg.Kind, fo+1, err)
+			}
+			met, err := m.Evaluate(teF)
+			if err != nil {
+				return nil, fmt.Errorf("%s fold %d: %w", cfg.Kind, fo+1, err)
+			}
+			res.Folds = append(res.Folds, FoldResult{Fold: fo + 1, TrainRows: trF.Rows, TestRows: teF.Rows,
+				Accuracy: met.Accuracy, MacroF1: met.MacroF1, AUC: met.AUC, TrainSeconds: m.Train.Seconds})
+		}
+		var acc, f1, auc, secs []float64
+		for _, r := range res.Folds {
+			acc = append(acc, r.Accuracy)
+			f1 = append(f1, r.MacroF1)
+			secs = append(secs, r.TrainSeconds)
+			if r.AUC != nil {
+				auc = append(auc, *r.AUC)
+			}
+		}
+		res.Accuracy, res.MacroF1, res.TrainSeconds = stat(acc), stat(f1), stat(secs)
+		if len(auc) > 0 {
+			s := stat(auc)
+			res.AUC = &s
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+func stat(v []float64) Stat {
+	s := Stat{N: len(v)}
+	if len(v) == 0 {
+		return s
+	}
+	for _, x := range v {
+		s.Mean += x
+	}
+	s.Mean /= float64(len(v))
+	if len(v) > 1 {
+		ss := 0.0
+		for _, x := range v {
+			ss += (x - s.Mean) * (x - s.Mean)
+		}
+		s.Std = math.Sqrt(ss / float64(len(v)-1))
+	}
+	return s
+}
+
+// WriteCVTable prints the comparison table, mean ± std per metric.
+func WriteCVTable(w io.Writer, res []CVResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "model\tfolds\taccuracy\tmacro-F1\tROC AUC\ttrain s\t")
+	for _, r := range res {
+		auc := "-"
+		if r.AUC != nil {
+			auc = fmt.Sprintf("%.4f ± %.4f", r.AUC.Mean, r.AUC.Std)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.4f ± %.4f\t%.4f ± %.4f\t%s\t%.2f ± %.2f\t\n", r.Kind, len(r.Folds),
+			r.Accuracy.Mean, r.Accuracy.Std, r.MacroF1.Mean, r.MacroF1.Std, auc, r.TrainSeconds.Mean, r.TrainSeconds.Std)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/flowhawk/flowhawk/classifier"
+)
+
+func init() {
+	register(&command{name: "importance", summary: "impurity and permutation feature importance of a model", run: runImportance})
+}
+
+func runImportance(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("importance", "--model model.json [--data FILE...]", stderr)
+	var d dataFlags
+	d.add(fs)
+	model := fs.String("model", "model.json", "model file")
+	repeats := fs.Int("repeats", 3, "shuffles per column for permutation importance")
+	seed := fs.Uint64("seed", 1, "random seed for the shuffles")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	m, err := classifier.Load(*model)
+	if err != nil {
+		return err
+	}
+	var frame *classifier.Frame
+	d.files = append(d.files, fs.Args()...)
+	if len(d.files) > 0 {
+		opt, err := d.options(fs)
+		if err != nil {
+			return err
+		}
+		if frame, err = classifier.ReadFiles(d.files, opt.ForModel(m)); err != nil {
+			return err
+		}
+	}
+	imp, err := classifier.Importances(m, frame, *repeats, *seed)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(imp)
+	}
+	classifier.WriteImportanceTable(stdout, imp)
+	return nil
+}
