@@ -32,7 +32,7 @@ func ends(p *collector.Packet) (src, dst addr, sport, dport uint16) {
 }
 
 // bounded is a map of per-key state with at most max entries. When full,
-// a new key evicts the least active of a few entries sampled from the map
+// a new key evicts the least active of three entries sampled from the map
 // (random, by Go's map iteration order): approximate LFU at O(1) cost and
 // no per-entry bookkeeping. Evictions are counted.
 type bounded[K comparable, V any] struct {
@@ -71,7 +71,7 @@ func (b *bounded[K, V]) upsert(k K) *V {
 }
 
 func (b *bounded[K, V]) evict() {
-	const samples = 8
+	const samples = 3
 	var victim K
 	var low uint64
 	i := 0
