@@ -2,6 +2,7 @@ package collector
 
 import (
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -46,7 +47,7 @@ type TableStats struct {
 }
 
 type entry struct {
-	flow       Flow
+	flow       *Flow
 	prev, next *entry
 	closed     bool
 }
@@ -88,13 +89,15 @@ type Table struct {
 	open   list // open flows, least recently seen first
 	closed list // FIN/RST-closed flows, earliest closed first
 	free   []*entry
+	pool   sync.Pool // *Flow, refilled by Recycle
 	nextID uint64
 	now    int64
 	stats  TableStats
 }
 
 // NewTable returns a table that hands every finished flow to emit. emit
-// owns the flow it is given.
+// owns the flow it is given; it may hand it back with Recycle once done
+// with it, so that steady-state operation does not allocate.
 func NewTable(cfg TableConfig, emit func(*Flow)) *Table {
 	d := DefaultTableConfig()
 	if cfg.IdleTimeout <= 0 {
@@ -135,7 +138,7 @@ func (t *Table) Add(p *Packet) {
 	t.stats.Packets++
 	e := t.flows[p.Key]
 	if e != nil {
-		f := &e.flow
+		f := e.flow
 		switch {
 		case e.closed && p.Key.Proto == 6 && p.TCPFlags&(FlagSYN|FlagACK) == FlagSYN:
 			// A new connection on the key of a closed one.
@@ -152,7 +155,7 @@ func (t *Table) Add(p *Packet) {
 		t.open.remove(e)
 		t.open.pushBack(e)
 	}
-	f := &e.flow
+	f := e.flow
 	f.Add(p, t.cfg.Samples)
 	if p.Key.Proto == 6 && !e.closed {
 		if p.TCPFlags&FlagRST != 0 {
@@ -189,6 +192,11 @@ func (t *Table) create(p *Packet) *entry {
 	}
 	t.nextID++
 	e.closed = false
+	if f, ok := t.pool.Get().(*Flow); ok {
+		e.flow = f
+	} else {
+		e.flow = &Flow{Samples: make([]Sample, 0, t.cfg.Samples)}
+	}
 	e.flow.reset(t.nextID, p.Key, fwdIsLo, p.Timestamp)
 	t.flows[p.Key] = e
 	t.open.pushBack(e)
@@ -215,9 +223,8 @@ func (t *Table) end(e *entry, reason EndReason) {
 		t.open.remove(e)
 	}
 	delete(t.flows, e.flow.Key)
-	f := new(Flow)
-	*f = e.flow
-	f.Samples = slices.Clone(e.flow.Samples)
+	f := e.flow
+	e.flow = nil
 	f.finish(reason)
 	t.stats.Emitted++
 	t.stats.Ended[reason]++
@@ -271,5 +278,13 @@ func (t *Table) Flush() {
 			reason = e.flow.closeReason
 		}
 		t.end(e, reason)
+	}
+}
+
+// Recycle returns a flow emitted by this table for reuse; the caller must
+// not touch f afterwards. It is safe to call from any goroutine.
+func (t *Table) Recycle(f *Flow) {
+	if f != nil {
+		t.pool.Put(f)
 	}
 }

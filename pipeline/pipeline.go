@@ -31,6 +31,14 @@ type FlowExporter interface {
 	ExportFlow(f *collector.Flow, row *features.Row, label string)
 }
 
+// RecordEncoder is a RowWriter whose encoding can run on the workers: rows
+// are encoded in parallel with AppendRecord and written in order with
+// WriteRecords (the CSV writer is one).
+type RecordEncoder interface {
+	AppendRecord(b []byte, row *features.Row, extra []string) []byte
+	WriteRecords(b []byte) error
+}
+
 // Predictor labels a feature row; it must be safe for concurrent use.
 type Predictor interface {
 	Predict(row *features.Row) (label string, confidence float64)
@@ -77,6 +85,7 @@ type batch struct {
 	rows  []*features.Row
 	extra [][]string
 	n     int
+	enc   []byte // encoded records when the writer is a RecordEncoder
 	done  chan struct{}
 }
 
@@ -88,6 +97,7 @@ type Pipeline struct {
 	windows *features.Windows
 	table   *collector.Table
 	extra   []string
+	encoder RecordEncoder
 
 	work  chan *batch
 	order chan *batch
@@ -114,6 +124,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
 	p := &Pipeline{cfg: cfg, x: x}
+	p.encoder, _ = cfg.Out.(RecordEncoder)
 	if cfg.Features.Windows {
 		p.windows = features.NewWindows(cfg.Windows)
 	}
@@ -208,6 +219,7 @@ func (p *Pipeline) submit() {
 func (p *Pipeline) worker() {
 	defer p.wg.Done()
 	for b := range p.work {
+		b.enc = b.enc[:0]
 		for i := 0; i < b.n; i++ {
 			it := &b.items[i]
 			row := b.rows[i]
@@ -221,6 +233,9 @@ func (p *Pipeline) worker() {
 			if p.cfg.Predictor != nil {
 				lab, conf := p.cfg.Predictor.Predict(row)
 				ex[k], ex[k+1] = lab, formatConfidence(conf)
+			}
+			if p.encoder != nil {
+				b.enc = p.encoder.AppendRecord(b.enc, row, ex)
 			}
 		}
 		b.done <- struct{}{}
@@ -247,9 +262,14 @@ func (p *Pipeline) writer() {
 	defer close(p.wdone)
 	for b := range p.order {
 		<-b.done
+		if p.encoder != nil && p.werr == nil {
+			if err := p.encoder.WriteRecords(b.enc); err != nil {
+				p.werr = fmt.Errorf("write flows: %w", err)
+			}
+		}
 		for i := 0; i < b.n; i++ {
 			it := &b.items[i]
-			if p.cfg.Out != nil && p.werr == nil {
+			if p.cfg.Out != nil && p.encoder == nil && p.werr == nil {
 				if err := p.cfg.Out.Write(b.rows[i], b.extra[i]); err != nil {
 					p.werr = fmt.Errorf("write flows: %w", err)
 				}
@@ -258,6 +278,7 @@ func (p *Pipeline) writer() {
 			for _, e := range p.cfg.Exporters {
 				e.ExportFlow(it.flow, b.rows[i], label)
 			}
+			p.table.Recycle(it.flow)
 			it.flow = nil
 		}
 		p.free <- b

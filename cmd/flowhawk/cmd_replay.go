@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -32,8 +33,16 @@ func runReplay(args []string, stdout, stderr io.Writer) error {
 	var mf modelFlags
 	addModelFlags(fs, &mf)
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always, never")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` (for go tool pprof)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		stopProfile, err := startCPUProfile(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
@@ -134,4 +143,18 @@ func startProgress(mode string, prog *pipeline.Progress, stderr io.Writer, done 
 		}
 	}()
 	return finished
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

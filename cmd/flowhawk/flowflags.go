@@ -35,7 +35,7 @@ type flowFlags struct {
 func addFlowFlags(fs *flag.FlagSet, ff *flowFlags, withDetect bool) {
 	d := collector.DefaultTableConfig()
 	fs.StringVarP(&ff.output, "output", "o", "-", "write flows to `FILE`; the format follows the extension (.csv, .jsonl, .parquet); - writes CSV to stdout")
-	fs.IntVar(&ff.workers, "workers", runtime.NumCPU(), "goroutines computing features (default: every core)")
+	fs.IntVar(&ff.workers, "workers", runtime.NumCPU(), "goroutines computing features; the default is every core")
 	fs.DurationVar(&ff.idleTimeout, "idle-timeout", d.IdleTimeout, "end a flow after this long without packets")
 	fs.DurationVar(&ff.activeTimeout, "active-timeout", d.ActiveTimeout, "cut a flow lasting longer than this into a partial record")
 	fs.IntVar(&ff.maxFlows, "max-flows", d.MaxFlows, "flows held at once; beyond it the least recently seen is evicted (counted)")
