@@ -300,8 +300,7 @@ func (d *Decoder) ipv4(p *Packet, b []byte, outer, inner uint16, missing int) Re
 	fo := be16(b[6:])
 	fragOff := int(fo&0x1fff) * 8
 	mf := fo&0x2000 != 0
-	fk := fragKey{src: src, dst: dst, id: uint32(be16(b[4:])), proto: b[9]}
-	return d.transport(p, b[ihl:], total-ihl, &src, &dst, b[9], outer, inner, fragOff, mf, &fk)
+	return d.transport(p, b[ihl:], total-ihl, &src, &dst, b[9], outer, inner, fragOff, mf, uint32(be16(b[4:])))
 }
 
 func (d *Decoder) ipv6(p *Packet, b []byte, outer, inner uint16, missing int) Result {
@@ -366,15 +365,16 @@ walk:
 	if !frag {
 		fragOff, mf = 0, false
 	}
-	fk := fragKey{src: src, dst: dst, id: id, proto: nh}
-	return d.transport(p, b[off:], total-off, &src, &dst, nh, outer, inner, fragOff, mf, &fk)
+	return d.transport(p, b[off:], total-off, &src, &dst, nh, outer, inner, fragOff, mf, id)
 }
 
 // transport decodes the transport header in l4 (captured bytes) of an IP
 // payload of l4Len bytes (from the IP header) and builds the key.
-func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte, proto uint8, outer, inner uint16, fragOff int, mf bool, fk *fragKey) Result {
+func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte, proto uint8, outer, inner uint16, fragOff int, mf bool, id uint32) Result {
 	var sport, dport uint16
+	var fk fragKey
 	if fragOff != 0 || mf {
+		fk = fragKey{src: *src, dst: *dst, id: id, proto: proto}
 		d.fragments++
 		if fragOff+l4Len > 65535 || (mf && l4Len%8 != 0) {
 			p.WrongFragment = true
@@ -384,10 +384,15 @@ func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte,
 	if fragOff != 0 {
 		// Later fragment: no transport header; ports from the first one.
 		p.Fragment = LaterFragment
-		var ok bool
-		if sport, dport, ok = d.frags.get(fk, p.Timestamp); !ok {
+		sp, dp, end, ok := d.frags.get(&fk, p.Timestamp)
+		if !ok {
 			d.orphans++
+		} else if fragOff < int(end) && !p.WrongFragment {
+			// Overlaps the first fragment (teardrop).
+			p.WrongFragment = true
+			d.wrong++
 		}
+		sport, dport = sp, dp
 		p.PayloadLen = uint32(max(l4Len, 0))
 		p.Payload = l4
 		p.Key, p.SrcIsLo = MakeKey(src, dst, sport, dport, proto, outer, inner)
@@ -434,7 +439,7 @@ func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte,
 	}
 	if mf {
 		p.Fragment = FirstFragment
-		d.frags.put(fk, sport, dport, p.Timestamp)
+		d.frags.put(&fk, sport, dport, uint16(min(max(l4Len, 0), 65535)), p.Timestamp)
 	}
 	p.L4HeaderLen = uint16(hl)
 	p.PayloadLen = uint32(max(l4Len-hl, 0))

@@ -296,6 +296,15 @@ func TestDecodeFragments(t *testing.T) {
 	if d.wrong != 2 || d.fragments != 7 {
 		t.Errorf("wrong %d fragments %d", d.wrong, d.fragments)
 	}
+	// Teardrop: the second fragment starts inside the first one's data.
+	td1 := ipv4Pkt("10.9.9.9", "10.1.1.2", 17, 81, 0, true, 0, cat(udpHdr(1, 2, 100), make([]byte, 32)))
+	td2 := ipv4Pkt("10.9.9.9", "10.1.1.2", 17, 81, 24, false, 0, make([]byte, 4))
+	if d.Decode(&p, td1, LinkRaw, 4e9, 0); p.WrongFragment {
+		t.Errorf("teardrop first fragment (40 bytes) flagged")
+	}
+	if d.Decode(&p, td2, LinkRaw, 4e9, 0); !p.WrongFragment || p.Key.PortHi != 1 {
+		t.Errorf("teardrop overlap not flagged: wrong %v key %v", p.WrongFragment, p.Key)
+	}
 
 	// IPv6: fragment header, first fragment then later fragment.
 	fh := func(nh uint8, off int, mf bool, id uint32) []byte {
@@ -325,13 +334,13 @@ func TestFragCacheBounded(t *testing.T) {
 	c := newFragCache(16, 30e9)
 	for i := range 1000 {
 		k := fragKey{id: uint32(i), proto: 17}
-		c.put(&k, uint16(i), 1, 0)
+		c.put(&k, uint16(i), 1, 8, 0)
 	}
-	if len(c.slots) != 16 || c.evicted == 0 {
+	if len(c.slots) != 16 || c.size != 16 || c.evicted == 0 {
 		t.Fatalf("slots %d evicted %d", len(c.slots), c.evicted)
 	}
 	k := fragKey{id: 999, proto: 17}
-	if s, _, ok := c.get(&k, 1); !ok || s != 999 {
+	if s, _, _, ok := c.get(&k, 1); !ok || s != 999 {
 		t.Errorf("latest entry lost: %d %v", s, ok)
 	}
 }

@@ -26,11 +26,13 @@ type fragEntry struct {
 	key          fragKey
 	expires      int64
 	sport, dport uint16
+	end          uint16 // first fragment's data length: a later fragment starting before it overlaps
 	used         bool
 }
 
 type fragCache struct {
-	slots   []fragEntry
+	slots   []fragEntry // allocated at the first fragment: most captures have none
+	size    int
 	mask    uint64
 	timeout int64
 	evicted uint64
@@ -41,7 +43,7 @@ func newFragCache(size int, timeout int64) fragCache {
 	for n < size {
 		n <<= 1
 	}
-	return fragCache{slots: make([]fragEntry, n), mask: uint64(n - 1), timeout: timeout}
+	return fragCache{size: n, mask: uint64(n - 1), timeout: timeout}
 }
 
 func (k *fragKey) hash() uint64 {
@@ -58,7 +60,10 @@ func (k *fragKey) hash() uint64 {
 }
 
 // put remembers the ports of a datagram's first fragment seen at now.
-func (c *fragCache) put(k *fragKey, sport, dport uint16, now int64) {
+func (c *fragCache) put(k *fragKey, sport, dport, end uint16, now int64) {
+	if c.slots == nil {
+		c.slots = make([]fragEntry, c.size)
+	}
 	i := k.hash()
 	victim := -1
 	for j := range uint64(fragProbe) {
@@ -76,24 +81,27 @@ func (c *fragCache) put(k *fragKey, sport, dport uint16, now int64) {
 	if e.used && e.key != *k && e.expires >= now {
 		c.evicted++
 	}
-	*e = fragEntry{key: *k, expires: now + c.timeout, sport: sport, dport: dport, used: true}
+	*e = fragEntry{key: *k, expires: now + c.timeout, sport: sport, dport: dport, end: end, used: true}
 }
 
-// get returns the ports of the datagram's first fragment, if it was seen
-// less than the timeout before now.
-func (c *fragCache) get(k *fragKey, now int64) (sport, dport uint16, ok bool) {
+// get returns the ports and data length of the datagram's first fragment,
+// if it was seen less than the timeout before now.
+func (c *fragCache) get(k *fragKey, now int64) (sport, dport, end uint16, ok bool) {
+	if c.slots == nil {
+		return 0, 0, 0, false
+	}
 	i := k.hash()
 	for j := range uint64(fragProbe) {
 		e := &c.slots[(i+j)&c.mask]
 		if !e.used {
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 		if e.key == *k {
 			if e.expires < now {
-				return 0, 0, false
+				return 0, 0, 0, false
 			}
-			return e.sport, e.dport, true
+			return e.sport, e.dport, e.end, true
 		}
 	}
-	return 0, 0, false
+	return 0, 0, 0, false
 }
