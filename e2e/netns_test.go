@@ -1,0 +1,196 @@
+//go:build linux
+
+// Package e2e holds end-to-end tests of the kernel path: each test builds
+// its own pair of network namespaces joined by a veth pair, attaches the
+// capture to the client end, records the same interface with tcpdump,
+// sends real traffic, and compares the kernel path's flows with the pcap
+// path's flows from the tcpdump file.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// testNet is a client namespace and a server namespace joined by a veth
+// pair: Client (10.199.N.1) in ClientNS, Server (10.199.N.2) in ServerNS.
+type testNet struct {
+	ClientNS, ServerNS string
+	ClientIf, ServerIf string
+	ClientIP, ServerIP string
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("end-to-end tests create network namespaces and load eBPF programs: run as root")
+	}
+	for _, tool := range []string{"ip", "tcpdump"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("end-to-end tests need %s: %v", tool, err)
+		}
+	}
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// newNet creates the namespaces and the veth pair with names unique to
+// this run; they are deleted when the test ends, pass or fail. IPv6 is
+// off so no neighbour discovery traffic mixes with the test's own.
+func newNet(t *testing.T) *testNet {
+	t.Helper()
+	needRoot(t)
+	var b [4]byte
+	rand.Read(b[:])
+	id := hex.EncodeToString(b[:3])
+	n := &testNet{
+		ClientNS: "fhc-" + id, ServerNS: "fhs-" + id,
+		ClientIf: "fha" + id, ServerIf: "fhb" + id,
+	}
+	sub := 1 + int(b[3])%250
+	n.ClientIP, n.ServerIP = fmt.Sprintf("10.199.%d.1", sub), fmt.Sprintf("10.199.%d.2", sub)
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", n.ClientNS).Run()
+		exec.Command("ip", "netns", "del", n.ServerNS).Run()
+	})
+	run(t, "ip", "netns", "add", n.ClientNS)
+	run(t, "ip", "netns", "add", n.ServerNS)
+	run(t, "ip", "link", "add", n.ClientIf, "netns", n.ClientNS, "type", "veth", "peer", "name", n.ServerIf, "netns", n.ServerNS)
+	for _, s := range []struct{ ns, ifc, ip string }{{n.ClientNS, n.ClientIf, n.ClientIP}, {n.ServerNS, n.ServerIf, n.ServerIP}} {
+		run(t, "ip", "netns", "exec", s.ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+		run(t, "ip", "-n", s.ns, "addr", "add", s.ip+"/24", "dev", s.ifc)
+		run(t, "ip", "-n", s.ns, "link", "set", "lo", "up")
+		run(t, "ip", "-n", s.ns, "link", "set", s.ifc, "up")
+	}
+	// GRO would merge received segments before tcpdump sees them while
+	// XDP sees each one; turn it (and segmentation offloads) off so both
+	// observers see the same packets.
+	if _, err := exec.LookPath("ethtool"); err == nil {
+		for _, s := range []struct{ ns, ifc string }{{n.ClientNS, n.ClientIf}, {n.ServerNS, n.ServerIf}} {
+			exec.Command("ip", "netns", "exec", s.ns, "ethtool", "-K", s.ifc, "gro", "off", "tso", "off", "gso", "off").Run()
+		}
+	}
+	return n
+}
+
+// inNetns runs fn on an OS thread switched into the named namespace
+// (sockets and attachments made by fn belong to it); the thread is
+// switched back afterwards, or discarded if that fails.
+func inNetns(ns string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open("/run/netns/" + ns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns, err)
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("restore netns: %w", err) // thread stays locked and exits with the goroutine
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// nsCmd is a command run inside a namespace.
+func nsCmd(ctx context.Context, ns string, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
+}
+
+// tcpdump records iface in ns to a file until stop is called; stop
+// returns the file and tcpdump's drop report.
+type tcpdump struct {
+	cmd    *exec.Cmd
+	path   string
+	stderr bytes.Buffer
+}
+
+func startTcpdump(t *testing.T, ns, iface string) *tcpdump {
+	t.Helper()
+	td := &tcpdump{path: t.TempDir() + "/capture.pcap"}
+	td.cmd = exec.Command("ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-w", td.path, "-U", "-n", "-s", "0", "--immediate-mode")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	td.cmd.Stderr = pw
+	if err := td.cmd.Start(); err != nil {
+		t.Fatalf("start tcpdump: %v", err)
+	}
+	pw.Close()
+	t.Cleanup(func() {
+		if td.cmd.ProcessState == nil {
+			td.cmd.Process.Kill()
+			td.cmd.Wait()
+		}
+	})
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		signalled := false
+		for sc.Scan() {
+			td.stderr.WriteString(sc.Text() + "\n")
+			if !signalled && strings.Contains(sc.Text(), "listening on") {
+				close(ready)
+				signalled = true
+			}
+		}
+		if !signalled {
+			close(ready)
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("tcpdump did not start: %s", td.stderr.String())
+	}
+	return td
+}
+
+var dropRE = regexp.MustCompile(`(\d+) packets? dropped by kernel`)
+
+func (td *tcpdump) stop(t *testing.T) string {
+	t.Helper()
+	td.cmd.Process.Signal(os.Interrupt)
+	td.cmd.Wait()
+	time.Sleep(50 * time.Millisecond) // let the stderr reader finish
+	if m := dropRE.FindStringSubmatch(td.stderr.String()); m != nil && m[1] != "0" {
+		t.Fatalf("tcpdump dropped packets: %s", td.stderr.String())
+	}
+	return td.path
+}
