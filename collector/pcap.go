@@ -154,6 +154,7 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 			st.Malformed++
 			st.Dropped++
 		case ResultUnknownLink:
+			st.Dropped++
 			s.err = s.readErr(fr.off, &UnknownLinkTypeError{fr.linkType})
 			return s.err
 		}

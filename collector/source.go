@@ -77,7 +77,7 @@ type SourceStats struct {
 	NonIP         uint64 // ARP, LLC/CDP, LLDP, ... (not an error)
 	// Malformed counts frames with any problem; MalformedBy splits them by
 	// reason. Kept ones (MalIPLengthExceedsFrame) are also in IPPackets,
-	// the rest are in Dropped.
+	// the rest are in Dropped, with a frame of an unknown link type.
 	Malformed   uint64
 	MalformedBy [NumMalformedReasons]uint64
 	Dropped     uint64
