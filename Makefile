@@ -8,12 +8,16 @@ GOFLAGS  ?=
 FUZZTIME ?= 10s
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build generate check-generate test unit fuzz bench demo lint dataset clean
+.PHONY: all deps build generate check-generate test unit fuzz bench demo lint dataset clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/flowhawk
+
+# Debian packages for generate, tests and benchmarks (installs what is missing, as root).
+deps:
+	@bash scripts/install-deps.sh
 
 # Regenerate the eBPF objects and their Go bindings (needs clang, llvm, libbpf-dev).
 generate:
@@ -40,9 +44,9 @@ fuzz:
 	  done; \
 	done
 
-test: lint check-generate build unit fuzz
+test: deps lint check-generate build unit fuzz
 
-bench: build
+bench: deps build
 	bash scripts/bench.sh
 
 demo: build
