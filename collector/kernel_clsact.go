@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 )
 
 // clsactLink is the egress program attached the pre-TCX way, for kernels
@@ -19,7 +21,47 @@ import (
 type clsactLink struct {
 	iface    string
 	pin      string
+	mount    string // private bpffs mounted for the pin, "" if none
 	addQdisc bool
+	netns    *os.File // the network namespace of iface, for tc at detach time
+}
+
+// inNetns runs fn on a thread in the network namespace ns (the caller's
+// goroutine may have moved to a thread of another namespace since attach).
+func inNetns(ns *os.File, fn func()) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("enter netns: %w", err)
+			return
+		}
+		fn()
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread() // else the thread exits with the goroutine
+		}
+		errc <- nil
+	}()
+	return <-errc
+}
+
+func isBPFFS(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Type == unix.BPF_FS_MAGIC
+}
+
+func (l *clsactLink) unmount() {
+	if l.mount != "" {
+		unix.Unmount(l.mount, unix.MNT_DETACH)
+		os.Remove(l.mount)
+		l.mount = ""
+	}
 }
 
 // clsactPref is the filter preference flowhawk uses, so Close deletes
@@ -32,11 +74,25 @@ func attachClsact(prog *ebpf.Program, iface string) (*clsactLink, error) {
 		return nil, fmt.Errorf("clsact fallback needs tc(8) from iproute2: %w", err)
 	}
 	dir := "/sys/fs/bpf"
-	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("clsact fallback needs bpffs at %s: %w", dir, err)
+	l := &clsactLink{iface: iface}
+	if ns, err := os.Open("/proc/thread-self/ns/net"); err == nil {
+		l.netns = ns
 	}
-	l := &clsactLink{iface: iface, pin: filepath.Join(dir, fmt.Sprintf("flowhawk_%d_%s", os.Getpid(), iface))}
+	if !isBPFFS(dir) {
+		// No bpffs mounted: mount a private one for the pin, removed on Close.
+		tmp, err := os.MkdirTemp("", "flowhawk-bpffs-")
+		if err != nil {
+			return nil, fmt.Errorf("clsact fallback: %w", err)
+		}
+		if err := unix.Mount("bpf", tmp, "bpf", 0, "mode=0700"); err != nil {
+			os.Remove(tmp)
+			return nil, fmt.Errorf("clsact fallback: no bpffs at %s and mounting one at %s failed: %w", dir, tmp, err)
+		}
+		dir, l.mount = tmp, tmp
+	}
+	l.pin = filepath.Join(dir, fmt.Sprintf("flowhawk_%d_%s", os.Getpid(), iface))
 	if err := prog.Pin(l.pin); err != nil {
+		l.unmount()
 		return nil, fmt.Errorf("pin egress program: %w", err)
 	}
 	out, err := exec.Command(tc, "qdisc", "add", "dev", iface, "clsact").CombinedOutput()
@@ -46,6 +102,7 @@ func attachClsact(prog *ebpf.Program, iface string) (*clsactLink, error) {
 	case strings.Contains(string(out), "File exists"):
 	default:
 		prog.Unpin()
+		l.unmount()
 		return nil, fmt.Errorf("tc qdisc add dev %s clsact: %v: %s", iface, err, strings.TrimSpace(string(out)))
 	}
 	out, err = exec.Command(tc, "filter", "add", "dev", iface, "egress", "pref", clsactPref,
@@ -59,7 +116,11 @@ func attachClsact(prog *ebpf.Program, iface string) (*clsactLink, error) {
 
 func (l *clsactLink) Close() error {
 	var errs []string
-	if tc, err := exec.LookPath("tc"); err == nil {
+	detach := func() {
+		tc, err := exec.LookPath("tc")
+		if err != nil {
+			return
+		}
 		if l.addQdisc {
 			// Deleting the qdisc removes our filter with it.
 			if out, err := exec.Command(tc, "qdisc", "del", "dev", l.iface, "clsact").CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
@@ -69,9 +130,19 @@ func (l *clsactLink) Close() error {
 			errs = append(errs, fmt.Sprintf("tc filter del dev %s egress: %v: %s", l.iface, err, strings.TrimSpace(string(out))))
 		}
 	}
+	if l.netns != nil {
+		if err := inNetns(l.netns, detach); err != nil {
+			errs = append(errs, err.Error())
+		}
+		l.netns.Close()
+		l.netns = nil
+	} else {
+		detach()
+	}
 	if err := os.Remove(l.pin); err != nil && !os.IsNotExist(err) {
 		errs = append(errs, err.Error())
 	}
+	l.unmount()
 	if len(errs) > 0 {
 		return fmt.Errorf("detach clsact: %s", strings.Join(errs, "; "))
 	}

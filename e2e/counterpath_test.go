@@ -1,0 +1,44 @@
+//go:build linux
+
+package e2e
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// TestCounterPathClsact keeps only 2 samples per flow, so every flow
+// longer than that is built from the kernel counters rather than replayed
+// from samples, and attaches egress with the clsact fallback: counts must
+// still equal the pcap path's, and the qdisc must be gone afterwards.
+func TestCounterPathClsact(t *testing.T) {
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("clsact fallback needs tc(8)")
+	}
+	n := newNet(t)
+	servers(t, n)
+	kc := startKernel(t, n.ClientNS, collector.KernelConfig{Interfaces: []string{n.ClientIf}, Samples: 2, TCAttach: "clsact", ScanInterval: 200 * time.Millisecond})
+	out := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", n.ClientIf, "egress")
+	if !strings.Contains(out, "flowhawk") {
+		t.Fatalf("clsact filter not attached: %s", out)
+	}
+	td := startTcpdump(t, n.ClientNS, n.ClientIf)
+	clientRun(t, n, "ping", "-c", "6", "-i", "0.05", n.ServerIP)
+	clientRun(t, n, "curl", "-sS", "-o", "/dev/null", "http://"+n.ServerIP+":8080/big")
+	clientRun(t, n, "curl", "-sS", "-o", "/dev/null", "http://"+n.ServerIP+":8080/")
+	time.Sleep(200 * time.Millisecond)
+	pcapPath := td.stop(t)
+	kflows := kc.stop(t)
+	pflows := pcapFlows(t, pcapPath, 2)
+	worst := compareFlows(t, kflows, pflows)
+	t.Logf("%d flows match on the counter path (worst time difference %v)", len(pflows), worst)
+	out = run(t, "tc", "-n", n.ClientNS, "qdisc", "show", "dev", n.ClientIf)
+	if strings.Contains(out, "clsact") {
+		t.Errorf("clsact qdisc left behind: %s", out)
+	}
+	assertDetached(t, n)
+}
