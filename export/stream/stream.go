@@ -25,6 +25,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/detect"
 	"github.com/flowhawk/flowhawk/features"
 )
 
@@ -205,6 +206,23 @@ func (p *Publisher) Export(f *collector.Flow, row *features.Row, class string) {
 		}
 	}
 	p.enqueue(item{flow: r})
+}
+
+// ExportFlow is the pipeline.FlowExporter hook (same as Export).
+func (p *Publisher) ExportFlow(f *collector.Flow, row *features.Row, label string) {
+	p.Export(f, row, label)
+}
+
+// ExportAlert is a detect.Engine sink: it publishes the alert's ECS JSON
+// document (alerts are rare, so it is encoded on the caller's goroutine).
+func (p *Publisher) ExportAlert(a *detect.Alert) {
+	b, err := a.MarshalJSON()
+	if err != nil {
+		p.dropEncode.Add(1)
+		p.warn.warn("cannot encode alert", "err", err)
+		return
+	}
+	p.enqueue(item{alert: b})
 }
 
 // Alert queues one alert, given as its JSON document (one ECS line as
@@ -442,13 +460,7 @@ func (p *Publisher) appendMsg(batch []*nats.Msg, it item) []*nats.Msg {
 	m := &nats.Msg{Header: nats.Header{}}
 	m.Header.Set(jetstream.MsgIDHeader, p.idPrefix+strconv.FormatUint(it.id, 10))
 	if it.flow != nil {
-		data, err := it.flow.marshal(p.cfg.Columns)
-		if err != nil {
-			p.dropEncode.Add(1)
-			p.warn.warn("cannot encode flow record", "err", err)
-			return batch
-		}
-		m.Subject, m.Data = p.flowSubj, data
+		m.Subject, m.Data = p.flowSubj, it.flow.marshal(p.cfg.Columns, make([]byte, 0, 512+24*len(it.flow.num)))
 	} else {
 		m.Subject, m.Data = p.alrtSubj, it.alert
 	}

@@ -22,7 +22,7 @@ import (
 // natsServer is a real nats-server with JetStream on a loopback port and a
 // temporary store directory that survives restarts.
 type natsServer struct {
-	t     *testing.T
+	t     testing.TB
 	bin   string
 	port  int
 	store string
@@ -30,7 +30,7 @@ type natsServer struct {
 	log   *strings.Builder
 }
 
-func startNATS(t *testing.T) *natsServer {
+func startNATS(t testing.TB) *natsServer {
 	t.Helper()
 	bin, err := exec.LookPath("nats-server")
 	if err != nil {
@@ -42,7 +42,7 @@ func startNATS(t *testing.T) *natsServer {
 	return s
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -293,6 +293,63 @@ func TestBrokerSilentNeverBlocks(t *testing.T) {
 	if st.Published != 0 || st.DropQueueFull+st.DropShutdown != 200 {
 		t.Errorf("hung broker: %+v, want 200 counted drops", st)
 	}
+}
+
+func TestMarshalMatchesStruct(t *testing.T) {
+	x, err := features.New(features.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := synthFlows(1, 5)[0]
+	f.Key.VLANOuter = 12
+	row := x.NewRow()
+	x.Fill(f, nil, row)
+	r := newFlowRecord(f, "s1", "odd \"class\"\n<é>")
+	r.num = append([]float64(nil), row.Num...)
+	r.str = make([]string, len(row.Str))
+	for i, s := range row.Str {
+		r.str[i] = string(s)
+	}
+	b := r.marshal(x.Columns(), nil)
+	if !json.Valid(b) {
+		t.Fatalf("invalid JSON: %s", b)
+	}
+	var got FlowRecord
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Class != r.Class || !got.Start.Equal(r.Start) || got.VLAN != 12 || got.ID != 5 || got.FwdFlags != 2 || got.EndReason != "fin" {
+		t.Errorf("round trip: %+v", got)
+	}
+	nnum := 0
+	for _, c := range x.Columns() {
+		if c.Numeric() {
+			nnum++
+			if _, ok := got.Features[c.Name].(float64); !ok {
+				t.Errorf("feature %q missing or not a number", c.Name)
+			}
+		} else if _, ok := got.Features[c.Name].(string); !ok {
+			t.Errorf("text feature %q missing", c.Name)
+		}
+	}
+	if nnum == 0 {
+		t.Fatal("no numeric features")
+	}
+}
+
+func BenchmarkMarshal(b *testing.B) {
+	x, _ := features.New(features.DefaultConfig())
+	f := synthFlows(1, 5)[0]
+	row := x.NewRow()
+	x.Fill(f, nil, row)
+	r := newFlowRecord(f, "s1", "BENIGN")
+	r.num = append([]float64(nil), row.Num...)
+	buf := make([]byte, 0, 8192)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = r.marshal(x.Columns(), buf[:0])
+	}
+	b.SetBytes(int64(len(buf)))
 }
 
 func TestSensorNameChecked(t *testing.T) {
