@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/features"
 )
 
 // Config configures an Exporter. Zero values take the defaults.
@@ -145,6 +146,10 @@ func (e *Exporter) Export(f *collector.Flow, class string) {
 		e.warn.warn("ipfix queue full, dropping records", "collector", e.cfg.Addr, "dropped_total", n)
 	}
 }
+
+// ExportFlow is the pipeline.FlowExporter hook; the feature row is not
+// needed (the enterprise elements come from the flow record itself).
+func (e *Exporter) ExportFlow(f *collector.Flow, _ *features.Row, label string) { e.Export(f, label) }
 
 // Close sends what is queued, then closes the socket. Export after Close
 // drops and counts.

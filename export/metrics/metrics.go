@@ -24,6 +24,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/detect"
+	"github.com/flowhawk/flowhawk/features"
 )
 
 // DefaultAddr is where the metrics endpoint listens unless told otherwise:
@@ -202,6 +204,18 @@ func (e *Exporter) Export(f *collector.Flow) {
 	}
 	e.flows[pi][r].Inc()
 }
+
+// ExportFlow is the pipeline.FlowExporter hook: it counts the flow and,
+// when the classifier labelled it, its class.
+func (e *Exporter) ExportFlow(f *collector.Flow, _ *features.Row, label string) {
+	e.Export(f)
+	if label != "" {
+		e.Classified(label)
+	}
+}
+
+// ExportAlert is a detect.Engine sink: it counts the alert by detector.
+func (e *Exporter) ExportAlert(a *detect.Alert) { e.Alert(a.Detector) }
 
 // Classified counts one flow record labelled class by the classifier.
 func (e *Exporter) Classified(class string) { e.child(&e.classes, e.classVec, class).Inc() }
