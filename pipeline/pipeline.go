@@ -108,7 +108,8 @@ type Pipeline struct {
 	werr  error
 	file  string
 
-	sum Summary
+	sum  Summary
+	live Live
 }
 
 // New starts a pipeline's workers and writer.
@@ -212,6 +213,7 @@ func (p *Pipeline) submit() {
 	}
 	b := p.cur
 	p.cur = nil
+	p.live.ActiveFlows.Store(int64(p.table.Stats().Active))
 	p.order <- b
 	p.work <- b
 }

@@ -89,9 +89,15 @@ func (p *Pipeline) replaySource(ctx context.Context, path string, src *collector
 	var pk collector.Packet
 	var rerr error
 	for n := 0; ; n++ {
-		if n&0xffff == 0 && ctx.Err() != nil {
-			rerr = ctx.Err()
-			break
+		if n&0xffff == 0 {
+			if ctx.Err() != nil {
+				rerr = ctx.Err()
+				break
+			}
+			st := src.Stats()
+			p.live.setDecode(&p.sum.Source, &st)
+			p.live.Packets.Store(p.sum.Source.Frames + st.Frames)
+			p.live.ActiveFlows.Store(int64(p.table.Stats().Active))
 		}
 		err := src.NextPacket(&pk)
 		if err == io.EOF {

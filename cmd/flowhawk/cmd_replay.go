@@ -81,8 +81,10 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 	}
 	p, err := pipeline.New(*cfg)
 	if err != nil {
+		outs.close(stderr, true)
 		return err
 	}
+	outs.exporters.bind(p)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

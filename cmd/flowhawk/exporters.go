@@ -1,26 +1,155 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
-
-	"github.com/flowhawk/flowhawk/detect"
+	"os"
+	"strings"
 
 	flag "github.com/spf13/pflag"
 
+	"github.com/flowhawk/flowhawk/detect"
+	"github.com/flowhawk/flowhawk/export/ipfix"
+	"github.com/flowhawk/flowhawk/export/metrics"
+	"github.com/flowhawk/flowhawk/export/stream"
+	"github.com/flowhawk/flowhawk/features"
 	"github.com/flowhawk/flowhawk/pipeline"
 )
 
 // exporterFlags select the operator outputs (Prometheus, IPFIX, NATS).
-type exporterFlags struct{}
-
-type exporterSet struct{}
-
-func addExporterFlags(fs *flag.FlagSet, ef *exporterFlags) {}
-
-func (ef *exporterFlags) open(cfg *pipeline.Config, stderr io.Writer) (*exporterSet, error) {
-	return &exporterSet{}, nil
+type exporterFlags struct {
+	sensor       string
+	metricsAddr  string
+	ipfixAddr    string
+	ipfixPEN     uint32
+	ipfixDomain  uint32
+	natsURL      string
+	natsStream   string
+	natsCreate   bool
+	natsBuffer   int
+	natsFeatures bool
 }
 
-func (s *exporterSet) close() error { return nil }
+func defaultSensor() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "default"
+	}
+	// A subject token may not hold dots, spaces or wildcards.
+	return strings.NewReplacer(".", "-", " ", "-", "*", "-", ">", "-").Replace(h)
+}
 
-func (s *exporterSet) alert(a *detect.Alert) {}
+func addExporterFlags(fs *flag.FlagSet, ef *exporterFlags) {
+	fs.StringVar(&ef.sensor, "sensor", defaultSensor(), "`NAME` of this sensor in metrics and NATS subjects")
+	fs.StringVar(&ef.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on `ADDR`, e.g. "+metrics.DefaultAddr+" (0.0.0.0:PORT listens on every interface)")
+	fs.StringVar(&ef.ipfixAddr, "ipfix", "", "export IPFIX biflows over UDP to `HOST:PORT`")
+	fs.Uint32Var(&ef.ipfixPEN, "ipfix-pen", ipfix.DefaultPEN, "private enterprise number of flowhawk's own IPFIX elements")
+	fs.Uint32Var(&ef.ipfixDomain, "ipfix-domain", 1, "IPFIX observation domain ID (give each sensor its own)")
+	fs.StringVar(&ef.natsURL, "nats", "", "publish flows and alerts to NATS JetStream at `URL` (subjects flowhawk.<sensor>.flows/.alerts)")
+	fs.StringVar(&ef.natsStream, "nats-stream", "FLOWHAWK", "JetStream stream holding the subjects")
+	fs.BoolVar(&ef.natsCreate, "nats-create-stream", false, "create the stream if it is missing")
+	fs.IntVar(&ef.natsBuffer, "nats-buffer", 100_000, "messages kept locally while the broker is unreachable (beyond: counted drops)")
+	fs.BoolVar(&ef.natsFeatures, "nats-features", false, "include every feature column in the published flow records")
+}
+
+// exporterSet is the set of operator outputs of one run.
+type exporterSet struct {
+	metrics *metrics.Exporter
+	ipfix   *ipfix.Exporter
+	nats    *stream.Publisher
+}
+
+func (ef *exporterFlags) open(cfg *pipeline.Config, stderr io.Writer) (*exporterSet, error) {
+	s := &exporterSet{}
+	if ef.metricsAddr != "" {
+		s.metrics = metrics.New(metrics.Config{Sensor: ef.sensor, Version: version, Detectors: detect.AllDetectors})
+		if _, err := s.metrics.Serve(ef.metricsAddr); err != nil {
+			return nil, err
+		}
+		cfg.Exporters = append(cfg.Exporters, s.metrics)
+	}
+	if ef.ipfixAddr != "" {
+		e, err := ipfix.New(ipfix.Config{Addr: ef.ipfixAddr, PEN: ef.ipfixPEN, ObservationDomain: ef.ipfixDomain})
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.ipfix = e
+		cfg.Exporters = append(cfg.Exporters, e)
+		if s.metrics != nil {
+			s.metrics.AddLossSource("ipfix", e)
+		}
+	}
+	if ef.natsURL != "" {
+		sc := stream.Config{URL: ef.natsURL, Sensor: ef.sensor, Stream: ef.natsStream, CreateStream: ef.natsCreate, BufferSize: ef.natsBuffer}
+		if ef.natsFeatures {
+			x, err := featuresFor(cfg)
+			if err != nil {
+				s.close()
+				return nil, err
+			}
+			sc.Columns = x
+		}
+		pub, err := stream.New(sc)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.nats = pub
+		cfg.Exporters = append(cfg.Exporters, pub)
+		if s.metrics != nil {
+			s.metrics.AddLossSource("nats", pub)
+		}
+	}
+	return s, nil
+}
+
+// bind lets the metrics read the running pipeline's live counters.
+func (s *exporterSet) bind(p *pipeline.Pipeline) {
+	if s == nil || s.metrics == nil {
+		return
+	}
+	s.metrics.AddActiveFlowsFunc(func() float64 { return float64(p.Live().ActiveFlows.Load()) })
+	s.metrics.AddDecodeErrorSource("pcap", metrics.LossFunc(p.Live().DecodeErrors))
+}
+
+func (s *exporterSet) alert(a *detect.Alert) {
+	if s.metrics != nil {
+		s.metrics.ExportAlert(a)
+	}
+	if s.nats != nil {
+		s.nats.ExportAlert(a)
+	}
+}
+
+// close flushes and stops every exporter, reporting what they dropped.
+func (s *exporterSet) close() error {
+	var errs []error
+	if s.ipfix != nil {
+		if err := s.ipfix.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("ipfix: %w", err))
+		}
+	}
+	if s.nats != nil {
+		if err := s.nats.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("nats: %w", err))
+		}
+	}
+	if s.metrics != nil {
+		if err := s.metrics.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("metrics: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// featuresFor returns the feature columns the pipeline built from cfg
+// will produce.
+func featuresFor(cfg *pipeline.Config) ([]features.Column, error) {
+	x, err := features.New(cfg.Features)
+	if err != nil {
+		return nil, err
+	}
+	return x.Columns(), nil
+}

@@ -34,7 +34,7 @@ type flowFlags struct {
 
 func addFlowFlags(fs *flag.FlagSet, ff *flowFlags, withDetect bool) {
 	d := collector.DefaultTableConfig()
-	fs.StringVarP(&ff.output, "output", "o", "-", "write flows to `FILE`; the format follows the extension (.csv, .jsonl, .parquet); - writes CSV to stdout")
+	fs.StringVarP(&ff.output, "output", "o", "-", "write flows to `FILE`; the format follows the extension (.csv, .jsonl, .parquet); - writes CSV to stdout; none writes no rows (exporters, alerts and the summary only)")
 	fs.IntVar(&ff.workers, "workers", runtime.NumCPU(), "goroutines computing features; the default is every core")
 	fs.DurationVar(&ff.idleTimeout, "idle-timeout", d.IdleTimeout, "end a flow after this long without packets")
 	fs.DurationVar(&ff.activeTimeout, "active-timeout", d.ActiveTimeout, "cut a flow lasting longer than this into a partial record")
@@ -91,9 +91,12 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 		return nil, err
 	}
 	var w export.RowWriter
-	if ff.output == "-" {
+	switch ff.output {
+	case "none":
+		w = discard{}
+	case "-":
 		w, err = export.NewCSVWriter(stdout, x.Columns(), extra)
-	} else {
+	default:
 		w, err = export.Create(ff.output, x.Columns(), extra)
 	}
 	if err != nil {
@@ -163,3 +166,9 @@ func (o *outputs) alertSink(a *detect.Alert) {
 		o.exporters.alert(a)
 	}
 }
+
+// discard is the writer of -o none.
+type discard struct{}
+
+func (discard) Write(*features.Row, []string) error { return nil }
+func (discard) Close() error                        { return nil }

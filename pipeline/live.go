@@ -1,0 +1,47 @@
+package pipeline
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/flowhawk/flowhawk/collector"
+)
+
+// Live holds counters that other goroutines (a metrics scrape) may read
+// while the pipeline runs. They are refreshed once per batch of flows and
+// every 64 Ki packets, not per packet.
+type Live struct {
+	ActiveFlows atomic.Int64
+	Packets     atomic.Uint64
+
+	mu        sync.Mutex
+	malformed map[string]uint64
+}
+
+// DecodeErrors returns the malformed-packet counts by reason so far.
+func (l *Live) DecodeErrors() map[string]uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]uint64, len(l.malformed))
+	for k, v := range l.malformed {
+		out[k] = v
+	}
+	return out
+}
+
+func (l *Live) setDecode(total *collector.SourceStats, cur *collector.SourceStats) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.malformed == nil {
+		l.malformed = make(map[string]uint64)
+	}
+	for r := range total.MalformedBy {
+		n := total.MalformedBy[r] + cur.MalformedBy[r]
+		if n > 0 {
+			l.malformed[collector.MalformedReason(r).String()] = n
+		}
+	}
+}
+
+// Live returns the pipeline's live counters.
+func (p *Pipeline) Live() *Live { return &p.live }
