@@ -1,0 +1,142 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildOut  []byte
+)
+
+// flowhawkBin builds the flowhawk binary once per test run.
+func flowhawkBin(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "flowhawk-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "flowhawk")
+		buildOut, buildErr = exec.Command("go", "build", "-o", binPath, "../cmd/flowhawk").CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("build flowhawk: %v: %s", buildErr, buildOut)
+	}
+	return binPath
+}
+
+// TestCLICaptureSIGTERM runs `flowhawk capture` in the client namespace,
+// pings through it, stops it with SIGTERM and checks the flows written,
+// the exit status and that nothing stays attached.
+func TestCLICaptureSIGTERM(t *testing.T) {
+	n := newNet(t)
+	bin := flowhawkBin(t)
+	out := filepath.Join(t.TempDir(), "flows.jsonl")
+	cmd := exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", n.ClientIf, "-o", out, "--no-windows")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	// Wait until attached (the banner is printed after attach).
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stderr.String(), "capturing on") {
+		if time.Now().After(deadline) {
+			t.Fatalf("capture did not start: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	link := run(t, "ip", "-n", n.ClientNS, "link", "show", n.ClientIf)
+	if !strings.Contains(link, "xdp") {
+		t.Errorf("XDP not attached while capturing: %s", link)
+	}
+	clientRun(t, n, "ping", "-c", "4", "-i", "0.05", n.ServerIP)
+	// ip netns exec execs the binary, so the signal reaches flowhawk.
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("capture exit: %v\n%s", err, stderr.String())
+	}
+	assertDetached(t, n)
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	found := false
+	for sc.Scan() {
+		var row map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
+		}
+		if row["Protocol"] == float64(1) && row["Source IP"] == n.ClientIP && row["Total Fwd Packets"] == float64(4) && row["Total Backward Packets"] == float64(4) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no ICMP flow %s -> %s with 4+4 packets in %s; stderr:\n%s", n.ClientIP, n.ServerIP, out, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "map full 0") {
+		t.Errorf("summary does not report the loss counters: %s", stderr.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestCLIErrors checks the messages for a missing interface and for
+// missing capabilities.
+func TestCLIErrors(t *testing.T) {
+	needRoot(t)
+	bin := flowhawkBin(t)
+	out, err := exec.Command(bin, "capture", "-i", "fhnosuch0").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `interface "fhnosuch0": no such network interface`) {
+		t.Errorf("missing interface: err %v, output %s", err, out)
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv not installed: capability error not checked")
+	}
+	out, err = exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin, "capture", "-i", "lo").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "CAP_BPF") || !strings.Contains(string(out), "CAP_NET_ADMIN") {
+		t.Errorf("unprivileged: err %v, output %s", err, out)
+	}
+	t.Logf("unprivileged message: %s", strings.TrimSpace(string(out)))
+}
