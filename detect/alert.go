@@ -12,8 +12,10 @@ package detect
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 )
@@ -285,4 +287,25 @@ func (s *JSONLSink) Flush() error {
 		s.err = err
 	}
 	return s.err
+}
+
+// OpenSink opens the --alerts destination: def for "" or "-", else the
+// file (created or truncated). close flushes and closes it.
+func (c *Config) OpenSink(def io.Writer) (sink *JSONLSink, close func() error, err error) {
+	if c.Alerts == "" || c.Alerts == "-" {
+		s := NewJSONLSink(def)
+		return s, s.Flush, nil
+	}
+	f, err := os.Create(c.Alerts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--alerts: %w", err)
+	}
+	s := NewJSONLSink(f)
+	return s, func() error {
+		err := s.Flush()
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("--alerts %s: %w", c.Alerts, cerr)
+		}
+		return err
+	}, nil
 }

@@ -484,3 +484,26 @@ func TestDisabledEngineIsQuiet(t *testing.T) {
 		t.Errorf("disabled engine: %v, state %d", c.rules(), e.StateSize())
 	}
 }
+
+func TestOpenSink(t *testing.T) {
+	cfg := only("size")
+	cfg.Alerts = filepath.Join(t.TempDir(), "alerts.jsonl")
+	s, closeFn, err := cfg.OpenSink(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := New(cfg, s.Write)
+	e.OnFlow(flowWithSizes(1, "10.0.0.3", "10.0.0.2", 9000))
+	e.Close()
+	if err := closeFn(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(cfg.Alerts)
+	if n := bytes.Count(b, []byte("\n")); n != 1 || !bytes.Contains(b, []byte(`"size.oversize"`)) || !bytes.Contains(b, []byte(`"flow_ids":[1]`)) {
+		t.Errorf("alerts file: %s", b)
+	}
+	cfg.Alerts = filepath.Join(t.TempDir(), "no", "such", "dir", "a.jsonl")
+	if _, _, err := cfg.OpenSink(nil); err == nil {
+		t.Errorf("bad path accepted")
+	}
+}
