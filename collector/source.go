@@ -222,8 +222,8 @@ func isCaptureFile(path string) (bool, error) {
 
 // ExpandPaths turns command-line arguments into capture files: a file is
 // kept as given (whatever its name), a directory expands recursively to the
-// files in it that start with a pcap, pcapng or gzip-compressed capture
-// magic number, in sorted path order.
+// files in it (and symlinks to files) that start with a pcap, pcapng or
+// gzip-compressed capture magic number, in sorted path order.
 func ExpandPaths(args []string) ([]string, error) {
 	var out []string
 	for _, a := range args {
@@ -240,7 +240,12 @@ func ExpandPaths(args []string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if !d.Type().IsRegular() {
+			if d.Type()&fs.ModeSymlink != 0 {
+				// Follow links to files (not to directories: no loops).
+				if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+					return nil
+				}
+			} else if !d.Type().IsRegular() {
 				return nil
 			}
 			ok, err := isCaptureFile(p)
