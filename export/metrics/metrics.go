@@ -261,6 +261,17 @@ func (e *Exporter) AddActiveFlowsFunc(f func() float64) {
 	}, f))
 }
 
+// AddLagFunc makes collector_lag_seconds read f at scrape time (for
+// example wall clock minus the flow table's packet clock) instead of the
+// last SetLag value.
+func (e *Exporter) AddLagFunc(f func() float64) {
+	e.reg.Unregister(e.lag)
+	e.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "collector_lag_seconds",
+		Help: "Wall-clock time minus the packet time of the newest flow record handed to the outputs.",
+	}, f))
+}
+
 // Handler returns the HTTP handler serving the registry in the text or
 // protobuf exposition format.
 func (e *Exporter) Handler() http.Handler {

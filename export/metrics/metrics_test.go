@@ -187,6 +187,7 @@ func TestActiveFlowsFunc(t *testing.T) {
 	e := New(Config{NoRuntime: true})
 	n := 0.0
 	e.AddActiveFlowsFunc(func() float64 { n++; return n })
+	e.AddLagFunc(func() float64 { return 2.5 })
 	fams, err := e.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -194,6 +195,9 @@ func TestActiveFlowsFunc(t *testing.T) {
 	for _, f := range fams {
 		if f.GetName() == "flowhawk_active_flows" && f.Metric[0].Gauge.GetValue() != 1 {
 			t.Errorf("active_flows = %v, want 1", f.Metric[0].Gauge.GetValue())
+		}
+		if f.GetName() == "flowhawk_collector_lag_seconds" && f.Metric[0].Gauge.GetValue() != 2.5 {
+			t.Errorf("collector_lag_seconds = %v, want 2.5", f.Metric[0].Gauge.GetValue())
 		}
 	}
 }
