@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bufio"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -60,18 +59,18 @@ func OpenPcap(path string, opts PcapOptions) (*PcapSource, error) {
 func NewPcapSource(r io.Reader, name string, opts PcapOptions) (*PcapSource, error) {
 	s := &PcapSource{path: name, lastLink: -1}
 	s.dec = NewDecoder(DecoderOptions{FragTimeout: int64(opts.FragTimeout), FragCacheSize: opts.FragCacheSize})
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, _ := br.Peek(4)
-	var in io.Reader = br
-	if captureKind(head) == "gzip" {
-		gz, err := gzip.NewReader(br)
+	// One buffer between the file and the parser for plain captures; gzip
+	// reads through it and gets a second one for the decompressed stream.
+	s.off = newOffReader(r)
+	if head, _ := s.off.peek(2); captureKind(head) == "gzip" {
+		gz, err := gzip.NewReader(s.off)
 		if err != nil {
 			return nil, &ReadError{Path: name, Offset: 0, Err: fmt.Errorf("gzip header: %w", err)}
 		}
 		gz.Multistream(true)
-		s.gz, s.isGzip, in = gz, true, gz
+		s.gz, s.isGzip = gz, true
+		s.off = newOffReader(gz)
 	}
-	s.off = newOffReader(in)
 	h, err := s.off.peek(4)
 	if err != nil && len(h) < 4 {
 		return nil, s.readErr(0, fmt.Errorf("file header: %w (%d bytes)", shortErr(err), len(h)))

@@ -63,6 +63,22 @@ func (b *offReader) peek(n int) ([]byte, error) {
 	return b.buf[b.lo:b.hi], errShort
 }
 
+// Read makes offReader an io.Reader (for gzip on top of it): buffered
+// bytes first, then straight from the underlying reader.
+func (b *offReader) Read(p []byte) (int, error) {
+	if b.hi > b.lo {
+		n := copy(p, b.buf[b.lo:b.hi])
+		b.skip(n)
+		return n, nil
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.r.Read(p)
+	b.off += int64(n)
+	return n, err
+}
+
 // skip consumes n bytes that peek returned.
 func (b *offReader) skip(n int) {
 	b.lo += n
