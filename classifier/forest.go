@@ -36,9 +36,18 @@ func (f *forest) predict(x, out []float64, _ *workspace) {
 	}
 	fd := f.fd
 	vals := fd.values
-	for t := range fd.roots {
+	k := len(out)
+	t := 0
+	for ; t+4 <= len(fd.roots); t += 4 {
+		a, b, c, d := fd.leaves4(t, x)
+		va, vb, vc, vd := vals[a:int(a)+k], vals[b:int(b)+k], vals[c:int(c)+k], vals[d:int(d)+k]
+		for j := range out {
+			out[j] += float64(va[j]) + float64(vb[j]) + float64(vc[j]) + float64(vd[j])
+		}
+	}
+	for ; t < len(fd.roots); t++ {
 		off := int(fd.leaf(t, x))
-		v := vals[off : off+len(out)]
+		v := vals[off : off+k]
 		for c := range out {
 			out[c] += float64(v[c])
 		}

@@ -174,12 +174,55 @@ func (fd *forestData) leaf(t int, x []float64) int32 {
 		if nd.feat < 0 {
 			return nd.child
 		}
-		if x[nd.feat] <= nd.thr {
-			i = nd.child
-		} else {
-			i = nd.child + 1
+		// branch-free step: the comparison becomes SETcc+ADD, so random
+		// split outcomes cost no mispredictions
+		v, t := x[nd.feat], nd.thr
+		right := int32(0)
+		if v > t {
+			right = 1
+		}
+		i = nd.child + right
+	}
+}
+
+// leaves4 walks trees t..t+3 for x at once: four independent chains of
+// loads overlap in the memory system instead of running back to back.
+// A walker that reached its leaf stays there.
+func (fd *forestData) leaves4(t int, x []float64) (int32, int32, int32, int32) {
+	nodes := fd.nodes
+	a, b, c, d := fd.roots[t], fd.roots[t+1], fd.roots[t+2], fd.roots[t+3]
+	for {
+		na, nb, nc, nd := &nodes[a], &nodes[b], &nodes[c], &nodes[d]
+		live := false
+		if na.feat >= 0 {
+			a = na.child + gt(x[na.feat], na.thr)
+			live = true
+		}
+		if nb.feat >= 0 {
+			b = nb.child + gt(x[nb.feat], nb.thr)
+			live = true
+		}
+		if nc.feat >= 0 {
+			c = nc.child + gt(x[nc.feat], nc.thr)
+			live = true
+		}
+		if nd.feat >= 0 {
+			d = nd.child + gt(x[nd.feat], nd.thr)
+			live = true
+		}
+		if !live {
+			return na.child, nb.child, nc.child, nd.child
 		}
 	}
+}
+
+// gt is 1 when v > t, else 0, without a branch.
+func gt(v, t float64) int32 {
+	r := int32(0)
+	if v > t {
+		r = 1
+	}
+	return r
 }
 
 // append adds the trees of g (built separately) to fd.

@@ -1,0 +1,95 @@
+package classifier
+
+import (
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+var benchOnce struct {
+	sync.Once
+	train, test *Frame
+	model       *Model
+	err         error
+}
+
+// benchData loads KDDTrain+ and KDDTest+ (5 classes) and trains the
+// 100-tree forest the predict benchmark uses, once per process.
+func benchData(b testing.TB) (*Frame, *Frame, *Model) {
+	dir := sharedDir(b, "datasets/nsl-kdd")
+	benchOnce.Do(func() {
+		o := &benchOnce
+		if o.train, o.err = ReadFiles([]string{filepath.Join(dir, "KDDTrain+.txt")}, ReadOptions{NSLKDDClasses: 5}); o.err != nil {
+			return
+		}
+		if o.test, o.err = ReadFiles([]string{filepath.Join(dir, "KDDTest+.txt")}, ReadOptions{NSLKDDClasses: 5}); o.err != nil {
+			return
+		}
+		o.model, o.err = Train(o.train, Config{Kind: "rf", Trees: 100, Seed: 1})
+	})
+	if benchOnce.err != nil {
+		b.Fatal(benchOnce.err)
+	}
+	return benchOnce.train, benchOnce.test, benchOnce.model
+}
+
+// BenchmarkForestTrain trains a 100-tree random forest on all 125,973
+// KDDTrain+ rows with every core.
+func BenchmarkForestTrain(b *testing.B) {
+	train, _, _ := benchData(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Train(train, Config{Kind: "rf", Trees: 100, Seed: uint64(i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(train.Rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkForestPredict classifies KDDTest+ rows one at a time through a
+// Binder (the live path) on all cores with the 100-tree forest.
+func BenchmarkForestPredict(b *testing.B) {
+	_, test, m := benchData(b)
+	raw, err := m.Pre.codes(test)
+	if err != nil {
+		b.Fatal(err)
+	}
+	nc := len(m.Pre.Columns)
+	bind, err := m.Bind(m.Features())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			r := i % test.Rows
+			bind.Predict(raw[r*nc : r*nc+nc])
+			i++
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "flows/s")
+}
+
+// BenchmarkForestPredictBatch classifies blocks of encoded rows tree by
+// tree (the eval path), one goroutine.
+func BenchmarkForestPredictBatch(b *testing.B) {
+	_, test, m := benchData(b)
+	x, err := m.Pre.matrix(test)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := m.est.(*forest)
+	p := m.Pre.Width()
+	const rows = 4096
+	out := make([]float64, rows*f.k)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		lo := (i * rows) % (test.Rows - rows)
+		f.predictBatch(x[lo*p:], rows, p, out)
+	}
+	b.ReportMetric(float64(b.N)*rows/b.Elapsed().Seconds(), "flows/s")
+}
