@@ -131,7 +131,11 @@ func (d *portScan) tick(now int64, final bool) {
 			if hosts == 1 {
 				a.Dst = toNetip(s.lastDst)
 			}
-			a.Message = fmt.Sprintf("%s probed %d distinct ports on %d hosts in %v", a.Src, ports, hosts, c.PortScanWindow)
+			atLeast := ""
+			if s.ports.sat {
+				atLeast = "at least "
+			}
+			a.Message = fmt.Sprintf("%s probed %s%d distinct ports on %d hosts in %v", a.Src, atLeast, ports, hosts, c.PortScanWindow)
 		case hosts >= c.PortScanHosts && s.syn > 0 && ratio(s.synack, s.syn) < 0.5:
 			a.Rule, a.Severity = "portscan.sweep", SevMedium
 			a.DstPort = s.lastPort
