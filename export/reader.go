@@ -312,7 +312,8 @@ type ParquetReader struct {
 }
 
 // NewParquetReader opens a Parquet file of the given size.
-func NewParquetReader(r io.ReaderAt, size int64) (*ParquetReader, error) {
+func NewParquetReader(r io.ReaderAt, size int64) (_ *ParquetReader, err error) {
+	defer recoverCorrupt(&err)
 	f, err := parquet.OpenFile(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("export: parquet: %w", err)
@@ -330,8 +331,17 @@ func NewParquetReader(r io.ReaderAt, size int64) (*ParquetReader, error) {
 // Columns implements Reader.
 func (p *ParquetReader) Columns() []string { return p.names }
 
+// recoverCorrupt turns a panic of the Parquet library on a corrupt file
+// into an error.
+func recoverCorrupt(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("export: parquet: corrupt file: %v", r)
+	}
+}
+
 // Next implements Reader.
-func (p *ParquetReader) Next(rec *Record) error {
+func (p *ParquetReader) Next(rec *Record) (err error) {
+	defer recoverCorrupt(&err)
 	n, err := p.r.ReadRows(p.buf)
 	if n == 0 {
 		if err == nil || err == io.EOF {
