@@ -282,7 +282,13 @@ func (d *Decoder) ipv4(p *Packet, b []byte, outer, inner uint16, missing int) Re
 		return d.bad(MalBadIPVersion)
 	}
 	ihl := int(b[0]&0x0f) * 4
-	if ihl < 20 || ihl > len(b) {
+	if ihl < 20 {
+		return d.bad(MalBadIHL)
+	}
+	if ihl > len(b) {
+		if missing > 0 {
+			return d.bad(MalTruncatedIP) // options cut by the snap length
+		}
 		return d.bad(MalBadIHL)
 	}
 	total := int(be16(b[2:]))
