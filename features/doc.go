@@ -124,6 +124,14 @@ err = out.Close()
 ` + "```" + `
 `
 
+// leadingSpace shows a header's leading space as ␠.
+func leadingSpace(h string) string {
+	if strings.HasPrefix(h, " ") {
+		return "␠" + h[1:]
+	}
+	return h
+}
+
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
 func writeTable(b *bytes.Buffer, defs []def, showCIC bool) {
@@ -142,7 +150,7 @@ func writeTable(b *bytes.Buffer, defs []def, showCIC bool) {
 			if cic == "" {
 				cic = "same"
 			}
-			fmt.Fprintf(b, "| %d | %s | `%s` | %s | %s | %s | %s | `%s` | %s |\n", d.Index+1, mdEscape(d.Name), strings.ReplaceAll(d.Header, " ", "␠"), d.Kind, unit, d.Dir, mdEscape(d.Doc), mdEscape(d.Formula), mdEscape(cic))
+			fmt.Fprintf(b, "| %d | %s | `%s` | %s | %s | %s | %s | `%s` | %s |\n", d.Index+1, mdEscape(d.Name), leadingSpace(d.Header), d.Kind, unit, d.Dir, mdEscape(d.Doc), mdEscape(d.Formula), mdEscape(cic))
 		} else {
 			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | `%s` |\n", d.Index+1, mdEscape(d.Name), d.Kind, unit, d.Dir, mdEscape(d.Doc), mdEscape(d.Formula))
 		}

@@ -232,4 +232,5 @@ func (x *Extractor) Fill(f *collector.Flow, wv *WindowValues, row *Row) {
 		}
 		row.Num[i] = v
 	}
+	c.f, c.wv = nil, nil // do not keep the (possibly recycled) flow reachable
 }

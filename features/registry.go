@@ -151,14 +151,14 @@ func cicDefs() []def {
 		dirFlag(" Bwd PSH Flags", Bwd, 3, "PSH"),
 		dirFlag(" Fwd URG Flags", Fwd, 5, "URG"),
 		dirFlag(" Bwd URG Flags", Bwd, 5, "URG"),
-		hdr(" Fwd Header Length", "Fwd Header Length", Fwd, "CICFlowMeter stores it in a 32-bit int that overflows to negative values on long flows; ours does not overflow."),
+		hdr(" Fwd Header Length", "Fwd Header Length", Fwd, "Some CIC-IDS2017 files hold negative values here (a CICFlowMeter counter bug); ours are 64-bit sums, never negative."),
 		hdr(" Bwd Header Length", "Bwd Header Length", Bwd, "As Fwd Header Length."),
 		numCol(g, "Fwd Packets/s", Float, "packets/s", Fwd, "Forward packets per second of flow duration; 0 when the duration is 0.", "fwd packets / duration", devRate,
 			func(c *calc) float64 { return perSecond(float64(c.f.Fwd.Packets), c.durS) }),
 		numCol(g, " Bwd Packets/s", Float, "packets/s", Bwd, "Backward packets per second of flow duration; 0 when the duration is 0.", "bwd packets / duration", devRate,
 			func(c *calc) float64 { return perSecond(float64(c.f.Bwd.Packets), c.durS) }),
-		numCol(g, " Min Packet Length", Int, "bytes", Flow, "Smallest payload of any packet.", "min(payload_len)", devFirstTwice, func(c *calc) float64 { return c.all.Min }),
-		numCol(g, " Max Packet Length", Int, "bytes", Flow, "Largest payload of any packet.", "max(payload_len)", devFirstTwice, func(c *calc) float64 { return c.all.Max }),
+		numCol(g, " Min Packet Length", Int, "bytes", Flow, "Smallest payload of any packet.", "min(payload_len)", "", func(c *calc) float64 { return c.all.Min }),
+		numCol(g, " Max Packet Length", Int, "bytes", Flow, "Largest payload of any packet.", "max(payload_len)", "", func(c *calc) float64 { return c.all.Max }),
 		numCol(g, " Packet Length Mean", Float, "bytes", Flow, "Mean payload of all packets.", "mean(payload_len)", devFirstTwice, func(c *calc) float64 { return c.all.Mean() }),
 		numCol(g, " Packet Length Std", Float, "bytes", Flow, "Sample standard deviation of all payloads.", "std(payload_len, ddof=1)", devFirstTwice, func(c *calc) float64 { return c.all.Std() }),
 		numCol(g, " Packet Length Variance", Float, "bytes^2", Flow, "Sample variance of all payloads.", "var(payload_len, ddof=1)", devFirstTwice, func(c *calc) float64 { return c.all.Variance() }),
@@ -273,7 +273,7 @@ func spltDefs(n int) []def {
 	}
 	for i := 0; i < n; i++ {
 		k := strconv.Itoa(i + 1)
-		defs = append(defs, numCol(g, "splt_gap_"+k, Float, "us", Flow, "Gap from packet "+strconv.Itoa(i)+" to packet "+k+"; 0 for the first packet and when the flow has fewer packets.", "t[i] - t[i-1]", "",
+		defs = append(defs, numCol(g, "splt_gap_"+k, Float, "us", Flow, "Time from the previous packet to packet "+k+"; 0 for packet 1 and when the flow has fewer packets.", "t[i] - t[i-1]", "",
 			func(c *calc) float64 { return spltGap(c, i) }))
 	}
 	return defs
