@@ -58,6 +58,12 @@ func TestPortScanSweepAndHalfOpen(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		e.OnPacket(pkt(t0+int64(i)*sec/10, "10.0.0.9", fmt.Sprintf("10.1.0.%d", i+1), 40000, 22, 6, collector.FlagSYN, nil))
 	}
+	// Ping sweep: echo requests to 80 hosts.
+	for i := 0; i < 80; i++ {
+		p := pkt(t0+int64(i)*sec/10, "10.0.0.6", fmt.Sprintf("10.2.0.%d", i+1), 0, 0, 1, 0, nil)
+		p.ICMPType = 8
+		e.OnPacket(p)
+	}
 	// Half-open: 300 SYNs to 3 ports of one host, answered by SYN+ACK and
 	// reset by the prober (nmap -sS on open ports).
 	for i := 0; i < 300; i++ {
@@ -77,9 +83,9 @@ func TestPortScanSweepAndHalfOpen(t *testing.T) {
 	e.Close()
 	got := map[string]string{}
 	for _, a := range c.alerts {
-		got[a.Rule] = a.Src.String()
+		got[a.Rule+" "+a.Src.String()] = a.Severity.String()
 	}
-	want := map[string]string{"portscan.sweep": "10.0.0.9", "portscan.halfopen": "10.0.0.7"}
+	want := map[string]string{"portscan.sweep 10.0.0.9": "medium", "portscan.sweep 10.0.0.6": "low", "portscan.halfopen 10.0.0.7": "medium"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}

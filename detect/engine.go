@@ -166,7 +166,7 @@ func (e *Engine) OnPacket(p *collector.Packet) {
 		if e.seq != nil {
 			e.seq.packet(p)
 		}
-	case 17:
+	case 17, 1, 58:
 		if e.ps != nil {
 			e.ps.packet(p)
 		}

@@ -8,9 +8,9 @@ import (
 
 // portScan tracks, per source host and tumbling window, the distinct
 // destination ports it probed (TCP SYN or UDP), the distinct hosts it sent
-// SYNs to, and how its SYNs were answered. At the end of a window it
+// SYNs or ICMP echo requests to, and how its SYNs were answered. At the end of a window it
 // raises portscan.vertical (many ports), portscan.sweep (many hosts, SYNs
-// mostly unanswered) or portscan.halfopen (many SYNs, almost all left
+// mostly unanswered, or only pings) or portscan.halfopen (many SYNs, almost all left
 // half-open: answered by RST, by nothing, or by SYN+ACK that the source
 // reset instead of completing, as nmap -sS does).
 type portScan struct {
@@ -24,7 +24,7 @@ type scanState struct {
 	ports, dsts   distinct
 	syn, synack   uint64
 	rstIn, rstOut uint64
-	udp           uint64
+	udp, echo     uint64
 	first, last   int64
 	lastDst       addr
 	lastPort      uint16
@@ -40,8 +40,24 @@ func newPortScan(e *Engine) *portScan {
 	}
 }
 
+// echoRequest reports whether p is an ICMP or ICMPv6 echo request.
+func echoRequest(p *collector.Packet) bool {
+	return (p.Key.Proto == 1 && p.ICMPType == 8) || (p.Key.Proto == 58 && p.ICMPType == 128)
+}
+
 func (d *portScan) packet(p *collector.Packet) {
 	src, dst, _, dport := ends(p)
+	if p.Key.Proto == 1 || p.Key.Proto == 58 {
+		// Ping sweeps: echo requests to many hosts.
+		if echoRequest(p) {
+			s := d.hosts.upsert(src)
+			d.touch(s, p.Timestamp)
+			s.echo++
+			s.dsts.add(hash64(dst), d.limit)
+			s.lastDst = dst
+		}
+		return
+	}
 	if p.Key.Proto == 6 {
 		switch p.TCPFlags & (collector.FlagSYN | collector.FlagACK | collector.FlagRST) {
 		case collector.FlagSYN:
@@ -117,7 +133,7 @@ func (d *portScan) tick(now int64, final bool) {
 		ev := func() map[string]any {
 			return map[string]any{
 				"window_s": c.PortScanWindow.Seconds(), "distinct_ports": ports, "distinct_hosts": hosts,
-				"syn": s.syn, "synack_in": s.synack, "rst_in": s.rstIn, "rst_out": s.rstOut, "udp": s.udp,
+				"syn": s.syn, "synack_in": s.synack, "rst_in": s.rstIn, "rst_out": s.rstOut, "udp": s.udp, "echo": s.echo,
 				"half_open": ho, "half_open_ratio": round3(hoRatio), "saturated": s.ports.sat || s.dsts.sat,
 			}
 		}
@@ -140,6 +156,9 @@ func (d *portScan) tick(now int64, final bool) {
 			a.Rule, a.Severity = "portscan.sweep", SevMedium
 			a.DstPort = s.lastPort
 			a.Message = fmt.Sprintf("%s sent SYNs to %d hosts (%.0f%% unanswered) in %v", a.Src, hosts, 100*(1-ratio(s.synack, s.syn)), c.PortScanWindow)
+		case hosts >= c.PortScanHosts && s.syn == 0 && s.echo > 0:
+			a.Rule, a.Severity = "portscan.sweep", SevLow
+			a.Message = fmt.Sprintf("%s sent echo requests to %d hosts in %v (ping sweep)", a.Src, hosts, c.PortScanWindow)
 		case s.syn >= uint64(c.HalfOpenMinSYN) && hoRatio >= c.HalfOpenMinRatio:
 			a.Rule, a.Severity = "portscan.halfopen", SevMedium
 			if hosts == 1 {
@@ -149,9 +168,16 @@ func (d *portScan) tick(now int64, final bool) {
 		default:
 			continue
 		}
-		a.Proto = 6
-		if s.syn == 0 {
+		switch {
+		case s.syn > 0:
+			a.Proto = 6
+		case s.udp > 0:
 			a.Proto = 17
+		default:
+			a.Proto = 1
+			if !isV4(src) {
+				a.Proto = 58
+			}
 		}
 		a.Evidence = ev()
 		out = append(out, a)

@@ -13,6 +13,8 @@ type addr = [16]byte
 
 func toNetip(a addr) netip.Addr { return netip.AddrFrom16(a).Unmap() }
 
+func isV4(a addr) bool { return netip.AddrFrom16(a).Is4In6() }
+
 // hash64 mixes a 16-byte address into 64 bits for distinct-counting.
 func hash64(a addr) uint64 {
 	h := binary.LittleEndian.Uint64(a[:8])*0x9E3779B97F4A7C15 ^ binary.LittleEndian.Uint64(a[8:])
