@@ -445,3 +445,57 @@ func TestAppendTimestamp(t *testing.T) {
 		}
 	}
 }
+
+// TestActiveIdleSubflows checks activity periods and subflows on a UDP
+// flow with two long pauses: packets at 0, 0.5, 1 s, then 7, 7.2 s, then 20 s.
+func TestActiveIdleSubflows(t *testing.T) {
+	var ps []collector.Packet
+	for _, ms := range []int64{0, 500, 1000, 7000, 7200, 20000} {
+		ps = append(ps, mkPacket(client, server, 4000, 4001, 17, pkt{ms * 1000, true, 0, 8, 100, 0}))
+	}
+	f := runTable(t, ps, 10)[0]
+	x, _ := New(Config{Extras: true})
+	row := x.NewRow()
+	x.Fill(f, nil, row)
+	active := []float64{1e6, 0.2e6} // us
+	idle := []float64{6e6, 12.8e6}
+	want := map[string]float64{
+		"Active Mean": stat.Mean(active, nil), "Active Std": stat.StdDev(active, nil), "Active Max": 1e6, "Active Min": 0.2e6,
+		"Idle Mean": stat.Mean(idle, nil), "Idle Std": stat.StdDev(idle, nil), "Idle Max": 12.8e6, "Idle Min": 6e6,
+		"subflow_count": 3, "Subflow Fwd Packets": 2, "Subflow Fwd Bytes": 200, "Subflow Bwd Packets": 0,
+		"Flow Duration": 20e6, "Flow Packets/s": 6.0 / 20, "Flow Bytes/s": 600.0 / 20,
+		"Init_Win_bytes_forward": -1, "fwd_bwd_packet_ratio": 6, "Bwd Packet Length Max": 0,
+		// Five forward data packets in a row, but the 6 s gap breaks the
+		// run: 0, 0.5, 1 s make 3 (no bulk), 7, 7.2, 20 s restart it.
+		"Fwd Avg Bytes/Bulk": 0,
+	}
+	for name, v := range want {
+		if got := row.Num[x.Index(name)]; !near(got, v) {
+			t.Errorf("%s = %v, want %v", name, got, v)
+		}
+	}
+	if got := row.Text(x.Index("end_reason")); got != "flush" {
+		t.Errorf("end_reason %q", got)
+	}
+}
+
+// TestForwardBulk: five forward data packets 10 ms apart form one bulk
+// (CICFlowMeter reports 0 for every forward bulk column).
+func TestForwardBulk(t *testing.T) {
+	var ps []collector.Packet
+	for i := range int64(5) {
+		ps = append(ps, mkPacket(client, server, 4000, 4001, 17, pkt{i * 10_000, true, 0, 8, 500, 0}))
+	}
+	ps = append(ps, mkPacket(client, server, 4000, 4001, 17, pkt{50_000, false, 0, 8, 20, 0}))
+	f := runTable(t, ps, 10)[0]
+	x, _ := New(Config{})
+	row := x.NewRow()
+	x.Fill(f, nil, row)
+	want := map[string]float64{"Fwd Avg Bytes/Bulk": 2500, "Fwd Avg Packets/Bulk": 5, "Fwd Avg Bulk Rate": 2500 / 0.04,
+		"Bwd Avg Bytes/Bulk": 0, "Down/Up Ratio": 0.2, "act_data_pkt_fwd": 5, "min_seg_size_forward": 500}
+	for name, v := range want {
+		if got := row.Num[x.Index(name)]; !near(got, v) {
+			t.Errorf("%s = %v, want %v", name, got, v)
+		}
+	}
+}
