@@ -44,6 +44,7 @@ type kind uint8
 const (
 	kindTCP kind = iota
 	kindTCPRefused
+	kindTCPReset // handshake, maybe a request, then the client resets
 	kindUDP
 )
 
@@ -150,6 +151,9 @@ func (g *gen) newFlow(f *flow, at int64) {
 	case n >= 7 && g.rng.IntN(10) < 8:
 		f.kind = kindTCP
 		f.sport = tcpPorts[g.rng.IntN(len(tcpPorts))]
+	case n >= 3 && n < 7 && g.rng.IntN(2) == 0:
+		f.kind = kindTCPReset
+		f.sport = tcpPorts[g.rng.IntN(len(tcpPorts))]
 	case n == 2 && g.rng.IntN(4) == 0:
 		f.kind = kindTCPRefused
 		f.sport = tcpPorts[g.rng.IntN(len(tcpPorts))]
@@ -203,6 +207,19 @@ func (g *gen) emit(f *flow) {
 			flags, gap = syn, f.rtt
 		} else {
 			fromCli, flags = false, rst|ack
+		}
+	case kindTCPReset:
+		switch {
+		case k == 0:
+			flags, gap = syn, f.rtt
+		case k == 1:
+			fromCli, flags, gap = false, syn|ack, f.rtt/2
+		case k == f.total-1:
+			flags = rst | ack
+		case k == 2:
+			flags, gap = ack, 100e3
+		default:
+			payload, flags, gap = 100+g.rng.IntN(400), psh|ack, f.rtt
 		}
 	case kindTCP:
 		left := f.total - k
