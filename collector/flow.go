@@ -213,6 +213,11 @@ const (
 // pcap source fills it packet by packet with Add; the kernel source fills
 // it from the kernel map and ring-buffer samples.
 type Flow struct {
+	// Samples holds the first packets of the flow, up to the table's
+	// sample limit. It is the first field on purpose: the garbage collector
+	// scans an object only up to its last pointer, and a table holds
+	// millions of flows.
+	Samples []Sample
 	// ID is unique within a run and increases with the flow's creation.
 	ID  uint64
 	Key Key
@@ -232,9 +237,6 @@ type Flow struct {
 	SubflowCount uint64
 	// WrongFragments counts fragments with impossible offsets or lengths.
 	WrongFragments uint32
-	// Samples holds the first packets of the flow, up to the table's
-	// sample limit.
-	Samples []Sample
 	// EndReason says why the record was emitted.
 	EndReason EndReason
 	// Sampled is the 1-in-N packet sampling rate that produced the record

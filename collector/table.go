@@ -46,6 +46,9 @@ type TableStats struct {
 	Ended    [7]uint64
 }
 
+// entrySlab is how many table entries are allocated at once.
+const entrySlab = 256
+
 type entry struct {
 	flow       *Flow
 	prev, next *entry
@@ -177,13 +180,16 @@ func (t *Table) create(p *Packet) *entry {
 	if len(t.flows) >= t.cfg.MaxFlows {
 		t.evictOne()
 	}
-	var e *entry
-	if n := len(t.free); n > 0 {
-		e = t.free[n-1]
-		t.free = t.free[:n-1]
-	} else {
-		e = &entry{}
+	if len(t.free) == 0 {
+		// Allocate entries in slabs: one allocation per slab instead of
+		// one per flow.
+		slab := make([]entry, entrySlab)
+		for i := range slab {
+			t.free = append(t.free, &slab[i])
+		}
 	}
+	e := t.free[len(t.free)-1]
+	t.free = t.free[:len(t.free)-1]
 	fwdIsLo := p.SrcIsLo
 	// The SYN+ACK sender is the responder: if the first packet we see is a
 	// SYN+ACK, the initiator is its destination.
