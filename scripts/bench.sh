@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# make bench: speed and memory of flowhawk against baselines measured in the
+# same run, so the ratios hold on a noisy machine. Writes out/bench/results.md.
+#
+#  1. end to end: a generated capture (BENCH_PACKETS packets, BENCH_FLOWS
+#     flows) through `flowhawk replay` (every feature, CSV out) on one core and
+#     on all cores, against softflowd, argus and tshark on the same file;
+#  2. memory: peak RSS on a capture of three times the size, same flow mix;
+#  3. Go micro-benchmarks of every package (`go test -bench`), which report
+#     their own in-run baselines.
+# Set BENCH_QUICK=1 for a small run (1M packets), BENCH_SKIP_TSHARK=1 to skip
+# tshark (slow and memory hungry on large files).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=/usr/local/go/bin:$PATH
+out=out/bench
+mkdir -p "$out"
+packets=${BENCH_PACKETS:-5000000}
+flows=${BENCH_FLOWS:-2000000}
+if [ "${BENCH_QUICK:-}" = 1 ]; then packets=1000000 flows=400000; fi
+cores=$(nproc)
+res=$out/results.md
+: >"$res"
+
+go build -o bin/flowhawk-gen ./cmd/flowhawk-gen
+cap=$out/bench-$packets.pcap
+[ -s "$cap" ] || bin/flowhawk-gen -o "$cap" --packets "$packets" --flows "$flows" --seed 1
+
+# measure NAME CMD...: wall seconds, CPU seconds and peak RSS of one run.
+measure() {
+	local name=$1
+	shift
+	local t
+	t=$(mktemp)
+	if ! /usr/bin/time -f "%e %U %S %M" -o "$t" "$@" >/dev/null 2>"$out/$name.log"; then
+		# softflowd and argus exit non-zero on some runs although they read the whole file.
+		echo "($name exited non-zero; see $out/$name.log)" >&2
+	fi
+	read -r wall user sys rss <"$t"
+	rm -f "$t"
+	echo "$name $wall $user $sys $rss" >>"$out/raw.txt"
+	printf '| %s | %.2f | %.2f | %.2f | %.0f | %.0f |\n' "$name" "$wall" "$user" "$sys" "$(echo "$packets / $wall" | bc -l)" "$(echo "$rss / 1024" | bc -l)" >>"$res"
+}
+
+: >"$out/raw.txt"
+{
+	echo "## End to end on $(basename "$cap") ($packets packets, ~$flows flows), $(date -u +%F), $cores cores"
+	echo
+	echo "| run | wall s | user s | sys s | packets/s | peak RSS MB |"
+	echo "|---|---|---|---|---|---|"
+} >>"$res"
+measure softflowd softflowd -d -r "$cap" -n 127.0.0.1:9 -v 10 -A milli
+measure flowhawk-1core bin/flowhawk replay -q --workers 1 "$cap" -o "$out/flows.csv"
+measure "flowhawk-${cores}cores" bin/flowhawk replay -q --workers "$cores" "$cap" -o "$out/flows.csv"
+measure flowhawk-noout bin/flowhawk replay -q --workers "$cores" "$cap" -o none
+measure flowhawk-parquet bin/flowhawk replay -q --workers "$cores" "$cap" -o "$out/flows.parquet"
+measure argus argus -X -r "$cap" -w "$out/argus.out"
+if [ "${BENCH_SKIP_TSHARK:-}" != 1 ]; then
+	measure tshark tshark -q -n -r "$cap" -z conv,tcp -z conv,udp
+fi
+rm -f "$out/flows.csv" "$out/flows.parquet" "$out/argus.out"
+
+ratio() { awk -v a="$1" -v b="$2" '$1==a{x=$2} $1==b{y=$2} END{if (x>0) printf "%.2f", y/x; else print "n/a"}' "$out/raw.txt"; }
+{
+	echo
+	echo "Speed ratios (wall time of the peer / wall time of flowhawk; above 1 means flowhawk is faster):"
+	echo "- flowhawk 1 core vs softflowd: $(ratio flowhawk-1core softflowd)"
+	echo "- flowhawk $cores cores vs softflowd: $(ratio "flowhawk-${cores}cores" softflowd)"
+	echo "- flowhawk $cores cores vs argus: $(ratio "flowhawk-${cores}cores" argus)"
+	[ "${BENCH_SKIP_TSHARK:-}" != 1 ] && echo "- flowhawk $cores cores vs tshark: $(ratio "flowhawk-${cores}cores" tshark)"
+	echo
+} >>"$res"
+
+# Memory: a capture three times the size with the same flow mix; peak RSS
+# follows the flows held at once, not the file size.
+big=$out/bench-$((packets * 3)).pcap
+[ -s "$big" ] || bin/flowhawk-gen -o "$big" --packets $((packets * 3)) --flows $((flows * 3)) --seed 2
+{
+	echo "## Peak memory against file size"
+	echo
+	echo "| run | wall s | user s | sys s | packets/s | peak RSS MB |"
+	echo "|---|---|---|---|---|---|"
+} >>"$res"
+measure "flowhawk-1x-idle120s" bin/flowhawk replay -q "$cap" -o none
+measure "flowhawk-3x-idle120s" bin/flowhawk replay -q "$big" -o none
+measure "flowhawk-1x-idle15s" bin/flowhawk replay -q --idle-timeout 15s "$cap" -o none
+measure "flowhawk-3x-idle15s" bin/flowhawk replay -q --idle-timeout 15s "$big" -o none
+measure "flowhawk-3x-maxflows200k" bin/flowhawk replay -q --max-flows 200000 "$big" -o none
+echo "file sizes: $(du -h "$cap" | cut -f1) and $(du -h "$big" | cut -f1)" >>"$res"
+rm -f "$big"
+
+{
+	echo
+	echo "## Go micro-benchmarks"
+	echo
+	echo '```'
+	go test -run '^$' -bench . -benchmem -benchtime "${BENCH_TIME:-1s}" ./collector/ ./features/ ./export/... ./pipeline/ ./detect/ ./classifier/ 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)' || true
+	if [ "$(id -u)" = 0 ]; then
+		go test -run '^$' -bench . -benchmem -benchtime "${BENCH_TIME:-1s}" ./bpf/... ./e2e/... 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)' || true
+	fi
+	echo '```'
+} >>"$res"
+cat "$res"
