@@ -39,7 +39,8 @@ measure() {
 	read -r wall user sys rss <"$t"
 	rm -f "$t"
 	echo "$name $wall $user $sys $rss" >>"$out/raw.txt"
-	printf '| %s | %.2f | %.2f | %.2f | %.0f | %.0f |\n' "$name" "$wall" "$user" "$sys" "$(echo "$packets / $wall" | bc -l)" "$(echo "$rss / 1024" | bc -l)" >>"$res"
+	awk -v n="$name" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v p="$packets" \
+		'BEGIN { printf "| %s | %.2f | %.2f | %.2f | %.0f | %.0f |\n", n, w, u, s, p / w, r / 1024 }' >>"$res"
 }
 
 : >"$out/raw.txt"
