@@ -39,7 +39,7 @@ measure() {
 	read -r wall user sys rss <"$t"
 	rm -f "$t"
 	echo "$name $wall $user $sys $rss" >>"$out/raw.txt"
-	awk -v n="$name" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v p="$packets" \
+	awk -v n="$name" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v p="${PK:-$packets}" \
 		'BEGIN { printf "| %s | %.2f | %.2f | %.2f | %.0f | %.0f |\n", n, w, u, s, p / w, r / 1024 }' >>"$res"
 }
 
@@ -83,10 +83,10 @@ big=$out/bench-$((packets * 3)).pcap
 	echo "|---|---|---|---|---|---|"
 } >>"$res"
 measure "flowhawk-1x-idle120s" bin/flowhawk replay -q "$cap" -o none
-measure "flowhawk-3x-idle120s" bin/flowhawk replay -q "$big" -o none
+PK=$((packets * 3)) measure "flowhawk-3x-idle120s" bin/flowhawk replay -q "$big" -o none
 measure "flowhawk-1x-idle15s" bin/flowhawk replay -q --idle-timeout 15s "$cap" -o none
-measure "flowhawk-3x-idle15s" bin/flowhawk replay -q --idle-timeout 15s "$big" -o none
-measure "flowhawk-3x-maxflows200k" bin/flowhawk replay -q --max-flows 200000 "$big" -o none
+PK=$((packets * 3)) measure "flowhawk-3x-idle15s" bin/flowhawk replay -q --idle-timeout 15s "$big" -o none
+PK=$((packets * 3)) measure "flowhawk-3x-maxflows200k" bin/flowhawk replay -q --max-flows 200000 "$big" -o none
 echo "file sizes: $(du -h "$cap" | cut -f1) and $(du -h "$big" | cut -f1)" >>"$res"
 rm -f "$big"
 
