@@ -142,8 +142,10 @@ func (e *Exporter) Export(f *collector.Flow, class string) {
 		e.mu.RUnlock()
 	default:
 		e.mu.RUnlock()
-		n := e.dropQueue.Add(1)
-		e.warn.warn("ipfix queue full, dropping records", "collector", e.cfg.Addr, "dropped_total", n)
+		e.dropQueue.Add(1)
+		if e.warn.allow() {
+			e.warn.log("ipfix queue full, dropping records", "collector", e.cfg.Addr, "dropped_total", e.dropQueue.Load())
+		}
 	}
 }
 
@@ -290,24 +292,35 @@ func (s *sender) write(b []byte) bool {
 }
 
 // rateLimiter logs a warning at most once per period, with the number of
-// warnings it suppressed since the last one.
+// warnings it held back since the last one. The check is one atomic load,
+// so a flood of drops costs nothing but the count.
 type rateLimiter struct {
 	every      time.Duration
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
+	last       atomic.Int64 // unix ns of the last warning logged
+	suppressed atomic.Int64
 }
 
-func (l *rateLimiter) warn(msg string, args ...any) {
-	l.mu.Lock()
-	now := time.Now()
-	if !l.last.IsZero() && now.Sub(l.last) < l.every {
-		l.suppressed++
-		l.mu.Unlock()
-		return
+// allow reports whether a warning may be logged now, counting it as held
+// back otherwise.
+func (l *rateLimiter) allow() bool {
+	now := time.Now().UnixNano()
+	last := l.last.Load()
+	if last != 0 && now-last < int64(l.every) {
+		l.suppressed.Add(1)
+		return false
 	}
-	n := l.suppressed
-	l.last, l.suppressed = now, 0
-	l.mu.Unlock()
-	slog.Warn(msg, append(args, "suppressed_warnings", n)...)
+	return l.last.CompareAndSwap(last, now)
+}
+
+// warn logs if allowed.
+func (l *rateLimiter) warn(msg string, args ...any) {
+	if l.allow() {
+		l.log(msg, args...)
+	}
+}
+
+// log logs unconditionally (after allow, on hot paths that must not build
+// the arguments unless the warning is logged).
+func (l *rateLimiter) log(msg string, args ...any) {
+	slog.Warn(msg, append(args, "suppressed_warnings", l.suppressed.Swap(0))...)
 }
