@@ -1,8 +1,12 @@
 package main
 
 import (
+	"fmt"
+
 	flag "github.com/spf13/pflag"
 
+	"github.com/flowhawk/flowhawk/classifier"
+	"github.com/flowhawk/flowhawk/features"
 	"github.com/flowhawk/flowhawk/pipeline"
 )
 
@@ -17,15 +21,27 @@ func addModelFlags(fs *flag.FlagSet, mf *modelFlags) {
 	fs.Float64Var(&mf.minConfidence, "min-confidence", 0.5, "below this top-class probability the prediction is 'Unknown'")
 }
 
+// load binds the model file to the pipeline's feature columns; a model
+// that needs columns the pipeline does not produce is an error naming them.
 func (mf *modelFlags) load(cfg *pipeline.Config) error {
 	if mf.path == "" {
 		return nil
 	}
-	return errModelUnavailable
+	if mf.minConfidence < 0 || mf.minConfidence > 1 {
+		return fmt.Errorf("%w: --min-confidence %g is not in [0,1]", errUsage, mf.minConfidence)
+	}
+	m, err := classifier.Load(mf.path)
+	if err != nil {
+		return err
+	}
+	x, err := features.New(cfg.Features)
+	if err != nil {
+		return err
+	}
+	p, err := classifier.NewRowPredictor(m, x.Columns(), mf.minConfidence)
+	if err != nil {
+		return fmt.Errorf("model %s: %w", mf.path, err)
+	}
+	cfg.Predictor = p
+	return nil
 }
-
-var errModelUnavailable = errorString("--model: classifier not wired yet")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
