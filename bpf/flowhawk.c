@@ -18,6 +18,7 @@
 
 #define EEXIST_ 17
 
+
 /* Anchors so the event layouts reach BTF and bpf2go generates Go types. */
 const struct pkt_event *unused_pkt_event __attribute__((unused));
 const struct dns_event *unused_dns_event __attribute__((unused));
@@ -268,15 +269,19 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 	__u8 synack = pi.proto == IPPROTO_TCP && (pi.tcp_flags & 0x12) == 0x12;
 	__u8 pure_syn = pi.proto == IPPROTO_TCP && (pi.tcp_flags & 0x12) == 0x02;
 	__u32 zk = 0;
-	struct flow_value *zero = bpf_map_lookup_elem(&zero_value, &zk);
-	if (!zero)
-		return;
+	struct flow_value *zero;
 	struct flow_value *v = bpf_map_lookup_elem(&flows, &key);
 	if (v && (v->flags & FLOW_F_CLOSED) && pure_syn) {
+		zero = bpf_map_lookup_elem(&zero_value, &zk);
+		if (!zero)
+			return;
 		reuse(&key, v, zero, now);
 		fresh = 1;
 	}
 	if (!v) {
+		zero = bpf_map_lookup_elem(&zero_value, &zk);
+		if (!zero)
+			return;
 		long r = bpf_map_update_elem(&flows, &key, zero, BPF_NOEXIST);
 		if (r != 0 && r != -EEXIST_) {
 			count(CNT_MAP_FULL);
@@ -309,7 +314,8 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 		if (now > v->last)
 			v->last = now;
 	}
-	count(CNT_ACCOUNTED);
+	/* CNT_ACCOUNTED is derived in user space (packets minus the
+	 * not-accounted counters): one counter update less per packet. */
 	struct dir_stats *ds = side == SIDE_LO ? &v->dir[0] : &v->dir[1];
 	account(ds, &pi, now);
 	if (pi.wrong_frag)

@@ -152,8 +152,8 @@ type detacher interface{ Close() error }
 // Counter indexes of the kernel's per-CPU counters (enum counter in
 // bpf/headers/flow.h).
 const (
-	kcntPackets = iota
-	kcntAccounted
+	kcntPackets   = iota
+	kcntAccounted // unused by the kernel: see accounted
 	kcntNonIP
 	kcntOtherL4
 	kcntParseError
@@ -399,10 +399,18 @@ func (s *KernelSource) Stats() KernelStats {
 	s.mu.Lock()
 	st := s.stats
 	s.mu.Unlock()
-	st.Packets, st.Accounted, st.NonIP, st.OtherL4 = c[kcntPackets], c[kcntAccounted], c[kcntNonIP], c[kcntOtherL4]
+	st.Packets, st.NonIP, st.OtherL4 = c[kcntPackets], c[kcntNonIP], c[kcntOtherL4]
+	st.Accounted = accounted(&c)
 	st.ParseErrors, st.ExtLimit, st.MapFull, st.RingbufFull = c[kcntParseError], c[kcntExtLimit], c[kcntMapFull], c[kcntRingbufFull]
 	st.SampledOut, st.FragNoFirst, st.Fragments = c[kcntSampledOut], c[kcntFragNoFirst], c[kcntFragments]
 	return st
+}
+
+// accounted derives the packets accounted to flows: the kernel counts
+// every packet and each reason not to account one, not the accounted ones
+// (one counter update less per packet).
+func accounted(c *[kcntMax]uint64) uint64 {
+	return c[kcntPackets] - c[kcntNonIP] - c[kcntParseError] - c[kcntExtLimit] - c[kcntMapFull] - c[kcntSampledOut]
 }
 
 // Run reads the ring buffer and scans the flow map until ctx is done,

@@ -138,7 +138,7 @@ struct flow_event {
 /* Loss and accounting counters (per-CPU array indexes). */
 enum counter {
 	CNT_PACKETS = 0,     /* packets seen by the programs */
-	CNT_ACCOUNTED,       /* packets accounted to a flow */
+	CNT_ACCOUNTED,       /* unused: accounted = packets - the not-accounted counters */
 	CNT_NON_IP,          /* not IPv4/IPv6: counted and passed */
 	CNT_OTHER_L4,        /* IP but not TCP/UDP/SCTP/ICMP: flow with ports 0 */
 	CNT_PARSE_ERROR,     /* truncated or malformed headers */
