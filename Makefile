@@ -52,5 +52,9 @@ bench: deps build
 demo: build
 	bash scripts/demo.sh
 
+# The labeled lab corpus (needs root: network namespaces) and its dataset CSV.
+dataset: build
+	bash scripts/lab-dataset.sh
+
 clean:
 	rm -rf bin out
