@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowhawk/flowhawk/export"
 )
 
 // Frame is a table of named columns read from a data file: numeric columns
@@ -157,7 +159,11 @@ func readFile(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
 	case "csv", "flowhawk", "cicids2017":
 		f, err = readCSV(br, opt)
 	case "parquet":
-		return nil, fmt.Errorf("%s: parquet input is not supported by the classifier reader; export the flows as CSV or JSONL", path)
+		f, err = readParquet(path, opt, h)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return f, nil
 	default:
 		return nil, fmt.Errorf("%s: unknown format %q (want auto, flowhawk, cicids2017, nslkdd, jsonl)", path, format)
 	}
@@ -668,4 +674,78 @@ func (o ReadOptions) ForModel(m *Model) ReadOptions {
 		o.NSLKDDClasses = 0
 	}
 	return o
+}
+
+// readParquet reads a flowhawk Parquet flow file through the export
+// package's reader; the file's bytes are hashed separately.
+func readParquet(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	_, err = io.Copy(h, fh)
+	fh.Close()
+	if err != nil {
+		return nil, err
+	}
+	r, err := export.OpenReader(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	cols := r.Columns()
+	labelCol, timeCol := -1, -1
+	var keep []int
+	var names []string
+	drop := map[string]bool{}
+	for _, d := range opt.Drop {
+		drop[strings.TrimSpace(d)] = true
+	}
+	for i, name := range cols {
+		switch {
+		case isLabelName(name, opt.Label) && labelCol < 0:
+			labelCol = i
+			continue
+		case strings.EqualFold(name, "timestamp") && timeCol < 0:
+			timeCol = i
+		}
+		if drop[name] || identifierColumns[strings.ToLower(name)] {
+			continue
+		}
+		keep = append(keep, i)
+		names = append(names, name)
+	}
+	if labelCol < 0 && !opt.Unlabelled {
+		return nil, errors.New("no label column in parquet schema")
+	}
+	raw := make([][]string, len(keep))
+	var labels, times []string
+	intern := map[string]string{}
+	var rec export.Record
+	rows := 0
+	for {
+		if err := r.Next(&rec); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("row %d: %w", rows+1, err)
+		}
+		rows++
+		for j, i := range keep {
+			s, ok := intern[rec.Str[i]]
+			if !ok {
+				s = strings.Clone(rec.Str[i])
+				if len(intern) < 1<<16 {
+					intern[s] = s
+				}
+			}
+			raw[j] = append(raw[j], s)
+		}
+		if labelCol >= 0 {
+			labels = append(labels, strings.Clone(strings.TrimSpace(rec.Str[labelCol])))
+		}
+		if timeCol >= 0 {
+			times = append(times, strings.Clone(rec.Str[timeCol]))
+		}
+	}
+	return frameFromStrings(names, raw, labels, times, rows)
 }

@@ -1,9 +1,12 @@
 package classifier
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/flowhawk/flowhawk/export"
 	"github.com/flowhawk/flowhawk/features"
 )
 
@@ -51,5 +54,45 @@ func TestRowPredictorOnExtractorColumns(t *testing.T) {
 	_, err = NewRowPredictor(m2, x.Columns(), 0)
 	if err == nil || !strings.Contains(err.Error(), `"hot"`) || !strings.Contains(err.Error(), `"num_failed_logins"`) || strings.Contains(err.Error(), `"count"`) {
 		t.Errorf("error %v should name hot and num_failed_logins only", err)
+	}
+}
+
+func TestReadFlowhawkParquet(t *testing.T) {
+	x, err := features.New(features.Config{SPLT: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "flows.parquet")
+	fh, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := export.NewParquetWriter(fh, x.Columns(), []string{"Label"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := x.NewRow()
+	for i := 0; i < 40; i++ {
+		row.Num[x.Index("Flow Duration")] = float64(i)
+		row.Num[x.Index("splt_len_1")] = float64(100 + i%2)
+		lab := []string{"BENIGN", "attack"}[i%2]
+		if err := w.Write(row, []string{lab}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	f, err := ReadFiles([]string{path}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Rows != 40 || f.Column("splt_len_1") < 0 || f.Column("Flow ID") >= 0 {
+		t.Fatalf("rows %d, columns %v", f.Rows, f.Names)
+	}
+	m := trainOrFatal(t, f, Config{Kind: "dt"})
+	if met, _ := m.Evaluate(f); met.Accuracy != 1 {
+		t.Errorf("accuracy %v on parquet rows separable by splt_len_1", met.Accuracy)
 	}
 }
