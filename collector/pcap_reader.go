@@ -36,15 +36,18 @@ func (b *offReader) peek(n int) ([]byte, error) {
 	if b.hi-b.lo >= n {
 		return b.buf[b.lo : b.lo+n], nil
 	}
-	if n > len(b.buf) {
-		nb := make([]byte, max(n, 2*len(b.buf)))
-		b.hi = copy(nb, b.buf[b.lo:b.hi])
-		b.lo, b.buf = 0, nb
-	} else if b.lo > 0 {
+	if b.lo > 0 && b.lo+n > len(b.buf) {
 		b.hi = copy(b.buf, b.buf[b.lo:b.hi])
 		b.lo = 0
 	}
 	for b.hi-b.lo < n && b.err == nil {
+		if b.hi == len(b.buf) {
+			// Grow only as data arrives, so a corrupt length in a short file
+			// does not allocate what it claims.
+			nb := make([]byte, min(2*len(b.buf), max(n, len(b.buf))))
+			b.hi = copy(nb, b.buf[b.lo:b.hi])
+			b.lo, b.buf = 0, nb
+		}
 		m, err := b.r.Read(b.buf[b.hi:])
 		b.hi += m
 		if err != nil {

@@ -283,6 +283,15 @@ func TestCorruptFiles(t *testing.T) {
 	if want := fmt.Sprintf("bad.pcap: offset %d: record caplen 1073741824 exceeds", offs[3]); err == nil || !strings.HasPrefix(err.Error(), want) || n != 3 {
 		t.Errorf("huge caplen: %d packets, err %v, want 3 and %q", n, err, want)
 	}
+	// A claimed 15 MiB record in a short file fails without allocating it.
+	big := slices.Clone(data)
+	binary.LittleEndian.PutUint32(big[offs[3]+8:], 15<<20)
+	s, _ = NewPcapSource(bytes.NewReader(big), "big.pcap", PcapOptions{})
+	for err = s.NextPacket(&p); err == nil; err = s.NextPacket(&p) {
+	}
+	if !strings.Contains(fmt.Sprint(err), fmt.Sprintf("big.pcap: offset %d: record data: caplen 15728640 but only", offs[3])) || len(s.off.buf) > 256<<10 {
+		t.Errorf("claimed 15 MiB: err %v, buffer grew to %d", err, len(s.off.buf))
+	}
 	// Unknown link type: error names the type and the file.
 	lt := slices.Clone(data)
 	binary.LittleEndian.PutUint32(lt[20:], 147)
