@@ -99,14 +99,15 @@ type Pipeline struct {
 	extra   []string
 	encoder RecordEncoder
 
-	work  chan *batch
-	order chan *batch
-	free  chan *batch
-	cur   *batch
-	wg    sync.WaitGroup
-	wdone chan struct{}
-	werr  error
-	file  string
+	staged chan *batch
+	work   chan *batch
+	order  chan *batch
+	free   chan *batch
+	cur    *batch
+	wg     sync.WaitGroup
+	wdone  chan struct{}
+	werr   error
+	file   string
 
 	sum  Summary
 	live Live
@@ -137,6 +138,7 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	p.table = collector.NewTable(cfg.Table, p.emit)
 	nb := 4 * cfg.Workers
+	p.staged = make(chan *batch, nb)
 	p.work = make(chan *batch, nb)
 	p.order = make(chan *batch, nb)
 	p.free = make(chan *batch, nb)
@@ -153,6 +155,7 @@ func New(cfg Config) (*Pipeline, error) {
 		go p.worker()
 	}
 	p.wdone = make(chan struct{})
+	go p.stage()
 	go p.writer()
 	return p, nil
 }
@@ -198,9 +201,6 @@ func (p *Pipeline) emit(f *collector.Flow) {
 	it := &p.cur.items[p.cur.n]
 	it.flow, it.file = f, p.file
 	it.wv = features.WindowValues{}
-	if p.windows != nil {
-		it.wv = p.windows.Observe(f)
-	}
 	p.cur.n++
 	if p.cur.n == batchSize {
 		p.submit()
@@ -214,8 +214,24 @@ func (p *Pipeline) submit() {
 	b := p.cur
 	p.cur = nil
 	p.live.ActiveFlows.Store(int64(p.table.Stats().Active))
-	p.order <- b
-	p.work <- b
+	p.staged <- b
+}
+
+// stage computes the order-dependent window features of each batch, in
+// flow order, on its own goroutine so the packet loop does not pay for
+// them, then hands the batch to the workers and the writer.
+func (p *Pipeline) stage() {
+	for b := range p.staged {
+		if p.windows != nil {
+			for i := 0; i < b.n; i++ {
+				b.items[i].wv = p.windows.Observe(b.items[i].flow)
+			}
+		}
+		p.order <- b
+		p.work <- b
+	}
+	close(p.work)
+	close(p.order)
 }
 
 func (p *Pipeline) worker() {
@@ -299,8 +315,7 @@ func (p *Pipeline) ReplayFile(ctx context.Context, path string) error {
 func (p *Pipeline) Close() (Summary, error) {
 	p.table.Flush()
 	p.submit()
-	close(p.work)
-	close(p.order)
+	close(p.staged)
 	p.wg.Wait()
 	<-p.wdone
 	var errs []error
