@@ -106,6 +106,14 @@ func (g *aggregator) emit(s *aggState, now int64, send func(*Alert)) {
 	send(&a)
 }
 
+// addFlowID adds a flow that finished after its alert was raised to the
+// cause's next aggregate.
+func (g *aggregator) addFlowID(cause string, id uint64) {
+	if s := g.causes.get(cause); s != nil && len(s.flowIDs) < maxAlertFlowIDs && !slices.Contains(s.flowIDs, id) {
+		s.flowIDs = append(s.flowIDs, id)
+	}
+}
+
 // tick sends aggregates whose interval passed and forgets quiet causes.
 func (g *aggregator) tick(now int64, send func(*Alert)) {
 	for k, s := range g.causes.m {

@@ -18,6 +18,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/flowhawk/flowhawk/collector"
 )
 
 // Severity orders alerts by urgency.
@@ -110,6 +112,9 @@ type Alert struct {
 
 	// cause is the aggregation key; empty means rule+src+dst.
 	cause string
+	// keys are sample flow keys of packet-based alerts, resolved to flow
+	// IDs by the engine's index of recent flows.
+	keys []collector.Key
 }
 
 func tsString(ns int64) string {

@@ -47,7 +47,8 @@ func TestPortScanVertical(t *testing.T) {
 		t.Fatalf("got %v", c.rules())
 	}
 	a := c.alerts[0]
-	if a.Src.String() != "10.0.0.9" || a.Dst.String() != "10.0.0.1" || a.Severity != SevHigh || a.Evidence["distinct_ports"] != 150 {
+	// 149: a source's first probe only marks it in the admission filter.
+	if a.Src.String() != "10.0.0.9" || a.Dst.String() != "10.0.0.1" || a.Severity != SevHigh || a.Evidence["distinct_ports"] != 149 {
 		t.Errorf("alert %+v", a)
 	}
 }

@@ -27,6 +27,7 @@ type dnsHost struct {
 	nxNames     [4]string
 	nxN         int
 	first, last int64
+	keys        sampleKeys
 }
 
 // Names under these TLDs are local or infrastructure, never scored.
@@ -71,6 +72,7 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 		h := d.hosts.upsert(dst) // the client
 		d.touch(h, ts)
 		h.nx++
+		h.keys.add(&p.Key)
 		if h.nxN < len(h.nxNames) {
 			n := string(m.name)
 			dup := false
@@ -98,7 +100,7 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 	base := func(rule string, sev Severity) *Alert {
 		return &Alert{
 			Time: ts, Detector: DNS, Rule: rule, Severity: sev, Src: toNetip(src), Dst: toNetip(dst),
-			SrcPort: sport, DstPort: dport, Proto: p.Key.Proto, DNSName: name,
+			SrcPort: sport, DstPort: dport, Proto: p.Key.Proto, DNSName: name, keys: []collector.Key{p.Key},
 		}
 	}
 	rd, _ := registrable(name)
@@ -161,6 +163,7 @@ func (d *dnsDetector) tick(now int64, final bool) {
 			}
 			a.Message = fmt.Sprintf("%s got %d NXDOMAIN answers in %v", a.Src, h.nx, c.DNSWindow)
 			a.Evidence = map[string]any{"window_s": c.DNSWindow.Seconds(), "nxdomain": h.nx, "queries": h.queries}
+			a.keys = h.keys.slice()
 			out = append(out, a)
 		}
 		if n := h.names.count(); n >= c.DistinctNames {

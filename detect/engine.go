@@ -39,6 +39,7 @@ type Engine struct {
 	geo   *geoIP
 
 	msg dnsMsg // reused DNS decode state
+	idx *flowIndex
 
 	agg   aggregator
 	stats engineStats
@@ -77,7 +78,7 @@ func New(cfg Config, sink func(*Alert)) (*Engine, error) {
 	if sink == nil {
 		sink = func(*Alert) {}
 	}
-	e := &Engine{cfg: cfg, sink: sink}
+	e := &Engine{cfg: cfg, sink: sink, idx: newFlowIndex(max(cfg.MaxHosts/2, 16))}
 	e.agg.init(cfg.AlertInterval, cfg.MaxHosts)
 	e.stats.byRule = map[string]*ruleStats{}
 	e.stats.hosts = newBounded[netip.Addr](cfg.MaxHosts, func(h *hostStats) uint64 { return h.raised })
@@ -213,6 +214,12 @@ func (e *Engine) OnFlow(f *collector.Flow) {
 	}
 	e.stats.flows++
 	e.advance(f.End)
+	if e.ps != nil || e.sf != nil || e.dns != nil || e.seq != nil || e.intel != nil {
+		e.idx.addFlow(f.Key, f.ID)
+		if cause, ok := e.idx.take(f.Key); ok {
+			e.agg.addFlowID(cause, f.ID)
+		}
+	}
 	if e.size != nil {
 		e.size.flow(f)
 	}
@@ -269,6 +276,18 @@ func (e *Engine) raise(a *Alert) {
 	if a.DNSName != "" && len(a.Names) == 0 {
 		a.Names = []string{a.DNSName}
 	}
+	// Packet-based alerts name flows by key: finished flows resolve now,
+	// the others are watched and join the cause's next aggregate.
+	for _, k := range a.keys {
+		if id, ok := e.idx.lookup(k); ok {
+			if !slices.Contains(a.FlowIDs, id) {
+				a.FlowIDs = append(a.FlowIDs, id)
+			}
+		} else {
+			e.idx.addWatch(k, causeKey(a))
+		}
+	}
+	a.keys = nil
 	rs := e.stats.byRule[a.Rule]
 	if rs == nil {
 		rs = &ruleStats{detector: a.Detector}

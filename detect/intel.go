@@ -296,6 +296,7 @@ func (in *intel) name(m *dnsMsg, p *collector.Packet, src, dst addr) {
 	a := &Alert{
 		Time: p.Timestamp, Detector: Intel, Rule: "intel.domain", Severity: SevHigh,
 		Src: toNetip(src), Dst: toNetip(dst), SrcPort: sport, DstPort: dport, Proto: p.Key.Proto, DNSName: string(m.name),
+		keys: []collector.Key{p.Key},
 	}
 	a.Message = fmt.Sprintf("%s queried %s, on blocklist %s", a.Src, a.DNSName, in.bl.label(ind))
 	a.Evidence = map[string]any{"indicator": matched, "list": ind.list, "description": ind.desc}

@@ -18,6 +18,15 @@ type portScan struct {
 	win   window
 	hosts *bounded[addr, scanState]
 	limit int // cap of the distinct sets
+	// seen is a bitset of hashed sources that probed once: a source gets
+	// full state only from its second probe, so a spoofed flood (one SYN
+	// per random source) costs one bit, not a map entry and an eviction
+	// per packet. It is cleared when an eighth of its bits are set (so
+	// under 12.5 % of first probes are wrongly admitted) and at each
+	// window. The first probe of a real scanner is lost from its counts
+	// (one port of hundreds).
+	seen    [1 << 14]uint64
+	seenSet int
 }
 
 type scanState struct {
@@ -28,6 +37,7 @@ type scanState struct {
 	first, last   int64
 	lastDst       addr
 	lastPort      uint16
+	keys          sampleKeys
 }
 
 func newPortScan(e *Engine) *portScan {
@@ -45,28 +55,52 @@ func echoRequest(p *collector.Packet) bool {
 	return (p.Key.Proto == 1 && p.ICMPType == 8) || (p.Key.Proto == 58 && p.ICMPType == 128)
 }
 
+// admit reports whether src has probed before in this window.
+func (d *portScan) admit(src addr) bool {
+	if d.hosts.get(src) != nil {
+		return true
+	}
+	h := hash64(src) & (64*uint64(len(d.seen)) - 1)
+	w, bit := h/64, uint64(1)<<(h%64)
+	if d.seen[w]&bit != 0 {
+		return true
+	}
+	if d.seenSet >= 64*len(d.seen)/8 {
+		clear(d.seen[:])
+		d.seenSet = 0
+	}
+	d.seen[w] |= bit
+	d.seenSet++
+	return false
+}
+
 func (d *portScan) packet(p *collector.Packet) {
 	src, dst, _, dport := ends(p)
 	if p.Key.Proto == 1 || p.Key.Proto == 58 {
 		// Ping sweeps: echo requests to many hosts.
-		if echoRequest(p) {
+		if echoRequest(p) && d.admit(src) {
 			s := d.hosts.upsert(src)
 			d.touch(s, p.Timestamp)
 			s.echo++
 			s.dsts.add(hash64(dst), d.limit)
 			s.lastDst = dst
+			s.keys.add(&p.Key)
 		}
 		return
 	}
 	if p.Key.Proto == 6 {
 		switch p.TCPFlags & (collector.FlagSYN | collector.FlagACK | collector.FlagRST) {
 		case collector.FlagSYN:
+			if !d.admit(src) {
+				return
+			}
 			s := d.hosts.upsert(src)
 			d.touch(s, p.Timestamp)
 			s.syn++
 			s.ports.add(uint64(dport), d.limit)
 			s.dsts.add(hash64(dst), d.limit)
 			s.lastDst, s.lastPort = dst, dport
+			s.keys.add(&p.Key)
 		case collector.FlagSYN | collector.FlagACK:
 			// An answer to the probing host, which is the destination.
 			if s := d.hosts.get(dst); s != nil {
@@ -86,14 +120,15 @@ func (d *portScan) packet(p *collector.Packet) {
 	// server replies go the other way and are not probes, so a busy DNS
 	// server answering many client ports is not a scanner.
 	_, _, sport, _ := ends(p)
-	if dport >= sport {
-		return // a reply from a server port, or peer-to-peer
+	if dport >= sport || !d.admit(src) {
+		return // a reply from a server port, or peer-to-peer; or a first probe
 	}
 	s := d.hosts.upsert(src)
 	d.touch(s, p.Timestamp)
 	s.udp++
 	s.ports.add(uint64(dport)|1<<16, d.limit)
 	s.lastDst, s.lastPort = dst, dport
+	s.keys.add(&p.Key)
 }
 
 func (d *portScan) touch(s *scanState, ts int64) {
@@ -180,9 +215,12 @@ func (d *portScan) tick(now int64, final bool) {
 			}
 		}
 		a.Evidence = ev()
+		a.keys = s.keys.slice()
 		out = append(out, a)
 	}
 	d.hosts.reset()
+	clear(d.seen[:])
+	d.seenSet = 0
 	d.e.raiseAll(out)
 }
 

@@ -94,6 +94,7 @@ func (d *seqRepeat) packet(p *collector.Packet) {
 		return &Alert{
 			Time: p.Timestamp, First: ent.first, Detector: SeqRepeat, Rule: rule, Severity: sev,
 			Src: toNetip(src), Dst: toNetip(dst), SrcPort: sport, DstPort: dport, Proto: 6,
+			keys: []collector.Key{p.Key},
 		}
 	}
 	if differ && ent.reported&1 == 0 {

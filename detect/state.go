@@ -235,3 +235,70 @@ func ratio(a, b uint64) float64 {
 	}
 	return float64(a) / float64(b)
 }
+
+// sampleKeys keeps the first and the latest flow key seen, so packet-based
+// alerts can name flows without growing per-host state.
+type sampleKeys struct {
+	k [2]collector.Key
+	n uint8
+}
+
+func (s *sampleKeys) add(k *collector.Key) {
+	switch {
+	case s.n == 0:
+		s.k[0], s.n = *k, 1
+	case s.k[0] == *k:
+	default:
+		s.k[1], s.n = *k, 2
+	}
+}
+
+func (s *sampleKeys) slice() []collector.Key { return append([]collector.Key(nil), s.k[:s.n]...) }
+
+// flowIndex maps the keys of recently finished flows to their IDs, and
+// watches keys of alerts whose flows have not finished yet; both are two
+// generations of bounded maps, so lookups cost O(1) and memory is fixed.
+type flowIndex struct {
+	max            int
+	recent, recOld map[collector.Key]uint64
+	watch, watOld  map[collector.Key]string // key -> aggregation cause
+}
+
+func newFlowIndex(max int) *flowIndex {
+	return &flowIndex{max: max, recent: map[collector.Key]uint64{}, watch: map[collector.Key]string{}}
+}
+
+func (x *flowIndex) addFlow(k collector.Key, id uint64) {
+	if len(x.recent) >= x.max {
+		x.recOld, x.recent = x.recent, make(map[collector.Key]uint64, x.max)
+	}
+	x.recent[k] = id
+}
+
+func (x *flowIndex) lookup(k collector.Key) (uint64, bool) {
+	if id, ok := x.recent[k]; ok {
+		return id, true
+	}
+	id, ok := x.recOld[k]
+	return id, ok
+}
+
+func (x *flowIndex) addWatch(k collector.Key, cause string) {
+	if len(x.watch) >= x.max {
+		x.watOld, x.watch = x.watch, make(map[collector.Key]string, x.max)
+	}
+	x.watch[k] = cause
+}
+
+// take returns and forgets the cause watching k.
+func (x *flowIndex) take(k collector.Key) (string, bool) {
+	if c, ok := x.watch[k]; ok {
+		delete(x.watch, k)
+		return c, true
+	}
+	if c, ok := x.watOld[k]; ok {
+		delete(x.watOld, k)
+		return c, true
+	}
+	return "", false
+}

@@ -22,6 +22,7 @@ type synFlood struct {
 type floodState struct {
 	syn, synack, rstIn uint64
 	first, last        int64
+	keys               sampleKeys
 	srcs               distinct
 	top                topK
 	ports              [4]uint16
@@ -48,6 +49,7 @@ func (d *synFlood) packet(p *collector.Packet) {
 		s.last = max(s.last, p.Timestamp)
 		s.syn++
 		s.srcs.add(hash64(src), d.limit)
+		s.keys.add(&p.Key)
 		s.top.add(src)
 		s.addPort(dport)
 	case collector.FlagSYN | collector.FlagACK:
@@ -140,6 +142,7 @@ func (d *synFlood) tick(now int64, final bool) {
 			"sources_saturated": s.srcs.sat, "top_sources": top, "ports": ports,
 		}
 		a.cause = a.Dst.String()
+		a.keys = s.keys.slice()
 		out = append(out, a)
 	}
 	d.dsts.reset()
