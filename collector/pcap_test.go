@@ -385,3 +385,39 @@ func TestGzipAndExpandPaths(t *testing.T) {
 		t.Errorf("multi: %d packets, %d errors, stats %+v", n, errs, st)
 	}
 }
+
+// TestLargeRecord reads a record larger than the initial buffer (a 300 KB
+// GRO/TSO super-frame) and the record after it.
+func TestLargeRecord(t *testing.T) {
+	var b bytes.Buffer
+	hdr := make([]byte, 24)
+	binary.LittleEndian.PutUint32(hdr, 0xa1b2c3d4)
+	binary.LittleEndian.PutUint32(hdr[16:], 1<<20)
+	binary.LittleEndian.PutUint32(hdr[20:], LinkRaw)
+	b.Write(hdr)
+	rec := func(data []byte) {
+		var h [16]byte
+		binary.LittleEndian.PutUint32(h[8:], uint32(len(data)))
+		binary.LittleEndian.PutUint32(h[12:], uint32(len(data)))
+		b.Write(h[:])
+		b.Write(data)
+	}
+	big := ipv4Pkt("10.0.0.1", "10.0.0.2", 6, 1, 0, false, 0, cat(tcpHdr(1, 2, FlagACK, 0), make([]byte, 300_000)))
+	binary.BigEndian.PutUint16(big[2:], 0) // TSO: total length 0
+	rec(big)
+	rec(ipv4Pkt("10.0.0.1", "10.0.0.2", 17, 1, 0, false, 0, udpHdr(3, 4, 0)))
+	s, err := NewPcapSource(&b, "big.pcap", PcapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Packet
+	if err := s.NextPacket(&p); err != nil || p.IPLen != uint32(len(big)) || p.PayloadLen != 300_000 || len(p.Payload) != 300_000 {
+		t.Fatalf("big record: err %v iplen %d payload %d/%d", err, p.IPLen, p.PayloadLen, len(p.Payload))
+	}
+	if err := s.NextPacket(&p); err != nil || p.Key.Proto != 17 {
+		t.Fatalf("record after the big one: err %v key %v", err, p.Key)
+	}
+	if err := s.NextPacket(&p); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+}
