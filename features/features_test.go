@@ -499,3 +499,31 @@ func TestForwardBulk(t *testing.T) {
 		}
 	}
 }
+
+// TestFillConcurrent fills rows from one Extractor on several goroutines
+// (run with -race) and compares them with a serial fill.
+func TestFillConcurrent(t *testing.T) {
+	x, _ := New(DefaultConfig())
+	f := sessionFlow(t)
+	wv := WindowValues{Count: 7, SErrorRate: 0.5}
+	want := x.NewRow()
+	x.Fill(f, &wv, want)
+	done := make(chan *Row)
+	for range 4 {
+		go func() {
+			r := x.NewRow()
+			for range 200 {
+				x.Fill(f, &wv, r)
+			}
+			done <- r
+		}()
+	}
+	for range 4 {
+		r := <-done
+		for i := range want.Num {
+			if r.Num[i] != want.Num[i] || string(r.Str[i]) != string(want.Str[i]) {
+				t.Fatalf("column %d differs", i)
+			}
+		}
+	}
+}
