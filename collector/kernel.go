@@ -136,6 +136,7 @@ type KernelSource struct {
 	closing []closeDue
 	nextID  uint64
 	rec     ringbuf.Record
+	scratch Flow // reused by toFlow for what only sample sequences give
 
 	// batch buffers, reused
 	bkeys []bpf.FlowhawkFlowKey

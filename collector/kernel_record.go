@@ -42,25 +42,27 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 
 	// Counter path. Replay the samples into a scratch record for what only
 	// packet sequences give (samples, active/idle, subflows, bulk).
-	var scratch Flow
+	scratch := &s.scratch
 	if len(samples) > 0 {
-		s.replay(&scratch, key, fwdIsLo, samples, s.cfg.Samples)
+		s.replay(scratch, key, fwdIsLo, samples, s.cfg.Samples)
 	} else {
 		scratch.reset(0, key, fwdIsLo, s.wall(v.First))
 	}
-	*f = Flow{ID: s.nextID, Key: key, FwdIsLo: fwdIsLo, Start: s.wall(v.First), End: s.wall(v.Last)}
+	f.ID, f.Key, f.FwdIsLo, f.Start, f.End = s.nextID, key, fwdIsLo, s.wall(v.First), s.wall(v.Last)
 	fi, bi := 0, 1
 	if !fwdIsLo {
 		fi, bi = 1, 0
 	}
-	s.dirFromKernel(&f.Fwd, &v.Dir[fi], &scratch, Fwd)
-	s.dirFromKernel(&f.Bwd, &v.Dir[bi], &scratch, Bwd)
+	s.dirFromKernel(&f.Fwd, &v.Dir[fi], scratch, Fwd)
+	s.dirFromKernel(&f.Bwd, &v.Dir[bi], scratch, Bwd)
 	if total > 1 {
 		f.IAT = iatMoments(total-1, v.IatSum, v.IatSq, v.IatMin, v.IatMax)
 		setHigher(&f.IAT, &scratch.IAT)
 	}
 	f.WrongFragments = v.WrongFrags
-	f.Samples = scratch.Samples
+	if len(scratch.Samples) > 0 {
+		f.Samples = slices.Clone(scratch.Samples)
+	}
 
 	// Extend the sample-based activity to the flow's last packet.
 	scratch.extendTo(f.End)
@@ -169,11 +171,14 @@ func setHigher(m, smp *Moments) {
 	if m.N == 0 {
 		return
 	}
-	g1, g2 := smp.Skewness(), smp.Kurtosis()
+	var g1, g2 float64
+	if smp.N >= 3 {
+		g1, g2 = smp.Skewness(), smp.Kurtosis()
+	}
 	n := float64(m.N)
 	e1, e2 := m.Sum/n, m.Sum2/n
 	m2 := math.Max(e2-e1*e1, 0)
-	m3 := g1 * math.Pow(m2, 1.5)
+	m3 := g1 * m2 * math.Sqrt(m2)
 	m4 := (g2 + 3) * m2 * m2
 	e3 := m3 + 3*e1*e2 - 2*e1*e1*e1
 	e4 := m4 + 4*e1*e3 - 6*e1*e1*e2 + 3*e1*e1*e1*e1

@@ -1,0 +1,80 @@
+//go:build linux
+
+package collector
+
+import (
+	"math"
+	"testing"
+)
+
+// TestSetHigher checks that power sums rebuilt from exact low moments and
+// a sample's shape give the sample's skewness and kurtosis and keep the
+// exact mean and variance.
+func TestSetHigher(t *testing.T) {
+	var full, smp Moments
+	xs := []float64{1, 2, 2, 3, 3, 3, 4, 4, 5, 9, 12, 40}
+	for i, x := range xs {
+		full.Add(x)
+		if i < 8 {
+			smp.Add(x)
+		}
+	}
+	m := Moments{N: full.N, Min: full.Min, Max: full.Max, Sum: full.Sum, Sum2: full.Sum2}
+	setHigher(&m, &smp)
+	if math.Abs(m.Mean()-full.Mean()) > 1e-12 || math.Abs(m.Variance()-full.Variance()) > 1e-9 {
+		t.Errorf("mean/variance changed: %v/%v, want %v/%v", m.Mean(), m.Variance(), full.Mean(), full.Variance())
+	}
+	if math.Abs(m.Skewness()-smp.Skewness()) > 1e-9 || math.Abs(m.Kurtosis()-smp.Kurtosis()) > 1e-9 {
+		t.Errorf("shape %v/%v, want the sample's %v/%v", m.Skewness(), m.Kurtosis(), smp.Skewness(), smp.Kurtosis())
+	}
+	// With every observation sampled the rebuild is exact.
+	m = Moments{N: full.N, Min: full.Min, Max: full.Max, Sum: full.Sum, Sum2: full.Sum2}
+	setHigher(&m, &full)
+	if math.Abs(m.Skewness()-full.Skewness()) > 1e-9 || math.Abs(m.Kurtosis()-full.Kurtosis()) > 1e-9 {
+		t.Errorf("full sample: shape %v/%v, want %v/%v", m.Skewness(), m.Kurtosis(), full.Skewness(), full.Kurtosis())
+	}
+	// Too few samples: no skew, normal tails, and no NaN.
+	m = Moments{N: 2, Sum: 3, Sum2: 5}
+	setHigher(&m, &Moments{})
+	if m.Skewness() != 0 || math.IsNaN(m.Sum3) || math.IsNaN(m.Sum4) {
+		t.Errorf("two observations: skew %v sums %v %v", m.Skewness(), m.Sum3, m.Sum4)
+	}
+}
+
+// TestExtendTo checks that the activity clock extended to the flow's last
+// packet splits active and idle periods as Flow.Add would.
+func TestExtendTo(t *testing.T) {
+	var a, b Flow
+	a.reset(1, Key{}, true, 0)
+	b.reset(1, Key{}, true, 0)
+	p := Packet{SrcIsLo: true}
+	for _, ts := range []int64{0, 1e9, 2e9} {
+		p.Timestamp = ts
+		a.Add(&p, 10)
+		b.Add(&p, 10)
+	}
+	p.Timestamp = 20e9 // 18 s later: an idle period, then a new subflow
+	a.Add(&p, 10)
+	b.extendTo(20e9)
+	a.finish(EndFlush)
+	b.finish(EndFlush)
+	if a.Active != b.Active || a.Idle != b.Idle || a.SubflowCount != b.SubflowCount {
+		t.Errorf("extendTo: active %+v idle %+v subflows %d; Add: active %+v idle %+v subflows %d",
+			b.Active, b.Idle, b.SubflowCount, a.Active, a.Idle, a.SubflowCount)
+	}
+}
+
+// TestScale checks 1-in-N scaling of counters (means unchanged).
+func TestScale(t *testing.T) {
+	var f Flow
+	f.reset(1, Key{}, true, 0)
+	p := Packet{SrcIsLo: true, IPLen: 100, PayloadLen: 60, TCPFlags: FlagACK}
+	f.Add(&p, 0)
+	p.IPLen, p.PayloadLen = 200, 160
+	f.Add(&p, 0)
+	mean := f.Fwd.IPLen.Mean()
+	f.scale(10)
+	if f.Fwd.Packets != 20 || f.Fwd.Bytes != 3000 || f.Fwd.FlagCounts[4] != 20 || f.Fwd.IPLen.Mean() != mean {
+		t.Errorf("scaled: %d packets %d bytes %d acks mean %v", f.Fwd.Packets, f.Fwd.Bytes, f.Fwd.FlagCounts[4], f.Fwd.IPLen.Mean())
+	}
+}
