@@ -126,6 +126,7 @@ type pcapReader struct {
 	b        *offReader
 	bo       binary.ByteOrder
 	nano     bool
+	recLen   int // record header length: 16, or 24 for Kuznetzov's modified pcap
 	linkType uint32
 	fcsLen   int
 	snapLen  uint32
@@ -136,10 +137,14 @@ func newPcapReader(b *offReader) (*pcapReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pcap file header: %w", shortErr(err))
 	}
-	r := &pcapReader{b: b}
+	r := &pcapReader{b: b, recLen: 16}
 	switch m := binary.LittleEndian.Uint32(h); m {
 	case 0xa1b2c3d4:
 		r.bo = binary.LittleEndian
+	case 0xa1b2cd34: // modified pcap (Kuznetzov patches): 8 more bytes per record
+		r.bo, r.recLen = binary.LittleEndian, 24
+	case 0x34cdb2a1:
+		r.bo, r.recLen = binary.BigEndian, 24
 	case 0xa1b23c4d:
 		r.bo, r.nano = binary.LittleEndian, true
 	case 0xd4c3b2a1:
@@ -170,29 +175,30 @@ func shortErr(err error) error {
 
 func (r *pcapReader) next(f *frame) error {
 	f.off = r.b.off
-	h, err := r.b.peek(16)
+	hl := r.recLen
+	h, err := r.b.peek(hl)
 	if err != nil {
 		if err == io.EOF {
 			return io.EOF
 		}
-		return fmt.Errorf("record header: %w (%d of 16 bytes)", err, len(h))
+		return fmt.Errorf("record header: %w (%d of %d bytes)", err, len(h), hl)
 	}
 	sec, frac := r.bo.Uint32(h), r.bo.Uint32(h[4:])
 	capLen, wireLen := r.bo.Uint32(h[8:]), r.bo.Uint32(h[12:])
 	if capLen > maxRecordLen {
 		return fmt.Errorf("record caplen %d exceeds the %d-byte limit", capLen, maxRecordLen)
 	}
-	rec, err := r.b.peek(16 + int(capLen))
+	rec, err := r.b.peek(hl + int(capLen))
 	if err != nil {
-		return fmt.Errorf("record data: caplen %d but only %d bytes left: %w", capLen, max(len(rec)-16, 0), shortErr(err))
+		return fmt.Errorf("record data: caplen %d but only %d bytes left: %w", capLen, max(len(rec)-hl, 0), shortErr(err))
 	}
-	r.b.skip(16 + int(capLen))
+	r.b.skip(hl + int(capLen))
 	if r.nano {
 		f.ts = int64(sec)*1e9 + int64(frac)
 	} else {
 		f.ts = int64(sec)*1e9 + int64(frac)*1e3
 	}
-	f.data = rec[16:]
+	f.data = rec[hl:]
 	f.capLen = capLen
 	if r.fcsLen > 0 && capLen == wireLen && len(f.data) >= r.fcsLen {
 		f.data = f.data[:len(f.data)-r.fcsLen]

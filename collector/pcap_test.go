@@ -421,3 +421,37 @@ func TestLargeRecord(t *testing.T) {
 		t.Fatalf("end: %v", err)
 	}
 }
+
+// TestModifiedPcap reads Kuznetzov's modified pcap (magic a1b2cd34, 24-byte
+// record headers) like the classic file it was converted from.
+func TestModifiedPcap(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(sharedPcaps(t), "zeek__hrr.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := slices.Clone(data[:24])
+	binary.LittleEndian.PutUint32(mod, 0xa1b2cd34)
+	offs, _ := recordOffsets(t, data)
+	for i, o := range offs {
+		end := int64(len(data))
+		if i+1 < len(offs) {
+			end = offs[i+1]
+		}
+		mod = append(mod, data[o:o+16]...)
+		mod = append(mod, 1, 0, 0, 0, 0x08, 0x00, 0, 0) // ifindex, protocol, pkt_type, pad
+		mod = append(mod, data[o+16:end]...)
+	}
+	want, _, err := ourFrames(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := ourFrames(mod)
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("modified pcap: %d frames, err %v; want %d", len(got), err, len(want))
+	}
+	for i := range want {
+		if got[i].ts != want[i].ts || !bytes.Equal(got[i].data, want[i].data) {
+			t.Fatalf("frame %d differs", i)
+		}
+	}
+}

@@ -174,6 +174,8 @@ var (
 	magicPcapBE   = []byte{0xa1, 0xb2, 0xc3, 0xd4}
 	magicPcapNsLE = []byte{0x4d, 0x3c, 0xb2, 0xa1}
 	magicPcapNsBE = []byte{0xa1, 0xb2, 0x3c, 0x4d}
+	magicPcapKuLE = []byte{0x34, 0xcd, 0xb2, 0xa1} // modified pcap
+	magicPcapKuBE = []byte{0xa1, 0xb2, 0xcd, 0x34}
 	magicPcapng   = []byte{0x0a, 0x0d, 0x0d, 0x0a}
 	magicGzip     = []byte{0x1f, 0x8b}
 )
@@ -182,7 +184,8 @@ var (
 func captureKind(head []byte) string {
 	switch {
 	case len(head) >= 4 && (bytes.Equal(head[:4], magicPcapLE) || bytes.Equal(head[:4], magicPcapBE) ||
-		bytes.Equal(head[:4], magicPcapNsLE) || bytes.Equal(head[:4], magicPcapNsBE)):
+		bytes.Equal(head[:4], magicPcapNsLE) || bytes.Equal(head[:4], magicPcapNsBE) ||
+		bytes.Equal(head[:4], magicPcapKuLE) || bytes.Equal(head[:4], magicPcapKuBE)):
 		return "pcap"
 	case len(head) >= 4 && bytes.Equal(head[:4], magicPcapng):
 		return "pcapng"
