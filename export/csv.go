@@ -11,8 +11,7 @@ import (
 
 // CSVWriter writes rows as RFC 4180 CSV with LF line ends. The header is
 // the columns' Header text (CIC's exact header, leading spaces included)
-// followed by the extra names as given, except that "Label" after the CIC
-// columns is written " Label" as in CIC-IDS2017.
+// followed by the extra names as given.
 type CSVWriter struct {
 	w      *bufio.Writer
 	cols   []features.Column
@@ -33,13 +32,9 @@ func NewCSVWriter(w io.Writer, cols []features.Column, extra []string) (*CSVWrit
 		}
 		b = appendCSVField(b, []byte(cols[i].Header))
 	}
-	cic := len(cols) > 0 && cols[0].Group == features.GroupCIC
 	for i, e := range extra {
 		if i > 0 || len(cols) > 0 {
 			b = append(b, ',')
-		}
-		if cic && e == "Label" {
-			e = " Label" // CIC-IDS2017's exact header text
 		}
 		b = appendCSVField(b, []byte(e))
 	}

@@ -172,7 +172,7 @@ func TestCSVHeaderIsCIC(t *testing.T) {
 	cicHeader := strings.SplitN(string(data), "\n", 2)[0]
 	x, _ := features.New(features.Config{})
 	var buf bytes.Buffer
-	w, err := NewCSVWriter(&buf, x.Columns(), []string{"Label"})
+	w, err := NewCSVWriter(&buf, x.Columns(), []string{" Label"})
 	if err != nil {
 		t.Fatal(err)
 	}

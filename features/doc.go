@@ -58,9 +58,7 @@ pandas reads the second ` + "`Fwd Header Length`" + ` as ` + "`Fwd Header Length
 registry, used by model files, JSONL keys and Parquet fields (which need unique names, without
 leading spaces). flowhawk's own readers strip the spaces and name duplicates the pandas way.
 Extra columns after the features (` + "`Label`" + `, ` + "`Predicted Label`" + `, ` + "`Confidence`" + `) are written as the caller
-names them, except ` + "`Label`" + `, which the CSV header writes ` + "` Label`" + ` as CIC-IDS2017 does, so a file
-with the CIC columns and a label has CIC's header byte for byte. JSONL keys and Parquet fields are
-` + "`Label`" + `.
+names them; CIC's own file has ` + "` Label`" + ` with a space, which a stripping pipeline reads the same.
 
 ## Deviations from CICFlowMeter
 
