@@ -142,8 +142,9 @@ func DefaultConfig() Config {
 // capture identical flags.
 func RegisterFlags(fs *flag.FlagSet) *Config {
 	c := DefaultConfig()
-	fs.StringVar(&c.Detect, "detect", "", "run detectors: all, or a list of "+strings.Join(AllDetectors, ","))
-	fs.Lookup("detect").NoOptDefVal = "all"
+	// No NoOptDefVal: with one, pflag would read "--detect all" as a bare
+	// --detect followed by the argument "all".
+	fs.StringVar(&c.Detect, "detect", "", "run `DETECTORS`: all, or a comma-separated list of "+strings.Join(AllDetectors, ","))
 	fs.StringVar(&c.Alerts, "alerts", "", "write alerts as ECS JSON lines to `FILE` (- for stdout)")
 	fs.DurationVar(&c.PortScanWindow, "portscan-window", c.PortScanWindow, "port scan window")
 	fs.IntVar(&c.PortScanPorts, "portscan-ports", c.PortScanPorts, "distinct destination ports per source and window that make a port scan")

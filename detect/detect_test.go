@@ -102,13 +102,27 @@ func TestSynFlood(t *testing.T) {
 		e.OnPacket(pkt(ts, "192.0.2.1", "10.0.0.2", uint16(1024+i), 443, 6, collector.FlagSYN, nil))
 		e.OnPacket(pkt(ts+1, "10.0.0.2", "192.0.2.1", 443, uint16(1024+i), 6, collector.FlagSYN|collector.FlagACK, nil))
 	}
+	// One source flooding 10.0.0.3:22 among a little background.
+	for i := 0; i < 1500; i++ {
+		ts := t0 + int64(i)*sec/400
+		e.OnPacket(pkt(ts, "10.0.0.66", "10.0.0.3", uint16(1024+i), 22, 6, collector.FlagSYN, nil))
+		if i%10 == 0 {
+			e.OnPacket(pkt(ts, fmt.Sprintf("10.0.1.%d", i/10), "10.0.0.3", 5555, 22, 6, collector.FlagSYN, nil))
+		}
+	}
 	e.Close()
-	if len(c.alerts) != 1 || c.alerts[0].Rule != "synflood" {
+	if len(c.alerts) != 2 || c.alerts[0].Rule != "synflood" || c.alerts[1].Rule != "synflood" {
 		t.Fatalf("got %v", c.rules())
 	}
 	a := c.alerts[0]
-	if a.Dst.String() != "10.0.0.1" || a.DstPort != 80 || a.Src.IsValid() || a.Evidence["distinct_sources"] != 2000 {
-		t.Errorf("alert %+v", a)
+	if a.Dst.String() != "10.0.0.1" || a.DstPort != 80 || a.Src.IsValid() || a.Evidence["distinct_sources"] != 2000 ||
+		len(a.Evidence["top_sources"].([]hostCount)) != 0 {
+		t.Errorf("spoofed flood alert %+v", a)
+	}
+	a = c.alerts[1]
+	top := a.Evidence["top_sources"].([]hostCount)
+	if a.Dst.String() != "10.0.0.3" || a.Src.String() != "10.0.0.66" || len(top) == 0 || top[0].IP != "10.0.0.66" || top[0].Count < 1400 {
+		t.Errorf("single-source flood alert %+v", a)
 	}
 }
 
@@ -460,11 +474,11 @@ func TestAggregationRateLimit(t *testing.T) {
 func TestFlags(t *testing.T) {
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
 	cfg := RegisterFlags(fs)
-	if err := fs.Parse([]string{"--detect", "--portscan-ports", "50", "--blocklist", "a", "--blocklist", "b", "--mtu", "9000"}); err != nil {
+	if err := fs.Parse([]string{"--detect", "all", "--portscan-ports", "50", "--blocklist", "a", "--blocklist", "b", "--mtu", "9000", "x.pcap"}); err != nil {
 		t.Fatal(err)
 	}
 	on, err := cfg.Enabled()
-	if err != nil || len(on) != len(AllDetectors) || cfg.PortScanPorts != 50 || len(cfg.Blocklists) != 2 || cfg.MTU != 9000 {
+	if err != nil || len(on) != len(AllDetectors) || cfg.PortScanPorts != 50 || len(cfg.Blocklists) != 2 || cfg.MTU != 9000 || fs.Arg(0) != "x.pcap" {
 		t.Errorf("cfg %+v on %v err %v", cfg, on, err)
 	}
 	cfg.Detect = "portscan,dns"

@@ -151,11 +151,13 @@ func (d *distinct) count() int {
 }
 
 // topK keeps the heaviest keys of a stream in k counters (Metwally's
-// space-saving): any key with more than N/k occurrences is kept, and the
-// counts overestimate by at most the smallest counter.
+// space-saving): any key with more than N/k occurrences is kept; a counter
+// taken over from an evicted key inherits its count, recorded in errs, so
+// counts - errs is a guaranteed lower bound.
 type topK struct {
 	keys   [8]addr
 	counts [8]uint64
+	errs   [8]uint64
 	n      int
 }
 
@@ -178,31 +180,39 @@ func (t *topK) add(a addr) {
 		}
 	}
 	t.keys[lo] = a
+	t.errs[lo] = t.counts[lo]
 	t.counts[lo]++
 }
+
+// guaranteed is the lower bound on key i's count.
+func (t *topK) guaranteed(i int) uint64 { return t.counts[i] - t.errs[i] }
 
 type hostCount struct {
 	IP    string `json:"ip"`
 	Count uint64 `json:"count"`
 }
 
-// sorted returns the kept keys, heaviest first.
-func (t *topK) sorted(max int) []hostCount {
-	idx := make([]int, t.n)
-	for i := range idx {
-		idx[i] = i
+// sorted returns the kept keys with guaranteed counts of at least
+// minCount, heaviest first (spoofed floods, one packet per source, give
+// none).
+func (t *topK) sorted(max int, minCount uint64) []hostCount {
+	idx := make([]int, 0, t.n)
+	for i := 0; i < t.n; i++ {
+		if t.guaranteed(i) >= minCount {
+			idx = append(idx, i)
+		}
 	}
 	for i := 1; i < len(idx); i++ {
-		for j := i; j > 0 && t.counts[idx[j]] > t.counts[idx[j-1]]; j-- {
+		for j := i; j > 0 && t.guaranteed(idx[j]) > t.guaranteed(idx[j-1]); j-- {
 			idx[j], idx[j-1] = idx[j-1], idx[j]
 		}
 	}
-	out := make([]hostCount, 0, min(max, t.n))
+	out := make([]hostCount, 0, min(max, len(idx)))
 	for _, i := range idx {
 		if len(out) == max {
 			break
 		}
-		out = append(out, hostCount{toNetip(t.keys[i]).String(), t.counts[i]})
+		out = append(out, hostCount{toNetip(t.keys[i]).String(), t.guaranteed(i)})
 	}
 	return out
 }

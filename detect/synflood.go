@@ -113,21 +113,17 @@ func (d *synFlood) tick(now int64, final bool) {
 		if s.syn >= 10*uint64(c.SynFloodSYNs) {
 			a.Severity = SevCritical
 		}
-		top := s.top.sorted(5)
-		if len(top) > 0 && top[0].Count*2 > s.syn {
-			a.Src = toNetip(s.top.keys[0])
-			for i := 0; i < s.top.n; i++ {
-				if s.top.counts[i] == top[0].Count {
-					a.Src = toNetip(s.top.keys[i])
-					break
-				}
+		top := s.top.sorted(5, 2)
+		for i := 0; i < s.top.n; i++ {
+			if s.top.guaranteed(i)*2 > s.syn {
+				a.Src = toNetip(s.top.keys[i]) // one source sent most SYNs
 			}
 		}
 		var ports []map[string]uint64
 		best := 0
 		for i := range s.ports {
 			if s.portN[i] > 0 {
-				ports = append(ports, map[string]uint64{"port": uint64(s.ports[i]), "syn": s.portN[i]})
+				ports = append(ports, map[string]uint64{"port": uint64(s.ports[i]), "syn": s.portN[i] - s.portErr[i]})
 				if s.portN[i] > s.portN[best] {
 					best = i
 				}
