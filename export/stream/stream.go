@@ -1,6 +1,8 @@
 // Package stream publishes flow records and alerts to NATS JetStream, so a
 // fleet of sensors feeds one place: subjects flowhawk.<sensor>.flows and
-// flowhawk.<sensor>.alerts, one JSON document per message.
+// flowhawk.<sensor>.alerts. A message holds one or more records as JSON
+// lines (one JSON document per line; the Flowhawk-Records header counts
+// them): packing records keeps the broker's per-message cost low.
 //
 // Export and Alert never block. Messages wait in a bounded local buffer;
 // one goroutine publishes them asynchronously and keeps every message until
@@ -12,6 +14,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,8 +52,14 @@ type Config struct {
 	// during a broker outage this many records survive.
 	BufferSize int
 	// Batch is how many messages are in flight before waiting for acks
-	// (default 512).
+	// (default 64).
 	Batch int
+	// MaxRecords and MaxBytes bound one message: records are packed as
+	// JSON lines, up to 200 records or 128 KiB (NATS's default payload
+	// limit is 1 MiB). Packing is what keeps the broker's per-message cost
+	// off a busy sensor.
+	MaxRecords int
+	MaxBytes   int
 	// AckTimeout is how long to wait for JetStream's acks of a batch
 	// before re-publishing it (default 5 s).
 	AckTimeout time.Duration
@@ -72,7 +81,13 @@ func (c *Config) defaults() {
 		c.BufferSize = 100_000
 	}
 	if c.Batch <= 0 {
-		c.Batch = 512
+		c.Batch = 64
+	}
+	if c.MaxRecords <= 0 {
+		c.MaxRecords = 200
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = 128 << 10
 	}
 	if c.AckTimeout <= 0 {
 		c.AckTimeout = 5 * time.Second
@@ -293,17 +308,73 @@ func (p *Publisher) Losses() map[string]uint64 {
 // Buffered is the number of messages waiting in the local buffer.
 func (p *Publisher) Buffered() int { return len(p.q) }
 
+// outMsg is one message to publish: n records as JSON lines.
+type outMsg struct {
+	msg *nats.Msg
+	n   int
+}
+
 // pending is a message being published.
 type pending struct {
-	msg *nats.Msg
+	out outMsg
 	fut jetstream.PubAckFuture
 }
+
+// builder packs records into messages of up to MaxRecords records or
+// MaxBytes bytes, one open message per subject.
+type builder struct {
+	p            *Publisher
+	out          []outMsg
+	flows, alrts outMsg
+	records      int // records in out and the open messages
+}
+
+func (b *builder) add(it item) {
+	cur, subj := &b.flows, b.p.flowSubj
+	if it.flow == nil {
+		cur, subj = &b.alrts, b.p.alrtSubj
+	}
+	if cur.msg == nil {
+		cur.msg = &nats.Msg{Subject: subj, Header: nats.Header{}, Data: make([]byte, 0, 4096)}
+		// The first record's number identifies the message: a re-publish
+		// carries the same ID and JetStream drops it as a duplicate.
+		cur.msg.Header.Set(jetstream.MsgIDHeader, b.p.idPrefix+strconv.FormatUint(it.id, 10))
+	}
+	if it.flow != nil {
+		cur.msg.Data = it.flow.marshal(b.p.cfg.Columns, cur.msg.Data)
+	} else {
+		cur.msg.Data = append(cur.msg.Data, bytes.TrimRight(it.alert, "\r\n")...)
+	}
+	cur.msg.Data = append(cur.msg.Data, '\n')
+	cur.n++
+	b.records++
+	if cur.n >= b.p.cfg.MaxRecords || len(cur.msg.Data) >= b.p.cfg.MaxBytes {
+		b.seal(cur)
+	}
+}
+
+func (b *builder) seal(cur *outMsg) {
+	if cur.msg != nil {
+		cur.msg.Header.Set(RecordsHeader, strconv.Itoa(cur.n))
+		b.out = append(b.out, *cur)
+		*cur = outMsg{}
+	}
+}
+
+func (b *builder) sealAll() {
+	b.seal(&b.flows)
+	b.seal(&b.alrts)
+}
+
+// RecordsHeader is the message header holding the number of records (JSON
+// lines) in a message.
+const RecordsHeader = "Flowhawk-Records"
 
 func (p *Publisher) run() {
 	defer close(p.done)
 	var (
-		retry    []*nats.Msg // published but not acknowledged: send again
-		deadline time.Time   // set once Close was called
+		retry    []outMsg  // published but not acknowledged: send again
+		deadline time.Time // set once Close was called
 		backoff  = 100 * time.Millisecond
 		streamOK = !p.cfg.CreateStream
 	)
@@ -319,45 +390,53 @@ func (p *Publisher) run() {
 		}
 	}
 	for {
-		// Gather a batch: earlier failures first, then the buffer.
-		batch := retry
+		// Gather a batch: earlier failures first, then what the buffer
+		// holds now, packed into messages. Under load messages fill up;
+		// when traffic is light a message carries what there is.
+		b := builder{p: p, out: retry}
+		for _, m := range retry {
+			b.records += m.n
+		}
 		retry = nil
-		if len(batch) == 0 {
+		if len(b.out) == 0 {
 			select {
 			case it := <-p.q:
-				batch = p.appendMsg(batch, it)
+				b.add(it)
 			case <-p.stop:
 			}
 		}
 	fill:
-		for len(batch) < p.cfg.Batch {
+		for len(b.out) < p.cfg.Batch {
 			select {
 			case it := <-p.q:
-				batch = p.appendMsg(batch, it)
+				b.add(it)
 			default:
 				break fill
 			}
 		}
+		b.sealAll()
 		stop := stopping()
-		if len(batch) == 0 {
+		if len(b.out) == 0 {
 			if stop {
 				return
 			}
 			continue
 		}
 		if stop && time.Now().After(deadline) {
-			p.dropShutdown.Add(uint64(len(batch) + len(p.q)))
+			p.dropShutdown.Add(uint64(b.records + len(p.q)))
 			return
 		}
 		if !streamOK {
 			streamOK = p.ensureStream()
 		}
-		failed := p.publish(batch)
+		failed := p.publish(b.out)
 		if len(failed) == 0 {
 			backoff = 100 * time.Millisecond
 			continue
 		}
-		p.retried.Add(uint64(len(failed)))
+		for _, m := range failed {
+			p.retried.Add(uint64(m.n))
+		}
 		retry = failed
 		// Wait before retrying, but wake up for Close.
 		wait := backoff
@@ -381,13 +460,13 @@ func (p *Publisher) stopAfter(stopping bool) <-chan struct{} {
 	return p.stop
 }
 
-// publish sends the batch asynchronously and waits for the acks; it
+// publish sends the messages asynchronously and waits for the acks; it
 // returns the messages that were not acknowledged.
-func (p *Publisher) publish(batch []*nats.Msg) []*nats.Msg {
+func (p *Publisher) publish(batch []outMsg) []outMsg {
 	pend := make([]pending, 0, len(batch))
-	var failed []*nats.Msg
+	var failed []outMsg
 	for i, m := range batch {
-		fut, err := p.js.PublishMsgAsync(m)
+		fut, err := p.js.PublishMsgAsync(m.msg)
 		if err != nil {
 			p.warn.warn("nats publish failed; will retry", "url", p.cfg.URL, "err", err, "buffered", len(p.q))
 			failed = append(failed, batch[i:]...)
@@ -405,7 +484,7 @@ func (p *Publisher) publish(batch []*nats.Msg) []*nats.Msg {
 	for _, pm := range pend {
 		select {
 		case <-pm.fut.Ok():
-			p.published.Add(1)
+			p.published.Add(uint64(pm.out.n))
 			continue
 		case err := <-pm.fut.Err():
 			if firstErr == nil {
@@ -414,7 +493,8 @@ func (p *Publisher) publish(batch []*nats.Msg) []*nats.Msg {
 		default:
 		}
 		// A fresh message: the future's copy may still be referenced.
-		failed = append(failed, &nats.Msg{Subject: pm.msg.Subject, Header: pm.msg.Header, Data: pm.msg.Data})
+		m := pm.out.msg
+		failed = append(failed, outMsg{&nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}, pm.out.n})
 	}
 	if firstErr != nil {
 		p.warn.warn("nats publish not acknowledged; will retry", "url", p.cfg.URL, "err", firstErr, "unacked", len(failed), "buffered", len(p.q))
@@ -456,17 +536,6 @@ func StreamConfig(name string) jetstream.StreamConfig {
 		MaxAge:     7 * 24 * time.Hour,
 		Duplicates: 10 * time.Minute,
 	}
-}
-
-func (p *Publisher) appendMsg(batch []*nats.Msg, it item) []*nats.Msg {
-	m := &nats.Msg{Header: nats.Header{}}
-	m.Header.Set(jetstream.MsgIDHeader, p.idPrefix+strconv.FormatUint(it.id, 10))
-	if it.flow != nil {
-		m.Subject, m.Data = p.flowSubj, it.flow.marshal(p.cfg.Columns, make([]byte, 0, 512+24*len(it.flow.num)))
-	} else {
-		m.Subject, m.Data = p.alrtSubj, it.alert
-	}
-	return append(batch, m)
 }
 
 // rateLimiter logs a warning at most once per period, with the number of

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -96,8 +97,8 @@ func synthFlows(n, idBase int) []*collector.Flow {
 	return out
 }
 
-// consume reads every message of subject from the stream.
-func consume(t *testing.T, url, subject string, want int) []jetstream.Msg {
+// consume reads every record (JSON line) of subject from the stream.
+func consume(t *testing.T, url, subject string, want int) [][]byte {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -114,22 +115,26 @@ func consume(t *testing.T, url, subject string, want int) []jetstream.Msg {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var msgs []jetstream.Msg
-	for len(msgs) < want {
-		batch, err := cons.Fetch(min(500, want-len(msgs)), jetstream.FetchMaxWait(2*time.Second))
+	var recs [][]byte
+	for len(recs) < want {
+		batch, err := cons.Fetch(100, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
 		n := 0
 		for m := range batch.Messages() {
-			msgs = append(msgs, m)
+			lines := bytes.Split(bytes.TrimRight(m.Data(), "\n"), []byte("\n"))
+			if h := m.Headers().Get(RecordsHeader); h != fmt.Sprint(len(lines)) {
+				t.Errorf("message with %d records has %s header %q", len(lines), RecordsHeader, h)
+			}
+			recs = append(recs, lines...)
 			n++
 		}
 		if n == 0 {
 			break
 		}
 	}
-	return msgs
+	return recs
 }
 
 func TestPublishConsume(t *testing.T) {
@@ -163,8 +168,8 @@ func TestPublishConsume(t *testing.T) {
 	}
 	for i, m := range msgs {
 		var r FlowRecord
-		if err := json.Unmarshal(m.Data(), &r); err != nil {
-			t.Fatalf("flow %d: %v: %s", i, err, m.Data())
+		if err := json.Unmarshal(m, &r); err != nil {
+			t.Fatalf("flow %d: %v: %s", i, err, m)
 		}
 		f := flows[r.ID-1]
 		if r.SrcIP != f.Src().Addr.String() || r.FwdBytes != f.Fwd.Bytes || r.BwdPackets != f.Bwd.Packets || r.Sensor != "gw1" || r.FwdFlags != 2 {
@@ -175,7 +180,7 @@ func TestPublishConsume(t *testing.T) {
 		}
 	}
 	alerts := consume(t, srv.url(), AlertSubject("gw1"), 7)
-	if len(alerts) != 7 || !strings.Contains(string(alerts[3].Data()), `"10.0.0.3"`) {
+	if len(alerts) != 7 || !strings.Contains(string(alerts[3]), `"10.0.0.3"`) {
 		t.Fatalf("alerts: got %d, want 7 in order", len(alerts))
 	}
 }
@@ -216,7 +221,7 @@ func TestBrokerRestartLosesNothing(t *testing.T) {
 	seen := make(map[uint64]int)
 	for _, m := range msgs {
 		var r FlowRecord
-		if err := json.Unmarshal(m.Data(), &r); err != nil {
+		if err := json.Unmarshal(m, &r); err != nil {
 			t.Fatal(err)
 		}
 		seen[r.ID]++
