@@ -109,6 +109,20 @@ func BenchmarkPcapSource(b *testing.B) {
 			}
 		}
 	})
+	b.Run("flowhawk-reader-only", func(b *testing.B) {
+		s, err := NewPcapSource(&loopReader{data: data}, "bench", PcapOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var fr frame
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data) / packets))
+		for b.Loop() {
+			if err := s.rd.next(&fr); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("baseline-pcapgo-ZeroCopyReadPacketData", func(b *testing.B) {
 		r, err := pcapgo.NewReader(&loopReader{data: data})
 		if err != nil {

@@ -27,7 +27,7 @@ type offReader struct {
 }
 
 func newOffReader(r io.Reader) *offReader {
-	return &offReader{r: r, buf: make([]byte, 256<<10)}
+	return &offReader{r: r, buf: make([]byte, 64<<10)}
 }
 
 // peek returns the next n bytes without consuming them. If the input ends
