@@ -92,7 +92,7 @@ func (m *Moments) Skewness() float64 {
 	if m2 <= 1e-12*math.Max(1, math.Abs(m.Sum2/float64(m.N))) {
 		return 0
 	}
-	return m3 / math.Pow(m2, 1.5)
+	return m3 / (m2 * math.Sqrt(m2))
 }
 
 // Kurtosis is the population excess kurtosis g2 (0 for a normal
@@ -237,6 +237,9 @@ type Flow struct {
 	SubflowCount uint64
 	// WrongFragments counts fragments with impossible offsets or lengths.
 	WrongFragments uint32
+	// ICMPType and ICMPCode are those of the flow's first packet (ICMP and
+	// ICMPv6 flows), so the service can be told (echo, unreachable, ...).
+	ICMPType, ICMPCode uint8
 	// EndReason says why the record was emitted.
 	EndReason EndReason
 	// Sampled is the 1-in-N packet sampling rate that produced the record
@@ -340,6 +343,9 @@ func (f *Flow) Add(p *Packet, maxSamples int) {
 		f.Start = ts
 	}
 
+	if f.Packets() == 0 {
+		f.ICMPType, f.ICMPCode = p.ICMPType, p.ICMPCode
+	}
 	if ds.Packets == 0 {
 		ds.First = ts
 		if f.Key.Proto == 6 && p.L4HeaderLen > 0 {

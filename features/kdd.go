@@ -127,8 +127,43 @@ func Service(f *collector.Flow) string {
 			return s
 		}
 		return "other"
+	case 1:
+		return icmpService(f.ICMPType, false)
+	case 58:
+		return icmpService(f.ICMPType, true)
 	}
 	return "other"
+}
+
+// icmpService maps an ICMP type to the KDD Cup 99 service names of ICMP
+// connections (eco_i, ecr_i, urp_i, tim_i, red_i, ...).
+func icmpService(t uint8, v6 bool) string {
+	if v6 {
+		switch t {
+		case 128:
+			return "eco_i"
+		case 129:
+			return "ecr_i"
+		case 1:
+			return "urp_i"
+		case 137:
+			return "red_i"
+		}
+		return "oth_i"
+	}
+	switch t {
+	case 8:
+		return "eco_i"
+	case 0:
+		return "ecr_i"
+	case 3:
+		return "urp_i"
+	case 13, 14:
+		return "tim_i"
+	case 5:
+		return "red_i"
+	}
+	return "oth_i"
 }
 
 // ProtocolType is KDD's protocol_type: tcp, udp, icmp (v4 and v6), or the
