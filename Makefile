@@ -8,7 +8,7 @@ GOFLAGS  ?=
 FUZZTIME ?= 10s
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all deps build generate check-generate test unit fuzz bench demo lint dataset clean
+.PHONY: all deps build docs generate check-generate test unit fuzz bench demo lint dataset clean
 
 all: build
 
@@ -18,6 +18,10 @@ build:
 # Debian packages for generate, tests and benchmarks (installs what is missing, as root).
 deps:
 	@bash scripts/install-deps.sh
+
+# Regenerate docs/features.md from the feature registry (a test checks it is current).
+docs:
+	$(GO) generate ./features
 
 # Regenerate the eBPF objects and their Go bindings (needs clang, llvm, libbpf-dev).
 generate:
