@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -33,7 +34,7 @@ type testNet struct {
 	ClientIP, ServerIP string
 }
 
-func needRoot(t *testing.T) {
+func needRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("end-to-end tests create network namespaces and load eBPF programs: run as root")
@@ -45,7 +46,7 @@ func needRoot(t *testing.T) {
 	}
 }
 
-func run(t *testing.T, name string, args ...string) string {
+func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -57,7 +58,7 @@ func run(t *testing.T, name string, args ...string) string {
 // newNet creates the namespaces and the veth pair with names unique to
 // this run; they are deleted when the test ends, pass or fail. IPv6 is
 // off so no neighbour discovery traffic mixes with the test's own.
-func newNet(t *testing.T) *testNet {
+func newNet(t testing.TB) *testNet {
 	t.Helper()
 	needRoot(t)
 	var b [4]byte
@@ -193,4 +194,14 @@ func (td *tcpdump) stop(t *testing.T) string {
 		t.Fatalf("tcpdump dropped packets: %s", td.stderr.String())
 	}
 	return td.path
+}
+
+// ifIndex returns the index of an interface of the calling thread's
+// namespace (netlink follows the thread; /sys/class/net does not).
+func ifIndex(name string) (int, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return 0, err
+	}
+	return ifi.Index, nil
 }
