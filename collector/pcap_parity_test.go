@@ -164,6 +164,9 @@ func TestTsharkParity(t *testing.T) {
 				wantUDP = ex.udp
 			}
 			t.Logf("%s: frames=%d bytes=%d tcp=%d udp=%d err=%v malformed=%q nonip=%d frags=%d orphans=%d", g.file, r.frames, r.bytes, r.tcp, r.udp, r.err, r.stats.MalformedString(), r.stats.NonIP, r.stats.Fragments, r.stats.OrphanFragments)
+			if st := r.stats; st.Frames != st.IPPackets+st.NonIP+st.Dropped {
+				t.Errorf("frames %d != ip %d + non-ip %d + dropped %d", st.Frames, st.IPPackets, st.NonIP, st.Dropped)
+			}
 			if r.tcp != wantTCP || r.udp != wantUDP {
 				t.Errorf("tcp/udp flows = %d/%d, want %d/%d (tshark %d/%d)", r.tcp, r.udp, wantTCP, wantUDP, g.tcp, g.udp)
 			}
