@@ -209,3 +209,34 @@ func TestTsharkParity(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceStatsShared pins the source counters on captures with
+// something notable (numbers from the shared README and tshark).
+func TestSourceStatsShared(t *testing.T) {
+	dir := sharedPcaps(t)
+	cases := []struct {
+		file  string
+		check func(st *SourceStats) bool
+	}{
+		{"zeek__timestamp.pcap", func(st *SourceStats) bool { return st.SnapTruncated == 691 && st.Malformed == 0 && st.IPPackets == 878 }},
+		{"pcapplusplus__ip4_fragments.pcap", func(st *SourceStats) bool {
+			return st.Fragments == 50 && st.OrphanFragments == 0 && st.WrongFragments == 0
+		}},
+		{"zeek__ipv6-fragmented-dns.pcap", func(st *SourceStats) bool { return st.Fragments == 4 && st.OrphanFragments == 1 }},
+		{"pcapplusplus__VlanPackets.pcap", func(st *SourceStats) bool { return st.NonIP == 6 && st.IPPackets == 20 }},
+		{"gopacket__be-test202.pcapng", func(st *SourceStats) bool {
+			return st.SkippedBlocks >= 3 && len(st.LinkTypes) == 2 && st.Frames == 8
+		}},
+		{"pcapplusplus__pcapng-example.pcapng", func(st *SourceStats) bool {
+			return len(st.LinkTypes) == 2 && st.LinkTypes[0].LinkType == LinkEthernet && st.LinkTypes[1].LinkType == LinkSLL && st.SnapTruncated > 0
+		}},
+		{"zeek__linux_dlt_sll2.pcap", func(st *SourceStats) bool { return st.IPPackets == 4 && st.NonIP == 2 }},
+		{"pcapplusplus__null_loopback.pcap", func(st *SourceStats) bool { return st.IPPackets == 3 && st.Malformed == 0 }},
+	}
+	for _, c := range cases {
+		r := runFile(t, filepath.Join(dir, c.file))
+		if r.err != nil || !c.check(&r.stats) {
+			t.Errorf("%s: err %v, stats %+v", c.file, r.err, r.stats)
+		}
+	}
+}
