@@ -185,7 +185,7 @@ func ipv4Frag(proto layers.IPProtocol, flags layers.IPv4Flag, off uint16, id uin
 	return ip
 }
 
-func kernelCases(t *testing.T) []struct {
+func kernelCases(t testing.TB) []struct {
 	name  string
 	frame []byte
 	want  want
