@@ -3,6 +3,7 @@ package detect
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // Bounds on what one aggregated alert carries.
@@ -31,9 +32,9 @@ type aggState struct {
 	names       []string
 }
 
-func (g *aggregator) init(interval interface{ Nanoseconds() int64 }, max int) {
-	g.interval = interval.Nanoseconds()
-	g.causes = newBounded[string](max, func(s *aggState) uint64 { return uint64(s.last) })
+func (g *aggregator) init(interval time.Duration, limit int) {
+	g.interval = max(interval.Nanoseconds(), 0) // 0: every occurrence is sent
+	g.causes = newBounded[string](limit, func(s *aggState) uint64 { return uint64(s.last) })
 }
 
 func (g *aggregator) len() int { return g.causes.len() }

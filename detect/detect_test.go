@@ -407,7 +407,9 @@ func TestIntelBlocklists(t *testing.T) {
 	if c.alerts[2].Evidence["description"] != "ipv4 botnet c2" {
 		t.Errorf("csv description %q", c.alerts[2].Evidence["description"])
 	}
-	if _, err := New(Config{Blocklists: []string{filepath.Join(dir, "missing")}}, nil); err == nil {
+	missing := only("intel")
+	missing.Blocklists = []string{filepath.Join(dir, "missing")}
+	if _, err := New(missing, nil); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("missing blocklist accepted")
 	}
 }

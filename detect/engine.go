@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"sort"
@@ -106,6 +107,8 @@ func New(cfg Config, sink func(*Alert)) (*Engine, error) {
 		if e.intel, err = newIntel(cfg.Blocklists, e); err != nil {
 			return nil, err
 		}
+	} else if on[Intel] && cfg.Detect != "all" {
+		slog.Warn("--detect intel without --blocklist: nothing to match")
 	}
 	if cfg.GeoIP != "" {
 		if e.geo, err = openGeoIP(cfg.GeoIP); err != nil {
@@ -395,7 +398,7 @@ func (e *Engine) Summary(w io.Writer) {
 		}
 		return hosts[i].h.Less(hosts[j].h)
 	})
-	fmt.Fprintf(w, "\nTop offending hosts:\n")
+	fmt.Fprintf(w, "\nTop hosts in alerts (the source; the target when there is no single source):\n")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "HOST\tOCCURRENCES\tRULES\n")
 	for i, hr := range hosts {
