@@ -15,10 +15,10 @@ type captureExpect struct {
 }
 
 var captureExpects = map[string]captureExpect{
-	"chrissanders__synscan.pcapng":                 {want: []string{"portscan.vertical"}},
-	"stopddos__pkt.TCP.synflood.spoofed.pcap":      {want: []string{"synflood"}},
+	"chrissanders__synscan.pcapng":                  {want: []string{"portscan.vertical"}},
+	"stopddos__pkt.TCP.synflood.spoofed.pcap":       {want: []string{"synflood"}},
 	"stopddos__pkt.TCP.DOMINATE.syn.ecn.cwr.pcapng": {want: []string{"synflood"}},
-	"ndpi__dns_exfiltration.pcap":                  {want: []string{"dns.tunnel", "dns.dga"}},
+	"ndpi__dns_exfiltration.pcap":                   {want: []string{"dns.tunnel", "dns.dga"}},
 	// A fuzzer's output: IP total lengths up to 43 690 bytes are exactly
 	// what size.oversize is for.
 	"ndpi__fuzz-2006-06-26-2594.pcap": {allowed: []string{"size.oversize"}},
