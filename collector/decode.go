@@ -106,6 +106,19 @@ func NewDecoder(o DecoderOptions) *Decoder {
 	return &Decoder{frags: newFragCache(o.FragCacheSize, o.FragTimeout)}
 }
 
+// Kept reports whether the last frame decoded as ResultIP was malformed
+// but kept (MalIPLengthExceedsFrame); LastReason says why.
+func (d *Decoder) Kept() bool { return d.kept }
+
+// FillStats writes the decoder's counters (non-IP, malformed by reason,
+// fragments) into st, for sources that use a Decoder directly.
+func (d *Decoder) FillStats(st *SourceStats) {
+	st.NonIP = d.nonIP
+	st.MalformedBy = d.malformed
+	st.Fragments, st.OrphanFragments, st.WrongFragments = d.fragments, d.orphans, d.wrong
+	st.FragEvicted = d.frags.evicted
+}
+
 func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
 func be32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }
 

@@ -163,11 +163,7 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 // Stats returns the counters so far.
 func (s *PcapSource) Stats() SourceStats {
 	st := s.stats
-	d := s.dec
-	st.NonIP = d.nonIP
-	st.MalformedBy = d.malformed
-	st.Fragments, st.OrphanFragments, st.WrongFragments = d.fragments, d.orphans, d.wrong
-	st.FragEvicted = d.frags.evicted
+	s.dec.FillStats(&st)
 	if s.ng != nil {
 		st.SkippedBlocks = s.ng.skipped
 	}
