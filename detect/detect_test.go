@@ -530,3 +530,34 @@ func TestOpenSink(t *testing.T) {
 		t.Errorf("bad path accepted")
 	}
 }
+
+func FuzzBlocklist(f *testing.F) {
+	f.Add([]byte("# c\n192.0.2.1\n198.51.100.0/24 # net\n0.0.0.0 ads.example\n*.evil.example\n"))
+	f.Add([]byte("indicator,type\n\"203.0.113.9\",ipv4\nhttp://phish.example/x,url\n2001:db8::/32;v6\n::ffff:10.0.0.0/104\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bl := newBlocklist()
+		if err := bl.load("fuzz", bytes.NewReader(b)); err != nil {
+			return
+		}
+		for a := range bl.ips {
+			if _, ok := bl.matchIP(a); !ok {
+				t.Fatalf("listed %v does not match", a)
+			}
+		}
+		for bits, m := range bl.nets {
+			for p := range m {
+				if p.Bits() != bits || p.Masked() != p {
+					t.Fatalf("prefix %v stored under %d", p, bits)
+				}
+				if _, ok := bl.matchIP(p.Addr()); !ok {
+					t.Fatalf("network %v does not match its own address", p)
+				}
+			}
+		}
+		for d := range bl.domains {
+			if _, _, ok := bl.matchName("x." + d); !ok {
+				t.Fatalf("subdomain of %q does not match", d)
+			}
+		}
+	})
+}
