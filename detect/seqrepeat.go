@@ -19,16 +19,24 @@ import (
 // dropped, so at most SeqMaxTrack segments are held.
 type seqRepeat struct {
 	e        *Engine
-	cur, old map[seqKey]seqEntry
+	cur, old map[uint64]seqEntry
 	genStart int64
 	half     int
 	Rotated  uint64
 }
 
-type seqKey struct {
-	k     collector.Key
-	srcLo bool
-	seq   uint32
+// seqKey hashes flow key, direction and sequence number into the map key:
+// a 64-bit key makes the map use its fast path, and with at most 65 536
+// segments held a collision (which could only show a false conflict) has
+// odds of about 1e-10.
+func seqKey(p *collector.Packet) uint64 {
+	h := p.Key.Hash() ^ uint64(p.TCPSeq)*0x9E3779B97F4A7C15
+	if p.SrcIsLo {
+		h ^= 0xD6E8FEB86659FD93
+	}
+	h ^= h >> 32
+	h *= 0xBF58476D1CE4E5B9
+	return h ^ h>>29
 }
 
 type seqEntry struct {
@@ -43,12 +51,14 @@ type seqEntry struct {
 
 func newSeqRepeat(e *Engine) *seqRepeat {
 	half := max(e.cfg.SeqMaxTrack/2, 1)
-	return &seqRepeat{e: e, half: half, cur: make(map[seqKey]seqEntry, min(half, 4096)), old: map[seqKey]seqEntry{}}
+	return &seqRepeat{e: e, half: half, cur: make(map[uint64]seqEntry, min(half, 4096)), old: map[uint64]seqEntry{}}
 }
 
+// rotate makes the young generation the old one and reuses the old map's
+// storage for the new young one.
 func (d *seqRepeat) rotate(now int64) {
-	d.old = d.cur
-	d.cur = make(map[seqKey]seqEntry, min(len(d.old), d.half))
+	d.old, d.cur = d.cur, d.old
+	clear(d.cur)
 	d.genStart = now
 	d.Rotated++
 }
@@ -66,7 +76,7 @@ func (d *seqRepeat) packet(p *collector.Packet) {
 	if int(p.PayloadLen) < d.e.cfg.SeqMinPaylen || len(p.Payload) == 0 || p.TCPFlags&collector.FlagSYN != 0 {
 		return
 	}
-	k := seqKey{p.Key, p.SrcIsLo, p.TCPSeq}
+	k := seqKey(p)
 	ent, ok := d.cur[k]
 	if !ok {
 		if ent, ok = d.old[k]; ok {
