@@ -107,7 +107,8 @@ func NewDecoder(o DecoderOptions) *Decoder {
 }
 
 // Kept reports whether the last frame decoded as ResultIP was malformed
-// but kept (MalIPLengthExceedsFrame); LastReason says why.
+// but kept (IP length beyond a full frame, or a transport header cut by the
+// snap length after the ports); LastReason says why.
 func (d *Decoder) Kept() bool { return d.kept }
 
 // FillStats writes the decoder's counters (non-IP, malformed by reason,
@@ -280,11 +281,16 @@ func (d *Decoder) ipLen(b []byte, hdrLen int, missing int) (int, []byte) {
 		return hdrLen, b[:hdrLen]
 	}
 	if hdrLen > len(b) && missing == 0 {
-		d.malformed[MalIPLengthExceedsFrame]++
-		d.LastReason = MalIPLengthExceedsFrame
-		d.kept = true
+		d.keep(MalIPLengthExceedsFrame)
 	}
 	return hdrLen, b
+}
+
+// keep counts a problem in a frame that is still returned.
+func (d *Decoder) keep(r MalformedReason) {
+	d.malformed[r]++
+	d.LastReason = r
+	d.kept = true
 }
 
 func (d *Decoder) ipv4(p *Packet, b []byte, outer, inner uint16, missing int) Result {
@@ -319,7 +325,7 @@ func (d *Decoder) ipv4(p *Packet, b []byte, outer, inner uint16, missing int) Re
 	fo := be16(b[6:])
 	fragOff := int(fo&0x1fff) * 8
 	mf := fo&0x2000 != 0
-	return d.transport(p, b[ihl:], total-ihl, &src, &dst, b[9], outer, inner, fragOff, mf, uint32(be16(b[4:])))
+	return d.transport(p, b[ihl:], total-ihl, &src, &dst, b[9], outer, inner, fragOff, mf, uint32(be16(b[4:])), missing)
 }
 
 func (d *Decoder) ipv6(p *Packet, b []byte, outer, inner uint16, missing int) Result {
@@ -384,12 +390,13 @@ walk:
 	if !frag {
 		fragOff, mf = 0, false
 	}
-	return d.transport(p, b[off:], total-off, &src, &dst, nh, outer, inner, fragOff, mf, id)
+	return d.transport(p, b[off:], total-off, &src, &dst, nh, outer, inner, fragOff, mf, id, missing)
 }
 
 // transport decodes the transport header in l4 (captured bytes) of an IP
-// payload of l4Len bytes (from the IP header) and builds the key.
-func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte, proto uint8, outer, inner uint16, fragOff int, mf bool, id uint32) Result {
+// payload of l4Len bytes (from the IP header) and builds the key. missing
+// is how many bytes of the frame the snap length cut off.
+func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte, proto uint8, outer, inner uint16, fragOff int, mf bool, id uint32, missing int) Result {
 	var sport, dport uint16
 	var fk fragKey
 	if fragOff != 0 || mf {
@@ -420,23 +427,38 @@ func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte,
 	hl := 0
 	switch proto {
 	case 6: // TCP
-		if len(l4) < 20 {
+		if len(l4) < 20 && (missing == 0 || len(l4) < 4) {
 			return d.bad(MalTruncatedL4)
 		}
-		hl = int(l4[12]>>4) * 4
-		if hl < 20 || hl > l4Len {
-			return d.bad(MalBadTCPDataOffset)
-		}
 		sport, dport = be16(l4), be16(l4[2:])
-		p.TCPSeq, p.TCPAck = be32(l4[4:]), be32(l4[8:])
-		p.TCPFlags = l4[13]
-		p.TCPWindow = be16(l4[14:])
+		if len(l4) >= 14 {
+			hl = int(l4[12]>>4) * 4
+			if hl < 20 || hl > l4Len {
+				return d.bad(MalBadTCPDataOffset)
+			}
+			p.TCPSeq, p.TCPAck = be32(l4[4:]), be32(l4[8:])
+			p.TCPFlags = l4[13]
+		} else {
+			// The snap length cut the header after the ports: keep the
+			// packet in its flow, assume a header without options.
+			if l4Len < 20 {
+				return d.bad(MalBadTCPDataOffset)
+			}
+			hl = 20
+			d.keep(MalTruncatedL4)
+		}
+		if len(l4) >= 16 {
+			p.TCPWindow = be16(l4[14:])
+		}
 	case 17, 136: // UDP, UDP-Lite
-		if len(l4) < 8 {
+		if len(l4) < 8 && (missing == 0 || len(l4) < 4) {
 			return d.bad(MalTruncatedL4)
 		}
 		if l4Len < 8 {
 			return d.bad(MalBadUDPLength)
+		}
+		if len(l4) < 8 {
+			d.keep(MalTruncatedL4)
 		}
 		hl = 8
 		sport, dport = be16(l4), be16(l4[2:])
@@ -450,7 +472,7 @@ func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte,
 		hl = 12
 		sport, dport = be16(l4), be16(l4[2:])
 	case 1, 58: // ICMP, ICMPv6
-		if len(l4) < 4 {
+		if len(l4) < 2 {
 			return d.bad(MalTruncatedL4)
 		}
 		p.ICMPType, p.ICMPCode = l4[0], l4[1]

@@ -251,6 +251,21 @@ func TestDecodeSnaplenTruncated(t *testing.T) {
 	if p.IPLen != 1500 || p.PayloadLen != 1448 || len(p.Payload) != 96-14-20-32 || p.WireLen != 1514 || p.CapLen != 96 {
 		t.Errorf("iplen %d payloadlen %d captured payload %d wire %d cap %d", p.IPLen, p.PayloadLen, len(p.Payload), p.WireLen, p.CapLen)
 	}
+	// The snap length cut the TCP header after the ports (IPv6, -s 64):
+	// kept in its flow with an assumed 20-byte header, counted.
+	v6 := cat(ether(0x86dd), ipv6Pkt("2001:db8::1", "2001:db8::2", 6, nil, cat(tcpHdr(443, 50000, FlagACK, 12), make([]byte, 100))))
+	if r := d.Decode(&p, v6[:64], LinkEthernet, 0, uint32(len(v6))); r != ResultIP || !d.Kept() || d.LastReason != MalTruncatedL4 || p.Key.PortLo != 443 || p.L4HeaderLen != 20 || p.PayloadLen != 112 {
+		t.Errorf("tcp cut after ports: result %d kept %v reason %v key %v l4 %d payload %d", r, d.Kept(), d.LastReason, p.Key, p.L4HeaderLen, p.PayloadLen)
+	}
+	// Cut before the ports: dropped.
+	if r := d.Decode(&p, v6[:56], LinkEthernet, 0, uint32(len(v6))); r != ResultMalformed || d.LastReason != MalTruncatedL4 {
+		t.Errorf("tcp cut before ports: result %d reason %v", r, d.LastReason)
+	}
+	// UDP cut after the ports: kept.
+	u := cat(ether(0x0800), ipv4Pkt("10.0.0.1", "10.0.0.2", 17, 1, 0, false, 0, cat(udpHdr(53, 1000, 50), make([]byte, 50))))
+	if r := d.Decode(&p, u[:14+20+6], LinkEthernet, 0, uint32(len(u))); r != ResultIP || !d.Kept() || p.Key.PortLo != 53 || p.PayloadLen != 50 {
+		t.Errorf("udp cut after ports: result %d kept %v key %v payload %d", r, d.Kept(), p.Key, p.PayloadLen)
+	}
 	// A fully captured frame whose IP length is larger than the frame is
 	// kept but counted.
 	short := pkt[:200]

@@ -140,13 +140,16 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 			}
 		}
 		st.LinkTypes[s.lastIdx].Frames++
-		switch s.dec.Decode(p, fr.data, fr.linkType, fr.ts, fr.wireLen) {
+		// A stripped FCS is not "missing" data: decode against the frame as
+		// it was without it, report the record's lengths.
+		wire := fr.wireLen - (fr.capLen - uint32(len(fr.data)))
+		switch s.dec.Decode(p, fr.data, fr.linkType, fr.ts, wire) {
 		case ResultIP:
 			st.IPPackets++
 			if s.dec.kept {
 				st.Malformed++
 			}
-			p.CapLen = fr.capLen
+			p.CapLen, p.WireLen = fr.capLen, fr.wireLen
 			return nil
 		case ResultNonIP:
 		case ResultMalformed:

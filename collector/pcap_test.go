@@ -455,3 +455,48 @@ func TestModifiedPcap(t *testing.T) {
 		}
 	}
 }
+
+// TestFCSStripped reads a pcap whose link-type field says every frame ends
+// in a 4-byte FCS: the FCS is not payload and the frames are not malformed.
+func TestFCSStripped(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(sharedPcaps(t), "zeek__hrr.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcs := slices.Clone(data[:24])
+	binary.LittleEndian.PutUint32(fcs[20:], 1|1<<26|2<<28)
+	offs, _ := recordOffsets(t, data)
+	for i, o := range offs {
+		end := int64(len(data))
+		if i+1 < len(offs) {
+			end = offs[i+1]
+		}
+		h := slices.Clone(data[o : o+16])
+		binary.LittleEndian.PutUint32(h[8:], binary.LittleEndian.Uint32(h[8:])+4)
+		binary.LittleEndian.PutUint32(h[12:], binary.LittleEndian.Uint32(h[12:])+4)
+		fcs = append(fcs, h...)
+		fcs = append(fcs, data[o+16:end]...)
+		fcs = append(fcs, 0xde, 0xad, 0xbe, 0xef)
+	}
+	read := func(b []byte) (payload [][]byte, st SourceStats) {
+		s, err := NewPcapSource(bytes.NewReader(b), "fcs.pcap", PcapOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Packet
+		for s.NextPacket(&p) == nil {
+			payload = append(payload, slices.Clone(p.Payload))
+		}
+		return payload, s.Stats()
+	}
+	want, wst := read(data)
+	got, gst := read(fcs)
+	if len(got) != len(want) || gst.Malformed != wst.Malformed || gst.Bytes != wst.Bytes+4*uint64(len(offs)) {
+		t.Fatalf("fcs: %d packets (want %d), malformed %d (want %d), bytes %d", len(got), len(want), gst.Malformed, wst.Malformed, gst.Bytes)
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("packet %d: payload %x, want %x", i, got[i], want[i])
+		}
+	}
+}
