@@ -399,8 +399,8 @@ func TestEarlyClassificationByPackets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 3 || res[0].Accuracy > 0.8 || res[1].Accuracy != 1 || res[2].Accuracy != 1 {
-		t.Errorf("accuracy by packets %+v: want <= 0.8 at 1 packet, 1 from 2 packets", res)
+	if len(res) != 3 || res[0].Accuracy > 0.8 || res[1].Accuracy < 0.98 || res[2].Accuracy != 1 {
+		t.Errorf("accuracy by packets %+v: want <= 0.8 at 1 packet, >= 0.98 at 2, 1 at 3", res)
 	}
 }
 

@@ -101,10 +101,11 @@ type forestParams struct {
 func trainForest(x []float64, n, p int, y []int32, w []float64, k int, par forestParams) *forest {
 	bn := fitBinner(x, n, p)
 	bins := bn.apply(x, n, p)
-	return trainForestBinned(bins, bn, n, p, y, w, k, par)
+	bn.fitFine(x, n, p)
+	return trainForestBinned(x, bins, bn, n, p, y, w, k, par)
 }
 
-func trainForestBinned(bins []uint8, bn *binner, n, p int, y []int32, w []float64, k int, par forestParams) *forest {
+func trainForestBinned(x []float64, bins []uint8, bn *binner, n, p int, y []int32, w []float64, k int, par forestParams) *forest {
 	workers := par.workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -118,7 +119,7 @@ func trainForestBinned(bins []uint8, bn *binner, n, p int, y []int32, w []float6
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b := newCartBuilder(bins, p, bn, y, k, par.cart)
+			b := newCartBuilder(x, bins, p, bn, y, k, par.cart)
 			idx := make([]int32, 0, n)
 			bw := make([]float64, n)
 			for {

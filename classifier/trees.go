@@ -1,10 +1,12 @@
 package classifier
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 )
 
@@ -16,10 +18,57 @@ const maxBins = 255
 // bins while training and on the same thresholds at inference.
 type binner struct {
 	edges [][]float64
+	// lossy marks features with more distinct values than bins: CART
+	// searches their exact thresholds instead (as scikit-learn does).
+	lossy []bool
+	// fine holds, for lossy features, thresholds between all distinct
+	// values (at most 65535) and each row's fine bin, column-major.
+	fineEdges [][]float64
+	fine      [][]uint16
+}
+
+// maxFine is the number of fine bins for an exact-threshold feature.
+const maxFine = 1 << 16
+
+// fitFine computes exact bins for lossy features (CART only).
+func (b *binner) fitFine(x []float64, n, p int) {
+	b.fineEdges = make([][]float64, p)
+	b.fine = make([][]uint16, p)
+	col := make([]float64, n)
+	for f := 0; f < p; f++ {
+		if !b.lossy[f] {
+			continue
+		}
+		for i := 0; i < n; i++ {
+			col[i] = x[i*p+f]
+		}
+		sorted := slices.Clone(col)
+		slices.Sort(sorted)
+		vals := slices.Compact(sorted)
+		var edges []float64
+		if len(vals) <= maxFine {
+			for i := 0; i+1 < len(vals); i++ {
+				edges = append(edges, midpoint(vals[i], vals[i+1]))
+			}
+		} else {
+			for q := 1; q < maxFine; q++ {
+				j := q * len(vals) / maxFine
+				e := midpoint(vals[j-1], vals[j])
+				if len(edges) == 0 || e > edges[len(edges)-1] {
+					edges = append(edges, e)
+				}
+			}
+		}
+		fb := make([]uint16, n)
+		for i, v := range col {
+			fb[i] = uint16(sort.SearchFloat64s(edges, v))
+		}
+		b.fineEdges[f], b.fine[f] = edges, fb
+	}
 }
 
 func fitBinner(x []float64, n, p int) *binner {
-	b := &binner{edges: make([][]float64, p)}
+	b := &binner{edges: make([][]float64, p), lossy: make([]bool, p)}
 	col := make([]float64, n)
 	for f := 0; f < p; f++ {
 		for i := 0; i < n; i++ {
@@ -37,7 +86,8 @@ func fitBinner(x []float64, n, p int) *binner {
 			cnt[len(cnt)-1]++
 		}
 		var edges []float64
-		if len(vals) <= maxBins {
+		b.lossy[f] = len(vals) > maxBins+1
+		if !b.lossy[f] {
 			for i := 0; i+1 < len(vals); i++ {
 				edges = append(edges, midpoint(vals[i], vals[i+1]))
 			}
@@ -253,25 +303,29 @@ type cartParams struct {
 
 // cartBuilder grows one Gini classification tree on binned data.
 type cartBuilder struct {
-	bins  []uint8
-	p     int
-	bn    *binner
-	y     []int32
-	w     []float64
-	k     int
-	par   cartParams
-	rng   *rand.Rand
-	out   *forestData
-	imp   []float64
-	hist  []float64 // per candidate feature: maxBins+1 bins * k
-	cnt   []int32
-	perm  []int
-	tot   []float64
-	left  []float64
-	cands []int
+	x        []float64 // raw features, row-major: exact thresholds for lossy features
+	sortv    []exactItem
+	fineHist []float64
+	fineCnt  []int32
+	bins     []uint8
+	p        int
+	bn       *binner
+	y        []int32
+	w        []float64
+	k        int
+	par      cartParams
+	rng      *rand.Rand
+	out      *forestData
+	imp      []float64
+	hist     []float64 // per candidate feature: maxBins+1 bins * k
+	cnt      []int32
+	perm     []int
+	tot      []float64
+	left     []float64
+	cands    []int
 }
 
-func newCartBuilder(bins []uint8, p int, bn *binner, y []int32, k int, par cartParams) *cartBuilder {
+func newCartBuilder(x []float64, bins []uint8, p int, bn *binner, y []int32, k int, par cartParams) *cartBuilder {
 	if par.mtry <= 0 || par.mtry > p {
 		par.mtry = p
 	}
@@ -281,7 +335,7 @@ func newCartBuilder(bins []uint8, p int, bn *binner, y []int32, k int, par cartP
 	if par.minLeaf < 1 {
 		par.minLeaf = 1
 	}
-	return &cartBuilder{bins: bins, p: p, bn: bn, y: y, k: k, par: par,
+	return &cartBuilder{x: x, bins: bins, p: p, bn: bn, y: y, k: k, par: par,
 		imp: make([]float64, p), hist: make([]float64, par.mtry*(maxBins+1)*k),
 		cnt: make([]int32, par.mtry*(maxBins+1)), perm: make([]int, p), tot: make([]float64, k), left: make([]float64, k)}
 }
@@ -338,7 +392,7 @@ func (b *cartBuilder) split(ni int32, idx []int32, depth int) {
 	for f := range b.perm {
 		b.perm[f] = f
 	}
-	bestF, bestB, bestScore := -1, 0, math.Inf(-1)
+	best := splitChoice{f: -1, score: math.Inf(-1)}
 	seen := 0
 	pos := 0
 	for seen < b.par.mtry && pos < b.p {
@@ -351,19 +405,19 @@ func (b *cartBuilder) split(ni int32, idx []int32, depth int) {
 			b.cands = append(b.cands, b.perm[pos])
 			pos++
 		}
-		seen += b.evalBatch(idx, totCopy, wsum, &bestF, &bestB, &bestScore)
+		seen += b.evalBatch(idx, totCopy, wsum, &best)
 	}
-	if bestF < 0 {
+	if best.f < 0 {
 		b.makeLeaf(ni, totCopy, wsum)
 		return
 	}
-	b.imp[bestF] += bestScore - parentScore
-	// partition
+	b.imp[best.f] += best.score - parentScore
+	// partition on the raw value: for binned features x <= edge[b] is
+	// exactly bin <= b on training rows
 	lo, hi := 0, len(idx)-1
 	p := b.p
-	bb := uint8(bestB)
 	for lo <= hi {
-		if b.bins[int(idx[lo])*p+bestF] <= bb {
+		if b.x[int(idx[lo])*p+best.f] <= best.thr {
 			lo++
 		} else {
 			idx[lo], idx[hi] = idx[hi], idx[lo]
@@ -372,15 +426,147 @@ func (b *cartBuilder) split(ni int32, idx []int32, depth int) {
 	}
 	child := int32(len(b.out.nodes))
 	b.out.nodes = append(b.out.nodes, node{}, node{})
-	b.out.nodes[ni] = node{feat: int32(bestF), thr: b.bn.edges[bestF][bestB], child: child}
+	b.out.nodes[ni] = node{feat: int32(best.f), thr: best.thr, child: child}
 	b.split(child, idx[:lo], depth+1)
 	b.split(child+1, idx[lo:], depth+1)
+}
+
+// splitChoice is the best split found so far in a node.
+type splitChoice struct {
+	f     int
+	thr   float64
+	score float64
+}
+
+type exactItem struct {
+	v float64
+	y int32
+	w float64
+}
+
+// evalFine is evalExact for large nodes: a dense histogram over the
+// feature's fine bins costs O(rows + bins) instead of a sort.
+func (b *cartBuilder) evalFine(f, nbf int, idx []int32, tot []float64, wsum float64, best *splitChoice) bool {
+	k := b.k
+	if cap(b.fineHist) < nbf*k {
+		b.fineHist = make([]float64, nbf*k)
+		b.fineCnt = make([]int32, nbf)
+	}
+	h, cnt := b.fineHist[:nbf*k], b.fineCnt[:nbf]
+	clear(h)
+	clear(cnt)
+	fb := b.bn.fine[f]
+	lo, hi := nbf, -1
+	for _, i := range idx {
+		bin := int(fb[i])
+		h[bin*k+int(b.y[i])] += b.w[i]
+		cnt[bin]++
+		lo, hi = min(lo, bin), max(hi, bin)
+	}
+	if lo == hi {
+		return false
+	}
+	left := b.left
+	clear(left)
+	wl := 0.0
+	nl := 0
+	edges := b.bn.fineEdges[f]
+	for bin := lo; bin < hi; bin++ {
+		if cnt[bin] == 0 {
+			continue
+		}
+		for c := 0; c < k; c++ {
+			v := h[bin*k+c]
+			left[c] += v
+			wl += v
+		}
+		nl += int(cnt[bin])
+		if nl < b.par.minLeaf {
+			continue
+		}
+		if len(idx)-nl < b.par.minLeaf {
+			break
+		}
+		wr := wsum - wl
+		if wl <= 1e-10*wsum || wr <= 1e-10*wsum {
+			continue
+		}
+		sl, sr := 0.0, 0.0
+		for c := 0; c < k; c++ {
+			sl += left[c] * left[c]
+			r := tot[c] - left[c]
+			sr += r * r
+		}
+		sc := sl/wl + sr/wr
+		if sc > best.score+1e-12*wsum {
+			// threshold: midpoint between this bin's values and the next
+			// non-empty bin's, i.e. the fine edge just below the next bin
+			nb := bin + 1
+			for cnt[nb] == 0 {
+				nb++
+			}
+			*best = splitChoice{f: f, thr: edges[nb-1], score: sc}
+		}
+	}
+	return true
+}
+
+// evalExact searches every threshold between distinct node values of a
+// lossy feature f. It reports whether f is non-constant in the node.
+func (b *cartBuilder) evalExact(f int, idx []int32, tot []float64, wsum float64, best *splitChoice) bool {
+	p, k := b.p, b.k
+	if nbf := len(b.bn.fineEdges[f]) + 1; 4*len(idx) >= nbf {
+		return b.evalFine(f, nbf, idx, tot, wsum, best)
+	}
+	items := b.sortv[:0]
+	for _, i := range idx {
+		items = append(items, exactItem{v: b.x[int(i)*p+f], y: b.y[i], w: b.w[i]})
+	}
+	b.sortv = items
+	slices.SortFunc(items, func(a, c exactItem) int { return cmp.Compare(a.v, c.v) })
+	if items[0].v == items[len(items)-1].v {
+		return false
+	}
+	left := b.left
+	for c := range left {
+		left[c] = 0
+	}
+	wl := 0.0
+	for j := 0; j+1 < len(items); j++ {
+		left[items[j].y] += items[j].w
+		wl += items[j].w
+		if items[j].v == items[j+1].v {
+			continue
+		}
+		nl := j + 1
+		if nl < b.par.minLeaf {
+			continue
+		}
+		if len(items)-nl < b.par.minLeaf {
+			break
+		}
+		wr := wsum - wl
+		if wl <= 1e-10*wsum || wr <= 1e-10*wsum {
+			continue
+		}
+		sl, sr := 0.0, 0.0
+		for c := 0; c < k; c++ {
+			sl += left[c] * left[c]
+			r := tot[c] - left[c]
+			sr += r * r
+		}
+		sc := sl/wl + sr/wr
+		if sc > best.score+1e-12*wsum {
+			*best = splitChoice{f: f, thr: midpoint(items[j].v, items[j+1].v), score: sc}
+		}
+	}
+	return true
 }
 
 // evalBatch fills histograms for b.cands in one pass over the node's rows
 // and updates the best split; it returns how many candidates were not
 // constant in the node.
-func (b *cartBuilder) evalBatch(idx []int32, tot []float64, wsum float64, bestF, bestB *int, bestScore *float64) int {
+func (b *cartBuilder) evalBatch(idx []int32, tot []float64, wsum float64, best *splitChoice) int {
 	k := b.k
 	nc := len(b.cands)
 	stride := (maxBins + 1) * k
@@ -412,6 +598,12 @@ func (b *cartBuilder) evalBatch(idx []int32, tot []float64, wsum float64, bestF,
 	nonConst := 0
 	left := b.left
 	for ci, f := range b.cands {
+		if b.bn.lossy[f] {
+			if b.evalExact(f, idx, tot, wsum, best) {
+				nonConst++
+			}
+			continue
+		}
 		nb := b.bn.nbins(f)
 		hf := h[ci*stride : ci*stride+nb*k]
 		// constant in node?
@@ -459,8 +651,8 @@ func (b *cartBuilder) evalBatch(idx []int32, tot []float64, wsum float64, bestF,
 				sr += r * r
 			}
 			s := sl/wl + sr/wr
-			if s > *bestScore+1e-12*wsum {
-				*bestScore, *bestF, *bestB = s, f, bin
+			if s > best.score+1e-12*wsum {
+				*best = splitChoice{f: f, thr: b.bn.edges[f][bin], score: s}
 			}
 		}
 	}
