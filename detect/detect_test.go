@@ -385,6 +385,14 @@ func TestIntelBlocklists(t *testing.T) {
 	os.WriteFile(plain, []byte("192.0.2.67\n"), 0o644)
 	e.OnFlow(testFlow(6, "10.0.0.5", "192.0.2.67", 40000, 443, 6, t0+31*sec))
 	e.OnFlow(testFlow(7, "10.0.0.5", "192.0.2.67", 40000, 443, 6, t0+32*sec))
+	// A SYN to a listed address alerts at once; its flow record, ending
+	// later, only adds its ID to the aggregate.
+	e.OnPacket(pkt(t0+40*sec, "10.0.0.8", "192.0.2.67", 41000, 8443, 6, collector.FlagSYN, nil))
+	e.OnPacket(pkt(t0+41*sec, "10.0.0.8", "192.0.2.67", 41000, 8443, 6, collector.FlagACK|collector.FlagPSH, []byte("x")))
+	syn := testFlow(8, "10.0.0.8", "192.0.2.67", 41000, 8443, 6, t0+40*sec)
+	syn.End = t0 + 45*sec
+	e.OnFlow(syn)
+	e.OnPacket(pkt(t0+46*sec, "10.0.0.8", "192.0.2.67", 41001, 8443, 6, collector.FlagSYN, nil))
 	e.Close()
 	var got []string
 	for _, a := range c.alerts {
@@ -399,7 +407,9 @@ func TestIntelBlocklists(t *testing.T) {
 		"intel.domain 10.0.0.5>10.0.0.53 phish.example []",
 		"intel.domain 10.0.0.5>10.0.0.53 ads.tracker.example []",
 		"intel.ip 10.0.0.5>192.0.2.67  [6]",   // reloaded by the time flow 6 ends
-		"intel.ip 10.0.0.5>192.0.2.67  [6 7]", // aggregate flushed at Close
+		"intel.ip 10.0.0.8>192.0.2.67  []",    // the SYN, at once
+		"intel.ip 10.0.0.5>192.0.2.67  [6 7]", // aggregates flushed at Close
+		"intel.ip 10.0.0.8>192.0.2.67  [8]",   // second SYN counted, flow 8 named
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

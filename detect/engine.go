@@ -170,6 +170,9 @@ func (e *Engine) OnPacket(p *collector.Packet) {
 		if e.seq != nil {
 			e.seq.packet(p)
 		}
+		if e.intel != nil && p.TCPFlags&(collector.FlagSYN|collector.FlagACK) == collector.FlagSYN {
+			e.intel.packet(p)
+		}
 	case 17, 1, 58:
 		if e.ps != nil {
 			e.ps.packet(p)

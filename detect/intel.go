@@ -203,10 +203,11 @@ type intel struct {
 	bl        *blocklist
 	lastCheck int64
 	Reloads   uint64
+	syns      map[collector.Key]string // flows whose SYN alerted -> cause
 }
 
 func newIntel(paths []string, e *Engine) (*intel, error) {
-	in := &intel{e: e, paths: paths, stamps: make([]fileStamp, len(paths))}
+	in := &intel{e: e, paths: paths, stamps: make([]fileStamp, len(paths)), syns: map[collector.Key]string{}}
 	if err := in.reload(); err != nil {
 		return nil, err
 	}
@@ -258,7 +259,44 @@ func (in *intel) tick(now int64) {
 	}
 }
 
+// packet matches the endpoints of a TCP SYN (a connection attempt), so a
+// connection to a listed address alerts at once instead of when its flow
+// record ends, which for a long C2 session may be the active timeout.
+func (in *intel) packet(p *collector.Packet) {
+	src, dst, sport, dport := ends(p)
+	s, d := toNetip(src), toNetip(dst)
+	for i, a := range []netip.Addr{s, d} {
+		ind, ok := in.bl.matchIP(a)
+		if !ok {
+			continue
+		}
+		side := "source"
+		if i == 1 {
+			side = "destination"
+		}
+		al := &Alert{
+			Time: p.Timestamp, Detector: Intel, Rule: "intel.ip", Severity: SevHigh,
+			Src: s, Dst: d, SrcPort: sport, DstPort: dport, Proto: 6,
+		}
+		al.Message = fmt.Sprintf("connection %s -> %s:%d: %s %s is on blocklist %s", s, d, dport, side, a, in.bl.label(ind))
+		al.Evidence = map[string]any{"indicator": ind.value, "matched": side, "list": ind.list, "description": ind.desc}
+		if len(in.syns) >= 4096 {
+			clear(in.syns) // bounded; a flow whose SYN is forgotten alerts again at its end
+		}
+		in.syns[p.Key] = causeKey(al)
+		in.e.raise(al)
+		return
+	}
+}
+
+// flow matches a flow record's endpoints; a flow whose SYN already
+// alerted only adds its flow ID to that alert's next aggregate.
 func (in *intel) flow(f *collector.Flow) {
+	if cause, ok := in.syns[f.Key]; ok {
+		delete(in.syns, f.Key)
+		in.e.agg.addFlowID(cause, f.ID)
+		return
+	}
 	src, dst := f.Src(), f.Dst()
 	for i, ep := range []collector.Endpoint{src, dst} {
 		ind, ok := in.bl.matchIP(ep.Addr)
@@ -277,6 +315,7 @@ func (in *intel) flow(f *collector.Flow) {
 		a.Evidence = map[string]any{"indicator": ind.value, "matched": side, "list": ind.list, "description": ind.desc,
 			"packets": f.Packets(), "bytes": f.Bytes()}
 		in.e.raise(a)
+		return
 	}
 }
 
