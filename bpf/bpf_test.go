@@ -137,3 +137,23 @@ func BenchmarkXDP(b *testing.B) {
 		b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "ns/pkt")
 	})
 }
+
+// BenchmarkMapTypes measures the existing-flow cost with the flow map
+// loaded as each candidate type (the programs are the same; only the map
+// type in the spec changes). docs/kernel.md explains the choice.
+func BenchmarkMapTypes(b *testing.B) {
+	existing := udpFrame(1, 40000)
+	for _, mt := range []ebpf.MapType{ebpf.Hash, ebpf.PerCPUHash, ebpf.LRUHash, ebpf.LRUCPUHash} {
+		objs := loadWith(b, 1<<16, func(s *ebpf.CollectionSpec) { s.Maps[FlowhawkMapFlows].Type = mt })
+		b.Run(mt.String(), func(b *testing.B) {
+			if _, _, err := objs.FlowhawkXdp.Benchmark(existing, 64, nil); err != nil {
+				b.Fatal(err)
+			}
+			_, d, err := objs.FlowhawkXdp.Benchmark(existing, b.N, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(d.Nanoseconds()), "ns/pkt")
+		})
+	}
+}
