@@ -3,6 +3,7 @@
 package collector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,6 +61,12 @@ type KernelConfig struct {
 	// ScanInterval is how often the flow map is scanned for timed-out
 	// flows (default 1 s).
 	ScanInterval time.Duration
+	// EvictIdle: when the flow map refused new flows since the last scan,
+	// the scan evicts the least recently seen flows idle at least this long
+	// (default 5 s; negative: never), up to 1/16 of the map per scan, as
+	// EndEvicted partial records, so new flows get room during a flood
+	// (the table's counted eviction, done at scan time).
+	EvictIdle time.Duration
 	// NoDNSSnippets stops the kernel from copying DNS payloads.
 	NoDNSSnippets bool
 	// TCAttach forces the egress attach method: "" (TCX, clsact fallback),
@@ -95,6 +103,9 @@ func (c *KernelConfig) defaults() {
 	if c.ScanInterval <= 0 {
 		c.ScanInterval = time.Second
 	}
+	if c.EvictIdle == 0 {
+		c.EvictIdle = 5 * time.Second
+	}
 }
 
 // KernelStats counts what the kernel programs and the source did. Every
@@ -113,6 +124,7 @@ type KernelStats struct {
 	FragNoFirst uint64 // later fragments whose first fragment was not seen (ports 0)
 	Fragments   uint64 // IP fragments seen
 
+	Evicted        uint64 // flows evicted early because the map was full (EndEvicted)
 	Events         uint64 // ring-buffer records read
 	Flows          uint64 // flow records emitted
 	MapEntries     int    // flow map entries at the last scan
@@ -135,6 +147,7 @@ type KernelSource struct {
 	pending map[Key][]bpf.FlowhawkPktEvent
 	closing []closeDue
 	nextID  uint64
+	mapFull uint64 // MapFull counter at the previous scan
 	rec     ringbuf.Record
 	scratch Flow // reused by toFlow for what only sample sequences give
 
@@ -389,14 +402,7 @@ func (s *KernelSource) wall(mono uint64) int64 { return int64(mono) + s.offset }
 // Stats returns the kernel counters (summed over CPUs) and the source's own.
 func (s *KernelSource) Stats() KernelStats {
 	var c [kcntMax]uint64
-	for i := range c {
-		var per []uint64
-		if err := s.objs.Counters.Lookup(uint32(i), &per); err == nil {
-			for _, v := range per {
-				c[i] += v
-			}
-		}
-	}
+	s.readCounters(&c)
 	s.mu.Lock()
 	st := s.stats
 	s.mu.Unlock()
@@ -405,6 +411,18 @@ func (s *KernelSource) Stats() KernelStats {
 	st.ParseErrors, st.ExtLimit, st.MapFull, st.RingbufFull = c[kcntParseError], c[kcntExtLimit], c[kcntMapFull], c[kcntRingbufFull]
 	st.SampledOut, st.FragNoFirst, st.Fragments = c[kcntSampledOut], c[kcntFragNoFirst], c[kcntFragments]
 	return st
+}
+
+// readCounters sums the kernel's per-CPU counters.
+func (s *KernelSource) readCounters(c *[kcntMax]uint64) {
+	var per []uint64
+	for i := range c {
+		if err := s.objs.Counters.Lookup(uint32(i), &per); err == nil {
+			for _, v := range per {
+				c[i] += v
+			}
+		}
+	}
 }
 
 // accounted derives the packets accounted to flows: the kernel counts
@@ -581,7 +599,17 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 		reason EndReason
 	}
 	var exp []expired
+	type candidate struct {
+		key  bpf.FlowhawkFlowKey
+		last uint64
+	}
+	var cands []candidate
 	seen := 0
+	var c [kcntMax]uint64
+	s.readCounters(&c)
+	pressure := c[kcntMapFull] > s.mapFull && s.cfg.EvictIdle > 0
+	s.mapFull = c[kcntMapFull]
+	evictIdle := int64(s.cfg.EvictIdle)
 	err := s.iterate(false, func(k *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue) {
 		seen++
 		switch {
@@ -591,10 +619,23 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 			exp = append(exp, expired{*k, EndIdle})
 		case now-int64(v.First) >= active:
 			exp = append(exp, expired{*k, EndActive})
+		case pressure && now-int64(v.Last) >= evictIdle:
+			cands = append(cands, candidate{*k, v.Last})
 		}
 	})
 	if err != nil {
 		return err
+	}
+	if pressure {
+		// Least recently seen first, up to 1/16 of the map beyond what
+		// expired anyway.
+		room := max(s.cfg.MaxFlows/16, 1) - len(exp)
+		if room > 0 && len(cands) > 0 {
+			slices.SortFunc(cands, func(a, b candidate) int { return cmp.Compare(a.last, b.last) })
+			for _, cd := range cands[:min(room, len(cands))] {
+				exp = append(exp, expired{cd.key, EndEvicted})
+			}
+		}
 	}
 	// FIN/RST ends announced by the kernel whose grace has passed (usually
 	// already found above; this catches flows the iteration missed).
@@ -620,6 +661,11 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 				continue
 			}
 			return fmt.Errorf("lookup-and-delete flow: %w", err)
+		}
+		if e.reason == EndEvicted {
+			s.mu.Lock()
+			s.stats.Evicted++
+			s.mu.Unlock()
 		}
 		onFlow(s.toFlow(keyOf(&e.key), &v, e.reason))
 	}
@@ -731,6 +777,7 @@ func (s *KernelStats) Print(w io.Writer) {
 	fmt.Fprintf(w, "kernel     %d packets seen, %d accounted, %d flows emitted\n", s.Packets, s.Accounted, s.Flows)
 	fmt.Fprintf(w, "not counted: map full %d, ring buffer full %d, parse errors %d, ipv6 ext limit %d, non-ip %d, sampled out %d\n",
 		s.MapFull, s.RingbufFull, s.ParseErrors, s.ExtLimit, s.NonIP, s.SampledOut)
+	fmt.Fprintf(w, "evicted    %d flows (map full, least recently seen, emitted as partial records)\n", s.Evicted)
 	fmt.Fprintf(w, "fragments  %d (%d without their first fragment); other transports %d; bad events %d\n",
 		s.Fragments, s.FragNoFirst, s.OtherL4, s.BadEvents)
 }
