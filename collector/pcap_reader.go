@@ -40,7 +40,7 @@ func (b *offReader) peek(n int) ([]byte, error) {
 		b.hi = copy(b.buf, b.buf[b.lo:b.hi])
 		b.lo = 0
 	}
-	for b.hi-b.lo < n && b.err == nil {
+	for empty := 0; b.hi-b.lo < n && b.err == nil; {
 		if b.hi == len(b.buf) {
 			// Grow only as data arrives, so a corrupt length in a short file
 			// does not allocate what it claims.
@@ -52,6 +52,10 @@ func (b *offReader) peek(n int) ([]byte, error) {
 		b.hi += m
 		if err != nil {
 			b.err = err
+		} else if m == 0 {
+			if empty++; empty >= 100 { // as bufio: a reader that never progresses
+				b.err = io.ErrNoProgress
+			}
 		}
 	}
 	if b.hi-b.lo >= n {
