@@ -189,9 +189,10 @@ func (s *PcapSource) Close() error {
 }
 
 // MultiSource reads several capture files one after the other as one
-// packet stream (summed stats; each file has its own fragment cache). A bad file ends that
-// file: NextPacket returns its *ReadError once and the next call goes on
-// with the next file, so the caller decides whether to stop.
+// packet stream (summed stats; each file has its own fragment cache). A
+// bad file ends that file: NextPacket returns its *ReadError once and the
+// next call goes on with the next file, so the caller decides whether to
+// stop.
 type MultiSource struct {
 	paths []string
 	opts  PcapOptions
