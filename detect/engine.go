@@ -335,7 +335,7 @@ func (e *Engine) send(a *Alert) {
 func (e *Engine) StateSize() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	n := e.agg.len()
+	n := e.agg.len() + len(e.idx.recent) + len(e.idx.recOld) + len(e.idx.watch) + len(e.idx.watOld)
 	if e.ps != nil {
 		n += e.ps.hosts.len()
 	}
