@@ -571,3 +571,52 @@ func FuzzBlocklist(f *testing.F) {
 		}
 	})
 }
+
+// A packet-based alert raised while its flow is open gets the flow's ID
+// in the cause's next aggregate, once the flow record arrives.
+func TestFlowIDsForPacketAlerts(t *testing.T) {
+	e, c := newTest(t, only("dns"))
+	q := func(ts int64, name string) *collector.Packet {
+		return pkt(ts, "10.0.0.66", "10.0.0.53", 40000, 53, 17, 0, dnsQuery(1, name, false, 0))
+	}
+	names := cryptolockerStyle(2026, 2, 2, 2)
+	p1 := q(t0, names[0])
+	e.OnPacket(p1)
+	// The DNS flow ends (as the table would emit it), then the host
+	// queries again: the aggregate names flow 42.
+	f := testFlow(42, "10.0.0.66", "10.0.0.53", 40000, 53, 17, t0)
+	e.OnFlow(f)
+	e.OnPacket(q(t0+sec, names[1]))
+	e.Close()
+	if len(c.alerts) != 2 || c.alerts[0].Rule != "dns.dga" || len(c.alerts[0].FlowIDs) != 0 ||
+		fmt.Sprint(c.alerts[1].FlowIDs) != "[42]" || c.alerts[1].Count != 2 {
+		for _, a := range c.alerts {
+			t.Logf("%s count %d flows %v", a.Rule, a.Count, a.FlowIDs)
+		}
+		t.Fatalf("flow IDs not attached")
+	}
+	if e.StateSize() == 0 {
+		t.Errorf("state size ignores the flow index")
+	}
+}
+
+// Causes quiet for an interval are forgotten, so a cause that returns
+// later starts over with count 1 and is sent at once.
+func TestAggregatorForgetsQuietCauses(t *testing.T) {
+	cfg := only("size")
+	cfg.AlertInterval = 10 * time.Second
+	e, c := newTest(t, cfg)
+	for _, at := range []int64{0, 30, 31} {
+		f := flowWithSizes(uint64(at+1), "10.0.0.3", "10.0.0.2", 9000)
+		f.End = t0 + at*sec
+		e.OnFlow(f)
+	}
+	e.Close()
+	var counts []uint64
+	for _, a := range c.alerts {
+		counts = append(counts, a.Count)
+	}
+	if fmt.Sprint(counts) != "[1 1 2]" {
+		t.Errorf("counts %v, want [1 1 2]", counts)
+	}
+}
