@@ -38,6 +38,16 @@ func (f *forest) predict(x, out []float64, _ *workspace) {
 	vals := fd.values
 	k := len(out)
 	t := 0
+	var leaves [8]int32
+	for ; t+8 <= len(fd.roots); t += 8 {
+		fd.leaves8(t, x, &leaves)
+		for _, off := range leaves {
+			v := vals[off : int(off)+k]
+			for j := range out {
+				out[j] += float64(v[j])
+			}
+		}
+	}
 	for ; t+4 <= len(fd.roots); t += 4 {
 		a, b, c, d := fd.leaves4(t, x)
 		va, vb, vc, vd := vals[a:int(a)+k], vals[b:int(b)+k], vals[c:int(c)+k], vals[d:int(d)+k]

@@ -266,6 +266,30 @@ func (fd *forestData) leaves4(t int, x []float64) (int32, int32, int32, int32) {
 	}
 }
 
+// leaves8 walks trees t..t+7 for x at once (see leaves4) and stores the
+// leaf payload offsets in out.
+func (fd *forestData) leaves8(t int, x []float64, out *[8]int32) {
+	nodes := fd.nodes
+	var n [8]int32
+	copy(n[:], fd.roots[t:t+8])
+	for {
+		live := 0
+		for j := range n {
+			nd := &nodes[n[j]]
+			if nd.feat >= 0 {
+				n[j] = nd.child + gt(x[nd.feat], nd.thr)
+				live++
+			}
+		}
+		if live == 0 {
+			break
+		}
+	}
+	for j := range n {
+		out[j] = nodes[n[j]].child
+	}
+}
+
 // gt is 1 when v > t, else 0, without a branch.
 func gt(v, t float64) int32 {
 	r := int32(0)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/flowhawk/flowhawk/classifier"
@@ -72,6 +73,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print test metrics as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if !slices.Contains(classifier.Kinds, cfg.Kind) {
+		return fmt.Errorf("%w: --model %q: want one of %s", errUsage, cfg.Kind, strings.Join(classifier.Kinds, ", "))
 	}
 	opt, err := d.options(fs)
 	if err != nil {
