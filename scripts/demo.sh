@@ -11,8 +11,8 @@ mkdir -p "$out"
 model_args=()
 [ -f testdata/model.json ] && model_args=(--model testdata/model.json)
 
-echo "== flowhawk replay testdata/demo.pcap ${model_args[*]} --detect"
-"$fh" replay testdata/demo.pcap -o "$out/flows.csv" --detect --alerts "$out/alerts.jsonl" "${model_args[@]}"
+echo "== flowhawk replay testdata/demo.pcap ${model_args[*]} --detect all"
+"$fh" replay testdata/demo.pcap -o "$out/flows.csv" --detect all --alerts "$out/alerts.jsonl" "${model_args[@]}"
 "$fh" replay -q testdata/demo.pcap -o "$out/flows.parquet"
 "$fh" replay -q testdata/demo.pcap -o "$out/flows.jsonl"
 

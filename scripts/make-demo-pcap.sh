@@ -57,7 +57,7 @@ for f in index.html small.bin medium.bin large.bin; do A curl -s -o /dev/null "h
 A curl -s -o /dev/null "http://[fd00:213::2]:8080/medium.bin"
 A bash -c 'for i in $(seq 1 20); do printf "sample %03d\n" $i; sleep 0.05; done | nc -u -w1 10.213.0.2 5000' || true
 A curl -s -o /dev/null --max-time 2 "http://10.213.0.2:9999/" || true
-A nmap -sS -n -Pn -p 20-45 --max-retries 0 10.213.0.2 >/dev/null 2>&1 || true
+A nmap -sS -n -Pn -p 1-300 --max-retries 0 10.213.0.2 >/dev/null 2>&1 || true
 sleep 1
 kill "$tcpdump_pid"
 wait "$tcpdump_pid" 2>/dev/null || true

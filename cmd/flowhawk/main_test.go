@@ -53,7 +53,7 @@ func TestReplayFormats(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("replay -o %s: exit %d: %s", out, code, errOut)
 		}
-		for _, want := range []string{"frames     1003", "tcp", "udp", "flows"} {
+		for _, want := range []string{"frames     1487", "tcp", "udp", "flows"} {
 			if !strings.Contains(errOut, want) {
 				t.Errorf("summary lacks %q:\n%s", want, errOut)
 			}
