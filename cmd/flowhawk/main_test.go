@@ -118,11 +118,16 @@ func TestDatasetLabelDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	abs, _ := filepath.Abs(demoPcap)
 	for _, class := range []string{"web", "other"} {
 		os.MkdirAll(filepath.Join(root, class), 0o755)
 		if err := os.WriteFile(filepath.Join(root, class, "a.pcap"), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A link to a capture counts too.
+	if err := os.Symlink(abs, filepath.Join(root, "web", "b.pcap")); err != nil {
+		t.Fatal(err)
 	}
 	out := filepath.Join(root, "ds.csv")
 	code, _, errOut := runCLI(t, "dataset", "--label-dir", root, "-o", out, "-q")
@@ -138,7 +143,7 @@ func TestDatasetLabelDir(t *testing.T) {
 	for _, l := range lines[1:] {
 		count[l[strings.LastIndexByte(l, ',')+1:]]++
 	}
-	if count["web"] == 0 || count["web"] != count["other"] || len(count) != 2 {
+	if count["web"] == 0 || count["web"] != 2*count["other"] || len(count) != 2 {
 		t.Fatalf("labels %v", count)
 	}
 }
