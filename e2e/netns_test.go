@@ -1,10 +1,5 @@
 //go:build linux
 
-// Package e2e holds end-to-end tests of the kernel path: each test builds
-// its own pair of network namespaces joined by a veth pair, attaches the
-// capture to the client end, records the same interface with tcpdump,
-// sends real traffic, and compares the kernel path's flows with the pcap
-// path's flows from the tcpdump file.
 package e2e
 
 import (
