@@ -440,12 +440,7 @@ func accounted(c *[kcntMax]uint64) uint64 {
 // detaches the programs, drains the ring buffer and the whole flow map
 // (EndFlush, or FIN/RST for closed flows) and returns nil.
 func (s *KernelSource) Run(ctx context.Context, onFlow func(*Flow), onPacket func(*Packet)) error {
-	if onFlow == nil {
-		onFlow = func(*Flow) {}
-	}
-	if onPacket == nil {
-		onPacket = func(*Packet) {}
-	}
+	onFlow, onPacket = orNop(onFlow, onPacket)
 	nextScan := time.Now().Add(s.cfg.ScanInterval)
 	for ctx.Err() == nil {
 		wait := min(100*time.Millisecond, time.Until(nextScan))
@@ -465,6 +460,7 @@ func (s *KernelSource) Run(ctx context.Context, onFlow func(*Flow), onPacket fun
 // Flush detaches the programs, reads what is left in the ring buffer and
 // drains every flow from the kernel map.
 func (s *KernelSource) Flush(onFlow func(*Flow), onPacket func(*Packet)) error {
+	onFlow, onPacket = orNop(onFlow, onPacket)
 	derr := s.Detach()
 	if err := s.readEvents(time.Now(), onFlow, onPacket); err != nil {
 		return errors.Join(derr, err)
@@ -472,9 +468,21 @@ func (s *KernelSource) Flush(onFlow func(*Flow), onPacket func(*Packet)) error {
 	return errors.Join(derr, s.drainAll(onFlow))
 }
 
+// orNop replaces nil callbacks with ones that do nothing.
+func orNop(onFlow func(*Flow), onPacket func(*Packet)) (func(*Flow), func(*Packet)) {
+	if onFlow == nil {
+		onFlow = func(*Flow) {}
+	}
+	if onPacket == nil {
+		onPacket = func(*Packet) {}
+	}
+	return onFlow, onPacket
+}
+
 // readEvents handles ring-buffer records until deadline (or, for a
 // deadline in the past, until the buffer is empty).
 func (s *KernelSource) readEvents(deadline time.Time, onFlow func(*Flow), onPacket func(*Packet)) error {
+	onFlow, onPacket = orNop(onFlow, onPacket)
 	s.rd.SetDeadline(deadline)
 	var p Packet
 	for {
@@ -592,6 +600,7 @@ func (s *KernelSource) packetOf(p *Packet, ev *bpf.FlowhawkPktEvent, key Key) {
 // removed with an atomic lookup-and-delete, so no packet counted before
 // the delete is lost; a packet after it starts a new record, as in Table.
 func (s *KernelSource) Scan(onFlow func(*Flow)) error {
+	onFlow, _ = orNop(onFlow, nil)
 	now := monoNow()
 	grace, idle, active := int64(s.cfg.CloseGrace), int64(s.cfg.IdleTimeout), int64(s.cfg.ActiveTimeout)
 	type expired struct {

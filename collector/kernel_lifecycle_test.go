@@ -1,0 +1,158 @@
+//go:build linux
+
+package collector
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// tcpSeg builds one TCP segment of a conversation between 10.199.0.1:40000
+// (client) and 10.199.0.2:80 (server).
+func tcpSeg(t testing.TB, fromClient bool, flags string, payload int) []byte {
+	ip := ip4(layers.IPProtocolTCP)
+	tcp := &layers.TCP{SrcPort: 40000, DstPort: 80, Window: 1000, Seq: 1}
+	if !fromClient {
+		ip.SrcIP, ip.DstIP = net.IP{10, 199, 0, 2}, net.IP{10, 199, 0, 1}
+		tcp.SrcPort, tcp.DstPort, tcp.Window = 80, 40000, 2000
+	}
+	for _, c := range flags {
+		switch c {
+		case 'S':
+			tcp.SYN = true
+		case 'A':
+			tcp.ACK = true
+		case 'F':
+			tcp.FIN = true
+		case 'R':
+			tcp.RST = true
+		case 'P':
+			tcp.PSH = true
+		}
+	}
+	return kframe(t, eth(layers.EthernetTypeIPv4), ip, tcp, gopacket.Payload(make([]byte, payload)))
+}
+
+type seg struct {
+	client  bool
+	flags   string
+	payload int
+}
+
+// runConversation sends segs through XDP (server-to-client) and TC
+// (client-to-server), as a host would see them, and through the pcap
+// path's decoder and table; it returns both paths' flows.
+func runConversation(t *testing.T, s *KernelSource, segs []seg, scanAfter time.Duration) (kernel, table []*Flow) {
+	t.Helper()
+	tab := NewTable(TableConfig{Samples: 32}, func(f *Flow) { table = append(table, f) })
+	dec := NewDecoder(DecoderOptions{})
+	onFlow := func(f *Flow) { kernel = append(kernel, f) }
+	for i, sg := range segs {
+		fr := tcpSeg(t, sg.client, sg.flags, sg.payload)
+		prog := s.objs.FlowhawkXdp
+		if sg.client {
+			prog = s.objs.FlowhawkTc
+		}
+		if _, err := prog.Run(&ebpf.RunOptions{Data: fr}); err != nil {
+			t.Fatal(err)
+		}
+		var p Packet
+		if dec.Decode(&p, fr, 1, int64(i+1)*1e6, uint32(len(fr))) != ResultIP {
+			t.Fatalf("segment %d does not decode", i)
+		}
+		tab.Add(&p)
+		s.readEvents(time.Now(), onFlow, nil)
+	}
+	time.Sleep(scanAfter)
+	if err := s.Scan(onFlow); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(onFlow, nil); err != nil {
+		t.Fatal(err)
+	}
+	tab.Flush()
+	return kernel, table
+}
+
+func sameCounts(t *testing.T, k, p *Flow) {
+	t.Helper()
+	if k.Key != p.Key || k.FwdIsLo != p.FwdIsLo || k.EndReason != p.EndReason {
+		t.Errorf("kernel %v lo %v end %v; table %v lo %v end %v", k.Key, k.FwdIsLo, k.EndReason, p.Key, p.FwdIsLo, p.EndReason)
+	}
+	for _, d := range []struct{ k, p *DirStats }{{&k.Fwd, &p.Fwd}, {&k.Bwd, &p.Bwd}} {
+		if d.k.Packets != d.p.Packets || d.k.Bytes != d.p.Bytes || d.k.FlagCounts != d.p.FlagCounts ||
+			d.k.InitWindow != d.p.InitWindow || d.k.PayloadBytes != d.p.PayloadBytes || d.k.DataPackets != d.p.DataPackets {
+			t.Errorf("direction: kernel %d pkts %d bytes flags %v win %d; table %d pkts %d bytes flags %v win %d",
+				d.k.Packets, d.k.Bytes, d.k.FlagCounts, d.k.InitWindow, d.p.Packets, d.p.Bytes, d.p.FlagCounts, d.p.InitWindow)
+		}
+	}
+}
+
+// TestKernelTCPLifecycle checks the kernel path's flow rules against the
+// flow table's on the same segments: FIN/FIN close emitted after the grace
+// by a scan, RST, a SYN+ACK seen first (initiator is its receiver), and a
+// new SYN reusing a closed flow's key.
+func TestKernelTCPLifecycle(t *testing.T) {
+	cases := []struct {
+		name  string
+		segs  []seg
+		flows int
+	}{
+		{"fin close", []seg{{true, "S", 0}, {false, "SA", 0}, {true, "A", 0}, {true, "PA", 100}, {false, "PA", 1000},
+			{true, "FA", 0}, {false, "FA", 0}, {true, "A", 0}}, 1},
+		{"rst", []seg{{true, "S", 0}, {false, "RA", 0}}, 1},
+		{"synack first", []seg{{false, "SA", 0}, {true, "A", 0}, {true, "PA", 10}}, 1},
+		{"reuse after close", []seg{{true, "S", 0}, {false, "SA", 0}, {true, "FA", 0}, {false, "FA", 0},
+			{true, "S", 0}, {false, "SA", 0}, {true, "A", 0}}, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := loadTestKernel(t, KernelConfig{MaxFlows: 64, CloseGrace: 30 * time.Millisecond})
+			kernel, table := runConversation(t, s, c.segs, 60*time.Millisecond)
+			if len(kernel) != c.flows || len(table) != c.flows {
+				t.Fatalf("kernel %d flows, table %d, want %d", len(kernel), len(table), c.flows)
+			}
+			for i := range kernel {
+				sameCounts(t, kernel[i], table[i])
+			}
+			if c.name == "fin close" && kernel[0].EndReason != EndFIN {
+				t.Errorf("end %v, want fin", kernel[0].EndReason)
+			}
+		})
+	}
+}
+
+// TestKernelSampling accounts 1 packet in 4 and checks that the record is
+// marked and scaled, and that skipped packets are counted.
+func TestKernelSampling(t *testing.T) {
+	s := loadTestKernel(t, KernelConfig{MaxFlows: 64, SampleRate: 4})
+	fr := kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 1000, DstPort: 2000}, gopacket.Payload(make([]byte, 72)))
+	const n = 4000
+	if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: fr, Repeat: n}); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.Packets < n || st.Accounted+st.SampledOut != st.Packets {
+		t.Fatalf("packets %d accounted %d sampled out %d", st.Packets, st.Accounted, st.SampledOut)
+	}
+	// Binomial(n, 1/4): 1000 +- 27; 6 sigma either way.
+	if st.Accounted < 840 || st.Accounted > 1160 {
+		t.Errorf("accounted %d of %d at 1 in 4", st.Accounted, st.Packets)
+	}
+	var flows []*Flow
+	if err := s.Flush(func(f *Flow) { flows = append(flows, f) }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(flows) != 1 {
+		t.Fatalf("%d flows", len(flows))
+	}
+	f := flows[0]
+	if f.Sampled != 4 || f.Fwd.Packets != 4*st.Accounted || f.Fwd.Bytes != 4*100*st.Accounted || f.Fwd.IPLen.Mean() != 100 {
+		t.Errorf("sampled %d packets %d bytes %d mean %v; accounted %d", f.Sampled, f.Fwd.Packets, f.Fwd.Bytes, f.Fwd.IPLen.Mean(), st.Accounted)
+	}
+}
