@@ -181,12 +181,12 @@ func servers(t *testing.T, n *testNet) {
 	var ucs []net.PacketConn
 	err := inNetns(n.ServerNS, func() error {
 		var err error
-		hl, err = net.Listen("tcp4", n.ServerIP+":8080")
+		hl, err = net.Listen("tcp", n.ServerIP+":8080")
 		if err != nil {
 			return err
 		}
 		for _, port := range []string{"9000", "53"} {
-			uc, err := net.ListenPacket("udp4", n.ServerIP+":"+port)
+			uc, err := net.ListenPacket("udp", n.ServerIP+":"+port)
 			if err != nil {
 				return err
 			}
