@@ -156,3 +156,61 @@ func TestKernelSampling(t *testing.T) {
 		t.Errorf("sampled %d packets %d bytes %d mean %v; accounted %d", f.Sampled, f.Fwd.Packets, f.Fwd.Bytes, f.Fwd.IPLen.Mean(), st.Accounted)
 	}
 }
+
+// TestKernelTimeouts checks that a scan ends idle flows (EndIdle) and cuts
+// flows past the active timeout into partial records (EndActive), after
+// which the next packet starts a new record.
+func TestKernelTimeouts(t *testing.T) {
+	s := loadTestKernel(t, KernelConfig{MaxFlows: 64, IdleTimeout: 300 * time.Millisecond, ActiveTimeout: 10 * time.Second})
+	udp := func(sport uint16) []byte {
+		return kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: 9})
+	}
+	if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: udp(1)}); err != nil {
+		t.Fatal(err)
+	}
+	var got []*Flow
+	if err := s.Scan(func(f *Flow) { got = append(got, f) }); err != nil || len(got) != 0 {
+		t.Fatalf("fresh flow ended early: %v %d", err, len(got))
+	}
+	time.Sleep(400 * time.Millisecond)
+	s.readEvents(time.Now(), nil, nil)
+	if err := s.Scan(func(f *Flow) { got = append(got, f) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].EndReason != EndIdle || got[0].Partial || len(got[0].Samples) != 1 {
+		t.Fatalf("idle: %d flows %+v", len(got), got)
+	}
+
+	s2 := loadTestKernel(t, KernelConfig{MaxFlows: 64, IdleTimeout: 10 * time.Second, ActiveTimeout: 40 * time.Millisecond})
+	got = got[:0]
+	for i := 0; i < 3; i++ {
+		if _, err := s2.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: udp(2)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(25 * time.Millisecond)
+		s2.readEvents(time.Now(), nil, nil)
+		if err := s2.Scan(func(f *Flow) { got = append(got, f) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s2.Flush(func(f *Flow) { got = append(got, f) }, nil); err != nil {
+		t.Fatal(err)
+	}
+	// However the scans fell (the machine may be slow), every record but
+	// the last is an active-timeout cut, the last is the flush, and no
+	// packet is lost.
+	var total uint64
+	ok := len(got) >= 2 && got[len(got)-1].EndReason == EndFlush
+	for i, f := range got {
+		total += f.Packets()
+		if i < len(got)-1 && (f.EndReason != EndActive || !f.Partial) {
+			ok = false
+		}
+	}
+	if !ok || total != 3 {
+		for _, f := range got {
+			t.Logf("%v %v partial %v packets %d", f.Key, f.EndReason, f.Partial, f.Packets())
+		}
+		t.Fatalf("active timeout: want an EndActive partial record then the rest at flush")
+	}
+}
