@@ -236,13 +236,19 @@ func clientRun(t *testing.T, n *testNet, name string, args ...string) {
 }
 
 // TestCaptureMatchesTcpdump sends ping, HTTP (small and 180 kB), UDP, a
-// DNS-shaped query and a burst of SYNs through the veth pair, and checks
-// that the kernel path and the pcap path on tcpdump's file agree flow by
-// flow.
+// DNS query and a burst of SYNs through the veth pair, and checks that the
+// kernel path and the pcap path on tcpdump's file agree flow by flow, with
+// XDP in driver mode (veth has native XDP) and in generic (skb) mode.
 func TestCaptureMatchesTcpdump(t *testing.T) {
+	for _, mode := range []string{"auto", "generic"} {
+		t.Run("xdp-"+mode, func(t *testing.T) { captureMatchesTcpdump(t, mode) })
+	}
+}
+
+func captureMatchesTcpdump(t *testing.T, xdpMode string) {
 	n := newNet(t)
 	servers(t, n)
-	kc := startKernel(t, n.ClientNS, collector.KernelConfig{Interfaces: []string{n.ClientIf}, ScanInterval: 200 * time.Millisecond})
+	kc := startKernel(t, n.ClientNS, collector.KernelConfig{Interfaces: []string{n.ClientIf}, XDPMode: xdpMode, ScanInterval: 200 * time.Millisecond})
 	td := startTcpdump(t, n.ClientNS, n.ClientIf)
 
 	clientRun(t, n, "ping", "-c", "5", "-i", "0.05", n.ServerIP)
