@@ -37,6 +37,10 @@ type Config struct {
 	// QueueSize bounds the records waiting to be sent (default 8192);
 	// Export drops and counts what does not fit.
 	QueueSize int
+	// Linger is how long the sender rests after draining the queue, so it
+	// is woken once per batch of records instead of once per record
+	// (default 2 ms; the queue holds QueueSize records meanwhile).
+	Linger time.Duration
 	// WarnEvery rate-limits warnings about drops and send errors
 	// (default 10 s).
 	WarnEvery time.Duration
@@ -60,6 +64,9 @@ func (c *Config) defaults() {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 8192
+	}
+	if c.Linger <= 0 {
+		c.Linger = 2 * time.Millisecond
 	}
 	if c.WarnEvery <= 0 {
 		c.WarnEvery = 10 * time.Second
@@ -214,6 +221,17 @@ func (e *Exporter) run() {
 				return
 			}
 			s.add(&r)
+			// Take what else is queued, then linger: waking this goroutine
+			// for every record costs the producer more than the record.
+			for n := len(e.q); n > 0; n-- {
+				r, ok := <-e.q
+				if !ok {
+					s.flush()
+					return
+				}
+				s.add(&r)
+			}
+			time.Sleep(e.cfg.Linger)
 		case <-tick.C:
 			s.flush()
 			if e.now().Sub(s.lastTpl) >= e.cfg.TemplateInterval {
