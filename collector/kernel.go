@@ -445,11 +445,13 @@ func (s *KernelSource) Run(ctx context.Context, onFlow func(*Flow), onPacket fun
 	for ctx.Err() == nil {
 		wait := min(100*time.Millisecond, time.Until(nextScan))
 		if err := s.readEvents(time.Now().Add(wait), onFlow, onPacket); err != nil {
-			return err
+			// The ring buffer is unusable: still hand over what the map holds.
+			return errors.Join(err, s.Detach(), s.drainAll(onFlow))
 		}
 		if !time.Now().Before(nextScan) {
 			if err := s.Scan(onFlow); err != nil {
-				return err
+				// A failed scan leaves flows in the map for the next one.
+				slog.Warn("kernel flow map scan", "err", err)
 			}
 			nextScan = time.Now().Add(s.cfg.ScanInterval)
 		}
