@@ -150,6 +150,7 @@ type KernelSource struct {
 	mapFull uint64 // MapFull counter at the previous scan
 	rec     ringbuf.Record
 	scratch Flow // reused by toFlow for what only sample sequences give
+	slab    []Flow
 
 	// batch buffers, reused
 	bkeys []bpf.FlowhawkFlowKey

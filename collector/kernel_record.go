@@ -29,7 +29,7 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 	total := v.Dir[0].Packets + v.Dir[1].Packets
 	rate := uint64(s.cfg.SampleRate)
 
-	f := new(Flow)
+	f := s.newFlow()
 	if rate <= 1 && v.SamplesLost == 0 && uint64(len(samples)) == total && total > 0 {
 		s.replay(f, key, fwdIsLo, samples, s.cfg.Samples)
 		if f.Fwd.Packets+f.Bwd.Packets == total {
@@ -42,13 +42,19 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 
 	// Counter path. Replay the samples into a scratch record for what only
 	// packet sequences give (samples, active/idle, subflows, bulk).
+	f.ID, f.Key, f.FwdIsLo, f.Start, f.End = s.nextID, key, fwdIsLo, s.wall(v.First), s.wall(v.Last)
 	scratch := &s.scratch
 	if len(samples) > 0 {
 		s.replay(scratch, key, fwdIsLo, samples, s.cfg.Samples)
 	} else {
-		scratch.reset(0, key, fwdIsLo, s.wall(v.First))
+		// No samples (ring buffer full, or drained before they were read):
+		// the shape moments stay empty and activity spans first to last.
+		scratch.Samples = scratch.Samples[:0]
+		scratch.IAT, scratch.Active, scratch.Idle = Moments{}, Moments{}, Moments{}
+		scratch.Fwd, scratch.Bwd = DirStats{}, DirStats{}
+		scratch.SubflowCount = 1
+		scratch.activeStart, scratch.activeEnd, scratch.sfLast = f.Start, f.Start, f.Start
 	}
-	f.ID, f.Key, f.FwdIsLo, f.Start, f.End = s.nextID, key, fwdIsLo, s.wall(v.First), s.wall(v.Last)
 	fi, bi := 0, 1
 	if !fwdIsLo {
 		fi, bi = 1, 0
@@ -78,6 +84,19 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 	s.countFlow()
 	return f
 }
+
+// newFlow hands out records from slabs of flowSlab: one allocation per
+// slab instead of per flow (a slab is freed once all its records are).
+func (s *KernelSource) newFlow() *Flow {
+	if len(s.slab) == 0 {
+		s.slab = make([]Flow, flowSlab)
+	}
+	f := &s.slab[0]
+	s.slab = s.slab[1:]
+	return f
+}
+
+const flowSlab = 64
 
 func (s *KernelSource) countFlow() {
 	s.mu.Lock()
