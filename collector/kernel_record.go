@@ -38,6 +38,7 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 			s.countFlow()
 			return f
 		}
+		*f = Flow{} // samples and counters disagree: use the counters
 	}
 
 	// Counter path. Replay the samples into a scratch record for what only
