@@ -2,12 +2,13 @@ package stream
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,38 +16,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/collector/pcapgen"
 	"github.com/flowhawk/flowhawk/export"
 	"github.com/flowhawk/flowhawk/export/ipfix"
 	"github.com/flowhawk/flowhawk/export/metrics"
 	"github.com/flowhawk/flowhawk/features"
 	"github.com/flowhawk/flowhawk/pipeline"
 )
-
-// overheadPackets is a replay workload: nflows TCP conversations of 8
-// packets each (handshake, data, FIN close) between 250 clients and 40
-// servers, in time order.
-func overheadPackets(nflows int) []collector.Packet {
-	pk := make([]collector.Packet, 0, nflows*8)
-	ts := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC).UnixNano()
-	flags := []uint8{collector.FlagSYN, collector.FlagSYN | collector.FlagACK, collector.FlagACK, collector.FlagPSH | collector.FlagACK,
-		collector.FlagPSH | collector.FlagACK, collector.FlagACK, collector.FlagFIN | collector.FlagACK, collector.FlagFIN | collector.FlagACK}
-	for i := 0; i < nflows; i++ {
-		a := netip.AddrFrom4([4]byte{10, 1, byte(i % 250), 1}).As16()
-		b := netip.AddrFrom4([4]byte{198, 51, 100, byte(i % 40)}).As16()
-		k, lo := collector.MakeKey(&a, &b, uint16(1024+i%60000), 443, 6, 0, 0)
-		for j := 0; j < 8; j++ {
-			p := collector.Packet{Timestamp: ts, Key: k, SrcIsLo: lo == (j%2 == 0), IPHeaderLen: 20, L4HeaderLen: 20, TCPFlags: flags[j], TCPWindow: 64240, TTL: 64}
-			if j == 3 || j == 4 {
-				p.PayloadLen = uint32(200 + 300*j)
-			}
-			p.IPLen = 40 + p.PayloadLen
-			pk = append(pk, p)
-			ts += 50_000
-		}
-	}
-	return pk
-}
 
 // use reports whether the exporter is selected by FLOWHAWK_BENCH_EXPORTERS
 // (a comma-separated list; default all), to measure one at a time.
@@ -81,7 +57,7 @@ func cpuTime(pid int) time.Duration {
 
 // runPipeline replays the packets through a full pipeline (features,
 // CSV rows to io.Discard, and the given exporters) and returns the time.
-func runPipeline(b *testing.B, pk []collector.Packet, ex []pipeline.FlowExporter) time.Duration {
+func runPipeline(b *testing.B, pcap string, ex []pipeline.FlowExporter) (time.Duration, uint64) {
 	x, err := features.New(features.DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
@@ -95,13 +71,14 @@ func runPipeline(b *testing.B, pk []collector.Packet, ex []pipeline.FlowExporter
 	if err != nil {
 		b.Fatal(err)
 	}
-	for i := range pk {
-		p.Packet(&pk[i])
-	}
-	if _, err := p.Close(); err != nil {
+	if err := p.ReplayFile(context.Background(), pcap); err != nil {
 		b.Fatal(err)
 	}
-	return time.Since(start)
+	sum, err := p.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start), sum.Flows
 }
 
 // BenchmarkExporterOverhead measures replay throughput (flows/s) with
@@ -111,8 +88,22 @@ func runPipeline(b *testing.B, pk []collector.Packet, ex []pipeline.FlowExporter
 // JetStream to a real nats-server (skipped, with the others kept, when
 // nats-server is not installed).
 func BenchmarkExporterOverhead(b *testing.B) {
-	const nflows = 8000
-	pk := overheadPackets(nflows)
+	// A realistic replay: a pcapgen capture (TCP and UDP flows of varied
+	// sizes) read and decoded from a file, as `flowhawk replay` does.
+	pk := filepath.Join(b.TempDir(), "overhead.pcap")
+	fh, err := os.Create(pk)
+	if err != nil {
+		b.Fatal(err)
+	}
+	gst, err := pcapgen.Write(fh, pcapgen.Config{Seed: 1, Packets: 120_000, Flows: 8_000})
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, nflows := runPipeline(b, pk, nil) // warm-up, and the flow count
+	b.Logf("workload: %d packets, %d flows (%d in the pcapgen stats)", gst.Packets, nflows, gst.Flows)
 
 	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -181,7 +172,7 @@ func BenchmarkExporterOverhead(b *testing.B) {
 	var ratios []float64
 	offRun := func() time.Duration {
 		c, cs := cpuTime(natsPID), cpuTime(0)
-		d := runPipeline(b, pk, nil)
+		d, _ := runPipeline(b, pk, nil)
 		b.StopTimer()
 		// The same idle tail as the "on" run gets after settling, so that
 		// background runtime work (GC, scavenger) lands alike in both.
@@ -197,7 +188,7 @@ func BenchmarkExporterOverhead(b *testing.B) {
 			o = offRun()
 		}
 		c, cs := cpuTime(natsPID), cpuTime(0)
-		w := runPipeline(b, pk, ex)
+		w, _ := runPipeline(b, pk, ex)
 		handed += nflows
 		b.StopTimer() // draining the queues is off the hot path: not timed, but its CPU counts
 		settle()
@@ -220,7 +211,7 @@ func BenchmarkExporterOverhead(b *testing.B) {
 			b.Logf("nats dropped %d (buffer full)", ps.DropQueueFull)
 		}
 	}
-	n := float64(b.N) * nflows
+	n := float64(b.N) * float64(nflows)
 	b.ReportMetric(n/off.Seconds(), "flows/s-off")
 	b.ReportMetric(n/on.Seconds(), "flows/s-on")
 	// The median of paired ratios resists the noise of a shared machine

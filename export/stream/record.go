@@ -3,7 +3,9 @@ package stream
 import (
 	"encoding/json"
 	"math"
+	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
@@ -42,9 +44,6 @@ type FlowRecord struct {
 	// numbers for numeric columns, strings for text columns. Non-finite
 	// numbers are left out (JSON has no NaN).
 	Features map[string]any `json:"features,omitempty"`
-
-	num []float64
-	str []string
 }
 
 func flagUnion(d *collector.DirStats) uint8 {
@@ -57,81 +56,121 @@ func flagUnion(d *collector.DirStats) uint8 {
 	return u
 }
 
-func newFlowRecord(f *collector.Flow, sensor, class string) *FlowRecord {
-	src, dst := f.Src(), f.Dst()
-	return &FlowRecord{
-		Sensor: sensor, ID: f.ID,
-		Start: time.Unix(0, f.Start).UTC(), End: time.Unix(0, f.End).UTC(),
-		DurationUS: float64(f.Duration()) / 1e3,
-		SrcIP:      src.Addr.String(), SrcPort: src.Port,
-		DstIP: dst.Addr.String(), DstPort: dst.Port,
-		Proto: f.Key.Proto, VLAN: f.Key.VLANOuter, VLANInner: f.Key.VLANInner,
-		FwdPackets: f.Fwd.Packets, FwdBytes: f.Fwd.Bytes,
-		BwdPackets: f.Bwd.Packets, BwdBytes: f.Bwd.Bytes,
-		FwdPayload: f.Fwd.PayloadBytes, BwdPayload: f.Bwd.PayloadBytes,
-		FwdFlags: flagUnion(&f.Fwd), BwdFlags: flagUnion(&f.Bwd),
-		EndReason: f.EndReason.String(), Partial: f.Partial, Sampled: f.Sampled,
-		Class: class,
-	}
+// snapshot is what Export copies out of a flow: plain values, no strings
+// built, taken from a pool and returned after encoding, so exporting a
+// flow allocates nothing in steady state.
+type snapshot struct {
+	id                     uint64
+	start, end             int64
+	src, dst               netip.Addr
+	sport, dport           uint16
+	proto                  uint8
+	vlan, vlanIn           uint16
+	fwdPkts, fwdBytes      uint64
+	bwdPkts, bwdBytes      uint64
+	fwdPay, bwdPay         uint64
+	fwdFlags, bwdFlags     uint8
+	reason                 collector.EndReason
+	partial                bool
+	sampled                uint32
+	class                  string
+	num                    []float64
+	str                    [][]byte
+	hasFeatures, hasString bool
 }
 
-// marshal encodes the record, naming the copied feature values by cols.
-// It writes the JSON by hand: the publisher encodes every flow, and the
-// generic encoder on a map of ~150 features costs several times more CPU,
-// which a two-core sensor takes from the flow pipeline.
-func (r *FlowRecord) marshal(cols []features.Column, b []byte) []byte {
-	b = append(b, `{"sensor":`...)
-	b = appendString(b, r.Sensor)
-	b = append(b, `,"flow_id":`...)
-	b = strconv.AppendUint(b, r.ID, 10)
-	b = append(b, `,"start":"`...)
-	b = r.Start.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","end":"`...)
-	b = r.End.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","duration_us":`...)
-	b = appendFloat(b, r.DurationUS)
-	b = append(b, `,"src_ip":`...)
-	b = appendString(b, r.SrcIP)
-	b = append(b, `,"src_port":`...)
-	b = strconv.AppendUint(b, uint64(r.SrcPort), 10)
-	b = append(b, `,"dst_ip":`...)
-	b = appendString(b, r.DstIP)
-	b = append(b, `,"dst_port":`...)
-	b = strconv.AppendUint(b, uint64(r.DstPort), 10)
-	b = append(b, `,"proto":`...)
-	b = strconv.AppendUint(b, uint64(r.Proto), 10)
-	if r.VLAN != 0 {
-		b = append(b, `,"vlan":`...)
-		b = strconv.AppendUint(b, uint64(r.VLAN), 10)
+var snapPool = sync.Pool{New: func() any { return new(snapshot) }}
+
+// take fills a pooled snapshot from f.
+func take(f *collector.Flow, row *features.Row, class string, withFeatures bool) *snapshot {
+	s := snapPool.Get().(*snapshot)
+	src, dst := f.Src(), f.Dst()
+	num, str := s.num[:0], s.str[:0]
+	*s = snapshot{
+		id: f.ID, start: f.Start, end: f.End, src: src.Addr, dst: dst.Addr, sport: src.Port, dport: dst.Port,
+		proto: f.Key.Proto, vlan: f.Key.VLANOuter, vlanIn: f.Key.VLANInner,
+		fwdPkts: f.Fwd.Packets, fwdBytes: f.Fwd.Bytes, bwdPkts: f.Bwd.Packets, bwdBytes: f.Bwd.Bytes,
+		fwdPay: f.Fwd.PayloadBytes, bwdPay: f.Bwd.PayloadBytes,
+		fwdFlags: flagUnion(&f.Fwd), bwdFlags: flagUnion(&f.Bwd),
+		reason: f.EndReason, partial: f.Partial, sampled: f.Sampled, class: class,
+		num: num, str: str,
 	}
-	if r.VLANInner != 0 {
+	if withFeatures && row != nil {
+		s.hasFeatures = true
+		s.num = append(s.num, row.Num...)
+		for i, b := range row.Str {
+			if i < cap(s.str) {
+				s.str = s.str[:i+1]
+				s.str[i] = append(s.str[i][:0], b...)
+			} else {
+				s.str = append(s.str, append([]byte(nil), b...))
+			}
+		}
+	}
+	return s
+}
+
+func (s *snapshot) release() { snapPool.Put(s) }
+
+// marshal appends the JSON of the flow (a FlowRecord document), naming
+// the feature values by cols. It writes the JSON by hand: the publisher
+// encodes every flow, and the generic encoder on a map of ~150 features
+// costs several times more CPU, which a two-core sensor takes from the
+// flow pipeline.
+func (r *snapshot) marshal(sensor string, cols []features.Column, b []byte) []byte {
+	b = append(b, `{"sensor":`...)
+	b = appendString(b, sensor)
+	b = append(b, `,"flow_id":`...)
+	b = strconv.AppendUint(b, r.id, 10)
+	b = append(b, `,"start":"`...)
+	b = time.Unix(0, r.start).UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","end":"`...)
+	b = time.Unix(0, r.end).UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","duration_us":`...)
+	b = appendFloat(b, float64(r.end-r.start)/1e3)
+	b = append(b, `,"src_ip":"`...)
+	b = r.src.AppendTo(b)
+	b = append(b, `","src_port":`...)
+	b = strconv.AppendUint(b, uint64(r.sport), 10)
+	b = append(b, `,"dst_ip":"`...)
+	b = r.dst.AppendTo(b)
+	b = append(b, `","dst_port":`...)
+	b = strconv.AppendUint(b, uint64(r.dport), 10)
+	b = append(b, `,"proto":`...)
+	b = strconv.AppendUint(b, uint64(r.proto), 10)
+	if r.vlan != 0 {
+		b = append(b, `,"vlan":`...)
+		b = strconv.AppendUint(b, uint64(r.vlan), 10)
+	}
+	if r.vlanIn != 0 {
 		b = append(b, `,"vlan_inner":`...)
-		b = strconv.AppendUint(b, uint64(r.VLANInner), 10)
+		b = strconv.AppendUint(b, uint64(r.vlanIn), 10)
 	}
 	for _, kv := range [...]struct {
 		k string
 		v uint64
-	}{{"fwd_packets", r.FwdPackets}, {"fwd_bytes", r.FwdBytes}, {"bwd_packets", r.BwdPackets}, {"bwd_bytes", r.BwdBytes},
-		{"fwd_payload_bytes", r.FwdPayload}, {"bwd_payload_bytes", r.BwdPayload}, {"fwd_tcp_flags", uint64(r.FwdFlags)}, {"bwd_tcp_flags", uint64(r.BwdFlags)}} {
+	}{{"fwd_packets", r.fwdPkts}, {"fwd_bytes", r.fwdBytes}, {"bwd_packets", r.bwdPkts}, {"bwd_bytes", r.bwdBytes},
+		{"fwd_payload_bytes", r.fwdPay}, {"bwd_payload_bytes", r.bwdPay}, {"fwd_tcp_flags", uint64(r.fwdFlags)}, {"bwd_tcp_flags", uint64(r.bwdFlags)}} {
 		b = append(b, ',', '"')
 		b = append(b, kv.k...)
 		b = append(b, '"', ':')
 		b = strconv.AppendUint(b, kv.v, 10)
 	}
-	b = append(b, `,"end_reason":`...)
-	b = appendString(b, r.EndReason)
-	if r.Partial {
+	b = append(b, `,"end_reason":"`...)
+	b = append(b, r.reason.String()...)
+	b = append(b, '"')
+	if r.partial {
 		b = append(b, `,"partial":true`...)
 	}
-	if r.Sampled != 0 {
+	if r.sampled != 0 {
 		b = append(b, `,"sampling_rate":`...)
-		b = strconv.AppendUint(b, uint64(r.Sampled), 10)
+		b = strconv.AppendUint(b, uint64(r.sampled), 10)
 	}
-	if r.Class != "" {
+	if r.class != "" {
 		b = append(b, `,"class":`...)
-		b = appendString(b, r.Class)
+		b = appendString(b, r.class)
 	}
-	if len(r.num) > 0 || len(r.str) > 0 {
+	if r.hasFeatures {
 		b = append(b, `,"features":{`...)
 		first := true
 		for i := range cols {
@@ -170,10 +209,10 @@ func appendFloat(b []byte, v float64) []byte {
 }
 
 // appendString writes s as a JSON string.
-func appendString(b []byte, s string) []byte {
+func appendString[T string | []byte](b []byte, s T) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
-			q, _ := json.Marshal(s) // rare: escapes and UTF-8 checks
+			q, _ := json.Marshal(string(s)) // rare: escapes and UTF-8 checks
 			return append(b, q...)
 		}
 	}

@@ -113,7 +113,7 @@ func AlertSubject(sensor string) string { return "flowhawk." + sensor + ".alerts
 // item is one buffered message: a flow (encoded by the publisher
 // goroutine, off the hot path) or an alert's JSON bytes.
 type item struct {
-	flow  *FlowRecord
+	flow  *snapshot
 	alert []byte
 	id    uint64
 }
@@ -214,18 +214,7 @@ func validToken(s string) bool {
 // Export queues flow f, with its feature row (nil for none) and classifier
 // label ("" for none). It copies what it needs and never blocks.
 func (p *Publisher) Export(f *collector.Flow, row *features.Row, class string) {
-	r := newFlowRecord(f, p.cfg.Sensor, class)
-	if row != nil && len(p.cfg.Columns) > 0 {
-		r.num = append([]float64(nil), row.Num...)
-		if len(row.Str) > 0 {
-			r.str = make([]string, len(row.Str))
-			for i, s := range row.Str {
-				if len(s) > 0 {
-					r.str[i] = string(s)
-				}
-			}
-		}
-	}
+	r := take(f, row, class, len(p.cfg.Columns) > 0)
 	p.enqueue(item{flow: r})
 }
 
@@ -258,6 +247,9 @@ func (p *Publisher) enqueue(it item) {
 	if p.closed {
 		p.mu.RUnlock()
 		p.dropDone.Add(1)
+		if it.flow != nil {
+			it.flow.release()
+		}
 		return
 	}
 	select {
@@ -265,6 +257,9 @@ func (p *Publisher) enqueue(it item) {
 		p.mu.RUnlock()
 	default:
 		p.mu.RUnlock()
+		if it.flow != nil {
+			it.flow.release()
+		}
 		p.dropQueue.Add(1)
 		if p.warn.allow() {
 			p.warn.log("nats buffer full, dropping messages", "url", p.cfg.URL, "buffer", p.cfg.BufferSize, "dropped_total", p.dropQueue.Load())
@@ -347,7 +342,8 @@ func (b *builder) add(it item) {
 		cur.msg.Header.Set(jetstream.MsgIDHeader, b.p.idPrefix+strconv.FormatUint(it.id, 10))
 	}
 	if it.flow != nil {
-		cur.msg.Data = it.flow.marshal(b.p.cfg.Columns, cur.msg.Data)
+		cur.msg.Data = it.flow.marshal(b.p.cfg.Sensor, b.p.cfg.Columns, cur.msg.Data)
+		it.flow.release()
 	} else {
 		cur.msg.Data = append(cur.msg.Data, bytes.TrimRight(it.alert, "\r\n")...)
 	}

@@ -311,13 +311,8 @@ func TestMarshalMatchesStruct(t *testing.T) {
 	f.Key.VLANOuter = 12
 	row := x.NewRow()
 	x.Fill(f, nil, row)
-	r := newFlowRecord(f, "s1", "odd \"class\"\n<é>")
-	r.num = append([]float64(nil), row.Num...)
-	r.str = make([]string, len(row.Str))
-	for i, s := range row.Str {
-		r.str[i] = string(s)
-	}
-	b := r.marshal(x.Columns(), nil)
+	r := take(f, row, "odd \"class\"\n<é>", true)
+	b := r.marshal("s1", x.Columns(), nil)
 	if !json.Valid(b) {
 		t.Fatalf("invalid JSON: %s", b)
 	}
@@ -325,7 +320,7 @@ func TestMarshalMatchesStruct(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Class != r.Class || !got.Start.Equal(r.Start) || got.VLAN != 12 || got.ID != 5 || got.FwdFlags != 2 || got.EndReason != "fin" {
+	if got.Class != r.class || !got.Start.Equal(time.Unix(0, f.Start)) || got.Sensor != "s1" || got.SrcIP != f.Src().Addr.String() || got.VLAN != 12 || got.ID != 5 || got.FwdFlags != 2 || got.EndReason != "fin" {
 		t.Errorf("round trip: %+v", got)
 	}
 	nnum := 0
@@ -349,13 +344,23 @@ func BenchmarkMarshal(b *testing.B) {
 	f := synthFlows(1, 5)[0]
 	row := x.NewRow()
 	x.Fill(f, nil, row)
-	r := newFlowRecord(f, "s1", "BENIGN")
-	r.num = append([]float64(nil), row.Num...)
 	buf := make([]byte, 0, 8192)
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = r.marshal(x.Columns(), buf[:0])
-	}
+	b.Run("features", func(b *testing.B) {
+		r := take(f, row, "BENIGN", true)
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = r.marshal("s1", x.Columns(), buf[:0])
+		}
+		b.SetBytes(int64(len(buf)))
+	})
+	b.Run("core", func(b *testing.B) {
+		r := take(f, nil, "BENIGN", false)
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = r.marshal("s1", x.Columns(), buf[:0])
+		}
+		b.SetBytes(int64(len(buf)))
+	})
 	b.SetBytes(int64(len(buf)))
 }
 
