@@ -15,9 +15,9 @@ import (
 )
 
 const (
-	modelPath  = "../../testdata/model.json"
+	modelPath   = "../../testdata/model.json"
 	heldOutPath = "../../testdata/lab/lab-seed2.csv"
-	scriptPath = "../../scripts/lab-traffic.sh"
+	scriptPath  = "../../scripts/lab-traffic.sh"
 	// maxModelBytes keeps the bundled model small enough to ship in the repo.
 	maxModelBytes = 2 << 20
 	// minHeldOutAccuracy is the floor for the bundled model on the second
