@@ -371,6 +371,12 @@ int flowhawk_xdp(struct xdp_md *ctx)
 SEC("tc")
 int flowhawk_tc(struct __sk_buff *skb)
 {
+	__u32 in = skb->ingress_ifindex;
+	if (in && bpf_map_lookup_elem(&monitored, &in)) {
+		count(CNT_PACKETS);
+		count(CNT_FORWARDED);
+		return TC_ACT_OK;
+	}
 	/* Headers of locally generated packets may sit in paged data. */
 	__u32 want = skb->len < 128 ? skb->len : 128;
 	if ((long)skb->data_end - (long)skb->data < (long)want)

@@ -143,6 +143,7 @@ const (
 	FlowhawkMapEvents          = "events"
 	FlowhawkMapFlows           = "flows"
 	FlowhawkMapFrags           = "frags"
+	FlowhawkMapMonitored       = "monitored"
 	FlowhawkMapScratchMap      = "scratch_map"
 	FlowhawkMapZeroValue       = "zero_value"
 	FlowhawkProgFlowhawkTc     = "flowhawk_tc"
@@ -212,6 +213,7 @@ type FlowhawkMapSpecs struct {
 	Events     *ebpf.MapSpec `ebpf:"events"`
 	Flows      *ebpf.MapSpec `ebpf:"flows"`
 	Frags      *ebpf.MapSpec `ebpf:"frags"`
+	Monitored  *ebpf.MapSpec `ebpf:"monitored"`
 	ScratchMap *ebpf.MapSpec `ebpf:"scratch_map"`
 	ZeroValue  *ebpf.MapSpec `ebpf:"zero_value"`
 }
@@ -253,6 +255,7 @@ type FlowhawkMaps struct {
 	Events     *ebpf.Map `ebpf:"events"`
 	Flows      *ebpf.Map `ebpf:"flows"`
 	Frags      *ebpf.Map `ebpf:"frags"`
+	Monitored  *ebpf.Map `ebpf:"monitored"`
 	ScratchMap *ebpf.Map `ebpf:"scratch_map"`
 	ZeroValue  *ebpf.Map `ebpf:"zero_value"`
 }
@@ -263,6 +266,7 @@ func (m *FlowhawkMaps) Close() error {
 		m.Events,
 		m.Flows,
 		m.Frags,
+		m.Monitored,
 		m.ScratchMap,
 		m.ZeroValue,
 	)

@@ -123,6 +123,7 @@ type KernelStats struct {
 	SampledOut  uint64 // packets skipped by 1-in-N sampling
 	FragNoFirst uint64 // later fragments whose first fragment was not seen (ports 0)
 	Fragments   uint64 // IP fragments seen
+	Forwarded   uint64 // egress packets the host forwarded from a monitored interface: counted once, on ingress
 
 	Evicted        uint64 // flows evicted early because the map was full (EndEvicted)
 	Events         uint64 // ring-buffer records read
@@ -178,6 +179,7 @@ const (
 	kcntSampledOut
 	kcntFragNoFirst
 	kcntFragments
+	kcntForwarded
 	kcntMax
 )
 
@@ -330,6 +332,9 @@ func (s *KernelSource) attach(ifi *net.Interface) error {
 		return fmt.Errorf("attach XDP (%s mode) to %s: %w", s.cfg.XDPMode, ifi.Name, err)
 	}
 	s.links = append(s.links, xl)
+	if err := s.objs.Monitored.Put(uint32(ifi.Index), uint8(1)); err != nil {
+		return fmt.Errorf("register %s as monitored: %w", ifi.Name, err)
+	}
 	var tcErr error
 	if s.cfg.TCAttach != "clsact" {
 		tl, err := link.AttachTCX(link.TCXOptions{Program: s.objs.FlowhawkTc, Interface: ifi.Index, Attach: ebpf.AttachTCXEgress})
@@ -411,6 +416,7 @@ func (s *KernelSource) Stats() KernelStats {
 	st.Accounted = accounted(&c)
 	st.ParseErrors, st.ExtLimit, st.MapFull, st.RingbufFull = c[kcntParseError], c[kcntExtLimit], c[kcntMapFull], c[kcntRingbufFull]
 	st.SampledOut, st.FragNoFirst, st.Fragments = c[kcntSampledOut], c[kcntFragNoFirst], c[kcntFragments]
+	st.Forwarded = c[kcntForwarded]
 	return st
 }
 
@@ -430,7 +436,7 @@ func (s *KernelSource) readCounters(c *[kcntMax]uint64) {
 // every packet and each reason not to account one, not the accounted ones
 // (one counter update less per packet).
 func accounted(c *[kcntMax]uint64) uint64 {
-	return c[kcntPackets] - c[kcntNonIP] - c[kcntParseError] - c[kcntExtLimit] - c[kcntMapFull] - c[kcntSampledOut]
+	return c[kcntPackets] - c[kcntNonIP] - c[kcntParseError] - c[kcntExtLimit] - c[kcntMapFull] - c[kcntSampledOut] - c[kcntForwarded]
 }
 
 // Run reads the ring buffer and scans the flow map until ctx is done,
@@ -790,6 +796,6 @@ func (s *KernelStats) Print(w io.Writer) {
 	fmt.Fprintf(w, "not counted: map full %d, ring buffer full %d, parse errors %d, ipv6 ext limit %d, non-ip %d, sampled out %d\n",
 		s.MapFull, s.RingbufFull, s.ParseErrors, s.ExtLimit, s.NonIP, s.SampledOut)
 	fmt.Fprintf(w, "evicted    %d flows (map full, least recently seen, emitted as partial records)\n", s.Evicted)
-	fmt.Fprintf(w, "fragments  %d (%d without their first fragment); other transports %d; bad events %d\n",
-		s.Fragments, s.FragNoFirst, s.OtherL4, s.BadEvents)
+	fmt.Fprintf(w, "fragments  %d (%d without their first fragment); other transports %d; forwarded (counted on ingress) %d; bad events %d\n",
+		s.Fragments, s.FragNoFirst, s.OtherL4, s.Forwarded, s.BadEvents)
 }

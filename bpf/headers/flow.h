@@ -148,6 +148,7 @@ enum counter {
 	CNT_SAMPLED_OUT,     /* packets skipped by 1-in-N sampling */
 	CNT_FRAG_NO_FIRST,   /* non-first fragment whose first fragment was not seen */
 	CNT_FRAGMENTS,       /* IP fragments seen */
+	CNT_FORWARDED,       /* egress packets received on a monitored interface: counted there by XDP */
 	CNT_MAX,
 };
 

@@ -45,6 +45,17 @@ struct {
 	__type(value, struct flow_value);
 } zero_value SEC(".maps");
 
+/* Interfaces the programs are attached to (ifindex -> 1), filled by the
+ * loader: a packet the host forwards or bridges was counted by XDP when it
+ * arrived on one of them, so TC egress skips it instead of counting it
+ * twice. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u8);
+} monitored SEC(".maps");
+
 /* Scratch word the IPv6 extension walk launders lengths through. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
