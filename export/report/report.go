@@ -345,7 +345,7 @@ func timeChart(flows []Flow) (string, bool) {
 	line.ExtendYAxis(opts.YAxis{Name: "bytes", Type: "value"})
 	line.SetXAxis(xs).
 		AddSeries("flows", fl, charts.WithLineChartOpts(opts.LineChart{Step: "middle"})).
-		AddSeries("bytes", by, charts.WithLineChartOpts(opts.LineChart{YAxisIndex: 1, Smooth: opts.Bool(true)}), charts.WithAreaStyleOpts(opts.AreaStyle{Opacity: opts.Float(0.15)}))
+		AddSeries("bytes", by, charts.WithLineChartOpts(opts.LineChart{YAxisIndex: 1}), charts.WithAreaStyleOpts(opts.AreaStyle{Opacity: opts.Float(0.15)}))
 	return line.RenderSnippet().Option, true
 }
 
