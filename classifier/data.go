@@ -385,7 +385,7 @@ func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
 		}
 		return nil, fmt.Errorf("no label column %q in header", want)
 	}
-	raw := make([][]string, len(keep))
+	raw := newBuilders(len(keep))
 	var labels, times []string
 	intern := map[string]string{}
 	line := 1
@@ -405,14 +405,7 @@ func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
 			return nil, fmt.Errorf("line %d: %d fields, header has %d", line, len(rec), len(header))
 		}
 		for j, i := range keep {
-			s, ok := intern[rec[i]]
-			if !ok {
-				s = strings.Clone(rec[i])
-				if len(intern) < 1<<16 {
-					intern[s] = s
-				}
-			}
-			raw[j] = append(raw[j], s)
+			raw[j].add(rec[i])
 		}
 		if labelCol >= 0 {
 			l := strings.TrimSpace(rec[labelCol])
@@ -430,33 +423,73 @@ func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
 	return frameFromStrings(names, raw, labels, times, line-1)
 }
 
-func frameFromStrings(names []string, raw [][]string, labels, times []string, rows int) (*Frame, error) {
-	if rows == 0 || (len(raw) > 0 && len(raw[0]) == 0) {
+// colBuilder accumulates one column: numbers while every cell parses as
+// a number (8 bytes a cell, so multi-million-row CIC files fit in memory),
+// interned text from the first cell that does not.
+type colBuilder struct {
+	num    []float64
+	cat    []string
+	isCat  bool
+	intern map[string]string
+}
+
+func newBuilders(n int) []*colBuilder {
+	out := make([]*colBuilder, n)
+	for i := range out {
+		out[i] = &colBuilder{}
+	}
+	return out
+}
+
+func (b *colBuilder) len() int {
+	if b.isCat {
+		return len(b.cat)
+	}
+	return len(b.num)
+}
+
+func (b *colBuilder) add(s string) {
+	if !b.isCat {
+		if v, err := parseNum(s); err == nil {
+			b.num = append(b.num, v)
+			return
+		}
+		b.isCat = true
+		b.intern = map[string]string{}
+		b.cat = make([]string, 0, cap(b.num))
+		for _, v := range b.num {
+			b.cat = append(b.cat, b.internOf(fmtNum(v)))
+		}
+		b.num = nil
+	}
+	b.cat = append(b.cat, b.internOf(s))
+}
+
+func (b *colBuilder) internOf(s string) string {
+	if v, ok := b.intern[s]; ok {
+		return v
+	}
+	v := strings.Clone(s)
+	if len(b.intern) < 1<<16 {
+		b.intern[v] = v
+	}
+	return v
+}
+
+func frameFromStrings(names []string, raw []*colBuilder, labels, times []string, rows int) (*Frame, error) {
+	if rows == 0 || (len(raw) > 0 && raw[0].len() == 0) {
 		return nil, errors.New("no rows")
 	}
-	n := 0
+	n := len(labels)
 	if len(raw) > 0 {
-		n = len(raw[0])
-	} else {
-		n = len(labels)
+		n = raw[0].len()
 	}
 	f := &Frame{Names: names, Num: make([][]float64, len(names)), Cat: make([][]string, len(names)), Labels: labels, Rows: n}
 	for c := range names {
-		col := raw[c]
-		num := make([]float64, len(col))
-		ok := true
-		for i, s := range col {
-			v, err := parseNum(s)
-			if err != nil {
-				ok = false
-				break
-			}
-			num[i] = v
-		}
-		if ok {
-			f.Num[c] = num
+		if raw[c].isCat {
+			f.Cat[c] = raw[c].cat
 		} else {
-			f.Cat[c] = col
+			f.Num[c] = raw[c].num
 		}
 	}
 	if len(times) == n {
@@ -524,7 +557,7 @@ func readJSONL(r io.Reader, opt ReadOptions) (*Frame, error) {
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	var names []string
 	index := map[string]int{}
-	var raw [][]string
+	var raw []*colBuilder
 	var labels, times []string
 	labelKey := ""
 	line := 0
@@ -570,13 +603,13 @@ func readJSONL(r io.Reader, opt ReadOptions) (*Frame, error) {
 				c = len(names)
 				index[name] = c
 				names = append(names, name)
-				raw = append(raw, nil)
+				raw = append(raw, &colBuilder{})
 			}
-			raw[c] = append(raw[c], s)
+			raw[c].add(s)
 		}
 		rows++
 		for c := range raw {
-			if len(raw[c]) != rows {
+			if raw[c].len() != rows {
 				return nil, fmt.Errorf("line %d: field %q missing", line, names[c])
 			}
 		}
@@ -718,9 +751,8 @@ func readParquet(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
 	if labelCol < 0 && !opt.Unlabelled {
 		return nil, errors.New("no label column in parquet schema")
 	}
-	raw := make([][]string, len(keep))
+	raw := newBuilders(len(keep))
 	var labels, times []string
-	intern := map[string]string{}
 	var rec export.Record
 	rows := 0
 	for {
@@ -731,14 +763,7 @@ func readParquet(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
 		}
 		rows++
 		for j, i := range keep {
-			s, ok := intern[rec.Str[i]]
-			if !ok {
-				s = strings.Clone(rec.Str[i])
-				if len(intern) < 1<<16 {
-					intern[s] = s
-				}
-			}
-			raw[j] = append(raw[j], s)
+			raw[j].add(rec.Str[i])
 		}
 		if labelCol >= 0 {
 			labels = append(labels, strings.Clone(strings.TrimSpace(rec.Str[labelCol])))
