@@ -336,7 +336,15 @@ func (b *builder) add(it item) {
 		cur, subj = &b.alrts, b.p.alrtSubj
 	}
 	if cur.msg == nil {
-		cur.msg = &nats.Msg{Subject: subj, Header: nats.Header{}, Data: make([]byte, 0, 4096)}
+		// Room up front for the records waiting now (up to a full
+		// message): growing the buffer record by record cost more than
+		// encoding them, and a full-size buffer for one record is waste.
+		per := 512
+		if len(b.p.cfg.Columns) > 0 {
+			per = 4096
+		}
+		size := min(b.p.cfg.MaxBytes+16<<10, (len(b.p.q)+1)*per)
+		cur.msg = &nats.Msg{Subject: subj, Header: nats.Header{}, Data: make([]byte, 0, size)}
 		// The first record's number identifies the message: a re-publish
 		// carries the same ID and JetStream drops it as a duplicate.
 		cur.msg.Header.Set(jetstream.MsgIDHeader, b.p.idPrefix+strconv.FormatUint(it.id, 10))
