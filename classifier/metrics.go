@@ -135,14 +135,20 @@ type Predictions struct {
 // PredictFrame runs the model over every row of the frame in parallel.
 // The frame must have all model features (error names missing ones).
 func (m *Model) PredictFrame(f *Frame) (*Predictions, error) {
-	raw, err := m.Pre.codes(f)
+	src, err := m.Pre.source(f)
 	if err != nil {
 		return nil, err
 	}
-	return m.predictCodes(raw, f.Rows), nil
+	return m.predictSource(src.fill, f.Rows), nil
 }
 
 func (m *Model) predictCodes(raw []float64, n int) *Predictions {
+	nc := len(m.Pre.Columns)
+	return m.predictSource(func(r int, buf []float64) { copy(buf, raw[r*nc:(r+1)*nc]) }, n)
+}
+
+// predictSource predicts rows 0..n-1 that fill writes into a buffer.
+func (m *Model) predictSource(fill func(r int, buf []float64), n int) *Predictions {
 	k := len(m.Classes)
 	nc := len(m.Pre.Columns)
 	pr := &Predictions{Class: make([]int, n), Proba: make([]float64, n*k), K: k}
@@ -153,9 +159,11 @@ func (m *Model) predictCodes(raw []float64, n int) *Predictions {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			buf := make([]float64, nc)
 			for i := lo; i < hi; i++ {
 				out := pr.Proba[i*k : i*k+k]
-				m.PredictRaw(raw[i*nc:i*nc+nc], out)
+				fill(i, buf)
+				m.PredictRaw(buf, out)
 				pr.Class[i], _ = argmax(out)
 			}
 		}()

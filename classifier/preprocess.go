@@ -222,17 +222,18 @@ func fitPreprocessor(f *Frame, encoding string, standardize bool) (*Preprocessor
 		return nil, err
 	}
 	if standardize {
-		raw, err := p.codes(f)
+		src, err := p.source(f)
 		if err != nil {
 			return nil, err
 		}
 		w := p.width
+		buf := make([]float64, len(p.Columns))
 		mean := make([]float64, w)
 		m2 := make([]float64, w)
 		row := make([]float64, w)
-		nc := len(p.Columns)
 		for i := 0; i < f.Rows; i++ {
-			p.Transform(raw[i*nc:(i+1)*nc], row)
+			src.fill(i, buf)
+			p.Transform(buf, row)
 			for k, v := range row {
 				mean[k] += v
 				m2[k] += v * v
@@ -255,10 +256,26 @@ func fitPreprocessor(f *Frame, encoding string, standardize bool) (*Preprocessor
 	return p, nil
 }
 
-// codes returns the frame's raw rows (row-major, len(Columns) per row) in
-// the preprocessor's column order, with category codes. The frame must
-// have every column (error names the missing ones).
-func (p *Preprocessor) codes(f *Frame) ([]float64, error) {
+// rowSource reads a frame's rows in the preprocessor's column order, with
+// category codes, one row at a time (no n-by-columns copy of the frame).
+type rowSource struct {
+	num [][]float64 // numeric column, nil for categorical
+	cat [][]float64 // category codes of a categorical column
+}
+
+func (s *rowSource) fill(r int, buf []float64) {
+	for i, col := range s.num {
+		if col != nil {
+			buf[i] = col[r]
+		} else {
+			buf[i] = s.cat[i][r]
+		}
+	}
+}
+
+// source maps the model's columns onto the frame by name. The error names
+// every missing column.
+func (p *Preprocessor) source(f *Frame) (*rowSource, error) {
 	idx := make([]int, len(p.Columns))
 	var missing []string
 	for i, c := range p.Columns {
@@ -271,7 +288,7 @@ func (p *Preprocessor) codes(f *Frame) ([]float64, error) {
 		return nil, &MissingColumnsError{Columns: missing}
 	}
 	nc := len(p.Columns)
-	raw := make([]float64, f.Rows*nc)
+	src := &rowSource{num: make([][]float64, nc), cat: make([][]float64, nc)}
 	for i, c := range p.Columns {
 		j := idx[i]
 		if c.Kind == "categorical" {
@@ -279,45 +296,58 @@ func (p *Preprocessor) codes(f *Frame) ([]float64, error) {
 			for k, s := range c.Categories {
 				lookup[s] = float64(k)
 			}
-			if f.Cat[j] == nil {
-				for r, v := range f.Num[j] {
-					code, ok := lookup[fmtNum(v)]
-					if !ok {
-						code = -1
-					}
-					raw[r*nc+i] = code
+			codes := make([]float64, f.Rows)
+			for r := range codes {
+				var s string
+				if f.Cat[j] != nil {
+					s = f.Cat[j][r]
+				} else {
+					s = fmtNum(f.Num[j][r])
 				}
-				continue
-			}
-			for r, s := range f.Cat[j] {
 				code, ok := lookup[s]
 				if !ok {
 					code = -1
 				}
-				raw[r*nc+i] = code
+				codes[r] = code
 			}
+			src.cat[i] = codes
 			continue
 		}
 		if f.Num[j] == nil {
 			return nil, fmt.Errorf("column %q is numeric in the model but text in the data", c.Name)
 		}
-		for r, v := range f.Num[j] {
-			raw[r*nc+i] = v
-		}
+		src.num[i] = f.Num[j]
+	}
+	return src, nil
+}
+
+// codes returns the frame's raw rows (row-major, len(Columns) per row) in
+// the preprocessor's column order, with category codes.
+func (p *Preprocessor) codes(f *Frame) ([]float64, error) {
+	src, err := p.source(f)
+	if err != nil {
+		return nil, err
+	}
+	nc := len(p.Columns)
+	raw := make([]float64, f.Rows*nc)
+	for r := 0; r < f.Rows; r++ {
+		src.fill(r, raw[r*nc:(r+1)*nc])
 	}
 	return raw, nil
 }
 
 // matrix returns the encoded feature matrix (row-major, Width per row).
 func (p *Preprocessor) matrix(f *Frame) ([]float64, error) {
-	raw, err := p.codes(f)
+	src, err := p.source(f)
 	if err != nil {
 		return nil, err
 	}
-	nc, w := len(p.Columns), p.width
+	w := p.width
 	x := make([]float64, f.Rows*w)
+	buf := make([]float64, len(p.Columns))
 	for i := 0; i < f.Rows; i++ {
-		p.Transform(raw[i*nc:(i+1)*nc], x[i*w:(i+1)*w])
+		src.fill(i, buf)
+		p.Transform(buf, x[i*w:(i+1)*w])
 	}
 	return x, nil
 }
