@@ -521,3 +521,20 @@ func TestNSLKDDForestSanity(t *testing.T) {
 		t.Errorf("rf on KDDTest+: accuracy %v AUC %v", met.Accuracy, met.AUC)
 	}
 }
+
+func TestReadOnlyColumns(t *testing.T) {
+	dir := sharedDir(t, "datasets/cicids2017")
+	f, err := ReadFiles([]string{filepath.Join(dir, "Wednesday-workingHours.pcap_ISCX.sample1k.csv")},
+		ReadOptions{Only: []string{"Flow IAT*", "Destination Port"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Destination Port", "Flow IAT Mean", "Flow IAT Std", "Flow IAT Max", "Flow IAT Min"}
+	if !reflect.DeepEqual(f.Names, want) {
+		t.Errorf("columns %v, want %v", f.Names, want)
+	}
+	if _, err := ReadFiles([]string{filepath.Join(dir, "Wednesday-workingHours.pcap_ISCX.sample1k.csv")},
+		ReadOptions{Only: []string{"splt_*"}}); err == nil {
+		t.Error("no error when --only matches nothing")
+	}
+}

@@ -60,6 +60,9 @@ type ReadOptions struct {
 	Drop []string
 	// Unlabelled allows files without a label column (predict).
 	Unlabelled bool
+	// Only keeps just these feature columns; a trailing * matches a
+	// prefix ("splt_*" for an early-classification model).
+	Only []string
 }
 
 // identifierColumns are per-flow identifiers that would leak into a model
@@ -93,7 +96,40 @@ func ReadFiles(paths []string, opt ReadOptions) (*Frame, error) {
 		}
 	}
 	out.Hash = hex.EncodeToString(h.Sum(nil))
+	if len(opt.Only) > 0 {
+		if err := out.keepOnly(opt.Only); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// keepOnly drops every column not matched by the patterns.
+func (f *Frame) keepOnly(patterns []string) error {
+	match := func(name string) bool {
+		for _, p := range patterns {
+			p = strings.TrimSpace(p)
+			if pre, ok := strings.CutSuffix(p, "*"); ok && strings.HasPrefix(name, pre) || p == name {
+				return true
+			}
+		}
+		return false
+	}
+	var names []string
+	var num [][]float64
+	var cat [][]string
+	for c, n := range f.Names {
+		if match(n) {
+			names = append(names, n)
+			num = append(num, f.Num[c])
+			cat = append(cat, f.Cat[c])
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("no column matches %q", patterns)
+	}
+	f.Names, f.Num, f.Cat = names, num, cat
+	return nil
 }
 
 func (f *Frame) appendFrame(g *Frame) error {

@@ -23,6 +23,7 @@ type dataFlags struct {
 	label   string
 	nslkdd  string
 	drop    []string
+	only    []string
 	classes int
 }
 
@@ -32,6 +33,7 @@ func (d *dataFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&d.label, "label", "", "label column name (default Label, case-insensitive)")
 	fs.StringVar(&d.nslkdd, "nslkdd-classes", "5", "NSL-KDD label scheme: 2 (normal/attack), 5 (categories) or all")
 	fs.StringSliceVar(&d.drop, "drop", nil, "column(s) to ignore as features")
+	fs.StringSliceVar(&d.only, "only", nil, "use only these feature column(s); a trailing * matches a prefix ('splt_*' for early classification)")
 }
 
 func (d *dataFlags) options(fs *flag.FlagSet) (classifier.ReadOptions, error) {
@@ -43,7 +45,7 @@ func (d *dataFlags) options(fs *flag.FlagSet) (classifier.ReadOptions, error) {
 	if err != nil {
 		return classifier.ReadOptions{}, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	return classifier.ReadOptions{Format: d.format, Label: d.label, NSLKDDClasses: c, Drop: d.drop}, nil
+	return classifier.ReadOptions{Format: d.format, Label: d.label, NSLKDDClasses: c, Drop: d.drop, Only: d.only}, nil
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
