@@ -34,8 +34,9 @@ type Config struct {
 	// FlushInterval bounds how long a record waits for more records to fill
 	// its message (default 1 s).
 	FlushInterval time.Duration
-	// QueueSize bounds the records waiting to be sent (default 8192);
-	// Export drops and counts what does not fit.
+	// QueueSize bounds the records waiting to be sent (default 8192;
+	// the sender may hold as many more while encoding them); Export drops
+	// and counts what does not fit.
 	QueueSize int
 	// Linger is how long the sender rests after draining the queue, so it
 	// is woken once per batch of records instead of once per record
@@ -87,11 +88,19 @@ type Stats struct {
 type Exporter struct {
 	cfg  Config
 	conn net.Conn
-	q    chan record
 
-	mu     sync.RWMutex // guards closed against a send on a closed queue
+	// The queue is a double buffer: Export appends to pend under mu; the
+	// sender swaps pend with its drained spare and encodes outside the
+	// lock. One short critical section per record, no channel operation,
+	// and the sender is woken once per batch.
+	mu     sync.Mutex
+	pend   []record
 	closed bool
+	wake   chan struct{} // capacity 1: "pend went from empty to non-empty"
+	stop   chan struct{} // closed by Close
 	done   chan struct{}
+	// taken counts records the sender has taken from the queue (tests).
+	taken atomic.Uint64
 
 	records, messages, templates atomic.Uint64
 	dropQueue, dropSend          atomic.Uint64
@@ -125,7 +134,9 @@ func newExporter(cfg Config, conn net.Conn) *Exporter {
 	return &Exporter{
 		cfg:  cfg,
 		conn: conn,
-		q:    make(chan record, cfg.QueueSize),
+		pend: make([]record, 0, min(cfg.QueueSize, 1024)),
+		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
 		done: make(chan struct{}),
 		warn: rateLimiter{every: cfg.WarnEvery},
 		now:  time.Now,
@@ -136,24 +147,39 @@ func newExporter(cfg Config, conn net.Conn) *Exporter {
 // copies what it needs, so f may be reused when it returns, and it never
 // blocks: a full queue drops the record and counts it.
 func (e *Exporter) Export(f *collector.Flow, class string) {
-	var r record
-	r.fill(f, class)
-	e.mu.RLock()
-	if e.closed {
-		e.mu.RUnlock()
+	e.mu.Lock()
+	switch {
+	case e.closed:
+		e.mu.Unlock()
 		e.dropClosed.Add(1)
-		return
-	}
-	select {
-	case e.q <- r:
-		e.mu.RUnlock()
-	default:
-		e.mu.RUnlock()
+	case len(e.pend) >= e.cfg.QueueSize:
+		e.mu.Unlock()
 		e.dropQueue.Add(1)
 		if e.warn.allow() {
 			e.warn.log("ipfix queue full, dropping records", "collector", e.cfg.Addr, "dropped_total", e.dropQueue.Load())
 		}
+	default:
+		e.pend = append(e.pend, record{})
+		e.pend[len(e.pend)-1].fill(f, class)
+		first := len(e.pend) == 1
+		e.mu.Unlock()
+		if first {
+			select {
+			case e.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
+}
+
+// swap hands the queued records to the sender in exchange for its drained
+// buffer.
+func (e *Exporter) swap(spare []record) []record {
+	e.mu.Lock()
+	got := e.pend
+	e.pend = spare[:0]
+	e.mu.Unlock()
+	return got
 }
 
 // ExportFlow is the pipeline.FlowExporter hook; the feature row is not
@@ -169,8 +195,8 @@ func (e *Exporter) Close() error {
 		return nil
 	}
 	e.closed = true
-	close(e.q)
 	e.mu.Unlock()
+	close(e.stop)
 	<-e.done
 	return e.conn.Close()
 }
@@ -213,30 +239,36 @@ func (e *Exporter) run() {
 	s.sendTemplates()
 	tick := time.NewTicker(e.cfg.FlushInterval)
 	defer tick.Stop()
+	var spare []record
+	drain := func() {
+		batch := e.swap(spare)
+		for i := range batch {
+			s.add(&batch[i])
+		}
+		e.taken.Add(uint64(len(batch)))
+		clear(batch) // drop the class strings
+		spare = batch
+	}
 	for {
 		select {
-		case r, ok := <-e.q:
-			if !ok {
-				s.flush()
-				return
+		case <-e.wake:
+			// Linger so a batch accumulates: waking this goroutine for
+			// every record costs the producer more than the record.
+			select {
+			case <-time.After(e.cfg.Linger):
+			case <-e.stop:
 			}
-			s.add(&r)
-			// Take what else is queued, then linger: waking this goroutine
-			// for every record costs the producer more than the record.
-			for n := len(e.q); n > 0; n-- {
-				r, ok := <-e.q
-				if !ok {
-					s.flush()
-					return
-				}
-				s.add(&r)
-			}
-			time.Sleep(e.cfg.Linger)
+			drain()
 		case <-tick.C:
+			drain()
 			s.flush()
 			if e.now().Sub(s.lastTpl) >= e.cfg.TemplateInterval {
 				s.sendTemplates()
 			}
+		case <-e.stop:
+			drain()
+			s.flush()
+			return
 		}
 	}
 }

@@ -182,14 +182,14 @@ func TestTemplatesResent(t *testing.T) {
 	flows := synthFlows(3, clock)
 	e.Export(flows[0], "")
 	close(gate)
-	// Let the sender take the first record before the clock moves, so the
+	// Let the sender take each record before the clock moves, so the
 	// clock only moves between records.
-	for len(e.q) != 0 {
+	for e.taken.Load() != 1 {
 		time.Sleep(time.Millisecond)
 	}
 	clock = clock.Add(2 * time.Minute)
 	e.Export(flows[1], "")
-	for len(e.q) != 0 {
+	for e.taken.Load() != 2 {
 		time.Sleep(time.Millisecond)
 	}
 	clock = clock.Add(30 * time.Second)
