@@ -86,7 +86,24 @@ func Create(path string, cols []features.Column, extra []string) (RowWriter, err
 		fh.Close()
 		return nil, err
 	}
+	if enc, ok := w.(recordEncoder); ok {
+		// Keep the encoder methods visible through the file wrapper, so a
+		// pipeline can encode rows on its workers.
+		return &encodingFileWriter{fileWriter{RowWriter: w, fh: fh}, enc}, nil
+	}
 	return &fileWriter{RowWriter: w, fh: fh}, nil
+}
+
+// recordEncoder is implemented by the writers whose rows can be encoded
+// concurrently (CSV, JSONL) and written in order afterwards.
+type recordEncoder interface {
+	AppendRecord(b []byte, row *features.Row, extra []string) []byte
+	WriteRecords(b []byte) error
+}
+
+type encodingFileWriter struct {
+	fileWriter
+	recordEncoder
 }
 
 // NewWriter returns a writer of the given format on w. Close flushes but

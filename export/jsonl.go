@@ -41,7 +41,15 @@ func (j *JSONLWriter) Write(row *features.Row, extra []string) error {
 	if err := checkExtra(extra, j.nextra); err != nil {
 		return err
 	}
-	b := append(j.buf[:0], '{')
+	j.buf = j.AppendRecord(j.buf[:0], row, extra)
+	return j.WriteRecords(j.buf)
+}
+
+// AppendRecord appends one JSON line (with its line end) to b. It only
+// reads the writer's immutable keys, so many goroutines may encode at once
+// and hand the bytes to WriteRecords in order.
+func (j *JSONLWriter) AppendRecord(b []byte, row *features.Row, extra []string) []byte {
+	b = append(b, '{')
 	for i := range j.cols {
 		if i > 0 {
 			b = append(b, ',')
@@ -60,8 +68,11 @@ func (j *JSONLWriter) Write(row *features.Row, extra []string) error {
 		b = append(b, j.keys[len(j.cols)+i]...)
 		b = appendJSONString(b, e)
 	}
-	b = append(b, '}', '\n')
-	j.buf = b
+	return append(b, '}', '\n')
+}
+
+// WriteRecords writes lines encoded by AppendRecord.
+func (j *JSONLWriter) WriteRecords(b []byte) error {
 	if _, err := j.w.Write(b); err != nil {
 		return fmt.Errorf("export: jsonl: %w", err)
 	}

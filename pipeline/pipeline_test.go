@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/export"
 	"github.com/flowhawk/flowhawk/features"
 )
 
@@ -116,5 +117,21 @@ func TestReadErrorKeepsEarlierFlows(t *testing.T) {
 	sum, _ := p.Close()
 	if len(w.lines) == 0 || len(sum.Files) != 2 || sum.Files[1].Err == nil {
 		t.Fatalf("flows from the good file lost: %d rows, files %+v", len(w.lines), sum.Files)
+	}
+}
+
+// File writers of the text formats must keep their encoder methods, or
+// encoding falls back to the single writer goroutine.
+func TestFileWritersEncodeOnWorkers(t *testing.T) {
+	x, _ := features.New(features.DefaultConfig())
+	for _, ext := range []string{"csv", "jsonl"} {
+		w, err := export.Create(filepath.Join(t.TempDir(), "f."+ext), x.Columns(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := w.(RecordEncoder); !ok {
+			t.Errorf("%s writer %T is not a RecordEncoder", ext, w)
+		}
+		w.Close()
 	}
 }
