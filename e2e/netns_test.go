@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -131,14 +130,15 @@ func nsCmd(ctx context.Context, ns string, name string, args ...string) *exec.Cm
 // tcpdump records iface in ns to a file until stop is called; stop
 // returns the file and tcpdump's drop report.
 type tcpdump struct {
-	cmd    *exec.Cmd
-	path   string
-	stderr bytes.Buffer
+	cmd      *exec.Cmd
+	path     string
+	stderr   lockedBuffer
+	readDone chan struct{} // closed when tcpdump's stderr is at EOF
 }
 
 func startTcpdump(t *testing.T, ns, iface string) *tcpdump {
 	t.Helper()
-	td := &tcpdump{path: t.TempDir() + "/capture.pcap"}
+	td := &tcpdump{path: t.TempDir() + "/capture.pcap", readDone: make(chan struct{})}
 	td.cmd = exec.Command("ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-w", td.path, "-U", "-n", "-s", "0", "--immediate-mode")
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -157,10 +157,12 @@ func startTcpdump(t *testing.T, ns, iface string) *tcpdump {
 	})
 	ready := make(chan struct{})
 	go func() {
+		defer close(td.readDone)
+		defer pr.Close()
 		sc := bufio.NewScanner(pr)
 		signalled := false
 		for sc.Scan() {
-			td.stderr.WriteString(sc.Text() + "\n")
+			td.stderr.Write([]byte(sc.Text() + "\n"))
 			if !signalled && strings.Contains(sc.Text(), "listening on") {
 				close(ready)
 				signalled = true
@@ -184,7 +186,10 @@ func (td *tcpdump) stop(t *testing.T) string {
 	t.Helper()
 	td.cmd.Process.Signal(os.Interrupt)
 	td.cmd.Wait()
-	time.Sleep(50 * time.Millisecond) // let the stderr reader finish
+	select { // the drop report is the last thing tcpdump writes
+	case <-td.readDone:
+	case <-time.After(5 * time.Second):
+	}
 	if m := dropRE.FindStringSubmatch(td.stderr.String()); m != nil && m[1] != "0" {
 		t.Fatalf("tcpdump dropped packets: %s", td.stderr.String())
 	}
