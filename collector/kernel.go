@@ -67,6 +67,9 @@ type KernelConfig struct {
 	// EndEvicted partial records, so new flows get room during a flood
 	// (the table's counted eviction, done at scan time).
 	EvictIdle time.Duration
+	// LossReport is how often Run logs a warning when a loss counter
+	// (map full, ring buffer full, parse errors) grew (default 10 s).
+	LossReport time.Duration
 	// NoDNSSnippets stops the kernel from copying DNS payloads.
 	NoDNSSnippets bool
 	// TCAttach forces the egress attach method: "" (TCX, clsact fallback),
@@ -102,6 +105,9 @@ func (c *KernelConfig) defaults() {
 	}
 	if c.ScanInterval <= 0 {
 		c.ScanInterval = time.Second
+	}
+	if c.LossReport <= 0 {
+		c.LossReport = 10 * time.Second
 	}
 	if c.EvictIdle == 0 {
 		c.EvictIdle = 5 * time.Second
@@ -449,7 +455,13 @@ func accounted(c *[kcntMax]uint64) uint64 {
 func (s *KernelSource) Run(ctx context.Context, onFlow func(*Flow), onPacket func(*Packet)) error {
 	onFlow, onPacket = orNop(onFlow, onPacket)
 	nextScan := time.Now().Add(s.cfg.ScanInterval)
+	nextReport := time.Now().Add(s.cfg.LossReport)
+	var reported KernelStats
 	for ctx.Err() == nil {
+		if !time.Now().Before(nextReport) {
+			reported = s.reportLosses(reported)
+			nextReport = time.Now().Add(s.cfg.LossReport)
+		}
 		wait := min(100*time.Millisecond, time.Until(nextScan))
 		if err := s.readEvents(time.Now().Add(wait), onFlow, onPacket); err != nil {
 			// The ring buffer is unusable: still hand over what the map holds.
@@ -475,6 +487,19 @@ func (s *KernelSource) Flush(onFlow func(*Flow), onPacket func(*Packet)) error {
 		return errors.Join(derr, err)
 	}
 	return errors.Join(derr, s.drainAll(onFlow))
+}
+
+// reportLosses logs the loss counters that grew since prev and returns
+// the current stats, so losses show while capturing, not only at the end.
+func (s *KernelSource) reportLosses(prev KernelStats) KernelStats {
+	st := s.Stats()
+	if st.MapFull > prev.MapFull || st.RingbufFull > prev.RingbufFull || st.ParseErrors > prev.ParseErrors || st.ExtLimit > prev.ExtLimit {
+		slog.Warn("kernel path losses",
+			"map_full", st.MapFull-prev.MapFull, "ringbuf_full", st.RingbufFull-prev.RingbufFull,
+			"parse_errors", st.ParseErrors-prev.ParseErrors, "ipv6_ext_limit", st.ExtLimit-prev.ExtLimit,
+			"evicted", st.Evicted-prev.Evicted, "map_entries", st.MapEntries, "interval", s.cfg.LossReport)
+	}
+	return st
 }
 
 // orNop replaces nil callbacks with ones that do nothing.
