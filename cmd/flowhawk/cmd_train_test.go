@@ -1,0 +1,67 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sharedData returns a file under ../shared, skipping when it is absent.
+func sharedData(t *testing.T, rel string) string {
+	t.Helper()
+	p := filepath.Join("..", "..", "..", "shared", rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared test data %s absent (CI has it)", p)
+	}
+	return p
+}
+
+func TestClassifierCommands(t *testing.T) {
+	train := sharedData(t, "datasets/nsl-kdd/KDDTrain+_20Percent.txt")
+	test := sharedData(t, "datasets/nsl-kdd/KDDTest-21.txt")
+	cic := sharedData(t, "datasets/cicids2017/Wednesday-workingHours.pcap_ISCX.sample1k.csv")
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.json")
+	if code, _, errOut := runCLI(t, "train", "--data", train, "--nslkdd-classes", "2", "--model", "dt", "--seed", "3",
+		"--test", test, "-o", model); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, errOut)
+	}
+	code, out, errOut := runCLI(t, "eval", "--model", model, "--data", test, "--json")
+	if code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, errOut)
+	}
+	var ev struct {
+		Metrics struct {
+			Rows     int      `json:"rows"`
+			Accuracy float64  `json:"accuracy"`
+			AUC      *float64 `json:"roc_auc"`
+		} `json:"metrics"`
+	}
+	if err := json.Unmarshal([]byte(out), &ev); err != nil || ev.Metrics.Rows != 11850 || ev.Metrics.AUC == nil || ev.Metrics.Accuracy < 0.4 {
+		t.Fatalf("eval JSON %v: %+v", err, ev)
+	}
+	pred := filepath.Join(dir, "p.csv")
+	if code, _, errOut := runCLI(t, "predict", "--model", model, "--data", test, "--min-confidence", "0.99", "-o", pred); code != 0 {
+		t.Fatalf("predict: exit %d: %s", code, errOut)
+	}
+	b, _ := os.ReadFile(pred)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 11851 || lines[0] != "Row,Label,Predicted Label,Confidence" {
+		t.Fatalf("predict: %d lines, header %q", len(lines), lines[0])
+	}
+	if code, out, errOut := runCLI(t, "importance", "--model", model); code != 0 || !strings.Contains(out, "src_bytes") {
+		t.Fatalf("importance: exit %d: %s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "cv", "--data", cic, "--folds", "2", "--models", "dt,nb"); code != 0 || !strings.Contains(out, "±") {
+		t.Fatalf("cv: exit %d: %s%s", code, out, errOut)
+	}
+	// the model lacks CIC columns: the error names them
+	if code, _, errOut := runCLI(t, "eval", "--model", model, "--data", cic); code != 1 || !strings.Contains(errOut, `"src_bytes"`) {
+		t.Errorf("eval on foreign data: exit %d: %s", code, errOut)
+	}
+	if code, _, _ := runCLI(t, "train", "--data", train, "--model", "svm"); code != 2 {
+		t.Errorf("unknown model kind: exit %d, want 2", code)
+	}
+}
