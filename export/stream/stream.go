@@ -137,9 +137,13 @@ type Publisher struct {
 	alrtSubj string
 	idPrefix string
 
-	q      chan item
-	mu     sync.RWMutex
+	// The local buffer is a double buffer: Export appends to pend under
+	// mu, the publisher swaps it for its drained backlog and encodes
+	// outside the lock; wake says pend went from empty to non-empty.
+	mu     sync.Mutex
+	pend   []item
 	closed bool
+	wake   chan struct{}
 	stop   chan struct{} // closed by Close: deliver what is left, then exit
 	done   chan struct{}
 	seq    atomic.Uint64
@@ -165,7 +169,8 @@ func New(cfg Config) (*Publisher, error) {
 		// Message IDs must be unique per sensor run: a restarted sensor
 		// must not collide with its previous run's IDs in the duplicate window.
 		idPrefix: cfg.Sensor + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-",
-		q:        make(chan item, cfg.BufferSize),
+		pend:     make([]item, 0, min(cfg.BufferSize, 4096)),
+		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		warn:     rateLimiter{every: cfg.WarnEvery},
@@ -243,28 +248,46 @@ func (p *Publisher) Alert(doc []byte) {
 
 func (p *Publisher) enqueue(it item) {
 	it.id = p.seq.Add(1)
-	p.mu.RLock()
-	if p.closed {
-		p.mu.RUnlock()
+	p.mu.Lock()
+	switch {
+	case p.closed:
+		p.mu.Unlock()
 		p.dropDone.Add(1)
-		if it.flow != nil {
-			it.flow.release()
-		}
-		return
-	}
-	select {
-	case p.q <- it:
-		p.mu.RUnlock()
-	default:
-		p.mu.RUnlock()
-		if it.flow != nil {
-			it.flow.release()
-		}
+		it.release()
+	case len(p.pend) >= p.cfg.BufferSize:
+		p.mu.Unlock()
+		it.release()
 		p.dropQueue.Add(1)
 		if p.warn.allow() {
 			p.warn.log("nats buffer full, dropping messages", "url", p.cfg.URL, "buffer", p.cfg.BufferSize, "dropped_total", p.dropQueue.Load())
 		}
+	default:
+		p.pend = append(p.pend, it)
+		first := len(p.pend) == 1
+		p.mu.Unlock()
+		if first {
+			select {
+			case p.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
+}
+
+func (it *item) release() {
+	if it.flow != nil {
+		it.flow.release()
+		it.flow = nil
+	}
+}
+
+// swap takes the buffered items in exchange for a drained slice.
+func (p *Publisher) swap(spare []item) []item {
+	p.mu.Lock()
+	got := p.pend
+	p.pend = spare[:0]
+	p.mu.Unlock()
+	return got
 }
 
 // Close stops accepting messages, tries for up to CloseTimeout to deliver
@@ -276,8 +299,8 @@ func (p *Publisher) Close() error {
 		return nil
 	}
 	p.closed = true
-	close(p.stop)
 	p.mu.Unlock()
+	close(p.stop)
 	<-p.done
 	p.nc.Close()
 	if n := p.dropShutdown.Load(); n > 0 {
@@ -307,7 +330,11 @@ func (p *Publisher) Losses() map[string]uint64 {
 }
 
 // Buffered is the number of messages waiting in the local buffer.
-func (p *Publisher) Buffered() int { return len(p.q) }
+func (p *Publisher) Buffered() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.pend)
+}
 
 // outMsg is one message to publish: n records as JSON lines.
 type outMsg struct {
@@ -328,6 +355,7 @@ type builder struct {
 	out          []outMsg
 	flows, alrts outMsg
 	records      int // records in out and the open messages
+	left         int // items not yet packed (sizes new buffers)
 }
 
 func (b *builder) add(it item) {
@@ -343,7 +371,7 @@ func (b *builder) add(it item) {
 		if len(b.p.cfg.Columns) > 0 {
 			per = 4096
 		}
-		size := min(b.p.cfg.MaxBytes+16<<10, (len(b.p.q)+1)*per)
+		size := min(b.p.cfg.MaxBytes+16<<10, (b.left+1)*per)
 		cur.msg = &nats.Msg{Subject: subj, Header: nats.Header{}, Data: make([]byte, 0, size)}
 		// The first record's number identifies the message: a re-publish
 		// carries the same ID and JetStream drops it as a duplicate.
@@ -383,8 +411,10 @@ const RecordsHeader = "Flowhawk-Records"
 func (p *Publisher) run() {
 	defer close(p.done)
 	var (
-		retry    []outMsg  // published but not acknowledged: send again
-		deadline time.Time // set once Close was called
+		retry    []outMsg // published but not acknowledged: send again
+		backlog  []item   // taken from the buffer, not yet packed
+		bi       int      // next backlog item
+		deadline time.Time
 		backoff  = 100 * time.Millisecond
 		streamOK = !p.cfg.CreateStream
 	)
@@ -400,18 +430,16 @@ func (p *Publisher) run() {
 		}
 	}
 	for {
-		// Gather a batch: earlier failures first, then what the buffer
-		// holds now, packed into messages. Under load messages fill up;
-		// when traffic is light a message carries what there is.
-		b := builder{p: p, out: retry}
-		for _, m := range retry {
-			b.records += m.n
+		if bi == len(backlog) {
+			clear(backlog)
+			backlog, bi = p.swap(backlog), 0
 		}
-		retry = nil
-		if len(b.out) == 0 {
+		if len(retry) == 0 && bi == len(backlog) {
+			if stopping() {
+				return
+			}
 			select {
-			case it := <-p.q:
-				b.add(it)
+			case <-p.wake:
 				// Linger so records accumulate: fewer wake-ups of this
 				// goroutine and fuller messages for the broker.
 				select {
@@ -420,26 +448,28 @@ func (p *Publisher) run() {
 				}
 			case <-p.stop:
 			}
+			continue
 		}
-	fill:
-		for len(b.out) < p.cfg.Batch {
-			select {
-			case it := <-p.q:
-				b.add(it)
-			default:
-				break fill
-			}
+		// A round: earlier failures first, then backlog items packed into
+		// messages, up to Batch messages.
+		b := builder{p: p, out: retry}
+		for _, m := range retry {
+			b.records += m.n
+		}
+		retry = nil
+		for bi < len(backlog) && len(b.out) < p.cfg.Batch {
+			b.left = len(backlog) - bi
+			b.add(backlog[bi])
+			backlog[bi] = item{}
+			bi++
 		}
 		b.sealAll()
 		stop := stopping()
-		if len(b.out) == 0 {
-			if stop {
-				return
-			}
-			continue
-		}
 		if stop && time.Now().After(deadline) {
-			p.dropShutdown.Add(uint64(b.records + len(p.q)))
+			p.mu.Lock()
+			rest := len(p.pend)
+			p.mu.Unlock()
+			p.dropShutdown.Add(uint64(b.records + len(backlog) - bi + rest))
 			return
 		}
 		if !streamOK {
@@ -484,7 +514,7 @@ func (p *Publisher) publish(batch []outMsg) []outMsg {
 	for i, m := range batch {
 		fut, err := p.js.PublishMsgAsync(m.msg)
 		if err != nil {
-			p.warn.warn("nats publish failed; will retry", "url", p.cfg.URL, "err", err, "buffered", len(p.q))
+			p.warn.warn("nats publish failed; will retry", "url", p.cfg.URL, "err", err, "buffered", p.Buffered())
 			failed = append(failed, batch[i:]...)
 			break
 		}
@@ -513,7 +543,7 @@ func (p *Publisher) publish(batch []outMsg) []outMsg {
 		failed = append(failed, outMsg{&nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}, pm.out.n})
 	}
 	if firstErr != nil {
-		p.warn.warn("nats publish not acknowledged; will retry", "url", p.cfg.URL, "err", firstErr, "unacked", len(failed), "buffered", len(p.q))
+		p.warn.warn("nats publish not acknowledged; will retry", "url", p.cfg.URL, "err", firstErr, "unacked", len(failed), "buffered", p.Buffered())
 	}
 	return failed
 }
