@@ -209,7 +209,7 @@ func servers(t *testing.T, n *testNet) {
 	t.Cleanup(func() { srv.Close() })
 	for _, uc := range ucs {
 		go func() {
-			buf := make([]byte, 2048)
+			buf := make([]byte, 65536)
 			for {
 				n, addr, err := uc.ReadFrom(buf)
 				if err != nil {
@@ -255,6 +255,10 @@ func captureMatchesTcpdump(t *testing.T, xdpMode string) {
 	clientRun(t, n, "curl", "-sS", "-o", "/dev/null", "http://"+n.ServerIP+":8080/")
 	clientRun(t, n, "curl", "-sS", "-o", "/dev/null", "http://"+n.ServerIP+":8080/big")
 	clientRun(t, n, "sh", "-c", fmt.Sprintf("printf 'hello udp\\n' | nc -u -w 1 -p 40053 %s 9000", n.ServerIP))
+	// IP fragments on the wire: a 3000-byte ping and a 3000-byte UDP
+	// datagram (later fragments take their ports from the first).
+	clientRun(t, n, "ping", "-c", "2", "-i", "0.05", "-s", "3000", n.ServerIP)
+	clientRun(t, n, "sh", "-c", fmt.Sprintf("head -c 3000 /dev/zero | nc -u -w 1 -p 40056 %s 9000", n.ServerIP))
 	if _, err := exec.LookPath("dig"); err == nil {
 		// The server echoes the query back, which dig rejects: ignore its status.
 		clientRun(t, n, "sh", "-c", fmt.Sprintf("dig @%s -p 53 +tries=1 +time=1 www.example.com A >/dev/null 2>&1; true", n.ServerIP))
@@ -281,6 +285,9 @@ func captureMatchesTcpdump(t *testing.T, xdpMode string) {
 		len(pflows), st.Accounted, st.NonIP, worst, st.MapFull, st.RingbufFull, st.ParseErrors)
 	if st.MapFull != 0 || st.RingbufFull != 0 || st.ParseErrors != 0 {
 		t.Errorf("unexpected losses: %+v", st)
+	}
+	if st.Fragments == 0 || st.FragNoFirst != 0 {
+		t.Errorf("fragments %d, without first %d: want some, all with their first", st.Fragments, st.FragNoFirst)
 	}
 	// DNS snippets: the query and the echoed reply carry the name.
 	if _, err := exec.LookPath("dig"); err == nil {
