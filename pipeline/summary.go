@@ -73,13 +73,17 @@ func ProtoName(p uint8) string {
 // Print writes the summary for people.
 func (s *Summary) Print(w io.Writer) {
 	src := &s.Source
-	fmt.Fprintf(w, "files      %d\n", len(s.Files))
-	fmt.Fprintf(w, "frames     %d (%d bytes on the wire, %d captured)\n", src.Frames, src.Bytes, src.CapturedBytes)
-	fmt.Fprintf(w, "ip packets %d; non-ip frames %d; malformed %d%s\n", src.IPPackets, src.NonIP, src.Malformed, malformedDetail(src))
-	if src.SnapTruncated > 0 || src.Fragments > 0 {
-		fmt.Fprintf(w, "snaplen-truncated %d; fragments %d (orphans %d, wrong %d)\n", src.SnapTruncated, src.Fragments, src.OrphanFragments, src.WrongFragments)
+	if len(s.Files) > 0 { // the pcap path; the kernel path prints its own counters
+		fmt.Fprintf(w, "files      %d\n", len(s.Files))
+		fmt.Fprintf(w, "frames     %d (%d bytes on the wire, %d captured)\n", src.Frames, src.Bytes, src.CapturedBytes)
+		fmt.Fprintf(w, "ip packets %d; non-ip frames %d; malformed %d%s\n", src.IPPackets, src.NonIP, src.Malformed, malformedDetail(src))
+		if src.SnapTruncated > 0 || src.Fragments > 0 {
+			fmt.Fprintf(w, "snaplen-truncated %d; fragments %d (orphans %d, wrong %d)\n", src.SnapTruncated, src.Fragments, src.OrphanFragments, src.WrongFragments)
+		}
+		fmt.Fprintf(w, "flows      %d (peak %d in table, evicted %d because the table was full)\n", s.Flows, s.Table.PeakSize, s.Table.Evicted)
+	} else {
+		fmt.Fprintf(w, "flows      %d\n", s.Flows)
 	}
-	fmt.Fprintf(w, "flows      %d (peak %d in table, evicted %d because the table was full)\n", s.Flows, s.Table.PeakSize, s.Table.Evicted)
 	var ends []string
 	for r, n := range s.Table.Ended {
 		if n > 0 {

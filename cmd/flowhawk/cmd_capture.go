@@ -99,6 +99,7 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		outs.close(stderr, true)
 		return err
 	}
+	outs.exporters.bindKernel(src)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

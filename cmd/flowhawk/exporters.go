@@ -9,6 +9,7 @@ import (
 
 	flag "github.com/spf13/pflag"
 
+	"github.com/flowhawk/flowhawk/collector"
 	"github.com/flowhawk/flowhawk/detect"
 	"github.com/flowhawk/flowhawk/export/ipfix"
 	"github.com/flowhawk/flowhawk/export/metrics"
@@ -112,6 +113,22 @@ func (s *exporterSet) bind(p *pipeline.Pipeline) {
 	}
 	s.metrics.AddActiveFlowsFunc(func() float64 { return float64(p.Live().ActiveFlows.Load()) })
 	s.metrics.AddDecodeErrorSource("pcap", metrics.LossFunc(p.Live().DecodeErrors))
+}
+
+// kernelSource is what the metrics read from the kernel path at scrape time.
+type kernelSource interface {
+	Losses() map[string]uint64
+	Stats() collector.KernelStats
+}
+
+// bindKernel exposes the kernel loss counters and flow map occupancy,
+// read at scrape time.
+func (s *exporterSet) bindKernel(k kernelSource) {
+	if s == nil || s.metrics == nil {
+		return
+	}
+	s.metrics.AddLossSource("kernel", k)
+	s.metrics.AddActiveFlowsFunc(func() float64 { return float64(k.Stats().MapEntries) })
 }
 
 func (s *exporterSet) alert(a *detect.Alert) {
