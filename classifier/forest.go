@@ -48,13 +48,6 @@ func (f *forest) predict(x, out []float64, _ *workspace) {
 			}
 		}
 	}
-	for ; t+4 <= len(fd.roots); t += 4 {
-		a, b, c, d := fd.leaves4(t, x)
-		va, vb, vc, vd := vals[a:int(a)+k], vals[b:int(b)+k], vals[c:int(c)+k], vals[d:int(d)+k]
-		for j := range out {
-			out[j] += float64(va[j]) + float64(vb[j]) + float64(vc[j]) + float64(vd[j])
-		}
-	}
 	for ; t < len(fd.roots); t++ {
 		off := int(fd.leaf(t, x))
 		v := vals[off : off+k]
@@ -180,6 +173,7 @@ func trainForestBinned(x []float64, bins []uint8, bn *binner, n, p int, y []int3
 		}
 	}
 	normalizeInto(imp, imp)
+	fd.compile()
 	return &forest{fd: fd, k: k, imp: imp}
 }
 

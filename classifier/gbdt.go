@@ -43,7 +43,15 @@ func (g *gbdt) predict(x, out []float64, _ *workspace) {
 	copy(r, g.init)
 	fd := g.fd
 	pr := g.perRound
-	for t := range fd.roots {
+	t := 0
+	var leaves [8]int32
+	for ; t+8 <= len(fd.roots); t += 8 {
+		fd.leaves8(t, x, &leaves)
+		for j, off := range leaves {
+			r[(t+j)%pr] += float64(fd.values[off])
+		}
+	}
+	for ; t < len(fd.roots); t++ {
 		r[t%pr] += float64(fd.values[fd.leaf(t, x)])
 	}
 	if pr == 1 {
@@ -328,6 +336,7 @@ func trainGBDT(x []float64, n, p int, y []int32, w []float64, k int, par gbdtPar
 	}
 	m.imp = make([]float64, p)
 	normalizeInto(m.imp, b.imp)
+	m.fd.compile()
 	return m, nil
 }
 

@@ -143,10 +143,12 @@ type node struct {
 // forestData is a set of trees in flat arrays, for fast allocation-free
 // inference and a compact model file.
 type forestData struct {
-	nodes  []node
-	roots  []int32
-	values []float32 // width per leaf
-	width  int
+	walk    []node  // nodes with self-looping leaves (compile)
+	payload []int32 // leaf payload offset per walk node
+	nodes   []node
+	roots   []int32
+	values  []float32 // width per leaf
+	width   int
 }
 
 // forestJSON is the model-file form of forestData.
@@ -212,6 +214,10 @@ func (j *forestJSON) toForest(nfeat int) (*forestData, error) {
 			return nil, errors.New("non-finite leaf value")
 		}
 	}
+	if nfeat < 1 {
+		return nil, errors.New("no features")
+	}
+	fd.compile()
 	return fd, nil
 }
 
@@ -235,59 +241,48 @@ func (fd *forestData) leaf(t int, x []float64) int32 {
 	}
 }
 
-// leaves4 walks trees t..t+3 for x at once: four independent chains of
-// loads overlap in the memory system instead of running back to back.
-// A walker that reached its leaf stays there.
-func (fd *forestData) leaves4(t int, x []float64) (int32, int32, int32, int32) {
-	nodes := fd.nodes
-	a, b, c, d := fd.roots[t], fd.roots[t+1], fd.roots[t+2], fd.roots[t+3]
-	for {
-		na, nb, nc, nd := &nodes[a], &nodes[b], &nodes[c], &nodes[d]
-		live := false
-		if na.feat >= 0 {
-			a = na.child + gt(x[na.feat], na.thr)
-			live = true
+// compile builds the walking form of the trees: a copy of the nodes in
+// which every leaf loops to itself (threshold +Inf, feature 0), with its
+// payload offset moved to payload. Eight walkers can then step in lockstep
+// without a branch per walker, stopping when none moved.
+func (fd *forestData) compile() {
+	fd.walk = make([]node, len(fd.nodes))
+	fd.payload = make([]int32, len(fd.nodes))
+	for i, nd := range fd.nodes {
+		if nd.feat < 0 {
+			fd.payload[i] = nd.child
+			nd = node{thr: math.Inf(1), feat: 0, child: int32(i)}
 		}
-		if nb.feat >= 0 {
-			b = nb.child + gt(x[nb.feat], nb.thr)
-			live = true
-		}
-		if nc.feat >= 0 {
-			c = nc.child + gt(x[nc.feat], nc.thr)
-			live = true
-		}
-		if nd.feat >= 0 {
-			d = nd.child + gt(x[nd.feat], nd.thr)
-			live = true
-		}
-		if !live {
-			return na.child, nb.child, nc.child, nd.child
-		}
+		fd.walk[i] = nd
 	}
 }
 
-// leaves8 walks trees t..t+7 for x at once (see leaves4) and stores the
-// leaf payload offsets in out.
+// leaves8 walks trees t..t+7 for x at once (eight independent chains of
+// loads overlap) and stores their leaf payload offsets in out. x must have
+// at least one feature.
 func (fd *forestData) leaves8(t int, x []float64, out *[8]int32) {
-	nodes := fd.nodes
-	var n [8]int32
-	copy(n[:], fd.roots[t:t+8])
+	nodes := fd.walk
+	r := fd.roots[t : t+8]
+	a, b, c, d, e, f, g, h := r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
 	for {
-		live := 0
-		for j := range n {
-			nd := &nodes[n[j]]
-			if nd.feat >= 0 {
-				n[j] = nd.child + gt(x[nd.feat], nd.thr)
-				live++
-			}
-		}
-		if live == 0 {
+		na, nb, nc, nd := &nodes[a], &nodes[b], &nodes[c], &nodes[d]
+		ne, nf, ng, nh := &nodes[e], &nodes[f], &nodes[g], &nodes[h]
+		a2 := na.child + gt(x[na.feat], na.thr)
+		b2 := nb.child + gt(x[nb.feat], nb.thr)
+		c2 := nc.child + gt(x[nc.feat], nc.thr)
+		d2 := nd.child + gt(x[nd.feat], nd.thr)
+		e2 := ne.child + gt(x[ne.feat], ne.thr)
+		f2 := nf.child + gt(x[nf.feat], nf.thr)
+		g2 := ng.child + gt(x[ng.feat], ng.thr)
+		h2 := nh.child + gt(x[nh.feat], nh.thr)
+		if (a2^a)|(b2^b)|(c2^c)|(d2^d)|(e2^e)|(f2^f)|(g2^g)|(h2^h) == 0 {
 			break
 		}
+		a, b, c, d, e, f, g, h = a2, b2, c2, d2, e2, f2, g2, h2
 	}
-	for j := range n {
-		out[j] = nodes[n[j]].child
-	}
+	p := fd.payload
+	out[0], out[1], out[2], out[3] = p[a], p[b], p[c], p[d]
+	out[4], out[5], out[6], out[7] = p[e], p[f], p[g], p[h]
 }
 
 // gt is 1 when v > t, else 0, without a branch.
