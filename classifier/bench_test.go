@@ -86,25 +86,3 @@ func BenchmarkForestPredict(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "flows/s")
 	b.ReportMetric(float64(b.N)/(cpuSeconds()-cpu0), "flows/cpu-s")
 }
-
-// BenchmarkForestPredictBatch classifies blocks of encoded rows tree by
-// tree (the eval path), one goroutine.
-func BenchmarkForestPredictBatch(b *testing.B) {
-	_, test, m := benchData(b)
-	x, err := m.Pre.matrix(test)
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := m.est.(*forest)
-	p := m.Pre.Width()
-	const rows = 4096
-	out := make([]float64, rows*f.k)
-	b.ResetTimer()
-	cpu0 := cpuSeconds()
-	for i := 0; i < b.N; i++ {
-		lo := (i * rows) % (test.Rows - rows)
-		f.predictBatch(x[lo*p:], rows, p, out)
-	}
-	b.ReportMetric(float64(b.N)*rows/b.Elapsed().Seconds(), "flows/s")
-	b.ReportMetric(float64(b.N)*rows/(cpuSeconds()-cpu0), "flows/cpu-s")
-}

@@ -61,34 +61,6 @@ func (f *forest) predict(x, out []float64, _ *workspace) {
 	}
 }
 
-// predictBatch writes probabilities for n rows (p features each) into out
-// (n*k), tree by tree over blocks of rows so a tree stays in cache.
-func (f *forest) predictBatch(x []float64, n, p int, out []float64) {
-	k := f.k
-	for i := range out[:n*k] {
-		out[i] = 0
-	}
-	fd := f.fd
-	const block = 512
-	for lo := 0; lo < n; lo += block {
-		hi := min(lo+block, n)
-		for t := range fd.roots {
-			for i := lo; i < hi; i++ {
-				off := int(fd.leaf(t, x[i*p:i*p+p]))
-				o := out[i*k : i*k+k]
-				v := fd.values[off : off+k]
-				for c := range o {
-					o[c] += float64(v[c])
-				}
-			}
-		}
-	}
-	inv := 1 / float64(len(fd.roots))
-	for i := range out[:n*k] {
-		out[i] *= inv
-	}
-}
-
 // forestParams configures trainForest.
 type forestParams struct {
 	trees     int
