@@ -291,7 +291,8 @@ func bucket(span time.Duration) time.Duration {
 			return d
 		}
 	}
-	return 7 * 24 * time.Hour
+	// Longer spans (years of captures in one file): about 120 buckets.
+	return (span/120 + 24*time.Hour).Truncate(24 * time.Hour)
 }
 
 func timeChart(flows []Flow) (string, bool) {

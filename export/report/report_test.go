@@ -324,3 +324,35 @@ func TestChromiumRenders(t *testing.T) {
 	}
 	t.Logf("screenshot: %s", shot)
 }
+
+func TestBucketBounded(t *testing.T) {
+	for _, span := range []time.Duration{0, time.Second, time.Hour, 400 * 24 * time.Hour, time.Duration(math.MaxInt64)} {
+		d := bucket(span)
+		if d <= 0 || span/d > 130 {
+			t.Errorf("span %v: bucket %v gives %d buckets", span, d, span/max(d, 1))
+		}
+	}
+}
+
+func FuzzReadCSV(f *testing.F) {
+	f.Add([]byte("Source IP,Destination IP,Protocol,Timestamp,Total Length of Fwd Packets,Label\n10.0.0.1,10.0.0.2,6,2026-11-23 09:00:00.000000,100,BENIGN\n"))
+	f.Add([]byte(" Source IP, Destination Port\n\"a,b\",x\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fl, err := readCSV(bytes.NewReader(b), "fuzz.csv")
+		if err == nil && len(fl) > 0 {
+			var out bytes.Buffer
+			_ = Write(&out, Input{Flows: fl})
+		}
+	})
+}
+
+func FuzzReadJSONL(f *testing.F) {
+	f.Add([]byte(`{"Source IP":"10.0.0.1","Destination IP":"10.0.0.2","Protocol":17,"fwd_bytes":10,"bwd_bytes":5,"Timestamp":"2026-11-23 09:00:00.000000"}` + "\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fl, err := readJSONL(bytes.NewReader(b), "fuzz.jsonl")
+		if err == nil && len(fl) > 0 {
+			var out bytes.Buffer
+			_ = Write(&out, Input{Flows: fl})
+		}
+	})
+}
