@@ -265,8 +265,20 @@ func (fd *forestData) leaves8(t int, x []float64, out *[8]int32) {
 	r := fd.roots[t : t+8]
 	a, b, c, d, e, f, g, h := r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
 	for {
+		// one step without the termination check: a walker at a leaf
+		// stays there, so only every second step needs the test
 		na, nb, nc, nd := &nodes[a], &nodes[b], &nodes[c], &nodes[d]
 		ne, nf, ng, nh := &nodes[e], &nodes[f], &nodes[g], &nodes[h]
+		a = na.child + gt(x[na.feat], na.thr)
+		b = nb.child + gt(x[nb.feat], nb.thr)
+		c = nc.child + gt(x[nc.feat], nc.thr)
+		d = nd.child + gt(x[nd.feat], nd.thr)
+		e = ne.child + gt(x[ne.feat], ne.thr)
+		f = nf.child + gt(x[nf.feat], nf.thr)
+		g = ng.child + gt(x[ng.feat], ng.thr)
+		h = nh.child + gt(x[nh.feat], nh.thr)
+		na, nb, nc, nd = &nodes[a], &nodes[b], &nodes[c], &nodes[d]
+		ne, nf, ng, nh = &nodes[e], &nodes[f], &nodes[g], &nodes[h]
 		a2 := na.child + gt(x[na.feat], na.thr)
 		b2 := nb.child + gt(x[nb.feat], nb.thr)
 		c2 := nc.child + gt(x[nc.feat], nc.thr)
