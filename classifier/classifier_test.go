@@ -538,3 +538,34 @@ func TestReadOnlyColumns(t *testing.T) {
 		t.Error("no error when --only matches nothing")
 	}
 }
+
+func FuzzReadCSV(f *testing.F) {
+	f.Add([]byte(" Destination Port, Flow Duration, Label\n80,Infinity,BENIGN\n443,NaN,DoS\n"))
+	f.Add([]byte("a,b,Label\n1,x,y\n2,,z\n"))
+	f.Add([]byte("0,tcp,http,SF,1,2,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,1,1,0,0,0,0,1,0,0,1,1,1,0,0,0,0,0,0,0,normal,21\n"))
+	f.Add([]byte("{\"x\":1,\"Label\":\"a\"}\n{\"x\":2,\"Label\":\"b\"}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(t.TempDir(), "in.csv")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fr, err := ReadFiles([]string{path}, ReadOptions{NSLKDDClasses: 2})
+		if err != nil {
+			return
+		}
+		if len(fr.Labels) != fr.Rows {
+			t.Fatalf("%d labels for %d rows", len(fr.Labels), fr.Rows)
+		}
+		for c := range fr.Names {
+			if (fr.Num[c] == nil) == (fr.Cat[c] == nil) {
+				t.Fatalf("column %q is both or neither numeric and text", fr.Names[c])
+			}
+			if fr.Num[c] != nil && len(fr.Num[c]) != fr.Rows || fr.Cat[c] != nil && len(fr.Cat[c]) != fr.Rows {
+				t.Fatalf("column %q has a different length", fr.Names[c])
+			}
+		}
+		if m, err := Train(fr, Config{Kind: "dt"}); err == nil {
+			m.Evaluate(fr)
+		}
+	})
+}
