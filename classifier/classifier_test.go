@@ -312,7 +312,7 @@ func TestBinderPredictNoAllocConcurrent(t *testing.T) {
 	if b.Label(c) != "q3" || conf < 0.5 {
 		t.Errorf("predicted %s (%v), want q3", b.Label(c), conf)
 	}
-	if a := testing.AllocsPerRun(200, func() { b.Predict(row) }); a != 0 {
+	if a := testing.AllocsPerRun(200, func() { b.Predict(row) }); a != 0 && !raceEnabled {
 		t.Errorf("Binder.Predict allocates %v times per row", a)
 	}
 	var wg sync.WaitGroup

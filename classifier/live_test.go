@@ -44,7 +44,7 @@ func TestRowPredictorOnExtractorColumns(t *testing.T) {
 	if lab, _ := p.Predict(row); lab != "BENIGN" {
 		t.Errorf("predicted %s, want BENIGN", lab)
 	}
-	if a := testing.AllocsPerRun(100, func() { p.Predict(row) }); a != 0 {
+	if a := testing.AllocsPerRun(100, func() { p.Predict(row) }); a != 0 && !raceEnabled {
 		t.Errorf("RowPredictor.Predict allocates %v per row", a)
 	}
 	// an NSL-KDD model needs columns the extractor does not produce
