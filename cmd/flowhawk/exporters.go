@@ -30,6 +30,7 @@ type exporterFlags struct {
 	natsCreate   bool
 	natsBuffer   int
 	natsFeatures bool
+	natsFormat   string
 }
 
 func defaultSensor() string {
@@ -52,6 +53,7 @@ func addExporterFlags(fs *flag.FlagSet, ef *exporterFlags) {
 	fs.BoolVar(&ef.natsCreate, "nats-create-stream", false, "create the stream if it is missing")
 	fs.IntVar(&ef.natsBuffer, "nats-buffer", 100_000, "messages kept locally while the broker is unreachable (beyond: counted drops)")
 	fs.BoolVar(&ef.natsFeatures, "nats-features", false, "include every feature column in the published flow records")
+	fs.StringVar(&ef.natsFormat, "nats-format", "json", "encoding of published flow records: json (JSON lines) or protobuf (delimited flowhawk.v1.Flow, export/stream/flow.proto)")
 }
 
 // exporterSet is the set of operator outputs of one run.
@@ -83,7 +85,7 @@ func (ef *exporterFlags) open(cfg *pipeline.Config, stderr io.Writer) (*exporter
 		}
 	}
 	if ef.natsURL != "" {
-		sc := stream.Config{URL: ef.natsURL, Sensor: ef.sensor, Stream: ef.natsStream, CreateStream: ef.natsCreate, BufferSize: ef.natsBuffer}
+		sc := stream.Config{URL: ef.natsURL, Sensor: ef.sensor, Stream: ef.natsStream, CreateStream: ef.natsCreate, BufferSize: ef.natsBuffer, Format: ef.natsFormat}
 		if ef.natsFeatures {
 			x, err := featuresFor(cfg)
 			if err != nil {

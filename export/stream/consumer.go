@@ -218,17 +218,30 @@ func ConsumeToParquet(ctx context.Context, cfg ParquetConfig) (ConsumeStats, err
 				}
 			}
 			rows = rows[:0]
-			for _, line := range bytes.Split(m.Data(), []byte("\n")) {
-				if len(bytes.TrimSpace(line)) == 0 {
-					continue
+			if m.Headers().Get(FormatHeader) == FormatProtobuf {
+				for data := m.Data(); len(data) > 0; {
+					r, n, err := DecodeFlowProto(data)
+					if err != nil {
+						st.Bad++
+						slog.Warn("skipping the rest of a message that is not flow records", "subject", m.Subject(), "err", err)
+						break
+					}
+					rows = append(rows, rowOf(&r))
+					data = data[n:]
 				}
-				var r FlowRecord
-				if err := json.Unmarshal(line, &r); err != nil {
-					st.Bad++
-					slog.Warn("skipping a line that is not a flow record", "subject", m.Subject(), "err", err)
-					continue
+			} else {
+				for _, line := range bytes.Split(m.Data(), []byte("\n")) {
+					if len(bytes.TrimSpace(line)) == 0 {
+						continue
+					}
+					var r FlowRecord
+					if err := json.Unmarshal(line, &r); err != nil {
+						st.Bad++
+						slog.Warn("skipping a line that is not a flow record", "subject", m.Subject(), "err", err)
+						continue
+					}
+					rows = append(rows, rowOf(&r))
 				}
-				rows = append(rows, rowOf(&r))
 			}
 			if _, err := cur.w.Write(rows); err != nil {
 				return st, fmt.Errorf("stream: %s: %w", cur.tmp, err)

@@ -45,6 +45,11 @@ type Config struct {
 	// is created for subjects flowhawk.> with file storage.
 	Stream       string
 	CreateStream bool
+	// Format encodes flow records as JSON lines (FormatJSON, the default)
+	// or varint-delimited protobuf (FormatProtobuf, schema in flow.proto:
+	// about half the bytes and a third of the encoding CPU). Alerts are
+	// always ECS JSON lines.
+	Format string
 	// Columns names the feature row values passed to Export (from
 	// features.Extractor.Columns); nil publishes no features.
 	Columns []features.Column
@@ -79,6 +84,9 @@ func (c *Config) defaults() {
 	}
 	if c.Stream == "" {
 		c.Stream = "FLOWHAWK"
+	}
+	if c.Format == "" {
+		c.Format = FormatJSON
 	}
 	if c.BufferSize <= 0 {
 		c.BufferSize = 100_000
@@ -161,6 +169,9 @@ func New(cfg Config) (*Publisher, error) {
 	cfg.defaults()
 	if !validToken(cfg.Sensor) {
 		return nil, fmt.Errorf("stream: sensor name %q is not a single subject token", cfg.Sensor)
+	}
+	if cfg.Format != FormatJSON && cfg.Format != FormatProtobuf {
+		return nil, fmt.Errorf("stream: format %q: want %s or %s", cfg.Format, FormatJSON, FormatProtobuf)
 	}
 	p := &Publisher{
 		cfg:      cfg,
@@ -376,14 +387,24 @@ func (b *builder) add(it item) {
 		// The first record's number identifies the message: a re-publish
 		// carries the same ID and JetStream drops it as a duplicate.
 		cur.msg.Header.Set(jetstream.MsgIDHeader, b.p.idPrefix+strconv.FormatUint(it.id, 10))
+		format := FormatJSON
+		if it.flow != nil {
+			format = b.p.cfg.Format
+		}
+		cur.msg.Header.Set(FormatHeader, format)
 	}
-	if it.flow != nil {
-		cur.msg.Data = it.flow.marshal(b.p.cfg.Sensor, b.p.cfg.Columns, cur.msg.Data)
+	switch {
+	case it.flow != nil && b.p.cfg.Format == FormatProtobuf:
+		cur.msg.Data = it.flow.marshalProto(b.p.cfg.Sensor, b.p.cfg.Columns, cur.msg.Data)
 		it.flow.release()
-	} else {
+	case it.flow != nil:
+		cur.msg.Data = it.flow.marshal(b.p.cfg.Sensor, b.p.cfg.Columns, cur.msg.Data)
+		cur.msg.Data = append(cur.msg.Data, '\n')
+		it.flow.release()
+	default:
 		cur.msg.Data = append(cur.msg.Data, bytes.TrimRight(it.alert, "\r\n")...)
+		cur.msg.Data = append(cur.msg.Data, '\n')
 	}
-	cur.msg.Data = append(cur.msg.Data, '\n')
 	cur.n++
 	b.records++
 	if cur.n >= b.p.cfg.MaxRecords || len(cur.msg.Data) >= b.p.cfg.MaxBytes {

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -361,7 +362,78 @@ func BenchmarkMarshal(b *testing.B) {
 		}
 		b.SetBytes(int64(len(buf)))
 	})
+	b.Run("proto-features", func(b *testing.B) {
+		r := take(f, row, "BENIGN", true)
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = r.marshalProto("s1", x.Columns(), buf[:0])
+		}
+		b.SetBytes(int64(len(buf)))
+	})
+	b.Run("proto-core", func(b *testing.B) {
+		r := take(f, nil, "BENIGN", false)
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = r.marshalProto("s1", x.Columns(), buf[:0])
+		}
+		b.SetBytes(int64(len(buf)))
+	})
 	b.SetBytes(int64(len(buf)))
+}
+
+// TestProtoMatchesJSON encodes the same flows as protobuf and as JSON and
+// checks that both decode to the same FlowRecord.
+func TestProtoMatchesJSON(t *testing.T) {
+	x, err := features.New(features.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := x.NewRow()
+	var pb []byte
+	var want []FlowRecord
+	for i, f := range synthFlows(20, 1) {
+		if i%3 == 0 {
+			a := netip.MustParseAddr("2001:db8::7").As16()
+			f.Key.AddrLo = a
+			f.Key.VLANOuter, f.Key.VLANInner, f.Partial = 7, 9, true
+		}
+		x.Fill(f, nil, row)
+		s := take(f, row, []string{"", "BENIGN"}[i%2], i%2 == 0)
+		pb = s.marshalProto("gw", x.Columns(), pb)
+		var r FlowRecord
+		if err := json.Unmarshal(s.marshal("gw", x.Columns(), nil), &r); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r)
+	}
+	for i := 0; len(pb) > 0; i++ {
+		got, n, err := DecodeFlowProto(pb)
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		pb = pb[n:]
+		if !got.Start.Equal(want[i].Start) || !got.End.Equal(want[i].End) {
+			t.Errorf("record %d: times %v-%v, want %v-%v", i, got.Start, got.End, want[i].Start, want[i].End)
+		}
+		got.Start, got.End = want[i].Start, want[i].End
+		if !reflect.DeepEqual(got, want[i]) {
+			t.Errorf("record %d:\nproto %+v\njson  %+v", i, got, want[i])
+		}
+	}
+}
+
+func FuzzDecodeFlowProto(f *testing.F) {
+	s := take(synthFlows(1, 1)[0], nil, "x", false)
+	f.Add(s.marshalProto("gw", nil, nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for len(b) > 0 {
+			_, n, err := DecodeFlowProto(b)
+			if err != nil {
+				return
+			}
+			b = b[n:]
+		}
+	})
 }
 
 func TestSensorNameChecked(t *testing.T) {
@@ -396,7 +468,8 @@ func TestConsumeToParquet(t *testing.T) {
 	srv := startNATS(t)
 	flows := synthFlows(1200, 1)
 	publish := func(i int, sensor string) {
-		p, err := New(Config{URL: srv.url(), Sensor: sensor, CreateStream: true})
+		// One sensor sends JSON, the other protobuf: the consumer reads both.
+		p, err := New(Config{URL: srv.url(), Sensor: sensor, CreateStream: true, Format: []string{FormatJSON, FormatProtobuf}[i]})
 		if err != nil {
 			t.Fatal(err)
 		}
