@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 )
 
 // gbdt is gradient-boosted trees on histogram-binned features: one logistic
@@ -96,66 +95,117 @@ type gbdtParams struct {
 	workers  int
 }
 
+// gpair is one row's gradient and hessian, stored together so that summing
+// a row into a histogram reads one 16-byte value.
+type gpair struct{ g, h float64 }
+
+// hbin is one histogram bin: gradient and hessian sums and the row count
+// (minLeaf needs exact per-bin counts).
+type hbin struct {
+	g, h float64
+	n    int32
+}
+
 // gbdtBuilder grows one regression tree on gradients with histogram
 // subtraction: only the smaller child's histogram is summed from rows.
+//
+// Bins are column-major so that summing feature f touches one column and
+// one histogram of at most 256 bins that stays in L1; features are summed
+// four at a time so that rows falling into the same bin (most rows, for
+// the many near-constant features) do not serialise on one add chain.
+// Every bin is still the sum of its rows in idx order, as a row-major pass
+// would add them, so trees do not depend on the layout or the workers.
 type gbdtBuilder struct {
-	bins    []uint8
-	p       int
+	binsT   []uint8 // feature f of row i at binsT[f*n+i]
+	n, p    int
 	bn      *binner
-	g, h    []float64
+	off     []int // feature f's bins are hist[off[f]:off[f+1]]
+	gh      []gpair
+	ghn     []gpair // gh gathered in idx order for the node being summed
 	par     gbdtParams
 	out     *forestData
 	imp     []float64
 	scores  []float64 // raw scores to update, stride perRound
 	stride  int
 	col     int
-	pool    [][]float64
+	pool    [][]hbin
 	workers int
 }
 
-const histStride = 3 // grad, hess, count per bin
+func newGBDTBuilder(binsT []uint8, n, p int, bn *binner, par gbdtParams, scores []float64, stride, workers int) *gbdtBuilder {
+	off := make([]int, p+1)
+	for f := 0; f < p; f++ {
+		off[f+1] = off[f] + bn.nbins(f)
+	}
+	return &gbdtBuilder{binsT: binsT, n: n, p: p, bn: bn, off: off, ghn: make([]gpair, n), par: par,
+		imp: make([]float64, p), scores: scores, stride: stride, workers: workers}
+}
 
-func (b *gbdtBuilder) getHist() []float64 {
+func (b *gbdtBuilder) getHist() []hbin {
 	if n := len(b.pool); n > 0 {
 		h := b.pool[n-1]
 		b.pool = b.pool[:n-1]
 		return h
 	}
-	return make([]float64, b.p*(maxBins+1)*histStride)
+	// padded so that every feature's bins can be addressed as a
+	// *[maxBins+1]hbin, which needs no bounds check for a uint8 bin
+	return make([]hbin, b.off[b.p]+maxBins+1)
 }
 
-func (b *gbdtBuilder) putHist(h []float64) { b.pool = append(b.pool, h) }
+func (b *gbdtBuilder) putHist(h []hbin) { b.pool = append(b.pool, h) }
 
-func (b *gbdtBuilder) buildHist(idx []int32, h []float64) {
-	p := b.p
-	work := func(f0, f1 int) {
-		seg := h[f0*(maxBins+1)*histStride : f1*(maxBins+1)*histStride]
-		for i := range seg {
-			seg[i] = 0
+// buildHist sums the rows idx into h (all features).
+func (b *gbdtBuilder) buildHist(idx []int32, h []hbin) {
+	ghn := b.ghn[:len(idx)]
+	for j, i := range idx {
+		ghn[j] = b.gh[i]
+	}
+	b.sumFeatures(idx, ghn, h, 0, b.p)
+}
+
+// sumFeatures sums features [f0,f1) of rows idx (gradients ghn, gathered
+// in idx order) into h.
+func (b *gbdtBuilder) sumFeatures(idx []int32, ghn []gpair, h []hbin, f0, f1 int) {
+	clear(h[b.off[f0]:b.off[f1]])
+	n := b.n
+	f := f0
+	for ; f+4 <= f1; f += 4 {
+		c0, c1, c2, c3 := b.binsT[f*n:][:n], b.binsT[(f+1)*n:][:n], b.binsT[(f+2)*n:][:n], b.binsT[(f+3)*n:][:n]
+		h0 := (*[maxBins + 1]hbin)(h[b.off[f]:])
+		h1 := (*[maxBins + 1]hbin)(h[b.off[f+1]:])
+		h2 := (*[maxBins + 1]hbin)(h[b.off[f+2]:])
+		h3 := (*[maxBins + 1]hbin)(h[b.off[f+3]:])
+		for j, i := range idx {
+			gp := ghn[j]
+			e := &h0[c0[i]]
+			e.g += gp.g
+			e.h += gp.h
+			e.n++
+			e = &h1[c1[i]]
+			e.g += gp.g
+			e.h += gp.h
+			e.n++
+			e = &h2[c2[i]]
+			e.g += gp.g
+			e.h += gp.h
+			e.n++
+			e = &h3[c3[i]]
+			e.g += gp.g
+			e.h += gp.h
+			e.n++
 		}
-		for _, i := range idx {
-			row := b.bins[int(i)*p : int(i)*p+p]
-			gi, hi := b.g[i], b.h[i]
-			for f := f0; f < f1; f++ {
-				o := (f*(maxBins+1) + int(row[f])) * histStride
-				h[o] += gi
-				h[o+1] += hi
-				h[o+2]++
-			}
+	}
+	for ; f < f1; f++ {
+		c0 := b.binsT[f*n:][:n]
+		h0 := (*[maxBins + 1]hbin)(h[b.off[f]:])
+		for j, i := range idx {
+			gp := ghn[j]
+			e := &h0[c0[i]]
+			e.g += gp.g
+			e.h += gp.h
+			e.n++
 		}
 	}
-	w := b.workers
-	if w <= 1 || len(idx)*p < 1<<15 {
-		work(0, p)
-		return
-	}
-	var wg sync.WaitGroup
-	for k := 0; k < w; k++ {
-		f0, f1 := k*p/w, (k+1)*p/w
-		wg.Add(1)
-		go func() { defer wg.Done(); work(f0, f1) }()
-	}
-	wg.Wait()
 }
 
 func (b *gbdtBuilder) grow(idx []int32) *forestData {
@@ -177,35 +227,27 @@ func (b *gbdtBuilder) leaf(ni int32, idx []int32, G, H float64) {
 	}
 }
 
-func (b *gbdtBuilder) split(ni int32, idx []int32, h []float64, depth int) {
-	// node totals from feature 0's histogram
-	G, H := 0.0, 0.0
-	for bin := 0; bin <= maxBins; bin++ {
-		G += h[bin*histStride]
-		H += h[bin*histStride+1]
-	}
-	n := len(idx)
+// bestSplit finds the best split of a node with n rows and totals G, H on
+// features [f0,f1): the first (feature, bin) of the largest gain, so that
+// ranges searched apart and merged in order with a strict > agree with one
+// search over all features.
+func (b *gbdtBuilder) bestSplit(h []hbin, n int, G, H float64, f0, f1 int) (bestGain float64, bestF, bestB int) {
 	lam := b.par.lambda
-	if depth >= b.par.maxDepth || n < 2*b.par.minLeaf {
-		b.putHist(h)
-		b.leaf(ni, idx, G, H)
-		return
-	}
+	minLeaf := b.par.minLeaf
 	parent := G * G / (H + lam)
-	bestGain, bestF, bestB := 1e-12, -1, 0
-	for f := 0; f < b.p; f++ {
-		nb := b.bn.nbins(f)
-		hf := h[f*(maxBins+1)*histStride:]
+	bestGain, bestF, bestB = 1e-12, -1, 0
+	for f := f0; f < f1; f++ {
+		hf := h[b.off[f]:b.off[f+1]]
 		gl, hl, nl := 0.0, 0.0, 0
-		for bin := 0; bin < nb-1; bin++ {
-			o := bin * histStride
-			gl += hf[o]
-			hl += hf[o+1]
-			nl += int(hf[o+2])
-			if nl < b.par.minLeaf {
+		for bin := 0; bin < len(hf)-1; bin++ {
+			e := &hf[bin]
+			gl += e.g
+			hl += e.h
+			nl += int(e.n)
+			if nl < minLeaf {
 				continue
 			}
-			if n-nl < b.par.minLeaf {
+			if n-nl < minLeaf {
 				break
 			}
 			gr, hr := G-gl, H-hl
@@ -218,17 +260,34 @@ func (b *gbdtBuilder) split(ni int32, idx []int32, h []float64, depth int) {
 			}
 		}
 	}
+	return bestGain, bestF, bestB
+}
+
+func (b *gbdtBuilder) split(ni int32, idx []int32, h []hbin, depth int) {
+	// node totals from feature 0's histogram
+	G, H := 0.0, 0.0
+	for _, e := range h[:b.off[1]] {
+		G += e.g
+		H += e.h
+	}
+	n := len(idx)
+	if depth >= b.par.maxDepth || n < 2*b.par.minLeaf {
+		b.putHist(h)
+		b.leaf(ni, idx, G, H)
+		return
+	}
+	bestGain, bestF, bestB := b.bestSplit(h, n, G, H, 0, b.p)
 	if bestF < 0 {
 		b.putHist(h)
 		b.leaf(ni, idx, G, H)
 		return
 	}
 	b.imp[bestF] += bestGain
-	p := b.p
+	col := b.binsT[bestF*b.n:][:b.n]
 	bb := uint8(bestB)
 	lo, hi := 0, n-1
 	for lo <= hi {
-		if b.bins[int(idx[lo])*p+bestF] <= bb {
+		if col[idx[lo]] <= bb {
 			lo++
 		} else {
 			idx[lo], idx[hi] = idx[hi], idx[lo]
@@ -240,19 +299,20 @@ func (b *gbdtBuilder) split(ni int32, idx []int32, h []float64, depth int) {
 	b.out.nodes[ni] = node{feat: int32(bestF), thr: b.bn.edges[bestF][bestB], child: child}
 	left, right := idx[:lo], idx[lo:]
 	small := b.getHist()
-	var hl, hr []float64
+	var hl, hr []hbin
 	if len(left) <= len(right) {
 		b.buildHist(left, small)
-		for i := range h {
-			h[i] -= small[i]
-		}
 		hl, hr = small, h
 	} else {
 		b.buildHist(right, small)
-		for i := range h {
-			h[i] -= small[i]
-		}
 		hl, hr = h, small
+	}
+	for i := range h[:b.off[b.p]] {
+		s := &small[i]
+		e := &h[i]
+		e.g -= s.g
+		e.h -= s.h
+		e.n -= s.n
 	}
 	b.split(child, left, hl, depth+1)
 	b.split(child+1, right, hr, depth+1)
@@ -264,6 +324,12 @@ func trainGBDT(x []float64, n, p int, y []int32, w []float64, k int, par gbdtPar
 	}
 	bn := fitBinner(x, n, p)
 	bins := bn.apply(x, n, p)
+	binsT := make([]uint8, n*p)
+	for i := 0; i < n; i++ {
+		for f, v := range bins[i*p : i*p+p] {
+			binsT[f*n+i] = v
+		}
+	}
 	pr := k
 	if k == 2 {
 		pr = 1
@@ -294,13 +360,11 @@ func trainGBDT(x []float64, n, p int, y []int32, w []float64, k int, par gbdtPar
 	for i := 0; i < n; i++ {
 		copy(scores[i*pr:], m.init)
 	}
-	grads := make([][]float64, pr)
-	hess := make([][]float64, pr)
+	grads := make([][]gpair, pr)
 	for j := range grads {
-		grads[j] = make([]float64, n)
-		hess[j] = make([]float64, n)
+		grads[j] = make([]gpair, n)
 	}
-	b := &gbdtBuilder{bins: bins, p: p, bn: bn, par: par, imp: make([]float64, p), scores: scores, stride: pr, workers: workers}
+	b := newGBDTBuilder(binsT, n, p, bn, par, scores, pr, workers)
 	idx := make([]int32, n)
 	prob := make([]float64, k)
 	for r := 0; r < par.rounds; r++ {
@@ -312,8 +376,7 @@ func trainGBDT(x []float64, n, p int, y []int32, w []float64, k int, par gbdtPar
 				if y[i] == 1 {
 					t = 1
 				}
-				grads[0][i] = (q - t) * w[i]
-				hess[0][i] = math.Max(q*(1-q), 1e-16) * w[i]
+				grads[0][i] = gpair{(q - t) * w[i], math.Max(q*(1-q), 1e-16) * w[i]}
 				continue
 			}
 			softmaxInto(prob, s)
@@ -322,15 +385,14 @@ func trainGBDT(x []float64, n, p int, y []int32, w []float64, k int, par gbdtPar
 				if int(y[i]) == c {
 					t = 1
 				}
-				grads[c][i] = (prob[c] - t) * w[i]
-				hess[c][i] = math.Max(prob[c]*(1-prob[c]), 1e-16) * w[i]
+				grads[c][i] = gpair{(prob[c] - t) * w[i], math.Max(prob[c]*(1-prob[c]), 1e-16) * w[i]}
 			}
 		}
 		for j := 0; j < pr; j++ {
 			for i := range idx {
 				idx[i] = int32(i)
 			}
-			b.g, b.h, b.col = grads[j], hess[j], j
+			b.gh, b.col = grads[j], j
 			m.fd.append(b.grow(idx))
 		}
 	}
