@@ -3,7 +3,6 @@ package ipfix
 import (
 	"encoding/binary"
 	"fmt"
-	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/flowhawk/flowhawk/collector"
 	"github.com/flowhawk/flowhawk/features"
+	"github.com/flowhawk/flowhawk/internal/ratelog"
 )
 
 // Config configures an Exporter. Zero values take the defaults.
@@ -106,7 +106,7 @@ type Exporter struct {
 	dropQueue, dropSend          atomic.Uint64
 	dropClosed                   atomic.Uint64
 
-	warn rateLimiter
+	warn ratelog.Limiter
 	// gate, when set by tests, holds the sender until closed.
 	gate chan struct{}
 	// now is the wall clock, replaceable in tests.
@@ -138,7 +138,7 @@ func newExporter(cfg Config, conn net.Conn) *Exporter {
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
-		warn: rateLimiter{every: cfg.WarnEvery},
+		warn: ratelog.Limiter{Every: cfg.WarnEvery},
 		now:  time.Now,
 	}
 }
@@ -155,8 +155,8 @@ func (e *Exporter) Export(f *collector.Flow, class string) {
 	case len(e.pend) >= e.cfg.QueueSize:
 		e.mu.Unlock()
 		e.dropQueue.Add(1)
-		if e.warn.allow() {
-			e.warn.log("ipfix queue full, dropping records", "collector", e.cfg.Addr, "dropped_total", e.dropQueue.Load())
+		if e.warn.Allow() {
+			e.warn.Log("ipfix queue full, dropping records", "collector", e.cfg.Addr, "dropped_total", e.dropQueue.Load())
 		}
 	default:
 		e.pend = append(e.pend, record{})
@@ -333,44 +333,10 @@ func (s *sender) sendTemplates() {
 
 func (s *sender) write(b []byte) bool {
 	if _, err := s.e.conn.Write(b); err != nil {
-		s.e.warn.warn("ipfix collector unreachable, dropping records", "collector", s.e.cfg.Addr, "err", err,
+		s.e.warn.Warn("ipfix collector unreachable, dropping records", "collector", s.e.cfg.Addr, "err", err,
 			"dropped_total", s.e.dropSend.Load()+uint64(s.nrec))
 		return false
 	}
 	s.e.messages.Add(1)
 	return true
-}
-
-// rateLimiter logs a warning at most once per period, with the number of
-// warnings it held back since the last one. The check is one atomic load,
-// so a flood of drops costs nothing but the count.
-type rateLimiter struct {
-	every      time.Duration
-	last       atomic.Int64 // unix ns of the last warning logged
-	suppressed atomic.Int64
-}
-
-// allow reports whether a warning may be logged now, counting it as held
-// back otherwise.
-func (l *rateLimiter) allow() bool {
-	now := time.Now().UnixNano()
-	last := l.last.Load()
-	if last != 0 && now-last < int64(l.every) {
-		l.suppressed.Add(1)
-		return false
-	}
-	return l.last.CompareAndSwap(last, now)
-}
-
-// warn logs if allowed.
-func (l *rateLimiter) warn(msg string, args ...any) {
-	if l.allow() {
-		l.log(msg, args...)
-	}
-}
-
-// log logs unconditionally (after allow, on hot paths that must not build
-// the arguments unless the warning is logged).
-func (l *rateLimiter) log(msg string, args ...any) {
-	slog.Warn(msg, append(args, "suppressed_warnings", l.suppressed.Swap(0))...)
 }

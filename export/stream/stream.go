@@ -30,6 +30,7 @@ import (
 	"github.com/flowhawk/flowhawk/collector"
 	"github.com/flowhawk/flowhawk/detect"
 	"github.com/flowhawk/flowhawk/features"
+	"github.com/flowhawk/flowhawk/internal/ratelog"
 )
 
 // Config configures a Publisher. Zero values take the defaults.
@@ -160,7 +161,7 @@ type Publisher struct {
 	dropQueue, dropShutdown, dropDone atomic.Uint64
 	dropEncode                        atomic.Uint64
 
-	warn rateLimiter
+	warn ratelog.Limiter
 }
 
 // New connects to NATS (retrying in the background if the server is not
@@ -184,7 +185,7 @@ func New(cfg Config) (*Publisher, error) {
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
-		warn:     rateLimiter{every: cfg.WarnEvery},
+		warn:     ratelog.Limiter{Every: cfg.WarnEvery},
 	}
 	nc, err := nats.Connect(cfg.URL,
 		nats.Name("flowhawk "+cfg.Sensor),
@@ -196,7 +197,7 @@ func New(cfg Config) (*Publisher, error) {
 			if err == nil { // our own Close
 				return
 			}
-			p.warn.warn("nats disconnected; buffering locally", "url", cfg.URL, "err", err)
+			p.warn.Warn("nats disconnected; buffering locally", "url", cfg.URL, "err", err)
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			slog.Info("nats reconnected", "url", c.ConnectedUrl())
@@ -245,7 +246,7 @@ func (p *Publisher) ExportAlert(a *detect.Alert) {
 	b, err := a.MarshalJSON()
 	if err != nil {
 		p.dropEncode.Add(1)
-		p.warn.warn("cannot encode alert", "err", err)
+		p.warn.Warn("cannot encode alert", "err", err)
 		return
 	}
 	p.enqueue(item{alert: b})
@@ -269,8 +270,8 @@ func (p *Publisher) enqueue(it item) {
 		p.mu.Unlock()
 		it.release()
 		p.dropQueue.Add(1)
-		if p.warn.allow() {
-			p.warn.log("nats buffer full, dropping messages", "url", p.cfg.URL, "buffer", p.cfg.BufferSize, "dropped_total", p.dropQueue.Load())
+		if p.warn.Allow() {
+			p.warn.Log("nats buffer full, dropping messages", "url", p.cfg.URL, "buffer", p.cfg.BufferSize, "dropped_total", p.dropQueue.Load())
 		}
 	default:
 		p.pend = append(p.pend, it)
@@ -535,7 +536,7 @@ func (p *Publisher) publish(batch []outMsg) []outMsg {
 	for i, m := range batch {
 		fut, err := p.js.PublishMsgAsync(m.msg)
 		if err != nil {
-			p.warn.warn("nats publish failed; will retry", "url", p.cfg.URL, "err", err, "buffered", p.Buffered())
+			p.warn.Warn("nats publish failed; will retry", "url", p.cfg.URL, "err", err, "buffered", p.Buffered())
 			failed = append(failed, batch[i:]...)
 			break
 		}
@@ -564,7 +565,7 @@ func (p *Publisher) publish(batch []outMsg) []outMsg {
 		failed = append(failed, outMsg{&nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}, pm.out.n})
 	}
 	if firstErr != nil {
-		p.warn.warn("nats publish not acknowledged; will retry", "url", p.cfg.URL, "err", firstErr, "unacked", len(failed), "buffered", p.Buffered())
+		p.warn.Warn("nats publish not acknowledged; will retry", "url", p.cfg.URL, "err", firstErr, "unacked", len(failed), "buffered", p.Buffered())
 	}
 	return failed
 }
@@ -579,12 +580,12 @@ func (p *Publisher) ensureStream() bool {
 		return true
 	}
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		p.warn.warn("nats stream lookup failed", "stream", p.cfg.Stream, "err", err)
+		p.warn.Warn("nats stream lookup failed", "stream", p.cfg.Stream, "err", err)
 		return false
 	}
 	_, err = p.js.CreateStream(ctx, StreamConfig(p.cfg.Stream))
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		p.warn.warn("nats stream create failed", "stream", p.cfg.Stream, "err", err)
+		p.warn.Warn("nats stream create failed", "stream", p.cfg.Stream, "err", err)
 		return false
 	}
 	slog.Info("created nats stream", "stream", p.cfg.Stream, "subjects", "flowhawk.>")
@@ -603,38 +604,4 @@ func StreamConfig(name string) jetstream.StreamConfig {
 		MaxAge:     7 * 24 * time.Hour,
 		Duplicates: 10 * time.Minute,
 	}
-}
-
-// rateLimiter logs a warning at most once per period, with the number of
-// warnings it held back since the last one. The check is one atomic load,
-// so a flood of drops costs nothing but the count.
-type rateLimiter struct {
-	every      time.Duration
-	last       atomic.Int64 // unix ns of the last warning logged
-	suppressed atomic.Int64
-}
-
-// allow reports whether a warning may be logged now, counting it as held
-// back otherwise.
-func (l *rateLimiter) allow() bool {
-	now := time.Now().UnixNano()
-	last := l.last.Load()
-	if last != 0 && now-last < int64(l.every) {
-		l.suppressed.Add(1)
-		return false
-	}
-	return l.last.CompareAndSwap(last, now)
-}
-
-// warn logs if allowed.
-func (l *rateLimiter) warn(msg string, args ...any) {
-	if l.allow() {
-		l.log(msg, args...)
-	}
-}
-
-// log logs unconditionally (after allow, on hot paths that must not build
-// the arguments unless the warning is logged).
-func (l *rateLimiter) log(msg string, args ...any) {
-	slog.Warn(msg, append(args, "suppressed_warnings", l.suppressed.Swap(0))...)
 }

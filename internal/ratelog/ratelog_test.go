@@ -1,0 +1,33 @@
+package ratelog
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLimiter(t *testing.T) {
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	defer slog.SetDefault(old)
+
+	l := Limiter{Every: time.Hour}
+	for i := 0; i < 5; i++ {
+		l.Warn("collector down", "i", i)
+	}
+	if n := strings.Count(buf.String(), "collector down"); n != 1 {
+		t.Fatalf("logged %d warnings in one period, want 1:\n%s", n, buf.String())
+	}
+	if !strings.Contains(buf.String(), "suppressed_warnings=0") {
+		t.Errorf("first warning should report 0 held back:\n%s", buf.String())
+	}
+	l.last.Store(time.Now().Add(-2 * time.Hour).UnixNano()) // the period has passed
+	buf.Reset()
+	l.Warn("collector down")
+	if !strings.Contains(buf.String(), "suppressed_warnings=4") {
+		t.Errorf("second warning should count the 4 held back:\n%s", buf.String())
+	}
+}
