@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // gbdt is gradient-boosted trees on histogram-binned features: one logistic
@@ -116,29 +119,104 @@ type hbin struct {
 // Every bin is still the sum of its rows in idx order, as a row-major pass
 // would add them, so trees do not depend on the layout or the workers.
 type gbdtBuilder struct {
-	binsT   []uint8 // feature f of row i at binsT[f*n+i]
-	n, p    int
-	bn      *binner
-	off     []int // feature f's bins are hist[off[f]:off[f+1]]
-	gh      []gpair
-	ghn     []gpair // gh gathered in idx order for the node being summed
-	par     gbdtParams
-	out     *forestData
-	imp     []float64
-	scores  []float64 // raw scores to update, stride perRound
-	stride  int
-	col     int
-	pool    [][]hbin
-	workers int
+	binsT  []uint8 // feature f of row i at binsT[f*n+i]
+	n, p   int
+	bn     *binner
+	off    []int // feature f's bins are hist[off[f]:off[f]+bn.nbins(f)]
+	gh     []gpair
+	ghn    []gpair // gh gathered in idx order for the node being summed
+	par    gbdtParams
+	out    *forestData
+	scores []float64 // this tree's column of the raw scores
+	pool   [][]hbin
+	splits []splitGain // this tree's splits in the order made, for importance
+
+	// feature-parallel summing: a node's histogram is offered on help
+	// to workers that have no tree of their own left; they and the
+	// builder take feature groups of job from an atomic counter. nil help
+	// sums serially.
+	help     chan func()
+	open     atomic.Bool // a job has groups left: spinning helpers poll this
+	maxHelp  int
+	job      histJob
+	helperFn func()
 }
 
-func newGBDTBuilder(binsT []uint8, n, p int, bn *binner, par gbdtParams, scores []float64, stride, workers int) *gbdtBuilder {
+// splitGain is one split's feature and gain. Trees grown at once log their
+// gains and the log is added to the importance in tree order afterwards,
+// so the float sums are the ones a serial fit makes.
+type splitGain struct {
+	f    int
+	gain float64
+}
+
+// histJob is one node's feature-parallel histogram pass: sum rows idx into
+// small and, when parent is set, subtract small from parent. A helper that
+// arrives after the last group was taken finds next past the end (or, if
+// the builder has moved on, a group of the next job, which is as good).
+type histJob struct {
+	idx           []int32
+	ghn           []gpair
+	small, parent []hbin
+	next, done    atomic.Int32
+}
+
+// histGroup is the number of features per work item of a histJob: the
+// four a pass sums together.
+const histGroup = 4
+
+// parMinWork is the rows*features below which a node is summed serially:
+// waking a helper costs microseconds, summing this many values about as
+// much.
+const parMinWork = 1 << 15
+
+func newGBDTBuilder(binsT []uint8, n, p int, bn *binner, par gbdtParams) *gbdtBuilder {
 	off := make([]int, p+1)
 	for f := 0; f < p; f++ {
 		off[f+1] = off[f] + bn.nbins(f)
+		if (f+1)%histGroup == 0 {
+			// groups start on a cache line (8 bins are 3 lines) so that
+			// workers summing neighbouring groups do not share one: the
+			// hot bin of a near-constant feature is hit by every row
+			off[f+1] = (off[f+1] + 7) &^ 7
+		}
 	}
-	return &gbdtBuilder{binsT: binsT, n: n, p: p, bn: bn, off: off, ghn: make([]gpair, n), par: par,
-		imp: make([]float64, p), scores: scores, stride: stride, workers: workers}
+	b := &gbdtBuilder{binsT: binsT, n: n, p: p, bn: bn, off: off, ghn: make([]gpair, n), par: par}
+	b.helperFn = b.helper
+	b.job.next.Store(math.MaxInt32 / 2) // no job yet
+	return b
+}
+
+func (b *gbdtBuilder) groups() int32 { return int32((b.p + histGroup - 1) / histGroup) }
+
+// helper sums feature groups of b.job until none are left.
+func (b *gbdtBuilder) helper() {
+	j := &b.job
+	ng := b.groups()
+	for {
+		g := j.next.Add(1) - 1
+		if g >= ng {
+			return
+		}
+		f0 := int(g) * histGroup
+		f1 := min(f0+histGroup, b.p)
+		b.sumFeatures(j.idx, j.ghn, j.small, f0, f1)
+		if j.parent != nil {
+			subHist(j.parent[b.off[f0]:b.off[f1]], j.small[b.off[f0]:b.off[f1]])
+		}
+		j.done.Add(1)
+	}
+}
+
+// subHist subtracts s from h bin by bin.
+func subHist(h, s []hbin) {
+	s = s[:len(h)]
+	for i := range h {
+		e := &h[i]
+		e.g -= s[i].g
+		e.h -= s[i].h
+		e.n -= s[i].n
+	}
 }
 
 func (b *gbdtBuilder) getHist() []hbin {
@@ -154,13 +232,43 @@ func (b *gbdtBuilder) getHist() []hbin {
 
 func (b *gbdtBuilder) putHist(h []hbin) { b.pool = append(b.pool, h) }
 
-// buildHist sums the rows idx into h (all features).
-func (b *gbdtBuilder) buildHist(idx []int32, h []hbin) {
+// buildHist sums the rows idx into h (all features) and subtracts h from
+// parent; a nil parent means the root, whose idx is every row in order.
+func (b *gbdtBuilder) buildHist(idx []int32, h, parent []hbin) {
 	ghn := b.ghn[:len(idx)]
-	for j, i := range idx {
-		ghn[j] = b.gh[i]
+	if parent == nil {
+		ghn = b.gh // the root: idx is every row in order
+	} else {
+		for j, i := range idx {
+			ghn[j] = b.gh[i]
+		}
 	}
-	b.sumFeatures(idx, ghn, h, 0, b.p)
+	if b.help == nil || len(idx)*b.p < parMinWork {
+		b.sumFeatures(idx, ghn, h, 0, b.p)
+		if parent != nil {
+			subHist(parent[:b.off[b.p]], h)
+		}
+		return
+	}
+	j := &b.job
+	j.idx, j.ghn, j.small, j.parent = idx, ghn, h, parent
+	j.done.Store(0)
+	j.next.Store(0)
+offer:
+	for range b.maxHelp {
+		select {
+		case b.help <- b.helperFn:
+		default:
+			break offer // the other workers are busy with trees
+		}
+	}
+	b.open.Store(true)
+	b.helper()
+	b.open.Store(false)
+	// wait for the groups helpers took; each is a few hundred µs at most
+	for ng := b.groups(); j.done.Load() < ng; {
+		runtime.Gosched()
+	}
 }
 
 // sumFeatures sums features [f0,f1) of rows idx (gradients ghn, gathered
@@ -208,10 +316,13 @@ func (b *gbdtBuilder) sumFeatures(idx []int32, ghn []gpair, h []hbin, f0, f1 int
 	}
 }
 
-func (b *gbdtBuilder) grow(idx []int32) *forestData {
+// grow fits a tree to gradients gh over rows idx (all rows, in order; idx
+// is permuted) and adds its leaf values to scores, one value per row.
+func (b *gbdtBuilder) grow(idx []int32, gh []gpair, scores []float64) *forestData {
 	b.out = &forestData{width: 1, roots: []int32{0}, nodes: []node{{}}}
+	b.gh, b.scores, b.splits = gh, scores, b.splits[:0]
 	h := b.getHist()
-	b.buildHist(idx, h)
+	b.buildHist(idx, h, nil)
 	b.split(0, idx, h, 0)
 	return b.out
 }
@@ -223,7 +334,7 @@ func (b *gbdtBuilder) leaf(ni int32, idx []int32, G, H float64) {
 	b.out.nodes[ni] = node{feat: -1, child: off}
 	v = float64(float32(v)) // the exact value inference will add
 	for _, i := range idx {
-		b.scores[int(i)*b.stride+b.col] += v
+		b.scores[i] += v
 	}
 }
 
@@ -237,7 +348,7 @@ func (b *gbdtBuilder) bestSplit(h []hbin, n int, G, H float64, f0, f1 int) (best
 	parent := G * G / (H + lam)
 	bestGain, bestF, bestB = 1e-12, -1, 0
 	for f := f0; f < f1; f++ {
-		hf := h[b.off[f]:b.off[f+1]]
+		hf := h[b.off[f] : b.off[f]+b.bn.nbins(f)]
 		gl, hl, nl := 0.0, 0.0, 0
 		for bin := 0; bin < len(hf)-1; bin++ {
 			e := &hf[bin]
@@ -266,7 +377,7 @@ func (b *gbdtBuilder) bestSplit(h []hbin, n int, G, H float64, f0, f1 int) (best
 func (b *gbdtBuilder) split(ni int32, idx []int32, h []hbin, depth int) {
 	// node totals from feature 0's histogram
 	G, H := 0.0, 0.0
-	for _, e := range h[:b.off[1]] {
+	for _, e := range h[:b.bn.nbins(0)] {
 		G += e.g
 		H += e.h
 	}
@@ -282,7 +393,7 @@ func (b *gbdtBuilder) split(ni int32, idx []int32, h []hbin, depth int) {
 		b.leaf(ni, idx, G, H)
 		return
 	}
-	b.imp[bestF] += bestGain
+	b.splits = append(b.splits, splitGain{bestF, bestGain})
 	col := b.binsT[bestF*b.n:][:b.n]
 	bb := uint8(bestB)
 	lo, hi := 0, n-1
@@ -301,18 +412,11 @@ func (b *gbdtBuilder) split(ni int32, idx []int32, h []hbin, depth int) {
 	small := b.getHist()
 	var hl, hr []hbin
 	if len(left) <= len(right) {
-		b.buildHist(left, small)
+		b.buildHist(left, small, h)
 		hl, hr = small, h
 	} else {
-		b.buildHist(right, small)
+		b.buildHist(right, small, h)
 		hl, hr = h, small
-	}
-	for i := range h[:b.off[b.p]] {
-		s := &small[i]
-		e := &h[i]
-		e.g -= s.g
-		e.h -= s.h
-		e.n -= s.n
 	}
 	b.split(child, left, hl, depth+1)
 	b.split(child+1, right, hr, depth+1)
@@ -356,28 +460,152 @@ func trainGBDT(x []float64, n, p int, y []int32, w []float64, k int, par gbdtPar
 			m.init[c] = math.Log(prior[c])
 		}
 	}
+	// scores and gradients are column-major, one column per tree of a
+	// round, so that trees grown at once write apart
 	scores := make([]float64, n*pr)
-	for i := 0; i < n; i++ {
-		copy(scores[i*pr:], m.init)
+	for c := 0; c < pr; c++ {
+		col := scores[c*n : c*n+n]
+		for i := range col {
+			col[i] = m.init[c]
+		}
 	}
-	grads := make([][]gpair, pr)
-	for j := range grads {
-		grads[j] = make([]gpair, n)
+	grads := make([]gpair, n*pr)
+	nb := min(workers, pr)
+	bs := make([]*gbdtBuilder, nb)
+	idxs := make([][]int32, nb)
+	for t := range bs {
+		bs[t] = newGBDTBuilder(binsT, n, p, bn, par)
+		idxs[t] = make([]int32, n)
 	}
-	b := newGBDTBuilder(binsT, n, p, bn, par, scores, pr, workers)
-	idx := make([]int32, n)
-	prob := make([]float64, k)
+	imp := make([]float64, p)
+	trees := make([]*forestData, pr)
+	logs := make([][]splitGain, pr)
+	// grow fits tree j of the round with builder t
+	grow := func(t, j int) {
+		idx := idxs[t]
+		for i := range idx {
+			idx[i] = int32(i)
+		}
+		trees[j] = bs[t].grow(idx, grads[j*n:j*n+n], scores[j*n:j*n+n])
+		logs[j] = append(logs[j][:0], bs[t].splits...)
+	}
+	var help chan func()
+	if workers > 1 {
+		help = make(chan func())
+		for _, b := range bs {
+			b.help, b.maxHelp = help, workers-1
+		}
+	}
+	// Each round, the workers take the trees of the round one by one and
+	// grow them serially (no synchronisation per node); a worker with no
+	// tree left helps sum the histograms of the trees still growing, so
+	// that the last tree of a round, or the one tree of a binary fit, is
+	// not grown on one core. Trees do not depend on who sums what.
 	for r := 0; r < par.rounds; r++ {
-		for i := 0; i < n; i++ {
-			s := scores[i*pr : i*pr+pr]
+		gbdtGradients(grads, scores, y, w, n, k, pr, workers)
+		if workers == 1 {
+			for j := 0; j < pr; j++ {
+				grow(0, j)
+			}
+		} else {
+			var next, finished atomic.Int32
+			roundDone := make(chan struct{})
+			var wg sync.WaitGroup
+			for t := 0; t < workers; t++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for t < nb {
+						j := int(next.Add(1) - 1)
+						if j >= pr {
+							break
+						}
+						grow(t, j)
+						if finished.Add(1) == int32(pr) {
+							close(roundDone)
+						}
+					}
+					helpOut(bs, help, roundDone)
+				}()
+			}
+			wg.Wait()
+		}
+		for j := 0; j < pr; j++ {
+			m.fd.append(trees[j])
+			for _, s := range logs[j] {
+				imp[s.f] += s.gain
+			}
+		}
+	}
+	m.imp = make([]float64, p)
+	normalizeInto(m.imp, imp)
+	m.fd.compile()
+	return m, nil
+}
+
+// helpSpin is how long a worker with no tree left polls for histogram jobs
+// before it parks: a builder's jobs come every few hundred µs, and a parked
+// goroutine is woken on the builder's own core, so it would help late.
+const helpSpin = 500 * time.Microsecond
+
+// helpOut sums feature groups of the builders' histogram jobs until done
+// is closed.
+func helpOut(bs []*gbdtBuilder, help chan func(), done chan struct{}) {
+	last := time.Now()
+	for {
+		select {
+		case fn := <-help:
+			fn()
+			last = time.Now()
+			continue
+		case <-done:
+			return
+		default:
+		}
+		worked := false
+		for _, b := range bs {
+			if b.open.Load() {
+				b.helper()
+				worked = true
+			}
+		}
+		if worked {
+			last = time.Now()
+			continue
+		}
+		if time.Since(last) < helpSpin {
+			runtime.Gosched()
+			continue
+		}
+		select {
+		case fn := <-help:
+			fn()
+			last = time.Now()
+		case <-done:
+			return
+		}
+	}
+}
+
+// gbdtGradients writes each row's gradient and hessian for every tree of
+// the round (column-major, like scores), splitting rows over workers: rows
+// are independent, so the values do not depend on the split.
+func gbdtGradients(grads []gpair, scores []float64, y []int32, w []float64, n, k, pr, workers int) {
+	rows := func(i0, i1 int) {
+		s := make([]float64, pr)
+		prob := make([]float64, k)
+		for i := i0; i < i1; i++ {
 			if pr == 1 {
-				q := sigmoid(s[0])
+				q := sigmoid(scores[i])
 				t := 0.0
 				if y[i] == 1 {
 					t = 1
 				}
-				grads[0][i] = gpair{(q - t) * w[i], math.Max(q*(1-q), 1e-16) * w[i]}
+				grads[i] = gpair{(q - t) * w[i], math.Max(q*(1-q), 1e-16) * w[i]}
 				continue
+			}
+			for c := range s {
+				s[c] = scores[c*n+i]
 			}
 			softmaxInto(prob, s)
 			for c := 0; c < k; c++ {
@@ -385,21 +613,23 @@ func trainGBDT(x []float64, n, p int, y []int32, w []float64, k int, par gbdtPar
 				if int(y[i]) == c {
 					t = 1
 				}
-				grads[c][i] = gpair{(prob[c] - t) * w[i], math.Max(prob[c]*(1-prob[c]), 1e-16) * w[i]}
+				grads[c*n+i] = gpair{(prob[c] - t) * w[i], math.Max(prob[c]*(1-prob[c]), 1e-16) * w[i]}
 			}
-		}
-		for j := 0; j < pr; j++ {
-			for i := range idx {
-				idx[i] = int32(i)
-			}
-			b.gh, b.col = grads[j], j
-			m.fd.append(b.grow(idx))
 		}
 	}
-	m.imp = make([]float64, p)
-	normalizeInto(m.imp, b.imp)
-	m.fd.compile()
-	return m, nil
+	if workers <= 1 {
+		rows(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for t := 0; t < workers; t++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rows(t*n/workers, (t+1)*n/workers)
+		}()
+	}
+	wg.Wait()
 }
 
 func decodeGBDT(raw json.RawMessage, nfeat, k int) (*gbdt, error) {
