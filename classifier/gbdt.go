@@ -119,17 +119,18 @@ type hbin struct {
 // Every bin is still the sum of its rows in idx order, as a row-major pass
 // would add them, so trees do not depend on the layout or the workers.
 type gbdtBuilder struct {
-	binsT  []uint8 // feature f of row i at binsT[f*n+i]
-	n, p   int
-	bn     *binner
-	off    []int // feature f's bins are hist[off[f]:off[f]+bn.nbins(f)]
-	gh     []gpair
-	ghn    []gpair // gh gathered in idx order for the node being summed
-	par    gbdtParams
-	out    *forestData
-	scores []float64 // this tree's column of the raw scores
-	pool   [][]hbin
-	splits []splitGain // this tree's splits in the order made, for importance
+	binsT   []uint8 // feature f of row i at binsT[f*n+i]
+	n, p    int
+	bn      *binner
+	off     []int   // feature f's bins are hist[off[f]:off[f]+bn.nbins(f)]
+	rootCnt []int32 // rows per bin of all rows, laid out like a histogram
+	gh      []gpair
+	ghn     []gpair // gh gathered in idx order for the node being summed
+	par     gbdtParams
+	out     *forestData
+	scores  []float64 // this tree's column of the raw scores
+	pool    [][]hbin
+	splits  []splitGain // this tree's splits in the order made, for importance
 
 	// feature-parallel summing: a node's histogram is offered on help
 	// to workers that have no tree of their own left; they and the
@@ -170,7 +171,16 @@ const histGroup = 4
 // much.
 const parMinWork = 1 << 15
 
-func newGBDTBuilder(binsT []uint8, n, p int, bn *binner, par gbdtParams) *gbdtBuilder {
+func newGBDTBuilder(binsT []uint8, n, p int, bn *binner, rootCnt []int32, par gbdtParams) *gbdtBuilder {
+	off := gbdtOffsets(bn, p)
+	b := &gbdtBuilder{binsT: binsT, n: n, p: p, bn: bn, off: off, rootCnt: rootCnt, ghn: make([]gpair, n), par: par}
+	b.helperFn = b.helper
+	b.job.next.Store(math.MaxInt32 / 2) // no job yet
+	return b
+}
+
+// gbdtOffsets lays out a histogram: feature f's bins start at off[f].
+func gbdtOffsets(bn *binner, p int) []int {
 	off := make([]int, p+1)
 	for f := 0; f < p; f++ {
 		off[f+1] = off[f] + bn.nbins(f)
@@ -181,10 +191,19 @@ func newGBDTBuilder(binsT []uint8, n, p int, bn *binner, par gbdtParams) *gbdtBu
 			off[f+1] = (off[f+1] + 7) &^ 7
 		}
 	}
-	b := &gbdtBuilder{binsT: binsT, n: n, p: p, bn: bn, off: off, ghn: make([]gpair, n), par: par}
-	b.helperFn = b.helper
-	b.job.next.Store(math.MaxInt32 / 2) // no job yet
-	return b
+	return off
+}
+
+// gbdtRootCounts counts all rows per bin, laid out like a histogram.
+func gbdtRootCounts(binsT []uint8, n, p int, off []int) []int32 {
+	cnt := make([]int32, off[p])
+	for f := 0; f < p; f++ {
+		c := cnt[off[f]:]
+		for _, v := range binsT[f*n : f*n+n] {
+			c[v]++
+		}
+	}
+	return cnt
 }
 
 func (b *gbdtBuilder) groups() int32 { return int32((b.p + histGroup - 1) / histGroup) }
@@ -200,10 +219,7 @@ func (b *gbdtBuilder) helper() {
 		}
 		f0 := int(g) * histGroup
 		f1 := min(f0+histGroup, b.p)
-		b.sumFeatures(j.idx, j.ghn, j.small, f0, f1)
-		if j.parent != nil {
-			subHist(j.parent[b.off[f0]:b.off[f1]], j.small[b.off[f0]:b.off[f1]])
-		}
+		b.sumRange(j.idx, j.ghn, j.small, j.parent, f0, f1)
 		j.done.Add(1)
 	}
 }
@@ -235,19 +251,15 @@ func (b *gbdtBuilder) putHist(h []hbin) { b.pool = append(b.pool, h) }
 // buildHist sums the rows idx into h (all features) and subtracts h from
 // parent; a nil parent means the root, whose idx is every row in order.
 func (b *gbdtBuilder) buildHist(idx []int32, h, parent []hbin) {
-	ghn := b.ghn[:len(idx)]
-	if parent == nil {
-		ghn = b.gh // the root: idx is every row in order
-	} else {
+	var ghn []gpair
+	if parent != nil { // the root needs no gather: idx is every row in order
+		ghn = b.ghn[:len(idx)]
 		for j, i := range idx {
 			ghn[j] = b.gh[i]
 		}
 	}
 	if b.help == nil || len(idx)*b.p < parMinWork {
-		b.sumFeatures(idx, ghn, h, 0, b.p)
-		if parent != nil {
-			subHist(parent[:b.off[b.p]], h)
-		}
+		b.sumRange(idx, ghn, h, parent, 0, b.p)
 		return
 	}
 	j := &b.job
@@ -271,10 +283,65 @@ offer:
 	}
 }
 
+// sumRange sums features [f0,f1) of the job's rows into h: the root when
+// parent is nil, else a child, whose sums are then subtracted from parent.
+func (b *gbdtBuilder) sumRange(idx []int32, ghn []gpair, h, parent []hbin, f0, f1 int) {
+	lo, hi := b.off[f0], b.off[f1]
+	if parent == nil {
+		for i, c := range b.rootCnt[lo:hi] {
+			h[lo+i] = hbin{n: c}
+		}
+		b.sumRoot(h, f0, f1)
+		return
+	}
+	clear(h[lo:hi])
+	b.sumFeatures(idx, ghn, h, f0, f1)
+	subHist(parent[lo:hi], h[lo:hi])
+}
+
+// sumRoot sums features [f0,f1) of every row, in order, into h. Root counts
+// are the same for every tree, so they are copied from rootCnt rather than
+// counted: with no count and no idx to follow, the pass does a third less
+// work, and the root is two thirds of the rows a tree sums.
+func (b *gbdtBuilder) sumRoot(h []hbin, f0, f1 int) {
+	n := b.n
+	gh := b.gh[:n]
+	f := f0
+	for ; f+4 <= f1; f += 4 {
+		c0, c1, c2, c3 := b.binsT[f*n:][:n], b.binsT[(f+1)*n:][:n], b.binsT[(f+2)*n:][:n], b.binsT[(f+3)*n:][:n]
+		h0 := (*[maxBins + 1]hbin)(h[b.off[f]:])
+		h1 := (*[maxBins + 1]hbin)(h[b.off[f+1]:])
+		h2 := (*[maxBins + 1]hbin)(h[b.off[f+2]:])
+		h3 := (*[maxBins + 1]hbin)(h[b.off[f+3]:])
+		for i, gp := range gh {
+			e := &h0[c0[i]]
+			e.g += gp.g
+			e.h += gp.h
+			e = &h1[c1[i]]
+			e.g += gp.g
+			e.h += gp.h
+			e = &h2[c2[i]]
+			e.g += gp.g
+			e.h += gp.h
+			e = &h3[c3[i]]
+			e.g += gp.g
+			e.h += gp.h
+		}
+	}
+	for ; f < f1; f++ {
+		c0 := b.binsT[f*n:][:n]
+		h0 := (*[maxBins + 1]hbin)(h[b.off[f]:])
+		for i, gp := range gh {
+			e := &h0[c0[i]]
+			e.g += gp.g
+			e.h += gp.h
+		}
+	}
+}
+
 // sumFeatures sums features [f0,f1) of rows idx (gradients ghn, gathered
-// in idx order) into h.
+// in idx order) into h, which is zero there.
 func (b *gbdtBuilder) sumFeatures(idx []int32, ghn []gpair, h []hbin, f0, f1 int) {
-	clear(h[b.off[f0]:b.off[f1]])
 	n := b.n
 	f := f0
 	for ; f+4 <= f1; f += 4 {
@@ -473,8 +540,9 @@ func trainGBDT(x []float64, n, p int, y []int32, w []float64, k int, par gbdtPar
 	nb := min(workers, pr)
 	bs := make([]*gbdtBuilder, nb)
 	idxs := make([][]int32, nb)
+	rootCnt := gbdtRootCounts(binsT, n, p, gbdtOffsets(bn, p))
 	for t := range bs {
-		bs[t] = newGBDTBuilder(binsT, n, p, bn, par)
+		bs[t] = newGBDTBuilder(binsT, n, p, bn, rootCnt, par)
 		idxs[t] = make([]int32, n)
 	}
 	imp := make([]float64, p)
