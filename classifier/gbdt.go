@@ -570,7 +570,7 @@ func trainGBDT(x []float64, n, p int, y []int32, w []float64, k int, par gbdtPar
 	// that the last tree of a round, or the one tree of a binary fit, is
 	// not grown on one core. Trees do not depend on who sums what.
 	for r := 0; r < par.rounds; r++ {
-		gbdtGradients(grads, scores, y, w, n, k, pr, workers)
+		gbdtGradients(grads, scores, y, w, n, pr, workers)
 		if workers == 1 {
 			for j := 0; j < pr; j++ {
 				grow(0, j)
@@ -655,33 +655,58 @@ func helpOut(bs []*gbdtBuilder, help chan func(), done chan struct{}) {
 	}
 }
 
+// hessFloor is math.Max(h, 1e-16) for the h >= 0 (or NaN) of a hessian,
+// without math.Max's signed-zero handling.
+func hessFloor(h float64) float64 {
+	if h < 1e-16 {
+		return 1e-16
+	}
+	return h
+}
+
 // gbdtGradients writes each row's gradient and hessian for every tree of
 // the round (column-major, like scores), splitting rows over workers: rows
 // are independent, so the values do not depend on the split.
-func gbdtGradients(grads []gpair, scores []float64, y []int32, w []float64, n, k, pr, workers int) {
+func gbdtGradients(grads []gpair, scores []float64, y []int32, w []float64, n, pr, workers int) {
 	rows := func(i0, i1 int) {
 		s := make([]float64, pr)
-		prob := make([]float64, k)
 		for i := i0; i < i1; i++ {
+			wi := w[i]
 			if pr == 1 {
 				q := sigmoid(scores[i])
 				t := 0.0
 				if y[i] == 1 {
 					t = 1
 				}
-				grads[i] = gpair{(q - t) * w[i], math.Max(q*(1-q), 1e-16) * w[i]}
+				grads[i] = gpair{(q - t) * wi, hessFloor(q*(1-q)) * wi}
 				continue
 			}
+			// softmaxInto inlined, with the same operations in the same
+			// order: the max of non-NaN scores is the same without
+			// math.Max's NaN and signed-zero cases, and a NaN score makes
+			// every probability NaN either way
+			m := math.Inf(-1)
 			for c := range s {
-				s[c] = scores[c*n+i]
+				v := scores[c*n+i]
+				s[c] = v
+				if v > m {
+					m = v
+				}
 			}
-			softmaxInto(prob, s)
-			for c := 0; c < k; c++ {
+			sum := 0.0
+			for c, v := range s {
+				e := math.Exp(v - m)
+				s[c] = e
+				sum += e
+			}
+			yi := int(y[i])
+			for c, e := range s {
+				q := e / sum
 				t := 0.0
-				if int(y[i]) == c {
+				if c == yi {
 					t = 1
 				}
-				grads[c*n+i] = gpair{(prob[c] - t) * w[i], math.Max(prob[c]*(1-prob[c]), 1e-16) * w[i]}
+				grads[c*n+i] = gpair{(q - t) * wi, hessFloor(q*(1-q)) * wi}
 			}
 		}
 	}
