@@ -283,6 +283,25 @@ offer:
 	}
 }
 
+// sumLeafTotals sums only feature 0 of rows idx into h and subtracts it
+// from parent, for children that will both be leaves: a leaf needs only its
+// totals, which split takes from feature 0's bins. A third or so of the
+// rows a tree sums are in such children.
+func (b *gbdtBuilder) sumLeafTotals(idx []int32, h, parent []hbin) {
+	nb := b.bn.nbins(0)
+	clear(h[:nb])
+	c0 := b.binsT[:b.n]
+	h0 := (*[maxBins + 1]hbin)(h)
+	for _, i := range idx {
+		gp := b.gh[i]
+		e := &h0[c0[i]]
+		e.g += gp.g
+		e.h += gp.h
+		e.n++
+	}
+	subHist(parent[:nb], h[:nb])
+}
+
 // sumRange sums features [f0,f1) of the job's rows into h: the root when
 // parent is nil, else a child, whose sums are then subtracted from parent.
 func (b *gbdtBuilder) sumRange(idx []int32, ghn []gpair, h, parent []hbin, f0, f1 int) {
@@ -477,13 +496,16 @@ func (b *gbdtBuilder) split(ni int32, idx []int32, h []hbin, depth int) {
 	b.out.nodes[ni] = node{feat: int32(bestF), thr: b.bn.edges[bestF][bestB], child: child}
 	left, right := idx[:lo], idx[lo:]
 	small := b.getHist()
-	var hl, hr []hbin
-	if len(left) <= len(right) {
-		b.buildHist(left, small, h)
-		hl, hr = small, h
-	} else {
-		b.buildHist(right, small, h)
+	hl, hr := small, h
+	smallIdx := left
+	if len(left) > len(right) {
 		hl, hr = h, small
+		smallIdx = right
+	}
+	if depth+1 < b.par.maxDepth && (len(left) >= 2*b.par.minLeaf || len(right) >= 2*b.par.minLeaf) {
+		b.buildHist(smallIdx, small, h)
+	} else {
+		b.sumLeafTotals(smallIdx, small, h)
 	}
 	b.split(child, left, hl, depth+1)
 	b.split(child+1, right, hr, depth+1)
