@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,6 +193,28 @@ func gbdtOffsets(bn *binner, p int) []int {
 		}
 	}
 	return off
+}
+
+// gbdtBins bins x column-major (feature f of row i at [f*n+i]), as
+// binner.apply would, splitting features over workers.
+func gbdtBins(bn *binner, x []float64, n, p, workers int) []uint8 {
+	binsT := make([]uint8, n*p)
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for range max(1, min(workers, p)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := int(next.Add(1) - 1); f < p; f = int(next.Add(1) - 1) {
+				edges, col := bn.edges[f], binsT[f*n:f*n+n]
+				for i := range col {
+					col[i] = uint8(sort.SearchFloat64s(edges, x[i*p+f]))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return binsT
 }
 
 // gbdtRootCounts counts all rows per bin, laid out like a histogram.
@@ -515,14 +538,6 @@ func trainGBDT(x []float64, n, p int, y []int32, w []float64, k int, par gbdtPar
 	if k < 2 {
 		return nil, fmt.Errorf("gbdt needs at least 2 classes, got %d", k)
 	}
-	bn := fitBinner(x, n, p)
-	bins := bn.apply(x, n, p)
-	binsT := make([]uint8, n*p)
-	for i := 0; i < n; i++ {
-		for f, v := range bins[i*p : i*p+p] {
-			binsT[f*n+i] = v
-		}
-	}
 	pr := k
 	if k == 2 {
 		pr = 1
@@ -531,6 +546,8 @@ func trainGBDT(x []float64, n, p int, y []int32, w []float64, k int, par gbdtPar
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	bn := fitBinner(x, n, p)
+	binsT := gbdtBins(bn, x, n, p, workers)
 	m := &gbdt{k: k, perRound: pr, init: make([]float64, pr), fd: &forestData{width: 1}}
 	// initial scores: log prior (multiclass) or log odds (binary)
 	prior := make([]float64, k)
