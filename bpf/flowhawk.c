@@ -154,7 +154,23 @@ static __always_inline void reuse(struct flow_key *key, struct flow_value *v, st
 	__builtin_memcpy(v, zero, sizeof(*v));
 }
 
-static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, __u64 now)
+/* DIR_ADD adds to a per-direction counter. XDP sees
+ * one direction of a flow on one receive queue, which one CPU polls at a
+ * time (RSS keeps a flow on its queue), so a plain add is exact there and
+ * saves a locked instruction per field (about 80 of 200 ns per packet on an
+ * Intel Xeon VM, nothing measurable on AMD EPYC). TC egress can run for one
+ * flow on several CPUs at once (threads sending on one UDP socket), so it
+ * adds atomically. Fields both directions update (the flow-level gaps) are
+ * always atomic, since XDP and TC may update one flow at the same time. */
+#define DIR_ADD(xdp, field, val)                              \
+	do {                                                  \
+		if (xdp)                                      \
+			(field) += (val);                     \
+		else                                          \
+			__sync_fetch_and_add(&(field), (val)); \
+	} while (0)
+
+static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, __u64 now, const bool xdp)
 {
 	__u32 pl = pi->payload_len;
 	__u32 il = pi->ip_len;
@@ -171,8 +187,8 @@ static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, _
 	} else {
 		__u64 gap = now > ds->last ? now - ds->last : 0;
 		__u64 gus = gap / 1000;
-		__sync_fetch_and_add(&ds->iat_sum, gap);
-		__sync_fetch_and_add(&ds->iat_sq, gus * gus);
+		DIR_ADD(xdp, ds->iat_sum, gap);
+		DIR_ADD(xdp, ds->iat_sq, gus * gus);
 		if (ds->packets == 1 || gap < ds->iat_min)
 			ds->iat_min = gap;
 		if (gap > ds->iat_max)
@@ -190,20 +206,20 @@ static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, _
 		if (il > ds->iplen_max)
 			ds->iplen_max = il;
 	}
-	__sync_fetch_and_add(&ds->packets, 1);
-	__sync_fetch_and_add(&ds->bytes, il);
-	__sync_fetch_and_add(&ds->iplen_sq, (__u64)il * il);
-	__sync_fetch_and_add(&ds->payload_bytes, pl);
-	__sync_fetch_and_add(&ds->payload_sq, (__u64)pl * pl);
-	__sync_fetch_and_add(&ds->ip_hdr_bytes, pi->ip_hdr_len);
-	__sync_fetch_and_add(&ds->l4_hdr_bytes, pi->l4_hdr_len);
+	DIR_ADD(xdp, ds->packets, 1);
+	DIR_ADD(xdp, ds->bytes, il);
+	DIR_ADD(xdp, ds->iplen_sq, (__u64)il * il);
+	DIR_ADD(xdp, ds->payload_bytes, pl);
+	DIR_ADD(xdp, ds->payload_sq, (__u64)pl * pl);
+	DIR_ADD(xdp, ds->ip_hdr_bytes, pi->ip_hdr_len);
+	DIR_ADD(xdp, ds->l4_hdr_bytes, pi->l4_hdr_len);
 	if (pl > 0)
-		__sync_fetch_and_add(&ds->data_packets, 1);
+		DIR_ADD(xdp, ds->data_packets, 1);
 	__u8 fl = pi->tcp_flags;
 #pragma unroll
 	for (int b = 0; b < 8; b++) {
 		if (fl & (1 << b))
-			__sync_fetch_and_add(&ds->flag_counts[b], 1);
+			DIR_ADD(xdp, ds->flag_counts[b], 1);
 	}
 }
 
@@ -317,7 +333,7 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 	/* CNT_ACCOUNTED is derived in user space (packets minus the
 	 * not-accounted counters): one counter update less per packet. */
 	struct dir_stats *ds = side == SIDE_LO ? &v->dir[0] : &v->dir[1];
-	account(ds, &pi, now);
+	account(ds, &pi, now, xdp);
 	if (pi.wrong_frag)
 		__sync_fetch_and_add(&v->wrong_frags, 1);
 
