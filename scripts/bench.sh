@@ -6,7 +6,9 @@
 #     flows) through `flowhawk replay` (every feature, CSV out) on one core and
 #     on all cores, against softflowd, argus and tshark on the same file;
 #  2. memory: peak RSS on a capture of three times the size, same flow mix;
-#  3. Go micro-benchmarks of every package (`go test -bench`), which report
+#  3. classifiers on NSL-KDD: flowhawk's forest and boosting against
+#     scikit-learn, XGBoost (when installed) and golearn (bench/ module);
+#  4. Go micro-benchmarks of every package (`go test -bench`), which report
 #     their own in-run baselines.
 # Set BENCH_QUICK=1 for a small run (1M packets), BENCH_SKIP_TSHARK=1 to skip
 # tshark (slow and memory hungry on large files).
@@ -61,7 +63,7 @@ if [ "${BENCH_SKIP_TSHARK:-}" != 1 ]; then
 fi
 rm -f "$out/flows.csv" "$out/flows.parquet" "$out/argus.out"
 
-ratio() { awk -v a="$1" -v b="$2" '$1==a{x=$2} $1==b{y=$2} END{if (x>0) printf "%.2f", y/x; else print "n/a"}' "$out/raw.txt"; }
+ratio() { awk -v a="$1" -v b="$2" '$1==a{x=$2} $1==b{y=$2} END{if (x>0 && y>0) printf "%.2f", y/x; else print "n/a"}' "$out/raw.txt"; }
 {
 	echo
 	echo "Speed ratios (wall time of the peer / wall time of flowhawk; above 1 means flowhawk is faster):"
@@ -89,6 +91,69 @@ PK=$((packets * 3)) measure "flowhawk-3x-idle15s" bin/flowhawk replay -q --idle-
 PK=$((packets * 3)) measure "flowhawk-3x-maxflows200k" bin/flowhawk replay -q --max-flows 200000 "$big" -o none
 echo "file sizes: $(du -h "$cap" | cut -f1) and $(du -h "$big" | cut -f1)" >>"$res"
 rm -f "$big"
+
+# Classifiers: 100-tree random forest and gradient boosting on NSL-KDD
+# (5 classes) against scikit-learn, XGBoost (when installed) and golearn's
+# forest (bench/, its own module). golearn needs ~300 s and ~3 GB on the
+# full KDDTrain+; BENCH_QUICK compares on its first 10 % instead.
+kdd=${NSLKDD_DIR:-../shared/datasets/nsl-kdd}
+if [ -f "$kdd/KDDTrain+.txt" ]; then
+	train=$kdd/KDDTrain+.txt
+	grows=0
+	if [ "${BENCH_QUICK:-}" = 1 ]; then
+		grows=12597
+		train=$out/KDDTrain-10pct.txt
+		head -n "$grows" "$kdd/KDDTrain+.txt" >"$train"
+	fi
+	# fit NAME CMD...: the fit seconds a trainer reports, its process CPU and peak RSS.
+	fit() {
+		local name=$1
+		shift
+		local t log
+		t=$(mktemp)
+		log=$out/$name.log
+		/usr/bin/time -f "%U %S %M" -o "$t" "$@" >"$log" 2>&1 || echo "($name failed; see $log)" >&2
+		local fitS acc
+		# flowhawk logs "seconds=" and "rows N  accuracy A"; the Python and golearn
+		# baselines print JSON.
+		fitS=$( (grep -o 'seconds=[0-9.]*' "$log" || true) | head -1 | cut -d= -f2)
+		[ -n "$fitS" ] || fitS=$( (grep -o '"train_seconds": *[0-9.]*' "$log" || true) | head -1 | grep -o '[0-9.]*$' || true)
+		acc=$( (grep -o '^rows [0-9]*  accuracy [0-9.]*' "$log" || true) | head -1 | awk '{print $4}')
+		[ -n "$acc" ] || acc=$( (grep -o '"accuracy": *[0-9.]*' "$log" || true) | head -1 | grep -o '[0-9.]*$' || true)
+		read -r user sys rss <"$t"
+		rm -f "$t"
+		echo "fit-$name ${fitS:-0}" >>"$out/raw.txt"
+		awk -v n="$name" -v f="${fitS:-0}" -v u="$user" -v s="$sys" -v r="$rss" -v a="${acc:-n/a}" \
+			'BEGIN { if (a ~ /^[0-9.]+$/) a = sprintf("%.4f", a); printf "| %s | %.2f | %.2f | %.0f | %s |\n", n, f, u + s, r / 1024, a }' >>"$res"
+	}
+	{
+		echo
+		echo "## Classifiers on NSL-KDD (5 classes, train $(basename "$train"), test KDDTest+)"
+		echo
+		echo "| run | fit s | process CPU s | peak RSS MB | accuracy |"
+		echo "|---|---|---|---|---|"
+	} >>"$res"
+	fit flowhawk-rf bin/flowhawk train --data "$train" --nslkdd-classes 5 --model rf --trees 100 --seed 1 --test "$kdd/KDDTest+.txt" -o "$out/rf.json"
+	fit flowhawk-gbdt bin/flowhawk train --data "$train" --nslkdd-classes 5 --model gbdt --seed 1 --test "$kdd/KDDTest+.txt" -o "$out/gbdt.json"
+	if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
+		models=rf,gbdt
+		/usr/bin/python3 -c 'import xgboost' 2>/dev/null && models=$models,xgb
+		for m in ${models//,/ }; do
+			fit "sklearn-$m" /usr/bin/python3 scripts/sklearn_compare.py --data "$kdd" --train "$(realpath --relative-to="$kdd" "$train")" \
+				--tests KDDTest+.txt --models "$m" --classes 5 --jobs "$cores"
+		done
+	fi
+	(cd bench && go build -o ../bin/golearn-bench .)
+	fit golearn-rf bin/golearn-bench --data "$kdd" --rows "$grows"
+	{
+		echo
+		echo "Fit-time ratios (peer / flowhawk; above 1 means flowhawk is faster):"
+		echo "- forest vs scikit-learn: $(ratio fit-flowhawk-rf fit-sklearn-rf)"
+		echo "- forest vs golearn: $(ratio fit-flowhawk-rf fit-golearn-rf)"
+		echo "- gbdt vs scikit-learn HistGradientBoosting: $(ratio fit-flowhawk-gbdt fit-sklearn-gbdt)"
+		echo "- gbdt vs XGBoost hist: $(ratio fit-flowhawk-gbdt fit-sklearn-xgb)"
+	} >>"$res"
+fi
 
 {
 	echo
