@@ -2,7 +2,6 @@ package export
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 
@@ -53,10 +52,12 @@ func AppendCSV(b []byte, cols []features.Column, row *features.Row, extra []stri
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if cols[i].Kind == features.String {
+		if k := cols[i].Kind; k == features.String {
 			b = appendCSVField(b, row.Str[i])
+		} else if v := row.Num[i]; v == 0 {
+			b = append(b, '0') // most values of a row (also -0)
 		} else {
-			b = AppendValue(b, row.Num[i], cols[i].Kind)
+			b = AppendValue(b, v, k)
 		}
 	}
 	for i, e := range extra {
@@ -90,8 +91,18 @@ func (c *CSVWriter) Close() error {
 	return nil
 }
 
+// quoted marks the bytes that make a field need quotes. A table lookup
+// per byte beats bytes.ContainsAny on the short fields of a row (addresses,
+// timestamps, names), which never need quotes.
+var quoted = [256]bool{',': true, '"': true, '\r': true, '\n': true}
+
 func needsQuote(s []byte) bool {
-	return bytes.ContainsAny(s, ",\"\r\n")
+	for _, ch := range s {
+		if quoted[ch] {
+			return true
+		}
+	}
+	return false
 }
 
 func appendCSVField(b, s []byte) []byte {
@@ -110,8 +121,7 @@ func appendCSVField(b, s []byte) []byte {
 
 func appendCSVString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ',', '"', '\r', '\n':
+		if quoted[s[i]] {
 			return appendCSVField(b, []byte(s))
 		}
 	}

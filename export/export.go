@@ -138,6 +138,38 @@ func (w *fileWriter) Close() error {
 // float64, with an exponent only below 1e-6 or from 1e21 (the JSON rule).
 // NaN and Inf are written as 0: no output ever holds them.
 func AppendValue(b []byte, v float64, kind features.Kind) []byte {
+	// Most values of a row are small whole numbers (counts, ports, flags,
+	// zeros), so they go first and skip strconv; the comparisons are false
+	// for NaN, which falls through to the general path.
+	if v >= 0 && v < 1e15 {
+		u := int64(v) // a single instruction, unlike a conversion to uint64
+		if kind == features.Int || float64(u) == v {
+			if u < 10 {
+				return append(b, byte('0'+u))
+			}
+			return appendUint(b, uint64(u))
+		}
+		if v >= 1e-6 {
+			return appendFixed(b, v)
+		}
+	} else if v < 0 && v > -1e15 {
+		u := int64(-v)
+		if kind == features.Int || float64(u) == -v {
+			if u == 0 { // an Int column's -0.5 truncates to 0, without a sign
+				return append(b, '0')
+			}
+			return appendUint(append(b, '-'), uint64(u))
+		}
+		if v <= -1e-6 {
+			return appendFixed(append(b, '-'), -v)
+		}
+	}
+	return appendValueSlow(b, v, kind)
+}
+
+// appendValueSlow is AppendValue for NaN, Inf, values of magnitude 1e15 and
+// over, and non-integral values below 1e-6.
+func appendValueSlow(b []byte, v float64, kind features.Kind) []byte {
 	if v != v || math.IsInf(v, 0) {
 		return append(b, '0')
 	}
@@ -151,6 +183,46 @@ func AppendValue(b []byte, v float64, kind features.Kind) []byte {
 		return strconv.AppendFloat(b, v, 'e', -1, 64)
 	}
 	return strconv.AppendFloat(b, v, 'f', -1, 64)
+}
+
+// digits2 holds "00" to "99", so integers are written two digits a step.
+const digits2 = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
+
+// appendUint is strconv.AppendUint(b, u, 10) without its generic set-up,
+// which dominates for the one- and two-digit values that fill most rows.
+func appendUint(b []byte, u uint64) []byte {
+	if u < 10 {
+		return append(b, byte('0'+u))
+	}
+	if u < 100 {
+		return append(b, digits2[2*u], digits2[2*u+1])
+	}
+	var buf [20]byte
+	i := len(buf)
+	for u >= 100 {
+		q := u / 100
+		r := 2 * (u - 100*q)
+		i -= 2
+		buf[i], buf[i+1] = digits2[r], digits2[r+1]
+		u = q
+	}
+	if u >= 10 {
+		i -= 2
+		buf[i], buf[i+1] = digits2[2*u], digits2[2*u+1]
+	} else {
+		i--
+		buf[i] = byte('0' + u)
+	}
+	return append(b, buf[i:]...)
 }
 
 var errExtra = errors.New("export: wrong number of extra values")
@@ -186,4 +258,64 @@ func finite(v float64) float64 {
 		return 0
 	}
 	return v
+}
+
+// pow10 holds the powers of ten that float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// appendFixed appends a non-integral v, 1e-6 <= v < 1e15, exactly as
+// strconv.AppendFloat(b, v, 'f', -1, 64) does. Many such values (durations
+// in seconds, means of a few integers, halves) are decimals of at most 15
+// significant digits, and for those the shortest form is that decimal:
+// two decimals of 15 digits or fewer never round to the same float64, so
+// when m/10^k (m < 10^15) rounds to v no shorter text reads back as v.
+// Checking that costs a multiplication and a division, a fraction of
+// strconv's shortest-digit search; any other value goes to strconv.
+func appendFixed(b []byte, v float64) []byte {
+	// d is floor(log10(v)) or one less: 2^e <= v < 2^(e+1) and
+	// 78913/2^18 is log10(2) to 6 digits, exact enough for |e| < 1000.
+	e := int(math.Float64bits(v)>>52) - 1023
+	d := (e * 78913) >> 18
+	k := 14 - d // scale v into [1e14, 1e15), 15 digits
+	if k > 20 {
+		k = 20
+	}
+	x := v * pow10[k]
+	if x >= 1e15 {
+		k--
+		x = v * pow10[k]
+	}
+	if k < 1 {
+		return strconv.AppendFloat(b, v, 'f', -1, 64)
+	}
+	m := uint64(x + 0.5)
+	// m/10^k is correctly rounded (both exact): equal to v means the
+	// decimal m*10^-k reads back as v.
+	if m >= 1e15 || float64(m)/pow10[k] != v {
+		return strconv.AppendFloat(b, v, 'f', -1, 64)
+	}
+	for m%10 == 0 {
+		m /= 10
+		k-- // stays >= 1: v is not integral
+	}
+	var buf [24]byte
+	i := len(buf)
+	for ; k > 0; k-- {
+		i--
+		buf[i] = byte('0' + m%10)
+		m /= 10
+	}
+	i--
+	buf[i] = '.'
+	if m == 0 {
+		i--
+		buf[i] = '0'
+	}
+	for m > 0 {
+		i--
+		buf[i] = byte('0' + m%10)
+		m /= 10
+	}
+	return append(b, buf[i:]...)
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -242,6 +244,56 @@ func TestAppendValue(t *testing.T) {
 	for _, c := range cases {
 		if got := string(AppendValue(nil, c.v, c.kind)); got != c.want {
 			t.Errorf("AppendValue(%v, %v) = %q, want %q", c.v, c.kind, got, c.want)
+		}
+	}
+}
+
+// appendValueRef is AppendValue as it was before its fast paths, the
+// reference they must match byte for byte.
+func appendValueRef(b []byte, v float64, kind features.Kind) []byte {
+	if v != v || math.IsInf(v, 0) {
+		return append(b, '0')
+	}
+	if kind == features.Int || (v == math.Trunc(v) && math.Abs(v) < 1e15) {
+		if v == 0 {
+			return append(b, '0')
+		}
+		return strconv.AppendInt(b, int64(v), 10)
+	}
+	if a := math.Abs(v); a < 1e-6 || a >= 1e21 {
+		return strconv.AppendFloat(b, v, 'e', -1, 64)
+	}
+	return strconv.AppendFloat(b, v, 'f', -1, 64)
+}
+
+// TestAppendValueMatchesStrconv compares AppendValue with the plain
+// strconv encoding on the kinds of values features produce (integers,
+// ratios of integers, nanoseconds in seconds and microseconds, moments)
+// and on random bit patterns, at both signs and both kinds.
+func TestAppendValueMatchesStrconv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var vals []float64
+	for _, v := range []float64{0, 1, 9, 10, 99, 100, 999, 1000, 65535, 1e14, 1e15 - 1, 1e15, 1e15 + 0.5, 1e16, 1 << 53, 1<<53 + 2,
+		1e-6, 1e-6 * (1 + 1e-15), 1e-7, 0.1, 0.2, 0.3, 0.5, 1.5, 2.5, 0.015001, 7500.5, 1e14 + 0.5, 999999999999999.9,
+		99999999999999.99, 0.000001, 0.0000015, 123456.789, 1.0 / 3, 2.0 / 3, 1e21, 1e22, math.MaxFloat64,
+		math.SmallestNonzeroFloat64, math.Nextafter(1, 2), math.Nextafter(1, 0), 0.1 + 0.2, 4.35, 1e-5, 1.7976931348623157e308} {
+		vals = append(vals, v)
+	}
+	for range 200000 {
+		a, c := float64(rng.IntN(100000)), float64(1+rng.IntN(100000))
+		ns := float64(rng.Int64N(1e13))
+		vals = append(vals, a/c, ns/1e9, ns/1e3, ns/1e6, float64(rng.Uint64()>>rng.IntN(64)),
+			math.Float64frombits(rng.Uint64()), math.Sqrt(a), a/c*1e-3, float64(rng.IntN(1e6))/1e6,
+			float64(rng.Int64N(1e15))/pow10[rng.IntN(23)], rng.Float64()*pow10[rng.IntN(23)])
+	}
+	for _, v := range vals {
+		for _, v := range []float64{v, -v} {
+			for _, k := range []features.Kind{features.Float, features.Int} {
+				got, want := AppendValue(nil, v, k), appendValueRef(nil, v, k)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("AppendValue(%v (%#x), %v) = %q, want %q", v, math.Float64bits(v), k, got, want)
+				}
+			}
 		}
 	}
 }
