@@ -66,7 +66,8 @@ type hostPort struct {
 }
 
 // counts keeps per-key tallies of the connections in one window, so a
-// lookup costs a few map reads whatever the window size.
+// lookup costs a few map reads whatever the window size. hostSport is nil
+// for the time window, which has no same-source-port feature.
 type counts struct {
 	host      map[[16]byte]agg
 	srv       map[uint32]agg
@@ -74,8 +75,12 @@ type counts struct {
 	hostSport map[hostPort]int32
 }
 
-func newCounts(n int) counts {
-	return counts{host: make(map[[16]byte]agg, n), srv: make(map[uint32]agg, n), hostSrv: make(map[hostSrv]int32, n), hostSport: make(map[hostPort]int32, n)}
+func newCounts(n int, sport bool) counts {
+	c := counts{host: make(map[[16]byte]agg, n), srv: make(map[uint32]agg, n), hostSrv: make(map[hostSrv]int32, n)}
+	if sport {
+		c.hostSport = make(map[hostPort]int32, n)
+	}
+	return c
 }
 
 func bump(a agg, c *conn, d int32) agg {
@@ -105,6 +110,9 @@ func (t *counts) add(c *conn, d int32) {
 		delete(t.hostSrv, hs)
 	} else {
 		t.hostSrv[hs] = n
+	}
+	if t.hostSport == nil {
+		return
 	}
 	hp := hostPort{c.host, c.sport}
 	if n := t.hostSport[hp] + d; n == 0 {
@@ -141,7 +149,8 @@ func rate(a, b int32) float64 {
 //     rerror that it is REJ.
 //
 // Memory is bounded: a ring of Conns flows, and a heap of at most
-// MaxSpanConns flows ordered by start time, with per-key tallies for each.
+// MaxSpanConns flows ordered by start time, with per-key tallies for the
+// heap and, when Conns exceeds maxRingScan, for the ring.
 type Windows struct {
 	span     int64
 	maxSpan  int
@@ -151,7 +160,8 @@ type Windows struct {
 	ring     []conn
 	ringNext int
 	ringLen  int
-	ringCnt  counts
+	ringCnt  counts // only when ringMaps
+	ringMaps bool
 	stats    WindowStats
 }
 
@@ -166,14 +176,23 @@ func NewWindows(cfg WindowConfig) *Windows {
 	if cfg.MaxSpanConns <= 0 {
 		cfg.MaxSpanConns = 1 << 16
 	}
-	return &Windows{
-		span:    int64(cfg.Span),
-		maxSpan: cfg.MaxSpanConns,
-		spanCnt: newCounts(64),
-		ring:    make([]conn, cfg.Conns),
-		ringCnt: newCounts(cfg.Conns),
+	w := &Windows{
+		span:     int64(cfg.Span),
+		maxSpan:  cfg.MaxSpanConns,
+		spanCnt:  newCounts(64, false),
+		ring:     make([]conn, cfg.Conns),
+		ringMaps: cfg.Conns > maxRingScan,
 	}
+	if w.ringMaps {
+		w.ringCnt = newCounts(cfg.Conns, true)
+	}
+	return w
 }
+
+// maxRingScan is the largest connection window that Observe scans instead
+// of keeping per-key tallies: scanning the default 100 connections costs
+// less than the eight map updates per flow that the tallies take.
+const maxRingScan = 256
 
 // Stats returns the counters so far.
 func (w *Windows) Stats() WindowStats { return w.stats }
@@ -201,10 +220,15 @@ func (w *Windows) Observe(f *collector.Flow) WindowValues {
 	v.SameSrvRate, v.DiffSrvRate = rate(same, h.n), rate(h.n-same, h.n)
 	v.SrvDiffHostRate = rate(s.n-same, s.n)
 
-	h = w.ringCnt.host[c.host]
-	s = w.ringCnt.srv[c.srv]
-	same = w.ringCnt.hostSrv[hostSrv{c.host, c.srv}]
-	sport := w.ringCnt.hostSport[hostPort{c.host, c.sport}]
+	var sport int32
+	if w.ringMaps {
+		h = w.ringCnt.host[c.host]
+		s = w.ringCnt.srv[c.srv]
+		same = w.ringCnt.hostSrv[hostSrv{c.host, c.srv}]
+		sport = w.ringCnt.hostSport[hostPort{c.host, c.sport}]
+	} else {
+		h, s, same, sport = w.scanRing(&c)
+	}
 	v.DstHostCount, v.DstHostSrvCount = float64(h.n), float64(s.n)
 	v.DstHostSameSrvRate, v.DstHostDiffSrvRate = rate(same, h.n), rate(h.n-same, h.n)
 	v.DstHostSameSrcPortRate = rate(sport, h.n)
@@ -222,14 +246,41 @@ func (w *Windows) Observe(f *collector.Flow) WindowValues {
 	}
 	// Add f to the connection window, dropping the oldest.
 	if w.ringLen == len(w.ring) {
-		w.ringCnt.add(&w.ring[w.ringNext], -1)
+		if w.ringMaps {
+			w.ringCnt.add(&w.ring[w.ringNext], -1)
+		}
 	} else {
 		w.ringLen++
 	}
 	w.ring[w.ringNext] = c
-	w.ringCnt.add(&c, 1)
+	if w.ringMaps {
+		w.ringCnt.add(&c, 1)
+	}
 	w.ringNext = (w.ringNext + 1) % len(w.ring)
 	return v
+}
+
+// scanRing tallies the connection window for c as ringCnt would: the
+// connections to c's host and to c's service (with their error counts),
+// to both, and to c's host from c's source port. The ring fills from
+// index 0, so its first ringLen entries are the window.
+func (w *Windows) scanRing(c *conn) (h, s agg, same, sport int32) {
+	for i := range w.ring[:w.ringLen] {
+		r := &w.ring[i]
+		if r.srv == c.srv {
+			s = bump(s, r, 1)
+		}
+		if r.host == c.host {
+			h = bump(h, r, 1)
+			if r.srv == c.srv {
+				same++
+			}
+			if r.sport == c.sport {
+				sport++
+			}
+		}
+	}
+	return h, s, same, sport
 }
 
 func (w *Windows) pushSpan(c conn) {

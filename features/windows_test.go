@@ -1,8 +1,10 @@
 package features
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
 )
@@ -111,5 +113,52 @@ func TestWindowsBounded(t *testing.T) {
 	}
 	if len(w.heap) > 4 || len(w.spanCnt.srv) > 1 || len(w.ringCnt.hostSport) > 3 {
 		t.Errorf("state grew: heap %d srv %d sport %d", len(w.heap), len(w.spanCnt.srv), len(w.ringCnt.hostSport))
+	}
+}
+
+// TestWindowsScanMatchesMaps checks that scanning the connection window
+// gives the values the per-key tallies give, on random connections among
+// a few hosts, services and source ports, partly out of start order.
+func TestWindowsScanMatchesMaps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	hosts := []netip.Addr{server, netip.MustParseAddr("10.0.0.3"), netip.MustParseAddr("10.0.0.4"), netip.MustParseAddr("fd00::5")}
+	var pkts []collector.Packet
+	for i := range 3000 {
+		us := int64(i)*1500 + rng.Int64N(3000)
+		dst := hosts[rng.IntN(len(hosts))]
+		src := client
+		if dst.Is6() {
+			src = netip.MustParseAddr("fd00::1")
+		}
+		sport, dport := uint16(40000+i), uint16(80+rng.IntN(3))
+		if rng.IntN(4) == 0 {
+			sport = 61000
+		}
+		proto := uint8(6)
+		if rng.IntN(5) == 0 {
+			proto = 17
+		}
+		pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us, true, syn, 20, 0, 1}))
+		switch rng.IntN(3) {
+		case 0:
+			pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us + 10, false, rst | ack, 20, 0, 0}))
+		case 1:
+			pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us + 10, false, syn | ack, 20, 0, 0}),
+				mkPacket(src, dst, sport, dport, proto, pkt{us + 20, true, fin | ack, 20, 0, 0}))
+		}
+	}
+	flows := runTable(t, pkts, 0)
+	for _, conns := range []int{1, 7, 100} {
+		scan := NewWindows(WindowConfig{Conns: conns, Span: 100 * time.Millisecond})
+		maps := NewWindows(WindowConfig{Conns: conns, Span: 100 * time.Millisecond})
+		maps.ringMaps, maps.ringCnt = true, newCounts(conns, true)
+		for i, f := range flows {
+			if a, b := scan.Observe(f), maps.Observe(f); a != b {
+				t.Fatalf("conns %d flow %d: scan %+v, maps %+v", conns, i, a, b)
+			}
+		}
+	}
+	if w := NewWindows(WindowConfig{Conns: maxRingScan + 1}); !w.ringMaps || w.ringCnt.hostSport == nil {
+		t.Errorf("a window of %d connections is not tallied", maxRingScan+1)
 	}
 }
