@@ -16,6 +16,19 @@ type forest struct {
 	fd  *forestData
 	k   int
 	imp []float64 // impurity importance per encoded feature, sums to 1
+
+	chain *chainWalk // nil: walk fd in groups of eight
+	slots sync.Pool  // *[]uint32 of chain.trees+1 leaf offsets
+}
+
+// newForest wraps fd and builds its chained walk when it fits.
+func newForest(fd *forestData, k int, imp []float64) *forest {
+	f := &forest{fd: fd, k: k, imp: imp, chain: fd.chain()}
+	if f.chain != nil {
+		n := f.chain.trees + 1
+		f.slots.New = func() any { s := make([]uint32, n); return &s }
+	}
+	return f
 }
 
 type forestFile struct {
@@ -37,6 +50,24 @@ func (f *forest) predict(x, out []float64, _ *workspace) {
 	fd := f.fd
 	vals := fd.values
 	k := len(out)
+	if c := f.chain; c != nil && len(x) > c.maxFeat {
+		sp := f.slots.Get().(*[]uint32)
+		slots := *sp
+		c.walk(x, slots)
+		for _, o := range slots[:len(fd.roots)] {
+			off := c.payload(o)
+			v := vals[off : off+k]
+			for j := range out {
+				out[j] += float64(v[j])
+			}
+		}
+		f.slots.Put(sp)
+		inv := 1 / float64(len(fd.roots))
+		for c := range out {
+			out[c] *= inv
+		}
+		return
+	}
 	t := 0
 	var leaves [8]int32
 	for ; t+8 <= len(fd.roots); t += 8 {
@@ -146,7 +177,7 @@ func trainForestBinned(x []float64, bins []uint8, bn *binner, n, p int, y []int3
 	}
 	normalizeInto(imp, imp)
 	fd.compile()
-	return &forest{fd: fd, k: k, imp: imp}
+	return newForest(fd, k, imp)
 }
 
 func normalizeInto(dst, src []float64) {
@@ -183,5 +214,5 @@ func decodeForest(raw json.RawMessage, nfeat, k int) (*forest, error) {
 	if len(ff.Importance) != nfeat {
 		ff.Importance = make([]float64, nfeat)
 	}
-	return &forest{fd: fd, k: k, imp: ff.Importance}, nil
+	return newForest(fd, k, ff.Importance), nil
 }
