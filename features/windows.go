@@ -1,6 +1,8 @@
 package features
 
 import (
+	"encoding/binary"
+	"net/netip"
 	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
@@ -47,21 +49,37 @@ type WindowStats struct {
 // conn is what the windows remember of one connection.
 type conn struct {
 	start      int64
-	host       [16]byte // responder address
-	srv        uint32   // protocol<<16 | responder port
-	sport      uint16   // initiator port
-	serr, rerr bool
+	host       addr   // responder address
+	srv        uint32 // protocol<<16 | responder port
+	sport      uint16 // initiator port
+	serr, rerr int32  // 1 in a SYN error state, 1 when rejected; counted by adding
+}
+
+// addr is an IP address (As16) as two words, which compare in two
+// instructions where a [16]byte comparison may call memequal.
+type addr struct{ hi, lo uint64 }
+
+func addrOf(a netip.Addr) addr {
+	b := a.As16()
+	return addr{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+func b2i(b bool) int32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 type agg struct{ n, serr, rerr int32 }
 
 type hostSrv struct {
-	host [16]byte
+	host addr
 	srv  uint32
 }
 
 type hostPort struct {
-	host [16]byte
+	host addr
 	port uint16
 }
 
@@ -69,14 +87,14 @@ type hostPort struct {
 // lookup costs a few map reads whatever the window size. hostSport is nil
 // for the time window, which has no same-source-port feature.
 type counts struct {
-	host      map[[16]byte]agg
+	host      map[addr]agg
 	srv       map[uint32]agg
 	hostSrv   map[hostSrv]int32
 	hostSport map[hostPort]int32
 }
 
 func newCounts(n int, sport bool) counts {
-	c := counts{host: make(map[[16]byte]agg, n), srv: make(map[uint32]agg, n), hostSrv: make(map[hostSrv]int32, n)}
+	c := counts{host: make(map[addr]agg, n), srv: make(map[uint32]agg, n), hostSrv: make(map[hostSrv]int32, n)}
 	if sport {
 		c.hostSport = make(map[hostPort]int32, n)
 	}
@@ -85,12 +103,8 @@ func newCounts(n int, sport bool) counts {
 
 func bump(a agg, c *conn, d int32) agg {
 	a.n += d
-	if c.serr {
-		a.serr += d
-	}
-	if c.rerr {
-		a.rerr += d
-	}
+	a.serr += d * c.serr
+	a.rerr += d * c.rerr
 	return a
 }
 
@@ -202,7 +216,7 @@ func (w *Windows) Observe(f *collector.Flow) WindowValues {
 	w.stats.Observed++
 	st := FlowState(f)
 	dst := f.Dst()
-	c := conn{start: f.Start, host: dst.Addr.As16(), srv: uint32(f.Key.Proto)<<16 | uint32(dst.Port), sport: f.Src().Port, serr: st.SError(), rerr: st.RError()}
+	c := conn{start: f.Start, host: addrOf(dst.Addr), srv: uint32(f.Key.Proto)<<16 | uint32(dst.Port), sport: f.Src().Port, serr: b2i(st.SError()), rerr: b2i(st.RError())}
 	if c.start > w.latest || w.stats.Observed == 1 {
 		w.latest = c.start
 	}
@@ -211,14 +225,16 @@ func (w *Windows) Observe(f *collector.Flow) WindowValues {
 	}
 
 	var v WindowValues
+	hs := hostSrv{c.host, c.srv}
 	h := w.spanCnt.host[c.host]
 	s := w.spanCnt.srv[c.srv]
-	same := w.spanCnt.hostSrv[hostSrv{c.host, c.srv}]
+	same := w.spanCnt.hostSrv[hs]
 	v.Count, v.SrvCount = float64(h.n), float64(s.n)
 	v.SErrorRate, v.RErrorRate = rate(h.serr, h.n), rate(h.rerr, h.n)
 	v.SrvSErrorRate, v.SrvRErrorRate = rate(s.serr, s.n), rate(s.rerr, s.n)
 	v.SameSrvRate, v.DiffSrvRate = rate(same, h.n), rate(h.n-same, h.n)
 	v.SrvDiffHostRate = rate(s.n-same, s.n)
+	h0, s0, same0 := h, s, same
 
 	var sport int32
 	if w.ringMaps {
@@ -236,11 +252,18 @@ func (w *Windows) Observe(f *collector.Flow) WindowValues {
 	v.DstHostSErrorRate, v.DstHostRErrorRate = rate(h.serr, h.n), rate(h.rerr, h.n)
 	v.DstHostSrvSErrorRate, v.DstHostSrvRErrorRate = rate(s.serr, s.n), rate(s.rerr, s.n)
 
-	// Add f to the time window unless it already fell out of it.
+	// Add f to the time window unless it already fell out of it. The
+	// tallies read above are f's keys' current ones, so adding f is a
+	// store each unless a drop changed them first.
 	if c.start >= w.latest-w.span {
 		if len(w.heap) >= w.maxSpan {
 			w.popSpan()
 			w.stats.Dropped++
+			w.spanCnt.add(&c, 1)
+		} else {
+			w.spanCnt.host[c.host] = bump(h0, &c, 1)
+			w.spanCnt.srv[c.srv] = bump(s0, &c, 1)
+			w.spanCnt.hostSrv[hs] = same0 + 1
 		}
 		w.pushSpan(c)
 	}
@@ -267,9 +290,12 @@ func (w *Windows) Observe(f *collector.Flow) WindowValues {
 func (w *Windows) scanRing(c *conn) (h, s agg, same, sport int32) {
 	for i := range w.ring[:w.ringLen] {
 		r := &w.ring[i]
-		if r.srv == c.srv {
-			s = bump(s, r, 1)
-		}
+		// Without a branch: whether a connection shares the service is
+		// close to a coin toss on mixed traffic.
+		m := b2i(r.srv == c.srv)
+		s.n += m
+		s.serr += m & r.serr
+		s.rerr += m & r.rerr
 		if r.host == c.host {
 			h = bump(h, r, 1)
 			if r.srv == c.srv {
@@ -283,8 +309,8 @@ func (w *Windows) scanRing(c *conn) (h, s agg, same, sport int32) {
 	return h, s, same, sport
 }
 
+// pushSpan adds c to the heap; the caller has added it to spanCnt.
 func (w *Windows) pushSpan(c conn) {
-	w.spanCnt.add(&c, 1)
 	w.heap = append(w.heap, c)
 	i := len(w.heap) - 1
 	for i > 0 {
