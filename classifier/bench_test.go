@@ -1,6 +1,8 @@
 package classifier
 
 import (
+	"fmt"
+	"math"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -149,5 +151,46 @@ func BenchmarkGBDTTrain(b *testing.B) {
 			b.ReportMetric(float64(c.train.Rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
 		})
+	}
+}
+
+// TestChainedWalkMatchesGroupWalk checks that the chained walk gives the
+// same class probabilities, to the bit, as the walk in groups of eight, for
+// forests with fewer trees than walkers, a tree count not a multiple of
+// eight, and more classes than sumLeaves8 handles.
+func TestChainedWalkMatchesGroupWalk(t *testing.T) {
+	quad := quadrants(400, 3)
+	tenths := quadrants(400, 4)
+	for i := range tenths.Labels {
+		tenths.Labels[i] = fmt.Sprintf("c%d", int(tenths.Num[0][i]*10))
+	}
+	for _, f := range []*Frame{quad, tenths} {
+		for _, trees := range []int{1, 3, 8, 13, 40} {
+			m := trainOrFatal(t, f, Config{Kind: "rf", Trees: trees, Seed: 5})
+			fr := m.est.(*forest)
+			if fr.chain == nil {
+				t.Fatalf("%d trees: no chained walk", trees)
+			}
+			k := len(m.Classes)
+			got, want := make([]float64, k), make([]float64, k)
+			x := make([]float64, m.Pre.Width())
+			raw := make([]float64, len(m.Pre.Columns))
+			for r := 0; r < f.Rows; r++ {
+				for c := range raw {
+					raw[c] = f.Num[c][r]
+				}
+				m.Pre.Transform(raw, x)
+				fr.predict(x, got, nil)
+				chain := fr.chain
+				fr.chain = nil
+				fr.predict(x, want, nil)
+				fr.chain = chain
+				for c := range got {
+					if math.Float64bits(got[c]) != math.Float64bits(want[c]) {
+						t.Fatalf("%d classes, %d trees, row %d: chained %v, grouped %v", k, trees, r, got, want)
+					}
+				}
+			}
+		}
 	}
 }

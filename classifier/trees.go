@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -706,6 +707,7 @@ const chainLanes = 8
 // recorded without a branch or a counter.
 type chainWalk struct {
 	nodes   []cnode
+	values  []float32          // distinct leaf payloads, width each
 	starts  [chainLanes]uint32 // byte offset of each walker's first node
 	trees   int                // slots needed: trees + 1 (the dummy)
 	maxFeat int                // largest feature index a split reads
@@ -769,6 +771,32 @@ func (fd *forestData) chain() *chainWalk {
 	}
 	sink := uint32(n)
 	c := &chainWalk{nodes: make([]cnode, n+1), trees: nt, maxFeat: int(maxFeat)}
+	// leaves share few payloads (NSL-KDD, 100 trees: 31 distinct among
+	// 38,019, most of them one-hot), so a table of the distinct ones stays
+	// in L1 where the forest's values miss the cache on most trees
+	w := fd.width
+	dedup := map[string]int32{}
+	key := make([]byte, 0, 4*w)
+	pay := make([]int32, n) // offset in c.values of leaf i's payload
+	for i, nd := range fd.nodes {
+		if nd.feat >= 0 || tree[i] < 0 {
+			continue
+		}
+		if nd.child < 0 || int(nd.child)+w > len(fd.values) {
+			return nil
+		}
+		key = key[:0]
+		for _, v := range fd.values[nd.child : int(nd.child)+w] {
+			key = binary.LittleEndian.AppendUint32(key, math.Float32bits(v))
+		}
+		off, ok := dedup[string(key)]
+		if !ok {
+			off = int32(len(c.values))
+			dedup[string(key)] = off
+			c.values = append(c.values, fd.values[nd.child:int(nd.child)+w]...)
+		}
+		pay[i] = off
+	}
 	next := func(t int) uint32 { // byte offset where a walker goes after tree t
 		if t+chainLanes < nt {
 			return uint32(fd.roots[t+chainLanes]) * uint32(cnodeSize)
@@ -780,7 +808,7 @@ func (fd *forestData) chain() *chainWalk {
 		case tree[i] < 0: // unreachable
 			c.nodes[i] = cnode{thr: math.Inf(1), coff: sink * uint32(cnodeSize), slot: uint16(nt)}
 		case nd.feat < 0:
-			c.nodes[i] = cnode{thr: leafNaN(nd.child), coff: next(int(tree[i])), slot: uint16(tree[i])}
+			c.nodes[i] = cnode{thr: leafNaN(pay[i]), coff: next(int(tree[i])), slot: uint16(tree[i])}
 		default:
 			c.nodes[i] = cnode{thr: nd.thr, coff: uint32(nd.child) * uint32(cnodeSize), xoff: uint16(nd.feat) * 8, slot: uint16(nt)}
 		}
@@ -800,7 +828,8 @@ func leafNaN(payload int32) float64 {
 	return math.Float64frombits(0x7ff8_0000_0000_0000 | uint64(uint32(payload)))
 }
 
-// payload is the payload offset of the leaf at byte offset o.
+// payload is the offset in c.values of the payload of the leaf at byte
+// offset o.
 func (c *chainWalk) payload(o uint32) int {
 	return int(uint32(math.Float64bits(c.nodes[uintptr(o)/cnodeSize].thr)))
 }
