@@ -26,6 +26,16 @@ type calc struct {
 	src, dst collector.Endpoint
 	durS     float64 // duration in seconds
 	state    ConnState
+	// fid is the Flow ID text of this Fill, written before the address
+	// columns, which copy their part of it rather than format again:
+	// fid[:srcEnd] is the source address, fid[dstAt:dstEnd] the
+	// destination. nil until appendFlowID runs.
+	fid                   []byte
+	srcEnd, dstAt, dstEnd int
+	// ts caches the timestamp text up to the microseconds of second
+	// tsSec, since consecutive flows mostly start in the same second.
+	tsSec int64
+	ts    []byte
 }
 
 func (c *calc) init(f *collector.Flow, wv *WindowValues) {
@@ -39,6 +49,43 @@ func (c *calc) init(f *collector.Flow, wv *WindowValues) {
 	c.src, c.dst = f.Src(), f.Dst()
 	c.durS = float64(f.Duration()) / 1e9
 	c.state = FlowState(f)
+	c.fid = nil
+}
+
+func (c *calc) appendSrc(b []byte) []byte {
+	if c.fid != nil {
+		return append(b, c.fid[:c.srcEnd]...)
+	}
+	return c.src.Addr.AppendTo(b)
+}
+
+func (c *calc) appendDst(b []byte) []byte {
+	if c.fid != nil {
+		return append(b, c.fid[c.dstAt:c.dstEnd]...)
+	}
+	return c.dst.Addr.AppendTo(b)
+}
+
+// appendStart appends the flow's start as appendTimestamp does, reusing
+// the text up to the seconds when the previous flow of this row started
+// in the same second.
+func (c *calc) appendStart(b []byte) []byte {
+	ns := c.f.Start
+	if ns < 0 {
+		return appendTimestamp(b, ns)
+	}
+	sec := ns / 1e9
+	if c.ts == nil || sec != c.tsSec {
+		c.ts = appendTimestamp(c.ts[:0], sec*1e9)
+		c.ts = c.ts[:len(c.ts)-6] // drop the microseconds
+		c.tsSec = sec
+	}
+	b = append(b, c.ts...)
+	us := (ns - sec*1e9) / 1000
+	for div := int64(100000); div > 0; div /= 10 {
+		b = append(b, byte('0'+us/div%10))
+	}
+	return b
 }
 
 // us converts nanoseconds to microseconds, CIC's time unit.
@@ -111,15 +158,21 @@ func append2(b []byte, v int, sep byte) []byte {
 
 // appendFlowID writes CIC's Flow ID "srcIP-dstIP-srcPort-dstPort-proto".
 func (c *calc) appendFlowID(b []byte) []byte {
+	start := len(b)
 	b = c.src.Addr.AppendTo(b)
+	c.srcEnd = len(b) - start
 	b = append(b, '-')
+	c.dstAt = len(b) - start
 	b = c.dst.Addr.AppendTo(b)
+	c.dstEnd = len(b) - start
 	b = append(b, '-')
 	b = strconv.AppendUint(b, uint64(c.src.Port), 10)
 	b = append(b, '-')
 	b = strconv.AppendUint(b, uint64(c.dst.Port), 10)
 	b = append(b, '-')
-	return strconv.AppendUint(b, uint64(c.f.Key.Proto), 10)
+	b = strconv.AppendUint(b, uint64(c.f.Key.Proto), 10)
+	c.fid = b[start:]
+	return b
 }
 
 // splt returns sample i (0-based) or nil when the flow has fewer packets.

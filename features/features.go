@@ -15,7 +15,6 @@ package features
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/flowhawk/flowhawk/collector"
 )
@@ -160,7 +159,13 @@ const MaxSPLT = 1024
 type Extractor struct {
 	cfg  Config
 	cols []Column
-	defs []def
+	fns  []colFn // the defs' code, packed: Fill reads no Column
+}
+
+// colFn is the code of one column: num for numeric columns, str for text.
+type colFn struct {
+	num func(c *calc) float64
+	str func(c *calc, b []byte) []byte
 }
 
 // New builds an extractor for cfg.
@@ -169,11 +174,12 @@ func New(cfg Config) (*Extractor, error) {
 		return nil, fmt.Errorf("features: splt %d out of range 0..%d", cfg.SPLT, MaxSPLT)
 	}
 	defs := registry(cfg)
-	x := &Extractor{cfg: cfg, defs: defs, cols: make([]Column, len(defs))}
+	x := &Extractor{cfg: cfg, cols: make([]Column, len(defs)), fns: make([]colFn, len(defs))}
 	seen := make(map[string]bool, len(defs))
 	for i := range defs {
 		defs[i].Column.Index = i
 		x.cols[i] = defs[i].Column
+		x.fns[i] = colFn{num: defs[i].num, str: defs[i].str}
 		if seen[defs[i].Name] {
 			return nil, fmt.Errorf("features: duplicate column name %q", defs[i].Name)
 		}
@@ -219,18 +225,19 @@ func (x *Extractor) NewRow() *Row {
 func (x *Extractor) Fill(f *collector.Flow, wv *WindowValues, row *Row) {
 	c := &row.c
 	c.init(f, wv)
-	for i := range x.defs {
-		d := &x.defs[i]
+	num, str := row.Num[:len(x.fns)], row.Str[:len(x.fns)]
+	for i := range x.fns {
+		d := &x.fns[i]
 		if d.str != nil {
-			row.Str[i] = d.str(c, row.Str[i][:0])
-			row.Num[i] = 0
+			str[i] = d.str(c, str[i][:0])
+			num[i] = 0
 			continue
 		}
 		v := d.num(c)
-		if v != v || math.IsInf(v, 0) {
+		if v-v != 0 { // NaN or ±Inf: one test where IsNaN and IsInf take two
 			v = 0
 		}
-		row.Num[i] = v
+		num[i] = v
 	}
 	c.f, c.wv = nil, nil // do not keep the (possibly recycled) flow reachable
 }

@@ -446,6 +446,22 @@ func TestAppendTimestamp(t *testing.T) {
 	}
 }
 
+// TestAppendStartCache checks the per-row timestamp cache against
+// time.Format on starts that stay in, leave and come back to a second.
+func TestAppendStartCache(t *testing.T) {
+	var c calc
+	var f collector.Flow
+	c.f = &f
+	for _, ns := range []int64{1_500_000_000_123_456_789, 1_500_000_000_999_999_999, 1_500_000_001_000_000_000, 1_500_000_000_000_000_001,
+		1_500_000_000_000_000_001, 0, 999, -1_000_000_001, -1, 86_399_999_999_999, 86_400_000_000_000, 9_000_000_000_000_000_000} {
+		f.Start = ns
+		want := time.Unix(0, ns).UTC().Format(TimestampLayout)
+		if got := string(c.appendStart([]byte("x"))); got != "x"+want {
+			t.Errorf("%d: %q, want %q", ns, got, "x"+want)
+		}
+	}
+}
+
 // TestActiveIdleSubflows checks activity periods and subflows on a UDP
 // flow with two long pauses: packets at 0, 0.5, 1 s, then 7, 7.2 s, then 20 s.
 func TestActiveIdleSubflows(t *testing.T) {

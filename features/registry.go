@@ -113,12 +113,12 @@ func cicDefs() []def {
 	g := GroupCIC
 	defs := []def{
 		strCol(g, "Flow ID", Flow, "Flow identifier: initiator IP, responder IP, initiator port, responder port, protocol, joined by '-'.", "src-dst-sport-dport-proto", "CICFlowMeter's Flow ID orders the endpoints its own way; ours always starts with the initiator.", (*calc).appendFlowID),
-		strCol(g, " Source IP", Fwd, "Initiator address (sender of the first packet, or of the SYN for TCP).", "src addr", "", func(c *calc, b []byte) []byte { return c.src.Addr.AppendTo(b) }),
+		strCol(g, " Source IP", Fwd, "Initiator address (sender of the first packet, or of the SYN for TCP).", "src addr", "", (*calc).appendSrc),
 		numCol(g, " Source Port", Int, "", Fwd, "Initiator port (0 without ports).", "src port", "", func(c *calc) float64 { return float64(c.src.Port) }),
-		strCol(g, " Destination IP", Bwd, "Responder address.", "dst addr", "", func(c *calc, b []byte) []byte { return c.dst.Addr.AppendTo(b) }),
+		strCol(g, " Destination IP", Bwd, "Responder address.", "dst addr", "", (*calc).appendDst),
 		numCol(g, " Destination Port", Int, "", Bwd, "Responder port (0 without ports).", "dst port", "", func(c *calc) float64 { return float64(c.dst.Port) }),
 		numCol(g, " Protocol", Int, "", Flow, "IP protocol number (6 TCP, 17 UDP, 1 ICMP).", "ip proto", "", func(c *calc) float64 { return float64(c.f.Key.Proto) }),
-		strCol(g, " Timestamp", Flow, "Time of the first packet, UTC, as 2006-01-02 15:04:05.000000.", "start", "CIC wrote local time as d/M/yyyy h:mm[:ss] [AM|PM]; we write UTC ISO 8601 with microseconds, which pandas.to_datetime parses without a format.", func(c *calc, b []byte) []byte { return appendTimestamp(b, c.f.Start) }),
+		strCol(g, " Timestamp", Flow, "Time of the first packet, UTC, as 2006-01-02 15:04:05.000000.", "start", "CIC wrote local time as d/M/yyyy h:mm[:ss] [AM|PM]; we write UTC ISO 8601 with microseconds, which pandas.to_datetime parses without a format.", (*calc).appendStart),
 		numCol(g, " Flow Duration", Float, "us", Flow, "Time from the first to the last packet.", "end - start", devUs, func(c *calc) float64 { return us(float64(c.f.Duration())) }),
 		numCol(g, " Total Fwd Packets", Int, "packets", Fwd, "Forward packets.", "count(fwd)", "", func(c *calc) float64 { return float64(c.f.Fwd.Packets) }),
 		numCol(g, " Total Backward Packets", Int, "packets", Bwd, "Backward packets.", "count(bwd)", "", func(c *calc) float64 { return float64(c.f.Bwd.Packets) }),
