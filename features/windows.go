@@ -52,7 +52,7 @@ type conn struct {
 	host       addr   // responder address
 	srv        uint32 // protocol<<16 | responder port
 	sport      uint16 // initiator port
-	serr, rerr int32  // 1 in a SYN error state, 1 when rejected; counted by adding
+	serr, rerr int32  // serr 1 in a SYN error state, rerr 1 if rejected, else 0: tallies add them
 }
 
 // addr is an IP address (As16) as two words, which compare in two
