@@ -175,12 +175,18 @@ func DecodeFlowProto(b []byte) (FlowRecord, int, error) {
 		case pbEnd:
 			end = int64(v)
 		case pbSrcIP:
-			a, _ := netip.AddrFromSlice(bs)
+			a, ok := netip.AddrFromSlice(bs)
+			if !ok {
+				return r, 0, fmt.Errorf("stream: protobuf flow: src_ip has %d bytes, want 4 or 16", len(bs))
+			}
 			r.SrcIP = a.String()
 		case pbSrcPort:
 			r.SrcPort = uint16(v)
 		case pbDstIP:
-			a, _ := netip.AddrFromSlice(bs)
+			a, ok := netip.AddrFromSlice(bs)
+			if !ok {
+				return r, 0, fmt.Errorf("stream: protobuf flow: dst_ip has %d bytes, want 4 or 16", len(bs))
+			}
 			r.DstIP = a.String()
 		case pbDstPort:
 			r.DstPort = uint16(v)

@@ -127,3 +127,15 @@ func TestProtoSchema(t *testing.T) {
 		t.Error("feature Total Fwd Packets missing")
 	}
 }
+
+func TestDecodeFlowProtoBadAddress(t *testing.T) {
+	var msg []byte
+	msg = protowire.AppendTag(msg, pbSrcIP, protowire.BytesType)
+	msg = protowire.AppendBytes(msg, []byte{10, 0, 0}) // 3 bytes: neither IPv4 nor IPv6
+	b := protowire.AppendVarint(nil, uint64(len(msg)))
+	b = append(b, msg...)
+	_, _, err := DecodeFlowProto(b)
+	if err == nil || !regexp.MustCompile(`src_ip has 3 bytes`).MatchString(err.Error()) {
+		t.Fatalf("got %v, want an error naming src_ip and its length", err)
+	}
+}
