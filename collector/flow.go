@@ -251,9 +251,6 @@ type Flow struct {
 
 	activeStart, activeEnd int64
 	sfLast                 int64
-	finFwd, finBwd         bool
-	closedAt               int64 // when FIN/RST closed the flow, 0 if open
-	closeReason            EndReason
 }
 
 // Dir returns the per-direction stats for d.

@@ -49,10 +49,49 @@ type TableStats struct {
 // entrySlab is how many table entries are allocated at once.
 const entrySlab = 256
 
+// smallPackets is how many packets a flow keeps verbatim in its table entry
+// before it gets a full Flow record. Most flows of a busy link are a few
+// packets long (DNS, scans, refused connections); keeping them as 16-byte
+// packet records instead of a ~1.2 KB Flow cuts the memory per live flow
+// several times, and the record is built by replaying the packets through
+// Flow.Add when the flow ends, so it is bit-identical to one filled live.
+const smallPackets = 4
+
+// Bits of smallPkt.bits.
+const (
+	pktSrcIsLo = 1 << iota
+	pktWrongFragment
+)
+
+// smallPkt is one packet of a small flow: what Flow.Add needs of a Packet.
+type smallPkt struct {
+	off    int32 // ns since the entry's first packet
+	ipLen  uint32
+	ipHdr  uint16
+	l4Hdr  uint16
+	window uint16
+	flags  uint8
+	bits   uint8
+}
+
 type entry struct {
+	// flow is the full record once the flow outgrew pk; nil before.
 	flow       *Flow
 	prev, next *entry
+	key        Key
+	n          uint8 // packets in pk
+	fwdIsLo    bool
 	closed     bool
+	finFwd     bool
+	finBwd     bool
+	reason     EndReason // why a closed flow closed
+	icmpType   uint8
+	icmpCode   uint8
+	id         uint64
+	first      int64 // timestamp of the first packet (the record's reset time)
+	start, end int64 // earliest and latest packet timestamps
+	closedAt   int64 // when FIN/RST closed the flow
+	pk         [smallPackets]smallPkt
 }
 
 // list is an intrusive doubly-linked list of entries, oldest at head.
@@ -141,13 +180,12 @@ func (t *Table) Add(p *Packet) {
 	t.stats.Packets++
 	e := t.flows[p.Key]
 	if e != nil {
-		f := e.flow
 		switch {
 		case e.closed && p.Key.Proto == 6 && p.TCPFlags&(FlagSYN|FlagACK) == FlagSYN:
 			// A new connection on the key of a closed one.
-			t.end(e, f.closeReason)
+			t.end(e, e.reason)
 			e = nil
-		case ts-f.Start >= int64(t.cfg.ActiveTimeout):
+		case ts-e.start >= int64(t.cfg.ActiveTimeout):
 			t.end(e, EndActive)
 			e = nil
 		}
@@ -158,22 +196,83 @@ func (t *Table) Add(p *Packet) {
 		t.open.remove(e)
 		t.open.pushBack(e)
 	}
-	f := e.flow
-	f.Add(p, t.cfg.Samples)
+	if e.flow != nil || !e.keep(p) {
+		if e.flow == nil {
+			t.promote(e)
+		}
+		e.flow.Add(p, t.cfg.Samples)
+	}
+	if ts > e.end {
+		e.end = ts
+	}
+	if ts < e.start {
+		e.start = ts
+	}
 	if p.Key.Proto == 6 && !e.closed {
 		if p.TCPFlags&FlagRST != 0 {
 			t.close(e, EndRST, ts)
 		} else if p.TCPFlags&FlagFIN != 0 {
-			if f.DirOf(p) == Fwd {
-				f.finFwd = true
+			if p.SrcIsLo == e.fwdIsLo {
+				e.finFwd = true
 			} else {
-				f.finBwd = true
+				e.finBwd = true
 			}
-			if f.finFwd && f.finBwd {
+			if e.finFwd && e.finBwd {
 				t.close(e, EndFIN, ts)
 			}
 		}
 	}
+}
+
+// keep stores p verbatim in a small flow's entry; false when the entry is
+// full or p does not fit the compact record (the flow is then promoted).
+func (e *entry) keep(p *Packet) bool {
+	if int(e.n) == smallPackets {
+		return false
+	}
+	off := p.Timestamp - e.first
+	if off != int64(int32(off)) {
+		return false
+	}
+	if p.PayloadLen != uint32(max(int64(p.IPLen)-int64(p.IPHeaderLen)-int64(p.L4HeaderLen), 0)) {
+		return false
+	}
+	var bits uint8
+	if p.SrcIsLo {
+		bits |= pktSrcIsLo
+	}
+	if p.WrongFragment {
+		bits |= pktWrongFragment
+	}
+	e.pk[e.n] = smallPkt{off: int32(off), ipLen: p.IPLen, ipHdr: p.IPHeaderLen, l4Hdr: p.L4HeaderLen,
+		window: p.TCPWindow, flags: p.TCPFlags, bits: bits}
+	e.n++
+	return true
+}
+
+// promote gives a small flow its full record, replaying the packets kept
+// in the entry through Flow.Add in their order, so the record is the same
+// as if it had been filled packet by packet.
+func (t *Table) promote(e *entry) {
+	f, ok := t.pool.Get().(*Flow)
+	if !ok {
+		f = &Flow{Samples: make([]Sample, 0, t.cfg.Samples)}
+	}
+	f.reset(e.id, e.key, e.fwdIsLo, e.first)
+	var p Packet
+	p.ICMPType, p.ICMPCode = e.icmpType, e.icmpCode
+	for i := range e.pk[:e.n] {
+		k := &e.pk[i]
+		pl := max(int64(k.ipLen)-int64(k.ipHdr)-int64(k.l4Hdr), 0)
+		p.Timestamp = e.first + int64(k.off)
+		p.SrcIsLo = k.bits&pktSrcIsLo != 0
+		p.WrongFragment = k.bits&pktWrongFragment != 0
+		p.IPLen, p.IPHeaderLen, p.L4HeaderLen, p.PayloadLen = k.ipLen, k.ipHdr, k.l4Hdr, uint32(pl)
+		p.TCPWindow, p.TCPFlags = k.window, k.flags
+		f.Add(&p, t.cfg.Samples)
+	}
+	e.n = 0
+	e.flow = f
 }
 
 func (t *Table) create(p *Packet) *entry {
@@ -197,13 +296,8 @@ func (t *Table) create(p *Packet) *entry {
 		fwdIsLo = !p.SrcIsLo
 	}
 	t.nextID++
-	e.closed = false
-	if f, ok := t.pool.Get().(*Flow); ok {
-		e.flow = f
-	} else {
-		e.flow = &Flow{Samples: make([]Sample, 0, t.cfg.Samples)}
-	}
-	e.flow.reset(t.nextID, p.Key, fwdIsLo, p.Timestamp)
+	*e = entry{key: p.Key, fwdIsLo: fwdIsLo, id: t.nextID, first: p.Timestamp, start: p.Timestamp, end: p.Timestamp,
+		icmpType: p.ICMPType, icmpCode: p.ICMPCode}
 	t.flows[p.Key] = e
 	t.open.pushBack(e)
 	t.stats.Created++
@@ -216,8 +310,8 @@ func (t *Table) create(p *Packet) *entry {
 func (t *Table) close(e *entry, reason EndReason, ts int64) {
 	t.open.remove(e)
 	e.closed = true
-	e.flow.closedAt = ts
-	e.flow.closeReason = reason
+	e.closedAt = ts
+	e.reason = reason
 	t.closed.pushBack(e)
 }
 
@@ -228,7 +322,10 @@ func (t *Table) end(e *entry, reason EndReason) {
 	} else {
 		t.open.remove(e)
 	}
-	delete(t.flows, e.flow.Key)
+	delete(t.flows, e.key)
+	if e.flow == nil {
+		t.promote(e)
+	}
 	f := e.flow
 	e.flow = nil
 	f.finish(reason)
@@ -244,7 +341,7 @@ func (t *Table) end(e *entry, reason EndReason) {
 func (t *Table) evictOne() {
 	// Prefer a closed flow (it is done anyway), else the least recently seen.
 	if e := t.closed.head; e != nil {
-		t.end(e, e.flow.closeReason)
+		t.end(e, e.reason)
 		return
 	}
 	if e := t.open.head; e != nil {
@@ -256,11 +353,11 @@ func (t *Table) evictOne() {
 // cuts flows older than the active timeout.
 func (t *Table) expire() {
 	grace := int64(t.cfg.CloseGrace)
-	for e := t.closed.head; e != nil && t.now-e.flow.closedAt > grace; e = t.closed.head {
-		t.end(e, e.flow.closeReason)
+	for e := t.closed.head; e != nil && t.now-e.closedAt > grace; e = t.closed.head {
+		t.end(e, e.reason)
 	}
 	idle := int64(t.cfg.IdleTimeout)
-	for e := t.open.head; e != nil && t.now-e.flow.End > idle; e = t.open.head {
+	for e := t.open.head; e != nil && t.now-e.end > idle; e = t.open.head {
 		t.end(e, EndIdle)
 	}
 }
@@ -273,7 +370,7 @@ func (t *Table) Flush() {
 		all = append(all, e)
 	}
 	slices.SortFunc(all, func(a, b *entry) int {
-		if a.flow.ID < b.flow.ID {
+		if a.id < b.id {
 			return -1
 		}
 		return 1
@@ -281,7 +378,7 @@ func (t *Table) Flush() {
 	for _, e := range all {
 		reason := EndFlush
 		if e.closed {
-			reason = e.flow.closeReason
+			reason = e.reason
 		}
 		t.end(e, reason)
 	}
