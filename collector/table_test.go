@@ -2,6 +2,7 @@ package collector
 
 import (
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -208,4 +209,67 @@ func BenchmarkTableAddExisting(b *testing.B) {
 		p.Timestamp = int64(i)
 		tab.Add(p)
 	}
+}
+
+// TestTableSmallFlowsMatchLiveRecords checks that a flow kept as packet
+// records in its entry (and promoted, or built at its end) gives exactly
+// the record Flow.Add gives packet by packet: for every flow length around
+// the entry's capacity, with packets that do not fit the compact record
+// (gaps beyond int32 ns, out-of-order times, a payload not derived from the
+// header lengths, a wrong fragment, an ICMP first packet).
+func TestTableSmallFlowsMatchLiveRecords(t *testing.T) {
+	c, s := "192.0.2.1", "2001:db8::7"
+	c6 := "2001:db8::1"
+	for n := 1; n <= smallPackets+3; n++ {
+		for variant := range 6 {
+			var seq []Packet
+			for i := range n {
+				ts := 0.001 * float64(i*i+1)
+				src, dst, sp, dp := c6, s, uint16(40000), uint16(443)
+				if i%2 == 1 {
+					src, dst, sp, dp = s, c6, 443, 40000
+				}
+				p := pkt(ts, src, dst, sp, dp, 6, FlagACK|uint8(i%3)<<3, uint32(100*i))
+				switch {
+				case variant == 1 && i == n-1:
+					p.Timestamp += 3e9 // offset beyond int32 ns
+				case variant == 2 && i == n/2:
+					p.Timestamp -= 5e6 // before the flow's first packet
+				case variant == 3 && i == n-1:
+					p.PayloadLen = 7 // not IPLen minus the headers (truncated capture)
+				case variant == 4 && i == 0:
+					p.WrongFragment = true
+				case variant == 5:
+					p.Key, p.SrcIsLo = MakeKey(ptr16(c), ptr16("198.51.100.9"), 0, 0, 1, 0, 0)
+					p.ICMPType, p.ICMPCode, p.TCPFlags, p.L4HeaderLen, p.IPLen = 8, 0, 0, 8, 28+uint32(i)
+					p.PayloadLen = uint32(i)
+				}
+				p.TCPWindow = uint16(1000 + i)
+				seq = append(seq, p)
+			}
+			var got []*Flow
+			tab := NewTable(TableConfig{Samples: 10}, func(f *Flow) { got = append(got, f) })
+			for i := range seq {
+				tab.Add(&seq[i])
+			}
+			tab.Flush()
+			if len(got) != 1 {
+				t.Fatalf("n=%d variant %d: %d records, want 1", n, variant, len(got))
+			}
+			want := &Flow{Samples: make([]Sample, 0, 10)}
+			want.reset(1, seq[0].Key, seq[0].SrcIsLo, seq[0].Timestamp)
+			for i := range seq {
+				want.Add(&seq[i], 10)
+			}
+			want.finish(EndFlush)
+			if !reflect.DeepEqual(got[0], want) {
+				t.Errorf("n=%d variant %d: record differs from one filled live:\n got %+v\nwant %+v", n, variant, got[0], want)
+			}
+		}
+	}
+}
+
+func ptr16(s string) *[16]byte {
+	a := netip.MustParseAddr(s).As16()
+	return &a
 }
