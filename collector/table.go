@@ -47,7 +47,7 @@ type TableStats struct {
 }
 
 // entrySlab is how many table entries are allocated at once.
-const entrySlab = 256
+const entrySlab = 1024
 
 // smallPackets is how many packets a flow keeps verbatim in its table entry
 // before it gets a full Flow record. Most flows of a busy link are a few
@@ -87,6 +87,7 @@ type entry struct {
 	reason     EndReason // why a closed flow closed
 	icmpType   uint8
 	icmpCode   uint8
+	handle     uint32 // index in Table.slabs, for flowIndex
 	id         uint64
 	first      int64 // timestamp of the first packet (the record's reset time)
 	start, end int64 // earliest and latest packet timestamps
@@ -127,7 +128,8 @@ func (l *list) remove(e *entry) {
 type Table struct {
 	cfg    TableConfig
 	emit   func(*Flow)
-	flows  map[Key]*entry
+	index  flowIndex
+	slabs  [][]entry // every entry, by handle; never freed, reused through free
 	open   list // open flows, least recently seen first
 	closed list // FIN/RST-closed flows, earliest closed first
 	free   []*entry
@@ -157,13 +159,13 @@ func NewTable(cfg TableConfig, emit func(*Flow)) *Table {
 	if cfg.Samples < 0 {
 		cfg.Samples = 0
 	}
-	return &Table{cfg: cfg, emit: emit, flows: make(map[Key]*entry, min(cfg.MaxFlows, 1<<16))}
+	return &Table{cfg: cfg, emit: emit, index: newFlowIndex(min(cfg.MaxFlows, 1<<16))}
 }
 
 // Stats returns the counters so far.
 func (t *Table) Stats() TableStats {
 	s := t.stats
-	s.Active = len(t.flows)
+	s.Active = t.index.n
 	return s
 }
 
@@ -178,7 +180,7 @@ func (t *Table) Add(p *Packet) {
 		t.expire()
 	}
 	t.stats.Packets++
-	e := t.flows[p.Key]
+	e := t.index.get(&p.Key, t.slabs)
 	if e != nil {
 		switch {
 		case e.closed && p.Key.Proto == 6 && p.TCPFlags&(FlagSYN|FlagACK) == FlagSYN:
@@ -276,16 +278,20 @@ func (t *Table) promote(e *entry) {
 }
 
 func (t *Table) create(p *Packet) *entry {
-	if len(t.flows) >= t.cfg.MaxFlows {
+	if t.index.n >= t.cfg.MaxFlows {
 		t.evictOne()
 	}
 	if len(t.free) == 0 {
 		// Allocate entries in slabs: one allocation per slab instead of
 		// one per flow.
 		slab := make([]entry, entrySlab)
-		for i := range slab {
+		base := uint32(len(t.slabs)) * entrySlab
+		// Pushed in reverse so entries are used in address order.
+		for i := len(slab) - 1; i >= 0; i-- {
+			slab[i].handle = base + uint32(i)
 			t.free = append(t.free, &slab[i])
 		}
+		t.slabs = append(t.slabs, slab)
 	}
 	e := t.free[len(t.free)-1]
 	t.free = t.free[:len(t.free)-1]
@@ -297,12 +303,12 @@ func (t *Table) create(p *Packet) *entry {
 	}
 	t.nextID++
 	*e = entry{key: p.Key, fwdIsLo: fwdIsLo, id: t.nextID, first: p.Timestamp, start: p.Timestamp, end: p.Timestamp,
-		icmpType: p.ICMPType, icmpCode: p.ICMPCode}
-	t.flows[p.Key] = e
+		icmpType: p.ICMPType, icmpCode: p.ICMPCode, handle: e.handle}
+	t.index.put(&p.Key, e.handle)
 	t.open.pushBack(e)
 	t.stats.Created++
-	if len(t.flows) > t.stats.PeakSize {
-		t.stats.PeakSize = len(t.flows)
+	if t.index.n > t.stats.PeakSize {
+		t.stats.PeakSize = t.index.n
 	}
 	return e
 }
@@ -322,7 +328,7 @@ func (t *Table) end(e *entry, reason EndReason) {
 	} else {
 		t.open.remove(e)
 	}
-	delete(t.flows, e.key)
+	t.index.del(&e.key, e.handle)
 	if e.flow == nil {
 		t.promote(e)
 	}
@@ -365,9 +371,11 @@ func (t *Table) expire() {
 // Flush ends every flow in the table, in order of creation, as at the end
 // of the input.
 func (t *Table) Flush() {
-	all := make([]*entry, 0, len(t.flows))
-	for _, e := range t.flows {
-		all = append(all, e)
+	all := make([]*entry, 0, t.index.n)
+	for _, l := range []*list{&t.open, &t.closed} {
+		for e := l.head; e != nil; e = e.next {
+			all = append(all, e)
+		}
 	}
 	slices.SortFunc(all, func(a, b *entry) int {
 		if a.id < b.id {
