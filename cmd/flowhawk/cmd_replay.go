@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -34,8 +36,17 @@ func runReplay(args []string, stdout, stderr io.Writer) error {
 	addModelFlags(fs, &mf)
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always, never")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` (for go tool pprof)")
+	memprofile := fs.String("memprofile", "", "write a heap profile (live and allocated memory) to `FILE` at the end (for go tool pprof)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *memprofile != "" {
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			if err := writeHeapProfile(*memprofile); err != nil {
+				slog.Error("memprofile", "err", err)
+			}
+		}()
 	}
 	if *cpuprofile != "" {
 		stopProfile, err := startCPUProfile(*cpuprofile)
@@ -149,6 +160,20 @@ func startProgress(mode string, prog *pipeline.Progress, stderr io.Writer, done 
 
 // startCPUProfile profiles the process into path until the returned
 // function is called.
+// writeHeapProfile writes the heap profile: allocations since the start
+// (alloc_space) and what the flow table still held at the end (inuse_space).
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile %s: %w", path, err)
+	}
+	return f.Close()
+}
+
 func startCPUProfile(path string) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
