@@ -130,8 +130,8 @@ type Table struct {
 	emit   func(*Flow)
 	index  flowIndex
 	slabs  [][]entry // every entry, by handle; never freed, reused through free
-	open   list // open flows, least recently seen first
-	closed list // FIN/RST-closed flows, earliest closed first
+	open   list      // open flows, least recently seen first
+	closed list      // FIN/RST-closed flows, earliest closed first
 	free   []*entry
 	pool   sync.Pool // *Flow, refilled by Recycle
 	nextID uint64
