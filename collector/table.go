@@ -51,11 +51,11 @@ const entrySlab = 1024
 
 // smallPackets is how many packets a flow keeps verbatim in its table entry
 // before it gets a full Flow record. Most flows of a busy link are a few
-// packets long (DNS, scans, refused connections); keeping them as 16-byte
+// packets long (DNS, scans, refused connections); keeping them as 12-byte
 // packet records instead of a ~1.2 KB Flow cuts the memory per live flow
 // several times, and the record is built by replaying the packets through
 // Flow.Add when the flow ends, so it is bit-identical to one filled live.
-const smallPackets = 4
+const smallPackets = 6
 
 // Bits of smallPkt.bits.
 const (
@@ -66,10 +66,10 @@ const (
 // smallPkt is one packet of a small flow: what Flow.Add needs of a Packet.
 type smallPkt struct {
 	off    int32 // ns since the entry's first packet
-	ipLen  uint32
-	ipHdr  uint16
-	l4Hdr  uint16
+	ipLen  uint16
 	window uint16
+	ipHdr  uint8
+	l4Hdr  uint8
 	flags  uint8
 	bits   uint8
 }
@@ -132,7 +132,7 @@ type Table struct {
 	slabs  [][]entry // every entry, by handle; never freed, reused through free
 	open   list      // open flows, least recently seen first
 	closed list      // FIN/RST-closed flows, earliest closed first
-	free   []*entry
+	free   *entry    // unused entries, chained through next
 	pool   sync.Pool // *Flow, refilled by Recycle
 	nextID uint64
 	now    int64
@@ -233,7 +233,7 @@ func (e *entry) keep(p *Packet) bool {
 		return false
 	}
 	off := p.Timestamp - e.first
-	if off != int64(int32(off)) {
+	if off != int64(int32(off)) || p.IPLen > 0xffff || p.IPHeaderLen > 0xff || p.L4HeaderLen > 0xff {
 		return false
 	}
 	if p.PayloadLen != uint32(max(int64(p.IPLen)-int64(p.IPHeaderLen)-int64(p.L4HeaderLen), 0)) {
@@ -246,7 +246,7 @@ func (e *entry) keep(p *Packet) bool {
 	if p.WrongFragment {
 		bits |= pktWrongFragment
 	}
-	e.pk[e.n] = smallPkt{off: int32(off), ipLen: p.IPLen, ipHdr: p.IPHeaderLen, l4Hdr: p.L4HeaderLen,
+	e.pk[e.n] = smallPkt{off: int32(off), ipLen: uint16(p.IPLen), ipHdr: uint8(p.IPHeaderLen), l4Hdr: uint8(p.L4HeaderLen),
 		window: p.TCPWindow, flags: p.TCPFlags, bits: bits}
 	e.n++
 	return true
@@ -269,7 +269,7 @@ func (t *Table) promote(e *entry) {
 		p.Timestamp = e.first + int64(k.off)
 		p.SrcIsLo = k.bits&pktSrcIsLo != 0
 		p.WrongFragment = k.bits&pktWrongFragment != 0
-		p.IPLen, p.IPHeaderLen, p.L4HeaderLen, p.PayloadLen = k.ipLen, k.ipHdr, k.l4Hdr, uint32(pl)
+		p.IPLen, p.IPHeaderLen, p.L4HeaderLen, p.PayloadLen = uint32(k.ipLen), uint16(k.ipHdr), uint16(k.l4Hdr), uint32(pl)
 		p.TCPWindow, p.TCPFlags = k.window, k.flags
 		f.Add(&p, t.cfg.Samples)
 	}
@@ -281,20 +281,21 @@ func (t *Table) create(p *Packet) *entry {
 	if t.index.n >= t.cfg.MaxFlows {
 		t.evictOne()
 	}
-	if len(t.free) == 0 {
+	if t.free == nil {
 		// Allocate entries in slabs: one allocation per slab instead of
 		// one per flow.
 		slab := make([]entry, entrySlab)
 		base := uint32(len(t.slabs)) * entrySlab
-		// Pushed in reverse so entries are used in address order.
+		// Chained in reverse so entries are used in address order.
 		for i := len(slab) - 1; i >= 0; i-- {
 			slab[i].handle = base + uint32(i)
-			t.free = append(t.free, &slab[i])
+			slab[i].next = t.free
+			t.free = &slab[i]
 		}
 		t.slabs = append(t.slabs, slab)
 	}
-	e := t.free[len(t.free)-1]
-	t.free = t.free[:len(t.free)-1]
+	e := t.free
+	t.free = e.next
 	fwdIsLo := p.SrcIsLo
 	// The SYN+ACK sender is the responder: if the first packet we see is a
 	// SYN+ACK, the initiator is its destination.
@@ -340,7 +341,8 @@ func (t *Table) end(e *entry, reason EndReason) {
 	if reason == EndEvicted {
 		t.stats.Evicted++
 	}
-	t.free = append(t.free, e)
+	e.next = t.free
+	t.free = e
 	t.emit(f)
 }
 

@@ -216,12 +216,13 @@ func BenchmarkTableAddExisting(b *testing.B) {
 // the record Flow.Add gives packet by packet: for every flow length around
 // the entry's capacity, with packets that do not fit the compact record
 // (gaps beyond int32 ns, out-of-order times, a payload not derived from the
-// header lengths, a wrong fragment, an ICMP first packet).
+// header lengths, a wrong fragment, an ICMP first packet, headers over 255
+// bytes, lengths over 65535).
 func TestTableSmallFlowsMatchLiveRecords(t *testing.T) {
 	c, s := "192.0.2.1", "2001:db8::7"
 	c6 := "2001:db8::1"
 	for n := 1; n <= smallPackets+3; n++ {
-		for variant := range 6 {
+		for variant := range 8 {
 			var seq []Packet
 			for i := range n {
 				ts := 0.001 * float64(i*i+1)
@@ -239,6 +240,10 @@ func TestTableSmallFlowsMatchLiveRecords(t *testing.T) {
 					p.PayloadLen = 7 // not IPLen minus the headers (truncated capture)
 				case variant == 4 && i == 0:
 					p.WrongFragment = true
+				case variant == 6 && i == n-1:
+					p.IPHeaderLen, p.IPLen = 300, 300+20+p.PayloadLen // long IPv6 extension chain
+				case variant == 7 && i == n/2:
+					p.PayloadLen, p.IPLen = 65600, 20+20+65600 // beyond 16 bits
 				case variant == 5:
 					p.Key, p.SrcIsLo = MakeKey(ptr16(c), ptr16("198.51.100.9"), 0, 0, 1, 0, 0)
 					p.ICMPType, p.ICMPCode, p.TCPFlags, p.L4HeaderLen, p.IPLen = 8, 0, 0, 8, 28+uint32(i)
