@@ -158,10 +158,10 @@ type KernelSource struct {
 	rec     ringbuf.Record
 	scratch Flow // reused by toFlow for what only sample sequences give
 	slab    []Flow
+	pool    *FlowPool // records handed back by the outputs, if set
 
 	// batch buffers, reused
-	bkeys []bpf.FlowhawkFlowKey
-	bvals []bpf.FlowhawkFlowValue
+	batches [batchBuffers]*mapBatch // reused by iterate
 }
 
 type closeDue struct {
@@ -740,36 +740,70 @@ func (s *KernelSource) sweepPending(now int64) {
 
 const batchSize = 4096
 
+// batchBuffers is how many batches iterate keeps in flight: the kernel
+// fills one while fn reads another.
+const batchBuffers = 3
+
+// mapBatch is one batch of flow map entries and the error that ended it.
+type mapBatch struct {
+	keys []bpf.FlowhawkFlowKey
+	vals []bpf.FlowhawkFlowValue
+	n    int
+	err  error
+}
+
 // iterate calls fn for every entry of the flow map, with the batch API
 // where the kernel has it and the map iterator otherwise. With del, every
 // entry is also deleted (BatchLookupAndDelete, or iterate-and-delete).
+//
+// The batch system calls run on their own goroutine, a batch ahead of fn:
+// the kernel's half of a drain (copying and deleting entries) and ours
+// (building records) take about as long as each other, so on two cores
+// the drain runs at the rate of the slower half instead of their sum.
 func (s *KernelSource) iterate(del bool, fn func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue)) error {
-	if s.bkeys == nil {
-		s.bkeys = make([]bpf.FlowhawkFlowKey, batchSize)
-		s.bvals = make([]bpf.FlowhawkFlowValue, batchSize)
+	if s.batches[0] == nil {
+		for i := range s.batches {
+			s.batches[i] = &mapBatch{keys: make([]bpf.FlowhawkFlowKey, batchSize), vals: make([]bpf.FlowhawkFlowValue, batchSize)}
+		}
 	}
-	var cursor ebpf.MapBatchCursor
-	for {
-		var n int
-		var err error
-		if del {
-			n, err = s.objs.Flows.BatchLookupAndDelete(&cursor, s.bkeys, s.bvals, nil)
-		} else {
-			n, err = s.objs.Flows.BatchLookup(&cursor, s.bkeys, s.bvals, nil)
+	free := make(chan *mapBatch, batchBuffers)
+	full := make(chan *mapBatch, batchBuffers)
+	for _, b := range s.batches {
+		free <- b
+	}
+	go func() {
+		// Ends after the batch that carries an error (ErrKeyNotExist at
+		// the end of the map); the reader consumes every batch up to it.
+		var cursor ebpf.MapBatchCursor
+		for b := range free {
+			if del {
+				b.n, b.err = s.objs.Flows.BatchLookupAndDelete(&cursor, b.keys, b.vals, nil)
+			} else {
+				b.n, b.err = s.objs.Flows.BatchLookup(&cursor, b.keys, b.vals, nil)
+			}
+			full <- b
+			if b.err != nil {
+				return
+			}
 		}
-		for i := range n {
-			fn(&s.bkeys[i], &s.bvals[i])
+	}()
+	for b := range full {
+		for i := range b.n {
+			fn(&b.keys[i], &b.vals[i])
 		}
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
+		switch err := b.err; {
+		case err == nil:
+			free <- b
+			continue
+		case errors.Is(err, ebpf.ErrKeyNotExist):
 			return nil
-		}
-		if errors.Is(err, ebpf.ErrNotSupported) {
+		case errors.Is(err, ebpf.ErrNotSupported):
 			return s.iterateSlow(del, fn)
-		}
-		if err != nil {
+		default:
 			return fmt.Errorf("batch lookup of flow map: %w", err)
 		}
 	}
+	return nil
 }
 
 func (s *KernelSource) iterateSlow(del bool, fn func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue)) error {

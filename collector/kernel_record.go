@@ -68,7 +68,7 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 	}
 	f.WrongFragments = v.WrongFrags
 	if len(scratch.Samples) > 0 {
-		f.Samples = slices.Clone(scratch.Samples)
+		f.Samples = append(f.Samples[:0], scratch.Samples...)
 	}
 
 	// Extend the sample-based activity to the flow's last packet.
@@ -86,9 +86,19 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 	return f
 }
 
-// newFlow hands out records from slabs of flowSlab: one allocation per
-// slab instead of per flow (a slab is freed once all its records are).
+// UseFlowPool makes the source build its records from pool, where the
+// consumer hands them back when done (pipeline: the flow table's Pool), so
+// a long capture reuses records instead of allocating one per flow. Call
+// it before Run.
+func (s *KernelSource) UseFlowPool(pool *FlowPool) { s.pool = pool }
+
+// newFlow returns a zeroed record: from the pool when one is set, else
+// from slabs of flowSlab (one allocation per slab instead of per flow; a
+// slab is freed once all its records are).
 func (s *KernelSource) newFlow() *Flow {
+	if s.pool != nil {
+		return s.pool.Get(s.cfg.Samples)
+	}
 	if len(s.slab) == 0 {
 		s.slab = make([]Flow, flowSlab)
 	}

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -133,7 +132,7 @@ type Table struct {
 	open   list      // open flows, least recently seen first
 	closed list      // FIN/RST-closed flows, earliest closed first
 	free   *entry    // unused entries, chained through next
-	pool   sync.Pool // *Flow, refilled by Recycle
+	pool   FlowPool  // refilled by Recycle
 	nextID uint64
 	now    int64
 	stats  TableStats
@@ -256,10 +255,7 @@ func (e *entry) keep(p *Packet) bool {
 // in the entry through Flow.Add in their order, so the record is the same
 // as if it had been filled packet by packet.
 func (t *Table) promote(e *entry) {
-	f, ok := t.pool.Get().(*Flow)
-	if !ok {
-		f = &Flow{Samples: make([]Sample, 0, t.cfg.Samples)}
-	}
+	f := t.pool.get(t.cfg.Samples)
 	f.reset(e.id, e.key, e.fwdIsLo, e.first)
 	var p Packet
 	p.ICMPType, p.ICMPCode = e.icmpType, e.icmpCode
@@ -394,10 +390,12 @@ func (t *Table) Flush() {
 	}
 }
 
-// Recycle returns a flow emitted by this table for reuse; the caller must
-// not touch f afterwards. It is safe to call from any goroutine.
-func (t *Table) Recycle(f *Flow) {
-	if f != nil {
-		t.pool.Put(f)
-	}
-}
+// Recycle returns a flow emitted by this table (or built from its Pool)
+// for reuse; the caller must not touch f afterwards. It is safe to call
+// from any goroutine.
+func (t *Table) Recycle(f *Flow) { t.pool.Put(f) }
+
+// Pool is where Recycle puts records: a source that builds records outside
+// the table (the kernel source) draws from it, so the pipeline's recycling
+// serves it too.
+func (t *Table) Pool() *FlowPool { return &t.pool }

@@ -100,6 +100,8 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	outs.exporters.bindKernel(src)
+	// Records go back to the pipeline's pool once written; build from it.
+	src.UseFlowPool(p.Table().Pool())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
