@@ -25,7 +25,6 @@ type FlowhawkDirStats struct {
 	DataPackets  uint64
 	First        uint64
 	Last         uint64
-	IatSum       uint64
 	IatSq        uint64
 	IatMin       uint64
 	IatMax       uint64
@@ -83,7 +82,6 @@ type FlowhawkFlowValue struct {
 	Dir         [2]FlowhawkDirStats
 	First       uint64
 	Last        uint64
-	IatSum      uint64
 	IatSq       uint64
 	IatMin      uint64
 	IatMax      uint64

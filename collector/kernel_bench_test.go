@@ -28,13 +28,13 @@ func fillFlows(tb testing.TB, s *KernelSource, n int) {
 		k.PortLo, k.PortHi, k.Proto = uint16(i), 443, 6
 		v := &vals[i]
 		v.First, v.Last = now-uint64(time.Second), now
-		v.IatSum, v.IatSq, v.IatMin, v.IatMax = 19e8/19*19, 19*100*100, 1e6, 2e8
+		v.IatSq, v.IatMin, v.IatMax = 19*100*100, 1e6, 2e8
 		for d := range v.Dir {
 			ds := &v.Dir[d]
 			ds.Packets, ds.Bytes, ds.IplenSq = 10, 10*600, 10*600*600
 			ds.PayloadBytes, ds.PayloadSq, ds.IpHdrBytes, ds.L4HdrBytes, ds.DataPackets = 10*548, 10*548*548, 200, 320, 8
 			ds.First, ds.Last = v.First, v.Last
-			ds.IatSum, ds.IatSq, ds.IatMin, ds.IatMax = 9e8, 9*1e5*1e5, 1e6, 2e8
+			ds.IatSq, ds.IatMin, ds.IatMax = 9*1e5*1e5, 1e6, 2e8
 			ds.FlagCounts[4] = 10
 			ds.PayloadMin, ds.PayloadMax, ds.IplenMin, ds.IplenMax = 0, 1448, 52, 1500
 			ds.InitWindow, ds.MinL4Hdr = 64240, 32

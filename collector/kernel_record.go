@@ -63,7 +63,7 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 	s.dirFromKernel(&f.Fwd, &v.Dir[fi], scratch, Fwd)
 	s.dirFromKernel(&f.Bwd, &v.Dir[bi], scratch, Bwd)
 	if total > 1 {
-		f.IAT = iatMoments(total-1, v.IatSum, v.IatSq, v.IatMin, v.IatMax)
+		f.IAT = iatMoments(total-1, v.Last-v.First, v.IatSq, v.IatMin, v.IatMax)
 		setHigher(&f.IAT, &scratch.IAT)
 	}
 	f.WrongFragments = v.WrongFrags
@@ -183,15 +183,16 @@ func (s *KernelSource) dirFromKernel(ds *DirStats, k *bpf.FlowhawkDirStats, scra
 		Sum: float64(k.Bytes), Sum2: float64(k.IplenSq)}
 	setHigher(&ds.IPLen, &sd.IPLen)
 	if k.Packets > 1 {
-		ds.IAT = iatMoments(k.Packets-1, k.IatSum, k.IatSq, k.IatMin, k.IatMax)
+		ds.IAT = iatMoments(k.Packets-1, k.Last-k.First, k.IatSq, k.IatMin, k.IatMax)
 		setHigher(&ds.IAT, &sd.IAT)
 	}
 }
 
-// iatMoments builds IAT moments from the kernel's sums (sum of squares in
-// microseconds squared).
-func iatMoments(n, sum, sqUs, lo, hi uint64) Moments {
-	return Moments{N: n, Min: float64(lo), Max: float64(hi), Sum: float64(sum), Sum2: float64(sqUs) * 1e6}
+// iatMoments builds IAT moments from the kernel's figures: sum is last -
+// first (the gaps add up to it), sq the sum of squared gaps in units of
+// 1024 ns (the kernel shifts where a division would cost a 64-bit divide).
+func iatMoments(n, sum, sq, lo, hi uint64) Moments {
+	return Moments{N: n, Min: float64(lo), Max: float64(hi), Sum: float64(sum), Sum2: float64(sq) * (1 << 20)}
 }
 
 // setHigher fills m.Sum3 and m.Sum4 so that m's skewness and kurtosis are

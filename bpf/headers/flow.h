@@ -36,8 +36,9 @@ struct dir_stats {
 	__u64 data_packets;
 	__u64 first; /* CLOCK_MONOTONIC ns */
 	__u64 last;
-	__u64 iat_sum;  /* ns */
-	__u64 iat_sq;   /* microseconds squared (ns squared would overflow) */
+	/* The sum of the gaps is last - first (each gap is the advance of
+	 * last), so it is not kept. */
+	__u64 iat_sq; /* sum of (gap >> 10)^2: gaps in 1.024 us units, squared (ns^2 would overflow) */
 	__u64 iat_min;  /* ns */
 	__u64 iat_max;  /* ns */
 	__u32 flag_counts[8];
@@ -59,8 +60,7 @@ struct flow_value {
 	struct dir_stats dir[2];
 	__u64 first;
 	__u64 last;
-	__u64 iat_sum; /* any direction, ns */
-	__u64 iat_sq;  /* us^2 */
+	__u64 iat_sq; /* any direction, as dir_stats.iat_sq; the sum is last - first */
 	__u64 iat_min;
 	__u64 iat_max;
 	__u64 close_ts; /* when FIN/FIN or RST closed the flow, 0 if open */
