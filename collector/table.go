@@ -155,6 +155,9 @@ func NewTable(cfg TableConfig, emit func(*Flow)) *Table {
 	if cfg.MaxFlows <= 0 {
 		cfg.MaxFlows = d.MaxFlows
 	}
+	// Entries are addressed by 32-bit handles (flowIndex); 2^31 flows
+	// would take over 400 GB anyway.
+	cfg.MaxFlows = min(cfg.MaxFlows, 1<<31)
 	if cfg.Samples < 0 {
 		cfg.Samples = 0
 	}
