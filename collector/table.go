@@ -134,6 +134,7 @@ type Table struct {
 	free   *entry    // unused entries, chained through next
 	pool   FlowPool  // refilled by Recycle
 	nextID uint64
+	small  int // packets kept in an entry: smallPackets (0 in tests: every flow full from its first packet)
 	now    int64
 	stats  TableStats
 }
@@ -161,7 +162,7 @@ func NewTable(cfg TableConfig, emit func(*Flow)) *Table {
 	if cfg.Samples < 0 {
 		cfg.Samples = 0
 	}
-	return &Table{cfg: cfg, emit: emit, index: newFlowIndex(min(cfg.MaxFlows, 1<<16))}
+	return &Table{cfg: cfg, emit: emit, index: newFlowIndex(min(cfg.MaxFlows, 1<<16)), small: smallPackets}
 }
 
 // Stats returns the counters so far.
@@ -200,7 +201,7 @@ func (t *Table) Add(p *Packet) {
 		t.open.remove(e)
 		t.open.pushBack(e)
 	}
-	if e.flow != nil || !e.keep(p) {
+	if e.flow != nil || !e.keep(p, t.small) {
 		if e.flow == nil {
 			t.promote(e)
 		}
@@ -230,8 +231,8 @@ func (t *Table) Add(p *Packet) {
 
 // keep stores p verbatim in a small flow's entry; false when the entry is
 // full or p does not fit the compact record (the flow is then promoted).
-func (e *entry) keep(p *Packet) bool {
-	if int(e.n) == smallPackets {
+func (e *entry) keep(p *Packet, limit int) bool {
+	if int(e.n) >= limit {
 		return false
 	}
 	off := p.Timestamp - e.first

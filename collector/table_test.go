@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -277,4 +278,69 @@ func TestTableSmallFlowsMatchLiveRecords(t *testing.T) {
 func ptr16(s string) *[16]byte {
 	a := netip.MustParseAddr(s).As16()
 	return &a
+}
+
+// TestTableCompactEntriesMatchFullRecords drives two tables with the same
+// random packets: one keeps short flows as packet records in their entries
+// (the default), the other gives every flow its full record from the first
+// packet. Timeouts, FIN/RST closes, key reuse, out-of-order times, evictions
+// of a small table and the final flush must give the same records in the
+// same order.
+func TestTableCompactEntriesMatchFullRecords(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	cfg := TableConfig{IdleTimeout: time.Second, ActiveTimeout: 20 * time.Second, CloseGrace: time.Second, MaxFlows: 150, Samples: 10}
+	var got, want []*Flow
+	compact := NewTable(cfg, func(f *Flow) { got = append(got, f) })
+	full := NewTable(cfg, func(f *Flow) { want = append(want, f) })
+	full.small = 0
+	hosts := []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "2001:db8::1", "2001:db8::2"}
+	flagSets := []uint8{0, FlagSYN, FlagSYN | FlagACK, FlagACK, FlagACK | FlagPSH, FlagFIN | FlagACK, FlagRST, FlagRST | FlagACK}
+	ts := 0.0
+	for range 60_000 {
+		ts += rng.ExpFloat64() * 0.005
+		at := ts
+		if rng.IntN(50) == 0 {
+			at -= rng.Float64() * 0.5 // a late packet from another capture queue
+		}
+		a, b := hosts[rng.IntN(len(hosts))], hosts[rng.IntN(len(hosts))]
+		proto := []uint8{6, 6, 17, 1}[rng.IntN(4)]
+		sp, dp := uint16(1000+rng.IntN(10)), uint16([]int{53, 80, 443}[rng.IntN(3)])
+		if proto == 1 {
+			sp, dp = 0, 0
+		}
+		if rng.IntN(2) == 0 {
+			a, b, sp, dp = b, a, dp, sp
+		}
+		var flags uint8
+		if proto == 6 {
+			flags = flagSets[rng.IntN(len(flagSets))]
+		}
+		p := pkt(at, a, b, sp, dp, proto, flags, uint32(rng.IntN(1400)))
+		if proto == 1 {
+			p.ICMPType, p.L4HeaderLen, p.IPLen = uint8(rng.IntN(2)*8), 8, 28+p.PayloadLen
+		}
+		p.TCPWindow = uint16(rng.IntN(65536))
+		p.WrongFragment = rng.IntN(200) == 0
+		q := p
+		compact.Add(&p)
+		full.Add(&q)
+	}
+	compact.Flush()
+	full.Flush()
+	if len(got) != len(want) {
+		t.Fatalf("compact table emitted %d records, full-record table %d", len(got), len(want))
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("record %d differs:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+	cs, fs := compact.Stats(), full.Stats()
+	if cs != fs {
+		t.Fatalf("stats differ: %+v vs %+v", cs, fs)
+	}
+	if cs.Evicted == 0 || cs.Ended[EndFIN]+cs.Ended[EndRST] == 0 || cs.Ended[EndIdle] == 0 {
+		t.Fatalf("the traffic did not exercise evictions, closes and timeouts: %+v", cs)
+	}
+	t.Logf("%d records, %+v", len(got), cs)
 }
