@@ -236,7 +236,8 @@ func (e *entry) keep(p *Packet, limit int) bool {
 		return false
 	}
 	off := p.Timestamp - e.first
-	if off != int64(int32(off)) || p.IPLen > 0xffff || p.IPHeaderLen > 0xff || p.L4HeaderLen > 0xff {
+	if (off < 0) != (p.Timestamp < e.first) || off != int64(int32(off)) || // overflow, or beyond ±2.1 s
+		p.IPLen > 0xffff || p.IPHeaderLen > 0xff || p.L4HeaderLen > 0xff {
 		return false
 	}
 	if p.PayloadLen != uint32(max(int64(p.IPLen)-int64(p.IPHeaderLen)-int64(p.L4HeaderLen), 0)) {
@@ -284,7 +285,9 @@ func (t *Table) create(p *Packet) *entry {
 	if t.free == nil {
 		// Allocate entries in slabs: one allocation per slab instead of
 		// one per flow.
-		slab := make([]entry, entrySlab)
+		// A table smaller than a slab needs only that many entries: at
+		// most MaxFlows are ever in use. Handles stay slab*entrySlab+i.
+		slab := make([]entry, min(entrySlab, t.cfg.MaxFlows))
 		base := uint32(len(t.slabs)) * entrySlab
 		// Chained in reverse so entries are used in address order.
 		for i := len(slab) - 1; i >= 0; i-- {
