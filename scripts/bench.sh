@@ -64,10 +64,13 @@ fi
 rm -f "$out/flows.csv" "$out/flows.parquet" "$out/argus.out"
 
 ratio() { awk -v a="$1" -v b="$2" '$1==a{x=$2} $1==b{y=$2} END{if (x>0 && y>0) printf "%.2f", y/x; else print "n/a"}' "$out/raw.txt"; }
+# cpuratio A B: CPU seconds (user + sys) of B / those of A.
+cpuratio() { awk -v a="$1" -v b="$2" '$1==a{x=$3+$4} $1==b{y=$3+$4} END{if (x>0 && y>0) printf "%.2f", y/x; else print "n/a"}' "$out/raw.txt"; }
 {
 	echo
 	echo "Speed ratios (wall time of the peer / wall time of flowhawk; above 1 means flowhawk is faster):"
 	echo "- flowhawk 1 core vs softflowd: $(ratio flowhawk-1core softflowd)"
+	echo "- flowhawk 1 core vs softflowd, by CPU time: $(cpuratio flowhawk-1core softflowd)"
 	echo "- flowhawk $cores cores vs softflowd: $(ratio "flowhawk-${cores}cores" softflowd)"
 	echo "- flowhawk $cores cores vs argus: $(ratio "flowhawk-${cores}cores" argus)"
 	[ "${BENCH_SKIP_TSHARK:-}" != 1 ] && echo "- flowhawk $cores cores vs tshark: $(ratio "flowhawk-${cores}cores" tshark)"
