@@ -3,7 +3,6 @@ package collector
 import (
 	"encoding/binary"
 	"math"
-	"reflect"
 	"testing"
 	"time"
 )
@@ -18,10 +17,7 @@ func FuzzTableCompact(f *testing.F) {
 	f.Add(binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, 1<<63), math.MaxInt64))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg := TableConfig{IdleTimeout: 2 * time.Second, ActiveTimeout: 10 * time.Second, CloseGrace: time.Second, MaxFlows: 8, Samples: 10}
-		var got, want []*Flow
-		compact := NewTable(cfg, func(f *Flow) { got = append(got, f) })
-		full := NewTable(cfg, func(f *Flow) { want = append(want, f) })
-		full.small = 0
+		tp := newTablePair(cfg)
 		var ts int64
 		for len(data) >= 8 {
 			w := binary.LittleEndian.Uint64(data)
@@ -47,19 +43,8 @@ func FuzzTableCompact(f *testing.F) {
 			if w&8 != 0 {
 				p.PayloadLen = uint32(w >> 52) // not derived from the lengths
 			}
-			q := p
-			compact.Add(&p)
-			full.Add(&q)
+			tp.add(p)
 		}
-		compact.Flush()
-		full.Flush()
-		if len(got) != len(want) {
-			t.Fatalf("%d records, full-record table %d", len(got), len(want))
-		}
-		for i := range got {
-			if !reflect.DeepEqual(got[i], want[i]) {
-				t.Fatalf("record %d differs:\n got %+v\nwant %+v", i, got[i], want[i])
-			}
-		}
+		tp.flushAndCompare(t)
 	})
 }

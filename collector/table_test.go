@@ -289,10 +289,7 @@ func ptr16(s string) *[16]byte {
 func TestTableCompactEntriesMatchFullRecords(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	cfg := TableConfig{IdleTimeout: time.Second, ActiveTimeout: 20 * time.Second, CloseGrace: time.Second, MaxFlows: 150, Samples: 10}
-	var got, want []*Flow
-	compact := NewTable(cfg, func(f *Flow) { got = append(got, f) })
-	full := NewTable(cfg, func(f *Flow) { want = append(want, f) })
-	full.small = 0
+	tp := newTablePair(cfg)
 	hosts := []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "2001:db8::1", "2001:db8::2"}
 	flagSets := []uint8{0, FlagSYN, FlagSYN | FlagACK, FlagACK, FlagACK | FlagPSH, FlagFIN | FlagACK, FlagRST, FlagRST | FlagACK}
 	ts := 0.0
@@ -321,26 +318,52 @@ func TestTableCompactEntriesMatchFullRecords(t *testing.T) {
 		}
 		p.TCPWindow = uint16(rng.IntN(65536))
 		p.WrongFragment = rng.IntN(200) == 0
-		q := p
-		compact.Add(&p)
-		full.Add(&q)
+		tp.add(p)
 	}
-	compact.Flush()
-	full.Flush()
-	if len(got) != len(want) {
-		t.Fatalf("compact table emitted %d records, full-record table %d", len(got), len(want))
-	}
-	for i := range got {
-		if !reflect.DeepEqual(got[i], want[i]) {
-			t.Fatalf("record %d differs:\n got %+v\nwant %+v", i, got[i], want[i])
-		}
-	}
-	cs, fs := compact.Stats(), full.Stats()
+	tp.flushAndCompare(t)
+	cs, fs := tp.compact.Stats(), tp.full.Stats()
 	if cs != fs {
 		t.Fatalf("stats differ: %+v vs %+v", cs, fs)
 	}
 	if cs.Evicted == 0 || cs.Ended[EndFIN]+cs.Ended[EndRST] == 0 || cs.Ended[EndIdle] == 0 {
 		t.Fatalf("the traffic did not exercise evictions, closes and timeouts: %+v", cs)
 	}
-	t.Logf("%d records, %+v", len(got), cs)
+	t.Logf("%d records, %+v", len(tp.got), cs)
+}
+
+// tablePair runs the default table beside one that builds every flow's
+// full record from its first packet (small = 0), on the same packets.
+type tablePair struct {
+	compact, full *Table
+	got, want     []*Flow
+}
+
+func newTablePair(cfg TableConfig) *tablePair {
+	tp := &tablePair{}
+	tp.compact = NewTable(cfg, func(f *Flow) { tp.got = append(tp.got, f) })
+	tp.full = NewTable(cfg, func(f *Flow) { tp.want = append(tp.want, f) })
+	tp.full.small = 0
+	return tp
+}
+
+func (tp *tablePair) add(p Packet) {
+	q := p
+	tp.compact.Add(&p)
+	tp.full.Add(&q)
+}
+
+// flushAndCompare ends every flow and fails t unless both tables emitted
+// the same records in the same order.
+func (tp *tablePair) flushAndCompare(t testing.TB) {
+	t.Helper()
+	tp.compact.Flush()
+	tp.full.Flush()
+	if len(tp.got) != len(tp.want) {
+		t.Fatalf("compact table emitted %d records, full-record table %d", len(tp.got), len(tp.want))
+	}
+	for i := range tp.got {
+		if !reflect.DeepEqual(tp.got[i], tp.want[i]) {
+			t.Fatalf("record %d differs:\n got %+v\nwant %+v", i, tp.got[i], tp.want[i])
+		}
+	}
 }
