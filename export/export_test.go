@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/flowhawk/flowhawk/collector"
 	"github.com/flowhawk/flowhawk/features"
 )
@@ -404,6 +406,52 @@ func TestParquetBatches(t *testing.T) {
 		}
 		r := rs[i%len(rs)]
 		if rec.Str[len(rec.Str)-1] != label(i) || rec.Num[dur] != r.Num[dur] || rec.Str[id] != string(r.Str[id]) {
+			t.Fatalf("row %d differs", i)
+		}
+	}
+	if err := rd.Next(&rec); err != io.EOF {
+		t.Errorf("after last row: %v", err)
+	}
+}
+
+// TestParquetRowGroups writes more rows than one row group: the file must
+// hold several (so the writer's memory is bounded by a row group, not by
+// the output) and read back whole, in order.
+func TestParquetRowGroups(t *testing.T) {
+	x, _ := features.New(features.Config{})
+	rs := rows(t, x, testFlows(t))
+	var buf bytes.Buffer
+	w, err := NewParquetWriter(&buf, x.Columns(), []string{"Label"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2*parquetRowGroup + 5
+	for i := range n {
+		if err := w.Write(rs[i%len(rs)], []string{strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := len(f.RowGroups()); g != 3 || f.NumRows() != n {
+		t.Fatalf("%d rows in %d row groups, want %d in 3", f.NumRows(), g, n)
+	}
+	rd, err := NewParquetReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dur := x.Index("Flow Duration")
+	var rec Record
+	for i := range n {
+		if err := rd.Next(&rec); err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+		if rec.Str[len(rec.Str)-1] != strconv.Itoa(i) || rec.Num[dur] != rs[i%len(rs)].Num[dur] {
 			t.Fatalf("row %d differs", i)
 		}
 	}
