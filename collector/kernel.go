@@ -151,7 +151,7 @@ type KernelSource struct {
 
 	mu      sync.Mutex // guards stats
 	stats   KernelStats
-	pending map[Key][]bpf.FlowhawkPktEvent
+	pending map[Key][]pendingSample // first-packet samples waiting for their flow's record
 	closing []closeDue
 	nextID  uint64
 	mapFull uint64 // MapFull counter at the previous scan
@@ -272,7 +272,7 @@ func LoadKernel(cfg KernelConfig) (*KernelSource, error) {
 		set(bpf.FlowhawkVarDnsSnippets, dns)); err != nil {
 		return nil, err
 	}
-	s := &KernelSource{cfg: cfg, pending: make(map[Key][]bpf.FlowhawkPktEvent)}
+	s := &KernelSource{cfg: cfg, pending: make(map[Key][]pendingSample)}
 	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -561,7 +561,7 @@ func (s *KernelSource) handleEvent(raw []byte, p *Packet, onFlow func(*Flow), on
 			p.Payload = raw[pktEventSize : pktEventSize+n]
 		}
 		if ev.Flags&pktFSample != 0 {
-			s.pending[key] = append(s.pending[key], ev)
+			s.pending[key] = append(s.pending[key], pendingOf(&ev))
 		}
 		onPacket(p)
 	case evEnd:

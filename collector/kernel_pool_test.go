@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"testing"
+	"unsafe"
 
 	"github.com/flowhawk/flowhawk/bpf"
 )
@@ -57,5 +58,40 @@ func TestKernelRecordFromDirtyPool(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, fresh) {
 		t.Fatalf("record from a reused pool record differs from a fresh one:\n got %+v\nwant %+v", got, fresh)
+	}
+}
+
+// TestPendingSampleKeepsWhatFlowAddReads checks that a record replayed from
+// the compact pending samples equals one replayed from the whole events.
+func TestPendingSampleKeepsWhatFlowAddReads(t *testing.T) {
+	if n := unsafe.Sizeof(pendingSample{}); n != 40 {
+		t.Errorf("pendingSample is %d bytes; its doc says 40", n)
+	}
+	var k bpf.FlowhawkFlowKey
+	k.AddrLo[15], k.AddrHi[15], k.PortLo, k.PortHi, k.Proto = 1, 2, 80, 40000, 6
+	key := keyOf(&k)
+	var evs []bpf.FlowhawkPktEvent
+	for i := range 12 {
+		evs = append(evs, bpf.FlowhawkPktEvent{Type: evSample, Side: uint8(i % 2), TcpFlags: uint8(i * 7), Flags: uint8(i*5) & pktFWrongFrag,
+			IpHdrLen: 20, L4HdrLen: 32, IpLen: uint32(52 + 100*i), PayloadLen: uint32(100 * i), Ts: uint64(1e9 + i*i*1e6),
+			FlowFirst: 1e9, Seq: uint32(i), Ack: uint32(i), WireLen: uint32(66 + 100*i), Window: uint16(1000 + i),
+			Ttl: 64, IcmpType: uint8(i), IcmpCode: uint8(i), Key: k})
+	}
+	s := &KernelSource{cfg: KernelConfig{Samples: 32}}
+	whole := &Flow{Samples: make([]Sample, 0, 32)}
+	whole.reset(0, key, true, s.wall(evs[0].Ts))
+	var p Packet
+	for i := range evs {
+		s.packetOf(&p, &evs[i], key)
+		whole.Add(&p, 32)
+	}
+	var ps []pendingSample
+	for i := range evs {
+		ps = append(ps, pendingOf(&evs[i]))
+	}
+	compact := &Flow{Samples: make([]Sample, 0, 32)}
+	s.replay(compact, key, true, ps, 32)
+	if !reflect.DeepEqual(compact, whole) {
+		t.Fatalf("replayed from pending samples:\n%+v\nfrom whole events:\n%+v", compact, whole)
 	}
 }

@@ -118,12 +118,12 @@ func (s *KernelSource) countFlow() {
 // takeSamples removes and returns the samples of the flow incarnation that
 // started at first (monotonic ns), sorted by time; older incarnations'
 // leftovers are dropped, newer ones kept.
-func (s *KernelSource) takeSamples(key Key, first uint64) []bpf.FlowhawkPktEvent {
+func (s *KernelSource) takeSamples(key Key, first uint64) []pendingSample {
 	l, ok := s.pending[key]
 	if !ok {
 		return nil
 	}
-	var mine []bpf.FlowhawkPktEvent
+	var mine []pendingSample
 	rest := l[:0]
 	for _, ev := range l {
 		switch {
@@ -138,7 +138,7 @@ func (s *KernelSource) takeSamples(key Key, first uint64) []bpf.FlowhawkPktEvent
 	} else {
 		s.pending[key] = rest
 	}
-	slices.SortStableFunc(mine, func(a, b bpf.FlowhawkPktEvent) int {
+	slices.SortStableFunc(mine, func(a, b pendingSample) int {
 		switch {
 		case a.Ts < b.Ts:
 			return -1
@@ -150,12 +150,51 @@ func (s *KernelSource) takeSamples(key Key, first uint64) []bpf.FlowhawkPktEvent
 	return mine
 }
 
+// pendingSample is what a first-packet sample from the ring buffer keeps
+// while it waits for its flow's record: the fields Flow.Add reads, and the
+// flow incarnation it belongs to. It is 40 bytes where the event is 96
+// (the key, which is the pending map's key, sequence numbers, TTL), and a
+// full kernel map can hold MaxFlows x Samples of them.
+type pendingSample struct {
+	Ts, FlowFirst      uint64 // monotonic ns
+	IPLen, PayloadLen  uint32
+	IPHdrLen, L4HdrLen uint16
+	Window             uint16
+	Side, TCPFlags     uint8
+	Flags              uint8 // pktF* bits
+	ICMPType, ICMPCode uint8
+}
+
+func pendingOf(ev *bpf.FlowhawkPktEvent) pendingSample {
+	return pendingSample{Ts: ev.Ts, FlowFirst: ev.FlowFirst, IPLen: ev.IpLen, PayloadLen: ev.PayloadLen,
+		IPHdrLen: ev.IpHdrLen, L4HdrLen: ev.L4HdrLen, Window: ev.Window, Side: ev.Side, TCPFlags: ev.TcpFlags,
+		Flags: ev.Flags, ICMPType: ev.IcmpType, ICMPCode: ev.IcmpCode}
+}
+
+// packetOfSample fills p with what Flow.Add reads, as packetOf does from
+// the whole event.
+func (s *KernelSource) packetOfSample(p *Packet, ps *pendingSample) {
+	*p = Packet{
+		Timestamp:     s.wall(ps.Ts),
+		SrcIsLo:       ps.Side == 0,
+		IPLen:         ps.IPLen,
+		IPHeaderLen:   ps.IPHdrLen,
+		L4HeaderLen:   ps.L4HdrLen,
+		PayloadLen:    ps.PayloadLen,
+		TCPFlags:      ps.TCPFlags,
+		TCPWindow:     ps.Window,
+		ICMPType:      ps.ICMPType,
+		ICMPCode:      ps.ICMPCode,
+		WrongFragment: ps.Flags&pktFWrongFrag != 0,
+	}
+}
+
 // replay rebuilds f from samples with Flow.Add.
-func (s *KernelSource) replay(f *Flow, key Key, fwdIsLo bool, samples []bpf.FlowhawkPktEvent, maxSamples int) {
+func (s *KernelSource) replay(f *Flow, key Key, fwdIsLo bool, samples []pendingSample, maxSamples int) {
 	f.reset(0, key, fwdIsLo, s.wall(samples[0].Ts))
 	var p Packet
 	for i := range samples {
-		s.packetOf(&p, &samples[i], key)
+		s.packetOfSample(&p, &samples[i])
 		f.Add(&p, maxSamples)
 	}
 }
