@@ -600,27 +600,16 @@ func closeReason(v *bpf.FlowhawkFlowValue) EndReason {
 	return EndFIN
 }
 
-// packetOf fills p from a ring-buffer sample.
+// packetOf fills p from a ring-buffer sample: what Flow.Add reads (as
+// packetOfSample fills it from a pending sample), and the rest of the
+// event for the detectors.
 func (s *KernelSource) packetOf(p *Packet, ev *bpf.FlowhawkPktEvent, key Key) {
-	*p = Packet{
-		Timestamp:     s.wall(ev.Ts),
-		Key:           key,
-		SrcIsLo:       ev.Side == 0,
-		WireLen:       ev.WireLen,
-		CapLen:        ev.WireLen,
-		IPLen:         ev.IpLen,
-		IPHeaderLen:   ev.IpHdrLen,
-		L4HeaderLen:   ev.L4HdrLen,
-		PayloadLen:    ev.PayloadLen,
-		TCPFlags:      ev.TcpFlags,
-		TTL:           ev.Ttl,
-		TCPWindow:     ev.Window,
-		TCPSeq:        ev.Seq,
-		TCPAck:        ev.Ack,
-		ICMPType:      ev.IcmpType,
-		ICMPCode:      ev.IcmpCode,
-		WrongFragment: ev.Flags&pktFWrongFrag != 0,
-	}
+	ps := pendingOf(ev)
+	s.packetOfSample(p, &ps)
+	p.Key = key
+	p.WireLen, p.CapLen = ev.WireLen, ev.WireLen
+	p.TTL = ev.Ttl
+	p.TCPSeq, p.TCPAck = ev.Seq, ev.Ack
 	switch {
 	case ev.Flags&pktFFragFirst != 0:
 		p.Fragment = FirstFragment

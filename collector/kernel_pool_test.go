@@ -62,7 +62,11 @@ func TestKernelRecordFromDirtyPool(t *testing.T) {
 }
 
 // TestPendingSampleKeepsWhatFlowAddReads checks that a record replayed from
-// the compact pending samples equals one replayed from the whole events.
+// the compact pending samples (sorted, through replay) equals one built
+// packet by packet from the whole events, and that the compact record is
+// the size its doc gives. (packetOf fills the Flow.Add fields through
+// packetOfSample, so the field mapping itself is shared; the kernel-vs-
+// tcpdump e2e tests check it against the pcap path.)
 func TestPendingSampleKeepsWhatFlowAddReads(t *testing.T) {
 	if n := unsafe.Sizeof(pendingSample{}); n != 40 {
 		t.Errorf("pendingSample is %d bytes; its doc says 40", n)
