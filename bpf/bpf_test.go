@@ -43,7 +43,7 @@ func loadWith(tb testing.TB, maxFlows uint32, edit func(*ebpf.CollectionSpec)) *
 	return &objs
 }
 
-// TestLoad checks that the verifier accepts both programs.
+// TestLoad checks that the verifier accepts every program.
 func TestLoad(t *testing.T) { load(t, 1024) }
 
 // udpFrame is an Ethernet/IPv4/UDP frame with 64 bytes of payload from

@@ -137,23 +137,25 @@ type FlowhawkPktEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	FlowhawkMapCounters        = "counters"
-	FlowhawkMapEvents          = "events"
-	FlowhawkMapFlows           = "flows"
-	FlowhawkMapFrags           = "frags"
-	FlowhawkMapMonitored       = "monitored"
-	FlowhawkMapScratchMap      = "scratch_map"
-	FlowhawkMapZeroValue       = "zero_value"
-	FlowhawkProgFlowhawkTc     = "flowhawk_tc"
-	FlowhawkProgFlowhawkXdp    = "flowhawk_xdp"
-	FlowhawkProgNoopXdp        = "noop_xdp"
-	FlowhawkVarDnsSnippets     = "dns_snippets"
-	FlowhawkVarMaxSamples      = "max_samples"
-	FlowhawkVarSampleRate      = "sample_rate"
-	FlowhawkVarUnusedDnsEvent  = "unused_dns_event"
-	FlowhawkVarUnusedEndEvent  = "unused_end_event"
-	FlowhawkVarUnusedFlowEvent = "unused_flow_event"
-	FlowhawkVarUnusedPktEvent  = "unused_pkt_event"
+	FlowhawkMapCounters           = "counters"
+	FlowhawkMapEvents             = "events"
+	FlowhawkMapFlows              = "flows"
+	FlowhawkMapFrags              = "frags"
+	FlowhawkMapMonitored          = "monitored"
+	FlowhawkMapScratchMap         = "scratch_map"
+	FlowhawkMapZeroValue          = "zero_value"
+	FlowhawkProgFlowhawkTc        = "flowhawk_tc"
+	FlowhawkProgFlowhawkTcIngress = "flowhawk_tc_ingress"
+	FlowhawkProgFlowhawkXdp       = "flowhawk_xdp"
+	FlowhawkProgNoopTc            = "noop_tc"
+	FlowhawkProgNoopXdp           = "noop_xdp"
+	FlowhawkVarDnsSnippets        = "dns_snippets"
+	FlowhawkVarMaxSamples         = "max_samples"
+	FlowhawkVarSampleRate         = "sample_rate"
+	FlowhawkVarUnusedDnsEvent     = "unused_dns_event"
+	FlowhawkVarUnusedEndEvent     = "unused_end_event"
+	FlowhawkVarUnusedFlowEvent    = "unused_flow_event"
+	FlowhawkVarUnusedPktEvent     = "unused_pkt_event"
 )
 
 // LoadFlowhawk returns the embedded CollectionSpec for Flowhawk.
@@ -198,9 +200,11 @@ type FlowhawkSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type FlowhawkProgramSpecs struct {
-	FlowhawkTc  *ebpf.ProgramSpec `ebpf:"flowhawk_tc"`
-	FlowhawkXdp *ebpf.ProgramSpec `ebpf:"flowhawk_xdp"`
-	NoopXdp     *ebpf.ProgramSpec `ebpf:"noop_xdp"`
+	FlowhawkTc        *ebpf.ProgramSpec `ebpf:"flowhawk_tc"`
+	FlowhawkTcIngress *ebpf.ProgramSpec `ebpf:"flowhawk_tc_ingress"`
+	FlowhawkXdp       *ebpf.ProgramSpec `ebpf:"flowhawk_xdp"`
+	NoopTc            *ebpf.ProgramSpec `ebpf:"noop_tc"`
+	NoopXdp           *ebpf.ProgramSpec `ebpf:"noop_xdp"`
 }
 
 // FlowhawkMapSpecs contains maps before they are loaded into the kernel.
@@ -287,15 +291,19 @@ type FlowhawkVariables struct {
 //
 // It can be passed to LoadFlowhawkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type FlowhawkPrograms struct {
-	FlowhawkTc  *ebpf.Program `ebpf:"flowhawk_tc"`
-	FlowhawkXdp *ebpf.Program `ebpf:"flowhawk_xdp"`
-	NoopXdp     *ebpf.Program `ebpf:"noop_xdp"`
+	FlowhawkTc        *ebpf.Program `ebpf:"flowhawk_tc"`
+	FlowhawkTcIngress *ebpf.Program `ebpf:"flowhawk_tc_ingress"`
+	FlowhawkXdp       *ebpf.Program `ebpf:"flowhawk_xdp"`
+	NoopTc            *ebpf.Program `ebpf:"noop_tc"`
+	NoopXdp           *ebpf.Program `ebpf:"noop_xdp"`
 }
 
 func (p *FlowhawkPrograms) Close() error {
 	return _FlowhawkClose(
 		p.FlowhawkTc,
+		p.FlowhawkTcIngress,
 		p.FlowhawkXdp,
+		p.NoopTc,
 		p.NoopXdp,
 	)
 }

@@ -1,4 +1,4 @@
-// Package bpf holds flowhawk's eBPF programs (XDP ingress, TC egress) and
+// Package bpf holds flowhawk's eBPF programs (XDP or TC ingress, TC egress) and
 // the Go bindings bpf2go generates for them. The C sources are split into
 // headers/flow.h (key, value, events), headers/maps.h, headers/config.h and
 // headers/parse.h; the generated flowhawk_bpfel.go and .o are committed so

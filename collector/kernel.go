@@ -35,11 +35,16 @@ var _ [unsafe.Sizeof(bpf.FlowhawkFlowKey{}) - KeySize]struct{}
 // KernelConfig sets what the kernel source attaches to and its knobs; the
 // zero value of a field means its default.
 type KernelConfig struct {
-	// Interfaces to attach to: XDP on ingress, TC (TCX, or clsact where the
-	// kernel has no TCX) on egress.
+	// Interfaces to attach to: XDP or TC on ingress (see Ingress), TC
+	// (TCX, or clsact where the kernel has no TCX) on egress.
 	Interfaces []string
-	// XDPMode is "auto" (driver mode where supported, else generic),
-	// "native" or "generic".
+	// Ingress picks the ingress hook: "auto" (default: driver-mode XDP
+	// where the driver has it, except on veth; TC ingress elsewhere),
+	// "xdp" or "tc". An explicit XDPMode under "auto" means "xdp".
+	Ingress string
+	// XDPMode is how XDP attaches when it is used: "auto" (driver mode
+	// where supported, else generic, the kernel's choice), "native" or
+	// "generic".
 	XDPMode string
 	// MaxFlows is the size of the kernel flow map (default 65536). When it
 	// is full, new flows are counted in KernelStats.MapFull, not stored.
@@ -72,8 +77,9 @@ type KernelConfig struct {
 	LossReport time.Duration
 	// NoDNSSnippets stops the kernel from copying DNS payloads.
 	NoDNSSnippets bool
-	// TCAttach forces the egress attach method: "" (TCX, clsact fallback),
-	// "tcx" or "clsact".
+	// TCAttach forces the attach method of the TC programs (egress, and
+	// ingress where TC is used): "" (TCX, clsact fallback), "tcx" or
+	// "clsact".
 	TCAttach string
 }
 
@@ -81,6 +87,9 @@ func (c *KernelConfig) defaults() {
 	d := DefaultTableConfig()
 	if c.XDPMode == "" {
 		c.XDPMode = "auto"
+	}
+	if c.Ingress == "" {
+		c.Ingress = "auto"
 	}
 	if c.MaxFlows <= 0 {
 		c.MaxFlows = 65536
@@ -143,11 +152,12 @@ type KernelStats struct {
 // the kernel flow map and ring buffer into Flow records and Packets, the
 // same types the pcap path produces.
 type KernelSource struct {
-	cfg    KernelConfig
-	objs   bpf.FlowhawkObjects
-	rd     *ringbuf.Reader
-	links  []detacher
-	offset int64 // wall clock minus CLOCK_MONOTONIC, ns
+	cfg      KernelConfig
+	objs     bpf.FlowhawkObjects
+	rd       *ringbuf.Reader
+	links    []detacher
+	attached []Attachment
+	offset   int64 // wall clock minus CLOCK_MONOTONIC, ns
 
 	mu      sync.Mutex // guards stats
 	stats   KernelStats
@@ -319,7 +329,43 @@ func OpenKernel(cfg KernelConfig) (*KernelSource, error) {
 	return s, nil
 }
 
+// Attachment says how the programs were attached to one interface.
+type Attachment struct {
+	Iface   string
+	Ingress string // "xdp native", "xdp generic", "xdp" (kernel's choice), "tcx", "clsact", or "none" (loopback)
+	Egress  string // "tcx" or "clsact"
+	Why     string // why ingress is not native XDP under --ingress auto, "" otherwise
+}
+
+func (a Attachment) String() string {
+	s := fmt.Sprintf("%s: ingress %s, egress %s", a.Iface, a.Ingress, a.Egress)
+	if a.Why != "" {
+		s += " (" + a.Why + ")"
+	}
+	return s
+}
+
+// Attachments lists how each interface was attached, in attach order.
+func (s *KernelSource) Attachments() []Attachment { return s.attached }
+
+// driverOf names the driver of an interface, as ethtool -i does; "" if
+// the kernel does not say.
+func driverOf(name string) string {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return ""
+	}
+	defer unix.Close(fd)
+	info, err := unix.IoctlGetEthtoolDrvinfo(fd, name)
+	if err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(info.Driver[:])
+}
+
 func (s *KernelSource) attach(ifi *net.Interface) error {
+	at := Attachment{Iface: ifi.Name}
+	xdp := true
 	var flags link.XDPAttachFlags
 	switch s.cfg.XDPMode {
 	case "auto":
@@ -330,37 +376,110 @@ func (s *KernelSource) attach(ifi *net.Interface) error {
 	default:
 		return fmt.Errorf("xdp mode %q: want auto, native or generic", s.cfg.XDPMode)
 	}
-	xl, err := link.AttachXDP(link.XDPOptions{Program: s.objs.FlowhawkXdp, Interface: ifi.Index, Flags: flags})
-	if err != nil {
-		if errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("attach XDP to %s: %w: CAP_NET_ADMIN is needed: %v", ifi.Name, ErrCapability, err)
+	if ifi.Flags&net.FlagLoopback != 0 {
+		// Loopback receives exactly what it sends: egress alone sees
+		// each packet once, ingress as well would count it twice.
+		at.Ingress, at.Why = "none", "loopback: egress sees every packet"
+		if err := s.objs.Monitored.Put(uint32(ifi.Index), uint8(1)); err != nil {
+			return fmt.Errorf("register %s as monitored: %w", ifi.Name, err)
 		}
-		return fmt.Errorf("attach XDP (%s mode) to %s: %w", s.cfg.XDPMode, ifi.Name, err)
+		how, err := s.attachTC(s.objs.FlowhawkTc, ifi, ebpf.AttachTCXEgress, "egress")
+		if err != nil {
+			return err
+		}
+		at.Egress = how
+		s.attached = append(s.attached, at)
+		return nil
 	}
-	s.links = append(s.links, xl)
+	switch s.cfg.Ingress {
+	case "xdp":
+	case "tc":
+		xdp = false
+	case "auto":
+		if s.cfg.XDPMode != "auto" {
+			break // an explicit XDP mode asks for XDP
+		}
+		if drv := driverOf(ifi.Name); drv == "veth" {
+			xdp, at.Why = false, "veth: XDP would move every packet through its ring"
+			break
+		}
+		flags = link.XDPDriverMode
+	default:
+		return fmt.Errorf("ingress %q: want auto, xdp or tc", s.cfg.Ingress)
+	}
+	if xdp {
+		xl, err := link.AttachXDP(link.XDPOptions{Program: s.objs.FlowhawkXdp, Interface: ifi.Index, Flags: flags})
+		switch {
+		case err == nil:
+			s.links = append(s.links, xl)
+			at.Ingress = map[link.XDPAttachFlags]string{0: "xdp", link.XDPDriverMode: "xdp native", link.XDPGenericMode: "xdp generic"}[flags]
+		case errors.Is(err, unix.EPERM):
+			return fmt.Errorf("attach XDP to %s: %w: CAP_NET_ADMIN is needed: %v", ifi.Name, ErrCapability, err)
+		case s.cfg.Ingress == "auto":
+			// No driver-mode XDP (or the slot is taken): TC ingress sees the
+			// same packets for less than generic XDP would cost.
+			xdp, at.Why = false, fmt.Sprintf("no native XDP: %v", err)
+		default:
+			return fmt.Errorf("attach XDP (%s mode) to %s: %w", s.cfg.XDPMode, ifi.Name, err)
+		}
+	}
+	if !xdp {
+		how, err := s.attachTC(s.objs.FlowhawkTcIngress, ifi, ebpf.AttachTCXIngress, "ingress")
+		if err != nil && s.cfg.Ingress == "auto" {
+			// No TCX and no tc(8) for clsact: XDP in whatever mode the
+			// kernel can, rather than no ingress at all.
+			xl, xerr := link.AttachXDP(link.XDPOptions{Program: s.objs.FlowhawkXdp, Interface: ifi.Index})
+			if xerr != nil {
+				return fmt.Errorf("%w; attach XDP to %s: %v", err, ifi.Name, xerr)
+			}
+			s.links = append(s.links, xl)
+			how, err, at.Why = "xdp", nil, fmt.Sprintf("%s; %v", at.Why, err)
+		}
+		if err != nil {
+			return err
+		}
+		at.Ingress = how
+	}
 	if err := s.objs.Monitored.Put(uint32(ifi.Index), uint8(1)); err != nil {
 		return fmt.Errorf("register %s as monitored: %w", ifi.Name, err)
 	}
-	var tcErr error
+	how, err := s.attachTC(s.objs.FlowhawkTc, ifi, ebpf.AttachTCXEgress, "egress")
+	if err != nil {
+		return err
+	}
+	at.Egress = how
+	s.attached = append(s.attached, at)
+	slog.Debug("attached", "iface", ifi.Name, "ingress", at.Ingress, "egress", at.Egress, "why", at.Why)
+	return nil
+}
+
+// attachTC attaches a TC program with TCX, or clsact where the kernel has
+// no TCX (or cfg.TCAttach asks for it), and says which.
+func (s *KernelSource) attachTC(prog *ebpf.Program, ifi *net.Interface, at ebpf.AttachType, dir string) (string, error) {
+	var tcxErr error
 	if s.cfg.TCAttach != "clsact" {
-		tl, err := link.AttachTCX(link.TCXOptions{Program: s.objs.FlowhawkTc, Interface: ifi.Index, Attach: ebpf.AttachTCXEgress})
+		l, err := link.AttachTCX(link.TCXOptions{Program: prog, Interface: ifi.Index, Attach: at})
 		if err == nil {
-			s.links = append(s.links, tl)
-			slog.Debug("attached", "iface", ifi.Name, "xdp", s.cfg.XDPMode, "tc", "tcx")
-			return nil
+			s.links = append(s.links, l)
+			return "tcx", nil
 		}
-		tcErr = err
+		tcxErr = err
+		if errors.Is(err, unix.EPERM) {
+			return "", fmt.Errorf("attach TCX %s to %s: %w: CAP_NET_ADMIN is needed: %v", dir, ifi.Name, ErrCapability, err)
+		}
 		if s.cfg.TCAttach == "tcx" {
-			return fmt.Errorf("attach TCX egress to %s: %w", ifi.Name, err)
+			return "", fmt.Errorf("attach TCX %s to %s: %w", dir, ifi.Name, err)
 		}
 	}
-	cl, err := attachClsact(s.objs.FlowhawkTc, ifi.Name)
+	cl, err := attachClsact(prog, ifi.Name, dir)
+	if err != nil && tcxErr != nil {
+		return "", fmt.Errorf("attach TC %s to %s: tcx: %v; clsact: %w", dir, ifi.Name, tcxErr, err)
+	}
 	if err != nil {
-		return fmt.Errorf("attach TC egress to %s: tcx: %v; clsact: %w", ifi.Name, tcErr, err)
+		return "", fmt.Errorf("attach TC %s to %s: %w", dir, ifi.Name, err)
 	}
 	s.links = append(s.links, cl)
-	slog.Debug("attached", "iface", ifi.Name, "xdp", s.cfg.XDPMode, "tc", "clsact")
-	return nil
+	return "clsact", nil
 }
 
 // Detach removes the programs from every interface. Flows already in the

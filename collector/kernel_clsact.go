@@ -14,12 +14,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// clsactLink is the egress program attached the pre-TCX way, for kernels
-// without TCX (before 6.6): the program is pinned to bpffs and attached
-// with tc(8) as a direct-action filter on a clsact qdisc. Close removes the
-// filter, the qdisc if we added it, and the pin.
+// clsactLink is a TC program attached the pre-TCX way, for kernels without
+// TCX (before 6.6): the program is pinned to bpffs and attached with tc(8)
+// as a direct-action filter on a clsact qdisc. Close removes the filter,
+// the qdisc if we added it, and the pin. When ingress and egress are both
+// attached this way, the ingress link is made first, adds the qdisc and is
+// closed last (Detach closes in reverse), so the egress filter is deleted
+// before the qdisc.
 type clsactLink struct {
 	iface    string
+	dir      string // "ingress" or "egress"
 	pin      string
 	mount    string // private bpffs mounted for the pin, "" if none
 	addQdisc bool
@@ -68,17 +72,18 @@ func (l *clsactLink) unmount() {
 // exactly its own filter.
 const clsactPref = "49207"
 
-func attachClsact(prog *ebpf.Program, iface string) (*clsactLink, error) {
+// attachClsact attaches prog on dir ("ingress" or "egress") of iface.
+func attachClsact(prog *ebpf.Program, iface, dir string) (*clsactLink, error) {
 	tc, err := exec.LookPath("tc")
 	if err != nil {
 		return nil, fmt.Errorf("clsact fallback needs tc(8) from iproute2: %w", err)
 	}
-	dir := "/sys/fs/bpf"
-	l := &clsactLink{iface: iface}
+	fsDir := "/sys/fs/bpf"
+	l := &clsactLink{iface: iface, dir: dir}
 	if ns, err := os.Open("/proc/thread-self/ns/net"); err == nil {
 		l.netns = ns
 	}
-	if !isBPFFS(dir) {
+	if !isBPFFS(fsDir) {
 		// No bpffs mounted: mount a private one for the pin, removed on Close.
 		tmp, err := os.MkdirTemp("", "flowhawk-bpffs-")
 		if err != nil {
@@ -86,30 +91,31 @@ func attachClsact(prog *ebpf.Program, iface string) (*clsactLink, error) {
 		}
 		if err := unix.Mount("bpf", tmp, "bpf", 0, "mode=0700"); err != nil {
 			os.Remove(tmp)
-			return nil, fmt.Errorf("clsact fallback: no bpffs at %s and mounting one at %s failed: %w", dir, tmp, err)
+			return nil, fmt.Errorf("clsact fallback: no bpffs at %s and mounting one at %s failed: %w", fsDir, tmp, err)
 		}
-		dir, l.mount = tmp, tmp
+		fsDir, l.mount = tmp, tmp
 	}
-	l.pin = filepath.Join(dir, fmt.Sprintf("flowhawk_%d_%s", os.Getpid(), iface))
+	l.pin = filepath.Join(fsDir, fmt.Sprintf("flowhawk_%d_%s_%s", os.Getpid(), iface, dir))
 	if err := prog.Pin(l.pin); err != nil {
 		l.unmount()
-		return nil, fmt.Errorf("pin egress program: %w", err)
+		return nil, fmt.Errorf("pin %s program: %w", dir, err)
 	}
 	out, err := exec.Command(tc, "qdisc", "add", "dev", iface, "clsact").CombinedOutput()
 	switch {
 	case err == nil:
 		l.addQdisc = true
-	case strings.Contains(string(out), "File exists"):
+	case strings.Contains(string(out), "File exists"), strings.Contains(string(out), "Exclusivity flag on"):
+		// There already (ours for the other direction, or someone else's).
 	default:
 		prog.Unpin()
 		l.unmount()
 		return nil, fmt.Errorf("tc qdisc add dev %s clsact: %v: %s", iface, err, strings.TrimSpace(string(out)))
 	}
-	out, err = exec.Command(tc, "filter", "add", "dev", iface, "egress", "pref", clsactPref,
+	out, err = exec.Command(tc, "filter", "add", "dev", iface, dir, "pref", clsactPref,
 		"bpf", "direct-action", "object-pinned", l.pin).CombinedOutput()
 	if err != nil {
 		l.Close()
-		return nil, fmt.Errorf("tc filter add dev %s egress: %v: %s", iface, err, strings.TrimSpace(string(out)))
+		return nil, fmt.Errorf("tc filter add dev %s %s: %v: %s", iface, dir, err, strings.TrimSpace(string(out)))
 	}
 	return l, nil
 }
@@ -126,8 +132,8 @@ func (l *clsactLink) Close() error {
 			if out, err := exec.Command(tc, "qdisc", "del", "dev", l.iface, "clsact").CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
 				errs = append(errs, fmt.Sprintf("tc qdisc del dev %s clsact: %v: %s", l.iface, err, strings.TrimSpace(string(out))))
 			}
-		} else if out, err := exec.Command(tc, "filter", "del", "dev", l.iface, "egress", "pref", clsactPref).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
-			errs = append(errs, fmt.Sprintf("tc filter del dev %s egress: %v: %s", l.iface, err, strings.TrimSpace(string(out))))
+		} else if out, err := exec.Command(tc, "filter", "del", "dev", l.iface, l.dir, "pref", clsactPref).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
+			errs = append(errs, fmt.Sprintf("tc filter del dev %s %s: %v: %s", l.iface, l.dir, err, strings.TrimSpace(string(out))))
 		}
 	}
 	if l.netns != nil {

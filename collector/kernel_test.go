@@ -262,7 +262,7 @@ func kernelCases(t testing.TB) []struct {
 	}
 }
 
-// TestKernelProgRun runs every crafted frame through both programs with
+// TestKernelProgRun runs every crafted frame through the three programs with
 // BPF_PROG_TEST_RUN and checks the verdict (always pass), the flow map
 // entry, the counters, and parity with the Go decoder of the pcap path.
 func TestKernelProgRun(t *testing.T) {
@@ -271,7 +271,8 @@ func TestKernelProgRun(t *testing.T) {
 		name string
 		prog *ebpf.Program
 		pass uint32
-	}{{"xdp", s.objs.FlowhawkXdp, 2 /* XDP_PASS */}, {"tc", s.objs.FlowhawkTc, 0 /* TC_ACT_OK */}}
+	}{{"xdp", s.objs.FlowhawkXdp, 2 /* XDP_PASS */}, {"tc", s.objs.FlowhawkTc, 0 /* TC_ACT_OK */},
+		{"tc-ingress", s.objs.FlowhawkTcIngress, 0}}
 	for _, pr := range progs {
 		// Fragments depend on the cache filled by the previous case, so the
 		// map is cleared once per program, not per case.

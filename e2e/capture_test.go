@@ -238,17 +238,25 @@ func clientRun(t *testing.T, n *testNet, name string, args ...string) {
 // TestCaptureMatchesTcpdump sends ping, HTTP (small and 180 kB), UDP, a
 // DNS query and a burst of SYNs through the veth pair, and checks that the
 // kernel path and the pcap path on tcpdump's file agree flow by flow, with
-// XDP in driver mode (veth has native XDP) and in generic (skb) mode.
+// each ingress hook: XDP in driver mode (veth has native XDP), XDP in
+// generic (skb) mode, and TC, which --ingress auto picks on veth.
 func TestCaptureMatchesTcpdump(t *testing.T) {
-	for _, mode := range []string{"auto", "generic"} {
-		t.Run("xdp-"+mode, func(t *testing.T) { captureMatchesTcpdump(t, mode) })
+	for _, c := range []struct{ name, ingress, xdpMode, want string }{
+		{"xdp-native", "xdp", "native", "xdp native"},
+		{"xdp-generic", "xdp", "generic", "xdp generic"},
+		{"auto-tc", "auto", "auto", "tcx"},
+	} {
+		t.Run(c.name, func(t *testing.T) { captureMatchesTcpdump(t, c.ingress, c.xdpMode, c.want) })
 	}
 }
 
-func captureMatchesTcpdump(t *testing.T, xdpMode string) {
+func captureMatchesTcpdump(t *testing.T, ingress, xdpMode, want string) {
 	n := newNet(t)
 	servers(t, n)
-	kc := startKernel(t, n.ClientNS, collector.KernelConfig{Interfaces: []string{n.ClientIf}, XDPMode: xdpMode, ScanInterval: 200 * time.Millisecond})
+	kc := startKernel(t, n.ClientNS, collector.KernelConfig{Interfaces: []string{n.ClientIf}, Ingress: ingress, XDPMode: xdpMode, ScanInterval: 200 * time.Millisecond})
+	if at := kc.src.Attachments(); len(at) != 1 || at[0].Ingress != want {
+		t.Fatalf("attached %v, want ingress %s", at, want)
+	}
 	td := startTcpdump(t, n.ClientNS, n.ClientIf)
 
 	clientRun(t, n, "ping", "-c", "5", "-i", "0.05", n.ServerIP)
@@ -319,4 +327,32 @@ func assertDetached(t *testing.T, n *testNet) {
 			t.Errorf("bpftool net still shows our programs: %s", out)
 		}
 	}
+	for _, dir := range []string{"ingress", "egress"} {
+		if got := tcxPrograms(t, n.ClientNS, n.ClientIf, dir); len(got) != 0 {
+			t.Errorf("TCX %s programs left after stop: %v", dir, got)
+		}
+	}
+}
+
+// TestCaptureLoopback captures on lo, where every packet is both sent and
+// received by the same device: the kernel path must count it once, as
+// tcpdump on lo does.
+func TestCaptureLoopback(t *testing.T) {
+	n := newNet(t)
+	kc := startKernel(t, n.ClientNS, collector.KernelConfig{Interfaces: []string{"lo"}, ScanInterval: 200 * time.Millisecond})
+	if at := kc.src.Attachments(); len(at) != 1 || at[0].Ingress != "none" {
+		t.Fatalf("attached %v, want egress only on loopback", at)
+	}
+	td := startTcpdump(t, n.ClientNS, "lo")
+	clientRun(t, n, "ping", "-c", "4", "-i", "0.05", "127.0.0.1")
+	clientRun(t, n, "sh", "-c", "printf 'hello lo\\n' | nc -u -w 1 -p 40057 127.0.0.1 9000; true")
+	time.Sleep(200 * time.Millisecond)
+	pcapPath := td.stop(t)
+	kflows := kc.stop(t)
+	pflows := pcapFlows(t, pcapPath, 32)
+	if len(pflows) < 2 {
+		t.Fatalf("tcpdump path has only %d flows", len(pflows))
+	}
+	worst := compareFlows(t, kflows, pflows)
+	t.Logf("%d loopback flows match (worst time difference %v)", len(pflows), worst)
 }

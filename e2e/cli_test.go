@@ -68,9 +68,14 @@ func TestCLICaptureSIGTERM(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	link := run(t, "ip", "-n", n.ClientNS, "link", "show", n.ClientIf)
-	if !strings.Contains(link, "xdp") {
-		t.Errorf("XDP not attached while capturing: %s", link)
+	// On veth --ingress auto picks TC: both programs are TCX links.
+	if want := n.ClientIf + ": ingress tcx, egress tcx"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("banner does not say %q: %s", want, stderr.String())
+	}
+	for _, dir := range []string{"ingress", "egress"} {
+		if got := tcxPrograms(t, n.ClientNS, n.ClientIf, dir); len(got) != 1 || !strings.HasPrefix(got[0], "flowhawk_tc") {
+			t.Errorf("TCX %s programs while capturing: %v, want ours", dir, got)
+		}
 	}
 	clientRun(t, n, "ping", "-c", "4", "-i", "0.05", n.ServerIP)
 	// ip netns exec execs the binary, so the signal reaches flowhawk.

@@ -13,7 +13,8 @@ import (
 
 // TestCounterPathClsact keeps only 2 samples per flow, so every flow
 // longer than that is built from the kernel counters rather than replayed
-// from samples, and attaches egress with the clsact fallback: counts must
+// from samples, and attaches both TC programs (ingress, which --ingress
+// auto picks on veth, and egress) with the clsact fallback: counts must
 // still equal the pcap path's, and the qdisc must be gone afterwards.
 func TestCounterPathClsact(t *testing.T) {
 	if _, err := exec.LookPath("tc"); err != nil {
@@ -22,9 +23,12 @@ func TestCounterPathClsact(t *testing.T) {
 	n := newNet(t)
 	servers(t, n)
 	kc := startKernel(t, n.ClientNS, collector.KernelConfig{Interfaces: []string{n.ClientIf}, Samples: 2, TCAttach: "clsact", ScanInterval: 200 * time.Millisecond})
-	out := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", n.ClientIf, "egress")
-	if !strings.Contains(out, "flowhawk") {
-		t.Fatalf("clsact filter not attached: %s", out)
+	for _, dir := range []string{"ingress", "egress"} {
+		// --ingress auto picks TC on veth, attached with clsact too.
+		out := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", n.ClientIf, dir)
+		if !strings.Contains(out, "flowhawk") {
+			t.Fatalf("clsact %s filter not attached: %s", dir, out)
+		}
 	}
 	td := startTcpdump(t, n.ClientNS, n.ClientIf)
 	clientRun(t, n, "ping", "-c", "6", "-i", "0.05", n.ServerIP)
@@ -36,7 +40,7 @@ func TestCounterPathClsact(t *testing.T) {
 	pflows := pcapFlows(t, pcapPath, 2)
 	worst := compareFlows(t, kflows, pflows)
 	t.Logf("%d flows match on the counter path (worst time difference %v)", len(pflows), worst)
-	out = run(t, "tc", "-n", n.ClientNS, "qdisc", "show", "dev", n.ClientIf)
+	out := run(t, "tc", "-n", n.ClientNS, "qdisc", "show", "dev", n.ClientIf)
 	if strings.Contains(out, "clsact") {
 		t.Errorf("clsact qdisc left behind: %s", out)
 	}

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
 
@@ -204,4 +206,43 @@ func ifIndex(name string) (int, error) {
 		return 0, err
 	}
 	return ifi.Index, nil
+}
+
+// tcxPrograms names the programs attached with TCX to iface of ns, in
+// direction dir ("ingress" or "egress"); bpftool before 7.3 does not list
+// TCX, so this asks the kernel.
+func tcxPrograms(tb testing.TB, ns, iface, dir string) []string {
+	tb.Helper()
+	at := ebpf.AttachTCXIngress
+	if dir == "egress" {
+		at = ebpf.AttachTCXEgress
+	}
+	var names []string
+	err := inNetns(ns, func() error {
+		idx, err := ifIndex(iface)
+		if err != nil {
+			return err
+		}
+		res, err := link.QueryPrograms(link.QueryOptions{Target: idx, Attach: at})
+		if err != nil {
+			return err
+		}
+		for _, p := range res.Programs {
+			prog, err := ebpf.NewProgramFromID(p.ID)
+			if err != nil {
+				return err
+			}
+			info, err := prog.Info()
+			prog.Close()
+			if err != nil {
+				return err
+			}
+			names = append(names, info.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("query TCX %s programs of %s: %v", dir, iface, err)
+	}
+	return names
 }

@@ -15,11 +15,17 @@ import (
 
 // TestRouterCountsOnce captures on both interfaces of a router namespace
 // forwarding between a client and a server: each forwarded packet passes
-// XDP on its way in and TC on its way out, and must be counted once. The
-// kernel flows must equal the pcap path's flows from a tcpdump of the
-// client-side interface alone.
+// the ingress program (XDP, or TC) on its way in and TC egress on its way
+// out, and must be counted once. The kernel flows must equal the pcap
+// path's flows from a tcpdump of the client-side interface alone.
 func TestRouterCountsOnce(t *testing.T) {
 	needRoot(t)
+	for _, ingress := range []string{"xdp", "tc"} {
+		t.Run(ingress, func(t *testing.T) { routerCountsOnce(t, ingress) })
+	}
+}
+
+func routerCountsOnce(t *testing.T, ingress string) {
 	var b [3]byte
 	rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
@@ -54,7 +60,7 @@ func TestRouterCountsOnce(t *testing.T) {
 		ClientIP: fmt.Sprintf("10.199.%d.1", sub), ServerIP: fmt.Sprintf("10.198.%d.2", sub)}
 	servers(t, n)
 
-	kc := startKernel(t, rns, collector.KernelConfig{Interfaces: []string{r1, r2}, ScanInterval: 200 * time.Millisecond})
+	kc := startKernel(t, rns, collector.KernelConfig{Interfaces: []string{r1, r2}, Ingress: ingress, ScanInterval: 200 * time.Millisecond})
 	td := startTcpdump(t, rns, r1)
 	clientRun(t, n, "ping", "-c", "5", "-i", "0.05", n.ServerIP)
 	clientRun(t, n, "curl", "-sS", "-o", "/dev/null", "http://"+n.ServerIP+":8080/big")

@@ -20,7 +20,7 @@ import (
 func init() {
 	register(&command{
 		name:    "capture",
-		summary: "measure flows on live interfaces with eBPF (XDP ingress, TC egress) into flow records and features",
+		summary: "measure flows on live interfaces with eBPF (XDP or TC ingress, TC egress) into flow records and features",
 		run:     runCapture,
 	})
 }
@@ -28,7 +28,9 @@ func init() {
 func runCapture(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("capture", "-i IFACE[,IFACE...] [flags]", stderr)
 	ifaces := fs.StringSliceP("interface", "i", nil, "attach to `IFACE`s (comma-separated or repeated)")
-	xdpMode := fs.String("xdp-mode", "auto", "XDP attach mode: auto (driver where supported, else generic), native, generic")
+	ingress := fs.String("ingress", "auto", "ingress hook: auto (driver-mode XDP where the driver has it, except veth; TC elsewhere), xdp, tc")
+	xdpMode := fs.String("xdp-mode", "auto", "XDP attach mode when XDP is used: auto (driver where supported, else generic), native, generic; native or generic implies --ingress xdp")
+	tcAttach := fs.String("tc-attach", "auto", "how TC programs attach: auto (TCX, else a clsact qdisc through tc(8)), tcx, clsact")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
 	samples := fs.Int("samples", 32, "first `N` packets of each flow the kernel sends to user space (at least --splt)")
 	sampleRate := fs.Int("sample-rate", 1, "account 1 packet in `N` (counters are scaled back up and records marked sampled)")
@@ -52,12 +54,29 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	default:
 		return fmt.Errorf("%w: --xdp-mode %q: want auto, native or generic", errUsage, *xdpMode)
 	}
+	switch *ingress {
+	case "auto", "xdp", "tc":
+	default:
+		return fmt.Errorf("%w: --ingress %q: want auto, xdp or tc", errUsage, *ingress)
+	}
+	if *ingress == "tc" && *xdpMode != "auto" {
+		return fmt.Errorf("%w: --xdp-mode %s with --ingress tc: XDP is not used", errUsage, *xdpMode)
+	}
+	switch *tcAttach {
+	case "auto":
+		*tcAttach = ""
+	case "tcx", "clsact":
+	default:
+		return fmt.Errorf("%w: --tc-attach %q: want auto, tcx or clsact", errUsage, *tcAttach)
+	}
 	if *samples < 1 || *sampleRate < 1 {
 		return fmt.Errorf("%w: --samples and --sample-rate must be positive", errUsage)
 	}
 	kcfg := collector.KernelConfig{
 		Interfaces:    *ifaces,
+		Ingress:       *ingress,
 		XDPMode:       *xdpMode,
+		TCAttach:      *tcAttach,
 		MaxFlows:      ff.maxFlows,
 		Samples:       max(*samples, ff.splt),
 		SampleRate:    *sampleRate,
@@ -111,7 +130,11 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 	}
 	if !ff.quiet {
-		fmt.Fprintf(stderr, "capturing on %s (xdp %s); stop with Ctrl-C\n", strings.Join(*ifaces, ","), *xdpMode)
+		var how []string
+		for _, a := range src.Attachments() {
+			how = append(how, a.String())
+		}
+		fmt.Fprintf(stderr, "capturing on %s; stop with Ctrl-C\n", strings.Join(how, "; "))
 	}
 	start := time.Now()
 	rerr := src.Run(ctx, p.Flow, p.PacketDetectOnly)
