@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
 	"github.com/flowhawk/flowhawk/bpf"
@@ -33,82 +35,133 @@ func macOf(tb testing.TB, ns, iface string) string {
 	return strings.TrimSpace(run(tb, "ip", "netns", "exec", ns, "cat", "/sys/class/net/"+iface+"/address"))
 }
 
+// vethModes are the configurations BenchmarkVethTrafgen compares.
+var vethModes = []string{"none", "noop-xdp-server", "sensor-xdp-server", "noop-tc-server", "sensor-auto-server", "sensor-tc-client"}
+
 // BenchmarkVethTrafgen pushes UDP packets of one flow with trafgen
 // (netsniff-ng) from the client end through the veth pair, through the
 // qdisc path so TC egress hooks run, and reports the packets/s the server
 // end received: with nothing attached, with a no-op XDP program on the
 // server end (native XDP changes how veth receives, so it is the baseline
-// for the XDP figures), and with the sensor on the server end (XDP
-// ingress sees every packet) or on the client end (TC egress sees every
-// packet). pkts/s is wall time on whatever else the machine runs; compare
-// the sub-benchmarks of one run as ratios.
+// for the XDP figures; a no-op TC ingress program is that of the TC
+// figures), and with the sensor on the server end (ingress sees every
+// packet: forced XDP, or what --ingress auto picks on veth, TC) or on the
+// client end (TC egress sees every packet).
+//
+// Each iteration is one round that runs every configuration once, in
+// turn, on the same veth pair, so the machine's drift (this VM's rate
+// moves by 40 % within a minute) falls on all of them alike; the metrics
+// are the median over rounds of each configuration's rate divided by the
+// rate with nothing attached in the same round (run with -benchtime Nx
+// for N rounds).
 func BenchmarkVethTrafgen(b *testing.B) {
 	if _, err := exec.LookPath("trafgen"); err != nil {
 		b.Skip("needs trafgen (apt-get install netsniff-ng)")
 	}
-	const perRun = 1_000_000
-	for _, mode := range []string{"none", "noop-xdp-server", "sensor-xdp-server", "sensor-tc-client"} {
-		b.Run(mode, func(b *testing.B) {
-			n := newNet(b)
-			cfgPath := filepath.Join(b.TempDir(), "udp.cfg")
-			conf := fmt.Sprintf("{ eth(da=%s, sa=%s), ipv4(sa=%s, da=%s, ttl=64), udp(sp=4000, dp=9), fill(0x41, 64) }\n",
-				macOf(b, n.ServerNS, n.ServerIf), macOf(b, n.ClientNS, n.ClientIf), n.ClientIP, n.ServerIP)
-			if err := os.WriteFile(cfgPath, []byte(conf), 0o644); err != nil {
-				b.Fatal(err)
+	const perRun = 500_000
+	n := newNet(b)
+	cfgPath := filepath.Join(b.TempDir(), "udp.cfg")
+	conf := fmt.Sprintf("{ eth(da=%s, sa=%s), ipv4(sa=%s, da=%s, ttl=64), udp(sp=4000, dp=9), fill(0x41, 64) }\n",
+		macOf(b, n.ServerNS, n.ServerIf), macOf(b, n.ClientNS, n.ClientIf), n.ClientIP, n.ServerIP)
+	if err := os.WriteFile(cfgPath, []byte(conf), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	var objs bpf.FlowhawkObjects
+	if err := bpf.LoadFlowhawkObjects(&objs, nil); err != nil {
+		b.Fatal(err)
+	}
+	defer objs.Close()
+	// attach sets mode up and returns what undoes it.
+	attach := func(mode string) (func(), error) {
+		switch mode {
+		case "noop-xdp-server", "noop-tc-server":
+			var l link.Link
+			err := inNetns(n.ServerNS, func() error {
+				idx, err := ifIndex(n.ServerIf)
+				if err != nil {
+					return err
+				}
+				if mode == "noop-tc-server" {
+					l, err = link.AttachTCX(link.TCXOptions{Program: objs.NoopTc, Interface: idx, Attach: ebpf.AttachTCXIngress})
+				} else {
+					l, err = link.AttachXDP(link.XDPOptions{Program: objs.NoopXdp, Interface: idx})
+				}
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			return func() { l.Close() }, nil
+		case "sensor-xdp-server", "sensor-auto-server", "sensor-tc-client":
+			ns, ifc := n.ServerNS, n.ServerIf
+			if mode == "sensor-tc-client" {
+				ns, ifc = n.ClientNS, n.ClientIf
+			}
+			ingress := "auto" // TC ingress on veth
+			if mode == "sensor-xdp-server" {
+				ingress = "xdp"
 			}
 			var src *collector.KernelSource
-			switch mode {
-			case "noop-xdp-server":
-				var objs bpf.FlowhawkObjects
-				if err := bpf.LoadFlowhawkObjects(&objs, nil); err != nil {
-					b.Fatal(err)
-				}
-				defer objs.Close()
-				var l link.Link
-				if err := inNetns(n.ServerNS, func() error {
-					idx, err := ifIndex(n.ServerIf)
-					if err != nil {
-						return err
-					}
-					l, err = link.AttachXDP(link.XDPOptions{Program: objs.NoopXdp, Interface: idx})
-					return err
-				}); err != nil {
-					b.Fatal(err)
-				}
-				defer l.Close()
-			case "sensor-xdp-server", "sensor-tc-client":
-				ns, ifc := n.ServerNS, n.ServerIf
-				if mode == "sensor-tc-client" {
-					ns, ifc = n.ClientNS, n.ClientIf
-				}
-				if err := inNetns(ns, func() error {
-					var err error
-					src, err = collector.OpenKernel(collector.KernelConfig{Interfaces: []string{ifc}})
-					return err
-				}); err != nil {
-					b.Fatal(err)
-				}
-				defer src.Close()
+			if err := inNetns(ns, func() error {
+				var err error
+				src, err = collector.OpenKernel(collector.KernelConfig{Interfaces: []string{ifc}, Ingress: ingress})
+				return err
+			}); err != nil {
+				return nil, err
 			}
-			var pkts uint64
-			var el time.Duration
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				before := rxPackets(b, n.ServerNS, n.ServerIf)
-				t0 := time.Now()
-				out, err := exec.Command("ip", "netns", "exec", n.ClientNS, "trafgen", "--dev", n.ClientIf, "--out", n.ClientIf,
-					"--qdisc-path", "--conf", cfgPath, "-n", strconv.Itoa(perRun), "-P", "1", "-C").CombinedOutput()
-				el += time.Since(t0)
-				if err != nil {
-					b.Fatalf("trafgen: %v: %s", err, out)
+			return func() {
+				if st := src.Stats(); st.Packets < perRun {
+					b.Errorf("%s: the sensor saw %d packets, want at least %d", mode, st.Packets, perRun)
 				}
-				pkts += rxPackets(b, n.ServerNS, n.ServerIf) - before
-			}
-			b.ReportMetric(float64(pkts)/el.Seconds(), "pkts/s")
-			if src != nil {
-				st := src.Stats()
-				b.ReportMetric(float64(st.Packets)/float64(pkts), "seen/rx")
-			}
-		})
+				src.Close()
+			}, nil
+		}
+		return func() {}, nil
 	}
+	ratios := map[string][]float64{}
+	rates := map[string][]float64{}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		round := map[string]float64{}
+		for _, mode := range vethModes {
+			undo, err := attach(mode)
+			if err != nil {
+				b.Fatalf("%s: %v", mode, err)
+			}
+			before := rxPackets(b, n.ServerNS, n.ServerIf)
+			t0 := time.Now()
+			out, err := exec.Command("ip", "netns", "exec", n.ClientNS, "trafgen", "--dev", n.ClientIf, "--out", n.ClientIf,
+				"--qdisc-path", "--conf", cfgPath, "-n", strconv.Itoa(perRun), "-P", "1", "-C").CombinedOutput()
+			el := time.Since(t0)
+			undo()
+			if err != nil {
+				b.Fatalf("trafgen: %v: %s", err, out)
+			}
+			round[mode] = float64(rxPackets(b, n.ServerNS, n.ServerIf)-before) / el.Seconds()
+			rates[mode] = append(rates[mode], round[mode])
+		}
+		for _, mode := range vethModes[1:] {
+			ratios[mode] = append(ratios[mode], round[mode]/round["none"])
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(median(rates["none"]), "none-pkts/s")
+	for _, mode := range vethModes[1:] {
+		b.ReportMetric(median(ratios[mode]), mode+"/none")
+		b.Logf("%-20s pkts/s %v; /none %v", mode, rates[mode], ratios[mode])
+	}
+	b.ReportMetric(median(ratios["sensor-xdp-server"])/median(ratios["noop-xdp-server"]), "sensor-xdp/noop-xdp")
+	b.ReportMetric(median(ratios["sensor-auto-server"])/median(ratios["noop-tc-server"]), "sensor-tc/noop-tc")
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	c := append([]float64(nil), v...)
+	sort.Float64s(c)
+	if len(c)%2 == 1 {
+		return c[len(c)/2]
+	}
+	return (c[len(c)/2-1] + c[len(c)/2]) / 2
 }
