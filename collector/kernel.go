@@ -365,6 +365,29 @@ func driverOf(name string) string {
 
 func (s *KernelSource) attach(ifi *net.Interface) error {
 	at := Attachment{Iface: ifi.Name}
+	if ifi.Flags&net.FlagLoopback != 0 {
+		// Loopback receives exactly what it sends: egress alone sees
+		// each packet once, ingress as well would count it twice.
+		at.Ingress, at.Why = "none", "loopback: egress sees every packet"
+	} else if err := s.attachIngress(ifi, &at); err != nil {
+		return err
+	}
+	if err := s.objs.Monitored.Put(uint32(ifi.Index), uint8(1)); err != nil {
+		return fmt.Errorf("register %s as monitored: %w", ifi.Name, err)
+	}
+	how, err := s.attachTC(s.objs.FlowhawkTc, ifi, ebpf.AttachTCXEgress, "egress")
+	if err != nil {
+		return err
+	}
+	at.Egress = how
+	s.attached = append(s.attached, at)
+	slog.Debug("attached", "iface", ifi.Name, "ingress", at.Ingress, "egress", at.Egress, "why", at.Why)
+	return nil
+}
+
+// attachIngress attaches the ingress program cfg.Ingress and the device
+// call for, and records which in at.
+func (s *KernelSource) attachIngress(ifi *net.Interface, at *Attachment) error {
 	xdp := true
 	var flags link.XDPAttachFlags
 	switch s.cfg.XDPMode {
@@ -375,21 +398,6 @@ func (s *KernelSource) attach(ifi *net.Interface) error {
 		flags = link.XDPGenericMode
 	default:
 		return fmt.Errorf("xdp mode %q: want auto, native or generic", s.cfg.XDPMode)
-	}
-	if ifi.Flags&net.FlagLoopback != 0 {
-		// Loopback receives exactly what it sends: egress alone sees
-		// each packet once, ingress as well would count it twice.
-		at.Ingress, at.Why = "none", "loopback: egress sees every packet"
-		if err := s.objs.Monitored.Put(uint32(ifi.Index), uint8(1)); err != nil {
-			return fmt.Errorf("register %s as monitored: %w", ifi.Name, err)
-		}
-		how, err := s.attachTC(s.objs.FlowhawkTc, ifi, ebpf.AttachTCXEgress, "egress")
-		if err != nil {
-			return err
-		}
-		at.Egress = how
-		s.attached = append(s.attached, at)
-		return nil
 	}
 	switch s.cfg.Ingress {
 	case "xdp":
@@ -413,43 +421,31 @@ func (s *KernelSource) attach(ifi *net.Interface) error {
 		case err == nil:
 			s.links = append(s.links, xl)
 			at.Ingress = map[link.XDPAttachFlags]string{0: "xdp", link.XDPDriverMode: "xdp native", link.XDPGenericMode: "xdp generic"}[flags]
+			return nil
 		case errors.Is(err, unix.EPERM):
 			return fmt.Errorf("attach XDP to %s: %w: CAP_NET_ADMIN is needed: %v", ifi.Name, ErrCapability, err)
-		case s.cfg.Ingress == "auto":
-			// No driver-mode XDP (or the slot is taken): TC ingress sees the
-			// same packets for less than generic XDP would cost.
-			xdp, at.Why = false, fmt.Sprintf("no native XDP: %v", err)
-		default:
+		case s.cfg.Ingress != "auto":
 			return fmt.Errorf("attach XDP (%s mode) to %s: %w", s.cfg.XDPMode, ifi.Name, err)
 		}
+		// No driver-mode XDP (or the slot is taken): TC ingress sees the
+		// same packets for less than generic XDP would cost.
+		at.Why = fmt.Sprintf("no native XDP: %v", err)
 	}
-	if !xdp {
-		how, err := s.attachTC(s.objs.FlowhawkTcIngress, ifi, ebpf.AttachTCXIngress, "ingress")
-		if err != nil && s.cfg.Ingress == "auto" {
-			// No TCX and no tc(8) for clsact: XDP in whatever mode the
-			// kernel can, rather than no ingress at all.
-			xl, xerr := link.AttachXDP(link.XDPOptions{Program: s.objs.FlowhawkXdp, Interface: ifi.Index})
-			if xerr != nil {
-				return fmt.Errorf("%w; attach XDP to %s: %v", err, ifi.Name, xerr)
-			}
-			s.links = append(s.links, xl)
-			how, err, at.Why = "xdp", nil, fmt.Sprintf("%s; %v", at.Why, err)
+	how, err := s.attachTC(s.objs.FlowhawkTcIngress, ifi, ebpf.AttachTCXIngress, "ingress")
+	if err != nil && s.cfg.Ingress == "auto" {
+		// No TCX and no tc(8) for clsact: XDP in whatever mode the
+		// kernel can, rather than no ingress at all.
+		xl, xerr := link.AttachXDP(link.XDPOptions{Program: s.objs.FlowhawkXdp, Interface: ifi.Index})
+		if xerr != nil {
+			return fmt.Errorf("%w; attach XDP to %s: %v", err, ifi.Name, xerr)
 		}
-		if err != nil {
-			return err
-		}
-		at.Ingress = how
+		s.links = append(s.links, xl)
+		how, err, at.Why = "xdp", nil, fmt.Sprintf("%s; %v", at.Why, err)
 	}
-	if err := s.objs.Monitored.Put(uint32(ifi.Index), uint8(1)); err != nil {
-		return fmt.Errorf("register %s as monitored: %w", ifi.Name, err)
-	}
-	how, err := s.attachTC(s.objs.FlowhawkTc, ifi, ebpf.AttachTCXEgress, "egress")
 	if err != nil {
 		return err
 	}
-	at.Egress = how
-	s.attached = append(s.attached, at)
-	slog.Debug("attached", "iface", ifi.Name, "ingress", at.Ingress, "egress", at.Egress, "why", at.Why)
+	at.Ingress = how
 	return nil
 }
 
