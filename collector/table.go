@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -87,10 +88,10 @@ type entry struct {
 	icmpType   uint8
 	icmpCode   uint8
 	handle     uint32 // index in Table.slabs, for flowIndex
-	id         uint64
-	first      int64 // timestamp of the first packet (the record's reset time)
-	start, end int64 // earliest and latest packet timestamps
-	closedAt   int64 // when FIN/RST closed the flow
+	id         uint64 // the flow's id; 0 while the entry is free
+	first      int64  // timestamp of the first packet (the record's reset time)
+	start, end int64  // earliest and latest packet timestamps
+	closedAt   int64  // when FIN/RST closed the flow
 	pk         [smallPackets]smallPkt
 }
 
@@ -333,6 +334,12 @@ func (t *Table) end(e *entry, reason EndReason) {
 		t.open.remove(e)
 	}
 	t.index.del(&e.key, e.handle)
+	t.retire(e, reason)
+}
+
+// retire emits the flow in e, which is already out of the lists and the
+// index, and frees e (id 0 marks a free entry for Flush).
+func (t *Table) retire(e *entry, reason EndReason) {
 	if e.flow == nil {
 		t.promote(e)
 	}
@@ -344,6 +351,8 @@ func (t *Table) end(e *entry, reason EndReason) {
 	if reason == EndEvicted {
 		t.stats.Evicted++
 	}
+	e.id = 0
+	e.prev = nil
 	e.next = t.free
 	t.free = e
 	t.emit(f)
@@ -375,26 +384,42 @@ func (t *Table) expire() {
 
 // Flush ends every flow in the table, in order of creation, as at the end
 // of the input.
+//
+// Every flow leaves at once, so Flush does not end them one by one as
+// end does: it finds them by walking the slabs in address order (a
+// sequential read, where following the lists costs a cache miss per
+// flow), sorts them by id held beside the pointer (so comparisons read
+// no entry), and empties the lists and the index in one go instead of
+// unlinking each entry and probing the index for it.
 func (t *Table) Flush() {
-	all := make([]*entry, 0, t.index.n)
-	for _, l := range []*list{&t.open, &t.closed} {
-		for e := l.head; e != nil; e = e.next {
-			all = append(all, e)
+	type live struct {
+		id uint64
+		e  *entry
+	}
+	all := make([]live, 0, t.index.n)
+	for _, slab := range t.slabs {
+		for i := range slab {
+			if e := &slab[i]; e.id != 0 {
+				all = append(all, live{e.id, e})
+			}
 		}
 	}
-	slices.SortFunc(all, func(a, b *entry) int {
-		if a.id < b.id {
-			return -1
-		}
-		return 1
-	})
-	for _, e := range all {
+	// Entries are mostly used in address order, so all is nearly sorted
+	// and pdqsort finishes it quickly.
+	slices.SortFunc(all, func(a, b live) int { return cmp.Compare(a.id, b.id) })
+	t.open, t.closed = list{}, list{}
+	for _, l := range all {
+		e := l.e
 		reason := EndFlush
 		if e.closed {
 			reason = e.reason
 		}
-		t.end(e, reason)
+		// The index slots are cleared below; n counts down meanwhile so
+		// Stats().Active stays right for emit.
+		t.index.n--
+		t.retire(e, reason)
 	}
+	clear(t.index.slots)
 }
 
 // Recycle returns a flow emitted by this table (or built from its Pool)

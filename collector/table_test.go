@@ -367,3 +367,63 @@ func (tp *tablePair) flushAndCompare(t testing.TB) {
 		}
 	}
 }
+
+// TestTableFlushOrderAfterReuse checks that Flush emits in creation order
+// when freed entries were reused out of address order, across slabs, with
+// closed flows among them, and that the table works again afterwards.
+func TestTableFlushOrderAfterReuse(t *testing.T) {
+	var got []*Flow
+	tab := NewTable(TableConfig{IdleTimeout: 10 * time.Second}, func(f *Flow) { got = append(got, f) })
+	addr := func(i int) string { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String() }
+	const n = 3*entrySlab + 7
+	for i := range n {
+		p := pkt(0, addr(i), "192.168.0.1", 1000, 53, 17, 0, 10)
+		tab.Add(&p)
+	}
+	// Keep every third flow alive; the others go idle and free their
+	// entries, which the next flows reuse out of address order.
+	for i := 0; i < n; i += 3 {
+		p := pkt(8, addr(i), "192.168.0.1", 1000, 53, 17, 0, 10)
+		tab.Add(&p)
+	}
+	for i := range n {
+		p := pkt(15, addr(n+i), "192.168.0.2", 1000, 53, 17, 0, 10)
+		tab.Add(&p)
+		if i%5 == 0 { // some closed by RST, emitted by Flush with their reason
+			p := pkt(15, addr(n+i), "192.168.0.2", 1001, 80, 6, FlagRST, 0)
+			tab.Add(&p)
+		}
+	}
+	emitted := len(got)
+	active := tab.Stats().Active
+	tab.Flush()
+	if len(got)-emitted != active || tab.Stats().Active != 0 {
+		t.Fatalf("flush emitted %d of %d active flows, %d left", len(got)-emitted, active, tab.Stats().Active)
+	}
+	var rst int
+	for i := emitted + 1; i < len(got); i++ {
+		if got[i].ID <= got[i-1].ID {
+			t.Fatalf("flush order: id %d after %d", got[i].ID, got[i-1].ID)
+		}
+		if got[i].EndReason == EndRST {
+			rst++
+		}
+	}
+	if rst == 0 {
+		t.Fatal("no RST-closed flow in the flush")
+	}
+	// The emptied table takes the same keys again as new flows.
+	got = got[:0]
+	for i := range 10 {
+		p := pkt(20, addr(i), "192.168.0.1", 1000, 53, 17, 0, 10)
+		tab.Add(&p)
+		tab.Add(&p)
+	}
+	if st := tab.Stats(); st.Active != 10 || len(got) != 0 {
+		t.Fatalf("after flush: %d active, %d emitted", st.Active, len(got))
+	}
+	tab.Flush()
+	if len(got) != 10 || got[0].Packets() != 2 {
+		t.Fatalf("second flush: %d flows", len(got))
+	}
+}
