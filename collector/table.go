@@ -397,9 +397,19 @@ func (t *Table) Flush() {
 		e  *entry
 	}
 	all := make([]live, 0, t.index.n)
-	for _, slab := range t.slabs {
-		for i := range slab {
-			if e := &slab[i]; e.id != 0 {
+	if t.index.n >= len(t.slabs)*entrySlab/8 {
+		for _, slab := range t.slabs {
+			for i := range slab {
+				if e := &slab[i]; e.id != 0 {
+					all = append(all, live{e.id, e})
+				}
+			}
+		}
+	} else {
+		// A table far below its peak (flushed per file, say) would read
+		// mostly free entries: follow the lists instead.
+		for _, l := range []*list{&t.open, &t.closed} {
+			for e := l.head; e != nil; e = e.next {
 				all = append(all, live{e.id, e})
 			}
 		}
