@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"time"
+	"unsafe"
 )
 
 // TableConfig sets the flow table's timeouts and bounds.
@@ -21,6 +22,41 @@ type TableConfig struct {
 	MaxFlows int
 	// Samples is how many first packets each flow keeps (default 10).
 	Samples int
+	// MaxBytes bounds the table's estimated memory (entries, index slots
+	// and full records, see EntryBytes and RecordBytes); when a new flow or
+	// a flow outgrowing its compact entry would exceed it, the least
+	// recently seen flows are evicted as for MaxFlows. 0: no bound but
+	// MaxFlows. MaxFlows alone bounds memory only as tightly as the
+	// longest flows allow (about 1.4 KB each); MaxBytes holds for any mix.
+	MaxBytes int64
+}
+
+// EntryBytes is what the table counts against MaxBytes for every flow: its
+// entry and its share of the index (at most half full, 8-byte slots).
+const EntryBytes = int64(unsafe.Sizeof(entry{})) + 16
+
+// RecordBytes is what a flow costs on top of EntryBytes once it has a full
+// Flow record (more than smallPackets packets, or packets the compact entry
+// cannot hold), with samples first packets: both allocations rounded up as
+// the Go allocator's size classes do for them.
+func RecordBytes(samples int) int64 {
+	return allocSize(int64(unsafe.Sizeof(Flow{}))) + allocSize(int64(samples)*int64(unsafe.Sizeof(Sample{})))
+}
+
+// allocSize rounds n up to the Go allocator's size class: 16-byte steps up
+// to 128 bytes, then at most 12.5 % over (classes grow by about 1/8), then
+// whole 8 KiB pages for large objects. An estimate, never below n.
+func allocSize(n int64) int64 {
+	switch {
+	case n <= 0:
+		return 0
+	case n <= 128:
+		return (n + 15) &^ 15
+	case n <= 32<<10:
+		return n + n/8
+	default:
+		return (n + 8191) &^ 8191
+	}
 }
 
 // DefaultTableConfig returns the defaults documented in docs/features.md.
@@ -40,10 +76,13 @@ type TableStats struct {
 	Packets  uint64 // packets accounted to flows
 	Created  uint64 // flow records created
 	Emitted  uint64 // flow records emitted
-	Evicted  uint64 // flows emitted early because the table was full
+	Evicted  uint64 // flows emitted early because the table was full (MaxFlows or MaxBytes)
 	Active   int    // flows in the table now
 	PeakSize int    // largest number of flows held at once
-	Ended    [7]uint64
+	// Bytes and PeakBytes are the table's estimated memory now and at
+	// its largest (EntryBytes per flow, RecordBytes more per full record).
+	Bytes, PeakBytes int64
+	Ended            [7]uint64
 }
 
 // entrySlab is how many table entries are allocated at once.
@@ -138,6 +177,8 @@ type Table struct {
 	small  int // packets kept in an entry: smallPackets (0 in tests: every flow full from its first packet)
 	now    int64
 	stats  TableStats
+	bytes  int64 // estimated memory held, against cfg.MaxBytes
+	record int64 // RecordBytes(cfg.Samples)
 }
 
 // NewTable returns a table that hands every finished flow to emit. emit
@@ -163,13 +204,18 @@ func NewTable(cfg TableConfig, emit func(*Flow)) *Table {
 	if cfg.Samples < 0 {
 		cfg.Samples = 0
 	}
-	return &Table{cfg: cfg, emit: emit, index: newFlowIndex(min(cfg.MaxFlows, 1<<16)), small: smallPackets}
+	if cfg.MaxBytes < 0 {
+		cfg.MaxBytes = 0
+	}
+	return &Table{cfg: cfg, emit: emit, index: newFlowIndex(min(cfg.MaxFlows, 1<<16)), small: smallPackets,
+		record: RecordBytes(cfg.Samples)}
 }
 
 // Stats returns the counters so far.
 func (t *Table) Stats() TableStats {
 	s := t.stats
 	s.Active = t.index.n
+	s.Bytes = t.bytes
 	return s
 }
 
@@ -204,7 +250,9 @@ func (t *Table) Add(p *Packet) {
 	}
 	if e.flow != nil || !e.keep(p, t.small) {
 		if e.flow == nil {
+			t.makeRoom(t.record, e)
 			t.promote(e)
+			t.grow(t.record)
 		}
 		e.flow.Add(p, t.cfg.Samples)
 	}
@@ -279,10 +327,42 @@ func (t *Table) promote(e *entry) {
 	e.flow = f
 }
 
+func (t *Table) grow(n int64) {
+	t.bytes += n
+	if t.bytes > t.stats.PeakBytes {
+		t.stats.PeakBytes = t.bytes
+	}
+}
+
+// makeRoom evicts flows, never keep, until need more bytes fit in
+// cfg.MaxBytes: closed flows first (they are done anyway), then the least
+// recently seen.
+func (t *Table) makeRoom(need int64, keep *entry) {
+	for t.cfg.MaxBytes > 0 && t.bytes+need > t.cfg.MaxBytes {
+		e := t.closed.head
+		if e != nil && e == keep {
+			e = e.next
+		}
+		if e != nil {
+			t.end(e, e.reason)
+			continue
+		}
+		e = t.open.head
+		if e != nil && e == keep {
+			e = e.next
+		}
+		if e == nil {
+			return // nothing else to evict: keep alone is over the bound
+		}
+		t.end(e, EndEvicted)
+	}
+}
+
 func (t *Table) create(p *Packet) *entry {
 	if t.index.n >= t.cfg.MaxFlows {
 		t.evictOne()
 	}
+	t.makeRoom(EntryBytes, nil)
 	if t.free == nil {
 		// Allocate entries in slabs: one allocation per slab instead of
 		// one per flow.
@@ -311,6 +391,7 @@ func (t *Table) create(p *Packet) *entry {
 		icmpType: p.ICMPType, icmpCode: p.ICMPCode, handle: e.handle}
 	t.index.put(&p.Key, e.handle)
 	t.open.pushBack(e)
+	t.grow(EntryBytes)
 	t.stats.Created++
 	if t.index.n > t.stats.PeakSize {
 		t.stats.PeakSize = t.index.n
@@ -341,8 +422,11 @@ func (t *Table) end(e *entry, reason EndReason) {
 // index, and frees e (id 0 marks a free entry for Flush).
 func (t *Table) retire(e *entry, reason EndReason) {
 	if e.flow == nil {
-		t.promote(e)
+		t.promote(e) // for emit: the table does not keep it
+	} else {
+		t.bytes -= t.record
 	}
+	t.bytes -= EntryBytes
 	f := e.flow
 	e.flow = nil
 	f.finish(reason)

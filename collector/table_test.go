@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
@@ -322,6 +323,10 @@ func TestTableCompactEntriesMatchFullRecords(t *testing.T) {
 	}
 	tp.flushAndCompare(t)
 	cs, fs := tp.compact.Stats(), tp.full.Stats()
+	if cs.PeakBytes >= fs.PeakBytes {
+		t.Errorf("compact entries peaked at %d bytes, full records at %d: want less", cs.PeakBytes, fs.PeakBytes)
+	}
+	cs.PeakBytes, fs.PeakBytes = 0, 0 // the one thing that should differ
 	if cs != fs {
 		t.Fatalf("stats differ: %+v vs %+v", cs, fs)
 	}
@@ -425,5 +430,67 @@ func TestTableFlushOrderAfterReuse(t *testing.T) {
 	tab.Flush()
 	if len(got) != 10 || got[0].Packets() != 2 {
 		t.Fatalf("second flush: %d flows", len(got))
+	}
+}
+
+// TestTableMaxBytes sends flows of 1 to 20 packets through a table bounded
+// by MaxBytes: the estimated memory must never exceed the bound, every
+// packet must still be in exactly one record, and evictions are counted.
+func TestTableMaxBytes(t *testing.T) {
+	cfg := DefaultTableConfig()
+	cfg.MaxBytes = 100*EntryBytes + 10*RecordBytes(cfg.Samples)
+	var emitted []*Flow
+	tab := NewTable(cfg, func(f *Flow) { emitted = append(emitted, f) })
+	rng := rand.New(rand.NewPCG(7, 7))
+	const flows = 3000
+	sent := 0
+	for i := 0; i < flows; i++ {
+		n := 1 + rng.IntN(20)
+		src := fmt.Sprintf("10.1.%d.%d", i/250, i%250+1)
+		for j := 0; j < n; j++ {
+			// Flows interleave: a packet of a random earlier flow now and then.
+			p := pkt(float64(sent)*1e-4, src, "10.9.9.9", 40000, 443, 17, 0, uint32(rng.IntN(1200)))
+			if j > 0 && rng.IntN(3) == 0 {
+				k := rng.IntN(i + 1)
+				p = pkt(float64(sent)*1e-4, fmt.Sprintf("10.1.%d.%d", k/250, k%250+1), "10.9.9.9", 40000, 443, 17, 0, 100)
+			}
+			tab.Add(&p)
+			sent++
+			if st := tab.Stats(); st.Bytes > cfg.MaxBytes {
+				t.Fatalf("after packet %d: %d bytes held, bound %d", sent, st.Bytes, cfg.MaxBytes)
+			}
+		}
+	}
+	tab.Flush()
+	st := tab.Stats()
+	var got uint64
+	for _, f := range emitted {
+		got += f.Packets()
+	}
+	if got != uint64(sent) || st.Packets != uint64(sent) {
+		t.Errorf("records hold %d packets, table counted %d, sent %d", got, st.Packets, sent)
+	}
+	if st.Evicted == 0 || st.Evicted != st.Ended[EndEvicted] || st.PeakBytes > cfg.MaxBytes || st.Bytes != 0 {
+		t.Errorf("stats %+v: want evictions, peak within %d bytes, nothing held after flush", st, cfg.MaxBytes)
+	}
+	if max := int(cfg.MaxBytes / EntryBytes); st.PeakSize > max {
+		t.Errorf("peak %d flows, the bound allows %d entries", st.PeakSize, max)
+	}
+
+	// A bound below one flow's cost still works: the table holds the one
+	// flow it is filling and evicts every other.
+	cfg.MaxBytes = 1
+	emitted = nil
+	tab = NewTable(cfg, func(f *Flow) { emitted = append(emitted, f) })
+	for i := 0; i < 50; i++ {
+		p := pkt(float64(i)*1e-3, "10.1.0.1", "10.9.9.9", uint16(40000+i%3), 443, 17, 0, 10)
+		tab.Add(&p)
+		if tab.Stats().Active != 1 {
+			t.Fatalf("packet %d: %d flows held with a 1-byte bound, want 1", i, tab.Stats().Active)
+		}
+	}
+	tab.Flush()
+	if len(emitted) != 50 {
+		t.Errorf("%d records from 50 packets alternating over 3 keys with room for one flow, want 50", len(emitted))
 	}
 }

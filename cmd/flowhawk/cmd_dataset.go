@@ -22,6 +22,7 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("dataset", "(--label-dir DIR | --label-rules FILE PCAP|DIR...) -o out.csv", stderr)
 	var ff flowFlags
 	addFlowFlags(fs, &ff, false)
+	addTableMemoryFlag(fs, &ff)
 	labelDir := fs.String("label-dir", "", "label each flow with the name of the sub-directory of `DIR` its capture is in (DIR/Browser/x.pcap -> Browser)")
 	labelRules := fs.String("label-rules", "", "label flows by the address/port/protocol/time rules in `FILE` (see README)")
 	defLabel := fs.String("default-label", "", "label for flows no rule matches (overrides the rules file's 'default')")

@@ -32,6 +32,7 @@ func runReplay(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("replay", "[flags] PCAP|DIR...", stderr)
 	var ff flowFlags
 	addFlowFlags(fs, &ff, true)
+	addTableMemoryFlag(fs, &ff)
 	var mf modelFlags
 	addModelFlags(fs, &mf)
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always, never")

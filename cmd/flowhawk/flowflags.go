@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	flag "github.com/spf13/pflag"
@@ -24,6 +27,7 @@ type flowFlags struct {
 	idleTimeout   time.Duration
 	activeTimeout time.Duration
 	maxFlows      int
+	tableMemory   byteSize // 0: MaxFlows alone bounds the table (capture: unused)
 	splt          int
 	noWindows     bool
 	noExtras      bool
@@ -49,14 +53,71 @@ func addFlowFlags(fs *flag.FlagSet, ff *flowFlags, withDetect bool) {
 	addExporterFlags(fs, &ff.out)
 }
 
+// addTableMemoryFlag adds --max-table-memory, for the commands whose flows
+// come through the pcap path's table (replay, dataset).
+func addTableMemoryFlag(fs *flag.FlagSet, ff *flowFlags) {
+	ff.tableMemory = defaultTableMemory
+	fs.Var(&ff.tableMemory, "max-table-memory", "bound the flow table's memory (`SIZE`: 200MiB, 1G, ...; 0: --max-flows alone); beyond it the least recently seen flows are evicted (counted)")
+}
+
+// defaultTableMemory keeps a replay's peak RSS under 300 MB whatever the
+// flows' lengths: the table's share plus about 60 MB for the rest
+// (docs/benchmarks.md, "Memory against file size").
+const defaultTableMemory = 192 << 20
+
 func (ff *flowFlags) tableConfig() collector.TableConfig {
 	return collector.TableConfig{
 		IdleTimeout:   ff.idleTimeout,
 		ActiveTimeout: ff.activeTimeout,
 		MaxFlows:      ff.maxFlows,
+		MaxBytes:      int64(ff.tableMemory),
 		Samples:       ff.splt,
 	}
 }
+
+// byteSize is a flag value in bytes written with an optional unit: K, M,
+// G, T (powers of 1000, also KB, MB, ...) or KiB, MiB, GiB, TiB (powers of
+// 1024); case does not matter.
+type byteSize int64
+
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, u := range []struct {
+		s string
+		v int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.v && n%u.v == 0 {
+			return strconv.FormatInt(n/u.v, 10) + u.s
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := t, ""
+	if i >= 0 {
+		num, unit = t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 {
+		return fmt.Errorf("size %q: want a number of bytes with an optional unit (K, M, G, T, KiB, MiB, GiB, TiB)", s)
+	}
+	mult := map[string]float64{"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+	m, ok := mult[unit]
+	if !ok {
+		return fmt.Errorf("size %q: unknown unit %q (K, M, G, T, KiB, MiB, GiB, TiB)", s, t[i:])
+	}
+	if v*m > math.MaxInt64 {
+		return fmt.Errorf("size %q: too large", s)
+	}
+	*b = byteSize(v * m)
+	return nil
+}
+
+func (b *byteSize) Type() string { return "size" }
 
 func (ff *flowFlags) featureConfig() features.Config {
 	return features.Config{SPLT: ff.splt, Extras: !ff.noExtras, Windows: !ff.noWindows}
