@@ -68,8 +68,17 @@ static __always_inline void send_end(struct flow_key *key, __u8 reason, __u64 ts
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* struct seg: how many wire segments one packet stands for (TC sees
+ * GSO packets before segmentation, and GRO packets after merging), and
+ * their payload size; n = 1, mss = 0 for an ordinary packet. */
+struct seg {
+	__u32 n;
+	__u32 mss;
+};
+
 static __always_inline void fill_pkt(struct pkt_event *e, struct flow_key *key, struct pkt_info *pi,
-				     struct flow_value *v, __u8 side, __u8 flags, __u64 ts, __u32 wire_len)
+				     struct flow_value *v, __u8 side, __u8 flags, __u64 ts, __u32 wire_len,
+				     struct seg sg)
 {
 	e->type = EV_SAMPLE;
 	e->side = side;
@@ -86,6 +95,8 @@ static __always_inline void fill_pkt(struct pkt_event *e, struct flow_key *key, 
 	e->wire_len = wire_len;
 	e->window = pi->window;
 	e->snap_len = 0;
+	e->gso_segs = sg.n;
+	e->gso_size = sg.mss;
 	e->ttl = pi->ttl;
 	e->icmp_type = pi->icmp_type;
 	e->icmp_code = pi->icmp_code;
@@ -97,20 +108,20 @@ static __always_inline void fill_pkt(struct pkt_event *e, struct flow_key *key, 
  * ring buffer; it returns 0 when the buffer was full. */
 static __always_inline int send_sample(void *ctx, const bool xdp, struct flow_key *key, struct pkt_info *pi,
 				       struct flow_value *v, __u8 side, __u8 flags, __u64 ts, __u32 wire_len,
-				       int snip)
+				       int snip, struct seg sg)
 {
 	if (!snip) {
 		struct pkt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 		if (!e)
 			return 0;
-		fill_pkt(e, key, pi, v, side, flags, ts, wire_len);
+		fill_pkt(e, key, pi, v, side, flags, ts, wire_len, sg);
 		bpf_ringbuf_submit(e, 0);
 		return 1;
 	}
 	struct dns_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
 		return 0;
-	fill_pkt(&e->pkt, key, pi, v, side, flags | PKT_F_PAYLOAD, ts, wire_len);
+	fill_pkt(&e->pkt, key, pi, v, side, flags | PKT_F_PAYLOAD, ts, wire_len, sg);
 	__u32 avail = wire_len > pi->payload_off ? wire_len - pi->payload_off : 0;
 	__u32 n = pi->payload_len;
 	if (n > avail)
@@ -170,20 +181,38 @@ static __always_inline void reuse(struct flow_key *key, struct flow_value *v, st
 			__sync_fetch_and_add(&(field), (val)); \
 	} while (0)
 
-static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, __u64 now, const bool xdp)
+/* account adds one packet, or the sg.n wire segments a GSO/GRO packet
+ * stands for, to one direction. Segments: sg.n - 1 of sg.mss payload
+ * bytes and a last one with the rest, each with the packet's headers, the
+ * same timestamp (gaps of 0 between them), and the TCP flags segmentation
+ * gives them: FIN and PSH on the last only, CWR on the first only, the
+ * others on every segment. */
+static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, __u64 now, const bool xdp,
+				    struct seg sg)
 {
 	__u32 pl = pi->payload_len;
 	__u32 il = pi->ip_len;
+	/* The first and the last segment; the same packet when sg.n == 1. */
+	__u32 fpl = pl, fil = il, lpl = pl, lil = il;
+	__u32 more = 0; /* segments after the first */
+	if (!xdp && sg.n > 1) {
+		__u32 hl = il - pl;
+		more = sg.n - 1;
+		fpl = sg.mss;
+		fil = sg.mss + hl;
+		lpl = pl - more * sg.mss;
+		lil = lpl + hl;
+	}
 	if (ds->packets == 0) {
 		ds->first = now;
 		ds->last = now;
 		if (pi->proto == IPPROTO_TCP && pi->l4_hdr_len > 0)
 			ds->init_window = pi->window;
 		ds->min_l4_hdr = pi->l4_hdr_len;
-		ds->payload_min = pl;
-		ds->payload_max = pl;
-		ds->iplen_min = il;
-		ds->iplen_max = il;
+		ds->payload_min = lpl;
+		ds->payload_max = fpl;
+		ds->iplen_min = lil;
+		ds->iplen_max = fil;
 	} else {
 		__u64 gap = now > ds->last ? now - ds->last : 0;
 		__u64 gus = gap >> 10; /* a shift, not a 64-bit division */
@@ -196,20 +225,31 @@ static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, _
 			ds->last = now;
 		if (pi->l4_hdr_len < ds->min_l4_hdr)
 			ds->min_l4_hdr = pi->l4_hdr_len;
-		if (pl < ds->payload_min)
-			ds->payload_min = pl;
-		if (pl > ds->payload_max)
-			ds->payload_max = pl;
-		if (il < ds->iplen_min)
-			ds->iplen_min = il;
-		if (il > ds->iplen_max)
-			ds->iplen_max = il;
+		if (lpl < ds->payload_min)
+			ds->payload_min = lpl;
+		if (fpl > ds->payload_max)
+			ds->payload_max = fpl;
+		if (lil < ds->iplen_min)
+			ds->iplen_min = lil;
+		if (fil > ds->iplen_max)
+			ds->iplen_max = fil;
+	}
+	if (!xdp && more) {
+		/* The segments after the first follow it at once. */
+		ds->iat_min = 0;
+		DIR_ADD(xdp, ds->packets, more);
+		DIR_ADD(xdp, ds->iplen_sq, (__u64)fil * fil * (more - 1) + (__u64)lil * lil);
+		DIR_ADD(xdp, ds->payload_sq, (__u64)fpl * fpl * (more - 1) + (__u64)lpl * lpl);
+		DIR_ADD(xdp, ds->ip_hdr_bytes, (__u64)pi->ip_hdr_len * more);
+		DIR_ADD(xdp, ds->l4_hdr_bytes, (__u64)pi->l4_hdr_len * more);
+		DIR_ADD(xdp, ds->bytes, (__u64)(il - pl) * more);
+		DIR_ADD(xdp, ds->data_packets, more);
 	}
 	DIR_ADD(xdp, ds->packets, 1);
 	DIR_ADD(xdp, ds->bytes, il);
-	DIR_ADD(xdp, ds->iplen_sq, (__u64)il * il);
+	DIR_ADD(xdp, ds->iplen_sq, (__u64)fil * fil);
 	DIR_ADD(xdp, ds->payload_bytes, pl);
-	DIR_ADD(xdp, ds->payload_sq, (__u64)pl * pl);
+	DIR_ADD(xdp, ds->payload_sq, (__u64)fpl * fpl);
 	DIR_ADD(xdp, ds->ip_hdr_bytes, pi->ip_hdr_len);
 	DIR_ADD(xdp, ds->l4_hdr_bytes, pi->l4_hdr_len);
 	if (pl > 0)
@@ -217,13 +257,16 @@ static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, _
 	__u8 fl = pi->tcp_flags;
 #pragma unroll
 	for (int b = 0; b < 8; b++) {
-		if (fl & (1 << b))
-			DIR_ADD(xdp, ds->flag_counts[b], 1);
+		if (fl & (1 << b)) {
+			/* FIN (0), PSH (3), CWR (7): one segment carries them. */
+			__u32 c = (b == 0 || b == 3 || b == 7) ? 1 : 1 + more;
+			DIR_ADD(xdp, ds->flag_counts[b], c);
+		}
 	}
 }
 
 static __always_inline void process(void *ctx, void *data, void *data_end, __u32 wire_len, __u16 tc_vlan,
-				    const bool xdp)
+				    const bool xdp, __u32 gso_segs, __u32 gso_size)
 {
 	count(CNT_PACKETS);
 	if (sample_rate > 1 && bpf_get_prandom_u32() % sample_rate != 0) {
@@ -258,6 +301,20 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 	if (pi.proto != IPPROTO_TCP && pi.proto != IPPROTO_UDP && pi.proto != IPPROTO_UDPLITE && pi.proto != IPPROTO_SCTP &&
 	    pi.proto != IPPROTO_ICMP && pi.proto != IPPROTO_ICMPV6)
 		count(CNT_OTHER_L4);
+
+	/* A GSO or GRO packet of TCP or UDP (GSO and GRO build them of equal
+	 * segments of gso_size payload bytes, the last shorter) is accounted
+	 * as its wire segments. The count must follow from the payload: a
+	 * tunnel's GSO packet counts inner headers as payload and is taken
+	 * whole, as are packets whose metadata does not add up. */
+	struct seg sg = {.n = 1, .mss = 0};
+	if (!xdp && gso_segs > 1 && gso_size > 0 && gso_size < 0x10000 && pi.frag == FRAG_NONE &&
+	    (pi.proto == IPPROTO_TCP || pi.proto == IPPROTO_UDP) && pi.payload_len > gso_size &&
+	    (pi.payload_len + gso_size - 1) / gso_size == gso_segs) {
+		sg.n = gso_segs;
+		sg.mss = gso_size;
+		count(CNT_SEGMENTED);
+	}
 
 	struct flow_key key = {};
 	__u8 side;
@@ -328,10 +385,12 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 		if (now > v->last)
 			v->last = now;
 	}
+	if (sg.n > 1)
+		v->iat_min = 0; /* the gaps between its segments */
 	/* CNT_ACCOUNTED is derived in user space (packets minus the
 	 * not-accounted counters): one counter update less per packet. */
 	struct dir_stats *ds = side == SIDE_LO ? &v->dir[0] : &v->dir[1];
-	account(ds, &pi, now, xdp);
+	account(ds, &pi, now, xdp, sg);
 	if (pi.wrong_frag)
 		__sync_fetch_and_add(&v->wrong_frags, 1);
 
@@ -363,7 +422,7 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 		pflags |= PKT_F_FRAG_LATER;
 	if (pi.wrong_frag)
 		pflags |= PKT_F_WRONG_FRAG;
-	if (send_sample(ctx, xdp, &key, &pi, v, side, pflags, now, wire_len, snip)) {
+	if (send_sample(ctx, xdp, &key, &pi, v, side, pflags, now, wire_len, snip, sg)) {
 		if (first_n)
 			__sync_fetch_and_add(&v->samples_sent, 1);
 	} else {
@@ -378,7 +437,7 @@ int flowhawk_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	process(ctx, data, data_end, bpf_xdp_get_buff_len(ctx), 0, true);
+	process(ctx, data, data_end, bpf_xdp_get_buff_len(ctx), 0, true, 1, 0);
 	return XDP_PASS;
 }
 
@@ -392,7 +451,7 @@ static __always_inline void tc_process(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	__u16 vlan = skb->vlan_present ? (skb->vlan_tci & 0x0fff) : 0;
-	process(skb, data, data_end, skb->len, vlan, false);
+	process(skb, data, data_end, skb->len, vlan, false, skb->gso_segs, skb->gso_size);
 }
 
 /* flowhawk_tc is the egress program. A packet the host forwards from a

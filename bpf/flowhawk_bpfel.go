@@ -126,11 +126,14 @@ type FlowhawkPktEvent struct {
 	WireLen    uint32
 	Window     uint16
 	SnapLen    uint16
+	GsoSegs    uint16
+	GsoSize    uint16
 	Ttl        uint8
 	IcmpType   uint8
 	IcmpCode   uint8
 	Pad        uint8
 	Key        FlowhawkFlowKey
+	_          [4]byte
 }
 
 // Names of all BPF objects in the ELF.

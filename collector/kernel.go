@@ -139,6 +139,7 @@ type KernelStats struct {
 	FragNoFirst uint64 // later fragments whose first fragment was not seen (ports 0)
 	Fragments   uint64 // IP fragments seen
 	Forwarded   uint64 // egress packets the host forwarded from a monitored interface: counted once, on ingress
+	Segmented   uint64 // GSO/GRO packets TC saw before segmentation or after merging, accounted as their wire segments
 
 	Evicted        uint64 // flows evicted early because the map was full (EndEvicted)
 	Events         uint64 // ring-buffer records read
@@ -196,6 +197,7 @@ const (
 	kcntFragNoFirst
 	kcntFragments
 	kcntForwarded
+	kcntSegmented
 	kcntMax
 )
 
@@ -538,6 +540,7 @@ func (s *KernelSource) Stats() KernelStats {
 	st.ParseErrors, st.ExtLimit, st.MapFull, st.RingbufFull = c[kcntParseError], c[kcntExtLimit], c[kcntMapFull], c[kcntRingbufFull]
 	st.SampledOut, st.FragNoFirst, st.Fragments = c[kcntSampledOut], c[kcntFragNoFirst], c[kcntFragments]
 	st.Forwarded = c[kcntForwarded]
+	st.Segmented = c[kcntSegmented]
 	return st
 }
 
@@ -677,6 +680,15 @@ func (s *KernelSource) handleEvent(raw []byte, p *Packet, onFlow func(*Flow), on
 		}
 		if ev.Flags&pktFSample != 0 {
 			s.pending[key] = append(s.pending[key], pendingOf(&ev))
+		}
+		if n := int(ev.GsoSegs); n > 1 {
+			// The detectors see the wire segments, as a capture would.
+			w := *p
+			for i := range n {
+				cutSegment(p, &w, i, n, uint32(ev.GsoSize))
+				onPacket(p)
+			}
+			return
 		}
 		onPacket(p)
 	case evEnd:
@@ -961,4 +973,5 @@ func (s *KernelStats) Print(w io.Writer) {
 	fmt.Fprintf(w, "evicted    %d flows (map full, least recently seen, emitted as partial records)\n", s.Evicted)
 	fmt.Fprintf(w, "fragments  %d (%d without their first fragment); other transports %d; forwarded (counted on ingress) %d; bad events %d\n",
 		s.Fragments, s.FragNoFirst, s.OtherL4, s.Forwarded, s.BadEvents)
+	fmt.Fprintf(w, "segmented  %d GSO/GRO packets accounted as their wire segments\n", s.Segmented)
 }

@@ -30,7 +30,7 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 	rate := uint64(s.cfg.SampleRate)
 
 	f := s.newFlow()
-	if rate <= 1 && v.SamplesLost == 0 && uint64(len(samples)) == total && total > 0 {
+	if rate <= 1 && v.SamplesLost == 0 && segmentCount(samples) == total && total > 0 {
 		s.replay(f, key, fwdIsLo, samples, s.cfg.Samples)
 		if f.Fwd.Packets+f.Bwd.Packets == total {
 			f.ID = s.nextID
@@ -152,7 +152,7 @@ func (s *KernelSource) takeSamples(key Key, first uint64) []pendingSample {
 
 // pendingSample is what a first-packet sample from the ring buffer keeps
 // while it waits for its flow's record: the fields Flow.Add reads, and the
-// flow incarnation it belongs to. It is 40 bytes where the event is 96
+// flow incarnation it belongs to. It is 40 bytes where the event is 104
 // (the key, which is the pending map's key, sequence numbers, TTL), and a
 // full kernel map can hold MaxFlows x Samples of them.
 type pendingSample struct {
@@ -160,6 +160,7 @@ type pendingSample struct {
 	IPLen, PayloadLen  uint32
 	IPHdrLen, L4HdrLen uint16
 	Window             uint16
+	Segs, MSS          uint16 // a GSO/GRO packet's wire segments and their payload size; 0 or 1 segment otherwise
 	Side, TCPFlags     uint8
 	Flags              uint8 // pktF* bits
 	ICMPType, ICMPCode uint8
@@ -167,8 +168,53 @@ type pendingSample struct {
 
 func pendingOf(ev *bpf.FlowhawkPktEvent) pendingSample {
 	return pendingSample{Ts: ev.Ts, FlowFirst: ev.FlowFirst, IPLen: ev.IpLen, PayloadLen: ev.PayloadLen,
-		IPHdrLen: ev.IpHdrLen, L4HdrLen: ev.L4HdrLen, Window: ev.Window, Side: ev.Side, TCPFlags: ev.TcpFlags,
-		Flags: ev.Flags, ICMPType: ev.IcmpType, ICMPCode: ev.IcmpCode}
+		IPHdrLen: ev.IpHdrLen, L4HdrLen: ev.L4HdrLen, Window: ev.Window, Segs: ev.GsoSegs, MSS: ev.GsoSize,
+		Side: ev.Side, TCPFlags: ev.TcpFlags, Flags: ev.Flags, ICMPType: ev.IcmpType, ICMPCode: ev.IcmpCode}
+}
+
+// segments is how many wire packets the sample stands for: the kernel
+// accounts a GSO/GRO packet as its segments (bpf/flowhawk.c, account).
+func (ps *pendingSample) segments() int {
+	if ps.Segs > 1 {
+		return int(ps.Segs)
+	}
+	return 1
+}
+
+// segmentCount is the number of wire packets samples stand for.
+func segmentCount(samples []pendingSample) uint64 {
+	var n uint64
+	for i := range samples {
+		n += uint64(samples[i].segments())
+	}
+	return n
+}
+
+// cutSegment makes p the i-th of the n wire segments of the GSO/GRO
+// packet w, as segmentation cuts them and as the kernel accounts them:
+// mss payload bytes each but the last, which has the rest, the headers of
+// w, FIN and PSH on the last segment only, CWR on the first only, sequence
+// numbers advancing by the payload before.
+func cutSegment(p, w *Packet, i, n int, mss uint32) {
+	*p = *w
+	hdr := uint32(w.IPHeaderLen) + uint32(w.L4HeaderLen)
+	pl := mss
+	if i == n-1 {
+		pl = w.PayloadLen - uint32(n-1)*mss
+	}
+	p.PayloadLen, p.IPLen = pl, pl+hdr
+	if w.WireLen >= w.IPLen {
+		p.WireLen = w.WireLen - w.IPLen + p.IPLen
+		p.CapLen = p.WireLen
+	}
+	if i < n-1 {
+		p.TCPFlags &^= FlagFIN | FlagPSH
+	}
+	if i > 0 {
+		p.TCPFlags &^= FlagCWR
+		p.TCPSeq = w.TCPSeq + uint32(i)*mss
+		p.Payload = nil
+	}
 }
 
 // packetOfSample fills p with what Flow.Add reads, as packetOf does from
@@ -192,9 +238,16 @@ func (s *KernelSource) packetOfSample(p *Packet, ps *pendingSample) {
 // replay rebuilds f from samples with Flow.Add.
 func (s *KernelSource) replay(f *Flow, key Key, fwdIsLo bool, samples []pendingSample, maxSamples int) {
 	f.reset(0, key, fwdIsLo, s.wall(samples[0].Ts))
-	var p Packet
+	var p, seg Packet
 	for i := range samples {
 		s.packetOfSample(&p, &samples[i])
+		if n := samples[i].segments(); n > 1 {
+			for j := range n {
+				cutSegment(&seg, &p, j, n, uint32(samples[i].MSS))
+				f.Add(&seg, maxSamples)
+			}
+			continue
+		}
 		f.Add(&p, maxSamples)
 	}
 }

@@ -367,13 +367,12 @@ func (n *e2eNet) startKernelCapture(dir, alerts string) (*exec.Cmd, string) {
 		n.t.Errorf("building flowhawk for the kernel path: %v\n%s", err, out)
 		return nil, "build failed"
 	}
-	// --mtu 65535: the TC egress hook runs before software segmentation,
-	// so locally sent TCP (the HTTP server's replies) shows up as GSO
-	// super-packets of up to 64 KB whatever ethtool says; until the
-	// kernel program accounts skb->gso_segs, the size detector would flag
-	// every download on this path.
+	// The default MTU: TC egress sees the HTTP server's replies as GSO
+	// packets of up to 64 KB, and the kernel path hands the detectors
+	// their wire segments, so the size detector must stay quiet on the
+	// downloads.
 	cmd, ok := n.startWaiting(n.b, "capturing on", bin, "capture", "-i", n.vb, "--detect", "all", "--alerts", alerts,
-		"--mtu", "65535", "-o", filepath.Join(dir, "kernel-flows.csv"))
+		"-o", filepath.Join(dir, "kernel-flows.csv"))
 	if !ok {
 		n.stop(cmd)
 		// eBPF may be unavailable (old kernel, no BTF, locked down):

@@ -103,6 +103,11 @@ struct pkt_event {
 	__u32 wire_len;
 	__u16 window;
 	__u16 snap_len; /* bytes of payload in the snippet */
+	/* A GSO/GRO packet (TC only) stands for gso_segs wire segments of
+	 * gso_size payload bytes each, the last one shorter; its lengths,
+	 * flags and seq are those of the whole. 1 and 0 otherwise. */
+	__u16 gso_segs;
+	__u16 gso_size;
 	__u8 ttl;
 	__u8 icmp_type;
 	__u8 icmp_code;
@@ -149,6 +154,7 @@ enum counter {
 	CNT_FRAG_NO_FIRST,   /* non-first fragment whose first fragment was not seen */
 	CNT_FRAGMENTS,       /* IP fragments seen */
 	CNT_FORWARDED,       /* egress packets received on a monitored interface: counted there by XDP */
+	CNT_SEGMENTED,       /* GSO/GRO packets (TC) accounted as their wire segments */
 	CNT_MAX,
 };
 
