@@ -11,6 +11,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/flowhawk/flowhawk/bpf"
 )
 
 // skbCtx is a struct __sk_buff for BPF_PROG_TEST_RUN with the GSO fields
@@ -141,4 +143,73 @@ func TestKernelGSOSegments(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzKernelGSO runs TCP and UDP packets of any payload size with any
+// gso_segs and gso_size through TC egress: the kernel's counters for the
+// flow must equal the sum over the segments user space cuts the sample
+// into (what the detectors and the record's first packets see), and a
+// packet is split exactly when its segment count follows from its payload.
+func FuzzKernelGSO(f *testing.F) {
+	f.Add(true, uint16(2500), uint16(3), uint16(1000), uint8(0x19))
+	f.Add(false, uint16(2500), uint16(3), uint16(1000), uint8(0))
+	f.Add(true, uint16(1500), uint16(3), uint16(1000), uint8(0x10)) // count does not follow: whole
+	f.Add(true, uint16(65000), uint16(45), uint16(1448), uint8(0x18))
+	s := loadTestKernel(f, KernelConfig{MaxFlows: 64, Samples: 1 << 20, RingSize: 1 << 22})
+	f.Fuzz(func(t *testing.T, tcp bool, payload, segs, size uint16, flags uint8) {
+		payload %= 9000
+		proto := layers.IPProtocolUDP
+		if tcp {
+			proto = layers.IPProtocolTCP
+		}
+		ip := ip4(proto)
+		var l4 gopacket.SerializableLayer = &layers.UDP{SrcPort: 4000, DstPort: 9}
+		if tcp {
+			l4 = &layers.TCP{SrcPort: 40000, DstPort: 80, Window: 1000, Seq: 7, FIN: flags&1 != 0, SYN: flags&2 != 0,
+				RST: flags&4 != 0, PSH: flags&8 != 0, ACK: flags&16 != 0, URG: flags&32 != 0, ECE: flags&64 != 0, CWR: flags&128 != 0}
+		}
+		fr := kframe(t, eth(layers.EthernetTypeIPv4), ip, l4, gopacket.Payload(make([]byte, payload)))
+		s.iterate(true, func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue) {})
+		if _, err := s.objs.FlowhawkTc.Run(&ebpf.RunOptions{Data: fr, Context: skbCtx(uint32(segs), uint32(size))}); err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		var pkts []Packet
+		s.readEvents(time.Now(), func(*Flow) {}, func(p *Packet) { pkts = append(pkts, *p) })
+		var v bpf.FlowhawkFlowValue
+		found := false
+		s.iterate(true, func(_ *bpf.FlowhawkFlowKey, fv *bpf.FlowhawkFlowValue) { v, found = *fv, true })
+		if !found || len(pkts) == 0 {
+			t.Fatalf("no flow (%v) or no sample (%d)", found, len(pkts))
+		}
+		split := segs > 1 && size > 0 && uint32(payload) > uint32(size) && (uint32(payload)+uint32(size)-1)/uint32(size) == uint32(segs)
+		want := 1
+		if split {
+			want = int(segs)
+		}
+		if len(pkts) != want {
+			t.Fatalf("payload %d, gso %d x %d: %d segments, split %v", payload, segs, size, len(pkts), split)
+		}
+		d := v.Dir[0]
+		if !pkts[0].SrcIsLo {
+			d = v.Dir[1]
+		}
+		var bytes, pl, plSq, ipSq uint64
+		var fl [8]uint32
+		for _, p := range pkts {
+			bytes += uint64(p.IPLen)
+			pl += uint64(p.PayloadLen)
+			plSq += uint64(p.PayloadLen) * uint64(p.PayloadLen)
+			ipSq += uint64(p.IPLen) * uint64(p.IPLen)
+			for b := range 8 {
+				if p.TCPFlags&(1<<b) != 0 {
+					fl[b]++
+				}
+			}
+		}
+		if d.Packets != uint64(len(pkts)) || d.Bytes != bytes || d.PayloadBytes != pl || d.PayloadSq != plSq || d.IplenSq != ipSq || d.FlagCounts != fl {
+			t.Errorf("payload %d, gso %d x %d: kernel %d pkts %d B %d payload sq %d/%d flags %v; segments %d pkts %d B %d payload sq %d/%d flags %v",
+				payload, segs, size, d.Packets, d.Bytes, d.PayloadBytes, d.PayloadSq, d.IplenSq, d.FlagCounts,
+				len(pkts), bytes, pl, plSq, ipSq, fl)
+		}
+	})
 }
