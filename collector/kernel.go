@@ -426,7 +426,8 @@ func (s *KernelSource) attachIngress(ifi *net.Interface, at *Attachment) error {
 			return nil
 		case errors.Is(err, unix.EPERM):
 			return fmt.Errorf("attach XDP to %s: %w: CAP_NET_ADMIN is needed: %v", ifi.Name, ErrCapability, err)
-		case s.cfg.Ingress != "auto":
+		case s.cfg.Ingress != "auto" || s.cfg.XDPMode != "auto":
+			// XDP, or this XDP mode, was asked for: no fallback.
 			return fmt.Errorf("attach XDP (%s mode) to %s: %w", s.cfg.XDPMode, ifi.Name, err)
 		}
 		// No driver-mode XDP (or the slot is taken): TC ingress sees the

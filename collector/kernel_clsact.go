@@ -96,7 +96,16 @@ func attachClsact(prog *ebpf.Program, iface, dir string) (*clsactLink, error) {
 		fsDir, l.mount = tmp, tmp
 	}
 	l.pin = filepath.Join(fsDir, fmt.Sprintf("flowhawk_%d_%s_%s", os.Getpid(), iface, dir))
-	if err := prog.Pin(l.pin); err != nil {
+	// Pin a clone: a Program remembers one pin and pinning it again moves
+	// that pin, which fails across the private mounts of two interfaces
+	// (and would take the first interface's pin away on one mount).
+	clone, err := prog.Clone()
+	if err != nil {
+		l.unmount()
+		return nil, fmt.Errorf("clone %s program: %w", dir, err)
+	}
+	defer clone.Close() // the pin and then tc's filter hold the program
+	if err := clone.Pin(l.pin); err != nil {
 		l.unmount()
 		return nil, fmt.Errorf("pin %s program: %w", dir, err)
 	}
@@ -107,7 +116,7 @@ func attachClsact(prog *ebpf.Program, iface, dir string) (*clsactLink, error) {
 	case strings.Contains(string(out), "File exists"), strings.Contains(string(out), "Exclusivity flag on"):
 		// There already (ours for the other direction, or someone else's).
 	default:
-		prog.Unpin()
+		clone.Unpin()
 		l.unmount()
 		return nil, fmt.Errorf("tc qdisc add dev %s clsact: %v: %s", iface, err, strings.TrimSpace(string(out)))
 	}

@@ -145,3 +145,57 @@ func TestCLIErrors(t *testing.T) {
 	}
 	t.Logf("unprivileged message: %s", strings.TrimSpace(string(out)))
 }
+
+// TestCLIClsactTwoInterfaces runs capture through ip netns exec (which
+// mounts a fresh /sys, so no bpffs is there and each TC link mounts a
+// private one) on two interfaces with the clsact fallback: the egress
+// program is pinned once per interface, and afterwards no qdisc is left.
+func TestCLIClsactTwoInterfaces(t *testing.T) {
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("clsact fallback needs tc(8)")
+	}
+	n := newNet(t)
+	bin := flowhawkBin(t)
+	out := filepath.Join(t.TempDir(), "flows.csv")
+	cmd := exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", "lo,"+n.ClientIf, "--tc-attach", "clsact",
+		"--duration", "2s", "-o", out, "--no-windows")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	clientRun(t, n, "ping", "-c", "3", "-i", "0.05", n.ServerIP)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("capture: %v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"lo: ingress none, egress clsact", n.ClientIf + ": ingress clsact, egress clsact"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("banner does not say %q: %s", want, stderr.String())
+		}
+	}
+	for _, ifc := range []string{"lo", n.ClientIf} {
+		if q := run(t, "tc", "-n", n.ClientNS, "qdisc", "show", "dev", ifc); strings.Contains(q, "clsact") {
+			t.Errorf("clsact qdisc left on %s: %s", ifc, q)
+		}
+	}
+}
+
+// TestCLIIngressChoice attaches to a bridge, which has no driver-mode XDP:
+// --ingress auto falls back to TC ingress and says why, while an explicit
+// --xdp-mode native is an error that names the mode and the interface.
+func TestCLIIngressChoice(t *testing.T) {
+	n := newNet(t)
+	bin := flowhawkBin(t)
+	br := "fhbr" + n.ClientIf[len(n.ClientIf)-6:]
+	run(t, "ip", "-n", n.ClientNS, "link", "add", br, "type", "bridge")
+	run(t, "ip", "-n", n.ClientNS, "link", "set", br, "up")
+	out, err := exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", br, "--duration", "1s", "-o", "none").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), br+": ingress tcx, egress tcx (no native XDP") {
+		t.Errorf("auto on a bridge: err %v, output %s", err, out)
+	}
+	out, err = exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", br, "--xdp-mode", "native", "--duration", "1s", "-o", "none").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "attach XDP (native mode) to "+br) {
+		t.Errorf("--xdp-mode native on a bridge: err %v, output %s", err, out)
+	}
+}
