@@ -369,13 +369,19 @@ func (s *KernelSource) attach(ifi *net.Interface) error {
 	at := Attachment{Iface: ifi.Name}
 	if ifi.Flags&net.FlagLoopback != 0 {
 		// Loopback receives exactly what it sends: egress alone sees
-		// each packet once, ingress as well would count it twice.
+		// each packet once, ingress as well would count it twice. Not
+		// monitored on ingress, so TC egress elsewhere counts what it
+		// receives.
 		at.Ingress, at.Why = "none", "loopback: egress sees every packet"
-	} else if err := s.attachIngress(ifi, &at); err != nil {
-		return err
-	}
-	if err := s.objs.Monitored.Put(uint32(ifi.Index), uint8(1)); err != nil {
-		return fmt.Errorf("register %s as monitored: %w", ifi.Name, err)
+	} else {
+		if err := s.attachIngress(ifi, &at); err != nil {
+			return err
+		}
+		// Packets counted on the way in: TC egress skips them when the
+		// host forwards them.
+		if err := s.objs.Monitored.Put(uint32(ifi.Index), uint8(1)); err != nil {
+			return fmt.Errorf("register %s as monitored: %w", ifi.Name, err)
+		}
 	}
 	how, err := s.attachTC(s.objs.FlowhawkTc, ifi, ebpf.AttachTCXEgress, "egress")
 	if err != nil {
