@@ -145,30 +145,35 @@ func TestKernelGSOSegments(t *testing.T) {
 	}
 }
 
-// FuzzKernelGSO runs TCP and UDP packets of any payload size with any
-// gso_segs and gso_size through TC egress: the kernel's counters for the
-// flow must equal the sum over the segments user space cuts the sample
-// into (what the detectors and the record's first packets see), and a
-// packet is split exactly when its segment count follows from its payload.
+// FuzzKernelGSO runs TCP and UDP packets over IPv4 or IPv6, of any
+// payload size, with any gso_segs and gso_size through TC egress: the
+// kernel's counters for the flow must equal the sum over the segments user
+// space cuts the sample into (what the detectors and the record's first
+// packets see), and a packet is split exactly when its segment count
+// follows from its payload.
 func FuzzKernelGSO(f *testing.F) {
-	f.Add(true, uint16(2500), uint16(3), uint16(1000), uint8(0x19))
-	f.Add(false, uint16(2500), uint16(3), uint16(1000), uint8(0))
-	f.Add(true, uint16(1500), uint16(3), uint16(1000), uint8(0x10)) // count does not follow: whole
-	f.Add(true, uint16(65000), uint16(45), uint16(1448), uint8(0x18))
+	f.Add(true, false, uint16(2500), uint16(3), uint16(1000), uint8(0x19))
+	f.Add(false, false, uint16(2500), uint16(3), uint16(1000), uint8(0))
+	f.Add(true, false, uint16(1500), uint16(3), uint16(1000), uint8(0x10)) // count does not follow: whole
+	f.Add(true, true, uint16(65000), uint16(45), uint16(1448), uint8(0x18))
 	s := loadTestKernel(f, KernelConfig{MaxFlows: 64, Samples: 1 << 20, RingSize: 1 << 22})
-	f.Fuzz(func(t *testing.T, tcp bool, payload, segs, size uint16, flags uint8) {
+	f.Fuzz(func(t *testing.T, tcp, v6 bool, payload, segs, size uint16, flags uint8) {
 		payload %= 9000
 		proto := layers.IPProtocolUDP
 		if tcp {
 			proto = layers.IPProtocolTCP
 		}
-		ip := ip4(proto)
+		var ip gopacket.SerializableLayer = ip4(proto)
+		et := layers.EthernetTypeIPv4
+		if v6 {
+			ip, et = ip6(proto), layers.EthernetTypeIPv6
+		}
 		var l4 gopacket.SerializableLayer = &layers.UDP{SrcPort: 4000, DstPort: 9}
 		if tcp {
 			l4 = &layers.TCP{SrcPort: 40000, DstPort: 80, Window: 1000, Seq: 7, FIN: flags&1 != 0, SYN: flags&2 != 0,
 				RST: flags&4 != 0, PSH: flags&8 != 0, ACK: flags&16 != 0, URG: flags&32 != 0, ECE: flags&64 != 0, CWR: flags&128 != 0}
 		}
-		fr := kframe(t, eth(layers.EthernetTypeIPv4), ip, l4, gopacket.Payload(make([]byte, payload)))
+		fr := kframe(t, eth(et), ip, l4, gopacket.Payload(make([]byte, payload)))
 		s.iterate(true, func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue) {})
 		if _, err := s.objs.FlowhawkTc.Run(&ebpf.RunOptions{Data: fr, Context: skbCtx(uint32(segs), uint32(size))}); err != nil {
 			t.Fatalf("run: %v", err)
