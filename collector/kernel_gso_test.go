@@ -26,23 +26,12 @@ func skbCtx(gsoSegs, gsoSize uint32) []byte {
 }
 
 // gsoTCP builds the server's TCP segment of payload bytes at seq with
-// flags (letters A, P, F, C for ACK, PSH, FIN, CWR).
+// flags (letters as setFlags takes them).
 func gsoTCP(t testing.TB, seq uint32, flags string, payload int) []byte {
 	ip := ip4(layers.IPProtocolTCP)
 	ip.SrcIP, ip.DstIP = net.IP{10, 199, 0, 2}, net.IP{10, 199, 0, 1}
 	tcp := &layers.TCP{SrcPort: 80, DstPort: 40000, Window: 2000, Seq: seq}
-	for _, c := range flags {
-		switch c {
-		case 'A':
-			tcp.ACK = true
-		case 'P':
-			tcp.PSH = true
-		case 'F':
-			tcp.FIN = true
-		case 'C':
-			tcp.CWR = true
-		}
-	}
+	setFlags(tcp, flags)
 	return kframe(t, eth(layers.EthernetTypeIPv4), ip, tcp, gopacket.Payload(make([]byte, payload)))
 }
 

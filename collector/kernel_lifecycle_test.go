@@ -21,6 +21,13 @@ func tcpSeg(t testing.TB, fromClient bool, flags string, payload int) []byte {
 		ip.SrcIP, ip.DstIP = net.IP{10, 199, 0, 2}, net.IP{10, 199, 0, 1}
 		tcp.SrcPort, tcp.DstPort, tcp.Window = 80, 40000, 2000
 	}
+	setFlags(tcp, flags)
+	return kframe(t, eth(layers.EthernetTypeIPv4), ip, tcp, gopacket.Payload(make([]byte, payload)))
+}
+
+// setFlags sets the TCP flags named by letters: S SYN, A ACK, F FIN, R RST,
+// P PSH, C CWR.
+func setFlags(tcp *layers.TCP, flags string) {
 	for _, c := range flags {
 		switch c {
 		case 'S':
@@ -33,9 +40,10 @@ func tcpSeg(t testing.TB, fromClient bool, flags string, payload int) []byte {
 			tcp.RST = true
 		case 'P':
 			tcp.PSH = true
+		case 'C':
+			tcp.CWR = true
 		}
 	}
-	return kframe(t, eth(layers.EthernetTypeIPv4), ip, tcp, gopacket.Payload(make([]byte, payload)))
 }
 
 type seg struct {
