@@ -28,6 +28,7 @@ func loadWith(tb testing.TB, maxFlows uint32, edit func(*ebpf.CollectionSpec)) *
 		tb.Fatal(err)
 	}
 	spec.Maps[FlowhawkMapFlows].MaxEntries = maxFlows
+	spec.Maps[FlowhawkMapFlows4].MaxEntries = maxFlows
 	spec.Maps[FlowhawkMapEvents].MaxEntries = 1 << 24
 	edit(spec)
 	var objs FlowhawkObjects
@@ -65,9 +66,36 @@ func udpFrame(src uint32, sport uint16) []byte {
 	return b
 }
 
-func clearFlows(m *ebpf.Map) {
-	var k FlowhawkFlowKey
-	var keys []FlowhawkFlowKey
+// udp6Frame is udpFrame over IPv6: from fd00:199::x:y:sport to
+// fd00:199::1:53000.
+func udp6Frame(src uint32, sport uint16) []byte {
+	b := make([]byte, 14+40+8+64)
+	copy(b[0:6], []byte{2, 0, 0, 0, 0, 2})
+	copy(b[6:12], []byte{2, 0, 0, 0, 0, 1})
+	binary.BigEndian.PutUint16(b[12:], 0x86dd)
+	ip := b[14:]
+	ip[0], ip[6], ip[7] = 0x60, 17, 64
+	binary.BigEndian.PutUint16(ip[4:], 8+64)
+	binary.BigEndian.PutUint32(ip[8:], 0xfd000199)
+	binary.BigEndian.PutUint32(ip[20:], 0x20000|src&0xffff)
+	binary.BigEndian.PutUint32(ip[24:], 0xfd000199)
+	ip[39] = 1
+	udp := ip[40:]
+	binary.BigEndian.PutUint16(udp[0:], sport)
+	binary.BigEndian.PutUint16(udp[2:], 53000)
+	binary.BigEndian.PutUint16(udp[4:], 8+64)
+	return b
+}
+
+// clearFlows empties both flow maps.
+func clearFlows(objs *FlowhawkObjects) {
+	clearMap[FlowhawkFlowKey4](objs.Flows4)
+	clearMap[FlowhawkFlowKey](objs.Flows)
+}
+
+func clearMap[K any](m *ebpf.Map) {
+	var k K
+	var keys []K
 	var v FlowhawkFlowValue
 	it := m.Iterate()
 	for it.Next(&k, &v) {
@@ -92,38 +120,44 @@ func BenchmarkXDP(b *testing.B) {
 		}
 		b.ReportMetric(float64(d.Nanoseconds()), "ns/pkt")
 	})
-	b.Run("existing-flow", func(b *testing.B) {
-		// Warm up: create the flow and use up its first-N samples.
-		if _, _, err := objs.FlowhawkXdp.Benchmark(existing, 64, nil); err != nil {
-			b.Fatal(err)
-		}
-		b.ResetTimer()
-		_, d, err := objs.FlowhawkXdp.Benchmark(existing, b.N, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(float64(d.Nanoseconds()), "ns/pkt")
-	})
-	b.Run("new-flow", func(b *testing.B) {
-		// One run per flow: BPF_PROG_TEST_RUN's duration with repeat 1 is
-		// the program's time for that packet. The map is cleared (off the
-		// clock) before it fills.
-		clearFlows(objs.Flows)
-		var total time.Duration
-		for i := 0; i < b.N; i++ {
-			if i > 0 && i%(1<<17) == 0 {
-				b.StopTimer()
-				clearFlows(objs.Flows)
-				b.StartTimer()
+	for _, fam := range []struct {
+		suffix string
+		frame  func(uint32, uint16) []byte
+	}{{"", udpFrame}, {"-ipv6", udp6Frame}} {
+		b.Run("existing-flow"+fam.suffix, func(b *testing.B) {
+			frame := fam.frame(1, 40000)
+			// Warm up: create the flow and use up its first-N samples.
+			if _, _, err := objs.FlowhawkXdp.Benchmark(frame, 64, nil); err != nil {
+				b.Fatal(err)
 			}
-			_, d, err := objs.FlowhawkXdp.Benchmark(udpFrame(uint32(i>>16)+2, uint16(i)), 1, nil)
+			b.ResetTimer()
+			_, d, err := objs.FlowhawkXdp.Benchmark(frame, b.N, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			total += d
-		}
-		b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "ns/pkt")
-	})
+			b.ReportMetric(float64(d.Nanoseconds()), "ns/pkt")
+		})
+		b.Run("new-flow"+fam.suffix, func(b *testing.B) {
+			// One run per flow: BPF_PROG_TEST_RUN's duration with repeat 1
+			// is the program's time for that packet. The maps are cleared
+			// (off the clock) before they fill.
+			clearFlows(objs)
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				if i > 0 && i%(1<<17) == 0 {
+					b.StopTimer()
+					clearFlows(objs)
+					b.StartTimer()
+				}
+				_, d, err := objs.FlowhawkXdp.Benchmark(fam.frame(uint32(i>>16)+2, uint16(i)), 1, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				total += d
+			}
+			b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "ns/pkt")
+		})
+	}
 	b.Run("noop-repeat1", func(b *testing.B) {
 		// Baseline for new-flow: the same one-run measurement of the no-op.
 		var total time.Duration
@@ -144,7 +178,10 @@ func BenchmarkXDP(b *testing.B) {
 func BenchmarkMapTypes(b *testing.B) {
 	existing := udpFrame(1, 40000)
 	for _, mt := range []ebpf.MapType{ebpf.Hash, ebpf.PerCPUHash, ebpf.LRUHash, ebpf.LRUCPUHash} {
-		objs := loadWith(b, 1<<16, func(s *ebpf.CollectionSpec) { s.Maps[FlowhawkMapFlows].Type = mt })
+		objs := loadWith(b, 1<<16, func(s *ebpf.CollectionSpec) {
+			s.Maps[FlowhawkMapFlows].Type = mt
+			s.Maps[FlowhawkMapFlows4].Type = mt
+		})
 		b.Run(mt.String(), func(b *testing.B) {
 			if _, _, err := objs.FlowhawkXdp.Benchmark(existing, 64, nil); err != nil {
 				b.Fatal(err)

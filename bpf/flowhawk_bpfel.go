@@ -28,6 +28,7 @@ type FlowhawkDirStats struct {
 	IatSq        uint64
 	IatMin       uint64
 	IatMax       uint64
+	FlowIatSq    uint64
 	FlagCounts   [8]uint32
 	PayloadMin   uint32
 	PayloadMax   uint32
@@ -77,12 +78,23 @@ type FlowhawkFlowKey struct {
 	Pad       [3]uint8
 }
 
+type FlowhawkFlowKey4 struct {
+	_         structs.HostLayout
+	AddrLo    uint32
+	AddrHi    uint32
+	PortLo    uint16
+	PortHi    uint16
+	VlanOuter uint16
+	VlanInner uint16
+	Proto     uint8
+	Pad       [3]uint8
+}
+
 type FlowhawkFlowValue struct {
 	_           structs.HostLayout
 	Dir         [2]FlowhawkDirStats
 	First       uint64
 	Last        uint64
-	IatSq       uint64
 	IatMin      uint64
 	IatMax      uint64
 	CloseTs     uint64
@@ -143,6 +155,7 @@ const (
 	FlowhawkMapCounters           = "counters"
 	FlowhawkMapEvents             = "events"
 	FlowhawkMapFlows              = "flows"
+	FlowhawkMapFlows4             = "flows4"
 	FlowhawkMapFrags              = "frags"
 	FlowhawkMapMonitored          = "monitored"
 	FlowhawkMapScratchMap         = "scratch_map"
@@ -217,6 +230,7 @@ type FlowhawkMapSpecs struct {
 	Counters   *ebpf.MapSpec `ebpf:"counters"`
 	Events     *ebpf.MapSpec `ebpf:"events"`
 	Flows      *ebpf.MapSpec `ebpf:"flows"`
+	Flows4     *ebpf.MapSpec `ebpf:"flows4"`
 	Frags      *ebpf.MapSpec `ebpf:"frags"`
 	Monitored  *ebpf.MapSpec `ebpf:"monitored"`
 	ScratchMap *ebpf.MapSpec `ebpf:"scratch_map"`
@@ -259,6 +273,7 @@ type FlowhawkMaps struct {
 	Counters   *ebpf.Map `ebpf:"counters"`
 	Events     *ebpf.Map `ebpf:"events"`
 	Flows      *ebpf.Map `ebpf:"flows"`
+	Flows4     *ebpf.Map `ebpf:"flows4"`
 	Frags      *ebpf.Map `ebpf:"frags"`
 	Monitored  *ebpf.Map `ebpf:"monitored"`
 	ScratchMap *ebpf.Map `ebpf:"scratch_map"`
@@ -270,6 +285,7 @@ func (m *FlowhawkMaps) Close() error {
 		m.Counters,
 		m.Events,
 		m.Flows,
+		m.Flows4,
 		m.Frags,
 		m.Monitored,
 		m.ScratchMap,

@@ -46,9 +46,14 @@ type KernelConfig struct {
 	// where supported, else generic, the kernel's choice), "native" or
 	// "generic".
 	XDPMode string
-	// MaxFlows is the size of the kernel flow map (default 65536). When it
-	// is full, new flows are counted in KernelStats.MapFull, not stored.
+	// MaxFlows is the size of the kernel's IPv4 flow map (default 65536).
+	// When a map is full, new flows are counted in KernelStats.MapFull,
+	// not stored.
 	MaxFlows int
+	// MaxFlows6 is the size of the IPv6 flow map (default MaxFlows). IPv4
+	// flows have a map of their own, with a key short enough to hash in a
+	// third of the time; both maps are preallocated.
+	MaxFlows6 int
 	// Samples is how many first packets of each flow the kernel sends to
 	// user space (default 32); they become Flow.Samples and Packets.
 	Samples int
@@ -93,6 +98,9 @@ func (c *KernelConfig) defaults() {
 	}
 	if c.MaxFlows <= 0 {
 		c.MaxFlows = 65536
+	}
+	if c.MaxFlows6 <= 0 {
+		c.MaxFlows6 = c.MaxFlows
 	}
 	if c.Samples <= 0 {
 		c.Samples = 32
@@ -267,7 +275,8 @@ func LoadKernel(cfg KernelConfig) (*KernelSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load eBPF object: %w", err)
 	}
-	spec.Maps[bpf.FlowhawkMapFlows].MaxEntries = uint32(cfg.MaxFlows)
+	spec.Maps[bpf.FlowhawkMapFlows].MaxEntries = uint32(cfg.MaxFlows6)
+	spec.Maps[bpf.FlowhawkMapFlows4].MaxEntries = uint32(cfg.MaxFlows)
 	spec.Maps[bpf.FlowhawkMapEvents].MaxEntries = uint32(cfg.RingSize)
 	set := func(name string, v any) error {
 		if err := spec.Variables[name].Set(v); err != nil {
@@ -727,6 +736,50 @@ func (s *KernelSource) badEvent() {
 
 func keyOf(k *bpf.FlowhawkFlowKey) Key { return *(*Key)(unsafe.Pointer(k)) }
 
+// v4Prefix is the ::ffff:0:0/96 prefix of IPv4-mapped addresses.
+var v4Prefix = [12]byte{10: 0xff, 11: 0xff}
+
+// widen4 converts a key of the IPv4 flow map (flows4) to the canonical key.
+func widen4(dst *bpf.FlowhawkFlowKey, k *bpf.FlowhawkFlowKey4) {
+	copy(dst.AddrLo[:12], v4Prefix[:])
+	copy(dst.AddrHi[:12], v4Prefix[:])
+	// The addresses are in network byte order in memory, as the
+	// canonical key's last four bytes.
+	*(*uint32)(unsafe.Pointer(&dst.AddrLo[12])) = k.AddrLo
+	*(*uint32)(unsafe.Pointer(&dst.AddrHi[12])) = k.AddrHi
+	dst.PortLo, dst.PortHi = k.PortLo, k.PortHi
+	dst.VlanOuter, dst.VlanInner = k.VlanOuter, k.VlanInner
+	dst.Proto = k.Proto
+	dst.Pad = [3]uint8{}
+}
+
+// narrow4 gives the flows4 key of a canonical key whose addresses are both
+// IPv4-mapped (the programs keep those flows in flows4), ok false otherwise.
+func narrow4(k *bpf.FlowhawkFlowKey) (k4 bpf.FlowhawkFlowKey4, ok bool) {
+	if [12]byte(k.AddrLo[:12]) != v4Prefix || [12]byte(k.AddrHi[:12]) != v4Prefix {
+		return k4, false
+	}
+	k4.AddrLo = *(*uint32)(unsafe.Pointer(&k.AddrLo[12]))
+	k4.AddrHi = *(*uint32)(unsafe.Pointer(&k.AddrHi[12]))
+	k4.PortLo, k4.PortHi = k.PortLo, k.PortHi
+	k4.VlanOuter, k4.VlanInner = k.VlanOuter, k.VlanInner
+	k4.Proto = k.Proto
+	return k4, true
+}
+
+// lookupFlow reads (del: reads and deletes, atomically) the map entry of a
+// canonical key from the map the programs keep it in.
+func (s *KernelSource) lookupFlow(k *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue, del bool) error {
+	m, mk := s.objs.Flows, any(k)
+	if k4, ok := narrow4(k); ok {
+		m, mk = s.objs.Flows4, &k4
+	}
+	if del {
+		return m.LookupAndDelete(mk, v)
+	}
+	return m.Lookup(mk, v)
+}
+
 func closeReason(v *bpf.FlowhawkFlowValue) EndReason {
 	if v.Flags&flowFRST != 0 {
 		return EndRST
@@ -769,33 +822,46 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 		key  bpf.FlowhawkFlowKey
 		last uint64
 	}
-	var cands []candidate
 	seen := 0
 	var c [kcntMax]uint64
 	s.readCounters(&c)
 	pressure := c[kcntMapFull] > s.mapFull && s.cfg.EvictIdle > 0
 	s.mapFull = c[kcntMapFull]
 	evictIdle := int64(s.cfg.EvictIdle)
-	err := s.iterate(false, func(k *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue) {
-		seen++
-		switch {
-		case v.Flags&flowFClosed != 0 && now-int64(v.CloseTs) > grace:
-			exp = append(exp, expired{*k, closeReason(v)})
-		case now-int64(v.Last) > idle:
-			exp = append(exp, expired{*k, EndIdle})
-		case now-int64(v.First) >= active:
-			exp = append(exp, expired{*k, EndActive})
-		case pressure && now-int64(v.Last) >= evictIdle:
-			cands = append(cands, candidate{*k, v.Last})
+	// The IPv6 and the IPv4 map, each with its own size: the map-full
+	// counter does not say which map refused a flow, but only a full map
+	// can have (no other code deletes entries), so eviction is done in the
+	// maps that are full, each by its own size.
+	for _, fm := range []struct {
+		m     *ebpf.Map
+		short bool
+		size  int
+	}{{s.objs.Flows, false, s.cfg.MaxFlows6}, {s.objs.Flows4, true, s.cfg.MaxFlows}} {
+		var cands []candidate
+		n, expired0 := 0, len(exp)
+		err := s.iterateMap(fm.m, fm.short, false, func(k *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue) {
+			n++
+			switch {
+			case v.Flags&flowFClosed != 0 && now-int64(v.CloseTs) > grace:
+				exp = append(exp, expired{*k, closeReason(v)})
+			case now-int64(v.Last) > idle:
+				exp = append(exp, expired{*k, EndIdle})
+			case now-int64(v.First) >= active:
+				exp = append(exp, expired{*k, EndActive})
+			case pressure && now-int64(v.Last) >= evictIdle:
+				cands = append(cands, candidate{*k, v.Last})
+			}
+		})
+		if err != nil {
+			return err
 		}
-	})
-	if err != nil {
-		return err
-	}
-	if pressure {
+		seen += n
+		if !pressure || n < fm.size {
+			continue
+		}
 		// Least recently seen first, up to 1/16 of the map beyond what
 		// expired anyway.
-		room := max(s.cfg.MaxFlows/16, 1) - len(exp)
+		room := max(fm.size/16, 1) - (len(exp) - expired0)
 		if room > 0 && len(cands) > 0 {
 			slices.SortFunc(cands, func(a, b candidate) int { return cmp.Compare(a.last, b.last) })
 			for _, cd := range cands[:min(room, len(cands))] {
@@ -817,12 +883,12 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 	var v bpf.FlowhawkFlowValue
 	for _, e := range exp {
 		if e.reason == 0xff { // from the close queue: check it is still closed
-			if err := s.objs.Flows.Lookup(&e.key, &v); err != nil || v.Flags&flowFClosed == 0 || now-int64(v.CloseTs) <= grace {
+			if err := s.lookupFlow(&e.key, &v, false); err != nil || v.Flags&flowFClosed == 0 || now-int64(v.CloseTs) <= grace {
 				continue
 			}
 			e.reason = closeReason(&v)
 		}
-		if err := s.objs.Flows.LookupAndDelete(&e.key, &v); err != nil {
+		if err := s.lookupFlow(&e.key, &v, true); err != nil {
 			if errors.Is(err, ebpf.ErrKeyNotExist) {
 				continue
 			}
@@ -850,7 +916,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 // record was emitted before the samples were read): pending stays bounded
 // by the flow map size times Samples.
 func (s *KernelSource) sweepPending(now int64) {
-	if len(s.pending) <= s.cfg.MaxFlows {
+	if len(s.pending) <= s.cfg.MaxFlows+s.cfg.MaxFlows6 {
 		return
 	}
 	horizon := now - int64(s.cfg.IdleTimeout) - int64(s.cfg.CloseGrace) - int64(time.Minute)
@@ -869,24 +935,38 @@ const batchBuffers = 3
 
 // mapBatch is one batch of flow map entries and the error that ended it.
 type mapBatch struct {
-	keys []bpf.FlowhawkFlowKey
-	vals []bpf.FlowhawkFlowValue
-	n    int
-	err  error
+	keys  []bpf.FlowhawkFlowKey
+	keys4 []bpf.FlowhawkFlowKey4 // flows4's keys, widened into keys
+	vals  []bpf.FlowhawkFlowValue
+	n     int
+	err   error
 }
 
-// iterate calls fn for every entry of the flow map, with the batch API
-// where the kernel has it and the map iterator otherwise. With del, every
-// entry is also deleted (BatchLookupAndDelete, or iterate-and-delete).
+// iterate calls fn for every entry of the flow maps (flows, then flows4,
+// whose keys it widens to canonical keys), with the batch API where the
+// kernel has it and the map iterator otherwise. With del, every entry is
+// also deleted (BatchLookupAndDelete, or iterate-and-delete).
 //
 // The batch system calls run on their own goroutine, a batch ahead of fn:
 // the kernel's half of a drain (copying and deleting entries) and ours
 // (building records) take about as long as each other, so on two cores
 // the drain runs at the rate of the slower half instead of their sum.
 func (s *KernelSource) iterate(del bool, fn func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue)) error {
+	if err := s.iterateMap(s.objs.Flows, false, del, fn); err != nil {
+		return err
+	}
+	return s.iterateMap(s.objs.Flows4, true, del, fn)
+}
+
+// iterateMap is iterate for one map; short: m is flows4.
+func (s *KernelSource) iterateMap(m *ebpf.Map, short, del bool, fn func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue)) error {
 	if s.batches[0] == nil {
 		for i := range s.batches {
-			s.batches[i] = &mapBatch{keys: make([]bpf.FlowhawkFlowKey, batchSize), vals: make([]bpf.FlowhawkFlowValue, batchSize)}
+			s.batches[i] = &mapBatch{
+				keys:  make([]bpf.FlowhawkFlowKey, batchSize),
+				keys4: make([]bpf.FlowhawkFlowKey4, batchSize),
+				vals:  make([]bpf.FlowhawkFlowValue, batchSize),
+			}
 		}
 	}
 	free := make(chan *mapBatch, batchBuffers)
@@ -899,10 +979,14 @@ func (s *KernelSource) iterate(del bool, fn func(*bpf.FlowhawkFlowKey, *bpf.Flow
 		// the end of the map); the reader consumes every batch up to it.
 		var cursor ebpf.MapBatchCursor
 		for b := range free {
+			var keys any = b.keys
+			if short {
+				keys = b.keys4
+			}
 			if del {
-				b.n, b.err = s.objs.Flows.BatchLookupAndDelete(&cursor, b.keys, b.vals, nil)
+				b.n, b.err = m.BatchLookupAndDelete(&cursor, keys, b.vals, nil)
 			} else {
-				b.n, b.err = s.objs.Flows.BatchLookup(&cursor, b.keys, b.vals, nil)
+				b.n, b.err = m.BatchLookup(&cursor, keys, b.vals, nil)
 			}
 			full <- b
 			if b.err != nil {
@@ -912,6 +996,9 @@ func (s *KernelSource) iterate(del bool, fn func(*bpf.FlowhawkFlowKey, *bpf.Flow
 	}()
 	for b := range full {
 		for i := range b.n {
+			if short {
+				widen4(&b.keys[i], &b.keys4[i])
+			}
 			fn(&b.keys[i], &b.vals[i])
 		}
 		switch err := b.err; {
@@ -921,19 +1008,34 @@ func (s *KernelSource) iterate(del bool, fn func(*bpf.FlowhawkFlowKey, *bpf.Flow
 		case errors.Is(err, ebpf.ErrKeyNotExist):
 			return nil
 		case errors.Is(err, ebpf.ErrNotSupported):
-			return s.iterateSlow(del, fn)
+			if short {
+				return iterateSlow[bpf.FlowhawkFlowKey4](m, del, func(k *bpf.FlowhawkFlowKey4, v *bpf.FlowhawkFlowValue) {
+					var wide bpf.FlowhawkFlowKey
+					widen4(&wide, k)
+					fn(&wide, v)
+				})
+			}
+			return iterateSlow(m, del, fn)
 		default:
-			return fmt.Errorf("batch lookup of flow map: %w", err)
+			return fmt.Errorf("batch lookup of flow map %s: %w", mapName(short), err)
 		}
 	}
 	return nil
 }
 
-func (s *KernelSource) iterateSlow(del bool, fn func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue)) error {
-	var k bpf.FlowhawkFlowKey
+func mapName(short bool) string {
+	if short {
+		return bpf.FlowhawkMapFlows4
+	}
+	return bpf.FlowhawkMapFlows
+}
+
+// iterateSlow is iterate for kernels without the batch API.
+func iterateSlow[K any](m *ebpf.Map, del bool, fn func(*K, *bpf.FlowhawkFlowValue)) error {
+	var k K
 	var v bpf.FlowhawkFlowValue
-	var keys []bpf.FlowhawkFlowKey
-	it := s.objs.Flows.Iterate()
+	var keys []K
+	it := m.Iterate()
 	for it.Next(&k, &v) {
 		if !del {
 			fn(&k, &v)
@@ -945,7 +1047,7 @@ func (s *KernelSource) iterateSlow(del bool, fn func(*bpf.FlowhawkFlowKey, *bpf.
 		return fmt.Errorf("iterate flow map: %w", err)
 	}
 	for i := range keys {
-		if err := s.objs.Flows.LookupAndDelete(&keys[i], &v); err == nil {
+		if err := m.LookupAndDelete(&keys[i], &v); err == nil {
 			fn(&keys[i], &v)
 		}
 	}

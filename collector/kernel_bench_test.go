@@ -17,30 +17,32 @@ import (
 // from user space.
 func fillFlows(tb testing.TB, s *KernelSource, n int) {
 	tb.Helper()
-	keys := make([]bpf.FlowhawkFlowKey, n)
+	keys := make([]bpf.FlowhawkFlowKey4, n)
 	vals := make([]bpf.FlowhawkFlowValue, n)
 	now := uint64(monoNow())
 	for i := range keys {
-		k := &keys[i]
+		var k bpf.FlowhawkFlowKey
 		k.AddrLo[10], k.AddrLo[11], k.AddrHi[10], k.AddrHi[11] = 0xff, 0xff, 0xff, 0xff
 		binary.BigEndian.PutUint32(k.AddrLo[12:], 0x0ac70000|uint32(i>>16))
 		binary.BigEndian.PutUint32(k.AddrHi[12:], 0x0ac80001)
 		k.PortLo, k.PortHi, k.Proto = uint16(i), 443, 6
+		keys[i], _ = narrow4(&k) // IPv4 flows live in flows4, as the programs put them
 		v := &vals[i]
 		v.First, v.Last = now-uint64(time.Second), now
-		v.IatSq, v.IatMin, v.IatMax = 19*100*100, 1e6, 2e8
+		v.IatMin, v.IatMax = 1e6, 2e8
 		for d := range v.Dir {
 			ds := &v.Dir[d]
 			ds.Packets, ds.Bytes, ds.IplenSq = 10, 10*600, 10*600*600
 			ds.PayloadBytes, ds.PayloadSq, ds.IpHdrBytes, ds.L4HdrBytes, ds.DataPackets = 10*548, 10*548*548, 200, 320, 8
 			ds.First, ds.Last = v.First, v.Last
 			ds.IatSq, ds.IatMin, ds.IatMax = 9*1e5*1e5, 1e6, 2e8
+			ds.FlowIatSq = 19 * 100 * 100 / 2
 			ds.FlagCounts[4] = 10
 			ds.PayloadMin, ds.PayloadMax, ds.IplenMin, ds.IplenMax = 0, 1448, 52, 1500
 			ds.InitWindow, ds.MinL4Hdr = 64240, 32
 		}
 	}
-	if _, err := s.objs.Flows.BatchUpdate(keys, vals, &ebpf.BatchOptions{}); err != nil {
+	if _, err := s.objs.Flows4.BatchUpdate(keys, vals, &ebpf.BatchOptions{}); err != nil {
 		tb.Fatalf("fill flow map: %v", err)
 	}
 }

@@ -3,7 +3,9 @@
 package collector
 
 import (
+	"fmt"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -61,5 +63,43 @@ func TestKernelEvictUnderPressure(t *testing.T) {
 	}
 	if len(got) != 0 {
 		t.Errorf("scan without new refusals emitted %d flows", len(got))
+	}
+}
+
+// TestKernelEvictOnlyFullMap fills the IPv6 flow map (16 entries) while the
+// IPv4 map (64) has room: the scan evicts from the IPv6 map only, 1/16 of
+// its own size, and the idle IPv4 flows stay.
+func TestKernelEvictOnlyFullMap(t *testing.T) {
+	s := loadTestKernel(t, KernelConfig{MaxFlows: 64, MaxFlows6: 16, EvictIdle: 20 * time.Millisecond})
+	for i := 0; i < 8; i++ {
+		ip := ip4(layers.IPProtocolTCP)
+		ip.SrcIP = net.IP{10, 200, 0, byte(i)}
+		if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: kframe(t, eth(layers.EthernetTypeIPv4), ip, tcpSYN(uint16(1024+i), 80))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 20; i++ {
+		ip := ip6(layers.IPProtocolTCP)
+		ip.SrcIP = net.ParseIP(fmt.Sprintf("fd00:200::%x", i+1))
+		if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: kframe(t, eth(layers.EthernetTypeIPv6), ip, tcpSYN(uint16(2048+i), 80))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s.Stats(); st.MapFull != 4 {
+		t.Fatalf("map full %d, want 4 (20 IPv6 flows, 16 fit)", st.MapFull)
+	}
+	time.Sleep(50 * time.Millisecond)
+	var got []*Flow
+	if err := s.Scan(func(f *Flow) { got = append(got, f) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("scan under pressure emitted %d flows (%v), want the 1 least recently seen IPv6 flow", len(got), got)
+	}
+	if src := got[0].Src().Addr; src != netip.MustParseAddr("fd00:200::1") || got[0].EndReason != EndEvicted {
+		t.Errorf("evicted %v (%v), want fd00:200::1 (evicted)", src, got[0].EndReason)
+	}
+	if st := s.Stats(); st.MapEntries != 8+15 {
+		t.Errorf("%d flows left in the maps, want 23", st.MapEntries)
 	}
 }

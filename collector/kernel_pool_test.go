@@ -23,13 +23,14 @@ func TestKernelRecordFromDirtyPool(t *testing.T) {
 	k.PortLo, k.PortHi, k.Proto = 443, 50000, 6
 	var v bpf.FlowhawkFlowValue
 	v.First, v.Last, v.Initiator = 1e9, 3e9, 1
-	v.IatSq, v.IatMin, v.IatMax = 4e6, 1e6, 5e8
+	v.IatMin, v.IatMax = 1e6, 5e8
 	for d := range v.Dir {
 		ds := &v.Dir[d]
 		ds.Packets, ds.Bytes, ds.IplenSq = 40, 40*600, 40*600*600
 		ds.PayloadBytes, ds.PayloadSq, ds.IpHdrBytes, ds.L4HdrBytes, ds.DataPackets = 40*548, 40*548*548, 800, 1280, 30
 		ds.First, ds.Last = v.First, v.Last
 		ds.IatSq, ds.IatMin, ds.IatMax = 2e6, 1e6, 5e8
+		ds.FlowIatSq = 2e6
 		ds.FlagCounts[4] = 40
 		ds.PayloadMin, ds.PayloadMax, ds.IplenMin, ds.IplenMax = 0, 1448, 52, 1500
 		ds.InitWindow, ds.MinL4Hdr = 64240, 32

@@ -63,7 +63,7 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 	s.dirFromKernel(&f.Fwd, &v.Dir[fi], scratch, Fwd)
 	s.dirFromKernel(&f.Bwd, &v.Dir[bi], scratch, Bwd)
 	if total > 1 {
-		f.IAT = iatMoments(total-1, v.Last-v.First, v.IatSq, v.IatMin, v.IatMax)
+		f.IAT = iatMoments(total-1, v.Last-v.First, v.Dir[0].FlowIatSq+v.Dir[1].FlowIatSq, v.IatMin, v.IatMax)
 		setHigher(&f.IAT, &scratch.IAT)
 	}
 	f.WrongFragments = v.WrongFrags
@@ -153,8 +153,8 @@ func (s *KernelSource) takeSamples(key Key, first uint64) []pendingSample {
 // pendingSample is what a first-packet sample from the ring buffer keeps
 // while it waits for its flow's record: the fields Flow.Add reads, and the
 // flow incarnation it belongs to. It is 40 bytes where the event is 104
-// (the key, which is the pending map's key, sequence numbers, TTL), and a
-// full kernel map can hold MaxFlows x Samples of them.
+// (the key, which is the pending map's key, sequence numbers, TTL), and
+// full kernel maps can hold (MaxFlows + MaxFlows6) x Samples of them.
 type pendingSample struct {
 	Ts, FlowFirst      uint64 // monotonic ns
 	IPLen, PayloadLen  uint32

@@ -210,6 +210,10 @@ func kernelCases(t testing.TB) []struct {
 	bigIHL[14] = 0x4f // IHL 15 (60 bytes) beyond the 36-byte frame end... of IP
 	truncTCP := kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcpSYN(1234, 80))
 	truncTCP = truncTCP[:14+20+10]
+	// IPv6 between IPv4-mapped addresses: the pcap path keys it as IPv4,
+	// so the programs keep it in flows4 too.
+	ipMapped := ip6(layers.IPProtocolUDP)
+	ipMapped.SrcIP, ipMapped.DstIP = net.ParseIP("::ffff:10.199.0.1"), net.ParseIP("::ffff:10.199.0.2")
 	return []struct {
 		name  string
 		frame []byte
@@ -235,6 +239,8 @@ func kernelCases(t testing.TB) []struct {
 			want{flow: true, key: key6(40002, 22, 6), ipLen: 64, payload: 0, l4Hdr: 24, counter: -1, parityOK: true}},
 		{"ipv6 icmpv6", kframe(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolICMPv6), &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(128, 0)}, gopacket.Payload([]byte{0, 1, 0, 1}), payload),
 			want{flow: true, key: key6(0, 0, 58), ipLen: 148, payload: 100, l4Hdr: 8, counter: -1, parityOK: true}},
+		{"ipv6 ipv4-mapped udp", kframe(t, eth(layers.EthernetTypeIPv6), ipMapped, &layers.UDP{SrcPort: 4000, DstPort: 4001}, payload),
+			want{flow: true, key: key4(4000, 4001, 17, 0, 0), ipLen: 148, payload: 100, l4Hdr: 8, counter: -1, parityOK: true}},
 		{"ipv6 ext chain udp", kframe(t, eth(layers.EthernetTypeIPv6), ipShort, gopacket.Payload(shortChain)),
 			want{flow: true, key: key6(5000, 6000, 17), ipLen: 66, payload: 2, l4Hdr: 8, counter: -1, parityOK: true}},
 		{"ipv6 ext chain over limit", kframe(t, eth(layers.EthernetTypeIPv6), ipLong, gopacket.Payload(append(longChain, udpRaw(1, 2, nil)...))),
@@ -259,6 +265,42 @@ func kernelCases(t testing.TB) []struct {
 		{"truncated vlan", kframe(t, eth(layers.EthernetTypeDot1Q), gopacket.Payload([]byte{0}))[:16], want{counter: kcntParseError}},
 		{"arp", kframe(t, eth(layers.EthernetTypeARP), &layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
 			Operation: 1, SourceHwAddress: macA, SourceProtAddress: v4a, DstHwAddress: macB, DstProtAddress: v4b}), want{counter: kcntNonIP}},
+	}
+}
+
+// TestKey4 checks the IPv4 flow map's short key: 20 bytes, addresses in
+// network byte order, widened to the canonical key and back unchanged, and
+// only keys whose two addresses are IPv4-mapped narrow to it.
+func TestKey4(t *testing.T) {
+	if n := unsafe.Sizeof(bpf.FlowhawkFlowKey4{}); n != 20 {
+		t.Fatalf("flow_key4 is %d bytes, want 20", n)
+	}
+	wide := key4(40000, 80, 6, 100, 200)
+	k := *(*bpf.FlowhawkFlowKey)(unsafe.Pointer(&wide))
+	k4, ok := narrow4(&k)
+	if !ok {
+		t.Fatalf("%v: not narrowed", wide)
+	}
+	var raw [4]byte
+	*(*uint32)(unsafe.Pointer(&raw)) = k4.AddrLo
+	if netip.AddrFrom4(raw) != netip.MustParseAddr("10.199.0.1") || k4.PortLo != 40000 || k4.PortHi != 80 ||
+		k4.VlanOuter != 100 || k4.VlanInner != 200 || k4.Proto != 6 {
+		t.Errorf("short key %+v (lo %v) does not match %v", k4, netip.AddrFrom4(raw), wide)
+	}
+	var back bpf.FlowhawkFlowKey
+	back.Pad = [3]uint8{1, 2, 3} // widen4 must clear it
+	widen4(&back, &k4)
+	if keyOf(&back) != wide {
+		t.Errorf("widened %v, want %v", keyOf(&back), wide)
+	}
+	v6 := key6(1, 2, 17)
+	if _, ok := narrow4((*bpf.FlowhawkFlowKey)(unsafe.Pointer(&v6))); ok {
+		t.Errorf("%v narrowed, want it kept in flows", v6)
+	}
+	a, b := Addr16(netip.MustParseAddr("10.0.0.1")), Addr16(netip.MustParseAddr("fd00::1"))
+	mixed, _ := MakeKey(&a, &b, 1, 2, 17, 0, 0)
+	if _, ok := narrow4((*bpf.FlowhawkFlowKey)(unsafe.Pointer(&mixed))); ok {
+		t.Errorf("%v narrowed, want it kept in flows", mixed)
 	}
 }
 
@@ -323,7 +365,7 @@ func TestKernelProgRun(t *testing.T) {
 				}
 				var v bpf.FlowhawkFlowValue
 				kk := *(*bpf.FlowhawkFlowKey)(unsafe.Pointer(&c.want.key))
-				if err := s.objs.Flows.Lookup(&kk, &v); err != nil {
+				if err := s.lookupFlow(&kk, &v, false); err != nil {
 					t.Fatalf("flow %v not in map: %v (map holds %v)", c.want.key, err, mapKeys(s.snapshot()))
 				}
 				prev := seen[c.want.key]

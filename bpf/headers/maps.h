@@ -9,13 +9,22 @@
 
 /* Shared (not per-CPU) hash, not LRU: a full map refuses new flows and the
  * refusal is counted (CNT_MAP_FULL) instead of silently evicting a live
- * flow; docs/kernel.md has the measurements behind the choice. */
+ * flow; docs/kernel.md has the measurements behind the choice. IPv4 flows
+ * (and IPv6 packets whose both addresses are IPv4-mapped, which the pcap
+ * path keys alike) live in flows4 under the short key; the rest in flows. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct flow_key);
 	__type(value, struct flow_value);
 } flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key4);
+	__type(value, struct flow_value);
+} flows4 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -62,7 +62,8 @@ struct pkt_info {
 	__u8 frag;
 	__u8 wrong_frag;
 	__u8 frag_mf;
-	__u8 pad[2];
+	__u8 v4; /* both addresses IPv4 or IPv4-mapped: the flow lives in flows4 */
+	__u8 pad;
 	__u32 frag_off;
 };
 
@@ -72,6 +73,16 @@ static __always_inline void map_v4(__u8 *dst, __be32 addr)
 	dst[10] = 0xff;
 	dst[11] = 0xff;
 	__builtin_memcpy(dst + 12, &addr, 4);
+}
+
+/* is_mapped reports whether a is an IPv4-mapped IPv6 address. */
+static __always_inline int is_mapped(const __u8 *a)
+{
+	__u64 hi;
+	__u32 mid;
+	__builtin_memcpy(&hi, a, 8);
+	__builtin_memcpy(&mid, a + 8, 4);
+	return hi == 0 && mid == bpf_htonl(0xffff);
 }
 
 /* parse_l4 reads the transport header at l4. It returns 0 or a counter
@@ -185,6 +196,7 @@ static __always_inline int parse(void *data, void *data_end, __u32 wire_len, __u
 			return CNT_PARSE_ERROR;
 		map_v4(pi->src, ip->saddr);
 		map_v4(pi->dst, ip->daddr);
+		pi->v4 = 1;
 		pi->proto = ip->protocol;
 		pi->ttl = ip->ttl;
 		pi->ip_len = tot;
@@ -206,6 +218,7 @@ static __always_inline int parse(void *data, void *data_end, __u32 wire_len, __u
 			return CNT_PARSE_ERROR;
 		__builtin_memcpy(pi->src, &ip6->saddr, 16);
 		__builtin_memcpy(pi->dst, &ip6->daddr, 16);
+		pi->v4 = is_mapped(pi->src) && is_mapped(pi->dst);
 		pi->ttl = ip6->hop_limit;
 		__u32 plen = bpf_ntohs(ip6->payload_len);
 		pi->ip_len = plen ? 40 + plen : (wire_len > l3off ? wire_len - l3off : 0); /* 0: jumbogram/TSO */

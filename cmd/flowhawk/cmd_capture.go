@@ -34,9 +34,15 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
 	samples := fs.Int("samples", 32, "first `N` packets of each flow the kernel sends to user space (at least --splt)")
 	sampleRate := fs.Int("sample-rate", 1, "account 1 packet in `N` (counters are scaled back up and records marked sampled)")
+	maxFlows6 := fs.Int("max-flows-ipv6", 0, "size of the kernel's IPv6 flow map (`N`; 0: as --max-flows, which sizes the IPv4 map)")
 	ringSize := fs.Int("ring-size", 4<<20, "kernel ring buffer size in bytes (power of two pages)")
 	var ff flowFlags
 	addFlowFlags(fs, &ff, true)
+	// The kernel maps are preallocated and refuse new flows when full: the
+	// replay table's default and wording do not fit them.
+	mfl := fs.Lookup("max-flows")
+	mfl.DefValue = "65536"
+	mfl.Usage = "size of the kernel's IPv4 flow map (and of the IPv6 one, unless --max-flows-ipv6); when a map is full new flows are counted, not stored"
 	var mf modelFlags
 	addModelFlags(fs, &mf)
 	if err := parseFlags(fs, args); err != nil {
@@ -69,6 +75,9 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	default:
 		return fmt.Errorf("%w: --tc-attach %q: want auto, tcx or clsact", errUsage, *tcAttach)
 	}
+	if *maxFlows6 < 0 {
+		return fmt.Errorf("%w: --max-flows-ipv6 must not be negative", errUsage)
+	}
 	if *samples < 1 || *sampleRate < 1 {
 		return fmt.Errorf("%w: --samples and --sample-rate must be positive", errUsage)
 	}
@@ -78,6 +87,7 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		XDPMode:       *xdpMode,
 		TCAttach:      *tcAttach,
 		MaxFlows:      ff.maxFlows,
+		MaxFlows6:     *maxFlows6,
 		Samples:       max(*samples, ff.splt),
 		SampleRate:    *sampleRate,
 		IdleTimeout:   ff.idleTimeout,
@@ -85,8 +95,8 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		RingSize:      *ringSize,
 	}
 	if !fs.Changed("max-flows") {
-		// The table's default (1M) would preallocate ~450 MB of kernel map;
-		// when the kernel map is full new flows are counted, not stored.
+		// The table's default (1M) would preallocate ~1 GB of kernel maps
+		// (IPv4 and IPv6, ~500 B a flow each).
 		kcfg.MaxFlows = 65536
 	}
 
