@@ -172,6 +172,30 @@ func BenchmarkXDP(b *testing.B) {
 	})
 }
 
+// BenchmarkTC is BenchmarkXDP's existing-flow case for the TC ingress
+// program (the one --ingress auto attaches on veth) against the no-op TC
+// program: TC takes the flow's spin lock where XDP needs none.
+func BenchmarkTC(b *testing.B) {
+	objs := load(b, 1<<18)
+	for _, c := range []struct {
+		name string
+		prog *ebpf.Program
+	}{{"noop", objs.NoopTc}, {"existing-flow", objs.FlowhawkTcIngress}} {
+		b.Run(c.name, func(b *testing.B) {
+			frame := udpFrame(1, 40000)
+			if _, _, err := c.prog.Benchmark(frame, 64, nil); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			_, d, err := c.prog.Benchmark(frame, b.N, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(d.Nanoseconds()), "ns/pkt")
+		})
+	}
+}
+
 // BenchmarkMapTypes measures the existing-flow cost with the flow map
 // loaded as each candidate type (the programs are the same; only the map
 // type in the spec changes). docs/kernel.md explains the choice.

@@ -104,6 +104,11 @@ type FlowhawkFlowValue struct {
 	Initiator   uint8
 	Flags       uint8
 	Pad         [2]uint8
+	Lock        struct {
+		_   structs.HostLayout
+		Val uint32
+	}
+	Pad2 uint32
 }
 
 type FlowhawkFragKey struct {
@@ -146,6 +151,11 @@ type FlowhawkPktEvent struct {
 	Pad        uint8
 	Key        FlowhawkFlowKey
 	_          [4]byte
+}
+
+type FlowhawkZeroFlow struct {
+	_ structs.HostLayout
+	B [400]uint8
 }
 
 // Names of all BPF objects in the ELF.

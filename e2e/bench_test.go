@@ -36,7 +36,14 @@ func macOf(tb testing.TB, ns, iface string) string {
 }
 
 // vethModes are the configurations BenchmarkVethTrafgen compares.
-var vethModes = []string{"none", "noop-xdp-server", "sensor-xdp-server", "noop-tc-server", "sensor-auto-server", "sensor-tc-client"}
+// A "+sendto" mode sends with sendto(2) (trafgen -t 0) instead of
+// packet(7)'s TX_RING: its packets have their headers in the linear part
+// of the socket buffer, as packets from the socket layer have, where
+// TX_RING leaves all but the Ethernet header in page fragments, which the
+// TC programs must pull (copy) before they can parse. Those modes are
+// compared with "none+sendto".
+var vethModes = []string{"none", "noop-xdp-server", "sensor-xdp-server", "noop-tc-server", "sensor-auto-server", "sensor-tc-client",
+	"none+sendto", "sensor-auto-server+sendto"}
 
 // BenchmarkVethTrafgen pushes UDP packets of one flow with trafgen
 // (netsniff-ng) from the client end through the veth pair, through the
@@ -73,7 +80,7 @@ func BenchmarkVethTrafgen(b *testing.B) {
 	defer objs.Close()
 	// attach sets mode up and returns what undoes it.
 	attach := func(mode string) (func(), error) {
-		switch mode {
+		switch strings.TrimSuffix(mode, "+sendto") {
 		case "noop-xdp-server", "noop-tc-server":
 			var l link.Link
 			err := inNetns(n.ServerNS, func() error {
@@ -98,7 +105,7 @@ func BenchmarkVethTrafgen(b *testing.B) {
 				ns, ifc = n.ClientNS, n.ClientIf
 			}
 			ingress := "auto" // TC ingress on veth
-			if mode == "sensor-xdp-server" {
+			if strings.HasPrefix(mode, "sensor-xdp-server") {
 				ingress = "xdp"
 			}
 			var src *collector.KernelSource
@@ -129,9 +136,13 @@ func BenchmarkVethTrafgen(b *testing.B) {
 				b.Fatalf("%s: %v", mode, err)
 			}
 			before := rxPackets(b, n.ServerNS, n.ServerIf)
+			args := []string{"netns", "exec", n.ClientNS, "trafgen", "--dev", n.ClientIf, "--out", n.ClientIf,
+				"--qdisc-path", "--conf", cfgPath, "-n", strconv.Itoa(perRun), "-P", "1", "-C"}
+			if strings.HasSuffix(mode, "+sendto") {
+				args = append(args, "-t", "0")
+			}
 			t0 := time.Now()
-			out, err := exec.Command("ip", "netns", "exec", n.ClientNS, "trafgen", "--dev", n.ClientIf, "--out", n.ClientIf,
-				"--qdisc-path", "--conf", cfgPath, "-n", strconv.Itoa(perRun), "-P", "1", "-C").CombinedOutput()
+			out, err := exec.Command("ip", args...).CombinedOutput()
 			el := time.Since(t0)
 			undo()
 			if err != nil {
@@ -141,12 +152,21 @@ func BenchmarkVethTrafgen(b *testing.B) {
 			rates[mode] = append(rates[mode], round[mode])
 		}
 		for _, mode := range vethModes[1:] {
-			ratios[mode] = append(ratios[mode], round[mode]/round["none"])
+			base := "none"
+			if strings.HasSuffix(mode, "+sendto") && mode != "none+sendto" {
+				base = "none+sendto"
+			}
+			ratios[mode] = append(ratios[mode], round[mode]/round[base])
 		}
 	}
 	b.StopTimer()
 	b.ReportMetric(median(rates["none"]), "none-pkts/s")
+	b.ReportMetric(median(rates["none+sendto"]), "none+sendto-pkts/s")
 	for _, mode := range vethModes[1:] {
+		if mode == "none+sendto" {
+			b.ReportMetric(median(ratios[mode]), "sendto/tx-ring")
+			continue
+		}
 		b.ReportMetric(median(ratios[mode]), mode+"/none")
 		b.Logf("%-20s pkts/s %v; /none %v", mode, rates[mode], ratios[mode])
 	}

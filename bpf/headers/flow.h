@@ -5,6 +5,7 @@
 #define FLOWHAWK_FLOW_H
 
 #include <linux/types.h>
+#include <linux/bpf.h>
 
 /* Canonical bidirectional key: lo is the endpoint with the lexicographically
  * smaller (address, port); IPv4 addresses are IPv4-mapped IPv6
@@ -92,7 +93,15 @@ struct flow_value {
 	__u8 initiator; /* SIDE_LO or SIDE_HI: who started the flow */
 	__u8 flags;
 	__u8 pad[2];
+	/* Held by the TC programs while they update the flow (see DIR_ADD in
+	 * flowhawk.c); programs may not read or write it directly, so copies
+	 * of a value stop at FLOW_VALUE_DATA. */
+	struct bpf_spin_lock lock;
+	__u32 pad2;
 };
+
+/* The bytes of struct flow_value before its lock: what copies take. */
+#define FLOW_VALUE_DATA __builtin_offsetof(struct flow_value, lock)
 
 /* Ring-buffer event types (first byte of every event). */
 #define EV_SAMPLE 1 /* one packet, maybe with a DNS payload snippet */

@@ -46,12 +46,17 @@ struct {
 } counters SEC(".maps");
 
 /* A zeroed flow value used to create map entries (too big for the stack
- * next to everything else). Never written. */
+ * next to everything else). Never written. Raw bytes: a per-CPU map may
+ * not hold a struct bpf_spin_lock. */
+struct zero_flow {
+	__u8 b[sizeof(struct flow_value)];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct flow_value);
+	__type(value, struct zero_flow);
 } zero_value SEC(".maps");
 
 /* Interfaces the programs are attached to (ifindex -> 1), filled by the
