@@ -43,7 +43,7 @@ func macOf(tb testing.TB, ns, iface string) string {
 // TC programs must pull (copy) before they can parse. Those modes are
 // compared with "none+sendto".
 var vethModes = []string{"none", "noop-xdp-server", "sensor-xdp-server", "noop-tc-server", "sensor-auto-server", "sensor-tc-client",
-	"none+sendto", "sensor-auto-server+sendto"}
+	"none+sendto", "noop-tc-server+sendto", "sensor-auto-server+sendto"}
 
 // BenchmarkVethTrafgen pushes UDP packets of one flow with trafgen
 // (netsniff-ng) from the client end through the veth pair, through the
@@ -82,13 +82,14 @@ func BenchmarkVethTrafgen(b *testing.B) {
 	attach := func(mode string) (func(), error) {
 		switch strings.TrimSuffix(mode, "+sendto") {
 		case "noop-xdp-server", "noop-tc-server":
+			tc := strings.HasPrefix(mode, "noop-tc-server")
 			var l link.Link
 			err := inNetns(n.ServerNS, func() error {
 				idx, err := ifIndex(n.ServerIf)
 				if err != nil {
 					return err
 				}
-				if mode == "noop-tc-server" {
+				if tc {
 					l, err = link.AttachTCX(link.TCXOptions{Program: objs.NoopTc, Interface: idx, Attach: ebpf.AttachTCXIngress})
 				} else {
 					l, err = link.AttachXDP(link.XDPOptions{Program: objs.NoopXdp, Interface: idx})
