@@ -18,8 +18,9 @@
 
 /* Longest IPv6 extension-header chain walked before giving up. */
 #define MAX_IPV6_EXT 10
-/* Most VLAN tags walked (outer and inner are kept), as the pcap decoder. */
-#define MAX_VLAN_TAGS 4
+/* Most VLAN tags walked (outer and inner are kept), as the pcap decoder's
+ * maxVLANTags. */
+#define MAX_VLAN_TAGS 8
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
@@ -164,6 +165,8 @@ static __always_inline int parse(void *data, void *data_end, __u32 wire_len, __u
 	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
 		if (h_proto != bpf_htons(ETH_P_8021Q) && h_proto != bpf_htons(ETH_P_8021AD) &&
 		    h_proto != bpf_htons(0x9100) && h_proto != bpf_htons(0x9200))
+			break;
+		if (ntags >= MAX_VLAN_TAGS) /* a tag from skb metadata counts too */
 			break;
 		struct vlan_tag *vt = cur;
 		if ((void *)(vt + 1) > data_end)
