@@ -302,6 +302,12 @@ func LoadKernel(cfg KernelConfig) (*KernelSource, error) {
 		if errors.Is(err, unix.EPERM) {
 			return nil, fmt.Errorf("load eBPF programs: %w: CAP_BPF and CAP_PERFMON (or root) are needed: %v", ErrCapability, err)
 		}
+		if errors.Is(err, unix.ENOMEM) {
+			// Preallocated maps: bpftool's memlock is ~480 B per IPv4 and
+			// ~504 B per IPv6 entry (docs/kernel.md).
+			mb := (cfg.MaxFlows*480 + cfg.MaxFlows6*504) >> 20
+			return nil, fmt.Errorf("load eBPF programs: %w (the flow maps take about %d MB of kernel memory for --max-flows %d and --max-flows-ipv6 %d; lower them)", err, mb, cfg.MaxFlows, cfg.MaxFlows6)
+		}
 		return nil, fmt.Errorf("load eBPF programs: %w", err)
 	}
 	s.rd, err = ringbuf.NewReader(s.objs.Events)
