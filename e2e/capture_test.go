@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os/exec"
@@ -124,12 +125,20 @@ func absDur(d int64) time.Duration {
 }
 
 // compareFlows checks that both paths saw the same flows with identical
-// packet and byte counts per direction, and times within timeTolerance.
+// packet and byte counts per direction, first/last times within
+// timeTolerance and gap statistics within four times the largest
+// first/last difference (at least 1 ms).
 // It returns the largest time difference seen.
 func compareFlows(t *testing.T, kernel, pcap []*collector.Flow) time.Duration {
 	t.Helper()
 	km, pm := byKey(t, "kernel", kernel), byKey(t, "pcap", pcap)
 	var worst time.Duration
+	type gapStats struct {
+		key  collector.Key
+		name string
+		k, p [4]float64 // mean, std, min, max (ns)
+	}
+	var gaps []gapStats
 	for k, p := range pm {
 		f := km[k]
 		if f == nil {
@@ -161,6 +170,35 @@ func compareFlows(t *testing.T, kernel, pcap []*collector.Flow) time.Duration {
 		for _, dt := range []int64{f.Start - p.Start, f.End - p.End} {
 			worst = max(worst, absDur(dt))
 		}
+		// Timing features (docs/kernel.md), checked below.
+		for _, m := range []struct {
+			name string
+			k, p *collector.Moments
+		}{{"flow IAT", &f.IAT, &p.IAT}, {"fwd IAT", &f.Fwd.IAT, &p.Fwd.IAT}, {"bwd IAT", &f.Bwd.IAT, &p.Bwd.IAT}} {
+			if m.k.N != m.p.N {
+				t.Errorf("%v %s: kernel %d gaps, pcap %d", k, m.name, m.k.N, m.p.N)
+				continue
+			}
+			if m.k.N > 0 {
+				gaps = append(gaps, gapStats{k, m.name, [4]float64{m.k.Mean(), m.k.Std(), m.k.Min, m.k.Max}, [4]float64{m.p.Mean(), m.p.Std(), m.p.Min, m.p.Max}})
+			}
+		}
+	}
+	// The kernel and tcpdump stamp each packet a few microseconds apart,
+	// so each gap, and every statistic of the gaps, may differ by twice
+	// the largest such difference; the kernel's sum of squares in
+	// (1.024 us)^2 units adds about 1 us to the std. Allowed: four times
+	// the largest first/last difference, at least 1 ms.
+	tol := max(time.Millisecond, 4*worst)
+	var worstIAT time.Duration
+	for _, g := range gaps {
+		for i, what := range []string{"mean", "std", "min", "max"} {
+			d := time.Duration(math.Abs(g.k[i] - g.p[i]))
+			worstIAT = max(worstIAT, d)
+			if d > tol {
+				t.Errorf("%v %s %s: kernel %v, pcap %v (tolerance %v)", g.key, g.name, what, time.Duration(g.k[i]), time.Duration(g.p[i]), tol)
+			}
+		}
 	}
 	for k, f := range km {
 		if pm[k] == nil {
@@ -170,6 +208,7 @@ func compareFlows(t *testing.T, kernel, pcap []*collector.Flow) time.Duration {
 	if worst > timeTolerance {
 		t.Errorf("first/last packet times differ by up to %v, tolerance %v", worst, timeTolerance)
 	}
+	t.Logf("first/last times differ by up to %v, gap statistics (IAT mean, std, min, max) by up to %v", worst, worstIAT)
 	return worst
 }
 
