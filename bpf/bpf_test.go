@@ -127,19 +127,7 @@ func BenchmarkXDP(b *testing.B) {
 		suffix string
 		frame  func(uint32, uint16) []byte
 	}{{"", udpFrame}, {"-ipv6", udp6Frame}} {
-		b.Run("existing-flow"+fam.suffix, func(b *testing.B) {
-			frame := fam.frame(1, 40000)
-			// Warm up: create the flow and use up its first-N samples.
-			if _, _, err := objs.FlowhawkXdp.Benchmark(frame, 64, nil); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			_, d, err := objs.FlowhawkXdp.Benchmark(frame, b.N, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(d.Nanoseconds()), "ns/pkt")
-		})
+		b.Run("existing-flow"+fam.suffix, func(b *testing.B) { benchRepeat(b, objs.FlowhawkXdp, fam.frame(1, 40000)) })
 		b.Run("new-flow"+fam.suffix, func(b *testing.B) {
 			// One run per flow: BPF_PROG_TEST_RUN's duration with repeat 1
 			// is the program's time for that packet. The maps are cleared
@@ -175,6 +163,21 @@ func BenchmarkXDP(b *testing.B) {
 	})
 }
 
+// benchRepeat reports prog's in-kernel time per run of frame, with repeat:
+// after 64 warm-up runs, so a flow exists and its first-N samples are
+// used up, every run is an existing-flow packet.
+func benchRepeat(b *testing.B, prog *ebpf.Program, frame []byte) {
+	if _, _, err := prog.Benchmark(frame, 64, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	_, d, err := prog.Benchmark(frame, b.N, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(d.Nanoseconds()), "ns/pkt")
+}
+
 // BenchmarkTC is BenchmarkXDP's existing-flow case for the TC ingress
 // program (the one --ingress auto attaches on veth) against the no-op TC
 // program: TC takes the flow's spin lock where XDP needs none.
@@ -184,41 +187,7 @@ func BenchmarkTC(b *testing.B) {
 		name string
 		prog *ebpf.Program
 	}{{"noop", objs.NoopTc}, {"existing-flow", objs.FlowhawkTcIngress}} {
-		b.Run(c.name, func(b *testing.B) {
-			frame := udpFrame(1, 40000)
-			if _, _, err := c.prog.Benchmark(frame, 64, nil); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			_, d, err := c.prog.Benchmark(frame, b.N, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(d.Nanoseconds()), "ns/pkt")
-		})
-	}
-}
-
-// BenchmarkMapTypes measures the existing-flow cost with the flow map
-// loaded as each candidate type (the programs are the same; only the map
-// type in the spec changes). docs/kernel.md explains the choice.
-func BenchmarkMapTypes(b *testing.B) {
-	existing := udpFrame(1, 40000)
-	for _, mt := range []ebpf.MapType{ebpf.Hash, ebpf.PerCPUHash, ebpf.LRUHash, ebpf.LRUCPUHash} {
-		objs := loadWith(b, 1<<16, func(s *ebpf.CollectionSpec) {
-			s.Maps[FlowhawkMapFlows].Type = mt
-			s.Maps[FlowhawkMapFlows4].Type = mt
-		})
-		b.Run(mt.String(), func(b *testing.B) {
-			if _, _, err := objs.FlowhawkXdp.Benchmark(existing, 64, nil); err != nil {
-				b.Fatal(err)
-			}
-			_, d, err := objs.FlowhawkXdp.Benchmark(existing, b.N, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(d.Nanoseconds()), "ns/pkt")
-		})
+		b.Run(c.name, func(b *testing.B) { benchRepeat(b, c.prog, udpFrame(1, 40000)) })
 	}
 }
 
