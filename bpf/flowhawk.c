@@ -188,9 +188,9 @@ static __always_inline void fill_key(struct flow_key *key, struct pkt_info *pi, 
 /* get_flow finds the flow of mkey in map (flows or flows4), or creates it.
  * *fresh tells that the entry starts over: just created, or reused by a
  * TCP SYN after FIN/RST closed it (the old record goes to the ring buffer
- * under the canonical key). NULL when the map is full (counted). Inlined
+ * under the canonical key). NULL when the map is full (counted in full). Inlined
  * with a constant map, so each lookup stays inlined by the verifier. */
-static __always_inline struct flow_value *get_flow(void *map, void *mkey, struct flow_key *key,
+static __always_inline struct flow_value *get_flow(void *map, __u32 full, void *mkey, struct flow_key *key,
 						   struct pkt_info *pi, __u8 side, __u8 pure_syn, __u64 now,
 						   int *fresh)
 {
@@ -214,13 +214,13 @@ static __always_inline struct flow_value *get_flow(void *map, void *mkey, struct
 		return NULL;
 	long r = bpf_map_update_elem(map, mkey, zero, BPF_NOEXIST);
 	if (r != 0 && r != -EEXIST_) {
-		count(CNT_MAP_FULL);
+		count(full);
 		return NULL;
 	}
 	*fresh = r == 0;
 	v = bpf_map_lookup_elem(map, mkey);
 	if (!v)
-		count(CNT_MAP_FULL);
+		count(full);
 	return v;
 }
 
@@ -411,9 +411,9 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 	__u8 pure_syn = pi.proto == IPPROTO_TCP && (pi.tcp_flags & 0x12) == 0x02;
 	struct flow_value *v;
 	if (pi.v4)
-		v = get_flow(&flows4, &k4, &key, &pi, side, pure_syn, now, &fresh);
+		v = get_flow(&flows4, CNT_MAP_FULL, &k4, &key, &pi, side, pure_syn, now, &fresh);
 	else
-		v = get_flow(&flows, &key, &key, &pi, side, pure_syn, now, &fresh);
+		v = get_flow(&flows, CNT_MAP_FULL6, &key, &key, &pi, side, pure_syn, now, &fresh);
 	if (!v)
 		return;
 	struct dir_stats *ds = side == SIDE_LO ? &v->dir[0] : &v->dir[1];

@@ -141,7 +141,8 @@ type KernelStats struct {
 	OtherL4     uint64 // IP packets of other transports (ports 0), accounted
 	ParseErrors uint64 // truncated or malformed headers: passed, not accounted
 	ExtLimit    uint64 // IPv6 extension chain longer than the parse limit
-	MapFull     uint64 // packets of new flows refused because the flow map was full
+	MapFull     uint64 // packets of new flows refused because their flow map was full (IPv4 and IPv6)
+	MapFull6    uint64 // of MapFull, those refused by the IPv6 map (raise --max-flows-ipv6; the rest, --max-flows)
 	RingbufFull uint64 // samples/DNS/end events dropped because the ring buffer was full
 	SampledOut  uint64 // packets skipped by 1-in-N sampling
 	FragNoFirst uint64 // later fragments whose first fragment was not seen (ports 0)
@@ -173,7 +174,7 @@ type KernelSource struct {
 	pending map[Key][]pendingSample // first-packet samples waiting for their flow's record
 	closing []closeDue
 	nextID  uint64
-	mapFull uint64 // MapFull counter at the previous scan
+	mapFull [kcntMax]uint64 // map-full counters (kcntMapFull, kcntMapFull6) at the previous scan
 	rec     ringbuf.Record
 	scratch Flow // reused by toFlow for what only sample sequences give
 	slab    []Flow
@@ -206,6 +207,7 @@ const (
 	kcntFragments
 	kcntForwarded
 	kcntSegmented
+	kcntMapFull6
 	kcntMax
 )
 
@@ -559,7 +561,8 @@ func (s *KernelSource) Stats() KernelStats {
 	s.mu.Unlock()
 	st.Packets, st.NonIP, st.OtherL4 = c[kcntPackets], c[kcntNonIP], c[kcntOtherL4]
 	st.Accounted = accounted(&c)
-	st.ParseErrors, st.ExtLimit, st.MapFull, st.RingbufFull = c[kcntParseError], c[kcntExtLimit], c[kcntMapFull], c[kcntRingbufFull]
+	st.ParseErrors, st.ExtLimit, st.RingbufFull = c[kcntParseError], c[kcntExtLimit], c[kcntRingbufFull]
+	st.MapFull, st.MapFull6 = c[kcntMapFull]+c[kcntMapFull6], c[kcntMapFull6]
 	st.SampledOut, st.FragNoFirst, st.Fragments = c[kcntSampledOut], c[kcntFragNoFirst], c[kcntFragments]
 	st.Forwarded = c[kcntForwarded]
 	st.Segmented = c[kcntSegmented]
@@ -582,7 +585,7 @@ func (s *KernelSource) readCounters(c *[kcntMax]uint64) {
 // every packet and each reason not to account one, not the accounted ones
 // (one counter update less per packet).
 func accounted(c *[kcntMax]uint64) uint64 {
-	return c[kcntPackets] - c[kcntNonIP] - c[kcntParseError] - c[kcntExtLimit] - c[kcntMapFull] - c[kcntSampledOut] - c[kcntForwarded]
+	return c[kcntPackets] - c[kcntNonIP] - c[kcntParseError] - c[kcntExtLimit] - c[kcntMapFull] - c[kcntMapFull6] - c[kcntSampledOut] - c[kcntForwarded]
 }
 
 // Run reads the ring buffer and scans the flow map until ctx is done,
@@ -635,7 +638,7 @@ func (s *KernelSource) reportLosses(prev KernelStats) KernelStats {
 	st := s.Stats()
 	if st.MapFull > prev.MapFull || st.RingbufFull > prev.RingbufFull || st.ParseErrors > prev.ParseErrors || st.ExtLimit > prev.ExtLimit {
 		slog.Warn("kernel path losses",
-			"map_full", st.MapFull-prev.MapFull, "ringbuf_full", st.RingbufFull-prev.RingbufFull,
+			"map_full", st.MapFull-prev.MapFull, "map_full_ipv6", st.MapFull6-prev.MapFull6, "ringbuf_full", st.RingbufFull-prev.RingbufFull,
 			"parse_errors", st.ParseErrors-prev.ParseErrors, "ipv6_ext_limit", st.ExtLimit-prev.ExtLimit,
 			"evicted", st.Evicted-prev.Evicted, "map_entries", st.MapEntries, "interval", s.cfg.LossReport)
 	}
@@ -831,18 +834,18 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 	seen := 0
 	var c [kcntMax]uint64
 	s.readCounters(&c)
-	pressure := c[kcntMapFull] > s.mapFull && s.cfg.EvictIdle > 0
-	s.mapFull = c[kcntMapFull]
 	evictIdle := int64(s.cfg.EvictIdle)
-	// The IPv6 and the IPv4 map, each with its own size: the map-full
-	// counter does not say which map refused a flow, but only a full map
-	// can have (no other code deletes entries), so eviction is done in the
-	// maps that are full, each by its own size.
+	// The IPv6 and the IPv4 map, each with its own size and map-full
+	// counter: a map that refused a flow since the previous scan is under
+	// pressure, and evicts by its own size.
 	for _, fm := range []struct {
 		m     *ebpf.Map
 		short bool
 		size  int
-	}{{s.objs.Flows, false, s.cfg.MaxFlows6}, {s.objs.Flows4, true, s.cfg.MaxFlows}} {
+		full  int // kernel counter of flows the map refused
+	}{{s.objs.Flows, false, s.cfg.MaxFlows6, kcntMapFull6}, {s.objs.Flows4, true, s.cfg.MaxFlows, kcntMapFull}} {
+		pressure := c[fm.full] > s.mapFull[fm.full] && s.cfg.EvictIdle > 0
+		s.mapFull[fm.full] = c[fm.full]
 		var cands []candidate
 		n, expired0 := 0, len(exp)
 		err := s.iterateMap(fm.m, fm.short, false, func(k *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue) {
@@ -862,7 +865,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 			return err
 		}
 		seen += n
-		if !pressure || n < fm.size {
+		if !pressure {
 			continue
 		}
 		// Least recently seen first, up to 1/16 of the map beyond what
@@ -1083,8 +1086,8 @@ func (s *KernelSource) drainAll(onFlow func(*Flow)) error {
 // Print writes the counters for an operator, loss counters included.
 func (s *KernelStats) Print(w io.Writer) {
 	fmt.Fprintf(w, "kernel     %d packets seen, %d accounted, %d flows emitted\n", s.Packets, s.Accounted, s.Flows)
-	fmt.Fprintf(w, "not counted: map full %d, ring buffer full %d, parse errors %d, ipv6 ext limit %d, non-ip %d, sampled out %d\n",
-		s.MapFull, s.RingbufFull, s.ParseErrors, s.ExtLimit, s.NonIP, s.SampledOut)
+	fmt.Fprintf(w, "not counted: map full %d (IPv6 %d), ring buffer full %d, parse errors %d, ipv6 ext limit %d, non-ip %d, sampled out %d\n",
+		s.MapFull, s.MapFull6, s.RingbufFull, s.ParseErrors, s.ExtLimit, s.NonIP, s.SampledOut)
 	fmt.Fprintf(w, "evicted    %d flows (map full, least recently seen, emitted as partial records)\n", s.Evicted)
 	fmt.Fprintf(w, "fragments  %d (%d without their first fragment); other transports %d; forwarded (counted on ingress) %d; bad events %d\n",
 		s.Fragments, s.FragNoFirst, s.OtherL4, s.Forwarded, s.BadEvents)

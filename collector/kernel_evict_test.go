@@ -29,8 +29,8 @@ func TestKernelEvictUnderPressure(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if st := s.Stats(); st.MapFull != 36 {
-		t.Fatalf("map full %d, want 36", st.MapFull)
+	if st := s.Stats(); st.MapFull != 36 || st.MapFull6 != 0 {
+		t.Fatalf("map full %d, of them IPv6 %d; want 36 and 0", st.MapFull, st.MapFull6)
 	}
 	time.Sleep(50 * time.Millisecond)
 	var got []*Flow
@@ -85,8 +85,11 @@ func TestKernelEvictOnlyFullMap(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if st := s.Stats(); st.MapFull != 4 {
-		t.Fatalf("map full %d, want 4 (20 IPv6 flows, 16 fit)", st.MapFull)
+	if st := s.Stats(); st.MapFull != 4 || st.MapFull6 != 4 {
+		t.Fatalf("map full %d, of them IPv6 %d; want 4 and 4 (20 IPv6 flows, 16 fit)", st.MapFull, st.MapFull6)
+	}
+	if l := s.Losses(); l["map_full_ipv6"] != 4 || l["map_full_ipv4"] != 0 {
+		t.Errorf("losses %v, want map_full_ipv6 4 and map_full_ipv4 0", l)
 	}
 	time.Sleep(50 * time.Millisecond)
 	var got []*Flow

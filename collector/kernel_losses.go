@@ -7,7 +7,8 @@ package collector
 func (s *KernelSource) Losses() map[string]uint64 {
 	st := s.Stats()
 	return map[string]uint64{
-		"map_full":          st.MapFull,
+		"map_full_ipv4":     st.MapFull - st.MapFull6,
+		"map_full_ipv6":     st.MapFull6,
 		"ringbuf_full":      st.RingbufFull,
 		"parse_error":       st.ParseErrors,
 		"ipv6_ext_limit":    st.ExtLimit,

@@ -179,13 +179,14 @@ enum counter {
 	CNT_OTHER_L4,        /* IP but not TCP/UDP/SCTP/ICMP: flow with ports 0 */
 	CNT_PARSE_ERROR,     /* truncated or malformed headers */
 	CNT_EXT_LIMIT,       /* IPv6 extension chain longer than the parse limit */
-	CNT_MAP_FULL,        /* new flow not stored: flow map full */
+	CNT_MAP_FULL,        /* new IPv4 flow not stored: flows4 full */
 	CNT_RINGBUF_FULL,    /* event dropped: ring buffer full */
 	CNT_SAMPLED_OUT,     /* packets skipped by 1-in-N sampling */
 	CNT_FRAG_NO_FIRST,   /* non-first fragment whose first fragment was not seen */
 	CNT_FRAGMENTS,       /* IP fragments seen */
 	CNT_FORWARDED,       /* egress packets received on a monitored interface: counted there by XDP */
 	CNT_SEGMENTED,       /* GSO/GRO packets (TC) accounted as their wire segments */
+	CNT_MAP_FULL6,       /* new IPv6 flow not stored: flows (the IPv6 map) full */
 	CNT_MAX,
 };
 

@@ -8,7 +8,7 @@
 #include "flow.h"
 
 /* Shared (not per-CPU) hash, not LRU: a full map refuses new flows and the
- * refusal is counted (CNT_MAP_FULL) instead of silently evicting a live
+ * refusal is counted (CNT_MAP_FULL, CNT_MAP_FULL6) instead of silently evicting a live
  * flow; docs/kernel.md has the measurements behind the choice. IPv4 flows
  * (and IPv6 packets whose both addresses are IPv4-mapped, which the pcap
  * path keys alike) live in flows4 under the short key; the rest in flows. */
