@@ -185,6 +185,14 @@ static __always_inline void fill_key(struct flow_key *key, struct pkt_info *pi, 
 	key->proto = pi->proto;
 }
 
+/* event_key builds the canonical key that events carry where it is not
+ * built yet: an IPv4 flow is looked up by its short key only. */
+static __always_inline void event_key(struct flow_key *key, struct pkt_info *pi, __u8 side)
+{
+	if (pi->v4)
+		fill_key(key, pi, side);
+}
+
 /* get_flow finds the flow of mkey in map (flows or flows4), or creates it.
  * *fresh tells that the entry starts over: just created, or reused by a
  * TCP SYN after FIN/RST closed it (the old record goes to the ring buffer
@@ -203,8 +211,7 @@ static __always_inline struct flow_value *get_flow(void *map, __u32 full, void *
 		zero = bpf_map_lookup_elem(&zero_value, &zk);
 		if (!zero)
 			return NULL;
-		if (pi->v4)
-			fill_key(key, pi, side);
+		event_key(key, pi, side);
 		reuse(key, v, zero, now);
 		*fresh = 1;
 		return v;
@@ -224,18 +231,18 @@ static __always_inline struct flow_value *get_flow(void *map, __u32 full, void *
 	return v;
 }
 
-/* DIR_ADD adds to a per-direction counter, with a plain add: each writer
- * is alone on the fields it adds to. XDP sees one direction of a flow on
- * one receive queue, which one CPU polls at a time (RSS keeps a flow on its
- * queue). TC can run for one flow on several CPUs at once (threads sending
- * on one UDP socket; a veth receives on the sending CPU), so the TC
- * programs hold the flow's spin lock while they update it: one locked
- * instruction per packet instead of one per field (about 35 of 120 ns per
- * TC packet on an AMD EPYC VM; on an Intel Xeon VM locked adds had cost 80
- * of 200 ns in XDP, which needs no lock). XDP and TC may update one flow at the same time,
- * one direction each, so no sum is shared by the directions: the flow-level
- * gaps' sum of squares is kept per direction too (dir_stats.flow_iat_sq). */
-#define DIR_ADD(xdp, field, val) ((field) += (val))
+/* Per-direction counters are plain adds: each writer is alone on the
+ * fields it adds to. XDP sees one direction of a flow on one receive queue,
+ * which one CPU polls at a time (RSS keeps a flow on its queue). TC can run
+ * for one flow on several CPUs at once (threads sending on one UDP socket;
+ * a veth receives on the sending CPU), so the TC programs hold the flow's
+ * spin lock while they update it (process): one locked instruction per
+ * packet instead of one per field, about 35 of 120 ns per TC packet on an
+ * AMD EPYC VM (on an Intel Xeon VM locked adds had cost 80 of 200 ns in
+ * XDP, which takes no lock). XDP and TC may update one flow at the same
+ * time, one direction each, so no sum is shared by the directions: the
+ * flow-level gaps' sum of squares is kept per direction too
+ * (dir_stats.flow_iat_sq). */
 
 /* account adds one packet, or the sg.n wire segments a GSO/GRO packet
  * stands for, to one direction. Segments: sg.n - 1 of sg.mss payload
@@ -272,7 +279,7 @@ static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, _
 	} else {
 		__u64 gap = now > ds->last ? now - ds->last : 0;
 		__u64 gus = gap >> 10; /* a shift, not a 64-bit division */
-		DIR_ADD(xdp, ds->iat_sq, gus * gus);
+		ds->iat_sq += gus * gus;
 		if (ds->packets == 1 || gap < ds->iat_min)
 			ds->iat_min = gap;
 		if (gap > ds->iat_max)
@@ -293,30 +300,30 @@ static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, _
 	if (!xdp && more) {
 		/* The segments after the first follow it at once. */
 		ds->iat_min = 0;
-		DIR_ADD(xdp, ds->packets, more);
-		DIR_ADD(xdp, ds->iplen_sq, (__u64)fil * fil * (more - 1) + (__u64)lil * lil);
-		DIR_ADD(xdp, ds->payload_sq, (__u64)fpl * fpl * (more - 1) + (__u64)lpl * lpl);
-		DIR_ADD(xdp, ds->ip_hdr_bytes, (__u64)pi->ip_hdr_len * more);
-		DIR_ADD(xdp, ds->l4_hdr_bytes, (__u64)pi->l4_hdr_len * more);
-		DIR_ADD(xdp, ds->bytes, (__u64)(il - pl) * more);
-		DIR_ADD(xdp, ds->data_packets, more);
+		ds->packets += more;
+		ds->iplen_sq += (__u64)fil * fil * (more - 1) + (__u64)lil * lil;
+		ds->payload_sq += (__u64)fpl * fpl * (more - 1) + (__u64)lpl * lpl;
+		ds->ip_hdr_bytes += (__u64)pi->ip_hdr_len * more;
+		ds->l4_hdr_bytes += (__u64)pi->l4_hdr_len * more;
+		ds->bytes += (__u64)(il - pl) * more;
+		ds->data_packets += more;
 	}
-	DIR_ADD(xdp, ds->packets, 1);
-	DIR_ADD(xdp, ds->bytes, il);
-	DIR_ADD(xdp, ds->iplen_sq, (__u64)fil * fil);
-	DIR_ADD(xdp, ds->payload_bytes, pl);
-	DIR_ADD(xdp, ds->payload_sq, (__u64)fpl * fpl);
-	DIR_ADD(xdp, ds->ip_hdr_bytes, pi->ip_hdr_len);
-	DIR_ADD(xdp, ds->l4_hdr_bytes, pi->l4_hdr_len);
+	ds->packets += 1;
+	ds->bytes += il;
+	ds->iplen_sq += (__u64)fil * fil;
+	ds->payload_bytes += pl;
+	ds->payload_sq += (__u64)fpl * fpl;
+	ds->ip_hdr_bytes += pi->ip_hdr_len;
+	ds->l4_hdr_bytes += pi->l4_hdr_len;
 	if (pl > 0)
-		DIR_ADD(xdp, ds->data_packets, 1);
+		ds->data_packets += 1;
 	__u8 fl = pi->tcp_flags;
 #pragma unroll
 	for (int b = 0; b < 8; b++) {
 		if (fl & (1 << b)) {
 			/* FIN (0), PSH (3), CWR (7): one segment carries them. */
 			__u32 c = (b == 0 || b == 3 || b == 7) ? 1 : 1 + more;
-			DIR_ADD(xdp, ds->flag_counts[b], c);
+			ds->flag_counts[b] += c;
 		}
 	}
 }
@@ -430,7 +437,7 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 		__u64 gap = now > v->last ? now - v->last : 0;
 		__u64 gus = gap >> 10;
 		__u64 before = v->dir[0].packets + v->dir[1].packets;
-		DIR_ADD(xdp, ds->flow_iat_sq, gus * gus);
+		ds->flow_iat_sq += gus * gus;
 		if (before == 1 || gap < v->iat_min)
 			v->iat_min = gap;
 		if (gap > v->iat_max)
@@ -452,16 +459,14 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 		if (pi.tcp_flags & 0x04) {
 			v->flags |= FLOW_F_RST | FLOW_F_CLOSED;
 			v->close_ts = now;
-			if (pi.v4)
-				fill_key(&key, &pi, side);
+			event_key(&key, &pi, side);
 			send_end(&key, 2, now);
 		} else if (pi.tcp_flags & 0x01) {
 			ds->fin = 1;
 			if (v->dir[0].fin && v->dir[1].fin) {
 				v->flags |= FLOW_F_CLOSED;
 				v->close_ts = now;
-				if (pi.v4)
-					fill_key(&key, &pi, side);
+				event_key(&key, &pi, side);
 				send_end(&key, 1, now);
 			}
 		}
@@ -480,8 +485,7 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 		pflags |= PKT_F_FRAG_LATER;
 	if (pi.wrong_frag)
 		pflags |= PKT_F_WRONG_FRAG;
-	if (pi.v4)
-		fill_key(&key, &pi, side);
+	event_key(&key, &pi, side);
 	if (send_sample(ctx, xdp, &key, &pi, v, side, pflags, now, wire_len, snip, sg)) {
 		if (first_n)
 			__sync_fetch_and_add(&v->samples_sent, 1);
