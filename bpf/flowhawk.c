@@ -166,7 +166,9 @@ static __always_inline void reuse(struct flow_key *key, struct flow_value *v, st
 	__builtin_memcpy(v, zero, FLOW_VALUE_DATA);
 }
 
-/* fill_key builds the canonical key of a packet sent by side. */
+/* fill_key builds the canonical key of a packet sent by side, every byte
+ * of it (process does not zero it first: IPv4 packets need it only for
+ * events). */
 static __always_inline void fill_key(struct flow_key *key, struct pkt_info *pi, __u8 side)
 {
 	if (side == SIDE_LO) {
@@ -183,6 +185,7 @@ static __always_inline void fill_key(struct flow_key *key, struct pkt_info *pi, 
 	key->vlan_outer = pi->vlan_outer;
 	key->vlan_inner = pi->vlan_inner;
 	key->proto = pi->proto;
+	key->pad[0] = key->pad[1] = key->pad[2] = 0;
 }
 
 /* event_key builds the canonical key that events carry where it is not
@@ -318,6 +321,8 @@ static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, _
 	if (pl > 0)
 		ds->data_packets += 1;
 	__u8 fl = pi->tcp_flags;
+	if (!fl) /* one test for the packets without flags (UDP, ICMP, ...) */
+		return;
 #pragma unroll
 	for (int b = 0; b < 8; b++) {
 		if (fl & (1 << b)) {
@@ -382,7 +387,7 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 	/* The flow's key and side: flows4's short key for IPv4, the
 	 * canonical key (which every event carries) otherwise; an IPv4 flow's
 	 * canonical key is built only for an event. */
-	struct flow_key key = {};
+	struct flow_key key; /* fill_key writes every byte, pad included */
 	struct flow_key4 k4 = {};
 	__u8 side;
 	if (pi.v4) {
