@@ -506,7 +506,12 @@ int flowhawk_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	process(ctx, data, data_end, bpf_xdp_get_buff_len(ctx), 0, true, 1, 0);
+	/* The program is not frags-aware (SEC("xdp"), not "xdp.frags"), so
+	 * the kernel hands it single-buffer packets only (drivers refuse to
+	 * attach it where frames span buffers; generic XDP linearizes): the
+	 * linear data is the whole packet, and bpf_xdp_get_buff_len(), a
+	 * helper call on every packet, would return the same length. */
+	process(ctx, data, data_end, (__u32)(data_end - data), 0, true, 1, 0);
 	return XDP_PASS;
 }
 
@@ -542,9 +547,9 @@ int flowhawk_tc(struct __sk_buff *skb)
  * it saves: devices without driver-mode XDP (generic XDP would run on the
  * same socket buffer, later and dearer) and veth, where an XDP program
  * moves every packet through the device's XDP ring and copies the ones
- * without 256 bytes of headroom. Per-direction counters are atomic, as on
- * egress: a veth receives on the sending CPU, and threads sending on one
- * socket from several CPUs put one flow on several CPUs at once. */
+ * without 256 bytes of headroom. The flow is updated under its spin lock,
+ * as on egress: a veth receives on the sending CPU, and threads sending on
+ * one socket from several CPUs put one flow on several CPUs at once. */
 SEC("tc")
 int flowhawk_tc_ingress(struct __sk_buff *skb)
 {
