@@ -176,7 +176,8 @@ type KernelSource struct {
 	nextID  uint64
 	mapFull [kcntMax]uint64 // map-full counters (kcntMapFull, kcntMapFull6) at the previous scan
 	rec     ringbuf.Record
-	scratch Flow // reused by toFlow for what only sample sequences give
+	drained []flowAt // drainAll's records, reused across drains
+	scratch Flow     // reused by toFlow for what only sample sequences give
 	slab    []Flow
 	pool    *FlowPool // records handed back by the outputs, if set
 
@@ -1066,18 +1067,21 @@ func iterateSlow[K any](m *ebpf.Map, del bool, fn func(*K, *bpf.FlowhawkFlowValu
 // drainAll removes every flow from the map and emits it (EndFlush, or the
 // FIN/RST reason of closed flows), oldest first.
 func (s *KernelSource) drainAll(onFlow func(*Flow)) error {
-	var flows []*Flow
+	flows := s.drained[:0]
 	err := s.iterate(true, func(k *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue) {
 		reason := EndFlush
 		if v.Flags&flowFClosed != 0 {
 			reason = closeReason(v)
 		}
-		flows = append(flows, s.toFlow(keyOf(k), v, reason))
+		f := s.toFlow(keyOf(k), v, reason)
+		flows = append(flows, flowAt{f.Start, len(flows), f})
 	})
 	sortByStart(flows)
-	for _, f := range flows {
-		onFlow(f)
+	for i := range flows {
+		onFlow(flows[i].f)
 	}
+	clear(flows) // the records are the consumer's now
+	s.drained = flows[:0]
 	s.closing = s.closing[:0]
 	clear(s.pending)
 	return err

@@ -3,6 +3,7 @@
 package collector
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -350,14 +351,23 @@ func (f *Flow) scale(rate uint64) {
 	}
 }
 
-func sortByStart(fl []*Flow) {
-	slices.SortStableFunc(fl, func(a, b *Flow) int {
-		switch {
-		case a.Start < b.Start:
-			return -1
-		case a.Start > b.Start:
-			return 1
+// flowAt is a drained record beside its start and drain position, so the
+// sort compares values in one slice instead of following a pointer into a
+// (cache-cold) record per comparison.
+type flowAt struct {
+	start int64
+	seq   int
+	f     *Flow
+}
+
+// sortByStart orders fl by start, ties in drain order: an unstable sort on
+// (start, seq) gives the stable order without the stable sort's rotations
+// (a third of a full map's drain went to them).
+func sortByStart(fl []flowAt) {
+	slices.SortFunc(fl, func(a, b flowAt) int {
+		if c := cmp.Compare(a.start, b.start); c != 0 {
+			return c
 		}
-		return 0
+		return cmp.Compare(a.seq, b.seq)
 	})
 }

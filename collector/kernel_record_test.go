@@ -78,3 +78,21 @@ func TestScale(t *testing.T) {
 		t.Errorf("scaled: %d packets %d bytes %d acks mean %v", f.Fwd.Packets, f.Fwd.Bytes, f.Fwd.FlagCounts[4], f.Fwd.IPLen.Mean())
 	}
 }
+
+// TestSortByStart checks the drain order: by start, and flows that
+// started at the same time in the order they were drained.
+func TestSortByStart(t *testing.T) {
+	starts := []int64{30, 10, 20, 10, 30, 10, 5}
+	var fl []flowAt
+	for i, s := range starts {
+		f := &Flow{Start: s, ID: uint64(i)}
+		fl = append(fl, flowAt{s, i, f})
+	}
+	sortByStart(fl)
+	want := []uint64{6, 1, 3, 5, 2, 0, 4}
+	for i := range fl {
+		if fl[i].f.ID != want[i] {
+			t.Fatalf("position %d: flow %d (start %d), want flow %d", i, fl[i].f.ID, fl[i].start, want[i])
+		}
+	}
+}
