@@ -89,7 +89,7 @@ func (m *Moments) Skewness() float64 {
 		return 0
 	}
 	m2, m3, _ := m.central()
-	if m2 <= 1e-12*math.Max(1, math.Abs(m.Sum2/float64(m.N))) {
+	if m2 <= 1e-12*max(1, math.Abs(m.Sum2/float64(m.N))) {
 		return 0
 	}
 	return m3 / (m2 * math.Sqrt(m2))
@@ -102,7 +102,7 @@ func (m *Moments) Kurtosis() float64 {
 		return 0
 	}
 	m2, _, m4 := m.central()
-	if m2 <= 1e-12*math.Max(1, math.Abs(m.Sum2/float64(m.N))) {
+	if m2 <= 1e-12*max(1, math.Abs(m.Sum2/float64(m.N))) {
 		return 0
 	}
 	return m4/(m2*m2) - 3

@@ -301,7 +301,7 @@ func setHigher(m, smp *Moments) {
 	}
 	n := float64(m.N)
 	e1, e2 := m.Sum/n, m.Sum2/n
-	m2 := math.Max(e2-e1*e1, 0)
+	m2 := max(e2-e1*e1, 0) // the builtin: math.Max is a call on amd64
 	m3 := g1 * m2 * math.Sqrt(m2)
 	m4 := (g2 + 3) * m2 * m2
 	e3 := m3 + 3*e1*e2 - 2*e1*e1*e1
