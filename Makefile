@@ -6,6 +6,8 @@ BIN      := bin/flowhawk
 GOFLAGS  ?=
 # Fuzz time per target in `make test` (CI); raise it for real fuzzing sessions.
 FUZZTIME ?= 10s
+# Time bound for minimizing each new interesting input (go test -fuzzminimizetime).
+FUZZMINTIME ?= 1s
 export PATH := /usr/local/go/bin:$(PATH)
 
 .PHONY: all deps build docs generate check-generate test unit fuzz bench demo lint dataset clean
@@ -41,7 +43,7 @@ unit:
 # Short fuzzing of every decoder/parser fuzz target (FUZZTIME each); see
 # scripts/fuzz.sh for the one retry of Go 1.26's fuzz-time deadline race.
 fuzz:
-	@GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZMINTIME=$(FUZZMINTIME) bash scripts/fuzz.sh
 
 test: deps lint check-generate build unit fuzz
 

@@ -494,8 +494,11 @@ func FuzzDecode(f *testing.F) {
 				raw[i] = v
 			}
 			c, p := m.Predict(raw)
-			if c < 0 || c >= m.NumClasses() || math.IsNaN(p) && m.Kind != "lr" {
-				_ = p
+			if c < 0 || c >= m.NumClasses() {
+				t.Fatalf("%s model predicts class %d of %d for inputs %v", m.Kind, c, m.NumClasses(), v)
+			}
+			if math.IsNaN(p) || p > 1+1e-9 {
+				t.Fatalf("%s model gives confidence %v for inputs %v", m.Kind, p, v)
 			}
 		}
 	})
