@@ -362,7 +362,7 @@ type flowAt struct {
 
 // sortByStart orders fl by start, ties in drain order: an unstable sort on
 // (start, seq) gives the stable order without the stable sort's rotations
-// (a third of a full map's drain went to them).
+// (about a tenth of a full map's drain went to them).
 func sortByStart(fl []flowAt) {
 	slices.SortFunc(fl, func(a, b flowAt) int {
 		if c := cmp.Compare(a.start, b.start); c != 0 {
