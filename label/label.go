@@ -32,13 +32,16 @@ func FromDir(root, path string) (string, error) {
 	return parts[0], nil
 }
 
-// Rule is one labeling rule; zero-valued fields match anything.
+// Rule is one labeling rule; empty address lists, a zero Proto and zero
+// times match anything.
 type Rule struct {
 	Label string
 	// Src and Dst match the flow's initiator and responder; Host matches
 	// either side.
 	Src, Dst, Host []netip.Prefix
-	// SrcPort and DstPort are inclusive ranges; [0,0] matches any port.
+	// SrcPort and DstPort are inclusive ranges, [0, 65535] when the rule
+	// names none, so "dport=0" selects port 0 (ICMP and other portless
+	// flows) rather than any port.
 	SrcPort, DstPort [2]uint16
 	Proto            uint8 // 0 = any
 	// Start and End bound the flow's first packet time (ns since the epoch;
@@ -80,7 +83,7 @@ func anyPrefix(ps []netip.Prefix, a netip.Addr) bool {
 }
 
 func inRange(r [2]uint16, p uint16) bool {
-	return r == [2]uint16{} || (p >= r[0] && p <= r[1])
+	return p >= r[0] && p <= r[1]
 }
 
 func (r *Rule) match(f *collector.Flow, src, dst collector.Endpoint) bool {
@@ -142,7 +145,7 @@ func ParseRules(r io.Reader) (*Rules, error) {
 			rs.Default = fields[1]
 			continue
 		}
-		rule := Rule{Label: fields[0], line: n}
+		rule := Rule{Label: fields[0], SrcPort: anyPort, DstPort: anyPort, line: n}
 		for _, kv := range fields[1:] {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok || v == "" {
@@ -203,6 +206,9 @@ func parsePrefixes(v string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// anyPort is the port range of a rule that names none.
+var anyPort = [2]uint16{0, 65535}
 
 func parsePorts(v string) ([2]uint16, error) {
 	lo, hi, isRange := strings.Cut(v, "-")

@@ -45,6 +45,47 @@ PortScan host=10.0.0.0/8 dport=1-1024
 	}
 }
 
+// TestRulePortZero checks that "dport=0" selects portless flows (ICMP)
+// and not every port, as it did when [0,0] stood for "any port".
+func TestRulePortZero(t *testing.T) {
+	rules, err := ParseRules(strings.NewReader("Portless dport=0\nAny proto=tcp\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2017, 7, 5, 9, 50, 0, 0, time.UTC)
+	for _, c := range []struct {
+		f    *collector.Flow
+		want string
+	}{
+		{flow(t, "192.0.2.1", 0, "192.0.2.2", 0, 1, at), "Portless"},
+		{flow(t, "192.0.2.1", 4000, "192.0.2.2", 443, 6, at), "Any"},
+		{flow(t, "192.0.2.1", 4000, "192.0.2.2", 53, 17, at), "BENIGN"},
+	} {
+		if got := rules.Label(c.f); got != c.want {
+			t.Errorf("%v: label %q, want %q", c.f.Key, got, c.want)
+		}
+	}
+}
+
+// FuzzParseRules checks that the rules parser never panics, that its
+// errors name a line, and that accepted rules label a flow.
+func FuzzParseRules(f *testing.F) {
+	f.Add("default Normal\nDoS-Hulk src=172.16.0.1 dst=192.168.10.50 dport=80 proto=tcp start=2017-07-05T09:47:00-03:00 end=2017-07-05T10:10:00-03:00\n")
+	f.Add("PortScan host=10.0.0.0/8,fd00::/8 sport=1-1024 # comment\nX proto=58\n")
+	f.Add("X dport=70000")
+	fl := &collector.Flow{Key: collector.Key{Proto: 6}, Start: time.Date(2017, 7, 5, 9, 50, 0, 0, time.UTC).UnixNano()}
+	f.Fuzz(func(t *testing.T, text string) {
+		rules, err := ParseRules(strings.NewReader(text))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "line ") {
+				t.Fatalf("error %q does not name a line", err)
+			}
+			return
+		}
+		rules.Label(fl)
+	})
+}
+
 func TestRuleErrorsNameTheLine(t *testing.T) {
 	for _, bad := range []string{"X dport=70000", "X src=300.1.1.1", "X when=now", "X proto=bogus", "default", "X start=2020-01-02T00:00:00Z end=2020-01-01T00:00:00Z"} {
 		_, err := ParseRules(strings.NewReader("# ok\n" + bad))
