@@ -65,7 +65,7 @@ static __always_inline void send_end(struct flow_key *key, __u8 reason, __u64 ts
 	e->reason = reason;
 	e->ts = ts;
 	__builtin_memcpy(&e->key, key, sizeof(*key));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, submit_flags());
 }
 
 /* struct seg: how many wire segments one packet stands for (TC sees
@@ -115,7 +115,7 @@ static __always_inline int send_sample(void *ctx, const bool xdp, struct flow_ke
 		if (!e)
 			return 0;
 		fill_pkt(e, key, pi, v, side, flags, ts, wire_len, sg);
-		bpf_ringbuf_submit(e, 0);
+		bpf_ringbuf_submit(e, submit_flags());
 		return 1;
 	}
 	struct dns_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -143,7 +143,7 @@ static __always_inline int send_sample(void *ctx, const bool xdp, struct flow_ke
 			err = bpf_skb_load_bytes(ctx, pi->payload_off, e->payload, n);
 	}
 	e->pkt.snap_len = err == 0 ? n : 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, submit_flags());
 	return 1;
 }
 
@@ -159,7 +159,7 @@ static __always_inline void reuse(struct flow_key *key, struct flow_value *v, st
 		__builtin_memcpy(&e->key, key, sizeof(*key));
 		__builtin_memcpy(&e->value, v, FLOW_VALUE_DATA);
 		__builtin_memset((__u8 *)&e->value + FLOW_VALUE_DATA, 0, sizeof(e->value) - FLOW_VALUE_DATA);
-		bpf_ringbuf_submit(e, 0);
+		bpf_ringbuf_submit(e, submit_flags());
 	} else {
 		count(CNT_RINGBUF_FULL);
 	}

@@ -182,6 +182,7 @@ const (
 	FlowhawkVarUnusedEndEvent     = "unused_end_event"
 	FlowhawkVarUnusedFlowEvent    = "unused_flow_event"
 	FlowhawkVarUnusedPktEvent     = "unused_pkt_event"
+	FlowhawkVarWakeBytes          = "wake_bytes"
 )
 
 // LoadFlowhawk returns the embedded CollectionSpec for Flowhawk.
@@ -258,6 +259,7 @@ type FlowhawkVariableSpecs struct {
 	UnusedEndEvent  *ebpf.VariableSpec `ebpf:"unused_end_event"`
 	UnusedFlowEvent *ebpf.VariableSpec `ebpf:"unused_flow_event"`
 	UnusedPktEvent  *ebpf.VariableSpec `ebpf:"unused_pkt_event"`
+	WakeBytes       *ebpf.VariableSpec `ebpf:"wake_bytes"`
 }
 
 // FlowhawkObjects contains all objects after they have been loaded into the kernel.
@@ -314,6 +316,7 @@ type FlowhawkVariables struct {
 	UnusedEndEvent  *ebpf.Variable `ebpf:"unused_end_event"`
 	UnusedFlowEvent *ebpf.Variable `ebpf:"unused_flow_event"`
 	UnusedPktEvent  *ebpf.Variable `ebpf:"unused_pkt_event"`
+	WakeBytes       *ebpf.Variable `ebpf:"wake_bytes"`
 }
 
 // FlowhawkPrograms contains all programs after they have been loaded into the kernel.

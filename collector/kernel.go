@@ -293,7 +293,8 @@ func LoadKernel(cfg KernelConfig) (*KernelSource, error) {
 	}
 	if err := errors.Join(set(bpf.FlowhawkVarMaxSamples, uint32(cfg.Samples)),
 		set(bpf.FlowhawkVarSampleRate, uint32(cfg.SampleRate)),
-		set(bpf.FlowhawkVarDnsSnippets, dns)); err != nil {
+		set(bpf.FlowhawkVarDnsSnippets, dns),
+		set(bpf.FlowhawkVarWakeBytes, uint64(cfg.RingSize/8))); err != nil {
 		return nil, err
 	}
 	s := &KernelSource{cfg: cfg, pending: make(map[Key][]pendingSample)}

@@ -5,6 +5,7 @@
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include "config.h"
 #include "flow.h"
 
 /* Shared (not per-CPU) hash, not LRU: a full map refuses new flows and the
@@ -83,6 +84,15 @@ static __always_inline void count(__u32 idx)
 	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
 	if (c)
 		*c += 1;
+}
+
+/* submit_flags is the flags of a ring-buffer submit: a wakeup of the
+ * reader only once wake_bytes are waiting (config.h). */
+static __always_inline __u64 submit_flags(void)
+{
+	if (!wake_bytes)
+		return 0;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 #endif
