@@ -182,7 +182,7 @@ func BenchmarkVethTrafgen(b *testing.B) {
 // so each packet costs a flow-map update, a ring-buffer record and the
 // reader's share; it reports the median over rounds of the rate with the
 // sensor over the rate with nothing attached in the same round. This is
-// where a wakeup of the reader per record showed (0.43-0.54 of the rate,
+// where a wakeup of the reader per record showed (0.33-0.54 of the rate,
 // against 0.60-0.97 with wakeups batched by wake_bytes).
 func BenchmarkVethFlood(b *testing.B) {
 	if _, err := exec.LookPath("trafgen"); err != nil {
