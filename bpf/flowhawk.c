@@ -333,6 +333,14 @@ static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, _
 	}
 }
 
+static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wire_len, const bool xdp,
+					__u32 gso_segs, __u32 gso_size);
+
+static __always_inline void to_inner(void *ctx, void *data, void *data_end, struct pkt_info *pi,
+				     const bool xdp_inner);
+
+/* process parses one packet and accounts it; a tunnel packet (decap) goes
+ * to the hook's inner program instead. */
 static __always_inline void process(void *ctx, void *data, void *data_end, __u32 wire_len, __u16 tc_vlan,
 				    const bool xdp, __u32 gso_segs, __u32 gso_size)
 {
@@ -348,26 +356,78 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 		count(err);
 		return;
 	}
+	if (decap && pi.frag == FRAG_NONE)
+		to_inner(ctx, data, data_end, &pi, xdp);
+	account_pkt(ctx, &pi, wire_len, xdp, gso_segs, gso_size);
+}
 
-	if (pi.frag != FRAG_NONE) {
+/* to_inner hands a tunnel packet to the hook's inner program, which
+ * accounts its inner packet; it returns (and the packet is accounted as
+ * itself) when pi is no tunnel, or when the tail call fails (counted as
+ * a parse error: the loader fills every slot). */
+static __always_inline void to_inner(void *ctx, void *data, void *data_end, struct pkt_info *pi, const bool xdp_inner)
+{
+	__be16 et = 0;
+	__u32 in = tunnel_payload(data, data_end, pi, &et);
+	if (!in || (et != bpf_htons(ETH_P_IP) && et != bpf_htons(ETH_P_IPV6) && et != bpf_htons(ETH_P_TEB_)))
+		return;
+	__u32 zk = 0;
+	struct tunnel_info *ti = bpf_map_lookup_elem(&tunnel_scratch, &zk);
+	if (!ti)
+		return;
+	ti->off = in;
+	ti->et = et;
+	ti->vlan_outer = pi->vlan_outer;
+	ti->vlan_inner = pi->vlan_inner;
+	count(CNT_DECAP);
+	if (xdp_inner)
+		bpf_tail_call(ctx, &inner_xdp, 0);
+	else
+		bpf_tail_call(ctx, &inner_tc, 0);
+	count(CNT_PARSE_ERROR);
+}
+
+/* process_inner parses and accounts the inner packet of the tunnel packet
+ * the outer program handed over (tunnel_scratch). */
+static __always_inline void process_inner(void *ctx, void *data, void *data_end, __u32 wire_len, const bool xdp,
+					  __u32 gso_segs, __u32 gso_size)
+{
+	__u32 zk = 0;
+	struct tunnel_info *ti = bpf_map_lookup_elem(&tunnel_scratch, &zk);
+	if (!ti)
+		return;
+	struct pkt_info pi = {};
+	int err = parse_inner(data, data_end, wire_len, ti, &pi);
+	if (err) {
+		count(err);
+		return;
+	}
+	account_pkt(ctx, &pi, wire_len, xdp, gso_segs, gso_size);
+}
+
+/* account_pkt accounts one parsed packet to its flow. */
+static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wire_len, const bool xdp,
+					__u32 gso_segs, __u32 gso_size)
+{
+	if (pi->frag != FRAG_NONE) {
 		count(CNT_FRAGMENTS);
 		struct frag_key fk = {};
-		frag_key_of(&fk, &pi);
-		if (pi.frag == FRAG_FIRST) {
-			struct frag_ports fp = {.sport = pi.sport, .dport = pi.dport};
+		frag_key_of(&fk, pi);
+		if (pi->frag == FRAG_FIRST) {
+			struct frag_ports fp = {.sport = pi->sport, .dport = pi->dport};
 			bpf_map_update_elem(&frags, &fk, &fp, BPF_ANY);
 		} else {
 			struct frag_ports *fp = bpf_map_lookup_elem(&frags, &fk);
 			if (fp) {
-				pi.sport = fp->sport;
-				pi.dport = fp->dport;
+				pi->sport = fp->sport;
+				pi->dport = fp->dport;
 			} else {
 				count(CNT_FRAG_NO_FIRST);
 			}
 		}
 	}
-	if (pi.proto != IPPROTO_TCP && pi.proto != IPPROTO_UDP && pi.proto != IPPROTO_UDPLITE && pi.proto != IPPROTO_SCTP &&
-	    pi.proto != IPPROTO_ICMP && pi.proto != IPPROTO_ICMPV6)
+	if (pi->proto != IPPROTO_TCP && pi->proto != IPPROTO_UDP && pi->proto != IPPROTO_UDPLITE && pi->proto != IPPROTO_SCTP &&
+	    pi->proto != IPPROTO_ICMP && pi->proto != IPPROTO_ICMPV6)
 		count(CNT_OTHER_L4);
 
 	/* A GSO or GRO packet of TCP or UDP (GSO and GRO build them of equal
@@ -376,9 +436,9 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 	 * tunnel's GSO packet counts inner headers as payload and is taken
 	 * whole, as are packets whose metadata does not add up. */
 	struct seg sg = {.n = 1, .mss = 0};
-	if (!xdp && gso_segs > 1 && gso_size > 0 && gso_size < 0x10000 && pi.frag == FRAG_NONE &&
-	    (pi.proto == IPPROTO_TCP || pi.proto == IPPROTO_UDP) && pi.payload_len > gso_size &&
-	    (pi.payload_len + gso_size - 1) / gso_size == gso_segs) {
+	if (!xdp && gso_segs > 1 && gso_size > 0 && gso_size < 0x10000 && pi->frag == FRAG_NONE &&
+	    (pi->proto == IPPROTO_TCP || pi->proto == IPPROTO_UDP) && pi->payload_len > gso_size &&
+	    (pi->payload_len + gso_size - 1) / gso_size == gso_segs) {
 		sg.n = gso_segs;
 		sg.mss = gso_size;
 		count(CNT_SEGMENTED);
@@ -390,42 +450,42 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 	struct flow_key key; /* fill_key writes every byte, pad included */
 	struct flow_key4 k4 = {};
 	__u8 side;
-	if (pi.v4) {
+	if (pi->v4) {
 		__be32 s4, d4;
-		__builtin_memcpy(&s4, pi.src + 12, 4);
-		__builtin_memcpy(&d4, pi.dst + 12, 4);
+		__builtin_memcpy(&s4, pi->src + 12, 4);
+		__builtin_memcpy(&d4, pi->dst + 12, 4);
 		__u32 hs = bpf_ntohl(s4), hd = bpf_ntohl(d4);
-		if (hs < hd || (hs == hd && pi.sport <= pi.dport)) {
+		if (hs < hd || (hs == hd && pi->sport <= pi->dport)) {
 			side = SIDE_LO;
 			k4.addr_lo = s4;
 			k4.addr_hi = d4;
-			k4.port_lo = pi.sport;
-			k4.port_hi = pi.dport;
+			k4.port_lo = pi->sport;
+			k4.port_hi = pi->dport;
 		} else {
 			side = SIDE_HI;
 			k4.addr_lo = d4;
 			k4.addr_hi = s4;
-			k4.port_lo = pi.dport;
-			k4.port_hi = pi.sport;
+			k4.port_lo = pi->dport;
+			k4.port_hi = pi->sport;
 		}
-		k4.vlan_outer = pi.vlan_outer;
-		k4.vlan_inner = pi.vlan_inner;
-		k4.proto = pi.proto;
+		k4.vlan_outer = pi->vlan_outer;
+		k4.vlan_inner = pi->vlan_inner;
+		k4.proto = pi->proto;
 	} else {
-		side = lo_first(pi.src, pi.dst, pi.sport, pi.dport) ? SIDE_LO : SIDE_HI;
-		fill_key(&key, &pi, side);
+		side = lo_first(pi->src, pi->dst, pi->sport, pi->dport) ? SIDE_LO : SIDE_HI;
+		fill_key(&key, pi, side);
 	}
 
 	__u64 now = bpf_ktime_get_ns();
 	__u8 pflags = 0;
 	int fresh = 0;
-	__u8 synack = pi.proto == IPPROTO_TCP && (pi.tcp_flags & 0x12) == 0x12;
-	__u8 pure_syn = pi.proto == IPPROTO_TCP && (pi.tcp_flags & 0x12) == 0x02;
+	__u8 synack = pi->proto == IPPROTO_TCP && (pi->tcp_flags & 0x12) == 0x12;
+	__u8 pure_syn = pi->proto == IPPROTO_TCP && (pi->tcp_flags & 0x12) == 0x02;
 	struct flow_value *v;
-	if (pi.v4)
-		v = get_flow(&flows4, CNT_MAP_FULL, &k4, &key, &pi, side, pure_syn, now, &fresh);
+	if (pi->v4)
+		v = get_flow(&flows4, CNT_MAP_FULL, &k4, &key, pi, side, pure_syn, now, &fresh);
 	else
-		v = get_flow(&flows, CNT_MAP_FULL6, &key, &key, &pi, side, pure_syn, now, &fresh);
+		v = get_flow(&flows, CNT_MAP_FULL6, &key, &key, pi, side, pure_syn, now, &fresh);
 	if (!v)
 		return;
 	struct dir_stats *ds = side == SIDE_LO ? &v->dir[0] : &v->dir[1];
@@ -454,44 +514,44 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 		v->iat_min = 0; /* the gaps between its segments */
 	/* CNT_ACCOUNTED is derived in user space (packets minus the
 	 * not-accounted counters): one counter update less per packet. */
-	account(ds, &pi, now, xdp, sg);
+	account(ds, pi, now, xdp, sg);
 	if (!xdp)
 		bpf_spin_unlock(&v->lock);
-	if (pi.wrong_frag)
+	if (pi->wrong_frag)
 		__sync_fetch_and_add(&v->wrong_frags, 1);
 
-	if (pi.proto == IPPROTO_TCP && !(v->flags & FLOW_F_CLOSED)) {
-		if (pi.tcp_flags & 0x04) {
+	if (pi->proto == IPPROTO_TCP && !(v->flags & FLOW_F_CLOSED)) {
+		if (pi->tcp_flags & 0x04) {
 			v->flags |= FLOW_F_RST | FLOW_F_CLOSED;
 			v->close_ts = now;
-			event_key(&key, &pi, side);
+			event_key(&key, pi, side);
 			send_end(&key, 2, now);
-		} else if (pi.tcp_flags & 0x01) {
+		} else if (pi->tcp_flags & 0x01) {
 			ds->fin = 1;
 			if (v->dir[0].fin && v->dir[1].fin) {
 				v->flags |= FLOW_F_CLOSED;
 				v->close_ts = now;
-				event_key(&key, &pi, side);
+				event_key(&key, pi, side);
 				send_end(&key, 1, now);
 			}
 		}
 	}
 
 	int first_n = v->samples_sent + v->samples_lost < max_samples;
-	int snip = dns_snippets && (pi.proto == IPPROTO_UDP || pi.proto == IPPROTO_TCP) &&
-		   (pi.sport == 53 || pi.dport == 53) && pi.payload_len > 0 && pi.frag != FRAG_LATER;
+	int snip = dns_snippets && (pi->proto == IPPROTO_UDP || pi->proto == IPPROTO_TCP) &&
+		   (pi->sport == 53 || pi->dport == 53) && pi->payload_len > 0 && pi->frag != FRAG_LATER;
 	if (!first_n && !snip)
 		return;
 	if (first_n)
 		pflags |= PKT_F_SAMPLE;
-	if (pi.frag == FRAG_FIRST)
+	if (pi->frag == FRAG_FIRST)
 		pflags |= PKT_F_FRAG_FIRST;
-	else if (pi.frag == FRAG_LATER)
+	else if (pi->frag == FRAG_LATER)
 		pflags |= PKT_F_FRAG_LATER;
-	if (pi.wrong_frag)
+	if (pi->wrong_frag)
 		pflags |= PKT_F_WRONG_FRAG;
-	event_key(&key, &pi, side);
-	if (send_sample(ctx, xdp, &key, &pi, v, side, pflags, now, wire_len, snip, sg)) {
+	event_key(&key, pi, side);
+	if (send_sample(ctx, xdp, &key, pi, v, side, pflags, now, wire_len, snip, sg)) {
 		if (first_n)
 			__sync_fetch_and_add(&v->samples_sent, 1);
 	} else {
@@ -515,6 +575,17 @@ int flowhawk_xdp(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+/* flowhawk_xdp_inner accounts the inner packet of a tunnel packet that
+ * flowhawk_xdp handed over (decap). */
+SEC("xdp")
+int flowhawk_xdp_inner(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	process_inner(ctx, data, data_end, (__u32)(data_end - data), true, 1, 0);
+	return XDP_PASS;
+}
+
 /* tc_process accounts one packet seen by a TC program. */
 static __always_inline void tc_process(struct __sk_buff *skb)
 {
@@ -526,6 +597,27 @@ static __always_inline void tc_process(struct __sk_buff *skb)
 	void *data_end = (void *)(long)skb->data_end;
 	__u16 vlan = skb->vlan_present ? (skb->vlan_tci & 0x0fff) : 0;
 	process(skb, data, data_end, skb->len, vlan, false, skb->gso_segs, skb->gso_size);
+}
+
+/* flowhawk_tc_inner accounts the inner packet of a tunnel packet that a
+ * TC program (egress or ingress) handed over (decap). */
+SEC("tc")
+int flowhawk_tc_inner(struct __sk_buff *skb)
+{
+	__u32 zk = 0;
+	struct tunnel_info *ti = bpf_map_lookup_elem(&tunnel_scratch, &zk);
+	if (!ti)
+		return TC_ACT_OK;
+	/* The inner headers may sit beyond what tc_process pulled. */
+	__u32 want = ti->off + 128;
+	if (want > skb->len)
+		want = skb->len;
+	if ((long)skb->data_end - (long)skb->data < (long)want)
+		bpf_skb_pull_data(skb, want);
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	process_inner(skb, data, data_end, skb->len, false, skb->gso_segs, skb->gso_size);
+	return TC_ACT_OK;
 }
 
 /* flowhawk_tc is the egress program. A packet the host forwards from a

@@ -153,6 +153,15 @@ type FlowhawkPktEvent struct {
 	_          [4]byte
 }
 
+type FlowhawkTunnelInfo struct {
+	_         structs.HostLayout
+	Off       uint32
+	Et        uint16
+	VlanOuter uint16
+	VlanInner uint16
+	Pad       uint16
+}
+
 type FlowhawkZeroFlow struct {
 	_ structs.HostLayout
 	B [400]uint8
@@ -167,14 +176,20 @@ const (
 	FlowhawkMapFlows              = "flows"
 	FlowhawkMapFlows4             = "flows4"
 	FlowhawkMapFrags              = "frags"
+	FlowhawkMapInnerTc            = "inner_tc"
+	FlowhawkMapInnerXdp           = "inner_xdp"
 	FlowhawkMapMonitored          = "monitored"
 	FlowhawkMapScratchMap         = "scratch_map"
+	FlowhawkMapTunnelScratch      = "tunnel_scratch"
 	FlowhawkMapZeroValue          = "zero_value"
 	FlowhawkProgFlowhawkTc        = "flowhawk_tc"
 	FlowhawkProgFlowhawkTcIngress = "flowhawk_tc_ingress"
+	FlowhawkProgFlowhawkTcInner   = "flowhawk_tc_inner"
 	FlowhawkProgFlowhawkXdp       = "flowhawk_xdp"
+	FlowhawkProgFlowhawkXdpInner  = "flowhawk_xdp_inner"
 	FlowhawkProgNoopTc            = "noop_tc"
 	FlowhawkProgNoopXdp           = "noop_xdp"
+	FlowhawkVarDecap              = "decap"
 	FlowhawkVarDnsSnippets        = "dns_snippets"
 	FlowhawkVarMaxSamples         = "max_samples"
 	FlowhawkVarSampleRate         = "sample_rate"
@@ -229,7 +244,9 @@ type FlowhawkSpecs struct {
 type FlowhawkProgramSpecs struct {
 	FlowhawkTc        *ebpf.ProgramSpec `ebpf:"flowhawk_tc"`
 	FlowhawkTcIngress *ebpf.ProgramSpec `ebpf:"flowhawk_tc_ingress"`
+	FlowhawkTcInner   *ebpf.ProgramSpec `ebpf:"flowhawk_tc_inner"`
 	FlowhawkXdp       *ebpf.ProgramSpec `ebpf:"flowhawk_xdp"`
+	FlowhawkXdpInner  *ebpf.ProgramSpec `ebpf:"flowhawk_xdp_inner"`
 	NoopTc            *ebpf.ProgramSpec `ebpf:"noop_tc"`
 	NoopXdp           *ebpf.ProgramSpec `ebpf:"noop_xdp"`
 }
@@ -238,20 +255,24 @@ type FlowhawkProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type FlowhawkMapSpecs struct {
-	Counters   *ebpf.MapSpec `ebpf:"counters"`
-	Events     *ebpf.MapSpec `ebpf:"events"`
-	Flows      *ebpf.MapSpec `ebpf:"flows"`
-	Flows4     *ebpf.MapSpec `ebpf:"flows4"`
-	Frags      *ebpf.MapSpec `ebpf:"frags"`
-	Monitored  *ebpf.MapSpec `ebpf:"monitored"`
-	ScratchMap *ebpf.MapSpec `ebpf:"scratch_map"`
-	ZeroValue  *ebpf.MapSpec `ebpf:"zero_value"`
+	Counters      *ebpf.MapSpec `ebpf:"counters"`
+	Events        *ebpf.MapSpec `ebpf:"events"`
+	Flows         *ebpf.MapSpec `ebpf:"flows"`
+	Flows4        *ebpf.MapSpec `ebpf:"flows4"`
+	Frags         *ebpf.MapSpec `ebpf:"frags"`
+	InnerTc       *ebpf.MapSpec `ebpf:"inner_tc"`
+	InnerXdp      *ebpf.MapSpec `ebpf:"inner_xdp"`
+	Monitored     *ebpf.MapSpec `ebpf:"monitored"`
+	ScratchMap    *ebpf.MapSpec `ebpf:"scratch_map"`
+	TunnelScratch *ebpf.MapSpec `ebpf:"tunnel_scratch"`
+	ZeroValue     *ebpf.MapSpec `ebpf:"zero_value"`
 }
 
 // FlowhawkVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type FlowhawkVariableSpecs struct {
+	Decap           *ebpf.VariableSpec `ebpf:"decap"`
 	DnsSnippets     *ebpf.VariableSpec `ebpf:"dns_snippets"`
 	MaxSamples      *ebpf.VariableSpec `ebpf:"max_samples"`
 	SampleRate      *ebpf.VariableSpec `ebpf:"sample_rate"`
@@ -282,14 +303,17 @@ func (o *FlowhawkObjects) Close() error {
 //
 // It can be passed to LoadFlowhawkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type FlowhawkMaps struct {
-	Counters   *ebpf.Map `ebpf:"counters"`
-	Events     *ebpf.Map `ebpf:"events"`
-	Flows      *ebpf.Map `ebpf:"flows"`
-	Flows4     *ebpf.Map `ebpf:"flows4"`
-	Frags      *ebpf.Map `ebpf:"frags"`
-	Monitored  *ebpf.Map `ebpf:"monitored"`
-	ScratchMap *ebpf.Map `ebpf:"scratch_map"`
-	ZeroValue  *ebpf.Map `ebpf:"zero_value"`
+	Counters      *ebpf.Map `ebpf:"counters"`
+	Events        *ebpf.Map `ebpf:"events"`
+	Flows         *ebpf.Map `ebpf:"flows"`
+	Flows4        *ebpf.Map `ebpf:"flows4"`
+	Frags         *ebpf.Map `ebpf:"frags"`
+	InnerTc       *ebpf.Map `ebpf:"inner_tc"`
+	InnerXdp      *ebpf.Map `ebpf:"inner_xdp"`
+	Monitored     *ebpf.Map `ebpf:"monitored"`
+	ScratchMap    *ebpf.Map `ebpf:"scratch_map"`
+	TunnelScratch *ebpf.Map `ebpf:"tunnel_scratch"`
+	ZeroValue     *ebpf.Map `ebpf:"zero_value"`
 }
 
 func (m *FlowhawkMaps) Close() error {
@@ -299,8 +323,11 @@ func (m *FlowhawkMaps) Close() error {
 		m.Flows,
 		m.Flows4,
 		m.Frags,
+		m.InnerTc,
+		m.InnerXdp,
 		m.Monitored,
 		m.ScratchMap,
+		m.TunnelScratch,
 		m.ZeroValue,
 	)
 }
@@ -309,6 +336,7 @@ func (m *FlowhawkMaps) Close() error {
 //
 // It can be passed to LoadFlowhawkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type FlowhawkVariables struct {
+	Decap           *ebpf.Variable `ebpf:"decap"`
 	DnsSnippets     *ebpf.Variable `ebpf:"dns_snippets"`
 	MaxSamples      *ebpf.Variable `ebpf:"max_samples"`
 	SampleRate      *ebpf.Variable `ebpf:"sample_rate"`
@@ -325,7 +353,9 @@ type FlowhawkVariables struct {
 type FlowhawkPrograms struct {
 	FlowhawkTc        *ebpf.Program `ebpf:"flowhawk_tc"`
 	FlowhawkTcIngress *ebpf.Program `ebpf:"flowhawk_tc_ingress"`
+	FlowhawkTcInner   *ebpf.Program `ebpf:"flowhawk_tc_inner"`
 	FlowhawkXdp       *ebpf.Program `ebpf:"flowhawk_xdp"`
+	FlowhawkXdpInner  *ebpf.Program `ebpf:"flowhawk_xdp_inner"`
 	NoopTc            *ebpf.Program `ebpf:"noop_tc"`
 	NoopXdp           *ebpf.Program `ebpf:"noop_xdp"`
 }
@@ -334,7 +364,9 @@ func (p *FlowhawkPrograms) Close() error {
 	return _FlowhawkClose(
 		p.FlowhawkTc,
 		p.FlowhawkTcIngress,
+		p.FlowhawkTcInner,
 		p.FlowhawkXdp,
+		p.FlowhawkXdpInner,
 		p.NoopTc,
 		p.NoopXdp,
 	)

@@ -80,6 +80,9 @@ type DecoderOptions struct {
 	FragTimeout int64
 	// FragCacheSize bounds the datagrams remembered (DefaultFragCacheSize).
 	FragCacheSize int
+	// Decap unwraps one level of tunnel (IP-in-IP, GRE, VXLAN, GENEVE):
+	// the inner packet is the flow's, as the kernel path's decap option.
+	Decap bool
 }
 
 // Decoder turns link-layer frames into Packets with hand-written parsers
@@ -88,11 +91,16 @@ type DecoderOptions struct {
 type Decoder struct {
 	frags      fragCache
 	LastReason MalformedReason
+	decap      bool
+	// depth is 1 while an inner (tunneled) packet is decoded; vlanOuter
+	// and vlanInner are then the tags of the outer link, which stay the key's.
+	depth                int
+	vlanOuter, vlanInner uint16
 	// kept is set when a frame was malformed but still returned.
 	kept bool
 	// Counters, read by the source.
-	nonIP, fragments, orphans, wrong uint64
-	malformed                        [NumMalformedReasons]uint64
+	nonIP, fragments, orphans, wrong, decapsulated uint64
+	malformed                                      [NumMalformedReasons]uint64
 }
 
 // NewDecoder returns a decoder with its own fragment cache.
@@ -103,7 +111,7 @@ func NewDecoder(o DecoderOptions) *Decoder {
 	if o.FragCacheSize <= 0 {
 		o.FragCacheSize = DefaultFragCacheSize
 	}
-	return &Decoder{frags: newFragCache(o.FragCacheSize, o.FragTimeout)}
+	return &Decoder{frags: newFragCache(o.FragCacheSize, o.FragTimeout), decap: o.Decap}
 }
 
 // Kept reports whether the last frame decoded as ResultIP was malformed
@@ -118,6 +126,7 @@ func (d *Decoder) FillStats(st *SourceStats) {
 	st.MalformedBy = d.malformed
 	st.Fragments, st.OrphanFragments, st.WrongFragments = d.fragments, d.orphans, d.wrong
 	st.FragEvicted = d.frags.evicted
+	st.Decapsulated = d.decapsulated
 }
 
 func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
@@ -216,6 +225,9 @@ func (d *Decoder) etherType(p *Packet, b []byte, et uint16, tags int, missing in
 			continue
 		}
 		break
+	}
+	if d.depth > 0 {
+		outer, inner = d.vlanOuter, d.vlanInner // the key keeps the outer link's tags
 	}
 	if et < 0x0600 { // 802.3 length: LLC, maybe SNAP carrying an Ethertype
 		if len(b) >= 8 && b[0] == 0xAA && b[1] == 0xAA && b[2] == 0x03 && b[3] == 0 && b[4] == 0 && b[5] == 0 {
@@ -424,6 +436,11 @@ func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte,
 		p.Key, p.SrcIsLo = MakeKey(src, dst, sport, dport, proto, outer, inner)
 		return ResultIP
 	}
+	if d.decap && d.depth == 0 && !mf {
+		if r, ok := d.tunnel(p, l4, l4Len, proto, outer, inner, missing); ok {
+			return r
+		}
+	}
 	hl := 0
 	switch proto {
 	case 6: // TCP
@@ -489,4 +506,96 @@ func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte,
 	}
 	p.Key, p.SrcIsLo = MakeKey(src, dst, sport, dport, proto, outer, inner)
 	return ResultIP
+}
+
+// Tunnel protocols unwrapped with DecoderOptions.Decap, as in the kernel
+// path (bpf/headers/parse.h, tunnel_payload).
+const (
+	etTEB       = 0x6558 // transparent Ethernet bridging (GRE carrying Ethernet)
+	greCsum     = 0x8000
+	greRouting  = 0x4000
+	greKey      = 0x2000
+	greSeq      = 0x1000
+	greVersion  = 0x0007
+	vxlanPort   = 4789
+	genevePort  = 6081
+	vxlanFlagVN = 0x08
+)
+
+// tunnel decodes the inner packet of a tunnel packet whose IP payload is
+// l4 (not a fragment): IP-in-IP (4), IPv6 in IP (41), GRE version 0
+// without routing carrying IPv4, IPv6 or Ethernet, VXLAN (UDP port 4789,
+// VNI flag set) and GENEVE version 0 (UDP port 6081) carrying Ethernet,
+// IPv4 or IPv6. ok is false when the packet is no such tunnel, or its
+// tunnel header is cut short: it is then decoded as itself. One level only:
+// a tunnel inside the tunnel is the inner flow.
+func (d *Decoder) tunnel(p *Packet, l4 []byte, l4Len int, proto uint8, outer, inner uint16, missing int) (r Result, ok bool) {
+	var et uint16
+	var b []byte
+	switch proto {
+	case 4:
+		et, b = etIPv4, l4
+	case 41:
+		et, b = etIPv6, l4
+	case 47:
+		if len(l4) < 4 {
+			return 0, false
+		}
+		fl := be16(l4)
+		if fl&(greRouting|greVersion) != 0 {
+			return 0, false
+		}
+		hl := 4
+		for _, bit := range [3]uint16{greCsum, greKey, greSeq} {
+			if fl&bit != 0 {
+				hl += 4
+			}
+		}
+		et = be16(l4[2:])
+		if len(l4) < hl || l4Len < hl {
+			return 0, false
+		}
+		b = l4[hl:]
+	case 17:
+		if len(l4) < 16 || l4Len < 16 {
+			return 0, false
+		}
+		switch be16(l4[2:]) {
+		case vxlanPort:
+			if l4[8]&vxlanFlagVN == 0 {
+				return 0, false
+			}
+			et, b = etTEB, l4[16:]
+		case genevePort:
+			if l4[8]>>6 != 0 {
+				return 0, false
+			}
+			hl := 16 + int(l4[8]&0x3f)*4
+			if len(l4) < hl || l4Len < hl {
+				return 0, false
+			}
+			et, b = be16(l4[10:]), l4[hl:]
+		default:
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	if et != etIPv4 && et != etIPv6 && et != etTEB {
+		return 0, false
+	}
+	d.decapsulated++
+	d.depth, d.vlanOuter, d.vlanInner = 1, outer, inner
+	defer func() { d.depth = 0 }()
+	p.TTL, p.IPLen, p.IPHeaderLen = 0, 0, 0
+	switch et {
+	case etIPv4:
+		return d.ipv4(p, b, outer, inner, missing), true
+	case etIPv6:
+		return d.ipv6(p, b, outer, inner, missing), true
+	}
+	if len(b) < 14 {
+		return d.bad(MalTruncatedLink), true
+	}
+	return d.etherType(p, b[14:], be16(b[12:]), 0, missing), true
 }

@@ -82,6 +82,9 @@ type KernelConfig struct {
 	LossReport time.Duration
 	// NoDNSSnippets stops the kernel from copying DNS payloads.
 	NoDNSSnippets bool
+	// Decap unwraps one level of tunnel (IP-in-IP, GRE, VXLAN, GENEVE) as
+	// PcapOptions.Decap does: a tunneled packet counts in its inner flow.
+	Decap bool
 	// TCAttach forces the attach method of the TC programs (egress, and
 	// ingress where TC is used): "" (TCX, clsact fallback), "tcx" or
 	// "clsact".
@@ -135,20 +138,21 @@ func (c *KernelConfig) defaults() {
 // packet or event the sensor could not account is in one of the loss
 // counters (MapFull, RingbufFull, ParseErrors, ExtLimit, NonIP).
 type KernelStats struct {
-	Packets     uint64 // packets seen by the programs
-	Accounted   uint64 // packets accounted to a flow
-	NonIP       uint64 // neither IPv4 nor IPv6 (ARP, LLDP, ...): passed, not accounted
-	OtherL4     uint64 // IP packets of other transports (ports 0), accounted
-	ParseErrors uint64 // truncated or malformed headers: passed, not accounted
-	ExtLimit    uint64 // IPv6 extension chain longer than the parse limit
-	MapFull     uint64 // packets of new flows refused because their flow map was full (IPv4 and IPv6)
-	MapFull6    uint64 // of MapFull, those refused by the IPv6 map (raise --max-flows-ipv6; the rest, --max-flows)
-	RingbufFull uint64 // samples/DNS/end events dropped because the ring buffer was full
-	SampledOut  uint64 // packets skipped by 1-in-N sampling
-	FragNoFirst uint64 // later fragments whose first fragment was not seen (ports 0)
-	Fragments   uint64 // IP fragments seen
-	Forwarded   uint64 // egress packets the host forwarded from a monitored interface: counted once, on ingress
-	Segmented   uint64 // GSO/GRO packets TC saw before segmentation or after merging, accounted as their wire segments
+	Packets      uint64 // packets seen by the programs
+	Accounted    uint64 // packets accounted to a flow
+	NonIP        uint64 // neither IPv4 nor IPv6 (ARP, LLDP, ...): passed, not accounted
+	OtherL4      uint64 // IP packets of other transports (ports 0), accounted
+	ParseErrors  uint64 // truncated or malformed headers: passed, not accounted
+	ExtLimit     uint64 // IPv6 extension chain longer than the parse limit
+	MapFull      uint64 // packets of new flows refused because their flow map was full (IPv4 and IPv6)
+	MapFull6     uint64 // of MapFull, those refused by the IPv6 map (raise --max-flows-ipv6; the rest, --max-flows)
+	RingbufFull  uint64 // samples/DNS/end events dropped because the ring buffer was full
+	SampledOut   uint64 // packets skipped by 1-in-N sampling
+	FragNoFirst  uint64 // later fragments whose first fragment was not seen (ports 0)
+	Fragments    uint64 // IP fragments seen
+	Forwarded    uint64 // egress packets the host forwarded from a monitored interface: counted once, on ingress
+	Segmented    uint64 // GSO/GRO packets TC saw before segmentation or after merging, accounted as their wire segments
+	Decapsulated uint64 // tunnel packets (KernelConfig.Decap) accounted in their inner flow
 
 	Evicted        uint64 // flows evicted early because the map was full (EndEvicted)
 	Events         uint64 // ring-buffer records read
@@ -209,6 +213,7 @@ const (
 	kcntForwarded
 	kcntSegmented
 	kcntMapFull6
+	kcntDecap
 	kcntMax
 )
 
@@ -287,13 +292,17 @@ func LoadKernel(cfg KernelConfig) (*KernelSource, error) {
 		}
 		return nil
 	}
-	dns := uint8(1)
+	dns, decap := uint8(1), uint8(0)
 	if cfg.NoDNSSnippets {
 		dns = 0
+	}
+	if cfg.Decap {
+		decap = 1
 	}
 	if err := errors.Join(set(bpf.FlowhawkVarMaxSamples, uint32(cfg.Samples)),
 		set(bpf.FlowhawkVarSampleRate, uint32(cfg.SampleRate)),
 		set(bpf.FlowhawkVarDnsSnippets, dns),
+		set(bpf.FlowhawkVarDecap, decap),
 		set(bpf.FlowhawkVarWakeBytes, uint64(cfg.RingSize/8))); err != nil {
 		return nil, err
 	}
@@ -313,6 +322,13 @@ func LoadKernel(cfg KernelConfig) (*KernelSource, error) {
 			return nil, fmt.Errorf("load eBPF programs: %w (the flow maps take about %d MB of kernel memory for --max-flows %d and --max-flows-ipv6 %d; lower them)", err, mb, cfg.MaxFlows, cfg.MaxFlows6)
 		}
 		return nil, fmt.Errorf("load eBPF programs: %w", err)
+	}
+	// The tunnel hand-off's targets (decap): filled whether or not decap
+	// is on, so no slot is ever empty.
+	if err := errors.Join(s.objs.InnerXdp.Put(uint32(0), s.objs.FlowhawkXdpInner),
+		s.objs.InnerTc.Put(uint32(0), s.objs.FlowhawkTcInner)); err != nil {
+		s.objs.Close()
+		return nil, fmt.Errorf("fill the tunnel program arrays: %w", err)
 	}
 	s.rd, err = ringbuf.NewReader(s.objs.Events)
 	if err != nil {
@@ -568,6 +584,7 @@ func (s *KernelSource) Stats() KernelStats {
 	st.SampledOut, st.FragNoFirst, st.Fragments = c[kcntSampledOut], c[kcntFragNoFirst], c[kcntFragments]
 	st.Forwarded = c[kcntForwarded]
 	st.Segmented = c[kcntSegmented]
+	st.Decapsulated = c[kcntDecap]
 	return st
 }
 
@@ -1097,4 +1114,7 @@ func (s *KernelStats) Print(w io.Writer) {
 	fmt.Fprintf(w, "fragments  %d (%d without their first fragment); other transports %d; forwarded (counted on ingress) %d; bad events %d\n",
 		s.Fragments, s.FragNoFirst, s.OtherL4, s.Forwarded, s.BadEvents)
 	fmt.Fprintf(w, "segmented  %d GSO/GRO packets accounted as their wire segments\n", s.Segmented)
+	if s.Decapsulated > 0 {
+		fmt.Fprintf(w, "tunnels    %d packets decapsulated (accounted in their inner flow)\n", s.Decapsulated)
+	}
 }

@@ -17,6 +17,9 @@ type PcapOptions struct {
 	// FragCacheSize bounds the datagrams whose first fragment is remembered
 	// (default DefaultFragCacheSize).
 	FragCacheSize int
+	// Decap unwraps one level of tunnel: IP-in-IP, GRE, VXLAN, GENEVE
+	// (DecoderOptions.Decap).
+	Decap bool
 }
 
 // PcapSource reads one capture file (pcap or pcapng, optionally gzip
@@ -58,7 +61,7 @@ func OpenPcap(path string, opts PcapOptions) (*PcapSource, error) {
 // closes r (Close only releases what NewPcapSource itself opened).
 func NewPcapSource(r io.Reader, name string, opts PcapOptions) (*PcapSource, error) {
 	s := &PcapSource{path: name, lastLink: -1}
-	s.dec = NewDecoder(DecoderOptions{FragTimeout: int64(opts.FragTimeout), FragCacheSize: opts.FragCacheSize})
+	s.dec = NewDecoder(DecoderOptions{FragTimeout: int64(opts.FragTimeout), FragCacheSize: opts.FragCacheSize, Decap: opts.Decap})
 	// One buffer between the file and the parser for plain captures; gzip
 	// reads through it and gets a second one for the decompressed stream.
 	s.off = newOffReader(r)

@@ -111,6 +111,12 @@ type fileResult struct {
 // counts distinct TCP and UDP keys among the emitted flows.
 func runFile(t testing.TB, path string) fileResult {
 	t.Helper()
+	return runFileOpts(t, path, PcapOptions{})
+}
+
+// runFileOpts is runFile with reader options.
+func runFileOpts(t testing.TB, path string, opts PcapOptions) fileResult {
+	t.Helper()
 	var r fileResult
 	tcp, udp := map[Key]bool{}, map[Key]bool{}
 	table := NewTable(DefaultTableConfig(), func(f *Flow) {
@@ -121,7 +127,7 @@ func runFile(t testing.TB, path string) fileResult {
 			udp[f.Key] = true
 		}
 	})
-	s, err := OpenPcap(path, PcapOptions{})
+	s, err := OpenPcap(path, opts)
 	if err != nil {
 		r.err = err
 		return r
@@ -205,6 +211,39 @@ func TestTsharkParity(t *testing.T) {
 			}
 			if r.frames != frames || r.bytes != bytes {
 				t.Errorf("frames/bytes = %d/%d, want %d/%d (capinfos)", r.frames, r.bytes, frames, bytes)
+			}
+		})
+	}
+}
+
+// TestTsharkParityDecap replays every shared capture with tunnel
+// decapsulation: the GRE capture then has tshark's conversations exactly,
+// the VXLAN one its inner conversations (tshark adds the 9 outer UDP pairs
+// to its 11), and every capture without such a tunnel (PPTP's GRE version
+// 1 included) gives what it gives without decapsulation.
+func TestTsharkParityDecap(t *testing.T) {
+	dir := sharedPcaps(t)
+	tunnels := map[string]struct{ tcp, udp int }{
+		"zeek__gre-sample.pcap": {1, 4},
+		"ndpi__vxlan.pcap":      {2, 11 - 9},
+	}
+	for _, g := range readGroundTruth(t, dir) {
+		t.Run(g.file, func(t *testing.T) {
+			path := filepath.Join(dir, g.file)
+			d, plain := runFileOpts(t, path, PcapOptions{Decap: true}), runFile(t, path)
+			if d.frames != plain.frames || d.bytes != plain.bytes || (d.err == nil) != (plain.err == nil) {
+				t.Errorf("frames/bytes/err %d/%d/%v with decap, %d/%d/%v without", d.frames, d.bytes, d.err, plain.frames, plain.bytes, plain.err)
+			}
+			want, tunnel := tunnels[g.file]
+			if !tunnel {
+				if d.tcp != plain.tcp || d.udp != plain.udp || d.stats.Decapsulated != 0 {
+					t.Errorf("tcp/udp %d/%d and %d decapsulated with decap, %d/%d without", d.tcp, d.udp, d.stats.Decapsulated, plain.tcp, plain.udp)
+				}
+				return
+			}
+			t.Logf("%s: %d packets decapsulated, tcp/udp %d/%d (tshark %d/%d)", g.file, d.stats.Decapsulated, d.tcp, d.udp, g.tcp, g.udp)
+			if d.tcp != want.tcp || d.udp != want.udp || d.stats.Decapsulated == 0 {
+				t.Errorf("tcp/udp %d/%d (%d decapsulated), want %d/%d (tshark %d/%d)", d.tcp, d.udp, d.stats.Decapsulated, want.tcp, want.udp, g.tcp, g.udp)
 			}
 		})
 	}

@@ -91,6 +91,9 @@ type SourceStats struct {
 	OrphanFragments uint64
 	WrongFragments  uint64
 	FragEvicted     uint64
+	// Decapsulated counts tunnel packets (with PcapOptions.Decap) whose
+	// inner packet was decoded instead.
+	Decapsulated uint64
 	// SkippedBlocks counts pcapng blocks that carry no packet and were
 	// skipped (custom, name resolution, statistics, unknown types).
 	SkippedBlocks uint64
@@ -132,6 +135,7 @@ func (s *SourceStats) add(o *SourceStats) {
 	s.OrphanFragments += o.OrphanFragments
 	s.WrongFragments += o.WrongFragments
 	s.FragEvicted += o.FragEvicted
+	s.Decapsulated += o.Decapsulated
 	s.SkippedBlocks += o.SkippedBlocks
 	for _, lt := range o.LinkTypes {
 		s.countLink(lt.LinkType, lt.Frames)

@@ -11,6 +11,9 @@ volatile const __u32 max_samples = 32;
 volatile const __u32 sample_rate = 0;
 /* Send DNS (port 53) payload snippets to the ring buffer. */
 volatile const __u8 dns_snippets = 1;
+/* Unwrap one level of tunnel (IP-in-IP, GRE, VXLAN, GENEVE): a tunneled
+ * packet counts in its inner flow (parse.h, tunnel_payload). */
+volatile const __u8 decap = 0;
 /* Wake the ring-buffer reader only once this many bytes wait (0: on
  * every record). The collector's reader also wakes itself at least every
  * 100 ms, so records wait that long at most; a wakeup per record is a

@@ -187,6 +187,7 @@ enum counter {
 	CNT_FORWARDED,       /* egress packets received on a monitored interface: counted there by XDP */
 	CNT_SEGMENTED,       /* GSO/GRO packets (TC) accounted as their wire segments */
 	CNT_MAP_FULL6,       /* new IPv6 flow not stored: flows (the IPv6 map) full */
+	CNT_DECAP,           /* tunnel packets (decap set) whose inner packet was parsed instead */
 	CNT_MAX,
 };
 

@@ -79,6 +79,44 @@ struct {
 	__type(value, __u32);
 } scratch_map SEC(".maps");
 
+/* Tunnel hand-off (decap): a program that finds a tunnel packet stores
+ * where its inner packet starts here, then tail-calls its hook's inner
+ * program (inner_xdp, inner_tc), which parses from there and accounts the inner
+ * packet. Two programs, because the inner parse inlined in the outer one
+ * takes the verifier past its budget of a million instructions. */
+struct tunnel_info {
+	__u32 off; /* inner packet's offset into the frame */
+	__be16 et; /* its Ethertype: IPv4, IPv6 or Ethernet (0x6558) */
+	__u16 vlan_outer; /* the outer link's tags, which stay the key's */
+	__u16 vlan_inner;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tunnel_info);
+} tunnel_scratch SEC(".maps");
+
+/* The inner programs, filled by the loader: flowhawk_xdp_inner, and
+ * flowhawk_tc_inner for TC egress and ingress. One array per program
+ * type: the first program loaded that uses an array owns it, and the
+ * kernel refuses programs of another type on it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} inner_xdp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} inner_tc SEC(".maps");
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &idx);

@@ -1,6 +1,7 @@
 /* parse.h: bounded, verifier-safe parsing of Ethernet, 802.1Q/802.1ad
  * (two tags), IPv4 (options, fragments), IPv6 (extension headers, bounded
- * walk), TCP, UDP, SCTP, ICMP and ICMPv6. Every check is against data_end;
+ * walk), TCP, UDP, SCTP, ICMP and ICMPv6, and of the inner packet of
+ * IP-in-IP, GRE, VXLAN and GENEVE tunnels (decap). Every check is against data_end;
  * nothing is ever written to the packet. */
 #ifndef FLOWHAWK_PARSE_H
 #define FLOWHAWK_PARSE_H
@@ -145,43 +146,12 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct
 	return 0;
 }
 
-/* parse fills pi from the frame in [data, data_end). tc_vlan is a VLAN ID
- * the driver already stripped into skb metadata (0 = none). It returns 0, or
- * the counter index of the reason the packet is not accounted. */
-static __always_inline int parse(void *data, void *data_end, __u32 wire_len, __u16 tc_vlan, struct pkt_info *pi)
+/* parse_ip fills pi from the IP packet at cur, l3off bytes into the
+ * frame, of Ethertype h_proto: addresses, lengths, fragments and the
+ * transport header. It returns 0 or a counter index. */
+static __always_inline int parse_ip(void *data, void *data_end, void *cur, __u32 l3off, __be16 h_proto,
+				    __u32 wire_len, struct pkt_info *pi)
 {
-	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > data_end)
-		return CNT_PARSE_ERROR;
-	void *cur = eth + 1;
-	__u32 l3off = sizeof(*eth); /* kept as a number: pointer differences upset the verifier */
-	__be16 h_proto = eth->h_proto;
-	int ntags = 0;
-	if (tc_vlan) {
-		pi->vlan_outer = tc_vlan;
-		ntags = 1;
-	}
-#pragma unroll
-	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
-		if (h_proto != bpf_htons(ETH_P_8021Q) && h_proto != bpf_htons(ETH_P_8021AD) &&
-		    h_proto != bpf_htons(0x9100) && h_proto != bpf_htons(0x9200))
-			break;
-		if (ntags >= MAX_VLAN_TAGS) /* a tag from skb metadata counts too */
-			break;
-		struct vlan_tag *vt = cur;
-		if ((void *)(vt + 1) > data_end)
-			return CNT_PARSE_ERROR;
-		__u16 vid = bpf_ntohs(vt->tci) & 0x0fff;
-		if (ntags == 0)
-			pi->vlan_outer = vid;
-		else if (ntags == 1)
-			pi->vlan_inner = vid;
-		ntags++;
-		h_proto = vt->proto;
-		cur = vt + 1;
-		l3off += sizeof(*vt);
-	}
-
 	void *l4;
 	if (h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = cur;
@@ -331,6 +301,152 @@ static __always_inline int parse(void *data, void *data_end, __u32 wire_len, __u
 	__u32 hdrs = (__u32)pi->ip_hdr_len + pi->l4_hdr_len;
 	pi->payload_len = pi->ip_len > hdrs ? pi->ip_len - hdrs : 0;
 	return 0;
+}
+
+/* parse fills pi from the frame in [data, data_end). tc_vlan is a VLAN ID
+ * the driver already stripped into skb metadata (0 = none). It returns 0, or
+ * the counter index of the reason the packet is not accounted. */
+static __always_inline int parse(void *data, void *data_end, __u32 wire_len, __u16 tc_vlan, struct pkt_info *pi)
+{
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return CNT_PARSE_ERROR;
+	void *cur = eth + 1;
+	__u32 l3off = sizeof(*eth); /* kept as a number: pointer differences upset the verifier */
+	__be16 h_proto = eth->h_proto;
+	int ntags = 0;
+	if (tc_vlan) {
+		pi->vlan_outer = tc_vlan;
+		ntags = 1;
+	}
+#pragma unroll
+	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
+		if (h_proto != bpf_htons(ETH_P_8021Q) && h_proto != bpf_htons(ETH_P_8021AD) &&
+		    h_proto != bpf_htons(0x9100) && h_proto != bpf_htons(0x9200))
+			break;
+		if (ntags >= MAX_VLAN_TAGS) /* a tag from skb metadata counts too */
+			break;
+		struct vlan_tag *vt = cur;
+		if ((void *)(vt + 1) > data_end)
+			return CNT_PARSE_ERROR;
+		__u16 vid = bpf_ntohs(vt->tci) & 0x0fff;
+		if (ntags == 0)
+			pi->vlan_outer = vid;
+		else if (ntags == 1)
+			pi->vlan_inner = vid;
+		ntags++;
+		h_proto = vt->proto;
+		cur = vt + 1;
+		l3off += sizeof(*vt);
+	}
+
+	return parse_ip(data, data_end, cur, l3off, h_proto, wire_len, pi);
+}
+
+#define ETH_P_TEB_ 0x6558 /* GRE carrying Ethernet */
+#define GRE_CSUM_ 0x8000
+#define GRE_ROUTING_ 0x4000
+#define GRE_KEY_ 0x2000
+#define GRE_SEQ_ 0x1000
+#define GRE_VERSION_ 0x0007
+#define VXLAN_PORT_ 4789
+#define GENEVE_PORT_ 6081
+/* Deepest tunnel payload offset unwrapped: keeps packet-pointer arithmetic
+ * within what the verifier accepts (real headers are far shallower). */
+#define MAX_TUNNEL_OFF 0x3fff
+
+/* tunnel_payload returns the offset into the frame of the inner packet of
+ * a tunnel packet pi (not a fragment), and its Ethertype in *et (IPv4,
+ * IPv6 or Ethernet): IP-in-IP (4), IPv6 in IP (41), GRE version 0 without
+ * routing, VXLAN (UDP 4789, VNI flag set) and GENEVE version 0 (UDP 6081);
+ * 0 for any other packet, or a tunnel header cut short, which is then
+ * accounted as itself. The pcap path's Decoder.tunnel is the same. */
+static __always_inline __u32 tunnel_payload(void *data, void *data_end, struct pkt_info *pi, __be16 *et)
+{
+	__u32 off = pi->payload_off;
+	__u32 l4len = pi->ip_len - pi->ip_hdr_len;
+	if (off > MAX_TUNNEL_OFF)
+		return 0;
+	__u8 *t = data + off;
+	switch (pi->proto) {
+	case IPPROTO_IPIP:
+		*et = bpf_htons(ETH_P_IP);
+		return off;
+	case IPPROTO_IPV6:
+		*et = bpf_htons(ETH_P_IPV6);
+		return off;
+	case IPPROTO_GRE: {
+		if ((void *)(t + 4) > data_end)
+			return 0;
+		__u16 fl = ((__u16)t[0] << 8) | t[1];
+		if (fl & (GRE_ROUTING_ | GRE_VERSION_))
+			return 0;
+		__u32 hl = 4 + ((fl & GRE_CSUM_) ? 4 : 0) + ((fl & GRE_KEY_) ? 4 : 0) + ((fl & GRE_SEQ_) ? 4 : 0);
+		if ((void *)(t + hl) > data_end || l4len < hl)
+			return 0;
+		*et = bpf_htons(((__u16)t[2] << 8) | t[3]);
+		return off + hl;
+	}
+	case IPPROTO_UDP: {
+		/* t is the UDP payload: the tunnel header's 8 bytes follow. */
+		if ((void *)(t + 8) > data_end || l4len < 16)
+			return 0;
+		if (pi->dport == VXLAN_PORT_) {
+			if (!(t[0] & 0x08))
+				return 0;
+			*et = bpf_htons(ETH_P_TEB_);
+			return off + 8;
+		}
+		if (pi->dport == GENEVE_PORT_) {
+			if (t[0] >> 6)
+				return 0;
+			__u32 hl = 8 + (__u32)(t[0] & 0x3f) * 4;
+			if ((void *)(t + hl) > data_end || l4len < 8 + hl)
+				return 0;
+			*et = bpf_htons(((__u16)t[2] << 8) | t[3]);
+			return off + hl;
+		}
+		return 0;
+	}
+	}
+	return 0;
+}
+
+/* parse_inner fills pi from the inner packet of a tunnel that parse and
+ * tunnel_payload found (ti): IPv4, IPv6 or Ethernet (whose VLAN tags are
+ * walked over: the key keeps the outer link's, in ti). */
+static __always_inline int parse_inner(void *data, void *data_end, __u32 wire_len, struct tunnel_info *ti,
+				       struct pkt_info *pi)
+{
+	__u32 off = ti->off;
+	if (off > MAX_TUNNEL_OFF + 512)
+		return CNT_PARSE_ERROR;
+	void *cur = data + off;
+	__u32 l3off = off;
+	__be16 h_proto = ti->et;
+	pi->vlan_outer = ti->vlan_outer;
+	pi->vlan_inner = ti->vlan_inner;
+	if (h_proto == bpf_htons(ETH_P_TEB_)) {
+		struct ethhdr *eth = cur;
+		if ((void *)(eth + 1) > data_end)
+			return CNT_PARSE_ERROR;
+		h_proto = eth->h_proto;
+		cur = eth + 1;
+		l3off += sizeof(*eth);
+#pragma unroll
+		for (int i = 0; i < MAX_VLAN_TAGS; i++) {
+			if (h_proto != bpf_htons(ETH_P_8021Q) && h_proto != bpf_htons(ETH_P_8021AD) &&
+			    h_proto != bpf_htons(0x9100) && h_proto != bpf_htons(0x9200))
+				break;
+			struct vlan_tag *vt = cur;
+			if ((void *)(vt + 1) > data_end)
+				return CNT_PARSE_ERROR;
+			h_proto = vt->proto;
+			cur = vt + 1;
+			l3off += sizeof(*vt);
+		}
+	}
+	return parse_ip(data, data_end, cur, l3off, h_proto, wire_len, pi);
 }
 
 #endif
