@@ -65,6 +65,8 @@ type Config struct {
 	Detect *detect.Engine
 	// Exporters see every flow after its row is computed.
 	Exporters []FlowExporter
+	// Pcap tunes the capture reader (tunnel decapsulation, fragments).
+	Pcap collector.PcapOptions
 	// OnFile is called when a capture file is opened (for progress).
 	OnFile func(path string, src *collector.PcapSource)
 }

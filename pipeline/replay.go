@@ -71,7 +71,7 @@ func (p *Pipeline) replayCounted(ctx context.Context, path string, prog *Progres
 	if prog != nil {
 		r = countingReader{fh, &prog.Read}
 	}
-	src, err := collector.NewPcapSource(r, path, collector.PcapOptions{})
+	src, err := collector.NewPcapSource(r, path, p.cfg.Pcap)
 	if err != nil {
 		p.sum.Files = append(p.sum.Files, FileSummary{Path: path, Err: err})
 		return err

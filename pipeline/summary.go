@@ -80,6 +80,9 @@ func (s *Summary) Print(w io.Writer) {
 		if src.SnapTruncated > 0 || src.Fragments > 0 {
 			fmt.Fprintf(w, "snaplen-truncated %d; fragments %d (orphans %d, wrong %d)\n", src.SnapTruncated, src.Fragments, src.OrphanFragments, src.WrongFragments)
 		}
+		if src.Decapsulated > 0 {
+			fmt.Fprintf(w, "tunnels    %d packets decapsulated (counted in their inner flow)\n", src.Decapsulated)
+		}
 		fmt.Fprintf(w, "flows      %d (peak %d in table, about %.0f MiB; evicted %d because the table was full)\n",
 			s.Flows, s.Table.PeakSize, float64(s.Table.PeakBytes)/(1<<20), s.Table.Evicted)
 	} else {

@@ -93,6 +93,7 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:   ff.idleTimeout,
 		ActiveTimeout: ff.activeTimeout,
 		RingSize:      *ringSize,
+		Decap:         ff.decap,
 	}
 	if !fs.Changed("max-flows") {
 		// The table's default (1M) would preallocate ~1 GB of kernel maps

@@ -36,7 +36,8 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 	if (*labelDir == "") == (*labelRules == "") {
 		return fmt.Errorf("%w: give exactly one of --label-dir or --label-rules", errUsage)
 	}
-	cfg := pipeline.Config{Table: ff.tableConfig(), Features: ff.featureConfig(), Workers: ff.workers}
+	cfg := pipeline.Config{Table: ff.tableConfig(), Features: ff.featureConfig(), Workers: ff.workers,
+		Pcap: collector.PcapOptions{Decap: ff.decap}}
 	var inputs []string
 	if *labelDir != "" {
 		root := filepath.Clean(*labelDir)

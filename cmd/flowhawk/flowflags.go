@@ -32,6 +32,7 @@ type flowFlags struct {
 	noWindows     bool
 	noExtras      bool
 	quiet         bool
+	decap         bool
 	detect        *detect.Config
 	out           exporterFlags
 }
@@ -47,6 +48,7 @@ func addFlowFlags(fs *flag.FlagSet, ff *flowFlags, withDetect bool) {
 	fs.BoolVar(&ff.noWindows, "no-windows", false, "leave out the NSL-KDD-style window features")
 	fs.BoolVar(&ff.noExtras, "no-extras", false, "leave out flowhawk's extra statistics (CIC columns only, plus SPLT)")
 	fs.BoolVarP(&ff.quiet, "quiet", "q", false, "do not print the summary on stderr")
+	fs.BoolVar(&ff.decap, "decap", false, "unwrap one level of tunnel (IP-in-IP, GRE, VXLAN on UDP 4789, GENEVE on UDP 6081): a tunneled packet counts in its inner flow")
 	if withDetect {
 		ff.detect = detect.RegisterFlags(fs)
 	}
