@@ -81,7 +81,13 @@ func (kc *kernelCapture) stop(t *testing.T) []*collector.Flow {
 // pcapFlows runs a capture file through the pcap path (decoder + table).
 func pcapFlows(t *testing.T, path string, samples int) []*collector.Flow {
 	t.Helper()
-	src, err := collector.OpenPcap(path, collector.PcapOptions{})
+	return pcapFlowsOpts(t, path, samples, collector.PcapOptions{})
+}
+
+// pcapFlowsOpts is pcapFlows with reader options.
+func pcapFlowsOpts(t *testing.T, path string, samples int, opts collector.PcapOptions) []*collector.Flow {
+	t.Helper()
+	src, err := collector.OpenPcap(path, opts)
 	if err != nil {
 		t.Fatalf("open tcpdump capture: %v", err)
 	}
