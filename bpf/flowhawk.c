@@ -379,6 +379,7 @@ static __always_inline void to_inner(void *ctx, void *data, void *data_end, stru
 	ti->et = et;
 	ti->vlan_outer = pi->vlan_outer;
 	ti->vlan_inner = pi->vlan_inner;
+	ti->end = pi->payload_off - pi->l4_hdr_len - pi->ip_hdr_len + pi->ip_len;
 	count(CNT_DECAP);
 	if (xdp_inner)
 		bpf_tail_call(ctx, &inner_xdp, 0);

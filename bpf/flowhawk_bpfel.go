@@ -160,6 +160,7 @@ type FlowhawkTunnelInfo struct {
 	VlanOuter uint16
 	VlanInner uint16
 	Pad       uint16
+	End       uint32
 }
 
 type FlowhawkZeroFlow struct {

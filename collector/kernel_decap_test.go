@@ -228,7 +228,11 @@ func FuzzKernelDecap(f *testing.F) {
 	s := loadTestKernel(f, KernelConfig{MaxFlows: 4096, Samples: 1 << 20, RingSize: 1 << 20, Decap: true})
 	runs := 0
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		if len(frame) < 14 {
+		if len(frame) < 14 || len(frame) > 3000 {
+			// BPF_PROG_TEST_RUN puts what does not fit in one page (about
+			// 3.5 KB with headroom) in XDP fragments, which a program that
+			// is not frags-aware never gets on a real device: it would see
+			// a shorter frame than the decoder.
 			return
 		}
 		runs++

@@ -51,27 +51,35 @@ func FuzzDecodePacket(f *testing.F) {
 	}
 	f.Add(cat(ether(0x0800, 0x8100, 5, 0x88a8, 6), ipv4Pkt("1.2.3.4", "5.6.7.8", 6, 1, 0, true, 4, tcpHdr(1, 2, FlagSYN, 4))), LinkEthernet)
 	f.Add(ipv6Pkt("::1", "::2", 44, []byte{6, 0, 0, 8, 0, 0, 0, 1}, make([]byte, 16)), LinkRaw)
-	d := NewDecoder(DecoderOptions{FragCacheSize: 64})
+	f.Add(cat(ether(0x0800), ipv4Pkt("1.2.3.4", "5.6.7.8", 47, 1, 0, false, 0, append([]byte{0x20, 0, 0x08, 0, 0, 0, 0, 7},
+		ipv4Pkt("10.0.0.1", "10.0.0.2", 6, 1, 0, false, 0, tcpHdr(1, 2, FlagSYN, 0))...))), LinkEthernet)
+	// The same frames through a decoder without and one with decapsulation.
+	decs := []*Decoder{NewDecoder(DecoderOptions{FragCacheSize: 64}), NewDecoder(DecoderOptions{FragCacheSize: 64, Decap: true})}
 	f.Fuzz(func(t *testing.T, data []byte, link uint32) {
-		var p Packet
-		wire := uint32(len(data)) + uint32(len(data)%3)*100
-		switch d.Decode(&p, data, link%300, int64(len(data))*1e6, wire) {
-		case ResultIP:
-			if len(p.Payload) > len(data) {
-				t.Fatalf("payload %d > frame %d", len(p.Payload), len(data))
+		for _, d := range decs {
+			var p Packet
+			wire := uint32(len(data)) + uint32(len(data)%3)*100
+			switch d.Decode(&p, data, link%300, int64(len(data))*1e6, wire) {
+			case ResultIP:
+				if len(p.Payload) > len(data) {
+					t.Fatalf("payload %d > frame %d", len(p.Payload), len(data))
+				}
+				if uint32(p.IPHeaderLen)+uint32(p.L4HeaderLen) > p.IPLen {
+					t.Fatalf("headers %d+%d > ip length %d", p.IPHeaderLen, p.L4HeaderLen, p.IPLen)
+				}
+				if p.PayloadLen != p.IPLen-uint32(p.IPHeaderLen)-uint32(p.L4HeaderLen) {
+					t.Fatalf("payload length %d != %d-%d-%d", p.PayloadLen, p.IPLen, p.IPHeaderLen, p.L4HeaderLen)
+				}
+				if (p.Key.Proto == 1 || p.Key.Proto == 58) && (p.Key.PortLo != 0 || p.Key.PortHi != 0) {
+					t.Fatalf("icmp with ports: %v", p.Key)
+				}
+			case ResultMalformed:
+				if d.LastReason >= NumMalformedReasons {
+					t.Fatalf("bad reason %d", d.LastReason)
+				}
 			}
-			if uint32(p.IPHeaderLen)+uint32(p.L4HeaderLen) > p.IPLen {
-				t.Fatalf("headers %d+%d > ip length %d", p.IPHeaderLen, p.L4HeaderLen, p.IPLen)
-			}
-			if p.PayloadLen != p.IPLen-uint32(p.IPHeaderLen)-uint32(p.L4HeaderLen) {
-				t.Fatalf("payload length %d != %d-%d-%d", p.PayloadLen, p.IPLen, p.IPHeaderLen, p.L4HeaderLen)
-			}
-			if (p.Key.Proto == 1 || p.Key.Proto == 58) && (p.Key.PortLo != 0 || p.Key.PortHi != 0) {
-				t.Fatalf("icmp with ports: %v", p.Key)
-			}
-		case ResultMalformed:
-			if d.LastReason >= NumMalformedReasons {
-				t.Fatalf("bad reason %d", d.LastReason)
+			if d.depth != 0 {
+				t.Fatalf("decoder left at tunnel depth %d", d.depth)
 			}
 		}
 	})

@@ -90,6 +90,8 @@ struct tunnel_info {
 	__u16 vlan_outer; /* the outer link's tags, which stay the key's */
 	__u16 vlan_inner;
 	__u16 pad;
+	__u32 end; /* end of the outer IP datagram: an inner length of 0 (TSO,
+		    * jumbogram) means the rest of it, as in the pcap path */
 };
 
 struct {

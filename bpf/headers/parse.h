@@ -446,7 +446,7 @@ static __always_inline int parse_inner(void *data, void *data_end, __u32 wire_le
 			l3off += sizeof(*vt);
 		}
 	}
-	return parse_ip(data, data_end, cur, l3off, h_proto, wire_len, pi);
+	return parse_ip(data, data_end, cur, l3off, h_proto, ti->end < wire_len ? ti->end : wire_len, pi);
 }
 
 #endif
