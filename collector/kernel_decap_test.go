@@ -225,42 +225,5 @@ func FuzzKernelDecap(f *testing.F) {
 	for _, c := range decapCases(f) {
 		f.Add(c.frame)
 	}
-	s := loadTestKernel(f, KernelConfig{MaxFlows: 4096, Samples: 1 << 20, RingSize: 1 << 20, Decap: true})
-	runs := 0
-	f.Fuzz(func(t *testing.T, frame []byte) {
-		if len(frame) < 14 || len(frame) > 3000 {
-			// BPF_PROG_TEST_RUN puts what does not fit in one page (about
-			// 3.5 KB with headroom) in XDP fragments, which a program that
-			// is not frags-aware never gets on a real device: it would see
-			// a shorter frame than the decoder.
-			return
-		}
-		runs++
-		if runs%1000 == 0 {
-			s.iterate(true, func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue) {})
-		}
-		ret, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: frame})
-		if err != nil {
-			t.Fatalf("prog run: %v", err)
-		}
-		if ret != 2 {
-			t.Fatalf("verdict %d, want XDP_PASS", ret)
-		}
-		var kp []Packet
-		s.readEvents(time.Now(), func(*Flow) {}, func(p *Packet) { kp = append(kp, *p) })
-		var p Packet
-		if NewDecoder(DecoderOptions{Decap: true}).Decode(&p, frame, LinkEthernet, 0, uint32(len(frame))) != ResultIP || len(kp) == 0 {
-			return
-		}
-		if p.Fragment != NotFragment {
-			return // the two fragment caches differ in what they have seen
-		}
-		k := kp[len(kp)-1]
-		if p.Key != k.Key || p.SrcIsLo != k.SrcIsLo || p.IPLen != k.IPLen || p.IPHeaderLen != k.IPHeaderLen ||
-			p.L4HeaderLen != k.L4HeaderLen || p.PayloadLen != k.PayloadLen || p.TCPFlags != k.TCPFlags {
-			t.Errorf("kernel and decoder disagree on %x:\n go     %v lo %v len %d/%d/%d/%d\n kernel %v lo %v len %d/%d/%d/%d",
-				frame, p.Key, p.SrcIsLo, p.IPLen, p.IPHeaderLen, p.L4HeaderLen, p.PayloadLen,
-				k.Key, k.SrcIsLo, k.IPLen, k.IPHeaderLen, k.L4HeaderLen, k.PayloadLen)
-		}
-	})
+	fuzzKernelParity(f, true)
 }

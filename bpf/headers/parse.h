@@ -69,6 +69,14 @@ struct pkt_info {
 	__u32 frag_off;
 };
 
+/* is_vlan reports whether an Ethertype is a VLAN tag's (802.1Q, 802.1ad
+ * and the two pre-standard QinQ types). */
+static __always_inline int is_vlan(__be16 p)
+{
+	return p == bpf_htons(ETH_P_8021Q) || p == bpf_htons(ETH_P_8021AD) || p == bpf_htons(0x9100) ||
+	       p == bpf_htons(0x9200);
+}
+
 static __always_inline void map_v4(__u8 *dst, __be32 addr)
 {
 	__builtin_memset(dst, 0, 10);
@@ -321,8 +329,7 @@ static __always_inline int parse(void *data, void *data_end, __u32 wire_len, __u
 	}
 #pragma unroll
 	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
-		if (h_proto != bpf_htons(ETH_P_8021Q) && h_proto != bpf_htons(ETH_P_8021AD) &&
-		    h_proto != bpf_htons(0x9100) && h_proto != bpf_htons(0x9200))
+		if (!is_vlan(h_proto))
 			break;
 		if (ntags >= MAX_VLAN_TAGS) /* a tag from skb metadata counts too */
 			break;
@@ -435,8 +442,7 @@ static __always_inline int parse_inner(void *data, void *data_end, __u32 wire_le
 		l3off += sizeof(*eth);
 #pragma unroll
 		for (int i = 0; i < MAX_VLAN_TAGS; i++) {
-			if (h_proto != bpf_htons(ETH_P_8021Q) && h_proto != bpf_htons(ETH_P_8021AD) &&
-			    h_proto != bpf_htons(0x9100) && h_proto != bpf_htons(0x9200))
+			if (!is_vlan(h_proto))
 				break;
 			struct vlan_tag *vt = cur;
 			if ((void *)(vt + 1) > data_end)
