@@ -246,3 +246,48 @@ func TestTCConcurrentExact(t *testing.T) {
 		}
 	}
 }
+
+// vxlanFrame wraps udpFrame(src, sport) in VXLAN (VNI 42) over
+// IPv4/UDP between 10.198.0.1 and 10.198.0.2.
+func vxlanFrame(src uint32, sport uint16) []byte {
+	inner := udpFrame(src, sport)
+	b := make([]byte, 14+20+8+8, 14+20+8+8+len(inner))
+	copy(b[0:6], []byte{2, 0, 0, 0, 0, 2})
+	copy(b[6:12], []byte{2, 0, 0, 0, 0, 1})
+	binary.BigEndian.PutUint16(b[12:], 0x0800)
+	ip := b[14:]
+	ip[0], ip[8], ip[9] = 0x45, 64, 17
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+8+8+len(inner)))
+	binary.BigEndian.PutUint32(ip[12:], 0x0ac60001)
+	binary.BigEndian.PutUint32(ip[16:], 0x0ac60002)
+	udp := ip[20:]
+	binary.BigEndian.PutUint16(udp[0:], 50000)
+	binary.BigEndian.PutUint16(udp[2:], 4789)
+	binary.BigEndian.PutUint16(udp[4:], uint16(8+8+len(inner)))
+	vx := udp[8:]
+	vx[0], vx[6] = 0x08, 42
+	return append(b, inner...)
+}
+
+// BenchmarkXDPDecap is BenchmarkXDP's existing-flow case with
+// decapsulation on: a plain packet (what the tunnel check costs) and a
+// VXLAN one (the tail call and the inner parse on top).
+func BenchmarkXDPDecap(b *testing.B) {
+	objs := loadWith(b, 1<<18, func(spec *ebpf.CollectionSpec) {
+		if err := spec.Variables[FlowhawkVarDecap].Set(uint8(1)); err != nil {
+			b.Fatal(err)
+		}
+	})
+	if err := objs.InnerXdp.Put(uint32(0), objs.FlowhawkXdpInner); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("noop", func(b *testing.B) {
+		_, d, err := objs.NoopXdp.Benchmark(udpFrame(1, 40000), b.N, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(d.Nanoseconds()), "ns/pkt")
+	})
+	b.Run("existing-flow", func(b *testing.B) { benchRepeat(b, objs.FlowhawkXdp, udpFrame(1, 40000)) })
+	b.Run("existing-flow-vxlan", func(b *testing.B) { benchRepeat(b, objs.FlowhawkXdp, vxlanFrame(1, 40000)) })
+}
