@@ -18,17 +18,24 @@ import (
 // flow is an overlay flow, keyed on the inner addresses, and the kernel's
 // flows equal the pcap path's on tcpdump's capture. Once with TC ingress
 // (what --ingress auto picks on veth) and once with generic XDP, so both
-// inner programs run.
+// inner programs run; and once with the tunnel device's segmentation
+// offloads on and a 200 kB upload, so TC egress sees the tunnel's GSO
+// packets (segmented later, at the veth, before tcpdump sees them) and
+// must account their inner segments.
 func TestCaptureVXLAN(t *testing.T) {
-	for _, c := range []struct{ name, ingress, xdpMode string }{
-		{"auto-tc", "auto", "auto"},
-		{"xdp-generic", "xdp", "generic"},
+	for _, c := range []struct {
+		name, ingress, xdpMode string
+		gso                    bool
+	}{
+		{"auto-tc", "auto", "auto", false},
+		{"xdp-generic", "xdp", "generic", false},
+		{"tunnel-gso", "auto", "auto", true},
 	} {
-		t.Run(c.name, func(t *testing.T) { captureVXLAN(t, c.ingress, c.xdpMode) })
+		t.Run(c.name, func(t *testing.T) { captureVXLAN(t, c.ingress, c.xdpMode, c.gso) })
 	}
 }
 
-func captureVXLAN(t *testing.T, ingress, xdpMode string) {
+func captureVXLAN(t *testing.T, ingress, xdpMode string, gso bool) {
 	n := newNet(t)
 	cip, sip := strings.Replace(n.ClientIP, "10.199.", "10.197.", 1), strings.Replace(n.ServerIP, "10.199.", "10.197.", 1)
 	for _, s := range []struct{ ns, ifc, local, remote, ip string }{
@@ -43,7 +50,7 @@ func captureVXLAN(t *testing.T, ingress, xdpMode string) {
 		run(t, "ip", "-n", s.ns, "link", "set", "vx42", "up")
 		// Segment in the stack, before the tunnel, as on the veth (newNet):
 		// tcpdump and the sensor then see the same wire packets.
-		if _, err := exec.LookPath("ethtool"); err == nil {
+		if _, err := exec.LookPath("ethtool"); err == nil && !gso {
 			exec.Command("ip", "netns", "exec", s.ns, "ethtool", "-K", "vx42", "gro", "off", "tso", "off", "gso", "off").Run()
 		}
 	}
@@ -57,6 +64,10 @@ func captureVXLAN(t *testing.T, ingress, xdpMode string) {
 	clientRun(t, n, "curl", "-sS", "-o", "/dev/null", fmt.Sprintf("http://%s:8080/", sip))
 	clientRun(t, n, "curl", "-sS", "-o", "/dev/null", fmt.Sprintf("http://%s:8080/big", sip))
 	clientRun(t, n, "sh", "-c", fmt.Sprintf("printf 'hello udp\\n' | nc -u -w 1 -p 40053 %s 9000", sip))
+	if gso {
+		// An upload: the client's TCP sends large segments into the tunnel.
+		clientRun(t, n, "sh", "-c", fmt.Sprintf("head -c 200000 /dev/zero | curl -sS -o /dev/null --data-binary @- http://%s:8080/", sip))
+	}
 	time.Sleep(300 * time.Millisecond)
 	pcapPath := td.stop(t)
 	kflows := kc.stop(t)
@@ -75,7 +86,10 @@ func captureVXLAN(t *testing.T, ingress, xdpMode string) {
 	}
 	worst := compareFlows(t, kflows, pflows)
 	st := kc.src.Stats()
-	t.Logf("%d flows (%d overlay) match, worst time difference %v; %d packets decapsulated, parse errors %d", len(pflows), overlay, worst, st.Decapsulated, st.ParseErrors)
+	t.Logf("%d flows (%d overlay) match, worst time difference %v; %d packets decapsulated, %d segmented, parse errors %d", len(pflows), overlay, worst, st.Decapsulated, st.Segmented, st.ParseErrors)
+	if gso && st.Segmented == 0 {
+		t.Errorf("no GSO packet accounted as segments: the tunnel's offloads did not reach TC egress")
+	}
 	if st.Decapsulated == 0 || st.ParseErrors != 0 || st.MapFull != 0 || st.RingbufFull != 0 {
 		t.Errorf("kernel counters: %+v", st)
 	}
