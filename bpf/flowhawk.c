@@ -362,9 +362,9 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 }
 
 /* to_inner hands a tunnel packet to the hook's inner program, which
- * accounts its inner packet; it returns (and the packet is accounted as
- * itself) when pi is no tunnel, or when the tail call fails (counted as
- * a parse error: the loader fills every slot). */
+ * accounts its inner packet; it returns, and the packet is accounted as
+ * itself, when pi is no tunnel, or when the tail call fails (it cannot:
+ * the loader fills both arrays before anything attaches). */
 static __always_inline void to_inner(void *ctx, void *data, void *data_end, struct pkt_info *pi, const bool xdp_inner)
 {
 	__be16 et = 0;
@@ -380,12 +380,10 @@ static __always_inline void to_inner(void *ctx, void *data, void *data_end, stru
 	ti->vlan_outer = pi->vlan_outer;
 	ti->vlan_inner = pi->vlan_inner;
 	ti->end = pi->payload_off - pi->l4_hdr_len - pi->ip_hdr_len + pi->ip_len;
-	count(CNT_DECAP);
 	if (xdp_inner)
 		bpf_tail_call(ctx, &inner_xdp, 0);
 	else
 		bpf_tail_call(ctx, &inner_tc, 0);
-	count(CNT_PARSE_ERROR);
 }
 
 /* process_inner parses and accounts the inner packet of the tunnel packet
@@ -397,6 +395,7 @@ static __always_inline void process_inner(void *ctx, void *data, void *data_end,
 	struct tunnel_info *ti = bpf_map_lookup_elem(&tunnel_scratch, &zk);
 	if (!ti)
 		return;
+	count(CNT_DECAP);
 	struct pkt_info pi = {};
 	int err = parse_inner(data, data_end, wire_len, ti, &pi);
 	if (err) {
@@ -434,8 +433,9 @@ static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wi
 	/* A GSO or GRO packet of TCP or UDP (GSO and GRO build them of equal
 	 * segments of gso_size payload bytes, the last shorter) is accounted
 	 * as its wire segments. The count must follow from the payload: a
-	 * tunnel's GSO packet counts inner headers as payload and is taken
-	 * whole, as are packets whose metadata does not add up. */
+	 * tunnel's GSO packet, unless decapsulated, counts inner headers as
+	 * payload and is taken whole, as are packets whose metadata does not
+	 * add up. */
 	struct seg sg = {.n = 1, .mss = 0};
 	if (!xdp && gso_segs > 1 && gso_size > 0 && gso_size < 0x10000 && pi->frag == FRAG_NONE &&
 	    (pi->proto == IPPROTO_TCP || pi->proto == IPPROTO_UDP) && pi->payload_len > gso_size &&
