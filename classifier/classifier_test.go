@@ -457,6 +457,15 @@ func TestDecodeRejectsCorruptFiles(t *testing.T) {
 			obj["model"].(map[string]any)["trees"].(map[string]any)["child"].([]any)[0] = 1e6
 		},
 		"feature mismatch": func() { obj["features"] = []any{"a"} },
+		// found by FuzzDecode: leaves of [2, -0.5] gave confidence 1.33
+		"negative leaf": func() {
+			v := obj["model"].(map[string]any)["trees"].(map[string]any)["values"].([]any)
+			v[0], v[1] = 2, -0.5
+		},
+		"leaf over one": func() {
+			v := obj["model"].(map[string]any)["trees"].(map[string]any)["values"].([]any)
+			v[0], v[1] = 0.8, 0.7
+		},
 	}
 	for name, mutate := range cases {
 		json.Unmarshal(buf.Bytes(), &obj)

@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -249,6 +250,20 @@ func decodeForest(raw json.RawMessage, nfeat, k int) (*forest, error) {
 	fd, err := ff.Trees.toForest(nfeat)
 	if err != nil {
 		return nil, err
+	}
+	// Leaves are class distributions the forest averages: a negative or
+	// oversized entry would give confidences outside [0, 1].
+	for i := 0; i < len(fd.values); i += k {
+		s := float32(0)
+		for c, v := range fd.values[i : i+k] {
+			if v < 0 || v > 1 {
+				return nil, fmt.Errorf("trees.values[%d] = %g: not a probability", i+c, v)
+			}
+			s += v
+		}
+		if s > 1+1e-4 {
+			return nil, fmt.Errorf("trees.values[%d:%d] sum to %g, more than 1", i, i+k, s)
+		}
 	}
 	for _, v := range ff.Importance {
 		if math.IsNaN(v) {
