@@ -125,6 +125,35 @@ func kframe(tb testing.TB, ls ...gopacket.SerializableLayer) []byte {
 	return bytes.Clone(buf.Bytes())
 }
 
+// shim turns an Ethernet frame into one whose Ethertype (or 802.3 length)
+// is et, followed by hdr and then what followed the original Ethertype.
+func shim(frame []byte, et uint16, hdr []byte) []byte {
+	out := append([]byte{}, frame[:12]...)
+	out = append(out, byte(et>>8), byte(et))
+	out = append(out, hdr...)
+	return append(out, frame[14:]...)
+}
+
+// mplsStack is an MPLS label stack of n labels, bottom-of-stack set on
+// the last.
+func mplsStack(n int) []byte {
+	var b []byte
+	for i := 1; i <= n; i++ {
+		bos := byte(0)
+		if i == n {
+			bos = 1
+		}
+		b = append(b, 0, byte(i), bos, 64) // label i>>4, then the bottom-of-stack bit
+	}
+	return b
+}
+
+// pppoe is a PPPoE session header (session 0x1234) and the PPP protocol
+// number, for a PPP payload of n bytes.
+func pppoe(proto uint16, n int) []byte {
+	return []byte{0x11, 0, 0x12, 0x34, byte((n + 2) >> 8), byte(n + 2), byte(proto >> 8), byte(proto)}
+}
+
 func eth(t layers.EthernetType) *layers.Ethernet {
 	return &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: t}
 }
@@ -214,6 +243,8 @@ func kernelCases(t testing.TB) []struct {
 	// so the programs keep it in flows4 too.
 	ipMapped := ip6(layers.IPProtocolUDP)
 	ipMapped.SrcIP, ipMapped.DstIP = net.ParseIP("::ffff:10.199.0.1"), net.ParseIP("::ffff:10.199.0.2")
+	udp4 := kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 7001, DstPort: 7002}, payload)
+	tcp6 := kframe(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcpSYN(40003, 8080))
 	return []struct {
 		name  string
 		frame []byte
@@ -268,6 +299,27 @@ func kernelCases(t testing.TB) []struct {
 		{"ethernet only ipv4", kframe(t, eth(layers.EthernetTypeIPv4)), want{counter: kcntParseError}},
 		{"truncated ipv6", kframe(t, eth(layers.EthernetTypeIPv6), gopacket.Payload(make([]byte, 20))), want{counter: kcntParseError}},
 		{"truncated vlan", kframe(t, eth(layers.EthernetTypeDot1Q), gopacket.Payload([]byte{0}))[:16], want{counter: kcntParseError}},
+		{"pppoe ipv4 udp", shim(udp4, 0x8864, pppoe(0x0021, 128)),
+			want{flow: true, key: key4(7001, 7002, 17, 0, 0), ipLen: 128, payload: 100, l4Hdr: 8, counter: -1, parityOK: true}},
+		{"pppoe ipv6 tcp", shim(tcp6, 0x8864, pppoe(0x0057, 64)),
+			want{flow: true, key: key6(40003, 8080, 6), ipLen: 64, payload: 0, l4Hdr: 24, counter: -1, parityOK: true}},
+		{"pppoe lcp is non-ip", shim(udp4, 0x8864, pppoe(0xc021, 128)), want{counter: kcntNonIP}},
+		{"pppoe cut short", shim(udp4, 0x8864, nil)[:14+6], want{counter: kcntParseError}},
+		{"mpls two labels ipv4 udp", shim(udp4, 0x8847, mplsStack(2)),
+			want{flow: true, key: key4(7001, 7002, 17, 0, 0), ipLen: 128, payload: 100, l4Hdr: 8, counter: -1, parityOK: true}},
+		{"mpls multicast ipv6 tcp", shim(tcp6, 0x8848, mplsStack(1)),
+			want{flow: true, key: key6(40003, 8080, 6), ipLen: 64, payload: 0, l4Hdr: 24, counter: -1, parityOK: true}},
+		{"mpls eight labels ipv4 udp", shim(udp4, 0x8847, mplsStack(8)),
+			want{flow: true, key: key4(7001, 7002, 17, 0, 0), ipLen: 128, payload: 100, l4Hdr: 8, counter: -1, parityOK: true}},
+		{"mpls nine labels is non-ip", shim(udp4, 0x8847, mplsStack(9)), want{counter: kcntNonIP}},
+		{"mpls payload neither ipv4 nor ipv6", append(shim(udp4, 0x8847, mplsStack(1))[:18:18], 0x00, 0x01), want{counter: kcntParseError}},
+		{"mpls stack cut short", shim(udp4, 0x8847, mplsStack(2))[:14+6], want{counter: kcntParseError}},
+		{"vlan mpls udp", kframe(t, eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: 42, Type: layers.EthernetTypeMPLSUnicast},
+			gopacket.Payload(mplsStack(1)), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 7001, DstPort: 7002}, payload),
+			want{flow: true, key: key4(7001, 7002, 17, 42, 0), ipLen: 128, payload: 100, l4Hdr: 8, counter: -1, parityOK: true}},
+		{"llc snap ipv4 udp", shim(udp4, 8+128, []byte{0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00}),
+			want{flow: true, key: key4(7001, 7002, 17, 0, 0), ipLen: 128, payload: 100, l4Hdr: 8, counter: -1, parityOK: true}},
+		{"llc stp is non-ip", shim(udp4, 3+35, []byte{0x42, 0x42, 0x03})[:14+38], want{counter: kcntNonIP}},
 		{"arp", kframe(t, eth(layers.EthernetTypeARP), &layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
 			Operation: 1, SourceHwAddress: macA, SourceProtAddress: v4a, DstHwAddress: macB, DstProtAddress: v4b}), want{counter: kcntNonIP}},
 	}

@@ -1,8 +1,9 @@
 /* parse.h: bounded, verifier-safe parsing of Ethernet, 802.1Q/802.1ad
- * (two tags), IPv4 (options, fragments), IPv6 (extension headers, bounded
- * walk), TCP, UDP, SCTP, ICMP and ICMPv6, and of the inner packet of
- * IP-in-IP, GRE, VXLAN and GENEVE tunnels (decap). Every check is against data_end;
- * nothing is ever written to the packet. */
+ * (two tags), LLC/SNAP, PPPoE sessions, MPLS label stacks, IPv4 (options,
+ * fragments), IPv6 (extension headers, bounded walk), TCP, UDP, SCTP, ICMP
+ * and ICMPv6, and of the inner packet of IP-in-IP, GRE, VXLAN and GENEVE
+ * tunnels (decap). Every check is against data_end; nothing is ever
+ * written to the packet. */
 #ifndef FLOWHAWK_PARSE_H
 #define FLOWHAWK_PARSE_H
 
@@ -105,8 +106,11 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct
 		struct tcphdr *th = l4;
 		if ((void *)(th + 1) > data_end)
 			return CNT_PARSE_ERROR;
+		/* Options beyond the frame (an IP length longer than the frame,
+		 * or headers past what TC pulled) are not read: the packet stays
+		 * accounted, as in the pcap decoder. */
 		__u32 doff = th->doff * 4;
-		if (doff < sizeof(*th) || doff > l4len || l4 + doff > data_end)
+		if (doff < sizeof(*th) || doff > l4len)
 			return CNT_PARSE_ERROR;
 		pi->sport = bpf_ntohs(th->source);
 		pi->dport = bpf_ntohs(th->dest);
@@ -139,7 +143,7 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6: {
 		__u8 *ih = l4;
-		if (l4 + 4 > data_end)
+		if (l4 + 2 > data_end) /* type and code */
 			return CNT_PARSE_ERROR;
 		pi->icmp_type = ih[0];
 		pi->icmp_code = ih[1];
@@ -311,6 +315,73 @@ static __always_inline int parse_ip(void *data, void *data_end, void *cur, __u32
 	return 0;
 }
 
+#define ETH_P_PPP_SES_ 0x8864
+#define ETH_P_MPLS_UC_ 0x8847
+#define ETH_P_MPLS_MC_ 0x8848
+#define PPP_IP_ 0x0021
+#define PPP_IPV6_ 0x0057
+/* Most MPLS labels walked, as the pcap decoder's maxMPLSLabels. */
+#define MAX_MPLS_LABELS 8
+
+/* parse_shim unwraps what may sit between the link header (and its VLAN
+ * tags) and IP, as the pcap decoder's etherType does: an 802.3 length
+ * with LLC/SNAP carrying an Ethertype, a PPPoE session carrying IPv4 or
+ * IPv6, and an MPLS label stack of up to MAX_MPLS_LABELS labels, after
+ * whose bottom label the packet is IP by its version nibble. It moves
+ * *cur, *l3off and *h_proto past what it unwrapped and returns 0, or
+ * CNT_NON_IP for anything else, or CNT_PARSE_ERROR for a header cut short. */
+static __always_inline int parse_shim(void *data_end, void **cur, __u32 *l3off, __be16 *h_proto)
+{
+	__u8 *b = *cur;
+	if (bpf_ntohs(*h_proto) < 0x0600) { /* 802.3 length: LLC, maybe SNAP */
+		if ((void *)(b + 8) > data_end || b[0] != 0xAA || b[1] != 0xAA || b[2] != 0x03 || b[3] || b[4] ||
+		    b[5])
+			return CNT_NON_IP;
+		*h_proto = *(__be16 *)(b + 6);
+		*cur = b + 8;
+		*l3off += 8;
+		return 0;
+	}
+	if (*h_proto == bpf_htons(ETH_P_PPP_SES_)) {
+		if ((void *)(b + 8) > data_end)
+			return CNT_PARSE_ERROR;
+		__u16 ppp = ((__u16)b[6] << 8) | b[7];
+		if (ppp == PPP_IP_)
+			*h_proto = bpf_htons(ETH_P_IP);
+		else if (ppp == PPP_IPV6_)
+			*h_proto = bpf_htons(ETH_P_IPV6);
+		else
+			return CNT_NON_IP;
+		*cur = b + 8;
+		*l3off += 8;
+		return 0;
+	}
+	if (*h_proto == bpf_htons(ETH_P_MPLS_UC_) || *h_proto == bpf_htons(ETH_P_MPLS_MC_)) {
+#pragma unroll
+		for (int i = 0; i < MAX_MPLS_LABELS; i++) {
+			if ((void *)(b + 4) > data_end)
+				return CNT_PARSE_ERROR;
+			int bos = b[2] & 1;
+			b += 4;
+			*l3off += 4;
+			if (bos) {
+				if ((void *)(b + 1) > data_end)
+					return CNT_PARSE_ERROR;
+				if (b[0] >> 4 == 4)
+					*h_proto = bpf_htons(ETH_P_IP);
+				else if (b[0] >> 4 == 6)
+					*h_proto = bpf_htons(ETH_P_IPV6);
+				else
+					return CNT_PARSE_ERROR;
+				*cur = b;
+				return 0;
+			}
+		}
+		return CNT_NON_IP;
+	}
+	return 0;
+}
+
 /* parse fills pi from the frame in [data, data_end). tc_vlan is a VLAN ID
  * the driver already stripped into skb metadata (0 = none). It returns 0, or
  * the counter index of the reason the packet is not accounted. */
@@ -346,7 +417,9 @@ static __always_inline int parse(void *data, void *data_end, __u32 wire_len, __u
 		cur = vt + 1;
 		l3off += sizeof(*vt);
 	}
-
+	int err = parse_shim(data_end, &cur, &l3off, &h_proto);
+	if (err)
+		return err;
 	return parse_ip(data, data_end, cur, l3off, h_proto, wire_len, pi);
 }
 
@@ -451,6 +524,9 @@ static __always_inline int parse_inner(void *data, void *data_end, __u32 wire_le
 			cur = vt + 1;
 			l3off += sizeof(*vt);
 		}
+		int err = parse_shim(data_end, &cur, &l3off, &h_proto);
+		if (err)
+			return err;
 	}
 	return parse_ip(data, data_end, cur, l3off, h_proto, ti->end < wire_len ? ti->end : wire_len, pi);
 }
