@@ -149,13 +149,9 @@ func vlanFrames(t *testing.T, ingress string) {
 		return c
 	}
 	payload := func(n int) gopacket.Payload { return gopacket.Payload(bytes.Repeat([]byte{0x5a}, n)) }
-	type send struct {
-		toServer bool
-		frame    []byte
-	}
-	var sends []send
+	var sends []rawFrame
 	add := func(toServer bool, tags []uint16, l ...gopacket.SerializableLayer) {
-		sends = append(sends, send{toServer, frame(toServer, tags, l...)})
+		sends = append(sends, rawFrame{toServer, frame(toServer, tags, l...)})
 	}
 	// VLAN 42, UDP both ways.
 	for i := 0; i < 3; i++ {
@@ -211,34 +207,7 @@ func vlanFrames(t *testing.T, ingress string) {
 		t.Fatalf("attachments %+v, want %s ingress", a, ingress)
 	}
 	td := startTcpdump(t, n.ServerNS, n.ServerIf)
-	// One packet socket per end, bound to its veth.
-	sock := func(ns, ifc string) (fd, idx int) {
-		err := inNetns(ns, func() error {
-			var err error
-			if idx, err = ifIndex(ifc); err != nil {
-				return err
-			}
-			fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
-			return err
-		})
-		if err != nil {
-			t.Fatalf("packet socket in %s: %v", ns, err)
-		}
-		t.Cleanup(func() { unix.Close(fd) })
-		return fd, idx
-	}
-	cfd, cidx := sock(n.ClientNS, n.ClientIf)
-	sfd, sidx := sock(n.ServerNS, n.ServerIf)
-	for _, s := range sends {
-		fd, idx := cfd, cidx
-		if !s.toServer {
-			fd, idx = sfd, sidx
-		}
-		if err := unix.Sendto(fd, s.frame, 0, &unix.SockaddrLinklayer{Ifindex: idx, Halen: 6}); err != nil {
-			t.Fatalf("send frame: %v", err)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	sendRaw(t, n, sends)
 	time.Sleep(300 * time.Millisecond)
 	pcapPath := td.stop(t)
 	kflows := kc.stop(t)
@@ -257,4 +226,44 @@ func vlanFrames(t *testing.T, ingress string) {
 	}
 	worst := compareFlows(t, kflows, pflows)
 	t.Logf("%s ingress: %d flows match, worst time difference %v", ingress, len(pflows), worst)
+}
+
+// rawFrame is a hand-made Ethernet frame and the end that sends it.
+type rawFrame struct {
+	toServer bool // sent by the client end to the server, else back
+	frame    []byte
+}
+
+// sendRaw sends each frame with a packet socket bound to the sending end's
+// veth, 2 ms apart, so the receiver's XDP or TC ingress and the sender's TC
+// egress see it as it is.
+func sendRaw(t *testing.T, n *testNet, frames []rawFrame) {
+	t.Helper()
+	sock := func(ns, ifc string) (fd, idx int) {
+		err := inNetns(ns, func() error {
+			var err error
+			if idx, err = ifIndex(ifc); err != nil {
+				return err
+			}
+			fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("packet socket in %s: %v", ns, err)
+		}
+		t.Cleanup(func() { unix.Close(fd) })
+		return fd, idx
+	}
+	cfd, cidx := sock(n.ClientNS, n.ClientIf)
+	sfd, sidx := sock(n.ServerNS, n.ServerIf)
+	for _, s := range frames {
+		fd, idx := cfd, cidx
+		if !s.toServer {
+			fd, idx = sfd, sidx
+		}
+		if err := unix.Sendto(fd, s.frame, 0, &unix.SockaddrLinklayer{Ifindex: idx, Halen: 6}); err != nil {
+			t.Fatalf("send frame: %v", err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
