@@ -12,8 +12,8 @@ import (
 )
 
 // FuzzKernelParser runs arbitrary frames through the XDP program: it must
-// always pass the packet, and a frame the pcap path's decoder takes as an
-// IP packet the kernel must account too, with the same key, direction and
+// always pass the packet, and it must account exactly the frames the pcap
+// path's decoder takes as IP packets, with the same key, direction and
 // lengths.
 func FuzzKernelParser(f *testing.F) {
 	for _, c := range kernelCases(f) {
@@ -23,9 +23,10 @@ func FuzzKernelParser(f *testing.F) {
 }
 
 // fuzzKernelParity runs the fuzz function shared by FuzzKernelParser and
-// FuzzKernelDecap: XDP always passes, and a frame the decoder (with the
-// same decap setting) takes as an IP packet that is not a fragment, the
-// kernel accounts with the same key, direction and lengths.
+// FuzzKernelDecap: XDP always passes, the kernel accounts exactly the
+// frames the decoder (with the same decap setting) takes as IP packets,
+// and those that are not fragments with the same key, direction and
+// lengths.
 func fuzzKernelParity(f *testing.F, decap bool) {
 	s := loadTestKernel(f, KernelConfig{MaxFlows: 4096, Samples: 1 << 20, RingSize: 1 << 20, Decap: decap})
 	runs := 0
@@ -52,7 +53,11 @@ func fuzzKernelParity(f *testing.F, decap bool) {
 		var kp []Packet
 		s.readEvents(time.Now(), func(*Flow) {}, func(p *Packet) { kp = append(kp, *p) })
 		var p Packet
-		if NewDecoder(DecoderOptions{Decap: decap}).Decode(&p, frame, LinkEthernet, 0, uint32(len(frame))) != ResultIP {
+		d := NewDecoder(DecoderOptions{Decap: decap})
+		if r := d.Decode(&p, frame, LinkEthernet, 0, uint32(len(frame))); r != ResultIP {
+			if len(kp) > 0 {
+				t.Fatalf("kernel accounts %x as %v, the decoder does not (%v, %v)", frame, kp[0].Key, r, d.LastReason)
+			}
 			return
 		}
 		if p.Fragment != NotFragment {

@@ -143,7 +143,7 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6: {
 		__u8 *ih = l4;
-		if (l4 + 2 > data_end) /* type and code */
+		if (l4 + 2 > data_end || l4len < 2) /* type and code */
 			return CNT_PARSE_ERROR;
 		pi->icmp_type = ih[0];
 		pi->icmp_code = ih[1];
@@ -528,7 +528,34 @@ static __always_inline int parse_inner(void *data, void *data_end, __u32 wire_le
 		if (err)
 			return err;
 	}
-	return parse_ip(data, data_end, cur, l3off, h_proto, ti->end < wire_len ? ti->end : wire_len, pi);
+	int err = parse_ip(data, data_end, cur, l3off, h_proto, ti->end < wire_len ? ti->end : wire_len, pi);
+	if (err)
+		return err;
+	/* The pcap decoder reads the inner packet within the outer datagram
+	 * only: headers that reach past its end (into bytes the frame holds
+	 * after it) are cut short there, as they are here. */
+	__u32 need = pi->payload_off - pi->l4_hdr_len;
+	if (pi->frag != FRAG_LATER) {
+		switch (pi->proto) {
+		case IPPROTO_TCP:
+			need += 20;
+			break;
+		case IPPROTO_UDP:
+		case IPPROTO_UDPLITE:
+			need += 8;
+			break;
+		case IPPROTO_SCTP:
+			need += 12;
+			break;
+		case IPPROTO_ICMP:
+		case IPPROTO_ICMPV6:
+			need += 2;
+			break;
+		}
+	}
+	if (need > ti->end)
+		return CNT_PARSE_ERROR;
+	return 0;
 }
 
 #endif
