@@ -382,6 +382,33 @@ static __always_inline int parse_shim(void *data_end, void **cur, __u32 *l3off, 
 	return 0;
 }
 
+/* parse_link walks the VLAN tags after an Ethernet header, the first two
+ * into pi (ntags tags were already found: one from skb metadata), and
+ * then what parse_shim unwraps, moving *cur, *l3off and *h_proto to the IP
+ * header. It returns 0 or a counter index. */
+static __always_inline int parse_link(void *data_end, void **cur, __u32 *l3off, __be16 *h_proto, int ntags,
+				      struct pkt_info *pi)
+{
+#pragma unroll
+	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
+		if (!is_vlan(*h_proto) || ntags >= MAX_VLAN_TAGS)
+			break;
+		struct vlan_tag *vt = *cur;
+		if ((void *)(vt + 1) > data_end)
+			return CNT_PARSE_ERROR;
+		__u16 vid = bpf_ntohs(vt->tci) & 0x0fff;
+		if (ntags == 0)
+			pi->vlan_outer = vid;
+		else if (ntags == 1)
+			pi->vlan_inner = vid;
+		ntags++;
+		*h_proto = vt->proto;
+		*cur = vt + 1;
+		*l3off += sizeof(*vt);
+	}
+	return parse_shim(data_end, cur, l3off, h_proto);
+}
+
 /* parse fills pi from the frame in [data, data_end). tc_vlan is a VLAN ID
  * the driver already stripped into skb metadata (0 = none). It returns 0, or
  * the counter index of the reason the packet is not accounted. */
@@ -398,26 +425,7 @@ static __always_inline int parse(void *data, void *data_end, __u32 wire_len, __u
 		pi->vlan_outer = tc_vlan;
 		ntags = 1;
 	}
-#pragma unroll
-	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
-		if (!is_vlan(h_proto))
-			break;
-		if (ntags >= MAX_VLAN_TAGS) /* a tag from skb metadata counts too */
-			break;
-		struct vlan_tag *vt = cur;
-		if ((void *)(vt + 1) > data_end)
-			return CNT_PARSE_ERROR;
-		__u16 vid = bpf_ntohs(vt->tci) & 0x0fff;
-		if (ntags == 0)
-			pi->vlan_outer = vid;
-		else if (ntags == 1)
-			pi->vlan_inner = vid;
-		ntags++;
-		h_proto = vt->proto;
-		cur = vt + 1;
-		l3off += sizeof(*vt);
-	}
-	int err = parse_shim(data_end, &cur, &l3off, &h_proto);
+	int err = parse_link(data_end, &cur, &l3off, &h_proto, ntags, pi);
 	if (err)
 		return err;
 	return parse_ip(data, data_end, cur, l3off, h_proto, wire_len, pi);
@@ -504,8 +512,6 @@ static __always_inline int parse_inner(void *data, void *data_end, __u32 wire_le
 	void *cur = data + off;
 	__u32 l3off = off;
 	__be16 h_proto = ti->et;
-	pi->vlan_outer = ti->vlan_outer;
-	pi->vlan_inner = ti->vlan_inner;
 	if (h_proto == bpf_htons(ETH_P_TEB_)) {
 		struct ethhdr *eth = cur;
 		if ((void *)(eth + 1) > data_end)
@@ -513,21 +519,13 @@ static __always_inline int parse_inner(void *data, void *data_end, __u32 wire_le
 		h_proto = eth->h_proto;
 		cur = eth + 1;
 		l3off += sizeof(*eth);
-#pragma unroll
-		for (int i = 0; i < MAX_VLAN_TAGS; i++) {
-			if (!is_vlan(h_proto))
-				break;
-			struct vlan_tag *vt = cur;
-			if ((void *)(vt + 1) > data_end)
-				return CNT_PARSE_ERROR;
-			h_proto = vt->proto;
-			cur = vt + 1;
-			l3off += sizeof(*vt);
-		}
-		int err = parse_shim(data_end, &cur, &l3off, &h_proto);
+		int err = parse_link(data_end, &cur, &l3off, &h_proto, 0, pi);
 		if (err)
 			return err;
 	}
+	/* The key keeps the outer link's tags, not the inner Ethernet's. */
+	pi->vlan_outer = ti->vlan_outer;
+	pi->vlan_inner = ti->vlan_inner;
 	int err = parse_ip(data, data_end, cur, l3off, h_proto, ti->end < wire_len ? ti->end : wire_len, pi);
 	if (err)
 		return err;
