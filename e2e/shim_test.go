@@ -30,14 +30,7 @@ func TestShimFrames(t *testing.T) {
 
 func shimFrames(t *testing.T, ingress string) {
 	n := newNet(t)
-	cmac, err := net.ParseMAC(macOf(t, n.ClientNS, n.ClientIf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	smac, err := net.ParseMAC(macOf(t, n.ServerNS, n.ServerIf))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cmac, smac := vethMACs(t, n)
 	cip, sip := net.ParseIP(n.ClientIP).To4(), net.ParseIP(n.ServerIP).To4()
 	c6, s6 := net.ParseIP("fd00:43::1"), net.ParseIP("fd00:43::2")
 	// wrap serializes the IP layers l and puts them behind an Ethernet

@@ -82,14 +82,7 @@ func TestVLANFrames(t *testing.T) {
 
 func vlanFrames(t *testing.T, ingress string) {
 	n := newNet(t)
-	cmac, err := net.ParseMAC(macOf(t, n.ClientNS, n.ClientIf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	smac, err := net.ParseMAC(macOf(t, n.ServerNS, n.ServerIf))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cmac, smac := vethMACs(t, n)
 	cip, sip := net.ParseIP(n.ClientIP).To4(), net.ParseIP(n.ServerIP).To4()
 	c6, s6 := net.ParseIP("fd00:42::1"), net.ParseIP("fd00:42::2")
 	// frame builds one Ethernet frame from client to server (toServer)
@@ -226,6 +219,19 @@ func vlanFrames(t *testing.T, ingress string) {
 	}
 	worst := compareFlows(t, kflows, pflows)
 	t.Logf("%s ingress: %d flows match, worst time difference %v", ingress, len(pflows), worst)
+}
+
+// vethMACs returns the MAC addresses of the client and the server end.
+func vethMACs(t *testing.T, n *testNet) (client, server net.HardwareAddr) {
+	t.Helper()
+	var err error
+	if client, err = net.ParseMAC(macOf(t, n.ClientNS, n.ClientIf)); err != nil {
+		t.Fatal(err)
+	}
+	if server, err = net.ParseMAC(macOf(t, n.ServerNS, n.ServerIf)); err != nil {
+		t.Fatal(err)
+	}
+	return client, server
 }
 
 // rawFrame is a hand-made Ethernet frame and the end that sends it.
