@@ -185,7 +185,9 @@ static __always_inline void fill_key(struct flow_key *key, struct pkt_info *pi, 
 	key->vlan_outer = pi->vlan_outer;
 	key->vlan_inner = pi->vlan_inner;
 	key->proto = pi->proto;
-	key->pad[0] = key->pad[1] = key->pad[2] = 0;
+	key->tunnel[0] = pi->tunnel >> 16;
+	key->tunnel[1] = pi->tunnel >> 8;
+	key->tunnel[2] = pi->tunnel;
 }
 
 /* event_key builds the canonical key that events carry where it is not
@@ -368,7 +370,8 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 static __always_inline void to_inner(void *ctx, void *data, void *data_end, struct pkt_info *pi, const bool xdp_inner)
 {
 	__be16 et = 0;
-	__u32 in = tunnel_payload(data, data_end, pi, &et);
+	__u32 tid = 0;
+	__u32 in = tunnel_payload(data, data_end, pi, &et, &tid);
 	if (!in || (et != bpf_htons(ETH_P_IP) && et != bpf_htons(ETH_P_IPV6) && et != bpf_htons(ETH_P_TEB_)))
 		return;
 	__u32 zk = 0;
@@ -380,6 +383,7 @@ static __always_inline void to_inner(void *ctx, void *data, void *data_end, stru
 	ti->vlan_outer = pi->vlan_outer;
 	ti->vlan_inner = pi->vlan_inner;
 	ti->end = pi->payload_off - pi->l4_hdr_len - pi->ip_hdr_len + pi->ip_len;
+	ti->tunnel = tid;
 	if (xdp_inner)
 		bpf_tail_call(ctx, &inner_xdp, 0);
 	else
@@ -448,7 +452,7 @@ static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wi
 	/* The flow's key and side: flows4's short key for IPv4, the
 	 * canonical key (which every event carries) otherwise; an IPv4 flow's
 	 * canonical key is built only for an event. */
-	struct flow_key key; /* fill_key writes every byte, pad included */
+	struct flow_key key; /* fill_key writes every byte */
 	struct flow_key4 k4 = {};
 	__u8 side;
 	if (pi->v4) {
@@ -472,6 +476,9 @@ static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wi
 		k4.vlan_outer = pi->vlan_outer;
 		k4.vlan_inner = pi->vlan_inner;
 		k4.proto = pi->proto;
+		k4.tunnel[0] = pi->tunnel >> 16;
+		k4.tunnel[1] = pi->tunnel >> 8;
+		k4.tunnel[2] = pi->tunnel;
 	} else {
 		side = lo_first(pi->src, pi->dst, pi->sport, pi->dport) ? SIDE_LO : SIDE_HI;
 		fill_key(&key, pi, side);

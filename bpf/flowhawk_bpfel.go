@@ -75,7 +75,7 @@ type FlowhawkFlowKey struct {
 	VlanOuter uint16
 	VlanInner uint16
 	Proto     uint8
-	Pad       [3]uint8
+	Tunnel    [3]uint8
 }
 
 type FlowhawkFlowKey4 struct {
@@ -87,7 +87,7 @@ type FlowhawkFlowKey4 struct {
 	VlanOuter uint16
 	VlanInner uint16
 	Proto     uint8
-	Pad       [3]uint8
+	Tunnel    [3]uint8
 }
 
 type FlowhawkFlowValue struct {
@@ -161,6 +161,7 @@ type FlowhawkTunnelInfo struct {
 	VlanInner uint16
 	Pad       uint16
 	End       uint32
+	Tunnel    uint32
 }
 
 type FlowhawkZeroFlow struct {

@@ -532,6 +532,7 @@ const (
 func (d *Decoder) tunnel(p *Packet, l4 []byte, l4Len int, proto uint8, outer, inner uint16, missing int) (r Result, ok bool) {
 	var et uint16
 	var b []byte
+	var tid uint32 // the tenant: VXLAN/GENEVE VNI, NVGRE VSID
 	switch proto {
 	case 4:
 		et, b = etIPv4, l4
@@ -555,6 +556,13 @@ func (d *Decoder) tunnel(p *Packet, l4 []byte, l4Len int, proto uint8, outer, in
 		if len(l4) < hl || l4Len < hl {
 			return 0, false
 		}
+		if fl&greKey != 0 {
+			k := 4
+			if fl&greCsum != 0 {
+				k = 8
+			}
+			tid = be32(l4[k:]) >> 8
+		}
 		b = l4[hl:]
 	case 17:
 		if len(l4) < 16 || l4Len < 16 {
@@ -565,7 +573,7 @@ func (d *Decoder) tunnel(p *Packet, l4 []byte, l4Len int, proto uint8, outer, in
 			if l4[8]&vxlanFlagVN == 0 {
 				return 0, false
 			}
-			et, b = etTEB, l4[16:]
+			et, b, tid = etTEB, l4[16:], be32(l4[12:])>>8
 		case genevePort:
 			if l4[8]>>6 != 0 {
 				return 0, false
@@ -574,7 +582,7 @@ func (d *Decoder) tunnel(p *Packet, l4 []byte, l4Len int, proto uint8, outer, in
 			if len(l4) < hl || l4Len < hl {
 				return 0, false
 			}
-			et, b = be16(l4[10:]), l4[hl:]
+			et, b, tid = be16(l4[10:]), l4[hl:], be32(l4[12:])>>8
 		default:
 			return 0, false
 		}
@@ -590,12 +598,17 @@ func (d *Decoder) tunnel(p *Packet, l4 []byte, l4Len int, proto uint8, outer, in
 	p.TTL, p.IPLen, p.IPHeaderLen = 0, 0, 0
 	switch et {
 	case etIPv4:
-		return d.ipv4(p, b, outer, inner, missing), true
+		r = d.ipv4(p, b, outer, inner, missing)
 	case etIPv6:
-		return d.ipv6(p, b, outer, inner, missing), true
+		r = d.ipv6(p, b, outer, inner, missing)
+	default:
+		if len(b) < 14 {
+			return d.bad(MalTruncatedLink), true
+		}
+		r = d.etherType(p, b[14:], be16(b[12:]), 0, missing)
 	}
-	if len(b) < 14 {
-		return d.bad(MalTruncatedLink), true
+	if r == ResultIP {
+		p.Key.SetTunnelID(tid)
 	}
-	return d.etherType(p, b[14:], be16(b[12:]), 0, missing), true
+	return r, true
 }

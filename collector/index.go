@@ -41,13 +41,13 @@ func mix(a, b uint64) uint64 {
 	return hi ^ lo
 }
 
-// hash covers every field of the key (not the padding).
+// hash covers every field of the key.
 func (x *flowIndex) hash(k *Key) uint32 {
 	le := binary.LittleEndian
 	p := uint64(k.PortLo) | uint64(k.PortHi)<<16 | uint64(k.VLANOuter)<<32 | uint64(k.VLANInner)<<48
 	h := mix(le.Uint64(k.AddrLo[:8])^x.secret[0], le.Uint64(k.AddrLo[8:])^x.secret[1]) ^
 		mix(le.Uint64(k.AddrHi[:8])^x.secret[2], le.Uint64(k.AddrHi[8:])^x.secret[3]) ^
-		mix(p^x.secret[4], uint64(k.Proto)^x.secret[5])
+		mix(p^x.secret[4], k.protoTunnel()^x.secret[5])
 	return uint32(mix(h, x.secret[0]^0x9e3779b97f4a7c15))
 }
 

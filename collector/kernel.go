@@ -777,8 +777,7 @@ func widen4(dst *bpf.FlowhawkFlowKey, k *bpf.FlowhawkFlowKey4) {
 	*(*uint32)(unsafe.Pointer(&dst.AddrHi[12])) = k.AddrHi
 	dst.PortLo, dst.PortHi = k.PortLo, k.PortHi
 	dst.VlanOuter, dst.VlanInner = k.VlanOuter, k.VlanInner
-	dst.Proto = k.Proto
-	dst.Pad = [3]uint8{}
+	dst.Proto, dst.Tunnel = k.Proto, k.Tunnel
 }
 
 // narrow4 gives the flows4 key of a canonical key whose addresses are both
@@ -791,7 +790,7 @@ func narrow4(k *bpf.FlowhawkFlowKey) (k4 bpf.FlowhawkFlowKey4, ok bool) {
 	k4.AddrHi = *(*uint32)(unsafe.Pointer(&k.AddrHi[12]))
 	k4.PortLo, k4.PortHi = k.PortLo, k.PortHi
 	k4.VlanOuter, k4.VlanInner = k.VlanOuter, k.VlanInner
-	k4.Proto = k.Proto
+	k4.Proto, k4.Tunnel = k.Proto, k.Tunnel
 	return k4, true
 }
 

@@ -30,6 +30,46 @@ func mkKey(src, dst string, sport, dport uint16, proto uint8, vo, vi uint16) Key
 	return k
 }
 
+// tun is k with tunnel ID id.
+func tun(k Key, id uint32) Key {
+	k.SetTunnelID(id)
+	return k
+}
+
+// TestDecapTenantsApart checks that the same inner conversation in two
+// VXLAN segments (VNI 7 and 8), and the same over GRE with two NVGRE
+// VSIDs, is two flows: the key keeps the tunnel's tenant.
+func TestDecapTenantsApart(t *testing.T) {
+	inner := kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcpSYN(40000, 80))
+	vxlan := func(vni uint32) []byte {
+		return kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 50000, DstPort: 4789},
+			gopacket.Payload(append(vxlanHdr(0x08, vni), inner...)))
+	}
+	nvgre := func(vsid uint32) []byte {
+		return kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolGRE), gopacket.Payload(append(
+			[]byte{0x20, 0, 0x65, 0x58, byte(vsid >> 16), byte(vsid >> 8), byte(vsid), 0x99}, inner...)))
+	}
+	for _, c := range []struct {
+		name string
+		a, b []byte
+		ida  uint32
+		idb  uint32
+	}{{"vxlan", vxlan(7), vxlan(8), 7, 8}, {"nvgre", nvgre(0x10001), nvgre(0x10002), 0x10001, 0x10002}} {
+		var pa, pb Packet
+		d := NewDecoder(DecoderOptions{Decap: true})
+		if d.Decode(&pa, c.a, LinkEthernet, 0, uint32(len(c.a))) != ResultIP || d.Decode(&pb, c.b, LinkEthernet, 0, uint32(len(c.b))) != ResultIP {
+			t.Fatalf("%s: not decoded as IP", c.name)
+		}
+		if pa.Key == pb.Key || pa.Key.TunnelID() != c.ida || pb.Key.TunnelID() != c.idb {
+			t.Errorf("%s: keys %v and %v, want tunnels %d and %d", c.name, pa.Key, pb.Key, c.ida, c.idb)
+		}
+		pb.Key.Tunnel = pa.Key.Tunnel
+		if pa.Key != pb.Key {
+			t.Errorf("%s: keys differ beyond the tunnel: %v, %v", c.name, pa.Key, pb.Key)
+		}
+	}
+}
+
 // greHdr is a GRE header with flags (checksum, key, sequence bits and
 // version) carrying Ethertype et; each flag bit present adds 4 bytes.
 func greHdr(flags, et uint16) []byte {
@@ -93,7 +133,10 @@ func decapCases(t testing.TB) []decapCase {
 		{"ipv6 in ipv4 udp", kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolIPv6), gopacket.Payload(innerUDP6)),
 			true, true, udp6Key, 108, -1},
 		{"gre key seq ipv4", kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolGRE),
-			gopacket.Payload(append(greHdr(greKey|greSeq, etIPv4), innerTCP...))), true, true, tcpKey, 44, -1},
+			gopacket.Payload(append(greHdr(greKey|greSeq, etIPv4), innerTCP...))), true, true, tun(tcpKey, 0x12), 44, -1},
+		{"nvgre vsid after a checksum", kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolGRE),
+			gopacket.Payload(append([]byte{0xa0, 0, 0x65, 0x58, 0xde, 0xad, 0, 0, 0x00, 0xab, 0xcd, 0x01}, innerEthTCP...))),
+			true, true, tun(tcpKey, 0xabcd), 44, -1},
 		{"gre over ipv6 csum ipv6", kframe(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolGRE),
 			gopacket.Payload(append(greHdr(greCsum, etIPv6), innerUDP6...))), true, true, udp6Key, 108, -1},
 		{"gre teb inner vlan keeps outer tags", kframe(t, eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: 42, Type: layers.EthernetTypeIPv4},
@@ -102,16 +145,16 @@ func decapCases(t testing.TB) []decapCase {
 		{"vxlan on qinq", kframe(t, eth(layers.EthernetTypeQinQ), &layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeDot1Q},
 			&layers.Dot1Q{VLANIdentifier: 200, Type: layers.EthernetTypeIPv4}, ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 50000, DstPort: 4789},
 			gopacket.Payload(append(vxlanHdr(0x08, 5001), innerEthTCP...))),
-			true, true, mkKey("192.168.7.1", "192.168.7.2", 40000, 80, 6, 100, 200), 44, -1},
+			true, true, tun(mkKey("192.168.7.1", "192.168.7.2", 40000, 80, 6, 100, 200), 5001), 44, -1},
 		{"vxlan over ipv6", kframe(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), &layers.UDP{SrcPort: 50001, DstPort: 4789},
-			gopacket.Payload(append(vxlanHdr(0x08, 1), innerEthTCP...))), true, true, tcpKey, 44, -1},
+			gopacket.Payload(append(vxlanHdr(0x08, 1), innerEthTCP...))), true, true, tun(tcpKey, 1), 44, -1},
 		{"geneve options ipv6", kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 50002, DstPort: 6081},
-			gopacket.Payload(append(geneveHdr(2, etIPv6), innerUDP6...))), true, true, udp6Key, 108, -1},
+			gopacket.Payload(append(geneveHdr(2, etIPv6), innerUDP6...))), true, true, tun(udp6Key, 5), 108, -1},
 		{"geneve ethernet", kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 50003, DstPort: 6081},
-			gopacket.Payload(append(geneveHdr(0, etTEB), innerEthTCP...))), true, true, tcpKey, 44, -1},
+			gopacket.Payload(append(geneveHdr(0, etTEB), innerEthTCP...))), true, true, tun(tcpKey, 5), 44, -1},
 		{"tunnel in a tunnel is the inner tunnel's flow", kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP),
 			&layers.UDP{SrcPort: 50004, DstPort: 4789}, gopacket.Payload(append(vxlanHdr(0x08, 2), innerIPIP...))),
-			true, true, mkKey("192.168.7.1", "192.168.7.2", 0, 0, 4, 0, 0), 20 + 20 + 8 + 60, kcntOtherL4},
+			true, true, tun(mkKey("192.168.7.1", "192.168.7.2", 0, 0, 4, 0, 0), 2), 20 + 20 + 8 + 60, kcntOtherL4},
 		{"gre version 1 (pptp) stays outer", kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolGRE),
 			gopacket.Payload(append([]byte{0x30, 0x81, 0x88, 0x0b, 0, 4, 0, 1, 0, 0, 0, 1}, 0xff, 0x03, 0, 0x21))),
 			false, true, key4(0, 0, 47, 0, 0), 20 + 16, kcntOtherL4},
@@ -126,7 +169,7 @@ func decapCases(t testing.TB) []decapCase {
 		{"outer first fragment stays outer", kframe(t, eth(layers.EthernetTypeIPv4), outerFrag,
 			gopacket.Payload(append(greHdr(0, etIPv4), innerTCP...))), false, true, key4(0, 0, 47, 0, 0), 20 + 4 + 44, kcntFragments},
 		{"vxlan inner mpls", kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 50008, DstPort: 4789},
-			gopacket.Payload(append(vxlanHdr(0x08, 4), shim(innerEthTCP, 0x8847, mplsStack(2))...))), true, true, tcpKey, 44, -1},
+			gopacket.Payload(append(vxlanHdr(0x08, 4), shim(innerEthTCP, 0x8847, mplsStack(2))...))), true, true, tun(tcpKey, 4), 44, -1},
 		{"gre teb inner pppoe", kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolGRE),
 			gopacket.Payload(append(greHdr(0, etTEB), shim(innerEthTCP, 0x8864, pppoe(0x0021, 44))...))), true, true, tcpKey, 44, -1},
 		{"vxlan carrying arp is non-ip", kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 50007, DstPort: 4789},

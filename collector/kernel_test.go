@@ -40,6 +40,7 @@ func TestKernelKeyLayout(t *testing.T) {
 		{"vlan_outer", unsafe.Offsetof(k.VLANOuter), unsafe.Offsetof(c.VlanOuter)},
 		{"vlan_inner", unsafe.Offsetof(k.VLANInner), unsafe.Offsetof(c.VlanInner)},
 		{"proto", unsafe.Offsetof(k.Proto), unsafe.Offsetof(c.Proto)},
+		{"tunnel", unsafe.Offsetof(k.Tunnel), unsafe.Offsetof(c.Tunnel)},
 	}
 	for _, o := range offs {
 		if o.go_ != o.c {
@@ -333,6 +334,7 @@ func TestKey4(t *testing.T) {
 		t.Fatalf("flow_key4 is %d bytes, want 20", n)
 	}
 	wide := key4(40000, 80, 6, 100, 200)
+	wide.SetTunnelID(0x0a0b0c)
 	k := *(*bpf.FlowhawkFlowKey)(unsafe.Pointer(&wide))
 	k4, ok := narrow4(&k)
 	if !ok {
@@ -341,11 +343,11 @@ func TestKey4(t *testing.T) {
 	var raw [4]byte
 	*(*uint32)(unsafe.Pointer(&raw)) = k4.AddrLo
 	if netip.AddrFrom4(raw) != netip.MustParseAddr("10.199.0.1") || k4.PortLo != 40000 || k4.PortHi != 80 ||
-		k4.VlanOuter != 100 || k4.VlanInner != 200 || k4.Proto != 6 {
+		k4.VlanOuter != 100 || k4.VlanInner != 200 || k4.Proto != 6 || k4.Tunnel != [3]uint8{0x0a, 0x0b, 0x0c} {
 		t.Errorf("short key %+v (lo %v) does not match %v", k4, netip.AddrFrom4(raw), wide)
 	}
 	var back bpf.FlowhawkFlowKey
-	back.Pad = [3]uint8{1, 2, 3} // widen4 must clear it
+	back.Tunnel = [3]uint8{1, 2, 3} // widen4 must overwrite it
 	widen4(&back, &k4)
 	if keyOf(&back) != wide {
 		t.Errorf("widened %v, want %v", keyOf(&back), wide)

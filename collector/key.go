@@ -27,7 +27,11 @@ type Key struct {
 	VLANOuter uint16
 	VLANInner uint16
 	Proto     uint8
-	_         [3]uint8
+	// Tunnel is the tenant of a decapsulated packet (--decap): a VXLAN or
+	// GENEVE VNI, or an NVGRE VSID (the top 24 bits of a GRE key),
+	// big-endian; zero otherwise. Tenants whose address spaces overlap
+	// stay apart, as VLANs do.
+	Tunnel [3]uint8
 }
 
 // KeySize is the size of Key and of struct flow_key in bytes.
@@ -86,15 +90,33 @@ func (k *Key) Hash() uint64 {
 	mix(binary.LittleEndian.Uint64(k.AddrHi[0:8]))
 	mix(binary.LittleEndian.Uint64(k.AddrHi[8:16]))
 	mix(uint64(k.PortLo) | uint64(k.PortHi)<<16 | uint64(k.VLANOuter)<<32 | uint64(k.VLANInner)<<48)
-	mix(uint64(k.Proto))
+	mix(k.protoTunnel())
 	return h
 }
 
-// String formats the key as "proto lo:port <-> hi:port [vlan]".
+// protoTunnel packs Proto and Tunnel into one word for the hashes.
+func (k *Key) protoTunnel() uint64 {
+	return uint64(k.Proto) | uint64(k.Tunnel[0])<<8 | uint64(k.Tunnel[1])<<16 | uint64(k.Tunnel[2])<<24
+}
+
+// TunnelID returns Tunnel as a number (0 = none).
+func (k *Key) TunnelID() uint32 {
+	return uint32(k.Tunnel[0])<<16 | uint32(k.Tunnel[1])<<8 | uint32(k.Tunnel[2])
+}
+
+// SetTunnelID stores a 24-bit tenant ID in Tunnel.
+func (k *Key) SetTunnelID(id uint32) {
+	k.Tunnel = [3]uint8{byte(id >> 16), byte(id >> 8), byte(id)}
+}
+
+// String formats the key as "proto lo:port <-> hi:port [vlan] [tunnel]".
 func (k Key) String() string {
 	s := fmt.Sprintf("%d %s <-> %s", k.Proto, netip.AddrPortFrom(addrFrom16(k.AddrLo), k.PortLo), netip.AddrPortFrom(addrFrom16(k.AddrHi), k.PortHi))
 	if k.VLANOuter != 0 || k.VLANInner != 0 {
 		s += fmt.Sprintf(" vlan %d/%d", k.VLANOuter, k.VLANInner)
+	}
+	if id := k.TunnelID(); id != 0 {
+		s += fmt.Sprintf(" tunnel %d", id)
 	}
 	return s
 }

@@ -15,8 +15,8 @@ import (
 // TestCaptureVXLAN runs ping, HTTP (small and 180 kB) and UDP over a VXLAN
 // tunnel (VNI 42, UDP 4789) between the namespaces, with the sensor and
 // tcpdump on the underlay veth and decapsulation on in both paths: every
-// flow is an overlay flow, keyed on the inner addresses, and the kernel's
-// flows equal the pcap path's on tcpdump's capture. Once with TC ingress
+// flow is an overlay flow, keyed on the inner addresses and VNI 42, and
+// the kernel's flows equal the pcap path's on tcpdump's capture. Once with TC ingress
 // (what --ingress auto picks on veth) and once with generic XDP, so both
 // inner programs run; and once with the tunnel device's segmentation
 // offloads on and a 200 kB upload, so TC egress sees the tunnel's GSO
@@ -79,6 +79,9 @@ func captureVXLAN(t *testing.T, ingress, xdpMode string, gso bool) {
 		}
 		if strings.Contains(f.Key.String(), "10.197.") {
 			overlay++
+			if f.Key.TunnelID() != 42 {
+				t.Errorf("overlay flow %v is not keyed on VNI 42", f.Key)
+			}
 		}
 	}
 	if overlay < 4 {

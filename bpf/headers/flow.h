@@ -18,7 +18,10 @@ struct flow_key {
 	__u16 vlan_outer;
 	__u16 vlan_inner;
 	__u8 proto;
-	__u8 pad[3];
+	/* With decap, the tenant of the tunnel the packet came in: a VXLAN or
+	 * GENEVE VNI, or an NVGRE VSID (a GRE key's top 24 bits), big-endian;
+	 * 0 otherwise. Overlapping tenant address spaces stay apart. */
+	__u8 tunnel[3];
 };
 
 /* The IPv4 flow map's key: struct flow_key with the addresses' last four
@@ -34,7 +37,7 @@ struct flow_key4 {
 	__u16 vlan_outer;
 	__u16 vlan_inner;
 	__u8 proto;
-	__u8 pad[3];
+	__u8 tunnel[3];
 };
 
 /* Side of a packet within its key: SIDE_LO means sent by the lo endpoint. */

@@ -92,6 +92,7 @@ struct tunnel_info {
 	__u16 pad;
 	__u32 end; /* end of the outer IP datagram: an inner length of 0 (TSO,
 		    * jumbogram) means the rest of it, as in the pcap path */
+	__u32 tunnel; /* the tenant (VNI, VSID) for the key, 0 = none */
 };
 
 struct {

@@ -68,6 +68,7 @@ struct pkt_info {
 	__u8 v4; /* both addresses IPv4 or IPv4-mapped: the flow lives in flows4 */
 	__u8 pad;
 	__u32 frag_off;
+	__u32 tunnel; /* the tenant of a decapsulated packet (flow_key.tunnel) */
 };
 
 /* is_vlan reports whether an Ethertype is a VLAN tag's (802.1Q, 802.1ad
@@ -444,12 +445,15 @@ static __always_inline int parse(void *data, void *data_end, __u32 wire_len, __u
 #define MAX_TUNNEL_OFF 0x3fff
 
 /* tunnel_payload returns the offset into the frame of the inner packet of
- * a tunnel packet pi (not a fragment), and its Ethertype in *et (IPv4,
- * IPv6 or Ethernet): IP-in-IP (4), IPv6 in IP (41), GRE version 0 without
- * routing, VXLAN (UDP 4789, VNI flag set) and GENEVE version 0 (UDP 6081);
- * 0 for any other packet, or a tunnel header cut short, which is then
- * accounted as itself. The pcap path's Decoder.tunnel is the same. */
-static __always_inline __u32 tunnel_payload(void *data, void *data_end, struct pkt_info *pi, __be16 *et)
+ * a tunnel packet pi (not a fragment), its Ethertype in *et (IPv4, IPv6
+ * or Ethernet) and its tenant in *tid (VXLAN and GENEVE VNI, the top 24
+ * bits of a GRE key, which are NVGRE's VSID; else 0): IP-in-IP (4), IPv6
+ * in IP (41), GRE version 0 without routing, VXLAN (UDP 4789, VNI flag
+ * set) and GENEVE version 0 (UDP 6081); 0 for any other packet, or a
+ * tunnel header cut short, which is then accounted as itself. The pcap
+ * path's Decoder.tunnel is the same. */
+static __always_inline __u32 tunnel_payload(void *data, void *data_end, struct pkt_info *pi, __be16 *et,
+					    __u32 *tid)
 {
 	__u32 off = pi->payload_off;
 	__u32 l4len = pi->ip_len - pi->ip_hdr_len;
@@ -472,6 +476,12 @@ static __always_inline __u32 tunnel_payload(void *data, void *data_end, struct p
 		__u32 hl = 4 + ((fl & GRE_CSUM_) ? 4 : 0) + ((fl & GRE_KEY_) ? 4 : 0) + ((fl & GRE_SEQ_) ? 4 : 0);
 		if ((void *)(t + hl) > data_end || l4len < hl)
 			return 0;
+		if (fl & GRE_KEY_) {
+			__u8 *k = t + ((fl & GRE_CSUM_) ? 8 : 4);
+			if ((void *)(k + 3) > data_end)
+				return 0;
+			*tid = ((__u32)k[0] << 16) | ((__u32)k[1] << 8) | k[2];
+		}
 		*et = bpf_htons(((__u16)t[2] << 8) | t[3]);
 		return off + hl;
 	}
@@ -483,6 +493,7 @@ static __always_inline __u32 tunnel_payload(void *data, void *data_end, struct p
 			if (!(t[0] & 0x08))
 				return 0;
 			*et = bpf_htons(ETH_P_TEB_);
+			*tid = ((__u32)t[4] << 16) | ((__u32)t[5] << 8) | t[6];
 			return off + 8;
 		}
 		if (pi->dport == GENEVE_PORT_) {
@@ -492,6 +503,7 @@ static __always_inline __u32 tunnel_payload(void *data, void *data_end, struct p
 			if ((void *)(t + hl) > data_end || l4len < 8 + hl)
 				return 0;
 			*et = bpf_htons(((__u16)t[2] << 8) | t[3]);
+			*tid = ((__u32)t[4] << 16) | ((__u32)t[5] << 8) | t[6];
 			return off + hl;
 		}
 		return 0;
@@ -523,9 +535,11 @@ static __always_inline int parse_inner(void *data, void *data_end, __u32 wire_le
 		if (err)
 			return err;
 	}
-	/* The key keeps the outer link's tags, not the inner Ethernet's. */
+	/* The key keeps the outer link's tags, not the inner Ethernet's, and
+	 * the tunnel's tenant. */
 	pi->vlan_outer = ti->vlan_outer;
 	pi->vlan_inner = ti->vlan_inner;
+	pi->tunnel = ti->tunnel;
 	int err = parse_ip(data, data_end, cur, l3off, h_proto, ti->end < wire_len ? ti->end : wire_len, pi);
 	if (err)
 		return err;
