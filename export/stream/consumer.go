@@ -77,6 +77,7 @@ type FlowRow struct {
 	Proto      uint8     `parquet:"proto"`
 	VLAN       uint16    `parquet:"vlan"`
 	VLANInner  uint16    `parquet:"vlan_inner"`
+	Tunnel     uint32    `parquet:"tunnel_id"`
 	FwdPackets uint64    `parquet:"fwd_packets"`
 	FwdBytes   uint64    `parquet:"fwd_bytes"`
 	BwdPackets uint64    `parquet:"bwd_packets"`
@@ -94,7 +95,7 @@ func rowOf(r *FlowRecord) FlowRow {
 	return FlowRow{
 		Sensor: r.Sensor, ID: r.ID, Start: r.Start, End: r.End, DurationUS: r.DurationUS,
 		SrcIP: r.SrcIP, SrcPort: r.SrcPort, DstIP: r.DstIP, DstPort: r.DstPort, Proto: r.Proto,
-		VLAN: r.VLAN, VLANInner: r.VLANInner,
+		VLAN: r.VLAN, VLANInner: r.VLANInner, Tunnel: r.Tunnel,
 		FwdPackets: r.FwdPackets, FwdBytes: r.FwdBytes, BwdPackets: r.BwdPackets, BwdBytes: r.BwdBytes,
 		FwdPayload: r.FwdPayload, BwdPayload: r.BwdPayload, FwdFlags: r.FwdFlags, BwdFlags: r.BwdFlags,
 		EndReason: r.EndReason, Partial: r.Partial, Class: r.Class,

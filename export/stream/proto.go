@@ -47,6 +47,7 @@ const (
 	pbSampling
 	pbClass
 	pbFeatures
+	pbTunnel
 )
 
 func appendVarintField(b []byte, n protowire.Number, v uint64) []byte {
@@ -89,6 +90,7 @@ func (r *snapshot) marshalProto(sensor string, cols []features.Column, b []byte)
 	m = appendVarintField(m, pbProto, uint64(r.proto))
 	m = appendVarintField(m, pbVLAN, uint64(r.vlan))
 	m = appendVarintField(m, pbVLANInner, uint64(r.vlanIn))
+	m = appendVarintField(m, pbTunnel, uint64(r.tunnel))
 	m = appendVarintField(m, pbFwdPackets, r.fwdPkts)
 	m = appendVarintField(m, pbFwdBytes, r.fwdBytes)
 	m = appendVarintField(m, pbBwdPackets, r.bwdPkts)
@@ -196,6 +198,8 @@ func DecodeFlowProto(b []byte) (FlowRecord, int, error) {
 			r.VLAN = uint16(v)
 		case pbVLANInner:
 			r.VLANInner = uint16(v)
+		case pbTunnel:
+			r.Tunnel = uint32(v)
 		case pbFwdPackets:
 			r.FwdPackets = v
 		case pbFwdBytes:

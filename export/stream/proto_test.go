@@ -60,7 +60,7 @@ func flowDescriptor(t *testing.T) protoreflect.MessageDescriptor {
 		t.Fatalf("flow.proto: %v", err)
 	}
 	desc := file.Messages().ByName("Flow")
-	if desc == nil || desc.Fields().Len() != 24 {
+	if desc == nil || desc.Fields().Len() != 25 {
 		t.Fatalf("flow.proto: Flow message not parsed")
 	}
 	return desc
@@ -76,6 +76,7 @@ func TestProtoSchema(t *testing.T) {
 	}
 	row := x.NewRow()
 	f := synthFlows(3, 40)[2]
+	f.Key.SetTunnelID(4242)
 	x.Fill(f, nil, row)
 	b := take(f, row, "PortScan", true).marshalProto("gw9", x.Columns(), nil)
 	size, n := protowire.ConsumeVarint(b)
@@ -101,6 +102,9 @@ func TestProtoSchema(t *testing.T) {
 	}
 	if got := get("src_ip").Bytes(); len(got) != 4 {
 		t.Errorf("src_ip %v, want 4 bytes", got)
+	}
+	if got := get("tunnel_id").Uint(); got != 4242 {
+		t.Errorf("tunnel_id %d, want 4242", got)
 	}
 	if got := get("class").String(); got != "PortScan" {
 		t.Errorf("class %q", got)

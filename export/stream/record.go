@@ -28,18 +28,21 @@ type FlowRecord struct {
 	Proto      uint8     `json:"proto"`
 	VLAN       uint16    `json:"vlan,omitempty"`
 	VLANInner  uint16    `json:"vlan_inner,omitempty"`
-	FwdPackets uint64    `json:"fwd_packets"`
-	FwdBytes   uint64    `json:"fwd_bytes"`
-	BwdPackets uint64    `json:"bwd_packets"`
-	BwdBytes   uint64    `json:"bwd_bytes"`
-	FwdPayload uint64    `json:"fwd_payload_bytes"`
-	BwdPayload uint64    `json:"bwd_payload_bytes"`
-	FwdFlags   uint8     `json:"fwd_tcp_flags"`
-	BwdFlags   uint8     `json:"bwd_tcp_flags"`
-	EndReason  string    `json:"end_reason"`
-	Partial    bool      `json:"partial,omitempty"`
-	Sampled    uint32    `json:"sampling_rate,omitempty"`
-	Class      string    `json:"class,omitempty"`
+	// Tunnel is the tenant of a flow unwrapped from a tunnel (--decap):
+	// VXLAN/GENEVE VNI or NVGRE VSID; omitted when 0.
+	Tunnel     uint32 `json:"tunnel_id,omitempty"`
+	FwdPackets uint64 `json:"fwd_packets"`
+	FwdBytes   uint64 `json:"fwd_bytes"`
+	BwdPackets uint64 `json:"bwd_packets"`
+	BwdBytes   uint64 `json:"bwd_bytes"`
+	FwdPayload uint64 `json:"fwd_payload_bytes"`
+	BwdPayload uint64 `json:"bwd_payload_bytes"`
+	FwdFlags   uint8  `json:"fwd_tcp_flags"`
+	BwdFlags   uint8  `json:"bwd_tcp_flags"`
+	EndReason  string `json:"end_reason"`
+	Partial    bool   `json:"partial,omitempty"`
+	Sampled    uint32 `json:"sampling_rate,omitempty"`
+	Class      string `json:"class,omitempty"`
 	// Features maps feature column names (package features) to values:
 	// numbers for numeric columns, strings for text columns. Non-finite
 	// numbers are left out (JSON has no NaN).
@@ -66,6 +69,7 @@ type snapshot struct {
 	sport, dport           uint16
 	proto                  uint8
 	vlan, vlanIn           uint16
+	tunnel                 uint32
 	fwdPkts, fwdBytes      uint64
 	bwdPkts, bwdBytes      uint64
 	fwdPay, bwdPay         uint64
@@ -88,7 +92,7 @@ func take(f *collector.Flow, row *features.Row, class string, withFeatures bool)
 	num, str := s.num[:0], s.str[:0]
 	*s = snapshot{
 		id: f.ID, start: f.Start, end: f.End, src: src.Addr, dst: dst.Addr, sport: src.Port, dport: dst.Port,
-		proto: f.Key.Proto, vlan: f.Key.VLANOuter, vlanIn: f.Key.VLANInner,
+		proto: f.Key.Proto, vlan: f.Key.VLANOuter, vlanIn: f.Key.VLANInner, tunnel: f.Key.TunnelID(),
 		fwdPkts: f.Fwd.Packets, fwdBytes: f.Fwd.Bytes, bwdPkts: f.Bwd.Packets, bwdBytes: f.Bwd.Bytes,
 		fwdPay: f.Fwd.PayloadBytes, bwdPay: f.Bwd.PayloadBytes,
 		fwdFlags: flagUnion(&f.Fwd), bwdFlags: flagUnion(&f.Bwd),
@@ -145,6 +149,10 @@ func (r *snapshot) marshal(sensor string, cols []features.Column, b []byte) []by
 	if r.vlanIn != 0 {
 		b = append(b, `,"vlan_inner":`...)
 		b = strconv.AppendUint(b, uint64(r.vlanIn), 10)
+	}
+	if r.tunnel != 0 {
+		b = append(b, `,"tunnel_id":`...)
+		b = strconv.AppendUint(b, uint64(r.tunnel), 10)
 	}
 	for _, kv := range [...]struct {
 		k string

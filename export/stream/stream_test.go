@@ -310,6 +310,7 @@ func TestMarshalMatchesStruct(t *testing.T) {
 	}
 	f := synthFlows(1, 5)[0]
 	f.Key.VLANOuter = 12
+	f.Key.SetTunnelID(5001)
 	row := x.NewRow()
 	x.Fill(f, nil, row)
 	r := take(f, row, "odd \"class\"\n<é>", true)
@@ -321,7 +322,7 @@ func TestMarshalMatchesStruct(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Class != r.class || !got.Start.Equal(time.Unix(0, f.Start)) || got.Sensor != "s1" || got.SrcIP != f.Src().Addr.String() || got.VLAN != 12 || got.ID != 5 || got.FwdFlags != 2 || got.EndReason != "fin" {
+	if got.Class != r.class || !got.Start.Equal(time.Unix(0, f.Start)) || got.Sensor != "s1" || got.SrcIP != f.Src().Addr.String() || got.VLAN != 12 || got.Tunnel != 5001 || got.ID != 5 || got.FwdFlags != 2 || got.EndReason != "fin" {
 		t.Errorf("round trip: %+v", got)
 	}
 	nnum := 0
@@ -396,6 +397,7 @@ func TestProtoMatchesJSON(t *testing.T) {
 			a := netip.MustParseAddr("2001:db8::7").As16()
 			f.Key.AddrLo = a
 			f.Key.VLANOuter, f.Key.VLANInner, f.Partial = 7, 9, true
+			f.Key.SetTunnelID(0xabcdef)
 		}
 		x.Fill(f, nil, row)
 		s := take(f, row, []string{"", "BENIGN"}[i%2], i%2 == 0)
