@@ -96,7 +96,7 @@ func (k *Key) Hash() uint64 {
 
 // protoTunnel packs Proto and Tunnel into one word for the hashes.
 func (k *Key) protoTunnel() uint64 {
-	return uint64(k.Proto) | uint64(k.Tunnel[0])<<8 | uint64(k.Tunnel[1])<<16 | uint64(k.Tunnel[2])<<24
+	return uint64(k.Proto) | uint64(k.TunnelID())<<8
 }
 
 // TunnelID returns Tunnel as a number (0 = none).
