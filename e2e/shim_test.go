@@ -31,7 +31,6 @@ func TestShimFrames(t *testing.T) {
 func shimFrames(t *testing.T, ingress string) {
 	n := newNet(t)
 	cmac, smac := vethMACs(t, n)
-	cip, sip := net.ParseIP(n.ClientIP).To4(), net.ParseIP(n.ServerIP).To4()
 	c6, s6 := net.ParseIP("fd00:43::1"), net.ParseIP("fd00:43::2")
 	// wrap serializes the IP layers l and puts them behind an Ethernet
 	// header of type et (an 802.3 length for LLC: 0 asks for it) and hdr.
@@ -52,13 +51,7 @@ func shimFrames(t *testing.T, ingress string) {
 		f = append(f, hdr...)
 		return append(f, buf.Bytes()...)
 	}
-	ip4 := func(toServer bool, proto layers.IPProtocol) *layers.IPv4 {
-		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: proto, SrcIP: cip, DstIP: sip}
-		if !toServer {
-			ip.SrcIP, ip.DstIP = sip, cip
-		}
-		return ip
-	}
+	ip4 := func(toServer bool, proto layers.IPProtocol) *layers.IPv4 { return vethIPv4(n, toServer, proto) }
 	udp := func(ip gopacket.NetworkLayer, toServer bool, port uint16) *layers.UDP {
 		u := &layers.UDP{SrcPort: layers.UDPPort(port), DstPort: 9000}
 		if !toServer {

@@ -83,7 +83,6 @@ func TestVLANFrames(t *testing.T) {
 func vlanFrames(t *testing.T, ingress string) {
 	n := newNet(t)
 	cmac, smac := vethMACs(t, n)
-	cip, sip := net.ParseIP(n.ClientIP).To4(), net.ParseIP(n.ServerIP).To4()
 	c6, s6 := net.ParseIP("fd00:42::1"), net.ParseIP("fd00:42::2")
 	// frame builds one Ethernet frame from client to server (toServer)
 	// or back, under tags (outer first; 0x88a8 for an outer QinQ tag).
@@ -123,13 +122,7 @@ func vlanFrames(t *testing.T, ingress string) {
 		}
 		return buf.Bytes()
 	}
-	ip4 := func(toServer bool, proto layers.IPProtocol) *layers.IPv4 {
-		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: proto, SrcIP: cip, DstIP: sip}
-		if !toServer {
-			ip.SrcIP, ip.DstIP = sip, cip
-		}
-		return ip
-	}
+	ip4 := func(toServer bool, proto layers.IPProtocol) *layers.IPv4 { return vethIPv4(n, toServer, proto) }
 	udp := func(ip gopacket.NetworkLayer, sport, dport uint16) *layers.UDP {
 		u := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
 		u.SetNetworkLayerForChecksum(ip)
@@ -232,6 +225,16 @@ func vethMACs(t *testing.T, n *testNet) (client, server net.HardwareAddr) {
 		t.Fatal(err)
 	}
 	return client, server
+}
+
+// vethIPv4 is an IPv4 header between the veth ends' addresses, from the
+// client to the server (toServer) or back.
+func vethIPv4(n *testNet, toServer bool, proto layers.IPProtocol) *layers.IPv4 {
+	c, s := net.ParseIP(n.ClientIP).To4(), net.ParseIP(n.ServerIP).To4()
+	if !toServer {
+		c, s = s, c
+	}
+	return &layers.IPv4{Version: 4, TTL: 64, Protocol: proto, SrcIP: c, DstIP: s}
 }
 
 // rawFrame is a hand-made Ethernet frame and the end that sends it.
