@@ -66,12 +66,14 @@ type ReadOptions struct {
 }
 
 // identifierColumns are per-flow identifiers that would leak into a model
-// (addresses, ports chosen by the OS, timestamps); they are never features.
+// (addresses, ports chosen by the OS, timestamps, VLAN and tunnel IDs);
+// they are never features.
 var identifierColumns = map[string]bool{
 	"flow id": true, "source ip": true, "src ip": true, "destination ip": true, "dst ip": true,
 	"source port": true, "src port": true, "timestamp": true, "src_ip": true, "dst_ip": true,
 	"src_port": true, "flow_id": true, "timestamp_start": true, "timestamp_end": true,
 	"start": true, "end": true, "first_seen": true, "last_seen": true, "difficulty": true,
+	"vlan_outer": true, "vlan_inner": true, "tunnel_id": true,
 }
 
 // ReadFiles reads and concatenates data files into one frame. All files must

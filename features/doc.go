@@ -23,7 +23,7 @@ Column groups, in output order:
 | group | columns | selected by |
 |---|---|---|
 | cic | the CIC-IDS2017 TrafficLabelling set, same names and order (84 columns; the dataset's ` + "`Label`" + ` is appended by the writer) | always |
-| extra | flowhawk's additional statistics | ` + "`Config.Extras`" + ` |
+| extra | flowhawk's additional statistics, the record's end reason and sampling, and the rest of the flow key (VLAN IDs, tunnel tenant) | ` + "`Config.Extras`" + ` |
 | splt | sizes, directions and gaps of the first N packets | ` + "`Config.SPLT`" + ` = N (default 10) |
 | kdd | NSL-KDD connection features and the 2 s / 100-connection windows | ` + "`Config.Windows`" + ` |
 

@@ -383,6 +383,23 @@ func TestCraftedSession(t *testing.T) {
 	}
 }
 
+// TestKeyColumns checks that the parts of the flow key beyond the 5-tuple
+// reach their columns, so records that differ only there can be told apart.
+func TestKeyColumns(t *testing.T) {
+	p := mkPacket(client, server, 5353, 53, 17, pkt{0, true, 0, 8, 40, 0})
+	p.Key.VLANOuter, p.Key.VLANInner = 100, 200
+	p.Key.SetTunnelID(5001)
+	flows := runTable(t, []collector.Packet{p}, 10)
+	x, _ := New(DefaultConfig())
+	row := x.NewRow()
+	x.Fill(flows[0], nil, row)
+	for name, want := range map[string]float64{"vlan_outer": 100, "vlan_inner": 200, "tunnel_id": 5001} {
+		if got := row.Num[x.Index(name)]; got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+}
+
 func TestZeroDurationAndEmptyDirections(t *testing.T) {
 	// One UDP packet: zero duration, no backward packets.
 	p := mkPacket(client, server, 5353, 53, 17, pkt{0, true, 0, 8, 40, 0})

@@ -240,6 +240,11 @@ func extraDefs() []def {
 		strCol(g, "end_reason", Flow, "Why the record ended: idle, active, fin, rst, evicted, flush or reused.", "record end reason", "", func(c *calc, b []byte) []byte { return append(b, c.f.EndReason.String()...) }),
 		numCol(g, "partial", Int, "", Flow, "1 when the record was cut (active timeout or table eviction) and the flow may continue in a later record, else 0.", "end_reason in {active, evicted}", "", func(c *calc) float64 { return b2f(c.f.Partial) }),
 		numCol(g, "sampling", Int, "", Flow, "1-in-N packet sampling rate behind the record (1: every packet); counters are already scaled.", "max(sampled, 1)", "", func(c *calc) float64 { return float64(max(c.f.Sampled, 1)) }),
+		// The rest of the flow key beyond the 5-tuple: records that differ
+		// only there are different flows and must not look the same.
+		numCol(g, "vlan_outer", Int, "", Flow, "Outer 802.1Q/802.1ad VLAN ID of the flow (0: untagged); the same 5-tuple on two VLANs is two flows.", "key VLANOuter", "", func(c *calc) float64 { return float64(c.f.Key.VLANOuter) }),
+		numCol(g, "vlan_inner", Int, "", Flow, "Inner (QinQ) VLAN ID of the flow (0: none).", "key VLANInner", "", func(c *calc) float64 { return float64(c.f.Key.VLANInner) }),
+		numCol(g, "tunnel_id", Int, "", Flow, "With --decap, the tenant of the tunnel the flow was unwrapped from: VXLAN or GENEVE VNI, or NVGRE VSID (0: none); the same 5-tuple in two tenants is two flows.", "key TunnelID()", "", func(c *calc) float64 { return float64(c.f.Key.TunnelID()) }),
 	)
 	return defs
 }
