@@ -35,6 +35,7 @@ type record struct {
 	activeMean         float64
 	idleMean           float64
 	subflows, sampling uint32
+	tunnel             uint32
 	class              string
 }
 
@@ -87,6 +88,7 @@ func (r *record) fill(f *collector.Flow, class string) {
 	r.activeMean, r.idleMean = f.Active.Mean()/1e3, f.Idle.Mean()/1e3
 	r.subflows = uint32(min(f.SubflowCount, math.MaxUint32))
 	r.sampling = max(f.Sampled, 1)
+	r.tunnel = f.Key.TunnelID()
 	if len(class) > maxLabel {
 		class = class[:maxLabel]
 	}
@@ -100,8 +102,8 @@ func fixedLen(v6 bool) int {
 		addr = 32
 	}
 	// ports 4, proto 1, vlans 4, times 16, counters 32, flags 4, reason 1,
-	// direction 1, enterprise: 2*8 + 8*8 + 2*4, label prefix 1.
-	return addr + 4 + 1 + 4 + 16 + 32 + 4 + 1 + 1 + 16 + 64 + 8 + 1
+	// direction 1, enterprise: 2*8 + 8*8 + 3*4, label prefix 1.
+	return addr + 4 + 1 + 4 + 16 + 32 + 4 + 1 + 1 + 16 + 64 + 12 + 1
 }
 
 func (r *record) size() int { return fixedLen(r.v6) + len(r.class) }
@@ -144,6 +146,7 @@ func appendRecord(b []byte, r *record) []byte {
 	}
 	b = be.AppendUint32(b, r.subflows)
 	b = be.AppendUint32(b, r.sampling)
+	b = be.AppendUint32(b, r.tunnel)
 	b = append(b, byte(len(r.class)))
 	b = append(b, r.class...)
 	return b

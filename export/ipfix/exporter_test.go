@@ -146,6 +146,7 @@ func TestExportDecodes(t *testing.T) {
 			{"endReason", u(0, ieFlowEndReason), uint64(flowEndReason(f.EndReason))},
 			{"fwdPayload", u(DefaultPEN, EntFwdPayloadOctets), f.Fwd.PayloadBytes},
 			{"subflows", u(DefaultPEN, EntSubflowCount), f.SubflowCount},
+			{"tunnel", u(DefaultPEN, EntTunnelID), uint64(f.Key.TunnelID())},
 		}
 		for _, c := range checks {
 			if c.got != c.want {

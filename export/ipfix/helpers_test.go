@@ -38,6 +38,9 @@ func synthFlows(n int, base time.Time) []*collector.Flow {
 		}
 		a, b := src.As16(), dst.As16()
 		kf, fwdLo := collector.MakeKey(&a, &b, sport, dport, proto, vlan, 0)
+		if i%4 == 1 {
+			kf.SetTunnelID(uint32(5000 + i)) // a flow unwrapped from a tunnel
+		}
 		pkts := 2 + i%9
 		for j := 0; j < pkts; j++ {
 			fwd := j%2 == 0

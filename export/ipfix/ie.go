@@ -75,6 +75,7 @@ const (
 	EntSubflowCount     = 11 // unsigned32: subflows (runs with gaps under 1 s)
 	EntSamplingRate     = 12 // unsigned32: 1-in-N packet sampling that produced the record (1 = all)
 	EntFlowClass        = 13 // string: classifier label, empty if unclassified
+	EntTunnelID         = 14 // unsigned32: tenant of a flow unwrapped from a tunnel (VNI, VSID), 0 = none
 )
 
 // fields returns the template fields for IPv4 (v6=false) or IPv6 records,
@@ -116,6 +117,7 @@ func fields(v6 bool, pen uint32) []Field {
 		Field{EntIdleMean, 8, pen, "flowhawkIdleMean"},
 		Field{EntSubflowCount, 4, pen, "flowhawkSubflowCount"},
 		Field{EntSamplingRate, 4, pen, "flowhawkSamplingRate"},
+		Field{EntTunnelID, 4, pen, "flowhawkTunnelId"},
 		Field{EntFlowClass, VarLen, pen, "flowhawkFlowClass"},
 	)
 	return f
