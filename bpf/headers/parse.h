@@ -69,6 +69,7 @@ struct pkt_info {
 	__u8 pad;
 	__u32 frag_off;
 	__u32 tunnel; /* the tenant of a decapsulated packet (flow_key.tunnel) */
+	__u32 hdr_end; /* offset past the last header byte the parser needed */
 };
 
 /* is_vlan reports whether an Ethertype is a VLAN tag's (802.1Q, 802.1ad
@@ -97,11 +98,13 @@ static __always_inline int is_mapped(const __u8 *a)
 	return hi == 0 && mid == bpf_htonl(0xffff);
 }
 
-/* parse_l4 reads the transport header at l4. It returns 0 or a counter
- * index (CNT_PARSE_ERROR) for a truncated or malformed header. */
+/* parse_l4 reads the transport header at l4, and sets pi->hdr_end past
+ * the bytes it needed. It returns 0 or a counter index (CNT_PARSE_ERROR)
+ * for a truncated or malformed header. */
 static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct pkt_info *pi)
 {
 	__u32 l4len = pi->ip_len - pi->ip_hdr_len;
+	__u32 need = 0; /* transport bytes read */
 	switch (pi->proto) {
 	case IPPROTO_TCP: {
 		struct tcphdr *th = l4;
@@ -120,6 +123,7 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct
 		pi->window = bpf_ntohs(th->window);
 		pi->tcp_flags = ((__u8 *)th)[13];
 		pi->l4_hdr_len = doff;
+		need = sizeof(*th);
 		break;
 	}
 	case IPPROTO_UDP:
@@ -130,6 +134,7 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct
 		pi->sport = bpf_ntohs(uh->source);
 		pi->dport = bpf_ntohs(uh->dest);
 		pi->l4_hdr_len = 8;
+		need = 8;
 		break;
 	}
 	case IPPROTO_SCTP: {
@@ -139,6 +144,7 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct
 		pi->sport = bpf_ntohs(ph[0]);
 		pi->dport = bpf_ntohs(ph[1]);
 		pi->l4_hdr_len = 12;
+		need = 12;
 		break;
 	}
 	case IPPROTO_ICMP:
@@ -149,6 +155,7 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct
 		pi->icmp_type = ih[0];
 		pi->icmp_code = ih[1];
 		pi->l4_hdr_len = l4len < 8 ? l4len : 8;
+		need = 2;
 		break;
 	}
 	default:
@@ -156,6 +163,7 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, struct
 		break;
 	}
 	pi->payload_off = (__u32)(l4 - data) + pi->l4_hdr_len;
+	pi->hdr_end = (__u32)(l4 - data) + need;
 	return 0;
 }
 
@@ -306,6 +314,7 @@ static __always_inline int parse_ip(void *data, void *data_end, void *cur, __u32
 		/* No transport header: the ports come from the fragment cache. */
 		pi->l4_hdr_len = 0;
 		pi->payload_off = (__u32)(l4 - data);
+		pi->hdr_end = pi->payload_off;
 	} else {
 		int err = parse_l4(data, l4, data_end, pi);
 		if (err)
@@ -546,26 +555,7 @@ static __always_inline int parse_inner(void *data, void *data_end, __u32 wire_le
 	/* The pcap decoder reads the inner packet within the outer datagram
 	 * only: headers that reach past its end (into bytes the frame holds
 	 * after it) are cut short there, as they are here. */
-	__u32 need = pi->payload_off - pi->l4_hdr_len;
-	if (pi->frag != FRAG_LATER) {
-		switch (pi->proto) {
-		case IPPROTO_TCP:
-			need += 20;
-			break;
-		case IPPROTO_UDP:
-		case IPPROTO_UDPLITE:
-			need += 8;
-			break;
-		case IPPROTO_SCTP:
-			need += 12;
-			break;
-		case IPPROTO_ICMP:
-		case IPPROTO_ICMPV6:
-			need += 2;
-			break;
-		}
-	}
-	if (need > ti->end)
+	if (pi->hdr_end > ti->end)
 		return CNT_PARSE_ERROR;
 	return 0;
 }
