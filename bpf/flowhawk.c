@@ -51,6 +51,11 @@ static __always_inline void frag_key_of(struct frag_key *fk, struct pkt_info *pi
 	__builtin_memcpy(fk->dst, pi->dst, 16);
 	fk->id = pi->frag_id;
 	fk->proto = pi->proto;
+	fk->tunnel[0] = pi->tunnel >> 16;
+	fk->tunnel[1] = pi->tunnel >> 8;
+	fk->tunnel[2] = pi->tunnel;
+	fk->vlan_outer = pi->vlan_outer;
+	fk->vlan_inner = pi->vlan_inner;
 }
 
 static __always_inline void send_end(struct flow_key *key, __u8 reason, __u64 ts)

@@ -112,12 +112,14 @@ type FlowhawkFlowValue struct {
 }
 
 type FlowhawkFragKey struct {
-	_     structs.HostLayout
-	Src   [16]uint8
-	Dst   [16]uint8
-	Id    uint32
-	Proto uint8
-	Pad   [3]uint8
+	_         structs.HostLayout
+	Src       [16]uint8
+	Dst       [16]uint8
+	Id        uint32
+	Proto     uint8
+	Tunnel    [3]uint8
+	VlanOuter uint16
+	VlanInner uint16
 }
 
 type FlowhawkFragPorts struct {

@@ -93,9 +93,11 @@ type Decoder struct {
 	LastReason MalformedReason
 	decap      bool
 	// depth is 1 while an inner (tunneled) packet is decoded; vlanOuter
-	// and vlanInner are then the tags of the outer link, which stay the key's.
+	// and vlanInner are then the tags of the outer link, which stay the key's,
+	// and tunnelID the tenant (VNI, VSID) that the key and fragment cache get.
 	depth                int
 	vlanOuter, vlanInner uint16
+	tunnelID             uint32
 	// kept is set when a frame was malformed but still returned.
 	kept bool
 	// Counters, read by the source.
@@ -412,7 +414,7 @@ func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte,
 	var sport, dport uint16
 	var fk fragKey
 	if fragOff != 0 || mf {
-		fk = fragKey{src: *src, dst: *dst, id: id, proto: proto}
+		fk = fragKey{src: *src, dst: *dst, id: id, proto: proto, tunnel: d.tunnelID, vlanOuter: outer, vlanInner: inner}
 		d.fragments++
 		if fragOff+l4Len > 65535 || (mf && l4Len%8 != 0) {
 			p.WrongFragment = true
@@ -593,8 +595,8 @@ func (d *Decoder) tunnel(p *Packet, l4 []byte, l4Len int, proto uint8, outer, in
 		return 0, false
 	}
 	d.decapsulated++
-	d.depth, d.vlanOuter, d.vlanInner = 1, outer, inner
-	defer func() { d.depth = 0 }()
+	d.depth, d.vlanOuter, d.vlanInner, d.tunnelID = 1, outer, inner, tid
+	defer func() { d.depth, d.tunnelID = 0, 0 }()
 	p.TTL, p.IPLen, p.IPHeaderLen = 0, 0, 0
 	switch et {
 	case etIPv4:

@@ -2,7 +2,9 @@ package collector
 
 // Fragment cache: non-first IP fragments carry no transport header, so
 // their ports come from the first fragment of the same datagram. The cache
-// maps (src, dst, proto, IP id) to the first fragment's ports. It is a
+// maps (src, dst, proto, IP id, tenant) to the first fragment's ports,
+// where the tenant is what else the flow key holds (VLAN tags, tunnel ID):
+// tenants may reuse addresses and IP IDs. It is a
 // fixed-size open-addressing table (no allocation after creation) whose
 // entries expire in packet time; when all slots of a probe window are in
 // use the entry that expires first is replaced and counted.
@@ -17,9 +19,11 @@ const (
 )
 
 type fragKey struct {
-	src, dst [16]byte
-	id       uint32
-	proto    uint8
+	src, dst             [16]byte
+	id                   uint32
+	tunnel               uint32
+	vlanOuter, vlanInner uint16
+	proto                uint8
 }
 
 type fragEntry struct {
@@ -55,6 +59,7 @@ func (k *fragKey) hash() uint64 {
 		h = (h ^ uint64(b)) * 1099511628211
 	}
 	h = (h ^ uint64(k.id)) * 1099511628211
+	h = (h ^ (uint64(k.tunnel)<<32 | uint64(k.vlanOuter)<<16 | uint64(k.vlanInner))) * 1099511628211
 	h = (h ^ uint64(k.proto)) * 1099511628211
 	return h ^ h>>31
 }

@@ -274,3 +274,70 @@ func FuzzKernelDecap(f *testing.F) {
 	}
 	fuzzKernelParity(f, true)
 }
+
+// tenantFragments is a sequence of IP fragments of two tenants that reuse
+// the same addresses and IP ID: VLAN 10 and 20, then VXLAN VNI 7 and 8.
+// Each tenant's first fragment comes before both later ones, so a
+// fragment cache keyed without the tenant gives a later fragment the
+// other tenant's ports. want is each frame's key.
+func tenantFragments(t testing.TB) (frames [][]byte, want []Key) {
+	first := func(sport uint16) gopacket.Payload {
+		return gopacket.Payload(append(udpRaw(sport, 9000, bytes.Repeat([]byte{1}, 16))[:8:8], bytes.Repeat([]byte{1}, 16)...))
+	}
+	later := gopacket.Payload(bytes.Repeat([]byte{9}, 20))
+	vlan := func(id uint16, flags layers.IPv4Flag, off uint16, p gopacket.Payload) []byte {
+		return kframe(t, eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: id, Type: layers.EthernetTypeIPv4},
+			ipv4Frag(layers.IPProtocolUDP, flags, off, 950), p)
+	}
+	vxlan := func(vni uint32, flags layers.IPv4Flag, off uint16, p gopacket.Payload) []byte {
+		inner := kframe(t, eth(layers.EthernetTypeIPv4), ipv4Frag(layers.IPProtocolUDP, flags, off, 951), p)
+		return kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 50000, DstPort: 4789},
+			gopacket.Payload(append(vxlanHdr(0x08, vni), inner...)))
+	}
+	frames = [][]byte{
+		vlan(10, layers.IPv4MoreFragments, 0, first(7300)), vlan(20, layers.IPv4MoreFragments, 0, first(7400)),
+		vlan(10, 0, 3, later), vlan(20, 0, 3, later),
+		vxlan(7, layers.IPv4MoreFragments, 0, first(7500)), vxlan(8, layers.IPv4MoreFragments, 0, first(7600)),
+		vxlan(7, 0, 3, later), vxlan(8, 0, 3, later),
+	}
+	v10, v20 := key4(7300, 9000, 17, 10, 0), key4(7400, 9000, 17, 20, 0)
+	n7, n8 := tun(key4(7500, 9000, 17, 0, 0), 7), tun(key4(7600, 9000, 17, 0, 0), 8)
+	return frames, []Key{v10, v20, v10, v20, n7, n8, n7, n8}
+}
+
+// TestFragmentsKeepTenants checks that both paths keep one tenant's
+// fragments apart from another's: the fragment caches are keyed by the
+// VLAN tags and tunnel ID as flows are.
+func TestFragmentsKeepTenants(t *testing.T) {
+	frames, want := tenantFragments(t)
+	d := NewDecoder(DecoderOptions{Decap: true})
+	for i, f := range frames {
+		var p Packet
+		if r := d.Decode(&p, f, LinkEthernet, int64(i), uint32(len(f))); r != ResultIP || p.Key != want[i] {
+			t.Errorf("go decoder, frame %d: result %v key %v, want %v", i, r, p.Key, want[i])
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	s := loadTestKernel(t, KernelConfig{MaxFlows: 1024, RingSize: 1 << 16, Decap: true})
+	for _, pr := range []struct {
+		name string
+		prog *ebpf.Program
+	}{{"xdp", s.objs.FlowhawkXdp}, {"tc", s.objs.FlowhawkTc}, {"tc-ingress", s.objs.FlowhawkTcIngress}} {
+		for i, f := range frames {
+			if _, err := pr.prog.Run(&ebpf.RunOptions{Data: f}); err != nil {
+				t.Fatalf("%s: prog run: %v", pr.name, err)
+			}
+			var pkts []Packet
+			s.readEvents(time.Now(), func(*Flow) {}, func(p *Packet) { pkts = append(pkts, *p) })
+			if len(pkts) != 1 || pkts[0].Key != want[i] {
+				var got []Key
+				for _, p := range pkts {
+					got = append(got, p.Key)
+				}
+				t.Errorf("%s, frame %d: sampled keys %v, want %v", pr.name, i, got, want[i])
+			}
+		}
+	}
+}

@@ -194,13 +194,19 @@ enum counter {
 	CNT_MAX,
 };
 
-/* Fragment cache: (src, dst, id, proto) -> ports of the first fragment. */
+/* Fragment cache: (src, dst, id, proto, tunnel, VLAN tags) -> ports of
+ * the first fragment. The tenant (tunnel ID, VLAN tags) is part of the
+ * key as it is of the flow's: two tenants may reuse the same addresses
+ * and IP IDs, and must not take each other's ports. tunnel is 24-bit
+ * big-endian as in flow_key; the tags are host order. 44 bytes. */
 struct frag_key {
 	__u8 src[16];
 	__u8 dst[16];
 	__u32 id;
 	__u8 proto;
-	__u8 pad[3];
+	__u8 tunnel[3];
+	__u16 vlan_outer;
+	__u16 vlan_inner;
 };
 
 struct frag_ports {
