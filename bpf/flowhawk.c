@@ -346,20 +346,52 @@ static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wi
 static __always_inline void to_inner(void *ctx, void *data, void *data_end, struct pkt_info *pi,
 				     const bool xdp_inner);
 
-/* process parses one packet and accounts it; a tunnel packet (decap) goes
- * to the hook's inner program instead. */
-static __always_inline void process(void *ctx, void *data, void *data_end, __u32 wire_len, __u16 tc_vlan,
-				    const bool xdp, __u32 gso_segs, __u32 gso_size)
+/* TC_PULL is how many bytes (from the frame's start, or from a tunnel's
+ * inner packet) the TC programs pull into the linear area before parsing;
+ * TC_PULL_MAX how many they pull when the headers reach past those, so
+ * that the parser reads what the pcap decoder reads (QinQ, an MPLS stack,
+ * IPv4 options or IPv6 extension headers add up to more than TC_PULL only
+ * rarely). The second parse runs in another program (tc_repull): inlined
+ * twice, the parser takes the verifier past its budget. */
+#define TC_PULL 128
+#define TC_PULL_MAX 512
+
+/* A TC packet's first parse, or its second after tc_repull pulled more. */
+enum pass { PASS_FIRST, PASS_PULLED };
+
+/* repull pulls the first want bytes (at most the packet) of a TC packet
+ * whose parse failed into the linear area and tail-calls slot of
+ * tc_repull to parse it again; it returns, changing nothing, when the
+ * linear area held them already (the error was the packet's own), and
+ * after a failed pull or tail call. */
+static __always_inline void repull(void *ctx, void *data, void *data_end, __u32 wire_len, __u32 want, __u32 slot)
 {
-	count(CNT_PACKETS);
-	if (sample_rate > 1 && bpf_get_prandom_u32() % sample_rate != 0) {
-		count(CNT_SAMPLED_OUT);
+	if (want > wire_len)
+		want = wire_len;
+	if ((long)data_end - (long)data >= (long)want || bpf_skb_pull_data(ctx, want))
 		return;
+	bpf_tail_call(ctx, &tc_repull, slot);
+}
+
+/* process parses one packet and accounts it; a tunnel packet (decap) goes
+ * to the hook's inner program instead. A TC packet's second pass
+ * (PASS_PULLED) was counted and sampled by its first. */
+static __always_inline void process(void *ctx, void *data, void *data_end, __u32 wire_len, __u16 tc_vlan,
+				    const bool xdp, __u32 gso_segs, __u32 gso_size, const enum pass pass)
+{
+	if (pass == PASS_FIRST) {
+		count(CNT_PACKETS);
+		if (sample_rate > 1 && bpf_get_prandom_u32() % sample_rate != 0) {
+			count(CNT_SAMPLED_OUT);
+			return;
+		}
 	}
 
 	struct pkt_info pi = {};
 	int err = parse(data, data_end, wire_len, tc_vlan, &pi);
 	if (err) {
+		if (!xdp && pass == PASS_FIRST)
+			repull(ctx, data, data_end, wire_len, TC_PULL_MAX, 0);
 		count(err);
 		return;
 	}
@@ -398,16 +430,19 @@ static __always_inline void to_inner(void *ctx, void *data, void *data_end, stru
 /* process_inner parses and accounts the inner packet of the tunnel packet
  * the outer program handed over (tunnel_scratch). */
 static __always_inline void process_inner(void *ctx, void *data, void *data_end, __u32 wire_len, const bool xdp,
-					  __u32 gso_segs, __u32 gso_size)
+					  __u32 gso_segs, __u32 gso_size, const enum pass pass)
 {
 	__u32 zk = 0;
 	struct tunnel_info *ti = bpf_map_lookup_elem(&tunnel_scratch, &zk);
 	if (!ti)
 		return;
-	count(CNT_DECAP);
+	if (pass == PASS_FIRST)
+		count(CNT_DECAP);
 	struct pkt_info pi = {};
 	int err = parse_inner(data, data_end, wire_len, ti, &pi);
 	if (err) {
+		if (!xdp && pass == PASS_FIRST)
+			repull(ctx, data, data_end, wire_len, ti->off + TC_PULL_MAX, 1);
 		count(err);
 		return;
 	}
@@ -584,7 +619,7 @@ int flowhawk_xdp(struct xdp_md *ctx)
 	 * attach it where frames span buffers; generic XDP linearizes): the
 	 * linear data is the whole packet, and bpf_xdp_get_buff_len(), a
 	 * helper call on every packet, would return the same length. */
-	process(ctx, data, data_end, (__u32)(data_end - data), 0, true, 1, 0);
+	process(ctx, data, data_end, (__u32)(data_end - data), 0, true, 1, 0, PASS_FIRST);
 	return XDP_PASS;
 }
 
@@ -595,41 +630,67 @@ int flowhawk_xdp_inner(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	process_inner(ctx, data, data_end, (__u32)(data_end - data), true, 1, 0);
+	process_inner(ctx, data, data_end, (__u32)(data_end - data), true, 1, 0, PASS_FIRST);
 	return XDP_PASS;
 }
 
 /* tc_process accounts one packet seen by a TC program. */
-static __always_inline void tc_process(struct __sk_buff *skb)
+static __always_inline void tc_process(struct __sk_buff *skb, const enum pass pass)
 {
-	/* Headers of locally generated packets may sit in paged data. */
-	__u32 want = skb->len < 128 ? skb->len : 128;
+	/* Headers may sit in paged data (AF_PACKET TX_RING senders leave all
+	 * but the Ethernet header there): the first TC_PULL bytes, which hold
+	 * the headers of nearly every packet, are pulled into the linear
+	 * area; process pulls more for the rest (repull). */
+	__u32 want = skb->len < TC_PULL ? skb->len : TC_PULL;
 	if ((long)skb->data_end - (long)skb->data < (long)want)
 		bpf_skb_pull_data(skb, want);
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	__u16 vlan = skb->vlan_present ? (skb->vlan_tci & 0x0fff) : 0;
-	process(skb, data, data_end, skb->len, vlan, false, skb->gso_segs, skb->gso_size);
+	process(skb, data, data_end, skb->len, vlan, false, skb->gso_segs, skb->gso_size, pass);
 }
 
-/* flowhawk_tc_inner accounts the inner packet of a tunnel packet that a
- * TC program (egress or ingress) handed over (decap). */
-SEC("tc")
-int flowhawk_tc_inner(struct __sk_buff *skb)
+/* tc_inner accounts the inner packet of a tunnel packet that a TC program
+ * (egress or ingress) handed over (decap). */
+static __always_inline void tc_inner(struct __sk_buff *skb, const enum pass pass)
 {
 	__u32 zk = 0;
 	struct tunnel_info *ti = bpf_map_lookup_elem(&tunnel_scratch, &zk);
 	if (!ti)
-		return TC_ACT_OK;
+		return;
 	/* The inner headers may sit beyond what tc_process pulled. */
-	__u32 want = ti->off + 128;
+	__u32 want = ti->off + TC_PULL;
 	if (want > skb->len)
 		want = skb->len;
 	if ((long)skb->data_end - (long)skb->data < (long)want)
 		bpf_skb_pull_data(skb, want);
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	process_inner(skb, data, data_end, skb->len, false, skb->gso_segs, skb->gso_size);
+	process_inner(skb, data, data_end, skb->len, false, skb->gso_segs, skb->gso_size, pass);
+}
+
+SEC("tc")
+int flowhawk_tc_inner(struct __sk_buff *skb)
+{
+	tc_inner(skb, PASS_FIRST);
+	return TC_ACT_OK;
+}
+
+/* flowhawk_tc_pulled parses again a packet whose headers reached past
+ * what the first TC pass had linear (tc_repull slot 0). */
+SEC("tc")
+int flowhawk_tc_pulled(struct __sk_buff *skb)
+{
+	tc_process(skb, PASS_PULLED);
+	return TC_ACT_OK;
+}
+
+/* flowhawk_tc_inner_pulled is flowhawk_tc_pulled for a tunnel's inner
+ * packet (tc_repull slot 1). */
+SEC("tc")
+int flowhawk_tc_inner_pulled(struct __sk_buff *skb)
+{
+	tc_inner(skb, PASS_PULLED);
 	return TC_ACT_OK;
 }
 
@@ -644,7 +705,7 @@ int flowhawk_tc(struct __sk_buff *skb)
 		count(CNT_FORWARDED);
 		return TC_ACT_OK;
 	}
-	tc_process(skb);
+	tc_process(skb, PASS_FIRST);
 	return TC_ACT_OK;
 }
 
@@ -658,7 +719,7 @@ int flowhawk_tc(struct __sk_buff *skb)
 SEC("tc")
 int flowhawk_tc_ingress(struct __sk_buff *skb)
 {
-	tc_process(skb);
+	tc_process(skb, PASS_FIRST);
 	return TC_ACT_OK;
 }
 

@@ -175,33 +175,36 @@ type FlowhawkZeroFlow struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	FlowhawkMapCounters           = "counters"
-	FlowhawkMapEvents             = "events"
-	FlowhawkMapFlows              = "flows"
-	FlowhawkMapFlows4             = "flows4"
-	FlowhawkMapFrags              = "frags"
-	FlowhawkMapInnerTc            = "inner_tc"
-	FlowhawkMapInnerXdp           = "inner_xdp"
-	FlowhawkMapMonitored          = "monitored"
-	FlowhawkMapScratchMap         = "scratch_map"
-	FlowhawkMapTunnelScratch      = "tunnel_scratch"
-	FlowhawkMapZeroValue          = "zero_value"
-	FlowhawkProgFlowhawkTc        = "flowhawk_tc"
-	FlowhawkProgFlowhawkTcIngress = "flowhawk_tc_ingress"
-	FlowhawkProgFlowhawkTcInner   = "flowhawk_tc_inner"
-	FlowhawkProgFlowhawkXdp       = "flowhawk_xdp"
-	FlowhawkProgFlowhawkXdpInner  = "flowhawk_xdp_inner"
-	FlowhawkProgNoopTc            = "noop_tc"
-	FlowhawkProgNoopXdp           = "noop_xdp"
-	FlowhawkVarDecap              = "decap"
-	FlowhawkVarDnsSnippets        = "dns_snippets"
-	FlowhawkVarMaxSamples         = "max_samples"
-	FlowhawkVarSampleRate         = "sample_rate"
-	FlowhawkVarUnusedDnsEvent     = "unused_dns_event"
-	FlowhawkVarUnusedEndEvent     = "unused_end_event"
-	FlowhawkVarUnusedFlowEvent    = "unused_flow_event"
-	FlowhawkVarUnusedPktEvent     = "unused_pkt_event"
-	FlowhawkVarWakeBytes          = "wake_bytes"
+	FlowhawkMapCounters               = "counters"
+	FlowhawkMapEvents                 = "events"
+	FlowhawkMapFlows                  = "flows"
+	FlowhawkMapFlows4                 = "flows4"
+	FlowhawkMapFrags                  = "frags"
+	FlowhawkMapInnerTc                = "inner_tc"
+	FlowhawkMapInnerXdp               = "inner_xdp"
+	FlowhawkMapMonitored              = "monitored"
+	FlowhawkMapScratchMap             = "scratch_map"
+	FlowhawkMapTcRepull               = "tc_repull"
+	FlowhawkMapTunnelScratch          = "tunnel_scratch"
+	FlowhawkMapZeroValue              = "zero_value"
+	FlowhawkProgFlowhawkTc            = "flowhawk_tc"
+	FlowhawkProgFlowhawkTcIngress     = "flowhawk_tc_ingress"
+	FlowhawkProgFlowhawkTcInner       = "flowhawk_tc_inner"
+	FlowhawkProgFlowhawkTcInnerPulled = "flowhawk_tc_inner_pulled"
+	FlowhawkProgFlowhawkTcPulled      = "flowhawk_tc_pulled"
+	FlowhawkProgFlowhawkXdp           = "flowhawk_xdp"
+	FlowhawkProgFlowhawkXdpInner      = "flowhawk_xdp_inner"
+	FlowhawkProgNoopTc                = "noop_tc"
+	FlowhawkProgNoopXdp               = "noop_xdp"
+	FlowhawkVarDecap                  = "decap"
+	FlowhawkVarDnsSnippets            = "dns_snippets"
+	FlowhawkVarMaxSamples             = "max_samples"
+	FlowhawkVarSampleRate             = "sample_rate"
+	FlowhawkVarUnusedDnsEvent         = "unused_dns_event"
+	FlowhawkVarUnusedEndEvent         = "unused_end_event"
+	FlowhawkVarUnusedFlowEvent        = "unused_flow_event"
+	FlowhawkVarUnusedPktEvent         = "unused_pkt_event"
+	FlowhawkVarWakeBytes              = "wake_bytes"
 )
 
 // LoadFlowhawk returns the embedded CollectionSpec for Flowhawk.
@@ -246,13 +249,15 @@ type FlowhawkSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type FlowhawkProgramSpecs struct {
-	FlowhawkTc        *ebpf.ProgramSpec `ebpf:"flowhawk_tc"`
-	FlowhawkTcIngress *ebpf.ProgramSpec `ebpf:"flowhawk_tc_ingress"`
-	FlowhawkTcInner   *ebpf.ProgramSpec `ebpf:"flowhawk_tc_inner"`
-	FlowhawkXdp       *ebpf.ProgramSpec `ebpf:"flowhawk_xdp"`
-	FlowhawkXdpInner  *ebpf.ProgramSpec `ebpf:"flowhawk_xdp_inner"`
-	NoopTc            *ebpf.ProgramSpec `ebpf:"noop_tc"`
-	NoopXdp           *ebpf.ProgramSpec `ebpf:"noop_xdp"`
+	FlowhawkTc            *ebpf.ProgramSpec `ebpf:"flowhawk_tc"`
+	FlowhawkTcIngress     *ebpf.ProgramSpec `ebpf:"flowhawk_tc_ingress"`
+	FlowhawkTcInner       *ebpf.ProgramSpec `ebpf:"flowhawk_tc_inner"`
+	FlowhawkTcInnerPulled *ebpf.ProgramSpec `ebpf:"flowhawk_tc_inner_pulled"`
+	FlowhawkTcPulled      *ebpf.ProgramSpec `ebpf:"flowhawk_tc_pulled"`
+	FlowhawkXdp           *ebpf.ProgramSpec `ebpf:"flowhawk_xdp"`
+	FlowhawkXdpInner      *ebpf.ProgramSpec `ebpf:"flowhawk_xdp_inner"`
+	NoopTc                *ebpf.ProgramSpec `ebpf:"noop_tc"`
+	NoopXdp               *ebpf.ProgramSpec `ebpf:"noop_xdp"`
 }
 
 // FlowhawkMapSpecs contains maps before they are loaded into the kernel.
@@ -268,6 +273,7 @@ type FlowhawkMapSpecs struct {
 	InnerXdp      *ebpf.MapSpec `ebpf:"inner_xdp"`
 	Monitored     *ebpf.MapSpec `ebpf:"monitored"`
 	ScratchMap    *ebpf.MapSpec `ebpf:"scratch_map"`
+	TcRepull      *ebpf.MapSpec `ebpf:"tc_repull"`
 	TunnelScratch *ebpf.MapSpec `ebpf:"tunnel_scratch"`
 	ZeroValue     *ebpf.MapSpec `ebpf:"zero_value"`
 }
@@ -316,6 +322,7 @@ type FlowhawkMaps struct {
 	InnerXdp      *ebpf.Map `ebpf:"inner_xdp"`
 	Monitored     *ebpf.Map `ebpf:"monitored"`
 	ScratchMap    *ebpf.Map `ebpf:"scratch_map"`
+	TcRepull      *ebpf.Map `ebpf:"tc_repull"`
 	TunnelScratch *ebpf.Map `ebpf:"tunnel_scratch"`
 	ZeroValue     *ebpf.Map `ebpf:"zero_value"`
 }
@@ -331,6 +338,7 @@ func (m *FlowhawkMaps) Close() error {
 		m.InnerXdp,
 		m.Monitored,
 		m.ScratchMap,
+		m.TcRepull,
 		m.TunnelScratch,
 		m.ZeroValue,
 	)
@@ -355,13 +363,15 @@ type FlowhawkVariables struct {
 //
 // It can be passed to LoadFlowhawkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type FlowhawkPrograms struct {
-	FlowhawkTc        *ebpf.Program `ebpf:"flowhawk_tc"`
-	FlowhawkTcIngress *ebpf.Program `ebpf:"flowhawk_tc_ingress"`
-	FlowhawkTcInner   *ebpf.Program `ebpf:"flowhawk_tc_inner"`
-	FlowhawkXdp       *ebpf.Program `ebpf:"flowhawk_xdp"`
-	FlowhawkXdpInner  *ebpf.Program `ebpf:"flowhawk_xdp_inner"`
-	NoopTc            *ebpf.Program `ebpf:"noop_tc"`
-	NoopXdp           *ebpf.Program `ebpf:"noop_xdp"`
+	FlowhawkTc            *ebpf.Program `ebpf:"flowhawk_tc"`
+	FlowhawkTcIngress     *ebpf.Program `ebpf:"flowhawk_tc_ingress"`
+	FlowhawkTcInner       *ebpf.Program `ebpf:"flowhawk_tc_inner"`
+	FlowhawkTcInnerPulled *ebpf.Program `ebpf:"flowhawk_tc_inner_pulled"`
+	FlowhawkTcPulled      *ebpf.Program `ebpf:"flowhawk_tc_pulled"`
+	FlowhawkXdp           *ebpf.Program `ebpf:"flowhawk_xdp"`
+	FlowhawkXdpInner      *ebpf.Program `ebpf:"flowhawk_xdp_inner"`
+	NoopTc                *ebpf.Program `ebpf:"noop_tc"`
+	NoopXdp               *ebpf.Program `ebpf:"noop_xdp"`
 }
 
 func (p *FlowhawkPrograms) Close() error {
@@ -369,6 +379,8 @@ func (p *FlowhawkPrograms) Close() error {
 		p.FlowhawkTc,
 		p.FlowhawkTcIngress,
 		p.FlowhawkTcInner,
+		p.FlowhawkTcInnerPulled,
+		p.FlowhawkTcPulled,
 		p.FlowhawkXdp,
 		p.FlowhawkXdpInner,
 		p.NoopTc,

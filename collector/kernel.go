@@ -323,12 +323,15 @@ func LoadKernel(cfg KernelConfig) (*KernelSource, error) {
 		}
 		return nil, fmt.Errorf("load eBPF programs: %w", err)
 	}
-	// The tunnel hand-off's targets (decap): filled whether or not decap
-	// is on, so no slot is ever empty.
+	// The tail calls' targets: the tunnel hand-off's (decap), filled
+	// whether or not decap is on, and TC's second parse after a pull, so
+	// no slot is ever empty.
 	if err := errors.Join(s.objs.InnerXdp.Put(uint32(0), s.objs.FlowhawkXdpInner),
-		s.objs.InnerTc.Put(uint32(0), s.objs.FlowhawkTcInner)); err != nil {
+		s.objs.InnerTc.Put(uint32(0), s.objs.FlowhawkTcInner),
+		s.objs.TcRepull.Put(uint32(0), s.objs.FlowhawkTcPulled),
+		s.objs.TcRepull.Put(uint32(1), s.objs.FlowhawkTcInnerPulled)); err != nil {
 		s.objs.Close()
-		return nil, fmt.Errorf("fill the tunnel program arrays: %w", err)
+		return nil, fmt.Errorf("fill the program arrays: %w", err)
 	}
 	s.rd, err = ringbuf.NewReader(s.objs.Events)
 	if err != nil {

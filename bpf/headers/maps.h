@@ -120,6 +120,16 @@ struct {
 	__type(value, __u32);
 } inner_tc SEC(".maps");
 
+/* The TC programs that parse a packet again after pulling more of it
+ * into the linear area (flowhawk.c, repull), filled by the loader: slot 0
+ * flowhawk_tc_pulled, slot 1 flowhawk_tc_inner_pulled. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u32);
+} tc_repull SEC(".maps");
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
