@@ -109,6 +109,41 @@ func TestCLICaptureSIGTERM(t *testing.T) {
 	}
 }
 
+// TestCLICaptureSIGTERMWhileAttaching stops `flowhawk capture --decap`
+// with SIGTERM half a second after it starts, while the verifier is still
+// loading its programs (seconds with --decap): it must still exit cleanly
+// through its flush and summary, with nothing left attached, not die of
+// the signal half-attached.
+func TestCLICaptureSIGTERMWhileAttaching(t *testing.T) {
+	n := newNet(t)
+	bin := flowhawkBin(t)
+	cmd := exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", n.ClientIf, "--decap", "-o", "none")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	time.Sleep(500 * time.Millisecond)
+	attached := strings.Contains(stderr.String(), "capturing on")
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("capture exit: %v\n%s", err, stderr.String())
+	}
+	if attached {
+		t.Logf("attached within 500 ms: the signal came after the attach phase")
+	}
+	if !strings.Contains(stderr.String(), "packets seen") {
+		t.Errorf("no summary after SIGTERM: %s", stderr.String())
+	}
+	assertDetached(t, n)
+}
+
 // lockedBuffer is a bytes.Buffer safe to read while a process writes it.
 type lockedBuffer struct {
 	mu sync.Mutex

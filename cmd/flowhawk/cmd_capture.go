@@ -113,6 +113,12 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		extra = append(extra, "Predicted Label", "Confidence")
 	}
 
+	// Catch SIGINT and SIGTERM before attaching: loading and attaching
+	// take a while, and a signal then must still end the capture through
+	// Run's flush and detach, not be lost (a background job starts with
+	// SIGINT ignored until Notify) or kill the process half-attached.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	// Attach before opening outputs, so privilege and interface errors come
 	// first and leave no half-written file.
 	src, err := collector.OpenKernel(kcfg)
@@ -133,8 +139,6 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	// Records go back to the pipeline's pool once written; build from it.
 	src.UseFlowPool(p.Table().Pool())
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
