@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -268,10 +269,48 @@ func checkCaps() error {
 	return nil
 }
 
-// LoadKernel loads the programs and maps with cfg's sizes and knobs but
-// attaches nothing (tests and benchmarks drive the programs with
-// BPF_PROG_TEST_RUN). OpenKernel loads and attaches.
+// LoadKernel loads every program and the maps with cfg's sizes and knobs
+// but attaches nothing (tests and benchmarks drive the programs with
+// BPF_PROG_TEST_RUN). OpenKernel loads what it attaches, and attaches.
 func LoadKernel(cfg KernelConfig) (*KernelSource, error) {
+	return loadKernel(cfg, nil)
+}
+
+// programsFor names the programs a capture with cfg on ifaces can attach
+// or tail-call, so OpenKernel loads only those: the verifier takes about
+// half a second for each of the big ones, and one to two for the inner
+// ones that --decap needs. TC egress and its second parse always; TC
+// ingress, XDP or both (--ingress auto falls back from one to the other,
+// but picks TC alone for veth and loopback); the inner programs of those
+// with decap; never the benchmarks' no-op programs.
+func programsFor(cfg KernelConfig, ifaces []*net.Interface) map[string]bool {
+	need := map[string]bool{bpf.FlowhawkProgFlowhawkTc: true, bpf.FlowhawkProgFlowhawkTcPulled: true}
+	xdp, tc := cfg.Ingress == "xdp", cfg.Ingress == "tc"
+	if cfg.Ingress == "auto" {
+		if cfg.XDPMode != "auto" {
+			xdp = true
+		} else {
+			for _, ifi := range ifaces {
+				if ifi.Flags&net.FlagLoopback == 0 && driverOf(ifi.Name) != "veth" {
+					xdp = true
+				}
+			}
+			tc = true
+		}
+	}
+	need[bpf.FlowhawkProgFlowhawkXdp] = xdp
+	need[bpf.FlowhawkProgFlowhawkTcIngress] = tc
+	if cfg.Decap {
+		need[bpf.FlowhawkProgFlowhawkXdpInner] = xdp
+		need[bpf.FlowhawkProgFlowhawkTcInner] = true
+		need[bpf.FlowhawkProgFlowhawkTcInnerPulled] = true
+	}
+	return need
+}
+
+// loadKernel is LoadKernel for the programs in keep (nil: all of them);
+// the others stay nil in s.objs.
+func loadKernel(cfg KernelConfig, keep map[string]bool) (*KernelSource, error) {
 	cfg.defaults()
 	if err := checkCaps(); err != nil {
 		return nil, err
@@ -306,8 +345,15 @@ func LoadKernel(cfg KernelConfig) (*KernelSource, error) {
 		set(bpf.FlowhawkVarWakeBytes, uint64(cfg.RingSize/8))); err != nil {
 		return nil, err
 	}
+	if keep != nil {
+		for name := range spec.Programs {
+			if !keep[name] {
+				delete(spec.Programs, name)
+			}
+		}
+	}
 	s := &KernelSource{cfg: cfg, pending: make(map[Key][]pendingSample)}
-	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
+	if err := loadObjects(spec, &s.objs); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			return nil, fmt.Errorf("eBPF verifier rejected the programs: %w", err)
@@ -323,13 +369,21 @@ func LoadKernel(cfg KernelConfig) (*KernelSource, error) {
 		}
 		return nil, fmt.Errorf("load eBPF programs: %w", err)
 	}
-	// The tail calls' targets: the tunnel hand-off's (decap), filled
-	// whether or not decap is on, and TC's second parse after a pull, so
-	// no slot is ever empty.
-	if err := errors.Join(s.objs.InnerXdp.Put(uint32(0), s.objs.FlowhawkXdpInner),
-		s.objs.InnerTc.Put(uint32(0), s.objs.FlowhawkTcInner),
-		s.objs.TcRepull.Put(uint32(0), s.objs.FlowhawkTcPulled),
-		s.objs.TcRepull.Put(uint32(1), s.objs.FlowhawkTcInnerPulled)); err != nil {
+	// The tail calls' targets: the tunnel hand-off's (decap) and TC's
+	// second parse after a pull. Every slot a loaded program can reach is
+	// filled; without decap the hand-off is dead code the verifier drops.
+	var errs []error
+	for _, t := range []struct {
+		arr  *ebpf.Map
+		slot uint32
+		prog *ebpf.Program
+	}{{s.objs.InnerXdp, 0, s.objs.FlowhawkXdpInner}, {s.objs.InnerTc, 0, s.objs.FlowhawkTcInner},
+		{s.objs.TcRepull, 0, s.objs.FlowhawkTcPulled}, {s.objs.TcRepull, 1, s.objs.FlowhawkTcInnerPulled}} {
+		if t.prog != nil {
+			errs = append(errs, t.arr.Put(t.slot, t.prog))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		s.objs.Close()
 		return nil, fmt.Errorf("fill the program arrays: %w", err)
 	}
@@ -356,7 +410,8 @@ func OpenKernel(cfg KernelConfig) (*KernelSource, error) {
 		}
 		ifaces[i] = ifi
 	}
-	s, err := LoadKernel(cfg)
+	cfg.defaults()
+	s, err := loadKernel(cfg, programsFor(cfg, ifaces))
 	if err != nil {
 		return nil, err
 	}
@@ -387,6 +442,28 @@ func (a Attachment) String() string {
 
 // Attachments lists how each interface was attached, in attach order.
 func (s *KernelSource) Attachments() []Attachment { return s.attached }
+
+// loadObjects loads spec, which may lack some of bpf.FlowhawkPrograms'
+// programs, into objs: those stay nil.
+func loadObjects(spec *ebpf.CollectionSpec, objs *bpf.FlowhawkObjects) error {
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return err
+	}
+	defer coll.Close() // whatever Assign did not take
+	if err := errors.Join(coll.Assign(&objs.FlowhawkMaps), coll.Assign(&objs.FlowhawkVariables)); err != nil {
+		objs.Close()
+		return err
+	}
+	progs := reflect.ValueOf(&objs.FlowhawkPrograms).Elem()
+	for i := range progs.NumField() {
+		if p, ok := coll.Programs[progs.Type().Field(i).Tag.Get("ebpf")]; ok {
+			progs.Field(i).Set(reflect.ValueOf(p))
+		}
+	}
+	clear(coll.Programs) // objs owns them now
+	return nil
+}
 
 // driverOf names the driver of an interface, as ethtool -i does; "" if
 // the kernel does not say.
@@ -479,9 +556,10 @@ func (s *KernelSource) attachIngress(ifi *net.Interface, at *Attachment) error {
 		at.Why = fmt.Sprintf("no native XDP: %v", err)
 	}
 	how, err := s.attachTC(s.objs.FlowhawkTcIngress, ifi, ebpf.AttachTCXIngress, "ingress")
-	if err != nil && s.cfg.Ingress == "auto" {
+	if err != nil && s.cfg.Ingress == "auto" && s.objs.FlowhawkXdp != nil {
 		// No TCX and no tc(8) for clsact: XDP in whatever mode the
-		// kernel can, rather than no ingress at all.
+		// kernel can, rather than no ingress at all (not loaded when
+		// every interface is veth or loopback: --ingress xdp forces it).
 		xl, xerr := link.AttachXDP(link.XDPOptions{Program: s.objs.FlowhawkXdp, Interface: ifi.Index})
 		if xerr != nil {
 			return fmt.Errorf("%w; attach XDP to %s: %v", err, ifi.Name, xerr)

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -492,4 +494,40 @@ func mapKeys(m map[Key]bpf.FlowhawkFlowValue) []string {
 		out = append(out, k.String())
 	}
 	return out
+}
+
+// TestProgramsFor checks which programs OpenKernel loads: what it can
+// attach or tail-call, never the no-op ones.
+func TestProgramsFor(t *testing.T) {
+	lo := &net.Interface{Name: "lo", Flags: net.FlagLoopback}
+	nic := &net.Interface{Name: "flowhawk-no-such-if0"} // no driver known: may take XDP
+	names := func(m map[string]bool) string {
+		var out []string
+		for n, ok := range m {
+			if ok {
+				out = append(out, n)
+			}
+		}
+		slices.Sort(out)
+		return strings.Join(out, " ")
+	}
+	for _, c := range []struct {
+		cfg    KernelConfig
+		ifaces []*net.Interface
+		want   string
+	}{
+		{KernelConfig{Ingress: "tc", XDPMode: "auto"}, []*net.Interface{nic}, "flowhawk_tc flowhawk_tc_ingress flowhawk_tc_pulled"},
+		{KernelConfig{Ingress: "xdp", XDPMode: "auto"}, []*net.Interface{nic}, "flowhawk_tc flowhawk_tc_pulled flowhawk_xdp"},
+		{KernelConfig{Ingress: "auto", XDPMode: "auto"}, []*net.Interface{lo}, "flowhawk_tc flowhawk_tc_ingress flowhawk_tc_pulled"},
+		{KernelConfig{Ingress: "auto", XDPMode: "auto"}, []*net.Interface{lo, nic}, "flowhawk_tc flowhawk_tc_ingress flowhawk_tc_pulled flowhawk_xdp"},
+		{KernelConfig{Ingress: "auto", XDPMode: "generic"}, []*net.Interface{lo}, "flowhawk_tc flowhawk_tc_pulled flowhawk_xdp"},
+		{KernelConfig{Ingress: "xdp", XDPMode: "auto", Decap: true}, []*net.Interface{nic},
+			"flowhawk_tc flowhawk_tc_inner flowhawk_tc_inner_pulled flowhawk_tc_pulled flowhawk_xdp flowhawk_xdp_inner"},
+		{KernelConfig{Ingress: "tc", XDPMode: "auto", Decap: true}, []*net.Interface{nic},
+			"flowhawk_tc flowhawk_tc_ingress flowhawk_tc_inner flowhawk_tc_inner_pulled flowhawk_tc_pulled"},
+	} {
+		if got := names(programsFor(c.cfg, c.ifaces)); got != c.want {
+			t.Errorf("%+v on %d interfaces: %s, want %s", c.cfg, len(c.ifaces), got, c.want)
+		}
+	}
 }
