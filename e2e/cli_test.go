@@ -48,18 +48,7 @@ func TestCLICaptureSIGTERM(t *testing.T) {
 	n := newNet(t)
 	bin := flowhawkBin(t)
 	out := filepath.Join(t.TempDir(), "flows.jsonl")
-	cmd := exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", n.ClientIf, "-o", out, "--no-windows")
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
+	cmd, stderr := startCLI(t, n.ClientNS, bin, "capture", "-i", n.ClientIf, "-o", out, "--no-windows")
 	// Wait until attached (the banner is printed after attach).
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(stderr.String(), "capturing on") {
@@ -117,18 +106,7 @@ func TestCLICaptureSIGTERM(t *testing.T) {
 func TestCLICaptureSIGTERMWhileAttaching(t *testing.T) {
 	n := newNet(t)
 	bin := flowhawkBin(t)
-	cmd := exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", n.ClientIf, "--decap", "-o", "none")
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
+	cmd, stderr := startCLI(t, n.ClientNS, bin, "capture", "-i", n.ClientIf, "--decap", "-o", "none")
 	time.Sleep(500 * time.Millisecond)
 	attached := strings.Contains(stderr.String(), "capturing on")
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -142,6 +120,25 @@ func TestCLICaptureSIGTERMWhileAttaching(t *testing.T) {
 		t.Errorf("no summary after SIGTERM: %s", stderr.String())
 	}
 	assertDetached(t, n)
+}
+
+// startCLI starts the flowhawk binary bin with args in namespace ns,
+// its stderr collected; it is killed when the test ends if still running.
+func startCLI(t *testing.T, ns, bin string, args ...string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd, stderr
 }
 
 // lockedBuffer is a bytes.Buffer safe to read while a process writes it.
@@ -192,13 +189,8 @@ func TestCLIClsactTwoInterfaces(t *testing.T) {
 	n := newNet(t)
 	bin := flowhawkBin(t)
 	out := filepath.Join(t.TempDir(), "flows.csv")
-	cmd := exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", "lo,"+n.ClientIf, "--tc-attach", "clsact",
+	cmd, stderr := startCLI(t, n.ClientNS, bin, "capture", "-i", "lo,"+n.ClientIf, "--tc-attach", "clsact",
 		"--duration", "2s", "-o", out, "--no-windows")
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	time.Sleep(500 * time.Millisecond)
 	clientRun(t, n, "ping", "-c", "3", "-i", "0.05", n.ServerIP)
 	if err := cmd.Wait(); err != nil {

@@ -156,19 +156,7 @@ func pagedDeepHeaders(t *testing.T, ingress string) {
 	pcapPath := td.stop(t)
 	kflows := kc.stop(t)
 	pflows := pcapFlows(t, pcapPath, 32)
-	want := map[uint16]bool{41001: false, 41002: false}
-	for _, f := range pflows {
-		for _, p := range []uint16{f.Key.PortLo, f.Key.PortHi} {
-			if _, ok := want[p]; ok && f.Fwd.Packets > 0 && f.Bwd.Packets > 0 {
-				want[p] = true
-			}
-		}
-	}
-	for port, seen := range want {
-		if !seen {
-			t.Errorf("no two-way flow on port %d in the tcpdump capture (flows: %v)", port, pflows)
-		}
-	}
+	wantTwoWay(t, pflows, "port", ports, 41001, 41002)
 	worst := compareFlows(t, kflows, pflows)
 	t.Logf("%s ingress: %d flows match, worst time difference %v", ingress, len(pflows), worst)
 }

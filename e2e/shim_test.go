@@ -127,21 +127,9 @@ func shimFrames(t *testing.T, ingress string) {
 	pcapPath := td.stop(t)
 	kflows := kc.stop(t)
 	pflows := pcapFlows(t, pcapPath, 32)
-	want := map[uint16]bool{40001: false, 40002: false, 40003: false, 40004: false}
-	for _, f := range pflows {
-		for _, p := range []uint16{f.Key.PortLo, f.Key.PortHi} {
-			if _, ok := want[p]; ok && f.Fwd.Packets > 0 && f.Bwd.Packets > 0 {
-				want[p] = true
-			}
-		}
-	}
-	for port, seen := range want {
-		if !seen {
-			t.Errorf("no two-way flow on port %d in the tcpdump capture (flows: %v)", port, pflows)
-		}
-	}
-	if len(pflows) != len(want) {
-		t.Errorf("pcap path has %d flows, want %d: %v", len(pflows), len(want), pflows)
+	wantTwoWay(t, pflows, "port", ports, 40001, 40002, 40003, 40004)
+	if len(pflows) != 4 {
+		t.Errorf("pcap path has %d flows, want 4: %v", len(pflows), pflows)
 	}
 	worst := compareFlows(t, kflows, pflows)
 	t.Logf("%s ingress: %d flows match, worst time difference %v", ingress, len(pflows), worst)

@@ -198,18 +198,8 @@ func vlanFrames(t *testing.T, ingress string) {
 	pcapPath := td.stop(t)
 	kflows := kc.stop(t)
 	pflows := pcapFlows(t, pcapPath, 32)
-	want := map[[2]uint16]bool{{42, 0}: false, {100, 200}: false, {7, 0}: false, {0, 0}: false}
-	for _, f := range pflows {
-		tags := [2]uint16{f.Key.VLANOuter, f.Key.VLANInner}
-		if _, ok := want[tags]; ok && f.Fwd.Packets > 0 && f.Bwd.Packets > 0 {
-			want[tags] = true
-		}
-	}
-	for tags, seen := range want {
-		if !seen {
-			t.Errorf("no two-way flow with tags %v in the tcpdump capture (flows: %v)", tags, pflows)
-		}
-	}
+	wantTwoWay(t, pflows, "tags", func(f *collector.Flow) [][2]uint16 { return [][2]uint16{{f.Key.VLANOuter, f.Key.VLANInner}} },
+		[2]uint16{42, 0}, [2]uint16{100, 200}, [2]uint16{7, 0}, [2]uint16{0, 0})
 	worst := compareFlows(t, kflows, pflows)
 	t.Logf("%s ingress: %d flows match, worst time difference %v", ingress, len(pflows), worst)
 }
@@ -238,6 +228,28 @@ func vethIPv4(n *testNet, toServer bool, proto layers.IPProtocol) *layers.IPv4 {
 }
 
 // rawFrame is a hand-made Ethernet frame and the end that sends it.
+// wantTwoWay fails t for each of want that no flow of pflows with
+// packets both ways has; of gives what a flow has (its ports, its tags).
+func wantTwoWay[K comparable](t *testing.T, pflows []*collector.Flow, what string, of func(*collector.Flow) []K, want ...K) {
+	t.Helper()
+	seen := make(map[K]bool)
+	for _, f := range pflows {
+		if f.Fwd.Packets > 0 && f.Bwd.Packets > 0 {
+			for _, k := range of(f) {
+				seen[k] = true
+			}
+		}
+	}
+	for _, k := range want {
+		if !seen[k] {
+			t.Errorf("no two-way flow with %s %v in the tcpdump capture (flows: %v)", what, k, pflows)
+		}
+	}
+}
+
+// ports are a flow's two ports, for wantTwoWay.
+func ports(f *collector.Flow) []uint16 { return []uint16{f.Key.PortLo, f.Key.PortHi} }
+
 type rawFrame struct {
 	toServer bool // sent by the client end to the server, else back
 	frame    []byte
