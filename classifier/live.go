@@ -66,7 +66,8 @@ func NewRowPredictor(m *Model, cols []features.Column, minConfidence float64) (*
 }
 
 // Predict returns the predicted label ("Unknown" below the minimum
-// confidence) and the top class probability.
+// confidence, or where the model's gate does not allow the class) and the
+// top class probability.
 func (p *RowPredictor) Predict(row *features.Row) (string, float64) {
 	m := p.m
 	ws := m.pool.Get().(*workspace)
@@ -91,8 +92,9 @@ func (p *RowPredictor) Predict(row *features.Row) (string, float64) {
 	m.Pre.Transform(ws.raw, ws.x)
 	m.est.predict(ws.x, ws.proba, ws)
 	c, conf := argmax(ws.proba)
+	allowed := m.Allows(ws.raw, c)
 	m.pool.Put(ws)
-	if conf < p.minConf {
+	if conf < p.minConf || !allowed {
 		return "Unknown", conf
 	}
 	return m.Classes[c], conf

@@ -130,6 +130,9 @@ type Predictions struct {
 	Class []int
 	Proba []float64 // rows * classes
 	K     int
+	// Gated marks rows whose class the model's gate (Config.Gate) does
+	// not allow; nil for a model without a gate.
+	Gated []bool
 }
 
 // PredictFrame runs the model over every row of the frame in parallel.
@@ -152,6 +155,9 @@ func (m *Model) predictSource(fill func(r int, buf []float64), n int) *Predictio
 	k := len(m.Classes)
 	nc := len(m.Pre.Columns)
 	pr := &Predictions{Class: make([]int, n), Proba: make([]float64, n*k), K: k}
+	if m.support != nil {
+		pr.Gated = make([]bool, n)
+	}
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -165,6 +171,9 @@ func (m *Model) predictSource(fill func(r int, buf []float64), n int) *Predictio
 				fill(i, buf)
 				m.PredictRaw(buf, out)
 				pr.Class[i], _ = argmax(out)
+				if pr.Gated != nil {
+					pr.Gated[i] = !m.Allows(buf, pr.Class[i])
+				}
 			}
 		}()
 	}

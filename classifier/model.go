@@ -51,6 +51,10 @@ type Config struct {
 	Subsample       int     `json:"subsample,omitempty"`         // iforest: 256
 	Contamination   float64 `json:"contamination,omitempty"`     // iforest: 0 = threshold 0.5
 	VarSmoothing    float64 `json:"var_smoothing,omitempty"`     // nb: 1e-9
+	// Gate lists categorical input columns whose values gate predictions:
+	// a class is predicted only for values it had in training, otherwise
+	// the prediction is "Unknown" (gate.go).
+	Gate []string `json:"gate,omitempty"`
 }
 
 func (c *Config) defaults() {
@@ -147,9 +151,15 @@ type Model struct {
 	// model uses, 0 when it uses none.
 	EarlyPackets int
 
-	est  estimator
-	pool sync.Pool
+	est     estimator
+	support *support // nil: no gate
+	pool    sync.Pool
 }
+
+// Allows reports whether the model's gate (Config.Gate) lets it predict
+// class for raw, a row in Features order with category codes; always true
+// without a gate.
+func (m *Model) Allows(raw []float64, class int) bool { return m.support.allows(raw, class) }
 
 func (m *Model) newWorkspace() any {
 	return &workspace{raw: make([]float64, len(m.Pre.Columns)), x: make([]float64, m.Pre.Width()),
@@ -370,6 +380,9 @@ func Train(f *Frame, cfg Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.support, err = fitSupport(f, pre, m.Classes, cfg.Gate); err != nil {
+		return nil, err
+	}
 	m.pool.New = m.newWorkspace
 	m.Train = TrainInfo{Rows: n, SHA256: f.Hash, ClassCount: counts, Seconds: time.Since(start).Seconds(),
 		Time: time.Now().UTC().Format(time.RFC3339)}
@@ -412,6 +425,7 @@ type modelFile struct {
 	Train        TrainInfo       `json:"training_data"`
 	Metrics      *Metrics        `json:"metrics,omitempty"`
 	MetricsOn    string          `json:"metrics_on,omitempty"`
+	Support      supportFile     `json:"support,omitempty"`
 	Model        json.RawMessage `json:"model"`
 }
 
@@ -423,7 +437,7 @@ func (m *Model) Save(w io.Writer) error {
 	}
 	mf := modelFile{Format: FormatName, Version: FormatVersion, Kind: m.Kind, Features: m.Features(), Classes: m.Classes,
 		LabelMap: m.LabelMap, EarlyPackets: m.EarlyPackets, Preprocess: m.Pre, Config: m.Config, Train: m.Train,
-		Metrics: m.Metrics, MetricsOn: m.MetricsOn, Model: raw}
+		Metrics: m.Metrics, MetricsOn: m.MetricsOn, Support: m.support.toFile(m.Pre, m.Classes), Model: raw}
 	enc := json.NewEncoder(w)
 	return enc.Encode(&mf)
 }
@@ -502,6 +516,9 @@ func Decode(b []byte) (*Model, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s model: %w", mf.Kind, err)
+	}
+	if m.support, err = decodeSupport(mf.Support, mf.Preprocess, mf.Classes); err != nil {
+		return nil, err
 	}
 	m.pool.New = m.newWorkspace
 	return m, nil

@@ -8,7 +8,8 @@ import (
 
 // WritePredictions writes one CSV row per frame row: the row number, the
 // true label when the data has one, "Predicted Label" ("Unknown" when the
-// top probability is below minConfidence) and "Confidence".
+// top probability is below minConfidence or the model's gate does not
+// allow the class) and "Confidence".
 func WritePredictions(w io.Writer, m *Model, f *Frame, minConfidence float64) error {
 	pr, err := m.PredictFrame(f)
 	if err != nil {
@@ -27,7 +28,7 @@ func WritePredictions(w io.Writer, m *Model, f *Frame, minConfidence float64) er
 	for i, c := range pr.Class {
 		conf := pr.Proba[i*pr.K+c]
 		lab := m.Classes[c]
-		if conf < minConfidence {
+		if conf < minConfidence || (pr.Gated != nil && pr.Gated[i]) {
 			lab = "Unknown"
 		}
 		j := 0

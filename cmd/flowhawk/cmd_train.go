@@ -67,6 +67,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&cfg.Contamination, "contamination", 0, "iforest expected anomaly fraction (0: score threshold 0.5)")
 	fs.Float64Var(&cfg.VarSmoothing, "var-smoothing", 0, "nb variance smoothing (1e-9)")
 	fs.StringVar(&cfg.ClassWeight, "class-weight", "none", "class weights for imbalance: none|balanced")
+	fs.StringSliceVar(&cfg.Gate, "gate", nil, "categorical column(s) that gate predictions: a class is predicted only for values it had in training, else 'Unknown' (e.g. protocol_type)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed (results are identical for a seed at any --workers)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "goroutines (0: all cores)")
 	out := fs.StringP("output", "o", "model.json", "model file to write")
