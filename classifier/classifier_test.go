@@ -491,6 +491,13 @@ func FuzzDecode(f *testing.F) {
 		m.Save(&buf)
 		f.Add(buf.Bytes())
 	}
+	gated, err := Train(gateFrame(), Config{Kind: "dt", Gate: []string{"protocol_type"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	var buf bytes.Buffer
+	gated.Save(&buf)
+	f.Add(buf.Bytes())
 	f.Add([]byte(`{"format":"flowhawk-model","version":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
@@ -509,6 +516,7 @@ func FuzzDecode(f *testing.F) {
 			if math.IsNaN(p) || p > 1+1e-9 {
 				t.Fatalf("%s model gives confidence %v for inputs %v", m.Kind, p, v)
 			}
+			m.Allows(raw, c) // the gate reads category codes: any value must do
 		}
 	})
 }

@@ -61,8 +61,8 @@ func (s *support) allows(raw []float64, class int) bool {
 		return true
 	}
 	for g, j := range s.cols {
-		code := raw[j]
-		if code < 0 || int(code) >= len(s.ok[g][class]) || !s.ok[g][class][int(code)] {
+		ok, code := s.ok[g][class], raw[j]
+		if !(code >= 0 && code < float64(len(ok))) || !ok[int(code)] { // NaN fails the first test
 			return false
 		}
 	}
