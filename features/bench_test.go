@@ -1,6 +1,7 @@
 package features
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/flowhawk/flowhawk/collector"
@@ -57,6 +58,32 @@ func BenchmarkObserve(b *testing.B) {
 	for b.Loop() {
 		f := flows[i%len(flows)]
 		f.Start += 100_000 // keep time moving forward
+		w.Observe(f)
+		i++
+	}
+}
+
+// BenchmarkObserveMixed is BenchmarkObserve on traffic with many hosts
+// and services, as a gateway sees (and the replay benchmark's capture
+// has): 1,000 responders, 64 ports, so most connections in the windows
+// share neither host nor service with the observed one.
+func BenchmarkObserveMixed(b *testing.B) {
+	var flows []*collector.Flow
+	for i := range 4000 {
+		dst := netip.AddrFrom4([4]byte{10, 1, byte(i * 7919 % 1000 / 256), byte(i * 7919 % 1000)})
+		p := mkPacket(client, dst, uint16(1000+i), uint16(i*31%64), 6, pkt{int64(i) * 100, true, syn, 40, 0, 1})
+		flows = append(flows, runTable(b, []collector.Packet{p}, 0)...)
+	}
+	w := NewWindows(WindowConfig{})
+	for _, f := range flows {
+		w.Observe(f)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		f := flows[i%len(flows)]
+		f.Start += 400_000
 		w.Observe(f)
 		i++
 	}
