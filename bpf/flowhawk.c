@@ -370,6 +370,7 @@ static __always_inline void repull(void *ctx, void *data, void *data_end, __u32 
 		want = wire_len;
 	if ((long)data_end - (long)data >= (long)want || bpf_skb_pull_data(ctx, want))
 		return;
+	count(CNT_REPULLED);
 	bpf_tail_call(ctx, &tc_repull, slot);
 }
 

@@ -154,6 +154,7 @@ type KernelStats struct {
 	Forwarded    uint64 // egress packets the host forwarded from a monitored interface: counted once, on ingress
 	Segmented    uint64 // GSO/GRO packets TC saw before segmentation or after merging, accounted as their wire segments
 	Decapsulated uint64 // tunnel packets (KernelConfig.Decap) accounted in their inner flow
+	Repulled     uint64 // TC packets parsed again after pulling headers that reached past the first 128 bytes
 
 	Evicted        uint64 // flows evicted early because the map was full (EndEvicted)
 	Events         uint64 // ring-buffer records read
@@ -215,6 +216,7 @@ const (
 	kcntSegmented
 	kcntMapFull6
 	kcntDecap
+	kcntRepulled
 	kcntMax
 )
 
@@ -666,6 +668,7 @@ func (s *KernelSource) Stats() KernelStats {
 	st.Forwarded = c[kcntForwarded]
 	st.Segmented = c[kcntSegmented]
 	st.Decapsulated = c[kcntDecap]
+	st.Repulled = c[kcntRepulled]
 	return st
 }
 
@@ -1193,7 +1196,7 @@ func (s *KernelStats) Print(w io.Writer) {
 	fmt.Fprintf(w, "evicted    %d flows (map full, least recently seen, emitted as partial records)\n", s.Evicted)
 	fmt.Fprintf(w, "fragments  %d (%d without their first fragment); other transports %d; forwarded (counted on ingress) %d; bad events %d\n",
 		s.Fragments, s.FragNoFirst, s.OtherL4, s.Forwarded, s.BadEvents)
-	fmt.Fprintf(w, "segmented  %d GSO/GRO packets accounted as their wire segments\n", s.Segmented)
+	fmt.Fprintf(w, "segmented  %d GSO/GRO packets accounted as their wire segments; %d parsed again after pulling deep headers (TC)\n", s.Segmented, s.Repulled)
 	if s.Decapsulated > 0 {
 		fmt.Fprintf(w, "tunnels    %d packets decapsulated (accounted in their inner flow)\n", s.Decapsulated)
 	}

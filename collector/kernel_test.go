@@ -531,3 +531,15 @@ func TestProgramsFor(t *testing.T) {
 		}
 	}
 }
+
+// TestCounterIndexes checks that the Go counter indexes end where the C
+// enum does: the counters map has one slot per CNT_* value.
+func TestCounterIndexes(t *testing.T) {
+	spec, err := bpf.LoadFlowhawk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := spec.Maps[bpf.FlowhawkMapCounters].MaxEntries; n != kcntMax {
+		t.Errorf("counters map has %d slots (CNT_MAX), Go knows %d (kcntMax)", n, kcntMax)
+	}
+}

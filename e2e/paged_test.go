@@ -155,6 +155,11 @@ func pagedDeepHeaders(t *testing.T, ingress string) {
 	time.Sleep(300 * time.Millisecond)
 	pcapPath := td.stop(t)
 	kflows := kc.stop(t)
+	// TC egress saw the server's frames (and TC ingress, in the tc run,
+	// the client's): each of those parsed a second time.
+	if st, want := kc.src.Stats(), uint64(len(server)); st.Repulled < want || st.ParseErrors != 0 {
+		t.Errorf("kernel stats: %d packets parsed again after a pull (want at least %d), %d parse errors (want 0)", st.Repulled, want, st.ParseErrors)
+	}
 	pflows := pcapFlows(t, pcapPath, 32)
 	wantTwoWay(t, pflows, "port", ports, 41001, 41002)
 	worst := compareFlows(t, kflows, pflows)

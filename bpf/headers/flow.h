@@ -191,6 +191,7 @@ enum counter {
 	CNT_SEGMENTED,       /* GSO/GRO packets (TC) accounted as their wire segments */
 	CNT_MAP_FULL6,       /* new IPv6 flow not stored: flows (the IPv6 map) full */
 	CNT_DECAP,           /* tunnel packets (decap set) whose inner packet was parsed instead */
+	CNT_REPULLED,        /* TC packets parsed again after pulling headers past the first TC_PULL bytes */
 	CNT_MAX,
 };
 
