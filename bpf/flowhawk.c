@@ -359,16 +359,25 @@ static __always_inline void to_inner(void *ctx, void *data, void *data_end, stru
 /* A TC packet's first parse, or its second after tc_repull pulled more. */
 enum pass { PASS_FIRST, PASS_PULLED };
 
-/* repull pulls the first want bytes (at most the packet) of a TC packet
- * whose parse failed into the linear area and tail-calls slot of
- * tc_repull to parse it again; it returns, changing nothing, when the
- * linear area held them already (the error was the packet's own), and
- * after a failed pull or tail call. */
-static __always_inline void repull(void *ctx, void *data, void *data_end, __u32 wire_len, __u32 want, __u32 slot)
+/* make_linear pulls the first want bytes (at most the packet) of a TC
+ * packet into its linear area: 1 when it pulled them, 0 when they were
+ * linear already or the pull failed. */
+static __always_inline int make_linear(struct __sk_buff *skb, __u32 want)
 {
-	if (want > wire_len)
-		want = wire_len;
-	if ((long)data_end - (long)data >= (long)want || bpf_skb_pull_data(ctx, want))
+	if (want > skb->len)
+		want = skb->len;
+	if ((long)skb->data_end - (long)skb->data >= (long)want)
+		return 0;
+	return bpf_skb_pull_data(skb, want) == 0;
+}
+
+/* repull makes the first want bytes of a TC packet whose parse failed
+ * linear and tail-calls slot of tc_repull to parse it again; it returns,
+ * changing nothing, when they were linear already (the error was the
+ * packet's own), and after a failed pull or tail call. */
+static __always_inline void repull(void *ctx, __u32 want, __u32 slot)
+{
+	if (!make_linear(ctx, want))
 		return;
 	count(CNT_REPULLED);
 	bpf_tail_call(ctx, &tc_repull, slot);
@@ -392,7 +401,7 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 	int err = parse(data, data_end, wire_len, tc_vlan, &pi);
 	if (err) {
 		if (!xdp && pass == PASS_FIRST)
-			repull(ctx, data, data_end, wire_len, TC_PULL_MAX, 0);
+			repull(ctx, TC_PULL_MAX, 0);
 		count(err);
 		return;
 	}
@@ -443,7 +452,7 @@ static __always_inline void process_inner(void *ctx, void *data, void *data_end,
 	int err = parse_inner(data, data_end, wire_len, ti, &pi);
 	if (err) {
 		if (!xdp && pass == PASS_FIRST)
-			repull(ctx, data, data_end, wire_len, ti->off + TC_PULL_MAX, 1);
+			repull(ctx, ti->off + TC_PULL_MAX, 1);
 		count(err);
 		return;
 	}
@@ -642,9 +651,7 @@ static __always_inline void tc_process(struct __sk_buff *skb, const enum pass pa
 	 * but the Ethernet header there): the first TC_PULL bytes, which hold
 	 * the headers of nearly every packet, are pulled into the linear
 	 * area; process pulls more for the rest (repull). */
-	__u32 want = skb->len < TC_PULL ? skb->len : TC_PULL;
-	if ((long)skb->data_end - (long)skb->data < (long)want)
-		bpf_skb_pull_data(skb, want);
+	make_linear(skb, TC_PULL);
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	__u16 vlan = skb->vlan_present ? (skb->vlan_tci & 0x0fff) : 0;
@@ -660,11 +667,7 @@ static __always_inline void tc_inner(struct __sk_buff *skb, const enum pass pass
 	if (!ti)
 		return;
 	/* The inner headers may sit beyond what tc_process pulled. */
-	__u32 want = ti->off + TC_PULL;
-	if (want > skb->len)
-		want = skb->len;
-	if ((long)skb->data_end - (long)skb->data < (long)want)
-		bpf_skb_pull_data(skb, want);
+	make_linear(skb, ti->off + TC_PULL);
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	process_inner(skb, data, data_end, skb->len, false, skb->gso_segs, skb->gso_size, pass);
