@@ -48,6 +48,12 @@ func BenchmarkObserve(b *testing.B) {
 		p := mkPacket(client, server, uint16(1000+i%300), uint16(i%50), 6, pkt{int64(i) * 100, true, syn, 40, 0, 1})
 		flows = append(flows, runTable(b, []collector.Packet{p}, 0)...)
 	}
+	benchObserve(b, flows, 100_000)
+}
+
+// benchObserve observes flows once, then again and again in a loop with
+// their starts moved step ns forward each time, so time keeps moving.
+func benchObserve(b *testing.B, flows []*collector.Flow, step int64) {
 	w := NewWindows(WindowConfig{})
 	for _, f := range flows {
 		w.Observe(f)
@@ -57,7 +63,7 @@ func BenchmarkObserve(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		f := flows[i%len(flows)]
-		f.Start += 100_000 // keep time moving forward
+		f.Start += step
 		w.Observe(f)
 		i++
 	}
@@ -74,17 +80,5 @@ func BenchmarkObserveMixed(b *testing.B) {
 		p := mkPacket(client, dst, uint16(1000+i), uint16(i*31%64), 6, pkt{int64(i) * 100, true, syn, 40, 0, 1})
 		flows = append(flows, runTable(b, []collector.Packet{p}, 0)...)
 	}
-	w := NewWindows(WindowConfig{})
-	for _, f := range flows {
-		w.Observe(f)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	i := 0
-	for b.Loop() {
-		f := flows[i%len(flows)]
-		f.Start += 400_000
-		w.Observe(f)
-		i++
-	}
+	benchObserve(b, flows, 400_000)
 }
