@@ -195,16 +195,29 @@ func BenchmarkTC(b *testing.B) {
 // once (as threads sending on one socket do) and checks that no update is
 // lost: the per-direction sums are added under the flow's spin lock. A
 // build with plain adds and no lock loses thousands of packets here.
+//
+// The truth is the kernel's run count, not cpus*per: a signal (Go's
+// preemption) that interrupts BPF_PROG_TEST_RUN makes the library start the
+// repetitions over, after the kernel already ran some of them.
 func TestTCConcurrentExact(t *testing.T) {
 	cpus := runtime.NumCPU()
 	if cpus < 2 {
 		t.Skip("needs two CPUs to run the program on both at once")
 	}
 	objs := load(t, 1024)
+	stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+	if err != nil {
+		t.Fatalf("enable program run counts: %v", err)
+	}
+	defer stats.Close()
 	frame := udpFrame(1, 40000)
 	const per = 400_000
 	for _, prog := range []*ebpf.Program{objs.FlowhawkTcIngress, objs.FlowhawkTc} {
 		clearFlows(objs)
+		before, err := prog.Stats()
+		if err != nil {
+			t.Fatalf("%v: run count: %v", prog, err)
+		}
 		var wg sync.WaitGroup
 		errs := make(chan error, cpus)
 		for c := 0; c < cpus; c++ {
@@ -240,7 +253,17 @@ func TestTCConcurrentExact(t *testing.T) {
 			pkts += d.Packets
 			bytes += d.Bytes
 		}
-		want := uint64(cpus * per)
+		after, err := prog.Stats()
+		if err != nil {
+			t.Fatalf("%v: run count: %v", prog, err)
+		}
+		want := after.RunCount - before.RunCount
+		if want < uint64(cpus*per) {
+			t.Fatalf("%v: the kernel ran it %d times, fewer than the %d asked for", prog, want, cpus*per)
+		}
+		if want > uint64(cpus*per) {
+			t.Logf("%v: %d runs more than asked for (interrupted and restarted test runs)", prog, want-uint64(cpus*per))
+		}
 		if pkts != want || bytes != want*(20+8+64) {
 			t.Errorf("%v: %d packets, %d bytes; want %d, %d (updates lost)", prog, pkts, bytes, want, want*(20+8+64))
 		}
