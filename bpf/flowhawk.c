@@ -355,6 +355,15 @@ static __always_inline void to_inner(void *ctx, void *data, void *data_end, stru
  * twice, the parser takes the verifier past its budget. */
 #define TC_PULL 128
 #define TC_PULL_MAX 512
+/* TC_LINEAR_MIN is the linear length below which TC pulls TC_PULL bytes
+ * before its first parse: an Ethernet and an IPv6 header. The kernel's
+ * own packets (TCP, UDP, forwarded frames, the tunnel driver's) carry
+ * their headers in the linear area and are parsed as they are: a pull
+ * would copy payload into it, and on TCP's egress clones reallocate the
+ * head first, several hundred ns a packet. AF_PACKET TX_RING senders
+ * leave only the Ethernet header linear, and get the pull. Headers that
+ * reach past the linear area anyway take the second parse (repull). */
+#define TC_LINEAR_MIN 54
 
 /* A TC packet's first parse, or its second after tc_repull pulled more. */
 enum pass { PASS_FIRST, PASS_PULLED };
@@ -648,10 +657,19 @@ int flowhawk_xdp_inner(struct xdp_md *ctx)
 static __always_inline void tc_process(struct __sk_buff *skb, const enum pass pass)
 {
 	/* Headers may sit in paged data (AF_PACKET TX_RING senders leave all
-	 * but the Ethernet header there): the first TC_PULL bytes, which hold
-	 * the headers of nearly every packet, are pulled into the linear
-	 * area; process pulls more for the rest (repull). */
-	make_linear(skb, TC_PULL);
+	 * but the Ethernet header there): then the first TC_PULL bytes, which
+	 * hold the headers of nearly every packet, are pulled into the linear
+	 * area; process pulls more for the rest (repull). With --decap the
+	 * tunnel header after the outer transport header must be linear too
+	 * (tunnel_payload reads it from there), so those programs pull always. */
+	__u32 want = TC_PULL;
+	if (!decap && (void *)(long)skb->data + TC_LINEAR_MIN <= (void *)(long)skb->data_end)
+		want = 0;
+	make_linear(skb, want);
+	/* Load data and data_end afresh: merged with the loads above, clang
+	 * zero-extends them with shifts the verifier refuses on packet
+	 * pointers. */
+	asm volatile("" ::: "memory");
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	__u16 vlan = skb->vlan_present ? (skb->vlan_tci & 0x0fff) : 0;

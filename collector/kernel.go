@@ -154,7 +154,7 @@ type KernelStats struct {
 	Forwarded    uint64 // egress packets the host forwarded from a monitored interface: counted once, on ingress
 	Segmented    uint64 // GSO/GRO packets TC saw before segmentation or after merging, accounted as their wire segments
 	Decapsulated uint64 // tunnel packets (KernelConfig.Decap) accounted in their inner flow
-	Repulled     uint64 // TC packets parsed again after pulling headers that reached past the first 128 bytes
+	Repulled     uint64 // TC packets parsed again after pulling headers that reached past the linear area
 
 	Evicted        uint64 // flows evicted early because the map was full (EndEvicted)
 	Events         uint64 // ring-buffer records read
