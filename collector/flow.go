@@ -5,26 +5,40 @@ import "math"
 // Moments accumulates count, extremes and power sums of a series, enough
 // for mean, variance, standard deviation, skewness and kurtosis. Both
 // sources fill it the same way so features never depend on the source.
+//
+// The sums are taken around Shift, the first observation: the gaps of a
+// periodic flow (a second apart, microseconds of jitter) have a spread a
+// million times smaller than their size, and raw power sums of such values
+// cancel to noise in float64 when the variance is taken from them.
 type Moments struct {
-	N                     uint64
-	Min, Max              float64
+	N        uint64
+	Min, Max float64
+	// Shift is the origin of the sums: the first observation added, or 0
+	// where the sums come from elsewhere (the kernel's raw sums).
+	Shift float64
+	// Sum to Sum4 are the sums of (x - Shift), (x - Shift)^2, ^3 and ^4.
 	Sum, Sum2, Sum3, Sum4 float64
 }
 
 // Add adds one observation.
 func (m *Moments) Add(x float64) {
-	if m.N == 0 || x < m.Min {
+	if m.N == 0 {
+		*m = Moments{N: 1, Min: x, Max: x, Shift: x}
+		return
+	}
+	if x < m.Min {
 		m.Min = x
 	}
-	if m.N == 0 || x > m.Max {
+	if x > m.Max {
 		m.Max = x
 	}
 	m.N++
-	x2 := x * x
-	m.Sum += x
-	m.Sum2 += x2
-	m.Sum3 += x2 * x
-	m.Sum4 += x2 * x2
+	d := x - m.Shift
+	d2 := d * d
+	m.Sum += d
+	m.Sum2 += d2
+	m.Sum3 += d2 * d
+	m.Sum4 += d2 * d2
 }
 
 // Merge adds all observations of o.
@@ -32,17 +46,37 @@ func (m *Moments) Merge(o *Moments) {
 	if o.N == 0 {
 		return
 	}
-	if m.N == 0 || o.Min < m.Min {
-		m.Min = o.Min
+	if m.N == 0 {
+		*m = *o
+		return
 	}
-	if m.N == 0 || o.Max > m.Max {
-		m.Max = o.Max
+	m.Min = min(m.Min, o.Min)
+	m.Max = max(m.Max, o.Max)
+	// o's sums around m.Shift: (y + d)^k expanded, y = x - o.Shift.
+	n, d := float64(o.N), o.Shift-m.Shift
+	s1, s2, s3, s4 := o.Sum, o.Sum2, o.Sum3, o.Sum4
+	if d != 0 {
+		d2 := d * d
+		s1, s2, s3, s4 = o.Sum+n*d,
+			o.Sum2+2*d*o.Sum+n*d2,
+			o.Sum3+3*d*o.Sum2+3*d2*o.Sum+n*d2*d,
+			o.Sum4+4*d*o.Sum3+6*d2*o.Sum2+4*d2*d*o.Sum+n*d2*d2
 	}
 	m.N += o.N
-	m.Sum += o.Sum
-	m.Sum2 += o.Sum2
-	m.Sum3 += o.Sum3
-	m.Sum4 += o.Sum4
+	m.Sum += s1
+	m.Sum2 += s2
+	m.Sum3 += s3
+	m.Sum4 += s4
+}
+
+// Total is the sum of the observations.
+func (m *Moments) Total() float64 { return m.Sum + float64(m.N)*m.Shift }
+
+// SumSquares is the sum of the squared observations (the kernel keeps it
+// for lengths, so the two paths are compared on it).
+func (m *Moments) SumSquares() float64 {
+	n := float64(m.N)
+	return m.Sum2 + 2*m.Shift*m.Sum + n*m.Shift*m.Shift
 }
 
 // Mean is the arithmetic mean, 0 for no observations.
@@ -50,7 +84,7 @@ func (m *Moments) Mean() float64 {
 	if m.N == 0 {
 		return 0
 	}
-	return m.Sum / float64(m.N)
+	return m.Shift + m.Sum/float64(m.N)
 }
 
 // Variance is the sample variance (n-1 denominator, as CICFlowMeter and
@@ -71,7 +105,8 @@ func (m *Moments) Variance() float64 {
 // Std is the sample standard deviation.
 func (m *Moments) Std() float64 { return math.Sqrt(m.Variance()) }
 
-// central returns the population central moments m2, m3, m4.
+// central returns the population central moments m2, m3, m4 (the same
+// around any shift).
 func (m *Moments) central() (m2, m3, m4 float64) {
 	n := float64(m.N)
 	mu := m.Sum / n

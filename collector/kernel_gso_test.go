@@ -98,7 +98,7 @@ func TestKernelGSOSegments(t *testing.T) {
 				name string
 				k, w Moments
 			}{{"payload", kd.PayloadLen, wd.PayloadLen}, {"ip length", kd.IPLen, wd.IPLen}} {
-				if m.k.N != m.w.N || m.k.Min != m.w.Min || m.k.Max != m.w.Max || m.k.Sum != m.w.Sum || m.k.Sum2 != m.w.Sum2 {
+				if m.k.N != m.w.N || m.k.Min != m.w.Min || m.k.Max != m.w.Max || m.k.Total() != m.w.Total() || m.k.SumSquares() != m.w.SumSquares() {
 					t.Errorf("samples %d, %v %s moments: kernel %+v, capture %+v", samples, d, m.name, m.k, m.w)
 				}
 			}

@@ -284,8 +284,17 @@ func (s *KernelSource) dirFromKernel(ds *DirStats, k *bpf.FlowhawkDirStats, scra
 // iatMoments builds IAT moments from the kernel's figures: sum is last -
 // first (the gaps add up to it), sq the sum of squared gaps in units of
 // 1024 ns (the kernel shifts where a division would cost a 64-bit divide).
+//
+// A gap g is 1024q + r with the kernel squaring q only, so sq * 2^20
+// misses 2048qr + r^2 per gap: with gaps of a second, a negative bias of
+// about 1e12 ns^2 on the variance, more than the spread of a periodic
+// flow. With r uniform on 0..1023 (the low bits of real gaps), those terms
+// add up to 1023 * (sum - 511.5n) + 349010.5n in expectation, which is
+// added back: the variance is then off by noise, not by a bias.
 func iatMoments(n, sum, sq, lo, hi uint64) Moments {
-	return Moments{N: n, Min: float64(lo), Max: float64(hi), Sum: float64(sum), Sum2: float64(sq) * (1 << 20)}
+	nf, s := float64(n), float64(sum)
+	s2 := float64(sq)*(1<<20) + 1023*(s-511.5*nf) + 349010.5*nf
+	return Moments{N: n, Min: float64(lo), Max: float64(hi), Sum: s, Sum2: max(s2, 0)}
 }
 
 // setHigher fills m.Sum3 and m.Sum4 so that m's skewness and kurtosis are

@@ -68,7 +68,7 @@ func iatCols(d Direction, total string, names [4]string) []def {
 	var defs []def
 	if total != "" {
 		defs = append(defs, numCol(GroupCIC, total, Float, "us", d, "Sum of the gaps between "+what+" (last minus first packet time).", "sum(iat)", devUs,
-			func(c *calc) float64 { return us(sel(c).Sum) }))
+			func(c *calc) float64 { return us(sel(c).Total()) }))
 	}
 	return append(defs,
 		numCol(GroupCIC, names[0], Float, "us", d, "Mean gap between "+what+", 0 below two packets.", "mean(iat)", devUs, func(c *calc) float64 { return us(sel(c).Mean()) }),
