@@ -589,3 +589,39 @@ func FuzzReadCSV(f *testing.F) {
 		}
 	})
 }
+
+// TestTrainRejectsBadSettings checks that settings no model can use are
+// errors naming the flag: --trees -1 crashed the forest, and a negative
+// learning rate or iteration count trained a useless model silently.
+func TestTrainRejectsBadSettings(t *testing.T) {
+	f := quadrants(60, 1)
+	for _, c := range []struct {
+		cfg  Config
+		flag string
+	}{
+		{Config{Kind: "rf", Trees: -1}, "--trees"},
+		{Config{Kind: "iforest", Trees: -3}, "--trees"},
+		{Config{Kind: "gbdt", LearningRate: -1}, "--learning-rate"},
+		{Config{Kind: "gbdt", L2: math.NaN()}, "--l2"},
+		{Config{Kind: "lr", MaxIter: -1}, "--max-iter"},
+		{Config{Kind: "lr", L2: -1}, "--l2"},
+		{Config{Kind: "knn", K: -2}, "--k"},
+		{Config{Kind: "knn", K: 61}, "--k"},
+		{Config{Kind: "nb", VarSmoothing: -1}, "--var-smoothing"},
+		{Config{Kind: "iforest", Subsample: -5}, "--subsample"},
+		{Config{Kind: "iforest", Contamination: 0.7}, "--contamination"},
+		{Config{Kind: "rf", MaxDepth: -1}, "--max-depth"},
+		{Config{Kind: "rf", MinSamplesLeaf: -4}, "--min-samples-leaf"},
+		{Config{Kind: "rf", MaxFeatures: -1}, "--max-features"},
+		{Config{Kind: "rf", Workers: -1}, "--workers"},
+		{Config{Kind: "rf", ClassWeight: "heavy"}, "--class-weight"},
+	} {
+		_, err := Train(f, c.cfg)
+		if err == nil || !strings.Contains(err.Error(), c.flag+" ") {
+			t.Errorf("%+v: error %v, want one naming %s", c.cfg, err, c.flag)
+		}
+	}
+	if _, err := Train(f, Config{Kind: "knn", K: 60}); err != nil {
+		t.Errorf("knn with k = rows: %v", err)
+	}
+}

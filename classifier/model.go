@@ -107,6 +107,68 @@ func (c *Config) defaults() {
 	}
 }
 
+// validate rejects settings no model can use, after defaults: a negative
+// count crashed the forest, and a negative learning rate or iteration count
+// trained a useless model without a word. Names are the train flags'.
+func (c *Config) validate() error {
+	bad := func(name string, v any, want string) error {
+		return fmt.Errorf("--%s %v: must be %s", name, v, want)
+	}
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case c.Workers < 0:
+		return bad("workers", c.Workers, "0 (all cores) or more")
+	case c.MaxDepth < 0:
+		return bad("max-depth", c.MaxDepth, "0 (unlimited) or more")
+	case c.MinSamplesLeaf < 0:
+		return bad("min-samples-leaf", c.MinSamplesLeaf, "0 (the default) or more")
+	case c.MinSamplesSplit < 0:
+		return bad("min-samples-split", c.MinSamplesSplit, "0 (the default) or more")
+	case c.MaxFeatures < 0:
+		return bad("max-features", c.MaxFeatures, "0 (the default) or more")
+	case c.ClassWeight != "none" && c.ClassWeight != "balanced":
+		return bad("class-weight", c.ClassWeight, "none or balanced")
+	}
+	switch c.Kind {
+	case "rf", "gbdt", "iforest":
+		if c.Trees < 1 {
+			return bad("trees", c.Trees, "at least 1")
+		}
+	}
+	switch c.Kind {
+	case "gbdt":
+		if !(c.LearningRate > 0) || !finite(c.LearningRate) {
+			return bad("learning-rate", c.LearningRate, "a positive number")
+		}
+		if !(c.L2 >= 0) || !finite(c.L2) {
+			return bad("l2", c.L2, "0 or more")
+		}
+	case "lr":
+		if !(c.L2 > 0) || !finite(c.L2) {
+			return bad("l2", c.L2, "a positive number (1/C)")
+		}
+		if c.MaxIter < 1 {
+			return bad("max-iter", c.MaxIter, "at least 1")
+		}
+	case "knn":
+		if c.K < 1 {
+			return bad("k", c.K, "at least 1")
+		}
+	case "nb":
+		if !(c.VarSmoothing > 0) || !finite(c.VarSmoothing) {
+			return bad("var-smoothing", c.VarSmoothing, "a positive number")
+		}
+	case "iforest":
+		if c.Subsample < 2 {
+			return bad("subsample", c.Subsample, "at least 2")
+		}
+		if !(c.Contamination >= 0 && c.Contamination < 0.5) {
+			return bad("contamination", c.Contamination, "0 or more and below 0.5")
+		}
+	}
+	return nil
+}
+
 // TrainInfo describes the data a model was trained on.
 type TrainInfo struct {
 	Rows       int            `json:"rows"`
@@ -282,11 +344,17 @@ func (b *Binder) Label(i int) string { return b.m.Label(i) }
 func Train(f *Frame, cfg Config) (*Model, error) {
 	start := time.Now()
 	cfg.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	if f.Labels == nil {
 		return nil, errors.New("training data has no labels")
 	}
 	if f.Rows < 2 {
 		return nil, fmt.Errorf("training data has %d rows", f.Rows)
+	}
+	if cfg.Kind == "knn" && cfg.K > f.Rows {
+		return nil, fmt.Errorf("--k %d: more neighbours than the %d training rows", cfg.K, f.Rows)
 	}
 	var encoding string
 	standardize := false
