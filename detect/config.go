@@ -199,10 +199,12 @@ func (c *Config) Enabled() (map[string]bool, error) {
 	return on, nil
 }
 
-// On reports whether any detector is enabled (the CLI's "is --detect set").
+// On reports whether detection runs: a detector is enabled (or --detect
+// is wrong, for New to report), or a blocklist is given, which enables
+// intel matching by itself.
 func (c *Config) On() bool {
 	on, err := c.Enabled()
-	return err != nil || len(on) > 0
+	return err != nil || len(on) > 0 || len(c.Blocklists) > 0
 }
 
 func (c *Config) validate() error {

@@ -502,8 +502,12 @@ func TestFlags(t *testing.T) {
 		t.Errorf("bogus detector accepted")
 	}
 	cfg.Detect = ""
+	if !cfg.On() {
+		t.Errorf("blocklists without --detect: detection off")
+	}
+	cfg.Blocklists = nil
 	if cfg.On() {
-		t.Errorf("empty --detect is on")
+		t.Errorf("empty --detect and no blocklist is on")
 	}
 }
 

@@ -140,6 +140,7 @@ func (ff *flowFlags) validate() error {
 
 // outputs holds what a run writes to, so it can be closed in one place.
 type outputs struct {
+	rows       export.RowWriter // closed by the pipeline once it runs
 	alertsFile *os.File
 	alerts     *detect.JSONLSink
 	detect     *detect.Engine
@@ -147,10 +148,31 @@ type outputs struct {
 }
 
 // openOutputs builds the pipeline configuration's writer, detectors and
-// exporters from the flags.
-func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, stderr io.Writer) (*outputs, error) {
+// exporters from the flags. Everything that can refuse a setting (the
+// detectors, their blocklists and GeoIP file, the exporters) is set up
+// before the flow and alert files are created, so a bad flag never
+// truncates an existing file.
+func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, stderr io.Writer) (_ *outputs, err error) {
 	x, err := features.New(cfg.Features)
 	if err != nil {
+		return nil, err
+	}
+	o := &outputs{}
+	defer func() {
+		if err != nil {
+			o.abort()
+		}
+	}()
+	if ff.detect != nil {
+		if ff.detect.On() {
+			if o.detect, err = detect.New(*ff.detect, o.alertSink); err != nil {
+				return nil, err
+			}
+		} else if ff.detect.Alerts != "" || ff.detect.GeoIP != "" {
+			return nil, fmt.Errorf("%w: --alerts and --geoip need --detect or --blocklist", errUsage)
+		}
+	}
+	if o.exporters, err = ff.out.open(cfg, stderr); err != nil {
 		return nil, err
 	}
 	var w export.RowWriter
@@ -165,34 +187,40 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 	if err != nil {
 		return nil, err
 	}
+	o.rows = w
+	switch {
+	case o.detect == nil:
+	case ff.detect.Alerts == "":
+	case ff.detect.Alerts == "-":
+		o.alerts = detect.NewJSONLSink(stdout)
+	default:
+		if o.alertsFile, err = os.Create(ff.detect.Alerts); err != nil {
+			return nil, fmt.Errorf("alerts: %w", err)
+		}
+		o.alerts = detect.NewJSONLSink(o.alertsFile)
+	}
 	cfg.Out = w
-	o := &outputs{}
-	if ff.detect != nil && ff.detect.On() {
-		switch ff.detect.Alerts {
-		case "":
-		case "-":
-			o.alerts = detect.NewJSONLSink(stdout)
-		default:
-			o.alertsFile, err = os.Create(ff.detect.Alerts)
-			if err != nil {
-				w.Close()
-				return nil, fmt.Errorf("alerts: %w", err)
-			}
-			o.alerts = detect.NewJSONLSink(o.alertsFile)
-		}
-		o.detect, err = detect.New(*ff.detect, o.alertSink)
-		if err != nil {
-			w.Close()
-			return nil, err
-		}
+	if o.detect != nil {
 		cfg.Detect = o.detect
 	}
-	o.exporters, err = ff.out.open(cfg, stderr)
-	if err != nil {
-		w.Close()
-		return nil, err
-	}
 	return o, nil
+}
+
+// abort releases what openOutputs had set up before one of its steps
+// failed.
+func (o *outputs) abort() {
+	if o.rows != nil {
+		o.rows.Close()
+	}
+	if o.alertsFile != nil {
+		o.alertsFile.Close()
+	}
+	if o.detect != nil {
+		o.detect.Close()
+	}
+	if o.exporters != nil {
+		o.exporters.close()
+	}
 }
 
 // close ends the alert file and exporters after the pipeline closed.

@@ -153,3 +153,55 @@ func TestDatasetNeedsOneLabelSource(t *testing.T) {
 		t.Fatalf("exit %d, want 2", code)
 	}
 }
+
+// TestBadDetectorFlagsKeepFiles checks that a flag the detectors refuse
+// fails before the flow and alert files are created: a wrong --detect
+// used to leave the existing -o file truncated to a header.
+func TestBadDetectorFlagsKeepFiles(t *testing.T) {
+	dir := t.TempDir()
+	out, alerts := filepath.Join(dir, "keep.csv"), filepath.Join(dir, "keep.jsonl")
+	for _, args := range [][]string{
+		{"--detect", "foo"},
+		{"--detect", "all", "--portscan-window", "-1s"},
+		{"--detect", "all", "--mtu", "-1"},
+		{"--detect", "all", "--blocklist", filepath.Join(dir, "missing.txt")},
+		{"--geoip", filepath.Join(dir, "missing.mmdb")},
+	} {
+		for _, f := range []string{out, alerts} {
+			if err := os.WriteFile(f, []byte("precious\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code, _, errOut := runCLI(t, append([]string{"replay", "-q", demoPcap, "-o", out, "--alerts", alerts}, args...)...)
+		if code == 0 {
+			t.Errorf("%v: exit 0", args)
+		}
+		for _, f := range []string{out, alerts} {
+			if b, _ := os.ReadFile(f); string(b) != "precious\n" {
+				t.Errorf("%v (%s): %s now holds %q", args, strings.TrimSpace(errOut), filepath.Base(f), b)
+			}
+		}
+	}
+}
+
+// TestBlocklistAloneRaisesAlerts checks that --blocklist turns intel
+// matching on without --detect, as docs/detect.md says (it was ignored).
+func TestBlocklistAloneRaisesAlerts(t *testing.T) {
+	dir := t.TempDir()
+	code, csv, errOut := runCLI(t, "replay", "-q", demoPcap, "-o", "-")
+	if code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(csv, "\n")
+	dst := strings.TrimSpace(strings.Split(lines[1], ",")[3]) // Destination IP of the first flow
+	bl, alerts := filepath.Join(dir, "bl.txt"), filepath.Join(dir, "alerts.jsonl")
+	if err := os.WriteFile(bl, []byte(dst+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "replay", "-q", demoPcap, "-o", "none", "--blocklist", bl, "--alerts", alerts); code != 0 {
+		t.Fatalf("replay --blocklist: exit %d: %s", code, errOut)
+	}
+	if b, err := os.ReadFile(alerts); err != nil || !bytes.Contains(b, []byte(dst)) {
+		t.Fatalf("alerts for blocklisted %s: %q, %v", dst, b, err)
+	}
+}
