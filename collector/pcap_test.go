@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -332,9 +333,16 @@ func TestGzipAndExpandPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	var logged bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
 	got, err := ExpandPaths([]string{tmp, filepath.Join(tmp, "a.pcap")})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Skipped files named like captures are warned about, others not.
+	if l := logged.String(); !strings.Contains(l, "a.pcap") || strings.Contains(l, "d.gz") || strings.Count(l, "\n") != 1 {
+		t.Errorf("warnings: %q, want one naming a.pcap", l)
 	}
 	want := []string{"b.txt", "sub/deeper/c", "sub/deeper/e.pcapng", "sub/x.bin", "a.pcap"}
 	for i := range want {

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // PacketSource hands out decoded packets one at a time, so the flow table
@@ -227,6 +229,18 @@ func isCaptureFile(path string) (bool, error) {
 	return false, nil
 }
 
+// captureName reports whether a file's name says it is a capture.
+func captureName(p string) bool {
+	n := strings.ToLower(filepath.Base(p))
+	n = strings.TrimSuffix(n, ".gz")
+	for _, ext := range []string{".pcap", ".pcapng", ".cap", ".dmp"} {
+		if strings.HasSuffix(n, ext) {
+			return true
+		}
+	}
+	return false
+}
+
 // ExpandPaths turns command-line arguments into capture files: a file is
 // kept as given (whatever its name), a directory expands recursively to the
 // files in it (and symlinks to files) that start with a pcap, pcapng or
@@ -261,6 +275,10 @@ func ExpandPaths(args []string) ([]string, error) {
 			}
 			if ok {
 				found = append(found, p)
+			} else if captureName(p) {
+				// Named like a capture (a crashed tcpdump's empty file, a
+				// download cut short): say so rather than skip it silently.
+				slog.Warn("skipping a file named like a capture that is not a pcap or pcapng file", "file", p)
 			}
 			return nil
 		})
