@@ -368,7 +368,11 @@ func parseNum(s string) (float64, error) {
 	case "-Infinity", "-inf", "-Inf":
 		return math.Inf(-1), nil
 	}
-	return strconv.ParseFloat(s, 64)
+	v, err := strconv.ParseFloat(s, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return v, nil // beyond float64: ±Inf (or 0), as for "Infinity"
+	}
+	return v, err
 }
 
 func isLabelName(name, want string) bool {

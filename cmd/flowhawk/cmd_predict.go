@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/flowhawk/flowhawk/classifier"
 )
@@ -19,9 +21,12 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	d.add(fs)
 	model := fs.String("model", "model.json", "model file")
 	out := fs.StringP("output", "o", "-", "output CSV (- for stdout)")
-	minConf := fs.Float64("min-confidence", 0, "below this top-class probability the prediction is 'Unknown'")
+	minConf := fs.Float64("min-confidence", defaultMinConfidence, "below this top-class probability the prediction is 'Unknown'")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *minConf < 0 || *minConf > 1 {
+		return fmt.Errorf("%w: --min-confidence %g is not in [0,1]", errUsage, *minConf)
 	}
 	opt, err := d.options(fs)
 	if err != nil {
@@ -37,20 +42,74 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w := stdout
-	if *out != "-" {
-		f, err := os.Create(*out)
-		if err != nil {
+	write := func(w io.Writer) error { return classifier.WritePredictions(w, m, frame, *minConf) }
+	if *out == "-" {
+		bw := bufio.NewWriter(stdout)
+		if err := write(bw); err != nil {
 			return err
 		}
-		defer f.Close()
-		bw := bufio.NewWriter(f)
-		defer bw.Flush()
-		w = bw
-	}
-	if err := classifier.WritePredictions(w, m, frame, *minConf); err != nil {
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+	} else if err := writeReplacing(*out, write); err != nil {
 		return err
 	}
 	slog.Info("predicted", "rows", frame.Rows, "output", *out)
+	return nil
+}
+
+// writeReplacing writes path through write into a temporary file beside
+// it and renames that over path only when everything was written: a
+// failed run (a bad value in the data, a full disk) leaves no empty or
+// partial file, and an existing file as it was. A path that exists and is
+// not a regular file (/dev/stdout, a named pipe) is written in place.
+func writeReplacing(path string, write func(io.Writer) error) (err error) {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return writeInPlace(path, write)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriter(f)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// writeInPlace writes a path that is not a regular file, reporting every
+// write, flush and close error.
+func writeInPlace(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -203,5 +204,50 @@ func TestBlocklistAloneRaisesAlerts(t *testing.T) {
 	}
 	if b, err := os.ReadFile(alerts); err != nil || !bytes.Contains(b, []byte(dst)) {
 		t.Fatalf("alerts for blocklisted %s: %q, %v", dst, b, err)
+	}
+}
+
+// TestPredictBadCellKeepsOutput checks that a cell predict cannot read is
+// an error naming the column, row and value, and that the -o file is left
+// as it was (it used to be left empty).
+func TestPredictBadCellKeepsOutput(t *testing.T) {
+	dir := t.TempDir()
+	flows := filepath.Join(dir, "flows.csv")
+	if code, _, errOut := runCLI(t, "replay", "-q", demoPcap, "-o", flows); code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(flows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	header := strings.Split(lines[0], ",")
+	col := slices.IndexFunc(header, func(h string) bool { return strings.TrimSpace(h) == "Flow Duration" })
+	cells := strings.Split(lines[3], ",")
+	cells[col] = "abc"
+	lines[3] = strings.Join(cells, ",")
+	bad := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(bad, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "pred.csv")
+	if err := os.WriteFile(out, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "predict", "--model", "../../testdata/model.json", "--data", bad, "-o", out)
+	if code == 0 || !strings.Contains(errOut, `"Flow Duration"`) || !strings.Contains(errOut, `data row 3 has "abc"`) {
+		t.Errorf("exit %d, error %q: want the column, row and value", code, errOut)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "precious\n" {
+		t.Errorf("output now holds %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 3 {
+		t.Errorf("files left in %s: %v", dir, ents)
+	}
+	if code, _, errOut := runCLI(t, "predict", "--model", "../../testdata/model.json", "--data", flows, "-o", out); code != 0 {
+		t.Fatalf("predict: exit %d: %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(out); !strings.HasPrefix(string(b), "Row,Predicted Label,Confidence\n") {
+		t.Errorf("output starts %q", b[:min(len(b), 60)])
 	}
 }

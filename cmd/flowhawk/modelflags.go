@@ -16,9 +16,13 @@ type modelFlags struct {
 	minConfidence float64
 }
 
+// defaultMinConfidence is --min-confidence of predict, replay and capture
+// alike, so one model labels the same flows the same way in each.
+const defaultMinConfidence = 0.5
+
 func addModelFlags(fs *flag.FlagSet, mf *modelFlags) {
 	fs.StringVar(&mf.path, "model", "", "label each flow with the classifier in `FILE` (adds 'Predicted Label' and 'Confidence')")
-	fs.Float64Var(&mf.minConfidence, "min-confidence", 0.5, "below this top-class probability the prediction is 'Unknown'")
+	fs.Float64Var(&mf.minConfidence, "min-confidence", defaultMinConfidence, "below this top-class probability the prediction is 'Unknown'")
 }
 
 // load binds the model file to the pipeline's feature columns; a model
