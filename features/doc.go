@@ -102,9 +102,10 @@ receives the flows, and passes the returned ` + "`WindowValues`" + ` with the fl
   most 65536 flows; when a burst exceeds that, the earliest-started flows leave early and
   ` + "`WindowStats.Dropped`" + ` counts them. Per-key tallies make each Observe O(log n).
 - **Differences from NSL-KDD.** KDD caps count at 511 and dst_host_count at 255; ours are bounded by
-  the windows (100 for dst_host_count). ` + "`service`" + ` of ICMP flows is "other" because the flow record
-  does not carry the ICMP type (KDD uses eco_i, ecr_i, ...). The state is derived from flag counts, not
-  their order.
+  the windows (100 for dst_host_count). ` + "`service`" + ` of ICMP and ICMPv6 flows follows KDD's names from
+  the type of the flow's first packet: eco_i (echo request), ecr_i (echo reply), urp_i (unreachable),
+  tim_i (timestamp, IPv4), red_i (redirect), oth_i (any other type). The state is derived from flag
+  counts, not their order.
 `
 
 const docKernel = `

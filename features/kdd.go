@@ -109,8 +109,8 @@ var kddUDP = map[uint16]string{
 
 // Service names the responder's service as NSL-KDD does: a well-known port
 // name, X11 for 6000-6063, "private" for other TCP ports, "other" for other
-// UDP ports and for everything else. ICMP flows are "other" because the
-// record does not carry the ICMP type that KDD's eco_i/ecr_i/... need.
+// UDP ports and other protocols; ICMP and ICMPv6 flows get KDD's names from
+// the type of their first packet (eco_i, ecr_i, urp_i, tim_i, red_i, oth_i).
 func Service(f *collector.Flow) string {
 	port := f.Dst().Port
 	switch f.Key.Proto {
