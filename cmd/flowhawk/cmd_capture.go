@@ -26,7 +26,7 @@ func init() {
 }
 
 func runCapture(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("capture", "-i IFACE[,IFACE...] [flags]", stderr)
+	fs := newFlagSet("capture", "-i IFACE[,IFACE...] [flags]", stdout, stderr)
 	ifaces := fs.StringSliceP("interface", "i", nil, "attach to `IFACE`s (comma-separated or repeated)")
 	ingress := fs.String("ingress", "auto", "ingress hook: auto (driver-mode XDP where the driver has it, except veth; TC elsewhere), xdp, tc")
 	xdpMode := fs.String("xdp-mode", "auto", "XDP attach mode when XDP is used: auto (driver where supported, else generic), native, generic; native or generic implies --ingress xdp")
@@ -49,7 +49,7 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(*ifaces) == 0 {
-		fs.Usage()
+		usageError(fs, stderr)
 		return fmt.Errorf("%w: no interface given (-i IFACE)", errUsage)
 	}
 	if err := ff.validate(); err != nil {

@@ -14,7 +14,7 @@ func init() {
 }
 
 func runCV(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("cv", "--data FILE [--folds 5] [--models rf,gbdt,lr,nb,knn,dt] [--split random|time]", stderr)
+	fs := newFlagSet("cv", "--data FILE [--folds 5] [--models rf,gbdt,lr,nb,knn,dt] [--split random|time]", stdout, stderr)
 	var d dataFlags
 	d.add(fs)
 	folds := fs.Int("folds", 5, "number of folds")

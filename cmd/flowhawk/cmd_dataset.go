@@ -19,7 +19,7 @@ func init() {
 }
 
 func runDataset(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("dataset", "(--label-dir DIR | --label-rules FILE PCAP|DIR...) -o out.csv", stderr)
+	fs := newFlagSet("dataset", "(--label-dir DIR | --label-rules FILE PCAP|DIR...) -o out.csv", stdout, stderr)
 	var ff flowFlags
 	addFlowFlags(fs, &ff, false)
 	addTableMemoryFlag(fs, &ff)

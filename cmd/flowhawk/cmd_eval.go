@@ -13,7 +13,7 @@ func init() {
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("eval", "--model model.json --data FILE... [--json]", stderr)
+	fs := newFlagSet("eval", "--model model.json --data FILE... [--json]", stdout, stderr)
 	var d dataFlags
 	d.add(fs)
 	model := fs.String("model", "model.json", "model file")

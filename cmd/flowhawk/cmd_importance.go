@@ -12,7 +12,7 @@ func init() {
 }
 
 func runImportance(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("importance", "--model model.json [--data FILE...]", stderr)
+	fs := newFlagSet("importance", "--model model.json [--data FILE...]", stdout, stderr)
 	var d dataFlags
 	d.add(fs)
 	model := fs.String("model", "model.json", "model file")

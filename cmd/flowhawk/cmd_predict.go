@@ -16,7 +16,7 @@ func init() {
 }
 
 func runPredict(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("predict", "--model model.json --data FILE... [-o out.csv]", stderr)
+	fs := newFlagSet("predict", "--model model.json --data FILE... [-o out.csv]", stdout, stderr)
 	var d dataFlags
 	d.add(fs)
 	model := fs.String("model", "model.json", "model file")

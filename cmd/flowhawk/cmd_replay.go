@@ -29,7 +29,7 @@ func init() {
 }
 
 func runReplay(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("replay", "[flags] PCAP|DIR...", stderr)
+	fs := newFlagSet("replay", "[flags] PCAP|DIR...", stdout, stderr)
 	var ff flowFlags
 	addFlowFlags(fs, &ff, true)
 	addTableMemoryFlag(fs, &ff)
@@ -57,7 +57,7 @@ func runReplay(args []string, stdout, stderr io.Writer) error {
 		defer stopProfile()
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
+		usageError(fs, stderr)
 		return fmt.Errorf("%w: no capture given", errUsage)
 	}
 	if err := ff.validate(); err != nil {

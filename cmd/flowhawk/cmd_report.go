@@ -18,7 +18,7 @@ func init() {
 }
 
 func runReport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("report", "FLOWS [--alerts FILE] [--eval FILE]... -o report.html", stderr)
+	fs := newFlagSet("report", "FLOWS [--alerts FILE] [--eval FILE]... -o report.html", stdout, stderr)
 	alerts := fs.String("alerts", "", "alerts file (ECS JSON lines from detect)")
 	evals := fs.StringArray("eval", nil, "output of 'flowhawk eval --json' (repeat, or concatenate documents, to compare models)")
 	out := fs.StringP("output", "o", "report.html", "HTML file to write")

@@ -49,7 +49,7 @@ func (d *dataFlags) options(fs *flag.FlagSet) (classifier.ReadOptions, error) {
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("train", "--data FILE... --model KIND -o model.json", stderr)
+	fs := newFlagSet("train", "--data FILE... --model KIND -o model.json", stdout, stderr)
 	var d dataFlags
 	d.add(fs)
 	var cfg classifier.Config

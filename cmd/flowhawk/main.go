@@ -40,18 +40,28 @@ var errUsage = errors.New("usage error")
 
 // newFlagSet returns a GNU-style flag set whose --help prints the command's
 // usage line and flags, and which returns errors instead of exiting.
-func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+func newFlagSet(name, usage string, stdout, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// --help writes to stdout (flowhawk replay --help | less); usageError
+	// points the same text at stderr for a command line that is wrong.
+	fs.SetOutput(stdout)
 	fs.SortFlags = false
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: flowhawk %s %s\n\n", name, usage)
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: flowhawk %s %s\n\n", name, usage)
 		if c := commands[name]; c != nil {
-			fmt.Fprintf(stderr, "%s\n\nFlags:\n", c.summary)
+			fmt.Fprintf(w, "%s\n\nFlags:\n", c.summary)
 		}
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// usageError prints a command's usage to stderr, before the error that
+// says what was wrong with its command line.
+func usageError(fs *flag.FlagSet, stderr io.Writer) {
+	fs.SetOutput(stderr)
+	fs.Usage()
 }
 
 // parseFlags parses args, mapping --help to flag.ErrHelp and other flag
@@ -85,6 +95,9 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()})))
+	if len(args) == 2 && args[0] == "help" && commands[args[1]] != nil {
+		args = []string{args[1], "--help"} // flowhawk help replay
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {

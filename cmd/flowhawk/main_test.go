@@ -29,10 +29,17 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		code, _, errOut := runCLI(t, n, "--help")
-		if code != 0 || !strings.Contains(errOut, "Usage: flowhawk "+n) {
-			t.Errorf("%s --help: exit %d, output %q", n, code, errOut)
+		code, out, errOut := runCLI(t, n, "--help")
+		if code != 0 || !strings.Contains(out, "Usage: flowhawk "+n) || errOut != "" {
+			t.Errorf("%s --help: exit %d, stdout %q, stderr %q (help belongs on stdout)", n, code, out, errOut)
 		}
+		if code, out, _ := runCLI(t, "help", n); code != 0 || !strings.Contains(out, "Usage: flowhawk "+n) {
+			t.Errorf("help %s: exit %d, stdout %q", n, code, out)
+		}
+	}
+	// A wrong command line shows the usage on stderr, not on stdout.
+	if code, out, errOut := runCLI(t, "replay"); code != 2 || out != "" || !strings.Contains(errOut, "Usage: flowhawk replay") {
+		t.Errorf("replay without a capture: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	if code, out, _ := runCLI(t, "--help"); code != 0 || !strings.Contains(out, "replay") {
 		t.Errorf("flowhawk --help: exit %d", code)
