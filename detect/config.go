@@ -211,6 +211,10 @@ func (c *Config) validate() error {
 	switch {
 	case c.PortScanWindow <= 0, c.SynFloodWindow <= 0, c.DNSWindow <= 0, c.TopWindow <= 0, c.SeqMaxAge <= 0:
 		return fmt.Errorf("detect: windows must be positive")
+	case c.AlertInterval < 0:
+		return fmt.Errorf("detect: --alert-interval %v must not be negative", c.AlertInterval)
+	case c.IntelReload < 0:
+		return fmt.Errorf("detect: --blocklist-reload %v must not be negative", c.IntelReload)
 	case c.PortScanPorts < 1, c.PortScanHosts < 1, c.SynFloodSYNs < 1, c.NXDomain < 1, c.DistinctNames < 1, c.SeqRepeats < 1, c.HalfOpenMinSYN < 1:
 		return fmt.Errorf("detect: count thresholds must be at least 1")
 	case c.DGAScore <= 0 || c.DGAScore > 1:

@@ -48,6 +48,12 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *duration < 0 {
+		return fmt.Errorf("%w: --duration %v: want 0 (until a signal) or more", errUsage, *duration)
+	}
+	if dup := duplicateIface(*ifaces); dup != "" {
+		return fmt.Errorf("%w: -i names %s twice", errUsage, dup)
+	}
 	if len(*ifaces) == 0 {
 		usageError(fs, stderr)
 		return fmt.Errorf("%w: no interface given (-i IFACE)", errUsage)
@@ -166,4 +172,16 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		rerr = nil
 	}
 	return errors.Join(rerr, cerr, perr, oerr)
+}
+
+// duplicateIface returns an interface named twice in -i, or "".
+func duplicateIface(names []string) string {
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		if seen[n] {
+			return n
+		}
+		seen[n] = true
+	}
+	return ""
 }

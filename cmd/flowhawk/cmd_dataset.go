@@ -30,6 +30,9 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := checkProgress(*progress); err != nil {
+		return err
+	}
 	if err := ff.validate(); err != nil {
 		return err
 	}

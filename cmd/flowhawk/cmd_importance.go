@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 
 	"github.com/flowhawk/flowhawk/classifier"
@@ -21,6 +22,9 @@ func runImportance(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *repeats < 1 {
+		return fmt.Errorf("%w: --repeats %d: want at least 1", errUsage, *repeats)
 	}
 	m, err := classifier.Load(*model)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -28,7 +27,16 @@ func init() {
 	})
 }
 
-func runReplay(args []string, stdout, stderr io.Writer) error {
+// checkProgress rejects a --progress value the bar does not know.
+func checkProgress(v string) error {
+	switch v {
+	case "auto", "always", "never":
+		return nil
+	}
+	return fmt.Errorf("%w: --progress %q: want auto, always or never", errUsage, v)
+}
+
+func runReplay(args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlagSet("replay", "[flags] PCAP|DIR...", stdout, stderr)
 	var ff flowFlags
 	addFlowFlags(fs, &ff, true)
@@ -41,11 +49,20 @@ func runReplay(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := checkProgress(*progress); err != nil {
+		return err
+	}
 	if *memprofile != "" {
+		// Created now, so a path that cannot be written fails the run
+		// before it starts rather than after.
+		mf, err := os.Create(*memprofile)
+		if err != nil {
+			return fmt.Errorf("heap profile: %w", err)
+		}
 		runtime.MemProfileRate = 64 << 10
 		defer func() {
-			if err := writeHeapProfile(*memprofile); err != nil {
-				slog.Error("memprofile", "err", err)
+			if e := writeHeapProfile(mf); e != nil && err == nil {
+				err = e
 			}
 		}()
 	}
@@ -164,16 +181,15 @@ func startProgress(mode string, prog *pipeline.Progress, stderr io.Writer, done 
 // function is called.
 // writeHeapProfile writes the heap profile: allocations since the start
 // (alloc_space) and what the flow table still held at the end (inuse_space).
-func writeHeapProfile(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("heap profile: %w", err)
-	}
+func writeHeapProfile(f *os.File) error {
 	if err := pprof.WriteHeapProfile(f); err != nil {
 		f.Close()
-		return fmt.Errorf("heap profile %s: %w", path, err)
+		return fmt.Errorf("heap profile %s: %w", f.Name(), err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("heap profile %s: %w", f.Name(), err)
+	}
+	return nil
 }
 
 func startCPUProfile(path string) (func(), error) {

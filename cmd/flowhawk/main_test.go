@@ -258,3 +258,26 @@ func TestPredictBadCellKeepsOutput(t *testing.T) {
 		t.Errorf("output starts %q", b[:min(len(b), 60)])
 	}
 }
+
+// TestFlagValuesChecked checks flag values that used to be accepted
+// silently: each must fail before any work, naming the flag.
+func TestFlagValuesChecked(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"replay", demoPcap, "-o", "none", "--progress", "sometimes"}, "--progress"},
+		{[]string{"dataset", "--label-dir", dir, "-o", filepath.Join(dir, "x.csv"), "--progress", "often"}, "--progress"},
+		{[]string{"replay", demoPcap, "-o", "none", "--memprofile", filepath.Join(dir, "no", "m.prof")}, "heap profile"},
+		{[]string{"capture", "-i", "lo", "--duration", "-1s"}, "--duration"},
+		{[]string{"capture", "-i", "lo,lo"}, "lo twice"},
+		{[]string{"replay", demoPcap, "-o", "none", "--detect", "all", "--alert-interval", "-1s"}, "--alert-interval"},
+		{[]string{"importance", "--model", "../../testdata/model.json", "--repeats", "0"}, "--repeats"},
+	} {
+		code, _, errOut := runCLI(t, c.args...)
+		if code == 0 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %q; want an error naming %s", c.args, code, errOut, c.want)
+		}
+	}
+}
