@@ -125,6 +125,13 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 		}
 		st := &s.stats
 		st.Frames++
+		if fr.wireLen < fr.capLen {
+			// A frame is never shorter than its captured bytes: a record
+			// that says so (a broken writer) is taken at its captured
+			// length, and counted.
+			fr.wireLen = fr.capLen
+			st.WireShorter++
+		}
 		st.Bytes += uint64(fr.wireLen)
 		st.CapturedBytes += uint64(fr.capLen)
 		if fr.capLen < fr.wireLen {

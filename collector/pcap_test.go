@@ -508,3 +508,40 @@ func TestFCSStripped(t *testing.T) {
 		}
 	}
 }
+
+// TestWireShorterThanCaptured reads a record whose orig_len (10) is below
+// its caplen: the frame is taken at its captured length and counted, where
+// it used to add 10 bytes on the wire and decode against 10.
+func TestWireShorterThanCaptured(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(sharedPcaps(t), "zeek__hrr.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := summarize(t, data)
+	mod := slices.Clone(data)
+	offs, _ := recordOffsets(t, data)
+	binary.LittleEndian.PutUint32(mod[offs[0]+12:], 10)
+	got := summarize(t, mod)
+	if got.WireShorter != 1 || got.Bytes != want.Bytes || got.IPPackets != want.IPPackets || got.Malformed != want.Malformed {
+		t.Fatalf("orig_len 10: %+v; want the original's bytes %d, IP packets %d, malformed %d and WireShorter 1",
+			got, want.Bytes, want.IPPackets, want.Malformed)
+	}
+}
+
+// summarize decodes a capture in memory and returns its source counters.
+func summarize(t *testing.T, data []byte) SourceStats {
+	t.Helper()
+	s, err := NewPcapSource(bytes.NewReader(data), "mem", PcapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Packet
+	for {
+		if err := s.NextPacket(&p); err != nil {
+			if err == io.EOF {
+				return s.Stats()
+			}
+			t.Fatal(err)
+		}
+	}
+}

@@ -85,6 +85,9 @@ type SourceStats struct {
 	Dropped     uint64
 	// SnapTruncated counts frames with caplen < orig_len.
 	SnapTruncated uint64
+	// WireShorter counts records whose orig_len was below their caplen,
+	// which are taken at caplen.
+	WireShorter uint64
 	// Fragments counts IP fragments (first and later); OrphanFragments the
 	// later fragments whose first fragment was not seen (ports 0);
 	// WrongFragments the NSL-KDD wrong fragments; FragEvicted the cache
@@ -133,6 +136,7 @@ func (s *SourceStats) add(o *SourceStats) {
 	}
 	s.Dropped += o.Dropped
 	s.SnapTruncated += o.SnapTruncated
+	s.WireShorter += o.WireShorter
 	s.Fragments += o.Fragments
 	s.OrphanFragments += o.OrphanFragments
 	s.WrongFragments += o.WrongFragments

@@ -80,6 +80,9 @@ func (s *Summary) Print(w io.Writer) {
 		if src.SnapTruncated > 0 || src.Fragments > 0 {
 			fmt.Fprintf(w, "snaplen-truncated %d; fragments %d (orphans %d, wrong %d)\n", src.SnapTruncated, src.Fragments, src.OrphanFragments, src.WrongFragments)
 		}
+		if src.WireShorter > 0 {
+			fmt.Fprintf(w, "records    %d with an original length below the captured one (taken as captured)\n", src.WireShorter)
+		}
 		if src.Decapsulated > 0 {
 			fmt.Fprintf(w, "tunnels    %d packets decapsulated (counted in their inner flow)\n", src.Decapsulated)
 		}
