@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/flowhawk/flowhawk/collector"
@@ -25,7 +27,7 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 	addTableMemoryFlag(fs, &ff)
 	labelDir := fs.String("label-dir", "", "label each flow with the name of the sub-directory of `DIR` its capture is in (DIR/Browser/x.pcap -> Browser)")
 	labelRules := fs.String("label-rules", "", "label flows by the address/port/protocol/time rules in `FILE` (see README)")
-	defLabel := fs.String("default-label", "", "label for flows no rule matches (overrides the rules file's 'default')")
+	defLabel := fs.String("default-label", "", "label for flows no rule matches (overrides the rules file's 'default'), or with --label-dir of captures directly in DIR (default \"unlabeled\")")
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto, always, never")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -42,20 +44,37 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 	cfg := pipeline.Config{Table: ff.tableConfig(), Features: ff.featureConfig(), Workers: ff.workers,
 		Pcap: collector.PcapOptions{Decap: ff.decap}}
 	var inputs []string
+	check := func([]string) {} // warns about captures the labels will not name
 	if *labelDir != "" {
 		root := filepath.Clean(*labelDir)
 		inputs = append([]string{root}, fs.Args()...)
 		if fs.NArg() > 0 {
 			return fmt.Errorf("%w: with --label-dir the captures are the files under DIR; no other arguments", errUsage)
 		}
+		if st, err := os.Stat(root); err != nil {
+			return fmt.Errorf("--label-dir: %w", err)
+		} else if !st.IsDir() {
+			return fmt.Errorf("%w: --label-dir %s is not a directory", errUsage, root)
+		}
+		none := "unlabeled"
+		if *defLabel != "" {
+			none = *defLabel
+		}
 		// Flows never mix files of different classes.
 		cfg.FlushPerFile = true
 		cfg.Label = func(_ *collector.Flow, file string) string {
 			l, err := label.FromDir(root, file)
 			if err != nil || l == "" {
-				return "unlabeled"
+				return none
 			}
 			return l
+		}
+		check = func(paths []string) {
+			for _, p := range paths {
+				if l, err := label.FromDir(root, p); err != nil || l == "" {
+					slog.Warn("capture not in a class sub-directory of --label-dir; its flows are labelled "+none, "file", p)
+				}
+			}
 		}
 	} else {
 		if fs.NArg() == 0 {
@@ -78,6 +97,7 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 	if len(paths) == 0 {
 		return fmt.Errorf("no capture files in %v", inputs)
 	}
+	check(paths)
 	var mf modelFlags
 	return replayRun(&cfg, &ff, &mf, paths, *progress, stdout, stderr)
 }

@@ -154,6 +154,20 @@ func TestDatasetLabelDir(t *testing.T) {
 	if count["web"] == 0 || count["web"] != 2*count["other"] || len(count) != 2 {
 		t.Fatalf("labels %v", count)
 	}
+	// A capture directly in DIR gets --default-label (else "unlabeled"),
+	// and a file as DIR is an error.
+	if err := os.WriteFile(filepath.Join(root, "loose.pcap"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "dataset", "--label-dir", root, "--default-label", "background", "-o", out, "-q"); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(out); strings.Count(string(b), ",background\n") != count["other"] {
+		t.Errorf("loose capture: %d rows labelled background, want %d", strings.Count(string(b), ",background\n"), count["other"])
+	}
+	if code, _, _ := runCLI(t, "dataset", "--label-dir", filepath.Join(root, "loose.pcap"), "-o", out, "-q"); code != 2 {
+		t.Errorf("--label-dir FILE: exit %d, want 2", code)
+	}
 }
 
 func TestDatasetNeedsOneLabelSource(t *testing.T) {
