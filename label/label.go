@@ -146,11 +146,17 @@ func ParseRules(r io.Reader) (*Rules, error) {
 			continue
 		}
 		rule := Rule{Label: fields[0], SrcPort: anyPort, DstPort: anyPort, line: n}
+		seen := map[string]bool{}
 		for _, kv := range fields[1:] {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok || v == "" {
 				return nil, fmt.Errorf("line %d: %q is not key=value", n, kv)
 			}
+			if seen[k] {
+				// Only one value would count; a list is written a,b.
+				return nil, fmt.Errorf("line %d: %s given twice (list several values as %s=a,b)", n, k, k)
+			}
+			seen[k] = true
 			var err error
 			switch k {
 			case "src":
@@ -195,6 +201,14 @@ func parsePrefixes(v string) ([]netip.Prefix, error) {
 			if err != nil {
 				return nil, err
 			}
+			if a := p.Addr(); a.Is4In6() {
+				// Flow addresses are unmapped, so ::ffff:a.b.c.d/n is
+				// the IPv4 prefix a.b.c.d/(n-96).
+				if p.Bits() < 96 {
+					return nil, fmt.Errorf("%s: a v4-mapped prefix needs at least 96 bits", s)
+				}
+				p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+			}
 			out = append(out, p.Masked())
 			continue
 		}
@@ -214,7 +228,7 @@ func parsePorts(v string) ([2]uint16, error) {
 	lo, hi, isRange := strings.Cut(v, "-")
 	a, err := strconv.ParseUint(lo, 10, 16)
 	if err != nil {
-		return [2]uint16{}, fmt.Errorf("bad port %q", lo)
+		return [2]uint16{}, fmt.Errorf("bad port %q (want 0-65535 or LO-HI)", v)
 	}
 	b := a
 	if isRange {

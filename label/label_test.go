@@ -87,7 +87,8 @@ func FuzzParseRules(f *testing.F) {
 }
 
 func TestRuleErrorsNameTheLine(t *testing.T) {
-	for _, bad := range []string{"X dport=70000", "X src=300.1.1.1", "X when=now", "X proto=bogus", "default", "X start=2020-01-02T00:00:00Z end=2020-01-01T00:00:00Z"} {
+	for _, bad := range []string{"X dport=70000", "X src=300.1.1.1", "X when=now", "X proto=bogus", "default", "X start=2020-01-02T00:00:00Z end=2020-01-01T00:00:00Z",
+		"X src=10.0.0.0/8 src=192.168.0.0/16", "X sport=-1", "X host=::ffff:10.0.0.0/64"} {
 		_, err := ParseRules(strings.NewReader("# ok\n" + bad))
 		if err == nil || !strings.Contains(err.Error(), "line 2") {
 			t.Errorf("%q: error %v, want one naming line 2", bad, err)
@@ -105,5 +106,21 @@ func TestFromDir(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("%s: %q %v, want %q", path, got, err, want)
 		}
+	}
+}
+
+// TestRuleMappedPrefix checks that a v4-mapped IPv6 prefix matches the
+// IPv4 flows it names (flow addresses are unmapped; it used to match none).
+func TestRuleMappedPrefix(t *testing.T) {
+	rules, err := ParseRules(strings.NewReader("Lan host=::ffff:10.0.0.0/104\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2017, 7, 5, 9, 50, 0, 0, time.UTC)
+	if got := rules.Label(flow(t, "10.1.2.3", 4000, "192.0.2.1", 443, 6, at)); got != "Lan" {
+		t.Errorf("10.1.2.3: label %q, want Lan", got)
+	}
+	if got := rules.Label(flow(t, "11.1.2.3", 4000, "192.0.2.1", 443, 6, at)); got != "BENIGN" {
+		t.Errorf("11.1.2.3: label %q, want BENIGN", got)
 	}
 }
