@@ -163,6 +163,9 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 			o.abort()
 		}
 	}()
+	if ff.detect != nil && ff.detect.Alerts == "-" && ff.output == "-" {
+		return nil, fmt.Errorf("%w: --alerts - and -o - would mix alerts into the CSV on stdout; send one of them to a file", errUsage)
+	}
 	if ff.detect != nil {
 		if ff.detect.On() {
 			if o.detect, err = detect.New(*ff.detect, o.alertSink); err != nil {
