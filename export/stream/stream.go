@@ -141,6 +141,7 @@ type Stats struct {
 type Publisher struct {
 	cfg      Config
 	nc       *nats.Conn
+	dialErr  atomic.Pointer[error] // the last failed connection attempt's error
 	js       jetstream.JetStream
 	flowSubj string
 	alrtSubj string
@@ -201,6 +202,11 @@ func New(cfg Config) (*Publisher, error) {
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			slog.Info("nats reconnected", "url", c.ConnectedUrl())
+		}),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				p.dialErr.Store(&err)
+			}
 		}),
 	)
 	if err != nil {
@@ -536,6 +542,15 @@ func (p *Publisher) publish(batch []outMsg) []outMsg {
 	for i, m := range batch {
 		fut, err := p.js.PublishMsgAsync(m.msg)
 		if err != nil {
+			if !p.nc.IsConnected() {
+				// Before the first connection the client knows no server and
+				// says "headers not supported": name the real cause.
+				cause := p.nc.LastError()
+				if e := p.dialErr.Load(); e != nil {
+					cause = *e
+				}
+				err = fmt.Errorf("not connected (%v)", cmpOr(cause, err))
+			}
 			p.warn.Warn("nats publish failed; will retry", "url", p.cfg.URL, "err", err, "buffered", p.Buffered())
 			failed = append(failed, batch[i:]...)
 			break
@@ -604,4 +619,14 @@ func StreamConfig(name string) jetstream.StreamConfig {
 		MaxAge:     7 * 24 * time.Hour,
 		Duplicates: 10 * time.Minute,
 	}
+}
+
+// cmpOr returns the first non-nil error.
+func cmpOr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
 }
