@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -390,12 +391,19 @@ func ReadEvals(path string) ([]Eval, error) {
 	dec := json.NewDecoder(bufio.NewReader(fh))
 	var out []Eval
 	for {
-		var e Eval
-		err := dec.Decode(&e)
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
+			return nil, fmt.Errorf("report: %s: document %d: %w", path, len(out)+1, err)
+		}
+		if bytes.HasPrefix(bytes.TrimSpace(raw), []byte("[")) {
+			return nil, fmt.Errorf("report: %s: document %d is a JSON array (flowhawk cv --json writes those); --eval takes flowhawk eval --json output", path, len(out)+1)
+		}
+		var e Eval
+		if err := json.Unmarshal(raw, &e); err != nil {
 			return nil, fmt.Errorf("report: %s: document %d: %w", path, len(out)+1, err)
 		}
 		if n := len(e.Metrics.Labels); n > 0 && len(e.Metrics.Confusion) != n {
