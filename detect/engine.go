@@ -66,15 +66,22 @@ type hostStats struct {
 	rules  map[string]uint64
 }
 
+// ConfigError is a setting New refuses (not a file it could not read), so
+// the CLI can call it a usage error.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 // New builds an engine for cfg; sink receives every alert (and owns it).
 // An engine with no detector enabled accepts input and raises nothing.
 func New(cfg Config, sink func(*Alert)) (*Engine, error) {
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		return nil, &ConfigError{err}
 	}
 	on, err := cfg.Enabled()
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{err}
 	}
 	if sink == nil {
 		sink = func(*Alert) {}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -169,6 +170,9 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 	if ff.detect != nil {
 		if ff.detect.On() {
 			if o.detect, err = detect.New(*ff.detect, o.alertSink); err != nil {
+				if ce := (*detect.ConfigError)(nil); errors.As(err, &ce) {
+					return nil, fmt.Errorf("%w: %v", errUsage, err)
+				}
 				return nil, err
 			}
 		} else if ff.detect.Alerts != "" || ff.detect.GeoIP != "" {
