@@ -254,6 +254,15 @@ static __always_inline struct flow_value *get_flow(void *map, __u32 full, void *
  * flow-level gaps' sum of squares is kept per direction too
  * (dir_stats.flow_iat_sq). */
 
+/* dev_sq is the square of gap's distance from ref in 1.024 us units,
+ * rounded to the nearest unit so that the rounding errors cancel in the sum
+ * (a shift, not a 64-bit division). */
+static __always_inline __u64 dev_sq(__u64 gap, __u64 ref)
+{
+	__u64 q = ((gap > ref ? gap - ref : ref - gap) + 512) >> 10;
+	return q * q;
+}
+
 /* account adds one packet, or the sg.n wire segments a GSO/GRO packet
  * stands for, to one direction. Segments: sg.n - 1 of sg.mss payload
  * bytes and a last one with the rest, each with the packet's headers, the
@@ -288,8 +297,9 @@ static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, _
 		ds->iplen_max = fil;
 	} else {
 		__u64 gap = now > ds->last ? now - ds->last : 0;
-		__u64 gus = gap >> 10; /* a shift, not a 64-bit division */
-		ds->iat_sq += gus * gus;
+		if (ds->packets == 1)
+			ds->iat_ref = gap;
+		ds->iat_sq += dev_sq(gap, ds->iat_ref);
 		if (ds->packets == 1 || gap < ds->iat_min)
 			ds->iat_min = gap;
 		if (gap > ds->iat_max)
@@ -308,7 +318,11 @@ static __always_inline void account(struct dir_stats *ds, struct pkt_info *pi, _
 			ds->iplen_max = fil;
 	}
 	if (!xdp && more) {
-		/* The segments after the first follow it at once. */
+		/* The segments after the first follow it at once: gaps of 0 (the
+		 * first of them is the direction's first gap when this packet is
+		 * its first, and iat_ref stays 0). */
+		if (ds->packets > 0)
+			ds->iat_sq += more * dev_sq(0, ds->iat_ref);
 		ds->iat_min = 0;
 		ds->packets += more;
 		ds->iplen_sq += (__u64)fil * fil * (more - 1) + (__u64)lil * lil;

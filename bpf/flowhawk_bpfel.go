@@ -26,6 +26,7 @@ type FlowhawkDirStats struct {
 	First        uint64
 	Last         uint64
 	IatSq        uint64
+	IatRef       uint64
 	IatMin       uint64
 	IatMax       uint64
 	FlowIatSq    uint64
@@ -168,7 +169,7 @@ type FlowhawkTunnelInfo struct {
 
 type FlowhawkZeroFlow struct {
 	_ structs.HostLayout
-	B [400]uint8
+	B [416]uint8
 }
 
 // Names of all BPF objects in the ELF.

@@ -276,7 +276,7 @@ func (s *KernelSource) dirFromKernel(ds *DirStats, k *bpf.FlowhawkDirStats, scra
 		Sum: float64(k.Bytes), Sum2: float64(k.IplenSq)}
 	setHigher(&ds.IPLen, &sd.IPLen)
 	if k.Packets > 1 {
-		ds.IAT = iatMoments(k.Packets-1, k.Last-k.First, k.IatSq, k.IatMin, k.IatMax)
+		ds.IAT = dirIATMoments(k.Packets-1, k.Last-k.First, k.IatRef, k.IatSq, k.IatMin, k.IatMax)
 		setHigher(&ds.IAT, &sd.IAT)
 	}
 }
@@ -295,6 +295,18 @@ func iatMoments(n, sum, sq, lo, hi uint64) Moments {
 	nf, s := float64(n), float64(sum)
 	s2 := float64(sq)*(1<<20) + 1023*(s-511.5*nf) + 349010.5*nf
 	return Moments{N: n, Min: float64(lo), Max: float64(hi), Sum: s, Sum2: max(s2, 0)}
+}
+
+// dirIATMoments builds a direction's IAT moments from the kernel's
+// figures: n gaps adding up to sum (last - first), and the sum of squares
+// of their distances from the first gap, ref, in 1.024 us units rounded to
+// the nearest (flow.h). Moments around ref are what Moments.Add builds
+// from the same gaps. The rounding errors are centred, so no correction:
+// what stays is at most about 0.3 us of bias on the std, plus noise of
+// about 0.3 us / sqrt(n), whatever the size of the gaps.
+func dirIATMoments(n, sum, ref, sq, lo, hi uint64) Moments {
+	nf, r := float64(n), float64(ref)
+	return Moments{N: n, Min: float64(lo), Max: float64(hi), Shift: r, Sum: float64(sum) - nf*r, Sum2: float64(sq) * (1 << 20)}
 }
 
 // setHigher fills m.Sum3 and m.Sum4 so that m's skewness and kurtosis are

@@ -123,3 +123,53 @@ func TestIATMomentsUnbiased(t *testing.T) {
 		t.Errorf("std %v, want %v (off by %.1f %%)", m.Std(), exact.Std(), 100*rel)
 	}
 }
+
+// kernelDirIAT returns what the kernel keeps for a direction's gaps (in
+// account: the first gap as reference, the sum of squared distances from
+// it in rounded 1.024 us units) as dirIATMoments reads it, beside the
+// moments Moments.Add builds from the same gaps.
+func kernelDirIAT(gaps []uint64) (kernel, exact Moments) {
+	var sum, sq, lo, hi uint64
+	ref := gaps[0]
+	for i, g := range gaps {
+		exact.Add(float64(g))
+		sum += g
+		d := g - ref
+		if g < ref {
+			d = ref - g
+		}
+		q := (d + 512) >> 10
+		sq += q * q
+		if i == 0 || g < lo {
+			lo = g
+		}
+		hi = max(hi, g)
+	}
+	return dirIATMoments(uint64(len(gaps)), sum, ref, sq, lo, hi), exact
+}
+
+// TestDirIATMomentsAccurate checks the kernel path's per-direction gap
+// statistics: a beacon (1 s and 60 s periods, microseconds of jitter),
+// whose std the raw (gap >> 10)^2 sums could not resolve at all, and
+// bursty gaps of every size.
+func TestDirIATMomentsAccurate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, c := range []struct {
+		name string
+		gap  func() uint64
+		tol  float64 // ns on the std
+	}{
+		{"beacon 1 s", func() uint64 { return uint64(1e9 + rng.NormFloat64()*3000) }, 300},
+		{"beacon 60 s", func() uint64 { return uint64(60e9 + rng.NormFloat64()*20000) }, 300},
+		{"bursty", func() uint64 { return uint64(rng.ExpFloat64() * 10e6) }, 0.001 * 10e6},
+	} {
+		gaps := make([]uint64, 500)
+		for i := range gaps {
+			gaps[i] = c.gap()
+		}
+		k, exact := kernelDirIAT(gaps)
+		if math.Abs(k.Std()-exact.Std()) > c.tol || math.Abs(k.Mean()-exact.Mean()) > 1e-6*exact.Mean() || k.Total() != exact.Total() {
+			t.Errorf("%s: kernel mean %.1f std %.1f, exact %.1f %.1f (tolerance %.0f ns)", c.name, k.Mean(), k.Std(), exact.Mean(), exact.Std(), c.tol)
+		}
+	}
+}

@@ -126,12 +126,14 @@ where tcpdump does (65-110 us apart at most in the end-to-end runs), so
 - every gap statistic (` + "`" + `Flow IAT *` + "`" + `, ` + "`" + `Fwd IAT *` + "`" + `, ` + "`" + `Bwd IAT *` + "`" + `: mean, std,
   min, max) is within four times the largest first/last difference of the
   run, and at least within 1 ms (measured: at most 200 us). For flows
-  longer than ` + "`" + `--samples` + "`" + ` packets the kernel keeps the gaps' sum of
-  squares in (1.024 us)^2 units; the truncation's bias is added back, and
-  what stays is noise of about sqrt(590 x gap / sqrt(n)) ns on the std of
-  n gaps: 4 us for 1,000 gaps of 1 ms, 140 us for 1,000 gaps of a second,
-  so a beacon's microseconds of jitter show only through the samples
-  (raise ` + "`" + `--samples` + "`" + ` to cover such flows);
+  longer than ` + "`" + `--samples` + "`" + ` packets the kernel keeps sums of squares in
+  (1.024 us)^2 units: per direction around the direction's first gap,
+  which keeps ` + "`" + `Fwd IAT Std` + "`" + ` and ` + "`" + `Bwd IAT Std` + "`" + ` within about 0.3 us (a
+  beacon's microseconds of jitter included); for ` + "`" + `Flow IAT Std` + "`" + ` of the
+  raw gaps, with the truncation's bias added back, which leaves noise of
+  about sqrt(590 x gap / sqrt(n)) ns for n gaps: 4 us for 1,000 gaps of
+  1 ms, 140 us for 1,000 gaps of a second (raise ` + "`" + `--samples` + "`" + ` to cover
+  such flows exactly);
 - counts, bytes, lengths and flags are exact.
 
 The end-to-end tests (` + "`" + `go test ./e2e/` + "`" + `) check all three on real traffic

@@ -58,7 +58,14 @@ struct dir_stats {
 	__u64 last;
 	/* The sum of the gaps is last - first (each gap is the advance of
 	 * last), so it is not kept. */
-	__u64 iat_sq; /* sum of (gap >> 10)^2: gaps in 1.024 us units, squared (ns^2 would overflow) */
+	/* The sum of squares of the gaps is taken around the direction's first
+	 * gap (iat_ref, ns), in units of 1.024 us: sum of
+	 * round(|gap - iat_ref| / 1024)^2. Around the first gap, the gaps of a
+	 * periodic flow (a second apart, microseconds of jitter) keep their
+	 * spread; raw squares in those units would lose it (and ns^2 would
+	 * overflow). */
+	__u64 iat_sq;
+	__u64 iat_ref;
 	__u64 iat_min;  /* ns */
 	__u64 iat_max;  /* ns */
 	/* Flow-level gaps (to the flow's previous packet, either direction)
