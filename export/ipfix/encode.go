@@ -76,7 +76,9 @@ func (r *record) fill(f *collector.Flow, class string) {
 	r.sport, r.dport = src.Port, dst.Port
 	r.proto = f.Key.Proto
 	r.vlan, r.vlanIn = f.Key.VLANOuter, f.Key.VLANInner
-	r.startMs, r.endMs = uint64(f.Start/1e6), uint64(f.End/1e6)
+	// flowStartMilliseconds is unsigned: a time before 1970 (a capture
+	// with a broken clock) is sent as 0, not wrapped to year 584556019.
+	r.startMs, r.endMs = uint64(max(f.Start/1e6, 0)), uint64(max(f.End/1e6, 0))
 	r.fwdOct, r.fwdPkt = f.Fwd.Bytes, f.Fwd.Packets
 	r.bwdOct, r.bwdPkt = f.Bwd.Bytes, f.Bwd.Packets
 	r.fwdFlags, r.bwdFlags = flagUnion(&f.Fwd), flagUnion(&f.Bwd)

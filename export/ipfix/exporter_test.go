@@ -329,3 +329,36 @@ func BenchmarkExport(b *testing.B) {
 	b.StopTimer()
 	e.Close()
 }
+
+// TestTimesBefore1970 checks that a flow stamped before 1970 (a capture
+// with a broken clock) is sent with time 0: the unsigned field used to
+// wrap to the year 584556019.
+func TestTimesBefore1970(t *testing.T) {
+	c := listen(t)
+	e, err := New(Config{Addr: c.LocalAddr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := synthFlows(1, time.Unix(-500, 0))[0]
+	e.Export(f, "")
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tpl := map[uint16][]Field{}
+	var recs []DecodedRecord
+	for _, m := range receive(t, c, 1) {
+		d, err := Decode(m, tpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, d.Records...)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("%d records", len(recs))
+	}
+	start, _ := recs[0].Uint(0, ieFlowStartMilliseconds)
+	end, _ := recs[0].Uint(0, ieFlowEndMilliseconds)
+	if f.Start >= 0 || start != 0 || end > uint64(max(f.End/1e6, 0)) {
+		t.Errorf("start %d ns sent as %d ms, end %d ns as %d ms", f.Start, start, f.End, end)
+	}
+}
