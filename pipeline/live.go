@@ -13,6 +13,10 @@ import (
 type Live struct {
 	ActiveFlows atomic.Int64
 	Packets     atomic.Uint64
+	// NewestRecord is the latest packet time (Unix ns) of the records
+	// handed to the outputs so far: the collector lag is the wall clock
+	// minus it.
+	NewestRecord atomic.Int64
 
 	mu        sync.Mutex
 	malformed map[string]uint64

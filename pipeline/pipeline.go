@@ -303,8 +303,10 @@ func (p *Pipeline) writer() {
 				p.werr = fmt.Errorf("write flows: %w", err)
 			}
 		}
+		var newest int64
 		for i := 0; i < b.n; i++ {
 			it := &b.items[i]
+			newest = max(newest, it.flow.End)
 			if p.cfg.Out != nil && p.encoder == nil && p.werr == nil {
 				if err := p.cfg.Out.Write(b.rows[i], b.extra[i]); err != nil {
 					p.werr = fmt.Errorf("write flows: %w", err)
@@ -316,6 +318,9 @@ func (p *Pipeline) writer() {
 			}
 			p.table.Recycle(it.flow)
 			it.flow = nil
+		}
+		if newest > p.live.NewestRecord.Load() {
+			p.live.NewestRecord.Store(newest)
 		}
 		p.free <- b
 	}

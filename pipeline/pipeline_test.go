@@ -135,3 +135,32 @@ func TestFileWritersEncodeOnWorkers(t *testing.T) {
 		w.Close()
 	}
 }
+
+type endExporter struct{ newest int64 }
+
+func (e *endExporter) ExportFlow(f *collector.Flow, _ *features.Row, _ string) {
+	e.newest = max(e.newest, f.End)
+}
+
+// TestNewestRecord checks the packet time the collector lag is measured
+// from: the latest end of the records handed to the outputs (the metric
+// read 0 forever when nothing set it).
+func TestNewestRecord(t *testing.T) {
+	ex := &endExporter{}
+	p, err := New(Config{Features: features.DefaultConfig(), Workers: 2, Out: &memWriter{}, Exporters: []FlowExporter{ex}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Live().NewestRecord.Load() != 0 {
+		t.Fatal("newest record set before any record")
+	}
+	if err := p.ReplayFiles(context.Background(), []string{demo(t)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Live().NewestRecord.Load(); got == 0 || got != ex.newest {
+		t.Fatalf("newest record %d, want %d", got, ex.newest)
+	}
+}

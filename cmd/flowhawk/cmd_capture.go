@@ -142,6 +142,7 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	outs.exporters.bindKernel(src)
+	outs.exporters.bindLag(p)
 	// Records go back to the pipeline's pool once written; build from it.
 	src.UseFlowPool(p.Table().Pool())
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	flag "github.com/spf13/pflag"
 
@@ -114,7 +115,23 @@ func (s *exporterSet) bind(p *pipeline.Pipeline) {
 		return
 	}
 	s.metrics.AddActiveFlowsFunc(func() float64 { return float64(p.Live().ActiveFlows.Load()) })
+	s.bindLag(p)
 	s.metrics.AddDecodeErrorSource("pcap", metrics.LossFunc(p.Live().DecodeErrors))
+}
+
+// bindLag makes collector_lag_seconds the wall clock minus the packet time
+// of the newest record the pipeline handed to the outputs.
+func (s *exporterSet) bindLag(p *pipeline.Pipeline) {
+	if s == nil || s.metrics == nil {
+		return
+	}
+	s.metrics.AddLagFunc(func() float64 {
+		t := p.Live().NewestRecord.Load()
+		if t == 0 {
+			return 0 // no record yet
+		}
+		return time.Since(time.Unix(0, t)).Seconds()
+	})
 }
 
 // kernelSource is what the metrics read from the kernel path at scrape time.
