@@ -382,24 +382,9 @@ func (b *builder) add(it item) {
 		cur, subj = &b.alrts, b.p.alrtSubj
 	}
 	if cur.msg == nil {
-		// Room up front for the records waiting now (up to a full
-		// message): growing the buffer record by record cost more than
-		// encoding them, and a full-size buffer for one record is waste.
-		per := 512
-		if len(b.p.cfg.Columns) > 0 {
-			per = 4096
-		}
-		size := min(b.p.cfg.MaxBytes+16<<10, (b.left+1)*per)
-		cur.msg = &nats.Msg{Subject: subj, Header: nats.Header{}, Data: make([]byte, 0, size)}
-		// The first record's number identifies the message: a re-publish
-		// carries the same ID and JetStream drops it as a duplicate.
-		cur.msg.Header.Set(jetstream.MsgIDHeader, b.p.idPrefix+strconv.FormatUint(it.id, 10))
-		format := FormatJSON
-		if it.flow != nil {
-			format = b.p.cfg.Format
-		}
-		cur.msg.Header.Set(FormatHeader, format)
+		b.open(cur, subj, it)
 	}
+	start := len(cur.msg.Data)
 	switch {
 	case it.flow != nil && b.p.cfg.Format == FormatProtobuf:
 		cur.msg.Data = it.flow.marshalProto(b.p.cfg.Sensor, b.p.cfg.Columns, cur.msg.Data)
@@ -412,11 +397,42 @@ func (b *builder) add(it item) {
 		cur.msg.Data = append(cur.msg.Data, bytes.TrimRight(it.alert, "\r\n")...)
 		cur.msg.Data = append(cur.msg.Data, '\n')
 	}
+	if len(cur.msg.Data) > b.p.cfg.MaxBytes && cur.n > 0 {
+		// The record would take the message past MaxBytes: seal the
+		// message without it and start the next one with it. (A record
+		// larger than MaxBytes alone still goes, in a message of its own.)
+		rec := bytes.Clone(cur.msg.Data[start:])
+		cur.msg.Data = cur.msg.Data[:start]
+		b.seal(cur)
+		b.open(cur, subj, it)
+		cur.msg.Data = append(cur.msg.Data, rec...)
+	}
 	cur.n++
 	b.records++
 	if cur.n >= b.p.cfg.MaxRecords || len(cur.msg.Data) >= b.p.cfg.MaxBytes {
 		b.seal(cur)
 	}
+}
+
+// open starts the message cur of subject subj with it as first record.
+func (b *builder) open(cur *outMsg, subj string, it item) {
+	// Room up front for the records waiting now (up to a full
+	// message): growing the buffer record by record cost more than
+	// encoding them, and a full-size buffer for one record is waste.
+	per := 512
+	if len(b.p.cfg.Columns) > 0 {
+		per = 4096
+	}
+	size := min(b.p.cfg.MaxBytes+16<<10, (b.left+1)*per)
+	cur.msg = &nats.Msg{Subject: subj, Header: nats.Header{}, Data: make([]byte, 0, size)}
+	// The first record's number identifies the message: a re-publish
+	// carries the same ID and JetStream drops it as a duplicate.
+	cur.msg.Header.Set(jetstream.MsgIDHeader, b.p.idPrefix+strconv.FormatUint(it.id, 10))
+	format := FormatJSON
+	if it.flow != nil {
+		format = b.p.cfg.Format
+	}
+	cur.msg.Header.Set(FormatHeader, format)
 }
 
 func (b *builder) seal(cur *outMsg) {

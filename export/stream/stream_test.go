@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -540,6 +541,40 @@ func TestConsumeToParquet(t *testing.T) {
 	for id, n := range seen {
 		if n != 1 {
 			t.Fatalf("flow %d stored %d times", id, n)
+		}
+	}
+}
+
+// TestMessagesStayUnderMaxBytes packs records with every feature into
+// messages and checks none passes MaxBytes: a message used to be sealed
+// only after a record took it past the limit (131,954 bytes for 128 KiB).
+func TestMessagesStayUnderMaxBytes(t *testing.T) {
+	x, err := features.New(features.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{FormatJSON, FormatProtobuf} {
+		cfg := Config{Sensor: "gw1", Columns: x.Columns(), Format: format, MaxBytes: 20000}
+		cfg.defaults()
+		p := &Publisher{cfg: cfg, flowSubj: FlowSubject("gw1"), alrtSubj: AlertSubject("gw1")}
+		b := &builder{p: p}
+		row := x.NewRow()
+		flows := synthFlows(300, 1)
+		for i, f := range flows {
+			x.Fill(f, nil, row)
+			b.add(item{flow: take(f, row, "", true), id: uint64(i + 1)})
+		}
+		b.sealAll()
+		n := 0
+		for i, m := range b.out {
+			k, _ := strconv.Atoi(m.msg.Header.Get(RecordsHeader))
+			n += k
+			if len(m.msg.Data) > cfg.MaxBytes && k > 1 {
+				t.Errorf("%s: message %d holds %d records in %d bytes, over MaxBytes %d", format, i, k, len(m.msg.Data), cfg.MaxBytes)
+			}
+		}
+		if n != len(flows) || b.records != len(flows) {
+			t.Errorf("%s: %d records in messages (%d counted), want %d", format, n, b.records, len(flows))
 		}
 	}
 }
