@@ -59,9 +59,10 @@ func addExporterFlags(fs *flag.FlagSet, ef *exporterFlags) {
 
 // exporterSet is the set of operator outputs of one run.
 type exporterSet struct {
-	metrics *metrics.Exporter
-	ipfix   *ipfix.Exporter
-	nats    *stream.Publisher
+	metrics   *metrics.Exporter
+	ipfix     *ipfix.Exporter
+	ipfixAddr string
+	nats      *stream.Publisher
 }
 
 func (ef *exporterFlags) open(cfg *pipeline.Config, stderr io.Writer) (*exporterSet, error) {
@@ -79,7 +80,7 @@ func (ef *exporterFlags) open(cfg *pipeline.Config, stderr io.Writer) (*exporter
 			s.close()
 			return nil, err
 		}
-		s.ipfix = e
+		s.ipfix, s.ipfixAddr = e, ef.ipfixAddr
 		cfg.Exporters = append(cfg.Exporters, e)
 		if s.metrics != nil {
 			s.metrics.AddLossSource("ipfix", e)
@@ -178,6 +179,22 @@ func (s *exporterSet) close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// summary prints what the network exporters sent and dropped, after
+// close: a UDP collector that loses datagrams cannot tell the sender, so
+// the sent counts are what an operator compares with the collector's.
+func (s *exporterSet) summary(w io.Writer) {
+	if s.ipfix != nil {
+		st := s.ipfix.Stats()
+		fmt.Fprintf(w, "ipfix      %d records in %d messages to %s; dropped %d (queue full %d, send errors %d, after close %d)\n",
+			st.Records, st.Messages, s.ipfixAddr, st.DropQueueFull+st.DropSendError+st.DropClosed, st.DropQueueFull, st.DropSendError, st.DropClosed)
+	}
+	if s.nats != nil {
+		st := s.nats.Stats()
+		fmt.Fprintf(w, "nats       %d messages acknowledged (%d retried); dropped %d (buffer full %d, undelivered at close %d, encode %d)\n",
+			st.Published, st.Retried, st.DropQueueFull+st.DropShutdown+st.DropClosed+st.DropEncode, st.DropQueueFull, st.DropShutdown, st.DropEncode)
+	}
 }
 
 // featuresFor returns the feature columns the pipeline built from cfg

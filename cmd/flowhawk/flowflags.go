@@ -251,6 +251,9 @@ func (o *outputs) close(stderr io.Writer, quiet bool) error {
 		if e := o.exporters.close(); e != nil && err == nil {
 			err = e
 		}
+		if !quiet {
+			o.exporters.summary(stderr)
+		}
 	}
 	return err
 }
