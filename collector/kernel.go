@@ -168,12 +168,13 @@ type KernelStats struct {
 // the kernel flow map and ring buffer into Flow records and Packets, the
 // same types the pcap path produces.
 type KernelSource struct {
-	cfg      KernelConfig
-	objs     bpf.FlowhawkObjects
-	rd       *ringbuf.Reader
-	links    []detacher
-	attached []Attachment
-	offset   int64 // wall clock minus CLOCK_MONOTONIC, ns
+	cfg       KernelConfig
+	afterScan func() // AfterScan
+	objs      bpf.FlowhawkObjects
+	rd        *ringbuf.Reader
+	links     []detacher
+	attached  []Attachment
+	offset    int64 // wall clock minus CLOCK_MONOTONIC, ns
 
 	mu      sync.Mutex // guards stats
 	stats   KernelStats
@@ -691,6 +692,11 @@ func accounted(c *[kcntMax]uint64) uint64 {
 	return c[kcntPackets] - c[kcntNonIP] - c[kcntParseError] - c[kcntExtLimit] - c[kcntMapFull] - c[kcntMapFull6] - c[kcntSampledOut] - c[kcntForwarded]
 }
 
+// AfterScan has Run call f, on Run's goroutine, after each scan of the
+// flow map: the pipeline hands what it was given to its outputs then
+// (Pipeline.Submit), so records leave within a scan interval.
+func (s *KernelSource) AfterScan(f func()) { s.afterScan = f }
+
 // Run reads the ring buffer and scans the flow map until ctx is done,
 // handing every finished flow to onFlow and every ring-buffer packet (the
 // first Samples packets of each flow, and DNS packets with their payload
@@ -717,6 +723,9 @@ func (s *KernelSource) Run(ctx context.Context, onFlow func(*Flow), onPacket fun
 			if err := s.Scan(onFlow); err != nil {
 				// A failed scan leaves flows in the map for the next one.
 				slog.Warn("kernel flow map scan", "err", err)
+			}
+			if s.afterScan != nil {
+				s.afterScan()
 			}
 			nextScan = time.Now().Add(s.cfg.ScanInterval)
 		}

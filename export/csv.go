@@ -84,6 +84,14 @@ func (c *CSVWriter) Write(row *features.Row, extra []string) error {
 }
 
 // Close flushes buffered rows.
+// Flush writes the buffered rows to the underlying writer.
+func (c *CSVWriter) Flush() error {
+	if err := c.w.Flush(); err != nil {
+		return fmt.Errorf("export: csv: %w", err)
+	}
+	return nil
+}
+
 func (c *CSVWriter) Close() error {
 	if err := c.w.Flush(); err != nil {
 		return fmt.Errorf("export: csv: %w", err)

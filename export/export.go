@@ -125,6 +125,22 @@ type fileWriter struct {
 	fh *os.File
 }
 
+// Flusher is a RowWriter that can push what it buffered to its file now:
+// a live capture flushes after each scan of the kernel map, so records
+// show within a scan interval. Parquet cannot (its file is readable only
+// once closed, with its footer).
+type Flusher interface {
+	Flush() error
+}
+
+// Flush writes out what the format's writer buffered, if it can.
+func (w *fileWriter) Flush() error {
+	if f, ok := w.RowWriter.(Flusher); ok {
+		return f.Flush()
+	}
+	return nil
+}
+
 func (w *fileWriter) Close() error {
 	err := w.RowWriter.Close()
 	if cerr := w.fh.Close(); err == nil && cerr != nil {

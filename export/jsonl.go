@@ -80,6 +80,14 @@ func (j *JSONLWriter) WriteRecords(b []byte) error {
 }
 
 // Close flushes buffered rows.
+// Flush writes the buffered rows to the underlying writer.
+func (j *JSONLWriter) Flush() error {
+	if err := j.w.Flush(); err != nil {
+		return fmt.Errorf("export: jsonl: %w", err)
+	}
+	return nil
+}
+
 func (j *JSONLWriter) Close() error {
 	if err := j.w.Flush(); err != nil {
 		return fmt.Errorf("export: jsonl: %w", err)

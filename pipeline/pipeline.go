@@ -89,6 +89,7 @@ type batch struct {
 	n     int
 	enc   []byte // encoded records when the writer is a RecordEncoder
 	done  chan struct{}
+	flush bool // flush the output once this batch is written (Submit)
 }
 
 // Pipeline runs flows through features to the outputs. Packet and Flow
@@ -207,7 +208,7 @@ func (p *Pipeline) emit(f *collector.Flow) {
 	}
 	if p.cur == nil {
 		p.cur = <-p.free
-		p.cur.n = 0
+		p.cur.n, p.cur.flush = 0, false
 	}
 	it := &p.cur.items[p.cur.n]
 	it.flow, it.file = f, p.file
@@ -216,6 +217,24 @@ func (p *Pipeline) emit(f *collector.Flow) {
 	if p.cur.n == batchSize {
 		p.submit()
 	}
+}
+
+// Submit hands the flows given so far to the features and outputs
+// without waiting for a full batch, and has the output flushed once they
+// are written. The live path calls it after each scan of the kernel map:
+// on a quiet link a batch fills slowly, and records must not wait for
+// 255 more flows (or the process's end). Call it from the goroutine that
+// calls Flow.
+func (p *Pipeline) Submit() {
+	if p.cur == nil {
+		p.cur = <-p.free
+		p.cur.n = 0
+	}
+	p.cur.flush = true
+	b := p.cur
+	p.cur = nil
+	p.live.ActiveFlows.Store(int64(p.table.Stats().Active))
+	p.staged <- b
 }
 
 func (p *Pipeline) submit() {
@@ -321,6 +340,13 @@ func (p *Pipeline) writer() {
 		}
 		if newest > p.live.NewestRecord.Load() {
 			p.live.NewestRecord.Store(newest)
+		}
+		if b.flush && p.werr == nil {
+			if f, ok := p.cfg.Out.(interface{ Flush() error }); ok { // export.Flusher
+				if err := f.Flush(); err != nil {
+					p.werr = fmt.Errorf("write flows: %w", err)
+				}
+			}
 		}
 		p.free <- b
 	}

@@ -3,10 +3,12 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
 	"github.com/flowhawk/flowhawk/export"
@@ -162,5 +164,48 @@ func TestNewestRecord(t *testing.T) {
 	}
 	if got := p.Live().NewestRecord.Load(); got == 0 || got != ex.newest {
 		t.Fatalf("newest record %d, want %d", got, ex.newest)
+	}
+}
+
+// TestSubmitFlushes feeds two records the way the kernel path does
+// (Flow, then Submit after a scan) and checks they are in the file at
+// once: they used to wait for a batch of 256 or for Close.
+func TestSubmitFlushes(t *testing.T) {
+	cols, err := features.New(features.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "flows.csv")
+	w, err := export.Create(path, cols.Columns(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Features: features.DefaultConfig(), Workers: 2, Out: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		f := p.Table().Pool().Get(0)
+		f.Key.Proto, f.Start, f.End = 17, int64(i+1)*1e9, int64(i+2)*1e9
+		f.Fwd.Packets, f.Fwd.Bytes = 1, 100
+		p.Flow(f)
+	}
+	p.Submit()
+	p.Submit() // nothing new: an empty batch that only flushes
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ := os.ReadFile(path)
+		if n := strings.Count(string(b), "\n"); n == 3 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%d lines in the file after Submit, want a header and 2 records", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := p.Live().NewestRecord.Load(); got != 3e9 {
+		t.Errorf("newest record %d, want 3e9", got)
+	}
+	if _, err := p.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -145,6 +145,9 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	outs.exporters.bindLag(p)
 	// Records go back to the pipeline's pool once written; build from it.
 	src.UseFlowPool(p.Table().Pool())
+	// Records leave (file, exporters) after each scan of the flow map, not
+	// only once a batch of 256 is full.
+	src.AfterScan(p.Submit)
 
 	if *duration > 0 {
 		var cancel context.CancelFunc
