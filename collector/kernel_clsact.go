@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -16,14 +17,16 @@ import (
 
 // clsactLink is a TC program attached the pre-TCX way, for kernels without
 // TCX (before 6.6): the program is pinned to bpffs and attached with tc(8)
-// as a direct-action filter on a clsact qdisc. Close removes the filter,
-// the qdisc if we added it, and the pin. When ingress and egress are both
+// as a direct-action filter on a clsact qdisc, under a preference no other
+// filter uses. Close removes that filter, the qdisc if we added it and no
+// filter is left on it, and the pin. When ingress and egress are both
 // attached this way, the ingress link is made first, adds the qdisc and is
-// closed last (Detach closes in reverse), so the egress filter is deleted
-// before the qdisc.
+// closed last (Detach closes in reverse), so the egress filter is gone
+// before the qdisc is checked.
 type clsactLink struct {
 	iface    string
 	dir      string // "ingress" or "egress"
+	pref     string // our filter's preference, free when we attached
 	pin      string
 	mount    string // private bpffs mounted for the pin, "" if none
 	addQdisc bool
@@ -42,6 +45,14 @@ func inNetns(ns *os.File, fn func()) error {
 			return
 		}
 		defer orig.Close()
+		if sameFile(orig, ns) {
+			// Already there: setns needs CAP_SYS_ADMIN, which the
+			// systemd unit does not grant.
+			fn()
+			runtime.UnlockOSThread()
+			errc <- nil
+			return
+		}
 		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
 			errc <- fmt.Errorf("enter netns: %w", err)
 			return
@@ -53,6 +64,12 @@ func inNetns(ns *os.File, fn func()) error {
 		errc <- nil
 	}()
 	return <-errc
+}
+
+// sameFile reports whether a and b are the same inode (namespaces are).
+func sameFile(a, b *os.File) bool {
+	var sa, sb unix.Stat_t
+	return unix.Fstat(int(a.Fd()), &sa) == nil && unix.Fstat(int(b.Fd()), &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
 func isBPFFS(dir string) bool {
@@ -68,9 +85,44 @@ func (l *clsactLink) unmount() {
 	}
 }
 
-// clsactPref is the filter preference flowhawk uses, so Close deletes
-// exactly its own filter.
-const clsactPref = "49207"
+// pinSeq tells apart the pins of several sources in one process.
+var pinSeq atomic.Uint64
+
+// clsactPrefBase is where flowhawk's filter preferences start: each
+// capture takes one no filter on the hook uses (from base + pid), so two
+// captures on one interface, or another tool's filters, are never deleted
+// with ours.
+const clsactPrefBase = 49152
+
+// freePref returns a filter preference not used on dir of iface.
+func freePref(tc, iface, dir string) (string, error) {
+	out, err := exec.Command(tc, "filter", "show", "dev", iface, dir).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("tc filter show dev %s %s: %v: %s", iface, dir, err, strings.TrimSpace(string(out)))
+	}
+	used := map[string]bool{}
+	f := strings.Fields(string(out))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "pref" {
+			used[f[i+1]] = true
+		}
+	}
+	start := os.Getpid() % 16384
+	for i := 0; i < 16384; i++ {
+		p := fmt.Sprint(clsactPrefBase + (start+i)%16384)
+		if !used[p] {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no free tc filter preference on %s %s", iface, dir)
+}
+
+// hookEmpty reports whether dir of iface holds no filter (tc failing
+// counts as not empty: the qdisc then stays).
+func hookEmpty(tc, iface, dir string) bool {
+	out, err := exec.Command(tc, "filter", "show", "dev", iface, dir).CombinedOutput()
+	return err == nil && strings.TrimSpace(string(out)) == ""
+}
 
 // attachClsact attaches prog on dir ("ingress" or "egress") of iface.
 func attachClsact(prog *ebpf.Program, iface, dir string) (*clsactLink, error) {
@@ -95,7 +147,7 @@ func attachClsact(prog *ebpf.Program, iface, dir string) (*clsactLink, error) {
 		}
 		fsDir, l.mount = tmp, tmp
 	}
-	l.pin = filepath.Join(fsDir, fmt.Sprintf("flowhawk_%d_%s_%s", os.Getpid(), iface, dir))
+	l.pin = filepath.Join(fsDir, fmt.Sprintf("flowhawk_%d_%d_%s_%s", os.Getpid(), pinSeq.Add(1), iface, dir))
 	// Pin a clone: a Program remembers one pin and pinning it again moves
 	// that pin, which fails across the private mounts of two interfaces
 	// (and would take the first interface's pin away on one mount).
@@ -120,9 +172,14 @@ func attachClsact(prog *ebpf.Program, iface, dir string) (*clsactLink, error) {
 		l.unmount()
 		return nil, fmt.Errorf("tc qdisc add dev %s clsact: %v: %s", iface, err, strings.TrimSpace(string(out)))
 	}
-	out, err = exec.Command(tc, "filter", "add", "dev", iface, dir, "pref", clsactPref,
+	if l.pref, err = freePref(tc, iface, dir); err != nil {
+		l.Close()
+		return nil, err
+	}
+	out, err = exec.Command(tc, "filter", "add", "dev", iface, dir, "pref", l.pref,
 		"bpf", "direct-action", "object-pinned", l.pin).CombinedOutput()
 	if err != nil {
+		l.pref = "" // nothing of ours to delete
 		l.Close()
 		return nil, fmt.Errorf("tc filter add dev %s %s: %v: %s", iface, dir, err, strings.TrimSpace(string(out)))
 	}
@@ -136,13 +193,20 @@ func (l *clsactLink) Close() error {
 		if err != nil {
 			return
 		}
-		if l.addQdisc {
-			// Deleting the qdisc removes our filter with it.
-			if out, err := exec.Command(tc, "qdisc", "del", "dev", l.iface, "clsact").CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
+		gone := func(out []byte) bool {
+			return strings.Contains(string(out), "Cannot find device") || strings.Contains(string(out), "Parent Qdisc doesn't exists")
+		}
+		if l.pref != "" {
+			if out, err := exec.Command(tc, "filter", "del", "dev", l.iface, l.dir, "pref", l.pref).CombinedOutput(); err != nil && !gone(out) {
+				errs = append(errs, fmt.Sprintf("tc filter del dev %s %s pref %s: %v: %s", l.iface, l.dir, l.pref, err, strings.TrimSpace(string(out))))
+			}
+		}
+		// The qdisc goes only if we added it and no filter is left on
+		// it: another capture (or tool) may have attached since.
+		if l.addQdisc && hookEmpty(tc, l.iface, "ingress") && hookEmpty(tc, l.iface, "egress") {
+			if out, err := exec.Command(tc, "qdisc", "del", "dev", l.iface, "clsact").CombinedOutput(); err != nil && !gone(out) {
 				errs = append(errs, fmt.Sprintf("tc qdisc del dev %s clsact: %v: %s", l.iface, err, strings.TrimSpace(string(out))))
 			}
-		} else if out, err := exec.Command(tc, "filter", "del", "dev", l.iface, l.dir, "pref", clsactPref).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
-			errs = append(errs, fmt.Sprintf("tc filter del dev %s %s: %v: %s", l.iface, l.dir, err, strings.TrimSpace(string(out))))
 		}
 	}
 	if l.netns != nil {

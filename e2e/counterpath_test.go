@@ -46,3 +46,35 @@ func TestCounterPathClsact(t *testing.T) {
 	}
 	assertDetached(t, n)
 }
+
+// TestClsactTwoCaptures attaches two kernel sources with clsact to one
+// interface and stops the first: the second must keep counting. Both used
+// one filter preference, so the first deleted the second's filters (or
+// the qdisc it had added, with them) and the second saw nothing more.
+func TestClsactTwoCaptures(t *testing.T) {
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("clsact fallback needs tc(8)")
+	}
+	n := newNet(t)
+	servers(t, n)
+	cfg := collector.KernelConfig{Interfaces: []string{n.ClientIf}, TCAttach: "clsact", ScanInterval: 200 * time.Millisecond}
+	first := startKernel(t, n.ClientNS, cfg)
+	second := startKernel(t, n.ClientNS, cfg)
+	first.stop(t)
+	clientRun(t, n, "ping", "-c", "3", "-i", "0.05", n.ServerIP)
+	time.Sleep(200 * time.Millisecond)
+	var pkts uint64
+	for _, f := range second.stop(t) {
+		if f.Key.Proto == 1 {
+			pkts += f.Packets()
+		}
+	}
+	if pkts != 6 {
+		t.Errorf("second capture counted %d ICMP packets after the first stopped, want 6", pkts)
+	}
+	for _, dir := range []string{"ingress", "egress"} {
+		if out := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", n.ClientIf, dir); strings.TrimSpace(out) != "" {
+			t.Errorf("%s filters left after both stopped: %s", dir, out)
+		}
+	}
+}
