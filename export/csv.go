@@ -20,11 +20,28 @@ type CSVWriter struct {
 
 // NewCSVWriter writes the header to w and returns the writer.
 func NewCSVWriter(w io.Writer, cols []features.Column, extra []string) (*CSVWriter, error) {
+	c, err := newCSVWriter(w, cols, extra)
+	if err != nil {
+		return nil, err
+	}
+	c.buf = csvHeader(c.buf[:0], cols, extra)
+	if _, err := c.w.Write(c.buf); err != nil {
+		return nil, fmt.Errorf("export: csv header: %w", err)
+	}
+	return c, nil
+}
+
+// newCSVWriter returns a CSV writer on w that writes no header (appending
+// to a file that has it).
+func newCSVWriter(w io.Writer, cols []features.Column, extra []string) (*CSVWriter, error) {
 	if _, err := extraNames(cols, extra); err != nil {
 		return nil, err
 	}
-	c := &CSVWriter{w: bufio.NewWriterSize(w, 256<<10), cols: cols, nextra: len(extra), buf: make([]byte, 0, 4096)}
-	b := c.buf[:0]
+	return &CSVWriter{w: bufio.NewWriterSize(w, 256<<10), cols: cols, nextra: len(extra), buf: make([]byte, 0, 4096)}, nil
+}
+
+// csvHeader appends the header line of cols and extra to b.
+func csvHeader(b []byte, cols []features.Column, extra []string) []byte {
 	for i := range cols {
 		if i > 0 {
 			b = append(b, ',')
@@ -37,12 +54,7 @@ func NewCSVWriter(w io.Writer, cols []features.Column, extra []string) (*CSVWrit
 		}
 		b = appendCSVField(b, []byte(e))
 	}
-	b = append(b, '\n')
-	c.buf = b
-	if _, err := c.w.Write(b); err != nil {
-		return nil, fmt.Errorf("export: csv header: %w", err)
-	}
-	return c, nil
+	return append(b, '\n')
 }
 
 // AppendCSV appends one CSV record (without the line end) of row and extra

@@ -5,6 +5,7 @@
 package export
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -92,6 +93,67 @@ func Create(path string, cols []features.Column, extra []string) (RowWriter, err
 		return &encodingFileWriter{fileWriter{RowWriter: w, fh: fh}, enc}, nil
 	}
 	return &fileWriter{RowWriter: w, fh: fh}, nil
+}
+
+// CreateAppend is Create for a file that may already hold rows of the same
+// columns, from an earlier run: rows are appended after them (a CSV header
+// only when the file is new), so a restarted agent keeps what it wrote
+// before. A CSV file whose header differs is refused; a last line cut
+// short (a crash mid-write) is ended first, so the new rows stay whole.
+// Parquet cannot be appended to.
+func CreateAppend(path string, cols []features.Column, extra []string) (RowWriter, error) {
+	format, err := FormatOf(path)
+	if err != nil {
+		return nil, err
+	}
+	if path == "-" {
+		return NewWriter(os.Stdout, CSV, cols, extra)
+	}
+	if format == Parquet {
+		return nil, fmt.Errorf("export: %s: a Parquet file cannot be appended to (use .csv or .jsonl)", path)
+	}
+	fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	w, err := appendWriter(fh, path, format, cols, extra)
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	return &encodingFileWriter{fileWriter{RowWriter: w, fh: fh}, w.(recordEncoder)}, nil
+}
+
+// appendWriter checks what fh holds and returns a writer that continues it.
+func appendWriter(fh *os.File, path string, format Format, cols []features.Column, extra []string) (RowWriter, error) {
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if st.Size() == 0 {
+		return NewWriter(fh, format, cols, extra)
+	}
+	last := make([]byte, 1)
+	if _, err := fh.ReadAt(last, st.Size()-1); err != nil {
+		return nil, fmt.Errorf("export: %s: %w", path, err)
+	}
+	if format == CSV {
+		want := csvHeader(nil, cols, extra)
+		got := make([]byte, len(want))
+		n, _ := fh.ReadAt(got, 0)
+		if !bytes.Equal(got[:n], want) {
+			return nil, fmt.Errorf("export: %s: its header is not this run's columns; not appending (write to a new file)", path)
+		}
+	}
+	if last[0] != '\n' {
+		if _, err := fh.Write([]byte{'\n'}); err != nil {
+			return nil, fmt.Errorf("export: %s: %w", path, err)
+		}
+	}
+	if format == CSV {
+		return newCSVWriter(fh, cols, extra)
+	}
+	return NewJSONLWriter(fh, cols, extra)
 }
 
 // recordEncoder is implemented by the writers whose rows can be encoded

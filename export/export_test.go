@@ -459,3 +459,58 @@ func TestParquetRowGroups(t *testing.T) {
 		t.Errorf("after last row: %v", err)
 	}
 }
+
+// TestCreateAppend writes a file in two runs with CreateAppend: the second
+// run's rows follow the first's (one CSV header), a last line cut short is
+// ended first, and a CSV of other columns or a Parquet file is refused.
+func TestCreateAppend(t *testing.T) {
+	x, err := features.New(features.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := x.Columns()
+	rs := rows(t, x, testFlows(t))
+	extra := []string{"Label"}
+	dir := t.TempDir()
+	write := func(path string) {
+		t.Helper()
+		w, err := CreateAppend(path, cols, extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if err := w.Write(r, []string{"BENIGN"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ext := range []string{".csv", ".jsonl"} {
+		path := filepath.Join(dir, "flows"+ext)
+		write(path)
+		f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		f.WriteString("cut short") // a crash mid-line
+		f.Close()
+		write(path)
+		b, _ := os.ReadFile(path)
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		header := 0
+		if ext == ".csv" {
+			header = 1
+		}
+		if len(lines) != header+2*len(rs)+1 || lines[header+len(rs)] != "cut short" {
+			t.Errorf("%s: %d lines, line %d %q; want %d with the cut line kept apart", ext, len(lines), header+len(rs), lines[min(header+len(rs), len(lines)-1)], header+2*len(rs)+1)
+		}
+		if ext == ".csv" && strings.Count(string(b), "Flow ID,") != 1 {
+			t.Errorf("csv: %d headers", strings.Count(string(b), "Flow ID,"))
+		}
+	}
+	if _, err := CreateAppend(filepath.Join(dir, "flows.csv"), cols[:10], extra); err == nil || !strings.Contains(err.Error(), "header") {
+		t.Errorf("csv of other columns: %v, want a header error", err)
+	}
+	if _, err := CreateAppend(filepath.Join(dir, "flows.parquet"), cols, extra); err == nil {
+		t.Errorf("parquet append: no error")
+	}
+}

@@ -24,6 +24,7 @@ import (
 // (replay, dataset, capture), so they behave the same everywhere.
 type flowFlags struct {
 	output        string
+	appendOut     bool
 	workers       int
 	idleTimeout   time.Duration
 	activeTimeout time.Duration
@@ -41,6 +42,7 @@ type flowFlags struct {
 func addFlowFlags(fs *flag.FlagSet, ff *flowFlags, withDetect bool) {
 	d := collector.DefaultTableConfig()
 	fs.StringVarP(&ff.output, "output", "o", "-", "write flows to `FILE`; the format follows the extension (.csv, .jsonl, .parquet); - writes CSV to stdout; none writes no rows (exporters, alerts and the summary only)")
+	fs.BoolVar(&ff.appendOut, "append", false, "append to an existing -o .csv or .jsonl file (same columns) instead of replacing it, so a restarted agent keeps earlier flows")
 	fs.IntVar(&ff.workers, "workers", runtime.NumCPU(), "goroutines computing features; the default is every core")
 	fs.DurationVar(&ff.idleTimeout, "idle-timeout", d.IdleTimeout, "end a flow after this long without packets")
 	fs.DurationVar(&ff.activeTimeout, "active-timeout", d.ActiveTimeout, "cut a flow lasting longer than this into a partial record")
@@ -189,7 +191,11 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 	case "-":
 		w, err = export.NewCSVWriter(stdout, x.Columns(), extra)
 	default:
-		w, err = export.Create(ff.output, x.Columns(), extra)
+		if ff.appendOut {
+			w, err = export.CreateAppend(ff.output, x.Columns(), extra)
+		} else {
+			w, err = export.Create(ff.output, x.Columns(), extra)
+		}
 	}
 	if err != nil {
 		return nil, err
