@@ -21,14 +21,17 @@ import (
 // does not keep is estimated from the samples (see docs/kernel.md): the
 // third and fourth power sums (skewness and kurtosis of the samples),
 // active/idle periods, subflows and bulk (from the sample times plus the
-// flow's last packet). IAT sums of squares are kept in microseconds by the
-// kernel, so IAT variance is exact to 1 us.
+// flow's last packet). IAT sums of squares are kept in 1.024 us units by
+// the kernel (dirIATMoments, iatMoments).
 func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReason) *Flow {
 	samples := s.takeSamples(key, v.First)
 	s.nextID++
 	fwdIsLo := v.Initiator == 0
 	total := v.Dir[0].Packets + v.Dir[1].Packets
 	rate := uint64(s.cfg.SampleRate)
+	if rate > 1 {
+		fwdIsLo = sampledInitiator(&key, v, fwdIsLo)
+	}
 
 	f := s.newFlow()
 	if rate <= 1 && v.SamplesLost == 0 && segmentCount(samples) == total && total > 0 {
@@ -295,6 +298,32 @@ func iatMoments(n, sum, sq, lo, hi uint64) Moments {
 	nf, s := float64(n), float64(sum)
 	s2 := float64(sq)*(1<<20) + 1023*(s-511.5*nf) + 349010.5*nf
 	return Moments{N: n, Min: float64(lo), Max: float64(hi), Sum: s, Sum2: max(s2, 0)}
+}
+
+// sampledInitiator picks the initiator of a sampled flow. The kernel takes
+// the side of the first accounted packet (the SYN's, or the other side of
+// a SYN-ACK); under 1-in-N sampling the SYN and SYN-ACK are usually
+// sampled out and that packet is any, so a TCP flow without a SYN seen is
+// turned the way the ports say: a well-known port (below 1024) against
+// another is the responder, else an ephemeral one (32768 and up) against
+// a lower one is the initiator. Other flows keep the kernel's choice.
+func sampledInitiator(k *Key, v *bpf.FlowhawkFlowValue, fwdIsLo bool) bool {
+	const syn = 1
+	if k.Proto != 6 || v.Dir[0].FlagCounts[syn]+v.Dir[1].FlagCounts[syn] > 0 {
+		return fwdIsLo
+	}
+	lo, hi := k.PortLo, k.PortHi
+	switch {
+	case lo < 1024 && hi >= 1024:
+		return false // the lo side serves: hi initiated
+	case hi < 1024 && lo >= 1024:
+		return true
+	case hi >= 32768 && lo < 32768:
+		return false // hi's port is ephemeral: hi initiated
+	case lo >= 32768 && hi < 32768:
+		return true
+	}
+	return fwdIsLo
 }
 
 // dirIATMoments builds a direction's IAT moments from the kernel's
