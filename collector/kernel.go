@@ -1199,7 +1199,9 @@ func (s *KernelSource) drainAll(onFlow func(*Flow)) error {
 
 // Print writes the counters for an operator, loss counters included.
 func (s *KernelStats) Print(w io.Writer) {
-	fmt.Fprintf(w, "kernel     %d packets seen, %d accounted, %d flows emitted\n", s.Packets, s.Accounted, s.Flows)
+	// The programs count what they run on: a GSO/GRO buffer once, where
+	// the flow records hold its wire segments ("segmented" below).
+	fmt.Fprintf(w, "kernel     %d buffers seen, %d accounted (a GSO/GRO buffer counts once here, as its wire packets in the flows), %d flows emitted\n", s.Packets, s.Accounted, s.Flows)
 	fmt.Fprintf(w, "not counted: map full %d (IPv6 %d), ring buffer full %d, parse errors %d, ipv6 ext limit %d, non-ip %d, sampled out %d\n",
 		s.MapFull, s.MapFull6, s.RingbufFull, s.ParseErrors, s.ExtLimit, s.NonIP, s.SampledOut)
 	fmt.Fprintf(w, "evicted    %d flows (map full, least recently seen, emitted as partial records)\n", s.Evicted)
