@@ -303,6 +303,13 @@ func appendUint(b []byte, u uint64) []byte {
 	return append(b, buf[i:]...)
 }
 
+// NumericExtra reports whether an extra column holds a number (the
+// classifier's Confidence): JSON Lines writes it as a JSON number and
+// Parquet as a DOUBLE, so `Confidence > 0.8` works in pandas or DuckDB.
+// A value that does not parse stays text in JSON Lines and is NaN in
+// Parquet. CSV has no types.
+func NumericExtra(name string) bool { return strings.TrimSpace(name) == "Confidence" }
+
 var errExtra = errors.New("export: wrong number of extra values")
 
 func checkExtra(extra []string, n int) error {

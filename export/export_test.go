@@ -514,3 +514,32 @@ func TestCreateAppend(t *testing.T) {
 		t.Errorf("parquet append: no error")
 	}
 }
+
+// TestConfidenceIsNumeric checks that Confidence is a JSON number and a
+// Parquet DOUBLE (it was a string in both, so numeric filters failed).
+func TestConfidenceIsNumeric(t *testing.T) {
+	x, err := features.New(features.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := rows(t, x, testFlows(t))
+	extra := []string{"Predicted Label", "Confidence"}
+	var b bytes.Buffer
+	j, err := NewJSONLWriter(&b, x.Columns(), extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Write(rs[0], []string{"web", "0.8500"})
+	j.Close()
+	if !strings.Contains(b.String(), `"Predicted Label":"web","Confidence":0.85}`) {
+		t.Errorf("jsonl: %s", b.String())
+	}
+	schema, err := ParquetSchema(x.Columns(), extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := schema.Fields()
+	if k := f[len(f)-1].Type().Kind(); k != parquet.Double {
+		t.Errorf("parquet Confidence is %v, want DOUBLE", k)
+	}
+}

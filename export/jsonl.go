@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/flowhawk/flowhawk/features"
@@ -17,6 +19,7 @@ type JSONLWriter struct {
 	cols   []features.Column
 	keys   [][]byte // `"name":` per column, then per extra
 	nextra int
+	num    []bool // per extra: NumericExtra
 	buf    []byte
 }
 
@@ -32,6 +35,7 @@ func NewJSONLWriter(w io.Writer, cols []features.Column, extra []string) (*JSONL
 	}
 	for _, n := range names {
 		j.keys = append(j.keys, append(appendJSONString(nil, n), ':'))
+		j.num = append(j.num, NumericExtra(n))
 	}
 	return j, nil
 }
@@ -66,6 +70,12 @@ func (j *JSONLWriter) AppendRecord(b []byte, row *features.Row, extra []string) 
 			b = append(b, ',')
 		}
 		b = append(b, j.keys[len(j.cols)+i]...)
+		if j.num[i] {
+			if v, err := strconv.ParseFloat(e, 64); err == nil && !math.IsInf(v, 0) && !math.IsNaN(v) {
+				b = AppendValue(b, v, features.Float)
+				continue
+			}
+		}
 		b = appendJSONString(b, e)
 	}
 	return append(b, '}', '\n')

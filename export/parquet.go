@@ -3,7 +3,9 @@ package export
 import (
 	"fmt"
 	"io"
+	"math"
 	"reflect"
+	"strconv"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -40,7 +42,8 @@ func (g orderedGroup) GoType() reflect.Type        { return reflect.TypeOf(map[s
 
 // ParquetSchema builds the Parquet schema of a row file: one required
 // column per feature (DOUBLE for Float, INT64 for Int, UTF-8 string for
-// String) named by Column.Name, then one string column per extra name.
+// String) named by Column.Name, then one column per extra name: DOUBLE
+// for NumericExtra names, else a string.
 func ParquetSchema(cols []features.Column, extra []string) (*parquet.Schema, error) {
 	names, err := extraNames(cols, extra)
 	if err != nil {
@@ -60,6 +63,10 @@ func ParquetSchema(cols []features.Column, extra []string) (*parquet.Schema, err
 		g = append(g, namedNode{Node: n, name: cols[i].Name})
 	}
 	for _, name := range names {
+		if NumericExtra(name) {
+			g = append(g, namedNode{Node: parquet.Leaf(parquet.DoubleType), name: name})
+			continue
+		}
 		g = append(g, namedNode{Node: parquet.String(), name: name})
 	}
 	return parquet.NewSchema("flowhawk", g), nil
@@ -73,6 +80,7 @@ type ParquetWriter struct {
 	pw     *parquet.Writer
 	cols   []features.Column
 	nextra int
+	num    []bool          // per extra: NumericExtra (a DOUBLE column)
 	vals   []parquet.Value // parquetBatch rows of values
 	rows   []parquet.Row
 	arena  []byte // string bytes of the batch; never grown in place
@@ -97,7 +105,11 @@ func NewParquetWriter(w io.Writer, cols []features.Column, extra []string) (*Par
 	pw := parquet.NewWriter(w, schema, parquet.Compression(&parquet.Zstd), parquet.CreatedBy("flowhawk", "", ""),
 		parquet.MaxRowsPerRowGroup(parquetRowGroup))
 	n := len(cols) + len(extra)
-	return &ParquetWriter{pw: pw, cols: cols, nextra: len(extra), vals: make([]parquet.Value, 0, parquetBatch*n),
+	num := make([]bool, len(extra))
+	for i, e := range extra {
+		num[i] = NumericExtra(e)
+	}
+	return &ParquetWriter{pw: pw, cols: cols, nextra: len(extra), num: num, vals: make([]parquet.Value, 0, parquetBatch*n),
 		rows: make([]parquet.Row, 0, parquetBatch), arena: make([]byte, 0, parquetArena)}, nil
 }
 
@@ -145,6 +157,14 @@ func (p *ParquetWriter) Write(row *features.Row, extra []string) error {
 	}
 	for i, e := range extra {
 		k := len(p.cols) + i
+		if p.num[i] {
+			v, err := strconv.ParseFloat(e, 64)
+			if err != nil {
+				v = math.NaN()
+			}
+			p.vals = append(p.vals, parquet.DoubleValue(v).Level(0, 0, k))
+			continue
+		}
 		p.vals = append(p.vals, parquet.ByteArrayValue(p.keep([]byte(e))).Level(0, 0, k))
 	}
 	p.rows = append(p.rows, p.vals[start:len(p.vals):len(p.vals)])

@@ -374,7 +374,7 @@ func (p *ParquetReader) Next(rec *Record) (err error) {
 			case parquet.Double:
 				x = v.Double()
 			}
-			if v.IsNull() {
+			if v.IsNull() || math.IsNaN(x) { // NaN: a numeric extra without a value
 				rec.Str[i], rec.Num[i] = "", math.NaN()
 				continue
 			}
