@@ -172,6 +172,9 @@ func readCSV(r io.Reader, path string) ([]Flow, error) {
 		}
 	}
 	if _, ok := idx[colSrc]; !ok {
+		if _, ok := idx["Destination Port"]; ok {
+			return nil, fmt.Errorf("report: %s: no %q column: a CIC-IDS2017 MachineLearningCVE file has no addresses or times to chart; use the TrafficLabelling file of the same day", path, colSrc)
+		}
 		return nil, fmt.Errorf("report: %s: no %q column (is it a flow file?)", path, colSrc)
 	}
 	var rec []string
