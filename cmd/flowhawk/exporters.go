@@ -26,6 +26,7 @@ type exporterFlags struct {
 	ipfixAddr    string
 	ipfixPEN     uint32
 	ipfixDomain  uint32
+	ipfixRate    int
 	natsURL      string
 	natsStream   string
 	natsCreate   bool
@@ -49,6 +50,7 @@ func addExporterFlags(fs *flag.FlagSet, ef *exporterFlags) {
 	fs.StringVar(&ef.ipfixAddr, "ipfix", "", "export IPFIX biflows over UDP to `HOST:PORT`")
 	fs.Uint32Var(&ef.ipfixPEN, "ipfix-pen", ipfix.DefaultPEN, "private enterprise number of flowhawk's own IPFIX elements")
 	fs.Uint32Var(&ef.ipfixDomain, "ipfix-domain", 1, "IPFIX observation domain ID (give each sensor its own)")
+	fs.IntVar(&ef.ipfixRate, "ipfix-rate", 0, "at most `N` IPFIX datagrams per second (0: no limit); pace a replay for a collector with a small receive buffer")
 	fs.StringVar(&ef.natsURL, "nats", "", "publish flows and alerts to NATS JetStream at `URL` (subjects flowhawk.<sensor>.flows/.alerts)")
 	fs.StringVar(&ef.natsStream, "nats-stream", "FLOWHAWK", "JetStream stream holding the subjects")
 	fs.BoolVar(&ef.natsCreate, "nats-create-stream", false, "create the stream if it is missing")
@@ -74,8 +76,11 @@ func (ef *exporterFlags) open(cfg *pipeline.Config, stderr io.Writer) (*exporter
 		}
 		cfg.Exporters = append(cfg.Exporters, s.metrics)
 	}
+	if ef.ipfixRate < 0 {
+		return nil, fmt.Errorf("%w: --ipfix-rate %d: want 0 (no limit) or more", errUsage, ef.ipfixRate)
+	}
 	if ef.ipfixAddr != "" {
-		e, err := ipfix.New(ipfix.Config{Addr: ef.ipfixAddr, PEN: ef.ipfixPEN, ObservationDomain: ef.ipfixDomain})
+		e, err := ipfix.New(ipfix.Config{Addr: ef.ipfixAddr, PEN: ef.ipfixPEN, ObservationDomain: ef.ipfixDomain, Rate: ef.ipfixRate})
 		if err != nil {
 			s.close()
 			return nil, err

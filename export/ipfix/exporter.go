@@ -45,6 +45,13 @@ type Config struct {
 	// WarnEvery rate-limits warnings about drops and send errors
 	// (default 10 s).
 	WarnEvery time.Duration
+	// Rate bounds the messages (datagrams) sent per second; 0 sends as
+	// fast as records come. UDP has no flow control: a replay sends
+	// thousands of datagrams in a fraction of a second, and a collector
+	// with a default receive buffer (nfcapd: 208 KB) loses some where the
+	// sender cannot see it. Records that wait longer than the queue holds
+	// are dropped and counted here instead.
+	Rate int
 }
 
 func (c *Config) defaults() {
@@ -222,6 +229,7 @@ func (e *Exporter) Losses() map[string]uint64 {
 // sender state, owned by the run goroutine.
 type sender struct {
 	e       *Exporter
+	next    time.Time // earliest time of the next datagram (Rate)
 	buf     []byte
 	setID   uint16 // template of the open data set, 0 if none
 	setPos  int    // offset of the open set header
@@ -332,6 +340,14 @@ func (s *sender) sendTemplates() {
 }
 
 func (s *sender) write(b []byte) bool {
+	if r := s.e.cfg.Rate; r > 0 {
+		now := time.Now()
+		if d := s.next.Sub(now); d > 0 {
+			time.Sleep(d)
+			now = s.next
+		}
+		s.next = now.Add(time.Second / time.Duration(r))
+	}
 	if _, err := s.e.conn.Write(b); err != nil {
 		s.e.warn.Warn("ipfix collector unreachable, dropping records", "collector", s.e.cfg.Addr, "err", err,
 			"dropped_total", s.e.dropSend.Load()+uint64(s.nrec))

@@ -362,3 +362,27 @@ func TestTimesBefore1970(t *testing.T) {
 		t.Errorf("start %d ns sent as %d ms, end %d ns as %d ms", f.Start, start, f.End, end)
 	}
 }
+
+// TestRatePaces checks that Rate spaces datagrams: 6 messages at 50 per
+// second take at least 5 gaps of 20 ms.
+func TestRatePaces(t *testing.T) {
+	c := listen(t)
+	e, err := New(Config{Addr: c.LocalAddr().String(), MaxMessage: 600, Rate: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for _, f := range synthFlows(20, time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)) {
+		e.Export(f, "")
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Stats()
+	if st.Records != 20 || st.Messages < 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	if el, min := time.Since(start), time.Duration(st.Messages-1)*20*time.Millisecond; el < min {
+		t.Errorf("%d messages in %v, want at least %v at 50 a second", st.Messages, el, min)
+	}
+}
