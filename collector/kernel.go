@@ -73,9 +73,11 @@ type KernelConfig struct {
 	// flows (default 1 s).
 	ScanInterval time.Duration
 	// EvictIdle: when the flow map refused new flows since the last scan,
-	// the scan evicts the least recently seen flows idle at least this long
-	// (default 5 s; negative: never), up to 1/16 of the map per scan, as
-	// EndEvicted partial records, so new flows get room during a flood
+	// or the last scan found it within 1/16 of full, the scan evicts the
+	// least recently seen flows idle at least this long (default 5 s;
+	// negative: never), up to 1/16 of the map per scan, as EndEvicted
+	// partial records, so new flows get room during a flood, and after one
+	// the map does not stay full of its idle flows until they time out
 	// (the table's counted eviction, done at scan time).
 	EvictIdle time.Duration
 	// LossReport is how often Run logs a warning when a loss counter
@@ -182,6 +184,7 @@ type KernelSource struct {
 	closing []closeDue
 	nextID  uint64
 	mapFull [kcntMax]uint64 // map-full counters (kcntMapFull, kcntMapFull6) at the previous scan
+	mapSeen [kcntMax]int    // entries the previous scan found, by the map's map-full counter
 	rec     ringbuf.Record
 	drained []flowAt // drainAll's records, reused across drains
 	scratch Flow     // reused by toFlow for what only sample sequences give
@@ -955,7 +958,8 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 		size  int
 		full  int // kernel counter of flows the map refused
 	}{{s.objs.Flows, false, s.cfg.MaxFlows6, kcntMapFull6}, {s.objs.Flows4, true, s.cfg.MaxFlows, kcntMapFull}} {
-		pressure := c[fm.full] > s.mapFull[fm.full] && s.cfg.EvictIdle > 0
+		nearlyFull := s.mapSeen[fm.full] >= fm.size-fm.size/16
+		pressure := (c[fm.full] > s.mapFull[fm.full] || nearlyFull) && s.cfg.EvictIdle > 0
 		s.mapFull[fm.full] = c[fm.full]
 		var cands []candidate
 		n, expired0 := 0, len(exp)
@@ -977,6 +981,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 		}
 		seen += n
 		if !pressure {
+			s.mapSeen[fm.full] = n - (len(exp) - expired0) // what stays after this scan
 			continue
 		}
 		// Least recently seen first, up to 1/16 of the map beyond what
@@ -988,6 +993,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 				exp = append(exp, expired{cd.key, EndEvicted})
 			}
 		}
+		s.mapSeen[fm.full] = n - (len(exp) - expired0)
 	}
 	// FIN/RST ends announced by the kernel whose grace has passed (usually
 	// already found above; this catches flows the iteration missed).
