@@ -116,7 +116,7 @@ func TestCLICaptureSIGTERMWhileAttaching(t *testing.T) {
 	if attached {
 		t.Logf("attached within 500 ms: the signal came after the attach phase")
 	}
-	if !strings.Contains(stderr.String(), "packets seen") {
+	if !strings.Contains(stderr.String(), "buffers seen") {
 		t.Errorf("no summary after SIGTERM: %s", stderr.String())
 	}
 	assertDetached(t, n)
