@@ -71,6 +71,20 @@ func FormatOf(path string) (Format, error) {
 // (Extractor.Columns) and extra the names of string columns appended
 // after them.
 func Create(path string, cols []features.Column, extra []string) (RowWriter, error) {
+	return create(path, cols, extra, false)
+}
+
+// CreateAppend is Create for a file that may already hold rows of the same
+// columns, from an earlier run: rows are appended after them (a CSV header
+// only when the file is new), so a restarted agent keeps what it wrote
+// before. A CSV file whose header differs is refused; a last line cut
+// short (a crash mid-write) is ended first, so the new rows stay whole.
+// Parquet cannot be appended to.
+func CreateAppend(path string, cols []features.Column, extra []string) (RowWriter, error) {
+	return create(path, cols, extra, true)
+}
+
+func create(path string, cols []features.Column, extra []string, appending bool) (RowWriter, error) {
 	format, err := FormatOf(path)
 	if err != nil {
 		return nil, err
@@ -78,11 +92,24 @@ func Create(path string, cols []features.Column, extra []string) (RowWriter, err
 	if path == "-" {
 		return NewWriter(os.Stdout, CSV, cols, extra)
 	}
-	fh, err := os.Create(path)
+	if appending && format == Parquet {
+		return nil, fmt.Errorf("export: %s: a Parquet file cannot be appended to (use .csv or .jsonl)", path)
+	}
+	var fh *os.File
+	if appending {
+		fh, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	} else {
+		fh, err = os.Create(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	w, err := NewWriter(fh, format, cols, extra)
+	var w RowWriter
+	if appending {
+		w, err = appendWriter(fh, path, format, cols, extra)
+	} else {
+		w, err = NewWriter(fh, format, cols, extra)
+	}
 	if err != nil {
 		fh.Close()
 		return nil, err
@@ -93,35 +120,6 @@ func Create(path string, cols []features.Column, extra []string) (RowWriter, err
 		return &encodingFileWriter{fileWriter{RowWriter: w, fh: fh}, enc}, nil
 	}
 	return &fileWriter{RowWriter: w, fh: fh}, nil
-}
-
-// CreateAppend is Create for a file that may already hold rows of the same
-// columns, from an earlier run: rows are appended after them (a CSV header
-// only when the file is new), so a restarted agent keeps what it wrote
-// before. A CSV file whose header differs is refused; a last line cut
-// short (a crash mid-write) is ended first, so the new rows stay whole.
-// Parquet cannot be appended to.
-func CreateAppend(path string, cols []features.Column, extra []string) (RowWriter, error) {
-	format, err := FormatOf(path)
-	if err != nil {
-		return nil, err
-	}
-	if path == "-" {
-		return NewWriter(os.Stdout, CSV, cols, extra)
-	}
-	if format == Parquet {
-		return nil, fmt.Errorf("export: %s: a Parquet file cannot be appended to (use .csv or .jsonl)", path)
-	}
-	fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	w, err := appendWriter(fh, path, format, cols, extra)
-	if err != nil {
-		fh.Close()
-		return nil, err
-	}
-	return &encodingFileWriter{fileWriter{RowWriter: w, fh: fh}, w.(recordEncoder)}, nil
 }
 
 // appendWriter checks what fh holds and returns a writer that continues it.
