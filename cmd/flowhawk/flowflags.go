@@ -42,7 +42,7 @@ type flowFlags struct {
 func addFlowFlags(fs *flag.FlagSet, ff *flowFlags, withDetect bool) {
 	d := collector.DefaultTableConfig()
 	fs.StringVarP(&ff.output, "output", "o", "-", "write flows to `FILE`; the format follows the extension (.csv, .jsonl, .parquet); - writes CSV to stdout; none writes no rows (exporters, alerts and the summary only)")
-	fs.BoolVar(&ff.appendOut, "append", false, "append to an existing -o .csv or .jsonl file (same columns) instead of replacing it, so a restarted agent keeps earlier flows")
+	fs.BoolVar(&ff.appendOut, "append", false, "append to an existing -o .csv or .jsonl file (same columns), and to the --alerts file, instead of replacing them, so a restarted agent keeps earlier flows")
 	fs.IntVar(&ff.workers, "workers", runtime.NumCPU(), "goroutines computing features; the default is every core")
 	fs.DurationVar(&ff.idleTimeout, "idle-timeout", d.IdleTimeout, "end a flow after this long without packets")
 	fs.DurationVar(&ff.activeTimeout, "active-timeout", d.ActiveTimeout, "cut a flow lasting longer than this into a partial record")
@@ -207,7 +207,11 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 	case ff.detect.Alerts == "-":
 		o.alerts = detect.NewJSONLSink(stdout)
 	default:
-		if o.alertsFile, err = os.Create(ff.detect.Alerts); err != nil {
+		flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		if ff.appendOut {
+			flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND // alerts are JSON lines: append as -o does
+		}
+		if o.alertsFile, err = os.OpenFile(ff.detect.Alerts, flags, 0o644); err != nil {
 			return nil, fmt.Errorf("alerts: %w", err)
 		}
 		o.alerts = detect.NewJSONLSink(o.alertsFile)
