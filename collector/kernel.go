@@ -174,7 +174,7 @@ type KernelSource struct {
 	afterScan func() // AfterScan
 	objs      bpf.FlowhawkObjects
 	rd        *ringbuf.Reader
-	links     []detacher
+	links     []*ifaceLink
 	attached  []Attachment
 	offset    int64 // wall clock minus CLOCK_MONOTONIC, ns
 
@@ -201,6 +201,46 @@ type closeDue struct {
 }
 
 type detacher interface{ Close() error }
+
+// ifaceLink is an attachment on one interface; gone is set once the
+// interface was found deleted (the kernel detached the link).
+type ifaceLink struct {
+	detacher
+	iface string
+	gone  bool
+}
+
+// checkLinks warns, once per interface, when a captured interface has gone
+// (deleted, or moved to another namespace): its bpf links are then
+// defunct (interface index 0) and the capture goes on with the others.
+// Gateways lose interfaces (VPN tunnels, hotplug); a capture that silently
+// stopped seeing one would look like a quiet link.
+func (s *KernelSource) checkLinks() {
+	for _, l := range s.links {
+		ll, ok := l.detacher.(link.Link)
+		if !ok || l.gone {
+			continue // clsact filters go with the device; nothing to ask
+		}
+		info, err := ll.Info()
+		if err != nil {
+			continue
+		}
+		var idx uint32 = 1
+		if t := info.TCX(); t != nil {
+			idx = t.Ifindex
+		} else if x := info.XDP(); x != nil {
+			idx = x.Ifindex
+		}
+		if idx == 0 {
+			for _, o := range s.links {
+				if o.iface == l.iface {
+					o.gone = true // one warning per interface, not per hook
+				}
+			}
+			slog.Warn("captured interface is gone (deleted or moved); its programs are detached, the capture goes on with the others", "iface", l.iface)
+		}
+	}
+}
 
 // Counter indexes of the kernel's per-CPU counters (enum counter in
 // bpf/headers/flow.h).
@@ -548,7 +588,7 @@ func (s *KernelSource) attachIngress(ifi *net.Interface, at *Attachment) error {
 		xl, err := link.AttachXDP(link.XDPOptions{Program: s.objs.FlowhawkXdp, Interface: ifi.Index, Flags: flags})
 		switch {
 		case err == nil:
-			s.links = append(s.links, xl)
+			s.links = append(s.links, &ifaceLink{detacher: xl, iface: ifi.Name})
 			at.Ingress = map[link.XDPAttachFlags]string{0: "xdp", link.XDPDriverMode: "xdp native", link.XDPGenericMode: "xdp generic"}[flags]
 			return nil
 		case errors.Is(err, unix.EPERM):
@@ -570,7 +610,7 @@ func (s *KernelSource) attachIngress(ifi *net.Interface, at *Attachment) error {
 		if xerr != nil {
 			return fmt.Errorf("%w; attach XDP to %s: %v", err, ifi.Name, xerr)
 		}
-		s.links = append(s.links, xl)
+		s.links = append(s.links, &ifaceLink{detacher: xl, iface: ifi.Name})
 		how, err, at.Why = "xdp", nil, fmt.Sprintf("%s; %v", at.Why, err)
 	}
 	if err != nil {
@@ -587,7 +627,7 @@ func (s *KernelSource) attachTC(prog *ebpf.Program, ifi *net.Interface, at ebpf.
 	if s.cfg.TCAttach != "clsact" {
 		l, err := link.AttachTCX(link.TCXOptions{Program: prog, Interface: ifi.Index, Attach: at})
 		if err == nil {
-			s.links = append(s.links, l)
+			s.links = append(s.links, &ifaceLink{detacher: l, iface: ifi.Name})
 			return "tcx", nil
 		}
 		tcxErr = err
@@ -605,7 +645,7 @@ func (s *KernelSource) attachTC(prog *ebpf.Program, ifi *net.Interface, at ebpf.
 	if err != nil {
 		return "", fmt.Errorf("attach TC %s to %s: %w", dir, ifi.Name, err)
 	}
-	s.links = append(s.links, cl)
+	s.links = append(s.links, &ifaceLink{detacher: cl, iface: ifi.Name})
 	return "clsact", nil
 }
 
@@ -727,6 +767,7 @@ func (s *KernelSource) Run(ctx context.Context, onFlow func(*Flow), onPacket fun
 				// A failed scan leaves flows in the map for the next one.
 				slog.Warn("kernel flow map scan", "err", err)
 			}
+			s.checkLinks()
 			if s.afterScan != nil {
 				s.afterScan()
 			}
