@@ -53,6 +53,33 @@ func TestPortScanVertical(t *testing.T) {
 	}
 }
 
+// TestPortScanUDP checks UDP probing both ways a capture audit found
+// wrong: a server on a high port (WireGuard, 51820) answering 150 clients
+// on lower ephemeral ports was a high-severity vertical scan, and a real
+// UDP scan of one host lost its destination ("on 0 hosts").
+func TestPortScanUDP(t *testing.T) {
+	e, c := newTest(t, only("portscan"))
+	for i := 0; i < 150; i++ {
+		ts := t0 + int64(i)*sec/10
+		client := fmt.Sprintf("10.30.%d.%d", i/200, 1+i%200)
+		for k := 0; k < 3; k++ {
+			e.OnPacket(pkt(ts+int64(k)*1000, client, "10.30.9.9", uint16(33000+100*i), 51820, 17, 0, nil))
+			e.OnPacket(pkt(ts+int64(k)*1000+500, "10.30.9.9", client, 51820, uint16(33000+100*i), 17, 0, nil))
+		}
+	}
+	for i := 0; i < 150; i++ {
+		e.OnPacket(pkt(t0+int64(i)*sec/10, "10.2.0.1", "10.2.0.2", 40000, uint16(1+i), 17, 0, nil))
+	}
+	e.Close()
+	if len(c.alerts) != 1 || c.alerts[0].Rule != "portscan.vertical" {
+		t.Fatalf("got %v, want one vertical scan (the UDP scanner, not the server)", c.rules())
+	}
+	a := c.alerts[0]
+	if a.Src.String() != "10.2.0.1" || a.Dst.String() != "10.2.0.2" || a.Evidence["distinct_hosts"] != 1 {
+		t.Errorf("alert %+v", a)
+	}
+}
+
 func TestPortScanSweepAndHalfOpen(t *testing.T) {
 	e, c := newTest(t, only("portscan"))
 	// Sweep: port 22 on 100 hosts, unanswered.

@@ -27,6 +27,19 @@ type portScan struct {
 	// (one port of hundreds).
 	seen    [1 << 14]uint64
 	seenSet int
+	// contacted holds hashes of the UDP services (address, port) that were
+	// sent to, direct-mapped: a packet from one of them is a reply, not a
+	// probe, whatever its ports (a WireGuard server on 51820 answers
+	// clients on lower ephemeral ports). A collision only loses a reply's
+	// recognition, which the port rule below still catches for low ports.
+	contacted [1 << 16]uint64
+}
+
+// serviceHash is the hash of a UDP service, an address and a port.
+func serviceHash(a addr, port uint16) uint64 {
+	h := hash64(a) ^ (uint64(port)+1)*0x9E3779B97F4A7C15
+	h ^= h >> 32
+	return h | 1 // never 0, the empty slot
 }
 
 type scanState struct {
@@ -38,6 +51,9 @@ type scanState struct {
 	lastDst       addr
 	lastPort      uint16
 	keys          sampleKeys
+	// udpDsts are the hosts of UDP probes, apart from dsts, which the TCP
+	// and ping sweep rules read.
+	udpDsts distinct
 }
 
 func newPortScan(e *Engine) *portScan {
@@ -116,17 +132,25 @@ func (d *portScan) packet(p *collector.Packet) {
 		}
 		return
 	}
-	// UDP: a probe goes from a high (ephemeral) port to a lower one;
-	// server replies go the other way and are not probes, so a busy DNS
-	// server answering many client ports is not a scanner.
+	// UDP: a packet from a service that was sent to is a reply; a probe
+	// goes from a high (ephemeral) port to a lower one, so a busy server
+	// answering many client ports is not a scanner, nor is peer-to-peer
+	// traffic between high ports.
 	_, _, sport, _ := ends(p)
+	const mask = len(d.contacted) - 1
+	if h := serviceHash(src, sport); d.contacted[h&uint64(mask)] == h {
+		return // a reply
+	}
+	h := serviceHash(dst, dport)
+	d.contacted[h&uint64(mask)] = h
 	if dport >= sport || !d.admit(src) {
-		return // a reply from a server port, or peer-to-peer; or a first probe
+		return // peer-to-peer or from a server port; or a first probe
 	}
 	s := d.hosts.upsert(src)
 	d.touch(s, p.Timestamp)
 	s.udp++
 	s.ports.add(uint64(dport)|1<<16, d.limit)
+	s.udpDsts.add(hash64(dst), d.limit)
 	s.lastDst, s.lastPort = dst, dport
 	s.keys.add(&p.Key)
 }
@@ -163,13 +187,16 @@ func (d *portScan) tick(now int64, final bool) {
 	var out []*Alert
 	for src, s := range d.hosts.m {
 		ports, hosts := s.ports.count(), s.dsts.count()
+		if s.syn == 0 && s.echo == 0 {
+			hosts = s.udpDsts.count() // a UDP-only prober
+		}
 		ho := s.halfOpen()
 		hoRatio := ratio(ho, s.syn)
 		ev := func() map[string]any {
 			return map[string]any{
 				"window_s": c.PortScanWindow.Seconds(), "distinct_ports": ports, "distinct_hosts": hosts,
 				"syn": s.syn, "synack_in": s.synack, "rst_in": s.rstIn, "rst_out": s.rstOut, "udp": s.udp, "echo": s.echo,
-				"half_open": ho, "half_open_ratio": round3(hoRatio), "saturated": s.ports.sat || s.dsts.sat,
+				"half_open": ho, "half_open_ratio": round3(hoRatio), "saturated": s.ports.sat || s.dsts.sat || s.udpDsts.sat,
 			}
 		}
 		a := &Alert{Time: s.last, First: s.first, Last: s.last, Detector: PortScan, Src: toNetip(src)}
