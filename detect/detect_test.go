@@ -387,6 +387,21 @@ func TestTopTalkers(t *testing.T) {
 	if len(c.alerts) != 0 {
 		t.Fatalf("5 hosts: got %v", c.rules())
 	}
+	// Others all equal: no spread, so the z-scores are null (they were -1,
+	// which reads as a talker below the mean).
+	e, c = newTest(t, only("toptalkers"))
+	for h := 1; h <= 20; h++ {
+		f := testFlow(uint64(h), fmt.Sprintf("10.0.1.%d", h), "10.0.0.1", 40000, 80, 6, t0)
+		f.Fwd.Packets, f.Fwd.Bytes = 10, 1000
+		if h == 1 {
+			f.Fwd.Packets, f.Fwd.Bytes = 1e6, 1e9
+		}
+		e.OnFlow(f)
+	}
+	e.Close()
+	if len(c.alerts) != 1 || c.alerts[0].Evidence["z_bytes"] != nil || c.alerts[0].Evidence["z_packets"] != nil {
+		t.Fatalf("equal others: %v, evidence %v", c.rules(), c.alerts[0].Evidence)
+	}
 }
 
 func TestIntelBlocklists(t *testing.T) {

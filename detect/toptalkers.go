@@ -104,7 +104,7 @@ func (d *topTalkers) tick(now int64, final bool) {
 		a.Message = fmt.Sprintf("%s sent %d bytes in %d packets in %v, far above the other %d hosts", a.Src, t.bytes, t.packets, c.TopWindow, n-1)
 		a.Evidence = map[string]any{
 			"window_s": c.TopWindow.Seconds(), "bytes": t.bytes, "packets": t.packets, "hosts": n, "k": c.TopK,
-			"z_bytes": finite(zb), "z_packets": finite(zp),
+			"z_bytes": zscore(zb), "z_packets": zscore(zp),
 			"mean_bytes_others": round3((b1 - float64(t.bytes)) / float64(n-1)),
 		}
 		out = append(out, a)
@@ -113,11 +113,12 @@ func (d *topTalkers) tick(now int64, final bool) {
 	d.e.raiseAll(out)
 }
 
-// finite keeps JSON encodable: an infinite z-score (others all equal) is
-// written as -1.
-func finite(x float64) float64 {
+// zscore keeps the evidence JSON encodable: an infinite z-score (the other
+// hosts all sent the same, so no spread) is null, where a sentinel of -1
+// read as a talker below the mean.
+func zscore(x float64) any {
 	if math.IsInf(x, 0) || math.IsNaN(x) {
-		return -1
+		return nil
 	}
 	return round3(x)
 }
