@@ -63,13 +63,7 @@ func TestClsactTwoCaptures(t *testing.T) {
 	first.stop(t)
 	clientRun(t, n, "ping", "-c", "3", "-i", "0.05", n.ServerIP)
 	time.Sleep(200 * time.Millisecond)
-	var pkts uint64
-	for _, f := range second.stop(t) {
-		if f.Key.Proto == 1 {
-			pkts += f.Packets()
-		}
-	}
-	if pkts != 6 {
+	if pkts := protoPackets(second.stop(t), 1); pkts != 6 {
 		t.Errorf("second capture counted %d ICMP packets after the first stopped, want 6", pkts)
 	}
 	for _, dir := range []string{"ingress", "egress"} {
@@ -77,4 +71,15 @@ func TestClsactTwoCaptures(t *testing.T) {
 			t.Errorf("%s filters left after both stopped: %s", dir, out)
 		}
 	}
+}
+
+// protoPackets sums the packets of the flows of one IP protocol.
+func protoPackets(flows []*collector.Flow, proto uint8) uint64 {
+	var n uint64
+	for _, f := range flows {
+		if f.Key.Proto == proto {
+			n += f.Packets()
+		}
+	}
+	return n
 }
