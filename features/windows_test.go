@@ -162,3 +162,122 @@ func TestWindowsScanMatchesMaps(t *testing.T) {
 		t.Errorf("a window of %d connections is not tallied", maxRingScan+1)
 	}
 }
+
+// TestWindowsMatchBruteForce checks Observe against the definitions in
+// Windows' comment, computed by brute force over every flow observed
+// before, on random flows among many hosts and services (so the tallies
+// grow and shrink), partly out of start order, with connection windows
+// scanned and tallied.
+func TestWindowsMatchBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var pkts []collector.Packet
+	for i := range 4000 {
+		us := int64(i)*300 + rng.Int64N(5000)
+		dst := netip.AddrFrom4([4]byte{10, 9, 0, byte(rng.IntN(40))})
+		src := client
+		if rng.IntN(8) == 0 {
+			dst = netip.AddrFrom16([16]byte{0xfd, 15: byte(rng.IntN(6))})
+			src = netip.MustParseAddr("fd00::1")
+		}
+		sport, dport := uint16(20000+i), uint16(rng.IntN(12))
+		if rng.IntN(3) == 0 {
+			sport = uint16(61000 + rng.IntN(3))
+		}
+		proto := uint8(6)
+		if rng.IntN(4) == 0 {
+			proto = 17
+		}
+		pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us, true, syn, 20, 0, 1}))
+		switch rng.IntN(3) {
+		case 0:
+			pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us + 10, false, rst | ack, 20, 0, 0}))
+		case 1:
+			pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us + 10, false, syn | ack, 20, 0, 0}),
+				mkPacket(src, dst, sport, dport, proto, pkt{us + 20, true, fin | ack, 20, 0, 0}))
+		}
+	}
+	flows := runTable(t, pkts, 0)
+	rng.Shuffle(len(flows), func(i, j int) { // emission order differs from start order
+		if j-i < 20 && i-j < 20 {
+			flows[i], flows[j] = flows[j], flows[i]
+		}
+	})
+	type seen struct {
+		start      int64
+		host       netip.Addr
+		proto      uint8
+		port       uint16
+		sport      uint16
+		serr, rerr bool
+	}
+	const span = 50 * time.Millisecond
+	for _, conns := range []int{100, maxRingScan + 44} {
+		w := NewWindows(WindowConfig{Span: span, Conns: conns})
+		var prev []seen
+		var latest int64
+		for i, f := range flows {
+			st := FlowState(f)
+			c := seen{f.Start, f.Dst().Addr, f.Key.Proto, f.Dst().Port, f.Src().Port, st.SError(), st.RError()}
+			if i == 0 || c.start > latest {
+				latest = c.start
+			}
+			var want WindowValues
+			var n, srv, same, serr, rerr, sserr, srerr float64
+			for _, p := range prev {
+				if p.start < latest-int64(span) || p.start > latest {
+					continue
+				}
+				if p.host == c.host {
+					n++
+					serr += b2f(p.serr)
+					rerr += b2f(p.rerr)
+					same += b2f(p.proto == c.proto && p.port == c.port)
+				}
+				if p.proto == c.proto && p.port == c.port {
+					srv++
+					sserr += b2f(p.serr)
+					srerr += b2f(p.rerr)
+				}
+			}
+			want.Count, want.SrvCount = n, srv
+			want.SErrorRate, want.RErrorRate = div0(serr, n), div0(rerr, n)
+			want.SrvSErrorRate, want.SrvRErrorRate = div0(sserr, srv), div0(srerr, srv)
+			want.SameSrvRate, want.DiffSrvRate, want.SrvDiffHostRate = div0(same, n), div0(n-same, n), div0(srv-same, srv)
+			n, srv, same, serr, rerr, sserr, srerr = 0, 0, 0, 0, 0, 0, 0
+			var sp float64
+			for _, p := range prev[max(0, len(prev)-conns):] {
+				if p.host == c.host {
+					n++
+					serr += b2f(p.serr)
+					rerr += b2f(p.rerr)
+					same += b2f(p.proto == c.proto && p.port == c.port)
+					sp += b2f(p.sport == c.sport)
+				}
+				if p.proto == c.proto && p.port == c.port {
+					srv++
+					sserr += b2f(p.serr)
+					srerr += b2f(p.rerr)
+				}
+			}
+			want.DstHostCount, want.DstHostSrvCount = n, srv
+			want.DstHostSameSrvRate, want.DstHostDiffSrvRate = div0(same, n), div0(n-same, n)
+			want.DstHostSameSrcPortRate, want.DstHostSrvDiffHostRate = div0(sp, n), div0(srv-same, srv)
+			want.DstHostSErrorRate, want.DstHostRErrorRate = div0(serr, n), div0(rerr, n)
+			want.DstHostSrvSErrorRate, want.DstHostSrvRErrorRate = div0(sserr, srv), div0(srerr, srv)
+			if got := w.Observe(f); got != want {
+				t.Fatalf("conns %d flow %d: got %+v, want %+v", conns, i, got, want)
+			}
+			prev = append(prev, c)
+		}
+		if w.ringMaps != (conns > maxRingScan) {
+			t.Errorf("conns %d: ringMaps %v", conns, w.ringMaps)
+		}
+	}
+}
+
+func div0(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
