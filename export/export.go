@@ -376,29 +376,97 @@ func appendFixed(b []byte, v float64) []byte {
 	// m/10^k is correctly rounded (both exact): equal to v means the
 	// decimal m*10^-k reads back as v.
 	if m >= 1e15 || float64(m)/pow10[k] != v {
+		return appendLong(b, v)
+	}
+	return appendDecimal(b, m, k)
+}
+
+// appendLong is appendFixed for the values that need 16 or 17 significant
+// digits (rates, ratios and deviations: about ten in each row), where
+// strconv's shortest-digit search costs about 50 ns. v*10^k is computed
+// exactly as hi+lo with a fused multiply-add, so the closest decimal of
+// 16 digits, m, and its distance from v are exact up to a rounding far
+// below the margins tested; m reads back as v when that distance is less
+// than half of v's ulp scaled by 10^k, and otherwise no 16-digit decimal
+// does and the closest 17-digit one is the shortest. Anything close to a
+// tie, and powers of two (whose ulp below is half the ulp above), go to
+// strconv.
+func appendLong(b []byte, v float64) []byte {
+	bits := math.Float64bits(v)
+	if bits&(1<<52-1) == 0 {
 		return strconv.AppendFloat(b, v, 'f', -1, 64)
 	}
-	for m%10 == 0 {
-		m /= 10
-		k-- // stays >= 1: v is not integral
+	e := int(bits>>52) - 1023
+	k := 15 - (e*78913)>>18 // v*10^k in [1e15, 1e16) or [1e16, 1e17)
+	if k < 1 || k > 22 {
+		return strconv.AppendFloat(b, v, 'f', -1, 64)
 	}
+	hi := v * pow10[k]
+	if hi >= 1e16 {
+		k--
+		hi = v * pow10[k]
+	}
+	if hi < 1e15 || hi >= 1e16 { // v within rounding of a power of ten
+		return strconv.AppendFloat(b, v, 'f', -1, 64)
+	}
+	lo := math.FMA(v, pow10[k], -hi)
+	fl := math.Floor(hi)
+	f := hi - fl // exact
+	n := math.Round(f + lo)
+	dist := (f - n) + lo // v*10^k - m
+	half := pow10[k] * math.Float64frombits(uint64(e-53+1023)<<52) // ulp/2 * 10^k; e-53 > -1022
+	const eps = 1e-9 // far above the rounding of f+lo and dist, far below 0.5 and half
+	if a := math.Abs(dist); math.Abs(a-0.5) < eps || math.Abs(a-half) < eps*half {
+		return strconv.AppendFloat(b, v, 'f', -1, 64)
+	} else if a < half {
+		return appendDecimal(b, uint64(fl)+uint64(int64(n)), k)
+	}
+	// 17 digits: hi is in [1e16, 1e17), where doubles are even integers.
+	if k++; k > 22 {
+		return strconv.AppendFloat(b, v, 'f', -1, 64)
+	}
+	hi = v * pow10[k]
+	lo = math.FMA(v, pow10[k], -hi)
+	n = math.Round(lo)
+	if math.Abs(math.Abs(lo-n)-0.5) < eps || hi < 1e16 || hi >= 1e17 {
+		return strconv.AppendFloat(b, v, 'f', -1, 64)
+	}
+	return appendDecimal(b, uint64(hi)+uint64(int64(n)), k)
+}
+
+// appendDecimal appends m*10^-k, k >= 1, without trailing zeros (the
+// value is not integral, so k stays >= 1 as they are dropped).
+func appendDecimal(b []byte, m uint64, k int) []byte {
+	for m%10 == 0 && k > 1 {
+		m /= 10
+		k--
+	}
+	// The digits of m, two at a time, right-aligned in buf[i:].
 	var buf [24]byte
 	i := len(buf)
-	for ; k > 0; k-- {
-		i--
-		buf[i] = byte('0' + m%10)
-		m /= 10
+	for m >= 100 {
+		q := m / 100
+		r := 2 * (m - 100*q)
+		i -= 2
+		buf[i], buf[i+1] = digits2[r], digits2[r+1]
+		m = q
 	}
-	i--
-	buf[i] = '.'
-	if m == 0 {
+	if m >= 10 {
+		i -= 2
+		buf[i], buf[i+1] = digits2[2*m], digits2[2*m+1]
+	} else {
 		i--
-		buf[i] = '0'
+		buf[i] = byte('0' + m)
 	}
-	for m > 0 {
-		i--
-		buf[i] = byte('0' + m%10)
-		m /= 10
+	d := buf[i:]
+	if n := len(d) - k; n > 0 {
+		b = append(b, d[:n]...)
+		b = append(b, '.')
+		return append(b, d[n:]...)
 	}
-	return append(b, buf[i:]...)
+	b = append(b, '0', '.')
+	for n := len(d); n < k; n++ {
+		b = append(b, '0')
+	}
+	return append(b, d...)
 }

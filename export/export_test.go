@@ -286,7 +286,8 @@ func TestAppendValueMatchesStrconv(t *testing.T) {
 		ns := float64(rng.Int64N(1e13))
 		vals = append(vals, a/c, ns/1e9, ns/1e3, ns/1e6, float64(rng.Uint64()>>rng.IntN(64)),
 			math.Float64frombits(rng.Uint64()), math.Sqrt(a), a/c*1e-3, float64(rng.IntN(1e6))/1e6,
-			float64(rng.Int64N(1e15))/pow10[rng.IntN(23)], rng.Float64()*pow10[rng.IntN(23)])
+			float64(rng.Int64N(1e15))/pow10[rng.IntN(23)], rng.Float64()*pow10[rng.IntN(23)],
+			a/(ns/1e9), math.Sqrt(ns), a/c/3)
 	}
 	for _, v := range vals {
 		for _, v := range []float64{v, -v} {
