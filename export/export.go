@@ -413,9 +413,9 @@ func appendLong(b []byte, v float64) []byte {
 	fl := math.Floor(hi)
 	f := hi - fl // exact
 	n := math.Round(f + lo)
-	dist := (f - n) + lo // v*10^k - m
+	dist := (f - n) + lo                                           // v*10^k - m
 	half := pow10[k] * math.Float64frombits(uint64(e-53+1023)<<52) // ulp/2 * 10^k; e-53 > -1022
-	const eps = 1e-9 // far above the rounding of f+lo and dist, far below 0.5 and half
+	const eps = 1e-9                                               // far above the rounding of f+lo and dist, far below 0.5 and half
 	if a := math.Abs(dist); math.Abs(a-0.5) < eps || math.Abs(a-half) < eps*half {
 		return strconv.AppendFloat(b, v, 'f', -1, 64)
 	} else if a < half {
