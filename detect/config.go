@@ -49,9 +49,12 @@ type Config struct {
 	// DNS: DGA score threshold in [0,1], minimum label length scored,
 	// NXDOMAIN replies and distinct names per client and window, and the
 	// subdomain length that marks tunnelling.
-	DNSWindow      time.Duration
-	DGAScore       float64
-	DGAMinLen      int
+	DNSWindow time.Duration
+	DGAScore  float64
+	DGAMinLen int
+	// DGAAllow lists files of registrable domains never scored for DGA
+	// (besides the built-in knownDomains).
+	DGAAllow       []string
 	NXDomain       int
 	DistinctNames  int
 	TunnelMinLen   int
@@ -157,6 +160,7 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.DurationVar(&c.DNSWindow, "dns-window", c.DNSWindow, "DNS window (NXDOMAIN and distinct-name counts)")
 	fs.Float64Var(&c.DGAScore, "dga-score", c.DGAScore, "DGA score (0..1) of a registrable domain that raises dns.dga")
 	fs.IntVar(&c.DGAMinLen, "dga-min-len", c.DGAMinLen, "shortest domain label scored for DGA")
+	fs.StringArrayVar(&c.DGAAllow, "dga-allow", nil, "`FILE` of domains never scored for DGA, one per line or CSV such as the Tranco top-sites list (repeatable)")
 	fs.IntVar(&c.NXDomain, "dns-nxdomain", c.NXDomain, "NXDOMAIN replies per client and window that raise dns.nxdomain")
 	fs.IntVar(&c.DistinctNames, "dns-names", c.DistinctNames, "distinct names queried per client and window that raise dns.many_names")
 	fs.IntVar(&c.TunnelMinLen, "dns-tunnel-len", c.TunnelMinLen, "length of the subdomain part that, with high entropy, raises dns.tunnel")

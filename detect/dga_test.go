@@ -5,7 +5,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -235,6 +238,183 @@ func TestRegistrable(t *testing.T) {
 		label, sub, _ := splitName(c.in)
 		if rd != c.rd || tld != c.tld || label != c.label || sub != c.sub {
 			t.Errorf("%s: got rd %q tld %q label %q sub %q, want %q %q %q %q", c.in, rd, tld, label, sub, c.rd, c.tld, c.label, c.sub)
+		}
+	}
+}
+
+// popularNames are the names of popular sites, services, trackers and
+// CDNs, collected after the scoring was tuned on benignNames, so they
+// measure the false-positive rate on names it was not fitted to.
+var popularNames = []string{
+	"dns.msftncsi.com", "www.msftconnecttest.com", "gstatic.com", "googleapis.com", "doubleclick.net",
+	"fbcdn.net", "akamaihd.net", "ytimg.com", "twimg.com", "sstatic.net", "bootstrapcdn.com",
+	"jsdelivr.net", "cdnjs.cloudflare.com", "msedge.net", "azureedge.net", "trafficmanager.net",
+	"windowsupdate.com", "mozgcp.net", "digicert.com", "symcd.com", "lencr.org", "pki.goog",
+	"gvt1.com", "gvt2.com", "ggpht.com", "1e100.net", "xboxlive.com", "nflxvideo.net", "nflxso.net",
+	"nflximg.net", "llnwd.net", "edgekey.net", "edgesuite.net", "akadns.net", "akamaized.net",
+	"scdn.co", "spotifycdn.com", "dropboxstatic.com", "wbx2.com", "webex.com", "zoom.us", "skype.com",
+	"lync.com", "sfx.ms", "aadcdn.msftauth.net", "msauth.net", "msftauth.net", "office365.com",
+	"sharepointonline.com", "onedrive.live.com", "mmg.whatsapp.net", "cdninstagram.com",
+	"tiktokcdn.com", "byteoversea.com", "ibytedtos.com", "pstatp.com", "bdstatic.com", "qq.com",
+	"gtimg.cn", "alicdn.com", "mmstat.com", "tbcdn.cn", "yximgs.com", "hdslb.com", "bilivideo.com",
+	"vkuser.net", "userapi.com", "mycdn.me", "yandex.net", "yastatic.net", "mail.ru", "imgsmail.ru",
+	"rbxcdn.com", "steamstatic.com", "steamcontent.com", "epicgames.com", "unrealengine.com",
+	"xvideos-cdn.com", "phncdn.com", "pinimg.com", "redditstatic.com", "redd.it",
+	"githubusercontent.com", "githubassets.com", "npmjs.org", "pypi.org", "pythonhosted.org",
+	"rubygems.org", "crates.io", "golang.org", "gcr.io", "docker.io", "quay.io", "k8s.io",
+	"ubuntu.com", "debian.org", "fedoraproject.org", "archlinux.org", "kde.org", "gnome.org",
+	"mzstatic.com", "icloud-content.com", "apple-dns.net", "cdn-apple.com", "aaplimg.com",
+	"itunes.apple.com", "smoot.apple.com", "dbankcloud.com", "hicloud.com",
+	"samsungcloudsolution.com", "xiaomi.net", "miui.com", "mistat.xiaomi.com", "ntp.org",
+	"pool.ntp.org", "time.windows.com", "wpad.lan", "crashlytics.com", "appsflyer.com", "adjust.com",
+	"branch.io", "criteo.com", "rubiconproject.com", "pubmatic.com", "adnxs.com", "casalemedia.com",
+	"openx.net", "smartadserver.com", "taboola.com", "outbrain.com", "scorecardresearch.com",
+	"quantserve.com", "chartbeat.net", "hotjar.com", "mxpnl.com", "segment.io", "newrelic.com",
+	"nr-data.net", "datadoghq.com", "sentry.io", "bugsnag.com", "fastly.net", "fastlylb.net",
+	"cloudflare-dns.com", "cloudflareinsights.com", "hcaptcha.com", "recaptcha.net", "gravatar.com",
+	"wp.com", "wordpress.com", "bkrtx.com", "krxd.net", "bluekai.com", "demdex.net", "omtrdc.net",
+	"everesttech.net", "tapad.com", "rlcdn.com", "agkn.com", "mathtag.com", "exelator.com",
+	"bidswitch.net", "3lift.com", "lijit.com", "sonobi.com", "yieldmo.com", "zemanta.com",
+	"dotomi.com", "mookie1.com", "ctnsnet.com", "imrworldwide.com", "tynt.com", "vmwservices.com",
+	"vmware.com", "citrixonline.com", "gotomeeting.com", "logmein.com", "teamviewer.com",
+	"anydesk.com", "kaspersky-labs.com", "avast.com", "avcdn.net", "mcafee.com", "symantec.com",
+	"norton.com", "sophosxl.net", "trendmicro.com", "eset.com", "bitdefender.net", "malwarebytes.com",
+	"crwdcntrl.net", "wdsvc.net", "xn--80ak6aa92e.com", "google.com", "youtube.com", "facebook.com",
+	"instagram.com", "twitter.com", "x.com", "linkedin.com", "wikipedia.org", "amazon.com",
+	"amazonaws.com", "apple.com", "icloud.com", "microsoft.com", "live.com", "outlook.com",
+	"office.com", "bing.com", "msn.com", "yahoo.com", "netflix.com", "twitch.tv", "tiktok.com",
+	"reddit.com", "pinterest.com", "tumblr.com", "whatsapp.com", "telegram.org", "signal.org",
+	"discord.com", "discordapp.com", "slack.com", "dropbox.com", "box.com", "github.com",
+	"gitlab.com", "bitbucket.org", "stackoverflow.com", "adobe.com", "adobedtm.com", "typekit.net",
+	"salesforce.com", "force.com", "sfdcstatic.com", "zendesk.com", "hubspot.com", "hs-scripts.com",
+	"hsforms.net", "mktoresp.com", "marketo.net", "pardot.com", "intercom.io", "intercomcdn.com",
+	"drift.com", "optimizely.com", "mixpanel.com", "amplitude.com", "heapanalytics.com",
+	"fullstory.com", "clarity.ms", "bat.bing.com", "googletagmanager.com", "google-analytics.com",
+	"googlesyndication.com", "googleadservices.com", "googleusercontent.com", "googlevideo.com",
+	"withgoogle.com", "appspot.com", "firebaseio.com", "firebaseapp.com", "app-measurement.com",
+	"cloudfunctions.net", "run.app", "web.app", "azure.com", "azurewebsites.net", "windows.net",
+	"blob.core.windows.net", "msftncsi.com", "msftconnecttest.com", "microsoftonline.com",
+	"msecnd.net", "aspnetcdn.com", "visualstudio.com", "vsassets.io", "nuget.org",
+	"powershellgallery.com", "sectigo.com", "globalsign.com", "entrust.net", "letsencrypt.org",
+	"identrust.com", "godaddy.com", "cloudflare.com", "cloudflare.net", "shopify.com",
+	"myshopify.com", "shopifycdn.com", "squarespace.com", "wix.com", "wixstatic.com",
+	"parastorage.com", "weebly.com", "ebay.com", "ebayimg.com", "paypal.com", "paypalobjects.com",
+	"stripe.com", "stripe.network", "braintreegateway.com", "klarna.com", "adyen.com", "walmart.com",
+	"target.com", "bestbuy.com", "etsy.com", "etsystatic.com", "aliexpress.com", "alibaba.com",
+	"taobao.com", "tmall.com", "jd.com", "baidu.com", "weibo.com", "sina.com.cn", "sohu.com",
+	"163.com", "126.net", "netease.com", "bytedance.com", "douyin.com", "kuaishou.com",
+	"bilibili.com", "zhihu.com", "csdn.net", "cnblogs.com", "naver.com", "navercorp.com",
+	"pstatic.net", "kakao.com", "daum.net", "line.me", "line-scdn.net", "yahoo.co.jp",
+	"rakuten.co.jp", "nicovideo.jp", "dmm.com", "mercari.com", "vk.com", "ok.ru", "yandex.ru",
+	"avito.ru", "ozon.ru", "wildberries.ru", "espn.com", "espncdn.com", "cnn.com", "nytimes.com",
+	"nyt.com", "washingtonpost.com", "wsj.com", "bbc.co.uk", "bbci.co.uk", "theguardian.com",
+	"guim.co.uk", "reuters.com", "bloomberg.com", "forbes.com", "cnbc.com", "foxnews.com",
+	"nbcnews.com", "cbsnews.com", "usatoday.com", "huffpost.com", "buzzfeed.com", "vice.com",
+	"imdb.com", "media-amazon.com", "ssl-images-amazon.com", "amazon-adsystem.com", "cloudfront.net",
+	"akamai.net", "akamaiedge.net", "akamaitechnologies.com", "edgecastcdn.net", "llnwi.net",
+	"footprint.net", "cdn77.org", "bunnycdn.com", "b-cdn.net", "keycdn.com", "stackpathdns.com",
+	"hwcdn.net", "cachefly.net", "jwpcdn.com", "jwplayer.com", "brightcove.net", "vimeo.com",
+	"vimeocdn.com", "dailymotion.com", "dmcdn.net", "soundcloud.com", "sndcdn.com", "spotify.com",
+	"deezer.com", "pandora.com", "hulu.com", "hulustream.com", "disneyplus.com", "bamgrid.com",
+	"dssott.com", "hbomax.com", "max.com", "primevideo.com", "aiv-cdn.net", "peacocktv.com",
+	"paramountplus.com", "roku.com", "rokutime.com", "sling.com", "fubo.tv", "plex.tv", "plex.direct",
+	"xbox.com", "playstation.com", "playstation.net", "sonyentertainmentnetwork.com", "nintendo.net",
+	"nintendo.com", "riotgames.com", "leagueoflegends.com", "battle.net", "blizzard.com", "ea.com",
+	"origin.com", "ubisoft.com", "ubi.com", "rockstargames.com", "valvesoftware.com",
+	"steampowered.com", "steamcommunity.com", "twitchcdn.net", "jtvnw.net", "ttvnw.net",
+	"mozilla.org", "mozilla.net", "firefox.com", "mozaws.net", "opera.com", "brave.com",
+	"duckduckgo.com", "startpage.com", "ecosia.org", "wolframalpha.com", "openai.com", "chatgpt.com",
+	"oaistatic.com", "oaiusercontent.com", "anthropic.com", "claude.ai", "perplexity.ai",
+	"huggingface.co", "hf.co", "kaggle.com", "colab.research.google.com", "jupyter.org",
+	"anaconda.com", "conda.io", "condaforge.org", "readthedocs.io", "sphinx-doc.org", "mkdocs.org",
+	"netlify.app", "netlify.com", "vercel.app", "vercel.com", "herokuapp.com", "heroku.com",
+	"digitaloceanspaces.com", "digitalocean.com", "linode.com", "vultr.com", "ovh.net", "hetzner.com",
+	"scaleway.com", "oraclecloud.com", "ibm.com", "softlayer.com", "rackspace.com", "atlassian.com",
+	"atlassian.net", "jira.com", "trello.com", "asana.com", "notion.so", "figma.com", "canva.com",
+	"miro.com", "airtable.com", "monday.com", "clickup.com", "evernote.com", "grammarly.com",
+	"grammarly.io", "lastpass.com", "1password.com", "bitwarden.com", "dashlane.com", "okta.com",
+	"oktacdn.com", "auth0.com", "duosecurity.com", "onelogin.com", "pingidentity.com", "cisco.com",
+	"meraki.com", "umbrella.com", "opendns.com", "paloaltonetworks.com", "fortinet.com",
+	"fortiguard.com", "checkpoint.com", "zscaler.net", "zscaler.com", "crowdstrike.com",
+	"sentinelone.net", "cylance.com", "carbonblack.io", "tenable.com", "qualys.com", "rapid7.com",
+	"splunk.com", "splunkcloud.com", "elastic.co", "sumologic.com", "loggly.com", "papertrailapp.com",
+	"pagerduty.com", "opsgenie.com", "statuspage.io", "twilio.com", "sendgrid.net", "mailchimp.com",
+	"mcusercontent.com", "list-manage.com", "mailgun.org", "sparkpostmail.com", "amazonses.com",
+	"postmarkapp.com", "constantcontact.com",
+}
+
+// TestDGAPopularNames reports the false positives on popularNames with and
+// without the built-in allowlist, and fails above 1 % with it.
+func TestDGAPopularNames(t *testing.T) {
+	cfg := DefaultConfig()
+	allow := map[string]bool{}
+	for _, n := range knownDomains {
+		allow[n] = true
+	}
+	var raw, fps []string
+	for _, n := range popularNames {
+		s := DGAScore(n, cfg.DGAMinLen)
+		if s < cfg.DGAScore {
+			continue
+		}
+		raw = append(raw, fmt.Sprintf("%s=%.2f", n, s))
+		if rd, _ := registrable(n); !allow[rd] {
+			fps = append(fps, fmt.Sprintf("%s=%.2f", n, s))
+		}
+	}
+	t.Logf("popular names: %d; scored >= %.2f: %d (%.1f%%) %v; not in the built-in allowlist: %d (%.1f%%) %v",
+		len(popularNames), cfg.DGAScore, len(raw), 100*float64(len(raw))/float64(len(popularNames)), raw,
+		len(fps), 100*float64(len(fps))/float64(len(popularNames)), fps)
+	if float64(len(fps)) > 0.01*float64(len(popularNames)) {
+		t.Errorf("false positives on popular names above 1%%: %v", fps)
+	}
+}
+
+// TestDGAAllow checks the built-in allowlist and --dga-allow files (plain
+// and Tranco's rank,domain CSV) in the detector, and the errors for a
+// missing file, a file without domains, and --dga-allow without the dns
+// detector.
+func TestDGAAllow(t *testing.T) {
+	dir := t.TempDir()
+	tranco := filepath.Join(dir, "top.csv")
+	plain := filepath.Join(dir, "local.txt")
+	empty := filepath.Join(dir, "empty.txt")
+	gen := cryptolockerStyle(2026, 2, 2, 3)
+	write := func(p, s string) {
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(tranco, "1,google.com\n2,"+gen[0]+"\n")
+	write(plain, "# ours\nbuild."+gen[1]+"  # the build farm\n")
+	write(empty, "# nothing\n\n1,2\n")
+	cfg := only("dns")
+	cfg.DGAAllow = []string{tranco, plain}
+	e, c := newTest(t, cfg)
+	for i, n := range []string{"dns.msftncsi.com", "x." + gen[0], gen[1], gen[2]} {
+		e.OnPacket(pkt(t0+int64(i)*sec, "10.0.0.5", "10.0.0.53", 40000+uint16(i), 53, 17, 0, dnsQuery(1, n, false, 0)))
+	}
+	e.Close()
+	var got []string
+	for _, a := range c.alerts {
+		got = append(got, a.Rule+" "+a.DNSName)
+	}
+	if want := []string{"dns.dga " + gen[2]}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("alerts %v, want %v", got, want)
+	}
+	for _, tc := range []struct {
+		files []string
+		det   string
+		want  string
+	}{
+		{[]string{filepath.Join(dir, "missing")}, "dns", "missing"},
+		{[]string{empty}, "dns", "empty.txt: no domain names in 3 lines"},
+		{[]string{plain}, "portscan", "needs the dns detector"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Detect, cfg.DGAAllow = tc.det, tc.files
+		if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v with --detect %s: error %v, want it to say %q", tc.files, tc.det, err, tc.want)
 		}
 	}
 }

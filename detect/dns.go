@@ -19,6 +19,7 @@ type dnsDetector struct {
 	win   window
 	hosts *bounded[addr, dnsHost]
 	tlds  map[string]bool
+	allow map[string]bool // registrable domains never scored for DGA
 }
 
 type dnsHost struct {
@@ -41,17 +42,26 @@ var localTLDs = map[string]bool{
 // hostnames stay near 3.3 at that length.
 const tunnelEntropy = 3.5
 
-func newDNSDetector(e *Engine) *dnsDetector {
+func newDNSDetector(e *Engine) (*dnsDetector, error) {
 	d := &dnsDetector{
 		e:     e,
 		win:   window{size: e.cfg.DNSWindow.Nanoseconds()},
 		hosts: newBounded[addr](e.cfg.MaxHosts, func(s *dnsHost) uint64 { return s.queries + s.nx }),
 		tlds:  map[string]bool{},
+		allow: map[string]bool{},
 	}
 	for _, t := range e.cfg.SuspiciousTLDs {
 		d.tlds[strings.TrimPrefix(strings.ToLower(t), ".")] = true
 	}
-	return d
+	for _, n := range knownDomains {
+		d.allow[n] = true
+	}
+	for _, p := range e.cfg.DGAAllow {
+		if err := loadDomainList(p, d.allow); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }
 
 func fnv64(b []byte) uint64 {
@@ -115,7 +125,7 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 			d.e.raise(a)
 		}
 	}
-	if !strings.HasPrefix(label, "xn--") {
+	if !strings.HasPrefix(label, "xn--") && !d.allow[rd] {
 		f := Measure(dgaLabel(label))
 		if s := f.Score(c.DGAMinLen); s >= c.DGAScore {
 			sev := SevMedium

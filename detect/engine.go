@@ -83,6 +83,9 @@ func New(cfg Config, sink func(*Alert)) (*Engine, error) {
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
+	if len(cfg.DGAAllow) > 0 && !on[DNS] {
+		return nil, &ConfigError{fmt.Errorf("detect: --dga-allow needs the dns detector (--detect dns or all)")}
+	}
 	if sink == nil {
 		sink = func(*Alert) {}
 	}
@@ -97,7 +100,9 @@ func New(cfg Config, sink func(*Alert)) (*Engine, error) {
 		e.sf = newSynFlood(e)
 	}
 	if on[DNS] {
-		e.dns = newDNSDetector(e)
+		if e.dns, err = newDNSDetector(e); err != nil {
+			return nil, err
+		}
 	}
 	if on[Size] {
 		e.size = &sizeDetector{e: e}

@@ -177,8 +177,8 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 				}
 				return nil, err
 			}
-		} else if ff.detect.Alerts != "" || ff.detect.GeoIP != "" {
-			return nil, fmt.Errorf("%w: --alerts and --geoip need --detect or --blocklist", errUsage)
+		} else if ff.detect.Alerts != "" || ff.detect.GeoIP != "" || len(ff.detect.DGAAllow) > 0 {
+			return nil, fmt.Errorf("%w: --alerts, --geoip and --dga-allow need --detect or --blocklist", errUsage)
 		}
 	}
 	if o.exporters, err = ff.out.open(cfg, stderr); err != nil {

@@ -188,6 +188,9 @@ func TestBadDetectorFlagsKeepFiles(t *testing.T) {
 		{"--detect", "all", "--mtu", "-1"},
 		{"--detect", "all", "--blocklist", filepath.Join(dir, "missing.txt")},
 		{"--geoip", filepath.Join(dir, "missing.mmdb")},
+		{"--detect", "all", "--dga-allow", filepath.Join(dir, "missing.csv")},
+		{"--detect", "portscan", "--dga-allow", out},
+		{"--dga-allow", out},
 	} {
 		for _, f := range []string{out, alerts} {
 			if err := os.WriteFile(f, []byte("precious\n"), 0o644); err != nil {
