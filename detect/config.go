@@ -88,6 +88,12 @@ type Config struct {
 	IntelReload time.Duration
 	GeoIP       string
 
+	// PacketSampling is the 1-in-N sampling of the packets the engine
+	// sees (set by capture --sample-rate, not a flag). Above 1 a SYN and
+	// the ACK that completes it are rarely both seen, so half-open counts
+	// fall back to SYN+ACK answers, which sampling thins as it thins SYNs.
+	PacketSampling int
+
 	// AlertInterval rate-limits repeated alerts for the same cause: the
 	// first is sent at once, later ones at most once per interval, with
 	// their count and first/last seen.

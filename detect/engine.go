@@ -41,6 +41,7 @@ type Engine struct {
 
 	msg dnsMsg // reused DNS decode state
 	idx *flowIndex
+	hs  *handshakes // when ps or sf runs
 
 	agg   aggregator
 	stats engineStats
@@ -98,6 +99,9 @@ func New(cfg Config, sink func(*Alert)) (*Engine, error) {
 	}
 	if on[SynFlood] {
 		e.sf = newSynFlood(e)
+	}
+	if (e.ps != nil || e.sf != nil) && cfg.PacketSampling <= 1 {
+		e.hs = newHandshakes(cfg.MaxHosts)
 	}
 	if on[DNS] {
 		if e.dns, err = newDNSDetector(e); err != nil {
@@ -173,11 +177,18 @@ func (e *Engine) OnPacket(p *collector.Packet) {
 	e.advance(p.Timestamp)
 	switch p.Key.Proto {
 	case 6:
+		done := e.hs != nil && e.hs.packet(p)
 		if e.ps != nil {
 			e.ps.packet(p)
+			if done {
+				e.ps.completed(p)
+			}
 		}
 		if e.sf != nil {
 			e.sf.packet(p)
+			if done {
+				e.sf.completed(p)
+			}
 		}
 		if e.seq != nil {
 			e.seq.packet(p)
@@ -353,6 +364,9 @@ func (e *Engine) StateSize() int {
 	}
 	if e.sf != nil {
 		n += e.sf.dsts.len()
+	}
+	if e.hs != nil {
+		n += len(e.hs.cur) + len(e.hs.prev)
 	}
 	if e.dns != nil {
 		n += e.dns.hosts.len()

@@ -45,6 +45,7 @@ func serviceHash(a addr, port uint16) uint64 {
 type scanState struct {
 	ports, dsts   distinct
 	syn, synack   uint64
+	completed     uint64 // handshakes this source completed with its ACK
 	rstIn, rstOut uint64
 	udp, echo     uint64
 	first, last   int64
@@ -164,19 +165,24 @@ func (d *portScan) touch(s *scanState, ts int64) {
 	}
 }
 
-// halfOpen is the number of SYNs not followed by a completed handshake:
-// SYN+ACKs that the source answered with RST do not complete one.
-func (s *scanState) halfOpen() uint64 {
-	completed := s.synack
-	if s.rstOut < completed {
-		completed -= s.rstOut
-	} else {
-		completed = 0
+// halfOpen is the number of SYNs not followed by a completed handshake
+// (the source's ACK to a SYN+ACK; a scanner answers RST or nothing).
+// Without handshake pairing (sampled packets), SYN+ACKs that the source
+// did not reset stand for completed handshakes.
+func (s *scanState) halfOpen(paired bool) uint64 {
+	done := s.completed
+	if !paired {
+		done = s.synack - min(s.rstOut, s.synack)
 	}
-	if completed > s.syn {
-		return 0
+	return s.syn - min(done, s.syn)
+}
+
+// completed counts a handshake that p's source completed.
+func (d *portScan) completed(p *collector.Packet) {
+	src, _, _, _ := ends(p)
+	if s := d.hosts.get(src); s != nil {
+		s.completed++
 	}
-	return s.syn - completed
 }
 
 func (d *portScan) tick(now int64, final bool) {
@@ -190,12 +196,12 @@ func (d *portScan) tick(now int64, final bool) {
 		if s.syn == 0 && s.echo == 0 {
 			hosts = s.udpDsts.count() // a UDP-only prober
 		}
-		ho := s.halfOpen()
+		ho := s.halfOpen(d.e.hs != nil)
 		hoRatio := ratio(ho, s.syn)
 		ev := func() map[string]any {
 			return map[string]any{
 				"window_s": c.PortScanWindow.Seconds(), "distinct_ports": ports, "distinct_hosts": hosts,
-				"syn": s.syn, "synack_in": s.synack, "rst_in": s.rstIn, "rst_out": s.rstOut, "udp": s.udp, "echo": s.echo,
+				"syn": s.syn, "synack_in": s.synack, "completed": s.completed, "rst_in": s.rstIn, "rst_out": s.rstOut, "udp": s.udp, "echo": s.echo,
 				"half_open": ho, "half_open_ratio": round3(hoRatio), "saturated": s.ports.sat || s.dsts.sat || s.udpDsts.sat,
 			}
 		}

@@ -7,11 +7,12 @@ import (
 )
 
 // synFlood counts, per destination host and tumbling window, the SYNs it
-// received, the SYN+ACKs it answered with, the distinct sources (spoofed
-// floods have thousands) and the heaviest sources and ports. A window
-// with at least SynFloodSYNs SYNs of which at least SynFloodHalfOpen were
-// not answered raises synflood, unless the SYNs came from fewer than 100
-// sources and spread over many ports (that is a port scan).
+// received, the handshakes the initiators completed (handshakes), the
+// SYN+ACKs it answered with, the distinct sources (spoofed floods have
+// thousands) and the heaviest sources and ports. A window with at least
+// SynFloodSYNs SYNs of which at least SynFloodHalfOpen never completed
+// their handshake raises synflood, unless the SYNs came from fewer than
+// 100 sources and spread over many ports (that is a port scan).
 type synFlood struct {
 	e     *Engine
 	win   window
@@ -21,6 +22,7 @@ type synFlood struct {
 
 type floodState struct {
 	syn, synack, rstIn uint64
+	completed          uint64 // handshakes completed by the initiator's ACK
 	first, last        int64
 	keys               sampleKeys
 	srcs               distinct
@@ -63,6 +65,15 @@ func (d *synFlood) packet(p *collector.Packet) {
 	}
 }
 
+// completed counts a handshake to p's destination that its initiator
+// completed.
+func (d *synFlood) completed(p *collector.Packet) {
+	_, dst, _, _ := ends(p)
+	if s := d.dsts.get(dst); s != nil {
+		s.completed++
+	}
+}
+
 // addPort counts a destination port in the space-saving top 4.
 func (s *floodState) addPort(port uint16) {
 	lo := 0
@@ -91,7 +102,11 @@ func (d *synFlood) tick(now int64, final bool) {
 		if s.syn < uint64(c.SynFloodSYNs) {
 			continue
 		}
-		half := s.syn - min(s.synack, s.syn)
+		done := s.completed
+		if d.e.hs == nil { // sampled packets: answers stand for completions
+			done = s.synack
+		}
+		half := s.syn - min(done, s.syn)
 		hr := ratio(half, s.syn)
 		if hr < c.SynFloodHalfOpen {
 			continue
@@ -133,7 +148,7 @@ func (d *synFlood) tick(now int64, final bool) {
 		rate := float64(s.syn) / c.SynFloodWindow.Seconds()
 		a.Message = fmt.Sprintf("%d SYNs to %s (%.0f/s, %.0f%% half-open) from %d sources", s.syn, a.Dst, rate, 100*hr, srcs)
 		a.Evidence = map[string]any{
-			"window_s": c.SynFloodWindow.Seconds(), "syn": s.syn, "synack_out": s.synack, "rst_in": s.rstIn,
+			"window_s": c.SynFloodWindow.Seconds(), "syn": s.syn, "synack_out": s.synack, "completed": s.completed, "rst_in": s.rstIn,
 			"syn_per_s": round3(rate), "half_open_ratio": round3(hr), "distinct_sources": srcs,
 			"sources_saturated": s.srcs.sat, "top_sources": top, "ports": ports,
 		}

@@ -132,6 +132,9 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer src.Close()
+	if ff.detect != nil {
+		ff.detect.PacketSampling = *sampleRate // the detectors see sampled packets
+	}
 	outs, err := ff.openOutputs(&cfg, extra, stdout, stderr)
 	if err != nil {
 		return err
