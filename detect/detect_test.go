@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,13 +122,15 @@ func TestPortScanSweepAndHalfOpen(t *testing.T) {
 
 func TestSynFlood(t *testing.T) {
 	e, c := newTest(t, only("synflood"))
-	// 2000 spoofed SYNs in 5 s to port 80, and a busy but healthy server.
+	// 2000 spoofed SYNs in 5 s to port 80, and a busy but healthy server
+	// whose clients complete their handshakes.
 	for i := 0; i < 2000; i++ {
 		ts := t0 + int64(i)*sec/400
 		src := fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)
 		e.OnPacket(pkt(ts, src, "10.0.0.1", uint16(1024+i), 80, 6, collector.FlagSYN, nil))
 		e.OnPacket(pkt(ts, "192.0.2.1", "10.0.0.2", uint16(1024+i), 443, 6, collector.FlagSYN, nil))
 		e.OnPacket(pkt(ts+1, "10.0.0.2", "192.0.2.1", 443, uint16(1024+i), 6, collector.FlagSYN|collector.FlagACK, nil))
+		e.OnPacket(pkt(ts+2, "192.0.2.1", "10.0.0.2", uint16(1024+i), 443, 6, collector.FlagACK, nil))
 	}
 	// One source flooding 10.0.0.3:22 among a little background.
 	for i := 0; i < 1500; i++ {
@@ -150,6 +153,60 @@ func TestSynFlood(t *testing.T) {
 	top := a.Evidence["top_sources"].([]hostCount)
 	if a.Dst.String() != "10.0.0.3" || a.Src.String() != "10.0.0.66" || len(top) == 0 || top[0].IP != "10.0.0.66" || top[0].Count < 1400 {
 		t.Errorf("single-source flood alert %+v", a)
+	}
+}
+
+// TestSynFloodAnswered checks the commonest flood: spoofed SYNs to a
+// listening port, each answered by SYN+ACK that no one completes. Counting
+// SYN+ACKs as completed handshakes called it healthy; a server whose
+// clients send the final ACK stays quiet, as do clients that complete in
+// a later packet with data.
+func TestSynFloodAnswered(t *testing.T) {
+	e, c := newTest(t, only("synflood,portscan"))
+	for i := 0; i < 3000; i++ {
+		ts := t0 + int64(i)*sec/500
+		src := fmt.Sprintf("198.19.%d.%d", i/250, i%250+1)
+		e.OnPacket(pkt(ts, src, "10.0.0.1", uint16(2000+i), 443, 6, collector.FlagSYN, nil))
+		e.OnPacket(pkt(ts+1, "10.0.0.1", src, 443, uint16(2000+i), 6, collector.FlagSYN|collector.FlagACK, nil))
+		// A healthy server beside it: same load, handshakes completed
+		// (one in three by an ACK that carries the request).
+		cl := fmt.Sprintf("192.0.2.%d", i%200+1)
+		flags := uint8(collector.FlagACK)
+		if i%3 == 0 {
+			flags |= collector.FlagPSH
+		}
+		e.OnPacket(pkt(ts, cl, "10.0.0.2", uint16(2000+i), 443, 6, collector.FlagSYN, nil))
+		e.OnPacket(pkt(ts+1, "10.0.0.2", cl, 443, uint16(2000+i), 6, collector.FlagSYN|collector.FlagACK, nil))
+		e.OnPacket(pkt(ts+2, cl, "10.0.0.2", uint16(2000+i), 443, 6, flags, nil))
+	}
+	e.Close()
+	if len(c.alerts) != 1 || c.alerts[0].Rule != "synflood" || c.alerts[0].Dst.String() != "10.0.0.1" {
+		t.Fatalf("got %v", c.alerts)
+	}
+	ev := c.alerts[0].Evidence
+	if ev["synack_out"] != uint64(3000) || ev["completed"] != uint64(0) || ev["half_open_ratio"] != 1.0 {
+		t.Errorf("evidence %v", ev)
+	}
+}
+
+// TestSynFloodSampled checks the fallback for 1-in-N sampled packets
+// (capture --sample-rate), where a SYN and its completing ACK are rarely
+// both seen: SYN+ACK answers stand for completions, so a server answering
+// sampled SYNs stays quiet and an unanswered flood is still raised.
+func TestSynFloodSampled(t *testing.T) {
+	cfg := only("synflood,portscan")
+	cfg.PacketSampling = 8
+	e, c := newTest(t, cfg)
+	for i := 0; i < 3000; i++ {
+		ts := t0 + int64(i)*sec/500
+		cl := fmt.Sprintf("192.0.2.%d", i%200+1)
+		e.OnPacket(pkt(ts, cl, "10.0.0.2", uint16(2000+i), 443, 6, collector.FlagSYN, nil))
+		e.OnPacket(pkt(ts+1, "10.0.0.2", cl, 443, uint16(2000+i), 6, collector.FlagSYN|collector.FlagACK, nil))
+		e.OnPacket(pkt(ts, fmt.Sprintf("198.19.%d.%d", i/250, i%250+1), "10.0.0.1", uint16(2000+i), 80, 6, collector.FlagSYN, nil))
+	}
+	e.Close()
+	if len(c.alerts) != 1 || c.alerts[0].Rule != "synflood" || c.alerts[0].Dst.String() != "10.0.0.1" {
+		t.Fatalf("got %v", c.alerts)
 	}
 }
 
@@ -401,6 +458,33 @@ func TestTopTalkers(t *testing.T) {
 	e.Close()
 	if len(c.alerts) != 1 || c.alerts[0].Evidence["z_bytes"] != nil || c.alerts[0].Evidence["z_packets"] != nil {
 		t.Fatalf("equal others: %v, evidence %v", c.rules(), c.alerts[0].Evidence)
+	}
+	// A giant among hosts of small spread: the z-score is the two-pass
+	// one (raw power sums lost the others' spread entirely, 1e24 against
+	// a spread of 30).
+	e, c = newTest(t, only("toptalkers"))
+	var others []float64
+	for h := 1; h <= 20; h++ {
+		f := testFlow(uint64(h), fmt.Sprintf("10.0.1.%d", h), "10.0.0.1", 40000, 80, 6, t0)
+		f.Fwd.Packets, f.Fwd.Bytes = 10, uint64(1000+h*h)
+		if h == 1 {
+			f.Fwd.Packets, f.Fwd.Bytes = 1e6, 1e12
+		} else {
+			others = append(others, float64(f.Fwd.Bytes))
+		}
+		e.OnFlow(f)
+	}
+	e.Close()
+	var mean, ss float64
+	for _, v := range others {
+		mean += v / float64(len(others))
+	}
+	for _, v := range others {
+		ss += (v - mean) * (v - mean)
+	}
+	want := round3((1e12 - mean) / math.Sqrt(ss/float64(len(others))))
+	if len(c.alerts) != 1 || c.alerts[0].Evidence["z_bytes"] != want {
+		t.Fatalf("giant: %v, z_bytes %v, want %v", c.rules(), c.alerts[0].Evidence["z_bytes"], want)
 	}
 }
 

@@ -1,8 +1,10 @@
 package detect
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/flowhawk/flowhawk/collector"
 )
@@ -60,7 +62,10 @@ func (d *topTalkers) flow(f *collector.Flow) {
 }
 
 // outlier reports whether x exceeds mean + k·σ of the other n-1 values,
-// given the sums s1, s2 over all n, and returns the z-score.
+// given the sums s1, s2 over all n, and returns the z-score. Raw power
+// sums cancel when one value dwarfs the rest (1e9 bytes among hosts of
+// 1000: σ came out 0 or 2.6 by summation order), so this only screens
+// candidates; leaveOneOut decides.
 func outlier(x, s1, s2 float64, n int, k float64) (bool, float64) {
 	m := float64(n - 1)
 	mean := (s1 - x) / m
@@ -72,6 +77,44 @@ func outlier(x, s1, s2 float64, n int, k float64) (bool, float64) {
 	z := (x - mean) / sd
 	return z > k, z
 }
+
+// maxExact bounds the candidates judged by leaveOneOut per window (each
+// costs two passes over the hosts); the rest keep outlier's verdict.
+const maxExact = 32
+
+// leaveOneOut returns the z-score of self's value against the mean and
+// standard deviation of every other host's, computed in two passes:
+// +Inf when the others do not vary and self is above them.
+func (d *topTalkers) leaveOneOut(self *talker, val func(*talker) float64) float64 {
+	x := val(self)
+	var sum float64
+	n := 0
+	for _, t := range d.hosts.m {
+		if t != self {
+			sum += val(t)
+			n++
+		}
+	}
+	mean := sum / float64(n)
+	var ss float64
+	for _, t := range d.hosts.m {
+		if t != self {
+			dv := val(t) - mean
+			ss += dv * dv
+		}
+	}
+	sd := math.Sqrt(ss / float64(n))
+	if sd == 0 {
+		if x > mean {
+			return math.Inf(1)
+		}
+		return math.NaN()
+	}
+	return (x - mean) / sd
+}
+
+func talkerBytes(t *talker) float64   { return float64(t.bytes) }
+func talkerPackets(t *talker) float64 { return float64(t.packets) }
 
 func (d *topTalkers) tick(now int64, final bool) {
 	if !d.win.roll(now) && !final {
@@ -88,18 +131,36 @@ func (d *topTalkers) tick(now int64, final bool) {
 		b, p := float64(t.bytes), float64(t.packets)
 		b1, b2, p1, p2 = b1+b, b2+b*b, p1+p, p2+p*p
 	}
-	var out []*Alert
+	// Screen with the sums at half the threshold, then judge the largest
+	// candidates exactly.
+	type cand struct {
+		h      addr
+		t      *talker
+		zb, zp float64
+	}
+	var cands []cand
 	for h, t := range d.hosts.m {
-		ob, zb := outlier(float64(t.bytes), b1, b2, n, c.TopK)
-		op, zp := outlier(float64(t.packets), p1, p2, n, c.TopK)
-		ob = ob && t.bytes >= c.TopMinBytes
-		op = op && t.packets >= c.TopMinPackets
+		ob, zb := outlier(float64(t.bytes), b1, b2, n, c.TopK/2)
+		op, zp := outlier(float64(t.packets), p1, p2, n, c.TopK/2)
+		if ob && t.bytes >= c.TopMinBytes || op && t.packets >= c.TopMinPackets {
+			cands = append(cands, cand{h, t, zb, zp})
+		}
+	}
+	slices.SortFunc(cands, func(a, b cand) int { return cmp.Compare(b.t.bytes, a.t.bytes) })
+	var out []*Alert
+	for i, cd := range cands {
+		t, zb, zp := cd.t, cd.zb, cd.zp
+		if i < maxExact {
+			zb, zp = d.leaveOneOut(t, talkerBytes), d.leaveOneOut(t, talkerPackets)
+		}
+		ob := zb > c.TopK && t.bytes >= c.TopMinBytes
+		op := zp > c.TopK && t.packets >= c.TopMinPackets
 		if !ob && !op {
 			continue
 		}
 		a := &Alert{
 			Time: t.last, First: t.first, Last: t.last, Detector: TopTalkers, Rule: "toptalkers", Severity: SevLow,
-			Src: toNetip(h), FlowIDs: append([]uint64(nil), t.flows[:t.nflows]...),
+			Src: toNetip(cd.h), FlowIDs: append([]uint64(nil), t.flows[:t.nflows]...),
 		}
 		a.Message = fmt.Sprintf("%s sent %d bytes in %d packets in %v, far above the other %d hosts", a.Src, t.bytes, t.packets, c.TopWindow, n-1)
 		a.Evidence = map[string]any{
