@@ -162,7 +162,7 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.Float64Var(&c.HalfOpenMinRatio, "halfopen-ratio", c.HalfOpenMinRatio, "share of a source's SYNs left half-open that makes a half-open scan")
 	fs.DurationVar(&c.SynFloodWindow, "synflood-window", c.SynFloodWindow, "SYN flood window")
 	fs.IntVar(&c.SynFloodSYNs, "synflood-syns", c.SynFloodSYNs, "SYNs to one destination per window that may be a flood")
-	fs.Float64Var(&c.SynFloodHalfOpen, "synflood-halfopen", c.SynFloodHalfOpen, "share of those SYNs not answered by SYN+ACK that makes a flood")
+	fs.Float64Var(&c.SynFloodHalfOpen, "synflood-halfopen", c.SynFloodHalfOpen, "share of those SYNs left half-open (the initiator never completed the handshake) that makes a flood")
 	fs.DurationVar(&c.DNSWindow, "dns-window", c.DNSWindow, "DNS window (NXDOMAIN and distinct-name counts)")
 	fs.Float64Var(&c.DGAScore, "dga-score", c.DGAScore, "DGA score (0..1) of a registrable domain that raises dns.dga")
 	fs.IntVar(&c.DGAMinLen, "dga-min-len", c.DGAMinLen, "shortest domain label scored for DGA")
