@@ -251,8 +251,8 @@ static __always_inline struct flow_value *get_flow(void *map, __u32 full, void *
  * AMD EPYC VM (on an Intel Xeon VM locked adds had cost 80 of 200 ns in
  * XDP, which takes no lock). XDP and TC may update one flow at the same
  * time, one direction each, so no sum is shared by the directions: the
- * flow-level gaps' sum of squares is kept per direction too
- * (dir_stats.flow_iat_sq). */
+ * flow-level gaps' moments are kept per direction too
+ * (dir_stats.flow_iat_*). */
 
 /* dev_sq is the square of gap's distance from ref in 1.024 us units,
  * rounded to the nearest unit so that the rounding errors cancel in the sum
@@ -576,14 +576,18 @@ static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wi
 		v->first = now;
 		v->last = now;
 		v->initiator = synack ? !side : side;
+		v->first_side = side;
 		v->dir[0].init_window = -1;
 		v->dir[1].init_window = -1;
 		pflags |= PKT_F_NEW_FLOW;
 	} else {
 		__u64 gap = now > v->last ? now - v->last : 0;
-		__u64 gus = gap >> 10;
 		__u64 before = v->dir[0].packets + v->dir[1].packets;
-		ds->flow_iat_sq += gus * gus;
+		/* This direction's first flow-level gap is the reference. */
+		if (ds->packets == (side == v->first_side))
+			ds->flow_iat_ref = gap;
+		ds->flow_iat_sq += dev_sq(gap, ds->flow_iat_ref);
+		ds->flow_iat_sum += gap;
 		if (before == 1 || gap < v->iat_min)
 			v->iat_min = gap;
 		if (gap > v->iat_max)
@@ -591,8 +595,11 @@ static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wi
 		if (now > v->last)
 			v->last = now;
 	}
-	if (sg.n > 1)
+	if (sg.n > 1) {
 		v->iat_min = 0; /* the gaps between its segments */
+		/* ... around the reference (0 when they are the first gaps) */
+		ds->flow_iat_sq += (sg.n - 1) * dev_sq(0, ds->flow_iat_ref);
+	}
 	/* CNT_ACCOUNTED is derived in user space (packets minus the
 	 * not-accounted counters): one counter update less per packet. */
 	account(ds, pi, now, xdp, sg);

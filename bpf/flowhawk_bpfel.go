@@ -30,6 +30,8 @@ type FlowhawkDirStats struct {
 	IatMin       uint64
 	IatMax       uint64
 	FlowIatSq    uint64
+	FlowIatRef   uint64
+	FlowIatSum   uint64
 	FlagCounts   [8]uint32
 	PayloadMin   uint32
 	PayloadMax   uint32
@@ -104,7 +106,8 @@ type FlowhawkFlowValue struct {
 	WrongFrags  uint32
 	Initiator   uint8
 	Flags       uint8
-	Pad         [2]uint8
+	FirstSide   uint8
+	Pad         uint8
 	Lock        struct {
 		_   structs.HostLayout
 		Val uint32
@@ -169,7 +172,7 @@ type FlowhawkTunnelInfo struct {
 
 type FlowhawkZeroFlow struct {
 	_ structs.HostLayout
-	B [416]uint8
+	B [448]uint8
 }
 
 // Names of all BPF objects in the ELF.

@@ -67,7 +67,7 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 	s.dirFromKernel(&f.Fwd, &v.Dir[fi], scratch, Fwd)
 	s.dirFromKernel(&f.Bwd, &v.Dir[bi], scratch, Bwd)
 	if total > 1 {
-		f.IAT = iatMoments(total-1, v.Last-v.First, v.Dir[0].FlowIatSq+v.Dir[1].FlowIatSq, v.IatMin, v.IatMax)
+		f.IAT = flowIATMoments(v)
 		setHigher(&f.IAT, &scratch.IAT)
 	}
 	f.WrongFragments = v.WrongFrags
@@ -284,20 +284,28 @@ func (s *KernelSource) dirFromKernel(ds *DirStats, k *bpf.FlowhawkDirStats, scra
 	}
 }
 
-// iatMoments builds IAT moments from the kernel's figures: sum is last -
-// first (the gaps add up to it), sq the sum of squared gaps in units of
-// 1024 ns (the kernel shifts where a division would cost a 64-bit divide).
-//
-// A gap g is 1024q + r with the kernel squaring q only, so sq * 2^20
-// misses 2048qr + r^2 per gap: with gaps of a second, a negative bias of
-// about 1e12 ns^2 on the variance, more than the spread of a periodic
-// flow. With r uniform on 0..1023 (the low bits of real gaps), those terms
-// add up to 1023 * (sum - 511.5n) + 349010.5n in expectation, which is
-// added back: the variance is then off by noise, not by a bias.
-func iatMoments(n, sum, sq, lo, hi uint64) Moments {
-	nf, s := float64(n), float64(sum)
-	s2 := float64(sq)*(1<<20) + 1023*(s-511.5*nf) + 349010.5*nf
-	return Moments{N: n, Min: float64(lo), Max: float64(hi), Sum: s, Sum2: max(s2, 0)}
+// flowIATMoments builds the flow-level IAT moments (gaps between the
+// flow's packets, either direction) from what the kernel keeps per
+// direction for the gaps that direction's packets end: their sum, their
+// first (ref) and the sum of squares around it, as dirIATMoments reads a
+// direction's own gaps. Every packet but the flow's first ends one gap.
+// The two directions' moments are merged, which re-centres them.
+func flowIATMoments(v *bpf.FlowhawkFlowValue) Moments {
+	var m Moments
+	for side := range v.Dir {
+		d := &v.Dir[side]
+		n := d.Packets
+		if uint8(side) == v.FirstSide && n > 0 {
+			n--
+		}
+		if n == 0 {
+			continue
+		}
+		dm := dirIATMoments(n, d.FlowIatSum, d.FlowIatRef, d.FlowIatSq, 0, 0)
+		m.Merge(&dm)
+	}
+	m.Min, m.Max = float64(v.IatMin), float64(v.IatMax)
+	return m
 }
 
 // sampledInitiator picks the initiator of a sampled flow. The kernel takes

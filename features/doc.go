@@ -127,13 +127,11 @@ where tcpdump does (65-110 us apart at most in the end-to-end runs), so
   min, max) is within four times the largest first/last difference of the
   run, and at least within 1 ms (measured: at most 200 us). For flows
   longer than ` + "`" + `--samples` + "`" + ` packets the kernel keeps sums of squares in
-  (1.024 us)^2 units: per direction around the direction's first gap,
-  which keeps ` + "`" + `Fwd IAT Std` + "`" + ` and ` + "`" + `Bwd IAT Std` + "`" + ` within about 0.3 us (a
-  beacon's microseconds of jitter included); for ` + "`" + `Flow IAT Std` + "`" + ` of the
-  raw gaps, with the truncation's bias added back, which leaves noise of
-  about sqrt(590 x gap / sqrt(n)) ns for n gaps: 4 us for 1,000 gaps of
-  1 ms, 140 us for 1,000 gaps of a second (raise ` + "`" + `--samples` + "`" + ` to cover
-  such flows exactly);
+  (1.024 us)^2 units around a reference gap: per direction around the
+  direction's first gap, and for the flow-level gaps, per direction of the
+  packet that ends them, around the first of those (merged in user space).
+  That keeps ` + "`" + `Fwd IAT Std` + "`" + `, ` + "`" + `Bwd IAT Std` + "`" + ` and ` + "`" + `Flow IAT Std` + "`" + ` within about
+  0.3 us, a beacon's microseconds of jitter included;
 - counts, bytes, lengths and flags are exact.
 
 The end-to-end tests (` + "`" + `go test ./e2e/` + "`" + `) check all three on real traffic

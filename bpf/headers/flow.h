@@ -69,10 +69,13 @@ struct dir_stats {
 	__u64 iat_min;  /* ns */
 	__u64 iat_max;  /* ns */
 	/* Flow-level gaps (to the flow's previous packet, either direction)
-	 * of this direction's packets, squared as iat_sq: kept per direction
-	 * so that XDP adds without a locked instruction (see DIR_ADD); the
-	 * flow's sum of squares is the two added. */
+	 * that this direction's packets end, kept per direction so that XDP
+	 * adds without a locked instruction (see DIR_ADD): their sum, their
+	 * first (flow_iat_ref, ns) and the sum of squares around it as
+	 * iat_sq. User space merges the two directions' moments. */
 	__u64 flow_iat_sq;
+	__u64 flow_iat_ref;
+	__u64 flow_iat_sum;
 	__u32 flag_counts[8];
 	__u32 payload_min;
 	__u32 payload_max;
@@ -93,7 +96,7 @@ struct flow_value {
 	__u64 first;
 	__u64 last;
 	/* Gaps between the flow's packets, any direction: the sum is
-	 * last - first, the sum of squares is in dir_stats.flow_iat_sq. */
+	 * last - first, the other moments are in dir_stats.flow_iat_*. */
 	__u64 iat_min;
 	__u64 iat_max;
 	__u64 close_ts; /* when FIN/FIN or RST closed the flow, 0 if open */
@@ -102,7 +105,8 @@ struct flow_value {
 	__u32 wrong_frags;
 	__u8 initiator; /* SIDE_LO or SIDE_HI: who started the flow */
 	__u8 flags;
-	__u8 pad[2];
+	__u8 first_side; /* side of the flow's first packet, which ends no gap */
+	__u8 pad;
 	/* Held by the TC programs while they update the flow (see DIR_ADD in
 	 * flowhawk.c); programs may not read or write it directly, so copies
 	 * of a value stop at FLOW_VALUE_DATA. */
