@@ -143,6 +143,7 @@ func (s *exporterSet) bindLag(p *pipeline.Pipeline) {
 // kernelSource is what the metrics read from the kernel path at scrape time.
 type kernelSource interface {
 	Losses() map[string]uint64
+	Skipped() map[string]uint64
 	Stats() collector.KernelStats
 }
 
@@ -153,6 +154,7 @@ func (s *exporterSet) bindKernel(k kernelSource) {
 		return
 	}
 	s.metrics.AddLossSource("kernel", k)
+	s.metrics.AddSkipSource("kernel", metrics.LossFunc(k.Skipped))
 	s.metrics.AddActiveFlowsFunc(func() float64 { return float64(k.Stats().MapEntries) })
 }
 

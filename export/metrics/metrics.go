@@ -245,6 +245,13 @@ func (e *Exporter) AddLossSource(component string, s LossSource) {
 	e.scrape.add(&e.scrape.losses, component, s)
 }
 
+// AddSkipSource makes the counters of packets a component leaves out by
+// design appear as flowhawk_skipped_packets_total{component, reason},
+// apart from flowhawk_dropped_total, which alerts watch.
+func (e *Exporter) AddSkipSource(component string, s LossSource) {
+	e.scrape.add(&e.scrape.skipped, component, s)
+}
+
 // AddDecodeErrorSource makes the decode error counters of a packet source
 // (the pcap path) appear as flowhawk_decode_errors_total{source, reason}.
 func (e *Exporter) AddDecodeErrorSource(source string, s LossSource) {
@@ -334,8 +341,10 @@ type scrapeCollector struct {
 	mu         sync.Mutex
 	losses     []namedSource
 	decode     []namedSource
+	skipped    []namedSource
 	lossDesc   *prometheus.Desc
 	decodeDesc *prometheus.Desc
+	skipDesc   *prometheus.Desc
 }
 
 type namedSource struct {
@@ -351,6 +360,9 @@ func newScrapeCollector() *scrapeCollector {
 		decodeDesc: prometheus.NewDesc(Namespace+"_decode_errors_total",
 			"Packets a packet source could not decode, by source and reason.",
 			[]string{"source", "reason"}, nil),
+		skipDesc: prometheus.NewDesc(Namespace+"_skipped_packets_total",
+			"Packets left out by design (not IP, sampled out), by component and reason; not losses.",
+			[]string{"component", "reason"}, nil),
 	}
 }
 
@@ -360,10 +372,11 @@ func (c *scrapeCollector) add(list *[]namedSource, name string, s LossSource) {
 	c.mu.Unlock()
 }
 
-// Describe sends the two descriptors.
+// Describe sends the three descriptors.
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.lossDesc
 	ch <- c.decodeDesc
+	ch <- c.skipDesc
 }
 
 // Collect reads every source now.
@@ -371,6 +384,7 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	losses := append([]namedSource(nil), c.losses...)
 	decode := append([]namedSource(nil), c.decode...)
+	skipped := append([]namedSource(nil), c.skipped...)
 	c.mu.Unlock()
 	emit := func(d *prometheus.Desc, list []namedSource) {
 		seen := map[[2]string]bool{}
@@ -393,4 +407,5 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	emit(c.lossDesc, losses)
 	emit(c.decodeDesc, decode)
+	emit(c.skipDesc, skipped)
 }

@@ -109,6 +109,7 @@ func TestScrapeValues(t *testing.T) {
 	kern.ringFull.Store(3)
 	e.AddLossSource("kernel", kern)
 	e.AddDecodeErrorSource("pcap", LossFunc(func() map[string]uint64 { return map[string]uint64{"truncated": 5} }))
+	e.AddSkipSource("kernel", LossFunc(func() map[string]uint64 { return map[string]uint64{"non_ip": 9} }))
 
 	mf := scrape(t, url)
 	checks := []struct {
@@ -136,11 +137,19 @@ func TestScrapeValues(t *testing.T) {
 		{"flowhawk_dropped_total", []string{"component", "kernel", "reason", "ringbuf_full"}, 3},
 		{"flowhawk_dropped_total", []string{"component", "kernel", "reason", "parse_error"}, 0},
 		{"flowhawk_decode_errors_total", []string{"source", "pcap", "reason", "truncated"}, 5},
+		{"flowhawk_skipped_packets_total", []string{"component", "kernel", "reason", "non_ip"}, 9},
 		{"flowhawk_build_info", []string{"version", "1.2.3", "sensor", "gw1"}, 1},
 	}
 	for _, c := range checks {
 		if got := value(t, mf, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	for _, m := range mf["flowhawk_dropped_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "reason" && l.GetValue() == "non_ip" {
+				t.Errorf("non_ip is a loss: ARP would fire the loss alert")
+			}
 		}
 	}
 	if mf["flowhawk_dropped_total"].GetType() != dto.MetricType_COUNTER {
