@@ -191,6 +191,7 @@ const (
 	FlowhawkMapTcRepull               = "tc_repull"
 	FlowhawkMapTunnelScratch          = "tunnel_scratch"
 	FlowhawkMapZeroValue              = "zero_value"
+	FlowhawkProgClockXdp              = "clock_xdp"
 	FlowhawkProgFlowhawkTc            = "flowhawk_tc"
 	FlowhawkProgFlowhawkTcIngress     = "flowhawk_tc_ingress"
 	FlowhawkProgFlowhawkTcInner       = "flowhawk_tc_inner"
@@ -253,6 +254,7 @@ type FlowhawkSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type FlowhawkProgramSpecs struct {
+	ClockXdp              *ebpf.ProgramSpec `ebpf:"clock_xdp"`
 	FlowhawkTc            *ebpf.ProgramSpec `ebpf:"flowhawk_tc"`
 	FlowhawkTcIngress     *ebpf.ProgramSpec `ebpf:"flowhawk_tc_ingress"`
 	FlowhawkTcInner       *ebpf.ProgramSpec `ebpf:"flowhawk_tc_inner"`
@@ -367,6 +369,7 @@ type FlowhawkVariables struct {
 //
 // It can be passed to LoadFlowhawkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type FlowhawkPrograms struct {
+	ClockXdp              *ebpf.Program `ebpf:"clock_xdp"`
 	FlowhawkTc            *ebpf.Program `ebpf:"flowhawk_tc"`
 	FlowhawkTcIngress     *ebpf.Program `ebpf:"flowhawk_tc_ingress"`
 	FlowhawkTcInner       *ebpf.Program `ebpf:"flowhawk_tc_inner"`
@@ -380,6 +383,7 @@ type FlowhawkPrograms struct {
 
 func (p *FlowhawkPrograms) Close() error {
 	return _FlowhawkClose(
+		p.ClockXdp,
 		p.FlowhawkTc,
 		p.FlowhawkTcIngress,
 		p.FlowhawkTcInner,
