@@ -431,50 +431,24 @@ func TestTopTalkers(t *testing.T) {
 	if len(c.alerts) != 1 || c.alerts[0].Rule != "toptalkers" || c.alerts[0].Src.String() != "10.0.1.7" {
 		t.Fatalf("got %d alerts: %v", len(c.alerts), c.rules())
 	}
-	e, c = newTest(t, only("toptalkers"))
-	for h := 1; h <= 5; h++ {
-		f := testFlow(uint64(h), fmt.Sprintf("10.0.1.%d", h), "10.0.0.1", 40000, 80, 6, t0)
-		f.Fwd.Packets, f.Fwd.Bytes = 1, 100
-		if h == 1 {
-			f.Fwd.Packets, f.Fwd.Bytes = 1e6, 1e9
-		}
-		e.OnFlow(f)
-	}
-	e.Close()
+	c = runTalkers(t, 5, 1e6, 1e9, func(int) (uint64, uint64) { return 1, 100 })
 	if len(c.alerts) != 0 {
 		t.Fatalf("5 hosts: got %v", c.rules())
 	}
 	// Others all equal: no spread, so the z-scores are null (they were -1,
 	// which reads as a talker below the mean).
-	e, c = newTest(t, only("toptalkers"))
-	for h := 1; h <= 20; h++ {
-		f := testFlow(uint64(h), fmt.Sprintf("10.0.1.%d", h), "10.0.0.1", 40000, 80, 6, t0)
-		f.Fwd.Packets, f.Fwd.Bytes = 10, 1000
-		if h == 1 {
-			f.Fwd.Packets, f.Fwd.Bytes = 1e6, 1e9
-		}
-		e.OnFlow(f)
-	}
-	e.Close()
+	c = runTalkers(t, 20, 1e6, 1e9, func(int) (uint64, uint64) { return 10, 1000 })
 	if len(c.alerts) != 1 || c.alerts[0].Evidence["z_bytes"] != nil || c.alerts[0].Evidence["z_packets"] != nil {
 		t.Fatalf("equal others: %v, evidence %v", c.rules(), c.alerts[0].Evidence)
 	}
 	// A giant among hosts of small spread: the z-score is the two-pass
 	// one (raw power sums lost the others' spread entirely, 1e24 against
 	// a spread of 30).
-	e, c = newTest(t, only("toptalkers"))
 	var others []float64
-	for h := 1; h <= 20; h++ {
-		f := testFlow(uint64(h), fmt.Sprintf("10.0.1.%d", h), "10.0.0.1", 40000, 80, 6, t0)
-		f.Fwd.Packets, f.Fwd.Bytes = 10, uint64(1000+h*h)
-		if h == 1 {
-			f.Fwd.Packets, f.Fwd.Bytes = 1e6, 1e12
-		} else {
-			others = append(others, float64(f.Fwd.Bytes))
-		}
-		e.OnFlow(f)
-	}
-	e.Close()
+	c = runTalkers(t, 20, 1e6, 1e12, func(h int) (uint64, uint64) {
+		others = append(others, float64(1000+h*h))
+		return 10, uint64(1000 + h*h)
+	})
 	var mean, ss float64
 	for _, v := range others {
 		mean += v / float64(len(others))
@@ -486,6 +460,23 @@ func TestTopTalkers(t *testing.T) {
 	if len(c.alerts) != 1 || c.alerts[0].Evidence["z_bytes"] != want {
 		t.Fatalf("giant: %v, z_bytes %v, want %v", c.rules(), c.alerts[0].Evidence["z_bytes"], want)
 	}
+}
+
+// runTalkers sends one flow from each of n hosts 10.0.1.h to a toptalkers
+// engine, host 1 with giantPkts and giantBytes, the others (h = 2..n) what
+// other says, and returns the alerts.
+func runTalkers(t *testing.T, n int, giantPkts, giantBytes uint64, other func(h int) (pkts, bytes uint64)) *collect {
+	e, c := newTest(t, only("toptalkers"))
+	for h := 1; h <= n; h++ {
+		f := testFlow(uint64(h), fmt.Sprintf("10.0.1.%d", h), "10.0.0.1", 40000, 80, 6, t0)
+		f.Fwd.Packets, f.Fwd.Bytes = giantPkts, giantBytes
+		if h > 1 {
+			f.Fwd.Packets, f.Fwd.Bytes = other(h)
+		}
+		e.OnFlow(f)
+	}
+	e.Close()
+	return c
 }
 
 func TestIntelBlocklists(t *testing.T) {

@@ -441,24 +441,8 @@ func appendDecimal(b []byte, m uint64, k int) []byte {
 		m /= 10
 		k--
 	}
-	// The digits of m, two at a time, right-aligned in buf[i:].
 	var buf [24]byte
-	i := len(buf)
-	for m >= 100 {
-		q := m / 100
-		r := 2 * (m - 100*q)
-		i -= 2
-		buf[i], buf[i+1] = digits2[r], digits2[r+1]
-		m = q
-	}
-	if m >= 10 {
-		i -= 2
-		buf[i], buf[i+1] = digits2[2*m], digits2[2*m+1]
-	} else {
-		i--
-		buf[i] = byte('0' + m)
-	}
-	d := buf[i:]
+	d := appendUint(buf[:0], m)
 	if n := len(d) - k; n > 0 {
 		b = append(b, d[:n]...)
 		b = append(b, '.')

@@ -116,6 +116,20 @@ func TestWindowsBounded(t *testing.T) {
 	}
 }
 
+// connPackets appends one connection attempt at us: a SYN, then (drawn
+// from rng) a RST (REJ), nothing (S0), or a SYN+ACK and a FIN.
+func connPackets(pkts []collector.Packet, rng *rand.Rand, src, dst netip.Addr, sport, dport uint16, proto uint8, us int64) []collector.Packet {
+	pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us, true, syn, 20, 0, 1}))
+	switch rng.IntN(3) {
+	case 0:
+		pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us + 10, false, rst | ack, 20, 0, 0}))
+	case 1:
+		pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us + 10, false, syn | ack, 20, 0, 0}),
+			mkPacket(src, dst, sport, dport, proto, pkt{us + 20, true, fin | ack, 20, 0, 0}))
+	}
+	return pkts
+}
+
 // TestWindowsScanMatchesMaps checks that scanning the connection window
 // gives the values the per-key tallies give, on random connections among
 // a few hosts, services and source ports, partly out of start order.
@@ -138,14 +152,7 @@ func TestWindowsScanMatchesMaps(t *testing.T) {
 		if rng.IntN(5) == 0 {
 			proto = 17
 		}
-		pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us, true, syn, 20, 0, 1}))
-		switch rng.IntN(3) {
-		case 0:
-			pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us + 10, false, rst | ack, 20, 0, 0}))
-		case 1:
-			pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us + 10, false, syn | ack, 20, 0, 0}),
-				mkPacket(src, dst, sport, dport, proto, pkt{us + 20, true, fin | ack, 20, 0, 0}))
-		}
+		pkts = connPackets(pkts, rng, src, dst, sport, dport, proto, us)
 	}
 	flows := runTable(t, pkts, 0)
 	for _, conns := range []int{1, 7, 100} {
@@ -187,14 +194,7 @@ func TestWindowsMatchBruteForce(t *testing.T) {
 		if rng.IntN(4) == 0 {
 			proto = 17
 		}
-		pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us, true, syn, 20, 0, 1}))
-		switch rng.IntN(3) {
-		case 0:
-			pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us + 10, false, rst | ack, 20, 0, 0}))
-		case 1:
-			pkts = append(pkts, mkPacket(src, dst, sport, dport, proto, pkt{us + 10, false, syn | ack, 20, 0, 0}),
-				mkPacket(src, dst, sport, dport, proto, pkt{us + 20, true, fin | ack, 20, 0, 0}))
-		}
+		pkts = connPackets(pkts, rng, src, dst, sport, dport, proto, us)
 	}
 	flows := runTable(t, pkts, 0)
 	rng.Shuffle(len(flows), func(i, j int) { // emission order differs from start order
