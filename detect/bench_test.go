@@ -3,6 +3,7 @@ package detect
 import (
 	"encoding/binary"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/flowhawk/flowhawk/collector"
@@ -110,5 +111,15 @@ func TestFloodStateBounded(t *testing.T) {
 	t.Logf("peak state entries %d (bound %d); evicted portscan %d, dns %d", peak, bound, e.ps.hosts.Evicted, e.dns.hosts.Evicted)
 	if peak > bound || e.ps.hosts.Evicted == 0 {
 		t.Errorf("state %d over bound %d or nothing evicted", peak, bound)
+	}
+	// The overflows are reported: as losses (metrics) and in the summary.
+	l := e.Losses()
+	if l["portscan_hosts_evicted"] != e.ps.hosts.Evicted || l["dns_hosts_evicted"] != e.dns.hosts.Evicted || l["handshakes_unpaired"] == 0 {
+		t.Errorf("losses %v", l)
+	}
+	var sum strings.Builder
+	e.Summary(&sum)
+	if !strings.Contains(sum.String(), "Detector state at its bounds") || !strings.Contains(sum.String(), "handshakes_unpaired") {
+		t.Errorf("summary does not report the overflows:\n%s", sum.String())
 	}
 }

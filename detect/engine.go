@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -409,6 +410,16 @@ func (e *Engine) Summary(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "\t\t\t%d\t%d\n", total, sent)
 	tw.Flush()
+	losses := e.losses()
+	var over []string
+	for _, k := range slices.Sorted(maps.Keys(losses)) {
+		if losses[k] > 0 {
+			over = append(over, fmt.Sprintf("%s %d", k, losses[k]))
+		}
+	}
+	if len(over) > 0 {
+		fmt.Fprintf(w, "Detector state at its bounds (--detect-max-hosts): %s\n", strings.Join(over, ", "))
+	}
 
 	type hostRow struct {
 		h  netip.Addr
@@ -442,6 +453,37 @@ func (e *Engine) Summary(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%d\t%s\n", hr.h, hr.hs.raised, joinMax(rs, 4))
 	}
 	tw.Flush()
+}
+
+// Losses names the detectors' state that overflowed its bounds, for
+// flowhawk_dropped_total{component="detect"}: per-host state evicted to
+// make room for new hosts (a flood of sources does this; detection is
+// then approximate) and SYNs not paired with their handshake because the
+// pending table was full (they count as half-open).
+func (e *Engine) Losses() map[string]uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.losses()
+}
+
+func (e *Engine) losses() map[string]uint64 {
+	m := map[string]uint64{}
+	if e.ps != nil {
+		m["portscan_hosts_evicted"] = e.ps.hosts.Evicted
+	}
+	if e.sf != nil {
+		m["synflood_hosts_evicted"] = e.sf.dsts.Evicted
+	}
+	if e.dns != nil {
+		m["dns_hosts_evicted"] = e.dns.hosts.Evicted
+	}
+	if e.top != nil {
+		m["toptalkers_hosts_evicted"] = e.top.hosts.Evicted
+	}
+	if e.hs != nil {
+		m["handshakes_unpaired"] = e.hs.untracked
+	}
+	return m
 }
 
 func joinMax(s []string, n int) string {

@@ -125,6 +125,14 @@ func (s *exporterSet) bind(p *pipeline.Pipeline) {
 	s.metrics.AddDecodeErrorSource("pcap", metrics.LossFunc(p.Live().DecodeErrors))
 }
 
+// bindDetect exposes the detectors' state overflows as losses.
+func (s *exporterSet) bindDetect(e *detect.Engine) {
+	if s == nil || s.metrics == nil || e == nil {
+		return
+	}
+	s.metrics.AddLossSource("detect", e)
+}
+
 // bindLag makes collector_lag_seconds the wall clock minus the packet time
 // of the newest record the pipeline handed to the outputs.
 func (s *exporterSet) bindLag(p *pipeline.Pipeline) {

@@ -184,6 +184,7 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 	if o.exporters, err = ff.out.open(cfg, stderr); err != nil {
 		return nil, err
 	}
+	o.exporters.bindDetect(o.detect)
 	var w export.RowWriter
 	switch ff.output {
 	case "none":
