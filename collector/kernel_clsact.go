@@ -4,6 +4,7 @@ package collector
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,6 +108,12 @@ func freePref(tc, iface, dir string) (string, error) {
 			used[f[i+1]] = true
 		}
 	}
+	for _, st := range staleFilters(string(out), os.Getpid(), processAlive) {
+		slog.Warn("a flowhawk filter whose capture is not running in this PID namespace is still attached and runs on every packet; "+
+			"a capture killed before it could detach (SIGKILL) leaves it. Remove it with the command given",
+			"interface", iface, "direction", dir, "pref", st.pref, "pid", st.pid,
+			"command", fmt.Sprintf("tc filter del dev %s %s pref %s", iface, dir, st.pref))
+	}
 	start := os.Getpid() % 16384
 	for i := 0; i < 16384; i++ {
 		p := fmt.Sprint(clsactPrefBase + (start+i)%16384)
@@ -115,6 +122,49 @@ func freePref(tc, iface, dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no free tc filter preference on %s %s", iface, dir)
+}
+
+// staleFilter is a flowhawk filter left by a process that is gone.
+type staleFilter struct {
+	pref string
+	pid  int
+}
+
+// staleFilters finds, in `tc filter show` output, the filters flowhawk
+// attached (their pin is named flowhawk_PID_...) whose process is not
+// alive. A capture in another PID namespace looks dead from here, so
+// these are warned about, never deleted.
+func staleFilters(out string, self int, alive func(pid int) bool) []staleFilter {
+	var st []staleFilter
+	seen := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		var pref, pin string
+		for i, w := range f {
+			if w == "pref" && i+1 < len(f) {
+				pref = f[i+1]
+			}
+			if pin == "" && strings.HasPrefix(w, "flowhawk_") { // the pin, before the program name
+				pin = w
+			}
+		}
+		var pid int
+		if pref == "" || pin == "" || seen[pref] {
+			continue
+		}
+		if _, err := fmt.Sscanf(pin, "flowhawk_%d_", &pid); err != nil || pid == self || alive(pid) {
+			continue
+		}
+		seen[pref] = true
+		st = append(st, staleFilter{pref, pid})
+	}
+	return st
+}
+
+// processAlive reports whether pid exists in this PID namespace.
+func processAlive(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return err == nil
 }
 
 // hookEmpty reports whether dir of iface holds no filter (tc failing

@@ -226,3 +226,51 @@ func TestCLIIngressChoice(t *testing.T) {
 		t.Errorf("--xdp-mode native on a bridge: err %v, output %s", err, out)
 	}
 }
+
+// TestCLIStaleClsactWarned kills a clsact capture (SIGKILL: no detach), so
+// its filters stay attached and keep running on every packet, and checks
+// that the next capture on the interface says so, naming the command
+// that removes each, and that the command works.
+func TestCLIStaleClsactWarned(t *testing.T) {
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("clsact needs tc(8)")
+	}
+	n := newNet(t)
+	bin := flowhawkBin(t)
+	waitStart := func(stderr *lockedBuffer) {
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(stderr.String(), "capturing on") {
+			if time.Now().After(deadline) {
+				t.Fatalf("capture did not start: %s", stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	args := []string{"capture", "-i", n.ClientIf, "--tc-attach", "clsact", "--ingress", "tc", "-o", "none"}
+	first, stderr := startCLI(t, n.ClientNS, bin, args...)
+	waitStart(stderr)
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	second, stderr2 := startCLI(t, n.ClientNS, bin, args...)
+	waitStart(stderr2)
+	second.Process.Signal(syscall.SIGTERM)
+	second.Wait()
+	var cmds []string
+	for _, line := range strings.Split(stderr2.String(), "\n") {
+		if i := strings.Index(line, `command="tc filter del `); i >= 0 && strings.Contains(line, "not running") {
+			c := strings.TrimPrefix(line[i:], `command="`)
+			cmds = append(cmds, c[:strings.IndexByte(c, '"')])
+		}
+	}
+	if len(cmds) != 2 {
+		t.Fatalf("want a warning with a command for each stale filter (ingress, egress), got %q in:\n%s", cmds, stderr2.String())
+	}
+	for _, c := range cmds {
+		run(t, "ip", append([]string{"netns", "exec", n.ClientNS}, strings.Fields(c)...)...)
+	}
+	for _, dir := range []string{"ingress", "egress"} {
+		if out := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", n.ClientIf, dir); strings.TrimSpace(out) != "" {
+			t.Errorf("%s filters left after the commands: %s", dir, out)
+		}
+	}
+}
