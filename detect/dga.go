@@ -228,7 +228,7 @@ func loadDomainList(path string, into map[string]bool) error {
 		if i := strings.IndexByte(s, '#'); i >= 0 {
 			s = s[:i]
 		}
-		for _, fld := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\t' || r == ';' || r == ' ' }) {
+		for _, fld := range strings.FieldsFunc(s, listSep) {
 			if d := parseDomain(strings.Trim(fld, `"'`)); d != "" {
 				if rd, _ := registrable(d); rd != "" {
 					into[rd] = true

@@ -59,6 +59,10 @@ func parseDomain(s string) string {
 	return s
 }
 
+// listSep separates the fields of a list line, plain or CSV: comma, tab,
+// semicolon or space (blocklists, --dga-allow).
+func listSep(r rune) bool { return r == ',' || r == '\t' || r == ';' || r == ' ' }
+
 // load reads one list: one indicator per line, plain or CSV (comma, tab,
 // semicolon or space separated, quotes stripped), with # comments and
 // blank lines. The first field that is an IP, a CIDR, a domain or a URL
@@ -78,7 +82,7 @@ func (b *blocklist) load(path string, r io.Reader) error {
 		if s == "" || strings.HasPrefix(s, ";") || strings.HasPrefix(s, "//") {
 			continue
 		}
-		fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\t' || r == ';' || r == ' ' })
+		fields := strings.FieldsFunc(s, listSep)
 		found := -1
 		var ind indicator
 		var kind int // 1 ip, 2 net, 3 domain
