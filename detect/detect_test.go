@@ -128,9 +128,7 @@ func TestSynFlood(t *testing.T) {
 		ts := t0 + int64(i)*sec/400
 		src := fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)
 		e.OnPacket(pkt(ts, src, "10.0.0.1", uint16(1024+i), 80, 6, collector.FlagSYN, nil))
-		e.OnPacket(pkt(ts, "192.0.2.1", "10.0.0.2", uint16(1024+i), 443, 6, collector.FlagSYN, nil))
-		e.OnPacket(pkt(ts+1, "10.0.0.2", "192.0.2.1", 443, uint16(1024+i), 6, collector.FlagSYN|collector.FlagACK, nil))
-		e.OnPacket(pkt(ts+2, "192.0.2.1", "10.0.0.2", uint16(1024+i), 443, 6, collector.FlagACK, nil))
+		handshake(e, ts, "192.0.2.1", "10.0.0.2", uint16(1024+i), 443, collector.FlagACK)
 	}
 	// One source flooding 10.0.0.3:22 among a little background.
 	for i := 0; i < 1500; i++ {
@@ -166,8 +164,7 @@ func TestSynFloodAnswered(t *testing.T) {
 	for i := 0; i < 3000; i++ {
 		ts := t0 + int64(i)*sec/500
 		src := fmt.Sprintf("198.19.%d.%d", i/250, i%250+1)
-		e.OnPacket(pkt(ts, src, "10.0.0.1", uint16(2000+i), 443, 6, collector.FlagSYN, nil))
-		e.OnPacket(pkt(ts+1, "10.0.0.1", src, 443, uint16(2000+i), 6, collector.FlagSYN|collector.FlagACK, nil))
+		handshake(e, ts, src, "10.0.0.1", uint16(2000+i), 443, 0)
 		// A healthy server beside it: same load, handshakes completed
 		// (one in three by an ACK that carries the request).
 		cl := fmt.Sprintf("192.0.2.%d", i%200+1)
@@ -175,9 +172,7 @@ func TestSynFloodAnswered(t *testing.T) {
 		if i%3 == 0 {
 			flags |= collector.FlagPSH
 		}
-		e.OnPacket(pkt(ts, cl, "10.0.0.2", uint16(2000+i), 443, 6, collector.FlagSYN, nil))
-		e.OnPacket(pkt(ts+1, "10.0.0.2", cl, 443, uint16(2000+i), 6, collector.FlagSYN|collector.FlagACK, nil))
-		e.OnPacket(pkt(ts+2, cl, "10.0.0.2", uint16(2000+i), 443, 6, flags, nil))
+		handshake(e, ts, cl, "10.0.0.2", uint16(2000+i), 443, flags)
 	}
 	e.Close()
 	if len(c.alerts) != 1 || c.alerts[0].Rule != "synflood" || c.alerts[0].Dst.String() != "10.0.0.1" {
@@ -200,13 +195,23 @@ func TestSynFloodSampled(t *testing.T) {
 	for i := 0; i < 3000; i++ {
 		ts := t0 + int64(i)*sec/500
 		cl := fmt.Sprintf("192.0.2.%d", i%200+1)
-		e.OnPacket(pkt(ts, cl, "10.0.0.2", uint16(2000+i), 443, 6, collector.FlagSYN, nil))
-		e.OnPacket(pkt(ts+1, "10.0.0.2", cl, 443, uint16(2000+i), 6, collector.FlagSYN|collector.FlagACK, nil))
+		handshake(e, ts, cl, "10.0.0.2", uint16(2000+i), 443, 0)
 		e.OnPacket(pkt(ts, fmt.Sprintf("198.19.%d.%d", i/250, i%250+1), "10.0.0.1", uint16(2000+i), 80, 6, collector.FlagSYN, nil))
 	}
 	e.Close()
 	if len(c.alerts) != 1 || c.alerts[0].Rule != "synflood" || c.alerts[0].Dst.String() != "10.0.0.1" {
 		t.Fatalf("got %v", c.alerts)
+	}
+}
+
+// handshake sends a TCP handshake from cl:sport to srv:dport at ts: the
+// SYN, the SYN+ACK and, unless last is 0, the client's third packet with
+// the flags last.
+func handshake(e *Engine, ts int64, cl, srv string, sport, dport uint16, last uint8) {
+	e.OnPacket(pkt(ts, cl, srv, sport, dport, 6, collector.FlagSYN, nil))
+	e.OnPacket(pkt(ts+1, srv, cl, dport, sport, 6, collector.FlagSYN|collector.FlagACK, nil))
+	if last != 0 {
+		e.OnPacket(pkt(ts+2, cl, srv, sport, dport, 6, last, nil))
 	}
 }
 
