@@ -15,7 +15,8 @@ import (
 )
 
 // The end-to-end test builds two network namespaces joined by a veth
-// pair and runs real tools in them: nmap -sS, hping3 SYN bursts, dig for
+// pair and runs real tools in them: nmap -sS, an hping3 SYN flood to the
+// listening HTTP port, dig for
 // generated names against a local dnsmasq that answers NXDOMAIN for
 // everything it does not know (no upstream), and ordinary traffic (curl
 // downloads from a small HTTP server, ping, dig for a known name) from a
@@ -194,7 +195,11 @@ func TestE2EDetectors(t *testing.T) {
 
 	// Attacks from the attacker address.
 	n.run(n.a, "nmap", "-sS", "-n", "-Pn", "-T4", "-p", "1-1000", "-S", e2eAttacker, "-e", n.va, e2eServer)
-	n.run(n.a, "hping3", "-q", "-S", "-p", "9999", "-i", "u300", "-c", "3000", "-a", e2eAttacker, e2eServer)
+	// The SYN flood goes to the listening HTTP port: the server answers
+	// each SYN with a SYN+ACK that is never completed (the attacker's
+	// kernel resets it), the flood that counting SYN+ACKs as completed
+	// handshakes missed.
+	n.run(n.a, "hping3", "-q", "-S", "-p", "8080", "-i", "u300", "-c", "3000", "-a", e2eAttacker, e2eServer)
 	names := cryptolockerStyle(2026, 11, 23, 40)
 	namesFile := filepath.Join(dir, "names.txt")
 	os.WriteFile(namesFile, []byte(strings.Join(names, "\n")+"\n"), 0o644)
