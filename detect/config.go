@@ -88,11 +88,13 @@ type Config struct {
 	IntelReload time.Duration
 	GeoIP       string
 
-	// PacketSampling is the 1-in-N sampling of the packets the engine
-	// sees (set by capture --sample-rate, not a flag). Above 1 a SYN and
-	// the ACK that completes it are rarely both seen, so half-open counts
-	// fall back to SYN+ACK answers, which sampling thins as it thins SYNs.
-	PacketSampling int
+	// PartialPackets says the engine sees only some packets of each
+	// connection (set by capture, not a flag: --sample-rate above 1, or
+	// fewer than 3 --samples a flow, so no third handshake packet). A SYN
+	// and the ACK that completes it are then rarely both seen, so
+	// half-open counts fall back to SYN+ACK answers, which such sampling
+	// thins as it thins SYNs.
+	PartialPackets bool
 
 	// AlertInterval rate-limits repeated alerts for the same cause: the
 	// first is sent at once, later ones at most once per interval, with

@@ -184,13 +184,14 @@ func TestSynFloodAnswered(t *testing.T) {
 	}
 }
 
-// TestSynFloodSampled checks the fallback for 1-in-N sampled packets
-// (capture --sample-rate), where a SYN and its completing ACK are rarely
+// TestSynFloodSampled checks the fallback for partial packets (capture
+// --sample-rate above 1, or --samples below 3), where a SYN and its
+// completing ACK are rarely
 // both seen: SYN+ACK answers stand for completions, so a server answering
 // sampled SYNs stays quiet and an unanswered flood is still raised.
 func TestSynFloodSampled(t *testing.T) {
 	cfg := only("synflood,portscan")
-	cfg.PacketSampling = 8
+	cfg.PartialPackets = true
 	e, c := newTest(t, cfg)
 	for i := 0; i < 3000; i++ {
 		ts := t0 + int64(i)*sec/500

@@ -101,7 +101,7 @@ func New(cfg Config, sink func(*Alert)) (*Engine, error) {
 	if on[SynFlood] {
 		e.sf = newSynFlood(e)
 	}
-	if (e.ps != nil || e.sf != nil) && cfg.PacketSampling <= 1 {
+	if (e.ps != nil || e.sf != nil) && !cfg.PartialPackets {
 		e.hs = newHandshakes(cfg.MaxHosts)
 	}
 	if on[DNS] {

@@ -133,7 +133,10 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	}
 	defer src.Close()
 	if ff.detect != nil {
-		ff.detect.PacketSampling = *sampleRate // the detectors see sampled packets
+		// The detectors see the kernel's samples: with 1-in-N sampling,
+		// or fewer than the three packets of a handshake per flow, they
+		// cannot pair a SYN with its completing ACK.
+		ff.detect.PartialPackets = *sampleRate > 1 || kcfg.Samples < 3
 	}
 	outs, err := ff.openOutputs(&cfg, extra, stdout, stderr)
 	if err != nil {
