@@ -187,7 +187,7 @@ func (r *pcapngReader) next(f *frame) error {
 					}
 				case 13: // if_fcslen
 					if len(v) >= 1 {
-						ifc.fcsLen = int(v[0])
+						ifc.fcsLen = fcsBytes(v[0])
 					}
 				case 14: // if_tsoffset, seconds
 					if len(v) >= 8 {
@@ -254,4 +254,18 @@ func (r *pcapngReader) next(f *frame) error {
 			r.skipped++
 		}
 	}
+}
+
+// fcsBytes is the FCS length in bytes that an if_fcslen option of v means.
+// The specification's text says bits (16 or 32 for Ethernet's CRCs) but
+// its example says 4, and writers followed either reading: a multiple of
+// 8 is bits, and 1 to 7 (only 2 and 4 are real FCS sizes) bytes.
+func fcsBytes(v uint8) int {
+	if v%8 == 0 {
+		return int(v / 8)
+	}
+	if v < 8 {
+		return int(v)
+	}
+	return 0
 }

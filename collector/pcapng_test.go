@@ -157,3 +157,36 @@ func readAll(data []byte) (int, error) {
 		n++
 	}
 }
+
+// TestPcapngFCSLen checks that an if_fcslen of 32 (bits, as the
+// specification's text has it) strips a 4-byte FCS, where reading it as
+// bytes cut the packet short and lost it, and that 4 (bytes, as the
+// specification's example has it) means the same.
+func TestPcapngFCSLen(t *testing.T) {
+	for v, want := range map[uint8]int{0: 0, 4: 4, 2: 2, 16: 2, 32: 4, 12: 0} {
+		if got := fcsBytes(v); got != want {
+			t.Errorf("fcsBytes(%d) = %d, want %d", v, got, want)
+		}
+	}
+	pkt := cat(ether(0x0800), ipv4Pkt("10.0.0.1", "10.0.0.2", 17, 1, 0, false, 0, cat(udpHdr(1, 2, 0))))
+	framed := cat(pkt, []byte{0xde, 0xad, 0xbe, 0xef})
+	w := &ngBuilder{bo: binary.LittleEndian}
+	w.shb()
+	w.idb(1, w.opt(13, []byte{32}))
+	b := w.bo.AppendUint32(nil, 0)
+	b = w.bo.AppendUint64(b, 0)
+	b = w.bo.AppendUint32(b, uint32(len(framed)))
+	b = w.bo.AppendUint32(b, uint32(len(framed)))
+	w.block(ngEPB, append(b, framed...))
+	s, err := NewPcapSource(bytes.NewReader(w.buf.Bytes()), "fcs.pcapng", PcapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Packet
+	if err := s.NextPacket(&p); err != nil {
+		t.Fatalf("if_fcslen 32: %v", err)
+	}
+	if p.Key.Proto != 17 || p.IPLen != 28 {
+		t.Errorf("if_fcslen 32: proto %d, ip length %d; want 17, 28", p.Key.Proto, p.IPLen)
+	}
+}
