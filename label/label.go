@@ -121,7 +121,10 @@ func LoadRules(path string) (*Rules, error) {
 // comma-separated lists allowed), sport, dport (port or LOW-HIGH), proto
 // (tcp, udp, icmp, icmpv6 or a number), start, end (RFC 3339 times, flow
 // start in [start, end)). A line "default LABEL" sets the label of flows
-// no rule matches (default "BENIGN"). '#' starts a comment.
+// no rule matches (default "BENIGN"); a rule needs at least one condition,
+// so a stray word is an error rather than a label for every flow. '#'
+// starts a comment. A leading UTF-8 byte order mark (as Windows editors
+// save) is skipped.
 //
 //	DoS-Hulk  src=172.16.0.1 dst=192.168.10.50 dport=80 start=2017-07-05T09:47:00-03:00 end=2017-07-05T10:10:00-03:00
 func ParseRules(r io.Reader) (*Rules, error) {
@@ -131,6 +134,9 @@ func ParseRules(r io.Reader) (*Rules, error) {
 	for sc.Scan() {
 		n++
 		line := sc.Text()
+		if n == 1 {
+			line = strings.TrimPrefix(line, "\ufeff")
+		}
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
@@ -144,6 +150,10 @@ func ParseRules(r io.Reader) (*Rules, error) {
 			}
 			rs.Default = fields[1]
 			continue
+		}
+		if len(fields) == 1 {
+			// A bare label would match every flow and hide every later rule.
+			return nil, fmt.Errorf("line %d: rule %q has no conditions (the label of flows no rule matches is set with \"default %s\")", n, fields[0], fields[0])
 		}
 		rule := Rule{Label: fields[0], SrcPort: anyPort, DstPort: anyPort, line: n}
 		seen := map[string]bool{}

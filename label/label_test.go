@@ -2,6 +2,8 @@ package label
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +124,40 @@ func TestRuleMappedPrefix(t *testing.T) {
 	}
 	if got := rules.Label(flow(t, "11.1.2.3", 4000, "192.0.2.1", 443, 6, at)); got != "BENIGN" {
 		t.Errorf("11.1.2.3: label %q, want BENIGN", got)
+	}
+}
+
+// TestRulesBOMAndBareLabel checks that a rules file saved with a byte order
+// mark and CRLF line ends parses as written (the BOM used to become a
+// match-everything rule labelled "\ufeff"), and that a rule without
+// conditions is refused with its line rather than labelling every flow.
+func TestRulesBOMAndBareLabel(t *testing.T) {
+	text := "\ufeff# rules exported from Excel\r\ndefault BENIGN\r\nDoS-Hulk src=172.16.0.1 dst=192.168.10.50 dport=80\r\n"
+	rules, err := ParseRules(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2017, 7, 5, 9, 50, 0, 0, time.UTC)
+	if rules.Len() != 1 {
+		t.Errorf("%d rules, want 1", rules.Len())
+	}
+	if got := rules.Label(flow(t, "172.16.0.1", 5000, "192.168.10.50", 80, 6, at)); got != "DoS-Hulk" {
+		t.Errorf("attack flow: label %q, want DoS-Hulk", got)
+	}
+	if got := rules.Label(flow(t, "192.0.2.1", 5000, "192.0.2.2", 443, 6, at)); got != "BENIGN" {
+		t.Errorf("other flow: label %q, want BENIGN", got)
+	}
+	for _, bad := range []string{"\ufeffX\n", "default BENIGN\nX # all flows?\n"} {
+		_, err := ParseRules(strings.NewReader(bad))
+		if err == nil || !strings.Contains(err.Error(), "no conditions") {
+			t.Errorf("%q: error %v, want a rule without conditions refused", bad, err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "bom.rules")
+	if err := os.WriteFile(path, []byte("default BENIGN\r\nWeb\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadRules(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("LoadRules: error %v, want one naming %s and line 2", err, path)
 	}
 }
