@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -77,8 +78,10 @@ func Create(path string, cols []features.Column, extra []string) (RowWriter, err
 // CreateAppend is Create for a file that may already hold rows of the same
 // columns, from an earlier run: rows are appended after them (a CSV header
 // only when the file is new), so a restarted agent keeps what it wrote
-// before. A CSV file whose header differs is refused; a last line cut
-// short (a crash mid-write) is ended first, so the new rows stay whole.
+// before. A CSV file whose header differs, or a JSONL file whose first
+// record has other keys or another key order, is refused, since readers
+// take the columns from the first line; a last line cut short (a crash
+// mid-write) is ended first, so the new rows stay whole.
 // Parquet cannot be appended to.
 func CreateAppend(path string, cols []features.Column, extra []string) (RowWriter, error) {
 	return create(path, cols, extra, true)
@@ -143,6 +146,11 @@ func appendWriter(fh *os.File, path string, format Format, cols []features.Colum
 			return nil, fmt.Errorf("export: %s: its header is not this run's columns; not appending (write to a new file)", path)
 		}
 	}
+	if format == JSONL {
+		if err := checkJSONLKeys(fh, st.Size(), path, cols, extra); err != nil {
+			return nil, err
+		}
+	}
 	if last[0] != '\n' {
 		if _, err := fh.Write([]byte{'\n'}); err != nil {
 			return nil, fmt.Errorf("export: %s: %w", path, err)
@@ -152,6 +160,47 @@ func appendWriter(fh *os.File, path string, format Format, cols []features.Colum
 		return newCSVWriter(fh, cols, extra)
 	}
 	return NewJSONLWriter(fh, cols, extra)
+}
+
+// checkJSONLKeys refuses to append to a JSONL file whose first record's
+// keys are not this run's, in order: JSONLReader learns the columns from
+// the first record and rejects every later line with other keys, so such a
+// file could no longer be read.
+func checkJSONLKeys(fh *os.File, size int64, path string, cols []features.Column, extra []string) error {
+	names, err := extraNames(cols, extra)
+	if err != nil {
+		return err
+	}
+	want := make([]string, 0, len(cols)+len(names))
+	for i := range cols {
+		want = append(want, cols[i].Name)
+	}
+	want = append(want, names...)
+	r, err := NewJSONLReader(io.NewSectionReader(fh, 0, size))
+	if err != nil {
+		return fmt.Errorf("export: %s: its first record cannot be read, so its columns are unknown; not appending (write to a new file): %w", path, err)
+	}
+	got := r.Columns()
+	if len(got) == 0 {
+		return nil // only blank lines: nothing to match
+	}
+	if slices.Equal(got, want) {
+		return nil
+	}
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	var diff string
+	switch {
+	case i == len(got):
+		diff = fmt.Sprintf("it has %d keys, this run writes %d, the first new one %q", len(got), len(want), want[i])
+	case i == len(want):
+		diff = fmt.Sprintf("it has %d keys, this run writes %d, without %q and after", len(got), len(want), got[i])
+	default:
+		diff = fmt.Sprintf("its key %d is %q, this run writes %q there", i+1, got[i], want[i])
+	}
+	return fmt.Errorf("export: %s: its first record's keys are not this run's columns (%s); not appending (write to a new file)", path, diff)
 }
 
 // recordEncoder is implemented by the writers whose rows can be encoded

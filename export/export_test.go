@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -513,6 +514,84 @@ func TestCreateAppend(t *testing.T) {
 	}
 	if _, err := CreateAppend(filepath.Join(dir, "flows.parquet"), cols, extra); err == nil {
 		t.Errorf("parquet append: no error")
+	}
+}
+
+// TestCreateAppendJSONLKeys checks that appending to a JSONL file is
+// refused, the file left as it was, when its first record has other keys
+// or another key order (a --no-extras run after a full one made a file the
+// reader rejects at the first shorter line), and allowed on an empty file.
+func TestCreateAppendJSONLKeys(t *testing.T) {
+	x, err := features.New(features.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := x.Columns()
+	rs := rows(t, x, testFlows(t))
+	extra := []string{"Label"}
+	dir := t.TempDir()
+	write := func(path string, cols []features.Column, extra []string) error {
+		t.Helper()
+		w, err := CreateAppend(path, cols, extra)
+		if err != nil {
+			return err
+		}
+		if err := w.Write(rs[0], []string{"BENIGN"}); err != nil {
+			t.Fatal(err)
+		}
+		return w.Close()
+	}
+	path := filepath.Join(dir, "flows.jsonl")
+	if err := write(path, cols, extra); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	swapped := slices.Clone(cols)
+	swapped[1], swapped[2] = swapped[2], swapped[1]
+	for _, c := range []struct {
+		name  string
+		cols  []features.Column
+		extra []string
+	}{
+		{"fewer columns", cols[:84], extra},
+		{"more columns", cols, []string{"Label", "Predicted Label"}},
+		{"another extra", cols, []string{"Class"}},
+		{"another order", swapped, extra},
+	} {
+		err := write(path, c.cols, c.extra)
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not appending") {
+			t.Errorf("%s: %v, want a refusal naming %s", c.name, err, path)
+		}
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Errorf("a refused append changed the file")
+	}
+	if err := write(path, cols, extra); err != nil {
+		t.Errorf("same columns: %v", err)
+	}
+	rd, err := OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec Record
+	n := 0
+	for ; rd.Next(&rec) == nil; n++ {
+	}
+	rd.Close()
+	if n != 2 {
+		t.Errorf("read %d rows back, want 2", n)
+	}
+	// An empty file (touched before the first run) takes any columns; a
+	// first record cut short tells no columns, so it is refused.
+	empty := filepath.Join(dir, "empty.jsonl")
+	os.WriteFile(empty, nil, 0o644)
+	if err := write(empty, cols[:84], extra); err != nil {
+		t.Errorf("empty file: %v", err)
+	}
+	cut := filepath.Join(dir, "cut.jsonl")
+	os.WriteFile(cut, []byte(`{"Flow ID":"10.0.0.1-`), 0o644)
+	if err := write(cut, cols, extra); err == nil || !strings.Contains(err.Error(), cut) {
+		t.Errorf("first record cut short: %v, want a refusal naming %s", err, cut)
 	}
 }
 
