@@ -50,7 +50,7 @@ static __always_inline void frag_key_of(struct frag_key *fk, struct pkt_info *pi
 	__builtin_memcpy(fk->src, pi->src, 16);
 	__builtin_memcpy(fk->dst, pi->dst, 16);
 	fk->id = pi->frag_id;
-	fk->proto = pi->proto;
+	fk->proto = pi->frag_proto;
 	fk->tunnel[0] = pi->tunnel >> 16;
 	fk->tunnel[1] = pi->tunnel >> 8;
 	fk->tunnel[2] = pi->tunnel;
@@ -491,13 +491,14 @@ static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wi
 		struct frag_key fk = {};
 		frag_key_of(&fk, pi);
 		if (pi->frag == FRAG_FIRST) {
-			struct frag_ports fp = {.sport = pi->sport, .dport = pi->dport};
+			struct frag_ports fp = {.sport = pi->sport, .dport = pi->dport, .proto = pi->proto};
 			bpf_map_update_elem(&frags, &fk, &fp, BPF_ANY);
 		} else {
 			struct frag_ports *fp = bpf_map_lookup_elem(&frags, &fk);
 			if (fp) {
 				pi->sport = fp->sport;
 				pi->dport = fp->dport;
+				pi->proto = fp->proto;
 			} else {
 				count(CNT_FRAG_NO_FIRST);
 			}

@@ -130,6 +130,8 @@ type FlowhawkFragPorts struct {
 	_     structs.HostLayout
 	Sport uint16
 	Dport uint16
+	Proto uint8
+	Pad   [3]uint8
 }
 
 type FlowhawkPktEvent struct {

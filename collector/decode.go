@@ -337,9 +337,8 @@ func (d *Decoder) ipv4(p *Packet, b []byte, outer, inner uint16, missing int) Re
 	p.IPLen = uint32(total)
 	p.IPHeaderLen = uint16(ihl)
 	fo := be16(b[6:])
-	fragOff := int(fo&0x1fff) * 8
-	mf := fo&0x2000 != 0
-	return d.transport(p, b[ihl:], total-ihl, &src, &dst, b[9], outer, inner, fragOff, mf, uint32(be16(b[4:])), missing)
+	fi := fragInfo{off: int(fo&0x1fff) * 8, mf: fo&0x2000 != 0, id: uint32(be16(b[4:])), proto: b[9], data: total - ihl}
+	return d.transport(p, b[ihl:], total-ihl, &src, &dst, b[9], outer, inner, fi, missing)
 }
 
 func (d *Decoder) ipv6(p *Packet, b []byte, outer, inner uint16, missing int) Result {
@@ -361,8 +360,8 @@ func (d *Decoder) ipv6(p *Packet, b []byte, outer, inner uint16, missing int) Re
 	p.IPLen = uint32(total)
 	nh := b[6]
 	off := 40
-	fragOff, mf, frag := 0, false, false
-	var id uint32
+	var fi fragInfo
+	frag, fragEnd := false, 0
 walk:
 	for range maxExtHeaders {
 		switch nh {
@@ -381,10 +380,11 @@ walk:
 				return d.bad(MalTruncatedExtHeader)
 			}
 			fo := be16(b[off+2:])
-			fragOff, mf, frag = int(fo&^7), fo&1 != 0, true
-			id = be32(b[off+4:])
+			fi = fragInfo{off: int(fo &^ 7), mf: fo&1 != 0, id: be32(b[off+4:]), proto: b[off]}
+			frag = true
 			nh, off = b[off], off+8
-			if fragOff != 0 {
+			fragEnd = off
+			if fi.off != 0 {
 				break walk // the rest is fragment data
 			}
 		default:
@@ -396,41 +396,60 @@ walk:
 	}
 	switch nh {
 	case 0, 43, 60, 135, 139, 140, 51, 44:
-		if !(frag && fragOff != 0) {
+		if !(frag && fi.off != 0) {
 			return d.bad(MalTruncatedExtHeader) // chain longer than maxExtHeaders
 		}
 	}
 	p.IPHeaderLen = uint16(off)
 	if !frag {
-		fragOff, mf = 0, false
+		fi = fragInfo{}
 	}
-	return d.transport(p, b[off:], total-off, &src, &dst, nh, outer, inner, fragOff, mf, id, missing)
+	fi.data = total - fragEnd
+	return d.transport(p, b[off:], total-off, &src, &dst, nh, outer, inner, fi, missing)
+}
+
+// fragInfo is what an IP header says of a fragment: its offset, MF, the
+// datagram's ID, the protocol that keys the datagram (IPv4's; for IPv6 the
+// Fragment header's Next Header, the same in every fragment where the
+// upper-layer protocol may follow more extension headers in the first one
+// only), and the length of its fragmentable part (the data after the
+// Fragment header, which offsets count in).
+type fragInfo struct {
+	off   int
+	mf    bool
+	id    uint32
+	proto uint8
+	data  int
 }
 
 // transport decodes the transport header in l4 (captured bytes) of an IP
 // payload of l4Len bytes (from the IP header) and builds the key. missing
 // is how many bytes of the frame the snap length cut off.
-func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte, proto uint8, outer, inner uint16, fragOff int, mf bool, id uint32, missing int) Result {
+func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte, proto uint8, outer, inner uint16, fi fragInfo, missing int) Result {
 	var sport, dport uint16
 	var fk fragKey
-	if fragOff != 0 || mf {
-		fk = fragKey{src: *src, dst: *dst, id: id, proto: proto, tunnel: d.tunnelID, vlanOuter: outer, vlanInner: inner}
+	if fi.off != 0 || fi.mf {
+		fk = fragKey{src: *src, dst: *dst, id: fi.id, proto: fi.proto, tunnel: d.tunnelID, vlanOuter: outer, vlanInner: inner}
 		d.fragments++
-		if fragOff+l4Len > 65535 || (mf && l4Len%8 != 0) {
+		if fi.off+fi.data > 65535 || (fi.mf && fi.data%8 != 0) {
 			p.WrongFragment = true
 			d.wrong++
 		}
 	}
-	if fragOff != 0 {
-		// Later fragment: no transport header; ports from the first one.
+	if fi.off != 0 {
+		// Later fragment: no transport header; ports (and, for IPv6, the
+		// upper-layer protocol) from the first one.
 		p.Fragment = LaterFragment
-		sp, dp, end, ok := d.frags.get(&fk, p.Timestamp)
+		sp, dp, up, end, ok := d.frags.get(&fk, p.Timestamp)
 		if !ok {
 			d.orphans++
-		} else if fragOff < int(end) && !p.WrongFragment {
-			// Overlaps the first fragment (teardrop).
-			p.WrongFragment = true
-			d.wrong++
+		} else {
+			proto = up
+			if fi.off < int(end) && !p.WrongFragment {
+				// Overlaps the first fragment (teardrop).
+				p.WrongFragment = true
+				d.wrong++
+			}
 		}
 		sport, dport = sp, dp
 		p.PayloadLen = uint32(max(l4Len, 0))
@@ -438,6 +457,7 @@ func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte,
 		p.Key, p.SrcIsLo = MakeKey(src, dst, sport, dport, proto, outer, inner)
 		return ResultIP
 	}
+	mf := fi.mf
 	if d.decap && d.depth == 0 && !mf {
 		if r, ok := d.tunnel(p, l4, l4Len, proto, outer, inner, missing); ok {
 			return r
@@ -499,7 +519,7 @@ func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte,
 	}
 	if mf {
 		p.Fragment = FirstFragment
-		d.frags.put(&fk, sport, dport, uint16(min(max(l4Len, 0), 65535)), p.Timestamp)
+		d.frags.put(&fk, sport, dport, proto, uint16(min(max(fi.data, 0), 65535)), p.Timestamp)
 	}
 	p.L4HeaderLen = uint16(hl)
 	p.PayloadLen = uint32(max(l4Len-hl, 0))

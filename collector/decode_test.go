@@ -343,19 +343,46 @@ func TestDecodeFragments(t *testing.T) {
 	if p.Fragment != LaterFragment || p.Key != k6 || p.PayloadLen != 300 {
 		t.Errorf("v6 later: %v frag %d payloadlen %d", p.Key, p.Fragment, p.PayloadLen)
 	}
+	// Destination Options or AH after the Fragment header (the
+	// fragmentable part, RFC 8200): the first fragment's walk reaches UDP,
+	// the later one's stops at the Fragment header, whose Next Header (60,
+	// 51) keys the datagram in both. The later fragment joins the UDP flow,
+	// and the first one's fragmentable part (8 + 8 + 1216 bytes, a
+	// multiple of 8) is no wrong fragment.
+	dstopts := []byte{17, 0, 1, 4, 0, 0, 0, 0}
+	ah := []byte{17, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1} // 12 bytes: (1+2)*4
+	for _, c := range []struct {
+		name string
+		nh   uint8
+		ext  []byte
+		data int
+	}{{"dstopts", 60, dstopts, 1216}, {"ah", 51, ah, 1212}} {
+		first := ipv6Pkt("2001:db8::1", "2001:db8::2", 44, fh(c.nh, 0, true, 11), cat(c.ext, udpHdr(5000, 6000, 1500), make([]byte, c.data)))
+		later := ipv6Pkt("2001:db8::1", "2001:db8::2", 44, fh(c.nh, 8+len(c.ext)+c.data, false, 11), make([]byte, 300))
+		orph := d.orphans
+		d.Decode(&p, first, LinkRaw, 6e9, 0)
+		kf := p.Key
+		if p.Fragment != FirstFragment || kf.Proto != 17 || kf.PortLo != 5000 || p.WrongFragment {
+			t.Fatalf("%s first: %v frag %d wrong %v", c.name, kf, p.Fragment, p.WrongFragment)
+		}
+		d.Decode(&p, later, LinkRaw, 6e9, 0)
+		if p.Fragment != LaterFragment || p.Key != kf || d.orphans != orph {
+			t.Errorf("%s later: key %v, want %v (orphans %d -> %d)", c.name, p.Key, kf, orph, d.orphans)
+		}
+	}
 }
 
 func TestFragCacheBounded(t *testing.T) {
 	c := newFragCache(16, 30e9)
 	for i := range 1000 {
 		k := fragKey{id: uint32(i), proto: 17}
-		c.put(&k, uint16(i), 1, 8, 0)
+		c.put(&k, uint16(i), 1, 17, 8, 0)
 	}
 	if len(c.slots) != 16 || c.size != 16 || c.evicted == 0 {
 		t.Fatalf("slots %d evicted %d", len(c.slots), c.evicted)
 	}
 	k := fragKey{id: 999, proto: 17}
-	if s, _, _, ok := c.get(&k, 1); !ok || s != 999 {
+	if s, _, _, _, ok := c.get(&k, 1); !ok || s != 999 {
 		t.Errorf("latest entry lost: %d %v", s, ok)
 	}
 }

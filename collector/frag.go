@@ -31,6 +31,7 @@ type fragEntry struct {
 	expires      int64
 	sport, dport uint16
 	end          uint16 // first fragment's data length: a later fragment starting before it overlaps
+	proto        uint8  // the upper-layer protocol (an IPv6 key has the Fragment header's Next Header)
 	used         bool
 }
 
@@ -64,8 +65,9 @@ func (k *fragKey) hash() uint64 {
 	return h ^ h>>31
 }
 
-// put remembers the ports of a datagram's first fragment seen at now.
-func (c *fragCache) put(k *fragKey, sport, dport, end uint16, now int64) {
+// put remembers the ports and upper-layer protocol of a datagram's first
+// fragment seen at now.
+func (c *fragCache) put(k *fragKey, sport, dport uint16, proto uint8, end uint16, now int64) {
 	if c.slots == nil {
 		c.slots = make([]fragEntry, c.size)
 	}
@@ -86,27 +88,28 @@ func (c *fragCache) put(k *fragKey, sport, dport, end uint16, now int64) {
 	if e.used && e.key != *k && e.expires >= now {
 		c.evicted++
 	}
-	*e = fragEntry{key: *k, expires: now + c.timeout, sport: sport, dport: dport, end: end, used: true}
+	*e = fragEntry{key: *k, expires: now + c.timeout, sport: sport, dport: dport, end: end, proto: proto, used: true}
 }
 
-// get returns the ports and data length of the datagram's first fragment,
-// if it was seen less than the timeout before now.
-func (c *fragCache) get(k *fragKey, now int64) (sport, dport, end uint16, ok bool) {
+// get returns the ports, upper-layer protocol and data length of the
+// datagram's first fragment, if it was seen less than the timeout before
+// now.
+func (c *fragCache) get(k *fragKey, now int64) (sport, dport uint16, proto uint8, end uint16, ok bool) {
 	if c.slots == nil {
-		return 0, 0, 0, false
+		return 0, 0, 0, 0, false
 	}
 	i := k.hash()
 	for j := range uint64(fragProbe) {
 		e := &c.slots[(i+j)&c.mask]
 		if !e.used {
-			return 0, 0, 0, false
+			return 0, 0, 0, 0, false
 		}
 		if e.key == *k {
 			if e.expires < now {
-				return 0, 0, 0, false
+				return 0, 0, 0, 0, false
 			}
-			return e.sport, e.dport, e.end, true
+			return e.sport, e.dport, e.proto, e.end, true
 		}
 	}
-	return 0, 0, 0, false
+	return 0, 0, 0, 0, false
 }

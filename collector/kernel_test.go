@@ -236,6 +236,10 @@ func kernelCases(t testing.TB) []struct {
 	frag1 := append(udpRaw(7000, 53, bytes.Repeat([]byte{1}, 16))[:8:8], bytes.Repeat([]byte{1}, 16)...)
 	frag6First := append([]byte{17, 0, 0, 1, 0, 0, 0, 9}, udpRaw(7100, 7200, bytes.Repeat([]byte{2}, 24))...)
 	frag6Later := append([]byte{17, 0, 0, 32, 0, 0, 0, 9}, bytes.Repeat([]byte{3}, 16)...)
+	// Destination Options after the Fragment header: a later fragment
+	// shows Next Header 60 only, and must still join the UDP flow.
+	frag6OptsFirst := append([]byte{60, 0, 0, 1, 0, 0, 0, 10, 17, 0, 1, 4, 0, 0, 0, 0}, udpRaw(7300, 7400, bytes.Repeat([]byte{4}, 24))...)
+	frag6OptsLater := append([]byte{60, 0, 0, 40, 0, 0, 0, 10}, bytes.Repeat([]byte{5}, 16)...)
 	bogusIHL := kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 1, DstPort: 2}, payload)
 	bogusIHL[14] = 0x43 // IHL 3 (12 bytes)
 	bigIHL := kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)})
@@ -296,6 +300,10 @@ func kernelCases(t testing.TB) []struct {
 			want{flow: true, key: key6(7100, 7200, 17), ipLen: 80, payload: 24, l4Hdr: 8, counter: kcntFragments, parityOK: false}},
 		{"ipv6 later fragment", kframe(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6Fragment), gopacket.Payload(frag6Later)),
 			want{flow: true, key: key6(7100, 7200, 17), ipLen: 64, payload: 16, l4Hdr: 0, counter: kcntFragments, parityOK: false}},
+		{"ipv6 first fragment, dest opts after", kframe(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6Fragment), gopacket.Payload(frag6OptsFirst)),
+			want{flow: true, key: key6(7300, 7400, 17), ipLen: 88, payload: 24, l4Hdr: 8, counter: kcntFragments, parityOK: false}},
+		{"ipv6 later fragment, dest opts after", kframe(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6Fragment), gopacket.Payload(frag6OptsLater)),
+			want{flow: true, key: key6(7300, 7400, 17), ipLen: 64, payload: 16, l4Hdr: 0, counter: kcntFragments, parityOK: false}},
 		{"truncated tcp header", truncTCP, want{counter: kcntParseError}},
 		{"bogus ihl 3", bogusIHL, want{counter: kcntParseError}},
 		{"ihl beyond frame", bigIHL, want{counter: kcntParseError}},

@@ -206,8 +206,8 @@ enum counter {
 	CNT_MAX,
 };
 
-/* Fragment cache: (src, dst, id, proto, tunnel, VLAN tags) -> ports of
- * the first fragment. The tenant (tunnel ID, VLAN tags) is part of the
+/* Fragment cache: (src, dst, id, proto, tunnel, VLAN tags) -> ports and
+ * upper-layer protocol of the first fragment; proto is pkt_info.frag_proto. The tenant (tunnel ID, VLAN tags) is part of the
  * key as it is of the flow's: two tenants may reuse the same addresses
  * and IP IDs, and must not take each other's ports. tunnel is 24-bit
  * big-endian as in flow_key; the tags are host order. 44 bytes. */
@@ -224,6 +224,8 @@ struct frag_key {
 struct frag_ports {
 	__u16 sport;
 	__u16 dport;
+	__u8 proto; /* the upper-layer protocol, which an IPv6 later fragment does not show */
+	__u8 pad[3];
 };
 
 #endif

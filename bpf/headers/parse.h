@@ -66,10 +66,15 @@ struct pkt_info {
 	__u8 wrong_frag;
 	__u8 frag_mf;
 	__u8 v4; /* both addresses IPv4 or IPv4-mapped: the flow lives in flows4 */
-	__u8 pad;
+	/* The protocol that keys a fragment's datagram in frags: IPv4's, or
+	 * the IPv6 Fragment header's Next Header, which every fragment has
+	 * (the upper-layer protocol may follow more extension headers, in the
+	 * first fragment only). */
+	__u8 frag_proto;
 	__u32 frag_off;
 	__u32 tunnel; /* the tenant of a decapsulated packet (flow_key.tunnel) */
 	__u32 hdr_end; /* offset past the last header byte the parser needed */
+	__u32 frag_end; /* a fragment's fragmentable part's offset from the IP header */
 };
 
 /* is_vlan reports whether an Ethertype is a VLAN tag's (802.1Q, 802.1ad
@@ -200,6 +205,8 @@ static __always_inline int parse_ip(void *data, void *data_end, void *cur, __u32
 		if (off || (fo & 0x2000)) {
 			pi->frag = off ? FRAG_LATER : FRAG_FIRST;
 			pi->frag_id = bpf_ntohs(ip->id);
+			pi->frag_proto = ip->protocol;
+			pi->frag_end = ihl;
 		}
 		pi->frag_off = off;
 		pi->frag_mf = (fo & 0x2000) != 0;
@@ -252,6 +259,8 @@ static __always_inline int parse_ip(void *data, void *data_end, void *cur, __u32
 				if (off || (fo & 1)) {
 					pi->frag = off ? FRAG_LATER : FRAG_FIRST;
 					pi->frag_id = ((__u32)eh[4] << 24) | ((__u32)eh[5] << 16) | ((__u32)eh[6] << 8) | eh[7];
+					pi->frag_proto = eh[0];
+					pi->frag_end = hlen + 8;
 				}
 				pi->frag_off = off;
 				pi->frag_mf = fo & 1;
@@ -305,9 +314,10 @@ static __always_inline int parse_ip(void *data, void *data_end, void *cur, __u32
 
 	if (pi->frag != FRAG_NONE) {
 		/* NSL-KDD wrong_fragment, as the pcap decoder: beyond 65535
-		 * bytes, or a non-last fragment not a multiple of 8 bytes. */
-		__u32 l4len = pi->ip_len - pi->ip_hdr_len;
-		if (pi->frag_off + l4len > 65535 || (pi->frag_mf && (l4len & 7)))
+		 * bytes, or a non-last fragment not a multiple of 8 bytes (of
+		 * its fragmentable part, which offsets count in). */
+		__u32 fdata = pi->ip_len > pi->frag_end ? pi->ip_len - pi->frag_end : 0;
+		if (pi->frag_off + fdata > 65535 || (pi->frag_mf && (fdata & 7)))
 			pi->wrong_frag = 1;
 	}
 	if (pi->frag == FRAG_LATER) {
