@@ -224,7 +224,7 @@ func loadDomainList(path string, into map[string]bool) error {
 	n, line := 0, 0
 	for sc.Scan() {
 		line++
-		s := sc.Text()
+		s := stripBOM(line, sc.Text())
 		if i := strings.IndexByte(s, '#'); i >= 0 {
 			s = s[:i]
 		}

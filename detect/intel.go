@@ -63,6 +63,16 @@ func parseDomain(s string) string {
 // semicolon or space (blocklists, --dga-allow).
 func listSep(r rune) bool { return r == ',' || r == '\t' || r == ';' || r == ' ' }
 
+// stripBOM removes the UTF-8 byte order mark some editors and feed
+// exporters put before a file's first line, which would otherwise turn
+// the first entry into a field that parses as nothing.
+func stripBOM(line int, s string) string {
+	if line == 1 {
+		return strings.TrimPrefix(s, "\ufeff")
+	}
+	return s
+}
+
 // load reads one list: one indicator per line, plain or CSV (comma, tab,
 // semicolon or space separated, quotes stripped), with # comments and
 // blank lines. The first field that is an IP, a CIDR, a domain or a URL
@@ -74,7 +84,7 @@ func (b *blocklist) load(path string, r io.Reader) error {
 	line := 0
 	for sc.Scan() {
 		line++
-		s := sc.Text()
+		s := stripBOM(line, sc.Text())
 		if i := strings.IndexByte(s, '#'); i >= 0 {
 			s = s[:i]
 		}
