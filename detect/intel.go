@@ -73,11 +73,71 @@ func stripBOM(line int, s string) string {
 	return s
 }
 
+// hostsHeaderNames are the local names of the standard hosts-file header
+// (StevenBlack's and the distributions' /etc/hosts): never indicators.
+var hostsHeaderNames = map[string]bool{
+	"localhost": true, "localhost.localdomain": true, "local": true, "broadcasthost": true,
+	"localhost4": true, "localhost4.localdomain4": true, "localhost6": true, "localhost6.localdomain6": true,
+}
+
+// hostsLine reports whether fields (quotes stripped) are a hosts-file
+// line: an address followed by host names, where the address is only
+// the sink the names resolve to. A sink address (0.0.0.0, loopback)
+// makes any line a hosts line; another address does when the line is
+// whitespace separated, as hosts(5) is, and every other field is a name,
+// so "203.0.113.7 c2" and CSV "IP,domain" lines keep their IP.
+func hostsLine(s string, fields []string) bool {
+	if len(fields) < 2 {
+		return false
+	}
+	a, err := netip.ParseAddr(fields[0])
+	if err != nil {
+		return false
+	}
+	if a = a.Unmap(); a.IsUnspecified() || a.IsLoopback() {
+		return true
+	}
+	if strings.ContainsAny(s, ",;") {
+		return false
+	}
+	for _, f := range fields[1:] {
+		if _, err := netip.ParseAddr(f); err != nil && hostsName(f) == "" && !localHostName(f) {
+			return false
+		}
+	}
+	return true
+}
+
+// localHostName reports whether a hosts-file name is one of the local
+// names of the standard header (localhost, broadcasthost, ip6-allnodes,
+// ...), which name the machine or a multicast group, never a site.
+func localHostName(f string) bool {
+	f = strings.ToLower(f)
+	return hostsHeaderNames[f] || (strings.HasPrefix(f, "ip6-") && !strings.Contains(f, "."))
+}
+
+// hostsName returns the domain a hosts-file name gives, or "" for local
+// header names and names that are themselves addresses.
+func hostsName(f string) string {
+	if localHostName(f) {
+		return ""
+	}
+	if _, err := netip.ParseAddr(f); err == nil {
+		return ""
+	}
+	d := parseDomain(f)
+	if hostsHeaderNames[d] {
+		return ""
+	}
+	return d
+}
+
 // load reads one list: one indicator per line, plain or CSV (comma, tab,
 // semicolon or space separated, quotes stripped), with # comments and
 // blank lines. The first field that is an IP, a CIDR, a domain or a URL
 // is the indicator and the rest of the line its description. Hosts-file
-// lines ("0.0.0.0 evil.example") give their domain.
+// lines ("0.0.0.0 evil.example other.example") give their names only:
+// their address is where the names are sent, not an indicator.
 func (b *blocklist) load(path string, r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -93,6 +153,23 @@ func (b *blocklist) load(path string, r io.Reader) error {
 			continue
 		}
 		fields := strings.FieldsFunc(s, listSep)
+		for i := range fields {
+			fields[i] = strings.Trim(fields[i], `"'`)
+		}
+		if hostsLine(s, fields) {
+			n := 0
+			for _, f := range fields[1:] {
+				if d := hostsName(f); d != "" {
+					b.domains[d] = indicator{value: f, list: path}
+					n++
+				}
+			}
+			if n == 0 {
+				b.ignored++ // the header's localhost and broadcast lines
+			}
+			b.nEntries += n
+			continue
+		}
 		found := -1
 		var ind indicator
 		var kind int // 1 ip, 2 net, 3 domain
@@ -100,17 +177,14 @@ func (b *blocklist) load(path string, r io.Reader) error {
 		var pfx netip.Prefix
 		var dom string
 		for i, f := range fields {
-			f = strings.Trim(f, `"'`)
 			if strings.Contains(f, "://") {
 				if u, err := url.Parse(f); err == nil && u.Hostname() != "" {
 					f = u.Hostname()
 				}
 			}
 			if a, err := netip.ParseAddr(f); err == nil {
-				if (a.IsUnspecified() || a.IsLoopback()) && len(fields) > i+1 {
-					continue // hosts-file sink address: the domain follows
-				}
-				ip, kind, found = a.Unmap(), 1, i
+				// A zone (fe80::1%eth0) never appears on a packet's address.
+				ip, kind, found = a.Unmap().WithZone(""), 1, i
 			} else if p, err := netip.ParsePrefix(f); err == nil {
 				a, bits := p.Addr(), p.Bits()
 				if a.Is4In6() {
@@ -133,9 +207,6 @@ func (b *blocklist) load(path string, r io.Reader) error {
 			continue
 		}
 		rest := slices.Delete(slices.Clone(fields), found, found+1)
-		for i := range rest {
-			rest[i] = strings.Trim(rest[i], `"'`)
-		}
 		ind.desc = strings.Join(rest, " ")
 		if len(ind.desc) > 120 {
 			ind.desc = ind.desc[:120]

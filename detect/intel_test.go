@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -30,5 +31,81 @@ func TestListsStripBOM(t *testing.T) {
 	m := map[string]bool{}
 	if err := loadDomainList(allow, m); err != nil || !m["qxzvbkwrt.com"] || !m["other.example"] {
 		t.Errorf("BOM --dga-allow: %v %v", m, err)
+	}
+}
+
+// The header of a published hosts-format blocklist (StevenBlack's) maps
+// local and multicast names to local and multicast addresses: none of
+// them is an indicator, and the sink addresses are never loaded, so a
+// DHCP discover from 0.0.0.0 or a router advertisement to ff02::1 stays
+// quiet. Plain and CSV lists keep their IPs.
+func TestBlocklistHostsFormat(t *testing.T) {
+	hosts := `# Title: StevenBlack/hosts
+127.0.0.1 localhost
+127.0.0.1 localhost.localdomain
+127.0.0.1 local
+255.255.255.255 broadcasthost
+::1 localhost
+::1 ip6-localhost
+::1 ip6-loopback
+fe80::1%lo0 localhost
+ff00::0 ip6-localnet
+ff00::0 ip6-mcastprefix
+ff02::1 ip6-allnodes
+ff02::2 ip6-allrouters
+ff02::3 ip6-allhosts
+0.0.0.0 0.0.0.0
+# Custom host records are listed here.
+0.0.0.0 ads.evil.example
+0.0.0.0 a.track.example b.track.example
+10.9.9.9 intranet-sink.example
+`
+	bl := newBlocklist()
+	if err := bl.load("hosts", strings.NewReader(hosts)); err != nil {
+		t.Fatal(err)
+	}
+	var ips []string
+	for a := range bl.ips {
+		ips = append(ips, a.String())
+	}
+	var doms []string
+	for d := range bl.domains {
+		doms = append(doms, d)
+	}
+	slices.Sort(doms)
+	if len(ips) != 0 || len(bl.nets) != 0 || strings.Join(doms, " ") != "a.track.example ads.evil.example b.track.example intranet-sink.example" {
+		t.Errorf("hosts file loaded IPs %v, networks %v, domains %v", ips, bl.nets, doms)
+	}
+	if bl.nEntries != 4 || bl.ignored != 14 {
+		t.Errorf("%d entries, %d ignored lines; want 4 and 14", bl.nEntries, bl.ignored)
+	}
+
+	plain := newBlocklist()
+	if err := plain.load("plain", strings.NewReader("203.0.113.7 c2\n203.0.113.8\n198.51.100.4,evil.example,botnet\n0.0.0.0\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"203.0.113.7", "203.0.113.8", "198.51.100.4", "0.0.0.0"} {
+		if _, ok := plain.matchIP(netip.MustParseAddr(a)); !ok {
+			t.Errorf("plain/CSV list lost %s", a)
+		}
+	}
+	if ind := plain.ips[netip.MustParseAddr("203.0.113.7")]; ind.desc != "c2" {
+		t.Errorf("description %q, want c2", ind.desc)
+	}
+
+	// Through the engine: DHCP and an ICMPv6 router advertisement raise
+	// nothing; a query for a listed name does.
+	path := filepath.Join(t.TempDir(), "hosts")
+	os.WriteFile(path, []byte(hosts), 0o644)
+	cfg := only("intel")
+	cfg.Blocklists = []string{path}
+	e, c := newTest(t, cfg)
+	e.OnFlow(testFlow(1, "0.0.0.0", "255.255.255.255", 68, 67, 17, t0))
+	e.OnFlow(testFlow(2, "fe80::1", "ff02::1", 0, 0, 58, t0))
+	e.OnPacket(pkt(t0+sec, "10.0.0.5", "10.0.0.53", 40000, 53, 17, 0, dnsQuery(1, "x.ads.evil.example", false, 0)))
+	e.OnPacket(pkt(t0+sec, "10.0.0.5", "10.0.0.53", 40001, 53, 17, 0, dnsQuery(2, "localhost.localdomain", false, 0)))
+	e.Close()
+	if got := c.rules(); len(got) != 1 || got["intel.domain"] != 1 {
+		t.Errorf("alerts %v, want one intel.domain", got)
 	}
 }
