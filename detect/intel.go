@@ -299,8 +299,12 @@ func newIntel(paths []string, e *Engine) (*intel, error) {
 	return in, nil
 }
 
+// reload reads every list afresh; the new lists and the files' stamps
+// are kept only if all files load, so a file changed alongside one that
+// fails is still seen as changed at the next check.
 func (in *intel) reload() error {
 	bl := newBlocklist()
+	stamps := make([]fileStamp, len(in.paths))
 	for i, p := range in.paths {
 		f, err := os.Open(p)
 		if err != nil {
@@ -314,9 +318,9 @@ func (in *intel) reload() error {
 		if err != nil {
 			return err
 		}
-		in.stamps[i] = fileStamp{st.ModTime(), st.Size()}
+		stamps[i] = fileStamp{st.ModTime(), st.Size()}
 	}
-	in.bl = bl
+	in.bl, in.stamps = bl, stamps
 	in.Reloads++
 	slog.Debug("blocklists loaded", "files", len(in.paths), "entries", bl.nEntries, "ignored_lines", bl.ignored)
 	return nil

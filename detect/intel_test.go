@@ -109,3 +109,42 @@ ff02::3 ip6-allhosts
 		t.Errorf("alerts %v, want one intel.domain", got)
 	}
 }
+
+// A reload that fails on a later file must not record the new stamps of
+// the files it read before: the next check would find them unchanged
+// and their new content would never be loaded.
+func TestIntelReloadAfterFailure(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.txt"), filepath.Join(dir, "b.txt")
+	os.WriteFile(a, []byte("198.51.100.1\n"), 0o644)
+	os.WriteFile(b, []byte("198.51.100.2\n"), 0o644)
+	cfg := only("intel")
+	cfg.Blocklists = []string{a, b}
+	e, c := newTest(t, cfg)
+	listed := func(ts int64, id uint64) {
+		e.OnFlow(testFlow(id, "10.0.0.5", "203.0.113.7", 40000+uint16(id), 443, 6, ts))
+	}
+	listed(t0, 1)
+	st, err := os.Stat(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a gains an entry while b is being replaced: the reload fails and
+	// the previous lists stay.
+	os.Remove(b)
+	os.WriteFile(a, []byte("198.51.100.1\n203.0.113.7 c2\n"), 0o644)
+	listed(t0+31*sec, 2)
+	// b is back with its old content and mtime (cp -p): the next check
+	// must still load a's change.
+	os.WriteFile(b, []byte("198.51.100.2\n"), 0o644)
+	os.Chtimes(b, st.ModTime(), st.ModTime())
+	listed(t0+62*sec, 3)
+	e.Close()
+	var ids []uint64
+	for _, al := range c.alerts {
+		ids = append(ids, al.FlowIDs...)
+	}
+	if !slices.Contains(ids, 3) || slices.Contains(ids, 2) {
+		t.Errorf("alerts name flows %v; want flow 3 (after the good reload), not 2", ids)
+	}
+}
