@@ -115,15 +115,22 @@ func (g *aggregator) addFlowID(cause string, id uint64) {
 	}
 }
 
-// tick sends aggregates whose interval passed and forgets quiet causes.
+// tick sends aggregates whose interval passed, in first-seen order (as
+// flush), so identical replays send identical alert streams whatever the
+// map's iteration order, and forgets quiet causes.
 func (g *aggregator) tick(now int64, send func(*Alert)) {
+	var due []*aggState
 	for k, s := range g.causes.m {
 		switch {
 		case s.pending > 0 && now-s.lastSent >= g.interval:
-			g.emit(s, now, send)
+			due = append(due, s)
 		case s.pending == 0 && now-s.last >= g.interval && now-s.lastSent >= g.interval:
 			delete(g.causes.m, k)
 		}
+	}
+	sortStates(due)
+	for _, s := range due {
+		g.emit(s, now, send)
 	}
 }
 
@@ -135,6 +142,15 @@ func (g *aggregator) flush(send func(*Alert)) {
 			due = append(due, s)
 		}
 	}
+	sortStates(due)
+	for _, s := range due {
+		g.emit(s, max(s.last, s.lastSent), send)
+	}
+}
+
+// sortStates orders aggregates collected from a map walk by first
+// occurrence, rule and cause, so the order does not depend on the map.
+func sortStates(due []*aggState) {
 	slices.SortFunc(due, func(a, b *aggState) int {
 		switch {
 		case a.first != b.first:
@@ -144,9 +160,6 @@ func (g *aggregator) flush(send func(*Alert)) {
 		}
 		return strings.Compare(causeKey(a.latest), causeKey(b.latest))
 	})
-	for _, s := range due {
-		g.emit(s, max(s.last, s.lastSent), send)
-	}
 }
 
 func cmpInt(a, b int64) int {
