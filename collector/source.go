@@ -247,8 +247,12 @@ func captureName(p string) bool {
 
 // ExpandPaths turns command-line arguments into capture files: a file is
 // kept as given (whatever its name), a directory expands recursively to the
-// files in it (and symlinks to files) that start with a pcap, pcapng or
-// gzip-compressed capture magic number, in sorted path order.
+// files in it that start with a pcap, pcapng or gzip-compressed capture
+// magic number, in sorted path order. Symbolic links to files and to
+// directories are followed, the root's included, and the paths keep the
+// link's name (so --label-dir labels by the name the user sees); each real
+// directory is walked once, so a link loop or a second link to a directory
+// already walked is skipped with a warning.
 func ExpandPaths(args []string) ([]string, error) {
 	var out []string
 	for _, a := range args {
@@ -260,40 +264,90 @@ func ExpandPaths(args []string) ([]string, error) {
 			out = append(out, a)
 			continue
 		}
-		var found []string
-		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.Type()&fs.ModeSymlink != 0 {
-				// Follow links to files (not to directories: no loops).
-				if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
-					return nil
-				}
-			} else if !d.Type().IsRegular() {
-				return nil
-			}
-			ok, err := isCaptureFile(p)
-			if err != nil {
-				return err
-			}
-			if ok {
-				found = append(found, p)
-			} else if captureName(p) {
-				// Named like a capture (a crashed tcpdump's empty file, a
-				// download cut short): say so rather than skip it silently.
-				slog.Warn("skipping a file named like a capture that is not a pcap or pcapng file", "file", p)
-			}
-			return nil
-		})
+		real, err := realDir(a)
 		if err != nil {
 			return nil, fmt.Errorf("capture directory %s: %w", a, err)
 		}
-		slices.Sort(found)
-		out = append(out, found...)
+		w := captureWalk{seen: map[string]string{real: a}}
+		if err := w.walk(a, real); err != nil {
+			return nil, fmt.Errorf("capture directory %s: %w", a, err)
+		}
+		slices.Sort(w.found)
+		out = append(out, w.found...)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no capture files found")
 	}
 	return out, nil
+}
+
+// realDir returns dir as an absolute path with every link resolved: the
+// identity by which a walk visits each directory once, however reached.
+func realDir(dir string) (string, error) {
+	r, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(r)
+}
+
+// captureWalk collects the captures below one directory argument.
+type captureWalk struct {
+	seen  map[string]string // real directory -> the path it was walked as
+	found []string
+}
+
+// walk adds the captures in dir, whose real path is real, and in the
+// directories below it, following links; entries come in name order, so
+// of two paths to one directory the first by name is walked.
+func (w *captureWalk) walk(dir, real string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		typ := e.Type()
+		link := typ&fs.ModeSymlink != 0
+		if link {
+			st, err := os.Stat(p)
+			if err != nil {
+				if captureName(p) {
+					slog.Warn("skipping a link named like a capture whose target cannot be read", "file", p, "err", err)
+				}
+				continue
+			}
+			typ = st.Mode().Type()
+		}
+		switch {
+		case typ.IsDir():
+			sub := filepath.Join(real, e.Name())
+			if link {
+				if sub, err = realDir(p); err != nil {
+					return err
+				}
+			}
+			if first, ok := w.seen[sub]; ok {
+				slog.Warn("skipping a directory already walked (a link loop, or a second link to it)", "dir", p, "walked_as", first)
+				continue
+			}
+			w.seen[sub] = p
+			if err := w.walk(p, sub); err != nil {
+				return err
+			}
+		case typ.IsRegular():
+			ok, err := isCaptureFile(p)
+			if err != nil {
+				return err
+			}
+			if ok {
+				w.found = append(w.found, p)
+			} else if captureName(p) {
+				// Named like a capture (a crashed tcpdump's empty file, a
+				// download cut short): say so rather than skip it silently.
+				slog.Warn("skipping a file named like a capture that is not a pcap or pcapng file", "file", p)
+			}
+		}
+	}
+	return nil
 }

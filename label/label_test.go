@@ -161,3 +161,35 @@ func TestRulesBOMAndBareLabel(t *testing.T) {
 		t.Errorf("LoadRules: error %v, want one naming %s and line 2", err, path)
 	}
 }
+
+// TestFromDirThroughLinks checks that a capture found through a directory
+// link is labelled with the link's name, the class the user gave it
+// (ld2/Web -> ld/Browser labels Web), for a linked --label-dir too.
+func TestFromDirThroughLinks(t *testing.T) {
+	tmp := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(tmp, "ld", "Browser"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pcapHeader := append([]byte{0xd4, 0xc3, 0xb2, 0xa1}, make([]byte, 20)...)
+	if err := os.WriteFile(filepath.Join(tmp, "ld", "Browser", "a.pcap"), pcapHeader, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(tmp, "ld2"), 0o755)
+	if err := os.Symlink(filepath.Join(tmp, "ld", "Browser"), filepath.Join(tmp, "ld2", "Web")); err != nil {
+		t.Skipf("symlinks unavailable: %v", err)
+	}
+	os.Symlink("ld", filepath.Join(tmp, "ldlink"))
+	for root, want := range map[string]string{"ld2": "Web", "ldlink": "Browser"} {
+		root = filepath.Join(tmp, root)
+		paths, err := collector.ExpandPaths([]string{root})
+		if err != nil {
+			t.Fatalf("%s: %v", root, err)
+		}
+		if len(paths) != 1 {
+			t.Fatalf("%s: %v, want one capture", root, paths)
+		}
+		if got, err := FromDir(root, paths[0]); err != nil || got != want {
+			t.Errorf("%s: label %q %v, want %q", paths[0], got, err, want)
+		}
+	}
+}

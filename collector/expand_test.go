@@ -1,0 +1,94 @@
+package collector
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// linkTree builds, under a temporary directory,
+//
+//	data/Browser/a.pcap, data/Browser/sub/b.pcap, data/Browser/sub/up -> ..
+//	ld2/Web -> data/Browser, ld2/x.pcap, ld2/Zweb -> data/Browser
+//	ld2/gone.pcap -> missing, link -> data
+//
+// and returns its root; the .pcap files hold a pcap header, which is all
+// ExpandPaths reads.
+func linkTree(t *testing.T) string {
+	t.Helper()
+	tmp := t.TempDir()
+	hdr := append(slices.Clone(magicPcapLE), make([]byte, 20)...)
+	for _, d := range []string{"data/Browser/sub", "ld2"} {
+		if err := os.MkdirAll(filepath.Join(tmp, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"data/Browser/a.pcap", "data/Browser/sub/b.pcap", "ld2/x.pcap"} {
+		if err := os.WriteFile(filepath.Join(tmp, f), hdr, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{
+		"data/Browser/sub/up": "..",
+		"ld2/Web":             filepath.Join(tmp, "data", "Browser"),
+		"ld2/Zweb":            "../data/Browser",
+		"ld2/gone.pcap":       "missing.pcap",
+		"link":                "data",
+	} {
+		if err := os.Symlink(target, filepath.Join(tmp, link)); err != nil {
+			t.Skipf("symlinks unavailable: %v", err)
+		}
+	}
+	return tmp
+}
+
+// TestExpandPathsFollowsDirLinks checks that links to directories are
+// walked, inside a directory and as the root (with or without a trailing
+// slash), under the link's name, and that a loop or a second link to a
+// directory already walked ends with a warning instead of repeating files.
+// WalkDir skipped every directory link silently, so ld2/Web found nothing
+// and a linked root found "no capture files".
+func TestExpandPathsFollowsDirLinks(t *testing.T) {
+	tmp := linkTree(t)
+	var logged bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	j := func(p ...string) string { return filepath.Join(append([]string{tmp}, p...)...) }
+
+	got, err := ExpandPaths([]string{j("ld2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{j("ld2", "Web", "a.pcap"), j("ld2", "Web", "sub", "b.pcap"), j("ld2", "x.pcap")}
+	if !slices.Equal(got, want) {
+		t.Errorf("ld2: %v, want %v", got, want)
+	}
+	l := logged.String()
+	for _, w := range []string{j("ld2", "Web", "sub", "up"), j("ld2", "Zweb"), j("ld2", "gone.pcap")} {
+		if !strings.Contains(l, w) {
+			t.Errorf("no warning names %s: %q", w, l)
+		}
+	}
+	if n := strings.Count(l, "\n"); n != 3 {
+		t.Errorf("%d warnings, want 3: %q", n, l)
+	}
+
+	for _, root := range []string{j("link"), j("link") + string(filepath.Separator)} {
+		logged.Reset()
+		got, err := ExpandPaths([]string{root})
+		if err != nil {
+			t.Fatalf("%s: %v", root, err)
+		}
+		want := []string{j("link", "Browser", "a.pcap"), j("link", "Browser", "sub", "b.pcap")}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", root, got, want)
+		}
+		if !strings.Contains(logged.String(), j("link", "Browser", "sub", "up")) {
+			t.Errorf("%s: the loop was not warned about: %q", root, logged.String())
+		}
+	}
+}
