@@ -9,10 +9,26 @@ import (
 // sizeDetector checks each flow direction's largest and smallest IP
 // datagram against the link MTU and a minimum size: oversized datagrams
 // mean jumbo frames where none are expected, a capture taken above
-// segmentation offload, or crafted packets; undersized ones are truncated
-// or crafted (tiny fragments). It works on flow records because both
-// sources fill their size extremes exactly, so flow IDs come with it.
+// segmentation offload, or crafted packets; undersized ones are
+// truncated or crafted (an ICMP message cut short). It works on flow
+// records because both sources fill their size extremes exactly, so flow
+// IDs come with it.
 type sizeDetector struct{ e *Engine }
+
+// wholeDatagrams reports whether every packet of a flow direction carried
+// its transport header, so its smallest IP length is that of a datagram
+// (or first fragment) and not of a non-first fragment: a legitimate last
+// fragment may be a few bytes. Both decoders give non-first fragments a
+// transport header length of 0 and every other TCP, UDP, UDP-Lite, SCTP,
+// ICMP and ICMPv6 packet a positive one; protocols whose header they do
+// not read have 0 on every packet, so there the record cannot tell.
+func wholeDatagrams(proto uint8, ds *collector.DirStats) bool {
+	switch proto {
+	case 6, 17, 136, 132, 1, 58:
+		return ds.MinL4HeaderLen > 0
+	}
+	return false
+}
 
 func (d *sizeDetector) flow(f *collector.Flow) {
 	c := &d.e.cfg
@@ -38,7 +54,7 @@ func (d *sizeDetector) flow(f *collector.Flow) {
 			a.Evidence = map[string]any{"max_ip_len": maxLen, "mtu": c.MTU, "packets": ds.Packets}
 			d.e.raise(a)
 		}
-		if minLen := int(ds.IPLen.Min); minLen < c.MinIPSize {
+		if minLen := int(ds.IPLen.Min); minLen < c.MinIPSize && wholeDatagrams(f.Key.Proto, ds) {
 			a := mk("size.undersize", SevMedium)
 			a.Message = fmt.Sprintf("%s sent IP datagrams of only %d bytes to %s, below %d", src.Addr, minLen, dst.Addr, c.MinIPSize)
 			a.Evidence = map[string]any{"min_ip_len": minLen, "min_ip_size": c.MinIPSize, "packets": ds.Packets}
