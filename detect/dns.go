@@ -103,7 +103,7 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 
 	name := string(m.name)
 	label, sub, tld := splitName(name)
-	if label == "" || localTLDs[tld] || strings.Contains(name, "_") {
+	if label == "" || localTLDs[tld] || serviceName(name) {
 		return
 	}
 	c := &d.e.cfg
@@ -150,6 +150,15 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 		a.cause = a.Src.String() + "|" + tld
 		d.e.raise(a)
 	}
+}
+
+// serviceName reports whether a name has a label starting with "_":
+// SRV and other service names (_ldap._tcp.dc.example.com,
+// _dmarc.example.com) whose labels are protocol words, not hostnames. A
+// "_" inside a label is left to scoring: base64url-encoded tunnel
+// payloads contain it.
+func serviceName(name string) bool {
+	return strings.HasPrefix(name, "_") || strings.Contains(name, "._")
 }
 
 func (d *dnsDetector) touch(h *dnsHost, ts int64) {
