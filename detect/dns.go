@@ -29,6 +29,30 @@ type dnsHost struct {
 	nxN         int
 	first, last int64
 	keys        sampleKeys
+	qBy, nxBy   transports // how the queries and the NXDOMAIN answers came
+}
+
+// transports records whether a host's DNS messages came over UDP, TCP or
+// both, so window alerts name the transport that was used.
+type transports uint8
+
+func (t *transports) add(proto uint8) {
+	if proto == 6 {
+		*t |= 2
+	} else {
+		*t |= 1
+	}
+}
+
+// proto is the IP protocol the messages used: 17 or 6, or 0 when both.
+func (t transports) proto() uint8 {
+	switch t {
+	case 1:
+		return 17
+	case 2:
+		return 6
+	}
+	return 0
 }
 
 // Names under these TLDs are local or infrastructure, never scored.
@@ -82,6 +106,7 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 		h := d.hosts.upsert(dst) // the client
 		d.touch(h, ts)
 		h.nx++
+		h.nxBy.add(p.Key.Proto)
 		h.keys.add(&p.Key)
 		if h.nxN < len(h.nxNames) {
 			n := string(m.name)
@@ -99,6 +124,7 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 	h := d.hosts.upsert(src)
 	d.touch(h, ts)
 	h.queries++
+	h.qBy.add(p.Key.Proto)
 	h.names.add(fnv64(m.name), 4*d.e.cfg.DistinctNames)
 
 	name := string(m.name)
@@ -178,7 +204,7 @@ func (d *dnsDetector) tick(now int64, final bool) {
 		if h.nx >= uint64(c.NXDomain) {
 			a := &Alert{
 				Time: h.last, First: h.first, Last: h.last, Detector: DNS, Rule: "dns.nxdomain", Severity: SevMedium,
-				Src: toNetip(host), Proto: 17, Names: append([]string(nil), h.nxNames[:h.nxN]...),
+				Src: toNetip(host), Proto: h.nxBy.proto(), Names: append([]string(nil), h.nxNames[:h.nxN]...),
 			}
 			a.Message = fmt.Sprintf("%s got %d NXDOMAIN answers in %v", a.Src, h.nx, c.DNSWindow)
 			a.Evidence = map[string]any{"window_s": c.DNSWindow.Seconds(), "nxdomain": h.nx, "queries": h.queries}
@@ -188,7 +214,7 @@ func (d *dnsDetector) tick(now int64, final bool) {
 		if n := h.names.count(); n >= c.DistinctNames {
 			a := &Alert{
 				Time: h.last, First: h.first, Last: h.last, Detector: DNS, Rule: "dns.many_names", Severity: SevLow,
-				Src: toNetip(host), Proto: 17,
+				Src: toNetip(host), Proto: h.qBy.proto(),
 			}
 			a.Message = fmt.Sprintf("%s queried %d distinct names in %v", a.Src, n, c.DNSWindow)
 			a.Evidence = map[string]any{"window_s": c.DNSWindow.Seconds(), "distinct_names": n, "queries": h.queries, "saturated": h.names.sat}

@@ -1,7 +1,10 @@
 package detect
 
 import (
+	"fmt"
 	"testing"
+
+	"github.com/flowhawk/flowhawk/collector"
 )
 
 // Only names with a label that starts with "_" (SRV and service names)
@@ -24,5 +27,43 @@ func TestDNSUnderscoreLabels(t *testing.T) {
 			t.Log(a.Rule, a.Message)
 		}
 		t.Fatalf("alerts %v, want dns.tunnel from 10.0.0.1 only", c.rules())
+	}
+}
+
+// dns.nxdomain and dns.many_names name the transport the messages used:
+// tcp for DNS over TCP, none when a client used both.
+func TestDNSWindowAlertTransport(t *testing.T) {
+	cfg := only("dns")
+	cfg.NXDomain, cfg.DistinctNames = 3, 3
+	e, c := newTest(t, cfg)
+	tcp := func(m []byte) []byte { return append([]byte{byte(len(m) >> 8), byte(len(m))}, m...) }
+	for i := 0; i < 3; i++ {
+		ts := t0 + int64(i)*sec
+		name := fmt.Sprintf("nx%d.example.com", i)
+		// 10.0.0.5 over TCP only; 10.0.0.6 over UDP then TCP.
+		e.OnPacket(pkt(ts, "10.0.0.5", "10.0.0.53", 40000+uint16(i), 53, 6, collector.FlagPSH|collector.FlagACK, tcp(dnsQuery(1, name, false, 0))))
+		e.OnPacket(pkt(ts+1, "10.0.0.53", "10.0.0.5", 53, 40000+uint16(i), 6, collector.FlagPSH|collector.FlagACK, tcp(dnsQuery(1, name, true, 3))))
+		proto := uint8(17)
+		if i == 2 {
+			proto = 6
+		}
+		q, r := dnsQuery(2, name, false, 0), dnsQuery(2, name, true, 3)
+		if proto == 6 {
+			q, r = tcp(q), tcp(r)
+		}
+		e.OnPacket(pkt(ts+2, "10.0.0.6", "10.0.0.53", 41000+uint16(i), 53, proto, collector.FlagPSH|collector.FlagACK, q))
+		e.OnPacket(pkt(ts+3, "10.0.0.53", "10.0.0.6", 53, 41000+uint16(i), proto, collector.FlagPSH|collector.FlagACK, r))
+	}
+	e.Close()
+	got := map[string]uint8{}
+	for _, a := range c.alerts {
+		got[a.Rule+" "+a.Src.String()] = a.Proto
+	}
+	want := map[string]uint8{
+		"dns.nxdomain 10.0.0.5": 6, "dns.many_names 10.0.0.5": 6,
+		"dns.nxdomain 10.0.0.6": 0, "dns.many_names 10.0.0.6": 0,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("transports %v, want %v", got, want)
 	}
 }
