@@ -100,6 +100,17 @@ type Decoder struct {
 	tunnelID             uint32
 	// kept is set when a frame was malformed but still returned.
 	kept bool
+	// orphan is set when the last ResultIP was a later fragment whose
+	// first fragment is unknown; orphanKey and orphanOff say which
+	// datagram and where (for Hold).
+	orphan    bool
+	orphanKey fragKey
+	orphanOff int
+	// held are later fragments kept (Hold) until their first fragment
+	// comes, oldest first; ready are the held ones released, in order.
+	held      []heldFrag
+	ready     []Packet
+	readyHead int
 	// Counters, read by the source.
 	nonIP, fragments, orphans, wrong, decapsulated uint64
 	malformed                                      [NumMalformedReasons]uint64
@@ -145,7 +156,10 @@ func (d *Decoder) bad(r MalformedReason) Result {
 // data.
 func (d *Decoder) Decode(p *Packet, data []byte, link uint32, ts int64, wireLen uint32) Result {
 	*p = Packet{Timestamp: ts, WireLen: wireLen, CapLen: uint32(len(data))}
-	d.kept = false
+	d.kept, d.orphan = false, false
+	if len(d.held) > 0 && d.held[0].expires < ts {
+		d.expireHeld(ts)
+	}
 	// missing is how many bytes the snap length cut off the end.
 	missing := 0
 	if int64(wireLen) > int64(len(data)) {
@@ -443,6 +457,7 @@ func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte,
 		sp, dp, up, end, ok := d.frags.get(&fk, p.Timestamp)
 		if !ok {
 			d.orphans++
+			d.orphan, d.orphanKey, d.orphanOff = true, fk, fi.off
 		} else {
 			proto = up
 			if fi.off < int(end) && !p.WrongFragment {
@@ -520,6 +535,9 @@ func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte,
 	if mf {
 		p.Fragment = FirstFragment
 		d.frags.put(&fk, sport, dport, proto, uint16(min(max(fi.data, 0), 65535)), p.Timestamp)
+		if len(d.held) > 0 {
+			d.resolveHeld(&fk, sport, dport, proto, fi.data)
+		}
 	}
 	p.L4HeaderLen = uint16(hl)
 	p.PayloadLen = uint32(max(l4Len-hl, 0))

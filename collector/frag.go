@@ -113,3 +113,110 @@ func (c *fragCache) get(k *fragKey, now int64) (sport, dport uint16, proto uint8
 	}
 	return 0, 0, 0, 0, false
 }
+
+// Later fragments that arrive before their first fragment (old Linux sent
+// a datagram's fragments last first; networks reorder) are held, so that
+// they join its flow when it comes instead of a flow with ports 0. A held
+// fragment is released as an orphan FragTimeout of packet time after it
+// came, when more than maxHeld wait, or at the end of the stream
+// (ReleaseHeld). The kernel path cannot hold packets: it counts such
+// fragments in FragNoFirst with ports 0 (docs/kernel.md).
+
+// maxHeld bounds the later fragments held at once.
+const maxHeld = 1024
+
+// heldFrag is a later fragment waiting for its datagram's first fragment.
+type heldFrag struct {
+	p       Packet
+	key     fragKey
+	off     int
+	expires int64
+}
+
+// Orphan reports whether the last packet Decode returned is a later
+// fragment whose first fragment has not been seen (its ports are 0).
+func (d *Decoder) Orphan() bool { return d.orphan }
+
+// Hold keeps p, the orphan fragment Decode just returned, until its first
+// fragment comes: Ready then returns it with the first fragment's ports,
+// right after the first fragment. It is no orphan while held.
+func (d *Decoder) Hold(p *Packet) {
+	if !d.orphan {
+		return
+	}
+	d.orphan = false
+	d.orphans--
+	if len(d.held) >= maxHeld {
+		d.releaseOrphan(0)
+	}
+	h := heldFrag{p: *p, key: d.orphanKey, off: d.orphanOff, expires: p.Timestamp + d.frags.timeout}
+	h.p.Payload = nil // aliases the source's buffer; a later fragment's is no header anyway
+	d.held = append(d.held, h)
+}
+
+// Ready moves the next released fragment into p; false when there is none.
+func (d *Decoder) Ready(p *Packet) bool {
+	if d.readyHead >= len(d.ready) {
+		return false
+	}
+	*p = d.ready[d.readyHead]
+	d.readyHead++
+	if d.readyHead == len(d.ready) {
+		d.ready, d.readyHead = d.ready[:0], 0
+	}
+	return true
+}
+
+// ReleaseHeld releases every held fragment as an orphan (ports 0), at the
+// end of a stream.
+func (d *Decoder) ReleaseHeld() {
+	for len(d.held) > 0 {
+		d.releaseOrphan(0)
+	}
+}
+
+// Held is how many fragments wait for their first fragment.
+func (d *Decoder) Held() int { return len(d.held) }
+
+// releaseOrphan releases held[i] as it came: an orphan with ports 0.
+func (d *Decoder) releaseOrphan(i int) {
+	d.orphans++
+	d.ready = append(d.ready, d.held[i].p)
+	d.held = append(d.held[:i], d.held[i+1:]...)
+}
+
+// expireHeld releases, as orphans, the held fragments whose first
+// fragment did not come within the timeout before now.
+func (d *Decoder) expireHeld(now int64) {
+	for len(d.held) > 0 && d.held[0].expires < now {
+		d.releaseOrphan(0)
+	}
+}
+
+// resolveHeld gives the held later fragments of datagram k the ports and
+// protocol of its first fragment, just seen with data bytes of its
+// fragmentable part, and releases them.
+func (d *Decoder) resolveHeld(k *fragKey, sport, dport uint16, proto uint8, data int) {
+	j := 0
+	for i := range d.held {
+		h := &d.held[i]
+		if h.key != *k {
+			d.held[j] = *h
+			j++
+			continue
+		}
+		p := h.p
+		p.Key, p.SrcIsLo = MakeKey(&k.src, &k.dst, sport, dport, proto, k.vlanOuter, k.vlanInner)
+		if k.tunnel != 0 {
+			p.Key.SetTunnelID(k.tunnel)
+		}
+		if h.off < data && !p.WrongFragment {
+			// Overlaps the first fragment (teardrop).
+			p.WrongFragment = true
+			d.wrong++
+		}
+		d.ready = append(d.ready, p)
+	}
+	clear(d.held[j:])
+	d.held = d.held[:j]
+}

@@ -20,6 +20,16 @@ type PcapOptions struct {
 	// Decap unwraps one level of tunnel: IP-in-IP, GRE, VXLAN, GENEVE
 	// (DecoderOptions.Decap).
 	Decap bool
+	// Decoder, when set, decodes the frames instead of a decoder of the
+	// source's own (the fields above are then the decoder's business).
+	// The files of one capture share one, so that the fragments of a
+	// datagram on both sides of a file boundary stay in one flow.
+	Decoder *Decoder
+}
+
+// NewDecoder returns the decoder these options describe.
+func (o PcapOptions) NewDecoder() *Decoder {
+	return NewDecoder(DecoderOptions{FragTimeout: int64(o.FragTimeout), FragCacheSize: o.FragCacheSize, Decap: o.Decap})
 }
 
 // PcapSource reads one capture file (pcap or pcapng, optionally gzip
@@ -33,6 +43,7 @@ type PcapSource struct {
 	ng     *pcapngReader
 	off    *offReader
 	dec    *Decoder
+	base   SourceStats // the decoder's counters when the file was opened
 	fr     frame
 	stats  SourceStats
 	err    error // sticky: EOF or a *ReadError
@@ -60,8 +71,11 @@ func OpenPcap(path string, opts PcapOptions) (*PcapSource, error) {
 // NewPcapSource reads a capture from r; name is used in errors. The caller
 // closes r (Close only releases what NewPcapSource itself opened).
 func NewPcapSource(r io.Reader, name string, opts PcapOptions) (*PcapSource, error) {
-	s := &PcapSource{path: name, lastLink: -1}
-	s.dec = NewDecoder(DecoderOptions{FragTimeout: int64(opts.FragTimeout), FragCacheSize: opts.FragCacheSize, Decap: opts.Decap})
+	s := &PcapSource{path: name, lastLink: -1, dec: opts.Decoder}
+	if s.dec == nil {
+		s.dec = opts.NewDecoder()
+	}
+	s.dec.FillStats(&s.base)
 	// One buffer between the file and the parser for plain captures; gzip
 	// reads through it and gets a second one for the decompressed stream.
 	s.off = newOffReader(r)
@@ -108,8 +122,15 @@ func (s *PcapSource) Path() string { return s.path }
 // NextPacket returns the next IP packet. Non-IP and malformed frames are
 // counted and skipped. At the end it returns io.EOF; on a bad record it
 // returns a *ReadError naming the file and the record's offset, and keeps
-// returning it.
+// returning it. A later IP fragment that comes before its first fragment
+// is held and returned right after it (Decoder.Hold); fragments still
+// held at the end of the file, or at a bad record, are returned before
+// the error, with ports 0.
 func (s *PcapSource) NextPacket(p *Packet) error {
+	if s.dec.Ready(p) {
+		s.stats.IPPackets++
+		return nil
+	}
 	if s.err != nil {
 		return s.err
 	}
@@ -120,6 +141,11 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 				s.err = io.EOF
 			} else {
 				s.err = s.readErr(fr.off, err)
+			}
+			s.dec.ReleaseHeld()
+			if s.dec.Ready(p) {
+				s.stats.IPPackets++
+				return nil
 			}
 			return s.err
 		}
@@ -155,11 +181,21 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 		wire := fr.wireLen - (fr.capLen - uint32(len(fr.data)))
 		switch s.dec.Decode(p, fr.data, fr.linkType, fr.ts, wire) {
 		case ResultIP:
-			st.IPPackets++
 			if s.dec.kept {
 				st.Malformed++
 			}
 			p.CapLen, p.WireLen = fr.capLen, fr.wireLen
+			if s.dec.Orphan() {
+				s.dec.Hold(p)
+				if s.dec.Ready(p) { // a fragment the bound on held ones let go
+					st.IPPackets++
+					return nil
+				}
+				continue
+			}
+			// Fragments this one released (its held later fragments)
+			// follow it on the next calls.
+			st.IPPackets++
 			return nil
 		case ResultNonIP:
 		case ResultMalformed:
@@ -176,7 +212,17 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 // Stats returns the counters so far.
 func (s *PcapSource) Stats() SourceStats {
 	st := s.stats
-	s.dec.FillStats(&st)
+	var d SourceStats
+	s.dec.FillStats(&d)
+	st.NonIP = d.NonIP - s.base.NonIP
+	for i := range st.MalformedBy {
+		st.MalformedBy[i] = d.MalformedBy[i] - s.base.MalformedBy[i]
+	}
+	st.Fragments = d.Fragments - s.base.Fragments
+	st.OrphanFragments = d.OrphanFragments - s.base.OrphanFragments
+	st.WrongFragments = d.WrongFragments - s.base.WrongFragments
+	st.FragEvicted = d.FragEvicted - s.base.FragEvicted
+	st.Decapsulated = d.Decapsulated - s.base.Decapsulated
 	if s.ng != nil {
 		st.SkippedBlocks = s.ng.skipped
 	}
@@ -199,7 +245,7 @@ func (s *PcapSource) Close() error {
 }
 
 // MultiSource reads several capture files one after the other as one
-// packet stream (summed stats; each file has its own fragment cache). A
+// packet stream (summed stats; one decoder, so one fragment cache). A
 // bad file ends that file: NextPacket returns its *ReadError once and the
 // next call goes on with the next file, so the caller decides whether to
 // stop.
@@ -212,8 +258,11 @@ type MultiSource struct {
 }
 
 // NewMultiSource returns a source over paths (see ExpandPaths); files are
-// opened lazily.
+// opened lazily. They share one decoder, and so one fragment cache.
 func NewMultiSource(paths []string, opts PcapOptions) *MultiSource {
+	if opts.Decoder == nil {
+		opts.Decoder = opts.NewDecoder()
+	}
 	return &MultiSource{paths: paths, opts: opts}
 }
 

@@ -128,6 +128,11 @@ func New(cfg Config) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !cfg.FlushPerFile && cfg.Pcap.Decoder == nil {
+		// The files are parts of one capture: one decoder keeps the
+		// fragments of a datagram that a file boundary splits in one flow.
+		cfg.Pcap.Decoder = cfg.Pcap.NewDecoder()
+	}
 	if cfg.Table.Samples < cfg.Features.SPLT {
 		cfg.Table.Samples = cfg.Features.SPLT
 	}
