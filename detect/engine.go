@@ -15,8 +15,8 @@ import (
 	"github.com/flowhawk/flowhawk/collector"
 )
 
-// tickNS is how often (in packet time) windows are rolled and aggregated
-// alerts are flushed.
+// tickNS is how often (in packet time) aggregated alerts are flushed and
+// the blocklists checked; windows also roll at their exact ends.
 const tickNS = int64(1e9)
 
 // Engine runs the enabled detectors over packets and flows and hands
@@ -46,6 +46,7 @@ type Engine struct {
 
 	agg   aggregator
 	stats engineStats
+	wins  []*window // the enabled detectors' windows
 }
 
 type engineStats struct {
@@ -132,11 +133,26 @@ func New(cfg Config, sink func(*Alert)) (*Engine, error) {
 			return nil, err
 		}
 	}
+	if e.ps != nil {
+		e.wins = append(e.wins, &e.ps.win)
+	}
+	if e.sf != nil {
+		e.wins = append(e.wins, &e.sf.win)
+	}
+	if e.dns != nil {
+		e.wins = append(e.wins, &e.dns.win)
+	}
+	if e.top != nil {
+		e.wins = append(e.wins, &e.top.win)
+	}
 	return e, nil
 }
 
 // advance moves the packet clock to ts and, once per second of packet
-// time, rolls the detectors' windows and flushes due aggregated alerts.
+// time and at every window's end, rolls the detectors' windows and
+// flushes due aggregated alerts. Ticking at the exact end keeps a window
+// that is not a whole number of seconds (--dns-window 1500ms) from
+// counting the next window's first events.
 func (e *Engine) advance(ts int64) {
 	if ts <= e.now {
 		return
@@ -145,7 +161,6 @@ func (e *Engine) advance(ts int64) {
 	if ts < e.nextTick {
 		return
 	}
-	e.nextTick = ts - ts%tickNS + tickNS
 	if e.ps != nil {
 		e.ps.tick(ts, false)
 	}
@@ -165,6 +180,18 @@ func (e *Engine) advance(ts int64) {
 		e.intel.tick(ts)
 	}
 	e.agg.tick(ts, e.send)
+	e.setNextTick(ts)
+}
+
+// setNextTick schedules the next tick after one at ts: the next whole
+// second, or an earlier window end.
+func (e *Engine) setNextTick(ts int64) {
+	e.nextTick = ts - ts%tickNS + tickNS
+	for _, w := range e.wins {
+		if w.start != 0 {
+			e.nextTick = min(e.nextTick, w.start+w.size)
+		}
+	}
 }
 
 // OnPacket feeds one decoded packet. p and its Payload are not retained.

@@ -1,0 +1,37 @@
+package detect
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// A window that is not a whole number of seconds ends exactly where it
+// should: with --dns-window 1500ms, NXDOMAIN answers at 1.2 s and 1.6 s
+// past a window start fall in two windows, not one.
+func TestWindowsEndExactly(t *testing.T) {
+	const base = t0 // a multiple of 1.5 s: windows start at base, base+1.5 s, …
+	if base%(3*sec/2) != 0 {
+		t.Fatal("base not aligned to 1.5 s")
+	}
+	nx := func(offsets ...int64) map[string]int {
+		cfg := only("dns")
+		cfg.DNSWindow = 1500 * time.Millisecond
+		cfg.NXDomain = 2
+		e, c := newTest(t, cfg)
+		for i, off := range offsets {
+			name := fmt.Sprintf("nx%d.example.com", i)
+			e.OnPacket(pkt(base+off, "10.0.0.53", "10.0.0.9", 53, 30000+uint16(i), 17, 0, dnsQuery(1, name, true, 3)))
+		}
+		e.OnPacket(pkt(base+10*sec, "10.0.0.9", "10.0.0.53", 30100, 53, 17, 0, dnsQuery(9, "end.example.com", false, 0)))
+		e.Close()
+		return c.rules()
+	}
+	ms := int64(time.Millisecond)
+	if got := nx(1200*ms, 1600*ms); got["dns.nxdomain"] != 0 {
+		t.Errorf("answers in two 1.5 s windows raised %v", got)
+	}
+	if got := nx(1600*ms, 2900*ms); got["dns.nxdomain"] != 1 {
+		t.Errorf("answers in one 1.5 s window raised %v, want dns.nxdomain", got)
+	}
+}
