@@ -71,6 +71,30 @@ the column name; every difference is listed here.
   record; idle timeout 120 s, active timeout 1800 s (CICFlowMeter cuts every flow 120 s after its first
   packet, so its long flows are split into 120 s records).
 - **Infinity and NaN.** CICFlowMeter writes Infinity/NaN for rates of zero-duration flows; we write 0.
+- **Active periods.** An active period is a run of packets without a gap over 5 s. CICFlowMeter records
+  one only when an idle gap ends it, never the period after the last gap: in the CIC-IDS2017 samples
+  the tests read (` + "`shared/datasets/cicids2017`" + `: 1,299 real rows of the Wednesday and Friday
+  files) Active Mean, Std, Max and Min are 0 in all 960 rows with Idle Max 0 and a Flow Duration above
+  0. We close the last period when the flow ends, so a flow without an idle gap has one active period,
+  its Flow Duration (when above 0), and a flow with idle gaps has one more period than CIC's, the one
+  after its last gap.
+- **Subflows.** In the CIC-IDS2017 samples Subflow Fwd Packets equals Total Fwd Packets, Subflow Fwd
+  Bytes equals Total Length of Fwd Packets, and the same for Bwd, in all 1,299 rows, the 400 with a gap
+  over 1 s included: CICFlowMeter's subflow count is in effect always 1. We divide the totals by
+  ` + "`subflow_count`" + ` (1 + gaps over 1 s), so ours equal CIC's only for flows without such a gap;
+  multiply by ` + "`subflow_count`" + ` for CIC's value.
+- **Flag counts.** FIN, SYN, RST, PSH, ACK, URG, CWE and ECE Flag Count are only 0 or 1 in all 1,299
+  CIC-IDS2017 sample rows (RST, CWE and ECE are 0 in all), and 268 of the 272 TCP flows of 20 or more
+  packets have ACK Flag Count 0, so CIC's values are not packet counts. We count the packets of either
+  direction with the flag.
+- **Direction flags.** In the CIC-IDS2017 samples Fwd PSH Flags equals SYN Flag Count in every row
+  (1,299 of 1,299; 63 are 1), and Bwd PSH Flags, Fwd URG Flags and Bwd URG Flags are 0 in every row,
+  so CIC's values are at most 1 and do not follow the packets with the flag. We count the packets of
+  the direction with the flag.
+- **UDP header length.** Fwd/Bwd Header Length (and the repeated Fwd Header Length) of CIC-IDS2017's
+  UDP flows are 20 to 44 bytes a packet, mostly exactly 20 or 32 (TCP header sizes), never 8: all 16
+  UDP rows of the TrafficLabelling sample and the 307 Wednesday rows without a TCP window (DNS, NTP
+  and NetBIOS ports). We count the 8-byte UDP header, so a UDP flow's header length is 8 per packet.
 - **Timestamp.** See the Timestamp column.
 `
 

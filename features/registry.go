@@ -36,7 +36,11 @@ func registry(cfg Config) []def {
 const (
 	devFirstTwice = "CICFlowMeter adds the first packet's payload twice to the flow-wide length statistics; we count every packet once."
 	devRate       = "CICFlowMeter writes Infinity or NaN when the duration is 0; we write 0."
-	devFlagDir    = "CICFlowMeter counts this flag only on the first packet of the direction (0 or 1); we count every packet with the flag."
+	devFlagDir    = "CIC-IDS2017's values are at most 1 and do not follow the packets with the flag (its Fwd PSH Flags equals its SYN Flag Count in every row); we count every packet of the direction with the flag. See Deviations (direction flags)."
+	devFlagCount  = "CIC-IDS2017's values are only 0 or 1, not packet counts; we count the packets with the flag. See Deviations (flag counts)."
+	devActive     = "CICFlowMeter leaves out the last active period, so its value is 0 for every flow without an idle gap; we include it, and our values may have a fraction of a microsecond. See Deviations (active periods)."
+	devSubflow    = "CIC-IDS2017's Subflow columns equal the flow's totals (its subflow count is in effect 1); ours are divided by subflow_count. See Deviations (subflows)."
+	devUDPHeader  = "For UDP, CIC-IDS2017 counts 20 to 44 bytes a packet, never the 8-byte UDP header; we count 8. See Deviations (UDP header length)."
 	devBulk       = "CICFlowMeter's forward bulk code never updates its forward counters (always 0) and its backward bulk is computed with integer division; we follow its bulk definition (runs of at least 4 data packets of one direction, no data packet of the other direction in between, gaps at most 1 s) for both directions."
 	devIntDiv     = "CICFlowMeter uses integer division; we keep the fraction."
 	devUs         = "CICFlowMeter has microsecond timestamps, so its values are integral; ours are nanosecond-exact microseconds and may have a fraction."
@@ -78,17 +82,17 @@ func iatCols(d Direction, total string, names [4]string) []def {
 	)
 }
 
-func periodCols(what string, names [4]string, sel func(*calc) *collector.Moments, doc string) []def {
+func periodCols(what string, names [4]string, sel func(*calc) *collector.Moments, doc, cic string) []def {
 	return []def{
-		numCol(GroupCIC, names[0], Float, "us", Flow, "Mean "+what+" period. "+doc, "mean("+what+")", devUs, func(c *calc) float64 { return us(sel(c).Mean()) }),
-		numCol(GroupCIC, names[1], Float, "us", Flow, "Sample standard deviation of the "+what+" periods.", "std("+what+", ddof=1)", devUs, func(c *calc) float64 { return us(sel(c).Std()) }),
-		numCol(GroupCIC, names[2], Float, "us", Flow, "Longest "+what+" period.", "max("+what+")", devUs, func(c *calc) float64 { return us(sel(c).Max) }),
-		numCol(GroupCIC, names[3], Float, "us", Flow, "Shortest "+what+" period.", "min("+what+")", devUs, func(c *calc) float64 { return us(sel(c).Min) }),
+		numCol(GroupCIC, names[0], Float, "us", Flow, "Mean "+what+" period. "+doc, "mean("+what+")", cic, func(c *calc) float64 { return us(sel(c).Mean()) }),
+		numCol(GroupCIC, names[1], Float, "us", Flow, "Sample standard deviation of the "+what+" periods.", "std("+what+", ddof=1)", cic, func(c *calc) float64 { return us(sel(c).Std()) }),
+		numCol(GroupCIC, names[2], Float, "us", Flow, "Longest "+what+" period.", "max("+what+")", cic, func(c *calc) float64 { return us(sel(c).Max) }),
+		numCol(GroupCIC, names[3], Float, "us", Flow, "Shortest "+what+" period.", "min("+what+")", cic, func(c *calc) float64 { return us(sel(c).Min) }),
 	}
 }
 
 func flagCount(header string, bit int, name string) def {
-	return numCol(GroupCIC, header, Int, "packets", Flow, "Packets of either direction with "+name+" set.", "count(packets with "+name+")", "",
+	return numCol(GroupCIC, header, Int, "packets", Flow, "Packets of either direction with "+name+" set.", "count(packets with "+name+")", devFlagCount,
 		func(c *calc) float64 { return float64(c.f.Fwd.FlagCounts[bit]) + float64(c.f.Bwd.FlagCounts[bit]) })
 }
 
@@ -151,7 +155,7 @@ func cicDefs() []def {
 		dirFlag(" Bwd PSH Flags", Bwd, 3, "PSH"),
 		dirFlag(" Fwd URG Flags", Fwd, 5, "URG"),
 		dirFlag(" Bwd URG Flags", Bwd, 5, "URG"),
-		hdr(" Fwd Header Length", "Fwd Header Length", Fwd, "Some CIC-IDS2017 files hold negative values here (a CICFlowMeter counter bug); ours are 64-bit sums, never negative."),
+		hdr(" Fwd Header Length", "Fwd Header Length", Fwd, "Some CIC-IDS2017 files hold negative values here (a CICFlowMeter counter bug); ours are 64-bit sums, never negative. "+devUDPHeader),
 		hdr(" Bwd Header Length", "Bwd Header Length", Bwd, "As Fwd Header Length."),
 		numCol(g, "Fwd Packets/s", Float, "packets/s", Fwd, "Forward packets per second of flow duration; 0 when the duration is 0.", "fwd packets / duration", devRate,
 			func(c *calc) float64 { return perSecond(float64(c.f.Fwd.Packets), c.durS) }),
@@ -180,12 +184,12 @@ func cicDefs() []def {
 			func(c *calc) float64 { return c.f.Fwd.PayloadLen.Mean() }),
 		numCol(g, " Avg Bwd Segment Size", Float, "bytes", Bwd, "Backward payload bytes per backward packet (same as Bwd Packet Length Mean).", "bwd payload bytes / bwd packets", "",
 			func(c *calc) float64 { return c.f.Bwd.PayloadLen.Mean() }),
-		hdr(" Fwd Header Length", "Fwd Header Length.1", Fwd, "CIC-IDS2017 repeats the Fwd Header Length column here under the same header; we repeat it too (pandas reads it as \"Fwd Header Length.1\")."),
+		hdr(" Fwd Header Length", "Fwd Header Length.1", Fwd, "CIC-IDS2017 repeats the Fwd Header Length column here under the same header; we repeat it too (pandas reads it as \"Fwd Header Length.1\"). "+devUDPHeader),
 	)
 	defs = append(defs, bulkCols(Fwd, [3]string{"Fwd Avg Bytes/Bulk", " Fwd Avg Packets/Bulk", " Fwd Avg Bulk Rate"})...)
 	defs = append(defs, bulkCols(Bwd, [3]string{" Bwd Avg Bytes/Bulk", " Bwd Avg Packets/Bulk", "Bwd Avg Bulk Rate"})...)
 	sub := func(header string, d Direction, unit, what string, fn func(*collector.DirStats) uint64) def {
-		return numCol(g, header, Float, unit, d, "Mean "+d.String()+" "+what+" per subflow (subflows are split by gaps over 1 s).", d.String()+" "+what+" / subflow_count", devIntDiv,
+		return numCol(g, header, Float, unit, d, "Mean "+d.String()+" "+what+" per subflow (subflows are split by gaps over 1 s).", d.String()+" "+what+" / subflow_count", devSubflow,
 			func(c *calc) float64 { return ratio(float64(fn(c.dir(d))), float64(c.f.SubflowCount)) })
 	}
 	defs = append(defs,
@@ -203,9 +207,9 @@ func cicDefs() []def {
 			func(c *calc) float64 { return c.f.Fwd.PayloadLen.Min }),
 	)
 	defs = append(defs, periodCols("active", [4]string{"Active Mean", " Active Std", " Active Max", " Active Min"}, func(c *calc) *collector.Moments { return &c.f.Active },
-		"An active period is a run of packets with no gap over 5 s; 0 when the flow has none longer than 0.")...)
+		"An active period is a run of packets with no gap over 5 s, the last one included; 0 when the flow has none longer than 0.", devActive)...)
 	defs = append(defs, periodCols("idle", [4]string{"Idle Mean", " Idle Std", " Idle Max", " Idle Min"}, func(c *calc) *collector.Moments { return &c.f.Idle },
-		"An idle period is a gap over 5 s between packets; 0 when there is none.")...)
+		"An idle period is a gap over 5 s between packets; 0 when there is none.", devUs)...)
 	return defs
 }
 
