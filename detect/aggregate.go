@@ -16,7 +16,8 @@ const (
 // the sink at once; later ones are counted and merged (flow IDs, names,
 // latest evidence) and sent at most once per interval, with the total
 // count and first/last seen. Causes idle for an interval with nothing
-// pending are forgotten; the number of causes is bounded.
+// pending are forgotten; the number of causes is bounded, and a cause
+// evicted for a new one is counted and first sends what it holds.
 type aggregator struct {
 	interval int64
 	causes   *bounded[string, aggState]
@@ -73,6 +74,13 @@ func (g *aggregator) raise(a *Alert, send func(*Alert)) {
 	k := causeKey(a)
 	s := g.causes.get(k)
 	if s == nil {
+		if g.causes.full() {
+			// The evicted cause's occurrences not yet sent go out now:
+			// they would otherwise be lost, not just de-duplicated.
+			if v := g.causes.evict(); v != nil && v.pending > 0 {
+				g.emit(v, a.Time, send)
+			}
+		}
 		s = g.causes.upsert(k)
 		s.first, s.last, s.lastSent, s.count = a.First, a.Last, a.Time, 1
 		s.merge(a)

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,6 +49,43 @@ func TestAggregateTickOrder(t *testing.T) {
 	for r := 0; r < 3; r++ {
 		if again := run(); fmt.Sprint(again) != fmt.Sprint(first) {
 			t.Fatalf("replay %d sent a different stream", r+2)
+		}
+	}
+}
+
+// Alert causes evicted at --detect-max-hosts are counted with the other
+// detector evictions, and an evicted cause's unsent occurrences are sent
+// rather than lost.
+func TestAggregateEvictionCounted(t *testing.T) {
+	cfg := only("size")
+	cfg.MaxHosts = 16
+	e, c := newTest(t, cfg)
+	at := func(round, host int) int64 { return t0 + int64(round)*sec + int64(host)*sec/1000 }
+	id := uint64(0)
+	for round := 0; round < 2; round++ {
+		for h := 0; h < 40; h++ {
+			id++
+			f := flowWithSizes(id, fmt.Sprintf("10.0.3.%d", h+1), "10.0.0.2", 9000)
+			f.End = at(round, h)
+			e.OnFlow(f)
+		}
+	}
+	e.Close()
+	if n := e.Losses()["alert_causes_evicted"]; n < 24 {
+		t.Errorf("alert_causes_evicted %d, want at least 24 (40 causes in 16 slots)", n)
+	}
+	var sum strings.Builder
+	e.Summary(&sum)
+	if !strings.Contains(sum.String(), "alert_causes_evicted") {
+		t.Errorf("summary does not report the evictions:\n%s", sum.String())
+	}
+	last := map[string]int64{}
+	for _, a := range c.alerts {
+		last[a.Src.String()] = max(last[a.Src.String()], a.Last)
+	}
+	for h := 0; h < 40; h++ {
+		if src := fmt.Sprintf("10.0.3.%d", h+1); last[src] != at(1, h) {
+			t.Errorf("%s: last occurrence never sent (latest alert ends %d, want %d)", src, last[src]-t0, at(1, h)-t0)
 		}
 	}
 }

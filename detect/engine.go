@@ -485,8 +485,9 @@ func (e *Engine) Summary(w io.Writer) {
 // Losses names the detectors' state that overflowed its bounds, for
 // flowhawk_dropped_total{component="detect"}: per-host state evicted to
 // make room for new hosts (a flood of sources does this; detection is
-// then approximate) and SYNs not paired with their handshake because the
-// pending table was full (they count as half-open).
+// then approximate), alert causes evicted from aggregation (their next
+// occurrence is sent as new) and SYNs not paired with their handshake
+// because the pending table was full (they count as half-open).
 func (e *Engine) Losses() map[string]uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -494,7 +495,9 @@ func (e *Engine) Losses() map[string]uint64 {
 }
 
 func (e *Engine) losses() map[string]uint64 {
-	m := map[string]uint64{}
+	// Alert aggregation is bounded by --detect-max-hosts too: an evicted
+	// cause starts over at count 1 when it recurs.
+	m := map[string]uint64{"alert_causes_evicted": e.agg.causes.Evicted}
 	if e.ps != nil {
 		m["portscan_hosts_evicted"] = e.ps.hosts.Evicted
 	}

@@ -56,7 +56,7 @@ func (b *bounded[K, V]) upsert(k K) *V {
 	if v := b.m[k]; v != nil {
 		return v
 	}
-	if len(b.m) >= b.max {
+	if b.full() {
 		b.evict()
 	}
 	var v *V
@@ -72,7 +72,12 @@ func (b *bounded[K, V]) upsert(k K) *V {
 	return v
 }
 
-func (b *bounded[K, V]) evict() {
+// full reports whether the next new key evicts an entry.
+func (b *bounded[K, V]) full() bool { return len(b.m) >= b.max }
+
+// evict removes and counts the least active of three sampled entries and
+// returns its state, valid until the next upsert reuses it.
+func (b *bounded[K, V]) evict() *V {
 	const samples = 3
 	var victim K
 	var low uint64
@@ -87,11 +92,14 @@ func (b *bounded[K, V]) evict() {
 			break
 		}
 	}
-	if i > 0 {
-		b.free = append(b.free, b.m[victim])
-		delete(b.m, victim)
-		b.Evicted++
+	if i == 0 {
+		return nil
 	}
+	v := b.m[victim]
+	b.free = append(b.free, v)
+	delete(b.m, victim)
+	b.Evicted++
+	return v
 }
 
 // reset empties the map, keeping the values for reuse (at most max).
