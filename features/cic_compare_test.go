@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/flowhawk/flowhawk/collector"
 )
 
 // cicRows reads the CIC-IDS2017 sample files as maps from the stripped
@@ -153,5 +155,36 @@ func TestCICComparisonsMatchData(t *testing.T) {
 		if c := x.Columns()[x.Index(name)].CIC; !strings.Contains(c, want) {
 			t.Errorf("%s: CIC note %q, want it to say %q", name, c, want)
 		}
+	}
+}
+
+// TestOutOfOrderGaps pins what the docs say of packets out of time order:
+// the duration spans the earliest to the latest packet, gaps run from the
+// latest time seen, an older packet makes a gap of 0, so the IAT total can
+// be less than the duration.
+func TestOutOfOrderGaps(t *testing.T) {
+	var ps []collector.Packet
+	for _, us := range []int64{100, 67, 200} {
+		ps = append(ps, mkPacket(client, server, 17500, 17500, 17, pkt{us, true, 0, 8, 10, 0}))
+	}
+	f := runTable(t, ps, 10)[0]
+	x, _ := New(Config{})
+	row := x.NewRow()
+	x.Fill(f, nil, row)
+	for name, want := range map[string]float64{
+		"Flow Duration": 133, "Fwd IAT Total": 100, "Flow IAT Max": 100, "Flow IAT Min": 0, "Fwd IAT Min": 0, "Active Mean": 100,
+	} {
+		if got := row.Num[x.Index(name)]; !near(got, want) {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if ts := row.Text(x.Index("Timestamp")); !strings.HasSuffix(ts, ".000067") {
+		t.Errorf("Timestamp %s, want the earliest packet's", ts)
+	}
+	if d := x.Columns()[x.Index("Fwd IAT Total")].Doc; !strings.Contains(d, "capture order") {
+		t.Errorf("Fwd IAT Total doc %q does not say what happens out of time order", d)
+	}
+	if !strings.Contains(string(Doc()), "Captures out of time order") {
+		t.Errorf("the conventions do not cover captures out of time order")
 	}
 }

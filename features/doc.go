@@ -36,6 +36,16 @@ Column groups, in output order:
 - **Units.** As CIC: durations, IATs and active/idle times in microseconds (` + "`us`" + `), rates per
   second. Our timestamps have nanosecond resolution, so microsecond values may have a fraction.
   The KDD ` + "`duration`" + ` is in seconds.
+- **Captures out of time order.** ` + "`Flow Duration`" + ` is the latest minus the earliest packet time and
+  ` + "`Timestamp`" + ` is the earliest, whatever the order of the packets in the capture. Gaps are taken in
+  capture order, each from the latest packet time seen before it; a packet older than that makes a
+  gap of 0, never a negative one, and does not extend the active period. So when a flow's packets
+  are out of time order, ` + "`Fwd IAT Total`" + ` and ` + "`Bwd IAT Total`" + ` (the latest minus the first packet time of
+  the direction in capture order) and the sum of the flow's gaps can be less than the duration, the
+  IAT minimum is 0 and the active time is short by as much. Example: in the shared test capture
+  ` + "`pcapplusplus__many_interfaces-1.pcapng`" + `, the flow 192.168.1.139:17500 → 192.168.1.255 has two
+  packets, the second 33 us older than the first: Flow Duration 33, Fwd IAT Total 0, Flow IAT Max 0,
+  Active Mean 0. For a capture in time order every total is the last minus the first packet time.
 - **Statistics.** Std and variance are sample statistics (n-1), 0 below two values. Skewness is the
   biased Fisher-Pearson g1 (0 below three values or without spread), kurtosis the biased excess g2
   (0 below four values or without spread): the same as ` + "`scipy.stats.skew`" + ` and

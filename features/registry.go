@@ -71,7 +71,7 @@ func iatCols(d Direction, total string, names [4]string) []def {
 	}
 	var defs []def
 	if total != "" {
-		defs = append(defs, numCol(GroupCIC, total, Float, "us", d, "Sum of the gaps between "+what+" (last minus first packet time).", "sum(iat)", devUs,
+		defs = append(defs, numCol(GroupCIC, total, Float, "us", d, "Sum of the gaps between "+what+": the latest minus the first packet time in capture order (last minus first when the capture is in time order; see Conventions).", "sum(iat)", devUs,
 			func(c *calc) float64 { return us(sel(c).Total()) }))
 	}
 	return append(defs,
@@ -123,7 +123,7 @@ func cicDefs() []def {
 		numCol(g, " Destination Port", Int, "", Bwd, "Responder port (0 without ports).", "dst port", "", func(c *calc) float64 { return float64(c.dst.Port) }),
 		numCol(g, " Protocol", Int, "", Flow, "IP protocol number (6 TCP, 17 UDP, 1 ICMP).", "ip proto", "", func(c *calc) float64 { return float64(c.f.Key.Proto) }),
 		strCol(g, " Timestamp", Flow, "Time of the first packet, UTC, as 2006-01-02 15:04:05.000000.", "start", "CIC wrote local time as d/M/yyyy h:mm[:ss] [AM|PM]; we write UTC ISO 8601 with microseconds, which pandas.to_datetime parses without a format.", (*calc).appendStart),
-		numCol(g, " Flow Duration", Float, "us", Flow, "Time from the first to the last packet.", "end - start", devUs, func(c *calc) float64 { return us(float64(c.f.Duration())) }),
+		numCol(g, " Flow Duration", Float, "us", Flow, "Time from the earliest to the latest packet, whatever their order in the capture.", "end - start", devUs, func(c *calc) float64 { return us(float64(c.f.Duration())) }),
 		numCol(g, " Total Fwd Packets", Int, "packets", Fwd, "Forward packets.", "count(fwd)", "", func(c *calc) float64 { return float64(c.f.Fwd.Packets) }),
 		numCol(g, " Total Backward Packets", Int, "packets", Bwd, "Backward packets.", "count(bwd)", "", func(c *calc) float64 { return float64(c.f.Bwd.Packets) }),
 		numCol(g, "Total Length of Fwd Packets", Int, "bytes", Fwd, "Forward transport payload bytes.", "sum(fwd payload_len)", "", func(c *calc) float64 { return float64(c.f.Fwd.PayloadBytes) }),
