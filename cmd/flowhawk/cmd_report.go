@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -50,15 +51,13 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 		in.Evals = append(in.Evals, ev...)
 	}
-	fh, err := os.Create(*out)
-	if err != nil {
+	// Render before opening the output, so a report that cannot be made
+	// (nothing to chart) leaves an existing file as it was.
+	var page bytes.Buffer
+	if err := report.Write(&page, in); err != nil {
 		return err
 	}
-	if err := report.Write(fh, in); err != nil {
-		fh.Close()
-		return err
-	}
-	if err := fh.Close(); err != nil {
+	if err := os.WriteFile(*out, page.Bytes(), 0o666); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d flows, %d alerts, %d evaluations\n", *out, len(in.Flows), len(in.Alerts), len(in.Evals))
