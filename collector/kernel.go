@@ -182,6 +182,10 @@ type KernelSource struct {
 	stats   KernelStats
 	pending map[Key][]pendingSample // first-packet samples waiting for their flow's record
 	closing []closeDue
+	// continued holds the initiator of flows the active timeout cut, for
+	// the record that goes on with them (toFlow): the kernel starts that
+	// entry over from whichever side sends first.
+	continued map[Key]cutFlow
 	nextID  uint64
 	mapFull [kcntMax]uint64 // map-full counters (kcntMapFull, kcntMapFull6) at the previous scan
 	mapSeen [kcntMax]int    // entries the previous scan found, by the map's map-full counter
@@ -193,6 +197,13 @@ type KernelSource struct {
 
 	// batch buffers, reused
 	batches [batchBuffers]*mapBatch // reused by iterate
+}
+
+// cutFlow is a flow the active timeout cut: its initiator, and its last
+// packet (monotonic ns).
+type cutFlow struct {
+	initiator uint8
+	last      uint64
 }
 
 type closeDue struct {
@@ -398,7 +409,7 @@ func loadKernel(cfg KernelConfig, keep map[string]bool) (*KernelSource, error) {
 			}
 		}
 	}
-	s := &KernelSource{cfg: cfg, pending: make(map[Key][]pendingSample)}
+	s := &KernelSource{cfg: cfg, pending: make(map[Key][]pendingSample), continued: make(map[Key]cutFlow)}
 	if err := loadObjects(spec, &s.objs); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -1076,6 +1087,11 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 	}
 	s.mu.Unlock()
 	s.sweepPending(now)
+	for k, c := range s.continued {
+		if now-int64(c.last) > idle+grace {
+			delete(s.continued, k) // the flow ended; no record goes on with it
+		}
+	}
 	return nil
 }
 

@@ -263,3 +263,38 @@ func TestKernelRingFull(t *testing.T) {
 	}
 	t.Logf("ring full %d; %d of 200 flows built from counters with missing samples", st.RingbufFull, short)
 }
+
+// TestKernelActiveKeepsDirection is TestActiveTimeoutKeepsDirection for the
+// kernel path: the entry a packet after the cut creates starts from the
+// side that sends it, and the collector gives the record the cut flow's
+// direction.
+func TestKernelActiveKeepsDirection(t *testing.T) {
+	s := loadTestKernel(t, KernelConfig{MaxFlows: 64, IdleTimeout: 10 * time.Second, ActiveTimeout: 40 * time.Millisecond})
+	frame := func(reply bool) []byte {
+		ip := ip4(layers.IPProtocolUDP)
+		udp := &layers.UDP{SrcPort: 40000, DstPort: 80}
+		if reply {
+			ip.SrcIP, ip.DstIP = ip.DstIP, ip.SrcIP
+			udp.SrcPort, udp.DstPort = udp.DstPort, udp.SrcPort
+		}
+		return kframe(t, eth(layers.EthernetTypeIPv4), ip, udp)
+	}
+	var got []*Flow
+	for _, reply := range []bool{false, true} {
+		if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: frame(reply)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(60 * time.Millisecond)
+		s.readEvents(time.Now(), nil, nil)
+		if err := s.Scan(func(f *Flow) { got = append(got, f) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 2 || got[0].EndReason != EndActive || got[1].EndReason != EndActive {
+		t.Fatalf("%d records, want two active-timeout cuts", len(got))
+	}
+	if got[1].FwdIsLo != got[0].FwdIsLo || got[1].Fwd.Packets != 0 || got[1].Bwd.Packets != 1 {
+		t.Errorf("after the cut: fwd is lo %v (was %v), %d fwd and %d bwd packets; want the reply backward",
+			got[1].FwdIsLo, got[0].FwdIsLo, got[1].Fwd.Packets, got[1].Bwd.Packets)
+	}
+}

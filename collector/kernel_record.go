@@ -24,6 +24,20 @@ import (
 // flow's last packet). IAT sums of squares are kept in 1.024 us units by
 // the kernel (dirIATMoments, iatMoments).
 func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReason) *Flow {
+	if c, ok := s.continued[key]; ok {
+		// This record goes on with one the active timeout cut: the same
+		// direction, whoever sent first, as in Table.
+		delete(s.continued, key)
+		if v.First > c.last {
+			v.Initiator = c.initiator
+		}
+	}
+	if reason == EndActive {
+		if s.continued == nil {
+			s.continued = make(map[Key]cutFlow)
+		}
+		s.continued[key] = cutFlow{initiator: v.Initiator, last: v.Last}
+	}
 	samples := s.takeSamples(key, v.First)
 	s.nextID++
 	fwdIsLo := v.Initiator == 0

@@ -238,8 +238,12 @@ func (t *Table) Add(p *Packet) {
 			t.end(e, e.reason)
 			e = nil
 		case ts-e.start >= int64(t.cfg.ActiveTimeout):
+			// The flow goes on in a new record, in the same direction
+			// whoever sends this packet (as CICFlowMeter's continuation).
+			fwdIsLo := e.fwdIsLo
 			t.end(e, EndActive)
-			e = nil
+			e = t.create(p)
+			e.fwdIsLo = fwdIsLo
 		}
 	}
 	if e == nil {

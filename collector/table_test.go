@@ -556,3 +556,29 @@ func TestTableMaxBytes(t *testing.T) {
 		t.Errorf("%d records from 50 packets alternating over 3 keys with room for one flow, want 50", len(emitted))
 	}
 }
+
+// TestActiveTimeoutKeepsDirection checks that the record going on with a
+// flow the active timeout cut keeps its direction when the responder sends
+// its first packet: it used to turn around (and lose a label written for
+// the initiator), where CICFlowMeter keeps the source and destination.
+func TestActiveTimeoutKeepsDirection(t *testing.T) {
+	var got []*Flow
+	tab := NewTable(TableConfig{IdleTimeout: time.Minute, ActiveTimeout: 10 * time.Second}, func(f *Flow) { got = append(got, f) })
+	for _, p := range []Packet{
+		pkt(0, "10.0.0.9", "10.0.0.1", 40000, 80, 17, 0, 10), // the client (hi) starts
+		pkt(5, "10.0.0.1", "10.0.0.9", 80, 40000, 17, 0, 10),
+		pkt(11, "10.0.0.1", "10.0.0.9", 80, 40000, 17, 0, 10), // cut; the server sends first
+		pkt(12, "10.0.0.9", "10.0.0.1", 40000, 80, 17, 0, 10),
+	} {
+		tab.Add(&p)
+	}
+	tab.Flush()
+	if len(got) != 2 || got[0].EndReason != EndActive {
+		t.Fatalf("%d records, want the active-timeout cut and the rest", len(got))
+	}
+	for i, f := range got {
+		if f.FwdIsLo || f.Fwd.Packets != 1 || f.Bwd.Packets != 1 {
+			t.Errorf("record %d: fwd is lo %v, %d fwd and %d bwd packets; want the client (hi) forward, 1 and 1", i, f.FwdIsLo, f.Fwd.Packets, f.Bwd.Packets)
+		}
+	}
+}
