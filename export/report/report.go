@@ -156,6 +156,9 @@ func human(v float64, unit string) string {
 	case v >= k:
 		return strconv.FormatFloat(v/k, 'f', 2, 64) + " k" + unit
 	}
+	if unit == "" { // a count: "126 packets", not "126  packets"
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
 	return strconv.FormatFloat(v, 'f', 0, 64) + " " + unit
 }
 

@@ -356,3 +356,16 @@ func FuzzReadJSONL(f *testing.F) {
 		}
 	})
 }
+
+// The header line puts one space between a count and its word, whatever
+// the count's size.
+func TestSummaryLineSpacing(t *testing.T) {
+	for _, c := range []struct {
+		pkts float64
+		want string
+	}{{126, "1 flows, 126 packets, 9 B"}, {12600, "1 flows, 12.60 k packets, 9 B"}} {
+		if got := summaryLine(Input{Flows: []Flow{{Packets: c.pkts, Bytes: 9}}}); got != c.want {
+			t.Errorf("summary %q, want %q", got, c.want)
+		}
+	}
+}
