@@ -92,3 +92,36 @@ func TestExpandPathsFollowsDirLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestExpandPathsNaturalOrder checks that a directory of rotated captures
+// (tcpdump -C: cap, cap1, ..., cap10) is read in capture order, where
+// name order read cap10 and cap11 before cap2 and ran the flows'
+// timestamps backwards.
+func TestExpandPathsNaturalOrder(t *testing.T) {
+	dir := t.TempDir()
+	hdr := append(slices.Clone(magicPcapLE), make([]byte, 20)...)
+	var want []string
+	for _, n := range []string{"cap", "cap1", "cap2", "cap9", "cap10", "cap11", "cap100"} {
+		p := filepath.Join(dir, n)
+		if err := os.WriteFile(p, hdr, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, p)
+	}
+	got, err := ExpandPaths([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("order %q, want %q", got, want)
+	}
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{{"a2", "a10", -1}, {"a10", "a2", 1}, {"a1", "a01", -1}, {"x/2024-01-02.pcap", "x/2024-01-10.pcap", -1},
+		{"b", "a1", 1}, {"a", "a1", -1}, {"a1b", "a1c", -1}, {"same9", "same9", 0}} {
+		if got := naturalCompare(c.a, c.b); got != c.want {
+			t.Errorf("naturalCompare(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}

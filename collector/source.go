@@ -3,6 +3,7 @@ package collector
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -248,7 +249,9 @@ func captureName(p string) bool {
 // ExpandPaths turns command-line arguments into capture files: a file is
 // kept as given (whatever its name), a directory expands recursively to the
 // files in it that start with a pcap, pcapng or gzip-compressed capture
-// magic number, in sorted path order. Symbolic links to files and to
+// magic number, in natural path order (numbers in names compare as
+// numbers, so tcpdump -C's cap, cap1, cap2, ..., cap10 stay in capture
+// order, where name order put cap10 before cap2). Symbolic links to files and to
 // directories are followed, the root's included, and the paths keep the
 // link's name (so --label-dir labels by the name the user sees); each real
 // directory is walked once, so a link loop or a second link to a directory
@@ -272,7 +275,7 @@ func ExpandPaths(args []string) ([]string, error) {
 		if err := w.walk(a, real); err != nil {
 			return nil, fmt.Errorf("capture directory %s: %w", a, err)
 		}
-		slices.Sort(w.found)
+		slices.SortFunc(w.found, naturalCompare)
 		out = append(out, w.found...)
 	}
 	if len(out) == 0 {
@@ -350,4 +353,42 @@ func (w *captureWalk) walk(dir, real string) error {
 		}
 	}
 	return nil
+}
+
+// naturalCompare orders paths as strings, except that runs of digits
+// compare by their numeric value (then by length, so "01" sorts after "1").
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		if isDigit(a[0]) && isDigit(b[0]) {
+			na, nb := digitRun(a), digitRun(b)
+			ta, tb := strings.TrimLeft(a[:na], "0"), strings.TrimLeft(b[:nb], "0")
+			if c := cmp.Compare(len(ta), len(tb)); c != 0 {
+				return c
+			}
+			if c := strings.Compare(ta, tb); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(na, nb); c != 0 {
+				return c
+			}
+			a, b = a[na:], b[nb:]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmp.Compare(a[0], b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// digitRun is the length of the run of digits s starts with.
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && isDigit(s[n]) {
+		n++
+	}
+	return n
 }
