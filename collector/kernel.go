@@ -186,14 +186,14 @@ type KernelSource struct {
 	// the record that goes on with them (toFlow): the kernel starts that
 	// entry over from whichever side sends first.
 	continued map[Key]cutFlow
-	nextID  uint64
-	mapFull [kcntMax]uint64 // map-full counters (kcntMapFull, kcntMapFull6) at the previous scan
-	mapSeen [kcntMax]int    // entries the previous scan found, by the map's map-full counter
-	rec     ringbuf.Record
-	drained []flowAt // drainAll's records, reused across drains
-	scratch Flow     // reused by toFlow for what only sample sequences give
-	slab    []Flow
-	pool    *FlowPool // records handed back by the outputs, if set
+	nextID    uint64
+	mapFull   [kcntMax]uint64 // map-full counters (kcntMapFull, kcntMapFull6) at the previous scan
+	mapSeen   [kcntMax]int    // entries the previous scan found, by the map's map-full counter
+	rec       ringbuf.Record
+	drained   []flowAt // drainAll's records, reused across drains
+	scratch   Flow     // reused by toFlow for what only sample sequences give
+	slab      []Flow
+	pool      *FlowPool // records handed back by the outputs, if set
 
 	// batch buffers, reused
 	batches [batchBuffers]*mapBatch // reused by iterate
