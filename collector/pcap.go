@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 )
@@ -203,8 +204,16 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 			st.Dropped++
 		case ResultUnknownLink:
 			st.Dropped++
-			s.err = s.readErr(fr.off, &UnknownLinkTypeError{fr.linkType})
-			return s.err
+			if s.ng == nil { // a pcap file has one link type, checked at open
+				s.err = s.readErr(fr.off, &UnknownLinkTypeError{fr.linkType})
+				return s.err
+			}
+			// One interface of a pcapng file is of a kind we do not
+			// decode: skip its frames, read the others.
+			if st.LinkTypes[s.lastIdx].Frames == 1 {
+				slog.Warn("skipping the frames of a pcapng interface whose link type is not decoded", "file", s.path, "offset", fr.off, "link_type", fr.linkType)
+			}
+			st.UnknownLink++
 		}
 	}
 }

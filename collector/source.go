@@ -103,6 +103,11 @@ type SourceStats struct {
 	// SkippedBlocks counts pcapng blocks that carry no packet and were
 	// skipped (custom, name resolution, statistics, unknown types).
 	SkippedBlocks uint64
+	// UnknownLink counts pcapng frames of interfaces whose link type the
+	// decoder does not handle (USB, Bluetooth, 802.11 beside Ethernet):
+	// skipped, so the file's other interfaces are read; LinkTypes says
+	// which.
+	UnknownLink uint64
 	// LinkTypes counts frames per link type, in order of first appearance.
 	LinkTypes []LinkTypeCount
 }
@@ -144,6 +149,7 @@ func (s *SourceStats) add(o *SourceStats) {
 	s.FragEvicted += o.FragEvicted
 	s.Decapsulated += o.Decapsulated
 	s.SkippedBlocks += o.SkippedBlocks
+	s.UnknownLink += o.UnknownLink
 	for _, lt := range o.LinkTypes {
 		s.countLink(lt.LinkType, lt.Frames)
 	}

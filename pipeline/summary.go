@@ -80,6 +80,15 @@ func (s *Summary) Print(w io.Writer) {
 		if src.SnapTruncated > 0 || src.Fragments > 0 {
 			fmt.Fprintf(w, "snaplen-truncated %d; fragments %d (orphans %d, wrong %d)\n", src.SnapTruncated, src.Fragments, src.OrphanFragments, src.WrongFragments)
 		}
+		if src.UnknownLink > 0 {
+			var lts []string
+			for _, lt := range src.LinkTypes {
+				if !collector.KnownLinkType(lt.LinkType) {
+					lts = append(lts, fmt.Sprintf("%d (%d frames)", lt.LinkType, lt.Frames))
+				}
+			}
+			fmt.Fprintf(w, "skipped    %d frames of pcapng interfaces of link types not decoded: %s\n", src.UnknownLink, strings.Join(lts, ", "))
+		}
 		if src.WireShorter > 0 {
 			fmt.Fprintf(w, "records    %d with an original length below the captured one (taken as captured)\n", src.WireShorter)
 		}
