@@ -45,6 +45,10 @@ func (l *Live) setDecode(total *collector.SourceStats, cur *collector.SourceStat
 			l.malformed[collector.MalformedReason(r).String()] = n
 		}
 	}
+	if n := total.UnknownLink + cur.UnknownLink; n > 0 {
+		// pcapng frames of an interface of another link type
+		l.malformed["unknown link type"] = n
+	}
 }
 
 // Live returns the pipeline's live counters.
