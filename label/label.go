@@ -47,7 +47,12 @@ type Rule struct {
 	// Start and End bound the flow's first packet time (ns since the epoch;
 	// 0 = unbounded). A flow matches when it starts within [Start, End).
 	Start, End int64
-	line       int
+	// AnyDir ("dir=any") also matches a flow the other way round: src and
+	// sport the responder, dst and dport the initiator. An attack's replies
+	// and connections the victim opens back (CIC-IDS2017 labelled by the
+	// attacker's and the victim's addresses, whoever started the flow).
+	AnyDir bool
+	line   int
 }
 
 // Rules is an ordered rule list: the first matching rule labels a flow.
@@ -93,6 +98,12 @@ func (r *Rule) match(f *collector.Flow, src, dst collector.Endpoint) bool {
 	if r.Start != 0 && f.Start < r.Start || r.End != 0 && f.Start >= r.End {
 		return false
 	}
+	return r.matchEnds(src, dst) || r.AnyDir && r.matchEnds(dst, src)
+}
+
+// matchEnds reports whether the rule's address and port conditions hold
+// with src as the initiator and dst as the responder.
+func (r *Rule) matchEnds(src, dst collector.Endpoint) bool {
 	if !anyPrefix(r.Src, src.Addr) || !anyPrefix(r.Dst, dst.Addr) {
 		return false
 	}
@@ -120,7 +131,8 @@ func LoadRules(path string) (*Rules, error) {
 // conditions, all of which must hold. Keys: src, dst, host (IP or CIDR,
 // comma-separated lists allowed), sport, dport (port or LOW-HIGH), proto
 // (tcp, udp, icmp, icmpv6 or a number), start, end (RFC 3339 times, flow
-// start in [start, end)). A line "default LABEL" sets the label of flows
+// start in [start, end)), dir (initiator, the default: src and dst are the
+// flow's initiator and responder; any: either way round). A line "default LABEL" sets the label of flows
 // no rule matches (default "BENIGN"); a rule needs at least one condition,
 // so a stray word is an error rather than a label for every flow. '#'
 // starts a comment. A leading UTF-8 byte order mark (as Windows editors
@@ -185,12 +197,23 @@ func ParseRules(r io.Reader) (*Rules, error) {
 				rule.Start, err = parseTime(v)
 			case "end":
 				rule.End, err = parseTime(v)
+			case "dir":
+				switch v {
+				case "any":
+					rule.AnyDir = true
+				case "initiator":
+				default:
+					err = fmt.Errorf("%q is not initiator or any", v)
+				}
 			default:
-				err = fmt.Errorf("unknown key %q (want src, dst, host, sport, dport, proto, start, end)", k)
+				err = fmt.Errorf("unknown key %q (want src, dst, host, sport, dport, proto, start, end, dir)", k)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("line %d: %s: %w", n, k, err)
 			}
+		}
+		if len(seen) == 1 && seen["dir"] {
+			return nil, fmt.Errorf("line %d: rule %q has no conditions but dir", n, rule.Label)
 		}
 		if rule.Start != 0 && rule.End != 0 && rule.End <= rule.Start {
 			return nil, fmt.Errorf("line %d: end is not after start", n)

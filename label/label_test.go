@@ -88,8 +88,33 @@ func FuzzParseRules(f *testing.F) {
 	})
 }
 
+// TestRuleAnyDir checks that dir=any labels a flow between the rule's
+// endpoints whichever of them started it (the victim's connection back, a
+// flow seen from its replies), and dir=initiator (the default) does not.
+func TestRuleAnyDir(t *testing.T) {
+	rules, err := ParseRules(strings.NewReader("Bot src=172.16.0.1 dst=192.168.10.50 dport=8080 dir=any\nInit src=10.0.0.1 dst=10.0.0.2 dir=initiator\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2017, 7, 5, 9, 50, 0, 0, time.UTC)
+	for _, c := range []struct {
+		f    *collector.Flow
+		want string
+	}{
+		{flow(t, "172.16.0.1", 5000, "192.168.10.50", 8080, 6, at), "Bot"},
+		{flow(t, "192.168.10.50", 8080, "172.16.0.1", 5000, 6, at), "Bot"},   // reversed roles
+		{flow(t, "192.168.10.50", 5000, "172.16.0.1", 8080, 6, at), "BENIGN"}, // the port is the victim's
+		{flow(t, "10.0.0.1", 1, "10.0.0.2", 2, 17, at), "Init"},
+		{flow(t, "10.0.0.2", 2, "10.0.0.1", 1, 17, at), "BENIGN"},
+	} {
+		if got := rules.Label(c.f); got != c.want {
+			t.Errorf("%v fwd-is-lo %v: label %q, want %q", c.f.Key, c.f.FwdIsLo, got, c.want)
+		}
+	}
+}
+
 func TestRuleErrorsNameTheLine(t *testing.T) {
-	for _, bad := range []string{"X dport=70000", "X src=300.1.1.1", "X when=now", "X proto=bogus", "default", "X start=2020-01-02T00:00:00Z end=2020-01-01T00:00:00Z",
+	for _, bad := range []string{"X dir=both", "X dir=any", "X dport=70000", "X src=300.1.1.1", "X when=now", "X proto=bogus", "default", "X start=2020-01-02T00:00:00Z end=2020-01-01T00:00:00Z",
 		"X src=10.0.0.0/8 src=192.168.0.0/16", "X sport=-1", "X host=::ffff:10.0.0.0/64"} {
 		_, err := ParseRules(strings.NewReader("# ok\n" + bad))
 		if err == nil || !strings.Contains(err.Error(), "line 2") {
