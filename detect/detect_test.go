@@ -321,10 +321,18 @@ func FuzzDNSParse(f *testing.F) {
 	f.Add(dnsQuery(1, "www.example.com", false, 0))
 	f.Add(dnsQuery(2, "dnscat.546b03f50000000000a6023ed4df184d6ac5c2628b47714fdee584fed739", true, 3))
 	f.Add([]byte{0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1})
+	f.Add(dnsCNAMEResponse(3, "www.shop.example", "cdn.tracker.example"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var m dnsMsg
+		var m, scratch dnsMsg
 		if err := m.parse(b); err != nil {
 			return
+		}
+		if m.hasQuestion {
+			m.cnames(b, &scratch, func(target []byte) {
+				if len(target) > 255 {
+					t.Fatalf("CNAME target of %d bytes", len(target))
+				}
+			})
 		}
 		if len(m.name) > 255 {
 			t.Fatalf("name of %d bytes", len(m.name))

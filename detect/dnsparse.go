@@ -18,6 +18,7 @@ type dnsMsg struct {
 	hasQuestion bool
 	qtype       uint16
 	qclass      uint16
+	qend        int // offset after the first question
 	// name is the first question's name, lower-case, dot-separated, no
 	// trailing dot; bytes outside printable ASCII and dots inside a label
 	// are replaced by '?'.
@@ -63,7 +64,52 @@ func (m *dnsMsg) parse(b []byte) error {
 	}
 	m.qtype = uint16(b[off])<<8 | uint16(b[off+1])
 	m.qclass = uint16(b[off+2])<<8 | uint16(b[off+3])
+	m.qend = off + 4
 	m.hasQuestion = true
+	return nil
+}
+
+// maxAnswers bounds the answer records cnames walks.
+const maxAnswers = 32
+
+// cnames calls fn with the target of each CNAME record in the answer
+// section of the message b that m parsed (a response with a question),
+// decoded into scratch's name buffer; fn must not keep it. A malformed
+// record ends the walk: what came before it was reported.
+func (m *dnsMsg) cnames(b []byte, scratch *dnsMsg, fn func(target []byte)) error {
+	off := m.qend
+	for range int(m.qdcount) - 1 { // further questions, rare
+		scratch.name = scratch.buf[:0]
+		end, err := scratch.readName(b, off)
+		if err != nil {
+			return err
+		}
+		off = end + 4
+	}
+	for range min(int(m.ancount), maxAnswers) {
+		scratch.name = scratch.buf[:0]
+		end, err := scratch.readName(b, off)
+		if err != nil {
+			return err
+		}
+		if end+10 > len(b) {
+			return fmt.Errorf("dns: answer record truncated at offset %d: %w", end, errDNSShort)
+		}
+		typ := uint16(b[end])<<8 | uint16(b[end+1])
+		rdlen := int(b[end+8])<<8 | int(b[end+9])
+		rdata := end + 10
+		if rdata+rdlen > len(b) {
+			return fmt.Errorf("dns: answer data at offset %d longer than the message: %w", rdata, errDNSShort)
+		}
+		if typ == 5 { // CNAME
+			scratch.name = scratch.buf[:0]
+			if _, err := scratch.readName(b, rdata); err != nil {
+				return err
+			}
+			fn(scratch.name)
+		}
+		off = rdata + rdlen
+	}
 	return nil
 }
 

@@ -40,9 +40,10 @@ type Engine struct {
 	intel *intel
 	geo   *geoIP
 
-	msg dnsMsg // reused DNS decode state
-	idx *flowIndex
-	hs  *handshakes // when ps or sf runs
+	msg  dnsMsg // reused DNS decode state
+	msg2 dnsMsg // scratch for the names of a response's answers
+	idx  *flowIndex
+	hs   *handshakes // when ps or sf runs
 
 	agg   aggregator
 	stats engineStats
@@ -259,6 +260,11 @@ func (e *Engine) onDNS(p *collector.Packet) {
 	}
 	if e.intel != nil && !e.msg.response {
 		e.intel.name(&e.msg, p, src, dst)
+	}
+	if e.intel != nil && e.msg.response && e.msg.ancount > 0 && e.msg.rcode == 0 {
+		// A blocklisted name reached through a CNAME (CNAME cloaking, a
+		// C2 behind a benign alias): the question does not show it.
+		_ = e.msg.cnames(b, &e.msg2, func(target []byte) { e.intel.cname(target, &e.msg, p, dst, src) })
 	}
 }
 

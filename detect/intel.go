@@ -415,6 +415,26 @@ func (b *blocklist) label(ind indicator) string {
 	return ind.list
 }
 
+// cname matches target, a CNAME in the answer to client's question m
+// that server sent in p, against the blocklists' domains: the alert is the
+// client's, as for a question of that name.
+func (in *intel) cname(target []byte, m *dnsMsg, p *collector.Packet, client, server addr) {
+	ind, matched, ok := in.bl.matchName(string(target))
+	if !ok {
+		return
+	}
+	_, _, sport, dport := ends(p)
+	a := &Alert{
+		Time: p.Timestamp, Detector: Intel, Rule: "intel.domain", Severity: SevHigh,
+		Src: toNetip(client), Dst: toNetip(server), SrcPort: dport, DstPort: sport, Proto: p.Key.Proto, DNSName: string(target),
+		keys: []collector.Key{p.Key},
+	}
+	a.Message = fmt.Sprintf("%s queried %s, an alias of %s, on blocklist %s", a.Src, m.name, a.DNSName, in.bl.label(ind))
+	a.Evidence = map[string]any{"indicator": matched, "list": ind.list, "description": ind.desc, "query": string(m.name)}
+	a.cause = a.Src.String() + "|" + matched
+	in.e.raise(a)
+}
+
 func (in *intel) name(m *dnsMsg, p *collector.Packet, src, dst addr) {
 	ind, matched, ok := in.bl.matchName(string(m.name))
 	if !ok {

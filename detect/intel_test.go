@@ -148,3 +148,47 @@ func TestIntelReloadAfterFailure(t *testing.T) {
 		t.Errorf("alerts name flows %v; want flow 3 (after the good reload), not 2", ids)
 	}
 }
+
+// dnsCNAMEResponse is a response to name whose answer is a CNAME to
+// target (compressed against the question) and an A record for it.
+func dnsCNAMEResponse(id uint16, name, target string) []byte {
+	b := dnsQuery(id, name, true, 0)
+	b[7] = 2 // ancount
+	b = append(b, 0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60)
+	var rd []byte
+	for _, l := range strings.Split(target, ".") {
+		rd = append(rd, byte(len(l)))
+		rd = append(rd, l...)
+	}
+	rd = append(rd, 0)
+	b = append(b, byte(len(rd)>>8), byte(len(rd)))
+	tOff := len(b)
+	b = append(b, rd...)
+	return append(b, 0xc0|byte(tOff>>8), byte(tOff), 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, 9)
+}
+
+// TestIntelCNAME checks that a blocklisted domain reached through a CNAME
+// (CNAME cloaking: a tracker behind a first-party alias) raises the
+// client's intel.domain alert, where only questions were matched; an
+// unlisted chain, an NXDOMAIN and a malformed answer raise nothing.
+func TestIntelCNAME(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "list")
+	os.WriteFile(path, []byte("tracker.evil.example\n"), 0o644)
+	cfg := only("intel")
+	cfg.Blocklists = []string{path}
+	e, c := newTest(t, cfg)
+	resp := dnsCNAMEResponse(1, "metrics.shop.example", "cdn.tracker.evil.example")
+	e.OnPacket(pkt(t0+sec, "10.0.0.53", "10.0.0.5", 53, 40000, 17, 0, resp))
+	e.OnPacket(pkt(t0+sec, "10.0.0.53", "10.0.0.6", 53, 40000, 17, 0, dnsCNAMEResponse(2, "www.shop.example", "shop.cdn.example")))
+	cut := dnsCNAMEResponse(3, "a.shop.example", "cdn.tracker.evil.example")
+	e.OnPacket(pkt(t0+sec, "10.0.0.53", "10.0.0.7", 53, 40000, 17, 0, cut[:len(cut)-30]))
+	e.Close()
+	if len(c.alerts) != 1 {
+		t.Fatalf("%d alerts, want one", len(c.alerts))
+	}
+	a := c.alerts[0]
+	if a.Rule != "intel.domain" || a.Src.String() != "10.0.0.5" || a.Dst.String() != "10.0.0.53" || a.DNSName != "cdn.tracker.evil.example" ||
+		a.Evidence["query"] != "metrics.shop.example" || a.SrcPort != 40000 || a.DstPort != 53 {
+		t.Errorf("alert %+v", a)
+	}
+}
