@@ -520,6 +520,15 @@ func (t *Table) Flush() {
 	clear(t.index.slots)
 }
 
+// Restart ends every flow (Flush) and forgets the packet clock, for a
+// capture that does not continue the previous one (a dataset's files):
+// its packets may be older, and its idle timeouts must run on its own
+// time, where the previous file's clock held them back until the flush.
+func (t *Table) Restart() {
+	t.Flush()
+	t.now = 0
+}
+
 // Recycle returns a flow emitted by this table (or built from its Pool)
 // for reuse; the caller must not touch f afterwards. It is safe to call
 // from any goroutine.

@@ -582,3 +582,23 @@ func TestActiveTimeoutKeepsDirection(t *testing.T) {
 		}
 	}
 }
+
+// TestTableRestart checks that a table restarted for a capture older than
+// the previous one runs its idle timeouts on the new capture's time: two
+// bursts an idle timeout apart stay two flows, where the old clock (the
+// previous file's, later) kept them one until the flush.
+func TestTableRestart(t *testing.T) {
+	var got []*Flow
+	tab := NewTable(TableConfig{IdleTimeout: 10 * time.Second}, func(f *Flow) { got = append(got, f) })
+	p := pkt(1000, "10.0.0.1", "10.0.0.2", 1, 2, 17, 0, 10)
+	tab.Add(&p)
+	tab.Restart()
+	for _, ts := range []float64{0, 1, 30, 31} {
+		p := pkt(ts, "10.0.0.3", "10.0.0.4", 1, 2, 17, 0, 10)
+		tab.Add(&p)
+	}
+	tab.Flush()
+	if len(got) != 3 || got[1].EndReason != EndIdle || got[1].Packets() != 2 || got[2].Packets() != 2 {
+		t.Fatalf("%d records; want the first file's, then two of two packets (the first ended idle)", len(got))
+	}
+}

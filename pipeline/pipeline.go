@@ -98,6 +98,10 @@ type Pipeline struct {
 	cfg     Config
 	x       *features.Extractor
 	windows *features.Windows
+	// winFile is the file whose flows the windows hold, and winDone the
+	// counters of the windows of earlier files (FlushPerFile).
+	winFile string
+	winDone features.WindowStats
 	table   *collector.Table
 	extra   []string
 	encoder RecordEncoder
@@ -259,7 +263,11 @@ func (p *Pipeline) stage() {
 	for b := range p.staged {
 		if p.windows != nil {
 			for i := 0; i < b.n; i++ {
-				b.items[i].wv = p.windows.Observe(b.items[i].flow)
+				it := &b.items[i]
+				if p.cfg.FlushPerFile && it.file != p.winFile {
+					p.newFileWindows(it.file)
+				}
+				it.wv = p.windows.Observe(it.flow)
 			}
 		}
 		p.order <- b
@@ -267,6 +275,20 @@ func (p *Pipeline) stage() {
 	}
 	close(p.work)
 	close(p.order)
+}
+
+// newFileWindows starts empty windows for the flows of file: with
+// FlushPerFile each file is a capture of its own (a dataset's class), and
+// one file's connections must not count in another's windows, nor its
+// time set the window of the next (captures of different years).
+func (p *Pipeline) newFileWindows(file string) {
+	if p.winFile != "" {
+		st := p.windows.Stats()
+		p.winDone.Observed += st.Observed
+		p.winDone.Dropped += st.Dropped
+		p.windows = features.NewWindows(p.cfg.Windows)
+	}
+	p.winFile = file
 }
 
 func (p *Pipeline) worker() {
@@ -389,6 +411,8 @@ func (p *Pipeline) Close() (Summary, error) {
 	p.sum.Table = p.table.Stats()
 	if p.windows != nil {
 		p.sum.Windows = p.windows.Stats()
+		p.sum.Windows.Observed += p.winDone.Observed
+		p.sum.Windows.Dropped += p.winDone.Dropped
 	}
 	return p.sum, errors.Join(errs...)
 }

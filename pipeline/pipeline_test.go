@@ -209,3 +209,60 @@ func TestSubmitFlushes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWindowsPerFile checks that with FlushPerFile (dataset: each file a
+// capture of its own class) the window features start empty at each file:
+// the same capture given twice gets the same window values both times,
+// where the second copy's connections used to fall behind the first's
+// latest start and leave every window empty.
+func TestWindowsPerFile(t *testing.T) {
+	data, err := os.ReadFile(demo(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var paths []string
+	for _, n := range []string{"a.pcap", "b.pcap"} {
+		paths = append(paths, filepath.Join(dir, n))
+		if err := os.WriteFile(paths[len(paths)-1], data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x, _ := features.New(features.DefaultConfig())
+	var win []int
+	for i, c := range x.Columns() {
+		switch c.Name {
+		case "count", "srv_count", "serror_rate", "same_srv_rate", "dst_host_count", "dst_host_srv_count":
+			win = append(win, i)
+		}
+	}
+	w := &memWriter{}
+	p, err := New(Config{Features: features.DefaultConfig(), Workers: 2, Out: w, FlushPerFile: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ReplayFiles(context.Background(), paths, nil); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := p.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(w.lines) / 2
+	if n == 0 || len(w.lines) != 2*n || len(win) != 6 || sum.Windows.Observed != uint64(2*n) {
+		t.Fatalf("%d rows, %d window columns, %d observed", len(w.lines), len(win), sum.Windows.Observed)
+	}
+	nonzero := false
+	for r := range n {
+		a, b := strings.Split(w.lines[r], ","), strings.Split(w.lines[n+r], ",")
+		for _, i := range win {
+			if a[i] != b[i] {
+				t.Fatalf("row %d, column %d: %s in the first copy, %s in the second", r, i, a[i], b[i])
+			}
+			nonzero = nonzero || a[i] != "0"
+		}
+	}
+	if !nonzero {
+		t.Fatal("every window value is 0")
+	}
+}

@@ -113,7 +113,7 @@ func (p *Pipeline) replaySource(ctx context.Context, path string, src *collector
 	p.sum.Source.Add(&st)
 	p.sum.Files = append(p.sum.Files, FileSummary{Path: path, Stats: st, Err: rerr})
 	if p.cfg.FlushPerFile {
-		p.table.Flush()
+		p.table.Restart()
 	}
 	return rerr
 }
