@@ -25,7 +25,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *minConf < 0 || *minConf > 1 {
+	if !(*minConf >= 0 && *minConf <= 1) { // NaN too
 		return fmt.Errorf("%w: --min-confidence %g is not in [0,1]", errUsage, *minConf)
 	}
 	opt, err := d.options(fs)

@@ -64,4 +64,10 @@ func TestClassifierCommands(t *testing.T) {
 	if code, _, _ := runCLI(t, "train", "--data", train, "--model", "svm"); code != 2 {
 		t.Errorf("unknown model kind: exit %d, want 2", code)
 	}
+	// NaN passed the range check and turned the threshold off.
+	for _, args := range [][]string{{"predict", "--model", model, "--data", test, "-o", pred}, {"replay", "--model", model, "-o", "none", "../../testdata/demo.pcap"}} {
+		if code, _, errOut := runCLI(t, append(args, "--min-confidence", "NaN")...); code != 2 || !strings.Contains(errOut, "--min-confidence NaN") {
+			t.Errorf("%s --min-confidence NaN: exit %d: %s", args[0], code, errOut)
+		}
+	}
 }

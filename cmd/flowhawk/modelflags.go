@@ -31,7 +31,7 @@ func (mf *modelFlags) load(cfg *pipeline.Config) error {
 	if mf.path == "" {
 		return nil
 	}
-	if mf.minConfidence < 0 || mf.minConfidence > 1 {
+	if !(mf.minConfidence >= 0 && mf.minConfidence <= 1) { // NaN too
 		return fmt.Errorf("%w: --min-confidence %g is not in [0,1]", errUsage, mf.minConfidence)
 	}
 	m, err := classifier.Load(mf.path)
