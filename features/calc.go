@@ -36,6 +36,10 @@ type calc struct {
 	// tsSec, since consecutive flows mostly start in the same second.
 	tsSec int64
 	ts    []byte
+	// latest is the latest sample offset among Samples[:latestN], for
+	// spltGap, which the columns call in sample order.
+	latest  int64
+	latestN int
 }
 
 func (c *calc) init(f *collector.Flow, wv *WindowValues) {
@@ -50,6 +54,7 @@ func (c *calc) init(f *collector.Flow, wv *WindowValues) {
 	c.durS = float64(f.Duration()) / 1e9
 	c.state = FlowState(f)
 	c.fid = nil
+	c.latestN = 0
 }
 
 func (c *calc) appendSrc(b []byte) []byte {
@@ -183,16 +188,22 @@ func (c *calc) splt(i int) *collector.Sample {
 	return nil
 }
 
+// spltGap is sample i's gap from the latest packet time before it, as
+// the Flow IAT columns take gaps: in a capture out of time order an
+// earlier packet's gap is 0, and the next one's is counted from the
+// latest, so the gaps add up to the duration of the samples.
 func spltGap(c *calc, i int) float64 {
 	s := c.splt(i)
 	if s == nil || i == 0 {
 		return 0
 	}
-	g := s.Offset - c.f.Samples[i-1].Offset
-	if g < 0 {
-		g = 0
+	if c.latestN > i || c.latestN == 0 {
+		c.latest, c.latestN = c.f.Samples[0].Offset, 1
 	}
-	return us(float64(g))
+	for ; c.latestN < i; c.latestN++ {
+		c.latest = max(c.latest, c.f.Samples[c.latestN].Offset)
+	}
+	return us(float64(max(s.Offset-c.latest, 0)))
 }
 
 // finite replaces NaN and Inf with 0 (used by readers and tests too).

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -557,6 +558,26 @@ func TestFillConcurrent(t *testing.T) {
 			if r.Num[i] != want.Num[i] || string(r.Str[i]) != string(want.Str[i]) {
 				t.Fatalf("column %d differs", i)
 			}
+		}
+	}
+}
+
+// TestSPLTGapOutOfOrder checks the first-packet gaps of a capture out of
+// time order (packets at 0, 10, 5 and 12 ms): each gap runs from the
+// latest packet time before it, as Flow IAT's do, so they add up to the
+// 12 ms duration; the fourth gap was taken from the older third packet.
+func TestSPLTGapOutOfOrder(t *testing.T) {
+	var ps []collector.Packet
+	for _, us := range []int64{0, 10000, 5000, 12000} {
+		ps = append(ps, mkPacket(client, server, 40000, 53, 17, pkt{us, true, 0, 8, 10, 0}))
+	}
+	f := runTable(t, ps, 10)[0]
+	x, _ := New(Config{SPLT: 4})
+	row := x.NewRow()
+	x.Fill(f, nil, row)
+	for i, want := range []float64{0, 10000, 0, 2000} {
+		if got := row.Num[x.Index("splt_gap_"+strconv.Itoa(i+1))]; !near(got, want) {
+			t.Errorf("splt_gap_%d = %v, want %v", i+1, got, want)
 		}
 	}
 }

@@ -282,7 +282,7 @@ func spltDefs(n int) []def {
 	}
 	for i := 0; i < n; i++ {
 		k := strconv.Itoa(i + 1)
-		defs = append(defs, numCol(g, "splt_gap_"+k, Float, "us", Flow, "Time from the previous packet to packet "+k+"; 0 for packet 1 and when the flow has fewer packets.", "t[i] - t[i-1]", "",
+		defs = append(defs, numCol(g, "splt_gap_"+k, Float, "us", Flow, "Time from the latest earlier packet to packet "+k+" (0 when it is older, in a capture out of time order); 0 for packet 1 and when the flow has fewer packets.", "t[i] - max(t[1..i-1])", "",
 			func(c *calc) float64 { return spltGap(c, i) }))
 	}
 	return defs
