@@ -404,6 +404,20 @@ func TestEarlyClassificationByPackets(t *testing.T) {
 	}
 }
 
+// TestEarlyPacketsAnySPLT checks that a model on splt_gap_k or splt_dir_k
+// alone is judged by packets seen too: only splt_len_k used to count, and
+// eval --by-packets refused such a model.
+func TestEarlyPacketsAnySPLT(t *testing.T) {
+	for _, c := range []struct {
+		features []string
+		want     int
+	}{{[]string{"splt_gap_2", "splt_gap_5"}, 5}, {[]string{"splt_dir_3", "Flow Duration"}, 3}, {[]string{"splt_len_4", "splt_gap_7"}, 7}, {[]string{"count"}, 0}} {
+		if got := earlyPackets(c.features); got != c.want {
+			t.Errorf("earlyPackets(%q) = %d, want %d", c.features, got, c.want)
+		}
+	}
+}
+
 func TestTimeSplitNeverTrainsOnFuture(t *testing.T) {
 	f := quadrants(100, 10)
 	f.Times = make([]float64, 100)

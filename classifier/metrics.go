@@ -284,7 +284,7 @@ type EarlyAccuracy struct {
 // to 0, the value the features package writes for packets not seen.
 func (m *Model) EvaluateEarly(f *Frame) ([]EarlyAccuracy, error) {
 	if m.EarlyPackets == 0 {
-		return nil, fmt.Errorf("model uses no splt_len_k features")
+		return nil, fmt.Errorf("model uses no splt_len_k, splt_dir_k or splt_gap_k features")
 	}
 	raw, err := m.Pre.codes(f)
 	if err != nil {

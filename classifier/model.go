@@ -467,13 +467,17 @@ func anomalyClass(label string) int {
 	return 1
 }
 
-// earlyPackets returns the largest k of splt_len_k among the features.
+// earlyPackets returns the largest k of the first-packet features
+// splt_len_k, splt_dir_k and splt_gap_k among the features: a model on any
+// of them can be judged by packets seen (EvaluateEarly).
 func earlyPackets(features []string) int {
 	n := 0
 	for _, f := range features {
-		var k int
-		if _, err := fmt.Sscanf(f, "splt_len_%d", &k); err == nil && k > n {
-			n = k
+		for _, pre := range []string{"splt_len_", "splt_dir_", "splt_gap_"} {
+			var k int
+			if _, err := fmt.Sscanf(f, pre+"%d", &k); err == nil && k > n {
+				n = k
+			}
 		}
 	}
 	return n
@@ -563,7 +567,7 @@ func Decode(b []byte) (*Model, error) {
 		return nil, fmt.Errorf("model has %d classes", len(mf.Classes))
 	}
 	m := &Model{Kind: mf.Kind, Config: mf.Config, Classes: mf.Classes, Pre: mf.Preprocess, LabelMap: mf.LabelMap,
-		Train: mf.Train, Metrics: mf.Metrics, MetricsOn: mf.MetricsOn, EarlyPackets: mf.EarlyPackets}
+		Train: mf.Train, Metrics: mf.Metrics, MetricsOn: mf.MetricsOn, EarlyPackets: earlyPackets(mf.Features)}
 	p, k := mf.Preprocess.Width(), len(mf.Classes)
 	var err error
 	switch mf.Kind {
