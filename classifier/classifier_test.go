@@ -639,3 +639,44 @@ func TestTrainRejectsBadSettings(t *testing.T) {
 		t.Errorf("knn with k = rows: %v", err)
 	}
 }
+
+// TestKNNClassWeight checks that --class-weight balanced weights the knn
+// vote (it was ignored, while the model file said it was applied), that
+// the weights survive a save and load, and that iforest, which learns no
+// classes, records none.
+func TestKNNClassWeight(t *testing.T) {
+	var v []float64
+	var labels []string
+	for i := range 100 {
+		v = append(v, float64(i)/100)
+		labels = append(labels, "A")
+	}
+	v = append(v, 2, 2.02)
+	labels = append(labels, "B", "B")
+	f := synthFrame([]string{"v"}, [][]float64{v}, labels)
+	q := synthFrame([]string{"v"}, [][]float64{{1.9}}, []string{"B"})
+	for _, c := range []struct {
+		weight string
+		want   string
+	}{{"none", "A"}, {"balanced", "B"}} {
+		m := trainOrFatal(t, f, Config{Kind: "knn", K: 5, ClassWeight: c.weight})
+		var buf bytes.Buffer
+		if err := m.Save(&buf); err != nil {
+			t.Fatal(err)
+		}
+		m2, err := Decode(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mm := range []*Model{m, m2} {
+			p, _ := mm.PredictFrame(q)
+			if got := mm.Classes[p.Class[0]]; got != c.want {
+				t.Errorf("class weight %s: predicted %s, want %s", c.weight, got, c.want)
+			}
+		}
+	}
+	m := trainOrFatal(t, f, Config{Kind: "iforest", Trees: 10, ClassWeight: "balanced"})
+	if m.Config.ClassWeight != "none" {
+		t.Errorf("iforest records class weight %q", m.Config.ClassWeight)
+	}
+}

@@ -10,10 +10,12 @@ import (
 	"sort"
 )
 
-// knn is k-nearest neighbours (Euclidean, uniform vote) over standardized
-// features, searched exactly with a k-d tree built at train and load time.
+// knn is k-nearest neighbours (Euclidean; a uniform vote, or one weighted
+// by class with --class-weight balanced) over standardized features,
+// searched exactly with a k-d tree built at train and load time.
 type knn struct {
 	k, p, classes int
+	cw            []float64 // vote weight per class; nil: uniform
 	x             []float32 // rows in tree order
 	y             []int32
 	order         []int32 // original row index of each tree-order row (for ties)
@@ -36,6 +38,9 @@ type knnFile struct {
 	Rows      int     `json:"rows"`
 	Labels    []int32 `json:"labels"`
 	XFloat32B string  `json:"x_float32le_base64"`
+	// ClassWeights weight each neighbour's vote by its class (absent:
+	// uniform), so that a rare class is not outvoted by its abundance alone.
+	ClassWeights []float64 `json:"class_weights,omitempty"`
 }
 
 func (m *knn) marshal() (json.RawMessage, error) {
@@ -51,10 +56,13 @@ func (m *knn) marshal() (json.RawMessage, error) {
 	for i, v := range x {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
 	}
-	return json.Marshal(knnFile{Classes: m.classes, Features: m.p, K: m.k, Rows: n, Labels: y, XFloat32B: base64.StdEncoding.EncodeToString(b)})
+	return json.Marshal(knnFile{Classes: m.classes, Features: m.p, K: m.k, Rows: n, Labels: y, XFloat32B: base64.StdEncoding.EncodeToString(b),
+		ClassWeights: m.cw})
 }
 
-func trainKNN(x []float64, n, p int, y []int32, classes, k int) (*knn, error) {
+// trainKNN keeps the training rows; cw, when not nil, weights the votes
+// by class.
+func trainKNN(x []float64, n, p int, y []int32, classes, k int, cw []float64) (*knn, error) {
 	if k < 1 {
 		return nil, fmt.Errorf("k = %d", k)
 	}
@@ -62,7 +70,9 @@ func trainKNN(x []float64, n, p int, y []int32, classes, k int) (*knn, error) {
 	for i, v := range x[:n*p] {
 		x32[i] = float32(v)
 	}
-	return buildKNN(x32, append([]int32(nil), y...), n, p, classes, k), nil
+	m := buildKNN(x32, append([]int32(nil), y...), n, p, classes, k)
+	m.cw = cw
+	return m, nil
 }
 
 func buildKNN(x []float32, y []int32, n, p, classes, k int) *knn {
@@ -144,10 +154,16 @@ func (m *knn) predict(q, out []float64, ws *workspace) {
 	for c := range out {
 		out[c] = 0
 	}
+	sum := 0.0
 	for _, t := range ws.knnI {
-		out[m.y[t]]++
+		v := 1.0
+		if m.cw != nil {
+			v = m.cw[m.y[t]]
+		}
+		out[m.y[t]] += v
+		sum += v
 	}
-	inv := 1 / float64(len(ws.knnI))
+	inv := 1 / sum
 	for c := range out {
 		out[c] *= inv
 	}
@@ -247,5 +263,17 @@ func decodeKNN(raw json.RawMessage, nfeat, classes int) (*knn, error) {
 			return nil, fmt.Errorf("label %d out of range", c)
 		}
 	}
-	return buildKNN(x, f.Labels, f.Rows, nfeat, classes, f.K), nil
+	if f.ClassWeights != nil {
+		if len(f.ClassWeights) != classes {
+			return nil, fmt.Errorf("%d class weights for %d classes", len(f.ClassWeights), classes)
+		}
+		for _, w := range f.ClassWeights {
+			if !(w > 0) || math.IsInf(w, 0) {
+				return nil, fmt.Errorf("class weight %g is not a positive number", w)
+			}
+		}
+	}
+	m := buildKNN(x, f.Labels, f.Rows, nfeat, classes, f.K)
+	m.cw = f.ClassWeights
+	return m, nil
 }

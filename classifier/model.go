@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"runtime"
@@ -371,6 +372,12 @@ func Train(f *Frame, cfg Config) (*Model, error) {
 	if cfg.ClassWeight != "none" && cfg.ClassWeight != "balanced" {
 		return nil, fmt.Errorf("class weight %q: want none or balanced", cfg.ClassWeight)
 	}
+	if cfg.Kind == "iforest" && cfg.ClassWeight != "none" {
+		// The isolation forest learns no classes: the model file must not
+		// say weights were applied.
+		slog.Warn("class weights do not apply to iforest, which learns no classes; ignored", "class_weight", cfg.ClassWeight)
+		cfg.ClassWeight = "none"
+	}
 	pre, err := fitPreprocessor(f, encoding, standardize)
 	if err != nil {
 		return nil, err
@@ -441,7 +448,14 @@ func Train(f *Frame, cfg Config) (*Model, error) {
 	case "nb":
 		m.est, err = trainNaiveBayes(x, n, p, y, w, k, cfg.VarSmoothing)
 	case "knn":
-		m.est, err = trainKNN(x, n, p, y, k, cfg.K)
+		var cw []float64 // the balanced weight of each class, as w's rows have
+		if cfg.ClassWeight == "balanced" {
+			cw = make([]float64, k)
+			for l, c := range ci {
+				cw[c] = float64(n) / (float64(k) * float64(counts[l]))
+			}
+		}
+		m.est, err = trainKNN(x, n, p, y, k, cfg.K, cw)
 	case "iforest":
 		m.est, err = trainIsolationForest(x, n, p, cfg.Trees, cfg.Subsample, cfg.Contamination, cfg.Seed, workers)
 	}
