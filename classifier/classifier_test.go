@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -678,5 +679,36 @@ func TestKNNClassWeight(t *testing.T) {
 	m := trainOrFatal(t, f, Config{Kind: "iforest", Trees: 10, ClassWeight: "balanced"})
 	if m.Config.ClassWeight != "none" {
 		t.Errorf("iforest records class weight %q", m.Config.ClassWeight)
+	}
+}
+
+// TestStrayTextInNumberColumn checks that one unreadable cell in a column
+// of numbers is an error naming the column, row and cell, where training
+// made the column categorical without a word (eval and predict refused
+// the same cell); a column that is text throughout stays categorical.
+func TestStrayTextInNumberColumn(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("Flow Duration,service,Label\n")
+	for i := range 200 {
+		d := strconv.Itoa(1000 + i*37)
+		if i == 57 {
+			d = "abc"
+		}
+		fmt.Fprintf(&b, "%s,%s,%s\n", d, []string{"http", "dns", "ssh"}[i%3], []string{"BENIGN", "DoS"}[i%2])
+	}
+	path := filepath.Join(t.TempDir(), "ds.csv")
+	os.WriteFile(path, []byte(b.String()), 0o644)
+	_, err := ReadFiles([]string{path}, ReadOptions{})
+	if err == nil || !strings.Contains(err.Error(), `column "Flow Duration": data row 58 holds "abc"`) {
+		t.Fatalf("error %v, want one naming the column, row 58 and the cell", err)
+	}
+	fixed := strings.Replace(b.String(), "abc,", ",", 1) // empty: a missing value
+	os.WriteFile(path, []byte(fixed), 0o644)
+	f, err := ReadFiles([]string{path}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Num[0] == nil || f.Cat[1] == nil {
+		t.Errorf("Flow Duration numeric %v, service categorical %v", f.Num[0] != nil, f.Cat[1] != nil)
 	}
 }

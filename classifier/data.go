@@ -473,6 +473,13 @@ type colBuilder struct {
 	cat    []string
 	isCat  bool
 	intern map[string]string
+	// Cells that are numbers and cells that are not, the first of the
+	// latter (and its data row, from 1), and up to 4 distinct ones: a
+	// column of numbers with a stray word is a broken cell, not text.
+	nNum, nText int
+	firstText   string
+	firstRow    int
+	texts       map[string]struct{}
 }
 
 func newBuilders(n int) []*colBuilder {
@@ -491,11 +498,23 @@ func (b *colBuilder) len() int {
 }
 
 func (b *colBuilder) add(s string) {
-	if !b.isCat {
-		if v, err := parseNum(s); err == nil {
+	v, err := parseNum(s)
+	if err == nil {
+		b.nNum++
+		if !b.isCat {
 			b.num = append(b.num, v)
 			return
 		}
+	} else {
+		b.nText++
+		if b.texts == nil {
+			b.firstText, b.firstRow, b.texts = s, b.len()+1, map[string]struct{}{}
+		}
+		if len(b.texts) < 4 {
+			b.texts[strings.Clone(s)] = struct{}{}
+		}
+	}
+	if !b.isCat {
 		b.isCat = true
 		b.intern = map[string]string{}
 		b.cat = make([]string, 0, cap(b.num))
@@ -528,6 +547,10 @@ func frameFromStrings(names []string, raw []*colBuilder, labels, times []string,
 	}
 	f := &Frame{Names: names, Num: make([][]float64, len(names)), Cat: make([][]string, len(names)), Labels: labels, Rows: n}
 	for c := range names {
+		if b := raw[c]; b.isCat && b.nNum > 0 && b.nText*100 <= b.nNum && len(b.texts) < 4 {
+			return nil, fmt.Errorf("column %q: data row %d holds %q, yet %d of its %d cells are numbers: fix that cell, or leave it empty for a missing value",
+				names[c], b.firstRow, b.firstText, b.nNum, b.nNum+b.nText)
+		}
 		if raw[c].isCat {
 			f.Cat[c] = raw[c].cat
 		} else {
