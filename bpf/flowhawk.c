@@ -4,7 +4,11 @@
 /* flowhawk.c: XDP or TC (ingress) and TC (egress) programs that aggregate
  * bidirectional flows into the flows map and send the first packets of each
  * flow, DNS payload snippets and FIN/RST ends to the events ring buffer.
- * They never drop, redirect or modify a packet: XDP_PASS / TC_ACT_OK always. */
+ * They never drop, redirect or modify a packet: XDP_PASS always, and the TC
+ * programs TC_ACT_UNSPEC (TCX_NEXT), which hands the packet on to the next
+ * TCX program or clsact filter: TC_ACT_OK would end the chain there, and
+ * the host's own filters (a drop rule, another sensor) would stop working
+ * while flowhawk is attached. */
 #include <stdbool.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -717,7 +721,7 @@ SEC("tc")
 int flowhawk_tc_inner(struct __sk_buff *skb)
 {
 	tc_inner(skb, PASS_FIRST);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 /* flowhawk_tc_pulled parses again a packet whose headers reached past
@@ -726,7 +730,7 @@ SEC("tc")
 int flowhawk_tc_pulled(struct __sk_buff *skb)
 {
 	tc_process(skb, PASS_PULLED);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 /* flowhawk_tc_inner_pulled is flowhawk_tc_pulled for a tunnel's inner
@@ -735,7 +739,7 @@ SEC("tc")
 int flowhawk_tc_inner_pulled(struct __sk_buff *skb)
 {
 	tc_inner(skb, PASS_PULLED);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 /* flowhawk_tc is the egress program. A packet the host forwards from a
@@ -747,10 +751,10 @@ int flowhawk_tc(struct __sk_buff *skb)
 	if (in && bpf_map_lookup_elem(&monitored, &in)) {
 		count(CNT_PACKETS);
 		count(CNT_FORWARDED);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	tc_process(skb, PASS_FIRST);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 /* flowhawk_tc_ingress is the ingress program where XDP costs more than
@@ -764,7 +768,7 @@ SEC("tc")
 int flowhawk_tc_ingress(struct __sk_buff *skb)
 {
 	tc_process(skb, PASS_FIRST);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 /* noop_xdp is the baseline of the per-packet cost benchmark. */
@@ -790,7 +794,7 @@ int clock_xdp(struct xdp_md *ctx)
 SEC("tc")
 int noop_tc(struct __sk_buff *skb)
 {
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 char __license[] SEC("license") = "Dual BSD/GPL";

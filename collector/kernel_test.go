@@ -382,8 +382,8 @@ func TestKernelProgRun(t *testing.T) {
 		name string
 		prog *ebpf.Program
 		pass uint32
-	}{{"xdp", s.objs.FlowhawkXdp, 2 /* XDP_PASS */}, {"tc", s.objs.FlowhawkTc, 0 /* TC_ACT_OK */},
-		{"tc-ingress", s.objs.FlowhawkTcIngress, 0}}
+	}{{"xdp", s.objs.FlowhawkXdp, 2 /* XDP_PASS */}, {"tc", s.objs.FlowhawkTc, 0xffffffff /* TC_ACT_UNSPEC: the next filter decides */},
+		{"tc-ingress", s.objs.FlowhawkTcIngress, 0xffffffff}}
 	for _, pr := range progs {
 		// Fragments depend on the cache filled by the previous case, so the
 		// map is cleared once per program, not per case.

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"os/exec"
 	"strings"
 	"testing"
@@ -82,4 +83,42 @@ func protoPackets(flows []*collector.Flow, proto uint8) uint64 {
 		}
 	}
 	return n
+}
+
+// TestOtherFiltersStillRun checks that flowhawk's TC programs hand each
+// packet on to the hook's other programs and filters: an operator's drop
+// rule stays in force while a capture runs, with TCX and with the clsact
+// fallback (a filter after ours), and two captures at once both count.
+// The programs returned TC_ACT_OK, which ends the chain: the drop rule
+// stopped dropping and the second capture counted nothing.
+func TestOtherFiltersStillRun(t *testing.T) {
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("the operator's filter needs tc(8)")
+	}
+	for _, mode := range []string{"auto", "clsact"} {
+		t.Run(mode, func(t *testing.T) {
+			n := newNet(t)
+			cfg := collector.KernelConfig{Interfaces: []string{n.ClientIf}, TCAttach: mode, ScanInterval: 200 * time.Millisecond}
+			first := startKernel(t, n.ClientNS, cfg)
+			second := startKernel(t, n.ClientNS, cfg)
+			clientRun(t, n, "ping", "-c", "3", "-i", "0.05", n.ServerIP)
+			time.Sleep(200 * time.Millisecond)
+			// The operator's rule, after flowhawk's programs and filters:
+			// drop every IPv4 packet arriving on the client's interface.
+			run(t, "tc", "-n", n.ClientNS, "qdisc", "replace", "dev", n.ClientIf, "clsact")
+			run(t, "tc", "-n", n.ClientNS, "filter", "add", "dev", n.ClientIf, "ingress", "pref", "65535", "protocol", "ip", "bpf", "da", "bytecode", "1,6 0 0 2,")
+			out, err := nsCmd(context.Background(), n.ClientNS, "ping", "-c", "2", "-i", "0.1", "-W", "1", n.ServerIP).CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "100% packet loss") {
+				t.Errorf("the drop rule did not drop while flowhawk captured: %v\n%s", err, out)
+			}
+			time.Sleep(200 * time.Millisecond)
+			// 3 echoes and 3 replies, then 2 echoes and 2 replies that the
+			// rule drops after flowhawk counted them.
+			for i, kc := range []*kernelCapture{first, second} {
+				if pkts := protoPackets(kc.stop(t), 1); pkts != 10 {
+					t.Errorf("capture %d counted %d ICMP packets, want 10", i+1, pkts)
+				}
+			}
+		})
+	}
 }
