@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -273,4 +274,70 @@ func TestCLIStaleClsactWarned(t *testing.T) {
 			t.Errorf("%s filters left after the commands: %s", dir, out)
 		}
 	}
+}
+
+// waitCapturing waits for the capture's banner, printed once attached.
+func waitCapturing(t *testing.T, stderr *lockedBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stderr.String(), "capturing on") {
+		if time.Now().After(deadline) {
+			t.Fatalf("capture did not start: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestCLICaptureHangupAndBrokenPipe checks that a closed terminal (SIGHUP)
+// ends a capture as SIGTERM does, flows flushed and clsact filters
+// removed, and that -o - into a reader that quit stops the capture with
+// the write error, detached: both used to kill the process with no flush,
+// no summary and the filters left attached.
+func TestCLICaptureHangupAndBrokenPipe(t *testing.T) {
+	n := newNet(t)
+	bin := flowhawkBin(t)
+	out := filepath.Join(t.TempDir(), "flows.jsonl")
+	cmd, stderr := startCLI(t, n.ClientNS, bin, "capture", "-i", n.ClientIf, "--tc-attach", "clsact", "-o", out, "--no-windows")
+	waitCapturing(t, stderr)
+	clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
+	cmd.Process.Signal(syscall.SIGHUP)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("capture exit after SIGHUP: %v\n%s", err, stderr.String())
+	}
+	assertDetached(t, n)
+	if b, _ := os.ReadFile(out); !bytes.Contains(b, []byte(`"Protocol":1`)) {
+		t.Errorf("no ICMP flow flushed after SIGHUP:\n%s", b)
+	}
+
+	cmd = exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", n.ClientIf, "--tc-attach", "clsact", "-o", "-", "--no-windows")
+	stderr = &lockedBuffer{}
+	cmd.Stderr = stderr
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	waitCapturing(t, stderr)
+	pipe.Close() // the reader quits, as head does
+	clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "writing flows failed") {
+			t.Errorf("capture into a closed pipe: %v, want exit status 1 and the write error\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("capture into a closed pipe still runs:\n%s", stderr.String())
+	}
+	assertDetached(t, n)
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strconv"
 	"sync"
@@ -120,6 +121,7 @@ type Pipeline struct {
 	wg     sync.WaitGroup
 	wdone  chan struct{}
 	werr   error
+	failed chan struct{} // closed at the first output error (werr)
 	file   string
 
 	sum  Summary
@@ -143,7 +145,7 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
-	p := &Pipeline{cfg: cfg, x: x}
+	p := &Pipeline{cfg: cfg, x: x, failed: make(chan struct{})}
 	p.encoder, _ = cfg.Out.(RecordEncoder)
 	if cfg.Features.Windows {
 		p.windows = features.NewWindows(cfg.Windows)
@@ -346,7 +348,7 @@ func (p *Pipeline) writer() {
 		<-b.done
 		if p.encoder != nil && p.werr == nil {
 			if err := p.encoder.WriteRecords(b.enc); err != nil {
-				p.werr = fmt.Errorf("write flows: %w", err)
+				p.writeFailed(err)
 			}
 		}
 		var newest int64
@@ -355,7 +357,7 @@ func (p *Pipeline) writer() {
 			newest = max(newest, it.flow.End)
 			if p.cfg.Out != nil && p.encoder == nil && p.werr == nil {
 				if err := p.cfg.Out.Write(b.rows[i], b.extra[i]); err != nil {
-					p.werr = fmt.Errorf("write flows: %w", err)
+					p.writeFailed(err)
 				}
 			}
 			label := p.labelOf(b.extra[i])
@@ -371,13 +373,27 @@ func (p *Pipeline) writer() {
 		if b.flush && p.werr == nil {
 			if f, ok := p.cfg.Out.(interface{ Flush() error }); ok { // export.Flusher
 				if err := f.Flush(); err != nil {
-					p.werr = fmt.Errorf("write flows: %w", err)
+					p.writeFailed(err)
 				}
 			}
 		}
 		p.free <- b
 	}
 }
+
+// writeFailed records the first output error, says so at once (a capture
+// may run for days before Close reports it), and closes Failed: rows after
+// it are not written, so the run should stop.
+func (p *Pipeline) writeFailed(err error) {
+	p.werr = fmt.Errorf("write flows: %w", err)
+	slog.Error("writing flows failed; no more rows are written, stopping", "err", err)
+	close(p.failed)
+}
+
+// Failed is closed when writing the flow output failed (disk full, a
+// closed pipe): the caller stops reading packets, and Close returns the
+// error.
+func (p *Pipeline) Failed() <-chan struct{} { return p.failed }
 
 // ReplayFile reads one capture file through the pipeline. A read error
 // (truncated or corrupt file) is returned after every packet before it was

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,6 +52,11 @@ func (p *Pipeline) ReplayFiles(ctx context.Context, paths []string, prog *Progre
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		select {
+		case <-p.failed: // Close reports the output's error
+			return firstErr
+		default:
+		}
 		err := p.replayCounted(ctx, path, prog)
 		if err != nil && firstErr == nil {
 			firstErr = err
@@ -92,6 +98,14 @@ func (p *Pipeline) replaySource(ctx context.Context, path string, src *collector
 		if n&0xffff == 0 {
 			if ctx.Err() != nil {
 				rerr = ctx.Err()
+				break
+			}
+			select {
+			case <-p.failed: // the output failed: reading on would lose every flow
+				rerr = errors.New("stopped: the flow output failed")
+			default:
+			}
+			if rerr != nil {
 				break
 			}
 			st := src.Stats()

@@ -119,12 +119,16 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		extra = append(extra, "Predicted Label", "Confidence")
 	}
 
-	// Catch SIGINT and SIGTERM before attaching: loading and attaching
-	// take a while, and a signal then must still end the capture through
-	// Run's flush and detach, not be lost (a background job starts with
-	// SIGINT ignored until Notify) or kill the process half-attached.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Catch SIGINT, SIGTERM and SIGHUP (a closed terminal) before
+	// attaching: loading and attaching take a while, and a signal then must
+	// still end the capture through Run's flush and detach, not be lost (a
+	// background job starts with SIGINT ignored until Notify) or kill the
+	// process half-attached. SIGPIPE is caught too, so that -o - into a
+	// reader that quit (| head) is a write error that stops the capture
+	// cleanly, not a death that leaves clsact filters attached.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	// Attach before opening outputs, so privilege and interface errors come
 	// first and leave no half-written file.
 	src, err := collector.OpenKernel(kcfg)
@@ -160,6 +164,17 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
+	// A failed flow output (disk full, a closed pipe) ends the capture:
+	// flows after it would be lost, and a service manager restarts it.
+	ctx, cancelFailed := context.WithCancel(ctx)
+	defer cancelFailed()
+	go func() {
+		select {
+		case <-p.Failed():
+			cancelFailed()
+		case <-ctx.Done():
+		}
+	}()
 	if !ff.quiet {
 		var how []string
 		for _, a := range src.Attachments() {
