@@ -94,6 +94,55 @@ type KernelConfig struct {
 	TCAttach string
 }
 
+// The largest sizes the kernel takes for KernelConfig's fields: the
+// kernel holds them in 32 bits, and larger values used to be truncated in
+// silence (a SampleRate of 2^32+1 sampled every packet while user space
+// scaled the counters by 2^32+1).
+const (
+	// MaxKernelFlows is the largest flow map: a hash map of more entries
+	// needs 2^28 buckets, an array past the 4 GiB the kernel allows
+	// (E2BIG); at ~500 B an entry it would take 64 GiB anyway.
+	MaxKernelFlows = 1 << 27
+	// MaxRingSize is the largest ring buffer, the largest power of two a
+	// 32-bit map size holds.
+	MaxRingSize = 1 << 31
+	// MaxSampleRate and MaxKernelSamples are the 32-bit limits of the
+	// programs' sample_rate and max_samples.
+	MaxSampleRate    = 1<<32 - 1
+	MaxKernelSamples = 1<<32 - 1
+)
+
+// validate refuses sizes the kernel cannot hold, rather than let them be
+// truncated to 32 bits or replaced by a default; zero still means the
+// default.
+func (c *KernelConfig) validate() error {
+	var errs []error
+	check := func(field string, v int, hi int64, zero string) {
+		if v < 0 || int64(v) > hi {
+			errs = append(errs, fmt.Errorf("KernelConfig.%s %d out of range 0..%d (0: %s)", field, v, hi, zero))
+		}
+	}
+	check("MaxFlows", c.MaxFlows, MaxKernelFlows, "65536")
+	check("MaxFlows6", c.MaxFlows6, MaxKernelFlows, "MaxFlows")
+	check("Samples", c.Samples, MaxKernelSamples, "32")
+	check("SampleRate", c.SampleRate, MaxSampleRate, "every packet, as 1")
+	if err := CheckRingSize(c.RingSize); c.RingSize != 0 && err != nil {
+		errs = append(errs, fmt.Errorf("KernelConfig.RingSize %d: %w (0: 4 MiB)", c.RingSize, err))
+	}
+	return errors.Join(errs...)
+}
+
+// CheckRingSize says why n bytes cannot be KernelConfig.RingSize, nil if
+// it can: the kernel wants a power of two multiple of the page size, up
+// to MaxRingSize.
+func CheckRingSize(n int) error {
+	page := os.Getpagesize()
+	if n < page || int64(n) > MaxRingSize || n&(n-1) != 0 {
+		return fmt.Errorf("want a power of two from %d (the page size) to %d bytes", page, int64(MaxRingSize))
+	}
+	return nil
+}
+
 func (c *KernelConfig) defaults() {
 	d := DefaultTableConfig()
 	if c.XDPMode == "" {
@@ -368,6 +417,9 @@ func programsFor(cfg KernelConfig, ifaces []*net.Interface) map[string]bool {
 // loadKernel is LoadKernel for the programs in keep (nil: all of them);
 // the others stay nil in s.objs.
 func loadKernel(cfg KernelConfig, keep map[string]bool) (*KernelSource, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	cfg.defaults()
 	if err := checkCaps(); err != nil {
 		return nil, err
@@ -424,6 +476,9 @@ func loadKernel(cfg KernelConfig, keep map[string]bool) (*KernelSource, error) {
 			mb := (cfg.MaxFlows*480 + cfg.MaxFlows6*504) >> 20
 			return nil, fmt.Errorf("load eBPF programs: %w (the flow maps take about %d MB of kernel memory for --max-flows %d and --max-flows-ipv6 %d; lower them)", err, mb, cfg.MaxFlows, cfg.MaxFlows6)
 		}
+		if errors.Is(err, unix.E2BIG) {
+			return nil, fmt.Errorf("load eBPF programs: %w (this kernel refuses flow maps as large as --max-flows %d or --max-flows-ipv6 %d; lower them)", err, cfg.MaxFlows, cfg.MaxFlows6)
+		}
 		return nil, fmt.Errorf("load eBPF programs: %w", err)
 	}
 	// The tail calls' targets: the tunnel hand-off's (decap) and TC's
@@ -458,6 +513,9 @@ func loadKernel(cfg KernelConfig, keep map[string]bool) (*KernelSource, error) {
 func OpenKernel(cfg KernelConfig) (*KernelSource, error) {
 	if len(cfg.Interfaces) == 0 {
 		return nil, errors.New("no interface given")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	ifaces := make([]*net.Interface, len(cfg.Interfaces))
 	for i, name := range cfg.Interfaces {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -32,10 +33,10 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	xdpMode := fs.String("xdp-mode", "auto", "XDP attach mode when XDP is used: auto (driver where supported, else generic), native, generic; native or generic implies --ingress xdp")
 	tcAttach := fs.String("tc-attach", "auto", "how TC programs attach: auto (TCX, else a clsact qdisc through tc(8)), tcx, clsact")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
-	samples := fs.Int("samples", 32, "first `N` packets of each flow the kernel sends to user space (at least --splt)")
+	samples := fs.Int("samples", 32, "first `N` packets of each flow the kernel sends to user space (at least --splt; at most 65536)")
 	sampleRate := fs.Int("sample-rate", 1, "account 1 packet in `N` (counters are scaled back up and records marked sampled)")
 	maxFlows6 := fs.Int("max-flows-ipv6", 0, "size of the kernel's IPv6 flow map (`N`; 0: as --max-flows, which sizes the IPv4 map)")
-	ringSize := fs.Int("ring-size", 4<<20, "kernel ring buffer size in bytes (power of two pages)")
+	ringSize := fs.Int("ring-size", 4<<20, "kernel ring buffer size in `BYTES`: a power of two from the page size to 2 GiB")
 	var ff flowFlags
 	addFlowFlags(fs, &ff, true)
 	// The kernel maps are preallocated and refuse new flows when full: the
@@ -50,6 +51,9 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	}
 	if *duration < 0 {
 		return fmt.Errorf("%w: --duration %v: want 0 (until a signal) or more", errUsage, *duration)
+	}
+	if err := checkCaptureSizes(&ff, *samples, *sampleRate, *maxFlows6, *ringSize); err != nil {
+		return err
 	}
 	if dup := duplicateIface(*ifaces); dup != "" {
 		return fmt.Errorf("%w: -i names %s twice", errUsage, dup)
@@ -80,12 +84,6 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	case "tcx", "clsact":
 	default:
 		return fmt.Errorf("%w: --tc-attach %q: want auto, tcx or clsact", errUsage, *tcAttach)
-	}
-	if *maxFlows6 < 0 {
-		return fmt.Errorf("%w: --max-flows-ipv6 must not be negative", errUsage)
-	}
-	if *samples < 1 || *sampleRate < 1 {
-		return fmt.Errorf("%w: --samples and --sample-rate must be positive", errUsage)
 	}
 	kcfg := collector.KernelConfig{
 		Interfaces:    *ifaces,
@@ -197,6 +195,40 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		rerr = nil
 	}
 	return errors.Join(rerr, cerr, perr, oerr)
+}
+
+// maxCaptureSamples bounds --samples: every flow record reserves room for
+// that many samples (24 B each), and past it the ring buffer carries
+// nearly every packet of every flow.
+const maxCaptureSamples = 65536
+
+// checkCaptureSizes refuses, as usage errors naming the flag, its value and
+// the allowed range, the sizes and rates the kernel would truncate to 32
+// bits or the source would replace by a default.
+func checkCaptureSizes(ff *flowFlags, samples, sampleRate, maxFlows6, ringSize int) error {
+	for _, c := range []struct {
+		name   string
+		v      int
+		lo, hi int64
+	}{
+		{"max-flows", ff.maxFlows, 1, collector.MaxKernelFlows},
+		{"max-flows-ipv6", maxFlows6, 0, collector.MaxKernelFlows},
+		{"samples", samples, 1, maxCaptureSamples},
+		{"sample-rate", sampleRate, 1, collector.MaxSampleRate},
+		{"workers", ff.workers, 1, math.MaxInt},
+	} {
+		switch {
+		case int64(c.v) >= c.lo && int64(c.v) <= c.hi:
+		case c.hi == math.MaxInt:
+			return fmt.Errorf("%w: --%s %d: want %d or more", errUsage, c.name, c.v, c.lo)
+		default:
+			return fmt.Errorf("%w: --%s %d out of range %d..%d", errUsage, c.name, c.v, c.lo, c.hi)
+		}
+	}
+	if err := collector.CheckRingSize(ringSize); err != nil {
+		return fmt.Errorf("%w: --ring-size %d: %v", errUsage, ringSize, err)
+	}
+	return nil
 }
 
 // duplicateIface returns an interface named twice in -i, or "".

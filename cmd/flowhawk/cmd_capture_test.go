@@ -1,0 +1,56 @@
+//go:build linux
+
+package main
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestCaptureSizeFlags checks that every size and rate flag of capture is
+// checked before anything is attached, as a usage error (exit 2) naming the
+// flag, its value and the allowed range. They were truncated to 32 bits
+// (--sample-rate 4294967297 sampled every packet and scaled the counters
+// by 2^32+1; --max-flows 4294967297 made maps of one entry), replaced by
+// the default (--ring-size -1 or 0: 4 MiB), or refused by the kernel with
+// a wrong reason and exit 1 (--ring-size 12288).
+func TestCaptureSizeFlags(t *testing.T) {
+	page := strconv.Itoa(os.Getpagesize())
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--sample-rate", "4294967297"}, "--sample-rate 4294967297 out of range 1..4294967295"},
+		{[]string{"--sample-rate", "0"}, "--sample-rate 0 out of range 1..4294967295"},
+		{[]string{"--max-flows", "4294967297"}, "--max-flows 4294967297 out of range 1..134217728"},
+		{[]string{"--max-flows", "0"}, "--max-flows 0 out of range 1..134217728"},
+		{[]string{"--max-flows-ipv6", "4294967296"}, "--max-flows-ipv6 4294967296 out of range 0..134217728"},
+		{[]string{"--max-flows-ipv6", "-1"}, "--max-flows-ipv6 -1 out of range 0..134217728"},
+		{[]string{"--samples", "4294967297"}, "--samples 4294967297 out of range 1..65536"},
+		{[]string{"--samples", "0"}, "--samples 0 out of range 1..65536"},
+		{[]string{"--ring-size", "4294971392"}, "--ring-size 4294971392: want a power of two from " + page + " (the page size) to 2147483648 bytes"},
+		{[]string{"--ring-size", "-1"}, "--ring-size -1: want a power of two"},
+		{[]string{"--ring-size", "0"}, "--ring-size 0: want a power of two"},
+		{[]string{"--ring-size", "12288"}, "--ring-size 12288: want a power of two"},
+		{[]string{"--ring-size", "2048"}, "--ring-size 2048: want a power of two"},
+		{[]string{"--workers", "0"}, "--workers 0: want 1 or more"},
+	} {
+		args := append([]string{"capture", "-i", "fhnosuch0", "-o", "none"}, c.args...)
+		code, _, errOut := runCLI(t, args...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 2 and %q", strings.Join(c.args, " "), code, errOut, c.want)
+		}
+	}
+	// In range: the flags pass and the missing interface is what fails.
+	for _, ok := range [][]string{
+		{"--ring-size", page}, {"--ring-size", "2147483648"}, {"--sample-rate", "4294967295"},
+		{"--max-flows", "134217728", "--max-flows-ipv6", "0"}, {"--samples", "65536"},
+	} {
+		args := append([]string{"capture", "-i", "fhnosuch0", "-o", "none"}, ok...)
+		if code, _, errOut := runCLI(t, args...); code != 1 || !strings.Contains(errOut, "no such network interface") {
+			t.Errorf("%s: exit %d, stderr %q; want the interface error", strings.Join(ok, " "), code, errOut)
+		}
+	}
+}
