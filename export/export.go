@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -81,7 +82,7 @@ func Create(path string, cols []features.Column, extra []string) (RowWriter, err
 // before. A CSV file whose header differs, or a JSONL file whose first
 // record has other keys or another key order, is refused, since readers
 // take the columns from the first line; a last line cut short (a crash
-// mid-write) is ended first, so the new rows stay whole.
+// mid-write) is cut away first, with a warning, so every row stays whole.
 // Parquet cannot be appended to.
 func CreateAppend(path string, cols []features.Column, extra []string) (RowWriter, error) {
 	return create(path, cols, extra, true)
@@ -126,40 +127,76 @@ func create(path string, cols []features.Column, extra []string, appending bool)
 }
 
 // appendWriter checks what fh holds and returns a writer that continues it.
+// A last line cut short (a process killed mid-write, which the systemd
+// unit then restarts with --append) is cut away first: left in place, it
+// sat mid-file after the new rows and readers failed on it.
 func appendWriter(fh *os.File, path string, format Format, cols []features.Column, extra []string) (RowWriter, error) {
 	st, err := fh.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	if st.Size() == 0 {
+	size := st.Size()
+	if size == 0 {
 		return NewWriter(fh, format, cols, extra)
 	}
-	last := make([]byte, 1)
-	if _, err := fh.ReadAt(last, st.Size()-1); err != nil {
+	end, err := lastLineEnd(fh, size)
+	if err != nil {
 		return nil, fmt.Errorf("export: %s: %w", path, err)
 	}
-	if format == CSV {
+	torn := end < size
+	if torn && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("export: %s: its last line is cut short and it is not a regular file to cut it back; not appending", path)
+	}
+	// The checks read only the complete lines: a refused file is left as
+	// it was, torn line included.
+	if format == CSV && end > 0 {
 		want := csvHeader(nil, cols, extra)
 		got := make([]byte, len(want))
 		n, _ := fh.ReadAt(got, 0)
-		if !bytes.Equal(got[:n], want) {
+		if int64(n) > end || !bytes.Equal(got[:n], want) {
 			return nil, fmt.Errorf("export: %s: its header is not this run's columns; not appending (write to a new file)", path)
 		}
 	}
-	if format == JSONL {
-		if err := checkJSONLKeys(fh, st.Size(), path, cols, extra); err != nil {
+	if format == JSONL && end > 0 {
+		if err := checkJSONLKeys(fh, end, path, cols, extra); err != nil {
 			return nil, err
 		}
 	}
-	if last[0] != '\n' {
-		if _, err := fh.Write([]byte{'\n'}); err != nil {
-			return nil, fmt.Errorf("export: %s: %w", path, err)
+	if torn {
+		if err := fh.Truncate(end); err != nil {
+			return nil, fmt.Errorf("export: %s: cut back its last line, cut short: %w", path, err)
 		}
+		slog.Warn("the output's last line was cut short (the process was killed mid-write); it is cut away before appending",
+			"file", path, "bytes_cut", size-end)
+	}
+	if end == 0 {
+		// Nothing complete was left (a first line, or a CSV header, cut
+		// short): the file starts over.
+		return NewWriter(fh, format, cols, extra)
 	}
 	if format == CSV {
 		return newCSVWriter(fh, cols, extra)
 	}
 	return NewJSONLWriter(fh, cols, extra)
+}
+
+// lastLineEnd returns the offset just past the last newline among the
+// size bytes of r (0 if none), read backwards in blocks: a torn row is
+// at most one row long, the file may be gigabytes.
+func lastLineEnd(r io.ReaderAt, size int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	for end := size; end > 0; {
+		start := max(end-int64(len(buf)), 0)
+		b := buf[:end-start]
+		if _, err := r.ReadAt(b, start); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			return start + int64(i) + 1, nil
+		}
+		end = start
+	}
+	return 0, nil
 }
 
 // checkJSONLKeys refuses to append to a JSONL file whose first record's

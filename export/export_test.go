@@ -2,7 +2,9 @@ package export
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -464,7 +466,7 @@ func TestParquetRowGroups(t *testing.T) {
 
 // TestCreateAppend writes a file in two runs with CreateAppend: the second
 // run's rows follow the first's (one CSV header), a last line cut short is
-// ended first, and a CSV of other columns or a Parquet file is refused.
+// cut away first, and a CSV of other columns or a Parquet file is refused.
 func TestCreateAppend(t *testing.T) {
 	x, err := features.New(features.DefaultConfig())
 	if err != nil {
@@ -502,8 +504,8 @@ func TestCreateAppend(t *testing.T) {
 		if ext == ".csv" {
 			header = 1
 		}
-		if len(lines) != header+2*len(rs)+1 || lines[header+len(rs)] != "cut short" {
-			t.Errorf("%s: %d lines, line %d %q; want %d with the cut line kept apart", ext, len(lines), header+len(rs), lines[min(header+len(rs), len(lines)-1)], header+2*len(rs)+1)
+		if len(lines) != header+2*len(rs) || strings.Contains(string(b), "cut short") {
+			t.Errorf("%s: %d lines, want %d with the line cut short gone", ext, len(lines), header+2*len(rs))
 		}
 		if ext == ".csv" && strings.Count(string(b), "Flow ID,") != 1 {
 			t.Errorf("csv: %d headers", strings.Count(string(b), "Flow ID,"))
@@ -581,8 +583,8 @@ func TestCreateAppendJSONLKeys(t *testing.T) {
 	if n != 2 {
 		t.Errorf("read %d rows back, want 2", n)
 	}
-	// An empty file (touched before the first run) takes any columns; a
-	// first record cut short tells no columns, so it is refused.
+	// An empty file (touched before the first run) takes any columns; so
+	// does one holding only a first record cut short, which is cut away.
 	empty := filepath.Join(dir, "empty.jsonl")
 	os.WriteFile(empty, nil, 0o644)
 	if err := write(empty, cols[:84], extra); err != nil {
@@ -590,8 +592,11 @@ func TestCreateAppendJSONLKeys(t *testing.T) {
 	}
 	cut := filepath.Join(dir, "cut.jsonl")
 	os.WriteFile(cut, []byte(`{"Flow ID":"10.0.0.1-`), 0o644)
-	if err := write(cut, cols, extra); err == nil || !strings.Contains(err.Error(), cut) {
-		t.Errorf("first record cut short: %v, want a refusal naming %s", err, cut)
+	if err := write(cut, cols[:84], extra); err != nil {
+		t.Errorf("first record cut short: %v", err)
+	}
+	if b, _ := os.ReadFile(cut); bytes.Contains(b, []byte(`"10.0.0.1-`)) || bytes.Count(b, []byte("\n")) != 1 {
+		t.Errorf("first record cut short: file %q, want the new record alone", b)
 	}
 }
 
@@ -621,5 +626,105 @@ func TestConfidenceIsNumeric(t *testing.T) {
 	f := schema.Fields()
 	if k := f[len(f)-1].Type().Kind(); k != parquet.Double {
 		t.Errorf("parquet Confidence is %v, want DOUBLE", k)
+	}
+}
+
+// TestCreateAppendTornLine is the systemd unit's restart after a SIGKILL
+// mid-write: the last row of the file is cut short and the next run
+// appends. The torn row used to stay mid-file, after which readers failed
+// ("flows.jsonl:8: unexpected end of JSON input"); it must be cut back to
+// the last complete line (the CSV header kept), with a warning naming the
+// file and the bytes cut, and every row must read back.
+func TestCreateAppendTornLine(t *testing.T) {
+	x, err := features.New(features.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := x.Columns()
+	rs := rows(t, x, testFlows(t))
+	extra := []string{"Label"}
+	var logged bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	write := func(path string) error {
+		t.Helper()
+		w, err := CreateAppend(path, cols, extra)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if err := w.Write(r, []string{"BENIGN"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return w.Close()
+	}
+	readBack := func(path string) (n int, err error) {
+		rd, err := OpenReader(path)
+		if err != nil {
+			return 0, err
+		}
+		defer rd.Close()
+		var rec Record
+		for {
+			switch err := rd.Next(&rec); err {
+			case nil:
+				n++
+			case io.EOF:
+				return n, nil
+			default:
+				return n, err
+			}
+		}
+	}
+	for _, ext := range []string{".csv", ".jsonl"} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "flows"+ext)
+		if err := write(path); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(path)
+		lastLen := len(b) - 1 - bytes.LastIndexByte(b[:len(b)-1], '\n')
+		cut := lastLen / 2 // half the last row written when the process died
+		os.WriteFile(path, b[:len(b)-cut], 0o644)
+		logged.Reset()
+		if err := write(path); err != nil {
+			t.Fatalf("%s: append after a torn row: %v", ext, err)
+		}
+		n, err := readBack(path)
+		if err != nil || n != 2*len(rs)-1 {
+			t.Errorf("%s: read %d rows back, err %v; want %d (the torn one gone)", ext, n, err, 2*len(rs)-1)
+		}
+		if want := fmt.Sprintf("file=%s bytes_cut=%d", path, lastLen-cut); !strings.Contains(logged.String(), want) {
+			t.Errorf("%s: log %q, want a warning with %q", ext, logged.String(), want)
+		}
+		if ext == ".csv" {
+			if b, _ := os.ReadFile(path); bytes.Count(b, []byte("Flow ID,")) != 1 {
+				t.Errorf("csv: %d headers", bytes.Count(b, []byte("Flow ID,")))
+			}
+		}
+
+		// Only a header cut short (killed as it started): the file starts over.
+		hdr := filepath.Join(dir, "hdr"+ext)
+		os.WriteFile(hdr, []byte(`Flow ID,Src`), 0o644)
+		if ext == ".jsonl" {
+			os.WriteFile(hdr, []byte(`{"Flow ID":"10.0.0.1-`), 0o644)
+		}
+		if err := write(hdr); err != nil {
+			t.Errorf("%s: append to a first line cut short: %v", ext, err)
+		}
+		if n, err := readBack(hdr); err != nil || n != len(rs) {
+			t.Errorf("%s: first line cut short: read %d rows, err %v; want %d", ext, n, err, len(rs))
+		}
+	}
+	// A file refused for its columns keeps its torn line: nothing is cut
+	// from a file that is not appended to.
+	path := filepath.Join(t.TempDir(), "other.csv")
+	os.WriteFile(path, []byte("a,b\n1,2\n3,"), 0o644)
+	if _, err := CreateAppend(path, cols, extra); err == nil || !strings.Contains(err.Error(), "header") {
+		t.Errorf("other columns: %v, want a header error", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "a,b\n1,2\n3," {
+		t.Errorf("a refused append changed the file to %q", b)
 	}
 }
