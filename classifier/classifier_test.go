@@ -699,7 +699,7 @@ func TestStrayTextInNumberColumn(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ds.csv")
 	os.WriteFile(path, []byte(b.String()), 0o644)
 	_, err := ReadFiles([]string{path}, ReadOptions{})
-	if err == nil || !strings.Contains(err.Error(), `column "Flow Duration": data row 58 holds "abc"`) {
+	if err == nil || !strings.Contains(err.Error(), `column "Flow Duration": data row 58 has "abc"`) {
 		t.Fatalf("error %v, want one naming the column, row 58 and the cell", err)
 	}
 	fixed := strings.Replace(b.String(), "abc,", ",", 1) // empty: a missing value

@@ -548,7 +548,7 @@ func frameFromStrings(names []string, raw []*colBuilder, labels, times []string,
 	f := &Frame{Names: names, Num: make([][]float64, len(names)), Cat: make([][]string, len(names)), Labels: labels, Rows: n}
 	for c := range names {
 		if b := raw[c]; b.isCat && b.nNum > 0 && b.nText*100 <= b.nNum && len(b.texts) < 4 {
-			return nil, fmt.Errorf("column %q: data row %d holds %q, yet %d of its %d cells are numbers: fix that cell, or leave it empty for a missing value",
+			return nil, fmt.Errorf("column %q: data row %d has %q, yet %d of its %d cells are numbers: fix that cell, or leave it empty for a missing value",
 				names[c], b.firstRow, b.firstText, b.nNum, b.nNum+b.nText)
 		}
 		if raw[c].isCat {
