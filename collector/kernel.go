@@ -270,36 +270,73 @@ type ifaceLink struct {
 	gone  bool
 }
 
+// ErrInterfacesGone ends a capture whose every interface has gone: nothing
+// is attached any more, and a service manager should restart it
+// (Restart=on-failure) rather than see it run on, counting nothing.
+var ErrInterfacesGone = errors.New("every captured interface is gone")
+
 // checkLinks warns, once per interface, when a captured interface has gone
 // (deleted, or moved to another namespace): its bpf links are then
-// defunct (interface index 0) and the capture goes on with the others.
-// Gateways lose interfaces (VPN tunnels, hotplug); a capture that silently
-// stopped seeing one would look like a quiet link.
-func (s *KernelSource) checkLinks() {
+// defunct (interface index 0), its clsact filters went with the device,
+// and the capture goes on with the others. Gateways lose interfaces (VPN
+// tunnels, hotplug); a capture that silently stopped seeing one would look
+// like a quiet link. When none is left it returns ErrInterfacesGone.
+func (s *KernelSource) checkLinks() error {
 	for _, l := range s.links {
-		ll, ok := l.detacher.(link.Link)
-		if !ok || l.gone {
-			continue // clsact filters go with the device; nothing to ask
-		}
-		info, err := ll.Info()
-		if err != nil {
+		if l.gone || !l.defunct() {
 			continue
 		}
-		var idx uint32 = 1
-		if t := info.TCX(); t != nil {
-			idx = t.Ifindex
-		} else if x := info.XDP(); x != nil {
-			idx = x.Ifindex
-		}
-		if idx == 0 {
-			for _, o := range s.links {
-				if o.iface == l.iface {
-					o.gone = true // one warning per interface, not per hook
+		var left []string
+		for _, o := range s.links {
+			if o.iface == l.iface {
+				o.gone = true // one warning per interface, not per hook
+				if cl, ok := o.detacher.(*clsactLink); ok {
+					cl.gone = true // nothing of ours left on the device to delete
 				}
+			} else if !o.gone && !slices.Contains(left, o.iface) {
+				left = append(left, o.iface)
 			}
-			slog.Warn("captured interface is gone (deleted or moved); its programs are detached, the capture goes on with the others", "iface", l.iface)
+		}
+		if len(left) > 0 {
+			slog.Warn("captured interface is gone (deleted or moved); its programs are detached, the capture goes on with the others", "iface", l.iface, "left", strings.Join(left, ","))
+		} else {
+			slog.Warn("captured interface is gone (deleted or moved); no captured interface is left, the capture ends", "iface", l.iface)
 		}
 	}
+	var gone []string
+	for _, l := range s.links {
+		if !l.gone {
+			return nil
+		}
+		if !slices.Contains(gone, l.iface) {
+			gone = append(gone, l.iface)
+		}
+	}
+	if len(gone) == 0 {
+		return nil // nothing attached (Detach ran)
+	}
+	return fmt.Errorf("%w (%s: deleted or moved to another namespace); nothing is left to capture", ErrInterfacesGone, strings.Join(gone, ", "))
+}
+
+// defunct reports whether l's device has gone: a bpf link's interface index
+// turns 0, a clsact filter's device no longer answers to its index.
+func (l *ifaceLink) defunct() bool {
+	switch d := l.detacher.(type) {
+	case *clsactLink:
+		return d.deviceGone()
+	case link.Link:
+		info, err := d.Info()
+		if err != nil {
+			return false
+		}
+		if t := info.TCX(); t != nil {
+			return t.Ifindex == 0
+		}
+		if x := info.XDP(); x != nil {
+			return x.Ifindex == 0
+		}
+	}
+	return false
 }
 
 // Counter indexes of the kernel's per-CPU counters (enum counter in
@@ -707,7 +744,7 @@ func (s *KernelSource) attachTC(prog *ebpf.Program, ifi *net.Interface, at ebpf.
 			return "", fmt.Errorf("attach TCX %s to %s: %w", dir, ifi.Name, err)
 		}
 	}
-	cl, err := attachClsact(prog, ifi.Name, dir)
+	cl, err := attachClsact(prog, ifi.Name, ifi.Index, dir)
 	if err != nil && tcxErr != nil {
 		return "", fmt.Errorf("attach TC %s to %s: tcx: %v; clsact: %w", dir, ifi.Name, tcxErr, err)
 	}
@@ -836,9 +873,14 @@ func (s *KernelSource) Run(ctx context.Context, onFlow func(*Flow), onPacket fun
 				// A failed scan leaves flows in the map for the next one.
 				slog.Warn("kernel flow map scan", "err", err)
 			}
-			s.checkLinks()
+			gone := s.checkLinks()
 			if s.afterScan != nil {
 				s.afterScan()
+			}
+			if gone != nil {
+				// Nothing attached is left: end through the same flush as
+				// a stop, with an error so the exit status says so.
+				return errors.Join(gone, s.Flush(onFlow, onPacket))
 			}
 			nextScan = time.Now().Add(s.cfg.ScanInterval)
 		}

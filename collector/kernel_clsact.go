@@ -3,6 +3,7 @@
 package collector
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -32,6 +33,62 @@ type clsactLink struct {
 	mount    string // private bpffs mounted for the pin, "" if none
 	addQdisc bool
 	netns    *os.File // the network namespace of iface, for tc at detach time
+	ifindex  int      // iface's index at attach: the device, whatever its name later
+	sock     int      // a socket in iface's namespace, to ask the kernel what ifindex names; -1 if none
+	gone     bool     // the device went, and our filter (and qdisc) with it
+}
+
+// deviceGone reports whether the device the filter was attached to has
+// gone: its ifindex no longer exists in its namespace, or now names a
+// device that does not hold our filter. A device re-created under the same
+// name has a new index, and its filters (perhaps another capture's under
+// our preference) are not ours to delete. A device renamed keeps our
+// filter: iface follows the new name, for tc at detach time.
+func (l *clsactLink) deviceGone() bool {
+	if l.gone || l.sock < 0 {
+		return l.gone
+	}
+	ifr, err := unix.NewIfreq("")
+	if err != nil {
+		return false
+	}
+	ifr.SetUint32(uint32(l.ifindex))
+	err = unix.IoctlIfreq(l.sock, unix.SIOCGIFNAME, ifr)
+	switch {
+	case errors.Is(err, unix.ENODEV):
+		l.gone = true
+	case err != nil:
+		// Cannot tell: take it as there.
+	case ifr.Name() != l.iface:
+		if l.holdsFilter(ifr.Name()) {
+			slog.Info("captured interface renamed", "iface", l.iface, "now", ifr.Name())
+			l.iface = ifr.Name()
+		} else {
+			l.gone = true
+		}
+	}
+	return l.gone
+}
+
+// holdsFilter reports whether our filter is on dir of the device named
+// name, in iface's namespace.
+func (l *clsactLink) holdsFilter(name string) bool {
+	tc, err := exec.LookPath("tc")
+	if err != nil || l.pref == "" {
+		return false
+	}
+	var out []byte
+	show := func() {
+		out, err = exec.Command(tc, "filter", "show", "dev", name, l.dir, "pref", l.pref).CombinedOutput()
+	}
+	if l.netns != nil {
+		if nerr := inNetns(l.netns, show); nerr != nil {
+			return false
+		}
+	} else {
+		show()
+	}
+	return err == nil && strings.Contains(string(out), filepath.Base(l.pin))
 }
 
 // inNetns runs fn on a thread in the network namespace ns (the caller's
@@ -174,14 +231,15 @@ func hookEmpty(tc, iface, dir string) bool {
 	return err == nil && strings.TrimSpace(string(out)) == ""
 }
 
-// attachClsact attaches prog on dir ("ingress" or "egress") of iface.
-func attachClsact(prog *ebpf.Program, iface, dir string) (*clsactLink, error) {
+// attachClsact attaches prog on dir ("ingress" or "egress") of iface,
+// whose index is ifindex.
+func attachClsact(prog *ebpf.Program, iface string, ifindex int, dir string) (*clsactLink, error) {
 	tc, err := exec.LookPath("tc")
 	if err != nil {
 		return nil, fmt.Errorf("clsact fallback needs tc(8) from iproute2: %w", err)
 	}
 	fsDir := "/sys/fs/bpf"
-	l := &clsactLink{iface: iface, dir: dir}
+	l := &clsactLink{iface: iface, dir: dir, ifindex: ifindex, sock: -1}
 	if ns, err := os.Open("/proc/thread-self/ns/net"); err == nil {
 		l.netns = ns
 	}
@@ -233,6 +291,9 @@ func attachClsact(prog *ebpf.Program, iface, dir string) (*clsactLink, error) {
 		l.Close()
 		return nil, fmt.Errorf("tc filter add dev %s %s: %v: %s", iface, dir, err, strings.TrimSpace(string(out)))
 	}
+	if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err == nil {
+		l.sock = fd // bound to this thread's namespace, iface's
+	}
 	return l, nil
 }
 
@@ -244,7 +305,11 @@ func (l *clsactLink) Close() error {
 			return
 		}
 		gone := func(out []byte) bool {
-			return strings.Contains(string(out), "Cannot find device") || strings.Contains(string(out), "Parent Qdisc doesn't exists")
+			return strings.Contains(string(out), "Cannot find device") || strings.Contains(string(out), "Parent Qdisc doesn't exists") ||
+				strings.Contains(string(out), "Filter with specified priority/protocol not found")
+		}
+		if l.deviceGone() {
+			return // the filter and the qdisc went with the device; the name may be another device's now
 		}
 		if l.pref != "" {
 			if out, err := exec.Command(tc, "filter", "del", "dev", l.iface, l.dir, "pref", l.pref).CombinedOutput(); err != nil && !gone(out) {
@@ -272,6 +337,10 @@ func (l *clsactLink) Close() error {
 		errs = append(errs, err.Error())
 	}
 	l.unmount()
+	if l.sock >= 0 {
+		unix.Close(l.sock)
+		l.sock = -1
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("detach clsact: %s", strings.Join(errs, "; "))
 	}

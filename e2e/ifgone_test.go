@@ -3,33 +3,268 @@
 package e2e
 
 import (
+	"bufio"
+	"encoding/json"
+	"errors"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
 )
 
+// goneModes are the attach methods a deleted interface is checked under:
+// TCX links and XDP links report interface 0, clsact filters go with their
+// device and are found gone by its index.
+var goneModes = []struct {
+	name string
+	cfg  collector.KernelConfig
+	args []string // the same for the CLI
+}{
+	{"tcx", collector.KernelConfig{}, nil},
+	{"clsact", collector.KernelConfig{TCAttach: "clsact"}, []string{"--tc-attach", "clsact"}},
+	{"xdp", collector.KernelConfig{Ingress: "xdp", XDPMode: "generic"}, []string{"--xdp-mode", "generic"}},
+}
+
+// needTC skips clsact cases where tc(8) is missing.
+func needTC(t *testing.T, mode string) {
+	t.Helper()
+	if _, err := exec.LookPath("tc"); err != nil && mode == "clsact" {
+		t.Skip("clsact needs tc(8)")
+	}
+}
+
+// captureLog sends slog's output to a buffer for the rest of the test.
+func captureLog(t *testing.T) *lockedBuffer {
+	var logged lockedBuffer
+	prev := slog.Default()
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	return &logged
+}
+
 // TestCaptureInterfaceGone captures on two interfaces and deletes one: the
 // source must warn once, naming it, and go on counting the other (a
-// capture audit saw a deleted interface pass without a word).
+// capture audit saw a deleted interface pass without a word; with clsact
+// it still did, since filters have no link to ask).
 func TestCaptureInterfaceGone(t *testing.T) {
+	for _, m := range goneModes {
+		t.Run(m.name, func(t *testing.T) {
+			needTC(t, m.name)
+			n := newNet(t)
+			run(t, "ip", "-n", n.ClientNS, "link", "add", "fhgone0", "type", "veth", "peer", "name", "fhgone1")
+			run(t, "ip", "-n", n.ClientNS, "link", "set", "fhgone0", "up")
+			logged := captureLog(t)
+			cfg := m.cfg
+			cfg.Interfaces, cfg.ScanInterval = []string{n.ClientIf, "fhgone0"}, 100*time.Millisecond
+			kc := startKernel(t, n.ClientNS, cfg)
+			run(t, "ip", "-n", n.ClientNS, "link", "del", "fhgone0")
+			time.Sleep(500 * time.Millisecond)
+			clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
+			time.Sleep(200 * time.Millisecond)
+			if icmp := protoPackets(kc.stop(t), 1); icmp != 4 {
+				t.Errorf("%d ICMP packets counted on %s after the other interface went, want 4", icmp, n.ClientIf)
+			}
+			if l := logged.String(); strings.Count(l, "interface is gone") != 1 || !strings.Contains(l, "iface=fhgone0") {
+				t.Errorf("log: %q, want one warning naming fhgone0", l)
+			}
+		})
+	}
+}
+
+// TestCaptureAllInterfacesGone deletes the only captured interface: Run
+// must end by itself, through its flush (the flow counted before is
+// handed over), with ErrInterfacesGone naming it. It ran on with nothing
+// attached until stopped, and returned nil, so a service manager never
+// restarted it.
+func TestCaptureAllInterfacesGone(t *testing.T) {
+	for _, m := range goneModes {
+		t.Run(m.name, func(t *testing.T) {
+			needTC(t, m.name)
+			n := newNet(t)
+			logged := captureLog(t)
+			cfg := m.cfg
+			cfg.Interfaces, cfg.ScanInterval = []string{n.ClientIf}, 100*time.Millisecond
+			kc := startKernel(t, n.ClientNS, cfg)
+			clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
+			run(t, "ip", "-n", n.ClientNS, "link", "del", n.ClientIf)
+			select {
+			case err := <-kc.done:
+				if !errors.Is(err, collector.ErrInterfacesGone) || !strings.Contains(err.Error(), n.ClientIf) {
+					t.Errorf("Run: %v, want ErrInterfacesGone naming %s", err, n.ClientIf)
+				}
+			case <-time.After(5 * time.Second):
+				kc.cancel()
+				<-kc.done
+				t.Fatalf("Run went on 5 s after its only interface was deleted")
+			}
+			kc.mu.Lock()
+			icmp := protoPackets(kc.flows, 1)
+			kc.mu.Unlock()
+			if icmp != 4 {
+				t.Errorf("%d ICMP packets flushed, want 4", icmp)
+			}
+			if l := logged.String(); !strings.Contains(l, "interface is gone") || !strings.Contains(l, "iface="+n.ClientIf) {
+				t.Errorf("log: %q, want a warning naming %s", l, n.ClientIf)
+			}
+		})
+	}
+}
+
+// TestCLICaptureAllInterfacesGone is the systemd unit's case: the only
+// interface goes away, and `flowhawk capture` must end by itself with exit
+// status 1 and say why (Restart=on-failure then restarts it), after
+// writing the flows it had. It ran on and exited 0 on SIGTERM.
+func TestCLICaptureAllInterfacesGone(t *testing.T) {
+	for _, m := range goneModes {
+		t.Run(m.name, func(t *testing.T) {
+			needTC(t, m.name)
+			n := newNet(t)
+			bin := flowhawkBin(t)
+			out := filepath.Join(t.TempDir(), "flows.jsonl")
+			cmd, stderr := startCLI(t, n.ClientNS, bin, append([]string{"capture", "-i", n.ClientIf, "-o", out, "--no-windows"}, m.args...)...)
+			waitBanner(t, stderr)
+			clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
+			run(t, "ip", "-n", n.ClientNS, "link", "del", n.ClientIf)
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			var err error
+			select {
+			case err = <-exited:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Signal(syscall.SIGTERM)
+				<-exited
+				t.Fatalf("capture went on 10 s after its only interface was deleted:\n%s", stderr.String())
+			}
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Errorf("exit: %v, want status 1\n%s", err, stderr.String())
+			}
+			s := stderr.String()
+			if !strings.Contains(s, "iface="+n.ClientIf) || !strings.Contains(s, "every captured interface is gone ("+n.ClientIf) {
+				t.Errorf("stderr does not name the interface gone and the reason for ending:\n%s", s)
+			}
+			if strings.Contains(s, "detach") {
+				t.Errorf("detaching from a deleted device reported an error:\n%s", s)
+			}
+			if icmp := jsonlPackets(t, out, 1); icmp != 4 {
+				t.Errorf("%v ICMP packets in %s, want 4", icmp, out)
+			}
+		})
+	}
+}
+
+// TestCLICaptureInterfaceRecreated deletes one of two captured interfaces
+// with --tc-attach clsact and creates another of the same name, on which
+// another tool adds its own clsact filter: the capture must warn and go
+// on, and at SIGTERM exit 0 without touching the new device. It said
+// nothing, then failed (exit 1) deleting its filter from the new device:
+// "tc filter del ... Filter with specified priority/protocol not found".
+func TestCLICaptureInterfaceRecreated(t *testing.T) {
+	needTC(t, "clsact")
 	n := newNet(t)
-	run(t, "ip", "-n", n.ClientNS, "link", "add", "fhgone0", "type", "veth", "peer", "name", "fhgone1")
-	run(t, "ip", "-n", n.ClientNS, "link", "set", "fhgone0", "up")
-	var logged lockedBuffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
-	kc := startKernel(t, n.ClientNS, collector.KernelConfig{Interfaces: []string{n.ClientIf, "fhgone0"}, ScanInterval: 100 * time.Millisecond})
-	run(t, "ip", "-n", n.ClientNS, "link", "del", "fhgone0")
+	bin := flowhawkBin(t)
+	mk := func() {
+		run(t, "ip", "-n", n.ClientNS, "link", "add", "fhrc0", "type", "veth", "peer", "name", "fhrc1")
+		run(t, "ip", "-n", n.ClientNS, "link", "set", "fhrc0", "up")
+	}
+	mk()
+	cmd, stderr := startCLI(t, n.ClientNS, bin, "capture", "-i", n.ClientIf+",fhrc0", "--tc-attach", "clsact", "-o", "none")
+	waitBanner(t, stderr)
+	run(t, "ip", "-n", n.ClientNS, "link", "del", "fhrc0")
+	mk()
+	run(t, "tc", "-n", n.ClientNS, "qdisc", "add", "dev", "fhrc0", "clsact")
+	run(t, "tc", "-n", n.ClientNS, "filter", "add", "dev", "fhrc0", "ingress", "pref", "100", "protocol", "ip", "bpf", "da", "bytecode", "1,6 0 0 0,")
+	time.Sleep(1500 * time.Millisecond) // a scan (1 s) sees the old device gone
+	clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("capture exit: %v\n%s", err, stderr.String())
+	}
+	s := stderr.String()
+	if strings.Count(s, "interface is gone") != 1 || !strings.Contains(s, "iface=fhrc0") {
+		t.Errorf("stderr: want one warning naming fhrc0:\n%s", s)
+	}
+	if !strings.Contains(s, "icmp ") {
+		t.Errorf("no ICMP in the summary after fhrc0 was re-created:\n%s", s)
+	}
+	if out := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", "fhrc0", "ingress"); !strings.Contains(out, "pref 100") {
+		t.Errorf("the other tool's filter on the new fhrc0 is gone: %q", out)
+	}
+	for _, dir := range []string{"ingress", "egress"} {
+		if out := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", n.ClientIf, dir); strings.Contains(out, "flowhawk") {
+			t.Errorf("our %s filter left on %s: %s", dir, n.ClientIf, out)
+		}
+	}
+}
+
+// waitBanner waits until the CLI printed that it captures (after attach).
+func waitBanner(t *testing.T, stderr *lockedBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stderr.String(), "capturing on") {
+		if time.Now().After(deadline) {
+			t.Fatalf("capture did not start: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// jsonlPackets sums the packets of the flows of protocol proto in a JSONL
+// flow file.
+func jsonlPackets(t *testing.T, path string, proto float64) float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var n float64
+	for sc.Scan() {
+		var row map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
+		}
+		if row["Protocol"] == proto {
+			n += row["Total Fwd Packets"].(float64) + row["Total Backward Packets"].(float64)
+		}
+	}
+	return n
+}
+
+// TestCaptureInterfaceRenamed renames a captured interface under the
+// clsact fallback: its index now names a device with another name, but the
+// device, and our filters on it, are the same. The capture must not take it
+// for gone, must go on counting, and at stop must delete its filters under
+// the new name.
+func TestCaptureInterfaceRenamed(t *testing.T) {
+	needTC(t, "clsact")
+	n := newNet(t)
+	logged := captureLog(t)
+	kc := startKernel(t, n.ClientNS, collector.KernelConfig{Interfaces: []string{n.ClientIf}, TCAttach: "clsact", ScanInterval: 100 * time.Millisecond})
+	renamed := "fhrn" + n.ClientIf[3:]
+	run(t, "ip", "-n", n.ClientNS, "link", "set", n.ClientIf, "down")
+	run(t, "ip", "-n", n.ClientNS, "link", "set", n.ClientIf, "name", renamed)
+	run(t, "ip", "-n", n.ClientNS, "link", "set", renamed, "up")
 	time.Sleep(500 * time.Millisecond)
 	clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
 	time.Sleep(200 * time.Millisecond)
 	if icmp := protoPackets(kc.stop(t), 1); icmp != 4 {
-		t.Errorf("%d ICMP packets counted on %s after the other interface went, want 4", icmp, n.ClientIf)
+		t.Errorf("%d ICMP packets counted after the rename, want 4", icmp)
 	}
-	if l := logged.String(); strings.Count(l, "interface is gone") != 1 || !strings.Contains(l, "iface=fhgone0") {
-		t.Errorf("log: %q, want one warning naming fhgone0", l)
+	if l := logged.String(); strings.Contains(l, "interface is gone") {
+		t.Errorf("a renamed interface was taken for gone: %s", l)
+	}
+	for _, dir := range []string{"ingress", "egress"} {
+		if out := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", renamed, dir); strings.Contains(out, "flowhawk") {
+			t.Errorf("our %s filter left on %s after stop: %s", dir, renamed, out)
+		}
 	}
 }
