@@ -556,9 +556,14 @@ func OpenKernel(cfg KernelConfig) (*KernelSource, error) {
 	}
 	ifaces := make([]*net.Interface, len(cfg.Interfaces))
 	for i, name := range cfg.Interfaces {
-		ifi, err := net.InterfaceByName(name)
+		ifi, err := interfaceByName(name)
 		if err != nil {
 			return nil, fmt.Errorf("interface %q: no such network interface", name)
+		}
+		for j := range i {
+			if ifaces[j].Index == ifi.Index {
+				return nil, fmt.Errorf("interfaces %q and %q are the same device, %s", cfg.Interfaces[j], name, ifi.Name)
+			}
 		}
 		ifaces[i] = ifi
 	}
@@ -574,6 +579,73 @@ func OpenKernel(cfg KernelConfig) (*KernelSource, error) {
 		}
 	}
 	return s, nil
+}
+
+// interfaceByName finds an interface by its name or by one of its
+// alternative names (ip link property add ... altname), which
+// net.InterfaceByName does not know; the interface keeps its real name,
+// for the banner and the warnings.
+func interfaceByName(name string) (*net.Interface, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err == nil {
+		return ifi, nil
+	}
+	idx, aerr := linkIndexByAltName(name)
+	if aerr != nil {
+		return nil, errors.Join(err, aerr)
+	}
+	return net.InterfaceByIndex(idx)
+}
+
+// linkIndexByAltName asks the kernel (RTM_GETLINK with IFLA_ALT_IFNAME,
+// which looks up names and altnames alike, up to 127 bytes where an ioctl
+// takes 15) for the index of the interface named name.
+func linkIndexByAltName(name string) (int, error) {
+	const altIfNameSize = 128 // ALTIFNAMSIZ, with the NUL
+	if len(name) == 0 || len(name) >= altIfNameSize {
+		return 0, unix.ENODEV
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return 0, fmt.Errorf("netlink socket: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, fmt.Errorf("netlink bind: %w", err)
+	}
+	attrLen := unix.SizeofRtAttr + len(name) + 1
+	msgLen := unix.SizeofNlMsghdr + unix.SizeofIfInfomsg + (attrLen+unix.RTA_ALIGNTO-1)&^(unix.RTA_ALIGNTO-1)
+	b := make([]byte, msgLen)
+	*(*unix.NlMsghdr)(unsafe.Pointer(&b[0])) = unix.NlMsghdr{Len: uint32(msgLen), Type: unix.RTM_GETLINK, Flags: unix.NLM_F_REQUEST, Seq: 1}
+	*(*unix.IfInfomsg)(unsafe.Pointer(&b[unix.SizeofNlMsghdr])) = unix.IfInfomsg{Family: unix.AF_UNSPEC}
+	off := unix.SizeofNlMsghdr + unix.SizeofIfInfomsg
+	*(*unix.RtAttr)(unsafe.Pointer(&b[off])) = unix.RtAttr{Len: uint16(attrLen), Type: unix.IFLA_ALT_IFNAME}
+	copy(b[off+unix.SizeofRtAttr:], name)
+	if err := unix.Sendto(fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, fmt.Errorf("netlink send: %w", err)
+	}
+	buf := make([]byte, 1<<16)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		return 0, fmt.Errorf("netlink receive: %w", err)
+	}
+	for b := buf[:n]; len(b) >= unix.SizeofNlMsghdr; {
+		h := *(*unix.NlMsghdr)(unsafe.Pointer(&b[0]))
+		if h.Len < unix.SizeofNlMsghdr || int(h.Len) > len(b) {
+			return 0, errors.New("netlink reply: bad message length")
+		}
+		data := b[unix.SizeofNlMsghdr:h.Len]
+		switch {
+		case h.Type == unix.NLMSG_ERROR && len(data) >= 4:
+			if errno := -*(*int32)(unsafe.Pointer(&data[0])); errno != 0 {
+				return 0, unix.Errno(errno)
+			}
+		case h.Type == unix.RTM_NEWLINK && len(data) >= unix.SizeofIfInfomsg:
+			return int((*unix.IfInfomsg)(unsafe.Pointer(&data[0])).Index), nil
+		}
+		b = b[min((int(h.Len)+unix.NLMSG_ALIGNTO-1)&^(unix.NLMSG_ALIGNTO-1), len(b)):]
+	}
+	return 0, unix.ENODEV
 }
 
 // Attachment says how the programs were attached to one interface.
@@ -699,6 +771,15 @@ func (s *KernelSource) attachIngress(ifi *net.Interface, at *Attachment) error {
 			return nil
 		case errors.Is(err, unix.EPERM):
 			return fmt.Errorf("attach XDP to %s: %w: CAP_NET_ADMIN is needed: %v", ifi.Name, ErrCapability, err)
+		case errors.Is(err, unix.ERANGE) && flags != link.XDPGenericMode && (s.cfg.Ingress != "auto" || s.cfg.XDPMode != "auto"):
+			// The driver refuses native XDP for frames larger than a page
+			// (veth: for its peer's MTU); the kernel says only ERANGE.
+			mtu := fmt.Sprintf("MTU %d", ifi.MTU)
+			if driverOf(ifi.Name) == "veth" {
+				mtu += ", or its veth peer's"
+			}
+			return fmt.Errorf("attach XDP (%s mode) to %s: the MTU is too large for native XDP on this device (%s); use --xdp-mode generic, or --ingress tc: %w",
+				s.cfg.XDPMode, ifi.Name, mtu, err)
 		case s.cfg.Ingress != "auto" || s.cfg.XDPMode != "auto":
 			// XDP, or this XDP mode, was asked for: no fallback.
 			return fmt.Errorf("attach XDP (%s mode) to %s: %w", s.cfg.XDPMode, ifi.Name, err)

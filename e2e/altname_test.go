@@ -1,0 +1,60 @@
+//go:build linux
+
+package e2e
+
+import (
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestCLICaptureAltname captures on an interface named by its altnames
+// (ip link property add ... altname), one short and one past the 15 bytes
+// of IFNAMSIZ: net.InterfaceByName knows neither, and the capture failed
+// with "no such network interface". The banner names the real interface.
+func TestCLICaptureAltname(t *testing.T) {
+	n := newNet(t)
+	bin := flowhawkBin(t)
+	short, long := "fhalt"+n.ClientIf[3:], "flowhawk-altname-"+n.ClientIf[3:]+"-long"
+	for _, alt := range []string{short, long} {
+		run(t, "ip", "-n", n.ClientNS, "link", "property", "add", "dev", n.ClientIf, "altname", alt)
+	}
+	for _, alt := range []string{short, long} {
+		out, err := exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", alt, "-o", "none", "--duration", "300ms").CombinedOutput()
+		if err != nil {
+			t.Errorf("-i %s: %v\n%s", alt, err, out)
+			continue
+		}
+		if want := "capturing on " + n.ClientIf + ": ingress tcx"; !strings.Contains(string(out), want) {
+			t.Errorf("-i %s: banner does not say %q:\n%s", alt, want, out)
+		}
+	}
+	// The same device twice, by name and by altname, is refused.
+	out, err := exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", n.ClientIf+","+long, "-o", "none", "--duration", "300ms").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "same device") {
+		t.Errorf("-i %s,%s: %v, want a same-device error:\n%s", n.ClientIf, long, err, out)
+	}
+}
+
+// TestCLIXDPNativeMTUTooLarge asks for native XDP on a veth pair with
+// jumbo frames: the driver refuses it and the kernel says only "numerical
+// result out of range"; the error must say the MTU is too large for native
+// XDP there and what to use instead.
+func TestCLIXDPNativeMTUTooLarge(t *testing.T) {
+	n := newNet(t)
+	bin := flowhawkBin(t)
+	run(t, "ip", "-n", n.ClientNS, "link", "set", n.ClientIf, "mtu", "9000")
+	run(t, "ip", "-n", n.ServerNS, "link", "set", n.ServerIf, "mtu", "9000")
+	out, err := exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", n.ClientIf, "--xdp-mode", "native", "-o", "none", "--duration", "300ms").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit: %v, want status 1\n%s", err, out)
+	}
+	for _, want := range []string{"attach XDP (native mode) to " + n.ClientIf, "MTU is too large for native XDP", "--xdp-mode generic", "--ingress tc"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+	assertDetached(t, n)
+}
