@@ -180,6 +180,32 @@ func appendWriter(fh *os.File, path string, format Format, cols []features.Colum
 	return NewJSONLWriter(fh, cols, extra)
 }
 
+// TrimTornLine cuts from fh, the line-oriented file at path opened for
+// appending, a last line that a process killed mid-write left cut short,
+// and warns with path and the bytes cut: the next line would otherwise
+// continue it.
+func TrimTornLine(fh *os.File, path string) error {
+	st, err := fh.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() == 0 {
+		return err
+	}
+	r, err := os.Open(path) // fh may be open for writing only
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	end, err := lastLineEnd(r, st.Size())
+	if err != nil || end == st.Size() {
+		return err
+	}
+	if err := fh.Truncate(end); err != nil {
+		return fmt.Errorf("%s: cut back its last line, cut short: %w", path, err)
+	}
+	slog.Warn("the file's last line was cut short (the process was killed mid-write); it is cut away before appending",
+		"file", path, "bytes_cut", st.Size()-end)
+	return nil
+}
+
 // lastLineEnd returns the offset just past the last newline among the
 // size bytes of r (0 if none), read backwards in blocks: a torn row is
 // at most one row long, the file may be gigabytes.

@@ -728,3 +728,29 @@ func TestCreateAppendTornLine(t *testing.T) {
 		t.Errorf("a refused append changed the file to %q", b)
 	}
 }
+
+// TestTrimTornLine checks that an appended line-oriented file (the alerts
+// file with --append) loses a last line left cut short and nothing else.
+func TestTrimTornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alerts.jsonl")
+	for _, c := range []struct{ in, want string }{
+		{"{\"a\":1}\n{\"a\":2}\n{\"a\":", "{\"a\":1}\n{\"a\":2}\n"},
+		{"{\"a\":1}\n", "{\"a\":1}\n"},
+		{"{\"a\"", ""},
+		{"", ""},
+	} {
+		os.WriteFile(path, []byte(c.in), 0o644)
+		fh, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := TrimTornLine(fh, path); err != nil {
+			t.Fatal(err)
+		}
+		fh.WriteString("{\"a\":3}\n")
+		fh.Close()
+		if b, _ := os.ReadFile(path); string(b) != c.want+"{\"a\":3}\n" {
+			t.Errorf("%q: file %q, want %q", c.in, b, c.want+"{\"a\":3}\n")
+		}
+	}
+}

@@ -135,6 +135,9 @@ func (ff *flowFlags) validate() error {
 	if ff.maxFlows <= 0 {
 		return fmt.Errorf("%w: --max-flows must be positive", errUsage)
 	}
+	if ff.workers < 1 {
+		return fmt.Errorf("%w: --workers %d: want 1 or more", errUsage, ff.workers)
+	}
 	if ff.idleTimeout <= 0 || ff.activeTimeout <= 0 {
 		return fmt.Errorf("%w: timeouts must be positive", errUsage)
 	}
@@ -214,6 +217,13 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 		}
 		if o.alertsFile, err = os.OpenFile(ff.detect.Alerts, flags, 0o644); err != nil {
 			return nil, fmt.Errorf("alerts: %w", err)
+		}
+		if ff.appendOut {
+			// A killed agent may have left half an alert: cut it, or
+			// the next alert would follow it on the same line.
+			if err = export.TrimTornLine(o.alertsFile, ff.detect.Alerts); err != nil {
+				return nil, fmt.Errorf("alerts: %w", err)
+			}
 		}
 		o.alerts = detect.NewJSONLSink(o.alertsFile)
 	}

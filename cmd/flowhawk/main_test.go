@@ -50,6 +50,11 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	if code, _, _ := runCLI(t, "replay", "--no-such-flag"); code != 2 {
 		t.Errorf("bad flag: exit %d, want 2", code)
 	}
+	for _, cmd := range []string{"replay", "dataset"} { // 0 workers ran with none, or hung
+		if code, _, errOut := runCLI(t, cmd, "--workers", "0", demoPcap, "-o", "none"); code != 2 || !strings.Contains(errOut, "--workers 0") {
+			t.Errorf("%s --workers 0: exit %d: %s", cmd, code, errOut)
+		}
+	}
 }
 
 func TestReplayFormats(t *testing.T) {
