@@ -102,7 +102,7 @@ func TestRuleAnyDir(t *testing.T) {
 		want string
 	}{
 		{flow(t, "172.16.0.1", 5000, "192.168.10.50", 8080, 6, at), "Bot"},
-		{flow(t, "192.168.10.50", 8080, "172.16.0.1", 5000, 6, at), "Bot"},   // reversed roles
+		{flow(t, "192.168.10.50", 8080, "172.16.0.1", 5000, 6, at), "Bot"},    // reversed roles
 		{flow(t, "192.168.10.50", 5000, "172.16.0.1", 8080, 6, at), "BENIGN"}, // the port is the victim's
 		{flow(t, "10.0.0.1", 1, "10.0.0.2", 2, 17, at), "Init"},
 		{flow(t, "10.0.0.2", 2, "10.0.0.1", 1, 17, at), "BENIGN"},
