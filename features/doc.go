@@ -128,7 +128,11 @@ receives the flows, and passes the returned ` + "`WindowValues`" + ` with the fl
 - **Keys.** Same host = same responder address. Same service = same IP protocol and responder port
   (finer than KDD's service names). Same source port = same initiator port.
 - **Error states.** A previous flow's state is its ` + "`flag`" + ` when it was emitted (its final state, as the
-  table knew it then): serror = S0, S1, S2 or S3; rerror = REJ.
+  table knew it then). serror = S0, S1, S2, S3 or SH; rerror = REJ, RSTO, RSTR or RSTOS0. This is what
+  NSL-KDD counts: in KDDTrain+, of the rows with ` + "`count`" + ` 1 (whose rates are their own state's),
+  ` + "`serror_rate`" + ` is 1 in all S0 (139), S1 (237), S2 (88), S3 (22) and SH (255) rows, ` + "`rerror_rate`" + ` is 1
+  in all REJ (2,880), RSTO (215), RSTR (1,090) and RSTOS0 (10) rows, and both are 0 in all SF and
+  OTH rows. RSTRH and SHR do not occur in NSL-KDD and count as neither.
 - **Rates** are over the matching previous connections of the window (` + "`serror_rate`" + ` over ` + "`count`" + `,
   ` + "`srv_serror_rate`" + ` over ` + "`srv_count`" + `, ` + "`dst_host_*`" + ` over ` + "`dst_host_count`" + ` or ` + "`dst_host_srv_count`" + `),
   0 when the count is 0.

@@ -455,6 +455,55 @@ func TestFlowState(t *testing.T) {
 	}
 }
 
+// TestErrorStatesMatchNSLKDD checks SError and RError against KDDTrain+:
+// in a row whose time window holds only itself (count 1), serror_rate and
+// rerror_rate are its own state's, so every such row of a state must have
+// the same, and the same as SError and RError say.
+func TestErrorStatesMatchNSLKDD(t *testing.T) {
+	fh, err := os.Open(filepath.Join(sharedDir(t), "datasets", "nsl-kdd", "KDDTrain+.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	state := map[string]ConnState{}
+	for i, n := range stateNames {
+		state[n] = ConnState(i)
+	}
+	seen := map[string]int{}
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		// Columns: flag is the 4th, count the 23rd, serror_rate the 25th,
+		// rerror_rate the 27th.
+		col := strings.Split(sc.Text(), ",")
+		if len(col) < 43 || col[22] != "1" {
+			continue
+		}
+		st, ok := state[col[3]]
+		if !ok {
+			t.Fatalf("unknown flag %q", col[3])
+		}
+		want := func(b bool) string { return map[bool]string{false: "0.00", true: "1.00"}[b] }
+		if col[24] != want(st.SError()) || col[26] != want(st.RError()) {
+			t.Fatalf("%s row with count 1: serror_rate %s, rerror_rate %s; SError %v, RError %v", col[3], col[24], col[26], st.SError(), st.RError())
+		}
+		seen[col[3]]++
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"SF", "S0", "S1", "S2", "S3", "REJ", "RSTO", "RSTR", "RSTOS0", "SH", "OTH"} {
+		if seen[n] == 0 {
+			t.Errorf("no %s row with count 1", n)
+		}
+	}
+	if st := StateRSTRH; st.SError() || st.RError() {
+		t.Error("RSTRH, absent from NSL-KDD, counts as an error")
+	}
+	if st := StateSHR; st.SError() || st.RError() {
+		t.Error("SHR, absent from NSL-KDD, counts as an error")
+	}
+}
+
 func TestAppendTimestamp(t *testing.T) {
 	for _, ns := range []int64{0, 1, 999, 1_500_000_000_123_456_789, 1_700_000_000_999_999_999, -1_000_000_001, 9_000_000_000_000_000_000} {
 		want := time.Unix(0, ns).UTC().Format(TimestampLayout)

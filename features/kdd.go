@@ -36,11 +36,18 @@ func (s ConnState) String() string {
 	return "OTH"
 }
 
-// SError reports a "SYN error" state as KDD counts them (S0, S1, S2, S3).
-func (s ConnState) SError() bool { return s >= StateS0 && s <= StateS3 }
+// SError reports a "SYN error" state as NSL-KDD counts them: S0, S1, S2,
+// S3 and SH (in KDDTrain+ every row with count 1 in one of these states
+// has serror_rate 1, every other row 0).
+func (s ConnState) SError() bool { return s >= StateS0 && s <= StateS3 || s == StateSH }
 
-// RError reports a "REJ error" state (REJ).
-func (s ConnState) RError() bool { return s == StateREJ }
+// RError reports a rejected or reset connection as NSL-KDD counts them:
+// REJ, RSTO, RSTR and RSTOS0 (in KDDTrain+ every row with count 1 in one of
+// these states has rerror_rate 1, every other row 0). RSTRH and SHR,
+// absent from NSL-KDD, are neither.
+func (s ConnState) RError() bool {
+	return s == StateREJ || s == StateRSTO || s == StateRSTR || s == StateRSTOS0
+}
 
 // FlowState derives the connection state from the per-direction TCP flag
 // counts. Counts carry no order, so "SYN then RST" means "both seen";
@@ -206,10 +213,10 @@ func kddDefs() []def {
 		numCol(g, "urgent", Int, "packets", Flow, "Packets with URG set, both directions.", "count(URG)", "", (*calc).urgent),
 		wv("count", "connections", "Previous connections in the 2 s window to the same responder host.", Int, func(w *WindowValues) float64 { return w.Count }),
 		wv("srv_count", "connections", "Previous connections in the 2 s window to the same service (protocol and responder port).", Int, func(w *WindowValues) float64 { return w.SrvCount }),
-		wv("serror_rate", "", "Share of the count connections in a SYN error state (S0, S1, S2, S3).", Float, func(w *WindowValues) float64 { return w.SErrorRate }),
+		wv("serror_rate", "", "Share of the count connections in a SYN error state (S0, S1, S2, S3, SH).", Float, func(w *WindowValues) float64 { return w.SErrorRate }),
 		wv("srv_serror_rate", "", "Share of the srv_count connections in a SYN error state.", Float, func(w *WindowValues) float64 { return w.SrvSErrorRate }),
-		wv("rerror_rate", "", "Share of the count connections rejected (REJ).", Float, func(w *WindowValues) float64 { return w.RErrorRate }),
-		wv("srv_rerror_rate", "", "Share of the srv_count connections rejected (REJ).", Float, func(w *WindowValues) float64 { return w.SrvRErrorRate }),
+		wv("rerror_rate", "", "Share of the count connections rejected or reset (REJ, RSTO, RSTR, RSTOS0).", Float, func(w *WindowValues) float64 { return w.RErrorRate }),
+		wv("srv_rerror_rate", "", "Share of the srv_count connections rejected or reset.", Float, func(w *WindowValues) float64 { return w.SrvRErrorRate }),
 		wv("same_srv_rate", "", "Share of the count connections to the same service.", Float, func(w *WindowValues) float64 { return w.SameSrvRate }),
 		wv("diff_srv_rate", "", "Share of the count connections to other services.", Float, func(w *WindowValues) float64 { return w.DiffSrvRate }),
 		wv("srv_diff_host_rate", "", "Share of the srv_count connections to other responder hosts.", Float, func(w *WindowValues) float64 { return w.SrvDiffHostRate }),
@@ -221,7 +228,7 @@ func kddDefs() []def {
 		wv("dst_host_srv_diff_host_rate", "", "Share of the dst_host_srv_count connections to other responder hosts.", Float, func(w *WindowValues) float64 { return w.DstHostSrvDiffHostRate }),
 		wv("dst_host_serror_rate", "", "Share of the dst_host_count connections in a SYN error state.", Float, func(w *WindowValues) float64 { return w.DstHostSErrorRate }),
 		wv("dst_host_srv_serror_rate", "", "Share of the dst_host_srv_count connections in a SYN error state.", Float, func(w *WindowValues) float64 { return w.DstHostSrvSErrorRate }),
-		wv("dst_host_rerror_rate", "", "Share of the dst_host_count connections rejected (REJ).", Float, func(w *WindowValues) float64 { return w.DstHostRErrorRate }),
-		wv("dst_host_srv_rerror_rate", "", "Share of the dst_host_srv_count connections rejected (REJ).", Float, func(w *WindowValues) float64 { return w.DstHostSrvRErrorRate }),
+		wv("dst_host_rerror_rate", "", "Share of the dst_host_count connections rejected or reset.", Float, func(w *WindowValues) float64 { return w.DstHostRErrorRate }),
+		wv("dst_host_srv_rerror_rate", "", "Share of the dst_host_srv_count connections rejected or reset.", Float, func(w *WindowValues) float64 { return w.DstHostSrvRErrorRate }),
 	}
 }
