@@ -116,26 +116,28 @@ the flow table's emission order (deterministic for a given input), from the one 
 receives the flows, and passes the returned ` + "`WindowValues`" + ` with the flow to the worker that calls
 ` + "`Fill`" + `.
 
-- **Previous connections.** A flow's windows hold only flows observed (emitted) before it; the flow
-  itself is never in its own window, so counts can be 0 (as in NSL-KDD).
+- **The connection itself is in its windows**, as in NSL-KDD: in KDDTrain+ (125,973 rows) ` + "`count`" + ` is 0 in
+  13 rows and ` + "`dst_host_count`" + ` in 3; in all 27,763 rows with ` + "`count`" + ` 1 and all 3,119 with
+  ` + "`dst_host_count`" + ` 1 the window's error rates are the row's own state's and ` + "`same_srv_rate`" + ` (and
+  ` + "`dst_host_same_src_port_rate`" + `) is 1. So every count is at least 1. Otherwise a flow's windows
+  hold only flows observed (emitted) before it.
 - **Time window (` + "`count`" + ` ... ` + "`srv_diff_host_rate`" + `).** Let W be the latest flow start observed so far,
-  this flow's included. The time window is every previously observed flow whose start lies in
-  [W - 2 s, W]. For flows emitted in start order (short connections, scans) W is this flow's start and
+  this flow's included. The time window is this flow and every previously observed flow whose start
+  lies in [W - 2 s, W]. For flows emitted in start order (short connections, scans) W is this flow's start and
   this is KDD's "connections in the past two seconds". A long flow emitted after later-starting flows
   sees the 2 s before W, not before its own start. A flow that started more than 2 s before W is not
   added to the time window at all.
-- **Connection window (` + "`dst_host_*`" + `).** The 100 flows observed just before this one.
+- **Connection window (` + "`dst_host_*`" + `).** The last 100 flows observed, this one included.
 - **Keys.** Same host = same responder address. Same service = same IP protocol and responder port
   (finer than KDD's service names). Same source port = same initiator port.
-- **Error states.** A previous flow's state is its ` + "`flag`" + ` when it was emitted (its final state, as the
+- **Error states.** A flow's state is its ` + "`flag`" + ` when it was emitted (its final state, as the
   table knew it then). serror = S0, S1, S2, S3 or SH; rerror = REJ, RSTO, RSTR or RSTOS0. This is what
   NSL-KDD counts: in KDDTrain+, of the rows with ` + "`count`" + ` 1 (whose rates are their own state's),
   ` + "`serror_rate`" + ` is 1 in all S0 (139), S1 (237), S2 (88), S3 (22) and SH (255) rows, ` + "`rerror_rate`" + ` is 1
   in all REJ (2,880), RSTO (215), RSTR (1,090) and RSTOS0 (10) rows, and both are 0 in all SF and
   OTH rows. RSTRH and SHR do not occur in NSL-KDD and count as neither.
-- **Rates** are over the matching previous connections of the window (` + "`serror_rate`" + ` over ` + "`count`" + `,
-  ` + "`srv_serror_rate`" + ` over ` + "`srv_count`" + `, ` + "`dst_host_*`" + ` over ` + "`dst_host_count`" + ` or ` + "`dst_host_srv_count`" + `),
-  0 when the count is 0.
+- **Rates** are over the matching connections of the window (` + "`serror_rate`" + ` over ` + "`count`" + `,
+  ` + "`srv_serror_rate`" + ` over ` + "`srv_count`" + `, ` + "`dst_host_*`" + ` over ` + "`dst_host_count`" + ` or ` + "`dst_host_srv_count`" + `).
 - **Bounded memory.** A ring of the last 100 flows and a min-heap (by start) of the time window, at
   most 65536 flows; when a burst exceeds that, the earliest-started flows leave early and
   ` + "`WindowStats.Dropped`" + ` counts them. Per-key tallies make each Observe O(log n).

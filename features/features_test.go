@@ -357,7 +357,8 @@ func TestCraftedSession(t *testing.T) {
 		"splt_len_13": 52, "splt_dir_13": 1, "splt_gap_13": 1000,
 		"splt_len_14": 0, "splt_dir_14": 0, "splt_gap_14": 0,
 		"duration": durUs / 1e6, "src_bytes": 101, "dst_bytes": 4000, "land": 0, "urgent": 1,
-		"count": 0, "dst_host_count": 0,
+		// The only flow: alone in its windows, an SF connection.
+		"count": 1, "dst_host_count": 1, "same_srv_rate": 1, "serror_rate": 0, "dst_host_same_src_port_rate": 1,
 	}
 	// The table keeps 10 samples: packets 11..16 read as missing.
 	want["splt_len_13"], want["splt_dir_13"], want["splt_gap_13"] = 0, 0, 0

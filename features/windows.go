@@ -10,15 +10,15 @@ import (
 
 // WindowValues are the NSL-KDD-style window features of one flow, computed
 // by Windows.Observe and passed to Extractor.Fill. Counts are whole
-// numbers stored as float64; rates are in [0, 1] and 0 when their count
-// is 0.
+// numbers stored as float64, at least 1 because a flow is in its own
+// windows; rates are in [0, 1].
 type WindowValues struct {
-	// Time window (previous connections that started in the last 2 s).
+	// Time window (connections that started in the last 2 s, this one included).
 	Count, SrvCount                           float64
 	SErrorRate, SrvSErrorRate                 float64
 	RErrorRate, SrvRErrorRate                 float64
 	SameSrvRate, DiffSrvRate, SrvDiffHostRate float64
-	// Connection window (the last 100 connections).
+	// Connection window (the last 100 connections, this one included).
 	DstHostCount, DstHostSrvCount                  float64
 	DstHostSameSrvRate, DstHostDiffSrvRate         float64
 	DstHostSameSrcPortRate, DstHostSrvDiffHostRate float64
@@ -151,12 +151,13 @@ func rate(a, b int32) float64 {
 // Definitions (W is the latest flow start observed so far, this flow's
 // included; for flows emitted in start order W is this flow's start):
 //
-//   - The time window of a flow is every flow observed before it whose start
-//     lies in [W - Span, W]. Flows emitted later do not count, even if they
-//     started earlier: a flow is known once the table emits it.
-//   - The connection window of a flow is the Conns flows observed just
-//     before it.
-//   - The flow itself is never in its own windows, so counts may be 0.
+//   - The time window of a flow is the flow itself and every flow observed
+//     before it whose start lies in [W - Span, W]. Flows emitted later do
+//     not count, even if they started earlier: a flow is known once the
+//     table emits it.
+//   - The connection window of a flow is the last Conns flows observed,
+//     the flow itself included.
+//   - Counts include the flow, as NSL-KDD's do, so they are at least 1.
 //   - Same host means the same responder address; same service means the
 //     same protocol and responder port; serror means the observed flow's
 //     state (FlowState, final when it was emitted) is S0, S1, S2 or S3, and
@@ -211,7 +212,7 @@ const maxRingScan = 256
 // Stats returns the counters so far.
 func (w *Windows) Stats() WindowStats { return w.stats }
 
-// Observe returns f's window features and then adds f to the windows.
+// Observe adds f to the windows and returns its window features.
 func (w *Windows) Observe(f *collector.Flow) WindowValues {
 	w.stats.Observed++
 	st := FlowState(f)
@@ -224,23 +225,50 @@ func (w *Windows) Observe(f *collector.Flow) WindowValues {
 		w.popSpan()
 	}
 
+	// The time window's tallies of f's keys, f itself included.
 	var v WindowValues
 	hs := hostSrv{c.host, c.srv}
-	h := w.spanCnt.host[c.host]
-	s := w.spanCnt.srv[c.srv]
-	same := w.spanCnt.hostSrv[hs]
+	h := bump(w.spanCnt.host[c.host], &c, 1)
+	s := bump(w.spanCnt.srv[c.srv], &c, 1)
+	same := w.spanCnt.hostSrv[hs] + 1
 	v.Count, v.SrvCount = float64(h.n), float64(s.n)
 	v.SErrorRate, v.RErrorRate = rate(h.serr, h.n), rate(h.rerr, h.n)
 	v.SrvSErrorRate, v.SrvRErrorRate = rate(s.serr, s.n), rate(s.rerr, s.n)
 	v.SameSrvRate, v.DiffSrvRate = rate(same, h.n), rate(h.n-same, h.n)
 	v.SrvDiffHostRate = rate(s.n-same, s.n)
-	h0, s0, same0 := h, s, same
 
+	// Add f to the time window unless it already fell out of it. The
+	// tallies read above are f's keys' with f added, so adding f is a
+	// store each unless a drop changed them first.
+	if c.start >= w.latest-w.span {
+		if len(w.heap) >= w.maxSpan {
+			w.popSpan()
+			w.stats.Dropped++
+			w.spanCnt.add(&c, 1)
+		} else {
+			w.spanCnt.host[c.host] = h
+			w.spanCnt.srv[c.srv] = s
+			w.spanCnt.hostSrv[hs] = same
+		}
+		w.pushSpan(c)
+	}
+
+	// The connection window: add f, dropping the oldest, then tally.
+	if w.ringLen == len(w.ring) {
+		if w.ringMaps {
+			w.ringCnt.add(&w.ring[w.ringNext], -1)
+		}
+	} else {
+		w.ringLen++
+	}
+	w.ring[w.ringNext] = c
+	w.ringNext = (w.ringNext + 1) % len(w.ring)
 	var sport int32
 	if w.ringMaps {
+		w.ringCnt.add(&c, 1)
 		h = w.ringCnt.host[c.host]
 		s = w.ringCnt.srv[c.srv]
-		same = w.ringCnt.hostSrv[hostSrv{c.host, c.srv}]
+		same = w.ringCnt.hostSrv[hs]
 		sport = w.ringCnt.hostSport[hostPort{c.host, c.sport}]
 	} else {
 		h, s, same, sport = w.scanRing(&c)
@@ -251,35 +279,6 @@ func (w *Windows) Observe(f *collector.Flow) WindowValues {
 	v.DstHostSrvDiffHostRate = rate(s.n-same, s.n)
 	v.DstHostSErrorRate, v.DstHostRErrorRate = rate(h.serr, h.n), rate(h.rerr, h.n)
 	v.DstHostSrvSErrorRate, v.DstHostSrvRErrorRate = rate(s.serr, s.n), rate(s.rerr, s.n)
-
-	// Add f to the time window unless it already fell out of it. The
-	// tallies read above are f's keys' current ones, so adding f is a
-	// store each unless a drop changed them first.
-	if c.start >= w.latest-w.span {
-		if len(w.heap) >= w.maxSpan {
-			w.popSpan()
-			w.stats.Dropped++
-			w.spanCnt.add(&c, 1)
-		} else {
-			w.spanCnt.host[c.host] = bump(h0, &c, 1)
-			w.spanCnt.srv[c.srv] = bump(s0, &c, 1)
-			w.spanCnt.hostSrv[hs] = same0 + 1
-		}
-		w.pushSpan(c)
-	}
-	// Add f to the connection window, dropping the oldest.
-	if w.ringLen == len(w.ring) {
-		if w.ringMaps {
-			w.ringCnt.add(&w.ring[w.ringNext], -1)
-		}
-	} else {
-		w.ringLen++
-	}
-	w.ring[w.ringNext] = c
-	if w.ringMaps {
-		w.ringCnt.add(&c, 1)
-	}
-	w.ringNext = (w.ringNext + 1) % len(w.ring)
 	return v
 }
 

@@ -48,47 +48,52 @@ func TestWindowsSYNScan(t *testing.T) {
 	if FlowState(flows[len(flows)-1]) != StateREJ {
 		t.Fatalf("last probe state %v", FlowState(flows[len(flows)-1]))
 	}
-	// Previous 154 flows all started within 2 s and go to the same host:
-	// 5 HTTP (SF), 75 S0 probes and 74 REJ probes.
+	// All 155 flows started within 2 s and go to the same host, the probe
+	// itself included: 5 HTTP (SF), 75 S0 probes and 75 REJ probes.
 	check := func(name string, got, want float64) {
 		t.Helper()
 		if !near(got, want) {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
-	check("count", last.Count, 154)
-	check("srv_count", last.SrvCount, 0)
-	check("serror_rate", last.SErrorRate, 75.0/154)
-	check("rerror_rate", last.RErrorRate, 74.0/154)
-	check("same_srv_rate", last.SameSrvRate, 0)
-	check("diff_srv_rate", last.DiffSrvRate, 1)
+	check("count", last.Count, 155)
+	check("srv_count", last.SrvCount, 1)
+	check("serror_rate", last.SErrorRate, 75.0/155)
+	check("rerror_rate", last.RErrorRate, 75.0/155)
+	check("srv_rerror_rate", last.SrvRErrorRate, 1)
+	check("same_srv_rate", last.SameSrvRate, 1.0/155)
+	check("diff_srv_rate", last.DiffSrvRate, 154.0/155)
 	check("srv_diff_host_rate", last.SrvDiffHostRate, 0)
 	// The last 100 flows are all probes (50 S0, 50 REJ) from port 61000.
 	check("dst_host_count", last.DstHostCount, 100)
-	check("dst_host_srv_count", last.DstHostSrvCount, 0)
-	check("dst_host_same_srv_rate", last.DstHostSameSrvRate, 0)
-	check("dst_host_diff_srv_rate", last.DstHostDiffSrvRate, 1)
+	check("dst_host_srv_count", last.DstHostSrvCount, 1)
+	check("dst_host_same_srv_rate", last.DstHostSameSrvRate, 0.01)
+	check("dst_host_diff_srv_rate", last.DstHostDiffSrvRate, 0.99)
 	check("dst_host_same_src_port_rate", last.DstHostSameSrcPortRate, 1)
 	check("dst_host_serror_rate", last.DstHostSErrorRate, 0.5)
 	check("dst_host_rerror_rate", last.DstHostRErrorRate, 0.5)
+	check("dst_host_srv_rerror_rate", last.DstHostSrvRErrorRate, 1)
 
-	// The fifth HTTP connection sees the four before it: same service, no errors.
+	// The fifth HTTP connection sees the four before it and itself: same
+	// service, no errors, its own source port only.
 	http := vals[4]
-	check("http count", http.Count, 4)
-	check("http srv_count", http.SrvCount, 4)
+	check("http count", http.Count, 5)
+	check("http srv_count", http.SrvCount, 5)
 	check("http same_srv_rate", http.SameSrvRate, 1)
 	check("http serror_rate", http.SErrorRate, 0)
-	check("http dst_host_same_src_port_rate", http.DstHostSameSrcPortRate, 0)
-	check("first count", vals[0].Count, 0)
+	check("http dst_host_same_src_port_rate", http.DstHostSameSrcPortRate, 0.2)
+	check("first count", vals[0].Count, 1)
+	check("first dst_host_count", vals[0].DstHostCount, 1)
 
-	// A flow starting 3 s later sees an empty time window but the same
-	// connection window.
+	// A flow starting 3 s later is alone in its time window; its
+	// connection window is itself and the last 99 probes.
 	late := mkPacket(client, server, 50100, 80, 6, pkt{3_200_000, true, syn, 40, 0, 1})
 	lf := runTable(t, []collector.Packet{late}, 0)
 	v := w.Observe(lf[0])
-	check("late count", v.Count, 0)
+	check("late count", v.Count, 1)
+	check("late serror_rate", v.SErrorRate, 1)
 	check("late dst_host_count", v.DstHostCount, 100)
-	check("late dst_host_srv_count", v.DstHostSrvCount, 0)
+	check("late dst_host_srv_count", v.DstHostSrvCount, 1)
 	if s := w.Stats(); s.Observed != uint64(len(flows)+1) || s.Dropped != 0 {
 		t.Errorf("stats %+v", s)
 	}
@@ -101,10 +106,10 @@ func TestWindowsBounded(t *testing.T) {
 		p := mkPacket(client, server, uint16(1000+i), 80, 6, pkt{int64(i), true, syn, 40, 0, 1})
 		fl = *runTable(t, []collector.Packet{p}, 0)[0]
 		v := w.Observe(&fl)
-		if want := float64(min(i, 4)); v.Count != want {
+		if want := float64(min(i, 4) + 1); v.Count != want { // up to 4 held, and itself
 			t.Errorf("flow %d count %v, want %v", i, v.Count, want)
 		}
-		if want := float64(min(i, 3)); v.DstHostCount != want {
+		if want := float64(min(i+1, 3)); v.DstHostCount != want {
 			t.Errorf("flow %d dst_host_count %v, want %v", i, v.DstHostCount, want)
 		}
 	}
@@ -172,7 +177,7 @@ func TestWindowsScanMatchesMaps(t *testing.T) {
 
 // TestWindowsMatchBruteForce checks Observe against the definitions in
 // Windows' comment, computed by brute force over every flow observed
-// before, on random flows among many hosts and services (so the tallies
+// before and the flow itself, on random flows among many hosts and services (so the tallies
 // grow and shrink), partly out of start order, with connection windows
 // scanned and tallied.
 func TestWindowsMatchBruteForce(t *testing.T) {
@@ -223,8 +228,8 @@ func TestWindowsMatchBruteForce(t *testing.T) {
 			}
 			var want WindowValues
 			var n, srv, same, serr, rerr, sserr, srerr float64
-			for _, p := range prev {
-				if p.start < latest-int64(span) || p.start > latest {
+			for k, p := range append(prev[:len(prev):len(prev)], c) {
+				if k < len(prev) && (p.start < latest-int64(span) || p.start > latest) { // f itself always counts
 					continue
 				}
 				if p.host == c.host {
@@ -245,7 +250,7 @@ func TestWindowsMatchBruteForce(t *testing.T) {
 			want.SameSrvRate, want.DiffSrvRate, want.SrvDiffHostRate = div0(same, n), div0(n-same, n), div0(srv-same, srv)
 			n, srv, same, serr, rerr, sserr, srerr = 0, 0, 0, 0, 0, 0, 0
 			var sp float64
-			for _, p := range prev[max(0, len(prev)-conns):] {
+			for _, p := range append(prev[max(0, len(prev)-conns+1):len(prev):len(prev)], c) {
 				if p.host == c.host {
 					n++
 					serr += b2f(p.serr)
