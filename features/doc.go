@@ -121,26 +121,36 @@ receives the flows, and passes the returned ` + "`WindowValues`" + ` with the fl
   ` + "`dst_host_count`" + ` 1 the window's error rates are the row's own state's and ` + "`same_srv_rate`" + ` (and
   ` + "`dst_host_same_src_port_rate`" + `) is 1. So every count is at least 1. Otherwise a flow's windows
   hold only flows observed (emitted) before it.
-- **Time window (` + "`count`" + ` ... ` + "`srv_diff_host_rate`" + `).** Let W be the latest flow start observed so far,
-  this flow's included. The time window is this flow and every previously observed flow whose start
-  lies in [W - 2 s, W]. For flows emitted in start order (short connections, scans) W is this flow's start and
-  this is KDD's "connections in the past two seconds". A long flow emitted after later-starting flows
-  sees the 2 s before W, not before its own start. A flow that started more than 2 s before W is not
-  added to the time window at all.
+- **Time window (` + "`count`" + ` ... ` + "`srv_diff_host_rate`" + `).** The flows observed so far, this one included,
+  that started in [s - 2 s, s], s being this flow's own start. A flow the table emits long after it
+  started still finds the connections that started just before it: an unanswered SYN is emitted at
+  the idle timeout (120 s), after flows that started later, and its window holds the rest of a SYN
+  flood that started around it (count in the hundreds, ` + "`serror_rate`" + ` near 1, as NSL-KDD's neptune
+  rows). Flows emitted later than this one do not count in its window, even if they started before
+  it.
+- **Horizon.** Observed flows are held for later flows' time windows while they started no earlier
+  than the cutoff: the millisecond that holds the latest start observed minus the horizon, which the
+  pipeline sets to the flow table's idle timeout plus 2 s (` + "`WindowConfig.Horizon`" + `). A flow
+  observed when the latest start is more than the idle timeout past its own (a SYN retransmitted for a
+  minute and then left for the idle timeout, a connection longer than the idle timeout) has a time
+  window that reaches before the cutoff and counts only what is held; ` + "`WindowStats.Truncated`" + `
+  counts those flows.
 - **Connection window (` + "`dst_host_*`" + `).** The last 100 flows observed, this one included.
 - **Keys.** Same host = same responder address. Same service = same IP protocol and responder port
   (finer than KDD's service names). Same source port = same initiator port.
-- **Error states.** A flow's state is its ` + "`flag`" + ` when it was emitted (its final state, as the
-  table knew it then). serror = S0, S1, S2, S3 or SH; rerror = REJ, RSTO, RSTR or RSTOS0. This is what
+- **Error states.** A flow's state is its ` + "`flag`" + ` when it was emitted (its final state, as the table
+  knew it then). serror = S0, S1, S2, S3 or SH; rerror = REJ, RSTO, RSTR or RSTOS0. This is what
   NSL-KDD counts: in KDDTrain+, of the rows with ` + "`count`" + ` 1 (whose rates are their own state's),
   ` + "`serror_rate`" + ` is 1 in all S0 (139), S1 (237), S2 (88), S3 (22) and SH (255) rows, ` + "`rerror_rate`" + ` is 1
   in all REJ (2,880), RSTO (215), RSTR (1,090) and RSTOS0 (10) rows, and both are 0 in all SF and
   OTH rows. RSTRH and SHR do not occur in NSL-KDD and count as neither.
 - **Rates** are over the matching connections of the window (` + "`serror_rate`" + ` over ` + "`count`" + `,
   ` + "`srv_serror_rate`" + ` over ` + "`srv_count`" + `, ` + "`dst_host_*`" + ` over ` + "`dst_host_count`" + ` or ` + "`dst_host_srv_count`" + `).
-- **Bounded memory.** A ring of the last 100 flows and a min-heap (by start) of the time window, at
-  most 65536 flows; when a burst exceeds that, the earliest-started flows leave early and
-  ` + "`WindowStats.Dropped`" + ` counts them. Per-key tallies make each Observe O(log n).
+- **Bounded memory.** A ring of the last 100 flows; for the time window, the held flows sorted by
+  start per responder host and per service (with running error counts, so a window is two searches
+  near the end of each), at most 262,144 flows (` + "`WindowConfig.MaxSpanConns`" + `, about 85 bytes a
+  flow: 22 MB). A link with more flows in a horizon (over 2,100 flows/s for 122 s) reaches the bound:
+  then the earliest-started flows leave early and ` + "`WindowStats.Dropped`" + ` counts them.
 - **Differences from NSL-KDD.** KDD caps count at 511 and dst_host_count at 255; ours are bounded by
   the windows (100 for dst_host_count). ` + "`service`" + ` of ICMP and ICMPv6 flows follows KDD's names from
   the type of the flow's first packet: eco_i (echo request), ecr_i (echo reply), urp_i (unreachable),

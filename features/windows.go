@@ -2,6 +2,7 @@ package features
 
 import (
 	"encoding/binary"
+	"math"
 	"net/netip"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 // numbers stored as float64, at least 1 because a flow is in its own
 // windows; rates are in [0, 1].
 type WindowValues struct {
-	// Time window (connections that started in the last 2 s, this one included).
+	// Time window (connections that started in the 2 s up to this one's start).
 	Count, SrvCount                           float64
 	SErrorRate, SrvSErrorRate                 float64
 	RErrorRate, SrvRErrorRate                 float64
@@ -26,14 +27,25 @@ type WindowValues struct {
 	DstHostRErrorRate, DstHostSrvRErrorRate        float64
 }
 
-// WindowConfig bounds the windows; zero fields take the KDD defaults.
+// DefaultSpan is KDD's time window, the default WindowConfig.Span.
+const DefaultSpan = 2 * time.Second
+
+// WindowConfig bounds the windows; zero fields take the defaults.
 type WindowConfig struct {
-	// Span is the time window (default 2 s).
+	// Span is the time window (default DefaultSpan).
 	Span time.Duration
 	// Conns is the connection window (default 100).
 	Conns int
+	// Horizon is how far behind the latest start observed a connection
+	// is still held for the time windows of flows observed after it
+	// (default: the flow table's default idle timeout, 120 s, plus Span).
+	// A table emits an unanswered SYN an idle timeout after it was sent,
+	// so the pipeline sets its table's IdleTimeout plus Span: the flow
+	// then still finds the connections that started in the Span before it.
+	Horizon time.Duration
 	// MaxSpanConns bounds the connections held for the time window
-	// (default 65536); when a burst exceeds it the earliest-started are
+	// (default 1<<18: about 22 MB at 85 bytes a connection, Horizon's
+	// worth at 2,100 flows/s); when it is reached the earliest-started are
 	// dropped and counted in WindowStats.Dropped.
 	MaxSpanConns int
 }
@@ -41,9 +53,14 @@ type WindowConfig struct {
 // WindowStats counts what the windows did.
 type WindowStats struct {
 	Observed uint64
-	// Dropped counts connections that left the time window early because
-	// it held MaxSpanConns connections.
+	// Dropped counts connections let go of (or never kept) by the time
+	// window's store before Horizon because it held MaxSpanConns.
 	Dropped uint64
+	// Truncated counts flows whose time window began before the earliest
+	// start the store still covered (the flow was observed more than
+	// Horizon - Span after the latest start, or after drops): their
+	// time-window counts may miss connections.
+	Truncated uint64
 }
 
 // conn is what the windows remember of one connection.
@@ -83,9 +100,8 @@ type hostPort struct {
 	port uint16
 }
 
-// counts keeps per-key tallies of the connections in one window, so a
-// lookup costs a few map reads whatever the window size. hostSport is nil
-// for the time window, which has no same-source-port feature.
+// counts keeps per-key tallies of the connections in a large connection
+// window, so a lookup costs a few map reads whatever the window size.
 type counts struct {
 	host      map[addr]agg
 	srv       map[uint32]agg
@@ -93,12 +109,8 @@ type counts struct {
 	hostSport map[hostPort]int32
 }
 
-func newCounts(n int, sport bool) counts {
-	c := counts{host: make(map[addr]agg, n), srv: make(map[uint32]agg, n), hostSrv: make(map[hostSrv]int32, n)}
-	if sport {
-		c.hostSport = make(map[hostPort]int32, n)
-	}
-	return c
+func newCounts(n int) counts {
+	return counts{host: make(map[addr]agg, n), srv: make(map[uint32]agg, n), hostSrv: make(map[hostSrv]int32, n), hostSport: make(map[hostPort]int32, n)}
 }
 
 func bump(a agg, c *conn, d int32) agg {
@@ -125,9 +137,6 @@ func (t *counts) add(c *conn, d int32) {
 	} else {
 		t.hostSrv[hs] = n
 	}
-	if t.hostSport == nil {
-		return
-	}
 	hp := hostPort{c.host, c.sport}
 	if n := t.hostSport[hp] + d; n == 0 {
 		delete(t.hostSport, hp)
@@ -148,58 +157,88 @@ func rate(a, b int32) float64 {
 // emission order, from one goroutine (the one that receives the flow
 // table's output), then hand the result to the worker that calls Fill.
 //
-// Definitions (W is the latest flow start observed so far, this flow's
-// included; for flows emitted in start order W is this flow's start):
+// Definitions:
 //
-//   - The time window of a flow is the flow itself and every flow observed
-//     before it whose start lies in [W - Span, W]. Flows emitted later do
+//   - The time window of a flow that started at s is the flow itself and
+//     every flow observed before it whose start lies in [s - Span, s]:
+//     anchored at the flow's own start, so a flow emitted long after it
+//     started (an unanswered SYN, at the idle timeout) still counts the
+//     connections that started just before it. Flows observed later do
 //     not count, even if they started earlier: a flow is known once the
 //     table emits it.
+//   - Observed flows are held while they started no earlier than the
+//     cutoff: the start of the millisecond (quantum, see NewWindows) that
+//     holds latest - Horizon, latest being the latest start observed.
+//     When MaxSpanConns are held, the cutoff moves past the earliest
+//     millisecond held, dropping its flows. A time window that reaches
+//     before the cutoff counts only what is held (WindowStats.Truncated).
 //   - The connection window of a flow is the last Conns flows observed,
 //     the flow itself included.
 //   - Counts include the flow, as NSL-KDD's do, so they are at least 1.
 //   - Same host means the same responder address; same service means the
-//     same protocol and responder port; serror means the observed flow's
-//     state (FlowState, final when it was emitted) is S0, S1, S2 or S3, and
-//     rerror that it is REJ.
+//     same protocol and responder port; serror means the flow's state
+//     (FlowState, final when it was emitted) is a SYN error (ConnState.SError),
+//     rerror that it is a rejection (ConnState.RError).
 //
-// Memory is bounded: a ring of Conns flows, and a heap of at most
-// MaxSpanConns flows ordered by start time, with per-key tallies for the
-// heap and, when Conns exceeds maxRingScan, for the ring.
+// Memory is bounded: a ring of Conns flows (with per-key tallies when
+// Conns exceeds maxRingScan); series by start, per host (split by service
+// for a host with a busy window) and per service, of at most MaxSpanConns
+// flows held plus those behind the cutoff not let go of yet (see
+// minSweep); and counts of the held flows per quantum of start time.
 type Windows struct {
-	span     int64
-	maxSpan  int
-	latest   int64
-	heap     []conn // min-heap on start
-	spanCnt  counts
-	ring     []conn
-	ringNext int
-	ringLen  int
-	ringCnt  counts // only when ringMaps
-	ringMaps bool
-	stats    WindowStats
+	span, horizon int64
+	maxHeld       int
+	latest        int64   // latest start observed
+	quantum       int64   // time unit of the cutoff
+	cut           int64   // the cutoff in quanta
+	held          int     // flows held: the sum of perQ
+	perQ          []int32 // flows held by quantum of start, a ring from cut
+	sinceSweep    int
+	minSweep      int
+	hosts         keyed[addr]
+	srvs          keyed[uint32]
+	ring          []conn
+	ringNext      int
+	ringLen       int
+	ringCnt       counts // only when ringMaps
+	ringMaps      bool
+	stats         WindowStats
 }
 
-// NewWindows returns empty windows.
+// NewWindows returns empty windows. The cutoff moves in quanta of 1 ms,
+// or of Horizon / 2^17 when that is longer, so its ring of counts stays
+// under 512 KB.
 func NewWindows(cfg WindowConfig) *Windows {
 	if cfg.Span <= 0 {
-		cfg.Span = 2 * time.Second
+		cfg.Span = DefaultSpan
 	}
 	if cfg.Conns <= 0 {
 		cfg.Conns = 100
 	}
-	if cfg.MaxSpanConns <= 0 {
-		cfg.MaxSpanConns = 1 << 16
+	if cfg.Horizon <= 0 {
+		cfg.Horizon = collector.DefaultTableConfig().IdleTimeout + cfg.Span
 	}
+	cfg.Horizon = max(cfg.Horizon, cfg.Span)
+	if cfg.MaxSpanConns <= 0 {
+		cfg.MaxSpanConns = 1 << 18
+	}
+	q := max(int64(time.Millisecond), int64(cfg.Horizon)>>17)
 	w := &Windows{
 		span:     int64(cfg.Span),
-		maxSpan:  cfg.MaxSpanConns,
-		spanCnt:  newCounts(64, false),
+		horizon:  int64(cfg.Horizon),
+		maxHeld:  cfg.MaxSpanConns,
+		latest:   math.MinInt64,
+		quantum:  q,
+		cut:      math.MinInt64,
+		perQ:     make([]int32, int64(cfg.Horizon)/q+2),
+		minSweep: minSweep,
+		hosts:    make(keyed[addr], 64),
+		srvs:     make(keyed[uint32], 64),
 		ring:     make([]conn, cfg.Conns),
 		ringMaps: cfg.Conns > maxRingScan,
 	}
 	if w.ringMaps {
-		w.ringCnt = newCounts(cfg.Conns, true)
+		w.ringCnt = newCounts(cfg.Conns)
 	}
 	return w
 }
@@ -218,40 +257,65 @@ func (w *Windows) Observe(f *collector.Flow) WindowValues {
 	st := FlowState(f)
 	dst := f.Dst()
 	c := conn{start: f.Start, host: addrOf(dst.Addr), srv: uint32(f.Key.Proto)<<16 | uint32(dst.Port), sport: f.Src().Port, serr: b2i(st.SError()), rerr: b2i(st.RError())}
-	if c.start > w.latest || w.stats.Observed == 1 {
-		w.latest = c.start
+	w.latest = max(w.latest, c.start)
+	w.moveCut(floorDiv(w.latest-w.horizon, w.quantum))
+	q := floorDiv(c.start, w.quantum)
+	keep := q >= w.cut
+	for keep && w.held >= w.maxHeld {
+		first := w.cut
+		for w.perQ[w.slot(first)] == 0 {
+			first++
+		}
+		w.stats.Dropped += uint64(w.perQ[w.slot(first)])
+		w.moveCut(first + 1)
+		if keep = q >= w.cut; !keep {
+			w.stats.Dropped++
+		}
 	}
-	for len(w.heap) > 0 && w.heap[0].start < w.latest-w.span {
-		w.popSpan()
+	cutoff := w.cut * w.quantum
+	lo := c.start - w.span
+	if lo < cutoff {
+		w.stats.Truncated++
+		lo = cutoff
+	}
+	if w.sinceSweep++; w.sinceSweep >= max(w.minSweep, len(w.hosts)+len(w.srvs)) {
+		w.hosts.sweep(cutoff)
+		w.srvs.sweep(cutoff)
+		w.sinceSweep = 0
 	}
 
-	// The time window's tallies of f's keys, f itself included.
+	// The time window: the held flows of f's host and service that
+	// started in [lo, f.start], then f itself.
+	h, s := agg{1, c.serr, c.rerr}, agg{1, c.serr, c.rerr}
+	var same int32
+	if keep {
+		w.perQ[w.slot(q)]++
+		w.held++
+		x := ent{c.start, uint32(c.serr), uint32(c.rerr), c.srv}
+		hs := w.hosts[c.host]
+		a, n := hs.observe(lo, x, cutoff, true)
+		w.hosts[c.host] = hs
+		ss := w.srvs[c.srv]
+		b, _ := ss.observe(lo, x, cutoff, false)
+		w.srvs[c.srv] = ss
+		h, s, same = h.plus(a), s.plus(b), n
+	} else {
+		if hs, ok := w.hosts[c.host]; ok {
+			a, n := hs.count(lo, c.start, c.srv, true)
+			h, same = h.plus(a), n
+		}
+		if ss, ok := w.srvs[c.srv]; ok {
+			b, _ := ss.count(lo, c.start, 0, false)
+			s = s.plus(b)
+		}
+	}
+	same++
 	var v WindowValues
-	hs := hostSrv{c.host, c.srv}
-	h := bump(w.spanCnt.host[c.host], &c, 1)
-	s := bump(w.spanCnt.srv[c.srv], &c, 1)
-	same := w.spanCnt.hostSrv[hs] + 1
 	v.Count, v.SrvCount = float64(h.n), float64(s.n)
 	v.SErrorRate, v.RErrorRate = rate(h.serr, h.n), rate(h.rerr, h.n)
 	v.SrvSErrorRate, v.SrvRErrorRate = rate(s.serr, s.n), rate(s.rerr, s.n)
 	v.SameSrvRate, v.DiffSrvRate = rate(same, h.n), rate(h.n-same, h.n)
 	v.SrvDiffHostRate = rate(s.n-same, s.n)
-
-	// Add f to the time window unless it already fell out of it. The
-	// tallies read above are f's keys' with f added, so adding f is a
-	// store each unless a drop changed them first.
-	if c.start >= w.latest-w.span {
-		if len(w.heap) >= w.maxSpan {
-			w.popSpan()
-			w.stats.Dropped++
-			w.spanCnt.add(&c, 1)
-		} else {
-			w.spanCnt.host[c.host] = h
-			w.spanCnt.srv[c.srv] = s
-			w.spanCnt.hostSrv[hs] = same
-		}
-		w.pushSpan(c)
-	}
 
 	// The connection window: add f, dropping the oldest, then tally.
 	if w.ringLen == len(w.ring) {
@@ -268,7 +332,7 @@ func (w *Windows) Observe(f *collector.Flow) WindowValues {
 		w.ringCnt.add(&c, 1)
 		h = w.ringCnt.host[c.host]
 		s = w.ringCnt.srv[c.srv]
-		same = w.ringCnt.hostSrv[hs]
+		same = w.ringCnt.hostSrv[hostSrv{c.host, c.srv}]
 		sport = w.ringCnt.hostSport[hostPort{c.host, c.sport}]
 	} else {
 		h, s, same, sport = w.scanRing(&c)
@@ -280,6 +344,47 @@ func (w *Windows) Observe(f *collector.Flow) WindowValues {
 	v.DstHostSErrorRate, v.DstHostRErrorRate = rate(h.serr, h.n), rate(h.rerr, h.n)
 	v.DstHostSrvSErrorRate, v.DstHostSrvRErrorRate = rate(s.serr, s.n), rate(s.rerr, s.n)
 	return v
+}
+
+func (a agg) plus(b agg) agg { return agg{a.n + b.n, a.serr + b.serr, a.rerr + b.rerr} }
+
+// minSweep is the fewest observations between two sweeps of the series:
+// a sweep visits every series, so it runs once per as many observations
+// as there are series, and the entries it lets go of are at most those
+// that fell behind the cutoff since the last.
+const minSweep = 1 << 16
+
+// moveCut moves the cutoff forward to quantum c, letting go of the counts
+// behind it.
+func (w *Windows) moveCut(c int64) {
+	if c <= w.cut {
+		return
+	}
+	if w.held == 0 || c-w.cut >= int64(len(w.perQ)) {
+		clear(w.perQ)
+		w.held = 0
+	} else {
+		for q := w.cut; q < c; q++ {
+			w.held -= int(w.perQ[w.slot(q)])
+			w.perQ[w.slot(q)] = 0
+		}
+	}
+	w.cut = c
+}
+
+// slot is quantum q's index in perQ.
+func (w *Windows) slot(q int64) int {
+	n := int64(len(w.perQ))
+	return int((q%n + n) % n)
+}
+
+// floorDiv is a / b rounded down, for a of any sign and b > 0.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }
 
 // scanRing tallies the connection window for c as ringCnt would: the
@@ -306,43 +411,4 @@ func (w *Windows) scanRing(c *conn) (h, s agg, same, sport int32) {
 		}
 	}
 	return h, s, same, sport
-}
-
-// pushSpan adds c to the heap; the caller has added it to spanCnt.
-func (w *Windows) pushSpan(c conn) {
-	w.heap = append(w.heap, c)
-	i := len(w.heap) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if w.heap[p].start <= w.heap[i].start {
-			break
-		}
-		w.heap[p], w.heap[i] = w.heap[i], w.heap[p]
-		i = p
-	}
-}
-
-func (w *Windows) popSpan() {
-	hp := w.heap
-	w.spanCnt.add(&hp[0], -1)
-	n := len(hp) - 1
-	hp[0] = hp[n]
-	hp = hp[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && hp[r].start < hp[l].start {
-			m = r
-		}
-		if hp[i].start <= hp[m].start {
-			break
-		}
-		hp[i], hp[m] = hp[m], hp[i]
-		i = m
-	}
-	w.heap = hp
 }

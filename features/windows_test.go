@@ -1,8 +1,11 @@
 package features
 
 import (
+	"cmp"
+	"math"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -94,7 +97,7 @@ func TestWindowsSYNScan(t *testing.T) {
 	check("late serror_rate", v.SErrorRate, 1)
 	check("late dst_host_count", v.DstHostCount, 100)
 	check("late dst_host_srv_count", v.DstHostSrvCount, 1)
-	if s := w.Stats(); s.Observed != uint64(len(flows)+1) || s.Dropped != 0 {
+	if s := w.Stats(); s.Observed != uint64(len(flows)+1) || s.Dropped != 0 || s.Truncated != 0 {
 		t.Errorf("stats %+v", s)
 	}
 }
@@ -102,11 +105,11 @@ func TestWindowsSYNScan(t *testing.T) {
 func TestWindowsBounded(t *testing.T) {
 	w := NewWindows(WindowConfig{Conns: 3, MaxSpanConns: 4})
 	var fl collector.Flow
-	for i := range 10 {
-		p := mkPacket(client, server, uint16(1000+i), 80, 6, pkt{int64(i), true, syn, 40, 0, 1})
+	for i := range 10 { // one flow a millisecond, the cutoff's quantum
+		p := mkPacket(client, server, uint16(1000+i), 80, 6, pkt{int64(i) * 1000, true, syn, 40, 0, 1})
 		fl = *runTable(t, []collector.Packet{p}, 0)[0]
 		v := w.Observe(&fl)
-		if want := float64(min(i, 4) + 1); v.Count != want { // up to 4 held, and itself
+		if want := float64(min(i+1, 4)); v.Count != want {
 			t.Errorf("flow %d count %v, want %v", i, v.Count, want)
 		}
 		if want := float64(min(i+1, 3)); v.DstHostCount != want {
@@ -116,9 +119,10 @@ func TestWindowsBounded(t *testing.T) {
 	if s := w.Stats(); s.Dropped != 6 {
 		t.Errorf("dropped %d, want 6", s.Dropped)
 	}
-	if len(w.heap) > 4 || len(w.spanCnt.srv) > 1 || len(w.ringCnt.hostSport) > 3 {
-		t.Errorf("state grew: heap %d srv %d sport %d", len(w.heap), len(w.spanCnt.srv), len(w.ringCnt.hostSport))
+	if hs := w.hosts[addrOf(server)]; w.held > 4 || len(w.srvs) > 1 || hs.main.len() > 8 || len(w.ringCnt.hostSport) > 3 {
+		t.Errorf("state grew: held %d srv %d host series %d sport %d", w.held, len(w.srvs), hs.main.len(), len(w.ringCnt.hostSport))
 	}
+	checkStore(t, w)
 }
 
 // connPackets appends one connection attempt at us: a SYN, then (drawn
@@ -163,7 +167,7 @@ func TestWindowsScanMatchesMaps(t *testing.T) {
 	for _, conns := range []int{1, 7, 100} {
 		scan := NewWindows(WindowConfig{Conns: conns, Span: 100 * time.Millisecond})
 		maps := NewWindows(WindowConfig{Conns: conns, Span: 100 * time.Millisecond})
-		maps.ringMaps, maps.ringCnt = true, newCounts(conns, true)
+		maps.ringMaps, maps.ringCnt = true, newCounts(conns)
 		for i, f := range flows {
 			if a, b := scan.Observe(f), maps.Observe(f); a != b {
 				t.Fatalf("conns %d flow %d: scan %+v, maps %+v", conns, i, a, b)
@@ -177,9 +181,11 @@ func TestWindowsScanMatchesMaps(t *testing.T) {
 
 // TestWindowsMatchBruteForce checks Observe against the definitions in
 // Windows' comment, computed by brute force over every flow observed
-// before and the flow itself, on random flows among many hosts and services (so the tallies
-// grow and shrink), partly out of start order, with connection windows
-// scanned and tallied.
+// before, on random flows among many hosts and services (so the series
+// grow, merge and empty) emitted out of start order as a flow table emits
+// them: most soon after they start, some much later (as at an idle
+// timeout), a few so late that their time window is truncated; with
+// connection windows scanned and tallied, and with and without drops.
 func TestWindowsMatchBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	var pkts []collector.Packet
@@ -202,11 +208,39 @@ func TestWindowsMatchBruteForce(t *testing.T) {
 		pkts = connPackets(pkts, rng, src, dst, sport, dport, proto, us)
 	}
 	flows := runTable(t, pkts, 0)
-	rng.Shuffle(len(flows), func(i, j int) { // emission order differs from start order
-		if j-i < 20 && i-j < 20 {
-			flows[i], flows[j] = flows[j], flows[i]
+	const span, horizon = 50 * time.Millisecond, 200 * time.Millisecond
+	emitAt := make(map[*collector.Flow]int64, len(flows))
+	for _, f := range flows {
+		var d time.Duration
+		switch r := rng.IntN(20); {
+		case r < 14:
+			d = time.Duration(rng.Int64N(int64(3 * time.Millisecond)))
+		case r < 18:
+			d = time.Duration(rng.Int64N(int64(150 * time.Millisecond)))
+		default:
+			d = 100*time.Millisecond + time.Duration(rng.Int64N(int64(time.Second)))
 		}
-	})
+		emitAt[f] = f.Start + int64(d)
+	}
+	slices.SortStableFunc(flows, func(a, b *collector.Flow) int { return cmp.Compare(emitAt[a], emitAt[b]) })
+	for _, tc := range []struct {
+		conns, maxSpan int
+		horizon        time.Duration
+	}{{100, 0, horizon}, {maxRingScan + 44, 0, horizon}, {100, 150, horizon}, {100, 0, time.Second}} {
+		cfg := WindowConfig{Span: span, Horizon: tc.horizon, Conns: tc.conns, MaxSpanConns: tc.maxSpan}
+		dropped, truncated := matchBruteForce(t, flows, cfg)
+		// The data must exercise what the test is for.
+		if truncated == 0 || tc.maxSpan > 0 && dropped == 0 || tc.maxSpan == 0 && dropped != 0 {
+			t.Errorf("%+v: dropped %d truncated %d", tc, dropped, truncated)
+		}
+	}
+}
+
+// matchBruteForce observes flows in their order with cfg and checks every
+// value against the definitions in Windows' comment, computed by brute
+// force; it returns the drops and truncated windows, also checked.
+func matchBruteForce(t *testing.T, flows []*collector.Flow, cfg WindowConfig) (dropped, truncated uint64) {
+	t.Helper()
 	type seen struct {
 		start      int64
 		host       netip.Addr
@@ -215,69 +249,285 @@ func TestWindowsMatchBruteForce(t *testing.T) {
 		sport      uint16
 		serr, rerr bool
 	}
-	const span = 50 * time.Millisecond
-	for _, conns := range []int{100, maxRingScan + 44} {
-		w := NewWindows(WindowConfig{Span: span, Conns: conns})
-		var prev []seen
-		var latest int64
-		for i, f := range flows {
-			st := FlowState(f)
-			c := seen{f.Start, f.Dst().Addr, f.Key.Proto, f.Dst().Port, f.Src().Port, st.SError(), st.RError()}
-			if i == 0 || c.start > latest {
-				latest = c.start
-			}
-			var want WindowValues
-			var n, srv, same, serr, rerr, sserr, srerr float64
-			for k, p := range append(prev[:len(prev):len(prev)], c) {
-				if k < len(prev) && (p.start < latest-int64(span) || p.start > latest) { // f itself always counts
-					continue
-				}
-				if p.host == c.host {
-					n++
-					serr += b2f(p.serr)
-					rerr += b2f(p.rerr)
-					same += b2f(p.proto == c.proto && p.port == c.port)
-				}
-				if p.proto == c.proto && p.port == c.port {
-					srv++
-					sserr += b2f(p.serr)
-					srerr += b2f(p.rerr)
-				}
-			}
-			want.Count, want.SrvCount = n, srv
-			want.SErrorRate, want.RErrorRate = div0(serr, n), div0(rerr, n)
-			want.SrvSErrorRate, want.SrvRErrorRate = div0(sserr, srv), div0(srerr, srv)
-			want.SameSrvRate, want.DiffSrvRate, want.SrvDiffHostRate = div0(same, n), div0(n-same, n), div0(srv-same, srv)
-			n, srv, same, serr, rerr, sserr, srerr = 0, 0, 0, 0, 0, 0, 0
-			var sp float64
-			for _, p := range append(prev[max(0, len(prev)-conns+1):len(prev):len(prev)], c) {
-				if p.host == c.host {
-					n++
-					serr += b2f(p.serr)
-					rerr += b2f(p.rerr)
-					same += b2f(p.proto == c.proto && p.port == c.port)
-					sp += b2f(p.sport == c.sport)
-				}
-				if p.proto == c.proto && p.port == c.port {
-					srv++
-					sserr += b2f(p.serr)
-					srerr += b2f(p.rerr)
-				}
-			}
-			want.DstHostCount, want.DstHostSrvCount = n, srv
-			want.DstHostSameSrvRate, want.DstHostDiffSrvRate = div0(same, n), div0(n-same, n)
-			want.DstHostSameSrcPortRate, want.DstHostSrvDiffHostRate = div0(sp, n), div0(srv-same, srv)
-			want.DstHostSErrorRate, want.DstHostRErrorRate = div0(serr, n), div0(rerr, n)
-			want.DstHostSrvSErrorRate, want.DstHostSrvRErrorRate = div0(sserr, srv), div0(srerr, srv)
-			if got := w.Observe(f); got != want {
-				t.Fatalf("conns %d flow %d: got %+v, want %+v", conns, i, got, want)
-			}
-			prev = append(prev, c)
+	w := NewWindows(cfg)
+	w.minSweep = 100 // sweep often
+	span, horizon, maxSpan, conns := int64(cmp.Or(cfg.Span, DefaultSpan)), int64(cfg.Horizon), cfg.MaxSpanConns, cmp.Or(cfg.Conns, 100)
+	if horizon == 0 {
+		horizon = int64(120*time.Second) + span
+	}
+	quantum := max(int64(time.Millisecond), horizon>>17)
+	var prev, held []seen
+	latest, cutoff := int64(math.MinInt64), int64(math.MinInt64)
+	for i, f := range flows {
+		st := FlowState(f)
+		c := seen{f.Start, f.Dst().Addr, f.Key.Proto, f.Dst().Port, f.Src().Port, st.SError(), st.RError()}
+		latest = max(latest, c.start)
+		cutoff = max(cutoff, floorDiv(latest-horizon, quantum)*quantum)
+		keepFrom := func() {
+			held = slices.DeleteFunc(held, func(p seen) bool { return p.start < cutoff })
 		}
-		if w.ringMaps != (conns > maxRingScan) {
-			t.Errorf("conns %d: ringMaps %v", conns, w.ringMaps)
+		keepFrom()
+		keep := c.start >= cutoff
+		for keep && maxSpan > 0 && len(held) >= maxSpan {
+			first := slices.MinFunc(held, func(a, b seen) int { return cmp.Compare(a.start, b.start) }).start
+			cutoff = (floorDiv(first, quantum) + 1) * quantum
+			n := len(held)
+			keepFrom()
+			dropped += uint64(n - len(held))
+			if keep = c.start >= cutoff; !keep {
+				dropped++
+			}
+		}
+		if c.start-span < cutoff {
+			truncated++
+		}
+		var want WindowValues
+		var n, srv, same, serr, rerr, sserr, srerr float64
+		for _, p := range append(held, c) {
+			if p.start < c.start-span || p.start > c.start {
+				continue
+			}
+			if p.host == c.host {
+				n++
+				serr += b2f(p.serr)
+				rerr += b2f(p.rerr)
+				same += b2f(p.proto == c.proto && p.port == c.port)
+			}
+			if p.proto == c.proto && p.port == c.port {
+				srv++
+				sserr += b2f(p.serr)
+				srerr += b2f(p.rerr)
+			}
+		}
+		want.Count, want.SrvCount = n, srv
+		want.SErrorRate, want.RErrorRate = div0(serr, n), div0(rerr, n)
+		want.SrvSErrorRate, want.SrvRErrorRate = div0(sserr, srv), div0(srerr, srv)
+		want.SameSrvRate, want.DiffSrvRate, want.SrvDiffHostRate = div0(same, n), div0(n-same, n), div0(srv-same, srv)
+		if keep {
+			held = append(held, c)
+		}
+		prev = append(prev, c)
+		n, srv, same, serr, rerr, sserr, srerr = 0, 0, 0, 0, 0, 0, 0
+		var sp float64
+		for _, p := range prev[max(0, len(prev)-conns):] {
+			if p.host == c.host {
+				n++
+				serr += b2f(p.serr)
+				rerr += b2f(p.rerr)
+				same += b2f(p.proto == c.proto && p.port == c.port)
+				sp += b2f(p.sport == c.sport)
+			}
+			if p.proto == c.proto && p.port == c.port {
+				srv++
+				sserr += b2f(p.serr)
+				srerr += b2f(p.rerr)
+			}
+		}
+		want.DstHostCount, want.DstHostSrvCount = n, srv
+		want.DstHostSameSrvRate, want.DstHostDiffSrvRate = div0(same, n), div0(n-same, n)
+		want.DstHostSameSrcPortRate, want.DstHostSrvDiffHostRate = div0(sp, n), div0(srv-same, srv)
+		want.DstHostSErrorRate, want.DstHostRErrorRate = div0(serr, n), div0(rerr, n)
+		want.DstHostSrvSErrorRate, want.DstHostSrvRErrorRate = div0(sserr, srv), div0(srerr, srv)
+		if got := w.Observe(f); got != want {
+			t.Fatalf("%+v flow %d: got %+v, want %+v", cfg, i, got, want)
+		}
+		if w.held != len(held) {
+			t.Fatalf("%+v flow %d: %d held, want %d", cfg, i, w.held, len(held))
+		}
+		if i%500 == 0 {
+			checkStore(t, w)
 		}
 	}
+	checkStore(t, w)
+	if s := w.Stats(); s.Dropped != dropped || s.Truncated != truncated || s.Observed != uint64(len(flows)) {
+		t.Errorf("%+v: stats %+v, want dropped %d truncated %d", cfg, s, dropped, truncated)
+	}
+	if w.ringMaps != (conns > maxRingScan) {
+		t.Errorf("%+v: ringMaps %v", cfg, w.ringMaps)
+	}
+	return dropped, truncated
+}
+
+// checkStore checks that the host series, the service series and the
+// series per service of hot hosts hold, at or after the cutoff, the
+// flows counted as held, and that the host series read services right.
+func checkStore(t *testing.T, w *Windows) {
+	t.Helper()
+	cutoff := w.cut * w.quantum
+	live := func(s *series) int {
+		n := 0
+		for _, r := range []*run{&s.main, s.late} {
+			if r != nil {
+				for _, x := range r.e[r.head:] {
+					n += int(b2i(x.start >= cutoff))
+				}
+			}
+		}
+		return n
+	}
+	var hosts, pairs, srvs int
+	for _, s := range w.hosts {
+		n := live(&s)
+		hosts += n
+		if s.pairs != nil {
+			m := 0
+			for _, p := range s.pairs {
+				m += live(p)
+			}
+			if m != n {
+				t.Fatalf("hot host: %d flows in its series per service, %d in its series", m, n)
+			}
+			pairs += m
+		}
+	}
+	for _, s := range w.srvs {
+		srvs += live(&s)
+	}
+	if hosts != w.held || srvs != w.held {
+		t.Fatalf("%d flows held, %d in the host series, %d in the service series", w.held, hosts, srvs)
+	}
+}
+
+// TestSeriesMatchesList checks a host series against a plain list under
+// random additions (in start order, slightly and far out of it, so late
+// runs fill and merge), cutoffs, prunes and range counts, with windows
+// that keep it cold (services read from its window) and that make it hot
+// (series per service).
+func TestSeriesMatchesList(t *testing.T) {
+	for _, width := range []int64{150, 4000} {
+		rng := rand.New(rand.NewPCG(7, uint64(width)))
+		var s series
+		var list []ent // own errors, not running totals
+		var now, cutoff int64
+		count := func(lo, hi int64, srv uint32) (a agg, same int32) {
+			for _, p := range list {
+				if p.start >= max(lo, cutoff) && p.start <= hi {
+					a = a.plus(agg{1, int32(p.serr), int32(p.rerr)})
+					same += b2i(p.srv == srv)
+				}
+			}
+			return a, same
+		}
+		for i := range 20000 {
+			now += rng.Int64N(10)
+			x := ent{start: now, srv: uint32(rng.IntN(4))}
+			switch r := rng.IntN(10); {
+			case r < 2:
+				x.start -= rng.Int64N(40)
+			case r < 4:
+				x.start -= rng.Int64N(3000)
+			}
+			switch rng.IntN(3) {
+			case 0:
+				x.serr = 1
+			case 1:
+				x.rerr = 1
+			}
+			if x.start >= cutoff {
+				lo := max(x.start-rng.Int64N(width), cutoff)
+				wa, wn := count(lo, x.start, x.srv)
+				if a, n := s.observe(lo, x, cutoff, true); a != wa || n != wn {
+					t.Fatalf("width %d step %d: observe [%d, %d] = %+v %d, want %+v %d", width, i, lo, x.start, a, n, wa, wn)
+				}
+				list = append(list, x)
+			}
+			if rng.IntN(50) == 0 {
+				cutoff = max(cutoff, now-2000-rng.Int64N(3000))
+				list = slices.DeleteFunc(list, func(p ent) bool { return p.start < cutoff })
+				if rng.IntN(3) == 0 {
+					s.prune(cutoff)
+				}
+			}
+			lo := max(now-rng.Int64N(width), cutoff)
+			hi := lo + rng.Int64N(width)
+			srv := uint32(rng.IntN(4))
+			wa, wn := count(lo, hi, srv)
+			if a, n := s.count(lo, hi, srv, true); a != wa || n != wn {
+				t.Fatalf("width %d step %d: count [%d, %d] = %+v %d, want %+v %d", width, i, lo, hi, a, n, wa, wn)
+			}
+		}
+		if s.late == nil || (s.pairs != nil) != (width > hotHost*10) {
+			t.Fatalf("width %d: late %v, pairs %v: the test does not reach what it is for", width, s.late != nil, s.pairs != nil)
+		}
+	}
+}
+
+// TestWindowsLateSYNFlood replays a SYN flood through a flow table with
+// the default 120 s idle timeout: the unanswered SYNs are emitted 120 s
+// after they were sent, after the HTTP connections that started around
+// them. Each SYN's time window must still be the 2 s before its own start,
+// with the flood and the HTTP connections of that time in it, as NSL-KDD's
+// neptune rows have (count in the hundreds, serror_rate near 1).
+func TestWindowsLateSYNFlood(t *testing.T) {
+	victim := netip.MustParseAddr("10.7.0.80")
+	var pkts []collector.Packet
+	for i := range 400 { // an HTTP client every 0.5 s for 200 s
+		base := 100_000_000 + int64(i)*500_000
+		cli := netip.AddrFrom4([4]byte{10, 7, 1, byte(i%200 + 1)})
+		for _, p := range []pkt{
+			{base, true, syn, 40, 0, 1}, {base + 1000, false, syn | ack, 40, 0, 1}, {base + 2000, true, ack, 20, 0, 1},
+			{base + 3000, true, psh | ack, 20, 18, 1}, {base + 4000, false, fin | psh | ack, 20, 19, 1},
+			{base + 5000, true, fin | ack, 20, 0, 1}, {base + 6000, false, ack, 20, 0, 1},
+		} {
+			pkts = append(pkts, mkPacket(cli, victim, uint16(20000+i), 80, 6, p))
+		}
+	}
+	const syns = 500 // spoofed SYNs between 150 and 151 s
+	for i := range syns {
+		src := netip.AddrFrom4([4]byte{10, 8, byte(i / 250), byte(i%250 + 1)})
+		pkts = append(pkts, mkPacket(src, victim, uint16(1024+i), 80, 6, pkt{150_000_000 + int64(i)*2000, true, syn, 40, 0, 1}))
+	}
+	slices.SortStableFunc(pkts, func(a, b collector.Packet) int { return cmp.Compare(a.Timestamp, b.Timestamp) })
+	flows := runTable(t, pkts, 0)
+	w := NewWindows(WindowConfig{})
+	var flood []WindowValues
+	var lastHTTP int64
+	for _, f := range flows {
+		v := w.Observe(f)
+		if FlowState(f) != StateS0 {
+			lastHTTP = max(lastHTTP, f.Start)
+			continue
+		}
+		if lastHTTP < f.Start+100*int64(time.Second) {
+			t.Fatalf("SYN at %d observed before the HTTP connections 100 s later: not emitted late", f.Start)
+		}
+		flood = append(flood, v)
+	}
+	if len(flood) != syns {
+		t.Fatalf("%d S0 flows, want %d", len(flood), syns)
+	}
+	check := func(name string, got, want float64) {
+		t.Helper()
+		if !near(got, want) {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	// The first SYN (150 s): itself and the HTTP connections of 148, 148.5,
+	// 149, 149.5 and 150 s. The last (150.998 s): the 500 SYNs and the HTTP
+	// connections of 149, 149.5, 150 and 150.5 s.
+	first, last := flood[0], flood[syns-1]
+	check("first count", first.Count, 6)
+	check("first serror_rate", first.SErrorRate, 1.0/6)
+	check("last count", last.Count, syns+4)
+	check("last srv_count", last.SrvCount, syns+4)
+	check("last serror_rate", last.SErrorRate, syns/(syns+4.0))
+	check("last srv_serror_rate", last.SrvSErrorRate, syns/(syns+4.0))
+	check("last same_srv_rate", last.SameSrvRate, 1)
+	check("last dst_host_serror_rate", last.DstHostSErrorRate, 1)
+	var hundreds int
+	for _, v := range flood {
+		if v.Count >= 100 && v.SErrorRate > 0.95 {
+			hundreds++
+		}
+	}
+	if hundreds < 400 {
+		t.Errorf("%d of %d flood SYNs have count >= 100 and serror_rate > 0.95", hundreds, syns)
+	}
+	if s := w.Stats(); s.Truncated != 0 || s.Dropped != 0 {
+		t.Errorf("stats %+v", s)
+	}
+	// Every value, through the late runs and their merges.
+	matchBruteForce(t, flows, WindowConfig{})
 }
 
 func div0(a, b float64) float64 {
