@@ -148,7 +148,7 @@ func New(cfg Config) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, x: x, failed: make(chan struct{})}
 	p.encoder, _ = cfg.Out.(RecordEncoder)
 	if cfg.Features.Windows {
-		p.windows = features.NewWindows(cfg.Windows)
+		p.windows = features.NewWindows(windowConfig(cfg.Windows, cfg.Table))
 	}
 	if cfg.Label != nil {
 		p.extra = append(p.extra, "Label")
@@ -181,6 +181,25 @@ func New(cfg Config) (*Pipeline, error) {
 	go p.stage()
 	go p.writer()
 	return p, nil
+}
+
+// windowConfig sets the windows' horizon, when not set, to the table's
+// idle timeout plus the time window: the table emits an unanswered SYN an
+// idle timeout after it was sent, and its time window must still find the
+// connections that started in the 2 s before it.
+func windowConfig(w features.WindowConfig, t collector.TableConfig) features.WindowConfig {
+	if w.Horizon <= 0 {
+		idle := t.IdleTimeout
+		if idle <= 0 {
+			idle = collector.DefaultTableConfig().IdleTimeout
+		}
+		span := w.Span
+		if span <= 0 {
+			span = features.DefaultSpan
+		}
+		w.Horizon = idle + span
+	}
+	return w
 }
 
 // Extractor returns the feature extractor (for column names).

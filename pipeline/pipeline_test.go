@@ -266,3 +266,49 @@ func TestWindowsPerFile(t *testing.T) {
 		t.Fatal("every window value is 0")
 	}
 }
+
+// TestWindowsHorizonFromTable feeds flows in the order a table with a
+// 300 s idle timeout emits them: a connection a second for 400 s, and 50
+// unanswered SYNs sent at 150 s emitted last. The windows must hold
+// connections for the table's idle timeout (plus the 2 s window), not the
+// default 120 s, so the last SYN still counts the whole flood and the
+// connections of the 2 s before it.
+func TestWindowsHorizonFromTable(t *testing.T) {
+	w := &memWriter{}
+	p, err := New(Config{Table: collector.TableConfig{IdleTimeout: 300 * time.Second}, Features: features.DefaultConfig(), Workers: 2, Out: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := [16]byte{10: 0xff, 11: 0xff, 12: 10, 15: 80}
+	flow := func(i int, start int64, answered bool) {
+		f := p.Table().Pool().Get(0)
+		client := [16]byte{10: 0xff, 11: 0xff, 12: 10, 13: 1, 14: byte(i >> 8), 15: byte(i)}
+		f.Key, f.FwdIsLo = collector.MakeKey(&client, &server, uint16(20000+i), 80, 6, 0, 0)
+		f.Start, f.End = start, start+1e6
+		const fin, syn = 0, 1 // FlagCounts indexes: flag bit numbers
+		f.Fwd.Packets, f.Fwd.FlagCounts[syn] = 1, 1
+		if answered { // SYN and FIN both ways: SF
+			f.Bwd.Packets, f.Bwd.FlagCounts[syn] = 1, 1
+			f.Fwd.FlagCounts[fin], f.Bwd.FlagCounts[fin] = 1, 1
+		}
+		p.Flow(f)
+	}
+	for i := range 400 {
+		flow(i, int64(i)*1e9, true)
+	}
+	for i := range 50 {
+		flow(1000+i, 150e9+int64(i)*1e6, false)
+	}
+	sum, err := p.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	count, flag := p.Extractor().Index("count"), p.Extractor().Index("flag")
+	last := strings.Split(w.lines[len(w.lines)-1], ",")
+	if last[flag] != "S0" || last[count] != "52" {
+		t.Errorf("last SYN: flag %s count %s, want S0 and 52 (50 SYNs, the connections of 149 and 150 s)", last[flag], last[count])
+	}
+	if sum.Windows.Truncated != 0 {
+		t.Errorf("%d time windows truncated", sum.Windows.Truncated)
+	}
+}

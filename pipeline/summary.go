@@ -122,6 +122,9 @@ func (s *Summary) Print(w io.Writer) {
 	if s.Windows.Dropped > 0 {
 		fmt.Fprintf(w, "window features: %d flows dropped from the 2 s window (bound reached)\n", s.Windows.Dropped)
 	}
+	if s.Windows.Truncated > 0 {
+		fmt.Fprintf(w, "window features: %d flows emitted too late for all of their 2 s window (horizon or bound)\n", s.Windows.Truncated)
+	}
 	for _, f := range s.Files {
 		if f.Err != nil {
 			fmt.Fprintf(w, "error      %v\n", f.Err)
