@@ -307,7 +307,8 @@ func (p *Pipeline) newFileWindows(file string) {
 		st := p.windows.Stats()
 		p.winDone.Observed += st.Observed
 		p.winDone.Dropped += st.Dropped
-		p.windows = features.NewWindows(p.cfg.Windows)
+		p.winDone.Truncated += st.Truncated
+		p.windows = features.NewWindows(windowConfig(p.cfg.Windows, p.cfg.Table))
 	}
 	p.winFile = file
 }
@@ -448,6 +449,7 @@ func (p *Pipeline) Close() (Summary, error) {
 		p.sum.Windows = p.windows.Stats()
 		p.sum.Windows.Observed += p.winDone.Observed
 		p.sum.Windows.Dropped += p.winDone.Dropped
+		p.sum.Windows.Truncated += p.winDone.Truncated
 	}
 	return p.sum, errors.Join(errs...)
 }
