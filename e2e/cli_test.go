@@ -50,14 +50,7 @@ func TestCLICaptureSIGTERM(t *testing.T) {
 	bin := flowhawkBin(t)
 	out := filepath.Join(t.TempDir(), "flows.jsonl")
 	cmd, stderr := startCLI(t, n.ClientNS, bin, "capture", "-i", n.ClientIf, "-o", out, "--no-windows")
-	// Wait until attached (the banner is printed after attach).
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(stderr.String(), "capturing on") {
-		if time.Now().After(deadline) {
-			t.Fatalf("capture did not start: %s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitCapturing(t, stderr)
 	// On veth --ingress auto picks TC: both programs are TCX links.
 	if want := n.ClientIf + ": ingress tcx, egress tcx"; !strings.Contains(stderr.String(), want) {
 		t.Errorf("banner does not say %q: %s", want, stderr.String())
@@ -128,6 +121,13 @@ func TestCLICaptureSIGTERMWhileAttaching(t *testing.T) {
 func startCLI(t *testing.T, ns, bin string, args ...string) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
+	return cmd, startCmd(t, cmd)
+}
+
+// startCmd starts cmd with its stderr in the returned buffer, and kills
+// it at the end of the test if it still runs.
+func startCmd(t *testing.T, cmd *exec.Cmd) *lockedBuffer {
+	t.Helper()
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
@@ -139,7 +139,7 @@ func startCLI(t *testing.T, ns, bin string, args ...string) (*exec.Cmd, *lockedB
 			cmd.Wait()
 		}
 	})
-	return cmd, stderr
+	return stderr
 }
 
 // lockedBuffer is a bytes.Buffer safe to read while a process writes it.
@@ -310,21 +310,11 @@ func TestCLICaptureHangupAndBrokenPipe(t *testing.T) {
 	}
 
 	cmd = exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", n.ClientIf, "--tc-attach", "clsact", "-o", "-", "--no-windows")
-	stderr = &lockedBuffer{}
-	cmd.Stderr = stderr
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
+	stderr = startCmd(t, cmd)
 	waitCapturing(t, stderr)
 	pipe.Close() // the reader quits, as head does
 	clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)

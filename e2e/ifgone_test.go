@@ -128,7 +128,7 @@ func TestCLICaptureAllInterfacesGone(t *testing.T) {
 			bin := flowhawkBin(t)
 			out := filepath.Join(t.TempDir(), "flows.jsonl")
 			cmd, stderr := startCLI(t, n.ClientNS, bin, append([]string{"capture", "-i", n.ClientIf, "-o", out, "--no-windows"}, m.args...)...)
-			waitBanner(t, stderr)
+			waitCapturing(t, stderr)
 			clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
 			run(t, "ip", "-n", n.ClientNS, "link", "del", n.ClientIf)
 			exited := make(chan error, 1)
@@ -175,7 +175,7 @@ func TestCLICaptureInterfaceRecreated(t *testing.T) {
 	}
 	mk()
 	cmd, stderr := startCLI(t, n.ClientNS, bin, "capture", "-i", n.ClientIf+",fhrc0", "--tc-attach", "clsact", "-o", "none")
-	waitBanner(t, stderr)
+	waitCapturing(t, stderr)
 	run(t, "ip", "-n", n.ClientNS, "link", "del", "fhrc0")
 	mk()
 	run(t, "tc", "-n", n.ClientNS, "qdisc", "add", "dev", "fhrc0", "clsact")
@@ -200,18 +200,6 @@ func TestCLICaptureInterfaceRecreated(t *testing.T) {
 		if out := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", n.ClientIf, dir); strings.Contains(out, "flowhawk") {
 			t.Errorf("our %s filter left on %s: %s", dir, n.ClientIf, out)
 		}
-	}
-}
-
-// waitBanner waits until the CLI printed that it captures (after attach).
-func waitBanner(t *testing.T, stderr *lockedBuffer) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(stderr.String(), "capturing on") {
-		if time.Now().After(deadline) {
-			t.Fatalf("capture did not start: %s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
