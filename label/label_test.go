@@ -55,16 +55,25 @@ func TestRulePortZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2017, 7, 5, 9, 50, 0, 0, time.UTC)
-	for _, c := range []struct {
-		f    *collector.Flow
-		want string
-	}{
+	checkLabels(t, rules, []labelCase{
 		{flow(t, "192.0.2.1", 0, "192.0.2.2", 0, 1, at), "Portless"},
 		{flow(t, "192.0.2.1", 4000, "192.0.2.2", 443, 6, at), "Any"},
 		{flow(t, "192.0.2.1", 4000, "192.0.2.2", 53, 17, at), "BENIGN"},
-	} {
+	})
+}
+
+// labelCase is a flow and the label it should get.
+type labelCase struct {
+	f    *collector.Flow
+	want string
+}
+
+// checkLabels checks the label rules give each case's flow.
+func checkLabels(t *testing.T, rules *Rules, cases []labelCase) {
+	t.Helper()
+	for _, c := range cases {
 		if got := rules.Label(c.f); got != c.want {
-			t.Errorf("%v: label %q, want %q", c.f.Key, got, c.want)
+			t.Errorf("%v fwd-is-lo %v: label %q, want %q", c.f.Key, c.f.FwdIsLo, got, c.want)
 		}
 	}
 }
@@ -97,20 +106,13 @@ func TestRuleAnyDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2017, 7, 5, 9, 50, 0, 0, time.UTC)
-	for _, c := range []struct {
-		f    *collector.Flow
-		want string
-	}{
+	checkLabels(t, rules, []labelCase{
 		{flow(t, "172.16.0.1", 5000, "192.168.10.50", 8080, 6, at), "Bot"},
 		{flow(t, "192.168.10.50", 8080, "172.16.0.1", 5000, 6, at), "Bot"},    // reversed roles
 		{flow(t, "192.168.10.50", 5000, "172.16.0.1", 8080, 6, at), "BENIGN"}, // the port is the victim's
 		{flow(t, "10.0.0.1", 1, "10.0.0.2", 2, 17, at), "Init"},
 		{flow(t, "10.0.0.2", 2, "10.0.0.1", 1, 17, at), "BENIGN"},
-	} {
-		if got := rules.Label(c.f); got != c.want {
-			t.Errorf("%v fwd-is-lo %v: label %q, want %q", c.f.Key, c.f.FwdIsLo, got, c.want)
-		}
-	}
+	})
 }
 
 func TestRuleErrorsNameTheLine(t *testing.T) {
