@@ -472,6 +472,11 @@ func (e *Engine) Summary(w io.Writer) {
 		return hosts[i].h.Less(hosts[j].h)
 	})
 	fmt.Fprintf(w, "\nTop hosts in alerts (the source; the target when there is no single source):\n")
+	if n := e.stats.hosts.Evicted; n > 0 {
+		// The list is held to --detect-max-hosts too: say that it may
+		// have lost a host's earlier occurrences.
+		fmt.Fprintf(w, "(approximate: %d hosts left this list at --detect-max-hosts; their earlier occurrences are not counted)\n", n)
+	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "HOST\tOCCURRENCES\tRULES\n")
 	for i, hr := range hosts {

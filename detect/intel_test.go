@@ -1,12 +1,15 @@
 package detect
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/flowhawk/flowhawk/collector"
 )
 
 // A byte order mark before the first line must not cost the first entry,
@@ -190,5 +193,26 @@ func TestIntelCNAME(t *testing.T) {
 	if a.Rule != "intel.domain" || a.Src.String() != "10.0.0.5" || a.Dst.String() != "10.0.0.53" || a.DNSName != "cdn.tracker.evil.example" ||
 		a.Evidence["query"] != "metrics.shop.example" || a.SrcPort != 40000 || a.DstPort != 53 {
 		t.Errorf("alert %+v", a)
+	}
+}
+
+// TestTopHostsApproximate checks that the summary's list of top hosts says
+// it is approximate once hosts left it at --detect-max-hosts, where it
+// showed the surviving counts as if complete.
+func TestTopHostsApproximate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "list")
+	os.WriteFile(path, []byte("203.0.113.7\n"), 0o644)
+	cfg := only("intel")
+	cfg.Blocklists = []string{path}
+	cfg.MaxHosts = 16
+	e, _ := newTest(t, cfg)
+	for i := range 22 {
+		e.OnPacket(pkt(t0+int64(i)*sec, fmt.Sprintf("10.0.0.%d", i+1), "203.0.113.7", 40000, 443, 6, collector.FlagSYN, nil))
+	}
+	e.Close()
+	var sum strings.Builder
+	e.Summary(&sum)
+	if !strings.Contains(sum.String(), "(approximate: 6 hosts left this list at --detect-max-hosts") {
+		t.Errorf("summary does not say the top hosts are approximate:\n%s", sum.String())
 	}
 }
