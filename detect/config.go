@@ -185,7 +185,7 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.StringArrayVar(&c.Blocklists, "blocklist", nil, "blocklist `FILE` of IPs, CIDRs and domains, plain or CSV (repeatable)")
 	fs.DurationVar(&c.IntelReload, "blocklist-reload", c.IntelReload, "packet time between blocklist mtime checks")
 	fs.StringVar(&c.GeoIP, "geoip", "", "MaxMind `FILE.mmdb` (country/city/ASN) to enrich alerts")
-	fs.DurationVar(&c.AlertInterval, "alert-interval", c.AlertInterval, "send a repeated alert for the same cause at most once per interval")
+	fs.DurationVar(&c.AlertInterval, "alert-interval", c.AlertInterval, "send a repeated alert for the same cause at most once per interval (0: send every occurrence)")
 	fs.IntVar(&c.MaxHosts, "detect-max-hosts", c.MaxHosts, "per-detector bound on tracked hosts (least active evicted)")
 	return &c
 }
@@ -219,24 +219,61 @@ func (c *Config) On() bool {
 	return err != nil || len(on) > 0 || len(c.Blocklists) > 0
 }
 
+// validate names the flag of a refused value, so a command line with
+// several thresholds says which one is wrong.
 func (c *Config) validate() error {
+	for _, w := range []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"portscan-window", c.PortScanWindow}, {"synflood-window", c.SynFloodWindow},
+		{"dns-window", c.DNSWindow}, {"toptalkers-window", c.TopWindow}, {"seq-max-age", c.SeqMaxAge},
+	} {
+		if w.v <= 0 {
+			return fmt.Errorf("detect: --%s %v: want more than 0", w.flag, w.v)
+		}
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"alert-interval", c.AlertInterval}, // 0: every occurrence is sent
+		{"blocklist-reload", c.IntelReload}, // 0: check at every packet
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("detect: --%s %v: want 0 or more", d.flag, d.v)
+		}
+	}
+	for _, n := range []struct {
+		flag string
+		v    int
+		lo   int
+	}{
+		{"portscan-ports", c.PortScanPorts, 1}, {"portscan-hosts", c.PortScanHosts, 1},
+		{"halfopen-syns", c.HalfOpenMinSYN, 1}, {"synflood-syns", c.SynFloodSYNs, 1},
+		{"dns-nxdomain", c.NXDomain, 1}, {"dns-names", c.DistinctNames, 1}, {"seq-repeats", c.SeqRepeats, 1},
+		{"dga-min-len", c.DGAMinLen, 0}, {"dns-tunnel-len", c.TunnelMinLen, 0},
+		{"min-ip-size", c.MinIPSize, 0}, {"toptalkers-min-hosts", c.TopMinHosts, 0},
+		{"mtu", c.MTU, 68}, // the IPv4 minimum
+		{"detect-max-hosts", c.MaxHosts, 16},
+	} {
+		if n.v < n.lo {
+			return fmt.Errorf("detect: --%s %d: want %d or more", n.flag, n.v, n.lo)
+		}
+	}
+	for _, r := range []struct {
+		flag string
+		v    float64
+	}{{"halfopen-ratio", c.HalfOpenMinRatio}, {"synflood-halfopen", c.SynFloodHalfOpen}} {
+		if !(r.v >= 0 && r.v <= 1) {
+			return fmt.Errorf("detect: --%s %v: want a share from 0 to 1", r.flag, r.v)
+		}
+	}
 	switch {
-	case c.PortScanWindow <= 0, c.SynFloodWindow <= 0, c.DNSWindow <= 0, c.TopWindow <= 0, c.SeqMaxAge <= 0:
-		return fmt.Errorf("detect: windows must be positive")
-	case c.AlertInterval < 0:
-		return fmt.Errorf("detect: --alert-interval %v must not be negative", c.AlertInterval)
-	case c.IntelReload < 0:
-		return fmt.Errorf("detect: --blocklist-reload %v must not be negative", c.IntelReload)
-	case c.PortScanPorts < 1, c.PortScanHosts < 1, c.SynFloodSYNs < 1, c.NXDomain < 1, c.DistinctNames < 1, c.SeqRepeats < 1, c.HalfOpenMinSYN < 1:
-		return fmt.Errorf("detect: count thresholds must be at least 1")
-	case c.DGAScore <= 0 || c.DGAScore > 1:
-		return fmt.Errorf("detect: --dga-score %v not in (0,1]", c.DGAScore)
-	case c.HalfOpenMinRatio < 0 || c.HalfOpenMinRatio > 1 || c.SynFloodHalfOpen < 0 || c.SynFloodHalfOpen > 1:
-		return fmt.Errorf("detect: ratios must be in [0,1]")
-	case c.MTU < 68:
-		return fmt.Errorf("detect: --mtu %d below the IPv4 minimum 68", c.MTU)
-	case c.MaxHosts < 16:
-		return fmt.Errorf("detect: --detect-max-hosts %d below 16", c.MaxHosts)
+	case !(c.DGAScore > 0 && c.DGAScore <= 1):
+		return fmt.Errorf("detect: --dga-score %v: want more than 0, at most 1", c.DGAScore)
+	case !(c.TopK >= 0):
+		return fmt.Errorf("detect: --toptalkers-k %v: want 0 or more", c.TopK)
 	}
 	return nil
 }

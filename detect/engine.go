@@ -77,18 +77,31 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
+// Check returns the *ConfigError New would return for c, without opening
+// a file, so capture can refuse a bad flag before it attaches.
+func (c *Config) Check() error {
+	if err := c.validate(); err != nil {
+		return &ConfigError{err}
+	}
+	on, err := c.Enabled()
+	if err != nil {
+		return &ConfigError{err}
+	}
+	if len(c.DGAAllow) > 0 && !on[DNS] {
+		return &ConfigError{fmt.Errorf("detect: --dga-allow needs the dns detector (--detect dns or all)")}
+	}
+	return nil
+}
+
 // New builds an engine for cfg; sink receives every alert (and owns it).
 // An engine with no detector enabled accepts input and raises nothing.
 func New(cfg Config, sink func(*Alert)) (*Engine, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, &ConfigError{err}
+	if err := cfg.Check(); err != nil {
+		return nil, err
 	}
 	on, err := cfg.Enabled()
 	if err != nil {
 		return nil, &ConfigError{err}
-	}
-	if len(cfg.DGAAllow) > 0 && !on[DNS] {
-		return nil, &ConfigError{fmt.Errorf("detect: --dga-allow needs the dns detector (--detect dns or all)")}
 	}
 	if sink == nil {
 		sink = func(*Alert) {}

@@ -133,13 +133,21 @@ func (ff *flowFlags) validate() error {
 		return fmt.Errorf("%w: --splt %d out of range 0..%d", errUsage, ff.splt, features.MaxSPLT)
 	}
 	if ff.maxFlows <= 0 {
-		return fmt.Errorf("%w: --max-flows must be positive", errUsage)
+		return fmt.Errorf("%w: --max-flows %d: want 1 or more", errUsage, ff.maxFlows)
 	}
 	if ff.workers < 1 {
 		return fmt.Errorf("%w: --workers %d: want 1 or more", errUsage, ff.workers)
 	}
-	if ff.idleTimeout <= 0 || ff.activeTimeout <= 0 {
-		return fmt.Errorf("%w: timeouts must be positive", errUsage)
+	if ff.idleTimeout <= 0 {
+		return fmt.Errorf("%w: --idle-timeout %v: want more than 0", errUsage, ff.idleTimeout)
+	}
+	if ff.activeTimeout <= 0 {
+		return fmt.Errorf("%w: --active-timeout %v: want more than 0", errUsage, ff.activeTimeout)
+	}
+	if ff.detect != nil && ff.detect.On() {
+		if err := ff.detect.Check(); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestUsageErrorsNameTheFlag checks that a refused flag value is a usage
+// error (exit 2) that names the flag, for replay and for capture (before it
+// attaches). Detector values were refused with "windows must be positive"
+// or "count thresholds must be at least 1", and capture checked them only
+// after attaching.
+func TestUsageErrorsNameTheFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--idle-timeout", "0"}, "--idle-timeout 0s"},
+		{[]string{"--active-timeout", "-1s"}, "--active-timeout -1s"},
+		{[]string{"--detect", "all", "--portscan-window", "0"}, "--portscan-window 0s"},
+		{[]string{"--detect", "all", "--synflood-window", "-1s"}, "--synflood-window -1s"},
+		{[]string{"--detect", "all", "--dns-window", "0"}, "--dns-window 0s"},
+		{[]string{"--detect", "all", "--toptalkers-window", "0"}, "--toptalkers-window 0s"},
+		{[]string{"--detect", "all", "--seq-max-age", "0"}, "--seq-max-age 0s"},
+		{[]string{"--detect", "all", "--alert-interval", "-1s"}, "--alert-interval -1s"},
+		{[]string{"--detect", "all", "--blocklist-reload", "-1s"}, "--blocklist-reload -1s"},
+		{[]string{"--detect", "all", "--portscan-ports", "0"}, "--portscan-ports 0"},
+		{[]string{"--detect", "all", "--portscan-hosts", "0"}, "--portscan-hosts 0"},
+		{[]string{"--detect", "all", "--halfopen-syns", "0"}, "--halfopen-syns 0"},
+		{[]string{"--detect", "all", "--synflood-syns", "0"}, "--synflood-syns 0"},
+		{[]string{"--detect", "all", "--dns-nxdomain", "0"}, "--dns-nxdomain 0"},
+		{[]string{"--detect", "all", "--dns-names", "0"}, "--dns-names 0"},
+		{[]string{"--detect", "all", "--seq-repeats", "0"}, "--seq-repeats 0"},
+		{[]string{"--detect", "all", "--halfopen-ratio", "1.5"}, "--halfopen-ratio 1.5"},
+		{[]string{"--detect", "all", "--synflood-halfopen", "-0.1"}, "--synflood-halfopen -0.1"},
+		{[]string{"--detect", "all", "--synflood-halfopen", "NaN"}, "--synflood-halfopen NaN"},
+		{[]string{"--detect", "all", "--dga-score", "0"}, "--dga-score 0"},
+		{[]string{"--detect", "all", "--mtu", "67"}, "--mtu 67"},
+		{[]string{"--detect", "all", "--detect-max-hosts", "15"}, "--detect-max-hosts 15"},
+		{[]string{"--detect", "all", "--toptalkers-k", "-1"}, "--toptalkers-k -1"},
+		{[]string{"--detect", "all", "--toptalkers-min-hosts", "-1"}, "--toptalkers-min-hosts -1"},
+		{[]string{"--detect", "all", "--dga-min-len", "-1"}, "--dga-min-len -1"},
+		{[]string{"--detect", "all", "--dns-tunnel-len", "-1"}, "--dns-tunnel-len -1"},
+		{[]string{"--detect", "all", "--min-ip-size", "-1"}, "--min-ip-size -1"},
+	} {
+		for _, cmd := range [][]string{
+			{"replay", "-q", demoPcap, "-o", "none"},
+			{"capture", "-i", "fhnosuch0", "-o", "none"},
+		} {
+			if commands[cmd[0]] == nil {
+				continue // capture is Linux only
+			}
+			args := append(append([]string(nil), cmd...), c.args...)
+			code, _, errOut := runCLI(t, args...)
+			if code != 2 || !strings.Contains(errOut, c.want) {
+				t.Errorf("%s %s: exit %d, stderr %q; want exit 2 naming %q", cmd[0], strings.Join(c.args, " "), code, errOut, c.want)
+			}
+		}
+	}
+	// The values the checks let through still run.
+	for _, ok := range [][]string{
+		{"--alert-interval", "0"}, {"--toptalkers-k", "0"}, {"--dga-min-len", "0"}, {"--blocklist-reload", "0"},
+	} {
+		args := append([]string{"replay", "-q", demoPcap, "-o", "none", "--detect", "all"}, ok...)
+		if code, _, errOut := runCLI(t, args...); code != 0 {
+			t.Errorf("%s: exit %d: %s", strings.Join(ok, " "), code, errOut)
+		}
+	}
+}
