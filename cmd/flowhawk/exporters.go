@@ -67,6 +67,25 @@ type exporterSet struct {
 	nats      *stream.Publisher
 }
 
+// check refuses, as usage errors naming the flag, the values that can be
+// judged without the network, so a typo fails before capture attaches and
+// is not taken for an unreachable collector or broker.
+func (ef *exporterFlags) check() error {
+	if ef.ipfixRate < 0 {
+		return fmt.Errorf("%w: --ipfix-rate %d: want 0 (no limit) or more", errUsage, ef.ipfixRate)
+	}
+	switch ef.natsFormat {
+	case stream.FormatJSON, stream.FormatProtobuf:
+	default:
+		return fmt.Errorf("%w: --nats-format %q: want %s or %s", errUsage, ef.natsFormat, stream.FormatJSON, stream.FormatProtobuf)
+	}
+	if ef.natsBuffer < 1 {
+		// stream.New would replace it by its default.
+		return fmt.Errorf("%w: --nats-buffer %d: want 1 or more", errUsage, ef.natsBuffer)
+	}
+	return nil
+}
+
 func (ef *exporterFlags) open(cfg *pipeline.Config, stderr io.Writer) (*exporterSet, error) {
 	s := &exporterSet{}
 	if ef.metricsAddr != "" {
@@ -75,9 +94,6 @@ func (ef *exporterFlags) open(cfg *pipeline.Config, stderr io.Writer) (*exporter
 			return nil, err
 		}
 		cfg.Exporters = append(cfg.Exporters, s.metrics)
-	}
-	if ef.ipfixRate < 0 {
-		return nil, fmt.Errorf("%w: --ipfix-rate %d: want 0 (no limit) or more", errUsage, ef.ipfixRate)
 	}
 	if ef.ipfixAddr != "" {
 		e, err := ipfix.New(ipfix.Config{Addr: ef.ipfixAddr, PEN: ef.ipfixPEN, ObservationDomain: ef.ipfixDomain, Rate: ef.ipfixRate})

@@ -149,7 +149,7 @@ func (ff *flowFlags) validate() error {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}
-	return nil
+	return ff.out.check()
 }
 
 // outputs holds what a run writes to, so it can be closed in one place.

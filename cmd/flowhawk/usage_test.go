@@ -9,7 +9,8 @@ import (
 // error (exit 2) that names the flag, for replay and for capture (before it
 // attaches). Detector values were refused with "windows must be positive"
 // or "count thresholds must be at least 1", and capture checked them only
-// after attaching.
+// after attaching. An unknown --nats-format failed as a runtime error
+// (exit 1), and --nats-buffer 0 or less became the default 100000.
 func TestUsageErrorsNameTheFlag(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -42,6 +43,11 @@ func TestUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"--detect", "all", "--dga-min-len", "-1"}, "--dga-min-len -1"},
 		{[]string{"--detect", "all", "--dns-tunnel-len", "-1"}, "--dns-tunnel-len -1"},
 		{[]string{"--detect", "all", "--min-ip-size", "-1"}, "--min-ip-size -1"},
+		{[]string{"--nats", "nats://127.0.0.1:1", "--nats-format", "xml"}, `--nats-format "xml"`},
+		{[]string{"--nats-format", "JSON"}, `--nats-format "JSON"`},
+		{[]string{"--nats", "nats://127.0.0.1:1", "--nats-buffer", "-1"}, "--nats-buffer -1"},
+		{[]string{"--nats-buffer", "0"}, "--nats-buffer 0"},
+		{[]string{"--ipfix-rate", "-1"}, "--ipfix-rate -1"},
 	} {
 		for _, cmd := range [][]string{
 			{"replay", "-q", demoPcap, "-o", "none"},
