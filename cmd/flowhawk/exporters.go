@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -73,6 +74,19 @@ type exporterSet struct {
 func (ef *exporterFlags) check() error {
 	if ef.ipfixRate < 0 {
 		return fmt.Errorf("%w: --ipfix-rate %d: want 0 (no limit) or more", errUsage, ef.ipfixRate)
+	}
+	if ef.ipfixAddr != "" {
+		_, port, err := net.SplitHostPort(ef.ipfixAddr)
+		n := 0
+		if err == nil {
+			n, err = net.LookupPort("udp", port)
+		}
+		if err == nil && n == 0 {
+			err = errors.New("no port")
+		}
+		if err != nil {
+			return fmt.Errorf("%w: --ipfix %q: want HOST:PORT (%v)", errUsage, ef.ipfixAddr, err)
+		}
 	}
 	switch ef.natsFormat {
 	case stream.FormatJSON, stream.FormatProtobuf:

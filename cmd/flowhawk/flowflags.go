@@ -144,6 +144,15 @@ func (ff *flowFlags) validate() error {
 	if ff.activeTimeout <= 0 {
 		return fmt.Errorf("%w: --active-timeout %v: want more than 0", errUsage, ff.activeTimeout)
 	}
+	if ff.output != "-" && ff.output != "none" {
+		f, err := export.FormatOf(ff.output)
+		if err != nil {
+			return fmt.Errorf("%w: -o %s: unknown extension (want .csv, .jsonl or .parquet; - for CSV on stdout, none for no rows)", errUsage, ff.output)
+		}
+		if f == export.Parquet && ff.appendOut {
+			return fmt.Errorf("%w: --append with -o %s: a Parquet file cannot be appended to (use .csv or .jsonl)", errUsage, ff.output)
+		}
+	}
 	if ff.detect != nil && ff.detect.On() {
 		if err := ff.detect.Check(); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)

@@ -10,8 +10,10 @@ import (
 // attaches). Detector values were refused with "windows must be positive"
 // or "count thresholds must be at least 1", and capture checked them only
 // after attaching. An unknown --nats-format failed as a runtime error
-// (exit 1), and --nats-buffer 0 or less became the default 100000.
+// (exit 1), and --nats-buffer 0 or less became the default 100000; an
+// unknown -o extension and a malformed --ipfix address were exit 1.
 func TestUsageErrorsNameTheFlag(t *testing.T) {
+	dir := t.TempDir()
 	for _, c := range []struct {
 		args []string
 		want string
@@ -48,6 +50,13 @@ func TestUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"--nats", "nats://127.0.0.1:1", "--nats-buffer", "-1"}, "--nats-buffer -1"},
 		{[]string{"--nats-buffer", "0"}, "--nats-buffer 0"},
 		{[]string{"--ipfix-rate", "-1"}, "--ipfix-rate -1"},
+		{[]string{"-o", dir + "/x.txt"}, "-o " + dir + "/x.txt: unknown extension"},
+		{[]string{"-o", dir + "/flows"}, "-o " + dir + "/flows: unknown extension"},
+		{[]string{"--append", "-o", dir + "/x.parquet"}, "--append with -o " + dir + "/x.parquet"},
+		{[]string{"--ipfix", "nohostport"}, `--ipfix "nohostport"`},
+		{[]string{"--ipfix", "collector:99999"}, `--ipfix "collector:99999"`},
+		{[]string{"--ipfix", "collector:"}, `--ipfix "collector:"`},
+		{[]string{"--ipfix", "collector:0"}, `--ipfix "collector:0"`},
 	} {
 		for _, cmd := range [][]string{
 			{"replay", "-q", demoPcap, "-o", "none"},
