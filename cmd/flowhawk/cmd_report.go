@@ -28,6 +28,10 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *top < 1 {
+		// report.Write would draw the default 15 instead.
+		return fmt.Errorf("%w: --top %d: want 1 or more", errUsage, *top)
+	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("%w: want one flow file (.csv, .jsonl or .parquet), got %d arguments", errUsage, fs.NArg())
 	}

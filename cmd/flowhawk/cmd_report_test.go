@@ -23,3 +23,22 @@ func TestReportNothingToChartKeepsOutput(t *testing.T) {
 		t.Errorf("output now %q (%v), want it untouched", b, err)
 	}
 }
+
+// TestReportTopChecked checks that --top below 1 is a usage error naming
+// the flag, before any file is read or written; it was drawn as 15.
+func TestReportTopChecked(t *testing.T) {
+	dir := t.TempDir()
+	flows, out := filepath.Join(dir, "flows.csv"), filepath.Join(dir, "out.html")
+	if code, _, stderr := runCLI(t, "replay", "-q", demoPcap, "-o", flows); code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, stderr)
+	}
+	for _, top := range []string{"0", "-3"} {
+		code, _, stderr := runCLI(t, "report", flows, "--top", top, "-o", out)
+		if code != 2 || !strings.Contains(stderr, "--top "+top) {
+			t.Errorf("--top %s: exit %d, stderr %q; want exit 2 naming --top %s", top, code, stderr, top)
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s written (%v)", out, err)
+	}
+}
