@@ -427,10 +427,59 @@ func (e *Engine) StateSize() int {
 	return n
 }
 
-// Summary writes a table of alerts by rule and the top offending hosts.
+// Summary writes the top offending hosts, then the table of alerts by
+// rule: the table ends the output, so it is what a terminal shows last.
 func (e *Engine) Summary(w io.Writer) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	type hostRow struct {
+		h  netip.Addr
+		hs *hostStats
+	}
+	var hosts []hostRow
+	for h, hs := range e.stats.hosts.m {
+		hosts = append(hosts, hostRow{h, hs})
+	}
+	if len(hosts) > 0 {
+		sort.Slice(hosts, func(i, j int) bool {
+			if hosts[i].hs.raised != hosts[j].hs.raised {
+				return hosts[i].hs.raised > hosts[j].hs.raised
+			}
+			return hosts[i].h.Less(hosts[j].h)
+		})
+		fmt.Fprintf(w, "Top hosts in alerts (the source; the target when there is no single source):\n")
+		if n := e.stats.hosts.Evicted; n > 0 {
+			// The list is held to --detect-max-hosts too: say that it may
+			// have lost a host's earlier occurrences.
+			fmt.Fprintf(w, "(approximate: %d hosts left this list at --detect-max-hosts; their earlier occurrences are not counted)\n", n)
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "HOST\tOCCURRENCES\tRULES\n")
+		for i, hr := range hosts {
+			if i == 10 {
+				break
+			}
+			rs := make([]string, 0, len(hr.hs.rules))
+			for r, n := range hr.hs.rules {
+				rs = append(rs, fmt.Sprintf("%s×%d", r, n))
+			}
+			sort.Strings(rs)
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", hr.h, hr.hs.raised, joinMax(rs, 4))
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
+
+	losses := e.losses()
+	var over []string
+	for _, k := range slices.Sorted(maps.Keys(losses)) {
+		if losses[k] > 0 {
+			over = append(over, fmt.Sprintf("%s %d", k, losses[k]))
+		}
+	}
+	if len(over) > 0 {
+		fmt.Fprintf(w, "Detector state at its bounds (--detect-max-hosts): %s\n", strings.Join(over, ", "))
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "DETECTOR\tRULE\tSEVERITY\tOCCURRENCES\tALERTS\n")
 	rules := make([]string, 0, len(e.stats.byRule))
@@ -455,54 +504,6 @@ func (e *Engine) Summary(w io.Writer) {
 		fmt.Fprintf(tw, "-\t(no alerts)\t-\t0\t0\n")
 	}
 	fmt.Fprintf(tw, "\t\t\t%d\t%d\n", total, sent)
-	tw.Flush()
-	losses := e.losses()
-	var over []string
-	for _, k := range slices.Sorted(maps.Keys(losses)) {
-		if losses[k] > 0 {
-			over = append(over, fmt.Sprintf("%s %d", k, losses[k]))
-		}
-	}
-	if len(over) > 0 {
-		fmt.Fprintf(w, "Detector state at its bounds (--detect-max-hosts): %s\n", strings.Join(over, ", "))
-	}
-
-	type hostRow struct {
-		h  netip.Addr
-		hs *hostStats
-	}
-	var hosts []hostRow
-	for h, hs := range e.stats.hosts.m {
-		hosts = append(hosts, hostRow{h, hs})
-	}
-	if len(hosts) == 0 {
-		return
-	}
-	sort.Slice(hosts, func(i, j int) bool {
-		if hosts[i].hs.raised != hosts[j].hs.raised {
-			return hosts[i].hs.raised > hosts[j].hs.raised
-		}
-		return hosts[i].h.Less(hosts[j].h)
-	})
-	fmt.Fprintf(w, "\nTop hosts in alerts (the source; the target when there is no single source):\n")
-	if n := e.stats.hosts.Evicted; n > 0 {
-		// The list is held to --detect-max-hosts too: say that it may
-		// have lost a host's earlier occurrences.
-		fmt.Fprintf(w, "(approximate: %d hosts left this list at --detect-max-hosts; their earlier occurrences are not counted)\n", n)
-	}
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "HOST\tOCCURRENCES\tRULES\n")
-	for i, hr := range hosts {
-		if i == 10 {
-			break
-		}
-		rs := make([]string, 0, len(hr.hs.rules))
-		for r, n := range hr.hs.rules {
-			rs = append(rs, fmt.Sprintf("%s×%d", r, n))
-		}
-		sort.Strings(rs)
-		fmt.Fprintf(tw, "%s\t%d\t%s\n", hr.h, hr.hs.raised, joinMax(rs, 4))
-	}
 	tw.Flush()
 }
 

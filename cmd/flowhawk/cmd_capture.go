@@ -146,7 +146,7 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	}
 	p, err := pipeline.New(cfg)
 	if err != nil {
-		outs.close(stderr, true)
+		outs.close()
 		return err
 	}
 	outs.exporters.bindKernel(src)
@@ -185,11 +185,12 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	ks := src.Stats() // before Close releases the counters map
 	cerr := src.Close()
 	sum, perr := p.Close()
-	oerr := outs.close(stderr, ff.quiet)
+	oerr := outs.close()
 	if !ff.quiet {
 		sum.Print(stderr)
 		ks.Print(stderr)
 		fmt.Fprintf(stderr, "elapsed    %.2fs\n", time.Since(start).Seconds())
+		outs.summary(stderr)
 	}
 	if errors.Is(rerr, context.Canceled) || errors.Is(rerr, context.DeadlineExceeded) {
 		rerr = nil

@@ -111,7 +111,7 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 	}
 	p, err := pipeline.New(*cfg)
 	if err != nil {
-		outs.close(stderr, true)
+		outs.close()
 		return err
 	}
 	outs.exporters.bind(p)
@@ -126,11 +126,12 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 	sum, cerr := p.Close()
 	close(done)
 	<-barDone
-	oerr := outs.close(stderr, ff.quiet)
+	oerr := outs.close()
 	if !ff.quiet {
 		el := time.Since(start)
 		sum.Print(stderr)
 		fmt.Fprintf(stderr, "elapsed    %.2fs (%.0f packets/s)\n", el.Seconds(), float64(sum.Source.Frames)/el.Seconds())
+		outs.summary(stderr)
 	}
 	if errors.Is(rerr, context.Canceled) {
 		return fmt.Errorf("interrupted; flows so far were written")

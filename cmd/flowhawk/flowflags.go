@@ -269,12 +269,8 @@ func (o *outputs) abort() {
 }
 
 // close ends the alert file and exporters after the pipeline closed.
-func (o *outputs) close(stderr io.Writer, quiet bool) error {
+func (o *outputs) close() error {
 	var err error
-	if o.detect != nil && !quiet {
-		fmt.Fprintln(stderr)
-		o.detect.Summary(stderr)
-	}
 	if o.alerts != nil {
 		if e := o.alerts.Flush(); e != nil {
 			err = fmt.Errorf("alerts: %w", e)
@@ -289,11 +285,20 @@ func (o *outputs) close(stderr io.Writer, quiet bool) error {
 		if e := o.exporters.close(); e != nil && err == nil {
 			err = e
 		}
-		if !quiet {
-			o.exporters.summary(stderr)
-		}
 	}
 	return err
+}
+
+// summary prints what the exporters sent, then the detection summary,
+// whose alert table is meant to end a run's output, after close.
+func (o *outputs) summary(stderr io.Writer) {
+	if o.exporters != nil {
+		o.exporters.summary(stderr)
+	}
+	if o.detect != nil {
+		fmt.Fprintln(stderr)
+		o.detect.Summary(stderr)
+	}
 }
 
 // alertSink sends each alert to the alert file and to the exporters.

@@ -82,3 +82,31 @@ func TestUsageErrorsNameTheFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertTableEndsSummary checks that a run with detectors ends its
+// stderr with the alert table, after the flow counts and the top hosts, so
+// it is what the terminal shows last; the detection summary used to come
+// first and scroll away behind the flow counts.
+func TestAlertTableEndsSummary(t *testing.T) {
+	code, _, errOut := runCLI(t, "replay", demoPcap, "-o", "none", "--detect", "all")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	counts := strings.Index(errOut, "\nframes ")
+	hosts := strings.Index(errOut, "Top hosts in alerts")
+	table := strings.Index(errOut, "DETECTOR ")
+	if counts < 0 || hosts < 0 || table < 0 || !(counts < hosts && hosts < table) {
+		t.Fatalf("want flow counts, then top hosts, then the alert table:\n%s", errOut)
+	}
+	// After the header: one row per rule and the totals row, nothing else.
+	rows := strings.Split(strings.TrimSuffix(errOut[table:], "\n"), "\n")[1:]
+	last := strings.Fields(rows[len(rows)-1])
+	if len(rows) < 2 || len(last) != 2 || strings.Trim(last[0]+last[1], "0123456789") != "" {
+		t.Errorf("stderr does not end with the alert table's totals row:\n%s", errOut[table:])
+	}
+	for _, r := range rows[:len(rows)-1] {
+		if f := strings.Fields(r); len(f) != 5 {
+			t.Errorf("alert table row %q", r)
+		}
+	}
+}
