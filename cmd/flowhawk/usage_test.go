@@ -110,3 +110,16 @@ func TestAlertTableEndsSummary(t *testing.T) {
 		}
 	}
 }
+
+// TestNoCommandUsageOnStderr checks that flowhawk without a command is a
+// usage error: exit 2 with the usage on stderr, as for an unknown command,
+// so "flowhawk > out" does not fill out with help. It went to stdout.
+func TestNoCommandUsageOnStderr(t *testing.T) {
+	code, out, errOut := runCLI(t)
+	if code != 2 || out != "" || !strings.Contains(errOut, "Usage: flowhawk COMMAND") {
+		t.Errorf("no command: exit %d, stdout %q, stderr %q; want exit 2 and the usage on stderr", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "--help"); code != 0 || errOut != "" || !strings.Contains(out, "Usage: flowhawk COMMAND") {
+		t.Errorf("--help: exit %d, stdout %q, stderr %q; want exit 0 and the usage on stdout", code, out, errOut)
+	}
+}
