@@ -48,14 +48,33 @@ func addFlowFlags(fs *flag.FlagSet, ff *flowFlags, withDetect bool) {
 	fs.DurationVar(&ff.activeTimeout, "active-timeout", d.ActiveTimeout, "cut a flow lasting longer than this into a partial record")
 	fs.IntVar(&ff.maxFlows, "max-flows", d.MaxFlows, "flows held at once; beyond it the least recently seen is evicted (counted)")
 	fs.IntVar(&ff.splt, "splt", 10, "describe the first `N` packets of each flow (sizes, directions, gaps)")
-	fs.BoolVar(&ff.noWindows, "no-windows", false, "leave out the NSL-KDD-style window features")
-	fs.BoolVar(&ff.noExtras, "no-extras", false, "leave out flowhawk's extra statistics (CIC columns only, plus SPLT)")
+	kdd, extra := groupColumns(features.GroupKDD), groupColumns(features.GroupExtra)
+	fs.BoolVar(&ff.noWindows, "no-windows", false, fmt.Sprintf("leave out the %d NSL-KDD columns, %s … %s: the per-connection ones (such as service and flag) and the 2 s and 100-connection window counts",
+		len(kdd), kdd[0], kdd[len(kdd)-1]))
+	fs.BoolVar(&ff.noExtras, "no-extras", false, fmt.Sprintf("leave out flowhawk's %d extra columns: %s (the CIC-IDS2017 columns, SPLT and NSL-KDD stay)",
+		len(extra), strings.Join(extra, ", ")))
 	fs.BoolVarP(&ff.quiet, "quiet", "q", false, "do not print the summary on stderr")
 	fs.BoolVar(&ff.decap, "decap", false, "unwrap one level of tunnel (IP-in-IP, GRE, VXLAN on UDP 4789, GENEVE on UDP 6081): a tunneled packet counts in its inner flow")
 	if withDetect {
 		ff.detect = detect.RegisterFlags(fs)
 	}
 	addExporterFlags(fs, &ff.out)
+}
+
+// groupColumns returns the names of a feature group's columns, so the
+// help of --no-windows and --no-extras follows the registry.
+func groupColumns(g features.Group) []string {
+	x, err := features.New(features.Config{Extras: true, Windows: true})
+	if err != nil {
+		panic(err) // the registry's own full configuration
+	}
+	var names []string
+	for _, c := range x.Columns() {
+		if c.Group == g {
+			names = append(names, c.Name)
+		}
+	}
+	return names
 }
 
 // addTableMemoryFlag adds --max-table-memory, for the commands whose flows

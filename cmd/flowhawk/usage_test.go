@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/flowhawk/flowhawk/features"
 )
 
 // TestUsageErrorsNameTheFlag checks that a refused flag value is a usage
@@ -121,5 +124,46 @@ func TestNoCommandUsageOnStderr(t *testing.T) {
 	}
 	if code, out, errOut := runCLI(t, "--help"); code != 0 || errOut != "" || !strings.Contains(out, "Usage: flowhawk COMMAND") {
 		t.Errorf("--help: exit %d, stdout %q, stderr %q; want exit 0 and the usage on stdout", code, out, errOut)
+	}
+}
+
+// TestFeatureFlagsNameColumns checks that the help of --no-extras names
+// every column it removes and that of --no-windows its count and range:
+// "extra statistics" hid that --no-extras drops the VLAN IDs and tunnel ID
+// of the flow key, and "window features" that --no-windows also drops
+// service, flag and the other per-connection NSL-KDD columns.
+func TestFeatureFlagsNameColumns(t *testing.T) {
+	x, err := features.New(features.Config{Extras: true, Windows: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var extra, kdd []string
+	for _, c := range x.Columns() {
+		switch c.Group {
+		case features.GroupExtra:
+			extra = append(extra, c.Name)
+		case features.GroupKDD:
+			kdd = append(kdd, c.Name)
+		}
+	}
+	_, out, _ := runCLI(t, "replay", "--help")
+	var noExtras, noWindows string
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case strings.Contains(l, "--no-extras"):
+			noExtras = l
+		case strings.Contains(l, "--no-windows"):
+			noWindows = l
+		}
+	}
+	for _, c := range extra {
+		if !strings.Contains(noExtras, " "+c+",") && !strings.Contains(noExtras, " "+c+" ") {
+			t.Errorf("--no-extras help does not name %s: %q", c, noExtras)
+		}
+	}
+	for _, want := range []string{fmt.Sprint(len(kdd), " NSL-KDD columns"), kdd[0], kdd[len(kdd)-1], "service"} {
+		if !strings.Contains(noWindows, want) {
+			t.Errorf("--no-windows help lacks %q: %q", want, noWindows)
+		}
 	}
 }
