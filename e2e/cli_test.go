@@ -90,6 +90,9 @@ func TestCLICaptureSIGTERM(t *testing.T) {
 	if !strings.Contains(stderr.String(), "map full 0") {
 		t.Errorf("summary does not report the loss counters: %s", stderr.String())
 	}
+	if !strings.Contains(stderr.String(), "\nstopped by SIGTERM\n") {
+		t.Errorf("summary does not say the capture was stopped by SIGTERM: %s", stderr.String())
+	}
 }
 
 // TestCLICaptureSIGTERMWhileAttaching stops `flowhawk capture --decap`
@@ -110,8 +113,8 @@ func TestCLICaptureSIGTERMWhileAttaching(t *testing.T) {
 	if attached {
 		t.Logf("attached within 500 ms: the signal came after the attach phase")
 	}
-	if !strings.Contains(stderr.String(), "buffers seen") {
-		t.Errorf("no summary after SIGTERM: %s", stderr.String())
+	if !strings.Contains(stderr.String(), "buffers seen") || !strings.Contains(stderr.String(), "\nstopped by SIGTERM\n") {
+		t.Errorf("no summary naming SIGTERM: %s", stderr.String())
 	}
 	assertDetached(t, n)
 }
@@ -197,9 +200,9 @@ func TestCLIClsactTwoInterfaces(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("capture: %v\n%s", err, stderr.String())
 	}
-	for _, want := range []string{"lo: ingress none, egress clsact", n.ClientIf + ": ingress clsact, egress clsact"} {
+	for _, want := range []string{"lo: ingress none, egress clsact", n.ClientIf + ": ingress clsact, egress clsact", "\nstopped by --duration 2s\n"} {
 		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("banner does not say %q: %s", want, stderr.String())
+			t.Errorf("banner or summary does not say %q: %s", want, stderr.String())
 		}
 	}
 	for _, ifc := range []string{"lo", n.ClientIf} {
@@ -308,6 +311,9 @@ func TestCLICaptureHangupAndBrokenPipe(t *testing.T) {
 	if b, _ := os.ReadFile(out); !bytes.Contains(b, []byte(`"Protocol":1`)) {
 		t.Errorf("no ICMP flow flushed after SIGHUP:\n%s", b)
 	}
+	if !strings.Contains(stderr.String(), "\nstopped by SIGHUP\n") {
+		t.Errorf("summary does not say the capture was stopped by SIGHUP: %s", stderr.String())
+	}
 
 	cmd = exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", n.ClientIf, "--tc-attach", "clsact", "-o", "-", "--no-windows")
 	pipe, err := cmd.StdoutPipe()
@@ -323,8 +329,9 @@ func TestCLICaptureHangupAndBrokenPipe(t *testing.T) {
 	select {
 	case err := <-done:
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "writing flows failed") {
-			t.Errorf("capture into a closed pipe: %v, want exit status 1 and the write error\n%s", err, stderr.String())
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "writing flows failed") ||
+			!strings.Contains(stderr.String(), "\nstopped by an error: the flow output failed\n") {
+			t.Errorf("capture into a closed pipe: %v, want exit status 1, the write error and a summary naming it\n%s", err, stderr.String())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("capture into a closed pipe still runs:\n%s", stderr.String())

@@ -146,7 +146,8 @@ func TestCLICaptureAllInterfacesGone(t *testing.T) {
 				t.Errorf("exit: %v, want status 1\n%s", err, stderr.String())
 			}
 			s := stderr.String()
-			if !strings.Contains(s, "iface="+n.ClientIf) || !strings.Contains(s, "every captured interface is gone ("+n.ClientIf) {
+			if !strings.Contains(s, "iface="+n.ClientIf) || !strings.Contains(s, "every captured interface is gone ("+n.ClientIf) ||
+				!strings.Contains(s, "\nstopped by an error: every captured interface is gone") {
 				t.Errorf("stderr does not name the interface gone and the reason for ending:\n%s", s)
 			}
 			if strings.Contains(s, "detach") {

@@ -124,8 +124,18 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	// process half-attached. SIGPIPE is caught too, so that -o - into a
 	// reader that quit (| head) is a write error that stops the capture
 	// cleanly, not a death that leaves clsact filters attached.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	ctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	go func() {
+		select {
+		case s := <-sigs:
+			stop(stopSignal{s}) // the cause names it in the summary
+		case <-ctx.Done():
+		}
+	}()
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	// Attach before opening outputs, so privilege and interface errors come
 	// first and leave no half-written file.
@@ -164,12 +174,12 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	}
 	// A failed flow output (disk full, a closed pipe) ends the capture:
 	// flows after it would be lost, and a service manager restarts it.
-	ctx, cancelFailed := context.WithCancel(ctx)
-	defer cancelFailed()
+	ctx, cancelFailed := context.WithCancelCause(ctx)
+	defer cancelFailed(nil)
 	go func() {
 		select {
 		case <-p.Failed():
-			cancelFailed()
+			cancelFailed(errOutputFailed)
 		case <-ctx.Done():
 		}
 	}()
@@ -186,16 +196,58 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	cerr := src.Close()
 	sum, perr := p.Close()
 	oerr := outs.close()
+	if errors.Is(rerr, context.Canceled) || errors.Is(rerr, context.DeadlineExceeded) {
+		rerr = nil
+	}
 	if !ff.quiet {
 		sum.Print(stderr)
 		ks.Print(stderr)
 		fmt.Fprintf(stderr, "elapsed    %.2fs\n", time.Since(start).Seconds())
+		fmt.Fprintf(stderr, "stopped by %s\n", stopReason(context.Cause(ctx), rerr, *duration))
 		outs.summary(stderr)
 	}
-	if errors.Is(rerr, context.Canceled) || errors.Is(rerr, context.DeadlineExceeded) {
-		rerr = nil
-	}
 	return errors.Join(rerr, cerr, perr, oerr)
+}
+
+// stopSignal is the cause of a capture stopped by a signal.
+type stopSignal struct{ sig os.Signal }
+
+func (s stopSignal) Error() string { return signalName(s.sig) + " received" }
+
+// errOutputFailed is the cause of a capture stopped by its flow output.
+var errOutputFailed = errors.New("the flow output failed")
+
+// signalName gives the signals capture stops on their usual names, which
+// os.Signal's String ("interrupt", "terminated") does not.
+func signalName(s os.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return s.String()
+}
+
+// stopReason says how a capture ended, for its summary: a signal, the end
+// of --duration, a failed output, or the error Run returned (an operator
+// reading the summary of a service otherwise cannot tell a stop from a
+// failure).
+func stopReason(cause, runErr error, duration time.Duration) string {
+	var sig stopSignal
+	switch {
+	case runErr != nil:
+		return "an error: " + strings.ReplaceAll(runErr.Error(), "\n", "; ")
+	case errors.As(cause, &sig):
+		return signalName(sig.sig)
+	case errors.Is(cause, context.DeadlineExceeded):
+		return fmt.Sprintf("--duration %v", duration)
+	case errors.Is(cause, errOutputFailed):
+		return "an error: " + errOutputFailed.Error()
+	}
+	return "an unknown cause" // Run returns only once ctx is done or with an error
 }
 
 // maxCaptureSamples bounds --samples: every flow record reserves room for

@@ -3,10 +3,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestCaptureSizeFlags checks that every size and rate flag of capture is
@@ -51,6 +55,28 @@ func TestCaptureSizeFlags(t *testing.T) {
 		args := append([]string{"capture", "-i", "fhnosuch0", "-o", "none"}, ok...)
 		if code, _, errOut := runCLI(t, args...); code != 1 || !strings.Contains(errOut, "no such network interface") {
 			t.Errorf("%s: exit %d, stderr %q; want the interface error", strings.Join(ok, " "), code, errOut)
+		}
+	}
+}
+
+// TestStopReason checks the summary's "stopped by" line for each way a
+// capture ends; the summary used not to say whether it was stopped or
+// failed.
+func TestStopReason(t *testing.T) {
+	for _, c := range []struct {
+		cause, runErr error
+		want          string
+	}{
+		{stopSignal{syscall.SIGINT}, nil, "SIGINT"},
+		{stopSignal{syscall.SIGTERM}, nil, "SIGTERM"},
+		{stopSignal{syscall.SIGHUP}, nil, "SIGHUP"},
+		{context.DeadlineExceeded, nil, "--duration 10m0s"},
+		{errOutputFailed, nil, "an error: the flow output failed"},
+		{nil, errors.Join(errors.New("interface eth1 is gone"), errors.New("flush")), "an error: interface eth1 is gone; flush"},
+		{stopSignal{syscall.SIGINT}, errors.New("ring buffer"), "an error: ring buffer"},
+	} {
+		if got := stopReason(c.cause, c.runErr, 10*time.Minute); got != c.want {
+			t.Errorf("stopReason(%v, %v) = %q, want %q", c.cause, c.runErr, got, c.want)
 		}
 	}
 }
