@@ -360,6 +360,7 @@ func (p *Preprocessor) matrix(f *Frame) ([]float64, error) {
 // MissingColumnsError reports data that lacks columns a model needs.
 type MissingColumnsError struct{ Columns []string }
 
+// Error lists the missing columns, so the user sees what the data must add.
 func (e *MissingColumnsError) Error() string {
 	return fmt.Sprintf("data lacks %d model feature column(s): %q", len(e.Columns), e.Columns)
 }

@@ -33,6 +33,7 @@ func KnownLinkType(lt uint32) bool {
 // does not handle.
 type UnknownLinkTypeError struct{ LinkType uint32 }
 
+// Error names the link type by number, as pcap files and tcpdump -L do.
 func (e *UnknownLinkTypeError) Error() string {
 	return fmt.Sprintf("unsupported link type %d", e.LinkType)
 }

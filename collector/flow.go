@@ -211,6 +211,7 @@ const (
 	EndReused                   // a new TCP SYN reused a closed flow's key
 )
 
+// String is the reason as the end_reason column and the summary write it.
 func (r EndReason) String() string {
 	switch r {
 	case EndIdle:

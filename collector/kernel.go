@@ -656,6 +656,7 @@ type Attachment struct {
 	Why     string // why ingress is not native XDP under --ingress auto, "" otherwise
 }
 
+// String is the capture banner's line for the interface, so the operator sees which hooks were used.
 func (a Attachment) String() string {
 	s := fmt.Sprintf("%s: ingress %s, egress %s", a.Iface, a.Ingress, a.Egress)
 	if a.Why != "" {

@@ -175,6 +175,7 @@ type ReadError struct {
 	Err    error
 }
 
+// Error names the file and the offset, so the bad record can be found.
 func (e *ReadError) Error() string {
 	where := "offset"
 	if e.Gzip {
@@ -183,6 +184,7 @@ func (e *ReadError) Error() string {
 	return fmt.Sprintf("%s: %s %d: %v", e.Path, where, e.Offset, e.Err)
 }
 
+// Unwrap lets errors.Is see the cause (io.ErrUnexpectedEOF, a gzip error).
 func (e *ReadError) Unwrap() error { return e.Err }
 
 // Capture file magic numbers as they appear on disk.

@@ -33,6 +33,7 @@ const (
 	SevCritical
 )
 
+// String is the severity as alerts (flowhawk.severity) and the summary write it.
 func (s Severity) String() string {
 	switch s {
 	case SevLow:

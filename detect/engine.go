@@ -74,7 +74,10 @@ type hostStats struct {
 // the CLI can call it a usage error.
 type ConfigError struct{ Err error }
 
+// Error is the refused setting's message, which names its flag.
 func (e *ConfigError) Error() string { return e.Err.Error() }
+
+// Unwrap gives errors.Is and errors.As the underlying error.
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Check returns the *ConfigError New would return for c, without opening

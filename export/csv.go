@@ -104,6 +104,8 @@ func (c *CSVWriter) Flush() error {
 	return nil
 }
 
+// Close flushes the buffered rows; the io.Writer stays open for its owner
+// (Create's writer closes its file after this).
 func (c *CSVWriter) Close() error {
 	if err := c.w.Flush(); err != nil {
 		return fmt.Errorf("export: csv: %w", err)

@@ -33,12 +33,15 @@ type RowWriter interface {
 // Format is an output file format.
 type Format uint8
 
+// The formats FormatOf picks from a file's extension.
 const (
 	CSV Format = iota
 	JSONL
 	Parquet
 )
 
+// String names the format (csv, jsonl, parquet), so a Format prints as a
+// name, not a number.
 func (f Format) String() string {
 	switch f {
 	case CSV:

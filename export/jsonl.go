@@ -98,6 +98,8 @@ func (j *JSONLWriter) Flush() error {
 	return nil
 }
 
+// Close flushes the buffered rows; the io.Writer stays open for its owner
+// (Create's writer closes its file after this).
 func (j *JSONLWriter) Close() error {
 	if err := j.w.Flush(); err != nil {
 		return fmt.Errorf("export: jsonl: %w", err)

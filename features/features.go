@@ -32,6 +32,7 @@ const (
 	String
 )
 
+// String is the kind as docs/features.md lists it.
 func (k Kind) String() string {
 	switch k {
 	case Float:
@@ -56,6 +57,7 @@ const (
 	Bwd
 )
 
+// String is the direction as docs/features.md lists it.
 func (d Direction) String() string {
 	switch d {
 	case Fwd:
@@ -80,6 +82,7 @@ const (
 	GroupKDD
 )
 
+// String is the group's name in docs/features.md.
 func (g Group) String() string {
 	switch g {
 	case GroupCIC:

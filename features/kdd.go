@@ -29,6 +29,8 @@ const (
 
 var stateNames = [...]string{"SF", "S0", "S1", "S2", "S3", "REJ", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH"}
 
+// String is the state's NSL-KDD name (SF, S0, REJ, ...), the value of the
+// flag column.
 func (s ConnState) String() string {
 	if int(s) < len(stateNames) {
 		return stateNames[s]

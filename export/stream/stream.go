@@ -115,8 +115,12 @@ func (c *Config) defaults() {
 	}
 }
 
-// FlowSubject and AlertSubject return the subjects a sensor publishes on.
-func FlowSubject(sensor string) string  { return "flowhawk." + sensor + ".flows" }
+// FlowSubject is the subject a sensor publishes flows on, for consumers to
+// subscribe to.
+func FlowSubject(sensor string) string { return "flowhawk." + sensor + ".flows" }
+
+// AlertSubject is the subject a sensor publishes alerts on, for consumers
+// to subscribe to.
 func AlertSubject(sensor string) string { return "flowhawk." + sensor + ".alerts" }
 
 // item is one buffered message: a flow (encoded by the publisher
