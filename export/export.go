@@ -55,7 +55,10 @@ func (f Format) String() string {
 }
 
 // FormatOf chooses the format from a path's extension: .csv, .jsonl (or
-// .ndjson), .parquet; "-" is CSV on stdout.
+// .ndjson), .parquet; "-" is CSV on stdout. A device or named pipe whose
+// name has none of those extensions (/dev/null, /dev/stdout, a FIFO a
+// consumer reads) gets CSV: users name them for where the rows go, not
+// for a format.
 func FormatOf(path string) (Format, error) {
 	if path == "-" {
 		return CSV, nil
@@ -67,6 +70,9 @@ func FormatOf(path string) (Format, error) {
 		return JSONL, nil
 	case ".parquet":
 		return Parquet, nil
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode()&(os.ModeDevice|os.ModeCharDevice|os.ModeNamedPipe) != 0 {
+		return CSV, nil
 	}
 	return 0, fmt.Errorf("export: %s: unknown extension (want .csv, .jsonl or .parquet, or - for stdout)", path)
 }
