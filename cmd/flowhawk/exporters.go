@@ -88,6 +88,18 @@ func (ef *exporterFlags) check() error {
 			return fmt.Errorf("%w: --ipfix %q: want HOST:PORT (%v)", errUsage, ef.ipfixAddr, err)
 		}
 	}
+	if ef.metricsAddr != "" {
+		_, port, err := net.SplitHostPort(ef.metricsAddr)
+		if err == nil {
+			_, err = net.LookupPort("tcp", port)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: --metrics-addr %q: want [HOST]:PORT (%v)", errUsage, ef.metricsAddr, err)
+		}
+	}
+	if ef.natsURL != "" && !stream.ValidSensor(ef.sensor) {
+		return fmt.Errorf("%w: --sensor %q: a NATS subject token may not hold dots, spaces, * or >", errUsage, ef.sensor)
+	}
 	switch ef.natsFormat {
 	case stream.FormatJSON, stream.FormatProtobuf:
 	default:

@@ -60,6 +60,9 @@ func TestUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"--ipfix", "collector:99999"}, `--ipfix "collector:99999"`},
 		{[]string{"--ipfix", "collector:"}, `--ipfix "collector:"`},
 		{[]string{"--ipfix", "collector:0"}, `--ipfix "collector:0"`},
+		{[]string{"--metrics-addr", "nohostport"}, `--metrics-addr "nohostport"`},
+		{[]string{"--metrics-addr", "127.0.0.1:http-nope"}, `--metrics-addr "127.0.0.1:http-nope"`},
+		{[]string{"--nats", "nats://127.0.0.1:1", "--sensor", "gw.1"}, `--sensor "gw.1"`},
 	} {
 		for _, cmd := range [][]string{
 			{"replay", "-q", demoPcap, "-o", "none"},

@@ -173,7 +173,7 @@ type Publisher struct {
 // up yet) and starts the publisher goroutine.
 func New(cfg Config) (*Publisher, error) {
 	cfg.defaults()
-	if !validToken(cfg.Sensor) {
+	if !ValidSensor(cfg.Sensor) {
 		return nil, fmt.Errorf("stream: sensor name %q is not a single subject token", cfg.Sensor)
 	}
 	if cfg.Format != FormatJSON && cfg.Format != FormatProtobuf {
@@ -226,7 +226,10 @@ func New(cfg Config) (*Publisher, error) {
 	return p, nil
 }
 
-func validToken(s string) bool {
+// ValidSensor reports whether name can stand as one token of a NATS
+// subject (no dots, wildcards, spaces or control characters), so a CLI
+// can refuse a bad --sensor before it connects.
+func ValidSensor(s string) bool {
 	if s == "" {
 		return false
 	}
