@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // sharedDir returns ../shared relative to the module root, skipping the
@@ -198,6 +199,23 @@ func TestROCAUC(t *testing.T) {
 	}
 	if auc := ROCAUC([]float64{0.5, 0.5}, []bool{true, false}); auc != 0.5 {
 		t.Errorf("tied AUC %v, want 0.5", auc)
+	}
+}
+
+func TestROCAUCNaNScore(t *testing.T) {
+	// A NaN score never equals itself, so the tie loop never advanced
+	// past it: ROCAUC spun forever.
+	done := make(chan float64, 1)
+	go func() {
+		done <- ROCAUC([]float64{0.1, math.NaN(), 0.9, 0.5}, []bool{false, true, true, false})
+	}()
+	select {
+	case auc := <-done:
+		if !math.IsNaN(auc) {
+			t.Errorf("AUC %v with a NaN score, want NaN (undefined)", auc)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ROCAUC did not return with a NaN score")
 	}
 }
 

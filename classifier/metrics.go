@@ -93,9 +93,15 @@ func Score(truth, pred []string) *Metrics {
 }
 
 // ROCAUC is the area under the ROC curve of scores for positives
-// (Mann-Whitney with tied scores counted half). NaN without both classes.
+// (Mann-Whitney with tied scores counted half). NaN without both classes,
+// and when a score is NaN: it has no rank (and would never tie itself).
 func ROCAUC(scores []float64, positive []bool) float64 {
 	n := len(scores)
+	for _, s := range scores {
+		if math.IsNaN(s) {
+			return math.NaN()
+		}
+	}
 	order := make([]int, n)
 	for i := range order {
 		order[i] = i
