@@ -146,7 +146,12 @@ func (p *Preprocessor) Transform(raw, out []float64) {
 	}
 	if p.Mean != nil {
 		for k := range out[:j] {
-			out[k] = (out[k] - p.Mean[k]) / p.Scale[k]
+			d := out[k] - p.Mean[k]
+			if math.IsInf(d, 0) { // a value and a mean at opposite float64 extremes
+				out[k] = out[k]/p.Scale[k] - p.Mean[k]/p.Scale[k]
+				continue
+			}
+			out[k] = d / p.Scale[k]
 		}
 	}
 }
@@ -211,7 +216,9 @@ func fitPreprocessor(f *Frame, encoding string, standardize bool) (*Preprocessor
 		}
 		med := finite[len(finite)/2]
 		if len(finite)%2 == 0 {
-			med = (finite[len(finite)/2-1] + finite[len(finite)/2]) / 2
+			// Halves first: the sum of two values near the float64 limit
+			// overflows (and halving is exact, so nothing else changes).
+			med = finite[len(finite)/2-1]/2 + finite[len(finite)/2]/2
 		}
 		p.Columns = append(p.Columns, ColumnSpec{Name: name, Kind: "numeric", Impute: med, Low: lo, High: hi})
 	}
@@ -222,38 +229,68 @@ func fitPreprocessor(f *Frame, encoding string, standardize bool) (*Preprocessor
 		return nil, err
 	}
 	if standardize {
-		src, err := p.source(f)
-		if err != nil {
+		if err := p.fitStandardization(f); err != nil {
 			return nil, err
 		}
-		w := p.width
-		buf := make([]float64, len(p.Columns))
-		mean := make([]float64, w)
-		m2 := make([]float64, w)
-		row := make([]float64, w)
+	}
+	return p, nil
+}
+
+// fitStandardization learns each output feature's mean and standard
+// deviation in units of a power of two near its largest magnitude, so
+// values near the float64 limit (1e300) neither overflow the sums nor lose
+// their scale, and the scaling itself rounds nothing.
+func (p *Preprocessor) fitStandardization(f *Frame) error {
+	src, err := p.source(f)
+	if err != nil {
+		return err
+	}
+	w := p.width
+	buf := make([]float64, len(p.Columns))
+	row := make([]float64, w)
+	each := func(fn func(k int, v float64)) {
 		for i := 0; i < f.Rows; i++ {
 			src.fill(i, buf)
 			p.Transform(buf, row)
 			for k, v := range row {
-				mean[k] += v
-				m2[k] += v * v
+				fn(k, v)
 			}
 		}
-		n := float64(f.Rows)
-		scale := make([]float64, w)
-		for k := range mean {
-			mean[k] /= n
-			v := m2[k]/n - mean[k]*mean[k]
-			if v > 0 {
-				scale[k] = math.Sqrt(v)
-			}
-			if !(scale[k] > 1e-12) || math.IsInf(scale[k], 0) {
-				scale[k] = 1
-			}
-		}
-		p.Mean, p.Scale = mean, scale
 	}
-	return p, nil
+	unit := make([]float64, w)
+	each(func(k int, v float64) { unit[k] = math.Max(unit[k], math.Abs(v)) })
+	for k, m := range unit {
+		unit[k] = 1
+		if m > 0 {
+			_, e := math.Frexp(m)
+			unit[k] = math.Ldexp(1, e-1) // in (m/2, m]: 2^e overflows for m near the limit
+		}
+	}
+	n := float64(f.Rows)
+	mean := make([]float64, w)
+	each(func(k int, v float64) { mean[k] += v / unit[k] })
+	for k := range mean {
+		mean[k] /= n
+	}
+	// Corrected two-pass variance: sum(d)^2/n takes out the rounding
+	// error of the mean.
+	ss, sd := make([]float64, w), make([]float64, w)
+	each(func(k int, v float64) {
+		d := v/unit[k] - mean[k]
+		ss[k] += d * d
+		sd[k] += d
+	})
+	scale := make([]float64, w)
+	for k := range mean {
+		v := (ss[k] - sd[k]*sd[k]/n) / n
+		scale[k] = math.Sqrt(math.Max(v, 0)) * unit[k]
+		mean[k] *= unit[k]
+		if !(scale[k] > 1e-12) || math.IsInf(scale[k], 0) {
+			scale[k] = 1
+		}
+	}
+	p.Mean, p.Scale = mean, scale
+	return nil
 }
 
 // rowSource reads a frame's rows in the preprocessor's column order, with

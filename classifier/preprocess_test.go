@@ -1,0 +1,71 @@
+package classifier
+
+import (
+	"math"
+	"testing"
+)
+
+// standardizedMoments returns the mean and variance of every output
+// feature of the frame through the preprocessor, failing on a value that
+// is not finite.
+func standardizedMoments(t *testing.T, p *Preprocessor, f *Frame) (mean, variance []float64) {
+	t.Helper()
+	x, err := p.matrix(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, n := p.Width(), float64(f.Rows)
+	mean, variance = make([]float64, w), make([]float64, w)
+	for i, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			t.Fatalf("feature %s of row %d is %v", p.FeatureNames()[i%w], i/w, v)
+		}
+		mean[i%w] += v / n
+	}
+	for i, v := range x {
+		d := v - mean[i%w]
+		variance[i%w] += d * d / n
+	}
+	return mean, variance
+}
+
+func TestStandardizeHugeValues(t *testing.T) {
+	f := quadrants(400, 3)
+	skewed := make([]float64, f.Rows)
+	for i := range f.Rows {
+		f.Num[0][i] *= 1e300 // x: the sum of squares overflowed to +Inf
+		// noise spans both float64 extremes
+		f.Num[2][i] = (2*f.Num[2][i] - 1) * math.MaxFloat64
+		// mostly near +max, a tenth near -max: value minus mean overflows
+		skewed[i] = math.MaxFloat64 / 1.01
+		if i%10 == 0 {
+			skewed[i] = -skewed[i]
+		}
+	}
+	f.Names = append(f.Names, "skewed")
+	f.Num = append(f.Num, skewed)
+	f.Cat = append(f.Cat, nil)
+	p, err := fitPreprocessor(f, "onehot", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, name := range p.FeatureNames() {
+		if math.IsNaN(p.Mean[k]) || math.IsInf(p.Mean[k], 0) || math.IsInf(p.Scale[k], 0) {
+			t.Errorf("%s: mean %v, scale %v", name, p.Mean[k], p.Scale[k])
+		}
+	}
+	mean, variance := standardizedMoments(t, p, f)
+	for k, name := range p.FeatureNames() {
+		if math.Abs(mean[k]) > 1e-9 || math.Abs(variance[k]-1) > 1e-9 {
+			t.Errorf("%s standardized to mean %g, variance %g; want 0 and 1", name, mean[k], variance[k])
+		}
+	}
+	m := trainOrFatal(t, f, Config{Kind: "lr"})
+	met, err := m.Evaluate(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if met.Accuracy < 0.9 {
+		t.Errorf("lr training accuracy %v on quadrants with x scaled by 1e300, want at least 0.9", met.Accuracy)
+	}
+}
