@@ -257,11 +257,15 @@ func (p *Preprocessor) fitStandardization(f *Frame) error {
 			}
 		}
 	}
+	lo, hi := make([]float64, w), make([]float64, w)
+	for k := range lo {
+		lo[k], hi[k] = math.Inf(1), math.Inf(-1)
+	}
+	each(func(k int, v float64) { lo[k], hi[k] = math.Min(lo[k], v), math.Max(hi[k], v) })
 	unit := make([]float64, w)
-	each(func(k int, v float64) { unit[k] = math.Max(unit[k], math.Abs(v)) })
-	for k, m := range unit {
+	for k := range unit {
 		unit[k] = 1
-		if m > 0 {
+		if m := math.Max(math.Abs(lo[k]), math.Abs(hi[k])); m > 0 {
 			_, e := math.Frexp(m)
 			unit[k] = math.Ldexp(1, e-1) // in (m/2, m]: 2^e overflows for m near the limit
 		}
@@ -280,13 +284,22 @@ func (p *Preprocessor) fitStandardization(f *Frame) error {
 		ss[k] += d * d
 		sd[k] += d
 	})
+	// No absolute floor on the deviation: a feature of values near 1e-12
+	// is scaled like any other. Only a constant feature is left unscaled,
+	// centred on its exact value; since inputs clamp to the training range,
+	// any input gives it 0, and no input gives any feature more than its
+	// training range over its deviation.
 	scale := make([]float64, w)
 	for k := range mean {
+		if lo[k] == hi[k] {
+			mean[k], scale[k] = lo[k], 1
+			continue
+		}
 		v := (ss[k] - sd[k]*sd[k]/n) / n
 		scale[k] = math.Sqrt(math.Max(v, 0)) * unit[k]
 		mean[k] *= unit[k]
-		if !(scale[k] > 1e-12) || math.IsInf(scale[k], 0) {
-			scale[k] = 1
+		if !(scale[k] > 0) || math.IsInf(scale[k], 0) {
+			scale[k] = unit[k] // values a few ulps apart whose deviation rounded away
 		}
 	}
 	p.Mean, p.Scale = mean, scale

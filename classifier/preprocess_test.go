@@ -69,3 +69,51 @@ func TestStandardizeHugeValues(t *testing.T) {
 		t.Errorf("lr training accuracy %v on quadrants with x scaled by 1e300, want at least 0.9", met.Accuracy)
 	}
 }
+
+func TestStandardizeTinyValues(t *testing.T) {
+	f := quadrants(400, 4)
+	constTiny, constHuge := make([]float64, f.Rows), make([]float64, f.Rows)
+	for i := range f.Rows {
+		f.Num[2][i] = 1e-12 + f.Num[2][i]*1e-12 // noise: all about 1e-12
+		// constant but for missing values, so kept (imputed, not dropped)
+		constTiny[i], constHuge[i] = 3e-12, 7e300
+		if i%7 == 0 {
+			constTiny[i], constHuge[i] = math.NaN(), math.NaN()
+		}
+	}
+	f.Names = append(f.Names, "const_tiny", "const_huge")
+	f.Num = append(f.Num, constTiny, constHuge)
+	f.Cat = append(f.Cat, nil, nil)
+	p, err := fitPreprocessor(f, "onehot", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mean, variance := standardizedMoments(t, p, f)
+	names := p.FeatureNames()
+	for k, name := range names {
+		want := 1.0
+		if name == "const_tiny" || name == "const_huge" {
+			want = 0
+		}
+		if math.Abs(mean[k]) > 1e-9 || math.Abs(variance[k]-want) > 1e-9 {
+			t.Errorf("%s standardized to mean %g, variance %g; want 0 and %g", name, mean[k], variance[k], want)
+		}
+	}
+	// A constant feature gives exactly 0 for any input: inputs clamp to
+	// the training range, and it is centred on its value.
+	raw, out := make([]float64, len(p.Columns)), make([]float64, p.Width())
+	for _, v := range []float64{0, -1, 5e-12, 1e308, math.Inf(1), math.NaN()} {
+		for i := range raw {
+			raw[i] = v
+		}
+		p.Transform(raw, out)
+		for k, name := range names {
+			if (name == "const_tiny" || name == "const_huge") && out[k] != 0 {
+				t.Errorf("%s: input %v standardized to %v, want 0", name, v, out[k])
+			}
+			if math.IsNaN(out[k]) || math.IsInf(out[k], 0) {
+				t.Errorf("%s: input %v standardized to %v", name, v, out[k])
+			}
+		}
+	}
+}
