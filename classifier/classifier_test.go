@@ -219,6 +219,35 @@ func TestROCAUCNaNScore(t *testing.T) {
 	}
 }
 
+func TestNaiveBayesVarianceOverflow(t *testing.T) {
+	// x*1e200: one squared deviation overflows; x*1.2e154: each fits, but
+	// a class's sum of them does not. Both gave NaN probabilities.
+	for _, scale := range []float64{1e200, 1.2e154} {
+		f := quadrants(400, 5)
+		for i := range f.Num[0] {
+			f.Num[0][i] *= scale
+		}
+		_, err := Train(f, Config{Kind: "nb"})
+		if err == nil || !strings.Contains(err.Error(), `column "x"`) || !strings.Contains(err.Error(), "overflows") {
+			t.Errorf("x scaled by %g: error %v, want one saying the variance of column \"x\" overflows", scale, err)
+		}
+	}
+	f := quadrants(400, 5)
+	for i := range f.Num[0] {
+		f.Num[0][i] *= 1e150 // large, but its variance fits
+	}
+	m := trainOrFatal(t, f, Config{Kind: "nb"})
+	pr, err := m.PredictFrame(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range pr.Proba {
+		if math.IsNaN(p) {
+			t.Fatalf("probability %d is NaN", i)
+		}
+	}
+}
+
 func TestReadCICIDS2017AsPublished(t *testing.T) {
 	dir := sharedDir(t, "datasets/cicids2017")
 	f, err := ReadFiles([]string{filepath.Join(dir, "Wednesday-workingHours.pcap_ISCX.sample1k.csv")}, ReadOptions{})

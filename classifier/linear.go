@@ -285,7 +285,29 @@ func (nb *naiveBayes) finish() {
 	}
 }
 
-func trainNaiveBayes(x []float64, n, p int, y []int32, w []float64, k int, smoothing float64) (*naiveBayes, error) {
+// trainNaiveBayes fits the model on x (n rows of p features named by
+// names). A feature whose variance overflows float64 is an error naming
+// it: its probabilities would all be NaN.
+func trainNaiveBayes(x []float64, n, p int, y []int32, w []float64, k int, smoothing float64, names []string) (*naiveBayes, error) {
+	lo, hi := make([]float64, p), make([]float64, p)
+	for j := range lo {
+		lo[j], hi[j] = math.Inf(1), math.Inf(-1)
+	}
+	for i := 0; i < n; i++ {
+		for j, v := range x[i*p : i*p+p] {
+			lo[j], hi[j] = math.Min(lo[j], v), math.Max(hi[j], v)
+		}
+	}
+	overflow := func(j int) error {
+		return fmt.Errorf("nb: the variance of column %q (values from %g to %g) overflows float64: rescale the column or leave it out with --drop", names[j], lo[j], hi[j])
+	}
+	for j := range lo {
+		// Every deviation from a mean, in training and (inputs clamp to
+		// the training range) in prediction, is at most hi-lo.
+		if r := hi[j] - lo[j]; math.IsInf(r*r, 0) {
+			return nil, overflow(j)
+		}
+	}
 	nb := &naiveBayes{k: k, p: p, logPrior: make([]float64, k), mean: make([]float64, k*p), vari: make([]float64, k*p)}
 	cw := make([]float64, k)
 	for i := 0; i < n; i++ {
@@ -312,6 +334,12 @@ func trainNaiveBayes(x []float64, n, p int, y []int32, w []float64, k int, smoot
 			floats.Scale(1/cw[c], nb.vari[c*p:(c+1)*p])
 		}
 	}
+	// Sums over many rows can overflow where one deviation does not.
+	for i := range nb.vari {
+		if !allFinite([]float64{nb.mean[i], nb.vari[i]}) {
+			return nil, overflow(i % p)
+		}
+	}
 	// epsilon = smoothing * largest variance over all data
 	mean := make([]float64, p)
 	for i := 0; i < n; i++ {
@@ -325,14 +353,22 @@ func trainNaiveBayes(x []float64, n, p int, y []int32, w []float64, k int, smoot
 			d := x[i*p+j] - mean[j]
 			s += d * d
 		}
+		if math.IsInf(s, 0) || math.IsNaN(s) {
+			return nil, overflow(j)
+		}
 		maxVar = math.Max(maxVar, s/float64(n))
 	}
 	eps := smoothing * maxVar
 	if eps <= 0 {
 		eps = 1e-12
 	}
+	if math.IsInf(eps, 0) {
+		return nil, fmt.Errorf("nb: --var-smoothing %g times the largest feature variance %g overflows float64", smoothing, maxVar)
+	}
 	for i := range nb.vari {
-		nb.vari[i] += eps
+		if nb.vari[i] += eps; math.IsInf(nb.vari[i], 0) {
+			return nil, overflow(i % p)
+		}
 	}
 	tw := floats.Sum(cw)
 	for c := range cw {

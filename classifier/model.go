@@ -446,7 +446,7 @@ func Train(f *Frame, cfg Config) (*Model, error) {
 	case "lr":
 		m.est, err = trainLogistic(x, n, p, y, w, k, cfg.L2, cfg.MaxIter, workers)
 	case "nb":
-		m.est, err = trainNaiveBayes(x, n, p, y, w, k, cfg.VarSmoothing)
+		m.est, err = trainNaiveBayes(x, n, p, y, w, k, cfg.VarSmoothing, pre.FeatureNames())
 	case "knn":
 		var cw []float64 // the balanced weight of each class, as w's rows have
 		if cfg.ClassWeight == "balanced" {
