@@ -310,6 +310,74 @@ func TestReadCICIDS2017AsPublished(t *testing.T) {
 	}
 }
 
+func TestWindows1252Labels(t *testing.T) {
+	// CIC-IDS2017's published CSVs are Windows-1252: the label byte 0x96
+	// is an en dash. Kept as it was, the class name is not UTF-8, and the
+	// model file's JSON turns it into U+FFFD, so eval never matched it.
+	const want = "Web Attack \u2013 Brute Force"
+	dir := t.TempDir()
+	write := func(name, dash, cafe string) string {
+		var b strings.Builder
+		b.WriteString("Flow Duration,Service,Label\n")
+		for i := range 60 {
+			if i%2 == 0 {
+				fmt.Fprintf(&b, "%d,%s,BENIGN\n", 10+i, []string{"dns", cafe}[i%4/2])
+			} else {
+				fmt.Fprintf(&b, "%d,%s,Web Attack %s Brute Force\n", 1000+i, []string{"http", cafe}[i%4/2], dash)
+			}
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	cp := write("cp1252.csv", "\x96", "caf\xe9")
+	utf := write("utf8.csv", "\u2013", "caf\u00e9")
+	f, err := ReadFiles([]string{cp}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Labels[1] != want {
+		t.Fatalf("label %q, want %q", f.Labels[1], want)
+	}
+	if c := f.Cat[f.Column("Service")]; c == nil {
+		t.Errorf("Service is not a text column")
+	} else if c[2] != "caf\u00e9" {
+		t.Errorf("Service cell %q, want %q", c[2], "caf\u00e9")
+	}
+	// Both encodings are one class.
+	both, err := ReadFiles([]string{cp, utf}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	classes := map[string]int{}
+	for _, l := range both.Labels {
+		classes[l]++
+	}
+	if len(classes) != 2 || classes[want] != 60 {
+		t.Errorf("classes %v of the two files, want BENIGN and %q, 60 each", classes, want)
+	}
+	m := trainOrFatal(t, f, Config{Kind: "dt"})
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Decode(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if met, err := m2.Evaluate(f); err != nil || met.Accuracy != 1 {
+		t.Errorf("saved model on its training file: accuracy %v (%v), classes %q; want 1", met.Accuracy, err, m2.Classes)
+	}
+	// A JSON Lines file saved as Windows-1252 reads the same.
+	jl := filepath.Join(dir, "cp1252.jsonl")
+	os.WriteFile(jl, []byte("{\"x\": 1, \"Label\": \"Web Attack \x96 Brute Force\"}\n{\"x\": 2, \"Label\": \"BENIGN\"}\n"), 0o644)
+	if g, err := ReadFiles([]string{jl}, ReadOptions{}); err != nil || g.Labels[0] != want {
+		t.Errorf("JSON Lines label %q (%v), want %q", g.Labels, err, want)
+	}
+}
+
 func TestReadNSLKDDLabelSchemes(t *testing.T) {
 	dir := sharedDir(t, "datasets/nsl-kdd")
 	path := filepath.Join(dir, "KDDTest-21.txt")

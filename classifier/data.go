@@ -324,12 +324,7 @@ func readNSLKDD(r io.Reader, opt ReadOptions) (*Frame, error) {
 		}
 		for i := 0; i < nf; i++ {
 			if f.Cat[i] != nil {
-				s, ok := intern[rec[i]]
-				if !ok {
-					s = strings.Clone(rec[i])
-					intern[s] = s
-				}
-				f.Cat[i] = append(f.Cat[i], s)
+				f.Cat[i] = append(f.Cat[i], internText(intern, rec[i]))
 				continue
 			}
 			v, err := parseNum(rec[i])
@@ -342,12 +337,7 @@ func readNSLKDD(r io.Reader, opt ReadOptions) (*Frame, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
-		s, ok := intern[lab]
-		if !ok {
-			s = strings.Clone(lab)
-			intern[s] = s
-		}
-		f.Labels = append(f.Labels, s)
+		f.Labels = append(f.Labels, internText(intern, lab))
 		f.Rows++
 	}
 	if f.Rows == 0 {
@@ -402,7 +392,7 @@ func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
 	labelCol, timeCol := -1, -1
 	var names []string
 	for i, h := range header {
-		name := strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		name := textUTF8(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		if isLabelName(name, opt.Label) && labelCol < 0 {
 			labelCol = i
 			continue
@@ -450,13 +440,7 @@ func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
 			raw[j].add(rec[i])
 		}
 		if labelCol >= 0 {
-			l := strings.TrimSpace(rec[labelCol])
-			s, ok := intern[l]
-			if !ok {
-				s = strings.Clone(l)
-				intern[s] = s
-			}
-			labels = append(labels, s)
+			labels = append(labels, internText(intern, strings.TrimSpace(rec[labelCol])))
 		}
 		if timeCol >= 0 {
 			times = append(times, strings.Clone(rec[timeCol]))
@@ -506,6 +490,7 @@ func (b *colBuilder) add(s string) {
 			return
 		}
 	} else {
+		s = textUTF8(s)
 		b.nText++
 		if b.texts == nil {
 			b.firstText, b.firstRow, b.texts = s, b.len()+1, map[string]struct{}{}
@@ -524,6 +509,18 @@ func (b *colBuilder) add(s string) {
 		b.num = nil
 	}
 	b.cat = append(b.cat, b.internOf(s))
+}
+
+// internText returns the shared copy of text cell s as valid UTF-8
+// (textUTF8), keyed by its bytes as read.
+func internText(intern map[string]string, s string) string {
+	if v, ok := intern[s]; ok {
+		return v
+	}
+	k := strings.Clone(s)
+	v := textUTF8(k)
+	intern[k] = v
+	return v
 }
 
 func (b *colBuilder) internOf(s string) string {
@@ -633,6 +630,10 @@ func readJSONL(r io.Reader, opt ReadOptions) (*Frame, error) {
 		if b == "" {
 			continue
 		}
+		// JSON is UTF-8; a line that is not was saved as Windows-1252
+		// (its JSON syntax is ASCII either way), and would otherwise
+		// decode with U+FFFD for each such byte.
+		b = textUTF8(b)
 		var obj map[string]any
 		dec := json.NewDecoder(strings.NewReader(b))
 		dec.UseNumber()
@@ -831,7 +832,7 @@ func readParquet(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
 			raw[j].add(rec.Str[i])
 		}
 		if labelCol >= 0 {
-			labels = append(labels, strings.Clone(strings.TrimSpace(rec.Str[labelCol])))
+			labels = append(labels, textUTF8(strings.Clone(strings.TrimSpace(rec.Str[labelCol]))))
 		}
 		if timeCol >= 0 {
 			times = append(times, strings.Clone(rec.Str[timeCol]))
