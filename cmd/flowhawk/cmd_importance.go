@@ -31,9 +31,8 @@ func runImportance(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var frame *classifier.Frame
-	d.files = append(d.files, fs.Args()...)
-	if len(d.files) > 0 {
-		opt, err := d.options(fs)
+	if len(d.files) > 0 || fs.NArg() > 0 {
+		opt, err := d.options(fs) // adds the positional files to --data
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,5 +70,32 @@ func TestClassifierCommands(t *testing.T) {
 		if code, _, errOut := runCLI(t, append(args, "--min-confidence", "NaN")...); code != 2 || !strings.Contains(errOut, "--min-confidence NaN") {
 			t.Errorf("%s --min-confidence NaN: exit %d: %s", args[0], code, errOut)
 		}
+	}
+}
+
+func TestImportancePositionalDataReadOnce(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "d.csv")
+	var b strings.Builder
+	b.WriteString("x,y,Label\n")
+	for i := range 200 {
+		fmt.Fprintf(&b, "%d,%d,%s\n", i, (i*7919)%101, []string{"a", "b"}[(i/10)%2])
+	}
+	if err := os.WriteFile(data, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "m.json")
+	if code, _, errOut := runCLI(t, "train", "--data", data, "--model", "dt", "--max-depth", "3", "-o", model); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, errOut)
+	}
+	// A positional file was added to the --data list twice, so the
+	// permutations ran over every row twice.
+	_, want, _ := runCLI(t, "importance", "--model", model, "--data", data, "--json")
+	code, got, errOut := runCLI(t, "importance", "--model", model, data, "--json")
+	if code != 0 || got != want {
+		t.Errorf("importance with a positional file: exit %d: %s%s\nwant as with --data:\n%s", code, got, errOut, want)
+	}
+	if !strings.Contains(want, `"permutation"`) {
+		t.Errorf("no permutation importance: %s", want)
 	}
 }
