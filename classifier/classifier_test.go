@@ -610,6 +610,24 @@ func TestDecodeRejectsCorruptFiles(t *testing.T) {
 	}
 }
 
+func TestLoadRejectsDuplicateClasses(t *testing.T) {
+	f := quadrants(100, 12)
+	m := trainOrFatal(t, f, Config{Kind: "rf", Trees: 3})
+	var buf bytes.Buffer
+	m.Save(&buf)
+	var obj map[string]any
+	json.Unmarshal(buf.Bytes(), &obj)
+	classes := obj["classes"].([]any)
+	classes[2] = classes[0] // a hand edit: q0, q1, q0, q3
+	b, _ := json.Marshal(obj)
+	path := filepath.Join(t.TempDir(), "edited.json")
+	os.WriteFile(path, b, 0o644)
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), `class "q0"`) {
+		t.Errorf("model with class q0 twice: error %v, want one naming the file and the class", err)
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	fr := quadrants(60, 13)
 	for _, kind := range Kinds {

@@ -580,6 +580,15 @@ func Decode(b []byte) (*Model, error) {
 	if len(mf.Classes) < 2 || len(mf.Classes) > 1<<16 {
 		return nil, fmt.Errorf("model has %d classes", len(mf.Classes))
 	}
+	// Two outputs of one name would split its probability, and eval
+	// would count one of them as never predicted.
+	seen := make(map[string]bool, len(mf.Classes))
+	for _, c := range mf.Classes {
+		if seen[c] {
+			return nil, fmt.Errorf("class %q appears twice in classes", c)
+		}
+		seen[c] = true
+	}
 	m := &Model{Kind: mf.Kind, Config: mf.Config, Classes: mf.Classes, Pre: mf.Preprocess, LabelMap: mf.LabelMap,
 		Train: mf.Train, Metrics: mf.Metrics, MetricsOn: mf.MetricsOn, EarlyPackets: earlyPackets(mf.Features)}
 	p, k := mf.Preprocess.Width(), len(mf.Classes)
