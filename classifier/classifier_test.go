@@ -561,6 +561,65 @@ func TestTimeSplitNeverTrainsOnFuture(t *testing.T) {
 	}
 }
 
+func TestCVStratifiedFolds(t *testing.T) {
+	counts := map[string]int{"a": 100, "b": 7, "c": 2, "d": 1}
+	var labels []string
+	for _, c := range []string{"a", "b", "c", "d"} {
+		for range counts[c] {
+			labels = append(labels, c)
+		}
+	}
+	x := make([]float64, len(labels))
+	for i := range x {
+		x[i] = float64(i)
+	}
+	f := synthFrame([]string{"x"}, [][]float64{x}, labels)
+	const k = 5
+	train, test, err := Splits(f, k, "random", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tested := map[int]int{}
+	for fo := range test {
+		per := map[string]int{}
+		for _, r := range test[fo] {
+			per[labels[r]]++
+			tested[r]++
+		}
+		trained := map[string]int{}
+		for _, r := range train[fo] {
+			trained[labels[r]]++
+		}
+		if len(train[fo])+len(test[fo]) != f.Rows {
+			t.Errorf("fold %d: %d training and %d test rows of %d", fo+1, len(train[fo]), len(test[fo]), f.Rows)
+		}
+		// each fold its share: 20 of a, 1 or 2 of b, at most 1 of c, no d
+		if per["a"] != 20 || per["b"] < 1 || per["b"] > 2 || per["c"] > 1 || per["d"] != 0 {
+			t.Errorf("fold %d tests %v, want 20 a, 1-2 b, at most 1 c, no d", fo+1, per)
+		}
+		for c := range counts {
+			if trained[c] == 0 {
+				t.Errorf("fold %d trains on no row of class %s: %v", fo+1, c, trained)
+			}
+		}
+	}
+	for r := range f.Rows {
+		if want := map[bool]int{true: 0, false: 1}[labels[r] == "d"]; tested[r] != want {
+			t.Errorf("row %d (class %s) tested %d times, want %d", r, labels[r], tested[r], want)
+		}
+	}
+	// Two classes, one of a single row: the fold that tested it trained
+	// on one class and failed.
+	bin := quadrants(300, 8)
+	for i := range bin.Labels {
+		bin.Labels[i] = "benign"
+	}
+	bin.Labels[17] = "lonely"
+	if _, err := CrossValidate(bin, []Config{{Kind: "dt"}, {Kind: "lr"}}, 5, "random", 1, nil); err != nil {
+		t.Errorf("cv with a single-row class: %v", err)
+	}
+}
+
 func TestImportanceFindsInformativeColumns(t *testing.T) {
 	f := quadrants(500, 11)
 	m := trainOrFatal(t, f, Config{Kind: "rf", Trees: 20})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -38,9 +39,13 @@ type CVResult struct {
 	TrainSeconds Stat         `json:"train_seconds"`
 }
 
-// Splits returns (train, test) row sets. "random" shuffles with the seed
-// into k folds, each test once. "time" orders rows by timestamp (file order
-// when there is none) into k+1 blocks and tests block i+1 on a model
+// Splits returns (train, test) row sets. "random" shuffles each class with
+// the seed and deals its rows to the k folds in turn, each test once, so
+// every fold holds a class's share of rows (stratified) and a class of two
+// rows or more is in every fold's training data; a class of one row is
+// kept in every fold's training data, as no model could be tested on it
+// without having trained on it. "time" orders rows by timestamp (file
+// order when there is none) into k+1 blocks and tests block i+1 on a model
 // trained on blocks 0..i, so no fold trains on the future.
 func Splits(f *Frame, k int, mode string, seed uint64) (train, test [][]int, err error) {
 	if k < 2 {
@@ -53,17 +58,47 @@ func Splits(f *Frame, k int, mode string, seed uint64) (train, test [][]int, err
 	}
 	switch mode {
 	case "random":
-		if n < k {
-			return nil, nil, fmt.Errorf("%d rows for %d folds", n, k)
+		byClass := map[string][]int{}
+		for i := 0; i < n; i++ {
+			l := ""
+			if f.Labels != nil {
+				l = f.Labels[i]
+			}
+			byClass[l] = append(byClass[l], i)
 		}
+		classes := make([]string, 0, len(byClass))
+		for c := range byClass {
+			classes = append(classes, c)
+		}
+		sort.Strings(classes)
 		rng := rand.New(rand.NewPCG(seed, 0xcf))
-		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+		fold := make([]int, n) // the fold that tests each row; -1: none
+		dealt := 0
+		for _, c := range classes {
+			rows := byClass[c]
+			if len(rows) == 1 && f.Labels != nil {
+				fold[rows[0]] = -1
+				slog.Warn("cv: a class with a single row is in every fold's training data and tested in none", "class", c)
+				continue
+			}
+			rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+			for _, r := range rows {
+				fold[r] = dealt % k
+				dealt++
+			}
+		}
+		if dealt < k {
+			return nil, nil, fmt.Errorf("%d rows to test for %d folds", dealt, k)
+		}
 		for fo := 0; fo < k; fo++ {
-			lo, hi := fo*n/k, (fo+1)*n/k
-			te := append([]int(nil), order[lo:hi]...)
-			tr := append(append([]int(nil), order[:lo]...), order[hi:]...)
-			sort.Ints(te)
-			sort.Ints(tr)
+			var tr, te []int
+			for r, t := range fold {
+				if t == fo {
+					te = append(te, r)
+				} else {
+					tr = append(tr, r)
+				}
+			}
 			train, test = append(train, tr), append(test, te)
 		}
 	case "time":
