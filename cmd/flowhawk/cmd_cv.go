@@ -16,7 +16,7 @@ func init() {
 func runCV(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("cv", "--data FILE [--folds 5] [--models rf,gbdt,lr,nb,knn,dt] [--split random|time]", stdout, stderr)
 	var d dataFlags
-	d.add(fs)
+	d.add(fs, false)
 	folds := fs.Int("folds", 5, "number of folds")
 	models := fs.StringSlice("models", []string{"rf", "gbdt", "lr", "nb", "knn", "dt"}, "model kinds to compare")
 	split := fs.String("split", "random", "random (shuffled folds, stratified by class) or time (train on the past, test on the next block)")

@@ -15,7 +15,7 @@ func init() {
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("eval", "--model model.json --data FILE... [--json]", stdout, stderr)
 	var d dataFlags
-	d.add(fs)
+	d.add(fs, true)
 	model := fs.String("model", "model.json", "model file")
 	asJSON := fs.Bool("json", false, "print metrics as JSON")
 	early := fs.Bool("by-packets", false, "also report accuracy by packets seen (models on splt_*_k features)")

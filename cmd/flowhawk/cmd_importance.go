@@ -15,7 +15,7 @@ func init() {
 func runImportance(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("importance", "--model model.json [--data FILE...]", stdout, stderr)
 	var d dataFlags
-	d.add(fs)
+	d.add(fs, true)
 	model := fs.String("model", "model.json", "model file")
 	repeats := fs.Int("repeats", 3, "shuffles per column for permutation importance")
 	seed := fs.Uint64("seed", 1, "random seed for the shuffles")

@@ -18,7 +18,7 @@ func init() {
 func runPredict(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("predict", "--model model.json --data FILE... [-o out.csv]", stdout, stderr)
 	var d dataFlags
-	d.add(fs)
+	d.add(fs, true)
 	model := fs.String("model", "model.json", "model file")
 	out := fs.StringP("output", "o", "-", "output CSV (- for stdout)")
 	minConf := fs.Float64("min-confidence", defaultMinConfidence, "below this top-class probability the prediction is 'Unknown'")

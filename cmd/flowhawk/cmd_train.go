@@ -27,11 +27,19 @@ type dataFlags struct {
 	classes int
 }
 
-func (d *dataFlags) add(fs *flag.FlagSet) {
+// add registers the data flags. withModel words --drop and --only for
+// eval, predict and importance, where the model file picks the features
+// and the two flags only narrow what is read.
+func (d *dataFlags) add(fs *flag.FlagSet, withModel bool) {
 	fs.StringSliceVar(&d.files, "data", nil, "data file(s): CIC-IDS2017 CSV, flowhawk CSV/JSONL, NSL-KDD txt (repeatable)")
 	fs.StringVar(&d.format, "format", "auto", "input format: auto|flowhawk|cicids2017|nslkdd|jsonl")
 	fs.StringVar(&d.label, "label", "", "label column name (default Label, case-insensitive)")
 	fs.StringVar(&d.nslkdd, "nslkdd-classes", "5", "NSL-KDD label scheme: 2 (normal/attack), 5 (categories) or all")
+	if withModel {
+		fs.StringSliceVar(&d.drop, "drop", nil, "column(s) of the data not to read, such as a broken column the model does not use (a model column dropped is reported missing)")
+		fs.StringSliceVar(&d.only, "only", nil, "keep only these column(s) of the data; a trailing * matches a prefix (the model picks its own features: a model column left out is reported missing)")
+		return
+	}
 	fs.StringSliceVar(&d.drop, "drop", nil, "column(s) to ignore as features")
 	fs.StringSliceVar(&d.only, "only", nil, "use only these feature column(s); a trailing * matches a prefix ('splt_*' for early classification)")
 }
@@ -51,7 +59,7 @@ func (d *dataFlags) options(fs *flag.FlagSet) (classifier.ReadOptions, error) {
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("train", "--data FILE... --model KIND -o model.json", stdout, stderr)
 	var d dataFlags
-	d.add(fs)
+	d.add(fs, false)
 	var cfg classifier.Config
 	fs.StringVar(&cfg.Kind, "model", "rf", "model kind: "+strings.Join(classifier.Kinds, "|"))
 	fs.IntVar(&cfg.Trees, "trees", 0, "trees (rf, iforest; default 100) or boosting rounds (gbdt; default 100)")

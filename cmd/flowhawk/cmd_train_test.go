@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -97,5 +98,56 @@ func TestImportancePositionalDataReadOnce(t *testing.T) {
 	}
 	if !strings.Contains(want, `"permutation"`) {
 		t.Errorf("no permutation importance: %s", want)
+	}
+}
+
+func TestModelCommandsDropOnly(t *testing.T) {
+	for _, cmd := range []string{"eval", "predict", "importance"} {
+		_, out, _ := runCLI(t, cmd, "--help")
+		// The help said "to ignore as features", as train's does, though
+		// the model file picks the features.
+		if !strings.Contains(out, "a model column dropped is reported missing") || !strings.Contains(out, "a model column left out is reported missing") {
+			t.Errorf("%s --help does not say what --drop and --only do with a model:\n%s", cmd, out)
+		}
+	}
+	dir := t.TempDir()
+	write := func(name string, broken bool) string {
+		var b strings.Builder
+		b.WriteString("x,y,Label\n")
+		for i := range 200 {
+			y := strconv.Itoa(i % 13)
+			if broken && i == 50 {
+				y = "oops"
+			}
+			fmt.Fprintf(&b, "%d,%s,%s\n", i, y, []string{"a", "b"}[(i/10)%2])
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	clean, broken := write("clean.csv", false), write("broken.csv", true)
+	model := filepath.Join(dir, "m.json")
+	if code, _, errOut := runCLI(t, "train", "--data", clean, "--drop", "y", "--model", "dt", "-o", model); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "eval", "--model", model, "--data", broken); code != 1 || !strings.Contains(errOut, `column "y"`) {
+		t.Errorf("eval on a broken column: exit %d: %s", code, errOut)
+	}
+	for _, args := range [][]string{
+		{"eval", "--model", model, "--data", broken, "--drop", "y"},
+		{"predict", "--model", model, "--data", broken, "--drop", "y", "-o", filepath.Join(dir, "p.csv")},
+		{"importance", "--model", model, "--data", broken, "--drop", "y"},
+		{"eval", "--model", model, "--data", clean, "--only", "x"},
+	} {
+		if code, _, errOut := runCLI(t, args...); code != 0 {
+			t.Errorf("%q: exit %d: %s", args, code, errOut)
+		}
+	}
+	for _, args := range [][]string{{"--drop", "x"}, {"--only", "y"}} {
+		if code, _, errOut := runCLI(t, append([]string{"eval", "--model", model, "--data", clean}, args...)...); code != 1 || !strings.Contains(errOut, `"x"`) {
+			t.Errorf("eval %q: exit %d: %s (want the model column x reported missing)", args, code, errOut)
+		}
 	}
 }
