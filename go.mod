@@ -39,6 +39,7 @@ require (
 	github.com/twpayne/go-geom v1.6.1 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.61.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
 )
 
 tool github.com/cilium/ebpf/cmd/bpf2go

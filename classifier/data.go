@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/flowhawk/flowhawk/export"
+	"github.com/flowhawk/flowhawk/internal/cp1252"
 )
 
 // Frame is a table of named columns read from a data file: numeric columns
@@ -392,7 +393,7 @@ func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
 	labelCol, timeCol := -1, -1
 	var names []string
 	for i, h := range header {
-		name := textUTF8(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		name := cp1252.ToUTF8(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		if isLabelName(name, opt.Label) && labelCol < 0 {
 			labelCol = i
 			continue
@@ -490,7 +491,7 @@ func (b *colBuilder) add(s string) {
 			return
 		}
 	} else {
-		s = textUTF8(s)
+		s = cp1252.ToUTF8(s)
 		b.nText++
 		if b.texts == nil {
 			b.firstText, b.firstRow, b.texts = s, b.len()+1, map[string]struct{}{}
@@ -512,13 +513,13 @@ func (b *colBuilder) add(s string) {
 }
 
 // internText returns the shared copy of text cell s as valid UTF-8
-// (textUTF8), keyed by its bytes as read.
+// (cp1252.ToUTF8), keyed by its bytes as read.
 func internText(intern map[string]string, s string) string {
 	if v, ok := intern[s]; ok {
 		return v
 	}
 	k := strings.Clone(s)
-	v := textUTF8(k)
+	v := cp1252.ToUTF8(k)
 	intern[k] = v
 	return v
 }
@@ -633,7 +634,7 @@ func readJSONL(r io.Reader, opt ReadOptions) (*Frame, error) {
 		// JSON is UTF-8; a line that is not was saved as Windows-1252
 		// (its JSON syntax is ASCII either way), and would otherwise
 		// decode with U+FFFD for each such byte.
-		b = textUTF8(b)
+		b = cp1252.ToUTF8(b)
 		var obj map[string]any
 		dec := json.NewDecoder(strings.NewReader(b))
 		dec.UseNumber()
@@ -832,7 +833,7 @@ func readParquet(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
 			raw[j].add(rec.Str[i])
 		}
 		if labelCol >= 0 {
-			labels = append(labels, textUTF8(strings.Clone(strings.TrimSpace(rec.Str[labelCol]))))
+			labels = append(labels, cp1252.ToUTF8(strings.Clone(strings.TrimSpace(rec.Str[labelCol]))))
 		}
 		if timeCol >= 0 {
 			times = append(times, strings.Clone(rec.Str[timeCol]))

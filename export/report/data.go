@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/flowhawk/flowhawk/internal/cp1252"
 )
 
 // Flow is what the report needs from one flow row.
@@ -85,7 +87,7 @@ func (g rowGetter) str(name string) string {
 	if isNum {
 		return strconv.FormatFloat(f, 'f', -1, 64)
 	}
-	return strings.TrimSpace(s)
+	return strings.TrimSpace(cp1252.ToUTF8(s))
 }
 
 func (g rowGetter) num(name string) (float64, bool) {

@@ -369,3 +369,22 @@ func TestSummaryLineSpacing(t *testing.T) {
 		}
 	}
 }
+
+// TestReadWindows1252Labels checks that a CIC-IDS2017 label saved in
+// Windows-1252 ("Web Attack \x96 Brute Force") reaches the report as UTF-8:
+// it used to be kept as invalid UTF-8, which the HTML showed as U+FFFD.
+func TestReadWindows1252Labels(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "web.csv")
+	csv := "Source IP,Destination IP,Destination Port,Protocol,Timestamp,Label\n" +
+		"172.16.0.1,192.168.10.50,80,6,6/7/2017 9:20,Web Attack \x96 Brute Force\n"
+	if err := os.WriteFile(path, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fl, err := ReadFlows(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fl) != 1 || fl[0].Label != "Web Attack \u2013 Brute Force" {
+		t.Fatalf("flows %+v, want one labelled %q", fl, "Web Attack \u2013 Brute Force")
+	}
+}
