@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"fmt"
+	"github.com/flowhawk/flowhawk/internal/testshared"
 	"math"
 	"path/filepath"
 	"runtime"
@@ -47,7 +48,7 @@ var benchFramesOnce struct {
 
 // benchFrames loads KDDTrain+ and KDDTest+ (5 classes) once per process.
 func benchFrames(b testing.TB) (*Frame, *Frame) {
-	dir := sharedDir(b, "datasets/nsl-kdd")
+	dir := testshared.Path(b, "datasets/nsl-kdd")
 	o := &benchFramesOnce
 	o.Do(func() {
 		if o.train, o.err = ReadFiles([]string{filepath.Join(dir, "KDDTrain+.txt")}, ReadOptions{NSLKDDClasses: 5}); o.err != nil {

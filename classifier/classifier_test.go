@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/flowhawk/flowhawk/internal/testshared"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -16,17 +17,6 @@ import (
 	"testing"
 	"time"
 )
-
-// sharedDir returns ../shared relative to the module root, skipping the
-// test when the shared test data is absent.
-func sharedDir(t testing.TB, sub string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "shared", sub)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared test data %s absent (CI has it): %v", p, err)
-	}
-	return p
-}
 
 // synthFrame builds a frame from numeric columns and labels.
 func synthFrame(names []string, cols [][]float64, labels []string) *Frame {
@@ -249,7 +239,7 @@ func TestNaiveBayesVarianceOverflow(t *testing.T) {
 }
 
 func TestReadCICIDS2017AsPublished(t *testing.T) {
-	dir := sharedDir(t, "datasets/cicids2017")
+	dir := testshared.Path(t, "datasets/cicids2017")
 	f, err := ReadFiles([]string{filepath.Join(dir, "Wednesday-workingHours.pcap_ISCX.sample1k.csv")}, ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -379,7 +369,7 @@ func TestWindows1252Labels(t *testing.T) {
 }
 
 func TestReadNSLKDDLabelSchemes(t *testing.T) {
-	dir := sharedDir(t, "datasets/nsl-kdd")
+	dir := testshared.Path(t, "datasets/nsl-kdd")
 	path := filepath.Join(dir, "KDDTest-21.txt")
 	for classes, want := range map[int]int{2: 2, 5: 5, 0: 0} {
 		f, err := ReadFiles([]string{path}, ReadOptions{NSLKDDClasses: classes})
@@ -729,7 +719,7 @@ func FuzzDecode(f *testing.F) {
 }
 
 func TestNSLKDDForestSanity(t *testing.T) {
-	dir := sharedDir(t, "datasets/nsl-kdd")
+	dir := testshared.Path(t, "datasets/nsl-kdd")
 	tr, err := ReadFiles([]string{filepath.Join(dir, "KDDTrain+_20Percent.txt")}, ReadOptions{NSLKDDClasses: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -750,7 +740,7 @@ func TestNSLKDDForestSanity(t *testing.T) {
 }
 
 func TestReadOnlyColumns(t *testing.T) {
-	dir := sharedDir(t, "datasets/cicids2017")
+	dir := testshared.Path(t, "datasets/cicids2017")
 	f, err := ReadFiles([]string{filepath.Join(dir, "Wednesday-workingHours.pcap_ISCX.sample1k.csv")},
 		ReadOptions{Only: []string{"Flow IAT*", "Destination Port"}})
 	if err != nil {

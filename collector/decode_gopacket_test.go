@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowhawk/flowhawk/internal/testshared"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 )
@@ -16,7 +17,7 @@ import (
 // ports, protocol, TCP fields and the IP length wherever both decode a
 // complete unfragmented packet.
 func TestDecodeMatchesGopacket(t *testing.T) {
-	dir := sharedPcaps(t)
+	dir := testshared.Path(t, "pcaps")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.*ap*"))
 	compared := 0
 	for _, path := range files {

@@ -3,6 +3,7 @@ package collector
 import (
 	"bufio"
 	"errors"
+	"github.com/flowhawk/flowhawk/internal/testshared"
 	"io"
 	"os"
 	"os/exec"
@@ -11,16 +12,6 @@ import (
 	"strings"
 	"testing"
 )
-
-// sharedPcaps returns the shared capture directory or skips the test.
-func sharedPcaps(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "pcaps")
-	if _, err := os.Stat(filepath.Join(dir, "groundtruth.tsv")); err != nil {
-		t.Skipf("shared captures not found at %s (CI has them): %v", dir, err)
-	}
-	return dir
-}
 
 type groundTruth struct {
 	file                string
@@ -151,7 +142,7 @@ func runFileOpts(t testing.TB, path string, opts PcapOptions) fileResult {
 }
 
 func TestTsharkParity(t *testing.T) {
-	dir := sharedPcaps(t)
+	dir := testshared.Path(t, "pcaps")
 	gts := readGroundTruth(t, dir)
 	_, capErr := exec.LookPath("capinfos")
 	if capErr != nil {
@@ -222,7 +213,7 @@ func TestTsharkParity(t *testing.T) {
 // to its 11), and every capture without such a tunnel (PPTP's GRE version
 // 1 included) gives what it gives without decapsulation.
 func TestTsharkParityDecap(t *testing.T) {
-	dir := sharedPcaps(t)
+	dir := testshared.Path(t, "pcaps")
 	tunnels := map[string]struct{ tcp, udp int }{
 		"zeek__gre-sample.pcap": {1, 4},
 		"ndpi__vxlan.pcap":      {2, 11 - 9},
@@ -252,7 +243,7 @@ func TestTsharkParityDecap(t *testing.T) {
 // TestSourceStatsShared pins the source counters on captures with
 // something notable (numbers from the shared README and tshark).
 func TestSourceStatsShared(t *testing.T) {
-	dir := sharedPcaps(t)
+	dir := testshared.Path(t, "pcaps")
 	cases := []struct {
 		file  string
 		check func(st *SourceStats) bool

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowhawk/flowhawk/internal/testshared"
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
@@ -90,7 +91,7 @@ func ourFrames(data []byte) ([]rawFrame, []int64, error) {
 // TestReaderMatchesPcapgo compares every record of every shared capture
 // (timestamps, lengths, bytes, link types) with pcapgo's reading.
 func TestReaderMatchesPcapgo(t *testing.T) {
-	dir := sharedPcaps(t)
+	dir := testshared.Path(t, "pcaps")
 	files, err := filepath.Glob(filepath.Join(dir, "*.*ap*"))
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +165,7 @@ func recordOffsets(t *testing.T, data []byte) (offs []int64, isPkt []bool) {
 // file and the exact offset of the record that was cut, and every packet
 // before it was returned.
 func TestTruncatedFile(t *testing.T) {
-	dir := sharedPcaps(t)
+	dir := testshared.Path(t, "pcaps")
 	for _, name := range []string{"zeek__wikipedia.pcap", "pcapplusplus__nanosecs_big_endian.pcap", "pcapplusplus__pcapng-example.pcapng", "gopacket__be-test202.pcapng"} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
@@ -240,7 +241,7 @@ func TestTruncatedFile(t *testing.T) {
 }
 
 func TestCorruptFiles(t *testing.T) {
-	dir := sharedPcaps(t)
+	dir := testshared.Path(t, "pcaps")
 	cases := []struct{ file, want string }{
 		{"ndpi__fuzz-2021-10-13.pcap", "ndpi__fuzz-2021-10-13.pcap: offset 24: record data: caplen 524501 but only 199 bytes left: file cut short"},
 		{"libpcap__shb-option-too-long.pcapng", "libpcap__shb-option-too-long.pcapng: offset 0: block type 0xa0d0d0a"},
@@ -315,7 +316,7 @@ func gzipBytes(t testing.TB, data []byte) []byte {
 }
 
 func TestGzipAndExpandPaths(t *testing.T) {
-	dir := sharedPcaps(t)
+	dir := testshared.Path(t, "pcaps")
 	tmp := t.TempDir()
 	pcap, _ := os.ReadFile(filepath.Join(dir, "zeek__wikipedia.pcap"))
 	ng, _ := os.ReadFile(filepath.Join(dir, "pcapplusplus__pcapng-example.pcapng"))
@@ -433,7 +434,7 @@ func TestLargeRecord(t *testing.T) {
 // TestModifiedPcap reads Kuznetzov's modified pcap (magic a1b2cd34, 24-byte
 // record headers) like the classic file it was converted from.
 func TestModifiedPcap(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(sharedPcaps(t), "zeek__hrr.pcap"))
+	data, err := os.ReadFile(filepath.Join(testshared.Path(t, "pcaps"), "zeek__hrr.pcap"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,7 +468,7 @@ func TestModifiedPcap(t *testing.T) {
 // TestFCSStripped reads a pcap whose link-type field says every frame ends
 // in a 4-byte FCS: the FCS is not payload and the frames are not malformed.
 func TestFCSStripped(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(sharedPcaps(t), "zeek__hrr.pcap"))
+	data, err := os.ReadFile(filepath.Join(testshared.Path(t, "pcaps"), "zeek__hrr.pcap"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,7 +514,7 @@ func TestFCSStripped(t *testing.T) {
 // its caplen: the frame is taken at its captured length and counted, where
 // it used to add 10 bytes on the wire and decode against 10.
 func TestWireShorterThanCaptured(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(sharedPcaps(t), "zeek__hrr.pcap"))
+	data, err := os.ReadFile(filepath.Join(testshared.Path(t, "pcaps"), "zeek__hrr.pcap"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"github.com/flowhawk/flowhawk/internal/testshared"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +32,7 @@ var captureExpects = map[string]captureExpect{
 // raise their alerts, and every other capture (browsing, home DNS, TLS,
 // retransmissions, fragments, tunnels, VLANs, ...) raises none.
 func TestRealCaptures(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "pcaps")
+	dir := testshared.Path(t, "pcaps")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -19,16 +19,8 @@ import (
 
 	"github.com/flowhawk/flowhawk/collector"
 	"github.com/flowhawk/flowhawk/features"
+	"github.com/flowhawk/flowhawk/internal/testshared"
 )
-
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	s := filepath.Join("..", "..", "shared")
-	if _, err := os.Stat(s); err != nil {
-		t.Skipf("shared test data %s is absent: %v", s, err)
-	}
-	return s
-}
 
 type pkt struct {
 	us      int64
@@ -171,7 +163,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestCSVHeaderIsCIC(t *testing.T) {
-	path := filepath.Join(sharedDir(t), "datasets", "cicids2017", "Friday-WorkingHours-Afternoon-DDos.pcap_ISCX.head299.TrafficLabelling.csv")
+	path := testshared.Path(t, "datasets/cicids2017/Friday-WorkingHours-Afternoon-DDos.pcap_ISCX.head299.TrafficLabelling.csv")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +182,7 @@ func TestCSVHeaderIsCIC(t *testing.T) {
 }
 
 func TestReadCICCSV(t *testing.T) {
-	path := filepath.Join(sharedDir(t), "datasets", "cicids2017", "Wednesday-workingHours.pcap_ISCX.sample1k.csv")
+	path := testshared.Path(t, "datasets/cicids2017/Wednesday-workingHours.pcap_ISCX.sample1k.csv")
 	r, err := OpenReader(path)
 	if err != nil {
 		t.Fatal(err)

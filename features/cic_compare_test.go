@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/internal/testshared"
 )
 
 // cicRows reads the CIC-IDS2017 sample files as maps from the stripped
@@ -17,7 +18,7 @@ import (
 // the value; Protocol is -1 in the file without it.
 func cicRows(t *testing.T) []map[string]float64 {
 	t.Helper()
-	dir := filepath.Join(sharedDir(t), "datasets", "cicids2017")
+	dir := testshared.Path(t, "datasets/cicids2017")
 	var out []map[string]float64
 	for _, name := range []string{"Wednesday-workingHours.pcap_ISCX.sample1k.csv", "Friday-WorkingHours-Afternoon-DDos.pcap_ISCX.head299.TrafficLabelling.csv"} {
 		fh, err := os.Open(filepath.Join(dir, name))

@@ -13,36 +13,12 @@ import (
 	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/internal/testshared"
 	"gonum.org/v1/gonum/stat"
 )
 
-// sharedDir returns ../shared relative to the module root, skipping the
-// test when it is absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(s); err != nil {
-		t.Skipf("shared test data %s is absent: %v", s, err)
-	}
-	return s
-}
-
 func TestCICHeaderMatchesDataset(t *testing.T) {
-	path := filepath.Join(sharedDir(t), "datasets", "cicids2017", "Friday-WorkingHours-Afternoon-DDos.pcap_ISCX.head299.TrafficLabelling.csv")
+	path := testshared.Path(t, "datasets/cicids2017/Friday-WorkingHours-Afternoon-DDos.pcap_ISCX.head299.TrafficLabelling.csv")
 	fh, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +51,7 @@ func TestCICHeaderMatchesDataset(t *testing.T) {
 	}
 	// The MachineLearningCVE layout is the same set without the six
 	// identifier columns.
-	path = filepath.Join(sharedDir(t), "datasets", "cicids2017", "Wednesday-workingHours.pcap_ISCX.sample1k.csv")
+	path = testshared.Path(t, "datasets/cicids2017/Wednesday-workingHours.pcap_ISCX.sample1k.csv")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -461,7 +437,7 @@ func TestFlowState(t *testing.T) {
 // rerror_rate are its own state's, so every such row of a state must have
 // the same, and the same as SError and RError say.
 func TestErrorStatesMatchNSLKDD(t *testing.T) {
-	fh, err := os.Open(filepath.Join(sharedDir(t), "datasets", "nsl-kdd", "KDDTrain+.txt"))
+	fh, err := os.Open(testshared.Path(t, "datasets/nsl-kdd/KDDTrain+.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,17 +4,17 @@ import (
 	"errors"
 	"io"
 	"math"
-	"path/filepath"
 	"testing"
 
 	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/internal/testshared"
 )
 
 // replay reads a shared capture through the flow table and returns the
 // flows in emission order and the number of packets accounted.
 func replay(t *testing.T, name string) ([]*collector.Flow, uint64) {
 	t.Helper()
-	src, err := collector.OpenPcap(filepath.Join(sharedDir(t), "pcaps", name), collector.PcapOptions{})
+	src, err := collector.OpenPcap(testshared.Path(t, "pcaps/"+name), collector.PcapOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/flowhawk/flowhawk/internal/testshared"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,20 +11,10 @@ import (
 	"testing"
 )
 
-// sharedData returns a file under ../shared, skipping when it is absent.
-func sharedData(t *testing.T, rel string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared test data %s absent (CI has it)", p)
-	}
-	return p
-}
-
 func TestClassifierCommands(t *testing.T) {
-	train := sharedData(t, "datasets/nsl-kdd/KDDTrain+_20Percent.txt")
-	test := sharedData(t, "datasets/nsl-kdd/KDDTest-21.txt")
-	cic := sharedData(t, "datasets/cicids2017/Wednesday-workingHours.pcap_ISCX.sample1k.csv")
+	train := testshared.Path(t, "datasets/nsl-kdd/KDDTrain+_20Percent.txt")
+	test := testshared.Path(t, "datasets/nsl-kdd/KDDTest-21.txt")
+	cic := testshared.Path(t, "datasets/cicids2017/Wednesday-workingHours.pcap_ISCX.sample1k.csv")
 	dir := t.TempDir()
 	model := filepath.Join(dir, "m.json")
 	if code, _, errOut := runCLI(t, "train", "--data", train, "--nslkdd-classes", "2", "--model", "dt", "--seed", "3",

@@ -18,6 +18,7 @@ import (
 	"github.com/flowhawk/flowhawk/collector"
 	"github.com/flowhawk/flowhawk/export"
 	"github.com/flowhawk/flowhawk/features"
+	"github.com/flowhawk/flowhawk/internal/testshared"
 )
 
 // synthInput is a deterministic, realistic-looking report input: ten
@@ -208,10 +209,7 @@ func TestReadWrittenFiles(t *testing.T) {
 }
 
 func TestReadCICCSV(t *testing.T) {
-	path := filepath.Join("..", "..", "..", "shared", "datasets", "cicids2017", "Friday-WorkingHours-Afternoon-DDos.pcap_ISCX.head299.TrafficLabelling.csv")
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("shared data not present (%v); CI has it", err)
-	}
+	path := testshared.Path(t, "datasets/cicids2017/Friday-WorkingHours-Afternoon-DDos.pcap_ISCX.head299.TrafficLabelling.csv")
 	fl, err := ReadFlows(path)
 	if err != nil {
 		t.Fatal(err)
