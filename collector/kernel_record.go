@@ -20,8 +20,9 @@ import (
 // timestamps come from the kernel counters (exact), and what the kernel
 // does not keep is estimated from the samples (see docs/kernel.md): the
 // third and fourth power sums (skewness and kurtosis of the samples),
-// active/idle periods, subflows and bulk (from the sample times plus the
-// flow's last packet). IAT sums of squares are kept in 1.024 us units by
+// active/idle periods and subflows (from the sample times, then the gaps
+// up to the flow's last packet as the kernel's largest gap bounds them),
+// and bulk (from the sample times). IAT sums of squares are kept in 1.024 us units by
 // the kernel (dirIATMoments, iatMoments).
 func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReason) *Flow {
 	if c, ok := s.continued[key]; ok {
@@ -89,8 +90,19 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 		f.Samples = append(f.Samples[:0], scratch.Samples...)
 	}
 
-	// Extend the sample-based activity to the flow's last packet.
-	scratch.extendTo(f.End)
+	// Extend the sample-based activity to the flow's last packet, over
+	// the gaps after the samples (with no samples, after the first packet).
+	var gaps uint64
+	if seen := scratch.Fwd.Packets + scratch.Bwd.Packets; seen == 0 && total > 0 {
+		gaps = total - 1
+	} else if seen < total {
+		gaps = total - seen
+	}
+	var sampleMax int64
+	if scratch.IAT.N > 0 {
+		sampleMax = int64(scratch.IAT.Max)
+	}
+	scratch.extendTo(f.End, gaps, int64(v.IatMax), sampleMax)
 	f.Active, f.Idle, f.SubflowCount = scratch.Active, scratch.Idle, scratch.SubflowCount
 	f.activeStart, f.activeEnd = scratch.activeStart, scratch.activeEnd
 	f.Fwd.BulkCount, f.Fwd.BulkPackets, f.Fwd.BulkBytes, f.Fwd.BulkDuration = scratch.Fwd.BulkCount, scratch.Fwd.BulkPackets, scratch.Fwd.BulkBytes, scratch.Fwd.BulkDuration
@@ -381,26 +393,55 @@ func setHigher(m, smp *Moments) {
 	m.Sum3, m.Sum4 = n*e3, n*e4
 }
 
-// extendTo accounts the activity clock up to ts without adding a packet:
-// the kernel knows the flow's last packet time but not the gaps between
-// the sampled packets and it.
-func (f *Flow) extendTo(ts int64) {
+// extendTo accounts the activity clock up to ts, the flow's last packet,
+// without adding packets: gaps more gaps followed the last sample (the
+// kernel's count of packets after it), adding up to ts minus its time, and
+// none of the flow's gaps was longer than maxGap (the kernel's flow IAT
+// max); sampleMax is the longest gap between the samples. How many of the
+// unseen gaps are over the subflow (1 s) and activity (5 s) timeouts
+// follows from those bounds (gapsOver): none for a steady flow, one per
+// gap for a beacon. Idle periods found that way are taken to be of equal
+// length, right after the samples, and the rest of the time active.
+func (f *Flow) extendTo(ts int64, gaps uint64, maxGap, sampleMax int64) {
 	if ts <= f.activeEnd {
 		return
 	}
-	if ts-f.activeEnd > ActivityTimeout {
+	if k := gapsOver(ActivityTimeout, ts-f.activeEnd, gaps, maxGap, sampleMax); k > 0 {
 		if f.activeEnd-f.activeStart > 0 {
 			f.Active.Add(float64(f.activeEnd - f.activeStart))
 		}
-		f.Idle.Add(float64(ts - f.activeEnd))
-		f.activeStart, f.activeEnd = ts, ts
+		idle := min(maxGap, (ts-f.activeEnd)/k)
+		f.Idle.Merge(&Moments{N: uint64(k), Min: float64(idle), Max: float64(idle), Shift: float64(idle)})
+		active := ts - f.activeEnd - k*idle // after the idle periods
+		if active < k {
+			active = 0 // what the division rounded off
+		}
+		f.activeStart, f.activeEnd = ts-active, ts
 	} else {
 		f.activeEnd = ts
 	}
-	if ts-f.sfLast > SubflowTimeout {
-		f.SubflowCount++
-	}
+	f.SubflowCount += uint64(gapsOver(SubflowTimeout, ts-f.sfLast, gaps, maxGap, sampleMax))
 	f.sfLast = ts
+}
+
+// gapsOver is the least number of gaps over limit that n gaps adding up
+// to span can hold when none is longer than maxGap: if all but k were at
+// most limit and those k were maxGap, span <= (n-k)*limit + k*maxGap.
+// When maxGap is longer than every gap between the samples (sampleMax),
+// the longest gap came after them: at least one. The count is exact for
+// steady flows and beacons, a lower bound otherwise.
+func gapsOver(limit, span int64, n uint64, maxGap, sampleMax int64) int64 {
+	if n == 0 || span <= limit || maxGap <= limit {
+		return 0
+	}
+	var k int64
+	if rest := span - int64(n)*limit; rest > 0 {
+		k = (rest + maxGap - limit - 1) / (maxGap - limit)
+	}
+	if k == 0 && maxGap > sampleMax && maxGap <= span {
+		k = 1
+	}
+	return min(k, int64(n))
 }
 
 // scale multiplies the counters of a 1-in-rate sampled record back up.

@@ -58,7 +58,7 @@ func TestExtendTo(t *testing.T) {
 	}
 	p.Timestamp = 20e9 // 18 s later: an idle period, then a new subflow
 	a.Add(&p, 10)
-	b.extendTo(20e9)
+	b.extendTo(20e9, 1, 18e9, 1e9)
 	a.finish(EndFlush)
 	b.finish(EndFlush)
 	if a.Active != b.Active || a.Idle != b.Idle || a.SubflowCount != b.SubflowCount {
@@ -266,5 +266,116 @@ func TestSampledInitiator(t *testing.T) {
 		if got := sampledInitiator(&k, &v, c.kernel); got != c.want {
 			t.Errorf("ports %d/%d proto %d kernel lo-initiates %v syn %v: %v, want %v", c.lo, c.hi, c.proto, c.kernel, c.syn, got, c.want)
 		}
+	}
+}
+
+// kernelOneWay returns what the kernel keeps for a one-way flow of
+// 100-byte packets at times ts (monotonic ns) and the first n of them as
+// ring-buffer samples, for toFlow's counter path.
+func kernelOneWay(ts []uint64, n int) (bpf.FlowhawkFlowValue, []pendingSample) {
+	var v bpf.FlowhawkFlowValue
+	v.First, v.Last = ts[0], ts[len(ts)-1]
+	d := &v.Dir[0]
+	d.First, d.Last = v.First, v.Last
+	for i, t := range ts {
+		d.Packets++
+		d.Bytes += 100
+		d.IplenSq += 100 * 100
+		d.IpHdrBytes += 20
+		d.L4HdrBytes += 8
+		d.PayloadBytes += 72
+		d.PayloadSq += 72 * 72
+		d.DataPackets++
+		if i > 0 {
+			gap := t - ts[i-1]
+			if i == 1 || gap < v.IatMin {
+				v.IatMin = gap
+			}
+			v.IatMax = max(v.IatMax, gap)
+			d.FlowIatSum += gap
+		}
+	}
+	d.PayloadMin, d.PayloadMax, d.IplenMin, d.IplenMax, d.MinL4Hdr, d.InitWindow = 72, 72, 100, 100, 8, -1
+	v.Dir[1].InitWindow = -1
+	var ps []pendingSample
+	for _, t := range ts[:n] {
+		ps = append(ps, pendingSample{Ts: t, FlowFirst: ts[0], IPLen: 100, PayloadLen: 72, IPHdrLen: 20, L4HdrLen: 8})
+	}
+	return v, ps
+}
+
+// TestCounterPathActivity checks the subflow count and the active and
+// idle periods of flows longer than the samples against Flow.Add over
+// every packet. The gaps after the samples are unknown, but the kernel's
+// largest flow gap bounds them: a download of 10 s at a steady rate has
+// no gap over 1 s and is one subflow and one active period (the counter
+// path made it two subflows and an idle period of the 9.4 s after its
+// 32nd packet, so Subflow Fwd Packets was half the pcap path's); a beacon
+// every 2 s (10 s) has a subflow (an idle period) per gap.
+func TestCounterPathActivity(t *testing.T) {
+	const s32 = 32
+	steps := func(n int, first uint64, gap func(i int) uint64) []uint64 {
+		ts := []uint64{first}
+		for i := 1; i < n; i++ {
+			ts = append(ts, ts[i-1]+gap(i))
+		}
+		return ts
+	}
+	for _, c := range []struct {
+		name  string
+		ts    []uint64
+		exact bool // Active and Idle exactly as Flow.Add; else only their counts and totals
+	}{
+		{"steady 10 s", steps(500, 1e9, func(int) uint64 { return 20e6 }), true},
+		{"steady 3 s", steps(150, 1e9, func(int) uint64 { return 20e6 }), true},
+		{"beacon 2 s", steps(100, 1e9, func(i int) uint64 { return 2e9 + uint64(i%7)*1000 }), true},
+		{"beacon 10 s", steps(60, 1e9, func(i int) uint64 { return 10e9 + uint64(i%5)*1000 }), false}, // idle periods of their mean length
+		{"one late packet", steps(33, 1e9, func(i int) uint64 {
+			if i == 32 {
+				return 30e9
+			}
+			return 1e6
+		}), true},
+		{"burst, 30 s pause, burst", steps(80, 1e9, func(i int) uint64 {
+			if i == 40 {
+				return 30e9
+			}
+			return 1e6
+		}), false},
+		{"pause in the samples", steps(300, 1e9, func(i int) uint64 {
+			if i == 10 {
+				return 8e9
+			}
+			return 10e6
+		}), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v, ps := kernelOneWay(c.ts, s32)
+			var k bpf.FlowhawkFlowKey
+			k.AddrLo[15], k.AddrHi[15], k.PortLo, k.PortHi, k.Proto = 1, 2, 4000, 9, 17
+			key := keyOf(&k)
+			s := &KernelSource{cfg: KernelConfig{Samples: s32}, pending: map[Key][]pendingSample{key: ps}}
+			got := s.toFlow(key, &v, EndFlush)
+			var want Flow
+			want.reset(0, key, true, s.wall(c.ts[0]))
+			for _, ts := range c.ts {
+				want.Add(&Packet{Timestamp: s.wall(ts), SrcIsLo: true, IPLen: 100, PayloadLen: 72, IPHeaderLen: 20, L4HeaderLen: 8}, s32)
+			}
+			want.finish(EndFlush)
+			if got.Fwd.Packets != uint64(len(c.ts)) || got.SubflowCount != want.SubflowCount {
+				t.Errorf("%d packets, %d subflows; Flow.Add: %d subflows", got.Fwd.Packets, got.SubflowCount, want.SubflowCount)
+			}
+			same := func(a, b Moments) bool {
+				if !c.exact {
+					return a.N == b.N && math.Abs(a.Total()-b.Total()) < 1000 // ns the division rounds off
+				}
+				return a.N == b.N && a.Min == b.Min && a.Max == b.Max && math.Abs(a.Total()-b.Total()) < 1
+			}
+			if !same(got.Active, want.Active) || !same(got.Idle, want.Idle) {
+				t.Errorf("active %d periods (min %v max %v total %v), idle %d (min %v max %v total %v); Flow.Add: active %d (%v %v %v), idle %d (%v %v %v)",
+					got.Active.N, got.Active.Min, got.Active.Max, got.Active.Total(), got.Idle.N, got.Idle.Min, got.Idle.Max, got.Idle.Total(),
+					want.Active.N, want.Active.Min, want.Active.Max, want.Active.Total(), want.Idle.N, want.Idle.Min, want.Idle.Max, want.Idle.Total())
+			}
+		})
 	}
 }
