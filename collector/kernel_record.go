@@ -88,6 +88,8 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 	f.WrongFragments = v.WrongFrags
 	if len(scratch.Samples) > 0 {
 		f.Samples = append(f.Samples[:0], scratch.Samples...)
+		// The first packet's ICMP type, which names the service (eco_i).
+		f.ICMPType, f.ICMPCode = scratch.ICMPType, scratch.ICMPCode
 	}
 
 	// Extend the sample-based activity to the flow's last packet, over

@@ -379,3 +379,30 @@ func TestCounterPathActivity(t *testing.T) {
 		})
 	}
 }
+
+// TestCounterPathICMPType checks that a record built from the kernel's
+// counters (an ICMP flow longer than the samples) keeps the ICMP type and
+// code of its first packet, which name the flow's NSL-KDD service: a
+// ping of 20 echoes (40 packets) was eco_i from replay and ecr_i (type 0)
+// from the kernel path, an IPv6 one oth_i.
+func TestCounterPathICMPType(t *testing.T) {
+	ts := make([]uint64, 40)
+	for i := range ts {
+		ts[i] = 1e9 + uint64(i)*10e6
+	}
+	v, ps := kernelOneWay(ts, 32)
+	for i := range ps {
+		ps[i].ICMPType, ps[i].ICMPCode = 8, 0
+		if i%2 == 1 {
+			ps[i].ICMPType = 0 // the replies
+		}
+	}
+	var k bpf.FlowhawkFlowKey
+	k.AddrLo[15], k.AddrHi[15], k.Proto = 1, 2, 1
+	key := keyOf(&k)
+	s := &KernelSource{cfg: KernelConfig{Samples: 32}, pending: map[Key][]pendingSample{key: ps}}
+	f := s.toFlow(key, &v, EndFlush)
+	if f.ICMPType != 8 || f.ICMPCode != 0 {
+		t.Errorf("counter-path record: ICMP type %d code %d, want the first packet's 8/0", f.ICMPType, f.ICMPCode)
+	}
+}
