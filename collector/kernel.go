@@ -1173,6 +1173,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 	type expired struct {
 		key    bpf.FlowhawkFlowKey
 		reason EndReason
+		due    int64 // when the flow table would have ended it (monotonic ns)
 	}
 	var exp []expired
 	type candidate struct {
@@ -1201,11 +1202,11 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 			n++
 			switch {
 			case v.Flags&flowFClosed != 0 && now-int64(v.CloseTs) > grace:
-				exp = append(exp, expired{*k, closeReason(v)})
+				exp = append(exp, expired{*k, closeReason(v), int64(v.CloseTs) + grace})
 			case now-int64(v.Last) > idle:
-				exp = append(exp, expired{*k, EndIdle})
+				exp = append(exp, expired{*k, EndIdle, int64(v.Last) + idle})
 			case now-int64(v.First) >= active:
-				exp = append(exp, expired{*k, EndActive})
+				exp = append(exp, expired{*k, EndActive, int64(v.First) + active})
 			case pressure && now-int64(v.Last) >= evictIdle:
 				cands = append(cands, candidate{*k, v.Last})
 			}
@@ -1224,7 +1225,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 		if room > 0 && len(cands) > 0 {
 			slices.SortFunc(cands, func(a, b candidate) int { return cmp.Compare(a.last, b.last) })
 			for _, cd := range cands[:min(room, len(cands))] {
-				exp = append(exp, expired{cd.key, EndEvicted})
+				exp = append(exp, expired{cd.key, EndEvicted, int64(cd.last)})
 			}
 		}
 		s.mapSeen[fm.full] = n - (len(exp) - expired0)
@@ -1237,9 +1238,14 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 			keep = append(keep, c)
 			continue
 		}
-		exp = append(exp, expired{*(*bpf.FlowhawkFlowKey)(unsafe.Pointer(&c.key)), 0xff})
+		exp = append(exp, expired{*(*bpf.FlowhawkFlowKey)(unsafe.Pointer(&c.key)), 0xff, c.due})
 	}
 	s.closing = keep
+	// Emit in the order the flow table would have ended the flows, by when
+	// each was due, not in the map's hash order: the NSL-KDD window
+	// features of a flow count the flows emitted before it. Scans take
+	// the flows due by their start, so the order holds across scans too.
+	slices.SortStableFunc(exp, func(a, b expired) int { return cmp.Compare(a.due, b.due) })
 	var v bpf.FlowhawkFlowValue
 	for _, e := range exp {
 		if e.reason == 0xff { // from the close queue: check it is still closed

@@ -298,3 +298,39 @@ func TestKernelActiveKeepsDirection(t *testing.T) {
 			got[1].FwdIsLo, got[0].FwdIsLo, got[1].Fwd.Packets, got[1].Bwd.Packets)
 	}
 }
+
+// TestKernelScanEmitsInDueOrder checks that the flows one scan ends leave
+// in the order the flow table would end them, by when each was due (here
+// when its RST closed it, plus the grace), not in the kernel map's hash
+// order: the NSL-KDD window features depend on that order, and an nmap
+// scan's flows, ended by one scan, had count 1 to 8 where replay gave
+// 1 to 14.
+func TestKernelScanEmitsInDueOrder(t *testing.T) {
+	s := loadTestKernel(t, KernelConfig{MaxFlows: 256, CloseGrace: 50 * time.Millisecond})
+	const n = 40
+	for i := range n {
+		for _, flags := range []string{"S", "R"} {
+			ip := ip4(layers.IPProtocolTCP)
+			tcp := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(1000 + i), Window: 1000, Seq: 1}
+			setFlags(tcp, flags)
+			if _, err := s.objs.FlowhawkTc.Run(&ebpf.RunOptions{Data: kframe(t, eth(layers.EthernetTypeIPv4), ip, tcp)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	var got []*Flow
+	onFlow := func(f *Flow) { got = append(got, f) }
+	s.readEvents(time.Now(), onFlow, nil)
+	if err := s.Scan(onFlow); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("one scan ended %d flows, want %d", len(got), n)
+	}
+	for i, f := range got {
+		if f.EndReason != EndRST || f.Key.PortHi != uint16(1000+i) {
+			t.Fatalf("record %d: port %d end %v; want the flows in the order they closed (port %d, rst)", i, f.Key.PortHi, f.EndReason, 1000+i)
+		}
+	}
+}

@@ -185,7 +185,12 @@ where tcpdump does (65-110 us apart at most in the end-to-end runs), so
   packet that ends them, around the first of those (merged in user space).
   That keeps ` + "`" + `Fwd IAT Std` + "`" + `, ` + "`" + `Bwd IAT Std` + "`" + ` and ` + "`" + `Flow IAT Std` + "`" + ` within about
   0.3 us, a beacon's microseconds of jitter included;
-- counts, bytes, lengths and flags are exact.
+- counts, bytes, lengths and flags are exact;
+- the window features (` + "`count`" + ` ... ` + "`dst_host_srv_rerror_rate`" + `) depend on
+  the order flows are emitted in: the kernel path emits them in the order
+  the flow table would (docs/kernel.md, Draining), so they match where
+  the records do; a record the kernel cuts up to a scan interval later
+  than the table (timeouts, docs/kernel.md) can shift its neighbours'.
 
 The end-to-end tests (` + "`" + `go test ./e2e/` + "`" + `) check all three on real traffic
 against a tcpdump capture of the same interface.
