@@ -189,8 +189,12 @@ where tcpdump does (65-110 us apart at most in the end-to-end runs), so
 - the window features (` + "`count`" + ` ... ` + "`dst_host_srv_rerror_rate`" + `) depend on
   the order flows are emitted in: the kernel path emits them in the order
   the flow table would (docs/kernel.md, Draining), so they match where
-  the records do; a record the kernel cuts up to a scan interval later
-  than the table (timeouts, docs/kernel.md) can shift its neighbours'.
+  the records do. The table ends a flow when a later packet's time passes
+  its timeout or grace (or at the end of the input, in order of creation),
+  the kernel path at the first scan after it by the clock, so flows due
+  before a quiet spell or the end of a capture can come out in another
+  order, and a record the kernel cuts up to a scan interval late
+  (timeouts, docs/kernel.md) can shift its neighbours'.
 
 The end-to-end tests (` + "`" + `go test ./e2e/` + "`" + `) check all three on real traffic
 against a tcpdump capture of the same interface.
