@@ -170,6 +170,9 @@ func compareFlows(t *testing.T, kernel, pcap []*collector.Flow) time.Duration {
 		if f.EndReason != p.EndReason {
 			t.Errorf("%v: kernel end %v, pcap end %v", k, f.EndReason, p.EndReason)
 		}
+		if f.SubflowCount != p.SubflowCount || f.ICMPType != p.ICMPType || f.ICMPCode != p.ICMPCode {
+			t.Errorf("%v: kernel %d subflows, ICMP type/code %d/%d; pcap %d, %d/%d", k, f.SubflowCount, f.ICMPType, f.ICMPCode, p.SubflowCount, p.ICMPType, p.ICMPCode)
+		}
 		if len(f.Samples) != len(p.Samples) {
 			t.Errorf("%v: kernel %d samples, pcap %d", k, len(f.Samples), len(p.Samples))
 		}

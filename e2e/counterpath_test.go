@@ -16,7 +16,8 @@ import (
 // longer than that is built from the kernel counters rather than replayed
 // from samples, and attaches both TC programs (ingress, which --ingress
 // auto picks on veth, and egress) with the clsact fallback: counts must
-// still equal the pcap path's, and the qdisc must be gone afterwards.
+// still equal the pcap path's (subflows and ICMP type too), and the qdisc
+// must be gone afterwards.
 func TestCounterPathClsact(t *testing.T) {
 	if _, err := exec.LookPath("tc"); err != nil {
 		t.Skip("clsact fallback needs tc(8)")
@@ -32,7 +33,10 @@ func TestCounterPathClsact(t *testing.T) {
 		}
 	}
 	td := startTcpdump(t, n.ClientNS, n.ClientIf)
-	clientRun(t, n, "ping", "-c", "6", "-i", "0.05", n.ServerIP)
+	// 1.25 s of pings, one every 0.25 s: the counter path must not take
+	// the time after its samples for a gap (a second subflow), and must
+	// keep the first packet's ICMP type (eco_i, not ecr_i).
+	clientRun(t, n, "ping", "-c", "6", "-i", "0.25", n.ServerIP)
 	clientRun(t, n, "curl", "-sS", "-o", "/dev/null", "http://"+n.ServerIP+":8080/big")
 	clientRun(t, n, "curl", "-sS", "-o", "/dev/null", "http://"+n.ServerIP+":8080/")
 	time.Sleep(200 * time.Millisecond)
