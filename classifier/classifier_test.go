@@ -677,6 +677,29 @@ func TestLoadRejectsDuplicateClasses(t *testing.T) {
 	}
 }
 
+// TestLoadRejectsDuplicateFeatures checks that a (hand-edited) model file
+// naming a feature twice is refused: both would read one input column.
+func TestLoadRejectsDuplicateFeatures(t *testing.T) {
+	f := quadrants(100, 12)
+	m := trainOrFatal(t, f, Config{Kind: "rf", Trees: 3})
+	var buf bytes.Buffer
+	m.Save(&buf)
+	var obj map[string]any
+	json.Unmarshal(buf.Bytes(), &obj)
+	feats := obj["features"].([]any)
+	cols := obj["preprocessing"].(map[string]any)["columns"].([]any)
+	feats[1] = feats[0]
+	cols[1].(map[string]any)["name"] = feats[0]
+	b, _ := json.Marshal(obj)
+	path := filepath.Join(t.TempDir(), "edited.json")
+	os.WriteFile(path, b, 0o644)
+	_, err := Load(path)
+	want := fmt.Sprintf("feature %q appears twice", feats[0])
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), want) {
+		t.Errorf("model naming feature %v twice: error %v, want one naming the file and %q", feats[0], err, want)
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	fr := quadrants(60, 13)
 	for _, kind := range Kinds {

@@ -572,10 +572,18 @@ func Decode(b []byte) (*Model, error) {
 	if len(mf.Features) != len(mf.Preprocess.Columns) {
 		return nil, fmt.Errorf("%d features but %d preprocessing columns", len(mf.Features), len(mf.Preprocess.Columns))
 	}
+	// Inputs are mapped to features by name: two features of one name
+	// would both read the same input column, and the model would run on
+	// data it was not trained on without a word.
+	feats := make(map[string]bool, len(mf.Features))
 	for i, c := range mf.Preprocess.Columns {
 		if mf.Features[i] != c.Name {
 			return nil, fmt.Errorf("feature %d is %q but preprocessing column is %q", i, mf.Features[i], c.Name)
 		}
+		if feats[c.Name] {
+			return nil, fmt.Errorf("feature %q appears twice in features", c.Name)
+		}
+		feats[c.Name] = true
 	}
 	if len(mf.Classes) < 2 || len(mf.Classes) > 1<<16 {
 		return nil, fmt.Errorf("model has %d classes", len(mf.Classes))
