@@ -917,3 +917,24 @@ func TestStrayTextInNumberColumn(t *testing.T) {
 		t.Errorf("Flow Duration numeric %v, service categorical %v", f.Num[0] != nil, f.Cat[1] != nil)
 	}
 }
+
+// TestCVTableSaysFoldsWithAUC: ROC AUC exists only for folds whose model
+// has two classes (a time split's early folds may have seen only two of
+// three). The table showed the mean of one fold as "0.9524 ± 0.0000" as if
+// every fold agreed; it now says over how many folds the mean was taken.
+func TestCVTableSaysFoldsWithAUC(t *testing.T) {
+	auc := 0.9524
+	one := func(a *float64) FoldResult { return FoldResult{Accuracy: 1, MacroF1: 1, AUC: a} }
+	some := CVResult{Kind: "rf", Folds: []FoldResult{one(nil), one(nil), one(&auc)},
+		AUC: &Stat{Mean: auc, N: 1}}
+	all := CVResult{Kind: "dt", Folds: []FoldResult{one(&auc), one(&auc)}, AUC: &Stat{Mean: auc, N: 2}}
+	var b strings.Builder
+	WriteCVTable(&b, []CVResult{some, all})
+	lines := strings.Split(b.String(), "\n")
+	if !strings.Contains(lines[1], "0.9524 ± 0.0000 (1 of 3 folds)") {
+		t.Errorf("rf row %q does not say the AUC is of 1 of 3 folds", lines[1])
+	}
+	if strings.Contains(lines[2], "folds)") || !strings.Contains(lines[2], "0.9524 ± 0.0000") {
+		t.Errorf("dt row %q: want the AUC without a fold count (every fold has one)", lines[2])
+	}
+}

@@ -187,7 +187,9 @@ func stat(v []float64) Stat {
 	return s
 }
 
-// WriteCVTable prints the comparison table, mean ± std per metric.
+// WriteCVTable prints the comparison table, mean ± std per metric. ROC AUC
+// exists only for folds whose model has two classes; when some folds lack
+// it, the cell says over how many folds its mean was taken.
 func WriteCVTable(w io.Writer, res []CVResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "model\tfolds\taccuracy\tmacro-F1\tROC AUC\ttrain s\t")
@@ -195,6 +197,9 @@ func WriteCVTable(w io.Writer, res []CVResult) {
 		auc := "-"
 		if r.AUC != nil {
 			auc = fmt.Sprintf("%.4f ± %.4f", r.AUC.Mean, r.AUC.Std)
+			if r.AUC.N < len(r.Folds) {
+				auc += fmt.Sprintf(" (%d of %d folds)", r.AUC.N, len(r.Folds))
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%.4f ± %.4f\t%.4f ± %.4f\t%s\t%.2f ± %.2f\t\n", r.Kind, len(r.Folds),
 			r.Accuracy.Mean, r.Accuracy.Std, r.MacroF1.Mean, r.MacroF1.Std, auc, r.TrainSeconds.Mean, r.TrainSeconds.Std)
