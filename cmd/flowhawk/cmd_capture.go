@@ -32,7 +32,7 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	ingress := fs.String("ingress", "auto", "ingress hook: auto (driver-mode XDP where the driver has it, except veth; TC elsewhere), xdp, tc")
 	xdpMode := fs.String("xdp-mode", "auto", "XDP attach mode when XDP is used: auto (driver where supported, else generic), native, generic; native or generic implies --ingress xdp")
 	tcAttach := fs.String("tc-attach", "auto", "how TC programs attach: auto (TCX, else a clsact qdisc through tc(8)), tcx, clsact")
-	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
+	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT, SIGTERM or SIGHUP)")
 	samples := fs.Int("samples", 32, "first `N` packets of each flow the kernel sends to user space (at least --splt; at most 65536)")
 	sampleRate := fs.Int("sample-rate", 1, "account 1 packet in `N` (counters are scaled back up and records marked sampled)")
 	maxFlows6 := fs.Int("max-flows-ipv6", 0, "size of the kernel's IPv6 flow map (`N`; 0: as --max-flows, which sizes the IPv4 map)")

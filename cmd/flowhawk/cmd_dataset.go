@@ -27,7 +27,7 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 	addTableMemoryFlag(fs, &ff)
 	labelDir := fs.String("label-dir", "", "label each flow with the name of the sub-directory of `DIR` its capture is in (DIR/Browser/x.pcap -> Browser)")
 	labelRules := fs.String("label-rules", "", "label flows by the address/port/protocol/time rules in `FILE` (see README)")
-	defLabel := fs.String("default-label", "", "label for flows no rule matches (overrides the rules file's 'default'), or with --label-dir of captures directly in DIR (default \"unlabeled\")")
+	defLabel := fs.String("default-label", "", "label for flows no rule matches (overrides the rules file's 'default' line; without either, BENIGN), or with --label-dir of captures directly in DIR (without it, unlabeled)")
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto, always, never")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -41,8 +41,13 @@ type flowFlags struct {
 
 func addFlowFlags(fs *flag.FlagSet, ff *flowFlags, withDetect bool) {
 	d := collector.DefaultTableConfig()
-	fs.StringVarP(&ff.output, "output", "o", "-", "write flows to `FILE`; the format follows the extension (.csv, .jsonl, .parquet); - writes CSV to stdout; none writes no rows (exporters, alerts and the summary only); a device or FIFO without such an extension gets CSV")
-	fs.BoolVar(&ff.appendOut, "append", false, "append to an existing -o .csv or .jsonl file (same columns), and to the --alerts file, instead of replacing them, so a restarted agent keeps earlier flows")
+	// dataset has no detectors: its help must not promise alerts or --alerts.
+	noRows, alertsToo := "exporters and the summary only", " instead of replacing it"
+	if withDetect {
+		noRows, alertsToo = "exporters, alerts and the summary only", ", and to the --alerts file, instead of replacing them"
+	}
+	fs.StringVarP(&ff.output, "output", "o", "-", "write flows to `FILE`; the format follows the extension (.csv, .jsonl, .parquet); - writes CSV to stdout; none writes no rows ("+noRows+"); a device or FIFO without such an extension gets CSV")
+	fs.BoolVar(&ff.appendOut, "append", false, "append to an existing -o .csv or .jsonl file (same columns)"+alertsToo+", so a restarted agent keeps earlier flows")
 	fs.IntVar(&ff.workers, "workers", runtime.NumCPU(), "goroutines computing features; the default is every core")
 	fs.DurationVar(&ff.idleTimeout, "idle-timeout", d.IdleTimeout, "end a flow after this long without packets")
 	fs.DurationVar(&ff.activeTimeout, "active-timeout", d.ActiveTimeout, "cut a flow lasting longer than this into a partial record")

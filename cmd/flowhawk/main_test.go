@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -301,6 +302,31 @@ func TestFlagValuesChecked(t *testing.T) {
 		code, _, errOut := runCLI(t, c.args...)
 		if code == 0 || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d, %q; want an error naming %s", c.args, code, errOut, c.want)
+		}
+	}
+}
+
+// TestHelpNamesOnlyItsOwnFlags: a command's help mentions only flags that
+// command has. The flags shared by replay, dataset and capture told dataset's
+// users that --append also appends "to the --alerts file" and that -o none
+// leaves "alerts", though dataset has no detectors and no --alerts flag.
+func TestHelpNamesOnlyItsOwnFlags(t *testing.T) {
+	for name := range commands {
+		_, out, _ := runCLI(t, name, "--help")
+		have := map[string]bool{"--help": true}
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(strings.TrimSpace(line))
+			for _, w := range f[:min(2, len(f))] { // "-o, --output FILE" or "--append[=true|false]"
+				if strings.HasPrefix(w, "--") {
+					have[strings.TrimSuffix(strings.SplitN(w, "[", 2)[0], ",")] = true
+				}
+			}
+		}
+		own := regexp.MustCompile(`flowhawk [a-z]+ --[a-z-]+`).ReplaceAllString(out, "") // another command's flag, named with it
+		for _, m := range regexp.MustCompile(`--[a-z][a-z0-9-]*`).FindAllString(own, -1) {
+			if !have[m] {
+				t.Errorf("flowhawk %s --help mentions %s, which it does not have", name, m)
+			}
 		}
 	}
 }
