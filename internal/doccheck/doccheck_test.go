@@ -1,5 +1,5 @@
 // Package doccheck holds a test that every exported name of the module
-// has a doc comment, as DEVELOPERS.md asks: go vet does not check it, and
+// has a doc comment: go vet does not check it, and
 // undocumented methods crept in before this test existed.
 package doccheck
 
