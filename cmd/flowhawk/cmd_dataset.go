@@ -28,7 +28,7 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 	labelDir := fs.String("label-dir", "", "label each flow with the name of the sub-directory of `DIR` its capture is in (DIR/Browser/x.pcap -> Browser)")
 	labelRules := fs.String("label-rules", "", "label flows by the address/port/protocol/time rules in `FILE` (see README)")
 	defLabel := fs.String("default-label", "", "label for flows no rule matches (overrides the rules file's 'default' line; without either, BENIGN), or with --label-dir of captures directly in DIR (without it, unlabeled)")
-	progress := fs.String("progress", "auto", "progress bar on stderr: auto, always, never")
+	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal and the input is over 64 MiB), always, never")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

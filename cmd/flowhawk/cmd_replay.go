@@ -43,7 +43,7 @@ func runReplay(args []string, stdout, stderr io.Writer) (err error) {
 	addTableMemoryFlag(fs, &ff)
 	var mf modelFlags
 	addModelFlags(fs, &mf)
-	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always, never")
+	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal and the input is over 64 MiB), always, never")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` (for go tool pprof)")
 	memprofile := fs.String("memprofile", "", "write a heap profile (live and allocated memory) to `FILE` at the end (for go tool pprof)")
 	if err := parseFlags(fs, args); err != nil {
@@ -178,8 +178,6 @@ func startProgress(mode string, prog *pipeline.Progress, stderr io.Writer, done 
 	return finished
 }
 
-// startCPUProfile profiles the process into path until the returned
-// function is called.
 // writeHeapProfile writes the heap profile: allocations since the start
 // (alloc_space) and what the flow table still held at the end (inuse_space).
 func writeHeapProfile(f *os.File) error {
@@ -193,6 +191,8 @@ func writeHeapProfile(f *os.File) error {
 	return nil
 }
 
+// startCPUProfile profiles the process into path until the returned
+// function is called.
 func startCPUProfile(path string) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
