@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -213,6 +214,11 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 	if ff.detect != nil && ff.detect.Alerts == "-" && ff.output == "-" {
 		return nil, fmt.Errorf("%w: --alerts - and -o - would mix alerts into the CSV on stdout; send one of them to a file", errUsage)
 	}
+	if ff.detect != nil && ff.detect.Alerts != "" && ff.detect.Alerts != "-" && ff.output != "-" && ff.output != "none" &&
+		sameFile(ff.output, ff.detect.Alerts) {
+		// Two writers of one file: each alert overwrote the flow rows at its offset.
+		return nil, fmt.Errorf("%w: -o %s and --alerts %s are the same file; give the alerts a file of their own", errUsage, ff.output, ff.detect.Alerts)
+	}
 	if ff.detect != nil {
 		if ff.detect.On() {
 			if o.detect, err = detect.New(*ff.detect, o.alertSink); err != nil {
@@ -340,3 +346,22 @@ type discard struct{}
 
 func (discard) Write(*features.Row, []string) error { return nil }
 func (discard) Close() error                        { return nil }
+
+// sameFile reports whether paths a and b name one file: the same path once
+// made absolute, or, for files that exist, the same file through links.
+// /dev/null is no file to share: writing both there is fine.
+func sameFile(a, b string) bool {
+	if n, err := os.Stat(os.DevNull); err == nil {
+		if sa, err := os.Stat(a); err == nil && os.SameFile(sa, n) {
+			return false
+		}
+	}
+	aa, errA := filepath.Abs(a)
+	ab, errB := filepath.Abs(b)
+	if errA == nil && errB == nil && aa == ab {
+		return true
+	}
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
+}

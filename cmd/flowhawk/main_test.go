@@ -330,3 +330,32 @@ func TestHelpNamesOnlyItsOwnFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertsAndFlowsNotOneFile: -o FILE and --alerts FILE naming one file
+// (directly or through a link) is a usage error that leaves the file as it
+// was. Both were opened and truncated, and the alerts overwrote the first
+// flow rows, leaving a file neither a flow reader nor an alert reader takes.
+func TestAlertsAndFlowsNotOneFile(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "flows.jsonl")
+	if err := os.WriteFile(out, []byte("earlier\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "alerts.jsonl")
+	if err := os.Symlink(out, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, alerts := range []string{out, link, filepath.Join(dir, ".", "flows.jsonl")} {
+		code, _, errOut := runCLI(t, "replay", "-q", demoPcap, "-o", out, "--detect", "all", "--alerts", alerts)
+		if code != 2 || !strings.Contains(errOut, "same file") {
+			t.Errorf("-o %s --alerts %s: exit %d, stderr %q; want a usage error", out, alerts, code, errOut)
+		}
+		if b, _ := os.ReadFile(out); string(b) != "earlier\n" {
+			t.Errorf("--alerts %s: the file changed to %d bytes", alerts, len(b))
+		}
+	}
+	// Both to /dev/null stays allowed.
+	if code, _, errOut := runCLI(t, "replay", "-q", demoPcap, "-o", os.DevNull, "--detect", "all", "--alerts", os.DevNull); code != 0 {
+		t.Errorf("-o /dev/null --alerts /dev/null: exit %d: %s", code, errOut)
+	}
+}
