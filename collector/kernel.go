@@ -508,9 +508,7 @@ func loadKernel(cfg KernelConfig, keep map[string]bool) (*KernelSource, error) {
 			return nil, fmt.Errorf("load eBPF programs: %w: CAP_BPF and CAP_PERFMON (or root) are needed: %v", ErrCapability, err)
 		}
 		if errors.Is(err, unix.ENOMEM) {
-			// Preallocated maps: bpftool's memlock is ~480 B per IPv4 and
-			// ~504 B per IPv6 entry (docs/kernel.md).
-			mb := (cfg.MaxFlows*480 + cfg.MaxFlows6*504) >> 20
+			mb := (flowMapBytes(spec.Maps[bpf.FlowhawkMapFlows4]) + flowMapBytes(spec.Maps[bpf.FlowhawkMapFlows])) >> 20
 			return nil, fmt.Errorf("load eBPF programs: %w (the flow maps take about %d MB of kernel memory for --max-flows %d and --max-flows-ipv6 %d; lower them)", err, mb, cfg.MaxFlows, cfg.MaxFlows6)
 		}
 		if errors.Is(err, unix.E2BIG) {
@@ -667,6 +665,22 @@ func (a Attachment) String() string {
 
 // Attachments lists how each interface was attached, in attach order.
 func (s *KernelSource) Attachments() []Attachment { return s.attached }
+
+// flowMapBytes is the kernel memory a preallocated hash map of ms's sizes
+// takes, as bpftool's memlock counts it: per entry a 48-byte element
+// header, the key and the value (each rounded up to 8 bytes), and a
+// 16-byte bucket per entry rounded up to a power of two. It follows the
+// value's size, which has grown with the programs (the fixed figures it
+// replaced were 56 B short per entry by 2026-12-04).
+func flowMapBytes(ms *ebpf.MapSpec) int {
+	r8 := func(n uint32) int { return (int(n) + 7) &^ 7 }
+	n := int(ms.MaxEntries)
+	buckets := 1
+	for buckets < n {
+		buckets <<= 1
+	}
+	return n*(48+r8(ms.KeySize)+r8(ms.ValueSize)) + buckets*16
+}
 
 // loadObjects loads spec, which may lack some of bpf.FlowhawkPrograms'
 // programs, into objs: those stay nil.
