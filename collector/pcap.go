@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -33,13 +32,13 @@ func (o PcapOptions) NewDecoder() *Decoder {
 	return NewDecoder(DecoderOptions{FragTimeout: int64(o.FragTimeout), FragCacheSize: o.FragCacheSize, Decap: o.Decap})
 }
 
-// PcapSource reads one capture file (pcap or pcapng, optionally gzip
-// compressed; the format is detected from the magic number) and decodes
+// PcapSource reads one capture file (pcap or pcapng, optionally gzip,
+// zstd or lz4 compressed; the format is detected from the magic number) and decodes
 // its frames. It implements PacketSource and does not allocate per packet.
 type PcapSource struct {
 	path   string
 	f      *os.File
-	gz     *gzip.Reader
+	unz    func() error // releases the decompressor of a compressed file
 	rd     frameReader
 	ng     *pcapngReader
 	off    *offReader
@@ -48,7 +47,7 @@ type PcapSource struct {
 	fr     frame
 	stats  SourceStats
 	err    error // sticky: EOF or a *ReadError
-	isGzip bool
+	packed bool  // compressed: offsets count decompressed bytes
 	// last link type, to count frames per link type without a lookup each time
 	lastLink, lastIdx int
 }
@@ -80,14 +79,14 @@ func NewPcapSource(r io.Reader, name string, opts PcapOptions) (*PcapSource, err
 	// One buffer between the file and the parser for plain captures; gzip
 	// reads through it and gets a second one for the decompressed stream.
 	s.off = newOffReader(r)
-	if head, _ := s.off.peek(2); captureKind(head) == "gzip" {
-		gz, err := gzip.NewReader(s.off)
-		if err != nil {
-			return nil, &ReadError{Path: name, Offset: 0, Err: fmt.Errorf("gzip header: %w", err)}
-		}
-		gz.Multistream(true)
-		s.gz, s.isGzip = gz, true
-		s.off = newOffReader(gz)
+	head, _ := s.off.peek(4)
+	zr, release, err := decompress(captureKind(head), s.off)
+	if err != nil {
+		return nil, &ReadError{Path: name, Offset: 0, Err: err}
+	}
+	if zr != nil {
+		s.unz, s.packed = release, true
+		s.off = newOffReader(zr)
 	}
 	h, err := s.off.peek(4)
 	if err != nil && len(h) < 4 {
@@ -114,7 +113,7 @@ func NewPcapSource(r io.Reader, name string, opts PcapOptions) (*PcapSource, err
 }
 
 func (s *PcapSource) readErr(off int64, err error) error {
-	return &ReadError{Path: s.path, Offset: off, Gzip: s.isGzip, Err: err}
+	return &ReadError{Path: s.path, Offset: off, Compressed: s.packed, Err: err}
 }
 
 // Path is the file name the source was opened with.
@@ -242,8 +241,8 @@ func (s *PcapSource) Stats() SourceStats {
 // Close releases the file.
 func (s *PcapSource) Close() error {
 	var err error
-	if s.gz != nil {
-		err = s.gz.Close()
+	if s.unz != nil {
+		err = s.unz()
 	}
 	if s.f != nil {
 		if e := s.f.Close(); e != nil && err == nil {

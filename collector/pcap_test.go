@@ -16,6 +16,8 @@ import (
 
 	"github.com/flowhawk/flowhawk/internal/testshared"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 )
 
 // rawFrame is one record as the test oracle (pcapgo) sees it.
@@ -392,6 +394,97 @@ func TestGzipAndExpandPaths(t *testing.T) {
 	st := m.Stats()
 	if errs != 1 || st.Files != 4 || st.IPPackets != uint64(n) || st.Frames != 2*136+2*159 {
 		t.Errorf("multi: %d packets, %d errors, stats %+v", n, errs, st)
+	}
+}
+
+func zstdBytes(t testing.TB, data []byte) []byte {
+	var b bytes.Buffer
+	zw, err := zstd.NewWriter(&b, zstd.WithWindowSize(1<<12)) // small blocks, so half a file holds whole ones
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func lz4Bytes(t testing.TB, data []byte) []byte {
+	var b bytes.Buffer
+	zw := lz4.NewWriter(&b)
+	if err := zw.Apply(lz4.BlockSizeOption(lz4.Block64Kb)); err != nil { // the smallest blocks, so half a file holds whole ones
+		t.Fatal(err)
+	}
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestZstdAndLZ4 reads zstd- and lz4-compressed captures (what Wireshark
+// and `tcpdump -w - | zstd` write) as their originals, finds them in
+// directories by magic number, and reports a cut stream at a decompressed
+// offset; they used to be refused as "not a pcap or pcapng file".
+func TestZstdAndLZ4(t *testing.T) {
+	dir := testshared.Path(t, "pcaps")
+	tmp := t.TempDir()
+	pcap, _ := os.ReadFile(filepath.Join(dir, "zeek__wikipedia.pcap"))
+	ng, _ := os.ReadFile(filepath.Join(dir, "pcapplusplus__pcapng-example.pcapng"))
+	files := map[string][]byte{
+		"a.pcap":         pcap,
+		"b.pcapng":       ng,
+		"z/a.pcap.zst":   zstdBytes(t, pcap),
+		"z/b.zst":        zstdBytes(t, ng),
+		"z/c.pcap.lz4":   lz4Bytes(t, pcap),
+		"z/d":            lz4Bytes(t, ng),
+		"z/e.zst":        zstdBytes(t, []byte("not a capture")),
+		"z/f.pcapng.lz4": lz4Bytes(t, []byte("not a capture either")),
+	}
+	os.MkdirAll(filepath.Join(tmp, "z"), 0o755)
+	for n, d := range files {
+		if err := os.WriteFile(filepath.Join(tmp, n), d, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	got, err := ExpandPaths([]string{filepath.Join(tmp, "z")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"z/a.pcap.zst", "z/b.zst", "z/c.pcap.lz4", "z/d"}
+	for i := range want {
+		want[i] = filepath.Join(tmp, want[i])
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ExpandPaths = %v, want %v", got, want)
+	}
+	for _, pair := range [][2]string{{"a.pcap", "z/a.pcap.zst"}, {"b.pcapng", "z/b.zst"}, {"a.pcap", "z/c.pcap.lz4"}, {"b.pcapng", "z/d"}} {
+		a, b := runFile(t, filepath.Join(tmp, pair[0])), runFile(t, filepath.Join(tmp, pair[1]))
+		if a.err != nil || b.err != nil || a.frames != b.frames || a.bytes != b.bytes || a.tcp != b.tcp || a.udp != b.udp || a.frames == 0 {
+			t.Errorf("%s vs %s: %+v vs %+v", pair[0], pair[1], a, b)
+		}
+	}
+	// Eight copies of the records: larger than an lz4 block of 64 KiB.
+	big := append(slices.Clip(pcap), bytes.Repeat(pcap[24:], 7)...)
+	for name, z := range map[string][]byte{"cut.pcap.zst": zstdBytes(t, big), "cut.pcap.lz4": lz4Bytes(t, big)} {
+		s, err := NewPcapSource(bytes.NewReader(z[:len(z)/2]), name, PcapOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Packet
+		n := 0
+		for err == nil {
+			if err = s.NextPacket(&p); err == nil {
+				n++
+			}
+		}
+		if !strings.Contains(fmt.Sprint(err), name+": decompressed offset ") || n == 0 {
+			t.Errorf("%s: %d packets, then %v; want packets, then an error at a decompressed offset", name, n, err)
+		}
+		s.Close()
 	}
 }
 

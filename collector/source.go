@@ -14,6 +14,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 )
 
 // PacketSource hands out decoded packets one at a time, so the flow table
@@ -167,18 +170,20 @@ func (s *SourceStats) countLink(lt uint32, n uint64) {
 
 // ReadError is a bad capture file: it names the file and the byte offset
 // where the bad record or block starts (in the decompressed stream for
-// gzip files). Every packet before it was returned.
+// compressed files). Every packet before it was returned.
 type ReadError struct {
 	Path   string
 	Offset int64
-	Gzip   bool
-	Err    error
+	// Compressed tells that Offset counts bytes of the decompressed stream
+	// (a gzip, zstd or lz4 file).
+	Compressed bool
+	Err        error
 }
 
 // Error names the file and the offset, so the bad record can be found.
 func (e *ReadError) Error() string {
 	where := "offset"
-	if e.Gzip {
+	if e.Compressed {
 		where = "decompressed offset"
 	}
 	return fmt.Sprintf("%s: %s %d: %v", e.Path, where, e.Offset, e.Err)
@@ -197,6 +202,8 @@ var (
 	magicPcapKuBE = []byte{0xa1, 0xb2, 0xcd, 0x34}
 	magicPcapng   = []byte{0x0a, 0x0d, 0x0d, 0x0a}
 	magicGzip     = []byte{0x1f, 0x8b}
+	magicZstd     = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	magicLZ4      = []byte{0x04, 0x22, 0x4d, 0x18} // the LZ4 frame format
 )
 
 // captureKind tells what the first bytes of a file are.
@@ -210,12 +217,44 @@ func captureKind(head []byte) string {
 		return "pcapng"
 	case len(head) >= 2 && bytes.Equal(head[:2], magicGzip):
 		return "gzip"
+	case len(head) >= 4 && bytes.Equal(head[:4], magicZstd):
+		return "zstd"
+	case len(head) >= 4 && bytes.Equal(head[:4], magicLZ4):
+		return "lz4"
 	}
 	return ""
 }
 
-// isCaptureFile reports whether path starts with a pcap, pcapng or gzip
-// magic number (gzip is checked one level deep for a capture inside).
+// decompress returns the decompressed stream of r for a compressed kind
+// (captureKind's "gzip", "zstd" or "lz4": the formats Wireshark reads
+// captures in), and what releases the decompressor; nil for any other
+// kind. Decompression runs on the reading goroutine only: a replay's
+// workers are busy with features.
+func decompress(kind string, r io.Reader) (io.Reader, func() error, error) {
+	switch kind {
+	case "gzip":
+		gz, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gzip header: %w", err)
+		}
+		gz.Multistream(true) // concatenated members, as gzip -c a b > c makes
+		return gz, gz.Close, nil
+	case "zstd":
+		// At most the 128 MiB window the zstd tool itself decompresses
+		// without --long: a forged frame header cannot claim more memory.
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(1<<27))
+		if err != nil {
+			return nil, nil, fmt.Errorf("zstd header: %w", err)
+		}
+		return zr, func() error { zr.Close(); return nil }, nil
+	case "lz4":
+		return lz4.NewReader(r), func() error { return nil }, nil
+	}
+	return nil, nil, nil
+}
+
+// isCaptureFile reports whether path starts with a pcap or pcapng magic
+// number, or is a gzip, zstd or lz4 stream that does (one level deep).
 func isCaptureFile(path string) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -227,14 +266,15 @@ func isCaptureFile(path string) (bool, error) {
 	switch captureKind(head[:n]) {
 	case "pcap", "pcapng":
 		return true, nil
-	case "gzip":
+	case "gzip", "zstd", "lz4":
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return false, err
 		}
-		zr, err := gzip.NewReader(bufio.NewReader(f))
+		zr, release, err := decompress(captureKind(head[:n]), bufio.NewReader(f))
 		if err != nil {
 			return false, nil
 		}
+		defer release()
 		n, _ := io.ReadFull(zr, head)
 		k := captureKind(head[:n])
 		return k == "pcap" || k == "pcapng", nil
@@ -245,7 +285,9 @@ func isCaptureFile(path string) (bool, error) {
 // captureName reports whether a file's name says it is a capture.
 func captureName(p string) bool {
 	n := strings.ToLower(filepath.Base(p))
-	n = strings.TrimSuffix(n, ".gz")
+	for _, z := range []string{".gz", ".zst", ".lz4"} {
+		n = strings.TrimSuffix(n, z)
+	}
 	for _, ext := range []string{".pcap", ".pcapng", ".cap", ".dmp"} {
 		if strings.HasSuffix(n, ext) {
 			return true
@@ -256,7 +298,7 @@ func captureName(p string) bool {
 
 // ExpandPaths turns command-line arguments into capture files: a file is
 // kept as given (whatever its name), a directory expands recursively to the
-// files in it that start with a pcap, pcapng or gzip-compressed capture
+// files in it that start with a pcap, pcapng or compressed capture
 // magic number, in natural path order (numbers in names compare as
 // numbers, so tcpdump -C's cap, cap1, cap2, ..., cap10 stay in capture
 // order, where name order put cap10 before cap2). Symbolic links to files and to
