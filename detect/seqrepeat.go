@@ -44,9 +44,35 @@ type seqEntry struct {
 	capLen   uint32
 	payLen   uint32
 	head     [16]byte
+	pre      [len(seqCheckpoints)]uint64 // hashes of the first 64, 256, 1024 bytes
 	repeats  uint32
 	reported uint8 // bit 0 conflict, bit 1 excessive
 	first    int64
+}
+
+// seqCheckpoints are the prefix lengths whose hashes a segment keeps, so
+// that a repeat of another length is compared beyond the first 16 bytes:
+// an injected HTTP response and the real one both start with
+// "HTTP/1.1 200 OK\r\n" and rarely have the same length.
+var seqCheckpoints = [...]int{64, 256, 1024}
+
+// seqHashes returns the hash of b and of its prefixes at seqCheckpoints
+// (0 for a checkpoint beyond b), in one pass.
+func seqHashes(b []byte) (full uint64, pre [len(seqCheckpoints)]uint64) {
+	h := uint64(14695981039346656037)
+	j := 0
+	for i, c := range b {
+		if j < len(seqCheckpoints) && i == seqCheckpoints[j] {
+			pre[j] = h
+			j++
+		}
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	if j < len(seqCheckpoints) && len(b) == seqCheckpoints[j] {
+		pre[j] = h
+	}
+	return h, pre
 }
 
 func newSeqRepeat(e *Engine) *seqRepeat {
@@ -85,7 +111,8 @@ func (d *seqRepeat) packet(p *collector.Packet) {
 	}
 	pl := p.Payload
 	if !ok {
-		ent = seqEntry{hash: fnv64(pl), capLen: uint32(len(pl)), payLen: p.PayloadLen, first: p.Timestamp}
+		ent = seqEntry{capLen: uint32(len(pl)), payLen: p.PayloadLen, first: p.Timestamp}
+		ent.hash, ent.pre = seqHashes(pl)
 		copy(ent.head[:], pl)
 		if len(d.cur) >= d.half {
 			d.rotate(p.Timestamp)
@@ -96,8 +123,20 @@ func (d *seqRepeat) packet(p *collector.Packet) {
 	ent.repeats++
 	n := min(len(pl), int(ent.capLen), len(ent.head))
 	differ := !bytes.Equal(pl[:n], ent.head[:n])
-	if !differ && uint32(len(pl)) == ent.capLen && p.PayloadLen == ent.payLen {
-		differ = fnv64(pl) != ent.hash
+	if !differ && len(pl) > n {
+		// Beyond the head: the full hash for equal lengths, else the
+		// prefix hashes both segments cover.
+		full, pre := seqHashes(pl)
+		if uint32(len(pl)) == ent.capLen && p.PayloadLen == ent.payLen {
+			differ = full != ent.hash
+		} else {
+			common := min(len(pl), int(ent.capLen))
+			for i, c := range seqCheckpoints {
+				if c <= common && pre[i] != ent.pre[i] {
+					differ = true
+				}
+			}
+		}
 	}
 	src, dst, sport, dport := ends(p)
 	mk := func(rule string, sev Severity) *Alert {
