@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/flowhawk/flowhawk/collector"
@@ -34,5 +35,47 @@ func TestSeqRepeatInjectionSameHead(t *testing.T) {
 	e.Close()
 	if len(c.alerts) != 1 || c.alerts[0].Rule != "seqrepeat.conflict" || c.alerts[0].Src.String() != "10.0.0.80" {
 		t.Fatalf("got %v %+v", c.rules(), c.alerts)
+	}
+}
+
+// TestPortScanVerticalNeedsPortsPerHost: a peer-to-peer client connecting
+// to 150 peers, each on its own port, reached 149 distinct ports and was a
+// vertical scan, though it opened one port per host and completed every
+// handshake. A scan of 150 ports on 3 hosts, and one of 1000 ports on a
+// /26 it pinged first, are still raised.
+func TestPortScanVerticalNeedsPortsPerHost(t *testing.T) {
+	e, c := newTest(t, only("portscan"))
+	for i := 0; i < 150; i++ {
+		ts := t0 + int64(i)*sec/10
+		dst := fmt.Sprintf("100.64.0.%d", i+1)
+		dp, sp := uint16(20000+i*211), uint16(40000+i)
+		e.OnPacket(pkt(ts, "10.0.0.9", dst, sp, dp, 6, collector.FlagSYN, nil))
+		e.OnPacket(pkt(ts+1000, dst, "10.0.0.9", dp, sp, 6, collector.FlagSYN|collector.FlagACK, nil))
+		e.OnPacket(pkt(ts+2000, "10.0.0.9", dst, sp, dp, 6, collector.FlagACK, nil))
+	}
+	for i := 0; i < 450; i++ {
+		ts := t0 + int64(i)*sec/10
+		dst := fmt.Sprintf("10.0.1.%d", i%3+1)
+		e.OnPacket(pkt(ts, "10.0.0.66", dst, 40000, uint16(1+i/3), 6, collector.FlagSYN, nil))
+		e.OnPacket(pkt(ts+1000, dst, "10.0.0.66", uint16(1+i/3), 40000, 6, collector.FlagRST|collector.FlagACK, nil))
+	}
+	for i := 0; i < 64; i++ {
+		p := pkt(t0+int64(i)*sec/100, "10.0.0.77", fmt.Sprintf("10.0.2.%d", i+1), 0, 0, 1, 0, nil)
+		p.ICMPType = 8
+		e.OnPacket(p)
+	}
+	for i := 0; i < 1000; i++ {
+		ts := t0 + sec + int64(i)*sec/100
+		e.OnPacket(pkt(ts, "10.0.0.77", "10.0.2.5", 40001, uint16(1+i), 6, collector.FlagSYN, nil))
+		e.OnPacket(pkt(ts+1000, "10.0.2.5", "10.0.0.77", uint16(1+i), 40001, 6, collector.FlagRST|collector.FlagACK, nil))
+	}
+	e.Close()
+	got := map[string]string{}
+	for _, a := range c.alerts {
+		got[a.Src.String()] = a.Rule
+	}
+	want := map[string]string{"10.0.0.66": "portscan.vertical", "10.0.0.77": "portscan.vertical"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
 	}
 }

@@ -207,7 +207,10 @@ func (d *portScan) tick(now int64, final bool) {
 		}
 		a := &Alert{Time: s.last, First: s.first, Last: s.last, Detector: PortScan, Src: toNetip(src)}
 		switch {
-		case ports >= c.PortScanPorts:
+		case ports >= c.PortScanPorts && ports >= 2*hosts:
+			// Many ports on few hosts. A peer-to-peer client (or a NAT
+			// gateway in front of some) reaches as many ports as peers,
+			// one each: not a vertical scan; the sweep rules judge it.
 			a.Rule, a.Severity = "portscan.vertical", SevMedium
 			if hoRatio >= c.HalfOpenMinRatio || s.syn == 0 {
 				a.Severity = SevHigh
