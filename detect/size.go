@@ -54,10 +54,16 @@ func (d *sizeDetector) flow(f *collector.Flow) {
 			a.Evidence = map[string]any{"max_ip_len": maxLen, "mtu": c.MTU, "packets": ds.Packets}
 			d.e.raise(a)
 		}
-		if minLen := int(ds.IPLen.Min); minLen < c.MinIPSize && wholeDatagrams(f.Key.Proto, ds) {
+		// The minimum is for IPv4; an IPv6 header is 20 bytes longer, so
+		// at 28 no IPv6 datagram (40 at least) could fall below it.
+		minSize := c.MinIPSize
+		if !f.Key.IsIPv4() {
+			minSize += 20
+		}
+		if minLen := int(ds.IPLen.Min); minLen < minSize && wholeDatagrams(f.Key.Proto, ds) {
 			a := mk("size.undersize", SevMedium)
-			a.Message = fmt.Sprintf("%s sent IP datagrams of only %d bytes to %s, below %d", src.Addr, minLen, dst.Addr, c.MinIPSize)
-			a.Evidence = map[string]any{"min_ip_len": minLen, "min_ip_size": c.MinIPSize, "packets": ds.Packets}
+			a.Message = fmt.Sprintf("%s sent IP datagrams of only %d bytes to %s, below %d", src.Addr, minLen, dst.Addr, minSize)
+			a.Evidence = map[string]any{"min_ip_len": minLen, "min_ip_size": minSize, "packets": ds.Packets}
 			d.e.raise(a)
 		}
 	}
