@@ -174,7 +174,7 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.IntVar(&c.TunnelMinLen, "dns-tunnel-len", c.TunnelMinLen, "length of the subdomain part that, with high entropy, raises dns.tunnel")
 	fs.StringSliceVar(&c.SuspiciousTLDs, "dns-suspicious-tlds", c.SuspiciousTLDs, "TLDs that raise dns.suspicious_tld")
 	fs.IntVar(&c.MTU, "mtu", c.MTU, "largest expected IP datagram in bytes (raise for jumbo frames)")
-	fs.IntVar(&c.MinIPSize, "min-ip-size", c.MinIPSize, "smallest expected IP datagram in bytes")
+	fs.IntVar(&c.MinIPSize, "min-ip-size", c.MinIPSize, "smallest expected IPv4 datagram in bytes (IPv6: this + 20)")
 	fs.IntVar(&c.SeqRepeats, "seq-repeats", c.SeqRepeats, "repeats of one TCP segment that raise seqrepeat.excessive")
 	fs.DurationVar(&c.SeqMaxAge, "seq-max-age", c.SeqMaxAge, "how long a TCP segment's sequence number is remembered")
 	fs.DurationVar(&c.TopWindow, "toptalkers-window", c.TopWindow, "top talkers window")
