@@ -3,6 +3,8 @@ package detect
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/flowhawk/flowhawk/collector"
@@ -102,5 +104,21 @@ func TestSizeUndersizeIPv6(t *testing.T) {
 	if len(c.alerts) != 1 || c.alerts[0].Rule != "size.undersize" || c.alerts[0].Src.String() != "2001:db8::1" ||
 		c.alerts[0].Evidence["min_ip_size"] != 48 {
 		t.Fatalf("got %v %+v", c.rules(), c.alerts)
+	}
+}
+
+// TestBlocklistAddressPairs: a space-separated line of two addresses (an
+// indicator and, say, its gateway) was taken for a hosts line, whose
+// address is never an indicator, and its names, which were none: the IP
+// was lost. A sink address with an address after it stays a hosts line.
+func TestBlocklistAddressPairs(t *testing.T) {
+	b := newBlocklist()
+	if err := b.load("x", strings.NewReader("203.0.113.7 198.51.100.1\n0.0.0.0 0.0.0.0\n255.255.255.255 broadcasthost\n")); err != nil {
+		t.Fatal(err)
+	}
+	for a, want := range map[string]bool{"203.0.113.7": true, "198.51.100.1": false, "0.0.0.0": false, "255.255.255.255": false} {
+		if _, ok := b.matchIP(netip.MustParseAddr(a)); ok != want {
+			t.Errorf("%s listed %v, want %v", a, ok, want)
+		}
 	}
 }

@@ -101,7 +101,9 @@ func hostsLine(s string, fields []string) bool {
 		return false
 	}
 	for _, f := range fields[1:] {
-		if _, err := netip.ParseAddr(f); err != nil && hostsName(f) == "" && !localHostName(f) {
+		// An address is not a name: "203.0.113.7 198.51.100.1" keeps
+		// its first IP as the indicator.
+		if hostsName(f) == "" && !localHostName(f) {
 			return false
 		}
 	}
