@@ -2,6 +2,7 @@ package detect
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
@@ -107,7 +108,7 @@ func TestFloodStateBounded(t *testing.T) {
 	e.Close()
 	// portscan, synflood, dns, toptalkers hosts + seq segments + causes
 	// + two generations of pending handshakes.
-	bound := 4*cfg.MaxHosts + cfg.SeqMaxTrack + cfg.MaxHosts + 2*cfg.MaxHosts
+	bound := 4*cfg.MaxHosts + cfg.SeqMaxTrack + cfg.MaxHosts + 2*cfg.MaxHosts + e.sf.srcBudget
 	t.Logf("peak state entries %d (bound %d); evicted portscan %d, dns %d", peak, bound, e.ps.hosts.Evicted, e.dns.hosts.Evicted)
 	if peak > bound || e.ps.hosts.Evicted == 0 {
 		t.Errorf("state %d over bound %d or nothing evicted", peak, bound)
@@ -121,5 +122,51 @@ func TestFloodStateBounded(t *testing.T) {
 	e.Summary(&sum)
 	if !strings.Contains(sum.String(), "Detector state at its bounds") || !strings.Contains(sum.String(), "handshakes_unpaired") {
 		t.Errorf("summary does not report the overflows:\n%s", sum.String())
+	}
+}
+
+// TestSynFloodSourcesBounded spreads a spoofed flood over 1,000
+// destinations, 400 sources each, in one window: the distinct sources
+// synflood keeps stay within its budget over all destinations (they were
+// bounded per destination only, 65,536 for each of --detect-max-hosts),
+// and a destination flooded after the budget ran out is still raised, its
+// sources marked saturated.
+func TestSynFloodSourcesBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Detect = "synflood"
+	var alerts []*Alert
+	e, err := New(cfg, func(a *Alert) { alerts = append(alerts, a) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := t0
+	syn := func(src, dst uint32, dport uint16) {
+		var s, d [4]byte
+		binary.BigEndian.PutUint32(s[:], src)
+		binary.BigEndian.PutUint32(d[:], dst)
+		p := pkt(ts, netip.AddrFrom4(s).String(), netip.AddrFrom4(d).String(), uint16(1024+src%60000), dport, 6, collector.FlagSYN, nil)
+		e.OnPacket(p)
+		ts += 1000
+	}
+	for i := range uint32(400_000) {
+		syn(0x0b000000+i, 0x0a000000+i%1000, 80)
+	}
+	if used := e.sf.srcUsed; used > e.sf.srcBudget || used < e.sf.srcBudget/2 {
+		t.Errorf("synflood keeps %d distinct sources, want at most its budget %d (and most of it used)", used, e.sf.srcBudget)
+	}
+	// A late flood to a new destination, on spread ports: with the budget
+	// spent it keeps no sources, yet is not taken for a one-source scan.
+	for i := range uint32(5_000) {
+		syn(0x0c000000+i, 0x0a0f0f0f, uint16(1000+i%4000))
+	}
+	e.Close()
+	raised := false
+	for _, a := range alerts {
+		if a.Dst == netip.MustParseAddr("10.15.15.15") {
+			raised = a.Evidence["sources_saturated"] == true
+		}
+	}
+	if !raised {
+		t.Errorf("the flood to 10.15.15.15 after the budget ran out: not raised with sources_saturated (%d alerts)", len(alerts))
 	}
 }

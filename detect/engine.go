@@ -413,7 +413,7 @@ func (e *Engine) StateSize() int {
 		n += e.ps.hosts.len()
 	}
 	if e.sf != nil {
-		n += e.sf.dsts.len()
+		n += e.sf.dsts.len() + e.sf.srcUsed
 	}
 	if e.hs != nil {
 		n += len(e.hs.cur) + len(e.hs.prev)

@@ -151,6 +151,20 @@ func (d *distinct) add(v uint64, limit int) {
 	d.m[v] = struct{}{}
 }
 
+// has reports whether v was added.
+func (d *distinct) has(v uint64) bool {
+	if d.m != nil {
+		_, ok := d.m[v]
+		return ok
+	}
+	for i := 0; i < d.n; i++ {
+		if d.small[i] == v {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *distinct) count() int {
 	if d.m != nil {
 		return len(d.m)

@@ -17,7 +17,13 @@ type synFlood struct {
 	e     *Engine
 	win   window
 	dsts  *bounded[addr, floodState]
-	limit int
+	limit int // distinct sources kept per destination
+	// srcBudget bounds the distinct sources kept over all destinations in
+	// a window, srcUsed counts them: a spoofed flood spread over many
+	// destinations would otherwise keep up to limit sources for each of
+	// MaxHosts destinations. Beyond it the sets stop growing and say so
+	// (sources_saturated).
+	srcBudget, srcUsed int
 }
 
 type floodState struct {
@@ -37,6 +43,9 @@ func newSynFlood(e *Engine) *synFlood {
 		win:   window{size: e.cfg.SynFloodWindow.Nanoseconds()},
 		dsts:  newBounded[addr](e.cfg.MaxHosts, func(s *floodState) uint64 { return s.syn }),
 		limit: 1 << 16,
+		// Two destinations' full sets: enough for the floods of a window,
+		// 131,072 entries at most whatever --detect-max-hosts.
+		srcBudget: 1 << 17,
 	}
 }
 
@@ -50,7 +59,13 @@ func (d *synFlood) packet(p *collector.Packet) {
 		}
 		s.last = max(s.last, p.Timestamp)
 		s.syn++
-		s.srcs.add(hash64(src), d.limit)
+		if h := hash64(src); d.srcUsed < d.srcBudget {
+			n := s.srcs.count()
+			s.srcs.add(h, d.limit)
+			d.srcUsed += s.srcs.count() - n
+		} else if !s.srcs.has(h) {
+			s.srcs.sat = true
+		}
 		s.keys.add(&p.Key)
 		s.top.add(src)
 		s.addPort(dport)
@@ -118,7 +133,7 @@ func (d *synFlood) tick(now int64, final bool) {
 			topPorts += n - s.portErr[i] // guaranteed counts
 		}
 		srcs := s.srcs.count()
-		if ratio(topPorts, s.syn) < 0.5 && srcs < 100 {
+		if ratio(topPorts, s.syn) < 0.5 && srcs < 100 && !s.srcs.sat {
 			continue
 		}
 		a := &Alert{
@@ -157,5 +172,6 @@ func (d *synFlood) tick(now int64, final bool) {
 		out = append(out, a)
 	}
 	d.dsts.reset()
+	d.srcUsed = 0
 	d.e.raiseAll(out)
 }
