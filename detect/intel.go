@@ -371,6 +371,7 @@ func (in *intel) packet(p *collector.Packet) {
 		}
 		al.Message = fmt.Sprintf("connection %s -> %s:%d: %s %s is on blocklist %s", s, d, dport, side, a, in.bl.label(ind))
 		al.Evidence = map[string]any{"indicator": ind.value, "matched": side, "list": ind.list, "description": ind.desc}
+		ipCause(al, i == 0)
 		if len(in.syns) >= 4096 {
 			clear(in.syns) // bounded; a flow whose SYN is forgotten alerts again at its end
 		}
@@ -405,8 +406,21 @@ func (in *intel) flow(f *collector.Flow) {
 		a.Message = fmt.Sprintf("flow %s -> %s: %s %s is on blocklist %s", src.Addr, dst.Addr, side, ep.Addr, in.bl.label(ind))
 		a.Evidence = map[string]any{"indicator": ind.value, "matched": side, "list": ind.list, "description": ind.desc,
 			"packets": f.Packets(), "bytes": f.Bytes()}
+		ipCause(a, i == 0)
 		in.e.raise(a)
 		return
+	}
+}
+
+// ipCause sets an intel.ip alert's aggregation cause. A listed initiator
+// (a scanner, an attacker reaching in) is one cause whatever it reaches,
+// so one source sweeping 10,000 hosts is one alert and its aggregates,
+// not 10,000 alerts; a host reaching out to a listed address keeps the
+// default cause (source and destination), so every host that talks to a
+// C2 is named in an alert of its own.
+func ipCause(a *Alert, listedInitiator bool) {
+	if listedInitiator {
+		a.cause = "from|" + a.Src.String()
 	}
 }
 

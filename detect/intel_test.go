@@ -216,3 +216,40 @@ func TestTopHostsApproximate(t *testing.T) {
 		t.Errorf("summary does not say the top hosts are approximate:\n%s", sum.String())
 	}
 }
+
+// TestIntelScannerOneCause checks the cause of intel.ip alerts: a listed
+// address sweeping 1,000 internal hosts is one alert and an aggregate,
+// not 1,000 alerts, while three hosts connecting out to a listed address
+// each get their own.
+func TestIntelScannerOneCause(t *testing.T) {
+	list := filepath.Join(t.TempDir(), "bl.txt")
+	os.WriteFile(list, []byte("198.51.100.66\n203.0.113.7\n"), 0o644)
+	cfg := only("intel")
+	cfg.Blocklists = []string{list}
+	e, c := newTest(t, cfg)
+	ts := t0
+	for i := range 1000 {
+		dst := fmt.Sprintf("10.0.%d.%d", i/250, 1+i%250)
+		e.OnPacket(pkt(ts, "198.51.100.66", dst, 40000, 22, 6, collector.FlagSYN, nil))
+		ts += sec / 100
+	}
+	for i := range 3 {
+		e.OnPacket(pkt(ts, fmt.Sprintf("10.1.0.%d", i+1), "203.0.113.7", 50000, 443, 6, collector.FlagSYN, nil))
+		ts += sec / 100
+	}
+	e.Close()
+	from, to := 0, map[netip.Addr]int{}
+	var count uint64
+	for _, a := range c.alerts {
+		switch {
+		case a.Src == netip.MustParseAddr("198.51.100.66"):
+			from++
+			count = max(count, a.Count) // an aggregate carries the total
+		case a.Dst == netip.MustParseAddr("203.0.113.7"):
+			to[a.Src]++
+		}
+	}
+	if from != 2 || count != 1000 || len(to) != 3 {
+		t.Errorf("scanner: %d alerts counting %d occurrences, want 2 (the first and one aggregate) counting 1000; hosts reaching out: %v, want 3 with an alert each", from, count, to)
+	}
+}
