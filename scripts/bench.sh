@@ -52,8 +52,14 @@ measure() {
 	echo "| run | wall s | user s | sys s | packets/s | peak RSS MB |"
 	echo "|---|---|---|---|---|---|"
 } >>"$res"
-measure softflowd softflowd -d -r "$cap" -n 127.0.0.1:9 -v 10 -A milli
-measure flowhawk-1core bin/flowhawk replay -q --workers 1 "$cap" -o "$out/flows.csv"
+# "One core" is one CPU for the whole process (taskset): --workers 1 alone
+# still runs the reader, flow table and window stage on goroutines of their
+# own, which use a second core. softflowd is single-threaded; it is pinned
+# the same way so both runs see the same CPU.
+one=()
+command -v taskset >/dev/null && one=(taskset -c 0)
+measure softflowd "${one[@]}" softflowd -d -r "$cap" -n 127.0.0.1:9 -v 10 -A milli
+measure flowhawk-1core "${one[@]}" bin/flowhawk replay -q --workers 1 "$cap" -o "$out/flows.csv"
 measure "flowhawk-${cores}cores" bin/flowhawk replay -q --workers "$cores" "$cap" -o "$out/flows.csv"
 measure flowhawk-noout bin/flowhawk replay -q --workers "$cores" "$cap" -o none
 measure flowhawk-parquet bin/flowhawk replay -q --workers "$cores" "$cap" -o "$out/flows.parquet"
