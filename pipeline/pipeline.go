@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/flowhawk/flowhawk/collector"
@@ -435,7 +436,9 @@ func (p *Pipeline) Close() (Summary, error) {
 		errs = append(errs, p.werr)
 	}
 	if p.cfg.Out != nil {
-		if err := p.cfg.Out.Close(); err != nil {
+		// A writer whose write failed (a full disk, a closed pipe) returns
+		// the same error again when closed: report it once.
+		if err := p.cfg.Out.Close(); err != nil && (p.werr == nil || !strings.HasSuffix(p.werr.Error(), err.Error())) {
 			errs = append(errs, fmt.Errorf("close output: %w", err))
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -310,5 +311,30 @@ func TestWindowsHorizonFromTable(t *testing.T) {
 	}
 	if sum.Windows.Truncated != 0 {
 		t.Errorf("%d time windows truncated", sum.Windows.Truncated)
+	}
+}
+
+// fullWriter fails every write from the first, and its Close returns the
+// same sticky error, as a buffered file writer on a full disk does.
+type fullWriter struct{ err error }
+
+func (f *fullWriter) Write(*features.Row, []string) error { return f.err }
+func (f *fullWriter) Close() error                        { return f.err }
+
+// TestWriteErrorReportedOnce checks that a failed output is one error at
+// Close: the writer's Close repeats the write's error, which used to be
+// reported a second time as "close output: ...".
+func TestWriteErrorReportedOnce(t *testing.T) {
+	w := &fullWriter{err: fmt.Errorf("export: csv: %w", &os.PathError{Op: "write", Path: "/dev/full", Err: syscall.ENOSPC})}
+	p, err := New(Config{Features: features.DefaultConfig(), Workers: 1, Out: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ReplayFiles(context.Background(), []string{demo(t)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Close()
+	if err == nil || strings.Count(err.Error(), "no space left on device") != 1 || !strings.HasPrefix(err.Error(), "write flows: ") {
+		t.Errorf("Close: %v; want the write error once", err)
 	}
 }
