@@ -52,6 +52,9 @@ func runReplay(args []string, stdout, stderr io.Writer) (err error) {
 	if err := checkProgress(*progress); err != nil {
 		return err
 	}
+	if err := checkProfilePaths(&ff, *cpuprofile, *memprofile, fs.Args()); err != nil {
+		return err
+	}
 	if *memprofile != "" {
 		// Created now, so a path that cannot be written fails the run
 		// before it starts rather than after.
@@ -203,4 +206,32 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, fmt.Errorf("cpu profile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// checkProfilePaths refuses a profile path that names another file of the
+// run: the profiles are created before anything else, so --cpuprofile
+// naming the capture truncated the capture, and naming -o or --alerts
+// interleaved a profile with rows.
+func checkProfilePaths(ff *flowFlags, cpu, mem string, inputs []string) error {
+	others := []struct{ flag, path string }{{"-o", ff.output}}
+	if ff.detect != nil {
+		others = append(others, struct{ flag, path string }{"--alerts", ff.detect.Alerts})
+	}
+	for _, in := range inputs {
+		others = append(others, struct{ flag, path string }{"the input", in})
+	}
+	for _, p := range []struct{ flag, path string }{{"--cpuprofile", cpu}, {"--memprofile", mem}} {
+		if p.path == "" {
+			continue
+		}
+		if p.flag == "--memprofile" && cpu != "" && sameFile(cpu, mem) {
+			return fmt.Errorf("%w: --cpuprofile %s and --memprofile %s are the same file", errUsage, cpu, mem)
+		}
+		for _, o := range others {
+			if o.path != "" && o.path != "-" && o.path != "none" && sameFile(p.path, o.path) {
+				return fmt.Errorf("%w: %s %s is also %s; give the profile a file of its own", errUsage, p.flag, p.path, o.flag)
+			}
+		}
+	}
+	return nil
 }

@@ -359,3 +359,34 @@ func TestAlertsAndFlowsNotOneFile(t *testing.T) {
 		t.Errorf("-o /dev/null --alerts /dev/null: exit %d: %s", code, errOut)
 	}
 }
+
+// TestProfileNotAnotherFile checks that --cpuprofile or --memprofile naming
+// the input capture, -o, --alerts or each other is a usage error that
+// leaves the file as it was: the profile was created first, so
+// --cpuprofile naming the capture truncated it.
+func TestProfileNotAnotherFile(t *testing.T) {
+	dir := t.TempDir()
+	capture := filepath.Join(dir, "in.pcap")
+	data, err := os.ReadFile(demoPcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(capture, data, 0o644)
+	out, alerts := filepath.Join(dir, "flows.csv"), filepath.Join(dir, "alerts.jsonl")
+	for _, c := range [][]string{
+		{"--cpuprofile", capture},
+		{"--memprofile", capture},
+		{"--cpuprofile", out},
+		{"--memprofile", alerts},
+		{"--cpuprofile", filepath.Join(dir, "p"), "--memprofile", filepath.Join(dir, ".", "p")},
+	} {
+		args := append([]string{"replay", "-q", capture, "-o", out, "--detect", "all", "--alerts", alerts}, c...)
+		code, _, errOut := runCLI(t, args...)
+		if code != 2 || !strings.Contains(errOut, c[0]) {
+			t.Errorf("%v: exit %d, stderr %q; want a usage error naming %s", c, code, errOut, c[0])
+		}
+		if b, _ := os.ReadFile(capture); len(b) != len(data) {
+			t.Fatalf("%v: the capture is now %d bytes, was %d", c, len(b), len(data))
+		}
+	}
+}
