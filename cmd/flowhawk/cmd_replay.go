@@ -108,6 +108,9 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 	if cfg.Predictor != nil {
 		extra = append(extra, "Predicted Label", "Confidence")
 	}
+	if err := checkNotInput(ff, paths); err != nil {
+		return err
+	}
 	outs, err := ff.openOutputs(cfg, extra, stdout, stderr)
 	if err != nil {
 		return err
@@ -230,6 +233,26 @@ func checkProfilePaths(ff *flowFlags, cpu, mem string, inputs []string) error {
 		for _, o := range others {
 			if o.path != "" && o.path != "-" && o.path != "none" && sameFile(p.path, o.path) {
 				return fmt.Errorf("%w: %s %s is also %s; give the profile a file of its own", errUsage, p.flag, p.path, o.flag)
+			}
+		}
+	}
+	return nil
+}
+
+// checkNotInput refuses -o or --alerts naming one of the captures read:
+// both are truncated when opened, before the capture is read.
+func checkNotInput(ff *flowFlags, paths []string) error {
+	outs := []struct{ flag, path string }{{"-o", ff.output}}
+	if ff.detect != nil {
+		outs = append(outs, struct{ flag, path string }{"--alerts", ff.detect.Alerts})
+	}
+	for _, o := range outs {
+		if o.path == "" || o.path == "-" || o.path == "none" {
+			continue
+		}
+		for _, in := range paths {
+			if sameFile(o.path, in) {
+				return fmt.Errorf("%w: %s %s is the capture %s; write to a file of its own", errUsage, o.flag, o.path, in)
 			}
 		}
 	}

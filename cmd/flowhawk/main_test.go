@@ -361,9 +361,9 @@ func TestAlertsAndFlowsNotOneFile(t *testing.T) {
 }
 
 // TestProfileNotAnotherFile checks that --cpuprofile or --memprofile naming
-// the input capture, -o, --alerts or each other is a usage error that
-// leaves the file as it was: the profile was created first, so
-// --cpuprofile naming the capture truncated it.
+// the input capture, -o, --alerts or each other, and --alerts naming the
+// capture, are usage errors that leave the file as it was: those files are
+// created first, so --cpuprofile or --alerts naming the capture truncated it.
 func TestProfileNotAnotherFile(t *testing.T) {
 	dir := t.TempDir()
 	capture := filepath.Join(dir, "in.pcap")
@@ -379,6 +379,7 @@ func TestProfileNotAnotherFile(t *testing.T) {
 		{"--cpuprofile", out},
 		{"--memprofile", alerts},
 		{"--cpuprofile", filepath.Join(dir, "p"), "--memprofile", filepath.Join(dir, ".", "p")},
+		{"--alerts", capture},
 	} {
 		args := append([]string{"replay", "-q", capture, "-o", out, "--detect", "all", "--alerts", alerts}, c...)
 		code, _, errOut := runCLI(t, args...)
