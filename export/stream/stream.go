@@ -133,12 +133,15 @@ type item struct {
 
 // Stats are the publisher's cumulative counters.
 type Stats struct {
-	Published     uint64 // messages acknowledged by JetStream
-	Retried       uint64 // publish attempts that failed and were retried
-	DropQueueFull uint64 // messages dropped because the buffer was full
-	DropShutdown  uint64 // messages still undelivered when Close gave up
-	DropClosed    uint64 // messages offered after Close
-	DropEncode    uint64 // messages that could not be encoded
+	// Every count but Messages is of records (flows and alerts), not of
+	// the JetStream messages they are packed into.
+	Published     uint64 // records acknowledged by JetStream
+	Messages      uint64 // JetStream messages acknowledged (holding the Published records)
+	Retried       uint64 // records whose publish attempt failed and was retried
+	DropQueueFull uint64 // records dropped because the buffer was full
+	DropShutdown  uint64 // records still undelivered when Close gave up
+	DropClosed    uint64 // records offered after Close
+	DropEncode    uint64 // records that could not be encoded
 }
 
 // Publisher publishes flows and alerts to JetStream.
@@ -162,7 +165,7 @@ type Publisher struct {
 	done   chan struct{}
 	seq    atomic.Uint64
 
-	published, retried                atomic.Uint64
+	published, messages, retried      atomic.Uint64
 	dropQueue, dropShutdown, dropDone atomic.Uint64
 	dropEncode                        atomic.Uint64
 
@@ -337,7 +340,7 @@ func (p *Publisher) Close() error {
 // Stats returns the cumulative counters.
 func (p *Publisher) Stats() Stats {
 	return Stats{
-		Published: p.published.Load(), Retried: p.retried.Load(),
+		Published: p.published.Load(), Messages: p.messages.Load(), Retried: p.retried.Load(),
 		DropQueueFull: p.dropQueue.Load(), DropShutdown: p.dropShutdown.Load(),
 		DropClosed: p.dropDone.Load(), DropEncode: p.dropEncode.Load(),
 	}
@@ -591,6 +594,7 @@ func (p *Publisher) publish(batch []outMsg) []outMsg {
 		select {
 		case <-pm.fut.Ok():
 			p.published.Add(uint64(pm.out.n))
+			p.messages.Add(1)
 			continue
 		case err := <-pm.fut.Err():
 			if firstErr == nil {

@@ -101,6 +101,31 @@ func synthFlows(n, idBase int) []*collector.Flow {
 	return out
 }
 
+// streamMsgs returns the number of messages the FLOWHAWK stream holds.
+func streamMsgs(t *testing.T, url string) uint64 {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, "FLOWHAWK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
 // consume reads every record (JSON line) of subject from the stream.
 func consume(t *testing.T, url, subject string, want int) [][]byte {
 	t.Helper()
@@ -165,6 +190,11 @@ func TestPublishConsume(t *testing.T) {
 	}
 	if st := p.Stats(); st.Published != 307 || st.DropQueueFull+st.DropShutdown+st.DropEncode != 0 {
 		t.Fatalf("stats %+v, want 307 published and no drops", st)
+	}
+	// Published counts records; Messages the JetStream messages holding
+	// them, which is what the stream stores and an operator compares with.
+	if got, want := p.Stats().Messages, streamMsgs(t, srv.url()); got != want || got == 0 || got >= 307 {
+		t.Errorf("Stats().Messages = %d, the stream holds %d messages (for 307 records)", got, want)
 	}
 	msgs := consume(t, srv.url(), FlowSubject("gw1"), len(flows))
 	if len(msgs) != len(flows) {
