@@ -3,6 +3,7 @@ package ipfix
 import (
 	"encoding/binary"
 	"math"
+	"unicode/utf8"
 
 	"github.com/flowhawk/flowhawk/collector"
 )
@@ -92,7 +93,12 @@ func (r *record) fill(f *collector.Flow, class string) {
 	r.sampling = max(f.Sampled, 1)
 	r.tunnel = f.Key.TunnelID()
 	if len(class) > maxLabel {
-		class = class[:maxLabel]
+		// Cut between characters: an IPFIX string is UTF-8 (RFC 7011 6.1.6).
+		n := maxLabel
+		for n > 0 && !utf8.RuneStart(class[n]) {
+			n--
+		}
+		class = class[:n]
 	}
 	r.class = class
 }
