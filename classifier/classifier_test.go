@@ -659,19 +659,28 @@ func TestDecodeRejectsCorruptFiles(t *testing.T) {
 	}
 }
 
-func TestLoadRejectsDuplicateClasses(t *testing.T) {
-	f := quadrants(100, 12)
-	m := trainOrFatal(t, f, Config{Kind: "rf", Trees: 3})
+// loadEdited saves a small forest, applies a hand edit to its JSON and
+// returns the path of the edited file and Load's error for it.
+func loadEdited(t *testing.T, edit func(obj map[string]any)) (string, error) {
+	t.Helper()
+	m := trainOrFatal(t, quadrants(100, 12), Config{Kind: "rf", Trees: 3})
 	var buf bytes.Buffer
 	m.Save(&buf)
 	var obj map[string]any
 	json.Unmarshal(buf.Bytes(), &obj)
-	classes := obj["classes"].([]any)
-	classes[2] = classes[0] // a hand edit: q0, q1, q0, q3
+	edit(obj)
 	b, _ := json.Marshal(obj)
 	path := filepath.Join(t.TempDir(), "edited.json")
 	os.WriteFile(path, b, 0o644)
 	_, err := Load(path)
+	return path, err
+}
+
+func TestLoadRejectsDuplicateClasses(t *testing.T) {
+	path, err := loadEdited(t, func(obj map[string]any) {
+		classes := obj["classes"].([]any)
+		classes[2] = classes[0] // q0, q1, q0, q3
+	})
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), `class "q0"`) {
 		t.Errorf("model with class q0 twice: error %v, want one naming the file and the class", err)
 	}
@@ -680,23 +689,17 @@ func TestLoadRejectsDuplicateClasses(t *testing.T) {
 // TestLoadRejectsDuplicateFeatures checks that a (hand-edited) model file
 // naming a feature twice is refused: both would read one input column.
 func TestLoadRejectsDuplicateFeatures(t *testing.T) {
-	f := quadrants(100, 12)
-	m := trainOrFatal(t, f, Config{Kind: "rf", Trees: 3})
-	var buf bytes.Buffer
-	m.Save(&buf)
-	var obj map[string]any
-	json.Unmarshal(buf.Bytes(), &obj)
-	feats := obj["features"].([]any)
-	cols := obj["preprocessing"].(map[string]any)["columns"].([]any)
-	feats[1] = feats[0]
-	cols[1].(map[string]any)["name"] = feats[0]
-	b, _ := json.Marshal(obj)
-	path := filepath.Join(t.TempDir(), "edited.json")
-	os.WriteFile(path, b, 0o644)
-	_, err := Load(path)
-	want := fmt.Sprintf("feature %q appears twice", feats[0])
+	var name any
+	path, err := loadEdited(t, func(obj map[string]any) {
+		feats := obj["features"].([]any)
+		cols := obj["preprocessing"].(map[string]any)["columns"].([]any)
+		name = feats[0]
+		feats[1] = name
+		cols[1].(map[string]any)["name"] = name
+	})
+	want := fmt.Sprintf("feature %q appears twice", name)
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), want) {
-		t.Errorf("model naming feature %v twice: error %v, want one naming the file and %q", feats[0], err, want)
+		t.Errorf("model naming feature %v twice: error %v, want one naming the file and %q", name, err, want)
 	}
 }
 

@@ -307,15 +307,37 @@ func TestCorruptFiles(t *testing.T) {
 	}
 }
 
-func gzipBytes(t testing.TB, data []byte) []byte {
+// compress returns data compressed in kind ("gzip", "zstd" or "lz4"),
+// zstd and lz4 in their smallest blocks, so half a file holds whole ones.
+func compress(t testing.TB, kind string, data []byte) []byte {
 	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
+	var zw io.WriteCloser
+	switch kind {
+	case "gzip":
+		zw = gzip.NewWriter(&b)
+	case "zstd":
+		w, err := zstd.NewWriter(&b, zstd.WithWindowSize(1<<12))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw = w
+	case "lz4":
+		w := lz4.NewWriter(&b)
+		if err := w.Apply(lz4.BlockSizeOption(lz4.Block64Kb)); err != nil {
+			t.Fatal(err)
+		}
+		zw = w
+	}
 	zw.Write(data)
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
 }
+
+func gzipBytes(t testing.TB, data []byte) []byte { return compress(t, "gzip", data) }
+func zstdBytes(t testing.TB, data []byte) []byte { return compress(t, "zstd", data) }
+func lz4Bytes(t testing.TB, data []byte) []byte  { return compress(t, "lz4", data) }
 
 func TestGzipAndExpandPaths(t *testing.T) {
 	dir := testshared.Path(t, "pcaps")
@@ -395,32 +417,6 @@ func TestGzipAndExpandPaths(t *testing.T) {
 	if errs != 1 || st.Files != 4 || st.IPPackets != uint64(n) || st.Frames != 2*136+2*159 {
 		t.Errorf("multi: %d packets, %d errors, stats %+v", n, errs, st)
 	}
-}
-
-func zstdBytes(t testing.TB, data []byte) []byte {
-	var b bytes.Buffer
-	zw, err := zstd.NewWriter(&b, zstd.WithWindowSize(1<<12)) // small blocks, so half a file holds whole ones
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw.Write(data)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-func lz4Bytes(t testing.TB, data []byte) []byte {
-	var b bytes.Buffer
-	zw := lz4.NewWriter(&b)
-	if err := zw.Apply(lz4.BlockSizeOption(lz4.Block64Kb)); err != nil { // the smallest blocks, so half a file holds whole ones
-		t.Fatal(err)
-	}
-	zw.Write(data)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }
 
 // TestZstdAndLZ4 reads zstd- and lz4-compressed captures (what Wireshark
