@@ -332,17 +332,16 @@ func BenchmarkExport(b *testing.B) {
 	e.Close()
 }
 
-// TestTimesBefore1970 checks that a flow stamped before 1970 (a capture
-// with a broken clock) is sent with time 0: the unsigned field used to
-// wrap to the year 584556019.
-func TestTimesBefore1970(t *testing.T) {
+// exportOne sends flow f with class label through an exporter to a local
+// socket and returns the one data record received.
+func exportOne(t *testing.T, f *collector.Flow, label string) DecodedRecord {
+	t.Helper()
 	c := listen(t)
 	e, err := New(Config{Addr: c.LocalAddr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := synthFlows(1, time.Unix(-500, 0))[0]
-	e.Export(f, "")
+	e.Export(f, label)
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -358,8 +357,17 @@ func TestTimesBefore1970(t *testing.T) {
 	if len(recs) != 1 {
 		t.Fatalf("%d records", len(recs))
 	}
-	start, _ := recs[0].Uint(0, ieFlowStartMilliseconds)
-	end, _ := recs[0].Uint(0, ieFlowEndMilliseconds)
+	return recs[0]
+}
+
+// TestTimesBefore1970 checks that a flow stamped before 1970 (a capture
+// with a broken clock) is sent with time 0: the unsigned field used to
+// wrap to the year 584556019.
+func TestTimesBefore1970(t *testing.T) {
+	f := synthFlows(1, time.Unix(-500, 0))[0]
+	rec := exportOne(t, f, "")
+	start, _ := rec.Uint(0, ieFlowStartMilliseconds)
+	end, _ := rec.Uint(0, ieFlowEndMilliseconds)
 	if f.Start >= 0 || start != 0 || end > uint64(max(f.End/1e6, 0)) {
 		t.Errorf("start %d ns sent as %d ms, end %d ns as %d ms", f.Start, start, f.End, end)
 	}
@@ -369,29 +377,9 @@ func TestTimesBefore1970(t *testing.T) {
 // record carries, made of 2-byte characters: the cut must fall between
 // characters, since an IPFIX string is UTF-8 (RFC 7011 6.1.6).
 func TestLongLabelStaysUTF8(t *testing.T) {
-	c := listen(t)
-	e, err := New(Config{Addr: c.LocalAddr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	label := "x" + strings.Repeat("é", 200) // 401 bytes; byte 254 is inside an é
-	e.Export(synthFlows(1, time.Unix(1e9, 0))[0], label)
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	tpl := map[uint16][]Field{}
-	var recs []DecodedRecord
-	for _, m := range receive(t, c, 1) {
-		d, err := Decode(m, tpl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, d.Records...)
-	}
-	if len(recs) != 1 {
-		t.Fatalf("%d records", len(recs))
-	}
-	got := recs[0].Values[FieldKey{DefaultPEN, EntFlowClass}]
+	rec := exportOne(t, synthFlows(1, time.Unix(1e9, 0))[0], label)
+	got := rec.Values[FieldKey{DefaultPEN, EntFlowClass}]
 	if !utf8.Valid(got) || len(got) != 253 || !strings.HasPrefix(label, string(got)) {
 		t.Errorf("label sent as %d bytes (valid UTF-8: %v), want its first 253 bytes", len(got), utf8.Valid(got))
 	}

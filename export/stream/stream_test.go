@@ -101,18 +101,25 @@ func synthFlows(n, idBase int) []*collector.Flow {
 	return out
 }
 
-// streamMsgs returns the number of messages the FLOWHAWK stream holds.
-func streamMsgs(t *testing.T, url string) uint64 {
+// jsConnect connects to the NATS server at url for the rest of the test.
+func jsConnect(t *testing.T, url string) jetstream.JetStream {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return js
+}
+
+// streamMsgs returns the number of messages the FLOWHAWK stream holds.
+func streamMsgs(t *testing.T, url string) uint64 {
+	t.Helper()
+	js := jsConnect(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, "FLOWHAWK")
@@ -129,15 +136,7 @@ func streamMsgs(t *testing.T, url string) uint64 {
 // consume reads every record (JSON line) of subject from the stream.
 func consume(t *testing.T, url, subject string, want int) [][]byte {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jsConnect(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cons, err := js.OrderedConsumer(ctx, "FLOWHAWK", jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
