@@ -52,7 +52,8 @@ func runReplay(args []string, stdout, stderr io.Writer) (err error) {
 	if err := checkProgress(*progress); err != nil {
 		return err
 	}
-	if err := checkProfilePaths(&ff, *cpuprofile, *memprofile, fs.Args()); err != nil {
+	// The profiles are created before anything else is checked.
+	if err := checkOwnFiles(append(ff.writes(), namedPath{"--cpuprofile", *cpuprofile}, namedPath{"--memprofile", *memprofile}), fs.Args()); err != nil {
 		return err
 	}
 	if *memprofile != "" {
@@ -108,7 +109,7 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 	if cfg.Predictor != nil {
 		extra = append(extra, "Predicted Label", "Confidence")
 	}
-	if err := checkNotInput(ff, paths); err != nil {
+	if err := checkOwnFiles(ff.writes(), paths); err != nil {
 		return err
 	}
 	outs, err := ff.openOutputs(cfg, extra, stdout, stderr)
@@ -209,52 +210,4 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, fmt.Errorf("cpu profile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
-}
-
-// checkProfilePaths refuses a profile path that names another file of the
-// run: the profiles are created before anything else, so --cpuprofile
-// naming the capture truncated the capture, and naming -o or --alerts
-// interleaved a profile with rows.
-func checkProfilePaths(ff *flowFlags, cpu, mem string, inputs []string) error {
-	others := []struct{ flag, path string }{{"-o", ff.output}}
-	if ff.detect != nil {
-		others = append(others, struct{ flag, path string }{"--alerts", ff.detect.Alerts})
-	}
-	for _, in := range inputs {
-		others = append(others, struct{ flag, path string }{"the input", in})
-	}
-	for _, p := range []struct{ flag, path string }{{"--cpuprofile", cpu}, {"--memprofile", mem}} {
-		if p.path == "" {
-			continue
-		}
-		if p.flag == "--memprofile" && cpu != "" && sameFile(cpu, mem) {
-			return fmt.Errorf("%w: --cpuprofile %s and --memprofile %s are the same file", errUsage, cpu, mem)
-		}
-		for _, o := range others {
-			if o.path != "" && o.path != "-" && o.path != "none" && sameFile(p.path, o.path) {
-				return fmt.Errorf("%w: %s %s is also %s; give the profile a file of its own", errUsage, p.flag, p.path, o.flag)
-			}
-		}
-	}
-	return nil
-}
-
-// checkNotInput refuses -o or --alerts naming one of the captures read:
-// both are truncated when opened, before the capture is read.
-func checkNotInput(ff *flowFlags, paths []string) error {
-	outs := []struct{ flag, path string }{{"-o", ff.output}}
-	if ff.detect != nil {
-		outs = append(outs, struct{ flag, path string }{"--alerts", ff.detect.Alerts})
-	}
-	for _, o := range outs {
-		if o.path == "" || o.path == "-" || o.path == "none" {
-			continue
-		}
-		for _, in := range paths {
-			if sameFile(o.path, in) {
-				return fmt.Errorf("%w: %s %s is the capture %s; write to a file of its own", errUsage, o.flag, o.path, in)
-			}
-		}
-	}
-	return nil
 }

@@ -214,10 +214,9 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 	if ff.detect != nil && ff.detect.Alerts == "-" && ff.output == "-" {
 		return nil, fmt.Errorf("%w: --alerts - and -o - would mix alerts into the CSV on stdout; send one of them to a file", errUsage)
 	}
-	if ff.detect != nil && ff.detect.Alerts != "" && ff.detect.Alerts != "-" && ff.output != "-" && ff.output != "none" &&
-		sameFile(ff.output, ff.detect.Alerts) {
-		// Two writers of one file: each alert overwrote the flow rows at its offset.
-		return nil, fmt.Errorf("%w: -o %s and --alerts %s are the same file; give the alerts a file of their own", errUsage, ff.output, ff.detect.Alerts)
+	// Two writers of one file: each alert overwrote the flow rows at its offset.
+	if err := checkOwnFiles(ff.writes(), nil); err != nil {
+		return nil, err
 	}
 	if ff.detect != nil {
 		if ff.detect.On() {
@@ -346,6 +345,41 @@ type discard struct{}
 
 func (discard) Write(*features.Row, []string) error { return nil }
 func (discard) Close() error                        { return nil }
+
+// namedPath is a file a flag names.
+type namedPath struct{ flag, path string }
+
+// writes are the files the flow flags write: -o and --alerts.
+func (ff *flowFlags) writes() []namedPath {
+	w := []namedPath{{"-o", ff.output}}
+	if ff.detect != nil {
+		w = append(w, namedPath{"--alerts", ff.detect.Alerts})
+	}
+	return w
+}
+
+// checkOwnFiles refuses a file the run writes that is another file it
+// writes, or one it reads: each is truncated when opened, before anything
+// is read ("", "-" and none name no file; /dev/null may be shared).
+func checkOwnFiles(writes []namedPath, reads []string) error {
+	isFile := func(p string) bool { return p != "" && p != "-" && p != "none" }
+	for i, w := range writes {
+		if !isFile(w.path) {
+			continue
+		}
+		for _, o := range writes[i+1:] {
+			if isFile(o.path) && sameFile(w.path, o.path) {
+				return fmt.Errorf("%w: %s %s and %s %s are the same file; give each a file of its own", errUsage, w.flag, w.path, o.flag, o.path)
+			}
+		}
+		for _, in := range reads {
+			if sameFile(w.path, in) {
+				return fmt.Errorf("%w: %s %s is the capture %s; write to a file of its own", errUsage, w.flag, w.path, in)
+			}
+		}
+	}
+	return nil
+}
 
 // sameFile reports whether paths a and b name one file: the same path once
 // made absolute, or, for files that exist, the same file through links.
