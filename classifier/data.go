@@ -77,6 +77,31 @@ var identifierColumns = map[string]bool{
 	"vlan_outer": true, "vlan_inner": true, "tunnel_id": true,
 }
 
+// repeatedColumn is the name flowhawk's JSON Lines and Parquet files (and
+// pandas) give CIC-IDS2017's second " Fwd Header Length" column, which
+// holds the same values as the first. Every reader leaves it out, as the
+// CSV reader leaves out the repeated header, so the same flows give the
+// same frame, and the same model, in each format.
+const repeatedColumn = "Fwd Header Length.1"
+
+// repeatOf is the column a repeat stands for.
+var repeatOf = map[string]string{repeatedColumn: "Fwd Header Length"}
+
+// skipColumn reports whether a (trimmed) column name is never a feature:
+// dropped by the caller, an identifier, or the repeated Fwd Header Length.
+func skipColumn(name string, drop map[string]bool) bool {
+	return drop[name] || identifierColumns[strings.ToLower(name)] || name == repeatedColumn
+}
+
+// dropSet is ReadOptions.Drop as a set of trimmed names.
+func dropSet(names []string) map[string]bool {
+	drop := map[string]bool{}
+	for _, d := range names {
+		drop[strings.TrimSpace(d)] = true
+	}
+	return drop
+}
+
 // ReadFiles reads and concatenates data files into one frame. All files must
 // share the same columns (by name, in any order).
 func ReadFiles(paths []string, opt ReadOptions) (*Frame, error) {
@@ -384,10 +409,7 @@ func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading header: %w", err)
 	}
-	drop := map[string]bool{}
-	for _, d := range opt.Drop {
-		drop[strings.TrimSpace(d)] = true
-	}
+	drop := dropSet(opt.Drop)
 	seen := map[string]bool{}
 	keep := make([]int, 0, len(header)) // file column index per frame column
 	labelCol, timeCol := -1, -1
@@ -405,7 +427,7 @@ func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
 			continue // CIC-IDS2017 repeats "Fwd Header Length" with identical data
 		}
 		seen[name] = true
-		if drop[name] || identifierColumns[strings.ToLower(name)] {
+		if skipColumn(name, drop) {
 			continue
 		}
 		keep = append(keep, i)
@@ -622,6 +644,7 @@ func readJSONL(r io.Reader, opt ReadOptions) (*Frame, error) {
 	index := map[string]int{}
 	var raw []*colBuilder
 	var labels, times []string
+	drop := dropSet(opt.Drop)
 	labelKey := ""
 	line := 0
 	rows := 0
@@ -659,7 +682,7 @@ func readJSONL(r io.Reader, opt ReadOptions) (*Frame, error) {
 			if strings.EqualFold(name, "timestamp") {
 				times = append(times, s)
 			}
-			if identifierColumns[strings.ToLower(name)] {
+			if skipColumn(name, drop) {
 				continue
 			}
 			c, ok := index[name]
@@ -797,10 +820,7 @@ func readParquet(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
 	labelCol, timeCol := -1, -1
 	var keep []int
 	var names []string
-	drop := map[string]bool{}
-	for _, d := range opt.Drop {
-		drop[strings.TrimSpace(d)] = true
-	}
+	drop := dropSet(opt.Drop)
 	for i, name := range cols {
 		switch {
 		case isLabelName(name, opt.Label) && labelCol < 0:
@@ -809,7 +829,7 @@ func readParquet(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
 		case strings.EqualFold(name, "timestamp") && timeCol < 0:
 			timeCol = i
 		}
-		if drop[name] || identifierColumns[strings.ToLower(name)] {
+		if skipColumn(name, drop) {
 			continue
 		}
 		keep = append(keep, i)

@@ -330,6 +330,11 @@ func (p *Preprocessor) source(f *Frame) (*rowSource, error) {
 	var missing []string
 	for i, c := range p.Columns {
 		idx[i] = f.Column(c.Name)
+		if r, ok := repeatOf[c.Name]; ok && idx[i] < 0 {
+			// A model trained before the readers left the repeat
+			// out reads the column it repeats.
+			idx[i] = f.Column(r)
+		}
 		if idx[i] < 0 {
 			missing = append(missing, c.Name)
 		}
