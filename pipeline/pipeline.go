@@ -381,6 +381,12 @@ func (p *Pipeline) writer() {
 					p.writeFailed(err)
 				}
 			}
+			if p.cfg.Label != nil {
+				countLabel(&p.sum.Labels, b.extra[i][0])
+			}
+			if p.cfg.Predictor != nil {
+				countLabel(&p.sum.Predicted, b.extra[i][len(b.extra[i])-2])
+			}
 			label := p.labelOf(b.extra[i])
 			for _, e := range p.cfg.Exporters {
 				e.ExportFlow(it.flow, b.rows[i], label)

@@ -338,3 +338,55 @@ func TestWriteErrorReportedOnce(t *testing.T) {
 		t.Errorf("Close: %v; want the write error once", err)
 	}
 }
+
+// protoPredictor calls TCP flows "web" and every other flow "Unknown".
+type protoPredictor struct{ x *features.Extractor }
+
+func (p protoPredictor) Predict(row *features.Row) (string, float64) {
+	if string(row.Str[p.x.Index("protocol_type")]) == "tcp" {
+		return "web", 0.9
+	}
+	return "Unknown", 0.3
+}
+
+// The summary counts flows by dataset label and by predicted label,
+// Unknown included, and prints both.
+func TestSummaryCountsLabels(t *testing.T) {
+	x, err := features.New(features.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Features: features.DefaultConfig(), Workers: 2, Out: &memWriter{},
+		Label: func(f *collector.Flow, _ string) string {
+			if f.Key.Proto == 6 {
+				return "tcp-flows"
+			}
+			return "BENIGN"
+		},
+		Predictor: protoPredictor{x}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ReplayFiles(context.Background(), []string{demo(t)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := p.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp := sum.Protos[6].Flows
+	if sum.Labels["tcp-flows"] != tcp || sum.Labels["BENIGN"] != sum.Flows-tcp || len(sum.Labels) != 2 {
+		t.Errorf("labels %v, want tcp-flows %d, BENIGN %d", sum.Labels, tcp, sum.Flows-tcp)
+	}
+	if sum.Predicted["web"] != tcp || sum.Predicted["Unknown"] != sum.Flows-tcp || len(sum.Predicted) != 2 {
+		t.Errorf("predicted %v, want web %d, Unknown %d", sum.Predicted, tcp, sum.Flows-tcp)
+	}
+	var b strings.Builder
+	sum.Print(&b)
+	for _, want := range []string{fmt.Sprintf("labels     tcp-flows %d, BENIGN %d\n", tcp, sum.Flows-tcp),
+		fmt.Sprintf("predicted  web %d, Unknown %d\n", tcp, sum.Flows-tcp)} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+}

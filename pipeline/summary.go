@@ -32,6 +32,36 @@ type Summary struct {
 	Windows features.WindowStats
 	Protos  map[uint8]*ProtoSummary
 	Flows   uint64
+	// Labels counts flows by dataset label (Config.Label), Predicted by
+	// the model's label (Config.Predictor), "Unknown" included.
+	Labels, Predicted map[string]uint64
+}
+
+// countLabel adds a flow of label lab to *m.
+func countLabel(m *map[string]uint64, lab string) {
+	if *m == nil {
+		*m = make(map[string]uint64)
+	}
+	(*m)[lab]++
+}
+
+// labelCounts lists the counts of m, largest first (ties by name).
+func labelCounts(m map[string]uint64) string {
+	labs := make([]string, 0, len(m))
+	for l := range m {
+		labs = append(labs, l)
+	}
+	sort.Slice(labs, func(i, j int) bool {
+		if m[labs[i]] != m[labs[j]] {
+			return m[labs[i]] > m[labs[j]]
+		}
+		return labs[i] < labs[j]
+	})
+	parts := make([]string, len(labs))
+	for i, l := range labs {
+		parts[i] = fmt.Sprintf("%s %d", l, m[l])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (s *Summary) countFlow(f *collector.Flow) {
@@ -118,6 +148,12 @@ func (s *Summary) Print(w io.Writer) {
 	for _, p := range protos {
 		ps := s.Protos[p]
 		fmt.Fprintf(w, "%-10s %10d %12d %14d\n", ProtoName(p), ps.Flows, ps.Packets, ps.Bytes)
+	}
+	if len(s.Labels) > 0 {
+		fmt.Fprintf(w, "labels     %s\n", labelCounts(s.Labels))
+	}
+	if len(s.Predicted) > 0 {
+		fmt.Fprintf(w, "predicted  %s\n", labelCounts(s.Predicted))
 	}
 	if s.Windows.Dropped > 0 {
 		fmt.Fprintf(w, "window features: %d flows dropped from the 2 s window (bound reached)\n", s.Windows.Dropped)
