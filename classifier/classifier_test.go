@@ -941,3 +941,39 @@ func TestCVTableSaysFoldsWithAUC(t *testing.T) {
 		t.Errorf("dt row %q: want the AUC without a fold count (every fold has one)", lines[2])
 	}
 }
+
+// TestEmptyLabelsAndBlankRows: a row of empty cells (",,,") is no row, and
+// a row whose label cell is empty is an error naming it for train and eval,
+// where it became a class named "". predict copies labels as they are.
+func TestEmptyLabelsAndBlankRows(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("Flow Duration,Total Fwd Packets,Label\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, "%d,%d,%s\n", i, i%3, []string{"BENIGN", "DoS"}[i%2])
+	}
+	b.WriteString(",,\n , ,\n,,\n")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "blank.csv")
+	os.WriteFile(path, []byte(b.String()), 0o644)
+	f, err := ReadFiles([]string{path}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Rows != 40 || len(f.Labels) != 40 {
+		t.Fatalf("%d rows, %d labels; want 40", f.Rows, len(f.Labels))
+	}
+	noLabel := strings.Replace(b.String(), "7,1,DoS\n", "7,1,\n", 1)
+	path = filepath.Join(dir, "nolabel.csv")
+	os.WriteFile(path, []byte(noLabel), 0o644)
+	if _, err := ReadFiles([]string{path}, ReadOptions{}); err == nil || !strings.Contains(err.Error(), "data row 8 has no label") {
+		t.Errorf("error %v, want one naming data row 8", err)
+	}
+	if f, err := ReadFiles([]string{path}, ReadOptions{Unlabelled: true}); err != nil || f.Labels[7] != "" {
+		t.Errorf("predict's read: %v", err)
+	}
+	jpath := filepath.Join(dir, "nolabel.jsonl")
+	os.WriteFile(jpath, []byte(`{"Flow Duration":1,"Label":"BENIGN"}`+"\n"+`{"Flow Duration":2,"Label":null}`+"\n"), 0o644)
+	if _, err := ReadFiles([]string{jpath}, ReadOptions{}); err == nil || !strings.Contains(err.Error(), "data row 2 has no label") {
+		t.Errorf("JSON Lines: error %v, want one naming data row 2", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -132,6 +133,18 @@ func ReadFiles(paths []string, opt ReadOptions) (*Frame, error) {
 	return out, nil
 }
 
+// checkLabels refuses a row without a label (an empty label cell, a
+// null JSON label): training would make it a class named "", and eval
+// would score against it. predict (Unlabelled) copies labels as they are.
+func (f *Frame) checkLabels() error {
+	for r, l := range f.Labels {
+		if l == "" {
+			return fmt.Errorf("data row %d has no label (an empty label cell): label it, or leave the row out", r+1)
+		}
+	}
+	return nil
+}
+
 // keepOnly drops every column not matched by the patterns.
 func (f *Frame) keepOnly(patterns []string) error {
 	match := func(name string) bool {
@@ -224,12 +237,18 @@ func readFile(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
 		f, err = readCSV(br, opt)
 	case "parquet":
 		f, err = readParquet(path, opt, h)
+		if err == nil && !opt.Unlabelled {
+			err = f.checkLabels()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return f, nil
 	default:
 		return nil, fmt.Errorf("%s: unknown format %q (want auto, flowhawk, cicids2017, nslkdd, jsonl)", path, format)
+	}
+	if err == nil && !opt.Unlabelled {
+		err = f.checkLabels()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -443,7 +462,7 @@ func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
 	raw := newBuilders(len(keep))
 	var labels, times []string
 	intern := map[string]string{}
-	line := 1
+	line, blank := 1, 0
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -453,7 +472,10 @@ func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+		if blankRecord(rec) {
+			// A blank line, or a row of empty cells (",,,"): no
+			// flow and no label, not a row of missing values.
+			blank++
 			continue
 		}
 		if len(rec) != len(header) {
@@ -469,7 +491,21 @@ func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
 			times = append(times, strings.Clone(rec[timeCol]))
 		}
 	}
+	if blank > 0 && blank < line-1 {
+		slog.Warn("skipped rows of empty cells", "rows", blank)
+	}
 	return frameFromStrings(names, raw, labels, times, line-1)
+}
+
+// blankRecord reports whether every cell of a CSV record is empty or
+// spaces.
+func blankRecord(rec []string) bool {
+	for _, c := range rec {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // colBuilder accumulates one column: numbers while every cell parses as
