@@ -293,7 +293,12 @@ func parseProto(v string) (uint8, error) {
 func parseTime(v string) (int64, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return 0, err
+		if _, e := time.Parse("2006-01-02T15:04:05.999999999", v); e == nil {
+			// Which zone was meant is a guess: the capture's clock, the
+			// labeller's, UTC. CIC-IDS2017's times are -03:00.
+			return 0, fmt.Errorf("%q has no time zone: add Z for UTC or an offset such as -03:00", v)
+		}
+		return 0, fmt.Errorf("%q is not an RFC 3339 time such as 2017-07-05T09:47:00-03:00", v)
 	}
 	return t.UnixNano(), nil
 }

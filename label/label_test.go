@@ -123,6 +123,19 @@ func TestRuleErrorsNameTheLine(t *testing.T) {
 			t.Errorf("%q: error %v, want one naming line 2", bad, err)
 		}
 	}
+	// A time without a zone says so, rather than Go's layout error
+	// (cannot parse "" as "Z07:00").
+	for bad, want := range map[string]string{
+		"X start=2017-07-05T09:47:00":       `"2017-07-05T09:47:00" has no time zone: add Z for UTC or an offset such as -03:00`,
+		"X end=2017-07-05T09:47:00.5":       `"2017-07-05T09:47:00.5" has no time zone`,
+		"X start=7/5/2017T9:47":             `"7/5/2017T9:47" is not an RFC 3339 time such as 2017-07-05T09:47:00-03:00`,
+		"X start=2017-07-05 09:47:00-03:00": `"2017-07-05" is not an RFC 3339 time`,
+	} {
+		_, err := ParseRules(strings.NewReader(bad))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", bad, err, want)
+		}
+	}
 }
 
 func TestFromDir(t *testing.T) {
