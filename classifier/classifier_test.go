@@ -780,6 +780,12 @@ func TestReadOnlyColumns(t *testing.T) {
 		ReadOptions{Only: []string{"splt_*"}}); err == nil {
 		t.Error("no error when --only matches nothing")
 	}
+	// One pattern that matches nothing is an error too, naming it: "*Std"
+	// kept no column, silently, beside ones that did.
+	if _, err := ReadFiles([]string{filepath.Join(dir, "Wednesday-workingHours.pcap_ISCX.sample1k.csv")},
+		ReadOptions{Only: []string{"Flow IAT*", "*Std", "Destination Port"}}); err == nil || !strings.Contains(err.Error(), `["*Std"] matches no column`) {
+		t.Errorf("error %v, want one naming *Std", err)
+	}
 }
 
 func FuzzReadCSV(f *testing.F) {

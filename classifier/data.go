@@ -147,14 +147,16 @@ func (f *Frame) checkLabels() error {
 
 // keepOnly drops every column not matched by the patterns.
 func (f *Frame) keepOnly(patterns []string) error {
+	used := make([]bool, len(patterns))
 	match := func(name string) bool {
-		for _, p := range patterns {
+		hit := false
+		for i, p := range patterns {
 			p = strings.TrimSpace(p)
 			if pre, ok := strings.CutSuffix(p, "*"); ok && strings.HasPrefix(name, pre) || p == name {
-				return true
+				used[i], hit = true, true
 			}
 		}
-		return false
+		return hit
 	}
 	var names []string
 	var num [][]float64
@@ -168,6 +170,17 @@ func (f *Frame) keepOnly(patterns []string) error {
 	}
 	if len(names) == 0 {
 		return fmt.Errorf("no column matches %q", patterns)
+	}
+	// A pattern that keeps nothing is a typo (or "*rate", which is not a
+	// suffix match): the model would silently go without those columns.
+	var unused []string
+	for i, p := range patterns {
+		if !used[i] {
+			unused = append(unused, p)
+		}
+	}
+	if len(unused) > 0 {
+		return fmt.Errorf("--only %q matches no column of the data (a * matches a prefix, at the end only)", unused)
 	}
 	f.Names, f.Num, f.Cat = names, num, cat
 	return nil
