@@ -844,6 +844,8 @@ func TestTrainRejectsBadSettings(t *testing.T) {
 		{Config{Kind: "rf", MaxFeatures: -1}, "--max-features"},
 		{Config{Kind: "rf", Workers: -1}, "--workers"},
 		{Config{Kind: "rf", ClassWeight: "heavy"}, "--class-weight"},
+		// every row counted as normal, so anomaly was always Unknown
+		{Config{Kind: "iforest", Gate: []string{"proto"}}, "--gate"},
 	} {
 		_, err := Train(f, c.cfg)
 		if err == nil || !strings.Contains(err.Error(), c.flag+" ") {

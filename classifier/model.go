@@ -166,6 +166,12 @@ func (c *Config) validate() error {
 		if !(c.Contamination >= 0 && c.Contamination < 0.5) {
 			return bad("contamination", c.Contamination, "0 or more and below 0.5")
 		}
+		if len(c.Gate) > 0 {
+			// The gate records the values each class had in training;
+			// iforest learns no classes, and every training row counted
+			// as normal, so anomaly was never allowed: always Unknown.
+			return fmt.Errorf("--gate %s: iforest learns no classes, so there is nothing to gate (a gate records the values each class of a supervised model had in training)", strings.Join(c.Gate, ","))
+		}
 	}
 	return nil
 }
