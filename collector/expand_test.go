@@ -125,3 +125,35 @@ func TestExpandPathsNaturalOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestExpandPathsFileOnce checks that a capture reached through a second
+// path (a link to a file already found) is read once, with a warning:
+// dataset --label-dir gave its flows twice, under two labels.
+func TestExpandPathsFileOnce(t *testing.T) {
+	tmp := t.TempDir()
+	hdr := append(slices.Clone(magicPcapLE), make([]byte, 20)...)
+	for _, d := range []string{"a", "b"} {
+		if err := os.MkdirAll(filepath.Join(tmp, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "a", "x.pcap"), hdr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../a/x.pcap", filepath.Join(tmp, "b", "dup.pcap")); err != nil {
+		t.Skipf("symlinks unavailable: %v", err)
+	}
+	var logged bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	got, err := ExpandPaths([]string{tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{filepath.Join(tmp, "a", "x.pcap")}; !slices.Equal(got, want) {
+		t.Errorf("%v, want %v", got, want)
+	}
+	if !strings.Contains(logged.String(), filepath.Join(tmp, "b", "dup.pcap")) {
+		t.Errorf("no warning names the second path: %q", logged.String())
+	}
+}

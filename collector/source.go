@@ -326,12 +326,37 @@ func ExpandPaths(args []string) ([]string, error) {
 			return nil, fmt.Errorf("capture directory %s: %w", a, err)
 		}
 		slices.SortFunc(w.found, naturalCompare)
-		out = append(out, w.found...)
+		out = append(out, onceEach(w.found)...)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no capture files found")
 	}
 	return out, nil
+}
+
+// onceEach drops a capture found again under another path (a link to a
+// file already found), with a warning: its flows would be counted twice,
+// and with dataset --label-dir carry two labels. The first path in order
+// is kept.
+func onceEach(paths []string) []string {
+	first := make(map[string]string, len(paths))
+	out := paths[:0]
+	for _, p := range paths {
+		real, err := filepath.EvalSymlinks(p)
+		if err == nil {
+			real, err = filepath.Abs(real)
+		}
+		if err != nil {
+			real = p
+		}
+		if f, ok := first[real]; ok {
+			slog.Warn("skipping a capture already found (a second link to it)", "file", p, "found_as", f)
+			continue
+		}
+		first[real] = p
+		out = append(out, p)
+	}
+	return out
 }
 
 // realDir returns dir as an absolute path with every link resolved: the
