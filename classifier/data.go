@@ -714,11 +714,19 @@ func readJSONL(r io.Reader, opt ReadOptions) (*Frame, error) {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
 		gotLabel := false
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
+		var keys []string
+		if rows == 0 {
+			// The first record sets the column order: the file's, as
+			// in CSV and Parquet, so the same flows train the same
+			// model whichever format holds them.
+			keys = objectKeys(b)
+		} else {
+			keys = make([]string, 0, len(obj))
+			for k := range obj {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
 		}
-		sort.Strings(keys)
 		for _, k := range keys {
 			name := strings.TrimSpace(k)
 			s := jsonCell(obj[k])
@@ -766,6 +774,33 @@ func readJSONL(r io.Reader, opt ReadOptions) (*Frame, error) {
 		labels = nil
 	}
 	return frameFromStrings(names, raw, labels, times, rows)
+}
+
+// objectKeys returns the keys of the JSON object b (already decoded
+// without error) in the order they are written, each once.
+func objectKeys(b string) []string {
+	dec := json.NewDecoder(strings.NewReader(b))
+	var keys []string
+	seen := map[string]bool{}
+	if _, err := dec.Token(); err != nil { // {
+		return nil
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			break
+		}
+		k, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			break
+		}
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 func jsonCell(v any) string {

@@ -1,8 +1,10 @@
 package classifier
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -131,7 +133,8 @@ func writeFlows(t *testing.T, x *features.Extractor, path string) {
 }
 
 // The same flows read from flowhawk's CSV, JSON Lines and Parquet files
-// give the same columns: the CSV's repeated " Fwd Header Length" header is
+// give the same columns in the same order, hence the same model (JSON
+// Lines read its keys sorted): the CSV's repeated " Fwd Header Length" header is
 // read once, so the others' "Fwd Header Length.1" is left out too, and
 // --drop leaves a column out of each (JSON Lines ignored it). A model
 // trained on a frame with "Fwd Header Length.1" (before the readers left it
@@ -171,7 +174,22 @@ func TestSameColumnsInEveryFormat(t *testing.T) {
 		}
 		if len(extra)+len(lacks) > 0 {
 			t.Errorf("%s has columns %q the CSV has not, lacks %q", ext, extra, lacks)
+		} else if !slices.Equal(frames[i+1].Names, frames[0].Names) {
+			// JSON Lines read its keys sorted: the same columns in
+			// another order drew other features, another forest
+			t.Errorf("%s columns in another order than the CSV's: %q", ext, frames[i+1].Names[:3])
 		}
+	}
+	var forests [][]byte
+	for _, f := range frames {
+		raw, err := trainOrFatal(t, f, Config{Kind: "rf", Trees: 5, Seed: 3}).est.marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		forests = append(forests, raw)
+	}
+	if !bytes.Equal(forests[0], forests[1]) || !bytes.Equal(forests[0], forests[2]) {
+		t.Error("the same flows in CSV, JSON Lines and Parquet train different forests")
 	}
 	csv := frames[0]
 	old := &Frame{Names: []string{"Fwd Header Length.1"}, Num: [][]float64{csv.Num[csv.Column("Fwd Header Length")]},
