@@ -298,6 +298,7 @@ func TestFlagValuesChecked(t *testing.T) {
 		{[]string{"replay", demoPcap, "-o", "none", "--detect", "all", "--alert-interval", "-1s"}, "--alert-interval"},
 		{[]string{"importance", "--model", "../../testdata/model.json", "--repeats", "0"}, "--repeats"},
 		{[]string{"replay", demoPcap, "-o", "-", "--detect", "all", "--alerts", "-"}, "--alerts - and -o -"},
+		{[]string{"replay", demoPcap, "-o", "none", "--min-confidence", "0.9"}, "no --model given"},
 	} {
 		code, _, errOut := runCLI(t, c.args...)
 		if code == 0 || !strings.Contains(errOut, c.want) {

@@ -14,6 +14,7 @@ import (
 type modelFlags struct {
 	path          string
 	minConfidence float64
+	fs            *flag.FlagSet
 }
 
 // defaultMinConfidence is --min-confidence of predict, replay and capture
@@ -21,6 +22,7 @@ type modelFlags struct {
 const defaultMinConfidence = 0.5
 
 func addModelFlags(fs *flag.FlagSet, mf *modelFlags) {
+	mf.fs = fs
 	fs.StringVar(&mf.path, "model", "", "label each flow with the classifier in `FILE` (adds 'Predicted Label' and 'Confidence')")
 	fs.Float64Var(&mf.minConfidence, "min-confidence", defaultMinConfidence, "below this top-class probability the prediction is 'Unknown'")
 }
@@ -29,6 +31,11 @@ func addModelFlags(fs *flag.FlagSet, mf *modelFlags) {
 // that needs columns the pipeline does not produce is an error naming them.
 func (mf *modelFlags) load(cfg *pipeline.Config) error {
 	if mf.path == "" {
+		if mf.fs != nil && mf.fs.Changed("min-confidence") {
+			// Without a model there is nothing to threshold; the run
+			// would write no Predicted Label, and say nothing.
+			return fmt.Errorf("%w: --min-confidence applies to --model predictions; no --model given", errUsage)
+		}
 		return nil
 	}
 	if !(mf.minConfidence >= 0 && mf.minConfidence <= 1) { // NaN too
