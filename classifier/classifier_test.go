@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/flowhawk/flowhawk/internal/testshared"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -983,5 +984,28 @@ func TestEmptyLabelsAndBlankRows(t *testing.T) {
 	os.WriteFile(jpath, []byte(`{"Flow Duration":1,"Label":"BENIGN"}`+"\n"+`{"Flow Duration":2,"Label":null}`+"\n"), 0o644)
 	if _, err := ReadFiles([]string{jpath}, ReadOptions{}); err == nil || !strings.Contains(err.Error(), "data row 2 has no label") {
 		t.Errorf("JSON Lines: error %v, want one naming data row 2", err)
+	}
+}
+
+// TestClassNamedUnknownWarns: a class named Unknown (a --label-dir
+// directory of traffic nobody identified) reads in predict, replay and
+// capture output like a flow below --min-confidence; training says so.
+func TestClassNamedUnknownWarns(t *testing.T) {
+	var logged bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	f := quadrants(60, 2)
+	trainOrFatal(t, f, Config{Kind: "dt"})
+	if strings.Contains(logged.String(), "named Unknown") {
+		t.Errorf("warning without a class named Unknown: %s", logged.String())
+	}
+	for i, l := range f.Labels {
+		if l == f.Labels[0] {
+			f.Labels[i] = Unknown
+		}
+	}
+	trainOrFatal(t, f, Config{Kind: "dt"})
+	if !strings.Contains(logged.String(), "a class is named Unknown") {
+		t.Errorf("no warning: %q", logged.String())
 	}
 }

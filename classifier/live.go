@@ -95,7 +95,7 @@ func (p *RowPredictor) Predict(row *features.Row) (string, float64) {
 	allowed := m.Allows(ws.raw, c)
 	m.pool.Put(ws)
 	if conf < p.minConf || !allowed {
-		return "Unknown", conf
+		return Unknown, conf
 	}
 	return m.Classes[c], conf
 }

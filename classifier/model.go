@@ -15,6 +15,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -247,7 +248,7 @@ func (m *Model) Features() []string {
 // Label returns the name of class i.
 func (m *Model) Label(i int) string {
 	if i < 0 || i >= len(m.Classes) {
-		return "Unknown"
+		return Unknown
 	}
 	return m.Classes[i]
 }
@@ -402,6 +403,9 @@ func Train(f *Frame, cfg Config) (*Model, error) {
 		sort.Strings(m.Classes)
 		if len(m.Classes) < 2 {
 			return nil, fmt.Errorf("training data has a single class %q", m.Classes[0])
+		}
+		if slices.Contains(m.Classes, Unknown) {
+			slog.Warn("a class is named "+Unknown+", as predict, replay and capture call a flow below --min-confidence or gated: their output will not tell the two apart; rename the class", "class", Unknown)
 		}
 	}
 	m.EarlyPackets = earlyPackets(m.Features())

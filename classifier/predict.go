@@ -6,6 +6,10 @@ import (
 	"strconv"
 )
 
+// Unknown is the predicted label of a row below the minimum confidence or
+// outside the model's gate.
+const Unknown = "Unknown"
+
 // WritePredictions writes one CSV row per frame row: the row number, the
 // true label when the data has one, "Predicted Label" ("Unknown" when the
 // top probability is below minConfidence or the model's gate does not
@@ -29,7 +33,7 @@ func WritePredictions(w io.Writer, m *Model, f *Frame, minConfidence float64) er
 		conf := pr.Proba[i*pr.K+c]
 		lab := m.Classes[c]
 		if conf < minConfidence || (pr.Gated != nil && pr.Gated[i]) {
-			lab = "Unknown"
+			lab = Unknown
 		}
 		j := 0
 		rec[j] = strconv.Itoa(i + 1)
