@@ -960,7 +960,7 @@ func (s *KernelSource) Run(ctx context.Context, onFlow func(*Flow), onPacket fun
 			nextReport = time.Now().Add(s.cfg.LossReport)
 		}
 		wait := min(100*time.Millisecond, time.Until(nextScan))
-		if err := s.readEvents(time.Now().Add(wait), onFlow, onPacket); err != nil {
+		if err := s.readEventsUntil(time.Now().Add(wait), onFlow, onPacket); err != nil {
 			// The ring buffer is unusable: still hand over what the map holds.
 			return errors.Join(err, s.Detach(), s.drainAll(onFlow))
 		}
@@ -1019,13 +1019,31 @@ func orNop(onFlow func(*Flow), onPacket func(*Packet)) (func(*Flow), func(*Packe
 	return onFlow, onPacket
 }
 
-// readEvents handles ring-buffer records until deadline (or, for a
-// deadline in the past, until the buffer is empty).
+// readEvents handles ring-buffer records until the buffer is empty and
+// deadline has passed: with a deadline in the past, it drains the buffer.
+// Flush uses it once the programs are detached, when nothing refills it.
 func (s *KernelSource) readEvents(deadline time.Time, onFlow func(*Flow), onPacket func(*Packet)) error {
+	return s.readRing(deadline, false, onFlow, onPacket)
+}
+
+// readEventsUntil handles ring-buffer records until deadline, also when
+// the buffer never runs empty: the reader's wait honours the deadline, but
+// a reader that finds a record waiting reads it, so under a stream of
+// records faster than their consumer (a DNS flood, a snippet per packet)
+// readEvents did not return while the stream lasted, and Run neither
+// scanned the flow map nor reported losses.
+func (s *KernelSource) readEventsUntil(deadline time.Time, onFlow func(*Flow), onPacket func(*Packet)) error {
+	return s.readRing(deadline, true, onFlow, onPacket)
+}
+
+// deadlineCheck is how many records readRing handles between clock reads.
+const deadlineCheck = 64
+
+func (s *KernelSource) readRing(deadline time.Time, bounded bool, onFlow func(*Flow), onPacket func(*Packet)) error {
 	onFlow, onPacket = orNop(onFlow, onPacket)
 	s.rd.SetDeadline(deadline)
 	var p Packet
-	for {
+	for n := 1; ; n++ {
 		err := s.rd.ReadInto(&s.rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil
@@ -1034,6 +1052,9 @@ func (s *KernelSource) readEvents(deadline time.Time, onFlow func(*Flow), onPack
 			return fmt.Errorf("read ring buffer: %w", err)
 		}
 		s.handleEvent(s.rec.RawSample, &p, onFlow, onPacket)
+		if bounded && n%deadlineCheck == 0 && !time.Now().Before(deadline) {
+			return nil
+		}
 	}
 }
 

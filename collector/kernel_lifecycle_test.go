@@ -334,3 +334,56 @@ func TestKernelScanEmitsInDueOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelReadEventsDeadline: Run reads the ring buffer until the next
+// scan is due, then scans the flow map. Under a stream of ring-buffer
+// records the reader cannot keep up with (a DNS flood, every packet a
+// snippet, and a consumer slower than the program), the ring never ran
+// empty, so readEvents never came back: no scan ran, no flow was emitted
+// or evicted, and the loss warnings stopped while the flood lasted.
+func TestKernelReadEventsDeadline(t *testing.T) {
+	s := loadTestKernel(t, KernelConfig{MaxFlows: 1024, RingSize: 1 << 20})
+	q := []byte{0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 1, 0, 1}
+	fr := kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 33333, DstPort: 53}, gopacket.Payload(q))
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		end := time.Now().Add(5 * time.Second) // the old reader returned only once this flood ended
+		for time.Now().Before(end) {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: fr, Repeat: 256}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	defer func() {
+		close(stop)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // the ring fills
+	// A consumer slower than the program.
+	slow := func(*Packet) {
+		for t0 := time.Now(); time.Since(t0) < 20*time.Microsecond; {
+		}
+	}
+	start := time.Now()
+	n0 := s.Stats().Events
+	if err := s.readEventsUntil(start.Add(100*time.Millisecond), nil, slow); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("readEventsUntil with a 100 ms deadline returned after %v under a flood of ring-buffer records", took)
+	}
+	if s.Stats().Events == n0 {
+		t.Fatal("no ring-buffer record read")
+	}
+}
