@@ -795,6 +795,11 @@ func (s *KernelSource) attachIngress(ifi *net.Interface, at *Attachment) error {
 			}
 			return fmt.Errorf("attach XDP (%s mode) to %s: the MTU is too large for native XDP on this device (%s); use --xdp-mode generic, or --ingress tc: %w",
 				s.cfg.XDPMode, ifi.Name, mtu, err)
+		case errors.Is(err, unix.EBUSY) && (s.cfg.Ingress != "auto" || s.cfg.XDPMode != "auto"):
+			// An interface has one XDP slot; the kernel says only EBUSY
+			// when another tool's program (or another capture's) holds it.
+			return fmt.Errorf("attach XDP (%s mode) to %s: another XDP program is attached to it (ip link show %s, bpftool net); use --ingress tc, which runs beside it, or detach that program: %w",
+				s.cfg.XDPMode, ifi.Name, ifi.Name, err)
 		case s.cfg.Ingress != "auto" || s.cfg.XDPMode != "auto":
 			// XDP, or this XDP mode, was asked for: no fallback.
 			return fmt.Errorf("attach XDP (%s mode) to %s: %w", s.cfg.XDPMode, ifi.Name, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -55,6 +56,35 @@ func TestCLIXDPNativeMTUTooLarge(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output does not say %q:\n%s", want, out)
 		}
+	}
+	assertDetached(t, n)
+}
+
+// TestCLIXDPSlotTaken asks for XDP on an interface whose XDP slot another
+// program holds (here a first capture's): the kernel says only "device or
+// resource busy"; the error must say another XDP program is attached and
+// what to do. The first capture must go on undisturbed.
+func TestCLIXDPSlotTaken(t *testing.T) {
+	n := newNet(t)
+	bin := flowhawkBin(t)
+	first, stderr := startCLI(t, n.ClientNS, bin, "capture", "-i", n.ClientIf, "--ingress", "xdp", "-o", "none")
+	waitCapturing(t, stderr)
+	out, err := exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", n.ClientIf, "--ingress", "xdp", "-o", "none", "--duration", "300ms").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit: %v, want status 1\n%s", err, out)
+	}
+	for _, want := range []string{"attach XDP (auto mode) to " + n.ClientIf, "another XDP program is attached", "--ingress tc"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+	if first.ProcessState != nil {
+		t.Fatalf("the first capture ended: %s", stderr.String())
+	}
+	first.Process.Signal(syscall.SIGTERM)
+	if err := first.Wait(); err != nil {
+		t.Errorf("first capture: %v\n%s", err, stderr.String())
 	}
 	assertDetached(t, n)
 }
