@@ -188,7 +188,9 @@ type DirStats struct {
 
 // Sample is one of the first packets of a flow (the SPLT sequence).
 type Sample struct {
-	// Offset is the time since the flow's first packet, in nanoseconds.
+	// Offset is the packet's time minus the flow's Start (its earliest
+	// packet time, which an older packet in a capture out of time order
+	// moves back), in nanoseconds.
 	Offset int64
 	// Len is the IP datagram length in bytes.
 	Len uint32
@@ -373,6 +375,11 @@ func (f *Flow) Add(p *Packet, maxSamples int) {
 		f.End = ts
 	}
 	if ts < f.Start { // unordered file: keep Start the earliest
+		// Sample offsets are from Start: move the earlier samples' too,
+		// or they would be from a later time than the samples after this.
+		for i := range f.Samples {
+			f.Samples[i].Offset += f.Start - ts
+		}
 		f.Start = ts
 	}
 

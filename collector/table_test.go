@@ -602,3 +602,31 @@ func TestTableRestart(t *testing.T) {
 		t.Fatalf("%d records; want the first file's, then two of two packets (the first ended idle)", len(got))
 	}
 }
+
+// TestSampleOffsetsFromStart checks that every sample's Offset is its
+// packet time minus the flow's Start when a packet older than the first
+// comes later (a capture out of time order moves Start back): the
+// samples before it were left relative to the old Start.
+func TestSampleOffsetsFromStart(t *testing.T) {
+	var got []*Flow
+	tab := NewTable(TableConfig{Samples: 10}, func(f *Flow) { got = append(got, f) })
+	c, s := "192.0.2.1", "198.51.100.7"
+	times := []float64{100.010, 100.000, 100.004, 100.012}
+	for _, ts := range times {
+		p := pkt(ts, c, s, 40000, 53, 17, 0, 10)
+		tab.Add(&p)
+	}
+	tab.Flush()
+	if len(got) != 1 {
+		t.Fatalf("got %d flows, want 1", len(got))
+	}
+	f := got[0]
+	if f.Start != int64(100.000*1e9) || len(f.Samples) != len(times) {
+		t.Fatalf("Start %d, %d samples", f.Start, len(f.Samples))
+	}
+	for i, ts := range times {
+		if at := f.Start + f.Samples[i].Offset; at != int64(ts*1e9) {
+			t.Errorf("sample %d: Start+Offset = %d, want %d", i+1, at, int64(ts*1e9))
+		}
+	}
+}

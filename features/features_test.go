@@ -607,3 +607,29 @@ func TestSPLTGapOutOfOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestSPLTGapOlderThanFirst checks the first-packet gaps when a later
+// packet is older than the flow's first (packets at 10, 0, 4 and 12 ms in
+// capture order): packets 2 and 3 are older than packet 1, so their gaps
+// are 0 and packet 4's runs from packet 1, as the Flow IAT gaps do. The
+// sample offsets were taken from the flow's start when each packet came,
+// and packet 2 moved the start back 10 ms, so packets 1 and 3 looked 4 ms
+// apart the wrong way round and the gaps read 0, 0, 4000, 8000.
+func TestSPLTGapOlderThanFirst(t *testing.T) {
+	var ps []collector.Packet
+	for _, us := range []int64{10000, 0, 4000, 12000} {
+		ps = append(ps, mkPacket(client, server, 40000, 53, 17, pkt{us, true, 0, 8, 10, 0}))
+	}
+	f := runTable(t, ps, 10)[0]
+	x, _ := New(Config{SPLT: 4})
+	row := x.NewRow()
+	x.Fill(f, nil, row)
+	for i, want := range []float64{0, 0, 0, 2000} {
+		if got := row.Num[x.Index("splt_gap_"+strconv.Itoa(i+1))]; !near(got, want) {
+			t.Errorf("splt_gap_%d = %v, want %v", i+1, got, want)
+		}
+	}
+	if got, want := row.Num[x.Index("Flow IAT Max")], 2000.0; !near(got, want) {
+		t.Errorf("Flow IAT Max = %v, want %v", got, want)
+	}
+}
