@@ -207,7 +207,7 @@ func cicDefs() []def {
 			func(c *calc) float64 { return c.f.Fwd.PayloadLen.Min }),
 	)
 	defs = append(defs, periodCols("active", [4]string{"Active Mean", " Active Std", " Active Max", " Active Min"}, func(c *calc) *collector.Moments { return &c.f.Active },
-		"An active period is a run of packets with no gap over 5 s, the last one included; 0 when the flow has none longer than 0.", devActive)...)
+		"An active period is a run of packets with no gap over 5 s, the last one included; a run of one packet (length 0) is not counted, as in CICFlowMeter, and the value is 0 when the flow has no longer run.", devActive)...)
 	defs = append(defs, periodCols("idle", [4]string{"Idle Mean", " Idle Std", " Idle Max", " Idle Min"}, func(c *calc) *collector.Moments { return &c.f.Idle },
 		"An idle period is a gap over 5 s between packets; 0 when there is none.", devUs)...)
 	return defs
