@@ -588,24 +588,33 @@ func TestFillConcurrent(t *testing.T) {
 	}
 }
 
+// checkSPLTGaps runs one UDP flow of packets at times us (µs, capture
+// order) through a table and checks its splt_gap columns against want; it
+// returns the extractor and row for further checks.
+func checkSPLTGaps(t *testing.T, us []int64, want []float64) (*Extractor, *Row) {
+	t.Helper()
+	var ps []collector.Packet
+	for _, u := range us {
+		ps = append(ps, mkPacket(client, server, 40000, 53, 17, pkt{u, true, 0, 8, 10, 0}))
+	}
+	f := runTable(t, ps, 10)[0]
+	x, _ := New(Config{SPLT: len(want)})
+	row := x.NewRow()
+	x.Fill(f, nil, row)
+	for i, w := range want {
+		if got := row.Num[x.Index("splt_gap_"+strconv.Itoa(i+1))]; !near(got, w) {
+			t.Errorf("splt_gap_%d = %v, want %v", i+1, got, w)
+		}
+	}
+	return x, row
+}
+
 // TestSPLTGapOutOfOrder checks the first-packet gaps of a capture out of
 // time order (packets at 0, 10, 5 and 12 ms): each gap runs from the
 // latest packet time before it, as Flow IAT's do, so they add up to the
 // 12 ms duration; the fourth gap was taken from the older third packet.
 func TestSPLTGapOutOfOrder(t *testing.T) {
-	var ps []collector.Packet
-	for _, us := range []int64{0, 10000, 5000, 12000} {
-		ps = append(ps, mkPacket(client, server, 40000, 53, 17, pkt{us, true, 0, 8, 10, 0}))
-	}
-	f := runTable(t, ps, 10)[0]
-	x, _ := New(Config{SPLT: 4})
-	row := x.NewRow()
-	x.Fill(f, nil, row)
-	for i, want := range []float64{0, 10000, 0, 2000} {
-		if got := row.Num[x.Index("splt_gap_"+strconv.Itoa(i+1))]; !near(got, want) {
-			t.Errorf("splt_gap_%d = %v, want %v", i+1, got, want)
-		}
-	}
+	checkSPLTGaps(t, []int64{0, 10000, 5000, 12000}, []float64{0, 10000, 0, 2000})
 }
 
 // TestSPLTGapOlderThanFirst checks the first-packet gaps when a later
@@ -616,19 +625,7 @@ func TestSPLTGapOutOfOrder(t *testing.T) {
 // and packet 2 moved the start back 10 ms, so packets 1 and 3 looked 4 ms
 // apart the wrong way round and the gaps read 0, 0, 4000, 8000.
 func TestSPLTGapOlderThanFirst(t *testing.T) {
-	var ps []collector.Packet
-	for _, us := range []int64{10000, 0, 4000, 12000} {
-		ps = append(ps, mkPacket(client, server, 40000, 53, 17, pkt{us, true, 0, 8, 10, 0}))
-	}
-	f := runTable(t, ps, 10)[0]
-	x, _ := New(Config{SPLT: 4})
-	row := x.NewRow()
-	x.Fill(f, nil, row)
-	for i, want := range []float64{0, 0, 0, 2000} {
-		if got := row.Num[x.Index("splt_gap_"+strconv.Itoa(i+1))]; !near(got, want) {
-			t.Errorf("splt_gap_%d = %v, want %v", i+1, got, want)
-		}
-	}
+	x, row := checkSPLTGaps(t, []int64{10000, 0, 4000, 12000}, []float64{0, 0, 0, 2000})
 	if got, want := row.Num[x.Index("Flow IAT Max")], 2000.0; !near(got, want) {
 		t.Errorf("Flow IAT Max = %v, want %v", got, want)
 	}

@@ -54,17 +54,24 @@ func demo(t *testing.T) string {
 	return p
 }
 
-func run(t *testing.T, workers int, label func(*collector.Flow, string) string) (*memWriter, *countExporter, Summary) {
+// replayDemo runs the demo capture through a pipeline built from cfg and
+// returns Close's summary and error (a failure before Close fails the test).
+func replayDemo(t *testing.T, cfg Config) (Summary, error) {
 	t.Helper()
-	w, ex := &memWriter{}, &countExporter{}
-	p, err := New(Config{Features: features.DefaultConfig(), Workers: workers, Out: w, Exporters: []FlowExporter{ex}, Label: label})
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.ReplayFiles(context.Background(), []string{demo(t)}, nil); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := p.Close()
+	return p.Close()
+}
+
+func run(t *testing.T, workers int, label func(*collector.Flow, string) string) (*memWriter, *countExporter, Summary) {
+	t.Helper()
+	w, ex := &memWriter{}, &countExporter{}
+	sum, err := replayDemo(t, Config{Features: features.DefaultConfig(), Workers: workers, Out: w, Exporters: []FlowExporter{ex}, Label: label})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,14 +333,7 @@ func (f *fullWriter) Close() error                        { return f.err }
 // reported a second time as "close output: ...".
 func TestWriteErrorReportedOnce(t *testing.T) {
 	w := &fullWriter{err: fmt.Errorf("export: csv: %w", &os.PathError{Op: "write", Path: "/dev/full", Err: syscall.ENOSPC})}
-	p, err := New(Config{Features: features.DefaultConfig(), Workers: 1, Out: w})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.ReplayFiles(context.Background(), []string{demo(t)}, nil); err != nil {
-		t.Fatal(err)
-	}
-	_, err = p.Close()
+	_, err := replayDemo(t, Config{Features: features.DefaultConfig(), Workers: 1, Out: w})
 	if err == nil || strings.Count(err.Error(), "no space left on device") != 1 || !strings.HasPrefix(err.Error(), "write flows: ") {
 		t.Errorf("Close: %v; want the write error once", err)
 	}
@@ -356,7 +356,7 @@ func TestSummaryCountsLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Config{Features: features.DefaultConfig(), Workers: 2, Out: &memWriter{},
+	sum, err := replayDemo(t, Config{Features: features.DefaultConfig(), Workers: 2, Out: &memWriter{},
 		Label: func(f *collector.Flow, _ string) string {
 			if f.Key.Proto == 6 {
 				return "tcp-flows"
@@ -364,13 +364,6 @@ func TestSummaryCountsLabels(t *testing.T) {
 			return "BENIGN"
 		},
 		Predictor: protoPredictor{x}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.ReplayFiles(context.Background(), []string{demo(t)}, nil); err != nil {
-		t.Fatal(err)
-	}
-	sum, err := p.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
