@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
 )
@@ -14,17 +15,36 @@ import (
 // window it raises dns.nxdomain (many NXDOMAIN answers, typical of DGA
 // malware probing for its server) and dns.many_names (many distinct
 // names).
+//
+// An NXDOMAIN answer counts for its client only when the sensor saw the
+// query it answers (same client, server, client port and DNS ID, at most
+// dnsAnswerTimeout before), so answers forged in a resolver's name
+// cannot make a host look infected. When the engine sees only some
+// packets of each connection (Config.PartialPackets) every NXDOMAIN
+// answer counts, as a query is often not among them.
 type dnsDetector struct {
-	e     *Engine
-	win   window
-	hosts *bounded[addr, dnsHost]
-	tlds  map[string]bool
-	allow map[string]bool // registrable domains never scored for DGA
+	e       *Engine
+	win     window
+	hosts   *bounded[addr, dnsHost]
+	pending *bounded[dnsQueryKey, int64] // query time by query, until answered
+	tlds    map[string]bool
+	allow   map[string]bool // registrable domains never scored for DGA
 }
+
+// dnsQueryKey identifies a query so that its answer can be matched.
+type dnsQueryKey struct {
+	client, server addr
+	port, id       uint16
+}
+
+// dnsAnswerTimeout bounds how late an answer may follow its query and
+// still be matched: stub resolvers give up after 5 s a try, a few tries.
+const dnsAnswerTimeout = 30 * int64(time.Second)
 
 type dnsHost struct {
 	queries, nx uint64
 	names       distinct
+	unmatched   uint64 // NXDOMAIN answers to queries the sensor did not see
 	nxNames     [4]string
 	nxN         int
 	first, last int64
@@ -71,8 +91,10 @@ func newDNSDetector(e *Engine) (*dnsDetector, error) {
 		e:     e,
 		win:   window{size: e.cfg.DNSWindow.Nanoseconds()},
 		hosts: newBounded[addr](e.cfg.MaxHosts, func(s *dnsHost) uint64 { return s.queries + s.nx }),
-		tlds:  map[string]bool{},
-		allow: map[string]bool{},
+		// The oldest of three sampled queries goes first when full.
+		pending: newBounded[dnsQueryKey](e.cfg.MaxHosts, func(ts *int64) uint64 { return uint64(*ts) }),
+		tlds:    map[string]bool{},
+		allow:   map[string]bool{},
 	}
 	for _, t := range e.cfg.SuspiciousTLDs {
 		d.tlds[strings.TrimPrefix(strings.ToLower(t), ".")] = true
@@ -105,6 +127,10 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 		}
 		h := d.hosts.upsert(dst) // the client
 		d.touch(h, ts)
+		if !d.e.cfg.PartialPackets && !d.answers(dnsQueryKey{dst, src, dport, m.id}, ts) {
+			h.unmatched++
+			return
+		}
 		h.nx++
 		h.nxBy.add(p.Key.Proto)
 		h.keys.add(&p.Key)
@@ -124,6 +150,9 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 	h := d.hosts.upsert(src)
 	d.touch(h, ts)
 	h.queries++
+	if !d.e.cfg.PartialPackets {
+		*d.pending.upsert(dnsQueryKey{src, dst, sport, m.id}) = ts
+	}
 	h.qBy.add(p.Key.Proto)
 	h.names.add(fnv64(m.name), 4*d.e.cfg.DistinctNames)
 
@@ -187,6 +216,18 @@ func serviceName(name string) bool {
 	return strings.HasPrefix(name, "_") || strings.Contains(name, "._")
 }
 
+// answers reports whether an answer at ts matches a pending query, and
+// forgets the query: a repeated answer counts once.
+func (d *dnsDetector) answers(k dnsQueryKey, ts int64) bool {
+	qts := d.pending.get(k)
+	if qts == nil {
+		return false
+	}
+	ok := ts >= *qts && ts-*qts <= dnsAnswerTimeout
+	d.pending.remove(k)
+	return ok
+}
+
 func (d *dnsDetector) touch(h *dnsHost, ts int64) {
 	if h.first == 0 || ts < h.first {
 		h.first = ts
@@ -208,6 +249,9 @@ func (d *dnsDetector) tick(now int64, final bool) {
 			}
 			a.Message = fmt.Sprintf("%s got %d NXDOMAIN answers in %v", a.Src, h.nx, c.DNSWindow)
 			a.Evidence = map[string]any{"window_s": c.DNSWindow.Seconds(), "nxdomain": h.nx, "queries": h.queries}
+			if h.unmatched > 0 {
+				a.Evidence["nxdomain_unmatched"] = h.unmatched
+			}
 			a.keys = h.keys.slice()
 			out = append(out, a)
 		}

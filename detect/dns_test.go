@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
 )
@@ -65,5 +66,86 @@ func TestDNSWindowAlertTransport(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("transports %v, want %v", got, want)
+	}
+}
+
+// An NXDOMAIN answer counts for its client only when the sensor saw its
+// query: forged answers in a resolver's name (no query, another DNS ID,
+// another port, or long after the query) must not make the victim look
+// like a DGA-infected host, and a repeated answer counts once. With
+// partial packets (sampled capture) every answer counts.
+func TestNXDomainNeedsItsQuery(t *testing.T) {
+	const client, resolver = "10.0.0.9", "10.0.0.53"
+	run := func(partial bool, send func(e *Engine, i int, ts int64)) []*Alert {
+		cfg := only("dns")
+		cfg.NXDomain = 5
+		cfg.PartialPackets = partial
+		e, c := newTest(t, cfg)
+		for i := 0; i < 8; i++ {
+			send(e, i, t0+int64(i)*sec)
+		}
+		e.Close()
+		var out []*Alert
+		for _, a := range c.alerts {
+			if a.Rule == "dns.nxdomain" {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	name := func(i int) string { return fmt.Sprintf("nx%d.example.com", i) }
+	query := func(e *Engine, i int, ts int64, port, id uint16) {
+		e.OnPacket(pkt(ts, client, resolver, port, 53, 17, 0, dnsQuery(id, name(i), false, 0)))
+	}
+	answer := func(e *Engine, i int, ts int64, port, id uint16) {
+		e.OnPacket(pkt(ts, resolver, client, 53, port, 17, 0, dnsQuery(id, name(i), true, 3)))
+	}
+
+	matched := run(false, func(e *Engine, i int, ts int64) {
+		query(e, i, ts, 30000+uint16(i), 7)
+		answer(e, i, ts+int64(time.Millisecond), 30000+uint16(i), 7)
+	})
+	if len(matched) != 1 || matched[0].Evidence["nxdomain"] != uint64(8) || matched[0].Evidence["nxdomain_unmatched"] != nil {
+		t.Fatalf("8 answered queries: alerts %+v, want one dns.nxdomain counting 8", matched)
+	}
+
+	forged := map[string]func(e *Engine, i int, ts int64){
+		"no query": func(e *Engine, i int, ts int64) { answer(e, i, ts, 30000+uint16(i), 7) },
+		"another id": func(e *Engine, i int, ts int64) {
+			query(e, i, ts, 30000+uint16(i), 7)
+			answer(e, i, ts+1, 30000+uint16(i), 8)
+		},
+		"another port": func(e *Engine, i int, ts int64) {
+			query(e, i, ts, 30000, 7)
+			answer(e, i, ts+1, 31000, 7)
+		},
+		"repeated answer": func(e *Engine, i int, ts int64) {
+			if i == 0 {
+				query(e, i, ts, 30000, 7)
+			}
+			answer(e, i, ts+1, 30000, 7)
+		},
+	}
+	for what, send := range forged {
+		if got := run(false, send); len(got) != 0 {
+			t.Errorf("%s: dns.nxdomain raised (%s), want none", what, got[0].Message)
+		}
+	}
+	// An answer 31 s after its query does not match; the late answers
+	// are given as unmatched when the matched ones raise the alert.
+	late := run(false, func(e *Engine, i int, ts int64) {
+		query(e, i, ts, 30000+uint16(i), 7)
+		d := int64(time.Millisecond)
+		if i >= 5 {
+			d = 31 * sec
+		}
+		answer(e, i, ts+d, 30000+uint16(i), 7)
+	})
+	if len(late) != 1 || late[0].Evidence["nxdomain"] != uint64(5) || late[0].Evidence["nxdomain_unmatched"] != uint64(3) {
+		t.Fatalf("5 timely and 3 late answers: alerts %+v, want one dns.nxdomain counting 5, 3 unmatched", late)
+	}
+
+	if got := run(true, forged["no query"]); len(got) != 1 {
+		t.Fatalf("partial packets: %d dns.nxdomain alerts for 8 unmatched answers, want 1", len(got))
 	}
 }

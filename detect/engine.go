@@ -514,8 +514,10 @@ func (e *Engine) Summary(w io.Writer) {
 // flowhawk_dropped_total{component="detect"}: per-host state evicted to
 // make room for new hosts (a flood of sources does this; detection is
 // then approximate), alert causes evicted from aggregation (their next
-// occurrence is sent as new) and SYNs not paired with their handshake
-// because the pending table was full (they count as half-open).
+// occurrence is sent as new), SYNs not paired with their handshake
+// because the pending table was full (they count as half-open) and DNS
+// queries forgotten before their answer because the pending table was
+// full (an NXDOMAIN answer to one does not count).
 func (e *Engine) Losses() map[string]uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -534,6 +536,7 @@ func (e *Engine) losses() map[string]uint64 {
 	}
 	if e.dns != nil {
 		m["dns_hosts_evicted"] = e.dns.hosts.Evicted
+		m["dns_queries_evicted"] = e.dns.pending.Evicted
 	}
 	if e.top != nil {
 		m["toptalkers_hosts_evicted"] = e.top.hosts.Evicted

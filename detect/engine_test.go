@@ -21,6 +21,7 @@ func TestWindowsEndExactly(t *testing.T) {
 		e, c := newTest(t, cfg)
 		for i, off := range offsets {
 			name := fmt.Sprintf("nx%d.example.com", i)
+			e.OnPacket(pkt(base+off-1, "10.0.0.9", "10.0.0.53", 30000+uint16(i), 53, 17, 0, dnsQuery(1, name, false, 0)))
 			e.OnPacket(pkt(base+off, "10.0.0.53", "10.0.0.9", 53, 30000+uint16(i), 17, 0, dnsQuery(1, name, true, 3)))
 		}
 		e.OnPacket(pkt(base+10*sec, "10.0.0.9", "10.0.0.53", 30100, 53, 17, 0, dnsQuery(9, "end.example.com", false, 0)))

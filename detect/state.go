@@ -112,6 +112,14 @@ func (b *bounded[K, V]) reset() {
 	clear(b.m)
 }
 
+// remove deletes k, keeping its value for reuse.
+func (b *bounded[K, V]) remove(k K) {
+	if v := b.m[k]; v != nil {
+		b.free = append(b.free, v)
+		delete(b.m, k)
+	}
+}
+
 func (b *bounded[K, V]) len() int { return len(b.m) }
 
 // distinct counts distinct 64-bit values exactly up to a cap: the first
