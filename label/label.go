@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -290,6 +291,12 @@ func parseProto(v string) (uint8, error) {
 	return uint8(n), nil
 }
 
+// minTime and maxTime bound the times that int64 nanoseconds hold.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
 func parseTime(v string) (int64, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
@@ -299,6 +306,14 @@ func parseTime(v string) (int64, error) {
 			return 0, fmt.Errorf("%q has no time zone: add Z for UTC or an offset such as -03:00", v)
 		}
 		return 0, fmt.Errorf("%q is not an RFC 3339 time such as 2017-07-05T09:47:00-03:00", v)
+	}
+	// Flow times are int64 nanoseconds; UnixNano wraps outside them, and
+	// 0 means unbounded here, so neither can be asked for.
+	if t.Before(minTime) || t.After(maxTime) {
+		return 0, fmt.Errorf("%q is outside the times a flow can have (%d to %d); leave the key out for no bound", v, minTime.Year(), maxTime.Year())
+	}
+	if t.UnixNano() == 0 {
+		return 0, fmt.Errorf("%q is the Unix epoch, which this field cannot hold; leave the key out for no bound", v)
 	}
 	return t.UnixNano(), nil
 }

@@ -130,6 +130,11 @@ func TestRuleErrorsNameTheLine(t *testing.T) {
 		"X end=2017-07-05T09:47:00.5":       `"2017-07-05T09:47:00.5" has no time zone`,
 		"X start=7/5/2017T9:47":             `"7/5/2017T9:47" is not an RFC 3339 time such as 2017-07-05T09:47:00-03:00`,
 		"X start=2017-07-05 09:47:00-03:00": `"2017-07-05" is not an RFC 3339 time`,
+		// 0 means unbounded and UnixNano wraps past 2262: both used to
+		// give a rule other bounds than its text.
+		"X end=1970-01-01T00:00:00Z":   `"1970-01-01T00:00:00Z" is the Unix epoch`,
+		"X end=9999-12-31T00:00:00Z":   `"9999-12-31T00:00:00Z" is outside the times a flow can have (1677 to 2262)`,
+		"X start=1600-01-01T00:00:00Z": `"1600-01-01T00:00:00Z" is outside`,
 	} {
 		_, err := ParseRules(strings.NewReader(bad))
 		if err == nil || !strings.Contains(err.Error(), want) {
