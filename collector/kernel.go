@@ -225,7 +225,11 @@ type KernelSource struct {
 	rd        *ringbuf.Reader
 	links     []*ifaceLink
 	attached  []Attachment
-	offset    int64 // wall clock minus CLOCK_MONOTONIC, ns
+	offset    int64    // wall clock minus CLOCK_MONOTONIC, ns
+	netns     *os.File // the network namespace the interfaces were found in, for attaching again
+	// reattachErr is the last error attaching again to an interface that
+	// came back, by name, so each new error is logged once.
+	reattachErr map[string]string
 
 	mu      sync.Mutex // guards stats
 	stats   KernelStats
@@ -267,6 +271,8 @@ type detacher interface{ Close() error }
 type ifaceLink struct {
 	detacher
 	iface string
+	asked string // the name the interface was asked for by (maybe an altname), to find it again
+	index int    // the interface's index at attach
 	gone  bool
 }
 
@@ -280,7 +286,9 @@ var ErrInterfacesGone = errors.New("every captured interface is gone")
 // defunct (interface index 0), its clsact filters went with the device,
 // and the capture goes on with the others. Gateways lose interfaces (VPN
 // tunnels, hotplug); a capture that silently stopped seeing one would look
-// like a quiet link. When none is left it returns ErrInterfacesGone.
+// like a quiet link. An interface of the same name that appears again (a
+// PPP or VPN device re-created on reconnect) is attached again. When none
+// is left it returns ErrInterfacesGone.
 func (s *KernelSource) checkLinks() error {
 	for _, l := range s.links {
 		if l.gone || !l.defunct() {
@@ -298,11 +306,12 @@ func (s *KernelSource) checkLinks() error {
 			}
 		}
 		if len(left) > 0 {
-			slog.Warn("captured interface is gone (deleted or moved); its programs are detached, the capture goes on with the others", "iface", l.iface, "left", strings.Join(left, ","))
+			slog.Warn("captured interface is gone (deleted or moved); its programs are detached, the capture goes on with the others and attaches again if it comes back", "iface", l.iface, "left", strings.Join(left, ","))
 		} else {
-			slog.Warn("captured interface is gone (deleted or moved); no captured interface is left, the capture ends", "iface", l.iface)
+			slog.Warn("captured interface is gone (deleted or moved); no captured interface is left, the capture ends unless it is back at once", "iface", l.iface)
 		}
 	}
+	s.reattach()
 	var gone []string
 	for _, l := range s.links {
 		if !l.gone {
@@ -316,6 +325,94 @@ func (s *KernelSource) checkLinks() error {
 		return nil // nothing attached (Detach ran)
 	}
 	return fmt.Errorf("%w (%s: deleted or moved to another namespace); nothing is left to capture", ErrInterfacesGone, strings.Join(gone, ", "))
+}
+
+// reattach attaches the programs again to each gone interface that is
+// back under the name it was asked for, in the namespace the capture
+// found it in. The gone links are closed and replaced; an attach that
+// fails leaves nothing of itself and is tried again at the next scan.
+func (s *KernelSource) reattach() {
+	var names []string
+	for _, l := range s.links {
+		if l.gone && !slices.Contains(names, l.asked) {
+			names = append(names, l.asked)
+		}
+	}
+	for _, asked := range names {
+		var ifi *net.Interface
+		var err error
+		find := func() { ifi, err = interfaceByName(asked) }
+		if s.netns != nil {
+			if nerr := inNetns(s.netns, find); nerr != nil {
+				err = nerr
+			}
+		} else {
+			find()
+		}
+		if err != nil {
+			continue // still gone
+		}
+		if err := s.attachAgain(ifi, asked); err != nil {
+			if msg := err.Error(); s.reattachErr[asked] != msg {
+				slog.Warn("captured interface is back but attaching to it failed; trying again at each scan", "iface", ifi.Name, "err", err)
+				if s.reattachErr == nil {
+					s.reattachErr = map[string]string{}
+				}
+				s.reattachErr[asked] = msg
+			}
+			continue
+		}
+		delete(s.reattachErr, asked)
+	}
+}
+
+// attachAgain replaces the gone links of the interface asked for by a new
+// attachment to ifi.
+func (s *KernelSource) attachAgain(ifi *net.Interface, asked string) error {
+	n := len(s.links)
+	var err error
+	attach := func() { err = s.attach(ifi, asked) }
+	if s.netns != nil {
+		if nerr := inNetns(s.netns, attach); nerr != nil {
+			err = nerr
+		}
+	} else {
+		attach()
+	}
+	if err != nil {
+		for _, l := range s.links[n:] {
+			l.Close()
+		}
+		s.links = s.links[:n] // attach records an Attachment only on success
+		return err
+	}
+	kept := s.links[:0]
+	var oldIndex []int
+	var oldName []string
+	for i, l := range s.links {
+		if i < n && l.gone && l.asked == asked {
+			l.Close() // a defunct bpf link's fd; a gone clsact filter deletes nothing
+			if !slices.Contains(oldIndex, l.index) {
+				oldIndex = append(oldIndex, l.index)
+			}
+			oldName = append(oldName, l.iface)
+			continue
+		}
+		kept = append(kept, l)
+	}
+	clear(s.links[len(kept):])
+	s.links = kept
+	for _, idx := range oldIndex {
+		if idx != ifi.Index {
+			s.objs.Monitored.Delete(uint32(idx)) // not there for loopback
+		}
+	}
+	// The new attachment replaces the old one in Attachments.
+	at := s.attached[len(s.attached)-1]
+	s.attached = slices.DeleteFunc(s.attached[:len(s.attached)-1], func(a Attachment) bool { return slices.Contains(oldName, a.Iface) })
+	s.attached = append(s.attached, at)
+	slog.Info("captured interface is back; programs attached again", "iface", ifi.Name, "ingress", at.Ingress, "egress", at.Egress)
+	return nil
 }
 
 // defunct reports whether l's device has gone: a bpf link's interface index
@@ -570,8 +667,11 @@ func OpenKernel(cfg KernelConfig) (*KernelSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, ifi := range ifaces {
-		if err := s.attach(ifi); err != nil {
+	if ns, err := os.Open("/proc/thread-self/ns/net"); err == nil {
+		s.netns = ns
+	}
+	for i, ifi := range ifaces {
+		if err := s.attach(ifi, cfg.Interfaces[i]); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -719,7 +819,14 @@ func driverOf(name string) string {
 	return unix.ByteSliceToString(info.Driver[:])
 }
 
-func (s *KernelSource) attach(ifi *net.Interface) error {
+// attach attaches the programs to ifi, asked for by the name asked.
+func (s *KernelSource) attach(ifi *net.Interface, asked string) error {
+	n := len(s.links)
+	defer func() {
+		for _, l := range s.links[n:] {
+			l.asked, l.index = asked, ifi.Index
+		}
+	}()
 	at := Attachment{Iface: ifi.Name}
 	if ifi.Flags&net.FlagLoopback != 0 {
 		// Loopback receives exactly what it sends: egress alone sees
@@ -872,6 +979,10 @@ func (s *KernelSource) Detach() error {
 // Close detaches and releases every kernel object.
 func (s *KernelSource) Close() error {
 	err := s.Detach()
+	if s.netns != nil {
+		s.netns.Close()
+		s.netns = nil
+	}
 	if s.rd != nil {
 		err = errors.Join(err, s.rd.Close())
 	}

@@ -77,6 +77,65 @@ func TestCaptureInterfaceGone(t *testing.T) {
 	}
 }
 
+// TestCaptureInterfaceReturns deletes one of two captured interfaces and
+// creates it again under its name (a PPP or VPN device re-created on
+// reconnect): the capture must warn once that it went, attach again when
+// it is back, count the new device's traffic, list it once in
+// Attachments, and leave nothing attached to it after stop. It used to go
+// on without it until restarted.
+func TestCaptureInterfaceReturns(t *testing.T) {
+	for _, m := range goneModes {
+		t.Run(m.name, func(t *testing.T) {
+			needTC(t, m.name)
+			n := newNet(t)
+			mk := func() {
+				run(t, "ip", "-n", n.ClientNS, "link", "add", "fhback0", "type", "veth", "peer", "name", "fhback1", "netns", n.ServerNS)
+				run(t, "ip", "-n", n.ClientNS, "addr", "add", "10.198.0.1/24", "dev", "fhback0")
+				run(t, "ip", "-n", n.ServerNS, "addr", "add", "10.198.0.2/24", "dev", "fhback1")
+				run(t, "ip", "-n", n.ClientNS, "link", "set", "fhback0", "up")
+				run(t, "ip", "-n", n.ServerNS, "link", "set", "fhback1", "up")
+			}
+			mk()
+			logged := captureLog(t)
+			cfg := m.cfg
+			cfg.Interfaces, cfg.ScanInterval = []string{n.ClientIf, "fhback0"}, 100*time.Millisecond
+			kc := startKernel(t, n.ClientNS, cfg)
+			run(t, "ip", "-n", n.ClientNS, "link", "del", "fhback0")
+			time.Sleep(500 * time.Millisecond)
+			mk()
+			time.Sleep(500 * time.Millisecond)
+			clientRun(t, n, "ping", "-c", "2", "-i", "0.05", "10.198.0.2")
+			time.Sleep(200 * time.Millisecond)
+			if icmp := protoPackets(kc.stop(t), 1); icmp != 4 {
+				t.Errorf("%d ICMP packets counted on the re-created fhback0, want 4", icmp)
+			}
+			l := logged.String()
+			if strings.Count(l, "interface is gone") != 1 || strings.Count(l, "attached again") != 1 || !strings.Contains(l, "iface=fhback0") {
+				t.Errorf("log: %q, want one warning that fhback0 went and one note that it was attached again", l)
+			}
+			var names []string
+			for _, a := range kc.src.Attachments() {
+				names = append(names, a.Iface)
+			}
+			if strings.Join(names, ",") != n.ClientIf+",fhback0" {
+				t.Errorf("attachments %v, want %s and fhback0 once each", names, n.ClientIf)
+			}
+			switch m.name {
+			case "clsact":
+				for _, dir := range []string{"ingress", "egress"} {
+					if out := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", "fhback0", dir); strings.Contains(out, "flowhawk") {
+						t.Errorf("our %s filter left on fhback0 after stop: %s", dir, out)
+					}
+				}
+			case "xdp":
+				if out := run(t, "ip", "-n", n.ClientNS, "link", "show", "fhback0"); strings.Contains(out, "xdp") {
+					t.Errorf("XDP left on fhback0 after stop: %s", out)
+				}
+			}
+		})
+	}
+}
+
 // TestCaptureAllInterfacesGone deletes the only captured interface: Run
 // must end by itself, through its flush (the flow counted before is
 // handed over), with ErrInterfacesGone naming it. It ran on with nothing
@@ -162,10 +221,11 @@ func TestCLICaptureAllInterfacesGone(t *testing.T) {
 
 // TestCLICaptureInterfaceRecreated deletes one of two captured interfaces
 // with --tc-attach clsact and creates another of the same name, on which
-// another tool adds its own clsact filter: the capture must warn and go
-// on, and at SIGTERM exit 0 without touching the new device. It said
-// nothing, then failed (exit 1) deleting its filter from the new device:
-// "tc filter del ... Filter with specified priority/protocol not found".
+// another tool adds its own clsact filter: the capture must warn, attach
+// again to the new device beside that filter, and at SIGTERM exit 0,
+// deleting its own filter there and nothing else. It once said nothing,
+// then failed (exit 1) deleting its filter from the new device: "tc
+// filter del ... Filter with specified priority/protocol not found".
 func TestCLICaptureInterfaceRecreated(t *testing.T) {
 	needTC(t, "clsact")
 	n := newNet(t)
@@ -179,7 +239,8 @@ func TestCLICaptureInterfaceRecreated(t *testing.T) {
 	waitCapturing(t, stderr)
 	run(t, "ip", "-n", n.ClientNS, "link", "del", "fhrc0")
 	mk()
-	run(t, "tc", "-n", n.ClientNS, "qdisc", "add", "dev", "fhrc0", "clsact")
+	// replace: the capture may have attached again, adding the qdisc, first.
+	run(t, "tc", "-n", n.ClientNS, "qdisc", "replace", "dev", "fhrc0", "clsact")
 	run(t, "tc", "-n", n.ClientNS, "filter", "add", "dev", "fhrc0", "ingress", "pref", "100", "protocol", "ip", "bpf", "da", "bytecode", "1,6 0 0 0,")
 	time.Sleep(1500 * time.Millisecond) // a scan (1 s) sees the old device gone
 	clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
@@ -188,14 +249,14 @@ func TestCLICaptureInterfaceRecreated(t *testing.T) {
 		t.Errorf("capture exit: %v\n%s", err, stderr.String())
 	}
 	s := stderr.String()
-	if strings.Count(s, "interface is gone") != 1 || !strings.Contains(s, "iface=fhrc0") {
-		t.Errorf("stderr: want one warning naming fhrc0:\n%s", s)
+	if strings.Count(s, "interface is gone") != 1 || strings.Count(s, "attached again") != 1 || !strings.Contains(s, "iface=fhrc0") {
+		t.Errorf("stderr: want one warning naming fhrc0 and one note that it was attached again:\n%s", s)
 	}
 	if !strings.Contains(s, "icmp ") {
 		t.Errorf("no ICMP in the summary after fhrc0 was re-created:\n%s", s)
 	}
-	if out := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", "fhrc0", "ingress"); !strings.Contains(out, "pref 100") {
-		t.Errorf("the other tool's filter on the new fhrc0 is gone: %q", out)
+	if out := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", "fhrc0", "ingress"); !strings.Contains(out, "pref 100") || strings.Contains(out, "flowhawk") {
+		t.Errorf("on the new fhrc0 after stop: %q, want the other tool's filter and not ours", out)
 	}
 	for _, dir := range []string{"ingress", "egress"} {
 		if out := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", n.ClientIf, dir); strings.Contains(out, "flowhawk") {
