@@ -341,13 +341,8 @@ func (s *KernelSource) reattach() {
 	for _, asked := range names {
 		var ifi *net.Interface
 		var err error
-		find := func() { ifi, err = interfaceByName(asked) }
-		if s.netns != nil {
-			if nerr := inNetns(s.netns, find); nerr != nil {
-				err = nerr
-			}
-		} else {
-			find()
+		if err := s.inCaptureNetns(func() { ifi, err = interfaceByName(asked) }); err != nil {
+			continue
 		}
 		if err != nil {
 			continue // still gone
@@ -366,18 +361,23 @@ func (s *KernelSource) reattach() {
 	}
 }
 
+// inCaptureNetns runs fn in the network namespace the capture started in
+// (the Run goroutine's thread may be in another).
+func (s *KernelSource) inCaptureNetns(fn func()) error {
+	if s.netns == nil {
+		fn()
+		return nil
+	}
+	return inNetns(s.netns, fn)
+}
+
 // attachAgain replaces the gone links of the interface asked for by a new
 // attachment to ifi.
 func (s *KernelSource) attachAgain(ifi *net.Interface, asked string) error {
 	n := len(s.links)
 	var err error
-	attach := func() { err = s.attach(ifi, asked) }
-	if s.netns != nil {
-		if nerr := inNetns(s.netns, attach); nerr != nil {
-			err = nerr
-		}
-	} else {
-		attach()
+	if nerr := s.inCaptureNetns(func() { err = s.attach(ifi, asked) }); nerr != nil {
+		err = nerr
 	}
 	if err != nil {
 		for _, l := range s.links[n:] {
