@@ -9,9 +9,11 @@ package report
 
 import (
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +50,9 @@ func Write(w io.Writer, in Input) error {
 	if in.Title == "" {
 		in.Title = "flowhawk report"
 	}
+	if err := checkFinite(in.Flows); err != nil {
+		return err
+	}
 	cs := Charts(in)
 	if len(cs) == 0 {
 		return fmt.Errorf("report: nothing to chart: no flows, alerts or evaluations")
@@ -80,7 +85,7 @@ table.summary td{padding:2px 12px 2px 0}
 	b.WriteString(echartsJS)
 	b.WriteString("\n</script>\n<script>\n\"use strict\";\nconst fhCharts = [\n")
 	for _, c := range cs {
-		fmt.Fprintf(&b, "{id:%q,option:%s},\n", c.id, scriptSafe(c.option))
+		fmt.Fprintf(&b, "{id:%q,option:%s},\n", c.id, c.option)
 	}
 	b.WriteString(`];
 (function(){
@@ -107,11 +112,41 @@ table.summary td{padding:2px 12px 2px 0}
 	return err
 }
 
-// scriptSafe keeps option JSON (which carries strings from the input
-// files) from closing the script element.
-func scriptSafe(s string) string {
-	s = strings.ReplaceAll(s, "</", `<\/`)
-	return strings.ReplaceAll(s, "<!--", `<\!--`)
+// optionJSON returns a chart's ECharts option as JSON that can stand in
+// a script element as is: encoding/json writes <, > and & as \u003c,
+// \u003e and \u0026 (so no text from the input files closes the element
+// or opens a comment) and U+2028/U+2029 escaped. go-echarts' own
+// RenderSnippet is not used: it strips every "__f__" (its marker for JS
+// functions, which no chart here has) from the input's text and passes the
+// JSON through html/template and back, so a label holding "__f__" came out
+// altered.
+func optionJSON(c interface {
+	Validate()
+	JSON() map[string]interface{}
+}) string {
+	c.Validate()
+	b, err := json.Marshal(c.JSON())
+	if err != nil {
+		// Only NaN or an infinity in the data gets here; every value is
+		// a finite count, sum or score.
+		panic(fmt.Sprintf("report: chart option: %v", err))
+	}
+	return string(b)
+}
+
+// checkFinite refuses flows whose byte or packet counts, or their sums,
+// are not finite numbers: a chart of them has no JSON, and the page would
+// show nothing.
+func checkFinite(flows []Flow) error {
+	var b, p float64
+	for i := range flows {
+		b += math.Abs(flows[i].Bytes)
+		p += math.Abs(flows[i].Packets)
+	}
+	if math.IsInf(b, 0) || math.IsNaN(b) || math.IsInf(p, 0) || math.IsNaN(p) {
+		return fmt.Errorf("report: the flows' byte or packet counts add up to more than a number can hold")
+	}
+	return nil
 }
 
 func summaryLine(in Input) string {
@@ -162,7 +197,8 @@ func human(v float64, unit string) string {
 	return strconv.FormatFloat(v, 'f', 0, 64) + " " + unit
 }
 
-// Charts builds every chart that has data, in page order.
+// Charts builds every chart that has data, in page order. The flows' byte
+// and packet counts must add up to finite numbers, as Write checks.
 func Charts(in Input) []chart {
 	if in.TopN <= 0 {
 		in.TopN = 15
@@ -257,7 +293,7 @@ func topIPChart(t string, flows []Flow, n int, key func(*Flow) string) (string, 
 	)
 	bar.SetXAxis(names).AddSeries("bytes", data)
 	bar.XYReversal()
-	return bar.RenderSnippet().Option, true
+	return optionJSON(bar), true
 }
 
 func mixChart(t string, flows []Flow, key func(*Flow) string) string {
@@ -284,7 +320,7 @@ func mixChart(t string, flows []Flow, key func(*Flow) string) string {
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Orient: "vertical", Left: "left", Top: "40"}),
 	)
 	pie.AddSeries(t, data, charts.WithPieChartOpts(opts.PieChart{Radius: []string{"35%", "65%"}, Center: []string{"60%", "55%"}}))
-	return pie.RenderSnippet().Option
+	return optionJSON(pie)
 }
 
 // bucket chooses a time bucket giving at most about 120 points.
@@ -350,7 +386,7 @@ func timeChart(flows []Flow) (string, bool) {
 	line.SetXAxis(xs).
 		AddSeries("flows", fl, charts.WithLineChartOpts(opts.LineChart{Step: "middle"})).
 		AddSeries("bytes", by, charts.WithLineChartOpts(opts.LineChart{YAxisIndex: 1}), charts.WithAreaStyleOpts(opts.AreaStyle{Opacity: opts.Float(0.15)}))
-	return line.RenderSnippet().Option, true
+	return optionJSON(line), true
 }
 
 func labelChart(flows []Flow) (string, bool) {
@@ -378,7 +414,7 @@ func labelChart(flows []Flow) (string, bool) {
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}),
 	)
 	bar.SetXAxis(names).AddSeries("flows", data)
-	return bar.RenderSnippet().Option, true
+	return optionJSON(bar), true
 }
 
 func alertChart(alerts []Alert) string {
@@ -427,7 +463,7 @@ func alertChart(alerts []Alert) string {
 		}
 		bar.AddSeries(k, data, charts.WithBarChartOpts(opts.BarChart{Stack: "alerts"}))
 	}
-	return bar.RenderSnippet().Option
+	return optionJSON(bar)
 }
 
 func confusionChart(e *Eval) string {
@@ -454,7 +490,7 @@ func confusionChart(e *Eval) string {
 			InRange: &opts.VisualMapInRange{Color: []string{"#f7fbff", "#6baed6", "#08306b"}}}),
 	)
 	hm.SetXAxis(labels).AddSeries("flows", data, charts.WithLabelOpts(opts.Label{Show: opts.Bool(true)}))
-	return hm.RenderSnippet().Option
+	return optionJSON(hm)
 }
 
 func modelChart(evals []Eval) string {
@@ -486,7 +522,7 @@ func modelChart(evals []Eval) string {
 	if hasAUC {
 		bar.AddSeries("ROC AUC", auc)
 	}
-	return bar.RenderSnippet().Option
+	return optionJSON(bar)
 }
 
 func round4(v float64) float64 { return float64(int64(v*10000+0.5)) / 10000 }

@@ -1,0 +1,218 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// hostile holds text that a flow file, an alert file, an eval file or a
+// label set by an attacker (a crafted DNS name, a directory name, a class
+// name in training data) can put into a report: each tries to leave the
+// context it lands in (HTML text, an attribute, the script element, a JSON
+// string, go-echarts' JS-function markers, ECharts' HTML tooltips).
+var hostile = []string{
+	`</script><script>document.body.setAttribute("data-pwned","1")</script>`,
+	`"><img src=x onerror="document.body.setAttribute('data-pwned','2')">`,
+	`<!--<script>`,
+	`__f__(document.body.setAttribute("data-pwned","3"))__f__`,
+	`a"__f__,x:1,y:__f__"b`,
+	`&quot;,x:document.body.setAttribute(&quot;data-pwned&quot;,&quot;4&quot;),y:&quot;`,
+	"line\u2028sep\u2029para",
+	"bad\xff\xfeutf8\xc3",
+	`back\slash\" quote' tick` + "`",
+	"x&amp;y &lt;b&gt; &#34;",
+}
+
+func hostileInput() Input {
+	in := Input{Title: "title " + hostile[0], Source: "src " + hostile[1]}
+	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	for i, h := range hostile {
+		in.Flows = append(in.Flows, Flow{Time: t0.Add(time.Duration(i) * time.Second), Src: h, Dst: "dst " + h, DstPort: 53, Proto: 17, Bytes: float64(100 + i), Packets: 2, Label: "label " + h})
+		in.Alerts = append(in.Alerts, Alert{Time: t0.Add(time.Duration(i) * time.Second), Detector: "det " + h, Src: h, Dst: h})
+	}
+	var e Eval
+	e.Model, e.Kind = "model "+hostile[3], "kind "+hostile[0]
+	e.Metrics.Labels = []string{hostile[3], hostile[4], hostile[5]}
+	e.Metrics.Confusion = [][]int{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}
+	in.Evals = []Eval{e}
+	return in
+}
+
+// strs collects every string in a decoded JSON value.
+func strs(v any, into map[string]bool) {
+	switch x := v.(type) {
+	case string:
+		into[x] = true
+	case []any:
+		for _, e := range x {
+			strs(e, into)
+		}
+	case map[string]any:
+		for _, e := range x {
+			strs(e, into)
+		}
+	}
+}
+
+// TestHostileTextStaysData renders hostile text into every field and
+// checks, on the page as written, that the HTML has exactly the two
+// script elements the report writes, and that every chart option embedded
+// in the script is JSON that decodes back to the very strings given (bad
+// UTF-8 as U+FFFD): nothing was dropped, unescaped or turned into code.
+func TestHostileTextStaysData(t *testing.T) {
+	var b bytes.Buffer
+	if err := Write(&b, hostileInput()); err != nil {
+		t.Fatal(err)
+	}
+	// The inlined library is ours, not input: look at the rest.
+	page := strings.Replace(b.String(), echartsJS, "ECHARTS", 1)
+	if n, m := strings.Count(page, "<script"), strings.Count(page, "</script"); n != 2 || m != 2 {
+		t.Errorf("page has %d <script and %d </script, want 2 of each", n, m)
+	}
+	for _, bad := range []string{"<img", "<!--", "\u2028", "\u2029"} {
+		if i := strings.Index(page, bad); i >= 0 {
+			t.Errorf("page holds %q raw at byte %d: %q", bad, i, page[max(0, i-40):min(len(page), i+40)])
+		}
+	}
+	head := page[:strings.Index(page, "<script")]
+	if strings.Contains(head, hostile[0]) || !strings.Contains(head, "title &lt;/script&gt;&lt;script&gt;") {
+		t.Error("title not escaped in the page head")
+	}
+	const open = "const fhCharts = [\n"
+	i := strings.Index(page, open)
+	if i < 0 {
+		t.Fatal("no chart list in the page")
+	}
+	seen := map[string]bool{}
+	charts := 0
+	for pos := i + len(open); ; charts++ {
+		// Each entry is {id:"...",option:JSON},\n.
+		rest := page[pos:]
+		j := strings.Index(rest, "option:")
+		if !strings.HasPrefix(rest, "{id:") || j < 0 {
+			break
+		}
+		dec := json.NewDecoder(strings.NewReader(rest[j+len("option:"):]))
+		var o any
+		if err := dec.Decode(&o); err != nil {
+			t.Fatalf("chart %d: option is not JSON: %v", charts, err)
+		}
+		strs(o, seen)
+		pos += j + len("option:") + int(dec.InputOffset())
+		for pos < len(page) && strings.ContainsRune("}, \n", rune(page[pos])) {
+			pos++
+		}
+	}
+	if charts != len(Charts(hostileInput())) {
+		t.Fatalf("decoded %d chart options, want %d", charts, len(Charts(hostileInput())))
+	}
+	for _, h := range hostile {
+		want := validUTF8(h)
+		for _, s := range []string{want, "label " + want, "det " + want} {
+			if !seen[s] {
+				t.Errorf("no chart shows %q as given", s)
+			}
+		}
+	}
+}
+
+// validUTF8 replaces each byte of s that is not UTF-8 by U+FFFD, as
+// encoding/json writes it.
+func validUTF8(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		b.WriteRune(r) // utf8.RuneError for a bad byte, with n == 1
+		i += n
+	}
+	return b.String()
+}
+
+// TestHugeCountsRefused: counts that add up to an infinity have no JSON;
+// the page used to be written with empty chart options (a script syntax
+// error: a blank report) and exit status 0.
+func TestHugeCountsRefused(t *testing.T) {
+	in := Input{Flows: []Flow{{Src: "a", Dst: "b", Proto: 6, Bytes: 1e308}, {Src: "a", Dst: "b", Proto: 6, Bytes: 1e308}}}
+	var b bytes.Buffer
+	if err := Write(&b, in); err == nil || !strings.Contains(err.Error(), "add up to more than") {
+		t.Fatalf("Write = %v, want the counts refused", err)
+	}
+}
+
+// TestHostileChromium renders the hostile report in headless Chromium,
+// opens the tooltip (ECharts draws tooltips as HTML) on every data item
+// of every chart, and checks that no input text ran as code: body never
+// gets the data-pwned attribute the hostile strings try to set, and every
+// chart still initialised.
+func TestHostileChromium(t *testing.T) {
+	bin := ""
+	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(n); err == nil {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		t.Skip("chromium not installed (Debian package chromium; CI installs it)")
+	}
+	var b bytes.Buffer
+	in := hostileInput()
+	if err := Write(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	// Hover every item: showTip on each series' data, one after another.
+	probe := `<script>
+setTimeout(function(){
+  let shown = 0;
+  for (const c of fhCharts) {
+    const ch = echarts.getInstanceByDom(document.getElementById(c.id));
+    const o = ch.getOption();
+    o.series.forEach((s, si) => s.data.forEach((_, di) => {
+      ch.dispatchAction({type: "showTip", seriesIndex: si, dataIndex: di});
+      shown++;
+    }));
+  }
+  document.body.setAttribute("data-tips", String(shown));
+}, 100);
+</script>
+</body>`
+	page := b.String()
+	i := strings.LastIndex(page, "</body>")
+	page = page[:i] + probe + page[i+len("</body>"):]
+	path := filepath.Join(t.TempDir(), "hostile.html")
+	if err := os.WriteFile(path, []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir="+t.TempDir(),
+		"--virtual-time-budget=5000", "--dump-dom", "file://"+path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	dom, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v: %s", err, stderr.String())
+	}
+	body := regexp.MustCompile(`<body[^>]*>`).Find(dom)
+	want := fmt.Sprintf(`data-charts-with-data="%d"`, len(Charts(in)))
+	if !bytes.Contains(body, []byte(want)) || !bytes.Contains(body, []byte(`data-tips="`)) {
+		t.Fatalf("report did not render with every chart and tooltip: %s", body)
+	}
+	if bytes.Contains(body, []byte("data-pwned")) {
+		t.Fatalf("input text ran as code: %s", body)
+	}
+	// The tooltips drew the input as text: the last item's, escaped once
+	// by ECharts and once more by the DOM dump.
+	if !bytes.Contains(dom, []byte(">x&amp;amp;y &amp;lt;b&amp;gt; &amp;#34;</div>")) {
+		t.Error("no tooltip shows the input text")
+	}
+	t.Logf("%s", body)
+}
