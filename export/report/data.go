@@ -90,48 +90,89 @@ func (g rowGetter) str(name string) string {
 	return strings.TrimSpace(cp1252.ToUTF8(s))
 }
 
-func (g rowGetter) num(name string) (float64, bool) {
+// maxCount bounds a byte or packet count: 2^53, the largest integer a
+// float64 holds exactly, far above any real flow's, and small enough that
+// no number of rows adds up to an infinity.
+const maxCount = 1 << 53
+
+// num returns the number in column name: ok=false when the file has no
+// such column or the cell is empty, an error when the cell holds something
+// that is not a finite number.
+func (g rowGetter) num(name string) (v float64, ok bool, err error) {
 	s, f, isNum, ok := g(name)
 	if !ok {
-		return 0, false
+		return 0, false, nil
 	}
 	if isNum {
-		return f, true
+		v = f
+	} else {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return 0, false, nil
+		}
+		if v, err = strconv.ParseFloat(s, 64); err != nil {
+			return 0, false, fmt.Errorf("column %q: %q is not a number", name, s)
+		}
 	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, false
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false, fmt.Errorf("column %q: %v is not a finite number", name, v)
 	}
-	return v, true
+	return v, true, nil
 }
 
-func flowFrom(g rowGetter) Flow {
+// count is num for a byte or packet count, which must lie in [0, 2^53].
+func (g rowGetter) count(name string) (float64, bool, error) {
+	v, ok, err := g.num(name)
+	if err == nil && (v < 0 || v > maxCount) {
+		err = fmt.Errorf("column %q: %v is not a count (0 to 2^53)", name, v)
+	}
+	return v, ok, err
+}
+
+// flowFrom reads one row; an error names the column and the value, and the
+// caller adds the file and line.
+func flowFrom(g rowGetter) (Flow, error) {
 	f := Flow{Src: g.str(colSrc), Dst: g.str(colDst)}
-	if v, ok := g.num(colDstPort); ok {
+	var errs []error
+	keep := func(v float64, ok bool, err error) (float64, bool) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return v, ok
+	}
+	if v, ok := keep(g.num(colDstPort)); ok {
 		f.DstPort = int(v)
 	}
-	if v, ok := g.num(colProto); ok {
+	if v, ok := keep(g.num(colProto)); ok {
 		f.Proto = int(v)
 	}
-	f.Time, _ = parseTime(g.str(colTime))
-	fb, ok1 := g.num(colFwdBytes)
-	bb, ok2 := g.num(colBwdBytes)
+	if ts := g.str(colTime); ts != "" {
+		var ok bool
+		if f.Time, ok = parseTime(ts); !ok {
+			errs = append(errs, fmt.Errorf("column %q: %q is not a time (want like 2017-07-07 15:30:00.000000, RFC 3339 or 7/7/2017 15:30)", colTime, ts))
+		}
+	}
+	fb, ok1 := keep(g.count(colFwdBytes))
+	bb, ok2 := keep(g.count(colBwdBytes))
 	if ok1 || ok2 {
 		f.Bytes = fb + bb
 	} else {
-		a, _ := g.num(colFwdLen)
-		b, _ := g.num(colBwdLen)
+		a, _ := keep(g.count(colFwdLen))
+		b, _ := keep(g.count(colBwdLen))
 		f.Bytes = a + b
 	}
-	a, _ := g.num(colFwdPkts)
-	b, _ := g.num(colBwdPkts)
+	a, _ := keep(g.count(colFwdPkts))
+	b, _ := keep(g.count(colBwdPkts))
 	f.Packets = a + b
 	if l := g.str(colPred); l != "" {
 		f.Label = l
 	} else {
 		f.Label = g.str(colLabel)
 	}
-	return f
+	if len(errs) > 0 {
+		return Flow{}, errs[0]
+	}
+	return f, nil
 }
 
 // ReadFlows reads a flow file written by flowhawk (or a CIC-IDS2017 CSV):
@@ -188,7 +229,7 @@ func readCSV(r io.Reader, path string) ([]Flow, error) {
 		return rec[i], 0, false, true
 	})
 	var out []Flow
-	for line := 2; ; line++ {
+	for {
 		rec, err = cr.Read()
 		if errors.Is(err, io.EOF) {
 			return out, nil
@@ -196,7 +237,12 @@ func readCSV(r io.Reader, path string) ([]Flow, error) {
 		if err != nil {
 			return nil, fmt.Errorf("report: %s: %w", path, err)
 		}
-		out = append(out, flowFrom(get))
+		f, err := flowFrom(get)
+		if err != nil {
+			line, _ := cr.FieldPos(0)
+			return nil, fmt.Errorf("report: %s:%d: %w", path, line, err)
+		}
+		out = append(out, f)
 	}
 }
 
@@ -218,7 +264,8 @@ func readJSONL(r io.Reader, path string) ([]Flow, error) {
 		return fmt.Sprint(v), 0, false, true
 	})
 	var out []Flow
-	for line := 1; sc.Scan(); line++ {
+	line := 1
+	for ; sc.Scan(); line++ {
 		b := sc.Bytes()
 		if len(strings.TrimSpace(string(b))) == 0 {
 			continue
@@ -227,10 +274,14 @@ func readJSONL(r io.Reader, path string) ([]Flow, error) {
 		if err := json.Unmarshal(b, &m); err != nil {
 			return nil, fmt.Errorf("report: %s:%d: %w", path, line, err)
 		}
-		out = append(out, flowFrom(get))
+		f, err := flowFrom(get)
+		if err != nil {
+			return nil, fmt.Errorf("report: %s:%d: %w", path, line, err)
+		}
+		out = append(out, f)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("report: %s: %w", path, err)
+		return nil, fmt.Errorf("report: %s:%d: %w", path, line, err)
 	}
 	return out, nil
 }
@@ -281,7 +332,12 @@ func readParquet(r io.ReaderAt, size int64, path string) ([]Flow, error) {
 			n, err := rows.ReadRows(buf)
 			for _, rr := range buf[:n] {
 				row = rr
-				out = append(out, flowFrom(get))
+				f, err := flowFrom(get)
+				if err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("report: %s: row %d: %w", path, len(out)+1, err)
+				}
+				out = append(out, f)
 			}
 			if errors.Is(err, io.EOF) {
 				break

@@ -216,3 +216,52 @@ setTimeout(function(){
 	}
 	t.Logf("%s", body)
 }
+
+// TestBadCellsNamed: a cell the report needs that holds no number (or no
+// time) used to count as 0 (or as a flow without a time) with no word,
+// so totals and charts were silently wrong; now the error names the file,
+// the line, the column and the value.
+func TestBadCellsNamed(t *testing.T) {
+	const head = "Source IP,Destination IP,Destination Port,Protocol,Timestamp,Total Fwd Packets,Total Backward Packets,Total Length of Fwd Packets,Total Length of Bwd Packets,Label\n"
+	const good = "10.0.0.1,10.0.0.2,80,6,2017-07-07 10:00:00,1,1,10,20,BENIGN\n"
+	dir := t.TempDir()
+	for _, c := range []struct{ name, body, want string }{
+		{"word.csv", head + good + "10.0.0.1,10.0.0.2,80,6,2017-07-07 10:00:00,1,1,ten,20,BENIGN\n", `word.csv:3: column "Total Length of Fwd Packets": "ten" is not a number`},
+		{"time.csv", head + good + good + "10.0.0.1,10.0.0.2,80,6,yesterday,1,1,10,20,BENIGN\n", `time.csv:4: column "Timestamp": "yesterday" is not a time`},
+		{"neg.csv", head + "10.0.0.1,10.0.0.2,80,6,2017-07-07 10:00:00,-5,1,10,20,BENIGN\n", `neg.csv:2: column "Total Fwd Packets": -5 is not a count`},
+		{"huge.csv", head + "10.0.0.1,10.0.0.2,80,6,2017-07-07 10:00:00,1,1,1e308,20,BENIGN\n", `huge.csv:2: column "Total Length of Fwd Packets": 1e+308 is not a count`},
+		{"nan.csv", head + "10.0.0.1,10.0.0.2,80,6,2017-07-07 10:00:00,NaN,1,10,20,BENIGN\n", `nan.csv:2: column "Total Fwd Packets": NaN is not a finite number`},
+		{"word.jsonl", `{"Source IP":"10.0.0.1","Total Fwd Packets":1}` + "\n\n" + `{"Source IP":"10.0.0.1","Total Fwd Packets":"many"}` + "\n", `word.jsonl:3: column "Total Fwd Packets": "many" is not a number`},
+		{"time.jsonl", `{"Source IP":"10.0.0.1","Timestamp":1499421600}` + "\n", `time.jsonl:1: column "Timestamp": "1499421600" is not a time`},
+	} {
+		p := filepath.Join(dir, c.name)
+		if err := os.WriteFile(p, []byte(c.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadFlows(p)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error with %q", c.name, err, c.want)
+		}
+	}
+	// Empty cells are no data, not an error: the CIC-IDS2017 files end in
+	// rows of empty fields.
+	p := filepath.Join(dir, "blank.csv")
+	if err := os.WriteFile(p, []byte(head+good+",,,,,,,,,\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fl, err := ReadFlows(p); err != nil || len(fl) != 2 {
+		t.Errorf("blank row: %d flows, %v", len(fl), err)
+	}
+}
+
+// TestLongJSONLLineNamed: a line past the reader's bound names its line.
+func TestLongJSONLLineNamed(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "long.jsonl")
+	body := `{"Source IP":"10.0.0.1"}` + "\n" + `{"Label":"` + strings.Repeat("x", 65<<20) + `"}` + "\n"
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFlows(p); err == nil || !strings.Contains(err.Error(), "long.jsonl:2: ") {
+		t.Errorf("ReadFlows = %v, want an error naming long.jsonl:2", err)
+	}
+}
