@@ -334,6 +334,23 @@ func bucket(span time.Duration) time.Duration {
 	return (span/120 + 24*time.Hour).Truncate(24 * time.Hour)
 }
 
+// withYear returns the time axis layout for points from first to last, d
+// apart: layout as it is within one year, with the year in front (and no
+// time of day for buckets of a day or more) when the points span several,
+// so that labels neither repeat nor hide which year they are in.
+func withYear(layout string, first, last time.Time, d time.Duration) string {
+	if first.UTC().Year() == last.UTC().Year() {
+		return layout
+	}
+	if d >= 24*time.Hour {
+		return "2006-01-02"
+	}
+	if strings.HasPrefix(layout, "01-02 ") {
+		return "2006-" + layout
+	}
+	return "2006-01-02 " + layout
+}
+
 func timeChart(flows []Flow) (string, bool) {
 	var first, last time.Time
 	for _, f := range flows {
@@ -370,6 +387,7 @@ func timeChart(flows []Flow) (string, bool) {
 	if last.Sub(first) > 24*time.Hour {
 		layout = "01-02 15:04"
 	}
+	layout = withYear(layout, first, last, d)
 	for i := range xs {
 		xs[i] = start.Add(time.Duration(i) * d).UTC().Format(layout)
 		fl[i] = opts.LineData{Value: cnt[i]}
@@ -445,8 +463,9 @@ func alertChart(alerts []Alert) string {
 		counts[a.Detector][int(a.Time.Sub(start)/d)]++
 	}
 	xs := make([]string, n)
+	layout := withYear("01-02 15:04:05", first, last, d)
 	for i := range xs {
-		xs[i] = start.Add(time.Duration(i) * d).UTC().Format("01-02 15:04:05")
+		xs[i] = start.Add(time.Duration(i) * d).UTC().Format(layout)
 	}
 	bar := charts.NewBar()
 	bar.SetGlobalOptions(title("Alerts by detector over time", fmt.Sprintf("%d alerts, per %s (UTC)", len(alerts), d)), noAnimation(),

@@ -265,3 +265,47 @@ func TestLongJSONLLineNamed(t *testing.T) {
 		t.Errorf("ReadFlows = %v, want an error naming long.jsonl:2", err)
 	}
 }
+
+// TestTimeAxisYears: flows and alerts spanning years used to be labelled
+// by month and day alone ("07-05 00:00"), so the axis hid the year and the
+// same label came back every year.
+func TestTimeAxisYears(t *testing.T) {
+	in := Input{}
+	for _, y := range []int{1971, 1999, 2026} {
+		ts := time.Date(y, 7, 5, 10, 0, 0, 0, time.UTC)
+		in.Flows = append(in.Flows, Flow{Time: ts, Src: "10.0.0.1", Dst: "10.0.0.2", Proto: 6, Bytes: 100, Packets: 2})
+		in.Alerts = append(in.Alerts, Alert{Time: ts, Detector: "portscan"})
+	}
+	in.Alerts = append(in.Alerts, Alert{Time: time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC), Detector: "dns"}, Alert{Time: time.Date(2027, 1, 1, 0, 1, 0, 0, time.UTC), Detector: "dns"})
+	for _, c := range Charts(in) {
+		if c.id != "over-time" && c.id != "alerts" {
+			continue
+		}
+		var o struct {
+			XAxis []struct {
+				Data []string `json:"data"`
+			} `json:"xAxis"`
+		}
+		if err := json.Unmarshal([]byte(c.option), &o); err != nil {
+			t.Fatal(err)
+		}
+		xs := o.XAxis[0].Data
+		seen := map[string]bool{}
+		for _, x := range xs {
+			if seen[x] {
+				t.Errorf("%s: label %q twice", c.id, x)
+			}
+			seen[x] = true
+		}
+		if !strings.HasPrefix(xs[0], "197") || !strings.HasPrefix(xs[len(xs)-1], "202") {
+			t.Errorf("%s: axis from %q to %q, want the years shown", c.id, xs[0], xs[len(xs)-1])
+		}
+	}
+	// Within one year the labels stay short.
+	one := Input{Alerts: []Alert{{Time: time.Date(2026, 7, 5, 10, 0, 0, 0, time.UTC), Detector: "dns"}, {Time: time.Date(2026, 7, 5, 10, 0, 30, 0, time.UTC), Detector: "dns"}}}
+	for _, c := range Charts(one) {
+		if !strings.Contains(c.option, `"07-05 10:00:00"`) {
+			t.Errorf("%s: one-year labels changed: %.300s", c.id, c.option)
+		}
+	}
+}
