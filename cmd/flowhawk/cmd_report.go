@@ -57,6 +57,9 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	}
 	// Render before opening the output, so a report that cannot be made
 	// (nothing to chart) leaves an existing file as it was.
+	if len(in.Flows) == 0 && len(in.Alerts) == 0 && len(in.Evals) == 0 {
+		return fmt.Errorf("report: nothing to chart: %s holds no flows, and no alerts or evaluations were given", fs.Arg(0))
+	}
 	var page bytes.Buffer
 	if err := report.Write(&page, in); err != nil {
 		return err

@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// A report with nothing to chart fails without touching an existing
-// output file.
+// A report with nothing to chart fails, naming the empty flow file (it
+// said only "no flows, alerts or evaluations"), without touching an
+// existing output file.
 func TestReportNothingToChartKeepsOutput(t *testing.T) {
 	dir := t.TempDir()
 	flows := filepath.Join(dir, "empty.jsonl")
@@ -16,7 +17,7 @@ func TestReportNothingToChartKeepsOutput(t *testing.T) {
 	os.WriteFile(flows, nil, 0o644)
 	os.WriteFile(out, []byte("previous report"), 0o644)
 	code, _, stderr := runCLI(t, "report", flows, "-o", out)
-	if code == 0 || !strings.Contains(stderr, "nothing to chart") {
+	if code == 0 || !strings.Contains(stderr, "nothing to chart: "+flows+" holds no flows") {
 		t.Fatalf("exit %d, stderr %q; want a nothing-to-chart failure", code, stderr)
 	}
 	if b, err := os.ReadFile(out); err != nil || string(b) != "previous report" {
