@@ -334,6 +334,36 @@ func bucket(span time.Duration) time.Duration {
 	return (span/120 + 24*time.Hour).Truncate(24 * time.Hour)
 }
 
+// timeAxis is the bucketing of a time chart: n buckets of d from start
+// (UTC). It counts in whole seconds (every bucket is whole seconds), not
+// in time.Duration, which saturates at 292 years: flows from year 1 and
+// year 9999 in one file were drawn with the last one in year 290.
+type timeAxis struct {
+	start int64 // Unix seconds
+	sec   int64 // d in seconds
+	d     time.Duration
+	n     int
+}
+
+func newTimeAxis(first, last time.Time) timeAxis {
+	span := last.Unix() - first.Unix()
+	var d time.Duration
+	if span < int64(math.MaxInt64/time.Second) {
+		d = bucket(time.Duration(span) * time.Second)
+	} else { // about 120 buckets of whole days, as bucket does
+		d = time.Duration(span/120/86400+1) * 24 * time.Hour
+	}
+	ax := timeAxis{start: first.Truncate(d).Unix(), sec: int64(d / time.Second), d: d}
+	ax.n = ax.index(last) + 1
+	return ax
+}
+
+// index is the bucket of t, which lies in [first, last].
+func (ax timeAxis) index(t time.Time) int { return int((t.Unix() - ax.start) / ax.sec) }
+
+// at is the start of bucket i.
+func (ax timeAxis) at(i int) time.Time { return time.Unix(ax.start+int64(i)*ax.sec, 0).UTC() }
+
 // withYear returns the time axis layout for points from first to last, d
 // apart: layout as it is within one year, with the year in front (and no
 // time of day for buckets of a day or more) when the points span several,
@@ -367,16 +397,15 @@ func timeChart(flows []Flow) (string, bool) {
 	if first.IsZero() {
 		return "", false
 	}
-	d := bucket(last.Sub(first))
-	start := first.Truncate(d)
-	n := int(last.Sub(start)/d) + 1
+	ax := newTimeAxis(first, last)
+	d, n := ax.d, ax.n
 	cnt := make([]float64, n)
 	byt := make([]float64, n)
 	for _, f := range flows {
 		if f.Time.IsZero() {
 			continue
 		}
-		i := int(f.Time.Sub(start) / d)
+		i := ax.index(f.Time)
 		cnt[i]++
 		byt[i] += f.Bytes
 	}
@@ -384,12 +413,12 @@ func timeChart(flows []Flow) (string, bool) {
 	fl := make([]opts.LineData, n)
 	by := make([]opts.LineData, n)
 	layout := "15:04:05"
-	if last.Sub(first) > 24*time.Hour {
+	if last.Unix()-first.Unix() > 24*3600 {
 		layout = "01-02 15:04"
 	}
 	layout = withYear(layout, first, last, d)
 	for i := range xs {
-		xs[i] = start.Add(time.Duration(i) * d).UTC().Format(layout)
+		xs[i] = ax.at(i).Format(layout)
 		fl[i] = opts.LineData{Value: cnt[i]}
 		by[i] = opts.LineData{Value: byt[i]}
 	}
@@ -447,9 +476,8 @@ func alertChart(alerts []Alert) string {
 		}
 		dets[a.Detector] = true
 	}
-	d := bucket(last.Sub(first))
-	start := first.Truncate(d)
-	n := int(last.Sub(start)/d) + 1
+	ax := newTimeAxis(first, last)
+	d, n := ax.d, ax.n
 	names := make([]string, 0, len(dets))
 	for k := range dets {
 		names = append(names, k)
@@ -460,12 +488,12 @@ func alertChart(alerts []Alert) string {
 		counts[k] = make([]float64, n)
 	}
 	for _, a := range alerts {
-		counts[a.Detector][int(a.Time.Sub(start)/d)]++
+		counts[a.Detector][ax.index(a.Time)]++
 	}
 	xs := make([]string, n)
 	layout := withYear("01-02 15:04:05", first, last, d)
 	for i := range xs {
-		xs[i] = start.Add(time.Duration(i) * d).UTC().Format(layout)
+		xs[i] = ax.at(i).Format(layout)
 	}
 	bar := charts.NewBar()
 	bar.SetGlobalOptions(title("Alerts by detector over time", fmt.Sprintf("%d alerts, per %s (UTC)", len(alerts), d)), noAnimation(),

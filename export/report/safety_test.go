@@ -309,3 +309,42 @@ func TestTimeAxisYears(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeAxisBeyondDuration: a file whose flows span more than
+// time.Duration holds (292 years: a row from year 1 beside today's) drew
+// the last flow's bucket as if it were 290 years after the first.
+func TestTimeAxisBeyondDuration(t *testing.T) {
+	in := Input{}
+	for _, ts := range []time.Time{time.Date(1, 1, 2, 10, 0, 0, 0, time.UTC), time.Date(2026, 7, 5, 10, 0, 0, 0, time.UTC), time.Date(9999, 7, 7, 10, 0, 0, 0, time.UTC)} {
+		in.Flows = append(in.Flows, Flow{Time: ts, Src: "10.0.0.1", Dst: "10.0.0.2", Proto: 6, Bytes: 100, Packets: 2})
+		in.Alerts = append(in.Alerts, Alert{Time: ts, Detector: "dns"})
+	}
+	for _, c := range Charts(in) {
+		if c.id != "over-time" && c.id != "alerts" {
+			continue
+		}
+		var o struct {
+			XAxis []struct {
+				Data []string `json:"data"`
+			} `json:"xAxis"`
+			Series []struct {
+				Data []struct {
+					Value float64 `json:"value"`
+				} `json:"data"`
+			} `json:"series"`
+		}
+		if err := json.Unmarshal([]byte(c.option), &o); err != nil {
+			t.Fatal(err)
+		}
+		xs := o.XAxis[0].Data
+		var at []string
+		for i, v := range o.Series[0].Data {
+			if v.Value != 0 {
+				at = append(at, xs[i])
+			}
+		}
+		if len(xs) > 130 || len(at) != 3 || !strings.HasPrefix(at[0], "0001-") || !strings.HasPrefix(at[1], "20") || !strings.HasPrefix(at[2], "99") {
+			t.Errorf("%s: %d buckets, flows at %q; want year 1, 20xx and 99xx", c.id, len(xs), at)
+		}
+	}
+}
