@@ -116,6 +116,7 @@ func readFlowCSV(t *testing.T, path string) []csvFlow {
 type fileAlert struct {
 	t   time.Time
 	det string
+	occ int // occurrences the line adds: its count less its cause's previous line's
 }
 
 func readAlertFile(t *testing.T, path string) []fileAlert {
@@ -124,22 +125,56 @@ func readAlertFile(t *testing.T, path string) []fileAlert {
 		t.Fatal(err)
 	}
 	var out []fileAlert
+	last := map[string]int{}
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		if l == "" {
 			continue
 		}
 		var a struct {
-			TS       time.Time `json:"@timestamp"`
+			TS    time.Time `json:"@timestamp"`
+			Event struct {
+				Start string `json:"start"`
+			} `json:"event"`
+			Rule struct {
+				Name string `json:"name"`
+			} `json:"rule"`
+			Source, Destination struct {
+				IP string `json:"ip"`
+			}
 			Flowhawk struct {
 				Detector string `json:"detector"`
+				Count    int    `json:"count"`
 			} `json:"flowhawk"`
 		}
 		if err := json.Unmarshal([]byte(l), &a); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, fileAlert{a.TS, a.Flowhawk.Detector})
+		// flowhawk.count is the cause's total since event.start.
+		cause := strings.Join([]string{a.Rule.Name, a.Event.Start, a.Source.IP, a.Destination.IP}, "|")
+		occ := a.Flowhawk.Count - last[cause]
+		if occ <= 0 {
+			occ = a.Flowhawk.Count
+		}
+		last[cause] = a.Flowhawk.Count
+		out = append(out, fileAlert{a.TS, a.Flowhawk.Detector, occ})
 	}
 	return out
+}
+
+// alertTotals is what the header and the alert chart say of an alert
+// file: occurrences, then lines.
+func alertTotals(alerts []fileAlert) string {
+	occ := 0
+	for _, a := range alerts {
+		occ += a.occ
+	}
+	n := func(v int, one string) string {
+		if v == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %ss", v, one)
+	}
+	return n(occ, "alert occurrence") + " in " + n(len(alerts), "alert line")
 }
 
 // pageCharts returns the chart options embedded in a report, by chart id.
@@ -214,6 +249,9 @@ func checkReportNumbers(t *testing.T, flowsPath, alertsPath, pagePath string) {
 		t.Fatal("no header line")
 	}
 	want := fmt.Sprintf("flows.csv: %d flows, ", len(flows))
+	if len(flows) == 1 {
+		want = "flows.csv: 1 flow, "
+	}
 	if !strings.HasPrefix(head[1], want) {
 		t.Errorf("header %q, want it to start %q", head[1], want)
 	}
@@ -221,8 +259,8 @@ func checkReportNumbers(t *testing.T, flowsPath, alertsPath, pagePath string) {
 	if !strings.Contains(head[1], span) {
 		t.Errorf("header %q, want the span %q", head[1], span)
 	}
-	if len(alerts) > 0 && !strings.Contains(head[1], fmt.Sprintf(", %d alerts", len(alerts))) {
-		t.Errorf("header %q, want %d alerts", head[1], len(alerts))
+	if len(alerts) > 0 && !strings.Contains(head[1], ", "+alertTotals(alerts)) {
+		t.Errorf("header %q, want %q", head[1], alertTotals(alerts))
 	}
 	for _, c := range []struct {
 		v          float64
@@ -377,15 +415,15 @@ func checkReportNumbers(t *testing.T, flowsPath, alertsPath, pagePath string) {
 		}
 		return
 	}
-	dets := map[string][]time.Time{}
+	dets := map[string][]fileAlert{}
 	var all []time.Time
 	for _, a := range alerts {
-		dets[a.det] = append(dets[a.det], a.t)
+		dets[a.det] = append(dets[a.det], a)
 		all = append(all, a.t)
 	}
-	d, _, _ = bucketed("alerts", all, nil, `alerts, per (\S+) \(UTC\)`)
-	if sub := path(cs["alerts"], "title", "subtext").(string); !strings.HasPrefix(sub, fmt.Sprintf("%d alerts,", len(alerts))) {
-		t.Errorf("alerts subtitle %q, want %d alerts", sub, len(alerts))
+	d, _, _ = bucketed("alerts", all, nil, `lines?, per (\S+) \(UTC\)`)
+	if sub := path(cs["alerts"], "title", "subtext").(string); !strings.HasPrefix(sub, alertTotals(alerts)+",") {
+		t.Errorf("alerts subtitle %q, want %q", sub, alertTotals(alerts))
 	}
 	lo := all[0]
 	for _, x := range all {
@@ -402,8 +440,8 @@ func checkReportNumbers(t *testing.T, flowsPath, alertsPath, pagePath string) {
 		name := s.(map[string]any)["name"].(string)
 		g := values(t, s.(map[string]any)["data"])
 		want := make([]float64, len(g))
-		for _, x := range dets[name] {
-			want[int(x.Sub(start)/d)]++
+		for _, a := range dets[name] {
+			want[int(a.t.Sub(start)/d)] += float64(a.occ)
 		}
 		if fmt.Sprint(g) != fmt.Sprint(want) {
 			t.Errorf("alerts of %s per %v: %v, want %v", name, d, g, want)

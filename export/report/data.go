@@ -36,6 +36,18 @@ type Alert struct {
 	Time     time.Time
 	Detector string
 	Src, Dst string
+	// Occurrences are the occurrences this line adds: an aggregated
+	// line's flowhawk.count is its cause's total since event.start, so a
+	// line adds its count less the count its cause's previous line gave.
+	// 1 for lines without flowhawk.count; 0 counts as 1.
+	Occurrences float64
+}
+
+func (a *Alert) occurrences() float64 {
+	if a.Occurrences == 0 {
+		return 1
+	}
+	return a.Occurrences
 }
 
 // Column names looked up in flow files (CIC-IDS2017 names, compared
@@ -364,6 +376,7 @@ func ReadAlerts(path string) ([]Alert, error) {
 	sc := bufio.NewScanner(fh)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	var out []Alert
+	seen := map[string]float64{} // the last count of each cause
 	for line := 1; sc.Scan(); line++ {
 		b := sc.Bytes()
 		if len(strings.TrimSpace(string(b))) == 0 {
@@ -390,6 +403,21 @@ func ReadAlerts(path string) ([]Alert, error) {
 			return nil, fmt.Errorf("report: %s:%d: @timestamp %q: %w", path, line, ts, err)
 		}
 		a.Time = t
+		a.Occurrences = 1
+		if c, ok := lookup(m, "flowhawk.count").(float64); ok {
+			if c < 1 || c > 1<<53 || c != math.Trunc(c) {
+				return nil, fmt.Errorf("report: %s:%d: flowhawk.count %v is not a count", path, line, c)
+			}
+			// A cause is its rule, its first occurrence and its source; one
+			// evicted and seen again starts over at 1 with a new start.
+			cause := lookupStr(m, "rule.name") + "|" + lookupStr(m, "event.start") + "|" + a.Src + "|" + a.Dst
+			if prev := seen[cause]; c > prev {
+				a.Occurrences = c - prev
+			} else {
+				a.Occurrences = c
+			}
+			seen[cause] = c
+		}
 		out = append(out, a)
 	}
 	if err := sc.Err(); err != nil {
@@ -398,23 +426,27 @@ func ReadAlerts(path string) ([]Alert, error) {
 	return out, nil
 }
 
-// lookupStr finds a dotted ECS key either nested ({"rule":{"name":..}}) or
-// flat ({"rule.name":..}).
+// lookupStr finds a dotted ECS string either nested ({"rule":{"name":..}})
+// or flat ({"rule.name":..}).
 func lookupStr(m map[string]any, key string) string {
+	s, _ := lookup(m, key).(string)
+	return s
+}
+
+// lookup finds a dotted ECS key either nested or flat; nil if absent.
+func lookup(m map[string]any, key string) any {
 	if v, ok := m[key]; ok {
-		if s, ok := v.(string); ok {
-			return s
-		}
+		return v
 	}
 	head, rest, found := strings.Cut(key, ".")
 	if !found {
-		return ""
+		return nil
 	}
 	sub, ok := m[head].(map[string]any)
 	if !ok {
-		return ""
+		return nil
 	}
-	return lookupStr(sub, rest)
+	return lookup(sub, rest)
 }
 
 // Eval is one `flowhawk eval --json` document.

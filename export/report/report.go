@@ -165,12 +165,16 @@ func summaryLine(in Input) string {
 			last = f.Time
 		}
 	}
-	s := fmt.Sprintf("%d flows, %s packets, %s", len(in.Flows), human(pkts, ""), human(bytes, "B"))
+	flows := "1 flow"
+	if len(in.Flows) != 1 {
+		flows = fmt.Sprintf("%d flows", len(in.Flows))
+	}
+	s := fmt.Sprintf("%s, %s packets, %s", flows, human(pkts, ""), human(bytes, "B"))
 	if !first.IsZero() {
 		s += fmt.Sprintf(", %s – %s UTC", first.UTC().Format("2006-01-02 15:04:05"), last.UTC().Format("2006-01-02 15:04:05"))
 	}
 	if len(in.Alerts) > 0 {
-		s += fmt.Sprintf(", %d alerts", len(in.Alerts))
+		s += ", " + alertCount(in.Alerts)
 	}
 	if len(in.Evals) > 0 {
 		s += fmt.Sprintf(", %d model evaluations", len(in.Evals))
@@ -464,6 +468,22 @@ func labelChart(flows []Flow) (string, bool) {
 	return optionJSON(bar), true
 }
 
+// alertCount says how many occurrences the alert lines carry, and in how
+// many lines: aggregation sends one line for many occurrences.
+func alertCount(alerts []Alert) string {
+	var n float64
+	for _, a := range alerts {
+		n += a.occurrences()
+	}
+	plural := func(v float64, one, many string) string {
+		if v == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%.0f %s", v, many)
+	}
+	return plural(n, "alert occurrence", "alert occurrences") + " in " + plural(float64(len(alerts)), "alert line", "alert lines")
+}
+
 func alertChart(alerts []Alert) string {
 	first, last := alerts[0].Time, alerts[0].Time
 	dets := map[string]bool{}
@@ -488,7 +508,7 @@ func alertChart(alerts []Alert) string {
 		counts[k] = make([]float64, n)
 	}
 	for _, a := range alerts {
-		counts[a.Detector][ax.index(a.Time)]++
+		counts[a.Detector][ax.index(a.Time)] += a.occurrences()
 	}
 	xs := make([]string, n)
 	layout := withYear("01-02 15:04:05", first, last, d)
@@ -496,11 +516,11 @@ func alertChart(alerts []Alert) string {
 		xs[i] = ax.at(i).Format(layout)
 	}
 	bar := charts.NewBar()
-	bar.SetGlobalOptions(title("Alerts by detector over time", fmt.Sprintf("%d alerts, per %s (UTC)", len(alerts), d)), noAnimation(),
+	bar.SetGlobalOptions(title("Alert occurrences by detector over time", fmt.Sprintf("%s, per %s (UTC), each line's new occurrences at its @timestamp", alertCount(alerts), d)), noAnimation(),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "45"}),
 		charts.WithGridOpts(opts.Grid{Top: "80", ContainLabel: opts.Bool(true), Left: "3%", Right: "3%"}),
-		charts.WithYAxisOpts(opts.YAxis{Name: "alerts", Type: "value"}),
+		charts.WithYAxisOpts(opts.YAxis{Name: "occurrences", Type: "value"}),
 	)
 	bar.SetXAxis(xs)
 	for _, k := range names {

@@ -361,7 +361,7 @@ func TestSummaryLineSpacing(t *testing.T) {
 	for _, c := range []struct {
 		pkts float64
 		want string
-	}{{126, "1 flows, 126 packets, 9 B"}, {12600, "1 flows, 12.60 k packets, 9 B"}} {
+	}{{126, "1 flow, 126 packets, 9 B"}, {12600, "1 flow, 12.60 k packets, 9 B"}} {
 		if got := summaryLine(Input{Flows: []Flow{{Packets: c.pkts, Bytes: 9}}}); got != c.want {
 			t.Errorf("summary %q, want %q", got, c.want)
 		}
