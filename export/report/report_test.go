@@ -386,3 +386,38 @@ func TestReadWindows1252Labels(t *testing.T) {
 		t.Fatalf("flows %+v, want one labelled %q", fl, "Web Attack \u2013 Brute Force")
 	}
 }
+
+// An aggregated alert line carries its cause's running total in
+// flowhawk.count: each line adds what the total grew by, a cause evicted
+// and seen again (a new event.start) starts over, and a count that is not
+// a count is an error naming the line.
+func TestReadAlertsOccurrences(t *testing.T) {
+	line := func(ts, start, src string, count string) string {
+		return `{"@timestamp":"` + ts + `","event":{"start":"` + start + `"},"rule":{"name":"dns.dga"},"source":{"ip":"` + src +
+			`"},"flowhawk":{"detector":"dns","count":` + count + `}}` + "\n"
+	}
+	const t1, t2 = "2020-01-01T00:00:00Z", "2020-01-01T00:05:00Z"
+	al := filepath.Join(t.TempDir(), "a.jsonl")
+	os.WriteFile(al, []byte(line(t1, t1, "10.0.0.1", "1")+line(t1, t1, "10.0.0.2", "1")+line(t1, t1, "10.0.0.1", "10")+
+		line(t2, t1, "10.0.0.1", "25")+line(t2, t2, "10.0.0.1", "1")+`{"@timestamp":"`+t2+`","rule":{"name":"x"}}`+"\n"), 0o644)
+	as, err := ReadAlerts(al)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []float64
+	for _, a := range as {
+		got = append(got, a.Occurrences)
+	}
+	if fmt.Sprint(got) != "[1 1 9 15 1 1]" {
+		t.Errorf("occurrences %v, want [1 1 9 15 1 1]", got)
+	}
+	if s := alertCount(as); s != "28 alert occurrences in 6 alert lines" {
+		t.Errorf("alertCount %q", s)
+	}
+	for _, bad := range []string{"0", "-3", "2.5", "1e300"} {
+		os.WriteFile(al, []byte(line(t1, t1, "10.0.0.1", "1")+line(t1, t1, "10.0.0.1", bad)), 0o644)
+		if _, err := ReadAlerts(al); err == nil || !strings.Contains(err.Error(), ":2: flowhawk.count") {
+			t.Errorf("count %s: %v, want an error naming line 2 and flowhawk.count", bad, err)
+		}
+	}
+}
