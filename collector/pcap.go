@@ -176,6 +176,18 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 			}
 		}
 		st.LinkTypes[s.lastIdx].Frames++
+		if !fr.tsOK {
+			// A time int64 nanoseconds cannot hold (a pcapng clock set to
+			// the year 586524, a corrupt if_tsoffset) would wrap to another
+			// time and move its flow's timers by centuries: the frame is
+			// skipped and counted, and the file read on.
+			if st.BadTimestamps == 0 {
+				slog.Warn("skipping pcapng frames whose timestamp is outside 1677-2262", "file", s.path, "offset", fr.off, "interface", fr.iface)
+			}
+			st.BadTimestamps++
+			st.Dropped++
+			continue
+		}
 		// A stripped FCS is not "missing" data: decode against the frame as
 		// it was without it, report the record's lengths.
 		wire := fr.wireLen - (fr.capLen - uint32(len(fr.data)))

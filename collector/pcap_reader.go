@@ -118,6 +118,10 @@ type frame struct {
 	wireLen  uint32
 	linkType uint32
 	off      int64 // file offset of the record/block
+	// tsOK is false for a pcapng timestamp that int64 nanoseconds cannot
+	// hold (ts is then not a time); iface is the pcapng interface ID.
+	tsOK  bool
+	iface int
 }
 
 // frameReader reads raw records from one capture format.
@@ -209,5 +213,6 @@ func (r *pcapReader) next(f *frame) error {
 	}
 	f.wireLen = wireLen
 	f.linkType = r.linkType
+	f.tsOK = true // 32-bit seconds always fit
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 )
 
@@ -25,18 +26,33 @@ type ngIface struct {
 	mul, div uint64
 	shift    uint
 	offset   int64 // if_tsoffset in ns
-	fcsLen   int
+	// offsetBad: if_tsoffset is beyond what int64 nanoseconds hold
+	// (about ±292 years), so no timestamp of the interface is.
+	offsetBad bool
+	fcsLen    int
 }
 
-func (i *ngIface) ns(ts uint64) int64 {
+// ns converts a timestamp of the interface to Unix nanoseconds. ok is
+// false when the time is outside what int64 nanoseconds hold (before
+// 1677 or after 2262); the value is then the low 64 bits, which is what
+// the caller must not use as a time.
+func (i *ngIface) ns(ts uint64) (t int64, ok bool) {
+	var v uint64
 	switch {
 	case i.shift > 0:
 		hi, lo := bits.Mul64(ts, 1e9)
-		return int64(hi<<(64-i.shift)|lo>>i.shift) + i.offset
+		v, ok = hi<<(64-i.shift)|lo>>i.shift, hi>>i.shift == 0
 	case i.div > 1:
-		return int64(ts/i.div) + i.offset
+		v, ok = ts/i.div, true
+	default:
+		hi, lo := bits.Mul64(ts, i.mul)
+		v, ok = lo, hi == 0
 	}
-	return int64(ts*i.mul) + i.offset
+	t = int64(v) + i.offset
+	if v > math.MaxInt64 || i.offsetBad || (i.offset > 0 && t < int64(v)) || (i.offset < 0 && t > int64(v)) {
+		ok = false
+	}
+	return t, ok
 }
 
 // pcapngReader reads pcapng files: any number of sections in either byte
@@ -191,7 +207,9 @@ func (r *pcapngReader) next(f *frame) error {
 					}
 				case 14: // if_tsoffset, seconds
 					if len(v) >= 8 {
-						ifc.offset = int64(r.bo.Uint64(v)) * 1e9
+						sec := int64(r.bo.Uint64(v))
+						ifc.offset = sec * 1e9
+						ifc.offsetBad = sec > math.MaxInt64/int64(1e9) || sec < math.MinInt64/int64(1e9)
 					}
 				}
 				return nil
@@ -229,8 +247,12 @@ func (r *pcapngReader) next(f *frame) error {
 			if err := r.options(blk[end:n-4], nil); err != nil {
 				return fmt.Errorf("packet block: %w", err)
 			}
-			f.data, f.capLen, f.wireLen, f.linkType, f.ts = blk[28:28+capLen], capLen, wireLen, ifc.linkType, ifc.ns(ts)
-			r.lastTS = f.ts
+			f.data, f.capLen, f.wireLen, f.linkType = blk[28:28+capLen], capLen, wireLen, ifc.linkType
+			f.ts, f.tsOK = ifc.ns(ts)
+			f.iface = int(id)
+			if f.tsOK {
+				r.lastTS = f.ts
+			}
 			if ifc.fcsLen > 0 && capLen == wireLen && len(f.data) >= ifc.fcsLen {
 				f.data = f.data[:len(f.data)-ifc.fcsLen]
 			}
@@ -248,7 +270,7 @@ func (r *pcapngReader) next(f *frame) error {
 			if ifc.snapLen > 0 {
 				capLen = min(capLen, ifc.snapLen)
 			}
-			f.data, f.capLen, f.wireLen, f.linkType, f.ts = blk[12:12+capLen], capLen, wireLen, ifc.linkType, r.lastTS
+			f.data, f.capLen, f.wireLen, f.linkType, f.ts, f.tsOK, f.iface = blk[12:12+capLen], capLen, wireLen, ifc.linkType, r.lastTS, true, 0
 			return nil
 		default:
 			r.skipped++

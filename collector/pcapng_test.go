@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
+	"slices"
 	"testing"
 )
 
@@ -186,5 +188,69 @@ func TestPcapngFCSLen(t *testing.T) {
 	}
 	if p.Key.Proto != 17 || p.IPLen != 28 {
 		t.Errorf("if_fcslen 32: proto %d, ip length %d; want 17, 28", p.Key.Proto, p.IPLen)
+	}
+}
+
+// TestPcapngTimestampOutOfRange checks that a pcapng timestamp outside
+// what int64 nanoseconds hold (1677 to 2262) skips its frame, counted in
+// BadTimestamps and Dropped, where it used to wrap to another time (the
+// year 586524 of pcapng-example's SLL interface became 1969), and that
+// the frames around it, and times just inside the range, are read.
+func TestPcapngTimestampOutOfRange(t *testing.T) {
+	pkt := cat(ether(0x0800), ipv4Pkt("10.0.0.1", "10.0.0.2", 17, 1, 0, false, 0, cat(udpHdr(1, 2, 0))))
+	const maxNs = uint64(math.MaxInt64)
+	i64 := func(v int64) []byte { return binary.LittleEndian.AppendUint64(nil, uint64(v)) }
+	cases := []struct {
+		name   string
+		opts   [][]byte // of the second interface
+		ts     uint64   // of its packet
+		wantNs int64    // if it is in range
+		bad    bool
+	}{
+		{"µs, high word all ones", nil, 0xffffffff<<32 | 0x12345678, 0, true},
+		{"ns, max int64", [][]byte{{9, 0, 1, 0, 9, 0, 0, 0}}, maxNs, math.MaxInt64, false},
+		{"ns, 2^63", [][]byte{{9, 0, 1, 0, 9, 0, 0, 0}}, maxNs + 1, 0, true},
+		{"seconds (10^0), last that fits", [][]byte{{9, 0, 1, 0, 0, 0, 0, 0}}, maxNs / 1e9, int64(maxNs / 1e9 * 1e9), false},
+		{"seconds (10^0), first that does not", [][]byte{{9, 0, 1, 0, 0, 0, 0, 0}}, maxNs/1e9 + 1, 0, true},
+		{"seconds (2^0)", [][]byte{{9, 0, 1, 0, 0x80, 0, 0, 0}}, 1 << 40, 0, true},
+		{"2^-20 s", [][]byte{{9, 0, 1, 0, 0x80 | 20, 0, 0, 0}}, 1 << 62, 0, true},
+		{"2^-20 s, in range", [][]byte{{9, 0, 1, 0, 0x80 | 20, 0, 0, 0}}, 3 << 20, 3e9, false},
+		{"if_tsoffset pushes it over", [][]byte{append([]byte{14, 0, 8, 0}, i64(9e9)...)}, 300e12, 0, true},
+		{"if_tsoffset beyond int64 ns alone", [][]byte{append([]byte{14, 0, 8, 0}, i64(1e10)...)}, 1, 0, true},
+		{"if_tsoffset below 1677", [][]byte{append([]byte{14, 0, 8, 0}, i64(-1e10)...)}, 1, 0, true},
+		{"if_tsoffset before 1970 is a time", [][]byte{append([]byte{14, 0, 8, 0}, i64(-100)...)}, 5e6, -95e9, false},
+	}
+	for _, c := range cases {
+		w := &ngBuilder{bo: binary.LittleEndian}
+		w.shb()
+		w.idb(1)
+		w.idb(1, c.opts...)
+		w.epb(0, 1e6, pkt)
+		w.epb(1, c.ts, pkt)
+		w.epb(0, 2e6, pkt)
+		s, err := NewPcapSource(bytes.NewReader(w.buf.Bytes()), "t.pcapng", PcapOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		var p Packet
+		for {
+			if err := s.NextPacket(&p); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			got = append(got, p.Timestamp)
+		}
+		want := []int64{1e9, 2e9}
+		if !c.bad {
+			want = []int64{1e9, c.wantNs, 2e9}
+		}
+		st := s.Stats()
+		if !slices.Equal(got, want) || st.Frames != 3 || st.Bytes != 3*uint64(len(pkt)+10) ||
+			(c.bad && (st.BadTimestamps != 1 || st.Dropped != 1)) || (!c.bad && st.BadTimestamps != 0) ||
+			st.Frames != st.IPPackets+st.NonIP+st.Dropped {
+			t.Errorf("%s: times %v, want %v; stats %+v", c.name, got, want, st)
+		}
 	}
 }

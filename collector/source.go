@@ -111,6 +111,9 @@ type SourceStats struct {
 	// skipped, so the file's other interfaces are read; LinkTypes says
 	// which.
 	UnknownLink uint64
+	// BadTimestamps counts pcapng frames skipped because their time is
+	// outside what int64 Unix nanoseconds hold (1677 to 2262).
+	BadTimestamps uint64
 	// LinkTypes counts frames per link type, in order of first appearance.
 	LinkTypes []LinkTypeCount
 }
@@ -153,6 +156,7 @@ func (s *SourceStats) add(o *SourceStats) {
 	s.Decapsulated += o.Decapsulated
 	s.SkippedBlocks += o.SkippedBlocks
 	s.UnknownLink += o.UnknownLink
+	s.BadTimestamps += o.BadTimestamps
 	for _, lt := range o.LinkTypes {
 		s.countLink(lt.LinkType, lt.Frames)
 	}

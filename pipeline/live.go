@@ -49,6 +49,9 @@ func (l *Live) setDecode(total *collector.SourceStats, cur *collector.SourceStat
 		// pcapng frames of an interface of another link type
 		l.malformed["unknown link type"] = n
 	}
+	if n := total.BadTimestamps + cur.BadTimestamps; n > 0 {
+		l.malformed["timestamp out of range"] = n
+	}
 }
 
 // Live returns the pipeline's live counters.

@@ -119,6 +119,9 @@ func (s *Summary) Print(w io.Writer) {
 			}
 			fmt.Fprintf(w, "skipped    %d frames of pcapng interfaces of link types not decoded: %s\n", src.UnknownLink, strings.Join(lts, ", "))
 		}
+		if src.BadTimestamps > 0 {
+			fmt.Fprintf(w, "skipped    %d pcapng frames with a timestamp outside 1677-2262\n", src.BadTimestamps)
+		}
 		if src.WireShorter > 0 {
 			fmt.Fprintf(w, "records    %d with an original length below the captured one (taken as captured)\n", src.WireShorter)
 		}
