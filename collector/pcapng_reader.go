@@ -22,9 +22,12 @@ type ngIface struct {
 	linkType uint32
 	snapLen  uint32
 	// Timestamp units: ns = ts*mul, or ts*1e9 >> shift for binary
-	// resolutions, or ts / div for finer-than-ns decimal ones.
+	// resolutions, or ts / div for finer-than-ns decimal ones; under:
+	// a decimal resolution so fine (10^-29 and finer) that every tick
+	// count is below 1 ns.
 	mul, div uint64
 	shift    uint
+	under    bool
 	offset   int64 // if_tsoffset in ns
 	// offsetBad: if_tsoffset is beyond what int64 nanoseconds hold
 	// (about ±292 years), so no timestamp of the interface is.
@@ -39,9 +42,14 @@ type ngIface struct {
 func (i *ngIface) ns(ts uint64) (t int64, ok bool) {
 	var v uint64
 	switch {
+	case i.shift >= 64:
+		hi, _ := bits.Mul64(ts, 1e9)
+		v, ok = hi>>(i.shift-64), true
 	case i.shift > 0:
 		hi, lo := bits.Mul64(ts, 1e9)
 		v, ok = hi<<(64-i.shift)|lo>>i.shift, hi>>i.shift == 0
+	case i.under:
+		v, ok = 0, true
 	case i.div > 1:
 		v, ok = ts/i.div, true
 	default:
@@ -172,41 +180,40 @@ func (r *pcapngReader) next(f *frame) error {
 			if n < 20 {
 				return fmt.Errorf("interface description block: length %d < 20", n)
 			}
-			ifc := ngIface{linkType: uint32(r.bo.Uint16(blk[8:])), snapLen: r.bo.Uint32(blk[12:]), mul: 1000}
+			ifc := ngIface{linkType: uint32(r.bo.Uint16(blk[8:])), snapLen: r.bo.Uint32(blk[12:]), mul: 1000, div: 1}
 			err := r.options(blk[16:n-4], func(code uint16, v []byte) error {
 				switch code {
+				// An option whose length is not the specification's is
+				// ignored, as Wireshark ignores it.
 				case 9: // if_tsresol
-					if len(v) < 1 {
-						return fmt.Errorf("if_tsresol: empty")
+					if len(v) != 1 {
+						return nil
 					}
+					// Every exponent the 7 bits allow is a resolution: 2^-64
+					// and finer, or 10^-29 and finer, make every 64-bit tick
+					// count less than a second, or less than 1 ns.
+					e := uint(v[0] & 0x7f)
+					ifc.mul, ifc.div, ifc.shift, ifc.under = 1, 1, 0, false
 					if v[0]&0x80 != 0 {
-						e := uint(v[0] & 0x7f)
-						if e >= 64 {
-							return fmt.Errorf("if_tsresol 2^-%d out of range", e)
-						}
-						ifc.mul, ifc.div, ifc.shift = 0, 0, e
+						ifc.mul, ifc.shift = 0, e
 						if e == 0 {
 							ifc.mul = 1e9
 						}
-					} else {
-						e := int(v[0])
-						if e > 19 {
-							return fmt.Errorf("if_tsresol 10^-%d out of range", e)
-						}
-						ifc.mul, ifc.div, ifc.shift = 1, 1, 0
-						for ; e < 9; e++ {
-							ifc.mul *= 10
-						}
-						for ; e > 9; e-- {
-							ifc.div *= 10
-						}
+						break
 					}
+					for ; e < 9; e++ {
+						ifc.mul *= 10
+					}
+					for ; e > 9 && ifc.div <= math.MaxUint64/10; e-- {
+						ifc.div *= 10
+					}
+					ifc.under = e > 9
 				case 13: // if_fcslen
-					if len(v) >= 1 {
+					if len(v) == 1 {
 						ifc.fcsLen = fcsBytes(v[0])
 					}
 				case 14: // if_tsoffset, seconds
-					if len(v) >= 8 {
+					if len(v) == 8 {
 						sec := int64(r.bo.Uint64(v))
 						ifc.offset = sec * 1e9
 						ifc.offsetBad = sec > math.MaxInt64/int64(1e9) || sec < math.MinInt64/int64(1e9)
@@ -216,9 +223,6 @@ func (r *pcapngReader) next(f *frame) error {
 			})
 			if err != nil {
 				return fmt.Errorf("interface description block: %w", err)
-			}
-			if ifc.div == 0 {
-				ifc.div = 1
 			}
 			r.ifaces = append(r.ifaces, ifc)
 		case ngEPB, ngOPB:

@@ -254,3 +254,50 @@ func TestPcapngTimestampOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestPcapngResolutionRangeAndOptionLengths checks every if_tsresol the
+// option's 7 bits allow (10^-20 and 2^-64 and finer were errors that lost
+// the whole file, Wireshark reads them) against exact arithmetic, and that
+// an if_tsresol or if_tsoffset of another length than the specification's
+// is ignored, as Wireshark ignores it (an empty one was an error, and the
+// first byte of a longer one was taken as the resolution).
+func TestPcapngResolutionRangeAndOptionLengths(t *testing.T) {
+	pkt := cat(ether(0x0800), ipv4Pkt("10.0.0.1", "10.0.0.2", 17, 1, 0, false, 0, cat(udpHdr(1, 2, 0))))
+	cases := []struct {
+		name string
+		opt  []byte // option code 9 or 14 and its value
+		ts   uint64
+		want int64
+	}{
+		{"10^-19", []byte{9, 19}, 12345678901234567890, 1234567890},
+		{"10^-20", []byte{9, 20}, 12345678901234567890, 123456789},
+		{"10^-28", []byte{9, 28}, math.MaxUint64, 1},
+		{"10^-29", []byte{9, 29}, math.MaxUint64, 0},
+		{"10^-127", []byte{9, 127}, math.MaxUint64, 0},
+		{"2^-40", []byte{9, 0x80 | 40}, 1000<<40 + 1<<39 + 17, 1000_500_000_000},
+		{"2^-63", []byte{9, 0x80 | 63}, 1<<63 + 1<<62, 1_500_000_000},
+		{"2^-64", []byte{9, 0x80 | 64}, 1 << 63, 500_000_000},
+		{"2^-127", []byte{9, 0x80 | 127}, math.MaxUint64, 0},
+		{"if_tsresol empty", []byte{9}, 5, 5000},
+		{"if_tsresol of 2 bytes", []byte{9, 3, 0}, 5, 5000},
+		{"if_tsoffset of 2 bytes", []byte{14, 1, 0}, 5, 5000},
+	}
+	for _, c := range cases {
+		w := &ngBuilder{bo: binary.LittleEndian}
+		w.shb()
+		w.idb(1, w.opt(uint16(c.opt[0]), c.opt[1:]))
+		w.epb(0, c.ts, pkt)
+		s, err := NewPcapSource(bytes.NewReader(w.buf.Bytes()), "t.pcapng", PcapOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Packet
+		if err := s.NextPacket(&p); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if p.Timestamp != c.want {
+			t.Errorf("%s: ts %d ns, want %d", c.name, p.Timestamp, c.want)
+		}
+	}
+}
