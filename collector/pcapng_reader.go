@@ -269,10 +269,17 @@ func (r *pcapngReader) next(f *frame) error {
 				return fmt.Errorf("simple packet block: no interface described")
 			}
 			ifc := &r.ifaces[0]
+			// The captured length is not in the block: it is the original
+			// length cut to the interface's snap length. A block too short
+			// for it is corrupt; one longer (a writer that ignored the snap
+			// length) is read up to it.
 			wireLen := r.bo.Uint32(blk[8:])
-			capLen := min(wireLen, uint32(n-16))
+			capLen := wireLen
 			if ifc.snapLen > 0 {
 				capLen = min(capLen, ifc.snapLen)
+			}
+			if uint64(capLen) > uint64(n-16) {
+				return fmt.Errorf("simple packet block: %d bytes of packet data (original length %d, snap length %d) but a block length of %d", capLen, wireLen, ifc.snapLen, n)
 			}
 			f.data, f.capLen, f.wireLen, f.linkType, f.ts, f.tsOK, f.iface = blk[12:12+capLen], capLen, wireLen, ifc.linkType, r.lastTS, true, 0
 			return nil

@@ -301,3 +301,60 @@ func TestPcapngResolutionRangeAndOptionLengths(t *testing.T) {
 		}
 	}
 }
+
+// spb appends a simple packet block of original length orig holding data.
+func (w *ngBuilder) spb(orig uint32, data []byte) int {
+	return w.block(ngSPB, append(w.bo.AppendUint32(nil, orig), data...))
+}
+
+// TestPcapngSimplePacketBlocks checks the captured length of simple packet
+// blocks: the original length cut to the snap length of interface 0, the
+// rest of a longer block ignored, and a block too short for it an error at
+// its offset after the packets before it, as Wireshark has it. Such a block
+// used to give a packet of the bytes it had, its padding included.
+func TestPcapngSimplePacketBlocks(t *testing.T) {
+	pkt := cat(ether(0x0800), ipv4Pkt("10.0.0.1", "10.0.0.2", 17, 1, 0, false, 0, cat(udpHdr(1, 2, 18), make([]byte, 18)))) // 60 bytes
+	for _, c := range []struct {
+		name    string
+		snap    uint32
+		data    int // bytes of pkt in the block
+		wantCap int // -1: an error at the block
+	}{
+		{"whole, no snap length", 0, len(pkt), len(pkt)},
+		{"cut to the snap length", 40, 40, 40},
+		{"longer than the snap length", 40, len(pkt), 40},
+		{"short, no snap length", 0, 50, -1},
+		{"short, inside the padding (undetectable)", 0, len(pkt) - 2, len(pkt)},
+		{"short of the snap length", 56, 50, -1},
+	} {
+		w := &ngBuilder{bo: binary.LittleEndian}
+		w.shb()
+		w.idb(1)
+		binary.LittleEndian.PutUint32(w.buf.Bytes()[w.buf.Len()-8:], c.snap) // the IDB's snap length, before its trailing length
+		w.epb(0, 1e6, pkt)
+		off := w.spb(uint32(len(pkt)), pkt[:c.data])
+		w.epb(0, 2e6, pkt)
+		s, err := NewPcapSource(bytes.NewReader(w.buf.Bytes()), "t.pcapng", PcapOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Packet
+		var caps []int
+		for {
+			if err = s.NextPacket(&p); err != nil {
+				break
+			}
+			caps = append(caps, int(p.CapLen))
+		}
+		var re *ReadError
+		if c.wantCap < 0 {
+			if !errors.As(err, &re) || re.Offset != int64(off) || len(caps) != 1 {
+				t.Errorf("%s: %d packets then %v, want 1 then an error at offset %d", c.name, len(caps), err, off)
+			}
+			continue
+		}
+		if err != io.EOF || !slices.Equal(caps, []int{len(pkt), c.wantCap, len(pkt)}) {
+			t.Errorf("%s: captured lengths %v then %v, want [%d %d %d] then EOF", c.name, caps, err, len(pkt), c.wantCap, len(pkt))
+		}
+	}
+}
