@@ -9,7 +9,7 @@ import (
 
 // Live holds counters that other goroutines (a metrics scrape) may read
 // while the pipeline runs. They are refreshed once per batch of flows and
-// every 64 Ki packets, not per packet.
+// every 64 Ki packets (and at the end of each file), not per packet.
 type Live struct {
 	ActiveFlows atomic.Int64
 	Packets     atomic.Uint64

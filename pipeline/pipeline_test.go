@@ -14,6 +14,7 @@ import (
 	"github.com/flowhawk/flowhawk/collector"
 	"github.com/flowhawk/flowhawk/export"
 	"github.com/flowhawk/flowhawk/features"
+	"github.com/flowhawk/flowhawk/internal/testshared"
 )
 
 // memWriter records each row as text, to compare runs.
@@ -381,5 +382,32 @@ func TestSummaryCountsLabels(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// TestLiveCountsAfterFile: the live counters a scrape reads hold every
+// packet of a file once it is read. They were refreshed only every 64 Ki
+// packets, so the last file's tail, and its decode errors, never showed.
+func TestLiveCountsAfterFile(t *testing.T) {
+	path := testshared.Path(t, "pcaps/ndpi__fuzz-2006-06-26-2594.pcap")
+	p, err := New(Config{Features: features.DefaultConfig(), Workers: 1, Out: &memWriter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ReplayFiles(context.Background(), []string{path}, nil); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := p.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Live().Packets.Load(); got != sum.Source.Frames || got == 0 {
+		t.Errorf("live packets %d, want the summary's %d", got, sum.Source.Frames)
+	}
+	var want Live
+	var none collector.SourceStats
+	want.setDecode(&sum.Source, &none)
+	if got := p.Live().DecodeErrors(); fmt.Sprint(got) != fmt.Sprint(want.DecodeErrors()) || sum.Source.Malformed == 0 {
+		t.Errorf("live decode errors %v, want the summary's %v (and some)", got, want.DecodeErrors())
 	}
 }

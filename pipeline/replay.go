@@ -125,6 +125,12 @@ func (p *Pipeline) replaySource(ctx context.Context, path string, src *collector
 	}
 	st := src.Stats()
 	p.sum.Source.Add(&st)
+	// Publish the file's last packets too: a scrape after the run (or
+	// between files) saw the counts of up to 64 Ki packets before.
+	var none collector.SourceStats
+	p.live.setDecode(&p.sum.Source, &none)
+	p.live.Packets.Store(p.sum.Source.Frames)
+	p.live.ActiveFlows.Store(int64(p.table.Stats().Active))
 	p.sum.Files = append(p.sum.Files, FileSummary{Path: path, Stats: st, Err: rerr})
 	if p.cfg.FlushPerFile {
 		p.table.Restart()
