@@ -440,6 +440,9 @@ func timeChart(flows []Flow) (string, bool) {
 	return optionJSON(line), true
 }
 
+// maxClasses bounds the bars of the class chart.
+const maxClasses = 30
+
 func labelChart(flows []Flow) (string, bool) {
 	m := map[string]float64{}
 	for _, f := range flows {
@@ -451,13 +454,24 @@ func labelChart(flows []Flow) (string, bool) {
 		return "", false
 	}
 	top := sortedDesc(m)
+	sub := "predicted label when present, else dataset label"
+	if len(top) > maxClasses {
+		// Thousands of bars (a label per host, say) are unreadable and
+		// slow to draw: the largest classes, then the rest as one.
+		var rest float64
+		for _, e := range top[maxClasses-1:] {
+			rest += e.v
+		}
+		sub += fmt.Sprintf("; the %d largest of %d classes", maxClasses-1, len(top))
+		top = append(top[:maxClasses-1:maxClasses-1], kv{fmt.Sprintf("all %d others", len(top)-maxClasses+1), rest})
+	}
 	names := make([]string, len(top))
 	data := make([]opts.BarData, len(top))
 	for i, e := range top {
 		names[i], data[i] = e.k, opts.BarData{Value: e.v}
 	}
 	bar := charts.NewBar()
-	bar.SetGlobalOptions(title("Flows by class", "predicted label when present, else dataset label"), noAnimation(),
+	bar.SetGlobalOptions(title("Flows by class", sub), noAnimation(),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithGridOpts(opts.Grid{ContainLabel: opts.Bool(true), Top: "70", Left: "3%", Right: "3%"}),
 		charts.WithYAxisOpts(opts.YAxis{Name: "flows", Type: "log"}),

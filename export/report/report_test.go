@@ -421,3 +421,45 @@ func TestReadAlertsOccurrences(t *testing.T) {
 		}
 	}
 }
+
+// The class chart draws the 29 largest classes and the rest as one bar:
+// a label per host gave thousands of unreadable bars.
+func TestClassChartBounded(t *testing.T) {
+	var in Input
+	for i := 0; i < 100; i++ {
+		for j := 0; j <= i%7; j++ {
+			in.Flows = append(in.Flows, Flow{Time: time.Unix(1e9, 0), Src: "10.0.0.1", Dst: "10.0.0.2", Proto: 6, Bytes: 1, Packets: 1, Label: fmt.Sprintf("c%03d", i)})
+		}
+	}
+	for _, c := range Charts(in) {
+		if c.id != "class-mix" {
+			continue
+		}
+		var o struct {
+			Title struct {
+				Subtext string `json:"subtext"`
+			} `json:"title"`
+			XAxis []struct {
+				Data []string `json:"data"`
+			} `json:"xAxis"`
+			Series []struct {
+				Data []struct {
+					Value float64 `json:"value"`
+				} `json:"data"`
+			} `json:"series"`
+		}
+		if err := json.Unmarshal([]byte(c.option), &o); err != nil {
+			t.Fatal(err)
+		}
+		xs, vs := o.XAxis[0].Data, o.Series[0].Data
+		var sum float64
+		for _, v := range vs {
+			sum += v.Value
+		}
+		if len(xs) != 30 || xs[29] != "all 71 others" || sum != float64(len(in.Flows)) || !strings.Contains(o.Title.Subtext, "the 29 largest of 100 classes") {
+			t.Errorf("%d bars, last %q, %v flows of %d, subtitle %q", len(xs), xs[len(xs)-1], sum, len(in.Flows), o.Title.Subtext)
+		}
+		return
+	}
+	t.Fatal("no class chart")
+}
