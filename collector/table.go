@@ -231,6 +231,18 @@ func (t *Table) Add(p *Packet) {
 	}
 	t.stats.Packets++
 	e := t.index.get(&p.Key, t.slabs)
+	if e != nil && t.overdue(e) {
+		// A flow that came in late (a held fragment, a capture out of
+		// time order) waits behind flows seen after it but more recently
+		// in packet time, where expire does not reach it: its timeout
+		// passed all the same, so this packet starts a new flow.
+		reason := EndIdle
+		if e.closed {
+			reason = e.reason
+		}
+		t.end(e, reason)
+		e = nil
+	}
 	if e != nil {
 		switch {
 		case e.closed && p.Key.Proto == 6 && p.TCPFlags&(FlagSYN|FlagACK) == FlagSYN:
@@ -457,8 +469,19 @@ func (t *Table) evictOne() {
 	}
 }
 
-// expire ends flows whose idle timeout or close grace passed by t.now, and
-// cuts flows older than the active timeout.
+// overdue reports whether e's idle timeout or close grace passed by t.now.
+func (t *Table) overdue(e *entry) bool {
+	if e.closed {
+		return t.now-e.closedAt > int64(t.cfg.CloseGrace)
+	}
+	return t.now-e.end > int64(t.cfg.IdleTimeout)
+}
+
+// expire ends flows whose idle timeout or close grace passed by t.now,
+// from the head of each list, least recently seen (or closed) in capture
+// order first, up to the first one still live. A flow whose packets came
+// in late sits behind flows that are more recent in packet time; Add and
+// Flush end it as overdue.
 func (t *Table) expire() {
 	grace := int64(t.cfg.CloseGrace)
 	for e := t.closed.head; e != nil && t.now-e.closedAt > grace; e = t.closed.head {
@@ -511,6 +534,8 @@ func (t *Table) Flush() {
 		reason := EndFlush
 		if e.closed {
 			reason = e.reason
+		} else if t.overdue(e) {
+			reason = EndIdle // its packets came in late, expire did not reach it
 		}
 		// The index slots are cleared below; n counts down meanwhile so
 		// Stats().Active stays right for emit.

@@ -630,3 +630,49 @@ func TestSampleOffsetsFromStart(t *testing.T) {
 		}
 	}
 }
+
+// TestTableIdleAfterLatePacket checks the idle timeout of a flow whose
+// packet came in late (a fragment held for its first fragment, a merged
+// capture out of time order): such a flow sits in the table behind flows
+// seen after it in capture order but more recently in packet time, so the
+// idle expiry, which stops at the first flow still live, does not reach
+// it. Its next packet after more than the idle timeout joined it anyway,
+// and at the end of the input it ended as flush, not idle.
+func TestTableIdleAfterLatePacket(t *testing.T) {
+	var got []*Flow
+	tab := NewTable(TableConfig{IdleTimeout: 10 * time.Second}, func(f *Flow) { got = append(got, f) })
+	for _, p := range []Packet{
+		pkt(100, "10.0.0.1", "10.0.0.2", 1, 2, 17, 0, 10),
+		pkt(1, "10.0.0.3", "10.0.0.4", 0, 0, 17, 0, 10), // late: 99 s older than the clock
+		pkt(105, "10.0.0.11", "10.0.0.12", 1, 2, 17, 0, 10),
+		pkt(106, "10.0.0.3", "10.0.0.4", 0, 0, 17, 0, 10), // 105 s after the late one
+		pkt(107, "10.0.0.5", "10.0.0.6", 0, 0, 17, 0, 10),
+		pkt(2, "10.0.0.5", "10.0.0.6", 0, 0, 17, 0, 10), // late, in a flow still live
+		pkt(108, "10.0.0.7", "10.0.0.8", 0, 0, 17, 0, 10),
+		pkt(3, "10.0.0.9", "10.0.0.10", 0, 0, 17, 0, 10), // late, and nothing after it
+	} {
+		tab.Add(&p)
+	}
+	tab.Flush()
+	type rec struct {
+		src    string
+		n      uint64
+		reason EndReason
+	}
+	var recs []rec
+	for _, f := range got {
+		recs = append(recs, rec{f.Src().Addr.String(), f.Packets(), f.EndReason})
+	}
+	want := []rec{
+		{"10.0.0.3", 1, EndIdle},  // ended when its key's next packet came
+		{"10.0.0.1", 1, EndFlush}, // the rest in order of creation
+		{"10.0.0.11", 1, EndFlush},
+		{"10.0.0.3", 1, EndFlush},
+		{"10.0.0.5", 2, EndFlush}, // its late packet is older, not a gap
+		{"10.0.0.7", 1, EndFlush},
+		{"10.0.0.9", 1, EndIdle}, // 105 s older than the clock at the end
+	}
+	if !reflect.DeepEqual(recs, want) {
+		t.Fatalf("records\n got %v\nwant %v", recs, want)
+	}
+}
