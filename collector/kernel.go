@@ -1356,7 +1356,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 				exp = append(exp, expired{*k, closeReason(v), int64(v.CloseTs) + grace})
 			case now-int64(v.Last) > idle:
 				exp = append(exp, expired{*k, EndIdle, int64(v.Last) + idle})
-			case now-int64(v.First) >= active:
+			case v.Flags&flowFClosed == 0 && now-int64(v.First) >= active: // a closed flow waits out its grace
 				exp = append(exp, expired{*k, EndActive, int64(v.First) + active})
 			case pressure && now-int64(v.Last) >= evictIdle:
 				cands = append(cands, candidate{*k, v.Last})

@@ -387,3 +387,36 @@ func TestKernelReadEventsDeadline(t *testing.T) {
 		t.Fatal("no ring-buffer record read")
 	}
 }
+
+// TestKernelActiveTimeoutSparesClosedFlow is
+// TestTableActiveTimeoutSparesClosedFlow for the kernel path: a scan after
+// the active timeout of a connection that FIN/FIN closed, still in its close
+// grace, cut it as an active (partial) record.
+func TestKernelActiveTimeoutSparesClosedFlow(t *testing.T) {
+	s := loadTestKernel(t, KernelConfig{MaxFlows: 64, ActiveTimeout: 40 * time.Millisecond, CloseGrace: 10 * time.Second})
+	var got []*Flow
+	onFlow := func(f *Flow) { got = append(got, f) }
+	for _, sg := range []seg{{true, "S", 0}, {false, "SA", 0}, {true, "A", 0}, {true, "FA", 0}, {false, "FA", 0}} {
+		prog := s.objs.FlowhawkXdp
+		if sg.client {
+			prog = s.objs.FlowhawkTc
+		}
+		if _, err := prog.Run(&ebpf.RunOptions{Data: tcpSeg(t, sg.client, sg.flags, sg.payload)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(60 * time.Millisecond)
+	s.readEvents(time.Now(), onFlow, nil)
+	if err := s.Scan(onFlow); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("the scan in the close grace emitted %d records (first: end %v, partial %v); want none", len(got), got[0].EndReason, got[0].Partial)
+	}
+	if err := s.Flush(onFlow, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].EndReason != EndFIN || got[0].Partial || got[0].Packets() != 5 {
+		t.Fatalf("%d records; want one of 5 packets ended by FIN", len(got))
+	}
+}

@@ -12,7 +12,8 @@ type TableConfig struct {
 	// IdleTimeout ends a flow that saw no packet for this long (default 120 s).
 	IdleTimeout time.Duration
 	// ActiveTimeout cuts a flow that has lasted this long into a partial
-	// record; later packets start a new record (default 1800 s).
+	// record; later packets start a new record (default 1800 s). A flow
+	// closed by FIN/RST is not cut: it ends after CloseGrace.
 	ActiveTimeout time.Duration
 	// CloseGrace keeps a TCP flow closed by FIN/RST in the table this long,
 	// so the last ACK and retransmitted FIN/RST still count in it (default 2 s).
@@ -249,9 +250,11 @@ func (t *Table) Add(p *Packet) {
 			// A new connection on the key of a closed one.
 			t.end(e, e.reason)
 			e = nil
-		case ts-e.start >= int64(t.cfg.ActiveTimeout):
+		case !e.closed && ts-e.start >= int64(t.cfg.ActiveTimeout):
 			// The flow goes on in a new record, in the same direction
 			// whoever sends this packet (as CICFlowMeter's continuation).
+			// A closed flow does not go on: its grace keeps its last
+			// packets whatever its age.
 			fwdIsLo := e.fwdIsLo
 			t.end(e, EndActive)
 			e = t.create(p)

@@ -676,3 +676,31 @@ func TestTableIdleAfterLatePacket(t *testing.T) {
 		t.Fatalf("records\n got %v\nwant %v", recs, want)
 	}
 }
+
+// TestTableActiveTimeoutSparesClosedFlow checks that the last ACK of a
+// connection closed by FIN/FIN just before its active timeout counts in its
+// record within the close grace, as for any closed flow: the active timeout
+// cut it instead, so the record said active and partial (to be continued)
+// for a connection that was over, and the ACK became a flow of its own.
+func TestTableActiveTimeoutSparesClosedFlow(t *testing.T) {
+	var got []*Flow
+	tab := NewTable(TableConfig{ActiveTimeout: 5 * time.Second}, func(f *Flow) { got = append(got, f) })
+	c, s := "192.0.2.1", "198.51.100.7"
+	for _, p := range []Packet{
+		pkt(0, c, s, 40000, 80, 6, FlagSYN, 0),
+		pkt(0.1, s, c, 80, 40000, 6, FlagSYN|FlagACK, 0),
+		pkt(0.2, c, s, 40000, 80, 6, FlagACK, 0),
+		pkt(4.8, c, s, 40000, 80, 6, FlagACK|FlagFIN, 0),
+		pkt(4.9, s, c, 80, 40000, 6, FlagACK|FlagFIN, 0),
+		pkt(5.1, c, s, 40000, 80, 6, FlagACK, 0), // the last ACK, in the grace
+	} {
+		tab.Add(&p)
+	}
+	tab.Flush()
+	if len(got) != 1 || got[0].EndReason != EndFIN || got[0].Partial || got[0].Packets() != 6 {
+		for _, f := range got {
+			t.Logf("record: %d packets, end %v, partial %v", f.Packets(), f.EndReason, f.Partial)
+		}
+		t.Fatalf("%d records; want one of 6 packets ended by FIN, not partial", len(got))
+	}
+}

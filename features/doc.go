@@ -83,8 +83,9 @@ the column name; every difference is listed here.
 - **Flow end (FIN handling).** CICFlowMeter ends a flow at the first FIN, so the rest of the teardown
   (the other FIN, the last ACK) starts new one- or two-packet flows. flowhawk ends a TCP flow when both
   sides have sent FIN (or either sent RST), after a 2 s grace that keeps the final ACKs in the same
-  record; idle timeout 120 s, active timeout 1800 s (CICFlowMeter cuts every flow 120 s after its first
-  packet, so its long flows are split into 120 s records).
+  record (the active timeout does not cut a closed flow in its grace); idle timeout 120 s, active
+  timeout 1800 s (CICFlowMeter cuts every flow 120 s after its first packet, so its long flows are
+  split into 120 s records).
 - **Infinity and NaN.** CICFlowMeter writes Infinity/NaN for rates of zero-duration flows; we write 0.
 - **Active periods.** An active period is a run of packets without a gap over 5 s. CICFlowMeter records
   one only when an idle gap ends it, never the period after the last gap: in the CIC-IDS2017 samples
