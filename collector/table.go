@@ -232,11 +232,14 @@ func (t *Table) Add(p *Packet) {
 	}
 	t.stats.Packets++
 	e := t.index.get(&p.Key, t.slabs)
-	if e != nil && t.overdue(e) {
+	if e != nil && t.overdue(e, ts) {
 		// A flow that came in late (a held fragment, a capture out of
 		// time order) waits behind flows seen after it but more recently
-		// in packet time, where expire does not reach it: its timeout
-		// passed all the same, so this packet starts a new flow.
+		// in packet time, where expire does not reach it: this packet
+		// comes after its timeout all the same, so it starts a new flow.
+		// Measured from this packet's time, not the table's clock, so
+		// the flows of an interface whose clock lags the others' in a
+		// merged capture are not cut at every packet.
 		reason := EndIdle
 		if e.closed {
 			reason = e.reason
@@ -472,12 +475,12 @@ func (t *Table) evictOne() {
 	}
 }
 
-// overdue reports whether e's idle timeout or close grace passed by t.now.
-func (t *Table) overdue(e *entry) bool {
+// overdue reports whether e's idle timeout or close grace passed by now.
+func (t *Table) overdue(e *entry, now int64) bool {
 	if e.closed {
-		return t.now-e.closedAt > int64(t.cfg.CloseGrace)
+		return now-e.closedAt > int64(t.cfg.CloseGrace)
 	}
-	return t.now-e.end > int64(t.cfg.IdleTimeout)
+	return now-e.end > int64(t.cfg.IdleTimeout)
 }
 
 // expire ends flows whose idle timeout or close grace passed by t.now,
@@ -537,7 +540,7 @@ func (t *Table) Flush() {
 		reason := EndFlush
 		if e.closed {
 			reason = e.reason
-		} else if t.overdue(e) {
+		} else if t.overdue(e, t.now) {
 			reason = EndIdle // its packets came in late, expire did not reach it
 		}
 		// The index slots are cleared below; n counts down meanwhile so

@@ -704,3 +704,24 @@ func TestTableActiveTimeoutSparesClosedFlow(t *testing.T) {
 		t.Fatalf("%d records; want one of 6 packets ended by FIN, not partial", len(got))
 	}
 }
+
+// TestTableLaggingClockKeepsFlows checks a merged capture whose second
+// interface's clock lags the first's by more than the idle timeout: its
+// flows are older than the table's clock at every packet, but their own
+// packets come close together, so they stay whole records.
+func TestTableLaggingClockKeepsFlows(t *testing.T) {
+	var got []*Flow
+	tab := NewTable(TableConfig{IdleTimeout: 10 * time.Second}, func(f *Flow) { got = append(got, f) })
+	for _, p := range []Packet{
+		pkt(1000, "10.0.0.1", "10.0.0.2", 1, 2, 17, 0, 10),
+		pkt(1, "10.0.0.3", "10.0.0.4", 1, 2, 17, 0, 10),
+		pkt(1.5, "10.0.0.4", "10.0.0.3", 2, 1, 17, 0, 10),
+		pkt(2, "10.0.0.3", "10.0.0.4", 1, 2, 17, 0, 10),
+	} {
+		tab.Add(&p)
+	}
+	tab.Flush()
+	if len(got) != 2 || got[1].Packets() != 3 {
+		t.Fatalf("%d records; want the first interface's and one of 3 packets", len(got))
+	}
+}

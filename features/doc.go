@@ -46,11 +46,12 @@ Column groups, in output order:
   ` + "`pcapplusplus__many_interfaces-1.pcapng`" + `, the flow 192.168.1.139:17500 → 192.168.1.255 has two
   packets, the second 33 us older than the first: Flow Duration 33, Fwd IAT Total 0, Flow IAT Max 0,
   Active Mean 0. For a capture in time order every total is the last minus the first packet time.
-  The flow table's clock is the latest packet time seen. A flow whose last packet is older than
-  the flows seen after it in capture order (a fragment held for its first fragment, a merged
-  capture) ends when its idle timeout has passed by that clock all the same: at its key's next
-  packet, which then starts a new record, or when the flows seen before it have ended, or at the
-  end of the input, each time with ` + "`end_reason`" + ` idle.
+  The flow table's clock is the latest packet time seen, and its idle timeouts end flows in capture
+  order, least recently seen first, up to the first flow still live. A flow whose last packet is
+  older than the flows seen after it (a fragment held for its first fragment, a merged capture)
+  waits behind them, and ends with ` + "`end_reason`" + ` idle when they have ended, when its key's next
+  packet comes more than the idle timeout after its last one (that packet starts a new record), or
+  at the end of the input if the idle timeout has passed by the clock.
 - **Statistics.** Std and variance are sample statistics (n-1), 0 below two values. Skewness is the
   biased Fisher-Pearson g1 (0 below three values or without spread), kurtosis the biased excess g2
   (0 below four values or without spread): the same as ` + "`scipy.stats.skew`" + ` and
