@@ -19,7 +19,9 @@ type TableConfig struct {
 	// so the last ACK and retransmitted FIN/RST still count in it (default 2 s).
 	CloseGrace time.Duration
 	// MaxFlows bounds the number of flows in the table; when a new flow
-	// would exceed it the least recently seen flow is evicted (default 1<<20).
+	// would exceed it the earliest closed flow ends before its grace, or
+	// without one the least recently seen flow (in capture order) is
+	// evicted (default 1<<20).
 	MaxFlows int
 	// Samples is how many first packets each flow keeps (default 10).
 	Samples int
