@@ -241,7 +241,7 @@ func extraDefs() []def {
 	defs = append(defs,
 		numCol(g, "fwd_l4_header_min", Int, "bytes", Fwd, "Smallest forward transport header (what CICFlowMeter calls min_seg_size_forward).", "min(fwd l4_header_len)", "", func(c *calc) float64 { return float64(c.f.Fwd.MinL4HeaderLen) }),
 		numCol(g, "subflow_count", Int, "", Flow, "Number of subflows (runs of packets without a gap over 1 s); at least 1.", "1 + count(gaps > 1 s)", "", func(c *calc) float64 { return float64(c.f.SubflowCount) }),
-		strCol(g, "end_reason", Flow, "Why the record ended: idle, active, fin, rst, evicted, flush or reused.", "record end reason", "", func(c *calc, b []byte) []byte { return append(b, c.f.EndReason.String()...) }),
+		strCol(g, "end_reason", Flow, "Why the record ended: idle, active, fin, rst, evicted or flush (a closed TCP flow whose key a new SYN reuses keeps fin or rst).", "record end reason", "", func(c *calc, b []byte) []byte { return append(b, c.f.EndReason.String()...) }),
 		numCol(g, "partial", Int, "", Flow, "1 when the record was cut (active timeout or table eviction) and the flow may continue in a later record (after an active-timeout cut, in the same direction whichever side sends first), else 0.", "end_reason in {active, evicted}", "", func(c *calc) float64 { return b2f(c.f.Partial) }),
 		numCol(g, "sampling", Int, "", Flow, "1-in-N packet sampling rate behind the record (1: every packet); counters are already scaled.", "max(sampled, 1)", "", func(c *calc) float64 { return float64(max(c.f.Sampled, 1)) }),
 		// The rest of the flow key beyond the 5-tuple: records that differ
