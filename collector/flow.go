@@ -210,7 +210,6 @@ const (
 	EndRST                      // a side sent RST
 	EndEvicted                  // the table was full and this was the oldest flow
 	EndFlush                    // end of input or shutdown
-	EndReused                   // a new TCP SYN reused a closed flow's key
 )
 
 // String is the reason as the end_reason column and the summary write it.
@@ -228,8 +227,6 @@ func (r EndReason) String() string {
 		return "evicted"
 	case EndFlush:
 		return "flush"
-	case EndReused:
-		return "reused"
 	}
 	return "unknown"
 }

@@ -52,7 +52,7 @@ func addFlowFlags(fs *flag.FlagSet, ff *flowFlags, withDetect bool) {
 	fs.IntVar(&ff.workers, "workers", runtime.NumCPU(), "goroutines computing features; the default is every core")
 	fs.DurationVar(&ff.idleTimeout, "idle-timeout", d.IdleTimeout, "end a flow after more than this without packets")
 	fs.DurationVar(&ff.activeTimeout, "active-timeout", d.ActiveTimeout, "cut a flow into a partial record once it has lasted this long (replay cuts it at its next packet, capture at the next map scan)")
-	fs.IntVar(&ff.maxFlows, "max-flows", d.MaxFlows, "flows held at once; beyond it the least recently seen is evicted (counted)")
+	fs.IntVar(&ff.maxFlows, "max-flows", d.MaxFlows, "flows held at once; beyond it a flow FIN/RST already closed ends first, else the least recently seen is evicted (counted)")
 	fs.IntVar(&ff.splt, "splt", 10, "describe the first `N` packets of each flow (sizes, directions, gaps)")
 	kdd, extra := groupColumns(features.GroupKDD), groupColumns(features.GroupExtra)
 	fs.BoolVar(&ff.noWindows, "no-windows", false, fmt.Sprintf("leave out the %d NSL-KDD columns, %s … %s: the per-connection ones (such as service and flag) and the 2 s and 100-connection window counts",

@@ -49,7 +49,7 @@ func flowEndReason(r collector.EndReason) uint8 {
 		return 1
 	case collector.EndActive:
 		return 2
-	case collector.EndFIN, collector.EndRST, collector.EndReused:
+	case collector.EndFIN, collector.EndRST:
 		return 3
 	case collector.EndFlush:
 		return 4

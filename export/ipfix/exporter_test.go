@@ -279,7 +279,7 @@ func TestBadAddress(t *testing.T) {
 }
 
 func TestEndReasonMapping(t *testing.T) {
-	want := map[collector.EndReason]uint8{collector.EndIdle: 1, collector.EndActive: 2, collector.EndFIN: 3, collector.EndRST: 3, collector.EndFlush: 4, collector.EndEvicted: 5, collector.EndReused: 3}
+	want := map[collector.EndReason]uint8{collector.EndIdle: 1, collector.EndActive: 2, collector.EndFIN: 3, collector.EndRST: 3, collector.EndFlush: 4, collector.EndEvicted: 5}
 	for r, w := range want {
 		if got := flowEndReason(r); got != w {
 			t.Errorf("%v -> %d, want %d", r, got, w)

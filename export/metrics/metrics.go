@@ -72,7 +72,7 @@ func ProtoLabel(p uint8) string { return protoNames[protoIndex(p)] }
 
 var dirNames = [2]string{"fwd", "bwd"}
 
-const numReasons = int(collector.EndReused) + 1
+const numReasons = int(collector.EndFlush) + 1
 
 // Config configures an Exporter.
 type Config struct {

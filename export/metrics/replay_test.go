@@ -171,7 +171,7 @@ func TestScrapeDuringReplay(t *testing.T) {
 	// Series: 5 protocols x 2 directions for packets and bytes, 5 x the end
 	// reasons for flows, one per detector for alerts, a handful of fixed
 	// gauges, and loss / decode reasons named by the code.
-	reasons := int(collector.EndReused) + 1
+	reasons := int(collector.EndFlush) + 1
 	bound := 5*2*2 + 5*reasons + len(detect.AllDetectors) + 4 + 30
 	if maxSer > bound {
 		t.Errorf("%d flowhawk series in one scrape, more than the %d the fixed label values allow", maxSer, bound)
