@@ -289,6 +289,10 @@ func TestReadCICIDS2017AsPublished(t *testing.T) {
 	}
 	if g.Times == nil || g.Rows != 299 {
 		t.Errorf("TrafficLabelling: rows %d, timestamps parsed %v", g.Rows, g.Times != nil)
+	} else if got := time.Unix(int64(g.Times[0]), 0).UTC().Format("2006-01-02 15:04"); got != "2017-07-07 15:30" {
+		// "7/7/2017 3:30": CIC-IDS2017's 12-hour clock without PM; read as
+		// 03:30 the afternoon sorted before the morning in time-ordered cv.
+		t.Errorf("TrafficLabelling: first time %s, want 2017-07-07 15:30", got)
 	}
 	// a model from the ML CSV applies to the TrafficLabelling layout by name
 	m := trainOrFatal(t, f, Config{Kind: "rf", Trees: 10})

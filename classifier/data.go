@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/flowhawk/flowhawk/export"
+	"github.com/flowhawk/flowhawk/internal/cictime"
 	"github.com/flowhawk/flowhawk/internal/cp1252"
 )
 
@@ -668,8 +669,9 @@ func (f *Frame) dropIdentifierLike() {
 	f.Names, f.Num, f.Cat = names, num, cat
 }
 
-var timeLayouts = []string{"1/2/2006 15:04:05", "1/2/2006 15:04", "2006-01-02 15:04:05", "2006-01-02T15:04:05Z07:00",
-	time.RFC3339Nano, "02/01/2006 03:04:05 PM", "1/2/2006 3:04:05 PM"}
+// timeLayouts are flowhawk's timestamps and RFC 3339; CICFlowMeter's are
+// read by cictime.Parse.
+var timeLayouts = []string{"2006-01-02 15:04:05.000000", "2006-01-02 15:04:05", "2006-01-02T15:04:05Z07:00", time.RFC3339Nano}
 
 func parseTime(s string) (float64, error) {
 	s = strings.TrimSpace(s)
@@ -680,6 +682,9 @@ func parseTime(s string) (float64, error) {
 		if t, err := time.Parse(l, s); err == nil {
 			return float64(t.UnixNano()) / 1e9, nil
 		}
+	}
+	if t, ok := cictime.Parse(s); ok {
+		return float64(t.UnixNano()) / 1e9, nil
 	}
 	return 0, fmt.Errorf("unparseable time %q", s)
 }
