@@ -559,7 +559,8 @@ func loadKernel(cfg KernelConfig, keep map[string]bool) (*KernelSource, error) {
 		return nil, err
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, fmt.Errorf("raise memlock limit: %w", err)
+		return nil, fmt.Errorf("raise memlock limit: %w (kernels before 5.11 charge eBPF maps to RLIMIT_MEMLOCK: "+
+			"run with an unlimited one, e.g. LimitMEMLOCK=infinity or prlimit --memlock=unlimited, or grant CAP_SYS_RESOURCE)", err)
 	}
 	spec, err := bpf.LoadFlowhawk()
 	if err != nil {

@@ -231,6 +231,52 @@ func hookEmpty(tc, iface, dir string) bool {
 	return err == nil && strings.TrimSpace(string(out)) == ""
 }
 
+// sysBPFFS is where a host mounts its bpffs (systemd: mode 0700, root's).
+const sysBPFFS = "/sys/fs/bpf"
+
+// pinIn pins prog for tc(8) to find: in the bpffs at fsDir when there is
+// one this user may write to, else in a private bpffs mounted for this
+// link (which needs CAP_SYS_ADMIN) and removed on Close. A service user
+// without CAP_DAC_OVERRIDE cannot write to systemd's /sys/fs/bpf, so the
+// private mount is also the way out when it exists: granting CAP_SYS_ADMIN
+// is then enough, as deploy/flowhawk.service says for kernels before 6.6.
+func (l *clsactLink) pinIn(prog *ebpf.Program, fsDir string) error {
+	name := fmt.Sprintf("flowhawk_%d_%d_%s_%s", os.Getpid(), pinSeq.Add(1), l.iface, l.dir)
+	var sysErr error
+	if isBPFFS(fsDir) {
+		l.pin = filepath.Join(fsDir, name)
+		err := prog.Pin(l.pin)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("pin %s program: %w", l.dir, err)
+		}
+		sysErr = fmt.Errorf("%s is not writable by uid %d: %v", fsDir, os.Geteuid(), err)
+	} else {
+		sysErr = fmt.Errorf("no bpffs at %s", fsDir)
+	}
+	tmp, err := os.MkdirTemp("", "flowhawk-bpffs-")
+	if err != nil {
+		return fmt.Errorf("clsact fallback: %v; %w", sysErr, err)
+	}
+	if err := unix.Mount("bpf", tmp, "bpf", 0, "mode=0700"); err != nil {
+		os.Remove(tmp)
+		if errors.Is(err, unix.EPERM) {
+			err = fmt.Errorf("%w: CAP_SYS_ADMIN: %v", ErrCapability, err)
+		}
+		return fmt.Errorf("clsact fallback pins its programs in bpffs: %v, and mounting a private one at %s failed: %w "+
+			"(mount a bpffs at %s that this user can write to, grant CAP_SYS_ADMIN, or use TCX: kernel 6.6 and later)", sysErr, tmp, err, fsDir)
+	}
+	l.mount = tmp
+	l.pin = filepath.Join(tmp, name)
+	if err := prog.Pin(l.pin); err != nil {
+		l.unmount()
+		return fmt.Errorf("pin %s program: %w", l.dir, err)
+	}
+	return nil
+}
+
 // attachClsact attaches prog on dir ("ingress" or "egress") of iface,
 // whose index is ifindex.
 func attachClsact(prog *ebpf.Program, iface string, ifindex int, dir string) (*clsactLink, error) {
@@ -238,36 +284,20 @@ func attachClsact(prog *ebpf.Program, iface string, ifindex int, dir string) (*c
 	if err != nil {
 		return nil, fmt.Errorf("clsact fallback needs tc(8) from iproute2: %w", err)
 	}
-	fsDir := "/sys/fs/bpf"
 	l := &clsactLink{iface: iface, dir: dir, ifindex: ifindex, sock: -1}
-	if ns, err := os.Open("/proc/thread-self/ns/net"); err == nil {
-		l.netns = ns
-	}
-	if !isBPFFS(fsDir) {
-		// No bpffs mounted: mount a private one for the pin, removed on Close.
-		tmp, err := os.MkdirTemp("", "flowhawk-bpffs-")
-		if err != nil {
-			return nil, fmt.Errorf("clsact fallback: %w", err)
-		}
-		if err := unix.Mount("bpf", tmp, "bpf", 0, "mode=0700"); err != nil {
-			os.Remove(tmp)
-			return nil, fmt.Errorf("clsact fallback: no bpffs at %s and mounting one at %s failed: %w", fsDir, tmp, err)
-		}
-		fsDir, l.mount = tmp, tmp
-	}
-	l.pin = filepath.Join(fsDir, fmt.Sprintf("flowhawk_%d_%d_%s_%s", os.Getpid(), pinSeq.Add(1), iface, dir))
 	// Pin a clone: a Program remembers one pin and pinning it again moves
 	// that pin, which fails across the private mounts of two interfaces
 	// (and would take the first interface's pin away on one mount).
 	clone, err := prog.Clone()
 	if err != nil {
-		l.unmount()
 		return nil, fmt.Errorf("clone %s program: %w", dir, err)
 	}
 	defer clone.Close() // the pin and then tc's filter hold the program
-	if err := clone.Pin(l.pin); err != nil {
-		l.unmount()
-		return nil, fmt.Errorf("pin %s program: %w", dir, err)
+	if err := l.pinIn(clone, sysBPFFS); err != nil {
+		return nil, err
+	}
+	if ns, err := os.Open("/proc/thread-self/ns/net"); err == nil {
+		l.netns = ns
 	}
 	out, err := exec.Command(tc, "qdisc", "add", "dev", iface, "clsact").CombinedOutput()
 	switch {

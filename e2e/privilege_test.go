@@ -1,0 +1,185 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// leastUID is the unprivileged user the least-privilege tests run
+// flowhawk as (nobody on Debian).
+const leastUID = "65534"
+
+// leastCaps are the capabilities README.md and deploy/flowhawk.service
+// say capture needs, in setpriv's spelling.
+var leastCaps = []string{"bpf", "net_admin", "perfmon"}
+
+// runLeast runs `flowhawk capture args...` in the client namespace as
+// leastUID holding exactly caps (inheritable, ambient and bounding set, as
+// systemd's AmbientCapabilities and CapabilityBoundingSet give them; tc(8),
+// which the clsact fallback runs, inherits them). bpffs is "" for no
+// bpffs at /sys/fs/bpf (ip netns exec mounts a fresh /sys), "root" for
+// one mounted as systemd does (mode 0700, root's) or "user" for one the
+// user owns. While it captures, it pings the server three times. It
+// returns the combined output and whether it exited 0.
+func runLeast(t *testing.T, n *testNet, bin, bpffs string, caps []string, args ...string) (string, bool) {
+	t.Helper()
+	set := "-all"
+	for _, c := range caps {
+		set += ",+" + c
+	}
+	prep := "true"
+	switch bpffs {
+	case "root":
+		prep = "mount -t bpf bpf /sys/fs/bpf -o mode=0700"
+	case "user":
+		prep = "mount -t bpf bpf /sys/fs/bpf -o mode=0700 && chown " + leastUID + " /sys/fs/bpf"
+	}
+	script := prep + ` && exec setpriv --reuid=` + leastUID + ` --regid=` + leastUID + ` --clear-groups` +
+		` --inh-caps=` + set + ` --ambient-caps=` + set + ` --bounding-set=` + set + ` "$@"`
+	cmd := exec.Command("ip", append([]string{"netns", "exec", n.ClientNS, "sh", "-c", script, "sh", bin, "capture"}, args...)...)
+	out := &lockedBuffer{}
+	cmd.Stdout = out
+	stderr := startCmd(t, cmd)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s := stderr.String()
+		if strings.Contains(s, "capturing on") {
+			clientRun(t, n, "ping", "-c", "3", "-i", "0.05", n.ServerIP)
+			break
+		}
+		if strings.Contains(s, "flowhawk capture: ") || time.Now().After(deadline) {
+			break // failed, or never started: Wait says which
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	err := cmd.Wait()
+	return out.String() + stderr.String(), err == nil
+}
+
+// assertNothingLeft checks that neither TCX programs, XDP, clsact filters
+// nor the clsact qdisc of a capture are left on the client interface.
+func assertNothingLeft(t *testing.T, n *testNet) {
+	t.Helper()
+	assertDetached(t, n)
+	if q := run(t, "tc", "-n", n.ClientNS, "qdisc", "show", "dev", n.ClientIf); strings.Contains(q, "clsact") {
+		t.Errorf("clsact qdisc left: %s", q)
+	}
+	for _, dir := range []string{"ingress", "egress"} {
+		if f := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", n.ClientIf, dir); strings.TrimSpace(f) != "" {
+			t.Errorf("tc %s filters left: %s", dir, f)
+		}
+	}
+}
+
+// icmpFlows counts the ICMP flows of 3+3 packets from the client in the
+// JSON Lines file path.
+func icmpFlows(t *testing.T, path, client string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var row map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			t.Fatalf("bad JSON line in %s: %v", path, err)
+		}
+		if row["Protocol"] == float64(1) && row["Source IP"] == client && row["Total Fwd Packets"] == float64(3) && row["Total Backward Packets"] == float64(3) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCLILeastPrivilege runs `flowhawk capture` as an unprivileged user
+// holding only CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, as the systemd unit
+// does: with TCX, with the clsact fallback and with generic XDP it must
+// measure traffic and detach; with any one of the three removed it must
+// fail naming it, with nothing attached. The clsact fallback pins its
+// programs in bpffs: it must work with a bpffs the user can write to, and
+// with CAP_SYS_ADMIN added where systemd's /sys/fs/bpf (root's, 0700) or
+// no bpffs at all leaves it none, and say so where neither holds.
+func TestCLILeastPrivilege(t *testing.T) {
+	n := newNet(t)
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv (util-linux) not installed: least-privilege capture not checked")
+	}
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("the clsact fallback needs tc(8): least-privilege capture not checked")
+	}
+	bin := flowhawkBin(t)
+	// The build directory is MkdirTemp's (0700): let the user reach the binary.
+	if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// t.TempDir's parent is 0700: the user's output directory is its own.
+	outDir, err := os.MkdirTemp("", "flowhawk-least-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(outDir) })
+	if err := os.Chown(outDir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	works := []struct {
+		name, bpffs string
+		caps        []string
+		args        []string
+		banner      string
+	}{
+		{"tcx", "", leastCaps, nil, "ingress tcx, egress tcx"},
+		{"xdp-generic", "", leastCaps, []string{"--ingress", "xdp", "--xdp-mode", "generic"}, "ingress xdp generic, egress tcx"},
+		{"clsact-user-bpffs", "user", leastCaps, []string{"--tc-attach", "clsact"}, "ingress clsact, egress clsact"},
+		{"clsact-no-bpffs-sys-admin", "", append(leastCaps[:3:3], "sys_admin"), []string{"--tc-attach", "clsact"}, "ingress clsact, egress clsact"},
+		{"clsact-root-bpffs-sys-admin", "root", append(leastCaps[:3:3], "sys_admin"), []string{"--tc-attach", "clsact"}, "ingress clsact, egress clsact"},
+	}
+	for _, w := range works {
+		t.Run(w.name, func(t *testing.T) {
+			out := filepath.Join(outDir, w.name+".jsonl")
+			args := append([]string{"-i", n.ClientIf, "-o", out, "--no-windows", "--duration", "2s"}, w.args...)
+			msg, ok := runLeast(t, n, bin, w.bpffs, w.caps, args...)
+			if !ok || !strings.Contains(msg, n.ClientIf+": "+w.banner) {
+				t.Fatalf("capture as uid %s with %v: ok %v, want %q in:\n%s", leastUID, w.caps, ok, w.banner, msg)
+			}
+			if got := icmpFlows(t, out, n.ClientIP); got != 1 {
+				t.Errorf("%d ICMP flows of 3+3 packets in %s, want 1:\n%s", got, out, msg)
+			}
+			assertNothingLeft(t, n)
+		})
+	}
+	for _, mode := range [][]string{nil, {"--tc-attach", "clsact"}, {"--ingress", "xdp", "--xdp-mode", "generic"}} {
+		for i, missing := range leastCaps {
+			caps := append(append([]string{}, leastCaps[:i]...), leastCaps[i+1:]...)
+			t.Run("without-"+missing+strings.Join(mode, ""), func(t *testing.T) {
+				args := append([]string{"-i", n.ClientIf, "-o", "none", "--duration", "2s"}, mode...)
+				msg, ok := runLeast(t, n, bin, "user", caps, args...)
+				want := "missing capability: CAP_" + strings.ToUpper(missing)
+				if ok || !strings.Contains(msg, want) {
+					t.Errorf("without CAP_%s: ok %v, want %q in:\n%s", strings.ToUpper(missing), ok, want, msg)
+				}
+				assertNothingLeft(t, n)
+			})
+		}
+	}
+	for _, bpffs := range []string{"", "root"} {
+		t.Run("clsact-without-bpffs-access-"+bpffs, func(t *testing.T) {
+			msg, ok := runLeast(t, n, bin, bpffs, leastCaps, "-i", n.ClientIf, "-o", "none", "--duration", "2s", "--tc-attach", "clsact")
+			if ok || !strings.Contains(msg, "missing capability: CAP_SYS_ADMIN") || !strings.Contains(msg, "/sys/fs/bpf") {
+				t.Errorf("clsact without a writable bpffs nor CAP_SYS_ADMIN: ok %v, want an error naming CAP_SYS_ADMIN and /sys/fs/bpf:\n%s", ok, msg)
+			}
+			assertNothingLeft(t, n)
+		})
+	}
+}
