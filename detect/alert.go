@@ -302,7 +302,8 @@ func (c *Config) OpenSink(def io.Writer) (sink *JSONLSink, close func() error, e
 		s := NewJSONLSink(def)
 		return s, s.Flush, nil
 	}
-	f, err := os.Create(c.Alerts)
+	// Alerts name hosts, as flow files do: other users may not read them.
+	f, err := os.OpenFile(c.Alerts, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--alerts: %w", err)
 	}

@@ -97,6 +97,11 @@ func CreateAppend(path string, cols []features.Column, extra []string) (RowWrite
 	return create(path, cols, extra, true)
 }
 
+// FileMode is the mode Create and CreateAppend give a file they create,
+// less the umask: flow records say who talked to whom, so other users
+// may not read them (an existing file keeps its mode).
+const FileMode = 0o640
+
 func create(path string, cols []features.Column, extra []string, appending bool) (RowWriter, error) {
 	format, err := FormatOf(path)
 	if err != nil {
@@ -110,9 +115,9 @@ func create(path string, cols []features.Column, extra []string, appending bool)
 	}
 	var fh *os.File
 	if appending {
-		fh, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+		fh, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, FileMode)
 	} else {
-		fh, err = os.Create(path)
+		fh, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, FileMode)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)

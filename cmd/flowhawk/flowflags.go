@@ -261,7 +261,7 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 		if ff.appendOut {
 			flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND // alerts are JSON lines: append as -o does
 		}
-		if o.alertsFile, err = os.OpenFile(ff.detect.Alerts, flags, 0o644); err != nil {
+		if o.alertsFile, err = os.OpenFile(ff.detect.Alerts, flags, export.FileMode); err != nil {
 			return nil, fmt.Errorf("alerts: %w", err)
 		}
 		if ff.appendOut {
