@@ -34,6 +34,7 @@ type exporterFlags struct {
 	natsBuffer   int
 	natsFeatures bool
 	natsFormat   string
+	natsCreds    string
 }
 
 func defaultSensor() string {
@@ -52,7 +53,9 @@ func addExporterFlags(fs *flag.FlagSet, ef *exporterFlags) {
 	fs.Uint32Var(&ef.ipfixPEN, "ipfix-pen", ipfix.DefaultPEN, "private enterprise number of flowhawk's own IPFIX elements")
 	fs.Uint32Var(&ef.ipfixDomain, "ipfix-domain", 1, "IPFIX observation domain ID (give each sensor its own)")
 	fs.IntVar(&ef.ipfixRate, "ipfix-rate", 0, "at most `N` IPFIX datagrams per second (0: no limit); pace a replay for a collector with a small receive buffer")
-	fs.StringVar(&ef.natsURL, "nats", "", "publish flows and alerts to NATS JetStream at `URL` (subjects flowhawk.<sensor>.flows/.alerts)")
+	fs.StringVar(&ef.natsURL, "nats", "", "publish flows and alerts to NATS JetStream at `URL` (subjects flowhawk.<sensor>.flows/.alerts); "+
+		"give a password or token in $FLOWHAWK_NATS_USER, $FLOWHAWK_NATS_PASSWORD, $FLOWHAWK_NATS_TOKEN or --nats-creds, not in the URL, which ps shows to every user")
+	fs.StringVar(&ef.natsCreds, "nats-creds", "", "authenticate to NATS with the JWT and NKey seed of this `FILE` (a .creds file)")
 	fs.StringVar(&ef.natsStream, "nats-stream", "FLOWHAWK", "JetStream stream holding the subjects")
 	fs.BoolVar(&ef.natsCreate, "nats-create-stream", false, "create the stream if it is missing")
 	fs.IntVar(&ef.natsBuffer, "nats-buffer", 100_000, "messages kept locally while the broker is unreachable (beyond: counted drops)")
@@ -135,6 +138,7 @@ func (ef *exporterFlags) open(cfg *pipeline.Config, stderr io.Writer) (*exporter
 	}
 	if ef.natsURL != "" {
 		sc := stream.Config{URL: ef.natsURL, Sensor: ef.sensor, Stream: ef.natsStream, CreateStream: ef.natsCreate, BufferSize: ef.natsBuffer, Format: ef.natsFormat}
+		natsAuth(&sc, os.Getenv, ef.natsCreds)
 		if ef.natsFeatures {
 			x, err := featuresFor(cfg)
 			if err != nil {
@@ -262,4 +266,14 @@ func featuresFor(cfg *pipeline.Config) ([]features.Column, error) {
 		return nil, err
 	}
 	return x.Columns(), nil
+}
+
+// natsAuth sets sc's credentials from the environment ($FLOWHAWK_NATS_USER,
+// $FLOWHAWK_NATS_PASSWORD, $FLOWHAWK_NATS_TOKEN) and --nats-creds, which
+// keep them off the command line that ps shows to every local user.
+func natsAuth(sc *stream.Config, getenv func(string) string, creds string) {
+	sc.User = getenv("FLOWHAWK_NATS_USER")
+	sc.Password = getenv("FLOWHAWK_NATS_PASSWORD")
+	sc.Token = getenv("FLOWHAWK_NATS_TOKEN")
+	sc.CredsFile = creds
 }

@@ -19,7 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +40,13 @@ type Config struct {
 	// URL is the NATS server URL (nats://host:4222; comma-separated for a
 	// cluster).
 	URL string
+	// User and Password, Token, or CredsFile (a NATS .creds file: JWT
+	// and NKey seed) authenticate to the server outside URL, so that no
+	// secret need stand on a command line, which every local user can
+	// read in ps.
+	User, Password string
+	Token          string
+	CredsFile      string
 	// Sensor names this sensor in the subjects (default "default"); it must
 	// be a single subject token (no dots, spaces or wildcards).
 	Sensor string
@@ -195,17 +204,17 @@ func New(cfg Config) (*Publisher, error) {
 		done:     make(chan struct{}),
 		warn:     ratelog.Limiter{Every: cfg.WarnEvery},
 	}
-	nc, err := nats.Connect(cfg.URL,
-		nats.Name("flowhawk "+cfg.Sensor),
+	opts := []nats.Option{
+		nats.Name("flowhawk " + cfg.Sensor),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
-		nats.ReconnectBufSize(8<<20),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectBufSize(8 << 20),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err == nil { // our own Close
 				return
 			}
-			p.warn.Warn("nats disconnected; buffering locally", "url", cfg.URL, "err", err)
+			p.warn.Warn("nats disconnected; buffering locally", "url", redactURL(cfg.URL), "err", err)
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			slog.Info("nats reconnected", "url", c.ConnectedUrl())
@@ -215,9 +224,19 @@ func New(cfg Config) (*Publisher, error) {
 				p.dialErr.Store(&err)
 			}
 		}),
-	)
+	}
+	if cfg.User != "" || cfg.Password != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	if cfg.Token != "" {
+		opts = append(opts, nats.Token(cfg.Token))
+	}
+	if cfg.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
+	}
+	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("stream: nats %q: %w", cfg.URL, err)
+		return nil, fmt.Errorf("stream: nats %q: %w", redactURL(cfg.URL), err)
 	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(cfg.AckTimeout), jetstream.WithPublishAsyncMaxPending(cfg.Batch*2))
 	if err != nil {
@@ -287,7 +306,7 @@ func (p *Publisher) enqueue(it item) {
 		it.release()
 		p.dropQueue.Add(1)
 		if p.warn.Allow() {
-			p.warn.Log("nats buffer full, dropping messages", "url", p.cfg.URL, "buffer", p.cfg.BufferSize, "dropped_total", p.dropQueue.Load())
+			p.warn.Log("nats buffer full, dropping messages", "url", redactURL(p.cfg.URL), "buffer", p.cfg.BufferSize, "dropped_total", p.dropQueue.Load())
 		}
 	default:
 		p.pend = append(p.pend, it)
@@ -577,7 +596,7 @@ func (p *Publisher) publish(batch []outMsg) []outMsg {
 				}
 				err = fmt.Errorf("not connected (%v)", cmpOr(cause, err))
 			}
-			p.warn.Warn("nats publish failed; will retry", "url", p.cfg.URL, "err", err, "buffered", p.Buffered())
+			p.warn.Warn("nats publish failed; will retry", "url", redactURL(p.cfg.URL), "err", err, "buffered", p.Buffered())
 			failed = append(failed, batch[i:]...)
 			break
 		}
@@ -607,7 +626,7 @@ func (p *Publisher) publish(batch []outMsg) []outMsg {
 		failed = append(failed, outMsg{&nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}, pm.out.n})
 	}
 	if firstErr != nil {
-		p.warn.Warn("nats publish not acknowledged; will retry", "url", p.cfg.URL, "err", firstErr, "unacked", len(failed), "buffered", p.Buffered())
+		p.warn.Warn("nats publish not acknowledged; will retry", "url", redactURL(p.cfg.URL), "err", firstErr, "unacked", len(failed), "buffered", p.Buffered())
 	}
 	return failed
 }
@@ -656,4 +675,21 @@ func cmpOr(errs ...error) error {
 		}
 	}
 	return nil
+}
+
+// redactURL hides the password or token of each server URL in u (a
+// comma-separated list) for logs and errors.
+func redactURL(u string) string {
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		if pu, err := url.Parse(strings.TrimSpace(p)); err == nil && pu.User != nil {
+			if _, has := pu.User.Password(); has {
+				pu.User = url.UserPassword(pu.User.Username(), "xxxxx")
+			} else {
+				pu.User = url.User("xxxxx") // a token alone
+			}
+			parts[i] = pu.String()
+		}
+	}
+	return strings.Join(parts, ",")
 }

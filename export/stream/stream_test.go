@@ -607,3 +607,39 @@ func TestMessagesStayUnderMaxBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthOutsideURL publishes to a broker that requires a user and a
+// password given in Config rather than in the URL (where ps shows them),
+// and checks that an error never shows the password of a URL that has one.
+func TestAuthOutsideURL(t *testing.T) {
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		t.Skipf("nats-server not installed (Debian package nats-server; CI installs it): %v", err)
+	}
+	s := &natsServer{t: t, bin: bin, port: freePort(t), store: t.TempDir()}
+	s.log = &strings.Builder{}
+	s.cmd = exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", fmt.Sprint(s.port), "-sd", s.store, "--user", "sensor", "--pass", "s3cret")
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.kill)
+	time.Sleep(300 * time.Millisecond)
+	p, err := New(Config{URL: s.url(), User: "sensor", Password: "s3cret", Sensor: "gw1", CreateStream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := synthFlows(5, 1)
+	for _, f := range flows {
+		p.Export(f, nil, "")
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Published != 5 {
+		t.Errorf("with User and Password: stats %+v, want 5 published:\n%s", st, s.log.String())
+	}
+	if got := redactURL("nats://sensor:s3cret@a:4222, nats://tok3n@b:4222,nats://c:4222"); strings.Contains(got, "s3cret") || strings.Contains(got, "tok3n") || !strings.Contains(got, "nats://c:4222") {
+		t.Errorf("redactURL left a secret or lost a server: %s", got)
+	}
+}
