@@ -9,7 +9,7 @@ packages=(
 	iproute2 ethtool tcpdump tshark iputils-ping curl netcat-openbsd dnsutils dnsmasq-base
 	nmap hping3 iperf3 openssh-server openssh-client python3 netsniff-ng
 	# flow peers and collectors used by tests and benchmarks
-	softflowd argus-server argus-client nfdump nats-server
+	softflowd argus-server argus-client nfdump pmacct nats-server
 	# report rendering test
 	chromium
 	# classifier comparison

@@ -27,7 +27,7 @@ type record struct {
 	startMs, endMs     uint64
 	fwdOct, fwdPkt     uint64
 	bwdOct, bwdPkt     uint64
-	fwdFlags, bwdFlags uint16
+	fwdFlags, bwdFlags uint8
 	reason             uint8
 	fwdPay, bwdPay     uint64
 	fwdMean, bwdMean   float64
@@ -59,8 +59,8 @@ func flowEndReason(r collector.EndReason) uint8 {
 	return 4
 }
 
-func flagUnion(d *collector.DirStats) uint16 {
-	var u uint16
+func flagUnion(d *collector.DirStats) uint8 {
+	var u uint8
 	for b, n := range d.FlagCounts {
 		if n != 0 {
 			u |= 1 << b
@@ -109,9 +109,9 @@ func fixedLen(v6 bool) int {
 	if v6 {
 		addr = 32
 	}
-	// ports 4, proto 1, vlans 4, times 16, counters 32, flags 4, reason 1,
+	// ports 4, proto 1, vlans 4, times 16, counters 32, flags 2, reason 1,
 	// direction 1, enterprise: 2*8 + 8*8 + 3*4, label prefix 1.
-	return addr + 4 + 1 + 4 + 16 + 32 + 4 + 1 + 1 + 16 + 64 + 12 + 1
+	return addr + 4 + 1 + 4 + 16 + 32 + 2 + 1 + 1 + 16 + 64 + 12 + 1
 }
 
 func (r *record) size() int { return fixedLen(r.v6) + len(r.class) }
@@ -144,9 +144,9 @@ func appendRecord(b []byte, r *record) []byte {
 	b = be.AppendUint64(b, r.fwdPkt)
 	b = be.AppendUint64(b, r.bwdOct)
 	b = be.AppendUint64(b, r.bwdPkt)
-	b = be.AppendUint16(b, r.bwdFlags)
-	b = be.AppendUint16(b, r.fwdFlags)
-	b = append(b, r.reason, 1) // biflowDirection 1: source is the initiator
+	// reverseTcpControlBits, tcpControlBits, flowEndReason, and
+	// biflowDirection 1: source is the initiator.
+	b = append(b, r.bwdFlags, r.fwdFlags, r.reason, 1)
 	b = be.AppendUint64(b, r.fwdPay)
 	b = be.AppendUint64(b, r.bwdPay)
 	for _, v := range [...]float64{r.fwdMean, r.bwdMean, r.fwdStd, r.bwdStd, r.iatMean, r.iatStd, r.activeMean, r.idleMean} {

@@ -129,6 +129,9 @@ func TestExportDecodes(t *testing.T) {
 			}
 			return v
 		}
+		if len(r.Values[FieldKey{0, ieTCPControlBits}]) != 1 || len(r.Values[FieldKey{ReversePEN, ieTCPControlBits}]) != 1 {
+			t.Errorf("record %d: TCP flags not in one byte (pmacct reads only that)", i)
+		}
 		checks := []struct {
 			name      string
 			got, want uint64

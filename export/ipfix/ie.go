@@ -101,8 +101,11 @@ func fields(v6 bool, pen uint32) []Field {
 		Field{iePacketDeltaCount, 8, ReversePEN, "reversePacketDeltaCount"},
 		// Reverse before forward: nfdump 1.7 stores either under one
 		// field, the later one winning, and its flags column is forward.
-		Field{ieTCPControlBits, 2, ReversePEN, "reverseTcpControlBits"},
-		Field{ieTCPControlBits, 2, 0, "tcpControlBits"},
+		// One byte, the reduced-size encoding of RFC 7011 6.2 (we track
+		// the eight classic flags only): pmacct's nfacctd reads the
+		// flags only from a one-byte tcpControlBits and shows 0 for two.
+		Field{ieTCPControlBits, 1, ReversePEN, "reverseTcpControlBits"},
+		Field{ieTCPControlBits, 1, 0, "tcpControlBits"},
 		Field{ieFlowEndReason, 1, 0, "flowEndReason"},
 		Field{ieBiflowDirection, 1, 0, "biflowDirection"},
 		Field{EntFwdPayloadOctets, 8, pen, "flowhawkFwdPayloadOctets"},
