@@ -187,6 +187,12 @@ func TestNfcapdReceives(t *testing.T) {
 				t.Errorf("flow %d: nfdump src_vlan %d, want %d", i, got, f.Key.VLANOuter)
 			}
 		}
+		if f.Key.Proto == 1 {
+			// nfdump reads icmpTypeCodeIPv4/IPv6 (IE 32/139) as type and code.
+			if num(r["icmp_type"]) != int(f.ICMPType) || num(r["icmp_code"]) != int(f.ICMPCode) {
+				t.Errorf("flow %d: nfdump icmp type/code %v/%v, want %d/%d", i, r["icmp_type"], r["icmp_code"], f.ICMPType, f.ICMPCode)
+			}
+		}
 		if got, want := r["tcp_flags"], nfdumpFlags(flagUnion(&f.Fwd)); f.Key.Proto == 6 && got != want {
 			t.Errorf("flow %d: nfdump tcp_flags %v, want %v", i, got, want)
 		}

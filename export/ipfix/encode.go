@@ -23,6 +23,7 @@ type record struct {
 	src, dst           [16]byte
 	sport, dport       uint16
 	proto              uint8
+	icmp               uint16 // ICMP type<<8 | code, 0 if not ICMP
 	vlan, vlanIn       uint16
 	startMs, endMs     uint64
 	fwdOct, fwdPkt     uint64
@@ -76,6 +77,9 @@ func (r *record) fill(f *collector.Flow, class string) {
 	r.src, r.dst = src.Addr.As16(), dst.Addr.As16()
 	r.sport, r.dport = src.Port, dst.Port
 	r.proto = f.Key.Proto
+	if r.proto == 1 || r.proto == 58 {
+		r.icmp = uint16(f.ICMPType)<<8 | uint16(f.ICMPCode)
+	}
 	r.vlan, r.vlanIn = f.Key.VLANOuter, f.Key.VLANInner
 	// flowStartMilliseconds is unsigned: a time before 1970 (a capture
 	// with a broken clock) is sent as 0, not wrapped to year 584556019.
@@ -109,9 +113,10 @@ func fixedLen(v6 bool) int {
 	if v6 {
 		addr = 32
 	}
-	// ports 4, proto 1, vlans 4, times 16, counters 32, flags 2, reason 1,
-	// direction 1, enterprise: 2*8 + 8*8 + 3*4, label prefix 1.
-	return addr + 4 + 1 + 4 + 16 + 32 + 2 + 1 + 1 + 16 + 64 + 12 + 1
+	// ports 4, proto 1, ICMP type/code 2, vlans 4, times 16, counters 32,
+	// flags 2, reason 1, direction 1, enterprise: 2*8 + 8*8 + 3*4, label
+	// prefix 1.
+	return addr + 4 + 1 + 2 + 4 + 16 + 32 + 2 + 1 + 1 + 16 + 64 + 12 + 1
 }
 
 func (r *record) size() int { return fixedLen(r.v6) + len(r.class) }
@@ -136,6 +141,7 @@ func appendRecord(b []byte, r *record) []byte {
 	b = be.AppendUint16(b, r.sport)
 	b = be.AppendUint16(b, r.dport)
 	b = append(b, r.proto)
+	b = be.AppendUint16(b, r.icmp)
 	b = be.AppendUint16(b, r.vlan)
 	b = be.AppendUint16(b, r.vlanIn)
 	b = be.AppendUint64(b, r.startMs)

@@ -129,6 +129,13 @@ func TestExportDecodes(t *testing.T) {
 			}
 			return v
 		}
+		icmpIE, wantICMP := uint16(ieICMPTypeCodeIPv4), uint64(0)
+		if wantT == TemplateIPv6 {
+			icmpIE = ieICMPTypeCodeIPv6
+		}
+		if f.Key.Proto == 1 {
+			wantICMP = uint64(f.ICMPType)<<8 | uint64(f.ICMPCode)
+		}
 		if len(r.Values[FieldKey{0, ieTCPControlBits}]) != 1 || len(r.Values[FieldKey{ReversePEN, ieTCPControlBits}]) != 1 {
 			t.Errorf("record %d: TCP flags not in one byte (pmacct reads only that)", i)
 		}
@@ -136,6 +143,7 @@ func TestExportDecodes(t *testing.T) {
 			name      string
 			got, want uint64
 		}{
+			{"icmpTypeCode", u(0, icmpIE), wantICMP},
 			{"sport", u(0, ieSourceTransportPort), uint64(src.Port)},
 			{"dport", u(0, ieDestinationTransportPort), uint64(dst.Port)},
 			{"proto", u(0, ieProtocolIdentifier), uint64(f.Key.Proto)},

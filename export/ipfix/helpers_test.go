@@ -10,7 +10,8 @@ import (
 
 // synthFlows runs synthetic conversations through a real flow table and
 // returns the records it emits: TCP with a handshake and FIN close, UDP,
-// ICMP, IPv4 and IPv6, some on VLANs. Timestamps start at base.
+// ICMP (echo, or unreachable with a code), IPv4 and IPv6, some on VLANs.
+// Timestamps start at base.
 func synthFlows(n int, base time.Time) []*collector.Flow {
 	var out []*collector.Flow
 	t := collector.NewTable(collector.DefaultTableConfig(), func(f *collector.Flow) { out = append(out, f) })
@@ -61,8 +62,18 @@ func synthFlows(n int, base time.Time) []*collector.Flow {
 				default:
 					p.TCPFlags = collector.FlagACK | collector.FlagPSH
 				}
-			case 17, 1:
+			case 17:
 				p.L4HeaderLen = 8
+			case 1:
+				p.L4HeaderLen = 8
+				// Echo request and reply, or an unreachable with a code.
+				p.ICMPType, p.ICMPCode = 8, 0
+				if !fwd {
+					p.ICMPType = 0
+				}
+				if i%2 == 1 {
+					p.ICMPType, p.ICMPCode = 3, uint8(i%16)
+				}
 			}
 			if p.IPLen < uint32(p.IPHeaderLen)+uint32(p.L4HeaderLen) {
 				p.IPLen = uint32(p.IPHeaderLen) + uint32(p.L4HeaderLen)

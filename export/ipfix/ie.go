@@ -1,9 +1,10 @@
 // Package ipfix exports flow records as IPFIX (RFC 7011, information
 // elements of RFC 7012) biflows (RFC 5103) over UDP. Each record carries the
-// 5-tuple, VLAN IDs, per-direction packet and octet counters (reverse
-// elements under PEN 29305), start and end times, TCP flags per direction,
-// the end reason, and an enterprise-specific set of flowhawk features under
-// a configurable Private Enterprise Number.
+// 5-tuple, the ICMP type and code of an ICMP flow, VLAN IDs, per-direction
+// packet and octet counters (reverse elements under PEN 29305), start and
+// end times, TCP flags per direction, the end reason, and an
+// enterprise-specific set of flowhawk features under a configurable Private
+// Enterprise Number.
 //
 // Export never blocks: records go through a bounded queue to one sender
 // goroutine; a full queue or a collector that refuses the datagrams is
@@ -49,10 +50,12 @@ const (
 	ieSourceIPv4Address        = 8
 	ieDestinationTransportPort = 11
 	ieDestinationIPv4Address   = 12
+	ieICMPTypeCodeIPv4         = 32
 	ieSourceIPv6Address        = 27
 	ieDestinationIPv6Address   = 28
 	ieVlanID                   = 58
 	ieFlowEndReason            = 136
+	ieICMPTypeCodeIPv6         = 139
 	ieFlowStartMilliseconds    = 152
 	ieFlowEndMilliseconds      = 153
 	ieBiflowDirection          = 239
@@ -82,8 +85,10 @@ const (
 // with the enterprise elements under pen.
 func fields(v6 bool, pen uint32) []Field {
 	var f []Field
+	icmp := Field{ieICMPTypeCodeIPv4, 2, 0, "icmpTypeCodeIPv4"}
 	if v6 {
 		f = append(f, Field{ieSourceIPv6Address, 16, 0, "sourceIPv6Address"}, Field{ieDestinationIPv6Address, 16, 0, "destinationIPv6Address"})
+		icmp = Field{ieICMPTypeCodeIPv6, 2, 0, "icmpTypeCodeIPv6"}
 	} else {
 		f = append(f, Field{ieSourceIPv4Address, 4, 0, "sourceIPv4Address"}, Field{ieDestinationIPv4Address, 4, 0, "destinationIPv4Address"})
 	}
@@ -91,6 +96,9 @@ func fields(v6 bool, pen uint32) []Field {
 		Field{ieSourceTransportPort, 2, 0, "sourceTransportPort"},
 		Field{ieDestinationTransportPort, 2, 0, "destinationTransportPort"},
 		Field{ieProtocolIdentifier, 1, 0, "protocolIdentifier"},
+		// ICMP type*256+code of the flow's first packet, 0 for other
+		// protocols: the ports of an ICMP flow are 0.
+		icmp,
 		Field{ieVlanID, 2, 0, "vlanId"},
 		Field{ieDot1qCustomerVlanID, 2, 0, "dot1qCustomerVlanId"},
 		Field{ieFlowStartMilliseconds, 8, 0, "flowStartMilliseconds"},

@@ -15,11 +15,14 @@ import (
 
 // nfacctdPrimitives declares, for pmacct's aggregate_primitives, the
 // elements nfacctd has no primitive of its own for: the RFC 5103 reverse
-// counters and flags, the end reason and two of flowhawk's enterprise
+// counters and flags, ICMP type/code (nfacctd keeps the ports of an ICMP
+// flow 0), the end reason and two of flowhawk's enterprise
 // elements (under DefaultPEN).
 const nfacctdPrimitives = `name=rev_bytes field_type=29305:1 len=8 semantics=u_int
 name=rev_pkts field_type=29305:2 len=8 semantics=u_int
 name=rev_flags field_type=29305:6 len=1 semantics=u_int
+name=icmp4 field_type=32 len=2 semantics=u_int
+name=icmp6 field_type=139 len=2 semantics=u_int
 name=end_reason field_type=136 len=1 semantics=u_int
 name=fh_subflows field_type=32473:11 len=4 semantics=u_int
 name=fh_class field_type=32473:13 len=vlen semantics=str
@@ -28,7 +31,7 @@ name=fh_class field_type=32473:13 len=vlen semantics=str
 // TestNfacctdReceives sends our records to pmacct's nfacctd, a second
 // collector independent of nfdump, and checks its print plugin's JSON:
 // every flow once, with the same key, counters in both directions, TCP
-// flags, times to the millisecond, observation domain
+// flags, ICMP type and code, times to the millisecond, observation domain
 // and enterprise elements.
 func TestNfacctdReceives(t *testing.T) {
 	nfacctd := needTool(t, "nfacctd", "pmacct")
@@ -44,7 +47,7 @@ nfacctd_ip: 127.0.0.1
 nfacctd_port: %d
 plugins: print[p]
 aggregate_primitives: %s
-aggregate[p]: src_host, dst_host, src_port, dst_port, proto, vlan, tcpflags, timestamp_start, timestamp_end, export_proto_sysid, rev_bytes, rev_pkts, rev_flags, end_reason, fh_subflows, fh_class
+aggregate[p]: src_host, dst_host, src_port, dst_port, proto, vlan, tcpflags, timestamp_start, timestamp_end, export_proto_sysid, rev_bytes, rev_pkts, rev_flags, icmp4, icmp6, end_reason, fh_subflows, fh_class
 print_output[p]: json
 print_output_file[p]: %s
 print_refresh_time[p]: 3600
@@ -143,6 +146,13 @@ logfile: %s
 			t.Errorf("flow %d %v not in nfacctd output", i, f.Key)
 			continue
 		}
+		icmp, icmpField := 0, "icmp4"
+		if !f.Key.IsIPv4() {
+			icmpField = "icmp6"
+		}
+		if f.Key.Proto == 1 {
+			icmp = int(f.ICMPType)<<8 | int(f.ICMPCode)
+		}
 		flags := 0
 		if f.Key.Proto == 6 {
 			flags = int(flagUnion(&f.Fwd))
@@ -157,6 +167,7 @@ logfile: %s
 			{"rev_bytes", num(r["rev_bytes"]), int(f.Bwd.Bytes)},
 			{"tcp_flags", num(r["tcp_flags"]), flags},
 			{"rev_flags", num(r["rev_flags"]), int(flagUnion(&f.Bwd))},
+			{icmpField, num(r[icmpField]), icmp},
 			{"timestamp_start", r["timestamp_start"], stamp(f.Start)},
 			{"timestamp_end", r["timestamp_end"], stamp(f.End)},
 			{"export_proto_sysid", num(r["export_proto_sysid"]), domain},
