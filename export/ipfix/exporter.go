@@ -236,6 +236,12 @@ type sender struct {
 	nrec    uint32 // records in buf
 	seq     uint32 // data records sent so far (RFC 7011 sequence number)
 	lastTpl time.Time
+	// tplDue asks for the templates before the next data message: a send
+	// failed, so the collector was unreachable (down, restarting) and may
+	// have come back without the templates it had, or a template message
+	// itself was lost. Without it the collector drops every data set for
+	// up to TemplateInterval after it returns, records we count as sent.
+	tplDue bool
 }
 
 func (e *Exporter) run() {
@@ -294,6 +300,9 @@ func (s *sender) add(r *record) {
 		s.flush()
 	}
 	if len(s.buf) == 0 {
+		if s.tplDue {
+			s.sendTemplates()
+		}
 		s.buf = appendHeader(s.buf, uint32(s.e.now().Unix()), s.seq, s.e.cfg.ObservationDomain)
 	}
 	if s.setID != r.templateID() {
@@ -333,10 +342,10 @@ func (s *sender) sendTemplates() {
 	m := appendHeader(make([]byte, 0, 512), uint32(s.e.now().Unix()), s.seq, s.e.cfg.ObservationDomain)
 	m = appendTemplateSet(m, s.e.cfg.PEN)
 	finishMessage(m)
+	s.lastTpl, s.tplDue = s.e.now(), false
 	if s.write(m) {
 		s.e.templates.Add(1)
 	}
-	s.lastTpl = s.e.now()
 }
 
 func (s *sender) write(b []byte) bool {
@@ -349,6 +358,7 @@ func (s *sender) write(b []byte) bool {
 		s.next = now.Add(time.Second / time.Duration(r))
 	}
 	if _, err := s.e.conn.Write(b); err != nil {
+		s.tplDue = true
 		s.e.warn.Warn("ipfix collector unreachable, dropping records", "collector", s.e.cfg.Addr, "err", err,
 			"dropped_total", s.e.dropSend.Load()+uint64(s.nrec))
 		return false

@@ -419,3 +419,66 @@ func TestRatePaces(t *testing.T) {
 		t.Errorf("%d messages in %v, want at least %v at 50 a second", st.Messages, el, min)
 	}
 }
+
+// TestTemplatesAfterCollectorReturns stops the collector (its port answers
+// ICMP unreachable, so sends fail), then starts it again on the same port:
+// the first message it gets must be preceded by the templates, not data it
+// cannot decode until the next periodic refresh (30 s by default).
+func TestTemplatesAfterCollectorReturns(t *testing.T) {
+	c := listen(t)
+	addr := c.LocalAddr().(*net.UDPAddr)
+	e, err := New(Config{Addr: addr.String(), FlushInterval: 5 * time.Millisecond, Linger: time.Millisecond, WarnEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	flows := synthFlows(20, time.Now())
+	waitFor := func(what string, cond func(Stats) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(e.Stats()); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s: %+v", what, e.Stats())
+			}
+		}
+	}
+	e.Export(flows[0], "")
+	waitFor("the first record", func(s Stats) bool { return s.Records == 1 })
+	receive(t, c, 1)
+	c.Close()
+
+	// Collector down: export until a send fails.
+	for i := 1; e.Stats().DropSendError == 0; i++ {
+		if i == len(flows) {
+			t.Fatalf("no send error against a closed port: %+v", e.Stats())
+		}
+		e.Export(flows[i], "")
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Collector back, with no templates.
+	c2, err := net.ListenUDP("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	before := e.Stats().Records
+	e.Export(flows[len(flows)-1], "")
+	waitFor("a record after the collector returned", func(s Stats) bool { return s.Records > before })
+	tpl := map[uint16][]Field{}
+	buf := make([]byte, 65536)
+	for got := 0; got == 0; {
+		_ = c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c2.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Decode(buf[:n], tpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.UnknownTemplates > 0 {
+			t.Fatalf("the returned collector got data before templates (%d sets it cannot decode)", m.UnknownTemplates)
+		}
+		got = len(m.Records)
+	}
+}
