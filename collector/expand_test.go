@@ -157,3 +157,14 @@ func TestExpandPathsFileOnce(t *testing.T) {
 		t.Errorf("no warning names the second path: %q", logged.String())
 	}
 }
+
+// TestExpandPathsStdin keeps "-" (standard input) as given, once.
+func TestExpandPathsStdin(t *testing.T) {
+	got, err := ExpandPaths([]string{StdinPath})
+	if err != nil || len(got) != 1 || got[0] != StdinPath {
+		t.Errorf("ExpandPaths(-) = %v, %v; want [-]", got, err)
+	}
+	if _, err := ExpandPaths([]string{StdinPath, StdinPath}); err == nil {
+		t.Error("ExpandPaths(-, -): no error")
+	}
+}

@@ -300,7 +300,13 @@ func captureName(p string) bool {
 	return false
 }
 
-// ExpandPaths turns command-line arguments into capture files: a file is
+// StdinPath is the capture argument that means standard input, so that a
+// capture piped from tcpdump -w - (or ssh, or zstdcat) needs no temporary
+// file. A file named "-" is still read as ./-.
+const StdinPath = "-"
+
+// ExpandPaths turns command-line arguments into capture files: StdinPath
+// is kept as it is (once at most), a file is
 // kept as given (whatever its name), a directory expands recursively to the
 // files in it that start with a pcap, pcapng or compressed capture
 // magic number, in natural path order (numbers in names compare as
@@ -312,7 +318,16 @@ func captureName(p string) bool {
 // already walked is skipped with a warning.
 func ExpandPaths(args []string) ([]string, error) {
 	var out []string
+	stdin := false
 	for _, a := range args {
+		if a == StdinPath {
+			if stdin {
+				return nil, errors.New("capture path: - (standard input) given twice")
+			}
+			stdin = true
+			out = append(out, a)
+			continue
+		}
 		st, err := os.Stat(a)
 		if err != nil {
 			return nil, fmt.Errorf("capture path: %w", err)

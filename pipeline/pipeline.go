@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime"
 	"strconv"
@@ -71,6 +72,9 @@ type Config struct {
 	Pcap collector.PcapOptions
 	// OnFile is called when a capture file is opened (for progress).
 	OnFile func(path string, src *collector.PcapSource)
+	// Stdin is what the capture path collector.StdinPath reads; nil
+	// makes that path an error.
+	Stdin io.Reader
 }
 
 // batchSize is the number of flows a worker handles at once: large enough

@@ -28,12 +28,19 @@ func (c countingReader) Read(b []byte) (int, error) {
 type Progress struct {
 	Read  atomic.Int64
 	Total int64
+	// Unsized is set when an input (standard input) has no size, so
+	// Total is not the end.
+	Unsized bool
 }
 
 // NewProgress sums the sizes of paths.
 func NewProgress(paths []string) *Progress {
 	p := &Progress{}
 	for _, path := range paths {
+		if path == collector.StdinPath {
+			p.Unsized = true // a pipe has no size
+			continue
+		}
 		if st, err := os.Stat(path); err == nil {
 			p.Total += st.Size()
 		}
@@ -66,16 +73,28 @@ func (p *Pipeline) ReplayFiles(ctx context.Context, paths []string, prog *Progre
 }
 
 func (p *Pipeline) replayCounted(ctx context.Context, path string, prog *Progress) error {
-	fh, err := os.Open(path)
-	if err != nil {
-		err = fmt.Errorf("open capture: %w", err)
-		p.sum.Files = append(p.sum.Files, FileSummary{Path: path, Err: err})
-		return err
+	var r io.Reader
+	if path == collector.StdinPath {
+		// Errors and the summary name it "stdin".
+		path = "stdin"
+		if p.cfg.Stdin == nil {
+			err := errors.New("capture -: no standard input to read")
+			p.sum.Files = append(p.sum.Files, FileSummary{Path: path, Err: err})
+			return err
+		}
+		r = p.cfg.Stdin
+	} else {
+		fh, err := os.Open(path)
+		if err != nil {
+			err = fmt.Errorf("open capture: %w", err)
+			p.sum.Files = append(p.sum.Files, FileSummary{Path: path, Err: err})
+			return err
+		}
+		defer fh.Close()
+		r = fh
 	}
-	defer fh.Close()
-	var r io.Reader = fh
 	if prog != nil {
-		r = countingReader{fh, &prog.Read}
+		r = countingReader{r, &prog.Read}
 	}
 	src, err := collector.NewPcapSource(r, path, p.cfg.Pcap)
 	if err != nil {
@@ -119,6 +138,11 @@ func (p *Pipeline) replaySource(ctx context.Context, path string, src *collector
 		}
 		if err != nil {
 			rerr = err
+			if ctx.Err() != nil {
+				// A read the cancellation interrupted (a deadline on a
+				// pipe): the stop, not a broken capture.
+				rerr = ctx.Err()
+			}
 			break
 		}
 		p.Packet(&pk)

@@ -21,7 +21,7 @@ func init() {
 }
 
 func runDataset(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("dataset", "(--label-dir DIR | --label-rules FILE PCAP|DIR...) -o out.csv", stdout, stderr)
+	fs := newFlagSet("dataset", "(--label-dir DIR | --label-rules FILE PCAP|DIR|-...) -o out.csv", stdout, stderr)
 	var ff flowFlags
 	addFlowFlags(fs, &ff, false)
 	addTableMemoryFlag(fs, &ff)
@@ -86,6 +86,9 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 		}
 		if *defLabel != "" {
 			rules.Default = *defLabel
+		}
+		if err := checkStdinArgs(fs.Args()); err != nil {
+			return err
 		}
 		inputs = fs.Args()
 		cfg.Label = func(f *collector.Flow, _ string) string { return rules.Label(f) }

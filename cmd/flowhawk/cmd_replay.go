@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/pprof"
-	"syscall"
+	"slices"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -37,7 +36,7 @@ func checkProgress(v string) error {
 }
 
 func runReplay(args []string, stdout, stderr io.Writer) (err error) {
-	fs := newFlagSet("replay", "[flags] PCAP|DIR...", stdout, stderr)
+	fs := newFlagSet("replay", "[flags] PCAP|DIR|-...", stdout, stderr)
 	var ff flowFlags
 	addFlowFlags(fs, &ff, true)
 	addTableMemoryFlag(fs, &ff)
@@ -84,6 +83,9 @@ func runReplay(args []string, stdout, stderr io.Writer) (err error) {
 	if err := ff.validate(); err != nil {
 		return err
 	}
+	if err := checkStdinArgs(fs.Args()); err != nil {
+		return err
+	}
 	paths, err := collector.ExpandPaths(fs.Args())
 	if err != nil {
 		return err
@@ -112,6 +114,15 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 	if err := checkOwnFiles(ff.writes(), paths); err != nil {
 		return err
 	}
+	var in *stdinInput
+	if slices.Contains(paths, collector.StdinPath) {
+		var err error
+		if in, err = openStdin(); err != nil {
+			return err
+		}
+		defer in.restore()
+		cfg.Stdin = in
+	}
 	outs, err := ff.openOutputs(cfg, extra, stdout, stderr)
 	if err != nil {
 		return err
@@ -122,7 +133,7 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 		return err
 	}
 	outs.exporters.bind(p)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := replaySignals(in)
 	defer stop()
 
 	prog := pipeline.NewProgress(paths)
@@ -160,7 +171,11 @@ func startProgress(mode string, prog *pipeline.Progress, stderr io.Writer, done 
 		close(finished)
 		return finished
 	}
-	bar := progressbar.NewOptions64(prog.Total,
+	total := prog.Total
+	if prog.Unsized {
+		total = -1 // a spinner with the bytes read: the end is unknown
+	}
+	bar := progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(stderr),
 		progressbar.OptionShowBytes(true),
 		progressbar.OptionSetDescription("replay"),

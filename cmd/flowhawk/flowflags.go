@@ -373,6 +373,9 @@ func checkOwnFiles(writes []namedPath, reads []string) error {
 			}
 		}
 		for _, in := range reads {
+			if in == collector.StdinPath {
+				continue
+			}
 			if sameFile(w.path, in) {
 				return fmt.Errorf("%w: %s %s is the capture %s; write to a file of its own", errUsage, w.flag, w.path, in)
 			}

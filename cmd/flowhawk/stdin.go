@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// stdin is what a "-" capture argument reads; tests substitute a pipe.
+var stdin = os.Stdin
+
+// stdinInput is standard input read as a capture. It notes its end, so a
+// signal after it is an ordinary stop, and it can cut short a read that
+// waits on a writer.
+type stdinInput struct {
+	f       *os.File
+	ended   atomic.Bool
+	restore func()
+}
+
+// openStdin opens standard input for a "-" capture. A pipe or socket is
+// made non-blocking and pollable, so that interrupt can end a read in
+// progress; restore puts the descriptor back as it was.
+func openStdin() (*stdinInput, error) {
+	in := &stdinInput{f: stdin, restore: func() {}}
+	if stdin != os.Stdin {
+		return in, nil
+	}
+	fd := syscall.Stdin
+	if term.IsTerminal(fd) {
+		return nil, fmt.Errorf("%w: capture -: standard input is a terminal; pipe a capture into it (tcpdump -w - | flowhawk replay -)", errUsage)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("capture -: standard input: %w", err)
+	}
+	if kind := st.Mode & syscall.S_IFMT; kind == syscall.S_IFIFO || kind == syscall.S_IFSOCK {
+		if err := syscall.SetNonblock(fd, true); err == nil {
+			in.f = os.NewFile(uintptr(fd), "stdin")
+			in.restore = func() { _ = syscall.SetNonblock(fd, false) }
+		}
+	}
+	return in, nil
+}
+
+func (s *stdinInput) Read(b []byte) (int, error) {
+	n, err := s.f.Read(b)
+	if err == io.EOF {
+		s.ended.Store(true)
+	}
+	return n, err
+}
+
+// interrupt ends a read in progress (on a pipe or socket; a regular file
+// never waits).
+func (s *stdinInput) interrupt() { _ = s.f.SetReadDeadline(time.Now()) }
+
+// replaySignals returns the replay's context, cancelled by SIGINT or
+// SIGTERM. While in (standard input, nil when not read) has not ended, the
+// first signal only says so: in a shell pipeline the writer (tcpdump -w -)
+// got the same signal and ends the pipe after its last packets, which the
+// replay then reads. A second signal stops at once.
+func replaySignals(in *stdinInput) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		warned := false
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case s := <-sigs:
+				if in != nil && !in.ended.Load() && !warned {
+					warned = true
+					slog.Warn("reading standard input to its end (its writer got the signal too); signal again to stop now", "signal", s.String())
+					continue
+				}
+				cancel()
+				if in != nil {
+					in.interrupt()
+				}
+				return
+			}
+		}
+	}()
+	return ctx, func() { signal.Stop(sigs); cancel() }
+}
+
+// checkStdinArgs refuses "-" given more than once: standard input can be
+// read only once.
+func checkStdinArgs(args []string) error {
+	n := 0
+	for _, a := range args {
+		if a == "-" {
+			n++
+		}
+	}
+	if n > 1 {
+		return fmt.Errorf("%w: capture - (standard input) given %d times; it can be read once", errUsage, n)
+	}
+	return nil
+}
