@@ -31,6 +31,13 @@ func openGeoIP(path string) (*geoIP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("geoip %s: %w", path, err)
 	}
+	// Checked whole once at start: a damaged file (a download cut short,
+	// a bad copy) would otherwise fail each lookup that reaches the damage,
+	// and those alerts would quietly go without enrichment.
+	if err := db.Verify(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("geoip %s: not a valid MaxMind database: %w", path, err)
+	}
 	return &geoIP{db: db}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -219,5 +220,32 @@ func TestGeoIPEnrichment(t *testing.T) {
 	sink.Flush()
 	if !bytes.Contains(buf.Bytes(), []byte(`"destination":{"as":{"number":64500,"organization":{"name":"Example Transit"}},"geo":{"city_name":"Amsterdam","country_iso_code":"NL","country_name":"Netherlands"},"ip":"203.0.113.77","port":443}`)) {
 		t.Errorf("alert not enriched: %s", buf.String())
+	}
+}
+
+// TestGeoIPDamagedFile checks a database whose search tree points past its
+// data section is refused at open, naming the file. Before, it opened, and
+// each lookup through the damaged record failed silently: alerts lost
+// their enrichment with no word said.
+func TestGeoIPDamagedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "damaged.mmdb")
+	writeMMDB(t, path, map[string]map[string]any{
+		"203.0.113.0/24": {"country": map[string]any{"iso_code": "NL"}},
+	})
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b, []byte{0xff, 0xff, 0xf0}) // the root's left record: far past the data
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g, err := openGeoIP(path)
+	if err == nil {
+		g.close()
+		t.Fatal("a damaged database opened without error")
+	}
+	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a valid MaxMind database") {
+		t.Errorf("error %q does not name the file and the fault", err)
 	}
 }
