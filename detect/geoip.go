@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 
 	"github.com/oschwald/maxminddb-golang/v2"
@@ -11,7 +12,11 @@ import (
 // Country, City or ASN, or any .mmdb with the same field names). Private,
 // loopback and link-local addresses are not looked up.
 type geoIP struct {
-	db *maxminddb.Reader
+	db   *maxminddb.Reader
+	path string
+	// warned is set once a record failed to decode (a database whose
+	// fields have other types than MaxMind's), so that is said once.
+	warned bool
 }
 
 type mmdbRecord struct {
@@ -38,7 +43,7 @@ func openGeoIP(path string) (*geoIP, error) {
 		db.Close()
 		return nil, fmt.Errorf("geoip %s: not a valid MaxMind database: %w", path, err)
 	}
-	return &geoIP{db: db}, nil
+	return &geoIP{db: db, path: path}, nil
 }
 
 func (g *geoIP) lookup(a netip.Addr) *Geo {
@@ -47,7 +52,14 @@ func (g *geoIP) lookup(a netip.Addr) *Geo {
 	}
 	var r mmdbRecord
 	res := g.db.Lookup(a)
-	if !res.Found() || res.Decode(&r) != nil {
+	if !res.Found() {
+		return nil
+	}
+	if err := res.Decode(&r); err != nil {
+		if !g.warned {
+			g.warned = true
+			slog.Warn("geoip: a record does not decode; alerts it would enrich go without (said once)", "file", g.path, "addr", a, "err", err)
+		}
 		return nil
 	}
 	geo := &Geo{CountryISO: r.Country.ISOCode, CountryName: r.Country.Names["en"], CityName: r.City.Names["en"], ASN: r.ASN, ASOrg: r.ASOrg}

@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"encoding/binary"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -247,5 +248,31 @@ func TestGeoIPDamagedFile(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a valid MaxMind database") {
 		t.Errorf("error %q does not name the file and the fault", err)
+	}
+}
+
+// TestGeoIPOtherFieldTypes checks a database whose ASN field is a string
+// (a home-made one) says so once, instead of enriching nothing in silence.
+func TestGeoIPOtherFieldTypes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "home.mmdb")
+	writeMMDB(t, path, map[string]map[string]any{
+		"203.0.113.0/24": {"autonomous_system_number": "AS64500"},
+	})
+	g, err := openGeoIP(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.close()
+	var logs bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer slog.SetDefault(old)
+	for range 3 {
+		if got := g.lookup(netip.MustParseAddr("203.0.113.9")); got != nil {
+			t.Fatalf("lookup: %+v, want nothing", got)
+		}
+	}
+	if n := strings.Count(logs.String(), "does not decode"); n != 1 || !strings.Contains(logs.String(), path) {
+		t.Errorf("%d warnings naming the file, want 1:\n%s", n, logs.String())
 	}
 }
