@@ -112,7 +112,7 @@ func TestSizeUndersizeIPv6(t *testing.T) {
 // address is never an indicator, and its names, which were none: the IP
 // was lost. A sink address with an address after it stays a hosts line.
 func TestBlocklistAddressPairs(t *testing.T) {
-	b := newBlocklist()
+	b := newBlocklist(0)
 	if err := b.load("x", strings.NewReader("203.0.113.7 198.51.100.1\n0.0.0.0 0.0.0.0\n255.255.255.255 broadcasthost\n")); err != nil {
 		t.Fatal(err)
 	}

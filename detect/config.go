@@ -87,6 +87,11 @@ type Config struct {
 	Blocklists  []string
 	IntelReload time.Duration
 	GeoIP       string
+	// IntelMaxEntries bounds the distinct indicators of all blocklists
+	// together (150-200 bytes each, twice that while a reload builds the
+	// new lists beside the old), so a feed far larger than expected stops
+	// the start with an error instead of taking the sensor's memory.
+	IntelMaxEntries int
 
 	// PartialPackets says the engine sees only some packets of each
 	// connection (set by capture, not a flag: --sample-rate above 1, or
@@ -143,6 +148,7 @@ func DefaultConfig() Config {
 		TopMinBytes:      1 << 20,
 		TopMinPackets:    1000,
 		IntelReload:      30 * time.Second,
+		IntelMaxEntries:  1 << 20,
 		AlertInterval:    60 * time.Second,
 		MaxHosts:         1 << 16,
 	}
@@ -184,6 +190,7 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.Uint64Var(&c.TopMinPackets, "toptalkers-min-packets", c.TopMinPackets, "packets per window below which a host is never a top talker")
 	fs.StringArrayVar(&c.Blocklists, "blocklist", nil, "blocklist `FILE` of IPs, CIDRs and domains, plain or CSV (repeatable)")
 	fs.DurationVar(&c.IntelReload, "blocklist-reload", c.IntelReload, "packet time between blocklist mtime checks")
+	fs.IntVar(&c.IntelMaxEntries, "blocklist-max-entries", c.IntelMaxEntries, "distinct IPs, networks and domains the blocklists may hold in all (150-200 bytes each); more is an error at start and a failed reload later")
 	fs.StringVar(&c.GeoIP, "geoip", "", "MaxMind `FILE.mmdb` (country/city/ASN) to enrich alerts")
 	fs.DurationVar(&c.AlertInterval, "alert-interval", c.AlertInterval, "send a repeated alert for the same cause at most once per interval (0: send every occurrence)")
 	fs.IntVar(&c.MaxHosts, "detect-max-hosts", c.MaxHosts, "per-detector bound on tracked hosts (least active evicted)")
@@ -256,6 +263,7 @@ func (c *Config) validate() error {
 		{"min-ip-size", c.MinIPSize, 0}, {"toptalkers-min-hosts", c.TopMinHosts, 0},
 		{"mtu", c.MTU, 68}, // the IPv4 minimum
 		{"detect-max-hosts", c.MaxHosts, 16},
+		{"blocklist-max-entries", c.IntelMaxEntries, 1},
 	} {
 		if n.v < n.lo {
 			return fmt.Errorf("detect: --%s %d: want %d or more", n.flag, n.v, n.lo)

@@ -680,7 +680,7 @@ func FuzzBlocklist(f *testing.F) {
 	f.Add([]byte("# c\n192.0.2.1\n198.51.100.0/24 # net\n0.0.0.0 ads.example\n*.evil.example\n"))
 	f.Add([]byte("indicator,type\n\"203.0.113.9\",ipv4\nhttp://phish.example/x,url\n2001:db8::/32;v6\n::ffff:10.0.0.0/104\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		bl := newBlocklist()
+		bl := newBlocklist(0)
 		if err := bl.load("fuzz", bytes.NewReader(b)); err != nil {
 			return
 		}

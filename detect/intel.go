@@ -30,11 +30,20 @@ type blocklist struct {
 	domains  map[string]indicator
 	ignored  int // lines that held no indicator
 	nEntries int
+	nNets    int // distinct networks in nets
+	max      int // distinct indicators allowed in all; 0 is no bound
 }
 
-func newBlocklist() *blocklist {
-	return &blocklist{ips: map[netip.Addr]indicator{}, nets: map[int]map[netip.Prefix]indicator{}, domains: map[string]indicator{}}
+func newBlocklist(max int) *blocklist {
+	return &blocklist{ips: map[netip.Addr]indicator{}, nets: map[int]map[netip.Prefix]indicator{}, domains: map[string]indicator{}, max: max}
 }
+
+// distinct is the number of indicators held (a value listed twice, in one
+// file or in two, is held once).
+func (b *blocklist) distinct() int { return len(b.ips) + len(b.domains) + b.nNets }
+
+// full reports whether one more distinct indicator would pass the bound.
+func (b *blocklist) full() bool { return b.max > 0 && b.distinct() >= b.max }
 
 // parseDomain returns the normalized domain in s, or "".
 func parseDomain(s string) string {
@@ -162,6 +171,9 @@ func (b *blocklist) load(path string, r io.Reader) error {
 			n := 0
 			for _, f := range fields[1:] {
 				if d := hostsName(f); d != "" {
+					if _, ok := b.domains[d]; !ok && b.full() {
+						return b.tooMany(path, line)
+					}
 					b.domains[d] = indicator{value: f, list: path}
 					n++
 				}
@@ -216,9 +228,18 @@ func (b *blocklist) load(path string, r io.Reader) error {
 		ind.list = path
 		switch kind {
 		case 1:
+			if _, ok := b.ips[ip]; !ok && b.full() {
+				return b.tooMany(path, line)
+			}
 			b.ips[ip] = ind
 		case 2:
 			m := b.nets[pfx.Bits()]
+			if _, ok := m[pfx]; !ok {
+				if b.full() {
+					return b.tooMany(path, line)
+				}
+				b.nNets++
+			}
 			if m == nil {
 				m = map[netip.Prefix]indicator{}
 				b.nets[pfx.Bits()] = m
@@ -228,6 +249,9 @@ func (b *blocklist) load(path string, r io.Reader) error {
 			}
 			m[pfx] = ind
 		case 3:
+			if _, ok := b.domains[dom]; !ok && b.full() {
+				return b.tooMany(path, line)
+			}
 			b.domains[dom] = ind
 		}
 		b.nEntries++
@@ -236,6 +260,11 @@ func (b *blocklist) load(path string, r io.Reader) error {
 		return fmt.Errorf("blocklist %s: line %d: %w", path, line+1, err)
 	}
 	return nil
+}
+
+// tooMany is the error of the line that would pass the bound.
+func (b *blocklist) tooMany(path string, line int) error {
+	return fmt.Errorf("blocklist %s: line %d: more than %d distinct IPs, networks and domains in all blocklists (--blocklist-max-entries; each takes 150-200 bytes)", path, line, b.max)
 }
 
 func (b *blocklist) matchIP(a netip.Addr) (indicator, bool) {
@@ -305,7 +334,7 @@ func newIntel(paths []string, e *Engine) (*intel, error) {
 // are kept only if all files load, so a file changed alongside one that
 // fails is still seen as changed at the next check.
 func (in *intel) reload() error {
-	bl := newBlocklist()
+	bl := newBlocklist(in.e.cfg.IntelMaxEntries)
 	stamps := make([]fileStamp, len(in.paths))
 	for i, p := range in.paths {
 		f, err := os.Open(p)

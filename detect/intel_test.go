@@ -15,14 +15,14 @@ import (
 // A byte order mark before the first line must not cost the first entry,
 // in a blocklist or a --dga-allow file.
 func TestListsStripBOM(t *testing.T) {
-	bl := newBlocklist()
+	bl := newBlocklist(0)
 	if err := bl.load("bom.txt", strings.NewReader("\ufeff192.0.2.1\n198.51.100.9\n")); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := bl.matchIP(netip.MustParseAddr("192.0.2.1")); !ok || bl.nEntries != 2 || bl.ignored != 0 {
 		t.Errorf("BOM blocklist: first entry matched %v, %d entries, %d ignored", ok, bl.nEntries, bl.ignored)
 	}
-	bl = newBlocklist()
+	bl = newBlocklist(0)
 	if err := bl.load("bom.txt", strings.NewReader("\ufeffevil.example\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ ff02::3 ip6-allhosts
 0.0.0.0 a.track.example b.track.example
 10.9.9.9 intranet-sink.example
 `
-	bl := newBlocklist()
+	bl := newBlocklist(0)
 	if err := bl.load("hosts", strings.NewReader(hosts)); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ ff02::3 ip6-allhosts
 		t.Errorf("%d entries, %d ignored lines; want 4 and 14", bl.nEntries, bl.ignored)
 	}
 
-	plain := newBlocklist()
+	plain := newBlocklist(0)
 	if err := plain.load("plain", strings.NewReader("203.0.113.7 c2\n203.0.113.8\n198.51.100.4,evil.example,botnet\n0.0.0.0\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -251,5 +251,37 @@ func TestIntelScannerOneCause(t *testing.T) {
 	}
 	if from != 2 || count != 1000 || len(to) != 3 {
 		t.Errorf("scanner: %d alerts counting %d occurrences, want 2 (the first and one aggregate) counting 1000; hosts reaching out: %v, want 3 with an alert each", from, count, to)
+	}
+}
+
+// TestBlocklistMaxEntries checks the bound on the blocklists' indicators:
+// past it the start fails naming the file and line, a value listed twice
+// (in one file or two) counts once, and a reload past it keeps the
+// previous lists. Before, a feed of any size was loaded whole, at
+// 150-200 bytes an entry, twice over while a reload ran.
+func TestBlocklistMaxEntries(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.txt"), filepath.Join(dir, "b.txt")
+	os.WriteFile(a, []byte("198.51.100.1\n203.0.113.0/24\nevil.example\n198.51.100.1\n"), 0o644)
+	os.WriteFile(b, []byte("0.0.0.0 evil.example\n198.51.100.1 c2\n"), 0o644)
+	cfg := only("intel")
+	cfg.Blocklists = []string{a, b}
+	cfg.IntelMaxEntries = 3
+	e, c := newTest(t, cfg) // three distinct values: within the bound
+	cfg.IntelMaxEntries = 2
+	if _, err := New(cfg, c.sink); err == nil || !strings.Contains(err.Error(), a+": line 3: more than 2") {
+		t.Errorf("a third value past a bound of 2: %v, want an error naming %s line 3", err, a)
+	}
+	// b grows past the bound: the reload fails and the lists stay.
+	os.WriteFile(b, []byte("0.0.0.0 evil.example\n192.0.2.99\n"), 0o644)
+	e.OnFlow(testFlow(1, "10.0.0.5", "192.0.2.99", 40001, 443, 6, t0+31*sec))
+	e.OnFlow(testFlow(2, "10.0.0.5", "203.0.113.7", 40002, 443, 6, t0+32*sec))
+	e.Close()
+	var ids []uint64
+	for _, al := range c.alerts {
+		ids = append(ids, al.FlowIDs...)
+	}
+	if !slices.Equal(ids, []uint64{2}) {
+		t.Errorf("alerts name flows %v; want only flow 2 (listed before the failed reload)", ids)
 	}
 }

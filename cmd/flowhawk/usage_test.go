@@ -48,6 +48,7 @@ func TestUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"--detect", "all", "--dga-min-len", "-1"}, "--dga-min-len -1"},
 		{[]string{"--detect", "all", "--dns-tunnel-len", "-1"}, "--dns-tunnel-len -1"},
 		{[]string{"--detect", "all", "--min-ip-size", "-1"}, "--min-ip-size -1"},
+		{[]string{"--detect", "all", "--blocklist-max-entries", "0"}, "--blocklist-max-entries 0"},
 		{[]string{"--nats", "nats://127.0.0.1:1", "--nats-format", "xml"}, `--nats-format "xml"`},
 		{[]string{"--nats-format", "JSON"}, `--nats-format "JSON"`},
 		{[]string{"--nats", "nats://127.0.0.1:1", "--nats-buffer", "-1"}, "--nats-buffer -1"},
