@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -231,6 +232,34 @@ func hookEmpty(tc, iface, dir string) bool {
 	return err == nil && strings.TrimSpace(string(out)) == ""
 }
 
+// bpffsPrefix starts the name of a private bpffs mount point, followed by
+// the owner's pid and a dash: a capture killed with SIGKILL cannot remove
+// its directory, so the next one that mounts one removes those whose
+// owner is gone.
+const bpffsPrefix = "flowhawk-bpffs-"
+
+// removeStaleBPFFS removes the private bpffs directories in tmp whose
+// owner process no longer runs. Only empty directories go (rmdir): the
+// mount itself ended with the owner's mount namespace, or with its
+// process where it had none of its own; a directory still mounted here
+// stays.
+func removeStaleBPFFS(tmp string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, bpffsPrefix+"*-*"))
+	for _, d := range dirs {
+		pidText, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), bpffsPrefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 {
+			continue
+		}
+		if err := unix.Kill(pid, 0); !errors.Is(err, unix.ESRCH) {
+			continue // running (or not ours to signal: alive)
+		}
+		if err := unix.Rmdir(d); err == nil {
+			slog.Debug("removed the private bpffs directory of a capture that is gone", "dir", d, "pid", pid)
+		}
+	}
+}
+
 // sysBPFFS is where a host mounts its bpffs (systemd: mode 0700, root's).
 const sysBPFFS = "/sys/fs/bpf"
 
@@ -256,7 +285,8 @@ func (l *clsactLink) pinIn(prog *ebpf.Program, fsDir string) error {
 	} else {
 		sysErr = fmt.Errorf("no bpffs at %s", fsDir)
 	}
-	tmp, err := os.MkdirTemp("", "flowhawk-bpffs-")
+	removeStaleBPFFS(os.TempDir())
+	tmp, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", bpffsPrefix, os.Getpid()))
 	if err != nil {
 		return fmt.Errorf("clsact fallback: %v; %w", sysErr, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -259,6 +260,14 @@ func TestCLIStaleClsactWarned(t *testing.T) {
 	waitStart(stderr2)
 	second.Process.Signal(syscall.SIGTERM)
 	second.Wait()
+	// The killed capture's private bpffs directories (ip netns exec has
+	// no bpffs at /sys/fs/bpf) went when the second mounted its own, and
+	// the second removed its own on exit.
+	for _, c := range []*exec.Cmd{first, second} {
+		if left, _ := filepath.Glob(filepath.Join(os.TempDir(), fmt.Sprintf("flowhawk-bpffs-%d-*", c.Process.Pid))); len(left) > 0 {
+			t.Errorf("private bpffs directories of pid %d left: %v", c.Process.Pid, left)
+		}
+	}
 	var cmds []string
 	for _, line := range strings.Split(stderr2.String(), "\n") {
 		if i := strings.Index(line, `command="tc filter del `); i >= 0 && strings.Contains(line, "not running") {
