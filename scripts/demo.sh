@@ -4,8 +4,10 @@
 # through every stage and shows what came out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-fh=bin/flowhawk
-out=out/demo
+# FLOWHAWK and DEMO_OUT let e2e/TestDemoScript run it on its own build
+# and into a temporary directory.
+fh=${FLOWHAWK:-bin/flowhawk}
+out=${DEMO_OUT:-out/demo}
 mkdir -p "$out"
 
 model_args=()
