@@ -654,7 +654,7 @@ func OpenKernel(cfg KernelConfig) (*KernelSource, error) {
 	for i, name := range cfg.Interfaces {
 		ifi, err := interfaceByName(name)
 		if err != nil {
-			return nil, fmt.Errorf("interface %q: no such network interface", name)
+			return nil, fmt.Errorf("interface %q: no such network interface%s", name, interfaceHint(name))
 		}
 		for j := range i {
 			if ifaces[j].Index == ifi.Index {
@@ -678,6 +678,32 @@ func OpenKernel(cfg KernelConfig) (*KernelSource, error) {
 		}
 	}
 	return s, nil
+}
+
+// interfaceHint says what there is instead of a missing interface: the
+// names this network namespace has (for a typo, or a namespace other than
+// the one meant), and for "any" that capture attaches to named devices
+// only, unlike tcpdump.
+func interfaceHint(name string) string {
+	var hint string
+	if name == "any" {
+		hint = "; capture attaches its programs to named devices, it has no \"any\" like tcpdump: give them as -i eth0,eth1"
+	}
+	ifs, err := net.Interfaces()
+	if err != nil || len(ifs) == 0 {
+		return hint
+	}
+	names := make([]string, 0, len(ifs))
+	for _, ifi := range ifs {
+		names = append(names, ifi.Name)
+	}
+	const most = 16
+	more := ""
+	if len(names) > most {
+		more = fmt.Sprintf(" and %d more (ip -br link)", len(names)-most)
+		names = names[:most]
+	}
+	return fmt.Sprintf("%s (this network namespace has %s%s)", hint, strings.Join(names, ", "), more)
 }
 
 // interfaceByName finds an interface by its name or by one of its

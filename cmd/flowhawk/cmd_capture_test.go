@@ -80,3 +80,18 @@ func TestStopReason(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureMissingInterfaceHint checks a missing interface's error lists
+// the namespace's interfaces, and that "any" (tcpdump's) says capture
+// takes named devices: it said only "no such network interface".
+func TestCaptureMissingInterfaceHint(t *testing.T) {
+	for _, c := range []struct{ iface, want string }{
+		{"fhnosuch0", "(this network namespace has lo"},
+		{"any", `it has no "any" like tcpdump`},
+	} {
+		code, _, errOut := runCLI(t, "capture", "-i", c.iface, "-o", "none")
+		if code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("-i %s: exit %d, stderr %q; want exit 1 and %q", c.iface, code, errOut, c.want)
+		}
+	}
+}
