@@ -40,7 +40,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		in.Title = "flowhawk report: " + in.Source
 	}
 	var err error
-	if in.Flows, err = report.ReadFlows(fs.Arg(0)); err != nil {
+	if in.Stats, err = report.ReadFlowStats(fs.Arg(0)); err != nil {
 		return err
 	}
 	if *alerts != "" {
@@ -57,7 +57,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	}
 	// Render before opening the output, so a report that cannot be made
 	// (nothing to chart) leaves an existing file as it was.
-	if len(in.Flows) == 0 && len(in.Alerts) == 0 && len(in.Evals) == 0 {
+	if in.Stats.N == 0 && len(in.Alerts) == 0 && len(in.Evals) == 0 {
 		return fmt.Errorf("report: nothing to chart: %s holds no flows, and no alerts or evaluations were given", fs.Arg(0))
 	}
 	var page bytes.Buffer
@@ -67,6 +67,6 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if err := os.WriteFile(*out, page.Bytes(), 0o666); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d flows, %d alerts, %d evaluations\n", *out, len(in.Flows), len(in.Alerts), len(in.Evals))
+	fmt.Fprintf(stdout, "wrote %s: %d flows, %d alerts, %d evaluations\n", *out, in.Stats.N, len(in.Alerts), len(in.Evals))
 	return nil
 }

@@ -187,35 +187,61 @@ func flowFrom(g rowGetter) (Flow, error) {
 
 // ReadFlows reads a flow file written by flowhawk (or a CIC-IDS2017 CSV):
 // CSV, JSON Lines or Parquet, chosen by extension. Columns are found by
-// name, so any column order and any extra columns work.
+// name, so any column order and any extra columns work. It holds every
+// flow; ReadFlowStats holds what the charts need only.
 func ReadFlows(path string) ([]Flow, error) {
+	var out []Flow
+	err := readFlows(path, func(f *Flow) {
+		f.Src, f.Dst, f.Label = strings.Clone(f.Src), strings.Clone(f.Dst), strings.Clone(f.Label)
+		out = append(out, *f)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReadFlowStats reads a flow file as ReadFlows does, gathering the flows
+// as it goes: its memory grows with the file's distinct addresses,
+// services and classes, not with its rows.
+func ReadFlowStats(path string) (*FlowStats, error) {
+	st := NewFlowStats()
+	if err := readFlows(path, st.Add); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// readFlows calls add with each row of the flow file at path; the Flow and
+// its strings are valid during the call only.
+func readFlows(path string, add func(*Flow)) error {
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+		return fmt.Errorf("report: %w", err)
 	}
 	defer fh.Close()
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".csv":
-		return readCSV(fh, path)
+		return readCSV(fh, path, add)
 	case ".jsonl", ".ndjson":
-		return readJSONL(fh, path)
+		return readJSONL(fh, path, add)
 	case ".parquet":
 		st, err := fh.Stat()
 		if err != nil {
-			return nil, fmt.Errorf("report: %w", err)
+			return fmt.Errorf("report: %w", err)
 		}
-		return readParquet(fh, st.Size(), path)
+		return readParquet(fh, st.Size(), path, add)
 	}
-	return nil, fmt.Errorf("report: %s: unknown extension (want .csv, .jsonl or .parquet)", path)
+	return fmt.Errorf("report: %s: unknown extension (want .csv, .jsonl or .parquet)", path)
 }
 
-func readCSV(r io.Reader, path string) ([]Flow, error) {
+func readCSV(r io.Reader, path string, add func(*Flow)) error {
 	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<20))
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
 	head, err := cr.Read()
 	if err != nil {
-		return nil, fmt.Errorf("report: %s: header: %w", path, err)
+		return fmt.Errorf("report: %s: header: %w", path, err)
 	}
 	idx := map[string]int{}
 	for i, h := range head {
@@ -226,9 +252,9 @@ func readCSV(r io.Reader, path string) ([]Flow, error) {
 	}
 	if _, ok := idx[colSrc]; !ok {
 		if _, ok := idx["Destination Port"]; ok {
-			return nil, fmt.Errorf("report: %s: no %q column: a CIC-IDS2017 MachineLearningCVE file has no addresses or times to chart; use the TrafficLabelling file of the same day", path, colSrc)
+			return fmt.Errorf("report: %s: no %q column: a CIC-IDS2017 MachineLearningCVE file has no addresses or times to chart; use the TrafficLabelling file of the same day", path, colSrc)
 		}
-		return nil, fmt.Errorf("report: %s: no %q column (is it a flow file?)", path, colSrc)
+		return fmt.Errorf("report: %s: no %q column (is it a flow file?)", path, colSrc)
 	}
 	var rec []string
 	get := rowGetter(func(name string) (string, float64, bool, bool) {
@@ -238,25 +264,24 @@ func readCSV(r io.Reader, path string) ([]Flow, error) {
 		}
 		return rec[i], 0, false, true
 	})
-	var out []Flow
 	for {
 		rec, err = cr.Read()
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("report: %s: %w", path, err)
+			return fmt.Errorf("report: %s: %w", path, err)
 		}
 		f, err := flowFrom(get)
 		if err != nil {
 			line, _ := cr.FieldPos(0)
-			return nil, fmt.Errorf("report: %s:%d: %w", path, line, err)
+			return fmt.Errorf("report: %s:%d: %w", path, line, err)
 		}
-		out = append(out, f)
+		add(&f)
 	}
 }
 
-func readJSONL(r io.Reader, path string) ([]Flow, error) {
+func readJSONL(r io.Reader, path string, add func(*Flow)) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	var m map[string]any
@@ -273,7 +298,6 @@ func readJSONL(r io.Reader, path string) ([]Flow, error) {
 		}
 		return fmt.Sprint(v), 0, false, true
 	})
-	var out []Flow
 	line := 1
 	for ; sc.Scan(); line++ {
 		b := sc.Bytes()
@@ -282,31 +306,31 @@ func readJSONL(r io.Reader, path string) ([]Flow, error) {
 		}
 		m = nil
 		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("report: %s:%d: %w", path, line, err)
+			return fmt.Errorf("report: %s:%d: %w", path, line, err)
 		}
 		f, err := flowFrom(get)
 		if err != nil {
-			return nil, fmt.Errorf("report: %s:%d: %w", path, line, err)
+			return fmt.Errorf("report: %s:%d: %w", path, line, err)
 		}
-		out = append(out, f)
+		add(&f)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("report: %s:%d: %w", path, line, err)
+		return fmt.Errorf("report: %s:%d: %w", path, line, err)
 	}
-	return out, nil
+	return nil
 }
 
-func readParquet(r io.ReaderAt, size int64, path string) ([]Flow, error) {
+func readParquet(r io.ReaderAt, size int64, path string, add func(*Flow)) error {
 	pf, err := parquet.OpenFile(r, size)
 	if err != nil {
-		return nil, fmt.Errorf("report: %s: %w", path, err)
+		return fmt.Errorf("report: %s: %w", path, err)
 	}
 	idx := map[string]int{}
 	for i, p := range pf.Schema().Columns() {
 		idx[strings.TrimSpace(strings.Join(p, "."))] = i
 	}
 	if _, ok := idx[colSrc]; !ok {
-		return nil, fmt.Errorf("report: %s: no %q column (is it a flow file?)", path, colSrc)
+		return fmt.Errorf("report: %s: no %q column (is it a flow file?)", path, colSrc)
 	}
 	var row parquet.Row
 	get := rowGetter(func(name string) (string, float64, bool, bool) {
@@ -334,32 +358,33 @@ func readParquet(r io.ReaderAt, size int64, path string) ([]Flow, error) {
 		}
 		return "", 0, false, false
 	})
-	var out []Flow
 	buf := make([]parquet.Row, 256)
+	n := 0 // rows read
 	for _, rg := range pf.RowGroups() {
 		rows := rg.Rows()
 		for {
-			n, err := rows.ReadRows(buf)
-			for _, rr := range buf[:n] {
+			k, err := rows.ReadRows(buf)
+			for _, rr := range buf[:k] {
 				row = rr
+				n++
 				f, err := flowFrom(get)
 				if err != nil {
 					rows.Close()
-					return nil, fmt.Errorf("report: %s: row %d: %w", path, len(out)+1, err)
+					return fmt.Errorf("report: %s: row %d: %w", path, n, err)
 				}
-				out = append(out, f)
+				add(&f)
 			}
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("report: %s: %w", path, err)
+				return fmt.Errorf("report: %s: %w", path, err)
 			}
 		}
 		rows.Close()
 	}
-	return out, nil
+	return nil
 }
 
 // ReadAlerts reads ECS alert lines as package detect writes them:

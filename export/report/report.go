@@ -14,6 +14,7 @@ import (
 	"html"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,9 @@ var echartsJS string
 type Input struct {
 	Title  string
 	Source string // the flow file's name, shown in the header
+	// Stats are the flows, gathered (ReadFlowStats); without them the
+	// report gathers Flows.
+	Stats  *FlowStats
 	Flows  []Flow
 	Alerts []Alert
 	Evals  []Eval
@@ -50,8 +54,9 @@ func Write(w io.Writer, in Input) error {
 	if in.Title == "" {
 		in.Title = "flowhawk report"
 	}
-	if err := checkFinite(in.Flows); err != nil {
-		return err
+	in.Stats = in.flowStats()
+	if !in.Stats.finite() {
+		return fmt.Errorf("report: the flows' byte or packet counts add up to more than a number can hold")
 	}
 	cs := Charts(in)
 	if len(cs) == 0 {
@@ -134,42 +139,28 @@ func optionJSON(c interface {
 	return string(b)
 }
 
-// checkFinite refuses flows whose byte or packet counts, or their sums,
-// are not finite numbers: a chart of them has no JSON, and the page would
-// show nothing.
-func checkFinite(flows []Flow) error {
-	var b, p float64
-	for i := range flows {
-		b += math.Abs(flows[i].Bytes)
-		p += math.Abs(flows[i].Packets)
+// flowStats returns in.Stats, or gathers in.Flows. Flows whose byte or
+// packet counts add up to no finite number are refused by Write: a chart
+// of them has no JSON, and the page would show nothing.
+func (in *Input) flowStats() *FlowStats {
+	if in.Stats != nil {
+		return in.Stats
 	}
-	if math.IsInf(b, 0) || math.IsNaN(b) || math.IsInf(p, 0) || math.IsNaN(p) {
-		return fmt.Errorf("report: the flows' byte or packet counts add up to more than a number can hold")
+	st := NewFlowStats()
+	for i := range in.Flows {
+		st.Add(&in.Flows[i])
 	}
-	return nil
+	return st
 }
 
 func summaryLine(in Input) string {
-	var bytes, pkts float64
-	var first, last time.Time
-	for _, f := range in.Flows {
-		bytes += f.Bytes
-		pkts += f.Packets
-		if f.Time.IsZero() {
-			continue
-		}
-		if first.IsZero() || f.Time.Before(first) {
-			first = f.Time
-		}
-		if f.Time.After(last) {
-			last = f.Time
-		}
-	}
+	st := in.flowStats()
+	first, last := st.First, st.Last
 	flows := "1 flow"
-	if len(in.Flows) != 1 {
-		flows = fmt.Sprintf("%d flows", len(in.Flows))
+	if st.N != 1 {
+		flows = fmt.Sprintf("%d flows", st.N)
 	}
-	s := fmt.Sprintf("%s, %s packets, %s", flows, human(pkts, ""), human(bytes, "B"))
+	s := fmt.Sprintf("%s, %s packets, %s", flows, human(st.Packets, ""), human(st.Bytes, "B"))
 	if !first.IsZero() {
 		s += fmt.Sprintf(", %s – %s UTC", first.UTC().Format("2006-01-02 15:04:05"), last.UTC().Format("2006-01-02 15:04:05"))
 	}
@@ -211,19 +202,19 @@ func Charts(in Input) []chart {
 	add := func(id, title string, opt string) {
 		cs = append(cs, chart{id: id, title: title, option: opt})
 	}
-	if len(in.Flows) > 0 {
-		if o, ok := topIPChart("Top sources by bytes", in.Flows, in.TopN, func(f *Flow) string { return f.Src }); ok {
+	if st := in.flowStats(); st.N > 0 {
+		if o, ok := topIPChart("Top sources by bytes", st.src, in.TopN); ok {
 			add("top-src", "Top sources by bytes", o)
 		}
-		if o, ok := topIPChart("Top destinations by bytes", in.Flows, in.TopN, func(f *Flow) string { return f.Dst }); ok {
+		if o, ok := topIPChart("Top destinations by bytes", st.dst, in.TopN); ok {
 			add("top-dst", "Top destinations by bytes", o)
 		}
-		add("proto-mix", "Protocol mix", mixChart("Protocol mix (bytes)", in.Flows, func(f *Flow) string { return protoName(f.Proto) }))
-		add("app-mix", "Application mix", mixChart("Application mix (bytes, by service port)", in.Flows, func(f *Flow) string { return appName(f.Proto, f.DstPort) }))
-		if o, ok := timeChart(in.Flows); ok {
+		add("proto-mix", "Protocol mix", mixChart("Protocol mix (bytes)", st.proto))
+		add("app-mix", "Application mix", mixChart("Application mix (bytes, by service port)", st.app))
+		if o, ok := timeChart(st); ok {
 			add("over-time", "Flows and bytes over time", o)
 		}
-		if o, ok := labelChart(in.Flows); ok {
+		if o, ok := labelChart(st.labels); ok {
 			add("class-mix", "Flows by class", o)
 		}
 	}
@@ -266,13 +257,8 @@ func sortedDesc(m map[string]float64) []kv {
 	return out
 }
 
-func topIPChart(t string, flows []Flow, n int, key func(*Flow) string) (string, bool) {
-	m := map[string]float64{}
-	for i := range flows {
-		if k := key(&flows[i]); k != "" {
-			m[k] += flows[i].Bytes
-		}
-	}
+// topIPChart draws the n addresses with the most bytes in m.
+func topIPChart(t string, m map[string]float64, n int) (string, bool) {
 	top := sortedDesc(m)
 	if len(top) == 0 {
 		return "", false
@@ -300,11 +286,8 @@ func topIPChart(t string, flows []Flow, n int, key func(*Flow) string) (string, 
 	return optionJSON(bar), true
 }
 
-func mixChart(t string, flows []Flow, key func(*Flow) string) string {
-	m := map[string]float64{}
-	for i := range flows {
-		m[key(&flows[i])] += flows[i].Bytes
-	}
+// mixChart draws m's shares of bytes.
+func mixChart(t string, m map[string]float64) string {
 	top := sortedDesc(m)
 	const maxSlices = 10
 	if len(top) > maxSlices {
@@ -385,34 +368,15 @@ func withYear(layout string, first, last time.Time, d time.Duration) string {
 	return "2006-01-02 " + layout
 }
 
-func timeChart(flows []Flow) (string, bool) {
-	var first, last time.Time
-	for _, f := range flows {
-		if f.Time.IsZero() {
-			continue
-		}
-		if first.IsZero() || f.Time.Before(first) {
-			first = f.Time
-		}
-		if f.Time.After(last) {
-			last = f.Time
-		}
-	}
+// timeChart draws flows and bytes by flow start.
+func timeChart(st *FlowStats) (string, bool) {
+	first, last := st.First, st.Last
 	if first.IsZero() {
 		return "", false
 	}
 	ax := newTimeAxis(first, last)
 	d, n := ax.d, ax.n
-	cnt := make([]float64, n)
-	byt := make([]float64, n)
-	for _, f := range flows {
-		if f.Time.IsZero() {
-			continue
-		}
-		i := ax.index(f.Time)
-		cnt[i]++
-		byt[i] += f.Bytes
-	}
+	cnt, byt := st.series(ax)
 	xs := make([]string, n)
 	fl := make([]opts.LineData, n)
 	by := make([]opts.LineData, n)
@@ -440,16 +404,34 @@ func timeChart(flows []Flow) (string, bool) {
 	return optionJSON(line), true
 }
 
+// series returns the flows and bytes in each bucket of ax.
+func (st *FlowStats) series(ax timeAxis) (cnt, byt []float64) {
+	if ax.sec%st.gran != 0 {
+		// FlowStats.coarsen's bound rules this out; a chart of wrong
+		// buckets would be worse than none.
+		panic(fmt.Sprintf("report: time bucket %v is not a multiple of the gathered %d s", ax.d, st.gran))
+	}
+	cnt = make([]float64, ax.n)
+	byt = make([]float64, ax.n)
+	keys := make([]int64, 0, len(st.times))
+	for k := range st.times {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // sums in time order, the same on every run
+	for _, k := range keys {
+		b := st.times[k]
+		i := int((k - ax.start) / ax.sec)
+		cnt[i] += b.flows
+		byt[i] += b.bytes
+	}
+	return cnt, byt
+}
+
 // maxClasses bounds the bars of the class chart.
 const maxClasses = 30
 
-func labelChart(flows []Flow) (string, bool) {
-	m := map[string]float64{}
-	for _, f := range flows {
-		if f.Label != "" {
-			m[f.Label]++
-		}
-	}
+// labelChart draws flows by class (m: class -> flows).
+func labelChart(m map[string]float64) (string, bool) {
 	if len(m) == 0 {
 		return "", false
 	}

@@ -336,22 +336,36 @@ func FuzzReadCSV(f *testing.F) {
 	f.Add([]byte("Source IP,Destination IP,Protocol,Timestamp,Total Length of Fwd Packets,Label\n10.0.0.1,10.0.0.2,6,2026-11-23 09:00:00.000000,100,BENIGN\n"))
 	f.Add([]byte(" Source IP, Destination Port\n\"a,b\",x\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		fl, err := readCSV(bytes.NewReader(b), "fuzz.csv")
-		if err == nil && len(fl) > 0 {
-			var out bytes.Buffer
-			_ = Write(&out, Input{Flows: fl})
-		}
+		checkStatsPage(t, func(add func(*Flow)) error { return readCSV(bytes.NewReader(b), "fuzz.csv", add) })
 	})
+}
+
+// checkStatsPage reads flows with read, and checks the page drawn from the
+// gathered FlowStats is the page drawn from the flows themselves.
+func checkStatsPage(t *testing.T, read func(func(*Flow)) error) {
+	var fl []Flow
+	st := NewFlowStats()
+	err := read(func(f *Flow) {
+		st.Add(f)
+		g := *f
+		g.Src, g.Dst, g.Label = strings.Clone(g.Src), strings.Clone(g.Dst), strings.Clone(g.Label)
+		fl = append(fl, g)
+	})
+	if err != nil || len(fl) == 0 {
+		return
+	}
+	var a, b bytes.Buffer
+	ea := Write(&a, Input{Flows: fl})
+	eb := Write(&b, Input{Stats: st})
+	if (ea == nil) != (eb == nil) || !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatalf("the page from FlowStats differs from the page from the flows (errors %v, %v)", ea, eb)
+	}
 }
 
 func FuzzReadJSONL(f *testing.F) {
 	f.Add([]byte(`{"Source IP":"10.0.0.1","Destination IP":"10.0.0.2","Protocol":17,"fwd_bytes":10,"bwd_bytes":5,"Timestamp":"2026-11-23 09:00:00.000000"}` + "\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		fl, err := readJSONL(bytes.NewReader(b), "fuzz.jsonl")
-		if err == nil && len(fl) > 0 {
-			var out bytes.Buffer
-			_ = Write(&out, Input{Flows: fl})
-		}
+		checkStatsPage(t, func(add func(*Flow)) error { return readJSONL(bytes.NewReader(b), "fuzz.jsonl", add) })
 	})
 }
 
