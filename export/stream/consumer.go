@@ -1,11 +1,13 @@
 package stream
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,14 +16,26 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/flowhawk/flowhawk/export"
+	"github.com/flowhawk/flowhawk/internal/ratelog"
 )
 
 // ParquetConfig configures ConsumeToParquet, the central side of a fleet:
 // one durable JetStream consumer storing every sensor's flows in Parquet
 // files that DuckDB, Spark or pandas query in one place.
 type ParquetConfig struct {
-	URL    string
-	Stream string // default "FLOWHAWK"
+	URL string
+	// User and Password, Token, or CredsFile authenticate to the server
+	// outside URL, as in Config, so that no secret need stand on a
+	// command line.
+	User, Password string
+	Token          string
+	CredsFile      string
+	Stream         string // default "FLOWHAWK"
+	// CreateStream creates the stream (StreamConfig) when it is missing,
+	// so a central consumer can set up the fleet's stream itself.
+	CreateStream bool
 	// Durable names the consumer; JetStream remembers what it
 	// acknowledged, so a restarted consumer resumes where it stopped.
 	// Default "flowhawk-parquet".
@@ -33,13 +47,19 @@ type ParquetConfig struct {
 	Dir string
 	// Rotate closes a file after this long (default 1 min) or MaxRows
 	// rows (default 1,000,000). Messages are acknowledged only once the
-	// file holding them is closed and renamed into place, so a crash
-	// loses nothing: JetStream redelivers what was not acknowledged.
+	// file holding them is closed, synced and renamed into place, so a
+	// crash loses nothing: JetStream redelivers what was not acknowledged.
 	Rotate  time.Duration
 	MaxRows int
 	// Fetch is how many messages one pull asks for (default 256).
 	Fetch int
 }
+
+// AlertsConfig configures ConsumeAlerts. Its fields mean what
+// ParquetConfig's do, with other defaults: Durable
+// "flowhawk-parquet-alerts", Subject "flowhawk.*.alerts", files
+// alerts-<UTC time>.jsonl, and MaxRows counts alerts.
+type AlertsConfig ParquetConfig
 
 func (c *ParquetConfig) defaults() {
 	if c.Stream == "" {
@@ -102,40 +122,209 @@ func rowOf(r *FlowRecord) FlowRow {
 	}
 }
 
-// ConsumeStats counts what ConsumeToParquet did.
+// ConsumeStats counts what ConsumeToParquet or ConsumeAlerts did.
 type ConsumeStats struct {
+	// Rows counts records stored (flows, or alerts), Files the files
+	// closed and renamed into place, Messages the JetStream messages that
+	// held the records.
 	Rows, Files, Messages uint64
-	// Bad counts lines that were not flow records (logged and skipped).
+	// Bad counts records that were not flow records or JSON (logged and
+	// skipped).
 	Bad uint64
+	// Redelivered counts messages JetStream delivered more than once: an
+	// earlier run stopped before acknowledging them (a crash leaves them
+	// in a .tmp file) or an acknowledgement was lost.
+	Redelivered uint64
+	// Errors counts failed fetches (retried) and failed acknowledgements
+	// (JetStream redelivers those messages).
+	Errors uint64
 }
 
-// parquetFile is the file being written and the messages it holds.
-type parquetFile struct {
-	tmp, final string
-	fh         *os.File
-	w          *parquet.GenericWriter[FlowRow]
-	opened     time.Time
-	rows       int
-	msgs       []jetstream.Msg
+// recordWriter writes the records of messages into one open file.
+type recordWriter interface {
+	// write stores m's records; it returns how many it stored and how
+	// many it skipped as bad, with the last bad record's error.
+	write(m jetstream.Msg) (n, bad int, badErr error, err error)
+	// close ends the file's content (footer, buffered lines).
+	close() error
 }
+
+// fileKind is what a consumer stores: files named <what>-<time><ext>.
+type fileKind struct {
+	what, ext string
+	create    func(io.Writer) recordWriter
+}
+
+// parquetRecords writes flow records as FlowRows.
+type parquetRecords struct {
+	w    *parquet.GenericWriter[FlowRow]
+	rows []FlowRow
+}
+
+func (p *parquetRecords) write(m jetstream.Msg) (n, bad int, badErr error, err error) {
+	p.rows = p.rows[:0]
+	if m.Headers().Get(FormatHeader) == FormatProtobuf {
+		for data := m.Data(); len(data) > 0; {
+			r, k, err := DecodeFlowProto(data)
+			if err != nil {
+				// The rest of the message cannot be delimited.
+				bad, badErr = bad+1, err
+				break
+			}
+			p.rows = append(p.rows, rowOf(&r))
+			data = data[k:]
+		}
+	} else {
+		for _, line := range bytes.Split(m.Data(), []byte("\n")) {
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			var r FlowRecord
+			if err := json.Unmarshal(line, &r); err != nil {
+				bad, badErr = bad+1, err
+				continue
+			}
+			p.rows = append(p.rows, rowOf(&r))
+		}
+	}
+	if _, err := p.w.Write(p.rows); err != nil {
+		return 0, bad, badErr, err
+	}
+	return len(p.rows), bad, badErr, nil
+}
+
+func (p *parquetRecords) close() error { return p.w.Close() }
+
+// jsonlRecords writes each JSON line of a message as it came.
+type jsonlRecords struct{ w *bufio.Writer }
+
+func (j *jsonlRecords) write(m jetstream.Msg) (n, bad int, badErr error, err error) {
+	for _, line := range bytes.Split(m.Data(), []byte("\n")) {
+		line = bytes.TrimRight(line, "\r")
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if !json.Valid(line) {
+			bad, badErr = bad+1, errors.New("not a JSON document")
+			continue
+		}
+		j.w.Write(line)
+		if err := j.w.WriteByte('\n'); err != nil {
+			return n, bad, badErr, err
+		}
+		n++
+	}
+	return n, bad, badErr, nil
+}
+
+func (j *jsonlRecords) close() error { return j.w.Flush() }
+
+var (
+	parquetKind = fileKind{what: "flows", ext: ".parquet", create: func(w io.Writer) recordWriter {
+		return &parquetRecords{w: parquet.NewGenericWriter[FlowRow](w), rows: make([]FlowRow, 0, 256)}
+	}}
+	alertsKind = fileKind{what: "alerts", ext: ".jsonl", create: func(w io.Writer) recordWriter {
+		return &jsonlRecords{w: bufio.NewWriterSize(w, 64<<10)}
+	}}
+)
 
 // ConsumeToParquet stores flows from JetStream into Parquet files until
 // ctx is done; it then closes the open file, acknowledges its messages and
 // returns.
 func ConsumeToParquet(ctx context.Context, cfg ParquetConfig) (ConsumeStats, error) {
 	cfg.defaults()
-	var st ConsumeStats
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return st, fmt.Errorf("stream: %w", err)
+	return consumeFiles(ctx, cfg, parquetKind)
+}
+
+// ConsumeAlerts stores alerts (ECS JSON lines, as sensors publish them on
+// flowhawk.<sensor>.alerts) from JetStream into JSON Lines files until ctx
+// is done, with ConsumeToParquet's guarantee: a message is acknowledged
+// only once the file holding it is synced and renamed into place.
+func ConsumeAlerts(ctx context.Context, cfg AlertsConfig) (ConsumeStats, error) {
+	if cfg.Durable == "" {
+		cfg.Durable = "flowhawk-parquet-alerts"
 	}
-	nc, err := nats.Connect(cfg.URL, nats.Name("flowhawk parquet consumer"), nats.MaxReconnects(-1))
+	if cfg.Subject == "" {
+		cfg.Subject = "flowhawk.*.alerts"
+	}
+	pc := ParquetConfig(cfg)
+	pc.defaults()
+	return consumeFiles(ctx, pc, alertsKind)
+}
+
+// authOptions are the NATS options of the credentials given outside the
+// URL.
+func authOptions(user, password, token, creds string) []nats.Option {
+	var opts []nats.Option
+	if user != "" || password != "" {
+		opts = append(opts, nats.UserInfo(user, password))
+	}
+	if token != "" {
+		opts = append(opts, nats.Token(token))
+	}
+	if creds != "" {
+		opts = append(opts, nats.UserCredentials(creds))
+	}
+	return opts
+}
+
+// checkDir creates dir if needed and proves it writable, so that a
+// consumer refuses to start (and to take messages) where it could not
+// store them.
+func checkDir(dir string) error {
+	if dir == "" {
+		return errors.New("stream: no directory to store files in")
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("stream: directory %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".flowhawk-probe-*")
 	if err != nil {
-		return st, fmt.Errorf("stream: nats %q: %w", cfg.URL, err)
+		return fmt.Errorf("stream: directory %s is not writable: %w", dir, err)
 	}
-	defer nc.Close()
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// consumerFor connects and creates (or reuses) the durable consumer,
+// turning the usual failures into errors that say what to do.
+func consumerFor(ctx context.Context, cfg ParquetConfig, what string) (*nats.Conn, jetstream.Consumer, error) {
+	url := redactURL(cfg.URL)
+	warn := &ratelog.Limiter{Every: 10 * time.Second}
+	opts := append([]nats.Option{
+		nats.Name("flowhawk " + what + " consumer"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				warn.Warn("nats disconnected; reconnecting", "url", url, "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { slog.Info("nats reconnected", "url", url) }),
+	}, authOptions(cfg.User, cfg.Password, cfg.Token, cfg.CredsFile)...)
+	nc, err := nats.Connect(cfg.URL, opts...)
+	if err != nil {
+		hint := "is the broker up and the URL right?"
+		if errors.Is(err, nats.ErrAuthorization) {
+			hint = "give credentials in $FLOWHAWK_NATS_USER and $FLOWHAWK_NATS_PASSWORD, $FLOWHAWK_NATS_TOKEN or a .creds file"
+		}
+		return nil, nil, fmt.Errorf("stream: cannot connect to nats %s: %w (%s)", url, err, hint)
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return st, fmt.Errorf("stream: jetstream: %w", err)
+		nc.Close()
+		return nil, nil, fmt.Errorf("stream: jetstream: %w", err)
+	}
+	if cfg.CreateStream {
+		if _, err := js.Stream(ctx, cfg.Stream); errors.Is(err, jetstream.ErrStreamNotFound) {
+			_, err = js.CreateStream(ctx, StreamConfig(cfg.Stream))
+			if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				nc.Close()
+				return nil, nil, fmt.Errorf("stream: create stream %s on %s: %w", cfg.Stream, url, err)
+			}
+			slog.Info("created nats stream", "stream", cfg.Stream, "subjects", "flowhawk.>")
+		}
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
 		Durable:       cfg.Durable,
@@ -147,16 +336,63 @@ func ConsumeToParquet(ctx context.Context, cfg ParquetConfig) (ConsumeStats, err
 		MaxAckPending: -1,
 	})
 	if err != nil {
-		return st, fmt.Errorf("stream: consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
+		nc.Close()
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			return nil, nil, fmt.Errorf("stream: %s has no JetStream stream %s: %w; create it once with "+
+				"`nats stream add %s --subjects 'flowhawk.>' --storage file --retention limits --max-age 7d --dupe-window 10m` "+
+				"(docs/outputs.md), or let a sensor or collect create it with --nats-create-stream",
+				url, cfg.Stream, err, cfg.Stream)
+		case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+			return nil, nil, fmt.Errorf("stream: %s: %w (start nats-server with -js, or enable JetStream for the account)", url, err)
+		}
+		return nil, nil, fmt.Errorf("stream: consumer %s of %s on stream %s at %s: %w", cfg.Durable, cfg.Subject, cfg.Stream, url, err)
 	}
-	var cur *parquetFile
+	slog.Info("consuming", "what", what, "subject", cfg.Subject, "stream", cfg.Stream, "durable", cfg.Durable, "url", url)
+	return nc, cons, nil
+}
+
+// openFile is the file being written and the messages it holds.
+type openFile struct {
+	tmp, final string
+	fh         *os.File
+	w          recordWriter
+	opened     time.Time
+	rows       int
+	msgs       []jetstream.Msg
+}
+
+// consumeFiles stores what the durable consumer of cfg delivers into files of
+// kind until ctx is done.
+func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (ConsumeStats, error) {
+	var st ConsumeStats
+	if err := checkDir(cfg.Dir); err != nil {
+		return st, err
+	}
+	if stale, _ := filepath.Glob(filepath.Join(cfg.Dir, kind.what+"-*"+kind.ext+".tmp")); len(stale) > 0 {
+		// Their messages were never acknowledged: JetStream redelivers
+		// them into new files.
+		slog.Warn("unfinished files of an earlier run; their messages are stored again, so they can be deleted", "dir", cfg.Dir, "files", len(stale), "first", filepath.Base(stale[0]))
+	}
+	nc, cons, err := consumerFor(ctx, cfg, kind.what)
+	if err != nil {
+		return st, err
+	}
+	defer func() {
+		// The acknowledgements of the last file reach the server before
+		// the connection closes.
+		_ = nc.FlushTimeout(5 * time.Second)
+		nc.Close()
+	}()
+	warn := &ratelog.Limiter{Every: 10 * time.Second}
+	var cur *openFile
 	closeFile := func() error {
 		if cur == nil {
 			return nil
 		}
 		f := cur
 		cur = nil
-		if err := f.w.Close(); err != nil {
+		if err := f.w.close(); err != nil {
 			f.fh.Close()
 			return fmt.Errorf("stream: %s: %w", f.tmp, err)
 		}
@@ -170,30 +406,35 @@ func ConsumeToParquet(ctx context.Context, cfg ParquetConfig) (ConsumeStats, err
 		if err := os.Rename(f.tmp, f.final); err != nil {
 			return fmt.Errorf("stream: %w", err)
 		}
+		// The rename itself must survive a power loss before the
+		// messages are acknowledged.
+		if err := syncDir(cfg.Dir); err != nil {
+			return err
+		}
 		st.Files++
 		for _, m := range f.msgs {
 			if err := m.Ack(); err != nil {
-				slog.Warn("ack failed; the message will be redelivered", "err", err)
+				st.Errors++
+				warn.Warn("ack failed; the message will be redelivered", "err", err)
 			}
 		}
-		slog.Info("wrote flows", "file", f.final, "rows", f.rows)
+		slog.Info("wrote "+kind.what, "file", f.final, "rows", f.rows, "messages", len(f.msgs))
 		return nil
 	}
 	open := func() error {
 		now := time.Now().UTC()
 		// Nanoseconds keep names unique across restarts within a second.
-		name := fmt.Sprintf("flows-%s.parquet", now.Format("20060102T150405.000000000"))
-		f := &parquetFile{final: filepath.Join(cfg.Dir, name), opened: now}
+		name := fmt.Sprintf("%s-%s%s", kind.what, now.Format("20060102T150405.000000000"), kind.ext)
+		f := &openFile{final: filepath.Join(cfg.Dir, name), opened: now}
 		f.tmp = f.final + ".tmp"
-		fh, err := os.Create(f.tmp)
+		fh, err := os.OpenFile(f.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, export.FileMode)
 		if err != nil {
 			return fmt.Errorf("stream: %w", err)
 		}
-		f.fh, f.w = fh, parquet.NewGenericWriter[FlowRow](fh)
+		f.fh, f.w = fh, kind.create(fh)
 		cur = f
 		return nil
 	}
-	rows := make([]FlowRow, 0, 256)
 	for {
 		if ctx.Err() != nil {
 			return st, closeFile()
@@ -208,8 +449,12 @@ func ConsumeToParquet(ctx context.Context, cfg ParquetConfig) (ConsumeStats, err
 			if ctx.Err() != nil {
 				return st, closeFile()
 			}
-			slog.Warn("fetch failed; retrying", "err", err)
-			time.Sleep(time.Second)
+			st.Errors++
+			warn.Warn("fetch failed; retrying", "url", redactURL(cfg.URL), "err", err)
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+			}
 			continue
 		}
 		for m := range batch.Messages() {
@@ -218,38 +463,20 @@ func ConsumeToParquet(ctx context.Context, cfg ParquetConfig) (ConsumeStats, err
 					return st, err
 				}
 			}
-			rows = rows[:0]
-			if m.Headers().Get(FormatHeader) == FormatProtobuf {
-				for data := m.Data(); len(data) > 0; {
-					r, n, err := DecodeFlowProto(data)
-					if err != nil {
-						st.Bad++
-						slog.Warn("skipping the rest of a message that is not flow records", "subject", m.Subject(), "err", err)
-						break
-					}
-					rows = append(rows, rowOf(&r))
-					data = data[n:]
-				}
-			} else {
-				for _, line := range bytes.Split(m.Data(), []byte("\n")) {
-					if len(bytes.TrimSpace(line)) == 0 {
-						continue
-					}
-					var r FlowRecord
-					if err := json.Unmarshal(line, &r); err != nil {
-						st.Bad++
-						slog.Warn("skipping a line that is not a flow record", "subject", m.Subject(), "err", err)
-						continue
-					}
-					rows = append(rows, rowOf(&r))
-				}
+			if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+				st.Redelivered++
 			}
-			if _, err := cur.w.Write(rows); err != nil {
+			n, bad, badErr, err := cur.w.write(m)
+			if bad > 0 {
+				st.Bad += uint64(bad)
+				warn.Warn("skipping records that are not "+kind.what, "subject", m.Subject(), "bad", bad, "err", badErr)
+			}
+			if err != nil {
 				return st, fmt.Errorf("stream: %s: %w", cur.tmp, err)
 			}
-			cur.rows += len(rows)
+			cur.rows += n
 			cur.msgs = append(cur.msgs, m)
-			st.Rows += uint64(len(rows))
+			st.Rows += uint64(n)
 			st.Messages++
 			if cur.rows >= cfg.MaxRows {
 				if err := closeFile(); err != nil {
@@ -258,7 +485,20 @@ func ConsumeToParquet(ctx context.Context, cfg ParquetConfig) (ConsumeStats, err
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
-			slog.Warn("fetch ended early", "err", err)
+			warn.Warn("fetch ended early", "err", err)
 		}
 	}
+}
+
+// syncDir makes the entries of dir (a rename) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("stream: sync %s: %w", dir, err)
+	}
+	return nil
 }

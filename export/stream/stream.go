@@ -225,15 +225,7 @@ func New(cfg Config) (*Publisher, error) {
 			}
 		}),
 	}
-	if cfg.User != "" || cfg.Password != "" {
-		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
-	}
-	if cfg.Token != "" {
-		opts = append(opts, nats.Token(cfg.Token))
-	}
-	if cfg.CredsFile != "" {
-		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
-	}
+	opts = append(opts, authOptions(cfg.User, cfg.Password, cfg.Token, cfg.CredsFile)...)
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("stream: nats %q: %w", redactURL(cfg.URL), err)

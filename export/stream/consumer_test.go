@@ -1,0 +1,180 @@
+package stream
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// runConsumer runs f until until() holds (or 30 s pass), then cancels it
+// and returns its stats.
+func runConsumer(t *testing.T, f func(context.Context) (ConsumeStats, error), until func() bool) ConsumeStats {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan ConsumeStats, 1)
+	go func() {
+		st, err := f(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- st
+	}()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !until(); time.Sleep(20 * time.Millisecond) {
+	}
+	cancel()
+	return <-done
+}
+
+// storedAlerts reads every alert line of the alerts-*.jsonl files in dir.
+func storedAlerts(t *testing.T, dir string) []map[string]any {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "alerts-*.jsonl"))
+	var out []map[string]any
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			var a map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+				t.Fatalf("%s: %v: %q", f, err, sc.Text())
+			}
+			out = append(out, a)
+		}
+		fh.Close()
+	}
+	return out
+}
+
+// TestConsumeAlerts publishes alerts and flows from two sensors and stores
+// the alerts with ConsumeAlerts: every alert lands once in alerts-*.jsonl,
+// no flow does, and a restarted consumer stores only what came after.
+// Stored files are not readable by other users (0640 less the umask, as
+// flowhawk's flow files); the Parquet consumer made them 0644.
+func TestConsumeAlerts(t *testing.T) {
+	srv := startNATS(t)
+	publish := func(sensor string, from, n int) {
+		p, err := New(Config{URL: srv.url(), Sensor: sensor, CreateStream: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range synthFlows(n, from) {
+			p.Export(f, nil, "")
+		}
+		for i := from; i < from+n; i++ {
+			p.Alert([]byte(fmt.Sprintf(`{"@timestamp":"2026-11-23T10:00:00Z","rule":{"name":"portscan"},"flowhawk":{"seq":%d}}`+"\n", i)))
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "store") // created by the consumer
+	cfg := AlertsConfig{URL: srv.url(), Dir: dir, MaxRows: 7, Rotate: time.Hour}
+	run := func(want int) ConsumeStats {
+		return runConsumer(t, func(ctx context.Context) (ConsumeStats, error) { return ConsumeAlerts(ctx, cfg) },
+			func() bool { return len(storedAlerts(t, dir)) >= want })
+	}
+	publish("gw-a", 1, 50)
+	first := run(50)
+	publish("gw-b", 51, 30)
+	second := run(80)
+	if first.Rows != 50 || second.Rows != 30 || first.Bad+second.Bad != 0 {
+		t.Errorf("runs stored %d then %d alerts (%d bad), want 50 then 30", first.Rows, second.Rows, first.Bad+second.Bad)
+	}
+	seen := map[int]int{}
+	for _, a := range storedAlerts(t, dir) {
+		fh, _ := a["flowhawk"].(map[string]any)
+		seq, ok := fh["seq"].(float64)
+		if !ok {
+			t.Fatalf("stored line is not one of the alerts: %v", a)
+		}
+		seen[int(seq)]++
+	}
+	for i := 1; i <= 80; i++ {
+		if seen[i] != 1 {
+			t.Errorf("alert %d stored %d times", i, seen[i])
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(filepath.Base(f), "alerts-") || !strings.HasSuffix(f, ".jsonl") {
+			t.Errorf("unexpected file %s", f)
+		}
+		if fi.Mode().Perm()&0o007 != 0 {
+			t.Errorf("%s has mode %v: alerts are not for other users", f, fi.Mode().Perm())
+		}
+	}
+}
+
+// TestConsumerErrors checks what a consumer says when it cannot start: a
+// directory it cannot write, an unreachable broker (named without its
+// password), a missing stream (with how to create it), and that it uses
+// credentials given outside the URL: ConsumeToParquet had no fields for
+// them, and its errors showed the URL's password.
+func TestConsumerErrors(t *testing.T) {
+	ctx := context.Background()
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ConsumeToParquet(ctx, ParquetConfig{URL: "nats://127.0.0.1:1", Dir: filepath.Join(notDir, "sub")}); err == nil || !strings.Contains(err.Error(), notDir) {
+		t.Errorf("directory under a file: %v, want an error naming it", err)
+	}
+	_, err := ConsumeToParquet(ctx, ParquetConfig{URL: "nats://collector:s3cret@127.0.0.1:1", Dir: t.TempDir()})
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "127.0.0.1:1") || !strings.Contains(err.Error(), "cannot connect") {
+		t.Errorf("unreachable broker: %v, want an error naming the URL without its password", err)
+	}
+
+	srv := startNATS(t, "--user", "collector", "--pass", "s3cret")
+	cfg := ParquetConfig{URL: srv.url(), User: "collector", Password: "s3cret", Dir: t.TempDir(), MaxRows: 1}
+	_, err = ConsumeToParquet(ctx, cfg)
+	if err == nil || !strings.Contains(err.Error(), "nats stream add FLOWHAWK") || !strings.Contains(err.Error(), "--nats-create-stream") {
+		t.Errorf("missing stream: %v, want how to create it", err)
+	}
+	_, err = ConsumeToParquet(ctx, ParquetConfig{URL: srv.url(), Dir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "FLOWHAWK_NATS_USER") {
+		t.Errorf("no credentials: %v, want a hint about them", err)
+	}
+	// CreateStream sets the stream up; the sensor, retrying until it is
+	// there, then delivers its flows.
+	cfg.CreateStream = true
+	p, err := New(Config{URL: srv.url(), User: "collector", Password: "s3cret", Sensor: "gw1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range synthFlows(5, 1) {
+		p.Export(f, nil, "")
+	}
+	defer p.Close()
+	st := runConsumer(t, func(ctx context.Context) (ConsumeStats, error) {
+		return ConsumeToParquet(ctx, cfg)
+	}, func() bool {
+		files, _ := filepath.Glob(filepath.Join(cfg.Dir, "flows-*.parquet"))
+		n := 0
+		for _, f := range files {
+			rows, err := parquet.ReadFile[FlowRow](f)
+			if err == nil {
+				n += len(rows)
+			}
+		}
+		return n >= 5
+	})
+	if st.Rows != 5 || st.Files == 0 {
+		t.Errorf("with credentials and CreateStream: %+v, want 5 rows in a file", st)
+	}
+}
