@@ -94,6 +94,15 @@ func (s *natsServer) start() {
 	s.t.Fatalf("nats-server did not listen on %d:\n%s", s.port, s.log.String())
 }
 
+// stop stops the server cleanly (SIGTERM), as an upgrade or a reboot does.
+func (s *natsServer) stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		_ = s.cmd.Wait()
+		s.cmd = nil
+	}
+}
+
 // kill stops the server abruptly, as a crash or a pulled cable would.
 func (s *natsServer) kill() {
 	if s.cmd != nil && s.cmd.Process != nil {
