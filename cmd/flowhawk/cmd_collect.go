@@ -144,11 +144,11 @@ func runCollect(args []string, stdout, stderr io.Writer) error {
 	// all, a summary of zeros would only bury it.
 	started := err == nil || flowSt.Messages+alertSt.Messages > 0
 	if !cf.quiet && started {
-		fmt.Fprintf(stderr, "flows      %d rows in %d files from %d messages; %d bad records skipped\n", flowSt.Rows, flowSt.Files, flowSt.Messages, flowSt.Bad)
+		fmt.Fprintf(stderr, "flows      %d rows in %s from %s; %d bad records skipped\n", flowSt.Rows, plural(flowSt.Files, "file"), plural(flowSt.Messages, "message"), flowSt.Bad)
 		if !cf.noAlerts {
-			fmt.Fprintf(stderr, "alerts     %d alerts in %d files from %d messages; %d bad lines skipped\n", alertSt.Rows, alertSt.Files, alertSt.Messages, alertSt.Bad)
+			fmt.Fprintf(stderr, "alerts     %s in %s from %s; %d bad lines skipped\n", plural(alertSt.Rows, "alert"), plural(alertSt.Files, "file"), plural(alertSt.Messages, "message"), alertSt.Bad)
 		}
-		fmt.Fprintf(stderr, "nats       %d messages redelivered; %d fetch or ack errors\n", flowSt.Redelivered+alertSt.Redelivered, flowSt.Errors+alertSt.Errors)
+		fmt.Fprintf(stderr, "nats       %s redelivered; %d fetch or ack errors\n", plural(flowSt.Redelivered+alertSt.Redelivered, "message"), flowSt.Errors+alertSt.Errors)
 		fmt.Fprintf(stderr, "elapsed    %.2fs\n", time.Since(start).Seconds())
 		fmt.Fprintf(stderr, "stopped by %s\n", stopReason(context.Cause(ctx), err, cf.duration))
 	}
@@ -202,4 +202,12 @@ func validSubject(s string) bool {
 		}
 	}
 	return true
+}
+
+// plural writes n with noun, in the plural unless n is 1.
+func plural(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
