@@ -30,7 +30,7 @@ type collectFlags struct {
 	dir                        string
 	durable, subject, alerts   string
 	noAlerts                   bool
-	roll                       time.Duration
+	roll, ackWait              time.Duration
 	rollRows, fetch            int
 	duration                   time.Duration
 	quiet                      bool
@@ -51,6 +51,7 @@ func runCollect(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cf.noAlerts, "no-alerts", false, "store flows only")
 	fs.DurationVar(&cf.roll, "roll-interval", time.Minute, "close a file and start the next after this long; a message is acknowledged once the file holding it is closed, synced and renamed")
 	fs.IntVar(&cf.rollRows, "roll-rows", 1_000_000, "close a file after `N` rows (flows, or alerts) too")
+	fs.DurationVar(&cf.ackWait, "ack-wait", 0, "how long JetStream waits for an acknowledgement before delivering a message again: how soon a crashed collector's messages come back (0: twice --roll-interval plus 30s; more than --roll-interval)")
 	fs.IntVar(&cf.fetch, "fetch", 256, "ask the server for up to `N` messages per pull")
 	fs.DurationVar(&cf.duration, "duration", 0, "stop after this long (0: until SIGINT, SIGTERM or SIGHUP)")
 	fs.BoolVarP(&cf.quiet, "quiet", "q", false, "do not print the summary on stderr")
@@ -74,7 +75,7 @@ func runCollect(args []string, stdout, stderr io.Writer) error {
 	}
 	pc := stream.ParquetConfig{
 		URL: cf.natsURL, Stream: cf.streamName, CreateStream: cf.create, Durable: cf.durable, Subject: cf.subject,
-		Dir: cf.dir, Rotate: cf.roll, MaxRows: cf.rollRows, Fetch: cf.fetch,
+		Dir: cf.dir, Rotate: cf.roll, MaxRows: cf.rollRows, AckWait: cf.ackWait, Fetch: cf.fetch,
 	}
 	var auth stream.Config
 	natsAuth(&auth, os.Getenv, cf.creds)
@@ -164,6 +165,8 @@ func (cf *collectFlags) check() error {
 		return fmt.Errorf("%w: --roll-interval %v: want more than 0", errUsage, cf.roll)
 	case cf.rollRows < 1:
 		return fmt.Errorf("%w: --roll-rows %d: want 1 or more", errUsage, cf.rollRows)
+	case cf.ackWait < 0 || (cf.ackWait > 0 && cf.ackWait <= cf.roll):
+		return fmt.Errorf("%w: --ack-wait %v: want 0 (the default) or more than --roll-interval %v, or messages come back while their file is open", errUsage, cf.ackWait, cf.roll)
 	case cf.fetch < 1:
 		return fmt.Errorf("%w: --fetch %d: want 1 or more", errUsage, cf.fetch)
 	case cf.duration < 0:

@@ -295,6 +295,8 @@ func TestCollectErrors(t *testing.T) {
 		{append(base, "--roll-interval", "0"), "--roll-interval 0s"},
 		{append(base, "--roll-rows", "0"), "--roll-rows 0"},
 		{append(base, "--fetch", "-1"), "--fetch -1"},
+		{append(base, "--ack-wait", "-1s"), "--ack-wait -1s"},
+		{append(base, "--ack-wait", "1m"), "--ack-wait 1m0s: want 0 (the default) or more than --roll-interval 1m0s"},
 		{append(base, "--duration", "-1s"), "--duration -1s"},
 		{append(base, "--durable", "a.b"), `--durable "a.b"`},
 		{append(base, "--nats-stream", "FLOW HAWK"), `--nats-stream "FLOW HAWK"`},
@@ -331,5 +333,90 @@ func TestCollectErrors(t *testing.T) {
 	code, _, errOut = runCLI(t, "collect", "--nats", url, "--dir", dir)
 	if code != 1 || !strings.Contains(errOut, "nats stream add FLOWHAWK") || !strings.Contains(errOut, "--nats-create-stream") {
 		t.Errorf("missing stream: exit %d, stderr %q; want exit 1 saying how to create it", code, errOut)
+	}
+}
+
+// TestCollectCrash kills a collect process (SIGKILL) while the flows it
+// was delivered are in its open file: a restarted collect warns about the
+// unfinished file, is delivered those messages again once --ack-wait has
+// passed, and stores every flow exactly once in finished files.
+func TestCollectCrash(t *testing.T) {
+	url := startNATS(t)
+	dir := t.TempDir()
+	store := filepath.Join(dir, "store")
+	args := []string{"--nats", url, "--dir", store, "--nats-create-stream", "--no-alerts", "--roll-interval", "2s", "--ack-wait", "3s"}
+	flows := filepath.Join(dir, "gw.jsonl")
+	if code, _, errOut := runCLI(t, "replay", demoPcap, "-o", flows, "--nats", url, "--nats-create-stream", "--sensor", "gw"); code != 0 {
+		t.Fatalf("replay: exit %d:\n%s", code, errOut)
+	}
+	want := len(jsonLines(t, flows))
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// waitFor waits until the durable has no message left to deliver and
+	// the given number unacknowledged.
+	waitFor := func(unacked func(int) bool, out *lockedBuffer) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if p, u := consumerState(t, js, "flowhawk-parquet"); p == 0 && unacked(u) {
+				return
+			}
+			if time.Now().After(deadline) {
+				p, u := consumerState(t, js, "flowhawk-parquet")
+				t.Fatalf("collect did not get there in 30 s (pending %d, unacked %d):\n%s", p, u, out.String())
+			}
+		}
+	}
+	cmd, out := startCollect(t, args...)
+	waitFor(func(u int) bool { // all delivered, and the file open
+		tmp, _ := filepath.Glob(filepath.Join(store, "flows-*.parquet.tmp"))
+		return u > 0 && len(tmp) > 0
+	}, out)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if tmp, _ := filepath.Glob(filepath.Join(store, "flows-*.parquet.tmp")); len(tmp) != 1 {
+		t.Fatalf("after SIGKILL: unfinished files %v, want 1", tmp)
+	}
+	cmd, out = startCollect(t, args...)
+	waitFor(func(u int) bool { return u == 0 }, out) // delivered again, stored, acknowledged
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("collect after SIGTERM: %v:\n%s", err, out.String())
+	}
+	s := out.String()
+	if !strings.Contains(s, "unfinished files of an earlier run") || !strings.Contains(s, fmt.Sprintf("flows      %d rows", want)) {
+		t.Errorf("restarted collect did not warn about the unfinished file or store %d flows:\n%s", want, s)
+	}
+	if strings.Contains(s, "nats       0 messages redelivered") {
+		t.Errorf("the messages of the killed collect were not counted as redelivered:\n%s", s)
+	}
+	files, _ := filepath.Glob(filepath.Join(store, "flows-*.parquet"))
+	seen := map[uint64]int{}
+	for _, f := range files {
+		rows, err := parquet.ReadFile[stream.FlowRow](f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, r := range rows {
+			seen[r.ID]++
+		}
+	}
+	if len(seen) != want {
+		t.Errorf("stored %d distinct flows, the sensor wrote %d", len(seen), want)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("flow %d stored %d times", id, n)
+		}
 	}
 }

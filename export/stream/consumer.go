@@ -51,6 +51,11 @@ type ParquetConfig struct {
 	// crash loses nothing: JetStream redelivers what was not acknowledged.
 	Rotate  time.Duration
 	MaxRows int
+	// AckWait is how long JetStream waits for a delivered message's
+	// acknowledgement before delivering it again, which is how soon a
+	// crashed consumer's messages come back (default 2×Rotate + 30 s). It
+	// must exceed Rotate, or messages come back while their file is open.
+	AckWait time.Duration
 	// Fetch is how many messages one pull asks for (default 256).
 	Fetch int
 }
@@ -76,6 +81,11 @@ func (c *ParquetConfig) defaults() {
 	}
 	if c.MaxRows <= 0 {
 		c.MaxRows = 1_000_000
+	}
+	if c.AckWait <= 0 {
+		// Acks wait for the file to close: give them the rotation time
+		// and a margin before JetStream redelivers.
+		c.AckWait = 2*c.Rotate + 30*time.Second
 	}
 	if c.Fetch <= 0 {
 		c.Fetch = 256
@@ -330,9 +340,7 @@ func consumerFor(ctx context.Context, cfg ParquetConfig, what string) (*nats.Con
 		Durable:       cfg.Durable,
 		FilterSubject: cfg.Subject,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		// Acks wait for the file to close: give them the rotation time
-		// and a margin before JetStream redelivers.
-		AckWait:       2*cfg.Rotate + 30*time.Second,
+		AckWait:       cfg.AckWait,
 		MaxAckPending: -1,
 	})
 	if err != nil {
@@ -366,6 +374,9 @@ type openFile struct {
 // kind until ctx is done.
 func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (ConsumeStats, error) {
 	var st ConsumeStats
+	if cfg.AckWait <= cfg.Rotate {
+		return st, fmt.Errorf("stream: AckWait %v is not more than Rotate %v: messages would be delivered again while their file is open", cfg.AckWait, cfg.Rotate)
+	}
 	if err := checkDir(cfg.Dir); err != nil {
 		return st, err
 	}
