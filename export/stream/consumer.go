@@ -315,11 +315,14 @@ func consumerFor(ctx context.Context, cfg ParquetConfig, what string) (*nats.Con
 	}, authOptions(cfg.User, cfg.Password, cfg.Token, cfg.CredsFile)...)
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		hint := "is the broker up and the URL right?"
-		if errors.Is(err, nats.ErrAuthorization) {
-			hint = "give credentials in $FLOWHAWK_NATS_USER and $FLOWHAWK_NATS_PASSWORD, $FLOWHAWK_NATS_TOKEN or a .creds file"
+		var pe *os.PathError
+		switch {
+		case errors.As(err, &pe): // the .creds file
+			return nil, nil, fmt.Errorf("stream: nats credentials: %w", err)
+		case errors.Is(err, nats.ErrAuthorization):
+			return nil, nil, fmt.Errorf("stream: nats %s refused the credentials: %w (give them in $FLOWHAWK_NATS_USER and $FLOWHAWK_NATS_PASSWORD, $FLOWHAWK_NATS_TOKEN or a .creds file)", url, err)
 		}
-		return nil, nil, fmt.Errorf("stream: cannot connect to nats %s: %w (%s)", url, err, hint)
+		return nil, nil, fmt.Errorf("stream: cannot connect to nats %s: %w (is the broker up and the URL right?)", url, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

@@ -147,8 +147,13 @@ func TestConsumerErrors(t *testing.T) {
 		t.Errorf("missing stream: %v, want how to create it", err)
 	}
 	_, err = ConsumeToParquet(ctx, ParquetConfig{URL: srv.url(), Dir: t.TempDir()})
-	if err == nil || !strings.Contains(err.Error(), "FLOWHAWK_NATS_USER") {
+	if err == nil || !strings.Contains(err.Error(), "refused the credentials") || !strings.Contains(err.Error(), "FLOWHAWK_NATS_USER") {
 		t.Errorf("no credentials: %v, want a hint about them", err)
+	}
+	missing := filepath.Join(t.TempDir(), "nats.creds")
+	_, err = ConsumeToParquet(ctx, ParquetConfig{URL: srv.url(), CredsFile: missing, Dir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), missing) || strings.Contains(err.Error(), "broker up") {
+		t.Errorf("missing .creds file: %v, want an error naming it, not blaming the broker", err)
 	}
 	// CreateStream sets the stream up; the sensor, retrying until it is
 	// there, then delivers its flows.
