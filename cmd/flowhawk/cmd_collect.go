@@ -86,13 +86,13 @@ func runCollect(args []string, stdout, stderr io.Writer) error {
 	defer signal.Stop(sigs)
 	ctx, stop := context.WithCancelCause(context.Background())
 	defer stop(nil)
-	go func() {
+	go func(done <-chan struct{}) { // not ctx, which --duration replaces below
 		select {
 		case s := <-sigs:
 			stop(stopSignal{s})
-		case <-ctx.Done():
+		case <-done:
 		}
-	}()
+	}(ctx.Done())
 	if cf.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cf.duration)
