@@ -10,7 +10,7 @@ FUZZTIME ?= 10s
 FUZZMINTIME ?= 1s
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all deps build docs generate check-generate test unit fuzz bench demo lint dataset clean
+.PHONY: all deps build docs generate check-generate test unit race fuzz bench demo lint dataset clean
 
 all: build
 
@@ -46,7 +46,16 @@ unit:
 fuzz:
 	@GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZMINTIME=$(FUZZMINTIME) bash scripts/fuzz.sh
 
-test: deps lint check-generate build unit fuzz
+# The data race detector on the code that shares memory between goroutines:
+# the kernel map drain's batch goroutine, the ring-buffer reader, the
+# pipeline's workers, the NATS publisher and consumer, collect's signals.
+# (The whole suite under -race would take several times make unit.)
+race:
+	$(GO) test -race -count=1 ./pipeline ./export/stream
+	$(GO) test -race -count=1 -run 'TestIterateLeavesNoGoroutine|TestKernelReadEventsDeadline|TestKernelTCPLifecycle|TestKernelTimeouts|TestKernelEvict' ./collector
+	$(GO) test -race -count=1 -run 'Collect' ./cmd/flowhawk
+
+test: deps lint check-generate build unit race fuzz
 
 bench: deps build
 	bash scripts/bench.sh

@@ -1537,8 +1537,14 @@ func (s *KernelSource) iterateMap(m *ebpf.Map, short, del bool, fn func(*bpf.Flo
 			} else {
 				b.n, b.err = m.BatchLookup(&cursor, keys, b.vals, nil)
 			}
+			// b is the reader's once sent: after the last batch it may
+			// already be the next call's, refilled by that call's
+			// goroutine. Reading b.err after the send raced with that
+			// write, and where the new batch had no error this goroutine
+			// went on waiting on a channel nobody sends to any more.
+			last := b.err != nil
 			full <- b
-			if b.err != nil {
+			if last {
 				return
 			}
 		}

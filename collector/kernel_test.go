@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -549,5 +550,32 @@ func TestCounterIndexes(t *testing.T) {
 	}
 	if n := spec.Maps[bpf.FlowhawkMapCounters].MaxEntries; n != kcntMax {
 		t.Errorf("counters map has %d slots (CNT_MAX), Go knows %d (kcntMax)", n, kcntMax)
+	}
+}
+
+// TestIterateLeavesNoGoroutine walks the flow maps many times and checks
+// no batch goroutine outlives its walk. The goroutine read its last
+// batch's error after handing the batch over; by then the next walk's
+// goroutine could have refilled that batch without an error, and the old
+// one went on waiting on its walk's channel for good: a goroutine leaked
+// now and then on every map scan of a long capture (and go test -race
+// reported the read).
+func TestIterateLeavesNoGoroutine(t *testing.T) {
+	s := loadTestKernel(t, KernelConfig{MaxFlows: 1024})
+	fillFlows(t, s, 300) // more than one batch in flows4
+	before := runtime.NumGoroutine()
+	for range 20000 {
+		if err := s.iterate(false, func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A walk's goroutine may still be between its last send and its
+	// return: let them finish.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine() - before; n > 0 {
+		t.Errorf("%d goroutines left after 20,000 walks of the flow maps", n)
 	}
 }
