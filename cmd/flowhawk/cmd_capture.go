@@ -129,13 +129,13 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	defer signal.Stop(sigs)
 	ctx, stop := context.WithCancelCause(context.Background())
 	defer stop(nil)
-	go func() {
+	go func(done <-chan struct{}) { // not ctx, which --duration replaces below
 		select {
 		case s := <-sigs:
 			stop(stopSignal{s}) // the cause names it in the summary
-		case <-ctx.Done():
+		case <-done:
 		}
-	}()
+	}(ctx.Done())
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	// Attach before opening outputs, so privilege and interface errors come
 	// first and leave no half-written file.
