@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -409,5 +411,114 @@ func TestLiveCountsAfterFile(t *testing.T) {
 	want.setDecode(&sum.Source, &none)
 	if got := p.Live().DecodeErrors(); fmt.Sprint(got) != fmt.Sprint(want.DecodeErrors()) || sum.Source.Malformed == 0 {
 		t.Errorf("live decode errors %v, want the summary's %v (and some)", got, want.DecodeErrors())
+	}
+}
+
+// stepClock is a rotation clock that moves an hour on every step-th call,
+// so a replay turns files between batches without waiting for the wall
+// clock; onStep runs at each move.
+type stepClock struct {
+	calls, step int
+	t           time.Time
+	onStep      func()
+}
+
+func (c *stepClock) Now() time.Time {
+	c.calls++
+	if c.calls > 1 && (c.calls-1)%c.step == 0 {
+		c.t = c.t.Add(time.Hour)
+		if c.onStep != nil {
+			c.onStep()
+		}
+	}
+	return c.t
+}
+
+// TestRotatedOutputHoldsEveryFlowOnce replays the demo capture into a
+// rotating CSV (rows encoded on the workers, files turned between batches)
+// and a rotating Parquet file (rows written one by one): the files, read
+// in name order, hold the rows of one plain file, each once.
+func TestRotatedOutputHoldsEveryFlowOnce(t *testing.T) {
+	x, err := features.New(features.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain.csv")
+	w, err := export.Create(plain, x.Columns(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := replayDemo(t, Config{Features: features.DefaultConfig(), Workers: 2, Out: w}); err != nil {
+		t.Fatal(err)
+	}
+	want := readRows(t, plain)
+	for _, c := range []struct {
+		ext   string
+		step  int
+		files int
+	}{{".csv", 1, 3}, {".parquet", 100, 4}} {
+		clk := &stepClock{step: c.step, t: time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)}
+		path := filepath.Join(dir, "rot"+c.ext)
+		rw, err := export.CreateRotating(path, x.Columns(), nil, export.Rotation{Every: time.Hour, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := replayDemo(t, Config{Features: features.DefaultConfig(), Workers: 2, Out: rw.Writer()}); err != nil {
+			t.Fatal(err)
+		}
+		files := rw.Rotated().Files
+		var got []string
+		for _, f := range files {
+			got = append(got, readRows(t, f)...)
+		}
+		if len(files) != c.files || strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: %d files holding %d rows, want %d files and the %d rows of one file in order", c.ext, len(files), len(got), c.files, len(want))
+		}
+	}
+}
+
+// readRows reads a flow file's rows as text.
+func readRows(t *testing.T, path string) []string {
+	t.Helper()
+	r, err := export.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []string
+	var rec export.Record
+	for {
+		if err := r.Next(&rec); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("%s: %v", path, err)
+			}
+			return out
+		}
+		out = append(out, strings.Join(rec.Str, ","))
+	}
+}
+
+// TestRotateErrorReportedOnce: a period's file that cannot be renamed into
+// place (its directory gone) fails the output as a failed write does,
+// reported once at Close, naming the file.
+func TestRotateErrorReportedOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	x, err := features.New(features.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &stepClock{step: 1, t: time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC), onStep: func() { os.RemoveAll(dir) }}
+	rw, err := export.CreateRotating(filepath.Join(dir, "flows.csv"), x.Columns(), nil, export.Rotation{Every: time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = replayDemo(t, Config{Features: features.DefaultConfig(), Workers: 1, Out: rw.Writer()})
+	if err == nil || strings.Count(err.Error(), "no such file or directory") != 1 || !strings.HasPrefix(err.Error(), "write flows: ") ||
+		!strings.Contains(err.Error(), ".flows-20261205T080000Z.csv.tmp") {
+		t.Errorf("Close: %v; want the rename's error once, naming the file", err)
 	}
 }

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package export
+
+import "errors"
+
+// renameat2NoReplace is Linux only: elsewhere a hard link does the work.
+func renameat2NoReplace(from, to string) error { return errors.ErrUnsupported }

@@ -1,0 +1,511 @@
+package export
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flowhawk/flowhawk/features"
+)
+
+// fakeClock is a Rotation's clock that a test sets.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) Now() time.Time { return c.t }
+
+func at(h, m, s int) time.Time { return time.Date(2026, 12, 5, h, m, s, 0, time.UTC) }
+
+// encoder is the shape of pipeline.RecordEncoder: the pipeline encodes
+// rows on its workers when its writer has these methods.
+type encoder interface {
+	AppendRecord(b []byte, row *features.Row, extra []string) []byte
+	WriteRecords(b []byte) error
+}
+
+// rowSource writes numbered rows ("row-N" in the Label column) through w
+// as the pipeline would: encoded in batches when w can, else one by one.
+type rowSource struct {
+	rs []*features.Row
+	n  int
+}
+
+func (s *rowSource) write(t *testing.T, w RowWriter, k int) {
+	t.Helper()
+	var b []byte
+	enc, isEnc := w.(encoder)
+	for range k {
+		label := []string{fmt.Sprintf("row-%d", s.n)}
+		r := s.rs[s.n%len(s.rs)]
+		s.n++
+		if isEnc {
+			b = enc.AppendRecord(b, r, label)
+		} else if err := w.Write(r, label); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if isEnc {
+		if err := enc.WriteRecords(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readLabels reads a flow file back and returns its Label column.
+func readLabels(t *testing.T, path string) []string {
+	t.Helper()
+	rd, err := OpenReader(path)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	defer rd.Close()
+	cols := rd.Columns()
+	var out []string
+	var rec Record
+	for {
+		err := rd.Next(&rec)
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, rec.Str[len(cols)-1])
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func testRows(t *testing.T) ([]features.Column, *rowSource) {
+	t.Helper()
+	x, err := features.New(features.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x.Columns(), &rowSource{rs: rows(t, x, testFlows(t))}
+}
+
+func TestRotatedNames(t *testing.T) {
+	start := at(8, 0, 0)
+	for _, c := range []struct {
+		path  string
+		part  int
+		final string
+	}{
+		{"/var/lib/flowhawk/flows.jsonl", 0, "/var/lib/flowhawk/flows-20261205T080000Z.jsonl"},
+		{"flows.parquet", 0, "flows-20261205T080000Z.parquet"},
+		{"out/flows.csv", 2, "out/flows-20261205T080000Z_2.csv"},
+		{"alerts", 0, "alerts-20261205T080000Z"},
+	} {
+		final := RotatedName(c.path, start, c.part)
+		if final != c.final {
+			t.Errorf("RotatedName(%s, %d) = %s, want %s", c.path, c.part, final, c.final)
+		}
+		temp := TempName(final)
+		if want := filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".tmp"); temp != want {
+			t.Errorf("TempName(%s) = %s, want %s", final, temp, want)
+		}
+		for _, name := range []string{final, temp} {
+			s, part, isTemp, ok := parseRotated(c.path, filepath.Base(name))
+			if !ok || !s.Equal(start) || part != c.part || isTemp != (name == temp) {
+				t.Errorf("parseRotated(%s, %s) = %v %d %v %v", c.path, name, s, part, isTemp, ok)
+			}
+		}
+	}
+	// Names of other outputs, or no period's, are never this output's.
+	for _, name := range []string{"flows.jsonl", "flows-eth1-20261205T080000Z.jsonl", "flows-20261205T080000Z.csv",
+		"flows-20261205T080000Z_0.jsonl", "flows-20261205T080000Z_01.jsonl", "flows-20261205T080000Z_x.jsonl",
+		"flows-20261305T080000Z.jsonl", "flows-2026120T080000Z.jsonl", "flows-20261205T080000Z.jsonl.tmp",
+		".flows-20261205T080000Z.jsonl", "xflows-20261205T080000Z.jsonl", "flows-20261205T080000Z.jsonl~"} {
+		if _, _, _, ok := parseRotated("/d/flows.jsonl", name); ok {
+			t.Errorf("%s taken for a period file of flows.jsonl", name)
+		}
+	}
+	for _, c := range []struct {
+		t     time.Time
+		every time.Duration
+		want  time.Time
+	}{
+		{at(8, 59, 59), time.Hour, at(8, 0, 0)},
+		{at(9, 0, 0), time.Hour, at(9, 0, 0)},
+		{at(9, 14, 59), 15 * time.Minute, at(9, 0, 0)},
+		{at(23, 59, 59), 24 * time.Hour, at(0, 0, 0)},
+		{at(8, 0, 3), 2 * time.Second, at(8, 0, 2)},
+		{time.Date(1969, 12, 31, 23, 30, 0, 0, time.UTC), time.Hour, time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC)},
+		{time.Date(2026, 12, 5, 9, 30, 0, 0, time.FixedZone("X", 3600)), time.Hour, at(8, 0, 0)},
+	} {
+		if got := PeriodStart(c.t, c.every); !got.Equal(c.want) || got.Location() != time.UTC {
+			t.Errorf("PeriodStart(%v, %v) = %v, want %v", c.t, c.every, got, c.want)
+		}
+	}
+	for _, bad := range []Rotation{{Every: 0}, {Every: 500 * time.Millisecond}, {Every: 1500 * time.Millisecond}, {Every: time.Hour, Keep: -1}} {
+		if bad.Check() == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+// TestRotatingWriter writes rows over several periods in each format: a
+// file per period that had the writer open, named by the period's UTC
+// start, each whole (a CSV header, a Parquet footer), every row in
+// exactly one file, that of the period in which it was written, and no
+// temporary file left.
+func TestRotatingWriter(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	cols, _ := testRows(t)
+	for _, ext := range []string{".csv", ".jsonl", ".parquet"} {
+		_, src := testRows(t)
+		dir := t.TempDir()
+		path := filepath.Join(dir, "flows"+ext)
+		clk := &fakeClock{at(8, 0, 0).Add(500 * time.Millisecond)}
+		rw, err := CreateRotating(path, cols, []string{"Label"}, Rotation{Every: time.Hour, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := rw.Writer()
+		if _, isEnc := w.(encoder); isEnc == (ext == ".parquet") {
+			t.Errorf("%s: the writer is a record encoder: %v", ext, isEnc)
+		}
+		src.write(t, w, 3)
+		if err := w.(Flusher).Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := dirNames(t, dir), []string{".flows-20261205T080000Z" + ext + ".tmp"}; !slices.Equal(got, want) {
+			t.Errorf("%s: while writing the first period: %v, want %v", ext, got, want)
+		}
+		clk.t = at(8, 59, 59).Add(999 * time.Millisecond)
+		src.write(t, w, 2)
+		clk.t = at(9, 0, 0) // the first instant of a period is in it
+		src.write(t, w, 1)
+		clk.t = at(10, 30, 0) // no row in this period: a flush still turns
+		if err := w.(Flusher).Flush(); err != nil {
+			t.Fatal(err)
+		}
+		clk.t = at(12, 0, 1) // 11:00 had no writer call: no file
+		src.write(t, w, 2)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		wantFiles := []string{"flows-20261205T080000Z", "flows-20261205T090000Z", "flows-20261205T100000Z", "flows-20261205T120000Z"}
+		for i := range wantFiles {
+			wantFiles[i] += ext
+		}
+		if got := dirNames(t, dir); !slices.Equal(got, wantFiles) {
+			t.Errorf("%s: files %v, want %v", ext, got, wantFiles)
+		}
+		var fin []string
+		for _, f := range rw.Rotated().Files {
+			fin = append(fin, filepath.Base(f))
+		}
+		if !slices.Equal(fin, wantFiles) {
+			t.Errorf("%s: Rotated %v, want %v", ext, fin, wantFiles)
+		}
+		wantRows := [][]string{{"row-0", "row-1", "row-2", "row-3", "row-4"}, {"row-5"}, nil, {"row-6", "row-7"}}
+		for i, name := range wantFiles {
+			p := filepath.Join(dir, name)
+			if got := readLabels(t, p); !slices.Equal(got, wantRows[i]) {
+				t.Errorf("%s: rows %v, want %v", name, got, wantRows[i])
+			}
+			if ext == ".csv" {
+				raw, _ := os.ReadFile(p)
+				if !bytes.HasPrefix(raw, csvHeader(nil, cols, []string{"Label"})) {
+					t.Errorf("%s does not start with the header", name)
+				}
+			}
+			if st, err := os.Stat(p); err != nil || st.Mode().Perm() != FileMode {
+				t.Errorf("%s: mode %v (%v), want %o", name, st.Mode().Perm(), err, FileMode)
+			}
+		}
+		if err := w.Write(src.rs[0], []string{"late"}); err == nil {
+			t.Errorf("%s: a row written after Close was accepted", ext)
+		}
+	}
+}
+
+// TestRotatingRestartSamePeriod: a run started in a period whose file an
+// earlier run finished leaves that file as it is, with or without
+// --append, and writes the rest of the period to a file of its own.
+func TestRotatingRestartSamePeriod(t *testing.T) {
+	cols, src := testRows(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "flows.jsonl")
+	clk := &fakeClock{at(8, 10, 0)}
+	run := func(appending bool, k int) []string {
+		rw, err := CreateRotating(path, cols, []string{"Label"}, Rotation{Every: time.Hour, Append: appending, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.write(t, rw.Writer(), k)
+		clk.t = clk.t.Add(10 * time.Minute)
+		if err := rw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return rw.Rotated().Files
+	}
+	first := filepath.Join(dir, "flows-20261205T080000Z.jsonl")
+	if got := run(false, 2); !slices.Equal(got, []string{first}) {
+		t.Fatalf("first run finished %v", got)
+	}
+	before, _ := os.ReadFile(first)
+	if got, want := run(false, 1), filepath.Join(dir, "flows-20261205T080000Z_1.jsonl"); !slices.Equal(got, []string{want}) {
+		t.Errorf("a restart without --append finished %v, want %s", got, want)
+	}
+	if got, want := run(true, 1), filepath.Join(dir, "flows-20261205T080000Z_2.jsonl"); !slices.Equal(got, []string{want}) {
+		t.Errorf("a restart with --append finished %v, want %s", got, want)
+	}
+	if after, _ := os.ReadFile(first); !bytes.Equal(before, after) {
+		t.Errorf("the first run's finished file changed")
+	}
+	var all []string
+	for _, name := range dirNames(t, dir) {
+		all = append(all, readLabels(t, filepath.Join(dir, name))...)
+	}
+	if want := []string{"row-0", "row-1", "row-2", "row-3"}; !slices.Equal(all, want) {
+		t.Errorf("rows %v, want %v", all, want)
+	}
+}
+
+// killed writes k rows in a run that is then killed: its file stays under
+// the temporary name, its last line cut short.
+func killed(t *testing.T, path string, cols []features.Column, src *rowSource, clk *fakeClock, k int) string {
+	t.Helper()
+	rw, err := CreateRotating(path, cols, []string{"Label"}, Rotation{Every: time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := rw.Writer()
+	src.write(t, w, k)
+	if err := w.(Flusher).Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rw.r.fh.WriteString("1,2,3,cut sho"); err != nil {
+		t.Fatal(err)
+	}
+	rw.r.fh.Close()
+	return rw.r.temp
+}
+
+// TestRotatingAppendAfterKill: with --append, a run started where a
+// killed run left its period's file continues it (its torn line cut, a
+// CSV header not repeated), and one it left for an earlier period is
+// finished and renamed into place; without --append it is left, warned.
+func TestRotatingAppendAfterKill(t *testing.T) {
+	for _, ext := range []string{".csv", ".jsonl"} {
+		cols, src := testRows(t)
+		dir := t.TempDir()
+		path := filepath.Join(dir, "flows"+ext)
+		clk := &fakeClock{at(7, 10, 0)}
+		old := killed(t, path, cols, src, clk, 3) // rows 0-2 at 07:10
+		clk.t = at(8, 10, 0)
+		cur := killed(t, path, cols, src, clk, 2) // rows 3-4 at 08:10, without --append
+		if _, err := os.Stat(old); err != nil {
+			t.Fatalf("%s: a run without --append touched a killed run's file of an earlier period: %v", ext, err)
+		}
+		clk.t = at(8, 40, 0)
+		rw, err := CreateRotating(path, cols, []string{"Label"}, Rotation{Every: time.Hour, Append: true, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rw.r.temp != cur {
+			t.Errorf("%s: writes %s, want the killed run's %s continued", ext, rw.r.temp, cur)
+		}
+		src.write(t, rw.Writer(), 1)
+		if err := rw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"flows-20261205T070000Z" + ext, "flows-20261205T080000Z" + ext}
+		if got := dirNames(t, dir); !slices.Equal(got, want) {
+			t.Fatalf("%s: files %v, want %v", ext, got, want)
+		}
+		if got := readLabels(t, filepath.Join(dir, want[0])); !slices.Equal(got, []string{"row-0", "row-1", "row-2"}) {
+			t.Errorf("%s: the earlier period's file holds %v", ext, got)
+		}
+		if got := readLabels(t, filepath.Join(dir, want[1])); !slices.Equal(got, []string{"row-3", "row-4", "row-5"}) {
+			t.Errorf("%s: the continued file holds %v", ext, got)
+		}
+	}
+	cols, src := testRows(t)
+	if _, err := CreateRotating(filepath.Join(t.TempDir(), "f.parquet"), cols, []string{"Label"}, Rotation{Every: time.Hour, Append: true}); err == nil {
+		t.Errorf("--append to a rotating Parquet output accepted")
+	}
+	// A killed Parquet run's file has no footer: it is left, never renamed
+	// into place for readers to fail on.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.parquet")
+	clk := &fakeClock{at(7, 10, 0)}
+	rw, err := CreateRotating(path, cols, []string{"Label"}, Rotation{Every: time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.write(t, rw.Writer(), 2)
+	rw.r.fh.Close()
+	clk.t = at(8, 0, 0)
+	rw, err = CreateRotating(path, cols, []string{"Label"}, Rotation{Every: time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := dirNames(t, dir), []string{".f-20261205T070000Z.parquet.tmp", "f-20261205T080000Z.parquet"}; !slices.Equal(got, want) {
+		t.Errorf("files %v, want %v", got, want)
+	}
+}
+
+// TestRotateKeep: --rotate-keep deletes the files of all but the newest
+// periods and nothing else: not another output's files, not a temporary
+// file, not the current period's.
+func TestRotateKeep(t *testing.T) {
+	cols, src := testRows(t)
+	dir := t.TempDir()
+	other := []string{"flows-eth1-20261205T010000Z.jsonl", "flows-20261205T010000Z.csv", "notes.txt", ".flows-20261205T020000Z.jsonl.tmp"}
+	for _, name := range append([]string{"flows-20261205T010000Z.jsonl", "flows-20261205T020000Z.jsonl", "flows-20261205T030000Z.jsonl",
+		"flows-20261205T050000Z.jsonl", "flows-20261205T050000Z_1.jsonl", "flows-20261205T060000Z.jsonl"}, other...) {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk := &fakeClock{at(7, 10, 0)}
+	rw, err := CreateRotating(filepath.Join(dir, "flows.jsonl"), cols, []string{"Label"}, Rotation{Every: time.Hour, Keep: 2, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]string{"flows-20261205T050000Z.jsonl", "flows-20261205T050000Z_1.jsonl", "flows-20261205T060000Z.jsonl", ".flows-20261205T070000Z.jsonl.tmp"}, other...)
+	slices.Sort(want)
+	if got := dirNames(t, dir); !slices.Equal(got, want) {
+		t.Errorf("at start: %v, want %v", got, want)
+	}
+	src.write(t, rw.Writer(), 1)
+	clk.t = at(7, 20, 0)
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want = append([]string{"flows-20261205T060000Z.jsonl", "flows-20261205T070000Z.jsonl"}, other...)
+	slices.Sort(want)
+	if got := dirNames(t, dir); !slices.Equal(got, want) {
+		t.Errorf("after the period: %v, want %v", got, want)
+	}
+	if r := rw.Rotated(); r.Removed != 5 { // 01, 02 and 03 at start, then both of 05
+		t.Errorf("removed %d, want 5", r.Removed)
+	}
+}
+
+// TestRotatingWriterFailure: a period's file that cannot be made fails
+// the write with an error naming it, and Close returns that same error,
+// so the pipeline reports it once.
+func TestRotatingWriterFailure(t *testing.T) {
+	cols, src := testRows(t)
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	clk := &fakeClock{at(8, 10, 0)}
+	rw, err := CreateRotating(filepath.Join(dir, "flows.csv"), cols, []string{"Label"}, Rotation{Every: time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := rw.Writer()
+	src.write(t, w, 1)
+	// The directory goes (as a full or read-only disk would refuse it).
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = at(9, 0, 0)
+	err = w.(encoder).WriteRecords(nil)
+	if err == nil || !strings.Contains(err.Error(), ".flows-20261205T080000Z.csv.tmp") || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("write after the directory went: %v; want the rename's error naming the file", err)
+	}
+	if cerr := w.Close(); cerr == nil || cerr.Error() != err.Error() {
+		t.Errorf("Close: %v; want the write's error again", cerr)
+	}
+}
+
+// TestRotatingFile: the alert file's lines are never split between
+// periods: a period ends after the line it was in the middle of.
+func TestRotatingFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "alerts.jsonl")
+	clk := &fakeClock{at(8, 59, 59)}
+	f, err := CreateRotatingFile(path, Rotation{Every: time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(s string) {
+		t.Helper()
+		if n, err := f.Write([]byte(s)); err != nil || n != len(s) {
+			t.Fatalf("Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	write("a1\n")
+	write("a2-")
+	clk.t = at(9, 0, 1)
+	if err := f.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	write("end\nb1\n")
+	write("b2")
+	clk.t = at(10, 0, 5)
+	if err := f.Tick(); err != nil { // mid-line: waits for its end
+		t.Fatal(err)
+	}
+	write("\n")
+	clk.t = at(10, 0, 6)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"alerts-20261205T080000Z.jsonl": "a1\na2-end\n",
+		"alerts-20261205T090000Z.jsonl": "b1\nb2\n",
+		"alerts-20261205T100000Z.jsonl": "",
+	} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(got) != want {
+			t.Errorf("%s: %q (%v), want %q", name, got, err, want)
+		}
+	}
+	if got := len(dirNames(t, dir)); got != 3 {
+		t.Errorf("%d files: %v", got, dirNames(t, dir))
+	}
+	if n := len(f.Rotated().Files); n != 3 {
+		t.Errorf("Rotated: %d files", n)
+	}
+
+	// --append continues a killed run's file, its torn line cut.
+	clk.t = at(11, 0, 0)
+	f, err = CreateRotatingFile(path, Rotation{Every: time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("c1\nc2-cut")
+	f.r.fh.Close()
+	f, err = CreateRotatingFile(path, Rotation{Every: time.Hour, Append: true, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("c3\n")
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "alerts-20261205T110000Z.jsonl")); string(got) != "c1\nc3\n" {
+		t.Errorf("continued file: %q", got)
+	}
+}
