@@ -137,6 +137,7 @@ type rotator struct {
 	part       int
 	temp       string
 	fh         *os.File
+	continued  bool // the current file held an earlier run's lines
 
 	files   []string // the files this run finished, in order
 	removed int      // files deleted by Keep
@@ -184,6 +185,7 @@ func (r *rotator) openPeriod(now time.Time) (existed bool, err error) {
 	if r.fh, err = os.OpenFile(r.temp, flags, FileMode); err != nil {
 		return false, fmt.Errorf("export: %w", err)
 	}
+	r.continued = existed
 	return existed, nil
 }
 
@@ -215,6 +217,20 @@ func (r *rotator) abandon() {
 		r.fh.Close()
 		r.fh = nil
 		slog.Warn("the output's file of this period is left under its temporary name, unfinished; a run with --append continues it", "file", r.temp)
+	}
+}
+
+// discard closes the current file unfinished and, unless it continues
+// an earlier run's, removes it: a run that fails to start leaves no file
+// (a service restarted in a loop would leave one per try).
+func (r *rotator) discard() {
+	if r.fh == nil {
+		return
+	}
+	r.fh.Close()
+	r.fh = nil
+	if !r.continued {
+		os.Remove(r.temp)
 	}
 }
 
@@ -514,6 +530,16 @@ func (w *RotatingWriter) Close() error {
 	return w.err
 }
 
+// Discard ends a writer that was never used, for a run that fails to
+// start: its file is removed unless it continues an earlier run's.
+func (w *RotatingWriter) Discard() {
+	if w.w != nil {
+		w.w = nil
+		w.r.discard()
+	}
+	w.err = fmt.Errorf("export: %s: discarded", w.r.path)
+}
+
 // rotatingEncoder adds the record encoder methods for CSV and JSON Lines.
 type rotatingEncoder struct{ *RotatingWriter }
 
@@ -668,6 +694,14 @@ func (f *RotatingFile) Close() error {
 	}
 	f.err = fmt.Errorf("export: %s: closed", f.r.path)
 	return nil
+}
+
+// Discard ends a file that was never used, as RotatingWriter.Discard.
+func (f *RotatingFile) Discard() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.r.discard()
+	f.err = fmt.Errorf("export: %s: discarded", f.r.path)
 }
 
 // Rotated reports the files finished so far and those Keep deleted.

@@ -39,6 +39,7 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	ringSize := fs.Int("ring-size", 4<<20, "kernel ring buffer size in `BYTES`: a power of two from the page size to 2 GiB")
 	var ff flowFlags
 	addFlowFlags(fs, &ff, true)
+	addRotateFlags(fs, &ff)
 	// The kernel maps are preallocated and refuse new flows when full: the
 	// replay table's default and wording do not fit them.
 	mfl := fs.Lookup("max-flows")
@@ -63,6 +64,9 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: no interface given (-i IFACE)", errUsage)
 	}
 	if err := ff.validate(); err != nil {
+		return err
+	}
+	if err := ff.checkRotate(); err != nil {
 		return err
 	}
 	switch *xdpMode {

@@ -38,6 +38,8 @@ type flowFlags struct {
 	decap         bool
 	detect        *detect.Config
 	out           exporterFlags
+	rotate        time.Duration // capture --rotate: 0 writes one file
+	rotateKeep    int           // capture --rotate-keep
 }
 
 func addFlowFlags(fs *flag.FlagSet, ff *flowFlags, withDetect bool) {
@@ -186,13 +188,68 @@ func (ff *flowFlags) validate() error {
 	return ff.out.check()
 }
 
+// addRotateFlags adds --rotate and --rotate-keep, for capture: a
+// long-running agent's files must not grow forever.
+func addRotateFlags(fs *flag.FlagSet, ff *flowFlags) {
+	fs.DurationVar(&ff.rotate, "rotate", 0, "start a new -o and --alerts file every `PERIOD` (whole seconds, 1s or more; 0: one file), at multiples of it in UTC (1h: at :00): FILE.EXT becomes FILE-<UTC start, 20261205T080000Z>.EXT, written as .FILE-<start>.EXT.tmp and renamed into place when the period ends")
+	fs.IntVar(&ff.rotateKeep, "rotate-keep", 0, "with --rotate, keep the files of the `N` most recent periods and delete older ones named as -o's and --alerts' rotated files (0: keep all)")
+}
+
+// rotation is the export package's Rotation of the --rotate flags.
+func (ff *flowFlags) rotation() export.Rotation {
+	return export.Rotation{Every: ff.rotate, Keep: ff.rotateKeep, Append: ff.appendOut}
+}
+
+// checkRotate refuses, as usage errors naming the flag, a --rotate period
+// a file name cannot carry, and an output that is no file to rotate
+// (standard output, a device, a FIFO), before anything is attached or
+// opened.
+func (ff *flowFlags) checkRotate() error {
+	if ff.rotate == 0 {
+		if ff.rotateKeep != 0 {
+			return fmt.Errorf("%w: --rotate-keep %d needs --rotate", errUsage, ff.rotateKeep)
+		}
+		return nil
+	}
+	if ff.rotate < export.MinRotation || ff.rotate%time.Second != 0 {
+		return fmt.Errorf("%w: --rotate %v: want whole seconds, %v or more (0: one file, no rotation)", errUsage, ff.rotate, export.MinRotation)
+	}
+	if ff.rotateKeep < 0 {
+		return fmt.Errorf("%w: --rotate-keep %d: want 0 (keep every file) or more", errUsage, ff.rotateKeep)
+	}
+	files := 0
+	for _, w := range ff.writes() {
+		switch w.path {
+		case "", "none":
+			continue
+		case "-":
+			return fmt.Errorf("%w: --rotate with %s -: standard output cannot be rotated; give %s a file", errUsage, w.flag, w.flag)
+		}
+		if st, err := os.Stat(w.path); err == nil && !st.Mode().IsRegular() {
+			return fmt.Errorf("%w: --rotate with %s %s: it is not a regular file (a device, FIFO or directory) and cannot be rotated", errUsage, w.flag, w.path)
+		}
+		files++
+	}
+	if files == 0 {
+		return fmt.Errorf("%w: --rotate with -o %s and no --alerts file: nothing to rotate", errUsage, ff.output)
+	}
+	return nil
+}
+
 // outputs holds what a run writes to, so it can be closed in one place.
 type outputs struct {
 	rows       export.RowWriter // closed by the pipeline once it runs
 	alertsFile *os.File
 	alerts     *detect.JSONLSink
-	detect     *detect.Engine
-	exporters  *exporterSet
+	// With --rotate: the rotating outputs (rows is rotRows's Writer), and
+	// the ticker that flushes alerts and turns their file each second.
+	rotRows   *export.RotatingWriter
+	rotAlerts *export.RotatingFile
+	tickStop  chan struct{}
+	tickDone  chan struct{}
+	rotate    time.Duration
+	detect    *detect.Engine
+	exporters *exporterSet
 }
 
 // openOutputs builds the pipeline configuration's writer, detectors and
@@ -241,21 +298,32 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 	case "-":
 		w, err = export.NewCSVWriter(stdout, x.Columns(), extra)
 	default:
-		if ff.appendOut {
+		switch {
+		case ff.rotate > 0:
+			if o.rotRows, err = export.CreateRotating(ff.output, x.Columns(), extra, ff.rotation()); err == nil {
+				w = o.rotRows.Writer()
+			}
+		case ff.appendOut:
 			w, err = export.CreateAppend(ff.output, x.Columns(), extra)
-		} else {
+		default:
 			w, err = export.Create(ff.output, x.Columns(), extra)
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	o.rows = w
+	o.rows, o.rotate = w, ff.rotate
 	switch {
 	case o.detect == nil:
 	case ff.detect.Alerts == "":
 	case ff.detect.Alerts == "-":
 		o.alerts = detect.NewJSONLSink(stdout)
+	case ff.rotate > 0:
+		if o.rotAlerts, err = export.CreateRotatingFile(ff.detect.Alerts, ff.rotation()); err != nil {
+			return nil, fmt.Errorf("alerts: %w", err)
+		}
+		o.alerts = detect.NewJSONLSink(o.rotAlerts)
+		o.tickAlerts()
 	default:
 		flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 		if ff.appendOut {
@@ -283,8 +351,14 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 // abort releases what openOutputs had set up before one of its steps
 // failed.
 func (o *outputs) abort() {
-	if o.rows != nil {
+	o.stopTick()
+	if o.rotRows != nil {
+		o.rotRows.Discard() // a service restarted in a loop must not leave a file per try
+	} else if o.rows != nil {
 		o.rows.Close()
+	}
+	if o.rotAlerts != nil {
+		o.rotAlerts.Discard()
 	}
 	if o.alertsFile != nil {
 		o.alertsFile.Close()
@@ -299,6 +373,7 @@ func (o *outputs) abort() {
 
 // close ends the alert file and exporters after the pipeline closed.
 func (o *outputs) close() error {
+	o.stopTick()
 	var err error
 	if o.alerts != nil {
 		if e := o.alerts.Flush(); e != nil {
@@ -310,6 +385,11 @@ func (o *outputs) close() error {
 			err = fmt.Errorf("alerts: %w", e)
 		}
 	}
+	if o.rotAlerts != nil {
+		if e := o.rotAlerts.Close(); e != nil && err == nil {
+			err = fmt.Errorf("alerts: %w", e)
+		}
+	}
 	if o.exporters != nil {
 		if e := o.exporters.close(); e != nil && err == nil {
 			err = e
@@ -318,9 +398,45 @@ func (o *outputs) close() error {
 	return err
 }
 
+// tickAlerts flushes the alerts each second and turns their rotating
+// file when its period is over, so a period's alerts are in its file
+// when it is renamed into place, even if no alert comes after it.
+func (o *outputs) tickAlerts() {
+	o.tickStop, o.tickDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(o.tickDone)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-o.tickStop:
+				return
+			case <-t.C:
+				if o.alerts.Flush() == nil {
+					o.rotAlerts.Tick() // a failure is logged and returned again at close
+				}
+			}
+		}
+	}()
+}
+
+func (o *outputs) stopTick() {
+	if o.tickStop != nil {
+		close(o.tickStop)
+		<-o.tickDone
+		o.tickStop = nil
+	}
+}
+
 // summary prints what the exporters sent, then the detection summary,
 // whose alert table is meant to end a run's output, after close.
 func (o *outputs) summary(stderr io.Writer) {
+	if o.rotRows != nil {
+		printRotated(stderr, "flow files", o.rotRows.Rotated(), o.rotate)
+	}
+	if o.rotAlerts != nil {
+		printRotated(stderr, "alert files", o.rotAlerts.Rotated(), o.rotate)
+	}
 	if o.exporters != nil {
 		o.exporters.summary(stderr)
 	}
@@ -328,6 +444,22 @@ func (o *outputs) summary(stderr io.Writer) {
 		fmt.Fprintln(stderr)
 		o.detect.Summary(stderr)
 	}
+}
+
+// printRotated says how many files a rotating output finished, the
+// first and last of them, and how many older ones --rotate-keep deleted.
+func printRotated(w io.Writer, what string, r export.RotatedFiles, every time.Duration) {
+	fmt.Fprintf(w, "%s %d written (--rotate %v)", what, len(r.Files), every)
+	switch n := len(r.Files); {
+	case n == 1:
+		fmt.Fprintf(w, ": %s", r.Files[0])
+	case n > 1:
+		fmt.Fprintf(w, ": %s ... %s", r.Files[0], filepath.Base(r.Files[n-1]))
+	}
+	if r.Removed > 0 {
+		fmt.Fprintf(w, "; %d older deleted (--rotate-keep)", r.Removed)
+	}
+	fmt.Fprintln(w)
 }
 
 // alertSink sends each alert to the alert file and to the exporters.
