@@ -3,10 +3,14 @@
 package main
 
 import (
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/flowhawk/flowhawk/pipeline"
 )
 
 // TestRotateUsageErrors checks that capture refuses, as usage errors
@@ -51,5 +55,54 @@ func TestRotateUsageErrors(t *testing.T) {
 	}
 	if names, _ := filepath.Glob(filepath.Join(dir, "*alerts*")); len(names) != 0 {
 		t.Errorf("a capture that failed to attach left %v", names)
+	}
+}
+
+// TestRotateFailedStartLeavesNoFile: a run whose alert file cannot be
+// opened, after its rotating flow file was, fails without leaving that
+// file behind, so a service restarted in a loop does not pile up one
+// empty file per try; a rotating run that starts writes both outputs'
+// files of the period and finishes them at close.
+func TestRotateFailedStartLeavesNoFile(t *testing.T) {
+	dir := t.TempDir()
+	open := func(alerts string) (*outputs, error) {
+		var ff flowFlags
+		fs := newFlagSet("capture", "", io.Discard, io.Discard)
+		addFlowFlags(fs, &ff, true)
+		addRotateFlags(fs, &ff)
+		if err := parseFlags(fs, []string{"-o", filepath.Join(dir, "flows.csv"), "--detect", "all", "--alerts", alerts, "--rotate", "1h"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := ff.checkRotate(); err != nil {
+			t.Fatal(err)
+		}
+		cfg := pipeline.Config{Features: ff.featureConfig()}
+		return ff.openOutputs(&cfg, nil, io.Discard, io.Discard)
+	}
+	if _, err := open(filepath.Join(dir, "missing", "alerts.jsonl")); err == nil {
+		t.Fatal("an alert file in a missing directory opened")
+	}
+	if names, _ := os.ReadDir(dir); len(names) != 0 {
+		t.Errorf("a failed start left %v", names)
+	}
+	o, err := open(filepath.Join(dir, "alerts.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.close(); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	o.summary(&b)
+	for _, want := range []string{"flow files 1 written (--rotate 1h0m0s): " + dir + "/flows-", "alert files 1 written (--rotate 1h0m0s): " + dir + "/alerts-"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+	if names, _ := filepath.Glob(filepath.Join(dir, "*")); len(names) != 2 {
+		t.Errorf("files %v, want the period's flow and alert files", names)
 	}
 }
