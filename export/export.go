@@ -168,7 +168,7 @@ func appendWriter(fh *os.File, path string, format Format, cols []features.Colum
 		got := make([]byte, len(want))
 		n, _ := fh.ReadAt(got, 0)
 		if int64(n) > end || !bytes.Equal(got[:n], want) {
-			return nil, fmt.Errorf("export: %s: its header is not this run's columns; not appending (write to a new file)", path)
+			return nil, &otherColumnsError{fmt.Sprintf("export: %s: its header is not this run's columns; not appending (write to a new file)", path)}
 		}
 	}
 	if format == JSONL && end > 0 {
@@ -277,8 +277,14 @@ func checkJSONLKeys(fh *os.File, size int64, path string, cols []features.Column
 	default:
 		diff = fmt.Sprintf("its key %d is %q, this run writes %q there", i+1, got[i], want[i])
 	}
-	return fmt.Errorf("export: %s: its first record's keys are not this run's columns (%s); not appending (write to a new file)", path, diff)
+	return &otherColumnsError{fmt.Sprintf("export: %s: its first record's keys are not this run's columns (%s); not appending (write to a new file)", path, diff)}
 }
+
+// otherColumnsError refuses to append to a file of other columns; a
+// rotating output then finishes that file and starts one of its own.
+type otherColumnsError struct{ msg string }
+
+func (e *otherColumnsError) Error() string { return e.msg }
 
 // recordEncoder is implemented by the writers whose rows can be encoded
 // concurrently (CSV, JSONL) and written in order afterwards.

@@ -456,9 +456,20 @@ func (w *RotatingWriter) open(now time.Time) error {
 	if err != nil {
 		w.r.fh.Close()
 		w.r.fh = nil
-		return err
 	}
-	return nil
+	if oc := (*otherColumnsError)(nil); errors.As(err, &oc) {
+		// A killed run of other columns (before a flag such as --model
+		// was added): its file is finished as it is, and the period goes
+		// on in a file of its own, rather than the start failing until
+		// the period ends.
+		final, ferr := w.r.finishLeftover(w.r.temp, w.r.start, w.r.part)
+		if ferr != nil {
+			return fmt.Errorf("export: %s: %w", w.r.temp, ferr)
+		}
+		slog.Warn("the period's unfinished file has other columns than this run's: it is finished as it is, and the period goes on in a file of its own", "file", final)
+		return w.open(now)
+	}
+	return err
 }
 
 // turn moves to the next period's file when the clock is past the

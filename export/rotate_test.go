@@ -509,3 +509,37 @@ func TestRotatingFile(t *testing.T) {
 		t.Errorf("continued file: %q", got)
 	}
 }
+
+// TestRotatingAppendOtherColumns: with --append, a killed run's file of
+// the period whose columns are not this run's (a flag added before the
+// restart) is finished as it is, and the run writes the period's rest to
+// a file of its own, instead of refusing to start until the period ends.
+func TestRotatingAppendOtherColumns(t *testing.T) {
+	for _, ext := range []string{".csv", ".jsonl"} {
+		cols, src := testRows(t)
+		dir := t.TempDir()
+		path := filepath.Join(dir, "flows"+ext)
+		clk := &fakeClock{at(8, 10, 0)}
+		killed(t, path, cols, src, clk, 2)
+		rw, err := CreateRotating(path, cols, []string{"Label", "Predicted Label"}, Rotation{Every: time.Hour, Append: true, Now: clk.Now})
+		if err != nil {
+			t.Fatalf("%s: %v", ext, err)
+		}
+		if err := rw.Writer().Write(src.rs[0], []string{"new", "x"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := rw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"flows-20261205T080000Z" + ext, "flows-20261205T080000Z_1" + ext}
+		if got := dirNames(t, dir); !slices.Equal(got, want) {
+			t.Fatalf("%s: files %v, want %v", ext, got, want)
+		}
+		if got := readLabels(t, filepath.Join(dir, want[0])); !slices.Equal(got, []string{"row-0", "row-1"}) {
+			t.Errorf("%s: the killed run's file holds %v", ext, got)
+		}
+		if got := readLabels(t, filepath.Join(dir, want[1])); !slices.Equal(got, []string{"x"}) {
+			t.Errorf("%s: the new file holds %v", ext, got)
+		}
+	}
+}
