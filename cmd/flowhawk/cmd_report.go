@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/flowhawk/flowhawk/export/report"
 )
@@ -13,17 +14,17 @@ import (
 func init() {
 	register(&command{
 		name:    "report",
-		summary: "write a self-contained HTML report of a flow file (with alerts and model evaluations)",
+		summary: "write a self-contained HTML report of flow files (with alerts and model evaluations)",
 		run:     runReport,
 	})
 }
 
 func runReport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("report", "FLOWS [--alerts FILE] [--eval FILE]... -o report.html", stdout, stderr)
-	alerts := fs.String("alerts", "", "alerts file (ECS JSON lines from detect)")
+	fs := newFlagSet("report", "FLOWS... [--alerts FILE]... [--eval FILE]... -o report.html", stdout, stderr)
+	alerts := fs.StringArray("alerts", nil, "alerts file (ECS JSON lines from detect; repeat for several, as collect stores them)")
 	evals := fs.StringArray("eval", nil, "output of 'flowhawk eval --json' (repeat, or concatenate documents, to compare models)")
 	out := fs.StringP("output", "o", "report.html", "HTML file to write")
-	title := fs.String("title", "", "page title (default: flowhawk report: FLOWS)")
+	title := fs.String("title", "", "page title (default: flowhawk report: FLOWS, or the number of flow files)")
 	top := fs.Int("top", 15, "addresses in the top-N charts")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -32,21 +33,28 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		// report.Write would draw the default 15 instead.
 		return fmt.Errorf("%w: --top %d: want 1 or more", errUsage, *top)
 	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("%w: want one flow file (.csv, .jsonl or .parquet), got %d arguments", errUsage, fs.NArg())
+	if fs.NArg() == 0 {
+		return fmt.Errorf("%w: want a flow file (.csv, .jsonl or .parquet), or several", errUsage)
 	}
 	in := report.Input{Source: filepath.Base(fs.Arg(0)), Title: *title, TopN: *top}
+	if fs.NArg() > 1 {
+		in.Source = fmt.Sprintf("%d flow files", fs.NArg())
+	}
 	if in.Title == "" {
 		in.Title = "flowhawk report: " + in.Source
 	}
-	var err error
-	if in.Stats, err = report.ReadFlowStats(fs.Arg(0)); err != nil {
-		return err
-	}
-	if *alerts != "" {
-		if in.Alerts, err = report.ReadAlerts(*alerts); err != nil {
+	in.Stats = report.NewFlowStats()
+	for _, f := range fs.Args() {
+		if err := in.Stats.Read(f); err != nil {
 			return err
 		}
+	}
+	for _, a := range *alerts {
+		al, err := report.ReadAlerts(a)
+		if err != nil {
+			return err
+		}
+		in.Alerts = append(in.Alerts, al...)
 	}
 	for _, e := range *evals {
 		ev, err := report.ReadEvals(e)
@@ -58,7 +66,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	// Render before opening the output, so a report that cannot be made
 	// (nothing to chart) leaves an existing file as it was.
 	if in.Stats.N == 0 && len(in.Alerts) == 0 && len(in.Evals) == 0 {
-		return fmt.Errorf("report: nothing to chart: %s holds no flows, and no alerts or evaluations were given", fs.Arg(0))
+		return fmt.Errorf("report: nothing to chart: %s holds no flows, and no alerts or evaluations were given", strings.Join(fs.Args(), ", "))
 	}
 	var page bytes.Buffer
 	if err := report.Write(&page, in); err != nil {

@@ -43,3 +43,29 @@ func TestReportTopChecked(t *testing.T) {
 		t.Errorf("%s written (%v)", out, err)
 	}
 }
+
+// TestReportSeveralFiles checks report takes several flow files and
+// several --alerts files (a fleet store, a rotated capture's files) into
+// one page: it took one flow file and one alerts file.
+func TestReportSeveralFiles(t *testing.T) {
+	dir := t.TempDir()
+	var flows, alerts []string
+	for _, n := range []string{"a", "b"} {
+		f, a := filepath.Join(dir, n+".jsonl"), filepath.Join(dir, n+"-alerts.jsonl")
+		if code, _, stderr := runCLI(t, "replay", "-q", demoPcap, "-o", f, "--detect", "all", "--alerts", a); code != 0 {
+			t.Fatalf("replay: exit %d: %s", code, stderr)
+		}
+		flows, alerts = append(flows, f), append(alerts, "--alerts", a)
+	}
+	out := filepath.Join(dir, "report.html")
+	code, stdout, stderr := runCLI(t, append(append([]string{"report", "-o", out}, flows...), alerts...)...)
+	if code != 0 {
+		t.Fatalf("report: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "640 flows") {
+		t.Errorf("report of two copies of the demo's 320 flows: %q", stdout)
+	}
+	if b, _ := os.ReadFile(out); !strings.Contains(string(b), "2 flow files: 640 flows") {
+		t.Errorf("the page's header does not name 2 flow files of 640 flows")
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/flowhawk/flowhawk/internal/cictime"
 	"github.com/flowhawk/flowhawk/internal/cp1252"
@@ -68,6 +69,28 @@ const (
 	colLabel    = "Label"
 	colPred     = "Predicted Label"
 )
+
+// fleetColumns are the names a fleet's flow records give the wanted
+// columns: the Parquet files flowhawk collect stores and the NATS JSON
+// records (stream.FlowRecord). A file without a wanted column is read
+// through these, so report charts a fleet's store too.
+var fleetColumns = map[string]string{
+	colSrc: "src_ip", colDst: "dst_ip", colDstPort: "dst_port", colProto: "proto", colTime: "start",
+	colFwdPkts: "fwd_packets", colBwdPkts: "bwd_packets", colPred: "class",
+}
+
+// addFleetNames points each wanted column that idx lacks at its fleet
+// name's index, where idx has that.
+func addFleetNames(idx map[string]int) {
+	for want, fleet := range fleetColumns {
+		if _, ok := idx[want]; ok {
+			continue
+		}
+		if i, ok := idx[fleet]; ok {
+			idx[want] = i
+		}
+	}
+}
 
 var wanted = []string{colSrc, colDst, colDstPort, colProto, colTime, colFwdLen, colBwdLen, colFwdPkts, colBwdPkts, colFwdBytes, colBwdBytes, colLabel, colPred}
 
@@ -206,11 +229,15 @@ func ReadFlows(path string) ([]Flow, error) {
 // services and classes, not with its rows.
 func ReadFlowStats(path string) (*FlowStats, error) {
 	st := NewFlowStats()
-	if err := readFlows(path, st.Add); err != nil {
+	if err := st.Read(path); err != nil {
 		return nil, err
 	}
 	return st, nil
 }
+
+// Read adds the flows of the flow file at path, so one report can chart
+// several files (a fleet store's flows-*.parquet).
+func (s *FlowStats) Read(path string) error { return readFlows(path, s.Add) }
 
 // readFlows calls add with each row of the flow file at path; the Flow and
 // its strings are valid during the call only.
@@ -250,6 +277,7 @@ func readCSV(r io.Reader, path string, add func(*Flow)) error {
 			idx[h] = i
 		}
 	}
+	addFleetNames(idx)
 	if _, ok := idx[colSrc]; !ok {
 		if _, ok := idx["Destination Port"]; ok {
 			return fmt.Errorf("report: %s: no %q column: a CIC-IDS2017 MachineLearningCVE file has no addresses or times to chart; use the TrafficLabelling file of the same day", path, colSrc)
@@ -288,7 +316,9 @@ func readJSONL(r io.Reader, path string, add func(*Flow)) error {
 	get := rowGetter(func(name string) (string, float64, bool, bool) {
 		v, ok := m[name]
 		if !ok {
-			return "", 0, false, false
+			if v, ok = m[fleetColumns[name]]; !ok {
+				return "", 0, false, false
+			}
 		}
 		switch x := v.(type) {
 		case float64:
@@ -326,9 +356,20 @@ func readParquet(r io.ReaderAt, size int64, path string, add func(*Flow)) error 
 		return fmt.Errorf("report: %s: %w", path, err)
 	}
 	idx := map[string]int{}
+	// A column of the Timestamp logical type (collect's start) holds
+	// integers of its unit since the epoch: read as a time, not a count.
+	tsUnit := map[int]time.Duration{}
 	for i, p := range pf.Schema().Columns() {
 		idx[strings.TrimSpace(strings.Join(p, "."))] = i
+		if leaf, ok := pf.Schema().Lookup(p...); ok && leaf.Node != nil {
+			if lt := leaf.Node.Type().LogicalType(); lt != nil {
+				if ts, ok := lt.Value.(*format.TimestampType); ok && ts.Unit.Value != nil {
+					tsUnit[i] = ts.Unit.Value.Duration()
+				}
+			}
+		}
 	}
+	addFleetNames(idx)
 	if _, ok := idx[colSrc]; !ok {
 		return fmt.Errorf("report: %s: no %q column (is it a flow file?)", path, colSrc)
 	}
@@ -348,6 +389,9 @@ func readParquet(r io.ReaderAt, size int64, path string, add func(*Flow)) error 
 			case parquet.Float:
 				return "", float64(v.Float()), true, true
 			case parquet.Int64:
+				if u, ok := tsUnit[i]; ok {
+					return unixIn(v.Int64(), u).Format(time.RFC3339Nano), 0, false, true
+				}
 				return "", float64(v.Int64()), true, true
 			case parquet.Int32:
 				return "", float64(v.Int32()), true, true
@@ -385,6 +429,13 @@ func readParquet(r io.ReaderAt, size int64, path string, add func(*Flow)) error 
 		rows.Close()
 	}
 	return nil
+}
+
+// unixIn is the time n units after the Unix epoch, in UTC; n far outside
+// time.Duration's range (292 years of nanoseconds) is split, not wrapped.
+func unixIn(n int64, unit time.Duration) time.Time {
+	per := int64(time.Second / unit)
+	return time.Unix(n/per, (n%per)*int64(unit)).UTC()
 }
 
 // ReadAlerts reads ECS alert lines as package detect writes them:

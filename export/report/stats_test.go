@@ -1,10 +1,16 @@
 package report
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/flowhawk/flowhawk/export/stream"
 )
 
 // TestTimeSeriesCoarsened checks the time chart's buckets from gathered
@@ -67,4 +73,46 @@ func TestFlowStatsKeysOwnTheirMemory(t *testing.T) {
 func unsafeSameData(k, row string) bool {
 	pk, pr := uintptr(unsafe.Pointer(unsafe.StringData(k))), uintptr(unsafe.Pointer(unsafe.StringData(row)))
 	return pk >= pr && pk < pr+uintptr(len(row))
+}
+
+// TestFleetFiles checks report reads a fleet's store: the Parquet files
+// flowhawk collect writes (stream.FlowRow: src_ip, start as a Parquet
+// timestamp, class, ...) and the NATS JSON records, several files into
+// one set of totals. It refused them ("no Source IP column").
+func TestFleetFiles(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	rows := []stream.FlowRow{
+		{Sensor: "gw1", Start: t0, SrcIP: "10.0.0.1", DstIP: "198.51.100.7", DstPort: 443, Proto: 6, FwdPackets: 3, FwdBytes: 300, BwdPackets: 2, BwdBytes: 1200, Class: "BENIGN"},
+		{Sensor: "gw2", Start: t0.Add(90 * time.Second), SrcIP: "10.0.0.2", DstIP: "198.51.100.7", DstPort: 53, Proto: 17, FwdPackets: 1, FwdBytes: 60, BwdPackets: 1, BwdBytes: 120},
+	}
+	pq := filepath.Join(dir, "flows-1.parquet")
+	f, err := os.Create(pq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := parquet.Write(f, rows); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	js := filepath.Join(dir, "flows-2.jsonl")
+	os.WriteFile(js, []byte(`{"sensor":"gw1","start":"2026-12-05T08:05:00.5Z","src_ip":"10.0.0.1","dst_ip":"203.0.113.9","dst_port":22,"proto":6,"fwd_packets":10,"fwd_bytes":1000,"bwd_packets":10,"bwd_bytes":2000,"class":"SSH-Patator"}`+"\n"), 0o644)
+	st := NewFlowStats()
+	for _, p := range []string{pq, js} {
+		if err := st.Read(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st.N != 3 || st.Bytes != 4680 || st.Packets != 27 {
+		t.Errorf("%d flows, %v bytes, %v packets; want 3, 4680, 27", st.N, st.Bytes, st.Packets)
+	}
+	if !st.First.Equal(t0) || !st.Last.Equal(t0.Add(5*time.Minute+500*time.Millisecond)) {
+		t.Errorf("times %v .. %v", st.First, st.Last)
+	}
+	if st.src["10.0.0.1"] != 4500 || st.dst["198.51.100.7"] != 1680 || st.labels["SSH-Patator"] != 1 || st.labels["BENIGN"] != 1 {
+		t.Errorf("sources %v, destinations %v, classes %v", st.src, st.dst, st.labels)
+	}
+	if st.app["https"] != 1500 || st.app["ssh"] != 3000 || st.proto["UDP"] != 180 {
+		t.Errorf("applications %v, protocols %v", st.app, st.proto)
+	}
 }
