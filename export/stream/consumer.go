@@ -171,6 +171,21 @@ type parquetRecords struct {
 	rows []FlowRow
 }
 
+// decodeFlowJSON decodes one JSON flow record. A JSON document without a
+// flow's source address and start (an alert line, from a --subject that
+// also matches the alerts subjects) is not one: stored, it became a row
+// of zeros.
+func decodeFlowJSON(line []byte) (FlowRecord, error) {
+	var r FlowRecord
+	if err := json.Unmarshal(line, &r); err != nil {
+		return r, err
+	}
+	if r.SrcIP == "" || r.Start.IsZero() {
+		return r, errors.New("not a flow record: no src_ip or start")
+	}
+	return r, nil
+}
+
 func (p *parquetRecords) write(m jetstream.Msg) (n, bad int, badErr error, err error) {
 	p.rows = p.rows[:0]
 	if m.Headers().Get(FormatHeader) == FormatProtobuf {
@@ -189,8 +204,8 @@ func (p *parquetRecords) write(m jetstream.Msg) (n, bad int, badErr error, err e
 			if len(bytes.TrimSpace(line)) == 0 {
 				continue
 			}
-			var r FlowRecord
-			if err := json.Unmarshal(line, &r); err != nil {
+			r, err := decodeFlowJSON(line)
+			if err != nil {
 				bad, badErr = bad+1, err
 				continue
 			}

@@ -261,3 +261,17 @@ func TestConsumerSurvivesBrokerRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeFlowJSON checks an alert line (as a --subject of flowhawk.>
+// delivers) is refused as a flow record instead of stored as a row of
+// zeros, and a flow record is read.
+func TestDecodeFlowJSON(t *testing.T) {
+	alert := `{"@timestamp":"2026-12-05T08:00:00Z","rule":{"name":"portscan.horizontal"},"source":{"ip":"10.0.0.5"}}`
+	if _, err := decodeFlowJSON([]byte(alert)); err == nil {
+		t.Error("an alert line was taken for a flow record")
+	}
+	flow := `{"sensor":"gw1","flow_id":1,"start":"2026-12-05T08:00:00Z","src_ip":"10.0.0.5","dst_ip":"10.0.0.9","proto":6}`
+	if r, err := decodeFlowJSON([]byte(flow)); err != nil || r.SrcIP != "10.0.0.5" {
+		t.Errorf("flow record: %+v, %v", r, err)
+	}
+}
