@@ -21,7 +21,7 @@ import (
 func init() {
 	register(&command{
 		name:    "replay",
-		summary: "turn pcap/pcapng files (or directories of them) into flow records and features",
+		summary: "turn pcap/pcapng files (directories of them, or - for standard input) into flow records and features",
 		run:     runReplay,
 	})
 }
