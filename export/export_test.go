@@ -746,3 +746,26 @@ func TestTrimTornLine(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONLRejectsBadRows checks that a row with a repeated key, a cut
+// object or text after it is an error naming its line: a repeated key
+// used to stand in for a missing one, whose column kept the previous
+// row's value ({"a":3,"a":4} after {"a":1,"b":2} read as a=4, b=2).
+func TestJSONLRejectsBadRows(t *testing.T) {
+	for _, bad := range []string{`{"a":3,"a":4}`, `{"a":3,"b":4`, `{"a":3,"b":4} x`, `{"a":3,"b":4}{"a":5,"b":6}`} {
+		r, err := NewJSONLReader(strings.NewReader("{\"a\":1,\"b\":2}\n" + bad + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec Record
+		if err := r.Next(&rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Next(&rec); err == nil || !strings.Contains(err.Error(), "line 2") {
+			t.Errorf("%s: row %q, error %v; want an error naming line 2", bad, rec.Str, err)
+		}
+	}
+	if _, err := NewJSONLReader(strings.NewReader(`{"a":1} {"b":2}` + "\n")); err == nil {
+		t.Error("a first line of two objects accepted")
+	}
+}

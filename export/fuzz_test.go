@@ -1,8 +1,13 @@
 package export
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
 	"math"
+	"strconv"
 	"testing"
 
 	"github.com/flowhawk/flowhawk/features"
@@ -44,7 +49,68 @@ func FuzzJSONLReader(f *testing.F) {
 			return
 		}
 		drain(r)
+		// Every row the reader accepts is its line as encoding/json reads
+		// it: a valid object with exactly the columns as keys, each value
+		// as text. (The k-th row comes from the k-th non-blank line.)
+		r, _ = NewJSONLReader(bytes.NewReader(data))
+		var lines [][]byte
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(nil, 16<<20)
+		for sc.Scan() {
+			if len(bytes.TrimSpace(sc.Bytes())) > 0 {
+				lines = append(lines, bytes.Clone(sc.Bytes()))
+			}
+		}
+		var rec Record
+		for k := 0; k < len(lines) && r.Next(&rec) == nil; k++ {
+			want, err := jsonRow(lines[k], r.Columns())
+			if err != nil {
+				t.Fatalf("row %d accepted, but line %q %v", k, lines[k], err)
+			}
+			for i, w := range want {
+				if rec.Str[i] != w {
+					t.Fatalf("row %d column %q: %q, encoding/json reads %q in %q", k, r.Columns()[i], rec.Str[i], w, lines[k])
+				}
+			}
+		}
 	})
+}
+
+// jsonRow is line's values as text in the order of cols, as encoding/json
+// reads the line: an error unless it is one flat object with exactly the
+// keys cols.
+func jsonRow(line []byte, cols []string) ([]string, error) {
+	d := json.NewDecoder(bytes.NewReader(line))
+	d.UseNumber()
+	var obj map[string]any
+	if err := d.Decode(&obj); err != nil || obj == nil {
+		return nil, fmt.Errorf("is not a JSON object (%v)", err)
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, fmt.Errorf("has data after the object")
+	}
+	if len(obj) != len(cols) {
+		return nil, fmt.Errorf("has %d distinct keys, want %d", len(obj), len(cols))
+	}
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		v, ok := obj[c]
+		if !ok {
+			return nil, fmt.Errorf("lacks key %q", c)
+		}
+		switch v := v.(type) {
+		case string:
+			out[i] = v
+		case json.Number:
+			out[i] = string(v)
+		case bool:
+			out[i] = strconv.FormatBool(v)
+		case nil:
+		default:
+			return nil, fmt.Errorf("has a nested value under %q", c)
+		}
+	}
+	return out, nil
 }
 
 // There is no FuzzParquetReader: parquet-go v0.32 allocates gigabytes on

@@ -185,6 +185,7 @@ type JSONLReader struct {
 	index map[string]int
 	first []byte
 	line  int
+	seen  []bool // per column: its key was read in the current row
 }
 
 // NewJSONLReader reads the first line of r to learn the columns.
@@ -252,6 +253,14 @@ func eachField(line []byte, fn func(key, val string, isNum bool) error) error {
 			return err
 		}
 	}
+	// The object must end, and the line with it: a cut line ({"a":1) or
+	// text after the object is not a row.
+	if t, err := d.Token(); err != nil || t != json.Delim('}') {
+		return fmt.Errorf("object not closed")
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return fmt.Errorf("text after the object")
+	}
 	return nil
 }
 
@@ -279,12 +288,22 @@ func (j *JSONLReader) Next(rec *Record) error {
 		}
 	}
 	rec.resize(len(j.names))
+	if len(j.seen) != len(j.names) {
+		j.seen = make([]bool, len(j.names))
+	}
+	clear(j.seen)
 	n := 0
 	err := eachField(line, func(k, v string, _ bool) error {
 		i, ok := j.index[k]
 		if !ok {
 			return fmt.Errorf("unknown key %q", k)
 		}
+		// Counting keys is not enough: a repeated key stood in for a
+		// missing one, whose column kept the previous row's value.
+		if j.seen[i] {
+			return fmt.Errorf("repeated key %q", k)
+		}
+		j.seen[i] = true
 		rec.Str[i], rec.Num[i] = v, parseNum(v)
 		n++
 		return nil
