@@ -732,6 +732,17 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// A model that loads saves, and loads again as the same model: a
+		// file that cannot survive flowhawk train's own save would be
+		// lost at the next retrain or edit.
+		var saved bytes.Buffer
+		if err := m.Save(&saved); err != nil {
+			t.Fatalf("%s model decodes but does not save: %v", m.Kind, err)
+		}
+		m2, err := Decode(saved.Bytes())
+		if err != nil {
+			t.Fatalf("%s model decodes and saves, the saved file does not decode: %v", m.Kind, err)
+		}
 		raw := make([]float64, len(m.Features()))
 		for _, v := range []float64{0, -1, 1e300, math.Inf(1), math.NaN()} {
 			for i := range raw {
@@ -743,6 +754,9 @@ func FuzzDecode(f *testing.F) {
 			}
 			if math.IsNaN(p) || p > 1+1e-9 {
 				t.Fatalf("%s model gives confidence %v for inputs %v", m.Kind, p, v)
+			}
+			if c2, p2 := m2.Predict(raw); c2 != c || p2 != p {
+				t.Fatalf("%s model predicts %d (%v) for inputs %v, saved and decoded again %d (%v)", m.Kind, c, p, v, c2, p2)
 			}
 			m.Allows(raw, c) // the gate reads category codes: any value must do
 		}
