@@ -336,13 +336,14 @@ func FuzzReadCSV(f *testing.F) {
 	f.Add([]byte("Source IP,Destination IP,Protocol,Timestamp,Total Length of Fwd Packets,Label\n10.0.0.1,10.0.0.2,6,2026-11-23 09:00:00.000000,100,BENIGN\n"))
 	f.Add([]byte(" Source IP, Destination Port\n\"a,b\",x\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		checkStatsPage(t, func(add func(*Flow)) error { return readCSV(bytes.NewReader(b), "fuzz.csv", add) })
+		checkStatsPage(t, "fuzz.csv", func(add func(*Flow)) error { return readCSV(bytes.NewReader(b), "fuzz.csv", add) })
 	})
 }
 
-// checkStatsPage reads flows with read, and checks the page drawn from the
-// gathered FlowStats is the page drawn from the flows themselves.
-func checkStatsPage(t *testing.T, read func(func(*Flow)) error) {
+// checkStatsPage reads flows with read, and checks that an error names
+// the file and the page drawn from the gathered FlowStats is the page
+// drawn from the flows themselves.
+func checkStatsPage(t *testing.T, name string, read func(func(*Flow)) error) {
 	var fl []Flow
 	st := NewFlowStats()
 	err := read(func(f *Flow) {
@@ -351,6 +352,9 @@ func checkStatsPage(t *testing.T, read func(func(*Flow)) error) {
 		g.Src, g.Dst, g.Label = strings.Clone(g.Src), strings.Clone(g.Dst), strings.Clone(g.Label)
 		fl = append(fl, g)
 	})
+	if err != nil && !strings.Contains(err.Error(), name) {
+		t.Fatalf("error %q does not name the file", err)
+	}
 	if err != nil || len(fl) == 0 {
 		return
 	}
@@ -365,7 +369,7 @@ func checkStatsPage(t *testing.T, read func(func(*Flow)) error) {
 func FuzzReadJSONL(f *testing.F) {
 	f.Add([]byte(`{"Source IP":"10.0.0.1","Destination IP":"10.0.0.2","Protocol":17,"fwd_bytes":10,"bwd_bytes":5,"Timestamp":"2026-11-23 09:00:00.000000"}` + "\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		checkStatsPage(t, func(add func(*Flow)) error { return readJSONL(bytes.NewReader(b), "fuzz.jsonl", add) })
+		checkStatsPage(t, "fuzz.jsonl", func(add func(*Flow)) error { return readJSONL(bytes.NewReader(b), "fuzz.jsonl", add) })
 	})
 }
 
