@@ -3,11 +3,13 @@ package collector
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // sharedCaptures returns the shared capture files' bytes (none if absent).
@@ -129,5 +131,41 @@ func FuzzPcapReader(f *testing.F) {
 		if st.Frames != st.IPPackets+st.NonIP+st.Dropped || uint64(n) != st.IPPackets {
 			t.Fatalf("frames %d != ip %d + non-ip %d + dropped %d (returned %d)", st.Frames, st.IPPackets, st.NonIP, st.Dropped, n)
 		}
+		// How the input arrives (a pipe, a socket, a decompressor hands
+		// out a few bytes a read) must not change what is read from it.
+		if whole, bytewise := readTrace(data, false), readTrace(data, true); whole != bytewise {
+			t.Fatalf("read whole and a byte at a time differ:\n%s\n%s", whole, bytewise)
+		}
 	})
+}
+
+// readTrace reads a capture from data (a byte per Read if oneByte) and
+// describes what it returned: every packet, the error it ended with (as
+// a ReadError's offset and text) and the stats.
+func readTrace(data []byte, oneByte bool) string {
+	var r io.Reader = bytes.NewReader(data)
+	if oneByte {
+		r = iotest.OneByteReader(r)
+	}
+	s, err := NewPcapSource(r, "fuzz", PcapOptions{FragCacheSize: 64})
+	if err != nil {
+		return fmt.Sprintf("open: %v", err)
+	}
+	var b strings.Builder
+	var p Packet
+	for {
+		err := s.NextPacket(&p)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fmt.Fprintf(&b, "error: %v\n", err)
+			break
+		}
+		pl := p.Payload
+		p.Payload = nil
+		fmt.Fprintf(&b, "%+v %x\n", p, pl)
+	}
+	fmt.Fprintf(&b, "%+v", s.Stats())
+	return b.String()
 }
