@@ -484,9 +484,18 @@ func FuzzDecodeFlowProto(f *testing.F) {
 	f.Add(s.marshalProto("gw", nil, nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for len(b) > 0 {
-			_, n, err := DecodeFlowProto(b)
+			r, n, err := DecodeFlowProto(b)
 			if err != nil {
 				return
+			}
+			if n <= 0 || n > len(b) {
+				t.Fatalf("decoded record used %d of %d bytes", n, len(b))
+			}
+			// A record is its own bytes: what follows it does not change it.
+			// (Compared as text: a feature may be NaN.)
+			r2, n2, err := DecodeFlowProto(b[:n:n])
+			if err != nil || n2 != n || fmt.Sprintf("%+v", r2) != fmt.Sprintf("%+v", r) {
+				t.Fatalf("record alone: %d bytes, %v (%+v); in its message %d bytes (%+v)", n2, err, r2, n, r)
 			}
 			b = b[n:]
 		}
