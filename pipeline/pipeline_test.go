@@ -522,3 +522,34 @@ func TestRotateErrorReportedOnce(t *testing.T) {
 		t.Errorf("Close: %v; want the rename's error once, naming the file", err)
 	}
 }
+
+// stalledStdin is a standard input whose writer sent nothing: its read
+// waits until the replay is cancelled and then fails as a read deadline
+// does.
+type stalledStdin struct{ ctx context.Context }
+
+func (s stalledStdin) Read([]byte) (int, error) {
+	<-s.ctx.Done()
+	return 0, os.ErrDeadlineExceeded
+}
+
+// TestStdinStopBeforeHeader checks that a replay of standard input
+// stopped before its writer sent the file header ends as stopped (the
+// command says "interrupted"), not with the read's "i/o timeout" as a
+// broken capture.
+func TestStdinStopBeforeHeader(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := New(Config{Features: features.DefaultConfig(), Out: &memWriter{}, Stdin: stalledStdin{ctx}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(10*time.Millisecond, cancel)
+	err = p.ReplayFiles(ctx, []string{collector.StdinPath}, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("stopped before the header: %v, want context.Canceled", err)
+	}
+	sum, _ := p.Close()
+	if len(sum.Files) != 1 || !errors.Is(sum.Files[0].Err, context.Canceled) {
+		t.Errorf("summary files %+v, want stdin stopped", sum.Files)
+	}
+}

@@ -98,6 +98,12 @@ func (p *Pipeline) replayCounted(ctx context.Context, path string, prog *Progres
 	}
 	src, err := collector.NewPcapSource(r, path, p.cfg.Pcap)
 	if err != nil {
+		if ctx.Err() != nil {
+			// A header read the cancellation interrupted (standard
+			// input's writer had sent nothing yet): the stop, not a
+			// broken capture.
+			err = ctx.Err()
+		}
 		p.sum.Files = append(p.sum.Files, FileSummary{Path: path, Err: err})
 		return err
 	}
