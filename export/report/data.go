@@ -338,6 +338,9 @@ func readJSONL(r io.Reader, path string, add func(*Flow)) error {
 		if err := json.Unmarshal(b, &m); err != nil {
 			return fmt.Errorf("report: %s:%d: %w", path, line, err)
 		}
+		if err := isFlowRecord(m); err != nil {
+			return fmt.Errorf("report: %s:%d: %w", path, line, err)
+		}
 		f, err := flowFrom(get)
 		if err != nil {
 			return fmt.Errorf("report: %s:%d: %w", path, line, err)
@@ -348,6 +351,23 @@ func readJSONL(r io.Reader, path string, add func(*Flow)) error {
 		return fmt.Errorf("report: %s:%d: %w", path, line, err)
 	}
 	return nil
+}
+
+// isFlowRecord refuses a JSON line without a source address, which every
+// flow record has: an alerts file among the flow files (report F
+// --alerts alerts-*.jsonl, where the shell gives --alerts the first file
+// only) was charted as flows of nothing, one per alert.
+func isFlowRecord(m map[string]any) error {
+	if _, ok := m[colSrc]; ok {
+		return nil
+	}
+	if _, ok := m[fleetColumns[colSrc]]; ok {
+		return nil
+	}
+	if _, ok := m["rule"]; ok {
+		return errors.New("an alert, not a flow record: give alerts files with --alerts, once for each file")
+	}
+	return fmt.Errorf("no %q or %q field (is it a flow file?)", colSrc, fleetColumns[colSrc])
 }
 
 func readParquet(r io.ReaderAt, size int64, path string, add func(*Flow)) error {

@@ -481,3 +481,25 @@ func TestClassChartBounded(t *testing.T) {
 	}
 	t.Fatal("no class chart")
 }
+
+// TestReadFlowsRefusesAlerts checks that an alerts file given as a flow
+// file (report F --alerts alerts-*.jsonl: the shell gives --alerts the
+// first file only) is refused, naming --alerts, and that a JSON line
+// without a source address is refused too; each alert line was charted as
+// an empty flow.
+func TestReadFlowsRefusesAlerts(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ name, line, want string }{
+		{"alerts-20261205T084301.748558661.jsonl", `{"@timestamp":"2026-11-23T11:47:48.437274Z","rule":{"name":"portscan.vertical"},"source":{"ip":"10.0.0.1"}}`, "give alerts files with --alerts"},
+		{"other.jsonl", `{"a":1}`, `no "Source IP" or "src_ip" field`},
+	} {
+		path := filepath.Join(dir, c.name)
+		if err := os.WriteFile(path, []byte(c.line+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadFlows(path)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path+":1:") {
+			t.Errorf("%s: %d flows, error %v; want one saying %q at line 1", c.name, len(got), err, c.want)
+		}
+	}
+}
