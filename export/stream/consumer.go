@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -352,6 +353,23 @@ func consumerFor(ctx context.Context, cfg ParquetConfig, what string) (*nats.Con
 				return nil, nil, fmt.Errorf("stream: create stream %s on %s: %w", cfg.Stream, url, err)
 			}
 			slog.Info("created nats stream", "stream", cfg.Stream, "subjects", "flowhawk.>")
+		}
+	}
+	if old, err := js.Consumer(ctx, cfg.Stream, cfg.Durable); err == nil {
+		// A durable whose filter is moved skips messages: nats-server
+		// (2.9.10) took the new filter and then delivered none of the
+		// added subjects' messages, before or after, so a collector
+		// widened from one sensor to all stored nothing more.
+		if oc := old.CachedInfo().Config; oc.FilterSubject != cfg.Subject || len(oc.FilterSubjects) > 0 {
+			nc.Close()
+			have := oc.FilterSubject
+			if len(oc.FilterSubjects) > 0 {
+				have = strings.Join(oc.FilterSubjects, ",")
+			}
+			return nil, nil, fmt.Errorf("stream: durable consumer %s on stream %s at %s stores %s, not %s: "+
+				"a durable's subject cannot be changed without skipping messages; give this subject a durable of its own "+
+				"(--durable), or remove the old one (nats consumer rm %s %s) to store the stream's messages again",
+				cfg.Durable, cfg.Stream, url, have, cfg.Subject, cfg.Stream, cfg.Durable)
 		}
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{

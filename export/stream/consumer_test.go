@@ -275,3 +275,38 @@ func TestDecodeFlowJSON(t *testing.T) {
 		t.Errorf("flow record: %+v, %v", r, err)
 	}
 }
+
+// TestConsumerSubjectChanged stores one sensor's flows under a durable,
+// then starts the same durable on every sensor's subject: the start fails,
+// naming both subjects and --durable. JetStream took the new filter and
+// nats-server (2.9.10) then delivered none of the other sensors' flows,
+// those published before or after, so nothing more was stored.
+func TestConsumerSubjectChanged(t *testing.T) {
+	srv := startNATS(t)
+	p, err := New(Config{URL: srv.url(), Sensor: "gw1", CreateStream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range synthFlows(3, 1) {
+		p.Export(f, nil, "")
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ParquetConfig{URL: srv.url(), Dir: t.TempDir(), Durable: "store", Subject: FlowSubject("gw1"), Rotate: 50 * time.Millisecond}
+	st := runConsumer(t, func(ctx context.Context) (ConsumeStats, error) { return ConsumeToParquet(ctx, cfg) },
+		func() bool {
+			files, _ := filepath.Glob(filepath.Join(cfg.Dir, "flows-*.parquet"))
+			return len(files) > 0
+		})
+	if st.Rows != 3 {
+		t.Fatalf("first run stored %d rows, want 3", st.Rows)
+	}
+	cfg.Subject = "flowhawk.*.flows"
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = ConsumeToParquet(ctx, cfg)
+	if err == nil || !strings.Contains(err.Error(), FlowSubject("gw1")) || !strings.Contains(err.Error(), "flowhawk.*.flows") || !strings.Contains(err.Error(), "--durable") {
+		t.Errorf("same durable on another subject: %v, want an error naming both subjects and --durable", err)
+	}
+}
