@@ -492,6 +492,9 @@ func ReadAlerts(path string) ([]Alert, error) {
 			a.Detector = "unknown"
 		}
 		ts := lookupStr(m, "@timestamp")
+		if ts == "" && isFlowRecord(m) == nil {
+			return nil, fmt.Errorf("report: %s:%d: a flow record, not an alert: give flow files as arguments, alerts files with --alerts", path, line)
+		}
 		t, err := time.Parse(time.RFC3339Nano, ts)
 		if err != nil {
 			return nil, fmt.Errorf("report: %s:%d: @timestamp %q: %w", path, line, ts, err)

@@ -503,3 +503,16 @@ func TestReadFlowsRefusesAlerts(t *testing.T) {
 		}
 	}
 }
+
+// TestReadAlertsRefusesFlows checks that a JSON Lines flow file given
+// with --alerts is named as such; the error was a parse failure of an
+// empty @timestamp.
+func TestReadAlertsRefusesFlows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flows.jsonl")
+	if err := os.WriteFile(path, []byte(`{"Source IP":"10.0.0.1","Destination IP":"10.0.0.2","Timestamp":"2026-11-23 10:00:00.000000"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadAlerts(path); err == nil || !strings.Contains(err.Error(), "a flow record, not an alert") {
+		t.Errorf("flow file as alerts: %v, want it named a flow record", err)
+	}
+}
