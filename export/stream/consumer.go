@@ -137,7 +137,8 @@ func rowOf(r *FlowRecord) FlowRow {
 type ConsumeStats struct {
 	// Rows counts records stored (flows, or alerts), Files the files
 	// closed and renamed into place, Messages the JetStream messages that
-	// held the records.
+	// held the records: those of files renamed into place only, so a run
+	// that failed before it could finish its file counts none of it.
 	Rows, Files, Messages uint64
 	// Bad counts records that were not flow records or JSON (logged and
 	// skipped).
@@ -459,6 +460,8 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 			return err
 		}
 		st.Files++
+		st.Rows += uint64(f.rows)
+		st.Messages += uint64(len(f.msgs))
 		for _, m := range f.msgs {
 			if err := m.Ack(); err != nil {
 				st.Errors++
@@ -523,8 +526,6 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 			}
 			cur.rows += n
 			cur.msgs = append(cur.msgs, m)
-			st.Rows += uint64(n)
-			st.Messages++
 			if cur.rows >= cfg.MaxRows {
 				if err := closeFile(); err != nil {
 					return st, err

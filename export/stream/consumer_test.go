@@ -310,3 +310,55 @@ func TestConsumerSubjectChanged(t *testing.T) {
 		t.Errorf("same durable on another subject: %v, want an error naming both subjects and --durable", err)
 	}
 }
+
+// TestConsumerCountsStoredRowsOnly removes the store directory under a
+// consumer with flows in its open file: the file cannot be renamed into
+// place, the run fails, and its stats count no row, message or file. They
+// counted every row fetched, so collect's summary said "5 rows in 0
+// files" of flows it had not stored (nor acknowledged).
+func TestConsumerCountsStoredRowsOnly(t *testing.T) {
+	srv := startNATS(t)
+	p, err := New(Config{URL: srv.url(), Sensor: "gw1", CreateStream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range synthFlows(5, 1) {
+		p.Export(f, nil, "")
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "store")
+	cfg := ParquetConfig{URL: srv.url(), Dir: dir, Rotate: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		st  ConsumeStats
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := ConsumeToParquet(ctx, cfg)
+		done <- result{st, err}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if tmp, _ := filepath.Glob(filepath.Join(dir, "flows-*.parquet.tmp")); len(tmp) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no open file after 30 s")
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // the fetched batch is written
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	r := <-done
+	if r.err == nil {
+		t.Fatal("the file could not be renamed into place, yet no error")
+	}
+	if r.st.Rows != 0 || r.st.Messages != 0 || r.st.Files != 0 {
+		t.Errorf("stats %+v after storing nothing, want no rows, messages or files", r.st)
+	}
+}
