@@ -21,7 +21,11 @@ var stdin = os.Stdin
 // signal after it is an ordinary stop, and it can cut short a read that
 // waits on a writer.
 type stdinInput struct {
-	f       *os.File
+	f *os.File
+	// piped is set when standard input is a pipe or socket, which has a
+	// writer that a Ctrl-C reaches too; a file redirected with < has
+	// none, and its reads end on their own.
+	piped   bool
 	ended   atomic.Bool
 	restore func()
 }
@@ -32,6 +36,9 @@ type stdinInput struct {
 func openStdin() (*stdinInput, error) {
 	in := &stdinInput{f: stdin, restore: func() {}}
 	if stdin != os.Stdin {
+		if st, err := stdin.Stat(); err == nil {
+			in.piped = st.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0
+		}
 		return in, nil
 	}
 	fd := syscall.Stdin
@@ -43,6 +50,7 @@ func openStdin() (*stdinInput, error) {
 		return nil, fmt.Errorf("capture -: standard input: %w", err)
 	}
 	if kind := st.Mode & syscall.S_IFMT; kind == syscall.S_IFIFO || kind == syscall.S_IFSOCK {
+		in.piped = true
 		if err := syscall.SetNonblock(fd, true); err == nil {
 			in.f = os.NewFile(uintptr(fd), "stdin")
 			in.restore = func() { _ = syscall.SetNonblock(fd, false) }
@@ -64,10 +72,12 @@ func (s *stdinInput) Read(b []byte) (int, error) {
 func (s *stdinInput) interrupt() { _ = s.f.SetReadDeadline(time.Now()) }
 
 // replaySignals returns the replay's context, cancelled by SIGINT or
-// SIGTERM. While in (standard input, nil when not read) has not ended, the
-// first signal only says so: in a shell pipeline the writer (tcpdump -w -)
-// got the same signal and ends the pipe after its last packets, which the
-// replay then reads. A second signal stops at once.
+// SIGTERM. While in (standard input, nil when not read) is a pipe or
+// socket that has not ended, the first signal only says so: in a shell
+// pipeline the writer (tcpdump -w -) got the same signal and ends the pipe
+// after its last packets, which the replay then reads. A second signal
+// stops at once, as the first does for a file redirected with <, which
+// has no writer to wait for.
 func replaySignals(in *stdinInput) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
@@ -79,7 +89,7 @@ func replaySignals(in *stdinInput) (context.Context, func()) {
 			case <-ctx.Done():
 				return
 			case s := <-sigs:
-				if in != nil && !in.ended.Load() && !warned {
+				if in != nil && in.piped && !in.ended.Load() && !warned {
 					warned = true
 					slog.Warn("reading standard input to its end (its writer got the signal too); signal again to stop now", "signal", s.String())
 					continue

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestReplayStdinArgs checks "-" reads standard input (here a pipe) into
@@ -54,5 +57,43 @@ func TestReplayStdinArgs(t *testing.T) {
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "given 2 times") {
 			t.Errorf("- twice: %v, want a usage error", err)
 		}
+	}
+}
+
+// TestReplaySignalsStdinFile puts a capture file on descriptor 0, as
+// `flowhawk replay - < big.pcap` does, and checks that the first SIGINT
+// stops the replay: it said "reading standard input to its end (its writer
+// got the signal too)", though such a file has no writer, and read on.
+func TestReplaySignalsStdinFile(t *testing.T) {
+	f, err := os.Open("../../testdata/demo.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved, err := unix.Dup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		unix.Dup2(saved, 0)
+		unix.Close(saved)
+	}()
+	if err := unix.Dup2(int(f.Fd()), 0); err != nil {
+		t.Fatal(err)
+	}
+	in, err := openStdin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.restore()
+	ctx, stop := replaySignals(in)
+	defer stop()
+	if err := unix.Kill(os.Getpid(), unix.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first SIGINT did not stop a replay of a file on standard input")
 	}
 }
