@@ -193,6 +193,9 @@ func (ff *flowFlags) validate() error {
 func addRotateFlags(fs *flag.FlagSet, ff *flowFlags) {
 	fs.DurationVar(&ff.rotate, "rotate", 0, "start a new -o and --alerts file every `PERIOD` (whole seconds, 1s or more; 0: one file), at multiples of it in UTC (1h: at :00): FILE.EXT becomes FILE-<UTC start, 20261205T080000Z>.EXT, written as .FILE-<start>.EXT.tmp and renamed into place when the period ends")
 	fs.IntVar(&ff.rotateKeep, "rotate-keep", 0, "with --rotate, keep the files of the `N` most recent periods and delete older ones named as -o's and --alerts' rotated files (0: keep all)")
+	if f := fs.Lookup("append"); f != nil {
+		f.Usage += "; with --rotate, continue the period's .tmp file a killed run left, and finish those of earlier periods"
+	}
 }
 
 // rotation is the export package's Rotation of the --rotate flags.
