@@ -267,6 +267,12 @@ func readCSV(r io.Reader, path string, add func(*Flow)) error {
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
 	head, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		// An empty file (a run killed before its header was written)
+		// holds no flows, as an empty JSON Lines file does; it failed
+		// a report of every file of a directory.
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("report: %s: header: %w", path, err)
 	}

@@ -516,3 +516,22 @@ func TestReadAlertsRefusesFlows(t *testing.T) {
 		t.Errorf("flow file as alerts: %v, want it named a flow record", err)
 	}
 }
+
+// TestReadFlowsEmptyCSV checks that an empty CSV file reads as no flows,
+// as an empty JSON Lines file does, so that it does not fail a report of
+// several files; it was an error ("header: EOF").
+func TestReadFlowsEmptyCSV(t *testing.T) {
+	stats := NewFlowStats()
+	for _, name := range []string{"empty.csv", "empty.jsonl"} {
+		path := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(path, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := stats.Read(path); err != nil {
+			t.Errorf("%s: %v, want no flows and no error", name, err)
+		}
+	}
+	if stats.N != 0 {
+		t.Errorf("%d flows read from empty files", stats.N)
+	}
+}
