@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/flowhawk/flowhawk/export/report"
 )
@@ -66,7 +65,11 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	// Render before opening the output, so a report that cannot be made
 	// (nothing to chart) leaves an existing file as it was.
 	if in.Stats.N == 0 && len(in.Alerts) == 0 && len(in.Evals) == 0 {
-		return fmt.Errorf("report: nothing to chart: %s holds no flows, and no alerts or evaluations were given", strings.Join(fs.Args(), ", "))
+		what := fs.Arg(0) + " holds"
+		if n := fs.NArg(); n > 1 {
+			what = fmt.Sprintf("the %d flow files (%s ... %s) hold", n, fs.Arg(0), fs.Arg(n-1))
+		}
+		return fmt.Errorf("report: nothing to chart: %s no flows, and no alerts or evaluations were given", what)
 	}
 	var page bytes.Buffer
 	if err := report.Write(&page, in); err != nil {

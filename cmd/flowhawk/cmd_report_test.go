@@ -23,6 +23,14 @@ func TestReportNothingToChartKeepsOutput(t *testing.T) {
 	if b, err := os.ReadFile(out); err != nil || string(b) != "previous report" {
 		t.Errorf("output now %q (%v), want it untouched", b, err)
 	}
+	// Several: counted, the first and last named ("a, b, c holds", and
+	// every name of a store's thousand files).
+	more := filepath.Join(dir, "empty2.jsonl")
+	os.WriteFile(more, nil, 0o644)
+	code, _, stderr = runCLI(t, "report", flows, flows, more, "-o", out)
+	if code == 0 || !strings.Contains(stderr, "the 3 flow files ("+flows+" ... "+more+") hold no flows") {
+		t.Errorf("three empty files: exit %d, stderr %q; want them counted", code, stderr)
+	}
 }
 
 // TestReportTopChecked checks that --top below 1 is a usage error naming
