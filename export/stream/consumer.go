@@ -366,6 +366,8 @@ func consumerFor(ctx context.Context, cfg ParquetConfig, what string) (*nats.Con
 			have := oc.FilterSubject
 			if len(oc.FilterSubjects) > 0 {
 				have = strings.Join(oc.FilterSubjects, ",")
+			} else if have == "" {
+				have = "every subject of the stream"
 			}
 			return nil, nil, fmt.Errorf("stream: durable consumer %s on stream %s at %s stores %s, not %s: "+
 				"a durable's subject cannot be changed without skipping messages; give this subject a durable of its own "+

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -308,6 +310,24 @@ func TestConsumerSubjectChanged(t *testing.T) {
 	_, err = ConsumeToParquet(ctx, cfg)
 	if err == nil || !strings.Contains(err.Error(), FlowSubject("gw1")) || !strings.Contains(err.Error(), "flowhawk.*.flows") || !strings.Contains(err.Error(), "--durable") {
 		t.Errorf("same durable on another subject: %v, want an error naming both subjects and --durable", err)
+	}
+	// A durable made without a filter (nats consumer add) is one of every
+	// subject, and said so.
+	nc, err := nats.Connect(srv.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateOrUpdateConsumer(ctx, "FLOWHAWK", jetstream.ConsumerConfig{Durable: "bare", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Durable = "bare"
+	if _, err = ConsumeToParquet(ctx, cfg); err == nil || !strings.Contains(err.Error(), "stores every subject of the stream, not flowhawk.*.flows") {
+		t.Errorf("durable without a filter: %v, want it named as storing every subject", err)
 	}
 }
 
