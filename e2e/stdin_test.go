@@ -93,8 +93,9 @@ func TestReplayStdinSignal(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 			t.Fatalf("replay - after two SIGINTs: %v, want exit status 1\n%s", err, stderr.String())
 		}
-		if !strings.Contains(stderr.String(), "interrupted; flows so far were written") {
-			t.Errorf("stderr does not say it was interrupted:\n%s", stderr.String())
+		if !strings.Contains(stderr.String(), "interrupted; flows so far were written") ||
+			!strings.Contains(stderr.String(), "stopped    stdin: interrupted") || strings.Contains(stderr.String(), "context canceled") {
+			t.Errorf("stderr does not say it was interrupted (the summary said 'error context canceled'):\n%s", stderr.String())
 		}
 		got, _ := os.ReadFile(out)
 		rows := strings.Count(string(got), "\n") - 1

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -165,7 +167,11 @@ func (s *Summary) Print(w io.Writer) {
 		fmt.Fprintf(w, "window features: %d flows emitted too late for all of their 2 s window (horizon or bound)\n", s.Windows.Truncated)
 	}
 	for _, f := range s.Files {
-		if f.Err != nil {
+		switch {
+		case errors.Is(f.Err, context.Canceled):
+			// A stop asked for, not a fault of the file.
+			fmt.Fprintf(w, "stopped    %s: interrupted; the flows of the packets read so far were written\n", f.Path)
+		case f.Err != nil:
 			fmt.Fprintf(w, "error      %v\n", f.Err)
 		}
 	}
