@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowhawk/flowhawk/collector"
 )
@@ -223,7 +224,12 @@ func (b *blocklist) load(path string, r io.Reader) error {
 		rest := slices.Delete(slices.Clone(fields), found, found+1)
 		ind.desc = strings.Join(rest, " ")
 		if len(ind.desc) > 120 {
-			ind.desc = ind.desc[:120]
+			// At a character's start: a cut inside one showed as U+FFFD.
+			n := 120
+			for n > 0 && !utf8.RuneStart(ind.desc[n]) {
+				n--
+			}
+			ind.desc = ind.desc[:n]
 		}
 		ind.list = path
 		switch kind {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/flowhawk/flowhawk/collector"
 )
@@ -283,5 +284,19 @@ func TestBlocklistMaxEntries(t *testing.T) {
 	}
 	if !slices.Equal(ids, []uint64{2}) {
 		t.Errorf("alerts name flows %v; want only flow 2 (listed before the failed reload)", ids)
+	}
+}
+
+// TestBlocklistDescriptionCutWhole checks a long description is cut at a
+// character's start: cut at byte 120 inside "é", alerts showed U+FFFD.
+func TestBlocklistDescriptionCutWhole(t *testing.T) {
+	b := newBlocklist(0)
+	line := "198.51.100.9," + strings.Repeat("a", 119) + "é botnet\n"
+	if err := b.load("x.csv", strings.NewReader(line)); err != nil {
+		t.Fatal(err)
+	}
+	ind, ok := b.matchIP(netip.MustParseAddr("198.51.100.9"))
+	if !ok || !utf8.ValidString(ind.desc) || len(ind.desc) > 120 {
+		t.Errorf("description %q (%d bytes), want valid UTF-8 of at most 120 bytes", ind.desc, len(ind.desc))
 	}
 }
