@@ -381,7 +381,10 @@ func appendValueSlow(b []byte, v float64, kind features.Kind) []byte {
 	if v != v || math.IsInf(v, 0) {
 		return append(b, '0')
 	}
-	if kind == features.Int || (v == math.Trunc(v) && math.Abs(v) < 1e15) {
+	// An Int column's value beyond int64 (only a corrupt input makes
+	// one) is written as the float it is: int64(v) would print a wrong,
+	// negative number.
+	if (kind == features.Int && v >= -(1<<63) && v < 1<<63) || (v == math.Trunc(v) && math.Abs(v) < 1e15) {
 		if v == 0 {
 			return append(b, '0') // also -0
 		}
@@ -473,6 +476,21 @@ func finite(v float64) float64 {
 		return 0
 	}
 	return v
+}
+
+// toInt64 is v for an Int64 column: 0 for NaN and infinities, and
+// saturated beyond int64 (only a corrupt input makes such a value), where
+// int64(v) wraps to a wrong, negative number.
+func toInt64(v float64) int64 {
+	switch {
+	case v != v || math.IsInf(v, 0):
+		return 0
+	case v >= 1<<63:
+		return math.MaxInt64
+	case v < -(1 << 63):
+		return math.MinInt64
+	}
+	return int64(v)
 }
 
 // pow10 holds the powers of ten that float64 represents exactly.

@@ -251,7 +251,7 @@ func appendValueRef(b []byte, v float64, kind features.Kind) []byte {
 	if v != v || math.IsInf(v, 0) {
 		return append(b, '0')
 	}
-	if kind == features.Int || (v == math.Trunc(v) && math.Abs(v) < 1e15) {
+	if (kind == features.Int && v >= -(1<<63) && v < 1<<63) || (v == math.Trunc(v) && math.Abs(v) < 1e15) {
 		if v == 0 {
 			return append(b, '0')
 		}
@@ -292,6 +292,25 @@ func TestAppendValueMatchesStrconv(t *testing.T) {
 					t.Fatalf("AppendValue(%v (%#x), %v) = %q, want %q", v, math.Float64bits(v), k, got, want)
 				}
 			}
+		}
+	}
+}
+
+// TestAppendValueHugeInt: an Int column's value beyond int64 (a corrupt
+// input's) is written as a float, in its shortest digits that read back
+// as the same value; int64(v) printed -9223372036854775808 for 1e19.
+func TestAppendValueHugeInt(t *testing.T) {
+	for v, want := range map[float64]string{
+		1e19:                 "10000000000000000000",
+		-1e19:                "-10000000000000000000",
+		1 << 63:              "9223372036854776000",
+		-(1 << 63):           "-9223372036854775808",
+		1<<63 - 1024:         "9223372036854774784",
+		1e300:                "1e+300",
+		18446744073709551615: "18446744073709552000",
+	} {
+		if got := string(AppendValue(nil, v, features.Int)); got != want {
+			t.Errorf("AppendValue(%g, Int) = %q, want %q", v, got, want)
 		}
 	}
 }
@@ -767,5 +786,18 @@ func TestJSONLRejectsBadRows(t *testing.T) {
 	}
 	if _, err := NewJSONLReader(strings.NewReader(`{"a":1} {"b":2}` + "\n")); err == nil {
 		t.Error("a first line of two objects accepted")
+	}
+}
+
+// TestToInt64: a Parquet Int64 cell saturates beyond int64 instead of
+// wrapping, and non-finite values are 0, as in the CSV.
+func TestToInt64(t *testing.T) {
+	for v, want := range map[float64]int64{
+		0: 0, 3.9: 3, -3.9: -3, 1e19: math.MaxInt64, -1e19: math.MinInt64, math.Inf(1): 0, math.Inf(-1): 0,
+		math.NaN(): 0, -(1 << 63): math.MinInt64, 1<<63 - 1024: 1<<63 - 1024,
+	} {
+		if got := toInt64(v); got != want {
+			t.Errorf("toInt64(%g) = %d, want %d", v, got, want)
+		}
 	}
 }

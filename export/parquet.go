@@ -149,7 +149,7 @@ func (p *ParquetWriter) Write(row *features.Row, extra []string) error {
 		case features.Float:
 			v = parquet.DoubleValue(finite(row.Num[i]))
 		case features.Int:
-			v = parquet.Int64Value(int64(finite(row.Num[i])))
+			v = parquet.Int64Value(toInt64(row.Num[i]))
 		default:
 			v = parquet.ByteArrayValue(p.keep(row.Str[i]))
 		}
