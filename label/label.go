@@ -250,6 +250,11 @@ func parsePrefixes(v string) ([]netip.Prefix, error) {
 		if err != nil {
 			return nil, err
 		}
+		if a.Zone() != "" {
+			// Flow records carry no zone: the rule would match the
+			// address on every link, silently.
+			return nil, fmt.Errorf("%s: a zone (%%%s) is not part of a flow's address; write the address without it", s, a.Zone())
+		}
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	return out, nil

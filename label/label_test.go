@@ -135,6 +135,8 @@ func TestRuleErrorsNameTheLine(t *testing.T) {
 		"X end=1970-01-01T00:00:00Z":   `"1970-01-01T00:00:00Z" is the Unix epoch`,
 		"X end=9999-12-31T00:00:00Z":   `"9999-12-31T00:00:00Z" is outside the times a flow can have (1677 to 2262)`,
 		"X start=1600-01-01T00:00:00Z": `"1600-01-01T00:00:00Z" is outside`,
+		// A zone used to be dropped: the rule matched fe80::1 on every link.
+		"X src=fe80::1%eth0": `fe80::1%eth0: a zone (%eth0) is not part of a flow's address`,
 	} {
 		_, err := ParseRules(strings.NewReader(bad))
 		if err == nil || !strings.Contains(err.Error(), want) {
