@@ -139,8 +139,9 @@ type rotator struct {
 	fh         *os.File
 	continued  bool // the current file held an earlier run's lines
 
-	files   []string // the files this run finished, in order
-	removed int      // files deleted by Keep
+	files        []string // the files this run finished, in order
+	removed      int      // files deleted by Keep
+	warnedFuture bool     // prune found files dated after the current period
 }
 
 func newRotator(path string, rot Rotation, lines bool) (*rotator, error) {
@@ -342,7 +343,8 @@ func (r *rotator) finishLeftover(p string, start time.Time, part int) (string, e
 
 // prune deletes, with Keep, the finished files of all but the Keep most
 // recent periods that have finished files. It matches only this output's
-// names (parseRotated), never a temporary file.
+// names (parseRotated), never a temporary file, and leaves files dated
+// after the current period alone.
 func (r *rotator) prune() {
 	if r.rot.Keep <= 0 {
 		return
@@ -358,10 +360,23 @@ func (r *rotator) prune() {
 		name  string
 	}
 	var files []file
+	future := 0
 	for _, e := range entries {
 		if start, _, temp, ok := parseRotated(r.path, e.Name()); ok && !temp && e.Type().IsRegular() {
+			if start.After(r.start) {
+				// Written while the clock ran ahead. Counted, they would
+				// be the newest periods, and each period now would be
+				// deleted as it finished.
+				future++
+				continue
+			}
 			files = append(files, file{start, e.Name()})
 		}
+	}
+	if future > 0 && !r.warnedFuture {
+		r.warnedFuture = true
+		slog.Warn("--rotate-keep: files dated after the current period are kept and not counted (the clock went back?)",
+			"files", future, "dir", dir, "period", r.start.UTC().Format(time.RFC3339))
 	}
 	slices.SortFunc(files, func(a, b file) int { return b.start.Compare(a.start) })
 	periods := 0

@@ -409,6 +409,35 @@ func TestRotateKeep(t *testing.T) {
 	}
 }
 
+// TestRotateKeepFuture: files dated after the current period (written
+// while the clock ran ahead) are kept and do not count as the newest
+// periods. Counted, they made every period now be deleted as it finished.
+func TestRotateKeepFuture(t *testing.T) {
+	cols, src := testRows(t)
+	dir := t.TempDir()
+	for _, name := range []string{"flows-20261205T050000Z.jsonl", "flows-20261205T060000Z.jsonl",
+		"flows-20361205T010000Z.jsonl", "flows-20361205T020000Z.jsonl"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk := &fakeClock{at(7, 10, 0)}
+	rw, err := CreateRotating(filepath.Join(dir, "flows.jsonl"), cols, []string{"Label"}, Rotation{Every: time.Hour, Keep: 2, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.write(t, rw.Writer(), 1)
+	clk.t = at(8, 20, 0)
+	src.write(t, rw.Writer(), 1)
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"flows-20261205T070000Z.jsonl", "flows-20261205T080000Z.jsonl", "flows-20361205T010000Z.jsonl", "flows-20361205T020000Z.jsonl"}
+	if got := dirNames(t, dir); !slices.Equal(got, want) {
+		t.Errorf("files %v, want %v", got, want)
+	}
+}
+
 // TestRotatingWriterFailure: a period's file that cannot be made fails
 // the write with an error naming it, and Close returns that same error,
 // so the pipeline reports it once.
