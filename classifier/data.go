@@ -39,6 +39,20 @@ type Frame struct {
 	// LabelMap names the label mapping applied while reading (e.g. "nslkdd5").
 	LabelMap string
 	Rows     int
+	// base is the number of data rows of its file before the frame's
+	// first, for a frame of a chunked read (rowSink): errors name rows
+	// of the file.
+	base int
+}
+
+// rowSink takes a reader's rows in frames of at most n rows, so that
+// predict holds one frame at a time instead of a whole file. Frames
+// handed on keep every column a reader keeps (a column that looks like
+// an identifier in one frame need not in the next, and a model picks its
+// columns by name), and carry no Hash.
+type rowSink struct {
+	n    int
+	emit func(*Frame) error
 }
 
 // Column returns the index of the column with the given (trimmed) name, or -1.
@@ -231,6 +245,12 @@ func (h hashReader) Read(p []byte) (int, error) {
 }
 
 func readFile(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
+	return readFileTo(path, opt, h, nil)
+}
+
+// readFileTo is readFile, handing the rows to sink in frames instead
+// when sink is not nil (and then returning a nil frame).
+func readFileTo(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Frame, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -244,14 +264,14 @@ func readFile(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
 	var f *Frame
 	switch format {
 	case "nslkdd":
-		f, err = readNSLKDD(br, opt)
+		f, err = readNSLKDD(br, opt, sink)
 	case "jsonl":
-		f, err = readJSONL(br, opt)
+		f, err = readJSONL(br, opt, sink)
 	case "csv", "flowhawk", "cicids2017":
-		f, err = readCSV(br, opt)
+		f, err = readCSV(br, opt, sink)
 	case "parquet":
-		f, err = readParquet(path, opt, h)
-		if err == nil && !opt.Unlabelled {
+		f, err = readParquet(path, opt, h, sink)
+		if err == nil && f != nil && !opt.Unlabelled {
 			err = f.checkLabels()
 		}
 		if err != nil {
@@ -261,7 +281,7 @@ func readFile(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
 	default:
 		return nil, fmt.Errorf("%s: unknown format %q (want auto, flowhawk, cicids2017, nslkdd, jsonl)", path, format)
 	}
-	if err == nil && !opt.Unlabelled {
+	if err == nil && f != nil && !opt.Unlabelled {
 		err = f.checkLabels()
 	}
 	if err != nil {
@@ -353,20 +373,24 @@ func nslkddMapName(classes int) string {
 	return "nslkddall"
 }
 
-func readNSLKDD(r io.Reader, opt ReadOptions) (*Frame, error) {
+func readNSLKDD(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	nf := len(NSLKDDFeatures)
-	f := &Frame{Names: append([]string(nil), NSLKDDFeatures...), Num: make([][]float64, nf), Cat: make([][]string, nf),
-		LabelMap: nslkddMapName(opt.NSLKDDClasses)}
-	for i, n := range NSLKDDFeatures {
-		if nslkddCategorical[n] {
-			f.Cat[i] = []string{}
-		} else {
-			f.Num[i] = []float64{}
+	newFrame := func(base int) *Frame {
+		f := &Frame{Names: append([]string(nil), NSLKDDFeatures...), Num: make([][]float64, nf), Cat: make([][]string, nf),
+			LabelMap: nslkddMapName(opt.NSLKDDClasses), base: base}
+		for i, n := range NSLKDDFeatures {
+			if nslkddCategorical[n] {
+				f.Cat[i] = []string{}
+			} else {
+				f.Num[i] = []float64{}
+			}
 		}
+		return f
 	}
+	f := newFrame(0)
 	intern := map[string]string{}
 	line := 0
 	for {
@@ -398,9 +422,21 @@ func readNSLKDD(r io.Reader, opt ReadOptions) (*Frame, error) {
 		}
 		f.Labels = append(f.Labels, internText(intern, lab))
 		f.Rows++
+		if sink != nil && f.Rows == sink.n {
+			if err := sink.emit(f); err != nil {
+				return nil, err
+			}
+			f = newFrame(f.base + f.Rows)
+		}
 	}
-	if f.Rows == 0 {
+	if f.base+f.Rows == 0 {
 		return nil, errors.New("no rows")
+	}
+	if sink != nil {
+		if f.Rows > 0 {
+			return nil, sink.emit(f)
+		}
+		return nil, nil
 	}
 	return f, nil
 }
@@ -433,7 +469,7 @@ func isLabelName(name, want string) bool {
 
 // readCSV reads a CSV file with a header: CIC-IDS2017 MachineLearningCSV and
 // TrafficLabelling files as published, and flowhawk's own flow CSV.
-func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
+func readCSV(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
@@ -477,6 +513,7 @@ func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
 	var labels, times []string
 	intern := map[string]string{}
 	line, blank := 1, 0
+	base, rows := 0, 0 // data rows handed to sink, and gathered since
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -504,11 +541,44 @@ func readCSV(r io.Reader, opt ReadOptions) (*Frame, error) {
 		if timeCol >= 0 {
 			times = append(times, strings.Clone(rec[timeCol]))
 		}
+		rows++
+		if sink != nil && rows == sink.n {
+			if err := emitRows(sink, names, raw, labels, times, rows, base); err != nil {
+				return nil, err
+			}
+			base, rows = base+rows, 0
+			raw, labels, times = newBuilders(len(keep)), nil, nil
+		}
 	}
 	if blank > 0 && blank < line-1 {
 		slog.Warn("skipped rows of empty cells", "rows", blank)
 	}
-	return frameFromStrings(names, raw, labels, times, line-1)
+	if sink != nil {
+		return nil, finishRows(sink, names, raw, labels, times, rows, base)
+	}
+	return wholeFrame(names, raw, labels, times, line-1)
+}
+
+// emitRows hands the rows gathered since the last frame to sink, base
+// data rows into the file.
+func emitRows(sink *rowSink, names []string, raw []*colBuilder, labels, times []string, rows, base int) error {
+	f, err := frameFromStrings(names, raw, labels, times, rows, base)
+	if err != nil {
+		return err
+	}
+	return sink.emit(f)
+}
+
+// finishRows hands the last rows of a file to sink: a file without rows
+// is an error, as when it is read whole.
+func finishRows(sink *rowSink, names []string, raw []*colBuilder, labels, times []string, rows, base int) error {
+	switch {
+	case rows > 0:
+		return emitRows(sink, names, raw, labels, times, rows, base)
+	case base == 0:
+		return errors.New("no rows")
+	}
+	return nil
 }
 
 // blankRecord reports whether every cell of a CSV record is empty or
@@ -607,7 +677,10 @@ func (b *colBuilder) internOf(s string) string {
 	return v
 }
 
-func frameFromStrings(names []string, raw []*colBuilder, labels, times []string, rows int) (*Frame, error) {
+// frameFromStrings builds a frame of the rows in raw; base > 0 makes a
+// frame of a chunked read (rowSink), whose first row is data row base+1
+// of its file.
+func frameFromStrings(names []string, raw []*colBuilder, labels, times []string, rows, base int) (*Frame, error) {
 	if rows == 0 || (len(raw) > 0 && raw[0].len() == 0) {
 		return nil, errors.New("no rows")
 	}
@@ -615,11 +688,11 @@ func frameFromStrings(names []string, raw []*colBuilder, labels, times []string,
 	if len(raw) > 0 {
 		n = raw[0].len()
 	}
-	f := &Frame{Names: names, Num: make([][]float64, len(names)), Cat: make([][]string, len(names)), Labels: labels, Rows: n}
+	f := &Frame{Names: names, Num: make([][]float64, len(names)), Cat: make([][]string, len(names)), Labels: labels, Rows: n, base: base}
 	for c := range names {
 		if b := raw[c]; b.isCat && b.nNum > 0 && b.nText*100 <= b.nNum && len(b.texts) < 4 {
 			return nil, fmt.Errorf("column %q: data row %d has %q, yet %d of its %d cells are numbers: fix that cell, or leave it empty for a missing value",
-				names[c], b.firstRow, b.firstText, b.nNum, b.nNum+b.nText)
+				names[c], base+b.firstRow, b.firstText, b.nNum, b.nNum+b.nText)
 		}
 		if raw[c].isCat {
 			f.Cat[c] = raw[c].cat
@@ -638,6 +711,16 @@ func frameFromStrings(names []string, raw []*colBuilder, labels, times []string,
 			ts[i] = t
 		}
 		f.Times = ts
+	}
+	return f, nil
+}
+
+// wholeFrame is frameFromStrings for a file read whole, without the
+// columns that look like identifiers (dropIdentifierLike).
+func wholeFrame(names []string, raw []*colBuilder, labels, times []string, rows int) (*Frame, error) {
+	f, err := frameFromStrings(names, raw, labels, times, rows, 0)
+	if err != nil {
+		return nil, err
 	}
 	f.dropIdentifierLike()
 	return f, nil
@@ -691,7 +774,7 @@ func parseTime(s string) (float64, error) {
 
 // readJSONL reads one JSON object per line; numbers become numeric columns,
 // strings categorical ones.
-func readJSONL(r io.Reader, opt ReadOptions) (*Frame, error) {
+func readJSONL(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	var names []string
@@ -701,7 +784,18 @@ func readJSONL(r io.Reader, opt ReadOptions) (*Frame, error) {
 	drop := dropSet(opt.Drop)
 	labelKey := ""
 	line := 0
-	rows := 0
+	rows, base := 0, 0 // rows gathered since the last frame handed to sink, and those before
+	// chunkLabels checks that the rows gathered have a label each, or
+	// (Unlabelled) drops the labels that some have.
+	chunkLabels := func() error {
+		if len(labels) != rows {
+			if !opt.Unlabelled {
+				return errors.New("no label field in records")
+			}
+			labels = nil
+		}
+		return nil
+	}
 	for sc.Scan() {
 		line++
 		b := strings.TrimSpace(sc.Text())
@@ -720,7 +814,7 @@ func readJSONL(r io.Reader, opt ReadOptions) (*Frame, error) {
 		}
 		gotLabel := false
 		var keys []string
-		if rows == 0 {
+		if base+rows == 0 {
 			// The first record sets the column order: the file's, as
 			// in CSV and Parquet, so the same flows train the same
 			// model whichever format holds them.
@@ -749,7 +843,7 @@ func readJSONL(r io.Reader, opt ReadOptions) (*Frame, error) {
 			}
 			c, ok := index[name]
 			if !ok {
-				if rows > 0 {
+				if base+rows > 0 {
 					return nil, fmt.Errorf("line %d: field %q not in the first record", line, name)
 				}
 				c = len(names)
@@ -768,17 +862,27 @@ func readJSONL(r io.Reader, opt ReadOptions) (*Frame, error) {
 		if !gotLabel && labelKey != "" {
 			return nil, fmt.Errorf("line %d: no label", line)
 		}
+		if sink != nil && rows == sink.n {
+			if err := chunkLabels(); err != nil {
+				return nil, err
+			}
+			if err := emitRows(sink, names, raw, labels, times, rows, base); err != nil {
+				return nil, err
+			}
+			base, rows = base+rows, 0
+			raw, labels, times = newBuilders(len(names)), nil, nil
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("line %d: %w", line+1, err)
 	}
-	if len(labels) != rows {
-		if !opt.Unlabelled {
-			return nil, errors.New("no label field in records")
-		}
-		labels = nil
+	if err := chunkLabels(); err != nil {
+		return nil, err
 	}
-	return frameFromStrings(names, raw, labels, times, rows)
+	if sink != nil {
+		return nil, finishRows(sink, names, raw, labels, times, rows, base)
+	}
+	return wholeFrame(names, raw, labels, times, rows)
 }
 
 // objectKeys returns the keys of the JSON object b (already decoded
@@ -890,7 +994,7 @@ func (o ReadOptions) ForModel(m *Model) ReadOptions {
 
 // readParquet reads a flowhawk Parquet flow file through the export
 // package's reader; the file's bytes are hashed separately.
-func readParquet(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
+func readParquet(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Frame, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -930,12 +1034,12 @@ func readParquet(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
 	raw := newBuilders(len(keep))
 	var labels, times []string
 	var rec export.Record
-	rows := 0
+	rows, base := 0, 0 // rows gathered since the last frame handed to sink, and those before
 	for {
 		if err := r.Next(&rec); err == io.EOF {
 			break
 		} else if err != nil {
-			return nil, fmt.Errorf("row %d: %w", rows+1, err)
+			return nil, fmt.Errorf("row %d: %w", base+rows+1, err)
 		}
 		rows++
 		for j, i := range keep {
@@ -947,6 +1051,16 @@ func readParquet(path string, opt ReadOptions, h io.Writer) (*Frame, error) {
 		if timeCol >= 0 {
 			times = append(times, strings.Clone(rec.Str[timeCol]))
 		}
+		if sink != nil && rows == sink.n {
+			if err := emitRows(sink, names, raw, labels, times, rows, base); err != nil {
+				return nil, err
+			}
+			base, rows = base+rows, 0
+			raw, labels, times = newBuilders(len(keep)), nil, nil
+		}
 	}
-	return frameFromStrings(names, raw, labels, times, rows)
+	if sink != nil {
+		return nil, finishRows(sink, names, raw, labels, times, rows, base)
+	}
+	return wholeFrame(names, raw, labels, times, rows)
 }

@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"encoding/csv"
+	"errors"
 	"io"
 	"strconv"
 )
@@ -15,39 +16,106 @@ const Unknown = "Unknown"
 // top probability is below minConfidence or the model's gate does not
 // allow the class) and "Confidence".
 func WritePredictions(w io.Writer, m *Model, f *Frame, minConfidence float64) error {
-	pr, err := m.PredictFrame(f)
+	pw := predictionWriter{cw: csv.NewWriter(w), m: m, minConfidence: minConfidence}
+	if err := pw.write(f); err != nil {
+		return err
+	}
+	pw.cw.Flush()
+	return pw.cw.Error()
+}
+
+// PredictChunk is how many rows PredictFiles holds at a time: a few
+// hundred MB at most with CICFlowMeter's columns, and enough rows for
+// every core.
+const PredictChunk = 1 << 16
+
+// PredictFiles writes predictions for data files as WritePredictions does
+// for their rows read whole, numbering rows on across files, and returns
+// how many rows it wrote. It reads chunk rows at a time (PredictChunk when
+// chunk is 0), so memory follows the chunk, not the files. Each file's
+// rows are matched to the model's columns by name on their own: files may
+// order their columns differently, and a column that looks like an
+// identifier in a few rows is still read (a whole read drops such
+// columns).
+func PredictFiles(w io.Writer, m *Model, paths []string, opt ReadOptions, minConfidence float64, chunk int) (int, error) {
+	if len(paths) == 0 {
+		return 0, errors.New("no data files")
+	}
+	if chunk <= 0 {
+		chunk = PredictChunk
+	}
+	pw := predictionWriter{cw: csv.NewWriter(w), m: m, minConfidence: minConfidence}
+	emit := pw.write
+	if len(opt.Only) > 0 {
+		emit = func(f *Frame) error {
+			if err := f.keepOnly(opt.Only); err != nil {
+				return err
+			}
+			return pw.write(f)
+		}
+	}
+	for _, p := range paths {
+		sink := &rowSink{n: chunk, emit: emit}
+		if _, err := readFileTo(p, opt, io.Discard, sink); err != nil {
+			return pw.rows, err
+		}
+	}
+	pw.cw.Flush()
+	return pw.rows, pw.cw.Error()
+}
+
+// predictionWriter writes the predictions of frames in turn under one
+// header, which the first frame decides: with a Label column when it has
+// labels.
+type predictionWriter struct {
+	cw            *csv.Writer
+	m             *Model
+	minConfidence float64
+	started       bool
+	labels        bool // the header has a Label column
+	rows          int  // rows written
+	rec           []string
+}
+
+func (pw *predictionWriter) write(f *Frame) error {
+	pr, err := pw.m.PredictFrame(f)
 	if err != nil {
 		return err
 	}
-	cw := csv.NewWriter(w)
-	header := []string{"Row"}
-	if f.Labels != nil {
-		header = append(header, "Label")
+	if !pw.started {
+		pw.started, pw.labels = true, f.Labels != nil
+		header := []string{"Row"}
+		if pw.labels {
+			header = append(header, "Label")
+		}
+		header = append(header, "Predicted Label", "Confidence")
+		if err := pw.cw.Write(header); err != nil {
+			return err
+		}
+		pw.rec = make([]string, len(header))
+	} else if pw.labels && f.Labels == nil {
+		return errors.New("no label column, where the first file has one: predict the files apart")
 	}
-	header = append(header, "Predicted Label", "Confidence")
-	if err := cw.Write(header); err != nil {
-		return err
-	}
-	rec := make([]string, len(header))
+	rec := pw.rec
 	for i, c := range pr.Class {
 		conf := pr.Proba[i*pr.K+c]
-		lab := m.Classes[c]
-		if conf < minConfidence || (pr.Gated != nil && pr.Gated[i]) {
+		lab := pw.m.Classes[c]
+		if conf < pw.minConfidence || (pr.Gated != nil && pr.Gated[i]) {
 			lab = Unknown
 		}
 		j := 0
-		rec[j] = strconv.Itoa(i + 1)
+		pw.rows++
+		rec[j] = strconv.Itoa(pw.rows)
 		j++
-		if f.Labels != nil {
+		if pw.labels {
 			rec[j] = f.Labels[i]
 			j++
 		}
 		rec[j] = lab
 		rec[j+1] = strconv.FormatFloat(conf, 'f', 4, 64)
-		if err := cw.Write(rec); err != nil {
+		if err := pw.cw.Write(rec); err != nil {
 			return err
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	return nil
 }

@@ -371,7 +371,7 @@ func (p *Preprocessor) source(f *Frame) (*rowSource, error) {
 		if f.Num[j] == nil {
 			for r, v := range f.Cat[j] {
 				if _, err := parseNum(v); err != nil {
-					return nil, fmt.Errorf("column %q is numeric in the model but text in the data: data row %d has %q", c.Name, r+1, v)
+					return nil, fmt.Errorf("column %q is numeric in the model but text in the data: data row %d has %q", c.Name, f.base+r+1, v)
 				}
 			}
 			return nil, fmt.Errorf("column %q is numeric in the model but text in the data", c.Name)

@@ -38,11 +38,14 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	}
 	opt = opt.ForModel(m)
 	opt.Unlabelled = true
-	frame, err := classifier.ReadFiles(d.files, opt)
-	if err != nil {
+	// The files are read and predicted a chunk of rows at a time: memory
+	// follows the chunk, not the data (it followed the data, about four
+	// times a CSV's size).
+	rows := 0
+	write := func(w io.Writer) (err error) {
+		rows, err = classifier.PredictFiles(w, m, d.files, opt, *minConf, 0)
 		return err
 	}
-	write := func(w io.Writer) error { return classifier.WritePredictions(w, m, frame, *minConf) }
 	if *out == "-" {
 		bw := bufio.NewWriter(stdout)
 		if err := write(bw); err != nil {
@@ -54,7 +57,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	} else if err := writeReplacing(*out, write); err != nil {
 		return err
 	}
-	slog.Info("predicted", "rows", frame.Rows, "output", *out)
+	slog.Info("predicted", "rows", rows, "output", *out)
 	return nil
 }
 

@@ -1,0 +1,146 @@
+package classifier
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flowhawk/flowhawk/features"
+	"github.com/flowhawk/flowhawk/internal/testshared"
+)
+
+// wholePredictions is what flowhawk predict wrote before it read in
+// chunks: every file read whole into one frame, then predicted.
+func wholePredictions(t *testing.T, m *Model, paths []string, opt ReadOptions) []byte {
+	t.Helper()
+	f, err := ReadFiles(paths, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WritePredictions(&b, m, f, 0.6); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestPredictFilesChunked: predictions read a chunk of rows at a time are
+// byte for byte those of the files read whole, in every format, at chunk
+// sizes that split the files anywhere, and over several files, whose rows
+// are numbered on.
+func TestPredictFilesChunked(t *testing.T) {
+	x, err := features.New(features.Config{SPLT: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var flows []string
+	for _, ext := range []string{"csv", "jsonl", "parquet"} {
+		path := filepath.Join(dir, "flows."+ext)
+		writeFlows(t, x, path)
+		flows = append(flows, path)
+	}
+	train, err := ReadFiles(flows[:1], ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flowModel := trainOrFatal(t, train, Config{Kind: "rf", Trees: 5, Seed: 3})
+
+	shared := testshared.Path(t, "datasets")
+	cic := filepath.Join(shared, "cicids2017", "Wednesday-workingHours.pcap_ISCX.sample1k.csv")
+	cicFrame, err := ReadFiles([]string{cic}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cicModel := trainOrFatal(t, cicFrame, Config{Kind: "rf", Trees: 5, Seed: 1})
+	kdd := filepath.Join(shared, "nsl-kdd", "KDDTest-21.txt")
+	kddFrame, err := ReadFiles([]string{filepath.Join(shared, "nsl-kdd", "KDDTrain+_20Percent.txt")}, ReadOptions{NSLKDDClasses: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kddModel := trainOrFatal(t, kddFrame, Config{Kind: "dt", MaxDepth: 8})
+
+	for _, c := range []struct {
+		name  string
+		m     *Model
+		paths []string
+	}{
+		{"csv", flowModel, flows[:1]}, {"jsonl", flowModel, flows[1:2]}, {"parquet", flowModel, flows[2:]},
+		{"three formats", flowModel, flows}, {"cicids2017", cicModel, []string{cic}}, {"nsl-kdd", kddModel, []string{kdd}},
+	} {
+		opt := ReadOptions{Unlabelled: true}.ForModel(c.m)
+		if c.m == flowModel {
+			opt.Only = []string{"Flow Duration", "Fwd*"}
+		}
+		want := wholePredictions(t, c.m, c.paths, opt)
+		for _, chunk := range []int{1, 7, 59, 60, 61, 0} {
+			var got bytes.Buffer
+			rows, err := PredictFiles(&got, c.m, c.paths, opt, 0.6, chunk)
+			if err != nil {
+				t.Fatalf("%s, chunk %d: %v", c.name, chunk, err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("%s, chunk %d: predictions differ from the whole read's", c.name, chunk)
+			}
+			if n := bytes.Count(want, []byte("\n")) - 1; rows != n {
+				t.Errorf("%s, chunk %d: %d rows, want %d", c.name, chunk, rows, n)
+			}
+		}
+	}
+}
+
+// TestPredictFilesChunkedErrors: an error in a later chunk names the file
+// and the data row of the file, not of the chunk; an empty file is an
+// error, as when read whole.
+func TestPredictFilesChunkedErrors(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("x,y,Label\n")
+	for i := 1; i <= 30; i++ {
+		x := fmt.Sprint(i)
+		if i == 20 {
+			x = "oops"
+		}
+		fmt.Fprintf(&b, "%s,%d,%s\n", x, i%2, []string{"a", "b"}[i%2])
+	}
+	bad := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(bad, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := synthFrame([]string{"x", "y"}, [][]float64{{1, 2, 3, 4}, {0, 1, 0, 1}}, []string{"a", "b", "a", "b"})
+	m := trainOrFatal(t, f, Config{Kind: "dt"})
+	for _, chunk := range []int{7, 0} {
+		_, err := PredictFiles(&bytes.Buffer{}, m, []string{bad}, ReadOptions{Unlabelled: true}, 0, chunk)
+		if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), `data row 20 has "oops"`) {
+			t.Errorf("chunk %d: error %v, want one naming %s and data row 20", chunk, err, bad)
+		}
+	}
+	// --only applies to every chunk: a pattern that matches nothing is
+	// an error, as in a whole read.
+	if _, err := PredictFiles(&bytes.Buffer{}, m, []string{bad}, ReadOptions{Unlabelled: true, Only: []string{"x", "nosuch*"}}, 0, 7); err == nil || !strings.Contains(err.Error(), "nosuch") {
+		t.Errorf("--only nosuch*: error %v, want one naming it", err)
+	}
+	empty := filepath.Join(dir, "empty.csv")
+	if err := os.WriteFile(empty, []byte("x,y,Label\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PredictFiles(&bytes.Buffer{}, m, []string{empty}, ReadOptions{Unlabelled: true}, 0, 7); err == nil || !strings.Contains(err.Error(), "no rows") {
+		t.Errorf("empty file: error %v, want no rows", err)
+	}
+	// A file without the label column after one with it: the header has
+	// a Label column the rows could not fill.
+	good := filepath.Join(dir, "good.csv")
+	if err := os.WriteFile(good, []byte("x,y,Label\n1,0,a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nolabel := filepath.Join(dir, "nolabel.csv")
+	if err := os.WriteFile(nolabel, []byte("y,x\n0,1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PredictFiles(&bytes.Buffer{}, m, []string{good, nolabel}, ReadOptions{Unlabelled: true}, 0, 0); err == nil || !strings.Contains(err.Error(), nolabel) {
+		t.Errorf("labelled then unlabelled: error %v, want one naming %s", err, nolabel)
+	}
+}
