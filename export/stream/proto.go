@@ -229,6 +229,11 @@ func DecodeFlowProto(b []byte) (FlowRecord, int, error) {
 			if err != nil {
 				return r, 0, err
 			}
+			if v, ok := val.(float64); ok && (math.IsNaN(v) || math.IsInf(v, 0)) {
+				// Sensors leave such values out, as JSON must: read as
+				// missing, not stored as a NaN no other record has.
+				continue
+			}
 			if r.Features == nil {
 				r.Features = map[string]any{}
 			}

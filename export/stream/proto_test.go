@@ -143,3 +143,33 @@ func TestDecodeFlowProtoBadAddress(t *testing.T) {
 		t.Fatalf("got %v, want an error naming src_ip and its length", err)
 	}
 }
+
+// TestDecodeFlowProtoNonFinite: a feature whose value is NaN or an
+// infinity reads as missing, as the sensor's own encoding leaves such
+// values out; it was stored as a NaN.
+func TestDecodeFlowProtoNonFinite(t *testing.T) {
+	feature := func(name string, v float64) []byte {
+		var f []byte
+		f = protowire.AppendTag(f, 1, protowire.BytesType)
+		f = protowire.AppendBytes(f, []byte(name))
+		f = protowire.AppendTag(f, 2, protowire.Fixed64Type)
+		return protowire.AppendFixed64(f, math.Float64bits(v))
+	}
+	var msg []byte
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"a", math.NaN()}, {"b", math.Inf(1)}, {"c", math.Inf(-1)}, {"d", 2.5}} {
+		msg = protowire.AppendTag(msg, pbFeatures, protowire.BytesType)
+		msg = protowire.AppendBytes(msg, feature(f.name, f.v))
+	}
+	b := protowire.AppendVarint(nil, uint64(len(msg)))
+	b = append(b, msg...)
+	r, _, err := DecodeFlowProto(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Features) != 1 || r.Features["d"] != 2.5 {
+		t.Errorf("features %v, want only d=2.5", r.Features)
+	}
+}
