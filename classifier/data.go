@@ -995,14 +995,16 @@ func (o ReadOptions) ForModel(m *Model) ReadOptions {
 // readParquet reads a flowhawk Parquet flow file through the export
 // package's reader; the file's bytes are hashed separately.
 func readParquet(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Frame, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	_, err = io.Copy(h, fh)
-	fh.Close()
-	if err != nil {
-		return nil, err
+	if h != io.Discard { // predict hashes nothing: no need to read the file twice
+		fh, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		_, err = io.Copy(h, fh)
+		fh.Close()
+		if err != nil {
+			return nil, err
+		}
 	}
 	r, err := export.OpenReader(path)
 	if err != nil {
