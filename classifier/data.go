@@ -154,7 +154,7 @@ func ReadFiles(paths []string, opt ReadOptions) (*Frame, error) {
 func (f *Frame) checkLabels() error {
 	for r, l := range f.Labels {
 		if l == "" {
-			return fmt.Errorf("data row %d has no label (an empty label cell): label it, or leave the row out", r+1)
+			return fmt.Errorf("data row %d has no label (an empty label cell): label it, or leave the row out", f.base+r+1)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package classifier
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -214,36 +215,119 @@ func (m *Model) TrueLabels(f *Frame) []string {
 
 // Evaluate predicts the frame and scores against its labels.
 func (m *Model) Evaluate(f *Frame) (*Metrics, error) {
+	e := m.newEvaluation(false)
+	if err := e.add(f); err != nil {
+		return nil, err
+	}
+	return e.metrics(), nil
+}
+
+// evaluation gathers what Evaluate and EvaluateEarly score, a frame at a
+// time: each row's true and predicted label (strings shared with the
+// classes and the reader's labels) and, for a binary model, its score,
+// not the rows themselves.
+type evaluation struct {
+	m      *Model
+	early  bool
+	pc     int // positiveClass, -1 for none
+	truth  []string
+	pred   []string
+	scores []float64 // pc's probability, for ROC AUC
+	pos    []bool
+	// byK holds, with early, the labels predicted from the first k
+	// packets' features: byK[k-1][row].
+	byK [][]string
+}
+
+func (m *Model) newEvaluation(early bool) *evaluation {
+	e := &evaluation{m: m, early: early, pc: m.positiveClass()}
+	if early {
+		e.byK = make([][]string, m.EarlyPackets)
+	}
+	return e
+}
+
+// add predicts a frame's rows and keeps what the metrics need.
+func (e *evaluation) add(f *Frame) error {
+	m := e.m
 	if f.Labels == nil {
-		return nil, fmt.Errorf("evaluation data has no labels")
+		return fmt.Errorf("evaluation data has no labels")
 	}
 	pr, err := m.PredictFrame(f)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return m.score(f, pr), nil
+	truth := m.TrueLabels(f)
+	e.truth = append(e.truth, truth...)
+	for i, c := range pr.Class {
+		e.pred = append(e.pred, m.Classes[c])
+		if e.pc >= 0 {
+			e.scores = append(e.scores, pr.Proba[i*pr.K+e.pc])
+			e.pos = append(e.pos, truth[i] == m.Classes[e.pc])
+		}
+	}
+	if e.early {
+		return m.predictEarly(f, e.byK)
+	}
+	return nil
 }
 
-func (m *Model) score(f *Frame, pr *Predictions) *Metrics {
-	truth := m.TrueLabels(f)
-	pred := make([]string, len(pr.Class))
-	for i, c := range pr.Class {
-		pred[i] = m.Classes[c]
-	}
-	met := Score(truth, pred)
-	if pc := m.positiveClass(); pc >= 0 {
-		scores := make([]float64, len(pred))
-		pos := make([]bool, len(pred))
-		for i := range pred {
-			scores[i] = pr.Proba[i*pr.K+pc]
-			pos[i] = truth[i] == m.Classes[pc]
-		}
-		if auc := ROCAUC(scores, pos); !math.IsNaN(auc) {
+// metrics scores the predictions add gathered.
+func (e *evaluation) metrics() *Metrics {
+	met := Score(e.truth, e.pred)
+	if e.pc >= 0 {
+		if auc := ROCAUC(e.scores, e.pos); !math.IsNaN(auc) {
 			met.AUC = &auc
-			met.PositiveFor = m.Classes[pc]
+			met.PositiveFor = e.m.Classes[e.pc]
 		}
 	}
 	return met
+}
+
+// byPackets scores the predictions from the first k packets, with early.
+func (e *evaluation) byPackets() []EarlyAccuracy {
+	var out []EarlyAccuracy
+	for k, pred := range e.byK {
+		met := Score(e.truth, pred)
+		out = append(out, EarlyAccuracy{Packets: k + 1, Accuracy: met.Accuracy, MacroF1: met.MacroF1})
+	}
+	return out
+}
+
+// EvaluateFiles is Evaluate, and with early EvaluateEarly, over data
+// files read chunk rows at a time (PredictChunk when chunk is 0), so
+// memory follows the chunk and the labels, not the rows. The files' rows
+// are matched to the model's columns by name each, as PredictFiles does.
+func (m *Model) EvaluateFiles(paths []string, opt ReadOptions, early bool, chunk int) (*Metrics, []EarlyAccuracy, error) {
+	if len(paths) == 0 {
+		return nil, nil, errors.New("no data files")
+	}
+	if early && m.EarlyPackets == 0 {
+		return nil, nil, errNoEarly
+	}
+	if chunk <= 0 {
+		chunk = PredictChunk
+	}
+	e := m.newEvaluation(early)
+	emit := func(f *Frame) error {
+		if len(opt.Only) > 0 {
+			if err := f.keepOnly(opt.Only); err != nil {
+				return err
+			}
+		}
+		if f.Labels != nil && !opt.Unlabelled {
+			if err := f.checkLabels(); err != nil {
+				return err
+			}
+		}
+		return e.add(f)
+	}
+	for _, p := range paths {
+		if _, err := readFileTo(p, opt, io.Discard, &rowSink{n: chunk, emit: emit}); err != nil {
+			return nil, nil, err
+		}
+	}
+	return e.metrics(), e.byPackets(), nil
 }
 
 // WriteTable prints metrics as a human-readable report.
@@ -290,11 +374,24 @@ type EarlyAccuracy struct {
 // to 0, the value the features package writes for packets not seen.
 func (m *Model) EvaluateEarly(f *Frame) ([]EarlyAccuracy, error) {
 	if m.EarlyPackets == 0 {
-		return nil, fmt.Errorf("model uses no splt_len_k, splt_dir_k or splt_gap_k features")
+		return nil, errNoEarly
 	}
+	e := m.newEvaluation(true)
+	e.truth = m.TrueLabels(f)
+	if err := m.predictEarly(f, e.byK); err != nil {
+		return nil, err
+	}
+	return e.byPackets(), nil
+}
+
+var errNoEarly = errors.New("model uses no splt_len_k, splt_dir_k or splt_gap_k features")
+
+// predictEarly appends to byK[k-1] the labels predicted for f's rows
+// from the features of their first k packets, for each k.
+func (m *Model) predictEarly(f *Frame, byK [][]string) error {
 	raw, err := m.Pre.codes(f)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	nc := len(m.Pre.Columns)
 	pk := make([]int, nc) // packet index of each column, 0 if none
@@ -305,10 +402,8 @@ func (m *Model) EvaluateEarly(f *Frame) ([]EarlyAccuracy, error) {
 			}
 		}
 	}
-	truth := m.TrueLabels(f)
-	var out []EarlyAccuracy
 	masked := make([]float64, len(raw))
-	for k := 1; k <= m.EarlyPackets; k++ {
+	for k := 1; k <= len(byK); k++ {
 		copy(masked, raw)
 		for r := 0; r < f.Rows; r++ {
 			for i := 0; i < nc; i++ {
@@ -318,12 +413,9 @@ func (m *Model) EvaluateEarly(f *Frame) ([]EarlyAccuracy, error) {
 			}
 		}
 		pr := m.predictCodes(masked, f.Rows)
-		pred := make([]string, f.Rows)
-		for i, c := range pr.Class {
-			pred[i] = m.Classes[c]
+		for _, c := range pr.Class {
+			byK[k-1] = append(byK[k-1], m.Classes[c])
 		}
-		met := Score(truth, pred)
-		out = append(out, EarlyAccuracy{Packets: k, Accuracy: met.Accuracy, MacroF1: met.MacroF1})
 	}
-	return out, nil
+	return nil
 }

@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -142,5 +143,121 @@ func TestPredictFilesChunkedErrors(t *testing.T) {
 	}
 	if _, err := PredictFiles(&bytes.Buffer{}, m, []string{good, nolabel}, ReadOptions{Unlabelled: true}, 0, 0); err == nil || !strings.Contains(err.Error(), nolabel) {
 		t.Errorf("labelled then unlabelled: error %v, want one naming %s", err, nolabel)
+	}
+}
+
+// TestEvaluateFilesChunked: metrics (accuracy, per-class figures, the
+// confusion matrix, ROC AUC of a binary model, accuracy by packets seen)
+// from files read a chunk at a time equal those of the files read whole.
+func TestEvaluateFilesChunked(t *testing.T) {
+	x, err := features.New(features.Config{SPLT: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var flows []string
+	for _, ext := range []string{"csv", "jsonl", "parquet"} {
+		path := filepath.Join(dir, "flows."+ext)
+		writeFlows(t, x, path)
+		flows = append(flows, path)
+	}
+	train, err := ReadFiles(flows[:1], ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flowModel := trainOrFatal(t, train, Config{Kind: "rf", Trees: 5, Seed: 3})
+	shared := testshared.Path(t, "datasets")
+	kdd := filepath.Join(shared, "nsl-kdd", "KDDTest-21.txt")
+	kddFrame, err := ReadFiles([]string{filepath.Join(shared, "nsl-kdd", "KDDTrain+_20Percent.txt")}, ReadOptions{NSLKDDClasses: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kddModel := trainOrFatal(t, kddFrame, Config{Kind: "rf", Trees: 5, Seed: 1})
+
+	// First-N packet columns: the class shows from packet 2 on.
+	var b strings.Builder
+	b.WriteString("splt_len_1,splt_len_2,splt_len_3,Label\n")
+	for i := 0; i < 300; i++ {
+		lab, l2 := "small", 100+i%50
+		if i%3 == 0 {
+			lab, l2 = "big", 1000+i%400
+		}
+		fmt.Fprintf(&b, "60,%d,%d,%s\n", l2, (i*37)%1500, lab)
+	}
+	early := filepath.Join(dir, "early.csv")
+	if err := os.WriteFile(early, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	earlyFrame, err := ReadFiles([]string{early}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	earlyModel := trainOrFatal(t, earlyFrame, Config{Kind: "rf", Trees: 10, Seed: 2})
+	if earlyModel.EarlyPackets != 3 {
+		t.Fatalf("early packets %d, want 3", earlyModel.EarlyPackets)
+	}
+
+	for _, c := range []struct {
+		name  string
+		m     *Model
+		paths []string
+	}{
+		{"three formats", flowModel, flows}, {"nsl-kdd binary", kddModel, []string{kdd}}, {"first packets", earlyModel, []string{early, early}},
+	} {
+		opt := ReadOptions{}.ForModel(c.m)
+		whole, err := ReadFiles(c.paths, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		met, err := c.m.Evaluate(whole)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var byK []EarlyAccuracy
+		if c.m.EarlyPackets > 0 {
+			if byK, err = c.m.EvaluateEarly(whole); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, _ := json.Marshal(struct {
+			M *Metrics
+			K []EarlyAccuracy
+		}{met, byK})
+		if c.name == "nsl-kdd binary" && met.AUC == nil {
+			t.Fatal("binary model without ROC AUC")
+		}
+		for _, chunk := range []int{1, 7, 61, 0} {
+			gm, gk, err := c.m.EvaluateFiles(c.paths, opt, c.m.EarlyPackets > 0, chunk)
+			if err != nil {
+				t.Fatalf("%s, chunk %d: %v", c.name, chunk, err)
+			}
+			got, _ := json.Marshal(struct {
+				M *Metrics
+				K []EarlyAccuracy
+			}{gm, gk})
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s, chunk %d: metrics\n%s\nwant\n%s", c.name, chunk, got, want)
+			}
+		}
+	}
+	// An empty label in a later chunk names the file's data row; data
+	// without labels, and --by-packets for a model without first-packet
+	// columns, are errors.
+	blank := filepath.Join(dir, "blank.csv")
+	if err := os.WriteFile(blank, []byte(strings.Replace(b.String(), ",small\n", ",\n", 150)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := earlyModel.EvaluateFiles([]string{blank}, ReadOptions{}, false, 7); err == nil || !strings.Contains(err.Error(), "data row 2 has no label") {
+		t.Errorf("empty label: error %v, want data row 2", err)
+	}
+	noLabel := filepath.Join(dir, "nolabel.csv")
+	if err := os.WriteFile(noLabel, []byte("splt_len_1,splt_len_2,splt_len_3\n60,100,5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := earlyModel.EvaluateFiles([]string{noLabel}, ReadOptions{}, false, 7); err == nil || !strings.Contains(err.Error(), "no label column") {
+		t.Errorf("no labels: error %v", err)
+	}
+	if _, _, err := kddModel.EvaluateFiles([]string{kdd}, ReadOptions{NSLKDDClasses: 2}, true, 0); err == nil || !strings.Contains(err.Error(), "splt_len_k") {
+		t.Errorf("--by-packets without first-packet columns: error %v", err)
 	}
 }

@@ -30,19 +30,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	frame, err := classifier.ReadFiles(d.files, opt.ForModel(m))
+	// The files are read and predicted a chunk of rows at a time, as in
+	// predict: memory follows the chunk and the labels, not the rows.
+	met, byPackets, err := m.EvaluateFiles(d.files, opt.ForModel(m), *early || m.EarlyPackets > 0, 0)
 	if err != nil {
 		return err
-	}
-	met, err := m.Evaluate(frame)
-	if err != nil {
-		return err
-	}
-	var byPackets []classifier.EarlyAccuracy
-	if *early || m.EarlyPackets > 0 {
-		if byPackets, err = m.EvaluateEarly(frame); err != nil && *early {
-			return err
-		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
