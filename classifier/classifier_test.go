@@ -832,8 +832,27 @@ func FuzzReadCSV(f *testing.F) {
 				t.Fatalf("column %q has a different length", fr.Names[c])
 			}
 		}
-		if m, err := Train(fr, Config{Kind: "dt"}); err == nil {
-			m.Evaluate(fr)
+		m, err := Train(fr, Config{Kind: "dt"})
+		if err != nil {
+			return
+		}
+		m.Evaluate(fr)
+		// Read a few rows at a time, predict gives what the whole read
+		// gives, where that succeeds.
+		opt := ReadOptions{NSLKDDClasses: 2, Unlabelled: true}
+		whole, err := ReadFiles([]string{path}, opt)
+		if err != nil {
+			return
+		}
+		var want, got bytes.Buffer
+		if err := WritePredictions(&want, m, whole, 0.5); err != nil {
+			return
+		}
+		if _, err := PredictFiles(&got, m, []string{path}, opt, 0.5, 3); err != nil {
+			t.Fatalf("chunked predict: %v, where the whole read predicted", err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Fatalf("chunked predictions\n%s\nwhole\n%s", got.Bytes(), want.Bytes())
 		}
 	})
 }

@@ -632,6 +632,10 @@ func (b *colBuilder) add(s string) {
 			b.num = append(b.num, v)
 			return
 		}
+		// A number in a text column reads as the cells before the
+		// column's first text do (and as a column of numbers does at
+		// predict): "1.0" is the category "1" wherever it stands.
+		s = fmtNum(v)
 	} else {
 		s = cp1252.ToUTF8(s)
 		b.nText++

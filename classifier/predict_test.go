@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -259,5 +260,19 @@ func TestEvaluateFilesChunked(t *testing.T) {
 	}
 	if _, _, err := kddModel.EvaluateFiles([]string{kdd}, ReadOptions{NSLKDDClasses: 2}, true, 0); err == nil || !strings.Contains(err.Error(), "splt_len_k") {
 		t.Errorf("--by-packets without first-packet columns: error %v", err)
+	}
+}
+
+// TestTextColumnNumbersAlike: a number in a text column is the same
+// category before and after the column's first text cell, and in a chunk
+// without text. "1.0" was the category "1" before the first text and
+// "1.0" after it, so one value had two codes.
+func TestTextColumnNumbersAlike(t *testing.T) {
+	var b colBuilder
+	for _, s := range []string{"1.0", "x", "1.0", "", "7"} {
+		b.add(s)
+	}
+	if want := []string{"1", "x", "1", "NaN", "7"}; !slices.Equal(b.cat, want) {
+		t.Errorf("cells %q, want %q", b.cat, want)
 	}
 }
