@@ -14,6 +14,7 @@ import (
 type CSVWriter struct {
 	w      *bufio.Writer
 	cols   []features.Column
+	kinds  []features.Kind // cols' kinds, packed: a row reads no Column
 	nextra int
 	buf    []byte
 }
@@ -37,7 +38,16 @@ func newCSVWriter(w io.Writer, cols []features.Column, extra []string) (*CSVWrit
 	if _, err := extraNames(cols, extra); err != nil {
 		return nil, err
 	}
-	return &CSVWriter{w: bufio.NewWriterSize(w, 256<<10), cols: cols, nextra: len(extra), buf: make([]byte, 0, 4096)}, nil
+	return &CSVWriter{w: bufio.NewWriterSize(w, 256<<10), cols: cols, kinds: kindsOf(cols), nextra: len(extra), buf: make([]byte, 0, 4096)}, nil
+}
+
+// kindsOf returns the kind of each column.
+func kindsOf(cols []features.Column) []features.Kind {
+	k := make([]features.Kind, len(cols))
+	for i := range cols {
+		k[i] = cols[i].Kind
+	}
+	return k
 }
 
 // csvHeader appends the header line of cols and extra to b.
@@ -60,20 +70,33 @@ func csvHeader(b []byte, cols []features.Column, extra []string) []byte {
 // AppendCSV appends one CSV record (without the line end) of row and extra
 // to b; it is the encoder behind CSVWriter.Write.
 func AppendCSV(b []byte, cols []features.Column, row *features.Row, extra []string) []byte {
+	var buf [256]features.Kind
+	kinds := buf[:0]
 	for i := range cols {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		if k := cols[i].Kind; k == features.String {
-			b = appendCSVField(b, row.Str[i])
-		} else if v := row.Num[i]; v == 0 {
-			b = append(b, '0') // most values of a row (also -0)
+		kinds = append(kinds, cols[i].Kind)
+	}
+	return appendCSV(b, kinds, row, extra)
+}
+
+// appendCSV is AppendCSV on the columns' kinds. Each value is followed by
+// a comma, the last one cut off after the loop: a zero, most values of a
+// row, is then one append of two bytes.
+func appendCSV(b []byte, kinds []features.Kind, row *features.Row, extra []string) []byte {
+	num, str := row.Num[:len(kinds)], row.Str[:len(kinds)]
+	for i, k := range kinds {
+		if k == features.String {
+			b = append(appendCSVField(b, str[i]), ',')
+		} else if v := num[i]; v == 0 {
+			b = append(b, '0', ',') // also -0
 		} else {
-			b = AppendValue(b, v, k)
+			b = append(AppendValue(b, v, k), ',')
 		}
 	}
+	if len(kinds) > 0 {
+		b = b[:len(b)-1]
+	}
 	for i, e := range extra {
-		if i > 0 || len(cols) > 0 {
+		if i > 0 || len(kinds) > 0 {
 			b = append(b, ',')
 		}
 		b = appendCSVString(b, e)
@@ -86,7 +109,7 @@ func (c *CSVWriter) Write(row *features.Row, extra []string) error {
 	if err := checkExtra(extra, c.nextra); err != nil {
 		return err
 	}
-	b := AppendCSV(c.buf[:0], c.cols, row, extra)
+	b := appendCSV(c.buf[:0], c.kinds, row, extra)
 	b = append(b, '\n')
 	c.buf = b
 	if _, err := c.w.Write(b); err != nil {

@@ -10,7 +10,7 @@ import (
 // reads the writer's immutable column list, so many goroutines may encode
 // at once and hand the bytes to WriteRecords in order.
 func (c *CSVWriter) AppendRecord(b []byte, row *features.Row, extra []string) []byte {
-	b = AppendCSV(b, c.cols, row, extra)
+	b = appendCSV(b, c.kinds, row, extra)
 	return append(b, '\n')
 }
 

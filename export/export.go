@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -410,6 +411,7 @@ const digits2 = "00010203040506070809" +
 
 // appendUint is strconv.AppendUint(b, u, 10) without its generic set-up,
 // which dominates for the one- and two-digit values that fill most rows.
+// Longer numbers are written in place, with no scratch buffer to copy.
 func appendUint(b []byte, u uint64) []byte {
 	if u < 10 {
 		return append(b, byte('0'+u))
@@ -417,23 +419,42 @@ func appendUint(b []byte, u uint64) []byte {
 	if u < 100 {
 		return append(b, digits2[2*u], digits2[2*u+1])
 	}
-	var buf [20]byte
-	i := len(buf)
-	for u >= 100 {
+	n := decimalLen(u)
+	b = slices.Grow(b, n)
+	b = b[:len(b)+n]
+	putDigits(b[len(b)-n:], u)
+	return b
+}
+
+// pow10u holds the powers of ten that fit in a uint64.
+var pow10u = [...]uint64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// decimalLen returns the number of decimal digits of u (1 for 0).
+func decimalLen(u uint64) int {
+	// 1233/4096 is log10(2) to 4 digits: t is the digits of 2^bits.Len,
+	// which u has or one less.
+	t := (bits.Len64(u) * 1233) >> 12
+	if t < len(pow10u) && u >= pow10u[t] {
+		t++
+	}
+	return max(t, 1)
+}
+
+// putDigits writes u into d as exactly len(d) decimal digits, padded with
+// leading zeros; u must have at most len(d) digits.
+func putDigits(d []byte, u uint64) {
+	i := len(d)
+	for i >= 2 {
 		q := u / 100
 		r := 2 * (u - 100*q)
 		i -= 2
-		buf[i], buf[i+1] = digits2[r], digits2[r+1]
+		d[i], d[i+1] = digits2[r], digits2[r+1]
 		u = q
 	}
-	if u >= 10 {
-		i -= 2
-		buf[i], buf[i+1] = digits2[2*u], digits2[2*u+1]
-	} else {
-		i--
-		buf[i] = byte('0' + u)
+	if i == 1 {
+		d[0] = byte('0' + u)
 	}
-	return append(b, buf[i:]...)
 }
 
 // NumericExtra reports whether an extra column holds a number (the
@@ -591,16 +612,20 @@ func appendDecimal(b []byte, m uint64, k int) []byte {
 		m /= 10
 		k--
 	}
-	var buf [24]byte
-	d := appendUint(buf[:0], m)
-	if n := len(d) - k; n > 0 {
-		b = append(b, d[:n]...)
-		b = append(b, '.')
-		return append(b, d[n:]...)
+	// The text is the integral digits (a 0 when there are none), the
+	// point and k digits, written from the end in one go.
+	n := decimalLen(m)
+	ni := max(n-k, 1)
+	b = slices.Grow(b, ni+1+k)
+	at := len(b)
+	b = b[:at+ni+1+k]
+	d := b[at:]
+	var q uint64 // m < 10^17: no integral digits when k is 20 or more
+	if k < len(pow10u) {
+		q = m / pow10u[k]
 	}
-	b = append(b, '0', '.')
-	for n := len(d); n < k; n++ {
-		b = append(b, '0')
-	}
-	return append(b, d...)
+	putDigits(d[ni+1:], m-q*pow10u[min(k, len(pow10u)-1)])
+	d[ni] = '.'
+	putDigits(d[:ni], q)
+	return b
 }

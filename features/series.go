@@ -105,9 +105,10 @@ const bigRun = 1024
 // makeRoom makes room for k more entries: it lets go of the entries that
 // started before cutoff, then moves the live ones to the front when at
 // least a quarter of the slice is dead (to a smaller slice when a large
-// one is three quarters empty), else grows the slice. A slice is then at
-// most a third larger than its live entries and Go's growth, and each
-// entry is moved at most three times on average.
+// one is three quarters empty), else grows the slice, one of bigRun
+// entries or more to twice its live entries. A slice is then at most a
+// third larger than its live entries and its growth, and each entry is
+// moved at most three times on average.
 func (r *run) makeRoom(k int, cutoff int64) {
 	if cap(r.e)-len(r.e) >= k {
 		return
@@ -122,6 +123,14 @@ func (r *run) makeRoom(k int, cutoff int64) {
 	case 4*r.head >= cap(r.e) && cap(r.e)-n >= k:
 		copy(r.e, r.e[r.head:])
 		r.e, r.head = r.e[:n], 0
+	case cap(r.e) >= bigRun:
+		// Go grows a slice this large by about a quarter, so a service's
+		// run growing to tens of thousands of entries was copied (and
+		// its new pages faulted in) four times over; doubling does it
+		// about once.
+		e := make([]ent, n, 2*(n+k))
+		copy(e, r.e[r.head:])
+		r.e, r.head = e, 0
 	default:
 		r.e = slices.Grow(r.e, k)
 	}
