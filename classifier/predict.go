@@ -55,7 +55,7 @@ func PredictFiles(w io.Writer, m *Model, paths []string, opt ReadOptions, minCon
 		}
 	}
 	for _, p := range paths {
-		sink := &rowSink{n: chunk, emit: emit}
+		sink := newRowSink(m, chunk, emit)
 		if _, err := readFileTo(p, opt, io.Discard, sink); err != nil {
 			return pw.rows, err
 		}
