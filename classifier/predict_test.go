@@ -337,3 +337,51 @@ func TestChunkedTextColumnOfNumbers(t *testing.T) {
 		t.Errorf("a word in x: error %v, want one naming %s, data row 7 and rows 1-200", err, bad)
 	}
 }
+
+// TestPredictFilesLabelsInSomeFiles: files with and without a label
+// column cannot share one output, in either order; the whole read
+// refused both. A file without labels before one with them was
+// predicted without a Label column, the second file's labels dropped.
+func TestPredictFilesLabelsInSomeFiles(t *testing.T) {
+	dir := t.TempDir()
+	labelled := filepath.Join(dir, "labelled.csv")
+	if err := os.WriteFile(labelled, []byte("x,y,Label\n1,0,a\n2,1,b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unlabelled := filepath.Join(dir, "unlabelled.csv")
+	if err := os.WriteFile(unlabelled, []byte("y,x\n0,1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := synthFrame([]string{"x", "y"}, [][]float64{{1, 2, 3, 4}, {0, 1, 0, 1}}, []string{"a", "b", "a", "b"})
+	m := trainOrFatal(t, f, Config{Kind: "dt"})
+	opt := ReadOptions{Unlabelled: true}
+	for _, paths := range [][]string{{labelled, unlabelled}, {unlabelled, labelled}} {
+		if _, err := ReadFiles(paths, opt); err == nil {
+			t.Fatalf("%q read whole: no error", paths)
+		}
+		if _, err := PredictFiles(&bytes.Buffer{}, m, paths, opt, 0, 0); err == nil || !strings.Contains(err.Error(), paths[1]) || !strings.Contains(err.Error(), "label column present in some files only") {
+			t.Errorf("%q: error %v, want one naming %s", paths, err, paths[1])
+		}
+	}
+	// Within a file, records whose labels start after the first chunk
+	// are predicted without a Label column, as when read whole.
+	var b strings.Builder
+	for i := 0; i < 20; i++ {
+		if i < 12 {
+			fmt.Fprintf(&b, "{\"x\":%d,\"y\":%d}\n", i, i%2)
+		} else {
+			fmt.Fprintf(&b, "{\"x\":%d,\"y\":%d,\"Label\":\"a\"}\n", i, i%2)
+		}
+	}
+	late := filepath.Join(dir, "late.jsonl")
+	if err := os.WriteFile(late, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := wholePredictions(t, m, []string{late}, opt)
+	var got bytes.Buffer
+	if _, err := PredictFiles(&got, m, []string{late}, opt, 0.6, 5); err != nil {
+		t.Fatal(err)
+	} else if !bytes.Equal(got.Bytes(), want) {
+		t.Errorf("labels from a later chunk:\n%s\nwant\n%s", got.Bytes(), want)
+	}
+}
