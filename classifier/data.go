@@ -53,6 +53,26 @@ type Frame struct {
 type rowSink struct {
 	n    int
 	emit func(*Frame) error
+	// numeric names the columns a stray word in a column of numbers
+	// (frameFromStrings) is an error for: the model's numeric ones. A
+	// chunk cannot tell a column of numbers with a broken cell from a
+	// text column whose words come in later chunks, so a column the
+	// model reads as text, or does not read, is never refused for it.
+	numeric map[string]bool
+}
+
+// newRowSink is a rowSink of frames of n rows for m's columns.
+func newRowSink(m *Model, n int, emit func(*Frame) error) *rowSink {
+	s := &rowSink{n: n, emit: emit, numeric: map[string]bool{}}
+	for _, c := range m.Pre.Columns {
+		if c.Kind != "categorical" {
+			s.numeric[c.Name] = true
+			if r, ok := repeatOf[c.Name]; ok {
+				s.numeric[r] = true
+			}
+		}
+	}
+	return s
 }
 
 // Column returns the index of the column with the given (trimmed) name, or -1.
@@ -562,7 +582,7 @@ func readCSV(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 // emitRows hands the rows gathered since the last frame to sink, base
 // data rows into the file.
 func emitRows(sink *rowSink, names []string, raw []*colBuilder, labels, times []string, rows, base int) error {
-	f, err := frameFromStrings(names, raw, labels, times, rows, base)
+	f, err := frameFromStrings(names, raw, labels, times, rows, base, sink.numeric)
 	if err != nil {
 		return err
 	}
@@ -681,10 +701,11 @@ func (b *colBuilder) internOf(s string) string {
 	return v
 }
 
-// frameFromStrings builds a frame of the rows in raw; base > 0 makes a
-// frame of a chunked read (rowSink), whose first row is data row base+1
-// of its file.
-func frameFromStrings(names []string, raw []*colBuilder, labels, times []string, rows, base int) (*Frame, error) {
+// frameFromStrings builds a frame of the rows in raw. A non-nil numeric
+// makes a frame of a chunked read (rowSink), whose first row is data row
+// base+1 of its file and whose columns of numbers with a stray word are
+// an error only when numeric names them.
+func frameFromStrings(names []string, raw []*colBuilder, labels, times []string, rows, base int, numeric map[string]bool) (*Frame, error) {
 	if rows == 0 || (len(raw) > 0 && raw[0].len() == 0) {
 		return nil, errors.New("no rows")
 	}
@@ -695,8 +716,14 @@ func frameFromStrings(names []string, raw []*colBuilder, labels, times []string,
 	f := &Frame{Names: names, Num: make([][]float64, len(names)), Cat: make([][]string, len(names)), Labels: labels, Rows: n, base: base}
 	for c := range names {
 		if b := raw[c]; b.isCat && b.nNum > 0 && b.nText*100 <= b.nNum && len(b.texts) < 4 {
-			return nil, fmt.Errorf("column %q: data row %d has %q, yet %d of its %d cells are numbers: fix that cell, or leave it empty for a missing value",
-				names[c], base+b.firstRow, b.firstText, b.nNum, b.nNum+b.nText)
+			switch {
+			case numeric == nil:
+				return nil, fmt.Errorf("column %q: data row %d has %q, yet %d of its %d cells are numbers: fix that cell, or leave it empty for a missing value",
+					names[c], b.firstRow, b.firstText, b.nNum, b.nNum+b.nText)
+			case numeric[names[c]]:
+				return nil, fmt.Errorf("column %q: data row %d has %q, yet %d of the %d cells of data rows %d-%d are numbers: fix that cell, or leave it empty for a missing value",
+					names[c], base+b.firstRow, b.firstText, b.nNum, b.nNum+b.nText, base+1, base+b.nNum+b.nText)
+			}
 		}
 		if raw[c].isCat {
 			f.Cat[c] = raw[c].cat
@@ -722,7 +749,7 @@ func frameFromStrings(names []string, raw []*colBuilder, labels, times []string,
 // wholeFrame is frameFromStrings for a file read whole, without the
 // columns that look like identifiers (dropIdentifierLike).
 func wholeFrame(names []string, raw []*colBuilder, labels, times []string, rows int) (*Frame, error) {
-	f, err := frameFromStrings(names, raw, labels, times, rows, 0)
+	f, err := frameFromStrings(names, raw, labels, times, rows, 0, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -323,7 +323,7 @@ func (m *Model) EvaluateFiles(paths []string, opt ReadOptions, early bool, chunk
 		return e.add(f)
 	}
 	for _, p := range paths {
-		if _, err := readFileTo(p, opt, io.Discard, &rowSink{n: chunk, emit: emit}); err != nil {
+		if _, err := readFileTo(p, opt, io.Discard, newRowSink(m, chunk, emit)); err != nil {
 			return nil, nil, err
 		}
 	}

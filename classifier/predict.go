@@ -55,7 +55,8 @@ func PredictFiles(w io.Writer, m *Model, paths []string, opt ReadOptions, minCon
 		}
 	}
 	for _, p := range paths {
-		sink := &rowSink{n: chunk, emit: emit}
+		pw.fileStart = true
+		sink := newRowSink(m, chunk, emit)
 		if _, err := readFileTo(p, opt, io.Discard, sink); err != nil {
 			return pw.rows, err
 		}
@@ -73,8 +74,12 @@ type predictionWriter struct {
 	minConfidence float64
 	started       bool
 	labels        bool // the header has a Label column
-	rows          int  // rows written
-	rec           []string
+	// fileStart is set before a file's first frame, which says whether
+	// the file has labels: a JSON Lines file whose labels start after
+	// its first chunk has none, as when read whole.
+	fileStart bool
+	rows      int // rows written
+	rec       []string
 }
 
 func (pw *predictionWriter) write(f *Frame) error {
@@ -93,9 +98,10 @@ func (pw *predictionWriter) write(f *Frame) error {
 			return err
 		}
 		pw.rec = make([]string, len(header))
-	} else if pw.labels && f.Labels == nil {
-		return errors.New("no label column, where the first file has one: predict the files apart")
+	} else if pw.fileStart && pw.labels != (f.Labels != nil) || pw.labels && f.Labels == nil {
+		return errors.New("label column present in some files only: predict the files apart")
 	}
+	pw.fileStart = false
 	rec := pw.rec
 	for i, c := range pr.Class {
 		conf := pr.Proba[i*pr.K+c]

@@ -276,3 +276,112 @@ func TestTextColumnNumbersAlike(t *testing.T) {
 		t.Errorf("cells %q, want %q", b.cat, want)
 	}
 }
+
+// TestChunkedTextColumnOfNumbers: a text column whose first chunk is
+// numbers and a single word is read as the whole file reads it, a text
+// column, in predict and eval. Each chunk was checked on its own for a
+// stray word in a column of numbers, so a chunked read refused a file
+// the whole read (and train) took. In a column the model reads as
+// numbers, such a word is still an error naming the file's data row and
+// the rows of the chunk counted.
+func TestChunkedTextColumnOfNumbers(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("x,svc,Label\n")
+	for i := 1; i <= 400; i++ {
+		svc := fmt.Sprint(80 + i%3)
+		if i == 3 || i > 250 {
+			svc = []string{"http", "dns", "ssh", "ntp"}[i%4]
+		}
+		fmt.Fprintf(&b, "%d,%s,%s\n", i%10, svc, []string{"a", "b"}[i%2])
+	}
+	path := filepath.Join(dir, "svc.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	train, err := ReadFiles([]string{path}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if train.Cat[train.Column("svc")] == nil {
+		t.Fatal("svc is not a text column read whole")
+	}
+	m := trainOrFatal(t, train, Config{Kind: "dt"})
+	opt := ReadOptions{Unlabelled: true}.ForModel(m)
+	want := wholePredictions(t, m, []string{path}, opt)
+	whole, err := m.Evaluate(train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chunk := range []int{200, 300} {
+		var got bytes.Buffer
+		if _, err := PredictFiles(&got, m, []string{path}, opt, 0.6, chunk); err != nil {
+			t.Errorf("predict, chunk %d: %v", chunk, err)
+		} else if !bytes.Equal(got.Bytes(), want) {
+			t.Errorf("predict, chunk %d: predictions differ from the whole read's", chunk)
+		}
+		met, _, err := m.EvaluateFiles([]string{path}, ReadOptions{}.ForModel(m), false, chunk)
+		if err != nil {
+			t.Errorf("eval, chunk %d: %v", chunk, err)
+		} else if met.Accuracy != whole.Accuracy || met.Rows != whole.Rows {
+			t.Errorf("eval, chunk %d: accuracy %v over %d rows, want %v over %d", chunk, met.Accuracy, met.Rows, whole.Accuracy, whole.Rows)
+		}
+	}
+	// x is numeric in the model: a word among its numbers is refused.
+	bad := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(bad, []byte(strings.Replace(b.String(), "\n7,", "\noops,", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = PredictFiles(&bytes.Buffer{}, m, []string{bad}, opt, 0.6, 200)
+	if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), `data row 7 has "oops", yet 199 of the 200 cells of data rows 1-200`) {
+		t.Errorf("a word in x: error %v, want one naming %s, data row 7 and rows 1-200", err, bad)
+	}
+}
+
+// TestPredictFilesLabelsInSomeFiles: files with and without a label
+// column cannot share one output, in either order; the whole read
+// refused both. A file without labels before one with them was
+// predicted without a Label column, the second file's labels dropped.
+func TestPredictFilesLabelsInSomeFiles(t *testing.T) {
+	dir := t.TempDir()
+	labelled := filepath.Join(dir, "labelled.csv")
+	if err := os.WriteFile(labelled, []byte("x,y,Label\n1,0,a\n2,1,b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unlabelled := filepath.Join(dir, "unlabelled.csv")
+	if err := os.WriteFile(unlabelled, []byte("y,x\n0,1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := synthFrame([]string{"x", "y"}, [][]float64{{1, 2, 3, 4}, {0, 1, 0, 1}}, []string{"a", "b", "a", "b"})
+	m := trainOrFatal(t, f, Config{Kind: "dt"})
+	opt := ReadOptions{Unlabelled: true}
+	for _, paths := range [][]string{{labelled, unlabelled}, {unlabelled, labelled}} {
+		if _, err := ReadFiles(paths, opt); err == nil {
+			t.Fatalf("%q read whole: no error", paths)
+		}
+		if _, err := PredictFiles(&bytes.Buffer{}, m, paths, opt, 0, 0); err == nil || !strings.Contains(err.Error(), paths[1]) || !strings.Contains(err.Error(), "label column present in some files only") {
+			t.Errorf("%q: error %v, want one naming %s", paths, err, paths[1])
+		}
+	}
+	// Within a file, records whose labels start after the first chunk
+	// are predicted without a Label column, as when read whole.
+	var b strings.Builder
+	for i := 0; i < 20; i++ {
+		if i < 12 {
+			fmt.Fprintf(&b, "{\"x\":%d,\"y\":%d}\n", i, i%2)
+		} else {
+			fmt.Fprintf(&b, "{\"x\":%d,\"y\":%d,\"Label\":\"a\"}\n", i, i%2)
+		}
+	}
+	late := filepath.Join(dir, "late.jsonl")
+	if err := os.WriteFile(late, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := wholePredictions(t, m, []string{late}, opt)
+	var got bytes.Buffer
+	if _, err := PredictFiles(&got, m, []string{late}, opt, 0.6, 5); err != nil {
+		t.Fatal(err)
+	} else if !bytes.Equal(got.Bytes(), want) {
+		t.Errorf("labels from a later chunk:\n%s\nwant\n%s", got.Bytes(), want)
+	}
+}
