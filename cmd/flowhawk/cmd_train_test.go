@@ -123,8 +123,27 @@ func TestModelCommandsDropOnly(t *testing.T) {
 	if code, _, errOut := runCLI(t, "train", "--data", clean, "--drop", "y", "--model", "dt", "-o", model); code != 0 {
 		t.Fatalf("train: exit %d: %s", code, errOut)
 	}
-	if code, _, errOut := runCLI(t, "eval", "--model", model, "--data", broken); code != 1 || !strings.Contains(errOut, `column "y"`) {
-		t.Errorf("eval on a broken column: exit %d: %s", code, errOut)
+	// importance reads whole: a broken column fails it, used or not.
+	// eval and predict read in chunks and check the stray words only in
+	// the columns the model reads as numbers: y, not the model's, does
+	// not fail them, and fails a model that reads it.
+	if code, _, errOut := runCLI(t, "importance", "--model", model, "--data", broken); code != 1 || !strings.Contains(errOut, `column "y"`) {
+		t.Errorf("importance on a broken column: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "eval", "--model", model, "--data", broken); code != 0 {
+		t.Errorf("eval on a broken column the model does not use: exit %d: %s", code, errOut)
+	}
+	withY := filepath.Join(dir, "my.json")
+	if code, _, errOut := runCLI(t, "train", "--data", clean, "--model", "dt", "-o", withY); code != 0 {
+		t.Fatalf("train with y: exit %d: %s", code, errOut)
+	}
+	for _, args := range [][]string{
+		{"eval", "--model", withY, "--data", broken},
+		{"predict", "--model", withY, "--data", broken, "-o", filepath.Join(dir, "p.csv")},
+	} {
+		if code, _, errOut := runCLI(t, args...); code != 1 || !strings.Contains(errOut, `column "y"`) {
+			t.Errorf("%q on a broken model column: exit %d: %s", args, code, errOut)
+		}
 	}
 	for _, args := range [][]string{
 		{"eval", "--model", model, "--data", broken, "--drop", "y"},
