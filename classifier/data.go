@@ -75,6 +75,41 @@ func newRowSink(m *Model, n int, emit func(*Frame) error) *rowSink {
 	return s
 }
 
+// readChunks reads data files for m a chunk of rows at a time (PredictChunk
+// when chunk is 0) and hands each frame to use, after --only and, for
+// labelled reads, the empty-label check a whole read makes. startFile,
+// when not nil, runs before each file's first frame.
+func readChunks(m *Model, paths []string, opt ReadOptions, chunk int, startFile func(), use func(*Frame) error) error {
+	if len(paths) == 0 {
+		return errors.New("no data files")
+	}
+	if chunk <= 0 {
+		chunk = PredictChunk
+	}
+	emit := func(f *Frame) error {
+		if len(opt.Only) > 0 {
+			if err := f.keepOnly(opt.Only); err != nil {
+				return err
+			}
+		}
+		if f.Labels != nil && !opt.Unlabelled {
+			if err := f.checkLabels(); err != nil {
+				return err
+			}
+		}
+		return use(f)
+	}
+	for _, p := range paths {
+		if startFile != nil {
+			startFile()
+		}
+		if _, err := readFileTo(p, opt, io.Discard, newRowSink(m, chunk, emit)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Column returns the index of the column with the given (trimmed) name, or -1.
 func (f *Frame) Column(name string) int {
 	for i, n := range f.Names {

@@ -299,33 +299,12 @@ func (e *evaluation) byPackets() []EarlyAccuracy {
 // memory follows the chunk and the labels, not the rows. The files' rows
 // are matched to the model's columns by name each, as PredictFiles does.
 func (m *Model) EvaluateFiles(paths []string, opt ReadOptions, early bool, chunk int) (*Metrics, []EarlyAccuracy, error) {
-	if len(paths) == 0 {
-		return nil, nil, errors.New("no data files")
-	}
 	if early && m.EarlyPackets == 0 {
 		return nil, nil, errNoEarly
 	}
-	if chunk <= 0 {
-		chunk = PredictChunk
-	}
 	e := m.newEvaluation(early)
-	emit := func(f *Frame) error {
-		if len(opt.Only) > 0 {
-			if err := f.keepOnly(opt.Only); err != nil {
-				return err
-			}
-		}
-		if f.Labels != nil && !opt.Unlabelled {
-			if err := f.checkLabels(); err != nil {
-				return err
-			}
-		}
-		return e.add(f)
-	}
-	for _, p := range paths {
-		if _, err := readFileTo(p, opt, io.Discard, newRowSink(m, chunk, emit)); err != nil {
-			return nil, nil, err
-		}
+	if err := readChunks(m, paths, opt, chunk, nil, e.add); err != nil {
+		return nil, nil, err
 	}
 	return e.metrics(), e.byPackets(), nil
 }

@@ -38,28 +38,9 @@ const PredictChunk = 1 << 16
 // identifier in a few rows is still read (a whole read drops such
 // columns).
 func PredictFiles(w io.Writer, m *Model, paths []string, opt ReadOptions, minConfidence float64, chunk int) (int, error) {
-	if len(paths) == 0 {
-		return 0, errors.New("no data files")
-	}
-	if chunk <= 0 {
-		chunk = PredictChunk
-	}
 	pw := predictionWriter{cw: csv.NewWriter(w), m: m, minConfidence: minConfidence}
-	emit := pw.write
-	if len(opt.Only) > 0 {
-		emit = func(f *Frame) error {
-			if err := f.keepOnly(opt.Only); err != nil {
-				return err
-			}
-			return pw.write(f)
-		}
-	}
-	for _, p := range paths {
-		pw.fileStart = true
-		sink := newRowSink(m, chunk, emit)
-		if _, err := readFileTo(p, opt, io.Discard, sink); err != nil {
-			return pw.rows, err
-		}
+	if err := readChunks(m, paths, opt, chunk, func() { pw.fileStart = true }, pw.write); err != nil {
+		return pw.rows, err
 	}
 	pw.cw.Flush()
 	return pw.rows, pw.cw.Error()
