@@ -29,16 +29,14 @@ func wholePredictions(t *testing.T, m *Model, paths []string, opt ReadOptions) [
 	return b.Bytes()
 }
 
-// TestPredictFilesChunked: predictions read a chunk of rows at a time are
-// byte for byte those of the files read whole, in every format, at chunk
-// sizes that split the files anywhere, and over several files, whose rows
-// are numbered on.
-func TestPredictFilesChunked(t *testing.T) {
+// chunkFlows writes writeFlows' rows in dir as CSV, JSON Lines and
+// Parquet, and trains a forest on the CSV.
+func chunkFlows(t *testing.T, dir string) ([]string, *Model) {
+	t.Helper()
 	x, err := features.New(features.Config{SPLT: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
 	var flows []string
 	for _, ext := range []string{"csv", "jsonl", "parquet"} {
 		path := filepath.Join(dir, "flows."+ext)
@@ -49,7 +47,16 @@ func TestPredictFilesChunked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	flowModel := trainOrFatal(t, train, Config{Kind: "rf", Trees: 5, Seed: 3})
+	return flows, trainOrFatal(t, train, Config{Kind: "rf", Trees: 5, Seed: 3})
+}
+
+// TestPredictFilesChunked: predictions read a chunk of rows at a time are
+// byte for byte those of the files read whole, in every format, at chunk
+// sizes that split the files anywhere, and over several files, whose rows
+// are numbered on.
+func TestPredictFilesChunked(t *testing.T) {
+	dir := t.TempDir()
+	flows, flowModel := chunkFlows(t, dir)
 
 	shared := testshared.Path(t, "datasets")
 	cic := filepath.Join(shared, "cicids2017", "Wednesday-workingHours.pcap_ISCX.sample1k.csv")
@@ -151,22 +158,8 @@ func TestPredictFilesChunkedErrors(t *testing.T) {
 // confusion matrix, ROC AUC of a binary model, accuracy by packets seen)
 // from files read a chunk at a time equal those of the files read whole.
 func TestEvaluateFilesChunked(t *testing.T) {
-	x, err := features.New(features.Config{SPLT: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	var flows []string
-	for _, ext := range []string{"csv", "jsonl", "parquet"} {
-		path := filepath.Join(dir, "flows."+ext)
-		writeFlows(t, x, path)
-		flows = append(flows, path)
-	}
-	train, err := ReadFiles(flows[:1], ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	flowModel := trainOrFatal(t, train, Config{Kind: "rf", Trees: 5, Seed: 3})
+	flows, flowModel := chunkFlows(t, dir)
 	shared := testshared.Path(t, "datasets")
 	kdd := filepath.Join(shared, "nsl-kdd", "KDDTest-21.txt")
 	kddFrame, err := ReadFiles([]string{filepath.Join(shared, "nsl-kdd", "KDDTrain+_20Percent.txt")}, ReadOptions{NSLKDDClasses: 2})
