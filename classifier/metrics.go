@@ -228,19 +228,18 @@ func (m *Model) Evaluate(f *Frame) (*Metrics, error) {
 // not the rows themselves.
 type evaluation struct {
 	m      *Model
-	early  bool
 	pc     int // positiveClass, -1 for none
 	truth  []string
 	pred   []string
 	scores []float64 // pc's probability, for ROC AUC
 	pos    []bool
 	// byK holds, with early, the labels predicted from the first k
-	// packets' features: byK[k-1][row].
+	// packets' features: byK[k-1][row]; nil without.
 	byK [][]string
 }
 
 func (m *Model) newEvaluation(early bool) *evaluation {
-	e := &evaluation{m: m, early: early, pc: m.positiveClass()}
+	e := &evaluation{m: m, pc: m.positiveClass()}
 	if early {
 		e.byK = make([][]string, m.EarlyPackets)
 	}
@@ -266,7 +265,7 @@ func (e *evaluation) add(f *Frame) error {
 			e.pos = append(e.pos, truth[i] == m.Classes[e.pc])
 		}
 	}
-	if e.early {
+	if e.byK != nil {
 		return m.predictEarly(f, e.byK)
 	}
 	return nil
