@@ -169,6 +169,10 @@ func (p *Preprocessor) Code(i int, s string) float64 {
 // fitPreprocessor learns the preprocessing of the frame's columns.
 func fitPreprocessor(f *Frame, encoding string, standardize bool) (*Preprocessor, error) {
 	p := &Preprocessor{Encoding: encoding}
+	// One buffer for every numeric column's sorted finite values: a new one
+	// per column was the size of the frame again in garbage, all of it
+	// alive in the heap beside the training matrix built next.
+	var finite []float64
 	for c, name := range f.Names {
 		if f.Cat[c] != nil {
 			counts := map[string]int{}
@@ -188,7 +192,7 @@ func fitPreprocessor(f *Frame, encoding string, standardize bool) (*Preprocessor
 			continue
 		}
 		col := f.Num[c]
-		finite := make([]float64, 0, len(col))
+		finite = finite[:0]
 		for _, v := range col {
 			if !math.IsNaN(v) && !math.IsInf(v, 0) {
 				finite = append(finite, v)
