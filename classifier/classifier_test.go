@@ -1046,3 +1046,52 @@ func TestClassNamedUnknownWarns(t *testing.T) {
 		t.Errorf("no warning: %q", logged.String())
 	}
 }
+
+// TestTrainScoredMatchesEvaluate checks that the training-data metrics
+// TrainScored takes from its encoded matrix are those Evaluate gives on the
+// frame, for every kind (one-hot, standardized and ordinal encodings,
+// categorical columns, a gate, iforest's mapped labels), and that the
+// model is the one Train fits.
+func TestTrainScoredMatchesEvaluate(t *testing.T) {
+	dir := testshared.Path(t, "datasets/nsl-kdd")
+	f, err := ReadFiles([]string{filepath.Join(dir, "KDDTest-21.txt")}, ReadOptions{NSLKDDClasses: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f = f.Subset(func() []int {
+		rows := make([]int, 3000)
+		for i := range rows {
+			rows[i] = i * 3
+		}
+		return rows
+	}())
+	for _, cfg := range []Config{
+		{Kind: "rf", Trees: 5, Seed: 1, Gate: []string{"protocol_type"}}, {Kind: "dt"}, {Kind: "gbdt", Trees: 5},
+		{Kind: "lr", MaxIter: 20}, {Kind: "nb"}, {Kind: "knn", K: 3}, {Kind: "iforest", Trees: 10, Seed: 1},
+		{Kind: "rf", Trees: 3, ClassWeight: "balanced", Seed: 2},
+	} {
+		m, met, err := TrainScored(f, cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", cfg.Kind, err)
+		}
+		want, err := m.Evaluate(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(met, want) {
+			t.Errorf("%s: TrainScored's metrics\n%+v\nEvaluate's\n%+v", cfg.Kind, met, want)
+		}
+		m2 := trainOrFatal(t, f, cfg)
+		var a, b bytes.Buffer
+		m.Train.Seconds, m.Train.Time, m2.Train.Seconds, m2.Train.Time = 0, "", 0, ""
+		if err := m.Save(&a); err != nil {
+			t.Fatal(err)
+		}
+		if err := m2.Save(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a.Bytes(), b.Bytes()) {
+			t.Errorf("%s: TrainScored's model differs from Train's", cfg.Kind)
+		}
+	}
+}

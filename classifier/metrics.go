@@ -149,20 +149,26 @@ func (m *Model) PredictFrame(f *Frame) (*Predictions, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.predictSource(src.fill, f.Rows), nil
+	return m.predictSource(src.fill, f.Rows, false), nil
 }
 
 func (m *Model) predictCodes(raw []float64, n int) *Predictions {
 	nc := len(m.Pre.Columns)
-	return m.predictSource(func(r int, buf []float64) { copy(buf, raw[r*nc:(r+1)*nc]) }, n)
+	return m.predictSource(func(r int, buf []float64) { copy(buf, raw[r*nc:(r+1)*nc]) }, n, false)
 }
 
-// predictSource predicts rows 0..n-1 that fill writes into a buffer.
-func (m *Model) predictSource(fill func(r int, buf []float64), n int) *Predictions {
+// predictSource predicts rows 0..n-1 that fill writes into a buffer: raw
+// rows (Features order, category codes), or with encoded rows of the
+// encoded matrix the model trained on, which skip the preprocessing and
+// the gate (Gated stays nil).
+func (m *Model) predictSource(fill func(r int, buf []float64), n int, encoded bool) *Predictions {
 	k := len(m.Classes)
 	nc := len(m.Pre.Columns)
+	if encoded {
+		nc = m.Pre.Width()
+	}
 	pr := &Predictions{Class: make([]int, n), Proba: make([]float64, n*k), K: k}
-	if m.support != nil {
+	if m.support != nil && !encoded {
 		pr.Gated = make([]bool, n)
 	}
 	workers := runtime.GOMAXPROCS(0)
@@ -173,10 +179,19 @@ func (m *Model) predictSource(fill func(r int, buf []float64), n int) *Predictio
 		go func() {
 			defer wg.Done()
 			buf := make([]float64, nc)
+			var ws *workspace
+			if encoded {
+				ws = m.pool.Get().(*workspace)
+				defer m.pool.Put(ws)
+			}
 			for i := lo; i < hi; i++ {
 				out := pr.Proba[i*k : i*k+k]
 				fill(i, buf)
-				m.PredictRaw(buf, out)
+				if encoded {
+					m.est.predict(buf, out, ws)
+				} else {
+					m.PredictRaw(buf, out)
+				}
 				pr.Class[i], _ = argmax(out)
 				if pr.Gated != nil {
 					pr.Gated[i] = !m.Allows(buf, pr.Class[i])
@@ -256,7 +271,16 @@ func (e *evaluation) add(f *Frame) error {
 	if err != nil {
 		return err
 	}
-	truth := m.TrueLabels(f)
+	e.addPredictions(m.TrueLabels(f), pr)
+	if e.byK != nil {
+		return m.predictEarly(f, e.byK)
+	}
+	return nil
+}
+
+// addPredictions keeps the true labels of rows and what was predicted for them.
+func (e *evaluation) addPredictions(truth []string, pr *Predictions) {
+	m := e.m
 	e.truth = append(e.truth, truth...)
 	for i, c := range pr.Class {
 		e.pred = append(e.pred, m.Classes[c])
@@ -265,10 +289,6 @@ func (e *evaluation) add(f *Frame) error {
 			e.pos = append(e.pos, truth[i] == m.Classes[e.pc])
 		}
 	}
-	if e.byK != nil {
-		return m.predictEarly(f, e.byK)
-	}
-	return nil
 }
 
 // metrics scores the predictions add gathered.

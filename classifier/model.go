@@ -350,19 +350,32 @@ func (b *Binder) Label(i int) string { return b.m.Label(i) }
 
 // Train fits a model of cfg.Kind on the frame's labelled rows.
 func Train(f *Frame, cfg Config) (*Model, error) {
+	m, _, err := train(f, cfg, false)
+	return m, err
+}
+
+// TrainScored is Train that also scores the model on its training rows
+// (what Evaluate on f gives), from the encoded matrix it trained on: the
+// frame is not needed once that matrix is built, so a caller that drops
+// its own reference lets the columns be freed while the model trains.
+func TrainScored(f *Frame, cfg Config) (*Model, *Metrics, error) {
+	return train(f, cfg, true)
+}
+
+func train(f *Frame, cfg Config, score bool) (*Model, *Metrics, error) {
 	start := time.Now()
 	cfg.defaults()
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if f.Labels == nil {
-		return nil, errors.New("training data has no labels")
+		return nil, nil, errors.New("training data has no labels")
 	}
 	if f.Rows < 2 {
-		return nil, fmt.Errorf("training data has %d rows", f.Rows)
+		return nil, nil, fmt.Errorf("training data has %d rows", f.Rows)
 	}
 	if cfg.Kind == "knn" && cfg.K > f.Rows {
-		return nil, fmt.Errorf("--k %d: more neighbours than the %d training rows", cfg.K, f.Rows)
+		return nil, nil, fmt.Errorf("--k %d: more neighbours than the %d training rows", cfg.K, f.Rows)
 	}
 	var encoding string
 	standardize := false
@@ -374,10 +387,10 @@ func Train(f *Frame, cfg Config) (*Model, error) {
 	case "nb":
 		encoding = "onehot"
 	default:
-		return nil, fmt.Errorf("unknown model kind %q (want one of %s)", cfg.Kind, strings.Join(Kinds, ", "))
+		return nil, nil, fmt.Errorf("unknown model kind %q (want one of %s)", cfg.Kind, strings.Join(Kinds, ", "))
 	}
 	if cfg.ClassWeight != "none" && cfg.ClassWeight != "balanced" {
-		return nil, fmt.Errorf("class weight %q: want none or balanced", cfg.ClassWeight)
+		return nil, nil, fmt.Errorf("class weight %q: want none or balanced", cfg.ClassWeight)
 	}
 	if cfg.Kind == "iforest" && cfg.ClassWeight != "none" {
 		// The isolation forest learns no classes: the model file must not
@@ -387,7 +400,7 @@ func Train(f *Frame, cfg Config) (*Model, error) {
 	}
 	pre, err := fitPreprocessor(f, encoding, standardize)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m := &Model{Kind: cfg.Kind, Config: cfg, Pre: pre, LabelMap: f.LabelMap}
 	counts := map[string]int{}
@@ -402,16 +415,19 @@ func Train(f *Frame, cfg Config) (*Model, error) {
 		}
 		sort.Strings(m.Classes)
 		if len(m.Classes) < 2 {
-			return nil, fmt.Errorf("training data has a single class %q", m.Classes[0])
+			return nil, nil, fmt.Errorf("training data has a single class %q", m.Classes[0])
 		}
 		if slices.Contains(m.Classes, Unknown) {
 			slog.Warn("a class is named "+Unknown+", as predict, replay and capture call a flow below --min-confidence or gated: their output will not tell the two apart; rename the class", "class", Unknown)
 		}
 	}
 	m.EarlyPackets = earlyPackets(m.Features())
+	if m.support, err = fitSupport(f, pre, m.Classes, cfg.Gate); err != nil {
+		return nil, nil, err
+	}
 	x, err := pre.matrix(f)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n, p, k := f.Rows, pre.Width(), len(m.Classes)
 	y := make([]int32, n)
@@ -435,6 +451,14 @@ func Train(f *Frame, cfg Config) (*Model, error) {
 			w[i] = float64(n) / (float64(k) * float64(counts[l]))
 		}
 	}
+	// Nothing below reads the frame: without this reference (and the
+	// caller's), its columns can be freed while the estimator trains.
+	hash, truth := f.Hash, m.TrueLabels(f)
+	f = nil
+	// One collection now (milliseconds against the training's seconds)
+	// lets the training's allocations reuse the frame's memory, which the
+	// heap would otherwise keep beside them until its next goal.
+	runtime.GC()
 	workers := cfg.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -470,15 +494,17 @@ func Train(f *Frame, cfg Config) (*Model, error) {
 		m.est, err = trainIsolationForest(x, n, p, cfg.Trees, cfg.Subsample, cfg.Contamination, cfg.Seed, workers)
 	}
 	if err != nil {
-		return nil, err
-	}
-	if m.support, err = fitSupport(f, pre, m.Classes, cfg.Gate); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m.pool.New = m.newWorkspace
-	m.Train = TrainInfo{Rows: n, SHA256: f.Hash, ClassCount: counts, Seconds: time.Since(start).Seconds(),
+	m.Train = TrainInfo{Rows: n, SHA256: hash, ClassCount: counts, Seconds: time.Since(start).Seconds(),
 		Time: time.Now().UTC().Format(time.RFC3339)}
-	return m, nil
+	if !score {
+		return m, nil, nil
+	}
+	e := m.newEvaluation(false)
+	e.addPredictions(truth, m.predictSource(func(r int, buf []float64) { copy(buf, x[r*p:(r+1)*p]) }, n, true))
+	return m, e.metrics(), nil
 }
 
 // anomalyClass maps a label to the isolation forest's classes: 0 for
