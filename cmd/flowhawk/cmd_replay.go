@@ -172,16 +172,24 @@ func startProgress(mode string, prog *pipeline.Progress, stderr io.Writer, done 
 		return finished
 	}
 	total := prog.Total
-	if prog.Unsized {
-		total = -1 // a spinner with the bytes read: the end is unknown
-	}
-	bar := progressbar.NewOptions64(total,
+	opts := []progressbar.Option{
 		progressbar.OptionSetWriter(stderr),
 		progressbar.OptionShowBytes(true),
 		progressbar.OptionSetDescription("replay"),
-		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionThrottle(200 * time.Millisecond),
 		progressbar.OptionClearOnFinish(),
-	)
+	}
+	if prog.Unsized {
+		// A spinner with the bytes read so far (the count), as the end is
+		// unknown: without the count it showed only a rate.
+		total = -1
+		opts = append(opts, progressbar.OptionShowCount())
+	}
+	bar := progressbar.NewOptions64(total, opts...)
+	// Its clock starts now, with the read: left to its first render, 200 ms
+	// in, the bar divided every byte read so far by a few microseconds and
+	// showed rates of hundreds of GB/s.
+	bar.StartWithoutRender()
 	go func() {
 		defer close(finished)
 		t := time.NewTicker(200 * time.Millisecond)

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flowhawk/flowhawk/pipeline"
 
 	"golang.org/x/sys/unix"
 )
@@ -95,5 +98,28 @@ func TestReplaySignalsStdinFile(t *testing.T) {
 	case <-ctx.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("the first SIGINT did not stop a replay of a file on standard input")
+	}
+}
+
+// TestProgressUnsizedShowsBytes checks the spinner of an input without a
+// size (standard input): it shows the bytes read, and its rate is taken
+// from when the read started, not from its first render (which had shown
+// hundreds of GB/s).
+func TestProgressUnsizedShowsBytes(t *testing.T) {
+	prog := &pipeline.Progress{Unsized: true}
+	out := newLockedBuffer()
+	done := make(chan struct{})
+	finished := startProgress("always", prog, out, done)
+	time.Sleep(300 * time.Millisecond)
+	prog.Read.Store(3 << 20)
+	time.Sleep(300 * time.Millisecond)
+	close(done)
+	<-finished
+	text := out.String()
+	if !strings.Contains(text, "3.1 MB") {
+		t.Errorf("the spinner does not show the 3.1 MB read: %q", text)
+	}
+	if m := regexp.MustCompile(`[0-9.]+ [GT]B/s`).FindString(text); m != "" {
+		t.Errorf("the spinner shows a rate of %s for 3 MB in 0.6 s: %q", m, text)
 	}
 }
