@@ -65,20 +65,26 @@ func Importances(m *Model, data *Frame, repeats int, seed uint64) ([]FeatureImpo
 	}
 	base := accuracy(raw)
 	rng := rand.New(rand.NewPCG(seed, 0x1f))
-	perm := make([]float64, len(raw))
+	// Column c is shuffled in raw itself and put back after: a copy of
+	// the whole matrix for each shuffle was the data's size again in
+	// memory, and n times the columns in copying per column.
+	orig := make([]float64, n)
 	col := make([]float64, n)
 	for c := 0; c < nc; c++ {
 		drops := make([]float64, repeats)
+		for i := 0; i < n; i++ {
+			orig[i] = raw[i*nc+c]
+		}
 		for r := 0; r < repeats; r++ {
-			copy(perm, raw)
-			for i := 0; i < n; i++ {
-				col[i] = raw[i*nc+c]
-			}
+			copy(col, orig)
 			rng.Shuffle(n, func(i, j int) { col[i], col[j] = col[j], col[i] })
 			for i := 0; i < n; i++ {
-				perm[i*nc+c] = col[i]
+				raw[i*nc+c] = col[i]
 			}
-			drops[r] = base - accuracy(perm)
+			drops[r] = base - accuracy(raw)
+		}
+		for i := 0; i < n; i++ {
+			raw[i*nc+c] = orig[i]
 		}
 		s := stat(drops)
 		mean, std := s.Mean, s.Std
