@@ -120,13 +120,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	slog.Info("trained", "model", cfg.Kind, "seconds", fmt.Sprintf("%.2f", m.Train.Seconds), "features", len(m.Features()), "classes", len(m.Classes))
 	results := map[string]*classifier.Metrics{}
 	for i, t := range tests {
-		tf, err := classifier.ReadFiles([]string{t}, opt.ForModel(m))
+		// Read and predicted a chunk of rows at a time, as eval does: a
+		// test file as large as the training data no longer doubles the
+		// memory the training took.
+		// Its errors name the file.
+		met, _, err := m.EvaluateFiles([]string{t}, opt.ForModel(m), false, 0)
 		if err != nil {
 			return err
-		}
-		met, err := m.Evaluate(tf)
-		if err != nil {
-			return fmt.Errorf("%s: %w", t, err)
 		}
 		results[t] = met
 		if i == 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"github.com/flowhawk/flowhawk/internal/testshared"
@@ -35,6 +36,46 @@ func TestClassifierCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &ev); err != nil || ev.Metrics.Rows != 11850 || ev.Metrics.AUC == nil || ev.Metrics.Accuracy < 0.4 {
 		t.Fatalf("eval JSON %v: %+v", err, ev)
 	}
+	// The metrics train stores (--test's first file, read in chunks; the
+	// training rows, scored from the training matrix, without --test) are
+	// eval's on the same file.
+	sameMetrics := func(model, data, on string) {
+		t.Helper()
+		code, out, errOut := runCLI(t, "eval", "--model", model, "--data", data, "--json")
+		if code != 0 {
+			t.Fatalf("eval: exit %d: %s", code, errOut)
+		}
+		var e struct {
+			Metrics json.RawMessage `json:"metrics"`
+		}
+		var mf struct {
+			Metrics   json.RawMessage `json:"metrics"`
+			MetricsOn string          `json:"metrics_on"`
+		}
+		b, _ := os.ReadFile(model)
+		if err := json.Unmarshal([]byte(out), &e); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &mf); err != nil {
+			t.Fatal(err)
+		}
+		var a, b2 bytes.Buffer
+		if err := json.Compact(&a, mf.Metrics); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Compact(&b2, e.Metrics); err != nil {
+			t.Fatal(err)
+		}
+		if mf.MetricsOn != on || a.String() != b2.String() {
+			t.Errorf("model's metrics on %q:\n%s\neval's on %s:\n%s", mf.MetricsOn, mf.Metrics, data, e.Metrics)
+		}
+	}
+	sameMetrics(model, test, test)
+	trainOnly := filepath.Join(dir, "train-only.json")
+	if code, _, errOut := runCLI(t, "train", "--data", train, "--nslkdd-classes", "2", "--model", "rf", "--trees", "5", "-o", trainOnly); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, errOut)
+	}
+	sameMetrics(trainOnly, train, "training data")
 	pred := filepath.Join(dir, "p.csv")
 	if code, _, errOut := runCLI(t, "predict", "--model", model, "--data", test, "--min-confidence", "0.99", "-o", pred); code != 0 {
 		t.Fatalf("predict: exit %d: %s", code, errOut)
