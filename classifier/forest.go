@@ -166,6 +166,8 @@ func trainForestBinned(x []float64, bins []uint8, bn *binner, n, p int, y []int3
 	imps := make([][]float64, par.trees)
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	prog := startFitProgress(par.trees, "trees")
+	defer prog.end()
 	for wk := 0; wk < workers; wk++ {
 		wg.Add(1)
 		go func() {
@@ -208,6 +210,7 @@ func trainForestBinned(x []float64, bins []uint8, bn *binner, n, p int, y []int3
 				imp := make([]float64, p)
 				normalizeInto(imp, b.imp)
 				imps[t] = imp
+				prog.add()
 			}
 		}()
 	}

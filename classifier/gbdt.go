@@ -609,6 +609,8 @@ func trainGBDT(x []float64, n, p int, y []int32, w []float64, k int, par gbdtPar
 	// tree left helps sum the histograms of the trees still growing, so
 	// that the last tree of a round, or the one tree of a binary fit, is
 	// not grown on one core. Trees do not depend on who sums what.
+	prog := startFitProgress(par.rounds, "rounds")
+	defer prog.end()
 	for r := 0; r < par.rounds; r++ {
 		gbdtGradients(grads, scores, y, w, n, pr, workers)
 		if workers == 1 {
@@ -644,6 +646,7 @@ func trainGBDT(x []float64, n, p int, y []int32, w []float64, k int, par gbdtPar
 				imp[s.f] += s.gain
 			}
 		}
+		prog.add()
 	}
 	m.imp = make([]float64, p)
 	normalizeInto(m.imp, imp)
