@@ -150,9 +150,13 @@ type forestParams struct {
 // random stream seeded by (seed, tree index), so the result does not depend
 // on the number of workers or their scheduling.
 func trainForest(x []float64, n, p int, y []int32, w []float64, k int, par forestParams) *forest {
-	bn := fitBinner(x, n, p)
-	bins := bn.apply(x, n, p)
-	bn.fitFine(x, n, p)
+	workers := par.workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	bn := fitBinner(x, n, p, workers)
+	bins := bn.apply(x, n, p, workers)
+	bn.fitFine(x, n, p, workers)
 	return trainForestBinned(x, bins, bn, n, p, y, w, k, par)
 }
 

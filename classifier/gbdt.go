@@ -547,7 +547,7 @@ func trainGBDT(x []float64, n, p int, y []int32, w []float64, k int, par gbdtPar
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	bn := fitBinner(x, n, p)
+	bn := fitBinner(x, n, p, workers)
 	binsT := gbdtBins(bn, x, n, p, workers)
 	m := &gbdt{k: k, perRound: pr, init: make([]float64, pr), fd: &forestData{width: 1}}
 	// initial scores: log prior (multiclass) or log odds (binary)

@@ -472,7 +472,9 @@ func train(f *Frame, cfg Config, score bool) (*Model, *Metrics, error) {
 		m.est = trainForest(x, n, p, y, w, k, forestParams{trees: cfg.Trees, bootstrap: true, seed: cfg.Seed, workers: workers,
 			cart: cartParams{maxDepth: cfg.MaxDepth, minSplit: cfg.MinSamplesSplit, minLeaf: cfg.MinSamplesLeaf, mtry: mtry}})
 	case "dt":
-		m.est = trainForest(x, n, p, y, w, k, forestParams{trees: 1, seed: cfg.Seed, workers: 1,
+		// One tree grows on one goroutine whatever workers says; the
+		// binning before it uses them all.
+		m.est = trainForest(x, n, p, y, w, k, forestParams{trees: 1, seed: cfg.Seed, workers: workers,
 			cart: cartParams{maxDepth: cfg.MaxDepth, minSplit: cfg.MinSamplesSplit, minLeaf: cfg.MinSamplesLeaf, mtry: cfg.MaxFeatures}})
 	case "gbdt":
 		m.est, err = trainGBDT(x, n, p, y, w, k, gbdtParams{rounds: cfg.Trees, lr: cfg.LearningRate, maxDepth: cfg.MaxDepth,

@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -33,18 +35,17 @@ type binner struct {
 const maxFine = 1 << 16
 
 // fitFine computes exact bins for lossy features (CART only).
-func (b *binner) fitFine(x []float64, n, p int) {
+func (b *binner) fitFine(x []float64, n, p, workers int) {
 	b.fineEdges = make([][]float64, p)
 	b.fine = make([][]uint16, p)
-	col := make([]float64, n)
-	for f := 0; f < p; f++ {
+	eachColumn(p, n, workers, func(f int, col, sorted []float64) {
 		if !b.lossy[f] {
-			continue
+			return
 		}
 		for i := 0; i < n; i++ {
 			col[i] = x[i*p+f]
 		}
-		sorted := slices.Clone(col)
+		copy(sorted, col)
 		slices.Sort(sorted)
 		vals := slices.Compact(sorted)
 		var edges []float64
@@ -66,13 +67,32 @@ func (b *binner) fitFine(x []float64, n, p int) {
 			fb[i] = uint16(sort.SearchFloat64s(edges, v))
 		}
 		b.fineEdges[f], b.fine[f] = edges, fb
-	}
+	})
 }
 
-func fitBinner(x []float64, n, p int) *binner {
+// eachColumn runs fn for every feature column 0..p-1 on up to workers
+// goroutines, each with two scratch slices of n values of its own: the
+// binner's sorts are per column and independent, and on one core they were
+// most of a small forest's training time.
+func eachColumn(p, n, workers int, fn func(f int, a, b []float64)) {
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for range max(1, min(workers, p)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, b := make([]float64, n), make([]float64, n)
+			for f := int(next.Add(1) - 1); f < p; f = int(next.Add(1) - 1) {
+				fn(f, a, b)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func fitBinner(x []float64, n, p, workers int) *binner {
 	b := &binner{edges: make([][]float64, p), lossy: make([]bool, p)}
-	col := make([]float64, n)
-	for f := 0; f < p; f++ {
+	eachColumn(p, n, workers, func(f int, col, _ []float64) {
 		for i := 0; i < n; i++ {
 			col[i] = x[i*p+f]
 		}
@@ -108,7 +128,7 @@ func fitBinner(x []float64, n, p int) *binner {
 			}
 		}
 		b.edges[f] = edges
-	}
+	})
 	return b
 }
 
@@ -123,13 +143,14 @@ func midpoint(a, b float64) float64 {
 // nbins is the number of bins of feature f.
 func (b *binner) nbins(f int) int { return len(b.edges[f]) + 1 }
 
-func (b *binner) apply(x []float64, n, p int) []uint8 {
+func (b *binner) apply(x []float64, n, p, workers int) []uint8 {
 	out := make([]uint8, n*p)
-	for i := 0; i < n; i++ {
-		for f := 0; f < p; f++ {
-			out[i*p+f] = uint8(sort.SearchFloat64s(b.edges[f], x[i*p+f]))
+	eachColumn(p, 0, workers, func(f int, _, _ []float64) {
+		edges := b.edges[f]
+		for i := f; i < n*p; i += p {
+			out[i] = uint8(sort.SearchFloat64s(edges, x[i]))
 		}
-	}
+	})
 	return out
 }
 
