@@ -398,7 +398,11 @@ func train(f *Frame, cfg Config, score bool) (*Model, *Metrics, error) {
 		slog.Warn("class weights do not apply to iforest, which learns no classes; ignored", "class_weight", cfg.ClassWeight)
 		cfg.ClassWeight = "none"
 	}
-	pre, err := fitPreprocessor(f, encoding, standardize)
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	pre, err := fitPreprocessor(f, encoding, standardize, workers)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -425,7 +429,7 @@ func train(f *Frame, cfg Config, score bool) (*Model, *Metrics, error) {
 	if m.support, err = fitSupport(f, pre, m.Classes, cfg.Gate); err != nil {
 		return nil, nil, err
 	}
-	x, err := pre.matrix(f)
+	x, err := pre.matrix(f, workers)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -459,10 +463,6 @@ func train(f *Frame, cfg Config, score bool) (*Model, *Metrics, error) {
 	// lets the training's allocations reuse the frame's memory, which the
 	// heap would otherwise keep beside them until its next goal.
 	runtime.GC()
-	workers := cfg.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
 	switch cfg.Kind {
 	case "rf":
 		mtry := cfg.MaxFeatures

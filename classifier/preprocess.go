@@ -3,8 +3,11 @@ package classifier
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
+	"sync"
+	"sync/atomic"
 )
 
 // ColumnSpec describes how one input column becomes model features. It is
@@ -167,64 +170,23 @@ func (p *Preprocessor) Code(i int, s string) float64 {
 }
 
 // fitPreprocessor learns the preprocessing of the frame's columns.
-func fitPreprocessor(f *Frame, encoding string, standardize bool) (*Preprocessor, error) {
+func fitPreprocessor(f *Frame, encoding string, standardize bool, workers int) (*Preprocessor, error) {
 	p := &Preprocessor{Encoding: encoding}
-	// One buffer for every numeric column's sorted finite values: a new one
-	// per column was the size of the frame again in garbage, all of it
-	// alive in the heap beside the training matrix built next.
-	var finite []float64
+	// Each column is fitted on its own (numeric ones sort their finite
+	// values for the median, in a scratch column of the worker's: a new
+	// slice per column was the frame's size again in garbage, all of it
+	// alive in the heap beside the training matrix built next), then the
+	// columns are kept or dropped in frame order.
+	specs := make([]*ColumnSpec, len(f.Names))
+	eachColumn(len(f.Names), f.Rows, workers, func(c int, finite, _ []float64) {
+		specs[c] = fitColumn(f, c, finite[:0])
+	})
 	for c, name := range f.Names {
-		if f.Cat[c] != nil {
-			counts := map[string]int{}
-			for _, s := range f.Cat[c] {
-				counts[s]++
-			}
-			if len(counts) < 2 {
-				p.Dropped = append(p.Dropped, name)
-				continue
-			}
-			cats := make([]string, 0, len(counts))
-			for s := range counts {
-				cats = append(cats, s)
-			}
-			sort.Strings(cats)
-			p.Columns = append(p.Columns, ColumnSpec{Name: name, Kind: "categorical", Categories: cats})
-			continue
-		}
-		col := f.Num[c]
-		finite = finite[:0]
-		for _, v := range col {
-			if !math.IsNaN(v) && !math.IsInf(v, 0) {
-				finite = append(finite, v)
-			}
-		}
-		if len(finite) == 0 {
+		if specs[c] == nil {
 			p.Dropped = append(p.Dropped, name)
 			continue
 		}
-		sort.Float64s(finite)
-		lo, hi := finite[0], finite[len(finite)-1]
-		// Constant after clamping: infinities clamp to the same value.
-		if lo == hi {
-			nan := false
-			for _, v := range col {
-				if v != v {
-					nan = true
-					break
-				}
-			}
-			if !nan {
-				p.Dropped = append(p.Dropped, name)
-				continue
-			}
-		}
-		med := finite[len(finite)/2]
-		if len(finite)%2 == 0 {
-			// Halves first: the sum of two values near the float64 limit
-			// overflows (and halving is exact, so nothing else changes).
-			med = finite[len(finite)/2-1]/2 + finite[len(finite)/2]/2
-		}
-		p.Columns = append(p.Columns, ColumnSpec{Name: name, Kind: "numeric", Impute: med, Low: lo, High: hi})
+		p.Columns = append(p.Columns, *specs[c])
 	}
 	if len(p.Columns) == 0 {
 		return nil, fmt.Errorf("no usable feature columns (all %d constant or empty)", len(f.Names))
@@ -238,6 +200,50 @@ func fitPreprocessor(f *Frame, encoding string, standardize bool) (*Preprocessor
 		}
 	}
 	return p, nil
+}
+
+// fitColumn fits frame column c, nil when it is dropped (a single
+// category, no finite value, or constant without missing values); finite
+// is scratch with room for every row.
+func fitColumn(f *Frame, c int, finite []float64) *ColumnSpec {
+	name := f.Names[c]
+	if f.Cat[c] != nil {
+		counts := map[string]int{}
+		for _, s := range f.Cat[c] {
+			counts[s]++
+		}
+		if len(counts) < 2 {
+			return nil
+		}
+		cats := make([]string, 0, len(counts))
+		for s := range counts {
+			cats = append(cats, s)
+		}
+		sort.Strings(cats)
+		return &ColumnSpec{Name: name, Kind: "categorical", Categories: cats}
+	}
+	col := f.Num[c]
+	for _, v := range col {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			finite = append(finite, v)
+		}
+	}
+	if len(finite) == 0 {
+		return nil
+	}
+	sort.Float64s(finite)
+	lo, hi := finite[0], finite[len(finite)-1]
+	// Constant after clamping: infinities clamp to the same value.
+	if lo == hi && !slices.ContainsFunc(col, func(v float64) bool { return v != v }) {
+		return nil
+	}
+	med := finite[len(finite)/2]
+	if len(finite)%2 == 0 {
+		// Halves first: the sum of two values near the float64 limit
+		// overflows (and halving is exact, so nothing else changes).
+		med = finite[len(finite)/2-1]/2 + finite[len(finite)/2]/2
+	}
+	return &ColumnSpec{Name: name, Kind: "numeric", Impute: med, Low: lo, High: hi}
 }
 
 // fitStandardization learns each output feature's mean and standard
@@ -400,19 +406,35 @@ func (p *Preprocessor) codes(f *Frame) ([]float64, error) {
 	return raw, nil
 }
 
-// matrix returns the encoded feature matrix (row-major, Width per row).
-func (p *Preprocessor) matrix(f *Frame) ([]float64, error) {
+// matrix returns the encoded feature matrix (row-major, Width per row),
+// its rows encoded on up to workers goroutines in blocks of 4,096 (each row
+// gathers a value from every column: seconds on one core for a few hundred
+// thousand rows of flow features).
+func (p *Preprocessor) matrix(f *Frame, workers int) ([]float64, error) {
 	src, err := p.source(f)
 	if err != nil {
 		return nil, err
 	}
+	const block = 4096
 	w := p.width
 	x := make([]float64, f.Rows*w)
-	buf := make([]float64, len(p.Columns))
-	for i := 0; i < f.Rows; i++ {
-		src.fill(i, buf)
-		p.Transform(buf, x[i*w:(i+1)*w])
+	blocks := (f.Rows + block - 1) / block
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for range max(1, min(workers, blocks)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]float64, len(p.Columns))
+			for b := int(next.Add(1) - 1); b < blocks; b = int(next.Add(1) - 1) {
+				for i := b * block; i < min(f.Rows, (b+1)*block); i++ {
+					src.fill(i, buf)
+					p.Transform(buf, x[i*w:(i+1)*w])
+				}
+			}
+		}()
 	}
+	wg.Wait()
 	return x, nil
 }
 

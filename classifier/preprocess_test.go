@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -10,7 +11,7 @@ import (
 // is not finite.
 func standardizedMoments(t *testing.T, p *Preprocessor, f *Frame) (mean, variance []float64) {
 	t.Helper()
-	x, err := p.matrix(f)
+	x, err := p.matrix(f, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestStandardizeHugeValues(t *testing.T) {
 	f.Names = append(f.Names, "skewed")
 	f.Num = append(f.Num, skewed)
 	f.Cat = append(f.Cat, nil)
-	p, err := fitPreprocessor(f, "onehot", true)
+	p, err := fitPreprocessor(f, "onehot", true, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestStandardizeTinyValues(t *testing.T) {
 	f.Names = append(f.Names, "const_tiny", "const_huge")
 	f.Num = append(f.Num, constTiny, constHuge)
 	f.Cat = append(f.Cat, nil, nil)
-	p, err := fitPreprocessor(f, "onehot", true)
+	p, err := fitPreprocessor(f, "onehot", true, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +114,40 @@ func TestStandardizeTinyValues(t *testing.T) {
 			}
 			if math.IsNaN(out[k]) || math.IsInf(out[k], 0) {
 				t.Errorf("%s: input %v standardized to %v", name, v, out[k])
+			}
+		}
+	}
+}
+
+// TestMatrixWorkers checks that the encoded matrix is the same on any
+// number of workers, over several blocks and a short last one.
+func TestMatrixWorkers(t *testing.T) {
+	f := quadrants(3*4096+17, 5)
+	for _, enc := range []string{"ordinal", "onehot"} {
+		p, err := fitPreprocessor(f, enc, enc == "onehot", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		one, err := p.matrix(f, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf, want := make([]float64, len(p.Columns)), make([]float64, p.Width())
+		src, _ := p.source(f)
+		for i := 0; i < f.Rows; i += 4095 {
+			src.fill(i, buf)
+			p.Transform(buf, want)
+			if !slices.Equal(one[i*p.Width():(i+1)*p.Width()], want) {
+				t.Fatalf("%s: row %d", enc, i)
+			}
+		}
+		for _, w := range []int{2, 3, 16} {
+			got, err := p.matrix(f, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, one) {
+				t.Errorf("%s: %d workers give another matrix than 1", enc, w)
 			}
 		}
 	}
