@@ -200,21 +200,12 @@ func gbdtOffsets(bn *binner, p int) []int {
 // binner.apply would, splitting features over workers.
 func gbdtBins(bn *binner, x []float64, n, p, workers int) []uint8 {
 	binsT := make([]uint8, n*p)
-	var next atomic.Int32
-	var wg sync.WaitGroup
-	for range max(1, min(workers, p)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for f := int(next.Add(1) - 1); f < p; f = int(next.Add(1) - 1) {
-				edges, col := bn.edges[f], binsT[f*n:f*n+n]
-				for i := range col {
-					col[i] = uint8(sort.SearchFloat64s(edges, x[i*p+f]))
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	eachColumn(p, 0, workers, func(f int, _, _ []float64) {
+		edges, col := bn.edges[f], binsT[f*n:f*n+n]
+		for i := range col {
+			col[i] = uint8(sort.SearchFloat64s(edges, x[i*p+f]))
+		}
+	})
 	return binsT
 }
 
