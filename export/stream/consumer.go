@@ -57,7 +57,8 @@ type ParquetConfig struct {
 	// crashed consumer's messages come back (default 2×Rotate + 30 s). It
 	// must exceed Rotate, or messages come back while their file is open.
 	AckWait time.Duration
-	// Fetch is how many messages one pull asks for (default 256).
+	// Fetch is how many messages the client asks for ahead of need and
+	// holds (default 256).
 	Fetch int
 }
 
@@ -487,8 +488,56 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 		cur = f
 		return nil
 	}
+	// One long-lived pull subscription rather than a Fetch per second:
+	// a message the server hands to a Fetch whose inbox the client is
+	// closing (its timer won a race against the message on a starved
+	// process) waits out AckWait (hours with the defaults) before it is
+	// delivered again. A collector stopped by SIGTERM in CI once stored
+	// none of four alert messages the server counted as delivered to it,
+	// which fits that race.
+	it, err := cons.Messages(jetstream.PullMaxMessages(cfg.Fetch))
+	if err != nil {
+		return st, fmt.Errorf("stream: consume %s: %w", kind.what, err)
+	}
+	defer func() { it.Stop() }()
+	store := func(m jetstream.Msg) error {
+		if cur == nil {
+			if err := open(); err != nil {
+				return err
+			}
+		}
+		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+			st.Redelivered++
+		}
+		n, bad, badErr, err := cur.w.write(m)
+		if bad > 0 {
+			st.Bad += uint64(bad)
+			warn.Warn("skipping records that are not "+kind.what, "subject", m.Subject(), "bad", bad, "err", badErr)
+		}
+		if err != nil {
+			return fmt.Errorf("stream: %s: %w", cur.tmp, err)
+		}
+		cur.rows += n
+		cur.msgs = append(cur.msgs, m)
+		if cur.rows >= cfg.MaxRows {
+			return closeFile()
+		}
+		return nil
+	}
 	for {
 		if ctx.Err() != nil {
+			// Store what the client already holds: dropped here, it
+			// would come back only after AckWait.
+			it.Drain()
+			for {
+				m, err := it.Next(jetstream.NextMaxWait(5 * time.Second))
+				if err != nil {
+					break
+				}
+				if err := store(m); err != nil {
+					return st, err
+				}
+			}
 			return st, closeFile()
 		}
 		if cur != nil && time.Since(cur.opened) >= cfg.Rotate {
@@ -496,46 +545,26 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 				return st, err
 			}
 		}
-		batch, err := cons.Fetch(cfg.Fetch, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			if ctx.Err() != nil {
-				return st, closeFile()
+		m, err := it.Next(jetstream.NextMaxWait(time.Second))
+		switch {
+		case err == nil:
+			if err := store(m); err != nil {
+				return st, err
 			}
+		case errors.Is(err, nats.ErrTimeout):
+		default:
+			// The consumer was deleted or the server refused the pull:
+			// pull again after a pause, as an operator may recreate it.
 			st.Errors++
-			warn.Warn("fetch failed; retrying", "url", redactURL(cfg.URL), "err", err)
+			warn.Warn("pull failed; retrying", "url", redactURL(cfg.URL), "err", err)
+			it.Stop()
 			select {
 			case <-time.After(time.Second):
 			case <-ctx.Done():
 			}
-			continue
-		}
-		for m := range batch.Messages() {
-			if cur == nil {
-				if err := open(); err != nil {
-					return st, err
-				}
+			if next, err := cons.Messages(jetstream.PullMaxMessages(cfg.Fetch)); err == nil {
+				it = next
 			}
-			if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
-				st.Redelivered++
-			}
-			n, bad, badErr, err := cur.w.write(m)
-			if bad > 0 {
-				st.Bad += uint64(bad)
-				warn.Warn("skipping records that are not "+kind.what, "subject", m.Subject(), "bad", bad, "err", badErr)
-			}
-			if err != nil {
-				return st, fmt.Errorf("stream: %s: %w", cur.tmp, err)
-			}
-			cur.rows += n
-			cur.msgs = append(cur.msgs, m)
-			if cur.rows >= cfg.MaxRows {
-				if err := closeFile(); err != nil {
-					return st, err
-				}
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
-			warn.Warn("fetch ended early", "err", err)
 		}
 	}
 }

@@ -382,3 +382,54 @@ func TestConsumerCountsStoredRowsOnly(t *testing.T) {
 		t.Errorf("stats %+v after storing nothing, want no rows, messages or files", r.st)
 	}
 }
+
+// TestConsumerStoresDeliveredAtStop stops a consumer as soon as the server
+// counts every message as delivered to it, before any file is full: what
+// the client holds must still be stored and acknowledged, or it would come
+// back only after AckWait (hours with collect's defaults).
+func TestConsumerStoresDeliveredAtStop(t *testing.T) {
+	srv := startNATS(t)
+	p, err := New(Config{URL: srv.url(), Sensor: "gw-a", CreateStream: true, MaxRecords: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300 // more than one pull of 256
+	for i := range n {
+		p.Alert([]byte(fmt.Sprintf(`{"rule":{"name":"portscan"},"flowhawk":{"seq":%d}}`+"\n", i)))
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(srv.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func() (pending uint64, unacked int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := js.Consumer(ctx, "FLOWHAWK", "flowhawk-parquet-alerts")
+		if err != nil {
+			return 1, 0 // not created yet
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.NumPending, info.NumAckPending
+	}
+	dir := t.TempDir()
+	cfg := AlertsConfig{URL: srv.url(), Dir: dir, MaxRows: 10 * n, Rotate: time.Hour}
+	st := runConsumer(t, func(ctx context.Context) (ConsumeStats, error) { return ConsumeAlerts(ctx, cfg) },
+		func() bool { pending, _ := state(); return pending == 0 })
+	if got := len(storedAlerts(t, dir)); got != n || st.Rows != n || st.Messages != n {
+		t.Errorf("stored %d alerts (stats: %d rows from %d messages), want %d", got, st.Rows, st.Messages, n)
+	}
+	if _, unacked := state(); unacked != 0 {
+		t.Errorf("%d messages not acknowledged after the consumer stopped", unacked)
+	}
+}
