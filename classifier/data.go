@@ -135,6 +135,9 @@ type ReadOptions struct {
 	// Only keeps just these feature columns; a trailing * matches a
 	// prefix ("splt_*" for an early-classification model).
 	Only []string
+	// Workers is how many goroutines parse a CSV file's cells (0: one
+	// a CPU); the frame is the same for any number.
+	Workers int
 }
 
 // identifierColumns are per-flow identifiers that would leak into a model
@@ -569,6 +572,8 @@ func readCSV(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 	intern := map[string]string{}
 	line, blank := 1, 0
 	base, rows := 0, 0 // data rows handed to sink, and gathered since
+	feed := newColFeeder(keep, opt.Workers)
+	defer feed.close()
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -587,9 +592,7 @@ func readCSV(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 		if len(rec) != len(header) {
 			return nil, fmt.Errorf("line %d: %d fields, header has %d", line, len(rec), len(header))
 		}
-		for j, i := range keep {
-			raw[j].add(rec[i])
-		}
+		feed.add(rec, raw)
 		if labelCol >= 0 {
 			labels = append(labels, internText(intern, strings.TrimSpace(rec[labelCol])))
 		}
@@ -598,6 +601,7 @@ func readCSV(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 		}
 		rows++
 		if sink != nil && rows == sink.n {
+			feed.flush()
 			if err := emitRows(sink, names, raw, labels, times, rows, base); err != nil {
 				return nil, err
 			}
@@ -605,6 +609,7 @@ func readCSV(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 			raw, labels, times = newBuilders(len(keep)), nil, nil
 		}
 	}
+	feed.flush()
 	if blank > 0 && blank < line-1 {
 		slog.Warn("skipped rows of empty cells", "rows", blank)
 	}

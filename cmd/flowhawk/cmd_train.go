@@ -78,7 +78,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.ClassWeight, "class-weight", "none", "class weights for imbalance: none|balanced")
 	fs.StringSliceVar(&cfg.Gate, "gate", nil, "categorical column(s) that gate predictions: a class is predicted only for values it had in training, else 'Unknown' (e.g. protocol_type)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed (results are identical for a seed at any --workers)")
-	fs.IntVar(&cfg.Workers, "workers", 0, "goroutines (0: all cores)")
+	fs.IntVar(&cfg.Workers, "workers", 0, "goroutines reading the data and training (0: all cores)")
 	out := fs.StringP("output", "o", "model.json", "model file to write")
 	var tests []string
 	fs.StringSliceVar(&tests, "test", nil, "evaluate on these files after training; the first one's metrics are stored in the model")
@@ -93,6 +93,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	opt.Workers = cfg.Workers // parsing the data's cells, and training
 	frame, err := classifier.ReadFiles(d.files, opt)
 	if err != nil {
 		return err

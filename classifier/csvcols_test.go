@@ -1,0 +1,113 @@
+package classifier
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReadCSVWorkers reads one CSV with 1 to 7 column workers, whole and
+// in chunks: every frame must be the one a single goroutine builds, bit
+// for bit, with columns of numbers, of text from the first row, of
+// numbers that turn to text late (the cells before re-read as text) and
+// of missing cells; a stray word in a column of numbers gets the same
+// error.
+func TestReadCSVWorkers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var b strings.Builder
+	b.WriteString("Flow Duration,proto,late,gappy,Fwd Packets,word,Label\n")
+	const rows = 5000 // several batches and chunks, and a part batch
+	for i := range rows {
+		late := fmt.Sprint(rng.IntN(5))
+		if i > 3100 && i%7 == 0 {
+			late = "x" + late
+		}
+		gappy := ""
+		if i%3 != 0 {
+			gappy = fmt.Sprint(rng.Float64() * 1e6)
+		}
+		word := fmt.Sprint(i)
+		if i == 4321 {
+			word = "WORD" // a number here, "oops" in the second file
+		}
+		fmt.Fprintf(&b, "%d,%s,%s,%s,%d,%s,%s\n", rng.IntN(1e9), []string{"tcp", "udp", "icmp"}[i%3], late, gappy,
+			rng.IntN(100), word, []string{"benign", "scan"}[rng.IntN(2)])
+	}
+	path, stray := filepath.Join(t.TempDir(), "w.csv"), filepath.Join(t.TempDir(), "stray.csv")
+	if err := os.WriteFile(path, []byte(strings.Replace(b.String(), "WORD", "4321", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stray, []byte(strings.Replace(b.String(), "WORD", "oops", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	same := func(t *testing.T, a, b *Frame) {
+		t.Helper()
+		if fmt.Sprint(a.Names, a.Rows, a.Labels) != fmt.Sprint(b.Names, b.Rows, b.Labels) {
+			t.Fatalf("names, rows or labels differ")
+		}
+		for c := range a.Names {
+			if fmt.Sprint(a.Cat[c]) != fmt.Sprint(b.Cat[c]) || len(a.Num[c]) != len(b.Num[c]) {
+				t.Fatalf("column %s differs", a.Names[c])
+			}
+			for i, v := range a.Num[c] {
+				if math.Float64bits(v) != math.Float64bits(b.Num[c][i]) {
+					t.Fatalf("column %s row %d: %v, want %v", a.Names[c], i, b.Num[c][i], v)
+				}
+			}
+		}
+	}
+	one, err := ReadFiles([]string{path}, ReadOptions{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.Rows != rows || one.Column("late") < 0 || one.Cat[one.Column("late")] == nil || one.Cat[one.Column("proto")] == nil {
+		t.Fatalf("fixture did not give the columns it tests: %d rows, %v", one.Rows, one.Names)
+	}
+	chunks := func(workers int) []*Frame {
+		var out []*Frame
+		sink := &rowSink{n: 1500, numeric: map[string]bool{}, emit: func(f *Frame) error { out = append(out, f); return nil }}
+		if _, err := readFileTo(path, ReadOptions{Workers: workers}, io.Discard, sink); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	oneChunks := chunks(1)
+	if len(oneChunks) != 4 {
+		t.Fatalf("%d chunks, want 4", len(oneChunks))
+	}
+	for _, w := range []int{2, 3, 7, 0} {
+		t.Run(fmt.Sprint("workers=", w), func(t *testing.T) {
+			f, err := ReadFiles([]string{path}, ReadOptions{Workers: w})
+			if err != nil {
+				t.Fatal(err)
+			}
+			same(t, one, f)
+			got := chunks(w)
+			if len(got) != len(oneChunks) {
+				t.Fatalf("%d chunks, want %d", len(got), len(oneChunks))
+			}
+			for i := range got {
+				same(t, oneChunks[i], got[i])
+			}
+		})
+	}
+	// A column of numbers with a stray word is refused with the same
+	// message on any number of workers.
+	var msgs []string
+	for _, w := range []int{1, 3} {
+		sink := &rowSink{n: 1500, numeric: map[string]bool{"word": true}, emit: func(*Frame) error { return nil }}
+		_, err := readFileTo(stray, ReadOptions{Workers: w}, io.Discard, sink)
+		if err == nil {
+			t.Fatalf("workers %d: the stray word was not refused", w)
+		}
+		msgs = append(msgs, err.Error())
+	}
+	if msgs[0] != msgs[1] || !strings.Contains(msgs[0], `"oops"`) {
+		t.Errorf("errors differ or do not name the cell: %q", msgs)
+	}
+}
