@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/parquet-go/parquet-go"
 )
@@ -313,15 +312,7 @@ func TestConsumerSubjectChanged(t *testing.T) {
 	}
 	// A durable made without a filter (nats consumer add) is one of every
 	// subject, and said so.
-	nc, err := nats.Connect(srv.url())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jsConnect(t, srv.url())
 	if _, err := js.CreateOrUpdateConsumer(ctx, "FLOWHAWK", jetstream.ConsumerConfig{Durable: "bare", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
 		t.Fatal(err)
 	}
@@ -400,15 +391,7 @@ func TestConsumerStoresDeliveredAtStop(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(srv.url())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jsConnect(t, srv.url())
 	state := func() (pending uint64, unacked int) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -433,3 +416,4 @@ func TestConsumerStoresDeliveredAtStop(t *testing.T) {
 		t.Errorf("%d messages not acknowledged after the consumer stopped", unacked)
 	}
 }
+
