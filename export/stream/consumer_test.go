@@ -416,4 +416,3 @@ func TestConsumerStoresDeliveredAtStop(t *testing.T) {
 		t.Errorf("%d messages not acknowledged after the consumer stopped", unacked)
 	}
 }
-
