@@ -48,10 +48,11 @@ fuzz:
 
 # The data race detector on the code that shares memory between goroutines:
 # the kernel map drain's batch goroutine, the ring-buffer reader, the
-# pipeline's workers, the NATS publisher and consumer, collect's signals.
+# pipeline's workers, the NATS publisher and consumer, collect's signals,
+# the classifier's training and CSV workers (about 40 s).
 # (The whole suite under -race would take several times make unit.)
 race:
-	$(GO) test -race -count=1 ./pipeline ./export/stream
+	$(GO) test -race -count=1 ./pipeline ./export/stream ./classifier
 	$(GO) test -race -count=1 -run 'TestIterateLeavesNoGoroutine|TestKernelReadEventsDeadline|TestKernelTCPLifecycle|TestKernelTimeouts|TestKernelEvict' ./collector
 	$(GO) test -race -count=1 -run 'Collect' ./cmd/flowhawk
 
