@@ -112,12 +112,16 @@ func TestProgressUnsizedShowsBytes(t *testing.T) {
 	finished := startProgress("always", prog, out, done)
 	time.Sleep(300 * time.Millisecond)
 	prog.Read.Store(3 << 20)
-	time.Sleep(300 * time.Millisecond)
+	// The bar renders at most every 200 ms, on a ticker: on a busy
+	// machine a fixed 300 ms could pass without a render of the count.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "3.1 MB") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	close(done)
 	<-finished
 	text := out.String()
 	if !strings.Contains(text, "3.1 MB") {
-		t.Errorf("the spinner does not show the 3.1 MB read: %q", text)
+		t.Errorf("the spinner does not show the 3.1 MB read in 10 s: %q", text)
 	}
 	if m := regexp.MustCompile(`[0-9.]+ [GT]B/s`).FindString(text); m != "" {
 		t.Errorf("the spinner shows a rate of %s for 3 MB in 0.6 s: %q", m, text)
