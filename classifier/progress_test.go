@@ -26,7 +26,16 @@ func TestFitProgressLogs(t *testing.T) {
 
 	p := startFitProgress(4, "trees")
 	p.add()
-	time.Sleep(70 * time.Millisecond)
+	// A busy machine may run the logging goroutine late: wait for its
+	// first line rather than a fixed few periods.
+	logged := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.String()
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logged(), "left=") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	p.end()
 	mu.Lock()
 	out := buf.String()
