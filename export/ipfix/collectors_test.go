@@ -74,6 +74,30 @@ func waitBound(t *testing.T, port int) {
 	t.Fatalf("nothing bound udp port %d", port)
 }
 
+// waitDrained waits until the datagrams queued on the UDP port have been
+// read by the collector that bound it (rx_queue 0 in /proc/net/udp), so
+// that a collector which writes its file on a signal is signalled after
+// it has our records, however busy the machine.
+func waitDrained(t *testing.T, port int) {
+	t.Helper()
+	want := fmt.Sprintf(":%04X ", port)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile("/proc/net/udp")
+		if err != nil {
+			time.Sleep(time.Second) // no procfs: give the collector a second
+			return
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 4 && strings.HasSuffix(f[1]+" ", want) && strings.HasSuffix(f[4], ":00000000") {
+				time.Sleep(100 * time.Millisecond) // the last one read is handled
+				return
+			}
+		}
+	}
+	t.Fatalf("the collector on udp port %d did not read its datagrams in 10 s", port)
+}
+
 // TestNfcapdReceives sends our records to a real nfcapd and checks that
 // nfdump reads back the same flows and counters.
 func TestNfcapdReceives(t *testing.T) {
@@ -111,9 +135,9 @@ func TestNfcapdReceives(t *testing.T) {
 	if st := e.Stats(); st.Records != uint64(len(flows)) {
 		t.Fatalf("sent %d records, want %d", st.Records, len(flows))
 	}
-	// nfcapd writes its file on SIGTERM; give the datagrams a moment to be
-	// read from the socket first (they are already in its receive buffer).
-	time.Sleep(200 * time.Millisecond)
+	// nfcapd writes its file on SIGTERM: only once it has read the
+	// datagrams already in its receive buffer.
+	waitDrained(t, port)
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	werr := cmd.Wait()
 	stopped = true

@@ -98,9 +98,9 @@ logfile: %s
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// The print plugin writes its cache when nfacctd exits on SIGINT; let
-	// the core read the datagrams already in its socket first.
-	time.Sleep(300 * time.Millisecond)
+	// The print plugin writes its cache when nfacctd exits on SIGINT: only
+	// once the core has read the datagrams already in its socket.
+	waitDrained(t, port)
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	werr := cmd.Wait()
 	stopped = true
