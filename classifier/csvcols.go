@@ -10,7 +10,7 @@ import (
 // workers at once.
 const csvBatchRows = 1024
 
-// colFeeder parses the cells of a CSV file's kept columns on several
+// colFeeder parses the cells of a CSV or Parquet file's kept columns on several
 // goroutines: the reader splits records (encoding/csv, one goroutine, as
 // line numbers need) and the workers parse the numbers, each worker a
 // fixed share of the columns, so every column's cells are added in file

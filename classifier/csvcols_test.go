@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowhawk/flowhawk/export"
+	"github.com/flowhawk/flowhawk/features"
 )
 
 // TestReadCSVWorkers reads one CSV with 1 to 7 column workers, whole and
@@ -45,22 +48,6 @@ func TestReadCSVWorkers(t *testing.T) {
 	if err := os.WriteFile(stray, []byte(strings.Replace(b.String(), "WORD", "oops", 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	same := func(t *testing.T, a, b *Frame) {
-		t.Helper()
-		if fmt.Sprint(a.Names, a.Rows, a.Labels) != fmt.Sprint(b.Names, b.Rows, b.Labels) {
-			t.Fatalf("names, rows or labels differ")
-		}
-		for c := range a.Names {
-			if fmt.Sprint(a.Cat[c]) != fmt.Sprint(b.Cat[c]) || len(a.Num[c]) != len(b.Num[c]) {
-				t.Fatalf("column %s differs", a.Names[c])
-			}
-			for i, v := range a.Num[c] {
-				if math.Float64bits(v) != math.Float64bits(b.Num[c][i]) {
-					t.Fatalf("column %s row %d: %v, want %v", a.Names[c], i, b.Num[c][i], v)
-				}
-			}
-		}
-	}
 	one, err := ReadFiles([]string{path}, ReadOptions{Workers: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -86,13 +73,13 @@ func TestReadCSVWorkers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			same(t, one, f)
+			sameFrame(t, one, f)
 			got := chunks(w)
 			if len(got) != len(oneChunks) {
 				t.Fatalf("%d chunks, want %d", len(got), len(oneChunks))
 			}
 			for i := range got {
-				same(t, oneChunks[i], got[i])
+				sameFrame(t, oneChunks[i], got[i])
 			}
 		})
 	}
@@ -109,5 +96,77 @@ func TestReadCSVWorkers(t *testing.T) {
 	}
 	if msgs[0] != msgs[1] || !strings.Contains(msgs[0], `"oops"`) {
 		t.Errorf("errors differ or do not name the cell: %q", msgs)
+	}
+}
+
+// sameFrame fails the test unless a and b hold the same columns, labels
+// and cells, numbers bit for bit.
+func sameFrame(t *testing.T, a, b *Frame) {
+	t.Helper()
+	if fmt.Sprint(a.Names, a.Rows, a.Labels) != fmt.Sprint(b.Names, b.Rows, b.Labels) {
+		t.Fatalf("names, rows or labels differ")
+	}
+	for c := range a.Names {
+		if fmt.Sprint(a.Cat[c]) != fmt.Sprint(b.Cat[c]) || len(a.Num[c]) != len(b.Num[c]) {
+			t.Fatalf("column %s differs", a.Names[c])
+		}
+		for i, v := range a.Num[c] {
+			if math.Float64bits(v) != math.Float64bits(b.Num[c][i]) {
+				t.Fatalf("column %s row %d: %v, want %v", a.Names[c], i, b.Num[c][i], v)
+			}
+		}
+	}
+}
+
+// TestReadParquetWorkers reads a flowhawk Parquet file of several batches
+// and chunks with 1 and 3 column workers: the same frames.
+func TestReadParquetWorkers(t *testing.T) {
+	x, err := features.New(features.Config{SPLT: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "flows.parquet")
+	fh, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := export.NewParquetWriter(fh, x.Columns(), []string{"Label"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	row := x.NewRow()
+	for i := range 3000 {
+		for c := range row.Num {
+			row.Num[c] = math.Round(rng.NormFloat64()*1e6) / 1e3
+		}
+		if err := w.Write(row, []string{[]string{"BENIGN", "attack"}[i%2]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	read := func(workers int) (*Frame, []*Frame) {
+		whole, err := ReadFiles([]string{path}, ReadOptions{Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var chunks []*Frame
+		sink := &rowSink{n: 1100, numeric: map[string]bool{}, emit: func(f *Frame) error { chunks = append(chunks, f); return nil }}
+		if _, err := readFileTo(path, ReadOptions{Workers: workers}, io.Discard, sink); err != nil {
+			t.Fatal(err)
+		}
+		return whole, chunks
+	}
+	one, oneChunks := read(1)
+	three, threeChunks := read(3)
+	if one.Rows != 3000 || len(oneChunks) != 3 || len(threeChunks) != 3 {
+		t.Fatalf("%d rows, %d and %d chunks", one.Rows, len(oneChunks), len(threeChunks))
+	}
+	sameFrame(t, one, three)
+	for i := range oneChunks {
+		sameFrame(t, oneChunks[i], threeChunks[i])
 	}
 }

@@ -1108,6 +1108,10 @@ func readParquet(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fra
 	var labels, times []string
 	var rec export.Record
 	rows, base := 0, 0 // rows gathered since the last frame handed to sink, and those before
+	// Next makes new strings for every row (only rec.Str is reused), as
+	// the feeder needs.
+	feed := newColFeeder(keep, opt.Workers)
+	defer feed.close()
 	for {
 		if err := r.Next(&rec); err == io.EOF {
 			break
@@ -1115,9 +1119,7 @@ func readParquet(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fra
 			return nil, fmt.Errorf("row %d: %w", base+rows+1, err)
 		}
 		rows++
-		for j, i := range keep {
-			raw[j].add(rec.Str[i])
-		}
+		feed.add(rec.Str, raw)
 		if labelCol >= 0 {
 			labels = append(labels, cp1252.ToUTF8(strings.Clone(strings.TrimSpace(rec.Str[labelCol]))))
 		}
@@ -1125,6 +1127,7 @@ func readParquet(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fra
 			times = append(times, strings.Clone(rec.Str[timeCol]))
 		}
 		if sink != nil && rows == sink.n {
+			feed.flush()
 			if err := emitRows(sink, names, raw, labels, times, rows, base); err != nil {
 				return nil, err
 			}
@@ -1132,6 +1135,7 @@ func readParquet(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fra
 			raw, labels, times = newBuilders(len(keep)), nil, nil
 		}
 	}
+	feed.flush()
 	if sink != nil {
 		return nil, finishRows(sink, names, raw, labels, times, rows, base)
 	}
