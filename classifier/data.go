@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -867,6 +868,25 @@ func readJSONL(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 		}
 		return nil
 	}
+	// After the first record, cells go through a colFeeder (rec, one
+	// cell a column), and a record with the first one's keys in the same
+	// order, flat, is split by flatFields instead of decoded into a map:
+	// flowhawk's JSON Lines read about ten times faster.
+	var (
+		feed        *colFeeder
+		rec         []string
+		count       []int
+		plan        []string // the first record's keys, when it is flat
+		planCol     []int    // each key's column, -1 for none
+		planLabel   []bool
+		planTime    []bool
+		keys, cells []string
+	)
+	defer func() {
+		if feed != nil {
+			feed.close()
+		}
+	}()
 	for sc.Scan() {
 		line++
 		b := strings.TrimSpace(sc.Text())
@@ -877,63 +897,101 @@ func readJSONL(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 		// (its JSON syntax is ASCII either way), and would otherwise
 		// decode with U+FFFD for each such byte.
 		b = cp1252.ToUTF8(b)
-		var obj map[string]any
-		dec := json.NewDecoder(strings.NewReader(b))
-		dec.UseNumber()
-		if err := dec.Decode(&obj); err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
+		fast := false
+		if plan != nil {
+			var ok bool
+			keys, cells, ok = flatFields(b, keys, cells)
+			fast = ok && slices.Equal(keys, plan)
 		}
-		gotLabel := false
-		var keys []string
-		if base+rows == 0 {
-			// The first record sets the column order: the file's, as
-			// in CSV and Parquet, so the same flows train the same
-			// model whichever format holds them.
-			keys = objectKeys(b)
-		} else {
-			keys = make([]string, 0, len(obj))
-			for k := range obj {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-		}
-		for _, k := range keys {
-			name := strings.TrimSpace(k)
-			s := jsonCell(obj[k])
-			if isLabelName(name, opt.Label) {
-				labels = append(labels, s)
-				labelKey = name
-				gotLabel = true
-				continue
-			}
-			if strings.EqualFold(name, "timestamp") {
-				times = append(times, s)
-			}
-			if skipColumn(name, drop) {
-				continue
-			}
-			c, ok := index[name]
-			if !ok {
-				if base+rows > 0 {
-					return nil, fmt.Errorf("line %d: field %q not in the first record", line, name)
+		if fast {
+			for i, c := range cells {
+				switch {
+				case planLabel[i]:
+					labels = append(labels, strings.Clone(c))
+					continue
+				case planTime[i]:
+					times = append(times, strings.Clone(c))
 				}
-				c = len(names)
-				index[name] = c
-				names = append(names, name)
-				raw = append(raw, &colBuilder{})
+				if planCol[i] >= 0 {
+					rec[planCol[i]] = c
+				}
 			}
-			raw[c].add(s)
-		}
-		rows++
-		for c := range raw {
-			if raw[c].len() != rows {
-				return nil, fmt.Errorf("line %d: field %q missing", line, names[c])
+			feed.add(rec, raw)
+			rows++
+		} else {
+			var obj map[string]any
+			dec := json.NewDecoder(strings.NewReader(b))
+			dec.UseNumber()
+			if err := dec.Decode(&obj); err != nil {
+				return nil, fmt.Errorf("line %d: %w", line, err)
 			}
-		}
-		if !gotLabel && labelKey != "" {
-			return nil, fmt.Errorf("line %d: no label", line)
+			gotLabel := false
+			first := base+rows == 0
+			var keys []string
+			if first {
+				// The first record sets the column order: the file's, as
+				// in CSV and Parquet, so the same flows train the same
+				// model whichever format holds them.
+				keys = objectKeys(b)
+			} else {
+				keys = make([]string, 0, len(obj))
+				for k := range obj {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				clear(count)
+			}
+			for _, k := range keys {
+				name := strings.TrimSpace(k)
+				s := jsonCell(obj[k])
+				if isLabelName(name, opt.Label) {
+					labels = append(labels, s)
+					labelKey = name
+					gotLabel = true
+					continue
+				}
+				if strings.EqualFold(name, "timestamp") {
+					times = append(times, s)
+				}
+				if skipColumn(name, drop) {
+					continue
+				}
+				c, ok := index[name]
+				if !ok {
+					if !first {
+						return nil, fmt.Errorf("line %d: field %q not in the first record", line, name)
+					}
+					c = len(names)
+					index[name] = c
+					names = append(names, name)
+					raw = append(raw, &colBuilder{})
+				}
+				if first {
+					raw[c].add(s)
+				} else {
+					rec[c] = s
+					count[c]++
+				}
+			}
+			rows++
+			for c := range names {
+				if (first && raw[c].len() != rows) || (!first && count[c] != 1) {
+					return nil, fmt.Errorf("line %d: field %q missing", line, names[c])
+				}
+			}
+			if !gotLabel && labelKey != "" {
+				return nil, fmt.Errorf("line %d: no label", line)
+			}
+			if first {
+				feed = newColFeeder(identityColumns(len(names)), opt.Workers)
+				rec, count = make([]string, len(names)), make([]int, len(names))
+				plan, planCol, planLabel, planTime = jsonPlan(b, opt.Label, drop, index)
+			} else {
+				feed.add(rec, raw)
+			}
 		}
 		if sink != nil && rows == sink.n {
+			feed.flush()
 			if err := chunkLabels(); err != nil {
 				return nil, err
 			}
@@ -943,6 +1001,9 @@ func readJSONL(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 			base, rows = base+rows, 0
 			raw, labels, times = newBuilders(len(names)), nil, nil
 		}
+	}
+	if feed != nil {
+		feed.flush()
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("line %d: %w", line+1, err)
@@ -954,6 +1015,49 @@ func readJSONL(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 		return nil, finishRows(sink, names, raw, labels, times, rows, base)
 	}
 	return wholeFrame(names, raw, labels, times, rows)
+}
+
+// flatJSON enables readJSONL's flatFields path; tests turn it off to
+// compare with encoding/json's.
+var flatJSON = true
+
+// identityColumns is 0, 1, ... n-1.
+func identityColumns(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// jsonPlan is what readJSONL does with each key of its first record b,
+// for the records after it with the same keys in the same order: the
+// column it goes to (-1: none), whether it is the label or the
+// timestamp. A nil plan (b not flat, or a key twice) sends every record
+// through encoding/json.
+func jsonPlan(b, label string, drop map[string]bool, index map[string]int) (plan []string, col []int, isLabel, isTime []bool) {
+	keys, _, ok := flatFields(b, nil, nil)
+	if !ok || !flatJSON {
+		return nil, nil, nil, nil
+	}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if seen[k] {
+			return nil, nil, nil, nil
+		}
+		seen[k] = true
+		name := strings.TrimSpace(k)
+		c, lab, tm := -1, isLabelName(name, label), false
+		if !lab {
+			tm = strings.EqualFold(name, "timestamp")
+			if !skipColumn(name, drop) {
+				c = index[name]
+			}
+		}
+		plan = append(plan, strings.Clone(k))
+		col, isLabel, isTime = append(col, c), append(isLabel, lab), append(isTime, tm)
+	}
+	return plan, col, isLabel, isTime
 }
 
 // objectKeys returns the keys of the JSON object b (already decoded
