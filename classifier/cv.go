@@ -137,16 +137,19 @@ func CrossValidate(f *Frame, cfgs []Config, folds int, mode string, seed uint64,
 			if progress != nil {
 				progress(cfg.Kind, fo)
 			}
-			trF, teF := f.Subset(train[fo]), f.Subset(test[fo])
-			m, err := Train(trF, cfg)
+			// The training rows' copy is used only by Train, which lets
+			// it go once its matrix is built, and the test rows' is made
+			// after: a fold holds one copy at a time beside f.
+			m, err := Train(f.Subset(train[fo]), cfg)
 			if err != nil {
 				return nil, fmt.Errorf("%s fold %d: %w", cfg.Kind, fo+1, err)
 			}
+			teF := f.Subset(test[fo])
 			met, err := m.Evaluate(teF)
 			if err != nil {
 				return nil, fmt.Errorf("%s fold %d: %w", cfg.Kind, fo+1, err)
 			}
-			res.Folds = append(res.Folds, FoldResult{Fold: fo + 1, TrainRows: trF.Rows, TestRows: teF.Rows,
+			res.Folds = append(res.Folds, FoldResult{Fold: fo + 1, TrainRows: len(train[fo]), TestRows: teF.Rows,
 				Accuracy: met.Accuracy, MacroF1: met.MacroF1, AUC: met.AUC, TrainSeconds: m.Train.Seconds})
 		}
 		var acc, f1, auc, secs []float64
