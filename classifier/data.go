@@ -22,6 +22,7 @@ import (
 	"github.com/flowhawk/flowhawk/export"
 	"github.com/flowhawk/flowhawk/internal/cictime"
 	"github.com/flowhawk/flowhawk/internal/cp1252"
+	"github.com/flowhawk/flowhawk/internal/flatjson"
 )
 
 // Frame is a table of named columns read from a data file: numeric columns
@@ -870,17 +871,17 @@ func readJSONL(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 	}
 	// After the first record, cells go through a colFeeder (rec, one
 	// cell a column), and a record with the first one's keys in the same
-	// order, flat, is split by flatFields instead of decoded into a map:
+	// order, flat, is split by flatjson instead of decoded into a map:
 	// flowhawk's JSON Lines read about ten times faster.
 	var (
-		feed        *colFeeder
-		rec         []string
-		count       []int
-		plan        []string // the first record's keys, when it is flat
-		planCol     []int    // each key's column, -1 for none
-		planLabel   []bool
-		planTime    []bool
-		keys, cells []string
+		feed      *colFeeder
+		rec       []string
+		count     []int
+		plan      []string // the first record's keys, when it is flat
+		planCol   []int    // each key's column, -1 for none
+		planLabel []bool
+		planTime  []bool
+		fields    flatjson.Fields
 	)
 	defer func() {
 		if feed != nil {
@@ -897,14 +898,9 @@ func readJSONL(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 		// (its JSON syntax is ASCII either way), and would otherwise
 		// decode with U+FFFD for each such byte.
 		b = cp1252.ToUTF8(b)
-		fast := false
-		if plan != nil {
-			var ok bool
-			keys, cells, ok = flatFields(b, keys, cells)
-			fast = ok && slices.Equal(keys, plan)
-		}
-		if fast {
-			for i, c := range cells {
+		if plan != nil && flatjson.Split(b, &fields) && slices.Equal(fields.Keys, plan) {
+			for i, c := range fields.Values {
+				c = flatCell(c, fields.Kinds[i])
 				switch {
 				case planLabel[i]:
 					labels = append(labels, strings.Clone(c))
@@ -1017,7 +1013,20 @@ func readJSONL(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 	return wholeFrame(names, raw, labels, times, rows)
 }
 
-// flatJSON enables readJSONL's flatFields path; tests turn it off to
+// flatCell is jsonCell of a value flatjson.Split gave.
+func flatCell(v string, k flatjson.Kind) string {
+	switch k {
+	case flatjson.True:
+		return "1"
+	case flatjson.False:
+		return "0"
+	case flatjson.Null:
+		return ""
+	}
+	return v
+}
+
+// flatJSON enables readJSONL's flatjson path; tests turn it off to
 // compare with encoding/json's.
 var flatJSON = true
 
@@ -1036,12 +1045,12 @@ func identityColumns(n int) []int {
 // timestamp. A nil plan (b not flat, or a key twice) sends every record
 // through encoding/json.
 func jsonPlan(b, label string, drop map[string]bool, index map[string]int) (plan []string, col []int, isLabel, isTime []bool) {
-	keys, _, ok := flatFields(b, nil, nil)
-	if !ok || !flatJSON {
+	var fs flatjson.Fields
+	if !flatjson.Split(b, &fs) || !flatJSON {
 		return nil, nil, nil, nil
 	}
 	seen := map[string]bool{}
-	for _, k := range keys {
+	for _, k := range fs.Keys {
 		if seen[k] {
 			return nil, nil, nil, nil
 		}

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/flowhawk/flowhawk/internal/cictime"
 	"github.com/flowhawk/flowhawk/internal/cp1252"
+	"github.com/flowhawk/flowhawk/internal/flatjson"
 )
 
 // Flow is what the report needs from one flow row.
@@ -319,7 +321,35 @@ func readJSONL(r io.Reader, path string, add func(*Flow)) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	var m map[string]any
+	// A record with the first record's keys in its order, flat (as
+	// flowhawk writes them), is read from flatjson's split instead of a
+	// map: the getter below gives what the map's would.
+	var (
+		plan   []string
+		pos    map[string]int
+		fields flatjson.Fields
+		flat   bool
+	)
 	get := rowGetter(func(name string) (string, float64, bool, bool) {
+		if flat {
+			i, ok := pos[name]
+			if !ok {
+				if i, ok = pos[fleetColumns[name]]; !ok {
+					return "", 0, false, false
+				}
+			}
+			switch v := fields.Values[i]; fields.Kinds[i] {
+			case flatjson.Number:
+				x, _ := strconv.ParseFloat(v, 64) // checked by flatNumbersFit
+				return "", x, true, true
+			case flatjson.String:
+				return v, 0, false, true
+			case flatjson.Null:
+				return fmt.Sprint(nil), 0, false, true
+			default:
+				return v, 0, false, true // true, false: as fmt.Sprint prints a bool
+			}
+		}
 		v, ok := m[name]
 		if !ok {
 			if v, ok = m[fleetColumns[name]]; !ok {
@@ -340,12 +370,19 @@ func readJSONL(r io.Reader, path string, add func(*Flow)) error {
 		if len(strings.TrimSpace(string(b))) == 0 {
 			continue
 		}
-		m = nil
-		if err := json.Unmarshal(b, &m); err != nil {
-			return fmt.Errorf("report: %s:%d: %w", path, line, err)
-		}
-		if err := isFlowRecord(m); err != nil {
-			return fmt.Errorf("report: %s:%d: %w", path, line, err)
+		text := string(b)
+		flat = plan != nil && flatjson.Split(text, &fields) && slices.Equal(fields.Keys, plan) && flatNumbersFit(&fields)
+		if !flat {
+			m = nil
+			if err := json.Unmarshal(b, &m); err != nil {
+				return fmt.Errorf("report: %s:%d: %w", path, line, err)
+			}
+			if err := isFlowRecord(m); err != nil {
+				return fmt.Errorf("report: %s:%d: %w", path, line, err)
+			}
+			if plan == nil && flatJSON {
+				plan, pos = flatPlan(text)
+			}
 		}
 		f, err := flowFrom(get)
 		if err != nil {
@@ -357,6 +394,47 @@ func readJSONL(r io.Reader, path string, add func(*Flow)) error {
 		return fmt.Errorf("report: %s:%d: %w", path, line, err)
 	}
 	return nil
+}
+
+// flatJSON enables readJSONL's flatjson path; tests turn it off to compare
+// with encoding/json's.
+var flatJSON = true
+
+// flatPlan returns the keys of flow record b and their positions, for the
+// records after it: nil when b is not flat, has a key twice (the map
+// keeps the last value) or is not a flow record.
+func flatPlan(b string) ([]string, map[string]int) {
+	var fs flatjson.Fields
+	if !flatjson.Split(b, &fs) {
+		return nil, nil
+	}
+	pos := make(map[string]int, len(fs.Keys))
+	for i, k := range fs.Keys {
+		if _, dup := pos[k]; dup {
+			return nil, nil
+		}
+		pos[k] = i
+	}
+	_, src := pos[colSrc]
+	_, fleetSrc := pos[fleetColumns[colSrc]]
+	if !src && !fleetSrc {
+		return nil, nil
+	}
+	return slices.Clone(fs.Keys), pos
+}
+
+// flatNumbersFit reports whether every number of fs is a float64, as
+// encoding/json needs to decode the record at all: only one with an
+// exponent or of 300 digits or more can fall outside.
+func flatNumbersFit(fs *flatjson.Fields) bool {
+	for i, v := range fs.Values {
+		if fs.Kinds[i] == flatjson.Number && (len(v) >= 300 || strings.ContainsAny(v, "eE")) {
+			if _, err := strconv.ParseFloat(v, 64); err != nil {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // isFlowRecord refuses a JSON line without a source address, which every

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -534,4 +535,45 @@ func TestReadFlowsEmptyCSV(t *testing.T) {
 	if stats.N != 0 {
 		t.Errorf("%d flows read from empty files", stats.N)
 	}
+}
+
+// readBoth reads b with and without flatjson: the flows and the error
+// must be the same.
+func readBoth(t *testing.T, b []byte) {
+	t.Helper()
+	read := func(flat bool) ([]Flow, string) {
+		defer func(old bool) { flatJSON = old }(flatJSON)
+		flatJSON = flat
+		var out []Flow
+		err := readJSONL(bytes.NewReader(b), "f.jsonl", func(f *Flow) {
+			g := *f
+			g.Src, g.Dst, g.Label = strings.Clone(g.Src), strings.Clone(g.Dst), strings.Clone(g.Label)
+			out = append(out, g)
+		})
+		return out, fmt.Sprint(err)
+	}
+	slow, slowErr := read(false)
+	fast, fastErr := read(true)
+	if slowErr != fastErr || !reflect.DeepEqual(slow, fast) {
+		t.Fatalf("flatjson read %d flows (error %s), encoding/json %d (error %s)\nfirst: %+v\nwant:  %+v", len(fast), fastErr, len(slow), slowErr, first(fast), first(slow))
+	}
+}
+
+func first(f []Flow) any {
+	if len(f) == 0 {
+		return nil
+	}
+	return f[0]
+}
+
+// FuzzReadJSONLFlat checks that records read through flatjson give the
+// flows, and the errors, that encoding/json's maps give.
+func FuzzReadJSONLFlat(f *testing.F) {
+	rec := `{"Source IP":"10.0.0.1","Destination IP":"10.0.0.2","Destination Port":%s,"Protocol":17,"Total Fwd Packets":%s,"Total Backward Packets":1,"Total Length of Fwd Packets":10,"Total Length of Bwd Packets":5,"Timestamp":"2026-11-23 09:00:00.000000","Label":%s}`
+	for _, v := range [][3]string{{"53", "2", `"BENIGN"`}, {"1e400", "2", `"x"`}, {"53", "true", "null"}, {"5.3e1", "-0", `"caf\u00e9"`}, {"53", `"many"`, `"x"`}} {
+		line := fmt.Sprintf(rec, v[0], v[1], v[2])
+		f.Add([]byte(fmt.Sprintf(rec, "53", "2", `"BENIGN"`) + "\n" + line + "\n" + line + "\n"))
+	}
+	f.Add([]byte(`{"src_ip":"10.0.0.1","dst_ip":"10.0.0.2","proto":6,"fwd_packets":3,"bwd_packets":0,"start":"2026-11-23T09:00:00Z","class":"web"}` + "\n" + `{"src_ip":"10.0.0.3","dst_ip":"10.0.0.2","proto":6,"fwd_packets":3,"bwd_packets":0,"start":"2026-11-23T09:00:01Z","class":"web","src_ip":"10.9.9.9"}` + "\n"))
+	f.Fuzz(func(t *testing.T, b []byte) { readBoth(t, b) })
 }

@@ -1,63 +1,13 @@
 package classifier
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 )
-
-// FuzzFlatFields checks flatFields against encoding/json: a record it
-// splits must decode, with the same keys in the same order and each cell
-// what readJSONL made of the decoded value.
-func FuzzFlatFields(f *testing.F) {
-	for _, s := range []string{
-		`{"a":1,"b":"x","c":null,"d":true,"e":false}`,
-		`{ "Flow Duration" : 12.5e-3 , "Label":"BENIGN" }`,
-		`{"a":-0,"b":1E+400,"c":"caf\u00e9"}`,
-		`{"a":01}`, `{"a":1.}`, `{"a":.5}`, `{"a":1}x`, `{"a":[1]}`, `{"a":{"b":1}}`,
-		`{"a":1,"a":2}`, `{}`, `{"a":tru}`, `{"a":"\t"}`, `{"a" 1}`, `{"a":1,}`,
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, b string) {
-		keys, cells, ok := flatFields(b, nil, nil)
-		if !ok {
-			return
-		}
-		var obj map[string]any
-		dec := json.NewDecoder(strings.NewReader(b))
-		dec.UseNumber()
-		if err := dec.Decode(&obj); err != nil {
-			t.Fatalf("flatFields split %q, encoding/json refuses it: %v", b, err)
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			t.Fatalf("flatFields split %q, which has more after the object", b)
-		}
-		if got := objectKeys(b); !slices.Equal(dedup(keys), got) {
-			t.Fatalf("%q: keys %q, encoding/json's %q", b, keys, got)
-		}
-		for i, k := range keys {
-			if want := jsonCell(obj[k]); cells[i] != want && !slices.Contains(keys[i+1:], k) {
-				t.Fatalf("%q: key %q cell %q, encoding/json's %q", b, k, cells[i], want)
-			}
-		}
-	})
-}
-
-func dedup(keys []string) []string {
-	var out []string
-	for _, k := range keys {
-		if !slices.Contains(out, k) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
 
 // TestReadJSONLFlat reads records that take the flat path and records
 // that do not (escapes, other key orders, nested values, a missing or an
