@@ -62,7 +62,9 @@ func (f *colFeeder) add(rec []string, raw []*colBuilder) {
 		case b = <-f.free:
 			b.cells = b.cells[:0]
 		default:
-			b = &csvBatch{cells: make([]string, 0, csvBatchRows*len(f.keep))}
+			// Grown as records come: a file of a few rows does not
+			// pay for a full batch of a wide file's cells (2.6 MB).
+			b = &csvBatch{cells: make([]string, 0, 16*len(f.keep))}
 		}
 		b.raw = raw
 		f.cur = b
@@ -70,7 +72,7 @@ func (f *colFeeder) add(rec []string, raw []*colBuilder) {
 	for _, i := range f.keep {
 		b.cells = append(b.cells, rec[i])
 	}
-	if len(b.cells) == cap(b.cells) {
+	if len(b.cells) >= csvBatchRows*len(f.keep) {
 		f.send()
 	}
 }
