@@ -458,11 +458,16 @@ func train(f *Frame, cfg Config, score bool) (*Model, *Metrics, error) {
 	// Nothing below reads the frame: without this reference (and the
 	// caller's), its columns can be freed while the estimator trains.
 	hash, truth := f.Hash, m.TrueLabels(f)
+	cells := f.Rows * len(f.Names)
 	f = nil
 	// One collection now (milliseconds against the training's seconds)
 	// lets the training's allocations reuse the frame's memory, which the
-	// heap would otherwise keep beside them until its next goal.
-	runtime.GC()
+	// heap would otherwise keep beside them until its next goal. A small
+	// frame is not worth a full collection: cv's folds and the fuzz
+	// tests' trainings of a few rows each paid one.
+	if cells >= 1<<20 {
+		runtime.GC()
+	}
 	switch cfg.Kind {
 	case "rf":
 		mtry := cfg.MaxFeatures
