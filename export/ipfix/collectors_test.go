@@ -51,23 +51,37 @@ func freeUDPPort(t *testing.T) int {
 	return p
 }
 
-// waitBound waits until something has bound the UDP port, reading
-// /proc/net/udp (probing with a bind of our own would race with the
-// collector's bind), so we do not send before the collector listens.
+// udpSocket returns the fields of /proc/net/udp's line of the socket
+// bound to port (nil when none is), or an error when procfs cannot be
+// read. Reading it does not race with the collector's bind, as probing
+// with a bind of our own would.
+func udpSocket(port int) ([]string, error) {
+	b, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return nil, err
+	}
+	want := fmt.Sprintf(":%04X ", port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasSuffix(f[1]+" ", want) {
+			return f, nil
+		}
+	}
+	return nil, nil
+}
+
+// waitBound waits until something has bound the UDP port, so we do not
+// send before the collector listens.
 func waitBound(t *testing.T, port int) {
 	t.Helper()
-	want := fmt.Sprintf(":%04X ", port)
 	for i := 0; i < 1000; i++ {
-		b, err := os.ReadFile("/proc/net/udp")
+		f, err := udpSocket(port)
 		if err != nil {
 			time.Sleep(time.Second) // no procfs: give the collector a second
 			return
 		}
-		for _, line := range strings.Split(string(b), "\n")[1:] {
-			f := strings.Fields(line)
-			if len(f) > 1 && strings.HasSuffix(f[1]+" ", want) {
-				return
-			}
+		if f != nil {
+			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -75,24 +89,20 @@ func waitBound(t *testing.T, port int) {
 }
 
 // waitDrained waits until the datagrams queued on the UDP port have been
-// read by the collector that bound it (rx_queue 0 in /proc/net/udp), so
-// that a collector which writes its file on a signal is signalled after
-// it has our records, however busy the machine.
+// read by the collector that bound it (rx_queue 0), so that a collector
+// which writes its file on a signal is signalled after it has our
+// records, however busy the machine.
 func waitDrained(t *testing.T, port int) {
 	t.Helper()
-	want := fmt.Sprintf(":%04X ", port)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		b, err := os.ReadFile("/proc/net/udp")
+		f, err := udpSocket(port)
 		if err != nil {
 			time.Sleep(time.Second) // no procfs: give the collector a second
 			return
 		}
-		for _, line := range strings.Split(string(b), "\n")[1:] {
-			f := strings.Fields(line)
-			if len(f) > 4 && strings.HasSuffix(f[1]+" ", want) && strings.HasSuffix(f[4], ":00000000") {
-				time.Sleep(100 * time.Millisecond) // the last one read is handled
-				return
-			}
+		if f != nil && strings.HasSuffix(f[4], ":00000000") { // tx_queue:rx_queue
+			time.Sleep(100 * time.Millisecond) // the last one read is handled
+			return
 		}
 	}
 	t.Fatalf("the collector on udp port %d did not read its datagrams in 10 s", port)
