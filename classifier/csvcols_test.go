@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowhawk/flowhawk/export"
 	"github.com/flowhawk/flowhawk/features"
 )
 
@@ -126,28 +125,13 @@ func TestReadParquetWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "flows.parquet")
-	fh, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := export.NewParquetWriter(fh, x.Columns(), []string{"Label"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(3, 4))
-	row := x.NewRow()
-	for i := range 3000 {
+	writeRows(t, x, path, 3000, func(i int, row *features.Row) string {
 		for c := range row.Num {
 			row.Num[c] = math.Round(rng.NormFloat64()*1e6) / 1e3
 		}
-		if err := w.Write(row, []string{[]string{"BENIGN", "attack"}[i%2]}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	fh.Close()
+		return []string{"BENIGN", "attack"}[i%2]
+	})
 	read := func(workers int) (*Frame, []*Frame) {
 		whole, err := ReadFiles([]string{path}, ReadOptions{Workers: workers})
 		if err != nil {

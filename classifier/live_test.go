@@ -65,27 +65,11 @@ func TestReadFlowhawkParquet(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "flows.parquet")
-	fh, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := export.NewParquetWriter(fh, x.Columns(), []string{"Label"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	row := x.NewRow()
-	for i := 0; i < 40; i++ {
+	writeRows(t, x, path, 40, func(i int, row *features.Row) string {
 		row.Num[x.Index("Flow Duration")] = float64(i)
 		row.Num[x.Index("splt_len_1")] = float64(100 + i%2)
-		lab := []string{"BENIGN", "attack"}[i%2]
-		if err := w.Write(row, []string{lab}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	fh.Close()
+		return []string{"BENIGN", "attack"}[i%2]
+	})
 	f, err := ReadFiles([]string{path}, ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +88,19 @@ func TestReadFlowhawkParquet(t *testing.T) {
 // extension.
 func writeFlows(t *testing.T, x *features.Extractor, path string) {
 	t.Helper()
+	writeRows(t, x, path, 60, func(i int, row *features.Row) string {
+		row.Num[x.Index("Flow Duration")] = float64(i)
+		hdr := float64(20 + 20*(i%3))
+		row.Num[x.Index("Fwd Header Length")] = hdr
+		row.Num[x.Index("Fwd Header Length.1")] = hdr
+		return []string{"BENIGN", "attack", "other"}[i%3]
+	})
+}
+
+// writeRows writes n rows of the extractor's columns with a Label to path
+// in the format of its extension; fill sets row i and returns its label.
+func writeRows(t *testing.T, x *features.Extractor, path string, n int, fill func(i int, row *features.Row) string) {
+	t.Helper()
 	format, err := export.FormatOf(path)
 	if err != nil {
 		t.Fatal(err)
@@ -117,12 +114,8 @@ func writeFlows(t *testing.T, x *features.Extractor, path string) {
 		t.Fatal(err)
 	}
 	row := x.NewRow()
-	for i := 0; i < 60; i++ {
-		row.Num[x.Index("Flow Duration")] = float64(i)
-		hdr := float64(20 + 20*(i%3))
-		row.Num[x.Index("Fwd Header Length")] = hdr
-		row.Num[x.Index("Fwd Header Length.1")] = hdr
-		if err := w.Write(row, []string{[]string{"BENIGN", "attack", "other"}[i%3]}); err != nil {
+	for i := range n {
+		if err := w.Write(row, []string{fill(i, row)}); err != nil {
 			t.Fatal(err)
 		}
 	}
