@@ -10,13 +10,13 @@ import (
 // workers at once.
 const csvBatchRows = 1024
 
-// colFeeder parses the cells of a CSV or Parquet file's kept columns on several
-// goroutines: the reader splits records (encoding/csv, one goroutine, as
-// line numbers need) and the workers parse the numbers, each worker a
-// fixed share of the columns, so every column's cells are added in file
-// order and the frame is the one a single goroutine builds. Parsing the
-// cells is about two thirds of reading a wide CSV such as flowhawk's or
-// CIC-IDS2017's.
+// colFeeder parses the cells of a data file's kept columns (CSV, Parquet,
+// JSON Lines) on several goroutines: the reader splits records on one
+// goroutine, in order, as line numbers in errors need, and the workers
+// parse the numbers, each worker a fixed share of the columns, so every
+// column's cells are added in file order and the frame is the one a
+// single goroutine builds. Parsing the cells is about two thirds of
+// reading a wide CSV such as flowhawk's or CIC-IDS2017's.
 type colFeeder struct {
 	keep    []int
 	workers int
