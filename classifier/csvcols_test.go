@@ -154,3 +154,33 @@ func TestReadParquetWorkers(t *testing.T) {
 		sameFrame(t, oneChunks[i], threeChunks[i])
 	}
 }
+
+// TestReadCSVCells reads a file of several batches on one and two
+// workers and checks every cell against what was written.
+func TestReadCSVCells(t *testing.T) {
+	const rows = 16*csvBatchRows + 77
+	var b strings.Builder
+	b.WriteString("a,b,Label\n")
+	for i := range rows {
+		fmt.Fprintf(&b, "%d,%d.25,%s\n", i, rows-i, []string{"x", "y"}[i%2])
+	}
+	path := filepath.Join(t.TempDir(), "cells.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []int{1, 2} {
+		f, err := ReadFiles([]string{path}, ReadOptions{Workers: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, c := f.Num[f.Column("a")], f.Num[f.Column("b")]
+		if f.Rows != rows || len(a) != rows || len(c) != rows {
+			t.Fatalf("%d rows, columns of %d and %d", f.Rows, len(a), len(c))
+		}
+		for i := range rows {
+			if a[i] != float64(i) || c[i] != float64(rows-i)+0.25 {
+				t.Fatalf("workers=%d row %d: %v, %v", w, i, a[i], c[i])
+			}
+		}
+	}
+}
