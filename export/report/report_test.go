@@ -491,7 +491,7 @@ func TestClassChartBounded(t *testing.T) {
 func TestReadFlowsRefusesAlerts(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct{ name, line, want string }{
-		{"alerts-20261205T084301.748558661.jsonl", `{"@timestamp":"2026-11-23T11:47:48.437274Z","rule":{"name":"portscan.vertical"},"source":{"ip":"10.0.0.1"}}`, "give alerts files with --alerts"},
+		{"alerts-20261205T084301.748558661Z.jsonl", `{"@timestamp":"2026-11-23T11:47:48.437274Z","rule":{"name":"portscan.vertical"},"source":{"ip":"10.0.0.1"}}`, "give alerts files with --alerts"},
 		{"other.jsonl", `{"a":1}`, `no "Source IP" or "src_ip" field`},
 	} {
 		path := filepath.Join(dir, c.name)

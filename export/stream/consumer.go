@@ -44,7 +44,8 @@ type ParquetConfig struct {
 	// Subject filters what is stored (default "flowhawk.*.flows": every
 	// sensor).
 	Subject string
-	// Dir receives files named flows-<UTC time to the nanosecond>.parquet.
+	// Dir receives files named flows-<UTC time to the nanosecond>.parquet
+	// (flows-20261205T080000.123456789Z.parquet).
 	Dir string
 	// Rotate closes a file after this long (default 1 min) or MaxRows
 	// rows (default 1,000,000). Messages are acknowledged only once the
@@ -476,8 +477,9 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 	}
 	open := func() error {
 		now := time.Now().UTC()
-		// Nanoseconds keep names unique across restarts within a second.
-		name := fmt.Sprintf("%s-%s%s", kind.what, now.Format("20060102T150405.000000000"), kind.ext)
+		// Nanoseconds keep names unique across restarts within a second;
+		// the Z says UTC, as in capture --rotate's names.
+		name := fmt.Sprintf("%s-%s%s", kind.what, now.Format("20060102T150405.000000000Z"), kind.ext)
 		f := &openFile{final: filepath.Join(cfg.Dir, name), opened: now}
 		f.tmp = f.final + ".tmp"
 		fh, err := os.OpenFile(f.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, export.FileMode)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -182,6 +183,14 @@ func TestConsumerErrors(t *testing.T) {
 	})
 	if st.Rows != 5 || st.Files == 0 {
 		t.Errorf("with credentials and CreateStream: %+v, want 5 rows in a file", st)
+	}
+	// Named by the UTC time they were opened, to the nanosecond, with
+	// capture --rotate's Z.
+	files, _ := filepath.Glob(filepath.Join(cfg.Dir, "*"))
+	for _, f := range files {
+		if !regexp.MustCompile(`^flows-\d{8}T\d{6}\.\d{9}Z\.parquet$`).MatchString(filepath.Base(f)) {
+			t.Errorf("file %s: want flows-YYYYMMDDTHHMMSS.nnnnnnnnnZ.parquet", filepath.Base(f))
+		}
 	}
 }
 
