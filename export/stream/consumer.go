@@ -350,12 +350,10 @@ func consumerFor(ctx context.Context, cfg ParquetConfig, what string) (*nats.Con
 	}
 	if cfg.CreateStream {
 		if _, err := js.Stream(ctx, cfg.Stream); errors.Is(err, jetstream.ErrStreamNotFound) {
-			_, err = js.CreateStream(ctx, StreamConfig(cfg.Stream))
-			if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			if err := createStream(ctx, js, cfg.Stream); err != nil {
 				nc.Close()
 				return nil, nil, fmt.Errorf("stream: create stream %s on %s: %w", cfg.Stream, url, err)
 			}
-			slog.Info("created nats stream", "stream", cfg.Stream, "subjects", "flowhawk.>")
 		}
 	}
 	if old, err := js.Consumer(ctx, cfg.Stream, cfg.Durable); err == nil {

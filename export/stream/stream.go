@@ -636,13 +636,29 @@ func (p *Publisher) ensureStream() bool {
 		p.warn.Warn("nats stream lookup failed", "stream", p.cfg.Stream, "err", err)
 		return false
 	}
-	_, err = p.js.CreateStream(ctx, StreamConfig(p.cfg.Stream))
-	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+	if err := createStream(ctx, p.js, p.cfg.Stream); err != nil {
 		p.warn.Warn("nats stream create failed", "stream", p.cfg.Stream, "err", err)
 		return false
 	}
-	slog.Info("created nats stream", "stream", p.cfg.Stream, "subjects", "flowhawk.>")
 	return true
+}
+
+// createStream creates the stream name (StreamConfig) that a lookup found
+// missing. Another sensor or collector may create it at the same moment:
+// nats-server then refuses the later request, by name or, when both
+// passed its name check together, as "subjects overlap with an existing
+// stream"; a stream of that name found after the refusal is the one
+// wanted, and no error.
+func createStream(ctx context.Context, js jetstream.JetStream, name string) error {
+	_, err := js.CreateStream(ctx, StreamConfig(name))
+	if err == nil {
+		slog.Info("created nats stream", "stream", name, "subjects", "flowhawk.>")
+		return nil
+	}
+	if _, lerr := js.Stream(ctx, name); lerr == nil {
+		return nil
+	}
+	return err
 }
 
 // StreamConfig is the JetStream stream flowhawk creates when asked: every

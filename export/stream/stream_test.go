@@ -665,3 +665,46 @@ func TestAuthOutsideURL(t *testing.T) {
 		t.Errorf("redactURL left a secret or lost a server: %s", got)
 	}
 }
+
+// TestCreateStreamConcurrently creates the stream from many connections at
+// once, as sensors and a collector started together do: every one must
+// succeed (nats-server refuses all but the first, some by name, some as
+// "subjects overlap" when they passed its name check together), each round
+// on a fresh stream. A stream of another name already holding the
+// subjects is still an error.
+func TestCreateStreamConcurrently(t *testing.T) {
+	srv := startNATS(t)
+	const clients = 8
+	js := make([]jetstream.JetStream, clients)
+	for i := range js {
+		js[i] = jsConnect(t, srv.url())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for round := range 100 {
+		start := make(chan struct{})
+		errs := make(chan error, clients)
+		for i := range js {
+			go func() {
+				<-start
+				errs <- createStream(ctx, js[i], "FLOWHAWK")
+			}()
+		}
+		close(start)
+		for range clients {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if err := js[0].DeleteStream(ctx, "FLOWHAWK"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := StreamConfig("OTHER")
+	if _, err := js[0].CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := createStream(ctx, js[1], "FLOWHAWK"); err == nil || !strings.Contains(err.Error(), "overlap") {
+		t.Errorf("with the subjects in stream OTHER: %v, want the server's overlap error", err)
+	}
+}
