@@ -168,3 +168,92 @@ func TestExpandPathsStdin(t *testing.T) {
 		t.Error("ExpandPaths(-, -): no error")
 	}
 }
+
+// TestExpandPathsOnceAcrossArgs checks that a capture named more than once
+// on the command line (w.pcap w.pcap ./w.pcap, dir dir/sub, a hard link)
+// is read once, at its first position, with one warning per repeat naming
+// both spellings: replay counted every packet of it as often as named.
+func TestExpandPathsOnceAcrossArgs(t *testing.T) {
+	tmp := t.TempDir()
+	t.Chdir(tmp)
+	hdr := append(slices.Clone(magicPcapLE), make([]byte, 20)...)
+	if err := os.MkdirAll(filepath.Join("dir4", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"w.pcap", "v.pcap", "dir4/b.pcap", "dir4/sub/a.pcap"} {
+		if err := os.WriteFile(f, hdr, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hard := true
+	if err := os.Link("v.pcap", "hard.pcap"); err != nil {
+		hard = false
+	}
+	var logged bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+
+	for _, c := range []struct {
+		args, want []string
+		warns      int
+	}{
+		{[]string{"w.pcap", "w.pcap", "./w.pcap"}, []string{"w.pcap"}, 2},
+		{[]string{"dir4", "dir4/sub"}, []string{"dir4/b.pcap", "dir4/sub/a.pcap"}, 1},
+		{[]string{"dir4/sub", "v.pcap", "dir4"}, []string{"dir4/sub/a.pcap", "v.pcap", "dir4/b.pcap"}, 1},
+		{[]string{filepath.Join(tmp, "w.pcap"), "-", "w.pcap"}, []string{filepath.Join(tmp, "w.pcap"), "-"}, 1},
+	} {
+		logged.Reset()
+		got, err := ExpandPaths(c.args)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%v: %v, want %v", c.args, got, c.want)
+		}
+		l := logged.String()
+		if n := strings.Count(l, "capture listed more than once, read once"); n != c.warns {
+			t.Errorf("%v: %d warnings, want %d: %q", c.args, n, c.warns, l)
+		}
+	}
+	if hard {
+		logged.Reset()
+		got, err := ExpandPaths([]string{"v.pcap", "hard.pcap"})
+		if err != nil || !slices.Equal(got, []string{"v.pcap"}) {
+			t.Errorf("hard link: %v, %v; want [v.pcap]", got, err)
+		}
+		if l := logged.String(); !strings.Contains(l, "file=hard.pcap") || !strings.Contains(l, "first=v.pcap") {
+			t.Errorf("hard link warning does not name both spellings: %q", l)
+		}
+	}
+	if _, err := ExpandPaths([]string{"-", "w.pcap", "-"}); err == nil {
+		t.Error("- twice: no error")
+	}
+
+	// Many repeats: the first maxDupWarnings are logged one by one, the
+	// rest in one line.
+	logged.Reset()
+	many := []string{"w.pcap"}
+	for range maxDupWarnings + 5 {
+		many = append(many, "./w.pcap")
+	}
+	if got, err := ExpandPaths(many); err != nil || len(got) != 1 {
+		t.Errorf("many repeats: %v, %v", got, err)
+	}
+	if l := logged.String(); strings.Count(l, "\n") != maxDupWarnings+1 || !strings.Contains(l, "more=5") {
+		t.Errorf("many repeats logged %q", l)
+	}
+}
+
+// TestExpandPathsNoneFound checks that "no capture files" names what was
+// searched.
+func TestExpandPathsNoneFound(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	_, err := ExpandPaths([]string{a})
+	if err == nil || !strings.Contains(err.Error(), "no capture files in "+a) {
+		t.Errorf("one directory: %v", err)
+	}
+	_, err = ExpandPaths([]string{a, b})
+	if err == nil || !strings.Contains(err.Error(), a) || !strings.Contains(err.Error(), b) {
+		t.Errorf("two directories: %v", err)
+	}
+}

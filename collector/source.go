@@ -306,7 +306,8 @@ func captureName(p string) bool {
 const StdinPath = "-"
 
 // ExpandPaths turns command-line arguments into capture files: StdinPath
-// is kept as it is (once at most), a file is
+// is kept as it is (once at most: a second "-" is an error, since a pipe
+// cannot be read twice), a file is
 // kept as given (whatever its name), a directory expands recursively to the
 // files in it that start with a pcap, pcapng or compressed capture
 // magic number, in natural path order (numbers in names compare as
@@ -315,7 +316,10 @@ const StdinPath = "-"
 // directories are followed, the root's included, and the paths keep the
 // link's name (so --label-dir labels by the name the user sees); each real
 // directory is walked once, so a link loop or a second link to a directory
-// already walked is skipped with a warning.
+// already walked is skipped with a warning. A capture reached twice, within
+// one argument or across arguments (w.pcap ./w.pcap, dir dir/sub, a link or
+// a hard link to a file already listed), is read once, where it first
+// appears, with a warning: its flows would otherwise be counted twice.
 func ExpandPaths(args []string) ([]string, error) {
 	var out []string
 	stdin := false
@@ -345,22 +349,52 @@ func ExpandPaths(args []string) ([]string, error) {
 			return nil, fmt.Errorf("capture directory %s: %w", a, err)
 		}
 		slices.SortFunc(w.found, naturalCompare)
-		out = append(out, onceEach(w.found)...)
+		out = append(out, w.found...)
 	}
 	if len(out) == 0 {
-		return nil, errors.New("no capture files found")
+		return nil, noCaptures(args)
 	}
-	return out, nil
+	return onceEach(out), nil
 }
 
-// onceEach drops a capture found again under another path (a link to a
-// file already found), with a warning: its flows would be counted twice,
-// and with dataset --label-dir carry two labels. The first path in order
-// is kept.
+// noCaptures is the error for arguments that hold no capture (only
+// directories can: a file argument is always kept), naming what was
+// searched.
+func noCaptures(args []string) error {
+	switch len(args) {
+	case 0:
+		return errors.New("no capture files: no paths given")
+	case 1:
+		return fmt.Errorf("no capture files in %s (none starts with a pcap, pcapng, gzip, zstd or lz4 magic number)", args[0])
+	}
+	return fmt.Errorf("no capture files in %s (none starts with a pcap, pcapng, gzip, zstd or lz4 magic number)", strings.Join(args, ", "))
+}
+
+// maxDupWarnings bounds the warnings onceEach logs one by one; the rest
+// are summed up in one more, so "replay dir dir" does not print a line
+// per file.
+const maxDupWarnings = 10
+
+// onceEach drops a capture listed again under another path (the same
+// path twice, another spelling of it, a link or a hard link to a file
+// already listed), with a warning: its flows would be counted twice, and
+// with dataset --label-dir carry two labels. The first path in order is
+// kept, where it is. Standard input is never dropped (ExpandPaths refuses
+// a second one).
 func onceEach(paths []string) []string {
-	first := make(map[string]string, len(paths))
-	out := paths[:0]
+	type seen struct {
+		path string
+		info os.FileInfo
+	}
+	byPath := make(map[string]string, len(paths))
+	bySize := make(map[int64][]seen, len(paths)) // os.SameFile candidates
+	out := make([]string, 0, len(paths))
+	dups := 0
 	for _, p := range paths {
+		if p == StdinPath {
+			out = append(out, p)
+			continue
+		}
 		real, err := filepath.EvalSymlinks(p)
 		if err == nil {
 			real, err = filepath.Abs(real)
@@ -368,12 +402,32 @@ func onceEach(paths []string) []string {
 		if err != nil {
 			real = p
 		}
-		if f, ok := first[real]; ok {
-			slog.Warn("skipping a capture already found (a second link to it)", "file", p, "found_as", f)
+		first, dup := byPath[real]
+		var info os.FileInfo
+		if !dup {
+			if info, err = os.Stat(p); err == nil {
+				for _, s := range bySize[info.Size()] {
+					if os.SameFile(s.info, info) {
+						first, dup = s.path, true
+						break
+					}
+				}
+			}
+		}
+		if dup {
+			if dups++; dups <= maxDupWarnings {
+				slog.Warn("capture listed more than once, read once", "file", p, "first", first)
+			}
 			continue
 		}
-		first[real] = p
+		byPath[real] = p
+		if info != nil {
+			bySize[info.Size()] = append(bySize[info.Size()], seen{p, info})
+		}
 		out = append(out, p)
+	}
+	if dups > maxDupWarnings {
+		slog.Warn("more captures listed more than once, each read once", "more", dups-maxDupWarnings)
 	}
 	return out
 }
