@@ -303,7 +303,7 @@ func (c *Config) OpenSink(def io.Writer) (sink *JSONLSink, close func() error, e
 		return s, s.Flush, nil
 	}
 	// Alerts name hosts, as flow files do: other users may not read them.
-	f, err := os.OpenFile(c.Alerts, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
+	f, err := os.OpenFile(c.Alerts, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--alerts: %w", err)
 	}

@@ -114,12 +114,7 @@ func create(path string, cols []features.Column, extra []string, appending bool)
 	if appending && format == Parquet {
 		return nil, fmt.Errorf("export: %s: a Parquet file cannot be appended to (use .csv or .jsonl)", path)
 	}
-	var fh *os.File
-	if appending {
-		fh, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, FileMode)
-	} else {
-		fh, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, FileMode)
-	}
+	fh, err := openOutput(path, appending)
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
@@ -139,6 +134,22 @@ func create(path string, cols []features.Column, extra []string, appending bool)
 		return &encodingFileWriter{fileWriter{RowWriter: w, fh: fh}, enc}, nil
 	}
 	return &fileWriter{RowWriter: w, fh: fh}, nil
+}
+
+// openOutput opens path for writing. Only an existing regular file
+// opened to append is opened for reading too (appendWriter reads its
+// header and last line): a FIFO or a terminal opened read-write would
+// hold a read end of itself, so when its reader went away a write would
+// block forever on the full pipe instead of failing with EPIPE.
+func openOutput(path string, appending bool) (*os.File, error) {
+	if !appending {
+		return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, FileMode)
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+		flags = os.O_RDWR | os.O_APPEND
+	}
+	return os.OpenFile(path, flags, FileMode)
 }
 
 // appendWriter checks what fh holds and returns a writer that continues it.
