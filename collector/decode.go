@@ -113,8 +113,8 @@ type Decoder struct {
 	ready     []Packet
 	readyHead int
 	// Counters, read by the source.
-	nonIP, fragments, orphans, wrong, decapsulated uint64
-	malformed                                      [NumMalformedReasons]uint64
+	nonIP, fragments, orphans, wrong, decapsulated, decapFallback uint64
+	malformed                                                     [NumMalformedReasons]uint64
 }
 
 // NewDecoder returns a decoder with its own fragment cache.
@@ -141,6 +141,7 @@ func (d *Decoder) FillStats(st *SourceStats) {
 	st.Fragments, st.OrphanFragments, st.WrongFragments = d.fragments, d.orphans, d.wrong
 	st.FragEvicted = d.frags.evicted
 	st.Decapsulated = d.decapsulated
+	st.DecapFallback = d.decapFallback
 }
 
 func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
@@ -568,7 +569,8 @@ const (
 // without routing carrying IPv4, IPv6 or Ethernet, VXLAN (UDP port 4789,
 // VNI flag set) and GENEVE version 0 (UDP port 6081) carrying Ethernet,
 // IPv4 or IPv6. ok is false when the packet is no such tunnel, or its
-// tunnel header is cut short: it is then decoded as itself. One level only:
+// tunnel header is cut short, or the snap length cut the inner packet's
+// headers (snapCutInner): it is then decoded as itself. One level only:
 // a tunnel inside the tunnel is the inner flow.
 func (d *Decoder) tunnel(p *Packet, l4 []byte, l4Len int, proto uint8, outer, inner uint16, missing int) (r Result, ok bool) {
 	var et uint16
@@ -636,6 +638,8 @@ func (d *Decoder) tunnel(p *Packet, l4 []byte, l4Len int, proto uint8, outer, in
 	d.decapsulated++
 	d.depth, d.vlanOuter, d.vlanInner, d.tunnelID = 1, outer, inner, tid
 	defer func() { d.depth, d.tunnelID = 0, 0 }()
+	// What the inner decode may change, to undo if it falls back.
+	saved, reason, frags, wrong := *p, d.LastReason, d.fragments, d.wrong
 	p.TTL, p.IPLen, p.IPHeaderLen = 0, 0, 0
 	switch et {
 	case etIPv4:
@@ -644,12 +648,40 @@ func (d *Decoder) tunnel(p *Packet, l4 []byte, l4Len int, proto uint8, outer, in
 		r = d.ipv6(p, b, outer, inner, missing)
 	default:
 		if len(b) < 14 {
-			return d.bad(MalTruncatedLink), true
+			r = d.bad(MalTruncatedLink)
+		} else {
+			r = d.etherType(p, b[14:], be16(b[12:]), 0, missing)
 		}
-		r = d.etherType(p, b[14:], be16(b[12:]), 0, missing)
+	}
+	if r == ResultMalformed && snapCutInner(d.LastReason, missing, len(b), l4Len-(len(l4)-len(b))) {
+		d.malformed[d.LastReason]--
+		d.decapsulated--
+		d.decapFallback++
+		*p, d.LastReason, d.fragments, d.wrong = saved, reason, frags, wrong
+		return 0, false
 	}
 	if r == ResultIP {
 		p.Key.SetTunnelID(tid)
 	}
 	return r, true
+}
+
+// snapCutInner reports whether a tunnel's inner packet failed to decode
+// (for reason) because the snap length cut its headers: the frame is
+// snap-truncated (missing > 0), the reason is a header cut short, and
+// fewer bytes of the inner packet were captured (captured) than the outer
+// datagram holds (inner). Such a packet stays in its outer flow, counted
+// in DecapFallback, rather than being dropped. Only a capture file can
+// cut a frame: the kernel sees it whole, and a fully captured inner
+// packet whose headers are short is malformed on both paths alike
+// (bpf/headers/parse.h, parse_inner).
+func snapCutInner(reason MalformedReason, missing, captured, inner int) bool {
+	if missing == 0 || captured >= inner {
+		return false
+	}
+	switch reason {
+	case MalTruncatedLink, MalTruncatedIP, MalTruncatedExtHeader, MalTruncatedL4:
+		return true
+	}
+	return false
 }

@@ -243,6 +243,7 @@ func (s *PcapSource) Stats() SourceStats {
 	st.WrongFragments = d.WrongFragments - s.base.WrongFragments
 	st.FragEvicted = d.FragEvicted - s.base.FragEvicted
 	st.Decapsulated = d.Decapsulated - s.base.Decapsulated
+	st.DecapFallback = d.DecapFallback - s.base.DecapFallback
 	if s.ng != nil {
 		st.SkippedBlocks = s.ng.skipped
 	}

@@ -103,6 +103,12 @@ type SourceStats struct {
 	// Decapsulated counts tunnel packets (with PcapOptions.Decap) whose
 	// inner packet was decoded instead.
 	Decapsulated uint64
+	// DecapFallback counts tunnel packets (with PcapOptions.Decap) kept in
+	// their outer flow because the snap length cut the inner packet's
+	// link, IP or transport header (ports): dropping them lost packets a
+	// capture without --decap counts. Never counted by the kernel path,
+	// which sees whole frames.
+	DecapFallback uint64
 	// SkippedBlocks counts pcapng blocks that carry no packet and were
 	// skipped (custom, name resolution, statistics, unknown types).
 	SkippedBlocks uint64
@@ -154,6 +160,7 @@ func (s *SourceStats) add(o *SourceStats) {
 	s.WrongFragments += o.WrongFragments
 	s.FragEvicted += o.FragEvicted
 	s.Decapsulated += o.Decapsulated
+	s.DecapFallback += o.DecapFallback
 	s.SkippedBlocks += o.SkippedBlocks
 	s.UnknownLink += o.UnknownLink
 	s.BadTimestamps += o.BadTimestamps
