@@ -69,6 +69,11 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	if err := ff.checkRotate(); err != nil {
 		return err
 	}
+	// Before attaching, as the other usage errors.
+	ff.inputs = append(ff.inputs, namedPath{"--model", mf.path})
+	if err := checkOwnFiles(ff.writes(), ff.reads()); err != nil {
+		return err
+	}
 	switch *xdpMode {
 	case "auto", "native", "generic":
 	default:

@@ -41,6 +41,11 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 	if (*labelDir == "") == (*labelRules == "") {
 		return fmt.Errorf("%w: give exactly one of --label-dir or --label-rules", errUsage)
 	}
+	// Before the rules are read, which a bad -o would make the error.
+	ff.inputs = append(ff.inputs, namedPath{"--label-rules", *labelRules})
+	if err := checkOwnFiles(ff.writes(), ff.reads()); err != nil {
+		return err
+	}
 	cfg := pipeline.Config{Table: ff.tableConfig(), Features: ff.featureConfig(), Workers: ff.workers,
 		Pcap: collector.PcapOptions{Decap: ff.decap}}
 	var inputs []string

@@ -32,6 +32,10 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The predictions replaced a data file of the same name (or the model).
+	if err := checkOwnFiles([]namedPath{{"-o", *out}}, append(named("--data", d.files...), namedPath{"--model", *model})); err != nil {
+		return err
+	}
 	m, err := classifier.Load(*model)
 	if err != nil {
 		return err

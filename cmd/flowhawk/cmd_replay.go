@@ -51,8 +51,12 @@ func runReplay(args []string, stdout, stderr io.Writer) (err error) {
 	if err := checkProgress(*progress); err != nil {
 		return err
 	}
-	// The profiles are created before anything else is checked.
-	if err := checkOwnFiles(append(ff.writes(), namedPath{"--cpuprofile", *cpuprofile}, namedPath{"--memprofile", *memprofile}), fs.Args()); err != nil {
+	ff.inputs = append(ff.inputs, namedPath{"--model", mf.path})
+	// The profiles are created before anything else is checked: none may
+	// be an output or an input (--cpuprofile m.json --model m.json
+	// destroyed the model).
+	profiles := []namedPath{{"--cpuprofile", *cpuprofile}, {"--memprofile", *memprofile}}
+	if err := checkOwnFiles(append(ff.writes(), profiles...), append(ff.reads(), named("capture", fs.Args()...)...)); err != nil {
 		return err
 	}
 	if *memprofile != "" {
@@ -111,7 +115,7 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 	if cfg.Predictor != nil {
 		extra = append(extra, "Predicted Label", "Confidence")
 	}
-	if err := checkOwnFiles(ff.writes(), paths); err != nil {
+	if err := checkOwnFiles(ff.writes(), append(ff.reads(), named("capture", paths...)...)); err != nil {
 		return err
 	}
 	var in *stdinInput

@@ -35,6 +35,11 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() == 0 {
 		return fmt.Errorf("%w: want a flow file (.csv, .jsonl or .parquet), or several", errUsage)
 	}
+	// The page replaced an input of the same name (report flows.csv -o flows.csv).
+	reads := append(named("flow file", fs.Args()...), named("--alerts", *alerts...)...)
+	if err := checkOwnFiles([]namedPath{{"-o", *out}}, append(reads, named("--eval", *evals...)...)); err != nil {
+		return err
+	}
 	in := report.Input{Source: filepath.Base(fs.Arg(0)), Title: *title, TopN: *top}
 	if fs.NArg() > 1 {
 		in.Source = fmt.Sprintf("%d flow files", fs.NArg())

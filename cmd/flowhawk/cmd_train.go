@@ -93,6 +93,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The model replaced a data file of the same name once trained.
+	if err := checkOwnFiles([]namedPath{{"-o", *out}}, append(named("--data", d.files...), named("--test", tests...)...)); err != nil {
+		return err
+	}
 	opt.Workers = cfg.Workers // parsing the data's cells, and training
 	frame, err := classifier.ReadFiles(d.files, opt)
 	if err != nil {

@@ -40,6 +40,9 @@ type flowFlags struct {
 	out           exporterFlags
 	rotate        time.Duration // capture --rotate: 0 writes one file
 	rotateKeep    int           // capture --rotate-keep
+	// inputs are the command's input files besides the captures and the
+	// flow flags' own (--model, --label-rules), which no output may be.
+	inputs []namedPath
 }
 
 func addFlowFlags(fs *flag.FlagSet, ff *flowFlags, withDetect bool) {
@@ -274,8 +277,10 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 	if ff.detect != nil && ff.detect.Alerts == "-" && ff.output == "-" {
 		return nil, fmt.Errorf("%w: --alerts - and -o - would mix alerts into the CSV on stdout; send one of them to a file", errUsage)
 	}
-	// Two writers of one file: each alert overwrote the flow rows at its offset.
-	if err := checkOwnFiles(ff.writes(), nil); err != nil {
+	// Two writers of one file: each alert overwrote the flow rows at its
+	// offset. An output that is an input (--alerts bl.txt --blocklist
+	// bl.txt) replaced it.
+	if err := checkOwnFiles(ff.writes(), ff.reads()); err != nil {
 		return nil, err
 	}
 	if ff.detect != nil {
@@ -481,8 +486,27 @@ type discard struct{}
 func (discard) Write(*features.Row, []string) error { return nil }
 func (discard) Close() error                        { return nil }
 
-// namedPath is a file a flag names.
+// namedPath is a file a flag names. A flag that does not start with "-"
+// is a noun for a positional argument ("capture", "flow file").
 type namedPath struct{ flag, path string }
+
+// is says which file n is, for an error: "the --blocklist file", or "the
+// capture in.pcap" for a positional argument.
+func (n namedPath) is() string {
+	if strings.HasPrefix(n.flag, "-") {
+		return "the " + n.flag + " file"
+	}
+	return "the " + n.flag + " " + n.path
+}
+
+// named gives each of paths the flag (or noun) that names it.
+func named(flag string, paths ...string) []namedPath {
+	n := make([]namedPath, len(paths))
+	for i, p := range paths {
+		n[i] = namedPath{flag, p}
+	}
+	return n
+}
 
 // writes are the files the flow flags write: -o and --alerts.
 func (ff *flowFlags) writes() []namedPath {
@@ -493,10 +517,25 @@ func (ff *flowFlags) writes() []namedPath {
 	return w
 }
 
+// reads are the files the flow flags read besides the captures: the
+// detectors' lists and GeoIP database, the NATS credentials, and the
+// command's own inputs (--model, --label-rules), so that no output
+// replaces one of them.
+func (ff *flowFlags) reads() []namedPath {
+	r := append([]namedPath{{"--nats-creds", ff.out.natsCreds}}, ff.inputs...)
+	if d := ff.detect; d != nil {
+		r = append(r, named("--blocklist", d.Blocklists...)...)
+		r = append(r, named("--dga-allow", d.DGAAllow...)...)
+		r = append(r, namedPath{"--geoip", d.GeoIP})
+	}
+	return r
+}
+
 // checkOwnFiles refuses a file the run writes that is another file it
-// writes, or one it reads: each is truncated when opened, before anything
-// is read ("", "-" and none name no file; /dev/null may be shared).
-func checkOwnFiles(writes []namedPath, reads []string) error {
+// writes, or one it reads: each is truncated or replaced when written,
+// and the input is lost ("", "-" and none name no file; /dev/null may be
+// shared). The error names both flags.
+func checkOwnFiles(writes, reads []namedPath) error {
 	isFile := func(p string) bool { return p != "" && p != "-" && p != "none" }
 	for i, w := range writes {
 		if !isFile(w.path) {
@@ -508,11 +547,8 @@ func checkOwnFiles(writes []namedPath, reads []string) error {
 			}
 		}
 		for _, in := range reads {
-			if in == collector.StdinPath {
-				continue
-			}
-			if sameFile(w.path, in) {
-				return fmt.Errorf("%w: %s %s is the capture %s; write to a file of its own", errUsage, w.flag, w.path, in)
+			if isFile(in.path) && sameFile(w.path, in.path) {
+				return fmt.Errorf("%w: %s %s is %s; write to a file of its own", errUsage, w.flag, w.path, in.is())
 			}
 		}
 	}
