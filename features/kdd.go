@@ -144,35 +144,44 @@ func Service(f *collector.Flow) string {
 	return "other"
 }
 
+// icmpServiceNames are the KDD Cup 99 service names of ICMP connections,
+// indexed by icmpServiceID.
+var icmpServiceNames = [...]string{"oth_i", "eco_i", "ecr_i", "urp_i", "tim_i", "red_i"}
+
 // icmpService maps an ICMP type to the KDD Cup 99 service names of ICMP
 // connections (eco_i, ecr_i, urp_i, tim_i, red_i, ...).
-func icmpService(t uint8, v6 bool) string {
+func icmpService(t uint8, v6 bool) string { return icmpServiceNames[icmpServiceID(t, v6)] }
+
+// icmpServiceID is the index in icmpServiceNames of an ICMP type's
+// service: the windows key ICMP services by it, since ICMP flows have no
+// ports to tell them apart.
+func icmpServiceID(t uint8, v6 bool) uint8 {
 	if v6 {
 		switch t {
 		case 128:
-			return "eco_i"
+			return 1
 		case 129:
-			return "ecr_i"
+			return 2
 		case 1:
-			return "urp_i"
+			return 3
 		case 137:
-			return "red_i"
+			return 5
 		}
-		return "oth_i"
+		return 0
 	}
 	switch t {
 	case 8:
-		return "eco_i"
+		return 1
 	case 0:
-		return "ecr_i"
+		return 2
 	case 3:
-		return "urp_i"
+		return 3
 	case 13, 14:
-		return "tim_i"
+		return 4
 	case 5:
-		return "red_i"
+		return 5
 	}
-	return "oth_i"
+	return 0
 }
 
 // ProtocolType is KDD's protocol_type: tcp, udp, icmp (v4 and v6), or the

@@ -258,7 +258,7 @@ func (w *Windows) Observe(f *collector.Flow) WindowValues {
 	w.stats.Observed++
 	st := FlowState(f)
 	dst := f.Dst()
-	c := conn{start: f.Start, host: addrOf(dst.Addr), srv: uint32(f.Key.Proto)<<16 | uint32(dst.Port), sport: f.Src().Port, serr: b2i(st.SError()), rerr: b2i(st.RError())}
+	c := conn{start: f.Start, host: addrOf(dst.Addr), srv: serviceKey(f), sport: f.Src().Port, serr: b2i(st.SError()), rerr: b2i(st.RError())}
 	w.latest = max(w.latest, c.start)
 	w.moveCut(floorDiv(w.latest-w.horizon, w.quantum))
 	q := floorDiv(c.start, w.quantum)
@@ -346,6 +346,19 @@ func (w *Windows) Observe(f *collector.Flow) WindowValues {
 	v.DstHostSErrorRate, v.DstHostRErrorRate = rate(h.serr, h.n), rate(h.rerr, h.n)
 	v.DstHostSrvSErrorRate, v.DstHostSrvRErrorRate = rate(s.serr, s.n), rate(s.rerr, s.n)
 	return v
+}
+
+// serviceKey is a flow's service for the windows: its protocol and
+// responder port, or for ICMP and ICMPv6 (whose flows have no ports) its
+// KDD service (eco_i, ecr_i, urp_i, ...), so echo requests, replies and
+// unreachables are not one service as they would be by port.
+func serviceKey(f *collector.Flow) uint32 {
+	switch p := f.Key.Proto; p {
+	case 1, 58:
+		return uint32(p)<<16 | uint32(icmpServiceID(f.ICMPType, p == 58))
+	default:
+		return uint32(p)<<16 | uint32(f.Dst().Port)
+	}
 }
 
 func (a agg) plus(b agg) agg { return agg{a.n + b.n, a.serr + b.serr, a.rerr + b.rerr} }

@@ -205,6 +205,14 @@ func TestWindowsMatchBruteForce(t *testing.T) {
 		if rng.IntN(4) == 0 {
 			proto = 17
 		}
+		if src == client && rng.IntN(10) == 0 {
+			// ICMP of several KDD services (ecr_i, urp_i, eco_i, tim_i,
+			// oth_i), which have no ports to tell them apart.
+			p := mkPacket(src, dst, 0, 0, 1, pkt{us, true, 0, 20, 0, 1})
+			p.ICMPType = []uint8{0, 3, 8, 13, 11}[rng.IntN(5)]
+			pkts = append(pkts, p)
+			continue
+		}
 		pkts = connPackets(pkts, rng, src, dst, sport, dport, proto, us)
 	}
 	flows := runTable(t, pkts, 0)
@@ -246,6 +254,7 @@ func matchBruteForce(t *testing.T, flows []*collector.Flow, cfg WindowConfig) (d
 		host       netip.Addr
 		proto      uint8
 		port       uint16
+		svc        string // KDD service: ICMP flows differ by it alone
 		sport      uint16
 		serr, rerr bool
 	}
@@ -260,7 +269,7 @@ func matchBruteForce(t *testing.T, flows []*collector.Flow, cfg WindowConfig) (d
 	latest, cutoff := int64(math.MinInt64), int64(math.MinInt64)
 	for i, f := range flows {
 		st := FlowState(f)
-		c := seen{f.Start, f.Dst().Addr, f.Key.Proto, f.Dst().Port, f.Src().Port, st.SError(), st.RError()}
+		c := seen{f.Start, f.Dst().Addr, f.Key.Proto, f.Dst().Port, Service(f), f.Src().Port, st.SError(), st.RError()}
 		latest = max(latest, c.start)
 		cutoff = max(cutoff, floorDiv(latest-horizon, quantum)*quantum)
 		keepFrom := func() {
@@ -291,9 +300,9 @@ func matchBruteForce(t *testing.T, flows []*collector.Flow, cfg WindowConfig) (d
 				n++
 				serr += b2f(p.serr)
 				rerr += b2f(p.rerr)
-				same += b2f(p.proto == c.proto && p.port == c.port)
+				same += b2f(p.proto == c.proto && p.port == c.port && p.svc == c.svc)
 			}
-			if p.proto == c.proto && p.port == c.port {
+			if p.proto == c.proto && p.port == c.port && p.svc == c.svc {
 				srv++
 				sserr += b2f(p.serr)
 				srerr += b2f(p.rerr)
@@ -314,10 +323,10 @@ func matchBruteForce(t *testing.T, flows []*collector.Flow, cfg WindowConfig) (d
 				n++
 				serr += b2f(p.serr)
 				rerr += b2f(p.rerr)
-				same += b2f(p.proto == c.proto && p.port == c.port)
+				same += b2f(p.proto == c.proto && p.port == c.port && p.svc == c.svc)
 				sp += b2f(p.sport == c.sport)
 			}
-			if p.proto == c.proto && p.port == c.port {
+			if p.proto == c.proto && p.port == c.port && p.svc == c.svc {
 				srv++
 				sserr += b2f(p.serr)
 				srerr += b2f(p.rerr)
