@@ -54,8 +54,9 @@ Column groups, in output order:
   at the end of the input if the idle timeout has passed by the clock.
 - **Statistics.** Std and variance are sample statistics (n-1), 0 below two values. Skewness is the
   biased Fisher-Pearson g1 (0 below three values or without spread), kurtosis the biased excess g2
-  (0 below four values or without spread): the same as ` + "`scipy.stats.skew`" + ` and
-  ` + "`scipy.stats.kurtosis`" + ` with their defaults.
+  (0 below four values or without spread): the formulas of ` + "`scipy.stats.skew`" + ` and
+  ` + "`scipy.stats.kurtosis`" + ` with their defaults, which give other values (NaN, or -1.5 for three
+  values) where ours are 0 by the rules just given.
 - **Undefined values are 0, never NaN or Infinity.** A rate over a zero duration, a mean of nothing and
   a ratio with a zero denominator are 0 unless the column says otherwise; the writers never emit NaN
   or Infinity.
@@ -65,8 +66,8 @@ Column groups, in output order:
 ## CSV header and CIC-IDS2017 compatibility
 
 The CSV header repeats CIC-IDS2017's TrafficLabelling header text exactly, **leading spaces included**
-(the header line starts ` + "`Flow ID, Source IP, Source Port, Destination IP`" + `: 70 of CIC's 84
-feature names begin with a space), and the duplicated ` + "` Fwd Header Length`" + ` column is written twice.
+(the header line starts ` + "`Flow ID, Source IP, Source Port, Destination IP`" + `: 69 of CIC's 84
+feature names begin with a space, 70 of its 85 columns counting ` + "` Label`" + `), and the duplicated ` + "` Fwd Header Length`" + ` column is written twice.
 Why: pipelines written for CIC-IDS2017 either strip the names
 (` + "`df.columns = df.columns.str.strip()`" + `, which gives the same names whether or not the space is
 there) or use the raw names (` + "`df[' Destination Port']`" + `), and only the exact text serves both.
@@ -79,7 +80,8 @@ names them; CIC's own file has ` + "` Label`" + ` with a space, which a strippin
 ## Deviations from CICFlowMeter
 
 CIC-IDS2017 was produced by CICFlowMeter, which has known bugs. We compute the correct value and keep
-the column name; every difference is listed here.
+the column name. The differences in how flows are cut and counted are listed here; every column whose
+value differs from CIC's is named at the end of this list, and its row in the table below says how.
 
 - **Flow end (FIN handling).** CICFlowMeter ends a flow at the first FIN, so the rest of the teardown
   (the other FIN, the last ACK) starts new one- or two-packet flows. flowhawk ends a TCP flow when both
@@ -112,6 +114,11 @@ the column name; every difference is listed here.
   UDP flows are 20 to 44 bytes a packet, mostly exactly 20 or 32 (TCP header sizes), never 8: all 16
   UDP rows of the TrafficLabelling sample and the 307 Wednesday rows without a TCP window (DNS, NTP
   and NetBIOS ports). We count the 8-byte UDP header, so a UDP flow's header length is 8 per packet.
+- **min_seg_size_forward.** CICFlowMeter writes the smallest forward *header* length under this name
+  (20 to 44 in every CIC-IDS2017 sample row); we write what the name says, the smallest forward
+  segment payload (so 0 for most TCP flows, whose SYN has none), and CIC's value is in the extra column
+  ` + "`fwd_l4_header_min`" + `. A model trained on CIC-IDS2017 that uses this column should be fed
+  ` + "`fwd_l4_header_min`" + ` under its name, or retrained.
 - **Timestamp.** See the Timestamp column.
 `
 
@@ -136,7 +143,8 @@ receives the flows, and passes the returned ` + "`WindowValues`" + ` with the fl
   rows). Flows emitted later than this one do not count in its window, even if they started before
   it.
 - **Horizon.** Observed flows are held for later flows' time windows while they started no earlier
-  than the cutoff: the millisecond that holds the latest start observed minus the horizon, which the
+  than the cutoff: the start of the quantum (1 ms, or horizon / 2^17 when that is longer: past an idle
+timeout of about 129 s) that holds the latest start observed minus the horizon, which the
   pipeline sets to the flow table's idle timeout plus 2 s (` + "`WindowConfig.Horizon`" + `). A flow
   observed when the latest start is more than the idle timeout past its own (a SYN retransmitted for a
   minute and then left for the idle timeout, a connection longer than the idle timeout) has a time
@@ -144,13 +152,20 @@ receives the flows, and passes the returned ` + "`WindowValues`" + ` with the fl
   counts those flows.
 - **Connection window (` + "`dst_host_*`" + `).** The last 100 flows observed, this one included.
 - **Keys.** Same host = same responder address. Same service = same IP protocol and responder port
-  (finer than KDD's service names). Same source port = same initiator port.
+  (finer than KDD's service names), and for ICMP and ICMPv6, which have no ports, the same KDD
+  service (` + "`eco_i`" + `, ` + "`ecr_i`" + `, ` + "`urp_i`" + `, ` + "`tim_i`" + `, ` + "`red_i`" + `, ` + "`oth_i`" + `: the ` + "`service`" + ` column).
+  Same source port = same initiator port.
 - **Error states.** A flow's state is its ` + "`flag`" + ` when it was emitted (its final state, as the table
   knew it then). serror = S0, S1, S2, S3 or SH; rerror = REJ, RSTO, RSTR or RSTOS0. This is what
   NSL-KDD counts: in KDDTrain+, of the rows with ` + "`count`" + ` 1 (whose rates are their own state's),
   ` + "`serror_rate`" + ` is 1 in all S0 (139), S1 (237), S2 (88), S3 (22) and SH (255) rows, ` + "`rerror_rate`" + ` is 1
   in all REJ (2,880), RSTO (215), RSTR (1,090) and RSTOS0 (10) rows, and both are 0 in all SF and
-  OTH rows. RSTRH and SHR do not occur in NSL-KDD and count as neither.
+  OTH rows. RSTRH and SHR do not occur in NSL-KDD and count as neither. A record that is not a
+  whole connection has the state of the part it covers: the first record of a connection cut by the
+  active timeout (` + "`end_reason`" + ` active), or of one still open when the capture or the capture run
+  ends, is S1 when both sides sent SYN and nobody FIN or RST yet, so it counts as an serror as
+  NSL-KDD's S1 rows do (` + "`partial`" + ` tells such records apart); the records that continue it have no
+  SYN and are OTH.
 - **Rates** are over the matching connections of the window (` + "`serror_rate`" + ` over ` + "`count`" + `,
   ` + "`srv_serror_rate`" + ` over ` + "`srv_count`" + `, ` + "`dst_host_*`" + ` over ` + "`dst_host_count`" + ` or ` + "`dst_host_srv_count`" + `).
 - **Bounded memory.** A ring of the last 100 flows; for the time window, the held flows sorted by
@@ -268,6 +283,13 @@ func Doc() []byte {
 	}
 	var b bytes.Buffer
 	b.WriteString(docIntro)
+	var differ []string
+	for _, d := range defs {
+		if d.Group == GroupCIC && d.CIC != "" {
+			differ = append(differ, strings.TrimSpace(d.Name))
+		}
+	}
+	fmt.Fprintf(&b, "- **Columns whose value differs from CIC's**, each explained in its row below: %s.\n", strings.Join(differ, ", "))
 	var groups [4][]def
 	for _, d := range defs {
 		groups[d.Group] = append(groups[d.Group], d)
