@@ -48,9 +48,18 @@ type PcapSource struct {
 	stats  SourceStats
 	err    error // sticky: EOF or a *ReadError
 	packed bool  // compressed: offsets count decompressed bytes
-	// last link type, to count frames per link type without a lookup each time
+	// last link type, to count frames per link type without a lookup each
+	// time; linkIdx finds the others (a pcapng file can have thousands).
 	lastLink, lastIdx int
+	linkIdx           map[uint32]int
+	// unknownLinks counts the link types not decoded seen so far, so that
+	// only the first maxLinkWarnings are warned about one by one.
+	unknownLinks int
 }
+
+// maxLinkWarnings bounds the per-link-type warnings of one file; the rest
+// are summed up in one at its end.
+const maxLinkWarnings = 10
 
 // OpenPcap opens a capture file. Errors name the file (and, for a bad
 // header, offset 0).
@@ -142,6 +151,10 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 			} else {
 				s.err = s.readErr(fr.off, err)
 			}
+			if s.unknownLinks > maxLinkWarnings {
+				slog.Warn("skipped the frames of more pcapng interfaces whose link types are not decoded", "file", s.path, "more_link_types", s.unknownLinks-maxLinkWarnings)
+				s.unknownLinks = 0
+			}
 			s.dec.ReleaseHeld()
 			if s.dec.Ready(p) {
 				s.stats.IPPackets++
@@ -164,16 +177,17 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 			st.SnapTruncated++
 		}
 		if int(fr.linkType) != s.lastLink {
-			s.lastLink, s.lastIdx = int(fr.linkType), -1
-			for i := range st.LinkTypes {
-				if st.LinkTypes[i].LinkType == fr.linkType {
-					s.lastIdx = i
+			s.lastLink = int(fr.linkType)
+			i, ok := s.linkIdx[fr.linkType]
+			if !ok {
+				if s.linkIdx == nil {
+					s.linkIdx = make(map[uint32]int)
 				}
-			}
-			if s.lastIdx < 0 {
+				i = len(st.LinkTypes)
+				s.linkIdx[fr.linkType] = i
 				st.LinkTypes = append(st.LinkTypes, LinkTypeCount{LinkType: fr.linkType})
-				s.lastIdx = len(st.LinkTypes) - 1
 			}
+			s.lastIdx = i
 		}
 		st.LinkTypes[s.lastIdx].Frames++
 		if !fr.tsOK {
@@ -222,7 +236,9 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 			// One interface of a pcapng file is of a kind we do not
 			// decode: skip its frames, read the others.
 			if st.LinkTypes[s.lastIdx].Frames == 1 {
-				slog.Warn("skipping the frames of a pcapng interface whose link type is not decoded", "file", s.path, "offset", fr.off, "link_type", fr.linkType)
+				if s.unknownLinks++; s.unknownLinks <= maxLinkWarnings {
+					slog.Warn("skipping the frames of a pcapng interface whose link type is not decoded", "file", s.path, "offset", fr.off, "link_type", fr.linkType)
+				}
 			}
 			st.UnknownLink++
 		}

@@ -164,19 +164,51 @@ func (s *SourceStats) add(o *SourceStats) {
 	s.SkippedBlocks += o.SkippedBlocks
 	s.UnknownLink += o.UnknownLink
 	s.BadTimestamps += o.BadTimestamps
+	if len(o.LinkTypes) == 0 {
+		return
+	}
+	// An index, as a pcapng file can have thousands of link types and a
+	// scan per type made summing stats quadratic.
+	idx := make(map[uint32]int, len(s.LinkTypes)+len(o.LinkTypes))
+	for i, lt := range s.LinkTypes {
+		idx[lt.LinkType] = i
+	}
 	for _, lt := range o.LinkTypes {
-		s.countLink(lt.LinkType, lt.Frames)
+		if i, ok := idx[lt.LinkType]; ok {
+			s.LinkTypes[i].Frames += lt.Frames
+			continue
+		}
+		idx[lt.LinkType] = len(s.LinkTypes)
+		s.LinkTypes = append(s.LinkTypes, lt)
 	}
 }
 
-func (s *SourceStats) countLink(lt uint32, n uint64) {
-	for i := range s.LinkTypes {
-		if s.LinkTypes[i].LinkType == lt {
-			s.LinkTypes[i].Frames += n
-			return
+// UnknownLinkString formats the link types not decoded (whose frames are
+// in UnknownLink) as "147 (12 frames), 148 (3 frames)", the first limit of
+// them then "and N more link types", so a file with thousands of
+// interfaces does not make a summary line of thousands of entries.
+func (s *SourceStats) UnknownLinkString(limit int) string {
+	var b strings.Builder
+	n := 0
+	for _, lt := range s.LinkTypes {
+		if KnownLinkType(lt.LinkType) {
+			continue
 		}
+		if n++; n > limit {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%d (%d frames)", lt.LinkType, lt.Frames)
 	}
-	s.LinkTypes = append(s.LinkTypes, LinkTypeCount{lt, n})
+	if n > limit {
+		if b.Len() > 0 {
+			b.WriteString(" and ")
+		}
+		fmt.Fprintf(&b, "%d more link types", n-limit)
+	}
+	return b.String()
 }
 
 // ReadError is a bad capture file: it names the file and the byte offset
