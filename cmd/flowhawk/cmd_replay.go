@@ -118,6 +118,9 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 	if err := checkOwnFiles(ff.writes(), append(ff.reads(), named("capture", paths...)...)); err != nil {
 		return err
 	}
+	if err := checkFirstCapture(paths[0], cfg.Pcap); err != nil {
+		return err
+	}
 	var in *stdinInput
 	if slices.Contains(paths, collector.StdinPath) {
 		var err error
@@ -159,6 +162,27 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 		return fmt.Errorf("interrupted; flows so far were written")
 	}
 	return errors.Join(rerr, cerr, oerr)
+}
+
+// checkFirstCapture reads the header of the first capture when it is a
+// regular file, so that a run whose input is no capture at all (a text
+// file, an empty one) fails before the outputs are created, leaving an
+// existing -o file as it was rather than truncated to a header. Standard
+// input and FIFOs are not read ahead: what is read could not be read
+// again. A later bad file still ends only itself, after the flows of the
+// earlier ones were written.
+func checkFirstCapture(path string, opts collector.PcapOptions) error {
+	if path == collector.StdinPath {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil
+	}
+	src, err := collector.OpenPcap(path, opts)
+	if err != nil {
+		return err
+	}
+	return src.Close()
 }
 
 // startProgress shows a byte-based progress bar when asked or when stderr

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -60,5 +61,50 @@ func TestOutputNotAnInput(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "train", "--data", in, "-o", link); code != 2 || !strings.Contains(errOut, "is the --data file") {
 		t.Errorf("train -o LINK: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestBadFirstCaptureKeepsOutput: a first input that is no capture (text,
+// an empty file) fails before any output is created, so an existing -o
+// file is left as it was; the run had truncated it to a header and
+// reported the error.
+func TestBadFirstCaptureKeepsOutput(t *testing.T) {
+	dir := t.TempDir()
+	text, empty := filepath.Join(dir, "t.pcap"), filepath.Join(dir, "e.pcap")
+	os.WriteFile(text, []byte("notapcap\n"), 0o644)
+	os.WriteFile(empty, nil, 0o644)
+	rules := filepath.Join(dir, "rules.txt")
+	os.WriteFile(rules, []byte("Attack proto=tcp\n"), 0o644)
+	for _, ext := range []string{"csv", "jsonl", "parquet"} {
+		out := filepath.Join(dir, "keep."+ext)
+		for _, args := range [][]string{
+			{"replay", text},
+			{"replay", empty},
+			{"replay", text, demoPcap},
+			{"replay", "--detect", "all", "--alerts", filepath.Join(dir, "alerts.jsonl"), empty},
+			{"dataset", "--label-rules", rules, text},
+		} {
+			if err := os.WriteFile(out, []byte("earlier\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, _, errOut := runCLI(t, append(args, "-o", out)...)
+			bad := text
+			if slices.Contains(args, empty) {
+				bad = empty
+			}
+			if code != 1 || !strings.Contains(errOut, bad+": offset 0") {
+				t.Errorf("%v -o %s: exit %d, stderr %q; want exit 1 naming the file", args, out, code, errOut)
+			}
+			if b, _ := os.ReadFile(out); string(b) != "earlier\n" {
+				t.Errorf("%v -o %s: the output now holds %d bytes", args, out, len(b))
+			}
+		}
+	}
+	// A bad file after a good one still ends only itself: the good one's
+	// flows are written, and the bad one named.
+	out := filepath.Join(dir, "later.csv")
+	code, _, errOut := runCLI(t, "replay", "-q", demoPcap, text, "-o", out)
+	if b, _ := os.ReadFile(out); code != 1 || !strings.Contains(errOut, text) || strings.Count(string(b), "\n") < 2 {
+		t.Errorf("replay GOOD BAD: exit %d, %d bytes written, stderr %q", code, len(b), errOut)
 	}
 }
