@@ -3,11 +3,13 @@ package report
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -654,6 +656,61 @@ type PerClass struct {
 	Support   int     `json:"support"`
 }
 
+// decodeEval reads one document: `flowhawk eval --json` output (one Eval),
+// or `flowhawk train --test FILE --json` output (one Eval per test file).
+// Anything else is refused: any JSON object decoded into an Eval with
+// zero metrics, and the report showed a model of accuracy 0.
+func decodeEval(raw json.RawMessage) ([]Eval, error) {
+	var doc struct {
+		Model   string                     `json:"model"`
+		Kind    string                     `json:"kind"`
+		Metrics json.RawMessage            `json:"metrics"`
+		Results map[string]json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	var evals []Eval
+	add := func(model string, metrics json.RawMessage) error {
+		var e Eval
+		e.Model, e.Kind = model, doc.Kind
+		if err := json.Unmarshal(metrics, &e.Metrics); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		m := &e.Metrics
+		if m.Rows <= 0 || len(m.Labels) == 0 {
+			return errors.New("metrics without rows or labels")
+		}
+		if len(m.Confusion) != len(m.Labels) {
+			return fmt.Errorf("confusion has %d rows for %d labels", len(m.Confusion), len(m.Labels))
+		}
+		for i, row := range m.Confusion {
+			if len(row) != len(m.Labels) {
+				return fmt.Errorf("confusion row %d has %d columns for %d labels", i+1, len(row), len(m.Labels))
+			}
+		}
+		evals = append(evals, e)
+		return nil
+	}
+	switch {
+	case len(doc.Metrics) > 0 && string(doc.Metrics) != "null":
+		if err := add(doc.Model, doc.Metrics); err != nil {
+			return nil, err
+		}
+	case len(doc.Results) > 0:
+		// train's "model" is the model kind; name each result by its test data.
+		doc.Kind = cmp.Or(doc.Kind, doc.Model)
+		for _, test := range slices.Sorted(maps.Keys(doc.Results)) {
+			if err := add(doc.Model+" on "+test, doc.Results[test]); err != nil {
+				return nil, fmt.Errorf("results %s: %w", test, err)
+			}
+		}
+	default:
+		return nil, errors.New("not flowhawk eval --json (or train --test FILE --json) output: no metrics")
+	}
+	return evals, nil
+}
+
 // ReadEvals reads one or more concatenated `flowhawk eval --json`
 // documents (one per model) from path.
 func ReadEvals(path string) ([]Eval, error) {
@@ -664,6 +721,7 @@ func ReadEvals(path string) ([]Eval, error) {
 	defer fh.Close()
 	dec := json.NewDecoder(bufio.NewReader(fh))
 	var out []Eval
+	docs := 0
 	for {
 		var raw json.RawMessage
 		err := dec.Decode(&raw)
@@ -671,22 +729,22 @@ func ReadEvals(path string) ([]Eval, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("report: %s: document %d: %w", path, len(out)+1, err)
+			return nil, fmt.Errorf("report: %s: document %d: %w", path, docs+1, err)
 		}
 		if bytes.HasPrefix(bytes.TrimSpace(raw), []byte("[")) {
-			return nil, fmt.Errorf("report: %s: document %d is a JSON array (flowhawk cv --json writes those); --eval takes flowhawk eval --json output", path, len(out)+1)
+			return nil, fmt.Errorf("report: %s: document %d is a JSON array (flowhawk cv --json writes those); --eval takes flowhawk eval --json output", path, docs+1)
 		}
-		var e Eval
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return nil, fmt.Errorf("report: %s: document %d: %w", path, len(out)+1, err)
+		evals, err := decodeEval(raw)
+		if err != nil {
+			return nil, fmt.Errorf("report: %s: document %d: %w", path, docs+1, err)
 		}
-		if n := len(e.Metrics.Labels); n > 0 && len(e.Metrics.Confusion) != n {
-			return nil, fmt.Errorf("report: %s: document %d: confusion has %d rows for %d labels", path, len(out)+1, len(e.Metrics.Confusion), n)
+		docs++
+		for _, e := range evals {
+			if e.Model == "" {
+				e.Model = fmt.Sprintf("model %d", len(out)+1)
+			}
+			out = append(out, e)
 		}
-		if e.Model == "" {
-			e.Model = fmt.Sprintf("model %d", len(out)+1)
-		}
-		out = append(out, e)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("report: %s: no eval document", path)

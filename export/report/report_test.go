@@ -250,6 +250,23 @@ func TestReadAlertsAndEvals(t *testing.T) {
 	if len(es) != 2 || es[1].Kind != "knn" || es[0].Metrics.Confusion[0][1] != 1 {
 		t.Errorf("evals read as %+v", es)
 	}
+	// train --test FILE --json: one evaluation per test file.
+	os.WriteFile(ev, []byte(`{"model":"rf","train_seconds":1.5,"results":{"t2.csv":{"rows":2,"accuracy":1,"labels":["x"],"confusion":[[2]]},"t1.csv":{"rows":3,"accuracy":0.5,"labels":["x","y"],"confusion":[[1,1],[0,1]]}}}`), 0o644)
+	if es, err := ReadEvals(ev); err != nil || len(es) != 2 || es[0].Model != "rf on t1.csv" || es[0].Kind != "rf" || es[1].Metrics.Rows != 2 {
+		t.Errorf("train --json read as %+v, %v", es, err)
+	}
+	// Any other JSON was read as a model of accuracy 0.
+	for name, doc := range map[string]string{
+		"alerts":    `{"@timestamp":"2026-11-23T11:11:13Z","rule":{"name":"dns.dga"}}`,
+		"junk":      `{"foo":1}`,
+		"no labels": `{"model":"a","metrics":{"rows":3,"accuracy":0.5}}`,
+		"ragged":    `{"model":"a","metrics":{"rows":3,"labels":["x","y"],"confusion":[[1,1],[1]]}}`,
+	} {
+		os.WriteFile(ev, []byte(doc), 0o644)
+		if _, err := ReadEvals(ev); err == nil || !strings.Contains(err.Error(), "document 1") {
+			t.Errorf("%s: error %v, want one naming document 1", name, err)
+		}
+	}
 }
 
 // TestChromiumRenders opens the page in headless Chromium, offline, and
