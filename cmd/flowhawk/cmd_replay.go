@@ -161,7 +161,27 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 	if errors.Is(rerr, context.Canceled) {
 		return fmt.Errorf("interrupted; flows so far were written")
 	}
+	if ff.quiet {
+		// The summary's lines naming every bad file are not printed:
+		// the error names them all, not the first alone.
+		rerr = fileErrors(sum.Files, rerr)
+	}
 	return errors.Join(rerr, cerr, oerr)
+}
+
+// fileErrors returns the read errors of files, one a line, when more
+// than one file failed; else first, the one the replay returned.
+func fileErrors(files []pipeline.FileSummary, first error) error {
+	var errs []error
+	for _, f := range files {
+		if f.Err != nil && !errors.Is(f.Err, context.Canceled) {
+			errs = append(errs, f.Err)
+		}
+	}
+	if len(errs) < 2 {
+		return first
+	}
+	return errors.Join(errs...)
 }
 
 // checkFirstCapture reads the header of the first capture when it is a

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -106,5 +107,37 @@ func TestBadFirstCaptureKeepsOutput(t *testing.T) {
 	code, _, errOut := runCLI(t, "replay", "-q", demoPcap, text, "-o", out)
 	if b, _ := os.ReadFile(out); code != 1 || !strings.Contains(errOut, text) || strings.Count(string(b), "\n") < 2 {
 		t.Errorf("replay GOOD BAD: exit %d, %d bytes written, stderr %q", code, len(b), errOut)
+	}
+}
+
+// TestQuietNamesEveryBadFile: with -q, every file that ended in an error
+// is named on stderr with its offset, one line each; only the first was,
+// the others only in the summary -q leaves out.
+func TestQuietNamesEveryBadFile(t *testing.T) {
+	data, err := os.ReadFile(demoPcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	os.Mkdir(in, 0o755)
+	var bad []string
+	for i := range 5 {
+		p := filepath.Join(in, fmt.Sprintf("cut%d.pcap", i))
+		if err := os.WriteFile(p, data[:len(data)/2+7+i], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		bad = append(bad, p)
+	}
+	for _, q := range []string{"-q", "--quiet=false"} {
+		code, _, errOut := runCLI(t, "replay", q, in, "-o", filepath.Join(dir, "x.csv"))
+		if code != 1 {
+			t.Errorf("%s: exit %d, want 1", q, code)
+		}
+		for _, p := range bad {
+			if n := strings.Count(errOut, p+": offset "); n != 1 && q == "-q" || n == 0 {
+				t.Errorf("%s: %s named with its offset %d times in stderr:\n%s", q, p, n, errOut)
+			}
+		}
 	}
 }
