@@ -121,7 +121,14 @@ func NewPcapSource(r io.Reader, name string, opts PcapOptions) (*PcapSource, err
 	return s, nil
 }
 
+// readErr wraps err for the file at offset off. A decompressor's error
+// is reported as itself: the record or block being read when it struck
+// is not at fault.
 func (s *PcapSource) readErr(off int64, err error) error {
+	var de *DecompressError
+	if errors.As(err, &de) {
+		err = de
+	}
 	return &ReadError{Path: s.path, Offset: off, Compressed: s.packed, Err: err}
 }
 

@@ -86,6 +86,21 @@ func (b *offReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadByte makes offReader a flate.Reader, so that gzip reads from it
+// directly, byte by byte where it needs to: through a bufio.Reader of its
+// own it read ahead past a member's end, and offsets in the compressed
+// file were those of the read-ahead.
+func (b *offReader) ReadByte() (byte, error) {
+	if b.lo == b.hi {
+		if h, err := b.peek(1); len(h) == 0 {
+			return 0, err
+		}
+	}
+	c := b.buf[b.lo]
+	b.skip(1)
+	return c, nil
+}
+
 // skip consumes n bytes that peek returned.
 func (b *offReader) skip(n int) {
 	b.lo += n

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"compress/gzip"
@@ -268,30 +267,144 @@ func captureKind(head []byte) string {
 	return ""
 }
 
+// zstdMaxWindow is the largest zstd window decompressed: the 128 MiB the
+// zstd tool itself decompresses without --long or --memory, so a forged
+// frame header cannot claim more memory.
+const zstdMaxWindow = 1 << 27
+
+// DecompressError is a gzip, zstd or lz4 stream that cannot be
+// decompressed, told apart from a bad capture record inside a good
+// stream so the user checks the compressed file (gzip -t, zstd -t), not
+// the capture. It is the Err of a *ReadError, whose offset is in the
+// decompressed stream.
+type DecompressError struct {
+	Format string // "gzip", "zstd" or "lz4"
+	// Offset is how many bytes of the compressed file the decompressor had
+	// read when it failed: for gzip the byte it failed at (or just after),
+	// for zstd and lz4, which read ahead, at most a block beyond it.
+	Offset int64
+	Err    error
+}
+
+// Error says that decompression failed, and where in the compressed file.
+func (e *DecompressError) Error() string {
+	msg := strings.TrimPrefix(e.Err.Error(), e.Format+": ")
+	if e.Format == "zstd" && errors.Is(e.Err, zstd.ErrWindowSizeExceeded) {
+		msg += fmt.Sprintf(" (the frame needs a window over the %d MiB limit, as zstd -d without --long; decompress it with zstd -d --long=31 first)", zstdMaxWindow>>20)
+	}
+	return fmt.Sprintf("decompress %s at compressed offset %d: %s", e.Format, e.Offset, msg)
+}
+
+// Unwrap lets errors.Is see the decompressor's error (gzip.ErrChecksum).
+func (e *DecompressError) Unwrap() error { return e.Err }
+
+// unzReader turns the errors of a decompressed stream into
+// *DecompressError, with the offset reached in the compressed file.
+type unzReader struct {
+	r      io.Reader
+	format string
+	src    *offReader
+}
+
+func (u *unzReader) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	if err != nil && err != io.EOF {
+		var de *DecompressError
+		if !errors.As(err, &de) {
+			err = &DecompressError{Format: u.format, Offset: u.src.off, Err: err}
+		}
+	}
+	return n, err
+}
+
+// gzipMembers reads the members of a gzip stream one after the other (as
+// gzip -c a b > c makes), and, as gzip does, takes zero bytes after the
+// last member as padding (what dd and tape blocking append), where
+// gzip.Reader's own multistream mode fails with "invalid header". Other
+// bytes after a member are an error.
+type gzipMembers struct {
+	gz   *gzip.Reader
+	src  *offReader
+	done bool
+}
+
+func (g *gzipMembers) Read(p []byte) (int, error) {
+	for !g.done {
+		n, err := g.gz.Read(p)
+		if err != io.EOF {
+			return n, err
+		}
+		if err := g.nextMember(); err != nil {
+			return n, err
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+	return 0, io.EOF
+}
+
+// nextMember moves to the member after the one that ended, or sets done at
+// the end of the stream or of its zero padding.
+func (g *gzipMembers) nextMember() error {
+	h, err := g.src.peek(2)
+	if len(h) == 0 && err == io.EOF {
+		g.done = true
+		return nil
+	}
+	if len(h) == 2 && h[0] == magicGzip[0] && h[1] == magicGzip[1] {
+		if err := g.gz.Reset(g.src); err != nil {
+			return &DecompressError{Format: "gzip", Offset: g.src.off, Err: err}
+		}
+		g.gz.Multistream(false)
+		return nil
+	}
+	if err != nil && err != errShort {
+		return err
+	}
+	at := g.src.off
+	for {
+		b, err := g.src.peek(4096)
+		for _, c := range b {
+			if c != 0 {
+				return &DecompressError{Format: "gzip", Offset: at, Err: errors.New("data after the last member is neither a gzip member nor zero padding")}
+			}
+		}
+		g.src.skip(len(b))
+		if err == io.EOF || err == errShort {
+			g.done = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // decompress returns the decompressed stream of r for a compressed kind
 // (captureKind's "gzip", "zstd" or "lz4": the formats Wireshark reads
 // captures in), and what releases the decompressor; nil for any other
-// kind. Decompression runs on the reading goroutine only: a replay's
-// workers are busy with features.
-func decompress(kind string, r io.Reader) (io.Reader, func() error, error) {
+// kind. Its errors are *DecompressError. Decompression runs on the
+// reading goroutine only: a replay's workers are busy with features.
+func decompress(kind string, r *offReader) (io.Reader, func() error, error) {
 	switch kind {
 	case "gzip":
+		// r is a flate.Reader (it has ReadByte), so gzip reads no byte past
+		// a member's end and gzipMembers sees what follows it.
 		gz, err := gzip.NewReader(r)
 		if err != nil {
-			return nil, nil, fmt.Errorf("gzip header: %w", err)
+			return nil, nil, &DecompressError{Format: kind, Offset: r.off, Err: err}
 		}
-		gz.Multistream(true) // concatenated members, as gzip -c a b > c makes
-		return gz, gz.Close, nil
+		gz.Multistream(false)
+		return &unzReader{r: &gzipMembers{gz: gz, src: r}, format: kind, src: r}, gz.Close, nil
 	case "zstd":
-		// At most the 128 MiB window the zstd tool itself decompresses
-		// without --long: a forged frame header cannot claim more memory.
-		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(1<<27))
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(zstdMaxWindow))
 		if err != nil {
-			return nil, nil, fmt.Errorf("zstd header: %w", err)
+			return nil, nil, &DecompressError{Format: kind, Offset: r.off, Err: err}
 		}
-		return zr, func() error { zr.Close(); return nil }, nil
+		return &unzReader{r: zr, format: kind, src: r}, func() error { zr.Close(); return nil }, nil
 	case "lz4":
-		return lz4.NewReader(r), func() error { return nil }, nil
+		return &unzReader{r: lz4.NewReader(r), format: kind, src: r}, func() error { return nil }, nil
 	}
 	return nil, nil, nil
 }
@@ -313,7 +426,7 @@ func isCaptureFile(path string) (bool, error) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return false, err
 		}
-		zr, release, err := decompress(captureKind(head[:n]), bufio.NewReader(f))
+		zr, release, err := decompress(captureKind(head[:n]), newOffReader(f))
 		if err != nil {
 			return false, nil
 		}
