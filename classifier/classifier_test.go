@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1093,5 +1094,37 @@ func TestTrainScoredMatchesEvaluate(t *testing.T) {
 		if !bytes.Equal(a.Bytes(), b.Bytes()) {
 			t.Errorf("%s: TrainScored's model differs from Train's", cfg.Kind)
 		}
+	}
+}
+
+// TestCVSingleClassFolds checks that cross-validation refuses data of one
+// class, and time folds whose training rows are all one class (a dataset
+// of one capture per class), before training, with the way out: the error
+// came from the first model's first fold and said only "training data has
+// a single class".
+func TestCVSingleClassFolds(t *testing.T) {
+	n := 60
+	x := make([]float64, n)
+	times := make([]float64, n)
+	labels := make([]string, n)
+	for i := range n {
+		x[i], times[i] = float64(i%7), float64(i)
+		labels[i] = "Scan"
+		if i >= n/2 {
+			labels[i] = "Browser"
+		}
+	}
+	f := synthFrame([]string{"x"}, [][]float64{x}, labels)
+	f.Times = times
+	_, err := CrossValidate(f, []Config{{Kind: "dt"}}, 5, "time", 1, nil)
+	if err == nil || !strings.Contains(err.Error(), "--split random") || !strings.Contains(err.Error(), `"Scan"`) {
+		t.Errorf("time folds of one class: %v, want a hint at --split random", err)
+	}
+	if _, err := CrossValidate(f, []Config{{Kind: "dt"}}, 5, "random", 1, nil); err != nil {
+		t.Errorf("random folds: %v", err)
+	}
+	one := synthFrame([]string{"x"}, [][]float64{x}, slices.Repeat([]string{"BENIGN"}, n))
+	if _, err := CrossValidate(one, []Config{{Kind: "dt"}}, 5, "random", 1, nil); err == nil || !strings.Contains(err.Error(), `data has a single class "BENIGN"`) {
+		t.Errorf("one class: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"text/tabwriter"
 )
@@ -121,6 +122,36 @@ func Splits(f *Frame, k int, mode string, seed uint64) (train, test [][]int, err
 	return train, test, nil
 }
 
+// checkFoldClasses refuses, before anything is trained, data or folds
+// whose training rows hold a single class, saying why: a model needs two
+// classes, and the failure otherwise came from the first model's first
+// fold, after the data was read and perhaps other models trained.
+func checkFoldClasses(f *Frame, train [][]int, mode string) error {
+	if f.Rows == 0 {
+		return errors.New("cross-validation data has no rows")
+	}
+	if !slices.ContainsFunc(f.Labels, func(l string) bool { return l != f.Labels[0] }) {
+		return fmt.Errorf("cross-validation data has a single class %q: a classifier needs rows of two classes or more", f.Labels[0])
+	}
+	for fo, rows := range train {
+		one := f.Labels[rows[0]]
+		single := true
+		for _, r := range rows[1:] {
+			if f.Labels[r] != one {
+				single = false
+				break
+			}
+		}
+		if single {
+			if mode == "time" {
+				return fmt.Errorf("--split time: fold %d trains on the %d earliest rows, all of class %q: the classes are not spread over time (a capture per class?); use --split random", fo+1, len(rows), one)
+			}
+			return fmt.Errorf("fold %d trains on %d rows, all of class %q", fo+1, len(rows), one)
+		}
+	}
+	return nil
+}
+
 // CrossValidate trains and scores each configuration on every split.
 func CrossValidate(f *Frame, cfgs []Config, folds int, mode string, seed uint64, progress func(kind string, fold int)) ([]CVResult, error) {
 	if f.Labels == nil {
@@ -128,6 +159,9 @@ func CrossValidate(f *Frame, cfgs []Config, folds int, mode string, seed uint64,
 	}
 	train, test, err := Splits(f, folds, mode, seed)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkFoldClasses(f, train, mode); err != nil {
 		return nil, err
 	}
 	var out []CVResult
