@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/export"
 	"github.com/flowhawk/flowhawk/pipeline"
 )
 
@@ -49,6 +51,11 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	addModelFlags(fs, &mf)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		// flowhawk capture -i lo flows.csv wrote CSV to standard output.
+		usageError(fs, stderr)
+		return fmt.Errorf("%w: unexpected argument %q (capture takes flags only%s)", errUsage, fs.Arg(0), meantFlag(fs.Arg(0)))
 	}
 	if *duration < 0 {
 		return fmt.Errorf("%w: --duration %v: want 0 (until a signal) or more", errUsage, *duration)
@@ -216,6 +223,18 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		outs.summary(stderr)
 	}
 	return errors.Join(rerr, cerr, perr, oerr)
+}
+
+// meantFlag guesses the flag a stray capture argument was meant for: a
+// flow file's name is -o's, an interface's -i's.
+func meantFlag(arg string) string {
+	if _, err := export.FormatOf(arg); err == nil {
+		return "; did you mean -o " + arg + "?"
+	}
+	if _, err := net.InterfaceByName(arg); err == nil {
+		return "; did you mean -i " + arg + "?"
+	}
+	return ""
 }
 
 // maxCaptureSamples bounds --samples: every flow record reserves room for

@@ -95,3 +95,19 @@ func TestCaptureMissingInterfaceHint(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureRefusesArguments: capture takes flags only; a file name after
+// them (meant for -o) is a usage error, not ignored while the flows go to
+// standard output.
+func TestCaptureRefusesArguments(t *testing.T) {
+	for arg, want := range map[string]string{
+		"flows.csv": `unexpected argument "flows.csv" (capture takes flags only; did you mean -o flows.csv?)`,
+		"lo":        `unexpected argument "lo" (capture takes flags only; did you mean -i lo?)`,
+		"zzz":       `unexpected argument "zzz" (capture takes flags only)`,
+	} {
+		code, out, errOut := runCLI(t, "capture", "-i", "fhnosuch0", arg, "--duration", "1s")
+		if code != 2 || out != "" || !strings.Contains(errOut, want) {
+			t.Errorf("capture -i fhnosuch0 %s: exit %d, stdout %q, stderr %q; want exit 2 and %q", arg, code, out, errOut, want)
+		}
+	}
+}
