@@ -216,6 +216,7 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 		case ResultIP:
 			if s.dec.kept {
 				st.Malformed++
+				s.firstMalformed(fr.off)
 			}
 			p.CapLen, p.WireLen = fr.capLen, fr.wireLen
 			if s.dec.Orphan() {
@@ -234,6 +235,7 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 		case ResultMalformed:
 			st.Malformed++
 			st.Dropped++
+			s.firstMalformed(fr.off)
 		case ResultUnknownLink:
 			st.Dropped++
 			if s.ng == nil { // a pcap file has one link type, checked at open
@@ -248,6 +250,19 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 				}
 			}
 			st.UnknownLink++
+		}
+	}
+}
+
+// firstMalformed records the frame just decoded, which starts at off, as
+// the first of each reason it is the first malformed frame of: a frame
+// can count under two (an IP length beyond the frame, then a transport
+// header cut short).
+func (s *PcapSource) firstMalformed(off int64) {
+	st := &s.stats
+	for r := range st.FirstMalformed {
+		if st.FirstMalformed[r].Frame == 0 && s.dec.malformed[r] > s.base.MalformedBy[r] {
+			st.FirstMalformed[r] = FrameRef{Path: s.path, Frame: st.Frames, Offset: off, Compressed: s.packed}
 		}
 	}
 }

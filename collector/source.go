@@ -85,7 +85,12 @@ type SourceStats struct {
 	// the rest are in Dropped, with a frame of an unknown link type.
 	Malformed   uint64
 	MalformedBy [NumMalformedReasons]uint64
-	Dropped     uint64
+	// FirstMalformed is, per reason, the first frame counted in
+	// MalformedBy (zero Frame if none), so that a summary can say where to
+	// look (tshark -r FILE -Y frame.number==N); MultiSource keeps the
+	// first file's.
+	FirstMalformed [NumMalformedReasons]FrameRef
+	Dropped        uint64
 	// SnapTruncated counts frames with caplen < orig_len.
 	SnapTruncated uint64
 	// WireShorter counts records whose orig_len was below their caplen,
@@ -123,6 +128,29 @@ type SourceStats struct {
 	LinkTypes []LinkTypeCount
 }
 
+// FrameRef says where a frame is in a capture file.
+type FrameRef struct {
+	Path  string
+	Frame uint64 // 1 for the file's first frame (tshark's frame.number); 0: none
+	// Offset is where its record or block starts, in the decompressed
+	// stream if Compressed.
+	Offset     int64
+	Compressed bool
+}
+
+// String formats the reference for a log line: "x.pcap frame 12 (offset
+// 1234)", and "" for none.
+func (f FrameRef) String() string {
+	if f.Frame == 0 {
+		return ""
+	}
+	where := "offset"
+	if f.Compressed {
+		where = "decompressed offset"
+	}
+	return fmt.Sprintf("%s frame %d (%s %d)", f.Path, f.Frame, where, f.Offset)
+}
+
 // MalformedString formats the non-zero malformed counters as
 // "reason=N, reason=N", for logs.
 func (s *SourceStats) MalformedString() string {
@@ -150,6 +178,9 @@ func (s *SourceStats) add(o *SourceStats) {
 	s.Malformed += o.Malformed
 	for i := range s.MalformedBy {
 		s.MalformedBy[i] += o.MalformedBy[i]
+		if s.FirstMalformed[i].Frame == 0 {
+			s.FirstMalformed[i] = o.FirstMalformed[i]
+		}
 	}
 	s.Dropped += o.Dropped
 	s.SnapTruncated += o.SnapTruncated
