@@ -1128,3 +1128,29 @@ func TestCVSingleClassFolds(t *testing.T) {
 		t.Errorf("one class: %v", err)
 	}
 }
+
+// TestReadCaptureAsData checks that a capture or a compressed file given
+// as flow data is named for what it is: it read as a CSV with a nonsense
+// header ("no label column", "57 fields, header has 1").
+func TestReadCaptureAsData(t *testing.T) {
+	dir := t.TempDir()
+	for name, head := range map[string][]byte{
+		"c.pcap":   {0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0},
+		"c.pcapng": {0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0},
+		"f.csv.gz": {0x1f, 0x8b, 8, 0, 0, 0, 0, 0},
+		"f.zst":    {0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0},
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, append(head, make([]byte, 64)...), 0o644)
+		_, err := ReadFiles([]string{p}, ReadOptions{})
+		want := "packet capture"
+		if strings.Contains(name, ".gz") {
+			want = "gzip"
+		} else if strings.Contains(name, ".zst") {
+			want = "zstd"
+		}
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v, want an error naming the file and %q", name, err, want)
+		}
+	}
+}

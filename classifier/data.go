@@ -3,6 +3,7 @@ package classifier
 import (
 	"bufio"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -321,6 +322,11 @@ func readFileTo(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fram
 	if format == "" || format == "auto" {
 		format = detectFormat(path, br)
 	}
+	if format != "parquet" {
+		if err := notTabular(br); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
 	var f *Frame
 	switch format {
 	case "nslkdd":
@@ -350,6 +356,26 @@ func readFileTo(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fram
 	// Drain so the hash covers the whole file.
 	io.Copy(io.Discard, br)
 	return f, nil
+}
+
+// notTabular recognises the files most often given by mistake for flow
+// data, a capture and a compressed file, whose bytes otherwise read as a
+// CSV with a nonsense header ("no label column", "57 fields, header has 1").
+func notTabular(br *bufio.Reader) error {
+	head, _ := br.Peek(4)
+	if len(head) < 4 {
+		return nil
+	}
+	switch binary.BigEndian.Uint32(head) {
+	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a:
+		return errors.New("a packet capture, not flow data: make flows from it first (flowhawk replay CAPTURE -o flows.csv, or flowhawk dataset to label them)")
+	case 0x28b52ffd:
+		return errors.New("zstd-compressed: decompress it first (zstd -d)")
+	}
+	if head[0] == 0x1f && head[1] == 0x8b {
+		return errors.New("gzip-compressed: decompress it first (gunzip)")
+	}
+	return nil
 }
 
 func detectFormat(path string, br *bufio.Reader) string {
