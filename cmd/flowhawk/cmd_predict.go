@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/flowhawk/flowhawk/classifier"
 )
@@ -20,13 +22,17 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	var d dataFlags
 	d.add(fs, true)
 	model := fs.String("model", "model.json", "model file")
-	out := fs.StringP("output", "o", "-", "output CSV (- for stdout)")
+	out := fs.StringP("output", "o", "-", "write the predictions as CSV to `FILE` (.csv; - for stdout; a device or FIFO gets CSV too)")
 	minConf := fs.Float64("min-confidence", defaultMinConfidence, "below this top-class probability the prediction is 'Unknown'")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if !(*minConf >= 0 && *minConf <= 1) { // NaN too
 		return fmt.Errorf("%w: --min-confidence %g is not in [0,1]", errUsage, *minConf)
+	}
+	// predict -o p.parquet wrote CSV text into p.parquet.
+	if err := checkOutputExt(*out, "predict writes CSV", ".csv"); err != nil {
+		return err
 	}
 	opt, err := d.options(fs)
 	if err != nil {
@@ -63,6 +69,20 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	}
 	slog.Info("predicted", "rows", rows, "output", *out)
 	return nil
+}
+
+// checkOutputExt refuses, as a usage error, an -o file whose extension
+// is none of exts (case aside): the command writes one format, whatever
+// the name says. Standard output (-) and an existing device or FIFO
+// (/dev/null) take any format. does says what the command writes.
+func checkOutputExt(path, does string, exts ...string) error {
+	if path == "-" || slices.Contains(exts, strings.ToLower(filepath.Ext(path))) {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+		return nil
+	}
+	return fmt.Errorf("%w: -o %s: %s; give a %s file, or - for standard output", errUsage, path, does, strings.Join(exts, " or "))
 }
 
 // writeReplacing writes path through write into a temporary file beside

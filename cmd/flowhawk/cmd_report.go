@@ -22,7 +22,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", "FLOWS... [--alerts FILE]... [--eval FILE]... -o report.html", stdout, stderr)
 	alerts := fs.StringArray("alerts", nil, "alerts file (ECS JSON lines from detect; repeat for several, as collect stores them)")
 	evals := fs.StringArray("eval", nil, "output of 'flowhawk eval --json' (repeat, or concatenate documents, to compare models)")
-	out := fs.StringP("output", "o", "report.html", "HTML file to write")
+	out := fs.StringP("output", "o", "report.html", "write the HTML page to `FILE` (.html or .htm; - for stdout)")
 	title := fs.String("title", "", "page title (default: flowhawk report: FLOWS, or the number of flow files)")
 	top := fs.Int("top", 15, "addresses in the top-N charts")
 	if err := parseFlags(fs, args); err != nil {
@@ -31,6 +31,10 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if *top < 1 {
 		// report.Write would draw the default 15 instead.
 		return fmt.Errorf("%w: --top %d: want 1 or more", errUsage, *top)
+	}
+	// report -o r.csv wrote HTML into r.csv.
+	if err := checkOutputExt(*out, "report writes HTML", ".html", ".htm"); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
 		return fmt.Errorf("%w: want a flow file (.csv, .jsonl or .parquet), or several", errUsage)
@@ -80,9 +84,15 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if err := report.Write(&page, in); err != nil {
 		return err
 	}
-	if err := os.WriteFile(*out, page.Bytes(), 0o666); err != nil {
+	said := stdout
+	if *out == "-" {
+		if _, err := stdout.Write(page.Bytes()); err != nil {
+			return err
+		}
+		said = stderr // not into the page
+	} else if err := os.WriteFile(*out, page.Bytes(), 0o666); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d flows, %d alerts, %d evaluations\n", *out, in.Stats.N, len(in.Alerts), len(in.Evals))
+	fmt.Fprintf(said, "wrote %s: %d flows, %d alerts, %d evaluations\n", *out, in.Stats.N, len(in.Alerts), len(in.Evals))
 	return nil
 }

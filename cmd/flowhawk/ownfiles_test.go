@@ -141,3 +141,51 @@ func TestQuietNamesEveryBadFile(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputExtensionChecked: predict writes CSV and report HTML, whatever
+// -o is called; a name saying another format is a usage error, and the
+// file is left alone (predict -o p.parquet wrote CSV text into it).
+func TestOutputExtensionChecked(t *testing.T) {
+	dir := t.TempDir()
+	flows := filepath.Join(dir, "flows.csv")
+	if code, _, errOut := runCLI(t, "replay", "-q", demoPcap, "-o", flows); code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, errOut)
+	}
+	for _, c := range []struct {
+		cmd, out, want string
+	}{
+		{"predict", "p.parquet", "predict writes CSV; give a .csv file"},
+		{"predict", "p.jsonl", "predict writes CSV; give a .csv file"},
+		{"report", "r.csv", "report writes HTML; give a .html or .htm file"},
+		{"report", "r", "report writes HTML; give a .html or .htm file"},
+	} {
+		out := filepath.Join(dir, c.out)
+		os.WriteFile(out, []byte("earlier"), 0o644)
+		args := []string{"report", flows, "-o", out}
+		if c.cmd == "predict" {
+			args = []string{"predict", "--model", "../../testdata/model.json", "--data", flows, "-o", out}
+		}
+		code, _, errOut := runCLI(t, args...)
+		if want := "-o " + out + ": " + c.want; code != 2 || !strings.Contains(errOut, want) {
+			t.Errorf("%s -o %s: exit %d, stderr %q; want a usage error saying %q", c.cmd, c.out, code, errOut, want)
+		}
+		if b, _ := os.ReadFile(out); string(b) != "earlier" {
+			t.Errorf("%s -o %s: the file now holds %d bytes", c.cmd, c.out, len(b))
+		}
+	}
+	// What they write passes: .csv, .HTM, standard output, a device.
+	for _, args := range [][]string{
+		{"predict", "--model", "../../testdata/model.json", "--data", flows, "-o", filepath.Join(dir, "P.CSV")},
+		{"predict", "--model", "../../testdata/model.json", "--data", flows, "-o", os.DevNull},
+		{"report", flows, "-o", filepath.Join(dir, "r.HTM")},
+		{"report", flows, "-o", os.DevNull},
+	} {
+		if code, _, errOut := runCLI(t, args...); code != 0 {
+			t.Errorf("%v: exit %d: %s", args, code, errOut)
+		}
+	}
+	code, out, errOut := runCLI(t, "report", flows, "-o", "-")
+	if code != 0 || !strings.HasPrefix(out, "<!DOCTYPE html>") || !strings.Contains(errOut, "wrote -") {
+		t.Errorf("report -o -: exit %d, stdout starts %q, stderr %q", code, out[:min(len(out), 40)], errOut)
+	}
+}
