@@ -44,6 +44,12 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if err := checkOwnFiles([]namedPath{{"-o", *out}}, append(reads, named("--eval", *evals...)...)); err != nil {
 		return err
 	}
+	// Written once every input is read, which may take a while.
+	if *out != "-" {
+		if err := checkWritable("-o", *out); err != nil {
+			return err
+		}
+	}
 	in := report.Input{Source: filepath.Base(fs.Arg(0)), Title: *title, TopN: *top}
 	if fs.NArg() > 1 {
 		in.Source = fmt.Sprintf("%d flow files", fs.NArg())
@@ -91,7 +97,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 		said = stderr // not into the page
 	} else if err := os.WriteFile(*out, page.Bytes(), 0o666); err != nil {
-		return err
+		return flagFileErr("-o", *out, err)
 	}
 	fmt.Fprintf(said, "wrote %s: %d flows, %d alerts, %d evaluations\n", *out, in.Stats.N, len(in.Alerts), len(in.Evals))
 	return nil

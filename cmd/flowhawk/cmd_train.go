@@ -97,6 +97,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := checkOwnFiles([]namedPath{{"-o", *out}}, append(named("--data", d.files...), named("--test", tests...)...)); err != nil {
 		return err
 	}
+	// Written at the end, which a bad directory reached only after the
+	// whole training.
+	if err := checkWritable("-o", *out); err != nil {
+		return err
+	}
 	opt.Workers = cfg.Workers // parsing the data's cells, and training
 	frame, err := classifier.ReadFiles(d.files, opt)
 	if err != nil {
@@ -154,7 +159,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if err := m.SaveFile(*out); err != nil {
-		return err
+		return flagFileErr("-o", *out, err)
 	}
 	slog.Info("wrote model", "path", *out)
 	return nil

@@ -189,3 +189,34 @@ func TestOutputExtensionChecked(t *testing.T) {
 		t.Errorf("report -o -: exit %d, stdout starts %q, stderr %q", code, out[:min(len(out), 40)], errOut)
 	}
 }
+
+// TestOutputDirCheckedFirst: train and report write their file at the
+// end; an -o they cannot write fails first, naming the flag. train -o
+// /nonexistent/m.json trained fully, then said only "open ...".
+func TestOutputDirCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data.csv")
+	os.WriteFile(data, []byte("a,b,Label\n1,2,x\n3,4,y\n"), 0o644)
+	missing := filepath.Join(dir, "nonexistent", "m.json")
+	code, _, errOut := runCLI(t, "train", "--data", data, "-o", missing)
+	if want := "-o " + missing + ": cannot create a file in " + filepath.Dir(missing) + ": no such file or directory"; code != 1 || !strings.Contains(errOut, want) || strings.Contains(errOut, "training") {
+		t.Errorf("train -o %s: exit %d, stderr %q; want %q before training", missing, code, errOut, want)
+	}
+	code, _, errOut = runCLI(t, "train", "--data", data, "-o", dir)
+	if want := "-o " + dir + ": is a directory"; code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("train -o DIR: exit %d, stderr %q; want %q", code, errOut, want)
+	}
+	page := filepath.Join(dir, "nonexistent", "r.html")
+	code, _, errOut = runCLI(t, "report", demoPcap, "-o", page)
+	if want := "-o " + page + ": cannot create a file in"; code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("report -o %s: exit %d, stderr %q; want %q", page, code, errOut, want)
+	}
+	// Writable: trained and written, and no probe file left beside it.
+	m := filepath.Join(dir, "m.json")
+	if code, _, errOut := runCLI(t, "train", "--data", data, "--model", "dt", "-o", m); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, errOut)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".m.json*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// checkWritable makes sure path can be written before a run that writes
+// it only at its end: train -o /nonexistent/m.json trained fully, then
+// failed without naming the flag. An existing file is opened for writing
+// (not truncated); a new one is tried as a temporary file beside it,
+// removed at once. The error names the flag.
+func checkWritable(flag, path string) error {
+	if st, err := os.Stat(path); err == nil {
+		if st.IsDir() {
+			return fmt.Errorf("%s %s: is a directory", flag, path)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return flagFileErr(flag, path, err)
+		}
+		return f.Close()
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%s %s: cannot create a file in %s: %w", flag, path, dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// flagFileErr names the flag of a file an error is about: "--model
+// m.json: no such file or directory", rather than "open m.json: ...".
+// The path is said once: a *fs.PathError about path gives its cause.
+func flagFileErr(flag, path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		err = pe.Err
+	}
+	return fmt.Errorf("%s %s: %w", flag, path, err)
+}
