@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/flowhawk/flowhawk/export"
 	"github.com/flowhawk/flowhawk/export/report"
 )
 
@@ -96,7 +97,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		said = stderr // not into the page
-	} else if err := os.WriteFile(*out, page.Bytes(), 0o666); err != nil {
+	} else if err := os.WriteFile(*out, page.Bytes(), export.FileMode); err != nil { // the top addresses: as private as the flows
 		return flagFileErr("-o", *out, err)
 	}
 	fmt.Fprintf(said, "wrote %s: %d flows, %d alerts, %d evaluations\n", *out, in.Stats.N, len(in.Alerts), len(in.Evals))

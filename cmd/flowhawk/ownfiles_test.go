@@ -6,7 +6,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/flowhawk/flowhawk/export"
 )
 
 // TestOutputNotAnInput: an output naming one of the run's input files is
@@ -218,5 +221,28 @@ func TestOutputDirCheckedFirst(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".m.json*")); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// TestReportFileMode: a report page lists the top addresses, so it is
+// created as private as the flow files (export.FileMode less the umask);
+// it was 0666 less the umask, world-readable under the usual 022.
+func TestReportFileMode(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	flows, page := filepath.Join(dir, "flows.csv"), filepath.Join(dir, "r.html")
+	if code, _, errOut := runCLI(t, "replay", "-q", demoPcap, "-o", flows); code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "report", flows, "-o", page); code != 0 {
+		t.Fatalf("report: exit %d: %s", code, errOut)
+	}
+	st, err := os.Stat(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := st.Mode().Perm(), os.FileMode(export.FileMode)&^0o022; got != want {
+		t.Errorf("report page mode %o, want %o", got, want)
 	}
 }
