@@ -33,7 +33,7 @@ func runCV(args []string, stdout, stderr io.Writer) error {
 	}
 	frame, err := classifier.ReadFiles(d.files, opt)
 	if err != nil {
-		return err
+		return nameOnce(err, d.files...)
 	}
 	var cfgs []classifier.Config
 	for _, k := range *models {

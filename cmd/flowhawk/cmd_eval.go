@@ -34,7 +34,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	// predict: memory follows the chunk and the labels, not the rows.
 	met, byPackets, err := m.EvaluateFiles(d.files, opt.ForModel(m), *early || m.EarlyPackets > 0, 0)
 	if err != nil {
-		return err
+		return nameOnce(err, d.files...)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

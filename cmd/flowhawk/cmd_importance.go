@@ -37,7 +37,7 @@ func runImportance(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if frame, err = classifier.ReadFiles(d.files, opt.ForModel(m)); err != nil {
-			return err
+			return nameOnce(err, d.files...)
 		}
 	}
 	imp, err := classifier.Importances(m, frame, *repeats, *seed)

@@ -54,7 +54,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	rows := 0
 	write := func(w io.Writer) (err error) {
 		rows, err = classifier.PredictFiles(w, m, d.files, opt, *minConf, 0)
-		return err
+		return nameOnce(err, d.files...)
 	}
 	if *out == "-" {
 		bw := bufio.NewWriter(stdout)

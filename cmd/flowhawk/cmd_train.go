@@ -105,7 +105,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	opt.Workers = cfg.Workers // parsing the data's cells, and training
 	frame, err := classifier.ReadFiles(d.files, opt)
 	if err != nil {
-		return err
+		return nameOnce(err, d.files...)
 	}
 	// The read grew its columns by doubling: hand the outgrown copies back
 	// to the system before training allocates its matrix beside the frame.
@@ -136,7 +136,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		// Its errors name the file.
 		met, _, err := m.EvaluateFiles([]string{t}, opt.ForModel(m), false, 0)
 		if err != nil {
-			return err
+			return nameOnce(err, t)
 		}
 		results[t] = met
 		if i == 0 {

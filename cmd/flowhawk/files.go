@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // checkWritable makes sure path can be written before a run that writes
@@ -47,3 +48,30 @@ func flagFileErr(flag, path string, err error) error {
 	}
 	return fmt.Errorf("%s %s: %w", flag, path, err)
 }
+
+// nameOnce drops the second of a file name an error repeats at its start:
+// the classifier names each data file it reads, and the export reader it
+// reads Parquet with names it too ("cut.parquet: cut.parquet: export:
+// ..."). paths are the names it may repeat; errors.Is and errors.As still
+// see the error.
+func nameOnce(err error, paths ...string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, p := range paths {
+		if pre := p + ": "; strings.HasPrefix(msg, pre+pre) {
+			return &renamedError{msg[len(pre):], err}
+		}
+	}
+	return err
+}
+
+// renamedError is an error said in other words.
+type renamedError struct {
+	msg string
+	err error
+}
+
+func (e *renamedError) Error() string { return e.msg }
+func (e *renamedError) Unwrap() error { return e.err }

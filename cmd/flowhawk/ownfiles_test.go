@@ -246,3 +246,33 @@ func TestReportFileMode(t *testing.T) {
 		t.Errorf("report page mode %o, want %o", got, want)
 	}
 }
+
+// TestDataErrorNamesFileOnce: a broken Parquet data file is named once in
+// the error of every command reading data; it was named twice
+// ("cut.parquet: cut.parquet: export: parquet: invalid magic footer").
+func TestDataErrorNamesFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	whole := filepath.Join(dir, "f.parquet")
+	if code, _, errOut := runCLI(t, "replay", "-q", demoPcap, "-o", whole); code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.parquet")
+	os.WriteFile(cut, b[:3000], 0o644)
+	model := "../../testdata/model.json"
+	for _, args := range [][]string{
+		{"predict", "--model", model, "--data", cut, "-o", filepath.Join(dir, "p.csv")},
+		{"eval", "--model", model, "--data", cut},
+		{"importance", "--model", model, "--data", cut},
+		{"train", "--data", cut, "-o", filepath.Join(dir, "m.json")},
+		{"cv", "--data", cut},
+	} {
+		code, _, errOut := runCLI(t, args...)
+		if code != 1 || strings.Count(errOut, cut) != 1 || !strings.Contains(errOut, "flowhawk "+args[0]+": "+cut+": ") {
+			t.Errorf("%v: exit %d, stderr %q; want the file named once", args, code, errOut)
+		}
+	}
+}
