@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -274,5 +275,39 @@ func TestDataErrorNamesFileOnce(t *testing.T) {
 		if code != 1 || strings.Count(errOut, cut) != 1 || !strings.Contains(errOut, "flowhawk "+args[0]+": "+cut+": ") {
 			t.Errorf("%v: exit %d, stderr %q; want the file named once", args, code, errOut)
 		}
+	}
+}
+
+// TestReplaySummarySkippedBlocks: the pcapng blocks skipped (here a name
+// resolution block) are counted in the summary; the count was kept but
+// never printed.
+func TestReplaySummarySkippedBlocks(t *testing.T) {
+	le := binary.LittleEndian
+	var b []byte
+	block := func(typ uint32, body []byte) {
+		n := uint32(12 + len(body))
+		b = le.AppendUint32(b, typ)
+		b = le.AppendUint32(b, n)
+		b = append(b, body...)
+		b = le.AppendUint32(b, n)
+	}
+	shb := le.AppendUint32(nil, 0x1a2b3c4d)
+	shb = le.AppendUint16(shb, 1)
+	shb = le.AppendUint16(shb, 0)
+	shb = le.AppendUint64(shb, ^uint64(0)) // section length unknown
+	block(0x0a0d0d0a, shb)
+	block(1, []byte{1, 0, 0, 0, 0, 0, 0, 0})    // Ethernet, no snap length
+	block(4, []byte{0, 0, 0, 0})                // name resolution: end of records
+	block(0x40000bad, []byte{0xad, 0xde, 0, 0}) // custom (copiable)
+	p := filepath.Join(t.TempDir(), "blocks.pcapng")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "replay", p, "-o", "none")
+	if code != 0 || !strings.Contains(errOut, "skipped    2 pcapng blocks that carry no packet") {
+		t.Errorf("exit %d, summary:\n%s", code, errOut)
+	}
+	if _, _, errOut := runCLI(t, "replay", demoPcap, "-o", "none"); strings.Contains(errOut, "pcapng blocks") {
+		t.Errorf("a pcap file's summary counts pcapng blocks:\n%s", errOut)
 	}
 }
