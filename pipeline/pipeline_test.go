@@ -553,3 +553,27 @@ func TestStdinStopBeforeHeader(t *testing.T) {
 		t.Errorf("summary files %+v, want stdin stopped", sum.Files)
 	}
 }
+
+// TestSummaryFirstMalformed checks that the summary says where each
+// malformed reason was first seen (file, frame number, offset), which a
+// user needs to look at the frame: the counts alone did not say.
+func TestSummaryFirstMalformed(t *testing.T) {
+	path := testshared.Path(t, "pcaps/ndpi__fuzz-2006-06-26-2594.pcap")
+	p, err := New(Config{Features: features.DefaultConfig(), Workers: 1, Out: &memWriter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ReplayFiles(context.Background(), []string{path}, nil); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := p.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	sum.Print(&b)
+	want := "first malformed: bad ip version at " + path + " frame 45 (offset 6580)"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, b.String())
+	}
+}

@@ -109,17 +109,14 @@ func (s *Summary) Print(w io.Writer) {
 		fmt.Fprintf(w, "files      %d\n", len(s.Files))
 		fmt.Fprintf(w, "frames     %d (%d bytes on the wire, %d captured)\n", src.Frames, src.Bytes, src.CapturedBytes)
 		fmt.Fprintf(w, "ip packets %d; non-ip frames %d; malformed %d%s\n", src.IPPackets, src.NonIP, src.Malformed, malformedDetail(src))
+		if first := firstMalformed(src); first != "" {
+			fmt.Fprintf(w, "first malformed: %s\n", first)
+		}
 		if src.SnapTruncated > 0 || src.Fragments > 0 {
 			fmt.Fprintf(w, "snaplen-truncated %d; fragments %d (orphans %d, wrong %d)\n", src.SnapTruncated, src.Fragments, src.OrphanFragments, src.WrongFragments)
 		}
 		if src.UnknownLink > 0 {
-			var lts []string
-			for _, lt := range src.LinkTypes {
-				if !collector.KnownLinkType(lt.LinkType) {
-					lts = append(lts, fmt.Sprintf("%d (%d frames)", lt.LinkType, lt.Frames))
-				}
-			}
-			fmt.Fprintf(w, "skipped    %d frames of pcapng interfaces of link types not decoded: %s\n", src.UnknownLink, strings.Join(lts, ", "))
+			fmt.Fprintf(w, "skipped    %d frames of pcapng interfaces of link types not decoded: %s\n", src.UnknownLink, src.UnknownLinkString(10))
 		}
 		if src.BadTimestamps > 0 {
 			fmt.Fprintf(w, "skipped    %d pcapng frames with a timestamp outside 1677-2262\n", src.BadTimestamps)
@@ -129,6 +126,9 @@ func (s *Summary) Print(w io.Writer) {
 		}
 		if src.Decapsulated > 0 {
 			fmt.Fprintf(w, "tunnels    %d packets decapsulated (counted in their inner flow)\n", src.Decapsulated)
+		}
+		if src.DecapFallback > 0 {
+			fmt.Fprintf(w, "tunnels    %d packets kept in their outer flow: the snap length cut their inner headers\n", src.DecapFallback)
 		}
 		fmt.Fprintf(w, "flows      %d (peak %d in table, about %.0f MiB; evicted %d because the table was full)\n",
 			s.Flows, s.Table.PeakSize, float64(s.Table.PeakBytes)/(1<<20), s.Table.Evicted)
@@ -175,6 +175,18 @@ func (s *Summary) Print(w io.Writer) {
 			fmt.Fprintf(w, "error      %v\n", f.Err)
 		}
 	}
+}
+
+// firstMalformed says where each malformed reason was first seen, so a
+// user can look at that frame (tshark -Y frame.number==N).
+func firstMalformed(src *collector.SourceStats) string {
+	var parts []string
+	for i, ref := range src.FirstMalformed {
+		if ref.Frame != 0 && src.MalformedBy[i] > 0 {
+			parts = append(parts, fmt.Sprintf("%s at %s", collector.MalformedReason(i), ref))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func malformedDetail(src *collector.SourceStats) string {
