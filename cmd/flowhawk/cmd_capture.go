@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"os"
@@ -31,7 +32,7 @@ func init() {
 func runCapture(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("capture", "-i IFACE[,IFACE...] [flags]", stdout, stderr)
 	ifaces := fs.StringSliceP("interface", "i", nil, "attach to `IFACE`s (comma-separated or repeated)")
-	ingress := fs.String("ingress", "auto", "ingress hook: auto (driver-mode XDP where the driver has it, except veth; TC elsewhere), xdp, tc")
+	ingress := fs.String("ingress", "auto", "ingress hook: auto (driver-mode XDP where the driver has it, except veth; TC elsewhere), xdp, tc; loopback takes none (egress sees every packet it receives): xdp or tc with loopback interfaces alone is an error, and with others a warning")
 	xdpMode := fs.String("xdp-mode", "auto", "XDP attach mode when XDP is used: auto (driver where supported, else generic), native, generic; native or generic implies --ingress xdp")
 	tcAttach := fs.String("tc-attach", "auto", "how TC programs attach: auto (TCX, else a clsact qdisc through tc(8)), tcx, clsact")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT, SIGTERM or SIGHUP)")
@@ -93,6 +94,9 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	}
 	if *ingress == "tc" && *xdpMode != "auto" {
 		return fmt.Errorf("%w: --xdp-mode %s with --ingress tc: XDP is not used", errUsage, *xdpMode)
+	}
+	if err := checkLoopbackIngress(*ifaces, *ingress, *xdpMode); err != nil {
+		return err
 	}
 	switch *tcAttach {
 	case "auto":
@@ -223,6 +227,36 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		outs.summary(stderr)
 	}
 	return errors.Join(rerr, cerr, perr, oerr)
+}
+
+// checkLoopbackIngress refuses an ingress hook asked for (--ingress xdp
+// or tc, --xdp-mode native or generic) when every interface is loopback,
+// which takes no ingress program: capture -i lo --ingress xdp ran with
+// "ingress none" and said nothing. With other interfaces, which take the
+// hook, a warning names the loopback ones. Names that are no interface
+// are left to the attach, which lists those there are.
+func checkLoopbackIngress(ifaces []string, ingress, xdpMode string) error {
+	asked := ingress
+	switch {
+	case ingress == "auto" && xdpMode != "auto":
+		asked = "xdp"
+	case ingress == "auto":
+		return nil
+	}
+	var lo []string
+	for _, name := range ifaces {
+		if ifi, err := net.InterfaceByName(name); err == nil && ifi.Flags&net.FlagLoopback != 0 {
+			lo = append(lo, name)
+		}
+	}
+	switch {
+	case len(lo) == 0:
+		return nil
+	case len(lo) == len(ifaces):
+		return fmt.Errorf("%w: --ingress %s on %s: loopback takes no ingress hook (egress alone sees every packet it receives, once); leave --ingress and --xdp-mode at auto", errUsage, asked, strings.Join(lo, ", "))
+	}
+	slog.Warn("loopback takes no ingress hook (egress alone sees every packet it receives); --ingress applies to the other interfaces", "ingress", asked, "loopback", strings.Join(lo, ","))
+	return nil
 }
 
 // meantFlag guesses the flag a stray capture argument was meant for: a

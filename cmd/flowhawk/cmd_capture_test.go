@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -110,4 +111,39 @@ func TestCaptureRefusesArguments(t *testing.T) {
 			t.Errorf("capture -i fhnosuch0 %s: exit %d, stdout %q, stderr %q; want exit 2 and %q", arg, code, out, errOut, want)
 		}
 	}
+}
+
+// TestCaptureLoopbackIngress: loopback takes no ingress hook, so one asked
+// for on loopback alone is a usage error before anything is attached
+// (capture -i lo --ingress xdp ran with "ingress none" and said nothing),
+// and with other interfaces a warning.
+func TestCaptureLoopbackIngress(t *testing.T) {
+	lo := loopbackName(t)
+	for _, flags := range [][]string{{"--ingress", "xdp"}, {"--ingress", "tc"}, {"--xdp-mode", "generic"}} {
+		args := append([]string{"capture", "-i", lo, "-o", "none", "--duration", "1s"}, flags...)
+		code, _, errOut := runCLI(t, args...)
+		if code != 2 || !strings.Contains(errOut, " on "+lo+": loopback takes no ingress hook") {
+			t.Errorf("%v: exit %d, stderr %q; want a usage error", flags, code, errOut)
+		}
+	}
+	code, _, errOut := runCLI(t, "capture", "-i", lo+",fhnosuch0", "-o", "none", "--ingress", "xdp")
+	if code != 1 || !strings.Contains(errOut, "loopback takes no ingress hook") || !strings.Contains(errOut, "loopback="+lo) || !strings.Contains(errOut, "no such network interface") {
+		t.Errorf("-i %s,fhnosuch0 --ingress xdp: exit %d, stderr %q; want the warning, then the missing interface", lo, code, errOut)
+	}
+}
+
+// loopbackName returns the name of a loopback interface, skipping the test
+// where there is none.
+func loopbackName(t *testing.T) string {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagLoopback != 0 {
+			return ifi.Name
+		}
+	}
+	t.Skip("no loopback interface")
+	return ""
 }
