@@ -27,6 +27,9 @@ func runCV(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := checkClassWeight(*classWeight); err != nil {
+		return err
+	}
 	opt, err := d.options(fs)
 	if err != nil {
 		return err

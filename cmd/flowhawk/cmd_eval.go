@@ -26,7 +26,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := classifier.Load(*model)
+	m, err := loadModel(*model)
 	if err != nil {
 		return err
 	}

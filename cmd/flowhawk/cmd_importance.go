@@ -26,7 +26,7 @@ func runImportance(args []string, stdout, stderr io.Writer) error {
 	if *repeats < 1 {
 		return fmt.Errorf("%w: --repeats %d: want at least 1", errUsage, *repeats)
 	}
-	m, err := classifier.Load(*model)
+	m, err := loadModel(*model)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if err := checkOwnFiles([]namedPath{{"-o", *out}}, append(named("--data", d.files...), namedPath{"--model", *model})); err != nil {
 		return err
 	}
-	m, err := classifier.Load(*model)
+	m, err := loadModel(*model)
 	if err != nil {
 		return err
 	}

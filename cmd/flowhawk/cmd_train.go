@@ -45,10 +45,26 @@ func (d *dataFlags) add(fs *flag.FlagSet, withModel bool) {
 	fs.StringSliceVar(&d.only, "only", nil, "use only these feature column(s); a trailing * matches a prefix ('splt_*' for early classification)")
 }
 
+// dataFormats are the --format values the classifier's reader takes (csv
+// and parquet besides those --help names, which auto finds by themselves).
+var dataFormats = []string{"auto", "flowhawk", "cicids2017", "nslkdd", "jsonl", "csv", "parquet"}
+
+// checkClassWeight refuses a --class-weight the classifier does not know
+// as a usage error, before the data is read (it failed after, exit 1).
+func checkClassWeight(v string) error {
+	if v != "none" && v != "balanced" {
+		return fmt.Errorf("%w: --class-weight %q: want none or balanced", errUsage, v)
+	}
+	return nil
+}
+
 func (d *dataFlags) options(fs *flag.FlagSet) (classifier.ReadOptions, error) {
 	d.files = append(d.files, fs.Args()...)
 	if len(d.files) == 0 {
 		return classifier.ReadOptions{}, fmt.Errorf("%w: no --data files", errUsage)
+	}
+	if !slices.Contains(dataFormats, d.format) {
+		return classifier.ReadOptions{}, fmt.Errorf("%w: --format %q: want one of %s", errUsage, d.format, strings.Join(dataFormats, ", "))
 	}
 	c, err := classifier.ParseNSLKDDClasses(d.nslkdd)
 	if err != nil {
@@ -88,6 +104,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	if !slices.Contains(classifier.Kinds, cfg.Kind) {
 		return fmt.Errorf("%w: --model %q: want one of %s", errUsage, cfg.Kind, strings.Join(classifier.Kinds, ", "))
+	}
+	if err := checkClassWeight(cfg.ClassWeight); err != nil {
+		return err
 	}
 	opt, err := d.options(fs)
 	if err != nil {

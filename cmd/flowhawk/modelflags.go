@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	flag "github.com/spf13/pflag"
 
@@ -41,7 +42,7 @@ func (mf *modelFlags) load(cfg *pipeline.Config) error {
 	if !(mf.minConfidence >= 0 && mf.minConfidence <= 1) { // NaN too
 		return fmt.Errorf("%w: --min-confidence %g is not in [0,1]", errUsage, mf.minConfidence)
 	}
-	m, err := classifier.Load(mf.path)
+	m, err := loadModel(mf.path)
 	if err != nil {
 		return err
 	}
@@ -51,8 +52,23 @@ func (mf *modelFlags) load(cfg *pipeline.Config) error {
 	}
 	p, err := classifier.NewRowPredictor(m, x.Columns(), mf.minConfidence)
 	if err != nil {
-		return fmt.Errorf("model %s: %w", mf.path, err)
+		return fmt.Errorf("--model %s: %w", mf.path, err)
 	}
 	cfg.Predictor = p
 	return nil
+}
+
+// loadModel reads the model file --model names, naming the flag and the
+// file once in its errors ("open nosuch.json: ..." named neither flag nor
+// command line).
+func loadModel(path string) (*classifier.Model, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, flagFileErr("--model", path, err)
+	}
+	m, err := classifier.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("--model %s: %w", path, err)
+	}
+	return m, nil
 }

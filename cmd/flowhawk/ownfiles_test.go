@@ -311,3 +311,49 @@ func TestReplaySummarySkippedBlocks(t *testing.T) {
 		t.Errorf("a pcap file's summary counts pcapng blocks:\n%s", errOut)
 	}
 }
+
+// TestModelAndTrainFlagErrors: a model file that cannot be read is named
+// with its flag (replay said "open nosuch.json: ..."), and a --format or
+// --class-weight no reader or model knows is a usage error before any
+// data is read (exit 1, after reading, before).
+func TestModelAndTrainFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	nosuch := filepath.Join(dir, "nosuch.json")
+	notModel := filepath.Join(dir, "notmodel.json")
+	os.WriteFile(notModel, []byte(`{"format":"other"}`), 0o644)
+	for _, args := range [][]string{
+		{"replay", "-q", "--model", nosuch, demoPcap, "-o", "none"},
+		{"predict", "--model", nosuch, "--data", demoPcap},
+		{"eval", "--model", nosuch, "--data", demoPcap},
+		{"importance", "--model", nosuch},
+	} {
+		code, _, errOut := runCLI(t, args...)
+		if want := "--model " + nosuch + ": no such file or directory"; code != 1 || !strings.Contains(errOut, want) || strings.Count(errOut, nosuch) != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want %q", args, code, errOut, want)
+		}
+	}
+	code, _, errOut := runCLI(t, "replay", "-q", "--model", notModel, demoPcap, "-o", "none")
+	if want := "--model " + notModel + ": not a flowhawk model file"; code != 1 || !strings.Contains(errOut, want) || strings.Count(errOut, notModel) != 1 {
+		t.Errorf("replay --model NOTMODEL: exit %d, stderr %q; want %q", code, errOut, want)
+	}
+	data := filepath.Join(dir, "data.csv")
+	os.WriteFile(data, []byte("a,b,Label\n1,2,x\n3,4,y\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--format", "foo", "--data", data, "-o", filepath.Join(dir, "m.json")}, `--format "foo": want one of auto, flowhawk`},
+		{[]string{"eval", "--format", "foo", "--data", data}, `--format "foo"`},
+		{[]string{"train", "--class-weight", "foo", "--data", data, "-o", filepath.Join(dir, "m.json")}, `--class-weight "foo": want none or balanced`},
+		{[]string{"cv", "--class-weight", "foo", "--data", data}, `--class-weight "foo": want none or balanced`},
+	} {
+		code, _, errOut := runCLI(t, c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want a usage error saying %q", c.args, code, errOut, c.want)
+		}
+	}
+	// The formats the reader takes still pass.
+	if code, _, errOut := runCLI(t, "train", "--format", "csv", "--model", "dt", "--data", data, "-o", filepath.Join(dir, "m.json")); code != 0 {
+		t.Errorf("train --format csv: exit %d: %s", code, errOut)
+	}
+}
