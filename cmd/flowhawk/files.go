@@ -11,13 +11,16 @@ import (
 
 // checkWritable makes sure path can be written before a run that writes
 // it only at its end: train -o /nonexistent/m.json trained fully, then
-// failed without naming the flag. An existing file is opened for writing
-// (not truncated); a new one is tried as a temporary file beside it,
+// failed without naming the flag. An existing regular file is opened for
+// writing (not truncated); a device or FIFO is left to the write; a new one is tried as a temporary file beside it,
 // removed at once. The error names the flag.
 func checkWritable(flag, path string) error {
 	if st, err := os.Stat(path); err == nil {
 		if st.IsDir() {
 			return fmt.Errorf("%s %s: is a directory", flag, path)
+		}
+		if !st.Mode().IsRegular() {
+			return nil // a FIFO's open would wait for its reader
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {

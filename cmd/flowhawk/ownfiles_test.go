@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/flowhawk/flowhawk/export"
 )
@@ -355,5 +356,28 @@ func TestModelAndTrainFlagErrors(t *testing.T) {
 	// The formats the reader takes still pass.
 	if code, _, errOut := runCLI(t, "train", "--format", "csv", "--model", "dt", "--data", data, "-o", filepath.Join(dir, "m.json")); code != 0 {
 		t.Errorf("train --format csv: exit %d: %s", code, errOut)
+	}
+}
+
+// TestOutputCheckFIFO: checking that -o can be written does not open a
+// FIFO, whose open would wait for a reader before the run even started.
+func TestOutputCheckFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "m.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- checkWritable("-o", fifo) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("checkWritable(FIFO) = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		// Unblock the open, so the test ends.
+		if f, err := os.OpenFile(fifo, os.O_RDONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("checkWritable waited on the FIFO")
 	}
 }
