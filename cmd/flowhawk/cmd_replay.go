@@ -118,7 +118,7 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 	if err := checkOwnFiles(ff.writes(), append(ff.reads(), named("capture", paths...)...)); err != nil {
 		return err
 	}
-	if err := checkFirstCapture(paths[0], cfg.Pcap); err != nil {
+	if err := checkCaptures(paths, cfg.Pcap); err != nil {
 		return err
 	}
 	var in *stdinInput
@@ -187,25 +187,31 @@ func fileErrors(files []pipeline.FileSummary, first error) error {
 	return errors.Join(errs...)
 }
 
-// checkFirstCapture reads the header of the first capture when it is a
-// regular file, so that a run whose input is no capture at all (a text
-// file, an empty one) fails before the outputs are created, leaving an
-// existing -o file as it was rather than truncated to a header. Standard
-// input and FIFOs are not read ahead: what is read could not be read
-// again. A later bad file still ends only itself, after the flows of the
-// earlier ones were written.
-func checkFirstCapture(path string, opts collector.PcapOptions) error {
-	if path == collector.StdinPath {
-		return nil
+// checkCaptures reads the headers of the captures that are regular files
+// and returns their errors when none of paths can be read, so
+// that a run whose input is no capture at all (a text file, an empty one)
+// fails before the outputs are created, leaving an existing -o file as
+// it was rather than truncated to a header. Standard input and FIFOs are
+// not read ahead (what is read could not be read again) and count as
+// readable. When any input is good the run goes on: a bad file, first or
+// not, ends only itself, and the good files' flows are written.
+func checkCaptures(paths []string, opts collector.PcapOptions) error {
+	var errs []error
+	for _, path := range paths {
+		if path == collector.StdinPath {
+			return nil
+		}
+		if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+			return nil
+		}
+		src, err := collector.OpenPcap(path, opts)
+		if err == nil {
+			src.Close()
+			return nil
+		}
+		errs = append(errs, err)
 	}
-	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		return nil
-	}
-	src, err := collector.OpenPcap(path, opts)
-	if err != nil {
-		return err
-	}
-	return src.Close()
+	return errors.Join(errs...)
 }
 
 // startProgress shows a byte-based progress bar when asked or when stderr

@@ -86,7 +86,7 @@ func TestBadFirstCaptureKeepsOutput(t *testing.T) {
 		for _, args := range [][]string{
 			{"replay", text},
 			{"replay", empty},
-			{"replay", text, demoPcap},
+			{"replay", text, empty},
 			{"replay", "--detect", "all", "--alerts", filepath.Join(dir, "alerts.jsonl"), empty},
 			{"dataset", "--label-rules", rules, text},
 		} {
@@ -106,12 +106,16 @@ func TestBadFirstCaptureKeepsOutput(t *testing.T) {
 			}
 		}
 	}
-	// A bad file after a good one still ends only itself: the good one's
-	// flows are written, and the bad one named.
-	out := filepath.Join(dir, "later.csv")
-	code, _, errOut := runCLI(t, "replay", "-q", demoPcap, text, "-o", out)
-	if b, _ := os.ReadFile(out); code != 1 || !strings.Contains(errOut, text) || strings.Count(string(b), "\n") < 2 {
-		t.Errorf("replay GOOD BAD: exit %d, %d bytes written, stderr %q", code, len(b), errOut)
+	// A bad file before or after a good one ends only itself: the good
+	// one's flows are written, and the bad one named (a directory of good
+	// and bad captures is read whatever order they sort in).
+	for _, order := range [][]string{{demoPcap, text}, {text, demoPcap}} {
+		out := filepath.Join(dir, "later.csv")
+		os.Remove(out)
+		code, _, errOut := runCLI(t, append(append([]string{"replay", "-q"}, order...), "-o", out)...)
+		if b, _ := os.ReadFile(out); code != 1 || !strings.Contains(errOut, text) || strings.Count(string(b), "\n") < 2 {
+			t.Errorf("replay %v: exit %d, %d bytes written, stderr %q", order, code, len(b), errOut)
+		}
 	}
 }
 
