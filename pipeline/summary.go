@@ -118,6 +118,9 @@ func (s *Summary) Print(w io.Writer) {
 		if src.UnknownLink > 0 {
 			fmt.Fprintf(w, "skipped    %d frames of pcapng interfaces of link types not decoded: %s\n", src.UnknownLink, src.UnknownLinkString(10))
 		}
+		if src.SkippedBlocks > 0 {
+			fmt.Fprintf(w, "skipped    %d pcapng blocks that carry no packet (name resolution, statistics, custom or unknown types)\n", src.SkippedBlocks)
+		}
 		if src.BadTimestamps > 0 {
 			fmt.Fprintf(w, "skipped    %d pcapng frames with a timestamp outside 1677-2262\n", src.BadTimestamps)
 		}

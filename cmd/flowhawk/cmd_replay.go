@@ -155,9 +155,6 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 	if !ff.quiet {
 		el := time.Since(start)
 		sum.Print(stderr)
-		if n := sum.Source.SkippedBlocks; n > 0 { // counted, but not in Print
-			fmt.Fprintf(stderr, "skipped    %d pcapng blocks that carry no packet (name resolution, statistics, custom or unknown types)\n", n)
-		}
 		fmt.Fprintf(stderr, "elapsed    %.2fs (%.0f packets/s)\n", el.Seconds(), float64(sum.Source.Frames)/el.Seconds())
 		outs.summary(stderr)
 	}
