@@ -162,8 +162,11 @@ type DirStats struct {
 	// the gap to the previous packet of this direction, in nanoseconds.
 	IAT Moments
 	// FlagCounts counts packets with each TCP flag set, indexed by bit
-	// number (FIN=0 ... CWR=7).
-	FlagCounts [8]uint32
+	// number (FIN=0 ... CWR=7). 64 bits like Packets: a record can hold
+	// more than 2^32 packets (2.4 Mpps over the 1800 s active timeout), and
+	// sampled records are scaled up by the rate. The kernel's per-record
+	// counters are 32 bits and widened on reading (docs/kernel.md).
+	FlagCounts [8]uint64
 	// InitWindow is the TCP window of the first packet in this direction,
 	// -1 if the direction has no TCP packet.
 	InitWindow int32
@@ -270,8 +273,9 @@ type Flow struct {
 	// SubflowCount is the number of subflows (runs of packets with gaps
 	// under one second); at least 1.
 	SubflowCount uint64
-	// WrongFragments counts fragments with impossible offsets or lengths.
-	WrongFragments uint32
+	// WrongFragments counts fragments with impossible offsets or lengths;
+	// 64 bits like the packet counts it is part of.
+	WrongFragments uint64
 	// ICMPType and ICMPCode are those of the flow's first packet (ICMP and
 	// ICMPv6 flows), so the service can be told (echo, unreachable, ...).
 	ICMPType, ICMPCode uint8

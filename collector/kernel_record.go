@@ -85,7 +85,7 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 		f.IAT = flowIATMoments(v)
 		setHigher(&f.IAT, &scratch.IAT)
 	}
-	f.WrongFragments = v.WrongFrags
+	f.WrongFragments = uint64(v.WrongFrags)
 	if len(scratch.Samples) > 0 {
 		f.Samples = append(f.Samples[:0], scratch.Samples...)
 		// The first packet's ICMP type, which names the service (eco_i).
@@ -297,7 +297,13 @@ func (s *KernelSource) dirFromKernel(ds *DirStats, k *bpf.FlowhawkDirStats, scra
 	ds.L4HeaderBytes = k.L4HdrBytes
 	ds.DataPackets = k.DataPackets
 	ds.First, ds.Last = s.wall(k.First), s.wall(k.Last)
-	ds.FlagCounts = k.FlagCounts
+	// The kernel counts flags in 32 bits per record direction (its struct
+	// layout, shared with the BPF program): they wrap after 2^32 packets
+	// with a flag, which a direction reaches only at 2.4 Mpps for the
+	// whole active timeout. Widened here so that scale cannot wrap them.
+	for i, n := range k.FlagCounts {
+		ds.FlagCounts[i] = uint64(n)
+	}
 	ds.InitWindow = k.InitWindow
 	ds.MinL4HeaderLen = k.MinL4Hdr
 	ds.PayloadLen = Moments{N: k.Packets, Min: float64(k.PayloadMin), Max: float64(k.PayloadMax),
@@ -345,7 +351,7 @@ func flowIATMoments(v *bpf.FlowhawkFlowValue) Moments {
 // a lower one is the initiator. Other flows keep the kernel's choice.
 func sampledInitiator(k *Key, v *bpf.FlowhawkFlowValue, fwdIsLo bool) bool {
 	const syn = 1
-	if k.Proto != 6 || v.Dir[0].FlagCounts[syn]+v.Dir[1].FlagCounts[syn] > 0 {
+	if k.Proto != 6 || v.Dir[0].FlagCounts[syn] > 0 || v.Dir[1].FlagCounts[syn] > 0 { // not summed: u32
 		return fwdIsLo
 	}
 	lo, hi := k.PortLo, k.PortHi
@@ -457,7 +463,7 @@ func (f *Flow) scale(rate uint64) {
 		ds.L4HeaderBytes *= rate
 		ds.DataPackets *= rate
 		for i := range ds.FlagCounts {
-			ds.FlagCounts[i] *= uint32(rate)
+			ds.FlagCounts[i] *= rate
 		}
 		for _, m := range []*Moments{&ds.PayloadLen, &ds.IPLen} {
 			m.N *= rate

@@ -82,6 +82,39 @@ func TestScale(t *testing.T) {
 	}
 }
 
+// TestScaleFlagCountsNoWrap checks that a sampled record's flag counts
+// are scaled in 64 bits: 3M sampled ACKs at 1 in 2000 are 6e9, which the
+// 32-bit counts wrapped to 1,705,032,704 (toFlow path, from the kernel's
+// u32 counters, too).
+func TestScaleFlagCountsNoWrap(t *testing.T) {
+	var f Flow
+	f.reset(1, Key{}, true, 0)
+	f.Fwd.Packets, f.Fwd.FlagCounts[4] = 3_000_000, 3_000_000
+	f.scale(2000)
+	if got := uint64(f.Fwd.FlagCounts[4]); got != 6_000_000_000 {
+		t.Errorf("scaled ACK count %d, want 6000000000", got)
+	}
+
+	var k bpf.FlowhawkFlowKey
+	k.AddrLo[10], k.AddrLo[11], k.AddrLo[15] = 0xff, 0xff, 1
+	k.AddrHi[10], k.AddrHi[11], k.AddrHi[15] = 0xff, 0xff, 2
+	k.PortLo, k.PortHi, k.Proto = 443, 50000, 6
+	var v bpf.FlowhawkFlowValue
+	v.First, v.Last = 1e9, 1801e9
+	ds := &v.Dir[1]
+	ds.Packets, ds.Bytes, ds.First, ds.Last = math.MaxUint32, 1500*math.MaxUint32, v.First, v.Last
+	ds.FlagCounts[4], ds.IplenMin, ds.IplenMax = math.MaxUint32, 1500, 1500
+	s := &KernelSource{cfg: KernelConfig{Samples: 32, SampleRate: 1000}}
+	g := s.toFlow(keyOf(&k), &v, EndActive)
+	d := g.Fwd
+	if g.Bwd.Packets > d.Packets {
+		d = g.Bwd
+	}
+	if want := uint64(math.MaxUint32) * 1000; d.Packets != want || uint64(d.FlagCounts[4]) != want {
+		t.Errorf("kernel record 1 in 1000: %d packets, %d ACKs, want %d each", d.Packets, d.FlagCounts[4], want)
+	}
+}
+
 // TestSortByStart checks the drain order: by start, and flows that
 // started at the same time in the order they were drained.
 func TestSortByStart(t *testing.T) {

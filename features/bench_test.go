@@ -110,7 +110,7 @@ type emitted struct {
 	key        collector.Key
 	start      int64
 	fwdIsLo    bool
-	fwdF, bwdF [8]uint32
+	fwdF, bwdF [8]uint64
 }
 
 // BenchmarkObserveReplay observes the flows of a generated capture (the

@@ -406,6 +406,30 @@ func TestZeroDurationAndEmptyDirections(t *testing.T) {
 	}
 }
 
+// TestFlagCountsOver32Bits checks that flag columns read the 64-bit
+// counts: an elephant flow of more than 2^32 ACKs (2.4 Mpps for the
+// 1800 s active timeout) wrapped when they were 32 bits.
+func TestFlagCountsOver32Bits(t *testing.T) {
+	p := mkPacket(client, server, 50000, 443, 6, pkt{0, true, ack, 20, 0, 1})
+	flows := runTable(t, []collector.Packet{p}, 10)
+	f := flows[0]
+	const n = 5_000_000_000
+	f.Fwd.Packets, f.Fwd.FlagCounts[3], f.Fwd.FlagCounts[4] = n, n, n
+	f.Bwd.Packets, f.Bwd.FlagCounts[3], f.Bwd.FlagCounts[4] = n, n, n
+	x, _ := New(DefaultConfig())
+	row := x.NewRow()
+	x.Fill(f, nil, row)
+	for name, want := range map[string]float64{"ACK Flag Count": 2 * n, "Fwd PSH Flags": n, "Bwd PSH Flags": n} {
+		i := x.Index(name)
+		if i < 0 {
+			t.Fatalf("no %q column", name)
+		}
+		if got := row.Num[i]; got != want {
+			t.Errorf("%q = %v, want %v", name, got, want)
+		}
+	}
+}
+
 func TestFlowState(t *testing.T) {
 	cases := []struct {
 		name string
