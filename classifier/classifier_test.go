@@ -1154,3 +1154,39 @@ func TestReadCaptureAsData(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveFileReplacesWhole checks that a model file is replaced whole
+// through a renamed temporary file (a run killed mid-write left a
+// truncated model): the mode of an existing file and a symlink to it are
+// kept, and no temporary file is left behind.
+func TestSaveFileReplacesWhole(t *testing.T) {
+	m := trainOrFatal(t, quadrants(200, 1), Config{Kind: "dt"})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.json")
+	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SaveFile(link); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlink was replaced: %v %v", st.Mode(), err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v (%v), want the existing 0600", st.Mode(), err)
+	}
+	if _, err := Load(path); err != nil {
+		t.Errorf("load: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("%d files in the directory, want the model and the link", len(ents))
+	}
+	if err := m.SaveFile(filepath.Join(dir, "no", "m.json")); err == nil {
+		t.Error("saving into a missing directory: no error")
+	}
+}

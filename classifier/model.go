@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
@@ -577,7 +578,48 @@ func (m *Model) SaveFile(path string) error {
 	if err := m.Save(&buf); err != nil {
 		return err
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return writeAtomic(path, buf.Bytes())
+}
+
+// writeAtomic replaces the regular file at path (or creates it) by b
+// through a temporary file renamed over it, so a run killed mid-write, or
+// a full disk, leaves the previous model whole instead of a truncated one
+// that no later run can load. The file keeps an existing file's mode,
+// else 0644; a path that is no regular file (a FIFO, /dev/stdout) is
+// written directly.
+func writeAtomic(path string, b []byte) error {
+	mode := os.FileMode(0o644)
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	if st, err := os.Stat(path); err == nil {
+		if !st.Mode().IsRegular() {
+			return os.WriteFile(path, b, mode)
+		}
+		mode = st.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Chmod(mode)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // Load reads a model file.
