@@ -528,14 +528,22 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 		if ctx.Err() != nil {
 			// Store what the client already holds: dropped here, it
 			// would come back only after AckWait.
+			// Drain ends the iterator once every message the server sent
+			// is in (ErrMsgIteratorClosed); a pause on a starved machine
+			// is no end (a 5 s wait that stopped at the first timeout
+			// once left four delivered alert messages unstored and
+			// unacknowledged), but the stop is bounded.
 			it.Drain()
-			for {
-				m, err := it.Next(jetstream.NextMaxWait(5 * time.Second))
-				if err != nil {
-					break
+			for deadline := time.Now().Add(drainWait); ; {
+				m, err := it.Next(jetstream.NextMaxWait(time.Second))
+				if err == nil {
+					if err := store(m); err != nil {
+						return st, err
+					}
+					continue
 				}
-				if err := store(m); err != nil {
-					return st, err
+				if !errors.Is(err, nats.ErrTimeout) || time.Now().After(deadline) {
+					break
 				}
 			}
 			return st, closeFile()
@@ -568,6 +576,10 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 		}
 	}
 }
+
+// drainWait bounds how long a stopping consumer waits for the messages
+// the server sent before the stop.
+const drainWait = 30 * time.Second
 
 // syncDir makes the entries of dir (a rename) durable.
 func syncDir(dir string) error {
