@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -77,16 +78,19 @@ func (s *stdinInput) interrupt() { _ = s.f.SetReadDeadline(time.Now()) }
 // pipeline the writer (tcpdump -w -) got the same signal and ends the pipe
 // after its last packets, which the replay then reads. A second signal
 // stops at once, as the first does for a file redirected with <, which
-// has no writer to wait for.
+// has no writer to wait for. A signal after the stop (the flows being
+// written to an output that does not take them: a stalled pipe, a hung
+// network file system) exits at once with status 1.
 func replaySignals(in *stdinInput) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
+	done := make(chan struct{})
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		warned := false
 		for {
 			select {
-			case <-ctx.Done():
+			case <-done:
 				return
 			case s := <-sigs:
 				if in != nil && in.piped && !in.ended.Load() && !warned {
@@ -94,16 +98,31 @@ func replaySignals(in *stdinInput) (context.Context, func()) {
 					slog.Warn("reading standard input to its end (its writer got the signal too); signal again to stop now", "signal", s.String())
 					continue
 				}
-				cancel()
-				if in != nil {
-					in.interrupt()
+				if ctx.Err() == nil {
+					cancel()
+					if in != nil {
+						in.interrupt()
+					}
+					continue
 				}
+				slog.Error("signalled again while writing the flows read so far: exiting now; the outputs may end mid-row", "signal", s.String())
+				exitNow(1)
 				return
 			}
 		}
 	}()
-	return ctx, func() { signal.Stop(sigs); cancel() }
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+			cancel()
+		})
+	}
 }
+
+// exitNow ends the process; a variable so that a test can see the call.
+var exitNow = os.Exit
 
 // checkStdinArgs refuses "-" given more than once: standard input can be
 // read only once.

@@ -101,6 +101,42 @@ func TestReplaySignalsStdinFile(t *testing.T) {
 	}
 }
 
+// TestReplaySignalsSecondExits: a signal after the stop (the flows still
+// being written to an output that does not take them, a stalled pipe)
+// exits at once with status 1; it was taken and did nothing, so only
+// SIGKILL ended such a replay.
+func TestReplaySignalsSecondExits(t *testing.T) {
+	codes := make(chan int, 1)
+	exitNow = func(code int) { codes <- code }
+	defer func() { exitNow = os.Exit }()
+	ctx, stop := replaySignals(nil)
+	defer stop()
+	if err := unix.Kill(os.Getpid(), unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first SIGTERM did not stop the replay")
+	}
+	select {
+	case code := <-codes:
+		t.Fatalf("the first SIGTERM exited (%d)", code)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := unix.Kill(os.Getpid(), unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-codes:
+		if code != 1 {
+			t.Errorf("exit %d, want 1", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a second SIGTERM while stopping did not exit")
+	}
+}
+
 // TestProgressUnsizedShowsBytes checks the spinner of an input without a
 // size (standard input): it shows the bytes read, and its rate is taken
 // from when the read started, not from its first render (which had shown
