@@ -179,7 +179,10 @@ timeout of about 129 s) that holds the latest start observed minus the horizon, 
 - **Differences from NSL-KDD.** KDD caps count at 511 and dst_host_count at 255; ours are bounded by
   the windows (100 for dst_host_count). ` + "`service`" + ` of ICMP and ICMPv6 flows follows KDD's names from
   the type of the flow's first packet: eco_i (echo request), ecr_i (echo reply), urp_i (unreachable),
-  tim_i (timestamp, IPv4), red_i (redirect), oth_i (any other type). The state is derived from flag
+  tim_i (timestamp, IPv4), red_i (redirect), oth_i (any other type). On the kernel path the type
+  comes from the flow's first-packet sample: an ICMP flow whose samples were all lost (ring buffer
+  full, counted) has type 0 and so reads ecr_i. Other TCP ports are private and other UDP ports
+  other, where KDD's data has some of each for both protocols. The state is derived from flag
   counts, not their order.
 `
 
