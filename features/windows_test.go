@@ -545,3 +545,52 @@ func div0(a, b float64) float64 {
 	}
 	return a / b
 }
+
+// TestWindowsMatchBruteForceHotHosts is TestWindowsMatchBruteForce on
+// three hosts, so that host series pass hotHost and split by service
+// (makePairs), which the spread-out hosts of that test never reach.
+func TestWindowsMatchBruteForceHotHosts(t *testing.T) {
+	for seed := range uint64(3) {
+		rng := rand.New(rand.NewPCG(seed, 99))
+		var pkts []collector.Packet
+		for i := range 6000 {
+			us := int64(i)*100 + rng.Int64N(2000)
+			dst := netip.AddrFrom4([4]byte{10, 9, 0, byte(rng.IntN(3))})
+			sport, dport := uint16(20000+i), uint16(rng.IntN(5))
+			if rng.IntN(3) == 0 {
+				sport = uint16(61000 + rng.IntN(3))
+			}
+			proto := uint8(6)
+			if rng.IntN(4) == 0 {
+				proto = 17
+			}
+			pkts = connPackets(pkts, rng, client, dst, sport, dport, proto, us)
+		}
+		flows := runTable(t, pkts, 0)
+		emitAt := make(map[*collector.Flow]int64, len(flows))
+		for _, f := range flows {
+			d := time.Duration(rng.Int64N(int64(3 * time.Millisecond)))
+			if rng.IntN(5) == 0 {
+				d = time.Duration(rng.Int64N(int64(time.Second)))
+			}
+			emitAt[f] = f.Start + int64(d)
+		}
+		slices.SortStableFunc(flows, func(a, b *collector.Flow) int { return cmp.Compare(emitAt[a], emitAt[b]) })
+		const span, horizon = 50 * time.Millisecond, 200 * time.Millisecond
+		// The data must reach what the test is for: series split by service.
+		w := NewWindows(WindowConfig{Span: span, Horizon: horizon})
+		split := false
+		for _, f := range flows {
+			w.Observe(f)
+			for _, s := range w.hosts {
+				split = split || s.pairs != nil
+			}
+		}
+		if !split {
+			t.Fatalf("seed %d: no host series was split by service", seed)
+		}
+		for _, cfg := range []WindowConfig{{Span: span, Horizon: horizon}, {Span: span, Horizon: horizon, MaxSpanConns: 300}, {Span: span, Horizon: time.Second}} {
+			matchBruteForce(t, flows, cfg)
+		}
+	}
+}
