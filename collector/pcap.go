@@ -55,6 +55,26 @@ type PcapSource struct {
 	// unknownLinks counts the link types not decoded seen so far, so that
 	// only the first maxLinkWarnings are warned about one by one.
 	unknownLinks int
+	// prevTS is the time of the file's previous record with a valid one
+	// (havePrev), to count the jumps of more than MaxTimeJump.
+	prevTS   int64
+	havePrev bool
+}
+
+// MaxTimeJump is the largest step between the times of consecutive
+// records of a file that is taken as a clock's: a longer one, forward or
+// backward, is counted in SourceStats.TimeJumps and warned about, as a
+// corrupt timestamp ends or splits every flow open across it.
+const MaxTimeJump = 24 * time.Hour
+
+// timeJump reports whether a and b (Unix ns) are more than MaxTimeJump
+// apart; the difference is taken unsigned, as two pcapng times can be
+// further apart than int64 holds.
+func timeJump(a, b int64) bool {
+	if a < b {
+		a, b = b, a
+	}
+	return uint64(a)-uint64(b) > uint64(MaxTimeJump)
 }
 
 // maxLinkWarnings bounds the per-link-type warnings of one file; the rest
@@ -209,6 +229,18 @@ func (s *PcapSource) NextPacket(p *Packet) error {
 			st.Dropped++
 			continue
 		}
+		if s.havePrev && timeJump(fr.ts, s.prevTS) {
+			// Kept: the time may be a real clock step, and the packet's
+			// contents are good. Warned about once per file, with where
+			// to look, and counted, so split flows are not a mystery.
+			if st.TimeJumps == 0 {
+				st.FirstTimeJump = FrameRef{Path: s.path, Frame: st.Frames, Offset: fr.off, Compressed: s.packed}
+				slog.Warn("record time jumps more than a day from the previous record's; flows open across it end and restart",
+					"file", s.path, "frame", st.Frames, "offset", fr.off, "time", time.Unix(0, fr.ts).UTC(), "previous", time.Unix(0, s.prevTS).UTC())
+			}
+			st.TimeJumps++
+		}
+		s.prevTS, s.havePrev = fr.ts, true
 		// A stripped FCS is not "missing" data: decode against the frame as
 		// it was without it, report the record's lengths.
 		wire := fr.wireLen - (fr.capLen - uint32(len(fr.data)))

@@ -124,6 +124,15 @@ type SourceStats struct {
 	// BadTimestamps counts pcapng frames skipped because their time is
 	// outside what int64 Unix nanoseconds hold (1677 to 2262).
 	BadTimestamps uint64
+	// TimeJumps counts records whose time is more than MaxTimeJump before
+	// or after the previous record's in the same file: a corrupt timestamp
+	// (ts_sec 0xFFFFFFFF, 2106) ends every open flow as idle and splits
+	// them, so it must not pass silently. The packets are kept (as tshark
+	// keeps them); an isolated bad record counts twice, away and back.
+	// FirstTimeJump is the first such record (zero Frame if none);
+	// MultiSource keeps the first file's.
+	TimeJumps     uint64
+	FirstTimeJump FrameRef
 	// LinkTypes counts frames per link type, in order of first appearance.
 	LinkTypes []LinkTypeCount
 }
@@ -194,6 +203,10 @@ func (s *SourceStats) add(o *SourceStats) {
 	s.SkippedBlocks += o.SkippedBlocks
 	s.UnknownLink += o.UnknownLink
 	s.BadTimestamps += o.BadTimestamps
+	s.TimeJumps += o.TimeJumps
+	if s.FirstTimeJump.Frame == 0 {
+		s.FirstTimeJump = o.FirstTimeJump
+	}
 	if len(o.LinkTypes) == 0 {
 		return
 	}

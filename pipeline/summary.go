@@ -124,6 +124,9 @@ func (s *Summary) Print(w io.Writer) {
 		if src.BadTimestamps > 0 {
 			fmt.Fprintf(w, "skipped    %d pcapng frames with a timestamp outside 1677-2262\n", src.BadTimestamps)
 		}
+		if src.TimeJumps > 0 {
+			fmt.Fprintf(w, "records    %d with a time over a day from the previous record's (kept; flows across them split), first: %s\n", src.TimeJumps, src.FirstTimeJump)
+		}
 		if src.WireShorter > 0 {
 			fmt.Fprintf(w, "records    %d with an original length below the captured one (taken as captured)\n", src.WireShorter)
 		}
