@@ -110,6 +110,14 @@ func (c *Config) defaults() {
 	}
 }
 
+// Check rejects settings no model can use, as Train would, so that a
+// command refuses bad flags before it reads the data (train --trees -1
+// failed only after reading gigabytes).
+func (c Config) Check() error {
+	c.defaults()
+	return c.validate()
+}
+
 // validate rejects settings no model can use, after defaults: a negative
 // count crashed the forest, and a negative learning rate or iteration count
 // trained a useless model without a word. Names are the train flags'.

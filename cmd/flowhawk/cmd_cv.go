@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"github.com/flowhawk/flowhawk/classifier"
 )
@@ -34,13 +36,20 @@ func runCV(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var cfgs []classifier.Config
+	for _, k := range *models {
+		if !slices.Contains(classifier.Kinds, k) {
+			return fmt.Errorf("%w: --models %q: want some of %s", errUsage, k, strings.Join(classifier.Kinds, ", "))
+		}
+		cfg := classifier.Config{Kind: k, Seed: *seed, ClassWeight: *classWeight, Trees: *trees}
+		if err := cfg.Check(); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+		cfgs = append(cfgs, cfg)
+	}
 	frame, err := classifier.ReadFiles(d.files, opt)
 	if err != nil {
 		return nameOnce(err, d.files...)
-	}
-	var cfgs []classifier.Config
-	for _, k := range *models {
-		cfgs = append(cfgs, classifier.Config{Kind: k, Seed: *seed, ClassWeight: *classWeight, Trees: *trees})
 	}
 	res, err := classifier.CrossValidate(frame, cfgs, *folds, *split, *seed, func(kind string, fold int) {
 		slog.Info("cv", "model", kind, "fold", fold+1, "of", *folds)

@@ -108,6 +108,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := checkClassWeight(cfg.ClassWeight); err != nil {
 		return err
 	}
+	if err := cfg.Check(); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
 	opt, err := d.options(fs)
 	if err != nil {
 		return err

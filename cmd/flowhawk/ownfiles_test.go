@@ -351,6 +351,10 @@ func TestModelAndTrainFlagErrors(t *testing.T) {
 		{[]string{"eval", "--format", "foo", "--data", data}, `--format "foo"`},
 		{[]string{"train", "--class-weight", "foo", "--data", data, "-o", filepath.Join(dir, "m.json")}, `--class-weight "foo": want none or balanced`},
 		{[]string{"cv", "--class-weight", "foo", "--data", data}, `--class-weight "foo": want none or balanced`},
+		// Refused before the data is read (a missing file here), not after.
+		{[]string{"train", "--model", "rf", "--trees", "-1", "--data", filepath.Join(dir, "nosuch.csv"), "-o", filepath.Join(dir, "m.json")}, "--trees -1: must be at least 1"},
+		{[]string{"cv", "--trees", "-1", "--data", filepath.Join(dir, "nosuch.csv")}, "--trees -1: must be at least 1"},
+		{[]string{"cv", "--models", "rf,foo", "--data", filepath.Join(dir, "nosuch.csv")}, `--models "foo"`},
 	} {
 		code, _, errOut := runCLI(t, c.args...)
 		if code != 2 || !strings.Contains(errOut, c.want) {
