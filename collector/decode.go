@@ -496,15 +496,22 @@ func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte,
 			p.TCPFlags = l4[13]
 		} else {
 			// The snap length cut the header after the ports: keep the
-			// packet in its flow, assume a header without options.
+			// packet in its flow, assume a header without options. Its
+			// flags are unknown and stay 0: not counted.
 			if l4Len < 20 {
 				return d.bad(MalBadTCPDataOffset)
 			}
 			hl = 20
-			d.keep(MalTruncatedL4)
 		}
 		if len(l4) >= 16 {
 			p.TCPWindow = be16(l4[14:])
+		} else {
+			// A window of 0 read from no bytes would be taken for the
+			// direction's initial window (Init_Win_bytes 0, not -1).
+			p.TCPWindowCut = true
+		}
+		if len(l4) < 20 { // cut anywhere after the ports
+			d.keep(MalTruncatedL4)
 		}
 	case 17, 136: // UDP, UDP-Lite
 		if len(l4) < 8 && (missing == 0 || len(l4) < 4) {

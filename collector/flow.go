@@ -168,7 +168,8 @@ type DirStats struct {
 	// counters are 32 bits and widened on reading (docs/kernel.md).
 	FlagCounts [8]uint64
 	// InitWindow is the TCP window of the first packet in this direction,
-	// -1 if the direction has no TCP packet.
+	// -1 if the direction has no TCP packet or the snap length cut that
+	// packet's header before the window (unknown, as in CICFlowMeter).
 	InitWindow int32
 	// MinL4HeaderLen is the smallest transport header seen (bytes).
 	MinL4HeaderLen uint16
@@ -389,7 +390,7 @@ func (f *Flow) Add(p *Packet, maxSamples int) {
 	}
 	if ds.Packets == 0 {
 		ds.First = ts
-		if f.Key.Proto == 6 && p.L4HeaderLen > 0 {
+		if f.Key.Proto == 6 && p.L4HeaderLen > 0 && !p.TCPWindowCut {
 			ds.InitWindow = int32(p.TCPWindow)
 		}
 		ds.MinL4HeaderLen = p.L4HeaderLen

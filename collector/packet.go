@@ -61,6 +61,10 @@ type Packet struct {
 	// WrongFragment marks a fragment with an impossible offset/length
 	// (NSL-KDD wrong_fragment): overlapping, or beyond 65535 bytes.
 	WrongFragment bool
+	// TCPWindowCut says the snap length cut the TCP header before its
+	// window field: TCPWindow 0 is unknown, not a zero window, so the
+	// packet leaves its direction's initial window unknown (-1).
+	TCPWindowCut bool
 	// Payload is the captured part of the transport payload (may be shorter
 	// than PayloadLen). It aliases the source's buffer.
 	Payload []byte

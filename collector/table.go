@@ -103,6 +103,7 @@ const smallPackets = 6
 const (
 	pktSrcIsLo = 1 << iota
 	pktWrongFragment
+	pktWindowCut
 )
 
 // smallPkt is one packet of a small flow: what Flow.Add needs of a Packet.
@@ -323,6 +324,9 @@ func (e *entry) keep(p *Packet, limit int) bool {
 	if p.WrongFragment {
 		bits |= pktWrongFragment
 	}
+	if p.TCPWindowCut {
+		bits |= pktWindowCut
+	}
 	e.pk[e.n] = smallPkt{off: int32(off), ipLen: uint16(p.IPLen), ipHdr: uint8(p.IPHeaderLen), l4Hdr: uint8(p.L4HeaderLen),
 		window: p.TCPWindow, flags: p.TCPFlags, bits: bits}
 	e.n++
@@ -343,6 +347,7 @@ func (t *Table) promote(e *entry) {
 		p.Timestamp = e.first + int64(k.off)
 		p.SrcIsLo = k.bits&pktSrcIsLo != 0
 		p.WrongFragment = k.bits&pktWrongFragment != 0
+		p.TCPWindowCut = k.bits&pktWindowCut != 0
 		p.IPLen, p.IPHeaderLen, p.L4HeaderLen, p.PayloadLen = uint32(k.ipLen), uint16(k.ipHdr), uint16(k.l4Hdr), uint32(pl)
 		p.TCPWindow, p.TCPFlags = k.window, k.flags
 		f.Add(&p, t.cfg.Samples)
