@@ -42,7 +42,7 @@ unit:
 	$(GO) test -count=1 -timeout 25m ./...
 
 # Short fuzzing of every decoder/parser fuzz target (FUZZTIME each); see
-# scripts/fuzz.sh for the one retry of Go 1.26's fuzz-time deadline race.
+# scripts/fuzz.sh for the retries of Go 1.26's fuzz-time deadline race.
 fuzz:
 	@GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZMINTIME=$(FUZZMINTIME) bash scripts/fuzz.sh
 
