@@ -582,6 +582,8 @@ static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wi
 		v->last = now;
 		v->initiator = synack ? !side : side;
 		v->first_side = side;
+		v->icmp_type = pi->icmp_type;
+		v->icmp_code = pi->icmp_code;
 		v->dir[0].init_window = -1;
 		v->dir[1].init_window = -1;
 		pflags |= PKT_F_NEW_FLOW;

@@ -107,12 +107,13 @@ type FlowhawkFlowValue struct {
 	Initiator   uint8
 	Flags       uint8
 	FirstSide   uint8
-	Pad         uint8
+	IcmpType    uint8
+	IcmpCode    uint8
+	Pad         [3]uint8
 	Lock        struct {
 		_   structs.HostLayout
 		Val uint32
 	}
-	Pad2 uint32
 }
 
 type FlowhawkFragKey struct {

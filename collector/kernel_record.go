@@ -88,9 +88,11 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 	f.WrongFragments = uint64(v.WrongFrags)
 	if len(scratch.Samples) > 0 {
 		f.Samples = append(f.Samples[:0], scratch.Samples...)
-		// The first packet's ICMP type, which names the service (eco_i).
-		f.ICMPType, f.ICMPCode = scratch.ICMPType, scratch.ICMPCode
 	}
+	// The first packet's ICMP type, which names the service (eco_i): the
+	// kernel keeps it in the entry, since the ring buffer may have lost
+	// that packet's sample (or every sample, in a flood).
+	f.ICMPType, f.ICMPCode = v.IcmpType, v.IcmpCode
 
 	// Extend the sample-based activity to the flow's last packet, over
 	// the gaps after the samples (with no samples, after the first packet).

@@ -423,19 +423,30 @@ func TestCounterPathICMPType(t *testing.T) {
 	for i := range ts {
 		ts[i] = 1e9 + uint64(i)*10e6
 	}
-	v, ps := kernelOneWay(ts, 32)
-	for i := range ps {
-		ps[i].ICMPType, ps[i].ICMPCode = 8, 0
-		if i%2 == 1 {
-			ps[i].ICMPType = 0 // the replies
+	// The entry keeps the first packet's type and code (an echo request,
+	// 8/0); the samples alternate requests and replies. With every
+	// sample lost (a flood that filled the ring buffer), the entry's type
+	// still names the service: before the entry kept it, the record said
+	// 0/0, an echo reply (ecr_i).
+	for _, n := range []int{32, 0} {
+		v, ps := kernelOneWay(ts, n)
+		v.IcmpType, v.IcmpCode = 8, 0
+		for i := range ps {
+			ps[i].ICMPType, ps[i].ICMPCode = 8, 0
+			if i%2 == 1 {
+				ps[i].ICMPType = 0 // the replies
+			}
 		}
-	}
-	var k bpf.FlowhawkFlowKey
-	k.AddrLo[15], k.AddrHi[15], k.Proto = 1, 2, 1
-	key := keyOf(&k)
-	s := &KernelSource{cfg: KernelConfig{Samples: 32}, pending: map[Key][]pendingSample{key: ps}}
-	f := s.toFlow(key, &v, EndFlush)
-	if f.ICMPType != 8 || f.ICMPCode != 0 {
-		t.Errorf("counter-path record: ICMP type %d code %d, want the first packet's 8/0", f.ICMPType, f.ICMPCode)
+		if n == 0 {
+			v.SamplesLost = 32
+		}
+		var k bpf.FlowhawkFlowKey
+		k.AddrLo[15], k.AddrHi[15], k.Proto = 1, 2, 1
+		key := keyOf(&k)
+		s := &KernelSource{cfg: KernelConfig{Samples: 32}, pending: map[Key][]pendingSample{key: ps}}
+		f := s.toFlow(key, &v, EndFlush)
+		if f.ICMPType != 8 || f.ICMPCode != 0 {
+			t.Errorf("counter-path record with %d samples: ICMP type %d code %d, want the first packet's 8/0", n, f.ICMPType, f.ICMPCode)
+		}
 	}
 }

@@ -456,6 +456,9 @@ func TestKernelProgRun(t *testing.T) {
 				if pkts[0].Key != c.want.key || pkts[0].IPLen != c.want.ipLen || !pkts[0].SrcIsLo {
 					t.Errorf("sample %v len %d lo %v, want %v %d true", pkts[0].Key, pkts[0].IPLen, pkts[0].SrcIsLo, c.want.key, c.want.ipLen)
 				}
+				if prev.Dir[0].Packets+prev.Dir[1].Packets == 0 && (v.IcmpType != pkts[0].ICMPType || v.IcmpCode != pkts[0].ICMPCode) {
+					t.Errorf("new entry keeps ICMP type/code %d/%d, want its first packet's %d/%d", v.IcmpType, v.IcmpCode, pkts[0].ICMPType, pkts[0].ICMPCode)
+				}
 				if c.want.dnsSnip != nil && !bytes.Equal(snips[0], c.want.dnsSnip) {
 					t.Errorf("dns snippet %x, want %x", snips[0], c.want.dnsSnip)
 				}

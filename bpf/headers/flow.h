@@ -106,12 +106,17 @@ struct flow_value {
 	__u8 initiator; /* SIDE_LO or SIDE_HI: who started the flow */
 	__u8 flags;
 	__u8 first_side; /* side of the flow's first packet, which ends no gap */
-	__u8 pad;
+	/* The ICMP or ICMPv6 type and code of the flow's first packet (0 for
+	 * other protocols): they name its NSL-KDD service (eco_i, ecr_i), and
+	 * a flow whose samples the ring buffer lost has no other record of
+	 * them. */
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 pad[3];
 	/* Held by the TC programs while they update the flow (see DIR_ADD in
 	 * flowhawk.c); programs may not read or write it directly, so copies
 	 * of a value stop at FLOW_VALUE_DATA. */
 	struct bpf_spin_lock lock;
-	__u32 pad2;
 };
 
 /* The bytes of struct flow_value before its lock: what copies take. */
