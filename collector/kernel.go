@@ -223,10 +223,14 @@ type KernelSource struct {
 	afterScan func() // AfterScan
 	objs      bpf.FlowhawkObjects
 	rd        *ringbuf.Reader
-	links     []*ifaceLink
-	attached  []Attachment
-	offset    int64    // wall clock minus CLOCK_MONOTONIC, ns
-	netns     *os.File // the network namespace the interfaces were found in, for attaching again
+	// linksMu guards links and aborted: Abort detaches from a signal
+	// handler's goroutine while Run may be attaching again (checkLinks).
+	linksMu  sync.Mutex
+	links    []*ifaceLink
+	aborted  bool // Abort ran: nothing attaches again
+	attached []Attachment
+	offset   int64    // wall clock minus CLOCK_MONOTONIC, ns
+	netns    *os.File // the network namespace the interfaces were found in, for attaching again
 	// reattachErr is the last error attaching again to an interface that
 	// came back, by name, so each new error is logged once.
 	reattachErr map[string]string
@@ -290,6 +294,11 @@ var ErrInterfacesGone = errors.New("every captured interface is gone")
 // PPP or VPN device re-created on reconnect) is attached again. When none
 // is left it returns ErrInterfacesGone.
 func (s *KernelSource) checkLinks() error {
+	s.linksMu.Lock()
+	defer s.linksMu.Unlock()
+	if s.aborted {
+		return nil
+	}
 	for _, l := range s.links {
 		if l.gone || !l.defunct() {
 			continue
@@ -993,6 +1002,24 @@ func (s *KernelSource) attachTC(prog *ebpf.Program, ifi *net.Interface, at ebpf.
 // Detach removes the programs from every interface. Flows already in the
 // map stay there for the final drain.
 func (s *KernelSource) Detach() error {
+	s.linksMu.Lock()
+	defer s.linksMu.Unlock()
+	return s.detachLocked()
+}
+
+// Abort detaches every program at once and for good, from any goroutine,
+// while Run may still be draining or writing: for a user who signals
+// again rather than wait for the final flush, so that the process can
+// exit without leaving clsact filters behind (bpf links go with the
+// process, filters do not).
+func (s *KernelSource) Abort() error {
+	s.linksMu.Lock()
+	defer s.linksMu.Unlock()
+	s.aborted = true
+	return s.detachLocked()
+}
+
+func (s *KernelSource) detachLocked() error {
 	var errs []error
 	for i := len(s.links) - 1; i >= 0; i-- {
 		if err := s.links[i].Close(); err != nil {

@@ -347,3 +347,44 @@ func TestCLICaptureHangupAndBrokenPipe(t *testing.T) {
 	}
 	assertDetached(t, n)
 }
+
+// TestCLICaptureSecondSignal stalls a clsact capture's output (-o - into
+// a pipe nobody reads), so that the flush after SIGTERM cannot end: a
+// second SIGTERM detaches and exits with status 1 at once, leaving no
+// filter behind. Before, the second signal was swallowed and only
+// SIGKILL, which leaves clsact filters attached, ended the process.
+func TestCLICaptureSecondSignal(t *testing.T) {
+	n := newNet(t)
+	bin := flowhawkBin(t)
+	cmd := exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", n.ClientIf, "--tc-attach", "clsact", "-o", "-", "--no-windows")
+	pipe, err := cmd.StdoutPipe() // never read: the pipe fills
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pipe.Close()
+	stderr := startCmd(t, cmd)
+	waitCapturing(t, stderr)
+	// 300 UDP flows (bash opens a socket, so a source port, per
+	// redirection): about 200 KB of CSV, three times a pipe's buffer.
+	clientRun(t, n, "bash", "-c", "for p in $(seq 1000 1299); do echo x > /dev/udp/"+n.ServerIP+"/$p; done")
+	time.Sleep(2500 * time.Millisecond) // a scan or two hands the flows to the output
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		t.Fatalf("capture ended after one SIGTERM (%v) although its output was stalled: the test needs a flush that cannot end\n%s", err, stderr.String())
+	case <-time.After(2 * time.Second):
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "signalled again: detached, exiting now") {
+			t.Errorf("capture after a second SIGTERM: %v, want exit status 1 and a message that it detached\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("capture still runs 20 s after a second SIGTERM:\n%s", stderr.String())
+	}
+	assertDetached(t, n)
+}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -144,18 +145,21 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	// process half-attached. SIGPIPE is caught too, so that -o - into a
 	// reader that quit (| head) is a write error that stops the capture
 	// cleanly, not a death that leaves clsact filters attached.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	ctx, stop := context.WithCancelCause(context.Background())
-	defer stop(nil)
-	go func(done <-chan struct{}) { // not ctx, which --duration replaces below
-		select {
-		case s := <-sigs:
-			stop(stopSignal{s}) // the cause names it in the summary
-		case <-done:
+	// A second signal detaches at once and exits with status 1, without
+	// the final flush: bpf links would go with the process anyway, but
+	// clsact filters (kernels before TCX) would stay on the interfaces.
+	var attached atomic.Pointer[collector.KernelSource]
+	ctx, release := stopOnSignals(func(s os.Signal) {
+		src := attached.Load()
+		if src == nil {
+			slog.Warn("signalled again while attaching: the capture stops once attached", "signal", signalName(s))
+			return
 		}
-	}(ctx.Done())
+		err := src.Abort()
+		slog.Error("signalled again: detached, exiting now without the final flush; flows still in the kernel map are lost and the outputs may end mid-row", "signal", signalName(s), "detach error", err)
+		exitNow(1)
+	})
+	defer release()
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	// Attach before opening outputs, so privilege and interface errors come
 	// first and leave no half-written file.
@@ -163,6 +167,7 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	attached.Store(src)
 	defer src.Close()
 	if ff.detect != nil {
 		// The detectors see the kernel's samples: with 1-in-N sampling,

@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/flowhawk/flowhawk/export/stream"
@@ -81,18 +80,13 @@ func runCollect(args []string, stdout, stderr io.Writer) error {
 	natsAuth(&auth, os.Getenv, cf.creds)
 	pc.User, pc.Password, pc.Token, pc.CredsFile = auth.User, auth.Password, auth.Token, auth.CredsFile
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	ctx, stop := context.WithCancelCause(context.Background())
-	defer stop(nil)
-	go func(done <-chan struct{}) { // not ctx, which --duration replaces below
-		select {
-		case s := <-sigs:
-			stop(stopSignal{s})
-		case <-done:
-		}
-	}(ctx.Done())
+	// A second signal exits at once with status 1: what was not written
+	// and acknowledged yet stays in the stream, for the next collect.
+	ctx, release := stopOnSignals(func(s os.Signal) {
+		slog.Error("signalled again: exiting now; messages not acknowledged yet are delivered again to the next collect, and the file being written stays behind under its .tmp name", "signal", signalName(s))
+		exitNow(1)
+	})
+	defer release()
 	if cf.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cf.duration)

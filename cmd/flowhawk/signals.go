@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -49,4 +51,45 @@ func stopReason(cause, runErr error, duration time.Duration) string {
 		return "an error: " + errOutputFailed.Error()
 	}
 	return "an unknown cause" // Run returns only once ctx is done or with an error
+}
+
+// stopOnSignals catches SIGINT, SIGTERM and SIGHUP (a closed terminal):
+// the first cancels the returned context with a stopSignal cause, so the
+// command ends through its flush; a second, from a user who will not wait
+// for that flush (an output that takes nothing, a hung file system),
+// calls force, which should release what outlives the process and exit.
+// Call release when the command returns.
+func stopOnSignals(force func(os.Signal)) (ctx context.Context, release func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := context.WithCancelCause(context.Background())
+	done := make(chan struct{})
+	go watchSignals(sigs, done, func(s os.Signal) { stop(stopSignal{s}) }, force)
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+			stop(nil)
+		})
+	}
+}
+
+// watchSignals calls stop with the first signal on sigs and force with
+// each later one, until done closes.
+func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, stop, force func(os.Signal)) {
+	stopped := false
+	for {
+		select {
+		case s := <-sigs:
+			if !stopped {
+				stopped = true
+				stop(s)
+				continue
+			}
+			force(s)
+		case <-done:
+			return
+		}
+	}
 }
