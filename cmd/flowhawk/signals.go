@@ -55,9 +55,10 @@ func stopReason(cause, runErr error, duration time.Duration) string {
 
 // stopOnSignals catches SIGINT, SIGTERM and SIGHUP (a closed terminal):
 // the first cancels the returned context with a stopSignal cause, so the
-// command ends through its flush; a second, from a user who will not wait
-// for that flush (an output that takes nothing, a hung file system),
-// calls force, which should release what outlives the process and exit.
+// command ends through its flush; each later one, from a user who will
+// not wait for that flush (an output that takes nothing, a hung file
+// system), calls force, which should release what outlives the process
+// and exit.
 // Call release when the command returns.
 func stopOnSignals(force func(os.Signal)) (ctx context.Context, release func()) {
 	sigs := make(chan os.Signal, 2)
