@@ -70,7 +70,7 @@ struct dir_stats {
 	__u64 iat_max;  /* ns */
 	/* Flow-level gaps (to the flow's previous packet, either direction)
 	 * that this direction's packets end, kept per direction so that XDP
-	 * adds without a locked instruction (see DIR_ADD): their sum, their
+	 * adds without a locked instruction (flowhawk.c, above dev_sq): their sum, their
 	 * first (flow_iat_ref, ns) and the sum of squares around it as
 	 * iat_sq. User space merges the two directions' moments. */
 	__u64 flow_iat_sq;
@@ -113,7 +113,7 @@ struct flow_value {
 	__u8 icmp_type;
 	__u8 icmp_code;
 	__u8 pad[3];
-	/* Held by the TC programs while they update the flow (see DIR_ADD in
+	/* Held by the TC programs while they update the flow (see above dev_sq in
 	 * flowhawk.c); programs may not read or write it directly, so copies
 	 * of a value stop at FLOW_VALUE_DATA. */
 	struct bpf_spin_lock lock;
