@@ -3,10 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +18,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/flowhawk/flowhawk/export/stream"
+	"github.com/flowhawk/flowhawk/internal/natstest"
 )
 
 // TestMain lets a test run the test binary as the flowhawk command
@@ -29,50 +28,6 @@ func TestMain(m *testing.M) {
 		main()
 	}
 	os.Exit(m.Run())
-}
-
-// startNATS starts nats-server with JetStream on a free loopback port for
-// the rest of the test and returns its URL. Without nats-server the test
-// is skipped, and fails when CI=true (CI installs it).
-func startNATS(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("nats-server")
-	if err != nil {
-		if q, err2 := exec.LookPath("/usr/sbin/nats-server"); err2 == nil {
-			bin, err = q, nil
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("nats-server not installed (Debian package nats-server), and CI must have it: %v", err)
-		}
-		t.Skipf("nats-server not installed (Debian package nats-server; CI installs it): %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	var log bytes.Buffer
-	cmd := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-sd", t.TempDir())
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for i := 0; ; i++ {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i == 500 {
-			t.Fatalf("nats-server did not listen on %d: %s", port, log.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Sprintf("nats://127.0.0.1:%d", port)
 }
 
 // lockedBuffer is a bytes.Buffer a process and the test share.
@@ -114,21 +69,10 @@ func startCollect(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer) {
 	return cmd, out
 }
 
-// consumerState returns the messages a durable consumer has not been
-// delivered yet and those delivered but not acknowledged.
+// consumerState is natstest.ConsumerState on collect's stream.
 func consumerState(t *testing.T, js jetstream.JetStream, durable string) (pending uint64, unacked int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := js.Consumer(ctx, "FLOWHAWK", durable)
-	if err != nil {
-		return 1, 0 // not created yet
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.NumPending, info.NumAckPending
+	return natstest.ConsumerState(t, js, "FLOWHAWK", durable)
 }
 
 // jsonLines returns the JSON documents of a JSON Lines file.
@@ -159,7 +103,7 @@ func jsonLines(t *testing.T, path string) []map[string]any {
 // every alert in the JSON Lines files exactly once, all acknowledged, so
 // that a restarted collect stores nothing again.
 func TestCollectSIGTERM(t *testing.T) {
-	url := startNATS(t)
+	url := natstest.Start(t).URL()
 	dir := t.TempDir()
 	store := filepath.Join(dir, "store")
 	args := []string{"--nats", url, "--dir", store, "--nats-create-stream", "--roll-interval", "1h", "--roll-rows", "100"}
@@ -329,7 +273,7 @@ func TestCollectErrors(t *testing.T) {
 		t.Errorf("unreachable broker: exit %d, stderr %q; want exit 1 naming the URL once, without its password", code, errOut)
 	}
 
-	url := startNATS(t)
+	url := natstest.Start(t).URL()
 	code, _, errOut = runCLI(t, "collect", "--nats", url, "--dir", dir)
 	if code != 1 || !strings.Contains(errOut, "nats stream add FLOWHAWK") || !strings.Contains(errOut, "--nats-create-stream") {
 		t.Errorf("missing stream: exit %d, stderr %q; want exit 1 saying how to create it", code, errOut)
@@ -341,7 +285,7 @@ func TestCollectErrors(t *testing.T) {
 // unfinished file, is delivered those messages again once --ack-wait has
 // passed, and stores every flow exactly once in finished files.
 func TestCollectCrash(t *testing.T) {
-	url := startNATS(t)
+	url := natstest.Start(t).URL()
 	dir := t.TempDir()
 	store := filepath.Join(dir, "store")
 	args := []string{"--nats", url, "--dir", store, "--nats-create-stream", "--no-alerts", "--roll-interval", "2s", "--ack-wait", "3s"}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/flowhawk/flowhawk/internal/natstest"
 )
 
 // runConsumer runs f until until() holds (or 30 s pass), then cancels it
@@ -65,9 +67,9 @@ func storedAlerts(t *testing.T, dir string) []map[string]any {
 // Stored files are not readable by other users (0640 less the umask, as
 // flowhawk's flow files); the Parquet consumer made them 0644.
 func TestConsumeAlerts(t *testing.T) {
-	srv := startNATS(t)
+	srv := natstest.Start(t)
 	publish := func(sensor string, from, n int) {
-		p, err := New(Config{URL: srv.url(), Sensor: sensor, CreateStream: true})
+		p, err := New(Config{URL: srv.URL(), Sensor: sensor, CreateStream: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +84,7 @@ func TestConsumeAlerts(t *testing.T) {
 		}
 	}
 	dir := filepath.Join(t.TempDir(), "store") // created by the consumer
-	cfg := AlertsConfig{URL: srv.url(), Dir: dir, MaxRows: 7, Rotate: time.Hour}
+	cfg := AlertsConfig{URL: srv.URL(), Dir: dir, MaxRows: 7, Rotate: time.Hour}
 	run := func(want int) ConsumeStats {
 		return runConsumer(t, func(ctx context.Context) (ConsumeStats, error) { return ConsumeAlerts(ctx, cfg) },
 			func() bool { return len(storedAlerts(t, dir)) >= want })
@@ -142,25 +144,25 @@ func TestConsumerErrors(t *testing.T) {
 		t.Errorf("unreachable broker: %v, want an error naming the URL without its password", err)
 	}
 
-	srv := startNATS(t, "--user", "collector", "--pass", "s3cret")
-	cfg := ParquetConfig{URL: srv.url(), User: "collector", Password: "s3cret", Dir: t.TempDir(), MaxRows: 1}
+	srv := natstest.Start(t, "--user", "collector", "--pass", "s3cret")
+	cfg := ParquetConfig{URL: srv.URL(), User: "collector", Password: "s3cret", Dir: t.TempDir(), MaxRows: 1}
 	_, err = ConsumeToParquet(ctx, cfg)
 	if err == nil || !strings.Contains(err.Error(), "nats stream add FLOWHAWK") || !strings.Contains(err.Error(), "--nats-create-stream") {
 		t.Errorf("missing stream: %v, want how to create it", err)
 	}
-	_, err = ConsumeToParquet(ctx, ParquetConfig{URL: srv.url(), Dir: t.TempDir()})
+	_, err = ConsumeToParquet(ctx, ParquetConfig{URL: srv.URL(), Dir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "refused the credentials") || !strings.Contains(err.Error(), "FLOWHAWK_NATS_USER") {
 		t.Errorf("no credentials: %v, want a hint about them", err)
 	}
 	missing := filepath.Join(t.TempDir(), "nats.creds")
-	_, err = ConsumeToParquet(ctx, ParquetConfig{URL: srv.url(), CredsFile: missing, Dir: t.TempDir()})
+	_, err = ConsumeToParquet(ctx, ParquetConfig{URL: srv.URL(), CredsFile: missing, Dir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), missing) || strings.Contains(err.Error(), "broker up") {
 		t.Errorf("missing .creds file: %v, want an error naming it, not blaming the broker", err)
 	}
 	// CreateStream sets the stream up; the sensor, retrying until it is
 	// there, then delivers its flows.
 	cfg.CreateStream = true
-	p, err := New(Config{URL: srv.url(), User: "collector", Password: "s3cret", Sensor: "gw1"})
+	p, err := New(Config{URL: srv.URL(), User: "collector", Password: "s3cret", Sensor: "gw1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,9 +208,9 @@ func TestConsumerErrors(t *testing.T) {
 func TestConsumerSurvivesBrokerRestart(t *testing.T) {
 	for _, crash := range []bool{false, true} {
 		t.Run(map[bool]string{false: "sigterm", true: "sigkill"}[crash], func(t *testing.T) {
-			srv := startNATS(t)
+			srv := natstest.Start(t)
 			publish := func(from, n int) {
-				p, err := New(Config{URL: srv.url(), Sensor: "gw1", CreateStream: true, CloseTimeout: 30 * time.Second})
+				p, err := New(Config{URL: srv.URL(), Sensor: "gw1", CreateStream: true, CloseTimeout: 30 * time.Second})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -220,7 +222,7 @@ func TestConsumerSurvivesBrokerRestart(t *testing.T) {
 				}
 			}
 			dir := t.TempDir()
-			cfg := ParquetConfig{URL: srv.url(), Dir: dir, Rotate: 300 * time.Millisecond, Fetch: 4}
+			cfg := ParquetConfig{URL: srv.URL(), Dir: dir, Rotate: 300 * time.Millisecond, Fetch: 4}
 			stored := func() map[uint64]int {
 				files, _ := filepath.Glob(filepath.Join(dir, "flows-*.parquet"))
 				seen := map[uint64]int{}
@@ -246,12 +248,12 @@ func TestConsumerSurvivesBrokerRestart(t *testing.T) {
 					publish(1001, 500)
 					time.Sleep(100 * time.Millisecond)
 					if crash {
-						srv.kill()
+						srv.Kill()
 					} else {
-						srv.stop()
+						srv.Stop()
 					}
 					time.Sleep(500 * time.Millisecond)
-					srv.start()
+					srv.Start()
 					publish(1501, 500)
 					restarted = true
 				}
@@ -292,8 +294,8 @@ func TestDecodeFlowJSON(t *testing.T) {
 // nats-server (2.9.10) then delivered none of the other sensors' flows,
 // those published before or after, so nothing more was stored.
 func TestConsumerSubjectChanged(t *testing.T) {
-	srv := startNATS(t)
-	p, err := New(Config{URL: srv.url(), Sensor: "gw1", CreateStream: true})
+	srv := natstest.Start(t)
+	p, err := New(Config{URL: srv.URL(), Sensor: "gw1", CreateStream: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +305,7 @@ func TestConsumerSubjectChanged(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cfg := ParquetConfig{URL: srv.url(), Dir: t.TempDir(), Durable: "store", Subject: FlowSubject("gw1"), Rotate: 50 * time.Millisecond}
+	cfg := ParquetConfig{URL: srv.URL(), Dir: t.TempDir(), Durable: "store", Subject: FlowSubject("gw1"), Rotate: 50 * time.Millisecond}
 	st := runConsumer(t, func(ctx context.Context) (ConsumeStats, error) { return ConsumeToParquet(ctx, cfg) },
 		func() bool {
 			files, _ := filepath.Glob(filepath.Join(cfg.Dir, "flows-*.parquet"))
@@ -321,7 +323,7 @@ func TestConsumerSubjectChanged(t *testing.T) {
 	}
 	// A durable made without a filter (nats consumer add) is one of every
 	// subject, and said so.
-	js := jsConnect(t, srv.url())
+	js := jsConnect(t, srv.URL())
 	if _, err := js.CreateOrUpdateConsumer(ctx, "FLOWHAWK", jetstream.ConsumerConfig{Durable: "bare", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
 		t.Fatal(err)
 	}
@@ -337,8 +339,8 @@ func TestConsumerSubjectChanged(t *testing.T) {
 // counted every row fetched, so collect's summary said "5 rows in 0
 // files" of flows it had not stored (nor acknowledged).
 func TestConsumerCountsStoredRowsOnly(t *testing.T) {
-	srv := startNATS(t)
-	p, err := New(Config{URL: srv.url(), Sensor: "gw1", CreateStream: true})
+	srv := natstest.Start(t)
+	p, err := New(Config{URL: srv.URL(), Sensor: "gw1", CreateStream: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +351,7 @@ func TestConsumerCountsStoredRowsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "store")
-	cfg := ParquetConfig{URL: srv.url(), Dir: dir, Rotate: time.Hour}
+	cfg := ParquetConfig{URL: srv.URL(), Dir: dir, Rotate: time.Hour}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type result struct {
@@ -388,8 +390,8 @@ func TestConsumerCountsStoredRowsOnly(t *testing.T) {
 // the client holds must still be stored and acknowledged, or it would come
 // back only after AckWait (hours with collect's defaults).
 func TestConsumerStoresDeliveredAtStop(t *testing.T) {
-	srv := startNATS(t)
-	p, err := New(Config{URL: srv.url(), Sensor: "gw-a", CreateStream: true, MaxRecords: 1})
+	srv := natstest.Start(t)
+	p, err := New(Config{URL: srv.URL(), Sensor: "gw-a", CreateStream: true, MaxRecords: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,22 +402,12 @@ func TestConsumerStoresDeliveredAtStop(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	js := jsConnect(t, srv.url())
+	js := jsConnect(t, srv.URL())
 	state := func() (pending uint64, unacked int) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		c, err := js.Consumer(ctx, "FLOWHAWK", "flowhawk-parquet-alerts")
-		if err != nil {
-			return 1, 0 // not created yet
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return info.NumPending, info.NumAckPending
+		return natstest.ConsumerState(t, js, "FLOWHAWK", "flowhawk-parquet-alerts")
 	}
 	dir := t.TempDir()
-	cfg := AlertsConfig{URL: srv.url(), Dir: dir, MaxRows: 10 * n, Rotate: time.Hour}
+	cfg := AlertsConfig{URL: srv.URL(), Dir: dir, MaxRows: 10 * n, Rotate: time.Hour}
 	st := runConsumer(t, func(ctx context.Context) (ConsumeStats, error) { return ConsumeAlerts(ctx, cfg) },
 		func() bool { pending, _ := state(); return pending == 0 })
 	if got := len(storedAlerts(t, dir)); got != n || st.Rows != n || st.Messages != n {

@@ -21,6 +21,7 @@ import (
 	"github.com/flowhawk/flowhawk/export/ipfix"
 	"github.com/flowhawk/flowhawk/export/metrics"
 	"github.com/flowhawk/flowhawk/features"
+	"github.com/flowhawk/flowhawk/internal/natstest"
 	"github.com/flowhawk/flowhawk/pipeline"
 )
 
@@ -114,8 +115,8 @@ func BenchmarkExporterOverhead(b *testing.B) {
 	// kernel drops what overflows its receive buffer, after our send.
 	natsURL, natsPID := "", 0
 	if _, err := exec.LookPath("nats-server"); err == nil && use("nats") {
-		srv := startNATS(b)
-		natsURL, natsPID = srv.url(), srv.cmd.Process.Pid
+		srv := natstest.Start(b)
+		natsURL, natsPID = srv.URL(), srv.PID()
 	} else {
 		b.Logf("nats-server not installed: measuring without the NATS exporter")
 	}

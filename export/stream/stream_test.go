@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,94 +20,8 @@ import (
 
 	"github.com/flowhawk/flowhawk/collector"
 	"github.com/flowhawk/flowhawk/features"
+	"github.com/flowhawk/flowhawk/internal/natstest"
 )
-
-// natsServer is a real nats-server with JetStream on a loopback port and a
-// temporary store directory that survives restarts.
-type natsServer struct {
-	t     testing.TB
-	bin   string
-	port  int
-	store string
-	extra []string // further nats-server arguments
-	cmd   *exec.Cmd
-	log   *strings.Builder
-}
-
-// needNATS returns the path of nats-server. When it is missing the test
-// is skipped on a developer's machine and fails when CI=true:
-// scripts/install-deps.sh installs it, so CI must not pass by skipping.
-func needNATS(t testing.TB) string {
-	t.Helper()
-	bin, err := exec.LookPath("nats-server")
-	if err != nil {
-		if q, err2 := exec.LookPath("/usr/sbin/nats-server"); err2 == nil {
-			return q
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("nats-server not installed (Debian package nats-server), and CI must have it: %v", err)
-		}
-		t.Skipf("nats-server not installed (Debian package nats-server; CI installs it): %v", err)
-	}
-	return bin
-}
-
-func startNATS(t testing.TB, extra ...string) *natsServer {
-	t.Helper()
-	s := &natsServer{t: t, bin: needNATS(t), port: freePort(t), store: t.TempDir(), extra: extra}
-	s.start()
-	t.Cleanup(s.kill)
-	return s
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func (s *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
-
-func (s *natsServer) start() {
-	s.t.Helper()
-	s.log = &strings.Builder{}
-	s.cmd = exec.Command(s.bin, append([]string{"-js", "-a", "127.0.0.1", "-p", fmt.Sprint(s.port), "-sd", s.store}, s.extra...)...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	for i := 0; i < 500; i++ {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	s.t.Fatalf("nats-server did not listen on %d:\n%s", s.port, s.log.String())
-}
-
-// stop stops the server cleanly (SIGTERM), as an upgrade or a reboot does.
-func (s *natsServer) stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		_ = s.cmd.Wait()
-		s.cmd = nil
-	}
-}
-
-// kill stops the server abruptly, as a crash or a pulled cable would.
-func (s *natsServer) kill() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGKILL)
-		_ = s.cmd.Wait()
-		s.cmd = nil
-	}
-}
 
 func synthFlows(n, idBase int) []*collector.Flow {
 	out := make([]*collector.Flow, n)
@@ -191,12 +102,12 @@ func consume(t *testing.T, url, subject string, want int) [][]byte {
 }
 
 func TestPublishConsume(t *testing.T) {
-	srv := startNATS(t)
+	srv := natstest.Start(t)
 	x, err := features.New(features.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Config{URL: srv.url(), Sensor: "gw1", CreateStream: true, Columns: x.Columns()})
+	p, err := New(Config{URL: srv.URL(), Sensor: "gw1", CreateStream: true, Columns: x.Columns()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,10 +128,10 @@ func TestPublishConsume(t *testing.T) {
 	}
 	// Published counts records; Messages the JetStream messages holding
 	// them, which is what the stream stores and an operator compares with.
-	if got, want := p.Stats().Messages, streamMsgs(t, srv.url()); got != want || got == 0 || got >= 307 {
+	if got, want := p.Stats().Messages, streamMsgs(t, srv.URL()); got != want || got == 0 || got >= 307 {
 		t.Errorf("Stats().Messages = %d, the stream holds %d messages (for 307 records)", got, want)
 	}
-	msgs := consume(t, srv.url(), FlowSubject("gw1"), len(flows))
+	msgs := consume(t, srv.URL(), FlowSubject("gw1"), len(flows))
 	if len(msgs) != len(flows) {
 		t.Fatalf("consumed %d flows, want %d", len(msgs), len(flows))
 	}
@@ -237,7 +148,7 @@ func TestPublishConsume(t *testing.T) {
 			t.Errorf("flow %d: feature Total Fwd Packets = %v, want %d", i, r.Features["Total Fwd Packets"], f.Fwd.Packets)
 		}
 	}
-	alerts := consume(t, srv.url(), AlertSubject("gw1"), 7)
+	alerts := consume(t, srv.URL(), AlertSubject("gw1"), 7)
 	if len(alerts) != 7 || !strings.Contains(string(alerts[3]), `"10.0.0.3"`) {
 		t.Fatalf("alerts: got %d, want 7 in order", len(alerts))
 	}
@@ -246,8 +157,8 @@ func TestPublishConsume(t *testing.T) {
 // TestBrokerRestartLosesNothing kills the broker mid-stream, keeps
 // exporting, restarts it, and checks that every record arrived exactly once.
 func TestBrokerRestartLosesNothing(t *testing.T) {
-	srv := startNATS(t)
-	p, err := New(Config{URL: srv.url(), Sensor: "gw2", CreateStream: true, BufferSize: 10000, AckTimeout: time.Second, CloseTimeout: 30 * time.Second})
+	srv := natstest.Start(t)
+	p, err := New(Config{URL: srv.URL(), Sensor: "gw2", CreateStream: true, BufferSize: 10000, AckTimeout: time.Second, CloseTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,12 +169,12 @@ func TestBrokerRestartLosesNothing(t *testing.T) {
 	for p.Stats().Published < 500 { // mid-stream: some delivered, some not
 		time.Sleep(5 * time.Millisecond)
 	}
-	srv.kill()
+	srv.Kill()
 	for _, f := range flows[1000:2000] { // broker down: buffered locally
 		p.Export(f, nil, "")
 	}
 	time.Sleep(300 * time.Millisecond)
-	srv.start()
+	srv.Start()
 	for _, f := range flows[2000:] {
 		p.Export(f, nil, "")
 	}
@@ -275,7 +186,7 @@ func TestBrokerRestartLosesNothing(t *testing.T) {
 		t.Fatalf("drops within the buffer: %+v", st)
 	}
 	t.Logf("stats after restart: %+v", st)
-	msgs := consume(t, srv.url(), FlowSubject("gw2"), len(flows))
+	msgs := consume(t, srv.URL(), FlowSubject("gw2"), len(flows))
 	seen := make(map[uint64]int)
 	for _, m := range msgs {
 		var r FlowRecord
@@ -303,7 +214,7 @@ func TestBrokerRestartLosesNothing(t *testing.T) {
 // there: Export returns at once, the buffer fills, the overflow and the
 // undelivered rest are counted.
 func TestBrokerDownNeverBlocks(t *testing.T) {
-	port := freePort(t) // nothing listens: connection refused
+	port := natstest.FreePort(t) // nothing listens: connection refused
 	p, err := New(Config{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), BufferSize: 100, Batch: 10, CloseTimeout: 200 * time.Millisecond, AckTimeout: 100 * time.Millisecond, WarnEvery: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -531,11 +442,11 @@ func BenchmarkExport(b *testing.B) {
 // with the central consumer; a restart of the consumer resumes without
 // losing or repeating rows.
 func TestConsumeToParquet(t *testing.T) {
-	srv := startNATS(t)
+	srv := natstest.Start(t)
 	flows := synthFlows(1200, 1)
 	publish := func(i int, sensor string) {
 		// One sensor sends JSON, the other protobuf: the consumer reads both.
-		p, err := New(Config{URL: srv.url(), Sensor: sensor, CreateStream: true, Format: []string{FormatJSON, FormatProtobuf}[i]})
+		p, err := New(Config{URL: srv.URL(), Sensor: sensor, CreateStream: true, Format: []string{FormatJSON, FormatProtobuf}[i]})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -549,7 +460,7 @@ func TestConsumeToParquet(t *testing.T) {
 	dir := t.TempDir()
 	// A file per message (MaxRows 1), so every stored row is on disk and
 	// acknowledged as soon as its message is written.
-	cfg := ParquetConfig{URL: srv.url(), Dir: dir, MaxRows: 1, Rotate: time.Hour, Fetch: 2}
+	cfg := ParquetConfig{URL: srv.URL(), Dir: dir, MaxRows: 1, Rotate: time.Hour, Fetch: 2}
 	stored := func() (map[uint64]int, map[string]int) {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.parquet"))
 		seen, sensors := map[uint64]int{}, map[string]int{}
@@ -646,8 +557,8 @@ func TestMessagesStayUnderMaxBytes(t *testing.T) {
 // password given in Config rather than in the URL (where ps shows them),
 // and checks that an error never shows the password of a URL that has one.
 func TestAuthOutsideURL(t *testing.T) {
-	s := startNATS(t, "--user", "sensor", "--pass", "s3cret")
-	p, err := New(Config{URL: s.url(), User: "sensor", Password: "s3cret", Sensor: "gw1", CreateStream: true})
+	s := natstest.Start(t, "--user", "sensor", "--pass", "s3cret")
+	p, err := New(Config{URL: s.URL(), User: "sensor", Password: "s3cret", Sensor: "gw1", CreateStream: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -659,7 +570,7 @@ func TestAuthOutsideURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st := p.Stats(); st.Published != 5 {
-		t.Errorf("with User and Password: stats %+v, want 5 published:\n%s", st, s.log.String())
+		t.Errorf("with User and Password: stats %+v, want 5 published:\n%s", st, s.Log())
 	}
 	if got := redactURL("nats://sensor:s3cret@a:4222, nats://tok3n@b:4222,nats://c:4222"); strings.Contains(got, "s3cret") || strings.Contains(got, "tok3n") || !strings.Contains(got, "nats://c:4222") {
 		t.Errorf("redactURL left a secret or lost a server: %s", got)
@@ -673,11 +584,11 @@ func TestAuthOutsideURL(t *testing.T) {
 // on a fresh stream. A stream of another name already holding the
 // subjects is still an error.
 func TestCreateStreamConcurrently(t *testing.T) {
-	srv := startNATS(t)
+	srv := natstest.Start(t)
 	const clients = 8
 	js := make([]jetstream.JetStream, clients)
 	for i := range js {
-		js[i] = jsConnect(t, srv.url())
+		js[i] = jsConnect(t, srv.URL())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
