@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flowhawk/flowhawk/internal/syncbuf"
 )
 
 var (
@@ -122,7 +124,7 @@ func TestCLICaptureSIGTERMWhileAttaching(t *testing.T) {
 
 // startCLI starts the flowhawk binary bin with args in namespace ns,
 // its stderr collected; it is killed when the test ends if still running.
-func startCLI(t *testing.T, ns, bin string, args ...string) (*exec.Cmd, *lockedBuffer) {
+func startCLI(t *testing.T, ns, bin string, args ...string) (*exec.Cmd, *syncbuf.Buffer) {
 	t.Helper()
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
 	return cmd, startCmd(t, cmd)
@@ -130,9 +132,9 @@ func startCLI(t *testing.T, ns, bin string, args ...string) (*exec.Cmd, *lockedB
 
 // startCmd starts cmd with its stderr in the returned buffer, and kills
 // it at the end of the test if it still runs.
-func startCmd(t *testing.T, cmd *exec.Cmd) *lockedBuffer {
+func startCmd(t *testing.T, cmd *exec.Cmd) *syncbuf.Buffer {
 	t.Helper()
-	stderr := &lockedBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -144,24 +146,6 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *lockedBuffer {
 		}
 	})
 	return stderr
-}
-
-// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestCLIErrors checks the messages for a missing interface and for
@@ -242,7 +226,7 @@ func TestCLIStaleClsactWarned(t *testing.T) {
 	}
 	n := newNet(t)
 	bin := flowhawkBin(t)
-	waitStart := func(stderr *lockedBuffer) {
+	waitStart := func(stderr *syncbuf.Buffer) {
 		deadline := time.Now().Add(20 * time.Second)
 		for !strings.Contains(stderr.String(), "capturing on") {
 			if time.Now().After(deadline) {
@@ -289,7 +273,7 @@ func TestCLIStaleClsactWarned(t *testing.T) {
 }
 
 // waitCapturing waits for the capture's banner, printed once attached.
-func waitCapturing(t *testing.T, stderr *lockedBuffer) {
+func waitCapturing(t *testing.T, stderr *syncbuf.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(stderr.String(), "capturing on") {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/internal/syncbuf"
 )
 
 // goneModes are the attach methods a deleted interface is checked under:
@@ -40,8 +41,8 @@ func needTC(t *testing.T, mode string) {
 }
 
 // captureLog sends slog's output to a buffer for the rest of the test.
-func captureLog(t *testing.T) *lockedBuffer {
-	var logged lockedBuffer
+func captureLog(t *testing.T) *syncbuf.Buffer {
+	var logged syncbuf.Buffer
 	prev := slog.Default()
 	t.Cleanup(func() { slog.SetDefault(prev) })
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))

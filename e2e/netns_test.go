@@ -20,6 +20,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
+
+	"github.com/flowhawk/flowhawk/internal/syncbuf"
 )
 
 // testNet is a client namespace and a server namespace joined by a veth
@@ -134,7 +136,7 @@ func nsCmd(ctx context.Context, ns string, name string, args ...string) *exec.Cm
 type tcpdump struct {
 	cmd      *exec.Cmd
 	path     string
-	stderr   lockedBuffer
+	stderr   syncbuf.Buffer
 	readDone chan struct{} // closed when tcpdump's stderr is at EOF
 }
 

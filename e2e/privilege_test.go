@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flowhawk/flowhawk/internal/syncbuf"
 )
 
 // leastUID is the unprivileged user the least-privilege tests run
@@ -45,7 +47,7 @@ func runLeast(t *testing.T, n *testNet, bin, bpffs string, caps []string, args .
 	script := prep + ` && exec setpriv --reuid=` + leastUID + ` --regid=` + leastUID + ` --clear-groups` +
 		` --inh-caps=` + set + ` --ambient-caps=` + set + ` --bounding-set=` + set + ` "$@"`
 	cmd := exec.Command("ip", append([]string{"netns", "exec", n.ClientNS, "sh", "-c", script, "sh", bin, "capture"}, args...)...)
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout = out
 	stderr := startCmd(t, cmd)
 	deadline := time.Now().Add(30 * time.Second)

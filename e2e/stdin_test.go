@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/flowhawk/flowhawk/internal/syncbuf"
 )
 
 // TestReplayStdinSignal pipes a capture into `flowhawk replay -` and
@@ -37,7 +39,7 @@ func TestReplayStdinSignal(t *testing.T) {
 	// start runs replay - with a pipe on stdin, writes the first half of
 	// the capture and waits until the replay has read it (so its signal
 	// handler is in place), then sends SIGINT.
-	start := func(t *testing.T, out string) (*exec.Cmd, *lockedBuffer, *os.File) {
+	start := func(t *testing.T, out string) (*exec.Cmd, *syncbuf.Buffer, *os.File) {
 		r, w, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
@@ -107,7 +109,7 @@ func TestReplayStdinSignal(t *testing.T) {
 }
 
 // waitFor waits until the process's stderr says s.
-func waitFor(t *testing.T, stderr *lockedBuffer, s string) {
+func waitFor(t *testing.T, stderr *syncbuf.Buffer, s string) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), s); {
 		if time.Now().After(deadline) {

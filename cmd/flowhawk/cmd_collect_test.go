@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/flowhawk/flowhawk/export/stream"
 	"github.com/flowhawk/flowhawk/internal/natstest"
+	"github.com/flowhawk/flowhawk/internal/syncbuf"
 )
 
 // TestMain lets a test run the test binary as the flowhawk command
@@ -30,32 +30,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// lockedBuffer is a bytes.Buffer a process and the test share.
-type lockedBuffer struct {
-	mu chan struct{}
-	b  bytes.Buffer
-}
-
-func newLockedBuffer() *lockedBuffer { return &lockedBuffer{mu: make(chan struct{}, 1)} }
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu <- struct{}{}
-	defer func() { <-l.mu }()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu <- struct{}{}
-	defer func() { <-l.mu }()
-	return l.b.String()
-}
-
 // startCollect runs `flowhawk collect args...` as a process of its own.
-func startCollect(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer) {
+func startCollect(t *testing.T, args ...string) (*exec.Cmd, *syncbuf.Buffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"collect"}, args...)...)
 	cmd.Env = append(os.Environ(), "FLOWHAWK_TEST_MAIN=1")
-	out := newLockedBuffer()
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -305,7 +285,7 @@ func TestCollectCrash(t *testing.T) {
 	}
 	// waitFor waits until the durable has no message left to deliver and
 	// the given number unacknowledged.
-	waitFor := func(unacked func(int) bool, out *lockedBuffer) {
+	waitFor := func(unacked func(int) bool, out *syncbuf.Buffer) {
 		t.Helper()
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 			if p, u := consumerState(t, js, "flowhawk-parquet"); p == 0 && unacked(u) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowhawk/flowhawk/internal/syncbuf"
 	"github.com/flowhawk/flowhawk/pipeline"
 
 	"golang.org/x/sys/unix"
@@ -143,7 +144,7 @@ func TestReplaySignalsSecondExits(t *testing.T) {
 // hundreds of GB/s).
 func TestProgressUnsizedShowsBytes(t *testing.T) {
 	prog := &pipeline.Progress{Unsized: true}
-	out := newLockedBuffer()
+	out := &syncbuf.Buffer{}
 	done := make(chan struct{})
 	finished := startProgress("always", prog, out, done)
 	time.Sleep(300 * time.Millisecond)

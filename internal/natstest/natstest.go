@@ -4,18 +4,18 @@
 package natstest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flowhawk/flowhawk/internal/syncbuf"
 )
 
 // Server is a nats-server with JetStream on a loopback port, its store in
@@ -27,7 +27,7 @@ type Server struct {
 	store string
 	extra []string // further nats-server arguments
 	cmd   *exec.Cmd
-	log   *logBuffer
+	log   *syncbuf.Buffer
 }
 
 // Binary returns the path of nats-server. When it is missing the test is
@@ -87,7 +87,7 @@ func (s *Server) Log() string { return s.log.String() }
 // and store, and waits until it listens.
 func (s *Server) Start() {
 	s.t.Helper()
-	s.log = &logBuffer{}
+	s.log = &syncbuf.Buffer{}
 	s.cmd = exec.Command(s.bin, append([]string{"-js", "-a", "127.0.0.1", "-p", fmt.Sprint(s.port), "-sd", s.store}, s.extra...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
@@ -134,23 +134,4 @@ func ConsumerState(t testing.TB, js jetstream.JetStream, stream, durable string)
 		t.Fatal(err)
 	}
 	return info.NumPending, info.NumAckPending
-}
-
-// logBuffer is the server's output, written by exec's copying goroutine
-// while a test may read it.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
