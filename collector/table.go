@@ -232,6 +232,16 @@ func (t *Table) Add(p *Packet) {
 	if ts > t.now {
 		t.now = ts
 		t.expire()
+	} else if t.now-ts > int64(MaxTimeJump) {
+		// The clock went back more than a day (a corrupt record's time
+		// ahead of this one, or files out of order): a forward jump ended
+		// every open flow as idle, and so does this one, so the flows on
+		// either side of it stay apart and the clock follows the packets
+		// again. Kept at the latest time, it would hold every later flow
+		// open (no idle timeout until packet time caught up) and let them
+		// join the far-off flow of their key.
+		t.endAll(EndIdle)
+		t.now = ts
 	}
 	t.stats.Packets++
 	e := t.index.get(&p.Key, t.slabs)
@@ -261,10 +271,13 @@ func (t *Table) Add(p *Packet) {
 			// whoever sends this packet (as CICFlowMeter's continuation).
 			// A closed flow does not go on: its grace keeps its last
 			// packets whatever its age.
-			fwdIsLo := e.fwdIsLo
+			// It keeps the FINs already seen, so a FIN pair that the cut
+			// falls between still closes the flow (and a new SYN on the
+			// key then starts a new one).
+			fwdIsLo, finFwd, finBwd := e.fwdIsLo, e.finFwd, e.finBwd
 			t.end(e, EndActive)
 			e = t.create(p)
-			e.fwdIsLo = fwdIsLo
+			e.fwdIsLo, e.finFwd, e.finBwd = fwdIsLo, finFwd, finBwd
 		}
 	}
 	if e == nil {
@@ -508,14 +521,19 @@ func (t *Table) expire() {
 
 // Flush ends every flow in the table, in order of creation, as at the end
 // of the input.
+func (t *Table) Flush() { t.endAll(EndFlush) }
+
+// endAll ends every flow in the table in order of creation: a closed one
+// with its close reason, an open one overdue at t.now as idle, any other
+// with reason open.
 //
-// Every flow leaves at once, so Flush does not end them one by one as
+// Every flow leaves at once, so endAll does not end them one by one as
 // end does: it finds them by walking the slabs in address order (a
 // sequential read, where following the lists costs a cache miss per
 // flow), sorts them by id held beside the pointer (so comparisons read
 // no entry), and empties the lists and the index in one go instead of
 // unlinking each entry and probing the index for it.
-func (t *Table) Flush() {
+func (t *Table) endAll(open EndReason) {
 	type live struct {
 		id uint64
 		e  *entry
@@ -544,7 +562,7 @@ func (t *Table) Flush() {
 	t.open, t.closed = list{}, list{}
 	for _, l := range all {
 		e := l.e
-		reason := EndFlush
+		reason := open
 		if e.closed {
 			reason = e.reason
 		} else if t.overdue(e, t.now) {

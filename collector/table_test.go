@@ -725,3 +725,74 @@ func TestTableLaggingClockKeepsFlows(t *testing.T) {
 		t.Fatalf("%d records; want the first interface's and one of 3 packets", len(got))
 	}
 }
+
+// TestActiveCutKeepsFINs checks that a FIN pair the active timeout falls
+// between still closes the flow: the continuation record ends as FIN, and
+// a new connection on the same ports afterwards is a record of its own,
+// not part of an open tail.
+func TestActiveCutKeepsFINs(t *testing.T) {
+	var got []*Flow
+	tab := NewTable(TableConfig{IdleTimeout: time.Minute, ActiveTimeout: 10 * time.Second}, func(f *Flow) { got = append(got, f) })
+	c, s := "192.0.2.1", "198.51.100.7"
+	conn := func(t0 float64) []Packet {
+		return []Packet{
+			pkt(t0, c, s, 40000, 80, 6, FlagSYN, 0),
+			pkt(t0+0.01, s, c, 80, 40000, 6, FlagSYN|FlagACK, 0),
+			pkt(t0+0.02, c, s, 40000, 80, 6, FlagACK, 0),
+		}
+	}
+	seq := conn(0)
+	seq = append(seq,
+		pkt(9.99, c, s, 40000, 80, 6, FlagACK|FlagFIN, 0),  // client FIN before the cut
+		pkt(10.01, s, c, 80, 40000, 6, FlagACK|FlagFIN, 0), // server FIN after it
+		pkt(10.02, c, s, 40000, 80, 6, FlagACK, 0))
+	seq = append(seq, conn(15)...)
+	for i := range seq {
+		tab.Add(&seq[i])
+	}
+	tab.Flush()
+	var reasons []EndReason
+	var pk []uint64
+	for _, f := range got {
+		reasons = append(reasons, f.EndReason)
+		pk = append(pk, f.Packets())
+	}
+	if want := []EndReason{EndActive, EndFIN, EndFlush}; !reflect.DeepEqual(reasons, want) || !reflect.DeepEqual(pk, []uint64{4, 2, 3}) {
+		t.Fatalf("records end %v with %v packets; want %v with [4 2 3]", reasons, pk, want)
+	}
+	if f := got[2]; f.Src().Addr.String() != c || f.Fwd.FlagCounts[1] != 1 {
+		t.Errorf("new connection: src %v, %d fwd SYNs; want the client, 1", f.Src(), f.Fwd.FlagCounts[1])
+	}
+}
+
+// TestTableClockBack checks a record whose time lies more than a day
+// ahead of the records around it (a corrupt timestamp): the flows before
+// it, the record itself and the flows after it are separate records, none
+// spans the jump, and idle timeouts run again on the later packets' time
+// (the table's clock does not stay at the far-off time).
+func TestTableClockBack(t *testing.T) {
+	var got []*Flow
+	tab := NewTable(TableConfig{IdleTimeout: 10 * time.Second}, func(f *Flow) { got = append(got, f) })
+	day := 86400.0
+	for _, ts := range []float64{0, 1, 10 * day, 2, 3, 40, 41} {
+		p := pkt(ts, "10.0.0.1", "10.0.0.2", 1000, 53, 17, 0, 10)
+		tab.Add(&p)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d records before the flush; want 3 (before the jump, the jump, the 2-3 s burst ended idle at 40 s)", len(got))
+	}
+	tab.Flush()
+	want := []struct {
+		packets uint64
+		reason  EndReason
+	}{{2, EndIdle}, {1, EndIdle}, {2, EndIdle}, {2, EndFlush}}
+	if len(got) != len(want) {
+		t.Fatalf("%d records, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		f := got[i]
+		if f.Packets() != w.packets || f.EndReason != w.reason || f.End-f.Start > int64(2*time.Second) {
+			t.Errorf("record %d: %d packets, end %v, %v long; want %d, %v, at most 1 s", i, f.Packets(), f.EndReason, time.Duration(f.End-f.Start), w.packets, w.reason)
+		}
+	}
+}
