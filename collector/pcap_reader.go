@@ -153,6 +153,25 @@ type pcapReader struct {
 	linkType uint32
 	fcsLen   int
 	snapLen  uint32
+	maxCap   uint32 // largest caplen taken as a record (maxCapLen)
+}
+
+// maxSnapLen is libpcap's and Wireshark's largest packet for most link
+// types (MAXIMUM_SNAPLEN, WTAP_MAX_PACKET_SIZE_STANDARD).
+const maxSnapLen = 262144
+
+// maxCapLen is the largest caplen a classic pcap record of this link type
+// and snaplen is read with: the file's snaplen or libpcap's 256 KiB,
+// whichever is larger, and maxRecordLen for the link types whose packets
+// may be larger (D-Bus, USB). A corrupt caplen of a few hundred KB would
+// otherwise swallow the thousands of records after it as one packet and
+// report the error far past the bad record, where tshark stops at it.
+func maxCapLen(linkType, snapLen uint32) uint32 {
+	switch linkType {
+	case 189, 220, 231, 249: // USB Linux, USB Linux mmapped, D-Bus, USBPcap
+		return maxRecordLen
+	}
+	return min(max(snapLen, maxSnapLen), maxRecordLen)
 }
 
 func newPcapReader(b *offReader) (*pcapReader, error) {
@@ -185,6 +204,7 @@ func newPcapReader(b *offReader) (*pcapReader, error) {
 	if lt&(1<<26) != 0 {
 		r.fcsLen = int(lt>>28) * 2
 	}
+	r.maxCap = maxCapLen(r.linkType, r.snapLen)
 	b.skip(24)
 	return r, nil
 }
@@ -208,8 +228,8 @@ func (r *pcapReader) next(f *frame) error {
 	}
 	sec, frac := r.bo.Uint32(h), r.bo.Uint32(h[4:])
 	capLen, wireLen := r.bo.Uint32(h[8:]), r.bo.Uint32(h[12:])
-	if capLen > maxRecordLen {
-		return fmt.Errorf("record caplen %d exceeds the %d-byte limit", capLen, maxRecordLen)
+	if capLen > r.maxCap {
+		return fmt.Errorf("record caplen %d exceeds the %d-byte limit for link type %d (snaplen %d)", capLen, r.maxCap, r.linkType, r.snapLen)
 	}
 	rec, err := r.b.peek(hl + int(capLen))
 	if err != nil {

@@ -245,7 +245,7 @@ func TestTruncatedFile(t *testing.T) {
 func TestCorruptFiles(t *testing.T) {
 	dir := testshared.Path(t, "pcaps")
 	cases := []struct{ file, want string }{
-		{"ndpi__fuzz-2021-10-13.pcap", "ndpi__fuzz-2021-10-13.pcap: offset 24: record data: caplen 524501 but only 199 bytes left: file cut short"},
+		{"ndpi__fuzz-2021-10-13.pcap", "ndpi__fuzz-2021-10-13.pcap: offset 24: record caplen 524501 exceeds the 262144-byte limit for link type 0 (snaplen 0)"},
 		{"libpcap__shb-option-too-long.pcapng", "libpcap__shb-option-too-long.pcapng: offset 0: block type 0xa0d0d0a"},
 	}
 	for _, c := range cases {
@@ -287,8 +287,24 @@ func TestCorruptFiles(t *testing.T) {
 	if want := fmt.Sprintf("bad.pcap: offset %d: record caplen 1073741824 exceeds", offs[3]); err == nil || !strings.HasPrefix(err.Error(), want) || n != 3 {
 		t.Errorf("huge caplen: %d packets, err %v, want 3 and %q", n, err, want)
 	}
-	// A claimed 15 MiB record in a short file fails without allocating it.
+	// A caplen over libpcap's 256 KiB (and the file's snaplen) is refused
+	// at its own record, as tshark refuses it: read as a record, it
+	// swallowed the records after it and the error came later, at
+	// whatever offset its end happened to fall on.
+	mid := slices.Clone(data)
+	binary.LittleEndian.PutUint32(mid[offs[3]+8:], 300_000)
+	s, _ = NewPcapSource(bytes.NewReader(mid), "mid.pcap", PcapOptions{})
+	n = 0
+	for err = s.NextPacket(&p); err == nil; err = s.NextPacket(&p) {
+		n++
+	}
+	if want := fmt.Sprintf("mid.pcap: offset %d: record caplen 300000 exceeds the 262144-byte limit for link type 1", offs[3]); !strings.HasPrefix(fmt.Sprint(err), want) || n != 3 {
+		t.Errorf("caplen 300000: %d packets, err %v; want 3 and %q", n, err, want)
+	}
+	// A claimed 15 MiB record in a short file whose snaplen allows it
+	// fails without allocating it.
 	big := slices.Clone(data)
+	binary.LittleEndian.PutUint32(big[16:], 16<<20) // snaplen
 	binary.LittleEndian.PutUint32(big[offs[3]+8:], 15<<20)
 	s, _ = NewPcapSource(bytes.NewReader(big), "big.pcap", PcapOptions{})
 	for err = s.NextPacket(&p); err == nil; err = s.NextPacket(&p) {
