@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -672,6 +673,9 @@ func OpenKernel(cfg KernelConfig) (*KernelSource, error) {
 		}
 		ifaces[i] = ifi
 	}
+	if err := checkStacked(ifaces); err != nil {
+		return nil, err
+	}
 	cfg.defaults()
 	s, err := loadKernel(cfg, programsFor(cfg, ifaces))
 	if err != nil {
@@ -785,7 +789,7 @@ func linkIndexByAltName(name string) (int, error) {
 // Attachment says how the programs were attached to one interface.
 type Attachment struct {
 	Iface   string
-	Ingress string // "xdp native", "xdp generic", "xdp" (kernel's choice), "tcx", "clsact", or "none" (loopback)
+	Ingress string // "xdp native", "xdp generic", "tcx", "clsact", or "none" (loopback)
 	Egress  string // "tcx" or "clsact"
 	Why     string // why ingress is not native XDP under --ingress auto, "" otherwise
 }
@@ -921,11 +925,15 @@ func (s *KernelSource) attachIngress(ifi *net.Interface, at *Attachment) error {
 		return fmt.Errorf("ingress %q: want auto, xdp or tc", s.cfg.Ingress)
 	}
 	if xdp {
-		xl, err := link.AttachXDP(link.XDPOptions{Program: s.objs.FlowhawkXdp, Interface: ifi.Index, Flags: flags})
+		xl, mode, err := attachXDP(s.objs.FlowhawkXdp, ifi.Index, flags)
 		switch {
 		case err == nil:
 			s.links = append(s.links, &ifaceLink{detacher: xl, iface: ifi.Name})
-			at.Ingress = map[link.XDPAttachFlags]string{0: "xdp", link.XDPDriverMode: "xdp native", link.XDPGenericMode: "xdp generic"}[flags]
+			at.Ingress = "xdp " + mode
+			if driverOf(ifi.Name) == "veth" {
+				slog.Warn("XDP on a veth does not see a VLAN tag its peer leaves in the packet's metadata (a VLAN device on the peer with txvlan on, the default): those flows are keyed on VLAN 0 in this direction; --ingress tc reads the tag, or turn it off on the peer (ethtool -K PEER txvlan off)",
+					"iface", ifi.Name)
+			}
 			return nil
 		case errors.Is(err, unix.EPERM):
 			return fmt.Errorf("attach XDP to %s: %w: CAP_NET_ADMIN is needed: %v", ifi.Name, ErrCapability, err)
@@ -943,6 +951,14 @@ func (s *KernelSource) attachIngress(ifi *net.Interface, at *Attachment) error {
 			// when another tool's program (or another capture's) holds it.
 			return fmt.Errorf("attach XDP (%s mode) to %s: another XDP program is attached to it (ip link show %s, bpftool net); use --ingress tc, which runs beside it, or detach that program: %w",
 				s.cfg.XDPMode, ifi.Name, ifi.Name, err)
+		case errors.Is(err, unix.EEXIST) && (s.cfg.Ingress != "auto" || s.cfg.XDPMode != "auto"):
+			// EEXIST: a program holds the other mode's slot (native
+			// against generic), or a device stacked on this one (a bridge
+			// or bond it is a port of) has an XDP program; the kernel's
+			// own explanation goes to its extack, which the link API
+			// drops.
+			return fmt.Errorf("attach XDP (%s mode) to %s: an XDP program is attached to it in another mode, or to a device stacked on it (a bridge or bond it is a port of) (ip link show %s, bpftool net); use --ingress tc, which runs beside it, or detach that program: %w",
+				s.cfg.XDPMode, ifi.Name, ifi.Name, err)
 		case s.cfg.Ingress != "auto" || s.cfg.XDPMode != "auto":
 			// XDP, or this XDP mode, was asked for: no fallback.
 			return fmt.Errorf("attach XDP (%s mode) to %s: %w", s.cfg.XDPMode, ifi.Name, err)
@@ -956,18 +972,93 @@ func (s *KernelSource) attachIngress(ifi *net.Interface, at *Attachment) error {
 		// No TCX and no tc(8) for clsact: XDP in whatever mode the
 		// kernel can, rather than no ingress at all (not loaded when
 		// every interface is veth or loopback: --ingress xdp forces it).
-		xl, xerr := link.AttachXDP(link.XDPOptions{Program: s.objs.FlowhawkXdp, Interface: ifi.Index})
+		xl, mode, xerr := attachXDP(s.objs.FlowhawkXdp, ifi.Index, 0)
 		if xerr != nil {
 			return fmt.Errorf("%w; attach XDP to %s: %v", err, ifi.Name, xerr)
 		}
 		s.links = append(s.links, &ifaceLink{detacher: xl, iface: ifi.Name})
-		how, err, at.Why = "xdp", nil, fmt.Sprintf("%s; %v", at.Why, err)
+		how, err, at.Why = "xdp "+mode, nil, fmt.Sprintf("%s; %v", at.Why, err)
 	}
 	if err != nil {
 		return err
 	}
 	at.Ingress = how
 	return nil
+}
+
+// attachXDP attaches prog to the interface in the mode flags asks for, and
+// says which mode it got. With no mode it tries native, then generic when
+// the driver has no native XDP (EOPNOTSUPP), which is the kernel's own
+// choice made explicit: the kernel would not say which it took, and the
+// banner would call generic XDP (which counts a veth's or tap's GSO
+// packets whole) plain "xdp".
+func attachXDP(prog *ebpf.Program, ifindex int, flags link.XDPAttachFlags) (link.Link, string, error) {
+	if flags == 0 {
+		l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifindex, Flags: link.XDPDriverMode})
+		if !errors.Is(err, unix.EOPNOTSUPP) {
+			return l, "native", err
+		}
+		flags = link.XDPGenericMode
+	}
+	l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifindex, Flags: flags})
+	if flags == link.XDPDriverMode {
+		return l, "native", err
+	}
+	return l, "generic", err
+}
+
+// checkStacked refuses interfaces of which one is stacked on another, at
+// any depth (a bridge or bond and its port, a VLAN or macvlan device and
+// its parent, as sysfs's upper_* links say): a packet to or from the upper
+// device's own addresses passes the hooks of both, and TC egress dedups
+// only forwarded packets, so it would be counted twice. Where sysfs does
+// not describe these interfaces (not mounted for this network namespace)
+// there is nothing to check.
+func checkStacked(ifaces []*net.Interface) error {
+	byName := make(map[string]int, len(ifaces))
+	for i, ifi := range ifaces {
+		byName[ifi.Name] = i
+	}
+	for _, ifi := range ifaces {
+		if !sysfsIs(ifi) {
+			continue
+		}
+		seen := map[string]bool{ifi.Name: true}
+		queue := []string{ifi.Name}
+		for len(queue) > 0 && len(seen) < 64 {
+			name := queue[0]
+			queue = queue[1:]
+			ents, err := os.ReadDir(filepath.Join("/sys/class/net", name))
+			if err != nil {
+				continue
+			}
+			for _, e := range ents {
+				up, ok := strings.CutPrefix(e.Name(), "upper_")
+				if !ok || seen[up] {
+					continue
+				}
+				if j, ok := byName[up]; ok && sysfsIs(ifaces[j]) {
+					return fmt.Errorf("interfaces %s and %s: %s is stacked on %s (a bridge or bond and its port, or a VLAN device and its parent): a packet to or from %s's own addresses passes both and would be counted twice; capture %s alone (it sees what %s sends and receives, VLAN tags in the flow key) or %s alone",
+						ifi.Name, up, up, ifi.Name, up, ifi.Name, up, up)
+				}
+				seen[up] = true
+				queue = append(queue, up)
+			}
+		}
+	}
+	return nil
+}
+
+// sysfsIs reports whether /sys/class/net describes ifi itself (the same
+// index), not a namesake in another network namespace whose sysfs is
+// mounted (nsenter without a remount).
+func sysfsIs(ifi *net.Interface) bool {
+	b, err := os.ReadFile(filepath.Join("/sys/class/net", ifi.Name, "ifindex"))
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return err == nil && n == ifi.Index
 }
 
 // attachTC attaches a TC program with TCX, or clsact where the kernel has
