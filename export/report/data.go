@@ -294,6 +294,7 @@ func readCSV(r io.Reader, path string, add func(*Flow)) error {
 		}
 		return fmt.Errorf("report: %s: no %q column (is it a flow file?)", path, colSrc)
 	}
+	nf := len(head)
 	var rec []string
 	get := rowGetter(func(name string) (string, float64, bool, bool) {
 		i, ok := idx[name]
@@ -310,6 +311,16 @@ func readCSV(r io.Reader, path string, add func(*Flow)) error {
 		if err != nil {
 			return fmt.Errorf("report: %s: %w", path, err)
 		}
+		// A row of another length is one cut short (a writer killed
+		// mid-row) or a broken file: its missing cells read as absent
+		// columns, so it counted as a flow with payload bytes for IP
+		// bytes and no label. A row of empty cells, which the
+		// CIC-IDS2017 files end in, carries nothing and is let through
+		// whatever its length, as the classifier's reader does.
+		if len(rec) != nf && !blankRow(rec) {
+			line, _ := cr.FieldPos(0)
+			return fmt.Errorf("report: %s:%d: %d fields, header has %d (a row cut short?)", path, line, len(rec), nf)
+		}
 		f, err := flowFrom(get)
 		if err != nil {
 			line, _ := cr.FieldPos(0)
@@ -317,6 +328,16 @@ func readCSV(r io.Reader, path string, add func(*Flow)) error {
 		}
 		add(&f)
 	}
+}
+
+// blankRow reports whether every cell of rec is empty or blank.
+func blankRow(rec []string) bool {
+	for _, c := range rec {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 func readJSONL(r io.Reader, path string, add func(*Flow)) error {

@@ -594,3 +594,37 @@ func FuzzReadJSONLFlat(f *testing.F) {
 	f.Add([]byte(`{"src_ip":"10.0.0.1","dst_ip":"10.0.0.2","proto":6,"fwd_packets":3,"bwd_packets":0,"start":"2026-11-23T09:00:00Z","class":"web"}` + "\n" + `{"src_ip":"10.0.0.3","dst_ip":"10.0.0.2","proto":6,"fwd_packets":3,"bwd_packets":0,"start":"2026-11-23T09:00:01Z","class":"web","src_ip":"10.9.9.9"}` + "\n"))
 	f.Fuzz(func(t *testing.T, b []byte) { readBoth(t, b) })
 }
+
+// TestReadCSVTornRow checks that a CSV row with fewer fields than the
+// header (a writer killed mid-row) is an error naming the file and line,
+// as a torn JSON line is; it was counted as a flow whose missing cells
+// read as absent columns. A row of empty cells of any length (CIC-IDS2017
+// files end in them) is still let through.
+func TestReadCSVTornRow(t *testing.T) {
+	dir := t.TempDir()
+	head := "Source IP,Destination IP,Total Fwd Packets,fwd_bytes,bwd_bytes,Label\n"
+	good := "10.0.0.1,10.0.0.2,3,120,80,BENIGN\n"
+	for _, c := range []struct {
+		name, body, want string
+	}{
+		{"torn.csv", head + good + "10.0.0.1,10.0.0.2,3", ":3: 3 fields, header has 6"},
+		{"long.csv", head + good + good[:len(good)-1] + ",x\n" + good, ":3: 7 fields, header has 6"},
+		{"blank.csv", head + good + ",,\n,,,,,\n", ""},
+	} {
+		path := filepath.Join(dir, c.name)
+		if err := os.WriteFile(path, []byte(c.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		st := NewFlowStats()
+		err := st.Read(path)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v, want no error", c.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), path+c.want) {
+			t.Errorf("%s: %d flows, error %v; want one saying %q", c.name, st.N, err, path+c.want)
+		}
+	}
+}
