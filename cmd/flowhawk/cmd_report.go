@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -21,7 +22,7 @@ func init() {
 
 func runReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", "FLOWS... [--alerts FILE]... [--eval FILE]... -o report.html", stdout, stderr)
-	alerts := fs.StringArray("alerts", nil, "alerts file (ECS JSON lines from detect; repeat for several, as collect stores them)")
+	alerts := fs.StringArray("alerts", nil, "alerts file (ECS JSON lines from detect; repeat for several, as collect stores them; a file given twice is read once)")
 	evals := fs.StringArray("eval", nil, "output of 'flowhawk eval --json' (repeat, or concatenate documents, to compare models)")
 	out := fs.StringP("output", "o", "report.html", "write the HTML page to `FILE` (.html or .htm; - for stdout)")
 	title := fs.String("title", "", "page title (default: flowhawk report: FLOWS, or the number of flow files)")
@@ -51,20 +52,21 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	in := report.Input{Source: filepath.Base(fs.Arg(0)), Title: *title, TopN: *top}
-	if fs.NArg() > 1 {
-		in.Source = fmt.Sprintf("%d flow files", fs.NArg())
+	flows, alertFiles := readOnce("flow file", fs.Args()), readOnce("--alerts file", *alerts)
+	in := report.Input{Source: filepath.Base(flows[0]), Title: *title, TopN: *top}
+	if len(flows) > 1 {
+		in.Source = fmt.Sprintf("%d flow files", len(flows))
 	}
 	if in.Title == "" {
 		in.Title = "flowhawk report: " + in.Source
 	}
 	in.Stats = report.NewFlowStats()
-	for _, f := range fs.Args() {
+	for _, f := range flows {
 		if err := in.Stats.Read(f); err != nil {
 			return err
 		}
 	}
-	for _, a := range *alerts {
+	for _, a := range alertFiles {
 		al, err := report.ReadAlerts(a)
 		if err != nil {
 			return err
@@ -81,9 +83,9 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	// Render before opening the output, so a report that cannot be made
 	// (nothing to chart) leaves an existing file as it was.
 	if in.Stats.N == 0 && len(in.Alerts) == 0 && len(in.Evals) == 0 {
-		what := fs.Arg(0) + " holds"
-		if n := fs.NArg(); n > 1 {
-			what = fmt.Sprintf("the %d flow files (%s ... %s) hold", n, fs.Arg(0), fs.Arg(n-1))
+		what := flows[0] + " holds"
+		if n := len(flows); n > 1 {
+			what = fmt.Sprintf("the %d flow files (%s ... %s) hold", n, flows[0], flows[n-1])
 		}
 		return fmt.Errorf("report: nothing to chart: %s no flows, and no alerts or evaluations were given", what)
 	}
@@ -102,4 +104,46 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(said, "wrote %s: %d flows, %d alerts, %d evaluations\n", *out, in.Stats.N, len(in.Alerts), len(in.Evals))
 	return nil
+}
+
+// maxDupWarnings bounds the warnings readOnce logs one by one, so that
+// two overlapping globs of a fleet store do not print a line per file.
+const maxDupWarnings = 10
+
+// readOnce drops each of paths that names a file listed before it (the
+// same name twice, overlapping globs, another spelling, a link or a hard
+// link: compared by file identity, not by name), with a warning naming
+// both, as replay does for captures: report F F counted every flow, and
+// --alerts A --alerts A every alert, twice. what names the files in the
+// warning. A path that cannot be stat'ed is kept, for its read to fail.
+func readOnce(what string, paths []string) []string {
+	type seen struct {
+		path string
+		info os.FileInfo
+	}
+	bySize := make(map[int64][]seen, len(paths)) // os.SameFile candidates
+	out := make([]string, 0, len(paths))
+	dups := 0
+next:
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			out = append(out, p)
+			continue
+		}
+		for _, s := range bySize[info.Size()] {
+			if os.SameFile(s.info, info) {
+				if dups++; dups <= maxDupWarnings {
+					slog.Warn(what+" listed more than once, read once", "file", p, "first", s.path)
+				}
+				continue next
+			}
+		}
+		bySize[info.Size()] = append(bySize[info.Size()], seen{p, info})
+		out = append(out, p)
+	}
+	if dups > maxDupWarnings {
+		slog.Warn("more "+what+"s listed more than once, each read once", "more", dups-maxDupWarnings)
+	}
+	return out
 }

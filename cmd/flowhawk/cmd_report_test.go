@@ -25,10 +25,11 @@ func TestReportNothingToChartKeepsOutput(t *testing.T) {
 	}
 	// Several: counted, the first and last named ("a, b, c holds", and
 	// every name of a store's thousand files).
-	more := filepath.Join(dir, "empty2.jsonl")
+	more, most := filepath.Join(dir, "empty2.jsonl"), filepath.Join(dir, "empty3.jsonl")
 	os.WriteFile(more, nil, 0o644)
-	code, _, stderr = runCLI(t, "report", flows, flows, more, "-o", out)
-	if code == 0 || !strings.Contains(stderr, "the 3 flow files ("+flows+" ... "+more+") hold no flows") {
+	os.WriteFile(most, nil, 0o644)
+	code, _, stderr = runCLI(t, "report", flows, more, most, "-o", out)
+	if code == 0 || !strings.Contains(stderr, "the 3 flow files ("+flows+" ... "+most+") hold no flows") {
 		t.Errorf("three empty files: exit %d, stderr %q; want them counted", code, stderr)
 	}
 }
@@ -75,5 +76,47 @@ func TestReportSeveralFiles(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(out); !strings.Contains(string(b), "2 flow files: 640 flows") {
 		t.Errorf("the page's header does not name 2 flow files of 640 flows")
+	}
+}
+
+// TestReportFileListedTwice checks that a flow file or an alerts file
+// named twice (the same name, a link, a hard link: overlapping globs do
+// this) is read once, with a warning naming both, as replay reads a
+// capture; report F F counted 640 flows of the demo's 320.
+func TestReportFileListedTwice(t *testing.T) {
+	dir := t.TempDir()
+	flows, alerts := filepath.Join(dir, "flows.jsonl"), filepath.Join(dir, "alerts.jsonl")
+	if code, _, stderr := runCLI(t, "replay", "-q", demoPcap, "-o", flows, "--detect", "all", "--alerts", alerts); code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, stderr)
+	}
+	out := filepath.Join(dir, "report.html")
+	code, once, stderr := runCLI(t, "report", flows, "--alerts", alerts, "-o", out)
+	if code != 0 || !strings.Contains(once, " 320 flows, ") {
+		t.Fatalf("report of one file: exit %d, %q: %s", code, once, stderr)
+	}
+	link, hard, alink := filepath.Join(dir, "link.jsonl"), filepath.Join(dir, "hard.jsonl"), filepath.Join(dir, "alink.jsonl")
+	if err := os.Symlink(flows, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(flows, hard); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(alerts, alink); err != nil {
+		t.Fatal(err)
+	}
+	code, twice, stderr := runCLI(t, "report", flows, flows, link, hard, "--alerts", alerts, "--alerts", alink, "-o", out)
+	if code != 0 || twice != once {
+		t.Errorf("report of one file named four times: exit %d, %q; want %q", code, twice, once)
+	}
+	for _, want := range []string{
+		`"flow file listed more than once, read once" file=` + hard + " first=" + flows,
+		`"--alerts file listed more than once, read once" file=` + alink + " first=" + alerts,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q does not say %q", stderr, want)
+		}
+	}
+	if b, _ := os.ReadFile(out); !strings.Contains(string(b), "flowhawk report: flows.jsonl") {
+		t.Errorf("the page's title does not name the one flow file")
 	}
 }
