@@ -257,3 +257,59 @@ func TestExpandPathsNoneFound(t *testing.T) {
 		t.Errorf("two directories: %v", err)
 	}
 }
+
+// TestExpandPathsPrefersRealDir checks that a directory reached both
+// through a link and without one is walked by its path without links,
+// whatever the names' order: with D/Alias -> DNS, name order walked
+// D/Alias first, so dataset --label-dir labelled D/DNS's flows Alias and
+// warned about D/DNS as the repeat. A link met before the real directory
+// deeper down (D/A/x -> ../B) loses too; a root given as a link, and a
+// class directory reached only through a link, still work.
+func TestExpandPathsPrefersRealDir(t *testing.T) {
+	tmp := t.TempDir()
+	hdr := append(slices.Clone(magicPcapLE), make([]byte, 20)...)
+	j := func(p ...string) string { return filepath.Join(append([]string{tmp}, p...)...) }
+	for _, d := range []string{"D/DNS", "D/A", "D/B", "elsewhere/Browser"} {
+		if err := os.MkdirAll(j(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"D/DNS/x.pcap", "D/B/y.pcap", "elsewhere/Browser/z.pcap"} {
+		if err := os.WriteFile(j(f), hdr, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{
+		"D/Alias": "DNS",
+		"D/A/x":   "../B",
+		"D/Web":   j("elsewhere", "Browser"),
+		"Dlink":   "D",
+	} {
+		if err := os.Symlink(target, j(link)); err != nil {
+			t.Skipf("symlinks unavailable: %v", err)
+		}
+	}
+	var logged bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	for _, root := range []string{"D", "Dlink"} {
+		logged.Reset()
+		got, err := ExpandPaths([]string{j(root)})
+		if err != nil {
+			t.Fatalf("%s: %v", root, err)
+		}
+		want := []string{j(root, "B", "y.pcap"), j(root, "DNS", "x.pcap"), j(root, "Web", "z.pcap")}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", root, got, want)
+		}
+		l := logged.String()
+		for _, w := range []string{"dir=" + j(root, "Alias") + " walked_as=" + j(root, "DNS"), "dir=" + j(root, "A", "x") + " walked_as=" + j(root, "B")} {
+			if !strings.Contains(l, w) {
+				t.Errorf("%s: no warning says %s: %q", root, w, l)
+			}
+		}
+		if n := strings.Count(l, "\n"); n != 2 {
+			t.Errorf("%s: %d warnings, want 2: %q", root, n, l)
+		}
+	}
+}

@@ -511,8 +511,9 @@ const StdinPath = "-"
 // order, where name order put cap10 before cap2). Symbolic links to files and to
 // directories are followed, the root's included, and the paths keep the
 // link's name (so --label-dir labels by the name the user sees); each real
-// directory is walked once, so a link loop or a second link to a directory
-// already walked is skipped with a warning. A capture reached twice, within
+// directory is walked once, by a path without links where it has one, so a
+// link loop or a second link to a directory already walked is skipped with
+// a warning. A capture reached twice, within
 // one argument or across arguments (w.pcap ./w.pcap, dir dir/sub, a link or
 // a hard link to a file already listed), is read once, where it first
 // appears, with a warning: its flows would otherwise be counted twice.
@@ -541,7 +542,7 @@ func ExpandPaths(args []string) ([]string, error) {
 			return nil, fmt.Errorf("capture directory %s: %w", a, err)
 		}
 		w := captureWalk{seen: map[string]string{real: a}}
-		if err := w.walk(a, real); err != nil {
+		if err := w.run(a, real); err != nil {
 			return nil, fmt.Errorf("capture directory %s: %w", a, err)
 		}
 		slices.SortFunc(w.found, naturalCompare)
@@ -641,12 +642,42 @@ func realDir(dir string) (string, error) {
 // captureWalk collects the captures below one directory argument.
 type captureWalk struct {
 	seen  map[string]string // real directory -> the path it was walked as
+	links []string          // links to directories, followed once the tree without them is walked
 	found []string
 }
 
+// run walks root, whose real path is real, and then the links to
+// directories met on the way (and in what they lead to), in the order
+// met. A directory reached both through a link and without one is so
+// walked by its path without links: with --label-dir D, D/DNS keeps its
+// label and the link D/Alias -> DNS is the repeat skipped with a warning,
+// where name order walked D/Alias first and labelled D/DNS's flows Alias.
+// Of two links to one directory, the first met is walked.
+func (w *captureWalk) run(root, real string) error {
+	if err := w.walk(root, real); err != nil {
+		return err
+	}
+	for i := 0; i < len(w.links); i++ { // walk appends to w.links
+		p := w.links[i]
+		sub, err := realDir(p)
+		if err != nil {
+			return err
+		}
+		if first, ok := w.seen[sub]; ok {
+			slog.Warn("skipping a directory already walked (a link loop, or a second link to it)", "dir", p, "walked_as", first)
+			continue
+		}
+		w.seen[sub] = p
+		if err := w.walk(p, sub); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // walk adds the captures in dir, whose real path is real, and in the
-// directories below it, following links; entries come in name order, so
-// of two paths to one directory the first by name is walked.
+// directories below it that are not links, in name order; links to
+// directories are left in w.links for run.
 func (w *captureWalk) walk(dir, real string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -668,12 +699,11 @@ func (w *captureWalk) walk(dir, real string) error {
 		}
 		switch {
 		case typ.IsDir():
-			sub := filepath.Join(real, e.Name())
 			if link {
-				if sub, err = realDir(p); err != nil {
-					return err
-				}
+				w.links = append(w.links, p)
+				continue
 			}
+			sub := filepath.Join(real, e.Name())
 			if first, ok := w.seen[sub]; ok {
 				slog.Warn("skipping a directory already walked (a link loop, or a second link to it)", "dir", p, "walked_as", first)
 				continue
