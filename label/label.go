@@ -20,7 +20,7 @@ import (
 
 // FromDir returns the label of a capture found under root: the name of the
 // first directory below root on its path (root/Browser/x/y.pcap ->
-// "Browser"), or "" for a file directly in root.
+// "Browser"), made Valid, or "" for a file directly in root.
 func FromDir(root, path string) (string, error) {
 	rel, err := filepath.Rel(root, path)
 	if err != nil {
@@ -30,7 +30,16 @@ func FromDir(root, path string) (string, error) {
 	if len(parts) < 2 || parts[0] == ".." {
 		return "", nil
 	}
-	return parts[0], nil
+	return Valid(parts[0]), nil
+}
+
+// Valid returns label with bytes that are not UTF-8 replaced by U+FFFD, so that every output carries one valid value.
+func Valid(label string) string {
+	// A directory named in Latin-1 (caf\xe9), a rules file saved in
+	// Windows-1252: CSV wrote the raw byte, JSON Lines U+FFFD, Parquet a
+	// UTF-8 column that readers refuse, and the Prometheus class counter
+	// panicked. A valid label is returned as it is, without allocating.
+	return strings.ToValidUTF8(label, "\uFFFD")
 }
 
 // Rule is one labeling rule; empty address lists, a zero Proto and zero
@@ -161,14 +170,14 @@ func ParseRules(r io.Reader) (*Rules, error) {
 			if len(fields) != 2 {
 				return nil, fmt.Errorf("line %d: want \"default LABEL\"", n)
 			}
-			rs.Default = fields[1]
+			rs.Default = Valid(fields[1])
 			continue
 		}
 		if len(fields) == 1 {
 			// A bare label would match every flow and hide every later rule.
 			return nil, fmt.Errorf("line %d: rule %q has no conditions (the label of flows no rule matches is set with \"default %s\")", n, fields[0], fields[0])
 		}
-		rule := Rule{Label: fields[0], SrcPort: anyPort, DstPort: anyPort, line: n}
+		rule := Rule{Label: Valid(fields[0]), SrcPort: anyPort, DstPort: anyPort, line: n}
 		seen := map[string]bool{}
 		for _, kv := range fields[1:] {
 			k, v, ok := strings.Cut(kv, "=")

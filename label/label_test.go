@@ -240,3 +240,24 @@ func TestFromDirThroughLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelsValidUTF8 checks that a label that is not UTF-8 (a directory
+// named in Latin-1, a rules file saved in Windows-1252) has each bad byte
+// replaced by U+FFFD wherever labels are made: CSV wrote the raw byte,
+// JSON Lines U+FFFD and Parquet invalid UTF-8, three values for one class.
+func TestLabelsValidUTF8(t *testing.T) {
+	const want = "caf\uFFFD"
+	if got, err := FromDir("/data", "/data/caf\xe9/x.pcap"); err != nil || got != want {
+		t.Errorf("FromDir: %q %v, want %q", got, err, want)
+	}
+	if got, err := FromDir("/data", "/data/Café/x.pcap"); err != nil || got != "Café" {
+		t.Errorf("FromDir of valid UTF-8: %q %v, want it as it is", got, err)
+	}
+	rs, err := ParseRules(strings.NewReader("default caf\xe9\nDoS-\xe9t\xe9 dport=80\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Default != want || rs.rules[0].Label != "DoS-\uFFFDt\uFFFD" {
+		t.Errorf("rules: default %q, rule %q", rs.Default, rs.rules[0].Label)
+	}
+}

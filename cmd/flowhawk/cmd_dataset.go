@@ -63,7 +63,7 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 		}
 		none := "unlabeled"
 		if *defLabel != "" {
-			none = *defLabel
+			none = label.Valid(*defLabel)
 		}
 		// Flows never mix files of different classes.
 		cfg.FlushPerFile = true
@@ -90,7 +90,7 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if *defLabel != "" {
-			rules.Default = *defLabel
+			rules.Default = label.Valid(*defLabel)
 		}
 		if err := checkStdinArgs(fs.Args()); err != nil {
 			return err

@@ -392,3 +392,51 @@ func TestProfileNotAnotherFile(t *testing.T) {
 		}
 	}
 }
+
+// TestDatasetLabelNotUTF8 checks that a --label-dir class directory whose
+// name is not UTF-8 (caf\xe9) gives one label, caf\uFFFD, in CSV, JSON
+// Lines and Parquet (three values before: the raw byte, U+FFFD and a
+// Parquet string readers refuse), and that the Prometheus class counter
+// takes it (it panicked).
+func TestDatasetLabelNotUTF8(t *testing.T) {
+	root := t.TempDir()
+	data, err := os.ReadFile(demoPcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	class := filepath.Join(root, "corpus", "caf\xe9")
+	if err := os.MkdirAll(class, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(class, "a.pcap"), data, 0o644); err != nil {
+		t.Skipf("file names that are not UTF-8 unavailable: %v", err)
+	}
+	for _, ext := range []string{"csv", "jsonl", "parquet"} {
+		out := filepath.Join(root, "ds."+ext)
+		code, _, errOut := runCLI(t, "dataset", "-q", "--label-dir", filepath.Join(root, "corpus"), "-o", out, "--metrics-addr", "127.0.0.1:0")
+		if code != 0 {
+			t.Fatalf("dataset -o %s: exit %d: %s", out, code, errOut)
+		}
+		r, err := export.OpenReader(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := slices.Index(r.Columns(), "Label")
+		labels := map[string]int{}
+		var rec export.Record
+		for {
+			err := r.Next(&rec)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", out, err)
+			}
+			labels[rec.Str[col]]++
+		}
+		r.Close()
+		if len(labels) != 1 || labels["caf\uFFFD"] == 0 {
+			t.Errorf("%s: labels %v, want caf\\uFFFD only", ext, labels)
+		}
+	}
+}
