@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowhawk/flowhawk/collector"
 )
@@ -33,13 +34,23 @@ func FromDir(root, path string) (string, error) {
 	return Valid(parts[0]), nil
 }
 
-// Valid returns label with bytes that are not UTF-8 replaced by U+FFFD, so that every output carries one valid value.
+// Valid returns label with each byte that is not UTF-8 replaced by U+FFFD, so that every output carries one valid value.
 func Valid(label string) string {
 	// A directory named in Latin-1 (caf\xe9), a rules file saved in
 	// Windows-1252: CSV wrote the raw byte, JSON Lines U+FFFD, Parquet a
 	// UTF-8 column that readers refuse, and the Prometheus class counter
 	// panicked. A valid label is returned as it is, without allocating.
-	return strings.ToValidUTF8(label, "\uFFFD")
+	// Each byte, not each run as strings.ToValidUTF8 does, as the JSON
+	// Lines writer and encoding/json replace them: a label's JSON Lines
+	// value stays what it was.
+	if utf8.ValidString(label) {
+		return label
+	}
+	b := make([]byte, 0, len(label)+8)
+	for _, r := range label { // an invalid byte ranges as one utf8.RuneError
+		b = utf8.AppendRune(b, r)
+	}
+	return string(b)
 }
 
 // Rule is one labeling rule; empty address lists, a zero Proto and zero
