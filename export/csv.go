@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
 	"github.com/flowhawk/flowhawk/features"
 )
@@ -136,22 +137,51 @@ func (c *CSVWriter) Close() error {
 	return nil
 }
 
-// quoted marks the bytes that make a field need quotes. A table lookup
-// per byte beats bytes.ContainsAny on the short fields of a row (addresses,
-// timestamps, names), which never need quotes.
-var quoted = [256]bool{',': true, '"': true, '\r': true, '\n': true}
-
-func needsQuote(s []byte) bool {
-	for _, ch := range s {
-		if quoted[ch] {
-			return true
-		}
+// csvClass marks the bytes that make a field need quotes (csvQuote) and
+// the non-ASCII ones (csvHigh), after which a field may not be UTF-8. A
+// table lookup per byte beats bytes.ContainsAny on the short fields of a
+// row (addresses, timestamps, names), which never need either.
+var csvClass = func() (t [256]uint8) {
+	t[','], t['"'], t['\r'], t['\n'] = csvQuote, csvQuote, csvQuote, csvQuote
+	for c := utf8.RuneSelf; c < len(t); c++ {
+		t[c] = csvHigh
 	}
-	return false
+	return t
+}()
+
+const (
+	csvQuote = 1 << iota
+	csvHigh
+)
+
+// appendValidUTF8 appends s to b with each byte that is not UTF-8
+// replaced by U+FFFD, as appendJSONBytes and encoding/json do, so the
+// three formats hold one value.
+func appendValidUTF8(b, s []byte) []byte {
+	for len(s) > 0 {
+		r, n := utf8.DecodeRune(s)
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, "\uFFFD"...)
+		} else {
+			b = append(b, s[:n]...)
+		}
+		s = s[n:]
+	}
+	return b
 }
 
+// appendCSVField appends s, quoted if it needs it, with bytes that are not
+// UTF-8 replaced by U+FFFD: JSON Lines and Parquet hold the same value, and
+// the CSV file is UTF-8.
 func appendCSVField(b, s []byte) []byte {
-	if !needsQuote(s) {
+	var c uint8
+	for _, ch := range s {
+		c |= csvClass[ch]
+	}
+	if c&csvHigh != 0 && !utf8.Valid(s) {
+		s = appendValidUTF8(make([]byte, 0, len(s)+8), s) // allocates, for invalid text only
+	}
+	if c&csvQuote == 0 {
 		return append(b, s...)
 	}
 	b = append(b, '"')
@@ -165,10 +195,12 @@ func appendCSVField(b, s []byte) []byte {
 }
 
 func appendCSVString(b []byte, s string) []byte {
+	var c uint8
 	for i := 0; i < len(s); i++ {
-		if quoted[s[i]] {
-			return appendCSVField(b, []byte(s))
-		}
+		c |= csvClass[s[i]]
 	}
-	return append(b, s...)
+	if c == 0 || (c == csvHigh && utf8.ValidString(s)) {
+		return append(b, s...)
+	}
+	return appendCSVField(b, []byte(s))
 }

@@ -801,3 +801,55 @@ func TestToInt64(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidUTF8OneValue checks that a string that is not UTF-8, in a
+// feature column or an extra one, reads back from CSV, JSON Lines and
+// Parquet as one value, each bad byte U+FFFD: JSON Lines replaced it, CSV
+// wrote it raw and Parquet wrote it into a UTF-8 column, which Arrow's
+// validation refuses.
+func TestInvalidUTF8OneValue(t *testing.T) {
+	x, err := features.New(features.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := x.Columns()
+	r := rows(t, x, testFlows(t))[0]
+	str := slices.IndexFunc(cols, func(c features.Column) bool { return c.Kind == features.String })
+	r.Str[str] = []byte("caf\xe9, \"q\"")
+	extra := []string{"Label", "Predicted Label"}
+	vals := []string{"caf\xe9", "ok\xff\xfe"}
+	want := []string{"caf\uFFFD, \"q\"", "caf\uFFFD", "ok\uFFFD\uFFFD"}
+	for _, ext := range []string{".csv", ".jsonl", ".parquet"} {
+		path := filepath.Join(t.TempDir(), "flows"+ext)
+		w, err := Create(path, cols, extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(r, vals); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		rd, err := OpenReader(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec Record
+		if err := rd.Next(&rec); err != nil {
+			t.Fatalf("%s: %v", ext, err)
+		}
+		rd.Close()
+		got := []string{rec.Str[str], rec.Str[len(cols)], rec.Str[len(cols)+1]}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: read back %q, want %q", ext, got, want)
+		}
+	}
+	// Valid text, quoted or not, costs no allocation.
+	var b []byte
+	if n := testing.AllocsPerRun(100, func() {
+		b = appendCSVString(appendCSVField(b[:0], []byte("ünï, code")), "Café")
+	}); n != 0 {
+		t.Errorf("%v allocations per valid field", n)
+	}
+}

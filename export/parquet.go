@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -123,6 +124,16 @@ func (p *ParquetWriter) keep(s []byte) []byte {
 	return p.arena[start:len(p.arena):len(p.arena)]
 }
 
+// keepText is keep for a UTF-8 string column, with bytes that are not
+// UTF-8 replaced by U+FFFD as in the other formats: Parquet readers refuse
+// a UTF-8 column that holds them (Arrow's validation does).
+func (p *ParquetWriter) keepText(s []byte) []byte {
+	if !utf8.Valid(s) {
+		s = appendValidUTF8(make([]byte, 0, len(s)+8), s) // allocates, for invalid text only
+	}
+	return p.keep(s)
+}
+
 // Write implements RowWriter.
 func (p *ParquetWriter) Write(row *features.Row, extra []string) error {
 	if err := checkExtra(extra, p.nextra); err != nil {
@@ -151,7 +162,7 @@ func (p *ParquetWriter) Write(row *features.Row, extra []string) error {
 		case features.Int:
 			v = parquet.Int64Value(toInt64(row.Num[i]))
 		default:
-			v = parquet.ByteArrayValue(p.keep(row.Str[i]))
+			v = parquet.ByteArrayValue(p.keepText(row.Str[i]))
 		}
 		p.vals = append(p.vals, v.Level(0, 0, i))
 	}
@@ -165,7 +176,7 @@ func (p *ParquetWriter) Write(row *features.Row, extra []string) error {
 			p.vals = append(p.vals, parquet.DoubleValue(v).Level(0, 0, k))
 			continue
 		}
-		p.vals = append(p.vals, parquet.ByteArrayValue(p.keep([]byte(e))).Level(0, 0, k))
+		p.vals = append(p.vals, parquet.ByteArrayValue(p.keepText([]byte(e))).Level(0, 0, k))
 	}
 	p.rows = append(p.rows, p.vals[start:len(p.vals):len(p.vals)])
 	return nil
