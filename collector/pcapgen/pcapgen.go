@@ -48,6 +48,24 @@ const (
 	kindUDP
 )
 
+// Full TCP segments carry the MSS less the 12-byte timestamp option every
+// segment has, so that every packet fits a 1500-byte MTU: the MSS is 1460
+// over IPv4 (1500 less 20 bytes of IP and 20 of TCP header) and 1440 over
+// IPv6, whose header is 40 bytes. IPv6 segments of IPv4's 1448 bytes made
+// 1520-byte packets, which replay --detect size reported as oversize.
+const (
+	mssIPv4, mssIPv6 = 1460, 1440
+	tcpTSOption      = 12
+)
+
+// mss is the MSS f's SYNs announce and its full segments fill.
+func (f *flow) mss() int {
+	if f.v6 {
+		return mssIPv6
+	}
+	return mssIPv4
+}
+
 // flow is one generated conversation and where its script is.
 type flow struct {
 	next         int64 // time of its next packet
@@ -241,11 +259,14 @@ func (g *gen) emit(f *flow) {
 			payload, flags, gap = 200+g.rng.IntN(600), psh|ack, f.rtt
 			f.respLeft = 1 + int(g.rng.ExpFloat64()*6)
 		default:
+			seg := f.mss() - tcpTSOption
 			fromCli, flags = false, ack
-			payload = 1448
+			payload = seg
 			f.respLeft--
 			if f.respLeft == 0 {
-				payload, flags = 100+g.rng.IntN(1348), psh|ack
+				// 100 bytes to a full segment less one: IPv4's draw, scaled,
+				// so the random stream (and every IPv4 packet) is as before.
+				payload, flags = 100+g.rng.IntN(1348)*(seg-100)/1348, psh|ack
 				gap = f.rtt / 2
 			} else {
 				gap = 12e3 + int64(g.rng.IntN(30e3))
@@ -325,7 +346,9 @@ func (g *gen) write(f *flow, fromCli bool, flags uint8, payload int) {
 		b = binary.BigEndian.AppendUint16(b, 502)
 		b = append(b, 0, 0, 0, 0) // checksum (not computed), urgent
 		if flags&2 != 0 {
-			b = append(b, 2, 4, 0x05, 0xb4, 4, 2, 8, 10)
+			b = append(b, 2, 4)
+			b = binary.BigEndian.AppendUint16(b, uint16(f.mss()))
+			b = append(b, 4, 2, 8, 10)
 			b = binary.BigEndian.AppendUint32(b, uint32(f.next/1e6))
 			b = append(b, 0, 0, 0, 0, 1, 3, 3, 7)
 		} else {
