@@ -26,6 +26,7 @@ import (
 	"github.com/flowhawk/flowhawk/collector"
 	"github.com/flowhawk/flowhawk/detect"
 	"github.com/flowhawk/flowhawk/features"
+	"github.com/flowhawk/flowhawk/label"
 )
 
 // DefaultAddr is where the metrics endpoint listens unless told otherwise:
@@ -156,10 +157,10 @@ func New(cfg Config) *Exporter {
 		Help: "Alerts raised, by detector.",
 	}, []string{"detector"})
 	for _, c := range cfg.Classes {
-		e.classes.Store(c, e.classVec.WithLabelValues(c))
+		e.classes.Store(c, e.classVec.WithLabelValues(label.Valid(c)))
 	}
 	for _, d := range cfg.Detectors {
-		e.alerts.Store(d, e.alertVec.WithLabelValues(d))
+		e.alerts.Store(d, e.alertVec.WithLabelValues(label.Valid(d)))
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "build_info",
@@ -227,7 +228,10 @@ func (e *Exporter) child(cache *sync.Map, vec *prometheus.CounterVec, v string) 
 	if c, ok := cache.Load(v); ok {
 		return c.(prometheus.Counter)
 	}
-	c, _ := cache.LoadOrStore(v, vec.WithLabelValues(v))
+	// A label value that is not UTF-8 makes WithLabelValues panic: a
+	// class or detector name from the Go API gets each bad byte U+FFFD,
+	// as the outputs write it (the commands already make labels valid).
+	c, _ := cache.LoadOrStore(v, vec.WithLabelValues(label.Valid(v)))
 	return c.(prometheus.Counter)
 }
 

@@ -3,6 +3,7 @@ package metrics
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -247,4 +248,22 @@ func BenchmarkExportParallel(b *testing.B) {
 			e.Export(f)
 		}
 	})
+}
+
+// TestLabelNotUTF8 counts a class and a detector whose names are not
+// UTF-8, as a caller of the Go API may pass them: WithLabelValues panicked
+// on them; the series carry U+FFFD for each bad byte.
+func TestLabelNotUTF8(t *testing.T) {
+	e := New(Config{Classes: []string{"caf\xe9"}})
+	e.Classified("caf\xe9")
+	e.Classified("ok\xff")
+	e.Alert("det\xfe")
+	rec := httptest.NewRecorder()
+	e.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{`class="caf` + "\uFFFD" + `"} 1`, `class="ok` + "\uFFFD" + `"} 1`, `detector="det` + "\uFFFD" + `"} 1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
