@@ -315,9 +315,13 @@ func readCSV(r io.Reader, path string, add func(*Flow)) error {
 		// mid-row) or a broken file: its missing cells read as absent
 		// columns, so it counted as a flow with payload bytes for IP
 		// bytes and no label. A row of empty cells, which the
-		// CIC-IDS2017 files end in, carries nothing and is let through
-		// whatever its length, as the classifier's reader does.
-		if len(rec) != nf && !blankRow(rec) {
+		// CIC-IDS2017 files end in, carries nothing: it is skipped
+		// whatever its length, as the classifier's reader skips it (it
+		// counted as a flow of no bytes).
+		if blankRow(rec) {
+			continue
+		}
+		if len(rec) != nf {
 			line, _ := cr.FieldPos(0)
 			return fmt.Errorf("report: %s:%d: %d fields, header has %d (a row cut short?)", path, line, len(rec), nf)
 		}

@@ -599,7 +599,7 @@ func FuzzReadJSONLFlat(f *testing.F) {
 // header (a writer killed mid-row) is an error naming the file and line,
 // as a torn JSON line is; it was counted as a flow whose missing cells
 // read as absent columns. A row of empty cells of any length (CIC-IDS2017
-// files end in them) is still let through.
+// files end in them) is skipped: it is no flow.
 func TestReadCSVTornRow(t *testing.T) {
 	dir := t.TempDir()
 	head := "Source IP,Destination IP,Total Fwd Packets,fwd_bytes,bwd_bytes,Label\n"
@@ -618,8 +618,8 @@ func TestReadCSVTornRow(t *testing.T) {
 		st := NewFlowStats()
 		err := st.Read(path)
 		if c.want == "" {
-			if err != nil {
-				t.Errorf("%s: %v, want no error", c.name, err)
+			if err != nil || st.N != 1 {
+				t.Errorf("%s: %d flows, error %v; want 1 flow (blank rows are not flows), no error", c.name, st.N, err)
 			}
 			continue
 		}
