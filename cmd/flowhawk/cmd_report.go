@@ -73,7 +73,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 		in.Alerts = append(in.Alerts, al...)
 	}
-	for _, e := range *evals {
+	for _, e := range readOnce("--eval file", *evals) {
 		ev, err := report.ReadEvals(e)
 		if err != nil {
 			return err

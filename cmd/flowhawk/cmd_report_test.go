@@ -119,4 +119,15 @@ func TestReportFileListedTwice(t *testing.T) {
 	if b, _ := os.ReadFile(out); !strings.Contains(string(b), "flowhawk report: flows.jsonl") {
 		t.Errorf("the page's title does not name the one flow file")
 	}
+	// An evaluation named twice is one model, not two to compare.
+	eval := filepath.Join(dir, "eval.json")
+	doc := `{"model":"m.json","kind":"rf","metrics":{"rows":10,"accuracy":0.9,"macro_f1":0.89,"labels":["a","b"],"confusion":[[5,0],[1,4]],` +
+		`"per_class":[{"label":"a","precision":0.83,"recall":1,"f1":0.91,"support":5},{"label":"b","precision":1,"recall":0.8,"f1":0.89,"support":5}]}}`
+	if err := os.WriteFile(eval, []byte(doc+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, evals, stderr := runCLI(t, "report", flows, "--eval", eval, "--eval", eval, "-o", out)
+	if code != 0 || !strings.Contains(evals, " 1 evaluations") || !strings.Contains(stderr, `"--eval file listed more than once, read once"`) {
+		t.Errorf("report with an evaluation named twice: exit %d, %q, %s; want 1 evaluation and a warning", code, evals, stderr)
+	}
 }
