@@ -1203,6 +1203,13 @@ func accounted(c *[kcntMax]uint64) uint64 {
 // (Pipeline.Submit), so records leave within a scan interval.
 func (s *KernelSource) AfterScan(f func()) { s.afterScan = f }
 
+// RecordLag is how much later than its idle timeout or close grace a flow
+// may be emitted, so a consumer waiting for every record that ends before
+// a time (toptalkers) waits long enough: the scan that finds the flow
+// comes up to a scan interval after its timeout, and a scan may wait
+// behind ring-buffer reads, so two intervals.
+func (s *KernelSource) RecordLag() time.Duration { return 2 * s.cfg.ScanInterval }
+
 // Run reads the ring buffer and scans the flow map until ctx is done,
 // handing every finished flow to onFlow and every ring-buffer packet (the
 // first Samples packets of each flow, and DNS packets with their payload

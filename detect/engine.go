@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
 )
@@ -30,6 +31,9 @@ type Engine struct {
 	now      int64
 	nextTick int64
 	closed   bool
+	// flowDelay is how long after its End a flow record may still reach
+	// OnFlow (SetFlowDelay), in ns.
+	flowDelay int64
 
 	ps    *portScan
 	sf    *synFlood
@@ -109,7 +113,7 @@ func New(cfg Config, sink func(*Alert)) (*Engine, error) {
 	if sink == nil {
 		sink = func(*Alert) {}
 	}
-	e := &Engine{cfg: cfg, sink: sink, idx: newFlowIndex(max(cfg.MaxHosts/2, 16))}
+	e := &Engine{cfg: cfg, sink: sink, idx: newFlowIndex(max(cfg.MaxHosts/2, 16)), flowDelay: int64(defaultFlowDelay())}
 	e.agg.init(cfg.AlertInterval, cfg.MaxHosts)
 	e.stats.byRule = map[string]*ruleStats{}
 	e.stats.hosts = newBounded[netip.Addr](cfg.MaxHosts, func(h *hostStats) uint64 { return h.raised })
@@ -159,10 +163,27 @@ func New(cfg Config, sink func(*Alert)) (*Engine, error) {
 	if e.dns != nil {
 		e.wins = append(e.wins, &e.dns.win)
 	}
-	if e.top != nil {
-		e.wins = append(e.wins, &e.top.win)
-	}
 	return e, nil
+}
+
+// defaultFlowDelay is the flow delay of an engine whose SetFlowDelay was
+// not called: what a collector.Table with the default timeouts needs.
+func defaultFlowDelay() time.Duration {
+	d := collector.DefaultTableConfig()
+	return d.IdleTimeout + d.CloseGrace
+}
+
+// SetFlowDelay tells the engine that a flow record reaches OnFlow at most
+// d of packet time after its End: the flow table's idle timeout plus its
+// close grace (plus the map scan interval on the kernel path).
+// toptalkers judges a window only once the clock is d past its end, so a
+// record counts in the window where it ends whenever the table lets it
+// go; its alerts come that much later. Records the table ends early
+// (eviction, flush) arrive sooner and are counted all the same.
+func (e *Engine) SetFlowDelay(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.flowDelay = max(int64(d), 0)
 }
 
 // advance moves the packet clock to ts and, once per second of packet
@@ -174,6 +195,7 @@ func (e *Engine) advance(ts int64) {
 	if ts <= e.now {
 		return
 	}
+	prev := e.now
 	e.now = ts
 	if ts < e.nextTick {
 		return
@@ -191,7 +213,9 @@ func (e *Engine) advance(ts int64) {
 		e.seq.tick(ts)
 	}
 	if e.top != nil {
-		e.top.tick(ts, false)
+		// The clock before this input: the flow table has not seen its
+		// packet yet, and that packet may end flows older than a window.
+		e.top.tick(prev, false)
 	}
 	if e.intel != nil {
 		e.intel.tick(ts)

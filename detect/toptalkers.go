@@ -16,10 +16,32 @@ import (
 // mean + K·σ of the OTHER hosts (leave-one-out, since one giant talker
 // inflates σ so much that with n hosts its own z-score can never pass
 // (n-1)/√n) and the absolute floors raises toptalkers.
+//
+// The flow table hands a record over up to its idle timeout after the
+// record ends, so a window is judged only once the packet clock is the
+// engine's flow delay past its end: the result does not depend on when
+// records arrive. Until then the tallies of every window awaiting
+// judgment share one table bounded by MaxHosts.
 type topTalkers struct {
-	e     *Engine
-	win   window
-	hosts *bounded[addr, talker]
+	e    *Engine
+	size int64
+	// open is the start of the oldest window not yet judged: a record
+	// that ends before it (one held back past the flow delay) counts in
+	// it. 0 before the first judgment.
+	open  int64
+	hosts *bounded[talkerKey, talker]
+	due   []talkerRef // scratch for tick
+}
+
+// talkerKey is a host's tally in one window, by the window's start.
+type talkerKey struct {
+	win int64
+	h   addr
+}
+
+type talkerRef struct {
+	k talkerKey
+	t *talker
 }
 
 type talker struct {
@@ -32,12 +54,16 @@ type talker struct {
 func newTopTalkers(e *Engine) *topTalkers {
 	return &topTalkers{
 		e:     e,
-		win:   window{size: e.cfg.TopWindow.Nanoseconds()},
-		hosts: newBounded[addr](e.cfg.MaxHosts, func(t *talker) uint64 { return t.bytes }),
+		size:  e.cfg.TopWindow.Nanoseconds(),
+		hosts: newBounded[talkerKey](e.cfg.MaxHosts, func(t *talker) uint64 { return t.bytes }),
 	}
 }
 
 func (d *topTalkers) flow(f *collector.Flow) {
+	win := f.End - f.End%d.size
+	if win < d.open {
+		win = d.open // its window was judged already
+	}
 	src, dst := f.Src(), f.Dst()
 	for i, ds := range []*collector.DirStats{&f.Fwd, &f.Bwd} {
 		if ds.Packets == 0 {
@@ -47,7 +73,7 @@ func (d *topTalkers) flow(f *collector.Flow) {
 		if i == 1 {
 			h = dst.Addr
 		}
-		t := d.hosts.upsert(h.As16())
+		t := d.hosts.upsert(talkerKey{win, h.As16()})
 		t.packets += ds.Packets
 		t.bytes += ds.Bytes
 		if t.nflows < len(t.flows) {
@@ -85,21 +111,21 @@ const maxExact = 32
 // leaveOneOut returns the z-score of self's value against the mean and
 // standard deviation of every other host's, computed in two passes:
 // +Inf when the others do not vary and self is above them.
-func (d *topTalkers) leaveOneOut(self *talker, val func(*talker) float64) float64 {
+func leaveOneOut(hosts []talkerRef, self *talker, val func(*talker) float64) float64 {
 	x := val(self)
 	var sum float64
 	n := 0
-	for _, t := range d.hosts.m {
-		if t != self {
-			sum += val(t)
+	for _, r := range hosts {
+		if r.t != self {
+			sum += val(r.t)
 			n++
 		}
 	}
 	mean := sum / float64(n)
 	var ss float64
-	for _, t := range d.hosts.m {
-		if t != self {
-			dv := val(t) - mean
+	for _, r := range hosts {
+		if r.t != self {
+			dv := val(r.t) - mean
 			ss += dv * dv
 		}
 	}
@@ -116,19 +142,66 @@ func (d *topTalkers) leaveOneOut(self *talker, val func(*talker) float64) float6
 func talkerBytes(t *talker) float64   { return float64(t.bytes) }
 func talkerPackets(t *talker) float64 { return float64(t.packets) }
 
-func (d *topTalkers) tick(now int64, final bool) {
-	if !d.win.roll(now) && !final {
+// tick judges the windows whose records can no longer arrive: those that
+// ended at least the flow delay before prev, the packet clock before the
+// input being handled (whose own packet may still end older flows in the
+// table), or every window when final.
+func (d *topTalkers) tick(prev int64, final bool) {
+	cutoff := int64(math.MaxInt64)
+	if !final {
+		x := prev - d.e.flowDelay
+		if x <= 0 {
+			return
+		}
+		cutoff = x - x%d.size // windows starting before it have ended by x
+		if cutoff <= d.open {
+			return
+		}
+		d.open = cutoff
+	}
+	d.due = d.due[:0]
+	for k, t := range d.hosts.m {
+		if k.win < cutoff {
+			d.due = append(d.due, talkerRef{k, t})
+		}
+	}
+	if len(d.due) == 0 {
 		return
 	}
+	// By window, then host: the sums and the alerts do not depend on the
+	// map's order.
+	slices.SortFunc(d.due, func(a, b talkerRef) int {
+		if c := cmp.Compare(a.k.win, b.k.win); c != 0 {
+			return c
+		}
+		return slices.Compare(a.k.h[:], b.k.h[:])
+	})
+	var out []*Alert
+	for i := 0; i < len(d.due); {
+		j := i + 1
+		for j < len(d.due) && d.due[j].k.win == d.due[i].k.win {
+			j++
+		}
+		out = d.judge(d.due[i:j], out)
+		i = j
+	}
+	for _, r := range d.due {
+		d.hosts.remove(r.k)
+	}
+	clear(d.due)
+	d.e.raiseAll(out)
+}
+
+// judge appends the alerts of one window's hosts to out.
+func (d *topTalkers) judge(hosts []talkerRef, out []*Alert) []*Alert {
 	c := &d.e.cfg
-	n := d.hosts.len()
+	n := len(hosts)
 	if n < max(c.TopMinHosts, 2) {
-		d.hosts.reset()
-		return
+		return out
 	}
 	var b1, b2, p1, p2 float64
-	for _, t := range d.hosts.m {
-		b, p := float64(t.bytes), float64(t.packets)
+	for _, r := range hosts {
+		b, p := float64(r.t.bytes), float64(r.t.packets)
 		b1, b2, p1, p2 = b1+b, b2+b*b, p1+p, p2+p*p
 	}
 	// Screen with the sums at half the threshold, then judge the largest
@@ -139,19 +212,19 @@ func (d *topTalkers) tick(now int64, final bool) {
 		zb, zp float64
 	}
 	var cands []cand
-	for h, t := range d.hosts.m {
+	for _, r := range hosts {
+		t := r.t
 		ob, zb := outlier(float64(t.bytes), b1, b2, n, c.TopK/2)
 		op, zp := outlier(float64(t.packets), p1, p2, n, c.TopK/2)
 		if ob && t.bytes >= c.TopMinBytes || op && t.packets >= c.TopMinPackets {
-			cands = append(cands, cand{h, t, zb, zp})
+			cands = append(cands, cand{r.k.h, t, zb, zp})
 		}
 	}
-	slices.SortFunc(cands, func(a, b cand) int { return cmp.Compare(b.t.bytes, a.t.bytes) })
-	var out []*Alert
+	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(b.t.bytes, a.t.bytes) })
 	for i, cd := range cands {
 		t, zb, zp := cd.t, cd.zb, cd.zp
 		if i < maxExact {
-			zb, zp = d.leaveOneOut(t, talkerBytes), d.leaveOneOut(t, talkerPackets)
+			zb, zp = leaveOneOut(hosts, t, talkerBytes), leaveOneOut(hosts, t, talkerPackets)
 		}
 		ob := zb > c.TopK && t.bytes >= c.TopMinBytes
 		op := zp > c.TopK && t.packets >= c.TopMinPackets
@@ -170,8 +243,7 @@ func (d *topTalkers) tick(now int64, final bool) {
 		}
 		out = append(out, a)
 	}
-	d.hosts.reset()
-	d.e.raiseAll(out)
+	return out
 }
 
 // zscore keeps the evidence JSON encodable: an infinite z-score (the other

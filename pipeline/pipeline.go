@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
 	"github.com/flowhawk/flowhawk/detect"
@@ -64,8 +65,14 @@ type Config struct {
 	FlushPerFile bool
 	// Predictor, when set, adds "Predicted Label" and "Confidence" columns.
 	Predictor Predictor
-	// Detect, when set, sees every packet and every flow.
+	// Detect, when set, sees every packet and every flow. New tells it
+	// how late records can come (Engine.SetFlowDelay): the table's idle
+	// timeout plus its close grace, plus FlowLag.
 	Detect *detect.Engine
+	// FlowLag is how much later than the table's timeouts a record given
+	// to Flow may end up coming (the kernel source's map scans), so the
+	// detectors wait for it before judging the window where it ends.
+	FlowLag time.Duration
 	// Exporters see every flow after its row is computed.
 	Exporters []FlowExporter
 	// Pcap tunes the capture reader (tunnel decapsulation, fragments).
@@ -162,6 +169,9 @@ func New(cfg Config) (*Pipeline, error) {
 		p.extra = append(p.extra, "Predicted Label", "Confidence")
 	}
 	p.table = collector.NewTable(cfg.Table, p.emit)
+	if cfg.Detect != nil {
+		cfg.Detect.SetFlowDelay(flowDelay(cfg.Table) + max(cfg.FlowLag, 0))
+	}
 	p.ownRows = p.encoder != nil && len(cfg.Exporters) == 0
 	nb := 4 * cfg.Workers
 	p.staged = make(chan *batch, nb)
@@ -205,6 +215,21 @@ func windowConfig(w features.WindowConfig, t collector.TableConfig) features.Win
 		w.Horizon = idle + span
 	}
 	return w
+}
+
+// flowDelay is how long after its end the table may emit a flow: an open
+// flow its idle timeout after its last packet, a closed one its close
+// grace after the FIN or RST, which is its end or before.
+func flowDelay(t collector.TableConfig) time.Duration {
+	d := collector.DefaultTableConfig()
+	idle, grace := t.IdleTimeout, t.CloseGrace
+	if idle <= 0 {
+		idle = d.IdleTimeout
+	}
+	if grace <= 0 {
+		grace = d.CloseGrace
+	}
+	return idle + grace
 }
 
 // Extractor returns the feature extractor (for column names).

@@ -169,6 +169,9 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	}
 	attached.Store(src)
 	defer src.Close()
+	// Records come from map scans, a little after the table would have
+	// emitted them: toptalkers waits for them (Engine.SetFlowDelay).
+	cfg.FlowLag = src.RecordLag()
 	if ff.detect != nil {
 		// The detectors see the kernel's samples: with 1-in-N sampling,
 		// or fewer than the three packets of a handshake per flow, they
