@@ -188,7 +188,7 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.IntVar(&c.TopMinHosts, "toptalkers-min-hosts", c.TopMinHosts, "hosts in a window before top talkers are judged")
 	fs.Uint64Var(&c.TopMinBytes, "toptalkers-min-bytes", c.TopMinBytes, "bytes per window below which a host is never a top talker")
 	fs.Uint64Var(&c.TopMinPackets, "toptalkers-min-packets", c.TopMinPackets, "packets per window below which a host is never a top talker")
-	fs.StringArrayVar(&c.Blocklists, "blocklist", nil, "blocklist `FILE` of IPs, CIDRs and domains, plain or CSV (repeatable)")
+	fs.StringArrayVar(&c.Blocklists, "blocklist", nil, "blocklist `FILE` of IPs (IP:port too, port ignored), CIDRs and domains, plain or CSV (repeatable)")
 	fs.DurationVar(&c.IntelReload, "blocklist-reload", c.IntelReload, "packet time between blocklist mtime checks")
 	fs.IntVar(&c.IntelMaxEntries, "blocklist-max-entries", c.IntelMaxEntries, "distinct IPs, networks and domains the blocklists may hold in all (150-200 bytes each); more is an error at start and a failed reload later")
 	fs.StringVar(&c.GeoIP, "geoip", "", "MaxMind `FILE.mmdb` (country/city/ASN) to enrich alerts")

@@ -46,27 +46,39 @@ func (b *blocklist) distinct() int { return len(b.ips) + len(b.domains) + b.nNet
 // full reports whether one more distinct indicator would pass the bound.
 func (b *blocklist) full() bool { return b.max > 0 && b.distinct() >= b.max }
 
-// parseDomain returns the normalized domain in s, or "".
+// parseDomain returns the normalized domain in s, or "". A name must end
+// in a label shaped like a top-level domain (letters, or xn-- punycode)
+// and have no underscore in its registrable part, which no registry
+// allows: a CSV column such as ThreatFox's malware family
+// "win.cobalt_strike" or a file name "report.v2" is no domain. Labels
+// below the registrable domain may hold one (_dmarc.example.com).
 func parseDomain(s string) string {
 	s = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(s, "*."), "."), "."))
 	if len(s) < 3 || len(s) > 253 || !strings.Contains(s, ".") {
 		return ""
 	}
-	digitsOnly := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c >= 'a' && c <= 'z', c == '-', c == '_':
-			digitsOnly = false
-		case c >= '0' && c <= '9', c == '.':
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
 		default:
 			return ""
 		}
 	}
-	if digitsOnly {
+	rd, tld := registrable(s)
+	if !tldShape(tld) || strings.Contains(rd, "_") {
 		return ""
 	}
 	return s
+}
+
+// tldShape reports whether label can be a top-level domain: two or more
+// letters, or an internationalized one in punycode (xn--p1ai).
+func tldShape(label string) bool {
+	if rest, ok := strings.CutPrefix(label, "xn--"); ok {
+		return rest != "" && strings.Trim(rest, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
+	}
+	return len(label) >= 2 && strings.Trim(label, "abcdefghijklmnopqrstuvwxyz") == ""
 }
 
 // listSep separates the fields of a list line, plain or CSV: comma, tab,
@@ -146,8 +158,9 @@ func hostsName(f string) string {
 
 // load reads one list: one indicator per line, plain or CSV (comma, tab,
 // semicolon or space separated, quotes stripped), with # comments and
-// blank lines. The first field that is an IP, a CIDR, a domain or a URL
-// is the indicator and the rest of the line its description. Hosts-file
+// blank lines. The first field that is an IP, a CIDR, an IP:port (its
+// port ignored), a domain or a URL is the indicator and the rest of the
+// line its description. Hosts-file
 // lines ("0.0.0.0 evil.example other.example") give their names only:
 // their address is where the names are sent, not an indicator.
 func (b *blocklist) load(path string, r io.Reader) error {
@@ -209,6 +222,11 @@ func (b *blocklist) load(path string, r io.Reader) error {
 					continue
 				}
 				pfx, kind, found = netip.PrefixFrom(a, bits).Masked(), 2, i
+			} else if ap, err := netip.ParseAddrPort(f); err == nil {
+				// IP:port ("198.51.100.77:443", "[2001:db8::1]:443",
+				// ThreatFox's ip:port IOCs): the address is the
+				// indicator, whatever port the flow uses.
+				ip, kind, found = ap.Addr().Unmap().WithZone(""), 1, i
 			} else if d := parseDomain(f); d != "" {
 				dom, kind, found = d, 3, i
 			} else {

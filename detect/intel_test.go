@@ -300,3 +300,44 @@ func TestBlocklistDescriptionCutWhole(t *testing.T) {
 		t.Errorf("description %q (%d bytes), want valid UTF-8 of at most 120 bytes", ind.desc, len(ind.desc))
 	}
 }
+
+// IP:port entries load their IP (the port is not part of the match), and
+// in a ThreatFox CSV row the malware family column ("win.cobalt_strike")
+// is no domain: the last label of a domain is shaped like a TLD, and its
+// registrable label has no underscore.
+func TestBlocklistIPPortAndThreatFox(t *testing.T) {
+	feed := `# "first_seen_utc","ioc_id","ioc_value","ioc_type","threat_type","fk_malware","malware_alias","malware_printable","last_seen_utc","confidence_level","reference","tags","anonymous","reporter"
+"2024-06-01 10:00:00", "1284061", "198.51.100.77:443", "ip:port", "botnet_cc", "win.cobalt_strike", "Agentemis,BEACON,CobaltStrike,cobeacon", "Cobalt Strike", "", "100", "None", "CobaltStrike,c2", "0", "abuse_ch"
+"2024-06-01 10:05:00", "1284062", "evil-c2.example", "domain", "botnet_cc", "elf.mirai", "", "Mirai", "", "75", "None", "", "0", "abuse_ch"
+[2001:db8::1]:8443
+203.0.113.9:80 c2
+`
+	bl := newBlocklist(0)
+	if err := bl.load("threatfox.csv", strings.NewReader(feed)); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"198.51.100.77", "2001:db8::1", "203.0.113.9"} {
+		if _, ok := bl.matchIP(netip.MustParseAddr(a)); !ok {
+			t.Errorf("%s not loaded", a)
+		}
+	}
+	if ind := bl.ips[netip.MustParseAddr("198.51.100.77")]; !strings.Contains(ind.desc, "win.cobalt_strike") {
+		t.Errorf("198.51.100.77: description %q, want the row's other fields", ind.desc)
+	}
+	var doms []string
+	for d := range bl.domains {
+		doms = append(doms, d)
+	}
+	if len(doms) != 1 || doms[0] != "evil-c2.example" || bl.nEntries != 4 {
+		t.Errorf("domains %v (want evil-c2.example only), %d entries (want 4)", doms, bl.nEntries)
+	}
+	for name, want := range map[string]string{
+		"win.cobalt_strike": "", "foo_bar.com": "", "report.v2": "", "example.123": "", "10.0.0.1": "", "a.b": "",
+		"_dmarc.Example.com": "_dmarc.example.com", "x_y.foo.co.uk": "x_y.foo.co.uk", "*.evil.example": "evil.example",
+		"test.xn--p1ai": "test.xn--p1ai", "co.uk": "co.uk",
+	} {
+		if got := parseDomain(name); got != want {
+			t.Errorf("parseDomain(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
