@@ -166,7 +166,8 @@ func hostsName(f string) string {
 func (b *blocklist) load(path string, r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	line := 0
+	line, entries := 0, b.nEntries
+	bad, firstBad, badText := 0, 0, "" // lines with a malformed IP or CIDR and no indicator
 	for sc.Scan() {
 		line++
 		s := stripBOM(line, sc.Text())
@@ -204,6 +205,7 @@ func (b *blocklist) load(path string, r io.Reader) error {
 		var ip netip.Addr
 		var pfx netip.Prefix
 		var dom string
+		malformed := false
 		for i, f := range fields {
 			if strings.Contains(f, "://") {
 				if u, err := url.Parse(f); err == nil && u.Hostname() != "" {
@@ -219,6 +221,7 @@ func (b *blocklist) load(path string, r io.Reader) error {
 					a, bits = a.Unmap(), bits-96
 				}
 				if bits < 0 {
+					malformed = true // ::ffff:10.0.0.0/50
 					continue
 				}
 				pfx, kind, found = netip.PrefixFrom(a, bits).Masked(), 2, i
@@ -230,6 +233,7 @@ func (b *blocklist) load(path string, r io.Reader) error {
 			} else if d := parseDomain(f); d != "" {
 				dom, kind, found = d, 3, i
 			} else {
+				malformed = malformed || addrLike(f)
 				continue
 			}
 			ind.value = f
@@ -237,6 +241,11 @@ func (b *blocklist) load(path string, r io.Reader) error {
 		}
 		if found < 0 {
 			b.ignored++
+			if malformed {
+				if bad++; bad == 1 {
+					firstBad, badText = line, s
+				}
+			}
 			continue
 		}
 		rest := slices.Delete(slices.Clone(fields), found, found+1)
@@ -283,7 +292,44 @@ func (b *blocklist) load(path string, r io.Reader) error {
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("blocklist %s: line %d: %w", path, line+1, err)
 	}
+	if b.nEntries == entries {
+		// An empty feed, or one of another format: matching nothing in
+		// silence would look like a clean network.
+		if bad > 0 {
+			return fmt.Errorf("blocklist %s: no IP, network or domain in %d lines (%d malformed IPs or networks, the first at %s:%d: %q)", path, line, bad, path, firstBad, badText)
+		}
+		return fmt.Errorf("blocklist %s: no IP, network or domain in %d lines", path, line)
+	}
+	if bad > 0 {
+		slog.Warn("blocklist lines with a malformed IP or network and no other indicator were skipped", "file", path, "lines", bad, "first", fmt.Sprintf("%s:%d", path, firstBad), "text", badText)
+	}
 	return nil
+}
+
+// addrLike reports whether a field that parses as nothing was meant as an
+// IP or a network: four dotted numbers (999.1.1.1, 10.0.0.0/33), or hex
+// groups with "::" or seven colons (2001:db8::/129), each optionally
+// followed by a slash. Other fields of a CSV line (a time such as
+// 10:00:00, a MAC address, a hash, a word) are not.
+func addrLike(f string) bool {
+	addr, _, _ := strings.Cut(f, "/")
+	if addr == "" {
+		return false
+	}
+	if strings.Contains(addr, ":") {
+		return (strings.Contains(addr, "::") || strings.Count(addr, ":") == 7) &&
+			strings.Trim(addr, "0123456789abcdefABCDEF:.%") == "" // .: an IPv4 tail; %: a zone
+	}
+	parts := strings.Split(addr, ".")
+	if len(parts) != 4 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // tooMany is the error of the line that would pass the bound.

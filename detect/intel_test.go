@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -339,5 +340,68 @@ func TestBlocklistIPPortAndThreatFox(t *testing.T) {
 		if got := parseDomain(name); got != want {
 			t.Errorf("parseDomain(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// A blocklist with no indicator (empty, or every line malformed) is an
+// error naming the file, at start and on reload (which keeps the previous
+// lists); malformed IPs and networks beside good lines are one warning
+// per file naming the first, while a CSV's other columns (times, hashes,
+// MAC addresses) are not malformed indicators.
+func TestBlocklistNothingLoaded(t *testing.T) {
+	var logs strings.Builder
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer slog.SetDefault(old)
+
+	for name, content := range map[string]string{
+		"empty.txt":  "",
+		"allbad.txt": "10.0.0.0/33\n999.1.1.1\n64.13.134.52/\nfoo\n",
+		"hosts.txt":  "127.0.0.1 localhost\n# nothing else\n",
+	} {
+		err := newBlocklist(0).load(name, strings.NewReader(content))
+		if err == nil || !strings.Contains(err.Error(), "blocklist "+name+": no IP, network or domain") {
+			t.Errorf("%s: error %v, want one naming the file", name, err)
+		}
+		if name == "allbad.txt" && (err == nil || !strings.Contains(err.Error(), "3 malformed IPs or networks, the first at allbad.txt:1")) {
+			t.Errorf("%s: error %v, want the 3 malformed lines and the first", name, err)
+		}
+	}
+	if logs.Len() != 0 {
+		t.Errorf("logged %s; the errors say it all", logs.String())
+	}
+
+	feed := `# "first_seen_utc","ioc_id","ioc_value","ioc_type","fk_malware"
+"2024-06-01 10:00:00", "1", "198.51.100.77:443", "ip:port", "win.cobalt_strike"
+"2024-06-01 10:00:00", "2", "d41d8cd98f00b204e9800998ecf8427e", "md5_hash", "win.cobalt_strike"
+"2024-06-01 10:00:00", "3", "00:1b:44:11:3a:b7", "mac", "x"
+`
+	if err := newBlocklist(0).load("threatfox.csv", strings.NewReader(feed)); err != nil || logs.Len() != 0 {
+		t.Errorf("CSV columns: error %v, logged %q", err, logs.String())
+	}
+	bl := newBlocklist(0)
+	err := bl.load("mixed.txt", strings.NewReader("192.0.2.1\nfoo bar\n10.0.0.0/33\n2001:db8::/129 v6\n198.51.100.2\n"))
+	if err != nil || bl.nEntries != 2 {
+		t.Fatalf("mixed: %v, %d entries", err, bl.nEntries)
+	}
+	if got := logs.String(); strings.Count(got, "level=WARN") != 1 || !strings.Contains(got, "lines=2") || !strings.Contains(got, "first=mixed.txt:3") {
+		t.Errorf("mixed: logged %q, want one warning of 2 lines, the first mixed.txt:3", got)
+	}
+
+	// A reload that finds the file emptied keeps the previous list.
+	logs.Reset()
+	path := filepath.Join(t.TempDir(), "bl.txt")
+	os.WriteFile(path, []byte("203.0.113.7\n"), 0o644)
+	cfg := only("intel")
+	cfg.Blocklists = []string{path}
+	e, c := newTest(t, cfg)
+	os.WriteFile(path, nil, 0o644)
+	e.OnFlow(testFlow(1, "10.0.0.5", "203.0.113.7", 40000, 443, 6, t0+31*sec))
+	e.Close()
+	if len(c.alerts) != 1 || !strings.Contains(logs.String(), "blocklist reload failed") || !strings.Contains(logs.String(), "no IP, network or domain") {
+		t.Errorf("emptied list: %d alerts, logged %q", len(c.alerts), logs.String())
+	}
+	if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("New with an empty blocklist: %v", err)
 	}
 }
