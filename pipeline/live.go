@@ -9,7 +9,9 @@ import (
 
 // Live holds counters that other goroutines (a metrics scrape) may read
 // while the pipeline runs. They are refreshed once per batch of flows and
-// every 64 Ki packets (and at the end of each file), not per packet.
+// every 64 Ki packets (and at the end of each file), not per packet, and
+// when a live input (standard input, a FIFO) is about to wait for its
+// writer, at most once a second, so a slow pipe shows current values.
 type Live struct {
 	ActiveFlows atomic.Int64
 	Packets     atomic.Uint64

@@ -74,6 +74,7 @@ func (p *Pipeline) ReplayFiles(ctx context.Context, paths []string, prog *Progre
 
 func (p *Pipeline) replayCounted(ctx context.Context, path string, prog *Progress) error {
 	var r io.Reader
+	live := false // an input that may wait for its writer
 	if path == collector.StdinPath {
 		// Errors and the summary name it "stdin".
 		path = "stdin"
@@ -82,7 +83,7 @@ func (p *Pipeline) replayCounted(ctx context.Context, path string, prog *Progres
 			p.sum.Files = append(p.sum.Files, FileSummary{Path: path, Err: err})
 			return err
 		}
-		r = p.cfg.Stdin
+		r, live = p.cfg.Stdin, true
 	} else {
 		fh, err := os.Open(path)
 		if err != nil {
@@ -92,6 +93,15 @@ func (p *Pipeline) replayCounted(ctx context.Context, path string, prog *Progres
 		}
 		defer fh.Close()
 		r = fh
+		if st, err := fh.Stat(); err == nil && !st.Mode().IsRegular() {
+			live = true // a FIFO or a device
+		}
+	}
+	var src *collector.PcapSource
+	if live {
+		lr := newLiveReader(r, func() { p.publishIdle(src) })
+		defer lr.Close()
+		r = lr
 	}
 	if prog != nil {
 		r = countingReader{r, &prog.Read}
@@ -109,6 +119,22 @@ func (p *Pipeline) replayCounted(ctx context.Context, path string, prog *Progres
 	}
 	defer src.Close()
 	return p.replaySource(ctx, path, src)
+}
+
+// publishIdle runs when a live input is about to wait for its writer:
+// it publishes the live counters of what was read so far (src is nil
+// while the file header is read) and hands the flows of a partial batch
+// to the outputs, so a scrape of a slow pipe sees current values.
+func (p *Pipeline) publishIdle(src *collector.PcapSource) {
+	if src != nil {
+		st := src.Stats()
+		p.live.setDecode(&p.sum.Source, &st)
+		p.live.Packets.Store(p.sum.Source.Frames + st.Frames)
+	}
+	p.live.ActiveFlows.Store(int64(p.table.Stats().Active))
+	if p.cur != nil && p.cur.n > 0 {
+		p.Submit()
+	}
 }
 
 // replaySource drains src into the pipeline.
