@@ -150,9 +150,14 @@ func geoJSON(g *Geo) (geo, as map[string]any) {
 	return geo, as
 }
 
+// endpointJSON is an ECS source or destination: the port alone when
+// there is no one host (a sweep's port over many hosts), nil when neither.
 func endpointJSON(a netip.Addr, port uint16, g *Geo) map[string]any {
 	if !a.IsValid() {
-		return nil
+		if port == 0 {
+			return nil
+		}
+		return map[string]any{"port": port}
 	}
 	m := map[string]any{"ip": a.String()}
 	if port != 0 {

@@ -118,6 +118,16 @@ func TestPortScanSweepAndHalfOpen(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
+	// The sweep's port goes out as destination.port, with no
+	// destination.ip (many hosts): it was dropped with the missing IP.
+	for _, a := range c.alerts {
+		if a.Rule == "portscan.sweep" && a.Src.String() == "10.0.0.9" {
+			b, _ := json.Marshal(a)
+			if d, _ := a.ECS()["destination"].(map[string]any); fmt.Sprint(d) != "map[port:22]" {
+				t.Errorf("sweep destination %v, want port 22 alone: %s", d, b)
+			}
+		}
+	}
 }
 
 func TestSynFlood(t *testing.T) {
