@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -208,9 +209,12 @@ func (a *Alert) ECS() map[string]any {
 	}
 	if a.DNSName != "" {
 		q := map[string]any{"name": a.DNSName}
-		if rd, tld := registrable(a.DNSName); rd != "" {
+		if rd, _ := registrable(a.DNSName); rd != "" {
 			q["registered_domain"] = rd
-			q["top_level_domain"] = tld
+			// ECS's is the effective TLD, the public suffix after the
+			// registrable label (co.uk for example.co.uk), not the last
+			// label.
+			q["top_level_domain"] = rd[strings.IndexByte(rd, '.')+1:]
 		}
 		m["dns"] = map[string]any{"question": q}
 	}

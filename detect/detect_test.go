@@ -591,6 +591,12 @@ func TestAlertJSONFormat(t *testing.T) {
 		fh["count"] != 1.0 || fh["severity"] != "low" || m["network"].(map[string]any)["transport"] != "udp" {
 		t.Errorf("ECS fields wrong: %s", buf.String())
 	}
+	// top_level_domain is the effective TLD (ECS), the public suffix; it
+	// was the last label, "uk".
+	q = (&Alert{DNSName: "www.xkqzvbwptrhj.co.uk"}).ECS()["dns"].(map[string]any)["question"].(map[string]any)
+	if q["registered_domain"] != "xkqzvbwptrhj.co.uk" || q["top_level_domain"] != "co.uk" {
+		t.Errorf("dns.question of www.xkqzvbwptrhj.co.uk: %v, want registered_domain xkqzvbwptrhj.co.uk, top_level_domain co.uk", q)
+	}
 	var sum bytes.Buffer
 	e.Summary(&sum)
 	if !strings.Contains(sum.String(), "dns.suspicious_tld") || !strings.Contains(sum.String(), "10.0.0.5") {
