@@ -107,9 +107,6 @@ func (g *aggregator) emit(s *aggState, now int64, send func(*Alert)) {
 	a.First, a.Last, a.Count = s.first, s.last, s.count
 	a.FlowIDs = slices.Clone(s.flowIDs)
 	a.Names = slices.Clone(s.names)
-	if a.DNSName == "" && len(a.Names) > 0 {
-		a.DNSName = a.Names[0]
-	}
 	s.lastSent = now
 	s.pending = 0
 	send(&a)

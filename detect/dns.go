@@ -246,6 +246,9 @@ func (d *dnsDetector) tick(now int64, final bool) {
 			a := &Alert{
 				Time: h.last, First: h.first, Last: h.last, Detector: DNS, Rule: "dns.nxdomain", Severity: SevMedium,
 				Src: toNetip(host), Proto: h.nxBy.proto(), Names: append([]string(nil), h.nxNames[:h.nxN]...),
+				// The window's first name answered NXDOMAIN: every alert,
+				// aggregated ones too, names one of its own window.
+				DNSName: h.nxNames[0],
 			}
 			a.Message = fmt.Sprintf("%s got %d NXDOMAIN answers in %v", a.Src, h.nx, c.DNSWindow)
 			a.Evidence = map[string]any{"window_s": c.DNSWindow.Seconds(), "nxdomain": h.nx, "queries": h.queries}

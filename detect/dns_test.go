@@ -149,3 +149,33 @@ func TestNXDomainNeedsItsQuery(t *testing.T) {
 		t.Fatalf("partial packets: %d dns.nxdomain alerts for 8 unmatched answers, want 1", len(got))
 	}
 }
+
+// Every dns.nxdomain alert names a domain of its own window in
+// dns.question.name, the window's first answered NXDOMAIN: the first alert
+// had none, and the aggregated ones the first name of the first window.
+func TestNXDomainAlertName(t *testing.T) {
+	const client, resolver = "10.0.0.9", "10.0.0.53"
+	cfg := only("dns")
+	cfg.NXDomain = 5
+	e, c := newTest(t, cfg)
+	for w := range 3 {
+		for i := range 6 {
+			ts, id := t0+int64(w)*60*sec+int64(i)*sec, uint16(w*10+i)
+			name := fmt.Sprintf("nx%d-%d.example.com", w, i)
+			e.OnPacket(pkt(ts, client, resolver, 30000+id, 53, 17, 0, dnsQuery(id, name, false, 0)))
+			e.OnPacket(pkt(ts+int64(time.Millisecond), resolver, client, 53, 30000+id, 17, 0, dnsQuery(id, name, true, 3)))
+		}
+	}
+	e.Close()
+	var got []string
+	for _, a := range c.alerts {
+		if a.Rule == "dns.nxdomain" {
+			d, _ := a.ECS()["dns"].(map[string]any)
+			q, _ := d["question"].(map[string]any)
+			got = append(got, fmt.Sprint(q["name"]))
+		}
+	}
+	if want := "[nx0-0.example.com nx1-0.example.com nx2-0.example.com]"; fmt.Sprint(got) != want {
+		t.Errorf("dns.question.name of the dns.nxdomain alerts: %v, want %s", got, want)
+	}
+}
