@@ -73,7 +73,7 @@ type Config struct {
 	SeqMinPaylen int
 
 	// Top talkers: hosts whose bytes or packets in a window exceed
-	// mean + K·σ over all hosts, with at least MinHosts hosts and the
+	// mean + K·σ of the other hosts, with at least MinHosts hosts and the
 	// absolute floors MinBytes / MinPackets.
 	TopWindow     time.Duration
 	TopK          float64
@@ -184,7 +184,7 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.IntVar(&c.SeqRepeats, "seq-repeats", c.SeqRepeats, "repeats of one TCP segment that raise seqrepeat.excessive")
 	fs.DurationVar(&c.SeqMaxAge, "seq-max-age", c.SeqMaxAge, "how long a TCP segment's sequence number is remembered")
 	fs.DurationVar(&c.TopWindow, "toptalkers-window", c.TopWindow, "top talkers window")
-	fs.Float64Var(&c.TopK, "toptalkers-k", c.TopK, "a top talker exceeds mean + k·σ of all hosts")
+	fs.Float64Var(&c.TopK, "toptalkers-k", c.TopK, "a top talker exceeds mean + k·σ of the other hosts (each host is judged against the rest)")
 	fs.IntVar(&c.TopMinHosts, "toptalkers-min-hosts", c.TopMinHosts, "hosts in a window before top talkers are judged")
 	fs.Uint64Var(&c.TopMinBytes, "toptalkers-min-bytes", c.TopMinBytes, "bytes per window below which a host is never a top talker")
 	fs.Uint64Var(&c.TopMinPackets, "toptalkers-min-packets", c.TopMinPackets, "packets per window below which a host is never a top talker")

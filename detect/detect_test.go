@@ -656,6 +656,11 @@ func TestFlags(t *testing.T) {
 	if cfg.On() {
 		t.Errorf("empty --detect and no blocklist is on")
 	}
+	// toptalkers judges each host against the others (leave-one-out):
+	// the help said "of all hosts".
+	if u := fs.Lookup("toptalkers-k").Usage; !strings.Contains(u, "other hosts") || strings.Contains(u, "all hosts") {
+		t.Errorf("--toptalkers-k help %q, want the other hosts", u)
+	}
 }
 
 func TestDisabledEngineIsQuiet(t *testing.T) {

@@ -23,9 +23,6 @@ var captureExpects = map[string]captureExpect{
 	// A fuzzer's output: IP total lengths up to 43 690 bytes are exactly
 	// what size.oversize is for.
 	"ndpi__fuzz-2006-06-26-2594.pcap": {allowed: []string{"size.oversize"}},
-	// Its first interface is lo (MTU 64 KB): 2948-byte datagrams are
-	// normal there and above the default 1500.
-	"pcapplusplus__pcapng-example.pcapng": {allowed: []string{"size.oversize"}},
 }
 
 // TestRealCaptures replays every capture in shared/pcaps: the attacks

@@ -154,7 +154,7 @@ func New(cfg Config) *Exporter {
 	}, []string{"class"})
 	e.alertVec = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "alerts_total",
-		Help: "Alerts raised, by detector.",
+		Help: "Alert lines sent to the alert outputs, by detector: after --alert-interval aggregation, so one line may stand for many occurrences (its flowhawk.count).",
 	}, []string{"detector"})
 	for _, c := range cfg.Classes {
 		e.classes.Store(c, e.classVec.WithLabelValues(label.Valid(c)))

@@ -197,6 +197,11 @@ func TestScrapeDuringReplay(t *testing.T) {
 	if alerts != float64(sent.Load()) {
 		t.Errorf("alerts_total sums to %v, the engine sent %d alerts", alerts, sent.Load())
 	}
+	// It counts alert lines sent, not occurrences raised (the summary's
+	// OCCURRENCES): its HELP said "Alerts raised".
+	if h := mfs["flowhawk_alerts_total"].GetHelp(); !strings.Contains(h, "sent") || strings.Contains(h, "raised") {
+		t.Errorf("alerts_total HELP %q, want it to say it counts the alert lines sent", h)
+	}
 	t.Logf("%d captures, %d scrapes, at most %d flowhawk series; %v flows, %v packets, %v alerts", len(paths), scrapes, maxSer, flows, pkts, alerts)
 }
 
