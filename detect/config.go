@@ -218,6 +218,17 @@ func (c *Config) Enabled() (map[string]bool, error) {
 	return on, nil
 }
 
+// namesAll reports whether Detect enables every detector ("all", in any
+// case, as Enabled reads it) rather than naming them.
+func (c *Config) namesAll() bool {
+	for _, f := range strings.Split(c.Detect, ",") {
+		if strings.EqualFold(strings.TrimSpace(f), "all") {
+			return true
+		}
+	}
+	return false
+}
+
 // On reports whether detection runs: a detector is enabled (or --detect
 // is wrong, for New to report), or a blocklist is given, which enables
 // intel matching by itself.

@@ -146,7 +146,7 @@ func New(cfg Config, sink func(*Alert)) (*Engine, error) {
 		if e.intel, err = newIntel(cfg.Blocklists, e); err != nil {
 			return nil, err
 		}
-	} else if on[Intel] && cfg.Detect != "all" {
+	} else if on[Intel] && !cfg.namesAll() {
 		slog.Warn("--detect intel without --blocklist: nothing to match")
 	}
 	if cfg.GeoIP != "" {

@@ -2,6 +2,8 @@ package detect
 
 import (
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,5 +36,26 @@ func TestWindowsEndExactly(t *testing.T) {
 	}
 	if got := nx(1600*ms, 2900*ms); got["dns.nxdomain"] != 1 {
 		t.Errorf("answers in one 1.5 s window raised %v, want dns.nxdomain", got)
+	}
+}
+
+// --detect all in any case enables intel without asking for a blocklist;
+// only naming intel without one warns. "ALL" warned, as New compared
+// with "all" while Enabled lower-cases.
+func TestIntelWarningAnyCase(t *testing.T) {
+	var logs strings.Builder
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer slog.SetDefault(old)
+	for det, warn := range map[string]bool{"all": false, "ALL": false, " All ": false, "portscan,ALL": false, "intel": true, "INTEL": true, "dns,intel": true} {
+		logs.Reset()
+		e, err := New(only(det), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Close()
+		if got := strings.Contains(logs.String(), "without --blocklist"); got != warn {
+			t.Errorf("--detect %q: warned %v, want %v (%s)", det, got, warn, logs.String())
+		}
 	}
 }
