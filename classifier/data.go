@@ -464,14 +464,25 @@ func readNSLKDD(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	nf := len(NSLKDDFeatures)
+	// --drop leaves columns out here as the CSV reader does: the
+	// headerless file's columns are named by NSLKDDFeatures.
+	drop := dropSet(opt.Drop)
+	var keep []int // field index per frame column
+	var names []string
+	for i, n := range NSLKDDFeatures {
+		if !skipColumn(n, drop) {
+			keep = append(keep, i)
+			names = append(names, n)
+		}
+	}
 	newFrame := func(base int) *Frame {
-		f := &Frame{Names: append([]string(nil), NSLKDDFeatures...), Num: make([][]float64, nf), Cat: make([][]string, nf),
+		f := &Frame{Names: slices.Clone(names), Num: make([][]float64, len(keep)), Cat: make([][]string, len(keep)),
 			LabelMap: nslkddMapName(opt.NSLKDDClasses), base: base}
-		for i, n := range NSLKDDFeatures {
+		for c, n := range names {
 			if nslkddCategorical[n] {
-				f.Cat[i] = []string{}
+				f.Cat[c] = []string{}
 			} else {
-				f.Num[i] = []float64{}
+				f.Num[c] = []float64{}
 			}
 		}
 		return f
@@ -491,16 +502,16 @@ func readNSLKDD(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 		if len(rec) < nf+1 || len(rec) > nf+2 {
 			return nil, fmt.Errorf("line %d: %d fields, want 42 or 43 (41 features, label, difficulty)", line, len(rec))
 		}
-		for i := 0; i < nf; i++ {
-			if f.Cat[i] != nil {
-				f.Cat[i] = append(f.Cat[i], internText(intern, rec[i]))
+		for c, i := range keep {
+			if f.Cat[c] != nil {
+				f.Cat[c] = append(f.Cat[c], internText(intern, rec[i]))
 				continue
 			}
 			v, err := parseNum(rec[i])
 			if err != nil {
 				return nil, fmt.Errorf("line %d, field %s: %w", line, NSLKDDFeatures[i], err)
 			}
-			f.Num[i] = append(f.Num[i], v)
+			f.Num[c] = append(f.Num[c], v)
 		}
 		lab, err := MapNSLKDDLabel(rec[nf], opt.NSLKDDClasses)
 		if err != nil {
