@@ -41,7 +41,11 @@ type Frame struct {
 	Hash string
 	// LabelMap names the label mapping applied while reading (e.g. "nslkdd5").
 	LabelMap string
-	Rows     int
+	// Dropped names the columns of numbers with words that a whole read
+	// left out as identifier-like, so the model file lists them under
+	// preprocessing.dropped instead of losing them without a trace.
+	Dropped []string
+	Rows    int
 	// base is the number of data rows of its file before the frame's
 	// first, for a frame of a chunked read (rowSink): errors name rows
 	// of the file.
@@ -285,6 +289,11 @@ func (f *Frame) appendFrame(g *Frame) error {
 		return errors.New("label column present in some files only")
 	}
 	f.Labels = append(f.Labels, g.Labels...)
+	for _, d := range g.Dropped {
+		if !slices.Contains(f.Dropped, d) {
+			f.Dropped = append(f.Dropped, d)
+		}
+	}
 	if f.Times != nil && g.Times != nil {
 		f.Times = append(f.Times, g.Times...)
 	} else {
@@ -539,11 +548,14 @@ func readNSLKDD(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 }
 
 // parseNum parses a numeric cell, accepting the spellings found in
-// CIC-IDS2017 files (Infinity, NaN) and empty cells as missing.
+// CIC-IDS2017 files (Infinity, NaN) and the common markers of a missing
+// value (NaN): an empty cell, Zeek's "-", Weka's "?", spreadsheets' N/A
+// and #N/A, pandas' and databases' NA, null and None. A column of numbers
+// with such markers stays a column of numbers instead of turning to text.
 func parseNum(s string) (float64, error) {
 	s = strings.TrimSpace(s)
 	switch s {
-	case "", "NaN", "nan", "NA", "null", "None":
+	case "", "NaN", "nan", "NA", "na", "N/A", "n/a", "#N/A", "null", "NULL", "None", "none", "-", "?":
 		return math.NaN(), nil
 	case "Infinity", "inf", "Inf", "+Infinity", "+inf":
 		return math.Inf(1), nil
@@ -699,9 +711,10 @@ type colBuilder struct {
 	cat    []string
 	isCat  bool
 	intern map[string]string
-	// Cells that are numbers and cells that are not, the first of the
-	// latter (and its data row, from 1), and up to 4 distinct ones: a
-	// column of numbers with a stray word is a broken cell, not text.
+	// Cells that are numbers (missing values not counted) and cells that
+	// are not, the first of the latter (and its data row, from 1), and up
+	// to 4 distinct ones: a column of numbers with a stray word is a
+	// broken cell, not text.
 	nNum, nText int
 	firstText   string
 	firstRow    int
@@ -726,7 +739,9 @@ func (b *colBuilder) len() int {
 func (b *colBuilder) add(s string) {
 	v, err := parseNum(s)
 	if err == nil {
-		b.nNum++
+		if v == v {
+			b.nNum++ // a missing value says nothing of the column's kind
+		}
 		if !b.isCat {
 			b.num = append(b.num, v)
 			return
@@ -798,10 +813,10 @@ func frameFromStrings(names []string, raw []*colBuilder, labels, times []string,
 			switch {
 			case numeric == nil:
 				return nil, fmt.Errorf("column %q: data row %d has %q, yet %d of its %d cells are numbers: fix that cell, or leave it empty for a missing value",
-					names[c], b.firstRow, b.firstText, b.nNum, b.nNum+b.nText)
+					names[c], b.firstRow, b.firstText, b.nNum, b.len())
 			case numeric[names[c]]:
 				return nil, fmt.Errorf("column %q: data row %d has %q, yet %d of the %d cells of data rows %d-%d are numbers: fix that cell, or leave it empty for a missing value",
-					names[c], base+b.firstRow, b.firstText, b.nNum, b.nNum+b.nText, base+1, base+b.nNum+b.nText)
+					names[c], base+b.firstRow, b.firstText, b.nNum, b.len(), base+1, base+b.len())
 			}
 		}
 		if raw[c].isCat {
@@ -826,19 +841,36 @@ func frameFromStrings(names []string, raw []*colBuilder, labels, times []string,
 }
 
 // wholeFrame is frameFromStrings for a file read whole, without the
-// columns that look like identifiers (dropIdentifierLike).
+// columns that look like identifiers (dropIdentifierLike). A column
+// whose cells are mostly numbers but has words (more than the stray words
+// frameFromStrings refuses) is read as text, or left out when that text
+// looks like an identifier: either is logged, naming the column and its
+// first word, and one left out is listed in Frame.Dropped.
 func wholeFrame(names []string, raw []*colBuilder, labels, times []string, rows int) (*Frame, error) {
 	f, err := frameFromStrings(names, raw, labels, times, rows, 0, nil)
 	if err != nil {
 		return nil, err
 	}
-	f.dropIdentifierLike()
+	dropped := f.dropIdentifierLike()
+	for c, b := range raw {
+		if !b.isCat || b.nNum <= b.nText {
+			continue
+		}
+		args := []any{"column", names[c], "row", b.firstRow, "cell", b.firstText, "numbers", b.nNum, "words", b.nText}
+		if slices.Contains(dropped, names[c]) {
+			slog.Warn("a column of numbers has words and nearly one value per row as text: left out (fix the words, or make them empty for missing values)", args...)
+			f.Dropped = append(f.Dropped, names[c])
+		} else {
+			slog.Warn("a column of numbers has words: read as text (fix the words, or make them empty for missing values)", args...)
+		}
+	}
 	return f, nil
 }
 
 // dropIdentifierLike removes text columns with nearly one value per row
 // (addresses, flow ids under unexpected names): they cannot generalise.
-func (f *Frame) dropIdentifierLike() {
+// It returns the names of the columns removed.
+func (f *Frame) dropIdentifierLike() (dropped []string) {
 	var names []string
 	var num [][]float64
 	var cat [][]string
@@ -852,6 +884,7 @@ func (f *Frame) dropIdentifierLike() {
 				}
 			}
 			if len(d) > 1000 || len(d) > f.Rows/2 {
+				dropped = append(dropped, f.Names[c])
 				continue
 			}
 		}
@@ -860,6 +893,7 @@ func (f *Frame) dropIdentifierLike() {
 		cat = append(cat, f.Cat[c])
 	}
 	f.Names, f.Num, f.Cat = names, num, cat
+	return dropped
 }
 
 // timeLayouts are flowhawk's timestamps and RFC 3339; CICFlowMeter's are
@@ -1155,7 +1189,7 @@ func jsonCell(v any) string {
 // Subset returns a frame with the given rows, sharing nothing with f.
 func (f *Frame) Subset(rows []int) *Frame {
 	g := &Frame{Names: f.Names, Num: make([][]float64, len(f.Names)), Cat: make([][]string, len(f.Names)),
-		Rows: len(rows), Hash: f.Hash, LabelMap: f.LabelMap}
+		Rows: len(rows), Hash: f.Hash, LabelMap: f.LabelMap, Dropped: f.Dropped}
 	for c := range f.Names {
 		if f.Num[c] != nil {
 			col := make([]float64, len(rows))

@@ -36,10 +36,11 @@ type Preprocessor struct {
 	// Mean and Scale standardize each output feature when non-nil.
 	Mean  []float64 `json:"mean,omitempty"`
 	Scale []float64 `json:"scale,omitempty"`
-	// Dropped lists constant training columns left out of the model.
+	// Dropped lists training columns left out of the model: columns of
+	// numbers with words that read as identifier-like text
+	// (Frame.Dropped), then constant ones.
 	Dropped []string `json:"dropped,omitempty"`
-	// Ignored lists text columns that were ignored (identifier-like).
-	width int
+	width   int
 }
 
 // Width is the number of model features after encoding.
@@ -177,6 +178,8 @@ func fitPreprocessor(f *Frame, encoding string, standardize bool, workers int) (
 	// slice per column was the frame's size again in garbage, all of it
 	// alive in the heap beside the training matrix built next), then the
 	// columns are kept or dropped in frame order.
+	// Columns the reader left out (Frame.Dropped) are listed first.
+	p.Dropped = slices.Clone(f.Dropped)
 	specs := make([]*ColumnSpec, len(f.Names))
 	eachColumn(len(f.Names), f.Rows, workers, func(c int, finite, _ []float64) {
 		specs[c] = fitColumn(f, c, finite[:0])
