@@ -47,7 +47,9 @@ type CVResult struct {
 // kept in every fold's training data, as no model could be tested on it
 // without having trained on it. "time" orders rows by timestamp (file
 // order when there is none) into k+1 blocks and tests block i+1 on a model
-// trained on blocks 0..i, so no fold trains on the future.
+// trained on blocks 0..i, so no fold trains on the future; a timestamp
+// that is no time, or a Timestamp column in some files only, is an error
+// naming the file (and the row and cell).
 func Splits(f *Frame, k int, mode string, seed uint64) (train, test [][]int, err error) {
 	if k < 2 {
 		return nil, nil, fmt.Errorf("folds = %d, want at least 2", k)
@@ -105,6 +107,10 @@ func Splits(f *Frame, k int, mode string, seed uint64) (train, test [][]int, err
 	case "time":
 		if n < k+1 {
 			return nil, nil, fmt.Errorf("%d rows for %d time folds", n, k)
+		}
+		if f.timeErr != nil {
+			// File order would silently stand in for time order.
+			return nil, nil, fmt.Errorf("--split time cannot order the rows by time: %w", f.timeErr)
 		}
 		if f.Times != nil {
 			sort.SliceStable(order, func(a, b int) bool { return f.Times[order[a]] < f.Times[order[b]] })

@@ -37,6 +37,10 @@ type Frame struct {
 	// Times holds a per-row timestamp (Unix seconds) when the file has a
 	// Timestamp column; used for time-ordered cross-validation.
 	Times []float64
+	// timeErr says why Times is nil though a file has a Timestamp column
+	// (a cell that is no time, a file without the column): cv --split
+	// time refuses the frame rather than fall back to file order.
+	timeErr error
 	// Hash is the SHA-256 of the files the frame was read from, in order.
 	Hash string
 	// LabelMap names the label mapping applied while reading (e.g. "nslkdd5").
@@ -191,14 +195,27 @@ func ReadFiles(paths []string, opt ReadOptions) (*Frame, error) {
 	}
 	h := sha256.New()
 	var out *Frame
-	for _, p := range paths {
+	for i, p := range paths {
 		f, err := readFile(p, opt, h)
 		if err != nil {
 			return nil, err
 		}
+		if f.timeErr != nil {
+			f.timeErr = fmt.Errorf("%s: %w", p, f.timeErr)
+		}
 		if out == nil {
 			out = f
 			continue
+		}
+		if out.timeErr == nil && f.timeErr == nil && (out.Times == nil) != (f.Times == nil) {
+			has, hasnt := paths[i-1], p
+			if out.Times == nil {
+				has, hasnt = p, paths[i-1]
+			}
+			out.timeErr = fmt.Errorf("%s has a Timestamp column, %s has none", has, hasnt)
+		}
+		if out.timeErr == nil {
+			out.timeErr = f.timeErr
 		}
 		if err := out.appendFrame(f); err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
@@ -831,6 +848,7 @@ func frameFromStrings(names []string, raw []*colBuilder, labels, times []string,
 			t, err := parseTime(s)
 			if err != nil {
 				ts = nil
+				f.timeErr = fmt.Errorf("data row %d: %w", base+i+1, err)
 				break
 			}
 			ts[i] = t
@@ -896,9 +914,12 @@ func (f *Frame) dropIdentifierLike() (dropped []string) {
 	return dropped
 }
 
-// timeLayouts are flowhawk's timestamps and RFC 3339; CICFlowMeter's are
-// read by cictime.Parse.
-var timeLayouts = []string{"2006-01-02 15:04:05.000000", "2006-01-02 15:04:05", "2006-01-02T15:04:05Z07:00", time.RFC3339Nano}
+// timeLayouts are flowhawk's timestamps, RFC 3339, and ISO 8601 without a
+// zone, read as UTC as flowhawk's own are (and as cictime.Parse returns
+// CICFlowMeter's, its clock as written); CICFlowMeter's are read by
+// cictime.Parse.
+var timeLayouts = []string{"2006-01-02 15:04:05.000000", "2006-01-02 15:04:05", "2006-01-02T15:04:05Z07:00", time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999"}
 
 func parseTime(s string) (float64, error) {
 	s = strings.TrimSpace(s)
@@ -913,7 +934,7 @@ func parseTime(s string) (float64, error) {
 	if t, ok := cictime.Parse(s); ok {
 		return float64(t.UnixNano()) / 1e9, nil
 	}
-	return 0, fmt.Errorf("unparseable time %q", s)
+	return 0, fmt.Errorf("timestamp %q is no time this reader knows (RFC 3339, ISO 8601, flowhawk's, CICFlowMeter's or Unix seconds)", s)
 }
 
 // readJSONL reads one JSON object per line; numbers become numeric columns,

@@ -3,6 +3,7 @@ package classifier
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowhawk/flowhawk/internal/testshared"
 )
@@ -134,5 +136,68 @@ func TestMissingMarkersInNumberColumn(t *testing.T) {
 	}
 	if s := logged.String(); !strings.Contains(s, `column="Fwd PSH Flags" row=20 cell=flag0`) || !strings.Contains(s, "read as text") {
 		t.Errorf("log %q: want a warning naming the column, row 20 and its cell", s)
+	}
+}
+
+// TestTimeSplitRefusesBadTimestamps: --split time with a timestamp that is
+// no time, or a Timestamp column in some files only, is an error naming
+// the file, row and cell, where the rows silently kept file order; an ISO
+// 8601 time without a zone is a time (UTC).
+func TestTimeSplitRefusesBadTimestamps(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, stamp func(i int) string) string {
+		var b strings.Builder
+		if stamp != nil {
+			b.WriteString("Timestamp,")
+		}
+		b.WriteString("x,Label\n")
+		for i := range 30 {
+			if stamp != nil {
+				b.WriteString(stamp(i) + ",")
+			}
+			fmt.Fprintf(&b, "%d,%s\n", i, []string{"a", "b"}[i%2])
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// Written newest first: a time split must reverse the file order.
+	iso := write("iso.csv", func(i int) string { return fmt.Sprintf("2017-07-05T10:%02d:00", 59-i) })
+	f, err := ReadFiles([]string{iso}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Times == nil || f.Times[0] != float64(time.Date(2017, 7, 5, 10, 59, 0, 0, time.UTC).Unix()) {
+		t.Fatalf("times %v: want 2017-07-05T10:59:00 UTC first", f.Times)
+	}
+	train, _, err := Splits(f, 2, "time", 1)
+	if err != nil || train[0][0] != 29 {
+		t.Fatalf("time split: %v, first training row %v; want the last row of the file (the earliest)", err, train)
+	}
+	bad := write("bad.csv", func(i int) string {
+		if i == 16 {
+			return "yesterday"
+		}
+		return fmt.Sprintf("2017-07-05 10:%02d:00", i)
+	})
+	f, err = ReadFiles([]string{bad}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Splits(f, 2, "time", 1); err == nil || !strings.Contains(err.Error(), bad+`: data row 17: timestamp "yesterday"`) {
+		t.Errorf("error %v, want one naming the file, data row 17 and the cell", err)
+	}
+	if _, _, err := Splits(f, 2, "random", 1); err != nil {
+		t.Errorf("random split: %v", err)
+	}
+	none := write("none.csv", nil)
+	f, err = ReadFiles([]string{iso, none}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Splits(f, 2, "time", 1); err == nil || !strings.Contains(err.Error(), iso+" has a Timestamp column, "+none+" has none") {
+		t.Errorf("error %v, want one naming both files", err)
 	}
 }

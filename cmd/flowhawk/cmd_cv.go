@@ -21,7 +21,7 @@ func runCV(args []string, stdout, stderr io.Writer) error {
 	d.add(fs, false)
 	folds := fs.Int("folds", 5, "number of folds")
 	models := fs.StringSlice("models", []string{"rf", "gbdt", "lr", "nb", "knn", "dt"}, "model kinds to compare")
-	split := fs.String("split", "random", "random (shuffled folds, stratified by class) or time (train on the past, test on the next block)")
+	split := fs.String("split", "random", "random (shuffled folds, stratified by class) or time (train on the past, test on the next block; rows ordered by Timestamp, file order without one, a cell that is no time an error)")
 	seed := fs.Uint64("seed", 1, "random seed for folds and models")
 	classWeight := fs.String("class-weight", "none", "class weights: none|balanced")
 	trees := fs.Int("trees", 0, "trees / boosting rounds (default 100)")
