@@ -344,6 +344,12 @@ func readFileTo(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fram
 	}
 	defer fh.Close()
 	br := bufio.NewReaderSize(hashReader{fh, h}, 1<<20)
+	// A UTF-8 byte order mark (Excel's and PowerShell's Export-Csv) is
+	// no part of the data: left in, it kept the quotes of a quoted first
+	// column name, and failed NSL-KDD and JSON Lines files.
+	if head, _ := br.Peek(3); string(head) == "\xef\xbb\xbf" {
+		br.Discard(3)
+	}
 	format := opt.Format
 	if format == "" || format == "auto" {
 		format = detectFormat(path, br)
@@ -610,7 +616,7 @@ func readCSV(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 	labelCol, timeCol := -1, -1
 	var names []string
 	for i, h := range header {
-		name := cp1252.ToUTF8(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		name := cp1252.ToUTF8(strings.TrimSpace(h))
 		if isLabelName(name, opt.Label) && labelCol < 0 {
 			labelCol = i
 			continue

@@ -201,3 +201,39 @@ func TestTimeSplitRefusesBadTimestamps(t *testing.T) {
 		t.Errorf("error %v, want one naming both files", err)
 	}
 }
+
+// TestByteOrderMark: a UTF-8 byte order mark before a quoted header (as
+// PowerShell's Export-Csv writes) left the quotes in the first column's
+// name, and failed NSL-KDD and JSON Lines files; it is skipped in each.
+func TestByteOrderMark(t *testing.T) {
+	const bom = "\xef\xbb\xbf"
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString(bom + `"Destination Port","Flow Duration","Label"` + "\n")
+	for i := range 20 {
+		fmt.Fprintf(&b, "\"%d\",\"%d\",\"%s\"\n", 80+i%3, i*10, []string{"BENIGN", "DoS"}[i%2])
+	}
+	csvPath := filepath.Join(dir, "ps.csv")
+	os.WriteFile(csvPath, []byte(b.String()), 0o644)
+	f, err := ReadFiles([]string{csvPath}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(f.Names, []string{"Destination Port", "Flow Duration"}) || f.Num[0] == nil {
+		t.Errorf("CSV columns %q (first numeric %v)", f.Names, f.Num[0] != nil)
+	}
+	jsonPath := filepath.Join(dir, "bom.jsonl")
+	os.WriteFile(jsonPath, []byte(bom+`{"x":1,"Label":"a"}`+"\n"+`{"x":2,"Label":"b"}`+"\n"), 0o644)
+	if f, err := ReadFiles([]string{jsonPath}, ReadOptions{}); err != nil || f.Rows != 2 || !slices.Equal(f.Names, []string{"x"}) {
+		t.Errorf("JSON Lines: %v", err)
+	}
+	head, err := os.ReadFile(nslkddHead(t, 50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	txtPath := filepath.Join(dir, "bom.txt")
+	os.WriteFile(txtPath, append([]byte(bom), head...), 0o644)
+	if f, err := ReadFiles([]string{txtPath}, ReadOptions{NSLKDDClasses: 2}); err != nil || f.Rows != 50 || f.Num[0] == nil {
+		t.Errorf("NSL-KDD: %v", err)
+	}
+}
