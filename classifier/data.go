@@ -139,6 +139,12 @@ type ReadOptions struct {
 	Label string
 	// NSLKDDClasses is 2, 5 or 0 (all attack names).
 	NSLKDDClasses int
+	// NSLKDDLabels maps the labels of every format with NSLKDDClasses,
+	// not only those of NSL-KDD .txt files: NSL-KDD rows saved as CSV,
+	// JSON Lines or Parquet, when --nslkdd-classes is given or the model
+	// was trained on mapped labels (ForModel), else scored against raw
+	// attack names.
+	NSLKDDLabels bool
 	// Drop lists extra column names to ignore.
 	Drop []string
 	// Unlabelled allows files without a label column (predict).
@@ -354,6 +360,19 @@ func readFileTo(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fram
 	if format == "" || format == "auto" {
 		format = detectFormat(path, br)
 	}
+	// The NSL-KDD reader maps its labels itself; the others' frames are
+	// mapped here, the chunks of a chunked read as they are handed on.
+	mapLabels := opt.NSLKDDLabels && format != "nslkdd"
+	if mapLabels && sink != nil {
+		s, emit := *sink, sink.emit
+		s.emit = func(f *Frame) error {
+			if err := f.mapNSLKDD(opt.NSLKDDClasses); err != nil {
+				return err
+			}
+			return emit(f)
+		}
+		sink = &s
+	}
 	if format != "parquet" {
 		if err := notTabular(br); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
@@ -372,6 +391,9 @@ func readFileTo(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fram
 		if err == nil && f != nil && !opt.Unlabelled {
 			err = f.checkLabels()
 		}
+		if err == nil && f != nil && mapLabels {
+			err = f.mapNSLKDD(opt.NSLKDDClasses)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -381,6 +403,9 @@ func readFileTo(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fram
 	}
 	if err == nil && f != nil && !opt.Unlabelled {
 		err = f.checkLabels()
+	}
+	if err == nil && f != nil && mapLabels {
+		err = f.mapNSLKDD(opt.NSLKDDClasses)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -462,6 +487,8 @@ var nslkddCategory = map[string]string{
 
 // MapNSLKDDLabel maps a raw NSL-KDD label to the label of the requested
 // class scheme: 2 (normal/attack), 5 (normal/DoS/Probe/R2L/U2R) or 0 (raw).
+// A label already of the scheme (DoS in 5 classes, attack in 2) stays as
+// it is, so rows saved with mapped labels are read as they were written.
 func MapNSLKDDLabel(raw string, classes int) (string, error) {
 	switch classes {
 	case 0:
@@ -474,11 +501,45 @@ func MapNSLKDDLabel(raw string, classes int) (string, error) {
 	case 5:
 		c, ok := nslkddCategory[raw]
 		if !ok {
+			if nslkddCategories[raw] {
+				return raw, nil
+			}
 			return "", fmt.Errorf("unknown NSL-KDD attack name %q", raw)
 		}
 		return c, nil
 	}
 	return "", fmt.Errorf("nslkdd classes must be 2, 5 or all, not %d", classes)
+}
+
+// nslkddCategories are the classes of the 5-class scheme.
+var nslkddCategories = map[string]bool{"normal": true, "DoS": true, "Probe": true, "R2L": true, "U2R": true}
+
+// mapNSLKDD maps the frame's labels (of a file other than an NSL-KDD .txt)
+// to the NSL-KDD scheme of classes, naming the data row of a label it
+// cannot map. Labels none of which NSL-KDD knows are an error: in 2
+// classes every one would silently become attack.
+func (f *Frame) mapNSLKDD(classes int) error {
+	if f.Labels == nil {
+		return nil
+	}
+	known := false
+	for r, l := range f.Labels {
+		if l == "" {
+			continue // checkLabels names it, predict copies it
+		}
+		_, attack := nslkddCategory[l]
+		known = known || attack || nslkddCategories[l] || l == "attack"
+		m, err := MapNSLKDDLabel(l, classes)
+		if err != nil {
+			return fmt.Errorf("data row %d: %w", f.base+r+1, err)
+		}
+		f.Labels[r] = m
+	}
+	if !known && slices.ContainsFunc(f.Labels, func(l string) bool { return l != "" }) {
+		return fmt.Errorf("no label is an NSL-KDD attack name or class (such as %q), yet the NSL-KDD label scheme was asked for (--nslkdd-classes, or a model trained on NSL-KDD)", f.Labels[0])
+	}
+	f.LabelMap = nslkddMapName(classes)
+	return nil
 }
 
 func nslkddMapName(classes int) string {
@@ -1261,15 +1322,16 @@ func ParseNSLKDDClasses(s string) (int, error) {
 }
 
 // ForModel adjusts read options to the label mapping the model was trained
-// with, so NSL-KDD labels are mapped the same way at evaluation.
+// with, so NSL-KDD labels are mapped the same way at evaluation, in any
+// format (NSLKDDLabels).
 func (o ReadOptions) ForModel(m *Model) ReadOptions {
 	switch m.LabelMap {
 	case "nslkdd2":
-		o.NSLKDDClasses = 2
+		o.NSLKDDClasses, o.NSLKDDLabels = 2, true
 	case "nslkdd5":
-		o.NSLKDDClasses = 5
+		o.NSLKDDClasses, o.NSLKDDLabels = 5, true
 	case "nslkddall":
-		o.NSLKDDClasses = 0
+		o.NSLKDDClasses, o.NSLKDDLabels = 0, true
 	}
 	return o
 }

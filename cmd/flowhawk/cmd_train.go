@@ -35,7 +35,7 @@ func (d *dataFlags) add(fs *flag.FlagSet, withModel bool) {
 	fs.StringSliceVar(&d.files, "data", nil, "data file(s): CIC-IDS2017 CSV, flowhawk CSV/JSONL, NSL-KDD txt (repeatable)")
 	fs.StringVar(&d.format, "format", "auto", "input format: auto|flowhawk|cicids2017|nslkdd|jsonl")
 	fs.StringVar(&d.label, "label", "", "label column name (default Label, case-insensitive)")
-	fs.StringVar(&d.nslkdd, "nslkdd-classes", "5", "NSL-KDD label scheme: 2 (normal/attack), 5 (categories) or all")
+	fs.StringVar(&d.nslkdd, "nslkdd-classes", "5", "NSL-KDD label scheme: 2 (normal/attack), 5 (categories) or all; of .txt files by default, of NSL-KDD rows in any format when given (eval, predict and importance take the model's)")
 	if withModel {
 		fs.StringSliceVar(&d.drop, "drop", nil, "column(s) of the data not to read, such as a broken column the model does not use (a model column dropped is reported missing)")
 		fs.StringSliceVar(&d.only, "only", nil, "keep only these column(s) of the data; a trailing * matches a prefix (the model picks its own features: a model column left out is reported missing)")
@@ -70,7 +70,10 @@ func (d *dataFlags) options(fs *flag.FlagSet) (classifier.ReadOptions, error) {
 	if err != nil {
 		return classifier.ReadOptions{}, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	return classifier.ReadOptions{Format: d.format, Label: d.label, NSLKDDClasses: c, Drop: d.drop, Only: d.only}, nil
+	// An --nslkdd-classes given maps the labels of NSL-KDD rows in any
+	// format; the default applies to NSL-KDD .txt files only.
+	return classifier.ReadOptions{Format: d.format, Label: d.label, NSLKDDClasses: c, NSLKDDLabels: fs.Changed("nslkdd-classes"),
+		Drop: d.drop, Only: d.only}, nil
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flowhawk/flowhawk/classifier"
+	"github.com/flowhawk/flowhawk/internal/testshared"
+)
+
+// kddHead writes the first n rows of KDDTest-21.txt to dir, as the .txt
+// and, with NSL-KDD's column names in a header, as a CSV.
+func kddHead(t *testing.T, dir string, n int) (txt, csvPath string) {
+	t.Helper()
+	b, err := os.ReadFile(testshared.Path(t, "datasets/nsl-kdd/KDDTest-21.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Join(strings.SplitAfter(string(b), "\n")[:n], "")
+	txt, csvPath = filepath.Join(dir, "kdd.txt"), filepath.Join(dir, "kdd.csv")
+	os.WriteFile(txt, []byte(rows), 0o644)
+	os.WriteFile(csvPath, []byte(strings.Join(classifier.NSLKDDFeatures, ",")+",label,difficulty\n"+rows), 0o644)
+	return txt, csvPath
+}
+
+// TestNSLKDDClassesAnyFormat: train --nslkdd-classes 2 on NSL-KDD rows in
+// a CSV trained on every raw attack name (38 classes) without a word.
+func TestNSLKDDClassesAnyFormat(t *testing.T) {
+	dir := t.TempDir()
+	_, csvPath := kddHead(t, dir, 300)
+	model := filepath.Join(dir, "m.json")
+	if code, _, errOut := runCLI(t, "train", "--data", csvPath, "--nslkdd-classes", "2", "--model", "dt", "-o", model); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, errOut)
+	}
+	var mf struct {
+		Classes  []string `json:"classes"`
+		LabelMap string   `json:"label_map"`
+	}
+	b, _ := os.ReadFile(model)
+	if err := json.Unmarshal(b, &mf); err != nil || len(mf.Classes) != 2 || mf.LabelMap != "nslkdd2" {
+		t.Fatalf("model: %v, classes %q, label map %q; want normal/attack, nslkdd2", err, mf.Classes, mf.LabelMap)
+	}
+}
