@@ -108,6 +108,16 @@ func readChunks(m *Model, paths []string, opt ReadOptions, chunk int, startFile 
 				return err
 			}
 		}
+		if opt.NSLKDDLabels && f.LabelMap == "" { // not mapped by the NSL-KDD reader
+			// Data that lacks the model's columns says so first: its
+			// labels are then no surprise.
+			if err := m.Pre.missingColumns(f); err != nil {
+				return err
+			}
+			if err := f.mapNSLKDD(opt.NSLKDDClasses); err != nil {
+				return err
+			}
+		}
 		return use(f)
 	}
 	for _, p := range paths {
@@ -361,18 +371,8 @@ func readFileTo(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fram
 		format = detectFormat(path, br)
 	}
 	// The NSL-KDD reader maps its labels itself; the others' frames are
-	// mapped here, the chunks of a chunked read as they are handed on.
+	// mapped here when read whole, and by readChunks in chunks.
 	mapLabels := opt.NSLKDDLabels && format != "nslkdd"
-	if mapLabels && sink != nil {
-		s, emit := *sink, sink.emit
-		s.emit = func(f *Frame) error {
-			if err := f.mapNSLKDD(opt.NSLKDDClasses); err != nil {
-				return err
-			}
-			return emit(f)
-		}
-		sink = &s
-	}
 	if format != "parquet" {
 		if err := notTabular(br); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
@@ -519,10 +519,10 @@ var nslkddCategories = map[string]bool{"normal": true, "DoS": true, "Probe": tru
 // cannot map. Labels none of which NSL-KDD knows are an error: in 2
 // classes every one would silently become attack.
 func (f *Frame) mapNSLKDD(classes int) error {
-	if f.Labels == nil {
+	if len(f.Labels) == 0 {
 		return nil
 	}
-	known := false
+	known, first := false, f.Labels[0]
 	for r, l := range f.Labels {
 		if l == "" {
 			continue // checkLabels names it, predict copies it
@@ -536,7 +536,7 @@ func (f *Frame) mapNSLKDD(classes int) error {
 		f.Labels[r] = m
 	}
 	if !known && slices.ContainsFunc(f.Labels, func(l string) bool { return l != "" }) {
-		return fmt.Errorf("no label is an NSL-KDD attack name or class (such as %q), yet the NSL-KDD label scheme was asked for (--nslkdd-classes, or a model trained on NSL-KDD)", f.Labels[0])
+		return fmt.Errorf("no label is an NSL-KDD attack name or class (such as %q), yet the NSL-KDD label scheme was asked for (--nslkdd-classes, or a model trained on NSL-KDD)", first)
 	}
 	f.LabelMap = nslkddMapName(classes)
 	return nil

@@ -336,9 +336,9 @@ func (s *rowSource) fill(r int, buf []float64) {
 	}
 }
 
-// source maps the model's columns onto the frame by name. The error names
-// every missing column.
-func (p *Preprocessor) source(f *Frame) (*rowSource, error) {
+// columnIndex maps the model's columns onto the frame by name, -1 for a
+// missing one, and names every missing column in its error.
+func (p *Preprocessor) columnIndex(f *Frame) ([]int, error) {
 	idx := make([]int, len(p.Columns))
 	var missing []string
 	for i, c := range p.Columns {
@@ -353,7 +353,24 @@ func (p *Preprocessor) source(f *Frame) (*rowSource, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &MissingColumnsError{Columns: missing}
+		return idx, &MissingColumnsError{Columns: missing}
+	}
+	return idx, nil
+}
+
+// missingColumns is the error of a frame that lacks model columns, nil
+// for one that has them all.
+func (p *Preprocessor) missingColumns(f *Frame) error {
+	_, err := p.columnIndex(f)
+	return err
+}
+
+// source maps the model's columns onto the frame by name. The error names
+// every missing column.
+func (p *Preprocessor) source(f *Frame) (*rowSource, error) {
+	idx, err := p.columnIndex(f)
+	if err != nil {
+		return nil, err
 	}
 	nc := len(p.Columns)
 	src := &rowSource{num: make([][]float64, nc), cat: make([][]float64, nc)}
