@@ -489,7 +489,10 @@ var nslkddCategory = map[string]string{
 // class scheme: 2 (normal/attack), 5 (normal/DoS/Probe/R2L/U2R) or 0 (raw).
 // A label already of the scheme (DoS in 5 classes, attack in 2) stays as
 // it is, so rows saved with mapped labels are read as they were written.
+// KDD Cup '99 files end each label with a dot ("normal.", "smurf."): one
+// trailing dot is dropped, else every row was an attack in 2 classes.
 func MapNSLKDDLabel(raw string, classes int) (string, error) {
+	raw = strings.TrimSuffix(raw, ".")
 	switch classes {
 	case 0:
 		return raw, nil
@@ -527,8 +530,9 @@ func (f *Frame) mapNSLKDD(classes int) error {
 		if l == "" {
 			continue // checkLabels names it, predict copies it
 		}
-		_, attack := nslkddCategory[l]
-		known = known || attack || nslkddCategories[l] || l == "attack"
+		k := strings.TrimSuffix(l, ".")
+		_, attack := nslkddCategory[k]
+		known = known || attack || nslkddCategories[k] || k == "attack"
 		m, err := MapNSLKDDLabel(l, classes)
 		if err != nil {
 			return fmt.Errorf("data row %d: %w", f.base+r+1, err)

@@ -289,3 +289,34 @@ func TestNSLKDDLabelsInAnyFormat(t *testing.T) {
 		t.Errorf("CIC-IDS2017 labels in 2 NSL-KDD classes: error %v", err)
 	}
 }
+
+// TestKDD99LabelDots: KDD Cup '99 rows (42 fields, labels "normal.",
+// "smurf.") were all attacks in 2 classes and an error in 5; one trailing
+// dot is dropped, so they map as NSL-KDD's do.
+func TestKDD99LabelDots(t *testing.T) {
+	txt := nslkddHead(t, 300)
+	b, err := os.ReadFile(txt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kdd99 strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Split(line, ",")
+		kdd99.WriteString(strings.Join(f[:41], ",") + "," + f[41] + ".\n") // no difficulty
+	}
+	path := filepath.Join(t.TempDir(), "kddcup.data")
+	os.WriteFile(path, []byte(kdd99.String()), 0o644)
+	for _, classes := range []int{2, 5, 0} {
+		want, err := ReadFiles([]string{txt}, ReadOptions{NSLKDDClasses: classes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadFiles([]string{path}, ReadOptions{NSLKDDClasses: classes})
+		if err != nil {
+			t.Fatalf("%d classes: %v", classes, err)
+		}
+		if !slices.Equal(got.Labels, want.Labels) {
+			t.Errorf("%d classes: labels %q..., want %q...", classes, got.Labels[:5], want.Labels[:5])
+		}
+	}
+}
