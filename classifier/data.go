@@ -45,6 +45,9 @@ type Frame struct {
 	Hash string
 	// LabelMap names the label mapping applied while reading (e.g. "nslkdd5").
 	LabelMap string
+	// LabelColumn is ReadOptions.Label of the read ("": Label, any
+	// case), which a model trained on the frame records.
+	LabelColumn string
 	// Dropped names the columns of numbers with words that a whole read
 	// left out as identifier-like, so the model file lists them under
 	// preprocessing.dropped instead of losing them without a trace.
@@ -238,6 +241,7 @@ func ReadFiles(paths []string, opt ReadOptions) (*Frame, error) {
 		}
 	}
 	out.Hash = hex.EncodeToString(h.Sum(nil))
+	out.LabelColumn = opt.Label
 	if len(opt.Only) > 0 {
 		if err := out.keepOnly(opt.Only); err != nil {
 			return nil, err
@@ -733,7 +737,7 @@ func readCSV(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 		}
 		feed.add(rec, raw)
 		if labelCol >= 0 {
-			labels = append(labels, internText(intern, strings.TrimSpace(rec[labelCol])))
+			labels = append(labels, internLabel(intern, strings.TrimSpace(rec[labelCol])))
 		}
 		if timeCol >= 0 {
 			times = append(times, strings.Clone(rec[timeCol]))
@@ -858,6 +862,35 @@ func (b *colBuilder) add(s string) {
 		b.num = nil
 	}
 	b.cat = append(b.cat, b.internOf(s))
+}
+
+// numLabel is a label that reads as a number in one spelling ("1.0",
+// "1e0" and "1" are "1"), so a class has one name whichever way its file
+// wrote it: JSON Lines and pandas write 1.0 where a CSV has 1. Any other
+// label is returned as it is.
+func numLabel(s string) string {
+	if s == "" || strings.Trim(s, "0123456789.eE+-") != "" {
+		return s // no number: no strconv error to allocate
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(v, 0) {
+		return s
+	}
+	if n := fmtNum(v); n != s {
+		return n
+	}
+	return s
+}
+
+// internLabel is internText of a label cell, in numLabel's spelling.
+func internLabel(intern map[string]string, s string) string {
+	if v, ok := intern[s]; ok {
+		return v
+	}
+	k := strings.Clone(s)
+	v := numLabel(cp1252.ToUTF8(k))
+	intern[k] = v
+	return v
 }
 
 // internText returns the shared copy of text cell s as valid UTF-8
@@ -1066,7 +1099,7 @@ func readJSONL(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 				c = flatCell(c, fields.Kinds[i])
 				switch {
 				case planLabel[i]:
-					labels = append(labels, strings.Clone(c))
+					labels = append(labels, numLabel(strings.Clone(c)))
 					continue
 				case planTime[i]:
 					times = append(times, strings.Clone(c))
@@ -1104,7 +1137,7 @@ func readJSONL(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 				name := strings.TrimSpace(k)
 				s := jsonCell(obj[k])
 				if isLabelName(name, opt.Label) {
-					labels = append(labels, s)
+					labels = append(labels, numLabel(s))
 					labelKey = name
 					gotLabel = true
 					continue
@@ -1281,7 +1314,7 @@ func jsonCell(v any) string {
 // Subset returns a frame with the given rows, sharing nothing with f.
 func (f *Frame) Subset(rows []int) *Frame {
 	g := &Frame{Names: f.Names, Num: make([][]float64, len(f.Names)), Cat: make([][]string, len(f.Names)),
-		Rows: len(rows), Hash: f.Hash, LabelMap: f.LabelMap, Dropped: f.Dropped}
+		Rows: len(rows), Hash: f.Hash, LabelMap: f.LabelMap, LabelColumn: f.LabelColumn, Dropped: f.Dropped}
 	for c := range f.Names {
 		if f.Num[c] != nil {
 			col := make([]float64, len(rows))
@@ -1327,8 +1360,12 @@ func ParseNSLKDDClasses(s string) (int, error) {
 
 // ForModel adjusts read options to the label mapping the model was trained
 // with, so NSL-KDD labels are mapped the same way at evaluation, in any
-// format (NSLKDDLabels).
+// format (NSLKDDLabels), and, without a Label of their own, to the label
+// column it was trained on.
 func (o ReadOptions) ForModel(m *Model) ReadOptions {
+	if o.Label == "" {
+		o.Label = m.LabelColumn
+	}
 	switch m.LabelMap {
 	case "nslkdd2":
 		o.NSLKDDClasses, o.NSLKDDLabels = 2, true
@@ -1398,7 +1435,7 @@ func readParquet(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fra
 		rows++
 		feed.add(rec.Str, raw)
 		if labelCol >= 0 {
-			labels = append(labels, cp1252.ToUTF8(strings.Clone(strings.TrimSpace(rec.Str[labelCol]))))
+			labels = append(labels, numLabel(cp1252.ToUTF8(strings.Clone(strings.TrimSpace(rec.Str[labelCol])))))
 		}
 		if timeCol >= 0 {
 			times = append(times, strings.Clone(rec.Str[timeCol]))

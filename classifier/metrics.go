@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -251,12 +253,24 @@ type evaluation struct {
 	// byK holds, with early, the labels predicted from the first k
 	// packets' features: byK[k-1][row]; nil without.
 	byK [][]string
+	// alias maps a label as the readers now spell a number (numLabel)
+	// to the class of a model trained when they did not ("1.0"); nil
+	// when no class is such a number.
+	alias map[string]string
 }
 
 func (m *Model) newEvaluation(early bool) *evaluation {
 	e := &evaluation{m: m, pc: m.positiveClass()}
 	if early {
 		e.byK = make([][]string, m.EarlyPackets)
+	}
+	for _, c := range m.Classes {
+		if n := numLabel(c); n != c && !slices.Contains(m.Classes, n) {
+			if e.alias == nil {
+				e.alias = map[string]string{}
+			}
+			e.alias[n] = c
+		}
 	}
 	return e
 }
@@ -271,7 +285,16 @@ func (e *evaluation) add(f *Frame) error {
 	if err != nil {
 		return err
 	}
-	e.addPredictions(m.TrueLabels(f), pr)
+	truth := m.TrueLabels(f)
+	if e.alias != nil {
+		truth = slices.Clone(truth)
+		for i, l := range truth {
+			if c, ok := e.alias[l]; ok {
+				truth[i] = c
+			}
+		}
+	}
+	e.addPredictions(truth, pr)
 	if e.byK != nil {
 		return m.predictEarly(f, e.byK)
 	}
@@ -291,8 +314,29 @@ func (e *evaluation) addPredictions(truth []string, pr *Predictions) {
 	}
 }
 
-// metrics scores the predictions add gathered.
+// metrics scores the predictions add gathered, with a warning when no
+// true label is a class of the model: every row is then wrong because of
+// the labels (another label column, labels mapped otherwise), not the
+// model, and an accuracy of 0 must not pass for a result.
 func (e *evaluation) metrics() *Metrics {
+	if len(e.truth) > 0 {
+		classes := map[string]bool{}
+		for _, c := range e.m.Classes {
+			classes[c] = true
+		}
+		if !slices.ContainsFunc(e.truth, func(l string) bool { return classes[l] }) {
+			var seen []string
+			for _, l := range e.truth {
+				if !slices.Contains(seen, l) {
+					if seen = append(seen, l); len(seen) == 5 {
+						break
+					}
+				}
+			}
+			slog.Warn("no true label of the data is a class of the model: the scores measure a label mismatch, not the model (another label column than the model's? give --label; labels mapped otherwise?)",
+				"labels", seen, "classes", e.m.Classes)
+		}
+	}
 	met := Score(e.truth, e.pred)
 	if e.pc >= 0 {
 		if auc := ROCAUC(e.scores, e.pos); !math.IsNaN(auc) {

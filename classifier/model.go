@@ -222,8 +222,12 @@ type Model struct {
 	Classes  []string
 	Pre      *Preprocessor
 	LabelMap string
-	Train    TrainInfo
-	Metrics  *Metrics
+	// LabelColumn is the --label the model was trained with ("": Label,
+	// any case), so eval and importance score against the same column
+	// when --label is not given (ReadOptions.ForModel).
+	LabelColumn string
+	Train       TrainInfo
+	Metrics     *Metrics
 	// MetricsOn names the data Metrics were measured on.
 	MetricsOn string
 	// EarlyPackets is the number of first packets (splt_*_k columns) the
@@ -415,7 +419,7 @@ func train(f *Frame, cfg Config, score bool) (*Model, *Metrics, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	m := &Model{Kind: cfg.Kind, Config: cfg, Pre: pre, LabelMap: f.LabelMap}
+	m := &Model{Kind: cfg.Kind, Config: cfg, Pre: pre, LabelMap: f.LabelMap, LabelColumn: f.LabelColumn}
 	counts := map[string]int{}
 	for _, l := range f.Labels {
 		counts[l]++
@@ -557,6 +561,7 @@ type modelFile struct {
 	Features     []string        `json:"features"`
 	Classes      []string        `json:"classes"`
 	LabelMap     string          `json:"label_map,omitempty"`
+	LabelColumn  string          `json:"label_column,omitempty"`
 	EarlyPackets int             `json:"early_packets,omitempty"`
 	Preprocess   *Preprocessor   `json:"preprocessing"`
 	Config       Config          `json:"params"`
@@ -574,7 +579,7 @@ func (m *Model) Save(w io.Writer) error {
 		return err
 	}
 	mf := modelFile{Format: FormatName, Version: FormatVersion, Kind: m.Kind, Features: m.Features(), Classes: m.Classes,
-		LabelMap: m.LabelMap, EarlyPackets: m.EarlyPackets, Preprocess: m.Pre, Config: m.Config, Train: m.Train,
+		LabelMap: m.LabelMap, LabelColumn: m.LabelColumn, EarlyPackets: m.EarlyPackets, Preprocess: m.Pre, Config: m.Config, Train: m.Train,
 		Metrics: m.Metrics, MetricsOn: m.MetricsOn, Support: m.support.toFile(m.Pre, m.Classes), Model: raw}
 	enc := json.NewEncoder(w)
 	return enc.Encode(&mf)
@@ -690,7 +695,7 @@ func Decode(b []byte) (*Model, error) {
 		}
 		seen[c] = true
 	}
-	m := &Model{Kind: mf.Kind, Config: mf.Config, Classes: mf.Classes, Pre: mf.Preprocess, LabelMap: mf.LabelMap,
+	m := &Model{Kind: mf.Kind, Config: mf.Config, Classes: mf.Classes, Pre: mf.Preprocess, LabelMap: mf.LabelMap, LabelColumn: mf.LabelColumn,
 		Train: mf.Train, Metrics: mf.Metrics, MetricsOn: mf.MetricsOn, EarlyPackets: earlyPackets(mf.Features)}
 	p, k := mf.Preprocess.Width(), len(mf.Classes)
 	var err error

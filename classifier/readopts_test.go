@@ -320,3 +320,81 @@ func TestKDD99LabelDots(t *testing.T) {
 		}
 	}
 }
+
+// TestModelKeepsLabelColumn: a model trained with --label Protocol was
+// scored by eval and importance against the Label column; it records its
+// label column, which they use without a --label of their own. An
+// evaluation whose labels are none of the model's classes warns, and
+// labels 1.0 (JSON Lines, pandas) and 1 (CSV) are one class.
+func TestModelKeepsLabelColumn(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("x,y,Protocol,Label\n")
+	for i := range 200 {
+		fmt.Fprintf(&b, "%d,%d,%d,%s\n", i%7, i%11, []int{6, 17}[i%7%2], []string{"BENIGN", "DoS"}[i%11%2])
+	}
+	path := filepath.Join(dir, "p.csv")
+	os.WriteFile(path, []byte(b.String()), 0o644)
+	f, err := ReadFiles([]string{path}, ReadOptions{Label: "Protocol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := trainOrFatal(t, f, Config{Kind: "dt"})
+	mpath := filepath.Join(dir, "m.json")
+	if err := m.SaveFile(mpath); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = Load(mpath); err != nil || m.LabelColumn != "Protocol" {
+		t.Fatalf("loaded: %v, label column %q", err, m.LabelColumn)
+	}
+	met, _, err := m.EvaluateFiles([]string{path}, ReadOptions{}.ForModel(m), false, 0)
+	if err != nil || met.Accuracy != 1 || !slices.Equal(met.Labels, []string{"17", "6"}) {
+		t.Fatalf("eval: %v, labels %q, accuracy %v; want Protocol's, 1", err, met.Labels, met.Accuracy)
+	}
+
+	var logged bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	named := filepath.Join(dir, "named.csv") // protocols by name: none is a class
+	var nb strings.Builder
+	nb.WriteString("x,y,Protocol,Label\n")
+	for i := range 50 {
+		fmt.Fprintf(&nb, "%d,%d,%s,BENIGN\n", i%7, i%11, []string{"tcp", "udp"}[i%7%2])
+	}
+	os.WriteFile(named, []byte(nb.String()), 0o644)
+	if _, _, err := m.EvaluateFiles([]string{named}, ReadOptions{}.ForModel(m), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), "no true label of the data is a class of the model") {
+		t.Errorf("labels tcp and udp for classes 6 and 17, no warning: %q", logged.String())
+	}
+	logged.Reset()
+
+	// Labels 1.0 in JSON Lines are the class 1 of a CSV, and a model that
+	// has the class "1.0" (trained when they were not) scores them.
+	jpath := filepath.Join(dir, "p.jsonl")
+	var j strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&j, `{"x":%d,"y":%d,"Protocol":%d.0}`+"\n", i%7, i%11, []int{6, 17}[i%7%2])
+	}
+	os.WriteFile(jpath, []byte(j.String()), 0o644)
+	g, err := ReadFiles([]string{jpath, path}, ReadOptions{Label: "Protocol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := map[string]bool{}
+	for _, l := range g.Labels {
+		set[l] = true
+	}
+	if len(set) != 2 || !set["6"] || !set["17"] {
+		t.Errorf("labels of JSON Lines 6.0 and CSV 6: %v, want 6 and 17", set)
+	}
+	old := trainOrFatal(t, g, Config{Kind: "dt"})
+	old.Classes = []string{"17.0", "6.0"}
+	if met, _, err := old.EvaluateFiles([]string{path}, ReadOptions{}.ForModel(old), false, 0); err != nil || met.Accuracy != 1 {
+		t.Errorf("model of classes 17.0, 6.0 on labels 17, 6: %v, accuracy %v", err, met)
+	}
+	if logged.Len() > 0 {
+		t.Errorf("warnings: %s", logged.String())
+	}
+}

@@ -34,7 +34,11 @@ type dataFlags struct {
 func (d *dataFlags) add(fs *flag.FlagSet, withModel bool) {
 	fs.StringSliceVar(&d.files, "data", nil, "data file(s): CIC-IDS2017 CSV, flowhawk CSV/JSONL, NSL-KDD txt (repeatable)")
 	fs.StringVar(&d.format, "format", "auto", "input format: auto|flowhawk|cicids2017|nslkdd|jsonl")
-	fs.StringVar(&d.label, "label", "", "label column name (default Label, case-insensitive)")
+	if withModel {
+		fs.StringVar(&d.label, "label", "", "label column name (default the model's: the --label it was trained with, else Label, case-insensitive)")
+	} else {
+		fs.StringVar(&d.label, "label", "", "label column name (default Label, case-insensitive); a model records it for eval and importance")
+	}
 	fs.StringVar(&d.nslkdd, "nslkdd-classes", "5", "NSL-KDD label scheme: 2 (normal/attack), 5 (categories) or all; of .txt files by default, of NSL-KDD rows in any format when given (eval, predict and importance take the model's)")
 	if withModel {
 		fs.StringSliceVar(&d.drop, "drop", nil, "column(s) of the data not to read, such as a broken column the model does not use (a model column dropped is reported missing)")
