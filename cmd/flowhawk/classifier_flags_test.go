@@ -44,3 +44,18 @@ func TestNSLKDDClassesAnyFormat(t *testing.T) {
 		t.Fatalf("model: %v, classes %q, label map %q; want normal/attack, nslkdd2", err, mf.Classes, mf.LabelMap)
 	}
 }
+
+// TestTrainChecksTestFilesFirst: train --test nosuch.csv trained the whole
+// model, then failed on the test file and threw the model away.
+func TestTrainChecksTestFilesFirst(t *testing.T) {
+	dir := t.TempDir()
+	txt, _ := kddHead(t, dir, 100)
+	model := filepath.Join(dir, "m.json")
+	code, _, errOut := runCLI(t, "train", "--data", txt, "--model", "dt", "--test", txt+","+filepath.Join(dir, "nosuch.csv"), "-o", model)
+	if code != 1 || !strings.Contains(errOut, "--test "+filepath.Join(dir, "nosuch.csv")+": no such file or directory") || strings.Contains(errOut, "training") {
+		t.Errorf("exit %d: %s; want an error naming --test and the file, before training", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "train", "--data", txt, "--model", "dt", "--test", dir, "-o", model); code != 1 || !strings.Contains(errOut, "is a directory") {
+		t.Errorf("--test DIR: exit %d: %s", code, errOut)
+	}
+}

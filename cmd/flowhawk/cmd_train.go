@@ -104,7 +104,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Workers, "workers", 0, "goroutines reading the data and training (0: all cores)")
 	out := fs.StringP("output", "o", "model.json", "model file to write")
 	var tests []string
-	fs.StringSliceVar(&tests, "test", nil, "evaluate on these files after training; the first one's metrics are stored in the model")
+	fs.StringSliceVar(&tests, "test", nil, "evaluate on these files after training (checked readable before it); the first one's metrics are stored in the model")
 	asJSON := fs.Bool("json", false, "print test metrics as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -129,6 +129,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	// Written at the end, which a bad directory reached only after the
 	// whole training.
 	if err := checkWritable("-o", *out); err != nil {
+		return err
+	}
+	// Read only after the training, which a missing one then threw away.
+	if err := checkReadable("--test", tests...); err != nil {
 		return err
 	}
 	opt.Workers = cfg.Workers // parsing the data's cells, and training

@@ -41,6 +41,25 @@ func checkWritable(flag, path string) error {
 	return os.Remove(f.Name())
 }
 
+// checkReadable makes sure each path can be opened for reading (and is
+// not a directory) before a run that reads it only at its end: train
+// --test nosuch.csv trained fully, then failed and kept no model. The
+// error names the flag.
+func checkReadable(flag string, paths ...string) error {
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return flagFileErr(flag, p, err)
+		}
+		st, err := f.Stat()
+		f.Close()
+		if err == nil && st.IsDir() {
+			return fmt.Errorf("%s %s: is a directory", flag, p)
+		}
+	}
+	return nil
+}
+
 // flagFileErr names the flag of a file an error is about: "--model
 // m.json: no such file or directory", rather than "open m.json: ...".
 // The path is said once: a *fs.PathError about path gives its cause.
