@@ -123,6 +123,7 @@ func readChunks(m *Model, paths []string, opt ReadOptions, chunk int, startFile 
 		}
 		return use(f)
 	}
+	opt.drop = newDropper(opt.Drop)
 	for _, p := range paths {
 		if startFile != nil {
 			startFile()
@@ -131,7 +132,7 @@ func readChunks(m *Model, paths []string, opt ReadOptions, chunk int, startFile 
 			return err
 		}
 	}
-	return nil
+	return opt.drop.check()
 }
 
 // Column returns the index of the column with the given (trimmed) name, or -1.
@@ -168,6 +169,8 @@ type ReadOptions struct {
 	// Workers is how many goroutines parse a CSV file's cells (0: one
 	// a CPU); the frame is the same for any number.
 	Workers int
+	// drop is Drop's dropper, shared by the files of one read.
+	drop *dropper
 }
 
 // identifierColumns are per-flow identifiers that would leak into a model
@@ -193,17 +196,59 @@ var repeatOf = map[string]string{repeatedColumn: "Fwd Header Length"}
 
 // skipColumn reports whether a (trimmed) column name is never a feature:
 // dropped by the caller, an identifier, or the repeated Fwd Header Length.
-func skipColumn(name string, drop map[string]bool) bool {
-	return drop[name] || identifierColumns[strings.ToLower(name)] || name == repeatedColumn
+func skipColumn(name string, drop *dropper) bool {
+	return drop.match(name) || identifierColumns[strings.ToLower(name)] || name == repeatedColumn
 }
 
-// dropSet is ReadOptions.Drop as a set of trimmed names.
-func dropSet(names []string) map[string]bool {
-	drop := map[string]bool{}
-	for _, d := range names {
-		drop[strings.TrimSpace(d)] = true
+// dropper is ReadOptions.Drop: column names and, as in --only, prefix*
+// patterns, each noting whether it matched a column of any file read, so
+// a pattern that drops nothing (a typo) is an error, not a column kept.
+type dropper struct {
+	patterns []string
+	used     []bool
+}
+
+// dropSet is the dropper of ReadOptions.Drop: the one a multi-file read
+// shares (ReadFiles, readChunks), else one of the file's own.
+func dropSet(opt ReadOptions) *dropper {
+	if opt.drop != nil {
+		return opt.drop
 	}
-	return drop
+	return newDropper(opt.Drop)
+}
+
+func newDropper(patterns []string) *dropper {
+	d := &dropper{}
+	for _, p := range patterns {
+		d.patterns = append(d.patterns, strings.TrimSpace(p))
+	}
+	d.used = make([]bool, len(d.patterns))
+	return d
+}
+
+// match reports whether a pattern drops the column name, noting which.
+func (d *dropper) match(name string) bool {
+	hit := false
+	for i, p := range d.patterns {
+		if pre, ok := strings.CutSuffix(p, "*"); ok && strings.HasPrefix(name, pre) || p == name {
+			d.used[i], hit = true, true
+		}
+	}
+	return hit
+}
+
+// check refuses the patterns that matched no column, as --only does.
+func (d *dropper) check() error {
+	var unused []string
+	for i, p := range d.patterns {
+		if !d.used[i] {
+			unused = append(unused, p)
+		}
+	}
+	if len(unused) > 0 {
+		return fmt.Errorf("--drop %q matches no feature column of the data (a * matches a prefix, at the end only)", unused)
+	}
+	return nil
 }
 
 // ReadFiles reads and concatenates data files into one frame. All files must
@@ -214,6 +259,7 @@ func ReadFiles(paths []string, opt ReadOptions) (*Frame, error) {
 	}
 	h := sha256.New()
 	var out *Frame
+	opt.drop = newDropper(opt.Drop)
 	for i, p := range paths {
 		f, err := readFile(p, opt, h)
 		if err != nil {
@@ -239,6 +285,9 @@ func ReadFiles(paths []string, opt ReadOptions) (*Frame, error) {
 		if err := out.appendFrame(f); err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
+	}
+	if err := opt.drop.check(); err != nil {
+		return nil, err
 	}
 	out.Hash = hex.EncodeToString(h.Sum(nil))
 	out.LabelColumn = opt.Label
@@ -567,7 +616,7 @@ func readNSLKDD(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 	nf := len(NSLKDDFeatures)
 	// --drop leaves columns out here as the CSV reader does: the
 	// headerless file's columns are named by NSLKDDFeatures.
-	drop := dropSet(opt.Drop)
+	drop := dropSet(opt)
 	var keep []int // field index per frame column
 	var names []string
 	for i, n := range NSLKDDFeatures {
@@ -679,7 +728,7 @@ func readCSV(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading header: %w", err)
 	}
-	drop := dropSet(opt.Drop)
+	drop := dropSet(opt)
 	seen := map[string]bool{}
 	keep := make([]int, 0, len(header)) // file column index per frame column
 	labelCol, timeCol := -1, -1
@@ -1050,7 +1099,7 @@ func readJSONL(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 	index := map[string]int{}
 	var raw []*colBuilder
 	var labels, times []string
-	drop := dropSet(opt.Drop)
+	drop := dropSet(opt)
 	labelKey := ""
 	line := 0
 	rows, base := 0, 0 // rows gathered since the last frame handed to sink, and those before
@@ -1240,7 +1289,7 @@ func identityColumns(n int) []int {
 // column it goes to (-1: none), whether it is the label or the
 // timestamp. A nil plan (b not flat, or a key twice) sends every record
 // through encoding/json.
-func jsonPlan(b, label string, drop map[string]bool, index map[string]int) (plan []string, col []int, isLabel, isTime []bool) {
+func jsonPlan(b, label string, drop *dropper, index map[string]int) (plan []string, col []int, isLabel, isTime []bool) {
 	var fs flatjson.Fields
 	if !flatjson.Split(b, &fs) || !flatJSON {
 		return nil, nil, nil, nil
@@ -1400,7 +1449,7 @@ func readParquet(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fra
 	labelCol, timeCol := -1, -1
 	var keep []int
 	var names []string
-	drop := dropSet(opt.Drop)
+	drop := dropSet(opt)
 	for i, name := range cols {
 		switch {
 		case isLabelName(name, opt.Label) && labelCol < 0:

@@ -398,3 +398,44 @@ func TestModelKeepsLabelColumn(t *testing.T) {
 		t.Errorf("warnings: %s", logged.String())
 	}
 }
+
+// TestDropPatterns: --drop takes --only's prefix* patterns, in every
+// format, and a pattern that drops no column is an error naming it: both
+// were ignored, and the columns kept as features without a word.
+func TestDropPatterns(t *testing.T) {
+	cic := filepath.Join(testshared.Path(t, "datasets/cicids2017"), "Wednesday-workingHours.pcap_ISCX.sample1k.csv")
+	f, err := ReadFiles([]string{cic}, ReadOptions{Drop: []string{"Flow*", "Destination Port"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range f.Names {
+		if strings.HasPrefix(n, "Flow") || n == "Destination Port" {
+			t.Errorf("column %q kept", n)
+		}
+	}
+	if len(f.Names) != 77-7-1 {
+		t.Errorf("%d columns, want 77 less 7 Flow* and Destination Port", len(f.Names))
+	}
+	kdd := nslkddHead(t, 60)
+	if f, err := ReadFiles([]string{kdd}, ReadOptions{Drop: []string{"dst_host_*"}}); err != nil || len(f.Names) != 41-10 {
+		t.Errorf("NSL-KDD dst_host_*: %v", err)
+	}
+	jpath := filepath.Join(t.TempDir(), "d.jsonl")
+	os.WriteFile(jpath, []byte(`{"x1":1,"x2":2,"y":3,"Label":"a"}`+"\n"+`{"x1":2,"x2":1,"y":3,"Label":"b"}`+"\n"), 0o644)
+	if f, err := ReadFiles([]string{jpath}, ReadOptions{Drop: []string{"x*"}}); err != nil || !slices.Equal(f.Names, []string{"y"}) {
+		t.Errorf("JSON Lines x*: %v", err)
+	}
+	for _, drop := range [][]string{{"Flow Durration"}, {"*Duration"}, {"Flow*", "nosuch*"}} {
+		if _, err := ReadFiles([]string{cic}, ReadOptions{Drop: drop}); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("--drop %q matches no feature column", drop[len(drop)-1:])) {
+			t.Errorf("--drop %q: error %v", drop, err)
+		}
+	}
+	g, err := ReadFiles([]string{kdd}, ReadOptions{NSLKDDClasses: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := trainOrFatal(t, g, Config{Kind: "dt"})
+	if _, _, err := m.EvaluateFiles([]string{kdd}, ReadOptions{NSLKDDClasses: 2, Drop: []string{"nosuch"}}, false, 0); err == nil || !strings.Contains(err.Error(), `--drop ["nosuch"]`) {
+		t.Errorf("eval --drop nosuch: %v", err)
+	}
+}

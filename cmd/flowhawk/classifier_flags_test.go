@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,5 +58,34 @@ func TestTrainChecksTestFilesFirst(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "train", "--data", txt, "--model", "dt", "--test", dir, "-o", model); code != 1 || !strings.Contains(errOut, "is a directory") {
 		t.Errorf("--test DIR: exit %d: %s", code, errOut)
+	}
+}
+
+// TestEvalByPacketsOff: eval --by-packets=false did not turn the table of
+// accuracy by packets seen off for a model on splt_* features.
+func TestEvalByPacketsOff(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("splt_len_1,splt_len_2,Label\n")
+	for i := range 100 {
+		fmt.Fprintf(&b, "%d,%d,%s\n", 40+i%2*1000, i%7, []string{"a", "b"}[i%2])
+	}
+	data, model := filepath.Join(dir, "s.csv"), filepath.Join(dir, "m.json")
+	os.WriteFile(data, []byte(b.String()), 0o644)
+	if code, _, errOut := runCLI(t, "train", "--data", data, "--model", "dt", "-o", model); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, errOut)
+	}
+	for args, want := range map[string]bool{"": true, "--by-packets=false": false, "--by-packets": true} {
+		cmd := []string{"eval", "--model", model, "--data", data, "--json"}
+		if args != "" {
+			cmd = append(cmd, args)
+		}
+		code, out, errOut := runCLI(t, cmd...)
+		if code != 0 {
+			t.Fatalf("eval %s: exit %d: %s", args, code, errOut)
+		}
+		if got := strings.Contains(out, `"by_packets"`); got != want {
+			t.Errorf("eval %q: by_packets %v, want %v", args, got, want)
+		}
 	}
 }

@@ -18,7 +18,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	d.add(fs, true)
 	model := fs.String("model", "model.json", "model file")
 	asJSON := fs.Bool("json", false, "print metrics as JSON")
-	early := fs.Bool("by-packets", false, "also report accuracy by packets seen (models on splt_*_k features)")
+	early := fs.Bool("by-packets", false, "also report accuracy by packets seen (models on splt_*_k features; on by default for them, --by-packets=false turns it off)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -32,7 +32,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	// The files are read and predicted a chunk of rows at a time, as in
 	// predict: memory follows the chunk and the labels, not the rows.
-	met, byPackets, err := m.EvaluateFiles(d.files, opt.ForModel(m), *early || m.EarlyPackets > 0, 0)
+	// On by default for a model on first-packet features; the flag given
+	// decides either way (--by-packets=false was ignored for such models).
+	byPk := m.EarlyPackets > 0
+	if fs.Changed("by-packets") {
+		byPk = *early
+	}
+	met, byPackets, err := m.EvaluateFiles(d.files, opt.ForModel(m), byPk, 0)
 	if err != nil {
 		return nameOnce(err, d.files...)
 	}

@@ -41,11 +41,11 @@ func (d *dataFlags) add(fs *flag.FlagSet, withModel bool) {
 	}
 	fs.StringVar(&d.nslkdd, "nslkdd-classes", "5", "NSL-KDD label scheme: 2 (normal/attack), 5 (categories) or all; of .txt files by default, of NSL-KDD rows in any format when given (eval, predict and importance take the model's)")
 	if withModel {
-		fs.StringSliceVar(&d.drop, "drop", nil, "column(s) of the data not to read, such as a broken column the model does not use (a model column dropped is reported missing)")
+		fs.StringSliceVar(&d.drop, "drop", nil, "column(s) of the data not to read, such as a broken column the model does not use (a model column dropped is reported missing); a trailing * matches a prefix, and a name matching no column is an error")
 		fs.StringSliceVar(&d.only, "only", nil, "keep only these column(s) of the data; a trailing * matches a prefix (the model picks its own features: a model column left out is reported missing)")
 		return
 	}
-	fs.StringSliceVar(&d.drop, "drop", nil, "column(s) to ignore as features")
+	fs.StringSliceVar(&d.drop, "drop", nil, "column(s) to ignore as features; a trailing * matches a prefix, and a name matching no column is an error")
 	fs.StringSliceVar(&d.only, "only", nil, "use only these feature column(s); a trailing * matches a prefix ('splt_*' for early classification)")
 }
 
