@@ -147,7 +147,8 @@ func (f *Frame) Column(name string) int {
 
 // ReadOptions selects how data files are interpreted.
 type ReadOptions struct {
-	// Format is auto, flowhawk, cicids2017, nslkdd, jsonl or csv.
+	// Format is auto (by extension and content), csv, flowhawk,
+	// cicids2017, nslkdd, jsonl or parquet; any but auto forces its reader.
 	Format string
 	// Label is the label column name; "" means Label (case-insensitive).
 	Label string
@@ -452,7 +453,7 @@ func readFileTo(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fram
 		}
 		return f, nil
 	default:
-		return nil, fmt.Errorf("%s: unknown format %q (want auto, flowhawk, cicids2017, nslkdd, jsonl)", path, format)
+		return nil, fmt.Errorf("%s: unknown format %q (want auto, csv, flowhawk, cicids2017, nslkdd, jsonl or parquet)", path, format)
 	}
 	if err == nil && f != nil && !opt.Unlabelled {
 		err = f.checkLabels()
@@ -482,6 +483,9 @@ func notTabular(br *bufio.Reader) error {
 	case 0x28b52ffd:
 		return errors.New("zstd-compressed: decompress it first (zstd -d)")
 	}
+	if string(head) == "PAR1" {
+		return errors.New("a Parquet file: read it with --format parquet (or auto)")
+	}
 	if head[0] == 0x1f && head[1] == 0x8b {
 		return errors.New("gzip-compressed: decompress it first (gunzip)")
 	}
@@ -496,6 +500,9 @@ func detectFormat(path string, br *bufio.Reader) string {
 		return "parquet"
 	}
 	head, _ := br.Peek(4096)
+	if strings.HasPrefix(string(head), "PAR1") {
+		return "parquet" // whatever its name
+	}
 	line := string(head)
 	if i := strings.IndexByte(line, '\n'); i >= 0 {
 		line = line[:i]
@@ -1440,7 +1447,22 @@ func readParquet(path string, opt ReadOptions, h io.Writer, sink *rowSink) (*Fra
 			return nil, err
 		}
 	}
-	r, err := export.OpenReader(path)
+	// Opened as Parquet whatever its name: --format parquet forces the
+	// reader (export.OpenReader goes by the extension).
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	var magic [4]byte
+	if _, err := fh.ReadAt(magic[:], 0); err != nil || string(magic[:]) != "PAR1" {
+		return nil, errors.New("not a Parquet file (it does not start with PAR1)")
+	}
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	r, err := export.NewParquetReader(fh, st.Size())
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowhawk/flowhawk/features"
 	"github.com/flowhawk/flowhawk/internal/testshared"
 )
 
@@ -437,5 +438,49 @@ func TestDropPatterns(t *testing.T) {
 	m := trainOrFatal(t, g, Config{Kind: "dt"})
 	if _, _, err := m.EvaluateFiles([]string{kdd}, ReadOptions{NSLKDDClasses: 2, Drop: []string{"nosuch"}}, false, 0); err == nil || !strings.Contains(err.Error(), `--drop ["nosuch"]`) {
 		t.Errorf("eval --drop nosuch: %v", err)
+	}
+}
+
+// TestFormatForcesReader: --format parquet read a Parquet file named .csv
+// (or .dat) as CSV, the extension choosing the reader; it now forces the
+// Parquet reader, which refuses a file without the PAR1 magic, and auto
+// knows Parquet by its content.
+func TestFormatForcesReader(t *testing.T) {
+	x, err := features.New(features.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pq := filepath.Join(dir, "flows.parquet")
+	writeRows(t, x, pq, 60, func(i int, row *features.Row) string {
+		for c := range row.Num {
+			row.Num[c] = float64(i % (c + 2))
+		}
+		return []string{"BENIGN", "attack"}[i%2]
+	})
+	want, err := ReadFiles([]string{pq}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(pq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dat := filepath.Join(dir, "flows.dat")
+	os.WriteFile(dat, b, 0o644)
+	for _, format := range []string{"parquet", "auto"} {
+		got, err := ReadFiles([]string{dat}, ReadOptions{Format: format})
+		if err != nil {
+			t.Fatalf("--format %s: %v", format, err)
+		}
+		sameFrame(t, want, got)
+	}
+	if _, err := ReadFiles([]string{dat}, ReadOptions{Format: "csv"}); err == nil || !strings.Contains(err.Error(), "a Parquet file") {
+		t.Errorf("--format csv of a Parquet file: %v", err)
+	}
+	notPq := filepath.Join(dir, "x.parquet")
+	os.WriteFile(notPq, []byte("x,Label\n1,a\n2,b\n"), 0o644)
+	if _, err := ReadFiles([]string{notPq}, ReadOptions{Format: "parquet"}); err == nil || !strings.Contains(err.Error(), "not a Parquet file") {
+		t.Errorf("--format parquet of a CSV: %v", err)
 	}
 }

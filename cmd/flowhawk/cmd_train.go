@@ -33,7 +33,7 @@ type dataFlags struct {
 // and the two flags only narrow what is read.
 func (d *dataFlags) add(fs *flag.FlagSet, withModel bool) {
 	fs.StringSliceVar(&d.files, "data", nil, "data file(s): CIC-IDS2017 CSV, flowhawk CSV/JSONL, NSL-KDD txt (repeatable)")
-	fs.StringVar(&d.format, "format", "auto", "input format: auto|flowhawk|cicids2017|nslkdd|jsonl")
+	fs.StringVar(&d.format, "format", "auto", "input format, forcing its reader: auto (by extension and content)|csv|flowhawk|cicids2017|nslkdd|jsonl|parquet")
 	if withModel {
 		fs.StringVar(&d.label, "label", "", "label column name (default the model's: the --label it was trained with, else Label, case-insensitive)")
 	} else {
@@ -49,8 +49,8 @@ func (d *dataFlags) add(fs *flag.FlagSet, withModel bool) {
 	fs.StringSliceVar(&d.only, "only", nil, "use only these feature column(s); a trailing * matches a prefix ('splt_*' for early classification)")
 }
 
-// dataFormats are the --format values the classifier's reader takes (csv
-// and parquet besides those --help names, which auto finds by themselves).
+// dataFormats are the --format values the classifier's reader takes, as
+// --help lists them.
 var dataFormats = []string{"auto", "flowhawk", "cicids2017", "nslkdd", "jsonl", "csv", "parquet"}
 
 // checkClassWeight refuses a --class-weight the classifier does not know
