@@ -508,7 +508,7 @@ func detectFormat(path string, br *bufio.Reader) string {
 		line = line[:i]
 	}
 	fields := strings.Split(strings.TrimRight(line, "\r"), ",")
-	if len(fields) == 43 || len(fields) == 42 {
+	if len(fields) >= len(NSLKDDFeatures) && len(fields) <= len(NSLKDDFeatures)+2 { // 41 features (predict), label, difficulty
 		if p := fields[1]; p == "tcp" || p == "udp" || p == "icmp" {
 			return "nslkdd"
 		}
@@ -647,6 +647,9 @@ func readNSLKDD(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 	f := newFrame(0)
 	intern := map[string]string{}
 	line := 0
+	// labelled is whether the file's rows have a label, as its first
+	// says: predict reads rows of the 41 features alone.
+	labelled := true
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -656,7 +659,16 @@ func readNSLKDD(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
-		if len(rec) < nf+1 || len(rec) > nf+2 {
+		if line == 1 && len(rec) == nf {
+			if !opt.Unlabelled {
+				return nil, fmt.Errorf("line 1: %d fields, the 41 features without a label: predict reads such rows, a labelled read wants 42 or 43 (41 features, label, difficulty)", len(rec))
+			}
+			labelled = false
+		}
+		switch {
+		case !labelled && len(rec) != nf:
+			return nil, fmt.Errorf("line %d: %d fields, want 41 as the rows before it (the 41 features without a label)", line, len(rec))
+		case labelled && (len(rec) < nf+1 || len(rec) > nf+2):
 			return nil, fmt.Errorf("line %d: %d fields, want 42 or 43 (41 features, label, difficulty)", line, len(rec))
 		}
 		for c, i := range keep {
@@ -670,11 +682,13 @@ func readNSLKDD(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 			}
 			f.Num[c] = append(f.Num[c], v)
 		}
-		lab, err := MapNSLKDDLabel(rec[nf], opt.NSLKDDClasses)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
+		if labelled {
+			lab, err := MapNSLKDDLabel(rec[nf], opt.NSLKDDClasses)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", line, err)
+			}
+			f.Labels = append(f.Labels, internText(intern, lab))
 		}
-		f.Labels = append(f.Labels, internText(intern, lab))
 		f.Rows++
 		if sink != nil && f.Rows == sink.n {
 			if err := sink.emit(f); err != nil {

@@ -484,3 +484,47 @@ func TestFormatForcesReader(t *testing.T) {
 		t.Errorf("--format parquet of a CSV: %v", err)
 	}
 }
+
+// TestNSLKDDWithoutLabels: rows of the 41 NSL-KDD features alone (cut
+// -d, -f1-41) failed predict ("41 fields, want 42 or 43"); predict reads
+// them, and a labelled read says what they lack.
+func TestNSLKDDWithoutLabels(t *testing.T) {
+	labelled := nslkddHead(t, 200)
+	b, err := os.ReadFile(labelled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cut strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		cut.WriteString(strings.Join(strings.Split(line, ",")[:41], ",") + "\n")
+	}
+	path := filepath.Join(t.TempDir(), "features.txt")
+	os.WriteFile(path, []byte(cut.String()), 0o644)
+	f, err := ReadFiles([]string{labelled}, ReadOptions{NSLKDDClasses: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := trainOrFatal(t, f, Config{Kind: "dt"})
+	var want, got bytes.Buffer
+	if _, err := PredictFiles(&want, m, []string{labelled}, ReadOptions{Unlabelled: true}.ForModel(m), 0, 64); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PredictFiles(&got, m, []string{path}, ReadOptions{Unlabelled: true}.ForModel(m), 0, 64); err != nil {
+		t.Fatalf("predict of 41 fields: %v", err)
+	}
+	// The same predictions, without the Label column.
+	var wantNoLabel strings.Builder
+	for i, line := range strings.Split(strings.TrimSpace(want.String()), "\n") {
+		c := strings.Split(line, ",")
+		if i == 0 && c[1] != "Label" {
+			t.Fatalf("header %q", line)
+		}
+		wantNoLabel.WriteString(strings.Join(append(c[:1:1], c[2:]...), ",") + "\n")
+	}
+	if got.String() != wantNoLabel.String() {
+		t.Errorf("predictions of the 41 fields differ from those of the labelled rows")
+	}
+	if _, err := ReadFiles([]string{path}, ReadOptions{NSLKDDClasses: 2}); err == nil || !strings.Contains(err.Error(), "41 features without a label") {
+		t.Errorf("labelled read of 41 fields: %v", err)
+	}
+}
