@@ -52,7 +52,10 @@ type Frame struct {
 	// left out as identifier-like, so the model file lists them under
 	// preprocessing.dropped instead of losing them without a trace.
 	Dropped []string
-	Rows    int
+	// mixed are the columns of numbers with words a whole read found in
+	// each file, which ReadFiles logs once it has judged the columns.
+	mixed []mixedColumn
+	Rows  int
 	// base is the number of data rows of its file before the frame's
 	// first, for a frame of a chunked read (rowSink): errors name rows
 	// of the file.
@@ -266,6 +269,9 @@ func ReadFiles(paths []string, opt ReadOptions) (*Frame, error) {
 		if err != nil {
 			return nil, err
 		}
+		for k := range f.mixed {
+			f.mixed[k].file = p
+		}
 		if f.timeErr != nil {
 			f.timeErr = fmt.Errorf("%s: %w", p, f.timeErr)
 		}
@@ -284,12 +290,16 @@ func ReadFiles(paths []string, opt ReadOptions) (*Frame, error) {
 			out.timeErr = f.timeErr
 		}
 		if err := out.appendFrame(f); err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
+			return nil, fmt.Errorf("%s: %w (earlier: %s)", p, err, strings.Join(paths[:i], ", "))
 		}
 	}
 	if err := opt.drop.check(); err != nil {
 		return nil, err
 	}
+	// Identifier-like text is judged over every file: a column of a few
+	// values in one and one a row in another is not left out of one
+	// file only (which made the other's column "missing").
+	out.judgeColumns()
 	out.Hash = hex.EncodeToString(h.Sum(nil))
 	out.LabelColumn = opt.Label
 	if len(opt.Only) > 0 {
@@ -354,6 +364,13 @@ func (f *Frame) keepOnly(patterns []string) error {
 }
 
 func (f *Frame) appendFrame(g *Frame) error {
+	// A column of one file only is an error whichever file has it (one
+	// of a later file was left out without a word).
+	for _, name := range g.Names {
+		if f.Column(name) < 0 {
+			return fmt.Errorf("column %q is not in the earlier files", name)
+		}
+	}
 	for c, name := range f.Names {
 		j := g.Column(name)
 		if j < 0 {
@@ -376,11 +393,7 @@ func (f *Frame) appendFrame(g *Frame) error {
 		return errors.New("label column present in some files only")
 	}
 	f.Labels = append(f.Labels, g.Labels...)
-	for _, d := range g.Dropped {
-		if !slices.Contains(f.Dropped, d) {
-			f.Dropped = append(f.Dropped, d)
-		}
-	}
+	f.mixed = append(f.mixed, g.mixed...)
 	if f.Times != nil && g.Times != nil {
 		f.Times = append(f.Times, g.Times...)
 	} else {
@@ -1032,31 +1045,51 @@ func frameFromStrings(names []string, raw []*colBuilder, labels, times []string,
 	return f, nil
 }
 
-// wholeFrame is frameFromStrings for a file read whole, without the
-// columns that look like identifiers (dropIdentifierLike). A column
-// whose cells are mostly numbers but has words (more than the stray words
-// frameFromStrings refuses) is read as text, or left out when that text
-// looks like an identifier: either is logged, naming the column and its
-// first word, and one left out is listed in Frame.Dropped.
+// mixedColumn is a column of numbers with words in one file: its first
+// word and that word's data row.
+type mixedColumn struct {
+	name, file, cell string
+	row, nNum, nText int
+}
+
+// wholeFrame is frameFromStrings for a file read whole, noting the
+// columns whose cells are mostly numbers but have words (more than the
+// stray words frameFromStrings refuses), which are read as text.
 func wholeFrame(names []string, raw []*colBuilder, labels, times []string, rows int) (*Frame, error) {
 	f, err := frameFromStrings(names, raw, labels, times, rows, 0, nil)
 	if err != nil {
 		return nil, err
 	}
-	dropped := f.dropIdentifierLike()
 	for c, b := range raw {
-		if !b.isCat || b.nNum <= b.nText {
+		if b.isCat && b.nNum > b.nText {
+			f.mixed = append(f.mixed, mixedColumn{name: names[c], cell: b.firstText, row: b.firstRow, nNum: b.nNum, nText: b.nText})
+		}
+	}
+	return f, nil
+}
+
+// judgeColumns leaves out the columns that look like identifiers
+// (dropIdentifierLike), and logs each column of numbers with words, read
+// as text or, when that text looks like an identifier, left out and listed
+// in Frame.Dropped; the log names the column, its first word and that
+// word's file and data row.
+func (f *Frame) judgeColumns() {
+	dropped := f.dropIdentifierLike()
+	warned := map[string]bool{}
+	for _, m := range f.mixed {
+		if warned[m.name] {
 			continue
 		}
-		args := []any{"column", names[c], "row", b.firstRow, "cell", b.firstText, "numbers", b.nNum, "words", b.nText}
-		if slices.Contains(dropped, names[c]) {
+		warned[m.name] = true
+		args := []any{"column", m.name, "file", m.file, "row", m.row, "cell", m.cell, "numbers", m.nNum, "words", m.nText}
+		if slices.Contains(dropped, m.name) {
 			slog.Warn("a column of numbers has words and nearly one value per row as text: left out (fix the words, or make them empty for missing values)", args...)
-			f.Dropped = append(f.Dropped, names[c])
+			f.Dropped = append(f.Dropped, m.name)
 		} else {
 			slog.Warn("a column of numbers has words: read as text (fix the words, or make them empty for missing values)", args...)
 		}
 	}
-	return f, nil
+	f.mixed = nil
 }
 
 // dropIdentifierLike removes text columns with nearly one value per row

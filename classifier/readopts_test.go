@@ -123,7 +123,7 @@ func TestMissingMarkersInNumberColumn(t *testing.T) {
 	if !slices.Contains(m.Pre.Dropped, "Flow Duration") {
 		t.Errorf("preprocessing.dropped %q lacks Flow Duration", m.Pre.Dropped)
 	}
-	if s := logged.String(); !strings.Contains(s, `column="Flow Duration" row=20 cell=gone6`) || !strings.Contains(s, "left out") {
+	if s := logged.String(); !strings.Contains(s, `column="Flow Duration" file=`+path+` row=20 cell=gone6`) || !strings.Contains(s, "left out") {
 		t.Errorf("log %q: want a warning naming the column, row 20 and its cell", s)
 	}
 	// Words in a column of few distinct numbers: read as text, logged.
@@ -135,7 +135,7 @@ func TestMissingMarkersInNumberColumn(t *testing.T) {
 	if c := f.Column("Fwd PSH Flags"); c < 0 || f.Cat[c] == nil {
 		t.Fatalf("Fwd PSH Flags: column %d, want text", c)
 	}
-	if s := logged.String(); !strings.Contains(s, `column="Fwd PSH Flags" row=20 cell=flag0`) || !strings.Contains(s, "read as text") {
+	if s := logged.String(); !strings.Contains(s, `column="Fwd PSH Flags" file=`+path+` row=20 cell=flag0`) || !strings.Contains(s, "read as text") {
 		t.Errorf("log %q: want a warning naming the column, row 20 and its cell", s)
 	}
 }
@@ -376,7 +376,7 @@ func TestModelKeepsLabelColumn(t *testing.T) {
 	jpath := filepath.Join(dir, "p.jsonl")
 	var j strings.Builder
 	for i := range 200 {
-		fmt.Fprintf(&j, `{"x":%d,"y":%d,"Protocol":%d.0}`+"\n", i%7, i%11, []int{6, 17}[i%7%2])
+		fmt.Fprintf(&j, `{"x":%d,"y":%d,"Protocol":%d.0,"Label":"%s"}`+"\n", i%7, i%11, []int{6, 17}[i%7%2], []string{"BENIGN", "DoS"}[i%11%2])
 	}
 	os.WriteFile(jpath, []byte(j.String()), 0o644)
 	g, err := ReadFiles([]string{jpath, path}, ReadOptions{Label: "Protocol"})
@@ -526,5 +526,51 @@ func TestNSLKDDWithoutLabels(t *testing.T) {
 	}
 	if _, err := ReadFiles([]string{path}, ReadOptions{NSLKDDClasses: 2}); err == nil || !strings.Contains(err.Error(), "41 features without a label") {
 		t.Errorf("labelled read of 41 fields: %v", err)
+	}
+}
+
+// TestIdentifierColumnsOverFiles: a text column of a few values in one file
+// and one value a row in another was left out of the second file only,
+// which then "missed" it (or, files the other way round, kept it); it is
+// judged over all the files, and a column of a later file only is an
+// error as one of an earlier file only is.
+func TestIdentifierColumnsOverFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, host func(i int) string, extra bool) string {
+		var b strings.Builder
+		b.WriteString("x,host,Label")
+		if extra {
+			b.WriteString(",more")
+		}
+		b.WriteString("\n")
+		for i := range 100 {
+			fmt.Fprintf(&b, "%d,%s,%s", i%9, host(i), []string{"a", "b"}[i%2])
+			if extra {
+				b.WriteString(",1")
+			}
+			b.WriteString("\n")
+		}
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(b.String()), 0o644)
+		return p
+	}
+	a := write("hostA.csv", func(i int) string { return []string{"web", "db", "dns"}[i%3] }, false)
+	b := write("hostB.csv", func(i int) string { return fmt.Sprintf("h%d", i) }, false)
+	ba, err := ReadFiles([]string{b, a}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ab, err := ReadFiles([]string{a, b}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ab.Names, ba.Names) || !slices.Equal(ab.Names, []string{"x"}) {
+		t.Errorf("columns %q and %q: want x alone either way (host: 103 values in 200 rows)", ab.Names, ba.Names)
+	}
+	c := write("hostC.csv", func(i int) string { return "web" }, true)
+	for _, paths := range [][]string{{a, c}, {c, a}} {
+		if _, err := ReadFiles(paths, ReadOptions{}); err == nil || !strings.Contains(err.Error(), `"more"`) {
+			t.Errorf("%q: error %v, want one naming the column more", paths, err)
+		}
 	}
 }
