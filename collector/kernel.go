@@ -1160,6 +1160,11 @@ func monoNow() int64 {
 
 func (s *KernelSource) wall(mono uint64) int64 { return int64(mono) + s.offset }
 
+// Now is the time of the kernel path's packet clock now (Unix ns), on the
+// scale of its packets' and records' times, for a consumer whose clock
+// must move on while no packet comes (the detectors' windows).
+func (s *KernelSource) Now() int64 { return s.wall(uint64(monoNow())) }
+
 // Stats returns the kernel counters (summed over CPUs) and the source's own.
 func (s *KernelSource) Stats() KernelStats {
 	var c [kcntMax]uint64

@@ -235,6 +235,22 @@ func (e *Engine) setNextTick(ts int64) {
 	}
 }
 
+// Advance moves the packet clock to ts (Unix ns) without an input, as
+// inputs do, so that windows end and are judged on a live link whose
+// packets and records have stopped coming: the kernel path feeds only
+// the first packets of each flow and records as they end, so on a link
+// of long-lived flows the clock stood still. capture calls it after each
+// scan of the flow map with the time of the scan. A ts behind the clock
+// is ignored.
+func (e *Engine) Advance(ts int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	e.advance(ts)
+}
+
 // OnPacket feeds one decoded packet. p and its Payload are not retained.
 func (e *Engine) OnPacket(p *collector.Packet) {
 	e.mu.Lock()

@@ -104,3 +104,32 @@ func TestTopTalkersLateRecord(t *testing.T) {
 		t.Fatalf("got %d alerts %v", len(c.alerts), c.rules())
 	}
 }
+
+// TestAdvanceJudgesWithoutInput: a window whose records are all in is
+// judged when the clock is advanced past its end and the flow delay with
+// no further packet or record, as capture advances it after each map
+// scan; without Advance the alert waited for the next input (on the
+// kernel path, the next new flow or ended record).
+func TestAdvanceJudgesWithoutInput(t *testing.T) {
+	e, c := newTest(t, only("toptalkers"))
+	e.SetFlowDelay(10 * time.Second)
+	for h := 1; h <= 12; h++ {
+		f := testFlow(uint64(h), fmt.Sprintf("10.0.1.%d", h), "10.0.0.1", 40000, 80, 17, t0+int64(h)*sec)
+		f.Fwd.Packets, f.Fwd.Bytes = 10, 1000+uint64(h)
+		e.OnFlow(f)
+	}
+	f := testFlow(13, "10.0.1.13", "10.0.0.1", 40000, 80, 17, t0+30*sec)
+	f.Fwd.Packets, f.Fwd.Bytes = 5000, 5e6
+	e.OnFlow(f)
+	e.Advance(t0 + 65*sec) // the window's end, not yet its flow delay
+	if len(c.alerts) != 0 {
+		t.Fatalf("judged before the flow delay passed: %v", c.rules())
+	}
+	e.Advance(t0 + 72*sec)
+	e.Advance(t0 + 73*sec)
+	if len(c.alerts) != 1 || c.alerts[0].Src.String() != "10.0.1.13" {
+		t.Fatalf("after Advance past the window's end and flow delay: %v, want 10.0.1.13", c.rules())
+	}
+	e.Advance(t0) // behind the clock: ignored
+	e.Close()
+}

@@ -257,6 +257,16 @@ func (p *Pipeline) PacketDetectOnly(pk *collector.Packet) {
 	}
 }
 
+// Advance moves the detectors' packet clock to ts (Unix ns) with no input,
+// so that their windows end on a live link whose packets have stopped
+// coming (detect.Engine.Advance). Call it from the goroutine that calls
+// Flow.
+func (p *Pipeline) Advance(ts int64) {
+	if p.cfg.Detect != nil {
+		p.cfg.Detect.Advance(ts)
+	}
+}
+
 // Flow feeds a finished flow record built outside the table (kernel path).
 func (p *Pipeline) Flow(f *collector.Flow) { p.emit(f) }
 

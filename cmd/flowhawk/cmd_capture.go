@@ -192,8 +192,14 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	// Records go back to the pipeline's pool once written; build from it.
 	src.UseFlowPool(p.Table().Pool())
 	// Records leave (file, exporters) after each scan of the flow map, not
-	// only once a batch of 256 is full.
-	src.AfterScan(p.Submit)
+	// only once a batch of 256 is full, and the detectors' clock moves on
+	// to the scan's time: the kernel path feeds them only the first
+	// packets of each flow and ended records, so on a link of long-lived
+	// flows their windows would not end until a new flow came.
+	src.AfterScan(func() {
+		p.Advance(src.Now())
+		p.Submit()
+	})
 
 	if *duration > 0 {
 		var cancel context.CancelFunc
