@@ -213,6 +213,7 @@ type KernelStats struct {
 	Flows          uint64 // flow records emitted
 	MapEntries     int    // flow map entries at the last scan
 	PendingSamples int    // samples waiting for their flow to end
+	SamplesLate    uint64 // samples read after their flow's record was emitted (its first-packet columns came from counters), dropped
 	BadEvents      uint64 // ring-buffer records of unknown type or size
 }
 
@@ -239,6 +240,7 @@ type KernelSource struct {
 	mu      sync.Mutex // guards stats
 	stats   KernelStats
 	pending map[Key][]pendingSample // first-packet samples waiting for their flow's record
+	liveInc map[Key]uint64          // Scan's scratch: for keys in pending, the incarnation (first) the map holds
 	closing []closeDue
 	// continued holds the initiator of flows the active timeout cut, for
 	// the record that goes on with them (toFlow): the kernel starts that
@@ -606,7 +608,7 @@ func loadKernel(cfg KernelConfig, keep map[string]bool) (*KernelSource, error) {
 			}
 		}
 	}
-	s := &KernelSource{cfg: cfg, pending: make(map[Key][]pendingSample), continued: make(map[Key]cutFlow)}
+	s := &KernelSource{cfg: cfg, pending: make(map[Key][]pendingSample), liveInc: make(map[Key]uint64), continued: make(map[Key]cutFlow)}
 	if err := loadObjects(spec, &s.objs); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -1272,9 +1274,10 @@ func (s *KernelSource) Flush(onFlow func(*Flow), onPacket func(*Packet)) error {
 // the current stats, so losses show while capturing, not only at the end.
 func (s *KernelSource) reportLosses(prev KernelStats) KernelStats {
 	st := s.Stats()
-	if st.MapFull > prev.MapFull || st.RingbufFull > prev.RingbufFull || st.ParseErrors > prev.ParseErrors || st.ExtLimit > prev.ExtLimit {
+	if st.MapFull > prev.MapFull || st.RingbufFull > prev.RingbufFull || st.ParseErrors > prev.ParseErrors || st.ExtLimit > prev.ExtLimit || st.SamplesLate > prev.SamplesLate {
 		slog.Warn("kernel path losses",
 			"map_full", st.MapFull-prev.MapFull, "map_full_ipv6", st.MapFull6-prev.MapFull6, "ringbuf_full", st.RingbufFull-prev.RingbufFull,
+			"samples_late", st.SamplesLate-prev.SamplesLate,
 			"parse_errors", st.ParseErrors-prev.ParseErrors, "ipv6_ext_limit", st.ExtLimit-prev.ExtLimit,
 			"evicted", st.Evicted-prev.Evicted, "map_entries", st.MapEntries, "interval", s.cfg.LossReport)
 	}
@@ -1508,6 +1511,9 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 		n, expired0 := 0, len(exp)
 		err := s.iterateMap(fm.m, fm.short, false, func(k *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue) {
 			n++
+			if _, ok := s.pending[keyOf(k)]; ok {
+				s.liveInc[keyOf(k)] = v.First
+			}
 			switch {
 			case v.Flags&flowFClosed != 0 && now-int64(v.CloseTs) > grace:
 				exp = append(exp, expired{*k, closeReason(v), int64(v.CloseTs) + grace})
@@ -1520,6 +1526,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 			}
 		})
 		if err != nil {
+			clear(s.liveInc)
 			return err
 		}
 		seen += n
@@ -1538,6 +1545,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 		}
 		s.mapSeen[fm.full] = n - (len(exp) - expired0)
 	}
+	s.dropLateSamples()
 	// FIN/RST ends announced by the kernel whose grace has passed (usually
 	// already found above; this catches flows the iteration missed).
 	keep := s.closing[:0]
@@ -1555,6 +1563,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 	// the flows due by their start, so the order holds across scans too.
 	slices.SortStableFunc(exp, func(a, b expired) int { return cmp.Compare(a.due, b.due) })
 	var v bpf.FlowhawkFlowValue
+	deleted := 0
 	for _, e := range exp {
 		if e.reason == 0xff { // from the close queue: check it is still closed
 			if err := s.lookupFlow(&e.key, &v, false); err != nil || v.Flags&flowFClosed == 0 || now-int64(v.CloseTs) <= grace {
@@ -1568,6 +1577,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 			}
 			return fmt.Errorf("lookup-and-delete flow: %w", err)
 		}
+		deleted++
 		if e.reason == EndEvicted {
 			s.mu.Lock()
 			s.stats.Evicted++
@@ -1576,7 +1586,10 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 		onFlow(s.toFlow(keyOf(&e.key), &v, e.reason))
 	}
 	s.mu.Lock()
-	s.stats.MapEntries = seen - len(exp)
+	// Entries this scan deleted, not len(exp): the close queue repeats
+	// flows the walk already expired, and some of its keys are gone, so
+	// seen - len(exp) went negative under SYN/RST churn.
+	s.stats.MapEntries = max(seen-deleted, 0)
 	s.stats.PendingSamples = 0
 	for _, l := range s.pending {
 		s.stats.PendingSamples += len(l)
@@ -1589,6 +1602,42 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 		}
 	}
 	return nil
+}
+
+// dropLateSamples drops the pending samples whose flow incarnation the
+// walk of the flow maps just made did not find: its record was emitted
+// before they were read (a ring buffer read behind the scans, as a large
+// --ring-size under a flood lets it fall), so nothing would take them.
+// They are counted in SamplesLate, a loss: that record's first-packet
+// columns came from counters. Every sample was read before the walk
+// began (samples and scans run on one goroutine), and a flow's entry is
+// created before its samples are sent, so a sample whose incarnation is
+// not in the map belongs to a flow already gone. Without this they waited
+// in pending for sweepPending, past the map's size, for idle timeout +
+// grace + a minute: 340,000 keys, unseen, after a 25 s flood.
+func (s *KernelSource) dropLateSamples() {
+	late := 0
+	for k, l := range s.pending {
+		first, live := s.liveInc[k]
+		keep := l[:0]
+		for _, ps := range l {
+			if live && ps.FlowFirst >= first {
+				keep = append(keep, ps)
+			}
+		}
+		late += len(l) - len(keep)
+		if len(keep) == 0 {
+			delete(s.pending, k)
+		} else {
+			s.pending[k] = keep
+		}
+	}
+	clear(s.liveInc)
+	if late > 0 {
+		s.mu.Lock()
+		s.stats.SamplesLate += uint64(late)
+		s.mu.Unlock()
+	}
 }
 
 // sweepPending drops samples whose flow left the map long ago (their
@@ -1770,6 +1819,9 @@ func (s *KernelStats) Print(w io.Writer) {
 	fmt.Fprintf(w, "not counted: map full %d (IPv6 %d), ring buffer full %d, parse errors %d, ipv6 ext limit %d, non-ip %d, sampled out %d\n",
 		s.MapFull, s.MapFull6, s.RingbufFull, s.ParseErrors, s.ExtLimit, s.NonIP, s.SampledOut)
 	fmt.Fprintf(w, "evicted    %d flows (map full, least recently seen, emitted as partial records)\n", s.Evicted)
+	if s.SamplesLate > 0 {
+		fmt.Fprintf(w, "samples    %d read after their flow's record was written, dropped (the ring buffer fell behind: those records' first-packet columns came from counters)\n", s.SamplesLate)
+	}
 	fmt.Fprintf(w, "fragments  %d (%d without their first fragment); other transports %d; forwarded (counted on ingress) %d; bad events %d\n",
 		s.Fragments, s.FragNoFirst, s.OtherL4, s.Forwarded, s.BadEvents)
 	fmt.Fprintf(w, "segmented  %d GSO/GRO packets accounted as their wire segments; %d parsed again after pulling deep headers (TC)\n", s.Segmented, s.Repulled)

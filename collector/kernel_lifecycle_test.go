@@ -4,6 +4,7 @@ package collector
 
 import (
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -418,5 +419,49 @@ func TestKernelActiveTimeoutSparesClosedFlow(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].EndReason != EndFIN || got[0].Partial || got[0].Packets() != 5 {
 		t.Fatalf("%d records; want one of 5 packets ended by FIN", len(got))
+	}
+}
+
+// TestKernelLateSamples: samples read after their flow's record was
+// emitted (a ring buffer read behind the scans) are dropped at the next
+// scan and counted in SamplesLate, a loss; they used to wait in pending,
+// uncounted, for idle timeout + grace + a minute, and a flood left
+// hundreds of thousands of keys there. Samples of a live flow stay, and
+// MapEntries never goes below 0.
+func TestKernelLateSamples(t *testing.T) {
+	s := loadTestKernel(t, KernelConfig{MaxFlows: 64, IdleTimeout: 100 * time.Millisecond, ActiveTimeout: 10 * time.Second})
+	udp := func(sport uint16) []byte {
+		return kframe(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: 9})
+	}
+	for range 3 {
+		if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: udp(1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(150 * time.Millisecond)
+	// The flow times out and is emitted before its samples are read.
+	var got []*Flow
+	if err := s.Scan(func(f *Flow) { got = append(got, f) }); err != nil || len(got) != 1 || len(got[0].Samples) != 0 {
+		t.Fatalf("scan before reading: %v, %d flows", err, len(got))
+	}
+	// A live flow whose samples are read in time.
+	if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: udp(2)}); err != nil {
+		t.Fatal(err)
+	}
+	s.readEvents(time.Now(), nil, nil)
+	if err := s.Scan(func(f *Flow) { got = append(got, f) }); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.SamplesLate != 3 || st.PendingSamples != 1 || st.MapEntries != 1 || len(got) != 1 {
+		t.Errorf("after the next scan: %d samples late, %d pending, %d map entries, %d records; want 3, 1, 1, 1", st.SamplesLate, st.PendingSamples, st.MapEntries, len(got))
+	}
+	if l := s.Losses(); l["samples_late"] != 3 {
+		t.Errorf("losses %v, want samples_late 3", l)
+	}
+	var b strings.Builder
+	st.Print(&b)
+	if !strings.Contains(b.String(), "samples    3 read after their flow's record") {
+		t.Errorf("summary does not report the late samples:\n%s", b.String())
 	}
 }

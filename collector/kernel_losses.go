@@ -17,6 +17,7 @@ func (s *KernelSource) Losses() map[string]uint64 {
 		"ipv6_ext_limit":    st.ExtLimit,
 		"fragment_no_first": st.FragNoFirst,
 		"bad_events":        st.BadEvents,
+		"samples_late":      st.SamplesLate,
 	}
 }
 
