@@ -149,8 +149,9 @@ type ConsumeStats struct {
 	// earlier run stopped before acknowledging them (a crash leaves them
 	// in a .tmp file) or an acknowledgement was lost.
 	Redelivered uint64
-	// Errors counts failed fetches (retried) and failed acknowledgements
-	// (JetStream redelivers those messages).
+	// Errors counts failed fetches (retried), failed acknowledgements
+	// (JetStream redelivers those messages) and durables found deleted
+	// (created again).
 	Errors uint64
 }
 
@@ -318,7 +319,7 @@ func checkDir(dir string) error {
 
 // consumerFor connects and creates (or reuses) the durable consumer,
 // turning the usual failures into errors that say what to do.
-func consumerFor(ctx context.Context, cfg ParquetConfig, what string) (*nats.Conn, jetstream.Consumer, error) {
+func consumerFor(ctx context.Context, cfg ParquetConfig, what string) (*nats.Conn, jetstream.JetStream, jetstream.Consumer, error) {
 	url := redactURL(cfg.URL)
 	warn := &ratelog.Limiter{Every: 10 * time.Second}
 	opts := append([]nats.Option{
@@ -337,22 +338,36 @@ func consumerFor(ctx context.Context, cfg ParquetConfig, what string) (*nats.Con
 		var pe *os.PathError
 		switch {
 		case errors.As(err, &pe): // the .creds file
-			return nil, nil, fmt.Errorf("stream: nats credentials: %w", err)
+			return nil, nil, nil, fmt.Errorf("stream: nats credentials: %w", err)
 		case errors.Is(err, nats.ErrAuthorization):
-			return nil, nil, fmt.Errorf("stream: nats %s refused the credentials: %w (give them in $FLOWHAWK_NATS_USER and $FLOWHAWK_NATS_PASSWORD, $FLOWHAWK_NATS_TOKEN or a .creds file)", url, err)
+			return nil, nil, nil, fmt.Errorf("stream: nats %s refused the credentials: %w (give them in $FLOWHAWK_NATS_USER and $FLOWHAWK_NATS_PASSWORD, $FLOWHAWK_NATS_TOKEN or a .creds file)", url, err)
 		}
-		return nil, nil, fmt.Errorf("stream: cannot connect to nats %s: %w (is the broker up and the URL right?)", url, err)
+		return nil, nil, nil, fmt.Errorf("stream: cannot connect to nats %s: %w (is the broker up and the URL right?)", url, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return nil, nil, fmt.Errorf("stream: jetstream: %w", err)
+		return nil, nil, nil, fmt.Errorf("stream: jetstream: %w", err)
 	}
+	cons, err := durableFor(ctx, js, cfg)
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, err
+	}
+	slog.Info("consuming", "what", what, "subject", cfg.Subject, "stream", cfg.Stream, "durable", cfg.Durable, "url", url)
+	return nc, js, cons, nil
+}
+
+// durableFor creates the stream when cfg.CreateStream says so and it is
+// missing, then creates (or reuses) the durable consumer: at start, and
+// again when the durable or its stream was deleted under a running
+// consumer.
+func durableFor(ctx context.Context, js jetstream.JetStream, cfg ParquetConfig) (jetstream.Consumer, error) {
+	url := redactURL(cfg.URL)
 	if cfg.CreateStream {
 		if _, err := js.Stream(ctx, cfg.Stream); errors.Is(err, jetstream.ErrStreamNotFound) {
 			if err := createStream(ctx, js, cfg.Stream); err != nil {
-				nc.Close()
-				return nil, nil, fmt.Errorf("stream: create stream %s on %s: %w", cfg.Stream, url, err)
+				return nil, fmt.Errorf("stream: create stream %s on %s: %w", cfg.Stream, url, err)
 			}
 		}
 	}
@@ -362,14 +377,13 @@ func consumerFor(ctx context.Context, cfg ParquetConfig, what string) (*nats.Con
 		// added subjects' messages, before or after, so a collector
 		// widened from one sensor to all stored nothing more.
 		if oc := old.CachedInfo().Config; oc.FilterSubject != cfg.Subject || len(oc.FilterSubjects) > 0 {
-			nc.Close()
 			have := oc.FilterSubject
 			if len(oc.FilterSubjects) > 0 {
 				have = strings.Join(oc.FilterSubjects, ",")
 			} else if have == "" {
 				have = "every subject of the stream"
 			}
-			return nil, nil, fmt.Errorf("stream: durable consumer %s on stream %s at %s stores %s, not %s: "+
+			return nil, fmt.Errorf("stream: durable consumer %s on stream %s at %s stores %s, not %s: "+
 				"a durable's subject cannot be changed without skipping messages; give this subject a durable of its own "+
 				"(--durable), or remove the old one (nats consumer rm %s %s) to store the stream's messages again",
 				cfg.Durable, cfg.Stream, url, have, cfg.Subject, cfg.Stream, cfg.Durable)
@@ -383,20 +397,18 @@ func consumerFor(ctx context.Context, cfg ParquetConfig, what string) (*nats.Con
 		MaxAckPending: -1,
 	})
 	if err != nil {
-		nc.Close()
 		switch {
 		case errors.Is(err, jetstream.ErrStreamNotFound):
-			return nil, nil, fmt.Errorf("stream: %s has no JetStream stream %s: %w; create it once with "+
+			return nil, fmt.Errorf("stream: %s has no JetStream stream %s: %w; create it once with "+
 				"`nats stream add %s --subjects 'flowhawk.>' --storage file --retention limits --max-age 7d --dupe-window 10m` "+
 				"(docs/outputs.md), or let a sensor or collect create it with --nats-create-stream",
 				url, cfg.Stream, err, cfg.Stream)
 		case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
-			return nil, nil, fmt.Errorf("stream: %s: %w (start nats-server with -js, or enable JetStream for the account)", url, err)
+			return nil, fmt.Errorf("stream: %s: %w (start nats-server with -js, or enable JetStream for the account)", url, err)
 		}
-		return nil, nil, fmt.Errorf("stream: consumer %s of %s on stream %s at %s: %w", cfg.Durable, cfg.Subject, cfg.Stream, url, err)
+		return nil, fmt.Errorf("stream: consumer %s of %s on stream %s at %s: %w", cfg.Durable, cfg.Subject, cfg.Stream, url, err)
 	}
-	slog.Info("consuming", "what", what, "subject", cfg.Subject, "stream", cfg.Stream, "durable", cfg.Durable, "url", url)
-	return nc, cons, nil
+	return cons, nil
 }
 
 // openFile is the file being written and the messages it holds.
@@ -407,6 +419,9 @@ type openFile struct {
 	opened     time.Time
 	rows       int
 	msgs       []jetstream.Msg
+	// orphaned: msgs came from a durable or stream since deleted, and
+	// are not acknowledged (see consumeFiles).
+	orphaned bool
 }
 
 // consumeFiles stores what the durable consumer of cfg delivers into files of
@@ -424,7 +439,7 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 		// them into new files.
 		slog.Warn("unfinished files of an earlier run; their messages are stored again, so they can be deleted", "dir", cfg.Dir, "files", len(stale), "first", filepath.Base(stale[0]))
 	}
-	nc, cons, err := consumerFor(ctx, cfg, kind.what)
+	nc, js, cons, err := consumerFor(ctx, cfg, kind.what)
 	if err != nil {
 		return st, err
 	}
@@ -465,6 +480,9 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 		st.Rows += uint64(f.rows)
 		st.Messages += uint64(len(f.msgs))
 		for _, m := range f.msgs {
+			if f.orphaned {
+				break
+			}
 			if err := m.Ack(); err != nil {
 				st.Errors++
 				warn.Warn("ack failed; the message will be redelivered", "err", err)
@@ -524,6 +542,83 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 		}
 		return nil
 	}
+	// A durable deleted under a running consumer (nats consumer rm), or
+	// its stream deleted (and perhaps created again), ends the pull with
+	// one "consumer deleted" or with nothing at all, and pulls on the
+	// dead durable then wait forever, storing nothing and saying nothing.
+	// So after a failed pull, and after every checkEvery without a
+	// message, revive asks whether the durable is still there and, if it
+	// is gone, creates it again as at start (so the stream's messages are
+	// stored again: a deleted durable forgot what it acknowledged). A
+	// stream still missing after streamGoneWait ends the run with an
+	// error, so that it is seen and a service manager restarts collect.
+	var (
+		lastCheck = time.Now()
+		goneSince time.Time // when the durable was found missing
+	)
+	revive := func(pullFailed bool) error {
+		lastCheck = time.Now()
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, err := cons.Info(cctx)
+		gone := errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound)
+		if !gone {
+			// There (or the broker unreachable: the client reconnects
+			// on its own); pull again after a failure, as before.
+			if pullFailed {
+				it.Stop()
+				select {
+				case <-time.After(time.Second):
+				case <-ctx.Done():
+				}
+				if next, err := cons.Messages(jetstream.PullMaxMessages(cfg.Fetch)); err == nil {
+					it = next
+				}
+			}
+			return nil
+		}
+		if goneSince.IsZero() {
+			goneSince = time.Now()
+			st.Errors++
+			slog.Warn("durable consumer is gone (deleted, or its stream was); creating it again, which stores again what the stream holds; "+
+				"a stream still missing after the wait ends the run", "durable", cfg.Durable, "stream", cfg.Stream, "url", redactURL(cfg.URL), "wait", streamGoneWait, "err", err)
+			// The open file's messages came from the deleted durable:
+			// an acknowledgement sent now could reach a new durable and
+			// acknowledge another message of the same sequence number
+			// (in a stream created again). Store the file unacknowledged.
+			if cur != nil {
+				cur.orphaned = true
+				if err := closeFile(); err != nil {
+					return err
+				}
+			}
+		}
+		// A pause first: nats-server (2.9.10) failed the deletion of a
+		// durable created again at once ("directory not empty").
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return nil
+		}
+		next, err := durableFor(cctx, js, cfg)
+		if err != nil {
+			if !errors.Is(err, jetstream.ErrStreamNotFound) {
+				warn.Warn("cannot create the durable consumer again; retrying", "durable", cfg.Durable, "stream", cfg.Stream, "err", err)
+			} else if time.Since(goneSince) >= streamGoneWait {
+				return fmt.Errorf("stream: JetStream stream %s on %s is gone and was not created again within %v: %w",
+					cfg.Stream, redactURL(cfg.URL), streamGoneWait, err)
+			}
+			return nil
+		}
+		it.Stop()
+		cons = next
+		if it, err = cons.Messages(jetstream.PullMaxMessages(cfg.Fetch)); err != nil {
+			return fmt.Errorf("stream: consume %s: %w", kind.what, err)
+		}
+		goneSince = time.Time{}
+		slog.Info("created the durable consumer again", "durable", cfg.Durable, "stream", cfg.Stream)
+		return nil
+	}
 	for {
 		if ctx.Err() != nil {
 			// Store what the client already holds: dropped here, it
@@ -556,26 +651,38 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 		m, err := it.Next(jetstream.NextMaxWait(time.Second))
 		switch {
 		case err == nil:
+			lastCheck = time.Now()
 			if err := store(m); err != nil {
 				return st, err
 			}
 		case errors.Is(err, nats.ErrTimeout):
-		default:
-			// The consumer was deleted or the server refused the pull:
-			// pull again after a pause, as an operator may recreate it.
-			st.Errors++
-			warn.Warn("pull failed; retrying", "url", redactURL(cfg.URL), "err", err)
-			it.Stop()
-			select {
-			case <-time.After(time.Second):
-			case <-ctx.Done():
+			if time.Since(lastCheck) >= checkEvery || !goneSince.IsZero() {
+				if err := revive(false); err != nil {
+					return st, errors.Join(err, closeFile())
+				}
 			}
-			if next, err := cons.Messages(jetstream.PullMaxMessages(cfg.Fetch)); err == nil {
-				it = next
+		default:
+			// The consumer was deleted or the server refused the pull
+			// (or, while the durable is gone, the stopped pull).
+			if goneSince.IsZero() {
+				st.Errors++
+				warn.Warn("pull failed; retrying", "url", redactURL(cfg.URL), "err", err)
+			}
+			if err := revive(true); err != nil {
+				return st, errors.Join(err, closeFile())
 			}
 		}
 	}
 }
+
+// checkEvery is how long a consumer that receives nothing waits before it
+// checks that its durable still exists; streamGoneWait how long it waits
+// for a deleted stream to be created again before it fails. Variables
+// for the tests.
+var (
+	checkEvery     = 5 * time.Second
+	streamGoneWait = time.Minute
+)
 
 // drainWait bounds how long a stopping consumer waits for the messages
 // the server sent before the stop.

@@ -417,3 +417,107 @@ func TestConsumerStoresDeliveredAtStop(t *testing.T) {
 		t.Errorf("%d messages not acknowledged after the consumer stopped", unacked)
 	}
 }
+
+// TestConsumerDurableDeleted deletes the durable under a running
+// consumer, and then its stream (created again, or not): the consumer
+// creates the durable again and stores what is published after, and fails
+// naming the stream once it stays missing. It stored nothing more, said
+// nothing (after the stream's deletion) and never exited, so a service
+// manager never restarted it.
+func TestConsumerDurableDeleted(t *testing.T) {
+	defer func(c, g time.Duration) { checkEvery, streamGoneWait = c, g }(checkEvery, streamGoneWait)
+	checkEvery, streamGoneWait = 200*time.Millisecond, 2*time.Second
+	for _, what := range []string{"consumer", "stream", "stream gone"} {
+		t.Run(what, func(t *testing.T) {
+			srv := natstest.Start(t)
+			publish := func(from, n int) {
+				p, err := New(Config{URL: srv.URL(), Sensor: "gw1", CreateStream: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range synthFlows(n, from) {
+					p.Export(f, nil, "")
+				}
+				if err := p.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dir := t.TempDir()
+			stored := func() map[uint64]int {
+				files, _ := filepath.Glob(filepath.Join(dir, "flows-*.parquet"))
+				seen := map[uint64]int{}
+				for _, f := range files {
+					rows, err := parquet.ReadFile[FlowRow](f)
+					if err != nil {
+						t.Fatalf("%s: %v", f, err)
+					}
+					for _, r := range rows {
+						seen[r.ID]++
+					}
+				}
+				return seen
+			}
+			publish(1, 5)
+			cfg := ParquetConfig{URL: srv.URL(), Dir: dir, Rotate: 200 * time.Millisecond}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			type result struct {
+				st  ConsumeStats
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				st, err := ConsumeToParquet(ctx, cfg)
+				done <- result{st, err}
+			}()
+			waitFor := func(what string, ok func() bool) {
+				t.Helper()
+				for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("%s not stored after 20 s", what)
+					}
+				}
+			}
+			waitFor("flows 1-5", func() bool { return len(stored()) >= 5 })
+			js := jsConnect(t, srv.URL())
+			dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer dcancel()
+			if what == "consumer" {
+				if err := js.DeleteConsumer(dctx, "FLOWHAWK", "flowhawk-parquet"); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := js.DeleteStream(dctx, "FLOWHAWK"); err != nil {
+				t.Fatal(err)
+			}
+			if what == "stream gone" {
+				select {
+				case r := <-done:
+					if r.err == nil || !strings.Contains(r.err.Error(), "stream FLOWHAWK") || !strings.Contains(r.err.Error(), "gone") {
+						t.Errorf("stream deleted for good: %v, want an error naming the stream gone", r.err)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatal("consumer still running 20 s after its stream was deleted for good")
+				}
+				return
+			}
+			publish(6, 5) // creates the stream again
+			waitFor("flows 6-10 published after the deletion", func() bool {
+				seen := stored()
+				for id := uint64(6); id <= 10; id++ {
+					if seen[id] == 0 {
+						return false
+					}
+				}
+				return true
+			})
+			cancel()
+			r := <-done
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if r.st.Errors == 0 {
+				t.Errorf("stats %+v: the lost durable is not counted among the errors", r.st)
+			}
+		})
+	}
+}
