@@ -9,8 +9,9 @@
 // JetStream acknowledged it, re-publishing after a broker outage. Each
 // message carries a Nats-Msg-Id, so a re-publish of a message the broker
 // had already stored is dropped by JetStream's duplicate window instead of
-// stored twice. Only a full buffer (counted as queue_full) or an unsent
-// remainder at Close (counted as shutdown) loses messages.
+// stored twice. Only a full buffer (counted as queue_full), an unsent
+// remainder at Close (counted as shutdown) or a record larger than the
+// server's max_payload (counted as too_large) loses records.
 package stream
 
 import (
@@ -28,6 +29,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/flowhawk/flowhawk/collector"
 	"github.com/flowhawk/flowhawk/detect"
@@ -71,8 +73,9 @@ type Config struct {
 	Batch int
 	// MaxRecords and MaxBytes bound one message: records are packed as
 	// JSON lines, up to 200 records or 128 KiB (NATS's default payload
-	// limit is 1 MiB). Packing is what keeps the broker's per-message cost
-	// off a busy sensor.
+	// limit is 1 MiB), or the server's max_payload less room for the
+	// headers when that is smaller. Packing is what keeps the broker's
+	// per-message cost off a busy sensor.
 	MaxRecords int
 	MaxBytes   int
 	// AckTimeout is how long to wait for JetStream's acks of a batch
@@ -151,6 +154,7 @@ type Stats struct {
 	DropShutdown  uint64 // records still undelivered when Close gave up
 	DropClosed    uint64 // records offered after Close
 	DropEncode    uint64 // records that could not be encoded
+	DropTooLarge  uint64 // records larger than the server's max_payload alone
 }
 
 // Publisher publishes flows and alerts to JetStream.
@@ -176,7 +180,7 @@ type Publisher struct {
 
 	published, messages, retried      atomic.Uint64
 	dropQueue, dropShutdown, dropDone atomic.Uint64
-	dropEncode                        atomic.Uint64
+	dropEncode, dropTooLarge          atomic.Uint64
 
 	warn ratelog.Limiter
 }
@@ -353,7 +357,7 @@ func (p *Publisher) Stats() Stats {
 	return Stats{
 		Published: p.published.Load(), Messages: p.messages.Load(), Retried: p.retried.Load(),
 		DropQueueFull: p.dropQueue.Load(), DropShutdown: p.dropShutdown.Load(),
-		DropClosed: p.dropDone.Load(), DropEncode: p.dropEncode.Load(),
+		DropClosed: p.dropDone.Load(), DropEncode: p.dropEncode.Load(), DropTooLarge: p.dropTooLarge.Load(),
 	}
 }
 
@@ -365,6 +369,7 @@ func (p *Publisher) Losses() map[string]uint64 {
 		"shutdown":   p.dropShutdown.Load(),
 		"closed":     p.dropDone.Load(),
 		"encode":     p.dropEncode.Load(),
+		"too_large":  p.dropTooLarge.Load(),
 	}
 }
 
@@ -388,9 +393,10 @@ type pending struct {
 }
 
 // builder packs records into messages of up to MaxRecords records or
-// MaxBytes bytes, one open message per subject.
+// max bytes, one open message per subject.
 type builder struct {
 	p            *Publisher
+	max          int // bytes of records in a message: MaxBytes or less (Publisher.maxData)
 	out          []outMsg
 	flows, alrts outMsg
 	records      int // records in out and the open messages
@@ -418,10 +424,11 @@ func (b *builder) add(it item) {
 		cur.msg.Data = append(cur.msg.Data, bytes.TrimRight(it.alert, "\r\n")...)
 		cur.msg.Data = append(cur.msg.Data, '\n')
 	}
-	if len(cur.msg.Data) > b.p.cfg.MaxBytes && cur.n > 0 {
-		// The record would take the message past MaxBytes: seal the
-		// message without it and start the next one with it. (A record
-		// larger than MaxBytes alone still goes, in a message of its own.)
+	if len(cur.msg.Data) > b.max && cur.n > 0 {
+		// The record would take the message past max: seal the message
+		// without it and start the next one with it. (A record larger
+		// than max alone goes in a message of its own, which fit drops
+		// if the server cannot take it.)
 		rec := bytes.Clone(cur.msg.Data[start:])
 		cur.msg.Data = cur.msg.Data[:start]
 		b.seal(cur)
@@ -430,7 +437,7 @@ func (b *builder) add(it item) {
 	}
 	cur.n++
 	b.records++
-	if cur.n >= b.p.cfg.MaxRecords || len(cur.msg.Data) >= b.p.cfg.MaxBytes {
+	if cur.n >= b.p.cfg.MaxRecords || len(cur.msg.Data) >= b.max {
 		b.seal(cur)
 	}
 }
@@ -444,7 +451,7 @@ func (b *builder) open(cur *outMsg, subj string, it item) {
 	if len(b.p.cfg.Columns) > 0 {
 		per = 4096
 	}
-	size := min(b.p.cfg.MaxBytes+16<<10, (b.left+1)*per)
+	size := min(b.max+16<<10, (b.left+1)*per)
 	cur.msg = &nats.Msg{Subject: subj, Header: nats.Header{}, Data: make([]byte, 0, size)}
 	// The first record's number identifies the message: a re-publish
 	// carries the same ID and JetStream drops it as a duplicate.
@@ -467,6 +474,130 @@ func (b *builder) seal(cur *outMsg) {
 func (b *builder) sealAll() {
 	b.seal(&b.flows)
 	b.seal(&b.alrts)
+}
+
+// maxData is how many bytes of records a message may hold: MaxBytes, or
+// less to stay under the server's max_payload with the headers (known
+// once connected).
+func (p *Publisher) maxData() int {
+	if lim := p.payloadLimit(); lim > 0 {
+		return max(1, min(p.cfg.MaxBytes, lim-p.headerRoom()))
+	}
+	return p.cfg.MaxBytes
+}
+
+// payloadLimit is the server's max_payload (headers and data), 0 while
+// the client has not connected yet and does not know it.
+func (p *Publisher) payloadLimit() int { return int(p.nc.MaxPayload()) }
+
+// headerRoom bounds the bytes the headers of a message take: the
+// Nats-Msg-Id of up to 20 digits (and a part's suffix, see fit), the
+// format and the record count.
+func (p *Publisher) headerRoom() int {
+	return len("NATS/1.0\r\n\r\n") + len(jetstream.MsgIDHeader+": \r\n") + len(p.idPrefix) + 20 + 3 +
+		len(FormatHeader+": "+FormatProtobuf+"\r\n") + len(RecordsHeader+": \r\n") + 10
+}
+
+// fit returns msgs with every message the server cannot take (headers and
+// data past its max_payload) split into messages it can, and the records
+// too large for one alone dropped and counted. The parts of a message get
+// its Nats-Msg-Id with ".<part>" appended, so a re-publish of a part is
+// still recognised as one.
+func (p *Publisher) fit(msgs []outMsg) []outMsg {
+	lim := p.payloadLimit()
+	if lim <= 0 {
+		return msgs
+	}
+	var out []outMsg
+	for i, m := range msgs {
+		if msgSize(m.msg) <= lim {
+			if out != nil {
+				out = append(out, m)
+			}
+			continue
+		}
+		if out == nil {
+			out = append(make([]outMsg, 0, len(msgs)+4), msgs[:i]...)
+		}
+		maxData := max(1, lim-p.headerRoom())
+		id := m.msg.Header.Get(jetstream.MsgIDHeader)
+		var part outMsg
+		parts := 0
+		seal := func() {
+			if part.n > 0 {
+				part.msg.Header.Set(RecordsHeader, strconv.Itoa(part.n))
+				out = append(out, part)
+			}
+			part = outMsg{}
+		}
+		for _, rec := range splitRecords(m.msg) {
+			if len(rec) > maxData {
+				p.dropTooLarge.Add(1)
+				p.warn.Warn("nats record larger than the server's max_payload; dropped", "url", redactURL(p.cfg.URL),
+					"subject", m.msg.Subject, "record_bytes", len(rec), "max_payload", lim, "dropped_total", p.dropTooLarge.Load())
+				continue
+			}
+			if part.msg != nil && len(part.msg.Data)+len(rec) > maxData {
+				seal()
+			}
+			if part.msg == nil {
+				h := nats.Header{}
+				h.Set(jetstream.MsgIDHeader, id+"."+strconv.Itoa(parts))
+				parts++
+				h.Set(FormatHeader, m.msg.Header.Get(FormatHeader))
+				part.msg = &nats.Msg{Subject: m.msg.Subject, Header: h}
+			}
+			part.msg.Data = append(part.msg.Data, rec...)
+			part.n++
+		}
+		seal()
+	}
+	if out == nil {
+		return msgs
+	}
+	return out
+}
+
+// msgSize is the size of m as the server's max_payload counts it: the
+// headers as the client writes them and the data.
+func msgSize(m *nats.Msg) int {
+	n := len(m.Data)
+	if len(m.Header) > 0 {
+		n += len("NATS/1.0\r\n\r\n")
+		for k, vs := range m.Header {
+			for _, v := range vs {
+				n += len(k) + len(": \r\n") + len(v)
+			}
+		}
+	}
+	return n
+}
+
+// splitRecords cuts a message's data into its records, each with its
+// delimiter: varint-delimited protobuf, or lines.
+func splitRecords(m *nats.Msg) [][]byte {
+	var recs [][]byte
+	data := m.Data
+	if m.Header.Get(FormatHeader) == FormatProtobuf {
+		for len(data) > 0 {
+			size, n := protowire.ConsumeVarint(data)
+			if n < 0 || size > uint64(len(data)-n) {
+				return append(recs, data) // cannot happen: we encoded it
+			}
+			recs = append(recs, data[:n+int(size)])
+			data = data[n+int(size):]
+		}
+		return recs
+	}
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return append(recs, data)
+		}
+		recs = append(recs, data[:i+1])
+		data = data[i+1:]
+	}
+	return recs
 }
 
 // RecordsHeader is the message header holding the number of records (JSON
@@ -517,10 +648,7 @@ func (p *Publisher) run() {
 		}
 		// A round: earlier failures first, then backlog items packed into
 		// messages, up to Batch messages.
-		b := builder{p: p, out: retry}
-		for _, m := range retry {
-			b.records += m.n
-		}
+		b := builder{p: p, max: p.maxData(), out: retry}
 		retry = nil
 		for bi < len(backlog) && len(b.out) < p.cfg.Batch {
 			b.left = len(backlog) - bi
@@ -529,6 +657,15 @@ func (p *Publisher) run() {
 			bi++
 		}
 		b.sealAll()
+		// Messages packed before the client knew the server's
+		// max_payload (or for another server of a cluster) may pass it:
+		// published as they are, they failed at the head of the queue
+		// forever.
+		b.out = p.fit(b.out)
+		b.records = 0
+		for _, m := range b.out {
+			b.records += m.n
+		}
 		stop := stopping()
 		if stop && time.Now().After(deadline) {
 			p.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -531,7 +532,7 @@ func TestMessagesStayUnderMaxBytes(t *testing.T) {
 		cfg := Config{Sensor: "gw1", Columns: x.Columns(), Format: format, MaxBytes: 20000}
 		cfg.defaults()
 		p := &Publisher{cfg: cfg, flowSubj: FlowSubject("gw1"), alrtSubj: AlertSubject("gw1")}
-		b := &builder{p: p}
+		b := &builder{p: p, max: cfg.MaxBytes}
 		row := x.NewRow()
 		flows := synthFlows(300, 1)
 		for i, f := range flows {
@@ -617,5 +618,46 @@ func TestCreateStreamConcurrently(t *testing.T) {
 	}
 	if err := createStream(ctx, js[1], "FLOWHAWK"); err == nil || !strings.Contains(err.Error(), "overlap") {
 		t.Errorf("with the subjects in stream OTHER: %v, want the server's overlap error", err)
+	}
+}
+
+// TestSmallMaxPayload publishes to a broker whose max_payload (8 KiB) is
+// below the 128 KiB messages are packed to, and which comes up only after
+// the sensor packed its first messages: every flow arrives, in messages
+// the broker takes, and an alert too large for any message is dropped and
+// counted. The broker refused every message, and the first, retried
+// forever at the head of the queue, held back all the others.
+func TestSmallMaxPayload(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "nats.conf")
+	if err := os.WriteFile(conf, []byte("max_payload: 8192\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := natstest.Start(t, "-c", conf)
+	srv.Stop()
+	for _, format := range []string{FormatJSON, FormatProtobuf} {
+		p, err := New(Config{URL: srv.URL(), Sensor: "gw-" + format, CreateStream: true, Format: format, CloseTimeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range synthFlows(1000, 1) {
+			p.Export(f, nil, "")
+		}
+		p.Alert([]byte(`{"@timestamp":"2026-11-23T10:00:00Z","rule":{"name":"big"},"message":"` + strings.Repeat("x", 9000) + `"}`))
+		p.Alert([]byte(`{"@timestamp":"2026-11-23T10:00:00Z","rule":{"name":"small"}}`))
+		if format == FormatJSON {
+			time.Sleep(300 * time.Millisecond) // messages packed while the broker is down
+			srv.Start()
+		}
+		if err := p.Close(); err != nil {
+			t.Errorf("%s: %v", format, err)
+		}
+		if st := p.Stats(); st.Published != 1001 || st.DropTooLarge != 1 || p.Losses()["too_large"] != 1 {
+			t.Errorf("%s: stats %+v, want 1001 records published and the large alert dropped as too large", format, st)
+		}
+		if format == FormatJSON {
+			if got := len(consume(t, srv.URL(), FlowSubject("gw-"+format), 1000)); got != 1000 {
+				t.Errorf("%s: %d flows in the stream, want 1000", format, got)
+			}
+		}
 	}
 }
