@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -143,7 +144,9 @@ type ConsumeStats struct {
 	// that failed before it could finish its file counts none of it.
 	Rows, Files, Messages uint64
 	// Bad counts records that were not flow records or JSON (logged and
-	// skipped).
+	// skipped), and records missing from a message that its
+	// Flowhawk-Records header counts (the rest of a protobuf message
+	// after a record whose length is bad).
 	Bad uint64
 	// Redelivered counts messages JetStream delivered more than once: an
 	// earlier run stopped before acknowledging them (a crash leaves them
@@ -197,9 +200,15 @@ func (p *parquetRecords) write(m jetstream.Msg) (n, bad int, badErr error, err e
 		for data := m.Data(); len(data) > 0; {
 			r, k, err := DecodeFlowProto(data)
 			if err != nil {
-				// The rest of the message cannot be delimited.
 				bad, badErr = bad+1, err
-				break
+				if k == 0 {
+					// The rest of the message cannot be delimited
+					// (consumeFiles counts what the header says it
+					// lost).
+					break
+				}
+				data = data[k:] // the next record
+				continue
 			}
 			p.rows = append(p.rows, rowOf(&r))
 			data = data[k:]
@@ -528,6 +537,11 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 			st.Redelivered++
 		}
 		n, bad, badErr, err := cur.w.write(m)
+		if want, herr := strconv.Atoi(m.Headers().Get(RecordsHeader)); herr == nil && want > n+bad {
+			// Records the writer could not even delimit (the rest of a
+			// protobuf message after a bad length) are lost too.
+			bad, badErr = want-n, cmpOr(badErr, fmt.Errorf("%d records in the message, %d read", want, n+bad))
+		}
 		if bad > 0 {
 			st.Bad += uint64(bad)
 			warn.Warn("skipping records that are not "+kind.what, "subject", m.Subject(), "bad", bad, "err", badErr)

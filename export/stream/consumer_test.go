@@ -8,12 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/parquet-go/parquet-go"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/flowhawk/flowhawk/internal/natstest"
 )
@@ -519,5 +522,73 @@ func TestConsumerDurableDeleted(t *testing.T) {
 				t.Errorf("stats %+v: the lost durable is not counted among the errors", r.st)
 			}
 		})
+	}
+}
+
+// protoRecord is a delimited flowhawk.v1.Flow of flow id with source
+// address src (4 or 16 bytes in a good record).
+func protoRecord(id uint64, src []byte) []byte {
+	var m []byte
+	m = protowire.AppendTag(m, pbSensor, protowire.BytesType)
+	m = protowire.AppendBytes(m, []byte("gw1"))
+	m = protowire.AppendTag(m, pbFlowID, protowire.VarintType)
+	m = protowire.AppendVarint(m, id)
+	m = protowire.AppendTag(m, pbStart, protowire.VarintType)
+	m = protowire.AppendVarint(m, uint64(1.7e18))
+	m = protowire.AppendTag(m, pbSrcIP, protowire.BytesType)
+	m = protowire.AppendBytes(m, src)
+	m = protowire.AppendTag(m, pbDstIP, protowire.BytesType)
+	m = protowire.AppendBytes(m, []byte{10, 0, 1, 1})
+	return append(protowire.AppendVarint(nil, uint64(len(m))), m...)
+}
+
+// TestConsumerSkipsBadProtoRecord stores protobuf messages of three
+// records: one with a record whose src_ip has 5 bytes, skipped alone, and
+// one with a record whose length runs past the message, after which the
+// rest cannot be split and is counted as bad by the Flowhawk-Records
+// header. The first lost its third record uncounted, the second its
+// third.
+func TestConsumerSkipsBadProtoRecord(t *testing.T) {
+	srv := natstest.Start(t)
+	js := jsConnect(t, srv.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, StreamConfig("FLOWHAWK")); err != nil {
+		t.Fatal(err)
+	}
+	ip := []byte{10, 0, 0, 1}
+	badLength := protowire.AppendVarint(nil, 1000) // 1000 bytes announced, a few follow
+	badLength = append(badLength, protoRecord(9, ip)...)
+	for _, data := range [][]byte{
+		slices.Concat(protoRecord(1, ip), protoRecord(2, []byte{10, 0, 0, 2, 9}), protoRecord(3, ip)),
+		slices.Concat(protoRecord(4, ip), badLength),
+	} {
+		m := &nats.Msg{Subject: FlowSubject("gw1"), Data: data, Header: nats.Header{}}
+		m.Header.Set(FormatHeader, FormatProtobuf)
+		m.Header.Set(RecordsHeader, "3")
+		if _, err := js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	cfg := ParquetConfig{URL: srv.URL(), Dir: dir, Rotate: 100 * time.Millisecond}
+	st := runConsumer(t, func(ctx context.Context) (ConsumeStats, error) { return ConsumeToParquet(ctx, cfg) }, func() bool {
+		pending, unacked := natstest.ConsumerState(t, js, "FLOWHAWK", "flowhawk-parquet")
+		return pending == 0 && unacked == 0
+	})
+	var ids []uint64
+	files, _ := filepath.Glob(filepath.Join(dir, "flows-*.parquet"))
+	for _, f := range files {
+		rows, err := parquet.ReadFile[FlowRow](f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			ids = append(ids, r.ID)
+		}
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []uint64{1, 3, 4}) || st.Rows != 3 || st.Bad != 3 {
+		t.Errorf("stored flows %v (stats %+v), want 1, 3 and 4 with 3 bad records", ids, st)
 	}
 }

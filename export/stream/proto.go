@@ -134,7 +134,10 @@ func (r *snapshot) marshalProto(sensor string, cols []features.Column, b []byte)
 // DecodeFlowProto decodes one varint-delimited Flow message from the start
 // of b and returns it with the number of bytes used; loop over a message's
 // data to read all its records. Features come back as float64 or string
-// values, as from the JSON form.
+// values, as from the JSON form. A record that cannot be decoded still
+// returns its delimited length with the error, so that a caller skips it
+// and reads the next one; the length is 0 only when the delimiter itself
+// is bad and the rest cannot be split into records.
 func DecodeFlowProto(b []byte) (FlowRecord, int, error) {
 	var r FlowRecord
 	size, n := protowire.ConsumeVarint(b)
@@ -150,7 +153,7 @@ func DecodeFlowProto(b []byte) (FlowRecord, int, error) {
 	for len(m) > 0 {
 		num, typ, k := protowire.ConsumeTag(m)
 		if k < 0 {
-			return r, 0, fmt.Errorf("stream: tag: %w", protowire.ParseError(k))
+			return r, used, fmt.Errorf("stream: tag: %w", protowire.ParseError(k))
 		}
 		m = m[k:]
 		var v uint64
@@ -164,7 +167,7 @@ func DecodeFlowProto(b []byte) (FlowRecord, int, error) {
 			k = protowire.ConsumeFieldValue(num, typ, m)
 		}
 		if k < 0 {
-			return r, 0, fmt.Errorf("stream: field %d: %w", num, protowire.ParseError(k))
+			return r, used, fmt.Errorf("stream: field %d: %w", num, protowire.ParseError(k))
 		}
 		m = m[k:]
 		switch num {
@@ -179,7 +182,7 @@ func DecodeFlowProto(b []byte) (FlowRecord, int, error) {
 		case pbSrcIP:
 			a, ok := netip.AddrFromSlice(bs)
 			if !ok {
-				return r, 0, fmt.Errorf("stream: protobuf flow: src_ip has %d bytes, want 4 or 16", len(bs))
+				return r, used, fmt.Errorf("stream: protobuf flow: src_ip has %d bytes, want 4 or 16", len(bs))
 			}
 			r.SrcIP = a.String()
 		case pbSrcPort:
@@ -187,7 +190,7 @@ func DecodeFlowProto(b []byte) (FlowRecord, int, error) {
 		case pbDstIP:
 			a, ok := netip.AddrFromSlice(bs)
 			if !ok {
-				return r, 0, fmt.Errorf("stream: protobuf flow: dst_ip has %d bytes, want 4 or 16", len(bs))
+				return r, used, fmt.Errorf("stream: protobuf flow: dst_ip has %d bytes, want 4 or 16", len(bs))
 			}
 			r.DstIP = a.String()
 		case pbDstPort:
@@ -227,7 +230,7 @@ func DecodeFlowProto(b []byte) (FlowRecord, int, error) {
 		case pbFeatures:
 			name, val, err := decodeFeature(bs)
 			if err != nil {
-				return r, 0, err
+				return r, used, err
 			}
 			if v, ok := val.(float64); ok && (math.IsNaN(v) || math.IsInf(v, 0)) {
 				// Sensors leave such values out, as JSON must: read as

@@ -138,9 +138,12 @@ func TestDecodeFlowProtoBadAddress(t *testing.T) {
 	msg = protowire.AppendBytes(msg, []byte{10, 0, 0}) // 3 bytes: neither IPv4 nor IPv6
 	b := protowire.AppendVarint(nil, uint64(len(msg)))
 	b = append(b, msg...)
-	_, _, err := DecodeFlowProto(b)
+	_, k, err := DecodeFlowProto(b)
 	if err == nil || !regexp.MustCompile(`src_ip has 3 bytes`).MatchString(err.Error()) {
 		t.Fatalf("got %v, want an error naming src_ip and its length", err)
+	}
+	if k != len(b) {
+		t.Errorf("bad record used %d bytes, want its delimited length %d, to skip it", k, len(b))
 	}
 }
 
