@@ -58,7 +58,7 @@ func addExporterFlags(fs *flag.FlagSet, ef *exporterFlags) {
 	fs.StringVar(&ef.natsCreds, "nats-creds", "", "authenticate to NATS with the JWT and NKey seed of this `FILE` (a .creds file)")
 	fs.StringVar(&ef.natsStream, "nats-stream", "FLOWHAWK", "JetStream stream holding the subjects")
 	fs.BoolVar(&ef.natsCreate, "nats-create-stream", false, "create the stream if it is missing")
-	fs.IntVar(&ef.natsBuffer, "nats-buffer", 100_000, "messages kept locally while the broker is unreachable (beyond: counted drops)")
+	fs.IntVar(&ef.natsBuffer, "nats-buffer", 100_000, "`N` records (flows and alerts) held locally until the broker acknowledges them, so that an outage loses none of N (beyond: counted drops; 100000 take about 30 MB, 110 MB with --nats-features)")
 	fs.BoolVar(&ef.natsFeatures, "nats-features", false, "include every feature column in the published flow records")
 	fs.StringVar(&ef.natsFormat, "nats-format", "json", "encoding of published flow records: json (JSON lines) or protobuf (delimited flowhawk.v1.Flow, export/stream/flow.proto)")
 }

@@ -4,9 +4,10 @@
 // lines (one JSON document per line; the Flowhawk-Records header counts
 // them): packing records keeps the broker's per-message cost low.
 //
-// Export and Alert never block. Messages wait in a bounded local buffer;
-// one goroutine publishes them asynchronously and keeps every message until
-// JetStream acknowledged it, re-publishing after a broker outage. Each
+// Export and Alert never block. Records wait in a bounded local buffer;
+// one goroutine packs them into messages, publishes them asynchronously and
+// keeps every message until JetStream acknowledged it, re-publishing after
+// a broker outage. Each
 // message carries a Nats-Msg-Id, so a re-publish of a message the broker
 // had already stored is dropped by JetStream's duplicate window instead of
 // stored twice. Only a full buffer (counted as queue_full), an unsent
@@ -65,7 +66,9 @@ type Config struct {
 	// Columns names the feature row values passed to Export (from
 	// features.Extractor.Columns); nil publishes no features.
 	Columns []features.Column
-	// BufferSize bounds the messages waiting locally (default 100000):
+	// BufferSize bounds the records (flows and alerts) kept locally
+	// until JetStream acknowledges them, packed into messages or not
+	// (default 100000, about 30 MB, 110 MB with every feature column):
 	// during a broker outage this many records survive.
 	BufferSize int
 	// Batch is how many messages are in flight before waiting for acks
@@ -179,6 +182,7 @@ type Publisher struct {
 	seq    atomic.Uint64
 
 	published, messages, retried      atomic.Uint64
+	taken                             atomic.Int64 // records swapped out of pend, not yet acknowledged or dropped
 	dropQueue, dropShutdown, dropDone atomic.Uint64
 	dropEncode, dropTooLarge          atomic.Uint64
 
@@ -297,12 +301,12 @@ func (p *Publisher) enqueue(it item) {
 		p.mu.Unlock()
 		p.dropDone.Add(1)
 		it.release()
-	case len(p.pend) >= p.cfg.BufferSize:
+	case len(p.pend)+int(p.taken.Load()) >= p.cfg.BufferSize:
 		p.mu.Unlock()
 		it.release()
 		p.dropQueue.Add(1)
 		if p.warn.Allow() {
-			p.warn.Log("nats buffer full, dropping messages", "url", redactURL(p.cfg.URL), "buffer", p.cfg.BufferSize, "dropped_total", p.dropQueue.Load())
+			p.warn.Log("nats buffer full, dropping records", "url", redactURL(p.cfg.URL), "buffer", p.cfg.BufferSize, "dropped_total", p.dropQueue.Load())
 		}
 	default:
 		p.pend = append(p.pend, it)
@@ -324,16 +328,20 @@ func (it *item) release() {
 	}
 }
 
-// swap takes the buffered items in exchange for a drained slice.
+// swap takes the buffered items in exchange for a drained slice. They
+// still count against BufferSize (taken) until acknowledged or dropped:
+// counting pend alone let the buffer hold twice BufferSize records and
+// more during an outage.
 func (p *Publisher) swap(spare []item) []item {
 	p.mu.Lock()
 	got := p.pend
 	p.pend = spare[:0]
+	p.taken.Add(int64(len(got)))
 	p.mu.Unlock()
 	return got
 }
 
-// Close stops accepting messages, tries for up to CloseTimeout to deliver
+// Close stops accepting records, tries for up to CloseTimeout to deliver
 // what is buffered (counting the rest as shutdown drops) and disconnects.
 func (p *Publisher) Close() error {
 	p.mu.Lock()
@@ -347,7 +355,7 @@ func (p *Publisher) Close() error {
 	<-p.done
 	p.nc.Close()
 	if n := p.dropShutdown.Load(); n > 0 {
-		return fmt.Errorf("stream: %d messages undelivered at close", n)
+		return fmt.Errorf("stream: %d records undelivered at close", n)
 	}
 	return nil
 }
@@ -373,11 +381,12 @@ func (p *Publisher) Losses() map[string]uint64 {
 	}
 }
 
-// Buffered is the number of messages waiting in the local buffer.
+// Buffered is the number of records held locally, not yet acknowledged:
+// what counts against BufferSize.
 func (p *Publisher) Buffered() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.pend)
+	return len(p.pend) + int(p.taken.Load())
 }
 
 // outMsg is one message to publish: n records as JSON lines.
@@ -533,6 +542,7 @@ func (p *Publisher) fit(msgs []outMsg) []outMsg {
 		for _, rec := range splitRecords(m.msg) {
 			if len(rec) > maxData {
 				p.dropTooLarge.Add(1)
+				p.taken.Add(-1)
 				p.warn.Warn("nats record larger than the server's max_payload; dropped", "url", redactURL(p.cfg.URL),
 					"subject", m.msg.Subject, "record_bytes", len(rec), "max_payload", lim, "dropped_total", p.dropTooLarge.Load())
 				continue
@@ -672,6 +682,7 @@ func (p *Publisher) run() {
 			rest := len(p.pend)
 			p.mu.Unlock()
 			p.dropShutdown.Add(uint64(b.records + len(backlog) - bi + rest))
+			p.taken.Add(-int64(b.records + len(backlog) - bi))
 			return
 		}
 		if !streamOK {
@@ -742,6 +753,7 @@ func (p *Publisher) publish(batch []outMsg) []outMsg {
 		select {
 		case <-pm.fut.Ok():
 			p.published.Add(uint64(pm.out.n))
+			p.taken.Add(-int64(pm.out.n))
 			p.messages.Add(1)
 			continue
 		case err := <-pm.fut.Err():

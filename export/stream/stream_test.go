@@ -225,11 +225,11 @@ func TestBrokerDownNeverBlocks(t *testing.T) {
 		p.Export(f, nil, "")
 	}
 	if err := p.Close(); err == nil {
-		t.Error("Close reported no undelivered messages")
+		t.Error("Close reported no undelivered records")
 	}
 	st := p.Stats()
 	if st.DropQueueFull == 0 {
-		t.Errorf("no queue-full drops with a 100-message buffer and 1000 records: %+v", st)
+		t.Errorf("no queue-full drops with a 100-record buffer and 1000 records: %+v", st)
 	}
 	if got := st.Published + st.DropQueueFull + st.DropShutdown; got != 1000 {
 		t.Errorf("published %d + queue full %d + shutdown %d = %d, want 1000", st.Published, st.DropQueueFull, st.DropShutdown, got)
@@ -659,5 +659,37 @@ func TestSmallMaxPayload(t *testing.T) {
 				t.Errorf("%s: %d flows in the stream, want 1000", format, got)
 			}
 		}
+	}
+}
+
+// TestBufferBoundsRecords fills the buffer of a publisher whose broker is
+// down, lets it pack the records into messages, and offers more: no more
+// than BufferSize records are held, and Close's error counts them as
+// records. The records packed into messages did not count, so the buffer
+// took BufferSize more.
+func TestBufferBoundsRecords(t *testing.T) {
+	port := natstest.FreePort(t) // nothing listens: connection refused
+	p, err := New(Config{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), BufferSize: 1000, CloseTimeout: 100 * time.Millisecond, WarnEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := synthFlows(6000, 1)
+	for _, f := range flows[:1000] {
+		p.Export(f, nil, "")
+	}
+	time.Sleep(300 * time.Millisecond) // packed into messages, retried
+	for _, f := range flows[1000:] {
+		p.Export(f, nil, "")
+	}
+	if n := p.Buffered(); n != 1000 {
+		t.Errorf("%d records buffered, want the 1000 of BufferSize", n)
+	}
+	err = p.Close()
+	st := p.Stats()
+	if st.DropShutdown != 1000 || st.DropQueueFull != 5000 {
+		t.Errorf("stats %+v: want 1000 records held (undelivered at close) and 5000 dropped as the buffer was full", st)
+	}
+	if err == nil || !strings.Contains(err.Error(), "1000 records undelivered") {
+		t.Errorf("Close: %v, want 1000 records undelivered", err)
 	}
 }
