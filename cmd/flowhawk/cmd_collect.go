@@ -50,7 +50,7 @@ func runCollect(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cf.noAlerts, "no-alerts", false, "store flows only")
 	fs.DurationVar(&cf.roll, "roll-interval", time.Minute, "close a file and start the next after this long; a message is acknowledged once the file holding it is closed, synced and renamed")
 	fs.IntVar(&cf.rollRows, "roll-rows", 1_000_000, "close a file once it holds `N` rows (flows, or alerts) or more, too; a message's rows are not split between files, so a file passes N by less than a message")
-	fs.DurationVar(&cf.ackWait, "ack-wait", 0, "how long JetStream waits for an acknowledgement before delivering a message again: how soon a crashed collector's messages come back (0: twice --roll-interval plus 30s; more than --roll-interval)")
+	fs.DurationVar(&cf.ackWait, "ack-wait", 0, "how long JetStream waits for an acknowledgement before delivering a message again: how soon a crashed collector's messages come back; an open file's messages are reported in progress every quarter of it (0: twice --roll-interval plus 30s; more than --roll-interval)")
 	fs.IntVar(&cf.fetch, "fetch", 256, "ask the server for up to `N` messages per pull")
 	fs.DurationVar(&cf.duration, "duration", 0, "stop after this long (0: until SIGINT, SIGTERM or SIGHUP)")
 	fs.BoolVarP(&cf.quiet, "quiet", "q", false, "do not print the summary on stderr")

@@ -57,7 +57,9 @@ type ParquetConfig struct {
 	// AckWait is how long JetStream waits for a delivered message's
 	// acknowledgement before delivering it again, which is how soon a
 	// crashed consumer's messages come back (default 2×Rotate + 30 s). It
-	// must exceed Rotate, or messages come back while their file is open.
+	// must exceed Rotate; while a file is open its messages are reported
+	// in progress every quarter of AckWait, which restarts it, so they do
+	// not come back before the file is closed (which AckWait must cover).
 	AckWait time.Duration
 	// Fetch is how many messages the client asks for ahead of need and
 	// holds (default 256).
@@ -633,6 +635,31 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 		slog.Info("created the durable consumer again", "durable", cfg.Durable, "stream", cfg.Stream)
 		return nil
 	}
+	// The messages of the open file are acknowledged only once it is
+	// closed: Rotate after the first, plus a wait for the next message,
+	// plus the close, plus their time in the client's buffer. An AckWait
+	// just over Rotate had JetStream deliver them again meanwhile (124
+	// messages stored twice with a 2 s roll and a 2.1 s ack wait), so
+	// every quarter of AckWait they are reported in progress, which
+	// restarts their AckWait, and no wait for a message lasts longer.
+	progressEvery := cfg.AckWait / 4
+	wait := min(time.Second, progressEvery)
+	lastProgress := time.Now()
+	progress := func() {
+		if time.Since(lastProgress) < progressEvery {
+			return
+		}
+		lastProgress = time.Now()
+		if cur == nil || cur.orphaned {
+			return
+		}
+		for _, m := range cur.msgs {
+			if err := m.InProgress(); err != nil {
+				warn.Warn("in-progress report failed; the message may be delivered again", "err", err)
+				break
+			}
+		}
+	}
 	for {
 		if ctx.Err() != nil {
 			// Store what the client already holds: dropped here, it
@@ -644,7 +671,8 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 			// unacknowledged), but the stop is bounded.
 			it.Drain()
 			for deadline := time.Now().Add(drainWait); ; {
-				m, err := it.Next(jetstream.NextMaxWait(time.Second))
+				progress()
+				m, err := it.Next(jetstream.NextMaxWait(wait))
 				if err == nil {
 					if err := store(m); err != nil {
 						return st, err
@@ -662,7 +690,8 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 				return st, err
 			}
 		}
-		m, err := it.Next(jetstream.NextMaxWait(time.Second))
+		progress()
+		m, err := it.Next(jetstream.NextMaxWait(wait))
 		switch {
 		case err == nil:
 			lastCheck = time.Now()

@@ -592,3 +592,52 @@ func TestConsumerSkipsBadProtoRecord(t *testing.T) {
 		t.Errorf("stored flows %v (stats %+v), want 1, 3 and 4 with 3 bad records", ids, st)
 	}
 }
+
+// TestConsumerAckWaitJustOverRotate stores flows published steadily with
+// an AckWait barely over Rotate: no message may come back while its file
+// is open. Acknowledged only at the close, which comes Rotate after the
+// first message and a wait for the next one later, the first messages of
+// each file were delivered again and stored twice.
+func TestConsumerAckWaitJustOverRotate(t *testing.T) {
+	srv := natstest.Start(t)
+	p, err := New(Config{URL: srv.URL(), Sensor: "gw1", CreateStream: true, Linger: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const n = 14
+	flows := synthFlows(n, 1)
+	dir := t.TempDir()
+	cfg := ParquetConfig{URL: srv.URL(), Dir: dir, CreateStream: true, Rotate: time.Second, AckWait: 1100 * time.Millisecond}
+	js := jsConnect(t, srv.URL())
+	next := 0
+	st := runConsumer(t, func(ctx context.Context) (ConsumeStats, error) { return ConsumeToParquet(ctx, cfg) }, func() bool {
+		if next < n { // a message every 300 ms
+			p.Export(flows[next], nil, "")
+			next++
+			time.Sleep(280 * time.Millisecond)
+			return false
+		}
+		pending, unacked := natstest.ConsumerState(t, js, "FLOWHAWK", "flowhawk-parquet")
+		return pending == 0 && unacked == 0
+	})
+	seen := map[uint64]int{}
+	files, _ := filepath.Glob(filepath.Join(dir, "flows-*.parquet"))
+	for _, f := range files {
+		rows, err := parquet.ReadFile[FlowRow](f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			seen[r.ID]++
+		}
+	}
+	for id := uint64(1); id <= n; id++ {
+		if seen[id] != 1 {
+			t.Errorf("flow %d stored %d times", id, seen[id])
+		}
+	}
+	if st.Redelivered != 0 {
+		t.Errorf("stats %+v: messages delivered again while their file was open", st)
+	}
+}
