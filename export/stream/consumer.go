@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -145,8 +146,8 @@ type ConsumeStats struct {
 	// held the records: those of files renamed into place only, so a run
 	// that failed before it could finish its file counts none of it.
 	Rows, Files, Messages uint64
-	// Bad counts records that were not flow records or JSON (logged and
-	// skipped), and records missing from a message that its
+	// Bad counts records that were not flow records, or alerts that
+	// report --alerts reads (logged and skipped), and records missing from a message that its
 	// Flowhawk-Records header counts (the rest of a protobuf message
 	// after a record whose length is bad).
 	Bad uint64
@@ -236,7 +237,7 @@ func (p *parquetRecords) write(m jetstream.Msg) (n, bad int, badErr error, err e
 
 func (p *parquetRecords) close() error { return p.w.Close() }
 
-// jsonlRecords writes each JSON line of a message as it came.
+// jsonlRecords writes each alert line of a message as it came.
 type jsonlRecords struct{ w *bufio.Writer }
 
 func (j *jsonlRecords) write(m jetstream.Msg) (n, bad int, badErr error, err error) {
@@ -245,8 +246,8 @@ func (j *jsonlRecords) write(m jetstream.Msg) (n, bad int, badErr error, err err
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		if !json.Valid(line) {
-			bad, badErr = bad+1, errors.New("not a JSON document")
+		if err := checkAlert(line); err != nil {
+			bad, badErr = bad+1, fmt.Errorf("not an alert: %w", err)
 			continue
 		}
 		j.w.Write(line)
@@ -259,6 +260,38 @@ func (j *jsonlRecords) write(m jetstream.Msg) (n, bad int, badErr error, err err
 }
 
 func (j *jsonlRecords) close() error { return j.w.Flush() }
+
+// checkAlert refuses a line that report --alerts (report.ReadAlerts) would
+// refuse, failing the whole file: any JSON document was stored, 123 or
+// {"ok":1} too. It takes a JSON object with an RFC 3339 @timestamp and,
+// if it has one, a flowhawk.count (nested or dotted) that is a whole
+// count of 1 or more. (Package report cannot be imported here: its tests
+// import this package.)
+func checkAlert(line []byte) error {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(line, &doc); err != nil || doc == nil {
+		return errors.New("not a JSON object")
+	}
+	var ts string
+	if err := json.Unmarshal(doc["@timestamp"], &ts); err != nil {
+		return errors.New("no @timestamp string")
+	}
+	if _, err := time.Parse(time.RFC3339Nano, ts); err != nil {
+		return fmt.Errorf("@timestamp %q: %w", ts, err)
+	}
+	count, ok := doc["flowhawk.count"]
+	if fh, isObj := doc["flowhawk"]; !ok && isObj {
+		var sub map[string]json.RawMessage
+		if json.Unmarshal(fh, &sub) == nil {
+			count, ok = sub["count"]
+		}
+	}
+	var c float64
+	if ok && json.Unmarshal(count, &c) == nil && (c < 1 || c > 1<<53 || c != math.Trunc(c)) {
+		return fmt.Errorf("flowhawk.count %v is not a count", c)
+	}
+	return nil
+}
 
 var (
 	parquetKind = fileKind{what: "flows", ext: ".parquet", create: func(w io.Writer) recordWriter {

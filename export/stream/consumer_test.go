@@ -18,6 +18,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/flowhawk/flowhawk/export/report"
 	"github.com/flowhawk/flowhawk/internal/natstest"
 )
 
@@ -400,7 +401,7 @@ func TestConsumerStoresDeliveredAtStop(t *testing.T) {
 	}
 	const n = 300 // more than one pull of 256
 	for i := range n {
-		p.Alert([]byte(fmt.Sprintf(`{"rule":{"name":"portscan"},"flowhawk":{"seq":%d}}`+"\n", i)))
+		p.Alert([]byte(fmt.Sprintf(`{"@timestamp":"2026-11-23T10:00:00Z","rule":{"name":"portscan"},"flowhawk":{"seq":%d}}`+"\n", i)))
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
@@ -639,5 +640,67 @@ func TestConsumerAckWaitJustOverRotate(t *testing.T) {
 	}
 	if st.Redelivered != 0 {
 		t.Errorf("stats %+v: messages delivered again while their file was open", st)
+	}
+}
+
+// TestConsumeAlertsRefusesNonAlerts stores a message of alert lines among
+// which only one is an alert report --alerts reads: the others (JSON, but
+// no object, no @timestamp, a bad one, a flow record, a count that is no
+// count) are skipped as bad, and report reads the file. Any JSON was
+// stored, and report then refused the whole file.
+func TestConsumeAlertsRefusesNonAlerts(t *testing.T) {
+	srv := natstest.Start(t)
+	js := jsConnect(t, srv.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, StreamConfig("FLOWHAWK")); err != nil {
+		t.Fatal(err)
+	}
+	lines := []string{
+		`123`, `"str"`, `[1,2]`, `null`, `{"ok":1}`, `{"@timestamp":"yesterday","rule":{"name":"x"}}`,
+		`{"sensor":"gw1","flow_id":1,"start":"2026-12-05T08:00:00Z","src_ip":"10.0.0.5","dst_ip":"10.0.0.9","proto":6}`,
+		`{"@timestamp":"2026-12-05T08:00:00Z","rule":{"name":"portscan"},"flowhawk":{"count":0.5}}`,
+		`{"@timestamp":"2026-12-05T08:00:00Z","rule":{"name":"portscan"},"source":{"ip":"10.0.0.5"}}`,
+	}
+	if _, err := js.Publish(ctx, AlertSubject("gw1"), []byte(strings.Join(lines, "\n")+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := AlertsConfig{URL: srv.URL(), Dir: dir, Rotate: 100 * time.Millisecond}
+	st := runConsumer(t, func(ctx context.Context) (ConsumeStats, error) { return ConsumeAlerts(ctx, cfg) }, func() bool {
+		pending, unacked := natstest.ConsumerState(t, js, "FLOWHAWK", "flowhawk-parquet-alerts")
+		return pending == 0 && unacked == 0
+	})
+	if st.Rows != 1 || st.Bad != uint64(len(lines)-1) {
+		t.Errorf("stats %+v, want 1 alert stored and %d bad lines", st, len(lines)-1)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "alerts-*.jsonl"))
+	for _, f := range files {
+		if _, err := report.ReadAlerts(f); err != nil {
+			t.Errorf("report refuses the stored file: %v", err)
+		}
+	}
+}
+
+// TestCheckAlertAgreesWithReport checks that collect keeps out exactly
+// the alert lines report --alerts refuses, line by line.
+func TestCheckAlertAgreesWithReport(t *testing.T) {
+	const ts = `"@timestamp":"2026-12-05T08:00:00.5Z"`
+	for _, line := range []string{
+		`123`, `"str"`, `[1,2]`, `null`, `{}`, `{"ok":1}`, `{"@timestamp":5}`, `{"@timestamp":"yesterday"}`,
+		`{"sensor":"gw1","start":"2026-12-05T08:00:00Z","src_ip":"10.0.0.5"}`,
+		`{` + ts + `}`, `{` + ts + `,"rule":{"name":"portscan"}}`,
+		`{` + ts + `,"flowhawk":{"count":3}}`, `{` + ts + `,"flowhawk":{"count":0}}`, `{` + ts + `,"flowhawk":{"count":2.5}}`,
+		`{` + ts + `,"flowhawk":{"count":"3"}}`, `{` + ts + `,"flowhawk.count":-1}`, `{` + ts + `,"flowhawk.count":2,"flowhawk":{"count":0}}`,
+		`{` + ts + `,"flowhawk":7}`,
+	} {
+		f := filepath.Join(t.TempDir(), "alerts.jsonl")
+		if err := os.WriteFile(f, []byte(line+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, rerr := report.ReadAlerts(f)
+		if cerr := checkAlert([]byte(line)); (cerr == nil) != (rerr == nil) {
+			t.Errorf("%s: collect says %v, report %v", line, cerr, rerr)
+		}
 	}
 }
