@@ -125,7 +125,10 @@ type FlowRow struct {
 	BwdFlags   uint8     `parquet:"bwd_tcp_flags"`
 	EndReason  string    `parquet:"end_reason,dict"`
 	Partial    bool      `parquet:"partial"`
-	Class      string    `parquet:"class,dict"`
+	// Sampled is the sensor's 1-in-N packet sampling rate (0: every
+	// packet): the counts are estimates, already scaled by N.
+	Sampled uint32 `parquet:"sampling_rate"`
+	Class   string `parquet:"class,dict"`
 }
 
 func rowOf(r *FlowRecord) FlowRow {
@@ -135,7 +138,7 @@ func rowOf(r *FlowRecord) FlowRow {
 		VLAN: r.VLAN, VLANInner: r.VLANInner, Tunnel: r.Tunnel,
 		FwdPackets: r.FwdPackets, FwdBytes: r.FwdBytes, BwdPackets: r.BwdPackets, BwdBytes: r.BwdBytes,
 		FwdPayload: r.FwdPayload, BwdPayload: r.BwdPayload, FwdFlags: r.FwdFlags, BwdFlags: r.BwdFlags,
-		EndReason: r.EndReason, Partial: r.Partial, Class: r.Class,
+		EndReason: r.EndReason, Partial: r.Partial, Sampled: r.Sampled, Class: r.Class,
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/export/report"
 	"github.com/flowhawk/flowhawk/features"
 	"github.com/flowhawk/flowhawk/internal/natstest"
 )
@@ -445,6 +446,11 @@ func BenchmarkExport(b *testing.B) {
 func TestConsumeToParquet(t *testing.T) {
 	srv := natstest.Start(t)
 	flows := synthFlows(1200, 1)
+	for i, f := range flows {
+		if i%3 == 0 {
+			f.Sampled = 100 // stored too: Parquet rows lost it
+		}
+	}
 	publish := func(i int, sensor string) {
 		// One sensor sends JSON, the other protobuf: the consumer reads both.
 		p, err := New(Config{URL: srv.URL(), Sensor: sensor, CreateStream: true, Format: []string{FormatJSON, FormatProtobuf}[i]})
@@ -473,7 +479,7 @@ func TestConsumeToParquet(t *testing.T) {
 			for _, r := range rows {
 				seen[r.ID]++
 				sensors[r.Sensor]++
-				if r.Class != "BENIGN" || r.FwdBytes != flows[r.ID-1].Fwd.Bytes || !r.Start.Equal(time.Unix(0, flows[r.ID-1].Start).Truncate(time.Microsecond)) {
+				if r.Class != "BENIGN" || r.FwdBytes != flows[r.ID-1].Fwd.Bytes || r.Sampled != flows[r.ID-1].Sampled || !r.Start.Equal(time.Unix(0, flows[r.ID-1].Start).Truncate(time.Microsecond)) {
 					t.Fatalf("row %+v does not match flow %d", r, r.ID)
 				}
 			}
@@ -517,6 +523,11 @@ func TestConsumeToParquet(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("flow %d stored %d times", id, n)
 		}
+	}
+	// report still reads them.
+	files, _ := filepath.Glob(filepath.Join(dir, "*.parquet"))
+	if fl, err := report.ReadFlows(files[0]); err != nil || len(fl) == 0 {
+		t.Errorf("report: %d flows, %v", len(fl), err)
 	}
 }
 
