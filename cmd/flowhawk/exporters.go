@@ -253,7 +253,7 @@ func (s *exporterSet) summary(w io.Writer) {
 	}
 	if s.nats != nil {
 		st := s.nats.Stats()
-		fmt.Fprintf(w, "nats       %d records acknowledged in %d messages (%d records retried); dropped %d records (buffer full %d, undelivered at close %d, encode %d, too large %d)\n",
+		fmt.Fprintf(w, "nats       %d records acknowledged in %d messages (%d record retries); dropped %d records (buffer full %d, undelivered at close %d, encode %d, too large %d)\n",
 			st.Published, st.Messages, st.Retried, st.DropQueueFull+st.DropShutdown+st.DropClosed+st.DropEncode+st.DropTooLarge, st.DropQueueFull, st.DropShutdown, st.DropEncode, st.DropTooLarge)
 	}
 }

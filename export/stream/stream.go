@@ -152,7 +152,7 @@ type Stats struct {
 	// the JetStream messages they are packed into.
 	Published     uint64 // records acknowledged by JetStream
 	Messages      uint64 // JetStream messages acknowledged (holding the Published records)
-	Retried       uint64 // records whose publish attempt failed and was retried
+	Retried       uint64 // failed publish attempts of records, retried: a record that failed three times counts three
 	DropQueueFull uint64 // records dropped because the buffer was full
 	DropShutdown  uint64 // records still undelivered when Close gave up
 	DropClosed    uint64 // records offered after Close
@@ -353,8 +353,12 @@ func (p *Publisher) Close() error {
 	p.mu.Unlock()
 	close(p.stop)
 	<-p.done
+	nerr := p.notConnected()
 	p.nc.Close()
 	if n := p.dropShutdown.Load(); n > 0 {
+		if nerr != nil {
+			return fmt.Errorf("stream: %d records undelivered at close: %w", n, nerr)
+		}
 		return fmt.Errorf("stream: %d records undelivered at close", n)
 	}
 	return nil
@@ -727,14 +731,10 @@ func (p *Publisher) publish(batch []outMsg) []outMsg {
 	for i, m := range batch {
 		fut, err := p.js.PublishMsgAsync(m.msg)
 		if err != nil {
-			if !p.nc.IsConnected() {
-				// Before the first connection the client knows no server and
-				// says "headers not supported": name the real cause.
-				cause := p.nc.LastError()
-				if e := p.dialErr.Load(); e != nil {
-					cause = *e
-				}
-				err = fmt.Errorf("not connected (%v)", cmpOr(cause, err))
+			// Before the first connection the client knows no server and
+			// says "headers not supported": name the real cause.
+			if nerr := p.notConnected(); nerr != nil {
+				err = nerr
 			}
 			p.warn.Warn("nats publish failed; will retry", "url", redactURL(p.cfg.URL), "err", err, "buffered", p.Buffered())
 			failed = append(failed, batch[i:]...)
@@ -767,6 +767,12 @@ func (p *Publisher) publish(batch []outMsg) []outMsg {
 		failed = append(failed, outMsg{&nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}, pm.out.n})
 	}
 	if firstErr != nil {
+		if nerr := p.notConnected(); nerr != nil {
+			// Messages taken while the client retries its connection
+			// time out: the reason is the connection's (refused
+			// credentials), not the ack's.
+			firstErr = fmt.Errorf("%w (%v)", nerr, firstErr)
+		}
 		p.warn.Warn("nats publish not acknowledged; will retry", "url", redactURL(p.cfg.URL), "err", firstErr, "unacked", len(failed), "buffered", p.Buffered())
 	}
 	return failed
@@ -822,6 +828,25 @@ func StreamConfig(name string) jetstream.StreamConfig {
 		MaxAge:     7 * 24 * time.Hour,
 		Duplicates: 10 * time.Minute,
 	}
+}
+
+// notConnected says why the client is not connected to the server (the
+// last failed attempt's error, as refused credentials), nil while it is.
+func (p *Publisher) notConnected() error {
+	if p.nc.IsConnected() {
+		return nil
+	}
+	cause := p.nc.LastError()
+	if e := p.dialErr.Load(); e != nil {
+		cause = *e
+	}
+	switch {
+	case cause == nil:
+		return fmt.Errorf("not connected to %s", redactURL(p.cfg.URL))
+	case errors.Is(cause, nats.ErrAuthorization):
+		return fmt.Errorf("nats %s refused the credentials: %w (give them in $FLOWHAWK_NATS_USER and $FLOWHAWK_NATS_PASSWORD, $FLOWHAWK_NATS_TOKEN or a .creds file)", redactURL(p.cfg.URL), cause)
+	}
+	return fmt.Errorf("not connected to %s: %w", redactURL(p.cfg.URL), cause)
 }
 
 // cmpOr returns the first non-nil error.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"github.com/flowhawk/flowhawk/export/report"
 	"github.com/flowhawk/flowhawk/features"
 	"github.com/flowhawk/flowhawk/internal/natstest"
+	"github.com/flowhawk/flowhawk/internal/syncbuf"
 )
 
 func synthFlows(n, idBase int) []*collector.Flow {
@@ -702,5 +704,31 @@ func TestBufferBoundsRecords(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "1000 records undelivered") {
 		t.Errorf("Close: %v, want 1000 records undelivered", err)
+	}
+}
+
+// TestWrongCredentialsNamed publishes with a password the broker refuses:
+// the warnings and Close's error name the refusal. They said only
+// "timeout waiting for ack" and "N records undelivered at close".
+func TestWrongCredentialsNamed(t *testing.T) {
+	srv := natstest.Start(t, "--user", "sensor", "--pass", "s3cret")
+	var logs syncbuf.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer slog.SetDefault(old)
+	p, err := New(Config{URL: srv.URL(), User: "sensor", Password: "wrong", Sensor: "gw1", AckTimeout: 300 * time.Millisecond, CloseTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range synthFlows(5, 1) {
+		p.Export(f, nil, "")
+	}
+	time.Sleep(time.Second)
+	err = p.Close()
+	if err == nil || !strings.Contains(err.Error(), "refused the credentials") {
+		t.Errorf("Close: %v, want the refused credentials named", err)
+	}
+	if !strings.Contains(logs.String(), "refused the credentials") || strings.Contains(logs.String(), "wrong") {
+		t.Errorf("warnings do not name the refused credentials (or show the password):\n%s", logs.String())
 	}
 }
