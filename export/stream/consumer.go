@@ -452,6 +452,9 @@ func durableFor(ctx context.Context, js jetstream.JetStream, cfg ParquetConfig) 
 				url, cfg.Stream, err, cfg.Stream)
 		case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
 			return nil, fmt.Errorf("stream: %s: %w (start nats-server with -js, or enable JetStream for the account)", url, err)
+		case errors.Is(err, nats.ErrNoResponders):
+			// A server without JetStream does not answer its API at all.
+			return nil, fmt.Errorf("stream: %s: JetStream does not answer: %w (start nats-server with -js, or enable JetStream for the account)", url, err)
 		}
 		return nil, fmt.Errorf("stream: consumer %s of %s on stream %s at %s: %w", cfg.Durable, cfg.Subject, cfg.Stream, url, err)
 	}

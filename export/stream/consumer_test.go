@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -701,6 +703,33 @@ func TestCheckAlertAgreesWithReport(t *testing.T) {
 		_, rerr := report.ReadAlerts(f)
 		if cerr := checkAlert([]byte(line)); (cerr == nil) != (rerr == nil) {
 			t.Errorf("%s: collect says %v, report %v", line, cerr, rerr)
+		}
+	}
+}
+
+// TestConsumerWithoutJetStream starts a consumer against a nats-server
+// without JetStream (no -js): the error says so and how to enable it. It
+// said only "nats: no responders available for request".
+func TestConsumerWithoutJetStream(t *testing.T) {
+	port := natstest.FreePort(t)
+	cmd := exec.Command(natstest.Binary(t), "-a", "127.0.0.1", "-p", fmt.Sprint(port))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nats-server did not listen")
+		}
+	}
+	for _, create := range []bool{false, true} {
+		_, err := ConsumeToParquet(context.Background(), ParquetConfig{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), Dir: t.TempDir(), CreateStream: create})
+		if err == nil || !strings.Contains(err.Error(), "-js") {
+			t.Errorf("CreateStream %v: %v, want how to enable JetStream", create, err)
 		}
 	}
 }
