@@ -194,10 +194,17 @@ func decodeFlowJSON(line []byte) (FlowRecord, error) {
 	if err := json.Unmarshal(line, &r); err != nil {
 		return r, err
 	}
+	return r, checkFlow(&r)
+}
+
+// checkFlow refuses a decoded record without a flow's source address and
+// start, in either format: a JSON alert line, or an empty protobuf record
+// (length 0), which decoded to a row of zeros and was stored.
+func checkFlow(r *FlowRecord) error {
 	if r.SrcIP == "" || r.Start.IsZero() {
-		return r, errors.New("not a flow record: no src_ip or start")
+		return errors.New("not a flow record: no src_ip or start")
 	}
-	return r, nil
+	return nil
 }
 
 func (p *parquetRecords) write(m jetstream.Msg) (n, bad int, badErr error, err error) {
@@ -216,8 +223,12 @@ func (p *parquetRecords) write(m jetstream.Msg) (n, bad int, badErr error, err e
 				data = data[k:] // the next record
 				continue
 			}
-			p.rows = append(p.rows, rowOf(&r))
 			data = data[k:]
+			if err := checkFlow(&r); err != nil {
+				bad, badErr = bad+1, err
+				continue
+			}
+			p.rows = append(p.rows, rowOf(&r))
 		}
 	} else {
 		for _, line := range bytes.Split(m.Data(), []byte("\n")) {

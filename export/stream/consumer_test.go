@@ -565,6 +565,7 @@ func TestConsumerSkipsBadProtoRecord(t *testing.T) {
 	for _, data := range [][]byte{
 		slices.Concat(protoRecord(1, ip), protoRecord(2, []byte{10, 0, 0, 2, 9}), protoRecord(3, ip)),
 		slices.Concat(protoRecord(4, ip), badLength),
+		slices.Concat([]byte{0}, protoRecord(5, ip), []byte{0}), // empty records: no flow
 	} {
 		m := &nats.Msg{Subject: FlowSubject("gw1"), Data: data, Header: nats.Header{}}
 		m.Header.Set(FormatHeader, FormatProtobuf)
@@ -591,8 +592,8 @@ func TestConsumerSkipsBadProtoRecord(t *testing.T) {
 		}
 	}
 	slices.Sort(ids)
-	if !slices.Equal(ids, []uint64{1, 3, 4}) || st.Rows != 3 || st.Bad != 3 {
-		t.Errorf("stored flows %v (stats %+v), want 1, 3 and 4 with 3 bad records", ids, st)
+	if !slices.Equal(ids, []uint64{1, 3, 4, 5}) || st.Rows != 4 || st.Bad != 5 {
+		t.Errorf("stored flows %v (stats %+v), want 1, 3, 4 and 5 with 5 bad records", ids, st)
 	}
 }
 
