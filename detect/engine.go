@@ -184,6 +184,9 @@ func (e *Engine) SetFlowDelay(d time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.flowDelay = max(int64(d), 0)
+	if e.top != nil {
+		e.top.resize()
+	}
 }
 
 // advance moves the packet clock to ts and, once per second of packet

@@ -21,7 +21,9 @@ import (
 // record ends, so a window is judged only once the packet clock is the
 // engine's flow delay past its end: the result does not depend on when
 // records arrive. Until then the tallies of every window awaiting
-// judgment share one table bounded by MaxHosts.
+// judgment share one table of MaxHosts entries per such window
+// (pendingWindows): bounded by MaxHosts alone, it left each of the four
+// windows pending at the defaults a quarter of it.
 type topTalkers struct {
 	e    *Engine
 	size int64
@@ -52,12 +54,26 @@ type talker struct {
 }
 
 func newTopTalkers(e *Engine) *topTalkers {
-	return &topTalkers{
+	d := &topTalkers{
 		e:     e,
 		size:  e.cfg.TopWindow.Nanoseconds(),
 		hosts: newBounded[talkerKey](e.cfg.MaxHosts, func(t *talker) uint64 { return t.bytes }),
 	}
+	d.resize()
+	return d
 }
+
+// pendingWindows is how many windows hold tallies at once: the one
+// records are ending in, and those that ended less than the flow delay
+// ago, awaiting judgment.
+func (d *topTalkers) pendingWindows() int {
+	return int((d.e.flowDelay+d.size-1)/d.size) + 1
+}
+
+// resize bounds the tallies at MaxHosts per pending window, so each
+// window may hold --detect-max-hosts hosts (the flow delay is set after
+// the detector is made).
+func (d *topTalkers) resize() { d.hosts.max = d.e.cfg.MaxHosts * d.pendingWindows() }
 
 func (d *topTalkers) flow(f *collector.Flow) {
 	win := f.End - f.End%d.size

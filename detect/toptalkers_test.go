@@ -133,3 +133,32 @@ func TestAdvanceJudgesWithoutInput(t *testing.T) {
 	e.Advance(t0) // behind the clock: ignored
 	e.Close()
 }
+
+// TestTopTalkersBoundPerWindow: with --detect-max-hosts 64 and windows of
+// 40 hosts each, no host is evicted, however many windows await their
+// judgment (four at the default flow delay, more with a longer one): the
+// pending windows shared one table of 64 entries, which evicted 125 hosts
+// and judged windows on 14 to 28 of their 40.
+func TestTopTalkersBoundPerWindow(t *testing.T) {
+	for _, delay := range []time.Duration{0, 10 * time.Minute} {
+		cfg := only("toptalkers")
+		cfg.MaxHosts = 64
+		e, _ := newTest(t, cfg)
+		if delay > 0 {
+			e.SetFlowDelay(delay)
+		}
+		id := uint64(0)
+		for w := range int64(6) {
+			for h := 1; h <= 40; h++ {
+				id++
+				f := testFlow(id, fmt.Sprintf("10.0.%d.%d", w, h), "10.0.0.1", 40000, 80, 17, t0+w*60*sec+int64(h)*sec)
+				f.Fwd.Packets, f.Fwd.Bytes = 10, 1000
+				e.OnFlow(f)
+			}
+		}
+		if ev := e.top.hosts.Evicted; ev != 0 {
+			t.Errorf("flow delay %v: %d hosts evicted, want 0 (40 a window, 64 allowed a window)", delay, ev)
+		}
+		e.Close()
+	}
+}
