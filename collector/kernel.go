@@ -237,11 +237,11 @@ type KernelSource struct {
 	// came back, by name, so each new error is logged once.
 	reattachErr map[string]string
 
-	mu      sync.Mutex // guards stats
-	stats   KernelStats
-	pending map[Key][]pendingSample // first-packet samples waiting for their flow's record
-	liveInc map[Key]uint64          // Scan's scratch: for keys in pending, the incarnation (first) the map holds
-	closing []closeDue
+	mu       sync.Mutex // guards stats
+	stats    KernelStats
+	pending  map[Key][]pendingSample // first-packet samples waiting for their flow's record
+	liveKeys map[Key]struct{}        // Scan's scratch: the keys of pending that the walk of the maps found
+	closing  []closeDue
 	// continued holds the initiator of flows the active timeout cut, for
 	// the record that goes on with them (toFlow): the kernel starts that
 	// entry over from whichever side sends first.
@@ -608,7 +608,7 @@ func loadKernel(cfg KernelConfig, keep map[string]bool) (*KernelSource, error) {
 			}
 		}
 	}
-	s := &KernelSource{cfg: cfg, pending: make(map[Key][]pendingSample), liveInc: make(map[Key]uint64), continued: make(map[Key]cutFlow)}
+	s := &KernelSource{cfg: cfg, pending: make(map[Key][]pendingSample), liveKeys: make(map[Key]struct{}), continued: make(map[Key]cutFlow)}
 	if err := loadObjects(spec, &s.objs); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -1511,8 +1511,10 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 		n, expired0 := 0, len(exp)
 		err := s.iterateMap(fm.m, fm.short, false, func(k *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue) {
 			n++
-			if _, ok := s.pending[keyOf(k)]; ok {
-				s.liveInc[keyOf(k)] = v.First
+			if len(s.pending) > 0 {
+				if key := keyOf(k); s.pending[key] != nil {
+					s.liveKeys[key] = struct{}{}
+				}
 			}
 			switch {
 			case v.Flags&flowFClosed != 0 && now-int64(v.CloseTs) > grace:
@@ -1526,7 +1528,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 			}
 		})
 		if err != nil {
-			clear(s.liveInc)
+			clear(s.liveKeys)
 			return err
 		}
 		seen += n
@@ -1604,38 +1606,39 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 	return nil
 }
 
-// dropLateSamples drops the pending samples whose flow incarnation the
-// walk of the flow maps just made did not find: its record was emitted
-// before they were read (a ring buffer read behind the scans, as a large
-// --ring-size under a flood lets it fall), so nothing would take them.
+// dropLateSamples drops the pending samples of keys the walk of the flow
+// maps just made did not find: their flow's record was emitted before
+// they were read (a ring buffer read behind the scans, as a large
+// --ring-size lets it fall under a flood), so nothing would take them.
 // They are counted in SamplesLate, a loss: that record's first-packet
-// columns came from counters. Every sample was read before the walk
-// began (samples and scans run on one goroutine), and a flow's entry is
-// created before its samples are sent, so a sample whose incarnation is
-// not in the map belongs to a flow already gone. Without this they waited
-// in pending for sweepPending, past the map's size, for idle timeout +
-// grace + a minute: 340,000 keys, unseen, after a 25 s flood.
+// columns came from counters. Only the collector deletes flow entries,
+// emitting their records as it does, and every sample was read before
+// the walk began (samples and scans run on one goroutine), so a key that
+// is gone had its record emitted. A key still in the map keeps its
+// samples even if they are of an older incarnation: a SYN that reused a
+// closed flow's key restarts the entry in place and sends the old record
+// through the ring buffer, which may not have been read yet; takeSamples
+// counts such leftovers when the key's next record is made. Without this
+// the samples waited in pending for sweepPending, past the map's size,
+// for idle timeout + grace + a minute: 340,000 keys, unseen, after a 25 s
+// flood.
 func (s *KernelSource) dropLateSamples() {
 	late := 0
 	for k, l := range s.pending {
-		first, live := s.liveInc[k]
-		keep := l[:0]
-		for _, ps := range l {
-			if live && ps.FlowFirst >= first {
-				keep = append(keep, ps)
-			}
-		}
-		late += len(l) - len(keep)
-		if len(keep) == 0 {
+		if _, live := s.liveKeys[k]; !live {
+			late += len(l)
 			delete(s.pending, k)
-		} else {
-			s.pending[k] = keep
 		}
 	}
-	clear(s.liveInc)
-	if late > 0 {
+	clear(s.liveKeys)
+	s.countLate(late)
+}
+
+// countLate adds n samples to SamplesLate.
+func (s *KernelSource) countLate(n int) {
+	if n > 0 {
 		s.mu.Lock()
-		s.stats.SamplesLate += uint64(late)
+		s.stats.SamplesLate += uint64(n)
 		s.mu.Unlock()
 	}
 }

@@ -3,6 +3,7 @@
 package collector
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -455,6 +456,32 @@ func TestKernelLateSamples(t *testing.T) {
 	st := s.Stats()
 	if st.SamplesLate != 3 || st.PendingSamples != 1 || st.MapEntries != 1 || len(got) != 1 {
 		t.Errorf("after the next scan: %d samples late, %d pending, %d map entries, %d records; want 3, 1, 1, 1", st.SamplesLate, st.PendingSamples, st.MapEntries, len(got))
+	}
+	// A SYN that reuses the key of a flow RST closed restarts the entry
+	// in place and sends the old record through the ring buffer: a scan
+	// between that and the next read must keep the old record's samples
+	// (the walk finds the key, with the new incarnation).
+	run := func(frame []byte) {
+		t.Helper()
+		if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: frame}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(tcpSeg(t, true, "S", 0))
+	run(tcpSeg(t, true, "R", 0))
+	s.readEvents(time.Now(), nil, nil)
+	run(tcpSeg(t, true, "S", 0)) // the reuse
+	got = got[:0]
+	if err := s.Scan(func(f *Flow) { got = append(got, f) }); err != nil {
+		t.Fatal(err)
+	}
+	s.readEvents(time.Now(), func(f *Flow) { got = append(got, f) }, nil)
+	if len(got) != 1 || got[0].EndReason != EndRST || len(got[0].Samples) != 2 || s.Stats().SamplesLate != 3 {
+		var b []string
+		for _, f := range got {
+			b = append(b, fmt.Sprintf("%v %d packets %d samples", f.EndReason, f.Packets(), len(f.Samples)))
+		}
+		t.Errorf("reused key: records %v, %d samples late; want one rst record with its 2 samples, still 3 late", b, s.Stats().SamplesLate)
 	}
 	if l := s.Losses(); l["samples_late"] != 3 {
 		t.Errorf("losses %v, want samples_late 3", l)

@@ -151,7 +151,8 @@ func (s *KernelSource) countFlow() {
 
 // takeSamples removes and returns the samples of the flow incarnation that
 // started at first (monotonic ns), sorted by time; older incarnations'
-// leftovers are dropped, newer ones kept.
+// leftovers, read after their own record was made, are dropped and
+// counted in SamplesLate, newer ones kept.
 func (s *KernelSource) takeSamples(key Key, first uint64) []pendingSample {
 	l, ok := s.pending[key]
 	if !ok {
@@ -159,14 +160,18 @@ func (s *KernelSource) takeSamples(key Key, first uint64) []pendingSample {
 	}
 	var mine []pendingSample
 	rest := l[:0]
+	late := 0
 	for _, ev := range l {
 		switch {
 		case ev.FlowFirst == first:
 			mine = append(mine, ev)
 		case ev.FlowFirst > first:
 			rest = append(rest, ev)
+		default:
+			late++
 		}
 	}
+	s.countLate(late)
 	if len(rest) == 0 {
 		delete(s.pending, key)
 	} else {
