@@ -282,26 +282,21 @@ func (j *jsonlRecords) close() error { return j.w.Flush() }
 // count of 1 or more. (Package report cannot be imported here: its tests
 // import this package.)
 func checkAlert(line []byte) error {
-	var doc map[string]json.RawMessage
+	// Decoded as report decodes it, into map[string]any: a number past
+	// float64 (1e400) fails there, and a null count is no count.
+	var doc map[string]any
 	if err := json.Unmarshal(line, &doc); err != nil || doc == nil {
 		return errors.New("not a JSON object")
 	}
-	var ts string
-	if err := json.Unmarshal(doc["@timestamp"], &ts); err != nil {
-		return errors.New("no @timestamp string")
-	}
+	ts, _ := doc["@timestamp"].(string)
 	if _, err := time.Parse(time.RFC3339Nano, ts); err != nil {
 		return fmt.Errorf("@timestamp %q: %w", ts, err)
 	}
 	count, ok := doc["flowhawk.count"]
-	if fh, isObj := doc["flowhawk"]; !ok && isObj {
-		var sub map[string]json.RawMessage
-		if json.Unmarshal(fh, &sub) == nil {
-			count, ok = sub["count"]
-		}
+	if fh, isObj := doc["flowhawk"].(map[string]any); !ok && isObj {
+		count = fh["count"]
 	}
-	var c float64
-	if ok && json.Unmarshal(count, &c) == nil && (c < 1 || c > 1<<53 || c != math.Trunc(c)) {
+	if c, ok := count.(float64); ok && (c < 1 || c > 1<<53 || c != math.Trunc(c)) {
 		return fmt.Errorf("flowhawk.count %v is not a count", c)
 	}
 	return nil

@@ -695,7 +695,8 @@ func TestCheckAlertAgreesWithReport(t *testing.T) {
 		`{` + ts + `}`, `{` + ts + `,"rule":{"name":"portscan"}}`,
 		`{` + ts + `,"flowhawk":{"count":3}}`, `{` + ts + `,"flowhawk":{"count":0}}`, `{` + ts + `,"flowhawk":{"count":2.5}}`,
 		`{` + ts + `,"flowhawk":{"count":"3"}}`, `{` + ts + `,"flowhawk.count":-1}`, `{` + ts + `,"flowhawk.count":2,"flowhawk":{"count":0}}`,
-		`{` + ts + `,"flowhawk":7}`,
+		`{` + ts + `,"flowhawk":7}`, `{` + ts + `,"flowhawk.count":null}`, `{` + ts + `,"x":1e400}`,
+		`{"@timestamp":"2026-12-05T08:00:00Z","@timestamp":5}`,
 	} {
 		f := filepath.Join(t.TempDir(), "alerts.jsonl")
 		if err := os.WriteFile(f, []byte(line+"\n"), 0o600); err != nil {
