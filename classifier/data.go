@@ -55,7 +55,12 @@ type Frame struct {
 	// mixed are the columns of numbers with words a whole read found in
 	// each file, which ReadFiles logs once it has judged the columns.
 	mixed []mixedColumn
-	Rows  int
+	// wide are the text columns with more than maxDistinct values in one
+	// file read so far: judgeColumns leaves them out whatever the other
+	// files hold, so ReadFiles frees their cells at once instead of
+	// holding them until every file is read.
+	wide map[string]bool
+	Rows int
 	// base is the number of data rows of its file before the frame's
 	// first, for a frame of a chunked read (rowSink): errors name rows
 	// of the file.
@@ -277,8 +282,10 @@ func ReadFiles(paths []string, opt ReadOptions) (*Frame, error) {
 		}
 		if out == nil {
 			out = f
+			out.freeWide(out)
 			continue
 		}
+		out.freeWide(f)
 		if out.timeErr == nil && f.timeErr == nil && (out.Times == nil) != (f.Times == nil) {
 			has, hasnt := paths[i-1], p
 			if out.Times == nil {
@@ -377,6 +384,8 @@ func (f *Frame) appendFrame(g *Frame) error {
 			return fmt.Errorf("missing column %q present in earlier files", name)
 		}
 		switch {
+		case f.wide[name]:
+			// Left out at the end (freeWide): nothing to keep.
 		case f.Num[c] != nil && g.Num[j] != nil:
 			f.Num[c] = append(f.Num[c], g.Num[j]...)
 		case f.Cat[c] != nil && g.Cat[j] != nil:
@@ -1092,6 +1101,48 @@ func (f *Frame) judgeColumns() {
 	f.mixed = nil
 }
 
+// maxDistinct is the most values a text column may have and still be a
+// feature (dropIdentifierLike).
+const maxDistinct = 1000
+
+// distinctOver reports whether col has more than n distinct values.
+func distinctOver(col []string, n int) (int, bool) {
+	d := map[string]struct{}{}
+	for _, s := range col {
+		d[s] = struct{}{}
+		if len(d) > n {
+			return len(d), true
+		}
+	}
+	return len(d), false
+}
+
+// freeWide marks the text columns of g, a file just read into f (or f
+// itself, the first file), that have more than maxDistinct values, and
+// frees their cells in f: dropIdentifierLike will leave them out however
+// many files follow, and judging over every file (ReadFiles) would
+// otherwise hold each such column's strings until the last one is read.
+func (f *Frame) freeWide(g *Frame) {
+	for j, name := range g.Names {
+		if g.Cat[j] == nil || f.wide[name] {
+			continue
+		}
+		if c := f.Column(name); c >= 0 && f.Cat[c] == nil {
+			continue // numbers in f: appendFrame refuses the mix
+		}
+		if _, over := distinctOver(g.Cat[j], maxDistinct); !over {
+			continue
+		}
+		if f.wide == nil {
+			f.wide = map[string]bool{}
+		}
+		f.wide[name] = true
+		if c := f.Column(name); c >= 0 {
+			f.Cat[c] = []string{}
+		}
+	}
+}
+
 // dropIdentifierLike removes text columns with nearly one value per row
 // (addresses, flow ids under unexpected names): they cannot generalise.
 // It returns the names of the columns removed.
@@ -1100,15 +1151,13 @@ func (f *Frame) dropIdentifierLike() (dropped []string) {
 	var num [][]float64
 	var cat [][]string
 	for c := range f.Names {
+		if f.wide[f.Names[c]] {
+			dropped = append(dropped, f.Names[c])
+			continue
+		}
 		if f.Cat[c] != nil && f.Rows >= 50 {
-			d := map[string]struct{}{}
-			for _, s := range f.Cat[c] {
-				d[s] = struct{}{}
-				if len(d) > 1000 {
-					break
-				}
-			}
-			if len(d) > 1000 || len(d) > f.Rows/2 {
+			n, over := distinctOver(f.Cat[c], maxDistinct)
+			if over || n > f.Rows/2 {
 				dropped = append(dropped, f.Names[c])
 				continue
 			}

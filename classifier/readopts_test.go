@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -571,6 +572,60 @@ func TestIdentifierColumnsOverFiles(t *testing.T) {
 	for _, paths := range [][]string{{a, c}, {c, a}} {
 		if _, err := ReadFiles(paths, ReadOptions{}); err == nil || !strings.Contains(err.Error(), `"more"`) {
 			t.Errorf("%q: error %v, want one naming the column more", paths, err)
+		}
+	}
+}
+
+// TestWideColumnFreedEarly: a text column with more than 1000 values in
+// one file is left out however the other files look, so ReadFiles frees
+// its cells as soon as that file is read instead of holding every file's
+// strings until the last (judging identifier-like columns over all files
+// had made that column's memory grow with the whole data). The result is
+// the same in either file order.
+func TestWideColumnFreedEarly(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, rows int, host func(i int) string) string {
+		var b strings.Builder
+		b.WriteString("x,host,Label\n")
+		for i := range rows {
+			fmt.Fprintf(&b, "%d,%s,%s\n", i%9, host(i), []string{"a", "b"}[i%2])
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	wide := write("wide.csv", 1500, func(i int) string { return fmt.Sprintf("h%d", i) })
+	few := write("few.csv", 3000, func(i int) string { return []string{"web", "db", "dns"}[i%3] })
+	for _, paths := range [][]string{{wide, few}, {few, wide}} {
+		// The frame after the files, before judgeColumns: read as
+		// ReadFiles reads them.
+		var out *Frame
+		for _, p := range paths {
+			f, err := readFile(p, ReadOptions{}, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out == nil {
+				out = f
+				out.freeWide(out)
+				continue
+			}
+			out.freeWide(f)
+			if err := out.appendFrame(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c := out.Column("host"); !out.wide["host"] || len(out.Cat[c]) != 0 {
+			t.Errorf("%q: host wide %v with %d cells held; want it marked and freed", paths, out.wide["host"], len(out.Cat[out.Column("host")]))
+		}
+		got, err := ReadFiles(paths, ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.Names, []string{"x"}) || got.Rows != 4500 || len(got.Num[0]) != 4500 || len(got.Labels) != 4500 {
+			t.Errorf("%q: columns %q, %d rows; want x alone and 4500 rows", paths, got.Names, got.Rows)
 		}
 	}
 }
