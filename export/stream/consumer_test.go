@@ -229,20 +229,7 @@ func TestConsumerSurvivesBrokerRestart(t *testing.T) {
 			}
 			dir := t.TempDir()
 			cfg := ParquetConfig{URL: srv.URL(), Dir: dir, Rotate: 300 * time.Millisecond, Fetch: 4}
-			stored := func() map[uint64]int {
-				files, _ := filepath.Glob(filepath.Join(dir, "flows-*.parquet"))
-				seen := map[uint64]int{}
-				for _, f := range files {
-					rows, err := parquet.ReadFile[FlowRow](f)
-					if err != nil {
-						t.Fatalf("%s: %v", f, err)
-					}
-					for _, r := range rows {
-						seen[r.ID]++
-					}
-				}
-				return seen
-			}
+			stored := func() map[uint64]int { return storedIDs(t, dir) }
 			publish(1, 1000)
 			restarted := false
 			st := runConsumer(t, func(ctx context.Context) (ConsumeStats, error) { return ConsumeToParquet(ctx, cfg) }, func() bool {
@@ -449,20 +436,7 @@ func TestConsumerDurableDeleted(t *testing.T) {
 				}
 			}
 			dir := t.TempDir()
-			stored := func() map[uint64]int {
-				files, _ := filepath.Glob(filepath.Join(dir, "flows-*.parquet"))
-				seen := map[uint64]int{}
-				for _, f := range files {
-					rows, err := parquet.ReadFile[FlowRow](f)
-					if err != nil {
-						t.Fatalf("%s: %v", f, err)
-					}
-					for _, r := range rows {
-						seen[r.ID]++
-					}
-				}
-				return seen
-			}
+			stored := func() map[uint64]int { return storedIDs(t, dir) }
 			publish(1, 5)
 			cfg := ParquetConfig{URL: srv.URL(), Dir: dir, Rotate: 200 * time.Millisecond}
 			ctx, cancel := context.WithCancel(context.Background())
@@ -581,14 +555,9 @@ func TestConsumerSkipsBadProtoRecord(t *testing.T) {
 		return pending == 0 && unacked == 0
 	})
 	var ids []uint64
-	files, _ := filepath.Glob(filepath.Join(dir, "flows-*.parquet"))
-	for _, f := range files {
-		rows, err := parquet.ReadFile[FlowRow](f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rows {
-			ids = append(ids, r.ID)
+	for id, n := range storedIDs(t, dir) {
+		for range n {
+			ids = append(ids, id)
 		}
 	}
 	slices.Sort(ids)
@@ -625,17 +594,7 @@ func TestConsumerAckWaitJustOverRotate(t *testing.T) {
 		pending, unacked := natstest.ConsumerState(t, js, "FLOWHAWK", "flowhawk-parquet")
 		return pending == 0 && unacked == 0
 	})
-	seen := map[uint64]int{}
-	files, _ := filepath.Glob(filepath.Join(dir, "flows-*.parquet"))
-	for _, f := range files {
-		rows, err := parquet.ReadFile[FlowRow](f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rows {
-			seen[r.ID]++
-		}
-	}
+	seen := storedIDs(t, dir)
 	for id := uint64(1); id <= n; id++ {
 		if seen[id] != 1 {
 			t.Errorf("flow %d stored %d times", id, seen[id])
@@ -734,4 +693,22 @@ func TestConsumerWithoutJetStream(t *testing.T) {
 			t.Errorf("CreateStream %v: %v, want how to enable JetStream", create, err)
 		}
 	}
+}
+
+// storedIDs counts the flow IDs in the finished Parquet files of dir, so
+// a test sees what was stored twice and what not at all.
+func storedIDs(t testing.TB, dir string) map[uint64]int {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "flows-*.parquet"))
+	seen := map[uint64]int{}
+	for _, f := range files {
+		rows, err := parquet.ReadFile[FlowRow](f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, r := range rows {
+			seen[r.ID]++
+		}
+	}
+	return seen
 }
