@@ -216,16 +216,7 @@ func TestConsumerSurvivesBrokerRestart(t *testing.T) {
 		t.Run(map[bool]string{false: "sigterm", true: "sigkill"}[crash], func(t *testing.T) {
 			srv := natstest.Start(t)
 			publish := func(from, n int) {
-				p, err := New(Config{URL: srv.URL(), Sensor: "gw1", CreateStream: true, CloseTimeout: 30 * time.Second})
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, f := range synthFlows(n, from) {
-					p.Export(f, nil, "")
-				}
-				if err := p.Close(); err != nil {
-					t.Fatal(err)
-				}
+				publishSynth(t, Config{URL: srv.URL(), Sensor: "gw1", CreateStream: true, CloseTimeout: 30 * time.Second}, from, n)
 			}
 			dir := t.TempDir()
 			cfg := ParquetConfig{URL: srv.URL(), Dir: dir, Rotate: 300 * time.Millisecond, Fetch: 4}
@@ -423,18 +414,7 @@ func TestConsumerDurableDeleted(t *testing.T) {
 	for _, what := range []string{"consumer", "stream", "stream gone"} {
 		t.Run(what, func(t *testing.T) {
 			srv := natstest.Start(t)
-			publish := func(from, n int) {
-				p, err := New(Config{URL: srv.URL(), Sensor: "gw1", CreateStream: true})
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, f := range synthFlows(n, from) {
-					p.Export(f, nil, "")
-				}
-				if err := p.Close(); err != nil {
-					t.Fatal(err)
-				}
-			}
+			publish := func(from, n int) { publishSynth(t, Config{URL: srv.URL(), Sensor: "gw1", CreateStream: true}, from, n) }
 			dir := t.TempDir()
 			stored := func() map[uint64]int { return storedIDs(t, dir) }
 			publish(1, 5)
@@ -711,4 +691,20 @@ func storedIDs(t testing.TB, dir string) map[uint64]int {
 		}
 	}
 	return seen
+}
+
+// publishSynth publishes synthFlows(n, from) with a publisher of cfg and
+// closes it, so they are all acknowledged.
+func publishSynth(t testing.TB, cfg Config, from, n int) {
+	t.Helper()
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range synthFlows(n, from) {
+		p.Export(f, nil, "")
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
