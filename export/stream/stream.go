@@ -185,6 +185,9 @@ type Publisher struct {
 	taken                             atomic.Int64 // records swapped out of pend, not yet acknowledged or dropped
 	dropQueue, dropShutdown, dropDone atomic.Uint64
 	dropEncode, dropTooLarge          atomic.Uint64
+	// streamMax is the stream's max_msg_size once a message was refused
+	// for it (0: none known): it bounds messages as max_payload does.
+	streamMax atomic.Int64
 
 	warn ratelog.Limiter
 }
@@ -499,9 +502,37 @@ func (p *Publisher) maxData() int {
 	return p.cfg.MaxBytes
 }
 
-// payloadLimit is the server's max_payload (headers and data), 0 while
-// the client has not connected yet and does not know it.
-func (p *Publisher) payloadLimit() int { return int(p.nc.MaxPayload()) }
+// payloadLimit is the most bytes (headers and data) a message may take:
+// the server's max_payload, or the stream's max_msg_size where a message
+// was refused for it and that is smaller; 0 while the client has not
+// connected yet and knows neither.
+func (p *Publisher) payloadLimit() int {
+	lim := int(p.nc.MaxPayload())
+	if sm := int(p.streamMax.Load()); sm > 0 && (lim <= 0 || sm < lim) {
+		lim = sm
+	}
+	return lim
+}
+
+// learnStreamMax sets streamMax after the stream refused a message of
+// size bytes as over its max_msg_size, which the server checks only when
+// it stores the message (the client's max_payload check passed): from the
+// stream's configuration, or half the message where it cannot be read,
+// so that fit splits the message next round instead of re-publishing it
+// at the head of the queue forever.
+func (p *Publisher) learnStreamMax(size int) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.AckTimeout)
+	defer cancel()
+	lim := int64(size / 2)
+	if s, err := p.js.Stream(ctx, p.cfg.Stream); err == nil && s.CachedInfo().Config.MaxMsgSize > 0 {
+		lim = int64(s.CachedInfo().Config.MaxMsgSize)
+	}
+	if old := p.streamMax.Load(); old == 0 || lim < old {
+		p.streamMax.Store(max(lim, 1))
+	}
+	p.warn.Warn("nats stream refused a message over its max_msg_size; splitting messages to fit it", "stream", p.cfg.Stream,
+		"message_bytes", size, "max_msg_size", p.streamMax.Load())
+}
 
 // headerRoom bounds the bytes the headers of a message take: the
 // Nats-Msg-Id of up to 20 digits (and a part's suffix, see fit), the
@@ -547,7 +578,7 @@ func (p *Publisher) fit(msgs []outMsg) []outMsg {
 			if len(rec) > maxData {
 				p.dropTooLarge.Add(1)
 				p.taken.Add(-1)
-				p.warn.Warn("nats record larger than the server's max_payload; dropped", "url", redactURL(p.cfg.URL),
+				p.warn.Warn("nats record larger than the server's max_payload (or the stream's max_msg_size); dropped", "url", redactURL(p.cfg.URL),
 					"subject", m.msg.Subject, "record_bytes", len(rec), "max_payload", lim, "dropped_total", p.dropTooLarge.Load())
 				continue
 			}
@@ -757,6 +788,9 @@ func (p *Publisher) publish(batch []outMsg) []outMsg {
 			p.messages.Add(1)
 			continue
 		case err := <-pm.fut.Err():
+			if errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
+				p.learnStreamMax(msgSize(pm.out.msg))
+			}
 			if firstErr == nil {
 				firstErr = err
 			}

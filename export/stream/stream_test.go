@@ -732,3 +732,38 @@ func TestWrongCredentialsNamed(t *testing.T) {
 		t.Errorf("warnings do not name the refused credentials (or show the password):\n%s", logs.String())
 	}
 }
+
+// TestStreamMaxMsgSize publishes to a stream whose own max_msg_size (4 KiB)
+// is far below the server's max_payload: the server refuses a message
+// over it only when storing it, in the ack, so the client's max_payload
+// check passed and the message was re-published at the head of the queue
+// forever, blocking every record behind it. Messages now split to fit,
+// and a record too large for the stream alone is dropped and counted.
+func TestStreamMaxMsgSize(t *testing.T) {
+	srv := natstest.Start(t)
+	js := jsConnect(t, srv.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sc := StreamConfig("FLOWHAWK")
+	sc.MaxMsgSize = 4096
+	if _, err := js.CreateStream(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{URL: srv.URL(), Sensor: "gw1", CloseTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range synthFlows(500, 1) {
+		p.Export(f, nil, "")
+	}
+	p.Alert([]byte(`{"@timestamp":"2026-11-23T10:00:00Z","rule":{"name":"big"},"message":"` + strings.Repeat("x", 5000) + `"}`))
+	if err := p.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if st := p.Stats(); st.Published != 500 || st.DropTooLarge != 1 {
+		t.Errorf("stats %+v, want 500 records published and the large alert dropped as too large", st)
+	}
+	if got := len(consume(t, srv.URL(), FlowSubject("gw1"), 500)); got != 500 {
+		t.Errorf("%d flows in the stream, want 500", got)
+	}
+}
