@@ -92,61 +92,6 @@ func b2i(b bool) int32 {
 
 type agg struct{ n, serr, rerr int32 }
 
-type hostSrv struct {
-	host addr
-	srv  uint32
-}
-
-type hostPort struct {
-	host addr
-	port uint16
-}
-
-// counts keeps per-key tallies of the connections in a large connection
-// window, so a lookup costs a few map reads whatever the window size.
-type counts struct {
-	host      map[addr]agg
-	srv       map[uint32]agg
-	hostSrv   map[hostSrv]int32
-	hostSport map[hostPort]int32
-}
-
-func newCounts(n int) counts {
-	return counts{host: make(map[addr]agg, n), srv: make(map[uint32]agg, n), hostSrv: make(map[hostSrv]int32, n), hostSport: make(map[hostPort]int32, n)}
-}
-
-func bump(a agg, c *conn, d int32) agg {
-	a.n += d
-	a.serr += d * c.serr
-	a.rerr += d * c.rerr
-	return a
-}
-
-func (t *counts) add(c *conn, d int32) {
-	if a := bump(t.host[c.host], c, d); a.n == 0 {
-		delete(t.host, c.host)
-	} else {
-		t.host[c.host] = a
-	}
-	if a := bump(t.srv[c.srv], c, d); a.n == 0 {
-		delete(t.srv, c.srv)
-	} else {
-		t.srv[c.srv] = a
-	}
-	hs := hostSrv{c.host, c.srv}
-	if n := t.hostSrv[hs] + d; n == 0 {
-		delete(t.hostSrv, hs)
-	} else {
-		t.hostSrv[hs] = n
-	}
-	hp := hostPort{c.host, c.sport}
-	if n := t.hostSport[hp] + d; n == 0 {
-		delete(t.hostSport, hp)
-	} else {
-		t.hostSport[hp] = n
-	}
-}
-
 func rate(a, b int32) float64 {
 	if b == 0 {
 		return 0
@@ -182,8 +127,7 @@ func rate(a, b int32) float64 {
 //     (FlowState, final when it was emitted) is a SYN error (ConnState.SError),
 //     rerror that it is a rejection (ConnState.RError).
 //
-// Memory is bounded: a ring of Conns flows (with per-key tallies when
-// Conns exceeds maxRingScan); series by start, per host (split by service
+// Memory is bounded: a ring of Conns flows and its per-key tallies; series by start, per host (split by service
 // for a host with a busy window) and per service, of at most MaxSpanConns
 // flows held plus those behind the cutoff not let go of yet (see
 // minSweep); and counts of the held flows per quantum of start time.
@@ -202,8 +146,7 @@ type Windows struct {
 	ring          []conn
 	ringNext      int
 	ringLen       int
-	ringCnt       counts // only when ringMaps
-	ringMaps      bool
+	ringCnt       tally
 	stats         WindowStats
 }
 
@@ -237,18 +180,10 @@ func NewWindows(cfg WindowConfig) *Windows {
 		hosts:    make(keyed[addr], 64),
 		srvs:     make(keyed[uint32], 64),
 		ring:     make([]conn, cfg.Conns),
-		ringMaps: cfg.Conns > maxRingScan,
-	}
-	if w.ringMaps {
-		w.ringCnt = newCounts(cfg.Conns)
+		ringCnt:  newTally(cfg.Conns),
 	}
 	return w
 }
-
-// maxRingScan is the largest connection window that Observe scans instead
-// of keeping per-key tallies: scanning the default 100 connections costs
-// less than the eight map updates per flow that the tallies take.
-const maxRingScan = 256
 
 // Stats returns the counters so far.
 func (w *Windows) Stats() WindowStats { return w.stats }
@@ -321,24 +256,13 @@ func (w *Windows) Observe(f *collector.Flow) WindowValues {
 
 	// The connection window: add f, dropping the oldest, then tally.
 	if w.ringLen == len(w.ring) {
-		if w.ringMaps {
-			w.ringCnt.add(&w.ring[w.ringNext], -1)
-		}
+		w.ringCnt.window(&w.ring[w.ringNext], -1)
 	} else {
 		w.ringLen++
 	}
 	w.ring[w.ringNext] = c
 	w.ringNext = (w.ringNext + 1) % len(w.ring)
-	var sport int32
-	if w.ringMaps {
-		w.ringCnt.add(&c, 1)
-		h = w.ringCnt.host[c.host]
-		s = w.ringCnt.srv[c.srv]
-		same = w.ringCnt.hostSrv[hostSrv{c.host, c.srv}]
-		sport = w.ringCnt.hostSport[hostPort{c.host, c.sport}]
-	} else {
-		h, s, same, sport = w.scanRing(&c)
-	}
+	h, s, same, sport := w.ringCnt.window(&c, 1)
 	v.DstHostCount, v.DstHostSrvCount = float64(h.n), float64(s.n)
 	v.DstHostSameSrvRate, v.DstHostDiffSrvRate = rate(same, h.n), rate(h.n-same, h.n)
 	v.DstHostSameSrcPortRate = rate(sport, h.n)
@@ -400,30 +324,4 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
-}
-
-// scanRing tallies the connection window for c as ringCnt would: the
-// connections to c's host and to c's service (with their error counts),
-// to both, and to c's host from c's source port. The ring fills from
-// index 0, so its first ringLen entries are the window.
-func (w *Windows) scanRing(c *conn) (h, s agg, same, sport int32) {
-	for i := range w.ring[:w.ringLen] {
-		r := &w.ring[i]
-		// Without a branch: whether a connection shares the service is
-		// close to a coin toss on mixed traffic.
-		m := b2i(r.srv == c.srv)
-		s.n += m
-		s.serr += m & r.serr
-		s.rerr += m & r.rerr
-		if r.host == c.host {
-			h = bump(h, r, 1)
-			if r.srv == c.srv {
-				same++
-			}
-			if r.sport == c.sport {
-				sport++
-			}
-		}
-	}
-	return h, s, same, sport
 }

@@ -119,8 +119,8 @@ func TestWindowsBounded(t *testing.T) {
 	if s := w.Stats(); s.Dropped != 6 {
 		t.Errorf("dropped %d, want 6", s.Dropped)
 	}
-	if hs := w.hosts[addrOf(server)]; w.held > 4 || len(w.srvs) > 1 || hs.main.len() > 8 || len(w.ringCnt.hostSport) > 3 {
-		t.Errorf("state grew: held %d srv %d host series %d sport %d", w.held, len(w.srvs), hs.main.len(), len(w.ringCnt.hostSport))
+	if hs := w.hosts[addrOf(server)]; w.held > 4 || len(w.srvs) > 1 || hs.main.len() > 8 || w.ringCnt.len() > 4*3 {
+		t.Errorf("state grew: held %d srv %d host series %d tallies %d", w.held, len(w.srvs), hs.main.len(), w.ringCnt.len())
 	}
 	checkStore(t, w)
 }
@@ -139,44 +139,54 @@ func connPackets(pkts []collector.Packet, rng *rand.Rand, src, dst netip.Addr, s
 	return pkts
 }
 
-// TestWindowsScanMatchesMaps checks that scanning the connection window
-// gives the values the per-key tallies give, on random connections among
-// a few hosts, services and source ports, partly out of start order.
-func TestWindowsScanMatchesMaps(t *testing.T) {
+// TestTallyMatchesScan checks the connection window's tallies against a
+// scan of the window, on random connections among a few hosts, services
+// and source ports (so keys collide in the table and entries move back
+// on removal), with windows from 1 connection to more than the default,
+// and that the table is empty once every connection has left.
+func TestTallyMatchesScan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	hosts := []netip.Addr{server, netip.MustParseAddr("10.0.0.3"), netip.MustParseAddr("10.0.0.4"), netip.MustParseAddr("fd00::5")}
-	var pkts []collector.Packet
-	for i := range 3000 {
-		us := int64(i)*1500 + rng.Int64N(3000)
-		dst := hosts[rng.IntN(len(hosts))]
-		src := client
-		if dst.Is6() {
-			src = netip.MustParseAddr("fd00::1")
-		}
-		sport, dport := uint16(40000+i), uint16(80+rng.IntN(3))
-		if rng.IntN(4) == 0 {
-			sport = 61000
-		}
-		proto := uint8(6)
-		if rng.IntN(5) == 0 {
-			proto = 17
-		}
-		pkts = connPackets(pkts, rng, src, dst, sport, dport, proto, us)
-	}
-	flows := runTable(t, pkts, 0)
-	for _, conns := range []int{1, 7, 100} {
-		scan := NewWindows(WindowConfig{Conns: conns, Span: 100 * time.Millisecond})
-		maps := NewWindows(WindowConfig{Conns: conns, Span: 100 * time.Millisecond})
-		maps.ringMaps, maps.ringCnt = true, newCounts(conns)
-		for i, f := range flows {
-			if a, b := scan.Observe(f), maps.Observe(f); a != b {
-				t.Fatalf("conns %d flow %d: scan %+v, maps %+v", conns, i, a, b)
+	hosts := []addr{addrOf(server), addrOf(netip.MustParseAddr("10.0.0.3")), addrOf(netip.MustParseAddr("10.0.0.4")), addrOf(netip.MustParseAddr("fd00::5")), {}}
+	for _, conns := range []int{1, 7, 100, 300} {
+		tl := newTally(conns)
+		var ring []conn
+		for i := range 20000 {
+			c := conn{host: hosts[rng.IntN(len(hosts))], srv: uint32(6+11*rng.IntN(2))<<16 | uint32(80+rng.IntN(40)), sport: uint16(61000 + rng.IntN(30)), serr: int32(rng.IntN(2))}
+			c.rerr = 1 - c.serr
+			if len(ring) == conns {
+				tl.window(&ring[0], -1)
+				ring = ring[1:]
+			}
+			ring = append(ring, c)
+			h, s, same, sport := tl.window(&c, 1)
+			wh, ws, wsame, wsport := scanWindow(ring, &c)
+			if h != wh || s != ws || same != wsame || sport != wsport {
+				t.Fatalf("conns %d conn %d: tally %v %v %d %d, scan %v %v %d %d", conns, i, h, s, same, sport, wh, ws, wsame, wsport)
 			}
 		}
+		for i := range ring {
+			tl.window(&ring[i], -1)
+		}
+		if n := tl.len(); n != 0 {
+			t.Errorf("conns %d: %d keys left in an empty window", conns, n)
+		}
 	}
-	if w := NewWindows(WindowConfig{Conns: maxRingScan + 1}); !w.ringMaps || w.ringCnt.hostSport == nil {
-		t.Errorf("a window of %d connections is not tallied", maxRingScan+1)
+}
+
+// scanWindow tallies the connections of ring as the tally does for c.
+func scanWindow(ring []conn, c *conn) (h, s agg, same, sport int32) {
+	for i := range ring {
+		r := &ring[i]
+		if r.srv == c.srv {
+			s = s.plus(agg{1, r.serr, r.rerr})
+		}
+		if r.host == c.host {
+			h = h.plus(agg{1, r.serr, r.rerr})
+			same += b2i(r.srv == c.srv)
+			sport += b2i(r.sport == c.sport)
+		}
 	}
+	return h, s, same, sport
 }
 
 // TestWindowsMatchBruteForce checks Observe against the definitions in
@@ -234,7 +244,7 @@ func TestWindowsMatchBruteForce(t *testing.T) {
 	for _, tc := range []struct {
 		conns, maxSpan int
 		horizon        time.Duration
-	}{{100, 0, horizon}, {maxRingScan + 44, 0, horizon}, {100, 150, horizon}, {100, 0, time.Second}} {
+	}{{100, 0, horizon}, {300, 0, horizon}, {100, 150, horizon}, {100, 0, time.Second}} {
 		cfg := WindowConfig{Span: span, Horizon: tc.horizon, Conns: tc.conns, MaxSpanConns: tc.maxSpan}
 		dropped, truncated := matchBruteForce(t, flows, cfg)
 		// The data must exercise what the test is for.
@@ -351,8 +361,8 @@ func matchBruteForce(t *testing.T, flows []*collector.Flow, cfg WindowConfig) (d
 	if s := w.Stats(); s.Dropped != dropped || s.Truncated != truncated || s.Observed != uint64(len(flows)) {
 		t.Errorf("%+v: stats %+v, want dropped %d truncated %d", cfg, s, dropped, truncated)
 	}
-	if w.ringMaps != (conns > maxRingScan) {
-		t.Errorf("%+v: ringMaps %v", cfg, w.ringMaps)
+	if n := w.ringCnt.len(); n > 4*min(len(flows), conns) {
+		t.Errorf("%+v: %d tallies for a window of %d connections", cfg, n, conns)
 	}
 	return dropped, truncated
 }
