@@ -162,13 +162,32 @@ const MaxSPLT = 1024
 type Extractor struct {
 	cfg  Config
 	cols []Column
-	fns  []colFn // the defs' code, packed: Fill reads no Column
+	ops  []colOp // the defs' code, packed: Fill reads no Column
 }
 
-// colFn is the code of one column: num for numeric columns, str for text.
-type colFn struct {
-	num func(c *calc) float64
-	str func(c *calc, b []byte) []byte
+// colOp is the code of column at, or of the n columns from at: num for a
+// numeric column, str for text, block for a run of numeric columns.
+type colOp struct {
+	at, n int
+	num   func(c *calc) float64
+	str   func(c *calc, b []byte) []byte
+	block func(c *calc, num []float64)
+}
+
+// opsOf packs defs into the operations Fill runs; with blocks false every
+// column is an operation of its own (for tests of the blocks).
+func opsOf(defs []def, blocks bool) []colOp {
+	var ops []colOp
+	for i := 0; i < len(defs); i++ {
+		d := &defs[i]
+		if blocks && d.block != nil {
+			ops = append(ops, colOp{at: i, n: d.blockLen, block: d.block})
+			i += d.blockLen - 1
+			continue
+		}
+		ops = append(ops, colOp{at: i, n: 1, num: d.num, str: d.str})
+	}
+	return ops
 }
 
 // New builds an extractor for cfg.
@@ -177,12 +196,11 @@ func New(cfg Config) (*Extractor, error) {
 		return nil, fmt.Errorf("features: splt %d out of range 0..%d", cfg.SPLT, MaxSPLT)
 	}
 	defs := registry(cfg)
-	x := &Extractor{cfg: cfg, cols: make([]Column, len(defs)), fns: make([]colFn, len(defs))}
+	x := &Extractor{cfg: cfg, cols: make([]Column, len(defs)), ops: opsOf(defs, true)}
 	seen := make(map[string]bool, len(defs))
 	for i := range defs {
 		defs[i].Column.Index = i
 		x.cols[i] = defs[i].Column
-		x.fns[i] = colFn{num: defs[i].num, str: defs[i].str}
 		if seen[defs[i].Name] {
 			return nil, fmt.Errorf("features: duplicate column name %q", defs[i].Name)
 		}
@@ -228,19 +246,29 @@ func (x *Extractor) NewRow() *Row {
 func (x *Extractor) Fill(f *collector.Flow, wv *WindowValues, row *Row) {
 	c := &row.c
 	c.init(f, wv)
-	num, str := row.Num[:len(x.fns)], row.Str[:len(x.fns)]
-	for i := range x.fns {
-		d := &x.fns[i]
-		if d.str != nil {
+	num, str := row.Num[:len(x.cols)], row.Str[:len(x.cols)]
+	for k := range x.ops {
+		d := &x.ops[k]
+		i := d.at
+		switch {
+		case d.str != nil:
 			str[i] = d.str(c, str[i][:0])
 			num[i] = 0
-			continue
+		case d.block != nil:
+			v := num[i : i+d.n]
+			d.block(c, v)
+			for j, y := range v {
+				if y-y != 0 {
+					v[j] = 0
+				}
+			}
+		default:
+			v := d.num(c)
+			if v-v != 0 { // NaN or ±Inf: one test where IsNaN and IsInf take two
+				v = 0
+			}
+			num[i] = v
 		}
-		v := d.num(c)
-		if v-v != 0 { // NaN or ±Inf: one test where IsNaN and IsInf take two
-			v = 0
-		}
-		num[i] = v
 	}
 	c.f, c.wv = nil, nil // do not keep the (possibly recycled) flow reachable
 }

@@ -211,7 +211,7 @@ func kddDefs() []def {
 	wv := func(name, unit, doc string, k Kind, fn func(*WindowValues) float64) def {
 		return numCol(g, name, k, unit, Flow, doc, "see Windows", "", func(c *calc) float64 { return fn(c.wv) })
 	}
-	return []def{
+	defs := []def{
 		numCol(g, "duration", Float, "s", Flow, "Flow duration in seconds (KDD's unit).", "(end - start) / 1e9", "", func(c *calc) float64 { return c.durS }),
 		strCol(g, "protocol_type", Flow, "tcp, udp or icmp (ICMPv6 included); other protocols as their number.", "proto name", "", func(c *calc, b []byte) []byte { return appendProto(b, c.f.Key.Proto) }),
 		strCol(g, "service", Bwd, "Responder service by port, with NSL-KDD's names (http, smtp, domain_u, private, other, ...).", "port -> name", "", func(c *calc, b []byte) []byte { return append(b, Service(c.f)...) }),
@@ -242,4 +242,14 @@ func kddDefs() []def {
 		wv("dst_host_rerror_rate", "", "Share of the dst_host_count connections rejected or reset.", Float, func(w *WindowValues) float64 { return w.DstHostRErrorRate }),
 		wv("dst_host_srv_rerror_rate", "", "Share of the dst_host_srv_count connections rejected or reset.", Float, func(w *WindowValues) float64 { return w.DstHostSrvRErrorRate }),
 	}
+	withBlock(defs[len(defs)-19:], func(c *calc, num []float64) {
+		w := c.wv
+		num = num[:19]
+		num[0], num[1], num[2], num[3], num[4] = w.Count, w.SrvCount, w.SErrorRate, w.SrvSErrorRate, w.RErrorRate
+		num[5], num[6], num[7], num[8] = w.SrvRErrorRate, w.SameSrvRate, w.DiffSrvRate, w.SrvDiffHostRate
+		num[9], num[10], num[11], num[12] = w.DstHostCount, w.DstHostSrvCount, w.DstHostSameSrvRate, w.DstHostDiffSrvRate
+		num[13], num[14], num[15], num[16] = w.DstHostSameSrcPortRate, w.DstHostSrvDiffHostRate, w.DstHostSErrorRate, w.DstHostSrvSErrorRate
+		num[17], num[18] = w.DstHostRErrorRate, w.DstHostSrvRErrorRate
+	})
+	return defs
 }

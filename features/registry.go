@@ -50,12 +50,15 @@ const (
 func dirLenCols(d Direction, prefix [4]string, cic [4]string) []def {
 	sel := func(c *calc) *collector.Moments { return &c.dir(d).PayloadLen }
 	dn := d.String()
-	return []def{
+	return withBlock([]def{
 		numCol(GroupCIC, prefix[0], Int, "bytes", d, "Largest "+dn+" packet payload.", "max(payload_len)", cic[0], func(c *calc) float64 { return sel(c).Max }),
 		numCol(GroupCIC, prefix[1], Int, "bytes", d, "Smallest "+dn+" packet payload.", "min(payload_len)", cic[1], func(c *calc) float64 { return sel(c).Min }),
 		numCol(GroupCIC, prefix[2], Float, "bytes", d, "Mean "+dn+" packet payload.", "mean(payload_len)", cic[2], func(c *calc) float64 { return sel(c).Mean() }),
 		numCol(GroupCIC, prefix[3], Float, "bytes", d, "Sample standard deviation of "+dn+" packet payloads (n-1), 0 below two packets.", "std(payload_len, ddof=1)", cic[3], func(c *calc) float64 { return sel(c).Std() }),
-	}
+	}, func(c *calc, num []float64) {
+		m := sel(c)
+		num[0], num[1], num[2], num[3] = m.Max, m.Min, m.Mean(), m.Std()
+	})
 }
 
 func iatCols(d Direction, total string, names [4]string) []def {
@@ -74,21 +77,31 @@ func iatCols(d Direction, total string, names [4]string) []def {
 		defs = append(defs, numCol(GroupCIC, total, Float, "us", d, "Sum of the gaps between "+what+": the latest minus the first packet time in capture order (last minus first when the capture is in time order; see Conventions).", "sum(iat)", devUs,
 			func(c *calc) float64 { return us(sel(c).Total()) }))
 	}
-	return append(defs,
+	defs = append(defs,
 		numCol(GroupCIC, names[0], Float, "us", d, "Mean gap between "+what+", 0 below two packets.", "mean(iat)", devUs, func(c *calc) float64 { return us(sel(c).Mean()) }),
 		numCol(GroupCIC, names[1], Float, "us", d, "Sample standard deviation of the gaps between "+what+", 0 below three packets.", "std(iat, ddof=1)", devUs, func(c *calc) float64 { return us(sel(c).Std()) }),
 		numCol(GroupCIC, names[2], Float, "us", d, "Largest gap between "+what+".", "max(iat)", devUs, func(c *calc) float64 { return us(sel(c).Max) }),
 		numCol(GroupCIC, names[3], Float, "us", d, "Smallest gap between "+what+".", "min(iat)", devUs, func(c *calc) float64 { return us(sel(c).Min) }),
 	)
+	return withBlock(defs, func(c *calc, num []float64) {
+		m := sel(c)
+		if total != "" {
+			num[0], num = us(m.Total()), num[1:]
+		}
+		num[0], num[1], num[2], num[3] = us(m.Mean()), us(m.Std()), us(m.Max), us(m.Min)
+	})
 }
 
 func periodCols(what string, names [4]string, sel func(*calc) *collector.Moments, doc, cic string) []def {
-	return []def{
+	return withBlock([]def{
 		numCol(GroupCIC, names[0], Float, "us", Flow, "Mean "+what+" period. "+doc, "mean("+what+")", cic, func(c *calc) float64 { return us(sel(c).Mean()) }),
 		numCol(GroupCIC, names[1], Float, "us", Flow, "Sample standard deviation of the "+what+" periods.", "std("+what+", ddof=1)", cic, func(c *calc) float64 { return us(sel(c).Std()) }),
 		numCol(GroupCIC, names[2], Float, "us", Flow, "Longest "+what+" period.", "max("+what+")", cic, func(c *calc) float64 { return us(sel(c).Max) }),
 		numCol(GroupCIC, names[3], Float, "us", Flow, "Shortest "+what+" period.", "min("+what+")", cic, func(c *calc) float64 { return us(sel(c).Min) }),
-	}
+	}, func(c *calc, num []float64) {
+		m := sel(c)
+		num[0], num[1], num[2], num[3] = us(m.Mean()), us(m.Std()), us(m.Max), us(m.Min)
+	})
 }
 
 func flagCount(header string, bit int, name string) def {
@@ -98,7 +111,7 @@ func flagCount(header string, bit int, name string) def {
 
 func bulkCols(d Direction, names [3]string) []def {
 	dn := d.String()
-	return []def{
+	return withBlock([]def{
 		numCol(GroupCIC, names[0], Float, "bytes", d, "Mean payload bytes per "+dn+" bulk transfer, 0 without bulk.", "bulk_bytes / bulk_count", devBulk,
 			func(c *calc) float64 { s := c.dir(d); return ratio(float64(s.BulkBytes), float64(s.BulkCount)) }),
 		numCol(GroupCIC, names[1], Float, "packets", d, "Mean packets per "+dn+" bulk transfer, 0 without bulk.", "bulk_packets / bulk_count", devBulk,
@@ -108,7 +121,12 @@ func bulkCols(d Direction, names [3]string) []def {
 				s := c.dir(d)
 				return perSecond(float64(s.BulkBytes), float64(s.BulkDuration)/1e9)
 			}),
-	}
+	}, func(c *calc, num []float64) {
+		s := c.dir(d)
+		num[0] = ratio(float64(s.BulkBytes), float64(s.BulkCount))
+		num[1] = ratio(float64(s.BulkPackets), float64(s.BulkCount))
+		num[2] = perSecond(float64(s.BulkBytes), float64(s.BulkDuration)/1e9)
+	})
 }
 
 // cicDefs is the CIC-IDS2017 TrafficLabelling layout, header text copied
@@ -166,14 +184,25 @@ func cicDefs() []def {
 		numCol(g, " Packet Length Mean", Float, "bytes", Flow, "Mean payload of all packets.", "mean(payload_len)", devFirstTwice, func(c *calc) float64 { return c.all.Mean() }),
 		numCol(g, " Packet Length Std", Float, "bytes", Flow, "Sample standard deviation of all payloads.", "std(payload_len, ddof=1)", devFirstTwice, func(c *calc) float64 { return c.all.Std() }),
 		numCol(g, " Packet Length Variance", Float, "bytes^2", Flow, "Sample variance of all payloads.", "var(payload_len, ddof=1)", devFirstTwice, func(c *calc) float64 { return c.all.Variance() }),
-		flagCount("FIN Flag Count", 0, "FIN"),
-		flagCount(" SYN Flag Count", 1, "SYN"),
-		flagCount(" RST Flag Count", 2, "RST"),
-		flagCount(" PSH Flag Count", 3, "PSH"),
-		flagCount(" ACK Flag Count", 4, "ACK"),
-		flagCount(" URG Flag Count", 5, "URG"),
-		flagCount(" CWE Flag Count", 7, "CWR"),
-		flagCount(" ECE Flag Count", 6, "ECE"),
+	)
+	// The flag counts in CIC's order (CWE before ECE), one block.
+	flagBits := [...]int{0, 1, 2, 3, 4, 5, 7, 6}
+	defs = append(defs, withBlock([]def{
+		flagCount("FIN Flag Count", flagBits[0], "FIN"),
+		flagCount(" SYN Flag Count", flagBits[1], "SYN"),
+		flagCount(" RST Flag Count", flagBits[2], "RST"),
+		flagCount(" PSH Flag Count", flagBits[3], "PSH"),
+		flagCount(" ACK Flag Count", flagBits[4], "ACK"),
+		flagCount(" URG Flag Count", flagBits[5], "URG"),
+		flagCount(" CWE Flag Count", flagBits[6], "CWR"),
+		flagCount(" ECE Flag Count", flagBits[7], "ECE"),
+	}, func(c *calc, num []float64) {
+		f, b := &c.f.Fwd.FlagCounts, &c.f.Bwd.FlagCounts
+		for i, bit := range flagBits {
+			num[i] = float64(f[bit]) + float64(b[bit])
+		}
+	})...)
+	defs = append(defs,
 		numCol(g, " Down/Up Ratio", Float, "", Flow, "Backward packets per forward packet; 0 without forward packets.", "bwd packets / fwd packets", devIntDiv,
 			func(c *calc) float64 { return ratio(float64(c.f.Bwd.Packets), float64(c.f.Fwd.Packets)) }),
 		numCol(g, " Average Packet Size", Float, "bytes", Flow, "Payload bytes per packet.", "(fwd+bwd payload bytes) / packets", devFirstTwice,
@@ -214,12 +243,15 @@ func cicDefs() []def {
 }
 
 func momentPair(prefix, what string, d Direction, unit string, sel func(*calc) *collector.Moments) []def {
-	return []def{
+	return withBlock([]def{
 		numCol(GroupExtra, prefix+"_skew", Float, "", d, "Skewness (Fisher-Pearson g1, biased) of "+what+"; 0 below three values or without spread.", "m3 / m2^1.5", "",
 			func(c *calc) float64 { return sel(c).Skewness() }),
 		numCol(GroupExtra, prefix+"_kurt", Float, "", d, "Excess kurtosis (g2, biased, 0 for a normal distribution) of "+what+"; 0 below four values or without spread.", "m4 / m2^2 - 3", "",
 			func(c *calc) float64 { return sel(c).Kurtosis() }),
-	}
+	}, func(c *calc, num []float64) {
+		m := sel(c)
+		num[0], num[1] = m.Skewness(), m.Kurtosis()
+	})
 }
 
 func extraDefs() []def {
@@ -285,5 +317,30 @@ func spltDefs(n int) []def {
 		defs = append(defs, numCol(g, "splt_gap_"+k, Float, "us", Flow, "Time from the latest earlier packet to packet "+k+" (0 when it is older, in a capture out of time order); 0 for packet 1 and when the flow has fewer packets.", "t[i] - max(t[1..i-1])", "",
 			func(c *calc) float64 { return spltGap(c, i) }))
 	}
-	return defs
+	return withBlock(defs, func(c *calc, num []float64) { spltBlock(c, num[:n], num[n:2*n], num[2*n:3*n]) })
+}
+
+// spltBlock computes the splt columns of n = len(lens) packets: sizes,
+// directions and gaps as the columns define them, in one pass.
+func spltBlock(c *calc, lens, dirs, gaps []float64) {
+	s := c.f.Samples
+	m := min(len(s), len(lens))
+	var latest int64
+	for i := range s[:m] {
+		x := &s[i]
+		lens[i] = float64(x.Len)
+		dirs[i] = -1
+		if x.Dir == collector.Fwd {
+			dirs[i] = 1
+		}
+		if i == 0 {
+			gaps[0], latest = 0, x.Offset
+			continue
+		}
+		gaps[i] = us(float64(max(x.Offset-latest, 0)))
+		latest = max(latest, x.Offset)
+	}
+	clear(lens[m:])
+	clear(dirs[m:])
+	clear(gaps[m:])
 }
