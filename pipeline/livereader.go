@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"io"
 	"time"
 )
@@ -22,6 +23,7 @@ type liveChunk struct {
 // Reads that find data waiting cost a channel receive per chunk, and idle
 // never runs while the input keeps up.
 type liveReader struct {
+	ctx    context.Context // its cancellation ends a wait for the writer
 	chunks chan liveChunk
 	free   chan []byte
 	done   chan struct{}
@@ -44,8 +46,9 @@ const (
 	liveBufSize = 64 << 10
 )
 
-func newLiveReader(r io.Reader, idle func()) *liveReader {
+func newLiveReader(ctx context.Context, r io.Reader, idle func()) *liveReader {
 	lr := &liveReader{
+		ctx:    ctx,
 		chunks: make(chan liveChunk, liveBuffers),
 		free:   make(chan []byte, liveBuffers),
 		done:   make(chan struct{}),
@@ -99,7 +102,8 @@ func (lr *liveReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// next returns the next chunk, running idle before it waits for one.
+// next returns the next chunk, running idle before it waits for one; a
+// cancelled wait returns the cancellation as the chunk's error.
 func (lr *liveReader) next() liveChunk {
 	select {
 	case c := <-lr.chunks:
@@ -119,11 +123,21 @@ func (lr *liveReader) next() liveChunk {
 			lr.timer.Stop()
 			return c
 		case <-lr.timer.C:
+		case <-lr.ctx.Done():
+			lr.timer.Stop()
+			return liveChunk{err: lr.ctx.Err()}
 		}
 	}
 	lr.idle()
 	lr.last = time.Now()
-	return <-lr.chunks
+	select {
+	case c := <-lr.chunks:
+		return c
+	case <-lr.ctx.Done():
+		// A FIFO or device read that may never return (not every
+		// one can take a deadline): fill is left to it.
+		return liveChunk{err: lr.ctx.Err()}
+	}
 }
 
 // Close stops the reading goroutine once its read in progress, if any,

@@ -85,9 +85,11 @@ func (p *Pipeline) replayCounted(ctx context.Context, path string, prog *Progres
 		}
 		r, live = p.cfg.Stdin, true
 	} else {
-		fh, err := os.Open(path)
+		fh, err := openCapture(ctx, path)
 		if err != nil {
-			err = fmt.Errorf("open capture: %w", err)
+			if ctx.Err() == nil {
+				err = fmt.Errorf("open capture: %w", err)
+			}
 			p.sum.Files = append(p.sum.Files, FileSummary{Path: path, Err: err})
 			return err
 		}
@@ -99,7 +101,7 @@ func (p *Pipeline) replayCounted(ctx context.Context, path string, prog *Progres
 	}
 	var src *collector.PcapSource
 	if live {
-		lr := newLiveReader(r, func() { p.publishIdle(src) })
+		lr := newLiveReader(ctx, r, func() { p.publishIdle(src) })
 		defer lr.Close()
 		r = lr
 	}
@@ -119,6 +121,34 @@ func (p *Pipeline) replayCounted(ctx context.Context, path string, prog *Progres
 	}
 	defer src.Close()
 	return p.replaySource(ctx, path, src)
+}
+
+// openCapture opens a file that is not regular on a goroutine the cancellation abandons, as a FIFO's open waits for a writer that may never come.
+func openCapture(ctx context.Context, path string) (*os.File, error) {
+	if st, err := os.Stat(path); err != nil || st.Mode().IsRegular() {
+		return os.Open(path)
+	}
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan opened) // unbuffered: a send succeeds only if taken
+	go func() {
+		f, err := os.Open(path)
+		select {
+		case ch <- opened{f, err}:
+		case <-ctx.Done():
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	select {
+	case o := <-ch:
+		return o.f, o.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // publishIdle runs when a live input is about to wait for its writer:
@@ -172,7 +202,8 @@ func (p *Pipeline) replaySource(ctx context.Context, path string, src *collector
 			rerr = err
 			if ctx.Err() != nil {
 				// A read the cancellation interrupted (a deadline on a
-				// pipe): the stop, not a broken capture.
+				// pipe, a live input's wait): the stop, not a broken
+				// capture.
 				rerr = ctx.Err()
 			}
 			break
