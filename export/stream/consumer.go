@@ -40,8 +40,9 @@ type ParquetConfig struct {
 	// so a central consumer can set up the fleet's stream itself.
 	CreateStream bool
 	// Durable names the consumer; JetStream remembers what it
-	// acknowledged, so a restarted consumer resumes where it stopped.
-	// Default "flowhawk-parquet".
+	// acknowledged, so a restarted consumer resumes where it stopped, and
+	// one deleted under a running consumer is created again after the
+	// last message stored. Default "flowhawk-parquet".
 	Durable string
 	// Subject filters what is stored (default "flowhawk.*.flows": every
 	// sensor).
@@ -372,7 +373,7 @@ func checkDir(dir string) error {
 
 // consumerFor connects and creates (or reuses) the durable consumer,
 // turning the usual failures into errors that say what to do.
-func consumerFor(ctx context.Context, cfg ParquetConfig, what string) (*nats.Conn, jetstream.JetStream, jetstream.Consumer, error) {
+func consumerFor(ctx context.Context, cfg ParquetConfig, what string, pos *position) (*nats.Conn, jetstream.JetStream, jetstream.Consumer, error) {
 	url := redactURL(cfg.URL)
 	warn := &ratelog.Limiter{Every: 10 * time.Second}
 	opts := append([]nats.Option{
@@ -402,7 +403,7 @@ func consumerFor(ctx context.Context, cfg ParquetConfig, what string) (*nats.Con
 		nc.Close()
 		return nil, nil, nil, fmt.Errorf("stream: jetstream: %w", err)
 	}
-	cons, err := durableFor(ctx, js, cfg)
+	cons, err := durableFor(ctx, js, cfg, pos, 0)
 	if err != nil {
 		nc.Close()
 		return nil, nil, nil, err
@@ -412,19 +413,38 @@ func consumerFor(ctx context.Context, cfg ParquetConfig, what string) (*nats.Con
 }
 
 // durableFor creates the stream when cfg.CreateStream says so and it is
-// missing, then creates (or reuses) the durable consumer: at start, and
-// again when the durable or its stream was deleted under a running
-// consumer.
-func durableFor(ctx context.Context, js jetstream.JetStream, cfg ParquetConfig) (jetstream.Consumer, error) {
+// missing, then creates (or reuses) the durable consumer and resets pos to
+// it: at start (from 0), and again when the durable or its stream was
+// deleted under a running consumer, when a durable created anew starts at
+// stream sequence from (unless the stream is another), so that what was
+// stored is not stored again.
+func durableFor(ctx context.Context, js jetstream.JetStream, cfg ParquetConfig, pos *position, from uint64) (jetstream.Consumer, error) {
 	url := redactURL(cfg.URL)
-	if cfg.CreateStream {
-		if _, err := js.Stream(ctx, cfg.Stream); errors.Is(err, jetstream.ErrStreamNotFound) {
-			if err := createStream(ctx, js, cfg.Stream); err != nil {
-				return nil, fmt.Errorf("stream: create stream %s on %s: %w", cfg.Stream, url, err)
-			}
+	s, serr := js.Stream(ctx, cfg.Stream)
+	if errors.Is(serr, jetstream.ErrStreamNotFound) && cfg.CreateStream {
+		if err := createStream(ctx, js, cfg.Stream); err != nil {
+			return nil, fmt.Errorf("stream: create stream %s on %s: %w", cfg.Stream, url, err)
 		}
+		s, serr = js.Stream(ctx, cfg.Stream)
 	}
-	if old, err := js.Consumer(ctx, cfg.Stream, cfg.Durable); err == nil {
+	if errors.Is(serr, jetstream.ErrStreamNotFound) && from != 0 {
+		// Waited for by the caller; at start the consumer's creation
+		// below says what to do.
+		return nil, fmt.Errorf("stream: stream %s on %s: %w", cfg.Stream, url, serr)
+	}
+	var si *jetstream.StreamInfo
+	if serr == nil {
+		si = s.CachedInfo()
+	}
+	cc := jetstream.ConsumerConfig{
+		Durable:       cfg.Durable,
+		FilterSubject: cfg.Subject,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		MaxAckPending: -1,
+	}
+	old, err := js.Consumer(ctx, cfg.Stream, cfg.Durable)
+	if err == nil {
 		// A durable whose filter is moved skips messages: nats-server
 		// (2.9.10) took the new filter and then delivered none of the
 		// added subjects' messages, before or after, so a collector
@@ -441,14 +461,32 @@ func durableFor(ctx context.Context, js jetstream.JetStream, cfg ParquetConfig) 
 				"(--durable), or remove the old one (nats consumer rm %s %s) to store the stream's messages again",
 				cfg.Durable, cfg.Stream, url, have, cfg.Subject, cfg.Stream, cfg.Durable)
 		}
+		// Taken as it is: nats-server refuses to update where a durable
+		// starts, as one created again after a deletion does.
+		oc := old.CachedInfo().Config
+		cc.DeliverPolicy, cc.OptStartSeq, cc.OptStartTime = oc.DeliverPolicy, oc.OptStartSeq, oc.OptStartTime
+		if from != 0 {
+			slog.Info("the durable consumer exists again; taking it as it is", "durable", cfg.Durable, "stream", cfg.Stream)
+		}
+	} else if from != 0 {
+		switch {
+		case si == nil:
+			// Stored twice rather than skipped.
+			slog.Info("creating the durable consumer again from the stream's first message: no stream info",
+				"durable", cfg.Durable, "stream", cfg.Stream, "err", serr)
+		case si.Created.IsZero() || !si.Created.Equal(pos.created) || from > si.State.LastSeq+1:
+			// Another stream's sequences say nothing of what was stored.
+			slog.Info("creating the durable consumer again from the stream's first message: the stream was created again",
+				"durable", cfg.Durable, "stream", cfg.Stream)
+		default:
+			if from > si.State.FirstSeq {
+				cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
+			}
+			slog.Info("creating the durable consumer again, resuming after what was stored",
+				"durable", cfg.Durable, "stream", cfg.Stream, "resume_seq", max(from, si.State.FirstSeq))
+		}
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
-		Durable:       cfg.Durable,
-		FilterSubject: cfg.Subject,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.AckWait,
-		MaxAckPending: -1,
-	})
+	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
 	if err != nil {
 		switch {
 		case errors.Is(err, jetstream.ErrStreamNotFound):
@@ -464,7 +502,73 @@ func durableFor(ctx context.Context, js jetstream.JetStream, cfg ParquetConfig) 
 		}
 		return nil, fmt.Errorf("stream: consumer %s of %s on stream %s at %s: %w", cfg.Durable, cfg.Subject, cfg.Stream, url, err)
 	}
+	var created time.Time
+	if si != nil {
+		created = si.Created
+	}
+	pos.reset(cons.CachedInfo(), created)
 	return cons, nil
+}
+
+// position tracks where a durable created again must resume: after the
+// messages stored, and never after one that may not be.
+type position struct {
+	created time.Time // the stream's creation, to tell a stream created again
+	stored  uint64    // highest stream sequence in a finished file
+	floor   uint64    // the durable's ack floor at its last info: all up to it are stored
+	// unsure is a stream sequence up to which a message may have been
+	// delivered and not stored (to a crashed earlier run, or lost on its
+	// way), so resume after floor until floor reaches it (0: none).
+	unsure   uint64
+	lastSeq  uint64 // highest stream sequence received
+	lastCons uint64 // consumer sequence of the last delivery received, to see one lost
+}
+
+// reset starts on a durable as found or created; what it delivered and
+// was not acknowledged may be anywhere above its ack floor.
+func (p *position) reset(ci *jetstream.ConsumerInfo, created time.Time) {
+	*p = position{created: created, unsure: ci.Delivered.Stream,
+		lastSeq: ci.Delivered.Stream, lastCons: ci.Delivered.Consumer}
+	p.learn(ci)
+	p.stored = p.floor
+}
+
+// learn takes the durable's ack floor from a fresh info, which clears an
+// unsure position once every message up to it was acknowledged.
+func (p *position) learn(ci *jetstream.ConsumerInfo) {
+	floor := ci.AckFloor.Stream
+	if ci.NumAckPending == 0 {
+		// All delivered is acknowledged: a durable created at a start
+		// sequence (nats-server 2.9.10) says ack floor 0.
+		floor = max(floor, ci.Delivered.Stream)
+	}
+	p.floor = max(p.floor, floor)
+	if p.floor >= p.unsure {
+		p.unsure = 0
+	}
+}
+
+// received notes a delivery: a gap in the consumer sequences is one that
+// never arrived, perhaps of a message below those stored.
+func (p *position) received(md *jetstream.MsgMetadata) {
+	if md.Sequence.Consumer > p.lastCons+1 {
+		p.unsure = max(p.unsure, p.lastSeq, md.Sequence.Stream)
+	}
+	p.lastCons = max(p.lastCons, md.Sequence.Consumer)
+	p.lastSeq = max(p.lastSeq, md.Sequence.Stream)
+}
+
+// next is the stream sequence to resume from, given the lowest of the
+// messages received and not stored yet (0: none).
+func (p *position) next(open uint64) uint64 {
+	n := p.stored + 1
+	if p.unsure != 0 {
+		n = p.floor + 1
+	}
+	if open != 0 && open < n {
+		n = open
+	}
+	return n
 }
 
 // openFile is the file being written and the messages it holds.
@@ -475,6 +579,7 @@ type openFile struct {
 	opened     time.Time
 	rows       int
 	msgs       []jetstream.Msg
+	low, high  uint64 // the stream sequences of msgs (0: none)
 	// orphaned: msgs came from a durable or stream since deleted, and
 	// are not acknowledged (see consumeFiles).
 	orphaned bool
@@ -495,7 +600,8 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 		// them into new files.
 		slog.Warn("unfinished files of an earlier run; their messages are stored again, so they can be deleted", "dir", cfg.Dir, "files", len(stale), "first", filepath.Base(stale[0]))
 	}
-	nc, js, cons, err := consumerFor(ctx, cfg, kind.what)
+	var pos position
+	nc, js, cons, err := consumerFor(ctx, cfg, kind.what, &pos)
 	if err != nil {
 		return st, err
 	}
@@ -535,6 +641,7 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 		st.Files++
 		st.Rows += uint64(f.rows)
 		st.Messages += uint64(len(f.msgs))
+		pos.stored = max(pos.stored, f.high)
 		for _, m := range f.msgs {
 			if f.orphaned {
 				break
@@ -543,6 +650,15 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 				st.Errors++
 				warn.Warn("ack failed; the message will be redelivered", "err", err)
 			}
+		}
+		if pos.unsure != 0 && !f.orphaned && ctx.Err() == nil {
+			// The ack floor says when the messages pos is unsure of
+			// are stored (the acks just sent count at the next file).
+			ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if ci, err := cons.Info(ictx); err == nil {
+				pos.learn(ci)
+			}
+			cancel()
 		}
 		slog.Info("wrote "+kind.what, "file", f.final, "rows", f.rows, "messages", len(f.msgs))
 		return nil
@@ -580,8 +696,12 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 				return err
 			}
 		}
-		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
-			st.Redelivered++
+		md, mdErr := m.Metadata()
+		if mdErr == nil {
+			pos.received(md)
+			if md.NumDelivered > 1 {
+				st.Redelivered++
+			}
 		}
 		n, bad, badErr, err := cur.w.write(m)
 		if want, herr := strconv.Atoi(m.Headers().Get(RecordsHeader)); herr == nil && want > n+bad {
@@ -598,6 +718,12 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 		}
 		cur.rows += n
 		cur.msgs = append(cur.msgs, m)
+		if mdErr == nil {
+			if cur.low == 0 || md.Sequence.Stream < cur.low {
+				cur.low = md.Sequence.Stream
+			}
+			cur.high = max(cur.high, md.Sequence.Stream)
+		}
 		if cur.rows >= cfg.MaxRows {
 			return closeFile()
 		}
@@ -609,8 +735,9 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 	// dead durable then wait forever, storing nothing and saying nothing.
 	// So after a failed pull, and after every checkEvery without a
 	// message, revive asks whether the durable is still there and, if it
-	// is gone, creates it again as at start (so the stream's messages are
-	// stored again: a deleted durable forgot what it acknowledged). A
+	// is gone, creates it again resuming after what was stored (pos): a
+	// deleted durable forgot what it acknowledged, and one delivering all
+	// again stored the whole stream twice. A
 	// stream still missing after streamGoneWait ends the run with an
 	// error, so that it is seen and a service manager restarts collect.
 	var (
@@ -621,7 +748,10 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 		lastCheck = time.Now()
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		_, err := cons.Info(cctx)
+		ci, err := cons.Info(cctx)
+		if err == nil {
+			pos.learn(ci)
+		}
 		gone := errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound)
 		if !gone {
 			// There (or the broker unreachable: the client reconnects
@@ -641,7 +771,7 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 		if goneSince.IsZero() {
 			goneSince = time.Now()
 			st.Errors++
-			slog.Warn("durable consumer is gone (deleted, or its stream was); creating it again, which stores again what the stream holds; "+
+			slog.Warn("durable consumer is gone (deleted, or its stream was); creating it again after what was stored; "+
 				"a stream still missing after the wait ends the run", "durable", cfg.Durable, "stream", cfg.Stream, "url", redactURL(cfg.URL), "wait", streamGoneWait, "err", err)
 			// The open file's messages came from the deleted durable:
 			// an acknowledgement sent now could reach a new durable and
@@ -661,7 +791,11 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 		case <-ctx.Done():
 			return nil
 		}
-		next, err := durableFor(cctx, js, cfg)
+		var open uint64
+		if cur != nil {
+			open = cur.low // received since, from the deleted durable
+		}
+		next, err := durableFor(cctx, js, cfg, &pos, pos.next(open))
 		if err != nil {
 			if !errors.Is(err, jetstream.ErrStreamNotFound) {
 				warn.Warn("cannot create the durable consumer again; retrying", "durable", cfg.Durable, "stream", cfg.Stream, "err", err)
@@ -677,7 +811,6 @@ func consumeFiles(ctx context.Context, cfg ParquetConfig, kind fileKind) (Consum
 			return fmt.Errorf("stream: consume %s: %w", kind.what, err)
 		}
 		goneSince = time.Time{}
-		slog.Info("created the durable consumer again", "durable", cfg.Durable, "stream", cfg.Stream)
 		return nil
 	}
 	// The messages of the open file are acknowledged only once it is

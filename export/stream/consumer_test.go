@@ -482,6 +482,139 @@ func TestConsumerDurableDeleted(t *testing.T) {
 	}
 }
 
+// settledAt says when flows 1 to want are all stored in dir and the
+// durable has nothing left to deliver or to have acknowledged, so that
+// whatever it would deliver twice is stored by then.
+func settledAt(t *testing.T, js jetstream.JetStream, dir string, want int) func() bool {
+	return func() bool {
+		seen := storedIDs(t, dir)
+		for id := uint64(1); id <= uint64(want); id++ {
+			if seen[id] == 0 {
+				return false
+			}
+		}
+		pending, unacked := natstest.ConsumerState(t, js, "FLOWHAWK", "flowhawk-parquet")
+		return pending == 0 && unacked == 0
+	}
+}
+
+// TestConsumerResumesAfterDurableDeleted deletes the durable under a
+// consumer that had stored n flows, and again as soon as it is back, then
+// publishes m more: the durable created again resumes after the stored
+// ones, so each of the n+m is stored once. It started from the stream's
+// beginning and stored the n again (nats consumer rm duplicated the whole
+// stream). A collect started afterwards takes the resumed durable as it is
+// (nats-server refuses to change where a durable starts) and stores only
+// what is new.
+func TestConsumerResumesAfterDurableDeleted(t *testing.T) {
+	defer func(c time.Duration) { checkEvery = c }(checkEvery)
+	checkEvery = 200 * time.Millisecond
+	srv := natstest.Start(t)
+	pub := Config{URL: srv.URL(), Sensor: "gw1", CreateStream: true, MaxRecords: 1} // a message per flow
+	const n, m, k = 20, 7, 5
+	publishSynth(t, pub, 1, n)
+	js := jsConnect(t, srv.URL())
+	dir := t.TempDir()
+	cfg := ParquetConfig{URL: srv.URL(), Dir: dir, Rotate: 200 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	deleted := 0
+	st := runConsumer(t, func(ctx context.Context) (ConsumeStats, error) { return ConsumeToParquet(ctx, cfg) }, func() bool {
+		switch deleted {
+		case 0:
+			if !settledAt(t, js, dir, n)() {
+				return false
+			}
+		case 1:
+			if _, err := js.Consumer(ctx, "FLOWHAWK", "flowhawk-parquet"); err != nil {
+				return false // not back yet
+			}
+		default:
+			return settledAt(t, js, dir, n+m)()
+		}
+		if err := js.DeleteConsumer(ctx, "FLOWHAWK", "flowhawk-parquet"); err != nil {
+			t.Fatal(err)
+		}
+		if deleted++; deleted == 2 {
+			publishSynth(t, pub, n+1, m)
+		}
+		return false
+	})
+	if deleted != 2 || st.Errors < 2 {
+		t.Fatalf("durable deleted %d times; stats %+v: want 2, counted among the errors", deleted, st)
+	}
+	publishSynth(t, pub, n+m+1, k)
+	runConsumer(t, func(ctx context.Context) (ConsumeStats, error) { return ConsumeToParquet(ctx, cfg) }, settledAt(t, js, dir, n+m+k))
+	seen := storedIDs(t, dir)
+	for id := uint64(1); id <= n+m+k; id++ {
+		if seen[id] != 1 {
+			t.Errorf("flow %d stored %d times, want once", id, seen[id])
+		}
+	}
+	if len(seen) != n+m+k || st.Rows != n+m {
+		t.Errorf("%d distinct flows stored (%d rows by the first run), want %d (%d)", len(seen), st.Rows, n+m+k, n+m)
+	}
+}
+
+// TestConsumerResumeKeepsUnacknowledged gives a consumer a durable holding
+// messages that an earlier run took and never acknowledged (it crashed),
+// and deletes the durable before they come back: the durable created again
+// must resume at or before them, since no finished file holds them, and
+// after the flows an earlier run did acknowledge.
+func TestConsumerResumeKeepsUnacknowledged(t *testing.T) {
+	defer func(c time.Duration) { checkEvery = c }(checkEvery)
+	checkEvery = 200 * time.Millisecond
+	srv := natstest.Start(t)
+	pub := Config{URL: srv.URL(), Sensor: "gw1", CreateStream: true, MaxRecords: 1}
+	js := jsConnect(t, srv.URL())
+	dir := t.TempDir()
+	// An hour's AckWait: the crashed run's messages do not come back
+	// during the test.
+	cfg := ParquetConfig{URL: srv.URL(), Dir: dir, Rotate: 200 * time.Millisecond, AckWait: time.Hour}
+	publishSynth(t, pub, 1, 5)
+	runConsumer(t, func(ctx context.Context) (ConsumeStats, error) { return ConsumeToParquet(ctx, cfg) }, settledAt(t, js, dir, 5))
+	publishSynth(t, pub, 6, 7)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cons, err := js.Consumer(ctx, "FLOWHAWK", "flowhawk-parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(3, jetstream.FetchMaxWait(5*time.Second)) // flows 6-8, never acknowledged
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := 0
+	for range batch.Messages() {
+		taken++
+	}
+	if taken != 3 {
+		t.Fatalf("the crashed run took %d messages, want 3", taken)
+	}
+	deleted := false
+	runConsumer(t, func(ctx context.Context) (ConsumeStats, error) { return ConsumeToParquet(ctx, cfg) }, func() bool {
+		seen := storedIDs(t, dir)
+		if !deleted {
+			for id := uint64(9); id <= 12; id++ {
+				if seen[id] == 0 {
+					return false
+				}
+			}
+			if err := js.DeleteConsumer(ctx, "FLOWHAWK", "flowhawk-parquet"); err != nil {
+				t.Fatal(err)
+			}
+			deleted = true
+		}
+		return settledAt(t, js, dir, 12)()
+	})
+	seen := storedIDs(t, dir)
+	for id := uint64(1); id <= 12; id++ {
+		if seen[id] == 0 || id <= 5 && seen[id] != 1 {
+			t.Errorf("flow %d stored %d times, want once (1-5), at least once (6-12)", id, seen[id])
+		}
+	}
+}
+
 // protoRecord is a delimited flowhawk.v1.Flow of flow id with source
 // address src (4 or 16 bytes in a good record).
 func protoRecord(id uint64, src []byte) []byte {
