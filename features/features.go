@@ -204,6 +204,16 @@ func New(cfg Config) (*Extractor, error) {
 		if seen[defs[i].Name] {
 			return nil, fmt.Errorf("features: duplicate column name %q", defs[i].Name)
 		}
+		if n := defs[i].blockLen; n > 0 {
+			if i+n > len(defs) {
+				return nil, fmt.Errorf("features: block of %d columns from %q runs past the last column", n, defs[i].Name)
+			}
+			for _, d := range defs[i : i+n] {
+				if d.str != nil {
+					return nil, fmt.Errorf("features: block from %q holds text column %q", defs[i].Name, d.Name)
+				}
+			}
+		}
 		seen[defs[i].Name] = true
 	}
 	return x, nil
