@@ -5,6 +5,7 @@ package label
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/flowhawk/flowhawk/collector"
@@ -148,8 +150,8 @@ func LoadRules(path string) (*Rules, error) {
 	return r, nil
 }
 
-// ParseRules reads rules, one per line: a label followed by key=value
-// conditions, all of which must hold. Keys: src, dst, host (IP or CIDR,
+// ParseRules reads rules, one per line: a label (in double quotes if it has
+// spaces, "DoS Hulk") followed by key=value conditions, all of which must hold. Keys: src, dst, host (IP or CIDR,
 // comma-separated lists allowed), sport, dport (port or LOW-HIGH), proto
 // (tcp, udp, icmp, icmpv6 or a number), start, end (RFC 3339 times, flow
 // start in [start, end)), dir (initiator, the default: src and dst are the
@@ -159,7 +161,7 @@ func LoadRules(path string) (*Rules, error) {
 // starts a comment. A leading UTF-8 byte order mark (as Windows editors
 // save) is skipped.
 //
-//	DoS-Hulk  src=172.16.0.1 dst=192.168.10.50 dport=80 start=2017-07-05T09:47:00-03:00 end=2017-07-05T10:10:00-03:00
+//	"DoS Hulk"  src=172.16.0.1 dst=192.168.10.50 dport=80 start=2017-07-05T10:43:00-03:00 end=2017-07-05T11:00:00-03:00
 func ParseRules(r io.Reader) (*Rules, error) {
 	rs := &Rules{Default: "BENIGN"}
 	sc := bufio.NewScanner(r)
@@ -170,19 +172,24 @@ func ParseRules(r io.Reader) (*Rules, error) {
 		if n == 1 {
 			line = strings.TrimPrefix(line, "\ufeff")
 		}
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
+		fields, quoted, err := splitRule(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
-		fields := strings.Fields(line)
 		if len(fields) == 0 {
 			continue
 		}
-		if fields[0] == "default" {
+		if fields[0] == "default" && !quoted[0] {
 			if len(fields) != 2 {
 				return nil, fmt.Errorf("line %d: want \"default LABEL\"", n)
 			}
 			rs.Default = Valid(fields[1])
 			continue
+		}
+		for i := 1; i < len(fields); i++ {
+			if quoted[i] {
+				return nil, fmt.Errorf("line %d: only the label may be quoted, not %q", n, fields[i])
+			}
 		}
 		if len(fields) == 1 {
 			// A bare label would match every flow and hide every later rule.
@@ -192,6 +199,10 @@ func ParseRules(r io.Reader) (*Rules, error) {
 		seen := map[string]bool{}
 		for _, kv := range fields[1:] {
 			k, v, ok := strings.Cut(kv, "=")
+			if !ok && kv == fields[1] {
+				// "DoS Hulk src=...": CIC-IDS2017's labels have spaces.
+				return nil, fmt.Errorf("line %d: %q is not key=value (write a label with spaces in double quotes: \"%s %s\")", n, kv, fields[0], kv)
+			}
 			if !ok || v == "" {
 				return nil, fmt.Errorf("line %d: %q is not key=value", n, kv)
 			}
@@ -245,6 +256,45 @@ func ParseRules(r io.Reader) (*Rules, error) {
 		return nil, fmt.Errorf("line %d: %w", n+1, err)
 	}
 	return rs, nil
+}
+
+// splitRule splits a rules line into its fields, dropping a '#' comment;
+// a field in double quotes may hold spaces and '#', so that CIC-IDS2017's
+// labels ("DoS Hulk") can be written. quoted[i] tells which were quoted.
+func splitRule(line string) (fields []string, quoted []bool, err error) {
+	for {
+		line = strings.TrimLeftFunc(line, unicode.IsSpace)
+		if line == "" || line[0] == '#' {
+			return fields, quoted, nil
+		}
+		if line[0] == '"' {
+			end := strings.IndexByte(line[1:], '"')
+			if end < 0 {
+				return nil, nil, fmt.Errorf("quote not closed in %s", line)
+			}
+			f := line[1 : 1+end]
+			if f == "" {
+				return nil, nil, errors.New(`empty label ""`)
+			}
+			line = line[2+end:]
+			if line != "" && endsField(line) != 0 {
+				return nil, nil, fmt.Errorf("no space after the closing quote of %q", f)
+			}
+			fields, quoted = append(fields, f), append(quoted, true)
+			continue
+		}
+		end := endsField(line)
+		fields, quoted = append(fields, line[:end]), append(quoted, false)
+		line = line[end:]
+	}
+}
+
+// endsField is the index in s of the first space or '#', or len(s).
+func endsField(s string) int {
+	if i := strings.IndexFunc(s, func(r rune) bool { return r == '#' || unicode.IsSpace(r) }); i >= 0 {
+		return i
+	}
+	return len(s)
 }
 
 func parsePrefixes(v string) ([]netip.Prefix, error) {

@@ -263,3 +263,37 @@ func TestLabelsValidUTF8(t *testing.T) {
 		t.Errorf("rules: default %q, rules %q, %q", rs.Default, rs.rules[0].Label, rs.rules[1].Label)
 	}
 }
+
+// TestRuleQuotedLabel checks that a label in double quotes may hold spaces
+// and '#', as CIC-IDS2017's "DoS Hulk" does, so that a model trained on
+// CIC's files is scored on the same class names, and that the unquoted
+// form says how to write it.
+func TestRuleQuotedLabel(t *testing.T) {
+	rules, err := ParseRules(strings.NewReader(`default "No attack"  # flows no rule matches
+"DoS Hulk" src=172.16.0.1 dst=192.168.10.50 dport=80 start=2017-07-05T10:43:00-03:00 end=2017-07-05T11:00:00-03:00
+	"Web Attack #1"	dst=192.168.10.50 # a tab before and after
+"default" dport=9
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2017, 7, 5, 10, 50, 0, 0, time.FixedZone("ADT", -3*3600))
+	checkLabels(t, rules, []labelCase{
+		{flow(t, "172.16.0.1", 5000, "192.168.10.50", 80, 6, at), "DoS Hulk"},
+		{flow(t, "172.16.0.1", 5000, "192.168.10.50", 80, 6, at.Add(-time.Hour)), "Web Attack #1"},
+		{flow(t, "192.0.2.1", 5000, "192.0.2.2", 9, 6, at), "default"},
+		{flow(t, "192.0.2.1", 5000, "192.0.2.2", 80, 6, at), "No attack"},
+	})
+	for bad, want := range map[string]string{
+		"DoS Hulk src=172.16.0.1":  `line 1: "Hulk" is not key=value (write a label with spaces in double quotes: "DoS Hulk")`,
+		`"DoS Hulk src=172.16.0.1`: "line 1: quote not closed",
+		`"DoS Hulk"src=172.16.0.1`: `line 1: no space after the closing quote of "DoS Hulk"`,
+		`X "src=172.16.0.1"`:       `line 1: only the label may be quoted`,
+		`"" src=172.16.0.1`:        `line 1: empty label`,
+	} {
+		_, err := ParseRules(strings.NewReader(bad))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", bad, err, want)
+		}
+	}
+}
