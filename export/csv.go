@@ -51,8 +51,25 @@ func kindsOf(cols []features.Column) []features.Kind {
 	return k
 }
 
+// csvExtraHeader is CIC-IDS2017's header text of an extra column: its
+// " Label" has a leading space, and a pipeline keyed by CIC's raw names
+// (row[" Label"]) found no label in our files when we wrote "Label".
+var csvExtraHeader = map[string]string{"Label": " Label"}
+
 // csvHeader appends the header line of cols and extra to b.
 func csvHeader(b []byte, cols []features.Column, extra []string) []byte {
+	return appendHeader(b, cols, extra, csvExtraHeader)
+}
+
+// legacyCSVHeader is the header line flowhawk wrote before csvExtraHeader,
+// each extra column as named: a file begun then is still appended to.
+func legacyCSVHeader(cols []features.Column, extra []string) []byte {
+	return appendHeader(nil, cols, extra, nil)
+}
+
+// appendHeader appends the header line of cols and extra to b, each extra
+// column under its text in rename if it has one there.
+func appendHeader(b []byte, cols []features.Column, extra []string, rename map[string]string) []byte {
 	for i := range cols {
 		if i > 0 {
 			b = append(b, ',')
@@ -62,6 +79,9 @@ func csvHeader(b []byte, cols []features.Column, extra []string) []byte {
 	for i, e := range extra {
 		if i > 0 || len(cols) > 0 {
 			b = append(b, ',')
+		}
+		if h, ok := rename[e]; ok {
+			e = h
 		}
 		b = appendCSVField(b, []byte(e))
 	}

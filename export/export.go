@@ -152,6 +152,14 @@ func openOutput(path string, appending bool) (*os.File, error) {
 	return os.OpenFile(path, flags, FileMode)
 }
 
+// hasHeader reports whether fh, whose complete lines end at end, starts
+// with the header line want.
+func hasHeader(fh *os.File, end int64, want []byte) bool {
+	got := make([]byte, len(want))
+	n, _ := fh.ReadAt(got, 0)
+	return int64(n) <= end && bytes.Equal(got[:n], want)
+}
+
 // appendWriter checks what fh holds and returns a writer that continues it.
 // A last line cut short (a process killed mid-write, which the systemd
 // unit then restarts with --append) is cut away first: left in place, it
@@ -176,10 +184,7 @@ func appendWriter(fh *os.File, path string, format Format, cols []features.Colum
 	// The checks read only the complete lines: a refused file is left as
 	// it was, torn line included.
 	if format == CSV && end > 0 {
-		want := csvHeader(nil, cols, extra)
-		got := make([]byte, len(want))
-		n, _ := fh.ReadAt(got, 0)
-		if int64(n) > end || !bytes.Equal(got[:n], want) {
+		if !hasHeader(fh, end, csvHeader(nil, cols, extra)) && !hasHeader(fh, end, legacyCSVHeader(cols, extra)) {
 			return nil, &otherColumnsError{fmt.Sprintf("export: %s: its header is not this run's columns; not appending (write to a new file)", path)}
 		}
 	}

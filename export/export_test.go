@@ -162,6 +162,9 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestCSVHeaderIsCIC checks the header against CIC-IDS2017's own, for the
+// "Label" column the commands add: written as "Label", a reader keyed by
+// CIC's raw names (row[" Label"]) found no label in a dataset.
 func TestCSVHeaderIsCIC(t *testing.T) {
 	path := testshared.Path(t, "datasets/cicids2017/Friday-WorkingHours-Afternoon-DDos.pcap_ISCX.head299.TrafficLabelling.csv")
 	data, err := os.ReadFile(path)
@@ -171,7 +174,7 @@ func TestCSVHeaderIsCIC(t *testing.T) {
 	cicHeader := strings.SplitN(string(data), "\n", 2)[0]
 	x, _ := features.New(features.Config{})
 	var buf bytes.Buffer
-	w, err := NewCSVWriter(&buf, x.Columns(), []string{" Label"})
+	w, err := NewCSVWriter(&buf, x.Columns(), []string{"Label"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,6 +530,38 @@ func TestCreateAppend(t *testing.T) {
 	}
 	if _, err := CreateAppend(filepath.Join(dir, "flows.parquet"), cols, extra); err == nil {
 		t.Errorf("parquet append: no error")
+	}
+}
+
+// TestCreateAppendLegacyLabel checks that a CSV whose header has "Label",
+// as flowhawk wrote before it wrote CIC's " Label", is still appended to,
+// under its own header.
+func TestCreateAppendLegacyLabel(t *testing.T) {
+	x, err := features.New(features.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := x.Columns()
+	rs := rows(t, x, testFlows(t))
+	extra := []string{"Label"}
+	path := filepath.Join(t.TempDir(), "flows.csv")
+	old := append(bytes.TrimSuffix(csvHeader(nil, cols, nil), []byte("\n")), ",Label\n"...)
+	if err := os.WriteFile(path, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := CreateAppend(path, cols, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rs[0], []string{"BENIGN"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if !bytes.HasPrefix(b, old) || bytes.Count(b, []byte("\n")) != 2 {
+		t.Errorf("appended file:\n%s", b)
 	}
 }
 

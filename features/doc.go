@@ -74,8 +74,12 @@ there) or use the raw names (` + "`df[' Destination Port']`" + `), and only the 
 pandas reads the second ` + "`Fwd Header Length`" + ` as ` + "`Fwd Header Length.1`" + `; that is the column's ` + "`Name`" + ` in the
 registry, used by model files, JSONL keys and Parquet fields (which need unique names, without
 leading spaces). flowhawk's own readers strip the spaces and name duplicates the pandas way.
-Extra columns after the features (` + "`Label`" + `, ` + "`Predicted Label`" + `, ` + "`Confidence`" + `) are written as the caller
-names them; CIC's own file has ` + "` Label`" + ` with a space, which a stripping pipeline reads the same.
+Extra columns follow the features: the label, in CSV under CIC's text ` + "` Label`" + `, space included (JSONL
+and Parquet: ` + "`Label`" + `), last when there is no prediction, as in CIC's files, so that ` + "`row[' Label']`" + ` reads
+it too (until 2026-12-07 it was ` + "`Label`" + `; ` + "`--append`" + ` still continues such a file under its own header);
+then ` + "`Predicted Label`" + ` and ` + "`Confidence`" + `, which CIC's files do not have. The columns between Idle Min
+and the label (extras, SPLT, NSL-KDD) move it from CIC's column 85: ` + "`--no-extras --splt 0 --no-windows`" + `
+gives CIC's 85 columns exactly.
 
 ## Deviations from CICFlowMeter
 

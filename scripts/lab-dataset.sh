@@ -56,7 +56,7 @@ build() {
 	mkdir -p "$(dirname "$out")"
 	"$fh" dataset --label-dir "$dir" -o "$out" --progress never
 	echo "lab-dataset: wrote $out" >&2
-	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "Label") c = i; next } { n[$c]++ }
+	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^ *Label$/) c = i; next } { n[$c]++ }
 		END { for (l in n) printf "  %-10s %6d flows\n", l, n[l] }' "$out" | sort >&2
 }
 

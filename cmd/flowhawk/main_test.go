@@ -150,7 +150,7 @@ func TestDatasetLabelDir(t *testing.T) {
 	}
 	b, _ := os.ReadFile(out)
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if !strings.HasSuffix(lines[0], ",Label") {
+	if !strings.HasSuffix(lines[0], ", Label") { // CIC-IDS2017's text, space included
 		t.Fatalf("header ends %q", lines[0][len(lines[0])-20:])
 	}
 	count := map[string]int{}
