@@ -154,7 +154,14 @@ func (s *Summary) Print(w io.Writer) {
 	for p := range s.Protos {
 		protos = append(protos, p)
 	}
-	sort.Slice(protos, func(i, j int) bool { return s.Protos[protos[i]].Flows > s.Protos[protos[j]].Flows })
+	// Ties by number: map order made two runs of one dataset print
+	// "tcp 2, udp 2" and "udp 2, tcp 2".
+	sort.Slice(protos, func(i, j int) bool {
+		if a, b := s.Protos[protos[i]].Flows, s.Protos[protos[j]].Flows; a != b {
+			return a > b
+		}
+		return protos[i] < protos[j]
+	})
 	fmt.Fprintf(w, "%-10s %10s %12s %14s\n", "protocol", "flows", "packets", "ip bytes")
 	for _, p := range protos {
 		ps := s.Protos[p]

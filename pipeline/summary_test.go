@@ -48,3 +48,27 @@ func TestSummaryTimeJumps(t *testing.T) {
 		t.Errorf("summary lacks %q:\n%s", want, b.String())
 	}
 }
+
+// TestSummaryProtoOrder checks that protocols with as many flows print in
+// one order, by number: map order gave tcp/udp in either order run to run.
+func TestSummaryProtoOrder(t *testing.T) {
+	s := Summary{Protos: map[uint8]*ProtoSummary{}}
+	for _, p := range []uint8{17, 6, 1, 58, 132, 47} {
+		s.Protos[p] = &ProtoSummary{Flows: 2}
+	}
+	s.Protos[47].Flows = 3
+	want := []string{"gre", "icmp", "tcp", "udp", "icmpv6", "sctp"}
+	for range 20 {
+		var b strings.Builder
+		s.Print(&b)
+		var got []string
+		for _, l := range strings.Split(b.String(), "\n") {
+			if f := strings.Fields(l); len(f) == 4 && f[1] != "flows" {
+				got = append(got, f[0])
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Fatalf("protocols in order %q, want %q", got, want)
+		}
+	}
+}
