@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/flowhawk/flowhawk/collector"
 	"github.com/flowhawk/flowhawk/label"
@@ -75,11 +76,15 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 			return l
 		}
 		check = func(paths []string) {
+			found := make(map[string]bool)
 			for _, p := range paths {
 				if l, err := label.FromDir(root, p); err != nil || l == "" {
 					slog.Warn("capture not in a class sub-directory of --label-dir; its flows are labelled "+none, "file", p)
+				} else {
+					found[l] = true
 				}
 			}
+			warnEmptyClasses(root, found)
 		}
 	} else {
 		if fs.NArg() == 0 {
@@ -108,4 +113,25 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 	check(paths)
 	var mf modelFlags
 	return replayRun(&cfg, &ff, &mf, paths, *progress, stdout, stderr)
+}
+
+// warnEmptyClasses warns about each class sub-directory of root that holds
+// no capture: its class is missing from the dataset, which the summary's
+// labels alone do not show (a misnamed extension, a copy not finished).
+func warnEmptyClasses(root string, found map[string]bool) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return // ExpandPaths read it; a class list is not worth an error
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // .git, .snapshot: not classes when they hold no capture
+		}
+		if st, err := os.Stat(filepath.Join(root, e.Name())); err != nil || !st.IsDir() {
+			continue
+		}
+		if l := label.Valid(e.Name()); !found[l] {
+			slog.Warn("class sub-directory of --label-dir holds no capture; the dataset has no flows of this class", "class", l, "dir", filepath.Join(root, e.Name()))
+		}
+	}
 }

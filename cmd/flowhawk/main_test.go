@@ -176,6 +176,35 @@ func TestDatasetLabelDir(t *testing.T) {
 	}
 }
 
+// TestDatasetEmptyClassWarns checks that a class sub-directory without a
+// capture (a misnamed file, a copy not finished) is named in a warning:
+// its class was missing from the dataset without a word.
+func TestDatasetEmptyClassWarns(t *testing.T) {
+	root := t.TempDir()
+	abs, _ := filepath.Abs(demoPcap)
+	for _, d := range []string{"web", "scan", ".git"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(abs, filepath.Join(root, "web", "a.pcap")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "scan", "notes.txt"), []byte("nmap -sS\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "dataset", "--label-dir", root, "-o", filepath.Join(t.TempDir(), "ds.csv"), "-q")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "holds no capture") || !strings.Contains(errOut, "class=scan") {
+		t.Errorf("no warning naming the empty class scan:\n%s", errOut)
+	}
+	if strings.Contains(errOut, "class=web") || strings.Contains(errOut, "class=.git") {
+		t.Errorf("warning about a class with captures, or a hidden directory:\n%s", errOut)
+	}
+}
+
 func TestDatasetNeedsOneLabelSource(t *testing.T) {
 	if code, _, _ := runCLI(t, "dataset", "-o", "x.csv"); code != 2 {
 		t.Fatalf("exit %d, want 2", code)
