@@ -28,9 +28,9 @@ type RowWriter interface {
 }
 
 // FlowExporter receives every finished flow with its feature row, in flow
-// order (Prometheus counters, IPFIX, NATS). It must not block: exporters
-// queue and count their own drops. row and the flow are valid only during
-// the call.
+// order (Prometheus counters, IPFIX, NATS). It must not block a capture:
+// exporters queue and count their own drops (a replay's may wait for
+// room). row and the flow are valid only during the call.
 type FlowExporter interface {
 	ExportFlow(f *collector.Flow, row *features.Row, label string)
 }

@@ -130,6 +130,9 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 		defer in.restore()
 		cfg.Stdin = in
 	}
+	// A file can wait for the IPFIX sender: with --ipfix-rate, dropping
+	// what the queue cannot hold lost most records of a large capture.
+	ff.out.ipfixWait = true
 	outs, err := ff.openOutputs(cfg, extra, stdout, stderr)
 	if err != nil {
 		return err

@@ -22,12 +22,15 @@ import (
 
 // exporterFlags select the operator outputs (Prometheus, IPFIX, NATS).
 type exporterFlags struct {
-	sensor       string
-	metricsAddr  string
-	ipfixAddr    string
-	ipfixPEN     uint32
-	ipfixDomain  uint32
-	ipfixRate    int
+	sensor      string
+	metricsAddr string
+	ipfixAddr   string
+	ipfixPEN    uint32
+	ipfixDomain uint32
+	ipfixRate   int
+	// ipfixWait makes the IPFIX exporter wait for queue room instead of
+	// dropping: set by replay and dataset, whose input can wait.
+	ipfixWait    bool
 	natsURL      string
 	natsStream   string
 	natsCreate   bool
@@ -125,7 +128,7 @@ func (ef *exporterFlags) open(cfg *pipeline.Config, stderr io.Writer) (*exporter
 		cfg.Exporters = append(cfg.Exporters, s.metrics)
 	}
 	if ef.ipfixAddr != "" {
-		e, err := ipfix.New(ipfix.Config{Addr: ef.ipfixAddr, PEN: ef.ipfixPEN, ObservationDomain: ef.ipfixDomain, Rate: ef.ipfixRate})
+		e, err := ipfix.New(ipfix.Config{Addr: ef.ipfixAddr, PEN: ef.ipfixPEN, ObservationDomain: ef.ipfixDomain, Rate: ef.ipfixRate, Wait: ef.ipfixWait})
 		if err != nil {
 			s.close()
 			return nil, err

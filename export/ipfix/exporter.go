@@ -50,8 +50,13 @@ type Config struct {
 	// thousands of datagrams in a fraction of a second, and a collector
 	// with a default receive buffer (nfcapd: 208 KB) loses some where the
 	// sender cannot see it. Records that wait longer than the queue holds
-	// are dropped and counted here instead.
+	// are dropped and counted here instead, unless Wait is set.
 	Rate int
+	// Wait makes Export wait for room in a full queue instead of dropping
+	// the record: for a replay, whose input can wait, so that pacing with
+	// Rate loses nothing. A live capture leaves it off: its kernel maps
+	// cannot wait.
+	Wait bool
 }
 
 func (c *Config) defaults() {
@@ -103,6 +108,7 @@ type Exporter struct {
 	mu     sync.Mutex
 	pend   []record
 	closed bool
+	room   *sync.Cond    // signalled by swap and Close, for Export with Wait
 	wake   chan struct{} // capacity 1: "pend went from empty to non-empty"
 	stop   chan struct{} // closed by Close
 	done   chan struct{}
@@ -138,7 +144,7 @@ func New(cfg Config) (*Exporter, error) {
 }
 
 func newExporter(cfg Config, conn net.Conn) *Exporter {
-	return &Exporter{
+	e := &Exporter{
 		cfg:  cfg,
 		conn: conn,
 		pend: make([]record, 0, min(cfg.QueueSize, 1024)),
@@ -148,13 +154,19 @@ func newExporter(cfg Config, conn net.Conn) *Exporter {
 		warn: ratelog.Limiter{Every: cfg.WarnEvery},
 		now:  time.Now,
 	}
+	e.room = sync.NewCond(&e.mu)
+	return e
 }
 
 // Export queues f (with its classifier label, "" if none) for export. It
 // copies what it needs, so f may be reused when it returns, and it never
-// blocks: a full queue drops the record and counts it.
+// blocks unless Config.Wait is set: a full queue drops the record and
+// counts it.
 func (e *Exporter) Export(f *collector.Flow, class string) {
 	e.mu.Lock()
+	for e.cfg.Wait && !e.closed && len(e.pend) >= e.cfg.QueueSize {
+		e.room.Wait()
+	}
 	switch {
 	case e.closed:
 		e.mu.Unlock()
@@ -185,6 +197,7 @@ func (e *Exporter) swap(spare []record) []record {
 	e.mu.Lock()
 	got := e.pend
 	e.pend = spare[:0]
+	e.room.Broadcast()
 	e.mu.Unlock()
 	return got
 }
@@ -202,6 +215,7 @@ func (e *Exporter) Close() error {
 		return nil
 	}
 	e.closed = true
+	e.room.Broadcast()
 	e.mu.Unlock()
 	close(e.stop)
 	<-e.done

@@ -488,3 +488,40 @@ func TestTemplatesAfterCollectorReturns(t *testing.T) {
 		got = len(m.Records)
 	}
 }
+
+// TestWaitLosesNothing checks that with Wait a full queue holds Export back
+// until the sender takes the records, instead of dropping them.
+func TestWaitLosesNothing(t *testing.T) {
+	c := listen(t)
+	conn, err := net.Dial("udp", c.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Addr: c.LocalAddr().String(), QueueSize: 16, Wait: true}
+	cfg.defaults()
+	e := newExporter(cfg, conn)
+	gate := make(chan struct{})
+	e.gate = gate
+	go e.run()
+	flows := synthFlows(50, time.Now())
+	exported := make(chan struct{})
+	go func() {
+		for _, f := range flows {
+			e.Export(f, "")
+		}
+		close(exported)
+	}()
+	select {
+	case <-exported:
+		t.Fatalf("Export returned with the sender stuck and the queue full: %+v", e.Stats())
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(gate)
+	<-exported
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Stats(); st.Records != uint64(len(flows)) || st.DropQueueFull != 0 {
+		t.Errorf("stats %+v, want %d records and no queue-full drop", st, len(flows))
+	}
+}
