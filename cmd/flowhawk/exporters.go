@@ -81,6 +81,15 @@ func (ef *exporterFlags) check() error {
 	if ef.ipfixRate < 0 {
 		return fmt.Errorf("%w: --ipfix-rate %d: want 0 (no limit) or more", errUsage, ef.ipfixRate)
 	}
+	// 0 would silently become the default; under 29305, the RFC 5103
+	// reverse PEN, our elements 1 and 2 read as the reverse counters.
+	if ef.ipfixPEN == 0 || ef.ipfixPEN == ipfix.ReversePEN {
+		return fmt.Errorf("%w: --ipfix-pen %d: want your organisation's private enterprise number (not 0, not %d, the RFC 5103 reverse PEN)", errUsage, ef.ipfixPEN, ipfix.ReversePEN)
+	}
+	// 0 would silently become 1, the domain of another sensor.
+	if ef.ipfixDomain == 0 {
+		return fmt.Errorf("%w: --ipfix-domain 0: want 1 or more", errUsage)
+	}
 	if ef.ipfixAddr != "" {
 		_, port, err := net.SplitHostPort(ef.ipfixAddr)
 		n := 0

@@ -134,6 +134,10 @@ func New(cfg Config) (*Exporter, error) {
 	if cfg.MaxMessage < 512 || cfg.MaxMessage > 65507 {
 		return nil, fmt.Errorf("ipfix: message size %d outside 512..65507", cfg.MaxMessage)
 	}
+	if cfg.PEN == ReversePEN {
+		// Our elements 1 and 2 would read as the reverse counters.
+		return nil, fmt.Errorf("ipfix: enterprise number %d is the RFC 5103 reverse PEN", cfg.PEN)
+	}
 	conn, err := net.Dial("udp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("ipfix: collector %q: %w", cfg.Addr, err)

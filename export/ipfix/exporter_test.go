@@ -287,6 +287,9 @@ func TestBadAddress(t *testing.T) {
 	if _, err := New(Config{Addr: "127.0.0.1:4739", MaxMessage: 100}); err == nil {
 		t.Error("New accepted a 100-byte message limit")
 	}
+	if _, err := New(Config{Addr: "127.0.0.1:4739", PEN: ReversePEN}); err == nil {
+		t.Error("New accepted the reverse PEN for flowhawk's elements")
+	}
 }
 
 func TestEndReasonMapping(t *testing.T) {
