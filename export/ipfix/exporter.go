@@ -223,6 +223,10 @@ func (e *Exporter) Close() error {
 	e.mu.Unlock()
 	close(e.stop)
 	<-e.done
+	// The last warning logged may predate most drops (one per WarnEvery),
+	// and with --quiet no summary follows it.
+	e.warn.Flush("ipfix exporter closed after dropping records", "collector", e.cfg.Addr,
+		"queue_full", e.dropQueue.Load(), "send_error", e.dropSend.Load())
 	return e.conn.Close()
 }
 

@@ -2,6 +2,8 @@ package ipfix
 
 import (
 	"encoding/binary"
+	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/netip"
@@ -11,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/internal/syncbuf"
 )
 
 // listen opens a UDP socket on loopback standing in for a collector.
@@ -526,5 +529,38 @@ func TestWaitLosesNothing(t *testing.T) {
 	}
 	if st := e.Stats(); st.Records != uint64(len(flows)) || st.DropQueueFull != 0 {
 		t.Errorf("stats %+v, want %d records and no queue-full drop", st, len(flows))
+	}
+}
+
+// TestCloseLogsHeldBackDrops checks that Close logs the final drop count
+// when the rate-limited warnings held some back: the one warning shown
+// counted 8 of 34 records lost to a closed port.
+func TestCloseLogsHeldBackDrops(t *testing.T) {
+	var buf syncbuf.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	defer slog.SetDefault(old)
+	l := listen(t)
+	addr := l.LocalAddr().String()
+	l.Close()
+	e, err := New(Config{Addr: addr, MaxMessage: 512, WarnEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := synthFlows(40, time.Now())
+	for _, f := range flows {
+		e.Export(f, "")
+		time.Sleep(time.Millisecond)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Stats()
+	if st.DropSendError == 0 {
+		t.Fatalf("no send error against a closed port: %+v", st)
+	}
+	want := fmt.Sprintf("send_error=%d", st.DropSendError)
+	if !strings.Contains(buf.String(), want) {
+		t.Errorf("log does not show the final %s:\n%s", want, buf.String())
 	}
 }

@@ -42,3 +42,12 @@ func (l *Limiter) Warn(msg string, args ...any) {
 func (l *Limiter) Log(msg string, args ...any) {
 	slog.Warn(msg, append(args, "suppressed_warnings", l.suppressed.Swap(0))...)
 }
+
+// Flush logs msg if warnings were held back since the last one logged, so
+// the totals a caller passes at shutdown are not left understated by the
+// last warning shown.
+func (l *Limiter) Flush(msg string, args ...any) {
+	if l.suppressed.Load() > 0 {
+		l.Log(msg, args...)
+	}
+}

@@ -31,3 +31,21 @@ func TestLimiter(t *testing.T) {
 		t.Errorf("second warning should count the 4 held back:\n%s", buf.String())
 	}
 }
+
+func TestFlushOnlyWhenHeldBack(t *testing.T) {
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	defer slog.SetDefault(old)
+	l := Limiter{Every: time.Hour}
+	l.Warn("down")
+	l.Flush("totals")
+	if strings.Contains(buf.String(), "totals") {
+		t.Errorf("Flush logged with nothing held back:\n%s", buf.String())
+	}
+	l.Warn("down")
+	l.Flush("totals", "n", 2)
+	if !strings.Contains(buf.String(), "totals n=2 suppressed_warnings=1") {
+		t.Errorf("Flush did not log the totals held back:\n%s", buf.String())
+	}
+}
