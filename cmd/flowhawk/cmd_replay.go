@@ -145,6 +145,11 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 	outs.exporters.bind(p)
 	ctx, stop := replaySignals(in)
 	defer stop()
+	if e := outs.exporters.ipfix; e != nil {
+		// Stopped, the replay drops what the paced sender cannot take
+		// rather than send every remaining flow at --ipfix-rate.
+		defer context.AfterFunc(ctx, e.StopWaiting)()
+	}
 
 	prog := pipeline.NewProgress(paths)
 	done := make(chan struct{})

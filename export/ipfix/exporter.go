@@ -108,10 +108,12 @@ type Exporter struct {
 	mu     sync.Mutex
 	pend   []record
 	closed bool
-	room   *sync.Cond    // signalled by swap and Close, for Export with Wait
-	wake   chan struct{} // capacity 1: "pend went from empty to non-empty"
-	stop   chan struct{} // closed by Close
-	done   chan struct{}
+	room   *sync.Cond // signalled by swap and Close, for Export with Wait
+	// unpaced: StopWaiting was called; the sender no longer keeps to Rate.
+	unpaced atomic.Bool
+	wake    chan struct{} // capacity 1: "pend went from empty to non-empty"
+	stop    chan struct{} // closed by Close
+	done    chan struct{}
 	// taken counts records the sender has taken from the queue (tests).
 	taken atomic.Uint64
 
@@ -209,6 +211,19 @@ func (e *Exporter) swap(spare []record) []record {
 // ExportFlow is the pipeline.FlowExporter hook; the feature row is not
 // needed (the enterprise elements come from the flow record itself).
 func (e *Exporter) ExportFlow(f *collector.Flow, _ *features.Row, label string) { e.Export(f, label) }
+
+// StopWaiting makes Export drop and count what a full queue cannot hold
+// from now on, as without Config.Wait, and the sender send what is queued
+// without Config.Rate's pace: a replay stopped by a signal ends at once
+// instead of sending its remaining records one datagram a tick (with
+// --ipfix-rate 1, minutes of a queue of thousands).
+func (e *Exporter) StopWaiting() {
+	e.unpaced.Store(true)
+	e.mu.Lock()
+	e.cfg.Wait = false
+	e.room.Broadcast()
+	e.mu.Unlock()
+}
 
 // Close sends what is queued, then closes the socket. Export after Close
 // drops and counts.
@@ -371,7 +386,7 @@ func (s *sender) sendTemplates() {
 }
 
 func (s *sender) write(b []byte) bool {
-	if r := s.e.cfg.Rate; r > 0 {
+	if r := s.e.cfg.Rate; r > 0 && !s.e.unpaced.Load() {
 		now := time.Now()
 		if d := s.next.Sub(now); d > 0 {
 			time.Sleep(d)

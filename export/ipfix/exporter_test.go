@@ -564,3 +564,49 @@ func TestCloseLogsHeldBackDrops(t *testing.T) {
 		t.Errorf("log does not show the final %s:\n%s", want, buf.String())
 	}
 }
+
+// TestStopWaitingEndsTheWait checks that StopWaiting releases an Export
+// held back by a full queue, and that what follows is dropped and
+// counted: a replay stopped by Ctrl-C with --ipfix-rate 1 went on sending
+// its remaining flows, one datagram a second, for minutes.
+func TestStopWaitingEndsTheWait(t *testing.T) {
+	c := listen(t)
+	conn, err := net.Dial("udp", c.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One record a datagram at one datagram a second: the 16 queued
+	// would take 16 s to send at the pace.
+	cfg := Config{Addr: c.LocalAddr().String(), QueueSize: 16, Wait: true, Rate: 1, MaxMessage: 200}
+	cfg.defaults()
+	e := newExporter(cfg, conn)
+	gate := make(chan struct{})
+	e.gate = gate
+	go e.run()
+	flows := synthFlows(50, time.Now())
+	exported := make(chan struct{})
+	go func() {
+		for _, f := range flows {
+			e.Export(f, "")
+		}
+		close(exported)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	e.StopWaiting()
+	select {
+	case <-exported:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Export still waiting 5 s after StopWaiting")
+	}
+	close(gate)
+	start := time.Now()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close took %v: the queue was still sent at the pace", d)
+	}
+	if st := e.Stats(); st.DropQueueFull == 0 || st.Records+st.DropQueueFull != uint64(len(flows)) {
+		t.Errorf("stats %+v: want the records past the queue dropped and counted, %d in all", st, len(flows))
+	}
+}
