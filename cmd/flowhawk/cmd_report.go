@@ -22,7 +22,7 @@ func init() {
 
 func runReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", "FLOWS... [--alerts FILE]... [--eval FILE]... -o report.html", stdout, stderr)
-	alerts := fs.StringArray("alerts", nil, "alerts file (ECS JSON lines from detect; repeat for several, as collect stores them; a file given twice is read once)")
+	alerts := fs.StringArray("alerts", nil, "alerts file (ECS JSON lines from detect; repeat for several, in time order, as a rotated capture and collect write them: a cause's running count goes on from file to file; a file given twice is read once)")
 	evals := fs.StringArray("eval", nil, "output of 'flowhawk eval --json' (repeat, or concatenate documents, to compare models)")
 	out := fs.StringP("output", "o", "report.html", "write the HTML page to `FILE` (.html or .htm; - for stdout)")
 	title := fs.String("title", "", "page title (default: flowhawk report: FLOWS, or the number of flow files)")
@@ -66,12 +66,12 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	for _, a := range alertFiles {
-		al, err := report.ReadAlerts(a)
-		if err != nil {
+	// One stream: a cause's running count goes on from file to file.
+	if len(alertFiles) > 0 {
+		var err error
+		if in.Alerts, err = report.ReadAlertFiles(alertFiles); err != nil {
 			return err
 		}
-		in.Alerts = append(in.Alerts, al...)
 	}
 	for _, e := range readOnce("--eval file", *evals) {
 		ev, err := report.ReadEvals(e)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -129,5 +131,28 @@ func TestReportFileListedTwice(t *testing.T) {
 	code, evals, stderr := runCLI(t, "report", flows, "--eval", eval, "--eval", eval, "-o", out)
 	if code != 0 || !strings.Contains(evals, " 1 evaluations") || !strings.Contains(stderr, `"--eval file listed more than once, read once"`) {
 		t.Errorf("report with an evaluation named twice: exit %d, %q, %s; want 1 evaluation and a warning", code, evals, stderr)
+	}
+}
+
+// TestReportAlertsAcrossFiles checks that a cause whose aggregated lines go
+// on in the next alerts file (--rotate, collect's alerts-<time>.jsonl)
+// adds what its running flowhawk.count grew by there: each file was read
+// on its own, so the cause's whole count was added again (90 of 89).
+func TestReportAlertsAcrossFiles(t *testing.T) {
+	dir := t.TempDir()
+	line := func(ts string, count int) string {
+		return fmt.Sprintf(`{"@timestamp":%q,"event":{"start":"2020-02-06T08:35:46Z"},"rule":{"name":"dns.dga"},`+
+			`"source":{"ip":"192.168.220.56"},"flowhawk":{"detector":"dns","count":%d}}`+"\n", ts, count)
+	}
+	flows, early, late := filepath.Join(dir, "flows.jsonl"), filepath.Join(dir, "alerts-1.jsonl"), filepath.Join(dir, "alerts-2.jsonl")
+	os.WriteFile(flows, nil, 0o644)
+	os.WriteFile(early, []byte(line("2020-02-06T08:35:46Z", 1)), 0o644)
+	os.WriteFile(late, []byte(line("2020-02-06T08:36:46Z", 89)), 0o644)
+	out := filepath.Join(dir, "report.html")
+	if code, _, stderr := runCLI(t, "report", flows, "--alerts", early, "--alerts", late, "-o", out); code != 0 {
+		t.Fatalf("report: exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(out); !strings.Contains(string(b), "89 alert occurrences in 2 alert lines") {
+		t.Errorf("the page's header does not say 89 alert occurrences in 2 alert lines: %s", regexp.MustCompile(`<p>.*</p>`).Find(b))
 	}
 }

@@ -572,7 +572,27 @@ func unixIn(n int64, unit time.Duration) time.Time {
 // ReadAlerts reads ECS alert lines as package detect writes them:
 // @timestamp, rule.name (or the detector under flowhawk.detector /
 // event.module), source.ip and destination.ip, nested or dotted.
-func ReadAlerts(path string) ([]Alert, error) {
+func ReadAlerts(path string) ([]Alert, error) { return ReadAlertFiles([]string{path}) }
+
+// ReadAlertFiles reads alerts files in the order given as one stream, so
+// that a cause whose lines go on in the next file (--rotate, collect's
+// alerts-<time>.jsonl) adds what its running count grew by there, not the
+// whole count again.
+func ReadAlertFiles(paths []string) ([]Alert, error) {
+	var out []Alert
+	seen := map[string]float64{} // the last count of each cause
+	for _, path := range paths {
+		var err error
+		if out, err = readAlerts(path, seen, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// readAlerts appends the alerts of path to out; seen holds each cause's
+// last count, across files.
+func readAlerts(path string, seen map[string]float64, out []Alert) ([]Alert, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
@@ -580,8 +600,6 @@ func ReadAlerts(path string) ([]Alert, error) {
 	defer fh.Close()
 	sc := bufio.NewScanner(fh)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	var out []Alert
-	seen := map[string]float64{} // the last count of each cause
 	for line := 1; sc.Scan(); line++ {
 		b := sc.Bytes()
 		if len(strings.TrimSpace(string(b))) == 0 {

@@ -458,6 +458,31 @@ func TestReadAlertsOccurrences(t *testing.T) {
 	}
 }
 
+// A cause's lines may go on in the next file (--rotate, collect's
+// alerts-<time>.jsonl): ReadAlertFiles reads the files as one stream, so
+// the later file adds what the running count grew by (it added the whole
+// count again), while a copy of a file, whose count starts over, still
+// adds its own.
+func TestReadAlertFilesContinueCauses(t *testing.T) {
+	line := func(ts string, count int) string {
+		return fmt.Sprintf(`{"@timestamp":%q,"event":{"start":"2020-01-01T00:00:00Z"},"rule":{"name":"dns.dga"},"source":{"ip":"10.0.0.1"},"flowhawk":{"detector":"dns","count":%d}}`+"\n", ts, count)
+	}
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "alerts-1.jsonl"), filepath.Join(dir, "alerts-2.jsonl")
+	os.WriteFile(a, []byte(line("2020-01-01T00:00:00Z", 1)+line("2020-01-01T00:01:00Z", 10)), 0o644)
+	os.WriteFile(b, []byte(line("2020-01-01T00:02:00Z", 25)), 0o644)
+	as, err := ReadAlertFiles([]string{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := alertCount(as); s != "25 alert occurrences in 3 alert lines" {
+		t.Errorf("rotated files: %q, want 25 alert occurrences in 3 alert lines", s)
+	}
+	if as, err = ReadAlertFiles([]string{a, a}); err != nil || alertCount(as) != "20 alert occurrences in 4 alert lines" {
+		t.Errorf("a file and its copy: %q (%v), want 20 alert occurrences in 4 alert lines", alertCount(as), err)
+	}
+}
+
 // The class chart draws the 29 largest classes and the rest as one bar:
 // a label per host gave thousands of unreadable bars.
 func TestClassChartBounded(t *testing.T) {
