@@ -222,6 +222,10 @@ func (a *Alert) ECS() map[string]any {
 		"detector": a.Detector,
 		"severity": a.Severity.String(),
 		"count":    a.Count,
+		// The lines of one cause share it, also when the host that is
+		// not part of the cause changes: a reader of the running count
+		// (flowhawk report) tells causes apart by it.
+		"cause": causeKey(a),
 	}
 	if len(a.Evidence) > 0 {
 		fh["evidence"] = a.Evidence

@@ -580,7 +580,7 @@ func ReadAlerts(path string) ([]Alert, error) { return ReadAlertFiles([]string{p
 // whole count again.
 func ReadAlertFiles(paths []string) ([]Alert, error) {
 	var out []Alert
-	seen := map[string]float64{} // the last count of each cause
+	seen := &causeCounts{byStart: map[string]float64{}, latest: map[string]string{}}
 	for _, path := range paths {
 		var err error
 		if out, err = readAlerts(path, seen, out); err != nil {
@@ -590,9 +590,37 @@ func ReadAlertFiles(paths []string) ([]Alert, error) {
 	return out, nil
 }
 
+// causeCounts holds the last running count of each alert cause, across
+// files, to tell what a line adds.
+type causeCounts struct {
+	byStart map[string]float64 // cause|event.start -> its last count
+	latest  map[string]string  // cause -> the cause|event.start of its last line
+}
+
+// occurrences returns what a line of cause with event.start start and
+// running count c adds: c less the count of the cause's previous line. A
+// cause forgotten or evicted and seen again starts over at 1 with a new
+// start. A line whose start moved back (the engine keeps the earliest
+// start of the occurrences it merges) with a count above 1 goes on from
+// its cause's last line: read as a new cause, its whole count was added
+// again. Counts are kept by start too, so two sensors' causes of one name
+// in a fleet store keep their own.
+func (cc *causeCounts) occurrences(cause, start string, c float64) float64 {
+	k := cause + "|" + start
+	prev, ok := cc.byStart[k]
+	if !ok && c > 1 {
+		prev, ok = cc.byStart[cc.latest[cause]]
+	}
+	cc.byStart[k], cc.latest[cause] = c, k
+	if ok && c > prev {
+		return c - prev
+	}
+	return c
+}
+
 // readAlerts appends the alerts of path to out; seen holds each cause's
 // last count, across files.
-func readAlerts(path string, seen map[string]float64, out []Alert) ([]Alert, error) {
+func readAlerts(path string, seen *causeCounts, out []Alert) ([]Alert, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
@@ -634,15 +662,15 @@ func readAlerts(path string, seen map[string]float64, out []Alert) ([]Alert, err
 			if c < 1 || c > 1<<53 || c != math.Trunc(c) {
 				return nil, fmt.Errorf("report: %s:%d: flowhawk.count %v is not a count", path, line, c)
 			}
-			// A cause is its rule, its first occurrence and its source; one
-			// evicted and seen again starts over at 1 with a new start.
-			cause := lookupStr(m, "rule.name") + "|" + lookupStr(m, "event.start") + "|" + a.Src + "|" + a.Dst
-			if prev := seen[cause]; c > prev {
-				a.Occurrences = c - prev
-			} else {
-				a.Occurrences = c
+			// A cause is the engine's (flowhawk.cause: its rule and key,
+			// which for size, DNS, intel and flood rules leaves out a host
+			// that changes from line to line). Lines written before
+			// flowhawk.cause fall back to the rule and both hosts.
+			cause := lookupStr(m, "flowhawk.cause")
+			if cause == "" {
+				cause = lookupStr(m, "rule.name") + "|" + a.Src + "|" + a.Dst
 			}
-			seen[cause] = c
+			a.Occurrences = seen.occurrences(cause, lookupStr(m, "event.start"), c)
 		}
 		out = append(out, a)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/detect"
 	"github.com/flowhawk/flowhawk/export"
 	"github.com/flowhawk/flowhawk/features"
 	"github.com/flowhawk/flowhawk/internal/testshared"
@@ -480,6 +481,80 @@ func TestReadAlertFilesContinueCauses(t *testing.T) {
 	}
 	if as, err = ReadAlertFiles([]string{a, a}); err != nil || alertCount(as) != "20 alert occurrences in 4 alert lines" {
 		t.Errorf("a file and its copy: %q (%v), want 20 alert occurrences in 4 alert lines", alertCount(as), err)
+	}
+}
+
+// TestReadAlertsCauseOfEngine runs the size detector on oversized flows
+// from one host to two others: the engine's cause is the sender, so its
+// second line (count 2) stands for one more occurrence although its
+// destination changed. The report keyed causes by both hosts and read that
+// line as a new cause of 2 occurrences (651 of the 645 the replay counted
+// on the 1M-packet bench capture).
+func TestReadAlertsCauseOfEngine(t *testing.T) {
+	var buf bytes.Buffer
+	sink := detect.NewJSONLSink(&buf)
+	cfg := detect.DefaultConfig()
+	cfg.Detect = "size" // the default --alert-interval 1m: the second occurrence goes out at Close
+	eng, err := detect.New(cfg, sink.Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	src := collector.Addr16(netip.MustParseAddr("10.0.0.1"))
+	for i, d := range []string{"10.0.0.2", "10.0.0.3"} {
+		dst := collector.Addr16(netip.MustParseAddr(d))
+		k, lo := collector.MakeKey(&src, &dst, 40000, 443, 6, 0, 0)
+		ts := t0 + int64(i)*int64(time.Second)
+		f := &collector.Flow{Key: k, FwdIsLo: lo, Start: ts, End: ts, ID: uint64(i + 1)}
+		f.Fwd.Packets, f.Fwd.Bytes, f.Fwd.First, f.Fwd.Last, f.Fwd.MinL4HeaderLen = 1, 1600, ts, ts, 20
+		f.Fwd.IPLen.Add(1600)
+		eng.OnFlow(f)
+	}
+	if err := eng.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "alerts.jsonl")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	as, err := ReadAlerts(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := alertCount(as); s != "2 alert occurrences in 2 alert lines" {
+		t.Errorf("%q, want 2 alert occurrences in 2 alert lines; the lines:\n%s", s, buf.String())
+	}
+}
+
+// TestReadAlertsStartMovedBack checks two ways a cause's event.start is
+// no key of its own: the engine keeps the earliest start of the
+// occurrences it merges, so a long flow's moves it back while the count
+// goes on (ndpi__fuzz-2006-06-26-2594.pcap: 18, then 16, of the 15
+// occurrences the replay counted); and two sensors' causes of one name in
+// a fleet store, with their own starts, keep their own counts.
+func TestReadAlertsStartMovedBack(t *testing.T) {
+	line := func(start string, count int) string {
+		return fmt.Sprintf(`{"@timestamp":"2005-07-04T09:58:00Z","event":{"start":%q},"rule":{"name":"size.oversize"},"source":{"ip":"192.168.1.2"},"flowhawk":{"detector":"size","cause":"size.oversize|192.168.1.2","count":%d}}`+"\n", start, count)
+	}
+	const s1, s0, s2 = "2005-07-04T09:56:06Z", "2005-07-04T09:32:20Z", "2005-07-04T09:40:00Z"
+	for _, c := range []struct {
+		name, lines, want string
+	}{
+		{"start moved back", line(s1, 1) + line(s0, 2) + line(s0, 3), "3 alert occurrences in 3 alert lines"},
+		{"two sensors", line(s1, 1) + line(s2, 1) + line(s1, 5) + line(s2, 3) + line(s1, 10), "13 alert occurrences in 5 alert lines"},
+	} {
+		path := filepath.Join(t.TempDir(), "alerts.jsonl")
+		os.WriteFile(path, []byte(c.lines), 0o644)
+		as, err := ReadAlerts(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := alertCount(as); s != c.want {
+			t.Errorf("%s: %q, want %q", c.name, s, c.want)
+		}
 	}
 }
 
