@@ -132,7 +132,7 @@ func (ef *exporterFlags) open(cfg *pipeline.Config, stderr io.Writer) (*exporter
 	if ef.metricsAddr != "" {
 		s.metrics = metrics.New(metrics.Config{Sensor: ef.sensor, Version: version, Detectors: detect.AllDetectors})
 		if _, err := s.metrics.Serve(ef.metricsAddr); err != nil {
-			return nil, err
+			return nil, listenErr("--metrics-addr", ef.metricsAddr, err)
 		}
 		cfg.Exporters = append(cfg.Exporters, s.metrics)
 	}
@@ -171,6 +171,18 @@ func (ef *exporterFlags) open(cfg *pipeline.Config, stderr io.Writer) (*exporter
 		}
 	}
 	return s, nil
+}
+
+// listenErr names the flag of an address that cannot be listened on, and
+// says the address once: "--metrics-addr 127.0.0.1:9464: bind: address
+// already in use", rather than "metrics: listen ADDR: listen tcp ADDR: ...",
+// which left the operator to guess which flag it came from.
+func listenErr(flag, addr string, err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		err = oe.Err
+	}
+	return fmt.Errorf("%s %s: %w", flag, addr, err)
 }
 
 // bind lets the metrics read the running pipeline's live counters.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 
@@ -172,5 +173,21 @@ func TestFeatureFlagsNameColumns(t *testing.T) {
 		if !strings.Contains(noWindows, want) {
 			t.Errorf("--no-windows help lacks %q: %q", want, noWindows)
 		}
+	}
+}
+
+// TestMetricsAddrTaken checks that a --metrics-addr another process holds
+// fails the run with the flag and the address named once: it said
+// "metrics: listen ADDR: listen tcp ADDR: bind: ...", naming no flag.
+func TestMetricsAddrTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	code, _, errOut := runCLI(t, "replay", "-q", demoPcap, "-o", "none", "--metrics-addr", addr)
+	if code != 1 || !strings.Contains(errOut, "--metrics-addr "+addr+": ") || strings.Count(errOut, addr) != 1 {
+		t.Errorf("exit %d, stderr %q; want exit 1 naming --metrics-addr %s once", code, errOut, addr)
 	}
 }
