@@ -162,10 +162,11 @@ func New(cfg Config) *Exporter {
 	for _, d := range cfg.Detectors {
 		e.alerts.Store(d, e.alertVec.WithLabelValues(label.Valid(d)))
 	}
+	// A --sensor or host name that is not UTF-8 made MustRegister panic.
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "build_info",
 		Help:        "Always 1; the labels tell the flowhawk version, Go version and sensor name.",
-		ConstLabels: prometheus.Labels{"version": orDefault(cfg.Version, "dev"), "goversion": runtime.Version(), "sensor": cfg.Sensor},
+		ConstLabels: prometheus.Labels{"version": label.Valid(orDefault(cfg.Version, "dev")), "goversion": runtime.Version(), "sensor": label.Valid(cfg.Sensor)},
 	})
 	build.Set(1)
 	e.scrape = newScrapeCollector()

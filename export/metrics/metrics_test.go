@@ -267,3 +267,15 @@ func TestLabelNotUTF8(t *testing.T) {
 		}
 	}
 }
+
+// TestSensorNotUTF8 builds an exporter for a sensor named with a byte that
+// is not UTF-8 (--sensor, or the default host name): New panicked in
+// MustRegister; build_info carries U+FFFD for the byte.
+func TestSensorNotUTF8(t *testing.T) {
+	e := New(Config{Sensor: "gw\xff", Version: "v\xfe", NoRuntime: true})
+	rec := httptest.NewRecorder()
+	e.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if body := rec.Body.String(); !strings.Contains(body, "sensor=\"gw\uFFFD\"") || !strings.Contains(body, "version=\"v\uFFFD\"") {
+		t.Errorf("build_info lacks sensor=\"gw\uFFFD\" and version=\"v\uFFFD\":\n%s", body)
+	}
+}
