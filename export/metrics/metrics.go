@@ -244,7 +244,7 @@ func (e *Exporter) SetActiveFlows(n int) { e.active.Set(float64(n)) }
 func (e *Exporter) SetLag(d time.Duration) { e.lag.Set(d.Seconds()) }
 
 // AddLossSource makes the loss counters of component (for example
-// "kernel", "table", "ipfix", "nats") appear as
+// "kernel", "ipfix", "nats", "detect") appear as
 // flowhawk_dropped_total{component, reason}, read at scrape time.
 func (e *Exporter) AddLossSource(component string, s LossSource) {
 	e.scrape.add(&e.scrape.losses, component, s)
@@ -360,7 +360,7 @@ type namedSource struct {
 func newScrapeCollector() *scrapeCollector {
 	return &scrapeCollector{
 		lossDesc: prometheus.NewDesc(Namespace+"_dropped_total",
-			"Records, packets or events lost, by component (kernel, table, ipfix, nats, ...) and reason; read from the component at scrape time.",
+			"Records, packets or events lost, by component (kernel, ipfix, nats, detect) and reason; read from the component at scrape time.",
 			[]string{"component", "reason"}, nil),
 		decodeDesc: prometheus.NewDesc(Namespace+"_decode_errors_total",
 			"Packets a packet source could not decode, by source and reason.",

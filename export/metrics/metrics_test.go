@@ -279,3 +279,32 @@ func TestSensorNotUTF8(t *testing.T) {
 		t.Errorf("build_info lacks sensor=\"gw\uFFFD\" and version=\"v\uFFFD\":\n%s", body)
 	}
 }
+
+// TestDroppedHelpNamesItsComponents checks that the HELP of dropped_total
+// names the components the commands register (cmd/flowhawk/exporters.go)
+// and no other: it named a "table" that nothing registers (a full table's
+// evictions are flows_total{end_reason="evicted"}) and left out "detect".
+func TestDroppedHelpNamesItsComponents(t *testing.T) {
+	e := New(Config{NoRuntime: true})
+	e.AddLossSource("detect", LossFunc(func() map[string]uint64 { return map[string]uint64{"alert_causes_evicted": 1} }))
+	fams, err := e.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "flowhawk_dropped_total" {
+			continue
+		}
+		h := f.GetHelp()
+		for _, c := range []string{"kernel", "ipfix", "nats", "detect"} {
+			if !strings.Contains(h, c) {
+				t.Errorf("HELP %q does not name component %s", h, c)
+			}
+		}
+		if strings.Contains(h, "table") {
+			t.Errorf("HELP %q names a table component that nothing registers", h)
+		}
+		return
+	}
+	t.Fatal("no flowhawk_dropped_total")
+}
