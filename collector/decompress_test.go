@@ -113,3 +113,35 @@ func TestDecompressErrors(t *testing.T) {
 		t.Errorf("bad gzip header: %v", err)
 	}
 }
+
+// TestLZ4Frames reads an lz4 stream of several frames (cat a.lz4 b.lz4,
+// what lz4 -d and Wireshark read whole) to its end, past a skippable
+// frame, where only the first frame was read and the rest dropped without
+// a word; bytes after a frame that are not one are an error at their
+// compressed offset, as lz4 -d fails on them.
+func TestLZ4Frames(t *testing.T) {
+	orig, err := os.ReadFile(filepath.Join(testshared.Path(t, "pcaps"), "zeek__wikipedia.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := summarize(t, orig)
+	first := lz4Bytes(t, orig[:1000])
+	// A skippable frame: magic 0x184D2A5A, length 6, 6 bytes.
+	skip := []byte{0x5a, 0x2a, 0x4d, 0x18, 6, 0, 0, 0, 1, 2, 3, 4, 5, 6}
+	for name, data := range map[string][]byte{
+		"2 frames":            slices.Concat(first, lz4Bytes(t, orig[1000:])),
+		"3 frames, skippable": slices.Concat(first, lz4Bytes(t, orig[1000:5000]), skip, lz4Bytes(t, orig[5000:])),
+	} {
+		n, st, err := readStream(t, data, "cat.pcap.lz4")
+		if err != nil || n != want.Frames || st.IPPackets != want.IPPackets || st.Bytes != want.Bytes {
+			t.Errorf("%s: %d frames (want %d), %d bytes (want %d), %v", name, n, want.Frames, st.Bytes, want.Bytes, err)
+		}
+	}
+	whole := lz4Bytes(t, orig)
+	_, _, err = readStream(t, slices.Concat(whole, []byte("garbage!")), "garbage.pcap.lz4")
+	t.Log(err)
+	var de *DecompressError
+	if !errors.As(err, &de) || de.Format != "lz4" || de.Offset != int64(len(whole)) {
+		t.Errorf("garbage after the frame: %v, want a decompress lz4 error at compressed offset %d", err, len(whole))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -425,6 +426,60 @@ func (g *gzipMembers) nextMember() error {
 	}
 }
 
+// lz4Frames reads the frames of an lz4 stream one after the other (as
+// cat a.lz4 b.lz4 makes and lz4 -d reads), where lz4.Reader stops at the
+// end of the first and the frames after it were lost without a word.
+// Skippable frames are passed over (lz4.Reader does that); other bytes
+// after a frame are an error, as lz4 -d and Wireshark take them.
+type lz4Frames struct {
+	zr   *lz4.Reader
+	src  *offReader
+	done bool
+}
+
+func (l *lz4Frames) Read(p []byte) (int, error) {
+	for !l.done {
+		n, err := l.zr.Read(p)
+		if err != io.EOF {
+			return n, err
+		}
+		if err := l.nextFrame(); err != nil {
+			return n, err
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+	return 0, io.EOF
+}
+
+// nextFrame moves to the frame after the one that ended, or sets done at
+// the end of the stream.
+func (l *lz4Frames) nextFrame() error {
+	h, err := l.src.peek(4)
+	if len(h) == 0 && err == io.EOF {
+		l.done = true
+		return nil
+	}
+	if len(h) == 4 {
+		if m := binary.LittleEndian.Uint32(h); m == lz4FrameMagic || m&^0xf == lz4SkippableMagic {
+			l.zr.Reset(l.src)
+			return nil
+		}
+	}
+	if err != nil && err != errShort {
+		return err
+	}
+	return &DecompressError{Format: "lz4", Offset: l.src.off, Err: errors.New("data after the last frame is not an lz4 frame")}
+}
+
+// lz4 frame magic numbers, as little-endian values: a frame, and the 16
+// skippable frame magics 0x184D2A50-0x184D2A5F.
+const (
+	lz4FrameMagic     = 0x184D2204
+	lz4SkippableMagic = 0x184D2A50
+)
+
 // decompress returns the decompressed stream of r for a compressed kind
 // (captureKind's "gzip", "zstd" or "lz4": the formats Wireshark reads
 // captures in), and what releases the decompressor; nil for any other
@@ -448,7 +503,7 @@ func decompress(kind string, r *offReader) (io.Reader, func() error, error) {
 		}
 		return &unzReader{r: zr, format: kind, src: r}, func() error { zr.Close(); return nil }, nil
 	case "lz4":
-		return &unzReader{r: lz4.NewReader(r), format: kind, src: r}, func() error { return nil }, nil
+		return &unzReader{r: &lz4Frames{zr: lz4.NewReader(r), src: r}, format: kind, src: r}, func() error { return nil }, nil
 	}
 	return nil, nil, nil
 }
