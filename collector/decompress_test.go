@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -143,5 +144,52 @@ func TestLZ4Frames(t *testing.T) {
 	var de *DecompressError
 	if !errors.As(err, &de) || de.Format != "lz4" || de.Offset != int64(len(whole)) {
 		t.Errorf("garbage after the frame: %v, want a decompress lz4 error at compressed offset %d", err, len(whole))
+	}
+}
+
+// TestExpandPathsCutCompressed checks that a directory walk names a
+// compressed capture cut before its first decompressed bytes (a killed
+// tcpdump | lz4, whose blocks are 4 MiB) with the decompressor's error:
+// it was warned about as "not a pcap or pcapng file", and skipped without
+// a word if its name did not say capture.
+func TestExpandPathsCutCompressed(t *testing.T) {
+	orig, err := os.ReadFile(filepath.Join(testshared.Path(t, "pcaps"), "zeek__wikipedia.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	files := map[string][]byte{
+		"a.pcap":     orig,
+		"b.pcap.lz4": lz4Bytes(t, orig)[:100],
+		"c.lz4":      lz4Bytes(t, orig)[:100],
+		"d.zst":      zstdBytes(t, orig)[:10],
+		"e.gz":       gzipBytes(t, orig)[:12],
+		"f.gz":       gzipBytes(t, []byte("a log, not a capture")),
+	}
+	for n, d := range files {
+		if err := os.WriteFile(filepath.Join(tmp, n), d, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logged bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	got, err := ExpandPaths([]string{tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{filepath.Join(tmp, "a.pcap")}; !slices.Equal(got, want) {
+		t.Errorf("ExpandPaths = %v, want %v", got, want)
+	}
+	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
+	t.Log(logged.String())
+	for _, n := range []string{"b.pcap.lz4", "c.lz4", "d.zst", "e.gz"} {
+		i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, filepath.Join(tmp, n)) })
+		if i < 0 || !strings.Contains(lines[i], "cannot be decompressed") || !strings.Contains(lines[i], "at compressed offset") {
+			t.Errorf("%s: no warning with the decompressor's error: %q", n, logged.String())
+		}
+	}
+	if strings.Contains(logged.String(), "f.gz") || len(lines) != 4 {
+		t.Errorf("want 4 warnings, none for f.gz (a good gzip stream of no capture): %q", logged.String())
 	}
 }

@@ -509,7 +509,9 @@ func decompress(kind string, r *offReader) (io.Reader, func() error, error) {
 }
 
 // isCaptureFile reports whether path starts with a pcap or pcapng magic
-// number, or is a gzip, zstd or lz4 stream that does (one level deep).
+// number, or is a gzip, zstd or lz4 stream that does (one level deep). A
+// compressed stream that fails before its first 4 bytes come out (cut
+// short, corrupt) is not one, with the *DecompressError as the error.
 func isCaptureFile(path string) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -527,10 +529,14 @@ func isCaptureFile(path string) (bool, error) {
 		}
 		zr, release, err := decompress(captureKind(head[:n]), newOffReader(f))
 		if err != nil {
-			return false, nil
+			return false, err
 		}
 		defer release()
-		n, _ := io.ReadFull(zr, head)
+		n, err := io.ReadFull(zr, head)
+		var de *DecompressError
+		if n < len(head) && errors.As(err, &de) {
+			return false, de
+		}
 		k := captureKind(head[:n])
 		return k == "pcap" || k == "pcapng", nil
 	}
@@ -769,6 +775,14 @@ func (w *captureWalk) walk(dir, real string) error {
 			}
 		case typ.IsRegular():
 			ok, err := isCaptureFile(p)
+			var de *DecompressError
+			if errors.As(err, &de) {
+				// A compressed capture cut short before its first block ends
+				// (lz4 writes 4 MiB ones) was warned about as "not a pcap or
+				// pcapng file", or not at all if not named like one.
+				slog.Warn("skipping a compressed file that cannot be decompressed as far as its first bytes", "file", p, "err", de)
+				continue
+			}
 			if err != nil {
 				return err
 			}
