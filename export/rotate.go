@@ -156,8 +156,11 @@ func newRotator(path string, rot Rotation, lines bool) (*rotator, error) {
 
 func (r *rotator) now() time.Time { return r.rot.Now() }
 
-// due reports whether now is past the current period.
-func (r *rotator) due(now time.Time) bool { return !now.Before(r.end) }
+// due reports whether now is outside the current period: past it, or
+// before it when the clock was stepped back (a clock that ran ahead
+// would otherwise keep every row in a future period's file, unfinished,
+// until the clock caught up with it).
+func (r *rotator) due(now time.Time) bool { return now.Before(r.start) || !now.Before(r.end) }
 
 // openPeriod creates (or, with Append, continues) the temporary file of
 // the period holding now, under the first part whose finished name is

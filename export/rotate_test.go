@@ -572,3 +572,56 @@ func TestRotatingAppendOtherColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestRotatingClockBack: when the clock is stepped back out of the
+// current period (it ran ahead, then NTP corrected it), the output turns
+// to the period now holds at once, for rows and alerts, instead of
+// writing to the future period's file until the clock reaches its end.
+func TestRotatingClockBack(t *testing.T) {
+	cols, src := testRows(t)
+	dir := t.TempDir()
+	clk := &fakeClock{at(11, 10, 0)} // three hours ahead
+	rw, err := CreateRotating(filepath.Join(dir, "flows.csv"), cols, []string{"Label"}, Rotation{Every: time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	af, err := CreateRotatingFile(filepath.Join(dir, "alerts.jsonl"), Rotation{Every: time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := rw.Writer()
+	src.write(t, w, 1)
+	if _, err := af.Write([]byte("a1\n")); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = at(8, 10, 1) // corrected
+	if err := w.(Flusher).Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := af.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	src.write(t, w, 1)
+	if _, err := af.Write([]byte("a2\n")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".alerts-20261205T080000Z.jsonl.tmp", ".flows-20261205T080000Z.csv.tmp",
+		"alerts-20261205T110000Z.jsonl", "flows-20261205T110000Z.csv"}
+	if got := dirNames(t, dir); !slices.Equal(got, want) {
+		t.Errorf("after the clock went back: %v, want %v", got, want)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := af.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, rows := range map[string][]string{"flows-20261205T110000Z.csv": {"row-0"}, "flows-20261205T080000Z.csv": {"row-1"}} {
+		if got := readLabels(t, filepath.Join(dir, name)); !slices.Equal(got, rows) {
+			t.Errorf("%s: rows %v, want %v", name, got, rows)
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "alerts-20261205T080000Z.jsonl")); string(got) != "a2\n" {
+		t.Errorf("alerts of the corrected period: %q, want %q", got, "a2\n")
+	}
+}
