@@ -215,11 +215,16 @@ func (r *rotator) finish() error {
 
 // abandon closes the current file without finishing it: what it holds
 // may be cut short (a failed write), so it keeps its temporary name, for
-// a run with Append to continue.
+// a run with Append to continue; a Parquet file, without its footer,
+// cannot be, and the warning must not send the operator to --append.
 func (r *rotator) abandon() {
 	if r.fh != nil {
 		r.fh.Close()
 		r.fh = nil
+		if !r.lines {
+			slog.Warn("the output's Parquet file of this period is left under its temporary name, without its footer: it cannot be read or continued, and its flows are lost; delete it", "file", r.temp)
+			return
+		}
 		slog.Warn("the output's file of this period is left under its temporary name, unfinished; a run with --append continues it", "file", r.temp)
 	}
 }

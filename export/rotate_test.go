@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -623,5 +624,32 @@ func TestRotatingClockBack(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "alerts-20261205T080000Z.jsonl")); string(got) != "a2\n" {
 		t.Errorf("alerts of the corrected period: %q, want %q", got, "a2\n")
+	}
+}
+
+// TestRotatingParquetAbandoned: a Parquet period's file whose footer
+// cannot be written is left with a warning that says it cannot be read
+// or continued, not one that sends the operator to --append, which
+// refuses Parquet.
+func TestRotatingParquetAbandoned(t *testing.T) {
+	cols, src := testRows(t)
+	dir := t.TempDir()
+	var logged bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	clk := &fakeClock{at(8, 10, 0)}
+	rw, err := CreateRotating(filepath.Join(dir, "flows.parquet"), cols, []string{"Label"}, Rotation{Every: time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := rw.Writer()
+	src.write(t, w, 2)
+	rw.r.fh.Close() // the footer's write fails, as on a full disk
+	if err := w.Close(); err == nil {
+		t.Fatal("Close after the file failed: no error")
+	}
+	msg := logged.String()
+	if !strings.Contains(msg, ".flows-20261205T080000Z.parquet.tmp") || !strings.Contains(msg, "cannot be read") || strings.Contains(msg, "--append") {
+		t.Errorf("log %q: want a warning naming the file that says it cannot be read, without --append", msg)
 	}
 }
