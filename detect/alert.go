@@ -11,6 +11,7 @@ package detect
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -266,19 +267,34 @@ func itoa(i int) string {
 }
 
 // JSONLSink writes one alert per line in ECS JSON. It is safe for
-// concurrent use; Err reports the first write error, after which alerts
-// are counted as dropped.
+// concurrent use; after the first write error it takes no more alerts,
+// and Stats counts every alert that did not reach the writer as lost.
 type JSONLSink struct {
-	mu      sync.Mutex
-	w       *bufio.Writer
-	err     error
-	Written uint64
-	Dropped uint64
+	mu   sync.Mutex
+	w    *bufio.Writer
+	out  *lineCounter
+	err  error
+	sent uint64 // alerts given to Write
+}
+
+// lineCounter counts the alert lines whose newline the writer took: an
+// alert buffered when a write fails, or cut by a short write, is lost,
+// and counting only what was given to the buffer called it written.
+type lineCounter struct {
+	w     io.Writer
+	lines uint64
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.lines += uint64(bytes.Count(p[:n], []byte{'\n'}))
+	return n, err
 }
 
 // NewJSONLSink returns a sink writing to w; call Flush at the end.
 func NewJSONLSink(w io.Writer) *JSONLSink {
-	return &JSONLSink{w: bufio.NewWriterSize(w, 64<<10)}
+	out := &lineCounter{w: w}
+	return &JSONLSink{w: bufio.NewWriterSize(out, 64<<10), out: out}
 }
 
 // Write encodes one alert; use s.Write as the Engine's sink function.
@@ -286,26 +302,32 @@ func (s *JSONLSink) Write(a *Alert) {
 	b, err := json.Marshal(a)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sent++
 	if s.err == nil && err == nil {
-		if _, err = s.w.Write(append(b, '\n')); err == nil {
-			s.Written++
-			return
-		}
+		_, err = s.w.Write(append(b, '\n'))
 	}
-	if s.err == nil {
+	if s.err == nil && err != nil {
 		s.err = err
 	}
-	s.Dropped++
 }
 
 // Flush writes buffered alerts and returns the first error seen.
 func (s *JSONLSink) Flush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.w.Flush(); err != nil && s.err == nil {
-		s.err = err
+	if s.err == nil {
+		s.err = s.w.Flush()
 	}
 	return s.err
+}
+
+// Stats returns the alerts given to Write, those of them that did not
+// reach the writer (after Flush: lost), and the first error, so a run
+// whose alert file failed says how many alerts it lost.
+func (s *JSONLSink) Stats() (sent, lost uint64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent, s.sent - min(s.out.lines, s.sent), s.err
 }
 
 // OpenSink opens the --alerts destination: def for "" or "-", else the

@@ -448,6 +448,13 @@ func (o *outputs) summary(stderr io.Writer) {
 	if o.exporters != nil {
 		o.exporters.summary(stderr)
 	}
+	if o.alerts != nil {
+		// The detectors' summary counts the alerts raised; these never
+		// reached the alerts file.
+		if sent, lost, err := o.alerts.Stats(); lost > 0 {
+			fmt.Fprintf(stderr, "alerts     %d of %d not written: %v\n", lost, sent, err)
+		}
+	}
 	if o.detect != nil {
 		fmt.Fprintln(stderr)
 		o.detect.Summary(stderr)

@@ -469,3 +469,16 @@ func TestDatasetLabelNotUTF8(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertsLostShown checks that a run whose alerts file fails says in
+// its summary how many alerts never reached it: the count was kept but
+// never shown, so a full disk lost alerts with only the error to say so.
+func TestAlertsLostShown(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	code, _, errOut := runCLI(t, "replay", demoPcap, "-o", "none", "--detect", "all", "--alerts", "/dev/full")
+	if code != 1 || !strings.Contains(errOut, "not written: write /dev/full") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+}
