@@ -306,11 +306,18 @@ func (s *KernelSource) checkLinks() error {
 		if l.gone || !l.defunct() {
 			continue
 		}
+		what := "captured interface is gone (deleted or moved)"
+		removed := false
+		if cl, ok := l.detacher.(*clsactLink); ok && cl.removed {
+			// The device is still there: the other hook's filter may be
+			// too, and is left for its own check and Close to find.
+			what, removed = "captured interface lost our tc filter (a tc qdisc del or tc filter del by another tool)", true
+		}
 		var left []string
 		for _, o := range s.links {
 			if o.iface == l.iface {
 				o.gone = true // one warning per interface, not per hook
-				if cl, ok := o.detacher.(*clsactLink); ok {
+				if cl, ok := o.detacher.(*clsactLink); ok && !removed {
 					cl.gone = true // nothing of ours left on the device to delete
 				}
 			} else if !o.gone && !slices.Contains(left, o.iface) {
@@ -318,9 +325,9 @@ func (s *KernelSource) checkLinks() error {
 			}
 		}
 		if len(left) > 0 {
-			slog.Warn("captured interface is gone (deleted or moved); its programs are detached, the capture goes on with the others and attaches again if it comes back", "iface", l.iface, "left", strings.Join(left, ","))
+			slog.Warn(what+"; its programs are detached, the capture goes on with the others and attaches again if it comes back", "iface", l.iface, "left", strings.Join(left, ","))
 		} else {
-			slog.Warn("captured interface is gone (deleted or moved); no captured interface is left, the capture ends unless it is back at once", "iface", l.iface)
+			slog.Warn(what+"; no captured interface is left, the capture ends unless it is back at once", "iface", l.iface)
 		}
 	}
 	s.reattach()
@@ -398,11 +405,16 @@ func (s *KernelSource) attachAgain(ifi *net.Interface, asked string) error {
 		s.links = s.links[:n] // attach records an Attachment only on success
 		return err
 	}
+	fresh := len(s.links) - n // the new attachment's links, kept at the end
 	kept := s.links[:0]
 	var oldIndex []int
 	var oldName []string
+	ownQdisc := false
 	for i, l := range s.links {
 		if i < n && l.gone && l.asked == asked {
+			if cl, ok := l.detacher.(*clsactLink); ok && cl.removed && cl.addQdisc {
+				ownQdisc = true // the qdisc we added stayed, and the new filters went on it
+			}
 			l.Close() // a defunct bpf link's fd; a gone clsact filter deletes nothing
 			if !slices.Contains(oldIndex, l.index) {
 				oldIndex = append(oldIndex, l.index)
@@ -414,6 +426,16 @@ func (s *KernelSource) attachAgain(ifi *net.Interface, asked string) error {
 	}
 	clear(s.links[len(kept):])
 	s.links = kept
+	if ownQdisc {
+		// The first clsact link of the new attachment is closed last, so
+		// it deletes the qdisc once no filter is left, as at first.
+		for _, l := range s.links[len(s.links)-fresh:] {
+			if cl, ok := l.detacher.(*clsactLink); ok {
+				cl.addQdisc = true
+				break
+			}
+		}
+	}
 	for _, idx := range oldIndex {
 		if idx != ifi.Index {
 			s.objs.Monitored.Delete(uint32(idx)) // not there for loopback

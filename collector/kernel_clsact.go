@@ -37,6 +37,7 @@ type clsactLink struct {
 	ifindex  int      // iface's index at attach: the device, whatever its name later
 	sock     int      // a socket in iface's namespace, to ask the kernel what ifindex names; -1 if none
 	gone     bool     // the device went, and our filter (and qdisc) with it
+	removed  bool     // gone only because another tool took our filter off the device, which stays
 }
 
 // deviceGone reports whether the device the filter was attached to has
@@ -44,7 +45,10 @@ type clsactLink struct {
 // device that does not hold our filter. A device re-created under the same
 // name has a new index, and its filters (perhaps another capture's under
 // our preference) are not ours to delete. A device renamed keeps our
-// filter: iface follows the new name, for tc at detach time.
+// filter: iface follows the new name, for tc at detach time. A device
+// that stays but lost our filter (`tc qdisc del dev IFACE clsact` by
+// another tool) counts as gone too, so that it is warned about and
+// attached again rather than counting nothing without a word.
 func (l *clsactLink) deviceGone() bool {
 	if l.gone || l.sock < 0 {
 		return l.gone
@@ -61,22 +65,26 @@ func (l *clsactLink) deviceGone() bool {
 	case err != nil:
 		// Cannot tell: take it as there.
 	case ifr.Name() != l.iface:
-		if l.holdsFilter(ifr.Name()) {
+		if held, _ := l.holdsFilter(ifr.Name()); held {
 			slog.Info("captured interface renamed", "iface", l.iface, "now", ifr.Name())
 			l.iface = ifr.Name()
 		} else {
 			l.gone = true
+		}
+	case l.pref != "":
+		if held, known := l.holdsFilter(l.iface); known && !held {
+			l.gone, l.removed = true, true
 		}
 	}
 	return l.gone
 }
 
 // holdsFilter reports whether our filter is on dir of the device named
-// name, in iface's namespace.
-func (l *clsactLink) holdsFilter(name string) bool {
+// name, in iface's namespace; known is false when tc could not tell.
+func (l *clsactLink) holdsFilter(name string) (held, known bool) {
 	tc, err := exec.LookPath("tc")
 	if err != nil || l.pref == "" {
-		return false
+		return false, false
 	}
 	var out []byte
 	show := func() {
@@ -84,12 +92,15 @@ func (l *clsactLink) holdsFilter(name string) bool {
 	}
 	if l.netns != nil {
 		if nerr := inNetns(l.netns, show); nerr != nil {
-			return false
+			return false, false
 		}
 	} else {
 		show()
 	}
-	return err == nil && strings.Contains(string(out), filepath.Base(l.pin))
+	if err != nil {
+		return false, false
+	}
+	return strings.Contains(string(out), filepath.Base(l.pin)), true
 }
 
 // inNetns runs fn on a thread in the network namespace ns (the caller's

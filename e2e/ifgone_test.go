@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -317,5 +318,38 @@ func TestCaptureInterfaceRenamed(t *testing.T) {
 		if out := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", renamed, dir); strings.Contains(out, "flowhawk") {
 			t.Errorf("our %s filter left on %s after stop: %s", dir, renamed, out)
 		}
+	}
+}
+
+// TestCaptureClsactFilterRemoved takes our clsact filters away while the
+// interface stays (another tool's `tc qdisc del dev IFACE clsact`, or `tc
+// filter del dev IFACE ingress`): the capture must warn, naming the
+// interface, attach again, count every packet once, and leave nothing
+// after stop. It ran on counting nothing without a word, and its stop
+// failed (exit 1) deleting the qdisc that was no longer there.
+func TestCaptureClsactFilterRemoved(t *testing.T) {
+	needTC(t, "clsact")
+	for _, c := range []struct{ name, remove string }{
+		{"qdisc", "qdisc del dev %s clsact"},
+		{"ingress-filters", "filter del dev %s ingress"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := newNet(t)
+			logged := captureLog(t)
+			cfg := collector.KernelConfig{TCAttach: "clsact", Interfaces: []string{n.ClientIf}, ScanInterval: 100 * time.Millisecond}
+			kc := startKernel(t, n.ClientNS, cfg)
+			clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
+			run(t, "tc", append([]string{"-n", n.ClientNS}, strings.Fields(fmt.Sprintf(c.remove, n.ClientIf))...)...)
+			time.Sleep(500 * time.Millisecond)
+			clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
+			time.Sleep(200 * time.Millisecond)
+			if icmp := protoPackets(kc.stop(t), 1); icmp != 8 {
+				t.Errorf("%d ICMP packets counted, want 8 (2 pings before the filters were removed, 2 after)", icmp)
+			}
+			if l := logged.String(); strings.Count(l, "lost our tc filter") != 1 || strings.Count(l, "attached again") != 1 || !strings.Contains(l, "iface="+n.ClientIf) {
+				t.Errorf("log: %q, want one warning that %s lost our filter and one note that it was attached again", l, n.ClientIf)
+			}
+			assertNothingLeft(t, n)
+		})
 	}
 }
