@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	flag "github.com/spf13/pflag"
@@ -181,6 +182,11 @@ func listenErr(flag, addr string, err error) error {
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Err != nil {
 		err = oe.Err
+	}
+	if errors.Is(err, syscall.EACCES) {
+		// A service user without CAP_NET_BIND_SERVICE (deploy/flowhawk.service grants none) gets only EACCES.
+		return fmt.Errorf("%s %s: %w (a port below net.ipv4.ip_unprivileged_port_start, 1024 by default, needs CAP_NET_BIND_SERVICE: "+
+			"use a higher port, or add the capability to AmbientCapabilities= and CapabilityBoundingSet= of the unit)", flag, addr, err)
 	}
 	return fmt.Errorf("%s %s: %w", flag, addr, err)
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/flowhawk/flowhawk/features"
@@ -189,5 +192,24 @@ func TestMetricsAddrTaken(t *testing.T) {
 	code, _, errOut := runCLI(t, "replay", "-q", demoPcap, "-o", "none", "--metrics-addr", addr)
 	if code != 1 || !strings.Contains(errOut, "--metrics-addr "+addr+": ") || strings.Count(errOut, addr) != 1 {
 		t.Errorf("exit %d, stderr %q; want exit 1 naming --metrics-addr %s once", code, errOut, addr)
+	}
+}
+
+// TestListenErrPrivilegedPort checks that a --metrics-addr refused for
+// lack of CAP_NET_BIND_SERVICE (a port below 1024, as a non-root service)
+// names that capability: the systemd unit does not grant it, and "bind:
+// permission denied" left the operator to guess why.
+func TestListenErrPrivilegedPort(t *testing.T) {
+	denied := &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EACCES)}
+	err := listenErr("--metrics-addr", "127.0.0.1:80", denied)
+	if msg := err.Error(); !strings.HasPrefix(msg, "--metrics-addr 127.0.0.1:80: bind: permission denied") || !strings.Contains(msg, "CAP_NET_BIND_SERVICE") {
+		t.Errorf("%q: want the flag, the address and CAP_NET_BIND_SERVICE", msg)
+	}
+	if !errors.Is(err, syscall.EACCES) {
+		t.Errorf("%v: the cause is not wrapped", err)
+	}
+	taken := &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}
+	if msg := listenErr("--metrics-addr", "127.0.0.1:80", taken).Error(); strings.Contains(msg, "CAP_") {
+		t.Errorf("%q: a port in use is no capability matter", msg)
 	}
 }
