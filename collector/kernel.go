@@ -409,11 +409,16 @@ func (s *KernelSource) attachAgain(ifi *net.Interface, asked string) error {
 	kept := s.links[:0]
 	var oldIndex []int
 	var oldName []string
-	ownQdisc := false
+	// The qdisc we added stays when the device did (a filter was taken
+	// off, not the device), and the new filters went on it. The hook that
+	// lost its filter need not be the one whose attach added the qdisc
+	// (ingress, attached first): a tc filter del of egress left it.
+	removed, added := false, false
 	for i, l := range s.links {
 		if i < n && l.gone && l.asked == asked {
-			if cl, ok := l.detacher.(*clsactLink); ok && cl.removed && cl.addQdisc {
-				ownQdisc = true // the qdisc we added stayed, and the new filters went on it
+			if cl, ok := l.detacher.(*clsactLink); ok {
+				removed = removed || cl.removed
+				added = added || cl.addQdisc
 			}
 			l.Close() // a defunct bpf link's fd; a gone clsact filter deletes nothing
 			if !slices.Contains(oldIndex, l.index) {
@@ -426,7 +431,7 @@ func (s *KernelSource) attachAgain(ifi *net.Interface, asked string) error {
 	}
 	clear(s.links[len(kept):])
 	s.links = kept
-	if ownQdisc {
+	if removed && added {
 		// The first clsact link of the new attachment is closed last, so
 		// it deletes the qdisc once no filter is left, as at first.
 		for _, l := range s.links[len(s.links)-fresh:] {

@@ -66,7 +66,13 @@ func TestCaptureInterfaceGone(t *testing.T) {
 			cfg.Interfaces, cfg.ScanInterval = []string{n.ClientIf, "fhgone0"}, 100*time.Millisecond
 			kc := startKernel(t, n.ClientNS, cfg)
 			run(t, "ip", "-n", n.ClientNS, "link", "del", "fhgone0")
-			time.Sleep(500 * time.Millisecond)
+			// The next scans find the filter gone and attach again; a
+			// fixed sleep missed that on a busy machine.
+			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logged.String(), "attached again"); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("not attached again 10 s after the filters were removed: %s", logged.String())
+				}
+			}
 			clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
 			time.Sleep(200 * time.Millisecond)
 			if icmp := protoPackets(kc.stop(t), 1); icmp != 4 {
@@ -332,6 +338,9 @@ func TestCaptureClsactFilterRemoved(t *testing.T) {
 	for _, c := range []struct{ name, remove string }{
 		{"qdisc", "qdisc del dev %s clsact"},
 		{"ingress-filters", "filter del dev %s ingress"},
+		// The egress filter is not the one whose attach added the qdisc
+		// (ingress is attached first): the qdisc was left after stop.
+		{"egress-filters", "filter del dev %s egress"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			n := newNet(t)
@@ -340,7 +349,13 @@ func TestCaptureClsactFilterRemoved(t *testing.T) {
 			kc := startKernel(t, n.ClientNS, cfg)
 			clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
 			run(t, "tc", append([]string{"-n", n.ClientNS}, strings.Fields(fmt.Sprintf(c.remove, n.ClientIf))...)...)
-			time.Sleep(500 * time.Millisecond)
+			// The next scans find the filter gone and attach again; a
+			// fixed sleep missed that on a busy machine.
+			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logged.String(), "attached again"); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("not attached again 10 s after the filters were removed: %s", logged.String())
+				}
+			}
 			clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
 			time.Sleep(200 * time.Millisecond)
 			if icmp := protoPackets(kc.stop(t), 1); icmp != 8 {
