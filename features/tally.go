@@ -32,8 +32,9 @@ type tslot struct {
 }
 
 // tally is an open-addressing table (linear probing, deletion by
-// backward shift, so no tombstones) holding at most a quarter of its
-// slots: each connection of the window is under at most four keys.
+// backward shift, so no tombstones) holding at most half of its slots:
+// each connection of the window is under at most four keys, and newTally
+// gives eight slots a connection, so probes stay short.
 type tally struct {
 	slots []tslot
 	shift uint // 64 - log2(len(slots))
