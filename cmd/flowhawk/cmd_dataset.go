@@ -123,15 +123,30 @@ func warnEmptyClasses(root string, found map[string]bool) {
 	if err != nil {
 		return // ExpandPaths read it; a class list is not worth an error
 	}
+	// The real directories of the classes with captures: a link to one of
+	// them (Alias -> DNS) was skipped as walked already, with its own
+	// warning, and holds captures.
+	real := make(map[string]bool)
+	for _, e := range entries {
+		if found[label.Valid(e.Name())] {
+			if r, err := filepath.EvalSymlinks(filepath.Join(root, e.Name())); err == nil {
+				real[r] = true
+			}
+		}
+	}
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".") {
 			continue // .git, .snapshot: not classes when they hold no capture
 		}
-		if st, err := os.Stat(filepath.Join(root, e.Name())); err != nil || !st.IsDir() {
+		dir := filepath.Join(root, e.Name())
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			continue
+		}
+		if r, err := filepath.EvalSymlinks(dir); err == nil && real[r] {
 			continue
 		}
 		if l := label.Valid(e.Name()); !found[l] {
-			slog.Warn("class sub-directory of --label-dir holds no capture; the dataset has no flows of this class", "class", l, "dir", filepath.Join(root, e.Name()))
+			slog.Warn("class sub-directory of --label-dir holds no capture; the dataset has no flows of this class", "class", l, "dir", dir)
 		}
 	}
 }

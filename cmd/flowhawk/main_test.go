@@ -193,6 +193,11 @@ func TestDatasetEmptyClassWarns(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "scan", "notes.txt"), []byte("nmap -sS\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A link to a class already walked is skipped with a warning of its
+	// own: it holds captures, and is no empty class.
+	if err := os.Symlink("web", filepath.Join(root, "alias")); err != nil {
+		t.Fatal(err)
+	}
 	code, _, errOut := runCLI(t, "dataset", "--label-dir", root, "-o", filepath.Join(t.TempDir(), "ds.csv"), "-q")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -200,7 +205,7 @@ func TestDatasetEmptyClassWarns(t *testing.T) {
 	if !strings.Contains(errOut, "holds no capture") || !strings.Contains(errOut, "class=scan") {
 		t.Errorf("no warning naming the empty class scan:\n%s", errOut)
 	}
-	if strings.Contains(errOut, "class=web") || strings.Contains(errOut, "class=.git") {
+	if strings.Contains(errOut, "class=web") || strings.Contains(errOut, "class=.git") || strings.Contains(errOut, "class=alias") {
 		t.Errorf("warning about a class with captures, or a hidden directory:\n%s", errOut)
 	}
 }
