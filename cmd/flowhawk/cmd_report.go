@@ -102,7 +102,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	} else if err := os.WriteFile(*out, page.Bytes(), export.FileMode); err != nil { // the top addresses: as private as the flows
 		return flagFileErr("-o", *out, err)
 	}
-	fmt.Fprintf(said, "wrote %s: %d flows, %d alerts, %d evaluations\n", *out, in.Stats.N, len(in.Alerts), len(in.Evals))
+	fmt.Fprintf(said, "wrote %s: %s, %s, %s\n", *out, plural(uint64(in.Stats.N), "flow"), plural(uint64(len(in.Alerts)), "alert"), plural(uint64(len(in.Evals)), "evaluation"))
 	return nil
 }
 

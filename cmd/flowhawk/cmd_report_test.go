@@ -129,7 +129,7 @@ func TestReportFileListedTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, evals, stderr := runCLI(t, "report", flows, "--eval", eval, "--eval", eval, "-o", out)
-	if code != 0 || !strings.Contains(evals, " 1 evaluations") || !strings.Contains(stderr, `"--eval file listed more than once, read once"`) {
+	if code != 0 || !strings.Contains(evals, " 1 evaluation\n") || !strings.Contains(stderr, `"--eval file listed more than once, read once"`) {
 		t.Errorf("report with an evaluation named twice: exit %d, %q, %s; want 1 evaluation and a warning", code, evals, stderr)
 	}
 }

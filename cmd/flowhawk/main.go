@@ -123,12 +123,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "flowhawk %s: %v\n", c.name, err)
+		fmt.Fprintf(stderr, "flowhawk %s: %s\n", c.name, commandError(c.name, err))
 		return 2
 	default:
-		fmt.Fprintf(stderr, "flowhawk %s: %v\n", c.name, err)
+		fmt.Fprintf(stderr, "flowhawk %s: %s\n", c.name, commandError(c.name, err))
 		return 1
 	}
+}
+
+// commandError is err's text without a leading "NAME: " of the package
+// that shares the command's name, which read "flowhawk report: report:
+// ..." after the command's own prefix.
+func commandError(name string, err error) string {
+	return strings.TrimPrefix(err.Error(), name+": ")
 }
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -487,3 +487,13 @@ func TestAlertsLostShown(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 	}
 }
+
+// TestErrorNamesCommandOnce checks that an error of the package that
+// shares the command's name is not prefixed twice ("flowhawk report:
+// report: open ...").
+func TestErrorNamesCommandOnce(t *testing.T) {
+	code, _, errOut := runCLI(t, "report", "-o", filepath.Join(t.TempDir(), "r.html"), filepath.Join(t.TempDir(), "missing.csv"))
+	if code != 1 || !strings.HasPrefix(errOut, "flowhawk report: ") || strings.Contains(errOut, "report: report:") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
