@@ -14,6 +14,8 @@ import (
 // followed by the extra names as given.
 type CSVWriter struct {
 	w      *bufio.Writer
+	out    *lineCounter
+	header uint64 // header lines written (0 when appending)
 	cols   []features.Column
 	kinds  []features.Kind // cols' kinds, packed: a row reads no Column
 	nextra int
@@ -30,6 +32,7 @@ func NewCSVWriter(w io.Writer, cols []features.Column, extra []string) (*CSVWrit
 	if _, err := c.w.Write(c.buf); err != nil {
 		return nil, fmt.Errorf("export: csv header: %w", err)
 	}
+	c.header = 1
 	return c, nil
 }
 
@@ -39,8 +42,12 @@ func newCSVWriter(w io.Writer, cols []features.Column, extra []string) (*CSVWrit
 	if _, err := extraNames(cols, extra); err != nil {
 		return nil, err
 	}
-	return &CSVWriter{w: bufio.NewWriterSize(w, 256<<10), cols: cols, kinds: kindsOf(cols), nextra: len(extra), buf: make([]byte, 0, 4096)}, nil
+	out := &lineCounter{w: w, csv: true}
+	return &CSVWriter{w: bufio.NewWriterSize(out, 256<<10), out: out, cols: cols, kinds: kindsOf(cols), nextra: len(extra), buf: make([]byte, 0, 4096)}, nil
 }
+
+// RowsWritten implements RowsWritten.
+func (c *CSVWriter) RowsWritten() uint64 { return c.out.lines - min(c.out.lines, c.header) }
 
 // kindsOf returns the kind of each column.
 func kindsOf(cols []features.Column) []features.Kind {

@@ -350,6 +350,14 @@ func (w *fileWriter) Flush() error {
 	return nil
 }
 
+// RowsWritten implements RowsWritten for the format's writer.
+func (w *fileWriter) RowsWritten() uint64 {
+	if r, ok := w.RowWriter.(RowsWritten); ok {
+		return r.RowsWritten()
+	}
+	return 0
+}
+
 func (w *fileWriter) Close() error {
 	err := w.RowWriter.Close()
 	if cerr := w.fh.Close(); err == nil && cerr != nil {

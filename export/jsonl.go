@@ -16,6 +16,7 @@ import (
 // Numeric columns are JSON numbers, the others strings.
 type JSONLWriter struct {
 	w      *bufio.Writer
+	out    *lineCounter
 	cols   []features.Column
 	keys   [][]byte // `"name":` per column, then per extra
 	nextra int
@@ -29,7 +30,8 @@ func NewJSONLWriter(w io.Writer, cols []features.Column, extra []string) (*JSONL
 	if err != nil {
 		return nil, err
 	}
-	j := &JSONLWriter{w: bufio.NewWriterSize(w, 256<<10), cols: cols, nextra: len(extra), buf: make([]byte, 0, 8192)}
+	out := &lineCounter{w: w}
+	j := &JSONLWriter{w: bufio.NewWriterSize(out, 256<<10), out: out, cols: cols, nextra: len(extra), buf: make([]byte, 0, 8192)}
 	for i := range cols {
 		j.keys = append(j.keys, append(appendJSONString(nil, cols[i].Name), ':'))
 	}
@@ -154,3 +156,7 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// RowsWritten implements RowsWritten: JSON escapes a line break inside a
+// value, so each line is a row.
+func (j *JSONLWriter) RowsWritten() uint64 { return j.out.lines }

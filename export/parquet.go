@@ -79,6 +79,8 @@ func ParquetSchema(cols []features.Column, extra []string) (*parquet.Schema, err
 // the footer.
 type ParquetWriter struct {
 	pw     *parquet.Writer
+	given  uint64 // rows given to Write
+	done   uint64 // rows of the file, once closed without error
 	cols   []features.Column
 	nextra int
 	num    []bool          // per extra: NumericExtra (a DOUBLE column)
@@ -179,6 +181,7 @@ func (p *ParquetWriter) Write(row *features.Row, extra []string) error {
 		p.vals = append(p.vals, parquet.ByteArrayValue(p.keepText([]byte(e))).Level(0, 0, k))
 	}
 	p.rows = append(p.rows, p.vals[start:len(p.vals):len(p.vals)])
+	p.given++
 	return nil
 }
 
@@ -201,5 +204,10 @@ func (p *ParquetWriter) Close() error {
 	if err := p.pw.Close(); err != nil {
 		return fmt.Errorf("export: parquet: %w", err)
 	}
+	p.done = p.given
 	return nil
 }
+
+// RowsWritten implements RowsWritten: a Parquet file is readable only
+// once closed, with its footer.
+func (p *ParquetWriter) RowsWritten() uint64 { return p.done }

@@ -425,6 +425,16 @@ type RotatingWriter struct {
 	w      RowWriter     // on r.fh; nil once closed or failed
 	enc    recordEncoder // the first file's: it reads only the columns
 	err    error         // sticky: a failed turn
+	done   uint64        // rows written by the closed files' writers
+}
+
+// RowsWritten implements RowsWritten: the rows of every period's file.
+func (w *RotatingWriter) RowsWritten() uint64 {
+	n := w.done
+	if r, ok := w.w.(RowsWritten); ok {
+		n += r.RowsWritten()
+	}
+	return n
 }
 
 // CreateRotating opens the current period's file of path (whose
@@ -518,12 +528,15 @@ func (w *RotatingWriter) turn() error {
 // closeFile closes the format writer and finishes its file; a file whose
 // writer fails to close is left unfinished.
 func (w *RotatingWriter) closeFile() error {
-	if err := w.w.Close(); err != nil {
-		w.w = nil
+	err := w.w.Close()
+	if r, ok := w.w.(RowsWritten); ok {
+		w.done += r.RowsWritten() // a CSV file's rows stay, unfinished, for --append
+	}
+	w.w = nil
+	if err != nil {
 		w.r.abandon()
 		return err
 	}
-	w.w = nil
 	return w.r.finish()
 }
 

@@ -220,6 +220,9 @@ func TestRotatingWriter(t *testing.T) {
 		if !slices.Equal(fin, wantFiles) {
 			t.Errorf("%s: Rotated %v, want %v", ext, fin, wantFiles)
 		}
+		if n := w.(RowsWritten).RowsWritten(); n != 8 {
+			t.Errorf("%s: RowsWritten %d over the periods' files, want 8", ext, n)
+		}
 		wantRows := [][]string{{"row-0", "row-1", "row-2", "row-3", "row-4"}, {"row-5"}, nil, {"row-6", "row-7"}}
 		for i, name := range wantFiles {
 			p := filepath.Join(dir, name)

@@ -133,8 +133,11 @@ type Pipeline struct {
 	wg     sync.WaitGroup
 	wdone  chan struct{}
 	werr   error
-	failed chan struct{} // closed at the first output error (werr)
-	file   string
+	// rowsDue counts the flows given to the output (Config.Out), written
+	// or not, for Summary.RowsLost.
+	rowsDue uint64
+	failed  chan struct{} // closed at the first output error (werr)
+	file    string
 
 	sum  Summary
 	live Live
@@ -411,6 +414,9 @@ func (p *Pipeline) writer() {
 				p.writeFailed(err)
 			}
 		}
+		if p.cfg.Out != nil {
+			p.rowsDue += uint64(b.n)
+		}
 		var newest int64
 		for i := 0; i < b.n; i++ {
 			it := &b.items[i]
@@ -483,8 +489,15 @@ func (p *Pipeline) Close() (Summary, error) {
 	if p.cfg.Out != nil {
 		// A writer whose write failed (a full disk, a closed pipe) returns
 		// the same error again when closed: report it once.
-		if err := p.cfg.Out.Close(); err != nil && (p.werr == nil || !strings.HasSuffix(p.werr.Error(), err.Error())) {
-			errs = append(errs, fmt.Errorf("close output: %w", err))
+		cerr := p.cfg.Out.Close()
+		if cerr != nil && (p.werr == nil || !strings.HasSuffix(p.werr.Error(), cerr.Error())) {
+			errs = append(errs, fmt.Errorf("close output: %w", cerr))
+		}
+		// export's writers count the rows their file took: after a
+		// failure the rows in the writer's buffer are lost too.
+		if rw, ok := p.cfg.Out.(interface{ RowsWritten() uint64 }); ok && (p.werr != nil || cerr != nil) {
+			p.sum.RowsDue = p.rowsDue
+			p.sum.RowsLost = p.rowsDue - min(rw.RowsWritten(), p.rowsDue)
 		}
 	}
 	if p.cfg.Detect != nil {

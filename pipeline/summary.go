@@ -34,6 +34,10 @@ type Summary struct {
 	Windows features.WindowStats
 	Protos  map[uint8]*ProtoSummary
 	Flows   uint64
+	// RowsLost counts the flows of RowsDue given to the flow output (-o)
+	// that it did not write, when it failed (a full disk): the run goes
+	// on to its summary, and this says what the file lacks.
+	RowsLost, RowsDue uint64
 	// Labels counts flows by dataset label (Config.Label), Predicted by
 	// the model's label (Config.Predictor), "Unknown" included.
 	Labels, Predicted map[string]uint64
@@ -140,6 +144,9 @@ func (s *Summary) Print(w io.Writer) {
 			s.Flows, s.Table.PeakSize, float64(s.Table.PeakBytes)/(1<<20), s.Table.Evicted)
 	} else {
 		fmt.Fprintf(w, "flows      %d\n", s.Flows)
+	}
+	if s.RowsLost > 0 {
+		fmt.Fprintf(w, "output     %d of %d flows not written: the flow output failed\n", s.RowsLost, s.RowsDue)
 	}
 	var ends []string
 	for r, n := range s.Table.Ended {

@@ -497,3 +497,21 @@ func TestErrorNamesCommandOnce(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestOutputLostShown checks that a run whose flow output fails says how
+// many flows the file lacks, the buffered rows the failing write lost
+// included: the summary counted every flow, and only the error said the
+// file was short.
+func TestOutputLostShown(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	code, _, errOut := runCLI(t, "replay", demoPcap, "-o", "/dev/full")
+	if code != 1 || !regexp.MustCompile(`output +(\d+) of (\d+) flows not written`).MatchString(errOut) {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	m := regexp.MustCompile(`output +(\d+) of (\d+) flows not written`).FindStringSubmatch(errOut)
+	if m[1] != m[2] || m[1] == "0" {
+		t.Errorf("%s of %s flows not written to /dev/full, want all", m[1], m[2])
+	}
+}
