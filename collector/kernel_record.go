@@ -86,7 +86,11 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 		setHigher(&f.IAT, &scratch.IAT)
 	}
 	f.WrongFragments = uint64(v.WrongFrags)
-	if len(scratch.Samples) > 0 {
+	// The samples are the first packets only if the ring buffer lost none
+	// of them: the survivors of a lost SYN would pass for packets 1, 2, ...
+	// (the SPLT columns' sizes, directions and gaps), and a record states
+	// no packets rather than the wrong ones.
+	if len(scratch.Samples) > 0 && v.SamplesLost == 0 {
 		f.Samples = append(f.Samples[:0], scratch.Samples...)
 	}
 	// The first packet's ICMP type, which names the service (eco_i): the

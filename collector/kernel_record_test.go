@@ -5,6 +5,7 @@ package collector
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/flowhawk/flowhawk/bpf"
@@ -447,6 +448,40 @@ func TestCounterPathICMPType(t *testing.T) {
 		f := s.toFlow(key, &v, EndFlush)
 		if f.ICMPType != 8 || f.ICMPCode != 0 {
 			t.Errorf("counter-path record with %d samples: ICMP type %d code %d, want the first packet's 8/0", n, f.ICMPType, f.ICMPCode)
+		}
+	}
+}
+
+// TestCounterPathLostSamplesNoSPLT checks that a record whose first-packet
+// samples the ring buffer partly lost has no Samples (the SPLT columns):
+// the survivors are not the flow's first packets, and a capture with a
+// full ring wrote a curl flow's request as packet 1 (134 bytes) where
+// tcpdump's file has its SYN (60 bytes), and SYN-ACKs as a backward first
+// packet.
+func TestCounterPathLostSamplesNoSPLT(t *testing.T) {
+	ts := make([]uint64, 10)
+	for i := range ts {
+		ts[i] = 1e9 + uint64(i)*1e6
+	}
+	var k bpf.FlowhawkFlowKey
+	k.AddrLo[15], k.AddrHi[15], k.Proto = 1, 2, 17
+	key := keyOf(&k)
+	for _, lost := range [][]int{{0}, {3}, {0, 1, 2}} {
+		v, ps := kernelOneWay(ts, len(ts))
+		var kept []pendingSample
+		for i := range ps {
+			if !slices.Contains(lost, i) {
+				kept = append(kept, ps[i])
+			}
+		}
+		v.SamplesSent, v.SamplesLost = uint32(len(kept)), uint32(len(lost))
+		s := &KernelSource{cfg: KernelConfig{Samples: 32}, pending: map[Key][]pendingSample{key: kept}}
+		f := s.toFlow(key, &v, EndFlush)
+		if f.Fwd.Packets != 10 {
+			t.Fatalf("samples %v lost: %d packets, want the counters' 10", lost, f.Fwd.Packets)
+		}
+		if len(f.Samples) != 0 {
+			t.Errorf("samples %v lost: record has %d samples, want none (they are not the first packets)", lost, len(f.Samples))
 		}
 	}
 }
