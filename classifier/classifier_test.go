@@ -1190,3 +1190,67 @@ func TestSaveFileReplacesWhole(t *testing.T) {
 		t.Error("saving into a missing directory: no error")
 	}
 }
+
+// TestOverflowingScoresGiveProbabilities checks that an lr or nb file whose
+// finite parameters were edited so that class scores overflow gives
+// confidences in [0, 1], not NaN: a NaN confidence passed --min-confidence,
+// and predict named the class ("dns,NaN") where replay wrote Unknown.
+func TestOverflowingScoresGiveProbabilities(t *testing.T) {
+	fr := quadrants(200, 5)
+	for _, tc := range []struct {
+		kind string
+		edit func(mod map[string]any)
+	}{
+		{"lr", func(mod map[string]any) { // Inf-Inf and +Inf in the dot products
+			w := mod["weights"].([]any)
+			for i := range w {
+				w[i] = 1e308
+				if i%2 == 1 {
+					w[i] = -1e308
+				}
+			}
+		}},
+		{"nb", func(mod map[string]any) { // every class's likelihood underflows to -Inf
+			v := mod["var"].([]any)
+			for i := range v {
+				v[i] = 1e-300
+			}
+		}},
+	} {
+		m := trainOrFatal(t, fr, Config{Kind: tc.kind})
+		var buf bytes.Buffer
+		m.Save(&buf)
+		var obj map[string]any
+		json.Unmarshal(buf.Bytes(), &obj)
+		tc.edit(obj["model"].(map[string]any))
+		b, _ := json.Marshal(obj)
+		em, err := Decode(b)
+		if err != nil {
+			t.Fatalf("%s: edited file: %v", tc.kind, err)
+		}
+		proba := make([]float64, em.NumClasses())
+		for _, v := range []float64{0, 1, -1, 1e300, -1e300} {
+			raw := []float64{v, -v, v}
+			em.PredictRaw(raw, proba)
+			s := 0.0
+			for c, p := range proba {
+				if !(p >= 0 && p <= 1) {
+					t.Fatalf("%s: inputs %v: class %d probability %v", tc.kind, raw, c, p)
+				}
+				s += p
+			}
+			if math.Abs(s-1) > 1e-9 {
+				t.Errorf("%s: inputs %v: probabilities sum to %v", tc.kind, raw, s)
+			}
+		}
+		pr, err := em.PredictFrame(fr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range pr.Class {
+			if p := pr.Proba[i*pr.K+c]; !(p >= 0 && p <= 1) {
+				t.Fatalf("%s: row %d: confidence %v", tc.kind, i, p)
+			}
+		}
+	}
+}

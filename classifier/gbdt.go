@@ -73,15 +73,39 @@ func sigmoid(z float64) float64 {
 	return e / (1 + e)
 }
 
-// softmaxInto writes softmax(r) to out; out and r may alias.
+// softmaxInto writes softmax(r) to out; out and r may alias. Scores that
+// overflow (a hand-edited lr or nb file whose finite parameters sum to
+// ±Inf, or to Inf-Inf) still give probabilities, never NaN, which would pass
+// any --min-confidence: the +Inf classes share 1, NaN scores get 0, and
+// with no score above -Inf every class gets 1/k.
 func softmaxInto(out, r []float64) {
 	m := math.Inf(-1)
 	for _, v := range r {
-		m = math.Max(m, v)
+		if v > m { // skips NaN, which math.Max would return
+			m = v
+		}
+	}
+	if math.IsInf(m, 0) {
+		n := 0
+		for _, v := range r {
+			if v == m || m < 0 {
+				n++
+			}
+		}
+		for i, v := range r {
+			out[i] = 0
+			if v == m || m < 0 {
+				out[i] = 1 / float64(n)
+			}
+		}
+		return
 	}
 	s := 0.0
 	for i, v := range r {
 		e := math.Exp(v - m)
+		if e != e {
+			e = 0
+		}
 		out[i] = e
 		s += e
 	}
