@@ -1254,3 +1254,39 @@ func TestOverflowingScoresGiveProbabilities(t *testing.T) {
 		}
 	}
 }
+
+// TestEditedTreeShapesNameTheField checks that a tree model file whose class
+// list, leaf width or init disagree names the field: a class list cut
+// short read "forest classes: got 3, want 3".
+func TestEditedTreeShapesNameTheField(t *testing.T) {
+	fr := quadrants(200, 5)
+	for _, tc := range []struct {
+		kind, want string
+		edit       func(obj, mod map[string]any)
+	}{
+		{"rf", "trees.leaf_width is 4 but the file lists 3 classes", func(obj, mod map[string]any) {
+			obj["classes"] = obj["classes"].([]any)[:3]
+			mod["classes"] = 3
+		}},
+		{"rf", "model.classes is 4 but the file lists 3 classes", func(obj, mod map[string]any) {
+			obj["classes"] = obj["classes"].([]any)[:3]
+		}},
+		{"gbdt", "init has 3 values, want 4", func(obj, mod map[string]any) {
+			mod["init"] = mod["init"].([]any)[:3]
+		}},
+		{"gbdt", "trees.leaf_width is 2, want 1", func(obj, mod map[string]any) {
+			mod["trees"].(map[string]any)["leaf_width"] = 2
+		}},
+	} {
+		m := trainOrFatal(t, fr, Config{Kind: tc.kind, Trees: 3})
+		var buf bytes.Buffer
+		m.Save(&buf)
+		var obj map[string]any
+		json.Unmarshal(buf.Bytes(), &obj)
+		tc.edit(obj, obj["model"].(map[string]any))
+		b, _ := json.Marshal(obj)
+		if _, err := Decode(b); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one saying %q", tc.kind, err, tc.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -251,8 +252,13 @@ func decodeForest(raw json.RawMessage, nfeat, k int) (*forest, error) {
 	if err := json.Unmarshal(raw, &ff); err != nil {
 		return nil, err
 	}
-	if ff.Classes != k || ff.Trees.Width != k {
-		return nil, errMismatch("forest classes", ff.Classes, k)
+	// Each message names the field that disagrees: "got 3, want 3" for a
+	// class list cut short named neither the leaves nor the list.
+	if ff.Classes != k {
+		return nil, fmt.Errorf("model.classes is %d but the file lists %d classes", ff.Classes, k)
+	}
+	if ff.Trees.Width != k {
+		return nil, fmt.Errorf("trees.leaf_width is %d but the file lists %d classes (one leaf value each)", ff.Trees.Width, k)
 	}
 	fd, err := ff.Trees.toForest(nfeat)
 	if err != nil {
@@ -274,7 +280,7 @@ func decodeForest(raw json.RawMessage, nfeat, k int) (*forest, error) {
 	}
 	for _, v := range ff.Importance {
 		if math.IsNaN(v) {
-			return nil, errMismatch("importance NaN", 0, 0)
+			return nil, errors.New("importance has a NaN")
 		}
 	}
 	if len(ff.Importance) != nfeat {

@@ -790,22 +790,29 @@ func decodeGBDT(raw json.RawMessage, nfeat, k int) (*gbdt, error) {
 	if err := json.Unmarshal(raw, &gf); err != nil {
 		return nil, err
 	}
+	// Each message names the field that disagrees (an init cut short read
+	// "trees per round: got 5, want 5").
 	if gf.Classes != k {
-		return nil, errMismatch("gbdt classes", gf.Classes, k)
+		return nil, fmt.Errorf("model.classes is %d but the file lists %d classes", gf.Classes, k)
 	}
 	want := k
 	if k == 2 {
 		want = 1
 	}
-	if gf.PerRound != want || len(gf.Init) != want || gf.Trees.Width != 1 {
-		return nil, errMismatch("gbdt trees per round", gf.PerRound, want)
+	switch {
+	case gf.PerRound != want:
+		return nil, fmt.Errorf("trees_per_round is %d, want %d for %d classes", gf.PerRound, want, k)
+	case len(gf.Init) != want:
+		return nil, fmt.Errorf("init has %d values, want %d for %d classes", len(gf.Init), want, k)
+	case gf.Trees.Width != 1:
+		return nil, fmt.Errorf("trees.leaf_width is %d, want 1", gf.Trees.Width)
 	}
 	fd, err := gf.Trees.toForest(nfeat)
 	if err != nil {
 		return nil, err
 	}
 	if len(fd.roots)%want != 0 {
-		return nil, errMismatch("gbdt tree count", len(fd.roots), want)
+		return nil, fmt.Errorf("%d trees, not a whole number of rounds of %d", len(fd.roots), want)
 	}
 	if len(gf.Importance) != nfeat {
 		gf.Importance = make([]float64, nfeat)
