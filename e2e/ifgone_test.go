@@ -50,6 +50,18 @@ func captureLog(t *testing.T) *syncbuf.Buffer {
 	return &logged
 }
 
+// waitLog waits up to 10 s for text in the capture's log: the scans that
+// find an interface or a filter gone come a scan interval or more later,
+// which a fixed sleep missed on a busy machine.
+func waitLog(t *testing.T, logged *syncbuf.Buffer, text string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logged.String(), text); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log after 10 s: %s", text, logged.String())
+		}
+	}
+}
+
 // TestCaptureInterfaceGone captures on two interfaces and deletes one: the
 // source must warn once, naming it, and go on counting the other (a
 // capture audit saw a deleted interface pass without a word; with clsact
@@ -66,13 +78,7 @@ func TestCaptureInterfaceGone(t *testing.T) {
 			cfg.Interfaces, cfg.ScanInterval = []string{n.ClientIf, "fhgone0"}, 100*time.Millisecond
 			kc := startKernel(t, n.ClientNS, cfg)
 			run(t, "ip", "-n", n.ClientNS, "link", "del", "fhgone0")
-			// The next scans find the filter gone and attach again; a
-			// fixed sleep missed that on a busy machine.
-			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logged.String(), "attached again"); time.Sleep(20 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("not attached again 10 s after the filters were removed: %s", logged.String())
-				}
-			}
+			waitLog(t, logged, "interface is gone")
 			clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
 			time.Sleep(200 * time.Millisecond)
 			if icmp := protoPackets(kc.stop(t), 1); icmp != 4 {
@@ -349,13 +355,7 @@ func TestCaptureClsactFilterRemoved(t *testing.T) {
 			kc := startKernel(t, n.ClientNS, cfg)
 			clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
 			run(t, "tc", append([]string{"-n", n.ClientNS}, strings.Fields(fmt.Sprintf(c.remove, n.ClientIf))...)...)
-			// The next scans find the filter gone and attach again; a
-			// fixed sleep missed that on a busy machine.
-			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logged.String(), "attached again"); time.Sleep(20 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("not attached again 10 s after the filters were removed: %s", logged.String())
-				}
-			}
+			waitLog(t, logged, "attached again")
 			clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
 			time.Sleep(200 * time.Millisecond)
 			if icmp := protoPackets(kc.stop(t), 1); icmp != 8 {
