@@ -495,28 +495,37 @@ func TestTemplatesAfterCollectorReturns(t *testing.T) {
 	}
 }
 
-// TestWaitLosesNothing checks that with Wait a full queue holds Export back
-// until the sender takes the records, instead of dropping them.
-func TestWaitLosesNothing(t *testing.T) {
+// waitingExporter starts an exporter of cfg to a test collector whose
+// sender waits for gate to close, and a goroutine exporting 50 flows,
+// which closes exported once Export returned for every one.
+func waitingExporter(t *testing.T, cfg Config) (e *Exporter, gate chan struct{}, flows []*collector.Flow, exported chan struct{}) {
+	t.Helper()
 	c := listen(t)
 	conn, err := net.Dial("udp", c.LocalAddr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Addr: c.LocalAddr().String(), QueueSize: 16, Wait: true}
+	cfg.Addr = c.LocalAddr().String()
 	cfg.defaults()
-	e := newExporter(cfg, conn)
-	gate := make(chan struct{})
+	e = newExporter(cfg, conn)
+	gate = make(chan struct{})
 	e.gate = gate
 	go e.run()
-	flows := synthFlows(50, time.Now())
-	exported := make(chan struct{})
+	flows = synthFlows(50, time.Now())
+	exported = make(chan struct{})
 	go func() {
 		for _, f := range flows {
 			e.Export(f, "")
 		}
 		close(exported)
 	}()
+	return e, gate, flows, exported
+}
+
+// TestWaitLosesNothing checks that with Wait a full queue holds Export back
+// until the sender takes the records, instead of dropping them.
+func TestWaitLosesNothing(t *testing.T) {
+	e, gate, flows, exported := waitingExporter(t, Config{QueueSize: 16, Wait: true})
 	select {
 	case <-exported:
 		t.Fatalf("Export returned with the sender stuck and the queue full: %+v", e.Stats())
@@ -570,27 +579,9 @@ func TestCloseLogsHeldBackDrops(t *testing.T) {
 // counted: a replay stopped by Ctrl-C with --ipfix-rate 1 went on sending
 // its remaining flows, one datagram a second, for minutes.
 func TestStopWaitingEndsTheWait(t *testing.T) {
-	c := listen(t)
-	conn, err := net.Dial("udp", c.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	// One record a datagram at one datagram a second: the 16 queued
 	// would take 16 s to send at the pace.
-	cfg := Config{Addr: c.LocalAddr().String(), QueueSize: 16, Wait: true, Rate: 1, MaxMessage: 200}
-	cfg.defaults()
-	e := newExporter(cfg, conn)
-	gate := make(chan struct{})
-	e.gate = gate
-	go e.run()
-	flows := synthFlows(50, time.Now())
-	exported := make(chan struct{})
-	go func() {
-		for _, f := range flows {
-			e.Export(f, "")
-		}
-		close(exported)
-	}()
+	e, gate, flows, exported := waitingExporter(t, Config{QueueSize: 16, Wait: true, Rate: 1, MaxMessage: 200})
 	time.Sleep(50 * time.Millisecond)
 	e.StopWaiting()
 	select {
