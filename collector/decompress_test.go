@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -171,9 +170,7 @@ func TestExpandPathsCutCompressed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var logged bytes.Buffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	logged := captureSlog(t)
 	got, err := ExpandPaths([]string{tmp})
 	if err != nil {
 		t.Fatal(err)

@@ -54,9 +54,7 @@ func linkTree(t *testing.T) string {
 // and a linked root found "no capture files".
 func TestExpandPathsFollowsDirLinks(t *testing.T) {
 	tmp := linkTree(t)
-	var logged bytes.Buffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	logged := captureSlog(t)
 	j := func(p ...string) string { return filepath.Join(append([]string{tmp}, p...)...) }
 
 	got, err := ExpandPaths([]string{j("ld2")})
@@ -143,9 +141,7 @@ func TestExpandPathsFileOnce(t *testing.T) {
 	if err := os.Symlink("../a/x.pcap", filepath.Join(tmp, "b", "dup.pcap")); err != nil {
 		t.Skipf("symlinks unavailable: %v", err)
 	}
-	var logged bytes.Buffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	logged := captureSlog(t)
 	got, err := ExpandPaths([]string{tmp})
 	if err != nil {
 		t.Fatal(err)
@@ -189,9 +185,7 @@ func TestExpandPathsOnceAcrossArgs(t *testing.T) {
 	if err := os.Link("v.pcap", "hard.pcap"); err != nil {
 		hard = false
 	}
-	var logged bytes.Buffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	logged := captureSlog(t)
 
 	for _, c := range []struct {
 		args, want []string
@@ -289,9 +283,7 @@ func TestExpandPathsPrefersRealDir(t *testing.T) {
 			t.Skipf("symlinks unavailable: %v", err)
 		}
 	}
-	var logged bytes.Buffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	logged := captureSlog(t)
 	for _, root := range []string{"D", "Dlink"} {
 		logged.Reset()
 		got, err := ExpandPaths([]string{j(root)})
@@ -312,4 +304,14 @@ func TestExpandPathsPrefersRealDir(t *testing.T) {
 			t.Errorf("%s: %d warnings, want 2: %q", root, n, l)
 		}
 	}
+}
+
+// captureSlog sends slog's output to a buffer until the test ends, for
+// tests of what the reader warns about.
+func captureSlog(t *testing.T) *bytes.Buffer {
+	var logged bytes.Buffer
+	prev := slog.Default()
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	return &logged
 }

@@ -374,9 +374,7 @@ func TestGzipAndExpandPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var logged bytes.Buffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	logged := captureSlog(t)
 	got, err := ExpandPaths([]string{tmp, filepath.Join(tmp, "a.pcap")})
 	if err != nil {
 		t.Fatal(err)

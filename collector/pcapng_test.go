@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -379,9 +378,7 @@ func TestPcapngManyLinkTypes(t *testing.T) {
 	for i := range pkts {
 		w.epb(uint32(i*7919%ifaces), uint64(i), frame)
 	}
-	var logged bytes.Buffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	logged := captureSlog(t)
 	start := time.Now()
 	s, err := NewPcapSource(bytes.NewReader(w.buf.Bytes()), "many.pcapng", PcapOptions{})
 	if err != nil {

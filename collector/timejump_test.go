@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,9 +26,7 @@ func withRecordTime(t *testing.T, pcap []byte, n int, sec uint32) ([]byte, int64
 // countFlows reads data through a table with the default timeouts.
 func countFlows(t *testing.T, data []byte, name string) (int, SourceStats, string) {
 	t.Helper()
-	var logged bytes.Buffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	logged := captureSlog(t)
 	s, err := NewPcapSource(bytes.NewReader(data), name, PcapOptions{})
 	if err != nil {
 		t.Fatal(err)
