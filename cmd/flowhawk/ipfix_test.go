@@ -3,15 +3,12 @@ package main
 import (
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/flowhawk/flowhawk/export/ipfix"
 )
@@ -19,31 +16,10 @@ import (
 // writeManyFlows writes a pcap of n one-packet UDP flows.
 func writeManyFlows(t *testing.T, path string, n int) {
 	t.Helper()
-	fh, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	w := pcapgo.NewWriter(fh)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
+	writeUDP := udpPcap(t, path)
 	ts := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	for i := 0; i < n; i++ {
-		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
-		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4(10, 0, byte(i>>8), byte(i)).To4(), DstIP: net.IPv4(10, 1, 0, 1).To4()}
-		udp := &layers.UDP{SrcPort: 40000, DstPort: 53}
-		if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
-			t.Fatal(err)
-		}
-		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload("abcd")); err != nil {
-			t.Fatal(err)
-		}
-		b := buf.Bytes()
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ts.Add(time.Duration(i) * time.Microsecond), CaptureLength: len(b), Length: len(b)}, b); err != nil {
-			t.Fatal(err)
-		}
+		writeUDP(ts.Add(time.Duration(i)*time.Microsecond), net.IPv4(10, 0, byte(i>>8), byte(i)).To4(), net.IPv4(10, 1, 0, 1).To4(), 40000, 53, gopacket.Payload("abcd"))
 	}
 }
 

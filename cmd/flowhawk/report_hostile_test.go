@@ -28,23 +28,20 @@ var hostileDNSNames = []string{
 	`__f__x__f__`,
 }
 
-// writeHostileDNS writes a pcap of DNS queries (each answered NXDOMAIN)
-// for the hostile names under a suspicious TLD, so the DNS detector
-// alerts on them.
-func writeHostileDNS(t *testing.T, path string) {
+// udpPcap creates the pcap path (closed when the test ends) and returns
+// a function writing one Ethernet/IPv4/UDP packet of payload to it.
+func udpPcap(t *testing.T, path string) func(ts time.Time, src, dst net.IP, sport, dport uint16, payload gopacket.SerializableLayer) {
+	t.Helper()
 	fh, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fh.Close()
+	t.Cleanup(func() { fh.Close() })
 	w := pcapgo.NewWriter(fh)
 	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
 		t.Fatal(err)
 	}
-	cli, srv := net.IPv4(10, 0, 0, 5).To4(), net.IPv4(10, 0, 0, 53).To4()
-	ts := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	n := 0
-	packet := func(src, dst net.IP, sport, dport uint16, dns *layers.DNS) {
+	return func(ts time.Time, src, dst net.IP, sport, dport uint16, payload gopacket.SerializableLayer) {
 		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
 		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src, DstIP: dst}
 		udp := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
@@ -52,14 +49,27 @@ func writeHostileDNS(t *testing.T, path string) {
 			t.Fatal(err)
 		}
 		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, dns); err != nil {
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, payload); err != nil {
 			t.Fatal(err)
 		}
 		b := buf.Bytes()
-		n++
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ts.Add(time.Duration(n) * 10 * time.Millisecond), CaptureLength: len(b), Length: len(b)}, b); err != nil {
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(b), Length: len(b)}, b); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// writeHostileDNS writes a pcap of DNS queries (each answered NXDOMAIN)
+// for the hostile names under a suspicious TLD, so the DNS detector
+// alerts on them.
+func writeHostileDNS(t *testing.T, path string) {
+	writeUDP := udpPcap(t, path)
+	cli, srv := net.IPv4(10, 0, 0, 5).To4(), net.IPv4(10, 0, 0, 53).To4()
+	ts := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	n := 0
+	packet := func(src, dst net.IP, sport, dport uint16, dns *layers.DNS) {
+		n++
+		writeUDP(ts.Add(time.Duration(n)*10*time.Millisecond), src, dst, sport, dport, dns)
 	}
 	for round := 0; round < 5; round++ {
 		for i, name := range hostileDNSNames {
