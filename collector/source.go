@@ -362,24 +362,24 @@ func (u *unzReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// gzipMembers reads the members of a gzip stream one after the other (as
-// gzip -c a b > c makes), and, as gzip does, takes zero bytes after the
-// last member as padding (what dd and tape blocking append), where
-// gzip.Reader's own multistream mode fails with "invalid header". Other
-// bytes after a member are an error.
-type gzipMembers struct {
-	gz   *gzip.Reader
-	src  *offReader
+// members reads a compressed stream made of members or frames one after
+// the other (gzip -c a b > c, cat a.lz4 b.lz4), where the decompressors
+// stop at the end of the first or fail on what follows it: r reads the
+// current one to its io.EOF, and next moves r to the one after it, or
+// reports the end of the stream.
+type members struct {
+	r    io.Reader
+	next func() (done bool, err error)
 	done bool
 }
 
-func (g *gzipMembers) Read(p []byte) (int, error) {
-	for !g.done {
-		n, err := g.gz.Read(p)
+func (m *members) Read(p []byte) (int, error) {
+	for !m.done {
+		n, err := m.r.Read(p)
 		if err != io.EOF {
 			return n, err
 		}
-		if err := g.nextMember(); err != nil {
+		if m.done, err = m.next(); err != nil {
 			return n, err
 		}
 		if n > 0 {
@@ -389,88 +389,64 @@ func (g *gzipMembers) Read(p []byte) (int, error) {
 	return 0, io.EOF
 }
 
-// nextMember moves to the member after the one that ended, or sets done at
-// the end of the stream or of its zero padding.
-func (g *gzipMembers) nextMember() error {
-	h, err := g.src.peek(2)
+// nextGzipMember moves gz to the member after the one that ended, or
+// reports the end of the stream: as gzip does, zero bytes after the last
+// member are padding (what dd and tape blocking append), where
+// gzip.Reader's own multistream mode fails with "invalid header"; other
+// bytes after a member are an error.
+func nextGzipMember(gz *gzip.Reader, src *offReader) (bool, error) {
+	h, err := src.peek(2)
 	if len(h) == 0 && err == io.EOF {
-		g.done = true
-		return nil
+		return true, nil
 	}
 	if len(h) == 2 && h[0] == magicGzip[0] && h[1] == magicGzip[1] {
-		if err := g.gz.Reset(g.src); err != nil {
-			return &DecompressError{Format: "gzip", Offset: g.src.off, Err: err}
+		if err := gz.Reset(src); err != nil {
+			return false, &DecompressError{Format: "gzip", Offset: src.off, Err: err}
 		}
-		g.gz.Multistream(false)
-		return nil
+		gz.Multistream(false)
+		return false, nil
 	}
 	if err != nil && err != errShort {
-		return err
+		return false, err
 	}
-	at := g.src.off
+	at := src.off
 	for {
-		b, err := g.src.peek(4096)
+		b, err := src.peek(4096)
 		for _, c := range b {
 			if c != 0 {
-				return &DecompressError{Format: "gzip", Offset: at, Err: errors.New("data after the last member is neither a gzip member nor zero padding")}
+				return false, &DecompressError{Format: "gzip", Offset: at, Err: errors.New("data after the last member is neither a gzip member nor zero padding")}
 			}
 		}
-		g.src.skip(len(b))
+		src.skip(len(b))
 		if err == io.EOF || err == errShort {
-			g.done = true
-			return nil
+			return true, nil
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 	}
 }
 
-// lz4Frames reads the frames of an lz4 stream one after the other (as
-// cat a.lz4 b.lz4 makes and lz4 -d reads), where lz4.Reader stops at the
-// end of the first and the frames after it were lost without a word.
-// Skippable frames are passed over (lz4.Reader does that); other bytes
-// after a frame are an error, as lz4 -d and Wireshark take them.
-type lz4Frames struct {
-	zr   *lz4.Reader
-	src  *offReader
-	done bool
-}
-
-func (l *lz4Frames) Read(p []byte) (int, error) {
-	for !l.done {
-		n, err := l.zr.Read(p)
-		if err != io.EOF {
-			return n, err
-		}
-		if err := l.nextFrame(); err != nil {
-			return n, err
-		}
-		if n > 0 {
-			return n, nil
-		}
-	}
-	return 0, io.EOF
-}
-
-// nextFrame moves to the frame after the one that ended, or sets done at
-// the end of the stream.
-func (l *lz4Frames) nextFrame() error {
-	h, err := l.src.peek(4)
+// nextLZ4Frame moves zr to the frame after the one that ended, or reports
+// the end of the stream: lz4.Reader stops at the end of the first frame,
+// and the frames after it were lost without a word. Skippable frames are
+// passed over (lz4.Reader does that); other bytes after a frame are an
+// error, as lz4 -d and Wireshark take them.
+func nextLZ4Frame(zr *lz4.Reader, src *offReader) (bool, error) {
+	h, err := src.peek(4)
 	if len(h) == 0 && err == io.EOF {
-		l.done = true
-		return nil
+		return true, nil
 	}
 	if len(h) == 4 {
 		if m := binary.LittleEndian.Uint32(h); m == lz4FrameMagic || m&^0xf == lz4SkippableMagic {
-			l.zr.Reset(l.src)
-			return nil
+			zr.Reset(src)
+			return false, nil
 		}
 	}
 	if err != nil && err != errShort {
-		return err
+		return false, err
 	}
-	return &DecompressError{Format: "lz4", Offset: l.src.off, Err: errors.New("data after the last frame is not an lz4 frame")}
+	return false, &DecompressError{Format: "lz4", Offset: src.off, Err: errors.New("data after the last frame is not an lz4 frame")}
 }
 
 // lz4 frame magic numbers, as little-endian values: a frame, and the 16
@@ -495,7 +471,8 @@ func decompress(kind string, r *offReader) (io.Reader, func() error, error) {
 			return nil, nil, &DecompressError{Format: kind, Offset: r.off, Err: err}
 		}
 		gz.Multistream(false)
-		return &unzReader{r: &gzipMembers{gz: gz, src: r}, format: kind, src: r}, gz.Close, nil
+		m := &members{r: gz, next: func() (bool, error) { return nextGzipMember(gz, r) }}
+		return &unzReader{r: m, format: kind, src: r}, gz.Close, nil
 	case "zstd":
 		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(zstdMaxWindow))
 		if err != nil {
@@ -503,7 +480,9 @@ func decompress(kind string, r *offReader) (io.Reader, func() error, error) {
 		}
 		return &unzReader{r: zr, format: kind, src: r}, func() error { zr.Close(); return nil }, nil
 	case "lz4":
-		return &unzReader{r: &lz4Frames{zr: lz4.NewReader(r), src: r}, format: kind, src: r}, func() error { return nil }, nil
+		zr := lz4.NewReader(r)
+		m := &members{r: zr, next: func() (bool, error) { return nextLZ4Frame(zr, r) }}
+		return &unzReader{r: m, format: kind, src: r}, func() error { return nil }, nil
 	}
 	return nil, nil, nil
 }
