@@ -80,15 +80,21 @@ func rows(t testing.TB, x *features.Extractor, flows []*collector.Flow) []*featu
 	return out
 }
 
-var labels = [][]string{{"BENIGN", "BENIGN", "0.97"}, {"DNS, \"odd\" label", "BENIGN", "0.5"}, {"PortScan", "PortScan", "1"}, {"ünï\tcode", "x", ""}}
-
-func TestRoundTrip(t *testing.T) {
+// defaultRows returns the columns of the default features and the rows
+// of testFlows in them.
+func defaultRows(t testing.TB) ([]features.Column, []*features.Row) {
+	t.Helper()
 	x, err := features.New(features.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cols := x.Columns()
-	rs := rows(t, x, testFlows(t))
+	return x.Columns(), rows(t, x, testFlows(t))
+}
+
+var labels = [][]string{{"BENIGN", "BENIGN", "0.97"}, {"DNS, \"odd\" label", "BENIGN", "0.5"}, {"PortScan", "PortScan", "1"}, {"ünï\tcode", "x", ""}}
+
+func TestRoundTrip(t *testing.T) {
+	cols, rs := defaultRows(t)
 	extra := []string{"Label", "Predicted Label", "Confidence"}
 	dir := t.TempDir()
 	for _, ext := range []string{".csv", ".jsonl", ".parquet"} {
@@ -482,12 +488,7 @@ func TestParquetRowGroups(t *testing.T) {
 // run's rows follow the first's (one CSV header), a last line cut short is
 // cut away first, and a CSV of other columns or a Parquet file is refused.
 func TestCreateAppend(t *testing.T) {
-	x, err := features.New(features.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cols := x.Columns()
-	rs := rows(t, x, testFlows(t))
+	cols, rs := defaultRows(t)
 	extra := []string{"Label"}
 	dir := t.TempDir()
 	write := func(path string) {
@@ -537,12 +538,7 @@ func TestCreateAppend(t *testing.T) {
 // as flowhawk wrote before it wrote CIC's " Label", is still appended to,
 // under its own header.
 func TestCreateAppendLegacyLabel(t *testing.T) {
-	x, err := features.New(features.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cols := x.Columns()
-	rs := rows(t, x, testFlows(t))
+	cols, rs := defaultRows(t)
 	extra := []string{"Label"}
 	path := filepath.Join(t.TempDir(), "flows.csv")
 	old := append(bytes.TrimSuffix(csvHeader(nil, cols, nil), []byte("\n")), ",Label\n"...)
@@ -570,12 +566,7 @@ func TestCreateAppendLegacyLabel(t *testing.T) {
 // or another key order (a --no-extras run after a full one made a file the
 // reader rejects at the first shorter line), and allowed on an empty file.
 func TestCreateAppendJSONLKeys(t *testing.T) {
-	x, err := features.New(features.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cols := x.Columns()
-	rs := rows(t, x, testFlows(t))
+	cols, rs := defaultRows(t)
 	extra := []string{"Label"}
 	dir := t.TempDir()
 	write := func(path string, cols []features.Column, extra []string) error {
@@ -682,12 +673,7 @@ func TestConfidenceIsNumeric(t *testing.T) {
 // the last complete line (the CSV header kept), with a warning naming the
 // file and the bytes cut, and every row must read back.
 func TestCreateAppendTornLine(t *testing.T) {
-	x, err := features.New(features.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cols := x.Columns()
-	rs := rows(t, x, testFlows(t))
+	cols, rs := defaultRows(t)
 	extra := []string{"Label"}
 	var logged bytes.Buffer
 	defer slog.SetDefault(slog.Default())

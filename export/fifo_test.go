@@ -19,12 +19,7 @@ import (
 // was full the process blocked for good (and a signal only cancelled a
 // context it no longer looked at).
 func TestFIFOReaderGone(t *testing.T) {
-	x, err := features.New(features.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cols := x.Columns()
-	rs := rows(t, x, testFlows(t))
+	cols, rs := defaultRows(t)
 	for _, tc := range []struct {
 		name   string
 		create func(string, []features.Column, []string) (RowWriter, error)

@@ -97,11 +97,8 @@ func dirNames(t *testing.T, dir string) []string {
 
 func testRows(t *testing.T) ([]features.Column, *rowSource) {
 	t.Helper()
-	x, err := features.New(features.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x.Columns(), &rowSource{rs: rows(t, x, testFlows(t))}
+	cols, rs := defaultRows(t)
+	return cols, &rowSource{rs: rs}
 }
 
 func TestRotatedNames(t *testing.T) {

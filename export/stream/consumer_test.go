@@ -44,6 +44,26 @@ func runConsumer(t *testing.T, f func(context.Context) (ConsumeStats, error), un
 	return <-done
 }
 
+// consumeResult is what ConsumeToParquet returned.
+type consumeResult struct {
+	st  ConsumeStats
+	err error
+}
+
+// startConsumer runs ConsumeToParquet(cfg) until cancel (also called when
+// the test ends), for tests that act on the broker while it runs and read
+// its result, error included, from done.
+func startConsumer(t *testing.T, cfg ParquetConfig) (cancel func(), done <-chan consumeResult) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ch := make(chan consumeResult, 1)
+	go func() {
+		st, err := ConsumeToParquet(ctx, cfg)
+		ch <- consumeResult{st, err}
+	}()
+	return cancel, ch
+}
+
 // storedAlerts reads every alert line of the alerts-*.jsonl files in dir.
 func storedAlerts(t *testing.T, dir string) []map[string]any {
 	t.Helper()
@@ -336,17 +356,7 @@ func TestConsumerCountsStoredRowsOnly(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "store")
 	cfg := ParquetConfig{URL: srv.URL(), Dir: dir, Rotate: time.Hour}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	type result struct {
-		st  ConsumeStats
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		st, err := ConsumeToParquet(ctx, cfg)
-		done <- result{st, err}
-	}()
+	cancel, done := startConsumer(t, cfg)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if tmp, _ := filepath.Glob(filepath.Join(dir, "flows-*.parquet.tmp")); len(tmp) > 0 {
 			break
@@ -419,17 +429,7 @@ func TestConsumerDurableDeleted(t *testing.T) {
 			stored := func() map[uint64]int { return storedIDs(t, dir) }
 			publish(1, 5)
 			cfg := ParquetConfig{URL: srv.URL(), Dir: dir, Rotate: 200 * time.Millisecond}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			type result struct {
-				st  ConsumeStats
-				err error
-			}
-			done := make(chan result, 1)
-			go func() {
-				st, err := ConsumeToParquet(ctx, cfg)
-				done <- result{st, err}
-			}()
+			cancel, done := startConsumer(t, cfg)
 			waitFor := func(what string, ok func() bool) {
 				t.Helper()
 				for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
