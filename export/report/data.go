@@ -580,10 +580,12 @@ func ReadAlerts(path string) ([]Alert, error) { return ReadAlertFiles([]string{p
 // whole count again.
 func ReadAlertFiles(paths []string) ([]Alert, error) {
 	var out []Alert
-	seen := &causeCounts{byStart: map[string]float64{}, latest: map[string]string{}}
+	seen := newCauseCounts()
 	for _, path := range paths {
-		var err error
-		if out, err = readAlerts(path, seen, out); err != nil {
+		err := readAlerts(path, seen, func(l *alertLine) {
+			out = append(out, Alert{Time: l.t, Detector: string(l.detector), Src: string(l.src), Dst: string(l.dst), Occurrences: l.occ})
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -593,8 +595,19 @@ func ReadAlertFiles(paths []string) ([]Alert, error) {
 // causeCounts holds the last running count of each alert cause, across
 // files, to tell what a line adds.
 type causeCounts struct {
-	byStart map[string]float64 // cause|event.start -> its last count
-	latest  map[string]string  // cause -> the cause|event.start of its last line
+	byStart map[string]*causeCount  // cause|event.start -> its last count
+	latest  map[string]*causeLatest // cause -> its last line's entry in byStart
+	key     []byte                  // scratch for cause|event.start
+}
+
+// causeCount is the last running count of a cause and event.start.
+type causeCount struct{ n float64 }
+
+// causeLatest points at the entry of a cause's last line.
+type causeLatest struct{ c *causeCount }
+
+func newCauseCounts() *causeCounts {
+	return &causeCounts{byStart: map[string]*causeCount{}, latest: map[string]*causeLatest{}}
 }
 
 // occurrences returns what a line of cause with event.start start and
@@ -604,87 +617,112 @@ type causeCounts struct {
 // start of the occurrences it merges) with a count above 1 goes on from
 // its cause's last line: read as a new cause, its whole count was added
 // again. Counts are kept by start too, so two sensors' causes of one name
-// in a fleet store keep their own.
-func (cc *causeCounts) occurrences(cause, start string, c float64) float64 {
-	k := cause + "|" + start
-	prev, ok := cc.byStart[k]
-	if !ok && c > 1 {
-		prev, ok = cc.byStart[cc.latest[cause]]
+// in a fleet store keep their own. The maps are looked up by the line's
+// bytes: only a new cause or start allocates.
+func (cc *causeCounts) occurrences(cause, start []byte, c float64) float64 {
+	cc.key = append(append(append(cc.key[:0], cause...), '|'), start...)
+	e := cc.byStart[string(cc.key)]
+	l := cc.latest[string(cause)]
+	var prev float64
+	ok := e != nil
+	if ok {
+		prev = e.n
+	} else if c > 1 && l != nil {
+		prev, ok = l.c.n, true
 	}
-	cc.byStart[k], cc.latest[cause] = c, k
+	if e == nil {
+		e = &causeCount{}
+		cc.byStart[string(cc.key)] = e
+	}
+	e.n = c
+	if l == nil {
+		l = &causeLatest{}
+		cc.latest[string(cause)] = l
+	}
+	l.c = e
 	if ok && c > prev {
 		return c - prev
 	}
 	return c
 }
 
-// readAlerts appends the alerts of path to out; seen holds each cause's
-// last count, across files.
-func readAlerts(path string, seen *causeCounts, out []Alert) ([]Alert, error) {
+// alertLine is one alert line as the report reads it; its byte slices
+// are valid during the call it is passed to only.
+type alertLine struct {
+	t                  time.Time
+	detector, src, dst []byte
+	// occ are the occurrences this line adds: an aggregated line's
+	// flowhawk.count is its cause's total since event.start, so a line
+	// adds its count less the count its cause's previous line gave; 1
+	// for a line without flowhawk.count.
+	occ float64
+}
+
+// unknownDetector names the detector of a line that names none.
+var unknownDetector = []byte("unknown")
+
+// readAlerts calls add with each alert line of path; seen holds each
+// cause's last count, across files.
+func readAlerts(path string, seen *causeCounts, add func(*alertLine)) error {
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+		return fmt.Errorf("report: %w", err)
 	}
 	defer fh.Close()
 	sc := bufio.NewScanner(fh)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	var (
+		v     alertValues
+		a     alertLine
+		cause []byte // scratch for a cause without flowhawk.cause
+	)
 	for line := 1; sc.Scan(); line++ {
 		b := sc.Bytes()
-		if len(strings.TrimSpace(string(b))) == 0 {
+		if len(bytes.TrimSpace(b)) == 0 {
 			continue
 		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("report: %s:%d: %w", path, line, err)
+		if err := decodeAlertLine(b, &v); err != nil {
+			return fmt.Errorf("report: %s:%d: %w", path, line, err)
 		}
-		a := Alert{
-			Src: lookupStr(m, "source.ip"), Dst: lookupStr(m, "destination.ip"),
-		}
-		for _, k := range []string{"flowhawk.detector", "rule.category", "rule.name"} {
-			if a.Detector = lookupStr(m, k); a.Detector != "" {
+		a = alertLine{src: v.src, dst: v.dst}
+		for _, d := range [][]byte{v.detector, v.category, v.name} {
+			if a.detector = d; len(d) > 0 {
 				break
 			}
 		}
-		if a.Detector == "" {
-			a.Detector = "unknown"
+		if len(a.detector) == 0 {
+			a.detector = unknownDetector
 		}
-		ts := lookupStr(m, "@timestamp")
-		if ts == "" && isFlowRecord(m) == nil {
-			return nil, fmt.Errorf("report: %s:%d: a flow record, not an alert: give flow files as arguments, alerts files with --alerts", path, line)
+		if len(v.ts) == 0 && v.flowRecord {
+			return fmt.Errorf("report: %s:%d: a flow record, not an alert: give flow files as arguments, alerts files with --alerts", path, line)
 		}
-		t, err := time.Parse(time.RFC3339Nano, ts)
+		t, err := time.Parse(time.RFC3339Nano, string(v.ts))
 		if err != nil {
-			return nil, fmt.Errorf("report: %s:%d: @timestamp %q: %w", path, line, ts, err)
+			return fmt.Errorf("report: %s:%d: @timestamp %q: %w", path, line, v.ts, err)
 		}
-		a.Time = t
-		a.Occurrences = 1
-		if c, ok := lookup(m, "flowhawk.count").(float64); ok {
-			if c < 1 || c > 1<<53 || c != math.Trunc(c) {
-				return nil, fmt.Errorf("report: %s:%d: flowhawk.count %v is not a count", path, line, c)
+		a.t = t
+		a.occ = 1
+		if v.hasCount {
+			if c := v.count; c < 1 || c > 1<<53 || c != math.Trunc(c) {
+				return fmt.Errorf("report: %s:%d: flowhawk.count %v is not a count", path, line, c)
 			}
 			// A cause is the engine's (flowhawk.cause: its rule and key,
 			// which for size, DNS, intel and flood rules leaves out a host
 			// that changes from line to line). Lines written before
 			// flowhawk.cause fall back to the rule and both hosts.
-			cause := lookupStr(m, "flowhawk.cause")
-			if cause == "" {
-				cause = lookupStr(m, "rule.name") + "|" + a.Src + "|" + a.Dst
+			key := v.cause
+			if len(key) == 0 {
+				cause = append(append(append(append(append(cause[:0], v.name...), '|'), v.src...), '|'), v.dst...)
+				key = cause
 			}
-			a.Occurrences = seen.occurrences(cause, lookupStr(m, "event.start"), c)
+			a.occ = seen.occurrences(key, v.start, v.count)
 		}
-		out = append(out, a)
+		add(&a)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("report: %s: %w", path, err)
+		return fmt.Errorf("report: %s: %w", path, err)
 	}
-	return out, nil
-}
-
-// lookupStr finds a dotted ECS string either nested ({"rule":{"name":..}})
-// or flat ({"rule.name":..}).
-func lookupStr(m map[string]any, key string) string {
-	s, _ := lookup(m, key).(string)
-	return s
+	return nil
 }
 
 // lookup finds a dotted ECS key either nested or flat; nil if absent.
