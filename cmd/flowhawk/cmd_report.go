@@ -67,11 +67,9 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	// One stream: a cause's running count goes on from file to file.
-	if len(alertFiles) > 0 {
-		var err error
-		if in.Alerts, err = report.ReadAlertFiles(alertFiles); err != nil {
-			return err
-		}
+	var err error
+	if in.AlertStats, err = report.ReadAlertStats(alertFiles); err != nil {
+		return err
 	}
 	for _, e := range readOnce("--eval file", *evals) {
 		ev, err := report.ReadEvals(e)
@@ -82,7 +80,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	}
 	// Render before opening the output, so a report that cannot be made
 	// (nothing to chart) leaves an existing file as it was.
-	if in.Stats.N == 0 && len(in.Alerts) == 0 && len(in.Evals) == 0 {
+	if in.Stats.N == 0 && in.AlertStats.Lines == 0 && len(in.Evals) == 0 {
 		what := flows[0] + " holds"
 		if n := len(flows); n > 1 {
 			what = fmt.Sprintf("the %d flow files (%s ... %s) hold", n, flows[0], flows[n-1])
@@ -102,7 +100,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	} else if err := os.WriteFile(*out, page.Bytes(), export.FileMode); err != nil { // the top addresses: as private as the flows
 		return flagFileErr("-o", *out, err)
 	}
-	fmt.Fprintf(said, "wrote %s: %s, %s, %s\n", *out, plural(uint64(in.Stats.N), "flow"), plural(uint64(len(in.Alerts)), "alert"), plural(uint64(len(in.Evals)), "evaluation"))
+	fmt.Fprintf(said, "wrote %s: %s, %s, %s\n", *out, plural(uint64(in.Stats.N), "flow"), plural(uint64(in.AlertStats.Lines), "alert"), plural(uint64(len(in.Evals)), "evaluation"))
 	return nil
 }
 

@@ -577,7 +577,8 @@ func ReadAlerts(path string) ([]Alert, error) { return ReadAlertFiles([]string{p
 // ReadAlertFiles reads alerts files in the order given as one stream, so
 // that a cause whose lines go on in the next file (--rotate, collect's
 // alerts-<time>.jsonl) adds what its running count grew by there, not the
-// whole count again.
+// whole count again. It holds every line; ReadAlertStats holds what the
+// report shows only.
 func ReadAlertFiles(paths []string) ([]Alert, error) {
 	var out []Alert
 	seen := newCauseCounts()

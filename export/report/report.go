@@ -33,10 +33,13 @@ type Input struct {
 	Source string // the flow file's name, shown in the header
 	// Stats are the flows, gathered (ReadFlowStats); without them the
 	// report gathers Flows.
-	Stats  *FlowStats
-	Flows  []Flow
-	Alerts []Alert
-	Evals  []Eval
+	Stats *FlowStats
+	Flows []Flow
+	// AlertStats are the alerts, gathered (ReadAlertStats); without them
+	// the report gathers Alerts.
+	AlertStats *AlertStats
+	Alerts     []Alert
+	Evals      []Eval
 	// TopN bounds the IP bar charts (default 15).
 	TopN int
 }
@@ -55,6 +58,7 @@ func Write(w io.Writer, in Input) error {
 		in.Title = "flowhawk report"
 	}
 	in.Stats = in.flowStats()
+	in.AlertStats = in.alertStats()
 	if !in.Stats.finite() {
 		return fmt.Errorf("report: the flows' byte or packet counts add up to more than a number can hold")
 	}
@@ -153,6 +157,14 @@ func (in *Input) flowStats() *FlowStats {
 	return st
 }
 
+// alertStats returns in.AlertStats, or gathers in.Alerts.
+func (in *Input) alertStats() *AlertStats {
+	if in.AlertStats != nil {
+		return in.AlertStats
+	}
+	return gatherAlerts(in.Alerts)
+}
+
 func summaryLine(in Input) string {
 	st := in.flowStats()
 	first, last := st.First, st.Last
@@ -164,8 +176,8 @@ func summaryLine(in Input) string {
 	if !first.IsZero() {
 		s += fmt.Sprintf(", %s – %s UTC", first.UTC().Format("2006-01-02 15:04:05"), last.UTC().Format("2006-01-02 15:04:05"))
 	}
-	if len(in.Alerts) > 0 {
-		s += ", " + alertCount(in.Alerts)
+	if as := in.alertStats(); as.Lines > 0 {
+		s += ", " + as.count()
 	}
 	if len(in.Evals) > 0 {
 		s += fmt.Sprintf(", %d model evaluations", len(in.Evals))
@@ -218,8 +230,8 @@ func Charts(in Input) []chart {
 			add("class-mix", "Flows by class", o)
 		}
 	}
-	if len(in.Alerts) > 0 {
-		add("alerts", "Alerts by detector over time", alertChart(in.Alerts))
+	if as := in.alertStats(); as.Lines > 0 {
+		add("alerts", "Alerts by detector over time", alertChart(as))
 	}
 	for i, e := range in.Evals {
 		if len(e.Metrics.Labels) > 0 {
@@ -333,16 +345,20 @@ type timeAxis struct {
 }
 
 func newTimeAxis(first, last time.Time) timeAxis {
-	span := last.Unix() - first.Unix()
-	var d time.Duration
-	if span < int64(math.MaxInt64/time.Second) {
-		d = bucket(time.Duration(span) * time.Second)
-	} else { // about 120 buckets of whole days, as bucket does
-		d = time.Duration(span/120/86400+1) * 24 * time.Hour
-	}
+	d := axisStep(first, last)
 	ax := timeAxis{start: first.Truncate(d).Unix(), sec: int64(d / time.Second), d: d}
 	ax.n = ax.index(last) + 1
 	return ax
+}
+
+// axisStep is the bucket width of a time chart from first to last.
+func axisStep(first, last time.Time) time.Duration {
+	span := last.Unix() - first.Unix()
+	if span < int64(math.MaxInt64/time.Second) {
+		return bucket(time.Duration(span) * time.Second)
+	}
+	// About 120 buckets of whole days, as bucket does.
+	return time.Duration(span/120/86400+1) * 24 * time.Hour
 }
 
 // index is the bucket of t, which lies in [first, last].
@@ -466,53 +482,31 @@ func labelChart(m map[string]float64) (string, bool) {
 
 // alertCount says how many occurrences the alert lines carry, and in how
 // many lines: aggregation sends one line for many occurrences.
-func alertCount(alerts []Alert) string {
-	var n float64
-	for _, a := range alerts {
-		n += a.occurrences()
-	}
+func alertCount(alerts []Alert) string { return gatherAlerts(alerts).count() }
+
+// count is alertCount of the lines gathered.
+func (s *AlertStats) count() string {
 	plural := func(v float64, one, many string) string {
 		if v == 1 {
 			return "1 " + one
 		}
 		return fmt.Sprintf("%.0f %s", v, many)
 	}
-	return plural(n, "alert occurrence", "alert occurrences") + " in " + plural(float64(len(alerts)), "alert line", "alert lines")
+	return plural(s.Occurrences, "alert occurrence", "alert occurrences") + " in " + plural(float64(s.Lines), "alert line", "alert lines")
 }
 
-func alertChart(alerts []Alert) string {
-	first, last := alerts[0].Time, alerts[0].Time
-	dets := map[string]bool{}
-	for _, a := range alerts {
-		if a.Time.Before(first) {
-			first = a.Time
-		}
-		if a.Time.After(last) {
-			last = a.Time
-		}
-		dets[a.Detector] = true
-	}
+func alertChart(s *AlertStats) string {
+	first, last := s.First, s.Last
 	ax := newTimeAxis(first, last)
 	d, n := ax.d, ax.n
-	names := make([]string, 0, len(dets))
-	for k := range dets {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	counts := map[string][]float64{}
-	for _, k := range names {
-		counts[k] = make([]float64, n)
-	}
-	for _, a := range alerts {
-		counts[a.Detector][ax.index(a.Time)] += a.occurrences()
-	}
+	names, counts := s.series(ax)
 	xs := make([]string, n)
 	layout := withYear("01-02 15:04:05", first, last, d)
 	for i := range xs {
 		xs[i] = ax.at(i).Format(layout)
 	}
 	bar := charts.NewBar()
-	bar.SetGlobalOptions(title("Alert occurrences by detector over time", fmt.Sprintf("%s, per %s (UTC), each line's new occurrences at its @timestamp", alertCount(alerts), d)), noAnimation(),
+	bar.SetGlobalOptions(title("Alert occurrences by detector over time", fmt.Sprintf("%s, per %s (UTC), each line's new occurrences at its @timestamp", s.count(), d)), noAnimation(),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "45"}),
 		charts.WithGridOpts(opts.Grid{Top: "80", ContainLabel: opts.Bool(true), Left: "3%", Right: "3%"}),
