@@ -283,8 +283,9 @@ func (j *jsonlRecords) close() error { return j.w.Flush() }
 // count of 1 or more. (Package report cannot be imported here: its tests
 // import this package.)
 func checkAlert(line []byte) error {
-	// Decoded as report decodes it, into map[string]any: a number past
-	// float64 (1e400) fails there, and a null count is no count.
+	// Decoded with encoding/json, as report's reader decodes whatever its
+	// fast path does not take: a number past float64 (1e400) fails there,
+	// and a null count is no count.
 	var doc map[string]any
 	if err := json.Unmarshal(line, &doc); err != nil || doc == nil {
 		return errors.New("not a JSON object")
