@@ -4,6 +4,9 @@
 GO       ?= go
 BIN      := bin/flowhawk
 GOFLAGS  ?=
+# What `flowhawk version` and flowhawk_build_info report: the commit (with
+# -dirty for uncommitted changes), so a fleet's metrics tell builds apart.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Fuzz time per target in `make test` (CI); raise it for real fuzzing sessions.
 FUZZTIME ?= 10s
 # Time bound for minimizing each new interesting input (go test -fuzzminimizetime).
@@ -15,7 +18,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/flowhawk
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/flowhawk
 
 # Debian packages for generate, tests and benchmarks (installs what is missing, as root).
 deps:
