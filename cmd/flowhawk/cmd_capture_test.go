@@ -41,6 +41,8 @@ func TestCaptureSizeFlags(t *testing.T) {
 		{[]string{"--ring-size", "12288"}, "--ring-size 12288: want a power of two"},
 		{[]string{"--ring-size", "2048"}, "--ring-size 2048: want a power of two"},
 		{[]string{"--workers", "0"}, "--workers 0: want 1 or more"},
+		// An explicit --samples below --splt was raised to --splt in silence.
+		{[]string{"--samples", "5", "--splt", "10"}, "--samples 5 is below --splt 10"},
 	} {
 		args := append([]string{"capture", "-i", "fhnosuch0", "-o", "none"}, c.args...)
 		code, _, errOut := runCLI(t, args...)
@@ -52,6 +54,7 @@ func TestCaptureSizeFlags(t *testing.T) {
 	for _, ok := range [][]string{
 		{"--ring-size", page}, {"--ring-size", "2147483648"}, {"--sample-rate", "4294967295"},
 		{"--max-flows", "134217728", "--max-flows-ipv6", "0"}, {"--samples", "65536"},
+		{"--samples", "10", "--splt", "10"}, {"--splt", "40"},
 	} {
 		args := append([]string{"capture", "-i", "fhnosuch0", "-o", "none"}, ok...)
 		if code, _, errOut := runCLI(t, args...); code != 1 || !strings.Contains(errOut, "no such network interface") {
