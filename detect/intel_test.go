@@ -154,6 +154,57 @@ func TestIntelReloadAfterFailure(t *testing.T) {
 	}
 }
 
+// A blocklist that stays broken is retried at each check but warned about
+// once, and again only when it changes and still fails; the reload that
+// succeeds after failures says so. In a 20-minute soak with a list broken
+// or emptied for a minute at a time, the same warning came at every check
+// (every 10 s there): 32 of the agent's 39 log lines.
+func TestIntelReloadFailureWarnedOnce(t *testing.T) {
+	var logs strings.Builder
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer slog.SetDefault(old)
+
+	path := filepath.Join(t.TempDir(), "bl.txt")
+	os.WriteFile(path, []byte("198.51.100.1\n"), 0o644)
+	cfg := only("intel")
+	cfg.Blocklists = []string{path}
+	e, c := newTest(t, cfg)
+	check := 0
+	checks := func(n int) {
+		for range n {
+			check++
+			e.Advance(t0 + int64(check)*31*sec)
+		}
+	}
+	warnings := func() int { return strings.Count(logs.String(), "blocklist reload failed") }
+
+	os.WriteFile(path, []byte("999.1.1.1\ngarbage\n"), 0o644) // every line malformed
+	checks(5)
+	if n := warnings(); n != 1 {
+		t.Fatalf("a list broken for 5 checks: %d warnings, want 1:\n%s", n, logs.String())
+	}
+	os.WriteFile(path, nil, 0o644) // broken another way: emptied
+	checks(4)
+	if n := warnings(); n != 2 {
+		t.Fatalf("the list emptied, 4 more checks: %d warnings, want 2:\n%s", n, logs.String())
+	}
+	os.WriteFile(path, []byte("203.0.113.7 c2\n"), 0o644)
+	checks(1)
+	e.OnFlow(testFlow(1, "10.0.0.5", "203.0.113.7", 40000, 443, 6, t0+int64(check)*31*sec+sec))
+	checks(3)
+	e.Close()
+	if n := warnings(); n != 2 {
+		t.Errorf("after the good reload: %d warnings, want still 2:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "blocklists reloaded") || !strings.Contains(logs.String(), "failed_reloads=9") {
+		t.Errorf("the good reload after 9 failed ones is not said:\n%s", logs.String())
+	}
+	if len(c.alerts) != 1 {
+		t.Errorf("%d alerts for a flow to the reloaded list's address, want 1", len(c.alerts))
+	}
+}
+
 // dnsCNAMEResponse is a response to name whose answer is a CNAME to
 // target (compressed against the question) and an A record for it.
 func dnsCNAMEResponse(id uint16, name, target string) []byte {
