@@ -398,10 +398,15 @@ type intel struct {
 	failErr    string
 	failStamps []fileStamp
 	failures   int // failed reloads since the last good one
+	// missing counts the checks in a row that found each file missing:
+	// a file replaced by remove-and-write is gone for one check, one
+	// deleted for good is warned about at the second (once), or the old
+	// list went on matching in silence for as long as it stayed gone.
+	missing []int
 }
 
 func newIntel(paths []string, e *Engine) (*intel, error) {
-	in := &intel{e: e, paths: paths, stamps: make([]fileStamp, len(paths)), syns: map[collector.Key]string{}}
+	in := &intel{e: e, paths: paths, stamps: make([]fileStamp, len(paths)), syns: map[collector.Key]string{}, missing: make([]int, len(paths))}
 	if err := in.reload(); err != nil {
 		return nil, err
 	}
@@ -445,8 +450,17 @@ func (in *intel) tick(now int64) {
 	for i, p := range in.paths {
 		st, err := os.Stat(p)
 		if err != nil {
-			continue // keep the last good list while a file is replaced
+			// Keep the last good list while a file is replaced; say so
+			// once when it stays gone.
+			if in.missing[i]++; in.missing[i] == 2 {
+				slog.Warn("blocklist file missing; keeping its last loaded entries until it is back", "file", p, "err", err)
+			}
+			continue
 		}
+		if in.missing[i] >= 2 {
+			slog.Info("blocklist file is back", "file", p)
+		}
+		in.missing[i] = 0
 		cur[i] = fileStamp{st.ModTime(), st.Size()}
 		if !cur[i].same(in.stamps[i]) {
 			changed = true

@@ -205,6 +205,57 @@ func TestIntelReloadFailureWarnedOnce(t *testing.T) {
 	}
 }
 
+// TestIntelMissingFileWarnedOnce deletes a blocklist under a running
+// engine: the last loaded entries go on matching, and that is warned about
+// once, at the second check that finds the file gone (a remove-and-write
+// replacement is gone for one check at most); before, nothing was said
+// for as long as the file stayed missing.
+func TestIntelMissingFileWarnedOnce(t *testing.T) {
+	var logs strings.Builder
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer slog.SetDefault(old)
+
+	path := filepath.Join(t.TempDir(), "bl.txt")
+	os.WriteFile(path, []byte("198.51.100.1\n"), 0o644)
+	cfg := only("intel")
+	cfg.Blocklists = []string{path}
+	e, c := newTest(t, cfg)
+	check := 0
+	checks := func(n int) {
+		for range n {
+			check++
+			e.Advance(t0 + int64(check)*31*sec)
+		}
+	}
+	warnings := func() int { return strings.Count(logs.String(), "blocklist file missing") }
+
+	os.Remove(path)
+	checks(1)
+	if n := warnings(); n != 0 {
+		t.Fatalf("missing at one check (a replacement): %d warnings, want 0:\n%s", n, logs.String())
+	}
+	checks(5)
+	if n := warnings(); n != 1 {
+		t.Fatalf("missing for 6 checks: %d warnings, want 1:\n%s", n, logs.String())
+	}
+	e.OnFlow(testFlow(1, "10.0.0.5", "198.51.100.1", 40000, 443, 6, t0+int64(check)*31*sec+sec))
+	os.WriteFile(path, []byte("203.0.113.7\n"), 0o644)
+	checks(1)
+	e.OnFlow(testFlow(2, "10.0.0.5", "203.0.113.7", 40001, 443, 6, t0+int64(check)*31*sec+sec))
+	checks(2)
+	e.Close()
+	if !strings.Contains(logs.String(), "blocklist file is back") {
+		t.Errorf("the file's return is not said:\n%s", logs.String())
+	}
+	if n := warnings(); n != 1 {
+		t.Errorf("after the file came back: %d warnings, want still 1:\n%s", n, logs.String())
+	}
+	if len(c.alerts) != 2 {
+		t.Errorf("%d alerts, want 2 (the kept entry while missing, the new one after)", len(c.alerts))
+	}
+}
+
 // dnsCNAMEResponse is a response to name whose answer is a CNAME to
 // target (compressed against the question) and an A record for it.
 func dnsCNAMEResponse(id uint16, name, target string) []byte {
