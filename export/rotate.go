@@ -139,7 +139,9 @@ type rotator struct {
 	fh         *os.File
 	continued  bool // the current file held an earlier run's lines
 
-	files        []string // the files this run finished, in order
+	files        []string // the latest files this run finished, in order (see finished)
+	first        string   // the first file this run finished
+	finished     int      // files this run finished
 	removed      int      // files deleted by Keep
 	warnedFuture bool     // prune found files dated after the current period
 }
@@ -208,9 +210,32 @@ func (r *rotator) finish() error {
 	if err != nil {
 		return err
 	}
-	r.files = append(r.files, final)
+	r.note(final)
 	r.prune()
 	return nil
+}
+
+// recentFiles is how many of the latest finished names a rotator keeps
+// for the summary: an agent rotating every minute for months kept every
+// name (about 4 MB a month) to print two of them.
+const recentFiles = 64
+
+// note records a finished file: the first, the count, and the latest
+// recentFiles to 2*recentFiles names.
+func (r *rotator) note(final string) {
+	if r.finished == 0 {
+		r.first = final
+	}
+	r.finished++
+	if len(r.files) == 2*recentFiles {
+		r.files = append(r.files[:0], r.files[recentFiles:]...)
+	}
+	r.files = append(r.files, final)
+}
+
+// rotated is what Rotated reports.
+func (r *rotator) rotated() RotatedFiles {
+	return RotatedFiles{Files: slices.Clone(r.files), First: r.first, Count: r.finished, Removed: r.removed}
 }
 
 // abandon closes the current file without finishing it: what it holds
@@ -405,8 +430,14 @@ func (r *rotator) prune() {
 
 // RotatedFiles says what a rotating output did, for a run's summary.
 type RotatedFiles struct {
-	// Files are the files the run finished (renamed into place), in order.
+	// Files are the latest files the run finished (renamed into place),
+	// in order: every one while Count is at most 64, at least the last
+	// 64 after that, so that a run of months does not keep every name.
 	Files []string
+	// First is the first file the run finished, and Count how many it
+	// finished.
+	First string
+	Count int
 	// Removed counts the older files Keep deleted.
 	Removed int
 }
@@ -473,7 +504,7 @@ func (w *RotatingWriter) Writer() RowWriter {
 
 // Rotated reports the files finished so far and those Keep deleted.
 func (w *RotatingWriter) Rotated() RotatedFiles {
-	return RotatedFiles{Files: slices.Clone(w.r.files), Removed: w.r.removed}
+	return w.r.rotated()
 }
 
 func (w *RotatingWriter) open(now time.Time) error {
@@ -755,7 +786,7 @@ func (f *RotatingFile) Discard() {
 func (f *RotatingFile) Rotated() RotatedFiles {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return RotatedFiles{Files: slices.Clone(f.r.files), Removed: f.r.removed}
+	return f.r.rotated()
 }
 
 var _ io.Writer = (*RotatingFile)(nil)

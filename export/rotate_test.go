@@ -653,3 +653,43 @@ func TestRotatingParquetAbandoned(t *testing.T) {
 		t.Errorf("log %q: want a warning naming the file that says it cannot be read, without --append", msg)
 	}
 }
+
+// TestRotatedNamesBounded rotates an alerts file through 300 periods: the
+// summary still has the first file, the count and the latest, while the
+// names kept stay bounded. Every name was kept before, about 4 MB a month
+// for an agent rotating each minute, to print two of them.
+func TestRotatedNamesBounded(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "alerts.jsonl")
+	clk := &fakeClock{at(8, 0, 30)}
+	f, err := CreateRotatingFile(path, Rotation{Every: time.Minute, Keep: 3, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const periods = 300
+	for i := range periods {
+		if _, err := f.Write([]byte("a\n")); err != nil {
+			t.Fatal(err)
+		}
+		clk.t = clk.t.Add(time.Minute)
+		if err := f.Tick(); err != nil {
+			t.Fatal(err)
+		}
+		if r := f.Rotated(); r.Count != i+1 || len(r.Files) > 2*recentFiles || r.Files[len(r.Files)-1] != RotatedName(path, at(8, i, 0), 0) {
+			t.Fatalf("after %d periods: count %d, %d names, last %s", i+1, r.Count, len(r.Files), r.Files[len(r.Files)-1])
+		}
+	}
+	r := f.Rotated()
+	if want := RotatedName(path, at(8, 0, 0), 0); r.First != want {
+		t.Errorf("first %s, want %s", r.First, want)
+	}
+	if len(r.Files) < recentFiles {
+		t.Errorf("%d latest names kept, want at least %d", len(r.Files), recentFiles)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.Rotated(); r.Count != periods+1 || r.Removed != periods+1-3 {
+		t.Errorf("at close: %d finished, %d removed; want %d and %d", r.Count, r.Removed, periods+1, periods+1-3)
+	}
+}

@@ -464,12 +464,12 @@ func (o *outputs) summary(stderr io.Writer) {
 // printRotated says how many files a rotating output finished, the
 // first and last of them, and how many older ones --rotate-keep deleted.
 func printRotated(w io.Writer, what string, r export.RotatedFiles, every time.Duration) {
-	fmt.Fprintf(w, "%s %d written (--rotate %v)", what, len(r.Files), every)
+	fmt.Fprintf(w, "%s %d written (--rotate %v)", what, r.Count, every)
 	switch n := len(r.Files); {
-	case n == 1:
-		fmt.Fprintf(w, ": %s", r.Files[0])
-	case n > 1:
-		fmt.Fprintf(w, ": %s ... %s", r.Files[0], filepath.Base(r.Files[n-1]))
+	case r.Count == 1:
+		fmt.Fprintf(w, ": %s", r.First)
+	case r.Count > 1 && n > 0:
+		fmt.Fprintf(w, ": %s ... %s", r.First, filepath.Base(r.Files[n-1]))
 	}
 	if r.Removed > 0 {
 		fmt.Fprintf(w, "; %d older deleted (--rotate-keep)", r.Removed)
