@@ -97,6 +97,62 @@ func (g Group) String() string {
 	return "unknown"
 }
 
+// Basis is what a column's value is computed from. It says how two sources
+// that saw the same packets (the kernel and pcap paths) may differ on it:
+// not at all, by their timestamps, or by the flows around it.
+type Basis uint8
+
+const (
+	// BasisUnknown is a column the registry could not classify (a unit it
+	// does not know); tests that compare sources fail on it.
+	BasisUnknown Basis = iota
+	// Counted columns come from packet counts, lengths, headers, flags and
+	// the flow key: the same packets give the same value.
+	Counted
+	// Timed columns come from packet timestamps: times, durations, gaps,
+	// active/idle periods, rates per second and the shape of the gaps.
+	// Two sensors stamp a packet microseconds apart, so they differ by as
+	// much.
+	Timed
+	// SpanWindow columns count the flows observed before this one that
+	// started in the Span (2 s) up to its start (Windows): they depend on
+	// the emission order and on the starts of the other flows.
+	SpanWindow
+	// ConnWindow columns count the last Conns (100) flows observed: they
+	// depend on the emission order only.
+	ConnWindow
+)
+
+// String is the basis's name.
+func (b Basis) String() string {
+	switch b {
+	case Counted:
+		return "counted"
+	case Timed:
+		return "timed"
+	case SpanWindow:
+		return "span-window"
+	case ConnWindow:
+		return "conn-window"
+	}
+	return "unknown"
+}
+
+// basisOfUnit classifies a numeric column by its unit: time units and
+// rates per second are Timed, counts and sizes Counted, dimensionless
+// values Counted unless the definition says otherwise (the shape of the
+// gaps), and a unit not listed here is BasisUnknown, so a new unit has to
+// be classified before a column can use it.
+func basisOfUnit(unit string) Basis {
+	switch unit {
+	case "us", "s", "bytes/s", "packets/s":
+		return Timed
+	case "", "bytes", "packets", "connections", "bytes^2":
+		return Counted
+	}
+	return BasisUnknown
+}
+
 // Column describes one feature column. Name is the unique key used by model
 // files, JSON keys and Parquet fields; Header is the exact CSV header text.
 type Column struct {
@@ -118,6 +174,9 @@ type Column struct {
 	// CIC says how the value differs from what CICFlowMeter (the tool that
 	// produced CIC-IDS2017) computes; "" when it is the same.
 	CIC string
+	// Basis is what the value is computed from (packets, timestamps, other
+	// flows): how far two sources of the same packets may differ on it.
+	Basis Basis
 }
 
 // Numeric reports whether the column's value lives in Row.Num.

@@ -654,3 +654,21 @@ func TestSPLTGapOlderThanFirst(t *testing.T) {
 		t.Errorf("Flow IAT Max = %v, want %v", got, want)
 	}
 }
+
+// TestEveryColumnHasBasis checks that the registry classified every
+// column: the e2e tests compare the kernel and pcap paths column by column
+// by Basis, and an unclassified column would escape the comparison.
+func TestEveryColumnHasBasis(t *testing.T) {
+	x, err := New(Config{SPLT: 2, Extras: true, Windows: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range x.Columns() {
+		if c.Basis == BasisUnknown {
+			t.Errorf("column %q (unit %q) has no basis: classify its unit in basisOfUnit or mark it", c.Name, c.Unit)
+		}
+		if c.Basis == Timed && c.Kind != String && c.Unit != "" && c.Unit != "us" && c.Unit != "s" && !strings.HasSuffix(c.Unit, "/s") {
+			t.Errorf("timed column %q has unit %q, neither a time nor a rate", c.Name, c.Unit)
+		}
+	}
+}

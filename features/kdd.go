@@ -208,8 +208,10 @@ func appendProto(b []byte, proto uint8) []byte {
 
 func kddDefs() []def {
 	g := GroupKDD
-	wv := func(name, unit, doc string, k Kind, fn func(*WindowValues) float64) def {
-		return numCol(g, name, k, unit, Flow, doc, "see Windows", "", func(c *calc) float64 { return fn(c.wv) })
+	wv := func(name, unit, doc string, k Kind, b Basis, fn func(*WindowValues) float64) def {
+		d := numCol(g, name, k, unit, Flow, doc, "see Windows", "", func(c *calc) float64 { return fn(c.wv) })
+		d.Basis = b
+		return d
 	}
 	defs := []def{
 		numCol(g, "duration", Float, "s", Flow, "Flow duration in seconds (KDD's unit).", "(end - start) / 1e9", "", func(c *calc) float64 { return c.durS }),
@@ -222,25 +224,25 @@ func kddDefs() []def {
 			func(c *calc) float64 { return b2f(c.src.Addr == c.dst.Addr && c.src.Port == c.dst.Port) }),
 		numCol(g, "wrong_fragment", Int, "packets", Flow, "Fragments with impossible offsets or lengths.", "count(wrong fragments)", "", func(c *calc) float64 { return float64(c.f.WrongFragments) }),
 		numCol(g, "urgent", Int, "packets", Flow, "Packets with URG set, both directions.", "count(URG)", "", (*calc).urgent),
-		wv("count", "connections", "Connections to the same responder host that started in the 2 s up to this one's start, this one included.", Int, func(w *WindowValues) float64 { return w.Count }),
-		wv("srv_count", "connections", "Connections to the same service (protocol and responder port) that started in the 2 s up to this one's start, this one included.", Int, func(w *WindowValues) float64 { return w.SrvCount }),
-		wv("serror_rate", "", "Share of the count connections in a SYN error state (S0, S1, S2, S3, SH).", Float, func(w *WindowValues) float64 { return w.SErrorRate }),
-		wv("srv_serror_rate", "", "Share of the srv_count connections in a SYN error state.", Float, func(w *WindowValues) float64 { return w.SrvSErrorRate }),
-		wv("rerror_rate", "", "Share of the count connections rejected or reset (REJ, RSTO, RSTR, RSTOS0).", Float, func(w *WindowValues) float64 { return w.RErrorRate }),
-		wv("srv_rerror_rate", "", "Share of the srv_count connections rejected or reset.", Float, func(w *WindowValues) float64 { return w.SrvRErrorRate }),
-		wv("same_srv_rate", "", "Share of the count connections to the same service.", Float, func(w *WindowValues) float64 { return w.SameSrvRate }),
-		wv("diff_srv_rate", "", "Share of the count connections to other services.", Float, func(w *WindowValues) float64 { return w.DiffSrvRate }),
-		wv("srv_diff_host_rate", "", "Share of the srv_count connections to other responder hosts.", Float, func(w *WindowValues) float64 { return w.SrvDiffHostRate }),
-		wv("dst_host_count", "connections", "Connections to the same responder host among the last 100, this one included.", Int, func(w *WindowValues) float64 { return w.DstHostCount }),
-		wv("dst_host_srv_count", "connections", "Connections to the same service among the last 100, this one included.", Int, func(w *WindowValues) float64 { return w.DstHostSrvCount }),
-		wv("dst_host_same_srv_rate", "", "Share of the dst_host_count connections to the same service.", Float, func(w *WindowValues) float64 { return w.DstHostSameSrvRate }),
-		wv("dst_host_diff_srv_rate", "", "Share of the dst_host_count connections to other services.", Float, func(w *WindowValues) float64 { return w.DstHostDiffSrvRate }),
-		wv("dst_host_same_src_port_rate", "", "Share of the dst_host_count connections from the same initiator port.", Float, func(w *WindowValues) float64 { return w.DstHostSameSrcPortRate }),
-		wv("dst_host_srv_diff_host_rate", "", "Share of the dst_host_srv_count connections to other responder hosts.", Float, func(w *WindowValues) float64 { return w.DstHostSrvDiffHostRate }),
-		wv("dst_host_serror_rate", "", "Share of the dst_host_count connections in a SYN error state.", Float, func(w *WindowValues) float64 { return w.DstHostSErrorRate }),
-		wv("dst_host_srv_serror_rate", "", "Share of the dst_host_srv_count connections in a SYN error state.", Float, func(w *WindowValues) float64 { return w.DstHostSrvSErrorRate }),
-		wv("dst_host_rerror_rate", "", "Share of the dst_host_count connections rejected or reset.", Float, func(w *WindowValues) float64 { return w.DstHostRErrorRate }),
-		wv("dst_host_srv_rerror_rate", "", "Share of the dst_host_srv_count connections rejected or reset.", Float, func(w *WindowValues) float64 { return w.DstHostSrvRErrorRate }),
+		wv("count", "connections", "Connections to the same responder host that started in the 2 s up to this one's start, this one included.", Int, SpanWindow, func(w *WindowValues) float64 { return w.Count }),
+		wv("srv_count", "connections", "Connections to the same service (protocol and responder port) that started in the 2 s up to this one's start, this one included.", Int, SpanWindow, func(w *WindowValues) float64 { return w.SrvCount }),
+		wv("serror_rate", "", "Share of the count connections in a SYN error state (S0, S1, S2, S3, SH).", Float, SpanWindow, func(w *WindowValues) float64 { return w.SErrorRate }),
+		wv("srv_serror_rate", "", "Share of the srv_count connections in a SYN error state.", Float, SpanWindow, func(w *WindowValues) float64 { return w.SrvSErrorRate }),
+		wv("rerror_rate", "", "Share of the count connections rejected or reset (REJ, RSTO, RSTR, RSTOS0).", Float, SpanWindow, func(w *WindowValues) float64 { return w.RErrorRate }),
+		wv("srv_rerror_rate", "", "Share of the srv_count connections rejected or reset.", Float, SpanWindow, func(w *WindowValues) float64 { return w.SrvRErrorRate }),
+		wv("same_srv_rate", "", "Share of the count connections to the same service.", Float, SpanWindow, func(w *WindowValues) float64 { return w.SameSrvRate }),
+		wv("diff_srv_rate", "", "Share of the count connections to other services.", Float, SpanWindow, func(w *WindowValues) float64 { return w.DiffSrvRate }),
+		wv("srv_diff_host_rate", "", "Share of the srv_count connections to other responder hosts.", Float, SpanWindow, func(w *WindowValues) float64 { return w.SrvDiffHostRate }),
+		wv("dst_host_count", "connections", "Connections to the same responder host among the last 100, this one included.", Int, ConnWindow, func(w *WindowValues) float64 { return w.DstHostCount }),
+		wv("dst_host_srv_count", "connections", "Connections to the same service among the last 100, this one included.", Int, ConnWindow, func(w *WindowValues) float64 { return w.DstHostSrvCount }),
+		wv("dst_host_same_srv_rate", "", "Share of the dst_host_count connections to the same service.", Float, ConnWindow, func(w *WindowValues) float64 { return w.DstHostSameSrvRate }),
+		wv("dst_host_diff_srv_rate", "", "Share of the dst_host_count connections to other services.", Float, ConnWindow, func(w *WindowValues) float64 { return w.DstHostDiffSrvRate }),
+		wv("dst_host_same_src_port_rate", "", "Share of the dst_host_count connections from the same initiator port.", Float, ConnWindow, func(w *WindowValues) float64 { return w.DstHostSameSrcPortRate }),
+		wv("dst_host_srv_diff_host_rate", "", "Share of the dst_host_srv_count connections to other responder hosts.", Float, ConnWindow, func(w *WindowValues) float64 { return w.DstHostSrvDiffHostRate }),
+		wv("dst_host_serror_rate", "", "Share of the dst_host_count connections in a SYN error state.", Float, ConnWindow, func(w *WindowValues) float64 { return w.DstHostSErrorRate }),
+		wv("dst_host_srv_serror_rate", "", "Share of the dst_host_srv_count connections in a SYN error state.", Float, ConnWindow, func(w *WindowValues) float64 { return w.DstHostSrvSErrorRate }),
+		wv("dst_host_rerror_rate", "", "Share of the dst_host_count connections rejected or reset.", Float, ConnWindow, func(w *WindowValues) float64 { return w.DstHostRErrorRate }),
+		wv("dst_host_srv_rerror_rate", "", "Share of the dst_host_srv_count connections rejected or reset.", Float, ConnWindow, func(w *WindowValues) float64 { return w.DstHostSrvRErrorRate }),
 	}
 	withBlock(defs[len(defs)-19:], func(c *calc, num []float64) {
 		w := c.wv

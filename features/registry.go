@@ -10,11 +10,18 @@ import (
 // numCol builds a numeric definition; header is the CSV header text and the
 // name is the header without surrounding spaces.
 func numCol(g Group, header string, k Kind, unit string, d Direction, doc, formula, cic string, fn func(*calc) float64) def {
-	return def{Column: Column{Name: strings.TrimSpace(header), Header: header, Kind: k, Unit: unit, Dir: d, Group: g, Doc: doc, Formula: formula, CIC: cic}, num: fn}
+	return def{Column: Column{Name: strings.TrimSpace(header), Header: header, Kind: k, Unit: unit, Dir: d, Group: g, Doc: doc, Formula: formula, CIC: cic, Basis: basisOfUnit(unit)}, num: fn}
+}
+
+// timed marks a column whose unit does not say that it comes from packet
+// timestamps (the shape of the gaps, the start time).
+func timed(d def) def {
+	d.Basis = Timed
+	return d
 }
 
 func strCol(g Group, header string, d Direction, doc, formula, cic string, fn func(*calc, []byte) []byte) def {
-	return def{Column: Column{Name: strings.TrimSpace(header), Header: header, Kind: String, Dir: d, Group: g, Doc: doc, Formula: formula, CIC: cic}, str: fn}
+	return def{Column: Column{Name: strings.TrimSpace(header), Header: header, Kind: String, Dir: d, Group: g, Doc: doc, Formula: formula, CIC: cic, Basis: Counted}, str: fn}
 }
 
 // registry returns the definitions selected by cfg, in output order.
@@ -140,7 +147,7 @@ func cicDefs() []def {
 		strCol(g, " Destination IP", Bwd, "Responder address.", "dst addr", "", (*calc).appendDst),
 		numCol(g, " Destination Port", Int, "", Bwd, "Responder port (0 without ports).", "dst port", "", func(c *calc) float64 { return float64(c.dst.Port) }),
 		numCol(g, " Protocol", Int, "", Flow, "IP protocol number (6 TCP, 17 UDP, 1 ICMP).", "ip proto", "", func(c *calc) float64 { return float64(c.f.Key.Proto) }),
-		strCol(g, " Timestamp", Flow, "Time of the first packet, UTC, as 2006-01-02 15:04:05.000000.", "start", "CIC wrote local time as d/M/yyyy h:mm[:ss] [AM|PM]; we write UTC ISO 8601 with microseconds, which pandas.to_datetime parses without a format.", (*calc).appendStart),
+		timed(strCol(g, " Timestamp", Flow, "Time of the first packet, UTC, as 2006-01-02 15:04:05.000000.", "start", "CIC wrote local time as d/M/yyyy h:mm[:ss] [AM|PM]; we write UTC ISO 8601 with microseconds, which pandas.to_datetime parses without a format.", (*calc).appendStart)),
 		numCol(g, " Flow Duration", Float, "us", Flow, "Time from the earliest to the latest packet, whatever their order in the capture.", "end - start", devUs, func(c *calc) float64 { return us(float64(c.f.Duration())) }),
 		numCol(g, " Total Fwd Packets", Int, "packets", Fwd, "Forward packets.", "count(fwd)", "", func(c *calc) float64 { return float64(c.f.Fwd.Packets) }),
 		numCol(g, " Total Backward Packets", Int, "packets", Bwd, "Backward packets.", "count(bwd)", "", func(c *calc) float64 { return float64(c.f.Bwd.Packets) }),
@@ -242,8 +249,8 @@ func cicDefs() []def {
 	return defs
 }
 
-func momentPair(prefix, what string, d Direction, unit string, sel func(*calc) *collector.Moments) []def {
-	return withBlock([]def{
+func momentPair(prefix, what string, d Direction, b Basis, sel func(*calc) *collector.Moments) []def {
+	defs := withBlock([]def{
 		numCol(GroupExtra, prefix+"_skew", Float, "", d, "Skewness (Fisher-Pearson g1, biased) of "+what+"; 0 below three values or without spread.", "m3 / m2^1.5", "",
 			func(c *calc) float64 { return sel(c).Skewness() }),
 		numCol(GroupExtra, prefix+"_kurt", Float, "", d, "Excess kurtosis (g2, biased, 0 for a normal distribution) of "+what+"; 0 below four values or without spread.", "m4 / m2^2 - 3", "",
@@ -252,6 +259,8 @@ func momentPair(prefix, what string, d Direction, unit string, sel func(*calc) *
 		m := sel(c)
 		num[0], num[1] = m.Skewness(), m.Kurtosis()
 	})
+	defs[0].Basis, defs[1].Basis = b, b
+	return defs
 }
 
 func extraDefs() []def {
@@ -264,12 +273,12 @@ func extraDefs() []def {
 		numCol(g, "fwd_bwd_packet_ratio", Float, "", Flow, "Forward packets per backward packet; with no backward packets the denominator is taken as 1.", "fwd packets / max(bwd packets, 1)", "",
 			func(c *calc) float64 { return float64(c.f.Fwd.Packets) / float64(max(c.f.Bwd.Packets, 1)) }),
 	}
-	defs = append(defs, momentPair("pkt_len", "the payload lengths of all packets", Flow, "", func(c *calc) *collector.Moments { return &c.all })...)
-	defs = append(defs, momentPair("fwd_pkt_len", "the forward payload lengths", Fwd, "", func(c *calc) *collector.Moments { return &c.f.Fwd.PayloadLen })...)
-	defs = append(defs, momentPair("bwd_pkt_len", "the backward payload lengths", Bwd, "", func(c *calc) *collector.Moments { return &c.f.Bwd.PayloadLen })...)
-	defs = append(defs, momentPair("iat", "the gaps between consecutive packets", Flow, "", func(c *calc) *collector.Moments { return &c.f.IAT })...)
-	defs = append(defs, momentPair("fwd_iat", "the gaps between consecutive forward packets", Fwd, "", func(c *calc) *collector.Moments { return &c.f.Fwd.IAT })...)
-	defs = append(defs, momentPair("bwd_iat", "the gaps between consecutive backward packets", Bwd, "", func(c *calc) *collector.Moments { return &c.f.Bwd.IAT })...)
+	defs = append(defs, momentPair("pkt_len", "the payload lengths of all packets", Flow, Counted, func(c *calc) *collector.Moments { return &c.all })...)
+	defs = append(defs, momentPair("fwd_pkt_len", "the forward payload lengths", Fwd, Counted, func(c *calc) *collector.Moments { return &c.f.Fwd.PayloadLen })...)
+	defs = append(defs, momentPair("bwd_pkt_len", "the backward payload lengths", Bwd, Counted, func(c *calc) *collector.Moments { return &c.f.Bwd.PayloadLen })...)
+	defs = append(defs, momentPair("iat", "the gaps between consecutive packets", Flow, Timed, func(c *calc) *collector.Moments { return &c.f.IAT })...)
+	defs = append(defs, momentPair("fwd_iat", "the gaps between consecutive forward packets", Fwd, Timed, func(c *calc) *collector.Moments { return &c.f.Fwd.IAT })...)
+	defs = append(defs, momentPair("bwd_iat", "the gaps between consecutive backward packets", Bwd, Timed, func(c *calc) *collector.Moments { return &c.f.Bwd.IAT })...)
 	defs = append(defs,
 		numCol(g, "fwd_l4_header_min", Int, "bytes", Fwd, "Smallest forward transport header (what CICFlowMeter calls min_seg_size_forward).", "min(fwd l4_header_len)", "", func(c *calc) float64 { return float64(c.f.Fwd.MinL4HeaderLen) }),
 		numCol(g, "subflow_count", Int, "", Flow, "Number of subflows (runs of packets without a gap over 1 s); at least 1.", "1 + count(gaps > 1 s)", "", func(c *calc) float64 { return float64(c.f.SubflowCount) }),
