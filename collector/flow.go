@@ -288,6 +288,12 @@ type Flow struct {
 	// Partial marks a record cut by the active timeout or eviction: the
 	// flow may continue in a later record with the same key.
 	Partial bool
+	// FromCounters marks a kernel record built from the kernel's counters
+	// because its samples did not hold every packet: what only packet
+	// sequences give (skewness and kurtosis, bulk transfers) then
+	// describes the packets of its samples, so a consumer comparing it
+	// with a replay must know (docs/kernel.md). The pcap path never sets it.
+	FromCounters bool
 
 	activeStart, activeEnd int64
 	sfLast                 int64

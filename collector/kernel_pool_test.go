@@ -95,7 +95,7 @@ func TestPendingSampleKeepsWhatFlowAddReads(t *testing.T) {
 		ps = append(ps, pendingOf(&evs[i]))
 	}
 	compact := &Flow{Samples: make([]Sample, 0, 32)}
-	s.replay(compact, key, true, ps, 32)
+	s.replay(compact, key, true, ps, 32, 0)
 	if !reflect.DeepEqual(compact, whole) {
 		t.Fatalf("replayed from pending samples:\n%+v\nfrom whole events:\n%+v", compact, whole)
 	}

@@ -50,7 +50,7 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 
 	f := s.newFlow()
 	if rate <= 1 && v.SamplesLost == 0 && segmentCount(samples) == total && total > 0 {
-		s.replay(f, key, fwdIsLo, samples, s.cfg.Samples)
+		s.replay(f, key, fwdIsLo, samples, s.cfg.Samples, 0)
 		if f.Fwd.Packets+f.Bwd.Packets == total {
 			f.ID = s.nextID
 			f.finish(reason)
@@ -63,9 +63,12 @@ func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReaso
 	// Counter path. Replay the samples into a scratch record for what only
 	// packet sequences give (samples, active/idle, subflows, bulk).
 	f.ID, f.Key, f.FwdIsLo, f.Start, f.End = s.nextID, key, fwdIsLo, s.wall(v.First), s.wall(v.Last)
+	f.FromCounters = true
 	scratch := &s.scratch
 	if len(samples) > 0 {
-		s.replay(scratch, key, fwdIsLo, samples, s.cfg.Samples)
+		// The first --samples wire packets, as the pcap path's table
+		// would have sampled them (docs/kernel.md).
+		s.replay(scratch, key, fwdIsLo, samples, s.cfg.Samples, s.cfg.Samples)
 	} else {
 		// No samples (ring buffer full, or drained before they were read):
 		// the shape moments stay empty and activity spans first to last.
@@ -279,19 +282,29 @@ func (s *KernelSource) packetOfSample(p *Packet, ps *pendingSample) {
 }
 
 // replay rebuilds f from samples with Flow.Add.
-func (s *KernelSource) replay(f *Flow, key Key, fwdIsLo bool, samples []pendingSample, maxSamples int) {
+// With maxPackets above 0 it adds only the first maxPackets wire packets:
+// a GSO/GRO sample stands for several segments, and the counter path's
+// sample-derived columns describe the flow's first N packets, not however
+// many the stack happened to batch into its first N samples.
+func (s *KernelSource) replay(f *Flow, key Key, fwdIsLo bool, samples []pendingSample, maxSamples, maxPackets int) {
 	f.reset(0, key, fwdIsLo, s.wall(samples[0].Ts))
 	var p, seg Packet
+	added := 0
 	for i := range samples {
 		s.packetOfSample(&p, &samples[i])
-		if n := samples[i].segments(); n > 1 {
-			for j := range n {
-				cutSegment(&seg, &p, j, n, uint32(samples[i].MSS))
-				f.Add(&seg, maxSamples)
+		n := samples[i].segments()
+		for j := range n {
+			if maxPackets > 0 && added == maxPackets {
+				return
 			}
-			continue
+			added++
+			if n == 1 {
+				f.Add(&p, maxSamples)
+				continue
+			}
+			cutSegment(&seg, &p, j, n, uint32(samples[i].MSS))
+			f.Add(&seg, maxSamples)
 		}
-		f.Add(&p, maxSamples)
 	}
 }
 

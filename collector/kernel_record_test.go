@@ -485,3 +485,67 @@ func TestCounterPathLostSamplesNoSPLT(t *testing.T) {
 		}
 	}
 }
+
+// TestCounterPathGSOSamplesFirstN checks that a record built from the
+// kernel's counters takes its sample-derived values (payload skewness and
+// kurtosis, bulk transfers) from its first N wire packets when a sample is
+// a GSO/GRO packet of several segments: they took every segment of the
+// first N samples, so the e2e downloads' Bwd Avg Packets/Bulk was 21 to 42
+// where the same first 32 packets of tcpdump's file give 15 to 21, and
+// changed with how the stack batched the segments.
+func TestCounterPathGSOSamplesFirstN(t *testing.T) {
+	const n = 4
+	ts := make([]uint64, 20)
+	for i := range ts {
+		ts[i] = 1e9 + uint64(i)*1e6
+	}
+	v, _ := kernelOneWay(ts, 0)
+	// Counters of 20 packets, half of 72 and half of 1000 payload bytes:
+	// the record's mean and variance come from them, its shape from the
+	// samples.
+	d := &v.Dir[0]
+	d.PayloadBytes, d.PayloadSq, d.PayloadMax = 10*(72+1000), 10*(72*72+1000*1000), 1000
+	// Samples: one packet, a GSO packet of 3 segments (1000, 1000, 500
+	// bytes of payload), two more: 6 wire packets in 4 samples.
+	pay := []uint32{72, 2500, 300, 72}
+	var ps []pendingSample
+	for i, pl := range pay {
+		p := pendingSample{Ts: ts[i], FlowFirst: ts[0], IPLen: pl + 28, PayloadLen: pl, IPHdrLen: 20, L4HdrLen: 8}
+		if pl == 2500 {
+			p.Segs, p.MSS = 3, 1000
+		}
+		ps = append(ps, p)
+	}
+	var k bpf.FlowhawkFlowKey
+	k.AddrLo[15], k.AddrHi[15], k.PortLo, k.PortHi, k.Proto = 1, 2, 4000, 9, 17
+	key := keyOf(&k)
+	s := &KernelSource{cfg: KernelConfig{Samples: n}, pending: map[Key][]pendingSample{key: ps}}
+	got := s.toFlow(key, &v, EndFlush)
+	if !got.FromCounters {
+		t.Fatalf("record of 20 packets from %d samples not marked as built from the counters", n)
+	}
+	// The first n wire packets, as the pcap path's table samples them.
+	var want Flow
+	want.reset(0, key, true, s.wall(ts[0]))
+	for i, pl := range []uint32{72, 1000, 1000, 500} {
+		at := ts[min(i, 1)]
+		want.Add(&Packet{Timestamp: s.wall(at), SrcIsLo: true, IPLen: pl + 28, PayloadLen: pl, IPHeaderLen: 20, L4HeaderLen: 8}, n)
+	}
+	var smp Moments
+	for _, x := range want.Samples {
+		smp.Add(float64(x.Payload))
+	}
+	if g, w := got.Fwd.PayloadLen.Skewness(), smp.Skewness(); math.Abs(g-w) > 1e-9 {
+		t.Errorf("payload skewness %v, want %v, that of the first %d packets", g, w, n)
+	}
+	if g, w := got.Fwd.PayloadLen.Kurtosis(), smp.Kurtosis(); math.Abs(g-w) > 1e-9 {
+		t.Errorf("payload kurtosis %v, want %v, that of the first %d packets", g, w, n)
+	}
+	if got.Fwd.BulkCount != want.Fwd.BulkCount || got.Fwd.BulkPackets != want.Fwd.BulkPackets || got.Fwd.BulkBytes != want.Fwd.BulkBytes {
+		t.Errorf("bulk %d runs of %d packets, %d bytes; want the first %d packets' %d, %d, %d",
+			got.Fwd.BulkCount, got.Fwd.BulkPackets, got.Fwd.BulkBytes, n, want.Fwd.BulkCount, want.Fwd.BulkPackets, want.Fwd.BulkBytes)
+	}
+	if len(got.Samples) != n || got.Samples[3].Payload != 500 {
+		t.Errorf("samples %+v, want the first %d wire packets", got.Samples, n)
+	}
+}
