@@ -133,7 +133,8 @@ func absDur(d int64) time.Duration {
 // compareFlows checks that both paths saw the same flows with identical
 // packet and byte counts per direction, first/last times within
 // timeTolerance and gap statistics within four times the largest
-// first/last difference (at least 1 ms).
+// first/last difference (at least 1 ms), and then their feature rows
+// column by column (compareFeatureRows).
 // It returns the largest time difference seen.
 func compareFlows(t *testing.T, kernel, pcap []*collector.Flow) time.Duration {
 	t.Helper()
@@ -210,6 +211,13 @@ func compareFlows(t *testing.T, kernel, pcap []*collector.Flow) time.Duration {
 			}
 		}
 	}
+	var pairs []flowPair
+	for _, p := range pcap {
+		if f := km[p.Key]; f != nil && pm[p.Key] == p {
+			pairs = append(pairs, flowPair{k: f, p: p})
+		}
+	}
+	compareFeatureRows(t, pairs, kernel, rowTolerance{worst: worst, gap: tol})
 	for k, f := range km {
 		if pm[k] == nil {
 			t.Errorf("flow %v (%d+%d packets) from the kernel but not in the tcpdump capture", k, f.Fwd.Packets, f.Bwd.Packets)

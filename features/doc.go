@@ -214,7 +214,18 @@ where tcpdump does (65-110 us apart at most in the end-to-end runs), so
   packet that ends them, around the first of those (merged in user space).
   That keeps ` + "`" + `Fwd IAT Std` + "`" + `, ` + "`" + `Bwd IAT Std` + "`" + ` and ` + "`" + `Flow IAT Std` + "`" + ` within about
   0.3 us, a beacon's microseconds of jitter included;
-- counts, bytes, lengths and flags are exact;
+- every other column measured in time (active and idle periods, SPLT
+  gaps, KDD ` + "`" + `duration` + "`" + `) is within the same tolerance as the gap
+  statistics; a rate per second (bytes or packets over the duration, the
+  bulk rates over the bulk time) is within what that tolerance on its
+  time base makes of it, and the skewness and kurtosis of the gaps within
+  how far they move when each gap moves by twice the largest first/last
+  difference;
+- counts, bytes, lengths, headers and flags, and every column computed
+  from them alone, are exact, except on a flow longer than ` + "`" + `--samples` + "`" + `,
+  whose skewness and kurtosis of lengths and bulk columns come from its
+  first ` + "`" + `--samples` + "`" + ` packets and whose active, idle and subflow columns
+  can be lower bounds (docs/kernel.md, What the kernel keeps);
 - the window features (` + "`count`" + ` ... ` + "`dst_host_srv_rerror_rate`" + `) depend on
   the order flows are emitted in: the kernel path emits them in the order
   the flow table would (docs/kernel.md, Draining), so they match where
@@ -225,8 +236,17 @@ where tcpdump does (65-110 us apart at most in the end-to-end runs), so
   order, and a record the kernel cuts up to a scan interval late
   (timeouts, docs/kernel.md) can shift its neighbours'.
 
-The end-to-end tests (` + "`" + `go test ./e2e/` + "`" + `) check all three on real traffic
-against a tcpdump capture of the same interface.
+Each column says which of these applies in the registry (` + "`" + `Column.Basis` + "`" + `:
+counted, timed, span-window, conn-window; by its unit unless the
+definition says otherwise). The end-to-end tests (` + "`" + `go test ./e2e/` + "`" + `) fill
+the whole feature row of every flow both paths saw, from a tcpdump
+capture of the same interface and from the kernel, and compare every
+column by its basis. The window columns are compared with both paths'
+flows observed in one order, the pcap path's, since the emission order
+differs by design where the runs stop; they match exactly, except the
+span-window columns of a flow for which another flow observed before it
+started within the run's timestamp difference of either end of its
+window (docs/kernel.md).
 `
 
 const docAPI = `
