@@ -98,6 +98,13 @@ func compareFeatureRows(t *testing.T, pairs []flowPair, kernelOrder []*collector
 			// microseconds apart, in the other order in the kernel's
 			// samples: the SPLT columns follow the kernel's order.
 			swapped++
+			for j := range order {
+				if order[j] != fp.p.Samples[j] {
+					t.Logf("%v: packets %d and %d (%d and %d bytes, %v apart in tcpdump's file) in the other order in the kernel's samples",
+						fp.p.Key, j+1, j+2, fp.p.Samples[j].Len, fp.p.Samples[j+1].Len, time.Duration(fp.p.Samples[j+1].Offset-fp.p.Samples[j].Offset))
+					break
+				}
+			}
 			ps := *fp.p
 			ps.Samples = order
 			x.Fill(&ps, &wvp, rs)
@@ -260,15 +267,15 @@ func columnComparer(c *features.Column, tol rowTolerance) (func(w *expect, k *fe
 	case c.Unit == "s":
 		return within(gapUS / 1e6), nil
 	case strings.HasSuffix(c.Unit, "/s"):
-		base, err := rateBase(c)
+		base, err := rateBase(c, tol)
 		if err != nil {
 			return nil, err
 		}
-		// v = count / T with the count exact and T within tol.gap: the
+		// v = count / T with the count exact and T within d: the
 		// kernel's value lies in [v T/(T+d), v T/(T-d)].
-		d := float64(tol.gap)
 		return func(w *expect, k *features.Row, i int) (bool, string) {
-			T := float64(base(w.f))
+			Ti, di := base(w.f)
+			T, d := float64(Ti), float64(di)
 			vk, vp := k.Num[i], w.row.Num[i]
 			if T <= d {
 				return true, "" // the time base is within the tolerance of 0: any rate
@@ -423,13 +430,22 @@ func sameFloat(a, b float64) bool {
 	return math.Abs(a-b) <= 1e-9*max(math.Abs(a), math.Abs(b))
 }
 
-// rateBase returns, from a rate column's formula, the time it divides by.
-func rateBase(c *features.Column) (func(f *collector.Flow) int64, error) {
+// rateBase returns, from a rate column's formula, the time it divides by
+// and how far the kernel path's may be from it: the flow's duration is
+// the difference of two times each within the run's largest first/last
+// difference; the bulk time is a sum of one span per bulk, each within
+// the tolerance of a gap.
+func rateBase(c *features.Column, tol rowTolerance) (func(f *collector.Flow) (time.Duration, time.Duration), error) {
 	switch {
 	case strings.HasSuffix(c.Formula, "/ bulk_duration"):
-		return func(f *collector.Flow) int64 { return dirOf(f, c.Dir).BulkDuration }, nil
+		return func(f *collector.Flow) (time.Duration, time.Duration) {
+			ds := dirOf(f, c.Dir)
+			return time.Duration(ds.BulkDuration), time.Duration(ds.BulkCount) * tol.gap
+		}, nil
 	case strings.HasSuffix(c.Formula, "/ duration"):
-		return func(f *collector.Flow) int64 { return f.Duration() }, nil
+		return func(f *collector.Flow) (time.Duration, time.Duration) {
+			return time.Duration(f.Duration()), 2*tol.worst + time.Microsecond
+		}, nil
 	}
 	return nil, fmt.Errorf("rate formula %q: no time base known", c.Formula)
 }
