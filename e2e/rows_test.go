@@ -23,6 +23,11 @@ type flowPair struct{ k, p *collector.Flow }
 type expect struct {
 	f   *collector.Flow
 	row *features.Row
+	// kf is the kernel path's flow; order the pcap path's samples in
+	// the kernel's order (docs/kernel.md: packets of opposite
+	// directions microseconds apart can cross).
+	kf    *collector.Flow
+	order []collector.Sample
 }
 
 // rowTolerance is how far the kernel path's feature columns may be from
@@ -84,25 +89,29 @@ func compareFeatureRows(t *testing.T, pairs []flowPair, kernelOrder []*collector
 		wvk, wvp := wk.Observe(fp.k), wp.Observe(fp.p)
 		x.Fill(fp.k, &wvk, rk)
 		x.Fill(fp.p, &wvp, rp)
-		full, firstN := &expect{fp.p, rp}, (*expect)(nil)
+		order, moved := reorderedSamples(fp.k.Samples, fp.p.Samples, tol.gap)
+		if !moved {
+			order = fp.p.Samples
+		}
+		full, firstN := &expect{fp.p, rp, fp.k, order}, (*expect)(nil)
 		if fp.k.FromCounters {
 			counter++
 			pn := firstPackets(t, fp.p)
 			x.Fill(pn, &wvp, rn)
 			pooledShapes(cols, fp.p, pn, rn)
-			firstN = &expect{pn, rn}
+			firstN = &expect{pn, rn, fp.k, order}
 		}
 		var splt *expect
-		if order, ok := reorderedSamples(fp.k.Samples, fp.p.Samples, tol.gap); ok {
-			// docs/kernel.md: two packets of opposite directions
-			// microseconds apart, in the other order in the kernel's
+		if moved {
+			// docs/kernel.md: packets of opposite directions
+			// microseconds apart, in another order in the kernel's
 			// samples: the SPLT columns follow the kernel's order.
 			reordered++
 			t.Logf("%v: packets in another order in the kernel's samples: %s", fp.p.Key, describeOrder(fp.p.Samples, order))
 			ps := *fp.p
 			ps.Samples = order
 			x.Fill(&ps, &wvp, rs)
-			splt = &expect{&ps, rs}
+			splt = &expect{&ps, rs, fp.k, order}
 		}
 		for i := range cols {
 			c := &cols[i]
@@ -505,23 +514,35 @@ func dirOf(f *collector.Flow, d features.Direction) *collector.DirStats {
 }
 
 // gapShapeComparer compares the skewness or kurtosis of a series of gaps
-// (Timed, dimensionless): each gap of the kernel path is within twice the
-// run's largest timestamp difference of the pcap path's, and the allowed
-// difference is how far the statistic moves, to first order, when each
-// gap of the pcap path's series moves that far.
+// (Timed, dimensionless). The shape of gaps microseconds long moves far
+// when each moves by microseconds, so rather than bound the statistic the
+// comparison checks what it is made of: each gap of the kernel's samples
+// within the gap tolerance of the pcap path's (in the kernel's order),
+// and, where the kernel's value describes exactly its samples (every
+// packet sampled, or the counter path's first N packets), that value is
+// the statistic of those gaps. A replayed flow with more packets than
+// samples (a GSO sample stands for several) gets the first check only.
 func gapShapeComparer(c *features.Column, tol rowTolerance) (func(w *expect, k *features.Row, i int) (bool, string), error) {
 	stat := shapeStat(c.Formula)
 	if stat == nil {
 		return nil, fmt.Errorf("dimensionless timed column with formula %q: not a known shape statistic", c.Formula)
 	}
-	eps := float64(2 * tol.worst)
+	lim := float64(tol.gap)
 	return func(w *expect, k *features.Row, i int) (bool, string) {
-		// w.f is the pcap path's flow, or on the kernel's counter path
-		// the flow of its first N packets: all its packets are samples.
-		gaps := sampleGaps(w.f.Samples, c.Dir)
-		want := w.row.Num[i]
-		lim := shapeSensitivity(gaps, stat, eps) + 1e-9
-		return math.Abs(k.Num[i]-want) <= lim, fmt.Sprintf(" (expected %.6g, tolerance %.6g)", want, lim)
+		gk, gp := sampleGaps(w.kf.Samples, c.Dir), sampleGaps(w.order, c.Dir)
+		if len(gk) != len(gp) {
+			return false, fmt.Sprintf(" (%d gaps in the kernel's samples, %d in the pcap path's)", len(gk), len(gp))
+		}
+		for j := range gk {
+			if math.Abs(gk[j]-gp[j]) > lim {
+				return false, fmt.Sprintf(" (gap %d of the samples: kernel %v, pcap %v, tolerance %v)", j+1, time.Duration(gk[j]), time.Duration(gp[j]), tol.gap)
+			}
+		}
+		if w.kf.FromCounters || w.kf.Packets() == uint64(len(w.kf.Samples)) {
+			want := shapeOf(gk, stat)
+			return math.Abs(k.Num[i]-want) <= 1e-6*max(1, math.Abs(want)), fmt.Sprintf(" (the kernel's sample gaps give %.6g)", want)
+		}
+		return true, ""
 	}, nil
 }
 
@@ -556,25 +577,6 @@ func shapeOf(xs []float64, stat func(*collector.Moments) float64) float64 {
 		return v
 	}
 	return 0
-}
-
-// shapeSensitivity is the first-order bound of how far stat of xs moves
-// when each value moves by up to eps: the sum over the values of the
-// larger move of stat when that value alone moves by +eps or -eps.
-func shapeSensitivity(xs []float64, stat func(*collector.Moments) float64, eps float64) float64 {
-	base := shapeOf(xs, stat)
-	ys := append([]float64(nil), xs...)
-	var sum float64
-	for i, v := range xs {
-		var worst float64
-		for _, d := range []float64{eps, -eps} {
-			ys[i] = max(v+d, 0)
-			worst = max(worst, math.Abs(shapeOf(ys, stat)-base))
-		}
-		ys[i] = v
-		sum += worst
-	}
-	return sum
 }
 
 // TestRowComparisonExceptions checks, without root, the exceptions

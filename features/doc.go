@@ -218,9 +218,10 @@ where tcpdump does (65-110 us apart at most in the end-to-end runs), so
   gaps, KDD ` + "`" + `duration` + "`" + `) is within the same tolerance as the gap
   statistics; a rate per second (bytes or packets over the duration, the
   bulk rates over the bulk time) is within what that tolerance on its
-  time base makes of it, and the skewness and kurtosis of the gaps within
-  how far they move when each gap moves by twice the largest first/last
-  difference;
+  time base makes of it, and the skewness and kurtosis of the gaps are
+  those of gaps each within that tolerance of the pcap path's (the shape
+  of gaps microseconds long can move far when they move by
+  microseconds);
 - counts, bytes, lengths, headers and flags, and every column computed
   from them alone, are exact, except on a flow longer than ` + "`" + `--samples` + "`" + `,
   whose skewness and kurtosis of lengths and bulk columns come from its
