@@ -217,8 +217,9 @@ where tcpdump does (65-110 us apart at most in the end-to-end runs), so
 - every other column measured in time (active and idle periods, SPLT
   gaps, KDD ` + "`" + `duration` + "`" + `) is within the same tolerance as the gap
   statistics; a rate per second (bytes or packets over the duration, the
-  bulk rates over the bulk time) is within what that tolerance on its
-  time base makes of it, and the skewness and kurtosis of the gaps are
+  bulk rates over the bulk time) is within what the tolerance of its time
+  base makes of it (the duration's: twice the largest first/last
+  difference; the bulk time's: the gap tolerance per bulk), and the skewness and kurtosis of the gaps are
   those of gaps each within that tolerance of the pcap path's (the shape
   of gaps microseconds long can move far when they move by
   microseconds);
