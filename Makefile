@@ -5,8 +5,16 @@ GO       ?= go
 BIN      := bin/flowhawk
 GOFLAGS  ?=
 # What `flowhawk version` and flowhawk_build_info report: the commit (with
-# -dirty for uncommitted changes), so a fleet's metrics tell builds apart.
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# -dirty for uncommitted changes), so a fleet's metrics tell builds apart;
+# dev outside a git checkout of this directory; `make build VERSION=1.2.3`
+# sets another. Only this directory's own repository is asked: a tarball
+# unpacked inside another one (a home directory or a monorepo kept in git)
+# was stamped with that repository's commit. safe.directory: a checkout
+# owned by another user (a CI cache, a build as root) was stamped dev, and
+# make already runs this directory's Makefile, so reading its .git trusts
+# nothing more. Set here, not with ?=: a VERSION in the environment (a
+# generic name other tools export) became the binary's version.
+VERSION  = $(or $(if $(wildcard .git),$(shell git -c safe.directory='$(CURDIR)' describe --tags --always --dirty 2>/dev/null)),dev)
 # Fuzz time per target in `make test` (CI); raise it for real fuzzing sessions.
 FUZZTIME ?= 10s
 # Time bound for minimizing each new interesting input (go test -fuzzminimizetime).
