@@ -65,13 +65,6 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	if err := checkCaptureSizes(&ff, *samples, *sampleRate, *maxFlows6, *ringSize); err != nil {
 		return err
 	}
-	// The first-packet (SPLT) columns are built from the kernel's samples,
-	// so samples follow --splt up when only the default was given; a
-	// --samples asked for below --splt was raised without a word (5 sent
-	// 10), which is not what a user lowering ring buffer traffic wanted.
-	if fs.Changed("samples") && *samples < ff.splt {
-		return fmt.Errorf("%w: --samples %d is below --splt %d: the first-packet columns need the first --splt packets of each flow (raise --samples or lower --splt)", errUsage, *samples, ff.splt)
-	}
 	if dup := duplicateIface(*ifaces); dup != "" {
 		return fmt.Errorf("%w: -i names %s twice", errUsage, dup)
 	}
@@ -81,6 +74,15 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := ff.validate(); err != nil {
 		return err
+	}
+	// The first-packet (SPLT) columns are built from the kernel's samples,
+	// so samples follow --splt up when only the default was given; a
+	// --samples asked for below --splt was raised without a word (5 sent
+	// 10), which is not what a user lowering ring buffer traffic wanted.
+	// After validate: a --splt out of range is that error, not a call to
+	// raise --samples up to it (--samples 100 --splt 5000).
+	if fs.Changed("samples") && *samples < ff.splt {
+		return fmt.Errorf("%w: --samples %d is below --splt %d: the first-packet columns need the first --splt packets of each flow (raise --samples or lower --splt)", errUsage, *samples, ff.splt)
 	}
 	if err := ff.checkRotate(); err != nil {
 		return err

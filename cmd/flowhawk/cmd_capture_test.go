@@ -43,6 +43,9 @@ func TestCaptureSizeFlags(t *testing.T) {
 		{[]string{"--workers", "0"}, "--workers 0: want 1 or more"},
 		// An explicit --samples below --splt was raised to --splt in silence.
 		{[]string{"--samples", "5", "--splt", "10"}, "--samples 5 is below --splt 10"},
+		// A --splt out of range is that error, not one asking to raise
+		// --samples to a value --splt cannot take.
+		{[]string{"--samples", "100", "--splt", "5000"}, "--splt 5000 out of range 0..1024"},
 	} {
 		args := append([]string{"capture", "-i", "fhnosuch0", "-o", "none"}, c.args...)
 		code, _, errOut := runCLI(t, args...)
