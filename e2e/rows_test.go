@@ -5,6 +5,7 @@ package e2e
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -51,8 +52,15 @@ type colDiff struct {
 // Timed ones within tol, window columns exactly with both sides observed
 // in the same order (the pcap path's), except where docs/kernel.md says
 // why they may differ.
-func compareFeatureRows(t *testing.T, pairs []flowPair, kernelOrder []*collector.Flow, tol rowTolerance) {
+func compareFeatureRows(t testing.TB, pairs []flowPair, kernelOrder []*collector.Flow, tol rowTolerance) {
 	t.Helper()
+	if len(pairs) == 0 {
+		// Every column would pass: a test whose capture saw nothing
+		// (tcpdump or the kernel source started late, a filter that
+		// matches nothing) must not pass as a comparison.
+		t.Errorf("feature rows: no flow seen by both paths, nothing to compare")
+		return
+	}
 	began := time.Now()
 	splt := 1
 	for _, fp := range pairs {
@@ -160,7 +168,7 @@ func compareFeatureRows(t *testing.T, pairs []flowPair, kernelOrder []*collector
 // windowOrderReport logs how many flows would get other window values if
 // the kernel path's own emission order fed its windows: that order
 // differs from the table's at the end of a capture by design.
-func windowOrderReport(t *testing.T, x *features.Extractor, pairs []flowPair, kernelOrder []*collector.Flow) {
+func windowOrderReport(t testing.TB, x *features.Extractor, pairs []flowPair, kernelOrder []*collector.Flow) {
 	t.Helper()
 	wp := features.NewWindows(features.WindowConfig{})
 	want := make(map[collector.Key]features.WindowValues, len(pairs))
@@ -398,7 +406,7 @@ func shapeStat(formula string) func(m *collector.Moments) float64 {
 // firstPackets rebuilds, with a flow table, the flow made of the pcap
 // path's first N packets (its samples): what the kernel's counter path
 // computes its sample-derived columns from.
-func firstPackets(t *testing.T, p *collector.Flow) *collector.Flow {
+func firstPackets(t testing.TB, p *collector.Flow) *collector.Flow {
 	t.Helper()
 	var out []*collector.Flow
 	cfg := collector.DefaultTableConfig()
@@ -581,8 +589,8 @@ func shapeOf(xs []float64, stat func(*collector.Moments) float64) float64 {
 
 // TestRowComparisonExceptions checks, without root, the exceptions
 // compareFeatureRows makes: packets of opposite directions close in time
-// in another order, and a flow at a window edge; and that it makes no
-// more.
+// in another order, and a flow at a window edge; that it makes no more;
+// and that it fails when there is nothing to compare.
 func TestRowComparisonExceptions(t *testing.T) {
 	s := func(off int64, dir collector.Dir, l uint32) collector.Sample {
 		return collector.Sample{Offset: off, Len: l, Dir: dir}
@@ -618,10 +626,30 @@ func TestRowComparisonExceptions(t *testing.T) {
 	if _, ok := reorderedSamples(bad, g, 10*time.Microsecond); ok {
 		t.Errorf("one direction's packets in another order: allowed")
 	}
+	var rec failRecorder
+	compareFeatureRows(&rec, nil, nil, rowTolerance{gap: time.Millisecond})
+	if len(rec.errs) == 0 {
+		t.Errorf("no flows to compare: passed")
+	}
 	f := func(start int64) flowPair { return flowPair{p: &collector.Flow{Start: start}} }
 	span := int64(features.DefaultSpan)
 	got := spanEdges([]flowPair{f(0), f(span + 50e3), f(span + 500e3), f(span + 500e3 + 20e3)}, 100*time.Microsecond)
 	if want := []bool{false, true, false, true}; !slices.Equal(got, want) {
 		t.Errorf("window edges %v, want %v", got, want)
 	}
+}
+
+// failRecorder is a testing.TB that records errors, to check what
+// compareFeatureRows reports.
+type failRecorder struct {
+	testing.TB
+	errs []string
+}
+
+func (r *failRecorder) Helper()                   {}
+func (r *failRecorder) Logf(string, ...any)       {}
+func (r *failRecorder) Errorf(f string, a ...any) { r.errs = append(r.errs, fmt.Sprintf(f, a...)) }
+func (r *failRecorder) Fatalf(f string, a ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(f, a...))
+	runtime.Goexit()
 }
