@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/flowhawk/flowhawk/internal/flatjson"
 )
 
 // alertValues are what the report reads of one alert line, each found as
@@ -414,42 +416,9 @@ func isHex(c byte) bool {
 func (p *alertParser) number(i int) (int, bool) {
 	b := p.b
 	start := i
-	digits := func(j int) int {
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-			j++
-		}
-		return j
-	}
-	if b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		i = digits(i)
-	default:
+	i, exp, ok := flatjson.NumberEnd(b, i)
+	if !ok {
 		return i, false
-	}
-	exp := false
-	if i < len(b) && b[i] == '.' {
-		j := digits(i + 1)
-		if j == i+1 {
-			return j, false
-		}
-		i = j
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		exp = true
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		j := digits(i)
-		if j == i {
-			return j, false
-		}
-		i = j
 	}
 	if exp || i-start >= 300 {
 		if _, err := strconv.ParseFloat(string(b[start:i]), 64); err != nil {

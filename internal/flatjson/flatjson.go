@@ -137,8 +137,24 @@ func plainString(b string, i int) (string, int, bool) {
 }
 
 // numberEnd returns the index after the JSON number at b[i], checking
-// its grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+// its grammar (NumberEnd) and that a delimiter follows it.
 func numberEnd(b string, i int) (int, bool) {
+	i, _, ok := NumberEnd(b, i)
+	if !ok {
+		return i, false
+	}
+	// A number runs into the next token only through a delimiter.
+	if i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		return i, false
+	}
+	return i, true
+}
+
+// NumberEnd returns the index after the JSON number at b[i], whether it
+// has an exponent, and whether it follows JSON's grammar,
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?: the one scan that this
+// package's reader and report's alert-line reader both need.
+func NumberEnd[T string | []byte](b T, i int) (end int, exp, ok bool) {
 	digits := func(j int) int {
 		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
 			j++
@@ -154,12 +170,12 @@ func numberEnd(b string, i int) (int, bool) {
 	case i < len(b) && b[i] >= '1' && b[i] <= '9':
 		i = digits(i)
 	default:
-		return i, false
+		return i, false, false
 	}
 	if i < len(b) && b[i] == '.' {
 		j := digits(i + 1)
 		if j == i+1 {
-			return j, false
+			return j, false, false
 		}
 		i = j
 	}
@@ -170,13 +186,9 @@ func numberEnd(b string, i int) (int, bool) {
 		}
 		j := digits(i)
 		if j == i {
-			return j, false
+			return j, true, false
 		}
-		i = j
+		return j, true, true
 	}
-	// A number runs into the next token only through a delimiter.
-	if i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
-		return i, false
-	}
-	return i, true
+	return i, false, true
 }
