@@ -154,29 +154,49 @@ func TestIntelReloadAfterFailure(t *testing.T) {
 	}
 }
 
+// reloadRig is an engine matching one blocklist file (198.51.100.1 at
+// start) whose reload checks a test steps through, with the log lines
+// they wrote.
+type reloadRig struct {
+	*Engine
+	c     *collect
+	path  string
+	logs  *strings.Builder
+	check int
+}
+
+func newReloadRig(t *testing.T) *reloadRig {
+	logs := &strings.Builder{}
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	path := filepath.Join(t.TempDir(), "bl.txt")
+	os.WriteFile(path, []byte("198.51.100.1\n"), 0o644)
+	cfg := only("intel")
+	cfg.Blocklists = []string{path}
+	e, c := newTest(t, cfg)
+	return &reloadRig{Engine: e, c: c, path: path, logs: logs}
+}
+
+// checks runs n reload checks, 31 s of packet time apart.
+func (r *reloadRig) checks(n int) {
+	for range n {
+		r.check++
+		r.Advance(r.now())
+	}
+}
+
+// now is the packet time of the last check.
+func (r *reloadRig) now() int64 { return t0 + int64(r.check)*31*sec }
+
 // A blocklist that stays broken is retried at each check but warned about
 // once, and again only when it changes and still fails; the reload that
 // succeeds after failures says so. In a 20-minute soak with a list broken
 // or emptied for a minute at a time, the same warning came at every check
 // (every 10 s there): 32 of the agent's 39 log lines.
 func TestIntelReloadFailureWarnedOnce(t *testing.T) {
-	var logs strings.Builder
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-	defer slog.SetDefault(old)
-
-	path := filepath.Join(t.TempDir(), "bl.txt")
-	os.WriteFile(path, []byte("198.51.100.1\n"), 0o644)
-	cfg := only("intel")
-	cfg.Blocklists = []string{path}
-	e, c := newTest(t, cfg)
-	check := 0
-	checks := func(n int) {
-		for range n {
-			check++
-			e.Advance(t0 + int64(check)*31*sec)
-		}
-	}
+	r := newReloadRig(t)
+	e, c, path, logs, checks := r.Engine, r.c, r.path, r.logs, r.checks
 	warnings := func() int { return strings.Count(logs.String(), "blocklist reload failed") }
 
 	os.WriteFile(path, []byte("999.1.1.1\ngarbage\n"), 0o644) // every line malformed
@@ -191,7 +211,7 @@ func TestIntelReloadFailureWarnedOnce(t *testing.T) {
 	}
 	os.WriteFile(path, []byte("203.0.113.7 c2\n"), 0o644)
 	checks(1)
-	e.OnFlow(testFlow(1, "10.0.0.5", "203.0.113.7", 40000, 443, 6, t0+int64(check)*31*sec+sec))
+	e.OnFlow(testFlow(1, "10.0.0.5", "203.0.113.7", 40000, 443, 6, r.now()+sec))
 	checks(3)
 	e.Close()
 	if n := warnings(); n != 2 {
@@ -211,23 +231,8 @@ func TestIntelReloadFailureWarnedOnce(t *testing.T) {
 // replacement is gone for one check at most); before, nothing was said
 // for as long as the file stayed missing.
 func TestIntelMissingFileWarnedOnce(t *testing.T) {
-	var logs strings.Builder
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-	defer slog.SetDefault(old)
-
-	path := filepath.Join(t.TempDir(), "bl.txt")
-	os.WriteFile(path, []byte("198.51.100.1\n"), 0o644)
-	cfg := only("intel")
-	cfg.Blocklists = []string{path}
-	e, c := newTest(t, cfg)
-	check := 0
-	checks := func(n int) {
-		for range n {
-			check++
-			e.Advance(t0 + int64(check)*31*sec)
-		}
-	}
+	r := newReloadRig(t)
+	e, c, path, logs, checks := r.Engine, r.c, r.path, r.logs, r.checks
 	warnings := func() int { return strings.Count(logs.String(), "blocklist file missing") }
 
 	os.Remove(path)
@@ -239,10 +244,10 @@ func TestIntelMissingFileWarnedOnce(t *testing.T) {
 	if n := warnings(); n != 1 {
 		t.Fatalf("missing for 6 checks: %d warnings, want 1:\n%s", n, logs.String())
 	}
-	e.OnFlow(testFlow(1, "10.0.0.5", "198.51.100.1", 40000, 443, 6, t0+int64(check)*31*sec+sec))
+	e.OnFlow(testFlow(1, "10.0.0.5", "198.51.100.1", 40000, 443, 6, r.now()+sec))
 	os.WriteFile(path, []byte("203.0.113.7\n"), 0o644)
 	checks(1)
-	e.OnFlow(testFlow(2, "10.0.0.5", "203.0.113.7", 40001, 443, 6, t0+int64(check)*31*sec+sec))
+	e.OnFlow(testFlow(2, "10.0.0.5", "203.0.113.7", 40001, 443, 6, r.now()+sec))
 	checks(2)
 	e.Close()
 	if !strings.Contains(logs.String(), "blocklist file is back") {
