@@ -334,6 +334,24 @@ func Doc() []byte {
 	writeTable(&b, groups[GroupKDD], false)
 	b.WriteString(docWindows)
 	b.WriteString(docKernel)
+	// The columns whose basis is not their unit's, so that the tables
+	// above and this list say every column's Column.Basis.
+	byBasis := map[Basis][]string{}
+	for _, d := range defs {
+		own := basisOfUnit(d.Unit)
+		if d.Kind == String {
+			own = Counted
+		}
+		if d.Basis != own {
+			byBasis[d.Basis] = append(byBasis[d.Basis], "`"+strings.TrimSpace(d.Name)+"`")
+		}
+	}
+	b.WriteString("\nEvery column's basis follows from its unit (`us`, `s`, `bytes/s`, `packets/s`: timed; none, `bytes`, `packets`, `connections`, `bytes^2`: counted; text columns counted), except:\n\n")
+	for _, bs := range []Basis{Counted, Timed, SpanWindow, ConnWindow} {
+		if names := byBasis[bs]; len(names) > 0 {
+			fmt.Fprintf(&b, "- %s: %s\n", bs, strings.Join(names, ", "))
+		}
+	}
 	b.WriteString(docAPI)
 	return b.Bytes()
 }
