@@ -677,7 +677,8 @@ func readAlerts(path string, seen *causeCounts, add func(*alertLine)) error {
 		a     alertLine
 		cause []byte // scratch for a cause without flowhawk.cause
 	)
-	for line := 1; sc.Scan(); line++ {
+	line := 1
+	for ; sc.Scan(); line++ {
 		b := sc.Bytes()
 		if len(bytes.TrimSpace(b)) == 0 {
 			continue
@@ -721,7 +722,8 @@ func readAlerts(path string, seen *causeCounts, add func(*alertLine)) error {
 		add(&a)
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("report: %s: %w", path, err)
+		// The line the scanner stopped in (a line past its 16 MB limit).
+		return fmt.Errorf("report: %s:%d: %w", path, line, err)
 	}
 	return nil
 }

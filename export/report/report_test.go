@@ -635,6 +635,21 @@ func TestReadAlertsRefusesFlows(t *testing.T) {
 	}
 }
 
+// TestReadAlertsLongLineNamed reads an alerts file whose third line is past
+// the reader's 16 MB line limit: the error names that line, as every other
+// error of an alerts file does (it named only the file).
+func TestReadAlertsLongLineNamed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alerts.jsonl")
+	good := `{"@timestamp":"2026-11-23T10:00:00Z","rule":{"name":"x"}}` + "\n"
+	long := `{"@timestamp":"2026-11-23T10:00:01Z","pad":"` + strings.Repeat("a", 17<<20) + `"}` + "\n"
+	if err := os.WriteFile(path, []byte(good+good+long), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadAlertStats([]string{path}); err == nil || !strings.Contains(err.Error(), path+":3: ") {
+		t.Errorf("a line past the limit: %v, want it named %s:3", err, path)
+	}
+}
+
 // TestReadFlowsEmptyCSV checks that an empty CSV file reads as no flows,
 // as an empty JSON Lines file does, so that it does not fail a report of
 // several files; it was an error ("header: EOF").
