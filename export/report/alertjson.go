@@ -246,17 +246,9 @@ func (p *alertParser) object(i int, inner []headField, top bool, depth int) (int
 		if !ok {
 			return j, false
 		}
-		j = p.space(j)
-		if j >= len(b) {
-			return j, false
-		}
-		switch b[j] {
-		case '}':
-			return j + 1, true
-		case ',':
-			i = p.space(j + 1)
-		default:
-			return j, false
+		var more bool
+		if i, more, ok = p.next(j, '}'); !more {
+			return i, ok
 		}
 	}
 }
@@ -316,6 +308,23 @@ func (p *alertParser) value(i int, depth int) (int, bool) {
 	return i, false
 }
 
+// next reads what follows a member of an object or an element of an
+// array ending in end: a comma (more: i is where the next one starts) or
+// end (i is just past it, ok); anything else is malformed.
+func (p *alertParser) next(j int, end byte) (i int, more, ok bool) {
+	b := p.b
+	j = p.space(j)
+	switch {
+	case j >= len(b):
+		return j, false, false
+	case b[j] == end:
+		return j + 1, false, true
+	case b[j] == ',':
+		return p.space(j + 1), true, true
+	}
+	return j, false, false
+}
+
 func hasLiteral(b []byte, i int, w string) bool {
 	return len(b)-i >= len(w) && string(b[i:i+len(w)]) == w
 }
@@ -331,17 +340,9 @@ func (p *alertParser) array(i int, depth int) (int, bool) {
 		if !ok {
 			return j, false
 		}
-		j = p.space(j)
-		if j >= len(b) {
-			return j, false
-		}
-		switch b[j] {
-		case ']':
-			return j + 1, true
-		case ',':
-			i = p.space(j + 1)
-		default:
-			return j, false
+		var more bool
+		if i, more, ok = p.next(j, ']'); !more {
+			return i, ok
 		}
 	}
 }
