@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -596,9 +597,9 @@ func ReadAlertFiles(paths []string) ([]Alert, error) {
 // causeCounts holds the last running count of each alert cause, across
 // files, to tell what a line adds.
 type causeCounts struct {
-	byStart map[string]*causeCount  // cause|event.start -> its last count
+	byStart map[string]*causeCount  // len(cause) cause event.start -> its last count
 	latest  map[string]*causeLatest // cause -> its last line's entry in byStart
-	key     []byte                  // scratch for cause|event.start
+	key     []byte                  // scratch for byStart's key
 }
 
 // causeCount is the last running count of a cause and event.start.
@@ -621,7 +622,9 @@ func newCauseCounts() *causeCounts {
 // in a fleet store keep their own. The maps are looked up by the line's
 // bytes: only a new cause or start allocates.
 func (cc *causeCounts) occurrences(cause, start []byte, c float64) float64 {
-	cc.key = append(append(append(cc.key[:0], cause...), '|'), start...)
+	// The cause's length goes first: a separator could appear in either
+	// part ("a|b" with start "c" and "a" with start "b|c" were one key).
+	cc.key = append(append(binary.AppendUvarint(cc.key[:0], uint64(len(cause))), cause...), start...)
 	e := cc.byStart[string(cc.key)]
 	l := cc.latest[string(cause)]
 	var prev float64

@@ -558,6 +558,25 @@ func TestReadAlertsStartMovedBack(t *testing.T) {
 	}
 }
 
+// TestReadAlertsCauseKeyUnambiguous checks that two causes whose cause
+// and event.start concatenate to the same text keep their own counts: the
+// key joined them with '|', which either may hold, and the second line
+// added 7 - 5 = 2 occurrences instead of 7.
+func TestReadAlertsCauseKeyUnambiguous(t *testing.T) {
+	line := func(cause, start string, count int) string {
+		return fmt.Sprintf(`{"@timestamp":"2005-07-04T09:58:00Z","event":{"start":%q},"rule":{"name":"size.oversize"},"source":{"ip":"192.168.1.2"},"flowhawk":{"detector":"size","cause":%q,"count":%d}}`+"\n", start, cause, count)
+	}
+	path := filepath.Join(t.TempDir(), "alerts.jsonl")
+	os.WriteFile(path, []byte(line("size.oversize|192.168.1.2|", "2005-07-04T09:56:06Z", 5)+line("size.oversize|192.168.1.2", "|2005-07-04T09:56:06Z", 7)), 0o644)
+	as, err := ReadAlerts(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := alertCount(as); s != "12 alert occurrences in 2 alert lines" {
+		t.Errorf("%q, want 12 alert occurrences in 2 alert lines", s)
+	}
+}
+
 // The class chart draws the 29 largest classes and the rest as one bar:
 // a label per host gave thousands of unreadable bars.
 func TestClassChartBounded(t *testing.T) {
