@@ -637,12 +637,17 @@ func loadKernel(cfg KernelConfig, keep map[string]bool) (*KernelSource, error) {
 	}
 	s := &KernelSource{cfg: cfg, pending: make(map[Key][]pendingSample), liveKeys: make(map[Key]struct{}), continued: make(map[Key]cutFlow)}
 	if err := loadObjects(spec, &s.objs); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return nil, fmt.Errorf("load eBPF programs: %w: CAP_BPF and CAP_PERFMON (or root) are needed: %v", ErrCapability, err)
+		}
+		// An older kernel's refusal (a helper unknown to the verifier,
+		// a map type it cannot create) names the missing feature.
+		if xerr := explainLoadFailure(err, kernelNeeds, kernelRelease()); xerr != nil {
+			return nil, xerr
+		}
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			return nil, fmt.Errorf("eBPF verifier rejected the programs: %w", err)
-		}
-		if errors.Is(err, unix.EPERM) {
-			return nil, fmt.Errorf("load eBPF programs: %w: CAP_BPF and CAP_PERFMON (or root) are needed: %v", ErrCapability, err)
 		}
 		if errors.Is(err, unix.ENOMEM) {
 			mb := (flowMapBytes(spec.Maps[bpf.FlowhawkMapFlows4]) + flowMapBytes(spec.Maps[bpf.FlowhawkMapFlows])) >> 20
