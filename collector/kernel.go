@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -388,6 +389,46 @@ func (s *KernelSource) inCaptureNetns(fn func()) error {
 		return nil
 	}
 	return inNetns(s.netns, fn)
+}
+
+// inNetns runs fn on a thread in the network namespace ns (the caller's
+// goroutine may have moved to a thread of another namespace since attach):
+// finding and attaching again to an interface that came back.
+func inNetns(ns *os.File, fn func()) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		if sameFile(orig, ns) {
+			// Already there: setns needs CAP_SYS_ADMIN, which the
+			// systemd unit does not grant.
+			fn()
+			runtime.UnlockOSThread()
+			errc <- nil
+			return
+		}
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("enter netns: %w", err)
+			return
+		}
+		fn()
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread() // else the thread exits with the goroutine
+		}
+		errc <- nil
+	}()
+	return <-errc
+}
+
+// sameFile reports whether a and b are the same inode (namespaces are).
+func sameFile(a, b *os.File) bool {
+	var sa, sb unix.Stat_t
+	return unix.Fstat(int(a.Fd()), &sa) == nil && unix.Fstat(int(b.Fd()), &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
 // attachAgain replaces the gone links of the interface asked for by a new
@@ -1003,7 +1044,7 @@ func (s *KernelSource) attachIngress(ifi *net.Interface, at *Attachment) error {
 	}
 	how, err := s.attachTC(s.objs.FlowhawkTcIngress, ifi, ebpf.AttachTCXIngress, "ingress")
 	if err != nil && s.cfg.Ingress == "auto" && s.objs.FlowhawkXdp != nil {
-		// No TCX and no tc(8) for clsact: XDP in whatever mode the
+		// No TCX and no clsact filter either: XDP in whatever mode the
 		// kernel can, rather than no ingress at all (not loaded when
 		// every interface is veth or loopback: --ingress xdp forces it).
 		xl, mode, xerr := attachXDP(s.objs.FlowhawkXdp, ifi.Index, 0)

@@ -7,48 +7,57 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // clsactLink is a TC program attached the pre-TCX way, for kernels without
-// TCX (before 6.6): the program is pinned to bpffs and attached with tc(8)
-// as a direct-action filter on a clsact qdisc, under a preference no other
-// filter uses. Close removes that filter, the qdisc if we added it and no
-// filter is left on it, and the pin. When ingress and egress are both
-// attached this way, the ingress link is made first, adds the qdisc and is
-// closed last (Detach closes in reverse), so the egress filter is gone
-// before the qdisc is checked.
+// TCX (before 6.6): a direct-action bpf filter on a clsact qdisc, under a
+// preference no other filter uses, added through rtnetlink on a socket
+// made in the interface's network namespace at attach time (a netlink
+// socket stays in the namespace it was made in, so the scans and Close
+// need no setns, hence no CAP_SYS_ADMIN). The filter holds the program
+// itself: nothing is pinned and no tc(8) runs. Close removes that filter
+// and the qdisc if we added it and no filter is left on it. When ingress
+// and egress are both attached this way, the ingress link is made first,
+// adds the qdisc and is closed last (Detach closes in reverse), so the
+// egress filter is gone before the qdisc is checked.
 type clsactLink struct {
 	iface    string
 	dir      string // "ingress" or "egress"
-	pref     string // our filter's preference, free when we attached
-	pin      string
-	mount    string // private bpffs mounted for the pin, "" if none
+	parent   uint32 // netlink.HANDLE_MIN_INGRESS or HANDLE_MIN_EGRESS
+	pref     uint16 // our filter's preference, free when we attached; 0 if we have no filter
+	progID   int    // the program's ID, which the kernel reports for our filter
+	name     string // our filter's name, flowhawk_PID_N_IFACE_DIR, N unique in the process
 	addQdisc bool
-	netns    *os.File // the network namespace of iface, for tc at detach time
-	ifindex  int      // iface's index at attach: the device, whatever its name later
-	sock     int      // a socket in iface's namespace, to ask the kernel what ifindex names; -1 if none
-	gone     bool     // the device went, and our filter (and qdisc) with it
-	removed  bool     // gone only because another tool took our filter off the device, which stays
+	nl       *netlink.Handle // rtnetlink in iface's namespace
+	ifindex  int             // iface's index at attach: the device, whatever its name later
+	sock     int             // a socket in iface's namespace, to ask the kernel what ifindex names; -1 if none
+	gone     bool            // the device went, and our filter (and qdisc) with it
+	removed  bool            // gone only because another tool took our filter off the device, which stays
 }
+
+// clsactHandle is our filter's handle under its preference: a preference
+// holds only our filter, so the first handle.
+const clsactHandle = 1
 
 // deviceGone reports whether the device the filter was attached to has
 // gone: its ifindex no longer exists in its namespace, or now names a
 // device that does not hold our filter. A device re-created under the same
 // name has a new index, and its filters (perhaps another capture's under
 // our preference) are not ours to delete. A device renamed keeps our
-// filter: iface follows the new name, for tc at detach time. A device
-// that stays but lost our filter (`tc qdisc del dev IFACE clsact` by
-// another tool) counts as gone too, so that it is warned about and
-// attached again rather than counting nothing without a word.
+// filter: iface follows the new name, for the messages. A device that
+// stays but lost our filter (`tc qdisc del dev IFACE clsact` by another
+// tool) counts as gone too, so that it is warned about and attached again
+// rather than counting nothing without a word.
 func (l *clsactLink) deviceGone() bool {
 	if l.gone || l.sock < 0 {
 		return l.gone
@@ -62,101 +71,55 @@ func (l *clsactLink) deviceGone() bool {
 	switch {
 	case errors.Is(err, unix.ENODEV):
 		l.gone = true
-	case err != nil:
-		// Cannot tell: take it as there.
+		return true
+	case err != nil || l.pref == 0:
+		return false // cannot tell: take it as there
+	}
+	held, known := l.holdsFilter()
+	switch {
+	case !known:
+	case held && ifr.Name() != l.iface:
+		slog.Info("captured interface renamed", "iface", l.iface, "now", ifr.Name())
+		l.iface = ifr.Name()
+	case held:
 	case ifr.Name() != l.iface:
-		if held, _ := l.holdsFilter(ifr.Name()); held {
-			slog.Info("captured interface renamed", "iface", l.iface, "now", ifr.Name())
-			l.iface = ifr.Name()
-		} else {
-			l.gone = true
-		}
-	case l.pref != "":
-		if held, known := l.holdsFilter(l.iface); known && !held {
-			l.gone, l.removed = true, true
-		}
+		l.gone = true // the index names another device
+	default:
+		l.gone, l.removed = true, true
 	}
 	return l.gone
 }
 
-// holdsFilter reports whether our filter is on dir of the device named
-// name, in iface's namespace; known is false when tc could not tell.
-func (l *clsactLink) holdsFilter(name string) (held, known bool) {
-	tc, err := exec.LookPath("tc")
-	if err != nil || l.pref == "" {
-		return false, false
-	}
-	var out []byte
-	show := func() {
-		out, err = exec.Command(tc, "filter", "show", "dev", name, l.dir, "pref", l.pref).CombinedOutput()
-	}
-	if l.netns != nil {
-		if nerr := inNetns(l.netns, show); nerr != nil {
-			return false, false
-		}
-	} else {
-		show()
-	}
+// dev is the device the filter was attached to, by index, for netlink.
+func (l *clsactLink) dev() netlink.Link {
+	return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: l.ifindex}}
+}
+
+// holdsFilter reports whether our filter is on our hook of the device:
+// at our preference and handle, running our program (by its ID, which a
+// filter another capture or tool put there would not have) under our
+// name (unique to this attach: after a filter was lost, the attach that
+// replaces it may take the same preference, with the same program).
+// known is false when the kernel could not be asked.
+func (l *clsactLink) holdsFilter() (held, known bool) {
+	fs, err := l.nl.FilterList(l.dev(), l.parent)
 	if err != nil {
 		return false, false
 	}
-	return strings.Contains(string(out), filepath.Base(l.pin)), true
-}
-
-// inNetns runs fn on a thread in the network namespace ns (the caller's
-// goroutine may have moved to a thread of another namespace since attach).
-func inNetns(ns *os.File, fn func()) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			errc <- err
-			return
+	for _, f := range fs {
+		if b, ok := f.(*netlink.BpfFilter); ok && l.ours(b) {
+			return true, true
 		}
-		defer orig.Close()
-		if sameFile(orig, ns) {
-			// Already there: setns needs CAP_SYS_ADMIN, which the
-			// systemd unit does not grant.
-			fn()
-			runtime.UnlockOSThread()
-			errc <- nil
-			return
-		}
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("enter netns: %w", err)
-			return
-		}
-		fn()
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread() // else the thread exits with the goroutine
-		}
-		errc <- nil
-	}()
-	return <-errc
-}
-
-// sameFile reports whether a and b are the same inode (namespaces are).
-func sameFile(a, b *os.File) bool {
-	var sa, sb unix.Stat_t
-	return unix.Fstat(int(a.Fd()), &sa) == nil && unix.Fstat(int(b.Fd()), &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
-}
-
-func isBPFFS(dir string) bool {
-	var st unix.Statfs_t
-	return unix.Statfs(dir, &st) == nil && st.Type == unix.BPF_FS_MAGIC
-}
-
-func (l *clsactLink) unmount() {
-	if l.mount != "" {
-		unix.Unmount(l.mount, unix.MNT_DETACH)
-		os.Remove(l.mount)
-		l.mount = ""
 	}
+	return false, true
 }
 
-// pinSeq tells apart the pins of several sources in one process.
-var pinSeq atomic.Uint64
+func (l *clsactLink) ours(b *netlink.BpfFilter) bool {
+	return b.Priority == l.pref && b.Handle == clsactHandle && b.Id == l.progID && b.Name == l.name
+}
+
+// filterSeq tells apart the filters of several sources in one process.
+var filterSeq atomic.Uint64
 
 // clsactPrefBase is where flowhawk's filter preferences start: each
 // capture takes one no filter on the hook uses (from base + pid), so two
@@ -164,68 +127,60 @@ var pinSeq atomic.Uint64
 // with ours.
 const clsactPrefBase = 49152
 
-// freePref returns a filter preference not used on dir of iface.
-func freePref(tc, iface, dir string) (string, error) {
-	out, err := exec.Command(tc, "filter", "show", "dev", iface, dir).CombinedOutput()
+// freePref returns a filter preference not used on our hook. With warn it
+// also warns about the stale flowhawk filters there.
+func (l *clsactLink) freePref(warn bool) (uint16, error) {
+	fs, err := l.nl.FilterList(l.dev(), l.parent)
 	if err != nil {
-		return "", fmt.Errorf("tc filter show dev %s %s: %v: %s", iface, dir, err, strings.TrimSpace(string(out)))
+		return 0, fmt.Errorf("list the %s filters of %s: %w", l.dir, l.iface, err)
 	}
-	used := map[string]bool{}
-	f := strings.Fields(string(out))
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "pref" {
-			used[f[i+1]] = true
+	used := map[uint16]bool{}
+	for _, f := range fs {
+		used[f.Attrs().Priority] = true
+	}
+	if warn {
+		for _, st := range staleFilters(fs, os.Getpid(), processAlive) {
+			slog.Warn("a flowhawk filter whose capture is not running in this PID namespace is still attached and runs on every packet; "+
+				"a capture killed before it could detach (SIGKILL) leaves it. Remove it with the command given",
+				"interface", l.iface, "direction", l.dir, "pref", st.pref, "pid", st.pid,
+				"command", fmt.Sprintf("tc filter del dev %s %s pref %d", l.iface, l.dir, st.pref))
 		}
-	}
-	for _, st := range staleFilters(string(out), os.Getpid(), processAlive) {
-		slog.Warn("a flowhawk filter whose capture is not running in this PID namespace is still attached and runs on every packet; "+
-			"a capture killed before it could detach (SIGKILL) leaves it. Remove it with the command given",
-			"interface", iface, "direction", dir, "pref", st.pref, "pid", st.pid,
-			"command", fmt.Sprintf("tc filter del dev %s %s pref %s", iface, dir, st.pref))
 	}
 	start := os.Getpid() % 16384
 	for i := 0; i < 16384; i++ {
-		p := fmt.Sprint(clsactPrefBase + (start+i)%16384)
+		p := uint16(clsactPrefBase + (start+i)%16384)
 		if !used[p] {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("no free tc filter preference on %s %s", iface, dir)
+	return 0, fmt.Errorf("no free tc filter preference on %s %s", l.iface, l.dir)
 }
 
 // staleFilter is a flowhawk filter left by a process that is gone.
 type staleFilter struct {
-	pref string
+	pref uint16
 	pid  int
 }
 
-// staleFilters finds, in `tc filter show` output, the filters flowhawk
-// attached (their pin is named flowhawk_PID_...) whose process is not
-// alive. A capture in another PID namespace looks dead from here, so
-// these are warned about, never deleted.
-func staleFilters(out string, self int, alive func(pid int) bool) []staleFilter {
+// staleFilters finds, among a hook's filters, those flowhawk attached
+// (named flowhawk_PID_...; before netlink, tc(8) named them after their
+// pin, flowhawk_PID_..._DIR:[*fsobj]) whose process is not alive. A
+// capture in another PID namespace looks dead from here, so these are
+// warned about, never deleted.
+func staleFilters(fs []netlink.Filter, self int, alive func(pid int) bool) []staleFilter {
 	var st []staleFilter
-	seen := map[string]bool{}
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		var pref, pin string
-		for i, w := range f {
-			if w == "pref" && i+1 < len(f) {
-				pref = f[i+1]
-			}
-			if pin == "" && strings.HasPrefix(w, "flowhawk_") { // the pin, before the program name
-				pin = w
-			}
+	seen := map[uint16]bool{}
+	for _, f := range fs {
+		b, ok := f.(*netlink.BpfFilter)
+		if !ok || seen[b.Priority] {
+			continue
 		}
 		var pid int
-		if pref == "" || pin == "" || seen[pref] {
+		if _, err := fmt.Sscanf(b.Name, "flowhawk_%d_", &pid); err != nil || pid == self || alive(pid) {
 			continue
 		}
-		if _, err := fmt.Sscanf(pin, "flowhawk_%d_", &pid); err != nil || pid == self || alive(pid) {
-			continue
-		}
-		seen[pref] = true
-		st = append(st, staleFilter{pref, pid})
+		seen[b.Priority] = true
+		st = append(st, staleFilter{b.Priority, pid})
 	}
 	return st
 }
@@ -236,20 +191,44 @@ func processAlive(pid int) bool {
 	return err == nil
 }
 
-// hookEmpty reports whether dir of iface holds no filter (tc failing
-// counts as not empty: the qdisc then stays).
-func hookEmpty(tc, iface, dir string) bool {
-	out, err := exec.Command(tc, "filter", "show", "dev", iface, dir).CombinedOutput()
-	return err == nil && strings.TrimSpace(string(out)) == ""
+// hookEmpty reports whether the hook parent of the device holds no filter
+// (a failed dump counts as not empty: the qdisc then stays).
+func (l *clsactLink) hookEmpty(parent uint32) bool {
+	fs, err := l.nl.FilterList(l.dev(), parent)
+	return err == nil && len(fs) == 0
 }
 
-// bpffsPrefix starts the name of a private bpffs mount point, followed by
-// the owner's pid and a dash: a capture killed with SIGKILL cannot remove
-// its directory, so the next one that mounts one removes those whose
-// owner is gone.
+// clsactQdisc is the clsact qdisc of the device at ifindex.
+func clsactQdisc(ifindex int) *netlink.GenericQdisc {
+	return &netlink.GenericQdisc{
+		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: ifindex, Parent: netlink.HANDLE_CLSACT, Handle: netlink.MakeHandle(0xffff, 0)},
+		QdiscType:  "clsact",
+	}
+}
+
+// hasClsact reports whether the device has a clsact qdisc.
+func (l *clsactLink) hasClsact() bool {
+	qs, err := l.nl.QdiscList(l.dev())
+	if err != nil {
+		return false
+	}
+	for _, q := range qs {
+		if q.Type() == "clsact" {
+			return true
+		}
+	}
+	return false
+}
+
+// bpffsPrefix starts the name of the private bpffs mount point that
+// versions before the netlink attach mounted for their pins, followed by
+// the owner's pid and a dash.
 const bpffsPrefix = "flowhawk-bpffs-"
 
-// removeStaleBPFFS removes the private bpffs directories in tmp whose
+var staleBPFFSOnce sync.Once
+
+// removeStaleBPFFS removes the private bpffs directories in tmp that
+// captures of earlier versions, killed with SIGKILL, left, once their
 // owner process no longer runs. Only empty directories go (rmdir): the
 // mount itself ended with the owner's mount namespace, or with its
 // process where it had none of its own; a directory still mounted here
@@ -271,96 +250,66 @@ func removeStaleBPFFS(tmp string) {
 	}
 }
 
-// sysBPFFS is where a host mounts its bpffs (systemd: mode 0700, root's).
-const sysBPFFS = "/sys/fs/bpf"
-
-// pinIn pins prog for tc(8) to find: in the bpffs at fsDir when there is
-// one this user may write to, else in a private bpffs mounted for this
-// link (which needs CAP_SYS_ADMIN) and removed on Close. A service user
-// without CAP_DAC_OVERRIDE cannot write to systemd's /sys/fs/bpf, so the
-// private mount is also the way out when it exists: granting CAP_SYS_ADMIN
-// is then enough, as deploy/flowhawk.service says for kernels before 6.6.
-func (l *clsactLink) pinIn(prog *ebpf.Program, fsDir string) error {
-	name := fmt.Sprintf("flowhawk_%d_%d_%s_%s", os.Getpid(), pinSeq.Add(1), l.iface, l.dir)
-	var sysErr error
-	if isBPFFS(fsDir) {
-		l.pin = filepath.Join(fsDir, name)
-		err := prog.Pin(l.pin)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
-			return fmt.Errorf("pin %s program: %w", l.dir, err)
-		}
-		sysErr = fmt.Errorf("%s is not writable by uid %d: %v", fsDir, os.Geteuid(), err)
-	} else {
-		sysErr = fmt.Errorf("no bpffs at %s", fsDir)
-	}
-	removeStaleBPFFS(os.TempDir())
-	tmp, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", bpffsPrefix, os.Getpid()))
-	if err != nil {
-		return fmt.Errorf("clsact fallback: %v; %w", sysErr, err)
-	}
-	if err := unix.Mount("bpf", tmp, "bpf", 0, "mode=0700"); err != nil {
-		os.Remove(tmp)
-		if errors.Is(err, unix.EPERM) {
-			err = fmt.Errorf("%w: CAP_SYS_ADMIN: %v", ErrCapability, err)
-		}
-		return fmt.Errorf("clsact fallback pins its programs in bpffs: %v, and mounting a private one at %s failed: %w "+
-			"(mount a bpffs at %s that this user can write to, grant CAP_SYS_ADMIN, or use TCX: kernel 6.6 and later)", sysErr, tmp, err, fsDir)
-	}
-	l.mount = tmp
-	l.pin = filepath.Join(tmp, name)
-	if err := prog.Pin(l.pin); err != nil {
-		l.unmount()
-		return fmt.Errorf("pin %s program: %w", l.dir, err)
-	}
-	return nil
-}
-
 // attachClsact attaches prog on dir ("ingress" or "egress") of iface,
-// whose index is ifindex.
+// whose index is ifindex, in the calling thread's network namespace.
 func attachClsact(prog *ebpf.Program, iface string, ifindex int, dir string) (*clsactLink, error) {
-	tc, err := exec.LookPath("tc")
+	staleBPFFSOnce.Do(func() { removeStaleBPFFS(os.TempDir()) })
+	info, err := prog.Info()
 	if err != nil {
-		return nil, fmt.Errorf("clsact fallback needs tc(8) from iproute2: %w", err)
+		return nil, fmt.Errorf("%s program info: %w", dir, err)
 	}
-	l := &clsactLink{iface: iface, dir: dir, ifindex: ifindex, sock: -1}
-	// Pin a clone: a Program remembers one pin and pinning it again moves
-	// that pin, which fails across the private mounts of two interfaces
-	// (and would take the first interface's pin away on one mount).
-	clone, err := prog.Clone()
+	id, ok := info.ID()
+	if !ok {
+		return nil, fmt.Errorf("%s program: the kernel reports no program ID", dir)
+	}
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
-		return nil, fmt.Errorf("clone %s program: %w", dir, err)
+		return nil, fmt.Errorf("rtnetlink socket: %w", err)
 	}
-	defer clone.Close() // the pin and then tc's filter hold the program
-	if err := l.pinIn(clone, sysBPFFS); err != nil {
-		return nil, err
+	h.SetSocketTimeout(10 * time.Second) // a hung request fails rather than stopping the scans
+	l := &clsactLink{iface: iface, dir: dir, parent: netlink.HANDLE_MIN_EGRESS, progID: int(id), nl: h, ifindex: ifindex, sock: -1}
+	if dir == "ingress" {
+		l.parent = netlink.HANDLE_MIN_INGRESS
 	}
-	if ns, err := os.Open("/proc/thread-self/ns/net"); err == nil {
-		l.netns = ns
+	capErr := func(err error) error {
+		if errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("%w: CAP_NET_ADMIN: %v", ErrCapability, err)
+		}
+		return err
 	}
-	out, err := exec.Command(tc, "qdisc", "add", "dev", iface, "clsact").CombinedOutput()
+	err = h.QdiscAdd(clsactQdisc(ifindex))
 	switch {
 	case err == nil:
 		l.addQdisc = true
-	case strings.Contains(string(out), "File exists"), strings.Contains(string(out), "Exclusivity flag on"):
+	case errors.Is(err, unix.EEXIST):
 		// There already (ours for the other direction, or someone else's).
 	default:
-		clone.Unpin()
-		l.unmount()
-		return nil, fmt.Errorf("tc qdisc add dev %s clsact: %v: %s", iface, err, strings.TrimSpace(string(out)))
-	}
-	if l.pref, err = freePref(tc, iface, dir); err != nil {
 		l.Close()
-		return nil, err
+		return nil, fmt.Errorf("add a clsact qdisc to %s: %w", iface, capErr(err))
 	}
-	out, err = exec.Command(tc, "filter", "add", "dev", iface, dir, "pref", l.pref,
-		"bpf", "direct-action", "object-pinned", l.pin).CombinedOutput()
-	if err != nil {
-		l.pref = "" // nothing of ours to delete
-		l.Close()
-		return nil, fmt.Errorf("tc filter add dev %s %s: %v: %s", iface, dir, err, strings.TrimSpace(string(out)))
+	l.name = fmt.Sprintf("flowhawk_%d_%d_%s_%s", os.Getpid(), filterSeq.Add(1), iface, dir)
+	for try := 0; ; try++ {
+		pref, err := l.freePref(try == 0)
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		err = h.FilterAdd(&netlink.BpfFilter{
+			FilterAttrs: netlink.FilterAttrs{
+				LinkIndex: ifindex, Parent: l.parent, Handle: clsactHandle,
+				Priority: pref, Protocol: unix.ETH_P_ALL,
+			},
+			Fd: prog.FD(), Name: l.name, DirectAction: true,
+		})
+		if errors.Is(err, unix.EEXIST) && try < 3 {
+			continue // another capture took that preference since the list
+		}
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("add a bpf filter to %s %s pref %d: %w", iface, dir, pref, capErr(err))
+		}
+		l.pref = pref
+		break
 	}
 	if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err == nil {
 		l.sock = fd // bound to this thread's namespace, iface's
@@ -369,45 +318,32 @@ func attachClsact(prog *ebpf.Program, iface string, ifindex int, dir string) (*c
 }
 
 func (l *clsactLink) Close() error {
+	if l.nl == nil {
+		return nil
+	}
 	var errs []string
-	detach := func() {
-		tc, err := exec.LookPath("tc")
-		if err != nil {
-			return
-		}
-		gone := func(out []byte) bool {
-			return strings.Contains(string(out), "Cannot find device") || strings.Contains(string(out), "Parent Qdisc doesn't exists") ||
-				strings.Contains(string(out), "Filter with specified priority/protocol not found")
-		}
-		if l.deviceGone() {
-			return // the filter and the qdisc went with the device; the name may be another device's now
-		}
-		if l.pref != "" {
-			if out, err := exec.Command(tc, "filter", "del", "dev", l.iface, l.dir, "pref", l.pref).CombinedOutput(); err != nil && !gone(out) {
-				errs = append(errs, fmt.Sprintf("tc filter del dev %s %s pref %s: %v: %s", l.iface, l.dir, l.pref, err, strings.TrimSpace(string(out))))
+	// A device that went took the filter and the qdisc with it (its name
+	// may be another device's now); one that lost our filter to another
+	// tool may still hold the qdisc we added.
+	if !l.deviceGone() || l.removed {
+		if l.pref != 0 && !l.removed {
+			f := &netlink.BpfFilter{FilterAttrs: netlink.FilterAttrs{
+				LinkIndex: l.ifindex, Parent: l.parent, Handle: clsactHandle, Priority: l.pref, Protocol: unix.ETH_P_ALL,
+			}, Fd: -1} // by preference and handle: that filter alone
+			if err := l.nl.FilterDel(f); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) {
+				errs = append(errs, fmt.Sprintf("delete the %s filter pref %d of %s: %v", l.dir, l.pref, l.iface, err))
 			}
 		}
 		// The qdisc goes only if we added it and no filter is left on
 		// it: another capture (or tool) may have attached since.
-		if l.addQdisc && hookEmpty(tc, l.iface, "ingress") && hookEmpty(tc, l.iface, "egress") {
-			if out, err := exec.Command(tc, "qdisc", "del", "dev", l.iface, "clsact").CombinedOutput(); err != nil && !gone(out) {
-				errs = append(errs, fmt.Sprintf("tc qdisc del dev %s clsact: %v: %s", l.iface, err, strings.TrimSpace(string(out))))
+		if l.addQdisc && l.hookEmpty(netlink.HANDLE_MIN_INGRESS) && l.hookEmpty(netlink.HANDLE_MIN_EGRESS) && l.hasClsact() {
+			if err := l.nl.QdiscDel(clsactQdisc(l.ifindex)); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) {
+				errs = append(errs, fmt.Sprintf("delete the clsact qdisc of %s: %v", l.iface, err))
 			}
 		}
 	}
-	if l.netns != nil {
-		if err := inNetns(l.netns, detach); err != nil {
-			errs = append(errs, err.Error())
-		}
-		l.netns.Close()
-		l.netns = nil
-	} else {
-		detach()
-	}
-	if err := os.Remove(l.pin); err != nil && !os.IsNotExist(err) {
-		errs = append(errs, err.Error())
-	}
-	l.unmount()
+	l.nl.Close()
+	l.nl = nil
 	if l.sock >= 0 {
 		unix.Close(l.sock)
 		l.sock = -1

@@ -8,35 +8,43 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/vishvananda/netlink"
 )
 
-// TestStaleFilters reads `tc filter show` output as iproute2 prints it:
-// flowhawk's filters of a dead process are stale, those of live processes
-// and of this one, and other tools' filters, are not.
+// TestStaleFilters reads a hook's filters as rtnetlink lists them:
+// flowhawk's filters of a dead process are stale (named as this version
+// names them, and as tc(8) named the pinned ones of earlier versions),
+// those of live processes and of this one, and other tools' filters, are
+// not. The kernel lists a preference's chain head before its filters.
 func TestStaleFilters(t *testing.T) {
-	out := `filter protocol all pref 61802 bpf chain 0 
-filter protocol all pref 61802 bpf chain 0 handle 0x1 flowhawk_12650_2_va_egress:[*fsobj] direct-action not_in_hw id 3333 name flowhawk_tc tag 976e80157945dd21 jited 
-filter protocol all pref 49153 bpf chain 0 
-filter protocol all pref 49153 bpf chain 0 handle 0x1 flowhawk_777_1_va_egress:[*fsobj] direct-action not_in_hw id 3400 name flowhawk_tc tag 976e80157945dd21 jited 
-filter protocol all pref 49154 bpf chain 0 
-filter protocol all pref 49154 bpf chain 0 handle 0x1 flowhawk_42_1_va_egress:[*fsobj] direct-action not_in_hw id 3401 name flowhawk_tc tag 976e80157945dd21 jited 
-filter protocol all pref 1 bpf chain 0 
-filter protocol all pref 1 bpf chain 0 handle 0x1 cilium_egress:[*fsobj] direct-action not_in_hw id 12 name cil_to tag 0123 jited 
-`
+	bpf := func(pref uint16, name string) *netlink.BpfFilter {
+		return &netlink.BpfFilter{FilterAttrs: netlink.FilterAttrs{Priority: pref, Handle: 1}, Name: name, DirectAction: true}
+	}
+	fs := []netlink.Filter{
+		&netlink.BpfFilter{FilterAttrs: netlink.FilterAttrs{Priority: 61802}},
+		bpf(61802, "flowhawk_12650_2_va_egress:[*fsobj]"),
+		bpf(49153, "flowhawk_777_1_va_egress"),
+		bpf(49154, "flowhawk_42_1_va_egress"),
+		bpf(49155, "flowhawk_13000_7_va_egress"),
+		bpf(1, "cilium_egress:[*fsobj]"),
+		&netlink.U32{FilterAttrs: netlink.FilterAttrs{Priority: 2}},
+	}
 	alive := func(pid int) bool { return pid == 777 }
-	got := fmt.Sprint(staleFilters(out, 42, alive))
-	if want := "[{61802 12650}]"; got != want {
+	got := fmt.Sprint(staleFilters(fs, 42, alive))
+	if want := "[{61802 12650} {49155 13000}]"; got != want {
 		t.Errorf("stale filters %s, want %s", got, want)
 	}
-	if st := staleFilters("", 42, alive); len(st) != 0 {
+	if st := staleFilters(nil, 42, alive); len(st) != 0 {
 		t.Errorf("no filters: %v", st)
 	}
 }
 
 // TestRemoveStaleBPFFS checks that the private bpffs directory of a
-// capture killed with SIGKILL goes when the next one mounts its own, and
-// nothing else: a live owner's, a non-empty one, other names. Before, each
-// killed clsact capture left a directory in /tmp for good.
+// capture of an earlier version killed with SIGKILL goes when the next
+// clsact capture starts, and nothing else: a live owner's, a non-empty
+// one, other names. Before, each killed clsact capture left a directory
+// in /tmp for good.
 func TestRemoveStaleBPFFS(t *testing.T) {
 	tmp := t.TempDir()
 	gone := exec.Command("true")

@@ -168,12 +168,13 @@ func TestCLIErrors(t *testing.T) {
 }
 
 // TestCLIClsactTwoInterfaces runs capture through ip netns exec (which
-// mounts a fresh /sys, so no bpffs is there and each TC link mounts a
-// private one) on two interfaces with the clsact fallback: the egress
-// program is pinned once per interface, and afterwards no qdisc is left.
+// mounts a fresh /sys, so no bpffs is there) on two interfaces with the
+// clsact fallback: the egress program is attached once per interface (it
+// was pinned once per interface, each in a private bpffs, before the
+// netlink attach), and afterwards no qdisc is left.
 func TestCLIClsactTwoInterfaces(t *testing.T) {
 	if _, err := exec.LookPath("tc"); err != nil {
-		t.Skip("clsact fallback needs tc(8)")
+		t.Skip("tc(8) not installed: the qdiscs left cannot be checked")
 	}
 	n := newNet(t)
 	bin := flowhawkBin(t)
@@ -195,6 +196,42 @@ func TestCLIClsactTwoInterfaces(t *testing.T) {
 			t.Errorf("clsact qdisc left on %s: %s", ifc, q)
 		}
 	}
+}
+
+// TestCLIClsactWithoutTC runs a clsact capture whose PATH holds no
+// tc(8): it attaches through rtnetlink, so it must measure a ping, show
+// its filters under their flowhawk_PID_N_IFACE_DIR names while it runs,
+// and leave nothing attached. It used to fail: "clsact fallback needs
+// tc(8) from iproute2".
+func TestCLIClsactWithoutTC(t *testing.T) {
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("tc(8) not installed: the filters cannot be checked")
+	}
+	n := newNet(t)
+	bin := flowhawkBin(t)
+	empty := t.TempDir()
+	out := filepath.Join(t.TempDir(), "flows.jsonl")
+	cmd := exec.Command("ip", "netns", "exec", n.ClientNS, "env", "PATH="+empty, bin, "capture", "-i", n.ClientIf,
+		"--tc-attach", "clsact", "--duration", "3s", "-o", out, "--no-windows")
+	stderr := startCmd(t, cmd)
+	waitCapturing(t, stderr)
+	name := fmt.Sprintf("flowhawk_%d_", cmd.Process.Pid) // ip netns exec and env exec in place: the capture's pid
+	for _, dir := range []string{"ingress", "egress"} {
+		if f := run(t, "tc", "-n", n.ClientNS, "filter", "show", "dev", n.ClientIf, dir); !strings.Contains(f, name) || !strings.Contains(f, "_"+n.ClientIf+"_"+dir+" direct-action") {
+			t.Errorf("%s filter not named %s..._%s_%s: %s", dir, name, n.ClientIf, dir, f)
+		}
+	}
+	clientRun(t, n, "ping", "-c", "3", "-i", "0.05", n.ServerIP)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("capture without tc(8) in PATH: %v\n%s", err, stderr.String())
+	}
+	if want := n.ClientIf + ": ingress clsact, egress clsact"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("banner does not say %q: %s", want, stderr.String())
+	}
+	if got := icmpFlows(t, out, n.ClientIP); got != 1 {
+		t.Errorf("%d ICMP flows of 3+3 packets in %s, want 1:\n%s", got, out, stderr.String())
+	}
+	assertNothingLeft(t, n)
 }
 
 // TestCLIIngressChoice attaches to a bridge, which has no driver-mode XDP:
@@ -222,7 +259,7 @@ func TestCLIIngressChoice(t *testing.T) {
 // that removes each, and that the command works.
 func TestCLIStaleClsactWarned(t *testing.T) {
 	if _, err := exec.LookPath("tc"); err != nil {
-		t.Skip("clsact needs tc(8)")
+		t.Skip("tc(8) not installed: the command the warning gives cannot be run")
 	}
 	n := newNet(t)
 	bin := flowhawkBin(t)
@@ -244,12 +281,12 @@ func TestCLIStaleClsactWarned(t *testing.T) {
 	waitStart(stderr2)
 	second.Process.Signal(syscall.SIGTERM)
 	second.Wait()
-	// The killed capture's private bpffs directories (ip netns exec has
-	// no bpffs at /sys/fs/bpf) went when the second mounted its own, and
-	// the second removed its own on exit.
+	// Neither made a private bpffs directory (before the netlink attach
+	// each mounted one for its pins, ip netns exec having no bpffs at
+	// /sys/fs/bpf, and the killed capture's stayed until the next).
 	for _, c := range []*exec.Cmd{first, second} {
 		if left, _ := filepath.Glob(filepath.Join(os.TempDir(), fmt.Sprintf("flowhawk-bpffs-%d-*", c.Process.Pid))); len(left) > 0 {
-			t.Errorf("private bpffs directories of pid %d left: %v", c.Process.Pid, left)
+			t.Errorf("private bpffs directories of pid %d: %v", c.Process.Pid, left)
 		}
 	}
 	var cmds []string

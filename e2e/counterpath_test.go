@@ -20,7 +20,7 @@ import (
 // must be gone afterwards.
 func TestCounterPathClsact(t *testing.T) {
 	if _, err := exec.LookPath("tc"); err != nil {
-		t.Skip("clsact fallback needs tc(8)")
+		t.Skip("tc(8) not installed: the clsact filters cannot be checked")
 	}
 	n := newNet(t)
 	servers(t, n)
@@ -73,7 +73,7 @@ func TestCounterPathClsact(t *testing.T) {
 // the qdisc it had added, with them) and the second saw nothing more.
 func TestClsactTwoCaptures(t *testing.T) {
 	if _, err := exec.LookPath("tc"); err != nil {
-		t.Skip("clsact fallback needs tc(8)")
+		t.Skip("tc(8) not installed: the clsact filters cannot be checked")
 	}
 	n := newNet(t)
 	servers(t, n)
