@@ -13,9 +13,10 @@ import (
 
 // TestServiceUnit checks deploy/flowhawk.service: it grants exactly the
 // capabilities TestCLILeastPrivilege shows capture needs, allows bpf(2)
-// past its system call filter (a capture made bpf, mount and umount2 its
-// only calls outside @system-service, the latter two for the clsact
-// fallback's private bpffs), keeps flow files from other users, and
+// past its system call filter (bpf is a capture's only call outside
+// @system-service, with TCX and with the clsact fallback; the latter also
+// made mount and umount2, for a private bpffs, until it attached through
+// rtnetlink), keeps flow files from other users, and
 // systemd-analyze verify accepts it where systemd-analyze is installed.
 func TestServiceUnit(t *testing.T) {
 	b, unit := readUnit(t, "flowhawk.service")
