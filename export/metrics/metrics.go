@@ -1,7 +1,8 @@
 // Package metrics exposes flowhawk's operational counters to Prometheus:
 // packets, bytes and flows by protocol and direction, active flows, every
 // loss counter of the sources and exporters (read at scrape time), decode
-// errors, collector lag, flows by class, alerts by detector and build info.
+// errors, collector lag, flows by class, alerts by detector and build info,
+// over HTTP (Serve) or in a file for node_exporter (Textfile).
 //
 // Counting on the hot path is a handful of atomic adds on label children
 // resolved once at construction; nothing is allocated per flow.
@@ -78,7 +79,8 @@ const numReasons = int(collector.EndFlush) + 1
 // Config configures an Exporter.
 type Config struct {
 	// Sensor names this sensor; it becomes a constant "sensor" label on
-	// build info so dashboards can tell sensors apart.
+	// build info so dashboards can tell sensors apart, and a label of
+	// every series a Textfile writes.
 	Sensor string
 	// Version is the build version reported in flowhawk_build_info.
 	Version string
@@ -94,7 +96,8 @@ type Config struct {
 // Exporter owns a Prometheus registry with flowhawk's metrics. Its
 // counting methods are safe for concurrent use and never block on I/O.
 type Exporter struct {
-	reg *prometheus.Registry
+	reg    *prometheus.Registry
+	sensor string // the sensor label of build_info, and of a Textfile's series
 
 	packets [len(protoNames)][2]prometheus.Counter
 	bytes   [len(protoNames)][2]prometheus.Counter
@@ -118,7 +121,7 @@ type Exporter struct {
 // New builds an Exporter with all metrics registered. It does not listen:
 // call Serve, or mount Handler in your own server.
 func New(cfg Config) *Exporter {
-	e := &Exporter{reg: prometheus.NewRegistry()}
+	e := &Exporter{reg: prometheus.NewRegistry(), sensor: label.Valid(cfg.Sensor)}
 	pk := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "packets_total",
 		Help: "Packets accounted to finished flow records, by IP protocol and direction (fwd = from the flow's initiator).",
@@ -166,7 +169,7 @@ func New(cfg Config) *Exporter {
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "build_info",
 		Help:        "Always 1; the labels tell the flowhawk version, Go version and sensor name.",
-		ConstLabels: prometheus.Labels{"version": label.Valid(orDefault(cfg.Version, "dev")), "goversion": runtime.Version(), "sensor": label.Valid(cfg.Sensor)},
+		ConstLabels: prometheus.Labels{"version": label.Valid(orDefault(cfg.Version, "dev")), "goversion": runtime.Version(), "sensor": e.sensor},
 	})
 	build.Set(1)
 	e.scrape = newScrapeCollector()
