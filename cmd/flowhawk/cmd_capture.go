@@ -198,6 +198,7 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	}
 	outs.exporters.bindKernel(src)
 	outs.exporters.bindLag(p)
+	outs.exporters.start()
 	// Records go back to the pipeline's pool once written; build from it.
 	src.UseFlowPool(p.Table().Pool())
 	// Records leave (file, exporters) after each scan of the flow map, not
@@ -236,6 +237,7 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	rerr := src.Run(ctx, p.Flow, p.PacketDetectOnly)
 	ks := src.Stats() // before Close releases the counters map
+	outs.exporters.freezeKernel()
 	cerr := src.Close()
 	sum, perr := p.Close()
 	oerr := outs.close()

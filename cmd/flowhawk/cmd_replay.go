@@ -143,6 +143,7 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 		return err
 	}
 	outs.exporters.bind(p)
+	outs.exporters.start()
 	ctx, stop := replaySignals(in)
 	defer stop()
 	if e := outs.exporters.ipfix; e != nil {

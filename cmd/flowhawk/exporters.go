@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,10 +27,13 @@ import (
 type exporterFlags struct {
 	sensor      string
 	metricsAddr string
-	ipfixAddr   string
-	ipfixPEN    uint32
-	ipfixDomain uint32
-	ipfixRate   int
+	// textfile is --metrics-textfile, rewritten every textfileEvery.
+	textfile      string
+	textfileEvery time.Duration
+	ipfixAddr     string
+	ipfixPEN      uint32
+	ipfixDomain   uint32
+	ipfixRate     int
 	// ipfixWait makes the IPFIX exporter wait for queue room instead of
 	// dropping: set by replay and dataset, whose input can wait.
 	ipfixWait    bool
@@ -53,6 +58,9 @@ func defaultSensor() string {
 func addExporterFlags(fs *flag.FlagSet, ef *exporterFlags) {
 	fs.StringVar(&ef.sensor, "sensor", defaultSensor(), "`NAME` of this sensor in metrics and NATS subjects")
 	fs.StringVar(&ef.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on `ADDR`, e.g. "+metrics.DefaultAddr+" (0.0.0.0:PORT listens on every interface)")
+	fs.StringVar(&ef.textfile, "metrics-textfile", "", "write the Prometheus metrics to `FILE` for node_exporter's textfile collector (a .prom file in the directory it reads), "+
+		"every --metrics-textfile-interval and once more with the final counts at the end; flowhawk_ families alone, each series labelled sensor; replaced by a rename, never written in place")
+	fs.DurationVar(&ef.textfileEvery, "metrics-textfile-interval", metrics.DefaultTextfileInterval, "how often --metrics-textfile is rewritten while the run goes on (1s or more)")
 	fs.StringVar(&ef.ipfixAddr, "ipfix", "", "export IPFIX biflows over UDP to `HOST:PORT`")
 	fs.Uint32Var(&ef.ipfixPEN, "ipfix-pen", ipfix.DefaultPEN, "private enterprise number of flowhawk's own IPFIX elements")
 	fs.Uint32Var(&ef.ipfixDomain, "ipfix-domain", 1, "IPFIX observation domain ID (give each sensor its own)")
@@ -70,6 +78,10 @@ func addExporterFlags(fs *flag.FlagSet, ef *exporterFlags) {
 // exporterSet is the set of operator outputs of one run.
 type exporterSet struct {
 	metrics   *metrics.Exporter
+	textfile  *metrics.Textfile // --metrics-textfile
+	every     time.Duration
+	started   bool // the run began: close writes the textfile's final values
+	kernel    *kernelCounters
 	ipfix     *ipfix.Exporter
 	ipfixAddr string
 	nats      *stream.Publisher
@@ -113,6 +125,9 @@ func (ef *exporterFlags) check() error {
 			return fmt.Errorf("%w: --metrics-addr %q: want [HOST]:PORT (%v)", errUsage, ef.metricsAddr, err)
 		}
 	}
+	if err := ef.checkTextfile(); err != nil {
+		return err
+	}
 	if ef.natsURL != "" && !stream.ValidSensor(ef.sensor) {
 		return fmt.Errorf("%w: --sensor %q: a NATS subject token may not hold dots, spaces, * or >", errUsage, ef.sensor)
 	}
@@ -128,12 +143,43 @@ func (ef *exporterFlags) check() error {
 	return nil
 }
 
+// checkTextfile refuses a --metrics-textfile that cannot be written
+// (its directory missing or read-only, a directory itself) and a
+// --metrics-textfile-interval under a second, before anything attaches or
+// any output is created; a name node_exporter would not read is warned of.
+func (ef *exporterFlags) checkTextfile() error {
+	if ef.textfile == "" {
+		if ef.textfileEvery != metrics.DefaultTextfileInterval {
+			return fmt.Errorf("%w: --metrics-textfile-interval needs --metrics-textfile", errUsage)
+		}
+		return nil
+	}
+	if ef.textfileEvery < time.Second {
+		return fmt.Errorf("%w: --metrics-textfile-interval %v: want 1s or more", errUsage, ef.textfileEvery)
+	}
+	if ef.textfile == "-" {
+		return fmt.Errorf("%w: --metrics-textfile -: want a file (node_exporter reads the *.prom files of a directory)", errUsage)
+	}
+	if err := metrics.CheckTextfile(ef.textfile); err != nil {
+		return fmt.Errorf("--metrics-textfile %s: %w", ef.textfile, err)
+	}
+	if !strings.HasSuffix(ef.textfile, ".prom") {
+		slog.Warn("--metrics-textfile does not end in .prom: node_exporter's textfile collector reads *.prom files alone", "file", ef.textfile)
+	}
+	return nil
+}
+
 func (ef *exporterFlags) open(cfg *pipeline.Config, stderr io.Writer) (*exporterSet, error) {
 	s := &exporterSet{}
-	if ef.metricsAddr != "" {
+	if ef.metricsAddr != "" || ef.textfile != "" {
 		s.metrics = metrics.New(metrics.Config{Sensor: ef.sensor, Version: version, Detectors: detect.AllDetectors})
-		if _, err := s.metrics.Serve(ef.metricsAddr); err != nil {
-			return nil, listenErr("--metrics-addr", ef.metricsAddr, err)
+		if ef.metricsAddr != "" {
+			if _, err := s.metrics.Serve(ef.metricsAddr); err != nil {
+				return nil, listenErr("--metrics-addr", ef.metricsAddr, err)
+			}
+		}
+		if ef.textfile != "" {
+			s.textfile, s.every = s.metrics.Textfile(ef.textfile), ef.textfileEvery
 		}
 		cfg.Exporters = append(cfg.Exporters, s.metrics)
 	}
@@ -191,6 +237,18 @@ func listenErr(flag, addr string, err error) error {
 	return fmt.Errorf("%s %s: %w", flag, addr, err)
 }
 
+// start begins the periodic --metrics-textfile writes, once the pipeline
+// exists: from then on close writes the file a last time. A run that
+// fails before it (a bad model, an output that cannot be created) leaves
+// an earlier run's file as it was.
+func (s *exporterSet) start() {
+	if s == nil || s.textfile == nil {
+		return
+	}
+	s.textfile.Start(s.every)
+	s.started = true
+}
+
 // bind lets the metrics read the running pipeline's live counters.
 func (s *exporterSet) bind(p *pipeline.Pipeline) {
 	if s == nil || s.metrics == nil {
@@ -232,14 +290,70 @@ type kernelSource interface {
 }
 
 // bindKernel exposes the kernel loss counters and flow map occupancy,
-// read at scrape time.
+// read at scrape time until freezeKernel.
 func (s *exporterSet) bindKernel(k kernelSource) {
 	if s == nil || s.metrics == nil {
 		return
 	}
-	s.metrics.AddLossSource("kernel", k)
-	s.metrics.AddSkipSource("kernel", metrics.LossFunc(k.Skipped))
-	s.metrics.AddActiveFlowsFunc(func() float64 { return float64(k.Stats().MapEntries) })
+	s.kernel = &kernelCounters{k: k}
+	s.metrics.AddLossSource("kernel", metrics.LossFunc(s.kernel.losses))
+	s.metrics.AddSkipSource("kernel", metrics.LossFunc(s.kernel.skipped))
+	s.metrics.AddActiveFlowsFunc(s.kernel.mapEntries)
+}
+
+// freezeKernel reads the kernel counters a last time, before the kernel
+// source is closed: its counters map goes with it, and the final
+// --metrics-textfile write (or a scrape) comes later, after the pipeline
+// has closed. They then read these values, as the summary does.
+func (s *exporterSet) freezeKernel() {
+	if s != nil && s.kernel != nil {
+		s.kernel.freeze()
+	}
+}
+
+// kernelCounters reads a kernel source for the metrics until frozen, then
+// the last values read.
+type kernelCounters struct {
+	k kernelSource
+
+	mu         sync.Mutex
+	frozen     bool
+	lost, skip map[string]uint64
+	entries    float64
+}
+
+func (c *kernelCounters) freeze() {
+	lost, skip, entries := c.k.Losses(), c.k.Skipped(), float64(c.k.Stats().MapEntries)
+	c.mu.Lock()
+	c.frozen, c.lost, c.skip, c.entries = true, lost, skip, entries
+	c.mu.Unlock()
+}
+
+func (c *kernelCounters) losses() map[string]uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.frozen {
+		return c.lost
+	}
+	return c.k.Losses()
+}
+
+func (c *kernelCounters) skipped() map[string]uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.frozen {
+		return c.skip
+	}
+	return c.k.Skipped()
+}
+
+func (c *kernelCounters) mapEntries() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.frozen {
+		return c.entries
+	}
+	return float64(c.k.Stats().MapEntries)
 }
 
 func (s *exporterSet) alert(a *detect.Alert) {
@@ -263,6 +377,17 @@ func (s *exporterSet) close() error {
 		if err := s.nats.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("nats: %w", err))
 		}
+	}
+	// The final --metrics-textfile write comes after the pipeline closed
+	// (every flow counted, the detectors' last alerts sent) and after the
+	// IPFIX and NATS exporters closed, so it has their drops at close too:
+	// their counters, and the detectors', stay readable once closed; the
+	// kernel's were frozen before its source closed.
+	if s.textfile != nil && s.started {
+		if err := s.textfile.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-textfile: final write: %w", err))
+		}
+		s.started = false
 	}
 	if s.metrics != nil {
 		if err := s.metrics.Close(); err != nil {

@@ -224,7 +224,7 @@ func (ff *flowFlags) checkRotate() error {
 		return fmt.Errorf("%w: --rotate-keep %d: want 0 (keep every file) or more", errUsage, ff.rotateKeep)
 	}
 	files := 0
-	for _, w := range ff.writes() {
+	for _, w := range ff.rotated() {
 		switch w.path {
 		case "", "none":
 			continue
@@ -515,8 +515,14 @@ func named(flag string, paths ...string) []namedPath {
 	return n
 }
 
-// writes are the files the flow flags write: -o and --alerts.
+// writes are the files the flow flags write: -o, --alerts and
+// --metrics-textfile.
 func (ff *flowFlags) writes() []namedPath {
+	return append(ff.rotated(), namedPath{"--metrics-textfile", ff.out.textfile})
+}
+
+// rotated are the files --rotate turns: -o and --alerts.
+func (ff *flowFlags) rotated() []namedPath {
 	w := []namedPath{{"-o", ff.output}}
 	if ff.detect != nil {
 		w = append(w, namedPath{"--alerts", ff.detect.Alerts})
