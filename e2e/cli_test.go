@@ -11,11 +11,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/flowhawk/flowhawk/internal/syncbuf"
 )
@@ -47,12 +53,16 @@ func flowhawkBin(t *testing.T) string {
 
 // TestCLICaptureSIGTERM runs `flowhawk capture` in the client namespace,
 // pings through it, stops it with SIGTERM and checks the flows written,
-// the exit status and that nothing stays attached.
+// the exit status and that nothing stays attached. Its --metrics-textfile
+// holds the final counts once it has exited: flows_total sums to the
+// records written, and the kernel's counters (the ARP of the first ping,
+// non-IP) are the summary's, read before the kernel objects closed.
 func TestCLICaptureSIGTERM(t *testing.T) {
 	n := newNet(t)
 	bin := flowhawkBin(t)
-	out := filepath.Join(t.TempDir(), "flows.jsonl")
-	cmd, stderr := startCLI(t, n.ClientNS, bin, "capture", "-i", n.ClientIf, "-o", out, "--no-windows")
+	tmp := t.TempDir()
+	out, prom := filepath.Join(tmp, "flows.jsonl"), filepath.Join(tmp, "flowhawk.prom")
+	cmd, stderr := startCLI(t, n.ClientNS, bin, "capture", "-i", n.ClientIf, "-o", out, "--no-windows", "--metrics-textfile", prom)
 	waitCapturing(t, stderr)
 	// On veth --ingress auto picks TC: both programs are TCX links.
 	if want := n.ClientIf + ": ingress tcx, egress tcx"; !strings.Contains(stderr.String(), want) {
@@ -77,8 +87,8 @@ func TestCLICaptureSIGTERM(t *testing.T) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	found := false
-	for sc.Scan() {
+	found, records := false, 0
+	for ; sc.Scan(); records++ {
 		var row map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
 			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
@@ -96,6 +106,54 @@ func TestCLICaptureSIGTERM(t *testing.T) {
 	if !strings.Contains(stderr.String(), "\nstopped by SIGTERM\n") {
 		t.Errorf("summary does not say the capture was stopped by SIGTERM: %s", stderr.String())
 	}
+
+	mf := readProm(t, prom)
+	if got := promSum(mf, "flowhawk_flows_total", "", ""); got != float64(records) || records == 0 {
+		t.Errorf("textfile flows_total %v, want the %d records written", got, records)
+	}
+	m := regexp.MustCompile(`non-ip (\d+)`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no non-ip count in the summary: %s", stderr.String())
+	}
+	nonIP, _ := strconv.Atoi(m[1])
+	if got := promSum(mf, "flowhawk_skipped_packets_total", "reason", "non_ip"); nonIP == 0 || got != float64(nonIP) {
+		t.Errorf("textfile skipped non_ip %v, want the summary's %d (and some: the ping's ARP)", got, nonIP)
+	}
+	if _, ok := mf["flowhawk_dropped_total"]; !ok {
+		t.Errorf("textfile lacks the kernel's dropped_total")
+	}
+}
+
+// readProm parses a --metrics-textfile as node_exporter does.
+func readProm(t *testing.T, path string) map[string]*dto.MetricFamily {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mf, err := p.TextToMetricFamilies(f)
+	if err != nil {
+		t.Fatalf("parse %s: %v", path, err)
+	}
+	return mf
+}
+
+// promSum sums family name's series, those whose label is value if label
+// is not empty.
+func promSum(mf map[string]*dto.MetricFamily, name, label, value string) float64 {
+	var sum float64
+	for _, m := range mf[name].GetMetric() {
+		ok := label == ""
+		for _, lp := range m.GetLabel() {
+			ok = ok || lp.GetName() == label && lp.GetValue() == value
+		}
+		if ok {
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
 }
 
 // TestCLICaptureSIGTERMWhileAttaching stops `flowhawk capture --decap`
