@@ -147,7 +147,14 @@ func TestTextfileAtomic(t *testing.T) {
 	if err := tf.Write(); err != nil {
 		t.Fatal(err)
 	}
-	first, err := os.Stat(path)
+	// Held open, the first file's inode cannot be freed and its number
+	// reused by a later file, which made SameFile true now and then.
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	first, err := fh.Stat()
 	if err != nil {
 		t.Fatal(err)
 	}
