@@ -304,7 +304,7 @@ func TestTCConcurrentExact(t *testing.T) {
 			t.Logf("%v: %d runs more than asked for (interrupted and restarted test runs)", prog, want-uint64(cpus*per))
 		}
 		if pkts != want || bytes != want*(20+8+64) {
-			t.Errorf("%v: %d packets, %d bytes; want %d, %d (updates lost)", prog, pkts, bytes, want, want*(20+8+64))
+			t.Errorf("%v: %d packets, %d bytes; want %d, %d (updates lost); counters %v", prog, pkts, bytes, want, want*(20+8+64), counters(t, objs))
 		}
 	}
 }
@@ -352,4 +352,23 @@ func BenchmarkXDPDecap(b *testing.B) {
 	})
 	b.Run("existing-flow", func(b *testing.B) { benchRepeat(b, objs.FlowhawkXdp, udpFrame(1, 40000)) })
 	b.Run("existing-flow-vxlan", func(b *testing.B) { benchRepeat(b, objs.FlowhawkXdp, vxlanFrame(1, 40000)) })
+}
+
+// counters sums each per-CPU loss counter over the CPUs (index: enum
+// counter in flow.h), for the messages of failed tests.
+func counters(t *testing.T, objs *FlowhawkObjects) []uint64 {
+	var out []uint64
+	for i := uint32(0); i < objs.Counters.MaxEntries(); i++ {
+		var per []uint64
+		if err := objs.Counters.Lookup(i, &per); err != nil {
+			t.Logf("counter %d: %v", i, err)
+			return out
+		}
+		var n uint64
+		for _, v := range per {
+			n += v
+		}
+		out = append(out, n)
+	}
+	return out
 }

@@ -233,7 +233,12 @@ static __always_inline struct flow_value *get_flow(void *map, __u32 full, void *
 	zero = bpf_map_lookup_elem(&zero_value, &zk);
 	if (!zero)
 		return NULL;
-	long r = bpf_map_update_elem(map, mkey, zero, BPF_NOEXIST);
+	/* The low 32 bits only: before Linux 6.4 the verifier turns this call
+	 * into a direct call of the map's update function, which returned
+	 * int, so -EEXIST arrived zero-extended (0xffffffef), was taken for
+	 * another error, and on 6.1 a packet whose flow another CPU created
+	 * at the same moment was dropped as map full. */
+	int r = (int)bpf_map_update_elem(map, mkey, zero, BPF_NOEXIST);
 	if (r != 0 && r != -EEXIST_) {
 		count(full);
 		return NULL;
