@@ -39,6 +39,14 @@ func TestFlowMapBytesMatchesKernel(t *testing.T) {
 			if !ok {
 				t.Skip("kernel does not report memlock")
 			}
+			if got == oldFootprint(ms) {
+				// Before Linux 6.4 memlock is not the memory used but
+				// key and value per entry, to the page (6.1 reports
+				// 475,136 B for 1,000 IPv4 entries): nothing to check
+				// the estimate against.
+				t.Logf("%s, %d entries: the kernel reports the pre-6.4 footprint (%d B), not the memory used", name, n, got)
+				continue
+			}
 			want := flowMapBytes(ms)
 			// The kernel adds a spare element per possible CPU and a few
 			// hundred bytes of map header: allow 2 %.
@@ -47,4 +55,12 @@ func TestFlowMapBytesMatchesKernel(t *testing.T) {
 			}
 		}
 	}
+}
+
+// oldFootprint is the memlock kernels before 6.4 report for a map
+// (bpf_map_memory_footprint): key and value per entry, rounded up to 8
+// bytes, times the entries, rounded up to a page.
+func oldFootprint(ms *ebpf.MapSpec) uint64 {
+	per := (uint64(ms.KeySize) + uint64(ms.ValueSize) + 7) &^ 7
+	return (per*uint64(ms.MaxEntries) + 4095) &^ 4095
 }

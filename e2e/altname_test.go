@@ -27,7 +27,7 @@ func TestCLICaptureAltname(t *testing.T) {
 			t.Errorf("-i %s: %v\n%s", alt, err, out)
 			continue
 		}
-		if want := "capturing on " + n.ClientIf + ": ingress tcx"; !strings.Contains(string(out), want) {
+		if want := "capturing on " + n.ClientIf + ": ingress " + tcHook(); !strings.Contains(string(out), want) {
 			t.Errorf("-i %s: banner does not say %q:\n%s", alt, want, out)
 		}
 	}

@@ -301,7 +301,7 @@ func TestCaptureMatchesTcpdump(t *testing.T) {
 	for _, c := range []struct{ name, ingress, xdpMode, want string }{
 		{"xdp-native", "xdp", "native", "xdp native"},
 		{"xdp-generic", "xdp", "generic", "xdp generic"},
-		{"auto-tc", "auto", "auto", "tcx"},
+		{"auto-tc", "auto", "auto", tcHook()},
 	} {
 		t.Run(c.name, func(t *testing.T) { captureMatchesTcpdump(t, c.ingress, c.xdpMode, c.want) })
 	}
@@ -385,8 +385,8 @@ func assertDetached(t *testing.T, n *testNet) {
 		}
 	}
 	for _, dir := range []string{"ingress", "egress"} {
-		if got := tcxPrograms(t, n.ClientNS, n.ClientIf, dir); len(got) != 0 {
-			t.Errorf("TCX %s programs left after stop: %v", dir, got)
+		if got := tcPrograms(t, n.ClientNS, n.ClientIf, dir); len(got) != 0 {
+			t.Errorf("TC %s programs left after stop: %v", dir, got)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -210,11 +211,40 @@ func ifIndex(name string) (int, error) {
 	return ifi.Index, nil
 }
 
-// tcxPrograms names the programs attached with TCX to iface of ns, in
-// direction dir ("ingress" or "egress"); bpftool before 7.3 does not list
-// TCX, so this asks the kernel.
-func tcxPrograms(tb testing.TB, ns, iface, dir string) []string {
+var (
+	tcxOnce sync.Once
+	tcxOK   bool
+)
+
+// haveTCX reports whether this kernel has TCX (Linux 6.6): before it the
+// TC programs attach as clsact filters, which --tc-attach auto then picks
+// (make test-kernels runs the tests on Debian 12's 6.1).
+func haveTCX() bool {
+	tcxOnce.Do(func() {
+		_, err := link.QueryPrograms(link.QueryOptions{Target: 1, Attach: ebpf.AttachTCXIngress}) // lo
+		tcxOK = err == nil
+	})
+	return tcxOK
+}
+
+// tcHook is how --tc-attach auto attaches the TC programs on this
+// kernel, as the capture banner says it: "tcx" or "clsact".
+func tcHook() string {
+	if haveTCX() {
+		return "tcx"
+	}
+	return "clsact"
+}
+
+// tcPrograms names the TC programs attached to iface of ns, in direction
+// dir ("ingress" or "egress"): with TCX (bpftool before 7.3 does not list
+// it, so this asks the kernel), or as clsact bpf filters on a kernel
+// without TCX.
+func tcPrograms(tb testing.TB, ns, iface, dir string) []string {
 	tb.Helper()
+	if !haveTCX() {
+		return clsactPrograms(tb, ns, iface, dir)
+	}
 	at := ebpf.AttachTCXIngress
 	if dir == "egress" {
 		at = ebpf.AttachTCXEgress
@@ -245,6 +275,25 @@ func tcxPrograms(tb testing.TB, ns, iface, dir string) []string {
 	})
 	if err != nil {
 		tb.Fatalf("query TCX %s programs of %s: %v", dir, iface, err)
+	}
+	return names
+}
+
+// clsactPrograms names the programs of the bpf filters on dir of iface in
+// ns, as tc(8) shows them ("name flowhawk_tc_ingr": the kernel keeps 15
+// bytes of a program's name).
+func clsactPrograms(tb testing.TB, ns, iface, dir string) []string {
+	tb.Helper()
+	out, err := exec.Command("tc", "-n", ns, "filter", "show", "dev", iface, dir).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("tc filter show dev %s %s: %v: %s", iface, dir, err, out)
+	}
+	var names []string
+	f := strings.Fields(string(out))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "name" {
+			names = append(names, f[i+1])
+		}
 	}
 	return names
 }

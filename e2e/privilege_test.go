@@ -132,8 +132,8 @@ func TestCLILeastPrivilege(t *testing.T) {
 		args   []string
 		banner string
 	}{
-		{"tcx", nil, "ingress tcx, egress tcx"},
-		{"xdp-generic", []string{"--ingress", "xdp", "--xdp-mode", "generic"}, "ingress xdp generic, egress tcx"},
+		{"auto", nil, "ingress " + tcHook() + ", egress " + tcHook()},
+		{"xdp-generic", []string{"--ingress", "xdp", "--xdp-mode", "generic"}, "ingress xdp generic, egress " + tcHook()},
 		{"clsact", []string{"--tc-attach", "clsact"}, "ingress clsact, egress clsact"},
 	}
 	for _, w := range works {
