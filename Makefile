@@ -21,7 +21,7 @@ FUZZTIME ?= 10s
 FUZZMINTIME ?= 1s
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all deps build docs generate check-generate test unit race fuzz bench demo lint dataset clean
+.PHONY: all deps build docs generate check-generate test unit race fuzz test-kernels bench demo lint dataset clean
 
 all: build
 
@@ -67,7 +67,13 @@ race:
 	$(GO) test -race -count=1 -run 'TestIterateLeavesNoGoroutine|TestKernelReadEventsDeadline|TestKernelTCPLifecycle|TestKernelTimeouts|TestKernelEvict' ./collector
 	$(GO) test -race -count=1 -run 'Collect' ./cmd/flowhawk
 
-test: deps lint check-generate build unit race fuzz
+# The kernel-path tests on Debian 12's kernel (6.1: no TCX, an older
+# verifier) booted under qemu with this machine's root file system: eBPF
+# loads, BPF_PROG_TEST_RUN, captures against tcpdump (scripts/test-kernels.sh).
+test-kernels:
+	bash scripts/test-kernels.sh
+
+test: deps lint check-generate build unit race fuzz test-kernels
 
 bench: deps build
 	bash scripts/bench.sh

@@ -12,6 +12,8 @@ packages=(
 	softflowd argus-server argus-client nfdump pmacct nats-server
 	# report rendering test
 	chromium
+	# make test-kernels: Debian 12's kernel under qemu, busybox for its initramfs
+	qemu-system-x86 busybox-static
 	# classifier comparison
 	python3-sklearn
 )
