@@ -19,10 +19,7 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
+	"github.com/flowhawk/flowhawk/internal/promtest"
 	"github.com/flowhawk/flowhawk/internal/syncbuf"
 )
 
@@ -114,8 +111,8 @@ func TestCLICaptureSIGTERM(t *testing.T) {
 		t.Errorf("summary does not say the capture was stopped by SIGTERM: %s", stderr.String())
 	}
 
-	mf := readProm(t, prom)
-	if got := promSum(mf, "flowhawk_flows_total", "", ""); got != float64(records) || records == 0 {
+	mf := promtest.ReadTextfile(t, prom)
+	if got := promtest.Sum(mf, "flowhawk_flows_total", nil); got != float64(records) || records == 0 {
 		t.Errorf("textfile flows_total %v, want the %d records written", got, records)
 	}
 	m := regexp.MustCompile(`non-ip (\d+)`).FindStringSubmatch(stderr.String())
@@ -123,44 +120,12 @@ func TestCLICaptureSIGTERM(t *testing.T) {
 		t.Fatalf("no non-ip count in the summary: %s", stderr.String())
 	}
 	nonIP, _ := strconv.Atoi(m[1])
-	if got := promSum(mf, "flowhawk_skipped_packets_total", "reason", "non_ip"); nonIP == 0 || got != float64(nonIP) {
+	if got := promtest.Sum(mf, "flowhawk_skipped_packets_total", map[string]string{"reason": "non_ip"}); nonIP == 0 || got != float64(nonIP) {
 		t.Errorf("textfile skipped non_ip %v, want the summary's %d (and some: the ping's ARP)", got, nonIP)
 	}
 	if _, ok := mf["flowhawk_dropped_total"]; !ok {
 		t.Errorf("textfile lacks the kernel's dropped_total")
 	}
-}
-
-// readProm parses a --metrics-textfile as node_exporter does.
-func readProm(t *testing.T, path string) map[string]*dto.MetricFamily {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mf, err := p.TextToMetricFamilies(f)
-	if err != nil {
-		t.Fatalf("parse %s: %v", path, err)
-	}
-	return mf
-}
-
-// promSum sums family name's series, those whose label is value if label
-// is not empty.
-func promSum(mf map[string]*dto.MetricFamily, name, label, value string) float64 {
-	var sum float64
-	for _, m := range mf[name].GetMetric() {
-		ok := label == ""
-		for _, lp := range m.GetLabel() {
-			ok = ok || lp.GetName() == label && lp.GetValue() == value
-		}
-		if ok {
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return sum
 }
 
 // TestCLICaptureSIGTERMWhileAttaching stops `flowhawk capture --decap`

@@ -12,10 +12,7 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
+	"github.com/flowhawk/flowhawk/internal/promtest"
 	"github.com/flowhawk/flowhawk/pipeline"
 )
 
@@ -52,13 +49,13 @@ func TestReplayMetricsTextfile(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Dir(prom)); len(ents) != 1 {
 		t.Errorf("textfile directory holds %v, want the textfile alone", ents)
 	}
-	mf := readTextfile(t, prom)
+	mf := promtest.ReadTextfile(t, prom)
 	for name, fam := range mf {
 		if !strings.HasPrefix(name, "flowhawk_") {
 			t.Errorf("family %s in the textfile", name)
 		}
 		for _, m := range fam.GetMetric() {
-			if labelOf(m, "sensor") != "batch1" {
+			if promtest.Label(m, "sensor") != "batch1" {
 				t.Errorf("%s series %v without sensor=batch1", name, m.GetLabel())
 			}
 		}
@@ -68,23 +65,23 @@ func TestReplayMetricsTextfile(t *testing.T) {
 	if rows == 0 || packets == 0 {
 		t.Fatalf("no flows written: %d rows, %d packets", rows, packets)
 	}
-	if got := sumFamily(mf, "flowhawk_flows_total", nil); got != float64(rows) {
+	if got := promtest.Sum(mf, "flowhawk_flows_total", nil); got != float64(rows) {
 		t.Errorf("flows_total sums to %v, want the %d rows written", got, rows)
 	}
-	if got := sumFamily(mf, "flowhawk_packets_total", nil); got != float64(packets) {
+	if got := promtest.Sum(mf, "flowhawk_packets_total", nil); got != float64(packets) {
 		t.Errorf("packets_total sums to %v, want the rows' %d packets", got, packets)
 	}
-	if got := sumFamily(mf, "flowhawk_decode_errors_total", map[string]string{"source": "pcap", "reason": "truncated ip header"}); got != 1 {
+	if got := promtest.Sum(mf, "flowhawk_decode_errors_total", map[string]string{"source": "pcap", "reason": "truncated ip header"}); got != 1 {
 		t.Errorf("decode_errors_total{truncated ip header} = %v, want 1", got)
 	}
 	lines := countLines(t, alerts)
 	if lines == 0 {
 		t.Fatalf("no alerts written to %s", alerts)
 	}
-	if got := sumFamily(mf, "flowhawk_alerts_total", nil); got != float64(lines) {
+	if got := promtest.Sum(mf, "flowhawk_alerts_total", nil); got != float64(lines) {
 		t.Errorf("alerts_total sums to %v, want the %d alert lines written", got, lines)
 	}
-	if got := sumFamily(mf, "flowhawk_active_flows", nil); got != 0 {
+	if got := promtest.Sum(mf, "flowhawk_active_flows", nil); got != 0 {
 		t.Errorf("active_flows %v at the end, want 0 (every flow flushed)", got)
 	}
 }
@@ -155,45 +152,6 @@ func TestMetricsTextfileFinalWriteFails(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "--metrics-textfile: final write: ") {
 		t.Errorf("close with the directory gone: %v, want the final write's error", err)
 	}
-}
-
-func readTextfile(t *testing.T, path string) map[string]*dto.MetricFamily {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mf, err := p.TextToMetricFamilies(f)
-	if err != nil {
-		t.Fatalf("parse %s: %v", path, err)
-	}
-	return mf
-}
-
-func labelOf(m *dto.Metric, name string) string {
-	for _, lp := range m.GetLabel() {
-		if lp.GetName() == name {
-			return lp.GetValue()
-		}
-	}
-	return ""
-}
-
-// sumFamily sums the series of family name that have the labels want.
-func sumFamily(mf map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
-	var sum float64
-next:
-	for _, m := range mf[name].GetMetric() {
-		for k, v := range want {
-			if labelOf(m, k) != v {
-				continue next
-			}
-		}
-		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-	}
-	return sum
 }
 
 // csvFlowsAndPackets counts a flow CSV's rows and sums their packets.

@@ -18,24 +18,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/internal/promtest"
 )
-
-// parseTextfile parses path with expfmt's text parser, as node_exporter's
-// textfile collector does.
-func parseTextfile(t *testing.T, path string) map[string]*dto.MetricFamily {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mf, err := p.TextToMetricFamilies(f)
-	if err != nil {
-		t.Fatalf("parse %s: %v", path, err)
-	}
-	return mf
-}
 
 // TestTextfile: the file holds flowhawk's families, with their values and
 // every series labelled sensor, and none of the go_ and process_ families
@@ -76,13 +60,13 @@ func TestTextfile(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("directory holds %d entries, want the textfile alone: %v", len(ents), ents)
 	}
-	mf := parseTextfile(t, path)
+	mf := promtest.ReadTextfile(t, path)
 	for name, fam := range mf {
 		if !strings.HasPrefix(name, "flowhawk_") {
 			t.Errorf("family %s in the textfile: want flowhawk_ families alone", name)
 		}
 		for _, m := range fam.Metric {
-			if got := labelValue(m, "sensor"); got != "gw1" {
+			if got := promtest.Label(m, "sensor"); got != "gw1" {
 				t.Errorf("%s: sensor label %q, want gw1", textSeriesID(name, m), got)
 			}
 		}
@@ -128,15 +112,6 @@ func textSeriesID(name string, m *dto.Metric) string {
 	return name + "{" + strings.Join(ls, ",") + "}"
 }
 
-func labelValue(m *dto.Metric, name string) string {
-	for _, lp := range m.GetLabel() {
-		if lp.GetName() == name {
-			return lp.GetValue()
-		}
-	}
-	return ""
-}
-
 // TestTextfileAtomic: each write replaces the file by a rename (a new
 // inode), so a reader polling it while it is rewritten again and again
 // reads a whole file every time, never an empty or partial one.
@@ -158,7 +133,7 @@ func TestTextfileAtomic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := len(parseTextfile(t, path))
+	want := len(promtest.ReadTextfile(t, path))
 	var stop atomic.Bool
 	var reads atomic.Int64
 	var wg sync.WaitGroup
@@ -195,7 +170,7 @@ func TestTextfileAtomic(t *testing.T) {
 	if os.SameFile(first, last) {
 		t.Errorf("the file was rewritten in place, not replaced by a rename")
 	}
-	if got := value(t, parseTextfile(t, path), "flowhawk_flows_total", "proto", "tcp", "end_reason", "fin"); got != 300 {
+	if got := value(t, promtest.ReadTextfile(t, path), "flowhawk_flows_total", "proto", "tcp", "end_reason", "fin"); got != 300 {
 		t.Errorf("flows_total after 300 flows = %v", got)
 	}
 	t.Logf("%d whole reads during 300 writes", reads.Load())
@@ -215,7 +190,7 @@ func TestTextfileTwoSensors(t *testing.T) {
 		if err := e.Textfile(path).Write(); err != nil {
 			t.Fatal(err)
 		}
-		for name, fam := range parseTextfile(t, path) {
+		for name, fam := range promtest.ReadTextfile(t, path) {
 			for _, m := range fam.Metric {
 				id := textSeriesID(name, m)
 				if f, dup := seen[id]; dup {
@@ -271,7 +246,7 @@ func TestTextfileStartStop(t *testing.T) {
 	if err := tf.Stop(); err != nil {
 		t.Fatalf("final write: %v", err)
 	}
-	if got := value(t, parseTextfile(t, path), "flowhawk_flows_total", "proto", "tcp", "end_reason", "fin"); got != 1 {
+	if got := value(t, promtest.ReadTextfile(t, path), "flowhawk_flows_total", "proto", "tcp", "end_reason", "fin"); got != 1 {
 		t.Errorf("final flows_total %v, want 1", got)
 	}
 
