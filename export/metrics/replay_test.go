@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +22,7 @@ import (
 	"github.com/flowhawk/flowhawk/detect"
 	"github.com/flowhawk/flowhawk/export/metrics"
 	"github.com/flowhawk/flowhawk/features"
+	"github.com/flowhawk/flowhawk/internal/promtest"
 	"github.com/flowhawk/flowhawk/internal/testshared"
 	"github.com/flowhawk/flowhawk/pipeline"
 )
@@ -127,7 +127,7 @@ func TestScrapeDuringReplay(t *testing.T) {
 				if mf.GetType() != dto.MetricType_COUNTER {
 					continue
 				}
-				id := seriesID(name, s)
+				id := promtest.SeriesID(name, s)
 				v := s.GetCounter().GetValue()
 				if v < last[id] {
 					t.Errorf("counter %s went down: %v -> %v", id, last[id], v)
@@ -203,13 +203,4 @@ func TestScrapeDuringReplay(t *testing.T) {
 		t.Errorf("alerts_total HELP %q, want it to say it counts the alert lines sent", h)
 	}
 	t.Logf("%d captures, %d scrapes, at most %d flowhawk series; %v flows, %v packets, %v alerts", len(paths), scrapes, maxSer, flows, pkts, alerts)
-}
-
-func seriesID(name string, s *dto.Metric) string {
-	var ls []string
-	for _, lp := range s.GetLabel() {
-		ls = append(ls, lp.GetName()+"="+lp.GetValue())
-	}
-	sort.Strings(ls)
-	return name + "{" + strings.Join(ls, ",") + "}"
 }

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,7 +66,7 @@ func TestTextfile(t *testing.T) {
 		}
 		for _, m := range fam.Metric {
 			if got := promtest.Label(m, "sensor"); got != "gw1" {
-				t.Errorf("%s: sensor label %q, want gw1", textSeriesID(name, m), got)
+				t.Errorf("%s: sensor label %q, want gw1", promtest.SeriesID(name, m), got)
 			}
 		}
 	}
@@ -100,16 +99,6 @@ func hasFamily(mfs []*dto.MetricFamily, name string) bool {
 		}
 	}
 	return false
-}
-
-// textSeriesID names a series by its family and sorted labels.
-func textSeriesID(name string, m *dto.Metric) string {
-	var ls []string
-	for _, lp := range m.GetLabel() {
-		ls = append(ls, lp.GetName()+"="+lp.GetValue())
-	}
-	sort.Strings(ls)
-	return name + "{" + strings.Join(ls, ",") + "}"
 }
 
 // TestTextfileAtomic: each write replaces the file by a rename (a new
@@ -192,7 +181,7 @@ func TestTextfileTwoSensors(t *testing.T) {
 		}
 		for name, fam := range promtest.ReadTextfile(t, path) {
 			for _, m := range fam.Metric {
-				id := textSeriesID(name, m)
+				id := promtest.SeriesID(name, m)
 				if f, dup := seen[id]; dup {
 					t.Errorf("series %s is in the files of %s and %s: node_exporter refuses it", id, f, s)
 				}

@@ -5,6 +5,8 @@ package promtest
 
 import (
 	"os"
+	"sort"
+	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -53,4 +55,15 @@ next:
 		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 	}
 	return sum
+}
+
+// SeriesID names a series of family name by its sorted labels, to tell
+// series apart across scrapes and files.
+func SeriesID(name string, m *dto.Metric) string {
+	var ls []string
+	for _, lp := range m.GetLabel() {
+		ls = append(ls, lp.GetName()+"="+lp.GetValue())
+	}
+	sort.Strings(ls)
+	return name + "{" + strings.Join(ls, ",") + "}"
 }
