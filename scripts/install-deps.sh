@@ -13,7 +13,7 @@ packages=(
 	# report rendering test
 	chromium
 	# make test-kernels: Debian 12's kernel under qemu, busybox for its initramfs
-	qemu-system-x86 busybox-static
+	qemu-system-x86 busybox-static xz-utils
 	# classifier comparison
 	python3-sklearn
 )

@@ -46,6 +46,9 @@ fi
 if [ "$(cat "$out/kernel.deb" 2>/dev/null)" != "$deb" ]; then
 	rm -rf "$out/kernel"
 	dpkg-deb -x "$deb" "$out/kernel"
+	# Newer Debian kernels ship modules xz-compressed, which busybox's
+	# insmod and modprobe do not read.
+	find "$out/kernel/lib/modules" -name '*.ko.xz' -print0 | xargs -0 -r xz -d
 	rel=$(ls "$out/kernel/lib/modules")
 	/bin/busybox depmod -b "$out/kernel" "$rel"
 	echo "$deb" > "$out/kernel.deb"
