@@ -65,7 +65,7 @@ func TestCLICaptureSIGTERM(t *testing.T) {
 	bin := flowhawkBin(t)
 	tmp := t.TempDir()
 	out, prom := filepath.Join(tmp, "flows.jsonl"), filepath.Join(tmp, "flowhawk.prom")
-	cmd, stderr := startCLI(t, n.ClientNS, bin, "capture", "-i", n.ClientIf, "-o", out, "--no-windows", "--metrics-textfile", prom)
+	cmd, stderr := startCLI(t, n.ClientNS, bin, "capture", "-i", n.ClientIf, "-o", out, "--metrics-textfile", prom)
 	waitCapturing(t, stderr)
 	// On veth --ingress auto picks TC: both programs are TCX links
 	// (clsact filters before Linux 6.6).
@@ -125,6 +125,12 @@ func TestCLICaptureSIGTERM(t *testing.T) {
 	}
 	if _, ok := mf["flowhawk_dropped_total"]; !ok {
 		t.Errorf("textfile lacks the kernel's dropped_total")
+	}
+	if got := promtest.Sum(mf, "flowhawk_window_flows_total", map[string]string{"outcome": "observed"}); got != float64(records) {
+		t.Errorf("textfile window_flows_total{observed} %v, want the %d records written", got, records)
+	}
+	if got := promtest.Sum(mf, "flowhawk_skipped_packets_total", map[string]string{"component": "pcap"}); got != 0 {
+		t.Errorf("a capture shows %v pcap skipped packets", got)
 	}
 }
 

@@ -174,12 +174,12 @@ timeout of about 129 s) that holds the latest start observed minus the horizon, 
   ` + "`srv_serror_rate`" + ` over ` + "`srv_count`" + `, ` + "`dst_host_*`" + ` over ` + "`dst_host_count`" + ` or ` + "`dst_host_srv_count`" + `).
 - **Bounded memory.** A ring of the last 100 flows; for the time window, the held flows sorted by
   start per responder host and per service (with running error counts, so a window is two searches
-  near the end of each), at most 131,072 flows (` + "`WindowConfig.MaxSpanConns`" + `, about 85 bytes a
+  near the end of each), at most 131,072 flows (` + "`--window-max-conns`" + `, ` + "`WindowConfig.MaxSpanConns`" + `, about 85 bytes a
   flow: 11 MB, 17 MB measured with the series' spare room). A link with more flows in a horizon (over
   1,070 flows/s for 122 s) reaches the bound: then the earliest-started flows leave early and
   ` + "`WindowStats.Dropped`" + ` counts them, and a flow emitted later than the held flows reach back
   (an unanswered SYN on such a link) gets a window of what is held, counted in
-  ` + "`WindowStats.Truncated`" + ` and in the summary.
+  ` + "`WindowStats.Truncated`" + `, in the summary and in ` + "`flowhawk_window_flows_total`" + `.
 - **Differences from NSL-KDD.** KDD caps count at 511 and dst_host_count at 255; ours are bounded by
   the windows (100 for dst_host_count). ` + "`service`" + ` of ICMP and ICMPv6 flows follows KDD's names from
   the type of the flow's first packet: eco_i (echo request), ecr_i (echo reply), urp_i (unreachable),

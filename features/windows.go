@@ -52,6 +52,10 @@ type WindowConfig struct {
 	MaxSpanConns int
 }
 
+// DefaultMaxSpanConns is WindowConfig.MaxSpanConns unless set: a replay of
+// a multi-gigabyte capture stays under 300 MB with it.
+const DefaultMaxSpanConns = 1 << 17
+
 // WindowStats counts what the windows did.
 type WindowStats struct {
 	Observed uint64
@@ -165,7 +169,7 @@ func NewWindows(cfg WindowConfig) *Windows {
 	}
 	cfg.Horizon = max(cfg.Horizon, cfg.Span)
 	if cfg.MaxSpanConns <= 0 {
-		cfg.MaxSpanConns = 1 << 17
+		cfg.MaxSpanConns = DefaultMaxSpanConns
 	}
 	q := max(int64(time.Millisecond), int64(cfg.Horizon)>>17)
 	w := &Windows{

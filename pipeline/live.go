@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/flowhawk/flowhawk/collector"
+	"github.com/flowhawk/flowhawk/features"
 )
 
 // Live holds counters that other goroutines (a metrics scrape) may read
@@ -20,8 +21,45 @@ type Live struct {
 	// minus it.
 	NewestRecord atomic.Int64
 
+	// windowsOn tells whether the NSL-KDD windows run (not --no-windows);
+	// the window counts are refreshed after each batch they see.
+	windowsOn                                      bool
+	windowObserved, windowDropped, windowTruncated atomic.Uint64
+
 	mu        sync.Mutex
 	malformed map[string]uint64
+	nonIP     uint64
+}
+
+// Skipped returns the frames the pcap path left out by design so far:
+// "non_ip" (ARP, LLDP, ...), once there is one (capture's pipeline reads no
+// pcap, and must not show a pcap count of 0).
+func (l *Live) Skipped() map[string]uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.nonIP == 0 {
+		return map[string]uint64{}
+	}
+	return map[string]uint64{"non_ip": l.nonIP}
+}
+
+// Windows returns the NSL-KDD time windows' counts so far by outcome
+// (features.WindowStats), or nothing when the windows do not run.
+func (l *Live) Windows() map[string]uint64 {
+	if !l.windowsOn {
+		return map[string]uint64{}
+	}
+	return map[string]uint64{
+		"observed":  l.windowObserved.Load(),
+		"dropped":   l.windowDropped.Load(),
+		"truncated": l.windowTruncated.Load(),
+	}
+}
+
+func (l *Live) setWindows(st features.WindowStats) {
+	l.windowObserved.Store(st.Observed)
+	l.windowDropped.Store(st.Dropped)
+	l.windowTruncated.Store(st.Truncated)
 }
 
 // DecodeErrors returns the malformed-packet counts by reason so far.
@@ -41,6 +79,7 @@ func (l *Live) setDecode(total *collector.SourceStats, cur *collector.SourceStat
 	if l.malformed == nil {
 		l.malformed = make(map[string]uint64)
 	}
+	l.nonIP = total.NonIP + cur.NonIP
 	for r := range total.MalformedBy {
 		n := total.MalformedBy[r] + cur.MalformedBy[r]
 		if n > 0 {

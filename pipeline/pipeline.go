@@ -164,6 +164,7 @@ func New(cfg Config) (*Pipeline, error) {
 	p.encoder, _ = cfg.Out.(RecordEncoder)
 	if cfg.Features.Windows {
 		p.windows = features.NewWindows(windowConfig(cfg.Windows, cfg.Table))
+		p.live.windowsOn = true
 	}
 	if cfg.Label != nil {
 		p.extra = append(p.extra, "Label")
@@ -333,12 +334,23 @@ func (p *Pipeline) stage() {
 				}
 				it.wv = p.windows.Observe(it.flow)
 			}
+			p.live.setWindows(p.windowStats())
 		}
 		p.order <- b
 		p.work <- b
 	}
 	close(p.work)
 	close(p.order)
+}
+
+// windowStats returns the windows' counts of the whole run: the current
+// windows' and those of earlier files' (FlushPerFile).
+func (p *Pipeline) windowStats() features.WindowStats {
+	st := p.windows.Stats()
+	st.Observed += p.winDone.Observed
+	st.Dropped += p.winDone.Dropped
+	st.Truncated += p.winDone.Truncated
+	return st
 }
 
 // newFileWindows starts empty windows for the flows of file: with
@@ -507,10 +519,7 @@ func (p *Pipeline) Close() (Summary, error) {
 	}
 	p.sum.Table = p.table.Stats()
 	if p.windows != nil {
-		p.sum.Windows = p.windows.Stats()
-		p.sum.Windows.Observed += p.winDone.Observed
-		p.sum.Windows.Dropped += p.winDone.Dropped
-		p.sum.Windows.Truncated += p.winDone.Truncated
+		p.sum.Windows = p.windowStats()
 	}
 	return p.sum, errors.Join(errs...)
 }

@@ -181,7 +181,7 @@ func (s *Summary) Print(w io.Writer) {
 		fmt.Fprintf(w, "predicted  %s\n", labelCounts(s.Predicted))
 	}
 	if s.Windows.Dropped > 0 {
-		fmt.Fprintf(w, "window features: %d flows dropped from the 2 s window (bound reached)\n", s.Windows.Dropped)
+		fmt.Fprintf(w, "window features: %d flows dropped from the 2 s window (--window-max-conns reached)\n", s.Windows.Dropped)
 	}
 	if s.Windows.Truncated > 0 {
 		fmt.Fprintf(w, "window features: %d flows emitted too late for all of their 2 s window (horizon or bound)\n", s.Windows.Truncated)

@@ -135,7 +135,7 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		kcfg.MaxFlows = 65536
 	}
 
-	cfg := pipeline.Config{Table: ff.tableConfig(), Features: ff.featureConfig(), Workers: ff.workers}
+	cfg := pipeline.Config{Table: ff.tableConfig(), Features: ff.featureConfig(), Windows: ff.windowConfig(), Workers: ff.workers}
 	if err := mf.load(&cfg); err != nil {
 		return err
 	}
@@ -198,6 +198,7 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	}
 	outs.exporters.bindKernel(src)
 	outs.exporters.bindLag(p)
+	outs.exporters.bindWindows(p)
 	outs.exporters.start()
 	// Records go back to the pipeline's pool once written; build from it.
 	src.UseFlowPool(p.Table().Pool())

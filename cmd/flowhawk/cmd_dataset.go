@@ -47,7 +47,7 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 	if err := checkOwnFiles(ff.writes(), ff.reads()); err != nil {
 		return err
 	}
-	cfg := pipeline.Config{Table: ff.tableConfig(), Features: ff.featureConfig(), Workers: ff.workers,
+	cfg := pipeline.Config{Table: ff.tableConfig(), Features: ff.featureConfig(), Windows: ff.windowConfig(), Workers: ff.workers,
 		Pcap: collector.PcapOptions{Decap: ff.decap}}
 	var inputs []string
 	check := func([]string) {} // warns about captures the labels will not name

@@ -97,7 +97,7 @@ func runReplay(args []string, stdout, stderr io.Writer) (err error) {
 	if len(paths) == 0 {
 		return fmt.Errorf("no capture files in %v", fs.Args())
 	}
-	cfg := pipeline.Config{Table: ff.tableConfig(), Features: ff.featureConfig(), Workers: ff.workers,
+	cfg := pipeline.Config{Table: ff.tableConfig(), Features: ff.featureConfig(), Windows: ff.windowConfig(), Workers: ff.workers,
 		Pcap: collector.PcapOptions{Decap: ff.decap}}
 	return replayRun(&cfg, &ff, &mf, paths, *progress, stdout, stderr)
 }

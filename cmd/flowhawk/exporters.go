@@ -257,6 +257,17 @@ func (s *exporterSet) bind(p *pipeline.Pipeline) {
 	s.metrics.AddActiveFlowsFunc(func() float64 { return float64(p.Live().ActiveFlows.Load()) })
 	s.bindLag(p)
 	s.metrics.AddDecodeErrorSource("pcap", metrics.LossFunc(p.Live().DecodeErrors))
+	s.metrics.AddSkipSource("pcap", metrics.LossFunc(p.Live().Skipped))
+	s.bindWindows(p)
+}
+
+// bindWindows exposes the NSL-KDD windows' counts (window_flows_total),
+// which tell when the 2 s window features undercount.
+func (s *exporterSet) bindWindows(p *pipeline.Pipeline) {
+	if s == nil || s.metrics == nil {
+		return
+	}
+	s.metrics.AddWindowSource(metrics.LossFunc(p.Live().Windows))
 }
 
 // bindDetect exposes the detectors' state overflows as losses.

@@ -33,6 +33,7 @@ type flowFlags struct {
 	tableMemory   byteSize // 0: MaxFlows alone bounds the table (capture: unused)
 	splt          int
 	noWindows     bool
+	windowConns   int // --window-max-conns
 	noExtras      bool
 	quiet         bool
 	decap         bool
@@ -62,6 +63,8 @@ func addFlowFlags(fs *flag.FlagSet, ff *flowFlags, withDetect bool) {
 	kdd, extra := groupColumns(features.GroupKDD), groupColumns(features.GroupExtra)
 	fs.BoolVar(&ff.noWindows, "no-windows", false, fmt.Sprintf("leave out the %d NSL-KDD columns, %s … %s: the per-connection ones (such as service and flag) and the 2 s and 100-connection window counts",
 		len(kdd), kdd[0], kdd[len(kdd)-1]))
+	fs.IntVar(&ff.windowConns, "window-max-conns", features.DefaultMaxSpanConns,
+		"flows the 2 s window holds for count, srv_count and their rates (about 130 bytes each); a link with more flows than this in an idle timeout undercounts them (flowhawk_window_flows_total{outcome=\"truncated\"}, and the summary)")
 	fs.BoolVar(&ff.noExtras, "no-extras", false, fmt.Sprintf("leave out flowhawk's %d extra columns: %s (the CIC-IDS2017 columns, SPLT and NSL-KDD stay)",
 		len(extra), strings.Join(extra, ", ")))
 	fs.BoolVarP(&ff.quiet, "quiet", "q", false, "do not print the summary on stderr")
@@ -158,7 +161,16 @@ func (ff *flowFlags) featureConfig() features.Config {
 	return features.Config{SPLT: ff.splt, Extras: !ff.noExtras, Windows: !ff.noWindows}
 }
 
+// windowConfig is the NSL-KDD windows' configuration (the horizon follows
+// the table's idle timeout: pipeline.Config.Windows).
+func (ff *flowFlags) windowConfig() features.WindowConfig {
+	return features.WindowConfig{MaxSpanConns: ff.windowConns}
+}
+
 func (ff *flowFlags) validate() error {
+	if ff.windowConns < 1 {
+		return fmt.Errorf("%w: --window-max-conns %d: want 1 or more", errUsage, ff.windowConns)
+	}
 	if ff.splt < 0 || ff.splt > features.MaxSPLT {
 		return fmt.Errorf("%w: --splt %d out of range 0..%d", errUsage, ff.splt, features.MaxSPLT)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"encoding/csv"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -32,7 +33,10 @@ func TestReplayMetricsTextfile(t *testing.T) {
 	if err := os.Mkdir(filepath.Dir(prom), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr := runCLI(t, "replay", "--sensor", "batch1", "--metrics-textfile", prom, "--detect", "all", "--alerts", alerts, "-o", flows, pcap)
+	// --window-max-conns 2: the 2 s window must drop flows and truncate
+	// windows, and window_flows_total show both as the summary does.
+	code, _, stderr := runCLI(t, "replay", "--sensor", "batch1", "--metrics-textfile", prom, "--detect", "all", "--alerts", alerts,
+		"--window-max-conns", "2", "-o", flows, pcap)
 	if code != 0 {
 		t.Fatalf("replay: exit %d\n%s", code, stderr)
 	}
@@ -73,6 +77,44 @@ func TestReplayMetricsTextfile(t *testing.T) {
 	}
 	if got := promtest.Sum(mf, "flowhawk_decode_errors_total", map[string]string{"source": "pcap", "reason": "truncated ip header"}); got != 1 {
 		t.Errorf("decode_errors_total{truncated ip header} = %v, want 1", got)
+	}
+	// The summary's figures, which the metrics must repeat.
+	var nonIP, dropped, truncated int
+	for _, l := range strings.Split(stderr, "\n") {
+		for _, f := range []struct {
+			format string
+			to     *int
+		}{
+			{"ip packets %d; non-ip frames %d", &nonIP},
+			{"window features: %d flows dropped", &dropped},
+			{"window features: %d flows emitted too late", &truncated},
+		} {
+			var a, b int
+			if strings.Count(f.format, "%d") == 2 {
+				if _, err := fmt.Sscanf(l, f.format, &a, &b); err == nil {
+					*f.to = b
+				}
+			} else if _, err := fmt.Sscanf(l, f.format, &a); err == nil {
+				*f.to = a
+			}
+		}
+	}
+	if nonIP == 0 || dropped == 0 || truncated == 0 {
+		t.Fatalf("summary shows %d non-IP frames, %d window drops, %d truncated windows: want each above 0\n%s", nonIP, dropped, truncated, stderr)
+	}
+	for _, c := range []struct {
+		family string
+		labels map[string]string
+		want   int
+	}{
+		{"flowhawk_skipped_packets_total", map[string]string{"component": "pcap", "reason": "non_ip"}, nonIP},
+		{"flowhawk_window_flows_total", map[string]string{"outcome": "observed"}, rows},
+		{"flowhawk_window_flows_total", map[string]string{"outcome": "dropped"}, dropped},
+		{"flowhawk_window_flows_total", map[string]string{"outcome": "truncated"}, truncated},
+	} {
+		if got := promtest.Sum(mf, c.family, c.labels); got != float64(c.want) {
+			t.Errorf("%s%v = %v, want %d (the summary's)", c.family, c.labels, got, c.want)
+		}
 	}
 	lines := countLines(t, alerts)
 	if lines == 0 {

@@ -39,6 +39,7 @@ func TestDashboardMatchesMetrics(t *testing.T) {
 	e.Alert("y")
 	e.AddLossSource("k", LossFunc(func() map[string]uint64 { return map[string]uint64{"a": 1} }))
 	e.AddDecodeErrorSource("p", LossFunc(func() map[string]uint64 { return map[string]uint64{"b": 1} }))
+	e.AddWindowSource(LossFunc(func() map[string]uint64 { return map[string]uint64{"observed": 1} }))
 	fams, err := e.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

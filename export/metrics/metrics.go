@@ -266,6 +266,15 @@ func (e *Exporter) AddDecodeErrorSource(source string, s LossSource) {
 	e.scrape.add(&e.scrape.decode, source, s)
 }
 
+// AddWindowSource makes the counts of the NSL-KDD time windows ("observed",
+// "dropped", "truncated": features.WindowStats) appear as
+// flowhawk_window_flows_total{outcome}: on a link with more flows than
+// the windows hold, count, srv_count and their rates undercount, and only
+// this shows it while the sensor runs.
+func (e *Exporter) AddWindowSource(s LossSource) {
+	e.scrape.add(&e.scrape.windows, "", s)
+}
+
 // AddActiveFlowsFunc makes active_flows read f at scrape time instead of
 // the last SetActiveFlows value.
 func (e *Exporter) AddActiveFlowsFunc(f func() float64) {
@@ -350,9 +359,11 @@ type scrapeCollector struct {
 	losses     []namedSource
 	decode     []namedSource
 	skipped    []namedSource
+	windows    []namedSource
 	lossDesc   *prometheus.Desc
 	decodeDesc *prometheus.Desc
 	skipDesc   *prometheus.Desc
+	windowDesc *prometheus.Desc
 }
 
 type namedSource struct {
@@ -371,6 +382,9 @@ func newScrapeCollector() *scrapeCollector {
 		skipDesc: prometheus.NewDesc(Namespace+"_skipped_packets_total",
 			"Packets left out by design (not IP, sampled out), by component and reason; not losses.",
 			[]string{"component", "reason"}, nil),
+		windowDesc: prometheus.NewDesc(Namespace+"_window_flows_total",
+			"Flows through the NSL-KDD 2 s window: observed; dropped, let go of before the horizon because the window held --window-max-conns; truncated, whose window reached before the flows still held, so count, srv_count and their rates may miss connections.",
+			[]string{"outcome"}, nil),
 	}
 }
 
@@ -380,11 +394,12 @@ func (c *scrapeCollector) add(list *[]namedSource, name string, s LossSource) {
 	c.mu.Unlock()
 }
 
-// Describe sends the three descriptors.
+// Describe sends the four descriptors.
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.lossDesc
 	ch <- c.decodeDesc
 	ch <- c.skipDesc
+	ch <- c.windowDesc
 }
 
 // Collect reads every source now.
@@ -393,6 +408,7 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	losses := append([]namedSource(nil), c.losses...)
 	decode := append([]namedSource(nil), c.decode...)
 	skipped := append([]namedSource(nil), c.skipped...)
+	windows := append([]namedSource(nil), c.windows...)
 	c.mu.Unlock()
 	emit := func(d *prometheus.Desc, list []namedSource) {
 		seen := map[[2]string]bool{}
@@ -409,11 +425,16 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 					continue
 				}
 				seen[id] = true
-				ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(m[k]), s.name, k)
+				labels := []string{s.name, k}
+				if s.name == "" { // window_flows_total: one label
+					labels = labels[1:]
+				}
+				ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(m[k]), labels...)
 			}
 		}
 	}
 	emit(c.lossDesc, losses)
 	emit(c.decodeDesc, decode)
 	emit(c.skipDesc, skipped)
+	emit(c.windowDesc, windows)
 }

@@ -111,6 +111,7 @@ func TestScrapeValues(t *testing.T) {
 	e.AddLossSource("kernel", kern)
 	e.AddDecodeErrorSource("pcap", LossFunc(func() map[string]uint64 { return map[string]uint64{"truncated": 5} }))
 	e.AddSkipSource("kernel", LossFunc(func() map[string]uint64 { return map[string]uint64{"non_ip": 9} }))
+	e.AddWindowSource(LossFunc(func() map[string]uint64 { return map[string]uint64{"observed": 11, "truncated": 4} }))
 
 	mf := scrape(t, url)
 	checks := []struct {
@@ -135,6 +136,8 @@ func TestScrapeValues(t *testing.T) {
 		{"flowhawk_alerts_total", []string{"detector", "portscan"}, 1},
 		{"flowhawk_alerts_total", []string{"detector", "dns-tunnel"}, 1},
 		{"flowhawk_dropped_total", []string{"component", "kernel", "reason", "map_full"}, 7},
+		{"flowhawk_window_flows_total", []string{"outcome", "observed"}, 11},
+		{"flowhawk_window_flows_total", []string{"outcome", "truncated"}, 4},
 		{"flowhawk_dropped_total", []string{"component", "kernel", "reason", "ringbuf_full"}, 3},
 		{"flowhawk_dropped_total", []string{"component", "kernel", "reason", "parse_error"}, 0},
 		{"flowhawk_decode_errors_total", []string{"source", "pcap", "reason", "truncated"}, 5},
