@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -123,6 +124,25 @@ func byKey(t *testing.T, what string, flows []*collector.Flow) map[collector.Key
 	return m
 }
 
+// minGapTolerance is the least difference allowed between the kernel's
+// and tcpdump's gap statistics: 1 ms, or FLOWHAWK_E2E_GAP_TOLERANCE.
+// scripts/vm/inner.sh sets 20ms: under software emulation a vCPU can
+// stall for milliseconds between the kernel's stamp and tcpdump's, for
+// one packet in the middle of a flow, where the first/last differences
+// the tolerance otherwise follows do not see it (5.2 ms against 1.05 ms,
+// 2026-12-07).
+func minGapTolerance(t testing.TB) time.Duration {
+	s := os.Getenv("FLOWHAWK_E2E_GAP_TOLERANCE")
+	if s == "" {
+		return time.Millisecond
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		t.Fatalf("FLOWHAWK_E2E_GAP_TOLERANCE=%q: want a duration above 0", s)
+	}
+	return d
+}
+
 func absDur(d int64) time.Duration {
 	if d < 0 {
 		d = -d
@@ -199,8 +219,8 @@ func compareFlows(t *testing.T, kernel, pcap []*collector.Flow) time.Duration {
 	// the largest such difference; the kernel's sum of squares in
 	// (1.024 us)^2 units adds noise to the std of long flows (docs/kernel.md),
 	// about 1 us for gaps of milliseconds. Allowed: four times
-	// the largest first/last difference, at least 1 ms.
-	tol := max(time.Millisecond, 4*worst)
+	// the largest first/last difference, at least minGapTolerance.
+	tol := max(minGapTolerance(t), 4*worst)
 	var worstIAT time.Duration
 	for _, g := range gaps {
 		for i, what := range []string{"mean", "std", "min", "max"} {

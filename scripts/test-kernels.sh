@@ -12,6 +12,7 @@
 #   VM_ACCEL=kvm make test-kernels     # where nested KVM works (default: tcg)
 #   FULL=1 make test-kernels           # every kernel-path test, not the default selection
 #   BPF_RUN=... COLLECTOR_RUN=... E2E_RUN=... override the test patterns ('' skips a package)
+#   COUNT=5 E2E_RUN=TestX BPF_RUN= COLLECTOR_RUN= make test-kernels   # repeat one test (flakes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -100,6 +101,7 @@ FLOWHAWK_E2E_BIN='$out/flowhawk'
 BPF_RUN='${BPF_RUN-$bpf_run}'
 COLLECTOR_RUN='${COLLECTOR_RUN-$collector_run}'
 E2E_RUN='${E2E_RUN-$e2e_run}'
+COUNT='${COUNT:-1}'
 ENV
 
 accel=${VM_ACCEL:-tcg}
@@ -114,10 +116,20 @@ timeout "${VM_TIMEOUT:-2400}" qemu-system-x86_64 -accel "$accel" -cpu max -smp 2
 	> "$res/console" 2>&1 || true
 echo "== $(($(date +%s) - start)) s in the VM"
 grep -E '^(=== RUN|--- (PASS|FAIL|SKIP)|    |ok|FAIL|PASS|==|vm:)' "$res/log" 2>/dev/null | grep -vE '^=== RUN|^    ' | head -400 || true
+# failures prints each failed test's output from its === RUN line on (go
+# test -v prints a test's log lines before its --- FAIL line).
+failures() {
+	awk '/^=== RUN/ { name = $3; sub(/\/.*/, "", name); if ($3 == name) buf[name] = "" } name != "" { buf[name] = buf[name] $0 "\n" }
+		/^--- FAIL/ { n = $3; printf "%s", buf[n] }' "$res/log" 2>/dev/null | tail -150 >&2 || true
+}
 if [ "$(cat "$res/rc" 2>/dev/null)" != 0 ]; then
 	echo "test-kernels: FAILED on $rel: see $res/log (the tests' output) and $res/console" >&2
 	[ -f "$res/rc" ] || tail -30 "$res/console" >&2
-	grep -B2 -A30 -E '^--- FAIL' "$res/log" 2>/dev/null | head -200 >&2 || true
+	failures
 	exit 1
+fi
+if grep -q '^vm: flaky' "$res/log"; then
+	echo "test-kernels: a test failed once and passed when run again; its first run:" >&2
+	failures
 fi
 echo "test-kernels: passed on $rel"
