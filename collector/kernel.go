@@ -260,11 +260,27 @@ type KernelSource struct {
 	batches [batchBuffers]*mapBatch // reused by iterate
 }
 
-// cutFlow is a flow the active timeout cut: its initiator, and its last
-// packet (monotonic ns).
+// cutFlow is a flow the active timeout cut: its initiator, its last
+// packet (monotonic ns), and which sides had sent a FIN (by the key's
+// sides, as the kernel's Dir), so that the other side's FIN in the entry
+// that goes on with it closes the connection (finPairAcrossCut).
 type cutFlow struct {
 	initiator uint8
 	last      uint64
+	fin       [2]uint8
+}
+
+// finPairAcrossCut reports whether the TCP flow of entry v, which the
+// kernel does not know closed, has seen a FIN from each side counting the
+// one the active timeout cut before it: the flow table keeps the FINs a
+// cut falls between, and ends such a flow as FIN after its grace. The
+// kernel's entry starts over at the cut and sees only the second FIN.
+func (s *KernelSource) finPairAcrossCut(k *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue) bool {
+	if k.Proto != 6 || v.Flags&flowFClosed != 0 || v.Dir[0].Fin|v.Dir[1].Fin == 0 {
+		return false
+	}
+	c, ok := s.continued[keyOf(k)]
+	return ok && v.First > c.last && c.fin[0]|v.Dir[0].Fin != 0 && c.fin[1]|v.Dir[1].Fin != 0
 }
 
 type closeDue struct {
@@ -1592,6 +1608,11 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 			switch {
 			case v.Flags&flowFClosed != 0 && now-int64(v.CloseTs) > grace:
 				exp = append(exp, expired{*k, closeReason(v), int64(v.CloseTs) + grace})
+			case len(s.continued) > 0 && now-int64(v.Last) > grace && s.finPairAcrossCut(k, v):
+				// Closed by its last FIN, whose time the entry does not
+				// keep: its grace runs from the last packet (the final
+				// ACK, microseconds later).
+				exp = append(exp, expired{*k, EndFIN, int64(v.Last) + grace})
 			case now-int64(v.Last) > idle:
 				exp = append(exp, expired{*k, EndIdle, int64(v.Last) + idle})
 			case v.Flags&flowFClosed == 0 && now-int64(v.First) >= active: // a closed flow waits out its grace

@@ -5,6 +5,7 @@ package collector
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -490,5 +491,77 @@ func TestKernelLateSamples(t *testing.T) {
 	st.Print(&b)
 	if !strings.Contains(b.String(), "samples    3 read after their flow's record") {
 		t.Errorf("summary does not report the late samples:\n%s", b.String())
+	}
+}
+
+// TestKernelActiveCutKeepsFINs is TestActiveCutKeepsFINs on the kernel
+// path: the active timeout cuts a connection between its two FINs (once,
+// or twice with an ACK between). The record that goes on with it must end
+// as FIN after the close grace, as the flow table's does, and a new
+// connection on the same ports later be a record of its own. The kernel's
+// new entry had seen only the second FIN, so it stayed open until the
+// idle timeout (10 s here) and the new SYN joined it.
+func TestKernelActiveCutKeepsFINs(t *testing.T) {
+	for _, cuts := range []int{1, 2} {
+		t.Run(fmt.Sprintf("cuts=%d", cuts), func(t *testing.T) { testKernelActiveCutKeepsFINs(t, cuts) })
+	}
+}
+
+func testKernelActiveCutKeepsFINs(t *testing.T, cuts int) {
+	s := loadTestKernel(t, KernelConfig{MaxFlows: 64, IdleTimeout: 10 * time.Second, ActiveTimeout: 100 * time.Millisecond, CloseGrace: 50 * time.Millisecond})
+	send := func(reply bool, flags string) {
+		t.Helper()
+		ip := ip4(layers.IPProtocolTCP)
+		tcp := &layers.TCP{SrcPort: 40000, DstPort: 80, Window: 1000, Seq: 1}
+		if reply {
+			ip.SrcIP, ip.DstIP = ip.DstIP, ip.SrcIP
+			tcp.SrcPort, tcp.DstPort = tcp.DstPort, tcp.SrcPort
+		}
+		setFlags(tcp, flags)
+		if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: kframe(t, eth(layers.EthernetTypeIPv4), ip, tcp)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []*Flow
+	scan := func() {
+		t.Helper()
+		s.readEvents(time.Now(), nil, nil)
+		if err := s.Scan(func(f *Flow) { got = append(got, f) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(false, "S")
+	send(true, "SA")
+	send(false, "A")
+	send(false, "FA") // the client's FIN before the cut
+	time.Sleep(150 * time.Millisecond)
+	scan() // the active timeout cuts the flow
+	wantReasons, wantPackets := []EndReason{EndActive}, []uint64{4}
+	if cuts == 2 {
+		send(true, "A") // the server goes on sending, past another cut
+		time.Sleep(150 * time.Millisecond)
+		scan()
+		wantReasons, wantPackets = append(wantReasons, EndActive), append(wantPackets, 1)
+	}
+	send(true, "FA") // the server's FIN after the cut
+	send(false, "A")
+	time.Sleep(80 * time.Millisecond)
+	scan() // past the close grace: the continuation ends
+	send(false, "S")
+	if err := s.Flush(func(f *Flow) { got = append(got, f) }, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantReasons, wantPackets = append(wantReasons, EndFIN, EndFlush), append(wantPackets, 2, 1)
+	var reasons []EndReason
+	var pk []uint64
+	for _, f := range got {
+		reasons = append(reasons, f.EndReason)
+		pk = append(pk, f.Packets())
+	}
+	if !slices.Equal(reasons, wantReasons) || !slices.Equal(pk, wantPackets) {
+		t.Fatalf("records end %v with %v packets; want %v with %v", reasons, pk, wantReasons, wantPackets)
+	}
+	if f := got[cuts]; f.FwdIsLo != got[0].FwdIsLo || f.Fwd.Packets != 1 || f.Bwd.Packets != 1 {
+		t.Errorf("continuation: fwd is lo %v (was %v), %d+%d packets; want the client forward, 1+1", f.FwdIsLo, got[0].FwdIsLo, f.Fwd.Packets, f.Bwd.Packets)
 	}
 }

@@ -25,19 +25,21 @@ import (
 // and bulk (from the sample times). IAT sums of squares are kept in 1.024 us units by
 // the kernel (dirIATMoments, iatMoments).
 func (s *KernelSource) toFlow(key Key, v *bpf.FlowhawkFlowValue, reason EndReason) *Flow {
+	var fins [2]uint8 // FINs of the cut records this one goes on with
 	if c, ok := s.continued[key]; ok {
 		// This record goes on with one the active timeout cut: the same
 		// direction, whoever sent first, as in Table.
 		delete(s.continued, key)
 		if v.First > c.last {
 			v.Initiator = c.initiator
+			fins = c.fin
 		}
 	}
 	if reason == EndActive {
 		if s.continued == nil {
 			s.continued = make(map[Key]cutFlow)
 		}
-		s.continued[key] = cutFlow{initiator: v.Initiator, last: v.Last}
+		s.continued[key] = cutFlow{initiator: v.Initiator, last: v.Last, fin: [2]uint8{fins[0] | v.Dir[0].Fin, fins[1] | v.Dir[1].Fin}}
 	}
 	samples := s.takeSamples(key, v.First)
 	s.nextID++
