@@ -832,13 +832,32 @@ func (p *Publisher) ensureStream() bool {
 	return true
 }
 
+// createMu makes createStream's lookup and creation one step in a process.
+var createMu sync.Mutex
+
 // createStream creates the stream name (StreamConfig) that a lookup found
 // missing. Another sensor or collector may create it at the same moment:
 // nats-server then refuses the later request, by name or, when both
 // passed its name check together, as "subjects overlap with an existing
 // stream"; a stream of that name found after the refusal is the one
-// wanted, and no error.
+// wanted, and no error. Within one process (collect's flow and alert
+// consumers start together) the lookup and the creation are one step,
+// so that only the one that created the stream says so: nats-server
+// answers an identical creation request with success, and collect
+// logged "created nats stream" twice.
 func createStream(ctx context.Context, js jetstream.JetStream, name string) error {
+	createMu.Lock()
+	defer createMu.Unlock()
+	if _, err := js.Stream(ctx, name); err == nil {
+		return nil
+	}
+	return createStreamRace(ctx, js, name)
+}
+
+// createStreamRace is createStream without the process's lock: the
+// creation request, and the lookup after a refusal by a creator
+// elsewhere.
+func createStreamRace(ctx context.Context, js jetstream.JetStream, name string) error {
 	_, err := js.CreateStream(ctx, StreamConfig(name))
 	if err == nil {
 		slog.Info("created nats stream", "stream", name, "subjects", "flowhawk.>")

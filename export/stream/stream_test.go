@@ -612,7 +612,8 @@ func TestCreateStreamConcurrently(t *testing.T) {
 		for i := range js {
 			go func() {
 				<-start
-				errs <- createStream(ctx, js[i], "FLOWHAWK")
+				// Without the process's lock, as separate processes.
+				errs <- createStreamRace(ctx, js[i], "FLOWHAWK")
 			}()
 		}
 		close(start)
@@ -631,6 +632,43 @@ func TestCreateStreamConcurrently(t *testing.T) {
 	}
 	if err := createStream(ctx, js[1], "FLOWHAWK"); err == nil || !strings.Contains(err.Error(), "overlap") {
 		t.Errorf("with the subjects in stream OTHER: %v, want the server's overlap error", err)
+	}
+}
+
+// TestCreateStreamLogsOnce creates the stream from two connections of one
+// process at once, as collect's flow and alert consumers do: one says it
+// created the stream. nats-server answers an identical creation request
+// with success, and both said so.
+func TestCreateStreamLogsOnce(t *testing.T) {
+	srv := natstest.Start(t)
+	js := []jetstream.JetStream{jsConnect(t, srv.URL()), jsConnect(t, srv.URL())}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var logs syncbuf.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer slog.SetDefault(old)
+	for round := range 20 {
+		start := make(chan struct{})
+		errs := make(chan error, len(js))
+		for i := range js {
+			go func() {
+				<-start
+				errs <- createStream(ctx, js[i], "FLOWHAWK")
+			}()
+		}
+		close(start)
+		for range js {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if n := strings.Count(logs.String(), "created nats stream"); n != round+1 {
+			t.Fatalf("round %d: %d \"created nats stream\" lines so far, want %d (one a round):\n%s", round, n, round+1, logs.String())
+		}
+		if err := js[0].DeleteStream(ctx, "FLOWHAWK"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
