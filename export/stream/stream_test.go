@@ -607,20 +607,9 @@ func TestCreateStreamConcurrently(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for round := range 100 {
-		start := make(chan struct{})
-		errs := make(chan error, clients)
-		for i := range js {
-			go func() {
-				<-start
-				// Without the process's lock, as separate processes.
-				errs <- createStreamRace(ctx, js[i], "FLOWHAWK")
-			}()
-		}
-		close(start)
-		for range clients {
-			if err := <-errs; err != nil {
-				t.Fatalf("round %d: %v", round, err)
-			}
+		// Without the process's lock, as separate processes.
+		if err := createTogether(ctx, js, createStreamRace); err != nil {
+			t.Fatalf("round %d: %v", round, err)
 		}
 		if err := js[0].DeleteStream(ctx, "FLOWHAWK"); err != nil {
 			t.Fatal(err)
@@ -633,6 +622,27 @@ func TestCreateStreamConcurrently(t *testing.T) {
 	if err := createStream(ctx, js[1], "FLOWHAWK"); err == nil || !strings.Contains(err.Error(), "overlap") {
 		t.Errorf("with the subjects in stream OTHER: %v, want the server's overlap error", err)
 	}
+}
+
+// createTogether has every connection of js create the stream FLOWHAWK
+// with create at the same moment, and returns the first error.
+func createTogether(ctx context.Context, js []jetstream.JetStream, create func(context.Context, jetstream.JetStream, string) error) error {
+	start := make(chan struct{})
+	errs := make(chan error, len(js))
+	for i := range js {
+		go func() {
+			<-start
+			errs <- create(ctx, js[i], "FLOWHAWK")
+		}()
+	}
+	close(start)
+	var first error
+	for range js {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // TestCreateStreamLogsOnce creates the stream from two connections of one
@@ -649,19 +659,8 @@ func TestCreateStreamLogsOnce(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	defer slog.SetDefault(old)
 	for round := range 20 {
-		start := make(chan struct{})
-		errs := make(chan error, len(js))
-		for i := range js {
-			go func() {
-				<-start
-				errs <- createStream(ctx, js[i], "FLOWHAWK")
-			}()
-		}
-		close(start)
-		for range js {
-			if err := <-errs; err != nil {
-				t.Fatalf("round %d: %v", round, err)
-			}
+		if err := createTogether(ctx, js, createStream); err != nil {
+			t.Fatalf("round %d: %v", round, err)
 		}
 		if n := strings.Count(logs.String(), "created nats stream"); n != round+1 {
 			t.Fatalf("round %d: %d \"created nats stream\" lines so far, want %d (one a round):\n%s", round, n, round+1, logs.String())
