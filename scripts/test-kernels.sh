@@ -126,6 +126,8 @@ if [ "$(cat "$res/rc" 2>/dev/null)" != 0 ]; then
 	echo "test-kernels: FAILED on $rel: see $res/log (the tests' output) and $res/console" >&2
 	[ -f "$res/rc" ] || tail -30 "$res/console" >&2
 	failures
+	# No test named as failed (a timeout's panic, a crash): the log's end.
+	grep -q '^--- FAIL' "$res/log" 2>/dev/null || tail -80 "$res/log" >&2 2>/dev/null || true
 	exit 1
 fi
 if grep -q '^vm: flaky' "$res/log"; then
