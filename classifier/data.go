@@ -392,10 +392,20 @@ func (f *Frame) appendFrame(g *Frame) error {
 			f.Cat[c] = append(f.Cat[c], g.Cat[j]...)
 		case f.Cat[c] != nil:
 			for _, v := range g.Num[j] {
-				f.Cat[c] = append(f.Cat[c], strconv.FormatFloat(v, 'g', -1, 64))
+				f.Cat[c] = append(f.Cat[c], fmtNum(v))
 			}
 		default:
-			return fmt.Errorf("column %q is numeric in one file and text in another", name)
+			// Numbers so far, text in g: the column is text, its earlier
+			// cells spelled as a text column spells numbers
+			// (colBuilder.add; a missing cell is "NaN" either way), so
+			// the files read the same in either order. This was an
+			// error: a text column empty in one capture's file read as
+			// numbers, and --data a,b trained where b,a was refused.
+			col := make([]string, 0, len(f.Num[c])+len(g.Cat[j]))
+			for _, v := range f.Num[c] {
+				col = append(col, fmtNum(v))
+			}
+			f.Cat[c], f.Num[c] = append(col, g.Cat[j]...), nil
 		}
 	}
 	if (f.Labels == nil) != (g.Labels == nil) {
@@ -1128,7 +1138,7 @@ func (f *Frame) freeWide(g *Frame) {
 			continue
 		}
 		if c := f.Column(name); c >= 0 && f.Cat[c] == nil {
-			continue // numbers in f: appendFrame refuses the mix
+			continue // numbers in f: appendFrame makes the column text, judged at the end
 		}
 		if _, over := distinctOver(g.Cat[j], maxDistinct); !over {
 			continue

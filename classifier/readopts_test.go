@@ -629,3 +629,38 @@ func TestWideColumnFreedEarly(t *testing.T) {
 		}
 	}
 }
+
+// TestReadFilesOrderIndependent checks that files whose column is text
+// in one and numbers (or only missing cells, as a capture without any
+// such value gives) in another read the same whichever comes first: the
+// numbers-first order was refused ("numeric in one file and text in
+// another") while the text-first order trained.
+func TestReadFilesOrderIndependent(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "text.csv")
+	empty := filepath.Join(dir, "empty.csv")
+	nums := filepath.Join(dir, "nums.csv")
+	os.WriteFile(text, []byte("proto,bytes,Label\ntcp,10,a\nudp,20,b\ntcp,30,a\nudp,40,b\n"), 0o644)
+	os.WriteFile(empty, []byte("proto,bytes,Label\n,11,a\n,21,b\n"), 0o644)
+	os.WriteFile(nums, []byte("proto,bytes,Label\n6,12,a\n17.0,22,b\n"), 0o644)
+	for _, other := range []string{empty, nums} {
+		ab, err := ReadFiles([]string{text, other}, ReadOptions{})
+		if err != nil {
+			t.Fatalf("text file first: %v", err)
+		}
+		ba, err := ReadFiles([]string{other, text}, ReadOptions{})
+		if err != nil {
+			t.Fatalf("%s first: %v", filepath.Base(other), err)
+		}
+		c, d := ab.Column("proto"), ba.Column("proto")
+		if ab.Cat[c] == nil || ba.Cat[d] == nil {
+			t.Fatalf("%s: proto is not text in both orders", filepath.Base(other))
+		}
+		// The same cells, the other file's first.
+		n := len(ab.Cat[c]) - 4
+		got := append(slices.Clone(ba.Cat[d][n:]), ba.Cat[d][:n]...)
+		if !slices.Equal(got, ab.Cat[c]) {
+			t.Errorf("%s: proto reads %q one way, %q the other", filepath.Base(other), ab.Cat[c], ba.Cat[d])
+		}
+	}
+}
