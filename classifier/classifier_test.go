@@ -514,6 +514,23 @@ func TestEarlyClassificationByPackets(t *testing.T) {
 	if len(res) != 3 || res[0].Accuracy > 0.8 || res[1].Accuracy < 0.98 || res[2].Accuracy != 1 {
 		t.Errorf("accuracy by packets %+v: want <= 0.8 at 1 packet, >= 0.98 at 2, 1 at 3", res)
 	}
+
+	// A model trained when the readers spelled a numeric label "1.0" is
+	// scored against labels "1" as EvaluateFiles scores it: every row
+	// was wrong.
+	for i, l := range f.Labels {
+		f.Labels[i] = map[string]string{"small": "0", "big": "1"}[l]
+	}
+	m = trainOrFatal(t, f, Config{Kind: "rf", Trees: 20})
+	for i, c := range m.Classes {
+		m.Classes[i] = c + ".0"
+	}
+	if res, err = m.EvaluateEarly(f); err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 3 || res[2].Accuracy != 1 {
+		t.Errorf("classes %q on labels 0 and 1: accuracy by packets %+v, want 1 at 3", m.Classes, res)
+	}
 }
 
 // TestEarlyPacketsAnySPLT checks that a model on splt_gap_k or splt_dir_k

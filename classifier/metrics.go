@@ -275,6 +275,21 @@ func (m *Model) newEvaluation(early bool) *evaluation {
 	return e
 }
 
+// trueLabels returns f's labels as the model's classes spell them
+// (alias).
+func (e *evaluation) trueLabels(f *Frame) []string {
+	truth := e.m.TrueLabels(f)
+	if e.alias != nil {
+		truth = slices.Clone(truth)
+		for i, l := range truth {
+			if c, ok := e.alias[l]; ok {
+				truth[i] = c
+			}
+		}
+	}
+	return truth
+}
+
 // add predicts a frame's rows and keeps what the metrics need.
 func (e *evaluation) add(f *Frame) error {
 	m := e.m
@@ -285,16 +300,7 @@ func (e *evaluation) add(f *Frame) error {
 	if err != nil {
 		return err
 	}
-	truth := m.TrueLabels(f)
-	if e.alias != nil {
-		truth = slices.Clone(truth)
-		for i, l := range truth {
-			if c, ok := e.alias[l]; ok {
-				truth[i] = c
-			}
-		}
-	}
-	e.addPredictions(truth, pr)
+	e.addPredictions(e.trueLabels(f), pr)
 	if e.byK != nil {
 		return m.predictEarly(f, e.byK)
 	}
@@ -419,7 +425,7 @@ func (m *Model) EvaluateEarly(f *Frame) ([]EarlyAccuracy, error) {
 		return nil, errNoEarly
 	}
 	e := m.newEvaluation(true)
-	e.truth = m.TrueLabels(f)
+	e.truth = e.trueLabels(f)
 	if err := m.predictEarly(f, e.byK); err != nil {
 		return nil, err
 	}
