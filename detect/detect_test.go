@@ -776,3 +776,37 @@ func TestAggregatorForgetsQuietCauses(t *testing.T) {
 		t.Errorf("counts %v, want [1 1 2]", counts)
 	}
 }
+
+// TestSeqRepeatStateBounded: the docs promise at most SeqMaxTrack
+// segments held (two generations of SeqMaxTrack/2). A segment found in
+// the old generation is moved into the young one without the size check
+// that new segments get, so a sender that keeps retransmitting (or a
+// replay that keeps replaying) the segments it already sent grows the
+// young generation without bound.
+func TestSeqRepeatStateBounded(t *testing.T) {
+	cfg := only("seqrepeat")
+	cfg.SeqMaxTrack = 64 // two generations of 32
+	e, _ := newTest(t, cfg)
+	p := pkt(t0, "10.0.0.80", "10.0.0.9", 80, 50000, 6, collector.FlagACK, []byte("abcdefgh"))
+	ts := t0
+	send := func(i int) {
+		ts += int64(time.Millisecond) // all within --seq-max-age
+		p.Timestamp, p.TCPSeq = ts, uint32(i*100)
+		e.OnPacket(p)
+	}
+	peak, next := 0, 0
+	for round := 0; round < 20; round++ {
+		for j := 0; j < 32; j++ { // 32 new segments
+			send(next)
+			next++
+		}
+		for i := 0; i < next; i++ { // every segment sent so far, again
+			send(i)
+		}
+		peak = max(peak, len(e.seq.cur)+len(e.seq.old))
+	}
+	e.Close()
+	if peak > cfg.SeqMaxTrack {
+		t.Fatalf("seqrepeat held %d segments, bound %d", peak, cfg.SeqMaxTrack)
+	}
+}

@@ -104,9 +104,11 @@ func (d *seqRepeat) packet(p *collector.Packet) {
 	}
 	k := seqKey(p)
 	ent, ok := d.cur[k]
+	fromOld := false
 	if !ok {
 		if ent, ok = d.old[k]; ok {
 			delete(d.old, k)
+			fromOld = true
 		}
 	}
 	pl := p.Payload
@@ -159,6 +161,12 @@ func (d *seqRepeat) packet(p *collector.Packet) {
 		a.Message = fmt.Sprintf("TCP %s:%d -> %s:%d: segment at seq %d sent %d times (replay or broken path)", a.Src, sport, a.Dst, dport, p.TCPSeq, ent.repeats+1)
 		a.Evidence = map[string]any{"seq": p.TCPSeq, "len": p.PayloadLen, "repeats": ent.repeats}
 		d.e.raise(a)
+	}
+	// A segment seen again in the old generation moves to the young one,
+	// which it must not grow past its size: a sender repeating all it
+	// sent moved every segment back at each rotation, without bound.
+	if fromOld && len(d.cur) >= d.half {
+		d.rotate(p.Timestamp)
 	}
 	d.cur[k] = ent
 }
