@@ -123,6 +123,12 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 	ts := p.Timestamp
 	if m.response {
 		if m.rcode != rcodeNXDomain {
+			// Answered: its query leaves the pending table, which held
+			// every query answered otherwise until evicted and counted
+			// as forgotten unanswered (dns_queries_evicted).
+			if !d.e.cfg.PartialPackets {
+				d.pending.remove(dnsQueryKey{dst, src, dport, m.id})
+			}
 			return
 		}
 		h := d.hosts.upsert(dst) // the client

@@ -179,3 +179,26 @@ func TestNXDomainAlertName(t *testing.T) {
 		t.Errorf("dns.question.name of the dns.nxdomain alerts: %v, want %s", got, want)
 	}
 }
+
+// TestDNSAnsweredQueriesLeavePending: a pending query is kept "until
+// answered", and dns_queries_evicted counts "queries forgotten
+// unanswered because the pending table was full". Only NXDOMAIN answers
+// remove their query, though: every query answered NOERROR stays, so the
+// table of an ordinary client fills up and each further query evicts one
+// counted as forgotten unanswered.
+func TestDNSAnsweredQueriesLeavePending(t *testing.T) {
+	cfg := only("dns")
+	cfg.MaxHosts = 16
+	e, _ := newTest(t, cfg)
+	for i := 0; i < 40; i++ {
+		ts := t0 + int64(i)*sec/10
+		name := fmt.Sprintf("host%d.example.com", i)
+		e.OnPacket(pkt(ts, "10.0.0.9", "10.0.0.53", 30000+uint16(i), 53, 17, 0, dnsQuery(uint16(i), name, false, 0)))
+		e.OnPacket(pkt(ts+1000, "10.0.0.53", "10.0.0.9", 53, 30000+uint16(i), 17, 0, dnsQuery(uint16(i), name, true, 0)))
+	}
+	pending := e.dns.pending.len()
+	e.Close()
+	if n := e.Losses()["dns_queries_evicted"]; n != 0 || pending != 0 {
+		t.Fatalf("40 queries, all answered: %d still pending, dns_queries_evicted %d", pending, n)
+	}
+}
