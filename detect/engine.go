@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"net/netip"
 	"slices"
 	"sort"
@@ -29,6 +30,7 @@ type Engine struct {
 	cfg      Config
 	sink     func(*Alert)
 	now      int64
+	clocked  bool // now is an input's time (0 is 1970, not "none yet")
 	nextTick int64
 	closed   bool
 	// flowDelay is how long after its End a flow record may still reach
@@ -113,7 +115,7 @@ func New(cfg Config, sink func(*Alert)) (*Engine, error) {
 	if sink == nil {
 		sink = func(*Alert) {}
 	}
-	e := &Engine{cfg: cfg, sink: sink, idx: newFlowIndex(max(cfg.MaxHosts/2, 16)), flowDelay: int64(defaultFlowDelay())}
+	e := &Engine{cfg: cfg, sink: sink, idx: newFlowIndex(max(cfg.MaxHosts/2, 16)), flowDelay: int64(defaultFlowDelay()), nextTick: math.MinInt64}
 	e.agg.init(cfg.AlertInterval, cfg.MaxHosts)
 	e.stats.byRule = map[string]*ruleStats{}
 	e.stats.hosts = newBounded[netip.Addr](cfg.MaxHosts, func(h *hostStats) uint64 { return h.raised })
@@ -195,11 +197,11 @@ func (e *Engine) SetFlowDelay(d time.Duration) {
 // that is not a whole number of seconds (--dns-window 1500ms) from
 // counting the next window's first events.
 func (e *Engine) advance(ts int64) {
-	if ts <= e.now {
+	if e.clocked && ts <= e.now {
 		return
 	}
 	prev := e.now
-	e.now = ts
+	e.now, e.clocked = ts, true
 	if ts < e.nextTick {
 		return
 	}
@@ -230,9 +232,9 @@ func (e *Engine) advance(ts int64) {
 // setNextTick schedules the next tick after one at ts: the next whole
 // second, or an earlier window end.
 func (e *Engine) setNextTick(ts int64) {
-	e.nextTick = ts - ts%tickNS + tickNS
+	e.nextTick = floorTo(ts, tickNS) + tickNS
 	for _, w := range e.wins {
-		if w.start != 0 {
+		if w.started {
 			e.nextTick = min(e.nextTick, w.start+w.size)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flowhawk/flowhawk/collector"
 )
 
 // A window that is not a whole number of seconds ends exactly where it
@@ -56,6 +58,36 @@ func TestIntelWarningAnyCase(t *testing.T) {
 		e.Close()
 		if got := strings.Contains(logs.String(), "without --blocklist"); got != warn {
 			t.Errorf("--detect %q: warned %v, want %v (%s)", det, got, warn, logs.String())
+		}
+	}
+}
+
+// TestWindowsNearEpoch: windows are aligned to multiples of their size
+// since the epoch, and window.roll took start == 0 for "no window yet". A
+// capture whose first packets fall in the first window after the epoch
+// (times of 1970, as tools that zero or rebase times write) had start 0
+// forever: that window was never judged at its end and ran into the
+// next, so two windows of 60 ports each made one of 120. Before the
+// epoch (a negative if_tsoffset) the engine's clock, starting at 0, never
+// moved, and every window ran into one judged at Close.
+func TestWindowsNearEpoch(t *testing.T) {
+	run := func(base int64) map[string]int {
+		e, c := newTest(t, only("portscan"))
+		for w := int64(0); w < 2; w++ { // two windows, 61 SYNs to 61 ports each
+			for i := int64(0); i < 61; i++ {
+				ts := base + w*60*sec + sec + i*sec/10
+				e.OnPacket(pkt(ts, "10.0.0.9", "10.0.0.1", 40000, uint16(1+w*100+i), 6, collector.FlagSYN, nil))
+			}
+		}
+		e.Close()
+		return c.rules()
+	}
+	if got := run(t0); len(got) != 0 {
+		t.Fatalf("at t0: %v", got) // control: nothing, as documented
+	}
+	for _, base := range []int64{0, -3600 * sec} {
+		if got := run(base); len(got) != 0 {
+			t.Errorf("at %v: two 60-port windows raised %v", time.Unix(0, base).UTC(), got)
 		}
 	}
 }

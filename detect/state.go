@@ -251,22 +251,36 @@ func (t *topK) sorted(max int, minCount uint64) []hostCount {
 // to multiples of size since the epoch.
 type window struct {
 	size  int64
-	start int64 // start of the current window, 0 before the first event
+	start int64 // start of the current window
+	// started is false before the first event: a start of 0 is the
+	// first window of 1970, where a capture with zeroed or rebased
+	// times falls, and taken for "none yet" it was never judged.
+	started bool
 }
 
 // roll reports whether now is past the current window, and moves the
 // window to the one containing now. The caller evaluates the finished
 // window's state before resetting it.
 func (w *window) roll(now int64) bool {
-	if w.start == 0 {
-		w.start = now - now%w.size
+	if !w.started {
+		w.start, w.started = floorTo(now, w.size), true
 		return false
 	}
 	if now < w.start+w.size {
 		return false
 	}
-	w.start = now - now%w.size
+	w.start = floorTo(now, w.size)
 	return true
+}
+
+// floorTo rounds t down to a multiple of size, before 1970 too (where
+// t%size is negative).
+func floorTo(t, size int64) int64 {
+	r := t % size
+	if r < 0 {
+		r += size
+	}
+	return t - r
 }
 
 func ratio(a, b uint64) float64 {
