@@ -122,3 +122,64 @@ func TestBlocklistAddressPairs(t *testing.T) {
 		}
 	}
 }
+
+// TestPortScanVerticalUDPPeersWithSYN: the vertical rule needs ports ≥ 2 ×
+// hosts so that a peer-to-peer client, one port per peer, is not a
+// vertical scan. For a source that sent any SYN, hosts counted only the
+// SYN (and ping) hosts, not its UDP peers: a torrent client talking uTP
+// from its port 51413 to 200 peers, each on its own lower port, that also
+// opened three ordinary TCP connections was a vertical scan of "200 ports
+// on 3 hosts". Without those connections it was rightly quiet.
+func TestPortScanVerticalUDPPeersWithSYN(t *testing.T) {
+	run := func(withTCP bool) map[string]string {
+		e, c := newTest(t, only("portscan"))
+		for i := 0; i < 200; i++ {
+			ts := t0 + int64(i)*sec/10
+			peer := fmt.Sprintf("100.64.%d.%d", i/200, i%200+1)
+			dp := uint16(10000 + i*97)
+			e.OnPacket(pkt(ts, "10.0.0.9", peer, 51413, dp, 17, 0, []byte("d1:ad2:id20:")))
+			e.OnPacket(pkt(ts+1000, peer, "10.0.0.9", dp, 51413, 17, 0, []byte("d1:rd2:id20:")))
+		}
+		if withTCP {
+			for i, srv := range []string{"198.51.100.10", "198.51.100.11", "198.51.100.12"} {
+				ts := t0 + int64(i)*sec
+				sp := uint16(45000 + i)
+				e.OnPacket(pkt(ts, "10.0.0.9", srv, sp, 443, 6, collector.FlagSYN, nil))
+				e.OnPacket(pkt(ts+1000, srv, "10.0.0.9", 443, sp, 6, collector.FlagSYN|collector.FlagACK, nil))
+				e.OnPacket(pkt(ts+2000, "10.0.0.9", srv, sp, 443, 6, collector.FlagACK, nil))
+			}
+		}
+		e.Close()
+		got := map[string]string{}
+		for _, a := range c.alerts {
+			got[a.Rule] = a.Message
+		}
+		return got
+	}
+	if got := run(false); len(got) != 0 {
+		t.Fatalf("UDP peers alone raised %v", got)
+	}
+	if got := run(true); len(got) != 0 {
+		t.Errorf("UDP peers plus three HTTPS connections raised %v", got)
+	}
+}
+
+// TestPortScanVerticalHostsCountedOnce: a host reached by SYNs and by UDP
+// is one host of a vertical scan, which then names it as the destination
+// (the nmap scan of TestE2EDetectors, whose attacker also queries DNS on
+// the scanned host).
+func TestPortScanVerticalHostsCountedOnce(t *testing.T) {
+	e, c := newTest(t, only("portscan"))
+	for i := range 150 {
+		ts := t0 + int64(i)*sec/100
+		e.OnPacket(pkt(ts, "10.0.0.9", "10.0.0.1", 40000, uint16(1+i), 6, collector.FlagSYN, nil))
+	}
+	e.OnPacket(pkt(t0+2*sec, "10.0.0.9", "10.0.0.1", 41000, 53, 17, 0, []byte("query")))
+	e.Close()
+	if len(c.alerts) != 1 || c.alerts[0].Rule != "portscan.vertical" || c.alerts[0].Dst.String() != "10.0.0.1" || !strings.Contains(c.alerts[0].Message, "on 1 hosts") {
+		for _, a := range c.alerts {
+			t.Logf("%s %v: %s", a.Rule, a.Dst, a.Message)
+		}
+		t.Errorf("want one portscan.vertical naming 10.0.0.1, on 1 hosts")
+	}
+}

@@ -196,6 +196,11 @@ func (d *portScan) tick(now int64, final bool) {
 		if s.syn == 0 && s.echo == 0 {
 			hosts = s.udpDsts.count() // a UDP-only prober
 		}
+		// Hosts reached by SYN, echo or UDP, for the vertical rule.
+		all := hosts
+		if ports >= c.PortScanPorts && s.udpDsts.count() > 0 {
+			all = s.dsts.unionCount(&s.udpDsts)
+		}
 		ho := s.halfOpen(d.e.hs != nil)
 		hoRatio := ratio(ho, s.syn)
 		ev := func() map[string]any {
@@ -207,10 +212,15 @@ func (d *portScan) tick(now int64, final bool) {
 		}
 		a := &Alert{Time: s.last, First: s.first, Last: s.last, Detector: PortScan, Src: toNetip(src)}
 		switch {
-		case ports >= c.PortScanPorts && ports >= 2*hosts:
+		case ports >= c.PortScanPorts && ports >= 2*max(hosts, all):
 			// Many ports on few hosts. A peer-to-peer client (or a NAT
 			// gateway in front of some) reaches as many ports as peers,
 			// one each: not a vertical scan; the sweep rules judge it.
+			// The ports count UDP ones, so the hosts count UDP peers
+			// too: a uTP client's 200 peers on 200 ports were "200
+			// ports on 3 hosts" once it also opened three TCP
+			// connections, whose hosts alone were counted.
+			hosts = max(hosts, all)
 			a.Rule, a.Severity = "portscan.vertical", SevMedium
 			if hoRatio >= c.HalfOpenMinRatio || s.syn == 0 {
 				a.Severity = SevHigh

@@ -180,6 +180,25 @@ func (d *distinct) count() int {
 	return d.n
 }
 
+// unionCount returns the number of distinct values in d or o.
+func (d *distinct) unionCount(o *distinct) int {
+	n := d.count()
+	if o.m == nil {
+		for _, v := range o.small[:o.n] {
+			if !d.has(v) {
+				n++
+			}
+		}
+		return n
+	}
+	for v := range o.m {
+		if !d.has(v) {
+			n++
+		}
+	}
+	return n
+}
+
 // topK keeps the heaviest keys of a stream in k counters (Metwally's
 // space-saving): any key with more than N/k occurrences is kept; a counter
 // taken over from an evicted key inherits its count, recorded in errs, so
