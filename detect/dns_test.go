@@ -1,7 +1,9 @@
 package detect
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,5 +202,33 @@ func TestDNSAnsweredQueriesLeavePending(t *testing.T) {
 	e.Close()
 	if n := e.Losses()["dns_queries_evicted"]; n != 0 || pending != 0 {
 		t.Fatalf("40 queries, all answered: %d still pending, dns_queries_evicted %d", pending, n)
+	}
+}
+
+// TestDNSLongNameCut: a name over 255 bytes (no resolver passes one; a
+// tunnel's client may send it straight to its own server) keeps its last
+// 255 bytes from a label boundary, where its registrable domain is. It
+// was refused as malformed and escaped dns.tunnel, dns.many_names and
+// intel.domain.
+func TestDNSLongNameCut(t *testing.T) {
+	e, c := newTest(t, only("dns"))
+	var labels []string
+	for i := 0; i < 6; i++ {
+		labels = append(labels, fmt.Sprintf("%x", sha256.Sum256([]byte{byte(i)}))[:50])
+	}
+	name := strings.Join(labels, ".") + ".t.example.com" // 319 bytes
+	e.OnPacket(pkt(t0, "10.0.0.9", "203.0.113.53", 40000, 53, 17, 0, dnsQuery(1, name, false, 0)))
+	e.Close()
+	if c.rules()["dns.tunnel"] != 1 {
+		t.Fatalf("a %d-byte hex name raised %v (dnsBad %d), want dns.tunnel on its last 255 bytes", len(name), c.rules(), e.stats.dnsBad)
+	}
+	for _, a := range c.alerts {
+		if a.Rule != "dns.tunnel" {
+			continue
+		}
+		want := strings.Join(labels[2:], ".") + ".t.example.com" // the labels that fit whole
+		if a.DNSName != want || a.Evidence["registered_domain"] != "example.com" {
+			t.Errorf("dns.tunnel on %q (%d bytes) under %v, want %q under example.com", a.DNSName, len(a.DNSName), a.Evidence["registered_domain"], want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 )
@@ -39,7 +40,7 @@ var (
 
 // parse decodes header and first question from b. Every read is bounds
 // checked; compression pointers are followed at most 16 times and must
-// point backwards; names are cut at 255 bytes.
+// point backwards; a name over 255 bytes keeps its last 255 (cutName).
 func (m *dnsMsg) parse(b []byte) error {
 	m.hasQuestion = false
 	m.name = m.buf[:0]
@@ -113,6 +114,29 @@ func (m *dnsMsg) cnames(b []byte, scratch *dnsMsg, fn func(target []byte)) error
 	return nil
 }
 
+// maxName is the longest name kept; maxNameWork the length at which a
+// name being read drops its front, so that its end is kept within
+// bounded memory whatever the pointers repeat.
+const (
+	maxName     = 255
+	maxNameWork = 1024
+)
+
+// cutName keeps the last maxName bytes of a longer name, from a label
+// boundary: the end holds the registrable domain, which dns.tunnel and
+// intel.domain judge, and such a name (no resolver passes one) is sent
+// straight to a tunnel's own server. It was refused as malformed.
+func (m *dnsMsg) cutName() {
+	if len(m.name) <= maxName {
+		return
+	}
+	t := m.name[len(m.name)-maxName:]
+	if i := bytes.IndexByte(t, '.'); i >= 0 && i+1 < len(t) {
+		t = t[i+1:]
+	}
+	m.name = m.name[:copy(m.name, t)]
+}
+
 // readName decodes the name at off into m.name and returns the offset
 // after it (after the first pointer, if compressed).
 func (m *dnsMsg) readName(b []byte, off int) (int, error) {
@@ -129,19 +153,17 @@ func (m *dnsMsg) readName(b []byte, off int) (int, error) {
 				if end < 0 {
 					end = off + 1
 				}
+				m.cutName()
 				return end, nil
 			}
 			if off+1+l > len(b) {
 				return 0, fmt.Errorf("dns: label at offset %d longer than the message: %w", off, errDNSName)
 			}
 			if len(m.name) > 0 {
-				if len(m.name)+1 > 255 {
-					return 0, fmt.Errorf("dns: name over 255 bytes: %w", errDNSName)
-				}
 				m.name = append(m.name, '.')
 			}
-			if len(m.name)+l > 255 {
-				return 0, fmt.Errorf("dns: name over 255 bytes: %w", errDNSName)
+			if len(m.name) > maxNameWork {
+				m.name = m.name[:copy(m.name, m.name[len(m.name)-maxName:])]
 			}
 			for _, c := range b[off+1 : off+1+l] {
 				switch {
