@@ -135,7 +135,12 @@ type entry struct {
 	first      int64  // timestamp of the first packet (the record's reset time)
 	start, end int64  // earliest and latest packet timestamps
 	closedAt   int64  // when FIN/RST closed the flow
-	pk         [smallPackets]smallPkt
+	// seen is the table's clock at the flow's latest packet (at its
+	// close, once closed), by which expire ends it: the lists are in
+	// that order, where the flows of an interface whose clock lags the
+	// others' in a merged capture are not in order of their own times.
+	seen int64
+	pk   [smallPackets]smallPkt
 }
 
 // list is an intrusive doubly-linked list of entries, oldest at head.
@@ -297,6 +302,9 @@ func (t *Table) Add(p *Packet) {
 	if ts > e.end {
 		e.end = ts
 	}
+	if !e.closed {
+		e.seen = t.now
+	}
 	if ts < e.start {
 		e.start = ts
 	}
@@ -445,6 +453,7 @@ func (t *Table) close(e *entry, reason EndReason, ts int64) {
 	t.open.remove(e)
 	e.closed = true
 	e.closedAt = ts
+	e.seen = t.now
 	e.reason = reason
 	t.closed.pushBack(e)
 }
@@ -510,11 +519,11 @@ func (t *Table) overdue(e *entry, now int64) bool {
 // Flush end it as overdue.
 func (t *Table) expire() {
 	grace := int64(t.cfg.CloseGrace)
-	for e := t.closed.head; e != nil && t.now-e.closedAt > grace; e = t.closed.head {
+	for e := t.closed.head; e != nil && t.now-e.seen > grace; e = t.closed.head {
 		t.end(e, e.reason)
 	}
 	idle := int64(t.cfg.IdleTimeout)
-	for e := t.open.head; e != nil && t.now-e.end > idle; e = t.open.head {
+	for e := t.open.head; e != nil && t.now-e.seen > idle; e = t.open.head {
 		t.end(e, EndIdle)
 	}
 }

@@ -724,6 +724,50 @@ func TestTableLaggingClockKeepsFlows(t *testing.T) {
 	if len(got) != 2 || got[1].Packets() != 3 {
 		t.Fatalf("%d records; want the first interface's and one of 3 packets", len(got))
 	}
+
+	// The leading interface busy too: the lagging flow was at the head of
+	// the open list whenever the other had the latest packet, and expire
+	// ended it at the next one (five records of one packet), as it ended
+	// a lagging connection closed by FINs before its last ACK.
+	got = got[:0]
+	tab = NewTable(TableConfig{IdleTimeout: 10 * time.Second}, func(f *Flow) { got = append(got, f) })
+	for i := range 15 {
+		s := float64(i)
+		p := pkt(1000+s, "10.0.0.1", "10.0.0.2", 1, 2, 17, 0, 10) // leading
+		tab.Add(&p)
+		if i%3 == 0 {
+			p := pkt(1+s, "10.0.0.3", "10.0.0.4", 1, 2, 17, 0, 10) // lagging, 3 s apart
+			tab.Add(&p)
+		}
+		if i >= 10 && i < 13 { // a lagging TCP close: FIN, FIN, then the last ACK
+			flags := []uint8{FlagFIN | FlagACK, FlagFIN | FlagACK, FlagACK}[i-10]
+			src, dst := "10.0.0.5", "10.0.0.6"
+			if i == 11 {
+				src, dst = dst, src
+			}
+			p := pkt(1+s/100, src, dst, 40000, 80, 6, flags, 0)
+			if i == 11 {
+				p = pkt(1+s/100, src, dst, 80, 40000, 6, flags, 0)
+			}
+			tab.Add(&p)
+		}
+	}
+	tab.Flush()
+	var lag, tcp []*Flow
+	for _, f := range got {
+		switch f.Src().Addr.String() {
+		case "10.0.0.3":
+			lag = append(lag, f)
+		case "10.0.0.5":
+			tcp = append(tcp, f)
+		}
+	}
+	if len(lag) != 1 || lag[0].Packets() != 5 {
+		t.Errorf("lagging flow: %d records, want one of 5 packets", len(lag))
+	}
+	if len(tcp) != 1 || tcp[0].Packets() != 3 || tcp[0].EndReason != EndFIN {
+		t.Errorf("lagging TCP close: %d records, want one of 3 packets ended by FIN", len(tcp))
+	}
 }
 
 // TestActiveCutKeepsFINs checks that a FIN pair the active timeout falls

@@ -47,9 +47,14 @@ Column groups, in output order:
   packets, the second 33 us older than the first: Flow Duration 33, Fwd IAT Total 0, Flow IAT Max 0,
   Active Mean 0. For a capture in time order every total is the last minus the first packet time.
   The flow table's clock is the latest packet time seen, and its idle timeouts end flows in capture
-  order, least recently seen first, up to the first flow still live. A flow whose last packet is
-  older than the flows seen after it (a fragment held for its first fragment, a merged capture)
-  waits behind them, and ends with ` + "`end_reason`" + ` idle when they have ended, when its key's next
+  order, least recently seen first, up to the first flow still live, each timed from the clock at
+  its latest packet (at its close, for the close grace). A flow whose last packet is older than
+  the flows seen after it (a fragment held for its first fragment, a merged capture whose
+  interfaces' clocks differ by more than the idle timeout) is not ended while its own packets keep
+  coming (until 2026-12-07 it was timed from its own last packet, and a lagging interface's flows
+  were cut at nearly every packet once the other interface was busy:
+  ` + "`TestTableLaggingClockKeepsFlows`" + `). It ends with ` + "`end_reason`" + ` idle when the clock has
+  passed the idle timeout since its latest packet, when its key's next
   packet comes more than the idle timeout after its last one (that packet starts a new record), or
   at the end of the input if the idle timeout has passed by the clock.
 - **Statistics.** Std and variance are sample statistics (n-1), 0 below two values. Skewness is the
