@@ -185,9 +185,13 @@ type Table struct {
 	nextID uint64
 	small  int // packets kept in an entry: smallPackets (0 in tests: every flow full from its first packet)
 	now    int64
-	stats  TableStats
-	bytes  int64 // estimated memory held, against cfg.MaxBytes
-	record int64 // RecordBytes(cfg.Samples)
+	// clocked is false before the first packet: a clock of 0 is 1970,
+	// and taken for "no packet yet" it never moved for times in the
+	// day before the epoch (a negative if_tsoffset), so no flow ended.
+	clocked bool
+	stats   TableStats
+	bytes   int64 // estimated memory held, against cfg.MaxBytes
+	record  int64 // RecordBytes(cfg.Samples)
 }
 
 // NewTable returns a table that hands every finished flow to emit. emit
@@ -234,8 +238,8 @@ func (t *Table) Now() int64 { return t.now }
 // Add accounts one packet, creating, ending or cutting flows as needed.
 func (t *Table) Add(p *Packet) {
 	ts := p.Timestamp
-	if ts > t.now {
-		t.now = ts
+	if ts > t.now || !t.clocked {
+		t.now, t.clocked = ts, true
 		t.expire()
 	} else if t.now-ts > int64(MaxTimeJump) {
 		// The clock went back more than a day (a corrupt record's time
@@ -591,7 +595,7 @@ func (t *Table) endAll(open EndReason) {
 // time, where the previous file's clock held them back until the flush.
 func (t *Table) Restart() {
 	t.Flush()
-	t.now = 0
+	t.now, t.clocked = 0, false
 }
 
 // Recycle returns a flow emitted by this table (or built from its Pool)

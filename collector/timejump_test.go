@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowhawk/flowhawk/internal/testshared"
 )
@@ -110,4 +111,27 @@ func recordOffset(pcap []byte, n int) int {
 		off += 16 + int(binary.LittleEndian.Uint32(pcap[off+8:]))
 	}
 	return off
+}
+
+// TestTableClockBeforeEpoch: packet times before 1970 are kept
+// (docs/reader.md: a negative if_tsoffset), so the table's idle timeouts
+// run on them as on any other time. The clock started at 0, taken for
+// "no time yet", so for a capture in the day before the epoch it never
+// moved: no flow timed out before the flush, and with a full table a flow
+// long idle was evicted as a partial record instead of ending idle.
+func TestTableClockBeforeEpoch(t *testing.T) {
+	for _, base := range []float64{10_000, -10_000} {
+		var got []*Flow
+		tab := NewTable(TableConfig{IdleTimeout: 10 * time.Second, MaxFlows: 1}, func(f *Flow) { got = append(got, f) })
+		a := pkt(base, "10.0.0.1", "10.0.0.2", 1, 2, 17, 0, 10)
+		b := pkt(base+100, "10.0.0.3", "10.0.0.4", 1, 2, 17, 0, 10)
+		tab.Add(&a)
+		tab.Add(&b)
+		if len(got) != 1 || got[0].EndReason != EndIdle || got[0].Partial {
+			for _, f := range got {
+				t.Logf("base %v: record %v end %v partial %v", base, f.Src(), f.EndReason, f.Partial)
+			}
+			t.Errorf("base %v s: %d records before the flush; want the first flow ended idle (100 s after its packet, idle timeout 10 s)", base, len(got))
+		}
+	}
 }
