@@ -282,6 +282,12 @@ func (r *pcapngReader) next(f *frame) error {
 				return fmt.Errorf("simple packet block: %d bytes of packet data (original length %d, snap length %d) but a block length of %d", capLen, wireLen, ifc.snapLen, n)
 			}
 			f.data, f.capLen, f.wireLen, f.linkType, f.ts, f.tsOK, f.iface = blk[12:12+capLen], capLen, wireLen, ifc.linkType, r.lastTS, true, 0
+			// The interface's FCS, as for an Enhanced Packet Block: it was
+			// read as frame data, and counted as IP bytes where the IP
+			// length says "the rest of the frame" (0, as TSO writes).
+			if ifc.fcsLen > 0 && capLen == wireLen && len(f.data) >= ifc.fcsLen {
+				f.data = f.data[:len(f.data)-ifc.fcsLen]
+			}
 			return nil
 		default:
 			r.skipped++

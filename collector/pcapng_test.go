@@ -412,3 +412,35 @@ func TestPcapngManyLinkTypes(t *testing.T) {
 		t.Errorf("UnknownLinkString(0) = %q", got)
 	}
 }
+
+// TestPcapngSPBFCS checks that a Simple Packet Block's frame loses its
+// interface's FCS (if_fcslen) as an Enhanced Packet Block's does: it was
+// read as frame data, 4 more IP bytes where the IPv4 total length is 0
+// (the rest of the frame, as TSO writes).
+func TestPcapngSPBFCS(t *testing.T) {
+	ip := ipv4Pkt("10.0.0.1", "10.0.0.2", 17, 1, 0, false, 0, cat(udpHdr(1, 2, 0)))
+	binary.BigEndian.PutUint16(ip[2:], 0) // total length 0: the rest of the frame
+	framed := cat(ether(0x0800), ip, []byte{0xde, 0xad, 0xbe, 0xef})
+	w := &ngBuilder{bo: binary.LittleEndian}
+	w.shb()
+	w.idb(1, w.opt(13, []byte{32}))
+	b := w.bo.AppendUint32(nil, 0)
+	b = w.bo.AppendUint64(b, 0)
+	b = w.bo.AppendUint32(b, uint32(len(framed)))
+	b = w.bo.AppendUint32(b, uint32(len(framed)))
+	w.block(ngEPB, append(b, framed...))
+	w.block(ngSPB, append(w.bo.AppendUint32(nil, uint32(len(framed))), framed...))
+	s, err := NewPcapSource(bytes.NewReader(w.buf.Bytes()), "fcs.pcapng", PcapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, blk := range []string{"EPB", "SPB"} {
+		var p Packet
+		if err := s.NextPacket(&p); err != nil {
+			t.Fatalf("%s: %v", blk, err)
+		}
+		if p.IPLen != 28 {
+			t.Errorf("%s: ip length %d; want 28 (the 4-byte FCS cut off)", blk, p.IPLen)
+		}
+	}
+}
