@@ -173,7 +173,7 @@ func appendWriter(fh *os.File, path string, format Format, cols []features.Colum
 	if size == 0 {
 		return NewWriter(fh, format, cols, extra)
 	}
-	end, err := lastLineEnd(fh, size)
+	end, err := lastRowEnd(fh, size, format == CSV)
 	if err != nil {
 		return nil, fmt.Errorf("export: %s: %w", path, err)
 	}
@@ -212,7 +212,8 @@ func appendWriter(fh *os.File, path string, format Format, cols []features.Colum
 }
 
 // TrimTornLine cuts from fh, the line-oriented file at path opened for
-// appending, a last line that a process killed mid-write left cut short,
+// appending, a last line (a CSV row, for a .csv path or its temporary
+// name) that a process killed mid-write left cut short,
 // and warns with path and the bytes cut: the next line would otherwise
 // continue it.
 func TrimTornLine(fh *os.File, path string) error {
@@ -225,7 +226,8 @@ func TrimTornLine(fh *os.File, path string) error {
 		return err
 	}
 	defer r.Close()
-	end, err := lastLineEnd(r, st.Size())
+	csv := strings.HasSuffix(strings.TrimSuffix(strings.ToLower(path), ".tmp"), ".csv") // a rotated file's temporary name too
+	end, err := lastRowEnd(r, st.Size(), csv)
 	if err != nil || end == st.Size() {
 		return err
 	}
@@ -235,6 +237,64 @@ func TrimTornLine(fh *os.File, path string) error {
 	slog.Warn("the file's last line was cut short (the process was killed mid-write); it is cut away before appending",
 		"file", path, "bytes_cut", st.Size()-end)
 	return nil
+}
+
+// quoteWindow is the tail of a CSV file that, free of quotes, shows its
+// last line end is a row end: a quoted field (a label, the only text
+// flowhawk quotes) longer than this could hide one.
+const quoteWindow = 1 << 20
+
+// lastRowEnd is lastLineEnd, and for CSV the end of the last whole row: a
+// quoted field may hold a line break (a label with one), so a row cut
+// just after it ended in a newline, looked whole, and the next run's rows
+// went on inside its open quote, which no reader could then parse. When
+// the file's last quoteWindow bytes hold a quote, the file is read once
+// from its start, where the quotes are known to be closed.
+func lastRowEnd(r io.ReaderAt, size int64, csv bool) (int64, error) {
+	end, err := lastLineEnd(r, size)
+	if err != nil || !csv || end == 0 {
+		return end, err
+	}
+	tail := make([]byte, min(size, quoteWindow))
+	if _, err := r.ReadAt(tail, size-int64(len(tail))); err != nil {
+		return 0, err
+	}
+	if bytes.IndexByte(tail, '"') < 0 {
+		return end, nil
+	}
+	return lastUnquotedNewline(r, size)
+}
+
+// lastUnquotedNewline returns the offset just past the last newline of
+// r's size bytes that is outside a quoted field (0 if none), reading
+// forward: a doubled quote inside a quoted field toggles twice.
+func lastUnquotedNewline(r io.ReaderAt, size int64) (int64, error) {
+	buf := make([]byte, 1<<20)
+	var end int64
+	quoted := false
+	for off := int64(0); off < size; {
+		b := buf[:min(int64(len(buf)), size-off)]
+		if _, err := r.ReadAt(b, off); err != nil {
+			return 0, err
+		}
+		for i := 0; i < len(b); {
+			q := bytes.IndexByte(b[i:], '"')
+			if q < 0 {
+				q = len(b) - i
+			}
+			if !quoted {
+				if n := bytes.LastIndexByte(b[i:i+q], '\n'); n >= 0 {
+					end = off + int64(i+n) + 1
+				}
+			}
+			if i += q; i < len(b) {
+				quoted = !quoted
+				i++
+			}
+		}
+		off += int64(len(b))
+	}
+	return end, nil
 }
 
 // lastLineEnd returns the offset just past the last newline among the

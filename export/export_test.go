@@ -787,6 +787,92 @@ func TestTrimTornLine(t *testing.T) {
 	}
 }
 
+// TestTrimTornLineCSVQuoted checks that a CSV row cut just after a line
+// break inside a quoted field is a torn row, in a rotated file's
+// temporary name too: it ended in a newline and looked whole, and the
+// next rows went on inside its open quote. A doubled quote does not end
+// the field, and a quote within quoteWindow of the end makes the file be
+// read from its start.
+func TestTrimTornLineCSVQuoted(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("1,2,3\n", quoteWindow/6+10) // a quote before it is not read
+	mid := strings.Repeat("1,2,3\n", 100_000/6)
+	for _, c := range []struct{ in, want string }{
+		{"a,b\n1,\"x\ny\"\n2,\"first\n", "a,b\n1,\"x\ny\"\n"},
+		{"a,b\n1,\"say \"\"hi\"\"\nthere\"\n2,\"p \"\"q\n", "a,b\n1,\"say \"\"hi\"\"\nthere\"\n"},
+		{"a,b\n1,\"x\ny\"\n", "a,b\n1,\"x\ny\"\n"},
+		{"a,b\n1,\"x\n" + mid, "a,b\n"}, // the open quote 100 kB from the end
+		{"a,b\n1,\"x\"\n" + long + "2,3", "a,b\n1,\"x\"\n" + long},
+	} {
+		for _, name := range []string{"flows.csv", ".flows-2026-12-07T00.csv.tmp"} {
+			path := filepath.Join(dir, name)
+			os.WriteFile(path, []byte(c.in), 0o644)
+			fh, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := TrimTornLine(fh, path); err != nil {
+				t.Fatal(err)
+			}
+			fh.Close()
+			if b, _ := os.ReadFile(path); string(b) != c.want {
+				t.Errorf("%s: %.40q...: kept %d bytes, want %d", name, c.in, len(b), len(c.want))
+			}
+		}
+	}
+}
+
+// TestCreateAppendTornQuotedField checks --append to a CSV file whose
+// last row was cut just after a line break in a quoted label (a
+// --default-label with one): the row is cut away and the file stays
+// readable, where the new rows went on inside the open quote.
+func TestCreateAppendTornQuotedField(t *testing.T) {
+	cols, rs := defaultRows(t)
+	extra := []string{"Label"}
+	path := filepath.Join(t.TempDir(), "flows.csv")
+	write := func(label string) {
+		t.Helper()
+		w, err := CreateAppend(path, cols, extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if err := w.Write(r, []string{label}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("first\nsecond")
+	b, _ := os.ReadFile(path)
+	// Killed right after writing `"first\n` of the last row.
+	cut := bytes.LastIndex(b, []byte("\"first\n")) + len("\"first\n")
+	os.WriteFile(path, b[:cut], 0o644)
+	write("BENIGN")
+	rd, err := OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var rec Record
+	n := 0
+	for {
+		err := rd.Next(&rec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d rows: %v", n, err)
+		}
+		n++
+	}
+	if want := 2*len(rs) - 1; n != want {
+		t.Fatalf("read %d rows, want %d (the torn row cut away)", n, want)
+	}
+}
+
 // TestJSONLRejectsBadRows checks that a row with a repeated key, a cut
 // object or text after it is an error naming its line: a repeated key
 // used to stand in for a missing one, whose column kept the previous
