@@ -666,6 +666,50 @@ func TestConfidenceIsNumeric(t *testing.T) {
 	}
 }
 
+// TestConfidenceInfParquet checks that a Confidence of "inf" (through the
+// Go API) is NaN in Parquet, as any value that is no finite number, where
+// it was stored as +Inf and read back as 0.
+func TestConfidenceInfParquet(t *testing.T) {
+	x, err := features.New(features.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rows(t, x, testFlows(t))[0]
+	path := filepath.Join(t.TempDir(), "flows.parquet")
+	w, err := Create(path, x.Columns(), []string{"Predicted Label", "Confidence"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"inf", "-Infinity", "0.5"} {
+		if err := w.Write(r, []string{"web", c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	c := len(x.Columns()) + 1
+	var got []string
+	for range 3 {
+		var rec Record
+		if err := rd.Next(&rec); err != nil {
+			t.Fatal(err)
+		}
+		if math.IsInf(rec.Num[c], 0) {
+			t.Errorf("Confidence stored as %v", rec.Num[c])
+		}
+		got = append(got, rec.Str[c])
+	}
+	if !slices.Equal(got, []string{"", "", "0.5"}) {
+		t.Errorf("Confidence read back as %q, want empty, empty, 0.5", got)
+	}
+}
+
 // TestCreateAppendTornLine is the systemd unit's restart after a SIGKILL
 // mid-write: the last row of the file is cut short and the next run
 // appends. The torn row used to stay mid-file, after which readers failed

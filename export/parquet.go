@@ -171,8 +171,10 @@ func (p *ParquetWriter) Write(row *features.Row, extra []string) error {
 	for i, e := range extra {
 		k := len(p.cols) + i
 		if p.num[i] {
+			// "inf" parses, as +Inf, which no output holds: a value that
+			// is no finite number is NaN, as JSON Lines keeps it text.
 			v, err := strconv.ParseFloat(e, 64)
-			if err != nil {
+			if err != nil || math.IsInf(v, 0) {
 				v = math.NaN()
 			}
 			p.vals = append(p.vals, parquet.DoubleValue(v).Level(0, 0, k))
