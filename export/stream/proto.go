@@ -121,7 +121,10 @@ func (r *snapshot) marshalProto(sensor string, cols []features.Column, b []byte)
 				if i >= len(r.str) {
 					continue
 				}
-				f = appendBytesField(f, 3, r.str[i])
+				// Written even when empty: a feature with neither value
+				// nor text reads as the number 0, where JSON gives "".
+				f = protowire.AppendTag(f, 3, protowire.BytesType)
+				f = protowire.AppendBytes(f, r.str[i])
 			}
 			m = protowire.AppendTag(m, pbFeatures, protowire.BytesType)
 			m = protowire.AppendBytes(m, f)

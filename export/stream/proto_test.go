@@ -1,8 +1,10 @@
 package stream
 
 import (
+	"encoding/json"
 	"math"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"testing"
@@ -174,5 +176,25 @@ func TestDecodeFlowProtoNonFinite(t *testing.T) {
 	}
 	if len(r.Features) != 1 || r.Features["d"] != 2.5 {
 		t.Errorf("features %v, want only d=2.5", r.Features)
+	}
+}
+
+// TestProtoEmptyTextFeature checks that an empty text feature reads back
+// as "" from the protobuf form, as from JSON: it was left out of the
+// wire as proto3 leaves out an empty string, and decoded as the number 0.
+func TestProtoEmptyTextFeature(t *testing.T) {
+	cols := []features.Column{{Name: "num", Kind: features.Float}, {Name: "txt", Kind: features.String}}
+	row := &features.Row{Num: []float64{3, 0}, Str: [][]byte{nil, {}}}
+	s := take(synthFlows(1, 1)[0], row, "", true)
+	var js FlowRecord
+	if err := json.Unmarshal(s.marshal("gw", cols, nil), &js); err != nil {
+		t.Fatal(err)
+	}
+	pb, _, err := DecodeFlowProto(s.marshalProto("gw", cols, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(js.Features, pb.Features) || pb.Features["txt"] != "" {
+		t.Errorf("features differ:\njson  %#v\nproto %#v", js.Features, pb.Features)
 	}
 }
