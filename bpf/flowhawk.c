@@ -158,21 +158,25 @@ static __always_inline int send_sample(void *ctx, const bool xdp, struct flow_ke
 
 /* reuse handles a TCP SYN on the key of a flow that FIN/RST closed: the
  * old record goes to the ring buffer whole, and the entry starts over. */
-static __always_inline void reuse(struct flow_key *key, struct flow_value *v, struct zero_flow *zero, __u64 now)
+static __always_inline int reuse(struct flow_key *key, struct flow_value *v, struct zero_flow *zero, __u64 now)
 {
 	struct flow_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (e) {
-		__builtin_memset(e, 0, 48);
-		e->type = EV_FLOW;
-		e->reason = (v->flags & FLOW_F_RST) ? 2 : 1;
-		__builtin_memcpy(&e->key, key, sizeof(*key));
-		__builtin_memcpy(&e->value, v, FLOW_VALUE_DATA);
-		__builtin_memset((__u8 *)&e->value + FLOW_VALUE_DATA, 0, sizeof(e->value) - FLOW_VALUE_DATA);
-		bpf_ringbuf_submit(e, submit_flags());
-	} else {
+	if (!e) {
+		/* The old record cannot be sent: keep it (the SYN joins the
+		 * closed flow, which a scan emits after its grace) rather than
+		 * wipe a whole record. */
 		count(CNT_RINGBUF_FULL);
+		return 0;
 	}
+	__builtin_memset(e, 0, 48);
+	e->type = EV_FLOW;
+	e->reason = (v->flags & FLOW_F_RST) ? 2 : 1;
+	__builtin_memcpy(&e->key, key, sizeof(*key));
+	__builtin_memcpy(&e->value, v, FLOW_VALUE_DATA);
+	__builtin_memset((__u8 *)&e->value + FLOW_VALUE_DATA, 0, sizeof(e->value) - FLOW_VALUE_DATA);
+	bpf_ringbuf_submit(e, submit_flags());
 	__builtin_memcpy(v, zero, FLOW_VALUE_DATA);
+	return 1;
 }
 
 /* fill_key builds the canonical key of a packet sent by side, every byte
@@ -226,8 +230,7 @@ static __always_inline struct flow_value *get_flow(void *map, __u32 full, void *
 		if (!zero)
 			return NULL;
 		event_key(key, pi, side);
-		reuse(key, v, zero, now);
-		*fresh = 1;
+		*fresh = reuse(key, v, zero, now);
 		return v;
 	}
 	zero = bpf_map_lookup_elem(&zero_value, &zk);

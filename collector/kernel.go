@@ -268,6 +268,7 @@ type cutFlow struct {
 	initiator uint8
 	last      uint64
 	fin       [2]uint8
+	alive     int64 // when a scan last found the record that goes on with it (monotonic ns)
 }
 
 // finPairAcrossCut reports whether the TCP flow of entry v, which the
@@ -1524,6 +1525,15 @@ func narrow4(k *bpf.FlowhawkFlowKey) (k4 bpf.FlowhawkFlowKey4, ok bool) {
 	return k4, true
 }
 
+// putFlow stores v under a canonical key unless the key exists.
+func (s *KernelSource) putFlow(k *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue) error {
+	m, mk := s.objs.Flows, any(k)
+	if k4, ok := narrow4(k); ok {
+		m, mk = s.objs.Flows4, &k4
+	}
+	return m.Update(mk, v, ebpf.UpdateNoExist)
+}
+
 // lookupFlow reads (del: reads and deletes, atomically) the map entry of a
 // canonical key from the map the programs keep it in.
 func (s *KernelSource) lookupFlow(k *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue, del bool) error {
@@ -1573,7 +1583,8 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 	type expired struct {
 		key    bpf.FlowhawkFlowKey
 		reason EndReason
-		due    int64 // when the flow table would have ended it (monotonic ns)
+		due    int64  // when the flow table would have ended it (monotonic ns)
+		first  uint64 // the closed entry's first packet, 0: any (the incarnation the walk saw)
 	}
 	var exp []expired
 	type candidate struct {
@@ -1600,6 +1611,13 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 		n, expired0 := 0, len(exp)
 		err := s.iterateMap(fm.m, fm.short, false, func(k *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue) {
 			n++
+			if len(s.continued) > 0 {
+				// The record that goes on with a cut flow is still live.
+				if c, ok := s.continued[keyOf(k)]; ok && v.First > c.last {
+					c.alive = now
+					s.continued[keyOf(k)] = c
+				}
+			}
 			if len(s.pending) > 0 {
 				if key := keyOf(k); s.pending[key] != nil {
 					s.liveKeys[key] = struct{}{}
@@ -1607,16 +1625,16 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 			}
 			switch {
 			case v.Flags&flowFClosed != 0 && now-int64(v.CloseTs) > grace:
-				exp = append(exp, expired{*k, closeReason(v), int64(v.CloseTs) + grace})
+				exp = append(exp, expired{*k, closeReason(v), int64(v.CloseTs) + grace, v.First})
 			case len(s.continued) > 0 && now-int64(v.Last) > grace && s.finPairAcrossCut(k, v):
 				// Closed by its last FIN, whose time the entry does not
 				// keep: its grace runs from the last packet (the final
 				// ACK, microseconds later).
-				exp = append(exp, expired{*k, EndFIN, int64(v.Last) + grace})
+				exp = append(exp, expired{*k, EndFIN, int64(v.Last) + grace, 0})
 			case now-int64(v.Last) > idle:
-				exp = append(exp, expired{*k, EndIdle, int64(v.Last) + idle})
+				exp = append(exp, expired{*k, EndIdle, int64(v.Last) + idle, 0})
 			case v.Flags&flowFClosed == 0 && now-int64(v.First) >= active: // a closed flow waits out its grace
-				exp = append(exp, expired{*k, EndActive, int64(v.First) + active})
+				exp = append(exp, expired{*k, EndActive, int64(v.First) + active, 0})
 			case pressure && now-int64(v.Last) >= evictIdle:
 				cands = append(cands, candidate{*k, v.Last})
 			}
@@ -1636,7 +1654,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 		if room > 0 && len(cands) > 0 {
 			slices.SortFunc(cands, func(a, b candidate) int { return cmp.Compare(a.last, b.last) })
 			for _, cd := range cands[:min(room, len(cands))] {
-				exp = append(exp, expired{cd.key, EndEvicted, int64(cd.last)})
+				exp = append(exp, expired{cd.key, EndEvicted, int64(cd.last), 0})
 			}
 		}
 		s.mapSeen[fm.full] = n - (len(exp) - expired0)
@@ -1650,7 +1668,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 			keep = append(keep, c)
 			continue
 		}
-		exp = append(exp, expired{*(*bpf.FlowhawkFlowKey)(unsafe.Pointer(&c.key)), 0xff, c.due})
+		exp = append(exp, expired{*(*bpf.FlowhawkFlowKey)(unsafe.Pointer(&c.key)), 0xff, c.due, 0})
 	}
 	s.closing = keep
 	// Emit in the order the flow table would have ended the flows, by when
@@ -1665,13 +1683,23 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 			if err := s.lookupFlow(&e.key, &v, false); err != nil || v.Flags&flowFClosed == 0 || now-int64(v.CloseTs) <= grace {
 				continue
 			}
-			e.reason = closeReason(&v)
+			e.reason, e.first = closeReason(&v), v.First
 		}
 		if err := s.lookupFlow(&e.key, &v, true); err != nil {
 			if errors.Is(err, ebpf.ErrKeyNotExist) {
 				continue
 			}
 			return fmt.Errorf("lookup-and-delete flow: %w", err)
+		}
+		if e.first != 0 && v.First != e.first {
+			// A SYN reused the closed entry after the walk: the old record
+			// went to the ring buffer, and this is a new connection. Put
+			// it back; if a packet re-created the key meanwhile, the new
+			// connection's start is emitted as a partial record.
+			if s.putFlow(&e.key, &v) == nil {
+				continue
+			}
+			e.reason = EndEvicted
 		}
 		deleted++
 		if e.reason == EndEvicted {
@@ -1693,7 +1721,7 @@ func (s *KernelSource) Scan(onFlow func(*Flow)) error {
 	s.mu.Unlock()
 	s.sweepPending(now)
 	for k, c := range s.continued {
-		if now-int64(c.last) > idle+grace {
+		if now-max(int64(c.last), c.alive) > idle+grace {
 			delete(s.continued, k) // the flow ended; no record goes on with it
 		}
 	}
@@ -1893,6 +1921,8 @@ func (s *KernelSource) drainAll(onFlow func(*Flow)) error {
 		reason := EndFlush
 		if v.Flags&flowFClosed != 0 {
 			reason = closeReason(v)
+		} else if len(s.continued) > 0 && s.finPairAcrossCut(k, v) {
+			reason = EndFIN
 		}
 		f := s.toFlow(keyOf(k), v, reason)
 		flows = append(flows, flowAt{f.Start, len(flows), f})
