@@ -152,6 +152,36 @@ func TestExpandPathsFileOnce(t *testing.T) {
 	if !strings.Contains(logged.String(), filepath.Join(tmp, "b", "dup.pcap")) {
 		t.Errorf("no warning names the second path: %q", logged.String())
 	}
+
+	// The link sorting first (A/alias.pcap -> ../B/y.pcap) is the repeat
+	// all the same: the real file kept its place only when it came first
+	// in name order, so --label-dir labelled B's capture A.
+	tmp = t.TempDir()
+	for _, d := range []string{"A", "B"} {
+		if err := os.MkdirAll(filepath.Join(tmp, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "B", "y.pcap"), hdr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../B/y.pcap", filepath.Join(tmp, "A", "alias.pcap")); err != nil {
+		t.Fatal(err)
+	}
+	// A link to a capture outside the tree is a capture of its own.
+	outside := filepath.Join(t.TempDir(), "z.pcap")
+	if err := os.WriteFile(outside, hdr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(tmp, "A", "z.pcap")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = ExpandPaths([]string{tmp}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{filepath.Join(tmp, "A", "z.pcap"), filepath.Join(tmp, "B", "y.pcap")}; !slices.Equal(got, want) {
+		t.Errorf("link sorting first: %v, want %v", got, want)
+	}
 }
 
 // TestExpandPathsStdin keeps "-" (standard input) as given, once.

@@ -684,6 +684,11 @@ type captureWalk struct {
 	seen  map[string]string // real directory -> the path it was walked as
 	links []string          // links to directories, followed once the tree without them is walked
 	found []string
+	// fileLinks are the captures reached through a link to a file, and
+	// direct the real paths of those reached without one: a link to a
+	// capture found directly is dropped, as a link to a directory is.
+	fileLinks []string
+	direct    map[string]bool
 }
 
 // run walks root, whose real path is real, and then the links to
@@ -692,7 +697,9 @@ type captureWalk struct {
 // walked by its path without links: with --label-dir D, D/DNS keeps its
 // label and the link D/Alias -> DNS is the repeat skipped with a warning,
 // where name order walked D/Alias first and labelled D/DNS's flows Alias.
-// Of two links to one directory, the first met is walked.
+// Of two links to one directory, the first met is walked. A link to a
+// capture file found without a link is the repeat too, whatever the name
+// order (A/alias.pcap -> ../B/y.pcap labelled y.pcap's flows A).
 func (w *captureWalk) run(root, real string) error {
 	if err := w.walk(root, real); err != nil {
 		return err
@@ -711,6 +718,15 @@ func (w *captureWalk) run(root, real string) error {
 		if err := w.walk(p, sub); err != nil {
 			return err
 		}
+	}
+	for _, p := range w.fileLinks {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			if r, err = filepath.Abs(r); err == nil && w.direct[r] {
+				slog.Warn("capture listed more than once, read once: a link to a capture found without it", "file", p, "first", r)
+				continue
+			}
+		}
+		w.found = append(w.found, p)
 	}
 	return nil
 }
@@ -765,9 +781,16 @@ func (w *captureWalk) walk(dir, real string) error {
 			if err != nil {
 				return err
 			}
-			if ok {
+			switch {
+			case ok && link:
+				w.fileLinks = append(w.fileLinks, p)
+			case ok:
+				if w.direct == nil {
+					w.direct = make(map[string]bool)
+				}
+				w.direct[filepath.Join(real, e.Name())] = true
 				w.found = append(w.found, p)
-			} else if captureName(p) {
+			case captureName(p):
 				// Named like a capture (a crashed tcpdump's empty file, a
 				// download cut short): say so rather than skip it silently.
 				slog.Warn("skipping a file named like a capture that is not a pcap or pcapng file", "file", p)
