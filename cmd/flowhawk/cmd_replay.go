@@ -144,7 +144,7 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 	}
 	outs.exporters.bind(p)
 	outs.exporters.start()
-	ctx, stop := replaySignals(in)
+	ctx, stop, readDone := replaySignals(in)
 	defer stop()
 	if e := outs.exporters.ipfix; e != nil {
 		// Stopped, the replay drops what the paced sender cannot take
@@ -157,6 +157,7 @@ func replayRun(cfg *pipeline.Config, ff *flowFlags, mf *modelFlags, paths []stri
 	barDone := startProgress(progress, prog, stderr, done)
 	start := time.Now()
 	rerr := p.ReplayFiles(ctx, paths, prog)
+	readDone() // a signal from now on comes while the flows are written: it exits at once
 	sum, cerr := p.Close()
 	close(done)
 	<-barDone

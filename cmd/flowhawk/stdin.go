@@ -80,8 +80,12 @@ func (s *stdinInput) interrupt() { _ = s.f.SetReadDeadline(time.Now()) }
 // stops at once, as the first does for a file redirected with <, which
 // has no writer to wait for. A signal after the stop (the flows being
 // written to an output that does not take them: a stalled pipe, a hung
-// network file system) exits at once with status 1.
-func replaySignals(in *stdinInput) (context.Context, func()) {
+// network file system) exits at once with status 1, and so does one after
+// the third function returned is called, when the captures are read and
+// the flows are written: the first signal there cancelled a context no
+// one watched any more, and did nothing.
+func replaySignals(in *stdinInput) (context.Context, func(), func()) {
+	var read atomic.Bool
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	done := make(chan struct{})
@@ -98,14 +102,17 @@ func replaySignals(in *stdinInput) (context.Context, func()) {
 					slog.Warn("reading standard input to its end (its writer got the signal too); signal again to stop now", "signal", s.String())
 					continue
 				}
-				if ctx.Err() == nil {
+				if ctx.Err() == nil && !read.Load() {
+					// Said, as the stop may wait on an output that does
+					// not take the rows (the reading waits for a batch).
+					slog.Warn("stopping: writing the flows read so far; signal again to exit now", "signal", s.String())
 					cancel()
 					if in != nil {
 						in.interrupt()
 					}
 					continue
 				}
-				slog.Error("signalled again while writing the flows read so far: exiting now; the outputs may end mid-row", "signal", s.String())
+				slog.Error("signalled while writing the flows read so far: exiting now; the outputs may end mid-row", "signal", s.String())
 				exitNow(1)
 				return
 			}
@@ -118,7 +125,7 @@ func replaySignals(in *stdinInput) (context.Context, func()) {
 			close(done)
 			cancel()
 		})
-	}
+	}, func() { read.Store(true) }
 }
 
 // exitNow ends the process; a variable so that a test can see the call.

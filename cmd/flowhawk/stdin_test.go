@@ -90,7 +90,7 @@ func TestReplaySignalsStdinFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.restore()
-	ctx, stop := replaySignals(in)
+	ctx, stop, _ := replaySignals(in)
 	defer stop()
 	if err := unix.Kill(os.Getpid(), unix.SIGINT); err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestReplaySignalsSecondExits(t *testing.T) {
 	codes := make(chan int, 1)
 	exitNow = func(code int) { codes <- code }
 	defer func() { exitNow = os.Exit }()
-	ctx, stop := replaySignals(nil)
+	ctx, stop, _ := replaySignals(nil)
 	defer stop()
 	if err := unix.Kill(os.Getpid(), unix.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -162,5 +162,29 @@ func TestProgressUnsizedShowsBytes(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`[0-9.]+ [GT]B/s`).FindString(text); m != "" {
 		t.Errorf("the spinner shows a rate of %s for 3 MB in 0.6 s: %q", m, text)
+	}
+}
+
+// TestReplaySignalWhileWritingExits: a signal once the captures are read,
+// while the flows are written to an output that does not take them (a
+// FIFO whose reader stalls), exits at once with status 1: it cancelled a
+// context no one watched any more, and only a second signal ended it.
+func TestReplaySignalWhileWritingExits(t *testing.T) {
+	codes := make(chan int, 1)
+	exitNow = func(code int) { codes <- code }
+	defer func() { exitNow = os.Exit }()
+	_, stop, readDone := replaySignals(nil)
+	defer stop()
+	readDone()
+	if err := unix.Kill(os.Getpid(), unix.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-codes:
+		if code != 1 {
+			t.Fatalf("exit %d, want 1", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a SIGINT while the flows were written did not exit")
 	}
 }
