@@ -256,7 +256,7 @@ func (c *Config) validate() error {
 		v    time.Duration
 	}{
 		{"alert-interval", c.AlertInterval}, // 0: every occurrence is sent
-		{"blocklist-reload", c.IntelReload}, // 0: check at every packet
+		{"blocklist-reload", c.IntelReload}, // 0: check at every tick (each second of packet time)
 	} {
 		if d.v < 0 {
 			return fmt.Errorf("detect: --%s %v: want 0 or more", d.flag, d.v)

@@ -200,7 +200,7 @@ func (e *Engine) advance(ts int64) {
 	if e.clocked && ts <= e.now {
 		return
 	}
-	prev := e.now
+	prev, hadClock := e.now, e.clocked
 	e.now, e.clocked = ts, true
 	if ts < e.nextTick {
 		return
@@ -217,7 +217,7 @@ func (e *Engine) advance(ts int64) {
 	if e.seq != nil {
 		e.seq.tick(ts)
 	}
-	if e.top != nil {
+	if e.top != nil && hadClock {
 		// The clock before this input: the flow table has not seen its
 		// packet yet, and that packet may end flows older than a window.
 		e.top.tick(prev, false)

@@ -21,6 +21,7 @@ type handshakes struct {
 	cur, prev map[collector.Key]bool // value: the initiator's side (Packet.SrcIsLo)
 	limit     int
 	rotate    int64
+	started   bool // rotate is set
 	untracked uint64
 }
 
@@ -33,10 +34,10 @@ func newHandshakes(limit int) *handshakes {
 // packet records a SYN and reports whether p is the initiator's ACK that
 // completes a pending handshake.
 func (h *handshakes) packet(p *collector.Packet) bool {
-	if p.Timestamp >= h.rotate {
+	if !h.started || p.Timestamp >= h.rotate {
 		h.prev, h.cur = h.cur, h.prev
 		clear(h.cur)
-		h.rotate = p.Timestamp + handshakeTTL
+		h.rotate, h.started = p.Timestamp+handshakeTTL, true
 	}
 	switch p.TCPFlags & (collector.FlagSYN | collector.FlagACK | collector.FlagRST) {
 	case collector.FlagSYN:

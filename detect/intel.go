@@ -388,6 +388,7 @@ type intel struct {
 	stamps    []fileStamp
 	bl        *blocklist
 	lastCheck int64
+	checked   bool // lastCheck is set
 	Reloads   uint64
 	syns      map[collector.Key]string // flows whose SYN alerted -> cause
 	// The last failed reload: its error and the files' stamps when it
@@ -441,10 +442,10 @@ func (in *intel) reload() error {
 }
 
 func (in *intel) tick(now int64) {
-	if now-in.lastCheck < in.e.cfg.IntelReload.Nanoseconds() {
+	if in.checked && now-in.lastCheck < in.e.cfg.IntelReload.Nanoseconds() {
 		return
 	}
-	in.lastCheck = now
+	in.lastCheck, in.checked = now, true
 	changed := false
 	cur := make([]fileStamp, len(in.paths)) // a missing file: the zero stamp
 	for i, p := range in.paths {

@@ -53,6 +53,13 @@ func (d *synFlood) packet(p *collector.Packet) {
 	src, dst, _, dport := ends(p)
 	switch p.TCPFlags & (collector.FlagSYN | collector.FlagACK | collector.FlagRST) {
 	case collector.FlagSYN:
+		if d.dsts.get(dst) == nil && d.dsts.full() {
+			// The evicted destination's sources are no longer kept:
+			// they give their share of the budget back.
+			if v := d.dsts.evict(); v != nil {
+				d.srcUsed -= v.srcs.count()
+			}
+		}
 		s := d.dsts.upsert(dst)
 		if s.first == 0 || p.Timestamp < s.first {
 			s.first = p.Timestamp

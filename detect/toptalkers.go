@@ -29,10 +29,11 @@ type topTalkers struct {
 	size int64
 	// open is the start of the oldest window not yet judged: a record
 	// that ends before it (one held back past the flow delay) counts in
-	// it. 0 before the first judgment.
-	open  int64
-	hosts *bounded[talkerKey, talker]
-	due   []talkerRef // scratch for tick
+	// it; judged says it is set (0 is a window of 1970).
+	open   int64
+	judged bool // open is set: a window was judged
+	hosts  *bounded[talkerKey, talker]
+	due    []talkerRef // scratch for tick
 }
 
 // talkerKey is a host's tally in one window, by the window's start.
@@ -76,8 +77,8 @@ func (d *topTalkers) pendingWindows() int {
 func (d *topTalkers) resize() { d.hosts.max = d.e.cfg.MaxHosts * d.pendingWindows() }
 
 func (d *topTalkers) flow(f *collector.Flow) {
-	win := f.End - f.End%d.size
-	if win < d.open {
+	win := floorTo(f.End, d.size)
+	if d.judged && win < d.open {
 		win = d.open // its window was judged already
 	}
 	src, dst := f.Src(), f.Dst()
@@ -165,15 +166,11 @@ func talkerPackets(t *talker) float64 { return float64(t.packets) }
 func (d *topTalkers) tick(prev int64, final bool) {
 	cutoff := int64(math.MaxInt64)
 	if !final {
-		x := prev - d.e.flowDelay
-		if x <= 0 {
+		cutoff = floorTo(prev-d.e.flowDelay, d.size) // windows starting before it have ended
+		if d.judged && cutoff <= d.open {
 			return
 		}
-		cutoff = x - x%d.size // windows starting before it have ended by x
-		if cutoff <= d.open {
-			return
-		}
-		d.open = cutoff
+		d.open, d.judged = cutoff, true
 	}
 	d.due = d.due[:0]
 	for k, t := range d.hosts.m {
