@@ -234,6 +234,10 @@ type KernelSource struct {
 	attached []Attachment
 	offset   int64    // wall clock minus CLOCK_MONOTONIC, ns
 	netns    *os.File // the network namespace the interfaces were found in, for attaching again
+	// nsSock is a socket made in that namespace, to ask what an
+	// interface index names there (nil if none): a device moved to
+	// another namespace keeps its TCX and XDP links and its index.
+	nsSock *os.File
 	// reattachErr is the last error attaching again to an interface that
 	// came back, by name, so each new error is logged once.
 	reattachErr map[string]string
@@ -321,7 +325,7 @@ func (s *KernelSource) checkLinks() error {
 		return nil
 	}
 	for _, l := range s.links {
-		if l.gone || !l.defunct() {
+		if l.gone || !l.defunct(s.nsSock) {
 			continue
 		}
 		what := "captured interface is gone (deleted or moved)"
@@ -513,8 +517,12 @@ func (s *KernelSource) attachAgain(ifi *net.Interface, asked string) error {
 }
 
 // defunct reports whether l's device has gone: a bpf link's interface index
-// turns 0, a clsact filter's device no longer answers to its index.
-func (l *ifaceLink) defunct() bool {
+// turns 0 when the device is deleted, and names no device of the capture's
+// namespace (asked on nsSock, when not nil) when it moved to another one,
+// where its links stay attached: they are closed then, as they counted
+// that namespace's traffic until the capture stopped. A clsact filter's
+// device no longer answers to its index.
+func (l *ifaceLink) defunct(nsSock *os.File) bool {
 	switch d := l.detacher.(type) {
 	case *clsactLink:
 		return d.deviceGone()
@@ -523,11 +531,29 @@ func (l *ifaceLink) defunct() bool {
 		if err != nil {
 			return false
 		}
-		if t := info.TCX(); t != nil {
-			return t.Ifindex == 0
+		var idx uint32
+		switch {
+		case info.TCX() != nil:
+			idx = info.TCX().Ifindex
+		case info.XDP() != nil:
+			idx = info.XDP().Ifindex
+		default:
+			return false
 		}
-		if x := info.XDP(); x != nil {
-			return x.Ifindex == 0
+		if idx == 0 {
+			return true
+		}
+		if nsSock == nil {
+			return false
+		}
+		ifr, err := unix.NewIfreq("")
+		if err != nil {
+			return false
+		}
+		ifr.SetUint32(idx)
+		if errors.Is(unix.IoctlIfreq(int(nsSock.Fd()), unix.SIOCGIFNAME, ifr), unix.ENODEV) {
+			d.Close()
+			return true
 		}
 	}
 	return false
@@ -775,6 +801,9 @@ func OpenKernel(cfg KernelConfig) (*KernelSource, error) {
 	}
 	if ns, err := os.Open("/proc/thread-self/ns/net"); err == nil {
 		s.netns = ns
+	}
+	if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err == nil {
+		s.nsSock = os.NewFile(uintptr(fd), "netns socket") // bound to this thread's namespace, the interfaces'
 	}
 	for i, ifi := range ifaces {
 		if err := s.attach(ifi, cfg.Interfaces[i]); err != nil {
@@ -1219,6 +1248,10 @@ func (s *KernelSource) Close() error {
 	if s.netns != nil {
 		s.netns.Close()
 		s.netns = nil
+	}
+	if s.nsSock != nil {
+		s.nsSock.Close()
+		s.nsSock = nil
 	}
 	if s.rd != nil {
 		err = errors.Join(err, s.rd.Close())

@@ -188,6 +188,50 @@ func TestCaptureAllInterfacesGone(t *testing.T) {
 	}
 }
 
+// TestCaptureInterfaceMoved moves the only captured interface to another
+// network namespace: it is gone from the capture's, and Run must end as
+// for a deleted one. A TCX or XDP link stays attached to a moved device,
+// with its index: the capture ran on without a word, counting the other
+// namespace's traffic (a ping there) until stopped.
+func TestCaptureInterfaceMoved(t *testing.T) {
+	for _, m := range goneModes {
+		t.Run(m.name, func(t *testing.T) {
+			n := newNet(t)
+			other := n.ClientNS + "-mv"
+			run(t, "ip", "netns", "add", other)
+			t.Cleanup(func() { exec.Command("ip", "netns", "del", other).Run() })
+			logged := captureLog(t)
+			cfg := m.cfg
+			cfg.Interfaces, cfg.ScanInterval = []string{n.ClientIf}, 100*time.Millisecond
+			kc := startKernel(t, n.ClientNS, cfg)
+			clientRun(t, n, "ping", "-c", "2", "-i", "0.05", n.ServerIP)
+			run(t, "ip", "-n", n.ClientNS, "link", "set", n.ClientIf, "netns", other)
+			run(t, "ip", "-n", other, "addr", "add", n.ClientIP+"/24", "dev", n.ClientIf)
+			run(t, "ip", "-n", other, "link", "set", n.ClientIf, "up")
+			select {
+			case err := <-kc.done:
+				if !errors.Is(err, collector.ErrInterfacesGone) || !strings.Contains(err.Error(), n.ClientIf) {
+					t.Errorf("Run: %v, want ErrInterfacesGone naming %s", err, n.ClientIf)
+				}
+			case <-time.After(5 * time.Second):
+				kc.cancel()
+				<-kc.done
+				t.Fatalf("Run went on 5 s after its only interface moved to another namespace")
+			}
+			exec.Command("ip", "netns", "exec", other, "ping", "-c", "2", "-i", "0.05", "-W", "1", n.ServerIP).Run()
+			kc.mu.Lock()
+			icmp := protoPackets(kc.flows, 1)
+			kc.mu.Unlock()
+			if icmp != 4 {
+				t.Errorf("%d ICMP packets flushed, want the 4 before the move", icmp)
+			}
+			if l := logged.String(); !strings.Contains(l, "interface is gone") || !strings.Contains(l, "iface="+n.ClientIf) {
+				t.Errorf("log: %q, want a warning naming %s", l, n.ClientIf)
+			}
+		})
+	}
+}
+
 // TestCLICaptureAllInterfacesGone is the systemd unit's case: the only
 // interface goes away, and `flowhawk capture` must end by itself with exit
 // status 1 and say why (Restart=on-failure then restarts it), after
