@@ -212,7 +212,7 @@ type KernelStats struct {
 	Evicted        uint64 // flows evicted early because the map was full (EndEvicted)
 	Events         uint64 // ring-buffer records read
 	Flows          uint64 // flow records emitted
-	MapEntries     int    // flow map entries at the last scan
+	MapEntries     int    // flow map entries at the last scan (0 after the final drain)
 	PendingSamples int    // samples waiting for their flow to end
 	SamplesLate    uint64 // samples read after their flow's record was emitted (its first-packet columns came from counters), dropped
 	BadEvents      uint64 // ring-buffer records of unknown type or size
@@ -1968,6 +1968,14 @@ func (s *KernelSource) drainAll(onFlow func(*Flow)) error {
 	s.drained = flows[:0]
 	s.closing = s.closing[:0]
 	clear(s.pending)
+	if err == nil {
+		// Drained: every flow is a record now. The last scan's count
+		// stayed, and capture's final --metrics-textfile showed them as
+		// active flows too.
+		s.mu.Lock()
+		s.stats.MapEntries = 0
+		s.mu.Unlock()
+	}
 	return err
 }
 
