@@ -840,6 +840,11 @@ func interfaceHint(name string) string {
 	return fmt.Sprintf("%s (this network namespace has %s%s)", hint, strings.Join(names, ", "), more)
 }
 
+// InterfaceByName finds an interface as capture's -i names it: by its
+// name or by an alternative name, so that checks made before the capture
+// opens (loopback's ingress) see the interface it will attach to.
+func InterfaceByName(name string) (*net.Interface, error) { return interfaceByName(name) }
+
 // interfaceByName finds an interface by its name or by one of its
 // alternative names (ip link property add ... altname), which
 // net.InterfaceByName does not know; the interface keeps its real name,

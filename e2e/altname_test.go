@@ -38,6 +38,24 @@ func TestCLICaptureAltname(t *testing.T) {
 	}
 }
 
+// TestCLILoopbackAltnameIngress: --ingress xdp on loopback is a usage
+// error (loopback takes no ingress hook) also when loopback is named by an
+// altname; the check looked the name up without altnames, and the capture
+// ran with "ingress none".
+func TestCLILoopbackAltnameIngress(t *testing.T) {
+	n := newNet(t)
+	bin := flowhawkBin(t)
+	alt := "fhlo" + n.ClientIf[3:]
+	run(t, "ip", "-n", n.ClientNS, "link", "property", "add", "dev", "lo", "altname", alt)
+	for _, name := range []string{"lo", alt} {
+		out, err := exec.Command("ip", "netns", "exec", n.ClientNS, bin, "capture", "-i", name, "--ingress", "xdp", "-o", "none", "--duration", "300ms").CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "loopback takes no ingress hook") {
+			t.Errorf("-i %s --ingress xdp: %v, want usage error (status 2) about loopback:\n%s", name, err, out)
+		}
+	}
+}
+
 // TestCLIXDPNativeMTUTooLarge asks for native XDP on a veth pair with
 // jumbo frames: the driver refuses it and the kernel says only "numerical
 // result out of range"; the error must say the MTU is too large for native

@@ -271,7 +271,7 @@ func checkLoopbackIngress(ifaces []string, ingress, xdpMode string) error {
 	}
 	var lo []string
 	for _, name := range ifaces {
-		if ifi, err := net.InterfaceByName(name); err == nil && ifi.Flags&net.FlagLoopback != 0 {
+		if ifi, err := collector.InterfaceByName(name); err == nil && ifi.Flags&net.FlagLoopback != 0 { // an altname too
 			lo = append(lo, name)
 		}
 	}
@@ -291,7 +291,7 @@ func meantFlag(arg string) string {
 	if _, err := export.FormatOf(arg); err == nil {
 		return "; did you mean -o " + arg + "?"
 	}
-	if _, err := net.InterfaceByName(arg); err == nil {
+	if _, err := collector.InterfaceByName(arg); err == nil {
 		return "; did you mean -i " + arg + "?"
 	}
 	return ""
