@@ -2,7 +2,10 @@ package report
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestCauseCountsBounded checks that the causes followed grow with the
@@ -58,5 +61,34 @@ func TestCauseCountsClockJump(t *testing.T) {
 		if got := cc.occurrences(fmt.Appendf(nil, "c%d", i), []byte("s"), 5, t0+60); got != 4 {
 			t.Errorf("cause c%d after the jump adds %v, want 4", i, got)
 		}
+	}
+}
+
+// TestCauseCountsSweepKeepsCurrentCause: a cause that recurs after a day
+// of silence on the line that sets off a sweep keeps its latest entry: the
+// line had read it before the sweep let it go, and did not put it back,
+// so its next line (start moved back, count 2) added 2, not 1.
+func TestCauseCountsSweepKeepsCurrentCause(t *testing.T) {
+	line := func(ts time.Time, cause string, start time.Time, count int) string {
+		return fmt.Sprintf(`{"@timestamp":%q,"event":{"start":%q},"rule":{"name":"size.oversize"},"flowhawk":{"detector":"size","cause":%q,"count":%d}}`+"\n",
+			ts.Format(time.RFC3339Nano), start.Format(time.RFC3339Nano), cause, count)
+	}
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	var b []byte
+	b = append(b, line(t0, "size.oversize|10.0.0.1", t0, 1)...)
+	t1 := t0.Add(25 * time.Hour)
+	for i := 0; i < minSweep-1; i++ {
+		b = append(b, line(t1, fmt.Sprintf("size.oversize|10.1.%d.%d", i>>8, i&255), t1, 1)...)
+	}
+	b = append(b, line(t1, "size.oversize|10.0.0.1", t1, 1)...)                                         // recurs: sweep runs here
+	b = append(b, line(t1.Add(time.Minute), "size.oversize|10.0.0.1", t1.Add(-time.Second), 2)...) // one more, start moved back
+	p := filepath.Join(t.TempDir(), "a.jsonl")
+	os.WriteFile(p, b, 0o644)
+	st, err := ReadAlertStats([]string{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := float64(minSweep + 2); st.Occurrences != want {
+		t.Errorf("%v occurrences, want %v", st.Occurrences, want)
 	}
 }

@@ -373,7 +373,7 @@ func readJSONL(r io.Reader, path string, add func(*Flow)) error {
 			case flatjson.String:
 				return v, 0, false, true
 			case flatjson.Null:
-				return fmt.Sprint(nil), 0, false, true
+				return "", 0, false, false // as an empty CSV cell or a Parquet null
 			default:
 				return v, 0, false, true // true, false: as fmt.Sprint prints a bool
 			}
@@ -385,6 +385,8 @@ func readJSONL(r io.Reader, path string, add func(*Flow)) error {
 			}
 		}
 		switch x := v.(type) {
+		case nil:
+			return "", 0, false, false
 		case float64:
 			return "", x, true, true
 		case string:
@@ -659,6 +661,7 @@ func (cc *causeCounts) occurrences(cause, start []byte, c float64, t int64) floa
 	if e == nil {
 		if len(cc.byStart) >= cc.sweepAt {
 			cc.sweep(t)
+			l = cc.latest[string(cause)] // the sweep may have let go of it
 		}
 		e = &causeCount{}
 		cc.byStart[string(cc.key)] = e

@@ -762,3 +762,35 @@ func TestReadCSVTornRow(t *testing.T) {
 		}
 	}
 }
+
+// TestReadJSONLNullIsMissing: a JSON null is the JSON Lines form of an
+// empty cell: a flow whose Predicted Label is null takes its Label, as the
+// same flow in CSV (an empty cell) or Parquet (a null) does; it was
+// charted as the class "<nil>", and a null count refused the file.
+func TestReadJSONLNullIsMissing(t *testing.T) {
+	dir := t.TempDir()
+	const rec = `{"Source IP":"10.0.0.1","Destination IP":"10.0.0.2","Destination Port":80,"Protocol":6,"Timestamp":"2026-01-01 00:00:00.000000","fwd_bytes":100,"bwd_bytes":%s,"Total Fwd Packets":1,"Total Backward Packets":1,"Predicted Label":%s,"Label":"DDoS"}` + "\n"
+	p := filepath.Join(dir, "f.jsonl")
+	os.WriteFile(p, []byte(fmt.Sprintf(rec, "50", `"BENIGN"`)+fmt.Sprintf(rec, "50", "null")+fmt.Sprintf(rec, "null", `"BENIGN"`)), 0o644)
+	c := filepath.Join(dir, "f.csv")
+	os.WriteFile(c, []byte("Source IP,Destination IP,Destination Port,Protocol,Timestamp,fwd_bytes,bwd_bytes,Total Fwd Packets,Total Backward Packets,Predicted Label,Label\n"+
+		"10.0.0.1,10.0.0.2,80,6,2026-01-01 00:00:00.000000,100,50,1,1,BENIGN,DDoS\n"+
+		"10.0.0.1,10.0.0.2,80,6,2026-01-01 00:00:00.000000,100,50,1,1,,DDoS\n"+
+		"10.0.0.1,10.0.0.2,80,6,2026-01-01 00:00:00.000000,100,,1,1,BENIGN,DDoS\n"), 0o644)
+	want, err := ReadFlowStats(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, flat := range []bool{true, false} {
+		flatJSON = flat
+		got, err := ReadFlowStats(p)
+		flatJSON = true
+		if err != nil {
+			t.Errorf("flat %v: %v (the CSV with empty cells reads: %d flows, %v bytes, classes %v)", flat, err, want.N, want.Bytes, want.labels)
+			continue
+		}
+		if fmt.Sprint(got.labels) != fmt.Sprint(want.labels) || got.Bytes != want.Bytes {
+			t.Errorf("flat %v: classes %v, %v bytes; the CSV: %v, %v", flat, got.labels, got.Bytes, want.labels, want.Bytes)
+		}
+	}
+}
