@@ -80,7 +80,7 @@ func TestCauseCountsSweepKeepsCurrentCause(t *testing.T) {
 	for i := 0; i < minSweep-1; i++ {
 		b = append(b, line(t1, fmt.Sprintf("size.oversize|10.1.%d.%d", i>>8, i&255), t1, 1)...)
 	}
-	b = append(b, line(t1, "size.oversize|10.0.0.1", t1, 1)...)                                         // recurs: sweep runs here
+	b = append(b, line(t1, "size.oversize|10.0.0.1", t1, 1)...)                                    // recurs: sweep runs here
 	b = append(b, line(t1.Add(time.Minute), "size.oversize|10.0.0.1", t1.Add(-time.Second), 2)...) // one more, start moved back
 	p := filepath.Join(t.TempDir(), "a.jsonl")
 	os.WriteFile(p, b, 0o644)
