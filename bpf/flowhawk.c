@@ -514,7 +514,9 @@ static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wi
 		struct frag_key fk = {};
 		frag_key_of(&fk, pi);
 		if (pi->frag == FRAG_FIRST) {
-			struct frag_ports fp = {.sport = pi->sport, .dport = pi->dport, .proto = pi->proto};
+			__u32 fdata = pi->ip_len > pi->frag_end ? pi->ip_len - pi->frag_end : 0;
+			struct frag_ports fp = {.sport = pi->sport, .dport = pi->dport, .proto = pi->proto,
+						.end = fdata > 65535 ? 65535 : fdata};
 			bpf_map_update_elem(&frags, &fk, &fp, BPF_ANY);
 		} else {
 			struct frag_ports *fp = bpf_map_lookup_elem(&frags, &fk);
@@ -522,6 +524,8 @@ static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wi
 				pi->sport = fp->sport;
 				pi->dport = fp->dport;
 				pi->proto = fp->proto;
+				if (pi->frag_off < fp->end) /* overlaps the first fragment (teardrop) */
+					pi->wrong_frag = 1;
 			} else {
 				count(CNT_FRAG_NO_FIRST);
 			}
@@ -742,7 +746,8 @@ static __always_inline void tc_process(struct __sk_buff *skb, const enum pass pa
 	asm volatile("" ::: "memory");
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	__u16 vlan = skb->vlan_present ? (skb->vlan_tci & 0x0fff) : 0;
+	/* Bit 15 marks a tag present: a priority tag (VID 0) is a tag too. */
+	__u16 vlan = skb->vlan_present ? (0x8000 | (skb->vlan_tci & 0x0fff)) : 0;
 	process(skb, data, data_end, skb->len, vlan, false, skb->gso_segs, skb->gso_size, pass);
 }
 

@@ -132,7 +132,8 @@ type FlowhawkFragPorts struct {
 	Sport uint16
 	Dport uint16
 	Proto uint8
-	Pad   [3]uint8
+	Pad   uint8
+	End   uint16
 }
 
 type FlowhawkPktEvent struct {

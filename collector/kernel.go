@@ -25,6 +25,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/flowhawk/flowhawk/bpf"
@@ -794,6 +795,9 @@ func OpenKernel(cfg KernelConfig) (*KernelSource, error) {
 	if err := checkStacked(ifaces); err != nil {
 		return nil, err
 	}
+	if err := checkLinkLayer(ifaces); err != nil {
+		return nil, err
+	}
 	cfg.defaults()
 	s, err := loadKernel(cfg, programsFor(cfg, ifaces))
 	if err != nil {
@@ -1131,6 +1135,25 @@ func attachXDP(prog *ebpf.Program, ifindex int, flags link.XDPAttachFlags) (link
 		return l, "native", err
 	}
 	return l, "generic", err
+}
+
+// checkLinkLayer refuses a device whose packets carry no Ethernet header
+// (tun, WireGuard, ipip, GRE: tcpdump's raw IP there): the programs parse
+// Ethernet, read the source address as an Ethertype, and counted nothing
+// but non-IP there, or garbage keys when it happened to read as IPv4.
+func checkLinkLayer(ifaces []*net.Interface) error {
+	for _, ifi := range ifaces {
+		l, err := netlink.LinkByIndex(ifi.Index)
+		if err != nil {
+			continue // cannot tell: the attach goes on
+		}
+		switch t := l.Attrs().EncapType; t {
+		case "ether", "loopback", "":
+		default:
+			return fmt.Errorf("interface %s: link type %s, whose packets have no Ethernet header: the kernel programs parse Ethernet frames and would count nothing there; capture an Ethernet device the traffic crosses, or replay a capture of it (tcpdump -i %s -w - | flowhawk replay -)", ifi.Name, t, ifi.Name)
+		}
+	}
+	return nil
 }
 
 // checkStacked refuses interfaces of which one is stacked on another, at

@@ -230,7 +230,8 @@ struct frag_ports {
 	__u16 sport;
 	__u16 dport;
 	__u8 proto; /* the upper-layer protocol, which an IPv6 later fragment does not show */
-	__u8 pad[3];
+	__u8 pad;
+	__u16 end; /* the first fragment's data length: a later fragment starting before it overlaps (teardrop) */
 };
 
 #endif

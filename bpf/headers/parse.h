@@ -261,6 +261,8 @@ static __always_inline int parse_ip(void *data, void *data_end, void *cur, __u32
 					pi->frag_id = ((__u32)eh[4] << 24) | ((__u32)eh[5] << 16) | ((__u32)eh[6] << 8) | eh[7];
 					pi->frag_proto = eh[0];
 					pi->frag_end = hlen + 8;
+				} else {
+					pi->frag = FRAG_NONE; /* the last Fragment header decides, as in the decoder */
 				}
 				pi->frag_off = off;
 				pi->frag_mf = fo & 1;
@@ -358,9 +360,11 @@ static __always_inline int parse_shim(void *data_end, void **cur, __u32 *l3off, 
 		    b[5])
 			return CNT_NON_IP;
 		*h_proto = *(__be16 *)(b + 6);
-		*cur = b + 8;
+		b += 8;
+		*cur = b;
 		*l3off += 8;
-		return 0;
+		/* The SNAP Ethertype may be a PPPoE session or MPLS, as in the
+		 * pcap decoder's etherType. */
 	}
 	if (*h_proto == bpf_htons(ETH_P_PPP_SES_)) {
 		if ((void *)(b + 8) > data_end)
@@ -446,8 +450,8 @@ static __always_inline int parse(void *data, void *data_end, __u32 wire_len, __u
 	__u32 l3off = sizeof(*eth); /* kept as a number: pointer differences upset the verifier */
 	__be16 h_proto = eth->h_proto;
 	int ntags = 0;
-	if (tc_vlan) {
-		pi->vlan_outer = tc_vlan;
+	if (tc_vlan) { /* bit 15: present (its VID may be 0) */
+		pi->vlan_outer = tc_vlan & 0x0fff;
 		ntags = 1;
 	}
 	int err = parse_link(data_end, &cur, &l3off, &h_proto, ntags, pi);
