@@ -317,7 +317,7 @@ var ErrInterfacesGone = errors.New("every captured interface is gone")
 // and the capture goes on with the others. Gateways lose interfaces (VPN
 // tunnels, hotplug); a capture that silently stopped seeing one would look
 // like a quiet link. An interface of the same name that appears again (a
-// PPP or VPN device re-created on reconnect) is attached again. When none
+// VPN tap or VLAN device re-created on reconnect) is attached again. When none
 // is left it returns ErrInterfacesGone.
 func (s *KernelSource) checkLinks() error {
 	s.linksMu.Lock()
