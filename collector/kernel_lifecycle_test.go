@@ -273,15 +273,7 @@ func TestKernelRingFull(t *testing.T) {
 // direction.
 func TestKernelActiveKeepsDirection(t *testing.T) {
 	s := loadTestKernel(t, KernelConfig{MaxFlows: 64, IdleTimeout: 10 * time.Second, ActiveTimeout: 40 * time.Millisecond})
-	frame := func(reply bool) []byte {
-		ip := ip4(layers.IPProtocolUDP)
-		udp := &layers.UDP{SrcPort: 40000, DstPort: 80}
-		if reply {
-			ip.SrcIP, ip.DstIP = ip.DstIP, ip.SrcIP
-			udp.SrcPort, udp.DstPort = udp.DstPort, udp.SrcPort
-		}
-		return kframe(t, eth(layers.EthernetTypeIPv4), ip, udp)
-	}
+	frame := func(reply bool) []byte { return pairFrame(t, layers.IPProtocolUDP, reply, "") }
 	var got []*Flow
 	for _, reply := range []bool{false, true} {
 		if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: frame(reply)}); err != nil {
@@ -511,14 +503,7 @@ func testKernelActiveCutKeepsFINs(t *testing.T, cuts int) {
 	s := loadTestKernel(t, KernelConfig{MaxFlows: 64, IdleTimeout: 10 * time.Second, ActiveTimeout: 100 * time.Millisecond, CloseGrace: 50 * time.Millisecond})
 	send := func(reply bool, flags string) {
 		t.Helper()
-		ip := ip4(layers.IPProtocolTCP)
-		tcp := &layers.TCP{SrcPort: 40000, DstPort: 80, Window: 1000, Seq: 1}
-		if reply {
-			ip.SrcIP, ip.DstIP = ip.DstIP, ip.SrcIP
-			tcp.SrcPort, tcp.DstPort = tcp.DstPort, tcp.SrcPort
-		}
-		setFlags(tcp, flags)
-		if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: kframe(t, eth(layers.EthernetTypeIPv4), ip, tcp)}); err != nil {
+		if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: pairFrame(t, layers.IPProtocolTCP, reply, flags)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -40,6 +40,20 @@ func runParity(t *testing.T, s *KernelSource, prog *ebpf.Program, decap bool, fr
 	return
 }
 
+// xdpAndTC runs fn as a subtest (prefix + "xdp", prefix + "tc") with each
+// program, the flow maps emptied first.
+func xdpAndTC(t *testing.T, s *KernelSource, prefix string, fn func(t *testing.T, prog *ebpf.Program)) {
+	for _, pr := range []struct {
+		name string
+		prog *ebpf.Program
+	}{{"xdp", s.objs.FlowhawkXdp}, {"tc", s.objs.FlowhawkTc}} {
+		t.Run(prefix+pr.name, func(t *testing.T) {
+			s.iterate(true, func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue) {})
+			fn(t, pr.prog)
+		})
+	}
+}
+
 // TestKernelTeardropWrongFragment: a later IPv4 fragment that starts
 // inside its first fragment's data (teardrop) is a wrong fragment for the
 // pcap decoder (decode.go, transport); the kernel must flag it too.
@@ -51,27 +65,21 @@ func TestKernelTeardropWrongFragment(t *testing.T) {
 	// Later fragment at offset 8 (inside the first's 40 bytes), last.
 	later := kframe(t, eth(layers.EthernetTypeIPv4), ipv4Frag(layers.IPProtocolUDP, 0, 1, 4242),
 		gopacket.Payload(bytes.Repeat([]byte{2}, 40)))
-	for _, pr := range []struct {
-		name string
-		prog *ebpf.Program
-	}{{"xdp", s.objs.FlowhawkXdp}, {"tc", s.objs.FlowhawkTc}} {
-		t.Run(pr.name, func(t *testing.T) {
-			s.iterate(true, func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue) {})
-			res, gp, kp := runParity(t, s, pr.prog, false, [][]byte{first, later})
-			if res[1] != ResultIP || !gp[1].WrongFragment || gp[1].Key != key4(7000, 7001, 17, 0, 0) {
-				t.Fatalf("decoder: %v wrong %v key %v", res[1], gp[1].WrongFragment, gp[1].Key)
-			}
-			if len(kp[1]) != 1 {
-				t.Fatalf("kernel: %d samples for the later fragment", len(kp[1]))
-			}
-			var wrong uint32
-			s.iterate(false, func(_ *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue) { wrong += v.WrongFrags })
-			if kp[1][0].Key != gp[1].Key || kp[1][0].WrongFragment != gp[1].WrongFragment || wrong != 1 {
-				t.Errorf("later fragment: kernel key %v wrong %v (flow wrong_frags %d); decoder key %v wrong %v (1 wrong fragment)",
-					kp[1][0].Key, kp[1][0].WrongFragment, wrong, gp[1].Key, gp[1].WrongFragment)
-			}
-		})
-	}
+	xdpAndTC(t, s, "", func(t *testing.T, prog *ebpf.Program) {
+		res, gp, kp := runParity(t, s, prog, false, [][]byte{first, later})
+		if res[1] != ResultIP || !gp[1].WrongFragment || gp[1].Key != key4(7000, 7001, 17, 0, 0) {
+			t.Fatalf("decoder: %v wrong %v key %v", res[1], gp[1].WrongFragment, gp[1].Key)
+		}
+		if len(kp[1]) != 1 {
+			t.Fatalf("kernel: %d samples for the later fragment", len(kp[1]))
+		}
+		var wrong uint32
+		s.iterate(false, func(_ *bpf.FlowhawkFlowKey, v *bpf.FlowhawkFlowValue) { wrong += v.WrongFrags })
+		if kp[1][0].Key != gp[1].Key || kp[1][0].WrongFragment != gp[1].WrongFragment || wrong != 1 {
+			t.Errorf("later fragment: kernel key %v wrong %v (flow wrong_frags %d); decoder key %v wrong %v (1 wrong fragment)",
+				kp[1][0].Key, kp[1][0].WrongFragment, wrong, gp[1].Key, gp[1].WrongFragment)
+		}
+	})
 }
 
 // TestKernelSNAPShims: LLC/SNAP carrying MPLS or a PPPoE session is
@@ -89,24 +97,18 @@ func TestKernelSNAPShims(t *testing.T) {
 		name  string
 		frame []byte
 	}{{"snap mpls", snap(0x8847, mplsStack(1))}, {"snap pppoe", snap(0x8864, pppoe(0x0021, 128))}} {
-		for _, pr := range []struct {
-			name string
-			prog *ebpf.Program
-		}{{"xdp", s.objs.FlowhawkXdp}, {"tc", s.objs.FlowhawkTc}} {
-			t.Run(c.name+"/"+pr.name, func(t *testing.T) {
-				s.iterate(true, func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue) {})
-				before := s.rawCounters()
-				res, gp, kp := runParity(t, s, pr.prog, false, [][]byte{c.frame})
-				after := s.rawCounters()
-				if res[0] != ResultIP {
-					t.Fatalf("decoder: %v", res[0])
-				}
-				if len(kp[0]) != 1 || kp[0][0].Key != gp[0].Key {
-					t.Errorf("decoder accounts %v; kernel samples %d (non-IP +%d, parse errors +%d)",
-						gp[0].Key, len(kp[0]), after[kcntNonIP]-before[kcntNonIP], after[kcntParseError]-before[kcntParseError])
-				}
-			})
-		}
+		xdpAndTC(t, s, c.name+"/", func(t *testing.T, prog *ebpf.Program) {
+			before := s.rawCounters()
+			res, gp, kp := runParity(t, s, prog, false, [][]byte{c.frame})
+			after := s.rawCounters()
+			if res[0] != ResultIP {
+				t.Fatalf("decoder: %v", res[0])
+			}
+			if len(kp[0]) != 1 || kp[0][0].Key != gp[0].Key {
+				t.Errorf("decoder accounts %v; kernel samples %d (non-IP +%d, parse errors +%d)",
+					gp[0].Key, len(kp[0]), after[kcntNonIP]-before[kcntNonIP], after[kcntParseError]-before[kcntParseError])
+			}
+		})
 	}
 }
 
@@ -123,28 +125,22 @@ func TestKernelIPv6TwoFragmentHeaders(t *testing.T) {
 	chain := append([]byte{44, 0, 0, 1, 0, 0, 0, 1}, // Fragment: offset 0, M 1, id 1; next Fragment
 		[]byte{17, 0, 0, 0, 0, 0, 0, 2}...) // Fragment: offset 0, M 0 (atomic), id 2; next UDP
 	frame := kframe(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6Fragment), gopacket.Payload(append(chain, udp...)))
-	for _, pr := range []struct {
-		name string
-		prog *ebpf.Program
-	}{{"xdp", s.objs.FlowhawkXdp}, {"tc", s.objs.FlowhawkTc}} {
-		t.Run(pr.name, func(t *testing.T) {
-			s.iterate(true, func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue) {})
-			before := s.rawCounters()
-			res, gp, kp := runParity(t, s, pr.prog, true, [][]byte{frame})
-			after := s.rawCounters()
-			if res[0] != ResultIP || gp[0].Fragment != NotFragment {
-				t.Fatalf("decoder: %v fragment %v", res[0], gp[0].Fragment)
-			}
-			if len(kp[0]) != 1 {
-				t.Fatalf("kernel: %d samples", len(kp[0]))
-			}
-			k := kp[0][0]
-			if k.Key != gp[0].Key || k.Fragment != gp[0].Fragment || after[kcntFragments] != before[kcntFragments] {
-				t.Errorf("decoder: key %v fragment %v; kernel: key %v fragment %v, fragments counter +%d, decap +%d",
-					gp[0].Key, gp[0].Fragment, k.Key, k.Fragment, after[kcntFragments]-before[kcntFragments], after[kcntDecap]-before[kcntDecap])
-			}
-		})
-	}
+	xdpAndTC(t, s, "", func(t *testing.T, prog *ebpf.Program) {
+		before := s.rawCounters()
+		res, gp, kp := runParity(t, s, prog, true, [][]byte{frame})
+		after := s.rawCounters()
+		if res[0] != ResultIP || gp[0].Fragment != NotFragment {
+			t.Fatalf("decoder: %v fragment %v", res[0], gp[0].Fragment)
+		}
+		if len(kp[0]) != 1 {
+			t.Fatalf("kernel: %d samples", len(kp[0]))
+		}
+		k := kp[0][0]
+		if k.Key != gp[0].Key || k.Fragment != gp[0].Fragment || after[kcntFragments] != before[kcntFragments] {
+			t.Errorf("decoder: key %v fragment %v; kernel: key %v fragment %v, fragments counter +%d, decap +%d",
+				gp[0].Key, gp[0].Fragment, k.Key, k.Fragment, after[kcntFragments]-before[kcntFragments], after[kcntDecap]-before[kcntDecap])
+		}
+	})
 }
 
 // TestKernelTCIngressPriorityTag: a QinQ frame whose outer tag is a

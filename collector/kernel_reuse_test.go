@@ -11,6 +11,26 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
+// pairFrame is a packet between 10.x:40000 (the client) and :80, of UDP or
+// of TCP with flags, sent by the server when reply.
+func pairFrame(t testing.TB, proto layers.IPProtocol, reply bool, flags string) []byte {
+	t.Helper()
+	ip := ip4(proto)
+	if reply {
+		ip.SrcIP, ip.DstIP = ip.DstIP, ip.SrcIP
+	}
+	sp, dp := uint16(40000), uint16(80)
+	if reply {
+		sp, dp = dp, sp
+	}
+	if proto == layers.IPProtocolUDP {
+		return kframe(t, eth(layers.EthernetTypeIPv4), ip, &layers.UDP{SrcPort: layers.UDPPort(sp), DstPort: layers.UDPPort(dp)})
+	}
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(sp), DstPort: layers.TCPPort(dp), Window: 1000, Seq: 1}
+	setFlags(tcp, flags)
+	return kframe(t, eth(layers.EthernetTypeIPv4), ip, tcp)
+}
+
 // TestKernelScanRacesSYNReuse: a scan finds a closed flow past its grace;
 // before the scan's lookup-and-delete of it, a new SYN on the same key
 // reuses the entry (the kernel sends the old record in the ring buffer and
@@ -85,15 +105,7 @@ func TestKernelScanRacesSYNReuse(t *testing.T) {
 func TestKernelContinuationKeepsDirectionPastIdle(t *testing.T) {
 	s := loadTestKernel(t, KernelConfig{MaxFlows: 64, IdleTimeout: 100 * time.Millisecond, ActiveTimeout: 300 * time.Millisecond,
 		CloseGrace: 10 * time.Millisecond})
-	frame := func(reply bool) []byte {
-		ip := ip4(layers.IPProtocolUDP)
-		udp := &layers.UDP{SrcPort: 40000, DstPort: 80}
-		if reply {
-			ip.SrcIP, ip.DstIP = ip.DstIP, ip.SrcIP
-			udp.SrcPort, udp.DstPort = udp.DstPort, udp.SrcPort
-		}
-		return kframe(t, eth(layers.EthernetTypeIPv4), ip, udp)
-	}
+	frame := func(reply bool) []byte { return pairFrame(t, layers.IPProtocolUDP, reply, "") }
 	send := func(reply bool) {
 		t.Helper()
 		if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: frame(reply)}); err != nil {
@@ -153,14 +165,7 @@ func TestKernelFlushAfterFINPairAcrossCut(t *testing.T) {
 	ts := int64(1e9)
 	send := func(reply bool, flags string) {
 		t.Helper()
-		ip := ip4(layers.IPProtocolTCP)
-		tcp := &layers.TCP{SrcPort: 40000, DstPort: 80, Window: 1000, Seq: 1}
-		if reply {
-			ip.SrcIP, ip.DstIP = ip.DstIP, ip.SrcIP
-			tcp.SrcPort, tcp.DstPort = tcp.DstPort, tcp.SrcPort
-		}
-		setFlags(tcp, flags)
-		fr := kframe(t, eth(layers.EthernetTypeIPv4), ip, tcp)
+		fr := pairFrame(t, layers.IPProtocolTCP, reply, flags)
 		if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: fr}); err != nil {
 			t.Fatal(err)
 		}
