@@ -70,6 +70,17 @@ func (w *ngBuilder) epb(iface uint32, ts uint64, data []byte) int {
 	return w.block(ngEPB, b)
 }
 
+// epbWhole adds an Enhanced Packet Block on interface 0 at time 0 that
+// holds all of data (captured and original lengths equal, as a frame
+// whose FCS is cut must be).
+func (w *ngBuilder) epbWhole(data []byte) int {
+	b := w.bo.AppendUint32(nil, 0)
+	b = w.bo.AppendUint64(b, 0)
+	b = w.bo.AppendUint32(b, uint32(len(data)))
+	b = w.bo.AppendUint32(b, uint32(len(data)))
+	return w.block(ngEPB, append(b, data...))
+}
+
 func TestPcapngResolutionsSectionsAndBlocks(t *testing.T) {
 	pkt := cat(ether(0x0800), ipv4Pkt("10.0.0.1", "10.0.0.2", 17, 1, 0, false, 0, cat(udpHdr(1, 2, 0))))
 	raw := ipv4Pkt("10.0.0.3", "10.0.0.4", 17, 1, 0, false, 0, cat(udpHdr(3, 4, 0)))
@@ -176,11 +187,7 @@ func TestPcapngFCSLen(t *testing.T) {
 	w := &ngBuilder{bo: binary.LittleEndian}
 	w.shb()
 	w.idb(1, w.opt(13, []byte{32}))
-	b := w.bo.AppendUint32(nil, 0)
-	b = w.bo.AppendUint64(b, 0)
-	b = w.bo.AppendUint32(b, uint32(len(framed)))
-	b = w.bo.AppendUint32(b, uint32(len(framed)))
-	w.block(ngEPB, append(b, framed...))
+	w.epbWhole(framed)
 	s, err := NewPcapSource(bytes.NewReader(w.buf.Bytes()), "fcs.pcapng", PcapOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -424,12 +431,8 @@ func TestPcapngSPBFCS(t *testing.T) {
 	w := &ngBuilder{bo: binary.LittleEndian}
 	w.shb()
 	w.idb(1, w.opt(13, []byte{32}))
-	b := w.bo.AppendUint32(nil, 0)
-	b = w.bo.AppendUint64(b, 0)
-	b = w.bo.AppendUint32(b, uint32(len(framed)))
-	b = w.bo.AppendUint32(b, uint32(len(framed)))
-	w.block(ngEPB, append(b, framed...))
-	w.block(ngSPB, append(w.bo.AppendUint32(nil, uint32(len(framed))), framed...))
+	w.epbWhole(framed)
+	w.spb(uint32(len(framed)), framed)
 	s, err := NewPcapSource(bytes.NewReader(w.buf.Bytes()), "fcs.pcapng", PcapOptions{})
 	if err != nil {
 		t.Fatal(err)
