@@ -112,6 +112,9 @@ type Alert struct {
 	FlowIDs []uint64
 	// SrcGeo and DstGeo are the GeoIP/ASN enrichment, when configured.
 	SrcGeo, DstGeo *Geo
+	// Observer is the sensor that raised the alert (Config.Observer),
+	// empty when unnamed.
+	Observer string
 
 	// cause is the aggregation key; empty means rule+src+dst.
 	cause string
@@ -238,6 +241,9 @@ func (a *Alert) ECS() map[string]any {
 		fh["names"] = a.Names
 	}
 	m["flowhawk"] = fh
+	if a.Observer != "" {
+		m["observer"] = map[string]any{"name": a.Observer, "product": "flowhawk"}
+	}
 	return m
 }
 

@@ -30,6 +30,10 @@ type Config struct {
 	Detect string
 	// Alerts is the JSONL output path ("" or "-" for the default writer).
 	Alerts string
+	// Observer names this sensor in every alert (ECS observer.name; the
+	// CLI's --sensor), so a fleet store of many sensors' alerts keeps one
+	// sensor's running counts apart from another's of the same cause.
+	Observer string
 
 	// Port scans: per source and window, distinct destination ports
 	// (vertical scan) or distinct destination hosts with mostly unanswered

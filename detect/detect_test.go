@@ -568,7 +568,9 @@ func TestIntelBlocklists(t *testing.T) {
 func TestAlertJSONFormat(t *testing.T) {
 	var buf bytes.Buffer
 	s := NewJSONLSink(&buf)
-	e, err := New(only("dns"), s.Write)
+	cfg := only("dns")
+	cfg.Observer = "gw1"
+	e, err := New(cfg, s.Write)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -588,7 +590,8 @@ func TestAlertJSONFormat(t *testing.T) {
 	if m["@timestamp"] != "2026-01-01T00:00:00Z" || ev["kind"] != "alert" || ev["module"] != "flowhawk" || ev["severity"] != 21.0 ||
 		m["rule"].(map[string]any)["name"] != "dns.suspicious_tld" || src["ip"] != "10.0.0.5" || src["port"] != 40000.0 ||
 		q["name"] != "login.example.tk" || q["registered_domain"] != "example.tk" || q["top_level_domain"] != "tk" ||
-		fh["count"] != 1.0 || fh["severity"] != "low" || fh["cause"] != "dns.suspicious_tld|10.0.0.5|tk" || m["network"].(map[string]any)["transport"] != "udp" {
+		fh["count"] != 1.0 || fh["severity"] != "low" || fh["cause"] != "dns.suspicious_tld|10.0.0.5|tk" || m["network"].(map[string]any)["transport"] != "udp" ||
+		fmt.Sprint(m["observer"]) != "map[name:gw1 product:flowhawk]" {
 		t.Errorf("ECS fields wrong: %s", buf.String())
 	}
 	// top_level_domain is the effective TLD (ECS), the public suffix; it

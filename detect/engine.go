@@ -438,6 +438,7 @@ func (e *Engine) raise(a *Alert) {
 
 // send enriches an alert and hands it to the sink.
 func (e *Engine) send(a *Alert) {
+	a.Observer = e.cfg.Observer
 	if e.geo != nil {
 		a.SrcGeo = e.geo.lookup(a.Src)
 		a.DstGeo = e.geo.lookup(a.Dst)

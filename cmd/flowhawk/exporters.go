@@ -56,7 +56,7 @@ func defaultSensor() string {
 }
 
 func addExporterFlags(fs *flag.FlagSet, ef *exporterFlags) {
-	fs.StringVar(&ef.sensor, "sensor", defaultSensor(), "`NAME` of this sensor in metrics and NATS subjects")
+	fs.StringVar(&ef.sensor, "sensor", defaultSensor(), "`NAME` of this sensor in metrics, NATS subjects and alerts (observer.name)")
 	fs.StringVar(&ef.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on `ADDR`, e.g. "+metrics.DefaultAddr+" (0.0.0.0:PORT listens on every interface)")
 	fs.StringVar(&ef.textfile, "metrics-textfile", "", "write the Prometheus metrics to `FILE` for node_exporter's textfile collector (a .prom file in the directory it reads), "+
 		"every --metrics-textfile-interval and once more with the final counts at the end; flowhawk_ families alone, each series labelled sensor; replaced by a rename, never written in place")

@@ -297,7 +297,9 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 	}
 	if ff.detect != nil {
 		if ff.detect.On() {
-			if o.detect, err = detect.New(*ff.detect, o.alertSink); err != nil {
+			dc := *ff.detect
+			dc.Observer = ff.out.sensor // observer.name: a fleet store keeps sensors' causes apart
+			if o.detect, err = detect.New(dc, o.alertSink); err != nil {
 				if ce := (*detect.ConfigError)(nil); errors.As(err, &ce) {
 					return nil, fmt.Errorf("%w: %v", errUsage, err)
 				}

@@ -13,10 +13,10 @@ import (
 // ("rule.name") wins, else the key under its nested head ({"rule":
 // {"name":..}}). A string field is empty when absent or not a string.
 type alertValues struct {
-	ts, src, dst, detector, category, name, cause, start []byte
-	count                                                float64
-	hasCount                                             bool // flowhawk.count is a number
-	flowRecord                                           bool // a flow record's "Source IP" or "src_ip" key
+	ts, src, dst, detector, category, name, cause, start, observer []byte
+	count                                                          float64
+	hasCount                                                       bool // flowhawk.count is a number
+	flowRecord                                                     bool // a flow record's "Source IP" or "src_ip" key
 }
 
 // The fields of an alert line the report reads, by their index in
@@ -31,6 +31,7 @@ const (
 	fCount
 	fCause
 	fStart
+	fObserver
 	nAlertFields
 )
 
@@ -39,6 +40,7 @@ var alertKeys = [nAlertFields]string{
 	fTimestamp: "@timestamp", fSrc: "source.ip", fDst: "destination.ip",
 	fDetector: "flowhawk.detector", fCategory: "rule.category", fName: "rule.name",
 	fCount: "flowhawk.count", fCause: "flowhawk.cause", fStart: "event.start",
+	fObserver: "observer.name",
 }
 
 // alertValuesFromMap fills v from an alert line decoded by encoding/json.
@@ -53,7 +55,7 @@ func alertValuesFromMap(m map[string]any, v *alertValues) {
 	*v = alertValues{
 		ts: str(fTimestamp), src: str(fSrc), dst: str(fDst),
 		detector: str(fDetector), category: str(fCategory), name: str(fName),
-		cause: str(fCause), start: str(fStart),
+		cause: str(fCause), start: str(fStart), observer: str(fObserver),
 		flowRecord: isFlowRecord(m) == nil,
 	}
 	v.count, v.hasCount = lookup(m, alertKeys[fCount]).(float64)
@@ -140,7 +142,7 @@ func parseAlertLine(b []byte, v *alertValues) bool {
 	*v = alertValues{
 		ts: str(fTimestamp), src: str(fSrc), dst: str(fDst),
 		detector: str(fDetector), category: str(fCategory), name: str(fName),
-		cause: str(fCause), start: str(fStart),
+		cause: str(fCause), start: str(fStart), observer: str(fObserver),
 		flowRecord: p.flow,
 	}
 	if x := get(fCount); x.kind == jsonNumber {
@@ -167,6 +169,7 @@ var heads = map[string][]headField{
 	"flowhawk":    {{"detector", fDetector}, {"count", fCount}, {"cause", fCause}},
 	"rule":        {{"category", fCategory}, {"name", fName}},
 	"event":       {{"start", fStart}},
+	"observer":    {{"name", fObserver}},
 }
 
 // fleetSrc is the fleet name of a flow record's source address.

@@ -733,7 +733,7 @@ func readAlerts(path string, seen *causeCounts, add func(*alertLine)) error {
 	var (
 		v     alertValues
 		a     alertLine
-		cause []byte // scratch for a cause without flowhawk.cause
+		cause []byte // scratch for the cause's key
 	)
 	line := 1
 	for ; sc.Scan(); line++ {
@@ -770,12 +770,17 @@ func readAlerts(path string, seen *causeCounts, add func(*alertLine)) error {
 			// which for size, DNS, intel and flood rules leaves out a host
 			// that changes from line to line). Lines written before
 			// flowhawk.cause fall back to the rule and both hosts.
-			key := v.cause
-			if len(key) == 0 {
-				cause = append(append(append(append(append(cause[:0], v.name...), '|'), v.src...), '|'), v.dst...)
-				key = cause
+			// The sensor's name (observer.name, since 2026-12-07; empty
+			// before), length first, goes before the cause: in a fleet
+			// store, a line whose start moved back went on from another
+			// sensor's last line of the same cause.
+			cause = append(binary.AppendUvarint(cause[:0], uint64(len(v.observer))), v.observer...)
+			if len(v.cause) > 0 {
+				cause = append(cause, v.cause...)
+			} else {
+				cause = append(append(append(append(append(cause, v.name...), '|'), v.src...), '|'), v.dst...)
 			}
-			a.occ = seen.occurrences(key, v.start, v.count, t.Unix())
+			a.occ = seen.occurrences(cause, v.start, v.count, t.Unix())
 		}
 		add(&a)
 	}

@@ -558,6 +558,45 @@ func TestReadAlertsStartMovedBack(t *testing.T) {
 	}
 }
 
+// TestReadAlertsFleetObserver checks that a fleet store's lines of one
+// cause from two sensors keep their own counts when a start moves back:
+// sensor a's line whose start moved back went on from sensor b's last
+// line (alert lines named no sensor), so the page said 4 occurrences of
+// 7. The same lines without observer.name still read as before.
+func TestReadAlertsFleetObserver(t *testing.T) {
+	line := func(sensor, start string, count int) string {
+		obs := ""
+		if sensor != "" {
+			obs = fmt.Sprintf(`,"observer":{"name":%q,"product":"flowhawk"}`, sensor)
+		}
+		return fmt.Sprintf(`{"@timestamp":"2005-07-04T09:58:00Z","event":{"start":%q},"rule":{"name":"size.oversize"},"source":{"ip":"192.168.1.2"},"flowhawk":{"detector":"size","cause":"size.oversize|192.168.1.2","count":%d}%s}`+"\n", start, count, obs)
+	}
+	// dotted gives observer.name as one flat key.
+	dotted := func(s string) string {
+		return regexp.MustCompile(`"observer":\{"name":("[a-z]*"),"product":"flowhawk"\}`).ReplaceAllString(s, `"observer.name":$1`)
+	}
+	const s1, s0, s2 = "2005-07-04T09:56:06Z", "2005-07-04T09:32:20Z", "2005-07-04T09:40:00Z"
+	for _, c := range []struct {
+		name, lines, want string
+	}{
+		{"two sensors", line("a", s1, 1) + line("b", s2, 3) + line("a", s0, 4), "7 alert occurrences in 3 alert lines"},
+		{"dotted key", dotted(line("a", s1, 1) + line("b", s2, 3) + line("a", s0, 4)), "7 alert occurrences in 3 alert lines"},
+		// Unnamed (lines before 2026-12-07): b's new start goes on
+		// from a's line, a's moved-back start from b's.
+		{"no names", line("", s1, 1) + line("", s2, 3) + line("", s0, 4), "4 alert occurrences in 3 alert lines"},
+	} {
+		path := filepath.Join(t.TempDir(), "alerts.jsonl")
+		os.WriteFile(path, []byte(c.lines), 0o644)
+		as, err := ReadAlerts(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := alertCount(as); s != c.want {
+			t.Errorf("%s: %q, want %q", c.name, s, c.want)
+		}
+	}
+}
+
 // TestReadAlertsCauseKeyUnambiguous checks that two causes whose cause
 // and event.start concatenate to the same text keep their own counts: the
 // key joined them with '|', which either may hold, and the second line
