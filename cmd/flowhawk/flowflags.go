@@ -313,6 +313,22 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 		return nil, err
 	}
 	o.exporters.bindDetect(o.detect)
+	// The alert file is opened first, and emptied only once the flow file
+	// is open too: either one failing must leave the other as it was (an
+	// --alerts in a missing directory emptied the last run's -o file).
+	plainAlerts := o.detect != nil && ff.detect.Alerts != "" && ff.detect.Alerts != "-" && ff.rotate == 0
+	alertsCreated := false
+	if plainAlerts {
+		flags := os.O_WRONLY | os.O_CREATE
+		if ff.appendOut {
+			flags |= os.O_APPEND // alerts are JSON lines: append as -o does
+		}
+		_, serr := os.Lstat(ff.detect.Alerts)
+		if o.alertsFile, err = os.OpenFile(ff.detect.Alerts, flags, export.FileMode); err != nil {
+			return nil, fmt.Errorf("alerts: %w", err)
+		}
+		alertsCreated = errors.Is(serr, os.ErrNotExist)
+	}
 	var w export.RowWriter
 	switch ff.output {
 	case "none":
@@ -332,6 +348,9 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 		}
 	}
 	if err != nil {
+		if alertsCreated {
+			os.Remove(ff.detect.Alerts)
+		}
 		return nil, err
 	}
 	o.rows, o.rotate = w, ff.rotate
@@ -346,13 +365,11 @@ func (ff *flowFlags) openOutputs(cfg *pipeline.Config, extra []string, stdout, s
 		}
 		o.alerts = detect.NewJSONLSink(o.rotAlerts)
 		o.tickAlerts()
-	default:
-		flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-		if ff.appendOut {
-			flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND // alerts are JSON lines: append as -o does
-		}
-		if o.alertsFile, err = os.OpenFile(ff.detect.Alerts, flags, export.FileMode); err != nil {
-			return nil, fmt.Errorf("alerts: %w", err)
+	default: // opened above
+		if st, serr := o.alertsFile.Stat(); !ff.appendOut && serr == nil && st.Mode().IsRegular() {
+			if err = o.alertsFile.Truncate(0); err != nil {
+				return nil, fmt.Errorf("alerts: %w", err)
+			}
 		}
 		if ff.appendOut {
 			// A killed agent may have left half an alert: cut it, or
@@ -583,8 +600,11 @@ func checkOwnFiles(writes, reads []namedPath) error {
 }
 
 // sameFile reports whether paths a and b name one file: the same path once
-// made absolute, or, for files that exist, the same file through links.
-// /dev/null is no file to share: writing both there is fine.
+// made absolute, or, for files that exist, the same file through links,
+// or, for a file not there yet, the same name in the same directory
+// through links (real/out.jsonl and alias/out.jsonl, alias a link to
+// real, were two files until both were created as one). /dev/null is no
+// file to share: writing both there is fine.
 func sameFile(a, b string) bool {
 	if n, err := os.Stat(os.DevNull); err == nil {
 		if sa, err := os.Stat(a); err == nil && os.SameFile(sa, n) {
@@ -598,5 +618,13 @@ func sameFile(a, b string) bool {
 	}
 	sa, errA := os.Stat(a)
 	sb, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(sa, sb)
+	if errA == nil && errB == nil {
+		return os.SameFile(sa, sb)
+	}
+	if filepath.Base(a) != filepath.Base(b) {
+		return false
+	}
+	da, errA := os.Stat(filepath.Dir(a))
+	db, errB := os.Stat(filepath.Dir(b))
+	return errA == nil && errB == nil && os.SameFile(da, db)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flowhawk/flowhawk/export"
+	"github.com/flowhawk/flowhawk/pipeline"
 )
 
 // TestOutputNotAnInput: an output naming one of the run's input files is
@@ -387,5 +389,78 @@ func TestOutputCheckFIFO(t *testing.T) {
 			f.Close()
 		}
 		t.Fatal("checkWritable waited on the FIFO")
+	}
+}
+
+// TestFailedStartKeepsExistingOutput: a start that fails on either of -o
+// and --alerts leaves the other file as it was. The flow file was
+// created (emptied) before the alert file was opened, so an --alerts in a
+// missing directory emptied the last run's flows; an alert file made for
+// a failed start is not left behind either.
+func TestFailedStartKeepsExistingOutput(t *testing.T) {
+	dir := t.TempDir()
+	before := []byte("old,rows\n1,2\n3,4\n")
+	open := func(args ...string) error {
+		var ff flowFlags
+		fs := newFlagSet("replay", "", io.Discard, io.Discard)
+		addFlowFlags(fs, &ff, true)
+		if err := parseFlags(fs, args); err != nil {
+			t.Fatal(err)
+		}
+		cfg := pipeline.Config{Features: ff.featureConfig()}
+		o, err := ff.openOutputs(&cfg, nil, io.Discard, io.Discard)
+		if err == nil {
+			o.abort()
+		}
+		return err
+	}
+	out := filepath.Join(dir, "flows.csv")
+	os.WriteFile(out, before, 0o640)
+	if err := open("-o", out, "--detect", "all", "--alerts", filepath.Join(dir, "missing", "alerts.jsonl")); err == nil {
+		t.Fatal("an alert file in a missing directory opened")
+	}
+	if after, _ := os.ReadFile(out); string(after) != string(before) {
+		t.Errorf("a start that failed on --alerts replaced the -o file: %.80q", after)
+	}
+	alerts := filepath.Join(dir, "alerts.jsonl")
+	os.WriteFile(alerts, before, 0o640)
+	if err := open("-o", filepath.Join(dir, "missing", "flows.csv"), "--detect", "all", "--alerts", alerts); err == nil {
+		t.Fatal("a flow file in a missing directory opened")
+	}
+	if after, _ := os.ReadFile(alerts); string(after) != string(before) {
+		t.Errorf("a start that failed on -o replaced the --alerts file: %.80q", after)
+	}
+	fresh := filepath.Join(dir, "fresh.jsonl")
+	if err := open("-o", filepath.Join(dir, "missing", "flows.csv"), "--detect", "all", "--alerts", fresh); err == nil {
+		t.Fatal("a flow file in a missing directory opened")
+	}
+	if _, err := os.Stat(fresh); err == nil {
+		t.Errorf("a start that failed on -o left the alert file it created")
+	}
+	// A start that succeeds empties the alert file as before.
+	if err := open("-o", out, "--detect", "all", "--alerts", alerts); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(alerts); len(after) != 0 {
+		t.Errorf("--alerts file kept %q", after)
+	}
+}
+
+// TestOwnFilesThroughSymlinkedDir: -o and --alerts naming one file not
+// there yet through a linked directory are refused: both outputs opened
+// the same file, and alerts overwrote flow rows at their offsets.
+func TestOwnFilesThroughSymlinkedDir(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	os.Mkdir(real, 0o755)
+	alias := filepath.Join(dir, "alias")
+	if err := os.Symlink(real, alias); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkOwnFiles([]namedPath{{"-o", filepath.Join(real, "out.jsonl")}, {"--alerts", filepath.Join(alias, "out.jsonl")}}, nil); err == nil {
+		t.Errorf("-o real/out.jsonl and --alerts alias/out.jsonl (alias a link to real) accepted")
+	}
+	if err := checkOwnFiles([]namedPath{{"-o", filepath.Join(real, "out.jsonl")}, {"--alerts", filepath.Join(alias, "alerts.jsonl")}}, nil); err != nil {
+		t.Errorf("two names in one directory refused: %v", err)
 	}
 }
