@@ -32,7 +32,19 @@ type AlertStats struct {
 	// sum inexact on, in line order, to be added as they come.
 	late    []alertRec
 	ordered bool // late is in use
+	// folded counts the lines of detectors past maxDetectors, which go
+	// to one entry (otherDetectors).
+	folded int
 }
+
+// maxDetectors bounds the detectors followed one by one: an alerts file
+// whose lines each name a detector of their own held a map of sums per
+// line (50,000 such lines took 1.2 GB). Past it, new detectors' lines
+// are summed as one.
+const maxDetectors = 1024
+
+// otherDetectors is the entry of the detectors past maxDetectors.
+const otherDetectors = "\x00others"
 
 // alertRec is one line in AlertStats.late.
 type alertRec struct {
@@ -97,6 +109,11 @@ func (s *AlertStats) add(t time.Time, det []byte, occ float64) {
 		s.Last = t
 	}
 	d, ok := s.index[string(det)]
+	if !ok && len(s.names) >= maxDetectors {
+		s.folded++
+		det = []byte(otherDetectors)
+		d, ok = s.index[otherDetectors]
+	}
 	if !ok {
 		d = len(s.names)
 		name := string(det)

@@ -478,7 +478,10 @@ func isFlowRecord(m map[string]any) error {
 	if _, ok := m[fleetColumns[colSrc]]; ok {
 		return nil
 	}
-	if _, ok := m["rule"]; ok {
+	_, rule := m["rule"]
+	_, ruleName := m["rule.name"] // ECS's dotted keys, which --alerts reads too
+	_, ts := m["@timestamp"]
+	if rule || ruleName || ts {
 		return errors.New("an alert, not a flow record: give alerts files with --alerts, once for each file")
 	}
 	return fmt.Errorf("no %q or %q field (is it a flow file?)", colSrc, fleetColumns[colSrc])

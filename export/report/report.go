@@ -100,16 +100,22 @@ table.summary td{padding:2px 12px 2px 0}
 (function(){
   let ok = 0;
   const empty = [];
+  const failed = [];
   for (const c of fhCharts) {
-    const ch = echarts.init(document.getElementById(c.id), null, {renderer: "canvas"});
-    ch.setOption(c.option);
-    const o = ch.getOption();
-    const full = o.series.length > 0 && o.series.every(s => Array.isArray(s.data) && s.data.length > 0);
-    if (full) { ok++; } else { empty.push(c.id); }
-    window.addEventListener("resize", () => ch.resize());
+    // One chart that cannot be drawn must not leave the others undrawn.
+    try {
+      const ch = echarts.init(document.getElementById(c.id), null, {renderer: "canvas"});
+      ch.setOption(c.option);
+      const o = ch.getOption();
+      const full = o.series.length > 0 && o.series.every(s => Array.isArray(s.data) && s.data.length > 0);
+      if (full) { ok++; } else { empty.push(c.id); }
+      window.addEventListener("resize", () => ch.resize());
+    } catch (e) {
+      failed.push(c.id + " (" + e + ")");
+    }
   }
   const st = document.getElementById("fh-status");
-  st.textContent = "charts " + fhCharts.length + ", with data " + ok + (empty.length ? ", empty: " + empty.join(" ") : "");
+  st.textContent = "charts " + fhCharts.length + ", with data " + ok + (empty.length ? ", empty: " + empty.join(" ") : "") + (failed.length ? ", failed: " + failed.join(" ") : "");
   document.body.setAttribute("data-charts", String(fhCharts.length));
   document.body.setAttribute("data-charts-with-data", String(ok));
   document.body.setAttribute("data-charts-ready", ok === fhCharts.length ? "true" : "false");
@@ -505,22 +511,85 @@ func alertChart(s *AlertStats) string {
 	for i := range xs {
 		xs[i] = ax.at(i).Format(layout)
 	}
+	sub := fmt.Sprintf("%s, per %s (UTC), each line's new occurrences at its @timestamp", s.count(), d)
+	series := topDetectors(names, counts, s)
+	if len(series) < len(names) {
+		sub += fmt.Sprintf("; the %d detectors with the most occurrences", maxClasses-1)
+	}
 	bar := charts.NewBar()
-	bar.SetGlobalOptions(title("Alert occurrences by detector over time", fmt.Sprintf("%s, per %s (UTC), each line's new occurrences at its @timestamp", s.count(), d)), noAnimation(),
+	bar.SetGlobalOptions(title("Alert occurrences by detector over time", sub), noAnimation(),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "45"}),
 		charts.WithGridOpts(opts.Grid{Top: "80", ContainLabel: opts.Bool(true), Left: "3%", Right: "3%"}),
 		charts.WithYAxisOpts(opts.YAxis{Name: "occurrences", Type: "value"}),
 	)
 	bar.SetXAxis(xs)
-	for _, k := range names {
+	for _, k := range series {
 		data := make([]opts.BarData, n)
 		for i, v := range counts[k] {
 			data[i] = opts.BarData{Value: v}
 		}
-		bar.AddSeries(k, data, charts.WithBarChartOpts(opts.BarChart{Stack: "alerts"}))
+		bar.AddSeries(legendName(k), data, charts.WithBarChartOpts(opts.BarChart{Stack: "alerts"}))
 	}
 	return optionJSON(bar)
+}
+
+// topDetectors returns the names of the alert chart's series: every
+// detector, or when there are more than maxClasses the maxClasses-1 with
+// the most occurrences and one series of the rest (added to counts), so
+// an alerts file whose every line names a detector of its own gives a
+// readable page, not one series per line (50,000 such lines made a 76 MB
+// page). The others' series is named in the chart's subtitle's terms.
+func topDetectors(names []string, counts map[string][]float64, s *AlertStats) []string {
+	if len(names) <= maxClasses {
+		return names
+	}
+	tot := make(map[string]float64, len(names))
+	for _, k := range names {
+		if k == otherDetectors {
+			continue // past maxDetectors: among the others
+		}
+		for _, v := range counts[k] {
+			tot[k] += v
+		}
+	}
+	top := sortedDesc(tot)
+	others := top[maxClasses-1:]
+	rest := slices.Clone(counts[otherDetectors]) // nil unless folded
+	if rest == nil {
+		rest = make([]float64, len(counts[names[0]]))
+	}
+	for _, e := range others {
+		for i, v := range counts[e.k] {
+			rest[i] += v
+		}
+	}
+	keep := make([]string, 0, maxClasses)
+	for _, e := range top[:maxClasses-1] {
+		keep = append(keep, e.k)
+	}
+	slices.Sort(keep)
+	name := fmt.Sprintf("all %d other detectors", len(others))
+	if s.folded > 0 {
+		// How many detectors the folded lines name is not kept.
+		name = fmt.Sprintf("all %d+ other detectors", len(others)+1)
+	}
+	counts[name] = rest
+	return append(keep, name)
+}
+
+// legendName is the name a series goes by in a chart's legend: ECharts
+// keeps the legend's selection in a plain object keyed by series name
+// and calls its hasOwnProperty, so a detector named hasOwnProperty (from
+// an alerts file) threw and left every chart after it undrawn. Names of
+// Object.prototype's properties get a suffix.
+func legendName(k string) string {
+	switch k {
+	case "constructor", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable", "toLocaleString", "toString", "valueOf",
+		"__proto__", "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__":
+		return k + " (detector)"
+	}
+	return k
 }
 
 func confusionChart(e *Eval) string {

@@ -77,10 +77,12 @@ func (s *FlowStats) Add(f *Flow) {
 	if f.Time.IsZero() {
 		return
 	}
-	if s.First.IsZero() || f.Time.Before(s.First) {
+	// The first time sets both ends: Last starting at the zero time kept
+	// 0001-01-01 as the end of flows that all came before it.
+	if len(s.times) == 0 || f.Time.Before(s.First) {
 		s.First = f.Time
 	}
-	if f.Time.After(s.Last) {
+	if len(s.times) == 0 || f.Time.After(s.Last) {
 		s.Last = f.Time
 	}
 	k := floorTo(f.Time.Unix(), s.gran)
