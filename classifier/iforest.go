@@ -104,7 +104,12 @@ func trainIsolationForest(x []float64, n, p, trees, psi int, contamination float
 			scores[i] = f.score(x[i*p : i*p+p])
 		}
 		sort.Float64s(scores)
-		f.threshold = scores[int(float64(n)*(1-contamination))]
+		// A row scoring above the threshold is an anomaly: the
+		// threshold is the score just below the k highest, so k rows,
+		// n·contamination of them, are (it was the lowest of the k, and
+		// only k-1 were: 10 rows at 0.1 gave none).
+		k := int(math.Round(float64(n) * contamination))
+		f.threshold = scores[max(0, n-k-1)]
 	}
 	return f, nil
 }

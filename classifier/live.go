@@ -94,7 +94,7 @@ func (p *RowPredictor) Predict(row *features.Row) (string, float64) {
 	c, conf := argmax(ws.proba)
 	allowed := m.Allows(ws.raw, c)
 	m.pool.Put(ws)
-	if conf < p.minConf || !allowed {
+	if belowConfidence(conf, p.minConf) || !allowed {
 		return Unknown, conf
 	}
 	return m.Classes[c], conf

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"math"
 	"strconv"
 )
 
@@ -87,7 +88,7 @@ func (pw *predictionWriter) write(f *Frame) error {
 	for i, c := range pr.Class {
 		conf := pr.Proba[i*pr.K+c]
 		lab := pw.m.Classes[c]
-		if conf < pw.minConfidence || (pr.Gated != nil && pr.Gated[i]) {
+		if belowConfidence(conf, pw.minConfidence) || (pr.Gated != nil && pr.Gated[i]) {
 			lab = Unknown
 		}
 		j := 0
@@ -105,4 +106,13 @@ func (pw *predictionWriter) write(f *Frame) error {
 		}
 	}
 	return nil
+}
+
+// belowConfidence reports whether a top probability conf is below
+// --min-confidence min as the outputs write it, to four decimals: a row
+// with 0.49996 was Unknown at 0.5 and written "Unknown,0.5000", so
+// filtering the file on Confidence >= 0.5 kept rows the tool called
+// unknown.
+func belowConfidence(conf, min float64) bool {
+	return math.Round(conf*1e4)/1e4 < min
 }
