@@ -345,3 +345,27 @@ func captureSlog(t *testing.T) *bytes.Buffer {
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
 	return &logged
 }
+
+// TestExpandPathsEmptyDirBesideCapture: a directory argument holding no
+// capture beside a file that is one was passed over without a word (a
+// mistyped or still empty directory); it is now named in a warning, and
+// alone it stays the no-capture error.
+func TestExpandPathsEmptyDirBesideCapture(t *testing.T) {
+	tmp := t.TempDir()
+	w := filepath.Join(tmp, "w.pcap")
+	if err := os.WriteFile(w, append(slices.Clone(magicPcapLE), make([]byte, 20)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(tmp, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logged := captureSlog(t)
+	got, err := ExpandPaths([]string{w, empty})
+	if err != nil || len(got) != 1 || !strings.Contains(logged.String(), empty) {
+		t.Errorf("ExpandPaths(%s, %s) = %v, %v, and logged %q: want the capture, and the directory named", w, empty, got, err, logged.String())
+	}
+	if _, err := ExpandPaths([]string{empty}); err == nil {
+		t.Errorf("ExpandPaths(%s) alone: no error", empty)
+	}
+}

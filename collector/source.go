@@ -585,6 +585,11 @@ func ExpandPaths(args []string) ([]string, error) {
 		if err := w.run(a, real); err != nil {
 			return nil, fmt.Errorf("capture directory %s: %w", a, err)
 		}
+		if len(w.found) == 0 && len(args) > 1 {
+			// Alone it is the error below; beside captures, a mistyped or
+			// still empty directory must not go unnoticed either.
+			slog.Warn("no capture files in a directory given; the other arguments are read", "dir", a)
+		}
 		slices.SortFunc(w.found, naturalCompare)
 		out = append(out, w.found...)
 	}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/flowhawk/flowhawk/collector"
 	"github.com/flowhawk/flowhawk/features"
@@ -65,7 +67,12 @@ func labelCounts(m map[string]uint64) string {
 	})
 	parts := make([]string, len(labs))
 	for i, l := range labs {
-		parts[i] = fmt.Sprintf("%s %d", l, m[l])
+		// A label with a line break (a --label-dir directory's name)
+		// split the summary line: such a label is quoted here only.
+		if strings.ContainsFunc(l, unicode.IsControl) {
+			l = strconv.Quote(l)
+		}
+		parts[i] = fmt.Sprintf("%s %d", l, m[labs[i]])
 	}
 	return strings.Join(parts, ", ")
 }

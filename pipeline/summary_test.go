@@ -72,3 +72,23 @@ func TestSummaryProtoOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryLabelLineBreak: a label holding a line break (a --label-dir
+// directory's name) split the summary's labels line; it is quoted there.
+func TestSummaryLabelLineBreak(t *testing.T) {
+	s := Summary{Labels: map[string]uint64{"new\nline": 2, "Web": 1}}
+	var b strings.Builder
+	s.Print(&b)
+	n := 0
+	for _, l := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(l, "labels ") {
+			n++
+			if !strings.Contains(l, `"new\nline" 2`) || !strings.Contains(l, "Web 1") {
+				t.Errorf("labels line %q, want both labels' counts, the odd one quoted", l)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d labels lines in\n%s", n, b.String())
+	}
+}
