@@ -431,9 +431,12 @@ static __always_inline void repull(void *ctx, __u32 want, __u32 slot)
 
 /* process parses one packet and accounts it; a tunnel packet (decap) goes
  * to the hook's inner program instead. A TC packet's second pass
- * (PASS_PULLED) was counted and sampled by its first. */
+ * (PASS_PULLED) was counted and sampled by its first. l3 says the packet
+ * starts at its IP header (a device without a link-layer header: tun,
+ * WireGuard, IP-in-IP), whose Ethertype is l3proto (the skb's protocol). */
 static __always_inline void process(void *ctx, void *data, void *data_end, __u32 wire_len, __u16 tc_vlan,
-				    const bool xdp, __u32 gso_segs, __u32 gso_size, const enum pass pass)
+				    const bool xdp, __u32 gso_segs, __u32 gso_size, const enum pass pass,
+				    const bool l3, __be16 l3proto)
 {
 	if (pass == PASS_FIRST) {
 		count(CNT_PACKETS);
@@ -444,10 +447,11 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 	}
 
 	struct pkt_info pi = {};
-	int err = parse(data, data_end, wire_len, tc_vlan, &pi);
+	int err = l3 ? parse_ip(data, data_end, data, 0, l3proto, wire_len, &pi)
+		     : parse(data, data_end, wire_len, tc_vlan, &pi);
 	if (err) {
 		if (!xdp && pass == PASS_FIRST)
-			repull(ctx, TC_PULL_MAX, 0);
+			repull(ctx, TC_PULL_MAX, l3 ? 2 : 0);
 		count(err);
 		return;
 	}
@@ -712,7 +716,7 @@ int flowhawk_xdp(struct xdp_md *ctx)
 	 * attach it where frames span buffers; generic XDP linearizes): the
 	 * linear data is the whole packet, and bpf_xdp_get_buff_len(), a
 	 * helper call on every packet, would return the same length. */
-	process(ctx, data, data_end, (__u32)(data_end - data), 0, true, 1, 0, PASS_FIRST);
+	process(ctx, data, data_end, (__u32)(data_end - data), 0, true, 1, 0, PASS_FIRST, false, 0);
 	return XDP_PASS;
 }
 
@@ -727,8 +731,9 @@ int flowhawk_xdp_inner(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-/* tc_process accounts one packet seen by a TC program. */
-static __always_inline void tc_process(struct __sk_buff *skb, const enum pass pass)
+/* tc_process accounts one packet seen by a TC program; l3: on a device
+ * without a link-layer header. */
+static __always_inline void tc_process(struct __sk_buff *skb, const enum pass pass, const bool l3)
 {
 	/* Headers may sit in paged data (AF_PACKET TX_RING senders leave all
 	 * but the Ethernet header there): then the first TC_PULL bytes, which
@@ -748,7 +753,7 @@ static __always_inline void tc_process(struct __sk_buff *skb, const enum pass pa
 	void *data_end = (void *)(long)skb->data_end;
 	/* Bit 15 marks a tag present: a priority tag (VID 0) is a tag too. */
 	__u16 vlan = skb->vlan_present ? (0x8000 | (skb->vlan_tci & 0x0fff)) : 0;
-	process(skb, data, data_end, skb->len, vlan, false, skb->gso_segs, skb->gso_size, pass);
+	process(skb, data, data_end, skb->len, vlan, false, skb->gso_segs, skb->gso_size, pass, l3, skb->protocol);
 }
 
 /* tc_inner accounts the inner packet of a tunnel packet that a TC program
@@ -778,7 +783,16 @@ int flowhawk_tc_inner(struct __sk_buff *skb)
 SEC("tc")
 int flowhawk_tc_pulled(struct __sk_buff *skb)
 {
-	tc_process(skb, PASS_PULLED);
+	tc_process(skb, PASS_PULLED, false);
+	return TC_ACT_UNSPEC;
+}
+
+/* flowhawk_tc_l3_pulled is flowhawk_tc_pulled for the programs of devices
+ * without a link-layer header (tc_repull slot 2). */
+SEC("tc")
+int flowhawk_tc_l3_pulled(struct __sk_buff *skb)
+{
+	tc_process(skb, PASS_PULLED, true);
 	return TC_ACT_UNSPEC;
 }
 
@@ -791,18 +805,35 @@ int flowhawk_tc_inner_pulled(struct __sk_buff *skb)
 	return TC_ACT_UNSPEC;
 }
 
-/* flowhawk_tc is the egress program. A packet the host forwards from a
+/* tc_egress accounts a packet leaving. A packet the host forwards from a
  * monitored interface was accounted on its way in: it is only counted. */
-SEC("tc")
-int flowhawk_tc(struct __sk_buff *skb)
+static __always_inline void tc_egress(struct __sk_buff *skb, const bool l3)
 {
 	__u32 in = skb->ingress_ifindex;
 	if (in && bpf_map_lookup_elem(&monitored, &in)) {
 		count(CNT_PACKETS);
 		count(CNT_FORWARDED);
-		return TC_ACT_UNSPEC;
+		return;
 	}
-	tc_process(skb, PASS_FIRST);
+	tc_process(skb, PASS_FIRST, l3);
+}
+
+/* flowhawk_tc is the egress program. */
+SEC("tc")
+int flowhawk_tc(struct __sk_buff *skb)
+{
+	tc_egress(skb, false);
+	return TC_ACT_UNSPEC;
+}
+
+/* flowhawk_tc_l3 is the egress program of a device without a link-layer
+ * header (tun, WireGuard, IP-in-IP, SIT, ip6tnl, GRE): its packets start
+ * at the IP header, and XDP, which would see them so too, is not used
+ * there; flowhawk_tc_ingress_l3 takes ingress. */
+SEC("tc")
+int flowhawk_tc_l3(struct __sk_buff *skb)
+{
+	tc_egress(skb, true);
 	return TC_ACT_UNSPEC;
 }
 
@@ -816,7 +847,16 @@ int flowhawk_tc(struct __sk_buff *skb)
 SEC("tc")
 int flowhawk_tc_ingress(struct __sk_buff *skb)
 {
-	tc_process(skb, PASS_FIRST);
+	tc_process(skb, PASS_FIRST, false);
+	return TC_ACT_UNSPEC;
+}
+
+/* flowhawk_tc_ingress_l3 is the ingress program of a device without a
+ * link-layer header. */
+SEC("tc")
+int flowhawk_tc_ingress_l3(struct __sk_buff *skb)
+{
+	tc_process(skb, PASS_FIRST, true);
 	return TC_ACT_UNSPEC;
 }
 

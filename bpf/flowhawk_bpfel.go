@@ -198,8 +198,11 @@ const (
 	FlowhawkProgClockXdp              = "clock_xdp"
 	FlowhawkProgFlowhawkTc            = "flowhawk_tc"
 	FlowhawkProgFlowhawkTcIngress     = "flowhawk_tc_ingress"
+	FlowhawkProgFlowhawkTcIngressL3   = "flowhawk_tc_ingress_l3"
 	FlowhawkProgFlowhawkTcInner       = "flowhawk_tc_inner"
 	FlowhawkProgFlowhawkTcInnerPulled = "flowhawk_tc_inner_pulled"
+	FlowhawkProgFlowhawkTcL3          = "flowhawk_tc_l3"
+	FlowhawkProgFlowhawkTcL3Pulled    = "flowhawk_tc_l3_pulled"
 	FlowhawkProgFlowhawkTcPulled      = "flowhawk_tc_pulled"
 	FlowhawkProgFlowhawkXdp           = "flowhawk_xdp"
 	FlowhawkProgFlowhawkXdpInner      = "flowhawk_xdp_inner"
@@ -261,8 +264,11 @@ type FlowhawkProgramSpecs struct {
 	ClockXdp              *ebpf.ProgramSpec `ebpf:"clock_xdp"`
 	FlowhawkTc            *ebpf.ProgramSpec `ebpf:"flowhawk_tc"`
 	FlowhawkTcIngress     *ebpf.ProgramSpec `ebpf:"flowhawk_tc_ingress"`
+	FlowhawkTcIngressL3   *ebpf.ProgramSpec `ebpf:"flowhawk_tc_ingress_l3"`
 	FlowhawkTcInner       *ebpf.ProgramSpec `ebpf:"flowhawk_tc_inner"`
 	FlowhawkTcInnerPulled *ebpf.ProgramSpec `ebpf:"flowhawk_tc_inner_pulled"`
+	FlowhawkTcL3          *ebpf.ProgramSpec `ebpf:"flowhawk_tc_l3"`
+	FlowhawkTcL3Pulled    *ebpf.ProgramSpec `ebpf:"flowhawk_tc_l3_pulled"`
 	FlowhawkTcPulled      *ebpf.ProgramSpec `ebpf:"flowhawk_tc_pulled"`
 	FlowhawkXdp           *ebpf.ProgramSpec `ebpf:"flowhawk_xdp"`
 	FlowhawkXdpInner      *ebpf.ProgramSpec `ebpf:"flowhawk_xdp_inner"`
@@ -376,8 +382,11 @@ type FlowhawkPrograms struct {
 	ClockXdp              *ebpf.Program `ebpf:"clock_xdp"`
 	FlowhawkTc            *ebpf.Program `ebpf:"flowhawk_tc"`
 	FlowhawkTcIngress     *ebpf.Program `ebpf:"flowhawk_tc_ingress"`
+	FlowhawkTcIngressL3   *ebpf.Program `ebpf:"flowhawk_tc_ingress_l3"`
 	FlowhawkTcInner       *ebpf.Program `ebpf:"flowhawk_tc_inner"`
 	FlowhawkTcInnerPulled *ebpf.Program `ebpf:"flowhawk_tc_inner_pulled"`
+	FlowhawkTcL3          *ebpf.Program `ebpf:"flowhawk_tc_l3"`
+	FlowhawkTcL3Pulled    *ebpf.Program `ebpf:"flowhawk_tc_l3_pulled"`
 	FlowhawkTcPulled      *ebpf.Program `ebpf:"flowhawk_tc_pulled"`
 	FlowhawkXdp           *ebpf.Program `ebpf:"flowhawk_xdp"`
 	FlowhawkXdpInner      *ebpf.Program `ebpf:"flowhawk_xdp_inner"`
@@ -390,8 +399,11 @@ func (p *FlowhawkPrograms) Close() error {
 		p.ClockXdp,
 		p.FlowhawkTc,
 		p.FlowhawkTcIngress,
+		p.FlowhawkTcIngressL3,
 		p.FlowhawkTcInner,
 		p.FlowhawkTcInnerPulled,
+		p.FlowhawkTcL3,
+		p.FlowhawkTcL3Pulled,
 		p.FlowhawkTcPulled,
 		p.FlowhawkXdp,
 		p.FlowhawkXdpInner,

@@ -662,8 +662,25 @@ func programsFor(cfg KernelConfig, ifaces []*net.Interface) map[string]bool {
 			tc = true
 		}
 	}
+	raw, eth := false, false
+	for _, ifi := range ifaces {
+		if r, _ := rawIP(ifi); r {
+			raw = true
+		} else {
+			eth = true
+		}
+	}
+	if !eth {
+		// Raw-IP devices alone: their own TC programs.
+		xdp, tc = false, false
+		delete(need, bpf.FlowhawkProgFlowhawkTc)
+		delete(need, bpf.FlowhawkProgFlowhawkTcPulled)
+	}
 	need[bpf.FlowhawkProgFlowhawkXdp] = xdp
 	need[bpf.FlowhawkProgFlowhawkTcIngress] = tc
+	need[bpf.FlowhawkProgFlowhawkTcL3] = raw
+	need[bpf.FlowhawkProgFlowhawkTcIngressL3] = raw
+	need[bpf.FlowhawkProgFlowhawkTcL3Pulled] = raw
 	if cfg.Decap {
 		need[bpf.FlowhawkProgFlowhawkXdpInner] = xdp
 		need[bpf.FlowhawkProgFlowhawkTcInner] = true
@@ -752,7 +769,8 @@ func loadKernel(cfg KernelConfig, keep map[string]bool) (*KernelSource, error) {
 		slot uint32
 		prog *ebpf.Program
 	}{{s.objs.InnerXdp, 0, s.objs.FlowhawkXdpInner}, {s.objs.InnerTc, 0, s.objs.FlowhawkTcInner},
-		{s.objs.TcRepull, 0, s.objs.FlowhawkTcPulled}, {s.objs.TcRepull, 1, s.objs.FlowhawkTcInnerPulled}} {
+		{s.objs.TcRepull, 0, s.objs.FlowhawkTcPulled}, {s.objs.TcRepull, 1, s.objs.FlowhawkTcInnerPulled},
+		{s.objs.TcRepull, 2, s.objs.FlowhawkTcL3Pulled}} {
 		if t.prog != nil {
 			errs = append(errs, t.arr.Put(t.slot, t.prog))
 		}
@@ -795,10 +813,10 @@ func OpenKernel(cfg KernelConfig) (*KernelSource, error) {
 	if err := checkStacked(ifaces); err != nil {
 		return nil, err
 	}
-	if err := checkLinkLayer(ifaces); err != nil {
+	cfg.defaults()
+	if err := checkLinkLayer(cfg, ifaces); err != nil {
 		return nil, err
 	}
-	cfg.defaults()
 	s, err := loadKernel(cfg, programsFor(cfg, ifaces))
 	if err != nil {
 		return nil, err
@@ -998,7 +1016,31 @@ func (s *KernelSource) attach(ifi *net.Interface, asked string) error {
 		}
 	}()
 	at := Attachment{Iface: ifi.Name}
-	if ifi.Flags&net.FlagLoopback != 0 {
+	raw, err := rawIP(ifi)
+	if err != nil {
+		return err
+	}
+	egress := s.objs.FlowhawkTc
+	if raw {
+		// Its packets start at the IP header: the l3 programs on both
+		// hooks (no XDP, checkLinkLayer).
+		egress = s.objs.FlowhawkTcL3
+		if egress == nil {
+			// Back as a device of another kind than the capture loaded
+			// programs for.
+			return fmt.Errorf("interface %s is now a device without a link-layer header; restart the capture to take it", ifi.Name)
+		}
+		how, err := s.attachTC(s.objs.FlowhawkTcIngressL3, ifi, ebpf.AttachTCXIngress, "ingress")
+		if err != nil {
+			return err
+		}
+		at.Ingress, at.Why = how, "no link-layer header: TC on both hooks"
+		if err := s.objs.Monitored.Put(uint32(ifi.Index), uint8(1)); err != nil {
+			return fmt.Errorf("register %s as monitored: %w", ifi.Name, err)
+		}
+	} else if egress == nil {
+		return fmt.Errorf("interface %s is now a device with a link-layer header; restart the capture to take it", ifi.Name)
+	} else if ifi.Flags&net.FlagLoopback != 0 {
 		// Loopback receives exactly what it sends: egress alone sees
 		// each packet once, ingress as well would count it twice. Not
 		// monitored on ingress, so TC egress elsewhere counts what it
@@ -1014,7 +1056,7 @@ func (s *KernelSource) attach(ifi *net.Interface, asked string) error {
 			return fmt.Errorf("register %s as monitored: %w", ifi.Name, err)
 		}
 	}
-	how, err := s.attachTC(s.objs.FlowhawkTc, ifi, ebpf.AttachTCXEgress, "egress")
+	how, err := s.attachTC(egress, ifi, ebpf.AttachTCXEgress, "egress")
 	if err != nil {
 		return err
 	}
@@ -1137,22 +1179,69 @@ func attachXDP(prog *ebpf.Program, ifindex int, flags link.XDPAttachFlags) (link
 	return l, "generic", err
 }
 
-// checkLinkLayer refuses a device whose packets carry no Ethernet header
-// (tun, WireGuard, ipip, GRE: tcpdump's raw IP there): the programs parse
-// Ethernet, read the source address as an Ethertype, and counted nothing
-// but non-IP there, or garbage keys when it happened to read as IPv4.
-func checkLinkLayer(ifaces []*net.Interface) error {
-	for _, ifi := range ifaces {
-		l, err := netlink.LinkByIndex(ifi.Index)
-		if err != nil {
-			continue // cannot tell: the attach goes on
+// rawIP reports whether ifi's packets start at their IP header at the TC
+// hooks, with no link-layer header: tun and WireGuard (ARPHRD_NONE), IP
+// in IP, SIT and ip6tnl, point-to-point GRE and ip6gre, PPP and raw-IP
+// modems (tcpdump's raw IP or cooked capture there). Those get the
+// programs' l3 variants, on TC ingress and egress. It refuses any other
+// device without an Ethernet header (InfiniBand, CAN, ...), and GRE
+// without a remote address (NBMA or multicast), whose header_ops put the
+// outer header in front at the hooks. A device it cannot ask about is
+// taken for Ethernet.
+func rawIP(ifi *net.Interface) (bool, error) {
+	l, err := netlink.LinkByIndex(ifi.Index)
+	if err != nil {
+		return false, nil
+	}
+	const ( // ARPHRD_ types the netlink package has no name for
+		arphrdRawIP  = "unknown519"
+		arphrdIP6GRE = "unknown823"
+	)
+	switch t := l.Attrs().EncapType; t {
+	case "ether", "loopback", "":
+		return false, nil
+	case "none", arphrdRawIP, "ipip", "tunnel6", "sit", "ppp":
+		return true, nil
+	case "gre", arphrdIP6GRE:
+		var remote net.IP
+		switch g := l.(type) {
+		case *netlink.Gretun:
+			remote = g.Remote
+		case *netlink.Iptun: // an ip6gre may decode as neither: its remote is then unknown
+			remote = g.Remote
 		}
-		switch t := l.Attrs().EncapType; t {
-		case "ether", "loopback", "":
-		default:
-			return fmt.Errorf("interface %s: link type %s, whose packets have no Ethernet header: the kernel programs parse Ethernet frames and would count nothing there; capture an Ethernet device the traffic crosses, or replay a capture of it (tcpdump -i %s -w - | flowhawk replay -)", ifi.Name, t, ifi.Name)
+		if remote == nil || remote.IsUnspecified() || remote.IsMulticast() {
+			return false, fmt.Errorf("interface %s: a GRE device without a single remote address (NBMA or multicast GRE), whose packets carry the outer header at the hooks: capture the device the tunnel's packets cross, with --decap, or replay a capture of it (tcpdump -i %s -w - | flowhawk replay -)", ifi.Name, ifi.Name)
+		}
+		return true, nil
+	default:
+		return false, fmt.Errorf("interface %s: link type %s, whose packets start with neither an Ethernet nor an IP header: the kernel programs would count nothing there; capture an Ethernet device the traffic crosses, or replay a capture of it (tcpdump -i %s -w - | flowhawk replay -)", ifi.Name, t, ifi.Name)
+	}
+}
+
+// checkLinkLayer refuses devices rawIP refuses, and XDP asked for on
+// raw-IP devices alone (with others it warns: XDP goes on those). XDP
+// sees a raw-IP device's packets without a link-layer header too, but
+// only in generic mode, after the socket buffer is built, where TC
+// ingress costs less.
+func checkLinkLayer(cfg KernelConfig, ifaces []*net.Interface) error {
+	var raws []string
+	for _, ifi := range ifaces {
+		raw, err := rawIP(ifi)
+		if err != nil {
+			return err
+		}
+		if raw {
+			raws = append(raws, ifi.Name)
 		}
 	}
+	if len(raws) == 0 || (cfg.Ingress != "xdp" && (cfg.Ingress != "auto" || cfg.XDPMode == "auto")) {
+		return nil
+	}
+	if len(raws) == len(ifaces) {
+		return fmt.Errorf("interface %s: a device without a link-layer header (tun, WireGuard, IP tunnel, PPP): flowhawk takes its ingress with TC; leave out --ingress xdp and --xdp-mode", strings.Join(raws, ", "))
+	}
+	slog.Warn("devices without a link-layer header take their ingress with TC; --ingress xdp and --xdp-mode apply to the other interfaces", "interfaces", strings.Join(raws, ","))
 	return nil
 }
 

@@ -5,6 +5,7 @@ package collector
 import (
 	"bytes"
 	"errors"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -224,11 +225,11 @@ func TestKernelTCIngressPriorityTag(t *testing.T) {
 	}
 }
 
-// TestOpenKernelRefusesL3Device: a device without a link-layer header
-// (tun, WireGuard, ipip: raw IP in tcpdump) is refused with what to do
-// instead. The programs parse Ethernet: on a tun device they counted
-// every packet as non-IP, and capture said nothing.
-func TestOpenKernelRefusesL3Device(t *testing.T) {
+// TestRawIPDevice: a tun device (no link-layer header: raw IP in
+// tcpdump) is taken as raw IP, loopback is not, and XDP asked for on the
+// tun device is refused with what to do instead. Until 2026-12-07 capture
+// refused such devices; TestCaptureTun (e2e) captures on one.
+func TestRawIPDevice(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create a tun device")
 	}
@@ -245,12 +246,32 @@ func TestOpenKernelRefusesL3Device(t *testing.T) {
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		t.Fatalf("TUNSETIFF: %v", err)
 	}
-	s, err := OpenKernel(KernelConfig{Interfaces: []string{"fhtun0"}})
-	if err == nil {
-		s.Close()
-		t.Fatal("capture on a tun device: no error")
+	tun, err := net.InterfaceByName("fhtun0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(err.Error(), "no Ethernet header") || !strings.Contains(err.Error(), "flowhawk replay -") {
-		t.Errorf("error %q, want the link type and what to do instead", err)
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := rawIP(tun); !raw || err != nil {
+		t.Errorf("tun device: raw IP %v, %v; want true", raw, err)
+	}
+	if raw, err := rawIP(lo); raw || err != nil {
+		t.Errorf("loopback: raw IP %v, %v; want false", raw, err)
+	}
+	// With another interface, XDP goes on that one: a warning, no error.
+	if err := checkLinkLayer(KernelConfig{Ingress: "xdp", XDPMode: "auto"}, []*net.Interface{tun, lo}); err != nil {
+		t.Errorf("--ingress xdp on a tun device and loopback: %v", err)
+	}
+	for _, cfg := range []KernelConfig{{Ingress: "xdp"}, {XDPMode: "generic"}} {
+		cfg.Interfaces = []string{"fhtun0"}
+		s, err := OpenKernel(cfg)
+		if err == nil {
+			s.Close()
+			t.Errorf("%+v on a tun device: no error", cfg)
+		} else if !strings.Contains(err.Error(), "without a link-layer header") || !strings.Contains(err.Error(), "--ingress xdp") {
+			t.Errorf("%+v on a tun device: %q, want the device kind and what to leave out", cfg, err)
+		}
 	}
 }

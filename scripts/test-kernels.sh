@@ -82,12 +82,13 @@ go build -o "$out/flowhawk" ./cmd/flowhawk
 # every program through the verifier alone, the TC spin lock under two
 # CPUs, the crafted-packet table, tunnels, eviction, and captures against
 # tcpdump (each ingress hook), non-root with the three capabilities, the
-# clsact fallback (the only TC attach before 6.6), the counter path and a
-# SYN flood. FULL=1 runs every kernel, collector and end-to-end test there
+# clsact fallback (the only TC attach before 6.6), the counter path, a
+# SYN flood, and capture on tun and IP-in-IP/GRE devices (whose modules
+# the CI host's own kernel lacks). FULL=1 runs every kernel, collector and end-to-end test there
 # (about 25 minutes).
 bpf_run='TestVerifyEach|TestTCConcurrentExact'
 collector_run='TestKernelProgRun|TestKernelDecap|TestKernelEvictUnderPressure|TestKernelNeedsHere|TestFlowMapBytesMatchesKernel|TestKernelKeyLayout|TestKey4'
-e2e_run='TestCaptureMatchesTcpdump$|TestCLILeastPrivilege|TestCLIClsactWithoutTC|TestCounterPathClsact|TestSynFloodFillsMap'
+e2e_run='TestCaptureMatchesTcpdump$|TestCLILeastPrivilege|TestCLIClsactWithoutTC|TestCounterPathClsact|TestSynFloodFillsMap|TestCaptureRawIPDevice|TestCaptureTun'
 if [ -n "${FULL:-}" ]; then
 	bpf_run=. collector_run='Kernel|Key4' e2e_run=.
 fi

@@ -122,10 +122,11 @@ struct {
 
 /* The TC programs that parse a packet again after pulling more of it
  * into the linear area (flowhawk.c, repull), filled by the loader: slot 0
- * flowhawk_tc_pulled, slot 1 flowhawk_tc_inner_pulled. */
+ * flowhawk_tc_pulled, slot 1 flowhawk_tc_inner_pulled, slot 2
+ * flowhawk_tc_l3_pulled. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, __u32);
 } tc_repull SEC(".maps");

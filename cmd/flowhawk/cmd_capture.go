@@ -33,7 +33,7 @@ func init() {
 func runCapture(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("capture", "-i IFACE[,IFACE...] [flags]", stdout, stderr)
 	ifaces := fs.StringSliceP("interface", "i", nil, "attach to `IFACE`s (comma-separated or repeated)")
-	ingress := fs.String("ingress", "auto", "ingress hook: auto (driver-mode XDP where the driver has it, except veth; TC elsewhere), xdp, tc; loopback takes none (egress sees every packet it receives): xdp or tc with loopback interfaces alone is an error, and with others a warning")
+	ingress := fs.String("ingress", "auto", "ingress hook: auto (driver-mode XDP where the driver has it, except veth; TC elsewhere, and on devices without a link-layer header such as tun or WireGuard, whatever is asked), xdp, tc; loopback takes none (egress sees every packet it receives): xdp or tc with loopback interfaces alone is an error, and with others a warning")
 	xdpMode := fs.String("xdp-mode", "auto", "XDP attach mode when XDP is used: auto (driver where supported, else generic), native, generic; native or generic implies --ingress xdp")
 	tcAttach := fs.String("tc-attach", "auto", "how TC programs attach: auto (TCX, else a clsact qdisc through tc(8)), tcx, clsact")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT, SIGTERM or SIGHUP)")
