@@ -1203,11 +1203,8 @@ func rawIP(ifi *net.Interface) (bool, error) {
 	case "none", arphrdRawIP, "ipip", "tunnel6", "sit", "ppp":
 		return true, nil
 	case "gre", arphrdIP6GRE:
-		var remote net.IP
-		switch g := l.(type) {
-		case *netlink.Gretun:
-			remote = g.Remote
-		case *netlink.Iptun: // an ip6gre may decode as neither: its remote is then unknown
+		var remote net.IP // gre and ip6gre decode as Gretun
+		if g, ok := l.(*netlink.Gretun); ok {
 			remote = g.Remote
 		}
 		if remote == nil || remote.IsUnspecified() || remote.IsMulticast() {
