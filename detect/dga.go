@@ -231,7 +231,7 @@ func loadDomainList(path string, into map[string]bool) error {
 		for _, fld := range strings.FieldsFunc(s, listSep) {
 			if d := parseDomain(strings.Trim(fld, `"'`)); d != "" {
 				if rd, _ := registrable(d); rd != "" {
-					into[rd] = true
+					into[strings.Clone(rd)] = true // not a substring keeping its line
 					n++
 				}
 				break

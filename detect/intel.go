@@ -2,8 +2,10 @@ package detect
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"net/url"
@@ -37,6 +39,56 @@ type blocklist struct {
 
 func newBlocklist(max int) *blocklist {
 	return &blocklist{ips: map[netip.Addr]indicator{}, nets: map[int]map[netip.Prefix]indicator{}, domains: map[string]indicator{}, max: max}
+}
+
+// keepFrom adds old's entries of the file path, for a file gone since
+// old was loaded.
+func (b *blocklist) keepFrom(old *blocklist, path string) error {
+	full := fmt.Errorf("blocklist %s (gone; its last entries kept): more than %d distinct IPs, networks and domains in all blocklists (--blocklist-max-entries)", path, b.max)
+	n := 0
+	for a, ind := range old.ips {
+		if ind.list == path {
+			if _, ok := b.ips[a]; !ok && b.full() {
+				return full
+			}
+			b.ips[a] = ind
+			n++
+		}
+	}
+	for bits, m := range old.nets {
+		for p, ind := range m {
+			if ind.list != path {
+				continue
+			}
+			nm := b.nets[bits]
+			if _, ok := nm[p]; !ok {
+				if b.full() {
+					return full
+				}
+				b.nNets++
+			}
+			if nm == nil {
+				nm = map[netip.Prefix]indicator{}
+				b.nets[bits] = nm
+				b.bits = append(b.bits, bits)
+				slices.Sort(b.bits)
+				slices.Reverse(b.bits)
+			}
+			nm[p] = ind
+			n++
+		}
+	}
+	for d, ind := range old.domains {
+		if ind.list == path {
+			if _, ok := b.domains[d]; !ok && b.full() {
+				return full
+			}
+			b.domains[d] = ind
+			n++
+		}
+	}
+	b.nEntries += n
+	return nil
 }
 
 // distinct is the number of indicators held (a value listed twice, in one
@@ -175,7 +227,9 @@ func (b *blocklist) load(path string, r io.Reader) error {
 			s = s[:i]
 		}
 		s = strings.TrimSpace(s)
-		if s == "" || strings.HasPrefix(s, ";") || strings.HasPrefix(s, "//") {
+		// A ';' comment (Spamhaus DROP's header) is ';' and a space or
+		// nothing: ";203.0.113.7;c2" is a row whose first cell is empty.
+		if s == "" || s == ";" || strings.HasPrefix(s, "; ") || strings.HasPrefix(s, ";;") || strings.HasPrefix(s, "//") {
 			continue
 		}
 		fields := strings.FieldsFunc(s, listSep)
@@ -189,7 +243,9 @@ func (b *blocklist) load(path string, r io.Reader) error {
 					if _, ok := b.domains[d]; !ok && b.full() {
 						return b.tooMany(path, line)
 					}
-					b.domains[d] = indicator{value: f, list: path}
+					// Copies: a field's string would keep its whole
+					// line in memory with every entry.
+					b.domains[strings.Clone(d)] = indicator{value: strings.Clone(f), list: path}
 					n++
 				}
 			}
@@ -207,8 +263,15 @@ func (b *blocklist) load(path string, r io.Reader) error {
 		var dom string
 		malformed := false
 		for i, f := range fields {
-			if strings.Contains(f, "://") {
-				if u, err := url.Parse(f); err == nil && u.Hostname() != "" {
+			if i := strings.Index(f, "://"); i >= 0 {
+				// The scheme and authority only: a path's stray '%'
+				// (".../x86%") failed the whole URL's parse, and its
+				// host was lost without a word.
+				au := f
+				if j := strings.IndexAny(f[i+3:], "/?#"); j >= 0 {
+					au = f[:i+3+j]
+				}
+				if u, err := url.Parse(au); err == nil && u.Hostname() != "" {
 					f = u.Hostname()
 				}
 			}
@@ -236,7 +299,7 @@ func (b *blocklist) load(path string, r io.Reader) error {
 				malformed = malformed || addrLike(f)
 				continue
 			}
-			ind.value = f
+			ind.value = strings.Clone(f)
 			break
 		}
 		if found < 0 {
@@ -258,6 +321,7 @@ func (b *blocklist) load(path string, r io.Reader) error {
 			}
 			ind.desc = ind.desc[:n]
 		}
+		ind.desc = strings.Clone(ind.desc) // not the joined columns past the cut
 		ind.list = path
 		switch kind {
 		case 1:
@@ -285,7 +349,7 @@ func (b *blocklist) load(path string, r io.Reader) error {
 			if _, ok := b.domains[dom]; !ok && b.full() {
 				return b.tooMany(path, line)
 			}
-			b.domains[dom] = ind
+			b.domains[strings.Clone(dom)] = ind
 		}
 		b.nEntries++
 	}
@@ -312,6 +376,14 @@ func (b *blocklist) load(path string, r io.Reader) error {
 // followed by a slash. Other fields of a CSV line (a time such as
 // 10:00:00, a MAC address, a hash, a word) are not.
 func addrLike(f string) bool {
+	// IP:port ("999.1.1.1:443", "[2001:db8::g]:443"): the address.
+	if strings.HasPrefix(f, "[") {
+		if i := strings.Index(f, "]:"); i > 0 {
+			f = f[1:i]
+		}
+	} else if i := strings.LastIndexByte(f, ':'); i > 0 && strings.Count(f, ":") == 1 && strings.Count(f[:i], ".") == 3 {
+		f = f[:i]
+	}
 	addr, _, _ := strings.Cut(f, "/")
 	if addr == "" {
 		return false
@@ -422,6 +494,16 @@ func (in *intel) reload() error {
 	stamps := make([]fileStamp, len(in.paths))
 	for i, p := range in.paths {
 		f, err := os.Open(p)
+		if err != nil && errors.Is(err, fs.ErrNotExist) && in.missing[i] >= 2 && in.bl != nil {
+			// Gone for good (tick warned): its last entries go on
+			// matching, and the other files still reload (a deleted
+			// feed stopped every other file's updates).
+			if err := bl.keepFrom(in.bl, p); err != nil {
+				return err
+			}
+			stamps[i] = in.stamps[i]
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("blocklist: %w", err)
 		}
