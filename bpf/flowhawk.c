@@ -433,10 +433,10 @@ static __always_inline void repull(void *ctx, __u32 want, __u32 slot)
  * to the hook's inner program instead. A TC packet's second pass
  * (PASS_PULLED) was counted and sampled by its first. l3 says the packet
  * starts at its IP header (a device without a link-layer header: tun,
- * WireGuard, IP-in-IP), whose Ethertype is l3proto (the skb's protocol). */
+ * WireGuard, IP-in-IP). */
 static __always_inline void process(void *ctx, void *data, void *data_end, __u32 wire_len, __u16 tc_vlan,
 				    const bool xdp, __u32 gso_segs, __u32 gso_size, const enum pass pass,
-				    const bool l3, __be16 l3proto)
+				    const bool l3)
 {
 	if (pass == PASS_FIRST) {
 		count(CNT_PACKETS);
@@ -447,8 +447,24 @@ static __always_inline void process(void *ctx, void *data, void *data_end, __u32
 	}
 
 	struct pkt_info pi = {};
-	int err = l3 ? parse_ip(data, data_end, data, 0, l3proto, wire_len, &pi)
-		     : parse(data, data_end, wire_len, tc_vlan, &pi);
+	int err;
+	if (l3) {
+		/* By the version, as tcpdump's raw IP and the pcap decoder go:
+		 * the writer sets skb->protocol (a tun's packet information
+		 * header, a packet socket's sll_protocol), and may set it
+		 * wrong. Neither 4 nor 6 is the decoder's bad IP version. */
+		__u8 *v = data;
+		__be16 et = 0;
+		if ((void *)(v + 1) <= data_end) {
+			if (v[0] >> 4 == 4)
+				et = bpf_htons(ETH_P_IP);
+			else if (v[0] >> 4 == 6)
+				et = bpf_htons(ETH_P_IPV6);
+		}
+		err = et ? parse_ip(data, data_end, data, 0, et, wire_len, &pi) : CNT_PARSE_ERROR;
+	} else {
+		err = parse(data, data_end, wire_len, tc_vlan, &pi);
+	}
 	if (err) {
 		if (!xdp && pass == PASS_FIRST)
 			repull(ctx, TC_PULL_MAX, l3 ? 2 : 0);
@@ -546,6 +562,12 @@ static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wi
 	 * payload and is taken whole, as are packets whose metadata does not
 	 * add up. */
 	struct seg sg = {.n = 1, .mss = 0};
+	/* A GSO packet written through a virtio-net header (tun and tap with
+	 * IFF_VNET_HDR: wireguard-go, tailscale, VMs; packet sockets with
+	 * PACKET_VNET_HDR) arrives untrusted (SKB_GSO_DODGY) with gso_segs 0,
+	 * left for the stack to count: its count follows from the payload. */
+	if (!xdp && gso_segs == 0 && gso_size > 0 && gso_size < 0x10000 && pi->payload_len > gso_size)
+		gso_segs = (pi->payload_len + gso_size - 1) / gso_size;
 	if (!xdp && gso_segs > 1 && gso_size > 0 && gso_size < 0x10000 && pi->frag == FRAG_NONE &&
 	    (pi->proto == IPPROTO_TCP || pi->proto == IPPROTO_UDP) && pi->payload_len > gso_size &&
 	    (pi->payload_len + gso_size - 1) / gso_size == gso_segs) {
@@ -716,7 +738,7 @@ int flowhawk_xdp(struct xdp_md *ctx)
 	 * attach it where frames span buffers; generic XDP linearizes): the
 	 * linear data is the whole packet, and bpf_xdp_get_buff_len(), a
 	 * helper call on every packet, would return the same length. */
-	process(ctx, data, data_end, (__u32)(data_end - data), 0, true, 1, 0, PASS_FIRST, false, 0);
+	process(ctx, data, data_end, (__u32)(data_end - data), 0, true, 1, 0, PASS_FIRST, false);
 	return XDP_PASS;
 }
 
@@ -753,7 +775,7 @@ static __always_inline void tc_process(struct __sk_buff *skb, const enum pass pa
 	void *data_end = (void *)(long)skb->data_end;
 	/* Bit 15 marks a tag present: a priority tag (VID 0) is a tag too. */
 	__u16 vlan = skb->vlan_present ? (0x8000 | (skb->vlan_tci & 0x0fff)) : 0;
-	process(skb, data, data_end, skb->len, vlan, false, skb->gso_segs, skb->gso_size, pass, l3, skb->protocol);
+	process(skb, data, data_end, skb->len, vlan, false, skb->gso_segs, skb->gso_size, pass, l3);
 }
 
 /* tc_inner accounts the inner packet of a tunnel packet that a TC program

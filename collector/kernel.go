@@ -655,7 +655,7 @@ func programsFor(cfg KernelConfig, ifaces []*net.Interface) map[string]bool {
 			xdp = true
 		} else {
 			for _, ifi := range ifaces {
-				if ifi.Flags&net.FlagLoopback == 0 && driverOf(ifi.Name) != "veth" {
+				if raw, _ := rawIP(ifi); !raw && ifi.Flags&net.FlagLoopback == 0 && driverOf(ifi.Name) != "veth" {
 					xdp = true
 				}
 			}
@@ -1223,6 +1223,7 @@ func rawIP(ifi *net.Interface) (bool, error) {
 // ingress costs less.
 func checkLinkLayer(cfg KernelConfig, ifaces []*net.Interface) error {
 	var raws []string
+	xdpable := 0 // neither raw IP nor loopback, which takes no ingress hook
 	for _, ifi := range ifaces {
 		raw, err := rawIP(ifi)
 		if err != nil {
@@ -1230,12 +1231,15 @@ func checkLinkLayer(cfg KernelConfig, ifaces []*net.Interface) error {
 		}
 		if raw {
 			raws = append(raws, ifi.Name)
+		} else if ifi.Flags&net.FlagLoopback == 0 {
+			xdpable++
 		}
 	}
 	if len(raws) == 0 || (cfg.Ingress != "xdp" && (cfg.Ingress != "auto" || cfg.XDPMode == "auto")) {
 		return nil
 	}
-	if len(raws) == len(ifaces) {
+	if xdpable == 0 {
+		// Raw-IP devices, and loopback at most: XDP would go nowhere.
 		return fmt.Errorf("interface %s: a device without a link-layer header (tun, WireGuard, IP tunnel, PPP): flowhawk takes its ingress with TC; leave out --ingress xdp and --xdp-mode", strings.Join(raws, ", "))
 	}
 	slog.Warn("devices without a link-layer header take their ingress with TC; --ingress xdp and --xdp-mode apply to the other interfaces", "interfaces", strings.Join(raws, ","))

@@ -260,9 +260,15 @@ func TestRawIPDevice(t *testing.T) {
 	if raw, err := rawIP(lo); raw || err != nil {
 		t.Errorf("loopback: raw IP %v, %v; want false", raw, err)
 	}
-	// With another interface, XDP goes on that one: a warning, no error.
-	if err := checkLinkLayer(KernelConfig{Ingress: "xdp", XDPMode: "auto"}, []*net.Interface{tun, lo}); err != nil {
-		t.Errorf("--ingress xdp on a tun device and loopback: %v", err)
+	// With an interface that takes XDP (one netlink does not know is
+	// taken for Ethernet), XDP goes on that one: a warning, no error.
+	// With loopback, which takes no ingress hook, XDP would go nowhere.
+	eth := &net.Interface{Index: 1 << 30, Name: "fheth0"}
+	if err := checkLinkLayer(KernelConfig{Ingress: "xdp", XDPMode: "auto"}, []*net.Interface{tun, eth}); err != nil {
+		t.Errorf("--ingress xdp on a tun device and an Ethernet device: %v", err)
+	}
+	if err := checkLinkLayer(KernelConfig{Ingress: "xdp", XDPMode: "auto"}, []*net.Interface{tun, lo}); err == nil {
+		t.Errorf("--ingress xdp on a tun device and loopback: no error, and XDP on neither")
 	}
 	for _, cfg := range []KernelConfig{{Ingress: "xdp"}, {XDPMode: "generic"}} {
 		cfg.Interfaces = []string{"fhtun0"}
