@@ -42,7 +42,9 @@ func TestBlocklistEntryDoesNotPinLine(t *testing.T) {
 	for name, line := range map[string]func(int) string{
 		"ip":     func(i int) string { return fmt.Sprintf("198.51.%d.%d,botnet_cc,%s\n", i/250, i%250, tags) },
 		"domain": func(i int) string { return fmt.Sprintf("c2-%d.evil.example,botnet_cc,%s\n", i, tags) },
-		"hosts":  func(i int) string { return fmt.Sprintf("0.0.0.0 ads-%d.evil.example%s\n", i, strings.Repeat(" ", 4000)) },
+		"hosts": func(i int) string {
+			return fmt.Sprintf("0.0.0.0 ads-%d.evil.example%s\n", i, strings.Repeat(" ", 4000))
+		},
 	} {
 		if per := retainedPerEntry(t, 5000, line); per > 1024 {
 			t.Errorf("%s entries from ~4 KB lines: %d bytes kept per entry, want about 200", name, per)
