@@ -35,7 +35,7 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 	ifaces := fs.StringSliceP("interface", "i", nil, "attach to `IFACE`s (comma-separated or repeated)")
 	ingress := fs.String("ingress", "auto", "ingress hook: auto (driver-mode XDP where the driver has it, except veth; TC elsewhere, and on devices without a link-layer header such as tun or WireGuard, whatever is asked), xdp, tc; loopback takes none (egress sees every packet it receives): xdp or tc with loopback interfaces alone is an error, and with others a warning")
 	xdpMode := fs.String("xdp-mode", "auto", "XDP attach mode when XDP is used: auto (driver where supported, else generic), native, generic; native or generic implies --ingress xdp")
-	tcAttach := fs.String("tc-attach", "auto", "how TC programs attach: auto (TCX, else a clsact qdisc through tc(8)), tcx, clsact")
+	tcAttach := fs.String("tc-attach", "auto", "how TC programs attach: auto (TCX, else a clsact qdisc, added through rtnetlink: tc(8) is not needed), tcx, clsact")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT, SIGTERM or SIGHUP)")
 	samples := fs.Int("samples", 32, "first `N` packets of each flow the kernel sends to user space (at least --splt, which raises the default; at most 65536)")
 	sampleRate := fs.Int("sample-rate", 1, "account 1 packet in `N` (counters are scaled back up and records marked sampled)")

@@ -86,6 +86,7 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
 	}
+	fmt.Fprintf(w, "  %-12s %s\n", "version", versionSummary) // sorts last
 	fmt.Fprintf(w, "\nRun 'flowhawk COMMAND --help' for the flags of a command.\n")
 }
 
@@ -107,8 +108,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if args[0] == "version" || args[0] == "--version" {
-		fmt.Fprintln(stdout, "flowhawk", version)
-		return 0
+		switch {
+		case len(args) == 1:
+			fmt.Fprintln(stdout, "flowhawk", version)
+			return 0
+		case len(args) == 2 && (args[1] == "-h" || args[1] == "--help"):
+			fmt.Fprintf(stdout, "Usage: flowhawk version\n\n%s.\n", versionSummary)
+			return 0
+		}
+		fmt.Fprintf(stderr, "flowhawk version: takes no arguments or flags (--help), not %q\n", args[1])
+		return 2
 	}
 	c, ok := commands[args[0]]
 	if !ok {
@@ -137,6 +146,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 func commandError(name string, err error) string {
 	return strings.TrimPrefix(err.Error(), name+": ")
 }
+
+// versionSummary is the version command's line in the usage.
+const versionSummary = "print the version given at build time (the commit from make build, dev from go build)"
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -211,5 +212,22 @@ func TestListenErrPrivilegedPort(t *testing.T) {
 	taken := &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}
 	if msg := listenErr("--metrics-addr", "127.0.0.1:80", taken).Error(); strings.Contains(msg, "CAP_") {
 		t.Errorf("%q: a port in use is no capability matter", msg)
+	}
+}
+
+// TestVersionCommandListed: the usage lists version with the other
+// commands, and version takes --help as every command does (it printed
+// the version) and refuses anything else.
+func TestVersionCommandListed(t *testing.T) {
+	var out, errb bytes.Buffer
+	if rc := run([]string{"--help"}, &out, &errb); rc != 0 || !strings.Contains(out.String(), "\n  version ") {
+		t.Errorf("--help: %d, usage without version:\n%s", rc, out.String())
+	}
+	out.Reset()
+	if rc := run([]string{"version", "--help"}, &out, &errb); rc != 0 || !strings.HasPrefix(out.String(), "Usage: flowhawk version") {
+		t.Errorf("version --help: %d, %q", rc, out.String())
+	}
+	if rc := run([]string{"version", "x"}, &out, &errb); rc != 2 {
+		t.Errorf("version x: exit %d, want 2", rc)
 	}
 }
