@@ -195,7 +195,10 @@ func (m *knn) search(ni int32, q []float64, rd float64, ws *workspace) {
 					break
 				}
 			}
-			if d > lim || (d == lim && len(ws.knnD) == m.k) {
+			// A tie with the k-th best goes in only with a lower row
+			// index (insert's order): dropping every tie kept whichever
+			// the tree visited first.
+			if d > lim || (d == lim && len(ws.knnD) == m.k && m.order[t] > m.order[ws.knnI[m.k-1]]) {
 				continue
 			}
 			m.insert(ws, d, t)

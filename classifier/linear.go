@@ -39,6 +39,13 @@ func (l *logistic) predict(x, out []float64, _ *workspace) {
 // trainLogistic minimises mean weighted cross-entropy + l2/(2*sum w)*|W|^2,
 // the same objective as scikit-learn's LogisticRegression(C=1/l2).
 func trainLogistic(x []float64, n, p int, y []int32, w []float64, k int, l2 float64, maxIter, workers int) (*logistic, error) {
+	if k == 2 {
+		// scikit-learn fits two classes with one weight vector w and
+		// penalty |w|²/(2C); here each class has one, w0 = -w1 = w/2 at
+		// the optimum, so |W|² is |w|²/2: doubling l2 gives its
+		// objective (the penalty was half of it until 2026-12-07).
+		l2 *= 2
+	}
 	dim := k*p + k
 	sw := floats.Sum(w)
 	// A fixed chunking (not one per worker) keeps the floating-point sum
