@@ -601,54 +601,71 @@ func ReadAlertFiles(paths []string) ([]Alert, error) {
 
 // causeCounts holds the last running count of each alert cause, across
 // files, to tell what a line adds. A cause and start whose last line is
-// more than causeHorizon of alert time away from the line being read is
-// let go of (in a sweep each time the entries doubled), so weeks of a busy
-// sensor's alerts, with new scanners every hour, hold the causes of about
-// a day, not every cause ever seen.
+// more than causeHorizon of alert time away from its sensor's latest line
+// is let go of (in a sweep each time the entries doubled), so weeks of a
+// busy sensor's alerts, with new scanners every hour, hold the causes of
+// about a day, not every cause ever seen. Each sensor (observer.name) has
+// its own clock: in a fleet store one sensor may replay a capture of last
+// year beside live ones, and measured against another sensor's line its
+// causes still going on were let go of, and their next line counted whole.
 type causeCounts struct {
 	byStart map[string]*causeCount  // len(cause) cause event.start -> its last count
 	latest  map[string]*causeLatest // cause -> its last line's entry in byStart
 	key     []byte                  // scratch for byStart's key
-	prev    int64                   // the previous line's @timestamp, Unix seconds
+	sensors map[string]int32        // observer.name ("" for none) -> index in clock
+	clock   []int64                 // each sensor's latest line's @timestamp, Unix seconds
 	sweepAt int                     // len(byStart) that starts the next sweep
 }
 
 // causeHorizon is how far in alert time a cause's last line may lie from
-// the line read before its count is let go of. The engine sends a cause's
-// line at least once per --alert-interval while it goes on and forgets it
-// one quiet interval later, when a recurrence starts over at 1 with a new
-// start: a day is far beyond any interval in use, and a cause let go of
-// and seen again with a count above 1 goes on from its cause's last line
-// if that is still held, else adds its whole count.
+// its sensor's latest line before its count is let go of. The engine
+// sends a cause's line at least once per --alert-interval while it goes
+// on and forgets it one quiet interval later, when a recurrence starts
+// over at 1 with a new start: a day is far beyond any interval in use,
+// and a cause let go of and seen again with a count above 1 goes on from
+// its cause's last line if that is still held, else adds its whole count.
 const causeHorizon = 24 * 60 * 60
 
 // minSweep is the number of entries below which no sweep runs.
 const minSweep = 4096
 
-// causeCount is the last running count of a cause and event.start, and
-// the @timestamp (Unix seconds) of its last line.
+// causeCount is the last running count of a cause and event.start, the
+// @timestamp (Unix seconds) of its last line, and its sensor.
 type causeCount struct {
-	n    float64
-	last int64
+	n      float64
+	last   int64
+	sensor int32
 }
 
 // causeLatest points at the entry of a cause's last line.
 type causeLatest struct{ c *causeCount }
 
 func newCauseCounts() *causeCounts {
-	return &causeCounts{byStart: map[string]*causeCount{}, latest: map[string]*causeLatest{}, sweepAt: minSweep}
+	return &causeCounts{byStart: map[string]*causeCount{}, latest: map[string]*causeLatest{}, sensors: map[string]int32{}, sweepAt: minSweep}
 }
 
-// occurrences returns what a line of cause with event.start start,
-// running count c and @timestamp t (Unix seconds) adds: c less the count
-// of the cause's previous line. A cause forgotten or evicted and seen
-// again starts over at 1 with a new start. A line whose start moved back
-// (the engine keeps the earliest start of the occurrences it merges) with
-// a count above 1 goes on from its cause's last line: read as a new cause,
-// its whole count was added again. Counts are kept by start too, so two
-// sensors' causes of one name in a fleet store keep their own. The maps
-// are looked up by the line's bytes: only a new cause or start allocates.
-func (cc *causeCounts) occurrences(cause, start []byte, c float64, t int64) float64 {
+// occurrences returns what a line of sensor obs (observer.name), cause
+// (obs is part of it) with event.start start, running count c and
+// @timestamp t (Unix seconds) adds: c less the count of the cause's
+// previous line. A cause forgotten or evicted and seen again starts over
+// at 1 with a new start. A line whose start moved back (the engine keeps
+// the earliest start of the occurrences it merges) with a count above 1
+// goes on from its cause's last line: read as a new cause, its whole
+// count was added again. Counts are kept by start too, so two sensors'
+// causes of one name in a fleet store keep their own even without
+// observer.name. The maps are looked up by the line's bytes: only a new
+// cause, start or sensor allocates.
+func (cc *causeCounts) occurrences(obs, cause, start []byte, c float64, t int64) float64 {
+	sensor, known := cc.sensors[string(obs)]
+	if !known {
+		sensor = int32(len(cc.clock))
+		cc.sensors[string(obs)] = sensor
+		cc.clock = append(cc.clock, t)
+	}
+	// A sensor's clock jump (or one bogus timestamp) must not make all
+	// its causes look stale: no sweep at such a line.
+	jump := !known || !near(t, cc.clock[sensor])
+	cc.clock[sensor] = t
 	// The cause's length goes first: a separator could appear in either
 	// part ("a|b" with start "c" and "a" with start "b|c" were one key).
 	cc.key = append(append(binary.AppendUvarint(cc.key[:0], uint64(len(cause))), cause...), start...)
@@ -662,11 +679,11 @@ func (cc *causeCounts) occurrences(cause, start []byte, c float64, t int64) floa
 		prev, ok = l.c.n, true
 	}
 	if e == nil {
-		if len(cc.byStart) >= cc.sweepAt {
-			cc.sweep(t)
+		if len(cc.byStart) >= cc.sweepAt && !jump {
+			cc.sweep()
 			l = cc.latest[string(cause)] // the sweep may have let go of it
 		}
-		e = &causeCount{}
+		e = &causeCount{sensor: sensor}
 		cc.byStart[string(cc.key)] = e
 	}
 	e.n, e.last = c, t
@@ -675,7 +692,6 @@ func (cc *causeCounts) occurrences(cause, start []byte, c float64, t int64) floa
 		cc.latest[string(cause)] = l
 	}
 	l.c = e
-	cc.prev = t
 	if ok && c > prev {
 		return c - prev
 	}
@@ -683,22 +699,16 @@ func (cc *causeCounts) occurrences(cause, start []byte, c float64, t int64) floa
 }
 
 // sweep lets go of the entries whose last line is more than causeHorizon
-// from t, the line being read, and sets the size of the next sweep to
-// twice what is left, so sweeps cost O(1) a line. It sweeps nothing when
-// t is that far from the previous line's time (a capture's clock jump, or
-// one bogus timestamp, must not make every cause look stale); the next
-// new entry tries again.
-func (cc *causeCounts) sweep(t int64) {
-	if !near(t, cc.prev) {
-		return
-	}
+// from their sensor's latest line, and sets the size of the next sweep to
+// twice what is left, so sweeps cost O(1) a line.
+func (cc *causeCounts) sweep() {
 	for k, e := range cc.byStart {
-		if !near(e.last, t) {
+		if !near(e.last, cc.clock[e.sensor]) {
 			delete(cc.byStart, k)
 		}
 	}
 	for k, l := range cc.latest {
-		if !near(l.c.last, t) { // the cause's newest entry: all its others are older
+		if !near(l.c.last, cc.clock[l.c.sensor]) { // the cause's newest entry: all its others are older
 			delete(cc.latest, k)
 		}
 	}
@@ -783,7 +793,7 @@ func readAlerts(path string, seen *causeCounts, add func(*alertLine)) error {
 			} else {
 				cause = append(append(append(append(append(cause, v.name...), '|'), v.src...), '|'), v.dst...)
 			}
-			a.occ = seen.occurrences(cause, v.start, v.count, t.Unix())
+			a.occ = seen.occurrences(v.observer, cause, v.start, v.count, t.Unix())
 		}
 		add(&a)
 	}
