@@ -394,6 +394,10 @@ func (s *sender) write(b []byte) bool {
 		}
 		s.next = now.Add(time.Second / time.Duration(r))
 	}
+	// Export Time is when the message leaves (RFC 7011 3.1), not when its
+	// first record came: a message waits up to the flush interval and
+	// the pacing, and was stamped up to 2 s early.
+	binary.BigEndian.PutUint32(b[4:8], uint32(s.e.now().Unix()))
 	if _, err := s.e.conn.Write(b); err != nil {
 		s.tplDue = true
 		s.e.warn.Warn("ipfix collector unreachable, dropping records", "collector", s.e.cfg.Addr, "err", err,
