@@ -150,6 +150,27 @@ func TestKernelIPv6TwoFragmentHeaders(t *testing.T) {
 // decoder (and XDP) key it VLAN 0/100; TC ingress must too.
 func TestKernelTCIngressPriorityTag(t *testing.T) {
 	s := loadTestKernel(t, KernelConfig{MaxFlows: 64, RingSize: 1 << 16})
+	frame := kframe(t, eth(layers.EthernetTypeDot1Q),
+		&layers.Dot1Q{Priority: 3, VLANIdentifier: 0, Type: layers.EthernetTypeDot1Q},
+		&layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv4},
+		ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 7001, DstPort: 7002}, gopacket.Payload(bytes.Repeat([]byte{1}, 64)))
+	var p Packet
+	if r := NewDecoder(DecoderOptions{}).Decode(&p, frame, LinkEthernet, 0, uint32(len(frame))); r != ResultIP {
+		t.Fatalf("decoder: %v", r)
+	}
+	// XDP on the same frame agrees with the decoder; run before the TC
+	// program is attached, whose samples of the veth's own IPv6 chatter
+	// came in among XDP's.
+	s.iterate(true, func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue) {})
+	if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: frame}); err != nil {
+		t.Fatal(err)
+	}
+	var xp []Packet
+	s.readEvents(time.Now(), func(*Flow) {}, func(p *Packet) { xp = append(xp, *p) })
+	if len(xp) != 1 || xp[0].Key != p.Key {
+		t.Fatalf("xdp: %d samples %v, decoder %v", len(xp), xp, p.Key)
+	}
+	s.iterate(true, func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue) {})
 	la := netlink.NewLinkAttrs()
 	la.Name = "fhpta0"
 	veth := &netlink.Veth{LinkAttrs: la, PeerName: "fhptb0"}
@@ -178,26 +199,6 @@ func TestKernelTCIngressPriorityTag(t *testing.T) {
 		t.Fatalf("attach tcx: %v", err)
 	}
 	t.Cleanup(func() { l.Close() })
-
-	frame := kframe(t, eth(layers.EthernetTypeDot1Q),
-		&layers.Dot1Q{Priority: 3, VLANIdentifier: 0, Type: layers.EthernetTypeDot1Q},
-		&layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv4},
-		ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 7001, DstPort: 7002}, gopacket.Payload(bytes.Repeat([]byte{1}, 64)))
-	var p Packet
-	if r := NewDecoder(DecoderOptions{}).Decode(&p, frame, LinkEthernet, 0, uint32(len(frame))); r != ResultIP {
-		t.Fatalf("decoder: %v", r)
-	}
-	// XDP on the same frame agrees with the decoder.
-	s.iterate(true, func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue) {})
-	if _, err := s.objs.FlowhawkXdp.Run(&ebpf.RunOptions{Data: frame}); err != nil {
-		t.Fatal(err)
-	}
-	var xp []Packet
-	s.readEvents(time.Now(), func(*Flow) {}, func(p *Packet) { xp = append(xp, *p) })
-	if len(xp) != 1 || xp[0].Key != p.Key {
-		t.Fatalf("xdp: %d samples %v, decoder %v", len(xp), xp, p.Key)
-	}
-	s.iterate(true, func(*bpf.FlowhawkFlowKey, *bpf.FlowhawkFlowValue) {})
 
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
 	if err != nil {
