@@ -43,6 +43,7 @@ type clsactLink struct {
 	sock     int             // a socket in iface's namespace, to ask the kernel what ifindex names; -1 if none
 	gone     bool            // the device went, and our filter (and qdisc) with it
 	removed  bool            // gone only because another tool took our filter off the device, which stays
+	missing  bool            // the last check found our filter gone from the device still here
 }
 
 // clsactHandle is our filter's handle under its preference: a preference
@@ -82,8 +83,16 @@ func (l *clsactLink) deviceGone() bool {
 		slog.Info("captured interface renamed", "iface", l.iface, "now", ifr.Name())
 		l.iface = ifr.Name()
 	case held:
+		l.missing = false
 	case ifr.Name() != l.iface:
 		l.gone = true // the index names another device
+	case !l.missing:
+		// The filter is gone and the device is still here: taken off by
+		// another tool, or the device is on its way to another namespace
+		// (its filters can go before it leaves this one's list). The
+		// next check tells which: a capture whose only interface moved
+		// said another tool had removed its filter.
+		l.missing = true
 	default:
 		l.gone, l.removed = true, true
 	}
