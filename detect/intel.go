@@ -48,47 +48,69 @@ func (b *blocklist) keepFrom(old *blocklist, path string) error {
 	n := 0
 	for a, ind := range old.ips {
 		if ind.list == path {
-			if _, ok := b.ips[a]; !ok && b.full() {
+			if !b.putIP(a, ind) {
 				return full
 			}
-			b.ips[a] = ind
 			n++
 		}
 	}
-	for bits, m := range old.nets {
+	for _, m := range old.nets {
 		for p, ind := range m {
-			if ind.list != path {
-				continue
-			}
-			nm := b.nets[bits]
-			if _, ok := nm[p]; !ok {
-				if b.full() {
+			if ind.list == path {
+				if !b.putNet(p, ind) {
 					return full
 				}
-				b.nNets++
+				n++
 			}
-			if nm == nil {
-				nm = map[netip.Prefix]indicator{}
-				b.nets[bits] = nm
-				b.bits = append(b.bits, bits)
-				slices.Sort(b.bits)
-				slices.Reverse(b.bits)
-			}
-			nm[p] = ind
-			n++
 		}
 	}
 	for d, ind := range old.domains {
 		if ind.list == path {
-			if _, ok := b.domains[d]; !ok && b.full() {
+			if !b.putDomain(d, ind) {
 				return full
 			}
-			b.domains[d] = ind
 			n++
 		}
 	}
 	b.nEntries += n
 	return nil
+}
+
+// putIP, putNet and putDomain add an indicator (replacing one of the same
+// value), false when it is a new one past the bound.
+func (b *blocklist) putIP(a netip.Addr, ind indicator) bool {
+	if _, ok := b.ips[a]; !ok && b.full() {
+		return false
+	}
+	b.ips[a] = ind
+	return true
+}
+
+func (b *blocklist) putNet(p netip.Prefix, ind indicator) bool {
+	m := b.nets[p.Bits()]
+	if _, ok := m[p]; !ok {
+		if b.full() {
+			return false
+		}
+		b.nNets++
+	}
+	if m == nil {
+		m = map[netip.Prefix]indicator{}
+		b.nets[p.Bits()] = m
+		b.bits = append(b.bits, p.Bits())
+		slices.Sort(b.bits)
+		slices.Reverse(b.bits)
+	}
+	m[p] = ind
+	return true
+}
+
+func (b *blocklist) putDomain(d string, ind indicator) bool {
+	if _, ok := b.domains[d]; !ok && b.full() {
+		return false
+	}
+	b.domains[d] = ind
+	return true
 }
 
 // distinct is the number of indicators held (a value listed twice, in one
@@ -240,12 +262,11 @@ func (b *blocklist) load(path string, r io.Reader) error {
 			n := 0
 			for _, f := range fields[1:] {
 				if d := hostsName(f); d != "" {
-					if _, ok := b.domains[d]; !ok && b.full() {
-						return b.tooMany(path, line)
-					}
 					// Copies: a field's string would keep its whole
 					// line in memory with every entry.
-					b.domains[strings.Clone(d)] = indicator{value: strings.Clone(f), list: path}
+					if !b.putDomain(strings.Clone(d), indicator{value: strings.Clone(f), list: path}) {
+						return b.tooMany(path, line)
+					}
 					n++
 				}
 			}
@@ -325,31 +346,17 @@ func (b *blocklist) load(path string, r io.Reader) error {
 		ind.list = path
 		switch kind {
 		case 1:
-			if _, ok := b.ips[ip]; !ok && b.full() {
+			if !b.putIP(ip, ind) {
 				return b.tooMany(path, line)
 			}
-			b.ips[ip] = ind
 		case 2:
-			m := b.nets[pfx.Bits()]
-			if _, ok := m[pfx]; !ok {
-				if b.full() {
-					return b.tooMany(path, line)
-				}
-				b.nNets++
-			}
-			if m == nil {
-				m = map[netip.Prefix]indicator{}
-				b.nets[pfx.Bits()] = m
-				b.bits = append(b.bits, pfx.Bits())
-				slices.Sort(b.bits)
-				slices.Reverse(b.bits)
-			}
-			m[pfx] = ind
-		case 3:
-			if _, ok := b.domains[dom]; !ok && b.full() {
+			if !b.putNet(pfx, ind) {
 				return b.tooMany(path, line)
 			}
-			b.domains[strings.Clone(dom)] = ind
+		case 3:
+			if !b.putDomain(strings.Clone(dom), ind) {
+				return b.tooMany(path, line)
+			}
 		}
 		b.nEntries++
 	}
