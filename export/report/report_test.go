@@ -534,36 +534,12 @@ func TestReadAlertsCauseOfEngine(t *testing.T) {
 // occurrences it merges, so a long flow's moves it back while the count
 // goes on (ndpi__fuzz-2006-06-26-2594.pcap: 18, then 16, of the 15
 // occurrences the replay counted); and two sensors' causes of one name in
-// a fleet store, with their own starts, keep their own counts.
+// a fleet store, with their own starts, keep their own counts. With
+// observer.name (since 2026-12-07) they keep them also when a start moves
+// back: sensor a's line whose start moved back went on from sensor b's
+// last line, and the page said 4 occurrences of 7, as it still does for
+// lines without the field.
 func TestReadAlertsStartMovedBack(t *testing.T) {
-	line := func(start string, count int) string {
-		return fmt.Sprintf(`{"@timestamp":"2005-07-04T09:58:00Z","event":{"start":%q},"rule":{"name":"size.oversize"},"source":{"ip":"192.168.1.2"},"flowhawk":{"detector":"size","cause":"size.oversize|192.168.1.2","count":%d}}`+"\n", start, count)
-	}
-	const s1, s0, s2 = "2005-07-04T09:56:06Z", "2005-07-04T09:32:20Z", "2005-07-04T09:40:00Z"
-	for _, c := range []struct {
-		name, lines, want string
-	}{
-		{"start moved back", line(s1, 1) + line(s0, 2) + line(s0, 3), "3 alert occurrences in 3 alert lines"},
-		{"two sensors", line(s1, 1) + line(s2, 1) + line(s1, 5) + line(s2, 3) + line(s1, 10), "13 alert occurrences in 5 alert lines"},
-	} {
-		path := filepath.Join(t.TempDir(), "alerts.jsonl")
-		os.WriteFile(path, []byte(c.lines), 0o644)
-		as, err := ReadAlerts(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s := alertCount(as); s != c.want {
-			t.Errorf("%s: %q, want %q", c.name, s, c.want)
-		}
-	}
-}
-
-// TestReadAlertsFleetObserver checks that a fleet store's lines of one
-// cause from two sensors keep their own counts when a start moves back:
-// sensor a's line whose start moved back went on from sensor b's last
-// line (alert lines named no sensor), so the page said 4 occurrences of
-// 7. The same lines without observer.name still read as before.
-func TestReadAlertsFleetObserver(t *testing.T) {
 	line := func(sensor, start string, count int) string {
 		obs := ""
 		if sensor != "" {
@@ -579,11 +555,13 @@ func TestReadAlertsFleetObserver(t *testing.T) {
 	for _, c := range []struct {
 		name, lines, want string
 	}{
-		{"two sensors", line("a", s1, 1) + line("b", s2, 3) + line("a", s0, 4), "7 alert occurrences in 3 alert lines"},
-		{"dotted key", dotted(line("a", s1, 1) + line("b", s2, 3) + line("a", s0, 4)), "7 alert occurrences in 3 alert lines"},
-		// Unnamed (lines before 2026-12-07): b's new start goes on
-		// from a's line, a's moved-back start from b's.
-		{"no names", line("", s1, 1) + line("", s2, 3) + line("", s0, 4), "4 alert occurrences in 3 alert lines"},
+		{"start moved back", line("", s1, 1) + line("", s0, 2) + line("", s0, 3), "3 alert occurrences in 3 alert lines"},
+		{"two sensors", line("", s1, 1) + line("", s2, 1) + line("", s1, 5) + line("", s2, 3) + line("", s1, 10), "13 alert occurrences in 5 alert lines"},
+		{"two named sensors, start moved back", line("a", s1, 1) + line("b", s2, 3) + line("a", s0, 4), "7 alert occurrences in 3 alert lines"},
+		{"dotted observer.name", dotted(line("a", s1, 1) + line("b", s2, 3) + line("a", s0, 4)), "7 alert occurrences in 3 alert lines"},
+		// Unnamed: b's new start goes on from a's line, a's moved-back
+		// start from b's.
+		{"unnamed sensors, start moved back", line("", s1, 1) + line("", s2, 3) + line("", s0, 4), "4 alert occurrences in 3 alert lines"},
 	} {
 		path := filepath.Join(t.TempDir(), "alerts.jsonl")
 		os.WriteFile(path, []byte(c.lines), 0o644)
