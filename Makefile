@@ -50,7 +50,7 @@ lint:
 	$(GO) mod tidy -diff
 
 unit:
-	$(GO) test -count=1 -timeout 25m ./...
+	@GO=$(GO) bash scripts/unit.sh
 
 # Short fuzzing of every decoder/parser fuzz target (FUZZTIME each); see
 # scripts/fuzz.sh for the retries of Go 1.26's fuzz-time deadline race.
