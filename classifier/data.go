@@ -269,6 +269,9 @@ func ReadFiles(paths []string, opt ReadOptions) (*Frame, error) {
 	h := sha256.New()
 	var out *Frame
 	opt.drop = newDropper(opt.Drop)
+	// Header names are compared trimmed (CIC-IDS2017 writes " Label"),
+	// so is the name asked for, as --drop and --only are.
+	opt.Label = strings.TrimSpace(opt.Label)
 	for i, p := range paths {
 		f, err := readFile(p, opt, h)
 		if err != nil {
@@ -764,7 +767,7 @@ func parseNum(s string) (float64, error) {
 }
 
 func isLabelName(name, want string) bool {
-	if want != "" {
+	if want = strings.TrimSpace(want); want != "" {
 		return name == want
 	}
 	return strings.EqualFold(name, "label")
