@@ -108,7 +108,7 @@ func TestFloodStateBounded(t *testing.T) {
 	e.Close()
 	// portscan, synflood, dns, toptalkers hosts + seq segments + causes
 	// + two generations of pending handshakes.
-	bound := 4*cfg.MaxHosts + cfg.SeqMaxTrack + cfg.MaxHosts + 2*cfg.MaxHosts + e.sf.srcBudget
+	bound := 4*cfg.MaxHosts + cfg.SeqMaxTrack + cfg.MaxHosts + 2*cfg.MaxHosts + e.sf.srcs.max + e.ps.vals.max + e.dns.names.max
 	t.Logf("peak state entries %d (bound %d); evicted portscan %d, dns %d", peak, bound, e.ps.hosts.Evicted, e.dns.hosts.Evicted)
 	if peak > bound || e.ps.hosts.Evicted == 0 {
 		t.Errorf("state %d over bound %d or nothing evicted", peak, bound)
@@ -151,8 +151,8 @@ func TestSynFloodSourcesBounded(t *testing.T) {
 	for i := range uint32(400_000) {
 		syn(0x0b000000+i, 0x0a000000+i%1000, 80)
 	}
-	if used := e.sf.srcUsed; used > e.sf.srcBudget || used < e.sf.srcBudget/2 {
-		t.Errorf("synflood keeps %d distinct sources, want at most its budget %d (and most of it used)", used, e.sf.srcBudget)
+	if used := e.sf.srcs.used; used > e.sf.srcs.max || used < e.sf.srcs.max/2 {
+		t.Errorf("synflood keeps %d distinct sources, want at most its budget %d (and most of it used)", used, e.sf.srcs.max)
 	}
 	// A late flood to a new destination, on spread ports: with the budget
 	// spent it keeps no sources, yet is not taken for a one-source scan.

@@ -26,6 +26,7 @@ type dnsDetector struct {
 	e       *Engine
 	win     window
 	hosts   *bounded[addr, dnsHost]
+	names   budget                       // the distinct names of all hosts in a window
 	pending *bounded[dnsQueryKey, int64] // query time by query, until answered
 	tlds    map[string]bool
 	allow   map[string]bool // registrable domains never scored for DGA
@@ -95,6 +96,8 @@ func newDNSDetector(e *Engine) (*dnsDetector, error) {
 		pending: newBounded[dnsQueryKey](e.cfg.MaxHosts, func(ts *int64) uint64 { return uint64(*ts) }),
 		tlds:    map[string]bool{},
 		allow:   map[string]bool{},
+		// 1,310 hosts' full sets at the defaults, 25-30 MB.
+		names: budget{max: 1 << 20},
 	}
 	for _, t := range e.cfg.SuspiciousTLDs {
 		d.tlds[strings.TrimPrefix(strings.ToLower(t), ".")] = true
@@ -119,6 +122,20 @@ func fnv64(b []byte) uint64 {
 	return h
 }
 
+// host returns a's state, creating it; an evicted host's names give their
+// share of the budget back.
+func (d *dnsDetector) host(a addr) *dnsHost {
+	if h := d.hosts.get(a); h != nil {
+		return h
+	}
+	if d.hosts.full() {
+		if v := d.hosts.evict(); v != nil {
+			d.names.giveBack(&v.names)
+		}
+	}
+	return d.hosts.upsert(a)
+}
+
 func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, sport, dport uint16) {
 	ts := p.Timestamp
 	if m.response {
@@ -131,7 +148,7 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 			}
 			return
 		}
-		h := d.hosts.upsert(dst) // the client
+		h := d.host(dst) // the client
 		d.touch(h, ts)
 		if !d.e.cfg.PartialPackets && !d.answers(dnsQueryKey{dst, src, dport, m.id}, ts) {
 			h.unmatched++
@@ -153,14 +170,14 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 		}
 		return
 	}
-	h := d.hosts.upsert(src)
+	h := d.host(src)
 	d.touch(h, ts)
 	h.queries++
 	if !d.e.cfg.PartialPackets {
 		*d.pending.upsert(dnsQueryKey{src, dst, sport, m.id}) = ts
 	}
 	h.qBy.add(p.Key.Proto)
-	h.names.add(fnv64(m.name), 4*d.e.cfg.DistinctNames)
+	d.names.add(&h.names, fnv64(m.name), 4*d.e.cfg.DistinctNames)
 
 	name := string(m.name)
 	label, sub, tld := splitName(name)
@@ -275,5 +292,6 @@ func (d *dnsDetector) tick(now int64, final bool) {
 		}
 	}
 	d.hosts.reset()
+	d.names.used = 0
 	d.e.raiseAll(out)
 }

@@ -456,16 +456,16 @@ func (e *Engine) StateSize() int {
 	defer e.mu.Unlock()
 	n := e.agg.len() + len(e.idx.recent) + len(e.idx.recOld) + len(e.idx.watch) + len(e.idx.watOld)
 	if e.ps != nil {
-		n += e.ps.hosts.len()
+		n += e.ps.hosts.len() + e.ps.vals.used
 	}
 	if e.sf != nil {
-		n += e.sf.dsts.len() + e.sf.srcUsed
+		n += e.sf.dsts.len() + e.sf.srcs.used
 	}
 	if e.hs != nil {
 		n += len(e.hs.cur) + len(e.hs.prev)
 	}
 	if e.dns != nil {
-		n += e.dns.hosts.len()
+		n += e.dns.hosts.len() + e.dns.names.used
 	}
 	if e.seq != nil {
 		n += len(e.seq.cur) + len(e.seq.old)
@@ -576,13 +576,16 @@ func (e *Engine) losses() map[string]uint64 {
 	m := map[string]uint64{"alert_causes_evicted": e.agg.causes.Evicted}
 	if e.ps != nil {
 		m["portscan_hosts_evicted"] = e.ps.hosts.Evicted
+		m["portscan_values_refused"] = e.ps.vals.refused
 	}
 	if e.sf != nil {
 		m["synflood_hosts_evicted"] = e.sf.dsts.Evicted
+		m["synflood_sources_refused"] = e.sf.srcs.refused
 	}
 	if e.dns != nil {
 		m["dns_hosts_evicted"] = e.dns.hosts.Evicted
 		m["dns_queries_evicted"] = e.dns.pending.Evicted
+		m["dns_names_refused"] = e.dns.names.refused
 	}
 	if e.top != nil {
 		m["toptalkers_hosts_evicted"] = e.top.hosts.Evicted

@@ -118,7 +118,7 @@ func TestSynFloodBudgetEvicted(t *testing.T) {
 			e.OnPacket(pkt(ts, src, fmt.Sprintf("192.0.2.%d", d%250+1), 40000, 80, 6, collector.FlagSYN, nil))
 		}
 	}
-	kept := e.sf.srcUsed
+	kept := e.sf.srcs.used
 	var held int
 	for _, s := range e.sf.dsts.m {
 		held += s.srcs.count()

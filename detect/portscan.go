@@ -18,6 +18,8 @@ type portScan struct {
 	win   window
 	hosts *bounded[addr, scanState]
 	limit int // cap of the distinct sets
+	// vals bounds the values of all hosts' distinct sets in a window.
+	vals budget
 	// seen is a bitset of hashed sources that probed once: a source gets
 	// full state only from its second probe, so a spoofed flood (one SYN
 	// per random source) costs one bit, not a map entry and an eviction
@@ -64,6 +66,8 @@ func newPortScan(e *Engine) *portScan {
 		win:   window{size: c.PortScanWindow.Nanoseconds()},
 		hosts: newBounded[addr](c.MaxHosts, func(s *scanState) uint64 { return s.syn + s.udp }),
 		limit: 4 * max(c.PortScanPorts, c.PortScanHosts),
+		// 2,621 hosts' full sets at the defaults, 25-30 MB.
+		vals: budget{max: 1 << 20},
 	}
 }
 
@@ -91,15 +95,29 @@ func (d *portScan) admit(src addr) bool {
 	return false
 }
 
+// state returns src's state, creating it; an evicted host's sets give
+// their share of the budget back.
+func (d *portScan) state(src addr) *scanState {
+	if s := d.hosts.get(src); s != nil {
+		return s
+	}
+	if d.hosts.full() {
+		if v := d.hosts.evict(); v != nil {
+			d.vals.giveBack(&v.ports, &v.dsts, &v.udpDsts)
+		}
+	}
+	return d.hosts.upsert(src)
+}
+
 func (d *portScan) packet(p *collector.Packet) {
 	src, dst, _, dport := ends(p)
 	if p.Key.Proto == 1 || p.Key.Proto == 58 {
 		// Ping sweeps: echo requests to many hosts.
 		if echoRequest(p) && d.admit(src) {
-			s := d.hosts.upsert(src)
+			s := d.state(src)
 			d.touch(s, p.Timestamp)
 			s.echo++
-			s.dsts.add(hash64(dst), d.limit)
+			d.vals.add(&s.dsts, hash64(dst), d.limit)
 			s.lastDst = dst
 			s.keys.add(&p.Key)
 		}
@@ -111,11 +129,11 @@ func (d *portScan) packet(p *collector.Packet) {
 			if !d.admit(src) {
 				return
 			}
-			s := d.hosts.upsert(src)
+			s := d.state(src)
 			d.touch(s, p.Timestamp)
 			s.syn++
-			s.ports.add(uint64(dport), d.limit)
-			s.dsts.add(hash64(dst), d.limit)
+			d.vals.add(&s.ports, uint64(dport), d.limit)
+			d.vals.add(&s.dsts, hash64(dst), d.limit)
 			s.lastDst, s.lastPort = dst, dport
 			s.keys.add(&p.Key)
 		case collector.FlagSYN | collector.FlagACK:
@@ -147,11 +165,11 @@ func (d *portScan) packet(p *collector.Packet) {
 	if dport >= sport || !d.admit(src) {
 		return // peer-to-peer or from a server port; or a first probe
 	}
-	s := d.hosts.upsert(src)
+	s := d.state(src)
 	d.touch(s, p.Timestamp)
 	s.udp++
-	s.ports.add(uint64(dport)|1<<16, d.limit)
-	s.udpDsts.add(hash64(dst), d.limit)
+	d.vals.add(&s.ports, uint64(dport)|1<<16, d.limit)
+	d.vals.add(&s.udpDsts, hash64(dst), d.limit)
 	s.lastDst, s.lastPort = dst, dport
 	s.keys.add(&p.Key)
 }
@@ -265,6 +283,7 @@ func (d *portScan) tick(now int64, final bool) {
 		out = append(out, a)
 	}
 	d.hosts.reset()
+	d.vals.used = 0
 	clear(d.seen[:])
 	d.seenSet = 0
 	d.e.raiseAll(out)

@@ -159,6 +159,38 @@ func (d *distinct) add(v uint64, limit int) {
 	d.m[v] = struct{}{}
 }
 
+// budget bounds the values a detector's distinct sets hold together, over
+// all its hosts in a window: each set has its own cap, but a scan or
+// query flood from many hosts at once would fill every host's set (65,536
+// scanners at 400 ports and 400 hosts each held 1.8 GB). Past the budget
+// the sets stop growing and say so (saturated), and the values refused
+// are counted.
+type budget struct {
+	max, used int
+	refused   uint64
+}
+
+// add adds v to set, within the set's limit and what is left of b.
+func (b *budget) add(set *distinct, v uint64, limit int) {
+	if b.used < b.max {
+		n := set.count()
+		set.add(v, limit)
+		b.used += set.count() - n
+		return
+	}
+	if !set.has(v) {
+		set.sat = true
+		b.refused++
+	}
+}
+
+// giveBack returns the share of sets no longer kept (an evicted host's).
+func (b *budget) giveBack(sets ...*distinct) {
+	for _, s := range sets {
+		b.used -= s.count()
+	}
+}
+
 // has reports whether v was added.
 func (d *distinct) has(v uint64) bool {
 	if d.m != nil {

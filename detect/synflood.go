@@ -18,12 +18,12 @@ type synFlood struct {
 	win   window
 	dsts  *bounded[addr, floodState]
 	limit int // distinct sources kept per destination
-	// srcBudget bounds the distinct sources kept over all destinations in
-	// a window, srcUsed counts them: a spoofed flood spread over many
-	// destinations would otherwise keep up to limit sources for each of
-	// MaxHosts destinations. Beyond it the sets stop growing and say so
+	// srcs bounds the distinct sources kept over all destinations in a
+	// window: a spoofed flood spread over many destinations would
+	// otherwise keep up to limit sources for each of MaxHosts
+	// destinations. Beyond it the sets stop growing and say so
 	// (sources_saturated).
-	srcBudget, srcUsed int
+	srcs budget
 }
 
 type floodState struct {
@@ -45,7 +45,7 @@ func newSynFlood(e *Engine) *synFlood {
 		limit: 1 << 16,
 		// Two destinations' full sets: enough for the floods of a window,
 		// 131,072 entries at most whatever --detect-max-hosts.
-		srcBudget: 1 << 17,
+		srcs: budget{max: 1 << 17},
 	}
 }
 
@@ -57,7 +57,7 @@ func (d *synFlood) packet(p *collector.Packet) {
 			// The evicted destination's sources are no longer kept:
 			// they give their share of the budget back.
 			if v := d.dsts.evict(); v != nil {
-				d.srcUsed -= v.srcs.count()
+				d.srcs.giveBack(&v.srcs)
 			}
 		}
 		s := d.dsts.upsert(dst)
@@ -66,13 +66,7 @@ func (d *synFlood) packet(p *collector.Packet) {
 		}
 		s.last = max(s.last, p.Timestamp)
 		s.syn++
-		if h := hash64(src); d.srcUsed < d.srcBudget {
-			n := s.srcs.count()
-			s.srcs.add(h, d.limit)
-			d.srcUsed += s.srcs.count() - n
-		} else if !s.srcs.has(h) {
-			s.srcs.sat = true
-		}
+		d.srcs.add(&s.srcs, hash64(src), d.limit)
 		s.keys.add(&p.Key)
 		s.top.add(src)
 		s.addPort(dport)
@@ -179,6 +173,6 @@ func (d *synFlood) tick(now int64, final bool) {
 		out = append(out, a)
 	}
 	d.dsts.reset()
-	d.srcUsed = 0
+	d.srcs.used = 0
 	d.e.raiseAll(out)
 }
