@@ -6,7 +6,7 @@ packages=(
 	# eBPF toolchain (make generate / check-generate)
 	clang llvm libbpf-dev bpftool
 	# capture, traffic and peers for end-to-end tests and parity checks
-	iproute2 ethtool tcpdump tshark iputils-ping curl netcat-openbsd dnsutils dnsmasq-base
+	iproute2 ethtool tcpdump tshark iputils-ping curl netcat-openbsd dnsutils dnsmasq-base wireguard-tools
 	nmap hping3 iperf3 openssh-server openssh-client python3 netsniff-ng
 	# flow peers and collectors used by tests and benchmarks
 	softflowd argus-server argus-client nfdump pmacct nats-server
