@@ -1264,7 +1264,7 @@ func readJSONL(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 				c = flatCell(c, fields.Kinds[i])
 				switch {
 				case planLabel[i]:
-					labels = append(labels, numLabel(strings.Clone(c)))
+					labels = append(labels, numLabel(strings.Clone(strings.TrimSpace(c))))
 					continue
 				case planTime[i]:
 					times = append(times, strings.Clone(c))
@@ -1302,7 +1302,7 @@ func readJSONL(r io.Reader, opt ReadOptions, sink *rowSink) (*Frame, error) {
 				name := strings.TrimSpace(k)
 				s := jsonCell(obj[k])
 				if isLabelName(name, opt.Label) {
-					labels = append(labels, numLabel(s))
+					labels = append(labels, numLabel(strings.TrimSpace(s)))
 					labelKey = name
 					gotLabel = true
 					continue
