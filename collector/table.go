@@ -189,6 +189,7 @@ type Table struct {
 	// and taken for "no packet yet" it never moved for times in the
 	// day before the epoch (a negative if_tsoffset), so no flow ended.
 	clocked bool
+	resets  uint64 // times the clock went back more than MaxTimeJump
 	stats   TableStats
 	bytes   int64 // estimated memory held, against cfg.MaxBytes
 	record  int64 // RecordBytes(cfg.Samples)
@@ -224,6 +225,12 @@ func NewTable(cfg TableConfig, emit func(*Flow)) *Table {
 		record: RecordBytes(cfg.Samples)}
 }
 
+// ClockResets counts the times the clock went back more than a day with
+// the packets: the flows emitted after the n-th reset are of another time
+// than those before it, and the time windows of features and detectors
+// start again with them.
+func (t *Table) ClockResets() uint64 { return t.resets }
+
 // Stats returns the counters so far.
 func (t *Table) Stats() TableStats {
 	s := t.stats
@@ -251,6 +258,7 @@ func (t *Table) Add(p *Packet) {
 		// join the far-off flow of their key.
 		t.endAll(EndIdle)
 		t.now = ts
+		t.resets++
 	}
 	t.stats.Packets++
 	e := t.index.get(&p.Key, t.slabs)

@@ -90,9 +90,10 @@ type Config struct {
 const batchSize = 256
 
 type item struct {
-	flow *collector.Flow
-	wv   features.WindowValues
-	file string
+	flow  *collector.Flow
+	wv    features.WindowValues
+	file  string
+	epoch uint64 // the table's clock resets when it was emitted
 }
 
 type batch struct {
@@ -111,13 +112,15 @@ type Pipeline struct {
 	cfg     Config
 	x       *features.Extractor
 	windows *features.Windows
-	// winFile is the file whose flows the windows hold, and winDone the
-	// counters of the windows of earlier files (FlushPerFile).
-	winFile string
-	winDone features.WindowStats
-	table   *collector.Table
-	extra   []string
-	encoder RecordEncoder
+	// winFile is the file whose flows the windows hold, winEpoch the
+	// table's clock resets then, and winDone the counters of the windows
+	// of earlier files (FlushPerFile) and clocks.
+	winFile  string
+	winEpoch uint64
+	winDone  features.WindowStats
+	table    *collector.Table
+	extra    []string
+	encoder  RecordEncoder
 
 	// ownRows: rows are only encoded (a RecordEncoder and no exporters),
 	// so each worker fills one row of its own instead of one per batch
@@ -285,7 +288,7 @@ func (p *Pipeline) emit(f *collector.Flow) {
 		p.cur.n, p.cur.flush = 0, false
 	}
 	it := &p.cur.items[p.cur.n]
-	it.flow, it.file = f, p.file
+	it.flow, it.file, it.epoch = f, p.file, p.table.ClockResets()
 	it.wv = features.WindowValues{}
 	p.cur.n++
 	if p.cur.n == batchSize {
@@ -332,6 +335,13 @@ func (p *Pipeline) stage() {
 				if p.cfg.FlushPerFile && it.file != p.winFile {
 					p.newFileWindows(it.file)
 				}
+				if it.epoch != p.winEpoch {
+					// The table's clock went back more than a day: the
+					// windows, kept at the far-off time, would hold
+					// nothing of the flows after it.
+					p.restartWindows()
+					p.winEpoch = it.epoch
+				}
 				it.wv = p.windows.Observe(it.flow)
 			}
 			p.live.setWindows(p.windowStats())
@@ -359,13 +369,18 @@ func (p *Pipeline) windowStats() features.WindowStats {
 // time set the window of the next (captures of different years).
 func (p *Pipeline) newFileWindows(file string) {
 	if p.winFile != "" {
-		st := p.windows.Stats()
-		p.winDone.Observed += st.Observed
-		p.winDone.Dropped += st.Dropped
-		p.winDone.Truncated += st.Truncated
-		p.windows = features.NewWindows(windowConfig(p.cfg.Windows, p.cfg.Table))
+		p.restartWindows()
 	}
 	p.winFile = file
+}
+
+// restartWindows starts empty windows, keeping the counts of the old.
+func (p *Pipeline) restartWindows() {
+	st := p.windows.Stats()
+	p.winDone.Observed += st.Observed
+	p.winDone.Dropped += st.Dropped
+	p.winDone.Truncated += st.Truncated
+	p.windows = features.NewWindows(windowConfig(p.cfg.Windows, p.cfg.Table))
 }
 
 func (p *Pipeline) worker() {
