@@ -198,7 +198,10 @@ func (e *Engine) SetFlowDelay(d time.Duration) {
 // counting the next window's first events.
 func (e *Engine) advance(ts int64) {
 	if e.clocked && ts <= e.now {
-		return
+		if uint64(e.now)-uint64(ts) <= uint64(collector.MaxTimeJump) {
+			return
+		}
+		e.clockBack()
 	}
 	prev, hadClock := e.now, e.clocked
 	e.now, e.clocked = ts, true
@@ -227,6 +230,49 @@ func (e *Engine) advance(ts int64) {
 	}
 	e.agg.tick(ts, e.send)
 	e.setNextTick(ts)
+}
+
+// clockBack judges what the detectors hold and starts them again when
+// the packet clock goes back more than collector.MaxTimeJump (after a
+// record dated far ahead, or files out of time order), as the flow table
+// ends its flows and follows the packets back. Kept at the far-off time,
+// no window ended before the end of the input: all later traffic counted
+// in one window, and a client asking 10 names a minute for half an hour
+// was dns.many_names (300 names in "60 s").
+func (e *Engine) clockBack() {
+	if e.ps != nil {
+		e.ps.tick(e.now, true)
+	}
+	if e.sf != nil {
+		e.sf.tick(e.now, true)
+	}
+	if e.dns != nil {
+		e.dns.tick(e.now, true)
+		e.dns.pending.reset()
+	}
+	if e.top != nil {
+		e.top.tick(e.now, true)
+		e.top.judged = false
+	}
+	e.agg.flush(e.send)
+	e.agg.causes.reset()
+	for _, w := range e.wins {
+		w.started = false
+	}
+	if e.seq != nil {
+		clear(e.seq.cur)
+		clear(e.seq.old)
+		e.seq.genStart = 0
+	}
+	if e.hs != nil {
+		clear(e.hs.cur)
+		clear(e.hs.prev)
+		e.hs.started = false
+	}
+	if e.intel != nil {
+		e.intel.checked = false
+	}
+	e.clocked, e.nextTick = false, math.MinInt64
 }
 
 // setNextTick schedules the next tick after one at ts: the next whole
