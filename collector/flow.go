@@ -185,9 +185,13 @@ type DirStats struct {
 	BulkBytes    uint64
 	BulkDuration int64 // ns
 
+	// bulkStart and bulkLast are the current run's first and latest data
+	// packet times (bulkLast is the direction's latest data packet's),
+	// bulkOn says a run is open: times of 0 and before are times too.
 	bulkStart, bulkLast int64
 	bulkRunPackets      uint64
 	bulkRunBytes        uint64
+	bulkOn              bool
 }
 
 // Sample is one of the first packets of a flow (the SPLT sequence).
@@ -429,7 +433,7 @@ func (f *Flow) Add(p *Packet, maxSamples int) {
 	}
 	if p.PayloadLen > 0 {
 		ds.DataPackets++
-		ds.addBulk(ts, uint64(p.PayloadLen), other.bulkLast)
+		ds.addBulk(ts, uint64(p.PayloadLen), other)
 	}
 	if p.WrongFragment {
 		f.WrongFragments++
@@ -439,13 +443,16 @@ func (f *Flow) Add(p *Packet, maxSamples int) {
 	}
 }
 
-// addBulk follows CICFlowMeter's updateForwardBulk/updateBackwardBulk.
-func (ds *DirStats) addBulk(ts int64, size uint64, otherLast int64) {
-	if otherLast > ds.bulkStart {
-		ds.bulkStart = 0
+// addBulk follows CICFlowMeter's updateForwardBulk/updateBackwardBulk,
+// with times of any sign (a run starting at time 0 was no run, and before
+// 1970 every packet started one) and out of order (a packet older than
+// the run's latest adds no time, as it makes a gap of 0).
+func (ds *DirStats) addBulk(ts int64, size uint64, other *DirStats) {
+	if other.DataPackets > 0 && other.bulkLast > ds.bulkStart {
+		ds.bulkOn = false // the other direction sent data since the run began
 	}
-	if ds.bulkStart == 0 || ts-ds.bulkLast > BulkTimeout {
-		ds.bulkStart, ds.bulkLast = ts, ts
+	if !ds.bulkOn || ts-ds.bulkLast > BulkTimeout {
+		ds.bulkStart, ds.bulkLast, ds.bulkOn = ts, ts, true
 		ds.bulkRunPackets, ds.bulkRunBytes = 1, size
 		return
 	}
@@ -456,13 +463,13 @@ func (ds *DirStats) addBulk(ts int64, size uint64, otherLast int64) {
 		ds.BulkCount++
 		ds.BulkPackets += ds.bulkRunPackets
 		ds.BulkBytes += ds.bulkRunBytes
-		ds.BulkDuration += ts - ds.bulkStart
+		ds.BulkDuration += max(ts, ds.bulkLast) - ds.bulkStart
 	case ds.bulkRunPackets > BulkMinPackets:
 		ds.BulkPackets++
 		ds.BulkBytes += size
-		ds.BulkDuration += ts - ds.bulkLast
+		ds.BulkDuration += max(ts-ds.bulkLast, 0)
 	}
-	ds.bulkLast = ts
+	ds.bulkLast = max(ds.bulkLast, ts)
 }
 
 // finish closes the last active period, as CICFlowMeter's endActiveIdleTime.
