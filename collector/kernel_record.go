@@ -481,6 +481,7 @@ func gapsOver(limit, span int64, n uint64, maxGap, sampleMax int64) int64 {
 // scale multiplies the counters of a 1-in-rate sampled record back up.
 func (f *Flow) scale(rate uint64) {
 	r := float64(rate)
+	f.WrongFragments *= rate
 	for _, ds := range []*DirStats{&f.Fwd, &f.Bwd} {
 		ds.Packets *= rate
 		ds.Bytes *= rate

@@ -74,12 +74,17 @@ func TestScale(t *testing.T) {
 	f.reset(1, Key{}, true, 0)
 	p := Packet{SrcIsLo: true, IPLen: 100, PayloadLen: 60, TCPFlags: FlagACK}
 	f.Add(&p, 0)
-	p.IPLen, p.PayloadLen = 200, 160
+	p.IPLen, p.PayloadLen, p.WrongFragment = 200, 160, true
 	f.Add(&p, 0)
 	mean := f.Fwd.IPLen.Mean()
 	f.scale(10)
 	if f.Fwd.Packets != 20 || f.Fwd.Bytes != 3000 || f.Fwd.FlagCounts[4] != 20 || f.Fwd.IPLen.Mean() != mean {
 		t.Errorf("scaled: %d packets %d bytes %d acks mean %v", f.Fwd.Packets, f.Fwd.Bytes, f.Fwd.FlagCounts[4], f.Fwd.IPLen.Mean())
+	}
+	// wrong_fragment counts packets too: it was left unscaled (188 of
+	// 1,880 packets, every one a wrong fragment, at 1 in 10).
+	if f.WrongFragments != 10 {
+		t.Errorf("scaled: %d wrong fragments, want 10", f.WrongFragments)
 	}
 }
 

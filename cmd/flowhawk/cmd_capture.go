@@ -186,6 +186,9 @@ func runCapture(args []string, stdout, stderr io.Writer) error {
 		// or fewer than the three packets of a handshake per flow, they
 		// cannot pair a SYN with its completing ACK.
 		ff.detect.PartialPackets = *sampleRate > 1 || kcfg.Samples < 3
+		if *sampleRate > 1 {
+			slog.Warn("the detectors see the sampled packets only: their packet-count thresholds need the sample rate times the traffic (divide them by it for an unsampled capture's sensitivity; docs/kernel.md, Sampling)", "sample_rate", *sampleRate)
+		}
 	}
 	outs, err := ff.openOutputs(&cfg, extra, stdout, stderr)
 	if err != nil {
