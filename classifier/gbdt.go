@@ -453,7 +453,9 @@ func (b *gbdtBuilder) grow(idx []int32, gh []gpair, scores []float64) *forestDat
 }
 
 func (b *gbdtBuilder) leaf(ni int32, idx []int32, G, H float64) {
-	v := -G / (H + b.par.lambda) * b.par.lr
+	// Leaves are float32: a value beyond its range (a tiny --l2 on a
+	// saturated leaf) is held at the largest, not made infinite.
+	v := max(-math.MaxFloat32, min(-G/(H+b.par.lambda)*b.par.lr, math.MaxFloat32))
 	off := int32(len(b.out.values))
 	b.out.values = append(b.out.values, float32(v))
 	b.out.nodes[ni] = node{feat: -1, child: off}

@@ -21,6 +21,11 @@ type FeatureImportance struct {
 	PermutationStd *float64 `json:"permutation_std,omitempty"`
 }
 
+// MaxRepeats bounds the shuffles per column: each is a prediction of the
+// whole data, and their drops are kept (2^63 panicked allocating them,
+// 10^9 took 8 GB).
+const MaxRepeats = 100_000
+
 // Importances returns impurity importance (tree models) and, when data is
 // given, permutation importance over repeats shuffles of each column.
 func Importances(m *Model, data *Frame, repeats int, seed uint64) ([]FeatureImportance, error) {
@@ -47,6 +52,9 @@ func Importances(m *Model, data *Frame, repeats int, seed uint64) ([]FeatureImpo
 	if repeats < 1 {
 		repeats = 1
 	}
+	if repeats > MaxRepeats {
+		return nil, fmt.Errorf("%d shuffles per column: at most %d", repeats, MaxRepeats)
+	}
 	raw, err := m.Pre.codes(data)
 	if err != nil {
 		return nil, err
@@ -70,8 +78,8 @@ func Importances(m *Model, data *Frame, repeats int, seed uint64) ([]FeatureImpo
 	// memory, and n times the columns in copying per column.
 	orig := make([]float64, n)
 	col := make([]float64, n)
+	drops := make([]float64, repeats)
 	for c := 0; c < nc; c++ {
-		drops := make([]float64, repeats)
 		for i := 0; i < n; i++ {
 			orig[i] = raw[i*nc+c]
 		}

@@ -110,6 +110,23 @@ func (c *Config) defaults() {
 	}
 }
 
+// maxLearningRate bounds gbdt's shrinkage: leaf values are float32, and
+// --learning-rate 1e40 trained to infinite leaves, refused only when the
+// model was written.
+const maxLearningRate = 1000
+
+// ZeroMeansDefault lists, per model kind, the train flags whose 0 stands
+// for the kind's default (Config's zero values): a command refuses them
+// given as 0, which trained with the default (gbdt --l2 0 with lambda 1).
+var ZeroMeansDefault = map[string][]string{
+	"rf":      {"trees"},
+	"gbdt":    {"trees", "max-depth", "min-samples-leaf", "learning-rate", "l2"},
+	"lr":      {"l2", "max-iter"},
+	"knn":     {"k"},
+	"nb":      {"var-smoothing"},
+	"iforest": {"trees", "subsample"},
+}
+
 // Check rejects settings no model can use, as Train would, so that a
 // command refuses bad flags before it reads the data (train --trees -1
 // failed only after reading gigabytes).
@@ -129,7 +146,7 @@ func (c *Config) validate() error {
 	switch {
 	case c.Workers < 0:
 		return bad("workers", c.Workers, "0 (all cores) or more")
-	case c.MaxDepth < 0:
+	case c.MaxDepth < 0 && c.Kind != "gbdt":
 		return bad("max-depth", c.MaxDepth, "0 (unlimited) or more")
 	case c.MinSamplesLeaf < 0:
 		return bad("min-samples-leaf", c.MinSamplesLeaf, "0 (the default) or more")
@@ -148,11 +165,15 @@ func (c *Config) validate() error {
 	}
 	switch c.Kind {
 	case "gbdt":
-		if !(c.LearningRate > 0) || !finite(c.LearningRate) {
-			return bad("learning-rate", c.LearningRate, "a positive number")
+		// 0 stands for the default (defaults), so these are positive.
+		if !(c.LearningRate > 0 && c.LearningRate <= maxLearningRate) {
+			return bad("learning-rate", c.LearningRate, fmt.Sprintf("a positive number up to %g", float64(maxLearningRate)))
 		}
-		if !(c.L2 >= 0) || !finite(c.L2) {
-			return bad("l2", c.L2, "0 or more")
+		if !(c.L2 > 0) || !finite(c.L2) {
+			return bad("l2", c.L2, "a positive number")
+		}
+		if c.MaxDepth < 1 {
+			return bad("max-depth", c.MaxDepth, "at least 1 (gbdt trees are depth-bound; default 6)")
 		}
 	case "lr":
 		if !(c.L2 > 0) || !finite(c.L2) {

@@ -32,6 +32,16 @@ func runCV(args []string, stdout, stderr io.Writer) error {
 	if err := checkClassWeight(*classWeight); err != nil {
 		return err
 	}
+	// Checked before the data is read, which may take minutes.
+	if *folds < 2 {
+		return fmt.Errorf("%w: --folds %d: want at least 2", errUsage, *folds)
+	}
+	if *split != "random" && *split != "time" {
+		return fmt.Errorf("%w: --split %q: want random or time", errUsage, *split)
+	}
+	if len(*models) == 0 {
+		return fmt.Errorf("%w: --models: no model kind given; want some of %s", errUsage, strings.Join(classifier.Kinds, ", "))
+	}
 	opt, err := d.options(fs)
 	if err != nil {
 		return err

@@ -23,8 +23,8 @@ func runImportance(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *repeats < 1 {
-		return fmt.Errorf("%w: --repeats %d: want at least 1", errUsage, *repeats)
+	if *repeats < 1 || *repeats > classifier.MaxRepeats {
+		return fmt.Errorf("%w: --repeats %d: want 1 to %d", errUsage, *repeats, classifier.MaxRepeats)
 	}
 	m, err := loadModel(*model)
 	if err != nil {

@@ -42,6 +42,12 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if err := checkOwnFiles([]namedPath{{"-o", *out}}, append(named("--data", d.files...), namedPath{"--model", *model})); err != nil {
 		return err
 	}
+	if *out != "-" {
+		// A missing directory was named by the temporary file's name.
+		if err := checkWritable("-o", *out); err != nil {
+			return err
+		}
+	}
 	m, err := loadModel(*model)
 	if err != nil {
 		return err

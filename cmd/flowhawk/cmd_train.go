@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/flowhawk/flowhawk/classifier"
@@ -63,7 +64,9 @@ func checkClassWeight(v string) error {
 }
 
 func (d *dataFlags) options(fs *flag.FlagSet) (classifier.ReadOptions, error) {
-	d.files = append(d.files, fs.Args()...)
+	// A file listed twice would be read twice: cv's test folds would
+	// hold their own rows' twins from the training folds.
+	d.files = readOnce("data file", append(d.files, fs.Args()...))
 	if len(d.files) == 0 {
 		return classifier.ReadOptions{}, fmt.Errorf("%w: no --data files", errUsage)
 	}
@@ -114,6 +117,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := checkClassWeight(cfg.ClassWeight); err != nil {
 		return err
+	}
+	for _, name := range classifier.ZeroMeansDefault[cfg.Kind] {
+		if f := fs.Lookup(name); f != nil && f.Changed {
+			if v, err := strconv.ParseFloat(f.Value.String(), 64); err == nil && v == 0 {
+				return fmt.Errorf("%w: --%s 0: %s takes 0 for its default (%s); leave the flag out, or give a value above 0", errUsage, name, cfg.Kind, f.Usage)
+			}
+		}
 	}
 	if err := cfg.Check(); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
