@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -219,9 +220,19 @@ func windowConfig(w features.WindowConfig, t collector.TableConfig) features.Win
 		if span <= 0 {
 			span = features.DefaultSpan
 		}
-		w.Horizon = idle + span
+		w.Horizon = addDur(idle, span)
 	}
 	return w
+}
+
+// addDur adds two non-negative durations, holding at the largest instead
+// of wrapping: --idle-timeout 2562047h47m16s wrapped the windows' horizon
+// negative, which then took the 122 s default.
+func addDur(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // flowDelay is how long after its end the table may emit a flow: an open
@@ -236,7 +247,7 @@ func flowDelay(t collector.TableConfig) time.Duration {
 	if grace <= 0 {
 		grace = d.CloseGrace
 	}
-	return idle + grace
+	return addDur(idle, grace)
 }
 
 // Extractor returns the feature extractor (for column names).

@@ -93,7 +93,10 @@ func (c *ParquetConfig) defaults() {
 	if c.AckWait <= 0 {
 		// Acks wait for the file to close: give them the rotation time
 		// and a margin before JetStream redelivers.
-		c.AckWait = 2*c.Rotate + 30*time.Second
+		c.AckWait = math.MaxInt64 // a roll interval of over 146 years
+		if c.Rotate < (math.MaxInt64-30*time.Second)/2 {
+			c.AckWait = 2*c.Rotate + 30*time.Second
+		}
 	}
 	if c.Fetch <= 0 {
 		c.Fetch = 256
