@@ -64,8 +64,17 @@ func (i *ngIface) ns(ts uint64) (t int64, ok bool) {
 		v, ok = lo, hi == 0
 	}
 	t = int64(v) + i.offset
-	if v > math.MaxInt64 || i.offsetBad || (i.offset > 0 && t < int64(v)) || (i.offset < 0 && t > int64(v)) {
+	switch {
+	case i.offsetBad:
 		ok = false
+	case i.offset >= 0:
+		ok = ok && v <= uint64(math.MaxInt64-i.offset)
+	default:
+		// A negative offset brings ticks beyond int64 nanoseconds back
+		// (2^-ish resolutions or large counts with an if_tsoffset in the
+		// past): the sum, not the ticks, must fit.
+		back := uint64(-(i.offset + 1)) + 1 // -offset, for MinInt64 too
+		ok = ok && (v < back || v-back <= math.MaxInt64)
 	}
 	return t, ok
 }
