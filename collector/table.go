@@ -248,7 +248,7 @@ func (t *Table) Add(p *Packet) {
 	if ts > t.now || !t.clocked {
 		t.now, t.clocked = ts, true
 		t.expire()
-	} else if t.now-ts > int64(MaxTimeJump) {
+	} else if over(t.now, ts, int64(MaxTimeJump)) {
 		// The clock went back more than a day (a corrupt record's time
 		// ahead of this one, or files out of order): a forward jump ended
 		// every open flow as idle, and so does this one, so the flows on
@@ -283,7 +283,7 @@ func (t *Table) Add(p *Packet) {
 			// A new connection on the key of a closed one.
 			t.end(e, e.reason)
 			e = nil
-		case !e.closed && ts-e.start >= int64(t.cfg.ActiveTimeout):
+		case !e.closed && over(ts, e.start, int64(t.cfg.ActiveTimeout)-1):
 			// The flow goes on in a new record, in the same direction
 			// whoever sends this packet (as CICFlowMeter's continuation).
 			// A closed flow does not go on: its grace keeps its last
@@ -516,12 +516,26 @@ func (t *Table) evictOne() {
 	}
 }
 
+// over reports whether now - then > d (d >= -1) for times of any
+// distance: the difference of two times more than 292 years apart (a
+// pcapng if_tsoffset far in the past beside one far ahead) wrapped, so
+// one flow held the packets of both, with a negative duration.
+func over(now, then, d int64) bool {
+	switch {
+	case now < then:
+		return false
+	case d < 0:
+		return true
+	}
+	return uint64(now)-uint64(then) > uint64(d)
+}
+
 // overdue reports whether e's idle timeout or close grace passed by now.
 func (t *Table) overdue(e *entry, now int64) bool {
 	if e.closed {
-		return now-e.closedAt > int64(t.cfg.CloseGrace)
+		return over(now, e.closedAt, int64(t.cfg.CloseGrace))
 	}
-	return now-e.end > int64(t.cfg.IdleTimeout)
+	return over(now, e.end, int64(t.cfg.IdleTimeout))
 }
 
 // expire ends flows whose idle timeout or close grace passed by t.now,
@@ -531,11 +545,11 @@ func (t *Table) overdue(e *entry, now int64) bool {
 // Flush end it as overdue.
 func (t *Table) expire() {
 	grace := int64(t.cfg.CloseGrace)
-	for e := t.closed.head; e != nil && t.now-e.seen > grace; e = t.closed.head {
+	for e := t.closed.head; e != nil && over(t.now, e.seen, grace); e = t.closed.head {
 		t.end(e, e.reason)
 	}
 	idle := int64(t.cfg.IdleTimeout)
-	for e := t.open.head; e != nil && t.now-e.seen > idle; e = t.open.head {
+	for e := t.open.head; e != nil && over(t.now, e.seen, idle); e = t.open.head {
 		t.end(e, EndIdle)
 	}
 }
