@@ -213,7 +213,9 @@ func (a *Alert) ECS() map[string]any {
 	}
 	if a.DNSName != "" {
 		q := map[string]any{"name": a.DNSName}
-		if rd, _ := registrable(a.DNSName); rd != "" {
+		// A name without a top-level domain (a dnscat name) has neither.
+		_, _, tld := splitName(a.DNSName)
+		if rd, _ := registrable(a.DNSName); rd != "" && tld != "" {
 			q["registered_domain"] = rd
 			// ECS's is the effective TLD, the public suffix after the
 			// registrable label (co.uk for example.co.uk), not the last

@@ -54,7 +54,7 @@ func TestPortScanValuesBudget(t *testing.T) {
 	}
 	held := 0
 	for _, s := range e.ps.hosts.m {
-		held += s.ports.count() + s.dsts.count() + s.udpDsts.count()
+		held += s.ports.count() + s.dsts.count() + s.udpDsts.count() + s.answered.count()
 	}
 	l := e.Losses()
 	t.Logf("hosts %d (evicted %d), values held %d, refused %d", e.ps.hosts.len(), e.ps.hosts.Evicted, held, l["portscan_values_refused"])
@@ -107,7 +107,7 @@ func TestDNSNamesBudget(t *testing.T) {
 	}
 	held := 0
 	for _, h := range e.dns.hosts.m {
-		held += h.names.count()
+		held += h.names.count() + h.nxDistinct.count()
 	}
 	l := e.Losses()
 	t.Logf("clients %d (evicted %d), names held %d, refused %d", e.dns.hosts.len(), e.dns.hosts.Evicted, held, l["dns_names_refused"])

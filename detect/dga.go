@@ -52,9 +52,21 @@ func registrable(name string) (domain, tld string) {
 }
 
 // splitName returns the label scored for DGA (the registrable domain's
-// first label), the subdomain part before it, and the TLD.
+// first label), the subdomain part before it, and the TLD. A name whose
+// last label is no top-level domain (dnscat without a domain,
+// "dnscat.<34 hex digits>", whose hex was taken for the TLD and scored
+// nothing) has no TLD: the whole name is the part a tunnel fills, and its
+// longest label is scored.
 func splitName(name string) (label, sub, tld string) {
 	name = strings.TrimSuffix(name, ".")
+	if last := strings.LastIndexByte(name, '.'); last >= 0 && !tldShape(name[last+1:]) {
+		for l := range strings.SplitSeq(name, ".") {
+			if len(l) > len(label) {
+				label = l
+			}
+		}
+		return label, name, ""
+	}
 	rd, tld := registrable(name)
 	if rd == "" {
 		return "", "", tld

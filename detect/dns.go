@@ -43,9 +43,10 @@ type dnsQueryKey struct {
 const dnsAnswerTimeout = 30 * int64(time.Second)
 
 type dnsHost struct {
-	queries, nx uint64
+	queries, nx uint64 // nx: NXDOMAIN answers matched to a query
 	names       distinct
-	unmatched   uint64 // NXDOMAIN answers to queries the sensor did not see
+	nxDistinct  distinct // the names answered NXDOMAIN, outside local TLDs
+	unmatched   uint64   // NXDOMAIN answers to queries the sensor did not see
 	nxNames     [4]string
 	nxN         int
 	first, last int64
@@ -130,7 +131,7 @@ func (d *dnsDetector) host(a addr) *dnsHost {
 	}
 	if d.hosts.full() {
 		if v := d.hosts.evict(); v != nil {
-			d.names.giveBack(&v.names)
+			d.names.giveBack(&v.names, &v.nxDistinct)
 		}
 	}
 	return d.hosts.upsert(a)
@@ -155,6 +156,14 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 			return
 		}
 		h.nx++
+		// The rule counts distinct names outside local TLDs: a resolver's
+		// search list tries each name under every local suffix, for A
+		// and AAAA, and gets NXDOMAIN for each before the name resolves
+		// (a pod with ndots:5 got 24 for 4 names that all resolved).
+		if _, _, tld := splitName(string(m.name)); localTLDs[tld] {
+			return
+		}
+		d.names.add(&h.nxDistinct, fnv64(m.name), 4*d.e.cfg.NXDomain)
 		h.nxBy.add(p.Key.Proto)
 		h.keys.add(&p.Key)
 		if h.nxN < len(h.nxNames) {
@@ -191,7 +200,10 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 			SrcPort: sport, DstPort: dport, Proto: p.Key.Proto, DNSName: name, keys: []collector.Key{p.Key},
 		}
 	}
-	rd, _ := registrable(name)
+	rd := "(no top-level domain)"
+	if tld != "" {
+		rd, _ = registrable(name)
+	}
 	if len(sub) >= c.TunnelMinLen {
 		if h := entropyOf(sub); h >= tunnelEntropy {
 			a := base("dns.tunnel", SevHigh)
@@ -265,7 +277,7 @@ func (d *dnsDetector) tick(now int64, final bool) {
 	c := &d.e.cfg
 	var out []*Alert
 	for host, h := range d.hosts.m {
-		if h.nx >= uint64(c.NXDomain) {
+		if n := h.nxDistinct.count(); n >= c.NXDomain {
 			a := &Alert{
 				Time: h.last, First: h.first, Last: h.last, Detector: DNS, Rule: "dns.nxdomain", Severity: SevMedium,
 				Src: toNetip(host), Proto: h.nxBy.proto(), Names: append([]string(nil), h.nxNames[:h.nxN]...),
@@ -273,8 +285,8 @@ func (d *dnsDetector) tick(now int64, final bool) {
 				// aggregated ones too, names one of its own window.
 				DNSName: h.nxNames[0],
 			}
-			a.Message = fmt.Sprintf("%s got %d NXDOMAIN answers in %v", a.Src, h.nx, c.DNSWindow)
-			a.Evidence = map[string]any{"window_s": c.DNSWindow.Seconds(), "nxdomain": h.nx, "queries": h.queries}
+			a.Message = fmt.Sprintf("%s got NXDOMAIN for %d distinct names (%d answers) in %v", a.Src, n, h.nx, c.DNSWindow)
+			a.Evidence = map[string]any{"window_s": c.DNSWindow.Seconds(), "nxdomain": h.nx, "nxdomain_names": n, "queries": h.queries}
 			if h.unmatched > 0 {
 				a.Evidence["nxdomain_unmatched"] = h.unmatched
 			}

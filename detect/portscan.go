@@ -57,6 +57,11 @@ type scanState struct {
 	// udpDsts are the hosts of UDP probes, apart from dsts, which the TCP
 	// and ping sweep rules read.
 	udpDsts distinct
+	// answered are the hosts that sent the source a SYN+ACK: a listener
+	// left without an answer sends its SYN+ACK again (5 times by Linux's
+	// default), so SYN+ACK packets counted a sweep of 20 open hosts of 100
+	// as answered.
+	answered distinct
 }
 
 func newPortScan(e *Engine) *portScan {
@@ -103,7 +108,7 @@ func (d *portScan) state(src addr) *scanState {
 	}
 	if d.hosts.full() {
 		if v := d.hosts.evict(); v != nil {
-			d.vals.giveBack(&v.ports, &v.dsts, &v.udpDsts)
+			d.vals.giveBack(&v.ports, &v.dsts, &v.udpDsts, &v.answered)
 		}
 	}
 	return d.hosts.upsert(src)
@@ -140,6 +145,7 @@ func (d *portScan) packet(p *collector.Packet) {
 			// An answer to the probing host, which is the destination.
 			if s := d.hosts.get(dst); s != nil {
 				s.synack++
+				d.vals.add(&s.answered, hash64(src), d.limit)
 			}
 		case collector.FlagRST, collector.FlagRST | collector.FlagACK:
 			if s := d.hosts.get(dst); s != nil {
@@ -219,13 +225,16 @@ func (d *portScan) tick(now int64, final bool) {
 		if ports >= c.PortScanPorts && s.udpDsts.count() > 0 {
 			all = s.dsts.unionCount(&s.udpDsts)
 		}
+		// The share of the hosts that answered with a SYN+ACK (capped:
+		// a host may answer a SYN the window did not count).
+		answered := min(ratio(uint64(s.answered.count()), uint64(max(hosts, 1))), 1)
 		ho := s.halfOpen(d.e.hs != nil)
 		hoRatio := ratio(ho, s.syn)
 		ev := func() map[string]any {
 			return map[string]any{
 				"window_s": c.PortScanWindow.Seconds(), "distinct_ports": ports, "distinct_hosts": hosts,
 				"syn": s.syn, "synack_in": s.synack, "completed": s.completed, "rst_in": s.rstIn, "rst_out": s.rstOut, "udp": s.udp, "echo": s.echo,
-				"half_open": ho, "half_open_ratio": round3(hoRatio), "saturated": s.ports.sat || s.dsts.sat || s.udpDsts.sat,
+				"half_open": ho, "half_open_ratio": round3(hoRatio), "answered_hosts": s.answered.count(), "saturated": s.ports.sat || s.dsts.sat || s.udpDsts.sat,
 			}
 		}
 		a := &Alert{Time: s.last, First: s.first, Last: s.last, Detector: PortScan, Src: toNetip(src)}
@@ -251,10 +260,10 @@ func (d *portScan) tick(now int64, final bool) {
 				atLeast = "at least "
 			}
 			a.Message = fmt.Sprintf("%s probed %s%d distinct ports on %d hosts in %v", a.Src, atLeast, ports, hosts, c.PortScanWindow)
-		case hosts >= c.PortScanHosts && s.syn > 0 && ratio(s.synack, s.syn) < 0.5:
+		case hosts >= c.PortScanHosts && s.syn > 0 && answered < 0.5:
 			a.Rule, a.Severity = "portscan.sweep", SevMedium
 			a.DstPort = s.lastPort
-			a.Message = fmt.Sprintf("%s sent SYNs to %d hosts (%.0f%% unanswered) in %v", a.Src, hosts, 100*(1-ratio(s.synack, s.syn)), c.PortScanWindow)
+			a.Message = fmt.Sprintf("%s sent SYNs to %d hosts (%.0f%% unanswered) in %v", a.Src, hosts, 100*(1-answered), c.PortScanWindow)
 		case hosts >= c.PortScanHosts && s.syn == 0 && s.echo > 0:
 			a.Rule, a.Severity = "portscan.sweep", SevLow
 			a.Message = fmt.Sprintf("%s sent echo requests to %d hosts in %v (ping sweep)", a.Src, hosts, c.PortScanWindow)

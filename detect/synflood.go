@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/flowhawk/flowhawk/collector"
 )
@@ -161,11 +162,14 @@ func (d *synFlood) tick(now int64, final bool) {
 			}
 		}
 		a.DstPort = s.ports[best]
-		rate := float64(s.syn) / c.SynFloodWindow.Seconds()
+		// The rate while the SYNs came, not over the whole window: a
+		// flood of 9,639 SYNs in 0.44 s was "720/s" over 10 s.
+		span := max(s.last-s.first, int64(time.Millisecond))
+		rate := float64(s.syn) / (float64(span) / 1e9)
 		a.Message = fmt.Sprintf("%d SYNs to %s (%.0f/s, %.0f%% half-open) from %d sources", s.syn, a.Dst, rate, 100*hr, srcs)
 		a.Evidence = map[string]any{
 			"window_s": c.SynFloodWindow.Seconds(), "syn": s.syn, "synack_out": s.synack, "completed": s.completed, "rst_in": s.rstIn,
-			"syn_per_s": round3(rate), "half_open_ratio": round3(hr), "distinct_sources": srcs,
+			"syn_per_s": round3(rate), "syn_span_s": round3(float64(span) / 1e9), "half_open_ratio": round3(hr), "distinct_sources": srcs,
 			"sources_saturated": s.srcs.sat, "top_sources": top, "ports": ports,
 		}
 		a.cause = a.Dst.String()
