@@ -156,8 +156,9 @@ static __always_inline int send_sample(void *ctx, const bool xdp, struct flow_ke
 	return 1;
 }
 
-/* reuse handles a TCP SYN on the key of a flow that FIN/RST closed: the
- * old record goes to the ring buffer whole, and the entry starts over. */
+/* reuse handles a TCP SYN on the key of a flow that FIN/RST closed, or
+ * any packet on it after the close grace: the old record goes to the ring
+ * buffer whole, and the entry starts over. */
 static __always_inline int reuse(struct flow_key *key, struct flow_value *v, struct zero_flow *zero, __u64 now)
 {
 	struct flow_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -213,9 +214,12 @@ static __always_inline void event_key(struct flow_key *key, struct pkt_info *pi,
 
 /* get_flow finds the flow of mkey in map (flows or flows4), or creates it.
  * *fresh tells that the entry starts over: just created, or reused by a
- * TCP SYN after FIN/RST closed it (the old record goes to the ring buffer
- * under the canonical key). NULL when the map is full (counted in full). Inlined
- * with a constant map, so each lookup stays inlined by the verifier. */
+ * TCP SYN after FIN/RST closed it, or by any packet once the close grace
+ * passed and no scan has emitted it yet (the old record goes to the ring
+ * buffer under the canonical key): the flow table starts a new flow then,
+ * and the late packet joined the closed record. NULL when the map is full
+ * (counted in full). Inlined with a constant map, so each lookup stays
+ * inlined by the verifier. */
 static __always_inline struct flow_value *get_flow(void *map, __u32 full, void *mkey, struct flow_key *key,
 						   struct pkt_info *pi, __u8 side, __u8 pure_syn, __u64 now,
 						   int *fresh)
@@ -224,7 +228,7 @@ static __always_inline struct flow_value *get_flow(void *map, __u32 full, void *
 	struct zero_flow *zero;
 	struct flow_value *v = bpf_map_lookup_elem(map, mkey);
 	if (v) {
-		if (!((v->flags & FLOW_F_CLOSED) && pure_syn))
+		if (!((v->flags & FLOW_F_CLOSED) && (pure_syn || now - v->close_ts > close_grace_ns)))
 			return v;
 		zero = bpf_map_lookup_elem(&zero_value, &zk);
 		if (!zero)

@@ -208,6 +208,7 @@ const (
 	FlowhawkProgFlowhawkXdpInner      = "flowhawk_xdp_inner"
 	FlowhawkProgNoopTc                = "noop_tc"
 	FlowhawkProgNoopXdp               = "noop_xdp"
+	FlowhawkVarCloseGraceNs           = "close_grace_ns"
 	FlowhawkVarDecap                  = "decap"
 	FlowhawkVarDnsSnippets            = "dns_snippets"
 	FlowhawkVarMaxSamples             = "max_samples"
@@ -298,6 +299,7 @@ type FlowhawkMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type FlowhawkVariableSpecs struct {
+	CloseGraceNs    *ebpf.VariableSpec `ebpf:"close_grace_ns"`
 	Decap           *ebpf.VariableSpec `ebpf:"decap"`
 	DnsSnippets     *ebpf.VariableSpec `ebpf:"dns_snippets"`
 	MaxSamples      *ebpf.VariableSpec `ebpf:"max_samples"`
@@ -364,6 +366,7 @@ func (m *FlowhawkMaps) Close() error {
 //
 // It can be passed to LoadFlowhawkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type FlowhawkVariables struct {
+	CloseGraceNs    *ebpf.Variable `ebpf:"close_grace_ns"`
 	Decap           *ebpf.Variable `ebpf:"decap"`
 	DnsSnippets     *ebpf.Variable `ebpf:"dns_snippets"`
 	MaxSamples      *ebpf.Variable `ebpf:"max_samples"`

@@ -727,7 +727,8 @@ func loadKernel(cfg KernelConfig, keep map[string]bool) (*KernelSource, error) {
 		set(bpf.FlowhawkVarSampleRate, uint32(cfg.SampleRate)),
 		set(bpf.FlowhawkVarDnsSnippets, dns),
 		set(bpf.FlowhawkVarDecap, decap),
-		set(bpf.FlowhawkVarWakeBytes, uint64(cfg.RingSize/8))); err != nil {
+		set(bpf.FlowhawkVarWakeBytes, uint64(cfg.RingSize/8)),
+		set(bpf.FlowhawkVarCloseGraceNs, uint64(cfg.CloseGrace))); err != nil {
 		return nil, err
 	}
 	if keep != nil {

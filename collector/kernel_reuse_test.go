@@ -241,3 +241,44 @@ func TestKernelReuseWithFullRingKeepsRecord(t *testing.T) {
 		t.Fatalf("TCP records hold %d packets, want 5 (4 of the closed connection, the new SYN); ring full %d", tcp, s.Stats().RingbufFull)
 	}
 }
+
+// TestKernelLatePacketAfterGraceStartsNewFlow: a packet on a flow RST or
+// FIN closed, after its close grace and before a scan emitted it (scans
+// run once a second), joined the closed record; the flow table starts a
+// new flow with it, as it does with a SYN at once (a FIN retransmitted
+// 2.0076 s after the FIN pair, under loss: one record of 9+7 packets
+// where replay had 8+6 and 1+1). The entry now starts over, the old
+// record going whole to the ring buffer, on either hook.
+func TestKernelLatePacketAfterGraceStartsNewFlow(t *testing.T) {
+	for _, prog := range []string{"xdp", "tc"} {
+		t.Run(prog, func(t *testing.T) {
+			s := loadTestKernel(t, KernelConfig{MaxFlows: 64, CloseGrace: 30 * time.Millisecond})
+			p := s.objs.FlowhawkXdp
+			if prog == "tc" {
+				p = s.objs.FlowhawkTc
+			}
+			run := func(fr []byte) {
+				t.Helper()
+				if _, err := p.Run(&ebpf.RunOptions{Data: fr}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			run(pairFrame(t, layers.IPProtocolTCP, false, "S"))
+			run(pairFrame(t, layers.IPProtocolTCP, true, "RA")) // closed: 2 packets
+			run(pairFrame(t, layers.IPProtocolTCP, false, "A")) // within the grace: joins it
+			time.Sleep(60 * time.Millisecond)
+			run(pairFrame(t, layers.IPProtocolTCP, false, "A")) // past it: a new flow
+			var got []string
+			onFlow := func(f *Flow) {
+				got = append(got, fmt.Sprintf("%v %d+%d", f.EndReason, f.Fwd.Packets, f.Bwd.Packets))
+			}
+			s.readEvents(time.Now(), onFlow, nil)
+			if err := s.Flush(onFlow, nil); err != nil {
+				t.Fatal(err)
+			}
+			if want := "[rst 2+1 flush 1+0]"; fmt.Sprint(got) != want {
+				t.Fatalf("records %v, want %s", got, want)
+			}
+		})
+	}
+}

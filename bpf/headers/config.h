@@ -19,5 +19,9 @@ volatile const __u8 decap = 0;
  * 100 ms, so records wait that long at most; a wakeup per record is a
  * wakeup per packet of a flood of new flows. */
 volatile const __u64 wake_bytes = 0;
+/* How long a flow FIN/RST closed keeps taking packets (the flow table's
+ * close grace, ns): a later packet starts a new flow, as a SYN does at
+ * once. */
+volatile const __u64 close_grace_ns = 2000000000ULL;
 
 #endif
