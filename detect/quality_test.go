@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/flowhawk/flowhawk/collector"
@@ -113,5 +114,57 @@ func TestSynFloodRateOverItsSpan(t *testing.T) {
 	}
 	if r, _ := c.alerts[0].Evidence["syn_per_s"].(float64); r < 3900 || r > 4100 {
 		t.Errorf("syn_per_s %v, want about 4000", r)
+	}
+}
+
+// TestTopTalkersAlikeHosts: hosts that all send about the same (cameras at
+// one bit rate, replicas) have a tiny spread; a host 2 % above them
+// scored z 59 and was "far above the other 29 hosts", and 30 hosts of one
+// distribution (1 % spread) raised toptalkers in 39 of 200 windows. A
+// talker also sends at least twice the others' mean now; a real giant
+// still alerts.
+func TestTopTalkersAlikeHosts(t *testing.T) {
+	c := runTalkers(t, 30, 20_800, 30_600_000, func(h int) (uint64, uint64) {
+		return 20_400 + uint64(h%5), 30_000_000 + uint64(h%7)*5_000
+	})
+	for _, a := range c.alerts {
+		t.Errorf("a host 2 %% above alike hosts: %s: %s %v", a.Rule, a.Message, a.Evidence)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	alerted := 0
+	for range 200 {
+		g := func() (uint64, uint64) {
+			return uint64(20_000 * (1 + 0.01*r.NormFloat64())), uint64(30e6 * (1 + 0.01*r.NormFloat64()))
+		}
+		gp, gb := g()
+		if c := runTalkers(t, 30, gp, gb, func(int) (uint64, uint64) { return g() }); len(c.alerts) > 0 {
+			alerted++
+		}
+	}
+	if alerted > 0 {
+		t.Errorf("%d of 200 windows of 30 alike hosts raised toptalkers", alerted)
+	}
+	if c := runTalkers(t, 30, 60_000, 90e6, func(int) (uint64, uint64) { return 20_000, 30e6 }); c.rules()["toptalkers"] != 1 {
+		t.Errorf("a host sending 3 times the others: %v, want toptalkers", c.rules())
+	}
+}
+
+// TestSeqRepeatShortInjection: a forged 40-byte redirect arrives before
+// the server's real 1282-byte response at the same sequence number; both
+// start with "HTTP/1.1 200 OK\r". Only 16 bytes of a segment were kept,
+// and no prefix hash covers 40 bytes: no conflict was seen.
+func TestSeqRepeatShortInjection(t *testing.T) {
+	e, c := newTest(t, only("seqrepeat"))
+	real := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1200\r\n\r\n<html>" + string(make([]byte, 1200)))
+	forged := []byte("HTTP/1.1 200 OK\r\nLocation: http://e/\r\n\r\n")
+	p := pkt(t0, "10.0.0.80", "10.0.0.9", 80, 50000, 6, collector.FlagACK|collector.FlagPSH, forged)
+	p.TCPSeq = 1000
+	e.OnPacket(p)
+	q := pkt(t0+sec/100, "10.0.0.80", "10.0.0.9", 80, 50000, 6, collector.FlagACK|collector.FlagPSH, real)
+	q.TCPSeq = 1000
+	e.OnPacket(q)
+	e.Close()
+	if c.rules()["seqrepeat.conflict"] != 1 {
+		t.Errorf("got %v, want one seqrepeat.conflict", c.rules())
 	}
 }

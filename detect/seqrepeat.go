@@ -43,18 +43,20 @@ type seqEntry struct {
 	hash     uint64
 	capLen   uint32
 	payLen   uint32
-	head     [16]byte
-	pre      [len(seqCheckpoints)]uint64 // hashes of the first 64, 256, 1024 bytes
+	head     [64]byte
+	pre      [len(seqCheckpoints)]uint64 // hashes of the first 128, 256, 512, 1024 bytes
 	repeats  uint32
 	reported uint8 // bit 0 conflict, bit 1 excessive
 	first    int64
 }
 
 // seqCheckpoints are the prefix lengths whose hashes a segment keeps, so
-// that a repeat of another length is compared beyond the first 16 bytes:
-// an injected HTTP response and the real one both start with
-// "HTTP/1.1 200 OK\r\n" and rarely have the same length.
-var seqCheckpoints = [...]int{64, 256, 1024}
+// that a repeat of another length is compared beyond the first 64 bytes
+// (its head): an injected HTTP response and the real one both start with
+// "HTTP/1.1 200 OK\r\n" and rarely have the same length. The head was
+// 16 bytes until 2026-12-07, and a 40-byte forged redirect before the
+// real response was compared over those 16 only.
+var seqCheckpoints = [...]int{128, 256, 512, 1024}
 
 // seqHashes returns the hash of b and of its prefixes at seqCheckpoints
 // (0 for a checkpoint beyond b), in one pass.

@@ -239,8 +239,12 @@ func (d *topTalkers) judge(hosts []talkerRef, out []*Alert) []*Alert {
 		if i < maxExact {
 			zb, zp = leaveOneOut(hosts, t, talkerBytes), leaveOneOut(hosts, t, talkerPackets)
 		}
-		ob := zb > c.TopK && t.bytes >= c.TopMinBytes
-		op := zp > c.TopK && t.packets >= c.TopMinPackets
+		// Also at least twice the others' mean: alike hosts (cameras at
+		// one bit rate, replicas) have a tiny spread, over which a host
+		// 2 % above them scored z 59 ("far above the other 29 hosts").
+		mb, mp := (b1-float64(t.bytes))/float64(n-1), (p1-float64(t.packets))/float64(n-1)
+		ob := zb > c.TopK && t.bytes >= c.TopMinBytes && float64(t.bytes) >= minTalkerRatio*mb
+		op := zp > c.TopK && t.packets >= c.TopMinPackets && float64(t.packets) >= minTalkerRatio*mp
 		if !ob && !op {
 			continue
 		}
@@ -252,12 +256,16 @@ func (d *topTalkers) judge(hosts []talkerRef, out []*Alert) []*Alert {
 		a.Evidence = map[string]any{
 			"window_s": c.TopWindow.Seconds(), "bytes": t.bytes, "packets": t.packets, "hosts": n, "k": c.TopK,
 			"z_bytes": zscore(zb), "z_packets": zscore(zp),
-			"mean_bytes_others": round3((b1 - float64(t.bytes)) / float64(n-1)),
+			"mean_bytes_others": round3(mb),
 		}
 		out = append(out, a)
 	}
 	return out
 }
+
+// minTalkerRatio is how many times the other hosts' mean a top talker
+// sends at least, whatever its z-score.
+const minTalkerRatio = 2
 
 // zscore keeps the evidence JSON encodable: an infinite z-score (the other
 // hosts all sent the same, so no spread) is null, where a sentinel of -1
