@@ -383,7 +383,13 @@ func (e *Engine) OnFlow(f *collector.Flow) {
 		return
 	}
 	e.stats.flows++
-	e.advance(f.End)
+	// A record reaches the engine up to the flow delay after its end
+	// (SetFlowDelay): only a step back beyond that and a day is the
+	// clock going back (an --idle-timeout over a day made every record
+	// of an idle flow restart the detectors).
+	if !e.clocked || f.End > e.now || uint64(e.now)-uint64(f.End) > uint64(collector.MaxTimeJump)+uint64(e.flowDelay) {
+		e.advance(f.End)
+	}
 	if e.ps != nil || e.sf != nil || e.dns != nil || e.seq != nil || e.intel != nil {
 		e.idx.addFlow(f.Key, f.ID)
 		if cause, ok := e.idx.take(f.Key); ok {
