@@ -200,14 +200,18 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 			SrcPort: sport, DstPort: dport, Proto: p.Key.Proto, DNSName: name, keys: []collector.Key{p.Key},
 		}
 	}
-	rd := "(no top-level domain)"
+	var rd string // none without a top-level domain
 	if tld != "" {
 		rd, _ = registrable(name)
 	}
 	if len(sub) >= c.TunnelMinLen {
 		if h := entropyOf(sub); h >= tunnelEntropy {
 			a := base("dns.tunnel", SevHigh)
-			a.Message = fmt.Sprintf("%s queried %d bytes of high-entropy (%.2f bits/char) subdomain under %s", a.Src, len(sub), h, rd)
+			under := "under " + rd
+			if rd == "" {
+				under = "in a name without a top-level domain"
+			}
+			a.Message = fmt.Sprintf("%s queried %d bytes of high-entropy (%.2f bits/char) subdomain %s", a.Src, len(sub), h, under)
 			a.Evidence = map[string]any{"subdomain_len": len(sub), "entropy": round3(h), "registered_domain": rd, "qtype": m.qtype}
 			// Per client: tunnel names often have no real registrable
 			// domain (dnscat without a TLD), so the domain is evidence.

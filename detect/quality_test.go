@@ -92,6 +92,9 @@ func TestDNSTunnelWithoutTLD(t *testing.T) {
 		t.Fatalf("60 dnscat polls (34 hex digits of tunnel data each) raised %v, want dns.tunnel", c.rules())
 	}
 	for _, a := range c.alerts {
+		if rd, ok := a.Evidence["registered_domain"]; ok && rd != "" {
+			t.Errorf("%s: registered_domain %q for a name without a top-level domain", a.Rule, rd)
+		}
 		if q, _ := a.ECS()["dns"].(map[string]any); q != nil {
 			if tld, ok := q["question"].(map[string]any)["top_level_domain"]; ok {
 				t.Errorf("%s: top_level_domain %v for a name without one", a.Rule, tld)
