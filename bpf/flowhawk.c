@@ -228,7 +228,9 @@ static __always_inline struct flow_value *get_flow(void *map, __u32 full, void *
 	struct zero_flow *zero;
 	struct flow_value *v = bpf_map_lookup_elem(map, mkey);
 	if (v) {
-		if (!((v->flags & FLOW_F_CLOSED) && (pure_syn || now - v->close_ts > close_grace_ns)))
+		/* now > close_ts: another CPU may have closed the flow after
+		 * this one read the clock, and the difference would wrap. */
+		if (!((v->flags & FLOW_F_CLOSED) && (pure_syn || (now > v->close_ts && now - v->close_ts > close_grace_ns))))
 			return v;
 		zero = bpf_map_lookup_elem(&zero_value, &zk);
 		if (!zero)
