@@ -100,6 +100,7 @@ func newDNSDetector(e *Engine) (*dnsDetector, error) {
 		// 1,310 hosts' full sets at the defaults, 25-30 MB.
 		names: budget{max: 1 << 20},
 	}
+	d.hosts.evicted = func(v *dnsHost) { d.names.giveBack(&v.names, &v.nxDistinct) }
 	for _, t := range e.cfg.SuspiciousTLDs {
 		d.tlds[strings.TrimPrefix(strings.ToLower(t), ".")] = true
 	}
@@ -123,20 +124,6 @@ func fnv64(b []byte) uint64 {
 	return h
 }
 
-// host returns a's state, creating it; an evicted host's names give their
-// share of the budget back.
-func (d *dnsDetector) host(a addr) *dnsHost {
-	if h := d.hosts.get(a); h != nil {
-		return h
-	}
-	if d.hosts.full() {
-		if v := d.hosts.evict(); v != nil {
-			d.names.giveBack(&v.names, &v.nxDistinct)
-		}
-	}
-	return d.hosts.upsert(a)
-}
-
 func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, sport, dport uint16) {
 	ts := p.Timestamp
 	if m.response {
@@ -149,7 +136,7 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 			}
 			return
 		}
-		h := d.host(dst) // the client
+		h := d.hosts.upsert(dst) // the client
 		d.touch(h, ts)
 		if !d.e.cfg.PartialPackets && !d.answers(dnsQueryKey{dst, src, dport, m.id}, ts) {
 			h.unmatched++
@@ -179,7 +166,7 @@ func (d *dnsDetector) message(m *dnsMsg, p *collector.Packet, src, dst addr, spo
 		}
 		return
 	}
-	h := d.host(src)
+	h := d.hosts.upsert(src)
 	d.touch(h, ts)
 	h.queries++
 	if !d.e.cfg.PartialPackets {

@@ -66,7 +66,7 @@ type scanState struct {
 
 func newPortScan(e *Engine) *portScan {
 	c := &e.cfg
-	return &portScan{
+	d := &portScan{
 		e:     e,
 		win:   window{size: c.PortScanWindow.Nanoseconds()},
 		hosts: newBounded[addr](c.MaxHosts, func(s *scanState) uint64 { return s.syn + s.udp }),
@@ -74,6 +74,8 @@ func newPortScan(e *Engine) *portScan {
 		// 2,621 hosts' full sets at the defaults, 25-30 MB.
 		vals: budget{max: 1 << 20},
 	}
+	d.hosts.evicted = func(v *scanState) { d.vals.giveBack(&v.ports, &v.dsts, &v.udpDsts, &v.answered) }
+	return d
 }
 
 // echoRequest reports whether p is an ICMP or ICMPv6 echo request.
@@ -100,26 +102,12 @@ func (d *portScan) admit(src addr) bool {
 	return false
 }
 
-// state returns src's state, creating it; an evicted host's sets give
-// their share of the budget back.
-func (d *portScan) state(src addr) *scanState {
-	if s := d.hosts.get(src); s != nil {
-		return s
-	}
-	if d.hosts.full() {
-		if v := d.hosts.evict(); v != nil {
-			d.vals.giveBack(&v.ports, &v.dsts, &v.udpDsts, &v.answered)
-		}
-	}
-	return d.hosts.upsert(src)
-}
-
 func (d *portScan) packet(p *collector.Packet) {
 	src, dst, _, dport := ends(p)
 	if p.Key.Proto == 1 || p.Key.Proto == 58 {
 		// Ping sweeps: echo requests to many hosts.
 		if echoRequest(p) && d.admit(src) {
-			s := d.state(src)
+			s := d.hosts.upsert(src)
 			d.touch(s, p.Timestamp)
 			s.echo++
 			d.vals.add(&s.dsts, hash64(dst), d.limit)
@@ -134,7 +122,7 @@ func (d *portScan) packet(p *collector.Packet) {
 			if !d.admit(src) {
 				return
 			}
-			s := d.state(src)
+			s := d.hosts.upsert(src)
 			d.touch(s, p.Timestamp)
 			s.syn++
 			d.vals.add(&s.ports, uint64(dport), d.limit)
@@ -171,7 +159,7 @@ func (d *portScan) packet(p *collector.Packet) {
 	if dport >= sport || !d.admit(src) {
 		return // peer-to-peer or from a server port; or a first probe
 	}
-	s := d.state(src)
+	s := d.hosts.upsert(src)
 	d.touch(s, p.Timestamp)
 	s.udp++
 	d.vals.add(&s.ports, uint64(dport)|1<<16, d.limit)

@@ -38,10 +38,13 @@ func ends(p *collector.Packet) (src, dst addr, sport, dport uint16) {
 // (random, by Go's map iteration order): approximate LFU at O(1) cost and
 // no per-entry bookkeeping. Evictions are counted.
 type bounded[K comparable, V any] struct {
-	m       map[K]*V
-	max     int
-	score   func(*V) uint64
-	free    []*V
+	m     map[K]*V
+	max   int
+	score func(*V) uint64
+	free  []*V
+	// evicted, when set, sees each evicted entry's state before it is
+	// reused: a detector gives back the budget its sets held.
+	evicted func(*V)
 	Evicted uint64
 }
 
@@ -99,6 +102,9 @@ func (b *bounded[K, V]) evict() *V {
 	b.free = append(b.free, v)
 	delete(b.m, victim)
 	b.Evicted++
+	if b.evicted != nil {
+		b.evicted(v)
+	}
 	return v
 }
 

@@ -39,7 +39,7 @@ type floodState struct {
 }
 
 func newSynFlood(e *Engine) *synFlood {
-	return &synFlood{
+	d := &synFlood{
 		e:     e,
 		win:   window{size: e.cfg.SynFloodWindow.Nanoseconds()},
 		dsts:  newBounded[addr](e.cfg.MaxHosts, func(s *floodState) uint64 { return s.syn }),
@@ -48,19 +48,16 @@ func newSynFlood(e *Engine) *synFlood {
 		// 131,072 entries at most whatever --detect-max-hosts.
 		srcs: budget{max: 1 << 17},
 	}
+	// An evicted destination's sources are no longer kept: they give
+	// their share of the budget back.
+	d.dsts.evicted = func(v *floodState) { d.srcs.giveBack(&v.srcs) }
+	return d
 }
 
 func (d *synFlood) packet(p *collector.Packet) {
 	src, dst, _, dport := ends(p)
 	switch p.TCPFlags & (collector.FlagSYN | collector.FlagACK | collector.FlagRST) {
 	case collector.FlagSYN:
-		if d.dsts.get(dst) == nil && d.dsts.full() {
-			// The evicted destination's sources are no longer kept:
-			// they give their share of the budget back.
-			if v := d.dsts.evict(); v != nil {
-				d.srcs.giveBack(&v.srcs)
-			}
-		}
 		s := d.dsts.upsert(dst)
 		if s.first == 0 || p.Timestamp < s.first {
 			s.first = p.Timestamp
