@@ -24,6 +24,19 @@ func edgeData(t *testing.T, dir string) string {
 	return p
 }
 
+// edgeModel writes edgeData in a new directory and a dt model trained on
+// it, and returns the three paths.
+func edgeModel(t *testing.T) (dir, data, model string) {
+	t.Helper()
+	dir = t.TempDir()
+	data = edgeData(t, dir)
+	model = filepath.Join(dir, "m.json")
+	if code, _, e := runCLI(t, "train", "--data", data, "--model", "dt", "-o", model); code != 0 {
+		t.Fatal(e)
+	}
+	return dir, data, model
+}
+
 func runNoPanic(t *testing.T, args ...string) (code int, out, errOut string) {
 	t.Helper()
 	defer func() {
@@ -37,12 +50,7 @@ func runNoPanic(t *testing.T, args ...string) (code int, out, errOut string) {
 // importance --repeats N allocated N float64s per column up front:
 // 2^63-1 panicked in makeslice, 1e9 took 8 GB.
 func TestEdgeImportanceHugeRepeats(t *testing.T) {
-	dir := t.TempDir()
-	data := edgeData(t, dir)
-	model := filepath.Join(dir, "m.json")
-	if code, _, e := runCLI(t, "train", "--data", data, "--model", "dt", "-o", model); code != 0 {
-		t.Fatal(e)
-	}
+	_, data, model := edgeModel(t)
 	code, _, errOut := runNoPanic(t, "importance", "--model", model, "--data", data, "--repeats", "9223372036854775807")
 	if code != 2 || !strings.Contains(errOut, "--repeats") {
 		t.Errorf("--repeats 2^63-1: exit %d: %s", code, errOut)
@@ -131,12 +139,7 @@ func TestEdgeGBDTHugeLearningRate(t *testing.T) {
 
 // predict -o missing/p.csv named a temporary file, not -o.
 func TestEdgePredictOutputMissingDir(t *testing.T) {
-	dir := t.TempDir()
-	data := edgeData(t, dir)
-	model := filepath.Join(dir, "m.json")
-	if code, _, e := runCLI(t, "train", "--data", data, "--model", "dt", "-o", model); code != 0 {
-		t.Fatal(e)
-	}
+	dir, data, model := edgeModel(t)
 	out := filepath.Join(dir, "missing", "p.csv")
 	code, _, errOut := runCLI(t, "predict", "--model", model, "--data", data, "-o", out)
 	if code == 0 || !strings.Contains(errOut, "-o "+out) || strings.Contains(errOut, ".p.csv.") {
