@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/flowhawk/flowhawk/export"
 	"github.com/flowhawk/flowhawk/internal/ratelog"
+	"github.com/flowhawk/flowhawk/label"
 )
 
 // ParquetConfig configures ConsumeToParquet, the central side of a fleet:
@@ -267,6 +269,11 @@ func (j *jsonlRecords) write(m jetstream.Msg) (n, bad int, badErr error, err err
 		if err := checkAlert(line); err != nil {
 			bad, badErr = bad+1, fmt.Errorf("not an alert: %w", err)
 			continue
+		}
+		if !utf8.Valid(line) {
+			// Bad bytes can only be inside JSON strings (encoding/json
+			// took the line): as U+FFFD, what a decoder reads anyway.
+			line = []byte(label.Valid(string(line)))
 		}
 		j.w.Write(line)
 		if err := j.w.WriteByte('\n'); err != nil {

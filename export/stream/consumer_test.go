@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -839,5 +841,77 @@ func publishSynth(t testing.TB, cfg Config, from, n int) {
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// fakeMsg is the part of a jetstream.Msg parquetRecords.write reads.
+type fakeMsg struct {
+	jetstream.Msg
+	data []byte
+	h    nats.Header
+}
+
+func (m fakeMsg) Data() []byte         { return m.data }
+func (m fakeMsg) Headers() nats.Header { return m.h }
+
+// A publisher on flowhawk.<sensor>.flows chooses the bytes of a protobuf
+// record's sensor, end_reason and class. The JSON path stores them as
+// valid UTF-8 (encoding/json turns bad bytes into U+FFFD), as every
+// other flowhawk output does; the protobuf path stored them raw in
+// Parquet STRING columns.
+func TestConsumerProtoStringsValidUTF8(t *testing.T) {
+	var m []byte
+	m = protowire.AppendTag(m, pbSensor, protowire.BytesType)
+	m = protowire.AppendBytes(m, []byte("gw\xff1"))
+	m = protowire.AppendTag(m, pbFlowID, protowire.VarintType)
+	m = protowire.AppendVarint(m, 7)
+	m = protowire.AppendTag(m, pbStart, protowire.VarintType)
+	m = protowire.AppendVarint(m, uint64(1.7e18))
+	m = protowire.AppendTag(m, pbSrcIP, protowire.BytesType)
+	m = protowire.AppendBytes(m, []byte{10, 0, 0, 1})
+	m = protowire.AppendTag(m, pbEndReason, protowire.BytesType)
+	m = protowire.AppendBytes(m, []byte("idle\xc3"))
+	m = protowire.AppendTag(m, pbClass, protowire.BytesType)
+	m = protowire.AppendBytes(m, []byte("\xfeBENIGN"))
+	rec := append(protowire.AppendVarint(nil, uint64(len(m))), m...)
+
+	h := nats.Header{}
+	h.Set(FormatHeader, FormatProtobuf)
+	var buf bytes.Buffer
+	w := parquetKind.create(&buf)
+	if n, bad, badErr, err := w.write(fakeMsg{data: rec, h: h}); err != nil || n != 1 {
+		t.Fatalf("write: n %d bad %d (%v) err %v", n, bad, badErr, err)
+	}
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := parquet.Read[FlowRow](bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("read back: %d rows, %v", len(rows), err)
+	}
+	r := rows[0]
+	for name, v := range map[string]string{"sensor": r.Sensor, "end_reason": r.EndReason, "class": r.Class} {
+		if !utf8.ValidString(v) {
+			t.Errorf("stored %s %q is not UTF-8 (a Parquet STRING column)", name, v)
+		}
+	}
+}
+
+// An alert line is stored as it came once encoding/json accepts it, and
+// encoding/json accepts bytes that are not UTF-8 inside strings: the
+// stored alerts-*.jsonl file is then not UTF-8 (strict JSON
+// readers may refuse it).
+func TestConsumerAlertLineValidUTF8(t *testing.T) {
+	line := []byte("{\"@timestamp\":\"2026-01-02T03:04:05Z\",\"message\":\"bad \xff name\",\"flowhawk\":{\"count\":1}}")
+	var buf bytes.Buffer
+	w := alertsKind.create(&buf)
+	if n, bad, badErr, err := w.write(fakeMsg{data: line, h: nats.Header{}}); err != nil || n != 1 {
+		t.Fatalf("write: n %d bad %d (%v) err %v", n, bad, badErr, err)
+	}
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	if !utf8.Valid(buf.Bytes()) {
+		t.Errorf("stored alert line is not UTF-8: %q", buf.Bytes())
 	}
 }

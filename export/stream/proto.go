@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/flowhawk/flowhawk/features"
+	"github.com/flowhawk/flowhawk/label"
 )
 
 // Message formats of the flows subject (header FormatHeader).
@@ -175,7 +176,7 @@ func DecodeFlowProto(b []byte) (FlowRecord, int, error) {
 		m = m[k:]
 		switch num {
 		case pbSensor:
-			r.Sensor = string(bs)
+			r.Sensor = label.Valid(string(bs))
 		case pbFlowID:
 			r.ID = v
 		case pbStart:
@@ -223,13 +224,13 @@ func DecodeFlowProto(b []byte) (FlowRecord, int, error) {
 		case pbBwdFlags:
 			r.BwdFlags = uint8(v)
 		case pbEndReason:
-			r.EndReason = string(bs)
+			r.EndReason = label.Valid(string(bs))
 		case pbPartial:
 			r.Partial = v != 0
 		case pbSampling:
 			r.Sampled = uint32(v)
 		case pbClass:
-			r.Class = string(bs)
+			r.Class = label.Valid(string(bs))
 		case pbFeatures:
 			name, val, err := decodeFeature(bs)
 			if err != nil {
