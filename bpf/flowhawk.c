@@ -261,7 +261,8 @@ static __always_inline struct flow_value *get_flow(void *map, __u32 full, void *
 
 /* Per-direction counters are plain adds: each writer is alone on the
  * fields it adds to. XDP sees one direction of a flow on one receive queue,
- * which one CPU polls at a time (RSS keeps a flow on its queue). TC can run
+ * which one CPU polls at a time (RSS keeps a flow on its queue); generic
+ * XDP does not (xdp_lock, config.h) and takes the lock. TC can run
  * for one flow on several CPUs at once (threads sending on one UDP socket;
  * a veth receives on the sending CPU), so the TC programs hold the flow's
  * spin lock while they update it (process): one locked instruction per
@@ -531,6 +532,48 @@ static __always_inline void process_inner(void *ctx, void *data, void *data_end,
 	account_parsed(ctx, &pi, wire_len, xdp, gso_segs, gso_size);
 }
 
+/* update_flow adds one packet (or the wire segments of one GSO/GRO packet)
+ * to its flow: the flow-level times and this direction's sums. The TC
+ * programs, and XDP in generic mode (xdp_lock), call it holding the flow's
+ * spin lock. */
+static __always_inline void update_flow(struct flow_value *v, struct dir_stats *ds, struct pkt_info *pi,
+					__u8 side, __u8 synack, int fresh, __u64 now, const bool xdp,
+					struct seg sg)
+{
+	if (fresh) {
+		v->first = now;
+		v->last = now;
+		v->initiator = synack ? !side : side;
+		v->first_side = side;
+		v->icmp_type = pi->icmp_type;
+		v->icmp_code = pi->icmp_code;
+		v->dir[0].init_window = -1;
+		v->dir[1].init_window = -1;
+	} else {
+		__u64 gap = now > v->last ? now - v->last : 0;
+		__u64 before = v->dir[0].packets + v->dir[1].packets;
+		/* This direction's first flow-level gap is the reference. */
+		if (ds->packets == (side == v->first_side))
+			ds->flow_iat_ref = gap;
+		ds->flow_iat_sq += dev_sq(gap, ds->flow_iat_ref);
+		ds->flow_iat_sum += gap;
+		if (before == 1 || gap < v->iat_min)
+			v->iat_min = gap;
+		if (gap > v->iat_max)
+			v->iat_max = gap;
+		if (now > v->last)
+			v->last = now;
+	}
+	if (sg.n > 1) {
+		v->iat_min = 0; /* the gaps between its segments */
+		/* ... around the reference (0 when they are the first gaps) */
+		ds->flow_iat_sq += (sg.n - 1) * dev_sq(0, ds->flow_iat_ref);
+	}
+	/* CNT_ACCOUNTED is derived in user space (packets minus the
+	 * not-accounted counters): one counter update less per packet. */
+	account(ds, pi, now, xdp, sg);
+}
+
 /* account_pkt accounts one parsed packet to its flow. */
 static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wire_len, const bool xdp,
 					__u32 gso_segs, __u32 gso_size)
@@ -630,43 +673,16 @@ static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wi
 	if (!v)
 		return;
 	struct dir_stats *ds = side == SIDE_LO ? &v->dir[0] : &v->dir[1];
-	if (!xdp)
-		bpf_spin_lock(&v->lock);
-	if (fresh) {
-		v->first = now;
-		v->last = now;
-		v->initiator = synack ? !side : side;
-		v->first_side = side;
-		v->icmp_type = pi->icmp_type;
-		v->icmp_code = pi->icmp_code;
-		v->dir[0].init_window = -1;
-		v->dir[1].init_window = -1;
-		pflags |= PKT_F_NEW_FLOW;
+	/* Two copies, so that the verifier sees each lock with its unlock. */
+	if (xdp && !xdp_lock) {
+		update_flow(v, ds, pi, side, synack, fresh, now, xdp, sg);
 	} else {
-		__u64 gap = now > v->last ? now - v->last : 0;
-		__u64 before = v->dir[0].packets + v->dir[1].packets;
-		/* This direction's first flow-level gap is the reference. */
-		if (ds->packets == (side == v->first_side))
-			ds->flow_iat_ref = gap;
-		ds->flow_iat_sq += dev_sq(gap, ds->flow_iat_ref);
-		ds->flow_iat_sum += gap;
-		if (before == 1 || gap < v->iat_min)
-			v->iat_min = gap;
-		if (gap > v->iat_max)
-			v->iat_max = gap;
-		if (now > v->last)
-			v->last = now;
-	}
-	if (sg.n > 1) {
-		v->iat_min = 0; /* the gaps between its segments */
-		/* ... around the reference (0 when they are the first gaps) */
-		ds->flow_iat_sq += (sg.n - 1) * dev_sq(0, ds->flow_iat_ref);
-	}
-	/* CNT_ACCOUNTED is derived in user space (packets minus the
-	 * not-accounted counters): one counter update less per packet. */
-	account(ds, pi, now, xdp, sg);
-	if (!xdp)
+		bpf_spin_lock(&v->lock);
+		update_flow(v, ds, pi, side, synack, fresh, now, xdp, sg);
 		bpf_spin_unlock(&v->lock);
+	}
+	if (fresh)
+		pflags |= PKT_F_NEW_FLOW;
 	if (pi->wrong_frag)
 		__sync_fetch_and_add(&v->wrong_frags, 1);
 

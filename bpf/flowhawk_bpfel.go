@@ -218,6 +218,7 @@ const (
 	FlowhawkVarUnusedFlowEvent        = "unused_flow_event"
 	FlowhawkVarUnusedPktEvent         = "unused_pkt_event"
 	FlowhawkVarWakeBytes              = "wake_bytes"
+	FlowhawkVarXdpLock                = "xdp_lock"
 )
 
 // LoadFlowhawk returns the embedded CollectionSpec for Flowhawk.
@@ -309,6 +310,7 @@ type FlowhawkVariableSpecs struct {
 	UnusedFlowEvent *ebpf.VariableSpec `ebpf:"unused_flow_event"`
 	UnusedPktEvent  *ebpf.VariableSpec `ebpf:"unused_pkt_event"`
 	WakeBytes       *ebpf.VariableSpec `ebpf:"wake_bytes"`
+	XdpLock         *ebpf.VariableSpec `ebpf:"xdp_lock"`
 }
 
 // FlowhawkObjects contains all objects after they have been loaded into the kernel.
@@ -376,6 +378,7 @@ type FlowhawkVariables struct {
 	UnusedFlowEvent *ebpf.Variable `ebpf:"unused_flow_event"`
 	UnusedPktEvent  *ebpf.Variable `ebpf:"unused_pkt_event"`
 	WakeBytes       *ebpf.Variable `ebpf:"wake_bytes"`
+	XdpLock         *ebpf.Variable `ebpf:"xdp_lock"`
 }
 
 // FlowhawkPrograms contains all programs after they have been loaded into the kernel.

@@ -1098,7 +1098,7 @@ func (s *KernelSource) attachIngress(ifi *net.Interface, at *Attachment) error {
 		return fmt.Errorf("ingress %q: want auto, xdp or tc", s.cfg.Ingress)
 	}
 	if xdp {
-		xl, mode, err := attachXDP(s.objs.FlowhawkXdp, ifi.Index, flags)
+		xl, mode, err := s.attachXDP(ifi.Index, flags)
 		switch {
 		case err == nil:
 			s.links = append(s.links, &ifaceLink{detacher: xl, iface: ifi.Name})
@@ -1145,7 +1145,7 @@ func (s *KernelSource) attachIngress(ifi *net.Interface, at *Attachment) error {
 		// No TCX and no clsact filter either: XDP in whatever mode the
 		// kernel can, rather than no ingress at all (not loaded when
 		// every interface is veth or loopback: --ingress xdp forces it).
-		xl, mode, xerr := attachXDP(s.objs.FlowhawkXdp, ifi.Index, 0)
+		xl, mode, xerr := s.attachXDP(ifi.Index, 0)
 		if xerr != nil {
 			return fmt.Errorf("%w; attach XDP to %s: %v", err, ifi.Name, xerr)
 		}
@@ -1164,14 +1164,23 @@ func (s *KernelSource) attachIngress(ifi *net.Interface, at *Attachment) error {
 // the driver has no native XDP (EOPNOTSUPP), which is the kernel's own
 // choice made explicit: the kernel would not say which it took, and the
 // banner would call generic XDP (which counts a veth's or tap's GSO
-// packets whole) plain "xdp".
-func attachXDP(prog *ebpf.Program, ifindex int, flags link.XDPAttachFlags) (link.Link, string, error) {
+// packets whole) plain "xdp". Before generic mode it makes the program
+// take each flow's lock (xdp_lock in bpf/headers/config.h), for every
+// interface from then on: generic XDP can run one direction of a flow on
+// several CPUs at once.
+func (s *KernelSource) attachXDP(ifindex int, flags link.XDPAttachFlags) (link.Link, string, error) {
+	prog := s.objs.FlowhawkXdp
 	if flags == 0 {
 		l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifindex, Flags: link.XDPDriverMode})
 		if !errors.Is(err, unix.EOPNOTSUPP) {
 			return l, "native", err
 		}
 		flags = link.XDPGenericMode
+	}
+	if flags == link.XDPGenericMode {
+		if err := s.objs.XdpLock.Set(uint8(1)); err != nil {
+			return nil, "generic", fmt.Errorf("make generic XDP lock each flow: %w", err)
+		}
 	}
 	l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifindex, Flags: flags})
 	if flags == link.XDPDriverMode {

@@ -24,4 +24,13 @@ volatile const __u64 wake_bytes = 0;
  * once. */
 volatile const __u64 close_grace_ns = 2000000000ULL;
 
+/* Not a const: the loader sets it after loading, before it attaches the XDP
+ * program in generic mode (the kernel's choice, when asked for none, is
+ * known only then). Generic XDP runs on the CPU that received the packet
+ * as a socket buffer, which on a veth or tun is the sending CPU: one
+ * direction of a flow can then run on several CPUs at once, and XDP's
+ * plain adds would lose counts, so with it set XDP takes the flow's spin
+ * lock as TC does. */
+volatile __u8 xdp_lock = 0;
+
 #endif
