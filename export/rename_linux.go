@@ -16,3 +16,9 @@ func renameat2NoReplace(from, to string) error {
 	}
 	return err
 }
+
+// noFollow makes the open of a period's temporary file fail on a symbolic
+// link: the name is flowhawk's own, and root following a link planted
+// there by a user who can write to the output directory would truncate or
+// append to whatever it points at.
+const noFollow = unix.O_NOFOLLOW

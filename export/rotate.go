@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/flowhawk/flowhawk/features"
@@ -181,14 +182,17 @@ func (r *rotator) openPeriod(now time.Time) (existed bool, err error) {
 			return false, fmt.Errorf("export: %w", err)
 		}
 	}
-	flags := os.O_RDWR | os.O_CREATE | os.O_TRUNC
+	flags := os.O_RDWR | os.O_CREATE | os.O_TRUNC | noFollow
 	if r.rot.Append {
-		flags = os.O_RDWR | os.O_CREATE | os.O_APPEND
+		flags = os.O_RDWR | os.O_CREATE | os.O_APPEND | noFollow
 		if st, err := os.Lstat(r.temp); err == nil && st.Size() > 0 {
 			existed = true
 		}
 	}
 	if r.fh, err = os.OpenFile(r.temp, flags, FileMode); err != nil {
+		if noFollow != 0 && errors.Is(err, syscall.ELOOP) {
+			return false, fmt.Errorf("export: %s is a symbolic link, which a temporary file's name must not be (remove it): %w", r.temp, err)
+		}
 		return false, fmt.Errorf("export: %w", err)
 	}
 	r.continued = existed

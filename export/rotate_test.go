@@ -693,3 +693,34 @@ func TestRotatedNamesBounded(t *testing.T) {
 		t.Errorf("at close: %d finished, %d removed; want %d and %d", r.Count, r.Removed, periods+1, periods+1-3)
 	}
 }
+
+// TestRotatingTempSymlink plants a symbolic link under the name of the
+// period's temporary file, as a user who can write to the output directory
+// could for a root agent: opening the period must fail on it, in both
+// modes, and leave the file it points at alone.
+func TestRotatingTempSymlink(t *testing.T) {
+	cols, _ := testRows(t)
+	for _, appendMode := range []bool{false, true} {
+		dir := t.TempDir()
+		victim := filepath.Join(dir, "victim")
+		if err := os.WriteFile(victim, []byte("keep me\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "flows.csv")
+		clk := &fakeClock{at(8, 0, 0)}
+		temp := TempName(RotatedName(path, at(8, 0, 0), 0))
+		if err := os.Symlink(victim, temp); err != nil {
+			t.Fatal(err)
+		}
+		rw, err := CreateRotating(path, cols, nil, Rotation{Every: time.Hour, Now: clk.Now, Append: appendMode})
+		if err == nil {
+			rw.Close()
+			t.Errorf("append %v: the period opened through a symbolic link at %s", appendMode, temp)
+		} else if !strings.Contains(err.Error(), "symbolic link") {
+			t.Errorf("append %v: %v, want it to say the temporary name is a symbolic link", appendMode, err)
+		}
+		if b, _ := os.ReadFile(victim); string(b) != "keep me\n" {
+			t.Errorf("append %v: the link's target now holds %q", appendMode, b)
+		}
+	}
+}
