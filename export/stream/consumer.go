@@ -213,8 +213,31 @@ func checkFlow(r *FlowRecord) error {
 	return nil
 }
 
+// subjectSensor is the sensor token of a sensor's subject
+// (flowhawk.<sensor>.flows or .alerts), "" for any other subject.
+func subjectSensor(subject string) string {
+	parts := strings.Split(subject, ".")
+	if len(parts) == 3 && parts[0] == "flowhawk" && (parts[2] == "flows" || parts[2] == "alerts") {
+		return parts[1]
+	}
+	return ""
+}
+
+// checkSensor refuses a record that names another sensor than the subject
+// it came on: the subject is what NATS permissions can restrict per
+// sensor, the name in the record is whatever the publisher wrote, and the
+// store keeps sensors apart by it. A record that names none claims no
+// other sensor's place.
+func checkSensor(subject, named string) error {
+	if want := subjectSensor(subject); want != "" && named != "" && named != want {
+		return fmt.Errorf("a record of sensor %q on %s (a sensor publishes under its own name only)", named, subject)
+	}
+	return nil
+}
+
 func (p *parquetRecords) write(m jetstream.Msg) (n, bad int, badErr error, err error) {
 	p.rows = p.rows[:0]
+	subject := m.Subject()
 	if m.Headers().Get(FormatHeader) == FormatProtobuf {
 		for data := m.Data(); len(data) > 0; {
 			r, k, err := DecodeFlowProto(data)
@@ -230,7 +253,7 @@ func (p *parquetRecords) write(m jetstream.Msg) (n, bad int, badErr error, err e
 				continue
 			}
 			data = data[k:]
-			if err := checkFlow(&r); err != nil {
+			if err := errors.Join(checkFlow(&r), checkSensor(subject, r.Sensor)); err != nil {
 				bad, badErr = bad+1, err
 				continue
 			}
@@ -242,6 +265,9 @@ func (p *parquetRecords) write(m jetstream.Msg) (n, bad int, badErr error, err e
 				continue
 			}
 			r, err := decodeFlowJSON(line)
+			if err == nil {
+				err = checkSensor(subject, r.Sensor)
+			}
 			if err != nil {
 				bad, badErr = bad+1, err
 				continue
@@ -266,8 +292,13 @@ func (j *jsonlRecords) write(m jetstream.Msg) (n, bad int, badErr error, err err
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		if err := checkAlert(line); err != nil {
+		observer, err := checkAlert(line)
+		if err != nil {
 			bad, badErr = bad+1, fmt.Errorf("not an alert: %w", err)
+			continue
+		}
+		if err := checkSensor(m.Subject(), observer); err != nil {
+			bad, badErr = bad+1, err
 			continue
 		}
 		if !utf8.Valid(line) {
@@ -291,27 +322,32 @@ func (j *jsonlRecords) close() error { return j.w.Flush() }
 // {"ok":1} too. It takes a JSON object with an RFC 3339 @timestamp and,
 // if it has one, a flowhawk.count (nested or dotted) that is a whole
 // count of 1 or more. (Package report cannot be imported here: its tests
-// import this package.)
-func checkAlert(line []byte) error {
+// import this package.) It returns the alert's observer.name (nested or
+// dotted), the sensor that raised it.
+func checkAlert(line []byte) (observer string, err error) {
 	// Decoded with encoding/json, as report's reader decodes whatever its
 	// fast path does not take: a number past float64 (1e400) fails there,
 	// and a null count is no count.
 	var doc map[string]any
 	if err := json.Unmarshal(line, &doc); err != nil || doc == nil {
-		return errors.New("not a JSON object")
+		return "", errors.New("not a JSON object")
 	}
 	ts, _ := doc["@timestamp"].(string)
 	if _, err := time.Parse(time.RFC3339Nano, ts); err != nil {
-		return fmt.Errorf("@timestamp %q: %w", ts, err)
+		return "", fmt.Errorf("@timestamp %q: %w", ts, err)
 	}
 	count, ok := doc["flowhawk.count"]
 	if fh, isObj := doc["flowhawk"].(map[string]any); !ok && isObj {
 		count = fh["count"]
 	}
 	if c, ok := count.(float64); ok && (c < 1 || c > 1<<53 || c != math.Trunc(c)) {
-		return fmt.Errorf("flowhawk.count %v is not a count", c)
+		return "", fmt.Errorf("flowhawk.count %v is not a count", c)
 	}
-	return nil
+	observer, ok = doc["observer.name"].(string)
+	if obs, isObj := doc["observer"].(map[string]any); !ok && isObj {
+		observer, _ = obs["name"].(string)
+	}
+	return observer, nil
 }
 
 var (

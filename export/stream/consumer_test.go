@@ -777,7 +777,7 @@ func TestCheckAlertAgreesWithReport(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, rerr := report.ReadAlerts(f)
-		if cerr := checkAlert([]byte(line)); (cerr == nil) != (rerr == nil) {
+		if _, cerr := checkAlert([]byte(line)); (cerr == nil) != (rerr == nil) {
 			t.Errorf("%s: collect says %v, report %v", line, cerr, rerr)
 		}
 	}
@@ -844,15 +844,17 @@ func publishSynth(t testing.TB, cfg Config, from, n int) {
 	}
 }
 
-// fakeMsg is the part of a jetstream.Msg parquetRecords.write reads.
+// fakeMsg is the part of a jetstream.Msg the record writers read.
 type fakeMsg struct {
 	jetstream.Msg
 	data []byte
 	h    nats.Header
+	subj string
 }
 
 func (m fakeMsg) Data() []byte         { return m.data }
 func (m fakeMsg) Headers() nats.Header { return m.h }
+func (m fakeMsg) Subject() string      { return m.subj }
 
 // A publisher on flowhawk.<sensor>.flows chooses the bytes of a protobuf
 // record's sensor, end_reason and class. The JSON path stores them as
@@ -913,5 +915,60 @@ func TestConsumerAlertLineValidUTF8(t *testing.T) {
 	}
 	if !utf8.Valid(buf.Bytes()) {
 		t.Errorf("stored alert line is not UTF-8: %q", buf.Bytes())
+	}
+}
+
+// TestConsumerRefusesOtherSensorsRecords publishes, on gw1's subjects,
+// flows (JSON and protobuf) and alerts that name gw2: the subject is what
+// NATS permissions restrict per sensor, so a sensor allowed to publish on
+// its own subjects only could still have stored records as another's.
+// Records that name no sensor are stored.
+func TestConsumerRefusesOtherSensorsRecords(t *testing.T) {
+	protoRec := func(sensor string) []byte {
+		var m []byte
+		m = protowire.AppendTag(m, pbSensor, protowire.BytesType)
+		m = protowire.AppendBytes(m, []byte(sensor))
+		m = protowire.AppendTag(m, pbStart, protowire.VarintType)
+		m = protowire.AppendVarint(m, uint64(1.7e18))
+		m = protowire.AppendTag(m, pbSrcIP, protowire.BytesType)
+		m = protowire.AppendBytes(m, []byte{10, 0, 0, 1})
+		return append(protowire.AppendVarint(nil, uint64(len(m))), m...)
+	}
+	jsonRec := func(sensor string) []byte {
+		return []byte(`{"sensor":"` + sensor + `","start":"2026-01-02T03:04:05Z","src_ip":"10.0.0.1"}`)
+	}
+	proto := nats.Header{}
+	proto.Set(FormatHeader, FormatProtobuf)
+	for _, c := range []struct {
+		name  string
+		kind  fileKind
+		subj  string
+		h     nats.Header
+		data  []byte
+		store bool
+	}{
+		{"json flow of gw1", parquetKind, "flowhawk.gw1.flows", nats.Header{}, jsonRec("gw1"), true},
+		{"json flow of gw2", parquetKind, "flowhawk.gw1.flows", nats.Header{}, jsonRec("gw2"), false},
+		{"proto flow of gw1", parquetKind, "flowhawk.gw1.flows", proto, protoRec("gw1"), true},
+		{"proto flow of gw2", parquetKind, "flowhawk.gw1.flows", proto, protoRec("gw2"), false},
+		{"alert of gw1", alertsKind, "flowhawk.gw1.alerts", nats.Header{}, []byte(`{"@timestamp":"2026-01-02T03:04:05Z","observer":{"name":"gw1"}}`), true},
+		{"alert of gw2", alertsKind, "flowhawk.gw1.alerts", nats.Header{}, []byte(`{"@timestamp":"2026-01-02T03:04:05Z","observer":{"name":"gw2"}}`), false},
+		{"dotted alert of gw2", alertsKind, "flowhawk.gw1.alerts", nats.Header{}, []byte(`{"@timestamp":"2026-01-02T03:04:05Z","observer.name":"gw2"}`), false},
+		{"alert without observer", alertsKind, "flowhawk.gw1.alerts", nats.Header{}, []byte(`{"@timestamp":"2026-01-02T03:04:05Z"}`), true},
+		{"json flow of no sensor", parquetKind, "flowhawk.gw1.flows", nats.Header{}, []byte(`{"start":"2026-01-02T03:04:05Z","src_ip":"10.0.0.1"}`), true},
+	} {
+		var buf bytes.Buffer
+		w := c.kind.create(&buf)
+		n, bad, badErr, err := w.write(fakeMsg{data: c.data, h: c.h, subj: c.subj})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if c.store && (n != 1 || bad != 0) {
+			t.Errorf("%s: stored %d, refused %d (%v): want it stored", c.name, n, bad, badErr)
+		}
+		if !c.store && (n != 0 || bad != 1 || !strings.Contains(fmt.Sprint(badErr), "gw1")) {
+			t.Errorf("%s: stored %d, refused %d (%v): want it refused, naming the subject", c.name, n, bad, badErr)
+		}
+		w.close()
 	}
 }
