@@ -603,7 +603,7 @@ func (in *intel) packet(p *collector.Packet) {
 			Time: p.Timestamp, Detector: Intel, Rule: "intel.ip", Severity: SevHigh,
 			Src: s, Dst: d, SrcPort: sport, DstPort: dport, Proto: 6,
 		}
-		al.Message = fmt.Sprintf("connection %s -> %s:%d: %s %s is on blocklist %s", s, d, dport, side, a, in.bl.label(ind))
+		al.Message = fmt.Sprintf("connection %s -> %s: %s %s is on blocklist %s", s, netip.AddrPortFrom(d, dport), side, a, in.bl.label(ind))
 		al.Evidence = map[string]any{"indicator": ind.value, "matched": side, "list": ind.list, "description": ind.desc}
 		ipCause(al, i == 0)
 		if len(in.syns) >= 4096 {

@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 
 	"github.com/flowhawk/flowhawk/collector"
 )
@@ -153,14 +154,14 @@ func (d *seqRepeat) packet(p *collector.Packet) {
 	if differ && ent.reported&1 == 0 {
 		ent.reported |= 1
 		a := mk("seqrepeat.conflict", SevHigh)
-		a.Message = fmt.Sprintf("TCP %s:%d -> %s:%d: segment at seq %d repeated with different payload (possible injection)", a.Src, sport, a.Dst, dport, p.TCPSeq)
+		a.Message = fmt.Sprintf("TCP %s -> %s: segment at seq %d repeated with different payload (possible injection)", netip.AddrPortFrom(a.Src, sport), netip.AddrPortFrom(a.Dst, dport), p.TCPSeq)
 		a.Evidence = map[string]any{"seq": p.TCPSeq, "first_len": ent.payLen, "repeat_len": p.PayloadLen, "repeats": ent.repeats}
 		d.e.raise(a)
 	}
 	if int(ent.repeats) >= d.e.cfg.SeqRepeats && ent.reported&2 == 0 {
 		ent.reported |= 2
 		a := mk("seqrepeat.excessive", SevMedium)
-		a.Message = fmt.Sprintf("TCP %s:%d -> %s:%d: segment at seq %d sent %d times (replay or broken path)", a.Src, sport, a.Dst, dport, p.TCPSeq, ent.repeats+1)
+		a.Message = fmt.Sprintf("TCP %s -> %s: segment at seq %d sent %d times (replay or broken path)", netip.AddrPortFrom(a.Src, sport), netip.AddrPortFrom(a.Dst, dport), p.TCPSeq, ent.repeats+1)
 		a.Evidence = map[string]any{"seq": p.TCPSeq, "len": p.PayloadLen, "repeats": ent.repeats}
 		d.e.raise(a)
 	}

@@ -17,11 +17,15 @@ func isV4(a addr) bool { return netip.AddrFrom16(a).Is4In6() }
 
 // hash64 mixes a 16-byte address into 64 bits for distinct-counting.
 func hash64(a addr) uint64 {
-	h := binary.LittleEndian.Uint64(a[:8])*0x9E3779B97F4A7C15 ^ binary.LittleEndian.Uint64(a[8:])
-	h ^= h >> 31
-	h *= 0xBF58476D1CE4E5B9
-	h ^= h >> 29
-	return h
+	return mix64(mix64(binary.LittleEndian.Uint64(a[:8])) ^ binary.LittleEndian.Uint64(a[8:]))
+}
+
+// mix64 is splitmix64's finalizer: a bijection whose every output bit
+// depends on every input bit.
+func mix64(z uint64) uint64 {
+	z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+	z = (z ^ z>>27) * 0x94D049BB133111EB
+	return z ^ z>>31
 }
 
 // ends returns a packet's source and destination address and port.
