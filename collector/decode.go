@@ -353,7 +353,7 @@ func (d *Decoder) ipv4(p *Packet, b []byte, outer, inner uint16, missing int) Re
 	p.IPLen = uint32(total)
 	p.IPHeaderLen = uint16(ihl)
 	fo := be16(b[6:])
-	fi := fragInfo{off: int(fo&0x1fff) * 8, mf: fo&0x2000 != 0, id: uint32(be16(b[4:])), proto: b[9], data: total - ihl}
+	fi := fragInfo{off: int(fo&0x1fff) * 8, mf: fo&0x2000 != 0, id: uint32(be16(b[4:])), proto: b[9], data: total - ihl, hdr: ihl}
 	return d.transport(p, b[ihl:], total-ihl, &src, &dst, b[9], outer, inner, fi, missing)
 }
 
@@ -421,6 +421,7 @@ walk:
 		fi = fragInfo{}
 	}
 	fi.data = total - fragEnd
+	fi.hdr = max(fragEnd-48, 0) // after the fixed header, less the Fragment header
 	return d.transport(p, b[off:], total-off, &src, &dst, nh, outer, inner, fi, missing)
 }
 
@@ -428,14 +429,18 @@ walk:
 // datagram's ID, the protocol that keys the datagram (IPv4's; for IPv6 the
 // Fragment header's Next Header, the same in every fragment where the
 // upper-layer protocol may follow more extension headers in the first one
-// only), and the length of its fragmentable part (the data after the
-// Fragment header, which offsets count in).
+// only), the length of its fragmentable part (the data after the
+// Fragment header, which offsets count in), and the bytes the reassembled
+// datagram's 65,535-byte limit counts before that part (IPv4: the header,
+// as Total Length does; IPv6: the extension headers before the Fragment
+// header, as Payload Length does).
 type fragInfo struct {
 	off   int
 	mf    bool
 	id    uint32
 	proto uint8
 	data  int
+	hdr   int
 }
 
 // transport decodes the transport header in l4 (captured bytes) of an IP
@@ -447,7 +452,10 @@ func (d *Decoder) transport(p *Packet, l4 []byte, l4Len int, src, dst *[16]byte,
 	if fi.off != 0 || fi.mf {
 		fk = fragKey{src: *src, dst: *dst, id: fi.id, proto: fi.proto, tunnel: d.tunnelID, vlanOuter: outer, vlanInner: inner}
 		d.fragments++
-		if fi.off+fi.data > 65535 || (fi.mf && fi.data%8 != 0) {
+		// Beyond the 65,535 bytes a datagram can hold once reassembled
+		// (ping of death: ping -s 65510 is 65,538 bytes with its headers,
+		// 65,518 of fragment data).
+		if fi.hdr+fi.off+fi.data > 65535 || (fi.mf && fi.data%8 != 0) {
 			p.WrongFragment = true
 			d.wrong++
 		}

@@ -372,6 +372,53 @@ func TestDecodeFragments(t *testing.T) {
 	}
 }
 
+// TestDecodePingOfDeath: a fragment whose datagram would pass 65,535
+// bytes once reassembled, counting IPv4's header (Total Length) and IPv6's
+// extension headers before the Fragment header (Payload Length), is a
+// wrong fragment. ping -s 65510 sends 65,518 bytes of fragment data and
+// 65,538 with the headers: the check left the header out and passed it.
+func TestDecodePingOfDeath(t *testing.T) {
+	for _, c := range pingOfDeathCases() {
+		d := NewDecoder(DecoderOptions{})
+		var p Packet
+		if r := d.Decode(&p, c.frame, LinkRaw, 1e9, uint32(len(c.frame))); r != ResultIP || p.Fragment != LaterFragment {
+			t.Fatalf("%s: result %v fragment %d", c.name, r, p.Fragment)
+		}
+		if p.WrongFragment != c.wrong {
+			t.Errorf("%s: wrong fragment %v, want %v", c.name, p.WrongFragment, c.wrong)
+		}
+	}
+}
+
+// pingOfDeathCases are later fragments (raw IP) at the 65,535-byte limit,
+// and whether each is a wrong fragment.
+func pingOfDeathCases() []struct {
+	name  string
+	frame []byte
+	wrong bool
+} {
+	fh := func(nh uint8, off int, id uint32) []byte {
+		h := []byte{nh, 0, 0, 0, 0, 0, 0, 0}
+		binary.BigEndian.PutUint16(h[2:], uint16(off))
+		binary.BigEndian.PutUint32(h[4:], id)
+		return h
+	}
+	hop := []byte{44, 0, 1, 4, 0, 0, 0, 0} // Hop-by-Hop (8 bytes), then the Fragment header
+	return []struct {
+		name  string
+		frame []byte
+		wrong bool
+	}{
+		{"v4 last fragment of ping -s 65510", ipv4Pkt("10.1.1.1", "10.1.1.2", 1, 90, 65512, false, 0, make([]byte, 6)), true},
+		{"v4 20+65512+4 = 65536", ipv4Pkt("10.1.1.1", "10.1.1.2", 1, 91, 65512, false, 0, make([]byte, 4)), true},
+		{"v4 20+65512+3 = 65535", ipv4Pkt("10.1.1.1", "10.1.1.2", 1, 92, 65512, false, 0, make([]byte, 3)), false},
+		{"v4 with options 24+65504+8", ipv4Pkt("10.1.1.1", "10.1.1.2", 17, 93, 65504, false, 4, make([]byte, 8)), true},
+		{"v6 65520+8, no header before", ipv6Pkt("2001:db8::1", "2001:db8::2", 44, fh(17, 65520, 9), make([]byte, 8)), false},
+		{"v6 8+65520+8 = 65536", ipv6Pkt("2001:db8::1", "2001:db8::2", 0, cat(hop, fh(17, 65520, 10)), make([]byte, 8)), true},
+		{"v6 8+65520+7 = 65535", ipv6Pkt("2001:db8::1", "2001:db8::2", 0, cat(hop, fh(17, 65520, 11)), make([]byte, 7)), false},
+	}
+}
+
 func TestFragCacheBounded(t *testing.T) {
 	c := newFragCache(16, 30e9)
 	for i := range 1000 {

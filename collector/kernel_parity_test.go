@@ -83,6 +83,29 @@ func TestKernelTeardropWrongFragment(t *testing.T) {
 	})
 }
 
+// TestKernelPingOfDeathWrongFragment: later fragments at the 65,535-byte
+// limit of a reassembled datagram are wrong fragments in the kernel exactly
+// where the pcap decoder says so (TestDecodePingOfDeath).
+func TestKernelPingOfDeathWrongFragment(t *testing.T) {
+	s := loadTestKernel(t, KernelConfig{MaxFlows: 64, RingSize: 1 << 16})
+	for _, c := range pingOfDeathCases() {
+		et := []byte{0x08, 0x00}
+		if c.frame[0]>>4 == 6 {
+			et = []byte{0x86, 0xdd}
+		}
+		frame := append(append([]byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1}, et...), c.frame...)
+		xdpAndTC(t, s, c.name+"/", func(t *testing.T, prog *ebpf.Program) {
+			res, gp, kp := runParity(t, s, prog, false, [][]byte{frame})
+			if res[0] != ResultIP || gp[0].WrongFragment != c.wrong {
+				t.Fatalf("decoder: %v wrong %v, want %v", res[0], gp[0].WrongFragment, c.wrong)
+			}
+			if len(kp[0]) != 1 || kp[0][0].WrongFragment != c.wrong {
+				t.Errorf("kernel samples %v, want one with wrong fragment %v", kp[0], c.wrong)
+			}
+		})
+	}
+}
+
 // TestKernelSNAPShims: LLC/SNAP carrying MPLS or a PPPoE session is
 // unwrapped by the pcap decoder (etherType: the SNAP Ethertype goes
 // through the same switch); the kernel must account the same packet.

@@ -315,11 +315,15 @@ static __always_inline int parse_ip(void *data, void *data_end, void *cur, __u32
 	}
 
 	if (pi->frag != FRAG_NONE) {
-		/* NSL-KDD wrong_fragment, as the pcap decoder: beyond 65535
-		 * bytes, or a non-last fragment not a multiple of 8 bytes (of
-		 * its fragmentable part, which offsets count in). */
+		/* NSL-KDD wrong_fragment, as the pcap decoder: a datagram
+		 * beyond 65535 bytes once reassembled (ping of death), or a
+		 * non-last fragment not a multiple of 8 bytes (of its
+		 * fragmentable part, which offsets count in). The limit counts
+		 * IPv4's header (Total Length) and IPv6's extension headers
+		 * before the Fragment header (Payload Length). */
 		__u32 fdata = pi->ip_len > pi->frag_end ? pi->ip_len - pi->frag_end : 0;
-		if (pi->frag_off + fdata > 65535 || (pi->frag_mf && (fdata & 7)))
+		__u32 unfrag = h_proto == bpf_htons(ETH_P_IP) ? pi->frag_end : pi->frag_end - 48;
+		if (pi->frag_off + fdata + unfrag > 65535 || (pi->frag_mf && (fdata & 7)))
 			pi->wrong_frag = 1;
 	}
 	if (pi->frag == FRAG_LATER) {
