@@ -156,30 +156,6 @@ static __always_inline int send_sample(void *ctx, const bool xdp, struct flow_ke
 	return 1;
 }
 
-/* reuse handles a TCP SYN on the key of a flow that FIN/RST closed, or
- * any packet on it after the close grace: the old record goes to the ring
- * buffer whole, and the entry starts over. */
-static __always_inline int reuse(struct flow_key *key, struct flow_value *v, struct zero_flow *zero, __u64 now)
-{
-	struct flow_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		/* The old record cannot be sent: keep it (the SYN joins the
-		 * closed flow, which a scan emits after its grace) rather than
-		 * wipe a whole record. */
-		count(CNT_RINGBUF_FULL);
-		return 0;
-	}
-	__builtin_memset(e, 0, 48);
-	e->type = EV_FLOW;
-	e->reason = (v->flags & FLOW_F_RST) ? 2 : 1;
-	__builtin_memcpy(&e->key, key, sizeof(*key));
-	__builtin_memcpy(&e->value, v, FLOW_VALUE_DATA);
-	__builtin_memset((__u8 *)&e->value + FLOW_VALUE_DATA, 0, sizeof(e->value) - FLOW_VALUE_DATA);
-	bpf_ringbuf_submit(e, submit_flags());
-	__builtin_memcpy(v, zero, FLOW_VALUE_DATA);
-	return 1;
-}
-
 /* fill_key builds the canonical key of a packet sent by side, every byte
  * of it (process does not zero it first: IPv4 packets need it only for
  * events). */
@@ -212,33 +188,19 @@ static __always_inline void event_key(struct flow_key *key, struct pkt_info *pi,
 		fill_key(key, pi, side);
 }
 
-/* get_flow finds the flow of mkey in map (flows or flows4), or creates it.
- * *fresh tells that the entry starts over: just created, or reused by a
- * TCP SYN after FIN/RST closed it, or by any packet once the close grace
- * passed and no scan has emitted it yet (the old record goes to the ring
- * buffer under the canonical key): the flow table starts a new flow then,
- * and the late packet joined the closed record. NULL when the map is full
- * (counted in full). Inlined with a constant map, so each lookup stays
- * inlined by the verifier. */
-static __always_inline struct flow_value *get_flow(void *map, __u32 full, void *mkey, struct flow_key *key,
-						   struct pkt_info *pi, __u8 side, __u8 pure_syn, __u64 now,
-						   int *fresh)
+/* get_flow finds the flow of mkey in map (flows or flows4), or creates it
+ * (*created). Whether the entry starts over (just created, or a closed
+ * flow reused: want_reuse) is decided under the flow's lock, in
+ * account_pkt, since two CPUs may find one entry at once. NULL when the
+ * map is full (counted in full). Inlined with a constant map, so each
+ * lookup stays inlined by the verifier. */
+static __always_inline struct flow_value *get_flow(void *map, __u32 full, void *mkey, int *created)
 {
 	__u32 zk = 0;
 	struct zero_flow *zero;
 	struct flow_value *v = bpf_map_lookup_elem(map, mkey);
-	if (v) {
-		/* now > close_ts: another CPU may have closed the flow after
-		 * this one read the clock, and the difference would wrap. */
-		if (!((v->flags & FLOW_F_CLOSED) && (pure_syn || (now > v->close_ts && now - v->close_ts > close_grace_ns))))
-			return v;
-		zero = bpf_map_lookup_elem(&zero_value, &zk);
-		if (!zero)
-			return NULL;
-		event_key(key, pi, side);
-		*fresh = reuse(key, v, zero, now);
+	if (v)
 		return v;
-	}
 	zero = bpf_map_lookup_elem(&zero_value, &zk);
 	if (!zero)
 		return NULL;
@@ -252,11 +214,23 @@ static __always_inline struct flow_value *get_flow(void *map, __u32 full, void *
 		count(full);
 		return NULL;
 	}
-	*fresh = r == 0;
+	*created = r == 0;
 	v = bpf_map_lookup_elem(map, mkey);
 	if (!v)
 		count(full);
 	return v;
+}
+
+/* want_reuse tells that this packet starts a closed flow over: a TCP SYN
+ * after FIN/RST closed it, or any packet once the close grace passed and
+ * no scan has emitted it yet (the flow table starts a new flow then; the
+ * late packet had joined the closed record). The old record goes to the
+ * ring buffer whole under the canonical key. Read again under the lock to
+ * decide. now > close_ts: another CPU may have closed the flow after this
+ * one read the clock, and the difference would wrap. */
+static __always_inline int want_reuse(struct flow_value *v, __u8 pure_syn, __u64 now)
+{
+	return (v->flags & FLOW_F_CLOSED) && (pure_syn || (now > v->close_ts && now - v->close_ts > close_grace_ns));
 }
 
 /* Per-direction counters are plain adds: each writer is alone on the
@@ -534,13 +508,15 @@ static __always_inline void process_inner(void *ctx, void *data, void *data_end,
 
 /* update_flow adds one packet (or the wire segments of one GSO/GRO packet)
  * to its flow: the flow-level times and this direction's sums. The TC
- * programs, and XDP in generic mode (xdp_lock), call it holding the flow's
+ * programs, XDP in generic mode (xdp_lock), and native XDP for a flow's
+ * start, SYN/FIN/RST and closed flows (account_pkt) call it holding the flow's
  * spin lock. */
 static __always_inline void update_flow(struct flow_value *v, struct dir_stats *ds, struct pkt_info *pi,
 					__u8 side, __u8 synack, int fresh, __u64 now, const bool xdp,
 					struct seg sg)
 {
 	if (fresh) {
+		/* fresh: no packet in the entry yet (decided under the lock) */
 		v->first = now;
 		v->last = now;
 		v->initiator = synack ? !side : side;
@@ -666,41 +642,90 @@ static __always_inline void account_pkt(void *ctx, struct pkt_info *pi, __u32 wi
 	__u8 synack = pi->proto == IPPROTO_TCP && (pi->tcp_flags & 0x12) == 0x12;
 	__u8 pure_syn = pi->proto == IPPROTO_TCP && (pi->tcp_flags & 0x12) == 0x02;
 	struct flow_value *v;
+	int created = 0;
 	if (pi->v4)
-		v = get_flow(&flows4, CNT_MAP_FULL, &k4, &key, pi, side, pure_syn, now, &fresh);
+		v = get_flow(&flows4, CNT_MAP_FULL, &k4, &created);
 	else
-		v = get_flow(&flows, CNT_MAP_FULL6, &key, &key, pi, side, pure_syn, now, &fresh);
+		v = get_flow(&flows, CNT_MAP_FULL6, &key, &created);
 	if (!v)
 		return;
 	struct dir_stats *ds = side == SIDE_LO ? &v->dir[0] : &v->dir[1];
-	/* Two copies, so that the verifier sees each lock with its unlock. */
-	if (xdp && !xdp_lock) {
-		update_flow(v, ds, pi, side, synack, fresh, now, xdp, sg);
+	/* What both directions decide (the flow's start, a reuse, the close)
+	 * is decided under the flow's lock: two CPUs may reach one entry at
+	 * once (TC on any, XDP ingress beside TC egress). Native XDP runs one
+	 * direction on one CPU, so it takes the lock only for those: a flow it
+	 * created or not yet started, SYN/FIN/RST, a closed flow; generic XDP
+	 * (xdp_lock) and TC always. Two CPUs each restarted or closed one
+	 * closed flow, sending its record twice, and a flow's second packet
+	 * could measure its gap from 0 when the creator had not set the
+	 * times yet (TestRaceCloseReuse, TestRaceCreate). */
+	int lockfree = xdp && !xdp_lock && !created && v->first && !(pi->tcp_flags & 0x07) &&
+		       !(v->flags & FLOW_F_CLOSED);
+	__u8 end = 0; /* 1 FIN, 2 RST: this packet closed the flow */
+	if (lockfree) {
+		update_flow(v, ds, pi, side, synack, 0, now, xdp, sg);
 	} else {
+		/* A closed flow this packet may start over: its old record is
+		 * copied out under the lock, so that only one CPU sends it, and
+		 * put in the ring buffer after it (no helper call may be made
+		 * under the lock). With too little room in the ring buffer the
+		 * flow is not started over: the packet joins the closed flow,
+		 * which a scan emits after its grace, rather than a whole record
+		 * be lost. */
+		struct flow_event *fe = NULL;
+		struct zero_flow *zero = NULL;
+		if (want_reuse(v, pure_syn, now)) {
+			__u32 zk = 0;
+			zero = bpf_map_lookup_elem(&zero_value, &zk);
+			fe = bpf_map_lookup_elem(&reuse_scratch, &zk);
+			if (fe && bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) -
+					  bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < sizeof(*fe) + 8) {
+				count(CNT_RINGBUF_FULL);
+				fe = NULL;
+			}
+		}
+		int reused = 0;
 		bpf_spin_lock(&v->lock);
+		if (fe && zero && want_reuse(v, pure_syn, now)) {
+			__builtin_memcpy(&fe->value, v, FLOW_VALUE_DATA);
+			__builtin_memcpy(v, zero, FLOW_VALUE_DATA);
+			reused = 1;
+		}
+		fresh = v->dir[0].packets + v->dir[1].packets == 0;
 		update_flow(v, ds, pi, side, synack, fresh, now, xdp, sg);
+		if (pi->proto == IPPROTO_TCP && !(v->flags & FLOW_F_CLOSED)) {
+			if (pi->tcp_flags & 0x04) {
+				v->flags |= FLOW_F_RST | FLOW_F_CLOSED;
+				v->close_ts = now;
+				end = 2;
+			} else if (pi->tcp_flags & 0x01) {
+				ds->fin = 1;
+				if (v->dir[0].fin && v->dir[1].fin) {
+					v->flags |= FLOW_F_CLOSED;
+					v->close_ts = now;
+					end = 1;
+				}
+			}
+		}
 		bpf_spin_unlock(&v->lock);
+		if (fe && reused) {
+			__builtin_memset(fe, 0, 48);
+			fe->type = EV_FLOW;
+			fe->reason = (fe->value.flags & FLOW_F_RST) ? 2 : 1;
+			event_key(&key, pi, side);
+			__builtin_memcpy(&fe->key, &key, sizeof(key));
+			__builtin_memset((__u8 *)&fe->value + FLOW_VALUE_DATA, 0, sizeof(fe->value) - FLOW_VALUE_DATA);
+			if (bpf_ringbuf_output(&events, fe, sizeof(*fe), submit_flags()))
+				count(CNT_RINGBUF_FULL);
+		}
 	}
 	if (fresh)
 		pflags |= PKT_F_NEW_FLOW;
 	if (pi->wrong_frag)
 		__sync_fetch_and_add(&v->wrong_frags, 1);
-
-	if (pi->proto == IPPROTO_TCP && !(v->flags & FLOW_F_CLOSED)) {
-		if (pi->tcp_flags & 0x04) {
-			v->flags |= FLOW_F_RST | FLOW_F_CLOSED;
-			v->close_ts = now;
-			event_key(&key, pi, side);
-			send_end(&key, 2, now);
-		} else if (pi->tcp_flags & 0x01) {
-			ds->fin = 1;
-			if (v->dir[0].fin && v->dir[1].fin) {
-				v->flags |= FLOW_F_CLOSED;
-				v->close_ts = now;
-				event_key(&key, pi, side);
-				send_end(&key, 1, now);
-			}
-		}
+	if (end) {
+		event_key(&key, pi, side);
+		send_end(&key, end, now);
 	}
 
 	int first_n = v->samples_sent + v->samples_lost < max_samples;

@@ -163,6 +163,11 @@ type FlowhawkPktEvent struct {
 	_          [4]byte
 }
 
+type FlowhawkReuseRecord struct {
+	_ structs.HostLayout
+	B [504]uint8
+}
+
 type FlowhawkTunnelInfo struct {
 	_         structs.HostLayout
 	Off       uint32
@@ -191,6 +196,7 @@ const (
 	FlowhawkMapInnerTc                = "inner_tc"
 	FlowhawkMapInnerXdp               = "inner_xdp"
 	FlowhawkMapMonitored              = "monitored"
+	FlowhawkMapReuseScratch           = "reuse_scratch"
 	FlowhawkMapScratchMap             = "scratch_map"
 	FlowhawkMapTcRepull               = "tc_repull"
 	FlowhawkMapTunnelScratch          = "tunnel_scratch"
@@ -290,6 +296,7 @@ type FlowhawkMapSpecs struct {
 	InnerTc       *ebpf.MapSpec `ebpf:"inner_tc"`
 	InnerXdp      *ebpf.MapSpec `ebpf:"inner_xdp"`
 	Monitored     *ebpf.MapSpec `ebpf:"monitored"`
+	ReuseScratch  *ebpf.MapSpec `ebpf:"reuse_scratch"`
 	ScratchMap    *ebpf.MapSpec `ebpf:"scratch_map"`
 	TcRepull      *ebpf.MapSpec `ebpf:"tc_repull"`
 	TunnelScratch *ebpf.MapSpec `ebpf:"tunnel_scratch"`
@@ -341,6 +348,7 @@ type FlowhawkMaps struct {
 	InnerTc       *ebpf.Map `ebpf:"inner_tc"`
 	InnerXdp      *ebpf.Map `ebpf:"inner_xdp"`
 	Monitored     *ebpf.Map `ebpf:"monitored"`
+	ReuseScratch  *ebpf.Map `ebpf:"reuse_scratch"`
 	ScratchMap    *ebpf.Map `ebpf:"scratch_map"`
 	TcRepull      *ebpf.Map `ebpf:"tc_repull"`
 	TunnelScratch *ebpf.Map `ebpf:"tunnel_scratch"`
@@ -357,6 +365,7 @@ func (m *FlowhawkMaps) Close() error {
 		m.InnerTc,
 		m.InnerXdp,
 		m.Monitored,
+		m.ReuseScratch,
 		m.ScratchMap,
 		m.TcRepull,
 		m.TunnelScratch,

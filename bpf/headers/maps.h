@@ -60,6 +60,21 @@ struct {
 	__type(value, struct zero_flow);
 } zero_value SEC(".maps");
 
+/* Where a closed flow's old record is copied, under the flow's lock, when
+ * a packet starts the flow over, to be put in the ring buffer after the
+ * lock (no helper call may be made under it). A struct flow_event in raw
+ * bytes, for the same reason as zero_flow. */
+struct reuse_record {
+	__u8 b[sizeof(struct flow_event)];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct reuse_record);
+} reuse_scratch SEC(".maps");
+
 /* Interfaces the programs are attached to (ifindex -> 1), filled by the
  * loader: a packet the host forwards or bridges was counted by XDP when it
  * arrived on one of them, so TC egress skips it instead of counting it
