@@ -13,7 +13,6 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 	"runtime"
-	"sync"
 )
 
 func load(tb testing.TB, maxFlows uint32) *FlowhawkObjects {
@@ -281,30 +280,10 @@ func TestConcurrentExact(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: run count: %v", prog, err)
 		}
-		var wg sync.WaitGroup
-		errs := make(chan error, cpus)
-		for c := 0; c < cpus; c++ {
-			wg.Add(1)
-			go func(cpu int) {
-				defer wg.Done()
-				runtime.LockOSThread()
-				defer runtime.UnlockOSThread()
-				var set unix.CPUSet
-				set.Set(cpu)
-				if err := unix.SchedSetaffinity(0, &set); err != nil {
-					errs <- err
-					return
-				}
-				if _, _, err := prog.Benchmark(frame, per, nil); err != nil {
-					errs <- err
-				}
-			}(c)
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
+		onCPUs(t, cpus, func(int) error {
+			_, _, err := prog.Benchmark(frame, per, nil)
+			return err
+		})
 		var k FlowhawkFlowKey4
 		var v FlowhawkFlowValue
 		it := objs.Flows4.Iterate()

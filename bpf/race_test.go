@@ -49,21 +49,15 @@ func runStats(t *testing.T, prog *ebpf.Program) *ebpf.ProgramStats {
 	return st
 }
 
-// cpuRun is prog run n times on frame, on one CPU.
-type cpuRun struct {
-	prog  *ebpf.Program
-	frame []byte
-	n     int
-}
-
-// onCPUs runs runs[i] on CPU i, all at once.
-func onCPUs(t *testing.T, runs []cpuRun) {
+// onCPUs runs fn(cpu) for each CPU in 0..n-1 at once, each on a thread
+// pinned to its CPU.
+func onCPUs(t *testing.T, n int, fn func(cpu int) error) {
 	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(runs))
-	for c, r := range runs {
+	errs := make(chan error, n)
+	for c := 0; c < n; c++ {
 		wg.Add(1)
-		go func(cpu int, r cpuRun) {
+		go func(cpu int) {
 			defer wg.Done()
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
@@ -73,10 +67,10 @@ func onCPUs(t *testing.T, runs []cpuRun) {
 				errs <- err
 				return
 			}
-			if _, _, err := r.prog.Benchmark(r.frame, r.n, nil); err != nil {
+			if err := fn(cpu); err != nil {
 				errs <- err
 			}
-		}(c, r)
+		}(c)
 	}
 	wg.Wait()
 	close(errs)
@@ -194,9 +188,14 @@ func TestRaceCloseReuse(t *testing.T) {
 			evc := make(chan *ringEvents)
 			go func() { evc <- readRing(t, objs, done) }()
 			const per = 100_000
-			onCPUs(t, []cpuRun{
-				{p0, tcpFrame(2, 3, 40000, 80, 0x03), per}, // lo: SYN|FIN
-				{p1, tcpFrame(3, 2, 80, 40000, 0x03), per}, // hi: SYN|FIN
+			progs := []*ebpf.Program{p0, p1}
+			frames := [][]byte{
+				tcpFrame(2, 3, 40000, 80, 0x03), // lo: SYN|FIN
+				tcpFrame(3, 2, 80, 40000, 0x03), // hi: SYN|FIN
+			}
+			onCPUs(t, 2, func(cpu int) error {
+				_, _, err := progs[cpu].Benchmark(frames[cpu], per, nil)
+				return err
 			})
 			close(done)
 			ev := <-evc
@@ -261,56 +260,37 @@ func TestRaceCreate(t *testing.T) {
 	})
 	const n = 30000
 	var gate [2]int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	for c := 0; c < 2; c++ {
-		wg.Add(1)
-		go func(cpu int) {
-			defer wg.Done()
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			var set unix.CPUSet
-			set.Set(cpu)
-			if err := unix.SchedSetaffinity(0, &set); err != nil {
-				errs <- err
-				return
+	onCPUs(t, 2, func(cpu int) error {
+		prog := objs.FlowhawkTcIngress
+		if cpu == 1 {
+			prog = objs.FlowhawkTc
+		}
+		frames := make([][]byte, n)
+		for i := range frames {
+			f := udpFrame(uint32(i>>15)+2, uint16(i))
+			if cpu == 1 { // the reply: swap addresses and ports
+				ip := f[14:]
+				var a [4]byte
+				copy(a[:], ip[12:16])
+				copy(ip[12:16], ip[16:20])
+				copy(ip[16:20], a[:])
+				var p [2]byte
+				copy(p[:], ip[20:22])
+				copy(ip[20:22], ip[22:24])
+				copy(ip[22:24], p[:])
 			}
-			prog := objs.FlowhawkTcIngress
-			if cpu == 1 {
-				prog = objs.FlowhawkTc
+			frames[i] = f
+		}
+		for i := 0; i < n; i++ {
+			atomic.StoreInt64(&gate[cpu], int64(i+1))
+			for atomic.LoadInt64(&gate[1-cpu]) < int64(i+1) {
 			}
-			frames := make([][]byte, n)
-			for i := range frames {
-				f := udpFrame(uint32(i>>15)+2, uint16(i))
-				if cpu == 1 { // the reply: swap addresses and ports
-					ip := f[14:]
-					var a [4]byte
-					copy(a[:], ip[12:16])
-					copy(ip[12:16], ip[16:20])
-					copy(ip[16:20], a[:])
-					var p [2]byte
-					copy(p[:], ip[20:22])
-					copy(ip[20:22], ip[22:24])
-					copy(ip[22:24], p[:])
-				}
-				frames[i] = f
+			if _, _, err := prog.Benchmark(frames[i], 1, nil); err != nil {
+				return err
 			}
-			for i := 0; i < n; i++ {
-				atomic.StoreInt64(&gate[cpu], int64(i+1))
-				for atomic.LoadInt64(&gate[1-cpu]) < int64(i+1) {
-				}
-				if _, _, err := prog.Benchmark(frames[i], 1, nil); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}(c)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+		}
+		return nil
+	})
 	var k FlowhawkFlowKey4
 	var v FlowhawkFlowValue
 	it := objs.Flows4.Iterate()
